@@ -1,0 +1,58 @@
+import type { Config } from '../config.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { createDeps, type Deps } from '../deps.js';
+import type { Logger } from '../logger.js';
+import type { Runner } from '../worker/runner.js';
+
+export interface ProcessRoles {
+  server: boolean;
+  worker: boolean;
+  maintenance: boolean;
+  concurrency?: number;
+  queues?: string[];
+}
+
+export interface RunningProcess {
+  deps: Deps;
+  runner: Runner | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts what one taskwire process runs. Shutdown order matters: stop taking new work
+ * (server, then worker claims), let running tasks finish, then close the pool, then
+ * stop the embedded PostgreSQL last.
+ */
+export async function startProcess(config: Config, log: Logger, roles: ProcessRoles): Promise<RunningProcess> {
+  const database = await resolveDatabase(config, log);
+  await migrateDatabase(database.url);
+  const deps = await createDeps(config, { databaseUrl: database.url, log });
+  const runner = roles.worker
+    ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
+    : undefined;
+  await runner?.start();
+  if (roles.maintenance) {
+    deps.rescuer.start();
+    deps.cleaner.start();
+  }
+  let server: { stop(): Promise<void> } | undefined;
+  if (roles.server) {
+    const { startServer } = await import('../server/start.js');
+    server = await startServer(deps);
+  }
+  log.info({ tasks: deps.registry.names() }, 'taskwire ready');
+  return {
+    deps,
+    runner,
+    async stop() {
+      await server?.stop();
+      await runner?.stop();
+      await deps.rescuer.stop();
+      await deps.cleaner.stop();
+      await deps.close();
+      await database.stop();
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/**
+ * Every environment variable taskwire reads, with its default. This is the only place
+ * that knows the names; everything else receives the parsed, frozen `Config`.
+ */
+const envSchema = z.object({
+  /** PostgreSQL URL. Unset: an embedded PostgreSQL is started with data under DATA_DIR. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Where the embedded PostgreSQL keeps its data. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Port of the embedded PostgreSQL; 0 picks a free one (remembered in DATA_DIR). */
+  EMBEDDED_PG_PORT: int(0, 65535).default(0),
+  /** HTTP host and port of the GraphQL server. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(4000),
+  /** Connections in the pool of each process (the LISTEN connection is extra). */
+  DB_POOL_SIZE: int(1, 1000).default(10),
+  /** Tasks one worker process runs at once. */
+  WORKER_CONCURRENCY: int(1, 10_000).default(10),
+  /** Queues the worker claims from; empty means every queue. */
+  WORKER_QUEUES: list.default([]),
+  /** Fallback poll when no notification arrives, in ms. */
+  WORKER_POLL_INTERVAL_MS: int(10).default(1000),
+  /** Lease of a running task, in ms; renewed by heartbeats. */
+  LEASE_MS: int(1000).default(30_000),
+  /** Heartbeat interval, in ms; must be well under LEASE_MS. */
+  HEARTBEAT_MS: int(100).default(10_000),
+  /** How long to wait for in-flight tasks on shutdown, in ms, before releasing them. */
+  SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  /** How long finished tasks are kept, in ms (default 1 day). Per task: `resultTtl`. */
+  RESULT_TTL_MS: int(0).default(86_400_000),
+  /** Largest stored return value, in bytes of JSON. */
+  MAX_RESULT_BYTES: int(1).default(1_048_576),
+  /** Largest args + kwargs of one task, in bytes of JSON. */
+  MAX_ARGS_BYTES: int(1).default(262_144),
+  /** Interval of the rescuer and the cleaner, in ms. */
+  MAINTENANCE_INTERVAL_MS: int(100).default(15_000),
+  /** Comma-separated modules whose exported task definitions are loaded; empty: the built-in examples. */
+  TASK_MODULES: list.default([]),
+  /** Run a worker inside `npm start` / `taskwire dev`. */
+  RUN_WORKER: bool.default(true),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  readonly host: string;
+  readonly port: number;
+  readonly dbPoolSize: number;
+  readonly worker: {
+    readonly concurrency: number;
+    readonly queues: readonly string[];
+    readonly pollIntervalMs: number;
+    readonly leaseMs: number;
+    readonly heartbeatMs: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly resultTtlMs: number;
+  readonly maxResultBytes: number;
+  readonly maxArgsBytes: number;
+  readonly maintenanceIntervalMs: number;
+  readonly taskModules: readonly string[];
+  readonly runWorker: boolean;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/**
+ * Reads and validates the configuration. Empty strings count as unset.
+ * @throws ConfigError naming every bad variable and why.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      return `${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`, {
+      field: String(parsed.error.issues[0]?.path[0] ?? ''),
+    });
+  }
+  const e = parsed.data;
+  if (e.HEARTBEAT_MS >= e.LEASE_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  HEARTBEAT_MS=${e.HEARTBEAT_MS}: must be less than LEASE_MS (${e.LEASE_MS})`,
+      { field: 'HEARTBEAT_MS' },
+    );
+  }
+  return deepFreeze({
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    host: e.HOST,
+    port: e.PORT,
+    dbPoolSize: e.DB_POOL_SIZE,
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      queues: e.WORKER_QUEUES,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      leaseMs: e.LEASE_MS,
+      heartbeatMs: e.HEARTBEAT_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
+    resultTtlMs: e.RESULT_TTL_MS,
+    maxResultBytes: e.MAX_RESULT_BYTES,
+    maxArgsBytes: e.MAX_ARGS_BYTES,
+    maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
+    taskModules: e.TASK_MODULES,
+    runWorker: e.RUN_WORKER,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

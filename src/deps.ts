@@ -1,0 +1,56 @@
+import type { Config } from './config.js';
+import { createDb, type Db } from './db/client.js';
+import type { Logger } from './logger.js';
+import { createQueue, type Queue } from './queue/index.js';
+import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
+import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
+import { exampleTasks } from './worker/examples.js';
+import { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
+import { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
+
+/** Everything a process needs, wired once. Nothing here starts work; callers start what they run. */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  db: Db;
+  registry: Registry;
+  queue: Queue;
+  createRunner(overrides?: Partial<RunnerOptions>): Runner;
+  rescuer: Rescuer;
+  cleaner: Cleaner;
+  close(): Promise<void>;
+}
+
+export async function createDeps(config: Config, p: { databaseUrl: string; log: Logger; registry?: Registry }): Promise<Deps> {
+  const registry =
+    p.registry ??
+    createRegistry(config.taskModules.length > 0 ? await loadTaskModules(config.taskModules) : exampleTasks);
+  const db = createDb(p.databaseUrl, { max: config.dbPoolSize });
+  const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
+  const w = config.worker;
+  return {
+    config,
+    log: p.log,
+    db,
+    registry,
+    queue,
+    createRunner: (overrides = {}) =>
+      createRunner({
+        sql: db.sql,
+        registry,
+        log: p.log,
+        concurrency: w.concurrency,
+        queues: w.queues,
+        pollIntervalMs: w.pollIntervalMs,
+        leaseMs: w.leaseMs,
+        heartbeatMs: w.heartbeatMs,
+        shutdownGraceMs: w.shutdownGraceMs,
+        resultTtlMs: config.resultTtlMs,
+        maxResultBytes: config.maxResultBytes,
+        ...overrides,
+      }),
+    rescuer: createRescuer({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs, intervalMs: config.maintenanceIntervalMs }),
+    cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Expected errors of taskwire. Each has a stable `code` that clients can rely on;
+ * the GraphQL layer maps them once (src/graphql/errors.ts). Nothing here imports graphql.
+ */
+export type ErrorCode =
+  | 'UNKNOWN_TASK'
+  | 'INVALID_ARGUMENTS'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  | 'CONFIG_INVALID'
+  | 'RESULT_NOT_SERIALIZABLE';
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** The input field the error is about, e.g. `input.priority` or `args[1]`. */
+  field?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Base class of every expected error. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.field = options.field;
+    this.details = options.details;
+  }
+}
+
+/** No task definition is registered under that name. */
+export class UnknownTaskError extends AppError {
+  constructor(name: string, options: AppErrorOptions = {}) {
+    super('UNKNOWN_TASK', `Unknown task name "${name}"`, { field: 'name', ...options });
+  }
+}
+
+/** Arguments do not satisfy the task's schema, or are not JSON. */
+export class InvalidArgumentsError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('INVALID_ARGUMENTS', message, options);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string, options: AppErrorOptions = {}) {
+    super('NOT_FOUND', `${what} "${id}" was not found`, { field: 'id', ...options });
+  }
+}
+
+export class BadUserInputError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('BAD_USER_INPUT', message, options);
+  }
+}
+
+/** The request conflicts with the task's current state (e.g. cancelling a finished task). */
+export class ConflictError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('CONFLICT', message, options);
+  }
+}
+
+export class ConfigError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** A handler returned a value that cannot be stored as JSON. Recorded as the attempt's error. */
+export class ResultNotSerializableError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('RESULT_NOT_SERIALIZABLE', message, options);
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

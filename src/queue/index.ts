@@ -1,0 +1,98 @@
+import type { Sql } from '../db/client.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { TaskCatalog } from './catalog.js';
+import { enqueueTasks, type EnqueueInput } from './enqueue.js';
+import { toExecutor, type ExternalExecutor } from './executor.js';
+import { assertTaskId, getTask, getTasks } from './get.js';
+import { listTasks, type ListParams, type TaskPage } from './list.js';
+import { queueStats, type QueueStats } from './stats.js';
+import { requestCancel } from './sql/request-cancel.js';
+import { requeueTask } from './sql/requeue-task.js';
+import type { Task } from './task.js';
+import { isTerminal } from './states.js';
+
+export interface QueueOptions {
+  sql: Sql;
+  catalog: TaskCatalog;
+  /** Retention of finished tasks without their own TTL, in ms. */
+  resultTtlMs: number;
+  /** Largest args + kwargs of a task, in bytes of JSON. */
+  maxArgsBytes: number;
+}
+
+export interface EnqueueOptions {
+  /** Enqueue inside this transaction: the task exists, and is announced, only if it commits. */
+  tx?: ExternalExecutor;
+}
+
+/** The queue's API, as used by apps, the GraphQL layer and the CLI. */
+export interface Queue {
+  enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
+  /** All or nothing: one statement, or one transaction when an idempotency key may conflict. */
+  enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<Task[]>;
+  getTask(id: string): Promise<Task | undefined>;
+  getTasks(ids: readonly string[]): Promise<Task[]>;
+  listTasks(params: ListParams): Promise<TaskPage>;
+  /** @throws NotFoundError; ConflictError when the task already SUCCEEDED or FAILED. */
+  cancelTask(id: string): Promise<Task>;
+  /** FAILED/CANCELLED → PENDING with the definition's attempts again. @throws NotFoundError, ConflictError */
+  retryTask(id: string): Promise<Task>;
+  queueStats(): Promise<QueueStats[]>;
+}
+
+export function createQueue(options: QueueOptions): Queue {
+  const { sql, catalog } = options;
+  const limits = { maxArgsBytes: options.maxArgsBytes };
+  const exec = (o?: EnqueueOptions) => (o?.tx ? toExecutor(o.tx) : sql);
+
+  return {
+    async enqueue(input, o) {
+      const [task] = await enqueueTasks(exec(o), catalog, [input], limits);
+      return task as Task;
+    },
+    async enqueueMany(inputs, o) {
+      if (o?.tx || !inputs.some((i) => i.idempotencyKey !== undefined)) {
+        return enqueueTasks(exec(o), catalog, inputs, limits);
+      }
+      // A CONFLICT is found only after the insert: a transaction makes the batch all or nothing.
+      return sql.begin((tx) => enqueueTasks(tx, catalog, inputs, limits)) as Promise<Task[]>;
+    },
+    getTask: (id) => getTask(sql, id),
+    getTasks: (ids) => getTasks(sql, ids),
+    listTasks: (params) => listTasks(sql, params),
+    async cancelTask(id) {
+      assertTaskId(id);
+      const changed = await requestCancel(sql, { id, defaultTtlMs: options.resultTtlMs });
+      if (changed) return changed;
+      const task = await mustGet(id);
+      // Already cancelled, or already being cancelled: asking again is not an error.
+      if (task.status === 'CANCELLED' || (task.status === 'RUNNING' && task.cancelRequested)) return task;
+      throw new ConflictError(`Task ${id} is ${task.status} and can no longer be cancelled`, { field: 'id' });
+    },
+    async retryTask(id) {
+      assertTaskId(id);
+      const current = await mustGet(id);
+      const extraAttempts = catalog.get(current.name)?.maxAttempts ?? 1;
+      const changed = await requeueTask(sql, { id, extraAttempts: Math.max(1, extraAttempts) });
+      if (changed) return changed;
+      const task = await mustGet(id);
+      throw new ConflictError(
+        `Task ${id} is ${task.status}; only FAILED or CANCELLED tasks can be retried${isTerminal(task.status) ? '' : ' (it has not finished)'}`,
+        { field: 'id' },
+      );
+    },
+    queueStats: () => queueStats(sql),
+  };
+
+  async function mustGet(id: string): Promise<Task> {
+    const task = await getTask(sql, id);
+    if (!task) throw new NotFoundError('Task', id);
+    return task;
+  }
+}
+
+export type { EnqueueInput } from './enqueue.js';
+export type { ListParams, TaskFilter, TaskPage } from './list.js';
+export type { QueueStats } from './stats.js';
+export type { Task, TaskError, TaskProgress, Backoff } from './task.js';
+export type { TaskStatus } from './states.js';

@@ -1,0 +1,115 @@
+import type { PendingQuery, Row } from 'postgres';
+import type { Executor } from '../db/client.js';
+import { BadUserInputError } from '../errors.js';
+import type { TaskStatus } from './states.js';
+import { toTask, type Task } from './task.js';
+import { isUuid } from './uuid.js';
+
+export interface TaskFilter {
+  status?: readonly TaskStatus[];
+  name?: string;
+  queue?: string;
+  enqueuedAfter?: Date;
+  enqueuedBefore?: Date;
+}
+
+export interface ListParams {
+  first?: number;
+  after?: string;
+  last?: number;
+  before?: string;
+  filter?: TaskFilter;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  /** Counting is the expensive part of a page, so it runs only when asked for. */
+  totalCount(): Promise<number>;
+}
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+/** An opaque cursor: the task id, base64url-encoded. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(`task:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, field: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = text.startsWith('task:') ? text.slice(5) : '';
+  if (!isUuid(id)) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  return id;
+}
+
+/**
+ * A page of tasks, newest first, by keyset on the id (uuid v7, so id order is enqueue
+ * order): `id < cursor` forward, `id > cursor` backward. No OFFSET, so a page costs the
+ * same at any depth and does not shift when tasks are inserted meanwhile. Unfiltered and
+ * filtered walks use the primary key or tasks_{status,name,queue}_id_idx.
+ */
+export async function listTasks(exec: Executor, params: ListParams): Promise<TaskPage> {
+  const { first, last } = params;
+  if (first !== undefined && last !== undefined) {
+    throw new BadUserInputError('Pass either first or last, not both', { field: 'last' });
+  }
+  if (first !== undefined) checkSize(first, 'first');
+  if (last !== undefined) checkSize(last, 'last');
+  const after = params.after !== undefined ? decodeCursor(params.after, 'after') : undefined;
+  const before = params.before !== undefined ? decodeCursor(params.before, 'before') : undefined;
+  const filter = params.filter ?? {};
+  const where = filterSql(exec, filter);
+  const backward = last !== undefined;
+  const size = last ?? first ?? DEFAULT_PAGE_SIZE;
+
+  // Both cursors bound the window; the direction decides which end the page is taken from.
+  const bounds = [after && exec`id < ${after}`, before && exec`id > ${before}`].filter(Boolean) as PendingQuery<Row[]>[];
+  const rows = await exec`
+    SELECT * FROM tasks WHERE ${and(exec, [...where, ...bounds])}
+    ORDER BY id ${backward ? exec`ASC` : exec`DESC`}
+    LIMIT ${size + 1}`;
+  const more = rows.length > size;
+  const tasks = rows.slice(0, size).map((row) => toTask(row));
+  if (backward) tasks.reverse();
+
+  // The far side of a cursor: is there anything there (within the filter)?
+  const beyond = async (cond: PendingQuery<Row[]> | undefined): Promise<boolean> => {
+    if (!cond) return false;
+    const [row] = await exec`SELECT EXISTS (SELECT 1 FROM tasks WHERE ${and(exec, [...where, cond])}) AS found`;
+    return Boolean(row?.found);
+  };
+  const hasNextPage = backward ? await beyond(before ? exec`id <= ${before}` : undefined) : more;
+  const hasPreviousPage = backward ? more : await beyond(after ? exec`id >= ${after}` : undefined);
+  return {
+    tasks,
+    hasNextPage,
+    hasPreviousPage,
+    totalCount: async () => {
+      const [row] = await exec`SELECT count(*) AS count FROM tasks WHERE ${and(exec, where)}`;
+      return Number(row?.count ?? 0);
+    },
+  };
+}
+
+function checkSize(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
+    throw new BadUserInputError(`${field} must be an integer from 0 to ${MAX_PAGE_SIZE}, got ${value}`, { field });
+  }
+}
+
+function filterSql(exec: Executor, filter: TaskFilter): PendingQuery<Row[]>[] {
+  const parts: PendingQuery<Row[]>[] = [];
+  if (filter.status && filter.status.length > 0) parts.push(exec`status = ANY(${filter.status as TaskStatus[]}::task_status[])`);
+  if (filter.name !== undefined) parts.push(exec`name = ${filter.name}`);
+  if (filter.queue !== undefined) parts.push(exec`queue = ${filter.queue}`);
+  if (filter.enqueuedAfter) parts.push(exec`enqueued_at > ${filter.enqueuedAfter}`);
+  if (filter.enqueuedBefore) parts.push(exec`enqueued_at < ${filter.enqueuedBefore}`);
+  return parts;
+}
+
+function and(exec: Executor, parts: PendingQuery<Row[]>[]): PendingQuery<Row[]> {
+  if (parts.length === 0) return exec`true`;
+  return parts.slice(1).reduce((acc, part) => exec`${acc} AND ${part}`, parts[0] as PendingQuery<Row[]>);
+}

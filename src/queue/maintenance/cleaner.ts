@@ -1,0 +1,42 @@
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import { deleteExpiredTasks } from '../sql/delete-expired-tasks.js';
+import { createPeriodic, type Periodic } from './periodic.js';
+
+export interface CleanerOptions {
+  sql: Sql;
+  log: Logger;
+  /** How often to look, in ms (default 60,000). */
+  intervalMs?: number;
+  /** Rows per DELETE (default 1,000). */
+  batchSize?: number;
+}
+
+export interface Cleaner extends Periodic {
+  /** Deletes every finished task past its `expiresAt`; `now` replaces the clock in tests. Returns how many. */
+  runOnce(now?: Date): Promise<number>;
+}
+
+/** Result retention: finished tasks are kept until `expiresAt`, then deleted in batches. */
+export function createCleaner(o: CleanerOptions): Cleaner {
+  const batchSize = o.batchSize ?? 1000;
+  const runOnce = async (now?: Date): Promise<number> => {
+    let deleted = 0;
+    for (;;) {
+      const count = await deleteExpiredTasks(o.sql, { now: now ?? null, limit: batchSize });
+      deleted += count;
+      if (count < batchSize) break;
+    }
+    if (deleted > 0) o.log.info({ deleted }, 'deleted expired tasks');
+    return deleted;
+  };
+  const periodic = createPeriodic({
+    name: 'cleaner',
+    sql: o.sql,
+    lockKey: 0x7a5c_1e03,
+    intervalMs: o.intervalMs ?? 60_000,
+    log: o.log,
+    runOnce: () => runOnce(),
+  });
+  return { ...periodic, runOnce };
+}

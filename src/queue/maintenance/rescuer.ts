@@ -1,0 +1,47 @@
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import { rescueTasks } from '../sql/rescue-tasks.js';
+import type { Task } from '../task.js';
+import { createPeriodic, type Periodic } from './periodic.js';
+
+export interface RescuerOptions {
+  sql: Sql;
+  log: Logger;
+  /** Default retention for tasks it finishes, in ms. */
+  resultTtlMs: number;
+  /** How often to look, in ms (default 15,000). With 30 s leases a dead worker's task is back within ~45 s. */
+  intervalMs?: number;
+  /** Most tasks per statement (default 1,000). */
+  batchSize?: number;
+}
+
+export interface Rescuer extends Periodic {
+  /** One pass; `now` replaces the clock in tests. Returns the tasks it rescued. */
+  runOnce(now?: Date): Promise<Task[]>;
+}
+
+/** Takes back running tasks whose worker stopped renewing the lease (see rescueTasks). */
+export function createRescuer(o: RescuerOptions): Rescuer {
+  const batchSize = o.batchSize ?? 1000;
+  const runOnce = async (now?: Date): Promise<Task[]> => {
+    const rescued: Task[] = [];
+    for (;;) {
+      const batch = await rescueTasks(o.sql, { now: now ?? null, limit: batchSize, defaultTtlMs: o.resultTtlMs });
+      rescued.push(...batch);
+      if (batch.length < batchSize) break;
+    }
+    if (rescued.length > 0) {
+      o.log.warn({ count: rescued.length, ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
+    }
+    return rescued;
+  };
+  const periodic = createPeriodic({
+    name: 'rescuer',
+    sql: o.sql,
+    lockKey: 0x7a5c_1e02,
+    intervalMs: o.intervalMs ?? 15_000,
+    log: o.log,
+    runOnce: () => runOnce(),
+  });
+  return { ...periodic, runOnce };
+}

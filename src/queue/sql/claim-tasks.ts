@@ -1,0 +1,50 @@
+import type { Executor } from '../../db/client.js';
+import { NOTIFY_EVENTS } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+export interface ClaimParams {
+  workerId: string;
+  /** Most tasks to claim. */
+  limit: number;
+  /** Only these queues; empty for every queue. */
+  queues: readonly string[];
+  leaseMs: number;
+}
+
+/**
+ * Claims up to `limit` runnable tasks for one worker (River's shape): pick in priority
+ * order with FOR UPDATE SKIP LOCKED, so concurrent workers never wait on each other or
+ * take the same task, then mark them RUNNING with a lease, one attempt more and the
+ * worker's id appended, and announce the change — one statement, one round trip.
+ * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING).
+ */
+export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
+  const queues = p.queues as string[];
+  const result = await exec`
+    WITH next AS (
+      SELECT id FROM tasks
+      WHERE status IN ('PENDING', 'RETRYING')
+        AND run_after <= now()
+        AND (cardinality(${queues}::text[]) = 0 OR queue = ANY(${queues}::text[]))
+      ORDER BY priority DESC NULLS LAST, run_after, id
+      LIMIT ${p.limit}
+      FOR UPDATE SKIP LOCKED
+    ),
+    changed AS (
+      UPDATE tasks t SET
+        status = 'RUNNING',
+        attempts = t.attempts + 1,
+        version = t.version + 1,
+        started_at = coalesce(t.started_at, clock_timestamp()),
+        last_attempted_at = clock_timestamp(),
+        worker_ids = array_append(t.worker_ids, ${p.workerId}::text),
+        locked_by = ${p.workerId},
+        lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
+      FROM next WHERE t.id = next.id
+      RETURNING t.*
+    ),
+    ${exec.unsafe(NOTIFY_EVENTS)}`;
+  return result
+    .map((row) => toTask(row))
+    .sort((a, b) => b.priority - a.priority || a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
+}

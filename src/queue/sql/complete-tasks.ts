@@ -1,0 +1,44 @@
+import type { Executor } from '../../db/client.js';
+import { NOTIFY_EVENTS } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+export interface Completion {
+  id: string;
+  /** The return value, already encoded as JSON ('null' for none). */
+  returnValue: string;
+}
+
+/**
+ * Records successful attempts of one worker, a batch in one statement. Only tasks still
+ * RUNNING under this worker's lock are touched: if the rescuer took a task back, the late
+ * result is dropped rather than overwriting a newer attempt (the task is recorded once).
+ * Result retention starts now: expires_at = now + the task's TTL, else `defaultTtlMs`.
+ */
+export async function completeTasks(
+  exec: Executor,
+  workerId: string,
+  completions: readonly Completion[],
+  defaultTtlMs: number,
+): Promise<Task[]> {
+  if (completions.length === 0) return [];
+  const input = JSON.stringify(completions.map((c) => ({ id: c.id, value: JSON.parse(c.returnValue) as unknown })));
+  const result = await exec`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, value jsonb)
+    ),
+    changed AS (
+      UPDATE tasks t SET
+        status = 'SUCCEEDED',
+        return_value = CASE WHEN jsonb_typeof(input.value) = 'null' THEN NULL ELSE input.value END,
+        version = t.version + 1,
+        finished_at = clock_timestamp(),
+        locked_by = NULL,
+        lease_expires_at = NULL,
+        expires_at = clock_timestamp() + coalesce(t.result_ttl_ms, ${defaultTtlMs}) * interval '1 millisecond'
+      FROM input
+      WHERE t.id = input.id AND t.status = 'RUNNING' AND t.locked_by = ${workerId}
+      RETURNING t.*
+    ),
+    ${exec.unsafe(NOTIFY_EVENTS)}`;
+  return result.map((row) => toTask(row));
+}

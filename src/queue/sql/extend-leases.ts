@@ -1,0 +1,24 @@
+import type { Executor } from '../../db/client.js';
+
+export interface LeaseState {
+  id: string;
+  cancelRequested: boolean;
+}
+
+/**
+ * Heartbeat: pushes the leases of a worker's running tasks forward. Not a visible change,
+ * so no version bump and no event. Tasks missing from the answer are no longer this
+ * worker's (rescued, or gone); `cancelRequested` is the fallback path for cancellation
+ * when the wake-up notification was missed.
+ */
+export async function extendLeases(
+  exec: Executor,
+  p: { workerId: string; ids: readonly string[]; leaseMs: number },
+): Promise<LeaseState[]> {
+  if (p.ids.length === 0) return [];
+  const result = await exec`
+    UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
+    WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+    RETURNING id, cancel_requested`;
+  return result.map((r) => ({ id: String(r.id), cancelRequested: Boolean(r.cancelRequested) }));
+}

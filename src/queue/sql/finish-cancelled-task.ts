@@ -1,0 +1,30 @@
+import type { Executor } from '../../db/client.js';
+import { NOTIFY_EVENTS } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+/**
+ * A running task whose cancellation was requested has stopped: record CANCELLED.
+ * `error` (encoded) is kept in `errors` when the handler threw while stopping.
+ */
+export async function finishCancelledTask(
+  exec: Executor,
+  p: { id: string; workerId: string; error: string | null; defaultTtlMs: number },
+): Promise<Task | undefined> {
+  const errors = p.error === null ? '[]' : `[${p.error}]`;
+  const result = await exec`
+    WITH changed AS (
+      UPDATE tasks SET
+        status = 'CANCELLED',
+        errors = errors || ${errors}::jsonb,
+        version = version + 1,
+        finished_at = clock_timestamp(),
+        expires_at = clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond',
+        locked_by = NULL,
+        lease_expires_at = NULL
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      RETURNING *
+    ),
+    ${exec.unsafe(NOTIFY_EVENTS)}`;
+  const row = result[0];
+  return row ? toTask(row) : undefined;
+}

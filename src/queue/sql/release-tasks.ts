@@ -1,0 +1,38 @@
+import type { Executor } from '../../db/client.js';
+import { NOTIFY_EVENTS } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+/**
+ * Hands running tasks back on a graceful shutdown that ran out of grace time. The
+ * interrupted attempt is not held against the task: attempts goes back down and the
+ * worker id of that attempt is dropped, so it waits again as PENDING (no attempt left
+ * on record) or RETRYING. A task whose cancellation was requested ends CANCELLED.
+ */
+export async function releaseTasks(
+  exec: Executor,
+  p: { workerId: string; ids: readonly string[]; defaultTtlMs: number },
+): Promise<Task[]> {
+  if (p.ids.length === 0) return [];
+  const result = await exec`
+    WITH changed AS (
+      UPDATE tasks SET
+        status = (CASE WHEN cancel_requested THEN 'CANCELLED'
+                       WHEN attempts <= 1 THEN 'PENDING' ELSE 'RETRYING' END)::task_status,
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+        worker_ids = CASE WHEN cancel_requested THEN worker_ids
+                          ELSE worker_ids[1:cardinality(worker_ids) - 1] END,
+        started_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE started_at END,
+        last_attempted_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE last_attempted_at END,
+        run_after = now(),
+        finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END,
+        expires_at = CASE WHEN cancel_requested
+                     THEN now() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
+        version = version + 1,
+        locked_by = NULL,
+        lease_expires_at = NULL
+      WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      RETURNING *
+    ),
+    ${exec.unsafe(NOTIFY_EVENTS)}`;
+  return result.map((row) => toTask(row));
+}

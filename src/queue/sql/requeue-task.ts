@@ -1,0 +1,29 @@
+import type { Executor } from '../../db/client.js';
+import { JOBS_CHANNEL, notifyEventsSql } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+/**
+ * FAILED or CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and
+ * granting `extraAttempts` more attempts. No row: the task is not FAILED/CANCELLED, or absent.
+ */
+export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number }): Promise<Task | undefined> {
+  const result = await exec`
+    WITH changed AS (
+      UPDATE tasks SET
+        status = 'PENDING',
+        max_attempts = attempts + ${p.extraAttempts},
+        cancel_requested = false,
+        run_after = now(),
+        finished_at = NULL,
+        expires_at = NULL,
+        return_value = NULL,
+        progress = NULL,
+        version = version + 1
+      WHERE id = ${p.id} AND status IN ('FAILED', 'CANCELLED')
+      RETURNING *
+    ),
+    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed),
+    ${exec.unsafe(notifyEventsSql(['woken']))}`;
+  const row = result[0];
+  return row ? toTask(row) : undefined;
+}

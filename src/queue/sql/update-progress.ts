@@ -1,0 +1,28 @@
+import type { Executor } from '../../db/client.js';
+import { NOTIFY_EVENTS } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+export interface ProgressParams {
+  id: string;
+  workerId: string;
+  current: number | null;
+  total: number | null;
+  message: string | null;
+}
+
+/** Stores a running task's progress (a visible change: version + 1 and an event). */
+export async function updateProgress(exec: Executor, p: ProgressParams): Promise<Task | undefined> {
+  const result = await exec`
+    WITH changed AS (
+      UPDATE tasks SET
+        progress = jsonb_build_object(
+          'current', ${p.current}::float8, 'total', ${p.total}::float8,
+          'message', ${p.message}::text, 'updatedAt', clock_timestamp()),
+        version = version + 1
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      RETURNING *
+    ),
+    ${exec.unsafe(NOTIFY_EVENTS)}`;
+  const row = result[0];
+  return row ? toTask(row) : undefined;
+}

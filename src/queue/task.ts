@@ -1,0 +1,122 @@
+import type { JsonObject, JsonValue } from './json.js';
+import type { TaskStatus } from './states.js';
+
+/** One failed attempt, as stored in `errors` (oldest first). */
+export interface TaskError {
+  exceptionType: string;
+  message: string;
+  traceback: string | null;
+  attempt: number;
+  at: Date;
+  workerId: string | null;
+}
+
+export interface TaskProgress {
+  current: number | null;
+  total: number | null;
+  message: string | null;
+  updatedAt: Date;
+}
+
+/** Retry delay: `min(maxMs, baseMs * factor^(attempt-1))`, then ±`jitter` (a fraction). */
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+  factor: number;
+  jitter: number;
+}
+
+/** A task as the core returns it: the row, typed. */
+export interface Task {
+  id: string;
+  name: string;
+  queue: string;
+  priority: number;
+  args: JsonValue[];
+  kwargs: JsonObject;
+  status: TaskStatus;
+  version: number;
+  attempts: number;
+  maxAttempts: number;
+  runAfter: Date;
+  enqueuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  lastAttemptedAt: Date | null;
+  workerIds: string[];
+  errors: TaskError[];
+  returnValue: JsonValue | null;
+  progress: TaskProgress | null;
+  lockedBy: string | null;
+  leaseExpiresAt: Date | null;
+  idempotencyKey: string | null;
+  expiresAt: Date | null;
+  cancelRequested: boolean;
+  timeoutMs: number | null;
+  resultTtlMs: number | null;
+  backoff: Backoff | null;
+}
+
+interface StoredError {
+  exceptionType: string;
+  message: string;
+  traceback?: string | null;
+  attempt: number;
+  at: string;
+  workerId?: string | null;
+}
+
+interface StoredProgress {
+  current?: number | null;
+  total?: number | null;
+  message?: string | null;
+  updatedAt: string;
+}
+
+/** Maps a camelCased `tasks` row (see createDb) to a Task; JSON dates become Dates. */
+export function toTask(row: Record<string, unknown>): Task {
+  const r = row as unknown as Task & { errors: StoredError[]; progress: StoredProgress | null };
+  return {
+    id: r.id,
+    name: r.name,
+    queue: r.queue,
+    priority: r.priority,
+    args: r.args,
+    kwargs: r.kwargs,
+    status: r.status,
+    version: r.version,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    runAfter: r.runAfter,
+    enqueuedAt: r.enqueuedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    lastAttemptedAt: r.lastAttemptedAt,
+    workerIds: r.workerIds,
+    errors: r.errors.map((e) => ({
+      exceptionType: e.exceptionType,
+      message: e.message,
+      traceback: e.traceback ?? null,
+      attempt: e.attempt,
+      at: new Date(e.at),
+      workerId: e.workerId ?? null,
+    })),
+    returnValue: r.returnValue ?? null,
+    progress: r.progress
+      ? {
+          current: r.progress.current ?? null,
+          total: r.progress.total ?? null,
+          message: r.progress.message ?? null,
+          updatedAt: new Date(r.progress.updatedAt),
+        }
+      : null,
+    lockedBy: r.lockedBy,
+    leaseExpiresAt: r.leaseExpiresAt,
+    idempotencyKey: r.idempotencyKey,
+    expiresAt: r.expiresAt,
+    cancelRequested: r.cancelRequested,
+    timeoutMs: r.timeoutMs,
+    resultTtlMs: r.resultTtlMs,
+    backoff: r.backoff,
+  };
+}

@@ -1,0 +1,112 @@
+import type { z } from 'zod';
+import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
+import type { JsonObject } from '../queue/json.js';
+import type { Backoff } from '../queue/task.js';
+
+/** Log lines of a handler carry its task id, attempt and worker id. */
+export interface TaskLogger {
+  debug(msg: string, extra?: Record<string, unknown>): void;
+  info(msg: string, extra?: Record<string, unknown>): void;
+  warn(msg: string, extra?: Record<string, unknown>): void;
+  error(msg: string, extra?: Record<string, unknown>): void;
+}
+
+export interface ProgressUpdate {
+  current?: number;
+  total?: number;
+  message?: string;
+}
+
+/** What a handler gets besides its arguments. */
+export interface TaskContext<K = JsonObject> {
+  /** Fires on timeout, on cancellation and on a forced shutdown. Handlers should stop soon after. */
+  signal: AbortSignal;
+  /** Reports progress; stored and announced to subscribers. Calls are coalesced (latest wins). */
+  progress(update: ProgressUpdate): Promise<void>;
+  /** 1 for the first attempt. */
+  attempt: number;
+  taskId: string;
+  workerId: string;
+  kwargs: K;
+  log: TaskLogger;
+}
+
+type ArgsOf<S> = S extends z.ZodType ? z.output<S> : unknown[];
+type KwargsOf<S> = S extends z.ZodType ? z.output<S> : JsonObject;
+
+export interface TaskDefinitionInput<A extends z.ZodType | undefined, K extends z.ZodType | undefined, R> {
+  name: string;
+  /** Schema of the positional arguments (a JSON array), e.g. `z.tuple([z.number(), z.number()])`. */
+  args?: A;
+  /** Schema of the keyword arguments (a JSON object). */
+  kwargs?: K;
+  run: (args: ArgsOf<A>, ctx: TaskContext<KwargsOf<K>>) => Promise<R> | R;
+  /** Attempts in all (default 1: retries are asked for). */
+  maxAttempts?: number;
+  backoff?: Partial<Backoff>;
+  /** Abort the attempt after this many ms (default: none). */
+  timeoutMs?: number;
+  /** Default queue (default `default`). */
+  queue?: string;
+  /** -100..100, higher first (default 0). */
+  priority?: number;
+  /** Keep the finished task this long, in ms (default: RESULT_TTL_MS). */
+  resultTtl?: number;
+}
+
+const DEFINITION = Symbol.for('taskwire.definition');
+
+/** A defined task: a TaskSpec the queue can validate against, plus the handler. */
+export interface TaskDefinition extends TaskSpec {
+  readonly [DEFINITION]: true;
+  /** Parses raw stored arguments; the worker calls it before `run`. */
+  parse(args: unknown[], kwargs: Record<string, unknown>): { args: unknown; kwargs: unknown };
+  run(args: unknown, ctx: TaskContext<unknown>): Promise<unknown>;
+}
+
+/**
+ * Defines a task. `args`/`kwargs` schemas are checked at enqueue (INVALID_ARGUMENTS with
+ * the failing path, nothing stored) and parsed again before each run.
+ */
+export function defineTask<A extends z.ZodType | undefined = undefined, K extends z.ZodType | undefined = undefined, R = unknown>(
+  input: TaskDefinitionInput<A, K, R>,
+): TaskDefinition {
+  const check = (schema: z.ZodType | undefined, value: unknown, root: string): ArgumentsCheck => {
+    if (!schema) return { ok: true };
+    const result = schema.safeParse(value);
+    if (result.success) return { ok: true };
+    const issue = result.error.issues[0];
+    const path = (issue?.path ?? []).reduce<string>(
+      (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
+      root,
+    );
+    return { ok: false, path, message: issue?.message ?? 'invalid' };
+  };
+  return {
+    [DEFINITION]: true,
+    name: input.name,
+    queue: input.queue,
+    priority: input.priority,
+    maxAttempts: input.maxAttempts,
+    timeoutMs: input.timeoutMs,
+    resultTtlMs: input.resultTtl,
+    backoff: input.backoff,
+    checkArguments(args, kwargs) {
+      const a = check(input.args, args, 'args');
+      return a.ok ? check(input.kwargs, kwargs, 'kwargs') : a;
+    },
+    parse(args, kwargs) {
+      return {
+        args: input.args ? input.args.parse(args) : args,
+        kwargs: input.kwargs ? input.kwargs.parse(kwargs) : kwargs,
+      };
+    },
+    async run(args, ctx) {
+      return input.run(args as ArgsOf<A>, ctx as TaskContext<KwargsOf<K>>);
+    },
+  };
+}
+
+export function isTaskDefinition(value: unknown): value is TaskDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
+}

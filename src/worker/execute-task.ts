@@ -1,0 +1,152 @@
+import { inspect } from 'node:util';
+import { encodeJson, JsonEncodeError } from '../queue/json.js';
+import type { Task } from '../queue/task.js';
+import type { Logger } from '../logger.js';
+import type { ProgressUpdate, TaskDefinition } from './define-task.js';
+
+/** Why a running attempt was told to stop. */
+export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
+
+export interface AttemptError {
+  exceptionType: string;
+  message: string;
+  traceback: string | null;
+}
+
+export type Outcome =
+  | { kind: 'succeeded'; returnValue: string }
+  | { kind: 'failed'; error: AttemptError; retryable: boolean }
+  | { kind: 'cancelled'; error: AttemptError | null }
+  /** Shutdown: hand the task back. */
+  | { kind: 'released' }
+  /** The lease is gone (rescued elsewhere): record nothing. */
+  | { kind: 'lost' };
+
+export interface ExecuteOptions {
+  task: Task;
+  definition: TaskDefinition | undefined;
+  workerId: string;
+  controller: AbortController;
+  /** After an abort, how long the handler gets to stop before its slot is taken back, in ms. */
+  abandonAfterMs: number;
+  maxResultBytes: number;
+  progress(update: ProgressUpdate): Promise<void>;
+  log: Logger;
+}
+
+const ABANDONED = Symbol('abandoned');
+
+/**
+ * Runs one attempt and says how it ended. Never throws: whatever the handler does
+ * (throws a non-Error, returns a BigInt, never settles) becomes an Outcome.
+ * Once the attempt was aborted, the abort reason decides the outcome, whatever the
+ * handler returns afterwards: a timeout is a failed attempt, a cancellation is CANCELLED.
+ */
+export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
+  const { task, definition, controller } = o;
+  if (!definition) {
+    return failed({ exceptionType: 'UnknownTask', message: `No handler for task "${task.name}" in this worker`, traceback: null }, false);
+  }
+  let parsed: { args: unknown; kwargs: unknown };
+  try {
+    parsed = definition.parse(task.args, task.kwargs);
+  } catch (error) {
+    return failed({ ...describeError(error), exceptionType: 'InvalidArguments' }, false);
+  }
+
+  const timeoutMs = task.timeoutMs ?? definition.timeoutMs;
+  const timer = timeoutMs ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined;
+  let abandonTimer: NodeJS.Timeout | undefined;
+  const abandoned = new Promise<typeof ABANDONED>((resolve) => {
+    const arm = () => {
+      abandonTimer = setTimeout(() => resolve(ABANDONED), o.abandonAfterMs);
+    };
+    if (controller.signal.aborted) arm();
+    else controller.signal.addEventListener('abort', arm, { once: true });
+  });
+  const log = o.log.child({ taskId: task.id, attempt: task.attempts });
+  const handler = (async () =>
+    definition.run(parsed.args, {
+      signal: controller.signal,
+      progress: o.progress,
+      attempt: task.attempts,
+      taskId: task.id,
+      workerId: o.workerId,
+      kwargs: parsed.kwargs,
+      log: {
+        debug: (msg, extra) => log.debug(extra ?? {}, msg),
+        info: (msg, extra) => log.info(extra ?? {}, msg),
+        warn: (msg, extra) => log.warn(extra ?? {}, msg),
+        error: (msg, extra) => log.error(extra ?? {}, msg),
+      },
+    }))().then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+
+  const settled = await Promise.race([handler, abandoned]);
+  clearTimeout(timer);
+  clearTimeout(abandonTimer);
+
+  const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
+  if (reason === 'lost') return { kind: 'lost' };
+  if (reason === 'shutdown') return { kind: 'released' };
+  if (reason === 'cancel') {
+    const error = settled !== ABANDONED && !settled.ok && !isAbortError(settled.error) ? describeError(settled.error) : null;
+    return { kind: 'cancelled', error };
+  }
+  if (reason === 'timeout') {
+    const note = settled === ABANDONED ? ` and did not stop within ${o.abandonAfterMs} ms of being aborted` : '';
+    return failed({ exceptionType: 'TimeoutError', message: `Task exceeded its timeout of ${timeoutMs} ms${note}`, traceback: null }, true);
+  }
+  if (settled === ABANDONED) return { kind: 'lost' }; // unreachable: abandoning follows an abort
+  if (!settled.ok) return failed(describeError(settled.error), true);
+  return encodeResult(settled.value, o.maxResultBytes);
+}
+
+function encodeResult(value: unknown, maxBytes: number): Outcome {
+  let json: string;
+  try {
+    json = encodeJson(value, 'returnValue');
+  } catch (error) {
+    if (!(error instanceof JsonEncodeError)) throw error;
+    return failed({ exceptionType: 'ResultNotSerializable', message: error.message, traceback: null }, false);
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) {
+    return failed(
+      { exceptionType: 'ResultTooLarge', message: `returnValue is ${bytes} bytes of JSON, over the limit of ${maxBytes}`, traceback: null },
+      false,
+    );
+  }
+  return { kind: 'succeeded', returnValue: json };
+}
+
+function failed(error: AttemptError, retryable: boolean): Outcome {
+  return { kind: 'failed', error, retryable };
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+const MAX_MESSAGE = 10_000;
+const MAX_TRACEBACK = 50_000;
+
+/** A readable error for anything a handler can throw: Errors, strings, undefined, cyclic objects. */
+export function describeError(error: unknown): AttemptError {
+  if (error instanceof Error) {
+    return {
+      exceptionType: error.name || error.constructor?.name || 'Error',
+      message: truncate(String(error.message), MAX_MESSAGE),
+      traceback: error.stack ? truncate(error.stack, MAX_TRACEBACK) : null,
+    };
+  }
+  const type = error === null ? 'null' : typeof error;
+  const message = typeof error === 'string' ? error : inspect(error, { depth: 4, breakLength: Infinity });
+  return { exceptionType: `NonError(${type})`, message: truncate(message, MAX_MESSAGE), traceback: null };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}

@@ -1,0 +1,50 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** URL of the server's maintenance database; test files create their own databases from the template. */
+    adminUrl: string;
+    templateDb: string;
+  }
+}
+
+export const TEMPLATE_DB = 'taskwire_template';
+
+/**
+ * One PostgreSQL per run: DATABASE_URL when set, else an embedded server in a temp dir.
+ * Migrated once into a template database; every test file copies it (CREATE DATABASE …
+ * TEMPLATE), which isolates files that run in parallel.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let embedded: EmbeddedDatabase | undefined;
+  let dataDir: string | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'taskwire-test-'));
+    embedded = await startEmbeddedPostgres({ dataDir, postgresFlags: ['-c', 'max_connections=500'] });
+    adminUrl = embedded.url;
+  }
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
+  await admin.end();
+  await migrateDatabase(withDatabase(adminUrl, TEMPLATE_DB));
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDb', TEMPLATE_DB);
+  return async () => {
+    if (embedded) await embedded.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
