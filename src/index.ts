@@ -1,0 +1,21 @@
+/** The package's public API: the queue core, usable from TypeScript without GraphQL. */
+export { loadConfig, type Config } from './config.js';
+export { createDeps, type Deps } from './deps.js';
+export { createDb, type Db } from './db/client.js';
+export { migrateDatabase } from './db/migrate.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';
+export {
+  AppError,
+  BadUserInputError,
+  ConflictError,
+  InvalidArgumentsError,
+  NotFoundError,
+  UnknownTaskError,
+  type ErrorCode,
+} from './errors.js';
+export { createQueue, type Queue, type EnqueueInput, type ListParams, type TaskFilter, type TaskPage } from './queue/index.js';
+export type { Task, TaskError, TaskProgress, Backoff } from './queue/task.js';
+export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from './queue/states.js';
+export { defineTask, type TaskContext, type TaskDefinition } from './worker/define-task.js';
+export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
+export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
