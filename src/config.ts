@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number written in decimal. Not z.coerce.number(): it reads ' ' as 0 (PORT=' '
+ * would quietly pick a random port), '0x50' as 80 and '1e3' as 1000.
+ */
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -15,7 +25,11 @@ const list = z
  */
 const envSchema = z.object({
   /** PostgreSQL URL. Unset: an embedded PostgreSQL is started with data under DATA_DIR. */
-  DATABASE_URL: z.string().url().optional(),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   /** Where the embedded PostgreSQL keeps its data. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Port of the embedded PostgreSQL; 0 picks a free one (remembered in DATA_DIR). */

@@ -1,3 +1,4 @@
+import { BadUserInputError } from '../errors.js';
 import type { Backoff } from './task.js';
 
 /** About 1 s, doubling, capped at 10 minutes, ±25 %. */
@@ -12,4 +13,42 @@ export function backoffDelayMs(backoff: Partial<Backoff> | null | undefined, att
   const exponential = Math.min(b.maxMs, b.baseMs * b.factor ** Math.max(0, attempt - 1));
   const jittered = exponential * (1 - b.jitter + 2 * b.jitter * random());
   return Math.max(0, Math.round(Math.min(b.maxMs, jittered)));
+}
+
+/** Longest delay a backoff may describe: a year, in ms (beyond it PostgreSQL intervals overflow soon). */
+const MAX_DELAY_MS = 365 * 86_400_000;
+
+const LIMITS: Record<keyof Backoff, [min: number, max: number]> = {
+  baseMs: [0, MAX_DELAY_MS],
+  maxMs: [0, MAX_DELAY_MS],
+  factor: [1, 100],
+  jitter: [0, 1],
+};
+
+/**
+ * Checks a backoff given at enqueue or in a task definition, and keeps only its known keys.
+ * It is stored and read back by SQL (the rescuer casts it to numbers): a string or a NaN in
+ * it would break the retry of that task, and the rescuer's statement for every task.
+ * @throws BadUserInputError naming the field, e.g. `backoff.baseMs`
+ */
+export function checkBackoff(value: unknown, field = 'backoff'): Partial<Backoff> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadUserInputError(`${field} must be an object with baseMs, maxMs, factor and/or jitter`, { field });
+  }
+  const checked: Partial<Backoff> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const limits = LIMITS[key as keyof Backoff];
+    if (!limits) {
+      throw new BadUserInputError(`${field}.${key} is not a backoff setting (baseMs, maxMs, factor, jitter)`, { field: `${field}.${key}` });
+    }
+    if (item === undefined) continue;
+    const [min, max] = limits;
+    if (typeof item !== 'number' || !Number.isFinite(item) || item < min || item > max) {
+      throw new BadUserInputError(`${field}.${key} must be a number from ${min} to ${max}, got ${JSON.stringify(item) ?? String(item)}`, {
+        field: `${field}.${key}`,
+      });
+    }
+    checked[key as keyof Backoff] = item;
+  }
+  return checked;
 }

@@ -1,5 +1,6 @@
 import { BadUserInputError, ConflictError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
+import { checkBackoff } from './backoff.js';
 import type { TaskCatalog } from './catalog.js';
 import { encodeJson, isJsonObject, JsonEncodeError } from './json.js';
 import { getTasksByIdempotencyKeys, insertTasks, type NewTaskRow } from './sql/insert-tasks.js';
@@ -50,6 +51,9 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
   if (!isJsonObject(kwargs)) throw new InvalidArgumentsError(`${f('kwargs')} must be a JSON object`, { field: f('kwargs') });
   const argsJson = encodeArgument(args, f('args'));
   const kwargsJson = encodeArgument(kwargs, f('kwargs'));
+  // A Date or a Map is an object too, but does not encode as one (the table's CHECK would refuse it).
+  if (!argsJson.startsWith('[')) throw new InvalidArgumentsError(`${f('args')} must encode as a JSON array`, { field: f('args') });
+  if (!kwargsJson.startsWith('{')) throw new InvalidArgumentsError(`${f('kwargs')} must be a plain JSON object`, { field: f('kwargs') });
   if (argsJson.length + kwargsJson.length > limits.maxArgsBytes) {
     throw new InvalidArgumentsError(`${f('args')} and ${f('kwargs')} together exceed ${limits.maxArgsBytes} bytes of JSON`, {
       field: f('args'),
@@ -82,7 +86,7 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
       field: f('idempotencyKey'),
     });
   }
-  const backoff = input.backoff ?? spec.backoff ?? null;
+  const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, f('backoff')) : (spec.backoff ?? null);
   return {
     id: uuidv7(),
     name: input.name,

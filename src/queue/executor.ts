@@ -1,15 +1,26 @@
+import type { PgDatabase } from 'drizzle-orm/pg-core';
+import type { PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
+import type { TablesRelationalConfig } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
+
+/**
+ * A Drizzle database or transaction over postgres.js, whatever its schema. (Drizzle's
+ * transaction type keeps its session, and so the postgres.js client, out of its public
+ * type, so it is matched by its class and unwrapped at run time.)
+ */
+export type DrizzlePostgresJs = PgDatabase<PostgresJsQueryResultHKT, Record<string, unknown>, TablesRelationalConfig>;
 
 /**
  * Something an app may hand us to enqueue inside its own transaction: a postgres.js
  * `sql`/transaction, or a Drizzle database/transaction built on postgres.js.
  */
-export type ExternalExecutor = Executor | { session: { client: Executor } } | { $client: Executor };
+export type ExternalExecutor = Executor | DrizzlePostgresJs;
 
 /** The postgres.js executor behind `tx`. Drizzle keeps it at `session.client` (transactions) or `$client`. */
 export function toExecutor(tx: ExternalExecutor): Executor {
   if (typeof tx === 'function') return tx;
-  if ('session' in tx && typeof tx.session?.client === 'function') return tx.session.client;
-  if ('$client' in tx && typeof tx.$client === 'function') return tx.$client;
+  const inner = tx as unknown as { session?: { client?: unknown }; $client?: unknown };
+  if (typeof inner.session?.client === 'function') return inner.session.client as Executor;
+  if (typeof inner.$client === 'function') return inner.$client as Executor;
   throw new TypeError('tx must be a postgres.js sql/transaction or a Drizzle (postgres-js) database/transaction');
 }

@@ -73,7 +73,11 @@ interface StoredProgress {
   updatedAt: string;
 }
 
-/** Maps a camelCased `tasks` row (see createDb) to a Task; JSON dates become Dates. */
+/**
+ * Maps a camelCased `tasks` row (see createDb) to a Task; JSON dates become Dates.
+ * Timestamps may arrive as strings: a pool wrapped by `drizzle()` parses them no more,
+ * and an app may hand us its own Drizzle transaction (see executor.ts).
+ */
 export function toTask(row: Record<string, unknown>): Task {
   const r = row as unknown as Task & { errors: StoredError[]; progress: StoredProgress | null };
   return {
@@ -87,11 +91,11 @@ export function toTask(row: Record<string, unknown>): Task {
     version: r.version,
     attempts: r.attempts,
     maxAttempts: r.maxAttempts,
-    runAfter: r.runAfter,
-    enqueuedAt: r.enqueuedAt,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-    lastAttemptedAt: r.lastAttemptedAt,
+    runAfter: toDate(r.runAfter),
+    enqueuedAt: toDate(r.enqueuedAt),
+    startedAt: toDateOrNull(r.startedAt),
+    finishedAt: toDateOrNull(r.finishedAt),
+    lastAttemptedAt: toDateOrNull(r.lastAttemptedAt),
     workerIds: r.workerIds,
     errors: r.errors.map((e) => ({
       exceptionType: e.exceptionType,
@@ -111,12 +115,20 @@ export function toTask(row: Record<string, unknown>): Task {
         }
       : null,
     lockedBy: r.lockedBy,
-    leaseExpiresAt: r.leaseExpiresAt,
+    leaseExpiresAt: toDateOrNull(r.leaseExpiresAt),
     idempotencyKey: r.idempotencyKey,
-    expiresAt: r.expiresAt,
+    expiresAt: toDateOrNull(r.expiresAt),
     cancelRequested: r.cancelRequested,
     timeoutMs: r.timeoutMs,
     resultTtlMs: r.resultTtlMs,
     backoff: r.backoff,
   };
+}
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function toDateOrNull(value: Date | string | null | undefined): Date | null {
+  return value === null || value === undefined ? null : toDate(value);
 }

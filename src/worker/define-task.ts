@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
 import type { JsonObject } from '../queue/json.js';
+import { checkBackoff } from '../queue/backoff.js';
 import type { Backoff } from '../queue/task.js';
 
 /** Log lines of a handler carry its task id, attempt and worker id. */
@@ -90,7 +91,8 @@ export function defineTask<A extends z.ZodType | undefined = undefined, K extend
     maxAttempts: input.maxAttempts,
     timeoutMs: input.timeoutMs,
     resultTtlMs: input.resultTtl,
-    backoff: input.backoff,
+    // Checked now, so that a bad definition fails where it is written, not at each retry.
+    backoff: input.backoff === undefined ? undefined : checkBackoff(input.backoff, `${input.name}: backoff`),
     checkArguments(args, kwargs) {
       const a = check(input.args, args, 'args');
       return a.ok ? check(input.kwargs, kwargs, 'kwargs') : a;

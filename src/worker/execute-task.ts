@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { encodeJson, JsonEncodeError } from '../queue/json.js';
+import { encodeJson, JsonEncodeError, storableText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
 import type { Logger } from '../logger.js';
 import type { ProgressUpdate, TaskDefinition } from './define-task.js';
@@ -109,8 +109,9 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
   try {
     json = encodeJson(value, 'returnValue');
   } catch (error) {
-    if (!(error instanceof JsonEncodeError)) throw error;
-    return failed({ exceptionType: 'ResultNotSerializable', message: error.message, traceback: null }, false);
+    // encodeJson throws only JsonEncodeError; anything else must still not escape (see executeTask).
+    const message = error instanceof JsonEncodeError ? error.message : describeError(error).message;
+    return failed({ exceptionType: 'ResultNotSerializable', message, traceback: null }, false);
   }
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) {
@@ -133,20 +134,30 @@ function isAbortError(error: unknown): boolean {
 const MAX_MESSAGE = 10_000;
 const MAX_TRACEBACK = 50_000;
 
-/** A readable error for anything a handler can throw: Errors, strings, undefined, cyclic objects. */
+/**
+ * A readable error for anything a handler can throw: Errors, strings, undefined, cyclic
+ * objects. The text is made storable in jsonb (no NUL, no lone surrogate): an error the
+ * database refuses would leave the attempt unrecorded.
+ */
 export function describeError(error: unknown): AttemptError {
-  if (error instanceof Error) {
-    return {
-      exceptionType: error.name || error.constructor?.name || 'Error',
-      message: truncate(String(error.message), MAX_MESSAGE),
-      traceback: error.stack ? truncate(error.stack, MAX_TRACEBACK) : null,
-    };
+  try {
+    if (error instanceof Error) {
+      return {
+        exceptionType: text(String(error.name || error.constructor?.name || 'Error'), 200),
+        message: text(String(error.message), MAX_MESSAGE),
+        traceback: error.stack ? text(String(error.stack), MAX_TRACEBACK) : null,
+      };
+    }
+    const type = error === null ? 'null' : typeof error;
+    const message = typeof error === 'string' ? error : inspect(error, { depth: 4, breakLength: Infinity });
+    return { exceptionType: `NonError(${type})`, message: text(message, MAX_MESSAGE), traceback: null };
+  } catch {
+    // A getter on the thrown value threw, or a Proxy did: still an error to record.
+    return { exceptionType: 'UndescribableError', message: 'The handler threw a value that could not be described', traceback: null };
   }
-  const type = error === null ? 'null' : typeof error;
-  const message = typeof error === 'string' ? error : inspect(error, { depth: 4, breakLength: Infinity });
-  return { exceptionType: `NonError(${type})`, message: truncate(message, MAX_MESSAGE), traceback: null };
 }
 
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+function text(value: string, max: number): string {
+  const clipped = value.length > max ? `${value.slice(0, max)}… (${value.length - max} more characters)` : value;
+  return storableText(clipped);
 }

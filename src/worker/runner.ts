@@ -2,18 +2,12 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { backoffDelayMs } from '../queue/backoff.js';
 import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
-import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
 import { extendLeases } from '../queue/sql/extend-leases.js';
-import { failTask } from '../queue/sql/fail-task.js';
-import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
-import { releaseTasks } from '../queue/sql/release-tasks.js';
-import { updateProgress } from '../queue/sql/update-progress.js';
 import type { Task } from '../queue/task.js';
-import type { ProgressUpdate } from './define-task.js';
-import { executeTask, type AbortReason, type AttemptError, type Outcome } from './execute-task.js';
+import { executeTask, type AbortReason, type Outcome } from './execute-task.js';
+import { createOutcomeStore } from './outcome-store.js';
 import type { Registry } from './registry.js';
 import { createWorkerId } from './worker-id.js';
 
@@ -84,6 +78,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const workerId = o.workerId ?? createWorkerId();
   const log = o.log.child({ workerId });
   const emitter = new EventEmitter<RunnerEvents>();
+  // Keyed by attempt (`id:attempts`), not by task: after its lease was taken back, a task can
+  // be claimed again by this same worker while the old attempt's handler still runs.
   const running = new Map<string, Running>();
   const inFlight = new Set<Promise<void>>();
   let listener: Listener | undefined;
@@ -91,14 +87,18 @@ export function createRunner(options: RunnerOptions): Runner {
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let started = false;
   let stopping = false;
-  let claiming = false;
+  let stopped: Promise<void> | undefined;
+  let claiming: Promise<void> | undefined;
   let wakeAgain = false;
+  // Aborted by stop(): cuts short the claim back-off and the grace period's timer, so
+  // neither keeps stop() (or the process's event loop) waiting once there is nothing to do.
+  const stopController = new AbortController();
   // Did the last claim fill every slot it asked for? Then more may be waiting, and a freed
   // slot should claim at once rather than wait for a notification.
   let moreMaybe = true;
   let claimErrors = 0;
 
-  const completions = createCompletionBatcher();
+  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs: o.leaseMs });
 
   function wake(): void {
     if (stopping || !started) return;
@@ -106,11 +106,15 @@ export function createRunner(options: RunnerOptions): Runner {
       wakeAgain = true;
       return;
     }
-    void claimLoop();
+    claiming = claimLoop().finally(() => {
+      claiming = undefined;
+      // A wake-up that came after the loop's last look (a slot freed in between) would
+      // otherwise wait for the next poll.
+      if (wakeAgain) wake();
+    });
   }
 
   async function claimLoop(): Promise<void> {
-    claiming = true;
     try {
       do {
         wakeAgain = false;
@@ -128,138 +132,95 @@ export function createRunner(options: RunnerOptions): Runner {
             // Database away: back off (capped) and let the poll timer try again.
             claimErrors += 1;
             if (claimErrors === 1 || claimErrors % 10 === 0) log.warn({ err: error, failures: claimErrors }, 'claim failed; retrying');
-            emitter.emit('error', error);
-            await delay(Math.min(5000, 100 * 2 ** Math.min(claimErrors, 6)));
+            // EventEmitter throws an 'error' nobody listens to: that would turn a database
+            // blip into an unhandled rejection that ends the process.
+            if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+            await delay(Math.min(5000, 100 * 2 ** Math.min(claimErrors, 6)), undefined, { signal: stopController.signal }).catch(
+              () => undefined,
+            );
             break;
           }
-          if (tasks.length > 0) emitter.emit('claimed', tasks);
+          // Started before anyone hears of them: claimed tasks must run whatever a listener does.
           for (const task of tasks) start(task);
+          if (tasks.length > 0) notify('claimed', tasks);
           moreMaybe = tasks.length === free;
           if (!moreMaybe) break;
         }
       } while (wakeAgain && !stopping);
-    } finally {
-      claiming = false;
+    } catch (error) {
+      // Nothing above should throw; if something does, the next wake-up or poll tries again.
+      log.error({ err: error }, 'claim loop failed');
+    }
+  }
+
+  /** Emits to listeners; one that throws is logged, never allowed to break the runner. */
+  function notify<E extends 'claimed' | 'finished'>(event: E, ...args: RunnerEvents[E]): void {
+    try {
+      (emitter.emit as (e: E, ...a: RunnerEvents[E]) => boolean)(event, ...args);
+    } catch (error) {
+      log.error({ err: error, event }, 'a runner event listener threw');
     }
   }
 
   function start(task: Task): void {
+    // An older attempt of this task still here lost its lease (we hold a newer one): stop it.
+    for (const entry of running.values()) if (entry.task.id === task.id) abortEntry(entry, 'lost');
+    const key = attemptKey(task);
     const controller = new AbortController();
-    running.set(task.id, { task, controller });
-    const done = (async () => {
-      const outcome = await executeTask({
-        task,
-        definition: registry.get(task.name),
-        workerId,
-        controller,
-        abandonAfterMs: o.abandonAfterMs,
-        maxResultBytes: o.maxResultBytes,
-        progress: progressReporter(task),
-        log,
-      });
-      await record(task, outcome);
-      running.delete(task.id);
-      emitter.emit('finished', task, outcome.kind);
+    running.set(key, { task, controller });
+    const done = (async (): Promise<void> => {
+      try {
+        const outcome = await executeTask({
+          task,
+          definition: registry.get(task.name),
+          workerId,
+          controller,
+          abandonAfterMs: o.abandonAfterMs,
+          maxResultBytes: o.maxResultBytes,
+          progress: outcomes.progressReporter(task),
+          log,
+        });
+        await outcomes.record(task, outcome);
+        running.delete(key);
+        notify('finished', task, outcome.kind);
+      } catch (error) {
+        // executeTask never throws and record gives up quietly: this is a last line of
+        // defence, so that a bug here can neither leak the slot nor end the process.
+        log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
+      } finally {
+        running.delete(key);
+      }
       if (moreMaybe) wake();
     })();
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
-  }
-
-  /** Stores an outcome, retrying while the database is away (up to a lease: after that the rescuer owns it). */
-  async function record(task: Task, outcome: Outcome): Promise<void> {
-    const deadline = Date.now() + o.leaseMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await store(task, outcome);
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
-          return;
-        }
-        if (attempt === 1) log.warn({ err: error, taskId: task.id }, 'recording the outcome failed; retrying');
-        await delay(Math.min(2000, 50 * 2 ** attempt));
-      }
-    }
-  }
-
-  async function store(task: Task, outcome: Outcome): Promise<void> {
-    const defaultTtlMs = o.resultTtlMs;
-    switch (outcome.kind) {
-      case 'succeeded':
-        await completions.add({ id: task.id, returnValue: outcome.returnValue });
-        return;
-      case 'failed': {
-        const definition = registry.get(task.name);
-        const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, task.attempts) : null;
-        await failTask(sql, { id: task.id, workerId, error: errorJson(outcome.error, task), retryDelayMs, defaultTtlMs });
-        return;
-      }
-      case 'cancelled':
-        await finishCancelledTask(sql, {
-          id: task.id,
-          workerId,
-          error: outcome.error ? errorJson(outcome.error, task) : null,
-          defaultTtlMs,
-        });
-        return;
-      case 'released':
-        await releaseTasks(sql, { workerId, ids: [task.id], defaultTtlMs });
-        return;
-      case 'lost':
-        return;
-    }
-  }
-
-  function errorJson(error: AttemptError, task: Task): string {
-    return JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
-  }
-
-  /** Progress writes are coalesced: one in flight per task, and only the latest waiting one is written next. */
-  function progressReporter(task: Task): (update: ProgressUpdate) => Promise<void> {
-    let writing: Promise<void> | undefined;
-    let next: ProgressUpdate | undefined;
-    const write = async (): Promise<void> => {
-      while (next) {
-        const update = next;
-        next = undefined;
-        await updateProgress(sql, {
-          id: task.id,
-          workerId,
-          current: finiteOrNull(update.current),
-          total: finiteOrNull(update.total),
-          message: typeof update.message === 'string' ? update.message.slice(0, 1000) : null,
-        }).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, 'progress update failed'));
-      }
-      writing = undefined;
-    };
-    return (update) => {
-      next = update;
-      writing ??= write();
-      return writing;
-    };
+    void done.then(() => inFlight.delete(done)); // never rejects: see the catch above
   }
 
   async function heartbeat(): Promise<void> {
-    const ids = [...running.keys()];
-    if (ids.length === 0) return;
+    const entries = [...running.values()];
+    if (entries.length === 0) return;
     try {
+      const ids = [...new Set(entries.map((e) => e.task.id))];
       const states = await extendLeases(sql, { workerId, ids, leaseMs: o.leaseMs });
       const held = new Map(states.map((s) => [s.id, s]));
-      for (const id of ids) {
-        const state = held.get(id);
-        if (!state) abort(id, 'lost');
-        else if (state.cancelRequested) abort(id, 'cancel');
+      for (const entry of entries) {
+        const state = held.get(entry.task.id);
+        // Not ours any more, or ours in a newer attempt: this attempt was given up on.
+        if (!state || state.attempts !== entry.task.attempts) abortEntry(entry, 'lost');
+        else if (state.cancelRequested) abortEntry(entry, 'cancel');
       }
     } catch (error) {
       log.warn({ err: error }, 'heartbeat failed');
     }
   }
 
+  /** Aborts every attempt of task `id` running here (there is at most one live one). */
   function abort(id: string, reason: AbortReason): void {
-    const entry = running.get(id);
-    if (entry && !entry.controller.signal.aborted) entry.controller.abort(reason);
+    for (const entry of running.values()) if (entry.task.id === id) abortEntry(entry, reason);
+  }
+
+  function abortEntry(entry: Running, reason: AbortReason): void {
+    if (!entry.controller.signal.aborted) entry.controller.abort(reason);
   }
 
   function onJobsNotification(payload: string): void {
@@ -270,75 +231,70 @@ export function createRunner(options: RunnerOptions): Runner {
     if (o.queues.length === 0 || o.queues.includes(payload)) wake();
   }
 
-  function createCompletionBatcher() {
-    // One statement in flight; completions that arrive meanwhile ride the next one. No
-    // timer: an idle worker records a result at once, a busy one in batches.
-    let queue: { completion: Completion; resolve: () => void; reject: (e: unknown) => void }[] = [];
-    let flushing = false;
-    const flush = async (): Promise<void> => {
-      flushing = true;
-      while (queue.length > 0) {
-        const batch = queue;
-        queue = [];
-        try {
-          await completeTasks(sql, workerId, batch.map((b) => b.completion), o.resultTtlMs);
-          for (const b of batch) b.resolve();
-        } catch (error) {
-          for (const b of batch) b.reject(error);
-        }
+  async function shutdown(): Promise<void> {
+    stopping = true;
+    clearInterval(pollTimer);
+    // A claim under way may still land tasks: wait for it first, so that they are started
+    // now and come under the grace period below, rather than run unbounded after it.
+    stopController.abort();
+    await claiming;
+    if (running.size > 0) {
+      log.info({ running: running.size, graceMs: o.shutdownGraceMs }, 'waiting for running tasks');
+      // Cancelled once drained: a pending 30 s timer would keep the process alive after stop().
+      const graceTimer = new AbortController();
+      const graceOver = delay(o.shutdownGraceMs, 'timeout' as const, { signal: graceTimer.signal }).catch(() => 'drained' as const);
+      const drained = Promise.all([...inFlight]).then(() => 'drained' as const);
+      const first = await Promise.race([graceOver, drained]);
+      graceTimer.abort();
+      if (first === 'timeout') {
+        log.warn({ running: running.size }, 'grace period over; releasing running tasks');
+        for (const entry of running.values()) abortEntry(entry, 'shutdown');
       }
-      flushing = false;
-    };
-    return {
-      add(completion: Completion): Promise<void> {
-        return new Promise<void>((resolve, reject) => {
-          queue.push({ completion, resolve, reject });
-          if (!flushing) void flush();
-        });
-      },
-    };
+    }
+    // Aborted handlers end within abandonAfterMs; their outcomes (released) are stored here.
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+    clearInterval(heartbeatTimer);
+    // Listening until now, so a task cancelled during the grace period hears of it at once
+    // (wake-ups are ignored once stopping).
+    await listener?.close().catch(() => undefined);
+    log.info('worker stopped');
   }
 
+  // Object.assign would copy `running` once, as the number it is now: define it as a getter.
+  Object.defineProperty(emitter, 'running', { get: () => running.size, enumerable: true });
   return Object.assign(emitter, {
     workerId,
-    get running() {
-      return running.size;
-    },
     async start() {
-      if (started) return;
+      if (started || stopping) return;
       started = true;
-      listener = await listen(sql, JOBS_CHANNEL, {
-        onNotify: onJobsNotification,
-        // After a reconnect notifications may have been missed: look for work.
-        onListen: () => wake(),
-      });
+      try {
+        listener = await listen(sql, JOBS_CHANNEL, {
+          onNotify: onJobsNotification,
+          // After a reconnect notifications may have been missed: look for work.
+          onListen: () => wake(),
+        });
+      } catch (error) {
+        started = false;
+        throw error;
+      }
+      if (stopping) {
+        // stop() ran while LISTEN was being set up: it found nothing to close.
+        await listener.close().catch(() => undefined);
+        return;
+      }
       pollTimer = setInterval(wake, o.pollIntervalMs);
       heartbeatTimer = setInterval(() => void heartbeat(), o.heartbeatMs);
       log.info({ concurrency: o.concurrency, queues: o.queues }, 'worker started');
       wake();
     },
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(pollTimer);
-      await listener?.close().catch(() => undefined);
-      if (running.size > 0) {
-        log.info({ running: running.size, graceMs: o.shutdownGraceMs }, 'waiting for running tasks');
-        const graceOver = delay(o.shutdownGraceMs, 'timeout' as const);
-        const drained = Promise.all([...inFlight]).then(() => 'drained' as const);
-        if ((await Promise.race([graceOver, drained])) === 'timeout') {
-          log.warn({ running: running.size }, 'grace period over; releasing running tasks');
-          for (const id of running.keys()) abort(id, 'shutdown');
-        }
-      }
-      // Wait for claims under way too: a claim that lands now must be run or released.
-      while (claiming || inFlight.size > 0) await Promise.race([...inFlight, delay(10)]);
-      clearInterval(heartbeatTimer);
-      log.info('worker stopped');
+    stop() {
+      // A second call waits for the same shutdown rather than returning before it is done.
+      stopped ??= shutdown();
+      return stopped;
     },
   }) as Runner;
 }
 
-function finiteOrNull(value: number | undefined): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+function attemptKey(task: Task): string {
+  return `${task.id}:${task.attempts}`;
 }

@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/client.js';
+import type { Executor, Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import { deleteExpiredTasks } from '../sql/delete-expired-tasks.js';
 import { createPeriodic, type Periodic } from './periodic.js';
@@ -20,10 +20,10 @@ export interface Cleaner extends Periodic {
 /** Result retention: finished tasks are kept until `expiresAt`, then deleted in batches. */
 export function createCleaner(o: CleanerOptions): Cleaner {
   const batchSize = o.batchSize ?? 1000;
-  const runOnce = async (now?: Date): Promise<number> => {
+  const clean = async (exec: Executor, now?: Date): Promise<number> => {
     let deleted = 0;
     for (;;) {
-      const count = await deleteExpiredTasks(o.sql, { now: now ?? null, limit: batchSize });
+      const count = await deleteExpiredTasks(exec, { now: now ?? null, limit: batchSize });
       deleted += count;
       if (count < batchSize) break;
     }
@@ -36,7 +36,7 @@ export function createCleaner(o: CleanerOptions): Cleaner {
     lockKey: 0x7a5c_1e03,
     intervalMs: o.intervalMs ?? 60_000,
     log: o.log,
-    runOnce: () => runOnce(),
+    runOnce: (exec) => clean(exec),
   });
-  return { ...periodic, runOnce };
+  return { ...periodic, runOnce: (now) => clean(o.sql, now) };
 }

@@ -4,14 +4,17 @@ import { toTask, type Task } from '../task.js';
 
 export interface Completion {
   id: string;
+  /** The attempt (the task's `attempts` when claimed) that produced this result. */
+  attempt: number;
   /** The return value, already encoded as JSON ('null' for none). */
   returnValue: string;
 }
 
 /**
  * Records successful attempts of one worker, a batch in one statement. Only tasks still
- * RUNNING under this worker's lock are touched: if the rescuer took a task back, the late
- * result is dropped rather than overwriting a newer attempt (the task is recorded once).
+ * RUNNING under this worker's lock, in the same attempt, are touched: if the rescuer took a
+ * task back, the late result is dropped rather than overwriting a newer attempt (the task is
+ * recorded once) — even when the newer attempt is this worker's own.
  * Result retention starts now: expires_at = now + the task's TTL, else `defaultTtlMs`.
  */
 export async function completeTasks(
@@ -21,10 +24,10 @@ export async function completeTasks(
   defaultTtlMs: number,
 ): Promise<Task[]> {
   if (completions.length === 0) return [];
-  const input = JSON.stringify(completions.map((c) => ({ id: c.id, value: JSON.parse(c.returnValue) as unknown })));
+  const input = JSON.stringify(completions.map((c) => ({ id: c.id, attempt: c.attempt, value: JSON.parse(c.returnValue) as unknown })));
   const result = await exec`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, value jsonb)
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, attempt int, value jsonb)
     ),
     changed AS (
       UPDATE tasks t SET
@@ -36,7 +39,7 @@ export async function completeTasks(
         lease_expires_at = NULL,
         expires_at = clock_timestamp() + coalesce(t.result_ttl_ms, ${defaultTtlMs}) * interval '1 millisecond'
       FROM input
-      WHERE t.id = input.id AND t.status = 'RUNNING' AND t.locked_by = ${workerId}
+      WHERE t.id = input.id AND t.status = 'RUNNING' AND t.locked_by = ${workerId} AND t.attempts = input.attempt
       RETURNING t.*
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;

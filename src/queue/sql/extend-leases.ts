@@ -2,6 +2,8 @@ import type { Executor } from '../../db/client.js';
 
 export interface LeaseState {
   id: string;
+  /** The task's current attempt: a worker running an older one of it runs a stale attempt. */
+  attempts: number;
   cancelRequested: boolean;
 }
 
@@ -19,6 +21,6 @@ export async function extendLeases(
   const result = await exec`
     UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
     WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
-    RETURNING id, cancel_requested`;
-  return result.map((r) => ({ id: String(r.id), cancelRequested: Boolean(r.cancelRequested) }));
+    RETURNING id, attempts, cancel_requested`;
+  return result.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), cancelRequested: Boolean(r.cancelRequested) }));
 }

@@ -4,6 +4,8 @@ import { toTask, type Task } from '../task.js';
 
 export interface FailParams {
   id: string;
+  /** The attempt that failed (the task's `attempts` when claimed). */
+  attempt: number;
   workerId: string;
   /** The attempt's error, encoded: {exceptionType, message, traceback, attempt, at, workerId}. */
   error: string;
@@ -14,25 +16,29 @@ export interface FailParams {
 
 /**
  * Records a failed attempt: RETRYING (run again after the delay) while attempts are left,
- * else FAILED. Guarded by status and lock like completeTasks.
+ * else FAILED. Guarded by status, lock and attempt like completeTasks. A task whose
+ * cancellation was requested ends CANCELLED instead (the error kept), whatever attempts are
+ * left: the attempt may have failed (or timed out) before the worker heard of the
+ * cancellation, and retrying it would run a task its owner cancelled. The rescuer does the same.
  */
 export async function failTask(exec: Executor, p: FailParams): Promise<Task | undefined> {
   const retry = p.retryDelayMs !== null;
   const delay = p.retryDelayMs ?? 0;
+  // Reads the row being updated (re-read under the row lock if it changed meanwhile).
+  const retrying = exec`(NOT cancel_requested AND ${retry} AND attempts < max_attempts)`;
   const result = await exec`
     WITH changed AS (
       UPDATE tasks SET
-        status = (CASE WHEN ${retry} AND attempts < max_attempts THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
+        status = (CASE WHEN cancel_requested THEN 'CANCELLED' WHEN ${retrying} THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
         errors = errors || jsonb_build_array(${p.error}::jsonb),
         version = version + 1,
-        run_after = CASE WHEN ${retry} AND attempts < max_attempts
-                    THEN clock_timestamp() + ${delay} * interval '1 millisecond' ELSE run_after END,
-        finished_at = CASE WHEN ${retry} AND attempts < max_attempts THEN NULL ELSE clock_timestamp() END,
-        expires_at = CASE WHEN ${retry} AND attempts < max_attempts THEN NULL
+        run_after = CASE WHEN ${retrying} THEN clock_timestamp() + ${delay} * interval '1 millisecond' ELSE run_after END,
+        finished_at = CASE WHEN ${retrying} THEN NULL ELSE clock_timestamp() END,
+        expires_at = CASE WHEN ${retrying} THEN NULL
                      ELSE clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
         locked_by = NULL,
         lease_expires_at = NULL
-      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;

@@ -4,11 +4,12 @@ import { toTask, type Task } from '../task.js';
 
 /**
  * A running task whose cancellation was requested has stopped: record CANCELLED.
- * `error` (encoded) is kept in `errors` when the handler threw while stopping.
+ * `error` (encoded) is kept in `errors` when the handler threw while stopping. Guarded by
+ * status, lock and attempt like completeTasks.
  */
 export async function finishCancelledTask(
   exec: Executor,
-  p: { id: string; workerId: string; error: string | null; defaultTtlMs: number },
+  p: { id: string; attempt: number; workerId: string; error: string | null; defaultTtlMs: number },
 ): Promise<Task | undefined> {
   const errors = p.error === null ? '[]' : `[${p.error}]`;
   const result = await exec`
@@ -21,7 +22,7 @@ export async function finishCancelledTask(
         expires_at = clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond',
         locked_by = NULL,
         lease_expires_at = NULL
-      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;

@@ -7,12 +7,15 @@ import { toTask, type Task } from '../task.js';
  * interrupted attempt is not held against the task: attempts goes back down and the
  * worker id of that attempt is dropped, so it waits again as PENDING (no attempt left
  * on record) or RETRYING. A task whose cancellation was requested ends CANCELLED.
+ * Guarded by status, lock and attempt like completeTasks.
  */
 export async function releaseTasks(
   exec: Executor,
-  p: { workerId: string; ids: readonly string[]; defaultTtlMs: number },
+  p: { workerId: string; attempts: readonly { id: string; attempt: number }[]; defaultTtlMs: number },
 ): Promise<Task[]> {
-  if (p.ids.length === 0) return [];
+  if (p.attempts.length === 0) return [];
+  const ids = p.attempts.map((a) => a.id);
+  const numbers = p.attempts.map((a) => a.attempt);
   const result = await exec`
     WITH changed AS (
       UPDATE tasks SET
@@ -30,7 +33,8 @@ export async function releaseTasks(
         version = version + 1,
         locked_by = NULL,
         lease_expires_at = NULL
-      WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      WHERE (id, attempts) IN (SELECT * FROM unnest(${ids}::uuid[], ${numbers}::int[]))
+        AND status = 'RUNNING' AND locked_by = ${p.workerId}
       RETURNING *
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;

@@ -4,6 +4,8 @@ import { toTask, type Task } from '../task.js';
 
 export interface ProgressParams {
   id: string;
+  /** The attempt reporting (a stale attempt's progress is dropped). */
+  attempt: number;
   workerId: string;
   current: number | null;
   total: number | null;
@@ -19,7 +21,7 @@ export async function updateProgress(exec: Executor, p: ProgressParams): Promise
           'current', ${p.current}::float8, 'total', ${p.total}::float8,
           'message', ${p.message}::text, 'updatedAt', clock_timestamp()),
         version = version + 1
-      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;

@@ -1,0 +1,149 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { backoffDelayMs } from '../queue/backoff.js';
+import { storableText } from '../queue/json.js';
+import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
+import { failTask } from '../queue/sql/fail-task.js';
+import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
+import { releaseTasks } from '../queue/sql/release-tasks.js';
+import { updateProgress } from '../queue/sql/update-progress.js';
+import type { Task } from '../queue/task.js';
+import type { ProgressUpdate } from './define-task.js';
+import type { AttemptError, Outcome } from './execute-task.js';
+import type { Registry } from './registry.js';
+
+export interface OutcomeStoreOptions {
+  sql: Sql;
+  registry: Registry;
+  workerId: string;
+  log: Logger;
+  /** Default retention of finished tasks, in ms. */
+  resultTtlMs: number;
+  /** How long to keep retrying a write while the database is away, in ms (a lease: after it the rescuer owns the task). */
+  retryForMs: number;
+}
+
+/** Where a runner writes what its attempts did. Every write is guarded by the attempt (see completeTasks). */
+export interface OutcomeStore {
+  /** Stores an attempt's outcome, retrying while the database is away. Never throws. */
+  record(task: Task, outcome: Outcome): Promise<void>;
+  /** The `ctx.progress` of one attempt: writes coalesced, one in flight, the latest waiting one next. */
+  progressReporter(task: Task): (update: ProgressUpdate) => Promise<void>;
+}
+
+export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
+  const { sql, workerId, log } = o;
+  const completions = createCompletionBatcher(o);
+
+  async function record(task: Task, outcome: Outcome): Promise<void> {
+    const deadline = Date.now() + o.retryForMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store(task, outcome);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
+          return;
+        }
+        if (attempt === 1) log.warn({ err: error, taskId: task.id }, 'recording the outcome failed; retrying');
+        await delay(Math.min(2000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function store(task: Task, outcome: Outcome): Promise<void> {
+    const defaultTtlMs = o.resultTtlMs;
+    const attempt = task.attempts;
+    switch (outcome.kind) {
+      case 'succeeded':
+        await completions.add({ id: task.id, attempt, returnValue: outcome.returnValue });
+        return;
+      case 'failed': {
+        const definition = o.registry.get(task.name);
+        const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;
+        const error = errorJson(outcome.error, task);
+        await failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
+        return;
+      }
+      case 'cancelled': {
+        const error = outcome.error ? errorJson(outcome.error, task) : null;
+        await finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
+        return;
+      }
+      case 'released':
+        await releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
+        return;
+      case 'lost':
+        return;
+    }
+  }
+
+  function errorJson(error: AttemptError, task: Task): string {
+    return JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
+  }
+
+  function progressReporter(task: Task): (update: ProgressUpdate) => Promise<void> {
+    let writing: Promise<void> | undefined;
+    let next: ProgressUpdate | undefined;
+    const write = async (): Promise<void> => {
+      while (next) {
+        const update = next;
+        next = undefined;
+        await updateProgress(sql, {
+          id: task.id,
+          attempt: task.attempts,
+          workerId,
+          current: finiteOrNull(update.current),
+          total: finiteOrNull(update.total),
+          message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
+        }).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, 'progress update failed'));
+      }
+      writing = undefined;
+    };
+    return (update) => {
+      next = update;
+      writing ??= write();
+      return writing;
+    };
+  }
+
+  return { record, progressReporter };
+}
+
+/**
+ * Successful attempts are written in batches: one statement in flight, and completions that
+ * arrive meanwhile ride the next one. No timer: an idle worker records a result at once, a
+ * busy one in batches.
+ */
+function createCompletionBatcher(o: OutcomeStoreOptions): { add(completion: Completion): Promise<void> } {
+  let queue: { completion: Completion; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    flushing = true;
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        await completeTasks(o.sql, o.workerId, batch.map((b) => b.completion), o.resultTtlMs);
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
+    flushing = false;
+  };
+  return {
+    add(completion) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ completion, resolve, reject });
+        if (!flushing) void flush();
+      });
+    },
+  };
+}
+
+function finiteOrNull(value: number | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}

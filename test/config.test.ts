@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The ConfigError `loadConfig(env)` throws; fails the test when it throws nothing. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('fills documented defaults from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      host: '127.0.0.1',
+      port: 4000,
+      dbPoolSize: 10,
+      worker: { concurrency: 10, queues: [], pollIntervalMs: 1000, leaseMs: 30_000, heartbeatMs: 10_000, shutdownGraceMs: 30_000 },
+      resultTtlMs: 86_400_000,
+      taskModules: [],
+      runWorker: true,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.worker)).toBe(true);
+  });
+
+  it('reads values, treats empty strings as unset, and splits lists', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      WORKER_CONCURRENCY: '3',
+      WORKER_QUEUES: ' a, b ,,c ',
+      RUN_WORKER: 'no',
+      HOST: '',
+      DATABASE_URL: 'postgres://u:p@db.example:5432/app',
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://localhost/app' }).databaseUrl).toBe('postgresql://localhost/app');
+    expect(config).toMatchObject({ port: 8080, host: '127.0.0.1', runWorker: false, databaseUrl: 'postgres://u:p@db.example:5432/app' });
+    expect(config.worker).toMatchObject({ concurrency: 3, queues: ['a', 'b', 'c'] });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '80.5'],
+    ['PORT', ' '],
+    ['PORT', '0x50'],
+    ['PORT', '1e3'],
+    ['WORKER_CONCURRENCY', '0'],
+    ['LEASE_MS', '-5'],
+    ['DB_POOL_SIZE', 'ten'],
+    ['RUN_WORKER', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_URL', 'postgress://u@localhost/db'],
+  ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.field).toBe(name);
+    expect(error.message).toContain(`${name}=`);
+  });
+
+  it('names every bad variable at once', () => {
+    const error = configError({ PORT: 'abc', WORKER_CONCURRENCY: 'x' });
+    expect(error.message).toContain('PORT=');
+    expect(error.message).toContain('WORKER_CONCURRENCY=');
+  });
+
+  it.each([
+    ['5000', '5000'],
+    ['6000', '5000'],
+  ])('rejects HEARTBEAT_MS=%s with LEASE_MS=%s: a heartbeat must come before the lease runs out', (heartbeat, lease) => {
+    const error = configError({ HEARTBEAT_MS: heartbeat, LEASE_MS: lease });
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'HEARTBEAT_MS' });
+  });
+
+  it('accepts a heartbeat under the lease', () => {
+    expect(loadConfig({ HEARTBEAT_MS: '999', LEASE_MS: '1000' }).worker).toMatchObject({ heartbeatMs: 999, leaseMs: 1000 });
+  });
+});
+
+describe('taskwire CLI', () => {
+  it('exits with code 2 and names PORT on stderr when PORT=abc', async () => {
+    const child = spawn(process.execPath, ['bin/taskwire.js', 'worker'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: 'abc' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('PORT');
+    expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(stdout).toBe('');
+  });
+});

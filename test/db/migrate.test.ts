@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { MIGRATIONS_FOLDER, migrateDatabase } from '../../src/db/migrate.js';
+
+// A fresh, empty database (not the migrated template): what a first start meets.
+const name = `taskwire_fresh_${randomBytes(5).toString('hex')}`;
+let url: string;
+let admin: postgres.Sql;
+
+beforeAll(async () => {
+  admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const u = new URL(inject('adminUrl'));
+  u.pathname = `/${name}`;
+  url = u.toString();
+});
+afterAll(async () => {
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe('migrateDatabase', () => {
+  it('is safe to run twice in parallel on a fresh database, and idempotent afterwards', async () => {
+    await Promise.all([migrateDatabase(url), migrateDatabase(url), migrateDatabase(url)]);
+    await migrateDatabase(url);
+
+    const journal = JSON.parse(await readFile(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+    const sql = postgres(url, { max: 1, onnotice: () => undefined });
+    try {
+      const [applied] = await sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
+      expect(applied?.n).toBe(journal.entries.length);
+      const indexes = await sql`SELECT indexname FROM pg_indexes WHERE tablename = 'tasks' ORDER BY indexname`;
+      expect(indexes.map((r) => r.indexname)).toEqual([
+        'tasks_claim_idx',
+        'tasks_expires_idx',
+        'tasks_idempotency_key_idx',
+        'tasks_lease_idx',
+        'tasks_name_id_idx',
+        'tasks_pkey',
+        'tasks_queue_id_idx',
+        'tasks_status_id_idx',
+      ]);
+      // The session advisory lock was released by every run.
+      const [locks] = await sql`
+        SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+      expect(locks?.n).toBe(0);
+    } finally {
+      await sql.end();
+    }
+  });
+});
