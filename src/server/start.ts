@@ -1,7 +1,23 @@
 import type { Deps } from '../deps.js';
+import { buildApp, type App } from './app.js';
 
-/** Placeholder until the GraphQL server lands (issue 3): logs that there is none yet. */
-export async function startServer(deps: Deps): Promise<{ stop(): Promise<void> }> {
-  deps.log.warn('the GraphQL server is not built yet; running the worker only');
-  return { stop: async () => undefined };
+export interface RunningServer {
+  app: App;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Serves GraphQL on config HOST:PORT (127.0.0.1:4000 by default) and logs where. */
+export async function startServer(deps: Deps): Promise<RunningServer> {
+  const app = buildApp(deps);
+  const { url } = await app.start(deps.config.port, deps.config.host);
+  deps.log.info({ url }, `GraphQL server listening on ${url}`);
+  return {
+    app,
+    url,
+    async stop() {
+      await app.stop();
+      deps.log.info('GraphQL server stopped');
+    },
+  };
 }

@@ -1,0 +1,90 @@
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
+import { AppError, isAppError } from '../errors.js';
+
+/** Codes of errors the GraphQL layer itself raises (the core's are AppError codes). */
+export const GRAPHQL_CODES = {
+  parseFailed: 'GRAPHQL_PARSE_FAILED',
+  validationFailed: 'GRAPHQL_VALIDATION_FAILED',
+  badUserInput: 'BAD_USER_INPUT',
+  payloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  internal: 'INTERNAL_SERVER_ERROR',
+} as const;
+
+/**
+ * Runs `fn`, prefixing the `field` of an AppError it throws (e.g. `args[0]` → `input.args[0]`),
+ * so the error names the field as the client sent it.
+ */
+export async function withFieldPrefix<T>(prefix: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isAppError(error) && error.field !== undefined) {
+      throw new AppError(error.code, error.message, { field: `${prefix}${error.field}`, details: error.details, cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Recognizes a GraphQLError by name, as yoga does: graphql ships an ESM and a CJS build, and
+ * where both get loaded (vitest resolves the ESM one, Node the CJS one) `instanceof` fails.
+ */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+function findAppError(error: unknown): AppError | undefined {
+  for (let e: unknown = error; e; e = isGraphQLError(e) ? e.originalError : undefined) {
+    if (isAppError(e)) return e;
+  }
+  return undefined;
+}
+
+/** A GraphQLError made by graphql-js or yoga about the request (all the way down), not a crash. */
+function isRequestError(error: unknown): error is GraphQLError {
+  let e: unknown = error;
+  while (isGraphQLError(e)) {
+    if (!e.originalError) return true;
+    e = e.originalError;
+  }
+  return false;
+}
+
+/**
+ * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
+ * - AppError: its message, `extensions.code` and `extensions.field` (and `details`).
+ * - Errors about the request (parse, validation, variables): kept, with a code
+ *   (variable coercion has none from graphql-js: BAD_USER_INPUT).
+ * - Anything else is a bug or an outage: masked for the client. Yoga logs the original
+ *   (through the logger given to it) whenever the returned error is a new one.
+ * Expected errors are annotated in place rather than copied, so yoga does not log them.
+ */
+export function maskError(error: unknown, message: string): Error {
+  const app = findAppError(error);
+  if (app) {
+    const extensions = {
+      code: app.code,
+      ...(app.field !== undefined ? { field: app.field } : {}),
+      ...(app.details ? { details: app.details } : {}),
+    };
+    if (isGraphQLError(error) && error.message === app.message) {
+      Object.assign(error.extensions, extensions);
+      return error;
+    }
+    const at = isGraphQLError(error) ? error : undefined;
+    return createGraphQLError(app.message, { nodes: at?.nodes, source: at?.source, positions: at?.positions, path: at?.path, extensions });
+  }
+  if (isRequestError(error)) {
+    if (typeof error.extensions.code !== 'string') error.extensions.code = GRAPHQL_CODES.badUserInput;
+    return error;
+  }
+  const at = isGraphQLError(error) ? error : undefined;
+  return createGraphQLError(message, {
+    nodes: at?.nodes,
+    source: at?.source,
+    positions: at?.positions,
+    path: at?.path,
+    extensions: { code: GRAPHQL_CODES.internal },
+  });
+}

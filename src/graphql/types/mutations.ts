@@ -1,0 +1,60 @@
+import type { Task } from '../../queue/task.js';
+import { builder } from '../builder.js';
+import { withFieldPrefix } from '../errors.js';
+import { TaskRef } from './task.js';
+
+const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
+  description: "Unset options fall back to the task definition's, then to the defaults.",
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'A registered task name, e.g. "math.copysign".' }),
+    args: t.field({ type: 'JSON', description: 'Positional arguments: a JSON array (default []).' }),
+    kwargs: t.field({ type: 'JSON', description: 'Keyword arguments: a JSON object (default {}).' }),
+    queue: t.string(),
+    priority: t.int({ description: '-100..100, higher runs first (default 0).' }),
+    runAfter: t.field({ type: 'DateTime', description: 'Do not run before this time.' }),
+    maxAttempts: t.int({ description: '1..1000 (default 1: retries are asked for).' }),
+    idempotencyKey: t.string({ description: 'Same key again: the first task is returned, no second one is made.' }),
+  }),
+});
+
+const EnqueueTaskPayload = builder.objectRef<{ task: Task }>('EnqueueTaskPayload').implement({
+  fields: (t) => ({ task: t.field({ type: TaskRef, resolve: (p) => p.task }) }),
+});
+
+const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
+
+builder.mutationFields((t) => ({
+  enqueueTask: t.field({
+    type: EnqueueTaskPayload,
+    description: 'Stores a PENDING task and answers at once. UNKNOWN_TASK, INVALID_ARGUMENTS or BAD_USER_INPUT store nothing.',
+    args: { input: t.arg({ type: EnqueueTaskInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      // The core validates shapes and ranges (args must be an array, …) and names the field.
+      const task = await withFieldPrefix('input.', () =>
+        ctx.queue.enqueue({
+          name: input.name,
+          args: orUndefined(input.args) as unknown[] | undefined,
+          kwargs: orUndefined(input.kwargs) as Record<string, unknown> | undefined,
+          queue: orUndefined(input.queue),
+          priority: orUndefined(input.priority),
+          runAfter: orUndefined(input.runAfter),
+          maxAttempts: orUndefined(input.maxAttempts),
+          idempotencyKey: orUndefined(input.idempotencyKey),
+        }),
+      );
+      return { task };
+    },
+  }),
+  cancelTask: t.field({
+    type: TaskRef,
+    description: 'PENDING/RETRYING → CANCELLED at once; RUNNING → its handler is aborted, then CANCELLED. CONFLICT once finished otherwise.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.queue.cancelTask(id),
+  }),
+  retryTask: t.field({
+    type: TaskRef,
+    description: 'FAILED/CANCELLED → PENDING with fresh attempts; earlier errors are kept. CONFLICT otherwise.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.queue.retryTask(id),
+  }),
+}));

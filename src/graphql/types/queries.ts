@@ -1,0 +1,68 @@
+import { assertTaskId } from '../../queue/get.js';
+import type { QueueStats } from '../../queue/index.js';
+import { TASK_STATUSES, type TaskStatus } from '../../queue/states.js';
+import { builder } from '../builder.js';
+import { NodeRef, TaskRef, TaskStatusEnum } from './task.js';
+
+builder.queryField('taskResult', (t) =>
+  t.field({
+    type: TaskRef,
+    nullable: true,
+    description: 'A task by id; null when there is no such task (never a made-up PENDING). A malformed id is BAD_USER_INPUT.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      assertTaskId(id);
+      return (await ctx.queue.getTask(id)) ?? null;
+    },
+  }),
+);
+
+builder.queryField('node', (t) =>
+  t.field({
+    type: NodeRef,
+    nullable: true,
+    description: "Relay's refetch: any node by id (a task's id is its UUID, as in taskResult).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      assertTaskId(id);
+      return (await ctx.queue.getTask(id)) ?? null;
+    },
+  }),
+);
+
+const StatusCountRef = builder.objectRef<{ status: TaskStatus; count: number }>('StatusCount').implement({
+  fields: (t) => ({
+    status: t.expose('status', { type: TaskStatusEnum }),
+    count: t.exposeInt('count'),
+  }),
+});
+
+const QueueStatsRef = builder.objectRef<QueueStats>('QueueStats').implement({
+  description: 'One queue: how many tasks are in each status, and how long the oldest due one has waited.',
+  fields: (t) => ({
+    queue: t.exposeString('queue'),
+    counts: t.field({
+      type: [StatusCountRef],
+      description: 'One entry per status, in state-machine order.',
+      resolve: (s) => TASK_STATUSES.map((status) => ({ status, count: s.counts[status] })),
+    }),
+    // One Int per status (pending, running, …), built from the core's list.
+    ...Object.fromEntries(
+      TASK_STATUSES.map((status) => [status.toLowerCase(), t.int({ resolve: (s: QueueStats) => s.counts[status] })]),
+    ),
+    total: t.int({ resolve: (s) => TASK_STATUSES.reduce((sum, status) => sum + s.counts[status], 0) }),
+    oldestPendingAgeMs: t.float({
+      nullable: true,
+      description: 'Age in ms of the oldest task due to run now (PENDING/RETRYING whose runAfter has passed); null when none.',
+      resolve: (s) => s.oldestPendingAgeMs,
+    }),
+  }),
+});
+
+builder.queryField('queueStats', (t) =>
+  t.field({
+    type: [QueueStatsRef],
+    description: 'Per queue: counts by status and the oldest pending age. A full scan: for dashboards, not hot paths.',
+    resolve: (_root, _args, ctx) => ctx.queue.queueStats(),
+  }),
+);

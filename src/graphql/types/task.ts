@@ -1,0 +1,81 @@
+import { TASK_STATUSES, isTerminal } from '../../queue/states.js';
+import type { Task, TaskError, TaskProgress } from '../../queue/task.js';
+import { builder } from '../builder.js';
+
+/** Built from the core's list of states: one source of truth. */
+export const TaskStatusEnum = builder.enumType('TaskStatus', {
+  description: 'Where a task is in its life: PENDING → RUNNING → SUCCEEDED | RETRYING | FAILED; CANCELLED on request.',
+  values: TASK_STATUSES,
+});
+
+/** Relay's Node: anything with a globally unique id. A task's id is its UUID. */
+export const NodeRef = builder.interfaceRef<{ id: string }>('Node').implement({
+  description: 'An object with a globally unique id (for a task, its UUID).',
+  resolveType: () => 'Task',
+  fields: (t) => ({ id: t.exposeID('id') }),
+});
+
+export const TaskErrorRef = builder.objectRef<TaskError>('TaskError').implement({
+  description: 'One failed attempt.',
+  fields: (t) => ({
+    exceptionType: t.exposeString('exceptionType'),
+    message: t.exposeString('message'),
+    traceback: t.exposeString('traceback', { nullable: true }),
+    attempt: t.exposeInt('attempt'),
+    at: t.expose('at', { type: 'DateTime' }),
+    workerId: t.exposeString('workerId', { nullable: true }),
+  }),
+});
+
+export const TaskProgressRef = builder.objectRef<TaskProgress>('TaskProgress').implement({
+  description: "The latest progress a running task reported (its handler's ctx.progress).",
+  fields: (t) => ({
+    current: t.exposeFloat('current', { nullable: true }),
+    total: t.exposeFloat('total', { nullable: true }),
+    message: t.exposeString('message', { nullable: true }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const ms = (from: Date | null, to: Date | null): number | null => (from && to ? to.getTime() - from.getTime() : null);
+
+/** A task as the core returns it (the domain type, not the table row). */
+export const TaskRef = builder.objectRef<Task>('Task').implement({
+  description: 'A background task: what was asked for, where it is, and how it ended.',
+  interfaces: [NodeRef],
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    queue: t.exposeString('queue'),
+    priority: t.exposeInt('priority', { description: '-100..100, higher runs first.' }),
+    status: t.expose('status', { type: TaskStatusEnum }),
+    isFinished: t.boolean({ description: 'SUCCEEDED, FAILED or CANCELLED.', resolve: (task) => isTerminal(task.status) }),
+    version: t.exposeInt('version', { description: 'Goes up by one on every change (status, attempt, progress).' }),
+    args: t.expose('args', { type: 'JSON' }),
+    kwargs: t.expose('kwargs', { type: 'JSON' }),
+    returnValue: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'What the handler returned; null unless SUCCEEDED.',
+      resolve: (task) => (task.status === 'SUCCEEDED' ? task.returnValue : null),
+    }),
+    errors: t.expose('errors', { type: [TaskErrorRef], description: 'One per failed attempt, oldest first.' }),
+    attempts: t.exposeInt('attempts'),
+    maxAttempts: t.exposeInt('maxAttempts'),
+    workerIds: t.exposeStringList('workerIds', { description: 'The worker of each attempt, in order.' }),
+    progress: t.expose('progress', { type: TaskProgressRef, nullable: true }),
+    enqueuedAt: t.expose('enqueuedAt', { type: 'DateTime' }),
+    runAfter: t.expose('runAfter', { type: 'DateTime', nullable: true, description: 'Not claimed before this time.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the first attempt started.' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    lastAttemptedAt: t.expose('lastAttemptedAt', { type: 'DateTime', nullable: true }),
+    durationMs: t.float({
+      nullable: true,
+      description: 'finishedAt − startedAt in ms; null until finished.',
+      resolve: (task) => ms(task.startedAt, task.finishedAt),
+    }),
+    cancelRequested: t.exposeBoolean('cancelRequested', { description: 'cancelTask was called; a running handler is being aborted.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When a finished task is deleted.' }),
+    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Each attempt's time limit, in ms." }),
+  }),
+});

@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Deps } from '../deps.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { maskError } from '../graphql/errors.js';
+import { DEFAULT_LIMITS, useLimits, type GraphQLLimits } from '../graphql/limits.js';
+import { schema } from '../graphql/schema.js';
+import type { Logger } from '../logger.js';
+import { withBodyLimit, type ServerContext } from './http.js';
+import { createTaskEventHub, type TaskEventStats } from './pubsub.js';
+import { useGraphQLWs, type GraphQLWsServer } from './ws.js';
+
+export type { TaskEventStats } from './pubsub.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface AppOptions {
+  /** Largest HTTP request body and WebSocket message, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Depth, field, alias and token limits per operation (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<GraphQLLimits>;
+  /** graphql-ws ping interval, in ms (default 12,000); a client that misses a pong is dropped. */
+  keepAliveMs?: number;
+  /** How long stop() lets open subscriptions send their completion, in ms (default 1,000). */
+  drainMs?: number;
+}
+
+export interface App {
+  /** The yoga instance (`yoga.fetch(url, init)` runs a request without a socket). */
+  yoga: YogaServerInstance<ServerContext, GraphQLContext>;
+  /** Live counters of the subscription fan-out (see TaskEventStats). */
+  stats: TaskEventStats;
+  /**
+   * Listens on `port` (default config PORT; 0 picks a free one) and `host` (default config HOST):
+   * GraphQL over HTTP (POST, GET), SSE and graphql-ws on `/graphql`, GraphiQL for browsers.
+   */
+  start(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Ends subscriptions (clients see them complete), closes every socket, stops listening. */
+  stop(): Promise<void>;
+}
+
+function yogaLogger(log: Logger): YogaLogger {
+  const child = log.child({ component: 'graphql' });
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const [first, ...rest] = args;
+    if (first instanceof Error) child[level]({ err: first }, rest.length > 0 ? String(rest[0]) : first.message);
+    else child[level]({ details: rest.length > 0 ? rest : undefined }, String(first));
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** The GraphQL server of one process, wired to the core through `deps`. Nothing listens until start(). */
+export function buildApp(deps: Deps, options: AppOptions = {}): App {
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
+  const yoga = createYoga<ServerContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    context: (): GraphQLContext => ({ queue: deps.queue, events: hub, log: deps.log }),
+    maskedErrors: { maskError },
+    logging: yogaLogger(deps.log),
+    // One operation per request: a batch would multiply the per-operation limits.
+    batching: false,
+    graphiql: { title: 'taskwire', subscriptionsProtocol: 'WS' },
+    landingPage: false,
+    plugins: [useLimits(limits)],
+  });
+
+  let server: Server | undefined;
+  let ws: GraphQLWsServer | undefined;
+
+  return {
+    yoga,
+    stats: hub.stats,
+    async start(port = deps.config.port, host = deps.config.host) {
+      if (server) throw new Error('the server is already started');
+      await hub.start();
+      const http = createServer(withBodyLimit(yoga, maxBodyBytes));
+      const wss = new WebSocketServer({ server: http, path: GRAPHQL_PATH, maxPayload: maxBodyBytes });
+      ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000);
+      server = http;
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      const address = http.address() as AddressInfo;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      return { url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`, port: address.port };
+    },
+    async stop() {
+      const http = server;
+      const drainMs = options.drainMs ?? 1000;
+      server = undefined;
+      // Order: stop accepting; end subscriptions while sockets are open, so clients get
+      // `complete` (graphql-ws) or `event: complete` (SSE); then close what is left.
+      const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
+      await hub.close(drainMs);
+      await ws?.drain(drainMs);
+      await ws?.dispose();
+      ws = undefined;
+      if (http) {
+        http.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        });
+        await Promise.race([closed, late]);
+        clearTimeout(timer);
+        http.closeAllConnections();
+      }
+      await closed;
+      await yoga.dispose();
+    },
+  };
+}

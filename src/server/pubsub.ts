@@ -1,0 +1,287 @@
+import type { Sql } from '../db/client.js';
+import { NotFoundError } from '../errors.js';
+import type { TaskEvents } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../queue/events.js';
+import { assertTaskId } from '../queue/get.js';
+import type { Queue, Task, TaskFilter } from '../queue/index.js';
+import type { TaskStatus } from '../queue/states.js';
+import { createFilterSubscriber, createTaskSubscriber, type Subscriber } from './subscribers.js';
+
+/** Counters of one process's subscription traffic. Benchmarks and tests read them; nothing resets them. */
+export interface TaskEventStats {
+  /** NOTIFY payloads received on the events channel. */
+  notifications: number;
+  /** Changes announced in them (`id:version:status` each). */
+  events: number;
+  /** Changes that needed no read: nobody here watches the task, or a read already returned that version. */
+  skippedEvents: number;
+  /** SELECTs run for subscriptions: change reads, first-state (snapshot) reads and resyncs. */
+  readQueries: number;
+  /** Of readQueries, those that read changes announced by notifications (or resyncs). */
+  changeReadQueries: number;
+  /** Of readQueries, those that read first states of new subscriptions. */
+  snapshotQueries: number;
+  /** Task rows all those queries returned. */
+  taskReads: number;
+  /** Task states handed to subscribers (one per subscriber per state). */
+  delivered: number;
+  /** Subscriptions open now. */
+  subscriptions: number;
+  /** Times the LISTEN connection came back after a loss; each re-reads every watched task. */
+  reconnects: number;
+}
+
+export interface TaskEventHub extends TaskEvents {
+  readonly stats: TaskEventStats;
+  /** LISTENs on the events channel (the pool's one listening connection). */
+  start(): Promise<void>;
+  /**
+   * Stops listening and ends every open subscription, then waits up to `drainMs` (default
+   * 1,000) for their consumers to finish (so clients get their completion before sockets close).
+   */
+  close(drainMs?: number): Promise<void>;
+}
+
+export interface TaskEventHubOptions {
+  sql: Sql;
+  queue: Pick<Queue, 'getTasks'>;
+  log: Logger;
+  /** Most ids per read query (default 1,000). */
+  readBatch?: number;
+}
+
+const RESYNC = Number.MAX_SAFE_INTEGER;
+
+/**
+ * One process's fan-out of task changes. Notifications name only `id:version:status`; the
+ * hub reads each announced change once, batching every id of a notification burst into one
+ * `queue.getTasks` call, and hands the row to all local subscribers of that task. A read
+ * that returns a newer version than announced covers the later notifications too (they are
+ * skipped), so changes that come faster than reads are conflated: subscribers see versions
+ * strictly increasing, always the terminal one, but not necessarily every intermediate one.
+ */
+export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
+  const { sql, queue, log } = options;
+  const readBatch = options.readBatch ?? 1000;
+  const stats: TaskEventStats = {
+    notifications: 0,
+    events: 0,
+    skippedEvents: 0,
+    readQueries: 0,
+    changeReadQueries: 0,
+    snapshotQueries: 0,
+    taskReads: 0,
+    delivered: 0,
+    subscriptions: 0,
+    reconnects: 0,
+  };
+  const byTask = new Map<string, Set<Subscriber>>();
+  const byFilter = new Set<Subscriber>();
+  /** The newest row read of each watched task: a new subscriber's first state needs no query. */
+  const known = new Map<string, Task>();
+  /** Announced changes not read yet: id → highest version announced (RESYNC: read regardless). */
+  let pending = new Map<string, number>();
+  let snapshots = new Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]>();
+  let listener: Listener | undefined;
+  let flushing: Promise<void> | undefined;
+  let scheduled = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  let closed = false;
+  let drained: (() => void) | undefined;
+
+  const unsubscribed = (): void => {
+    stats.subscriptions -= 1;
+    if (stats.subscriptions === 0) drained?.();
+  };
+  const knownVersion = (id: string): number => known.get(id)?.version ?? 0;
+  const watched = (id: string): boolean => byTask.has(id) || byFilter.size > 0;
+
+  /** Does anyone here watch this task, or could a filter subscription want it in this status? */
+  function wanted(id: string, status: TaskStatus): boolean {
+    if (byTask.has(id)) return true;
+    for (const s of byFilter) if (s.wantsStatus?.(status) ?? true) return true;
+    return false;
+  }
+
+  function onNotify(payload: string): void {
+    // postgres.js cannot unlisten a listener re-added after a reconnect: ignore what comes after close.
+    if (closed) return;
+    stats.notifications += 1;
+    for (const event of decodeEvents(payload)) {
+      stats.events += 1;
+      if (!wanted(event.id, event.status) || knownVersion(event.id) >= event.version) {
+        stats.skippedEvents += 1;
+        continue;
+      }
+      pending.set(event.id, Math.max(pending.get(event.id) ?? 0, event.version));
+    }
+    schedule();
+  }
+
+  function onListen(reconnected: boolean): void {
+    if (!reconnected || closed) return;
+    // Notifications sent while the connection was down are lost: re-read everything watched.
+    stats.reconnects += 1;
+    log.info({ tasks: byTask.size, filters: byFilter.size }, 'events listener reconnected; re-reading watched tasks');
+    for (const id of byTask.keys()) pending.set(id, RESYNC);
+    for (const s of byFilter) for (const id of s.resyncIds()) pending.set(id, RESYNC);
+    schedule();
+  }
+
+  // A microtask: every notification parsed from the same socket read joins the batch, and the
+  // read starts at once (the sooner it runs, the fewer intermediate versions it skips).
+  function schedule(): void {
+    if (scheduled || flushing || closed || retryTimer) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      flushing = flush().finally(() => {
+        flushing = undefined;
+        if (pending.size > 0 || snapshots.size > 0) schedule();
+      });
+    });
+  }
+
+  /** One read at a time: what arrives meanwhile rides the next one, so reads never race each other. */
+  async function flush(): Promise<void> {
+    while (!closed && (pending.size > 0 || snapshots.size > 0)) {
+      const changes = [...pending].filter(([id, version]) => watched(id) && knownVersion(id) < version).map(([id]) => id);
+      const firsts = snapshots;
+      pending = new Map();
+      snapshots = new Map();
+      const ids = [...new Set([...changes, ...firsts.keys()])];
+      let rows: Task[];
+      try {
+        rows = await read(ids, changes.length > 0, firsts.size > 0);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        log.warn({ err: error, failures }, 'reading changed tasks failed; retrying');
+        for (const id of changes) pending.set(id, RESYNC);
+        for (const waiters of firsts.values()) for (const w of waiters) w.reject(error);
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          schedule();
+        }, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        return;
+      }
+      const byId = new Map(rows.map((task) => [task.id, task]));
+      for (const id of changes) {
+        const task = byId.get(id);
+        if (task) publish(task);
+      }
+      for (const [id, waiters] of firsts) for (const w of waiters) w.resolve(byId.get(id));
+    }
+  }
+
+  async function read(ids: string[], forChanges: boolean, forSnapshots: boolean): Promise<Task[]> {
+    const rows: Task[] = [];
+    for (let i = 0; i < ids.length; i += readBatch) {
+      const chunk = await queue.getTasks(ids.slice(i, i + readBatch));
+      stats.readQueries += 1;
+      if (forChanges) stats.changeReadQueries += 1;
+      if (forSnapshots) stats.snapshotQueries += 1;
+      stats.taskReads += chunk.length;
+      rows.push(...chunk);
+    }
+    for (const task of rows) if (byTask.has(task.id) && knownVersion(task.id) < task.version) known.set(task.id, task);
+    return rows;
+  }
+
+  function publish(task: Task): void {
+    for (const s of byTask.get(task.id) ?? []) if (s.deliver(task)) stats.delivered += 1;
+    for (const s of byFilter) if (s.matches?.(task) && s.deliver(task)) stats.delivered += 1;
+  }
+
+  function loadFirst(id: string): Promise<Task | undefined> {
+    const cached = known.get(id);
+    if (cached) return Promise.resolve(cached);
+    return new Promise((resolve, reject) => {
+      const waiters = snapshots.get(id) ?? [];
+      waiters.push({ resolve, reject });
+      snapshots.set(id, waiters);
+      schedule();
+    });
+  }
+
+  async function watchTask(id: string): Promise<AsyncIterableIterator<Task>> {
+    assertTaskId(id);
+    if (closed) throw new Error('the server is shutting down');
+    let removed = false;
+    const remove = (): void => {
+      if (removed) return;
+      removed = true;
+      unsubscribed();
+      const set = byTask.get(id);
+      set?.delete(subscriber);
+      if (set?.size === 0) {
+        byTask.delete(id);
+        known.delete(id);
+      }
+    };
+    const subscriber = createTaskSubscriber(id, remove);
+    // Subscribe first, then read the first state: a change committed in between is caught by
+    // the subscription (and dropped if the first state already includes it).
+    const set = byTask.get(id) ?? new Set<Subscriber>();
+    set.add(subscriber);
+    byTask.set(id, set);
+    stats.subscriptions += 1;
+    let first: Task | undefined;
+    try {
+      first = await loadFirst(id);
+    } catch (error) {
+      remove();
+      throw error;
+    }
+    if (!first) {
+      remove();
+      throw new NotFoundError('Task', id);
+    }
+    stats.delivered += subscriber.prime(first);
+    return subscriber.iterator;
+  }
+
+  function watchTasks(filter: TaskFilter): AsyncIterableIterator<Task> {
+    if (closed) throw new Error('the server is shutting down');
+    let removed = false;
+    const subscriber = createFilterSubscriber(filter, () => {
+      if (removed) return;
+      removed = true;
+      unsubscribed();
+      byFilter.delete(subscriber);
+    });
+    byFilter.add(subscriber);
+    stats.subscriptions += 1;
+    return subscriber.iterator;
+  }
+
+  return {
+    stats,
+    watchTask,
+    watchTasks,
+    async start() {
+      listener ??= await listen(sql, EVENTS_CHANNEL, { onNotify, onListen });
+    },
+    async close(drainMs = 1000) {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      await listener?.close().catch(() => undefined);
+      await flushing?.catch(() => undefined);
+      for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new Error('the server is shutting down'));
+      snapshots.clear();
+      for (const set of byTask.values()) for (const s of [...set]) s.end();
+      for (const s of [...byFilter]) s.end();
+      if (stats.subscriptions > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          timer = setTimeout(resolve, drainMs);
+        });
+        clearTimeout(timer);
+      }
+    },
+  };
+}
