@@ -1,0 +1,85 @@
+/** The queue systems the harness knows. */
+export const SYSTEMS = ['taskwire', 'graphile-worker', 'graphile-worker-batched', 'pg-boss'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+/** Scenario keys, in the order of the issue (a–h). */
+export const SCENARIOS = {
+  a: 'drain',
+  b: 'latency',
+  c: 'single-enqueue',
+  d: 'bulk-enqueue',
+  e: 'graphql-enqueue',
+  f: 'live-result',
+  g: 'fan-out',
+  h: 'history',
+} as const;
+export type ScenarioKey = keyof typeof SCENARIOS;
+export type ScenarioName = (typeof SCENARIOS)[ScenarioKey];
+
+/** Sizes of every scenario; `--quick` uses smaller ones. */
+export interface Sizes {
+  drainTasks: number;
+  latencyTasks: number;
+  latencyGapMs: number;
+  singleEnqueues: number;
+  producers: number;
+  bulkTasks: number;
+  httpRequests: number;
+  httpClients: number;
+  liveTasks: number;
+  fanOutSubscribers: number;
+  fanOutConnections: number;
+  fanOutTasks: number;
+  historyRows: number;
+  historyDepth: number;
+  pageQueries: number;
+}
+
+/** One child process's assignment: one system, one scenario, `repeat` repetitions. */
+export interface ChildJob {
+  system: SystemName;
+  scenario: ScenarioName;
+  /** URL of the server's maintenance database; the child creates a database per repetition. */
+  adminUrl: string;
+  /** Migrated template database of this system. */
+  template: string;
+  repeat: number;
+  sizes: Sizes;
+  /** The repository root, where the profiles and the server child live. */
+  root: string;
+  /** When set, taskwire server processes write V8 CPU profiles here (and fan-out a heap snapshot). */
+  profileDir?: string;
+}
+
+/** One metric measured once per repetition. */
+export interface Measurement {
+  metric: string;
+  unit: string;
+  /** One value per repetition. */
+  values: number[];
+}
+
+export interface ChildResult {
+  measurements: Measurement[];
+  notes: string[];
+}
+
+/** Collects per-repetition values by metric name, keeping first-seen order. */
+export class Recorder {
+  private readonly byMetric = new Map<string, Measurement>();
+  readonly notes: string[] = [];
+
+  add(metric: string, unit: string, value: number): void {
+    if (!Number.isFinite(value)) throw new Error(`${metric}: measured ${value}`);
+    let m = this.byMetric.get(metric);
+    if (!m) {
+      m = { metric, unit, values: [] };
+      this.byMetric.set(metric, m);
+    }
+    m.values.push(value);
+  }
+
+  result(): ChildResult {
+    return { measurements: [...this.byMetric.values()], notes: this.notes };
+  }
+}

@@ -1,0 +1,66 @@
+import { M } from './metrics.js';
+import { fmt, type RatioLine, type Results, type TargetLine } from './report.js';
+import type { SystemName } from './protocol.js';
+
+const PEERS: SystemName[] = ['graphile-worker', 'graphile-worker-batched', 'pg-boss'];
+
+function div(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}
+
+/** taskwire against each peer, by medians: throughput as taskwire ÷ peer, latency as peer ÷ taskwire. */
+export function ratios(r: Results): RatioLine[] {
+  const lines: RatioLine[] = [];
+  const push = (label: string, value: number | undefined, unit: RatioLine['unit'] = '×'): void => {
+    if (value !== undefined) lines.push({ label, value, unit });
+  };
+  for (const [scenario, metric] of [['drain', M.drainRate], ['single-enqueue', M.singleRate], ['bulk-enqueue', M.bulkRate]] as const) {
+    for (const peer of PEERS) push(`${metric}: taskwire ÷ ${peer}`, div(r.median('taskwire', scenario, metric), r.median(peer, scenario, metric)));
+  }
+  for (const metric of [M.startP50, M.startP99, M.finishedP50]) {
+    for (const peer of PEERS) push(`${metric}: ${peer} ÷ taskwire (times lower)`, div(r.median(peer, 'latency', metric), r.median('taskwire', 'latency', metric)));
+  }
+  push('drain rate with history ÷ on an empty table', div(r.median('taskwire', 'history', M.historyDrain), r.median('taskwire', 'drain', M.drainRate)));
+  push('enqueueTask ÷ {__typename} ceiling', div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate), r.median('taskwire', 'graphql-enqueue', M.gqlCeilingRate)));
+  const live = r.median('taskwire', 'live-result', M.liveP50);
+  const finished = r.median('taskwire', 'latency', M.finishedP50);
+  if (live !== undefined && finished !== undefined) push('subscriber sees SUCCEEDED p50 − (b) enqueue→finished p50', live - finished, 'ms');
+  return lines;
+}
+
+/** The issue's targets, each met / missed / not measured. */
+export function targets(r: Results, runSeconds: number | undefined): TargetLine[] {
+  const t: TargetLine[] = [];
+  const atLeast = (label: string, target: string, actual: number | undefined, min: number, show: (v: number) => string): void => {
+    t.push({ label, target, actual: actual === undefined ? 'not measured' : show(actual), met: actual === undefined ? undefined : actual >= min });
+  };
+  const atMost = (label: string, target: string, actual: number | undefined, max: number, show: (v: number) => string): void => {
+    t.push({ label, target, actual: actual === undefined ? 'not measured' : show(actual), met: actual === undefined ? undefined : actual <= max });
+  };
+  const x = (v: number): string => `${v.toFixed(2)}×`;
+  const ms = (v: number): string => `${v.toFixed(2)} ms`;
+  const tw = (scenario: Parameters<Results['median']>[1], metric: string): number | undefined => r.median('taskwire', scenario, metric);
+
+  atLeast('drain vs graphile-worker (batched)', '≥ 1.1×', div(tw('drain', M.drainRate), r.median('graphile-worker-batched', 'drain', M.drainRate)), 1.1, x);
+  atLeast('drain vs pg-boss', '≥ 3×', div(tw('drain', M.drainRate), r.median('pg-boss', 'drain', M.drainRate)), 3, x);
+  atMost('enqueue→start p50', '≤ 2.0 ms', tw('latency', M.startP50), 2, ms);
+  atMost('enqueue→start p99', '≤ 5 ms', tw('latency', M.startP99), 5, ms);
+  const live = tw('live-result', M.liveP50);
+  const finished = tw('latency', M.finishedP50);
+  atMost('finished→subscriber p50 (f p50 − b finished p50)', '≤ 2 ms more', live !== undefined && finished !== undefined ? live - finished : undefined, 2, ms);
+  atLeast('single enqueue vs graphile-worker', '≥ 3×', div(tw('single-enqueue', M.singleRate), r.median('graphile-worker', 'single-enqueue', M.singleRate)), 3, x);
+  atLeast('bulk enqueue vs graphile-worker', '≥ 1.5×', div(tw('bulk-enqueue', M.bulkRate), r.median('graphile-worker', 'bulk-enqueue', M.bulkRate)), 1.5, x);
+  atLeast('GraphQL enqueueTask over HTTP', '≥ 2,000/s', tw('graphql-enqueue', M.gqlEnqueueRate), 2000, (v) => `${fmt(v)}/s`);
+  atLeast('GraphQL enqueueTask vs {__typename} ceiling', '≥ 40%', div(tw('graphql-enqueue', M.gqlEnqueueRate), tw('graphql-enqueue', M.gqlCeilingRate)), 0.4, (v) => `${(v * 100).toFixed(1)}%`);
+  atMost('fan-out: every subscriber sees the change p99', '≤ 250 ms', tw('fan-out', M.fanOutP99), 250, ms);
+  atMost('fan-out: DB reads per change per server', '1', tw('fan-out', M.readsPerChange), 1, (v) => v.toFixed(2));
+  atMost('fan-out: server memory per subscriber', '≤ 10 KB', tw('fan-out', M.rssPerSubscriber), 10 * 1024, (v) => `${(v / 1024).toFixed(2)} KB`);
+  // Over GraphQL when the server ran, else through the core API (the label says which).
+  const viaGraphql = tw('history', M.pageFirstP50) !== undefined;
+  const pages = viaGraphql ? [tw('history', M.pageFirstP50), tw('history', M.pageDeepP50)] : [tw('history', M.corePageFirstP50), tw('history', M.corePageDeepP50)];
+  const worstPage = pages.every((p) => p !== undefined) ? Math.max(...(pages as number[])) : undefined;
+  atMost(`${viaGraphql ? 'tasks' : 'listTasks'}(first: 50) p50, worst of first page and deep`, '≤ 5 ms', worstPage, 5, ms);
+  atLeast('drain with history vs empty table', '≥ 90%', div(tw('history', M.historyDrain), tw('drain', M.drainRate)), 0.9, (v) => `${(v * 100).toFixed(1)}%`);
+  atMost('full `npm run bench` wall time', '< 15 min', runSeconds, 15 * 60, (v) => `${(v / 60).toFixed(1)} min`);
+  return t;
+}

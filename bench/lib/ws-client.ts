@@ -1,0 +1,46 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+/** A graphql-ws client over `ws`, connected eagerly; http(s) URLs become ws(s). */
+export function wsClient(httpUrl: string): Client {
+  return createClient({
+    url: httpUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    keepAlive: 0,
+  });
+}
+
+export interface TaskEventPayload {
+  taskStatusChanged: { id: string; status: string; version: number; finishedAt?: string | null };
+}
+
+/** Subscribes and calls `onEvent` for every event; resolves `done` when the stream completes. */
+export function subscribe(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  onEvent: (e: TaskEventPayload['taskStatusChanged']) => void,
+): { done: Promise<void>; cancel(): void } {
+  let cancel: () => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    cancel = client.subscribe<TaskEventPayload>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.errors) reject(new Error(`subscription error: ${JSON.stringify(result.errors)}`));
+          else if (result.data) onEvent(result.data.taskStatusChanged);
+        },
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => resolve(),
+      },
+    );
+  });
+  return { done, cancel: () => cancel() };
+}
+
+export const BY_ID = /* GraphQL */ `
+  subscription Watch($id: ID!) { taskStatusChanged(id: $id) { id status version finishedAt } }`;
+export const BY_FILTER = /* GraphQL */ `
+  subscription WatchAll($filter: TaskFilter) { taskStatusChanged(filter: $filter) { id status version finishedAt } }`;

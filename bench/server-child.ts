@@ -1,0 +1,68 @@
+/**
+ * A taskwire process for the GraphQL scenarios (e–h), started by a scenario child:
+ * the GraphQL server (`buildApp`) and/or a worker (concurrency 10) over the benchmark's
+ * no-op task, with default settings. Run with --expose-gc so memory can be read after a
+ * collection. Talks to its parent over IPC (see ServerRequest / ServerReply).
+ */
+import { writeHeapSnapshot } from 'node:v8';
+import type { App } from '../src/server/app.js';
+import type { Runner } from '../src/worker/runner.js';
+import { createTaskwireSystem } from './systems/taskwire.js';
+import { CONCURRENCY } from './systems/types.js';
+
+export interface ServerSpec {
+  databaseUrl: string;
+  server: boolean;
+  worker: boolean;
+}
+
+export type ServerRequest = { type: 'stats'; gc: boolean } | { type: 'heap-snapshot'; path: string } | { type: 'stop' };
+export type ServerReply =
+  | { type: 'ready'; url: string | undefined }
+  | { type: 'heap-snapshot'; path: string }
+  | { type: 'stats'; stats: Record<string, number>; memory: NodeJS.MemoryUsage }
+  | { type: 'error'; error: string };
+
+const spec = JSON.parse(process.argv[2] ?? '') as ServerSpec;
+const send = (reply: ServerReply): void => {
+  process.send?.(reply);
+};
+
+try {
+  const system = await createTaskwireSystem(spec.databaseUrl);
+  let app: App | undefined;
+  let runner: Runner | undefined;
+  let url: string | undefined;
+  if (spec.server) {
+    const { buildApp } = await import('../src/server/app.js');
+    app = buildApp(system.deps);
+    url = (await app.start(0, '127.0.0.1')).url;
+  }
+  if (spec.worker) {
+    runner = system.deps.createRunner({ concurrency: CONCURRENCY });
+    await runner.start();
+  }
+  process.on('message', (raw) => {
+    const request = raw as ServerRequest;
+    if (request.type === 'stats') {
+      if (request.gc && global.gc) {
+        global.gc();
+        global.gc();
+      }
+      send({ type: 'stats', stats: { ...(app?.stats as unknown as Record<string, number>) }, memory: process.memoryUsage() });
+    } else if (request.type === 'heap-snapshot') {
+      send({ type: 'heap-snapshot', path: writeHeapSnapshot(request.path) });
+    } else {
+      void (async () => {
+        await app?.stop();
+        await runner?.stop();
+        await system.close();
+        process.exit(0);
+      })();
+    }
+  });
+  send({ type: 'ready', url });
+} catch (error) {
+  send({ type: 'error', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exit(1);
+}
