@@ -149,3 +149,21 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** What the CLI's client commands (enqueue, status, tasks …) need: where the running server is. */
+export interface ClientConfig {
+  /** TASKWIRE_URL: the server's GraphQL endpoint (default http://127.0.0.1:4000/graphql). */
+  readonly url: string;
+}
+
+/**
+ * Reads TASKWIRE_URL only, so that a client command works whatever the server's own variables hold.
+ * @throws ConfigError when it is not an http(s) URL.
+ */
+export function loadClientConfig(env: Record<string, string | undefined> = process.env): ClientConfig {
+  const url = env.TASKWIRE_URL?.trim() || 'http://127.0.0.1:4000/graphql';
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new ConfigError(`Invalid configuration:\n  TASKWIRE_URL=${JSON.stringify(url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
+  }
+  return Object.freeze({ url });
+}

@@ -3,6 +3,7 @@ import { migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
+import { logTaskLifecycle } from '../metrics/task-log.js';
 import type { Runner } from '../worker/runner.js';
 
 export interface ProcessRoles {
@@ -31,6 +32,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
+  if (runner) logTaskLifecycle(runner, log);
   await runner?.start();
   if (roles.maintenance) {
     deps.rescuer.start();
@@ -39,7 +41,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   let server: { stop(): Promise<void> } | undefined;
   if (roles.server) {
     const { startServer } = await import('../server/start.js');
-    server = await startServer(deps);
+    server = await startServer(deps, { runner });
   }
   log.info({ tasks: deps.registry.names() }, 'taskwire ready');
   return {

@@ -1,0 +1,109 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes of the `taskwire` command (docs/cli.md). */
+export const EXIT = {
+  /** Done; the task succeeded (or is not finished yet, for `status`). */
+  ok: 0,
+  /** The task failed or was cancelled, there is no such task, or the server refused the operation. */
+  failed: 1,
+  /** Bad usage or configuration: unknown command or flag, bad JSON or value, unknown task name. */
+  usage: 2,
+  /** The server cannot be reached (or is not a taskwire GraphQL endpoint). */
+  unreachable: 3,
+  /** Interrupted (Ctrl-C), as shells report SIGINT. */
+  interrupted: 130,
+} as const;
+
+/** A mistake in the command line: reported as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(
+    readonly command: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed<O extends Options> {
+  values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>['values'];
+  positionals: string[];
+}
+
+/**
+ * `--priority -5` → `--priority=-5`: parseArgs refuses a value that starts with a dash as
+ * ambiguous, but a negative number after a flag that takes a value is what anyone means.
+ */
+function joinNegativeNumbers(args: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/** node:util parseArgs in strict mode, its errors turned into UsageErrors naming the command. */
+export function parseCommand<O extends Options>(command: string, args: string[], options: O): Parsed<O> {
+  try {
+    const { values, positionals } = parseArgs({ args: joinNegativeNumbers(args, options), options, allowPositionals: true, strict: true });
+    return { values, positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, '') : String(error);
+    throw new UsageError(command, message);
+  }
+}
+
+/** The positionals a command takes, exactly: `taskwire status ID`. */
+export function takePositionals(command: string, positionals: string[], names: string[]): string[] {
+  if (positionals.length < names.length) throw new UsageError(command, `missing ${names.slice(positionals.length).join(' ')}`);
+  if (positionals.length > names.length) throw new UsageError(command, `unexpected argument "${positionals[names.length]}"`);
+  return positionals;
+}
+
+/** `--flag N`: an integer in [min, max], or undefined when not given. */
+export function intOption(command: string, flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(command, `${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+/** `--flag SECONDS`: a positive number of seconds, as ms. */
+export function secondsOption(command: string, flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(command, `${flag} must be a positive number of seconds, got "${value}"`);
+  return Math.round(n * 1000);
+}
+
+/** `--flag JSON` of the given shape, or undefined when not given. */
+export function jsonOption(command: string, flag: string, value: string | undefined, shape: 'array' | 'object'): unknown {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new UsageError(command, `${flag} is not valid JSON (${error instanceof Error ? error.message : String(error)}): ${value}`);
+  }
+  const ok = shape === 'array' ? Array.isArray(parsed) : typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  if (!ok) throw new UsageError(command, `${flag} must be a JSON ${shape === 'array' ? 'array, e.g. \'[1, -1]\'' : 'object, e.g. \'{"key": 1}\''}, got ${value}`);
+  return parsed;
+}
+
+/** `--url`: an http(s) URL. */
+export function urlOption(command: string, value: string): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${value}"`);
+  }
+  return value;
+}

@@ -1,0 +1,277 @@
+import {
+  ConnectionError,
+  createClient,
+  RequestError,
+  TaskCancelledError,
+  TaskFailedError,
+  TaskwireClientError,
+  WaitTimeoutError,
+  type Task,
+  type TaskStatus,
+  type TaskwireClient,
+} from '../client/index.js';
+import type { ClientConfig } from '../config.js';
+import { EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, UsageError, urlOption } from './args.js';
+import type { ClientCommand } from './commands.js';
+import { createProgressView, errorLine, statsTable, taskBlock, tasksTable, type Io } from './output.js';
+
+
+const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+/** The server's answers that mean "what you asked for is wrong": usage errors, exit 2. */
+const USAGE_CODES = new Set(['UNKNOWN_TASK', 'INVALID_ARGUMENTS', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+
+const COMMON = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+class Interrupted extends Error {}
+
+interface Context {
+  io: Io;
+  config: ClientConfig;
+  /** Aborted by Ctrl-C. */
+  signal: AbortSignal;
+}
+
+/** Runs one client command; returns its exit code. Never throws. */
+export async function runClientCommand(command: ClientCommand, args: string[], io: Io, config: ClientConfig): Promise<number> {
+  const interrupt = new AbortController();
+  const onSigint = (): void => interrupt.abort(new Interrupted('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    return await COMMANDS[command](args, { io, config, signal: interrupt.signal });
+  } catch (error) {
+    // Ctrl-C closes the client: whatever was in flight fails, and that is not worth a message.
+    if (interrupt.signal.aborted) return EXIT.interrupted;
+    return report(io, command, error);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** One line (two for hints) on stderr naming the problem; the exit code that goes with it. */
+function report(io: Io, command: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.err(`taskwire ${error.command}: ${error.message}\nRun "taskwire ${error.command} --help" for usage.\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof ConnectionError) {
+    const hint = error.code === 'CONNECTION_FAILED' ? 'Is the server running (npm start, taskwire serve)? ' : '';
+    io.err(`taskwire: ${error.code}: ${error.message}\n${hint}Point at it with --url or TASKWIRE_URL.\n`);
+    return EXIT.unreachable;
+  }
+  if (error instanceof RequestError) {
+    io.err(`taskwire: ${error.code}: ${error.message}\n`);
+    return USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failed;
+  }
+  if (error instanceof TaskwireClientError) {
+    io.err(`taskwire: ${error.code}: ${error.message}\n`);
+    return EXIT.failed;
+  }
+  // Not expected: one line, no stack trace.
+  io.err(`taskwire ${command}: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT.failed;
+}
+
+async function withClient(command: string, url: string | undefined, ctx: Context, fn: (client: TaskwireClient) => Promise<number>): Promise<number> {
+  const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url) });
+  const onInterrupt = (): void => void client.close();
+  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  try {
+    return await fn(client);
+  } finally {
+    ctx.signal.removeEventListener('abort', onInterrupt);
+    await client.close();
+  }
+}
+
+const json = (value: unknown): string => `${JSON.stringify(value)}\n`;
+
+/** Exit code for a task as it stands: 1 once it FAILED or was CANCELLED. */
+const exitOf = (task: Task): number => (task.status === 'FAILED' || task.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
+
+/** Prints why a finished task did not succeed (stderr). */
+function reportUnsuccessful(io: Io, task: Task): void {
+  io.err(`taskwire: task ${task.id} (${task.name}) ${task.status} after ${task.attempts} attempt(s)\n`);
+  for (const e of task.errors) io.err(`  ${errorLine(e)}\n`);
+}
+
+/** Ctrl-C or --timeout, whichever comes first; the timeout's abort says it is a timeout. */
+function followSignal(ctx: Context, timeoutMs: number | undefined): AbortSignal {
+  return timeoutMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+}
+
+async function enqueue(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('enqueue', args, {
+    ...COMMON,
+    args: { type: 'string' },
+    kwargs: { type: 'string' },
+    queue: { type: 'string' },
+    priority: { type: 'string' },
+    'max-attempts': { type: 'string' },
+    'run-after': { type: 'string' },
+    'idempotency-key': { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  });
+  const [name = ''] = takePositionals('enqueue', positionals, ['NAME']);
+  const taskArgs = (jsonOption('enqueue', '--args', values.args, 'array') as unknown[] | undefined) ?? [];
+  const kwargs = jsonOption('enqueue', '--kwargs', values.kwargs, 'object') as Record<string, unknown> | undefined;
+  const priority = intOption('enqueue', '--priority', values.priority, -100, 100);
+  const maxAttempts = intOption('enqueue', '--max-attempts', values['max-attempts'], 1, 1000);
+  const runAfter = values['run-after'];
+  if (runAfter !== undefined && Number.isNaN(Date.parse(runAfter))) {
+    throw new UsageError('enqueue', `--run-after must be an ISO-8601 time with a zone, e.g. 2030-01-01T09:00:00Z, got "${runAfter}"`);
+  }
+  const timeoutMs = secondsOption('enqueue', '--timeout', values.timeout);
+  if (timeoutMs !== undefined && !values.wait) throw new UsageError('enqueue', '--timeout goes with --wait');
+
+  return withClient('enqueue', values.url, ctx, async (client) => {
+    const task = await client.enqueue(name, taskArgs, {
+      ...(kwargs === undefined ? {} : { kwargs }),
+      ...(values.queue === undefined ? {} : { queue: values.queue }),
+      ...(priority === undefined ? {} : { priority }),
+      ...(maxAttempts === undefined ? {} : { maxAttempts }),
+      ...(runAfter === undefined ? {} : { runAfter }),
+      ...(values['idempotency-key'] === undefined ? {} : { idempotencyKey: values['idempotency-key'] }),
+    });
+    if (!values.wait) {
+      ctx.io.out(values.json ? json(task) : `${task.id}\n`);
+      return EXIT.ok;
+    }
+    const view = values.json ? undefined : createProgressView(ctx.io);
+    let last = task;
+    try {
+      const value = await client.wait(task.id, {
+        signal: ctx.signal,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        onUpdate: (t) => {
+          last = t;
+          view?.update(t);
+        },
+      });
+      view?.done();
+      ctx.io.out(values.json ? json(last) : json(value));
+      return EXIT.ok;
+    } catch (error) {
+      view?.done();
+      if (!(error instanceof TaskFailedError || error instanceof TaskCancelledError)) throw error;
+      if (values.json) ctx.io.out(json(error.task));
+      reportUnsuccessful(ctx.io, error.task);
+      return EXIT.failed;
+    }
+  });
+}
+
+async function status(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('status', args, { ...COMMON, watch: { type: 'boolean' }, timeout: { type: 'string' } });
+  const [id = ''] = takePositionals('status', positionals, ['ID']);
+  const timeoutMs = secondsOption('status', '--timeout', values.timeout);
+  if (timeoutMs !== undefined && !values.watch) throw new UsageError('status', '--timeout goes with --watch');
+
+  return withClient('status', values.url, ctx, async (client) => {
+    // Over HTTP first: an unreachable server or an unknown id answers at once, without WebSocket retries.
+    const current = await client.get(id);
+    if (!current) {
+      ctx.io.err(`taskwire: NOT_FOUND: no task ${id}\n`);
+      return EXIT.failed;
+    }
+    if (!values.watch) {
+      ctx.io.out(values.json ? json(current) : taskBlock(current));
+      return exitOf(current);
+    }
+    const view = values.json ? undefined : createProgressView(ctx.io);
+    let last = current;
+    const signal = followSignal(ctx, timeoutMs);
+    try {
+      for await (const task of client.watch(id, { signal })) {
+        last = task;
+        if (values.json) ctx.io.out(json(task));
+        else view?.update(task);
+      }
+    } catch (error) {
+      view?.done();
+      if (signal.aborted && !ctx.signal.aborted) throw new WaitTimeoutError(id, timeoutMs ?? 0, last);
+      throw error;
+    }
+    view?.done();
+    if (!values.json) ctx.io.out(taskBlock(last));
+    return exitOf(last);
+  });
+}
+
+async function tasks(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('tasks', args, {
+    ...COMMON,
+    status: { type: 'string' },
+    queue: { type: 'string' },
+    name: { type: 'string' },
+    limit: { type: 'string' },
+  });
+  takePositionals('tasks', positionals, []);
+  const statuses = values.status?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const unknown = statuses?.find((s) => !STATUSES.includes(s as TaskStatus));
+  if (unknown !== undefined) throw new UsageError('tasks', `--status: unknown status "${unknown}"; use any of ${STATUSES.join(', ')}`);
+  const limit = intOption('tasks', '--limit', values.limit, 1, 1_000_000) ?? 20;
+  const filter = {
+    ...(statuses ? { status: statuses as TaskStatus[] } : {}),
+    ...(values.queue === undefined ? {} : { queue: values.queue }),
+    ...(values.name === undefined ? {} : { name: values.name }),
+  };
+
+  return withClient('tasks', values.url, ctx, async (client) => {
+    const found: Task[] = [];
+    let total: number | undefined;
+    for await (const page of client.list(filter, { pageSize: Math.min(limit, 100), limit, count: !values.json, signal: ctx.signal })) {
+      found.push(...page.tasks);
+      total ??= page.totalCount;
+    }
+    if (values.json) {
+      ctx.io.out(json(found));
+      return EXIT.ok;
+    }
+    if (found.length === 0) {
+      ctx.io.out('no tasks\n');
+      return EXIT.ok;
+    }
+    ctx.io.out(tasksTable(found));
+    if (total !== undefined && total > found.length) ctx.io.out(`${found.length} of ${total} tasks (--limit N for more)\n`);
+    return EXIT.ok;
+  });
+}
+
+async function cancel(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('cancel', args, COMMON);
+  const [id = ''] = takePositionals('cancel', positionals, ['ID']);
+  return withClient('cancel', values.url, ctx, async (client) => {
+    const task = await client.cancel(id);
+    const note = task.status === 'CANCELLED' ? '' : ' (cancel requested: its handler is being aborted)';
+    ctx.io.out(values.json ? json(task) : `${task.id} ${task.status}${note}\n`);
+    return EXIT.ok;
+  });
+}
+
+async function retry(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('retry', args, COMMON);
+  const [id = ''] = takePositionals('retry', positionals, ['ID']);
+  return withClient('retry', values.url, ctx, async (client) => {
+    const task = await client.retry(id);
+    ctx.io.out(values.json ? json(task) : `${task.id} ${task.status} (attempts ${task.attempts}/${task.maxAttempts})\n`);
+    return EXIT.ok;
+  });
+}
+
+async function stats(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('stats', args, COMMON);
+  takePositionals('stats', positionals, []);
+  return withClient('stats', values.url, ctx, async (client) => {
+    const queues = await client.queueStats();
+    if (values.json) ctx.io.out(json(queues));
+    else ctx.io.out(queues.length === 0 ? 'no tasks\n' : statsTable(queues));
+    return EXIT.ok;
+  });
+}
+
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, tasks, cancel, retry, stats };

@@ -1,0 +1,94 @@
+/** `taskwire --help` and `taskwire <command> --help`. */
+
+const CLIENT_OPTIONS = `  --url URL               the server's GraphQL endpoint (default: TASKWIRE_URL, else
+                          http://127.0.0.1:4000/graphql)
+  --json                  machine-readable output on stdout
+  -h, --help              this help`;
+
+export const USAGE = `taskwire — background tasks with results you can watch
+
+Usage: taskwire <command> [options]        (taskwire <command> --help for details)
+
+Processes (they open the database):
+  dev                     everything in one process: database (embedded unless DATABASE_URL),
+                          migrations, GraphQL server and a worker (what \`npm start\` runs)
+  serve                   the GraphQL server only
+  worker                  a worker only  [--concurrency N] [--queues a,b]
+  migrate                 apply database migrations and exit
+
+Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_URL):
+  enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
+  status ID               show a task  [--watch]
+  tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--limit N]
+  cancel ID               cancel a task
+  retry ID                run a failed or cancelled task again
+  stats                   task counts per queue
+
+Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, or refused ·
+2 usage or configuration error · 3 server unreachable.
+Configuration of the processes comes from the environment; see README.md.`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  dev: `Usage: taskwire dev
+
+Runs everything in one process: an embedded PostgreSQL (unless DATABASE_URL is set), the
+migrations, the GraphQL server on HOST:PORT and a worker (RUN_WORKER=false: no worker).
+What \`npm start\` runs. Stops gracefully on Ctrl-C / SIGTERM.`,
+  serve: `Usage: taskwire serve
+
+Runs the GraphQL server (and the maintenance loops) without a worker, on HOST:PORT.`,
+  worker: `Usage: taskwire worker [--concurrency N] [--queues a,b]
+
+Runs a worker without a server.
+  --concurrency N         tasks run at once (default WORKER_CONCURRENCY, 10)
+  --queues a,b            claim only from these queues (default WORKER_QUEUES: all)`,
+  migrate: `Usage: taskwire migrate
+
+Applies the database migrations and exits.`,
+  enqueue: `Usage: taskwire enqueue NAME [options]
+
+Enqueues the task NAME and prints its id (with --wait: its return value).
+  --args JSON             positional arguments, a JSON array (default [])
+  --kwargs JSON           keyword arguments, a JSON object (default {})
+  --queue Q               queue (default: the task definition's, else "default")
+  --priority P            -100..100, higher runs first (default 0)
+  --max-attempts N        1..1000 attempts (default: the definition's, else 1)
+  --run-after ISO         not before this time, e.g. 2030-01-01T09:00:00Z
+  --idempotency-key K     the same key again returns the first task
+  --wait                  follow the task (progress on stderr) and print its return value;
+                          exit 1 with its errors if it fails or is cancelled
+  --timeout SECONDS       with --wait: give up after this long (exit 1; the task runs on)
+${CLIENT_OPTIONS}
+
+Example:
+  taskwire enqueue math.copysign --args '[1, -1]' --wait      # prints -1`,
+  status: `Usage: taskwire status ID [--watch] [options]
+
+Shows a task. Exit code 1 when it FAILED or was CANCELLED, or when there is no such task.
+  --watch                 follow it live until it finishes (progress bar on stderr when it is a
+                          terminal, plain lines otherwise); with --json: one JSON line per state
+  --timeout SECONDS       with --watch: give up after this long (exit 1)
+${CLIENT_OPTIONS}`,
+  tasks: `Usage: taskwire tasks [options]
+
+Lists tasks, newest first, as a table (--json: a JSON array).
+  --status S,…            any of PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED
+  --queue Q               only this queue
+  --name N                only this task name
+  --limit N               at most N tasks (default 20)
+${CLIENT_OPTIONS}`,
+  cancel: `Usage: taskwire cancel ID [options]
+
+Cancels a task: a PENDING or RETRYING one at once; a RUNNING one has its handler aborted.
+Cancelling a task that already SUCCEEDED or FAILED is refused (CONFLICT, exit 1).
+${CLIENT_OPTIONS}`,
+  retry: `Usage: taskwire retry ID [options]
+
+Puts a FAILED or CANCELLED task back to PENDING with fresh attempts (its errors are kept).
+Anything else is refused (CONFLICT, exit 1).
+${CLIENT_OPTIONS}`,
+  stats: `Usage: taskwire stats [options]
+
+Task counts by status for each queue, and how long the oldest due task has waited.
+${CLIENT_OPTIONS}`,
+};

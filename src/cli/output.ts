@@ -1,0 +1,154 @@
+import type { QueueStats, Task } from '../client/index.js';
+
+/** Where a command writes: stdout for results, stderr for progress and errors. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** stderr is a terminal: draw a live progress bar instead of plain lines. */
+  errIsTTY: boolean;
+}
+
+/** This process's stdout and stderr. */
+export function processIo(): Io {
+  return {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    errIsTTY: process.stderr.isTTY === true,
+  };
+}
+
+/** `1.2 s`, `3 min 4 s`, `2 h 5 min`. */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** An ISO time without its milliseconds: `2025-01-31 12:00:00Z`. */
+function shortTime(iso: string | null): string {
+  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+}
+
+/** Columns padded to their widest cell; the last one is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** The `taskwire tasks` table: one row per task. */
+export function tasksTable(tasks: Task[]): string {
+  return table(
+    ['ID', 'NAME', 'QUEUE', 'STATUS', 'ATTEMPTS', 'ENQUEUED', 'DURATION'],
+    tasks.map((t) => [t.id, t.name, t.queue, t.status, `${t.attempts}/${t.maxAttempts}`, shortTime(t.enqueuedAt), formatDuration(t.durationMs)]),
+  );
+}
+
+/** The `taskwire stats` table: one row per queue. */
+export function statsTable(stats: QueueStats[]): string {
+  return table(
+    ['QUEUE', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TOTAL', 'OLDEST DUE'],
+    stats.map((q) => [
+      q.queue,
+      ...[q.pending, q.running, q.retrying, q.succeeded, q.failed, q.cancelled, q.total].map(String),
+      formatDuration(q.oldestPendingAgeMs),
+    ]),
+  );
+}
+
+/** One error of an attempt, on one line. */
+export function errorLine(e: Task['errors'][number]): string {
+  return `attempt ${e.attempt}: ${e.exceptionType}: ${e.message}`;
+}
+
+/** A task as `key: value` lines. */
+export function taskBlock(task: Task): string {
+  const rows: [string, string][] = [
+    ['id', task.id],
+    ['name', task.name],
+    ['queue', task.queue],
+    ['status', task.cancelRequested && !task.isFinished ? `${task.status} (cancel requested)` : task.status],
+    ['args', JSON.stringify(task.args)],
+  ];
+  if (task.kwargs && Object.keys(task.kwargs as object).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
+  rows.push(
+    ['attempts', `${task.attempts}/${task.maxAttempts}`],
+    ['enqueuedAt', shortTime(task.enqueuedAt)],
+    ['startedAt', shortTime(task.startedAt)],
+    ['finishedAt', shortTime(task.finishedAt)],
+    ['duration', formatDuration(task.durationMs)],
+  );
+  if (task.progress && !task.isFinished) rows.push(['progress', progressText(task.progress)]);
+  if (task.status === 'SUCCEEDED') rows.push(['returnValue', JSON.stringify(task.returnValue)]);
+  task.errors.forEach((e, i) => rows.push([i === 0 ? 'errors' : '', errorLine(e)]));
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return `${rows.map(([k, v]) => `${k ? `${k}:` : ''}`.padEnd(width + 1) + v).join('\n')}\n`;
+}
+
+function progressText(p: NonNullable<Task['progress']>): string {
+  const parts: string[] = [];
+  if (p.current !== null && p.total !== null && p.total > 0) {
+    parts.push(`${p.current}/${p.total} (${Math.round((Math.min(1, Math.max(0, p.current / p.total))) * 100)}%)`);
+  } else if (p.current !== null) parts.push(String(p.current));
+  if (p.message) parts.push(p.message);
+  return parts.join(' ');
+}
+
+function bar(p: NonNullable<Task['progress']>, width = 30): string {
+  if (p.current === null || p.total === null || p.total <= 0) return '';
+  const filled = Math.round(Math.min(1, Math.max(0, p.current / p.total)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] `;
+}
+
+/** A live view of one watched task. */
+export interface ProgressView {
+  update(task: Task): void;
+  /** Ends the live line (before the result is printed). */
+  done(): void;
+}
+
+/**
+ * Shows a watched task on stderr: on a terminal, one line redrawn in place (status, bar,
+ * message); otherwise a plain line per change of status or progress, which logs and tests can read.
+ */
+export function createProgressView(io: Io): ProgressView {
+  let drawn = false;
+  let lastLine = '';
+  let lastErrors = 0;
+  const clear = (): void => {
+    if (drawn) io.err('\r\x1b[2K');
+    drawn = false;
+  };
+  return {
+    update(task) {
+      // A failed attempt that will be retried is worth a permanent line (the final errors are
+      // the caller's to print).
+      if (task.isFinished) return;
+      for (const e of task.errors.slice(lastErrors)) {
+        clear();
+        io.err(`${errorLine(e)} (will retry)\n`);
+      }
+      lastErrors = task.errors.length;
+      const attempt = task.attempts > 0 ? ` attempt ${task.attempts}/${task.maxAttempts}` : '';
+      const cancel = task.cancelRequested ? ' (cancel requested)' : '';
+      const progress = task.progress && task.status === 'RUNNING' ? task.progress : null;
+      if (io.errIsTTY) {
+        const text = `${task.status}${attempt}${cancel} ${progress ? `${bar(progress)}${progressText(progress)}` : ''}`;
+        io.err(`\r\x1b[2K${text.slice(0, 200)}`);
+        drawn = true;
+        return;
+      }
+      const line = `${task.status}${attempt}${cancel}${progress ? ` progress ${progressText(progress)}` : ''}`;
+      if (line !== lastLine) io.err(`${line}\n`);
+      lastLine = line;
+    },
+    done() {
+      clear();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+import type { Config } from '../config.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { createLogger, type Logger } from '../logger.js';
+import { EXIT, UsageError } from './args.js';
+import type { ProcessCommand } from './commands.js';
+import { startProcess, type ProcessRoles } from './process.js';
+
+
+/** Runs dev/serve/worker until SIGINT/SIGTERM, or migrate once; returns the exit code. */
+export async function runProcessCommand(command: ProcessCommand, args: string[], config: Config): Promise<number> {
+  const log = createLogger(config.logLevel);
+  switch (command) {
+    case 'dev':
+      noArguments(command, args);
+      return runProcess(log, config, { server: true, worker: config.runWorker, maintenance: true });
+    case 'serve':
+      noArguments(command, args);
+      return runProcess(log, config, { server: true, worker: false, maintenance: true });
+    case 'worker': {
+      let values: { concurrency?: string | undefined; queues?: string | undefined };
+      try {
+        ({ values } = parseArgs({ args, options: { concurrency: { type: 'string' }, queues: { type: 'string' } } }));
+      } catch (error) {
+        throw new UsageError('worker', error instanceof Error ? error.message : String(error));
+      }
+      const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+      if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+        throw new UsageError('worker', '--concurrency must be a positive integer');
+      }
+      const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
+      return runProcess(log, config, { server: false, worker: true, maintenance: true, concurrency, queues });
+    }
+    case 'migrate': {
+      noArguments(command, args);
+      const db = await resolveDatabase(config, log);
+      try {
+        await migrateDatabase(db.url);
+      } finally {
+        await db.stop();
+      }
+      process.stdout.write('migrations applied\n');
+      return EXIT.ok;
+    }
+  }
+}
+
+function noArguments(command: string, args: string[]): void {
+  if (args.length > 0) throw new UsageError(command, `unexpected argument "${args[0]}"`);
+}
+
+/** A second signal within this many ms of the first is the same request, relayed (see runProcess). */
+const SIGNAL_ECHO_MS = 1000;
+
+async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Promise<number> {
+  const proc = await startProcess(config, log, roles);
+  let first: number | undefined;
+  let stop!: () => void;
+  let force!: () => void;
+  const stopRequested = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const forced = new Promise<'forced'>((resolve) => {
+    force = () => resolve('forced');
+  });
+  // The handlers stay installed for the whole shutdown. Under `npm start` (the tsx CLI) one Ctrl-C
+  // arrives twice, from the terminal and relayed by tsx, and tsx's own handler exits the process
+  // at once when no listener is left: with `once`, the echo cut every graceful shutdown short.
+  // An echo is ignored; a signal after that forces the exit (tasks left running are rescued
+  // when their leases expire).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const now = Date.now();
+    if (first === undefined) {
+      first = now;
+      log.info({ signal }, 'shutting down (send the signal again to force)');
+      stop();
+    } else if (now - first > SIGNAL_ECHO_MS) {
+      log.warn({ signal }, 'forced exit: running tasks are left to the rescuer');
+      force();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await stopRequested;
+  const outcome = await Promise.race([proc.stop().then(() => 'stopped' as const), forced]);
+  return outcome === 'forced' ? EXIT.interrupted : EXIT.ok;
+}

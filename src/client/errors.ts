@@ -1,0 +1,109 @@
+import type { ClientTaskFragment } from './generated/graphql.js';
+
+/** A GraphQL error as the server sends it (graphql-js's GraphQLFormattedError, without the import). */
+export interface GraphQLErrorPayload {
+  message: string;
+  path?: ReadonlyArray<string | number>;
+  extensions?: Record<string, unknown>;
+}
+
+/** Codes a server answers with (`extensions.code`, see docs/graphql.md); any other string may come too. */
+export type ServerErrorCode =
+  | 'UNKNOWN_TASK'
+  | 'INVALID_ARGUMENTS'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INTERNAL_SERVER_ERROR';
+
+/** Codes the client itself raises. */
+export type ClientOnlyErrorCode = 'CONNECTION_FAILED' | 'BAD_RESPONSE' | 'TASK_FAILED' | 'TASK_CANCELLED' | 'WAIT_TIMEOUT' | 'CLIENT_CLOSED';
+
+export type ClientErrorCode = ServerErrorCode | ClientOnlyErrorCode;
+
+/** Base class of every error the client throws: a stable `code`, and `field` when an input is at fault. */
+export class TaskwireClientError extends Error {
+  /** A `ClientErrorCode`; a newer server may send a code this client does not know yet. */
+  readonly code: ClientErrorCode | (string & {});
+  /** The offending input (`input.args[0]`, `id`, `first` …), when the server named one. */
+  readonly field: string | undefined;
+
+  constructor(code: ClientErrorCode | (string & {}), message: string, options: { field?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.field = options.field;
+  }
+}
+
+/**
+ * The server answered with GraphQL errors: `code` and `field` come from the first error's
+ * `extensions`; `errors` holds them all as sent.
+ */
+export class RequestError extends TaskwireClientError {
+  readonly errors: readonly GraphQLErrorPayload[];
+  /** HTTP status of the answer (200 for most errors; 400 for parse and validation errors); undefined over WebSocket. */
+  readonly status: number | undefined;
+
+  constructor(errors: readonly GraphQLErrorPayload[], status?: number) {
+    const first = errors[0];
+    const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : 'INTERNAL_SERVER_ERROR';
+    const field = typeof first?.extensions?.field === 'string' ? first.extensions.field : undefined;
+    super(code, first?.message ?? 'The server answered with an error', field === undefined ? {} : { field });
+    this.errors = errors;
+    this.status = status;
+  }
+}
+
+/**
+ * The server could not be reached or did not answer like a taskwire GraphQL endpoint:
+ * `CONNECTION_FAILED` (refused, DNS, timeout, WebSocket retries used up) or `BAD_RESPONSE`
+ * (an answer that is not a GraphQL response, e.g. a 404 page from a wrong URL).
+ */
+export class ConnectionError extends TaskwireClientError {
+  constructor(code: 'CONNECTION_FAILED' | 'BAD_RESPONSE', message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+  }
+}
+
+/** `wait()`: the task ended FAILED. `errors` holds every attempt's error, oldest first. */
+export class TaskFailedError extends TaskwireClientError {
+  readonly task: ClientTaskFragment;
+  readonly errors: ClientTaskFragment['errors'];
+
+  constructor(task: ClientTaskFragment) {
+    const last = task.errors.at(-1);
+    const why = last ? `: ${last.exceptionType}: ${last.message}` : '';
+    super('TASK_FAILED', `Task ${task.id} (${task.name}) failed after ${task.attempts} attempt(s)${why}`);
+    this.task = task;
+    this.errors = task.errors;
+  }
+}
+
+/** `wait()`: the task ended CANCELLED. */
+export class TaskCancelledError extends TaskwireClientError {
+  readonly task: ClientTaskFragment;
+
+  constructor(task: ClientTaskFragment) {
+    super('TASK_CANCELLED', `Task ${task.id} (${task.name}) was cancelled`);
+    this.task = task;
+  }
+}
+
+/** `wait()`: no terminal state within `timeoutMs`. `task` is the last state seen (undefined if none). The task runs on. */
+export class WaitTimeoutError extends TaskwireClientError {
+  readonly task: ClientTaskFragment | undefined;
+  readonly timeoutMs: number;
+
+  constructor(id: string, timeoutMs: number, task: ClientTaskFragment | undefined) {
+    super('WAIT_TIMEOUT', `Task ${id} did not finish within ${timeoutMs} ms${task ? ` (last seen ${task.status})` : ''}`);
+    this.task = task;
+    this.timeoutMs = timeoutMs;
+  }
+}

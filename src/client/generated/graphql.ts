@@ -1,0 +1,452 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** Unset options fall back to the task definition's, then to the defaults. */
+export type EnqueueTaskInput = {
+  /** Positional arguments: a JSON array (default []). */
+  args?: unknown;
+  /** Same key again: the first task is returned, no second one is made. */
+  idempotencyKey?: string | null | undefined;
+  /** Keyword arguments: a JSON object (default {}). */
+  kwargs?: unknown;
+  /** 1..1000 (default 1: retries are asked for). */
+  maxAttempts?: number | null | undefined;
+  /** A registered task name, e.g. "math.copysign". */
+  name: string;
+  /** -100..100, higher runs first (default 0). */
+  priority?: number | null | undefined;
+  queue?: string | null | undefined;
+  /** Do not run before this time. */
+  runAfter?: string | null | undefined;
+};
+
+/** All given conditions must hold. */
+export type TaskFilter = {
+  enqueuedAfter?: string | null | undefined;
+  enqueuedBefore?: string | null | undefined;
+  name?: string | null | undefined;
+  queue?: string | null | undefined;
+  /** Any of these statuses. */
+  status?: Array<TaskStatus> | null | undefined;
+};
+
+/** Where a task is in its life: PENDING → RUNNING → SUCCEEDED | RETRYING | FAILED; CANCELLED on request. */
+export type TaskStatus =
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'PENDING'
+  | 'RETRYING'
+  | 'RUNNING'
+  | 'SUCCEEDED';
+
+export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null };
+
+export type EnqueueTaskMutationVariables = Exact<{
+  input: EnqueueTaskInput;
+}>;
+
+
+export type EnqueueTaskMutation = { enqueueTask: { task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } } };
+
+export type GetTaskQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type GetTaskQuery = { taskResult: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } | null };
+
+export type ListTasksQueryVariables = Exact<{
+  first: number;
+  after?: string | null | undefined;
+  filter?: TaskFilter | null | undefined;
+  withCount: boolean;
+}>;
+
+
+export type ListTasksQuery = { tasks: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type CancelTaskMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelTaskMutation = { cancelTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+
+export type RetryTaskMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+
+export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type QueueStatsQuery = { queueStats: Array<{ queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null }> };
+
+export type WatchTaskSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type WatchTaskSubscription = { taskStatusChanged: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const ClientTaskFragmentDoc = new TypedDocumentString(`
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+    `, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
+export const EnqueueTaskDocument = new TypedDocumentString(`
+    mutation EnqueueTask($input: EnqueueTaskInput!) {
+  enqueueTask(input: $input) {
+    task {
+      ...ClientTask
+    }
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<EnqueueTaskMutation, EnqueueTaskMutationVariables>;
+export const GetTaskDocument = new TypedDocumentString(`
+    query GetTask($id: ID!) {
+  taskResult(id: $id) {
+    ...ClientTask
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<GetTaskQuery, GetTaskQueryVariables>;
+export const ListTasksDocument = new TypedDocumentString(`
+    query ListTasks($first: Int!, $after: String, $filter: TaskFilter, $withCount: Boolean!) {
+  tasks(first: $first, after: $after, filter: $filter) {
+    edges {
+      cursor
+      node {
+        ...ClientTask
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    totalCount @include(if: $withCount)
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<ListTasksQuery, ListTasksQueryVariables>;
+export const CancelTaskDocument = new TypedDocumentString(`
+    mutation CancelTask($id: ID!) {
+  cancelTask(id: $id) {
+    ...ClientTask
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<CancelTaskMutation, CancelTaskMutationVariables>;
+export const RetryTaskDocument = new TypedDocumentString(`
+    mutation RetryTask($id: ID!) {
+  retryTask(id: $id) {
+    ...ClientTask
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<RetryTaskMutation, RetryTaskMutationVariables>;
+export const QueueStatsDocument = new TypedDocumentString(`
+    query QueueStats {
+  queueStats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}
+    `) as unknown as TypedDocumentString<QueueStatsQuery, QueueStatsQueryVariables>;
+export const WatchTaskDocument = new TypedDocumentString(`
+    subscription WatchTask($id: ID!) {
+  taskStatusChanged(id: $id) {
+    ...ClientTask
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<WatchTaskSubscription, WatchTaskSubscriptionVariables>;

@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type Task, type TaskwireClient } from '../../src/client/index.js';
+import type { Runner } from '../../src/worker/runner.js';
+import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
+import { closedUrl, runCli, startCli } from './run-cli.js';
+
+let server: TestServer;
+let client: TaskwireClient;
+let env: Record<string, string>;
+const runners: Runner[] = [];
+
+beforeAll(async () => {
+  // The in-process runner takes the default queue only; a test starts its own for another queue.
+  server = await startTestServer({ runner: { queues: ['default'] } });
+  client = createClient({ url: server.url });
+  env = { TASKWIRE_URL: server.url };
+});
+
+afterAll(async () => {
+  await Promise.all(runners.map((r) => r.stop()));
+  await client?.close();
+  await server?.close();
+});
+
+const inAnHour = (): string => new Date(Date.now() + 3_600_000).toISOString();
+const parseTask = (text: string): Task => JSON.parse(text) as Task;
+
+describe('taskwire enqueue', () => {
+  it('--wait prints the return value and exits 0 (math.copysign 1 -1 = -1)', async () => {
+    const result = await runCli(['enqueue', 'math.copysign', '--args', '[1, -1]', '--wait'], env);
+    expect(result).toMatchObject({ code: 0, stdout: '-1\n' });
+  });
+
+  it('--wait exits 1 and prints every attempt\'s error when the task fails', async () => {
+    const result = await runCli(['enqueue', 'demo.fail', '--args', '["boom"]', '--max-attempts', '2', '--wait'], env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/FAILED after 2 attempt\(s\)/);
+    expect(result.stderr).toContain('attempt 1: DemoFailure: boom');
+    expect(result.stderr).toContain('attempt 2: DemoFailure: boom');
+  });
+
+  it('prints the new id (or the task with --json) and passes every option', async () => {
+    const [plain, json] = await Promise.all([
+      runCli(['enqueue', 'demo.echo', '--args', '[1]', '--run-after', inAnHour()], env),
+      runCli(
+        ['enqueue', 'demo.echo', '--args', '["a"]', '--kwargs', '{"k":1}', '--queue', 'cli-opts', '--priority', '-5', '--max-attempts', '3',
+          '--run-after', '2030-01-01T09:00:00Z', '--idempotency-key', 'cli-key', '--json', '--url', server.url],
+        {},
+      ),
+    ]);
+    expect(plain.code).toBe(0);
+    expect(await client.get(plain.stdout.trim())).toMatchObject({ name: 'demo.echo', args: [1], status: 'PENDING' });
+    expect(json.code).toBe(0);
+    expect(parseTask(json.stdout)).toMatchObject({
+      args: ['a'], kwargs: { k: 1 }, queue: 'cli-opts', priority: -5, maxAttempts: 3, runAfter: '2030-01-01T09:00:00.000Z', idempotencyKey: 'cli-key', status: 'PENDING',
+    });
+  });
+});
+
+describe('taskwire status', () => {
+  it('--json prints the task; the exit code says whether it failed', async () => {
+    const ok = await client.enqueue('math.copysign', [1, -1]);
+    const failed = await client.enqueue('demo.fail', ['nope']);
+    await Promise.all([client.wait(ok.id), client.wait(failed.id).catch(() => undefined)]);
+    const [json, human, missing] = await Promise.all([
+      runCli(['status', ok.id, '--json'], env),
+      runCli(['status', failed.id], env),
+      runCli(['status', '01900000-0000-7000-8000-000000000000'], env),
+    ]);
+    expect(json.code).toBe(0);
+    expect(parseTask(json.stdout)).toMatchObject({ id: ok.id, status: 'SUCCEEDED', returnValue: -1, attempts: 1 });
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^status: +FAILED$/m);
+    expect(human.stdout).toMatch(/attempt 1: DemoFailure: nope/);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^taskwire: NOT_FOUND: /);
+  });
+
+  it('--watch of demo.progress prints its progress, then the final state', async () => {
+    const task = await client.enqueue('demo.progress', [3, 300], { queue: 'cli-progress' });
+    const watch = startCli(['status', task.id, '--watch'], env);
+    // Nothing runs the queue until the watch is up, so it sees every step (each lasts 300 ms).
+    await watch.waitForStderr(/^PENDING$/m);
+    const runner = server.deps.createRunner({ ...FAST_RUNNER, queues: ['cli-progress'] });
+    runners.push(runner);
+    await runner.start();
+    const result = await watch.done;
+    expect(result.stderr).toContain('progress 1/3 (33%) step 1 of 3');
+    expect(result.stderr).toContain('progress 2/3 (67%) step 2 of 3');
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.indexOf('PENDING')).toBeLessThan(lines.findIndex((l) => l.includes('progress 1/3')));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^status: +SUCCEEDED$/m);
+    expect(result.stdout).toMatch(/^returnValue: +\{"steps":3\}$/m);
+  });
+
+  it('--watch stops on Ctrl-C with exit code 130', async () => {
+    const task = await client.enqueue('demo.echo', [], { queue: 'cli-unclaimed' });
+    const watch = startCli(['status', task.id, '--watch'], env);
+    await watch.waitForStderr(/^PENDING$/m);
+    watch.child.kill('SIGINT');
+    const result = await watch.done;
+    expect(result.code).toBe(130);
+    expect(result.stderr).toBe('PENDING\n');
+  });
+
+  it('--watch --json prints one JSON line per state, the last one terminal', async () => {
+    const task = await client.enqueue('math.copysign', [3, -2]);
+    const result = await runCli(['status', task.id, '--watch', '--json'], env);
+    expect(result.code).toBe(0);
+    const states = result.stdout.trim().split('\n').map(parseTask);
+    expect(states.at(-1)).toMatchObject({ id: task.id, status: 'SUCCEEDED', returnValue: -3 });
+  });
+});
+
+describe('taskwire tasks, cancel, retry, stats', () => {
+  it('tasks prints a table, newest first, honouring filters and --limit', async () => {
+    const ids: string[] = [];
+    for (const i of [1, 2, 3]) ids.push((await client.enqueue('demo.echo', [i], { queue: 'cli-table', runAfter: inAnHour() })).id);
+    const [table, json, badStatus] = await Promise.all([
+      runCli(['tasks', '--queue', 'cli-table', '--limit', '2'], env),
+      runCli(['tasks', '--queue', 'cli-table', '--status', 'pending', '--name', 'demo.echo', '--json'], env),
+      runCli(['tasks', '--status', 'DONE'], env),
+    ]);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID +NAME +QUEUE +STATUS +ATTEMPTS +ENQUEUED +DURATION$/);
+    expect(lines.slice(1, 3).map((l) => l.split(/ +/)[0])).toEqual([ids[2], ids[1]]);
+    expect(lines[1]).toMatch(/demo\.echo +cli-table +PENDING +0\/1 /);
+    expect(lines[3]).toBe('2 of 3 tasks (--limit N for more)');
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as Task[]).map((t) => t.id)).toEqual([...ids].reverse());
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toMatch(/unknown status "DONE"/);
+  });
+
+  it('cancel and retry report the new state; what the state machine refuses exits 1', async () => {
+    const task = await client.enqueue('demo.echo', [], { queue: 'cli-cancel', runAfter: inAnHour() });
+    const cancelled = await runCli(['cancel', task.id], env);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `${task.id} CANCELLED\n` });
+    const [retried, again] = [await runCli(['retry', task.id, '--json'], env), await runCli(['retry', task.id], env)];
+    expect(retried.code).toBe(0);
+    expect(parseTask(retried.stdout)).toMatchObject({ id: task.id, status: 'PENDING' });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^taskwire: CONFLICT: /);
+  });
+
+  it('stats prints the counts per queue', async () => {
+    await client.enqueue('demo.echo', [], { queue: 'cli-stats', runAfter: inAnHour() });
+    const [table, json] = await Promise.all([runCli(['stats'], env), runCli(['stats', '--json'], env)]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^QUEUE +PENDING +RUNNING +RETRYING +SUCCEEDED +FAILED +CANCELLED +TOTAL +OLDEST DUE$/);
+    expect(table.stdout).toMatch(/^cli-stats +1 +0 +0 +0 +0 +0 +1 +- *$/m);
+    expect((JSON.parse(json.stdout) as { queue: string; pending: number }[]).find((q) => q.queue === 'cli-stats')).toMatchObject({ pending: 1 });
+  });
+});
+
+describe('usage, errors and exit codes', () => {
+  it('--help works on every command', async () => {
+    const commands = ['enqueue', 'status', 'tasks', 'cancel', 'retry', 'stats', 'dev', 'serve', 'worker', 'migrate'];
+    const results = await Promise.all([runCli(['--help']), ...commands.map((c) => runCli([c, '--help']))]);
+    expect(results[0]).toMatchObject({ code: 0, stderr: '' });
+    for (const c of commands) expect(results[0]!.stdout).toContain(`  ${c} `);
+    results.slice(1).forEach((r, i) => {
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(new RegExp(`^Usage: taskwire ${commands[i]}\\b`));
+    });
+  });
+
+  it('exits 2 on bad JSON, an unknown flag, a missing argument, or an unknown task name; never with a stack trace', async () => {
+    const results = await Promise.all([
+      runCli(['enqueue', 'math.copysign', '--args', '[1,'], env),
+      runCli(['enqueue', 'math.copysign', '--args', '{"x":1}'], env),
+      runCli(['status', 'x', '--bogus'], env),
+      runCli(['status'], env),
+      runCli(['enqueue', 'no.such.task'], env),
+      runCli(['stats'], { TASKWIRE_URL: 'ftp://example.com' }),
+      runCli(['frobnicate']),
+    ]);
+    for (const r of results) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const [badJson, notArray, unknownFlag, missing, unknownTask, badUrl, unknownCommand] = results.map((r) => r.stderr);
+    expect(badJson).toMatch(/^taskwire enqueue: --args is not valid JSON/);
+    expect(notArray).toMatch(/^taskwire enqueue: --args must be a JSON array/);
+    expect(unknownFlag).toMatch(/^taskwire status: Unknown option '--bogus'/);
+    expect(missing).toMatch(/^taskwire status: missing ID/);
+    expect(unknownTask).toBe('taskwire: UNKNOWN_TASK: Unknown task name "no.such.task"\n');
+    expect(badUrl).toMatch(/TASKWIRE_URL="ftp:\/\/example.com": must be an http/);
+    expect(unknownCommand).toMatch(/^taskwire: unknown command "frobnicate"/);
+  });
+
+  it('exits 3 when the server cannot be reached', async () => {
+    const url = await closedUrl();
+    const [stats, enqueue] = await Promise.all([
+      runCli(['stats', '--url', url]),
+      runCli(['enqueue', 'demo.echo', '--wait'], { TASKWIRE_URL: url }),
+    ]);
+    for (const r of [stats, enqueue]) {
+      expect(r.code).toBe(3);
+      expect(r.stderr.split('\n')[0]).toBe(`taskwire: CONNECTION_FAILED: Cannot reach ${url} (ECONNREFUSED)`);
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
+
+const BIN = fileURLToPath(new URL('../../bin/taskwire.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  /** Output so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Polls (with a deadline) until stderr matches. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves when the process exits. */
+  done: Promise<CliResult>;
+}
+
+/** `node bin/taskwire.js <args>` as a real child process; TASKWIRE_URL and the rest from `env`. */
+export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    async waitForStderr(pattern, timeoutMs = 15_000) {
+      await waitFor(() => pattern.test(stderr) || child.exitCode !== null, { timeoutMs, message: `stderr to match ${pattern}` });
+      if (!pattern.test(stderr)) throw new Error(`taskwire ${args.join(' ')} exited ${child.exitCode} before stderr matched ${pattern}: ${stderr}`);
+    },
+    done,
+  };
+}
+
+/** Runs the CLI to its end (killed after `timeoutMs`). */
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  const run = startCli(args, env);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await run.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A URL on 127.0.0.1 where nothing listens: a port that was free a moment ago. */
+export async function closedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/graphql`;
+}

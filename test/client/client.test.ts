@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConnectionError,
+  createClient,
+  RequestError,
+  TaskCancelledError,
+  TaskFailedError,
+  WaitTimeoutError,
+  type Task,
+  type TaskwireClient,
+} from '../../src/client/index.js';
+import { createGates, type Gates } from '../helpers/gates.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { closedUrl } from '../cli/run-cli.js';
+
+let server: TestServer;
+let client: TaskwireClient;
+let gates: Gates;
+
+beforeAll(async () => {
+  gates = createGates();
+  server = await startTestServer({ tasks: gates.tasks, runner: {} });
+  client = createClient({ url: server.url, retry: { baseMs: 20, maxMs: 200 } });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.close();
+});
+
+/** The rejection of `promise`, which must reject. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+const inAnHour = (): Date => new Date(Date.now() + 3_600_000);
+
+describe('enqueue and get', () => {
+  it('enqueues a task and reads it back by id', async () => {
+    const task = await client.enqueue('math.copysign', [1, -1], { queue: 'client-get', priority: 5, maxAttempts: 2, runAfter: inAnHour() });
+    expect(task).toMatchObject({ name: 'math.copysign', args: [1, -1], kwargs: {}, queue: 'client-get', priority: 5, maxAttempts: 2, status: 'PENDING', version: 1 });
+    expect(await client.get(task.id)).toEqual(task);
+  });
+
+  it('answers null for an id that does not exist, and BAD_USER_INPUT for one that is not a UUID', async () => {
+    expect(await client.get('01900000-0000-7000-8000-000000000000')).toBeNull();
+    const error = await rejectionOf(client.get('nope'));
+    expect(error).toBeInstanceOf(RequestError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+  });
+
+  it('turns GraphQL errors into typed errors with the code and field from extensions', async () => {
+    const before = await server.countTasks();
+    const unknown = await rejectionOf(client.enqueue('no.such.task', []));
+    expect(unknown).toBeInstanceOf(RequestError);
+    expect(unknown).toMatchObject({ code: 'UNKNOWN_TASK', field: 'input.name' });
+    const invalid = await rejectionOf(client.enqueue('math.copysign', [1, 'x']));
+    expect(invalid).toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    expect((invalid as RequestError).field).toMatch(/args/);
+    const range = await rejectionOf(client.enqueue('demo.echo', [], { priority: 1000 }));
+    expect(range).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.priority' });
+    expect(await server.countTasks()).toBe(before);
+  });
+
+  it('returns the first task for a repeated idempotency key', async () => {
+    const first = await client.enqueue('demo.echo', [1], { idempotencyKey: 'client-key-1', runAfter: inAnHour() });
+    const again = await client.enqueue('demo.echo', [1], { idempotencyKey: 'client-key-1', runAfter: inAnHour() });
+    expect(again.id).toBe(first.id);
+  });
+});
+
+describe('list', () => {
+  it('follows cursors page by page, newest first, and stops at the limit', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push((await client.enqueue('demo.echo', [i], { queue: 'client-list', runAfter: inAnHour() })).id);
+    const newestFirst = [...ids].reverse();
+
+    const pages = [];
+    for await (const page of client.list({ queue: 'client-list' }, { pageSize: 3, count: true })) pages.push(page);
+    expect(pages.map((p) => p.tasks.length)).toEqual([3, 3, 1]);
+    expect(pages.flatMap((p) => p.tasks.map((t) => t.id))).toEqual(newestFirst);
+    expect(pages[0]!.totalCount).toBe(7);
+    expect(pages[1]!.totalCount).toBeUndefined();
+    expect(pages.map((p) => p.hasNextPage)).toEqual([true, true, false]);
+
+    const limited = [];
+    for await (const page of client.list({ queue: 'client-list' }, { pageSize: 3, limit: 5 })) limited.push(page.tasks.length);
+    expect(limited).toEqual([3, 2]);
+
+    const resumed = [];
+    for await (const page of client.list({ queue: 'client-list' }, { pageSize: 100, after: pages[0]!.endCursor! })) resumed.push(...page.tasks.map((t) => t.id));
+    expect(resumed).toEqual(newestFirst.slice(3));
+  });
+
+  it('filters by status and name; an oversized page is BAD_USER_INPUT', async () => {
+    const cancelled = await client.enqueue('demo.echo', ['c'], { queue: 'client-filter', runAfter: inAnHour() });
+    await client.enqueue('demo.echo', ['p'], { queue: 'client-filter', runAfter: inAnHour() });
+    await client.cancel(cancelled.id);
+    const found: Task[] = [];
+    for await (const page of client.list({ queue: 'client-filter', status: ['CANCELLED'], name: 'demo.echo' })) found.push(...page.tasks);
+    expect(found.map((t) => t.id)).toEqual([cancelled.id]);
+
+    const error = await rejectionOf(client.list({}, { pageSize: 101 }).next());
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+  });
+});
+
+describe('watch and wait', () => {
+  it('watches every state in version order and ends after the terminal state', async () => {
+    const task = await client.enqueue('test.steps', ['client-watch', 2]);
+    const states: Task[] = [];
+    for await (const state of client.watch(task.id)) {
+      states.push(state);
+      // Each gate opens only once the watcher has seen the state before it: every state is observable.
+      if (state.status === 'RUNNING' && state.progress === null) gates.open('client-watch:1');
+      if (state.progress?.current === 1) gates.open('client-watch:2');
+      if (state.progress?.current === 2) gates.open('client-watch:done');
+    }
+    const versions = states.map((s) => s.version);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(states.slice(-4).map((s) => [s.status, s.progress?.current ?? null])).toEqual([
+      ['RUNNING', null],
+      ['RUNNING', 1],
+      ['RUNNING', 2],
+      ['SUCCEEDED', 2],
+    ]);
+  });
+
+  it('wait resolves to the return value', async () => {
+    const task = await client.enqueue('math.copysign', [1, -1]);
+    const updates: string[] = [];
+    expect(await client.wait<number>(task.id, { timeoutMs: 10_000, onUpdate: (t) => updates.push(t.status) })).toBe(-1);
+    expect(updates.at(-1)).toBe('SUCCEEDED');
+  });
+
+  it('wait throws TaskFailedError carrying every attempt\'s error', async () => {
+    const task = await client.enqueue('demo.fail', ['boom'], { maxAttempts: 2 });
+    const error = await rejectionOf(client.wait(task.id, { timeoutMs: 10_000 }));
+    expect(error).toBeInstanceOf(TaskFailedError);
+    const failed = error as TaskFailedError;
+    expect(failed.code).toBe('TASK_FAILED');
+    expect(failed.errors.map((e) => [e.attempt, e.exceptionType, e.message])).toEqual([
+      [1, 'DemoFailure', 'boom'],
+      [2, 'DemoFailure', 'boom'],
+    ]);
+    expect(failed.task).toMatchObject({ id: task.id, status: 'FAILED', attempts: 2 });
+  });
+
+  it('wait throws WaitTimeoutError with the last state seen; the task runs on and can be cancelled', async () => {
+    const task = await client.enqueue('test.gate', ['client-never']);
+    const running = client.watch(task.id);
+    for await (const state of running) if (state.status === 'RUNNING') break;
+
+    const error = await rejectionOf(client.wait(task.id, { timeoutMs: 300 }));
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect(error).toMatchObject({ code: 'WAIT_TIMEOUT', timeoutMs: 300, task: { id: task.id, status: 'RUNNING' } });
+
+    const waiting = client.wait(task.id);
+    const cancelled = await client.cancel(task.id);
+    expect(cancelled).toMatchObject({ status: 'RUNNING', cancelRequested: true });
+    const cancelError = await rejectionOf(waiting);
+    expect(cancelError).toBeInstanceOf(TaskCancelledError);
+    expect(cancelError).toMatchObject({ code: 'TASK_CANCELLED', task: { status: 'CANCELLED' } });
+  });
+
+  it('watching an unknown id is NOT_FOUND', async () => {
+    const error = await rejectionOf(client.wait('01900000-0000-7000-8000-000000000000', { timeoutMs: 5000 }));
+    expect(error).toBeInstanceOf(RequestError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a watch of a finished task gives its final state once', async () => {
+    const task = await client.enqueue('demo.echo', ['done']);
+    await client.wait(task.id, { timeoutMs: 10_000 });
+    const states: Task[] = [];
+    for await (const state of client.watch(task.id)) states.push(state);
+    expect(states.map((s) => s.status)).toEqual(['SUCCEEDED']);
+  });
+});
+
+describe('cancel and retry', () => {
+  it('cancels a waiting task, retries it, and refuses what the state machine forbids', async () => {
+    const task = await client.enqueue('demo.echo', [], { runAfter: inAnHour() });
+    expect(await client.cancel(task.id)).toMatchObject({ id: task.id, status: 'CANCELLED', isFinished: true });
+    expect(await client.retry(task.id)).toMatchObject({ id: task.id, status: 'PENDING' });
+    expect(await rejectionOf(client.retry(task.id))).toMatchObject({ code: 'CONFLICT' });
+
+    const done = await client.enqueue('math.copysign', [2, 3]);
+    expect(await client.wait(done.id, { timeoutMs: 10_000 })).toBe(2);
+    expect(await rejectionOf(client.cancel(done.id))).toMatchObject({ code: 'CONFLICT' });
+
+    const missing = '01900000-0000-7000-8000-000000000001';
+    expect(await rejectionOf(client.cancel(missing))).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    expect(await rejectionOf(client.retry(missing))).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+  });
+
+  it('queueStats counts tasks per queue', async () => {
+    await client.enqueue('demo.echo', [], { queue: 'client-stats', runAfter: inAnHour() });
+    const stats = await client.queueStats();
+    expect(stats.find((q) => q.queue === 'client-stats')).toMatchObject({ pending: 1, total: 1 });
+  });
+});
+
+describe('connection problems', () => {
+  it('a refused connection is CONNECTION_FAILED; a URL that is not GraphQL is BAD_RESPONSE', async () => {
+    const port = new URL(server.url).port;
+    const refused = createClient({ url: await closedUrl() });
+    const error = await rejectionOf(refused.get('01900000-0000-7000-8000-000000000000'));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error).toMatchObject({ code: 'CONNECTION_FAILED' });
+    await refused.close();
+
+    const wrongPath = createClient({ url: `http://127.0.0.1:${port}/not-graphql` });
+    expect(await rejectionOf(wrongPath.queueStats())).toMatchObject({ code: 'BAD_RESPONSE' });
+    await wrongPath.close();
+  });
+
+  it('a watch gives up with CONNECTION_FAILED when the server never comes back', async () => {
+    const gone = createClient({ url: await closedUrl(), retry: { attempts: 2, baseMs: 10, maxMs: 20 } });
+    const error = await rejectionOf(gone.wait('01900000-0000-7000-8000-000000000000'));
+    expect(error).toMatchObject({ code: 'CONNECTION_FAILED' });
+    await gone.close();
+  });
+
+  it('close() ends open watches with CLIENT_CLOSED', async () => {
+    const own = createClient({ url: server.url });
+    const task = await own.enqueue('demo.echo', [], { runAfter: inAnHour() });
+    const watching = own.wait(task.id);
+    const watch = own.watch(task.id);
+    expect((await watch.next()).value).toMatchObject({ status: 'PENDING' });
+    await own.close();
+    await watch.return();
+    expect(await rejectionOf(watching)).toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+});

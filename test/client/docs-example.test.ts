@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+let server: TestServer;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startTestServer({ runner: {} });
+  // A project of a user of the package: `taskwire` in its node_modules, so the example imports
+  // 'taskwire/client' through package.json's exports, as a user's code would.
+  dir = await mkdtemp(path.join(tmpdir(), 'taskwire-client-example-'));
+  await mkdir(path.join(dir, 'node_modules'));
+  await symlink(ROOT, path.join(dir, 'node_modules', 'taskwire'), 'dir');
+  await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function run(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // `--import tsx` resolves from the working directory: this repository's tsx.
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('docs/client.md', () => {
+  it('the first example runs against a real server and prints what the page says', async () => {
+    const doc = await readFile(path.join(ROOT, 'docs/client.md'), 'utf8');
+    const code = /```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    const shown = /```text\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(code).toBeDefined();
+    expect(shown).toBeDefined();
+    await writeFile(path.join(dir, 'example.ts'), code!);
+
+    const result = await run(path.join(dir, 'example.ts'), { TASKWIRE_URL: server.url });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((l) => l.trim());
+    const expected = shown!.trim().split('\n');
+    // The states of the watch depend on timing: what is printed must be the page's lines, in
+    // order, with some of the watch's intermediate states possibly skipped.
+    let at = 0;
+    for (const line of lines) {
+      at = expected.indexOf(line, at);
+      expect(at, `"${line}" is not on the page (in this order): ${result.stdout}`).toBeGreaterThanOrEqual(0);
+      at += 1;
+    }
+    expect(lines.slice(0, 2)).toEqual(['PENDING', '-1']);
+    expect(lines.slice(-3)).toEqual(expected.slice(-3));
+  });
+});
