@@ -1,8 +1,9 @@
 import { BadUserInputError, ConflictError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
 import { checkBackoff } from './backoff.js';
+import { requireStorableDate } from './dates.js';
 import type { TaskCatalog } from './catalog.js';
-import { encodeJson, isJsonObject, JsonEncodeError } from './json.js';
+import { encodeJson, isJsonObject, isStorableText, JsonEncodeError } from './json.js';
 import { getTasksByIdempotencyKeys, insertTasks, type NewTaskRow } from './sql/insert-tasks.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
@@ -69,6 +70,7 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
     throw new BadUserInputError(`${f('queue')} must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: f('queue') });
   }
+  requireStorable(queue, f('queue'));
   const priority = input.priority ?? spec.priority ?? 0;
   requireInt(priority, -100, 100, f('priority'));
   const maxAttempts = input.maxAttempts ?? spec.maxAttempts ?? 1;
@@ -80,12 +82,14 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
   if (input.runAfter !== undefined && !(input.runAfter instanceof Date && !Number.isNaN(input.runAfter.getTime()))) {
     throw new BadUserInputError(`${f('runAfter')} must be a valid date`, { field: f('runAfter') });
   }
+  if (input.runAfter !== undefined) requireStorableDate(input.runAfter, f('runAfter'));
   const key = input.idempotencyKey ?? null;
   if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY)) {
     throw new BadUserInputError(`${f('idempotencyKey')} must be a non-empty string of at most ${MAX_KEY} characters`, {
       field: f('idempotencyKey'),
     });
   }
+  if (key !== null) requireStorable(key, f('idempotencyKey'));
   const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, f('backoff')) : (spec.backoff ?? null);
   return {
     id: uuidv7(),
@@ -139,6 +143,17 @@ function encodeArgument(value: unknown, field: string): string {
   } catch (error) {
     if (error instanceof JsonEncodeError) throw new InvalidArgumentsError(error.message, { field: error.path, cause: error });
     throw error;
+  }
+}
+
+/**
+ * Text columns refuse a NUL character (the INSERT failed: an internal error for what is bad
+ * input, found by test/reliability/hostile-input.test.ts), and a lone surrogate would be stored
+ * as U+FFFD, so that two different idempotency keys could name one task.
+ */
+function requireStorable(value: string, field: string): void {
+  if (!isStorableText(value)) {
+    throw new BadUserInputError(`${field} must not contain a NUL character or a lone surrogate`, { field });
   }
 }
 

@@ -81,6 +81,15 @@ function encodeStrict(value: unknown, root: string): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
+/**
+ * Whether PostgreSQL can store `text` as it is: no NUL character (refused by text and jsonb)
+ * and no lone surrogate (silently turned into U+FFFD on the way, so two different strings
+ * would be stored as one).
+ */
+export function isStorableText(text: string): boolean {
+  return !NOT_STORABLE.test(text);
+}
+
 /** Makes text storable in jsonb: NUL characters and lone surrogates become U+FFFD. */
 export function storableText(text: string): string {
   return NOT_STORABLE.test(text) ? text.replace(new RegExp(NOT_STORABLE.source, 'g'), '\ufffd') : text;

@@ -1,6 +1,8 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
+import { requireStorableDate } from './dates.js';
+import { isStorableText } from './json.js';
 import type { TaskStatus } from './states.js';
 import { toTask, type Task } from './task.js';
 import { isUuid } from './uuid.js';
@@ -60,6 +62,7 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
   const after = params.after !== undefined ? decodeCursor(params.after, 'after') : undefined;
   const before = params.before !== undefined ? decodeCursor(params.before, 'before') : undefined;
   const filter = params.filter ?? {};
+  checkFilter(filter);
   const where = filterSql(exec, filter);
   const backward = last !== undefined;
   const size = last ?? first ?? DEFAULT_PAGE_SIZE;
@@ -97,6 +100,21 @@ function checkSize(value: number, field: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
     throw new BadUserInputError(`${field} must be an integer from 0 to ${MAX_PAGE_SIZE}, got ${value}`, { field });
   }
+}
+
+/**
+ * Values PostgreSQL would refuse (a NUL in a text parameter, a date outside its range) are
+ * the caller's mistake, said so, rather than a failed statement (an internal error).
+ */
+function checkFilter(filter: TaskFilter): void {
+  for (const key of ['name', 'queue'] as const) {
+    const value = filter[key];
+    if (value !== undefined && !isStorableText(value)) {
+      throw new BadUserInputError(`filter.${key} must not contain a NUL character or a lone surrogate`, { field: `filter.${key}` });
+    }
+  }
+  if (filter.enqueuedAfter) requireStorableDate(filter.enqueuedAfter, 'filter.enqueuedAfter');
+  if (filter.enqueuedBefore) requireStorableDate(filter.enqueuedBefore, 'filter.enqueuedBefore');
 }
 
 function filterSql(exec: Executor, filter: TaskFilter): PendingQuery<Row[]>[] {

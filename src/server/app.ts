@@ -2,14 +2,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { dashboardRoutes } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { maskError } from '../graphql/errors.js';
 import { DEFAULT_LIMITS, useLimits, type GraphQLLimits } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
+import { createAppMetrics } from '../metrics/app-metrics.js';
+import type { Runner } from '../worker/runner.js';
 import { withBodyLimit, type ServerContext } from './http.js';
+import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './pubsub.js';
+import { useRoutes } from './routes.js';
 import { useGraphQLWs, type GraphQLWsServer } from './ws.js';
 
 export type { TaskEventStats } from './pubsub.js';
@@ -25,6 +30,10 @@ export interface AppOptions {
   keepAliveMs?: number;
   /** How long stop() lets open subscriptions send their completion, in ms (default 1,000). */
   drainMs?: number;
+  /** This process's worker, if it runs one: `/metrics` counts and times its attempts. */
+  runner?: Runner;
+  /** How long `/readyz` waits for the database's `SELECT 1`, in ms (default 1,000). */
+  readyTimeoutMs?: number;
 }
 
 export interface App {
@@ -34,7 +43,8 @@ export interface App {
   stats: TaskEventStats;
   /**
    * Listens on `port` (default config PORT; 0 picks a free one) and `host` (default config HOST):
-   * GraphQL over HTTP (POST, GET), SSE and graphql-ws on `/graphql`, GraphiQL for browsers.
+   * GraphQL over HTTP (POST, GET), SSE and graphql-ws on `/graphql`, GraphiQL for browsers;
+   * the dashboard on `/dashboard`; `/metrics`, `/healthz` and `/readyz`.
    */
   start(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Ends subscriptions (clients see them complete), closes every socket, stops listening. */
@@ -56,17 +66,29 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
+  const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
+  let stopping = false;
+  const routes = new Map([
+    ...operationsRoutes({
+      sql: deps.db.sql,
+      log: deps.log,
+      renderMetrics: () => metrics.render(),
+      readyTimeoutMs: options.readyTimeoutMs ?? 1000,
+      stopping: () => stopping,
+    }),
+    ...dashboardRoutes({ taskNames: deps.registry.names() }),
+  ]);
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: (): GraphQLContext => ({ queue: deps.queue, events: hub, log: deps.log }),
+    context: (): GraphQLContext => ({ queue: metrics.queue, events: hub, log: deps.log }),
     maskedErrors: { maskError },
     logging: yogaLogger(deps.log),
     // One operation per request: a batch would multiply the per-operation limits.
     batching: false,
     graphiql: { title: 'taskwire', subscriptionsProtocol: 'WS' },
     landingPage: false,
-    plugins: [useLimits(limits)],
+    plugins: [useRoutes(routes, deps.log), useLimits(limits)],
   });
 
   let server: Server | undefined;
@@ -77,6 +99,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     stats: hub.stats,
     async start(port = deps.config.port, host = deps.config.host) {
       if (server) throw new Error('the server is already started');
+      stopping = false;
       await hub.start();
       const http = createServer(withBodyLimit(yoga, maxBodyBytes));
       const wss = new WebSocketServer({ server: http, path: GRAPHQL_PATH, maxPayload: maxBodyBytes });
@@ -97,6 +120,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       const http = server;
       const drainMs = options.drainMs ?? 1000;
       server = undefined;
+      stopping = true;
       // Order: stop accepting; end subscriptions while sockets are open, so clients get
       // `complete` (graphql-ws) or `event: complete` (SSE); then close what is left.
       const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
@@ -116,6 +140,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       }
       await closed;
       await yoga.dispose();
+      metrics.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
-import { buildApp, type App } from './app.js';
+import { DASHBOARD_PATH } from '../dashboard/serve.js';
+import { buildApp, GRAPHQL_PATH, type App, type AppOptions } from './app.js';
 
 export interface RunningServer {
   app: App;
@@ -8,10 +9,11 @@ export interface RunningServer {
 }
 
 /** Serves GraphQL on config HOST:PORT (127.0.0.1:4000 by default) and logs where. */
-export async function startServer(deps: Deps): Promise<RunningServer> {
-  const app = buildApp(deps);
+export async function startServer(deps: Deps, options: AppOptions = {}): Promise<RunningServer> {
+  const app = buildApp(deps, options);
   const { url } = await app.start(deps.config.port, deps.config.host);
-  deps.log.info({ url }, `GraphQL server listening on ${url}`);
+  const dashboard = `${url.slice(0, -GRAPHQL_PATH.length)}${DASHBOARD_PATH}`;
+  deps.log.info({ url, dashboard }, `GraphQL server listening on ${url}; dashboard on ${dashboard}`);
   return {
     app,
     url,

@@ -180,8 +180,12 @@ export function createRunner(options: RunnerOptions): Runner {
           progress: outcomes.progressReporter(task),
           log,
         });
-        await outcomes.record(task, outcome);
+        // The slot is free as soon as the handler is done: claim the next task while this
+        // outcome is being written (the write batches with others meanwhile). Waiting for the
+        // commit first left slots idle for a round trip per task (bench/README.md).
         running.delete(key);
+        if (moreMaybe) wake();
+        await outcomes.record(task, outcome);
         notify('finished', task, outcome.kind);
       } catch (error) {
         // executeTask never throws and record gives up quietly: this is a last line of
@@ -270,8 +274,12 @@ export function createRunner(options: RunnerOptions): Runner {
       try {
         listener = await listen(sql, JOBS_CHANNEL, {
           onNotify: onJobsNotification,
-          // After a reconnect notifications may have been missed: look for work.
-          onListen: () => wake(),
+          // After a reconnect notifications may have been missed: look for work. Logged, so
+          // an operator sees the worker came back after a database restart.
+          onListen: (reconnected) => {
+            if (reconnected) log.info('jobs listener reconnected; looking for work');
+            wake();
+          },
         });
       } catch (error) {
         started = false;

@@ -31,11 +31,12 @@ export function createPeriodic(p: {
   let current: Promise<void> | undefined;
   let started = false;
   let stopped = false;
+  const stopping = new AbortController();
 
   const round = async (): Promise<void> => {
     let conn: ReservedSql | undefined;
     try {
-      conn = await p.sql.reserve();
+      conn = await reserveConnection(p.sql, stopping.signal);
       const [row] = await conn`SELECT pg_try_advisory_lock(${p.lockKey}) AS locked`;
       if (!row?.locked) return;
       try {
@@ -45,7 +46,7 @@ export function createPeriodic(p: {
         await conn`SELECT pg_advisory_unlock(${p.lockKey})`;
       }
     } catch (error) {
-      p.log.warn({ err: error, service: p.name }, 'maintenance round failed');
+      if (!stopping.signal.aborted) p.log.warn({ err: error, service: p.name }, 'maintenance round failed');
     } finally {
       conn?.release();
     }
@@ -69,7 +70,43 @@ export function createPeriodic(p: {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      // A round still waiting for its connection gives up at once; one doing its work finishes it.
+      stopping.abort();
       await current;
     },
   };
+}
+
+/** How long a round waits for a connection of its own before skipping to the next round, in ms. */
+const RESERVE_TIMEOUT_MS = 10_000;
+
+/**
+ * `sql.reserve()`, bounded. postgres.js 3.4.9 can strand a queued reserve() for good when the
+ * database closes the connection it waits for (porsager/postgres#1195): after a PostgreSQL
+ * restart the round never ended, no later round ran, and stop() (so the process's graceful
+ * shutdown) hung on it (test/reliability/database-restart.test.ts). The wait is now cut off
+ * by a timeout or by stop(); a connection that still arrives after that goes straight back.
+ */
+async function reserveConnection(sql: Sql, signal: AbortSignal): Promise<ReservedSql> {
+  signal.throwIfAborted();
+  const reserving = sql.reserve();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no database connection within ${RESERVE_TIMEOUT_MS} ms`)), RESERVE_TIMEOUT_MS);
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([reserving, gaveUp]);
+  } catch (error) {
+    void reserving.then(
+      (late) => late.release(),
+      () => undefined,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }
