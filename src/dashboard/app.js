@@ -1,0 +1,302 @@
+// @ts-check
+/**
+ * The live dashboard: one stream of every task change (SSE), the task list with filters and
+ * cursor pages, queue counts, a detail panel with its own stream, cancel / retry / enqueue.
+ * Nothing is polled: the list and the counts are read again only when a change arrives, a
+ * filter or page changes, or the stream reconnects (changes may have been missed meanwhile).
+ */
+import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS, WATCH } from './api.js';
+import { describeErrors, readEnqueueInput } from './form.js';
+import { between, duration } from './format.js';
+import { applyChange, createPage, toTaskFilter } from './live.js';
+import { detailView, el, queueRows, STATUSES, taskRow } from './render.js';
+
+const PAGE_SIZE = 20;
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const state = {
+  filter: readFilter(),
+  page: createPage(),
+  /** Changes that arrived while a page was being read: applied on top of it. */
+  buffered: /** @type {any[] | null} */ (null),
+  detail: { id: /** @type {string | null} */ (null), task: /** @type {any} */ (null), close: () => {} },
+  queues: /** @type {any[]} */ ([]),
+};
+
+// ---- URL: filters in the query string, the open task in the hash -------------------------
+
+function readFilter() {
+  const q = new URLSearchParams(location.search);
+  const status = (q.get('status') ?? '').split(',').filter((s) => STATUSES.includes(s));
+  return { status, queue: q.get('queue') ?? '', name: q.get('name') ?? '' };
+}
+
+function writeFilter() {
+  const q = new URLSearchParams();
+  if (state.filter.status.length) q.set('status', state.filter.status.join(','));
+  if (state.filter.queue) q.set('queue', state.filter.queue);
+  if (state.filter.name) q.set('name', state.filter.name);
+  const search = q.toString();
+  history.replaceState(null, '', `${location.pathname}${search ? `?${search}` : ''}${location.hash}`);
+}
+
+// ---- notices ------------------------------------------------------------------------------
+
+function notice(text, kind = 'info') {
+  const item = el('div', { class: `notice ${kind}`, title: 'Dismiss', on: { click: () => item.remove() } }, text);
+  byId('notices').append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+function setLive(kind, text) {
+  const live = byId('live');
+  live.className = `live ${kind}`;
+  live.textContent = text;
+}
+
+// ---- the task list --------------------------------------------------------------------------
+
+async function loadPage(mode = state.page.mode, cursor = state.page.cursor) {
+  const page = createPage(mode, cursor);
+  const variables = { filter: toTaskFilter(state.filter), first: PAGE_SIZE };
+  if (mode === 'after') variables.after = cursor;
+  if (mode === 'before') Object.assign(variables, { first: undefined, last: PAGE_SIZE, before: cursor });
+  state.buffered = [];
+  const pending = (state.page = page);
+  const { data, errors } = await request(TASKS, variables);
+  if (state.page !== pending) return; // a newer read replaced this one
+  const buffered = state.buffered ?? [];
+  state.buffered = null;
+  if (errors) {
+    notice(`Could not read tasks: ${errors[0].message} (${errorCode(errors)})`, 'error');
+    return;
+  }
+  // Back at the newest tasks: show the live first page rather than a partial one.
+  if (mode === 'before' && !data.tasks.pageInfo.hasPreviousPage) return loadPage('first', null);
+  page.rows = data.tasks.edges.map((edge) => edge.node);
+  page.pageInfo = data.tasks.pageInfo;
+  page.totalCount = data.tasks.totalCount;
+  for (const task of buffered) applyChange(page, task, state.filter);
+  renderRows();
+}
+
+function change(task) {
+  if (state.buffered) {
+    state.buffered.push(task);
+    return;
+  }
+  const result = applyChange(state.page, task, state.filter);
+  if (result === 'overflow') void loadPage('first', null);
+  else if (result) scheduleRender(result === 'updated' ? task.id : null);
+}
+
+// Rendering waits for the next frame: a burst of changes costs one layout, not one per change.
+let frame = 0;
+let fullRender = false;
+const dirtyRows = new Set();
+function scheduleRender(id) {
+  if (id) dirtyRows.add(id);
+  else fullRender = true;
+  frame ||= requestAnimationFrame(() => {
+    frame = 0;
+    if (fullRender) renderRows();
+    else for (const rowId of dirtyRows) renderRow(rowId);
+    fullRender = false;
+    dirtyRows.clear();
+  });
+}
+
+const rowOptions = () => ({ selected: false, open: openDetail, act });
+
+function renderRow(id) {
+  const task = state.page.rows.find((row) => row.id === id);
+  const old = byId('rows').querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+  if (task && old) old.replaceWith(taskRow(task, { ...rowOptions(), selected: id === state.detail.id }));
+}
+
+function renderRows() {
+  const { rows, pageInfo, totalCount, first } = state.page;
+  byId('rows').replaceChildren(...rows.map((task) => taskRow(task, { ...rowOptions(), selected: task.id === state.detail.id })));
+  byId('empty').hidden = rows.length > 0;
+  /** @type {HTMLButtonElement} */ (byId('newer')).disabled = first || !pageInfo?.hasPreviousPage;
+  /** @type {HTMLButtonElement} */ (byId('older')).disabled = !pageInfo?.hasNextPage;
+  const where = first ? 'newest' : 'page';
+  const counted = totalCount === null || rows.length === 0 ? '' : `${rows.length} ${where} of ${totalCount} matching`;
+  byId('page-info').textContent = [counted, first ? 'live' : ''].filter(Boolean).join(' · ');
+}
+
+// ---- queue counts: read again after changes, at most one read in flight ----------------------
+
+let statsBusy = false;
+let statsAgain = false;
+async function refreshStats() {
+  if (statsBusy) {
+    statsAgain = true;
+    return;
+  }
+  statsBusy = true;
+  const { data } = await request(STATS);
+  if (data) renderQueues(data.queueStats);
+  // Spaced a little: under a stream of changes the counts follow within a quarter second.
+  setTimeout(() => {
+    statsBusy = false;
+    if (statsAgain) {
+      statsAgain = false;
+      void refreshStats();
+    }
+  }, 250);
+}
+
+function renderQueues(stats) {
+  state.queues = stats;
+  byId('queue-rows').replaceChildren(...queueRows(stats, { current: state.filter.queue, pick: (queue) => setFilter({ queue: state.filter.queue === queue ? '' : queue }) }));
+  const select = /** @type {HTMLSelectElement} */ (byId('queue-filter'));
+  const names = [...new Set([...stats.map((q) => q.queue), state.filter.queue].filter(Boolean))].sort();
+  select.replaceChildren(el('option', { value: '' }, 'All queues'), ...names.map((name) => el('option', { value: name }, name)));
+  select.value = state.filter.queue;
+}
+
+// ---- filters and pages ------------------------------------------------------------------------
+
+function setFilter(patch) {
+  Object.assign(state.filter, patch);
+  writeFilter();
+  renderFilter();
+  if (state.queues.length) renderQueues(state.queues);
+  void loadPage('first', null);
+}
+
+function renderFilter() {
+  byId('status-filter').replaceChildren(
+    ...STATUSES.map((status) => {
+      const on = state.filter.status.includes(status);
+      const toggle = () => setFilter({ status: on ? state.filter.status.filter((s) => s !== status) : [...state.filter.status, status] });
+      return el('button', { type: 'button', class: `chip status-${status.toLowerCase()}`, 'aria-pressed': String(on), data: { status }, on: { click: toggle } }, status.toLowerCase());
+    }),
+  );
+  /** @type {HTMLInputElement} */ (byId('name-filter')).value = state.filter.name;
+}
+
+// ---- detail -------------------------------------------------------------------------------------
+
+function openDetail(id) {
+  location.hash = `task=${id}`;
+}
+
+function closeDetail() {
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  showDetail(null);
+}
+
+function showDetail(id) {
+  state.detail.close();
+  state.detail = { id, task: null, close: () => {} };
+  const panel = byId('detail');
+  panel.hidden = !id;
+  document.body.classList.toggle('with-detail', Boolean(id));
+  for (const tr of byId('rows').querySelectorAll('tr')) tr.classList.toggle('selected', tr.dataset.id === id);
+  if (!id) return;
+  panel.replaceChildren(el('p', { class: 'muted pad' }, 'Loading…'));
+  const detail = state.detail;
+  // The subscription's first result is the current state; then every change until a terminal one.
+  detail.close = subscribe(WATCH, { id }, {
+    next(data, errors) {
+      if (state.detail !== detail) return;
+      if (errors?.length) {
+        const missing = errorCode(errors) === 'NOT_FOUND' || errorCode(errors) === 'BAD_USER_INPUT';
+        panel.replaceChildren(el('div', { class: 'pad' }, el('p', {}, missing ? 'No such task (it may have expired).' : errors[0].message), el('button', { type: 'button', class: 'secondary', on: { click: closeDetail } }, 'Close')));
+        return;
+      }
+      detail.task = data.taskStatusChanged;
+      panel.replaceChildren(detailView(detail.task, { act, close: closeDetail }));
+      change(detail.task);
+    },
+  });
+}
+
+// ---- actions ------------------------------------------------------------------------------------
+
+async function act(action, task, button) {
+  if (button) button.disabled = true;
+  const { data, errors } = await request(action === 'cancel' ? CANCEL : RETRY, { id: task.id });
+  if (errors?.length) {
+    notice(`${action === 'cancel' ? 'Cancel' : 'Retry'} failed: ${errors[0].message} (${errorCode(errors)})`, 'error');
+    if (button) button.disabled = false;
+    return;
+  }
+  const updated = action === 'cancel' ? data.cancelTask : data.retryTask;
+  change(updated);
+  notice(`${action === 'cancel' ? 'Cancel requested for' : 'Retrying'} ${updated.name} ${updated.id.slice(-8)}`);
+  // The detail stream ended at the terminal state: a retried task needs a new one.
+  if (state.detail.id === updated.id) showDetail(updated.id);
+}
+
+async function enqueue(event) {
+  event.preventDefault();
+  const error = byId('enqueue-error');
+  const read = readEnqueueInput(event.currentTarget);
+  error.textContent = read.error ?? '';
+  if (!read.input) return;
+  const { data, errors } = await request(ENQUEUE, { input: read.input });
+  if (errors?.length) {
+    error.textContent = describeErrors(errors);
+    return;
+  }
+  const task = data.enqueueTask.task;
+  change(task);
+  notice(`Enqueued ${task.name} ${task.id.slice(-8)}`);
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+function listen() {
+  let connected = false;
+  subscribe(CHANGES, {}, {
+    open() {
+      setLive('on', 'live');
+      // First connection, or back after a drop: read what may have changed meanwhile.
+      void loadPage(connected ? state.page.mode : 'first', connected ? state.page.cursor : null);
+      void refreshStats();
+      connected = true;
+    },
+    next(data) {
+      if (!data) return;
+      change(data.taskStatusChanged);
+      void refreshStats();
+    },
+    reconnecting: () => setLive('off', 'reconnecting…'),
+    // The server ended the stream (it is shutting down): try again in a moment.
+    complete() {
+      setLive('off', 'disconnected; retrying…');
+      setTimeout(listen, 2000);
+    },
+  });
+}
+
+function init() {
+  renderFilter();
+  byId('queue-filter').addEventListener('change', (e) => setFilter({ queue: /** @type {HTMLSelectElement} */ (e.target).value }));
+  byId('name-filter').addEventListener('change', (e) => setFilter({ name: /** @type {HTMLInputElement} */ (e.target).value.trim() }));
+  byId('clear-filter').addEventListener('click', () => setFilter({ status: [], queue: '', name: '' }));
+  byId('newer').addEventListener('click', () => void loadPage('before', state.page.pageInfo?.startCursor));
+  byId('older').addEventListener('click', () => void loadPage('after', state.page.pageInfo?.endCursor));
+  byId('enqueue').addEventListener('submit', enqueue);
+  byId('toggle-enqueue').addEventListener('click', (e) => {
+    const form = byId('enqueue');
+    form.hidden = !form.hidden;
+    /** @type {HTMLElement} */ (e.currentTarget).setAttribute('aria-expanded', String(!form.hidden));
+  });
+  window.addEventListener('hashchange', () => showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null));
+  document.addEventListener('keydown', (e) => e.key === 'Escape' && state.detail.id && closeDetail());
+  // Running tasks show a ticking elapsed time: local clock only, nothing is fetched.
+  setInterval(() => {
+    for (const cell of document.querySelectorAll('td.elapsed')) cell.textContent = duration(between(/** @type {HTMLElement} */ (cell).dataset.since));
+  }, 1000);
+  void fetch('/dashboard/tasks.json').then((r) => r.json()).then(({ names }) => {
+    byId('task-names').replaceChildren(...names.map((name) => el('option', { value: name })));
+  });
+  listen();
+  showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null);
+}
+
+init();

@@ -1,0 +1,64 @@
+// @ts-check
+/**
+ * The shown page of tasks and how a live change lands on it. No DOM here.
+ *
+ * The dashboard subscribes to every change (one stream, unfiltered, which also tells it when
+ * to refresh the queue counts) and applies the filter itself, as the server would:
+ * - a task already on the page is updated in place, if the change is newer (version);
+ * - on the first page, a task that matches the filter and is newer than the page's oldest
+ *   row (ids are UUID v7: their order is enqueue order) is inserted where it belongs, so new
+ *   tasks appear at the top; the "older" cursor stays valid (it points past the last row
+ *   that was read, and inserted rows are all newer);
+ * - a row that stops matching (a status filter) stays, showing its new state, until the
+ *   page is loaded again: rows do not vanish under the user's pointer.
+ */
+
+/** Rows the first page may grow to by insertions before it is read again. */
+export const MAX_ROWS = 100;
+
+/** Does `task` satisfy the filter (`{status: string[], queue, name}`; empty means any)? */
+export function matches(task, filter) {
+  if (filter.status.length > 0 && !filter.status.includes(task.status)) return false;
+  if (filter.queue && task.queue !== filter.queue) return false;
+  if (filter.name && task.name !== filter.name) return false;
+  return true;
+}
+
+/** The filter as the `tasks` query takes it. */
+export function toTaskFilter(filter) {
+  const out = {};
+  if (filter.status.length > 0) out.status = filter.status;
+  if (filter.queue) out.queue = filter.queue;
+  if (filter.name) out.name = filter.name;
+  return out;
+}
+
+/**
+ * A page: `rows` newest first, `first` (the live top of the list), the connection's
+ * `pageInfo` and `totalCount`, and how it was read (`mode`, `cursor`) to read it again.
+ */
+export function createPage(mode = 'first', cursor = null) {
+  return { mode, cursor, first: mode === 'first', rows: [], pageInfo: null, totalCount: null };
+}
+
+/**
+ * Applies a task state to the page. Returns 'updated' (a row changed), 'inserted' (the row
+ * set changed), 'overflow' (the first page grew past MAX_ROWS: read it again) or null.
+ */
+export function applyChange(page, task, filter) {
+  const i = page.rows.findIndex((row) => row.id === task.id);
+  if (i >= 0) {
+    if (task.version <= page.rows[i].version) return null;
+    page.rows[i] = { ...page.rows[i], ...task };
+    return 'updated';
+  }
+  if (!page.first || !matches(task, filter)) return null;
+  const oldest = page.rows[page.rows.length - 1];
+  // When the page holds every match there is no older page: anything matching belongs here.
+  if (oldest && page.pageInfo?.hasNextPage && task.id < oldest.id) return null;
+  const at = page.rows.findIndex((row) => row.id < task.id);
+  page.rows.splice(at < 0 ? page.rows.length : at, 0, task);
+  // It did not match when the page was read (it would be on it): one more match now.
+  if (page.totalCount !== null) page.totalCount += 1;
+  return page.rows.length > MAX_ROWS ? 'overflow' : 'inserted';
+}

@@ -1,0 +1,97 @@
+import { performance } from 'node:perf_hooks';
+import type { EnqueueOptions, Queue, Task } from '../queue/index.js';
+import type { Runner } from '../worker/runner.js';
+import type { MetricsRegistry } from './registry.js';
+
+/** Upper bounds of the task duration buckets, in seconds: 5 ms to 10 min. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
+
+/** Claims not yet finished are remembered for their duration; beyond this many the oldest is forgotten. */
+const MAX_TRACKED = 100_000;
+
+export interface TaskMetrics {
+  /** The same queue, counting the tasks its enqueue calls create. */
+  instrumentQueue(queue: Queue): Queue;
+  /** Counts the runner's claimed attempts and their outcomes and durations; returns a detach function. */
+  observeRunner(runner: Runner): () => void;
+}
+
+/** The millisecond timestamp in a UUID v7 (its first 48 bits). */
+function uuidv7Ms(id: string): number {
+  return Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+}
+
+/**
+ * The task counters and the duration histogram of one process (Prometheus convention: each
+ * process counts what it did; sum over processes for the cluster).
+ */
+export function createTaskMetrics(registry: MetricsRegistry): TaskMetrics {
+  const enqueued = registry.counter('taskwire_tasks_enqueued_total', 'Tasks created by enqueue calls in this process (an idempotent repeat is not counted).');
+  const started = registry.counter('taskwire_tasks_started_total', 'Attempts claimed and started by this process\'s worker.');
+  const finished = registry.counter(
+    'taskwire_tasks_finished_total',
+    'Attempts ended in this process\'s worker, by outcome: succeeded, failed (retried or final), cancelled, released (shutdown), lost (lease taken back).',
+  );
+  const duration = registry.histogram(
+    'taskwire_task_duration_seconds',
+    'Run time of attempts in this process\'s worker, from claim to recorded outcome, in seconds.',
+    DURATION_BUCKETS,
+  );
+
+  /**
+   * A task with an idempotency key may be an earlier one handed back. A new one got its id
+   * (UUID v7, this process's clock) during the call; an earlier one before it. A duplicate
+   * made by another process within clock skew of this call would count once more.
+   */
+  function countNew(tasks: readonly Task[], keyed: readonly boolean[], since: number): void {
+    tasks.forEach((task, i) => {
+      if (!keyed[i] || uuidv7Ms(task.id) >= since) enqueued.inc({ name: task.name, queue: task.queue });
+    });
+  }
+
+  return {
+    instrumentQueue(queue) {
+      return {
+        ...queue,
+        async enqueue(input, options?: EnqueueOptions) {
+          const since = Date.now();
+          const task = await queue.enqueue(input, options);
+          // Inside a caller's transaction the task exists only if it commits: not counted.
+          if (!options?.tx) countNew([task], [input.idempotencyKey !== undefined], since);
+          return task;
+        },
+        async enqueueMany(inputs, options?: EnqueueOptions) {
+          const since = Date.now();
+          const tasks = await queue.enqueueMany(inputs, options);
+          if (!options?.tx) countNew(tasks, inputs.map((i) => i.idempotencyKey !== undefined), since);
+          return tasks;
+        },
+      };
+    },
+    observeRunner(runner) {
+      // Keyed by attempt: the same task can be claimed again by this worker after losing its lease.
+      const claims = new Map<string, number>();
+      const onClaimed = (tasks: Task[]): void => {
+        const now = performance.now();
+        for (const task of tasks) {
+          started.inc({ name: task.name, queue: task.queue });
+          claims.set(`${task.id}:${task.attempts}`, now);
+          if (claims.size > MAX_TRACKED) claims.delete(claims.keys().next().value as string);
+        }
+      };
+      const onFinished = (task: Task, outcome: string): void => {
+        finished.inc({ name: task.name, queue: task.queue, outcome });
+        const key = `${task.id}:${task.attempts}`;
+        const at = claims.get(key);
+        claims.delete(key);
+        if (at !== undefined) duration.observe({ name: task.name }, (performance.now() - at) / 1000);
+      };
+      runner.on('claimed', onClaimed);
+      runner.on('finished', onFinished);
+      return () => {
+        runner.off('claimed', onClaimed);
+        runner.off('finished', onFinished);
+      };
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema, parse, validate } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+
+let server: TestServer;
+let base: string;
+beforeAll(async () => {
+  server = await startTestServer({ runner: false });
+  base = server.url.slice(0, -'/graphql'.length);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+/** The browser modules, loaded in Node: they touch no DOM at import time. */
+const api = (await import('../../src/dashboard/api.js' as string)) as Record<string, unknown>;
+const live = (await import('../../src/dashboard/live.js' as string)) as {
+  applyChange(page: unknown, task: unknown, filter: unknown): string | null;
+  createPage(mode?: string, cursor?: string | null): { rows: { id: string; version: number }[]; pageInfo: unknown; totalCount: number | null; first: boolean };
+};
+
+describe('dashboard routes', () => {
+  it('serves the page with a strict Content-Security-Policy', async () => {
+    for (const path of ['/dashboard', '/dashboard/']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      const html = await res.text();
+      expect(html).toContain('<script type="module" src="/dashboard/app.js">');
+      // No inline script: everything the page runs is a file the policy allows.
+      expect(html.match(/<script\b[^>]*>/g)).toEqual(['<script type="module" src="/dashboard/app.js">']);
+    }
+  });
+
+  it('serves its modules and stylesheet with their types, and the task names', async () => {
+    for (const file of ['app.js', 'api.js', 'live.js', 'render.js', 'format.js', 'form.js']) {
+      const res = await fetch(`${base}/dashboard/${file}`);
+      expect([file, res.status, res.headers.get('content-type')]).toEqual([file, 200, 'text/javascript; charset=utf-8']);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    expect((await fetch(`${base}/dashboard/style.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(await (await fetch(`${base}/dashboard/tasks.json`)).json()).toEqual({ names: server.deps.registry.names() });
+    expect((await fetch(`${base}/dashboard/nope.js`)).status).toBe(404);
+    expect((await fetch(`${base}/dashboard/../package.json`)).status).toBe(404);
+    expect((await fetch(`${base}/dashboard`, { method: 'POST', body: 'x' })).status).toBe(405);
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/dashboard']);
+  });
+
+  it('never puts task data into markup (no innerHTML, no insertAdjacentHTML, no document.write)', () => {
+    for (const file of ['app.js', 'api.js', 'live.js', 'render.js', 'format.js', 'form.js']) {
+      const source = readFileSync(`src/dashboard/${file}`, 'utf8');
+      expect([file, source.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/g)]).toEqual([file, null]);
+    }
+  });
+});
+
+describe('dashboard operations', () => {
+  it('are valid against schema/schema.graphql', () => {
+    const schema = buildSchema(readFileSync('schema/schema.graphql', 'utf8'));
+    const documents = Object.entries(api).filter(([, v]) => typeof v === 'string' && /^(query|mutation|subscription) /.test(v));
+    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'ENQUEUE', 'RETRY', 'STATS', 'TASKS', 'WATCH']);
+    for (const [name, text] of documents) expect([name, validate(schema, parse(text as string)).map((e) => e.message)]).toEqual([name, []]);
+  });
+});
+
+describe('applyChange (live.js)', () => {
+  const task = (id: string, version = 1, status = 'PENDING', queue = 'default') => ({ id, version, status, queue, name: 'demo.echo' });
+  const filter = { status: [] as string[], queue: '', name: '' };
+  const page = (ids: string[], hasNextPage: boolean) => {
+    const p = live.createPage();
+    p.rows = ids.map((id) => task(id));
+    p.pageInfo = { hasNextPage, hasPreviousPage: false };
+    p.totalCount = ids.length + (hasNextPage ? 10 : 0);
+    return p;
+  };
+
+  it('updates a shown task only with a newer version', () => {
+    const p = page(['b', 'a'], false);
+    expect(live.applyChange(p, task('a', 3, 'RUNNING'), filter)).toBe('updated');
+    expect(live.applyChange(p, task('a', 2, 'PENDING'), filter)).toBeNull();
+    expect(p.rows[1]).toMatchObject({ version: 3, status: 'RUNNING' });
+  });
+
+  it('inserts a new match at its place on the first page, and nothing older than a full page\'s last row', () => {
+    const p = page(['d', 'b'], true);
+    expect(live.applyChange(p, task('e'), filter)).toBe('inserted');
+    expect(live.applyChange(p, task('c'), filter)).toBe('inserted');
+    expect(live.applyChange(p, task('a'), filter)).toBeNull();
+    expect(p.rows.map((r) => r.id)).toEqual(['e', 'd', 'c', 'b']);
+    expect(p.totalCount).toBe(14);
+    expect(live.applyChange(p, task('f', 1, 'PENDING', 'other'), { ...filter, queue: 'default' })).toBeNull();
+    expect(live.applyChange(p, task('g', 1, 'PENDING'), { ...filter, status: ['FAILED'] })).toBeNull();
+  });
+
+  it('inserts anything matching when the first page holds every match, and nothing on other pages', () => {
+    expect(live.applyChange(page(['d'], false), task('a'), filter)).toBe('inserted');
+    const second = live.createPage('after', 'cursor');
+    second.rows = [task('b')];
+    expect(live.applyChange(second, task('z'), filter)).toBeNull();
+  });
+});

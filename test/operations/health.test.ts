@@ -1,0 +1,135 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createDeps } from '../../src/deps.js';
+import { silentLogger } from '../../src/logger.js';
+import { buildApp } from '../../src/server/app.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
+import { parsePrometheusText, sampleValue } from './prometheus-text.js';
+
+let server: TestServer;
+let base: string;
+
+beforeAll(async () => {
+  server = await startTestServer({ runner: false, app: { readyTimeoutMs: 1000 } });
+  base = server.url.slice(0, -'/graphql'.length);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function get(path: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+/** A TCP server that accepts connections and never answers: a database that hangs. */
+async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const tcp: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const { port } = tcp.address() as { port: number };
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        tcp.close(() => resolve());
+      }),
+  };
+}
+
+describe('GET /healthz', () => {
+  it('answers 200 while the process runs', async () => {
+    expect(await get('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+  });
+
+  it('answers HEAD without a body and refuses other methods with 405', async () => {
+    const head = await fetch(`${base}/healthz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const post = await fetch(`${base}/readyz`, { method: 'POST', body: '{}' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
+
+describe('GET /readyz', () => {
+  it('answers 200 when the database answers SELECT 1', async () => {
+    const res = await get('/readyz');
+    expect(res).toMatchObject({ status: 200, body: { status: 'ready', database: { ok: true } } });
+    expect((res.body as { database: { latencyMs: number } }).database.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('answers 503 within its timeout when the database does not answer', async () => {
+    const hole = await blackHole();
+    const deps = await createDeps(server.config, { databaseUrl: `postgres://nobody@127.0.0.1:${hole.port}/nothing`, log: silentLogger });
+    // Not started: start() would LISTEN, which needs the database. yoga.fetch reaches the routes without a socket.
+    const app = buildApp(deps, { readyTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const res = await app.yoga.fetch('http://localhost/readyz');
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'unavailable', database: { ok: false, error: 'TIMEOUT' } });
+      expect((await app.yoga.fetch('http://localhost/healthz')).status).toBe(200);
+    } finally {
+      await app.stop();
+      // A connection still trying the silent server would hold a graceful end() for its 5 s timeout.
+      await deps.db.sql.end({ timeout: 0 });
+      await hole.close();
+    }
+  });
+
+  it('answers 503 while the database refuses connections, and 200 again once it is back', async () => {
+    // A database of its own: the outage must not touch the other tests' server.
+    const database = await createTestDatabase();
+    const deps = await createDeps(server.config, { databaseUrl: database.url, log: silentLogger });
+    const app = buildApp(deps);
+    const { url } = await app.start(0, '127.0.0.1');
+    const readyz = async (): Promise<{ status: number; body: unknown }> => {
+      const res = await fetch(url.replace(/\/graphql$/, '/readyz'));
+      return { status: res.status, body: await res.json() };
+    };
+    const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
+    const name = new URL(database.url).pathname.slice(1);
+    try {
+      expect((await readyz()).status).toBe(200);
+      // ALLOW_CONNECTIONS applies to superusers too (CONNECTION LIMIT would not).
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+      expect(await readyz()).toEqual({ status: 503, body: { status: 'unavailable', database: { ok: false, error: 'UNREACHABLE' } } });
+      const metrics = parsePrometheusText(await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text());
+      expect(sampleValue(metrics, 'taskwire_queue_stats_up')).toBe(0);
+      expect(sampleValue(metrics, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      await waitFor(async () => (await readyz()).status === 200, { message: '/readyz to recover', timeoutMs: 10_000 });
+    } finally {
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      await admin.end();
+      await app.stop();
+      // postgres.js: a pool whose query met a connection killed under it waits out end()'s timeout.
+      await deps.db.sql.end({ timeout: 0 });
+      await database.drop();
+    }
+  });
+
+  it('answers 503 once the server is stopping, before its socket closes', async () => {
+    const app = buildApp(server.deps);
+    await app.start(0, '127.0.0.1');
+    expect((await app.yoga.fetch('http://localhost/readyz')).status).toBe(200);
+    const stopped = app.stop();
+    const res = await app.yoga.fetch('http://localhost/readyz');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'stopping' });
+    await stopped;
+  });
+});

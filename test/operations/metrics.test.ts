@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../../src/server/app.js';
+import type { Runner } from '../../src/worker/runner.js';
+import { setEnqueuedAt, waitForStatus } from '../helpers/factories.js';
+import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
+import { parsePrometheusText, sampleValue, type PromFamily } from './prometheus-text.js';
+
+let server: TestServer;
+let runner: Runner;
+let app: App;
+let base: string;
+
+beforeAll(async () => {
+  server = await startTestServer({ runner: false });
+  // Only the default queue: tasks elsewhere stay PENDING, for the queue depth and age.
+  runner = server.deps.createRunner({ ...FAST_RUNNER, queues: ['default'] });
+  app = buildApp(server.deps, { runner });
+  const { url } = await app.start(0, '127.0.0.1');
+  base = url.slice(0, -'/graphql'.length);
+  await runner.start();
+});
+afterAll(async () => {
+  await runner?.stop();
+  await app?.stop();
+  await server?.close();
+});
+
+async function scrape(): Promise<Map<string, PromFamily>> {
+  const res = await fetch(`${base}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+  return parsePrometheusText(await res.text());
+}
+
+async function enqueue(input: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }', variables: { input } }),
+  });
+  const body = (await res.json()) as { data: { enqueueTask: { task: { id: string } } } };
+  return body.data.enqueueTask.task.id;
+}
+
+const value = (f: Map<string, PromFamily>, family: string, labels: Record<string, string> = {}, series?: string): number =>
+  sampleValue(f, family, labels, series) ?? 0;
+
+describe('GET /metrics', () => {
+  it('is valid Prometheus text: HELP and TYPE for every family, counters end in _total, histograms cumulative', async () => {
+    const families = await scrape();
+    const types = Object.fromEntries([...families.values()].map((f) => [f.name, f.type]));
+    expect(types).toMatchObject({
+      taskwire_tasks_enqueued_total: 'counter',
+      taskwire_tasks_started_total: 'counter',
+      taskwire_tasks_finished_total: 'counter',
+      taskwire_task_duration_seconds: 'histogram',
+      taskwire_queue_tasks: 'gauge',
+      taskwire_queue_oldest_pending_age_seconds: 'gauge',
+      taskwire_queue_stats_up: 'gauge',
+      taskwire_subscriptions_open: 'gauge',
+      taskwire_worker_running_tasks: 'gauge',
+      process_cpu_user_seconds_total: 'counter',
+      process_resident_memory_bytes: 'gauge',
+      process_start_time_seconds: 'gauge',
+      nodejs_heap_size_used_bytes: 'gauge',
+    });
+    expect(value(families, 'taskwire_queue_stats_up')).toBe(1);
+    expect(value(families, 'process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
+    const start = value(families, 'process_start_time_seconds');
+    expect(Math.abs(start - (Date.now() - performance.now()) / 1000)).toBeLessThan(5);
+    expect(value(families, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(0);
+  });
+
+  it('counts enqueued, started and finished tasks by name, queue and outcome, and times them', async () => {
+    const before = await scrape();
+    const ok = await Promise.all([enqueue({ name: 'math.copysign', args: [1, -1] }), enqueue({ name: 'math.copysign', args: [2, 1] })]);
+    const failed = await enqueue({ name: 'demo.fail', args: ['on purpose'] });
+    await Promise.all([...ok.map((id) => waitForStatus(server.deps, id, 'SUCCEEDED')), waitForStatus(server.deps, failed, 'FAILED')]);
+
+    const delta = (f: Map<string, PromFamily>, family: string, labels: Record<string, string>, series?: string): number =>
+      value(f, family, labels, series) - value(before, family, labels, series);
+    // The outcome is counted once the runner has recorded it, just after the row changes.
+    const after = await waitFor(
+      async () => {
+        const f = await scrape();
+        return delta(f, 'taskwire_tasks_finished_total', { name: 'demo.fail', outcome: 'failed' }) === 1 &&
+          delta(f, 'taskwire_tasks_finished_total', { name: 'math.copysign', outcome: 'succeeded' }) === 2
+          ? f
+          : undefined;
+      },
+      { message: 'the finished counters to move' },
+    );
+    const copysign = { name: 'math.copysign', queue: 'default' };
+    expect(delta(after, 'taskwire_tasks_enqueued_total', copysign)).toBe(2);
+    expect(delta(after, 'taskwire_tasks_enqueued_total', { name: 'demo.fail', queue: 'default' })).toBe(1);
+    expect(delta(after, 'taskwire_tasks_started_total', copysign)).toBe(2);
+    expect(delta(after, 'taskwire_tasks_started_total', { name: 'demo.fail', queue: 'default' })).toBe(1);
+    expect(delta(after, 'taskwire_tasks_finished_total', { ...copysign, outcome: 'succeeded' })).toBe(2);
+    const histogram = 'taskwire_task_duration_seconds';
+    expect(delta(after, histogram, { name: 'math.copysign' }, `${histogram}_count`)).toBe(2);
+    expect(delta(after, histogram, { name: 'math.copysign', le: '+Inf' }, `${histogram}_bucket`)).toBe(2);
+    expect(value(after, histogram, { name: 'math.copysign' }, `${histogram}_sum`)).toBeGreaterThan(0);
+    // Everything took well under 10 s: the 10 s bucket holds them all.
+    expect(delta(after, histogram, { name: 'math.copysign', le: '10' }, `${histogram}_bucket`)).toBe(2);
+  });
+
+  it('does not count an idempotent repeat as a new task', async () => {
+    const before = await scrape();
+    const first = await enqueue({ name: 'demo.echo', queue: 'parked', idempotencyKey: 'metrics-once' });
+    const again = await enqueue({ name: 'demo.echo', queue: 'parked', idempotencyKey: 'metrics-once' });
+    expect(again).toBe(first);
+    const labels = { name: 'demo.echo', queue: 'parked' };
+    expect(value(await scrape(), 'taskwire_tasks_enqueued_total', labels) - value(before, 'taskwire_tasks_enqueued_total', labels)).toBe(1);
+  });
+
+  it('escapes label values: a queue name is user input', async () => {
+    const queue = 'we"ird \\ queue\nname';
+    await enqueue({ name: 'demo.echo', queue });
+    const f = await scrape();
+    expect(value(f, 'taskwire_tasks_enqueued_total', { name: 'demo.echo', queue })).toBe(1);
+    expect(value(f, 'taskwire_queue_tasks', { queue, status: 'PENDING' })).toBe(1);
+  });
+
+  it('reads queue depth by status and the oldest due task\'s age from the database at scrape time', async () => {
+    const due = await enqueue({ name: 'demo.echo', queue: 'backlog' });
+    await enqueue({ name: 'demo.echo', queue: 'backlog' });
+    await enqueue({ name: 'demo.echo', queue: 'backlog', runAfter: new Date(Date.now() + 3_600_000).toISOString() });
+    await setEnqueuedAt(server.deps.db.sql, due, new Date(Date.now() - 90_000));
+    const f = await scrape();
+    expect(value(f, 'taskwire_queue_tasks', { queue: 'backlog', status: 'PENDING' })).toBe(3);
+    expect(value(f, 'taskwire_queue_tasks', { queue: 'backlog', status: 'RUNNING' })).toBe(0);
+    const age = value(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'backlog' });
+    expect(age).toBeGreaterThanOrEqual(90);
+    expect(age).toBeLessThan(120);
+    // The default queue is drained by the worker: nothing waits there.
+    expect(value(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'default' })).toBe(0);
+    expect(value(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows open subscriptions and running tasks as they come and go', async () => {
+    const id = await enqueue({ name: 'demo.sleep', args: [60_000] });
+    await waitForStatus(server.deps, id, 'RUNNING');
+    const abort = new AbortController();
+    const res = await fetch(`${base}/graphql?query=${encodeURIComponent('subscription { taskStatusChanged { id } }')}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    const open = await scrape();
+    expect(value(open, 'taskwire_subscriptions_open')).toBe(1);
+    expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
+
+    abort.abort();
+    await server.deps.queue.cancelTask(id);
+    await waitForStatus(server.deps, id, 'CANCELLED');
+    await waitFor(
+      async () => {
+        const f = await scrape();
+        return value(f, 'taskwire_subscriptions_open') === 0 && value(f, 'taskwire_worker_running_tasks', { worker_id: runner.workerId }) === 0;
+      },
+      { message: 'the subscription and the task to be gone from /metrics' },
+    );
+    const f = await scrape();
+    expect(value(f, 'taskwire_tasks_finished_total', { name: 'demo.sleep', queue: 'default', outcome: 'cancelled' })).toBe(1);
+  });
+});

@@ -1,0 +1,83 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createDeps, type Deps } from '../../src/deps.js';
+import { logTaskLifecycle } from '../../src/metrics/task-log.js';
+import { defineTask } from '../../src/worker/define-task.js';
+import { exampleTasks } from '../../src/worker/examples.js';
+import { createRegistry } from '../../src/worker/registry.js';
+import type { Runner } from '../../src/worker/runner.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { waitForStatus } from '../helpers/factories.js';
+import { FAST_RUNNER } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
+
+type Line = Record<string, unknown> & { level: number; msg: string };
+
+const lines: Line[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const text of chunk.toString().split('\n')) if (text) lines.push(JSON.parse(text) as Line);
+    done();
+  },
+});
+const log = pino({ level: 'debug' }, sink);
+
+// A handler that logs through ctx.log: its lines must carry the task and worker too.
+const chatty = defineTask({
+  name: 'test.chatty',
+  run: (_args, ctx) => {
+    ctx.log.info('halfway there', { step: 1 });
+    return 'done';
+  },
+});
+
+let database: TestDatabase;
+let deps: Deps;
+let runner: Runner;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  deps = await createDeps(loadConfig({}), { databaseUrl: database.url, log, registry: createRegistry([...exampleTasks, chatty]) });
+  runner = deps.createRunner(FAST_RUNNER);
+  logTaskLifecycle(runner, log);
+  await runner.start();
+});
+afterAll(async () => {
+  await runner?.stop();
+  await deps?.close();
+  await database?.drop();
+});
+
+describe('logTaskLifecycle', () => {
+  it('logs each attempt\'s start and end with taskId, workerId, name, queue and attempt; every task line has both ids', async () => {
+    const ok = await deps.queue.enqueue({ name: 'test.chatty' });
+    const failed = await deps.queue.enqueue({ name: 'demo.fail', args: ['logged'] });
+    const sleeping = await deps.queue.enqueue({ name: 'demo.sleep', args: [60_000] });
+    await waitForStatus(deps, ok.id, 'SUCCEEDED');
+    await waitForStatus(deps, failed.id, 'FAILED');
+    await waitForStatus(deps, sleeping.id, 'RUNNING');
+    await deps.queue.cancelTask(sleeping.id);
+    await waitForStatus(deps, sleeping.id, 'CANCELLED');
+    await waitFor(() => lines.some((l) => l.taskId === sleeping.id && l.msg === 'task cancelled'), { message: 'the cancelled line' });
+
+    const about = (id: string) => lines.filter((l) => l.taskId === id);
+    const base = { workerId: runner.workerId, queue: 'default', attempt: 1 };
+    // The runner starts a claimed task before it announces the claim: the handler's line can come first.
+    expect(about(ok.id).map((l) => [l.level, l.msg]).sort()).toEqual([
+      [20, 'task started'],
+      [30, 'halfway there'],
+      [30, 'task succeeded'],
+    ]);
+    expect(about(ok.id).find((l) => l.msg === 'halfway there')).toMatchObject({ workerId: runner.workerId, taskId: ok.id, attempt: 1, step: 1 });
+    expect(about(ok.id).at(-1)).toMatchObject({ ...base, name: 'test.chatty', outcome: 'succeeded', durationMs: expect.any(Number) });
+    expect(about(failed.id).at(-1)).toMatchObject({ ...base, level: 40, msg: 'task failed', name: 'demo.fail', outcome: 'failed', maxAttempts: 1 });
+    expect(about(sleeping.id).at(-1)).toMatchObject({ ...base, level: 30, msg: 'task cancelled', name: 'demo.sleep' });
+
+    // Whatever logged it (runner, handler, this observer): a line about a task names its worker.
+    const withTask = lines.filter((l) => 'taskId' in l);
+    expect(withTask).toHaveLength(7);
+    expect(withTask.filter((l) => l.workerId !== runner.workerId)).toEqual([]);
+  });
+});
