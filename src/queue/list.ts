@@ -77,14 +77,19 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
   const tasks = rows.slice(0, size).map((row) => toTask(row));
   if (backward) tasks.reverse();
 
-  // The far side of a cursor: is there anything there (within the filter)?
-  const beyond = async (cond: PendingQuery<Row[]> | undefined): Promise<boolean> => {
+  // The far side of a cursor: is there anything there (within the filter)? Walked in id order
+  // away from the cursor and stopped at the first row, so it reads the rows next to the
+  // cursor (the same index as the page) whatever plan is chosen, rather than whatever an
+  // EXISTS over the whole far side happens to scan.
+  const beyond = async (cond: PendingQuery<Row[]> | undefined, order: 'ASC' | 'DESC'): Promise<boolean> => {
     if (!cond) return false;
-    const [row] = await exec`SELECT EXISTS (SELECT 1 FROM tasks WHERE ${and(exec, [...where, cond])}) AS found`;
-    return Boolean(row?.found);
+    const rows = await exec`
+      SELECT 1 FROM tasks WHERE ${and(exec, [...where, cond])}
+      ORDER BY id ${order === 'ASC' ? exec`ASC` : exec`DESC`} LIMIT 1`;
+    return rows.length > 0;
   };
-  const hasNextPage = backward ? await beyond(before ? exec`id <= ${before}` : undefined) : more;
-  const hasPreviousPage = backward ? more : await beyond(after ? exec`id >= ${after}` : undefined);
+  const hasNextPage = backward ? await beyond(before ? exec`id <= ${before}` : undefined, 'DESC') : more;
+  const hasPreviousPage = backward ? more : await beyond(after ? exec`id >= ${after}` : undefined, 'ASC');
   return {
     tasks,
     hasNextPage,

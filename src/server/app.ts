@@ -15,6 +15,7 @@ import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './pubsub.js';
 import { useRoutes } from './routes.js';
+import { useSharedSubscriptionResults } from './shared-results.js';
 import { useGraphQLWs, type GraphQLWsServer } from './ws.js';
 
 export type { TaskEventStats } from './pubsub.js';
@@ -88,7 +89,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     batching: false,
     graphiql: { title: 'taskwire', subscriptionsProtocol: 'WS' },
     landingPage: false,
-    plugins: [useRoutes(routes, deps.log), useLimits(limits)],
+    plugins: [useRoutes(routes, deps.log), useLimits(limits), useSharedSubscriptionResults()],
   });
 
   let server: Server | undefined;

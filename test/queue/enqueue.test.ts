@@ -117,10 +117,12 @@ describe('enqueueMany', () => {
     const tasks = await app.deps.queue.enqueueMany([
       { name: 'math.copysign', args: [1, 2] },
       { name: 'demo.echo', queue: 'other' },
-      { name: 'demo.sleep', args: [0] },
+      { name: 'demo.sleep', args: [0], idempotencyKey: 'many-1', backoff: { baseMs: 5 }, kwargs: { b: 1, a: [true] } },
     ]);
     expect(tasks.map((t) => t.name)).toEqual(['math.copysign', 'demo.echo', 'demo.sleep']);
     for (const t of tasks) expect(await eventsOf(recorder, app.sql, t.id)).toEqual([{ version: 1, status: 'PENDING' }]);
+    // The returned tasks are built from the inputs plus what the INSERT returned: same as stored.
+    for (const t of tasks) expect(await app.deps.queue.getTask(t.id)).toEqual(t);
     expect(recorder.jobs).toEqual(expect.arrayContaining(['default', 'other']));
   });
 

@@ -1,0 +1,89 @@
+import type { Plugin } from 'graphql-yoga';
+import { createRequire } from 'node:module';
+import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
+
+// The schema is built by Pothos, a CommonJS package, with CommonJS graphql; graphql-js refuses a
+// schema of another module instance, and a bundler (vitest's) would resolve an ESM import to
+// index.mjs. require() gives the same instance everywhere.
+const { createSourceEventStream, execute } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+/**
+ * Results already computed per event object: event → document → operation name + variables → result.
+ * The hub hands one Task object to every subscriber of that task (src/server/pubsub.ts), so
+ * subscribers running the same document with the same variables get one execution between them.
+ * Weak on the event: a result lives as long as the state it was computed from.
+ */
+const shared = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+
+/**
+ * Subscriptions execute each event once per distinct operation rather than once per
+ * subscriber: with 10,000 subscribers watching 100 tasks, one change was executed 100 times,
+ * one for each (about 100 µs apiece, a quarter of it GC). Sound because no field of a
+ * subscription payload depends on who asked: the context holds only shared services
+ * (src/graphql/context.ts). Errors are still masked per subscriber by the hooks that run after
+ * this (they map each result; a shared result is never mutated here).
+ *
+ * Also replaces the executor's stack of async-iterator wrappers around each stream with one.
+ */
+export function useSharedSubscriptionResults(): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribeShared as never);
+    },
+  };
+}
+
+async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const stream = await createSourceEventStream(args);
+  if (!isAsyncIterable(stream)) return stream;
+  const key = `${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}`;
+  return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
+}
+
+function resultFor(event: unknown, key: string, args: ExecutionArgs): Result {
+  if (typeof event !== 'object' || event === null) return execute({ ...args, rootValue: event });
+  let byDocument = shared.get(event);
+  if (!byDocument) shared.set(event, (byDocument = new WeakMap()));
+  let byKey = byDocument.get(args.document);
+  if (!byKey) byDocument.set(args.document, (byKey = new Map()));
+  let result = byKey.get(key);
+  if (!result) {
+    result = execute({ ...args, rootValue: event });
+    byKey.set(key, result);
+  }
+  return result;
+}
+
+/** `source` with each value mapped; `return()` passes straight to the source (unsubscribe is immediate). */
+function mapStream<T>(source: AsyncIterator<T>, map: (value: T) => Result): AsyncIterableIterator<ExecutionResult> {
+  const done = (): IteratorResult<ExecutionResult> => ({ value: undefined, done: true });
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      const step = await source.next();
+      if (step.done) return done();
+      return { value: await map(step.value), done: false };
+    },
+    async return() {
+      await source.return?.();
+      return done();
+    },
+    async throw(error: unknown) {
+      if (source.throw) {
+        const step = await source.throw(error);
+        return step.done ? done() : { value: await map(step.value), done: false };
+      }
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}

@@ -1,0 +1,58 @@
+import { parse } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnqueueTaskDocument } from '../generated/graphql.js';
+import { createGates } from '../helpers/gates.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+
+// src/server/shared-results.ts executes each change once per distinct operation and shares the
+// result between subscribers: subscribers of one task asking different things must still each
+// get exactly what they asked for.
+
+const gates = createGates();
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ tasks: gates.tasks, runner: false });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+type Payload = { taskStatusChanged: Record<string, unknown> };
+const doc = (text: string) => parse(text) as unknown as TypedDocumentNode<Payload, Record<string, unknown>>;
+const STATUS = doc('subscription S($id: ID!) { taskStatusChanged(id: $id) { version status } }');
+const NAME = doc('subscription N($id: ID!) { taskStatusChanged(id: $id) { version name } }');
+const OPTIONAL = doc('subscription O($id: ID!, $withName: Boolean!) { taskStatusChanged(id: $id) { version name @include(if: $withName) } }');
+
+describe('shared subscription results', () => {
+  it('gives subscribers of one task with different documents or variables their own payloads', async () => {
+    const res = await server.execute(EnqueueTaskDocument, { input: { name: 'test.gate', args: ['shared'] } });
+    const id = res.data!.enqueueTask.task.id;
+    const client = server.wsClient();
+    const streams = {
+      status: [server.subscribeWs(STATUS, { id }, client), server.subscribeWs(STATUS, { id })],
+      name: [server.subscribeWs(NAME, { id }, client)],
+      withName: [server.subscribeWs(OPTIONAL, { id, withName: true }, client)],
+      withoutName: [server.subscribeWs(OPTIONAL, { id, withName: false }, client)],
+    };
+    const all = Object.values(streams).flat();
+    await Promise.all(all.map((s) => s.waitFor((v) => v.taskStatusChanged.version === 1)));
+    await server.startRunner();
+    gates.open('shared');
+    await Promise.all(all.map((s) => s.done));
+
+    const versions = [1, 2, 3];
+    for (const s of streams.status) {
+      expect(s.values.map((v) => v.taskStatusChanged)).toEqual([
+        { version: 1, status: 'PENDING' },
+        { version: 2, status: 'RUNNING' },
+        { version: 3, status: 'SUCCEEDED' },
+      ]);
+    }
+    for (const s of [...streams.name, ...streams.withName]) {
+      expect(s.values.map((v) => v.taskStatusChanged)).toEqual(versions.map((version) => ({ version, name: 'test.gate' })));
+    }
+    for (const s of streams.withoutName) expect(s.values.map((v) => v.taskStatusChanged)).toEqual(versions.map((version) => ({ version })));
+    for (const s of all) expect(s.errors).toEqual([]);
+  });
+});
