@@ -37,6 +37,7 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
     connection: { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan' },
     backoff: reconnectDelaySeconds,
+    onclose: () => fetchTypesOnce(sql),
   });
   const db = drizzle(sql, { schema });
   keepCoreTypes(sql);
@@ -57,6 +58,22 @@ export function createDb(url: string, options: DbOptions = {}): Db {
 function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
+
+/**
+ * postgres.js reads the array types (pg_type) on every new connection, and drops the promise
+ * of that query: when the connection dies during it (a database restarting, a backend
+ * terminated), the rejection is unhandled and Node ends the process (porsager/postgres#1192,
+ * #1223). A worker died so in test/reliability/database-restart.test.ts. The types do not
+ * change under a running process and postgres.js keeps them in the pool's shared options, so
+ * once they are known, reconnections skip the read. (A pool's first connection still reads
+ * them: a failure there is a failed start.)
+ */
+function fetchTypesOnce(sql: Sql): void {
+  if (sql.options.parsers[TEXT_ARRAY]) sql.options.fetch_types = false;
+}
+
+/** text[]: registered by postgres.js only once it has read the array types. */
+const TEXT_ARRAY = 1009;
 
 /** PostgreSQL type oids: timestamp, timestamptz, json, jsonb. */
 const TIMESTAMP = 1114;

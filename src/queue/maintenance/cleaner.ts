@@ -1,4 +1,4 @@
-import type { Executor, Sql } from '../../db/client.js';
+import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import { deleteExpiredTasks } from '../sql/delete-expired-tasks.js';
 import { createPeriodic, type Periodic } from './periodic.js';
@@ -20,10 +20,10 @@ export interface Cleaner extends Periodic {
 /** Result retention: finished tasks are kept until `expiresAt`, then deleted in batches. */
 export function createCleaner(o: CleanerOptions): Cleaner {
   const batchSize = o.batchSize ?? 1000;
-  const clean = async (exec: Executor, now?: Date): Promise<number> => {
+  const clean = async (now: Date | null, lockKey: number | null): Promise<number> => {
     let deleted = 0;
     for (;;) {
-      const count = await deleteExpiredTasks(exec, { now: now ?? null, limit: batchSize });
+      const count = await deleteExpiredTasks(o.sql, { now, limit: batchSize, lockKey });
       deleted += count;
       if (count < batchSize) break;
     }
@@ -32,11 +32,10 @@ export function createCleaner(o: CleanerOptions): Cleaner {
   };
   const periodic = createPeriodic({
     name: 'cleaner',
-    sql: o.sql,
-    lockKey: 0x7a5c_1e03,
     intervalMs: o.intervalMs ?? 60_000,
     log: o.log,
-    runOnce: (exec) => clean(exec),
+    // Any constant, the same in every taskwire process: one of them deletes at a time.
+    runOnce: () => clean(null, 0x7a5c_1e03),
   });
-  return { ...periodic, runOnce: (now) => clean(o.sql, now) };
+  return { ...periodic, runOnce: (now) => clean(now ?? null, null) };
 }

@@ -1,4 +1,4 @@
-import type { Executor, Sql } from '../../db/client.js';
+import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
 import type { Task } from '../task.js';
@@ -23,10 +23,10 @@ export interface Rescuer extends Periodic {
 /** Takes back running tasks whose worker stopped renewing the lease (see rescueTasks). */
 export function createRescuer(o: RescuerOptions): Rescuer {
   const batchSize = o.batchSize ?? 1000;
-  const rescue = async (exec: Executor, now?: Date): Promise<Task[]> => {
+  const rescue = async (now: Date | null, lockKey: number | null): Promise<Task[]> => {
     const rescued: Task[] = [];
     for (;;) {
-      const batch = await rescueTasks(exec, { now: now ?? null, limit: batchSize, defaultTtlMs: o.resultTtlMs });
+      const batch = await rescueTasks(o.sql, { now, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey });
       rescued.push(...batch);
       if (batch.length < batchSize) break;
     }
@@ -37,11 +37,10 @@ export function createRescuer(o: RescuerOptions): Rescuer {
   };
   const periodic = createPeriodic({
     name: 'rescuer',
-    sql: o.sql,
-    lockKey: 0x7a5c_1e02,
     intervalMs: o.intervalMs ?? 15_000,
     log: o.log,
-    runOnce: (exec) => rescue(exec),
+    // Any constant, the same in every taskwire process: one of them rescues at a time.
+    runOnce: () => rescue(null, 0x7a5c_1e02),
   });
-  return { ...periodic, runOnce: (now) => rescue(o.sql, now) };
+  return { ...periodic, runOnce: (now) => rescue(now ?? null, null) };
 }

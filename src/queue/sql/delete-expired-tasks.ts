@@ -2,14 +2,21 @@ import type { Executor } from '../../db/client.js';
 
 /**
  * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx).
- * Batched so a large backlog never holds locks on many rows at once. Returns how many.
+ * Batched so a large backlog never holds locks on many rows at once. With `lockKey`, only if
+ * this statement gets that advisory lock (transaction-scoped: released at its commit), so the
+ * same statement of another process meanwhile deletes nothing. Returns how many.
  */
-export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; limit: number }): Promise<number> {
+export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; limit: number; lockKey?: number | null }): Promise<number> {
   const now = p.now?.toISOString() ?? null;
+  const lockKey = p.lockKey ?? null;
   const result = await exec`
+    WITH lock AS (
+      SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
+    )
     DELETE FROM tasks WHERE id IN (
       SELECT id FROM tasks
-      WHERE expires_at <= coalesce(${now}::timestamptz, now())
+      WHERE (SELECT held FROM lock)
+        AND expires_at <= coalesce(${now}::timestamptz, now())
       ORDER BY expires_at
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED

@@ -8,17 +8,25 @@ import { toTask, type Task } from '../task.js';
  * partitioned) get a `WorkerLost` error for that attempt, then RETRYING with backoff while
  * attempts are left, else FAILED; CANCELLED if cancellation was requested.
  * SKIP LOCKED so a worker finishing the task at this moment wins without waiting.
+ * With `lockKey`, only if this statement gets that advisory lock (transaction-scoped, so
+ * released at its commit): the same statement of another process meanwhile rescues nothing.
  * Uses tasks_lease_idx (lease_expires_at WHERE status = 'RUNNING').
  */
 export async function rescueTasks(
   exec: Executor,
-  p: { now: Date | null; limit: number; defaultTtlMs: number },
+  p: { now: Date | null; limit: number; defaultTtlMs: number; lockKey?: number | null },
 ): Promise<Task[]> {
   const now = p.now?.toISOString() ?? null;
+  const lockKey = p.lockKey ?? null;
   const result = await exec`
-    WITH lost AS (
+    WITH lock AS (
+      -- Held until this statement commits; taken once (an InitPlan), before the scan.
+      SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
+    ),
+    lost AS (
       SELECT id FROM tasks
-      WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
+      WHERE (SELECT held FROM lock)
+        AND status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
       ORDER BY lease_expires_at
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED
