@@ -113,6 +113,13 @@ export function useLimits(limits: GraphQLLimits = DEFAULT_LIMITS): Plugin {
             error.extensions.code ??= GRAPHQL_CODES.parseFailed;
             error.extensions.http ??= { status: 400, spec: true };
           }
+          // graphql-js parses recursively: a document nested a few thousand deep, still under the
+          // token limit, overflows the stack. That is the client's document at fault, not us.
+          if (error instanceof RangeError) {
+            throw createGraphQLError('Syntax Error: the document is nested too deeply.', {
+              extensions: { code: GRAPHQL_CODES.parseFailed, http: { status: 400, spec: true } },
+            });
+          }
           throw error;
         }
       });
