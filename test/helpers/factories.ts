@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Executor, Sql } from '../../src/db/client.js';
@@ -12,7 +13,7 @@ import { exampleTasks } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import type { Runner, RunnerOptions } from '../../src/worker/runner.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import type { EventRecorder } from './events.js';
+import { recordEvents, type EventRecorder } from './events.js';
 import { waitFor } from './wait.js';
 
 /** Abort reasons seen by `test.block` handlers, by task id: proof that the AbortSignal fired. */
@@ -202,4 +203,42 @@ export async function eventsOf(recorder: EventRecorder, sql: Sql, id: string): P
 /** Sets columns directly, e.g. to place tasks at fixed enqueue times. Test set-up only. */
 export async function setEnqueuedAt(exec: Executor, id: string, at: Date): Promise<void> {
   await exec`UPDATE tasks SET enqueued_at = ${at}, run_after = ${at} WHERE id = ${id}`;
+}
+
+export interface QueueTestContext {
+  /** The file's app (a private database with the test tasks), made once for the file. */
+  readonly app: QueueTestApp;
+  /** Records the events of the current test; fresh for each test. */
+  readonly recorder: EventRecorder;
+}
+
+/**
+ * The set-up most core test files share: one QueueTestApp per file, an event recorder per
+ * test, and every runner stopped after each test (a leaked runner is a failure).
+ * Call at the top of a file; read `.app` / `.recorder` inside tests.
+ */
+export function useQueueTestApp(): QueueTestContext {
+  let app: QueueTestApp | undefined;
+  let recorder: EventRecorder | undefined;
+  beforeAll(async () => {
+    app = await createQueueTestApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+  beforeEach(async () => {
+    recorder = await recordEvents((app as QueueTestApp).sql);
+  });
+  afterEach(async () => {
+    await app?.stopRunners();
+    await recorder?.close();
+  });
+  return {
+    get app() {
+      return app as QueueTestApp;
+    },
+    get recorder() {
+      return recorder as EventRecorder;
+    },
+  };
 }

@@ -1,25 +1,10 @@
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { recordEvents, type EventRecorder } from '../helpers/events.js';
-import { abortReasons, createQueueTestApp, eventsOf, releaseStubborn, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A runner under trouble: its lease taken away, a missed notification, the database failing.
-let app: QueueTestApp;
-let recorder: EventRecorder;
-beforeAll(async () => {
-  app = await createQueueTestApp();
-});
-afterAll(async () => {
-  await app.close();
-});
-beforeEach(async () => {
-  recorder = await recordEvents(app.sql);
-});
-afterEach(async () => {
-  await app.stopRunners();
-  await recorder.close();
-});
+const env = useQueueTestApp();
 
 /** A logger whose lines the test can read. */
 function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[] } {
@@ -30,108 +15,108 @@ function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[
 
 describe('runner heartbeat', () => {
   it('stops a task whose lease was taken back by the rescuer, and records nothing over it', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'test.block', maxAttempts: 2, backoff: { baseMs: 3_600_000, jitter: 0 } });
-    const runner = app.runner({ heartbeatMs: 50 });
+    const task = await env.app.deps.queue.enqueue({ name: 'test.block', maxAttempts: 2, backoff: { baseMs: 3_600_000, jitter: 0 } });
+    const runner = env.app.runner({ heartbeatMs: 50 });
     await runner.start();
-    await waitForStatus(app.deps, task.id, 'RUNNING');
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
     // The worker is alive, but the rescuer believes it lost (as after a long network cut).
-    const [rescued] = await app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
+    const [rescued] = await env.app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
     expect(rescued).toMatchObject({ id: task.id, status: 'RETRYING', version: 3 });
     await waitFor(() => abortReasons.get(task.id) === 'lost', { message: 'the handler to be aborted as lost' });
     await waitFor(() => runner.running === 0, { message: 'the slot to be freed' });
-    const after = await app.deps.queue.getTask(task.id);
+    const after = await env.app.deps.queue.getTask(task.id);
     expect(after).toMatchObject({ status: 'RETRYING', version: 3 });
     expect(after?.errors.map((e) => e.exceptionType)).toEqual(['WorkerLost']);
-    expect(await eventsOf(recorder, app.sql, task.id)).toEqual([
+    expect(await eventsOf(env.recorder, env.app.sql, task.id)).toEqual([
       { version: 1, status: 'PENDING' },
       { version: 2, status: 'RUNNING' },
       { version: 3, status: 'RETRYING' },
     ]);
-    await app.deps.queue.cancelTask(task.id);
+    await env.app.deps.queue.cancelTask(task.id);
   });
 
   it('drops the late outcome of an attempt it still ran when it claimed the same task again', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'test.stubborn', maxAttempts: 2, backoff: { baseMs: 0, jitter: 0 } });
+    const task = await env.app.deps.queue.enqueue({ name: 'test.stubborn', maxAttempts: 2, backoff: { baseMs: 0, jitter: 0 } });
     // Heartbeats far apart: the stale attempt is not caught by one before the new claim.
-    const runner = app.runner({ heartbeatMs: 60_000, pollIntervalMs: 20, abandonAfterMs: 60_000 });
+    const runner = env.app.runner({ heartbeatMs: 60_000, pollIntervalMs: 20, abandonAfterMs: 60_000 });
     const finished: [number, string][] = [];
     runner.on('finished', (t, outcome) => finished.push([t.attempts, outcome]));
     await runner.start();
-    await waitForStatus(app.deps, task.id, 'RUNNING');
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
     // Its lease is taken back (as after the event loop was blocked past the lease) …
-    await app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
-    await app.sql`UPDATE tasks SET run_after = now() WHERE id = ${task.id}`;
+    await env.app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
+    await env.app.sql`UPDATE tasks SET run_after = now() WHERE id = ${task.id}`;
     // … and the same worker claims attempt 2 while attempt 1's handler still runs.
-    await waitFor(async () => (await app.deps.queue.getTask(task.id))?.attempts === 2, { message: 'attempt 2' });
+    await waitFor(async () => (await env.app.deps.queue.getTask(task.id))?.attempts === 2, { message: 'attempt 2' });
     expect(releaseStubborn({ taskId: task.id, attempt: 1 })).toBe(1);
     await waitFor(() => finished.some(([attempt]) => attempt === 1), { message: 'attempt 1 to end' });
     expect(finished).toEqual([[1, 'lost']]);
-    expect(await app.deps.queue.getTask(task.id)).toMatchObject({ status: 'RUNNING', attempts: 2, returnValue: null });
+    expect(await env.app.deps.queue.getTask(task.id)).toMatchObject({ status: 'RUNNING', attempts: 2, returnValue: null });
     expect(runner.running).toBe(1);
     // Attempt 2 is still tracked: its result is the one recorded.
     await waitFor(() => releaseStubborn({ taskId: task.id, attempt: 2 }) === 1, { message: 'attempt 2 to wait' });
-    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
     expect(done).toMatchObject({ attempts: 2, returnValue: 'finally done (attempt 2)', workerIds: [runner.workerId, runner.workerId] });
     await waitFor(() => runner.running === 0, { message: 'the slots to be free' });
   });
 
   it('notices a cancellation whose notification it missed', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'test.block' });
-    await app.runner({ heartbeatMs: 50 }).start();
-    await waitForStatus(app.deps, task.id, 'RUNNING');
+    const task = await env.app.deps.queue.enqueue({ name: 'test.block' });
+    await env.app.runner({ heartbeatMs: 50 }).start();
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
     // What requestCancel stores, without its notification on the jobs channel.
-    await app.sql`UPDATE tasks SET cancel_requested = true, version = version + 1 WHERE id = ${task.id}`;
-    const done = await waitForStatus(app.deps, task.id, 'CANCELLED');
+    await env.app.sql`UPDATE tasks SET cancel_requested = true, version = version + 1 WHERE id = ${task.id}`;
+    const done = await waitForStatus(env.app.deps, task.id, 'CANCELLED');
     expect(abortReasons.get(task.id)).toBe('cancel');
     expect(done.errors).toEqual([]);
   });
 
   it('keeps a long task alive past its lease by renewing it', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'demo.sleep', args: [1200] });
-    await app.runner({ leaseMs: 600, heartbeatMs: 100 }).start();
-    const running = await waitForStatus(app.deps, task.id, 'RUNNING');
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.sleep', args: [1200] });
+    await env.app.runner({ leaseMs: 600, heartbeatMs: 100 }).start();
+    const running = await waitForStatus(env.app.deps, task.id, 'RUNNING');
     const firstLease = running.leaseExpiresAt?.getTime() ?? 0;
-    await waitFor(async () => ((await app.deps.queue.getTask(task.id))?.leaseExpiresAt?.getTime() ?? 0) > firstLease, {
+    await waitFor(async () => ((await env.app.deps.queue.getTask(task.id))?.leaseExpiresAt?.getTime() ?? 0) > firstLease, {
       message: 'the lease to be renewed',
     });
     // The rescuer, at the real time, finds nothing to take even though 600 ms leases passed.
-    await waitFor(async () => (await app.deps.queue.getTask(task.id))?.status === 'SUCCEEDED' || (await app.deps.rescuer.runOnce()).length > 0);
-    expect(await waitForStatus(app.deps, task.id, 'SUCCEEDED')).toMatchObject({ attempts: 1, errors: [] });
+    await waitFor(async () => (await env.app.deps.queue.getTask(task.id))?.status === 'SUCCEEDED' || (await env.app.deps.rescuer.runOnce()).length > 0);
+    expect(await waitForStatus(env.app.deps, task.id, 'SUCCEEDED')).toMatchObject({ attempts: 1, errors: [] });
   });
 });
 
 describe('runner claim loop', () => {
   it('survives the database failing its claims, with no error listener, and resumes', async () => {
     const { log, lines } = captureLog();
-    const runner = app.runner({ log, pollIntervalMs: 20 });
+    const runner = env.app.runner({ log, pollIntervalMs: 20 });
     expect(runner.listenerCount('error')).toBe(0);
     await runner.start();
-    await app.sql`ALTER TABLE tasks RENAME TO tasks_away`;
+    await env.app.sql`ALTER TABLE tasks RENAME TO tasks_away`;
     try {
       await waitFor(() => lines().some((l) => l.msg === 'claim failed; retrying'), { message: 'a failed claim' });
     } finally {
-      await app.sql`ALTER TABLE tasks_away RENAME TO tasks`;
+      await env.app.sql`ALTER TABLE tasks_away RENAME TO tasks`;
     }
-    const task = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['back'] });
-    expect(await waitForStatus(app.deps, task.id, 'SUCCEEDED')).toMatchObject({ workerIds: [runner.workerId] });
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', args: ['back'] });
+    expect(await waitForStatus(env.app.deps, task.id, 'SUCCEEDED')).toMatchObject({ workerIds: [runner.workerId] });
   });
 
   it('reports failed claims to an error listener when there is one', async () => {
-    const runner = app.runner({ pollIntervalMs: 20 });
+    const runner = env.app.runner({ pollIntervalMs: 20 });
     const errors: unknown[] = [];
     runner.on('error', (e) => errors.push(e));
     await runner.start();
-    await app.sql`ALTER TABLE tasks RENAME TO tasks_away`;
+    await env.app.sql`ALTER TABLE tasks RENAME TO tasks_away`;
     try {
       await waitFor(() => errors.length > 0, { message: 'an error event' });
     } finally {
-      await app.sql`ALTER TABLE tasks_away RENAME TO tasks`;
+      await env.app.sql`ALTER TABLE tasks_away RENAME TO tasks`;
     }
     expect(errors[0]).toMatchObject({ code: '42P01' }); // undefined_table
   });
 
   it('survives a listener that throws', async () => {
-    const runner = app.runner();
+    const runner = env.app.runner();
     runner.on('claimed', () => {
       throw new Error('listener bug');
     });
@@ -139,8 +124,8 @@ describe('runner claim loop', () => {
       throw new Error('listener bug');
     });
     await runner.start();
-    const tasks = await app.deps.queue.enqueueMany([{ name: 'demo.echo' }, { name: 'demo.echo' }]);
-    for (const t of tasks) await waitForStatus(app.deps, t.id, 'SUCCEEDED');
+    const tasks = await env.app.deps.queue.enqueueMany([{ name: 'demo.echo' }, { name: 'demo.echo' }]);
+    for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
     await waitFor(() => runner.running === 0);
   });
 });

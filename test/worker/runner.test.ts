@@ -1,38 +1,23 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { copysign } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
-import { recordEvents, type EventRecorder } from '../helpers/events.js';
-import { abortReasons, createQueueTestApp, eventsOf, releaseStubborn, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // What one attempt can end in, run by a real runner: results, errors, timeouts, and the
 // handlers that misbehave (throw non-Errors, return what cannot be stored, ignore aborts).
-let app: QueueTestApp;
-let recorder: EventRecorder;
-beforeAll(async () => {
-  app = await createQueueTestApp();
-});
-afterAll(async () => {
-  await app.close();
-});
-beforeEach(async () => {
-  recorder = await recordEvents(app.sql);
-});
-afterEach(async () => {
-  await app.stopRunners();
-  await recorder.close();
-});
+const env = useQueueTestApp();
 
 const FAST = { baseMs: 20, maxMs: 40, factor: 2, jitter: 0 };
 
 describe('createRunner', () => {
   it('runs math.copysign(1, -1) to SUCCEEDED with -1, one attempt, one worker, ordered timestamps', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'math.copysign', args: [1, -1] });
-    const runner = app.runner();
+    const task = await env.app.deps.queue.enqueue({ name: 'math.copysign', args: [1, -1] });
+    const runner = env.app.runner();
     const finished: string[] = [];
     runner.on('finished', (t, outcome) => finished.push(`${t.id}:${outcome}`));
     await runner.start();
-    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
     expect(done).toMatchObject({ returnValue: -1, attempts: 1, workerIds: [runner.workerId], errors: [], progress: null });
     const { enqueuedAt, startedAt, finishedAt, lastAttemptedAt } = done;
     expect(startedAt).toBeInstanceOf(Date);
@@ -45,10 +30,10 @@ describe('createRunner', () => {
   });
 
   it('retries demo.fail twice, then records FAILED with three errors in attempt order', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'demo.fail', args: ['broken on purpose'], maxAttempts: 3, backoff: FAST });
-    const runner = app.runner();
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.fail', args: ['broken on purpose'], maxAttempts: 3, backoff: FAST });
+    const runner = env.app.runner();
     await runner.start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done).toMatchObject({ attempts: 3, maxAttempts: 3, returnValue: null, workerIds: Array(3).fill(runner.workerId) });
     expect(done.errors.map((e) => e.attempt)).toEqual([1, 2, 3]);
     for (const e of done.errors) {
@@ -56,7 +41,7 @@ describe('createRunner', () => {
       expect(e.traceback).toContain('DemoFailure: broken on purpose');
       expect(e.at).toBeInstanceOf(Date);
     }
-    expect((await eventsOf(recorder, app.sql, task.id)).map((e) => e.status)).toEqual([
+    expect((await eventsOf(env.recorder, env.app.sql, task.id)).map((e) => e.status)).toEqual([
       'PENDING',
       'RUNNING',
       'RETRYING',
@@ -68,28 +53,28 @@ describe('createRunner', () => {
   });
 
   it('fails an attempt that exceeds timeoutMs with a TimeoutError, and retries it while attempts are left', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'test.block', timeoutMs: 50, maxAttempts: 2, backoff: FAST });
-    await app.runner().start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const task = await env.app.deps.queue.enqueue({ name: 'test.block', timeoutMs: 50, maxAttempts: 2, backoff: FAST });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(abortReasons.get(task.id)).toBe('timeout');
     expect(done.attempts).toBe(2);
     expect(done.errors.map((e) => [e.exceptionType, e.attempt])).toEqual([
       ['TimeoutError', 1],
       ['TimeoutError', 2],
     ]);
-    expect((await eventsOf(recorder, app.sql, task.id)).map((e) => e.status)).toContain('RETRYING');
+    expect((await eventsOf(env.recorder, env.app.sql, task.id)).map((e) => e.status)).toContain('RETRYING');
   });
 
   it('frees the slot of a handler that ignores its AbortSignal after abandonAfterMs', async () => {
-    const stuck = await app.deps.queue.enqueue({ name: 'test.stubborn', timeoutMs: 30 });
-    const runner = app.runner({ concurrency: 1, abandonAfterMs: 100 });
+    const stuck = await env.app.deps.queue.enqueue({ name: 'test.stubborn', timeoutMs: 30 });
+    const runner = env.app.runner({ concurrency: 1, abandonAfterMs: 100 });
     await runner.start();
-    const failed = await waitForStatus(app.deps, stuck.id, 'FAILED');
+    const failed = await waitForStatus(env.app.deps, stuck.id, 'FAILED');
     expect(failed.errors[0]).toMatchObject({ exceptionType: 'TimeoutError', attempt: 1 });
     expect(failed.errors[0]?.message).toContain('did not stop within 100 ms');
     // The handler still hangs, yet the single slot runs the next task.
-    const next = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['next'] });
-    await waitForStatus(app.deps, next.id, 'SUCCEEDED');
+    const next = await env.app.deps.queue.enqueue({ name: 'demo.echo', args: ['next'] });
+    await waitForStatus(env.app.deps, next.id, 'SUCCEEDED');
     await waitFor(() => runner.running === 0, { message: 'the slot to be free' });
     releaseStubborn();
   });
@@ -103,16 +88,16 @@ describe('createRunner', () => {
     ['toJsonThrows', 'ResultNotSerializable'],
     ['large', 'ResultTooLarge'],
   ])('records FAILED without retrying when the handler returns a %s value (%s)', async (kind, exceptionType) => {
-    const task = await app.deps.queue.enqueue({ name: 'test.return', args: [kind], maxAttempts: 3, backoff: FAST });
-    const runner = app.runner({ maxResultBytes: 1000 });
+    const task = await env.app.deps.queue.enqueue({ name: 'test.return', args: [kind], maxAttempts: 3, backoff: FAST });
+    const runner = env.app.runner({ maxResultBytes: 1000 });
     await runner.start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done).toMatchObject({ attempts: 1, returnValue: null });
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType, attempt: 1 })]);
     expect(done.errors[0]?.message).toMatch(/returnValue/);
     // The worker is unharmed: its slot is free and it keeps working.
-    const next = await app.deps.queue.enqueue({ name: 'demo.echo' });
-    await waitForStatus(app.deps, next.id, 'SUCCEEDED');
+    const next = await env.app.deps.queue.enqueue({ name: 'demo.echo' });
+    await waitForStatus(env.app.deps, next.id, 'SUCCEEDED');
     await waitFor(() => runner.running === 0, { message: 'the slot to be free' });
   });
 
@@ -122,37 +107,37 @@ describe('createRunner', () => {
     ['cycle', 'NonError(object)', '[Circular *1]'],
     ['nulMessage', 'Error', 'bad \ufffd byte'],
   ])('records a readable error when the handler throws %s', async (kind, exceptionType, message) => {
-    const task = await app.deps.queue.enqueue({ name: 'test.throw', args: [kind] });
-    await app.runner().start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const task = await env.app.deps.queue.enqueue({ name: 'test.throw', args: [kind] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done.errors).toHaveLength(1);
     expect(done.errors[0]?.exceptionType).toBe(exceptionType);
     expect(done.errors[0]?.message).toContain(message);
   });
 
   it('stores progress as visible changes, each with its own version and event', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'demo.progress', args: [3, 20] });
-    await app.runner().start();
-    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.progress', args: [3, 20] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
     expect(done.progress).toMatchObject({ current: 3, total: 3, message: 'step 3 of 3' });
-    const events = await eventsOf(recorder, app.sql, task.id);
+    const events = await eventsOf(env.recorder, env.app.sql, task.id);
     expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
     expect(events.at(-1)).toEqual({ version: done.version, status: 'SUCCEEDED' });
     expect(events.filter((e) => e.status === 'RUNNING').length).toBeGreaterThanOrEqual(2); // claim + progress
   });
 
   it('fails a task it has no handler for with UnknownTask, without retrying', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 3 });
-    await app.runner({ registry: createRegistry([copysign]) }).start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 3 });
+    await env.app.runner({ registry: createRegistry([copysign]) }).start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1 })]);
   });
 
   it('fails a task whose stored arguments no longer fit the schema with InvalidArguments', async () => {
-    const task = await app.deps.queue.enqueue({ name: 'math.copysign', args: [1, 2], maxAttempts: 3 });
-    await app.sql`UPDATE tasks SET args = '["one", 2]'::jsonb WHERE id = ${task.id}`;
-    await app.runner().start();
-    const done = await waitForStatus(app.deps, task.id, 'FAILED');
+    const task = await env.app.deps.queue.enqueue({ name: 'math.copysign', args: [1, 2], maxAttempts: 3 });
+    await env.app.sql`UPDATE tasks SET args = '["one", 2]'::jsonb WHERE id = ${task.id}`;
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'InvalidArguments', attempt: 1 })]);
   });
 });

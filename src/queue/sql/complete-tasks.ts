@@ -1,6 +1,5 @@
 import type { Executor } from '../../db/client.js';
 import { NOTIFY_EVENTS } from '../events.js';
-import { toTask, type Task } from '../task.js';
 
 export interface Completion {
   id: string;
@@ -16,15 +15,18 @@ export interface Completion {
  * task back, the late result is dropped rather than overwriting a newer attempt (the task is
  * recorded once) — even when the newer attempt is this worker's own.
  * Result retention starts now: expires_at = now + the task's TTL, else `defaultTtlMs`.
+ * Returns the ids of the tasks it recorded.
  */
 export async function completeTasks(
   exec: Executor,
   workerId: string,
   completions: readonly Completion[],
   defaultTtlMs: number,
-): Promise<Task[]> {
+): Promise<string[]> {
   if (completions.length === 0) return [];
-  const input = JSON.stringify(completions.map((c) => ({ id: c.id, attempt: c.attempt, value: JSON.parse(c.returnValue) as unknown })));
+  // The return values are JSON text already (encoded and size-checked by the worker): spliced
+  // in as they are, not parsed only to be stringified again, as insertTasks does with args.
+  const input = `[${completions.map((c) => `{"id":"${c.id}","attempt":${c.attempt},"value":${c.returnValue}}`).join(',')}]`;
   const result = await exec`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, attempt int, value jsonb)
@@ -40,8 +42,10 @@ export async function completeTasks(
         expires_at = clock_timestamp() + coalesce(t.result_ttl_ms, ${defaultTtlMs}) * interval '1 millisecond'
       FROM input
       WHERE t.id = input.id AND t.status = 'RUNNING' AND t.locked_by = ${workerId} AND t.attempts = input.attempt
-      RETURNING t.*
+      -- Only what the events need: reading back every result (up to MAX_RESULT_BYTES each) would
+      -- cost a parse per task for nothing.
+      RETURNING t.id, t.version, t.status
     ),
     ${exec.unsafe(NOTIFY_EVENTS)}`;
-  return result.map((row) => toTask(row));
+  return result.map((row) => String(row.id));
 }
