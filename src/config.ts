@@ -41,6 +41,8 @@ const envSchema = z.object({
   DB_POOL_SIZE: int(1, 1000).default(10),
   /** Tasks one worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
+  /** Claim ahead of free slots what the slots should start within this many ms (0: only into free slots). */
+  WORKER_PREFETCH_MS: int(0, 10_000).default(10),
   /** Queues the worker claims from; empty means every queue. */
   WORKER_QUEUES: list.default([]),
   /** Fallback poll when no notification arrives, in ms. */
@@ -75,6 +77,7 @@ export interface Config {
   readonly dbPoolSize: number;
   readonly worker: {
     readonly concurrency: number;
+    readonly prefetchMs: number;
     readonly queues: readonly string[];
     readonly pollIntervalMs: number;
     readonly leaseMs: number;
@@ -126,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: e.DB_POOL_SIZE,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      prefetchMs: e.WORKER_PREFETCH_MS,
       queues: e.WORKER_QUEUES,
       pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
       leaseMs: e.LEASE_MS,

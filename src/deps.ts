@@ -40,6 +40,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         registry,
         log: p.log,
         concurrency: w.concurrency,
+        prefetchMs: w.prefetchMs,
         queues: w.queues,
         pollIntervalMs: w.pollIntervalMs,
         leaseMs: w.leaseMs,

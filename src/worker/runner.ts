@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
 import { extendLeases } from '../queue/sql/extend-leases.js';
+import { releaseTasks } from '../queue/sql/release-tasks.js';
 import type { Task } from '../queue/task.js';
 import { executeTask, type AbortReason, type Outcome } from './execute-task.js';
 import { createOutcomeStore } from './outcome-store.js';
@@ -17,6 +18,15 @@ export interface RunnerOptions {
   log: Logger;
   /** Tasks run at once (default 10). */
   concurrency?: number;
+  /**
+   * Claim ahead: besides its free slots, a claim takes as many tasks as the slots are expected
+   * to start within this many ms, judged by how long recent handlers took (default 10; 0: claim
+   * only into free slots). Fast tasks then cost one claim per few hundred rather than per ten;
+   * slow ones are never claimed ahead of time. See docs/decisions.md "Claiming ahead".
+   */
+  prefetchMs?: number;
+  /** A task claimed ahead that still waits for a slot after this long goes back to the queue at the next heartbeat, in ms (default 1,000). */
+  releaseWaitingAfterMs?: number;
   /** Queues to claim from; empty: all (default). */
   queues?: readonly string[];
   /** Poll when no notification came, in ms (default 1000). */
@@ -46,6 +56,8 @@ export interface Runner extends EventEmitter<RunnerEvents> {
   readonly workerId: string;
   /** Tasks running now. */
   readonly running: number;
+  /** Tasks claimed ahead, waiting for a slot (see `prefetchMs`). */
+  readonly waiting: number;
   start(): Promise<void>;
   /** Graceful: stop claiming, wait for running tasks (up to the grace), release the rest. */
   stop(): Promise<void>;
@@ -56,6 +68,16 @@ interface Running {
   controller: AbortController;
 }
 
+interface Waiting {
+  task: Task;
+  /** When it was claimed (Date.now()). */
+  at: number;
+}
+
+/** Most tasks claimed ahead of free slots (graphile-worker's local queue holds 500). */
+const MAX_AHEAD = 1000;
+
+
 /**
  * A worker: claims batches into free slots, runs them, records outcomes, keeps leases
  * alive. Woken by NOTIFY on the jobs channel, with a poll as the fallback (NOTIFY is a
@@ -64,6 +86,8 @@ interface Running {
 export function createRunner(options: RunnerOptions): Runner {
   const o = {
     concurrency: 10,
+    prefetchMs: 10,
+    releaseWaitingAfterMs: 1000,
     queues: [] as readonly string[],
     pollIntervalMs: 1000,
     leaseMs: 30_000,
@@ -81,6 +105,11 @@ export function createRunner(options: RunnerOptions): Runner {
   // Keyed by attempt (`id:attempts`), not by task: after its lease was taken back, a task can
   // be claimed again by this same worker while the old attempt's handler still runs.
   const running = new Map<string, Running>();
+  // Claimed ahead of a free slot, in claim (priority) order; started as slots free up.
+  let waiting: Waiting[] = [];
+  // Average handler time in ms (exponentially weighted), the basis of how far ahead to claim;
+  // unknown until a first task ran, so a fresh worker claims only into free slots.
+  let averageRunMs: number | undefined;
   const inFlight = new Set<Promise<void>>();
   let listener: Listener | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -114,19 +143,37 @@ export function createRunner(options: RunnerOptions): Runner {
     });
   }
 
+  /** How many tasks to hold beyond the free slots: what the slots should start within prefetchMs. */
+  function claimAhead(): number {
+    if (o.prefetchMs <= 0 || averageRunMs === undefined) return 0;
+    return Math.min(MAX_AHEAD, Math.floor((o.concurrency * o.prefetchMs) / Math.max(averageRunMs, 0.01)));
+  }
+
+  /**
+   * Tasks the next claim should take, or 0 when it should wait: with tasks in hand, the lead
+   * is topped up only once half of it is used, so that a fast drain makes one claim of many
+   * rather than many claims of one.
+   */
+  function claimWanted(): number {
+    const ahead = claimAhead();
+    const want = o.concurrency - running.size + ahead - waiting.length;
+    if (want <= 0 || (waiting.length > 0 && want < ahead / 4)) return 0;
+    return want;
+  }
+
   async function claimLoop(): Promise<void> {
     try {
       do {
         wakeAgain = false;
         while (!stopping) {
-          const free = o.concurrency - running.size;
-          if (free <= 0) {
+          const want = claimWanted();
+          if (want === 0) {
             moreMaybe = true;
             break;
           }
           let tasks: Task[];
           try {
-            tasks = await claimTasks(sql, { workerId, limit: free, queues: o.queues, leaseMs: o.leaseMs });
+            tasks = await claimTasks(sql, { workerId, limit: want, queues: o.queues, leaseMs: o.leaseMs });
             claimErrors = 0;
           } catch (error) {
             // Database away: back off (capped) and let the poll timer try again.
@@ -140,10 +187,17 @@ export function createRunner(options: RunnerOptions): Runner {
             );
             break;
           }
+          if (stopping) {
+            // stop() began during the claim: these never start, and go straight back.
+            await releaseWaiting(tasks);
+            break;
+          }
+          const at = Date.now();
+          for (const task of tasks) waiting.push({ task, at });
           // Started before anyone hears of them: claimed tasks must run whatever a listener does.
-          for (const task of tasks) start(task);
+          fillSlots();
           if (tasks.length > 0) notify('claimed', tasks);
-          moreMaybe = tasks.length === free;
+          moreMaybe = tasks.length === want;
           if (!moreMaybe) break;
         }
       } while (wakeAgain && !stopping);
@@ -151,6 +205,23 @@ export function createRunner(options: RunnerOptions): Runner {
       // Nothing above should throw; if something does, the next wake-up or poll tries again.
       log.error({ err: error }, 'claim loop failed');
     }
+  }
+
+  /** Starts waiting tasks while there are free slots. */
+  function fillSlots(): void {
+    while (running.size < o.concurrency && waiting.length > 0 && !stopping) start((waiting.shift() as Waiting).task);
+  }
+
+  /** Hands tasks that never started back to the queue (shutdown, or waited too long). */
+  async function releaseWaiting(tasks: readonly Task[]): Promise<void> {
+    if (tasks.length === 0) return;
+    try {
+      await releaseTasks(sql, { workerId, attempts: tasks.map((t) => ({ id: t.id, attempt: t.attempts })), defaultTtlMs: o.resultTtlMs });
+    } catch (error) {
+      // Still RUNNING under this worker: the rescuer takes them back when the lease ends.
+      log.warn({ err: error, tasks: tasks.length }, 'could not release claimed tasks; the rescuer will take them back');
+    }
+    for (const task of tasks) notify('finished', task, 'released');
   }
 
   /** Emits to listeners; one that throws is logged, never allowed to break the runner. */
@@ -169,6 +240,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const controller = new AbortController();
     running.set(key, { task, controller });
     const done = (async (): Promise<void> => {
+      const began = performance.now();
       try {
         const outcome = await executeTask({
           task,
@@ -184,7 +256,10 @@ export function createRunner(options: RunnerOptions): Runner {
         // outcome is being written (the write batches with others meanwhile). Waiting for the
         // commit first left slots idle for a round trip per task (bench/README.md).
         running.delete(key);
-        if (moreMaybe) wake();
+        const ranMs = performance.now() - began;
+        averageRunMs = averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * 0.2;
+        fillSlots();
+        if (moreMaybe && claimWanted() > 0) wake();
         await outcomes.record(task, outcome);
         notify('finished', task, outcome.kind);
       } catch (error) {
@@ -194,33 +269,74 @@ export function createRunner(options: RunnerOptions): Runner {
       } finally {
         running.delete(key);
       }
-      if (moreMaybe) wake();
+      fillSlots();
+      if (moreMaybe && claimWanted() > 0) wake();
     })();
     inFlight.add(done);
     void done.then(() => inFlight.delete(done)); // never rejects: see the catch above
   }
 
   async function heartbeat(): Promise<void> {
+    await releaseStale();
     const entries = [...running.values()];
-    if (entries.length === 0) return;
+    const held = waiting.map((w) => w.task);
+    if (entries.length === 0 && held.length === 0) return;
     try {
-      const ids = [...new Set(entries.map((e) => e.task.id))];
-      const states = await extendLeases(sql, { workerId, ids, leaseMs: o.leaseMs });
-      const held = new Map(states.map((s) => [s.id, s]));
+      const ids = [...new Set([...entries.map((e) => e.task.id), ...held.map((t) => t.id)])];
+      const states = new Map((await extendLeases(sql, { workerId, ids, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
       for (const entry of entries) {
-        const state = held.get(entry.task.id);
+        const state = states.get(entry.task.id);
         // Not ours any more, or ours in a newer attempt: this attempt was given up on.
         if (!state || state.attempts !== entry.task.attempts) abortEntry(entry, 'lost');
         else if (state.cancelRequested) abortEntry(entry, 'cancel');
+      }
+      for (const task of held) {
+        const state = states.get(task.id);
+        if (!state || state.attempts !== task.attempts) dropWaiting(task, 'lost');
+        else if (state.cancelRequested) dropWaiting(task, 'cancel');
       }
     } catch (error) {
       log.warn({ err: error }, 'heartbeat failed');
     }
   }
 
+  /**
+   * Tasks claimed ahead that still wait after releaseWaitingAfterMs (handlers turned slow since
+   * the claim) go back to the queue, where another worker's free slot can take them.
+   */
+  async function releaseStale(): Promise<void> {
+    const before = Date.now() - o.releaseWaitingAfterMs;
+    if (waiting.length === 0 || (waiting[0] as Waiting).at > before) return;
+    const stale = waiting.filter((w) => w.at <= before).map((w) => w.task);
+    waiting = waiting.filter((w) => w.at > before);
+    // The estimate that claimed them was wrong: forget it, so they are not claimed straight back;
+    // the next handlers to finish build a new one.
+    averageRunMs = undefined;
+    log.info({ tasks: stale.length }, 'releasing tasks that waited too long for a slot');
+    await releaseWaiting(stale);
+  }
+
+  /** A waiting task that is no longer ours, or whose cancellation was asked for, never starts. */
+  function dropWaiting(task: Task, reason: 'lost' | 'cancel'): void {
+    const index = waiting.findIndex((w) => w.task === task);
+    if (index < 0) return;
+    waiting.splice(index, 1);
+    if (reason === 'lost') {
+      notify('finished', task, 'lost');
+      return;
+    }
+    const cancelled = (async (): Promise<void> => {
+      await outcomes.record(task, { kind: 'cancelled', error: null });
+      notify('finished', task, 'cancelled');
+    })();
+    inFlight.add(cancelled);
+    void cancelled.then(() => inFlight.delete(cancelled));
+  }
+
   /** Aborts every attempt of task `id` running here (there is at most one live one). */
   function abort(id: string, reason: AbortReason): void {
     for (const entry of running.values()) if (entry.task.id === id) abortEntry(entry, reason);
+    for (const w of waiting.filter((w) => w.task.id === id)) dropWaiting(w.task, reason === 'cancel' ? 'cancel' : 'lost');
   }
 
   function abortEntry(entry: Running, reason: AbortReason): void {
@@ -242,6 +358,10 @@ export function createRunner(options: RunnerOptions): Runner {
     // now and come under the grace period below, rather than run unbounded after it.
     stopController.abort();
     await claiming;
+    // Claimed ahead but never started: back to the queue at once, for other workers.
+    const held = waiting.map((w) => w.task);
+    waiting = [];
+    await releaseWaiting(held);
     if (running.size > 0) {
       log.info({ running: running.size, graceMs: o.shutdownGraceMs }, 'waiting for running tasks');
       // Cancelled once drained: a pending 30 s timer would keep the process alive after stop().
@@ -266,6 +386,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
   // Object.assign would copy `running` once, as the number it is now: define it as a getter.
   Object.defineProperty(emitter, 'running', { get: () => running.size, enumerable: true });
+  Object.defineProperty(emitter, 'waiting', { get: () => waiting.length, enumerable: true });
   return Object.assign(emitter, {
     workerId,
     async start() {

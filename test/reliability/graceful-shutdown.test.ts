@@ -85,7 +85,10 @@ describe('graceful shutdown of a worker under load', () => {
              count(*) FILTER (WHERE new_status NOT IN ('SUCCEEDED', 'PENDING', 'RETRYING'))::int AS other
       FROM task_audit WHERE old_status = 'RUNNING' AND old_locked_by = ${doomed} AND new_locked_by IS NULL`;
     const [claims] = await app.sql`SELECT count(*)::int AS n FROM task_audit WHERE new_status = 'RUNNING' AND new_locked_by = ${doomed}`;
-    expect(ends).toMatchObject({ released: long.length, other: 0 });
+    // Released: the long tasks cut off by the grace period, plus any short task claimed ahead
+    // (WORKER_PREFETCH_MS) that had not started when the shutdown began.
+    expect(ends).toMatchObject({ other: 0 });
+    expect(Number(ends?.released)).toBeGreaterThanOrEqual(long.length);
     expect(Number(ends?.finished) + Number(ends?.released)).toBe(claims?.n);
 
     // Nothing is lost: the short tasks all succeed; the released ones run again elsewhere as

@@ -24,24 +24,28 @@ export async function completeTasks(
   defaultTtlMs: number,
 ): Promise<string[]> {
   if (completions.length === 0) return [];
-  // The return values are JSON text already (encoded and size-checked by the worker): spliced
-  // in as they are, not parsed only to be stringified again, as insertTasks does with args.
-  const input = `[${completions.map((c) => `{"id":"${c.id}","attempt":${c.attempt},"value":${c.returnValue}}`).join(',')}]`;
+  // One jsonb object keyed by `id:attempt`, looked up per row (a binary search), rather than a
+  // recordset joined to tasks: without statistics the planner nested-looped that join and
+  // re-read the whole recordset per row, 74 ms for 500 completions (bench/README.md). The key
+  // also carries the attempt guard. The values are JSON text already (encoded and size-checked
+  // by the worker): spliced in as they are, not parsed only to be stringified again.
+  const byAttempt = `{${completions.map((c) => `"${c.id}:${c.attempt}":${c.returnValue}`).join(',')}}`;
+  const ids = completions.map((c) => c.id);
+  // Walks the primary key for the ids.
   const result = await exec`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, attempt int, value jsonb)
-    ),
+    WITH input AS (SELECT ${byAttempt}::jsonb AS values),
     changed AS (
       UPDATE tasks t SET
         status = 'SUCCEEDED',
-        return_value = CASE WHEN jsonb_typeof(input.value) = 'null' THEN NULL ELSE input.value END,
+        return_value = nullif(input.values -> (t.id::text || ':' || t.attempts), 'null'::jsonb),
         version = t.version + 1,
         finished_at = clock_timestamp(),
         locked_by = NULL,
         lease_expires_at = NULL,
         expires_at = clock_timestamp() + coalesce(t.result_ttl_ms, ${defaultTtlMs}) * interval '1 millisecond'
       FROM input
-      WHERE t.id = input.id AND t.status = 'RUNNING' AND t.locked_by = ${workerId} AND t.attempts = input.attempt
+      WHERE t.id = ANY(${ids}::uuid[]) AND t.status = 'RUNNING' AND t.locked_by = ${workerId}
+        AND input.values ? (t.id::text || ':' || t.attempts)
       -- Only what the events need: reading back every result (up to MAX_RESULT_BYTES each) would
       -- cost a parse per task for nothing.
       RETURNING t.id, t.version, t.status

@@ -1,0 +1,119 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../src/queue/task.js';
+import { eventsOf, executionOrder, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Claiming ahead (RunnerOptions.prefetchMs): fast handlers get claims of many tasks, slow ones
+// none beyond their free slots, and a task claimed ahead that never starts goes back whole.
+const env = useQueueTestApp();
+
+// Each test counts on an empty queue: a task another test handed back would take the one slot.
+beforeEach(async () => {
+  await env.app.sql`DELETE FROM tasks`;
+});
+
+/** Runs `count` fast tasks to completion, so the runner has an estimate of its handlers' time. */
+async function warmUp(runner: ReturnType<typeof env.app.runner>, count = 5): Promise<void> {
+  const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: count }, () => ({ name: 'test.record' })));
+  await runner.start();
+  for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
+}
+
+/** One slow task holding the runner's only slot, and `count` fast ones claimed ahead behind it. */
+async function blockedBehindStubborn(runner: ReturnType<typeof env.app.runner>, count: number): Promise<{ stubborn: Task; queued: Task[] }> {
+  const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
+    { name: 'test.stubborn', priority: 10 },
+    ...Array.from({ length: count }, () => ({ name: 'test.record' })),
+  ]);
+  if (!stubborn) throw new Error('nothing enqueued');
+  await waitFor(() => runner.running === 1 && runner.waiting === count, { message: `${count} tasks claimed ahead behind the stubborn one` });
+  return { stubborn, queued };
+}
+
+async function statusesOf(ids: readonly string[]): Promise<string[]> {
+  const rows = await env.app.sql`SELECT status FROM tasks WHERE id = ANY(${ids as string[]}::uuid[])`;
+  return rows.map((r) => String(r.status));
+}
+
+describe('claiming ahead', () => {
+  it('claims beyond its free slots for fast handlers, and runs every task exactly once', async () => {
+    const runner = env.app.runner({ concurrency: 2 });
+    const batches: number[] = [];
+    runner.on('claimed', (tasks) => batches.push(tasks.length));
+    const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 300 }, () => ({ name: 'test.record' })));
+    const before = executionOrder.length;
+    await runner.start();
+    await waitFor(async () => (await statusesOf(tasks.map((t) => t.id))).every((s) => s === 'SUCCEEDED'), { message: 'all 300 done' });
+    const ran = executionOrder.slice(before);
+    expect(new Set(ran).size).toBe(300);
+    expect(ran.length).toBe(300);
+    // The first claim knows nothing of the handlers yet: free slots only. Later ones reach ahead.
+    expect(batches[0]).toBeLessThanOrEqual(2);
+    expect(Math.max(...batches)).toBeGreaterThan(2);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(300);
+  });
+
+  it('does not claim ahead for slow handlers: never more RUNNING rows than slots', async () => {
+    const runner = env.app.runner({ concurrency: 2 });
+    const running: number[] = [];
+    const batches: number[] = [];
+    runner.on('claimed', (tasks) => {
+      batches.push(tasks.length);
+      running.push(runner.running + runner.waiting);
+    });
+    const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 8 }, () => ({ name: 'demo.sleep', args: [60] })));
+    await runner.start();
+    for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
+    expect(Math.max(...batches)).toBeLessThanOrEqual(2);
+    expect(Math.max(...running)).toBeLessThanOrEqual(2);
+    expect(runner.waiting).toBe(0);
+  });
+
+  it('on stop() hands tasks claimed ahead back as they were: PENDING, no attempt, no worker', async () => {
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, shutdownGraceMs: 50 });
+    await warmUp(runner);
+    const before = executionOrder.length;
+    const { queued } = await blockedBehindStubborn(runner, 20);
+    await runner.stop();
+    expect(runner.waiting).toBe(0);
+    for (const t of queued) {
+      const task = await env.app.deps.queue.getTask(t.id);
+      expect(task).toMatchObject({ status: 'PENDING', attempts: 0, workerIds: [], startedAt: null, lockedBy: null });
+    }
+    expect(executionOrder.slice(before).filter((id) => queued.some((t) => t.id === id))).toEqual([]);
+    const statuses = (await eventsOf(env.recorder, env.app.sql, (queued[0] as Task).id)).map((e) => e.status);
+    expect(statuses).toEqual(['PENDING', 'RUNNING', 'PENDING']);
+  });
+
+  it('a task claimed ahead and then cancelled ends CANCELLED without running', async () => {
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000 });
+    await warmUp(runner);
+    const before = executionOrder.length;
+    const { stubborn, queued } = await blockedBehindStubborn(runner, 5);
+    const victim = queued[2] as Task;
+    await env.app.deps.queue.cancelTask(victim.id);
+    const cancelled = await waitForStatus(env.app.deps, victim.id, 'CANCELLED');
+    expect(cancelled.finishedAt).toBeInstanceOf(Date);
+    await waitFor(() => runner.waiting === 4, { message: 'the cancelled task to leave the waiting line' });
+    releaseStubborn({ taskId: stubborn.id, attempt: 1 });
+    for (const t of queued.filter((t) => t !== victim)) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
+    expect(executionOrder.slice(before)).not.toContain(victim.id);
+  });
+
+  it('hands back tasks that waited too long for a slot, and does not claim them straight back', async () => {
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, releaseWaitingAfterMs: 150, heartbeatMs: 50 });
+    await warmUp(runner);
+    const { stubborn, queued } = await blockedBehindStubborn(runner, 5);
+    const ids = queued.map((t) => t.id);
+    await waitFor(async () => (await statusesOf(ids)).every((s) => s === 'PENDING'), { message: 'the waiting tasks to go back' });
+    expect(runner.waiting).toBe(0);
+    // Several heartbeats later they are still PENDING: the slot is taken and the estimate was dropped.
+    const beats = { n: 0 };
+    const timer = setInterval(() => (beats.n += 1), 50);
+    await waitFor(() => beats.n >= 4, { message: 'a few heartbeats' });
+    clearInterval(timer);
+    expect(await statusesOf(ids)).toEqual(ids.map(() => 'PENDING'));
+    releaseStubborn({ taskId: stubborn.id, attempt: 1 });
+    for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');
+  });
+});
