@@ -20,7 +20,7 @@ export interface OutcomeStoreOptions {
   log: Logger;
   /** Default retention of finished tasks, in ms. */
   resultTtlMs: number;
-  /** How long to keep retrying a write while the database is away, in ms (a lease: after it the rescuer owns the task). */
+  /** How long to keep retrying a write while the database is away, in ms (then the rescuer takes the task back once its lease runs out). */
   retryForMs: number;
 }
 

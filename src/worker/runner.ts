@@ -107,6 +107,9 @@ export function createRunner(options: RunnerOptions): Runner {
   const running = new Map<string, Running>();
   // Claimed ahead of a free slot, in claim (priority) order; started as slots free up.
   let waiting: Waiting[] = [];
+  // Handler done, outcome not yet stored (a batch in flight, or retries while the database is
+  // away): still ours, so heartbeats keep their leases, or the rescuer would run them again.
+  const recording = new Map<string, Task>();
   // Average handler time in ms (exponentially weighted), the basis of how far ahead to claim;
   // unknown until a first task ran, so a fresh worker claims only into free slots.
   let averageRunMs: number | undefined;
@@ -127,7 +130,9 @@ export function createRunner(options: RunnerOptions): Runner {
   let moreMaybe = true;
   let claimErrors = 0;
 
-  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs: o.leaseMs });
+  // Heartbeats keep the lease of a task whose outcome is being retried (`recording`), so the
+  // write may be retried for longer than one lease; past that the rescuer takes the task back.
+  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs: 3 * o.leaseMs });
 
   function wake(): void {
     if (stopping || !started) return;
@@ -260,6 +265,7 @@ export function createRunner(options: RunnerOptions): Runner {
         averageRunMs = averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * 0.2;
         fillSlots();
         if (moreMaybe && claimWanted() > 0) wake();
+        recording.set(key, task);
         await outcomes.record(task, outcome);
         notify('finished', task, outcome.kind);
       } catch (error) {
@@ -268,6 +274,7 @@ export function createRunner(options: RunnerOptions): Runner {
         log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
       } finally {
         running.delete(key);
+        recording.delete(key);
       }
       fillSlots();
       if (moreMaybe && claimWanted() > 0) wake();
@@ -280,9 +287,9 @@ export function createRunner(options: RunnerOptions): Runner {
     await releaseStale();
     const entries = [...running.values()];
     const held = waiting.map((w) => w.task);
-    if (entries.length === 0 && held.length === 0) return;
+    if (entries.length === 0 && held.length === 0 && recording.size === 0) return;
     try {
-      const ids = [...new Set([...entries.map((e) => e.task.id), ...held.map((t) => t.id)])];
+      const ids = [...new Set([...entries.map((e) => e.task.id), ...held.map((t) => t.id), ...[...recording.values()].map((t) => t.id)])];
       const states = new Map((await extendLeases(sql, { workerId, ids, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
       for (const entry of entries) {
         const state = states.get(entry.task.id);

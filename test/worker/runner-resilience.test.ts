@@ -14,6 +14,40 @@ function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[
 }
 
 describe('runner heartbeat', () => {
+  it('keeps the lease of a task whose outcome is still being written, so it is not rescued and run again', async () => {
+    // The completion is refused until the test lifts the block (a trigger standing in for a
+    // database that keeps failing that one write); the heartbeat's lease update goes through.
+    await env.app.sql.unsafe(`
+      CREATE TABLE IF NOT EXISTS block_success (on_ boolean NOT NULL);
+      CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_success WHERE on_) THEN
+          RAISE EXCEPTION 'completion refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE OR REPLACE TRIGGER refuse_success BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_success();
+      DELETE FROM block_success; INSERT INTO block_success VALUES (true);`);
+    try {
+      const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', args: ['kept'] });
+      const runner = env.app.runner({ leaseMs: 400, heartbeatMs: 50, log: captureLog().log });
+      await runner.start();
+      await waitFor(() => runner.running === 0 && abortReasons.get(task.id) === undefined, { message: 'the handler to be done' });
+      const claimed = await waitForStatus(env.app.deps, task.id, 'RUNNING');
+      // Over two lease periods pass while the outcome write keeps failing (it is retried for three);
+      // heartbeats must keep the lease meanwhile.
+      const until = Date.now() + 1000;
+      await waitFor(() => Date.now() > until, { timeoutMs: 5000, message: 'two and a half lease periods' });
+      expect(await env.app.deps.rescuer.runOnce()).toEqual([]);
+      await env.app.sql`UPDATE block_success SET on_ = false`;
+      const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+      expect(done).toMatchObject({ attempts: 1, workerIds: [runner.workerId], errors: [], returnValue: { args: ['kept'], kwargs: {} } });
+      expect(claimed.attempts).toBe(1);
+    } finally {
+      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_success ON tasks');
+    }
+  });
+
   it('stops a task whose lease was taken back by the rescuer, and records nothing over it', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.block', maxAttempts: 2, backoff: { baseMs: 3_600_000, jitter: 0 } });
     const runner = env.app.runner({ heartbeatMs: 50 });
