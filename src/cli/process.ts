@@ -21,9 +21,11 @@ export interface RunningProcess {
 }
 
 /**
- * Starts what one taskwire process runs. Shutdown order matters: stop taking new work
- * (server, then worker claims), let running tasks finish, then close the pool, then
- * stop the embedded PostgreSQL last.
+ * Starts what one taskwire process runs: the server first (its `/metrics` hooks on the runner are
+ * in place before the first claim, which they would otherwise miss), then the worker, then
+ * maintenance. Shutdown goes the other way: maintenance, then the worker (stop claiming, let
+ * running tasks finish or hand them back, while the server still delivers their last states to
+ * subscribers and counts them), then the server, the pool, and the embedded PostgreSQL last.
  */
 export async function startProcess(config: Config, log: Logger, roles: ProcessRoles): Promise<RunningProcess> {
   const database = await resolveDatabase(config, log);
@@ -32,26 +34,26 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
+  let server: { stop(): Promise<void> } | undefined;
+  if (roles.server) {
+    const { startServer } = await import('../server/start.js');
+    server = await startServer(deps, { runner });
+  }
   if (runner) logTaskLifecycle(runner, log);
   await runner?.start();
   if (roles.maintenance) {
     deps.rescuer.start();
     deps.cleaner.start();
   }
-  let server: { stop(): Promise<void> } | undefined;
-  if (roles.server) {
-    const { startServer } = await import('../server/start.js');
-    server = await startServer(deps, { runner });
-  }
   log.info({ tasks: deps.registry.names() }, 'taskwire ready');
   return {
     deps,
     runner,
     async stop() {
-      await server?.stop();
-      await runner?.stop();
       await deps.rescuer.stop();
       await deps.cleaner.stop();
+      await runner?.stop();
+      await server?.stop();
       await deps.close();
       await database.stop();
       log.info('stopped');

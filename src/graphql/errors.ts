@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError, type ErrorCode } from '../errors.js';
 
 /** Codes of errors the GraphQL layer itself raises (the core's are AppError codes). */
 export const GRAPHQL_CODES = {
@@ -73,7 +73,10 @@ export function maskError(error: unknown, message: string): Error {
       return error;
     }
     const at = isGraphQLError(error) ? error : undefined;
-    return createGraphQLError(app.message, { nodes: at?.nodes, source: at?.source, positions: at?.positions, path: at?.path, extensions });
+    const masked = createGraphQLError(app.message, { nodes: at?.nodes, source: at?.source, positions: at?.positions, path: at?.path, extensions });
+    const http: unknown = at?.extensions.http;
+    if (http !== undefined) Object.defineProperty(masked.extensions, 'http', { value: http, enumerable: false });
+    return masked;
   }
   if (isRequestError(error)) {
     if (typeof error.extensions.code !== 'string') error.extensions.code = GRAPHQL_CODES.badUserInput;
@@ -87,4 +90,36 @@ export function maskError(error: unknown, message: string): Error {
     path: at?.path,
     extensions: { code: GRAPHQL_CODES.internal },
   });
+}
+
+/** HTTP status of a request refused with one of these codes before it produced any data. */
+const REQUEST_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
+  UNKNOWN_TASK: 400,
+  INVALID_ARGUMENTS: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+};
+
+/**
+ * Gives yoga the HTTP status of a request error: the errors of a result that has no `data` at
+ * all, such as a subscription whose source stream could not start (unknown id, malformed id).
+ * Yoga counts a GraphQLError wrapping a non-GraphQL error (here an AppError) as unexpected and,
+ * with no `data`, answers 500; `extensions.http` overrides that. `spec: true` makes it a status
+ * the GraphQL-over-HTTP spec asks for under `application/graphql-response+json` only, as yoga
+ * does for validation errors: `application/json` and SSE keep 200. Errors that are not expected
+ * ones (an outage) are left alone and stay 500.
+ *
+ * Non-enumerable: it steers yoga's choice of status and is not part of the error the client
+ * sees (graphql-ws serializes errors as they are).
+ */
+export function markRequestErrors(errors: readonly unknown[]): void {
+  for (const error of errors) {
+    const code = findAppError(error)?.code;
+    const status = code === undefined ? undefined : REQUEST_ERROR_STATUS[code];
+    if (status === undefined || !isGraphQLError(error)) continue;
+    Object.defineProperty(error.extensions, 'http', { value: { status, spec: true }, enumerable: false, configurable: true });
+  }
 }

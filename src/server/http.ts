@@ -10,55 +10,79 @@ export interface ServerContext {
 /** The part of a yoga instance this needs: its Node request listener. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-function tooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+export interface BodyLimitOptions {
+  /**
+   * How much of a refused body is read (and thrown away) so the client gets to read the 413,
+   * counting what was read before; past it the connection is cut. Default: 4 × the limit, at
+   * least 4 MiB.
+   */
+  discardBytes?: number;
+}
+
+/**
+ * Answers 413 and reads the rest of the body into nothing. The answer is written at once but
+ * ended only when the upload is over: ending it closes the connection (`connection: close`), and
+ * a socket closed while the client still sends is reset by the kernel, so the client saw
+ * EPIPE/ECONNRESET instead of the 413 (often losing the answer already in its buffer). The
+ * answer carries its length, so a client that reads early has all of it.
+ * `read` is how much of the body was read before this.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, maxBytes: number, read: number, discardBytes: number): void {
   const body = JSON.stringify({
     errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: GRAPHQL_CODES.payloadTooLarge, maxBytes } }],
   });
-  // Close the connection: the rest of the body is not read, so the socket cannot be reused.
   res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-  req.unpipe();
+  res.write(body);
+  let discarded = read;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    // A client that keeps sending far past the limit is not owed the wait: cut it.
+    if (discarded > discardBytes) req.socket.destroy();
+  });
+  req.once('end', () => res.end());
   req.resume();
 }
 
 /**
  * Reads request bodies with a size cap before yoga sees them: a declared Content-Length over
  * the cap is refused at once, a chunked body as soon as it passes it (413 and a GraphQL error
- * body, `PAYLOAD_TOO_LARGE`). The body read here is handed to yoga as `req.body`, which
- * @whatwg-node/server uses instead of reading the stream again.
+ * body, `PAYLOAD_TOO_LARGE`); the rest of a refused body is read and dropped, never kept (see
+ * refuse). The body read here is handed to yoga as `req.body`, which @whatwg-node/server uses
+ * instead of reading the stream again.
  */
-export function withBodyLimit(handler: NodeHandler, maxBytes: number): RequestListener {
+export function withBodyLimit(handler: NodeHandler, maxBytes: number, options: BodyLimitOptions = {}): RequestListener {
+  const discardBytes = options.discardBytes ?? Math.max(4 * maxBytes, 4 * 1_048_576);
   return (req, res) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {
       void handler(req, res);
       return;
     }
+    req.once('error', () => {
+      if (!res.writableEnded) res.destroy();
+    });
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) {
-      tooLarge(req, res, maxBytes);
+      refuse(req, res, maxBytes, 0, discardBytes);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBytes) {
-        refused = true;
+        req.off('data', onData);
+        req.off('end', onEnd);
         chunks.length = 0;
-        tooLarge(req, res, maxBytes);
+        refuse(req, res, maxBytes, size, discardBytes);
         return;
       }
       chunks.push(chunk);
-    });
-    req.once('end', () => {
-      if (refused) return;
+    };
+    const onEnd = (): void => {
       Object.assign(req, { body: Buffer.concat(chunks) });
       void handler(req, res);
-    });
-    req.once('error', () => {
-      if (!res.headersSent) res.destroy();
-    });
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
   };
 }

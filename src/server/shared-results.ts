@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { createRequire } from 'node:module';
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
+import { markRequestErrors } from '../graphql/errors.js';
 
 // The schema is built by Pothos, a CommonJS package, with CommonJS graphql; graphql-js refuses a
 // schema of another module instance, and a bundler (vitest's) would resolve an ESM import to
@@ -25,19 +26,31 @@ const shared = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>()
  * (src/graphql/context.ts). Errors are still masked per subscriber by the hooks that run after
  * this (they map each result; a shared result is never mutated here).
  *
- * Also replaces the executor's stack of async-iterator wrappers around each stream with one.
+ * Also replaces the executor's stack of async-iterator wrappers around each stream with one,
+ * gives a stream that could not start its HTTP status (see markRequestErrors), and ends a stream
+ * that no HTTP response will carry.
  */
 export function useSharedSubscriptionResults(): Plugin {
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(subscribeShared as never);
     },
+    onResultProcess({ result, resultProcessor }) {
+      // A stream no processor takes (a subscription over a plain JSON request): yoga answers 406
+      // and nobody ever reads it, so end it now, or its subscription stays open in the hub.
+      // Runs after yoga's own processor choice (its plugin comes before user plugins).
+      if (!resultProcessor && isAsyncIterable(result)) result[Symbol.asyncIterator]().return?.().catch(() => undefined);
+    },
   };
 }
 
 async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
-  if (!isAsyncIterable(stream)) return stream;
+  if (!isAsyncIterable(stream)) {
+    // The stream could not start (unknown or malformed id): a request error, not a crash.
+    markRequestErrors(stream.errors ?? []);
+    return stream;
+  }
   const key = `${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}`;
   return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
 }

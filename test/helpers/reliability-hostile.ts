@@ -276,10 +276,9 @@ export interface RawResponse {
 }
 
 /**
- * POSTs `body` with node:http, declaring its length or sending it chunked. A server that refuses
- * a large body answers 413 and closes the connection before the rest arrives; fetch then often
- * reports only the broken pipe, so this reads whatever response came and treats a cut
- * connection as what it is (status 0).
+ * POSTs `body` with node:http, declaring its length or sending it chunked. Reads whatever response
+ * came and reports a connection cut before any answer as status 0: the server reads the rest of a
+ * refused upload up to a cap, and cuts a client that sends far beyond it.
  */
 export function postRaw(url: string, body: Buffer | string, options: { chunked?: boolean } = {}): Promise<RawResponse> {
   const data = typeof body === 'string' ? Buffer.from(body) : body;

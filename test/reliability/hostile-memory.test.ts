@@ -1,23 +1,35 @@
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { ENQUEUE_MUTATION, postRaw } from '../helpers/reliability-hostile.js';
 import { alive, gql, killHard, rssMiB, serverUrl, spawnCli } from '../helpers/reliability-processes.js';
 import type { TaskwireProcess } from '../helpers/taskwire-process.js';
-import { waitFor } from '../helpers/wait.js';
 
 // Hostile traffic against a server in its own process, where its memory can be measured:
-// each attack is refused, the server's RSS comes back to its baseline, and it keeps
+// each attack is refused, the heap it holds comes back to its baseline, and it keeps
 // answering normal requests in its usual time.
 const ROUNDS = 4;
+const GC_ON_SIGNAL = fileURLToPath(new URL('../helpers/gc-on-signal.cjs', import.meta.url));
+let gcRequests = 0;
+
+/** The server's V8 heap in use after full garbage collections, in MiB: what it still holds. */
+async function heapAfterGcMiB(): Promise<number> {
+  gcRequests += 1;
+  const seq = gcRequests;
+  process.kill(server.child.pid!, 'SIGUSR2');
+  const line = await server.waitForLog((l) => l.msg === 'heap after gc' && l.seq === seq, 10_000);
+  return Math.round((Number(line.heapUsed) / 1_048_576) * 10) / 10;
+}
 const DROPPED_SOCKETS = 2000;
 let database: TestDatabase;
 let server: TaskwireProcess;
 let url: string;
 beforeAll(async () => {
   database = await createTestDatabase();
-  server = spawnCli('serve', { DATABASE_URL: database.url, PORT: '0' });
+  // Preloaded: SIGUSR2 makes the server collect its garbage and log its heap (see heapAfterGcMiB).
+  server = spawnCli('serve', { DATABASE_URL: database.url, PORT: '0', NODE_OPTIONS: `--expose-gc --require ${GC_ON_SIGNAL}` });
   url = await serverUrl(server);
 });
 afterAll(async () => {
@@ -109,9 +121,9 @@ async function attackRound(): Promise<Record<string, string>> {
   seen.wsMessages = `10 × 2 MiB graphql-ws messages → close ${[...new Set(ws)].join('/')}`;
   const timedOut = await idle;
   seen.idle = `100 idle sockets closed by the server with ${[...new Set(timedOut)].join('/')}`;
-  // Refused: 413 (or the connection cut before the client read it: 0) for the bodies; 4xx or
+  // Refused: 413 for the bodies (read to their end, so the client reads the answer); 4xx or
   // a coded error (200 for application/json) for the rest. Never a 5xx.
-  for (const status of big) expect([0, 413]).toContain(status);
+  for (const status of big) expect(status).toBe(413);
   for (const status of [...alias, ...huge]) expect(status).toBeLessThan(500);
   expect(timedOut.every((code) => code === 4408)).toBe(true); // Connection initialisation timeout
   expect(ws.every((code) => code === 1009)).toBe(true); // Message too big
@@ -121,40 +133,36 @@ async function attackRound(): Promise<Record<string, string>> {
 describe('a server process under hostile traffic', () => {
   it('refuses it all, keeps answering in its usual time, and its memory returns to the baseline', { timeout: 120_000 }, async () => {
     const usual = Math.max(...(await Promise.all([1, 2, 3, 4, 5].map(() => normalMs()))));
-    const started = await rssMiB(server.child.pid!);
+    const started = { rss: await rssMiB(server.child.pid!), heap: await heapAfterGcMiB() };
     // One round first, so the baseline includes what any first use allocates (code, caches, pools).
     await attackRound();
     await normalMs();
-    const baseline = await rssMiB(server.child.pid!);
-    const after: number[] = [];
+    const baseline = { rss: await rssMiB(server.child.pid!), heap: await heapAfterGcMiB() };
+    const rss: number[] = [];
+    const heap: number[] = [];
     let seen: Record<string, string> = {};
     for (let round = 0; round < ROUNDS; round++) {
       seen = await attackRound();
       const next = await normalMs();
       expect(next, `a normal request after round ${round + 1} took ${next} ms (usual ${usual})`).toBeLessThan(Math.max(10 * usual, 1000));
-      after.push(await rssMiB(server.child.pid!));
+      rss.push(await rssMiB(server.child.pid!));
+      heap.push(await heapAfterGcMiB());
     }
     expect(alive(server)).toBe(true);
-    // A leak grows with every round; freed memory is returned to the OS lazily (if at all), so
-    // RSS after a round plateaus above the warm-up baseline (seen: +55 MiB after round 1, +3 more
-    // after round 2). So: no growth from the first rounds to the last beyond a little, and a settled
-    // RSS within a slack that is far less than what the rounds moved through the server
-    // (4,000+ sockets and ~120 MiB of bodies).
-    // RSS after one round swings by tens of MiB with the garbage collector's timing, so compare
-    // the lower of the last two rounds with the lower of the first two: a leak of even a tenth of
-    // what a round moves would add up to more than the bound over two rounds.
-    const growth = Math.min(...after.slice(-2)) - Math.min(...after.slice(0, 2));
-    expect(growth, `RSS grew ${growth} MiB from the first rounds to the last (${after.join(', ')} MiB)`).toBeLessThan(40);
-    const settled = await waitFor(
-      async () => {
-        const rss = await rssMiB(server.child.pid!);
-        return rss <= baseline + 100 ? rss : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 500, message: `RSS back within slack of the ${baseline} MiB baseline (rounds: ${after.join(', ')} MiB)` },
-    );
+    // Judged by the heap after full collections (what the server still holds), not by RSS: freed
+    // memory goes back to the OS lazily, if at all, so RSS swings by tens of MiB with the
+    // allocator's timing (seen: 230, 222, 310, 266 MiB over four rounds) and cannot tell a leak
+    // from garbage. A round moves 4,000+ sockets and ~120 MiB of bodies through the server: a leak
+    // of even 1 % of that shows as more than a few MiB after four rounds.
+    for (const [i, h] of heap.entries()) {
+      expect(h, `heap after round ${i + 1}: ${h} MiB; baseline ${baseline.heap} MiB (all rounds: ${heap.join(', ')})`).toBeLessThan(baseline.heap + 8);
+    }
+    // RSS: only a coarse bound, far above its noise, against a gross leak the heap cannot see (buffers).
+    expect(Math.max(...rss), `RSS per round ${rss.join(', ')} MiB; baseline ${baseline.rss} MiB`).toBeLessThan(baseline.rss + 250);
     console.log(
-      `[hostile memory] server RSS: ${started} MiB at start, ${baseline} MiB after a warm-up round, ${after.join(' / ')} MiB after each of ` +
-        `${ROUNDS} rounds, ${settled} MiB settled; normal request ${Math.round(usual)} ms before; per round: ${Object.values(seen).join('; ')}`,
+      `[hostile memory] server heap after GC: ${started.heap} MiB at start, ${baseline.heap} MiB after a warm-up round, ` +
+        `${heap.join(' / ')} MiB after each of ${ROUNDS} rounds; RSS ${started.rss} → ${baseline.rss} MiB, then ${rss.join(' / ')} MiB; ` +
+        `normal request ${Math.round(usual)} ms before; per round: ${Object.values(seen).join('; ')}`,
     );
   });
 });
