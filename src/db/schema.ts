@@ -70,7 +70,9 @@ export const tasks = pgTable(
     index('tasks_lease_idx').on(t.leaseExpiresAt).where(sql`status = 'RUNNING'`),
     // The cleaner (src/queue/maintenance/cleaner.ts).
     index('tasks_expires_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`),
-    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey),
+    // Partial: most tasks have no key, and an entry for each NULL cost every insert an index write.
+    // An ON CONFLICT on it must repeat the predicate to infer it (src/queue/sql/insert-tasks.ts).
+    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     check('tasks_priority_range', sql`priority BETWEEN -100 AND 100`),
     check('tasks_max_attempts_positive', sql`max_attempts >= 1`),
     check('tasks_args_array', sql`jsonb_typeof(args) = 'array'`),

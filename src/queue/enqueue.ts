@@ -4,7 +4,14 @@ import { checkBackoff } from './backoff.js';
 import { requireStorableDate } from './dates.js';
 import type { TaskCatalog } from './catalog.js';
 import { encodeJson, isJsonObject, isStorableText, JsonEncodeError } from './json.js';
-import { getTasksByIdempotencyKeys, insertTasks, type NewTaskRow } from './sql/insert-tasks.js';
+import {
+  getTasksByIdempotencyKeys,
+  insertTasks,
+  KEY_CONFLICT_SQLSTATE,
+  newTask,
+  type KeyConflicts,
+  type NewTaskRow,
+} from './sql/insert-tasks.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
 
@@ -39,25 +46,24 @@ const MAX_ATTEMPTS = 1000;
  * `<prefix>args[1].x`, …) so a caller can point at it.
  */
 export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: EnqueueLimits, prefix = ''): NewTaskRow {
-  const f = (field: string): string => `${prefix}${field}`;
   if (typeof input.name !== 'string' || input.name.length === 0 || input.name.length > MAX_NAME) {
-    throw new BadUserInputError(`${f('name')} must be a non-empty string of at most ${MAX_NAME} characters`, { field: f('name') });
+    throw new BadUserInputError(`${prefix}name must be a non-empty string of at most ${MAX_NAME} characters`, { field: `${prefix}name` });
   }
   const spec = catalog.get(input.name);
-  if (!spec) throw new UnknownTaskError(input.name, { field: f('name') });
+  if (!spec) throw new UnknownTaskError(input.name, { field: `${prefix}name` });
 
   const args = input.args ?? [];
   const kwargs = input.kwargs ?? {};
-  if (!Array.isArray(args)) throw new InvalidArgumentsError(`${f('args')} must be a JSON array`, { field: f('args') });
-  if (!isJsonObject(kwargs)) throw new InvalidArgumentsError(`${f('kwargs')} must be a JSON object`, { field: f('kwargs') });
-  const argsJson = encodeArgument(args, f('args'));
-  const kwargsJson = encodeArgument(kwargs, f('kwargs'));
+  if (!Array.isArray(args)) throw new InvalidArgumentsError(`${prefix}args must be a JSON array`, { field: `${prefix}args` });
+  if (!isJsonObject(kwargs)) throw new InvalidArgumentsError(`${prefix}kwargs must be a JSON object`, { field: `${prefix}kwargs` });
+  const argsJson = encodeArgument(args, `${prefix}args`);
+  const kwargsJson = encodeArgument(kwargs, `${prefix}kwargs`);
   // A Date or a Map is an object too, but does not encode as one (the table's CHECK would refuse it).
-  if (!argsJson.startsWith('[')) throw new InvalidArgumentsError(`${f('args')} must encode as a JSON array`, { field: f('args') });
-  if (!kwargsJson.startsWith('{')) throw new InvalidArgumentsError(`${f('kwargs')} must be a plain JSON object`, { field: f('kwargs') });
+  if (!argsJson.startsWith('[')) throw new InvalidArgumentsError(`${prefix}args must encode as a JSON array`, { field: `${prefix}args` });
+  if (!kwargsJson.startsWith('{')) throw new InvalidArgumentsError(`${prefix}kwargs must be a plain JSON object`, { field: `${prefix}kwargs` });
   if (argsJson.length + kwargsJson.length > limits.maxArgsBytes) {
-    throw new InvalidArgumentsError(`${f('args')} and ${f('kwargs')} together exceed ${limits.maxArgsBytes} bytes of JSON`, {
-      field: f('args'),
+    throw new InvalidArgumentsError(`${prefix}args and ${prefix}kwargs together exceed ${limits.maxArgsBytes} bytes of JSON`, {
+      field: `${prefix}args`,
     });
   }
   const check = spec.checkArguments(args, kwargs as Record<string, unknown>);
@@ -68,29 +74,29 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
 
   const queue = input.queue ?? spec.queue ?? 'default';
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
-    throw new BadUserInputError(`${f('queue')} must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: f('queue') });
+    throw new BadUserInputError(`${prefix}queue must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: `${prefix}queue` });
   }
-  requireStorable(queue, f('queue'));
+  requireStorable(queue, `${prefix}queue`);
   const priority = input.priority ?? spec.priority ?? 0;
-  requireInt(priority, -100, 100, f('priority'));
+  requireInt(priority, -100, 100, `${prefix}priority`);
   const maxAttempts = input.maxAttempts ?? spec.maxAttempts ?? 1;
-  requireInt(maxAttempts, 1, MAX_ATTEMPTS, f('maxAttempts'));
+  requireInt(maxAttempts, 1, MAX_ATTEMPTS, `${prefix}maxAttempts`);
   const timeoutMs = input.timeoutMs ?? null;
-  if (timeoutMs !== null) requireInt(timeoutMs, 1, 2_147_483_647, f('timeoutMs'));
+  if (timeoutMs !== null) requireInt(timeoutMs, 1, 2_147_483_647, `${prefix}timeoutMs`);
   const resultTtlMs = input.resultTtlMs ?? spec.resultTtlMs ?? null;
-  if (resultTtlMs !== null) requireInt(resultTtlMs, 0, Number.MAX_SAFE_INTEGER, f('resultTtlMs'));
+  if (resultTtlMs !== null) requireInt(resultTtlMs, 0, Number.MAX_SAFE_INTEGER, `${prefix}resultTtlMs`);
   if (input.runAfter !== undefined && !(input.runAfter instanceof Date && !Number.isNaN(input.runAfter.getTime()))) {
-    throw new BadUserInputError(`${f('runAfter')} must be a valid date`, { field: f('runAfter') });
+    throw new BadUserInputError(`${prefix}runAfter must be a valid date`, { field: `${prefix}runAfter` });
   }
-  if (input.runAfter !== undefined) requireStorableDate(input.runAfter, f('runAfter'));
+  if (input.runAfter !== undefined) requireStorableDate(input.runAfter, `${prefix}runAfter`);
   const key = input.idempotencyKey ?? null;
   if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY)) {
-    throw new BadUserInputError(`${f('idempotencyKey')} must be a non-empty string of at most ${MAX_KEY} characters`, {
-      field: f('idempotencyKey'),
+    throw new BadUserInputError(`${prefix}idempotencyKey must be a non-empty string of at most ${MAX_KEY} characters`, {
+      field: `${prefix}idempotencyKey`,
     });
   }
-  if (key !== null) requireStorable(key, f('idempotencyKey'));
-  const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, f('backoff')) : (spec.backoff ?? null);
+  if (key !== null) requireStorable(key, `${prefix}idempotencyKey`);
+  const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, `${prefix}backoff`) : (spec.backoff ?? null);
   return {
     id: uuidv7(),
     name: input.name,
@@ -108,9 +114,10 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
 }
 
 /**
- * Stores tasks (one statement) and announces them. On an executor that is a transaction,
- * the tasks and their notifications appear only if it commits. Same idempotency key as
- * an existing task: that task is returned instead (CONFLICT if it is another task name).
+ * Stores tasks, all or nothing, in one statement, and announces them. On an executor that
+ * is a transaction, the tasks and their notifications appear only if it commits. Same
+ * idempotency key as an existing task: that task is returned instead; CONFLICT, and nothing
+ * stored, if it is another task name (then a caller's transaction is aborted too).
  * Returns tasks in input order.
  */
 export async function enqueueTasks(
@@ -120,20 +127,77 @@ export async function enqueueTasks(
   limits: EnqueueLimits,
 ): Promise<Task[]> {
   const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, inputs.length > 1 ? `[${i}].` : ''));
-  const inserted = await insertTasks(exec, rows);
-  const byId = new Map(inserted.map((t) => [t.id, t]));
-  const missingKeys = rows.filter((r) => !byId.has(r.id) && r.idempotencyKey !== null).map((r) => r.idempotencyKey as string);
-  const existing = new Map((await getTasksByIdempotencyKeys(exec, missingKeys)).map((t) => [t.idempotencyKey, t]));
-  return rows.map((row) => {
-    const task = byId.get(row.id) ?? existing.get(row.idempotencyKey);
-    if (!task) throw new Error(`Task ${row.id} was neither inserted nor found by its idempotency key`);
-    if (task.name !== row.name) {
-      throw new ConflictError(
-        `idempotencyKey "${row.idempotencyKey}" already belongs to a task named "${task.name}", not "${row.name}"`,
-        { field: 'idempotencyKey' },
-      );
+  let outcomes: (Task | ConflictError)[];
+  try {
+    outcomes = await storeTasks(exec, rows, 'fail');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === KEY_CONFLICT_SQLSTATE) {
+      throw new ConflictError((error as Error).message, { field: 'idempotencyKey', cause: error });
     }
-    return task;
+    throw error;
+  }
+  return outcomes.map((outcome) => {
+    // A key repeated in `rows` with another name: found before anything was sent.
+    if (outcome instanceof ConflictError) throw outcome;
+    return outcome;
+  });
+}
+
+/**
+ * Inserts prepared rows with `insertTasks` and settles each one on its own: its new task,
+ * the existing task of its idempotency key, or a ConflictError when that task has another
+ * name. A key repeated within `rows` is sent once; the later rows get the first one's task
+ * ("same key twice → the first task"), as if they had come after it. With `fail` (all or
+ * nothing) a key conflict fails the statement instead (SQLSTATE KEY_CONFLICT_SQLSTATE), and
+ * a key repeated with another name throws a ConflictError before anything is sent.
+ * @throws what the statement throws (then nothing was stored)
+ */
+export async function storeTasks(
+  exec: Executor,
+  rows: readonly NewTaskRow[],
+  keyConflicts: KeyConflicts = 'skip',
+): Promise<(Task | ConflictError)[]> {
+  let firstByKey: Map<string, NewTaskRow> | undefined;
+  let unique: NewTaskRow[] | undefined;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] as NewTaskRow;
+    if (row.idempotencyKey === null) {
+      unique?.push(row);
+      continue;
+    }
+    firstByKey ??= new Map();
+    const first = firstByKey.get(row.idempotencyKey);
+    if (!first) {
+      firstByKey.set(row.idempotencyKey, row);
+      unique?.push(row);
+      continue;
+    }
+    unique ??= rows.slice(0, i) as NewTaskRow[];
+    if (keyConflicts === 'fail' && first.name !== row.name) throw keyConflict(row.idempotencyKey, first.name, row.name);
+  }
+  const outcome = await insertTasks(exec, unique ?? rows, keyConflicts);
+  if (!firstByKey) return rows.map((row) => newTask(row, outcome.enqueuedAt));
+
+  // The task each key stands for: the row inserted now, or the one that was there before.
+  const taskByKey = new Map<string, Task>();
+  const missing: string[] = [];
+  for (const [key, row] of firstByKey) {
+    if (outcome.insertedWithKey.has(row.id)) taskByKey.set(key, newTask(row, outcome.enqueuedAt));
+    else missing.push(key);
+  }
+  for (const task of await getTasksByIdempotencyKeys(exec, missing)) taskByKey.set(task.idempotencyKey as string, task);
+  return rows.map((row) => {
+    if (row.idempotencyKey === null) return newTask(row, outcome.enqueuedAt);
+    const task = taskByKey.get(row.idempotencyKey);
+    // Inserted by someone else and removed (cleaned up) before we read it: a rare race, not bad input.
+    if (!task) throw new Error(`Task ${row.id} was neither inserted nor found by its idempotency key`);
+    return task.name === row.name ? task : keyConflict(row.idempotencyKey, task.name, row.name);
+  });
+}
+
+function keyConflict(key: string, existingName: string, name: string): ConflictError {
+  return new ConflictError(`idempotencyKey "${key}" already belongs to a task named "${existingName}", not "${name}"`, {
+    field: 'idempotencyKey',
   });
 }
 

@@ -1,7 +1,8 @@
 import type { Sql } from '../db/client.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
-import { enqueueTasks, type EnqueueInput } from './enqueue.js';
+import { enqueueTasks, prepareTask, storeTasks, type EnqueueInput } from './enqueue.js';
+import { createEnqueueBatcher } from './enqueue-batcher.js';
 import { toExecutor, type ExternalExecutor } from './executor.js';
 import { assertTaskId, getTask, getTasks } from './get.js';
 import { listTasks, type ListParams, type TaskPage } from './list.js';
@@ -28,7 +29,7 @@ export interface EnqueueOptions {
 /** The queue's API, as used by apps, the GraphQL layer and the CLI. */
 export interface Queue {
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
-  /** All or nothing: one statement, or one transaction when an idempotency key may conflict. */
+  /** All or nothing, in one statement: a bad input or a CONFLICT stores none of them. */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;
   getTasks(ids: readonly string[]): Promise<Task[]>;
@@ -44,19 +45,21 @@ export function createQueue(options: QueueOptions): Queue {
   const { sql, catalog } = options;
   const limits = { maxArgsBytes: options.maxArgsBytes };
   const exec = (o?: EnqueueOptions) => (o?.tx ? toExecutor(o.tx) : sql);
+  // Enqueues outside a caller's transaction share statements (group commit); see the batcher.
+  const batcher = createEnqueueBatcher(sql);
 
   return {
     async enqueue(input, o) {
-      const [task] = await enqueueTasks(exec(o), catalog, [input], limits);
-      return task as Task;
-    },
-    async enqueueMany(inputs, o) {
-      if (o?.tx || !inputs.some((i) => i.idempotencyKey !== undefined)) {
-        return enqueueTasks(exec(o), catalog, inputs, limits);
+      if (o?.tx) {
+        // A CONFLICT here is thrown without failing a statement, so the caller's transaction stays usable.
+        const [outcome] = await storeTasks(toExecutor(o.tx), [prepareTask(catalog, input, limits)]);
+        if (outcome instanceof ConflictError) throw outcome;
+        return outcome as Task;
       }
-      // A CONFLICT is found only after the insert: a transaction makes the batch all or nothing.
-      return sql.begin((tx) => enqueueTasks(tx, catalog, inputs, limits)) as Promise<Task[]>;
+      // Validated here, before batching, so that bad input fails only its own call.
+      return batcher.enqueue(prepareTask(catalog, input, limits));
     },
+    enqueueMany: (inputs, o) => enqueueTasks(exec(o), catalog, inputs, limits),
     getTask: (id) => getTask(sql, id),
     getTasks: (ids) => getTasks(sql, ids),
     listTasks: (params) => listTasks(sql, params),

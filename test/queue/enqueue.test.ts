@@ -3,6 +3,11 @@ import type { EnqueueInput } from '../../src/queue/index.js';
 import { recordEvents, type EventRecorder } from '../helpers/events.js';
 import { countTasks, createQueueTestApp, eventsOf, type QueueTestApp } from '../helpers/factories.js';
 
+/** `value` inside `depth` one-element arrays. */
+function nest(depth: number, value: unknown): unknown {
+  return depth === 0 ? value : [nest(depth - 1, value)];
+}
+
 let app: QueueTestApp;
 let recorder: EventRecorder;
 beforeAll(async () => {
@@ -83,10 +88,18 @@ describe('enqueue', () => {
     ['a NaN backoff factor', { name: 'demo.echo', backoff: { factor: Number.NaN } }, 'BAD_USER_INPUT', 'backoff.factor'],
     ['a jitter over 1', { name: 'demo.echo', backoff: { jitter: 2 } }, 'BAD_USER_INPUT', 'backoff.jitter'],
     ['an unknown backoff setting', { name: 'demo.echo', backoff: { delay: 5 } as never }, 'BAD_USER_INPUT', 'backoff.delay'],
+    ['an array whose toJSON gives a BigInt', { name: 'demo.echo', args: [Object.assign([1], { toJSON: () => 5n })] }, 'INVALID_ARGUMENTS', 'args[0]'],
+    ['a NUL character 40 levels deep', { name: 'demo.echo', args: [nest(40, 'a\u0000')] }, 'INVALID_ARGUMENTS', `args[0]${'[0]'.repeat(40)}`],
   ])('rejects %s with a typed error naming the field, and writes nothing', async (_what, input, code, field) => {
     const before = await countTasks(app.sql);
     await expect(app.deps.queue.enqueue(input)).rejects.toMatchObject({ code, field });
     expect(await countTasks(app.sql)).toBe(before);
+  });
+
+  it('stores deeply nested plain arguments as they are', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'demo.echo', args: [nest(40, 'deep')], kwargs: { a: { b: [null, true, 1.5] } } });
+    expect(task.args).toEqual([nest(40, 'deep')]);
+    expect(await app.deps.queue.getTask(task.id)).toEqual(task);
   });
 
   it('rejects cyclic arguments with INVALID_ARGUMENTS naming the path of the cycle', async () => {

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { JOBS_CHANNEL, notifyEventsSql } from '../events.js';
+import { EVENTS_CHANNEL, JOBS_CHANNEL } from '../events.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
 /** A validated row to insert; JSON columns already encoded. */
@@ -18,64 +18,109 @@ export interface NewTaskRow {
   backoff: Backoff | null;
 }
 
+/** What the database decided about an insert; everything else of a new task is its input. */
+export interface InsertOutcome {
+  /** The transaction's `now()`: every inserted task's `enqueuedAt`, and its `runAfter` when none was given. */
+  enqueuedAt: Date;
+  /** Ids of the inserted rows that carry an idempotency key (the other keyed rows found their key taken). */
+  insertedWithKey: ReadonlySet<string>;
+}
+
 /**
- * Inserts tasks in one statement and announces them: an event per task and one wake-up
- * per queue (PostgreSQL folds identical payloads of one transaction). Rows go in as one
- * jsonb parameter, so 20,000 tasks are one round trip and one plan.
- * A task whose idempotency key exists is skipped; the caller reads the existing one.
- * Returns the inserted tasks (not in input order).
+ * What to do with a row whose idempotency key is taken: `skip` it (the caller reads the
+ * existing task), or `fail` the whole statement, with SQLSTATE `TW409`
+ * (KEY_CONFLICT_SQLSTATE), when that task has another name, so that nothing is stored.
  */
-export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[]): Promise<Task[]> {
-  if (rows.length === 0) return [];
+export type KeyConflicts = 'skip' | 'fail';
+
+/** Raised by taskwire_check_idempotency_key (drizzle/0002_idempotency_conflict_check.sql). */
+export const KEY_CONFLICT_SQLSTATE = 'TW409';
+
+const ON_CONFLICT: Record<KeyConflicts, string> = {
+  skip: 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING',
+  // Updates nothing (the function answers false or raises), but unlike DO NOTHING it sees a
+  // key taken by a transaction that commits meanwhile; it locks that row until we commit.
+  fail: `ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+         WHERE taskwire_check_idempotency_key(EXCLUDED.idempotency_key, tasks.name, EXCLUDED.name)`,
+};
+
+/**
+ * Inserts tasks in one statement and announces them: an event per task (up to 100 per
+ * NOTIFY) and one wake-up per queue (PostgreSQL folds identical payloads of one transaction).
+ * Rows go in as one jsonb parameter, so 20,000 tasks are one round trip and one plan.
+ *
+ * A row without an idempotency key is always inserted (or the statement fails), so without
+ * keys the statement is a plain INSERT. With keys, a row whose key exists is not inserted
+ * (ON CONFLICT on the partial unique index tasks_idempotency_key_idx, whose predicate the
+ * conflict target repeats so that PostgreSQL infers it; see `KeyConflicts`); the caller reads
+ * the existing task. Rows must not repeat a key (the caller folds repeats: which one won
+ * would be up to the plan, and DO UPDATE refuses to meet a row twice).
+ *
+ * One row comes back however many went in: a new task's other columns are the table's
+ * defaults (src/db/schema.ts), built by `newTask` (returning 20,000 rows cost more than the
+ * INSERT itself).
+ */
+export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], keyConflicts: KeyConflicts = 'skip'): Promise<InsertOutcome> {
+  if (rows.length === 0) return { enqueuedAt: new Date(), insertedWithKey: new Set() };
+  const withKeys = rows.some((r) => r.idempotencyKey !== null);
   // args and kwargs are JSON text already (prepareTask encoded and checked them): they are
-  // spliced in as they are rather than parsed again only to be stringified (the bulk path's
-  // main Node-side cost at 20,000 rows).
-  const input = `[${rows.map(encodeRow).join(',')}]`;
-  const result = await exec`
+  // spliced in as they are rather than parsed again only to be stringified.
+  let input = '[';
+  for (let i = 0; i < rows.length; i++) input += (i === 0 ? '' : ',') + encodeRow(rows[i] as NewTaskRow);
+  input += ']';
+  const [result] = await exec`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
-        id uuid, name text, queue text, priority smallint, args jsonb, kwargs jsonb,
-        max_attempts int, run_after timestamptz, idempotency_key text,
-        timeout_ms int, result_ttl_ms bigint, backoff jsonb)
+        i uuid, n text, q text, p smallint, a jsonb, k jsonb, m int, r timestamptz, ik text, t int, l bigint, b jsonb)
     ),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after,
                          idempotency_key, timeout_ms, result_ttl_ms, backoff)
-      SELECT id, name, queue, priority, args, kwargs, max_attempts, coalesce(run_after, now()),
-             idempotency_key, timeout_ms, result_ttl_ms, backoff
-      FROM input
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING id, queue, version, status, run_after AS "runAfter", enqueued_at AS "enqueuedAt"
+      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b FROM input
+      ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
+      RETURNING id, queue, version, status, idempotency_key
     ),
     woken AS (
       SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q
     ),
-    ${exec.unsafe(notifyEventsSql(['woken']))}`;
-  // Only what the database decided comes back (RETURNING * of 20,000 rows cost a fifth of the
-  // statement); the rest of each Task is the input it was inserted from.
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return result.map((row) => newTask(byId.get(row.id as string) as NewTaskRow, row));
+    notified AS (
+      SELECT pg_notify(${EVENTS_CHANNEL}, string_agg(id::text || ':' || version || ':' || status, ','))
+      FROM (SELECT id, version, status, (row_number() OVER () - 1) / 100 AS chunk FROM changed) c
+      GROUP BY chunk
+    )
+    SELECT now() AS "enqueuedAt",
+           (SELECT count(*) FROM changed) AS inserted,
+           (SELECT string_agg(id::text, ',') FROM changed WHERE idempotency_key IS NOT NULL) AS "insertedWithKey",
+           (SELECT count(*) FROM notified) + (SELECT count(*) FROM woken) AS notifications`;
+  const row = result as { enqueuedAt: Date | string; inserted: number | string; insertedWithKey: string | null };
+  const insertedWithKey = new Set(row.insertedWithKey ? row.insertedWithKey.split(',') : []);
+  const keyless = rows.reduce((n, r) => n + (r.idempotencyKey === null ? 1 : 0), 0);
+  if (Number(row.inserted) !== keyless + insertedWithKey.size) {
+    throw new Error(`insertTasks: ${row.inserted} rows inserted, expected ${keyless + insertedWithKey.size}`);
+  }
+  return { enqueuedAt: toDate(row.enqueuedAt), insertedWithKey };
 }
 
 /**
- * A freshly inserted task: its input, the columns the INSERT left at their defaults
- * (src/db/schema.ts), and what the database decided. One literal with every field, so
- * that V8 gives all tasks one shape (a spread of defaults made this 10× slower).
+ * The task `insertTasks` stored for `input`: its input, the columns the INSERT left at their
+ * defaults (src/db/schema.ts: PENDING, version 1, …) and the transaction's `now()`. One
+ * literal with every field, so that V8 gives all tasks one shape (a spread of defaults made
+ * this 10× slower).
  */
-function newTask(input: NewTaskRow, row: Record<string, unknown>): Task {
+export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
   return {
     id: input.id,
     name: input.name,
     queue: input.queue,
     priority: input.priority,
-    args: JSON.parse(input.args) as Task['args'],
-    kwargs: JSON.parse(input.kwargs) as Task['kwargs'],
-    status: row.status as Task['status'],
-    version: row.version as number,
+    args: input.args === '[]' ? [] : (JSON.parse(input.args) as Task['args']),
+    kwargs: input.kwargs === '{}' ? {} : (JSON.parse(input.kwargs) as Task['kwargs']),
+    status: 'PENDING',
+    version: 1,
     attempts: 0,
     maxAttempts: input.maxAttempts,
-    runAfter: toDate(row.runAfter as Date | string),
-    enqueuedAt: toDate(row.enqueuedAt as Date | string),
+    runAfter: input.runAfter === null ? enqueuedAt : new Date(input.runAfter),
+    enqueuedAt,
     startedAt: null,
     finishedAt: null,
     lastAttemptedAt: null,
@@ -100,18 +145,24 @@ function toDate(value: Date | string): Date {
 
 const json = JSON.stringify;
 
+/**
+ * One row of the jsonb input, with the one-letter keys of the recordset above; null fields
+ * are left out (a missing key reads as NULL), which keeps a plain task's row near 80 bytes.
+ */
 function encodeRow(r: NewTaskRow): string {
-  return (
-    `{"id":${json(r.id)},"name":${json(r.name)},"queue":${json(r.queue)},"priority":${json(r.priority)},` +
-    `"args":${r.args},"kwargs":${r.kwargs},"max_attempts":${json(r.maxAttempts)},"run_after":${json(r.runAfter)},` +
-    `"idempotency_key":${json(r.idempotencyKey)},"timeout_ms":${json(r.timeoutMs)},"result_ttl_ms":${json(r.resultTtlMs)},` +
-    `"backoff":${json(r.backoff)}}`
-  );
+  let s = `{"i":"${r.id}","n":${json(r.name)},"q":${json(r.queue)},"p":${r.priority},"a":${r.args},"k":${r.kwargs},"m":${r.maxAttempts}`;
+  if (r.runAfter !== null) s += `,"r":"${r.runAfter}"`;
+  if (r.idempotencyKey !== null) s += `,"ik":${json(r.idempotencyKey)}`;
+  if (r.timeoutMs !== null) s += `,"t":${r.timeoutMs}`;
+  if (r.resultTtlMs !== null) s += `,"l":${r.resultTtlMs}`;
+  if (r.backoff !== null) s += `,"b":${json(r.backoff)}`;
+  return `${s}}`;
 }
 
-/** Existing tasks by idempotency key (tasks_idempotency_key_idx). */
+/** Existing tasks by idempotency key (tasks_idempotency_key_idx, partial: the `IS NOT NULL` lets it match). */
 export async function getTasksByIdempotencyKeys(exec: Executor, keys: readonly string[]): Promise<Task[]> {
   if (keys.length === 0) return [];
-  const result = await exec`SELECT * FROM tasks WHERE idempotency_key = ANY(${keys as string[]}::text[])`;
+  const result = await exec`
+    SELECT * FROM tasks WHERE idempotency_key = ANY(${keys as string[]}::text[]) AND idempotency_key IS NOT NULL`;
   return result.map((row) => toTask(row));
 }

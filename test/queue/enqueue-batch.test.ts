@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import type { EnqueueInput, Task } from '../../src/queue/index.js';
+import { countTasks, flushEvents, useQueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+const t = useQueueTestApp();
+
+type Settled = { ok: true; task: Task } | { ok: false; code: unknown; field: unknown };
+
+/** Starts every enqueue in the same tick (so they share statements) and settles each one. */
+async function enqueueAll(inputs: readonly EnqueueInput[]): Promise<Settled[]> {
+  const results = await Promise.allSettled(inputs.map((input) => t.app.deps.queue.enqueue(input)));
+  return results.map((r) =>
+    r.status === 'fulfilled'
+      ? { ok: true, task: r.value }
+      : { ok: false, code: (r.reason as { code?: unknown }).code, field: (r.reason as { field?: unknown }).field },
+  );
+}
+
+/** The stored rows of `tasks`, in their order: what each caller got must be what was stored. */
+async function stored(tasks: readonly Task[]): Promise<(Task | undefined)[]> {
+  const byId = new Map((await t.app.deps.queue.getTasks(tasks.map((task) => task.id))).map((task) => [task.id, task]));
+  return tasks.map((task) => byId.get(task.id));
+}
+
+/** How many transactions inserted these tasks (rows of one transaction share their xmin). */
+async function transactionsOf(tasks: readonly Task[]): Promise<number> {
+  const [row] = await t.app.sql`SELECT count(DISTINCT xmin::text)::int AS n FROM tasks WHERE id = ANY(${tasks.map((task) => task.id)}::uuid[])`;
+  return Number(row?.n);
+}
+
+/** Waits until `n` statements inserting into tasks wait for a lock. */
+function insertsWaitingForLock(n: number): Promise<true> {
+  return waitFor(async () => {
+    const [row] = await t.app.sql`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO tasks%' AND datname = current_database()`;
+    return Number(row?.n) === n || undefined;
+  }, { message: `${n} enqueue statements waiting for a lock` }) as Promise<true>;
+}
+
+function taskOf(result: Settled | undefined): Task {
+  if (!result?.ok) throw new Error(`expected a task, got ${JSON.stringify(result)}`);
+  return result.task;
+}
+
+describe('enqueue (group commit)', () => {
+  it('gives each of 50 concurrent callers its own task or its own error, with one event per new task', async () => {
+    const { queue } = t.app.deps;
+    const existing = await queue.enqueue({ name: 'demo.echo', args: ['before'], idempotencyKey: 'batch-existing' });
+    const existingOther = await queue.enqueue({ name: 'demo.sleep', args: [1], idempotencyKey: 'batch-existing-other' });
+    const before = await countTasks(t.app.sql);
+    await flushEvents(t.recorder, t.app.sql); // the set-up's events are in, and out of the way
+    t.recorder.events.length = 0;
+
+    const inputs: EnqueueInput[] = [
+      ...Array.from({ length: 40 }, (_, i): EnqueueInput => ({ name: 'demo.echo', args: [i] })),
+      ...Array.from({ length: 4 }, (_, i): EnqueueInput => ({ name: 'demo.echo', args: [`dup-${i}`], idempotencyKey: 'batch-dup' })),
+      { name: 'demo.echo', args: ['again'], idempotencyKey: 'batch-existing' },
+      { name: 'demo.echo', args: ['other'], idempotencyKey: 'batch-existing-other' },
+      { name: 'demo.echo', args: ['first'], idempotencyKey: 'batch-name' },
+      { name: 'demo.sleep', args: [1], idempotencyKey: 'batch-name' },
+      { name: 'math.copysign', args: [1, 'x'] },
+      { name: 'no.such.task' },
+    ];
+    const results = await enqueueAll(inputs);
+
+    const plain = results.slice(0, 40).map(taskOf);
+    expect(plain.map((task) => task.args)).toEqual(Array.from({ length: 40 }, (_, i) => [i]));
+    // The same key in one batch: every caller gets the first caller's task.
+    const dups = results.slice(40, 44).map(taskOf);
+    expect(new Set(dups.map((task) => task.id)).size).toBe(1);
+    expect(dups[0]?.args).toEqual(['dup-0']);
+    expect(taskOf(results[44])).toEqual(existing);
+    expect(results[45]).toEqual({ ok: false, code: 'CONFLICT', field: 'idempotencyKey' });
+    expect(taskOf(results[46]).args).toEqual(['first']);
+    expect(results[47]).toEqual({ ok: false, code: 'CONFLICT', field: 'idempotencyKey' });
+    expect(results[48]).toEqual({ ok: false, code: 'INVALID_ARGUMENTS', field: 'args[1]' });
+    expect(results[49]).toEqual({ ok: false, code: 'UNKNOWN_TASK', field: 'name' });
+
+    const created = [...plain, dups[0] as Task, taskOf(results[46])];
+    expect(await countTasks(t.app.sql)).toBe(before + created.length);
+    expect(await stored(created)).toEqual(created);
+    expect(await queue.getTask(existingOther.id)).toEqual(existingOther);
+    // Enqueues of one tick share one statement, hence one transaction.
+    expect(await transactionsOf(created)).toBe(1);
+
+    await flushEvents(t.recorder, t.app.sql);
+    const events = t.recorder.events;
+    const createdIds = new Set(created.map((task) => task.id));
+    expect(events.filter((e) => createdIds.has(e.id)).map(({ version, status }) => ({ version, status }))).toEqual(
+      created.map(() => ({ version: 1, status: 'PENDING' })),
+    );
+    expect(events.some((e) => e.id === existing.id || e.id === existingOther.id)).toBe(false);
+  });
+
+  it('fails only the caller whose row the database refuses, when validation let it through', async () => {
+    await t.app.sql`ALTER TABLE tasks ADD CONSTRAINT test_no_forbidden_queue CHECK (queue <> 'forbidden')`;
+    try {
+      const before = await countTasks(t.app.sql);
+      const inputs: EnqueueInput[] = Array.from({ length: 10 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: i === 3 ? 'forbidden' : 'default' }));
+      const results = await enqueueAll(inputs);
+      expect(results[3]).toMatchObject({ ok: false, code: '23514' });
+      const ok = results.filter((_, i) => i !== 3).map(taskOf);
+      expect(await stored(ok)).toEqual(ok);
+      expect(await countTasks(t.app.sql)).toBe(before + 9);
+    } finally {
+      await t.app.sql`ALTER TABLE tasks DROP CONSTRAINT test_no_forbidden_queue`;
+    }
+  });
+
+  it('gives every caller of a failed statement its error, and stores nothing for any of them', async () => {
+    await t.app.sql.unsafe(`
+      CREATE FUNCTION test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.queue = 'explode' THEN RAISE EXCEPTION 'exploded' USING ERRCODE = 'P0001'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_explode BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION test_explode();`);
+    try {
+      const before = await countTasks(t.app.sql);
+      await flushEvents(t.recorder, t.app.sql);
+      t.recorder.events.length = 0;
+      const inputs: EnqueueInput[] = Array.from({ length: 10 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: i === 5 ? 'explode' : 'default' }));
+      const results = await enqueueAll(inputs);
+      expect(results).toEqual(inputs.map(() => ({ ok: false, code: 'P0001', field: undefined })));
+      expect(await countTasks(t.app.sql)).toBe(before);
+      await flushEvents(t.recorder, t.app.sql);
+      expect(t.recorder.events).toHaveLength(1); // the flush marker only
+    } finally {
+      await t.app.sql.unsafe('DROP TRIGGER test_explode ON tasks; DROP FUNCTION test_explode()');
+    }
+  });
+
+  it('keeps an enqueue inside a caller transaction out of the batch: it rolls back alone', async () => {
+    const before = await countTasks(t.app.sql);
+    let inTx: Task | undefined;
+    const others: Promise<Task>[] = [];
+    await expect(
+      t.app.sql.begin(async (tx) => {
+        // Concurrent enqueues outside the transaction commit on their own.
+        for (let i = 0; i < 5; i++) others.push(t.app.deps.queue.enqueue({ name: 'demo.echo', args: [i] }));
+        inTx = await t.app.deps.queue.enqueue({ name: 'demo.echo', args: ['tx'] }, { tx });
+        await Promise.all(others);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    const committed = await Promise.all(others);
+    expect(await t.app.deps.queue.getTask(inTx?.id ?? '')).toBeUndefined();
+    expect(await stored(committed)).toEqual(committed);
+    expect(await countTasks(t.app.sql)).toBe(before + 5);
+  });
+
+  it('sends the enqueues that arrive while a statement is in flight together, in the next one', async () => {
+    const { queue } = t.app.deps;
+    // Holds the first statement in flight: its INSERT waits for this lock.
+    const blocker = await t.app.sql.reserve();
+    try {
+      await blocker`BEGIN`;
+      await blocker`LOCK TABLE tasks IN SHARE MODE`;
+      // Two statements in flight (the batcher's default), each waiting for the lock.
+      const first = queue.enqueue({ name: 'demo.echo', args: ['first'] });
+      await insertsWaitingForLock(1);
+      const second = queue.enqueue({ name: 'demo.echo', args: ['second'] });
+      await insertsWaitingForLock(2);
+      const rest = Array.from({ length: 20 }, (_, i) => queue.enqueue({ name: 'demo.echo', args: [i] }));
+      await blocker`COMMIT`;
+      const [a, b, ...others] = await Promise.all([first, second, ...rest]);
+      expect([a?.args, b?.args]).toEqual([['first'], ['second']]);
+      expect(await transactionsOf(others)).toBe(1);
+      expect(await transactionsOf([a as Task, b as Task, ...others])).toBe(3);
+      expect(await stored(others)).toEqual(others);
+    } finally {
+      blocker.release();
+    }
+  });
+});
+
+describe('enqueueMany (one statement)', () => {
+  it('refuses a key repeated with another task name before storing anything', async () => {
+    const before = await countTasks(t.app.sql);
+    await expect(
+      t.app.deps.queue.enqueueMany([
+        { name: 'demo.echo', idempotencyKey: 'many-repeat' },
+        { name: 'demo.echo' },
+        { name: 'demo.sleep', args: [1], idempotencyKey: 'many-repeat' },
+      ]),
+    ).rejects.toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    expect(await countTasks(t.app.sql)).toBe(before);
+  });
+
+  it('stores 500 tasks, keyed and not, as they come back, with one event each', async () => {
+    const { queue } = t.app.deps;
+    const existing = await queue.enqueue({ name: 'demo.echo', idempotencyKey: 'many-500-existing' });
+    const before = await countTasks(t.app.sql);
+    await flushEvents(t.recorder, t.app.sql); // the set-up's events are in, and out of the way
+    t.recorder.events.length = 0;
+    const inputs: EnqueueInput[] = Array.from({ length: 500 }, (_, i) => ({
+      name: 'demo.echo',
+      args: [i],
+      ...(i % 50 === 0 ? { idempotencyKey: `many-500-${i % 100}` } : {}),
+      ...(i === 7 ? { idempotencyKey: 'many-500-existing' } : {}),
+      ...(i === 9 ? { runAfter: new Date('2030-01-02T03:04:05.678Z'), priority: 5, kwargs: { a: [1] } } : {}),
+    }));
+    const tasks = await queue.enqueueMany(inputs);
+    expect(tasks).toHaveLength(500);
+    expect(tasks[7]).toEqual(existing);
+    // Keys many-500-0 (rows 0, 100, …) and many-500-50 (rows 50, 150, …): the first row of each wins.
+    expect(tasks[100]).toBe(tasks[0]);
+    expect(tasks[150]).toBe(tasks[50]);
+    const created = tasks.filter((task, i) => i !== 7 && (i % 50 !== 0 || i < 100));
+    expect(created).toHaveLength(499 - 8);
+    expect(await countTasks(t.app.sql)).toBe(before + created.length);
+    expect(await stored(created)).toEqual(created);
+    expect(tasks[9]).toMatchObject({ runAfter: new Date('2030-01-02T03:04:05.678Z'), priority: 5, kwargs: { a: [1] } });
+    await flushEvents(t.recorder, t.app.sql);
+    const ids = new Set(created.map((task) => task.id));
+    expect(t.recorder.events.filter((e) => ids.has(e.id))).toHaveLength(created.length);
+    expect(t.recorder.events.some((e) => e.id === existing.id)).toBe(false);
+  });
+
+  it('stays all or nothing when a concurrent transaction takes a key with another name', async () => {
+    const { queue } = t.app.deps;
+    const before = await countTasks(t.app.sql);
+    let many: Promise<Task[]> | undefined;
+    await t.app.sql.begin(async (tx) => {
+      await queue.enqueue({ name: 'demo.sleep', args: [1], idempotencyKey: 'many-race' }, { tx });
+      // Not visible to the statement's snapshot: only ON CONFLICT, after waiting for us, sees it.
+      many = queue.enqueueMany([{ name: 'demo.echo', args: ['fresh'] }, { name: 'demo.echo', idempotencyKey: 'many-race' }]);
+      many.catch(() => undefined);
+      await insertsWaitingForLock(1);
+    });
+    await expect(many).rejects.toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    expect(await countTasks(t.app.sql)).toBe(before + 1);
+  });
+
+  it('returns the task of a concurrent transaction that took a key with the same name', async () => {
+    const { queue } = t.app.deps;
+    let many: Promise<Task[]> | undefined;
+    let theirs: Task | undefined;
+    await t.app.sql.begin(async (tx) => {
+      theirs = await queue.enqueue({ name: 'demo.echo', args: ['theirs'], idempotencyKey: 'many-race-same' }, { tx });
+      many = queue.enqueueMany([{ name: 'demo.echo', args: ['fresh'] }, { name: 'demo.echo', args: ['ours'], idempotencyKey: 'many-race-same' }]);
+      many.catch(() => undefined);
+      await insertsWaitingForLock(1);
+    });
+    const [fresh, keyed] = (await many) as Task[];
+    expect(keyed).toEqual(theirs);
+    expect(await stored([fresh as Task])).toEqual([fresh]);
+  });
+});
+
+describe('enqueue (inside a caller transaction)', () => {
+  it('answers CONFLICT for a taken key and leaves the transaction usable', async () => {
+    const { queue } = t.app.deps;
+    await queue.enqueue({ name: 'demo.echo', idempotencyKey: 'tx-conflict' });
+    const task = await t.app.sql.begin(async (tx) => {
+      await expect(queue.enqueue({ name: 'demo.sleep', args: [1], idempotencyKey: 'tx-conflict' }, { tx })).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      return queue.enqueue({ name: 'demo.echo', args: ['after'] }, { tx });
+    });
+    expect(await stored([task])).toEqual([task]);
+  });
+});
