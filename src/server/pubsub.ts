@@ -6,7 +6,8 @@ import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../queue/ev
 import { assertTaskId } from '../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../queue/index.js';
 import type { TaskStatus } from '../queue/states.js';
-import { createFilterSubscriber, createTaskSubscriber, type Subscriber } from './subscribers.js';
+import { createPublisher } from './publications.js';
+import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './subscribers.js';
 
 /** Counters of one process's subscription traffic. Benchmarks and tests read them; nothing resets them. */
 export interface TaskEventStats {
@@ -49,6 +50,8 @@ export interface TaskEventHubOptions {
   log: Logger;
   /** Most ids per read query (default 1,000). */
   readBatch?: number;
+  /** Deliveries per turn of the event loop while handing out a burst (default 250; see publications.ts). */
+  publishSlice?: number;
 }
 
 const RESYNC = Number.MAX_SAFE_INTEGER;
@@ -60,10 +63,14 @@ const RESYNC = Number.MAX_SAFE_INTEGER;
  * that returns a newer version than announced covers the later notifications too (they are
  * skipped), so changes that come faster than reads are conflated: subscribers see versions
  * strictly increasing, always the terminal one, but not necessarily every intermediate one.
+ * Handing a row out is sliced across turns of the event loop (publications.ts), and a
+ * newer row of the same task takes over from one not fully handed out: the same conflation,
+ * for changes that come faster than thousands of subscribers can be given them.
  */
 export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   const { sql, queue, log } = options;
   const readBatch = options.readBatch ?? 1000;
+  const publishSlice = options.publishSlice ?? 250;
   const stats: TaskEventStats = {
     notifications: 0,
     events: 0,
@@ -76,8 +83,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     subscriptions: 0,
     reconnects: 0,
   };
-  const byTask = new Map<string, Set<Subscriber>>();
-  const byFilter = new Set<Subscriber>();
+  const byTask = new Map<string, Set<TaskSubscriber>>();
+  const byFilter = new Set<FilterSubscriber>();
   /** The newest row read of each watched task: a new subscriber's first state needs no query. */
   const known = new Map<string, Task>();
   /** Announced changes not read yet: id → highest version announced (RESYNC: read regardless). */
@@ -90,6 +97,14 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   let failures = 0;
   let closed = false;
   let drained: (() => void) | undefined;
+  const publisher = createPublisher({
+    slice: publishSlice,
+    audience: (id) => [...(byTask.get(id) ?? []), ...byFilter],
+    delivered: () => {
+      stats.delivered += 1;
+    },
+    log,
+  });
 
   const unsubscribed = (): void => {
     stats.subscriptions -= 1;
@@ -170,7 +185,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       const byId = new Map(rows.map((task) => [task.id, task]));
       for (const id of changes) {
         const task = byId.get(id);
-        if (task) publish(task);
+        if (task) publisher.publish(task);
       }
       for (const [id, waiters] of firsts) for (const w of waiters) w.resolve(byId.get(id));
     }
@@ -190,11 +205,6 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     return rows;
   }
 
-  function publish(task: Task): void {
-    for (const s of byTask.get(task.id) ?? []) if (s.deliver(task)) stats.delivered += 1;
-    for (const s of byFilter) if (s.matches?.(task) && s.deliver(task)) stats.delivered += 1;
-  }
-
   function loadFirst(id: string): Promise<Task | undefined> {
     const cached = known.get(id);
     if (cached) return Promise.resolve(cached);
@@ -206,25 +216,30 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     });
   }
 
+  /** The hub's side of every subscriber's end: one object for all of them, no closure each. */
+  const owner: SubscriberOwner = {
+    taskSubscriberDone(subscriber) {
+      unsubscribed();
+      const set = byTask.get(subscriber.id);
+      set?.delete(subscriber);
+      if (set?.size === 0) {
+        byTask.delete(subscriber.id);
+        known.delete(subscriber.id);
+      }
+    },
+    filterSubscriberDone(subscriber) {
+      unsubscribed();
+      byFilter.delete(subscriber);
+    },
+  };
+
   async function watchTask(id: string): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
     if (closed) throw new Error('the server is shutting down');
-    let removed = false;
-    const remove = (): void => {
-      if (removed) return;
-      removed = true;
-      unsubscribed();
-      const set = byTask.get(id);
-      set?.delete(subscriber);
-      if (set?.size === 0) {
-        byTask.delete(id);
-        known.delete(id);
-      }
-    };
-    const subscriber = createTaskSubscriber(id, remove);
+    const subscriber = new TaskSubscriber(id, owner);
     // Subscribe first, then read the first state: a change committed in between is caught by
     // the subscription (and dropped if the first state already includes it).
-    const set = byTask.get(id) ?? new Set<Subscriber>();
+    const set = byTask.get(id) ?? new Set<TaskSubscriber>();
     set.add(subscriber);
     byTask.set(id, set);
     stats.subscriptions += 1;
@@ -232,29 +247,23 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     try {
       first = await loadFirst(id);
     } catch (error) {
-      remove();
+      subscriber.detach();
       throw error;
     }
     if (!first) {
-      remove();
+      subscriber.detach();
       throw new NotFoundError('Task', id);
     }
     stats.delivered += subscriber.prime(first);
-    return subscriber.iterator;
+    return subscriber;
   }
 
   function watchTasks(filter: TaskFilter): AsyncIterableIterator<Task> {
     if (closed) throw new Error('the server is shutting down');
-    let removed = false;
-    const subscriber = createFilterSubscriber(filter, () => {
-      if (removed) return;
-      removed = true;
-      unsubscribed();
-      byFilter.delete(subscriber);
-    });
+    const subscriber = new FilterSubscriber(filter, owner);
     byFilter.add(subscriber);
     stats.subscriptions += 1;
-    return subscriber.iterator;
+    return subscriber;
   }
 
   return {
@@ -270,6 +279,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       clearTimeout(retryTimer);
       await listener?.close().catch(() => undefined);
       await flushing?.catch(() => undefined);
+      // What was read is handed out before the streams end: clients get it, then `complete`.
+      publisher.close();
       for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new Error('the server is shutting down'));
       snapshots.clear();
       for (const set of byTask.values()) for (const s of [...set]) s.end();

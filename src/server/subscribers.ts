@@ -1,6 +1,6 @@
 import type { Task, TaskFilter } from '../queue/index.js';
 import { isTerminal, type TaskStatus } from '../queue/states.js';
-import { createTaskStream } from './task-stream.js';
+import { TaskStream } from './task-stream.js';
 
 /** One subscription, as the hub (pubsub.ts) sees it. */
 export interface Subscriber {
@@ -17,9 +17,10 @@ export interface Subscriber {
   readonly iterator: AsyncIterableIterator<Task>;
 }
 
-export interface TaskSubscriber extends Subscriber {
-  /** Sends the first state, then the changes that arrived meanwhile; returns how many were sent. */
-  prime(first: Task): number;
+/** The hub's side of a subscription's end: told once per subscriber. */
+export interface SubscriberOwner {
+  taskSubscriberDone(subscriber: TaskSubscriber): void;
+  filterSubscriberDone(subscriber: FilterSubscriber): void;
 }
 
 /** Does `task` satisfy every condition of `filter`? (the same conditions `tasks(filter:)` applies in SQL) */
@@ -35,65 +36,112 @@ export function matchesFilter(task: Task, filter: TaskFilter): boolean {
 /**
  * A subscription to one task. Until primed with its first state it only collects what the
  * hub delivers; afterwards it passes on each state newer than the last one sent, and ends
- * after a terminal one. `onDone` runs once: at the terminal state or when the client leaves.
+ * after a terminal one. The owner is told once: at the terminal state or when the client leaves.
+ * Its own stream (no closures): a server holds one per subscriber.
  */
-export function createTaskSubscriber(id: string, onDone: () => void): TaskSubscriber {
-  let last = 0;
-  let primed = false;
-  let done = false;
-  const early: Task[] = [];
-  const finish = (): void => {
-    if (done) return;
-    done = true;
-    onDone();
-  };
-  const stream = createTaskStream(finish);
-  const send = (task: Task): boolean => {
-    if (task.version <= last) return false;
-    last = task.version;
-    stream.push(task);
+export class TaskSubscriber extends TaskStream implements Subscriber {
+  private last = 0;
+  private primed = false;
+  private done = false;
+  private early: Task[] | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly owner: SubscriberOwner,
+  ) {
+    super();
+  }
+
+  get iterator(): AsyncIterableIterator<Task> {
+    return this;
+  }
+
+  deliver(task: Task): boolean {
+    if (!this.open) return false;
+    if (this.primed) return this.send(task);
+    (this.early ??= []).push(task);
+    return false;
+  }
+
+  /** Sends the first state, then the changes that arrived meanwhile; returns how many were sent. */
+  prime(first: Task): number {
+    this.primed = true;
+    let sent = this.send(first) ? 1 : 0;
+    const early = this.early;
+    this.early = undefined;
+    if (early) for (const task of early.sort((a, b) => a.version - b.version)) if (this.send(task)) sent += 1;
+    return sent;
+  }
+
+  resyncIds(): Iterable<string> {
+    return [this.id];
+  }
+
+  /** Leaves the hub (once); the stream itself is ended separately. */
+  detach(): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.taskSubscriberDone(this);
+  }
+
+  protected onClose(): void {
+    this.detach();
+  }
+
+  private send(task: Task): boolean {
+    if (task.version <= this.last) return false;
+    this.last = task.version;
+    this.push(task);
     if (isTerminal(task.status)) {
-      stream.end();
-      finish();
+      this.end();
+      this.detach();
     }
     return true;
-  };
-  return {
-    iterator: stream.iterator,
-    deliver: (task) => (primed ? send(task) : (early.push(task), false)),
-    prime(first) {
-      primed = true;
-      let sent = send(first) ? 1 : 0;
-      for (const task of early.sort((a, b) => a.version - b.version)) if (send(task)) sent += 1;
-      early.length = 0;
-      return sent;
-    },
-    resyncIds: () => [id],
-    end: () => stream.end(),
-  };
+  }
 }
 
 /** Remembered versions per filter subscription; beyond this the oldest entries are forgotten. */
 const MAX_SEEN = 10_000;
 
 /** A subscription to every change of tasks matching `filter`, each task's versions in order. */
-export function createFilterSubscriber(filter: TaskFilter, onDone: () => void): Subscriber {
-  const seen = new Map<string, { version: number; terminal: boolean }>();
-  const stream = createTaskStream(onDone);
-  return {
-    iterator: stream.iterator,
-    wantsStatus: (status) => !filter.status || filter.status.length === 0 || filter.status.includes(status),
-    matches: (task) => matchesFilter(task, filter),
-    deliver(task) {
-      const prev = seen.get(task.id);
-      if (prev && task.version <= prev.version) return false;
-      seen.delete(task.id);
-      seen.set(task.id, { version: task.version, terminal: isTerminal(task.status) });
-      if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value as string);
-      stream.push(task);
-      return true;
-    },
-    resyncIds: () => [...seen].filter(([, s]) => !s.terminal).map(([id]) => id),
-    end: () => stream.end(),
-  };
+export class FilterSubscriber extends TaskStream implements Subscriber {
+  private readonly seen = new Map<string, { version: number; terminal: boolean }>();
+
+  constructor(
+    private readonly filter: TaskFilter,
+    private readonly owner: SubscriberOwner,
+  ) {
+    super();
+  }
+
+  get iterator(): AsyncIterableIterator<Task> {
+    return this;
+  }
+
+  wantsStatus(status: TaskStatus): boolean {
+    return !this.filter.status || this.filter.status.length === 0 || this.filter.status.includes(status);
+  }
+
+  matches(task: Task): boolean {
+    return matchesFilter(task, this.filter);
+  }
+
+  deliver(task: Task): boolean {
+    if (!this.open) return false;
+    const prev = this.seen.get(task.id);
+    if (prev && task.version <= prev.version) return false;
+    this.seen.delete(task.id);
+    this.seen.set(task.id, { version: task.version, terminal: isTerminal(task.status) });
+    if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
+    this.push(task);
+    return true;
+  }
+
+  resyncIds(): Iterable<string> {
+    return [...this.seen].filter(([, s]) => !s.terminal).map(([id]) => id);
+  }
+
+  protected onClose(): void {
+    this.owner.filterSubscriberDone(this);
+  }
 }

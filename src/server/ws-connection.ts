@@ -1,0 +1,280 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { CloseCode, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
+import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
+import type { WebSocket } from 'ws';
+import type { GraphQLContext } from '../graphql/context.js';
+import { GRAPHQL_CODES, isGraphQLError, maskError } from '../graphql/errors.js';
+import type { ServerContext } from './http.js';
+
+/** The yoga instance operations run through. */
+export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+/** What a connection needs from its server (ws.ts). */
+export interface ConnectionHost {
+  readonly yoga: Yoga;
+  /** Counts operations, so a shutdown can wait for their `complete`. */
+  operationStarted(): void;
+  operationEnded(): void;
+}
+
+type Enveloped = ReturnType<Yoga['getEnveloped']>;
+type Outcome = ExecutionResult | AsyncIterable<ExecutionResult>;
+
+/** Bytes queued on one socket beyond which its subscriptions stop pulling until it drains. */
+const HIGH_WATER_BYTES = 1_048_576;
+const INTERNAL = 'Unexpected error.';
+
+/**
+ * One `next` payload's JSON per result object. Subscribers running the same document with the
+ * same variables get the same result object for an event (shared-results.ts; masking keeps an
+ * error-free result as it is), so 10,000 subscribers of 100 tasks serialize 100 payloads.
+ */
+const payloadJson = new WeakMap<object, string>();
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (typeof error.extensions.code !== 'string') error.extensions.code = code;
+  return error;
+}
+
+function findOperation(document: DocumentNode, name: string | null | undefined): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  if (name == null) return operations.length === 1 ? operations[0] : undefined;
+  return operations.find((o) => o.name?.value === name);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** One client operation: its id and, once it streams, the results it pulls. */
+class Operation {
+  iterator?: AsyncIterator<ExecutionResult>;
+  constructor(readonly id: string) {}
+}
+
+/**
+ * One graphql-transport-ws socket: the protocol's messages, and its operations run through
+ * yoga's envelop. Close codes and reasons are graphql-ws's (its constants and message parser).
+ */
+export class Connection {
+  readonly ops = new Map<string, Operation>();
+  initReceived = false;
+  acknowledged = false;
+  awaitingPong = false;
+  private corked = false;
+  /** Settles when the TCP socket drains, while a client is behind. */
+  private drained: { promise: Promise<void>; release(): void } | undefined;
+  private enveloped?: Enveloped;
+  private context?: Promise<GraphQLContext> | GraphQLContext;
+  private connectionParams?: Record<string, unknown>;
+  initTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly server: ConnectionHost,
+    readonly socket: WebSocket,
+    /** The upgrade's TCP socket: the one `ws` writes frames to. */
+    readonly tcp: Socket,
+    readonly request: IncomingMessage,
+  ) {}
+
+  /**
+   * Queues a text frame. The TCP socket is corked until the current burst of microtasks has
+   * run, so a change delivered to this socket's 100 subscriptions costs one write, not 100.
+   */
+  send(text: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.tcp.cork();
+      process.nextTick(uncork, this);
+    }
+    this.socket.send(text);
+  }
+
+  uncork(): void {
+    this.corked = false;
+    this.tcp.uncork();
+  }
+
+  /** Closes with `reason` cut to the 123 bytes a close frame holds (ws throws beyond). */
+  close(code: number, reason: string): void {
+    if (Buffer.byteLength(reason) <= 123) return this.socket.close(code, reason);
+    let cut = reason.slice(0, 120); // the id in it is the client's: any length, any characters
+    while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+    this.socket.close(code, `${cut}…`);
+  }
+
+  onMessage(text: string): void {
+    let message;
+    try {
+      message = parseMessage(text);
+    } catch {
+      this.socket.close(CloseCode.BadRequest, 'Invalid message received');
+      return;
+    }
+    switch (message.type) {
+      case MessageType.ConnectionInit:
+        if (this.initReceived) return this.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+        this.initReceived = true;
+        clearTimeout(this.initTimer);
+        if (typeof message.payload === 'object' && message.payload !== null) this.connectionParams = message.payload;
+        this.acknowledged = true;
+        this.send(stringifyMessage({ type: MessageType.ConnectionAck }));
+        return;
+      case MessageType.Ping:
+        this.send(stringifyMessage(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }));
+        return;
+      case MessageType.Pong:
+        return;
+      case MessageType.Subscribe: {
+        if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+        if (this.ops.has(message.id)) return this.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${message.id} already exists`);
+        const op = new Operation(message.id);
+        this.ops.set(op.id, op);
+        this.server.operationStarted();
+        this.start(op, message.payload).catch((error: unknown) => this.onFail(op, error));
+        return;
+      }
+      case MessageType.Complete: {
+        // The client is done: no `complete` back (the protocol says so).
+        const op = this.ops.get(message.id);
+        if (op) this.cancel(op);
+        return;
+      }
+      default:
+        this.close(CloseCode.BadRequest, `Unexpected message of type ${message.type} received`);
+    }
+  }
+
+  /** Parses, validates and runs one operation through yoga's envelop (limits, masking, shared results). */
+  private async start(op: Operation, payload: SubscribePayload): Promise<void> {
+    // One envelop per connection, not per operation: the context holds only shared services
+    // (src/graphql/context.ts), and limits and masking are per call of parse/validate/execute.
+    const env = (this.enveloped ??= this.server.yoga.getEnveloped({ req: this.request, socket: this.socket, connectionParams: this.connectionParams } as never));
+    let document: DocumentNode;
+    try {
+      document = env.parse(payload.query);
+    } catch (error) {
+      if (isGraphQLError(error)) return this.sendErrors(op, [withCode(error, GRAPHQL_CODES.parseFailed)]);
+      throw error;
+    }
+    const errors = env.validate(env.schema, document) as readonly GraphQLError[];
+    if (errors.length > 0) return this.sendErrors(op, errors.map((e) => withCode(e, GRAPHQL_CODES.validationFailed)));
+    const operation = findOperation(document, payload.operationName);
+    if (!operation) {
+      const error = createGraphQLError('Unable to identify operation', { extensions: { code: GRAPHQL_CODES.validationFailed } });
+      return this.sendErrors(op, [error]);
+    }
+    const args: ExecutionArgs = {
+      schema: env.schema,
+      document,
+      operationName: payload.operationName ?? undefined,
+      variableValues: payload.variables ?? undefined,
+      contextValue: await (this.context ??= env.contextFactory() as Promise<GraphQLContext> | GraphQLContext),
+    };
+    const outcome = (await (operation.operation === 'subscription' ? env.subscribe(args) : env.execute(args))) as Outcome;
+    if (this.ops.get(op.id) !== op) {
+      // Completed by the client (or the socket closed) while starting.
+      if (isAsyncIterable(outcome)) void outcome[Symbol.asyncIterator]().return?.();
+      return;
+    }
+    if (!isAsyncIterable(outcome)) {
+      this.sendNext(op, outcome);
+      this.complete(op);
+      return;
+    }
+    op.iterator = outcome[Symbol.asyncIterator]();
+    await this.pump(op, op.iterator);
+  }
+
+  /** Sends each result as it comes; `complete` when the stream ends. */
+  private async pump(op: Operation, iterator: AsyncIterator<ExecutionResult>): Promise<void> {
+    for (;;) {
+      const step = await iterator.next();
+      if (this.ops.get(op.id) !== op) return;
+      if (step.done) {
+        this.complete(op); // ended by itself: nothing to return()
+        return;
+      }
+      this.sendNext(op, step.value);
+      // A client that does not read: stop pulling (its streams conflate meanwhile) until it drains.
+      if (this.tcp.writableNeedDrain && this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+        await this.waitForDrain();
+        if (this.ops.get(op.id) !== op) return;
+      }
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    if (!this.drained) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      const done = (): void => {
+        this.tcp.off('drain', done);
+        this.drained = undefined;
+        resolve();
+      };
+      this.tcp.once('drain', done);
+      this.drained = { promise, release: done };
+    }
+    return this.drained.promise;
+  }
+
+  /** An operation failed: the client gets a masked error, the log the original. */
+  onFail(op: Operation, error: unknown): void {
+    if (this.ops.get(op.id) !== op) return;
+    const masked = maskError(error, INTERNAL);
+    if (masked !== error) this.server.yoga.logger.error(error);
+    this.sendErrors(op, [masked as GraphQLError]);
+  }
+
+  private sendNext(op: Operation, result: ExecutionResult): void {
+    let json = payloadJson.get(result);
+    if (json === undefined) {
+      json = JSON.stringify(result);
+      payloadJson.set(result, json);
+    }
+    this.send(`{"id":${JSON.stringify(op.id)},"type":"next","payload":${json}}`);
+  }
+
+  private sendErrors(op: Operation, errors: readonly GraphQLError[]): void {
+    if (this.ops.get(op.id) !== op) return;
+    this.forget(op);
+    const payload = errors.map((e) => (typeof e.toJSON === 'function' ? e.toJSON() : { message: e.message }));
+    this.send(stringifyMessage({ id: op.id, type: MessageType.Error, payload }));
+  }
+
+  /** The operation is done: the client hears `complete`. */
+  private complete(op: Operation): void {
+    this.forget(op);
+    this.send(`{"id":${JSON.stringify(op.id)},"type":"complete"}`);
+  }
+
+  /** Stops an operation the client no longer wants (it completed it, or the socket closed). */
+  cancel(op: Operation): void {
+    if (this.ops.get(op.id) !== op) return;
+    this.forget(op);
+    if (op.iterator?.return) void Promise.resolve(op.iterator.return()).catch(() => undefined);
+  }
+
+  private forget(op: Operation): void {
+    this.ops.delete(op.id);
+    this.server.operationEnded();
+  }
+
+  closed(): void {
+    clearTimeout(this.initTimer);
+    for (const op of [...this.ops.values()]) this.cancel(op);
+    // A socket closed while behind never drains: let waiting operations see they are gone.
+    this.drained?.release();
+  }
+}
+
+function uncork(conn: Connection): void {
+  conn.uncork();
+}
+

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
+import type { Task } from '../../src/queue/index.js';
+import { createTaskEventHub, type TaskEventHub } from '../../src/server/pubsub.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait.js';
+
+let app: TestApp;
+let hub: TaskEventHub;
+beforeAll(async () => {
+  app = await createTestApp();
+  // One delivery per turn of the event loop: a burst is handed out over hundreds of turns, so
+  // the task's next changes are read while the previous one is still being handed out.
+  hub = createTaskEventHub({ sql: app.deps.db.sql, queue: app.deps.queue, log: silentLogger, publishSlice: 1 });
+  await hub.start();
+});
+afterAll(async () => {
+  await hub?.close();
+  await app?.close();
+});
+
+async function collect(iterator: AsyncIterableIterator<Task>): Promise<Pick<Task, 'version' | 'status'>[]> {
+  const seen: Pick<Task, 'version' | 'status'>[] = [];
+  for await (const task of iterator) seen.push({ version: task.version, status: task.status });
+  return seen;
+}
+
+describe('createTaskEventHub', () => {
+  it('hands out changes in slices; however states overtake each other, each subscriber sees increasing versions ending with the terminal one', async () => {
+    const steps = 12;
+    const task = await app.deps.queue.enqueue({ name: 'demo.progress', args: [steps, 0] });
+    const subscribers = await Promise.all(Array.from({ length: 300 }, () => hub.watchTask(task.id)));
+    const streams = subscribers.map(collect);
+    const runner = app.deps.createRunner({ pollIntervalMs: 50 });
+    await runner.start();
+    try {
+      const seen = await Promise.all(streams);
+      const terminal = { version: steps + 3, status: 'SUCCEEDED' }; // 1 + claim + one per step + done
+      for (const versions of seen) {
+        expect(versions[0]).toEqual({ version: 1, status: 'PENDING' });
+        expect(versions.at(-1)).toEqual(terminal);
+        for (let i = 1; i < versions.length; i++) expect(versions[i]!.version).toBeGreaterThan(versions[i - 1]!.version);
+      }
+      expect(hub.stats.delivered).toBe(seen.reduce((n, versions) => n + versions.length, 0));
+      expect(hub.stats.subscriptions).toBe(0);
+      // Each change read at most once, however many subscribers.
+      expect(hub.stats.changeReadQueries).toBeLessThanOrEqual(steps + 2);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('ends a subscription at once when its consumer returns, mid-burst', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'demo.progress', args: [5, 0] });
+    const [leaving, staying] = await Promise.all([hub.watchTask(task.id), hub.watchTask(task.id)]);
+    expect((await leaving!.next()).value).toMatchObject({ version: 1 });
+    await leaving!.return?.();
+    expect(await leaving!.next()).toEqual({ value: undefined, done: true });
+    expect(hub.stats.subscriptions).toBe(1);
+    const runner = app.deps.createRunner({ pollIntervalMs: 50 });
+    await runner.start();
+    try {
+      expect((await collect(staying!)).at(-1)).toEqual({ version: 8, status: 'SUCCEEDED' });
+      expect(hub.stats.subscriptions).toBe(0);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('hands out every task of one read, however small each one is (one change of many tasks in one statement)', async () => {
+    const tasks = await app.deps.queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: 'demo.echo', args: [i] })));
+    const ids = tasks.map((t) => t.id);
+    // Default slices: each task's one subscriber is handed its state at once, within the read's loop.
+    const hub = createTaskEventHub({ sql: app.deps.db.sql, queue: app.deps.queue, log: silentLogger });
+    await hub.start();
+    const seen = new Map<string, Pick<Task, 'version' | 'status'>[]>();
+    const done = ids.map(async (id) => seen.set(id, await collect(await hub.watchTask(id))));
+    await waitFor(() => hub.stats.subscriptions === ids.length, { message: 'the subscriptions' });
+    // One statement cancels all five and announces them in one notification: one read, five publications.
+    const sql = app.deps.db.sql;
+    await sql.begin(async (tx) => {
+      await tx`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = version + 1 WHERE id = ANY(${ids}::uuid[])`;
+      await tx`SELECT pg_notify('taskwire_events', ${ids.map((id) => `${id}:2:CANCELLED`).join(',')})`;
+    });
+    await waitFor(() => seen.size === ids.length, { timeoutMs: 5000, message: 'every subscription to end' });
+    await Promise.all(done);
+    for (const id of ids) expect(seen.get(id)).toEqual([{ version: 1, status: 'PENDING' }, { version: 2, status: 'CANCELLED' }]);
+    await hub.close();
+  });
+});
