@@ -77,11 +77,11 @@ interface Waiting {
 /** Most tasks claimed ahead of free slots (graphile-worker's local queue holds 500). */
 const MAX_AHEAD = 1000;
 
-
 /**
- * A worker: claims batches into free slots, runs them, records outcomes, keeps leases
- * alive. Woken by NOTIFY on the jobs channel, with a poll as the fallback (NOTIFY is a
- * hint: it can be missed while the listening connection reconnects).
+ * A worker: claims batches into its free slots (and, for fast handlers, ahead of them: see
+ * `prefetchMs`), runs them, records outcomes, keeps leases alive. Woken by NOTIFY on the jobs
+ * channel, with a poll as the fallback (NOTIFY is a hint: it can be missed while the listening
+ * connection reconnects).
  */
 export function createRunner(options: RunnerOptions): Runner {
   const o = {
@@ -156,8 +156,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
   /**
    * Tasks the next claim should take, or 0 when it should wait: with tasks in hand, the lead
-   * is topped up only once half of it is used, so that a fast drain makes one claim of many
-   * rather than many claims of one.
+   * is topped up only once a quarter of it is used, so that a fast drain makes one claim of
+   * many rather than many claims of one.
    */
   function claimWanted(): number {
     const ahead = claimAhead();
