@@ -157,11 +157,14 @@ export function createRunner(options: RunnerOptions): Runner {
   /**
    * Tasks the next claim should take, or 0 when it should wait: with tasks in hand, the lead
    * is topped up only once a quarter of it is used, so that a fast drain makes one claim of
-   * many rather than many claims of one.
+   * many rather than many claims of one. Tasks whose outcome is still being written count as in
+   * hand: when writes fall behind, claiming waits for them, so a worker that dies never leaves
+   * more than `concurrency + ahead` tasks to be run again (a backlog of 956 finished but
+   * unrecorded tasks was seen in test/reliability/worker-kill.test.ts before this).
    */
   function claimWanted(): number {
     const ahead = claimAhead();
-    const want = o.concurrency - running.size + ahead - waiting.length;
+    const want = o.concurrency - running.size + ahead - waiting.length - recording.size;
     if (want <= 0 || (waiting.length > 0 && want < ahead / 4)) return 0;
     return want;
   }
@@ -261,11 +264,11 @@ export function createRunner(options: RunnerOptions): Runner {
         // outcome is being written (the write batches with others meanwhile). Waiting for the
         // commit first left slots idle for a round trip per task (bench/README.md).
         running.delete(key);
+        recording.set(key, task);
         const ranMs = performance.now() - began;
         averageRunMs = averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * 0.2;
         fillSlots();
         if (moreMaybe && claimWanted() > 0) wake();
-        recording.set(key, task);
         await outcomes.record(task, outcome);
         notify('finished', task, outcome.kind);
       } catch (error) {

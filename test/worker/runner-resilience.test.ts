@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { abortReasons, eventsOf, executionOrder, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A runner under trouble: its lease taken away, a missed notification, the database failing.
@@ -13,21 +13,27 @@ function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[
   return { log, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
+/**
+ * Makes the database refuse every completion (a trigger standing in for a database that keeps
+ * failing that one write) until `block_success` is switched off; other updates go through.
+ */
+async function refuseCompletions(): Promise<void> {
+  await env.app.sql.unsafe(`
+    CREATE TABLE IF NOT EXISTS block_success (on_ boolean NOT NULL);
+    CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_success WHERE on_) THEN
+        RAISE EXCEPTION 'completion refused by the test';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE OR REPLACE TRIGGER refuse_success BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_success();
+    DELETE FROM block_success; INSERT INTO block_success VALUES (true);`);
+}
+
 describe('runner heartbeat', () => {
   it('keeps the lease of a task whose outcome is still being written, so it is not rescued and run again', async () => {
-    // The completion is refused until the test lifts the block (a trigger standing in for a
-    // database that keeps failing that one write); the heartbeat's lease update goes through.
-    await env.app.sql.unsafe(`
-      CREATE TABLE IF NOT EXISTS block_success (on_ boolean NOT NULL);
-      CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_success WHERE on_) THEN
-          RAISE EXCEPTION 'completion refused by the test';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE OR REPLACE TRIGGER refuse_success BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_success();
-      DELETE FROM block_success; INSERT INTO block_success VALUES (true);`);
+    await refuseCompletions();
     try {
       const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', args: ['kept'] });
       const runner = env.app.runner({ leaseMs: 400, heartbeatMs: 50, log: captureLog().log });
@@ -43,6 +49,29 @@ describe('runner heartbeat', () => {
       const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
       expect(done).toMatchObject({ attempts: 1, workerIds: [runner.workerId], errors: [], returnValue: { args: ['kept'], kwargs: {} } });
       expect(claimed.attempts).toBe(1);
+    } finally {
+      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_success ON tasks');
+    }
+  });
+
+  it('stops claiming while outcomes wait to be written, so a crash leaves little to run again', async () => {
+    await refuseCompletions();
+    try {
+      const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 20 }, () => ({ name: 'test.record' })));
+      const before = executionOrder.length;
+      const runner = env.app.runner({ concurrency: 2, prefetchMs: 0, pollIntervalMs: 20, log: captureLog().log });
+      await runner.start();
+      await waitFor(() => executionOrder.length - before >= 2, { message: 'the first two tasks to run' });
+      // Slots are free, tasks are waiting, the poll fires every 20 ms: without the back-pressure
+      // the worker would run all 20 while none of their outcomes can be written.
+      const until = Date.now() + 300;
+      await waitFor(() => Date.now() > until, { message: 'fifteen polls' });
+      expect(executionOrder.length - before).toBe(2);
+      const [held] = await env.app.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'RUNNING' AND locked_by = ${runner.workerId}`;
+      expect(held?.n).toBe(2);
+      await env.app.sql`UPDATE block_success SET on_ = false`;
+      for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
+      expect(executionOrder.length - before).toBe(20);
     } finally {
       await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_success ON tasks');
     }
