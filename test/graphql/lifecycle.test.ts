@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CancelTaskDocument,
   EnqueueTaskDocument,
@@ -11,30 +11,23 @@ import {
   type TaskStatus,
   type TaskStatusChangedSubscription,
 } from '../generated/graphql.js';
-import { createGates } from '../helpers/gates.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { useGatedTestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 
 type Seen = TaskStatusChangedSubscription['taskStatusChanged'];
 
-const gates = createGates();
-let server: TestServer;
-beforeAll(async () => {
-  // No runner yet: the seed test subscribes before anything can run.
-  server = await startTestServer({ tasks: gates.tasks, runner: false });
-});
-afterAll(async () => {
-  await server?.close();
-});
+// No runner yet: the seed test subscribes before anything can run.
+const env = useGatedTestServer();
+const { gates } = env;
 
 async function enqueue(name: string, args: unknown[], extra: Record<string, unknown> = {}) {
-  const res = await server.execute(EnqueueTaskDocument, { input: { name, args, ...extra } });
+  const res = await env.server.execute(EnqueueTaskDocument, { input: { name, args, ...extra } });
   expect(res.errors).toBeUndefined();
   return res.data!.enqueueTask.task;
 }
 
 function watch(id: string) {
-  return server.subscribeWs(TaskStatusChangedDocument, { id });
+  return env.server.subscribeWs(TaskStatusChangedDocument, { id });
 }
 
 const seen = (values: TaskStatusChangedSubscription[]): Seen[] => values.map((v) => v.taskStatusChanged);
@@ -49,9 +42,9 @@ describe('the seed example: math.copysign(1, -1)', () => {
     const task = await enqueue('math.copysign', [1, -1]);
     expect(task).toMatchObject({ name: 'math.copysign', status: 'PENDING', version: 1, args: [1, -1], isFinished: false, returnValue: null, attempts: 0 });
 
-    const streams = [server.subscribeWs(TaskStatusChangedDocument, { id: task.id }), server.subscribeSse(TaskStatusChangedDocument, { id: task.id })];
+    const streams = [env.server.subscribeWs(TaskStatusChangedDocument, { id: task.id }), env.server.subscribeSse(TaskStatusChangedDocument, { id: task.id })];
     for (const stream of streams) await stream.waitFor((v) => v.taskStatusChanged.status === 'PENDING');
-    await server.startRunner();
+    await env.server.startRunner();
 
     for (const stream of streams) {
       expect(await stream.done).toBe('complete');
@@ -65,9 +58,9 @@ describe('the seed example: math.copysign(1, -1)', () => {
       expect(states.map((s) => s.status).filter((s) => s !== 'RUNNING')).toEqual(['PENDING', 'SUCCEEDED']);
     }
 
-    const result = (await server.execute(TaskResultDocument, { id: task.id })).data!.taskResult!;
+    const result = (await env.server.execute(TaskResultDocument, { id: task.id })).data!.taskResult!;
     expect(result).toMatchObject({ status: 'SUCCEEDED', isFinished: true, returnValue: -1, attempts: 1, maxAttempts: 1, errors: [], version: 3 });
-    expect(result.workerIds).toEqual([server.runner!.workerId]);
+    expect(result.workerIds).toEqual([env.server.runner!.workerId]);
     const [enqueued, started, finished] = [result.enqueuedAt, result.startedAt!, result.finishedAt!].map(Date.parse) as [number, number, number];
     expect(enqueued).toBeLessThanOrEqual(started);
     expect(started).toBeLessThanOrEqual(finished);
@@ -126,7 +119,7 @@ describe('taskStatusChanged(id)', () => {
     const task = await enqueue('test.gate', ['never-opened']);
     const stream = watch(task.id);
     await stream.waitFor((v) => v.taskStatusChanged.status === 'RUNNING');
-    const cancelled = await server.execute(CancelTaskDocument, { id: task.id });
+    const cancelled = await env.server.execute(CancelTaskDocument, { id: task.id });
     expect(cancelled.errors).toBeUndefined();
     expect(cancelled.data!.cancelTask).toMatchObject({ status: 'RUNNING', cancelRequested: true });
     expect(await stream.done).toBe('complete');
@@ -135,7 +128,7 @@ describe('taskStatusChanged(id)', () => {
 
   it('cancels a waiting task at once', async () => {
     const task = await enqueue('demo.echo', [], { runAfter: new Date(Date.now() + 3_600_000).toISOString() });
-    const res = await server.execute(CancelTaskDocument, { id: task.id });
+    const res = await env.server.execute(CancelTaskDocument, { id: task.id });
     expect(res.data!.cancelTask).toMatchObject({ status: 'CANCELLED', isFinished: true });
     // A finished task's stream is its state, then the end.
     const stream = watch(task.id);
@@ -148,7 +141,7 @@ describe('retryTask', () => {
   it('puts a FAILED task back to PENDING, keeping its errors; it runs and fails again', async () => {
     const task = await enqueue('demo.fail', ['once more']);
     expect(await watch(task.id).done).toBe('complete');
-    const retried = await server.execute(RetryTaskDocument, { id: task.id });
+    const retried = await env.server.execute(RetryTaskDocument, { id: task.id });
     expect(retried.errors).toBeUndefined();
     expect(retried.data!.retryTask).toMatchObject({ status: 'PENDING', isFinished: false, attempts: 1 });
     expect(retried.data!.retryTask.errors).toHaveLength(1);
@@ -163,27 +156,27 @@ describe('retryTask', () => {
 describe('queries', () => {
   it('taskResult and node take the same id; an unknown id is null', async () => {
     const task = await enqueue('demo.echo', ['hi'], { kwargs: { a: 1 } });
-    const node = await server.execute(NodeDocument, { id: task.id });
+    const node = await env.server.execute(NodeDocument, { id: task.id });
     expect(node.data!.node).toMatchObject({ __typename: 'Task', id: task.id, name: 'demo.echo' });
     const unknown = '0190a5f0-0000-7000-8000-000000000000';
-    expect((await server.execute(TaskResultDocument, { id: unknown })).data).toEqual({ taskResult: null });
-    expect((await server.execute(NodeDocument, { id: unknown })).data).toEqual({ node: null });
+    expect((await env.server.execute(TaskResultDocument, { id: unknown })).data).toEqual({ taskResult: null });
+    expect((await env.server.execute(NodeDocument, { id: unknown })).data).toEqual({ node: null });
   });
 
   it('enqueueTask with the same idempotencyKey returns the first task and stores one row', async () => {
-    const before = await server.countTasks();
+    const before = await env.server.countTasks();
     const first = await enqueue('demo.echo', [1], { idempotencyKey: 'key-1', runAfter: new Date(Date.now() + 3_600_000).toISOString() });
     const second = await enqueue('demo.echo', [2], { idempotencyKey: 'key-1' });
     expect(second.id).toBe(first.id);
     expect(second.args).toEqual([1]);
-    expect(await server.countTasks()).toBe(before + 1);
+    expect(await env.server.countTasks()).toBe(before + 1);
   });
 
   it('queueStats counts tasks per queue and status, with the age of the oldest due one', async () => {
     await enqueue('demo.echo', [], { queue: 'stats-q', runAfter: new Date(Date.now() + 3_600_000).toISOString() });
     const cancelled = await enqueue('demo.echo', [], { queue: 'stats-q', runAfter: new Date(Date.now() + 3_600_000).toISOString() });
-    await server.execute(CancelTaskDocument, { id: cancelled.id });
-    const res = await server.execute(QueueStatsDocument, {});
+    await env.server.execute(CancelTaskDocument, { id: cancelled.id });
+    const res = await env.server.execute(QueueStatsDocument, {});
     const stats = res.data!.queueStats.find((q) => q.queue === 'stats-q')!;
     expect(stats).toMatchObject({ pending: 1, cancelled: 1, running: 0, total: 2, oldestPendingAgeMs: null });
     expect(stats.counts.map((c) => c.status)).toEqual(['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -193,10 +186,10 @@ describe('queries', () => {
 
 describe('taskStatusChanged(filter)', () => {
   it('streams changes of matching tasks only, each task in version order', async () => {
-    const open = server.app.stats.subscriptions;
-    const stream = server.subscribeWs(TaskChangesDocument, { filter: { name: 'demo.echo', status: ['SUCCEEDED'] } });
+    const open = env.server.app.stats.subscriptions;
+    const stream = env.server.subscribeWs(TaskChangesDocument, { filter: { name: 'demo.echo', status: ['SUCCEEDED'] } });
     // A filter subscription registers as soon as the server has it (it has no first state to wait for).
-    await waitFor(() => server.app.stats.subscriptions === open + 1, { message: 'the filter subscription' });
+    await waitFor(() => env.server.app.stats.subscriptions === open + 1, { message: 'the filter subscription' });
     const echo = await enqueue('demo.echo', ['x']);
     const other = await enqueue('math.copysign', [2, 1]);
     await stream.waitFor((v) => v.taskStatusChanged.id === echo.id);

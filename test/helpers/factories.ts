@@ -242,3 +242,18 @@ export function useQueueTestApp(): QueueTestContext {
     },
   };
 }
+
+/**
+ * Waits until heartbeats have pushed the leases `workerId` holds `ms` past where they stand now:
+ * time has passed with that worker alive and heartbeating. It marks the window in which a test
+ * checks that something does NOT happen, by the worker's own activity rather than the clock.
+ */
+export async function heartbeatsFor(exec: Executor, workerId: string, ms: number): Promise<void> {
+  const leaseEnd = async (): Promise<number> => {
+    const [row] = await exec`SELECT max(lease_expires_at) AS at FROM tasks WHERE status = 'RUNNING' AND locked_by = ${workerId}`;
+    return row?.at ? new Date(row.at as string | Date).getTime() : Number.NaN;
+  };
+  const from = await leaseEnd();
+  if (Number.isNaN(from)) throw new Error(`worker ${workerId} holds no lease`);
+  await waitFor(async () => (await leaseEnd()) >= from + ms, { message: `heartbeats of ${workerId} to push its leases ${ms} ms on` });
+}

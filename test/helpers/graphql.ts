@@ -1,4 +1,5 @@
 import { print, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { afterAll, beforeAll } from 'vitest';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
@@ -9,6 +10,7 @@ import type { TaskDefinition } from '../../src/worker/define-task.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import type { Runner, RunnerOptions } from '../../src/worker/runner.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { createGates, type Gates } from './gates.js';
 import { createSubscriptionClients, type SubscriptionClients } from './subscriptions.js';
 
 /** A GraphQL response as the tests look at it: HTTP status plus the JSON body. */
@@ -113,4 +115,25 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 export function onlyError(response: { errors?: readonly GraphQLFormattedError[] | undefined }): GraphQLFormattedError {
   if (response.errors?.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(response.errors ?? response)}`);
   return response.errors[0] as GraphQLFormattedError;
+}
+
+/**
+ * One test server for the whole file, started before its tests and closed after: its tasks wait
+ * on `gates` (the test decides when each ends) and no runner runs until a test starts one.
+ */
+export function useGatedTestServer(): { readonly gates: Gates; readonly server: TestServer } {
+  const gates = createGates();
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer({ tasks: gates.tasks, runner: false });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return {
+    gates,
+    get server() {
+      return server as TestServer;
+    },
+  };
 }

@@ -1,10 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Executor } from '../../src/db/client.js';
+// For a server that must come back on the same port.
+export { freePort } from '../../src/db/embedded.js';
 import { spawnTaskwire, type TaskwireProcess } from './taskwire-process.js';
+
+/** The operations the process tests send as plain strings (they run against the CLI, not codegen). */
+export const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
+export const WATCH = 'subscription ($id: ID!) { taskStatusChanged(id: $id) { id status version attempts } }';
+export type Change = { taskStatusChanged: { id: string; status: string; version: number; attempts: number } };
 
 /**
  * Every visible change of a task (a version bump) as a row of `task_audit`, written by a
@@ -64,18 +70,6 @@ export async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
   return Math.round((kb / 1024) * 10) / 10;
-}
-
-/** A TCP port free on 127.0.0.1 now (for a server that must come back on the same port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** The URL a `taskwire serve|dev` process logs once it listens. */

@@ -5,6 +5,9 @@ import { startPrivatePostgres, type PrivatePostgres } from '../helpers/reliabili
 import {
   alive,
   auditViolations,
+  ENQUEUE,
+  WATCH,
+  type Change,
   describeProcess,
   gql,
   killHard,
@@ -25,10 +28,7 @@ import { waitFor } from '../helpers/wait.js';
 // file runs its own embedded PostgreSQL (see startPrivatePostgres), even when DATABASE_URL
 // is set, so that stopping it disturbs no other test file; where it cannot run, it skips.
 const DOWN_MS = 3000; // longer than the lease: in-flight tasks come back through the rescuer
-const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
-const WATCH = 'subscription ($id: ID!) { taskStatusChanged(id: $id) { id status version attempts } }';
 const STATS = '{ queueStats { queue total } }';
-type Change = { taskStatusChanged: { id: string; status: string; version: number; attempts: number } };
 
 let pg: PrivatePostgres | undefined;
 let unavailable: string | undefined;

@@ -4,6 +4,9 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   alive,
   auditViolations,
+  ENQUEUE,
+  WATCH,
+  type Change,
   gql,
   killHard,
   retryingClient,
@@ -37,10 +40,7 @@ const MIX: { name: string; args: unknown[]; share: number; status: 'SUCCEEDED' |
 ];
 const SLOTS = MIX.flatMap((m) => Array.from({ length: m.share }, () => m));
 
-const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
 const CANCEL = 'mutation ($id: ID!) { cancelTask(id: $id) { id status } }';
-const WATCH = 'subscription ($id: ID!) { taskStatusChanged(id: $id) { id status version } }';
-type Change = { taskStatusChanged: { id: string; status: string; version: number } };
 
 let database: TestDatabase;
 const processes: TaskwireProcess[] = [];

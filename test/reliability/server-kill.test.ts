@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   auditViolations,
+  ENQUEUE,
+  WATCH,
+  type Change,
   freePort,
   gql,
   killHard,
@@ -23,9 +26,6 @@ import { waitFor } from '../helpers/wait.js';
 // SIGKILLed under 100 open subscriptions, then started again on the same port.
 const SUBSCRIPTIONS = 100;
 const LEASE_MS = 2000;
-const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
-const WATCH = 'subscription ($id: ID!) { taskStatusChanged(id: $id) { id status version attempts } }';
-type Change = { taskStatusChanged: { id: string; status: string; version: number; attempts: number } };
 
 let database: TestDatabase;
 const processes: TaskwireProcess[] = [];

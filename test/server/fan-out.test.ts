@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EnqueueTaskDocument, TaskChangesDocument, TaskVersionDocument, type TaskVersionSubscription } from '../generated/graphql.js';
-import { createGates } from '../helpers/gates.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { useGatedTestServer } from '../helpers/graphql.js';
 import type { Stream } from '../helpers/subscriptions.js';
 import { waitFor } from '../helpers/wait.js';
 
-const gates = createGates();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ tasks: gates.tasks, runner: false });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const env = useGatedTestServer();
+const { gates } = env;
 
 async function enqueue(name: string, args: unknown[]): Promise<string> {
-  const res = await server.execute(EnqueueTaskDocument, { input: { name, args } });
+  const res = await env.server.execute(EnqueueTaskDocument, { input: { name, args } });
   return res.data!.enqueueTask.task.id;
 }
 
@@ -24,16 +17,16 @@ const versionsAndStatuses = (s: Stream<TaskVersionSubscription>) => s.values.map
 describe('subscription fan-out', () => {
   it('1,000 graphql-ws subscribers of one task (10 connections) see every change; each change is read once', async () => {
     const id = await enqueue('test.steps', ['fan', 1]);
-    const clients = Array.from({ length: 10 }, () => server.wsClient());
+    const clients = Array.from({ length: 10 }, () => env.server.wsClient());
     const started = performance.now();
-    const streams = Array.from({ length: 1000 }, (_, i) => server.subscribeWs(TaskVersionDocument, { id }, clients[i % 10]));
+    const streams = Array.from({ length: 1000 }, (_, i) => env.server.subscribeWs(TaskVersionDocument, { id }, clients[i % 10]));
     await Promise.all(streams.map((s) => s.waitFor((v) => v.taskStatusChanged.status === 'PENDING', 30_000)));
     const subscribedMs = performance.now() - started;
-    expect(server.app.stats.subscriptions).toBe(1000);
+    expect(env.server.app.stats.subscriptions).toBe(1000);
 
-    const before = { ...server.app.stats };
+    const before = { ...env.server.app.stats };
     const changeStarted = performance.now();
-    await server.startRunner();
+    await env.server.startRunner();
     await Promise.all(streams.map((s) => s.waitFor((v) => v.taskStatusChanged.status === 'RUNNING')));
     const runningMs = performance.now() - changeStarted;
     gates.open('fan:1');
@@ -51,13 +44,13 @@ describe('subscription fan-out', () => {
         [4, 'SUCCEEDED'],
       ]);
     }
-    const after = server.app.stats;
+    const after = env.server.app.stats;
     // Three changes after subscribing (claimed, progress, succeeded): three reads of one row each.
     expect(after.readQueries - before.readQueries).toBe(3);
     expect(after.changeReadQueries - before.changeReadQueries).toBe(3);
     expect(after.taskReads - before.taskReads).toBe(3);
     expect(after.delivered - before.delivered).toBe(3000);
-    await waitFor(() => server.app.stats.subscriptions === 0, { message: 'subscriptions to close' });
+    await waitFor(() => env.server.app.stats.subscriptions === 0, { message: 'subscriptions to close' });
     console.log(
       `fan-out: 1,000 graphql-ws subscribers on 10 connections got their first state in ${subscribedMs.toFixed(0)} ms ` +
         `(${before.snapshotQueries} first-state queries); RUNNING reached all in ${runningMs.toFixed(0)} ms (incl. worker start), ` +
@@ -66,14 +59,14 @@ describe('subscription fan-out', () => {
   });
 
   it('subscribers joining while a task changes fast each see increasing versions, ending with the terminal one', async () => {
-    await server.runner?.stop();
+    await env.server.runner?.stop();
     const id = await enqueue('demo.progress', [15, 5]);
     const streams: Stream<TaskVersionSubscription>[] = [];
-    const runner = server.deps.createRunner({ pollIntervalMs: 50 });
+    const runner = env.server.deps.createRunner({ pollIntervalMs: 50 });
     await runner.start();
     // Join during the run: each subscriber's first state races the changes.
     for (let i = 0; i < 40; i++) {
-      streams.push(i % 2 ? server.subscribeSse(TaskVersionDocument, { id }) : server.subscribeWs(TaskVersionDocument, { id }));
+      streams.push(i % 2 ? env.server.subscribeSse(TaskVersionDocument, { id }) : env.server.subscribeWs(TaskVersionDocument, { id }));
       if (i % 8 === 7) await streams.at(-1)!.waitFor(() => true);
     }
     await Promise.all(streams.map((s) => s.done));
@@ -86,18 +79,18 @@ describe('subscription fan-out', () => {
   });
 
   it('re-reads watched tasks after the listening connection is lost and comes back; unchanged ones are not sent twice', async () => {
-    const open = server.app.stats.subscriptions;
-    const echoes = server.subscribeWs(TaskChangesDocument, { filter: { name: 'demo.echo' } });
+    const open = env.server.app.stats.subscriptions;
+    const echoes = env.server.subscribeWs(TaskChangesDocument, { filter: { name: 'demo.echo' } });
     // A filter subscription registers as soon as the server has it (it has no first state to wait for).
-    await waitFor(() => server.app.stats.subscriptions === open + 1, { message: 'the filter subscription' });
+    await waitFor(() => env.server.app.stats.subscriptions === open + 1, { message: 'the filter subscription' });
     const changed = await enqueue('demo.echo', ['changed']);
     const unchanged = await enqueue('demo.echo', ['unchanged']);
-    const stream = server.subscribeWs(TaskVersionDocument, { id: changed });
-    const quiet = server.subscribeWs(TaskVersionDocument, { id: unchanged });
+    const stream = env.server.subscribeWs(TaskVersionDocument, { id: changed });
+    const quiet = env.server.subscribeWs(TaskVersionDocument, { id: unchanged });
     await Promise.all([stream, quiet].map((s) => s.waitFor((v) => v.taskStatusChanged.version === 1)));
     await echoes.waitFor((v) => v.taskStatusChanged.id === unchanged);
-    const { reconnects } = server.app.stats;
-    const sql = server.database.db.sql;
+    const { reconnects } = env.server.app.stats;
+    const sql = env.server.database.db.sql;
     // A change whose notification is lost: written without NOTIFY, as if sent while nobody listened.
     await sql`UPDATE tasks SET status = 'CANCELLED', cancel_requested = true, finished_at = now(), version = version + 1 WHERE id = ${changed}`;
     // The pool's one listening connection: its last statement was a (UN)LISTEN.
@@ -107,7 +100,7 @@ describe('subscription fan-out', () => {
     expect(killed.map((r) => r.done)).toEqual([true]);
     expect(await stream.done).toBe('complete');
     await echoes.waitFor((v) => v.taskStatusChanged.id === changed && v.taskStatusChanged.status === 'CANCELLED');
-    expect(server.app.stats.reconnects).toBe(reconnects + 1);
+    expect(env.server.app.stats.reconnects).toBe(reconnects + 1);
     expect(versionsAndStatuses(stream)).toEqual([
       [1, 'PENDING'],
       [2, 'CANCELLED'],

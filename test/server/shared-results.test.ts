@@ -1,22 +1,15 @@
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EnqueueTaskDocument } from '../generated/graphql.js';
-import { createGates } from '../helpers/gates.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { useGatedTestServer } from '../helpers/graphql.js';
 
 // src/server/shared-results.ts executes each change once per distinct operation and shares the
 // result between subscribers: subscribers of one task asking different things must still each
 // get exactly what they asked for.
 
-const gates = createGates();
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ tasks: gates.tasks, runner: false });
-});
-afterAll(async () => {
-  await server?.close();
-});
+const env = useGatedTestServer();
+const { gates } = env;
 
 type Payload = { taskStatusChanged: Record<string, unknown> };
 const doc = (text: string) => parse(text) as unknown as TypedDocumentNode<Payload, Record<string, unknown>>;
@@ -26,18 +19,18 @@ const OPTIONAL = doc('subscription O($id: ID!, $withName: Boolean!) { taskStatus
 
 describe('shared subscription results', () => {
   it('gives subscribers of one task with different documents or variables their own payloads', async () => {
-    const res = await server.execute(EnqueueTaskDocument, { input: { name: 'test.gate', args: ['shared'] } });
+    const res = await env.server.execute(EnqueueTaskDocument, { input: { name: 'test.gate', args: ['shared'] } });
     const id = res.data!.enqueueTask.task.id;
-    const client = server.wsClient();
+    const client = env.server.wsClient();
     const streams = {
-      status: [server.subscribeWs(STATUS, { id }, client), server.subscribeWs(STATUS, { id })],
-      name: [server.subscribeWs(NAME, { id }, client)],
-      withName: [server.subscribeWs(OPTIONAL, { id, withName: true }, client)],
-      withoutName: [server.subscribeWs(OPTIONAL, { id, withName: false }, client)],
+      status: [env.server.subscribeWs(STATUS, { id }, client), env.server.subscribeWs(STATUS, { id })],
+      name: [env.server.subscribeWs(NAME, { id }, client)],
+      withName: [env.server.subscribeWs(OPTIONAL, { id, withName: true }, client)],
+      withoutName: [env.server.subscribeWs(OPTIONAL, { id, withName: false }, client)],
     };
     const all = Object.values(streams).flat();
     await Promise.all(all.map((s) => s.waitFor((v) => v.taskStatusChanged.version === 1)));
-    await server.startRunner();
+    await env.server.startRunner();
     // The gate holds the task RUNNING until every subscriber has seen that state: a state
     // shorter than one read may be skipped (docs/graphql.md), which is not what this tests.
     await Promise.all(all.map((s) => s.waitFor((v) => v.taskStatusChanged.version === 2)));

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
-import { eventsOf, executionOrder, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Claiming ahead (RunnerOptions.prefetchMs): fast handlers get claims of many tasks, slow ones
@@ -108,10 +108,7 @@ describe('claiming ahead', () => {
     await waitFor(async () => (await statusesOf(ids)).every((s) => s === 'PENDING'), { message: 'the waiting tasks to go back' });
     expect(runner.waiting).toBe(0);
     // Several heartbeats later they are still PENDING: the slot is taken and the estimate was dropped.
-    const beats = { n: 0 };
-    const timer = setInterval(() => (beats.n += 1), 50);
-    await waitFor(() => beats.n >= 4, { message: 'a few heartbeats' });
-    clearInterval(timer);
+    await heartbeatsFor(env.app.sql, runner.workerId, 200);
     expect(await statusesOf(ids)).toEqual(ids.map(() => 'PENDING'));
     releaseStubborn({ taskId: stubborn.id, attempt: 1 });
     for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');

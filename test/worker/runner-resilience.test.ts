@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { abortReasons, eventsOf, executionOrder, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { abortReasons, eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A runner under trouble: its lease taken away, a missed notification, the database failing.
@@ -41,9 +41,8 @@ describe('runner heartbeat', () => {
       await waitFor(() => runner.running === 0 && abortReasons.get(task.id) === undefined, { message: 'the handler to be done' });
       const claimed = await waitForStatus(env.app.deps, task.id, 'RUNNING');
       // Over two lease periods pass while the outcome write keeps failing (it is retried for three);
-      // heartbeats must keep the lease meanwhile.
-      const until = Date.now() + 1000;
-      await waitFor(() => Date.now() > until, { timeoutMs: 5000, message: 'two and a half lease periods' });
+      // heartbeats must keep the lease meanwhile (without them this wait times out).
+      await heartbeatsFor(env.app.sql, runner.workerId, 2.5 * 400);
       expect(await env.app.deps.rescuer.runOnce()).toEqual([]);
       await env.app.sql`UPDATE block_success SET on_ = false`;
       const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
@@ -59,13 +58,12 @@ describe('runner heartbeat', () => {
     try {
       const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 20 }, () => ({ name: 'test.record' })));
       const before = executionOrder.length;
-      const runner = env.app.runner({ concurrency: 2, prefetchMs: 0, pollIntervalMs: 20, log: captureLog().log });
+      const runner = env.app.runner({ concurrency: 2, prefetchMs: 0, pollIntervalMs: 20, heartbeatMs: 50, log: captureLog().log });
       await runner.start();
       await waitFor(() => executionOrder.length - before >= 2, { message: 'the first two tasks to run' });
       // Slots are free, tasks are waiting, the poll fires every 20 ms: without the back-pressure
       // the worker would run all 20 while none of their outcomes can be written.
-      const until = Date.now() + 300;
-      await waitFor(() => Date.now() > until, { message: 'fifteen polls' });
+      await heartbeatsFor(env.app.sql, runner.workerId, 300); // some fifteen polls
       expect(executionOrder.length - before).toBe(2);
       const [held] = await env.app.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'RUNNING' AND locked_by = ${runner.workerId}`;
       expect(held?.n).toBe(2);
