@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  bigserial,
+  customType,
   boolean,
   check,
   index,
   integer,
+  primaryKey,
   jsonb,
   pgEnum,
   pgTable,
@@ -14,9 +17,13 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { TASK_STATUSES } from '../queue/states.js';
+import { TASK_EVENT_TYPES, TASK_STATUSES } from '../states.js';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
+export const taskEventType = pgEnum('task_event_type', TASK_EVENT_TYPES);
+
+/** PostgreSQL's 64-bit transaction id (pg_current_xact_id()), as text: it never wraps around. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -56,6 +63,8 @@ export const tasks = pgTable(
     timeoutMs: integer('timeout_ms'),
     resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }),
     backoff: jsonb('backoff'),
+    /** Bytes of output written so far, over every attempt: the worker stops at MAX_OUTPUT_BYTES. */
+    outputBytes: integer('output_bytes').notNull().default(0),
   },
   (t) => [
     // The claim query (src/queue/sql/claim-tasks.ts) walks this in order and stops at LIMIT.
@@ -81,3 +90,42 @@ export const tasks = pgTable(
 );
 
 export type TaskRow = typeof tasks.$inferSelect;
+
+/**
+ * The event log: one row per visible change of a task, written by the same statement that
+ * makes the change (src/queue/event-log.ts), so it commits and rolls back with it. `version`
+ * is the task's version after the change: 1 = ENQUEUED, then 2, 3, … with no gap. Rows are
+ * deleted with their task by the cleaner (no foreign key: its check would cost every change a
+ * lookup and a row lock on tasks; nothing else deletes tasks).
+ */
+export const taskEvents = pgTable(
+  'task_events',
+  {
+    taskId: uuid('task_id').notNull(),
+    version: integer('version').notNull(),
+    type: taskEventType('type').notNull(),
+    /** The task's status right after this event. */
+    status: taskStatus('status').notNull(),
+    at: ts('at').notNull().default(sql`clock_timestamp()`),
+    attempt: integer('attempt').notNull(),
+    workerId: text('worker_id'),
+    progress: jsonb('progress'),
+    error: jsonb('error'),
+    output: jsonb('output'),
+    /**
+     * The writing transaction and a global sequence: the feed's position is (tx, seq). A
+     * sequence value alone commits out of order; reading only below the oldest running
+     * transaction (pg_snapshot_xmin) makes the order by (tx, seq) final (src/queue/event-feed.ts).
+     */
+    tx: xid8('tx').notNull().default(sql`pg_current_xact_id()`),
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    // A task's log in order, and resuming it after a version (src/queue/event-log.ts).
+    primaryKey({ name: 'task_events_pkey', columns: [t.taskId, t.version] }),
+    // The global feed in its final order (src/queue/event-feed.ts).
+    index('task_events_feed_idx').on(t.tx, t.seq),
+  ],
+);
+
+export type TaskEventRow = typeof taskEvents.$inferSelect;

@@ -4,7 +4,7 @@ import { isTaskStatus, type TaskStatus } from './states.js';
 /**
  * Two channels. `taskwire_jobs` wakes workers (payload: a queue name, or `cancel:<id>`);
  * `taskwire_events` feeds subscriptions. Every statement that changes tasks sends its
- * events in the same statement (see NOTIFY_EVENTS below), so they commit or roll back together.
+ * events in the same statement (see changeTailSql below), so they commit or roll back together.
  */
 export const JOBS_CHANNEL = 'taskwire_jobs';
 export const EVENTS_CHANNEL = 'taskwire_events';
@@ -14,45 +14,81 @@ export interface TaskEvent {
   id: string;
   version: number;
   status: TaskStatus;
+  /** Only output was appended (OUTPUT events up to `version`): the task's state is unchanged. */
+  outputOnly?: boolean;
 }
 
 /**
- * Events travel as `id:version:status` joined by commas, up to 100 per NOTIFY (about
- * 5 KB, under PostgreSQL's 8,000-byte payload limit), so a batch of 1,000 changes costs 10
- * notifications rather than 1,000.
+ * Events travel as `id:version:status` (`…:O` when only output was appended) joined by
+ * commas, up to 100 per NOTIFY (about 5 KB, under PostgreSQL's 8,000-byte payload limit), so
+ * a batch of 1,000 changes costs 10 notifications rather than 1,000.
  */
 export function decodeEvents(payload: string): TaskEvent[] {
   const events: TaskEvent[] = [];
   for (const part of payload.split(',')) {
-    const [id, version, status] = part.split(':');
+    const [id, version, status, flag] = part.split(':');
     if (!id || !version || !isTaskStatus(status)) continue;
-    events.push({ id, version: Number(version), status });
+    events.push(flag === 'O' ? { id, version: Number(version), status, outputOnly: true } : { id, version: Number(version), status });
   }
   return events;
 }
 
 export function encodeEvents(events: readonly TaskEvent[]): string {
-  return events.map((e) => `${e.id}:${e.version}:${e.status}`).join(',');
+  return events.map((e) => `${e.id}:${e.version}:${e.status}${e.outputOnly ? ':O' : ''}`).join(',');
 }
 
 /**
- * The SQL tail shared by every changing statement: given a CTE named `changed` holding the
- * changed rows, it sends their events and selects the rows. `alsoRun` names other CTEs
- * (wake-ups) that must run too: a CTE that nothing reads is never executed.
- * Spliced in as text; it holds no parameters.
+ * How a statement's changed rows become event-log rows: SQL expressions over the columns of
+ * the `changed` CTE (spliced in as text, so they hold no parameters: a statement that needs a
+ * parameter in its event returns it as an extra column of `changed`). Defaults: the attempt is
+ * the task's `attempts`, everything else NULL.
  */
-export function notifyEventsSql(alsoRun: readonly string[] = []): string {
-  const counts = ['notified', ...alsoRun].map((cte) => `(SELECT count(*) FROM ${cte})`).join(' + ');
+export interface EventColumns {
+  /** The event type, e.g. `'STARTED'` or a CASE over `status`. */
+  type: string;
+  attempt?: string;
+  worker?: string;
+  progress?: string;
+  error?: string;
+}
+
+/**
+ * The SQL tail shared by every statement that changes tasks: given a CTE named `changed`
+ * holding the changed rows (with at least id, version, status, attempts), it appends one row
+ * per change to the event log (task_events) and sends the changes on the events channel, in
+ * the same statement, so the change, its event and its notification commit or roll back
+ * together; then it selects the changed rows. `alsoRun` names other CTEs (wake-ups) that must
+ * run too: a read-only CTE that nothing reads is never executed (data-modifying ones always are).
+ */
+export function changeTailSql(event: EventColumns, alsoRun: readonly string[] = []): string {
   return `
+${eventCtesSql(event)}
+SELECT changed.*, ${notificationCountSql(alsoRun)} AS notifications FROM changed`;
+}
+
+/** The `logged` and `notified` CTEs of changeTailSql, for statements that select something else at the end. */
+export function eventCtesSql(event: EventColumns): string {
+  return `
+logged AS (
+  INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, progress, error)
+  SELECT id, version, (${event.type})::task_event_type, status, ${event.attempt ?? 'attempts'},
+         ${event.worker ?? 'NULL'}, ${event.progress ?? 'NULL'}, ${event.error ?? 'NULL'}
+  FROM changed
+),
 notified AS (
   SELECT pg_notify('${EVENTS_CHANNEL}', string_agg(id::text || ':' || version || ':' || status, ','))
   FROM (SELECT id, version, status, (row_number() OVER () - 1) / 100 AS chunk FROM changed) c
   GROUP BY chunk
-)
-SELECT changed.*, ${counts} AS notifications FROM changed`;
+)`;
 }
 
-export const NOTIFY_EVENTS = notifyEventsSql();
+/** How many NOTIFYs the `notified` CTE (and the wake-up CTEs named) sent: reading them makes them run. */
+export function notificationCountSql(alsoRun: readonly string[] = []): string {
+  return ['notified', ...alsoRun].map((cte) => `(SELECT count(*) FROM ${cte})`).join(' + ');
+}
+
+/** The event of a change made by a worker's attempt: the attempt's worker is the last of `worker_ids`. */
+export const WORKER_OF_ATTEMPT = 'worker_ids[cardinality(worker_ids)]';
 
 export interface Listener {
   close(): Promise<void>;

@@ -3,6 +3,8 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
 import { enqueueTasks, prepareTask, storeTasks, type EnqueueInput } from './enqueue.js';
 import { createEnqueueBatcher } from './enqueue-batcher.js';
+import { feedEnd, readFeed, type FeedPage } from './event-feed.js';
+import { listTaskEvents, readEventsAfter, type FeedPosition, type ListEventsParams, type LogWant, type TaskEventPage, type TaskEventRecord } from './event-log.js';
 import { toExecutor, type ExternalExecutor } from './executor.js';
 import { assertTaskId, getTask, getTasks } from './get.js';
 import { listTasks, type ListParams, type TaskPage } from './list.js';
@@ -39,6 +41,14 @@ export interface Queue {
   /** FAILED/CANCELLED → PENDING with the definition's attempts again. @throws NotFoundError, ConflictError */
   retryTask(id: string): Promise<Task>;
   queueStats(): Promise<QueueStats[]>;
+  /** A page of one task's event log, oldest first (an unknown task has an empty log). */
+  listTaskEvents(params: ListEventsParams): Promise<TaskEventPage>;
+  /** Events after given versions of many tasks in one query, up to `limitPerTask` each. */
+  readEventsAfter(wants: readonly LogWant[], limitPerTask: number): Promise<TaskEventRecord[]>;
+  /** The global feed after a position (see src/queue/event-feed.ts). */
+  readFeed(p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number }): Promise<FeedPage>;
+  /** Where a feed reader that wants only what comes from now on starts. */
+  feedEnd(): Promise<FeedPosition>;
 }
 
 export function createQueue(options: QueueOptions): Queue {
@@ -85,6 +95,10 @@ export function createQueue(options: QueueOptions): Queue {
       );
     },
     queueStats: () => queueStats(sql),
+    listTaskEvents: (params) => listTaskEvents(sql, params),
+    readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask),
+    readFeed: (p) => readFeed(sql, p),
+    feedEnd: () => feedEnd(sql),
   };
 
   async function mustGet(id: string): Promise<Task> {
@@ -98,4 +112,6 @@ export type { EnqueueInput } from './enqueue.js';
 export type { ListParams, TaskFilter, TaskPage } from './list.js';
 export type { QueueStats } from './stats.js';
 export type { Task, TaskError, TaskProgress, Backoff } from './task.js';
-export type { TaskStatus } from './states.js';
+export type { TaskStatus, TaskEventType } from './states.js';
+export type { FeedPosition, LogWant, TaskEventPage, TaskEventRecord, ListEventsParams } from './event-log.js';
+export type { FeedEvent, FeedPage } from './event-feed.js';

@@ -1,7 +1,6 @@
-/** Task states, in the order of the state machine (DESIGN.md). The GraphQL enum is built from this. */
-export const TASK_STATUSES = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+import { TASK_EVENT_TYPES, TASK_STATUSES, type TaskEventType, type TaskStatus } from '../states.js';
 
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export { TASK_EVENT_TYPES, TASK_STATUSES, type TaskEventType, type TaskStatus };
 
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -14,4 +13,8 @@ export function isTerminal(status: TaskStatus): boolean {
 
 export function isTaskStatus(value: unknown): value is TaskStatus {
   return typeof value === 'string' && (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+export function isTaskEventType(value: unknown): value is TaskEventType {
+  return typeof value === 'string' && (TASK_EVENT_TYPES as readonly string[]).includes(value);
 }

@@ -55,6 +55,8 @@ export interface Task {
   timeoutMs: number | null;
   resultTtlMs: number | null;
   backoff: Backoff | null;
+  /** Bytes of output written so far, over every attempt (capped by MAX_OUTPUT_BYTES). */
+  outputBytes: number;
 }
 
 interface StoredError {
@@ -122,6 +124,7 @@ export function toTask(row: Record<string, unknown>): Task {
     timeoutMs: r.timeoutMs,
     resultTtlMs: r.resultTtlMs,
     backoff: r.backoff,
+    outputBytes: r.outputBytes ?? 0,
   };
 }
 

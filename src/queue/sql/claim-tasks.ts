@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 export interface ClaimParams {
@@ -15,9 +15,11 @@ export interface ClaimParams {
  * Claims up to `limit` runnable tasks for one worker (River's shape): pick in priority
  * order with FOR UPDATE SKIP LOCKED, so concurrent workers never wait on each other or
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
- * worker's id appended, and announce the change — one statement, one round trip.
+ * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
  * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING).
  */
+const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' });
+
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
   const result = await exec`
@@ -43,7 +45,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       FROM next WHERE t.id = next.id
       RETURNING t.*
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   return result
     .map((row) => toTask(row))
     .sort((a, b) => b.priority - a.priority || a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql } from '../events.js';
 
 export interface Completion {
   id: string;
@@ -17,6 +17,8 @@ export interface Completion {
  * Result retention starts now: expires_at = now + the task's TTL, else `defaultTtlMs`.
  * Returns the ids of the tasks it recorded.
  */
+const TAIL = changeTailSql({ type: `'SUCCEEDED'`, worker: 'ev_worker' });
+
 export async function completeTasks(
   exec: Executor,
   workerId: string,
@@ -48,8 +50,8 @@ export async function completeTasks(
         AND input.values ? (t.id::text || ':' || t.attempts)
       -- Only what the events need: reading back every result (up to MAX_RESULT_BYTES each) would
       -- cost a parse per task for nothing.
-      RETURNING t.id, t.version, t.status
+      RETURNING t.id, t.version, t.status, t.attempts, ${workerId}::text AS ev_worker
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   return result.map((row) => String(row.id));
 }

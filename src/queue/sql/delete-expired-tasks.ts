@@ -1,7 +1,7 @@
 import type { Executor } from '../../db/client.js';
 
 /**
- * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx).
+ * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx), and their events.
  * Batched so a large backlog never holds locks on many rows at once. With `lockKey`, only if
  * this statement gets that advisory lock (transaction-scoped: released at its commit), so the
  * same statement of another process meanwhile deletes nothing. Returns how many.
@@ -12,14 +12,20 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
   const result = await exec`
     WITH lock AS (
       SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
-    )
-    DELETE FROM tasks WHERE id IN (
-      SELECT id FROM tasks
-      WHERE (SELECT held FROM lock)
-        AND expires_at <= coalesce(${now}::timestamptz, now())
-      ORDER BY expires_at
-      LIMIT ${p.limit}
-      FOR UPDATE SKIP LOCKED
-    )`;
-  return result.count;
+    ),
+    deleted AS (
+      DELETE FROM tasks WHERE id IN (
+        SELECT id FROM tasks
+        WHERE (SELECT held FROM lock)
+          AND expires_at <= coalesce(${now}::timestamptz, now())
+        ORDER BY expires_at
+        LIMIT ${p.limit}
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING id
+    ),
+    -- A task's events live and die with it (task_events_pkey leads with task_id).
+    events AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM deleted))
+    SELECT count(*)::int AS count FROM deleted`;
+  return Number(result[0]?.count ?? 0);
 }

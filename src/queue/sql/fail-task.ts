@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 export interface FailParams {
@@ -21,6 +21,13 @@ export interface FailParams {
  * left: the attempt may have failed (or timed out) before the worker heard of the
  * cancellation, and retrying it would run a task its owner cancelled. The rescuer does the same.
  */
+// The attempt's error was just appended: it is the last of `errors`.
+const TAIL = changeTailSql({
+  type: `CASE status WHEN 'RETRYING' THEN 'RETRY_SCHEDULED' WHEN 'FAILED' THEN 'FAILED' ELSE 'CANCELLED' END`,
+  worker: WORKER_OF_ATTEMPT,
+  error: 'errors -> -1',
+});
+
 export async function failTask(exec: Executor, p: FailParams): Promise<Task | undefined> {
   const retry = p.retryDelayMs !== null;
   const delay = p.retryDelayMs ?? 0;
@@ -41,7 +48,7 @@ export async function failTask(exec: Executor, p: FailParams): Promise<Task | un
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 /**
@@ -7,6 +7,8 @@ import { toTask, type Task } from '../task.js';
  * `error` (encoded) is kept in `errors` when the handler threw while stopping. Guarded by
  * status, lock and attempt like completeTasks.
  */
+const TAIL = changeTailSql({ type: `'CANCELLED'`, worker: WORKER_OF_ATTEMPT, error: 'CASE WHEN ev_has_error THEN errors -> -1 END' });
+
 export async function finishCancelledTask(
   exec: Executor,
   p: { id: string; attempt: number; workerId: string; error: string | null; defaultTtlMs: number },
@@ -23,9 +25,9 @@ export async function finishCancelledTask(
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
-      RETURNING *
+      RETURNING *, ${p.error !== null}::boolean AS ev_has_error
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { EVENTS_CHANNEL, JOBS_CHANNEL } from '../events.js';
+import { eventCtesSql, JOBS_CHANNEL, notificationCountSql } from '../events.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
 /** A validated row to insert; JSON columns already encoded. */
@@ -60,6 +60,9 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
  * defaults (src/db/schema.ts), built by `newTask` (returning 20,000 rows cost more than the
  * INSERT itself).
  */
+const EVENT_CTES = eventCtesSql({ type: `'ENQUEUED'` });
+const NOTIFICATION_COUNT = notificationCountSql(['woken']);
+
 export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], keyConflicts: KeyConflicts = 'skip'): Promise<InsertOutcome> {
   if (rows.length === 0) return { enqueuedAt: new Date(), insertedWithKey: new Set() };
   const withKeys = rows.some((r) => r.idempotencyKey !== null);
@@ -78,20 +81,16 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
                          idempotency_key, timeout_ms, result_ttl_ms, backoff)
       SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b FROM input
       ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
-      RETURNING id, queue, version, status, idempotency_key
+      RETURNING id, queue, version, status, attempts, idempotency_key
     ),
     woken AS (
       SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q
     ),
-    notified AS (
-      SELECT pg_notify(${EVENTS_CHANNEL}, string_agg(id::text || ':' || version || ':' || status, ','))
-      FROM (SELECT id, version, status, (row_number() OVER () - 1) / 100 AS chunk FROM changed) c
-      GROUP BY chunk
-    )
+    ${exec.unsafe(EVENT_CTES)}
     SELECT now() AS "enqueuedAt",
            (SELECT count(*) FROM changed) AS inserted,
            (SELECT string_agg(id::text, ',') FROM changed WHERE idempotency_key IS NOT NULL) AS "insertedWithKey",
-           (SELECT count(*) FROM notified) + (SELECT count(*) FROM woken) AS notifications`;
+           ${exec.unsafe(NOTIFICATION_COUNT)} AS notifications`;
   const row = result as { enqueuedAt: Date | string; inserted: number | string; insertedWithKey: string | null };
   const insertedWithKey = new Set(row.insertedWithKey ? row.insertedWithKey.split(',') : []);
   const keyless = rows.reduce((n, r) => n + (r.idempotencyKey === null ? 1 : 0), 0);
@@ -136,6 +135,7 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     timeoutMs: input.timeoutMs,
     resultTtlMs: input.resultTtlMs,
     backoff: input.backoff,
+    outputBytes: 0,
   };
 }
 

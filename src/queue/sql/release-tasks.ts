@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 /**
@@ -9,6 +9,13 @@ import { toTask, type Task } from '../task.js';
  * on record) or RETRYING. A task whose cancellation was requested ends CANCELLED.
  * Guarded by status, lock and attempt like completeTasks.
  */
+// A released attempt was taken back (attempts went down by one): the event names that attempt.
+const TAIL = changeTailSql({
+  type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'RELEASED' END`,
+  attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
+  worker: 'ev_worker',
+});
+
 export async function releaseTasks(
   exec: Executor,
   p: { workerId: string; attempts: readonly { id: string; attempt: number }[]; defaultTtlMs: number },
@@ -35,8 +42,8 @@ export async function releaseTasks(
         lease_expires_at = NULL
       WHERE (id, attempts) IN (SELECT * FROM unnest(${ids}::uuid[], ${numbers}::int[]))
         AND status = 'RUNNING' AND locked_by = ${p.workerId}
-      RETURNING *
+      RETURNING *, ${p.workerId}::text AS ev_worker
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   return result.map((row) => toTask(row));
 }

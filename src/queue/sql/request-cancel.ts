@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { JOBS_CHANNEL, notifyEventsSql } from '../events.js';
+import { changeTailSql, JOBS_CHANNEL } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 /**
@@ -8,6 +8,8 @@ import { toTask, type Task } from '../task.js';
  * AbortSignal fires (the worker then records CANCELLED). No row: the task is finished,
  * already being cancelled, or absent.
  */
+const TAIL = changeTailSql({ type: `CASE WHEN status = 'RUNNING' THEN 'CANCEL_REQUESTED' ELSE 'CANCELLED' END` }, ['told']);
+
 export async function requestCancel(exec: Executor, p: { id: string; defaultTtlMs: number }): Promise<Task | undefined> {
   const result = await exec`
     WITH changed AS (
@@ -25,7 +27,7 @@ export async function requestCancel(exec: Executor, p: { id: string; defaultTtlM
     told AS (
       SELECT pg_notify(${JOBS_CHANNEL}, 'cancel:' || id::text) FROM changed WHERE status = 'RUNNING'
     ),
-    ${exec.unsafe(notifyEventsSql(['told']))}`;
+    ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }

@@ -1,11 +1,13 @@
 import type { Executor } from '../../db/client.js';
-import { JOBS_CHANNEL, notifyEventsSql } from '../events.js';
+import { changeTailSql, JOBS_CHANNEL } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 /**
  * FAILED or CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and
  * granting `extraAttempts` more attempts. No row: the task is not FAILED/CANCELLED, or absent.
  */
+const TAIL = changeTailSql({ type: `'RETRIED'` }, ['woken']);
+
 export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number }): Promise<Task | undefined> {
   const result = await exec`
     WITH changed AS (
@@ -23,7 +25,7 @@ export async function requeueTask(exec: Executor, p: { id: string; extraAttempts
       RETURNING *
     ),
     woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed),
-    ${exec.unsafe(notifyEventsSql(['woken']))}`;
+    ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }

@@ -1,73 +1,84 @@
-import type { Executor } from '../../db/client.js';
-import { DEFAULT_BACKOFF } from '../backoff.js';
-import { JOBS_CHANNEL, notifyEventsSql } from '../events.js';
-import { toTask, type Task } from '../task.js';
+import type { Sql } from '../../db/client.js';
+import { backoffDelayMs } from '../backoff.js';
+import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { toTask, type Backoff, type Task } from '../task.js';
+
+// Every rescue is logged as RESCUED; the status says what came of it (RETRYING, FAILED, or
+// CANCELLED when cancellation had been asked for). Its WorkerLost error was just appended.
+const TAIL = changeTailSql(
+  { type: `'RESCUED'`, worker: `errors -> -1 ->> 'workerId'`, error: 'errors -> -1' },
+  ['woken'],
+);
+
+interface LostTask {
+  id: string;
+  attempts: number;
+  backoff: Partial<Backoff> | null;
+}
 
 /**
  * Running tasks whose lease ran out (their worker stopped heart-beating: killed, hung,
  * partitioned) get a `WorkerLost` error for that attempt, then RETRYING with backoff while
  * attempts are left, else FAILED; CANCELLED if cancellation was requested.
- * SKIP LOCKED so a worker finishing the task at this moment wins without waiting.
- * With `lockKey`, only if this statement gets that advisory lock (transaction-scoped, so
- * released at its commit): the same statement of another process meanwhile rescues nothing.
- * Uses tasks_lease_idx (lease_expires_at WHERE status = 'RUNNING').
+ *
+ * Two statements in one transaction: the first locks the lost tasks (SKIP LOCKED, so a worker
+ * finishing a task at this moment wins without waiting; tasks_lease_idx, lease_expires_at WHERE
+ * status = 'RUNNING'), the second moves them, with each retry's delay computed by the one
+ * backoff rule (src/queue/backoff.ts) rather than a copy of it in SQL.
+ * With `lockKey`, only if this transaction gets that advisory lock (released at its commit):
+ * the same call of another process meanwhile rescues nothing.
  */
 export async function rescueTasks(
-  exec: Executor,
+  sql: Sql,
   p: { now: Date | null; limit: number; defaultTtlMs: number; lockKey?: number | null },
 ): Promise<Task[]> {
   const now = p.now?.toISOString() ?? null;
   const lockKey = p.lockKey ?? null;
-  const result = await exec`
-    WITH lock AS (
-      -- Held until this statement commits; taken once (an InitPlan), before the scan.
-      SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
-    ),
-    lost AS (
-      SELECT id FROM tasks
-      WHERE (SELECT held FROM lock)
-        AND status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
+  return sql.begin(async (tx) => {
+    if (lockKey !== null) {
+      const [lock] = await tx`SELECT pg_try_advisory_xact_lock(${lockKey}::bigint) AS held`;
+      if (!lock?.held) return [];
+    }
+    const lost = (await tx`
+      SELECT id, attempts, backoff FROM tasks
+      WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
       ORDER BY lease_expires_at
       LIMIT ${p.limit}
-      FOR UPDATE SKIP LOCKED
-    ),
-    computed AS (
-      SELECT t.id,
-        CASE WHEN t.cancel_requested THEN 'CANCELLED'
-             WHEN t.attempts < t.max_attempts THEN 'RETRYING' ELSE 'FAILED' END::task_status AS next_status,
-        coalesce((t.backoff->>'baseMs')::float8, ${DEFAULT_BACKOFF.baseMs})
-          * power(coalesce((t.backoff->>'factor')::float8, ${DEFAULT_BACKOFF.factor}), greatest(t.attempts - 1, 0))
-          AS raw_delay,
-        coalesce((t.backoff->>'maxMs')::float8, ${DEFAULT_BACKOFF.maxMs}) AS max_delay
-      FROM tasks t JOIN lost ON lost.id = t.id
-    ),
-    changed AS (
-      UPDATE tasks t SET
-        status = c.next_status,
-        errors = t.errors || jsonb_build_array(jsonb_build_object(
-          'exceptionType', 'WorkerLost',
-          'message', 'Worker ' || coalesce(t.locked_by, '?') || ' stopped renewing its lease (killed, hung or cut off); the attempt was abandoned',
-          'traceback', NULL,
-          'attempt', t.attempts,
-          'at', coalesce(${now}::timestamptz, clock_timestamp()),
-          'workerId', t.locked_by)),
-        run_after = CASE WHEN c.next_status = 'RETRYING'
-                    THEN coalesce(${now}::timestamptz, clock_timestamp())
-                         + least(c.max_delay, c.raw_delay * (0.75 + random() * 0.5)) * interval '1 millisecond'
-                    ELSE t.run_after END,
-        finished_at = CASE WHEN c.next_status = 'RETRYING' THEN NULL ELSE coalesce(${now}::timestamptz, clock_timestamp()) END,
-        expires_at = CASE WHEN c.next_status = 'RETRYING' THEN NULL
-                     ELSE coalesce(${now}::timestamptz, clock_timestamp())
-                          + coalesce(t.result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
-        version = t.version + 1,
-        locked_by = NULL,
-        lease_expires_at = NULL
-      FROM computed c WHERE t.id = c.id
-      RETURNING t.*
-    ),
-    woken AS (
-      SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status = 'RETRYING') q
-    ),
-    ${exec.unsafe(notifyEventsSql(['woken']))}`;
-  return result.map((row) => toTask(row));
+      FOR UPDATE SKIP LOCKED`) as unknown as LostTask[];
+    if (lost.length === 0) return [];
+    // The delay is used only by the rows that end RETRYING (attempts left, no cancellation).
+    const delays = Object.fromEntries(lost.map((t) => [t.id, backoffDelayMs(t.backoff, t.attempts)]));
+    const result = await tx`
+      WITH input AS (SELECT key::uuid AS id, value::text::float8 AS delay_ms FROM jsonb_each(${JSON.stringify(delays)}::jsonb)),
+      changed AS (
+        UPDATE tasks t SET
+          status = (CASE WHEN t.cancel_requested THEN 'CANCELLED'
+                         WHEN t.attempts < t.max_attempts THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
+          errors = t.errors || jsonb_build_array(jsonb_build_object(
+            'exceptionType', 'WorkerLost',
+            'message', 'Worker ' || coalesce(t.locked_by, '?') || ' stopped renewing its lease (killed, hung or cut off); the attempt was abandoned',
+            'traceback', NULL,
+            'attempt', t.attempts,
+            'at', coalesce(${now}::timestamptz, clock_timestamp()),
+            'workerId', t.locked_by)),
+          run_after = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
+                      THEN coalesce(${now}::timestamptz, clock_timestamp()) + input.delay_ms * interval '1 millisecond'
+                      ELSE t.run_after END,
+          finished_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts THEN NULL
+                        ELSE coalesce(${now}::timestamptz, clock_timestamp()) END,
+          expires_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts THEN NULL
+                       ELSE coalesce(${now}::timestamptz, clock_timestamp())
+                            + coalesce(t.result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
+          version = t.version + 1,
+          locked_by = NULL,
+          lease_expires_at = NULL
+        FROM input WHERE t.id = input.id AND t.status = 'RUNNING'
+        RETURNING t.*
+      ),
+      woken AS (
+        SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status = 'RETRYING') q
+      ),
+      ${tx.unsafe(TAIL)}`;
+    return result.map((row) => toTask(row));
+  }) as Promise<Task[]>;
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { NOTIFY_EVENTS } from '../events.js';
+import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 export interface ProgressParams {
@@ -11,6 +11,8 @@ export interface ProgressParams {
   total: number | null;
   message: string | null;
 }
+
+const TAIL = changeTailSql({ type: `'PROGRESS'`, worker: WORKER_OF_ATTEMPT, progress: 'progress' });
 
 /** Stores a running task's progress (a visible change: version + 1 and an event). */
 export async function updateProgress(exec: Executor, p: ProgressParams): Promise<Task | undefined> {
@@ -24,7 +26,7 @@ export async function updateProgress(exec: Executor, p: ProgressParams): Promise
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),
-    ${exec.unsafe(NOTIFY_EVENTS)}`;
+    ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }

@@ -1,0 +1,106 @@
+import type { Executor } from '../db/client.js';
+import { BadUserInputError } from '../errors.js';
+import { EVENT_COLUMNS, toTaskEventRecord, type FeedPosition, type TaskEventRecord } from './event-log.js';
+import type { Task } from './task.js';
+
+/**
+ * The global feed: every event of every task, in a final order, resumable from any position.
+ *
+ * Why not just `seq > last`: sequence values are taken when a row is written, not when its
+ * transaction commits, so a transaction that commits late makes a smaller `seq` appear after a
+ * reader already went past it — and a naive reader skips it forever. Instead each event
+ * records its transaction id (`tx`, xid8), and the feed is ordered by (tx, seq) but read only
+ * below the oldest transaction still running (pg_snapshot_xmin of the current snapshot):
+ * every transaction below that has ended, so no new row can ever appear behind the position
+ * a reader reached. The price: a transaction that stays open (on this database, writing or
+ * not yet) holds the feed back until it ends; the events wait, none is lost.
+ * Uses task_events_feed_idx (tx, seq).
+ */
+
+/** A feed event with what the feed's filter needs of its task (name, queue, enqueuedAt). */
+export interface FeedEvent extends TaskEventRecord {
+  task: Pick<Task, 'name' | 'queue' | 'enqueuedAt'>;
+}
+
+export interface FeedPage {
+  events: FeedEvent[];
+  /** Where a reader stands after this page: its last event's position, or the one it started from. */
+  position: FeedPosition;
+  /** The page was full: more may be readable at once. */
+  full: boolean;
+  /** Events exist beyond the readable range (written by transactions still open): read again soon. */
+  held: boolean;
+}
+
+export const MAX_FEED_PAGE_SIZE = 1000;
+
+/** An opaque cursor: the position, base64url-encoded. */
+export function encodeFeedCursor(p: FeedPosition): string {
+  return Buffer.from(`feed:${p.tx}:${p.seq}`).toString('base64url');
+}
+
+export function decodeFeedCursor(cursor: string, field: string): FeedPosition {
+  const [kind, tx, seq] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  if (kind !== 'feed' || !tx || !/^\d{1,20}$/.test(tx) || !seq || !/^\d{1,19}$/.test(seq)) {
+    throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  }
+  return { tx, seq: Number(seq) };
+}
+
+/** -1, 0 or 1 as `a` is before, at or after `b` in the feed. */
+export function compareFeedPositions(a: FeedPosition, b: FeedPosition): number {
+  const ta = BigInt(a.tx);
+  const tb = BigInt(b.tx);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.seq === b.seq ? 0 : a.seq < b.seq ? -1 : 1;
+}
+
+/** The feed's end now: every event a reader starting here gets was written by a transaction still running or not yet begun. */
+export async function feedEnd(exec: Executor): Promise<FeedPosition> {
+  const [row] = await exec`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
+  return { tx: String(row?.tx), seq: 0 };
+}
+
+/**
+ * Up to `limit` events after `after`, in feed order, only from ended transactions (see above);
+ * with `upTo`, none past that position. Events of deleted tasks are gone with them.
+ */
+export async function readFeed(
+  exec: Executor,
+  p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number },
+): Promise<FeedPage> {
+  const upToTx = p.upTo?.tx ?? null;
+  const upToSeq = p.upTo?.seq ?? null;
+  const rows = await exec`
+    WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+    SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.enqueued_at AS task_enqueued_at,
+           (SELECT EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= (SELECT xmin FROM horizon))) AS held
+    FROM task_events e JOIN tasks t ON t.id = e.task_id
+    WHERE (e.tx, e.seq) > (${p.after.tx}::xid8, ${p.after.seq}::bigint)
+      AND e.tx < (SELECT xmin FROM horizon)
+      AND (${upToTx}::xid8 IS NULL OR (e.tx, e.seq) <= (${upToTx}::xid8, ${upToSeq}::bigint))
+    ORDER BY e.tx, e.seq
+    LIMIT ${p.limit}`;
+  const events = rows.map((row) => {
+    const event = toTaskEventRecord(row) as FeedEvent;
+    const enqueuedAt = row.taskEnqueuedAt as Date | string;
+    event.task = {
+      name: String(row.taskName),
+      queue: String(row.taskQueue),
+      enqueuedAt: enqueuedAt instanceof Date ? enqueuedAt : new Date(enqueuedAt),
+    };
+    return event;
+  });
+  let held = Boolean(rows[0]?.held);
+  if (rows.length === 0) {
+    const [row] = await exec`
+      SELECT EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= pg_snapshot_xmin(pg_current_snapshot())) AS held`;
+    held = Boolean(row?.held);
+  }
+  return {
+    events,
+    position: events.at(-1)?.position ?? p.after,
+    full: events.length === p.limit,
+    held,
+  };
+}

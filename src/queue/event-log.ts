@@ -1,0 +1,150 @@
+import type { Executor } from '../db/client.js';
+import { BadUserInputError } from '../errors.js';
+import type { JsonValue } from './json.js';
+import type { TaskEventType, TaskStatus } from './states.js';
+import type { TaskError, TaskProgress } from './task.js';
+import { isUuid } from './uuid.js';
+
+/**
+ * Where an event stands in the global feed (src/queue/event-feed.ts): the writing
+ * transaction's 64-bit id (as decimal text: it can exceed 2^53) and the global sequence.
+ */
+export interface FeedPosition {
+  tx: string;
+  seq: number;
+}
+
+/** One entry of a task's event log (table task_events; DESIGN.md Part 2 §A). */
+export interface TaskEventRecord {
+  taskId: string;
+  /** The task's version after this event: 1 = ENQUEUED, then 2, 3, … with no gap. */
+  version: number;
+  type: TaskEventType;
+  /** The task's status right after this event. */
+  status: TaskStatus;
+  at: Date;
+  attempt: number;
+  workerId: string | null;
+  progress: TaskProgress | null;
+  error: TaskError | null;
+  /** OUTPUT: one chunk, as the handler wrote it. */
+  output: JsonValue | null;
+  position: FeedPosition;
+}
+
+export interface TaskEventPage {
+  events: TaskEventRecord[];
+  hasNextPage: boolean;
+}
+
+export const MAX_EVENT_PAGE_SIZE = 1000;
+export const DEFAULT_EVENT_PAGE_SIZE = 100;
+
+/** The columns every event read selects (the feed position as text: xid8 has no JSON mapping). */
+export const EVENT_COLUMNS =
+  'e.task_id, e.version, e.type, e.status, e.at, e.attempt, e.worker_id, e.progress, e.error, e.output, e.tx::text AS tx, e.seq';
+
+/** Maps a camelCased task_events row (EVENT_COLUMNS) to a record; JSON dates become Dates. */
+export function toTaskEventRecord(row: Record<string, unknown>): TaskEventRecord {
+  const r = row as {
+    taskId: string;
+    version: number;
+    type: TaskEventType;
+    status: TaskStatus;
+    at: Date | string;
+    attempt: number;
+    workerId: string | null;
+    progress: { current?: number | null; total?: number | null; message?: string | null; updatedAt: string } | null;
+    error: { exceptionType: string; message: string; traceback?: string | null; attempt: number; at: string; workerId?: string | null } | null;
+    output: JsonValue | null;
+    tx: string;
+    seq: number | string;
+  };
+  return {
+    taskId: r.taskId,
+    version: r.version,
+    type: r.type,
+    status: r.status,
+    at: r.at instanceof Date ? r.at : new Date(r.at),
+    attempt: r.attempt,
+    workerId: r.workerId,
+    progress: r.progress
+      ? { current: r.progress.current ?? null, total: r.progress.total ?? null, message: r.progress.message ?? null, updatedAt: new Date(r.progress.updatedAt) }
+      : null,
+    error: r.error
+      ? {
+          exceptionType: r.error.exceptionType,
+          message: r.error.message,
+          traceback: r.error.traceback ?? null,
+          attempt: r.error.attempt,
+          at: new Date(r.error.at),
+          workerId: r.error.workerId ?? null,
+        }
+      : null,
+    output: r.output ?? null,
+    position: { tx: r.tx, seq: Number(r.seq) },
+  };
+}
+
+/** An opaque cursor within one task's log: the version, base64url-encoded. */
+export function encodeVersionCursor(version: number): string {
+  return Buffer.from(`version:${version}`).toString('base64url');
+}
+
+export function decodeVersionCursor(cursor: string, field: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const version = text.startsWith('version:') ? Number(text.slice(8)) : NaN;
+  if (!Number.isSafeInteger(version) || version < 0) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  return version;
+}
+
+export interface ListEventsParams {
+  taskId: string;
+  /** Events after this version (default 0: from the start). */
+  afterVersion?: number;
+  first?: number;
+  /** Only these types (all when empty or absent). */
+  types?: readonly TaskEventType[];
+}
+
+/** A page of one task's events, oldest first, by keyset on the version (task_events_pkey). */
+export async function listTaskEvents(exec: Executor, p: ListEventsParams): Promise<TaskEventPage> {
+  const size = p.first ?? DEFAULT_EVENT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_EVENT_PAGE_SIZE) {
+    throw new BadUserInputError(`first must be from 0 to ${MAX_EVENT_PAGE_SIZE}, got ${size}`, { field: 'first' });
+  }
+  if (!isUuid(p.taskId)) return { events: [], hasNextPage: false };
+  const types = p.types && p.types.length > 0 ? (p.types as string[]) : null;
+  const rows = await exec`
+    SELECT ${exec.unsafe(EVENT_COLUMNS)} FROM task_events e
+    WHERE e.task_id = ${p.taskId} AND e.version > ${p.afterVersion ?? 0}
+      AND (${types}::task_event_type[] IS NULL OR e.type = ANY(${types}::task_event_type[]))
+    ORDER BY e.version
+    LIMIT ${size + 1}`;
+  return { events: rows.slice(0, size).map((row) => toTaskEventRecord(row)), hasNextPage: rows.length > size };
+}
+
+/** What one reader wants of one task's log: the events after `afterVersion`. */
+export interface LogWant {
+  id: string;
+  afterVersion: number;
+}
+
+/**
+ * The events after a version of many tasks at once, up to `limitPerTask` each, in
+ * (task, version) order: one query for every task a burst of notifications named
+ * (task_events_pkey, one range scan per task). A task that returned `limitPerTask` events may
+ * have more.
+ */
+export async function readEventsAfter(exec: Executor, wants: readonly LogWant[], limitPerTask: number): Promise<TaskEventRecord[]> {
+  if (wants.length === 0) return [];
+  const ids = wants.map((w) => w.id);
+  const after = wants.map((w) => w.afterVersion);
+  const rows = await exec`
+    SELECT ${exec.unsafe(EVENT_COLUMNS)}
+    FROM unnest(${ids}::uuid[], ${after}::int[]) AS w(id, after)
+    CROSS JOIN LATERAL (
+      SELECT * FROM task_events e WHERE e.task_id = w.id AND e.version > w.after ORDER BY e.version LIMIT ${limitPerTask}
+    ) e`;
+  return rows.map((row) => toTaskEventRecord(row));
+}

@@ -1,0 +1,121 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareFeedPositions, decodeFeedCursor, encodeFeedCursor, feedEnd, readFeed, type FeedEvent } from '../../src/queue/event-feed.js';
+import type { FeedPosition } from '../../src/queue/event-log.js';
+import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+
+// The global feed must never skip an event that commits late with an earlier sequence value.
+let app: QueueTestApp;
+beforeAll(async () => {
+  app = await createQueueTestApp();
+});
+afterAll(async () => {
+  await app.close();
+});
+
+const FUTURE = () => new Date(Date.now() + 3_600_000);
+
+/** Reads the feed from `from` until it has nothing more to give now; returns the events and where it stopped. */
+async function drain(from: FeedPosition): Promise<{ events: FeedEvent[]; position: FeedPosition; held: boolean }> {
+  const events: FeedEvent[] = [];
+  let position = from;
+  for (;;) {
+    const page = await readFeed(app.sql, { after: position, limit: 100 });
+    events.push(...page.events);
+    position = page.position;
+    if (!page.full) return { events, position, held: page.held };
+  }
+}
+
+describe('readFeed', () => {
+  it('waits for a transaction that commits late instead of skipping its earlier event', async () => {
+    const start = await feedEnd(app.sql);
+    const other = postgres(app.database.url, { max: 1, onnotice: () => undefined });
+    try {
+      // A: writes first (earlier sequence value and transaction id), commits last.
+      let commitA!: () => void;
+      const aWrote = new Promise<void>((wrote) => {
+        void other.begin(async (tx) => {
+          await tx`INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.late', ${FUTURE()})
+                   RETURNING id`.then(async ([row]) => {
+            await tx`INSERT INTO task_events (task_id, version, type, status, attempt) VALUES (${row!.id}, 1, 'ENQUEUED', 'PENDING', 0)`;
+          });
+          wrote();
+          await new Promise<void>((resolve) => {
+            commitA = resolve;
+          });
+        });
+      });
+      await aWrote;
+      // B: writes and commits while A is open.
+      const b = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['b'], runAfter: FUTURE() });
+      const seqs = await app.sql`SELECT seq FROM task_events WHERE task_id = ${b.id}`;
+      expect(Number(seqs[0]?.seq)).toBeGreaterThan(0);
+
+      const whileOpen = await drain(start);
+      // A naive `seq > last` reader would hand out B now and never see A.
+      expect(whileOpen.events.map((e) => e.taskId)).not.toContain(b.id);
+      expect(whileOpen.held).toBe(true);
+
+      commitA();
+      let after: FeedEvent[] = [];
+      const deadline = Date.now() + 10_000;
+      while (!after.some((e) => e.taskId === b.id) && Date.now() < deadline) after = (await drain(whileOpen.position)).events;
+      const names = after.map((e) => e.task.name);
+      expect(names.indexOf('feed.late')).toBeGreaterThanOrEqual(0);
+      expect(names.indexOf('feed.late')).toBeLessThan(after.findIndex((e) => e.taskId === b.id));
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('delivers everything 4 concurrent writers commit, once each, and resumes from a saved cursor exactly', async () => {
+    const start = await feedEnd(app.sql);
+    const seen = new Map<string, number>();
+    let position = start;
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        const page = await readFeed(app.sql, { after: position, limit: 50 });
+        for (const e of page.events) seen.set(`${e.taskId}:${e.version}`, (seen.get(`${e.taskId}:${e.version}`) ?? 0) + 1);
+        // Round-trip the position through its cursor, as a client resuming would.
+        position = decodeFeedCursor(encodeFeedCursor(page.position), 'after');
+        if (!page.full) await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const writers = Array.from({ length: 4 }, (_, w) =>
+      (async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 25; i++) {
+          const tasks = await app.deps.queue.enqueueMany([
+            { name: 'demo.echo', args: [w, i, 'a'], runAfter: FUTURE() },
+            { name: 'demo.echo', args: [w, i, 'b'], runAfter: FUTURE() },
+          ]);
+          for (const t of tasks) {
+            await app.deps.queue.cancelTask(t.id);
+            ids.push(t.id);
+          }
+        }
+        return ids;
+      })(),
+    );
+    const ids = (await Promise.all(writers)).flat();
+    const expected = ids.flatMap((id) => [`${id}:1`, `${id}:2`]);
+    const deadline = Date.now() + 20_000;
+    while (expected.some((k) => !seen.has(k)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    reading = false;
+    await reader;
+    expect(expected.filter((k) => !seen.has(k))).toEqual([]);
+    expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+
+    // A second reader from the first one's midpoint gets exactly the rest, in the same order.
+    const all = (await drain(start)).events;
+    const mid = all[Math.floor(all.length / 2)]!.position;
+    const rest = (await drain(decodeFeedCursor(encodeFeedCursor(mid), 'after'))).events;
+    expect(rest.map((e) => `${e.taskId}:${e.version}`)).toEqual(all.filter((e) => compareFeedPositions(e.position, mid) > 0).map((e) => `${e.taskId}:${e.version}`));
+  });
+
+  it('refuses a cursor that is not from the feed', () => {
+    expect(() => decodeFeedCursor('bm9wZQ', 'after')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }));
+  });
+});
