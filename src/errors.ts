@@ -2,16 +2,18 @@
  * Expected errors of taskwire. Each has a stable `code` that clients can rely on;
  * the GraphQL layer maps them once (src/graphql/errors.ts). Nothing here imports graphql.
  */
-export type ErrorCode =
-  | 'UNKNOWN_TASK'
-  | 'INVALID_ARGUMENTS'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'CONFLICT'
-  | 'CONFIG_INVALID'
-  | 'RESULT_NOT_SERIALIZABLE';
+import type { ErrorCode } from './error-codes.js';
+
+export { ERROR_CODES, isErrorCode, type ErrorCode } from './error-codes.js';
+
+/**
+ * Codes of errors that stay in the process and never reach an API client: a bad configuration
+ * ends the process before it serves anything.
+ */
+export type LocalErrorCode = 'CONFIG_INVALID';
+
+/** The code of an AppError: one a client can see (ERROR_CODES) or a local one. */
+export type AppErrorCode = ErrorCode | LocalErrorCode;
 
 export interface AppErrorOptions {
   cause?: unknown;
@@ -22,11 +24,11 @@ export interface AppErrorOptions {
 
 /** Base class of every expected error. */
 export class AppError extends Error {
-  readonly code: ErrorCode;
+  readonly code: AppErrorCode;
   readonly field: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+  constructor(code: AppErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -71,13 +73,6 @@ export class ConflictError extends AppError {
 export class ConfigError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
     super('CONFIG_INVALID', message, options);
-  }
-}
-
-/** A handler returned a value that cannot be stored as JSON. Recorded as the attempt's error. */
-export class ResultNotSerializableError extends AppError {
-  constructor(message: string, options: AppErrorOptions = {}) {
-    super('RESULT_NOT_SERIALIZABLE', message, options);
   }
 }
 

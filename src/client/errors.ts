@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../error-codes.js';
 import type { ClientTaskFragment } from './generated/graphql.js';
 
 /** A GraphQL error as the server sends it (graphql-js's GraphQLFormattedError, without the import). */
@@ -7,23 +8,19 @@ export interface GraphQLErrorPayload {
   extensions?: Record<string, unknown>;
 }
 
-/** Codes a server answers with (`extensions.code`, see docs/graphql.md); any other string may come too. */
-export type ServerErrorCode =
-  | 'UNKNOWN_TASK'
-  | 'INVALID_ARGUMENTS'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'CONFLICT'
-  | 'GRAPHQL_PARSE_FAILED'
-  | 'GRAPHQL_VALIDATION_FAILED'
-  | 'BAD_REQUEST'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'INTERNAL_SERVER_ERROR';
+/**
+ * Codes a server answers with in `extensions.code` (see docs/graphql.md): the server's own list,
+ * from the one dependency-free module the client shares with it. A newer server may send others.
+ */
+export type ServerErrorCode = ErrorCode;
 
-/** Codes the client itself raises. */
-export type ClientOnlyErrorCode = 'CONNECTION_FAILED' | 'BAD_RESPONSE' | 'TASK_FAILED' | 'TASK_CANCELLED' | 'WAIT_TIMEOUT' | 'CLIENT_CLOSED';
+/**
+ * Codes the client itself raises; a server never sends them. Transport: `CONNECTION_FAILED`,
+ * `BAD_RESPONSE`; waiting on a task: `TASK_FAILED`, `TASK_CANCELLED`, `WAIT_TIMEOUT`; `CLIENT_CLOSED`.
+ */
+export const CLIENT_ONLY_ERROR_CODES = ['CONNECTION_FAILED', 'BAD_RESPONSE', 'TASK_FAILED', 'TASK_CANCELLED', 'WAIT_TIMEOUT', 'CLIENT_CLOSED'] as const;
+
+export type ClientOnlyErrorCode = (typeof CLIENT_ONLY_ERROR_CODES)[number];
 
 export type ClientErrorCode = ServerErrorCode | ClientOnlyErrorCode;
 

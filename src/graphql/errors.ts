@@ -1,15 +1,15 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { AppError, isAppError, type ErrorCode } from '../errors.js';
+import { AppError, isAppError, isErrorCode, type ErrorCode } from '../errors.js';
 
-/** Codes of errors the GraphQL layer itself raises (the core's are AppError codes). */
+/** Codes of errors the GraphQL layer itself raises (the core's are AppError codes); all in ERROR_CODES. */
 export const GRAPHQL_CODES = {
   parseFailed: 'GRAPHQL_PARSE_FAILED',
   validationFailed: 'GRAPHQL_VALIDATION_FAILED',
   badUserInput: 'BAD_USER_INPUT',
   payloadTooLarge: 'PAYLOAD_TOO_LARGE',
   internal: 'INTERNAL_SERVER_ERROR',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /**
  * Runs `fn`, prefixing the `field` of an AppError it throws (e.g. `args[0]` → `input.args[0]`),
@@ -34,9 +34,13 @@ export function isGraphQLError(error: unknown): error is GraphQLError {
   return error instanceof Error && error.name === 'GraphQLError';
 }
 
-function findAppError(error: unknown): AppError | undefined {
+/**
+ * The AppError behind `error`, if it is one a client may see: an AppError with a local code
+ * (CONFIG_INVALID) reaching a resolver is a bug, masked like any other.
+ */
+function findAppError(error: unknown): (AppError & { code: ErrorCode }) | undefined {
   for (let e: unknown = error; e; e = isGraphQLError(e) ? e.originalError : undefined) {
-    if (isAppError(e)) return e;
+    if (isAppError(e)) return isErrorCode(e.code) ? (e as AppError & { code: ErrorCode }) : undefined;
   }
   return undefined;
 }
@@ -53,7 +57,7 @@ function isRequestError(error: unknown): error is GraphQLError {
 
 /**
  * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
- * - AppError: its message, `extensions.code` and `extensions.field` (and `details`).
+ * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`).
  * - Errors about the request (parse, validation, variables): kept, with a code
  *   (variable coercion has none from graphql-js: BAD_USER_INPUT).
  * - Anything else is a bug or an outage: masked for the client. Yoga logs the original
@@ -101,6 +105,7 @@ const REQUEST_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  RATE_LIMITED: 429,
 };
 
 /**

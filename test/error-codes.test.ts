@@ -1,0 +1,86 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { CLIENT_ONLY_ERROR_CODES, type ServerErrorCode } from '../src/client/errors.js';
+import { ERROR_CODES, isErrorCode, type ErrorCode } from '../src/error-codes.js';
+import * as serverErrors from '../src/errors.js';
+import { AppError, type LocalErrorCode } from '../src/errors.js';
+import { GRAPHQL_CODES } from '../src/graphql/errors.js';
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) return entry === 'generated' ? [] : sourceFiles(full);
+    return full.endsWith('.ts') ? [full] : [];
+  });
+}
+
+const LOCAL_CODES: readonly LocalErrorCode[] = ['CONFIG_INVALID'];
+const known = (code: string): boolean => isErrorCode(code) || (LOCAL_CODES as readonly string[]).includes(code);
+
+/** The codes of docs/graphql.md's error table (the `## Errors` section). */
+function documentedCodes(): string[] {
+  const doc = readFileSync('docs/graphql.md', 'utf8');
+  const section = doc.slice(doc.indexOf('\n## Errors\n'), doc.indexOf('\n## ', doc.indexOf('\n## Errors\n') + 1));
+  return [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1] ?? '');
+}
+
+describe('ERROR_CODES', () => {
+  it('has no duplicates, and isErrorCode knows exactly its codes', () => {
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
+    for (const code of ERROR_CODES) expect(isErrorCode(code)).toBe(true);
+    expect(isErrorCode('CONFIG_INVALID')).toBe(false);
+    expect(isErrorCode('not_found')).toBe(false);
+    expect(isErrorCode(undefined)).toBe(false);
+  });
+
+  it('is what docs/graphql.md lists in its error table', () => {
+    const documented = documentedCodes();
+    expect(new Set(documented).size).toBe(documented.length);
+    expect([...documented].sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it('holds the codes of every AppError class the server exports, except the local ones', () => {
+    const classes = Object.values(serverErrors as Record<string, unknown>).filter(
+      (value): value is new (...args: string[]) => AppError => typeof value === 'function' && value.prototype instanceof AppError,
+    );
+    expect(classes.length).toBeGreaterThanOrEqual(6);
+    const codes = classes.map((Class) => new Class('x', 'y').code);
+    expect(codes.filter((code) => !isErrorCode(code))).toEqual(LOCAL_CODES);
+    expect(Object.values(GRAPHQL_CODES).filter((code) => !isErrorCode(code))).toEqual([]);
+  });
+
+  it('holds every code written into an error by the server sources', () => {
+    const written = sourceFiles('src')
+      .filter((file) => !file.startsWith(path.join('src', 'client')))
+      .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/\bcode: '([A-Z_]+)'|new AppError\('([A-Z_]+)'|super\('([A-Z_]+)'/g)])
+      .map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.filter((code) => !known(code))).toEqual([]);
+  });
+});
+
+describe('the client', () => {
+  it('recognizes the server codes from the shared list, and its own codes are none of them', () => {
+    expectTypeOf<ServerErrorCode>().toEqualTypeOf<ErrorCode>();
+    expect(CLIENT_ONLY_ERROR_CODES.filter((code) => isErrorCode(code))).toEqual([]);
+  });
+
+  it('raises only codes of the shared list or its own', () => {
+    const clientCodes: readonly string[] = [...ERROR_CODES, ...CLIENT_ONLY_ERROR_CODES];
+    const raised = sourceFiles(path.join('src', 'client'))
+      .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/(?:Error|super)\(\s*'([A-Z_]+)'|: '([A-Z_]+)';$/gm)])
+      .map((m) => m[1] ?? m[2] ?? '');
+    expect(raised.length).toBeGreaterThanOrEqual(5);
+    expect(raised.filter((code) => !clientCodes.includes(code))).toEqual([]);
+  });
+
+  it('imports nothing of the server but src/error-codes.ts', () => {
+    const imports = sourceFiles(path.join('src', 'client')).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/from '(\.\.\/[^']+)'/g)].map((m) => `${file}: ${m[1]}`),
+    );
+    expect(imports.filter((line) => !line.endsWith(": ../error-codes.js"))).toEqual([]);
+    // The shared module itself imports nothing at all.
+    expect(readFileSync('src/error-codes.ts', 'utf8')).not.toMatch(/^\s*(import|export .* from)\b/m);
+  });
+});
