@@ -1,10 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three tiers, one run. `npm test` runs all three (CI: one junit file counts every test);
+ * `npm run test:unit` / `test:integration` / `test:reliability` run one (`--project NAME`).
+ *
+ * - unit: in process, in seconds. No PostgreSQL, no child process, no browser, no socket:
+ *   pure modules and source checks. Its project has no global setup, so it starts no database
+ *   (a file here that creates one fails at once: `inject('adminUrl')` is undefined).
+ *   A new pure test file is listed here.
+ * - integration: everything else under test/ — the real PostgreSQL (one per run, a database per
+ *   file), servers on port 0, the CLI and worker processes, the dashboard in Chromium.
+ * - reliability: test/reliability — killed processes, restarted databases, hostile input.
+ *   The soak runs (`*.soak.test.ts`) stay out of every tier: `npm run soak`.
+ */
+const UNIT = [
+  'test/architecture.test.ts',
+  'test/docs.test.ts',
+  'test/cli/output.test.ts',
+  'test/queue/backoff.test.ts',
+  'test/queue/task-filter.test.ts',
+  'test/queue/uuid.test.ts',
+];
+const RELIABILITY = ['test/reliability/**/*.test.ts'];
+const SOAK = 'test/reliability/**/*.soak.test.ts';
+/** One PostgreSQL per run: each database tier starts it once (see global-setup.ts). */
+const DATABASE = ['./test/helpers/global-setup.ts'];
+
 export default defineConfig({
   test: {
-    globalSetup: ['./test/helpers/global-setup.ts'],
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/reliability/**/*.soak.test.ts', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -12,5 +35,14 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: process.env.CI ? ['default', 'junit'] : ['default'],
     outputFile: { junit: 'test-artifacts/junit.xml' },
+    // No global setup up here: vitest runs the root's for every project, unit included.
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...RELIABILITY, 'node_modules/**'], globalSetup: DATABASE },
+      },
+      { extends: true, test: { name: 'reliability', include: RELIABILITY, exclude: [SOAK, 'node_modules/**'], globalSetup: DATABASE } },
+    ],
   },
 });

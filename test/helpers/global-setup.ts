@@ -16,12 +16,41 @@ declare module 'vitest' {
 
 export const TEMPLATE_DB = 'taskwire_template';
 
+/** The run's PostgreSQL, shared by every project (tier) that asks for it. */
+interface SharedServer {
+  adminUrl: string;
+  /** Projects using it; the last one to finish stops it. */
+  users: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Every project runs its own global setup, each loaded as a separate module, in the one
+ * vitest process: the server is kept on globalThis so that `npm test` (all tiers) starts one.
+ */
+const KEY = Symbol.for('taskwire.test.postgres');
+const shared = globalThis as { [KEY]?: Promise<SharedServer> };
+
 /**
  * One PostgreSQL per run: DATABASE_URL when set, else an embedded server in a temp dir.
  * Migrated once into a template database; every test file copies it (CREATE DATABASE …
  * TEMPLATE), which isolates files that run in parallel.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  shared[KEY] ??= startServer();
+  const server = await shared[KEY];
+  server.users += 1;
+  project.provide('adminUrl', server.adminUrl);
+  project.provide('templateDb', TEMPLATE_DB);
+  return async () => {
+    server.users -= 1;
+    if (server.users > 0) return;
+    delete shared[KEY];
+    await server.stop();
+  };
+}
+
+async function startServer(): Promise<SharedServer> {
   let embedded: EmbeddedDatabase | undefined;
   let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
@@ -35,11 +64,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
   await admin.end();
   await migrateDatabase(withDatabase(adminUrl, TEMPLATE_DB));
-  project.provide('adminUrl', adminUrl);
-  project.provide('templateDb', TEMPLATE_DB);
-  return async () => {
-    if (embedded) await embedded.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  return {
+    adminUrl,
+    users: 0,
+    async stop() {
+      if (embedded) await embedded.stop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+      // As root with a TMPDIR the postgres user cannot enter, the cluster was elsewhere (src/db/embedded.ts).
+      if (embedded?.relocated) await rm(embedded.dataDir, { recursive: true, force: true });
+    },
   };
 }
 
