@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { Queue, Task, TaskFilter } from '../queue/index.js';
+import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventType, TaskFilter } from '../queue/index.js';
 
 /**
  * Live task changes, as the subscription resolvers need them. The server implements it
@@ -13,6 +13,16 @@ export interface TaskEvents {
   watchTask(id: string): Promise<AsyncIterableIterator<Task>>;
   /** Every change of a task matching `filter` (each task's versions in order, none twice). */
   watchTasks(filter: TaskFilter): AsyncIterableIterator<Task>;
+  /**
+   * The task's events after `afterVersion` from its log, each once in version order, then live;
+   * ends after a terminal event that is the task's latest.
+   * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one.
+   */
+  watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>>;
+  /** Every event of tasks matching `filter`, in feed order, after `after` (null: from now on). */
+  watchEventFeed(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>;
+  /** A task by id, reads of one turn batched (for event payloads' `task`). */
+  loadTask(id: string): Promise<Task | undefined>;
 }
 
 /** What every resolver gets: the core's queue API and the process's task-event hub. */

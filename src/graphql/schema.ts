@@ -6,6 +6,7 @@ import './types/queries.js';
 import './types/connection.js';
 import './types/mutations.js';
 import './types/subscriptions.js';
+import './types/task-event.js';
 
 builder.queryType({});
 builder.mutationType({});

@@ -5,7 +5,10 @@ import type { Logger } from '../logger.js';
 import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import { assertTaskId } from '../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../queue/index.js';
-import type { TaskStatus } from '../queue/states.js';
+import type { TaskEventType, TaskStatus } from '../queue/states.js';
+import type { TaskEventRecord } from '../queue/event-log.js';
+import type { FeedPosition } from '../queue/event-log.js';
+import { createEventLogFanout, type EventLogFanoutStats } from './event-log-fanout.js';
 import { createPublisher } from './publications.js';
 import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './subscribers.js';
 
@@ -35,6 +38,8 @@ export interface TaskEventStats {
 
 export interface TaskEventHub extends TaskEvents {
   readonly stats: TaskEventStats;
+  /** The event log's side (taskEvents, taskEventFeed). */
+  readonly logStats: EventLogFanoutStats;
   /** LISTENs on the events channel (the pool's one listening connection). */
   start(): Promise<void>;
   /**
@@ -46,7 +51,7 @@ export interface TaskEventHub extends TaskEvents {
 
 export interface TaskEventHubOptions {
   sql: Sql;
-  queue: Pick<Queue, 'getTasks'>;
+  queue: Pick<Queue, 'getTasks' | 'readEventsAfter' | 'readFeed' | 'feedEnd'>;
   log: Logger;
   /** Most ids per read query (default 1,000). */
   readBatch?: number;
@@ -106,6 +111,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     log,
   });
 
+  const logs = createEventLogFanout({ queue, log });
+
   const unsubscribed = (): void => {
     stats.subscriptions -= 1;
     if (stats.subscriptions === 0) drained?.();
@@ -124,9 +131,12 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     // postgres.js cannot unlisten a listener re-added after a reconnect: ignore what comes after close.
     if (closed) return;
     stats.notifications += 1;
-    for (const event of decodeEvents(payload)) {
+    const notices = decodeEvents(payload);
+    logs.onNotices(notices);
+    for (const event of notices) {
       stats.events += 1;
-      if (!wanted(event.id, event.status) || knownVersion(event.id) >= event.version) {
+      // Output only: the task's state did not change, so its state subscribers have nothing to read.
+      if (event.outputOnly || !wanted(event.id, event.status) || knownVersion(event.id) >= event.version) {
         stats.skippedEvents += 1;
         continue;
       }
@@ -142,6 +152,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     log.info({ tasks: byTask.size, filters: byFilter.size }, 'events listener reconnected; re-reading watched tasks');
     for (const id of byTask.keys()) pending.set(id, RESYNC);
     for (const s of byFilter) for (const id of s.resyncIds()) pending.set(id, RESYNC);
+    logs.resync();
     schedule();
   }
 
@@ -216,6 +227,34 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     });
   }
 
+  /**
+   * A task by id for resolvers of event payloads (TaskEvent.task): the ids asked for within one
+   * turn are read in one query, so a page of a thousand feed events costs one read, not a thousand.
+   */
+  let loadBatch: Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]> | undefined;
+  function loadTask(id: string): Promise<Task | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!loadBatch) {
+        const batch = (loadBatch = new Map());
+        setImmediate(() => {
+          loadBatch = undefined;
+          queue.getTasks([...batch.keys()]).then(
+            (tasks) => {
+              const byId = new Map(tasks.map((t) => [t.id, t]));
+              for (const [key, waiters] of batch) for (const w of waiters) w.resolve(byId.get(key));
+            },
+            (error: unknown) => {
+              for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+            },
+          );
+        });
+      }
+      const waiters = loadBatch.get(id) ?? [];
+      waiters.push({ resolve, reject });
+      loadBatch.set(id, waiters);
+    });
+  }
+
   /** The hub's side of every subscriber's end: one object for all of them, no closure each. */
   const owner: SubscriberOwner = {
     taskSubscriberDone(subscriber) {
@@ -266,10 +305,25 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     return subscriber;
   }
 
+  async function watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>> {
+    assertTaskId(id);
+    if (closed) throw new Error('the server is shutting down');
+    const [task] = await queue.getTasks([id]);
+    if (!task) throw new NotFoundError('Task', id);
+    return logs.watchTaskEvents(task, afterVersion, types);
+  }
+
   return {
     stats,
+    logStats: logs.stats,
     watchTask,
     watchTasks,
+    watchTaskEvents,
+    watchEventFeed: (filter: TaskFilter, after: FeedPosition | null) => {
+      if (closed) throw new Error('the server is shutting down');
+      return logs.watchEventFeed(filter, after);
+    },
+    loadTask,
     async start() {
       listener ??= await listen(sql, EVENTS_CHANNEL, { onNotify, onListen });
     },
@@ -277,6 +331,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
+      logs.close();
       await listener?.close().catch(() => undefined);
       await flushing?.catch(() => undefined);
       // What was read is handed out before the streams end: clients get it, then `complete`.

@@ -29,15 +29,33 @@ export function toTaskFilter(input: TaskFilterArg | null | undefined): TaskFilte
   };
 }
 
-const PageInfoRef = builder.objectRef<TaskPage>('PageInfo').implement({
+/** Relay page info, shared by every connection. */
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
   description: 'Relay cursor-connection page info.',
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
     hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
-    startCursor: t.string({ nullable: true, resolve: (page) => (page.tasks[0] ? encodeCursor(page.tasks[0].id) : null) }),
-    endCursor: t.string({ nullable: true, resolve: (page) => (page.tasks.at(-1) ? encodeCursor((page.tasks.at(-1) as Task).id) : null) }),
+    startCursor: t.exposeString('startCursor', { nullable: true }),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
   }),
 });
+
+function taskPageInfo(page: TaskPage): PageInfo {
+  const last = page.tasks.at(-1);
+  return {
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: page.hasPreviousPage,
+    startCursor: page.tasks[0] ? encodeCursor(page.tasks[0].id) : null,
+    endCursor: last ? encodeCursor(last.id) : null,
+  };
+}
 
 // An edge is its task; the cursor is derived from the id.
 const TaskEdgeRef = builder.objectRef<Task>('TaskEdge').implement({
@@ -50,7 +68,7 @@ const TaskEdgeRef = builder.objectRef<Task>('TaskEdge').implement({
 const TaskConnectionRef = builder.objectRef<TaskPage>('TaskConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [TaskEdgeRef], resolve: (page) => page.tasks }),
-    pageInfo: t.field({ type: PageInfoRef, resolve: (page) => page }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: taskPageInfo }),
     totalCount: t.int({
       description: 'Tasks matching the filter, all pages together. Counted only when selected.',
       resolve: (page) => page.totalCount(),

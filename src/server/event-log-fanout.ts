@@ -1,0 +1,379 @@
+import type { Logger } from '../logger.js';
+import type { TaskEvent as Notice } from '../queue/events.js';
+import { compareFeedPositions, type FeedEvent, type FeedPage } from '../queue/event-feed.js';
+import type { FeedPosition, LogWant, TaskEventRecord } from '../queue/event-log.js';
+import type { Queue, Task, TaskFilter } from '../queue/index.js';
+import { isTerminal, type TaskEventType } from '../queue/states.js';
+import { EventStream } from './event-stream.js';
+import { matchesFilter } from './subscribers.js';
+
+/** Most events read per task per query; a task with more is read again from there. */
+const LOG_READ_LIMIT = 500;
+/** Events per feed read. */
+const FEED_READ_LIMIT = 1000;
+/** While the feed is held back by an open transaction, look again this often, in ms. */
+const FEED_HELD_RETRY_MS = 50;
+
+export interface EventLogFanoutStats {
+  /** Queries that read task logs (replays and live changes together). */
+  logReads: number;
+  /** Queries that read the global feed (shared tail and catch-ups). */
+  feedReads: number;
+  /** Events handed to subscribers. */
+  delivered: number;
+  subscriptions: number;
+}
+
+/**
+ * The fan-out of the durable event log (DESIGN.md Part 2 §A) in one process. Notifications only
+ * say that a task reached a version; the events themselves are read from task_events — once per
+ * burst for all subscribers of all the tasks it names (one query), and once per burst for all
+ * caught-up feed subscribers — and handed out in order, none skipped, none twice. A subscriber
+ * that falls behind, reconnects or starts in the past reads from its own position: the log is
+ * the truth, the notifications only say when to look.
+ */
+export interface EventLogFanout {
+  readonly stats: EventLogFanoutStats;
+  watchTaskEvents(task: Task, afterVersion: number, types: readonly TaskEventType[]): AsyncIterableIterator<TaskEventRecord>;
+  watchEventFeed(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>;
+  onNotices(notices: readonly Notice[]): void;
+  /** The LISTEN connection came back: notifications may have been missed; re-read everything. */
+  resync(): void;
+  close(): void;
+}
+
+export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' | 'readFeed' | 'feedEnd'>; log: Logger }): EventLogFanout {
+  const { queue, log } = o;
+  const stats: EventLogFanoutStats = { logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0 };
+  const byTask = new Map<string, Set<TaskLogSubscriber>>();
+  /** Logs to read: task id → the lowest version a subscriber of it has. */
+  let pending = new Map<string, number>();
+  let reading: Promise<void> | undefined;
+  let scheduled = false;
+  let closed = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const owner: LogOwner = {
+    wantFrom(s) {
+      pend(s.taskId, s.last);
+    },
+    done(s) {
+      stats.subscriptions -= 1;
+      const set = byTask.get(s.taskId);
+      set?.delete(s);
+      if (set?.size === 0) byTask.delete(s.taskId);
+    },
+    delivered() {
+      stats.delivered += 1;
+    },
+  };
+
+  function pend(id: string, from: number): void {
+    if (closed) return;
+    pending.set(id, Math.min(pending.get(id) ?? Number.MAX_SAFE_INTEGER, from));
+    schedule();
+  }
+
+  function schedule(): void {
+    if (scheduled || reading || closed || retryTimer) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      reading = readLogs().finally(() => {
+        reading = undefined;
+        if (pending.size > 0) schedule();
+      });
+    });
+  }
+
+  /** One read at a time; what is asked for meanwhile rides the next. */
+  async function readLogs(): Promise<void> {
+    while (!closed && pending.size > 0) {
+      const wants: LogWant[] = [...pending].filter(([id]) => byTask.has(id)).map(([id, afterVersion]) => ({ id, afterVersion }));
+      pending = new Map();
+      if (wants.length === 0) return;
+      let rows: TaskEventRecord[];
+      try {
+        rows = await queue.readEventsAfter(wants, LOG_READ_LIMIT);
+        stats.logReads += 1;
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        log.warn({ err: error, failures }, 'reading task events failed; retrying');
+        for (const w of wants) pend(w.id, w.afterVersion);
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          schedule();
+        }, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        return;
+      }
+      const byId = new Map<string, TaskEventRecord[]>();
+      for (const row of rows) {
+        const list = byId.get(row.taskId);
+        if (list) list.push(row);
+        else byId.set(row.taskId, [row]);
+      }
+      for (const w of wants) {
+        const events = byId.get(w.id) ?? [];
+        const more = events.length === LOG_READ_LIMIT;
+        for (const s of [...(byTask.get(w.id) ?? [])]) s.offer(events, more);
+      }
+    }
+  }
+
+  const feed = createFeedFanout({ queue, log, stats });
+
+  return {
+    stats,
+    watchTaskEvents(task, afterVersion, types) {
+      const s = new TaskLogSubscriber(task.id, afterVersion, types, owner);
+      stats.subscriptions += 1;
+      if (closed || (isTerminal(task.status) && task.version <= afterVersion)) {
+        // Nothing after that version will come: the stream ends at once.
+        s.end();
+        return s;
+      }
+      const set = byTask.get(task.id) ?? new Set<TaskLogSubscriber>();
+      set.add(s);
+      byTask.set(task.id, set);
+      pend(task.id, afterVersion);
+      return s;
+    },
+    watchEventFeed: (filter, after) => feed.watch(filter, after),
+    onNotices(notices) {
+      if (closed) return;
+      for (const n of notices) {
+        const set = byTask.get(n.id);
+        if (!set) continue;
+        for (const s of set) if (s.last < n.version) pend(n.id, s.last);
+      }
+      if (notices.length > 0) feed.poke();
+    },
+    resync() {
+      for (const [id, set] of byTask) for (const s of set) pend(id, s.last);
+      feed.poke();
+    },
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      for (const set of [...byTask.values()]) for (const s of [...set]) s.end();
+      feed.close();
+    },
+  };
+}
+
+interface LogOwner {
+  wantFrom(s: TaskLogSubscriber): void;
+  done(s: TaskLogSubscriber): void;
+  delivered(): void;
+}
+
+/**
+ * One `taskEvents` subscription: takes the task's events strictly in version order (each once),
+ * passes on those of the wanted types, and ends after a terminal event that is the last one
+ * known (a terminal event followed by RETRIED is not the end of the task's life).
+ */
+export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
+  private detached = false;
+
+  constructor(
+    readonly taskId: string,
+    /** The last version taken (queued or skipped by the type filter). */
+    public last: number,
+    private readonly types: readonly TaskEventType[],
+    private readonly owner: LogOwner,
+  ) {
+    super();
+  }
+
+  /** Events of this task read from the log (ascending versions); `more`: the read was cut short. */
+  offer(events: readonly TaskEventRecord[], more: boolean): void {
+    if (!this.open) return;
+    let lastTaken: TaskEventRecord | undefined;
+    for (const event of events) {
+      if (event.version !== this.last + 1) continue; // already had it (or, never, a gap)
+      const wanted = this.types.length === 0 || this.types.includes(event.type);
+      if (wanted && !this.push(event)) break; // full: re-read from `last` once drained
+      if (wanted) this.owner.delivered();
+      this.last = event.version;
+      lastTaken = event;
+    }
+    if (this.lagging) return;
+    if (more) this.owner.wantFrom(this);
+    else if (lastTaken && isTerminal(lastTaken.status) && lastTaken === events.at(-1)) {
+      this.end();
+      this.detach();
+    }
+  }
+
+  protected onDrained(): void {
+    this.owner.wantFrom(this);
+  }
+
+  protected onClose(): void {
+    this.detach();
+  }
+
+  private detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.owner.done(this);
+  }
+}
+
+/** One `taskEventFeed` subscription. */
+class FeedSubscriber extends EventStream<FeedEvent> {
+  constructor(
+    private readonly filter: TaskFilter,
+    /** Everything up to here was handed out (or is not wanted). */
+    public position: FeedPosition,
+    private readonly onGone: (s: FeedSubscriber) => void,
+    private readonly drained: (s: FeedSubscriber) => void,
+    private readonly delivered: () => void,
+  ) {
+    super();
+  }
+
+  /** Takes events in feed order; false when it is full (then it re-reads from `position` once drained). */
+  take(events: readonly FeedEvent[], upTo: FeedPosition): boolean {
+    for (const e of events) {
+      if (compareFeedPositions(e.position, this.position) <= 0) continue;
+      if (matchesFilter({ ...e.task, status: e.status } as Task, this.filter)) {
+        if (!this.push(e)) return false;
+        this.delivered();
+      }
+      this.position = e.position;
+    }
+    if (compareFeedPositions(upTo, this.position) > 0) this.position = upTo;
+    return true;
+  }
+
+  protected onDrained(): void {
+    this.drained(this);
+  }
+
+  protected onClose(): void {
+    this.onGone(this);
+  }
+}
+
+/**
+ * The feed's fan-out: one shared reader follows the feed's tail and hands each page to every
+ * caught-up subscriber; a subscriber that starts in the past (or fell behind) reads on its own,
+ * bounded by the shared tail, until it has caught up, then joins.
+ */
+function createFeedFanout(o: {
+  queue: Pick<Queue, 'readFeed' | 'feedEnd'>;
+  log: Logger;
+  stats: EventLogFanoutStats;
+}): { watch(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>; poke(): void; close(): void } {
+  const caughtUp = new Set<FeedSubscriber>();
+  const all = new Set<FeedSubscriber>();
+  let tail: FeedPosition | undefined;
+  let reading: Promise<void> | undefined;
+  let again = false;
+  let heldTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const gone = (s: FeedSubscriber): void => {
+    o.stats.subscriptions -= 1;
+    caughtUp.delete(s);
+    all.delete(s);
+  };
+  const drained = (s: FeedSubscriber): void => {
+    caughtUp.delete(s);
+    void catchUp(s);
+  };
+
+  function poke(): void {
+    if (closed || caughtUp.size === 0) return;
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = readTail().finally(() => {
+      reading = undefined;
+      if (again) {
+        again = false;
+        poke();
+      }
+    });
+  }
+
+  async function readTail(): Promise<void> {
+    let page: FeedPage;
+    do {
+      if (!tail || caughtUp.size === 0) return;
+      try {
+        page = await o.queue.readFeed({ after: tail, limit: FEED_READ_LIMIT });
+        o.stats.feedReads += 1;
+      } catch (error) {
+        o.log.warn({ err: error }, 'reading the event feed failed; retrying');
+        schedulePoll(500);
+        return;
+      }
+      for (const s of [...caughtUp]) {
+        // Full: it catches up on its own once drained.
+        if (!s.take(page.events, page.position)) caughtUp.delete(s);
+      }
+      tail = page.position;
+    } while (page.full && !closed);
+    if (page.held) schedulePoll(FEED_HELD_RETRY_MS);
+  }
+
+  function schedulePoll(ms: number): void {
+    if (heldTimer || closed) return;
+    heldTimer = setTimeout(() => {
+      heldTimer = undefined;
+      poke();
+    }, ms);
+  }
+
+  /** Reads on its own from its position up to the shared tail, then joins the caught-up set. */
+  async function catchUp(s: FeedSubscriber): Promise<void> {
+    try {
+      for (;;) {
+        if (closed) return;
+        if (!tail) tail = await o.queue.feedEnd();
+        const bound = tail;
+        if (compareFeedPositions(s.position, bound) >= 0) {
+          caughtUp.add(s);
+          poke();
+          return;
+        }
+        const page = await o.queue.readFeed({ after: s.position, upTo: bound, limit: FEED_READ_LIMIT });
+        o.stats.feedReads += 1;
+        // Not full: everything up to the bound was read (the shared reader saw it all committed).
+        if (!s.take(page.events, page.full ? page.position : bound)) return; // full queue: resumes once drained
+      }
+    } catch (error) {
+      o.log.warn({ err: error }, 'catching up on the event feed failed');
+      s.end();
+    }
+  }
+
+  return {
+    async watch(filter, after) {
+      if (closed) throw new Error('the server is shutting down');
+      // With nobody following the tail it went stale: start it at the feed's end now.
+      if (!tail || caughtUp.size === 0) {
+        const end = await o.queue.feedEnd();
+        if (!tail || compareFeedPositions(end, tail) > 0) tail = end;
+      }
+      const s = new FeedSubscriber(filter, after ?? tail, gone, drained, () => {
+        o.stats.delivered += 1;
+      });
+      o.stats.subscriptions += 1;
+      all.add(s);
+      void catchUp(s);
+      return s;
+    },
+    poke,
+    close() {
+      closed = true;
+      clearTimeout(heldTimer);
+      for (const s of [...all]) s.end();
+    },
+  };
+}
