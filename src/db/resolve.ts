@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -8,7 +9,10 @@ export interface ResolvedDatabase {
   stop(): Promise<void>;
 }
 
-/** DATABASE_URL when set; otherwise the zero-setup embedded PostgreSQL under DATA_DIR. */
+/**
+ * DATABASE_URL when set; otherwise the zero-setup embedded PostgreSQL under DATA_DIR (as root in a
+ * directory the `postgres` user cannot enter: under /var/lib/taskwire, said in one info line).
+ */
 export async function resolveDatabase(config: Config, log: Logger): Promise<ResolvedDatabase> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => undefined };
   const started = Date.now();
@@ -19,6 +23,14 @@ export async function resolveDatabase(config: Config, log: Logger): Promise<Reso
     port: config.embeddedPgPort,
     log: (line) => log.debug({ postgres: line }, 'postgres'),
   });
-  log.info({ port: pg.port, dataDir: config.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
+  if (pg.relocated) {
+    // As root in a directory the `postgres` user cannot enter (a 0700 home): say where the data is.
+    const requested = path.resolve(config.dataDir);
+    log.info(
+      { dataDir: pg.dataDir, requested },
+      `embedded PostgreSQL keeps its data in ${pg.dataDir}, not ${requested}: it runs as the postgres user, which cannot enter ${requested} (set DATA_DIR to a directory it can enter to choose)`,
+    );
+  }
+  log.info({ port: pg.port, dataDir: pg.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
   return { url: pg.url, embedded: true, stop: () => pg.stop() };
 }

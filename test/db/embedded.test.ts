@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { ConfigError } from '../../src/errors.js';
+
+const asRoot = process.getuid?.() === 0;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  // Every cleanup runs (servers stopped before their directories go), then the first failure is reported.
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
+});
+
+/** A fresh directory that only its owner can enter (mkdtemp makes it 0700), removed after the test. */
+async function privateDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A checkout in a private home: PostgreSQL's binaries as in its node_modules (hard links, or a copy). */
+async function privateCheckout(): Promise<{ binariesDir: string; dataDir: string }> {
+  const checkout = path.join(await privateDir('taskwire-home '), 'my checkout');
+  await mkdir(checkout);
+  const binariesDir = path.join(checkout, 'native');
+  const packaged = await packagedBinaries();
+  try {
+    execFileSync('cp', ['-a', '-l', packaged, binariesDir]);
+  } catch {
+    execFileSync('cp', ['-a', packaged, binariesDir]);
+  }
+  return { binariesDir, dataDir: path.join(checkout, '.data') };
+}
+
+async function answers(db: EmbeddedDatabase): Promise<{ one: number; dataDirectory: string; tables: string[] }> {
+  const sql = postgres(db.url, { max: 1, onnotice: () => undefined });
+  try {
+    const [row] = await sql<{ one: number }[]>`SELECT 1 AS one`;
+    const [setting] = await sql<{ data_directory: string }[]>`SHOW data_directory`;
+    const tables = await sql<{ tablename: string }[]>`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`;
+    return { one: row!.one, dataDirectory: setting!.data_directory, tables: tables.map((t) => t.tablename) };
+  } finally {
+    await sql.end();
+  }
+}
+
+describe('startEmbeddedPostgres', () => {
+  it.skipIf(!asRoot)(
+    'as root, starts from a fresh 0700 directory whose path has a space, answers SELECT 1 and keeps its data across starts (skipped when not running as root)',
+    async () => {
+      const { binariesDir, dataDir } = await privateCheckout();
+      const sharedDir = await privateDir('taskwire-shared-');
+      await chmod(sharedDir, 0o755);
+      const options = { dataDir, binariesDir, sharedDir };
+
+      const first = await startEmbeddedPostgres(options);
+      cleanups.push(() => first.stop());
+      // The postgres user cannot enter the checkout: binaries and data are used from sharedDir.
+      expect(first).toMatchObject({ relocated: true });
+      expect(first.dataDir.startsWith(`${sharedDir}${path.sep}`)).toBe(true);
+      expect(await answers(first)).toEqual({ one: 1, dataDirectory: path.join(first.dataDir, 'pg'), tables: [] });
+      const sql = postgres(first.url, { max: 1, onnotice: () => undefined });
+      await sql`CREATE TABLE kept (id int)`;
+      await sql.end();
+      await first.stop();
+
+      const second = await startEmbeddedPostgres(options);
+      cleanups.push(() => second.stop());
+      expect(second.dataDir).toBe(first.dataDir);
+      expect((await answers(second)).tables).toEqual(['kept']);
+      // One copy of the binaries and one data directory, both reused by the second start.
+      expect((await readdir(sharedDir)).length).toBe(2);
+    },
+  );
+
+  it.skipIf(!asRoot)(
+    'as root, stops with a one-line ConfigError when the postgres user can reach neither the data nor the shared directory (skipped when not running as root)',
+    async () => {
+      const home = await privateDir('taskwire-home ');
+      const start = startEmbeddedPostgres({ dataDir: path.join(home, 'a checkout', '.data'), sharedDir: path.join(home, 'shared') });
+      await expect(start).rejects.toBeInstanceOf(ConfigError);
+      const error = (await start.catch((e: unknown) => e)) as ConfigError;
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).not.toContain('\n');
+    },
+  );
+
+  it.skipIf(asRoot)('as another user, starts from a 0700 directory whose path has a space, in place (skipped as root: see above)', async () => {
+    const { binariesDir, dataDir } = await privateCheckout();
+    const db = await startEmbeddedPostgres({ dataDir, binariesDir });
+    cleanups.push(() => db.stop());
+    expect(db).toMatchObject({ relocated: false, dataDir });
+    expect((await answers(db)).one).toBe(1);
+  });
+});
