@@ -1,6 +1,7 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { ConnectionError, RequestError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
+import { exponentialDelayMs } from '../exponential-delay.js';
 
 /** How the client reconnects: exponential backoff from `baseMs`, capped at `maxMs`, with jitter. */
 export interface RetryOptions {
@@ -14,10 +15,9 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY: RetryOptions = { attempts: 8, baseMs: 250, maxMs: 10_000 };
 
-/** Delay before reconnection attempt `retries` (0-based): full exponential step, half of it jittered. */
+/** Delay before reconnection attempt `retries` (0-based): the exponential step, spread ±50 %, never past maxMs. */
 export function backoffMs(retries: number, retry: RetryOptions): number {
-  const step = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(retries, 30));
-  return Math.round(step / 2 + (Math.random() * step) / 2);
+  return exponentialDelayMs(retries, { baseMs: retry.baseMs, maxMs: retry.maxMs, jitter: 0.5 });
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */

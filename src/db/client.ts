@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { exponentialDelayMs } from '../exponential-delay.js';
 import * as schema from './schema.js';
 
 export type Sql = postgres.Sql;
@@ -50,13 +51,13 @@ export function createDb(url: string, options: DbOptions = {}): Db {
 
 /**
  * Seconds to wait before the next connection attempt after `retries` failed ones: 0.05 s
- * doubling, capped at 1 s, with jitter. postgres.js's default grows to 10–20 s (3^n / 100 s,
+ * doubling, capped at 1 s, spread ±50 % (never past 1 s). postgres.js's default grows to 10–20 s (3^n / 100 s,
  * capped at 20), and its LISTEN connection follows the same curve: after a 12 s database
  * restart, workers and subscriptions stayed deaf for another ~9 s (test/reliability/
  * database-restart.test.ts). An attempt against a database that is down costs almost nothing.
  */
 function reconnectDelaySeconds(retries: number): number {
-  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+  return exponentialDelayMs(retries, { baseMs: 50, maxMs: 1000, jitter: 0.5 }) / 1000;
 }
 
 /**

@@ -1,5 +1,14 @@
 import { BadUserInputError } from '../errors.js';
+import { exponentialDelayMs } from '../exponential-delay.js';
 import type { Backoff } from './task.js';
+
+export { exponentialDelayMs, type ExponentialDelay } from '../exponential-delay.js';
+
+/**
+ * The retry delay of tasks: every path that schedules a task's next attempt (a failed attempt,
+ * a rescued lease) asks `backoffDelayMs`. Other waits after a failure use `exponentialDelayMs`
+ * (re-exported here), the same curve with their own numbers.
+ */
 
 /** About 1 s, doubling, capped at 10 minutes, ±25 %. */
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 600_000, factor: 2, jitter: 0.25 };
@@ -7,12 +16,15 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 600_000, factor: 
 /**
  * Delay before attempt `attempt + 1`, given that attempt number `attempt` (1-based) just failed.
  * Jitter spreads retries of tasks that failed together (a downstream outage) over time.
+ * Settings missing from `backoff` (or not numbers) come from DEFAULT_BACKOFF.
  */
 export function backoffDelayMs(backoff: Partial<Backoff> | null | undefined, attempt: number, random = Math.random): number {
-  const b = { ...DEFAULT_BACKOFF, ...(backoff ?? {}) };
-  const exponential = Math.min(b.maxMs, b.baseMs * b.factor ** Math.max(0, attempt - 1));
-  const jittered = exponential * (1 - b.jitter + 2 * b.jitter * random());
-  return Math.max(0, Math.round(Math.min(b.maxMs, jittered)));
+  const b = { ...DEFAULT_BACKOFF };
+  for (const key of Object.keys(b) as (keyof Backoff)[]) {
+    const value = backoff?.[key];
+    if (typeof value === 'number' && !Number.isNaN(value)) b[key] = value;
+  }
+  return exponentialDelayMs(attempt - 1, { ...b, random });
 }
 
 /** Longest delay a backoff may describe: a year, in ms (beyond it PostgreSQL intervals overflow soon). */

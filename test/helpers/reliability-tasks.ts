@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { z } from 'zod';
+import { exponentialDelayMs } from '../../src/exponential-delay.js';
 import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js';
 
 /** Path for TASK_MODULES. */
@@ -30,7 +31,7 @@ function db(): postgres.Sql {
     idle_timeout: 0.5,
     onnotice: () => undefined,
     fetch_types: false,
-    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+    backoff: (retries: number) => exponentialDelayMs(retries, { baseMs: 50, maxMs: 1000 }) / 1000,
   });
   return pool;
 }
