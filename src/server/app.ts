@@ -6,9 +6,10 @@ import { dashboardRoutes } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { maskError } from '../graphql/errors.js';
-import { DEFAULT_LIMITS, useLimits, type GraphQLLimits } from '../graphql/limits.js';
+import { DEFAULT_LIMITS, limitPlugins, type GraphQLLimits } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
+import type { EventLogFanoutStats } from './event-log-fanout.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
 import type { Runner } from '../worker/runner.js';
 import { withBodyLimit, type ServerContext } from './http.js';
@@ -25,7 +26,7 @@ export const GRAPHQL_PATH = '/graphql';
 export interface AppOptions {
   /** Largest HTTP request body and WebSocket message, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
-  /** Depth, field, alias and token limits per operation (defaults: DEFAULT_LIMITS). */
+  /** Depth, cost, alias and token limits per operation (defaults: DEFAULT_LIMITS; GraphQL Armor's plugins). */
   limits?: Partial<GraphQLLimits>;
   /** graphql-ws ping interval, in ms (default 12,000); a client that misses a pong is dropped. */
   keepAliveMs?: number;
@@ -42,6 +43,8 @@ export interface App {
   yoga: YogaServerInstance<ServerContext, GraphQLContext>;
   /** Live counters of the subscription fan-out (see TaskEventStats). */
   stats: TaskEventStats;
+  /** Live counters of the event log's fan-out (taskEvents, taskEventFeed). */
+  logStats: EventLogFanoutStats;
   /**
    * Listens on `port` (default config PORT; 0 picks a free one) and `host` (default config HOST):
    * GraphQL over HTTP (POST, GET), SSE and graphql-ws on `/graphql`, GraphiQL for browsers;
@@ -87,9 +90,10 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     logging: yogaLogger(deps.log),
     // One operation per request: a batch would multiply the per-operation limits.
     batching: false,
-    graphiql: { title: 'taskwire', subscriptionsProtocol: 'WS' },
+    // GRAPHIQL (off by default when NODE_ENV=production): a browser then gets no IDE, just GraphQL over HTTP.
+    graphiql: deps.config.graphiql ? { title: 'taskwire', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
-    plugins: [useRoutes(routes, deps.log), useLimits(limits), useSharedSubscriptionResults()],
+    plugins: [useRoutes(routes, deps.log), ...limitPlugins(limits), useSharedSubscriptionResults()],
   });
 
   let server: Server | undefined;
@@ -98,6 +102,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   return {
     yoga,
     stats: hub.stats,
+    logStats: hub.logStats,
     async start(port = deps.config.port, host = deps.config.host) {
       if (server) throw new Error('the server is already started');
       stopping = false;
