@@ -1,114 +1,94 @@
-import {
-  Kind,
-  type ASTVisitor,
-  type FragmentDefinitionNode,
-  type GraphQLError,
-  type SelectionSetNode,
-  type ValidationContext,
-  type ValidationRule,
-} from 'graphql';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { visit, type ASTNode, type ASTVisitor, type FragmentDefinitionNode, type GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { GRAPHQL_CODES, isGraphQLError } from './errors.js';
 
-/** Bounds on one operation, checked before it runs (none of this touches the database). */
+/**
+ * Bounds on one operation, checked before it runs (none of this touches the database), by
+ * GraphQL Armor's plugins. graphql-js's own MaxIntrospectionDepthRule (a specified rule) bounds
+ * circular introspection (`fields { type { fields … } }`), which the depth and cost bounds skip.
+ */
 export interface GraphQLLimits {
-  /** Deepest field nesting, fragments expanded; introspection fields (`__schema`, `__type`) do not count (default 10). */
+  /** Deepest field nesting; fragments add no level; `__schema` and below do not count (default 10). */
   maxDepth: number;
-  /** Fields selected in one operation, fragments expanded at each use (default 1,000). */
+  /**
+   * Fields selected in one operation, fragments expanded at each use (a spread adds 2, an inline
+   * fragment 1), `__schema` and below not counted (default 1,000): Armor's cost with every cost 1
+   * and `first`/`last` not multiplying (see countFieldsRule).
+   */
   maxFields: number;
-  /** Aliased fields in one operation (default 30): aliases are how one request asks for the same thing many times. */
+  /** Aliased fields in one operation, fragments expanded, `__typename` included (default 30). */
   maxAliases: number;
-  /** Lexical tokens in one document, enforced while parsing (default 5,000). */
+  /** Lexical tokens in one document, counted while parsing (default 5,000). */
   maxTokens: number;
 }
 
 export const DEFAULT_LIMITS: GraphQLLimits = { maxDepth: 10, maxFields: 1000, maxAliases: 30, maxTokens: 5000 };
 
-interface Measure {
-  depth: number;
-  fields: number;
-  aliases: number;
-}
-
 /**
- * Measures the selection, expanding fragment spreads. A fragment seen again on the same path
- * is a cycle (reported by graphql-js's NoFragmentCycles); here it just stops the walk. Every
- * leaf is a field, so stopping once `maxFields` is passed bounds the walk, however the
- * document multiplies fragments (the other counts are then partial, and the fields error shows).
+ * Armor's rules throw their error out of `validate()` by default, which yoga and our graphql-ws
+ * loop would treat as a crash. Reported through the validation context instead, with our code
+ * and `extensions.limit` naming the bound, as any other validation error.
  */
-function measure(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, limits: GraphQLLimits): Measure {
-  const m: Measure = { depth: 0, fields: 0, aliases: 0 };
-  const over = (): boolean => m.fields > limits.maxFields;
-  const walk = (node: SelectionSetNode, depth: number, introspection: boolean, path: Set<string>): void => {
-    for (const selection of node.selections) {
-      if (over()) return;
-      if (selection.kind === Kind.FIELD) {
-        m.fields += 1;
-        if (selection.alias) m.aliases += 1;
-        const inIntrospection = introspection || (selection.name.value.startsWith('__') && selection.name.value !== '__typename');
-        const d = inIntrospection ? depth : depth + 1;
-        if (!inIntrospection) m.depth = Math.max(m.depth, d);
-        if (selection.selectionSet) walk(selection.selectionSet, d, inIntrospection, path);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        walk(selection.selectionSet, depth, introspection, path);
-      } else {
-        const name = selection.name.value;
-        const fragment = fragments.get(name);
-        if (!fragment || path.has(name)) continue;
-        path.add(name);
-        walk(fragment.selectionSet, depth, introspection, path);
-        path.delete(name);
-      }
-    }
-  };
-  walk(set, 0, false, new Set());
-  return m;
-}
-
-function limitError(message: string, limit: string, max: number, actual: number): GraphQLError {
-  return createGraphQLError(message, { extensions: { code: GRAPHQL_CODES.validationFailed, limit, max, actual } });
-}
-
-/** A validation rule enforcing `limits` on every operation of the document. */
-export function createLimitsRule(limits: GraphQLLimits = DEFAULT_LIMITS): ValidationRule {
-  // Named: yoga keys its validation cache by the rules' names.
-  return function TaskwireLimits(context: ValidationContext): ASTVisitor {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of context.getDocument().definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    }
-    return {
-      OperationDefinition(operation) {
-        const name = operation.name ? `Operation "${operation.name.value}"` : 'The operation';
-        const m = measure(operation.selectionSet, fragments, limits);
-        if (m.depth > limits.maxDepth) {
-          context.reportError(limitError(`${name} nests fields ${m.depth} deep; at most ${limits.maxDepth} allowed`, 'maxDepth', limits.maxDepth, m.depth));
-        }
-        if (m.fields > limits.maxFields) {
-          context.reportError(limitError(`${name} selects more than ${limits.maxFields} fields`, 'maxFields', limits.maxFields, m.fields));
-        }
-        if (m.aliases > limits.maxAliases) {
-          context.reportError(limitError(`${name} uses more than ${limits.maxAliases} aliases`, 'maxAliases', limits.maxAliases, m.aliases));
-        }
-        return false;
+function reportAs(limit: keyof GraphQLLimits, max: number) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError): void => {
+        const message = error.message.replace(/^Syntax Error: /, '');
+        context?.reportError(createGraphQLError(message, { extensions: { code: GRAPHQL_CODES.validationFailed, limit, max } }));
       },
+    ],
+  };
+}
+
+/** A copy of `node` without its `first` and `last` arguments. */
+function withoutPageSizes<T extends ASTNode>(node: T): T {
+  return visit(node, { Argument: (arg) => (arg.name.value === 'first' || arg.name.value === 'last' ? null : undefined) });
+}
+
+/**
+ * Armor's cost rule counting fields. Armor multiplies a selection under a literal `first: n` by n
+ * but cannot see a variable's value, so `tasks(first: 100)` with the fields of docs/graphql.md's
+ * page example would be refused while `tasks(first: $n)` passes, and a literal `first: 1000`
+ * would get a cost error instead of BAD_USER_INPUT naming `first`. The rule sees the operation
+ * and its fragments without those arguments: every page size counts once, as before (pages are
+ * bounded by the resolver: at most 100).
+ */
+function countFieldsRule(maxFields: number): ValidationRule {
+  const rule = costLimitRule({ maxCost: maxFields, objectCost: 1, scalarCost: 1, depthCostFactor: 1, flattenFragments: true, ...reportAs('maxFields', maxFields) });
+  // Named: yoga keys its validation cache by the rules' names.
+  return function TaskwireFieldCount(context: ValidationContext): ASTVisitor {
+    const fragments = new Map<string, FragmentDefinitionNode | undefined>();
+    const getFragment = (name: string): FragmentDefinitionNode | undefined => {
+      if (!fragments.has(name)) {
+        const fragment = context.getFragment(name);
+        fragments.set(name, fragment ? withoutPageSizes(fragment) : undefined);
+      }
+      return fragments.get(name);
     };
+    // The context as Armor sees it: the same, but for the fragments it looks up.
+    const view = Object.create(context, { getFragment: { value: getFragment } }) as ValidationContext;
+    const visitor = rule(view);
+    return { OperationDefinition: (operation) => void visitor.OperationDefinition.enter(withoutPageSizes(operation)) };
   };
 }
 
 /**
- * The limits as a yoga plugin: `maxTokens` while parsing, the rest as a validation rule.
- * Yoga caches parse and validation results per document, so a repeated operation is measured once.
+ * Parse errors get their code and HTTP status here: yoga marks them too, but by `instanceof`,
+ * which a second copy of graphql (Armor's parser, or vitest's ESM one) defeats. Listed after
+ * Armor's token plugin, so it wraps that parser.
  */
-export function useLimits(limits: GraphQLLimits = DEFAULT_LIMITS): Plugin {
-  const rule = createLimitsRule(limits);
+function useParseErrorCodes(): Plugin {
   return {
     onParse({ parseFn, setParseFn }) {
       setParseFn((source, options) => {
         try {
-          return parseFn(source, { ...options, maxTokens: limits.maxTokens });
+          return parseFn(source, options);
         } catch (error) {
-          // Yoga marks parse errors too, but by instanceof, which a second copy of graphql defeats.
           if (isGraphQLError(error)) {
             error.extensions.code ??= GRAPHQL_CODES.parseFailed;
             error.extensions.http ??= { status: 400, spec: true };
@@ -124,8 +104,21 @@ export function useLimits(limits: GraphQLLimits = DEFAULT_LIMITS): Plugin {
         }
       });
     },
-    onValidate({ addValidationRule }) {
-      addValidationRule(rule);
-    },
   };
+}
+
+/**
+ * The limits as yoga plugins, for `createYoga({ plugins })`: tokens while parsing, the rest as
+ * validation rules. Yoga caches parse and validation results per document, so a repeated
+ * operation is measured once.
+ */
+export function limitPlugins(limits: GraphQLLimits = DEFAULT_LIMITS): Plugin[] {
+  return [
+    maxTokensPlugin({ n: limits.maxTokens }) as Plugin,
+    useParseErrorCodes(),
+    maxDepthPlugin({ n: limits.maxDepth, flattenFragments: true, ...reportAs('maxDepth', limits.maxDepth) }),
+    // allowList: [] counts aliased `__typename` too (Armor's default lets those through).
+    maxAliasesPlugin({ n: limits.maxAliases, allowList: [], ...reportAs('maxAliases', limits.maxAliases) }),
+    { onValidate: ({ addValidationRule }) => addValidationRule(countFieldsRule(limits.maxFields)) },
+  ];
 }

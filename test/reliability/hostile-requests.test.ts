@@ -101,7 +101,7 @@ describe('oversized and malformed requests', () => {
   });
 
   // graphql-js parses recursively: a document nested ~2,400 deep overflows the stack while still
-  // under the 5,000-token limit. useLimits (src/graphql/limits.ts) turns that into a parse error.
+  // under the 5,000-token limit. useParseErrorCodes (src/graphql/limits.ts) turns that into a parse error.
   const deep = `{ ${'a { '.repeat(2400)}id${' }'.repeat(2400)} }`;
   it('refuses a document nested 2,400 deep (under the token limit) as a parse error over HTTP', async () => {
     const res = await send(JSON.stringify({ query: deep }));
