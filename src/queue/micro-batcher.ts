@@ -1,0 +1,87 @@
+/**
+ * What one flush returns: one result per item, in the items' order. A result that is an
+ * `Error` rejects only its own caller. A flush whose items need no result may return nothing.
+ */
+export type FlushResults<R> = [R] extends [void] ? readonly (R | Error)[] | void : readonly (R | Error)[];
+
+export interface MicroBatcherOptions<I, R> {
+  /**
+   * Writes one batch, usually in one statement. Throwing (or rejecting) fails every caller of
+   * the batch with that error.
+   */
+  flush(items: readonly I[]): Promise<FlushResults<R>>;
+  /** Most items in one flush (default: no limit); more wait for the next one. */
+  maxBatch?: number;
+  /** Flushes in flight at once (default 1). With more than one, batches may complete out of order. */
+  maxInFlight?: number;
+}
+
+export interface MicroBatcher<I, R> {
+  /** Adds one item to the next flush; resolves with its own result, or rejects with its own (or its batch's) error. */
+  add(item: I): Promise<R>;
+}
+
+interface Entry<I, R> {
+  item: I;
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Micro-batching without a timer: while a flush is in flight, the items that arrive wait and
+ * go together as the next flush. An idle batcher sends a lone item on the next microtask
+ * (items added in the same tick share it), so its latency stays that of one write; a busy one
+ * writes many items per statement, as many as arrived during one round trip. The batch size
+ * adapts to the load by itself: nothing to tune, and no timer to keep a process alive.
+ *
+ * Items are flushed in the order they were added; with `maxInFlight` 1 (the default) they are
+ * also stored in that order, which is what a per-task sequence (output chunks) relies on.
+ */
+export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, R>): MicroBatcher<I, R> {
+  const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
+  const maxInFlight = options.maxInFlight ?? 1;
+  let queue: Entry<I, R>[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(pump);
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+      inFlight += 1;
+      void send(batch).finally(() => {
+        inFlight -= 1;
+        if (queue.length > 0) schedule();
+      });
+    }
+  }
+
+  async function send(batch: readonly Entry<I, R>[]): Promise<void> {
+    try {
+      const results = (await options.flush(batch.map((e) => e.item))) as readonly (R | Error)[] | undefined;
+      batch.forEach((entry, i) => {
+        const result = results?.[i];
+        if (result instanceof Error) entry.reject(result);
+        else entry.resolve(result as R);
+      });
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+    }
+  }
+
+  return {
+    add(item) {
+      return new Promise<R>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        schedule();
+      });
+    },
+  };
+}
