@@ -57,10 +57,17 @@ const envSchema = z.object({
   RESULT_TTL_MS: int(0).default(86_400_000),
   /** Largest stored return value, in bytes of JSON. */
   MAX_RESULT_BYTES: int(1).default(1_048_576),
+  /** Most output (`ctx.output`) of one task over all its attempts, in bytes of JSON; then one truncation marker. */
+  MAX_OUTPUT_BYTES: int(1, 2_147_483_647).default(10_485_760),
   /** Largest args + kwargs of one task, in bytes of JSON. */
   MAX_ARGS_BYTES: int(1).default(262_144),
   /** Interval of the rescuer and the cleaner, in ms. */
   MAINTENANCE_INTERVAL_MS: int(100).default(15_000),
+  /**
+   * Port of `/metrics` and `/healthz` for a process without the GraphQL server (`taskwire worker`);
+   * unset: none (a server serves them on PORT). Bound on HOST; 0 picks a free one.
+   */
+  METRICS_PORT: int(0, 65535).optional(),
   /** Comma-separated modules whose exported task definitions are loaded; empty: the built-in examples. */
   TASK_MODULES: list.default([]),
   /** Run a worker inside `npm start` / `taskwire dev`. */
@@ -86,6 +93,9 @@ export interface Config {
   };
   readonly resultTtlMs: number;
   readonly maxResultBytes: number;
+  readonly maxOutputBytes: number;
+  /** Port of a worker process's own `/metrics` and `/healthz`; undefined: none. */
+  readonly metricsPort: number | undefined;
   readonly maxArgsBytes: number;
   readonly maintenanceIntervalMs: number;
   readonly taskModules: readonly string[];
@@ -138,6 +148,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     resultTtlMs: e.RESULT_TTL_MS,
     maxResultBytes: e.MAX_RESULT_BYTES,
+    maxOutputBytes: e.MAX_OUTPUT_BYTES,
+    metricsPort: e.METRICS_PORT,
     maxArgsBytes: e.MAX_ARGS_BYTES,
     maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     taskModules: e.TASK_MODULES,

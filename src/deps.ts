@@ -48,6 +48,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         shutdownGraceMs: w.shutdownGraceMs,
         resultTtlMs: config.resultTtlMs,
         maxResultBytes: config.maxResultBytes,
+        maxOutputBytes: config.maxOutputBytes,
         ...overrides,
       }),
     rescuer: createRescuer({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs, intervalMs: config.maintenanceIntervalMs }),

@@ -60,6 +60,7 @@ describe('loadConfig', () => {
     ['LEASE_MS', '-5'],
     ['DB_POOL_SIZE', 'ten'],
     ['RUN_WORKER', 'maybe'],
+    ['GRAPHIQL', 'on'],
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_URL', 'not a url'],
     ['DATABASE_URL', 'postgress://u@localhost/db'],
@@ -82,6 +83,17 @@ describe('loadConfig', () => {
   ])('rejects HEARTBEAT_MS=%s with LEASE_MS=%s: a heartbeat must come before the lease runs out', (heartbeat, lease) => {
     const error = configError({ HEARTBEAT_MS: heartbeat, LEASE_MS: lease });
     expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'HEARTBEAT_MS' });
+  });
+
+  it.each([
+    [{}, true],
+    [{ NODE_ENV: 'development' }, true],
+    [{ NODE_ENV: 'production' }, false],
+    [{ NODE_ENV: 'production', GRAPHIQL: 'true' }, true],
+    [{ NODE_ENV: 'production', GRAPHIQL: '' }, false],
+    [{ GRAPHIQL: 'false' }, false],
+  ])('serves GraphiQL with %j: %s (off in production unless GRAPHIQL asks for it)', (env, graphiql) => {
+    expect(loadConfig(env).graphiql).toBe(graphiql);
   });
 
   it('accepts a heartbeat under the lease', () => {

@@ -4,7 +4,9 @@ import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { logTaskLifecycle } from '../metrics/task-log.js';
+import { startServices, stopServices, type Service } from '../service.js';
 import type { Runner } from '../worker/runner.js';
+import { createMetricsEndpoint } from './metrics-endpoint.js';
 
 export interface ProcessRoles {
   server: boolean;
@@ -21,11 +23,15 @@ export interface RunningProcess {
 }
 
 /**
- * Starts what one taskwire process runs: the server first (its `/metrics` hooks on the runner are
- * in place before the first claim, which they would otherwise miss), then the worker, then
- * maintenance. Shutdown goes the other way: maintenance, then the worker (stop claiming, let
- * running tasks finish or hand them back, while the server still delivers their last states to
- * subscribers and counts them), then the server, the pool, and the embedded PostgreSQL last.
+ * Starts what one taskwire process runs, as a list of services in start order:
+ * 1. the GraphQL server, or, in a process without one, the metrics endpoint (METRICS_PORT):
+ *    their `/metrics` hooks on the runner are in place before its first claim, which they
+ *    would otherwise miss;
+ * 2. the worker;
+ * 3. maintenance (the rescuer, the cleaner).
+ * Shutdown stops the list in reverse: maintenance, then the worker (stop claiming, let running
+ * tasks finish or hand them back, while the server still delivers their last states to
+ * subscribers and counts them), then the server; then the pool, and the embedded PostgreSQL last.
  */
 export async function startProcess(config: Config, log: Logger, roles: ProcessRoles): Promise<RunningProcess> {
   const database = await resolveDatabase(config, log);
@@ -34,29 +40,48 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
-  let server: { stop(): Promise<void> } | undefined;
-  if (roles.server) {
-    const { startServer } = await import('../server/start.js');
-    server = await startServer(deps, { runner });
-  }
   if (runner) logTaskLifecycle(runner, log);
-  await runner?.start();
-  if (roles.maintenance) {
-    deps.rescuer.start();
-    deps.cleaner.start();
+  const services: Service[] = [
+    ...(roles.server ? [graphqlServer(deps, runner)] : []),
+    ...(!roles.server && config.metricsPort !== undefined ? [createMetricsEndpoint(deps, { port: config.metricsPort, host: config.host, runner })] : []),
+    ...(runner ? [runner] : []),
+    ...(roles.maintenance ? [deps.rescuer, deps.cleaner] : []),
+  ];
+  const closeDatabase = async (): Promise<void> => {
+    await deps.close();
+    await database.stop();
+  };
+  try {
+    await startServices(services);
+  } catch (error) {
+    await closeDatabase().catch(() => undefined);
+    throw error;
   }
   log.info({ tasks: deps.registry.names() }, 'taskwire ready');
   return {
     deps,
     runner,
     async stop() {
-      await deps.rescuer.stop();
-      await deps.cleaner.stop();
-      await runner?.stop();
-      await server?.stop();
-      await deps.close();
-      await database.stop();
+      try {
+        await stopServices(services);
+      } finally {
+        await closeDatabase();
+      }
       log.info('stopped');
+    },
+  };
+}
+
+/** The GraphQL server as a service (loaded only by processes that serve). */
+function graphqlServer(deps: Deps, runner: Runner | undefined): Service {
+  let server: { stop(): Promise<void> } | undefined;
+  return {
+    async start() {
+      const { startServer } = await import('../server/start.js');
+      server = await startServer(deps, { runner });
+    },
+    async stop() {
+      await server?.stop();
     },
   };
 }

@@ -24,6 +24,16 @@ export interface TaskContext<K = JsonObject> {
   signal: AbortSignal;
   /** Reports progress; stored and announced to subscribers. Calls are coalesced (latest wins). */
   progress(update: ProgressUpdate): Promise<void>;
+  /**
+   * Writes one chunk of output (any JSON value, e.g. a token, a log line, a partial result):
+   * stored as an OUTPUT event of the task, after the attempt's earlier chunks, and announced to
+   * subscribers. Resolves once stored; awaiting it is optional, the order is kept either way.
+   * A task's output is capped (MAX_OUTPUT_BYTES, over all attempts): the chunk that would go
+   * over becomes one `{"truncated": true}` marker, and later chunks are dropped.
+   * @throws OutputChunkTooLargeError (at the call) when the chunk is over 64 KiB of JSON
+   * @throws JsonEncodeError (at the call) when the chunk is not JSON (a BigInt, a cycle, NaN …)
+   */
+  output(chunk: unknown): Promise<void>;
   /** 1 for the first attempt. */
   attempt: number;
   taskId: string;

@@ -50,6 +50,22 @@ export const progress = defineTask({
   },
 });
 
+/** demo.output(count, delayMs): writes `count` output chunks `{i, text}`, one every delayMs; returns the count. */
+export const output = defineTask({
+  name: 'demo.output',
+  args: z.tuple([z.number().int().min(0).max(100_000), z.number().int().min(0).max(60_000)]),
+  run: async ([count, delayMs], ctx) => {
+    for (let i = 1; i <= count; i++) {
+      if (delayMs > 0) await delay(delayMs, undefined, { signal: ctx.signal });
+      else ctx.signal.throwIfAborted();
+      // Not awaited: the writer keeps the order and batches the chunks; the runner stores them
+      // all before the result.
+      void ctx.output({ i, text: `chunk ${i} of ${count}` });
+    }
+    return { count };
+  },
+});
+
 /** demo.echo(...args, **kwargs): returns what it was given. */
 export const echo = defineTask({
   name: 'demo.echo',
@@ -59,4 +75,4 @@ export const echo = defineTask({
   },
 });
 
-export const exampleTasks = [copysign, sleep, fail, progress, echo];
+export const exampleTasks = [copysign, sleep, fail, progress, output, echo];

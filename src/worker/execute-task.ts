@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   abandonAfterMs: number;
   maxResultBytes: number;
   progress(update: ProgressUpdate): Promise<void>;
+  /** The attempt's `ctx.output` (see output-writer.ts). */
+  output(chunk: unknown): Promise<void>;
   log: Logger;
 }
 
@@ -69,6 +71,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     definition.run(parsed.args, {
       signal: controller.signal,
       progress: o.progress,
+      output: o.output,
       attempt: task.attempts,
       taskId: task.id,
       workerId: o.workerId,

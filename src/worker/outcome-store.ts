@@ -3,6 +3,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../queue/backoff.js';
 import { storableText } from '../queue/json.js';
+import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
 import { failTask } from '../queue/sql/fail-task.js';
 import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
@@ -28,13 +29,22 @@ export interface OutcomeStoreOptions {
 export interface OutcomeStore {
   /** Stores an attempt's outcome, retrying while the database is away. Never throws. */
   record(task: Task, outcome: Outcome): Promise<void>;
+  /** Hands tasks that never started back to the queue as they were (shutdown, or waited too long for a slot). Never throws. */
+  handBack(tasks: readonly Task[]): Promise<void>;
   /** The `ctx.progress` of one attempt: writes coalesced, one in flight, the latest waiting one next. */
   progressReporter(task: Task): (update: ProgressUpdate) => Promise<void>;
 }
 
 export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   const { sql, workerId, log } = o;
-  const completions = createCompletionBatcher(o);
+  // Successful attempts are written in batches: one statement in flight, and completions that
+  // arrive meanwhile ride the next one. No timer: an idle worker records a result at once, a
+  // busy one in batches.
+  const completions = createMicroBatcher<Completion>({
+    flush: async (batch) => {
+      await completeTasks(sql, workerId, batch, o.resultTtlMs);
+    },
+  });
 
   async function record(task: Task, outcome: Outcome): Promise<void> {
     const deadline = Date.now() + o.retryForMs;
@@ -80,6 +90,16 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     }
   }
 
+  async function handBack(tasks: readonly Task[]): Promise<void> {
+    if (tasks.length === 0) return;
+    try {
+      await releaseTasks(sql, { workerId, attempts: tasks.map((t) => ({ id: t.id, attempt: t.attempts })), defaultTtlMs: o.resultTtlMs });
+    } catch (error) {
+      // Still RUNNING under this worker: the rescuer takes them back when the lease ends.
+      log.warn({ err: error, tasks: tasks.length }, 'could not release claimed tasks; the rescuer will take them back');
+    }
+  }
+
   function errorJson(error: AttemptError, task: Task): string {
     return JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
   }
@@ -109,39 +129,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     };
   }
 
-  return { record, progressReporter };
-}
-
-/**
- * Successful attempts are written in batches: one statement in flight, and completions that
- * arrive meanwhile ride the next one. No timer: an idle worker records a result at once, a
- * busy one in batches.
- */
-function createCompletionBatcher(o: OutcomeStoreOptions): { add(completion: Completion): Promise<void> } {
-  let queue: { completion: Completion; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  let flushing = false;
-  const flush = async (): Promise<void> => {
-    flushing = true;
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      try {
-        await completeTasks(o.sql, o.workerId, batch.map((b) => b.completion), o.resultTtlMs);
-        for (const b of batch) b.resolve();
-      } catch (error) {
-        for (const b of batch) b.reject(error);
-      }
-    }
-    flushing = false;
-  };
-  return {
-    add(completion) {
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ completion, resolve, reject });
-        if (!flushing) void flush();
-      });
-    },
-  };
+  return { record, handBack, progressReporter };
 }
 
 function finiteOrNull(value: number | undefined): number | null {

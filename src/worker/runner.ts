@@ -4,11 +4,14 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
-import { extendLeases } from '../queue/sql/extend-leases.js';
-import { releaseTasks } from '../queue/sql/release-tasks.js';
 import type { Task } from '../queue/task.js';
-import { executeTask, type AbortReason, type Outcome } from './execute-task.js';
+import type { Service } from '../service.js';
+import { nextAverageRunMs, tasksToClaim } from './claim-policy.js';
+import { executeTask, type Outcome } from './execute-task.js';
+import { abortAttempt, createHeldTasks } from './held-tasks.js';
+import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
+import { createOutputWriter } from './output-writer.js';
 import type { Registry } from './registry.js';
 import { createWorkerId } from './worker-id.js';
 
@@ -42,6 +45,8 @@ export interface RunnerOptions {
   resultTtlMs?: number;
   /** Largest return value, in bytes of JSON (default 1 MiB). */
   maxResultBytes?: number;
+  /** Most output of one task (`ctx.output`), over all its attempts, in bytes of JSON (default 10 MiB). */
+  maxOutputBytes?: number;
   workerId?: string;
 }
 
@@ -52,188 +57,173 @@ export interface RunnerEvents {
   error: [error: unknown];
 }
 
-export interface Runner extends EventEmitter<RunnerEvents> {
+export interface Runner extends EventEmitter<RunnerEvents>, Service {
   readonly workerId: string;
   /** Tasks running now. */
   readonly running: number;
   /** Tasks claimed ahead, waiting for a slot (see `prefetchMs`). */
   readonly waiting: number;
-  start(): Promise<void>;
   /** Graceful: stop claiming, wait for running tasks (up to the grace), release the rest. */
   stop(): Promise<void>;
 }
 
-interface Running {
-  task: Task;
-  controller: AbortController;
-}
-
-interface Waiting {
-  task: Task;
-  /** When it was claimed (Date.now()). */
-  at: number;
-}
-
-/** Most tasks claimed ahead of free slots (graphile-worker's local queue holds 500). */
-const MAX_AHEAD = 1000;
+const DEFAULTS = {
+  concurrency: 10,
+  prefetchMs: 10,
+  releaseWaitingAfterMs: 1000,
+  queues: [] as readonly string[],
+  pollIntervalMs: 1000,
+  leaseMs: 30_000,
+  heartbeatMs: 10_000,
+  shutdownGraceMs: 30_000,
+  abandonAfterMs: 5000,
+  resultTtlMs: 86_400_000,
+  maxResultBytes: 1_048_576,
+  maxOutputBytes: 10_485_760,
+};
 
 /**
- * A worker: claims batches into its free slots (and, for fast handlers, ahead of them: see
- * `prefetchMs`), runs them, records outcomes, keeps leases alive. Woken by NOTIFY on the jobs
+ * A worker: a loop that claims batches into its free slots (and, for fast handlers, ahead of
+ * them: see the claim policy), runs each attempt (executeTask), has its outcome written (the
+ * outcome store) and keeps its leases alive (the lease keeper). Woken by NOTIFY on the jobs
  * channel, with a poll as the fallback (NOTIFY is a hint: it can be missed while the listening
  * connection reconnects).
  */
 export function createRunner(options: RunnerOptions): Runner {
-  const o = {
-    concurrency: 10,
-    prefetchMs: 10,
-    releaseWaitingAfterMs: 1000,
-    queues: [] as readonly string[],
-    pollIntervalMs: 1000,
-    leaseMs: 30_000,
-    heartbeatMs: 10_000,
-    shutdownGraceMs: 30_000,
-    abandonAfterMs: 5000,
-    resultTtlMs: 86_400_000,
-    maxResultBytes: 1_048_576,
-    ...options,
-  };
+  const o = { ...DEFAULTS, ...options };
   const { sql, registry } = o;
   const workerId = o.workerId ?? createWorkerId();
   const log = o.log.child({ workerId });
   const emitter = new EventEmitter<RunnerEvents>();
-  // Keyed by attempt (`id:attempts`), not by task: after its lease was taken back, a task can
-  // be claimed again by this same worker while the old attempt's handler still runs.
-  const running = new Map<string, Running>();
-  // Claimed ahead of a free slot, in claim (priority) order; started as slots free up.
-  let waiting: Waiting[] = [];
-  // Handler done, outcome not yet stored (a batch in flight, or retries while the database is
-  // away): still ours, so heartbeats keep their leases, or the rescuer would run them again.
-  const recording = new Map<string, Task>();
-  // Average handler time in ms (exponentially weighted), the basis of how far ahead to claim;
-  // unknown until a first task ran, so a fresh worker claims only into free slots.
+  const held = createHeldTasks();
+  // Average handler time in ms, the basis of how far ahead to claim (see claim-policy.ts).
   let averageRunMs: number | undefined;
+  // Heartbeats keep the lease of a task whose outcome is being retried (held as recording), so
+  // a write may be retried for longer than one lease; past that the rescuer takes the task back.
+  const retryForMs = 3 * o.leaseMs;
+  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs });
+  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs });
+  const leases = createLeaseKeeper({
+    sql,
+    workerId,
+    log,
+    held,
+    leaseMs: o.leaseMs,
+    heartbeatMs: o.heartbeatMs,
+    releaseWaitingAfterMs: o.releaseWaitingAfterMs,
+    handBack,
+    forgetRunTimeEstimate: () => {
+      averageRunMs = undefined;
+    },
+    dropWaiting,
+  });
+  // Attempts and recordings under way: stop() waits for them.
   const inFlight = new Set<Promise<void>>();
   let listener: Listener | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
-  let heartbeatTimer: NodeJS.Timeout | undefined;
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | undefined;
   let claiming: Promise<void> | undefined;
-  let wakeAgain = false;
+  let lookAgain = false;
   // Aborted by stop(): cuts short the claim back-off and the grace period's timer, so
   // neither keeps stop() (or the process's event loop) waiting once there is nothing to do.
   const stopController = new AbortController();
-  // Did the last claim fill every slot it asked for? Then more may be waiting, and a freed
+  // Did the last claim get every task it asked for? Then more may be waiting, and a freed
   // slot should claim at once rather than wait for a notification.
-  let moreMaybe = true;
-  let claimErrors = 0;
+  let lastClaimFilled = true;
+  let claimFailures = 0;
 
-  // Heartbeats keep the lease of a task whose outcome is being retried (`recording`), so the
-  // write may be retried for longer than one lease; past that the rescuer takes the task back.
-  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs: 3 * o.leaseMs });
+  const wanted = (): number =>
+    tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs, prefetchMs: o.prefetchMs });
 
-  function wake(): void {
+  /** Claims now, or right after the claim under way: a wake-up is never lost, and never doubles a claim. */
+  function lookForWork(): void {
     if (stopping || !started) return;
     if (claiming) {
-      wakeAgain = true;
+      lookAgain = true;
       return;
     }
-    claiming = claimLoop().finally(() => {
+    claiming = claimWhileWanted().finally(() => {
       claiming = undefined;
       // A wake-up that came after the loop's last look (a slot freed in between) would
       // otherwise wait for the next poll.
-      if (wakeAgain) wake();
+      if (lookAgain) lookForWork();
     });
   }
 
-  /** How many tasks to hold beyond the free slots: what the slots should start within prefetchMs. */
-  function claimAhead(): number {
-    if (o.prefetchMs <= 0 || averageRunMs === undefined) return 0;
-    return Math.min(MAX_AHEAD, Math.floor((o.concurrency * o.prefetchMs) / Math.max(averageRunMs, 0.01)));
-  }
-
-  /**
-   * Tasks the next claim should take, or 0 when it should wait: with tasks in hand, the lead
-   * is topped up only once a quarter of it is used, so that a fast drain makes one claim of
-   * many rather than many claims of one. Tasks whose outcome is still being written count as in
-   * hand: when writes fall behind, claiming waits for them, so a worker that dies never leaves
-   * more than `concurrency + ahead` tasks to be run again (a backlog of 956 finished but
-   * unrecorded tasks was seen in test/reliability/worker-kill.test.ts before this).
-   */
-  function claimWanted(): number {
-    const ahead = claimAhead();
-    const want = o.concurrency - running.size + ahead - waiting.length - recording.size;
-    if (want <= 0 || (waiting.length > 0 && want < ahead / 4)) return 0;
-    return want;
-  }
-
-  async function claimLoop(): Promise<void> {
+  async function claimWhileWanted(): Promise<void> {
     try {
       do {
-        wakeAgain = false;
+        lookAgain = false;
         while (!stopping) {
-          const want = claimWanted();
+          const want = wanted();
           if (want === 0) {
-            moreMaybe = true;
+            lastClaimFilled = true;
             break;
           }
-          let tasks: Task[];
-          try {
-            tasks = await claimTasks(sql, { workerId, limit: want, queues: o.queues, leaseMs: o.leaseMs });
-            claimErrors = 0;
-          } catch (error) {
-            // Database away: back off (capped) and let the poll timer try again.
-            claimErrors += 1;
-            if (claimErrors === 1 || claimErrors % 10 === 0) log.warn({ err: error, failures: claimErrors }, 'claim failed; retrying');
-            // EventEmitter throws an 'error' nobody listens to: that would turn a database
-            // blip into an unhandled rejection that ends the process.
-            if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
-            await delay(Math.min(5000, 100 * 2 ** Math.min(claimErrors, 6)), undefined, { signal: stopController.signal }).catch(
-              () => undefined,
-            );
-            break;
-          }
+          const tasks = await claim(want);
+          if (!tasks) break;
           if (stopping) {
             // stop() began during the claim: these never start, and go straight back.
-            await releaseWaiting(tasks);
+            await handBack(tasks);
             break;
           }
-          const at = Date.now();
-          for (const task of tasks) waiting.push({ task, at });
+          held.addWaiting(tasks, Date.now());
           // Started before anyone hears of them: claimed tasks must run whatever a listener does.
-          fillSlots();
-          if (tasks.length > 0) notify('claimed', tasks);
-          moreMaybe = tasks.length === want;
-          if (!moreMaybe) break;
+          startWaitingTasks();
+          if (tasks.length > 0) emitSafely('claimed', tasks);
+          lastClaimFilled = tasks.length === want;
+          if (!lastClaimFilled) break;
         }
-      } while (wakeAgain && !stopping);
+      } while (lookAgain && !stopping);
     } catch (error) {
       // Nothing above should throw; if something does, the next wake-up or poll tries again.
       log.error({ err: error }, 'claim loop failed');
     }
   }
 
+  /** One claim; undefined when the database is away (after a capped back-off; the poll tries again). */
+  async function claim(limit: number): Promise<Task[] | undefined> {
+    try {
+      const tasks = await claimTasks(sql, { workerId, limit, queues: o.queues, leaseMs: o.leaseMs });
+      claimFailures = 0;
+      return tasks;
+    } catch (error) {
+      claimFailures += 1;
+      if (claimFailures === 1 || claimFailures % 10 === 0) log.warn({ err: error, failures: claimFailures }, 'claim failed; retrying');
+      // EventEmitter throws an 'error' nobody listens to: that would turn a database
+      // blip into an unhandled rejection that ends the process.
+      if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+      await delay(Math.min(5000, 100 * 2 ** Math.min(claimFailures, 6)), undefined, { signal: stopController.signal }).catch(() => undefined);
+      return undefined;
+    }
+  }
+
   /** Starts waiting tasks while there are free slots. */
-  function fillSlots(): void {
-    while (running.size < o.concurrency && waiting.length > 0 && !stopping) start((waiting.shift() as Waiting).task);
+  function startWaitingTasks(): void {
+    while (held.running < o.concurrency && !stopping) {
+      const task = held.nextWaiting();
+      if (!task) return;
+      runAttempt(task);
+    }
+  }
+
+  /** After a slot freed up: fill it from the line, and claim if the last claim suggests more is there. */
+  function slotFreed(): void {
+    startWaitingTasks();
+    if (lastClaimFilled && wanted() > 0) lookForWork();
   }
 
   /** Hands tasks that never started back to the queue (shutdown, or waited too long). */
-  async function releaseWaiting(tasks: readonly Task[]): Promise<void> {
+  async function handBack(tasks: readonly Task[]): Promise<void> {
     if (tasks.length === 0) return;
-    try {
-      await releaseTasks(sql, { workerId, attempts: tasks.map((t) => ({ id: t.id, attempt: t.attempts })), defaultTtlMs: o.resultTtlMs });
-    } catch (error) {
-      // Still RUNNING under this worker: the rescuer takes them back when the lease ends.
-      log.warn({ err: error, tasks: tasks.length }, 'could not release claimed tasks; the rescuer will take them back');
-    }
-    for (const task of tasks) notify('finished', task, 'released');
+    await outcomes.handBack(tasks);
+    for (const task of tasks) emitSafely('finished', task, 'released');
   }
 
-  /** Emits to listeners; one that throws is logged, never allowed to break the runner. */
-  function notify<E extends 'claimed' | 'finished'>(event: E, ...args: RunnerEvents[E]): void {
+  /** Emits a runner event; a listener that throws is logged, never allowed to break the runner. */
+  function emitSafely<E extends 'claimed' | 'finished'>(event: E, ...args: RunnerEvents[E]): void {
     try {
       (emitter.emit as (e: E, ...a: RunnerEvents[E]) => boolean)(event, ...args);
     } catch (error) {
@@ -241,124 +231,75 @@ export function createRunner(options: RunnerOptions): Runner {
     }
   }
 
-  function start(task: Task): void {
+  function track(work: Promise<void>): void {
+    inFlight.add(work);
+    void work.then(() => inFlight.delete(work)); // never rejects: see runAttempt and dropWaiting
+  }
+
+  function runAttempt(task: Task): void {
     // An older attempt of this task still here lost its lease (we hold a newer one): stop it.
-    for (const entry of running.values()) if (entry.task.id === task.id) abortEntry(entry, 'lost');
-    const key = attemptKey(task);
-    const controller = new AbortController();
-    running.set(key, { task, controller });
-    const done = (async (): Promise<void> => {
-      const began = performance.now();
-      try {
-        const outcome = await executeTask({
-          task,
-          definition: registry.get(task.name),
-          workerId,
-          controller,
-          abandonAfterMs: o.abandonAfterMs,
-          maxResultBytes: o.maxResultBytes,
-          progress: outcomes.progressReporter(task),
-          log,
-        });
-        // The slot is free as soon as the handler is done: claim the next task while this
-        // outcome is being written (the write batches with others meanwhile). Waiting for the
-        // commit first left slots idle for a round trip per task (bench/README.md).
-        running.delete(key);
-        recording.set(key, task);
-        const ranMs = performance.now() - began;
-        averageRunMs = averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * 0.2;
-        fillSlots();
-        if (moreMaybe && claimWanted() > 0) wake();
-        await outcomes.record(task, outcome);
-        notify('finished', task, outcome.kind);
-      } catch (error) {
-        // executeTask never throws and record gives up quietly: this is a last line of
-        // defence, so that a bug here can neither leak the slot nor end the process.
-        log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
-      } finally {
-        running.delete(key);
-        recording.delete(key);
-      }
-      fillSlots();
-      if (moreMaybe && claimWanted() > 0) wake();
-    })();
-    inFlight.add(done);
-    void done.then(() => inFlight.delete(done)); // never rejects: see the catch above
-  }
-
-  async function heartbeat(): Promise<void> {
-    await releaseStale();
-    const entries = [...running.values()];
-    const held = waiting.map((w) => w.task);
-    if (entries.length === 0 && held.length === 0 && recording.size === 0) return;
-    try {
-      const ids = [...new Set([...entries.map((e) => e.task.id), ...held.map((t) => t.id), ...[...recording.values()].map((t) => t.id)])];
-      const states = new Map((await extendLeases(sql, { workerId, ids, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
-      for (const entry of entries) {
-        const state = states.get(entry.task.id);
-        // Not ours any more, or ours in a newer attempt: this attempt was given up on.
-        if (!state || state.attempts !== entry.task.attempts) abortEntry(entry, 'lost');
-        else if (state.cancelRequested) abortEntry(entry, 'cancel');
-      }
-      for (const task of held) {
-        const state = states.get(task.id);
-        if (!state || state.attempts !== task.attempts) dropWaiting(task, 'lost');
-        else if (state.cancelRequested) dropWaiting(task, 'cancel');
-      }
-    } catch (error) {
-      log.warn({ err: error }, 'heartbeat failed');
-    }
-  }
-
-  /**
-   * Tasks claimed ahead that still wait after releaseWaitingAfterMs (handlers turned slow since
-   * the claim) go back to the queue, where another worker's free slot can take them.
-   */
-  async function releaseStale(): Promise<void> {
-    const before = Date.now() - o.releaseWaitingAfterMs;
-    if (waiting.length === 0 || (waiting[0] as Waiting).at > before) return;
-    const stale = waiting.filter((w) => w.at <= before).map((w) => w.task);
-    waiting = waiting.filter((w) => w.at > before);
-    // The estimate that claimed them was wrong: forget it, so they are not claimed straight back;
-    // the next handlers to finish build a new one.
-    averageRunMs = undefined;
-    log.info({ tasks: stale.length }, 'releasing tasks that waited too long for a slot');
-    await releaseWaiting(stale);
+    for (const attempt of held.runningAttempts()) if (attempt.task.id === task.id) abortAttempt(attempt, 'lost');
+    const controller = held.startRunning(task);
+    const output = outputs.forAttempt(task);
+    track(
+      (async (): Promise<void> => {
+        const began = performance.now();
+        try {
+          const outcome = await executeTask({
+            task,
+            definition: registry.get(task.name),
+            workerId,
+            controller,
+            abandonAfterMs: o.abandonAfterMs,
+            maxResultBytes: o.maxResultBytes,
+            progress: outcomes.progressReporter(task),
+            output: output.write,
+            log,
+          });
+          // The slot is free as soon as the handler is done: claim the next task while this
+          // outcome is being written (the write batches with others meanwhile). Waiting for the
+          // commit first left slots idle for a round trip per task (bench/README.md).
+          held.toRecording(task);
+          averageRunMs = nextAverageRunMs(averageRunMs, performance.now() - began);
+          slotFreed();
+          // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
+          await output.close();
+          await outcomes.record(task, outcome);
+          emitSafely('finished', task, outcome.kind);
+        } catch (error) {
+          // executeTask never throws and record gives up quietly: this is a last line of
+          // defence, so that a bug here can neither leak the slot nor end the process.
+          log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
+        } finally {
+          void output.close();
+          held.forget(task);
+        }
+        slotFreed();
+      })(),
+    );
   }
 
   /** A waiting task that is no longer ours, or whose cancellation was asked for, never starts. */
-  function dropWaiting(task: Task, reason: 'lost' | 'cancel'): void {
-    const index = waiting.findIndex((w) => w.task === task);
-    if (index < 0) return;
-    waiting.splice(index, 1);
+  function dropWaiting(task: Task, reason: DropReason): void {
+    if (!held.removeWaiting(task)) return;
     if (reason === 'lost') {
-      notify('finished', task, 'lost');
+      emitSafely('finished', task, 'lost');
       return;
     }
-    const cancelled = (async (): Promise<void> => {
-      await outcomes.record(task, { kind: 'cancelled', error: null });
-      notify('finished', task, 'cancelled');
-    })();
-    inFlight.add(cancelled);
-    void cancelled.then(() => inFlight.delete(cancelled));
-  }
-
-  /** Aborts every attempt of task `id` running here (there is at most one live one). */
-  function abort(id: string, reason: AbortReason): void {
-    for (const entry of running.values()) if (entry.task.id === id) abortEntry(entry, reason);
-    for (const w of waiting.filter((w) => w.task.id === id)) dropWaiting(w.task, reason === 'cancel' ? 'cancel' : 'lost');
-  }
-
-  function abortEntry(entry: Running, reason: AbortReason): void {
-    if (!entry.controller.signal.aborted) entry.controller.abort(reason);
+    track(
+      (async (): Promise<void> => {
+        await outcomes.record(task, { kind: 'cancelled', error: null });
+        emitSafely('finished', task, 'cancelled');
+      })(),
+    );
   }
 
   function onJobsNotification(payload: string): void {
     if (payload.startsWith('cancel:')) {
-      abort(payload.slice('cancel:'.length), 'cancel');
+      leases.routeCancel(payload.slice('cancel:'.length));
       return;
     }
-    if (o.queues.length === 0 || o.queues.includes(payload)) wake();
+    if (o.queues.length === 0 || o.queues.includes(payload)) lookForWork();
   }
 
   async function shutdown(): Promise<void> {
@@ -369,11 +310,9 @@ export function createRunner(options: RunnerOptions): Runner {
     stopController.abort();
     await claiming;
     // Claimed ahead but never started: back to the queue at once, for other workers.
-    const held = waiting.map((w) => w.task);
-    waiting = [];
-    await releaseWaiting(held);
-    if (running.size > 0) {
-      log.info({ running: running.size, graceMs: o.shutdownGraceMs }, 'waiting for running tasks');
+    await handBack(held.takeAllWaiting());
+    if (held.running > 0) {
+      log.info({ running: held.running, graceMs: o.shutdownGraceMs }, 'waiting for running tasks');
       // Cancelled once drained: a pending 30 s timer would keep the process alive after stop().
       const graceTimer = new AbortController();
       const graceOver = delay(o.shutdownGraceMs, 'timeout' as const, { signal: graceTimer.signal }).catch(() => 'drained' as const);
@@ -381,59 +320,58 @@ export function createRunner(options: RunnerOptions): Runner {
       const first = await Promise.race([graceOver, drained]);
       graceTimer.abort();
       if (first === 'timeout') {
-        log.warn({ running: running.size }, 'grace period over; releasing running tasks');
-        for (const entry of running.values()) abortEntry(entry, 'shutdown');
+        log.warn({ running: held.running }, 'grace period over; releasing running tasks');
+        for (const attempt of held.runningAttempts()) abortAttempt(attempt, 'shutdown');
       }
     }
     // Aborted handlers end within abandonAfterMs; their outcomes (released) are stored here.
     while (inFlight.size > 0) await Promise.all([...inFlight]);
-    clearInterval(heartbeatTimer);
+    // Leases renewed until now: the outcomes above may have taken longer than one lease.
+    leases.stop();
     // Listening until now, so a task cancelled during the grace period hears of it at once
     // (wake-ups are ignored once stopping).
     await listener?.close().catch(() => undefined);
     log.info('worker stopped');
   }
 
+  async function start(): Promise<void> {
+    if (started || stopping) return;
+    started = true;
+    try {
+      listener = await listen(sql, JOBS_CHANNEL, {
+        onNotify: onJobsNotification,
+        // After a reconnect notifications may have been missed: look for work. Logged, so
+        // an operator sees the worker came back after a database restart.
+        onListen: (reconnected) => {
+          if (reconnected) log.info('jobs listener reconnected; looking for work');
+          lookForWork();
+        },
+      });
+    } catch (error) {
+      started = false;
+      throw error;
+    }
+    if (stopping) {
+      // stop() ran while LISTEN was being set up: it found nothing to close.
+      await listener.close().catch(() => undefined);
+      return;
+    }
+    pollTimer = setInterval(lookForWork, o.pollIntervalMs);
+    leases.start();
+    log.info({ concurrency: o.concurrency, queues: o.queues }, 'worker started');
+    lookForWork();
+  }
+
   // Object.assign would copy `running` once, as the number it is now: define it as a getter.
-  Object.defineProperty(emitter, 'running', { get: () => running.size, enumerable: true });
-  Object.defineProperty(emitter, 'waiting', { get: () => waiting.length, enumerable: true });
+  Object.defineProperty(emitter, 'running', { get: () => held.running, enumerable: true });
+  Object.defineProperty(emitter, 'waiting', { get: () => held.waiting, enumerable: true });
   return Object.assign(emitter, {
     workerId,
-    async start() {
-      if (started || stopping) return;
-      started = true;
-      try {
-        listener = await listen(sql, JOBS_CHANNEL, {
-          onNotify: onJobsNotification,
-          // After a reconnect notifications may have been missed: look for work. Logged, so
-          // an operator sees the worker came back after a database restart.
-          onListen: (reconnected) => {
-            if (reconnected) log.info('jobs listener reconnected; looking for work');
-            wake();
-          },
-        });
-      } catch (error) {
-        started = false;
-        throw error;
-      }
-      if (stopping) {
-        // stop() ran while LISTEN was being set up: it found nothing to close.
-        await listener.close().catch(() => undefined);
-        return;
-      }
-      pollTimer = setInterval(wake, o.pollIntervalMs);
-      heartbeatTimer = setInterval(() => void heartbeat(), o.heartbeatMs);
-      log.info({ concurrency: o.concurrency, queues: o.queues }, 'worker started');
-      wake();
-    },
+    start,
     stop() {
       // A second call waits for the same shutdown rather than returning before it is done.
       stopped ??= shutdown();
       return stopped;
     },
   }) as Runner;
-}
-
-function attemptKey(task: Task): string {
-  return `${task.id}:${task.attempts}`;
 }

@@ -95,7 +95,7 @@ describe('rescuer.start', () => {
       const other = small.database.db.sql;
       const task = await small.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 2, backoff: { baseMs: 3_600_000 } });
       await claimTasks(other, { workerId: 'ghost', limit: 1, queues: [], leaseMs: 1 });
-      small.deps.rescuer.start();
+      await small.deps.rescuer.start();
       try {
         const rescued = await waitFor(async () => {
           const t = await getTask(other, task.id);

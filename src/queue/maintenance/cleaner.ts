@@ -1,7 +1,8 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
+import type { Service } from '../../service.js';
 import { deleteExpiredTasks } from '../sql/delete-expired-tasks.js';
-import { createPeriodic, type Periodic } from './periodic.js';
+import { createPeriodic } from './periodic.js';
 
 export interface CleanerOptions {
   sql: Sql;
@@ -12,7 +13,7 @@ export interface CleanerOptions {
   batchSize?: number;
 }
 
-export interface Cleaner extends Periodic {
+export interface Cleaner extends Service {
   /** Deletes every finished task past its `expiresAt`; `now` replaces the clock in tests. Returns how many. */
   runOnce(now?: Date): Promise<number>;
 }

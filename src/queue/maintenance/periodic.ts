@@ -1,12 +1,9 @@
 import type { Logger } from '../../logger.js';
-
-export interface Periodic {
-  start(): void;
-  stop(): Promise<void>;
-}
+import type { Service } from '../../service.js';
 
 /**
- * Runs `runOnce` every `intervalMs` (±20 % jitter so processes started together spread out).
+ * A maintenance loop as a Service: start() schedules the rounds, stop() ends them and waits for
+ * the one under way. Runs `runOnce` every `intervalMs` (±20 % jitter so processes started together spread out).
  *
  * One process at a time does the work: each of the work's statements takes
  * `pg_try_advisory_xact_lock` of its service itself (see rescueTasks, deleteExpiredTasks)
@@ -26,7 +23,7 @@ export function createPeriodic(p: {
   log: Logger;
   /** One round's work. */
   runOnce: () => Promise<unknown>;
-}): Periodic {
+}): Service {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let started = false;
@@ -51,7 +48,7 @@ export function createPeriodic(p: {
     }, wait);
   };
   return {
-    start() {
+    async start() {
       if (started) return; // a second loop would only double the rounds
       started = true;
       schedule();

@@ -1,8 +1,9 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
+import type { Service } from '../../service.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
 import type { Task } from '../task.js';
-import { createPeriodic, type Periodic } from './periodic.js';
+import { createPeriodic } from './periodic.js';
 
 export interface RescuerOptions {
   sql: Sql;
@@ -15,7 +16,7 @@ export interface RescuerOptions {
   batchSize?: number;
 }
 
-export interface Rescuer extends Periodic {
+export interface Rescuer extends Service {
   /** One pass; `now` replaces the clock in tests. Returns the tasks it rescued. */
   runOnce(now?: Date): Promise<Task[]>;
 }

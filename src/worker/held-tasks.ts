@@ -1,0 +1,122 @@
+import type { Task } from '../queue/task.js';
+import type { AbortReason } from './execute-task.js';
+
+/** An attempt running in a slot. */
+export interface RunningAttempt {
+  task: Task;
+  controller: AbortController;
+}
+
+interface WaitingTask {
+  task: Task;
+  /** When it was claimed (Date.now()). */
+  at: number;
+}
+
+/**
+ * Every task a worker holds the lease of, in the three places it can be: claimed ahead and
+ * waiting for a slot, running, or done and having its outcome written. State only: the runner
+ * decides what moves where, the lease keeper renews the leases of all three.
+ */
+export interface HeldTasks {
+  readonly running: number;
+  readonly waiting: number;
+  readonly recording: number;
+  /** Appends claimed tasks to the waiting line, in claim (priority) order. */
+  addWaiting(tasks: readonly Task[], at: number): void;
+  /** Takes the first waiting task, if any. */
+  nextWaiting(): Task | undefined;
+  /** Takes this waiting task out of the line; false when it is not there (started, or taken already). */
+  removeWaiting(task: Task): boolean;
+  /** Takes every task that has waited since `before` (Date.now() ms) or longer. */
+  takeWaitingSince(before: number): Task[];
+  /** Takes the whole waiting line. */
+  takeAllWaiting(): Task[];
+  waitingTasks(): Task[];
+  /** Puts an attempt in a slot; returns the controller that aborts it. */
+  startRunning(task: Task): AbortController;
+  runningAttempts(): RunningAttempt[];
+  /** The handler is done: the slot is free, the outcome is being written, the lease is still ours. */
+  toRecording(task: Task): void;
+  /** The attempt is over here: out of every place. */
+  forget(task: Task): void;
+  /** Ids of every task held, once each: the leases to renew. */
+  ids(): string[];
+}
+
+export function createHeldTasks(): HeldTasks {
+  // Keyed by attempt (`id:attempts`), not by task: after its lease was taken back, a task can
+  // be claimed again by this same worker while the old attempt's handler still runs.
+  const running = new Map<string, RunningAttempt>();
+  // Handler done, outcome not yet stored (a batch in flight, or retries while the database is
+  // away): still ours, so heartbeats keep their leases, or the rescuer would run them again.
+  const recording = new Map<string, Task>();
+  let waiting: WaitingTask[] = [];
+
+  return {
+    get running() {
+      return running.size;
+    },
+    get waiting() {
+      return waiting.length;
+    },
+    get recording() {
+      return recording.size;
+    },
+    addWaiting(tasks, at) {
+      for (const task of tasks) waiting.push({ task, at });
+    },
+    nextWaiting: () => waiting.shift()?.task,
+    removeWaiting(task) {
+      const index = waiting.findIndex((w) => w.task === task);
+      if (index < 0) return false;
+      waiting.splice(index, 1);
+      return true;
+    },
+    takeWaitingSince(before) {
+      // The line is in claim order, so its head is the oldest: most calls stop here.
+      if (waiting.length === 0 || (waiting[0] as WaitingTask).at > before) return [];
+      const stale = waiting.filter((w) => w.at <= before).map((w) => w.task);
+      waiting = waiting.filter((w) => w.at > before);
+      return stale;
+    },
+    takeAllWaiting() {
+      const all = waiting.map((w) => w.task);
+      waiting = [];
+      return all;
+    },
+    waitingTasks: () => waiting.map((w) => w.task),
+    startRunning(task) {
+      const controller = new AbortController();
+      running.set(attemptKey(task), { task, controller });
+      return controller;
+    },
+    runningAttempts: () => [...running.values()],
+    toRecording(task) {
+      const key = attemptKey(task);
+      running.delete(key);
+      recording.set(key, task);
+    },
+    forget(task) {
+      const key = attemptKey(task);
+      running.delete(key);
+      recording.delete(key);
+    },
+    ids() {
+      const ids = new Set<string>();
+      for (const w of waiting) ids.add(w.task.id);
+      for (const r of running.values()) ids.add(r.task.id);
+      for (const t of recording.values()) ids.add(t.id);
+      return [...ids];
+    },
+  };
+}
+
+/** Tells a running attempt to stop, once: the first reason is the one its outcome follows. */
+export function abortAttempt(attempt: RunningAttempt, reason: AbortReason): void {
+  if (!attempt.controller.signal.aborted) attempt.controller.abort(reason);
+}
+
+function attemptKey(task: Task): string {
+  return `${task.id}:${task.attempts}`;
+}

@@ -1,0 +1,108 @@
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { extendLeases } from '../queue/sql/extend-leases.js';
+import type { Task } from '../queue/task.js';
+import { abortAttempt, type HeldTasks } from './held-tasks.js';
+
+/** Why a task claimed ahead is taken out of the waiting line before it started. */
+export type DropReason = 'lost' | 'cancel';
+
+export interface LeaseKeeperOptions {
+  sql: Sql;
+  workerId: string;
+  log: Logger;
+  held: HeldTasks;
+  /** Lease per renewal, in ms. */
+  leaseMs: number;
+  /** Renewal interval, in ms. */
+  heartbeatMs: number;
+  /** A task claimed ahead that still waits for a slot after this long goes back to the queue, in ms. */
+  releaseWaitingAfterMs: number;
+  /** Hands tasks that never started back to the queue. Never throws. */
+  handBack(tasks: readonly Task[]): Promise<void>;
+  /** The tasks handed back were claimed on a wrong estimate of the run time: forget it. */
+  forgetRunTimeEstimate(): void;
+  /** A waiting task taken out of the line: lost (nothing to record) or cancelled (to record as CANCELLED). */
+  dropWaiting(task: Task, reason: DropReason): void;
+}
+
+/**
+ * Keeps what the worker holds actually its own: every `heartbeatMs` it hands back tasks that
+ * waited too long for a slot, then renews the leases of the rest and stops the attempts the
+ * database says are no longer this worker's, or whose cancellation was asked for. Cancel
+ * requests that arrive by notification are routed here too, so they act at once.
+ */
+export interface LeaseKeeper {
+  /** Starts the heartbeat timer. */
+  start(): void;
+  /** Stops the heartbeat timer (a renewal under way finishes on its own). */
+  stop(): void;
+  /** Renews the leases of every held task; aborts the attempts that are lost or cancelled. Never throws. */
+  renewLeases(): Promise<void>;
+  /** Hands back the tasks claimed ahead that waited longer than releaseWaitingAfterMs. Never throws. */
+  handBackStaleWaiting(): Promise<void>;
+  /** Stops task `id` here because its cancellation was asked for: aborts its running attempt, drops it from the line. */
+  routeCancel(id: string): void;
+}
+
+export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
+  const { held, log } = o;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function renewLeases(): Promise<void> {
+    const attempts = held.runningAttempts();
+    const waiting = held.waitingTasks();
+    const ids = held.ids();
+    if (ids.length === 0) return;
+    try {
+      const states = new Map((await extendLeases(o.sql, { workerId: o.workerId, ids, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
+      for (const attempt of attempts) {
+        const state = states.get(attempt.task.id);
+        // Not ours any more, or ours in a newer attempt: this attempt was given up on.
+        if (!state || state.attempts !== attempt.task.attempts) abortAttempt(attempt, 'lost');
+        else if (state.cancelRequested) abortAttempt(attempt, 'cancel');
+      }
+      for (const task of waiting) {
+        const state = states.get(task.id);
+        if (!state || state.attempts !== task.attempts) o.dropWaiting(task, 'lost');
+        else if (state.cancelRequested) o.dropWaiting(task, 'cancel');
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  // Handlers turned slow since the claim: another worker's free slot can take these.
+  async function handBackStaleWaiting(): Promise<void> {
+    const stale = held.takeWaitingSince(Date.now() - o.releaseWaitingAfterMs);
+    if (stale.length === 0) return;
+    // The estimate that claimed them was wrong: forgotten, so they are not claimed straight back;
+    // the next handlers to finish build a new one.
+    o.forgetRunTimeEstimate();
+    log.info({ tasks: stale.length }, 'releasing tasks that waited too long for a slot');
+    await o.handBack(stale);
+  }
+
+  function routeCancel(id: string): void {
+    for (const attempt of held.runningAttempts()) if (attempt.task.id === id) abortAttempt(attempt, 'cancel');
+    for (const task of held.waitingTasks()) if (task.id === id) o.dropWaiting(task, 'cancel');
+  }
+
+  // Stale ones first: what goes back needs no renewal.
+  const beat = async (): Promise<void> => {
+    await handBackStaleWaiting();
+    await renewLeases();
+  };
+
+  return {
+    start() {
+      timer ??= setInterval(() => void beat(), o.heartbeatMs);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+    renewLeases,
+    handBackStaleWaiting,
+    routeCancel,
+  };
+}

@@ -1,0 +1,152 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { encodeJson } from '../queue/json.js';
+import { createMicroBatcher } from '../queue/micro-batcher.js';
+import { appendOutput, type OutputAppend } from '../queue/sql/append-output.js';
+import type { Task } from '../queue/task.js';
+
+/** Largest output chunk, in bytes of JSON (64 KiB). */
+export const MAX_OUTPUT_CHUNK_BYTES = 65_536;
+
+/** Thrown by `ctx.output(chunk)` when the chunk is over MAX_OUTPUT_CHUNK_BYTES of JSON: nothing of it is stored. */
+export class OutputChunkTooLargeError extends Error {
+  override name = 'OutputChunkTooLargeError';
+  readonly code = 'OUTPUT_CHUNK_TOO_LARGE';
+
+  constructor(
+    /** The chunk's size, in bytes of JSON. */
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(`An output chunk is ${bytes} bytes of JSON, over the limit of ${limitBytes}; split it`);
+  }
+}
+
+export interface OutputWriterOptions {
+  sql: Sql;
+  workerId: string;
+  log: Logger;
+  /** Most output of one task, over all its attempts, in bytes of JSON; then one truncation marker, and nothing more. */
+  maxOutputBytes: number;
+  /** How long to keep retrying a write while the database is away, in ms; then that attempt's output stops. */
+  retryForMs: number;
+}
+
+/** The output of one attempt: its `ctx.output`, and the end of it. */
+export interface AttemptOutput {
+  /**
+   * Stores one chunk after the attempt's earlier ones; resolves once it is stored (or dropped:
+   * the attempt is over, or the task's output reached its cap). A handler may await it or not.
+   * @throws JsonEncodeError (synchronously) when the chunk is not JSON
+   * @throws OutputChunkTooLargeError (synchronously) when it is over MAX_OUTPUT_CHUNK_BYTES
+   */
+  write(chunk: unknown): Promise<void>;
+  /** The attempt is over: later chunks are dropped. Resolves once every chunk written before is settled. Never rejects. */
+  close(): Promise<void>;
+}
+
+export interface OutputWriter {
+  forAttempt(task: Task): AttemptOutput;
+}
+
+interface AttemptState {
+  id: string;
+  attempt: number;
+  /** No more chunks are sent: the attempt ended, its output reached the cap, or a write failed for good. */
+  ended: boolean;
+}
+
+interface PendingChunk {
+  state: AttemptState;
+  /** The chunk's JSON, or null for the truncation marker. */
+  json: string | null;
+}
+
+const settled = (): undefined => undefined;
+
+/**
+ * `ctx.output` of every attempt a worker runs, in few statements: chunks of all attempts share
+ * one micro-batcher (one statement in flight, what arrives meanwhile rides the next), which
+ * also keeps each attempt's chunks in the order they were written. Each attempt counts the bytes
+ * its task already has (`task.outputBytes`, from the claim) plus what it writes; the chunk that
+ * would go over `maxOutputBytes` is replaced by the truncation marker, and later ones are
+ * dropped. The runner closes an attempt's output, and waits for it, before it records the
+ * outcome: the statement that records the outcome ends the RUNNING state the writes are guarded
+ * by, and the log's OUTPUT events come before the attempt's last one.
+ */
+export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
+  const batcher = createMicroBatcher<PendingChunk>({ flush: store });
+
+  async function store(chunks: readonly PendingChunk[]): Promise<void> {
+    const appends = new Map<AttemptState, OutputAppend>();
+    for (const { state, json } of chunks) {
+      let append = appends.get(state);
+      if (!append) appends.set(state, (append = { id: state.id, attempt: state.attempt, chunks: [], truncated: false }));
+      if (json === null) append.truncated = true;
+      else append.chunks.push(json);
+    }
+    const stored = new Set(await withRetries([...appends.values()]));
+    // Not stored: that attempt is no longer RUNNING here (rescued, cancelled, finished); its
+    // handler hears of it at the next heartbeat. Nothing more of it is sent meanwhile.
+    for (const state of appends.keys()) if (!stored.has(state.id)) state.ended = true;
+  }
+
+  async function withRetries(appends: OutputAppend[]): Promise<string[]> {
+    const deadline = Date.now() + o.retryForMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await appendOutput(o.sql, o.workerId, appends);
+      } catch (error) {
+        if (Date.now() > deadline) {
+          // A later chunk stored after a lost one would leave a gap: these attempts' output ends here.
+          for (const a of appends) o.log.error({ err: error, taskId: a.id }, 'could not store output; the rest of this attempt\'s output is dropped');
+          throw error;
+        }
+        if (attempt === 1) o.log.warn({ err: error, tasks: appends.length }, 'storing output failed; retrying');
+        await delay(Math.min(2000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  function forAttempt(task: Task): AttemptOutput {
+    const state: AttemptState = { id: task.id, attempt: task.attempts, ended: false };
+    let bytes = task.outputBytes;
+    // A task already at its cap (an earlier attempt truncated, or filled it exactly): nothing more.
+    if (bytes >= o.maxOutputBytes) state.ended = true;
+    let last: Promise<void> = Promise.resolve();
+
+    const send = (json: string | null): Promise<void> => {
+      const written = batcher.add({ state, json });
+      written.catch((error: unknown) => {
+        state.ended = true;
+        // Marked as handled: a handler that does not await ctx.output must not bring the
+        // process down with an unhandled rejection. One that awaits it gets the error.
+        return error;
+      });
+      last = written.then(settled, settled);
+      return written;
+    };
+
+    return {
+      write(chunk) {
+        const json = encodeJson(chunk, 'output');
+        const size = Buffer.byteLength(json);
+        if (size > MAX_OUTPUT_CHUNK_BYTES) throw new OutputChunkTooLargeError(size, MAX_OUTPUT_CHUNK_BYTES);
+        if (state.ended) return Promise.resolve();
+        if (bytes + size > o.maxOutputBytes) {
+          state.ended = true;
+          return send(null);
+        }
+        bytes += size;
+        return send(json);
+      },
+      close() {
+        state.ended = true;
+        return last;
+      },
+    };
+  }
+
+  return { forAttempt };
+}

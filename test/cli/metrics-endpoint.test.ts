@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+import { spawnTaskwire, type TaskwireProcess } from '../helpers/taskwire-process.js';
+import { waitFor } from '../helpers/wait.js';
+
+// A `taskwire worker` process has no GraphQL server: with METRICS_PORT it serves /metrics and
+// /healthz on a port of its own (src/cli/process.ts, src/cli/metrics-endpoint.ts).
+const TASKS = 12;
+let app: QueueTestApp;
+let worker: TaskwireProcess | undefined;
+beforeAll(async () => {
+  app = await createQueueTestApp();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await app?.close();
+});
+
+function metric(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+describe('taskwire worker with METRICS_PORT', () => {
+  it('serves /metrics counting its own attempts, /healthz, and 404 elsewhere; stops cleanly', async () => {
+    await app.deps.queue.enqueueMany(Array.from({ length: TASKS }, () => ({ name: 'math.copysign', args: [1, -1] })));
+    worker = spawnTaskwire(['worker'], { DATABASE_URL: app.database.url, HOST: '127.0.0.1', METRICS_PORT: '0', WORKER_POLL_INTERVAL_MS: '100', DB_POOL_SIZE: '4' });
+    const url = String((await worker.waitForLog((l) => typeof l.url === 'string' && l.url.endsWith('/metrics'))).url);
+    await waitFor(
+      async () => {
+        const [row] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'SUCCEEDED'`;
+        return row?.n === TASKS;
+      },
+      { timeoutMs: 20_000, message: 'the tasks to succeed' },
+    );
+    const metrics = await fetch(url);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await metrics.text();
+    expect(metric(text, 'taskwire_tasks_started_total')).toBe(TASKS);
+    expect(metric(text, 'taskwire_tasks_finished_total')).toBe(TASKS);
+    const base = url.slice(0, -'/metrics'.length);
+    const health = await fetch(`${base}/healthz`);
+    expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
+    expect((await fetch(`${base}/graphql`)).status).toBe(404);
+    expect(await worker.stop()).toBe(0);
+    worker = undefined;
+    await expect(fetch(url)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,218 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Task } from '../../src/queue/task.js';
+import { defineTask } from '../../src/worker/define-task.js';
+import { MAX_OUTPUT_CHUNK_BYTES } from '../../src/worker/output-writer.js';
+import type { Runner } from '../../src/worker/runner.js';
+import { createQueueTestApp, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A JSON string chunk of exactly `bytes` bytes of JSON (its quotes included). */
+const sized = (bytes: number, char = 'a'): string => char.repeat(bytes - 2);
+
+/** Gates `test.output-gated` waits on between its two chunks, by task id. */
+const gates = new Map<string, () => void>();
+
+const outputTasks = [
+  // Writes `count` chunks of `bytes` bytes each, without awaiting them.
+  defineTask({
+    name: 'test.output-sized',
+    args: z.tuple([z.number().int(), z.number().int().min(2)]),
+    run: ([count, bytes], ctx) => {
+      for (let i = 0; i < count; i++) void ctx.output(sized(bytes));
+      return count;
+    },
+  }),
+  // Writes 40 chunks {i}, awaiting only every third one.
+  defineTask({
+    name: 'test.output-mixed',
+    run: async (_args, ctx) => {
+      for (let i = 1; i <= 40; i++) {
+        const stored = ctx.output({ i });
+        if (i % 3 === 0) await stored;
+      }
+      return null;
+    },
+  }),
+  // Tries a chunk over the limit; 'catch' reports the error's code and goes on, 'throw' lets it fail the attempt.
+  defineTask({
+    name: 'test.output-too-large',
+    args: z.tuple([z.enum(['catch', 'throw'])]),
+    run: async ([mode], ctx) => {
+      await ctx.output('small, before');
+      try {
+        await ctx.output(sized(MAX_OUTPUT_CHUNK_BYTES + 1));
+      } catch (error) {
+        if (mode === 'throw') throw error;
+        await ctx.output('small, after');
+        return { code: (error as { code?: string }).code };
+      }
+      return { code: null };
+    },
+  }),
+  // Each attempt writes `count` chunks of `bytes` bytes made of its attempt number; the first attempt then fails.
+  defineTask({
+    name: 'test.output-retried',
+    args: z.tuple([z.number().int(), z.number().int().min(2)]),
+    backoff: { baseMs: 10, maxMs: 10, jitter: 0 },
+    run: async ([count, bytes], ctx) => {
+      for (let i = 0; i < count; i++) void ctx.output(sized(bytes, String(ctx.attempt)));
+      if (ctx.attempt === 1) throw new Error('first attempt fails');
+      return ctx.attempt;
+    },
+  }),
+  // Writes 'before', waits for the test, writes 'after'.
+  defineTask({
+    name: 'test.output-gated',
+    run: async (_args, ctx) => {
+      await ctx.output('before');
+      await new Promise<void>((resolve) => gates.set(ctx.taskId, resolve));
+      await ctx.output('after');
+      return null;
+    },
+  }),
+];
+
+let app: QueueTestApp;
+beforeAll(async () => {
+  app = await createQueueTestApp({}, outputTasks);
+});
+afterEach(async () => {
+  for (const open of gates.values()) open();
+  gates.clear();
+  await app.stopRunners();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+interface LoggedEvent {
+  version: number;
+  type: string;
+  attempt: number;
+  output: unknown;
+}
+
+async function eventLog(id: string): Promise<LoggedEvent[]> {
+  const rows = await app.sql`SELECT version, type, attempt, output FROM task_events WHERE task_id = ${id} ORDER BY version`;
+  return rows.map((r) => ({ version: Number(r.version), type: String(r.type), attempt: Number(r.attempt), output: r.output }));
+}
+
+async function outputOf(id: string): Promise<unknown[]> {
+  const rows = await app.sql`SELECT version, output FROM task_events WHERE task_id = ${id} AND type = 'OUTPUT' ORDER BY version`;
+  return rows.map((r) => r.output);
+}
+
+/** Resolves when `runner` has recorded the outcome of `task`'s attempt. */
+function finished(runner: Runner, task: Task): Promise<string> {
+  return new Promise((resolve) => {
+    const onFinished = (t: Task, outcome: string): void => {
+      if (t.id !== task.id) return;
+      runner.off('finished', onFinished);
+      resolve(outcome);
+    };
+    runner.on('finished', onFinished);
+  });
+}
+
+describe('ctx.output', () => {
+  it('stores demo.output chunks in order as OUTPUT events, all before the SUCCEEDED event', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'demo.output', args: [25, 0] });
+    await app.runner().start();
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    expect(done.returnValue).toEqual({ count: 25 });
+    const log = await eventLog(task.id);
+    expect(log.map((e) => e.version)).toEqual(log.map((_, i) => i + 1));
+    expect(log.map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', ...Array.from({ length: 25 }, () => 'OUTPUT'), 'SUCCEEDED']);
+    expect(log.filter((e) => e.type === 'OUTPUT').map((e) => e.output)).toEqual(
+      Array.from({ length: 25 }, (_, k) => ({ i: k + 1, text: `chunk ${k + 1} of 25` })),
+    );
+    expect(log.filter((e) => e.type === 'OUTPUT').every((e) => e.attempt === 1)).toBe(true);
+  });
+
+  it('keeps the order whether the handler awaits its chunks or not', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-mixed' });
+    await app.runner().start();
+    await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    expect(await outputOf(task.id)).toEqual(Array.from({ length: 40 }, (_, k) => ({ i: k + 1 })));
+  });
+
+  it('writes the chunks of several running tasks in few statements', async () => {
+    const tasks = await app.deps.queue.enqueueMany(Array.from({ length: 4 }, () => ({ name: 'test.output-sized', args: [100, 20] })));
+    await app.runner({ concurrency: 4 }).start();
+    for (const t of tasks) await waitForStatus(app.deps, t.id, 'SUCCEEDED');
+    const ids = tasks.map((t) => t.id);
+    const [row] = await app.sql`
+      SELECT count(*)::int AS chunks, count(DISTINCT tx)::int AS statements
+      FROM task_events WHERE task_id = ANY(${ids}::uuid[]) AND type = 'OUTPUT'`;
+    expect(row?.chunks).toBe(400);
+    // Each handler writes its 100 chunks in one tick: one statement at most per task, fewer when they share.
+    expect(row?.statements).toBeLessThanOrEqual(4);
+  });
+
+  it('truncates at MAX_OUTPUT_BYTES with exactly one marker and drops what follows', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-sized', args: [15, 10] });
+    await app.runner({ maxOutputBytes: 100 }).start();
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    expect(done.returnValue).toBe(15);
+    // Ten chunks fill the 100 bytes exactly; the eleventh would go over.
+    expect(await outputOf(task.id)).toEqual([...Array.from({ length: 10 }, () => sized(10)), { truncated: true }]);
+    const [row] = await app.sql`SELECT output_bytes FROM tasks WHERE id = ${task.id}`;
+    expect(row?.outputBytes).toBe(100);
+  });
+
+  it('refuses a chunk over 64 KiB with a typed error at the call, storing nothing of it', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-too-large', args: ['catch'] });
+    await app.runner().start();
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    expect(done.returnValue).toEqual({ code: 'OUTPUT_CHUNK_TOO_LARGE' });
+    expect(await outputOf(task.id)).toEqual(['small, before', 'small, after']);
+  });
+
+  it('fails the attempt of a handler that lets the refusal through', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-too-large', args: ['throw'] });
+    await app.runner().start();
+    const failed = await waitForStatus(app.deps, task.id, 'FAILED');
+    expect(failed.errors.map((e) => e.exceptionType)).toEqual(['OutputChunkTooLargeError']);
+    expect(await outputOf(task.id)).toEqual(['small, before']);
+  });
+
+  it('keeps the output of both attempts of a retried task, the cap counting both', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-retried', args: [6, 10], maxAttempts: 2 });
+    await app.runner({ maxOutputBytes: 100 }).start();
+    await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    const log = await eventLog(task.id);
+    expect(log.map((e) => e.type)).toEqual([
+      'ENQUEUED',
+      'STARTED',
+      ...Array.from({ length: 6 }, () => 'OUTPUT'),
+      'RETRY_SCHEDULED',
+      'STARTED',
+      ...Array.from({ length: 5 }, () => 'OUTPUT'),
+      'SUCCEEDED',
+    ]);
+    const output = log.filter((e) => e.type === 'OUTPUT');
+    // 60 bytes in the first attempt leave 40 for the second: four chunks, then the marker.
+    expect(output.map((e) => [e.attempt, e.output])).toEqual([
+      ...Array.from({ length: 6 }, () => [1, sized(10, '1')]),
+      ...Array.from({ length: 4 }, () => [2, sized(10, '2')]),
+      [2, { truncated: true }],
+    ]);
+  });
+
+  it('drops the output of an attempt that lost its lease', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-gated' });
+    const runner = app.runner();
+    const ended = finished(runner, task);
+    await runner.start();
+    await waitFor(() => gates.has(task.id), { message: 'the handler to wait at its gate' });
+    // The lease taken away while the handler waits (the rescuer, as if it had expired): the task
+    // is FAILED, and the attempt's next chunk must not be added to its log.
+    const rescued = await app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
+    expect(rescued.map((t) => t.id)).toEqual([task.id]);
+    gates.get(task.id)?.();
+    await ended;
+    expect(await outputOf(task.id)).toEqual(['before']);
+    expect((await app.deps.queue.getTask(task.id))?.status).toBe('FAILED');
+  });
+});
