@@ -73,6 +73,10 @@ const envSchema = z.object({
   /** Run a worker inside `npm start` / `taskwire dev`. */
   RUN_WORKER: bool.default(true),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Serve GraphiQL to browsers on /graphql. Unset: on, except when NODE_ENV=production. */
+  GRAPHIQL: bool.optional(),
+  /** Read for one thing only: `production` turns GraphiQL off unless GRAPHIQL=true. */
+  NODE_ENV: z.string().optional(),
 });
 
 export interface Config {
@@ -101,6 +105,8 @@ export interface Config {
   readonly taskModules: readonly string[];
   readonly runWorker: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Whether a browser gets GraphiQL on /graphql (GRAPHIQL; default: true unless NODE_ENV=production). */
+  readonly graphiql: boolean;
 }
 
 /**
@@ -155,6 +161,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     taskModules: e.TASK_MODULES,
     runWorker: e.RUN_WORKER,
     logLevel: e.LOG_LEVEL,
+    // A production deployment does not hand an IDE to whoever finds the URL, unless asked to.
+    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
   });
 }
 
