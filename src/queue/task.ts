@@ -1,3 +1,4 @@
+import type { TaskRow } from '../db/schema.js';
 import type { JsonObject, JsonValue } from './json.js';
 import type { TaskStatus } from './states.js';
 
@@ -58,6 +59,18 @@ export interface Task {
   /** Bytes of output written so far, over every attempt (capped by MAX_OUTPUT_BYTES). */
   outputBytes: number;
 }
+
+/**
+ * Tied to the Drizzle table at compile time: a column added, dropped or retyped in
+ * src/db/schema.ts without the same change here fails the typecheck, naming the column.
+ * (JSON columns are `unknown` in the row; their shapes are this module's.)
+ */
+type FieldsOnlyOneSide = Exclude<keyof Task, keyof TaskRow> | Exclude<keyof TaskRow, keyof Task>;
+type ColumnsOfAnotherType = {
+  [K in keyof TaskRow & keyof Task]: unknown extends TaskRow[K] ? never : TaskRow[K] extends Task[K] ? never : K;
+}[keyof TaskRow & keyof Task];
+const taskMatchesTable: [FieldsOnlyOneSide | ColumnsOfAnotherType] extends [never] ? true : FieldsOnlyOneSide | ColumnsOfAnotherType = true;
+void taskMatchesTable;
 
 interface StoredError {
   exceptionType: string;
