@@ -3,7 +3,9 @@
  * The shown page of tasks and how a live change lands on it. No DOM here.
  *
  * The dashboard subscribes to every change (one stream, unfiltered, which also tells it when
- * to refresh the queue counts) and applies the filter itself, as the server would:
+ * to refresh the queue counts) and applies the filter itself, with the server's own rule
+ * (src/queue/task-filter-match.js, served at /queue/task-filter-match.js, which is where this
+ * import points from /dashboard/live.js; in Node it is the file itself):
  * - a task already on the page is updated in place, if the change is newer (version);
  * - on the first page, a task that matches the filter and is newer than the page's oldest
  *   row (ids are UUID v7: their order is enqueue order) is inserted where it belongs, so new
@@ -13,15 +15,14 @@
  *   page is loaded again: rows do not vanish under the user's pointer.
  */
 
+import { matchesFilter } from '../queue/task-filter-match.js';
+
 /** Rows the first page may grow to by insertions before it is read again. */
 export const MAX_ROWS = 100;
 
 /** Does `task` satisfy the filter (`{status: string[], queue, name}`; empty means any)? */
 export function matches(task, filter) {
-  if (filter.status.length > 0 && !filter.status.includes(task.status)) return false;
-  if (filter.queue && task.queue !== filter.queue) return false;
-  if (filter.name && task.name !== filter.name) return false;
-  return true;
+  return matchesFilter(task, toTaskFilter(filter));
 }
 
 /** The filter as the `tasks` query takes it. */

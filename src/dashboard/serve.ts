@@ -62,6 +62,11 @@ export function dashboardRoutes(options: DashboardOptions): Map<string, RouteHan
       routes.set(`${DASHBOARD_PATH}/${file}`, handler);
     }
   }
+  // The core's task-filter rule, which live.js runs as it is (one rule, no copy): its import
+  // '../queue/task-filter-match.js' points here from /dashboard/live.js (src/queue/task-filter.ts).
+  const filterRule = readFileSync(new URL('../queue/task-filter-match.js', import.meta.url));
+  const scriptHeaders = { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+  routes.set('/queue/task-filter-match.js', () => new Response(filterRule, { headers: scriptHeaders }));
   // The server's root has nothing else to show: send a browser to the dashboard.
   routes.set('/', () => new Response(null, { status: 302, headers: { location: DASHBOARD_PATH } }));
   const names = JSON.stringify({ names: options.taskNames });

@@ -1,19 +1,11 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
-import { requireStorableDate } from './dates.js';
-import { isStorableText } from './json.js';
-import type { TaskStatus } from './states.js';
 import { toTask, type Task } from './task.js';
+import { normalizeTaskFilter, sqlAnd, taskFilterSql, type TaskFilter } from './task-filter.js';
 import { isUuid } from './uuid.js';
 
-export interface TaskFilter {
-  status?: readonly TaskStatus[];
-  name?: string;
-  queue?: string;
-  enqueuedAfter?: Date;
-  enqueuedBefore?: Date;
-}
+export type { TaskFilter } from './task-filter.js';
 
 export interface ListParams {
   first?: number;
@@ -61,16 +53,14 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
   if (last !== undefined) checkSize(last, 'last');
   const after = params.after !== undefined ? decodeCursor(params.after, 'after') : undefined;
   const before = params.before !== undefined ? decodeCursor(params.before, 'before') : undefined;
-  const filter = params.filter ?? {};
-  checkFilter(filter);
-  const where = filterSql(exec, filter);
+  const where = taskFilterSql(exec, normalizeTaskFilter(params.filter));
   const backward = last !== undefined;
   const size = last ?? first ?? DEFAULT_PAGE_SIZE;
 
   // Both cursors bound the window; the direction decides which end the page is taken from.
-  const bounds = [after && exec`id < ${after}`, before && exec`id > ${before}`].filter(Boolean) as PendingQuery<Row[]>[];
+  const bounds = [after ? exec`id < ${after}` : undefined, before ? exec`id > ${before}` : undefined];
   const rows = await exec`
-    SELECT * FROM tasks WHERE ${and(exec, [...where, ...bounds])}
+    SELECT * FROM tasks WHERE ${sqlAnd(exec, [where, ...bounds])}
     ORDER BY id ${backward ? exec`ASC` : exec`DESC`}
     LIMIT ${size + 1}`;
   const more = rows.length > size;
@@ -84,7 +74,7 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
   const beyond = async (cond: PendingQuery<Row[]> | undefined, order: 'ASC' | 'DESC'): Promise<boolean> => {
     if (!cond) return false;
     const rows = await exec`
-      SELECT 1 FROM tasks WHERE ${and(exec, [...where, cond])}
+      SELECT 1 FROM tasks WHERE ${sqlAnd(exec, [where, cond])}
       ORDER BY id ${order === 'ASC' ? exec`ASC` : exec`DESC`} LIMIT 1`;
     return rows.length > 0;
   };
@@ -95,7 +85,7 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
     hasNextPage,
     hasPreviousPage,
     totalCount: async () => {
-      const [row] = await exec`SELECT count(*) AS count FROM tasks WHERE ${and(exec, where)}`;
+      const [row] = await exec`SELECT count(*) AS count FROM tasks WHERE ${where}`;
       return Number(row?.count ?? 0);
     },
   };
@@ -105,34 +95,4 @@ function checkSize(value: number, field: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
     throw new BadUserInputError(`${field} must be an integer from 0 to ${MAX_PAGE_SIZE}, got ${value}`, { field });
   }
-}
-
-/**
- * Values PostgreSQL would refuse (a NUL in a text parameter, a date outside its range) are
- * the caller's mistake, said so, rather than a failed statement (an internal error).
- */
-function checkFilter(filter: TaskFilter): void {
-  for (const key of ['name', 'queue'] as const) {
-    const value = filter[key];
-    if (value !== undefined && !isStorableText(value)) {
-      throw new BadUserInputError(`filter.${key} must not contain a NUL character or a lone surrogate`, { field: `filter.${key}` });
-    }
-  }
-  if (filter.enqueuedAfter) requireStorableDate(filter.enqueuedAfter, 'filter.enqueuedAfter');
-  if (filter.enqueuedBefore) requireStorableDate(filter.enqueuedBefore, 'filter.enqueuedBefore');
-}
-
-function filterSql(exec: Executor, filter: TaskFilter): PendingQuery<Row[]>[] {
-  const parts: PendingQuery<Row[]>[] = [];
-  if (filter.status && filter.status.length > 0) parts.push(exec`status = ANY(${filter.status as TaskStatus[]}::task_status[])`);
-  if (filter.name !== undefined) parts.push(exec`name = ${filter.name}`);
-  if (filter.queue !== undefined) parts.push(exec`queue = ${filter.queue}`);
-  if (filter.enqueuedAfter) parts.push(exec`enqueued_at > ${filter.enqueuedAfter}`);
-  if (filter.enqueuedBefore) parts.push(exec`enqueued_at < ${filter.enqueuedBefore}`);
-  return parts;
-}
-
-function and(exec: Executor, parts: PendingQuery<Row[]>[]): PendingQuery<Row[]> {
-  if (parts.length === 0) return exec`true`;
-  return parts.slice(1).reduce((acc, part) => exec`${acc} AND ${part}`, parts[0] as PendingQuery<Row[]>);
 }

@@ -1,5 +1,6 @@
-import type { Task, TaskFilter } from '../queue/index.js';
+import type { Task } from '../queue/index.js';
 import { isTerminal, type TaskStatus } from '../queue/states.js';
+import { matchesFilter, statusMayMatch, type TaskFilter } from '../queue/task-filter.js';
 import { TaskStream } from './task-stream.js';
 
 /** One subscription, as the hub (pubsub.ts) sees it. */
@@ -23,15 +24,8 @@ export interface SubscriberOwner {
   filterSubscriberDone(subscriber: FilterSubscriber): void;
 }
 
-/** Does `task` satisfy every condition of `filter`? (the same conditions `tasks(filter:)` applies in SQL) */
-export function matchesFilter(task: Task, filter: TaskFilter): boolean {
-  if (filter.status && filter.status.length > 0 && !filter.status.includes(task.status)) return false;
-  if (filter.name !== undefined && task.name !== filter.name) return false;
-  if (filter.queue !== undefined && task.queue !== filter.queue) return false;
-  if (filter.enqueuedAfter && !(task.enqueuedAt > filter.enqueuedAfter)) return false;
-  if (filter.enqueuedBefore && !(task.enqueuedAt < filter.enqueuedBefore)) return false;
-  return true;
-}
+/** The one filter rule lives in the core (src/queue/task-filter.ts); kept here for existing importers. */
+export { matchesFilter } from '../queue/task-filter.js';
 
 /**
  * A subscription to one task. Until primed with its first state it only collects what the
@@ -119,7 +113,7 @@ export class FilterSubscriber extends TaskStream implements Subscriber {
   }
 
   wantsStatus(status: TaskStatus): boolean {
-    return !this.filter.status || this.filter.status.length === 0 || this.filter.status.includes(status);
+    return statusMayMatch(this.filter, status);
   }
 
   matches(task: Task): boolean {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/queue/index.js';
 import { encodeCursor, type ListParams, type TaskPage } from '../../src/queue/list.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { matchesFilter } from '../../src/queue/task-filter.js';
 import { createQueueTestApp, setEnqueuedAt, type QueueTestApp } from '../helpers/factories.js';
 
 let app: QueueTestApp;
@@ -93,9 +94,11 @@ describe('listTasks', () => {
       { enqueuedAfter: new Date(T0.getTime() + 4 * 60_000), enqueuedBefore: new Date(T0.getTime() + 20 * 60_000) },
       (t) => t.enqueuedAt.getTime() > T0.getTime() + 4 * 60_000 && t.enqueuedAt.getTime() < T0.getTime() + 20 * 60_000,
     ],
-  ])('filters by %s, in pages, with the right totalCount', async (_what, filter, keep) => {
+  ])('filters by %s, in pages, with the right totalCount, as the in-process matcher does', async (_what, filter, keep) => {
     const expected = all.filter(keep).map((t) => t.id);
     expect(expected.length).toBeGreaterThan(3);
+    // Subscriptions and the dashboard apply matchesFilter: it must keep what the SQL keeps.
+    expect(all.filter((t) => matchesFilter(t, filter)).map((t) => t.id)).toEqual(expected);
     const { pages, flags } = await walkForward({ filter }, 3);
     expect(pages.flat()).toEqual(expected);
     expect(flags.at(0)?.[0]).toBe(false);
@@ -128,6 +131,9 @@ describe('listTasks', () => {
     ['first and last together', { first: 1, last: 1 }, 'last'],
     ['a cursor that is not ours', { first: 1, after: 'garbage' }, 'after'],
     ['a before cursor that is not ours', { last: 1, before: Buffer.from('task:123').toString('base64url') }, 'before'],
+    ['a filter status that is not one', { filter: { status: ['DONE' as never] } }, 'filter.status'],
+    ['a NUL character in a filter name', { filter: { name: 'a\u0000b' } }, 'filter.name'],
+    ['a filter date PostgreSQL cannot store', { filter: { enqueuedBefore: new Date('0000-06-01T00:00:00Z') } }, 'filter.enqueuedBefore'],
   ])('rejects %s with BAD_USER_INPUT naming the argument', async (_what, params, field) => {
     await expect(app.deps.queue.listTasks(params)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
