@@ -1,4 +1,4 @@
-import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
+import { ConnectionError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
 import {
   CancelTaskDocument,
   EnqueueTaskDocument,
@@ -6,19 +6,18 @@ import {
   ListTasksDocument,
   QueueStatsDocument,
   RetryTaskDocument,
-  WatchTaskDocument,
-  type ClientTaskFragment,
   type QueueStatsQuery,
+  type TaskEventType,
   type TaskFilter,
   type TaskStatus,
 } from './generated/graphql.js';
 import { createHttpTransport } from './http.js';
+import { followTaskEvents, notFound, readTaskEvents } from './task-events.js';
+import { applyEvent, initialState, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { backoffMs, createWsTransport, delay, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 
-/** A task as the server reports it (every field of the GraphQL `Task`; dates are ISO-8601 strings). */
-export type Task = ClientTaskFragment;
 export type QueueStats = QueueStatsQuery['queueStats'][number];
-export type { TaskFilter, TaskStatus };
+export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus };
 
 export interface ClientOptions {
   /** The server's GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -76,7 +75,39 @@ export interface ListOptions {
 }
 
 export interface WatchOptions {
+  /**
+   * Yield the states after this version, replayed from the task's event log (0: its whole life,
+   * from PENDING). Default: the current state first, then the state after each later event.
+   */
+  afterVersion?: number;
   signal?: AbortSignal;
+}
+
+export interface EventsOptions {
+  /** Only events with a higher version (default 0: from the task's first event, ENQUEUED). */
+  afterVersion?: number;
+  /** Only these types (default: all). The stream still ends when the task does. */
+  types?: readonly TaskEventType[];
+  /**
+   * true (default): replay, then live until the task ends, over graphql-ws. false: what the log
+   * holds now, over HTTP in pages, then the end.
+   */
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export type OutputOptions = Omit<EventsOptions, 'types'>;
+
+/** One chunk of a task's output, as its handler wrote it with `ctx.output(chunk)`. */
+export interface OutputChunk {
+  /** The chunk (any JSON; `{ truncated: true }` ends an output cut at MAX_OUTPUT_BYTES). */
+  data: unknown;
+  /** The version of its OUTPUT event: pass as `afterVersion` to resume after it. */
+  version: number;
+  /** The attempt that wrote it (output of every attempt is kept). */
+  attempt: number;
+  /** When it was stored (ISO-8601). */
+  at: string;
 }
 
 export interface WaitOptions {
@@ -96,11 +127,19 @@ export interface TaskwireClient {
   /** Pages of tasks, newest first, following the cursors. */
   list(filter?: TaskFilter, options?: ListOptions): AsyncGenerator<TaskPage, void, undefined>;
   /**
-   * Every state of the task, starting with the current one, in version order (no version twice),
-   * ending after the terminal state. Survives server restarts: it reconnects with backoff and
-   * resumes from the current state. Unknown id: RequestError `NOT_FOUND`.
+   * The task's states, ending after the terminal one: the current state first, then its state
+   * after each later event but OUTPUT (with `afterVersion`: after each event past that version,
+   * replayed from the log). Each version once, in order, none skipped, also across reconnects and
+   * server restarts (it resumes by version). Unknown id: RequestError `NOT_FOUND`.
    */
   watch(id: string, options?: WatchOptions): AsyncGenerator<Task, void, undefined>;
+  /**
+   * The task's events (its log): every version after `afterVersion` once, in order, ending after
+   * the terminal event; resumes by version across reconnects and restarts.
+   */
+  events(id: string, options?: EventsOptions): AsyncGenerator<TaskEvent, void, undefined>;
+  /** The task's output chunks, in order, over every attempt; ends when the task does (or, with `follow: false`, at what exists now). */
+  output(id: string, options?: OutputOptions): AsyncGenerator<OutputChunk, void, undefined>;
   /**
    * The task's return value once it SUCCEEDED (Celery's `AsyncResult.get(timeout)`, without polling).
    * @throws TaskFailedError (with every attempt's errors), TaskCancelledError, WaitTimeoutError.
@@ -140,32 +179,71 @@ export function createClient(options: ClientOptions): TaskwireClient {
     ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
   });
   const lifetime = new AbortController();
-  const withLifetime = (signal?: AbortSignal): AbortSignal => (signal ? AbortSignal.any([signal, lifetime.signal]) : lifetime.signal);
+  // A signal of its own for each operation: listeners go on it, not on the client's lifetime
+  // (AbortSignal.any links them without a listener), so many open watches are no leak warning.
+  const withLifetime = (signal?: AbortSignal): AbortSignal => AbortSignal.any(signal ? [signal, lifetime.signal] : [lifetime.signal]);
+
+  const streams = { ws, http, retry };
+
+  /** The task over HTTP, retried with backoff while the server cannot be reached (a watch outlives restarts). */
+  async function readTask(id: string, signal: AbortSignal): Promise<Task> {
+    for (let failures = 0; ; failures++) {
+      try {
+        const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
+        if (!task) throw notFound(id);
+        return task;
+      } catch (error) {
+        if (!(error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || failures >= retry.attempts) throw error;
+        await delay(backoffMs(failures, retry), signal);
+      }
+    }
+  }
+
+  /**
+   * The states after `afterVersion`, each built from the one before by its event; `read` (the
+   * row as read) stands in for the state at its own version, and a terminal state is read
+   * again: events carry no return value.
+   */
+  async function* statesAfter(base: Task, read: Task, afterVersion: number, signal: AbortSignal): AsyncGenerator<Task, void, undefined> {
+    let state = base;
+    const range = { afterVersion: base === read ? read.version : 0, types: STATE_EVENT_TYPES };
+    for await (const event of followTaskEvents(streams, read.id, range, signal)) {
+      state = event.version === read.version ? read : applyEvent(state, event);
+      if (state.isFinished && state !== read) {
+        const final = await readTask(read.id, signal);
+        if (final.version === state.version) state = final;
+      }
+      if (event.version > afterVersion) yield state;
+    }
+  }
 
   async function* watch(id: string, watchOptions: WatchOptions = {}): AsyncGenerator<Task, void, undefined> {
     const signal = withLifetime(watchOptions.signal);
-    let seenVersion = 0;
-    let fruitless = 0;
-    for (;;) {
-      let progressed = false;
-      for await (const result of ws.subscribe(WatchTaskDocument, { id }, signal)) {
-        if (result.errors && result.errors.length > 0) throw new RequestError(result.errors);
-        const task = result.data?.taskStatusChanged;
-        // The first result of every (re)subscription is the current state: skip what we have seen.
-        if (!task || task.version <= seenVersion) continue;
-        seenVersion = task.version;
-        progressed = true;
-        yield task;
-        if (task.isFinished) return;
-      }
-      // The server completed the subscription before a terminal state: it is shutting down
-      // (stop() ends subscriptions before closing sockets). Subscribe again, with backoff, and
-      // give up only when that keeps happening without anything new.
-      fruitless = progressed ? 0 : fruitless + 1;
-      if (fruitless > retry.attempts) {
-        throw new ConnectionError('CONNECTION_FAILED', `The server kept ending the watch of task ${id} before it finished`);
-      }
-      await delay(backoffMs(fruitless, retry), signal);
+    const current = await readTask(id, signal);
+    const { afterVersion } = watchOptions;
+    if (afterVersion === undefined) {
+      yield current;
+      if (!current.isFinished) yield* statesAfter(current, current, current.version, signal);
+    } else if (afterVersion >= current.version) {
+      if (!current.isFinished) yield* statesAfter(current, current, afterVersion, signal);
+    } else {
+      // States older than the row: replayed from the task's first event.
+      yield* statesAfter(initialState(current), current, afterVersion, signal);
+    }
+  }
+
+  function events(id: string, eventsOptions: EventsOptions = {}): AsyncGenerator<TaskEvent, void, undefined> {
+    const signal = withLifetime(eventsOptions.signal);
+    const range = {
+      ...(eventsOptions.afterVersion === undefined ? {} : { afterVersion: eventsOptions.afterVersion }),
+      ...(eventsOptions.types === undefined ? {} : { types: eventsOptions.types }),
+    };
+    return eventsOptions.follow === false ? readTaskEvents(http, id, range, signal) : followTaskEvents(streams, id, range, signal);
+  }
+
+  async function* output(id: string, outputOptions: OutputOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
+    for await (const event of events(id, { ...outputOptions, types: ['OUTPUT'] })) {
+      yield { data: event.output, version: event.version, attempt: event.attempt, at: event.at };
     }
   }
 
@@ -202,6 +280,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
       }
     },
     watch,
+    events,
+    output,
     async wait<T = unknown>(id: string, waitOptions: WaitOptions = {}): Promise<T> {
       const timeout = waitOptions.timeoutMs === undefined ? undefined : AbortSignal.timeout(waitOptions.timeoutMs);
       const signals = [waitOptions.signal, timeout].filter((s): s is AbortSignal => s !== undefined);

@@ -1,14 +1,19 @@
 /**
- * The typed client of a taskwire server (GraphQL over HTTP, watches over graphql-ws):
+ * The typed client of a taskwire server (GraphQL over HTTP; watches, events and output over graphql-ws):
  * `import { createClient } from 'taskwire/client'`. It imports nothing of the server.
  */
 export {
   createClient,
   type ClientOptions,
   type EnqueueOptions,
+  type EventsOptions,
   type ListOptions,
+  type OutputChunk,
+  type OutputOptions,
   type QueueStats,
   type Task,
+  type TaskEvent,
+  type TaskEventType,
   type TaskFilter,
   type TaskPage,
   type TaskStatus,

@@ -231,11 +231,16 @@ describe('connection problems', () => {
   it('close() ends open watches with CLIENT_CLOSED', async () => {
     const own = createClient({ url: server.url });
     const task = await own.enqueue('demo.echo', [], { runAfter: inAnHour() });
-    const watching = own.wait(task.id);
+    // Handled from the start: the wait rejects while close() is still closing the socket.
+    const watching = rejectionOf(own.wait(task.id));
     const watch = own.watch(task.id);
     expect((await watch.next()).value).toMatchObject({ status: 'PENDING' });
+    const events = own.events(task.id);
+    expect((await events.next()).value).toMatchObject({ version: 1, type: 'ENQUEUED' });
+    const pending = rejectionOf(events.next());
     await own.close();
     await watch.return();
-    expect(await rejectionOf(watching)).toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(await watching).toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(await pending).toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 });

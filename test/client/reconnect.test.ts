@@ -1,5 +1,6 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Task, type TaskwireClient } from '../../src/client/index.js';
+import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import { buildApp, type App } from '../../src/server/app.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -22,8 +23,84 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('watch across server restarts', () => {
-  it('reconnects with backoff, skips versions already seen, and ends with the terminal state', async () => {
+/** A TCP proxy to `port` whose connections the test can cut, as a network failure would, and refuse until reopened. */
+async function startProxy(port: number): Promise<{ url: string; cut(): void; reopen(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const proxy: Server = createServer((downstream) => {
+    if (!open) {
+      downstream.destroy();
+      return;
+    }
+    const upstream = connect(port, '127.0.0.1');
+    for (const s of [downstream, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
+    cut: () => {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    reopen: () => {
+      open = true;
+    },
+    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+/** Runs `iterable` in the background into an array the test can look at meanwhile. */
+function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
+  const seen: T[] = [];
+  const done = (async () => {
+    for await (const item of iterable) seen.push(item);
+  })();
+  return { seen, done };
+}
+
+const versionsOf = (items: { version: number }[]): number[] => items.map((i) => i.version);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('events across a cut connection', () => {
+  it('resubscribes from the last version taken: nothing lost, nothing sent twice', async () => {
+    const proxy = await startProxy(Number(new URL(server.url).port));
+    const viaProxy = createClient({ url: proxy.url, retry: { attempts: 30, baseMs: 20, maxMs: 200 } });
+    try {
+      const task = await client.enqueue('test.steps', ['cut', 2]);
+      const events = drain(viaProxy.events(task.id));
+      await waitFor(() => events.seen.some((e) => e.type === 'STARTED'), { message: 'STARTED' });
+      const stats = server.app.logStats;
+      proxy.cut();
+      // The server sees the socket go; once the way is open again graphql-ws reconnects and
+      // subscribes again by itself (no `complete` came: the client did not resubscribe).
+      await waitFor(() => stats.subscriptions === 0, { message: 'the cut subscription to end' });
+      proxy.reopen();
+      await waitFor(() => stats.subscriptions === 1, { message: 'the subscription to be renewed' });
+      for (const gate of ['cut:1', 'cut:2', 'cut:done']) gates.open(gate);
+      await events.done;
+      expect(events.seen.map((e) => [e.version, e.type])).toEqual([
+        [1, 'ENQUEUED'],
+        [2, 'STARTED'],
+        [3, 'PROGRESS'],
+        [4, 'PROGRESS'],
+        [5, 'SUCCEEDED'],
+      ]);
+      // The renewed subscription asked for what follows version 2: the server sent each event once.
+      expect(stats.delivered).toBe(5);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe('watch and events across server restarts', () => {
+  it('resume by version on the next server: no gap, no repeat, and the terminal state with its return value', async () => {
     const port = Number(new URL(server.url).port);
     const restart = async (): Promise<App> => {
       const app = buildApp(server.deps);
@@ -32,33 +109,40 @@ describe('watch across server restarts', () => {
       return app;
     };
     const task = await client.enqueue('test.steps', ['restart', 1]);
-    const seen: Task[] = [];
-    const watching = (async () => {
-      for await (const state of client.watch(task.id)) seen.push(state);
-    })();
-    const sawState = (predicate: (t: Task) => boolean, message: string): Promise<Task> =>
-      waitFor(() => seen.find(predicate), { timeoutMs: 10_000, message });
+    const events = drain<TaskEvent>(client.events(task.id));
+    const replayed = drain<Task>(client.watch(task.id, { afterVersion: 0 }));
+    const current = drain<Task>(client.watch(task.id));
+    const sawAll = (predicate: (e: TaskEvent) => boolean, message: string): Promise<unknown> =>
+      waitFor(() => events.seen.some(predicate) && replayed.seen.some((s) => s.version >= (events.seen.find(predicate)?.version ?? Infinity)), { message });
 
-    await sawState((t) => t.status === 'RUNNING', 'RUNNING');
-    // Restart while the task runs: the new subscription's first result (the current state)
-    // repeats a version the watch has seen, and must not be yielded again.
+    await sawAll((e) => e.type === 'STARTED', 'RUNNING');
     await server.app.stop();
     const second = await restart();
-    await waitFor(() => second.stats.subscriptions === 1, { message: 'the watch to subscribe to the second server' });
+    await waitFor(() => second.logStats.subscriptions === 3, { message: 'the three streams to subscribe to the second server' });
     gates.open('restart:1');
-    await sawState((t) => t.progress?.current === 1, 'progress 1 through the second server');
+    await sawAll((e) => e.type === 'PROGRESS', 'progress 1 through the second server');
 
-    // Stop again, and let the task finish while no server is up: the watch learns of the end
-    // from the third server's current state.
+    // Stop again, and let the task finish while no server is up: the streams learn of the end
+    // from the third server, from the log.
     await second.stop();
     gates.open('restart:done');
     await waitFor(async () => (await server.deps.queue.getTask(task.id))?.status === 'SUCCEEDED', { message: 'the task to succeed' });
     await restart();
-    await watching;
+    await Promise.all([events.done, replayed.done, current.done]);
 
-    const versions = seen.map((s) => s.version);
-    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
-    expect(seen.filter((s) => s.status === 'RUNNING' && s.progress === null)).toHaveLength(1);
-    expect(seen.at(-1)).toMatchObject({ status: 'SUCCEEDED', isFinished: true, returnValue: { steps: 1 } });
+    expect(events.seen.map((e) => [e.version, e.type])).toEqual([
+      [1, 'ENQUEUED'],
+      [2, 'STARTED'],
+      [3, 'PROGRESS'],
+      [4, 'SUCCEEDED'],
+    ]);
+    expect(versionsOf(replayed.seen)).toEqual([1, 2, 3, 4]);
+    expect(replayed.seen.map((s) => s.status)).toEqual(['PENDING', 'RUNNING', 'RUNNING', 'SUCCEEDED']);
+    // From the state it read first, every later version once.
+    const first = current.seen[0]!.version;
+    expect(versionsOf(current.seen)).toEqual(range(first, 4));
+    for (const states of [replayed.seen, current.seen]) {
+      expect(states.at(-1)).toMatchObject({ status: 'SUCCEEDED', isFinished: true, returnValue: { steps: 1 } });
+    }
   });
 });

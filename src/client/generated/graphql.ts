@@ -23,6 +23,21 @@ export type EnqueueTaskInput = {
   runAfter?: string | null | undefined;
 };
 
+/** What an entry of a task’s event log records. */
+export type TaskEventType =
+  | 'CANCELLED'
+  | 'CANCEL_REQUESTED'
+  | 'ENQUEUED'
+  | 'FAILED'
+  | 'OUTPUT'
+  | 'PROGRESS'
+  | 'RELEASED'
+  | 'RESCUED'
+  | 'RETRIED'
+  | 'RETRY_SCHEDULED'
+  | 'STARTED'
+  | 'SUCCEEDED';
+
 /** All given conditions must hold. */
 export type TaskFilter = {
   enqueuedAfter?: string | null | undefined;
@@ -87,12 +102,33 @@ export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type QueueStatsQuery = { queueStats: Array<{ queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null }> };
 
-export type WatchTaskSubscriptionVariables = Exact<{
+export type ClientTaskEventFragment = { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null };
+
+export type FollowTaskEventsSubscriptionVariables = Exact<{
+  id: string | number;
+  afterVersion: number;
+  types?: Array<TaskEventType> | TaskEventType | null | undefined;
+}>;
+
+
+export type FollowTaskEventsSubscription = { taskEvents: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } };
+
+export type TaskVersionQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WatchTaskSubscription = { taskStatusChanged: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+export type TaskVersionQuery = { taskResult: { id: string, version: number, isFinished: boolean } | null };
+
+export type TaskEventPageQueryVariables = Exact<{
+  id: string | number;
+  first: number;
+  after?: string | null | undefined;
+  types?: Array<TaskEventType> | TaskEventType | null | undefined;
+}>;
+
+
+export type TaskEventPageQuery = { taskResult: { id: string, events: { edges: Array<{ node: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -153,6 +189,33 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   timeoutMs
 }
     `, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
+export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
+    fragment ClientTaskEvent on TaskEvent {
+  taskId
+  version
+  type
+  status
+  at
+  attempt
+  workerId
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  error {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  output
+  cursor
+}
+    `, {"fragmentName":"ClientTaskEvent"}) as unknown as TypedDocumentString<ClientTaskEventFragment, unknown>;
 export const EnqueueTaskDocument = new TypedDocumentString(`
     mutation EnqueueTask($input: EnqueueTaskInput!) {
   enqueueTask(input: $input) {
@@ -405,24 +468,27 @@ export const QueueStatsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<QueueStatsQuery, QueueStatsQueryVariables>;
-export const WatchTaskDocument = new TypedDocumentString(`
-    subscription WatchTask($id: ID!) {
-  taskStatusChanged(id: $id) {
-    ...ClientTask
+export const FollowTaskEventsDocument = new TypedDocumentString(`
+    subscription FollowTaskEvents($id: ID!, $afterVersion: Int!, $types: [TaskEventType!]) {
+  taskEvents(id: $id, afterVersion: $afterVersion, types: $types) {
+    ...ClientTaskEvent
   }
 }
-    fragment ClientTask on Task {
-  id
-  name
-  queue
-  priority
-  status
-  isFinished
+    fragment ClientTaskEvent on TaskEvent {
+  taskId
   version
-  args
-  kwargs
-  returnValue
-  errors {
+  type
+  status
+  at
+  attempt
+  workerId
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  error {
     exceptionType
     message
     traceback
@@ -430,23 +496,57 @@ export const WatchTaskDocument = new TypedDocumentString(`
     at
     workerId
   }
-  attempts
-  maxAttempts
-  workerIds
+  output
+  cursor
+}`) as unknown as TypedDocumentString<FollowTaskEventsSubscription, FollowTaskEventsSubscriptionVariables>;
+export const TaskVersionDocument = new TypedDocumentString(`
+    query TaskVersion($id: ID!) {
+  taskResult(id: $id) {
+    id
+    version
+    isFinished
+  }
+}
+    `) as unknown as TypedDocumentString<TaskVersionQuery, TaskVersionQueryVariables>;
+export const TaskEventPageDocument = new TypedDocumentString(`
+    query TaskEventPage($id: ID!, $first: Int!, $after: String, $types: [TaskEventType!]) {
+  taskResult(id: $id) {
+    id
+    events(first: $first, after: $after, types: $types) {
+      edges {
+        node {
+          ...ClientTaskEvent
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    fragment ClientTaskEvent on TaskEvent {
+  taskId
+  version
+  type
+  status
+  at
+  attempt
+  workerId
   progress {
     current
     total
     message
     updatedAt
   }
-  enqueuedAt
-  runAfter
-  startedAt
-  finishedAt
-  lastAttemptedAt
-  durationMs
-  cancelRequested
-  expiresAt
-  idempotencyKey
-  timeoutMs
-}`) as unknown as TypedDocumentString<WatchTaskSubscription, WatchTaskSubscriptionVariables>;
+  error {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  output
+  cursor
+}`) as unknown as TypedDocumentString<TaskEventPageQuery, TaskEventPageQueryVariables>;

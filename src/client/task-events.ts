@@ -1,0 +1,107 @@
+import { ConnectionError, RequestError } from './errors.js';
+import { FollowTaskEventsDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
+import type { HttpTransport } from './http.js';
+import { ENDING_EVENT_TYPES, isTerminalStatus, type TaskEvent } from './task-state.js';
+import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
+
+/** Which of a task's events to read. */
+export interface EventRange {
+  /** Only events with a higher version (default 0: from the task's first event). */
+  afterVersion?: number;
+  /** Only these types (default: all). */
+  types?: readonly TaskEventType[];
+}
+
+/** Events per page of the log over HTTP (the server's most). */
+const PAGE_SIZE = 1000;
+
+/** The error the server gives for an unknown task id, for the reads that learn of it from a null. */
+export function notFound(id: string): RequestError {
+  return new RequestError([{ message: `No task with id ${id}`, extensions: { code: 'NOT_FOUND', field: 'id' } }]);
+}
+
+/**
+ * A task's events, replayed from its log and then live (`taskEvents` over graphql-ws), each
+ * version once and in order, ending after the terminal event. It survives reconnects and
+ * server restarts by resuming from the last version it took: after a dropped socket graphql-ws
+ * subscribes again by itself, and a server that shuts down completes the subscription first;
+ * either way the next subscription asks for what follows that version, and anything sent twice
+ * is dropped here by version.
+ */
+export async function* followTaskEvents(
+  { ws, http, retry }: { ws: WsTransport; http: HttpTransport; retry: RetryOptions },
+  id: string,
+  range: EventRange,
+  signal: AbortSignal,
+): AsyncGenerator<TaskEvent, void, undefined> {
+  const wanted = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
+  const types = wanted ? [...new Set([...wanted, ...ENDING_EVENT_TYPES])] : null;
+  let last = range.afterVersion ?? 0;
+  // graphql-ws serializes the variables at every (re)subscription, reading this getter each
+  // time: a subscription it renews after a reconnect asks for what follows the last version
+  // taken, not for everything after the first one.
+  const variables = {
+    id,
+    get afterVersion(): number {
+      return last;
+    },
+    types,
+  };
+  let ended = false;
+  let fruitless = 0;
+  for (;;) {
+    let progressed = false;
+    for await (const result of ws.subscribe(FollowTaskEventsDocument, variables, signal)) {
+      if (result.errors && result.errors.length > 0) throw new RequestError(result.errors);
+      const event = result.data?.taskEvents;
+      if (!event || event.version <= last) continue;
+      last = event.version;
+      progressed = true;
+      // The server ends the stream after a terminal event that is the last one known (a
+      // retryTask may follow a terminal event): the same rule here, applied when it completes.
+      ended = isTerminalStatus(event.status);
+      if (!wanted || wanted.has(event.type)) yield event;
+    }
+    if (ended || (await finishedBy(http, id, last, signal))) return;
+    // Completed before the end: the server is shutting down (it ends subscriptions before it
+    // closes sockets). Subscribe again, with backoff, and give up only when that keeps
+    // happening without anything new.
+    fruitless = progressed ? 0 : fruitless + 1;
+    if (fruitless > retry.attempts) {
+      throw new ConnectionError('CONNECTION_FAILED', `The server kept ending the events of task ${id} before it finished`);
+    }
+    await delay(backoffMs(fruitless, retry), signal);
+  }
+}
+
+/**
+ * Whether the task finished at or before `version`: then a stream that asked for what follows
+ * it ended because nothing will (a resume after the end). False when that cannot be told now
+ * (the server is going away): the caller subscribes again.
+ */
+async function finishedBy(http: HttpTransport, id: string, version: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    const task = (await http.request(TaskVersionDocument, { id }, signal)).taskResult;
+    if (!task) throw notFound(id);
+    return task.isFinished && task.version <= version;
+  } catch (error) {
+    if (error instanceof ConnectionError) return false;
+    throw error;
+  }
+}
+
+/** A task's events as they are now, oldest first, page by page over HTTP (`Task.events`); no waiting. */
+export async function* readTaskEvents(http: HttpTransport, id: string, range: EventRange, signal: AbortSignal): AsyncGenerator<TaskEvent, void, undefined> {
+  const afterVersion = range.afterVersion ?? 0;
+  const types = range.types && range.types.length > 0 ? [...range.types] : null;
+  let after: string | null = null;
+  for (;;) {
+    const data: TaskEventPageQuery = await http.request(TaskEventPageDocument, { id, first: PAGE_SIZE, after, types }, signal);
+    if (!data.taskResult) throw notFound(id);
+    const { edges, pageInfo } = data.taskResult.events;
+    // The page cursors are the server's to make: skipping to afterVersion happens here.
+    for (const { node } of edges) if (node.version > afterVersion) yield node;
+    if (!pageInfo.hasNextPage || pageInfo.endCursor === null) return;
+    after = pageInfo.endCursor;
+  }
+}

@@ -1,0 +1,125 @@
+import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskStatus } from './generated/graphql.js';
+
+/** A task as the server reports it (every field of the GraphQL `Task`; dates are ISO-8601 strings). */
+export type Task = ClientTaskFragment;
+/** One entry of a task's event log (the GraphQL `TaskEvent` without its `task`). */
+export type TaskEvent = ClientTaskEventFragment;
+
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export const isTerminalStatus = (status: TaskStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+/**
+ * The events after which a task can be finished (RESCUED: FAILED or CANCELLED when no attempt
+ * is left), and RETRIED, the one after which a finished task is not. A stream filtered by type
+ * still asks for these, so that it knows where the task's life ends: the server ends a filtered
+ * stream at the terminal event without sending it, which a client cannot tell from a server
+ * shutting down.
+ */
+export const ENDING_EVENT_TYPES: readonly TaskEventType[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'RESCUED', 'RETRIED'];
+
+/** Every event type but OUTPUT: the ones that change a task's state (what `watch()` follows). */
+export const STATE_EVENT_TYPES: readonly TaskEventType[] = [
+  'ENQUEUED',
+  'STARTED',
+  'PROGRESS',
+  'RETRY_SCHEDULED',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCEL_REQUESTED',
+  'CANCELLED',
+  'RESCUED',
+  'RELEASED',
+  'RETRIED',
+];
+
+/** The task as it was when enqueued (version 0, before its first event): what a replay from the start builds on. */
+export function initialState(task: Task): Task {
+  return {
+    ...task,
+    status: 'PENDING',
+    isFinished: false,
+    version: 0,
+    returnValue: null,
+    errors: [],
+    attempts: 0,
+    workerIds: [],
+    progress: null,
+    startedAt: null,
+    finishedAt: null,
+    lastAttemptedAt: null,
+    durationMs: null,
+    cancelRequested: false,
+    expiresAt: null,
+  };
+}
+
+function durationMs(startedAt: string | null, finishedAt: string | null): number | null {
+  return startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null;
+}
+
+/**
+ * The task's state right after `event`, from its state before it. Events carry the status,
+ * attempt, worker, progress and error of a change, so these fields follow the server's state
+ * machine (src/queue/sql/*); what events do not carry (the return value, `expiresAt`, `runAfter`,
+ * `maxAttempts` after retryTask) stays as it was: `watch()` reads the row for the final state.
+ */
+export function applyEvent(task: Task, event: TaskEvent): Task {
+  const next: Task = { ...task, version: event.version, status: event.status, isFinished: isTerminalStatus(event.status), attempts: event.attempt };
+  const addError = (): void => {
+    if (event.error) next.errors = [...task.errors, event.error];
+  };
+  const finish = (): void => {
+    next.finishedAt = event.at;
+    next.durationMs = durationMs(next.startedAt, event.at);
+  };
+  switch (event.type) {
+    case 'STARTED':
+      next.workerIds = event.workerId === null ? task.workerIds : [...task.workerIds, event.workerId];
+      next.startedAt = task.startedAt ?? event.at;
+      next.lastAttemptedAt = event.at;
+      break;
+    case 'PROGRESS':
+      next.progress = event.progress;
+      break;
+    case 'RETRY_SCHEDULED':
+      addError();
+      break;
+    case 'RESCUED':
+    case 'FAILED':
+      addError();
+      if (next.isFinished) finish();
+      break;
+    case 'CANCEL_REQUESTED':
+      next.cancelRequested = true;
+      break;
+    case 'CANCELLED':
+      next.cancelRequested = true;
+      addError();
+      finish();
+      break;
+    case 'SUCCEEDED':
+      finish();
+      break;
+    case 'RELEASED':
+      // A worker gave the attempt back unstarted (shutdown): the event names that attempt, the task has one fewer.
+      next.attempts = Math.max(0, event.attempt - 1);
+      next.workerIds = task.workerIds.slice(0, -1);
+      if (next.attempts === 0) {
+        next.startedAt = null;
+        next.lastAttemptedAt = null;
+      }
+      break;
+    case 'RETRIED':
+      next.cancelRequested = false;
+      next.finishedAt = null;
+      next.durationMs = null;
+      next.returnValue = null;
+      next.progress = null;
+      next.expiresAt = null;
+      break;
+    default:
+      break;
+  }
+  return next;
+}
