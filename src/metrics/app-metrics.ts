@@ -1,9 +1,9 @@
 import type { Logger } from '../logger.js';
 import type { Queue, QueueStats } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Runner } from '../worker/runner.js';
-import { registerProcessMetrics } from './process-metrics.js';
-import { createMetricsRegistry, type MetricsRegistry, type Sample } from './registry.js';
+import { processMetricsRegistry } from './process-metrics.js';
 import { createTaskMetrics } from './task-metrics.js';
 
 /** The subscription fan-out counters `/metrics` shows (the server's TaskEventStats has these and more). */
@@ -27,12 +27,16 @@ export interface AppMetricsOptions {
 }
 
 export interface AppMetrics {
-  registry: MetricsRegistry;
+  /**
+   * Every family `/metrics` shows: this app's and the process's (prom-client's defaults). A
+   * prom-client registry of its own, not the global one; `getMetricsAsJSON()` reads it as data.
+   */
+  registry: Registry;
   /** The queue to serve requests with: its enqueues are counted. */
   queue: Queue;
   /** The exposition text for `GET /metrics`. */
   render(): Promise<string>;
-  /** Stops observing the runner and sampling the event loop. */
+  /** Stops observing the runner. */
   close(): void;
 }
 
@@ -44,14 +48,19 @@ export interface AppMetrics {
 export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const { stats, log, runner } = options;
   const timeoutMs = options.queueStatsTimeoutMs ?? 2000;
-  const registry = createMetricsRegistry();
-  const tasks = createTaskMetrics(registry);
+  const own = new Registry();
+  const registers = [own];
+  const tasks = createTaskMetrics(own);
   const queue = tasks.instrumentQueue(options.queue);
   const detachRunner = runner ? tasks.observeRunner(runner) : () => undefined;
 
-  // One queueStats query per scrape, shared by the families that read it.
+  // One queueStats query per scrape, shared by the three families that read it: prom-client
+  // collects every family of a scrape at once, so they all join the query in flight.
   let scrape: Promise<QueueStats[] | undefined> | undefined;
-  const queueStats = (): Promise<QueueStats[] | undefined> => (scrape ??= loadQueueStats());
+  const queueStats = (): Promise<QueueStats[] | undefined> =>
+    (scrape ??= loadQueueStats().finally(() => {
+      scrape = undefined;
+    }));
 
   async function loadQueueStats(): Promise<QueueStats[] | undefined> {
     let timer: NodeJS.Timeout | undefined;
@@ -75,46 +84,82 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     }
   }
 
-  registry.collected('taskwire_queue_stats_up', 'gauge', '1 when this scrape read the queue statistics from the database, 0 when that failed or timed out.', async () => [
-    { value: (await queueStats()) ? 1 : 0 },
-  ]);
-  registry.collected('taskwire_queue_tasks', 'gauge', 'Tasks in the database by queue and status, read at scrape time (the same in every process).', async () =>
-    ((await queueStats()) ?? []).flatMap((q) => TASK_STATUSES.map((status) => ({ labels: { queue: q.queue, status }, value: q.counts[status] }))),
-  );
-  registry.collected(
-    'taskwire_queue_oldest_pending_age_seconds',
-    'gauge',
-    'How long the oldest task due to run (PENDING or RETRYING, runAfter passed) has waited, by queue, in seconds; 0 when none waits.',
-    async () => ((await queueStats()) ?? []).map((q) => ({ labels: { queue: q.queue }, value: (q.oldestPendingAgeMs ?? 0) / 1000 })),
-  );
+  new Gauge({
+    name: 'taskwire_queue_stats_up',
+    help: '1 when this scrape read the queue statistics from the database, 0 when that failed or timed out.',
+    registers,
+    async collect() {
+      this.set((await queueStats()) ? 1 : 0);
+    },
+  });
+  // Reset at each scrape: a queue whose tasks are all gone leaves the exposition.
+  new Gauge({
+    name: 'taskwire_queue_tasks',
+    help: 'Tasks in the database by queue and status, read at scrape time (the same in every process).',
+    labelNames: ['queue', 'status'],
+    registers,
+    async collect() {
+      const stats = await queueStats();
+      this.reset();
+      for (const q of stats ?? []) for (const status of TASK_STATUSES) this.set({ queue: q.queue, status }, q.counts[status]);
+    },
+  });
+  new Gauge({
+    name: 'taskwire_queue_oldest_pending_age_seconds',
+    help: 'How long the oldest task due to run (PENDING or RETRYING, runAfter passed) has waited, by queue, in seconds; 0 when none waits.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const stats = await queueStats();
+      this.reset();
+      for (const q of stats ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
+    },
+  });
 
-  const stat = (key: keyof FanOutStats) => (): Sample[] => [{ value: stats[key] }];
-  registry.collected('taskwire_subscriptions_open', 'gauge', 'GraphQL subscriptions open on this server (graphql-ws and SSE).', stat('subscriptions'));
-  registry.collected('taskwire_task_events_received_total', 'counter', 'Task changes announced to this server by NOTIFY.', stat('events'));
-  registry.collected('taskwire_subscription_reads_total', 'counter', 'Database reads made to feed subscriptions (one per batch of changes).', stat('readQueries'));
-  registry.collected('taskwire_subscription_deliveries_total', 'counter', 'Task states handed to subscribers (one per subscriber per state).', stat('delivered'));
-  registry.collected('taskwire_events_listener_reconnects_total', 'counter', 'Times the LISTEN connection came back after a loss.', stat('reconnects'));
+  new Gauge({
+    name: 'taskwire_subscriptions_open',
+    help: 'GraphQL subscriptions open on this server (graphql-ws and SSE).',
+    registers,
+    collect() {
+      this.set(stats.subscriptions);
+    },
+  });
+  /** A counter kept elsewhere (the fan-out's stats), read at each scrape. */
+  const statCounter = (name: string, help: string, key: Exclude<keyof FanOutStats, 'subscriptions'>): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats[key]);
+      },
+    });
+  };
+  statCounter('taskwire_task_events_received_total', 'Task changes announced to this server by NOTIFY.', 'events');
+  statCounter('taskwire_subscription_reads_total', 'Database reads made to feed subscriptions (one per batch of changes).', 'readQueries');
+  statCounter('taskwire_subscription_deliveries_total', 'Task states handed to subscribers (one per subscriber per state).', 'delivered');
+  statCounter('taskwire_events_listener_reconnects_total', 'Times the LISTEN connection came back after a loss.', 'reconnects');
 
   if (runner) {
-    registry.collected('taskwire_worker_running_tasks', 'gauge', 'Attempts running now in this process\'s worker.', () => [
-      { labels: { worker_id: runner.workerId }, value: runner.running },
-    ]);
+    new Gauge({
+      name: 'taskwire_worker_running_tasks',
+      help: 'Attempts running now in this process\'s worker.',
+      labelNames: ['worker_id'],
+      registers,
+      collect() {
+        this.set({ worker_id: runner.workerId }, runner.running);
+      },
+    });
   }
-  const stopProcessMetrics = registerProcessMetrics(registry);
+  const registry = Registry.merge([own, processMetricsRegistry()]);
 
   return {
     registry,
     queue,
-    async render() {
-      try {
-        return await registry.render();
-      } finally {
-        scrape = undefined;
-      }
-    },
+    render: () => registry.metrics(),
     close() {
       detachRunner();
-      stopProcessMetrics();
     },
   };
 }

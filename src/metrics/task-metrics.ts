@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EnqueueOptions, Queue, Task } from '../queue/index.js';
 import type { Runner } from '../worker/runner.js';
-import type { MetricsRegistry } from './registry.js';
 
 /** Upper bounds of the task duration buckets, in seconds: 5 ms to 10 min. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
@@ -25,18 +25,33 @@ function uuidv7Ms(id: string): number {
  * The task counters and the duration histogram of one process (Prometheus convention: each
  * process counts what it did; sum over processes for the cluster).
  */
-export function createTaskMetrics(registry: MetricsRegistry): TaskMetrics {
-  const enqueued = registry.counter('taskwire_tasks_enqueued_total', 'Tasks created by enqueue calls in this process (an idempotent repeat is not counted).');
-  const started = registry.counter('taskwire_tasks_started_total', 'Attempts claimed and started by this process\'s worker.');
-  const finished = registry.counter(
-    'taskwire_tasks_finished_total',
-    'Attempts ended in this process\'s worker, by outcome: succeeded, failed (retried or final), cancelled, released (shutdown), lost (lease taken back).',
-  );
-  const duration = registry.histogram(
-    'taskwire_task_duration_seconds',
-    'Run time of attempts in this process\'s worker, from claim to recorded outcome, in seconds.',
-    DURATION_BUCKETS,
-  );
+export function createTaskMetrics(registry: Registry): TaskMetrics {
+  const registers = [registry];
+  const enqueued = new Counter({
+    name: 'taskwire_tasks_enqueued_total',
+    help: 'Tasks created by enqueue calls in this process (an idempotent repeat is not counted).',
+    labelNames: ['name', 'queue'],
+    registers,
+  });
+  const started = new Counter({
+    name: 'taskwire_tasks_started_total',
+    help: 'Attempts claimed and started by this process\'s worker.',
+    labelNames: ['name', 'queue'],
+    registers,
+  });
+  const finished = new Counter({
+    name: 'taskwire_tasks_finished_total',
+    help: 'Attempts ended in this process\'s worker, by outcome: succeeded, failed (retried or final), cancelled, released (shutdown), lost (lease taken back).',
+    labelNames: ['name', 'queue', 'outcome'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'taskwire_task_duration_seconds',
+    help: 'Run time of attempts in this process\'s worker, from claim to recorded outcome, in seconds.',
+    labelNames: ['name'],
+    buckets: [...DURATION_BUCKETS],
+    registers,
+  });
 
   /**
    * A task with an idempotency key may be an earlier one handed back. A new one got its id

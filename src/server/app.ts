@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { dashboardRoutes } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
@@ -45,6 +46,8 @@ export interface App {
   stats: TaskEventStats;
   /** Live counters of the event log's fan-out (taskEvents, taskEventFeed). */
   logStats: EventLogFanoutStats;
+  /** The prom-client registry behind `/metrics` (`getMetricsAsJSON()` reads it as data). */
+  metrics: Registry;
   /**
    * Listens on `port` (default config PORT; 0 picks a free one) and `host` (default config HOST):
    * GraphQL over HTTP (POST, GET), SSE and graphql-ws on `/graphql`, GraphiQL for browsers;
@@ -103,6 +106,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     yoga,
     stats: hub.stats,
     logStats: hub.logStats,
+    metrics: metrics.registry,
     async start(port = deps.config.port, host = deps.config.host) {
       if (server) throw new Error('the server is already started');
       stopping = false;

@@ -1,6 +1,6 @@
+import { prometheusContentType as PROMETHEUS_CONTENT_TYPE } from 'prom-client';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 import { checkDatabase } from './health.js';
 import type { RouteHandler } from './routes.js';
 

@@ -8,7 +8,7 @@ import { buildApp } from '../../src/server/app.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
-import { parsePrometheusText, sampleValue } from './prometheus-text.js';
+import { readMetrics, sampleValue } from './metric-values.js';
 
 let server: TestServer;
 let base: string;
@@ -106,8 +106,11 @@ describe('GET /readyz', () => {
       await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
       await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
       expect(await readyz()).toEqual({ status: 503, body: { status: 'unavailable', database: { ok: false, error: 'UNREACHABLE' } } });
-      const metrics = parsePrometheusText(await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text());
+      // /metrics still answers, without the queue series.
+      expect((await fetch(url.replace(/\/graphql$/, '/metrics'))).status).toBe(200);
+      const metrics = await readMetrics(app.metrics);
       expect(sampleValue(metrics, 'taskwire_queue_stats_up')).toBe(0);
+      expect(metrics.get('taskwire_queue_tasks')?.values).toEqual([]);
       expect(sampleValue(metrics, 'process_resident_memory_bytes')).toBeGreaterThan(0);
 
       await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);

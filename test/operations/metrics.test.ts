@@ -4,7 +4,7 @@ import type { Runner } from '../../src/worker/runner.js';
 import { setEnqueuedAt, waitForStatus } from '../helpers/factories.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
-import { parsePrometheusText, sampleValue, type PromFamily } from './prometheus-text.js';
+import { readMetrics, sampleValue, type Families } from './metric-values.js';
 
 let server: TestServer;
 let runner: Runner;
@@ -26,11 +26,14 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function scrape(): Promise<Map<string, PromFamily>> {
+/** What `/metrics` shows, as data: the app's registry (the HTTP text itself: the first test). */
+const scrape = (): Promise<Families> => readMetrics(app.metrics);
+
+async function metricsText(): Promise<string> {
   const res = await fetch(`${base}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-  return parsePrometheusText(await res.text());
+  return res.text();
 }
 
 async function enqueue(input: Record<string, unknown>): Promise<string> {
@@ -43,12 +46,17 @@ async function enqueue(input: Record<string, unknown>): Promise<string> {
   return body.data.enqueueTask.task.id;
 }
 
-const value = (f: Map<string, PromFamily>, family: string, labels: Record<string, string> = {}, series?: string): number =>
+const value = (f: Families, family: string, labels: Record<string, string> = {}, series?: string): number =>
   sampleValue(f, family, labels, series) ?? 0;
 
 describe('GET /metrics', () => {
-  it('is valid Prometheus text: HELP and TYPE for every family, counters end in _total, histograms cumulative', async () => {
+  it('serves every family as Prometheus text, HELP and TYPE included, with the documented types', async () => {
     const families = await scrape();
+    const text = await metricsText();
+    for (const f of families.values()) {
+      expect(text).toContain(`# HELP ${f.name} `);
+      expect(text).toContain(`# TYPE ${f.name} ${f.type}\n`);
+    }
     const types = Object.fromEntries([...families.values()].map((f) => [f.name, f.type]));
     expect(types).toMatchObject({
       taskwire_tasks_enqueued_total: 'counter',
@@ -59,17 +67,28 @@ describe('GET /metrics', () => {
       taskwire_queue_oldest_pending_age_seconds: 'gauge',
       taskwire_queue_stats_up: 'gauge',
       taskwire_subscriptions_open: 'gauge',
+      taskwire_task_events_received_total: 'counter',
+      taskwire_subscription_reads_total: 'counter',
+      taskwire_subscription_deliveries_total: 'counter',
+      taskwire_events_listener_reconnects_total: 'counter',
       taskwire_worker_running_tasks: 'gauge',
+      // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
+      process_cpu_system_seconds_total: 'counter',
       process_resident_memory_bytes: 'gauge',
+      process_open_fds: 'gauge',
       process_start_time_seconds: 'gauge',
       nodejs_heap_size_used_bytes: 'gauge',
+      nodejs_heap_size_total_bytes: 'gauge',
+      nodejs_eventloop_lag_p99_seconds: 'gauge',
+      nodejs_version_info: 'gauge',
     });
     expect(value(families, 'taskwire_queue_stats_up')).toBe(1);
     expect(value(families, 'process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
     const start = value(families, 'process_start_time_seconds');
     expect(Math.abs(start - (Date.now() - performance.now()) / 1000)).toBeLessThan(5);
     expect(value(families, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(0);
+    expect(value(families, 'nodejs_version_info', { version: process.version })).toBe(1);
   });
 
   it('counts enqueued, started and finished tasks by name, queue and outcome, and times them', async () => {
@@ -78,7 +97,7 @@ describe('GET /metrics', () => {
     const failed = await enqueue({ name: 'demo.fail', args: ['on purpose'] });
     await Promise.all([...ok.map((id) => waitForStatus(server.deps, id, 'SUCCEEDED')), waitForStatus(server.deps, failed, 'FAILED')]);
 
-    const delta = (f: Map<string, PromFamily>, family: string, labels: Record<string, string>, series?: string): number =>
+    const delta = (f: Families, family: string, labels: Record<string, string>, series?: string): number =>
       value(f, family, labels, series) - value(before, family, labels, series);
     // The outcome is counted once the runner has recorded it, just after the row changes.
     const after = await waitFor(
@@ -120,6 +139,8 @@ describe('GET /metrics', () => {
     const f = await scrape();
     expect(value(f, 'taskwire_tasks_enqueued_total', { name: 'demo.echo', queue })).toBe(1);
     expect(value(f, 'taskwire_queue_tasks', { queue, status: 'PENDING' })).toBe(1);
+    // Quote, backslash and newline escaped as the text format asks: one line, one sample.
+    expect((await metricsText()).split('\n')).toContain('taskwire_queue_tasks{queue="we\\"ird \\\\ queue\\nname",status="PENDING"} 1');
   });
 
   it('reads queue depth by status and the oldest due task\'s age from the database at scrape time', async () => {
