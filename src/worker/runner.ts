@@ -1,54 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Sql } from '../db/client.js';
-import type { Logger } from '../logger.js';
 import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
-import { claimTasks } from '../queue/sql/claim-tasks.js';
 import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
+import { createClaimLoop } from './claim-loop.js';
 import { nextAverageRunMs, tasksToClaim } from './claim-policy.js';
 import { executeTask, type Outcome } from './execute-task.js';
 import { abortAttempt, createHeldTasks } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
 import { createOutputWriter } from './output-writer.js';
-import type { Registry } from './registry.js';
+import { RUNNER_DEFAULTS, type RunnerOptions } from './runner-options.js';
 import { createWorkerId } from './worker-id.js';
 
-export interface RunnerOptions {
-  sql: Sql;
-  registry: Registry;
-  log: Logger;
-  /** Tasks run at once (default 10). */
-  concurrency?: number;
-  /**
-   * Claim ahead: besides its free slots, a claim takes as many tasks as the slots are expected
-   * to start within this many ms, judged by how long recent handlers took (default 10; 0: claim
-   * only into free slots). Fast tasks then cost one claim per few hundred rather than per ten;
-   * slow ones are never claimed ahead of time. See docs/decisions.md "Claiming ahead".
-   */
-  prefetchMs?: number;
-  /** A task claimed ahead that still waits for a slot after this long goes back to the queue at the next heartbeat, in ms (default 1,000). */
-  releaseWaitingAfterMs?: number;
-  /** Queues to claim from; empty: all (default). */
-  queues?: readonly string[];
-  /** Poll when no notification came, in ms (default 1000). */
-  pollIntervalMs?: number;
-  /** Lease per claim and heartbeat, in ms (defaults 30,000 and 10,000). */
-  leaseMs?: number;
-  heartbeatMs?: number;
-  /** On stop, wait this long for running tasks before aborting and releasing them, in ms (default 30,000). */
-  shutdownGraceMs?: number;
-  /** After an abort, a handler that ignores its signal keeps its slot this long, in ms (default 5,000). */
-  abandonAfterMs?: number;
-  /** Default retention of finished tasks, in ms (default 1 day). */
-  resultTtlMs?: number;
-  /** Largest return value, in bytes of JSON (default 1 MiB). */
-  maxResultBytes?: number;
-  /** Most output of one task (`ctx.output`), over all its attempts, in bytes of JSON (default 10 MiB). */
-  maxOutputBytes?: number;
-  workerId?: string;
-}
+export type { RunnerOptions } from './runner-options.js';
 
 export interface RunnerEvents {
   claimed: [tasks: Task[]];
@@ -67,30 +32,18 @@ export interface Runner extends EventEmitter<RunnerEvents>, Service {
   stop(): Promise<void>;
 }
 
-const DEFAULTS = {
-  concurrency: 10,
-  prefetchMs: 10,
-  releaseWaitingAfterMs: 1000,
-  queues: [] as readonly string[],
-  pollIntervalMs: 1000,
-  leaseMs: 30_000,
-  heartbeatMs: 10_000,
-  shutdownGraceMs: 30_000,
-  abandonAfterMs: 5000,
-  resultTtlMs: 86_400_000,
-  maxResultBytes: 1_048_576,
-  maxOutputBytes: 10_485_760,
-};
-
 /**
- * A worker: a loop that claims batches into its free slots (and, for fast handlers, ahead of
- * them: see the claim policy), runs each attempt (executeTask), has its outcome written (the
- * outcome store) and keeps its leases alive (the lease keeper). Woken by NOTIFY on the jobs
- * channel, with a poll as the fallback (NOTIFY is a hint: it can be missed while the listening
- * connection reconnects).
+ * A worker, cut by job as River cuts producer / executor / completer: the claim loop
+ * (claim-loop.ts) claims batches while the claim policy (claim-policy.ts) wants more, into the
+ * free slots and, for fast handlers, ahead of them; each attempt runs in executeTask (never
+ * throws); its output and outcome are written by the output writer and the outcome store
+ * (batched); the lease keeper renews the leases of everything held (held-tasks.ts). What is
+ * left here is the loop over them: start attempts as slots free up, and stop in order. Woken by
+ * NOTIFY on the jobs channel, with a poll as the fallback (NOTIFY is a hint: it can be missed
+ * while the listening connection reconnects).
  */
 export function createRunner(options: RunnerOptions): Runner {
-  const o = { ...DEFAULTS, ...options };
+  const o = { ...RUNNER_DEFAULTS, ...options };
   const { sql, registry } = o;
   const workerId = o.workerId ?? createWorkerId();
   const log = o.log.child({ workerId });
@@ -120,85 +73,33 @@ export function createRunner(options: RunnerOptions): Runner {
   // Attempts and recordings under way: stop() waits for them.
   const inFlight = new Set<Promise<void>>();
   let listener: Listener | undefined;
-  let pollTimer: NodeJS.Timeout | undefined;
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | undefined;
-  let claiming: Promise<void> | undefined;
-  let lookAgain = false;
-  // Aborted by stop(): cuts short the claim back-off and the grace period's timer, so
-  // neither keeps stop() (or the process's event loop) waiting once there is nothing to do.
-  const stopController = new AbortController();
-  // Did the last claim get every task it asked for? Then more may be waiting, and a freed
-  // slot should claim at once rather than wait for a notification.
-  let lastClaimFilled = true;
-  let claimFailures = 0;
 
   const wanted = (): number =>
     tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs, prefetchMs: o.prefetchMs });
-
-  /** Claims now, or right after the claim under way: a wake-up is never lost, and never doubles a claim. */
-  function lookForWork(): void {
-    if (stopping || !started) return;
-    if (claiming) {
-      lookAgain = true;
-      return;
-    }
-    claiming = claimWhileWanted().finally(() => {
-      claiming = undefined;
-      // A wake-up that came after the loop's last look (a slot freed in between) would
-      // otherwise wait for the next poll.
-      if (lookAgain) lookForWork();
-    });
-  }
-
-  async function claimWhileWanted(): Promise<void> {
-    try {
-      do {
-        lookAgain = false;
-        while (!stopping) {
-          const want = wanted();
-          if (want === 0) {
-            lastClaimFilled = true;
-            break;
-          }
-          const tasks = await claim(want);
-          if (!tasks) break;
-          if (stopping) {
-            // stop() began during the claim: these never start, and go straight back.
-            await handBack(tasks);
-            break;
-          }
-          held.addWaiting(tasks, Date.now());
-          // Started before anyone hears of them: claimed tasks must run whatever a listener does.
-          startWaitingTasks();
-          if (tasks.length > 0) emitSafely('claimed', tasks);
-          lastClaimFilled = tasks.length === want;
-          if (!lastClaimFilled) break;
-        }
-      } while (lookAgain && !stopping);
-    } catch (error) {
-      // Nothing above should throw; if something does, the next wake-up or poll tries again.
-      log.error({ err: error }, 'claim loop failed');
-    }
-  }
-
-  /** One claim; undefined when the database is away (after a capped back-off; the poll tries again). */
-  async function claim(limit: number): Promise<Task[] | undefined> {
-    try {
-      const tasks = await claimTasks(sql, { workerId, limit, queues: o.queues, leaseMs: o.leaseMs });
-      claimFailures = 0;
-      return tasks;
-    } catch (error) {
-      claimFailures += 1;
-      if (claimFailures === 1 || claimFailures % 10 === 0) log.warn({ err: error, failures: claimFailures }, 'claim failed; retrying');
+  const claims = createClaimLoop({
+    sql,
+    workerId,
+    log,
+    queues: o.queues,
+    leaseMs: o.leaseMs,
+    pollIntervalMs: o.pollIntervalMs,
+    wanted,
+    accept(tasks) {
+      held.addWaiting(tasks, Date.now());
+      // Started before anyone hears of them: claimed tasks must run whatever a listener does.
+      startWaitingTasks();
+      if (tasks.length > 0) emitSafely('claimed', tasks);
+    },
+    handBack,
+    claimFailed(error) {
       // EventEmitter throws an 'error' nobody listens to: that would turn a database
       // blip into an unhandled rejection that ends the process.
       if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
-      await delay(Math.min(5000, 100 * 2 ** Math.min(claimFailures, 6)), undefined, { signal: stopController.signal }).catch(() => undefined);
-      return undefined;
-    }
-  }
+    },
+  });
 
   /** Starts waiting tasks while there are free slots. */
   function startWaitingTasks(): void {
@@ -212,7 +113,7 @@ export function createRunner(options: RunnerOptions): Runner {
   /** After a slot freed up: fill it from the line, and claim if the last claim suggests more is there. */
   function slotFreed(): void {
     startWaitingTasks();
-    if (lastClaimFilled && wanted() > 0) lookForWork();
+    if (claims.lastClaimFilled && wanted() > 0) claims.lookForWork();
   }
 
   /** Hands tasks that never started back to the queue (shutdown, or waited too long). */
@@ -299,16 +200,14 @@ export function createRunner(options: RunnerOptions): Runner {
       leases.routeCancel(payload.slice('cancel:'.length));
       return;
     }
-    if (o.queues.length === 0 || o.queues.includes(payload)) lookForWork();
+    if (o.queues.length === 0 || o.queues.includes(payload)) claims.lookForWork();
   }
 
   async function shutdown(): Promise<void> {
     stopping = true;
-    clearInterval(pollTimer);
     // A claim under way may still land tasks: wait for it first, so that they are started
     // now and come under the grace period below, rather than run unbounded after it.
-    stopController.abort();
-    await claiming;
+    await claims.stop();
     // Claimed ahead but never started: back to the queue at once, for other workers.
     await handBack(held.takeAllWaiting());
     if (held.running > 0) {
@@ -344,7 +243,7 @@ export function createRunner(options: RunnerOptions): Runner {
         // an operator sees the worker came back after a database restart.
         onListen: (reconnected) => {
           if (reconnected) log.info('jobs listener reconnected; looking for work');
-          lookForWork();
+          claims.lookForWork();
         },
       });
     } catch (error) {
@@ -356,10 +255,9 @@ export function createRunner(options: RunnerOptions): Runner {
       await listener.close().catch(() => undefined);
       return;
     }
-    pollTimer = setInterval(lookForWork, o.pollIntervalMs);
     leases.start();
     log.info({ concurrency: o.concurrency, queues: o.queues }, 'worker started');
-    lookForWork();
+    claims.start();
   }
 
   // Object.assign would copy `running` once, as the number it is now: define it as a getter.
