@@ -5,7 +5,7 @@ import type { FeedPosition, LogWant, TaskEventRecord } from '../queue/event-log.
 import type { Queue, Task, TaskFilter } from '../queue/index.js';
 import { isTerminal, type TaskEventType } from '../queue/states.js';
 import { EventStream } from './event-stream.js';
-import { matchesFilter } from './subscribers.js';
+import { matchesFilter } from '../queue/task-filter.js';
 
 /** Most events read per task per query; a task with more is read again from there. */
 const LOG_READ_LIMIT = 500;
