@@ -37,6 +37,12 @@ async function runJob(job: ChildJob): Promise<ChildResult> {
     case 'fan-out':
       await (await import('./scenarios/fan-out.js')).fanOutScenario(job, rec);
       break;
+    case 'event-log':
+      await (await import('./scenarios/event-log.js')).eventLogScenario(job, rec);
+      break;
+    case 'output-stream':
+      await (await import('./scenarios/output-stream.js')).outputStreamScenario(job, rec);
+      break;
   }
   return rec.result();
 }

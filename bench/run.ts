@@ -38,6 +38,14 @@ const FULL: Sizes = {
   historyRows: 1_000_000,
   historyDepth: 10_000,
   pageQueries: 200,
+  eventLogTasks: 100_000,
+  eventLogSubscribers: 50,
+  eventLogTasksPerSubscriber: 20,
+  eventLogFeeds: 10,
+  outputChunks: 10_000,
+  outputPerSecond: 2_000,
+  outputSubscribers: 100,
+  outputSizeTasks: 200,
 };
 
 const QUICK: Sizes = {
@@ -53,9 +61,12 @@ const QUICK: Sizes = {
   fanOutTasks: 10,
   historyRows: 50_000,
   pageQueries: 50,
+  eventLogTasks: 5_000,
+  outputChunks: 2_000,
+  outputSizeTasks: 50,
 };
 
-/** Which systems each scenario compares; e–h exercise what only taskwire has. */
+/** Which systems each scenario compares; e–j exercise what only taskwire has. */
 const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   a: ['taskwire', 'graphile-worker', 'graphile-worker-batched', 'pg-boss'],
   b: ['taskwire', 'graphile-worker', 'graphile-worker-batched', 'pg-boss'],
@@ -65,6 +76,8 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   f: ['taskwire'],
   g: ['taskwire'],
   h: ['taskwire'],
+  i: ['taskwire'],
+  j: ['taskwire'],
 };
 
 const CHILD_TIMEOUT_MS = 10 * 60_000;

@@ -1,8 +1,8 @@
 /**
- * A taskwire process for the GraphQL scenarios (e–h), started by a scenario child:
+ * A taskwire process for the GraphQL scenarios (e–j), started by a scenario child:
  * the GraphQL server (`buildApp`) and/or a worker (concurrency 10) over the benchmark's
- * no-op task, with default settings. Run with --expose-gc so memory can be read after a
- * collection. Talks to its parent over IPC (see ServerRequest / ServerReply).
+ * tasks (bench/systems/taskwire.ts), with default settings. Run with --expose-gc so memory
+ * can be read after a collection. Talks to its parent over IPC (see ServerRequest / ServerReply).
  */
 import { writeHeapSnapshot } from 'node:v8';
 import type { App } from '../src/server/app.js';
@@ -14,6 +14,8 @@ export interface ServerSpec {
   databaseUrl: string;
   server: boolean;
   worker: boolean;
+  /** Port to serve on (default 0: any free one); a restarted server takes its predecessor's. */
+  port?: number;
 }
 
 export type ServerRequest = { type: 'stats'; gc: boolean } | { type: 'heap-snapshot'; path: string } | { type: 'stop' };
@@ -36,7 +38,7 @@ try {
   if (spec.server) {
     const { buildApp } = await import('../src/server/app.js');
     app = buildApp(system.deps);
-    url = (await app.start(0, '127.0.0.1')).url;
+    url = (await app.start(spec.port ?? 0, '127.0.0.1')).url;
   }
   if (spec.worker) {
     runner = system.deps.createRunner({ concurrency: CONCURRENCY });

@@ -2,7 +2,7 @@
 export const SYSTEMS = ['taskwire', 'graphile-worker', 'graphile-worker-batched', 'pg-boss'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
-/** Scenario keys, in the order of the issue (a–h). */
+/** Scenario keys: a–h from issue 4, i–j from issue 11 (the event log). */
 export const SCENARIOS = {
   a: 'drain',
   b: 'latency',
@@ -12,6 +12,8 @@ export const SCENARIOS = {
   f: 'live-result',
   g: 'fan-out',
   h: 'history',
+  i: 'event-log',
+  j: 'output-stream',
 } as const;
 export type ScenarioKey = keyof typeof SCENARIOS;
 export type ScenarioName = (typeof SCENARIOS)[ScenarioKey];
@@ -33,6 +35,22 @@ export interface Sizes {
   historyRows: number;
   historyDepth: number;
   pageQueries: number;
+  /** (i) 1 ms tasks drained while the event log is followed. */
+  eventLogTasks: number;
+  /** (i) taskEvents subscribers, each on its own graphql-ws connection … */
+  eventLogSubscribers: number;
+  /** … each subscribed to this many tasks, spread over the drain order. */
+  eventLogTasksPerSubscriber: number;
+  /** (i) taskEventFeed subscribers, each on its own connection. */
+  eventLogFeeds: number;
+  /** (j) output chunks the streaming task writes … */
+  outputChunks: number;
+  /** … at this rate, chunks/s. */
+  outputPerSecond: number;
+  /** (j) taskEvents(types: OUTPUT) subscribers, each on its own connection. */
+  outputSubscribers: number;
+  /** (j) tasks of each kind whose log is weighed (math.copysign; demo.output with 100 chunks). */
+  outputSizeTasks: number;
 }
 
 /** One child process's assignment: one system, one scenario, `repeat` repetitions. */

@@ -11,6 +11,8 @@ export interface ServerProcess {
   /** Writes a V8 heap snapshot of the process to `file`. */
   heapSnapshot(file: string): Promise<void>;
   stop(): Promise<void>;
+  /** Kills the process with `signal` (no shutdown of its own) and resolves once it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 function next(child: ChildProcess, type: ServerReply['type'] | 'ready'): Promise<ServerReply> {
@@ -58,12 +60,18 @@ export async function startServerProcess(root: string, spec: ServerSpec, profile
       await answer;
     },
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.send({ type: 'stop' } satisfies ServerRequest);
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
+    },
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
     },
   };
 }

@@ -61,6 +61,13 @@ export function targets(r: Results, runSeconds: number | undefined): TargetLine[
   const worstPage = pages.every((p) => p !== undefined) ? Math.max(...(pages as number[])) : undefined;
   atMost(`${viaGraphql ? 'tasks' : 'listTasks'}(first: 50) p50, worst of first page and deep`, '≤ 5 ms', worstPage, 5, ms);
   atLeast('drain with history vs empty table', '≥ 90%', div(tw('history', M.historyDrain), tw('drain', M.drainRate)), 0.9, (v) => `${(v * 100).toFixed(1)}%`);
+  // Issue 11: the event log may cost the drain little, and reaches its followers quickly.
+  atLeast('drain with the event log vs pg-boss', '≥ 4×', div(tw('drain', M.drainRate), r.median('pg-boss', 'drain', M.drainRate)), 4, x);
+  atLeast('drain with the event log vs graphile-worker (batched)', '≥ 0.5×', div(tw('drain', M.drainRate), r.median('graphile-worker-batched', 'drain', M.drainRate)), 0.5, x);
+  atMost('event log under load + restart: commit → taskEvents p99', '≤ 50 ms', tw('event-log', M.taskEventsP99), 50, ms);
+  atMost('event log under load + restart: commit → taskEventFeed p99', '≤ 50 ms', tw('event-log', M.feedP99), 50, ms);
+  atMost('event log: events lost or repeated', '0', tw('event-log', M.lostOrRepeated), 0, (v) => v.toFixed(0));
+  atMost('output at 2,000 chunks/s: write → subscriber p99', '≤ 100 ms', tw('output-stream', M.outputP99), 100, ms);
   atMost('full `npm run bench` wall time', '< 15 min', runSeconds, 15 * 60, (v) => `${(v / 60).toFixed(1)} min`);
   return t;
 }

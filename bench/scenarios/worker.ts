@@ -30,8 +30,16 @@ export async function eachRepetition(
  */
 export async function drainScenario(job: ChildJob, rec: Recorder): Promise<void> {
   const n = job.sizes.drainTasks;
-  await eachRepetition(job, async (system) => {
+  await eachRepetition(job, async (system, _url, rep) => {
     rec.add(M.drainRate, 'jobs/s', await drainOnce(system, n));
+    // The log's growth: every event of every drained task, with both its indexes (taskwire only).
+    const log = await system.eventLogSize?.();
+    if (log) {
+      rec.add(M.eventLogBytesPerTask, 'bytes', log.bytes / n);
+      if (rep === 1) {
+        rec.notes.push(`drain: task_events after ${n} tasks: ${(log.bytes / 2 ** 20).toFixed(1)} MiB, ${log.events} events (${(log.events / n).toFixed(2)} per task, ${Math.round(log.bytes / log.events)} bytes per event with indexes)`);
+      }
+    }
   });
 }
 

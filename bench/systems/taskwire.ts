@@ -1,22 +1,51 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { silentLogger } from '../../src/logger.js';
 import { decodeEvents, EVENTS_CHANNEL } from '../../src/queue/events.js';
 import { defineTask } from '../../src/worker/define-task.js';
+import { copysign, output } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { createObserver } from './observer.js';
 import { CONCURRENCY, type QueueSystem } from './types.js';
 
 export const NOOP_TASK = 'bench.noop';
+/** bench.stream(count, perSecond): writes `count` output chunks `{i, t}` at `perSecond`; `t` is the wall-clock ms of the write. */
+export const STREAM_TASK = 'bench.stream';
+
+/**
+ * Output at a steady rate finer than a timer can space single chunks (2,000/s is one every
+ * 0.5 ms; a timer fires at most about once a millisecond): every tick it writes the chunks
+ * due by an absolute schedule, each stamped with the wall-clock time of its own `ctx.output`
+ * call, so the rate holds however late a tick fires and latency is measured from each write.
+ */
+const stream = defineTask({
+  name: STREAM_TASK,
+  run: async (args, ctx) => {
+    const [count, perSecond] = args as [number, number];
+    const t0 = performance.now();
+    let i = 0;
+    while (i < count) {
+      const due = Math.min(count, Math.floor(((performance.now() - t0) * perSecond) / 1000) + 1);
+      for (; i < due; i++) void ctx.output({ i: i + 1, t: performance.timeOrigin + performance.now() });
+      if (i < count) await delay(1, undefined, { signal: ctx.signal });
+    }
+    return { count };
+  },
+});
 
 export interface TaskwireSystem extends QueueSystem {
   deps: Deps;
+  /** Bytes of the event log (`task_events` with its indexes and TOAST) and its rows. */
+  eventLogSize(): Promise<{ bytes: number; events: number }>;
 }
 
 /**
  * taskwire through its core API with default settings (`loadConfig({})`), a registry
- * holding one no-op task without an argument schema, and a runner of concurrency 10.
+ * holding one no-op task without an argument schema (plus the output-streaming task above and
+ * the examples `math.copysign` and `demo.output`, for the event-log scenarios), and a runner of
+ * concurrency 10.
  */
 export async function createTaskwireSystem(url: string): Promise<TaskwireSystem> {
   let onRun: (id: string, seq: number) => void = () => undefined;
@@ -28,7 +57,7 @@ export async function createTaskwireSystem(url: string): Promise<TaskwireSystem>
     },
   });
   const config = loadConfig({ LOG_LEVEL: 'silent' });
-  const deps = await createDeps(config, { databaseUrl: url, log: silentLogger, registry: createRegistry([noop]) });
+  const deps = await createDeps(config, { databaseUrl: url, log: silentLogger, registry: createRegistry([noop, stream, copysign, output]) });
   const observer = createObserver(url);
   let runner: Runner | undefined;
   return {
@@ -57,6 +86,11 @@ export async function createTaskwireSystem(url: string): Promise<TaskwireSystem>
       await observer.listen(EVENTS_CHANNEL, (payload) => {
         for (const e of decodeEvents(payload)) if (e.status === 'SUCCEEDED') onFinished(e.id);
       });
+    },
+    async eventLogSize() {
+      const [row] = await observer.sql`
+        SELECT pg_total_relation_size('task_events')::float8 AS bytes, (SELECT count(*) FROM task_events)::float8 AS events`;
+      return { bytes: Number(row?.bytes), events: Number(row?.events) };
     },
     async close() {
       await runner?.stop();

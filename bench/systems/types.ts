@@ -18,6 +18,8 @@ export interface QueueSystem {
    * connection: taskwire's own event channel; for the peers a trigger added for the run.
    */
   watchFinished(onFinished: (id: string) => void): Promise<void>;
+  /** Systems with a durable event log (taskwire): its size in bytes (table, indexes, TOAST) and rows. */
+  eventLogSize?(): Promise<{ bytes: number; events: number }>;
   close(): Promise<void>;
 }
 

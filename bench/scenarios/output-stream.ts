@@ -1,0 +1,214 @@
+import type { Client } from 'graphql-ws';
+import { M } from '../lib/metrics.js';
+import { freshDatabase } from '../lib/pg.js';
+import { describeCpu, sampleCpu } from '../lib/cpu.js';
+import type { ChildJob, Recorder } from '../lib/protocol.js';
+import { wallNow } from '../lib/resumable-ws.js';
+import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
+import { Samples } from '../lib/stats.js';
+import { range, waitUntil } from '../lib/wait.js';
+import { wsClient } from '../lib/ws-client.js';
+import { createTaskwireSystem, STREAM_TASK, type TaskwireSystem } from '../systems/taskwire.js';
+
+/**
+ * ENQUEUED rides along only as a barrier: its replay proves the subscription is registered
+ * before the worker starts, so no chunk is timed from before its subscriber existed. The OUTPUT
+ * path (and the type filter, which drops STARTED and SUCCEEDED) is the same either way.
+ */
+const OUTPUT_EVENTS = /* GraphQL */ `
+  subscription Output($id: ID!, $types: [TaskEventType!]) { taskEvents(id: $id, afterVersion: 0, types: $types) { version type at output } }`;
+
+interface OutputEvent {
+  version: number;
+  type: string;
+  /** clock_timestamp() of the statement that stored the chunk, ms precision. */
+  at: string;
+  output: { i: number; t: number } | null;
+}
+
+/** One subscriber's view of the stream: what it got, and whether it came whole and in order. */
+interface Reader {
+  enqueued: boolean;
+  /** (version, i, t) of every chunk, when kept (the first subscriber and the late reader). */
+  chunks: number[] | undefined;
+  received: number;
+  /** Chunks whose `i` or version was not the next one. */
+  outOfOrder: number;
+  lastVersion: number;
+  done: Promise<void>;
+}
+
+/** Latency of the chunks, whole and split at the statement that stored them. */
+interface ChunkLatency {
+  /** Handler's ctx.output → the subscriber has it. */
+  total: Samples;
+  /** Handler's ctx.output → the statement storing it (the worker's share: batching, the statement ahead of it). */
+  toStored: Samples;
+  /** The statement storing it → the subscriber has it (commit, NOTIFY, the server's read and fan-out, the socket). */
+  fromStored: Samples;
+}
+
+function read(client: Client, id: string, types: string[], keep: boolean, latency: ChunkLatency | undefined): Reader {
+  const r: Reader = { enqueued: false, chunks: keep ? [] : undefined, received: 0, outOfOrder: 0, lastVersion: 0, done: Promise.resolve() };
+  r.done = new Promise<void>((resolve, reject) => {
+    client.subscribe<{ taskEvents: OutputEvent }>(
+      { query: OUTPUT_EVENTS, variables: { id, types } },
+      {
+        next: (result) => {
+          const e = result.data?.taskEvents;
+          if (result.errors || !e) return reject(new Error(`output subscription: ${JSON.stringify(result.errors ?? result)}`));
+          const now = wallNow();
+          if (e.version <= r.lastVersion) r.outOfOrder += 1;
+          r.lastVersion = e.version;
+          if (e.type === 'ENQUEUED') r.enqueued = true;
+          if (e.type !== 'OUTPUT' || !e.output) return;
+          r.received += 1;
+          if (e.output.i !== r.received) r.outOfOrder += 1;
+          if (latency) {
+            const at = Date.parse(e.at);
+            latency.total.add(now - e.output.t);
+            latency.toStored.add(at - e.output.t);
+            latency.fromStored.add(now - at);
+          }
+          r.chunks?.push(e.version, e.output.i, e.output.t);
+        },
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => resolve(),
+      },
+    );
+  });
+  // Awaited later; marked handled now so an early failure does not end the process first.
+  r.done.catch(() => undefined);
+  return r;
+}
+
+/**
+ * (j) output streaming: one task (bench.stream, in the worker's own process) writes
+ * `outputChunks` chunks `{i, t}` at `outputPerSecond` (`t`: wall clock of its ctx.output call),
+ * followed by `outputSubscribers` graphql-ws connections, each with
+ * `taskEvents(afterVersion: 0, types: [ENQUEUED, OUTPUT])`. Measured: write → subscriber
+ * (chunk `t` → received, same host clock), the rate actually written, that every subscriber
+ * got every chunk once and in order, and a late reader (after the task ended) getting the same
+ * chunks in the same order, and how long its replay took. Then, in a fresh database, the log's
+ * bytes per task for the seed example (math.copysign(1, -1)) and for demo.output(100, 0).
+ */
+export async function outputStreamScenario(job: ChildJob, rec: Recorder): Promise<void> {
+  for (let rep = 1; rep <= job.repeat; rep++) {
+    await streamOnce(job, rec, rep);
+    if (rep === 1) await weighLogs(job, rec);
+  }
+}
+
+async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<void> {
+  const { outputChunks: count, outputPerSecond: rate, outputSubscribers: subscribers } = job.sizes;
+  const db = await freshDatabase(job.adminUrl, job.template);
+  const core = await createTaskwireSystem(db.url);
+  const processes: ServerProcess[] = [];
+  const clients: Client[] = [];
+  try {
+    const { id } = await core.deps.queue.enqueue({ name: STREAM_TASK, args: [count, rate] });
+    const server = await startServerProcess(job.root, { databaseUrl: db.url, server: true, worker: false }, job.profileDir);
+    processes.push(server);
+    const latency: ChunkLatency = { total: new Samples(), toStored: new Samples(), fromStored: new Samples() };
+    const readers = range(0, subscribers).map((s) => {
+      const client = wsClient(server.url);
+      clients.push(client);
+      return read(client, id, ['ENQUEUED', 'OUTPUT'], s === 0, latency);
+    });
+    await waitUntil(() => readers.every((r) => r.enqueued), { timeoutMs: 60_000, what: 'every output subscription to replay ENQUEUED' });
+    const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
+    processes.push(worker);
+    const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
+    const cpuBefore = sampleCpu(pids);
+    await withTimeout(Promise.all(readers.map((r) => r.done)), 60_000 + (count * 1000) / rate, 'every output stream to end');
+    const cpu = describeCpu(cpuBefore, sampleCpu(pids));
+
+    const bad = readers.filter((r) => r.received !== count || r.outOfOrder > 0);
+    if (bad.length > 0) {
+      const b = bad[0] as Reader;
+      throw new Error(`output: ${bad.length} of ${subscribers} subscribers did not get every chunk once in order (e.g. ${b.received} of ${count}, ${b.outOfOrder} out of order)`);
+    }
+    const live = readers[0]?.chunks ?? [];
+    const lateClient = wsClient(server.url);
+    clients.push(lateClient);
+    const replayStart = performance.now();
+    const late = read(lateClient, id, ['OUTPUT'], true, undefined);
+    await withTimeout(late.done, 60_000, 'the late reader');
+    const replayMs = performance.now() - replayStart;
+    if (late.received !== count || late.outOfOrder > 0 || !sameChunks(late.chunks ?? [], live)) {
+      throw new Error(`output: the late reader got ${late.received} of ${count} chunks${late.outOfOrder > 0 ? ', out of order' : ''}, not the live subscribers' sequence`);
+    }
+    const p = latency.total.summary();
+    rec.add(M.outputP50, 'ms', p.p50);
+    rec.add(M.outputP99, 'ms', p.p99);
+    rec.add('output write → subscriber max', 'ms', p.max);
+    const stored = latency.toStored.summary();
+    rec.add('output write → stored (event at) p50', 'ms', stored.p50);
+    rec.add('output write → stored (event at) p99', 'ms', stored.p99);
+    const served = latency.fromStored.summary();
+    rec.add('output stored (event at) → subscriber p50', 'ms', served.p50);
+    rec.add('output stored (event at) → subscriber p99', 'ms', served.p99);
+    const first = live[2] as number;
+    const last = live[live.length - 1] as number;
+    rec.add(M.outputRate, 'chunks/s', ((count - 1) * 1000) / (last - first));
+    rec.add(`late reader: replay of ${count} chunks`, 'ms', replayMs);
+    if (rep === 1) {
+      rec.notes.push(
+        `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers, each complete and in order, and to a late reader alike; ` +
+          `while streaming: ${cpu}`,
+      );
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.dispose()));
+    for (const p of processes) await p.stop();
+    await core.close();
+    await db.drop();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${Math.round(ms)} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The same chunks (version, i, t), in the same order. */
+function sameChunks(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The event log's growth per task: `outputSizeTasks` of the seed example, then as many 100-chunk outputs. */
+async function weighLogs(job: ChildJob, rec: Recorder): Promise<void> {
+  const tasks = job.sizes.outputSizeTasks;
+  const db = await freshDatabase(job.adminUrl, job.template);
+  const core = await createTaskwireSystem(db.url);
+  try {
+    const empty = await core.eventLogSize();
+    const seed = await grow(core, range(0, tasks).map(() => ({ name: 'math.copysign', args: [1, -1] })));
+    const outputs = await grow(core, range(0, tasks).map(() => ({ name: 'demo.output', args: [100, 0] })));
+    rec.add('task_events bytes per task: math.copysign(1, -1)', 'bytes', (seed.bytes - empty.bytes) / tasks);
+    rec.add('task_events bytes per task: demo.output(100, 0)', 'bytes', (outputs.bytes - seed.bytes) / tasks);
+    rec.notes.push(
+      `output: the log per task: math.copysign(1, -1) ${((seed.events - empty.events) / tasks).toFixed(1)} events, ` +
+        `demo.output(100, 0) ${((outputs.events - seed.events) / tasks).toFixed(1)} events (${tasks} tasks each, table with both indexes)`,
+    );
+  } finally {
+    await core.close();
+    await db.drop();
+  }
+}
+
+/** Enqueues and runs `inputs` in this process, then weighs the log. */
+async function grow(core: TaskwireSystem, inputs: { name: string; args: unknown[] }[]): Promise<{ bytes: number; events: number }> {
+  await core.deps.queue.enqueueMany(inputs);
+  await core.startWorker(() => undefined);
+  await waitUntil(async () => (await core.unfinished()) === 0, { timeoutMs: 60_000, intervalMs: 5, what: 'the weighed tasks to finish' });
+  await core.stopWorker();
+  return core.eventLogSize();
+}
