@@ -20,6 +20,9 @@ const UNIT = [
   'test/queue/backoff.test.ts',
   'test/queue/task-filter.test.ts',
   'test/queue/uuid.test.ts',
+  'test/error-codes.test.ts',
+  'test/queue/json.test.ts',
+  'test/operations/app-metrics.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';
