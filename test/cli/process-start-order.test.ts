@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 import { spawnTaskwire, type TaskwireProcess } from '../helpers/taskwire-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 // src/cli/process.ts starts the server (and its /metrics hooks on the runner) before the worker:
 // tasks already waiting are claimed in the worker's first moments, and each claim is counted.
 const WAITING = 30;
-let app: QueueTestApp;
+let app: TestApp;
 let dev: TaskwireProcess | undefined;
 beforeAll(async () => {
-  app = await createQueueTestApp();
+  app = await createTestApp();
 });
 afterAll(async () => {
   await dev?.stop();

@@ -1,208 +1,190 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { z } from 'zod';
-import { loadConfig, type Config } from '../../src/config.js';
+import { v7 as uuidv7 } from 'uuid';
 import type { Executor, Sql } from '../../src/db/client.js';
-import { createDeps, type Deps } from '../../src/deps.js';
-import { silentLogger } from '../../src/logger.js';
+import type { Deps } from '../../src/deps.js';
 import { EVENTS_CHANNEL, type TaskEvent } from '../../src/queue/events.js';
+import { getTask } from '../../src/queue/get.js';
+import type { JsonObject, JsonValue } from '../../src/queue/json.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
+import { failTask } from '../../src/queue/sql/fail-task.js';
+import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.js';
+import { insertTasks } from '../../src/queue/sql/insert-tasks.js';
+import { requestCancel } from '../../src/queue/sql/request-cancel.js';
 import type { TaskStatus } from '../../src/queue/states.js';
-import type { Task } from '../../src/queue/task.js';
-import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js';
-import { exampleTasks } from '../../src/worker/examples.js';
-import { createRegistry } from '../../src/worker/registry.js';
-import type { Runner, RunnerOptions } from '../../src/worker/runner.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import type { Backoff, Task } from '../../src/queue/task.js';
+import type { TaskDefinition } from '../../src/worker/define-task.js';
+import { createTestApp, type TestApp } from './app.js';
 import { recordEvents, type EventRecorder } from './events.js';
 import { waitFor } from './wait.js';
 
-/** Abort reasons seen by `test.block` handlers, by task id: proof that the AbortSignal fired. */
-export const abortReasons = new Map<string, unknown>();
-/** Task ids in the order `test.record` ran them. */
-export const executionOrder: string[] = [];
-/** Gates that `test.stubborn` waits on, by `taskId:attempt`; `releaseStubborn()` opens them. */
-const gates = new Map<string, () => void>();
+export { abortReasons, executionOrder, releaseStubborn, testTasks } from './test-tasks.js';
 
-/** Opens every gate a `test.stubborn` handler waits on (so none outlives its test); says how many. */
-export function releaseStubborn(only?: { taskId: string; attempt: number }): number {
-  const keys = only ? [`${only.taskId}:${only.attempt}`].filter((k) => gates.has(k)) : [...gates.keys()];
-  for (const key of keys) {
-    gates.get(key)?.();
-    gates.delete(key);
-  }
-  return keys.length;
-}
+// ---- tasks in a given state ------------------------------------------------------------------
 
-/** Values a handler can return that JSON/PostgreSQL cannot store. */
-const badResults: Record<string, () => unknown> = {
-  bigint: () => ({ total: 10n }),
-  cycle: () => {
-    const value: Record<string, unknown> = { a: 1 };
-    value.self = value;
-    return value;
-  },
-  nul: () => ({ text: 'a\u0000b' }),
-  surrogate: () => ({ text: 'broken \ud800 pair' }),
-  toJsonThrows: () => ({
-    toJSON() {
-      throw new Error('no JSON for you');
-    },
-  }),
-  large: () => ({ text: 'x'.repeat(2000) }),
-  nan: () => ({ value: Number.NaN }),
-};
-
-/** Things a handler can throw that are not Errors. */
-const badThrows: Record<string, () => unknown> = {
-  string: () => 'plain string thrown',
-  undefined: () => undefined,
-  cycle: () => {
-    const value: Record<string, unknown> = { reason: 'cyclic' };
-    value.self = value;
-    return value;
-  },
-  nulMessage: () => new Error('bad \u0000 byte'),
-};
-
-/** Task definitions only the tests use, next to the built-in examples. */
-export const testTasks: TaskDefinition[] = [
-  // Blocks until its AbortSignal fires (timeout, cancel, shutdown), then rethrows the abort.
-  defineTask({
-    name: 'test.block',
-    run: (_args, ctx) =>
-      new Promise((_resolve, reject) => {
-        const onAbort = () => {
-          abortReasons.set(ctx.taskId, ctx.signal.reason);
-          reject(new DOMException('aborted', 'AbortError'));
-        };
-        if (ctx.signal.aborted) onAbort();
-        else ctx.signal.addEventListener('abort', onAbort, { once: true });
-      }),
-  }),
-  // Ignores its AbortSignal; waits until the test opens its gate, then returns (or throws: args ['fail']).
-  defineTask({
-    name: 'test.stubborn',
-    run: (args, ctx) =>
-      new Promise<string>((resolve, reject) =>
-        gates.set(`${ctx.taskId}:${ctx.attempt}`, () =>
-          args[0] === 'fail' ? reject(new Error('failed after all')) : resolve(`finally done (attempt ${ctx.attempt})`),
-        ),
-      ),
-  }),
-  // Returns a value that cannot be stored, chosen by name (see badResults).
-  defineTask({
-    name: 'test.return',
-    args: z.tuple([z.enum(Object.keys(badResults) as [string, ...string[]])]),
-    run: ([kind]) => (badResults[kind] as () => unknown)(),
-  }),
-  // Throws something that is not an Error, chosen by name (see badThrows).
-  defineTask({
-    name: 'test.throw',
-    args: z.tuple([z.enum(Object.keys(badThrows) as [string, ...string[]])]),
-    run: ([kind]) => {
-      throw (badThrows[kind] as () => unknown)();
-    },
-  }),
-  // Fails its first attempt, succeeds on the next.
-  defineTask({
-    name: 'test.fail-once',
-    run: (_args, ctx) => {
-      if (ctx.attempt === 1) throw new Error('first attempt fails');
-      return { attempt: ctx.attempt };
-    },
-  }),
-  // Records the order in which tasks ran.
-  defineTask({
-    name: 'test.record',
-    run: (_args, ctx) => {
-      executionOrder.push(ctx.taskId);
-      return null;
-    },
-  }),
-];
-
-export interface QueueTestApp {
-  database: TestDatabase;
-  deps: Deps;
-  config: Config;
-  sql: Sql;
-  /** A runner with test-friendly defaults (poll 50 ms); stopped by `stopRunners()`/`close()`. */
-  runner(overrides?: Partial<RunnerOptions>): Runner;
-  /** Stops every runner made by `runner()`; fails if one still has running tasks afterwards. */
-  stopRunners(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A private database and deps whose registry holds the examples, `testTasks` and `extraTasks`. */
-export async function createQueueTestApp(env: Record<string, string> = {}, extraTasks: TaskDefinition[] = []): Promise<QueueTestApp> {
-  const database = await createTestDatabase();
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const registry = createRegistry([...exampleTasks, ...testTasks, ...extraTasks]);
-  const deps = await createDeps(config, { databaseUrl: database.url, log: silentLogger, registry });
-  const runners: Runner[] = [];
-  const stopRunners = async (): Promise<void> => {
-    releaseStubborn();
-    const all = runners.splice(0);
-    await Promise.all(all.map((r) => r.stop()));
-    for (const r of all) if (r.running !== 0) throw new Error(`runner ${r.workerId} still runs ${r.running} tasks after stop()`);
-  };
-  return {
-    database,
-    deps,
-    config,
-    sql: deps.db.sql,
-    runner(overrides = {}) {
-      const r = deps.createRunner({ pollIntervalMs: 50, concurrency: 4, abandonAfterMs: 200, ...overrides });
-      runners.push(r);
-      return r;
-    },
-    stopRunners,
-    async close() {
-      await stopRunners();
-      await deps.close();
-      await database.drop();
-    },
-  };
-}
-
-/** Rows in `tasks`: error paths must leave this unchanged. */
-export async function countTasks(exec: Executor): Promise<number> {
-  const [row] = await exec`SELECT count(*)::int AS count FROM tasks`;
-  return Number(row?.count);
-}
-
-/** Polls until the task has one of `statuses` (deadline 10 s); returns it. */
-export function waitForStatus(deps: Deps, id: string, statuses: TaskStatus | TaskStatus[], timeoutMs = 10_000): Promise<Task> {
-  const wanted = Array.isArray(statuses) ? statuses : [statuses];
-  return waitFor(
-    async () => {
-      const task = await deps.queue.getTask(id);
-      return task && wanted.includes(task.status) ? task : undefined;
-    },
-    { timeoutMs, message: `task ${id} to be ${wanted.join('/')}` },
-  );
+/** What a factory task looks like; every field has a default fitting its `status`. */
+export interface TaskSpec {
+  /** Default PENDING. */
+  status?: TaskStatus;
+  /** Default `demo.echo` (no definition is needed: nothing here runs it). */
+  name?: string;
+  queue?: string;
+  priority?: number;
+  args?: JsonValue[];
+  kwargs?: JsonObject;
+  /** Attempts made so far. Default: 0 for PENDING and CANCELLED (cancelled while waiting), else 1. */
+  attempts?: number;
+  /** Default: `attempts` (at least 1); RETRYING: `attempts + 1`, so one is left. */
+  maxAttempts?: number;
+  /** PENDING only: when it is due (default now). */
+  runAfter?: Date;
+  idempotencyKey?: string;
+  timeoutMs?: number;
+  /** Retention after finishing, in ms (default: `defaultTtlMs`); 0: expired as it finishes. */
+  resultTtlMs?: number;
+  backoff?: Partial<Backoff>;
+  /** The worker of every attempt (default `test-worker`). */
+  workerId?: string;
+  /** RUNNING: lease length from now, in ms (default 30,000); negative: a lease already run out. */
+  leaseMs?: number;
+  /** RUNNING: its cancellation was asked for (cancelRequested, the worker told). */
+  cancelRequested?: boolean;
+  /** SUCCEEDED: what the handler returned (default null). */
+  returnValue?: JsonValue;
+  /** The error each failed attempt records (default `Error: attempt N failed`). */
+  error?: { exceptionType?: string; message?: string };
+  /** RETRYING: due again after this many ms (default one hour: out of a runner's reach). */
+  retryDelayMs?: number;
+  /** Retention of a task without resultTtlMs, in ms (default 86,400,000, RESULT_TTL_MS's default). */
+  defaultTtlMs?: number;
 }
 
 /**
- * Waits until every notification committed so far has reached `recorder`: sends a marker
- * on the events channel and waits for it. PostgreSQL delivers notifications in commit
- * order, so anything committed before the marker has arrived once the marker has.
+ * A task in `spec.status`, with what that state implies (attempts, worker ids, errors,
+ * startedAt/finishedAt, lease, expiresAt, returnValue), made by the statements that make it in
+ * production, so its versions, its event log (task_events) and its notifications are those of
+ * a real life:
+ *   PENDING    insertTasks
+ *   RUNNING    + claimTasks (lease `leaseMs` from now: negative gives an expired one)
+ *              + requestCancel when `cancelRequested`
+ *   SUCCEEDED  + claimTasks, completeTasks
+ *   RETRYING   + claimTasks, failTask with a delay (attempts left)
+ *   FAILED     + claimTasks, failTask with none
+ *   CANCELLED  + requestCancel; after `attempts` attempts: claimTasks, requestCancel, finishCancelledTask
+ * Attempts before the last are claimed and failed with no delay. No state here needs a direct
+ * UPDATE; what does (times in the past that the statements set from the clock) is
+ * setEnqueuedAt below.
+ * `sql` must be a pool with two free connections (see claimOne). A runner polling the same
+ * queue meanwhile may claim the task first: insertTask then throws.
  */
-export async function flushEvents(recorder: EventRecorder, sql: Sql): Promise<void> {
-  const marker = randomUUID();
-  await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${marker}:1:PENDING`})`;
-  await recorder.waitFor((e) => e.id === marker);
+export async function insertTask(sql: Sql, spec: TaskSpec = {}): Promise<Task> {
+  const status = spec.status ?? 'PENDING';
+  const attempts = spec.attempts ?? (status === 'PENDING' || status === 'CANCELLED' ? 0 : 1);
+  const maxAttempts = spec.maxAttempts ?? (status === 'RETRYING' ? attempts + 1 : Math.max(1, attempts));
+  const workerId = spec.workerId ?? 'test-worker';
+  const defaultTtlMs = spec.defaultTtlMs ?? 86_400_000;
+  checkSpec(status, attempts, maxAttempts, spec);
+
+  const id = uuidv7();
+  await insertTasks(sql, [
+    {
+      id,
+      name: spec.name ?? 'demo.echo',
+      queue: spec.queue ?? 'default',
+      priority: spec.priority ?? 0,
+      args: JSON.stringify(spec.args ?? []),
+      kwargs: JSON.stringify(spec.kwargs ?? {}),
+      maxAttempts,
+      runAfter: spec.runAfter?.toISOString() ?? null,
+      idempotencyKey: spec.idempotencyKey ?? null,
+      timeoutMs: spec.timeoutMs ?? null,
+      resultTtlMs: spec.resultTtlMs ?? null,
+      backoff: spec.backoff ? { ...spec.backoff } as Backoff : null,
+    },
+  ]);
+  const queue = spec.queue ?? 'default';
+  const fail = (attempt: number, retryDelayMs: number | null) =>
+    failTask(sql, { id, attempt, workerId, error: encodeError(spec, attempt, workerId), retryDelayMs, defaultTtlMs });
+
+  // Earlier attempts: each claimed and failed, due again at once.
+  for (let attempt = 1; attempt < attempts; attempt++) {
+    await claimOne(sql, id, queue, workerId, 60_000);
+    await fail(attempt, 0);
+  }
+  if (attempts > 0) await claimOne(sql, id, queue, workerId, status === 'RUNNING' ? (spec.leaseMs ?? 30_000) : 60_000);
+  switch (status) {
+    case 'PENDING':
+      break;
+    case 'RUNNING':
+      if (spec.cancelRequested) await requestCancel(sql, { id, defaultTtlMs });
+      break;
+    case 'SUCCEEDED':
+      await completeTasks(sql, workerId, [{ id, attempt: attempts, returnValue: JSON.stringify(spec.returnValue ?? null) }], defaultTtlMs);
+      break;
+    case 'RETRYING':
+      await fail(attempts, spec.retryDelayMs ?? 3_600_000);
+      break;
+    case 'FAILED':
+      await fail(attempts, null);
+      break;
+    case 'CANCELLED':
+      await requestCancel(sql, { id, defaultTtlMs });
+      if (attempts > 0) await finishCancelledTask(sql, { id, attempt: attempts, workerId, error: null, defaultTtlMs });
+      break;
+  }
+  const task = await getTask(sql, id);
+  if (task?.status !== status) throw new Error(`insertTask: wanted ${status}, made ${task?.status ?? 'nothing'} (${id})`);
+  return task;
 }
 
-/** The events recorded for one task, after flushing everything committed so far. */
-export async function eventsOf(recorder: EventRecorder, sql: Sql, id: string): Promise<Omit<TaskEvent, 'id'>[]> {
-  await flushEvents(recorder, sql);
-  return recorder.events.filter((e) => e.id === id).map(({ version, status }) => ({ version, status }));
+/** Refuses a spec no real life leads to, rather than making something else. */
+function checkSpec(status: TaskStatus, attempts: number, maxAttempts: number, spec: TaskSpec): void {
+  const refuse = (why: string): never => {
+    throw new Error(`insertTask(${JSON.stringify({ status, attempts, maxAttempts })}): ${why}`);
+  };
+  if (status === 'PENDING' && attempts !== 0) refuse('a PENDING task has made no attempt');
+  if (status !== 'PENDING' && status !== 'CANCELLED' && attempts < 1) refuse(`a ${status} task has made an attempt`);
+  if (status === 'RETRYING' && attempts >= maxAttempts) refuse('a RETRYING task has an attempt left');
+  if (attempts > maxAttempts) refuse('attempts cannot exceed maxAttempts');
+  if (status !== 'PENDING' && spec.runAfter && spec.runAfter.getTime() > Date.now()) refuse('a task due later cannot have been claimed');
 }
 
-/** Sets columns directly, e.g. to place tasks at fixed enqueue times. Test set-up only. */
+/** A failed attempt's error as failTask stores it. */
+function encodeError(spec: TaskSpec, attempt: number, workerId: string): string {
+  const { exceptionType = 'Error', message = `attempt ${attempt} failed` } = spec.error ?? {};
+  return JSON.stringify({ exceptionType, message, traceback: null, attempt, at: new Date().toISOString(), workerId });
+}
+
+/**
+ * Claims task `id` with the real claim statement. That statement takes the most urgent waiting
+ * tasks of a queue, not a given one; so the others waiting in the queue are locked meanwhile from
+ * a second connection, and the claim's SKIP LOCKED passes over them (and over rows a runner holds).
+ */
+async function claimOne(sql: Sql, id: string, queue: string, workerId: string, leaseMs: number): Promise<void> {
+  const claimed = await sql.begin(async (others) => {
+    await others`SELECT id FROM tasks WHERE queue = ${queue} AND status IN ('PENDING', 'RETRYING') AND id <> ${id} FOR UPDATE SKIP LOCKED`;
+    return claimTasks(sql, { workerId, limit: 1, queues: [queue], leaseMs });
+  });
+  if (claimed[0]?.id !== id) throw new Error(`insertTask: could not claim ${id} (a runner took it, or it is not due)`);
+}
+
+/**
+ * Fallback, a direct UPDATE: places a task at a fixed enqueue time (and makes it due then), which
+ * no statement does — they take the time from the clock. Not a visible change: no version, no event.
+ */
 export async function setEnqueuedAt(exec: Executor, id: string, at: Date): Promise<void> {
   await exec`UPDATE tasks SET enqueued_at = ${at}, run_after = ${at} WHERE id = ${id}`;
+}
+
+// ---- the core test app ---------------------------------------------------------------------------
+
+/** The core's test app: createTestApp (app.ts) with CORE_RUNNER defaults and no server. */
+export type QueueTestApp = TestApp;
+
+/** createTestApp({ env, tasks: extraTasks }), as the core and worker tests call it. */
+export function createQueueTestApp(env: Record<string, string> = {}, extraTasks: TaskDefinition[] = []): Promise<QueueTestApp> {
+  return createTestApp({ env, tasks: extraTasks });
 }
 
 export interface QueueTestContext {
@@ -242,6 +224,45 @@ export function useQueueTestApp(): QueueTestContext {
     },
   };
 }
+
+
+// ---- waiting and counting -----------------------------------------------------------------------
+
+/** Rows in `tasks`: error paths must leave this unchanged. */
+export async function countTasks(exec: Executor): Promise<number> {
+  const [row] = await exec`SELECT count(*)::int AS count FROM tasks`;
+  return Number(row?.count);
+}
+
+/** Polls until the task has one of `statuses` (deadline 10 s); returns it. */
+export function waitForStatus(deps: Deps, id: string, statuses: TaskStatus | TaskStatus[], timeoutMs = 10_000): Promise<Task> {
+  const wanted = Array.isArray(statuses) ? statuses : [statuses];
+  return waitFor(
+    async () => {
+      const task = await deps.queue.getTask(id);
+      return task && wanted.includes(task.status) ? task : undefined;
+    },
+    { timeoutMs, message: `task ${id} to be ${wanted.join('/')}` },
+  );
+}
+
+/**
+ * Waits until every notification committed so far has reached `recorder`: sends a marker
+ * on the events channel and waits for it. PostgreSQL delivers notifications in commit
+ * order, so anything committed before the marker has arrived once the marker has.
+ */
+export async function flushEvents(recorder: EventRecorder, sql: Sql): Promise<void> {
+  const marker = randomUUID();
+  await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${marker}:1:PENDING`})`;
+  await recorder.waitFor((e) => e.id === marker);
+}
+
+/** The events recorded for one task, after flushing everything committed so far. */
+export async function eventsOf(recorder: EventRecorder, sql: Sql, id: string): Promise<Omit<TaskEvent, 'id'>[]> {
+  await flushEvents(recorder, sql);
+  return recorder.events.filter((e) => e.id === id).map(({ version, status }) => ({ version, status }));
+}
+
 
 /**
  * Waits until heartbeats have pushed the leases `workerId` holds `ms` past where they stand now:

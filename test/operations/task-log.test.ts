@@ -1,16 +1,12 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createDeps, type Deps } from '../../src/deps.js';
+import type { Deps } from '../../src/deps.js';
 import { logTaskLifecycle } from '../../src/metrics/task-log.js';
 import { defineTask } from '../../src/worker/define-task.js';
-import { exampleTasks } from '../../src/worker/examples.js';
-import { createRegistry } from '../../src/worker/registry.js';
 import type { Runner } from '../../src/worker/runner.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestApp, FAST_RUNNER, type TestApp } from '../helpers/app.js';
 import { waitForStatus } from '../helpers/factories.js';
-import { FAST_RUNNER } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 
 type Line = Record<string, unknown> & { level: number; msg: string };
@@ -33,21 +29,19 @@ const chatty = defineTask({
   },
 });
 
-let database: TestDatabase;
+let app: TestApp;
 let deps: Deps;
 let runner: Runner;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  deps = await createDeps(loadConfig({}), { databaseUrl: database.url, log, registry: createRegistry([...exampleTasks, chatty]) });
-  runner = deps.createRunner(FAST_RUNNER);
+  app = await createTestApp({ log, tasks: [chatty], runnerDefaults: FAST_RUNNER });
+  deps = app.deps;
+  runner = app.runner();
   logTaskLifecycle(runner, log);
   await runner.start();
 });
 afterAll(async () => {
-  await runner?.stop();
-  await deps?.close();
-  await database?.drop();
+  await app?.close();
 });
 
 describe('logTaskLifecycle', () => {

@@ -156,10 +156,9 @@ describe('queueStats', () => {
       // Their runAfter is in the future: nothing is waiting yet.
       expect(byQueue.get(q)?.oldestPendingAgeMs).toBeNull();
     }
-    const due = await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due' });
-    await app.sql`UPDATE tasks SET run_after = now() - interval '5 seconds' WHERE id = ${due.id}`;
-    const running = await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due' });
-    await app.sql`UPDATE tasks SET run_after = now() + interval '1 hour' WHERE id = ${running.id}`;
+    // One due for 5 s, one due in an hour.
+    await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due', runAfter: new Date(Date.now() - 5000) });
+    await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due', runAfter: new Date(Date.now() + 3_600_000) });
     const later = (await app.deps.queue.queueStats()).find((s) => s.queue === 'q-due');
     expect(later?.counts.PENDING).toBe(2);
     expect(later?.oldestPendingAgeMs).toBeGreaterThanOrEqual(5000);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
-import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { abortReasons, eventsOf, insertTask, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Every transition of the state machine in DESIGN.md, each checked for: the row after it,
@@ -49,26 +49,24 @@ describe('failTask', () => {
 
 describe('rescuer.runOnce', () => {
   it('turns an expired lease into RETRYING, then FAILED, each with a WorkerLost error naming the worker', async () => {
-    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 2, backoff: FAST });
-    // A worker that claims and then dies: nothing renews its lease.
-    await claimTasks(env.app.sql, { workerId: 'ghost-1', limit: 10, queues: [], leaseMs: 1000 });
-    expect(await env.app.deps.rescuer.runOnce()).toEqual([]); // the lease has not run out yet
-    const [retrying] = await env.app.deps.rescuer.runOnce(FUTURE());
+    // A worker that claimed it and died: its lease has run out (a negative lease, given to the real claim).
+    const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'ghost-1', leaseMs: -1000, maxAttempts: 2, backoff: FAST });
+    const [retrying] = await env.app.deps.rescuer.runOnce();
     expect(retrying).toMatchObject({ id: task.id, status: 'RETRYING', lockedBy: null, leaseExpiresAt: null, finishedAt: null });
     expect(retrying?.errors).toEqual([expect.objectContaining({ exceptionType: 'WorkerLost', attempt: 1, workerId: 'ghost-1' })]);
     expect(retrying?.errors[0]?.message).toContain('ghost-1');
 
-    // run_after moved past the (future) rescue time, so claim it by making it due.
-    await env.app.sql`UPDATE tasks SET run_after = now() WHERE id = ${task.id}`;
-    await claimTasks(env.app.sql, { workerId: 'ghost-2', limit: 10, queues: [], leaseMs: 1000 });
-    const [failed] = await env.app.deps.rescuer.runOnce(FUTURE());
+    // Due again after its backoff (10 ms): a second worker claims it, and dies too.
+    await waitFor(async () => (await claimTasks(env.app.sql, { workerId: 'ghost-2', limit: 10, queues: [], leaseMs: -1000 })).length > 0, {
+      message: 'the retry to be claimed',
+    });
+    const [failed] = await env.app.deps.rescuer.runOnce();
     expect(failed).toMatchObject({ id: task.id, status: 'FAILED', attempts: 2, workerIds: ['ghost-1', 'ghost-2'] });
     expect(failed?.errors.map((e) => [e.exceptionType, e.attempt, e.workerId])).toEqual([
       ['WorkerLost', 1, 'ghost-1'],
       ['WorkerLost', 2, 'ghost-2'],
     ]);
     expect(failed?.expiresAt).not.toBeNull();
-    // The direct UPDATE above is not a task change of the core, so it sent no event.
     expect(await eventsOf(env.recorder, env.app.sql, task.id)).toEqual(history('PENDING', 'RUNNING', 'RETRYING', 'RUNNING', 'FAILED'));
   });
 
@@ -120,7 +118,8 @@ describe('cancelTask', () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.stubborn', args: ['fail'], maxAttempts: 3, backoff: FAST });
     await env.app.runner({ heartbeatMs: 60_000 }).start();
     await waitForStatus(env.app.deps, task.id, 'RUNNING');
-    // What requestCancel stores; its wake-up for the worker is still on the way.
+    // What requestCancel stores, while its wake-up for the worker is still on the way. A direct
+    // UPDATE: the real statement would wake the worker, the very thing this test keeps from happening.
     await env.app.sql`UPDATE tasks SET cancel_requested = true WHERE id = ${task.id}`;
     // Meanwhile the handler fails: the worker records a failed attempt, with attempts left.
     await waitFor(() => releaseStubborn() > 0, { message: 'the handler to be waiting' });

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js';
+
+/**
+ * Task definitions only the tests use, registered next to the examples in every test app
+ * (test/helpers/app.ts), with the state they share with the tests that drive them.
+ */
+
+/** Abort reasons seen by `test.block` handlers, by task id: proof that the AbortSignal fired. */
+export const abortReasons = new Map<string, unknown>();
+/** Task ids in the order `test.record` ran them. */
+export const executionOrder: string[] = [];
+/** Gates that `test.stubborn` waits on, by `taskId:attempt`; `releaseStubborn()` opens them. */
+const gates = new Map<string, () => void>();
+
+/** Opens every gate a `test.stubborn` handler waits on (so none outlives its test); says how many. */
+export function releaseStubborn(only?: { taskId: string; attempt: number }): number {
+  const keys = only ? [`${only.taskId}:${only.attempt}`].filter((k) => gates.has(k)) : [...gates.keys()];
+  for (const key of keys) {
+    gates.get(key)?.();
+    gates.delete(key);
+  }
+  return keys.length;
+}
+
+/** Values a handler can return that JSON/PostgreSQL cannot store. */
+const badResults: Record<string, () => unknown> = {
+  bigint: () => ({ total: 10n }),
+  cycle: () => {
+    const value: Record<string, unknown> = { a: 1 };
+    value.self = value;
+    return value;
+  },
+  nul: () => ({ text: 'a\u0000b' }),
+  surrogate: () => ({ text: 'broken \ud800 pair' }),
+  toJsonThrows: () => ({
+    toJSON() {
+      throw new Error('no JSON for you');
+    },
+  }),
+  large: () => ({ text: 'x'.repeat(2000) }),
+  nan: () => ({ value: Number.NaN }),
+};
+
+/** Things a handler can throw that are not Errors. */
+const badThrows: Record<string, () => unknown> = {
+  string: () => 'plain string thrown',
+  undefined: () => undefined,
+  cycle: () => {
+    const value: Record<string, unknown> = { reason: 'cyclic' };
+    value.self = value;
+    return value;
+  },
+  nulMessage: () => new Error('bad \u0000 byte'),
+};
+
+/** Task definitions only the tests use, next to the built-in examples. */
+export const testTasks: TaskDefinition[] = [
+  // Blocks until its AbortSignal fires (timeout, cancel, shutdown), then rethrows the abort.
+  defineTask({
+    name: 'test.block',
+    run: (_args, ctx) =>
+      new Promise((_resolve, reject) => {
+        const onAbort = () => {
+          abortReasons.set(ctx.taskId, ctx.signal.reason);
+          reject(new DOMException('aborted', 'AbortError'));
+        };
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      }),
+  }),
+  // Ignores its AbortSignal; waits until the test opens its gate, then returns (or throws: args ['fail']).
+  defineTask({
+    name: 'test.stubborn',
+    run: (args, ctx) =>
+      new Promise<string>((resolve, reject) =>
+        gates.set(`${ctx.taskId}:${ctx.attempt}`, () =>
+          args[0] === 'fail' ? reject(new Error('failed after all')) : resolve(`finally done (attempt ${ctx.attempt})`),
+        ),
+      ),
+  }),
+  // Returns a value that cannot be stored, chosen by name (see badResults).
+  defineTask({
+    name: 'test.return',
+    args: z.tuple([z.enum(Object.keys(badResults) as [string, ...string[]])]),
+    run: ([kind]) => (badResults[kind] as () => unknown)(),
+  }),
+  // Throws something that is not an Error, chosen by name (see badThrows).
+  defineTask({
+    name: 'test.throw',
+    args: z.tuple([z.enum(Object.keys(badThrows) as [string, ...string[]])]),
+    run: ([kind]) => {
+      throw (badThrows[kind] as () => unknown)();
+    },
+  }),
+  // Fails its first attempt, succeeds on the next.
+  defineTask({
+    name: 'test.fail-once',
+    run: (_args, ctx) => {
+      if (ctx.attempt === 1) throw new Error('first attempt fails');
+      return { attempt: ctx.attempt };
+    },
+  }),
+  // Records the order in which tasks ran.
+  defineTask({
+    name: 'test.record',
+    run: (_args, ctx) => {
+      executionOrder.push(ctx.taskId);
+      return null;
+    },
+  }),
+];
