@@ -23,6 +23,10 @@ const UNIT = [
   'test/error-codes.test.ts',
   'test/queue/json.test.ts',
   'test/operations/app-metrics.test.ts',
+  'test/queue/micro-batcher.test.ts',
+  'test/service.test.ts',
+  'test/worker/claim-policy.test.ts',
+  'test/dashboard/timeline.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';
