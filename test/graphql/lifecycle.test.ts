@@ -193,7 +193,8 @@ describe('taskStatusChanged(filter)', () => {
     const echo = await enqueue('demo.echo', ['x']);
     const other = await enqueue('math.copysign', [2, 1]);
     await stream.waitFor((v) => v.taskStatusChanged.id === echo.id);
-    await watch(other.id).done;
+    // The other task has finished (its stream completed at its terminal state): its changes went by the filter.
+    expect(await watch(other.id).done).toBe('complete');
     stream.unsubscribe();
     const states = stream.values.map((v) => v.taskStatusChanged);
     expect(states.every((s) => s.name === 'demo.echo' && s.status === ('SUCCEEDED' as TaskStatus))).toBe(true);
