@@ -5,7 +5,7 @@
  * EventSource was chosen over a hand-written graphql-transport-ws client: it is built into
  * every browser, reconnects by itself, and needs no protocol code (a few lines instead of a
  * state machine). Its limit, six HTTP/1.1 connections per origin, is not reached: the
- * dashboard holds at most two streams (the task list and the open detail).
+ * dashboard holds at most three streams (the task list, the open task's state, its events).
  */
 
 const GRAPHQL = '/graphql';
@@ -36,6 +36,32 @@ export const STATS = `query DashboardStats {
 export const CHANGES = `subscription DashboardChanges { taskStatusChanged { ${ROW} } }`;
 
 export const WATCH = `subscription DashboardTask($id: ID!) { taskStatusChanged(id: $id) { ${DETAIL} } }`;
+
+/** One entry of a task's event log, as the timeline and the output panel show it. */
+const EVENT = `
+  version type status at attempt workerId output
+  progress { current total message }
+  error { exceptionType message }`;
+
+/** Every event of a task after `afterVersion`: replayed from its log, then live (see detail.js). */
+export const EVENTS = `subscription DashboardTaskEvents($id: ID!, $afterVersion: Int) {
+  taskEvents(id: $id, afterVersion: $afterVersion) { ${EVENT} }
+}`;
+
+/** A page of a task's log, oldest first: the events before the oldest one shown. */
+export const EARLIER_EVENTS = `query DashboardEarlierEvents($id: ID!, $first: Int!, $after: String) {
+  taskResult(id: $id) { events(first: $first, after: $after) { edges { node { ${EVENT} } } } }
+}`;
+
+/**
+ * The `Task.events` cursor of a version, to read the page that ends just before the oldest event
+ * shown: `events` pages forward only, and the API's version cursors are `version:<n>` in
+ * base64url (src/queue/event-log.ts). The browser test loads earlier events through it, so a
+ * change of that encoding fails a test rather than the page.
+ */
+export function versionCursor(version) {
+  return btoa(`version:${version}`).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
 
 export const CANCEL = `mutation DashboardCancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;
 export const RETRY = `mutation DashboardRetry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
@@ -98,6 +124,50 @@ export function subscribe(query, variables, handlers) {
     }
   });
   return close;
+}
+
+/**
+ * Like `subscribe`, but resumes by itself: when the stream drops, or ends while `final()` says
+ * it should not have (a server shutting down), it connects again after a pause (0.5 s doubling
+ * to 5 s, back to 0.5 s once connected) with `variables()` read afresh, e.g. the last version
+ * received, instead of EventSource's own retry, which would run the first URL again.
+ * `reconnecting()` is called at each drop; `complete()` once, at the final end. Returns `close()`.
+ */
+export function subscribeResuming(query, variables, handlers) {
+  let stopped = false;
+  let pauseMs = 500;
+  let timer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
+  let close = () => {};
+  const again = () => {
+    close();
+    handlers.reconnecting?.();
+    timer = setTimeout(connect, pauseMs);
+    pauseMs = Math.min(pauseMs * 2, 5000);
+  };
+  const connect = () => {
+    if (stopped) return;
+    close = subscribe(query, variables(), {
+      open() {
+        pauseMs = 500;
+        handlers.open?.();
+      },
+      next: handlers.next,
+      reconnecting: again,
+      complete() {
+        if (stopped) return;
+        if (handlers.final()) {
+          stopped = true;
+          handlers.complete?.();
+        } else again();
+      },
+    });
+  };
+  connect();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    close();
+  };
 }
 
 /** The first error's code, for messages shown to the user. */

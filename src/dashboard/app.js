@@ -1,15 +1,17 @@
 // @ts-check
 /**
  * The live dashboard: one stream of every task change (SSE), the task list with filters and
- * cursor pages, queue counts, a detail panel with its own stream, cancel / retry / enqueue.
+ * cursor pages, queue counts, a detail panel with its own streams (detail.js), cancel / retry /
+ * enqueue.
  * Nothing is polled: the list and the counts are read again only when a change arrives, a
  * filter or page changes, or the stream reconnects (changes may have been missed meanwhile).
  */
-import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS, WATCH } from './api.js';
+import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
+import { showTask } from './detail.js';
 import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
 import { applyChange, createPage, toTaskFilter } from './live.js';
-import { detailView, el, queueRows, STATUSES, taskRow } from './render.js';
+import { el, queueRows, STATUSES, taskRow } from './render.js';
 
 const PAGE_SIZE = 20;
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -19,7 +21,7 @@ const state = {
   page: createPage(),
   /** Changes that arrived while a page was being read: applied on top of it. */
   buffered: /** @type {any[] | null} */ (null),
-  detail: { id: /** @type {string | null} */ (null), task: /** @type {any} */ (null), close: () => {} },
+  detail: { id: /** @type {string | null} */ (null), close: () => {} },
   queues: /** @type {any[]} */ ([]),
 };
 
@@ -190,28 +192,12 @@ function closeDetail() {
 
 function showDetail(id) {
   state.detail.close();
-  state.detail = { id, task: null, close: () => {} };
+  state.detail = { id, close: () => {} };
   const panel = byId('detail');
   panel.hidden = !id;
   document.body.classList.toggle('with-detail', Boolean(id));
   for (const tr of byId('rows').querySelectorAll('tr')) tr.classList.toggle('selected', tr.dataset.id === id);
-  if (!id) return;
-  panel.replaceChildren(el('p', { class: 'muted pad' }, 'Loading…'));
-  const detail = state.detail;
-  // The subscription's first result is the current state; then every change until a terminal one.
-  detail.close = subscribe(WATCH, { id }, {
-    next(data, errors) {
-      if (state.detail !== detail) return;
-      if (errors?.length) {
-        const missing = errorCode(errors) === 'NOT_FOUND' || errorCode(errors) === 'BAD_USER_INPUT';
-        panel.replaceChildren(el('div', { class: 'pad' }, el('p', {}, missing ? 'No such task (it may have expired).' : errors[0].message), el('button', { type: 'button', class: 'secondary', on: { click: closeDetail } }, 'Close')));
-        return;
-      }
-      detail.task = data.taskStatusChanged;
-      panel.replaceChildren(detailView(detail.task, { act, close: closeDetail }));
-      change(detail.task);
-    },
-  });
+  if (id) state.detail.close = showTask(panel, id, { act, close: closeDetail, change });
 }
 
 // ---- actions ------------------------------------------------------------------------------------

@@ -111,10 +111,10 @@ function errorItem(e) {
   );
 }
 
-/** The detail panel of one task. */
-export function detailView(task, { act, close }) {
+/** The top of a task's detail: name, status and actions, its fields, every attempt's error. */
+export function detailSummary(task, { act, close }) {
   const p = task.progress;
-  return el('div', { class: 'detail-body', data: { id: task.id, status: task.status } },
+  return [
     el('div', { class: 'detail-head' },
       el('div', {}, el('h2', {}, task.name), el('code', { class: 'id' }, task.id)),
       el('button', { type: 'button', class: 'close', 'aria-label': 'Close detail', on: { click: close } }, '×')),
@@ -131,11 +131,17 @@ export function detailView(task, { act, close }) {
       field('Workers', task.workerIds.length ? task.workerIds.join(', ') : null, 'wide mono'),
     ),
     task.errors.length ? [el('h3', {}, `Errors (${task.errors.length})`), el('ol', { class: 'errors' }, task.errors.map(errorItem))] : null,
+  ].flat().filter(Boolean);
+}
+
+/** The bottom of a task's detail: its return value and arguments. */
+export function detailTail(task) {
+  return [
     el('h3', {}, 'Return value'),
     task.status === 'SUCCEEDED' ? el('pre', { class: 'json', data: { field: 'returnValue' } }, json(task.returnValue)) : el('p', { class: 'muted' }, 'None until the task succeeds.'),
     el('h3', {}, 'Arguments'),
     el('pre', { class: 'json', data: { field: 'args' } }, json(task.args)),
     el('h3', {}, 'Keyword arguments'),
     el('pre', { class: 'json', data: { field: 'kwargs' } }, json(task.kwargs)),
-  );
+  ];
 }

@@ -13,6 +13,9 @@ const FILES: Record<string, string> = {
   'render.js': 'text/javascript; charset=utf-8',
   'format.js': 'text/javascript; charset=utf-8',
   'form.js': 'text/javascript; charset=utf-8',
+  'detail.js': 'text/javascript; charset=utf-8',
+  'timeline.js': 'text/javascript; charset=utf-8',
+  'timeline-view.js': 'text/javascript; charset=utf-8',
 };
 
 /**

@@ -171,7 +171,8 @@ describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('the dashboard in h
     await row(later).waitFor();
     await page.evaluate((id) => (location.hash = `task=${id}`), detailed);
     await page.locator('#detail .detail-body').waitFor();
-    await page.locator('#detail details').first().evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    // Its timeline replayed to the end: both attempts, their workers and errors.
+    await page.locator('#detail .log-state.ended').waitFor();
     // Toasts of the earlier clicks are gone after a few seconds; a click dismisses them now.
     await page.locator('.notice').evaluateAll((notices) => notices.forEach((n) => (n as HTMLElement).click()));
     await mkdir('test-artifacts', { recursive: true });

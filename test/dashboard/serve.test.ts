@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeVersionCursor } from '../../src/queue/event-log.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
 let server: TestServer;
@@ -12,6 +13,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
+
+/** Every script of the page: each must be served, and none may write markup. */
+const MODULES = readdirSync('src/dashboard').filter((file) => file.endsWith('.js'));
 
 /** The browser modules, loaded in Node: they touch no DOM at import time. */
 const api = (await import('../../src/dashboard/api.js' as string)) as Record<string, unknown>;
@@ -38,7 +42,7 @@ describe('dashboard routes', () => {
   });
 
   it('serves its modules and stylesheet with their types, and the task names', async () => {
-    for (const file of ['app.js', 'api.js', 'live.js', 'render.js', 'format.js', 'form.js']) {
+    for (const file of MODULES) {
       const res = await fetch(`${base}/dashboard/${file}`);
       expect([file, res.status, res.headers.get('content-type')]).toEqual([file, 200, 'text/javascript; charset=utf-8']);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -53,7 +57,7 @@ describe('dashboard routes', () => {
   });
 
   it('never puts task data into markup (no innerHTML, no insertAdjacentHTML, no document.write)', () => {
-    for (const file of ['app.js', 'api.js', 'live.js', 'render.js', 'format.js', 'form.js']) {
+    for (const file of MODULES) {
       const source = readFileSync(`src/dashboard/${file}`, 'utf8');
       expect([file, source.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/g)]).toEqual([file, null]);
     }
@@ -64,8 +68,13 @@ describe('dashboard operations', () => {
   it('are valid against schema/schema.graphql', () => {
     const schema = buildSchema(readFileSync('schema/schema.graphql', 'utf8'));
     const documents = Object.entries(api).filter(([, v]) => typeof v === 'string' && /^(query|mutation|subscription) /.test(v));
-    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'ENQUEUE', 'RETRY', 'STATS', 'TASKS', 'WATCH']);
+    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'EARLIER_EVENTS', 'ENQUEUE', 'EVENTS', 'RETRY', 'STATS', 'TASKS', 'WATCH']);
     for (const [name, text] of documents) expect([name, validate(schema, parse(text as string)).map((e) => e.message)]).toEqual([name, []]);
+  });
+
+  it('make the Task.events cursor of a version as the API does (to load earlier events)', () => {
+    const versionCursor = api.versionCursor as (version: number) => string;
+    for (const version of [0, 1, 999, 1500, 123_456_789]) expect(versionCursor(version)).toBe(encodeVersionCursor(version));
   });
 });
 

@@ -1,0 +1,132 @@
+// @ts-check
+/**
+ * The DOM of a task's log in the detail panel: the output (its OUTPUT chunks as lines) and the
+ * timeline (every event), both fed from one log (timeline.js) and changed in place: rows are
+ * appended, prepended or dropped, never rebuilt, so a scrolled box stays where the user left it.
+ * Each box follows new lines only while it is scrolled to its bottom.
+ */
+import { preciseTime } from './format.js';
+import { el, statusBadge } from './render.js';
+import { eventNote, isTruncation, LATEST, outputText } from './timeline.js';
+
+const atBottom = (box) => box.scrollHeight - box.scrollTop - box.clientHeight <= 4;
+const versionOf = (node) => Number(/** @type {HTMLElement} */ (node).dataset.version);
+
+/** An event's row, and under it a row with its note (error, progress, output) across the columns. */
+function eventRows(event) {
+  const note = eventNote(event);
+  const data = { version: String(event.version), type: event.type };
+  const row = el('tr', { class: note ? 'event has-note' : 'event', data },
+    el('td', { class: 'num muted' }, String(event.version)),
+    el('td', { class: 'event' }, el('span', { class: 'type' }, event.type), ' ', statusBadge(event.status)),
+    el('td', { class: 'num', title: event.at }, preciseTime(event.at)),
+    el('td', { class: 'num' }, String(event.attempt)),
+    el('td', { class: 'worker', title: event.workerId ?? null }, event.workerId ?? '—'),
+  );
+  if (!note) return [row];
+  return [row, el('tr', { class: 'note-row', data }, el('td'), el('td', { colspan: 4, class: event.error ? 'note error-note' : 'note', title: note }, note))];
+}
+
+function outputLine(event) {
+  const data = { version: String(event.version), attempt: String(event.attempt) };
+  if (isTruncation(event.output)) return el('div', { class: 'line truncated', data }, 'Output truncated: the task reached its output cap (MAX_OUTPUT_BYTES).');
+  return el('div', { class: 'line chunk', data }, outputText(event.output));
+}
+
+/** Labels the first line of each attempt's run ("attempt 2"), from the line before it. */
+function markAttempt(line) {
+  if (!line) return;
+  const prev = /** @type {HTMLElement | null} */ (line.previousElementSibling);
+  const attempt = line.dataset.attempt;
+  line.classList.toggle('new-attempt', prev ? prev.dataset.attempt !== attempt : attempt !== '1');
+}
+
+/**
+ * Builds the view. `loadEarlier()` is called by its "Load earlier" button. Returns `node` and
+ * `update(log, {added, dropped})` after live events, `prepend(log, events)` after earlier ones,
+ * `setState(kind, text)` for the stream's state, and `earlierFailed(text)`.
+ */
+export function createTimelineView({ loadEarlier }) {
+  const earlierText = el('span', { class: 'muted' });
+  const earlierButton = el('button', { type: 'button', class: 'secondary small', data: { action: 'earlier' }, on: { click: () => loadEarlier() } }, 'Load earlier');
+  const earlier = el('div', { class: 'earlier', hidden: true }, earlierText, earlierButton);
+  const output = el('div', { class: 'output', role: 'log', 'aria-label': 'Output', tabindex: 0 });
+  const rows = el('tbody');
+  const table = el('table', { class: 'grid events' },
+    el('thead', {}, el('tr', {},
+      el('th', { scope: 'col', class: 'num' }, '#'), el('th', { scope: 'col' }, 'Event · status after'),
+      el('th', { scope: 'col', class: 'num' }, 'Time'), el('th', { scope: 'col', class: 'num', title: 'Attempt' }, 'Att.'),
+      el('th', { scope: 'col' }, 'Worker'))),
+    rows);
+  const timeline = el('div', { class: 'timeline' }, table);
+  const count = el('span', { class: 'muted' });
+  const state = el('span', { class: 'log-state connecting', role: 'status' }, 'connecting…');
+  const showOutput = el('input', { type: 'checkbox', checked: true, on: { change: (e) => table.classList.toggle('hide-output', !e.currentTarget.checked) } });
+  const node = el('section', { class: 'task-log' },
+    earlier,
+    el('div', { class: 'log-head' }, el('h3', {}, 'Output'), state),
+    output,
+    el('div', { class: 'log-head' }, el('h3', {}, 'Timeline'), count,
+      el('label', { class: 'toggle' }, showOutput, 'output events')),
+    timeline,
+  );
+
+  const refresh = (log) => {
+    earlier.hidden = log.after <= 0;
+    earlierText.textContent = `${log.after.toLocaleString()} earlier ${log.after === 1 ? 'event' : 'events'} not shown`;
+    earlierButton.textContent = `Load ${Math.min(LATEST, log.after).toLocaleString()} earlier`;
+    count.textContent = `${log.last.toLocaleString()} ${log.last === 1 ? 'event' : 'events'}`;
+  };
+
+  return {
+    node,
+    update(log, { added }) {
+      const followOutput = atBottom(output);
+      const followTimeline = atBottom(timeline);
+      rows.append(...added.flatMap(eventRows));
+      for (const event of added) {
+        if (event.type !== 'OUTPUT') continue;
+        const line = outputLine(event);
+        output.append(line);
+        markAttempt(line);
+      }
+      // Events that left the window (timeline.js appendEvents): the oldest lines go.
+      while (rows.firstElementChild && versionOf(rows.firstElementChild) <= log.after) rows.firstElementChild.remove();
+      let trimmed = false;
+      while (output.firstElementChild && versionOf(output.firstElementChild) <= log.after) {
+        output.firstElementChild.remove();
+        trimmed = true;
+      }
+      if (trimmed) markAttempt(/** @type {HTMLElement | null} */ (output.firstElementChild));
+      if (followOutput) output.scrollTop = output.scrollHeight;
+      if (followTimeline) timeline.scrollTop = timeline.scrollHeight;
+      refresh(log);
+    },
+    prepend(log, events) {
+      earlierButton.disabled = false;
+      // Keep what the user is looking at in place: the content grows above it.
+      const outputFromBottom = output.scrollHeight - output.scrollTop;
+      const timelineFromBottom = timeline.scrollHeight - timeline.scrollTop;
+      const junction = /** @type {HTMLElement | null} */ (output.firstElementChild);
+      rows.prepend(...events.flatMap(eventRows));
+      const lines = events.filter((e) => e.type === 'OUTPUT').map(outputLine);
+      output.prepend(...lines);
+      for (const line of [...lines, junction]) markAttempt(line);
+      output.scrollTop = output.scrollHeight - outputFromBottom;
+      timeline.scrollTop = timeline.scrollHeight - timelineFromBottom;
+      refresh(log);
+    },
+    loading() {
+      earlierButton.disabled = true;
+    },
+    earlierFailed(text) {
+      earlierButton.disabled = false;
+      earlierText.textContent = text;
+    },
+    setState(kind, text) {
+      state.className = `log-state ${kind}`;
+      state.textContent = text;
+    },
+    refresh,
+  };
+}
