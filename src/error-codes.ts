@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'RATE_LIMITED',
+  // The server is shutting down: try again (on another server, or once it is back).
+  'SHUTTING_DOWN',
   // About the request itself, before anything runs: graphql-js, yoga and the body limit.
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',

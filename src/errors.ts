@@ -37,6 +37,13 @@ export class AppError extends Error {
   }
 }
 
+/** The process is stopping: a subscription asked for now is refused (a client retries elsewhere). */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super('SHUTTING_DOWN', 'The server is shutting down; subscribe again (another server, or this one once it is back)');
+  }
+}
+
 /** No task definition is registered under that name. */
 export class UnknownTaskError extends AppError {
   constructor(name: string, options: AppErrorOptions = {}) {

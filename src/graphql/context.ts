@@ -3,7 +3,7 @@ import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventTy
 
 /**
  * Live task changes, as the subscription resolvers need them. The server implements it
- * (src/server/pubsub.ts) over one LISTEN connection per process.
+ * (src/server/live/hub.ts) over one LISTEN connection per process.
  */
 export interface TaskEvents {
   /**
@@ -25,9 +25,21 @@ export interface TaskEvents {
   loadTask(id: string): Promise<Task | undefined>;
 }
 
-/** What every resolver gets: the core's queue API and the process's task-event hub. */
+/**
+ * What every resolver gets, made anew for each operation (HTTP request, graphql-ws subscribe):
+ * references to the core's queue API and the process's task-event hub, and what the operation
+ * may share with others.
+ */
 export interface GraphQLContext {
   queue: Queue;
   events: TaskEvents;
   log: Logger;
+  /**
+   * Operations whose contexts carry the same scope may share subscription results (the server
+   * executes an event once per distinct document, variables and scope: src/server/live/
+   * shared-results.ts). Nothing a result holds may depend on the caller beyond its scope: with
+   * callers that see different things (tenants, scopes), the scope must tell them apart. One
+   * scope, `''`, while every caller sees the same.
+   */
+  resultScope: string;
 }

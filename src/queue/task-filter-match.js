@@ -2,7 +2,7 @@
 /**
  * The rule of a task filter, written once and run in three places: the `tasks(filter:)` query
  * (task-filter.ts turns the same conditions into SQL), a filter subscription on the server
- * (src/server/subscribers.ts) and the dashboard's live list in the browser (src/dashboard/live.js,
+ * (src/server/live/task-subscribers.ts) and the dashboard's live list in the browser (src/dashboard/live.js,
  * which loads this very file: the server serves it at /queue/task-filter-match.js).
  *
  * Why plain JavaScript: the dashboard has no build step, and a browser cannot run TypeScript,

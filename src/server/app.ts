@@ -10,17 +10,18 @@ import { maskError } from '../graphql/errors.js';
 import { DEFAULT_LIMITS, limitPlugins, type GraphQLLimits } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
-import type { EventLogFanoutStats } from './event-log-fanout.js';
+import type { EventLogFanoutStats } from './live/log-fanout.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
 import type { Runner } from '../worker/runner.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
-import { createTaskEventHub, type TaskEventStats } from './pubsub.js';
+import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
 import { useRoutes } from './routes.js';
-import { useSharedSubscriptionResults } from './shared-results.js';
-import { useGraphQLWs, type GraphQLWsServer } from './ws.js';
+import { useSharedSubscriptionResults } from './live/shared-results.js';
+import { useGraphQLWs, type GraphQLWsServer } from './live/ws-server.js';
+import type { WsHooks } from './live/ws-connection.js';
 
-export type { TaskEventStats } from './pubsub.js';
+export type { TaskEventStats } from './live/hub.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -31,6 +32,8 @@ export interface AppOptions {
   limits?: Partial<GraphQLLimits>;
   /** graphql-ws ping interval, in ms (default 12,000); a client that misses a pong is dropped. */
   keepAliveMs?: number;
+  /** graphql-ws's onConnect / onSubscribe seams (authentication plugs in here). */
+  wsHooks?: WsHooks;
   /** How long stop() lets open subscriptions send their completion, in ms (default 1,000). */
   drainMs?: number;
   /** This process's worker, if it runs one: `/metrics` counts and times its attempts. */
@@ -88,7 +91,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: (): GraphQLContext => ({ queue: metrics.queue, events: hub, log: deps.log }),
+    // Per operation; no identity yet, so every operation shares one result scope.
+    context: (): GraphQLContext => ({ queue: metrics.queue, events: hub, log: deps.log, resultScope: '' }),
     maskedErrors: { maskError },
     logging: yogaLogger(deps.log),
     // One operation per request: a batch would multiply the per-operation limits.
@@ -116,7 +120,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await hub.start();
       const http = createServer(withBodyLimit(yoga, maxBodyBytes));
       const wss = new WebSocketServer({ server: http, path: GRAPHQL_PATH, maxPayload: maxBodyBytes });
-      ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000);
+      ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, options.wsHooks);
       server = http;
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);

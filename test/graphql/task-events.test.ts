@@ -76,6 +76,19 @@ describe('taskEvents', () => {
     expect(all.at(-1)).toMatchObject({ type: 'SUCCEEDED' });
   });
 
+  it('ends when a read of exactly one full batch stops at the terminal event', async () => {
+    if (!server.runner) await server.startRunner();
+    const id = await enqueue('demo.output', [600, 0]);
+    const whole = server.subscribeWs(TaskEventsDocument, { id, afterVersion: 0 });
+    expect(await whole.done).toBe('complete');
+    const last = whole.values.at(-1)!.taskEvents.version;
+    // The server reads 500 events per task at a time: this read ends exactly at the terminal event.
+    const tail = server.subscribeWs(TaskEventsDocument, { id, afterVersion: last - 500 });
+    expect(await tail.done).toBe('complete');
+    expect(tail.values).toHaveLength(500);
+    expect(tail.values.at(-1)?.taskEvents.type).toBe('SUCCEEDED');
+  });
+
   it('passes on only the types asked for, and still ends at the terminal event', async () => {
     if (!server.runner) await server.startRunner();
     const id = await enqueue('demo.fail', ['boom']);

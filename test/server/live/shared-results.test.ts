@@ -1,10 +1,10 @@
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { describe, expect, it } from 'vitest';
-import { EnqueueTaskDocument } from '../generated/graphql.js';
-import { useGatedTestServer } from '../helpers/graphql.js';
+import { EnqueueTaskDocument } from '../../generated/graphql.js';
+import { useGatedTestServer } from '../../helpers/graphql.js';
 
-// src/server/shared-results.ts executes each change once per distinct operation and shares the
+// src/server/live/shared-results.ts executes each change once per distinct operation and shares the
 // result between subscribers: subscribers of one task asking different things must still each
 // get exactly what they asked for.
 
@@ -35,7 +35,7 @@ describe('shared subscription results', () => {
     // shorter than one read may be skipped (docs/graphql.md), which is not what this tests.
     await Promise.all(all.map((s) => s.waitFor((v) => v.taskStatusChanged.version === 2)));
     gates.open('shared');
-    await Promise.all(all.map((s) => s.done));
+    expect(await Promise.all(all.map((s) => s.done))).toEqual(all.map(() => 'complete'));
 
     const versions = [1, 2, 3];
     for (const s of streams.status) {

@@ -1,6 +1,6 @@
-import type { Logger } from '../logger.js';
-import type { Task } from '../queue/index.js';
-import type { Subscriber } from './subscribers.js';
+import type { Logger } from '../../logger.js';
+import type { Task } from '../../queue/index.js';
+import type { Subscriber } from './task-subscribers.js';
 
 /** Hands task states to subscribers in slices (see createPublisher). */
 export interface Publisher {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnqueueTaskDocument, TaskEventsDocument } from '../generated/graphql.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { EnqueueTaskDocument, TaskEventsDocument } from '../../generated/graphql.js';
+import { startTestServer, type TestServer } from '../../helpers/graphql.js';
 
 // Output streamed live to many subscribers, read once per burst for all of them.
 const SUBSCRIBERS = 100;

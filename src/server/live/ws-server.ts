@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { Connection, type ConnectionHost, type Yoga } from './ws-connection.js';
+import { Connection, type ConnectionHost, type WsHooks, type Yoga } from './ws-connection.js';
 
 export interface GraphQLWsServer {
   /** Resolves once every running operation has sent its `complete` (or after `timeoutMs`). */
@@ -24,6 +24,7 @@ class WsServer implements ConnectionHost {
     readonly yoga: Yoga,
     readonly wss: WebSocketServer,
     keepAliveMs: number,
+    readonly hooks: WsHooks = {},
   ) {
     wss.options.handleProtocols = handleProtocols;
     wss.on('error', (error) => yoga.logger.error(error));
@@ -117,8 +118,8 @@ class WsServer implements ConnectionHost {
  * message with its own syscall; a change to a task with 10,000 subscribers then cost about
  * 60 µs per subscriber. Close codes and messages are graphql-ws's (its constants and parser).
  */
-export function useGraphQLWs(wss: WebSocketServer, yoga: Yoga, keepAliveMs: number): GraphQLWsServer {
-  const server = new WsServer(yoga, wss, keepAliveMs);
+export function useGraphQLWs(wss: WebSocketServer, yoga: Yoga, keepAliveMs: number, hooks: WsHooks = {}): GraphQLWsServer {
+  const server = new WsServer(yoga, wss, keepAliveMs, hooks);
   return {
     drain: (timeoutMs) => server.drain(timeoutMs),
     dispose: () => server.dispose(),

@@ -1,40 +1,20 @@
-import type { Sql } from '../db/client.js';
-import { NotFoundError } from '../errors.js';
-import type { TaskEvents } from '../graphql/context.js';
-import type { Logger } from '../logger.js';
-import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../queue/events.js';
-import { assertTaskId } from '../queue/get.js';
-import type { Queue, Task, TaskFilter } from '../queue/index.js';
-import type { TaskEventType, TaskStatus } from '../queue/states.js';
-import type { TaskEventRecord } from '../queue/event-log.js';
-import type { FeedPosition } from '../queue/event-log.js';
-import { createEventLogFanout, type EventLogFanoutStats } from './event-log-fanout.js';
-import { createPublisher } from './publications.js';
-import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './subscribers.js';
+import type { Sql } from '../../db/client.js';
+import { NotFoundError, ShuttingDownError } from '../../errors.js';
+import type { TaskEvents } from '../../graphql/context.js';
+import type { Logger } from '../../logger.js';
+import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../../queue/events.js';
+import { assertTaskId } from '../../queue/get.js';
+import type { Queue, Task, TaskFilter } from '../../queue/index.js';
+import type { TaskEventType, TaskStatus } from '../../queue/states.js';
+import type { TaskEventRecord } from '../../queue/event-log.js';
+import type { FeedPosition } from '../../queue/event-log.js';
+import { createEventLogFanout, type EventLogFanoutStats } from './log-fanout.js';
+import { createPublisher } from './publisher.js';
+import { createTaskLoader } from './task-loader.js';
+import type { TaskEventStats } from './hub-stats.js';
 
-/** Counters of one process's subscription traffic. Benchmarks and tests read them; nothing resets them. */
-export interface TaskEventStats {
-  /** NOTIFY payloads received on the events channel. */
-  notifications: number;
-  /** Changes announced in them (`id:version:status` each). */
-  events: number;
-  /** Changes that needed no read: nobody here watches the task, or a read already returned that version. */
-  skippedEvents: number;
-  /** SELECTs run for subscriptions: change reads, first-state (snapshot) reads and resyncs. */
-  readQueries: number;
-  /** Of readQueries, those that read changes announced by notifications (or resyncs). */
-  changeReadQueries: number;
-  /** Of readQueries, those that read first states of new subscriptions. */
-  snapshotQueries: number;
-  /** Task rows all those queries returned. */
-  taskReads: number;
-  /** Task states handed to subscribers (one per subscriber per state). */
-  delivered: number;
-  /** Subscriptions open now. */
-  subscriptions: number;
-  /** Times the LISTEN connection came back after a loss; each re-reads every watched task. */
-  reconnects: number;
-}
+export type { TaskEventStats } from './hub-stats.js';
+import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './task-subscribers.js';
 
 export interface TaskEventHub extends TaskEvents {
   readonly stats: TaskEventStats;
@@ -55,7 +35,7 @@ export interface TaskEventHubOptions {
   log: Logger;
   /** Most ids per read query (default 1,000). */
   readBatch?: number;
-  /** Deliveries per turn of the event loop while handing out a burst (default 250; see publications.ts). */
+  /** Deliveries per turn of the event loop while handing out a burst (default 250; see publisher.ts). */
   publishSlice?: number;
 }
 
@@ -68,7 +48,7 @@ const RESYNC = Number.MAX_SAFE_INTEGER;
  * that returns a newer version than announced covers the later notifications too (they are
  * skipped), so changes that come faster than reads are conflated: subscribers see versions
  * strictly increasing, always the terminal one, but not necessarily every intermediate one.
- * Handing a row out is sliced across turns of the event loop (publications.ts), and a
+ * Handing a row out is sliced across turns of the event loop (publisher.ts), and a
  * newer row of the same task takes over from one not fully handed out: the same conflation,
  * for changes that come faster than thousands of subscribers can be given them.
  */
@@ -227,33 +207,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     });
   }
 
-  /**
-   * A task by id for resolvers of event payloads (TaskEvent.task): the ids asked for within one
-   * turn are read in one query, so a page of a thousand feed events costs one read, not a thousand.
-   */
-  let loadBatch: Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]> | undefined;
-  function loadTask(id: string): Promise<Task | undefined> {
-    return new Promise((resolve, reject) => {
-      if (!loadBatch) {
-        const batch = (loadBatch = new Map());
-        setImmediate(() => {
-          loadBatch = undefined;
-          queue.getTasks([...batch.keys()]).then(
-            (tasks) => {
-              const byId = new Map(tasks.map((t) => [t.id, t]));
-              for (const [key, waiters] of batch) for (const w of waiters) w.resolve(byId.get(key));
-            },
-            (error: unknown) => {
-              for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
-            },
-          );
-        });
-      }
-      const waiters = loadBatch.get(id) ?? [];
-      waiters.push({ resolve, reject });
-      loadBatch.set(id, waiters);
-    });
-  }
+  // Event payloads' `task` (TaskEvent.task): ids asked for in one turn are read in one query.
+  const loadTask = createTaskLoader(queue);
 
   /** The hub's side of every subscriber's end: one object for all of them, no closure each. */
   const owner: SubscriberOwner = {
@@ -274,7 +229,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
 
   async function watchTask(id: string): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
-    if (closed) throw new Error('the server is shutting down');
+    if (closed) throw new ShuttingDownError();
     const subscriber = new TaskSubscriber(id, owner);
     // Subscribe first, then read the first state: a change committed in between is caught by
     // the subscription (and dropped if the first state already includes it).
@@ -298,7 +253,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   }
 
   function watchTasks(filter: TaskFilter): AsyncIterableIterator<Task> {
-    if (closed) throw new Error('the server is shutting down');
+    if (closed) throw new ShuttingDownError();
     const subscriber = new FilterSubscriber(filter, owner);
     byFilter.add(subscriber);
     stats.subscriptions += 1;
@@ -307,7 +262,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
 
   async function watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>> {
     assertTaskId(id);
-    if (closed) throw new Error('the server is shutting down');
+    if (closed) throw new ShuttingDownError();
     const [task] = await queue.getTasks([id]);
     if (!task) throw new NotFoundError('Task', id);
     return logs.watchTaskEvents(task, afterVersion, types);
@@ -320,7 +275,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     watchTasks,
     watchTaskEvents,
     watchEventFeed: (filter: TaskFilter, after: FeedPosition | null) => {
-      if (closed) throw new Error('the server is shutting down');
+      if (closed) throw new ShuttingDownError();
       return logs.watchEventFeed(filter, after);
     },
     loadTask,
@@ -336,7 +291,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       await flushing?.catch(() => undefined);
       // What was read is handed out before the streams end: clients get it, then `complete`.
       publisher.close();
-      for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new Error('the server is shutting down'));
+      for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new ShuttingDownError());
       snapshots.clear();
       for (const set of byTask.values()) for (const s of [...set]) s.end();
       for (const s of [...byFilter]) s.end();

@@ -1,9 +1,9 @@
-import type { Task } from '../queue/index.js';
-import { isTerminal, type TaskStatus } from '../queue/states.js';
-import { matchesFilter, statusMayMatch, type TaskFilter } from '../queue/task-filter.js';
+import type { Task } from '../../queue/index.js';
+import { isTerminal, type TaskStatus } from '../../queue/states.js';
+import { matchesFilter, statusMayMatch, type TaskFilter } from '../../queue/task-filter.js';
 import { TaskStream } from './task-stream.js';
 
-/** One subscription, as the hub (pubsub.ts) sees it. */
+/** One subscription, as the hub (hub.ts) sees it. */
 export interface Subscriber {
   /** Hands over a state; false when the subscriber already had that version (or a newer one). */
   deliver(task: Task): boolean;
@@ -25,7 +25,7 @@ export interface SubscriberOwner {
 }
 
 /** The one filter rule lives in the core (src/queue/task-filter.ts); kept here for existing importers. */
-export { matchesFilter } from '../queue/task-filter.js';
+export { matchesFilter } from '../../queue/task-filter.js';
 
 /**
  * A subscription to one task. Until primed with its first state it only collects what the

@@ -1,4 +1,4 @@
-import type { Task } from '../queue/task.js';
+import type { Task } from '../../queue/task.js';
 
 /**
  * A push-to-pull bridge for one subscription: the producer calls `push` and `end`, graphql-js

@@ -4,16 +4,34 @@ import { Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type
 import { CloseCode, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
-import type { GraphQLContext } from '../graphql/context.js';
-import { GRAPHQL_CODES, isGraphQLError, maskError } from '../graphql/errors.js';
-import type { ServerContext } from './http.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
+import type { ServerContext } from '../http.js';
 
 /** The yoga instance operations run through. */
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
-/** What a connection needs from its server (ws.ts). */
+/**
+ * The seams where authentication plugs in (graphql-ws's own `onConnect` / `onSubscribe`). Both
+ * may be async; the connection waits for them.
+ */
+export interface WsHooks {
+  /**
+   * At `connection_init`, with the client's connectionParams: false refuses the socket with
+   * 4403 Forbidden (as graphql-ws does); a thrown error too (logged).
+   */
+  onConnect?(c: { connectionParams: Record<string, unknown> | undefined; request: IncomingMessage }): boolean | void | Promise<boolean | void>;
+  /**
+   * Before each operation starts: a thrown AppError refuses that operation only (an `error`
+   * message with its code); the socket stays open.
+   */
+  onSubscribe?(c: { connectionParams: Record<string, unknown> | undefined; request: IncomingMessage; payload: SubscribePayload }): void | Promise<void>;
+}
+
+/** What a connection needs from its server (ws-server.ts). */
 export interface ConnectionHost {
   readonly yoga: Yoga;
+  readonly hooks: WsHooks;
   /** Counts operations, so a shutdown can wait for their `complete`. */
   operationStarted(): void;
   operationEnded(): void;
@@ -67,7 +85,6 @@ export class Connection {
   /** Settles when the TCP socket drains, while a client is behind. */
   private drained: { promise: Promise<void>; release(): void } | undefined;
   private enveloped?: Enveloped;
-  private context?: Promise<GraphQLContext> | GraphQLContext;
   private connectionParams?: Record<string, unknown>;
   initTimer?: NodeJS.Timeout;
 
@@ -120,8 +137,7 @@ export class Connection {
         this.initReceived = true;
         clearTimeout(this.initTimer);
         if (typeof message.payload === 'object' && message.payload !== null) this.connectionParams = message.payload;
-        this.acknowledged = true;
-        this.send(stringifyMessage({ type: MessageType.ConnectionAck }));
+        void this.accept();
         return;
       case MessageType.Ping:
         this.send(stringifyMessage(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }));
@@ -148,10 +164,26 @@ export class Connection {
     }
   }
 
+  /** Acknowledges the connection once the onConnect hook (if any) lets it in. */
+  private async accept(): Promise<void> {
+    let allowed: boolean | void = true;
+    try {
+      allowed = await this.server.hooks.onConnect?.({ connectionParams: this.connectionParams, request: this.request });
+    } catch (error) {
+      this.server.yoga.logger.warn(`graphql-ws onConnect refused a connection: ${error instanceof Error ? error.message : String(error)}`);
+      allowed = false;
+    }
+    if (allowed === false) return this.socket.close(CloseCode.Forbidden, 'Forbidden');
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.acknowledged = true;
+    this.send(stringifyMessage({ type: MessageType.ConnectionAck }));
+  }
+
   /** Parses, validates and runs one operation through yoga's envelop (limits, masking, shared results). */
   private async start(op: Operation, payload: SubscribePayload): Promise<void> {
-    // One envelop per connection, not per operation: the context holds only shared services
-    // (src/graphql/context.ts), and limits and masking are per call of parse/validate/execute.
+    await this.server.hooks.onSubscribe?.({ connectionParams: this.connectionParams, request: this.request, payload });
+    // One envelop per connection (its plugins keep no per-operation state: limits and masking
+    // are per call of parse/validate/execute); the context is per operation (below).
     const env = (this.enveloped ??= this.server.yoga.getEnveloped({ req: this.request, socket: this.socket, connectionParams: this.connectionParams } as never));
     let document: DocumentNode;
     try {
@@ -172,7 +204,9 @@ export class Connection {
       document,
       operationName: payload.operationName ?? undefined,
       variableValues: payload.variables ?? undefined,
-      contextValue: await (this.context ??= env.contextFactory() as Promise<GraphQLContext> | GraphQLContext),
+      // Per operation: it will hold the caller's identity, which may change between operations
+      // (a token refreshed). Cheap: references to shared services (src/graphql/context.ts).
+      contextValue: (await env.contextFactory()) as GraphQLContext,
     };
     const outcome = (await (operation.operation === 'subscription' ? env.subscribe(args) : env.execute(args))) as Outcome;
     if (this.ops.get(op.id) !== op) {

@@ -1,18 +1,14 @@
-import type { Logger } from '../logger.js';
-import type { TaskEvent as Notice } from '../queue/events.js';
-import { compareFeedPositions, type FeedEvent, type FeedPage } from '../queue/event-feed.js';
-import type { FeedPosition, LogWant, TaskEventRecord } from '../queue/event-log.js';
-import type { Queue, Task, TaskFilter } from '../queue/index.js';
-import { isTerminal, type TaskEventType } from '../queue/states.js';
+import type { Logger } from '../../logger.js';
+import type { TaskEvent as Notice } from '../../queue/events.js';
+import type { FeedEvent } from '../../queue/event-feed.js';
+import type { FeedPosition, LogWant, TaskEventRecord } from '../../queue/event-log.js';
+import type { Queue, Task, TaskFilter } from '../../queue/index.js';
+import { isTerminal, type TaskEventType, type TaskStatus } from '../../queue/states.js';
 import { EventStream } from './event-stream.js';
-import { matchesFilter } from '../queue/task-filter.js';
+import { createFeedFanout } from './feed-fanout.js';
 
 /** Most events read per task per query; a task with more is read again from there. */
 const LOG_READ_LIMIT = 500;
-/** Events per feed read. */
-const FEED_READ_LIMIT = 1000;
-/** While the feed is held back by an open transaction, look again this often, in ms. */
-const FEED_HELD_RETRY_MS = 50;
 
 export interface EventLogFanoutStats {
   /** Queries that read task logs (replays and live changes together). */
@@ -176,6 +172,8 @@ interface LogOwner {
  */
 export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
   private detached = false;
+  /** The status after the last event taken. */
+  private lastStatus: TaskStatus | undefined;
 
   constructor(
     readonly taskId: string,
@@ -190,18 +188,19 @@ export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
   /** Events of this task read from the log (ascending versions); `more`: the read was cut short. */
   offer(events: readonly TaskEventRecord[], more: boolean): void {
     if (!this.open) return;
-    let lastTaken: TaskEventRecord | undefined;
     for (const event of events) {
       if (event.version !== this.last + 1) continue; // already had it (or, never, a gap)
       const wanted = this.types.length === 0 || this.types.includes(event.type);
       if (wanted && !this.push(event)) break; // full: re-read from `last` once drained
       if (wanted) this.owner.delivered();
       this.last = event.version;
-      lastTaken = event;
+      this.lastStatus = event.status;
     }
     if (this.lagging) return;
     if (more) this.owner.wantFrom(this);
-    else if (lastTaken && isTerminal(lastTaken.status) && lastTaken === events.at(-1)) {
+    // Nothing read after the last event taken, and it was terminal: the task's life is told.
+    // (An event after a terminal one — RETRIED — would have been read with it.)
+    else if (this.lastStatus && isTerminal(this.lastStatus) && (events.length === 0 || events.at(-1)?.version === this.last)) {
       this.end();
       this.detach();
     }
@@ -220,160 +219,4 @@ export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
     this.detached = true;
     this.owner.done(this);
   }
-}
-
-/** One `taskEventFeed` subscription. */
-class FeedSubscriber extends EventStream<FeedEvent> {
-  constructor(
-    private readonly filter: TaskFilter,
-    /** Everything up to here was handed out (or is not wanted). */
-    public position: FeedPosition,
-    private readonly onGone: (s: FeedSubscriber) => void,
-    private readonly drained: (s: FeedSubscriber) => void,
-    private readonly delivered: () => void,
-  ) {
-    super();
-  }
-
-  /** Takes events in feed order; false when it is full (then it re-reads from `position` once drained). */
-  take(events: readonly FeedEvent[], upTo: FeedPosition): boolean {
-    for (const e of events) {
-      if (compareFeedPositions(e.position, this.position) <= 0) continue;
-      if (matchesFilter({ ...e.task, status: e.status } as Task, this.filter)) {
-        if (!this.push(e)) return false;
-        this.delivered();
-      }
-      this.position = e.position;
-    }
-    if (compareFeedPositions(upTo, this.position) > 0) this.position = upTo;
-    return true;
-  }
-
-  protected onDrained(): void {
-    this.drained(this);
-  }
-
-  protected onClose(): void {
-    this.onGone(this);
-  }
-}
-
-/**
- * The feed's fan-out: one shared reader follows the feed's tail and hands each page to every
- * caught-up subscriber; a subscriber that starts in the past (or fell behind) reads on its own,
- * bounded by the shared tail, until it has caught up, then joins.
- */
-function createFeedFanout(o: {
-  queue: Pick<Queue, 'readFeed' | 'feedEnd'>;
-  log: Logger;
-  stats: EventLogFanoutStats;
-}): { watch(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>; poke(): void; close(): void } {
-  const caughtUp = new Set<FeedSubscriber>();
-  const all = new Set<FeedSubscriber>();
-  let tail: FeedPosition | undefined;
-  let reading: Promise<void> | undefined;
-  let again = false;
-  let heldTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-
-  const gone = (s: FeedSubscriber): void => {
-    o.stats.subscriptions -= 1;
-    caughtUp.delete(s);
-    all.delete(s);
-  };
-  const drained = (s: FeedSubscriber): void => {
-    caughtUp.delete(s);
-    void catchUp(s);
-  };
-
-  function poke(): void {
-    if (closed || caughtUp.size === 0) return;
-    if (reading) {
-      again = true;
-      return;
-    }
-    reading = readTail().finally(() => {
-      reading = undefined;
-      if (again) {
-        again = false;
-        poke();
-      }
-    });
-  }
-
-  async function readTail(): Promise<void> {
-    let page: FeedPage;
-    do {
-      if (!tail || caughtUp.size === 0) return;
-      try {
-        page = await o.queue.readFeed({ after: tail, limit: FEED_READ_LIMIT });
-        o.stats.feedReads += 1;
-      } catch (error) {
-        o.log.warn({ err: error }, 'reading the event feed failed; retrying');
-        schedulePoll(500);
-        return;
-      }
-      for (const s of [...caughtUp]) {
-        // Full: it catches up on its own once drained.
-        if (!s.take(page.events, page.position)) caughtUp.delete(s);
-      }
-      tail = page.position;
-    } while (page.full && !closed);
-    if (page.held) schedulePoll(FEED_HELD_RETRY_MS);
-  }
-
-  function schedulePoll(ms: number): void {
-    if (heldTimer || closed) return;
-    heldTimer = setTimeout(() => {
-      heldTimer = undefined;
-      poke();
-    }, ms);
-  }
-
-  /** Reads on its own from its position up to the shared tail, then joins the caught-up set. */
-  async function catchUp(s: FeedSubscriber): Promise<void> {
-    try {
-      for (;;) {
-        if (closed) return;
-        if (!tail) tail = await o.queue.feedEnd();
-        const bound = tail;
-        if (compareFeedPositions(s.position, bound) >= 0) {
-          caughtUp.add(s);
-          poke();
-          return;
-        }
-        const page = await o.queue.readFeed({ after: s.position, upTo: bound, limit: FEED_READ_LIMIT });
-        o.stats.feedReads += 1;
-        // Not full: everything up to the bound was read (the shared reader saw it all committed).
-        if (!s.take(page.events, page.full ? page.position : bound)) return; // full queue: resumes once drained
-      }
-    } catch (error) {
-      o.log.warn({ err: error }, 'catching up on the event feed failed');
-      s.end();
-    }
-  }
-
-  return {
-    async watch(filter, after) {
-      if (closed) throw new Error('the server is shutting down');
-      // With nobody following the tail it went stale: start it at the feed's end now.
-      if (!tail || caughtUp.size === 0) {
-        const end = await o.queue.feedEnd();
-        if (!tail || compareFeedPositions(end, tail) > 0) tail = end;
-      }
-      const s = new FeedSubscriber(filter, after ?? tail, gone, drained, () => {
-        o.stats.delivered += 1;
-      });
-      o.stats.subscriptions += 1;
-      all.add(s);
-      void catchUp(s);
-      return s;
-    },
-    poke,
-    close() {
-      closed = true;
-      clearTimeout(heldTimer);
-      for (const s of [...all]) s.end();
-    },
-  };
 }

@@ -1,8 +1,8 @@
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskStatusChangedDocument } from '../generated/graphql.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
-import { waitFor } from '../helpers/wait.js';
+import { TaskStatusChangedDocument } from '../../generated/graphql.js';
+import { startTestServer, type TestServer } from '../../helpers/graphql.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // Subscriptions over plain HTTP (no stream): one that cannot start is a request error with a 4xx
 // status (never 500), one that starts is 406 and is ended on the server at once.
@@ -52,7 +52,7 @@ describe('a subscription that cannot start', () => {
 
   it('over graphql-ws the error carries only its code and field', async () => {
     const stream = server.subscribeWs(TaskStatusChangedDocument, { id: UNKNOWN_ID });
-    await stream.done;
+    expect(await stream.done).toBe('error');
     expect(stream.errors.map((e) => e.extensions)).toEqual([{ code: 'NOT_FOUND', field: 'id' }]);
   });
 });

@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { EnqueueTaskDocument } from '../generated/graphql.js';
-import { startTestServer, type TestServer } from '../helpers/graphql.js';
-import { waitFor } from '../helpers/wait.js';
+import { EnqueueTaskDocument } from '../../generated/graphql.js';
+import { startTestServer, type TestServer } from '../../helpers/graphql.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** Every line the server's logger wrote, parsed. */
 const logLines: Record<string, unknown>[] = [];

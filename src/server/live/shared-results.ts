@@ -1,7 +1,8 @@
 import type { Plugin } from 'graphql-yoga';
 import { createRequire } from 'node:module';
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
-import { markRequestErrors } from '../graphql/errors.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { markRequestErrors } from '../../graphql/errors.js';
 
 // The schema is built by Pothos, a CommonJS package, with CommonJS graphql; graphql-js refuses a
 // schema of another module instance, and a bundler (vitest's) would resolve an ESM import to
@@ -12,7 +13,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 
 /**
  * Results already computed per event object: event → document → operation name + variables → result.
- * The hub hands one Task object to every subscriber of that task (src/server/pubsub.ts), so
+ * The hub hands one Task object to every subscriber of that task (src/server/live/hub.ts), so
  * subscribers running the same document with the same variables get one execution between them.
  * Weak on the event: a result lives as long as the state it was computed from.
  */
@@ -22,8 +23,8 @@ const shared = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>()
  * Subscriptions execute each event once per distinct operation rather than once per
  * subscriber: with 10,000 subscribers watching 100 tasks, one change was executed 100 times,
  * one for each (about 100 µs apiece, a quarter of it GC). Sound because no field of a
- * subscription payload depends on who asked: the context holds only shared services
- * (src/graphql/context.ts). Errors are still masked per subscriber by the hooks that run after
+ * subscription payload depends on who asked beyond the context's `resultScope`, which is part
+ * of the sharing key (src/graphql/context.ts). Errors are still masked per subscriber by the hooks that run after
  * this (they map each result; a shared result is never mutated here).
  *
  * Also replaces the executor's stack of async-iterator wrappers around each stream with one,
@@ -51,7 +52,9 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
     markRequestErrors(stream.errors ?? []);
     return stream;
   }
-  const key = `${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}`;
+  // Shared only between operations of the same result scope (see GraphQLContext.resultScope).
+  const scope = (args.contextValue as GraphQLContext | undefined)?.resultScope ?? '';
+  const key = `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}`;
   return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
 }
 

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
-import type { Task } from '../../src/queue/index.js';
-import { createTaskEventHub, type TaskEventHub } from '../../src/server/pubsub.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../../../src/logger.js';
+import type { Task } from '../../../src/queue/index.js';
+import { claimTasks } from '../../../src/queue/sql/claim-tasks.js';
+import { completeTasks } from '../../../src/queue/sql/complete-tasks.js';
+import { createTaskEventHub, type TaskEventHub } from '../../../src/server/live/hub.js';
+import { createTestApp, type TestApp } from '../../helpers/app.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let app: TestApp;
 let hub: TaskEventHub;
@@ -68,23 +70,47 @@ describe('createTaskEventHub', () => {
   });
 
   it('hands out every task of one read, however small each one is (one change of many tasks in one statement)', async () => {
-    const tasks = await app.deps.queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: 'demo.echo', args: [i] })));
+    const tasks = await app.deps.queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: 'one-read' })));
     const ids = tasks.map((t) => t.id);
     // Default slices: each task's one subscriber is handed its state at once, within the read's loop.
     const hub = createTaskEventHub({ sql: app.deps.db.sql, queue: app.deps.queue, log: silentLogger });
     await hub.start();
-    const seen = new Map<string, Pick<Task, 'version' | 'status'>[]>();
-    const done = ids.map(async (id) => seen.set(id, await collect(await hub.watchTask(id))));
-    await waitFor(() => hub.stats.subscriptions === ids.length, { message: 'the subscriptions' });
-    // One statement cancels all five and announces them in one notification: one read, five publications.
-    const sql = app.deps.db.sql;
-    await sql.begin(async (tx) => {
-      await tx`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = version + 1 WHERE id = ANY(${ids}::uuid[])`;
-      await tx`SELECT pg_notify('taskwire_events', ${ids.map((id) => `${id}:2:CANCELLED`).join(',')})`;
+    const seen = new Map(ids.map((id) => [id, [] as Pick<Task, 'version' | 'status'>[]]));
+    const ended = ids.map(async (id) => {
+      for await (const task of await hub.watchTask(id)) seen.get(id)!.push({ version: task.version, status: task.status });
     });
-    await waitFor(() => seen.size === ids.length, { timeoutMs: 5000, message: 'every subscription to end' });
-    await Promise.all(done);
-    for (const id of ids) expect(seen.get(id)).toEqual([{ version: 1, status: 'PENDING' }, { version: 2, status: 'CANCELLED' }]);
+    await waitFor(() => hub.stats.subscriptions === ids.length, { message: 'the subscriptions' });
+    // One statement claims all five and announces them in one notification: one read, five publications.
+    const sql = app.deps.db.sql;
+    const reads = hub.stats.changeReadQueries;
+    expect(await claimTasks(sql, { workerId: 'one-read', limit: 5, queues: ['one-read'], leaseMs: 60_000 })).toHaveLength(5);
+    await waitFor(() => ids.every((id) => seen.get(id)!.length === 2), { timeoutMs: 5000, message: 'every subscriber to get RUNNING' });
+    expect(hub.stats.changeReadQueries - reads).toBe(1);
+    // And one statement ends them all.
+    await completeTasks(sql, 'one-read', ids.map((id) => ({ id, attempt: 1, returnValue: 'null' })), 60_000);
+    await Promise.all(ended);
+    for (const id of ids) {
+      expect(seen.get(id)).toEqual([
+        { version: 1, status: 'PENDING' },
+        { version: 2, status: 'RUNNING' },
+        { version: 3, status: 'SUCCEEDED' },
+      ]);
+    }
     await hub.close();
+  });
+});
+
+describe('a closed hub', () => {
+  it('refuses new subscriptions of every kind with SHUTTING_DOWN, not a masked internal error', async () => {
+    const closing = createTaskEventHub({ sql: app.deps.db.sql, queue: app.deps.queue, log: silentLogger });
+    await closing.start();
+    const task = await app.deps.queue.enqueue({ name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) });
+    await closing.close();
+    const shuttingDown = expect.objectContaining({ code: 'SHUTTING_DOWN' });
+    await expect(closing.watchTask(task.id)).rejects.toEqual(shuttingDown);
+    await expect(closing.watchTaskEvents(task.id, 0, [])).rejects.toEqual(shuttingDown);
+    expect(() => closing.watchTasks({})).toThrow(shuttingDown);
+    await expect(Promise.resolve().then(() => closing.watchEventFeed({}, null))).rejects.toEqual(shuttingDown);
+    await app.deps.queue.cancelTask(task.id);
   });
 });
