@@ -23,4 +23,44 @@ describe('layering', () => {
     const readers = sourceFiles('src').filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
     expect(readers.map((f) => f.split(path.sep).join('/'))).toEqual(['src/config.ts']);
   });
+
+  // ARCHITECTURE.md's table of parts: what each may import of ours. Keep the two in step.
+  const SHARED = ['states.ts', 'error-codes.ts', 'exponential-delay.ts'];
+  const ALLOWED: Record<string, string[]> = {
+    'states.ts': [],
+    'error-codes.ts': [],
+    'exponential-delay.ts': [],
+    'logger.ts': [],
+    'service.ts': [],
+    'errors.ts': ['error-codes.ts'],
+    'config.ts': ['errors.ts'],
+    db: [...SHARED, 'errors.ts', 'config.ts', 'logger.ts'],
+    queue: ['db', ...SHARED, 'errors.ts', 'logger.ts', 'service.ts'],
+    worker: ['queue', 'db', 'logger.ts', 'service.ts', ...SHARED],
+    'deps.ts': ['config.ts', 'db', 'queue', 'worker', 'logger.ts', 'service.ts'],
+    metrics: ['queue', 'worker', 'logger.ts'],
+    graphql: ['queue', 'errors.ts', 'logger.ts', ...SHARED],
+    server: ['graphql', 'queue', 'metrics', 'dashboard', 'db', 'deps.ts', 'worker', 'errors.ts', 'logger.ts', 'service.ts', ...SHARED],
+    dashboard: ['server', 'queue'],
+    client: ['error-codes.ts', 'exponential-delay.ts'],
+  };
+
+  it.each(Object.keys(ALLOWED))('src/%s imports only what ARCHITECTURE.md allows', (part) => {
+    const files = part.endsWith('.ts') ? [path.join('src', part)] : sourceFiles(path.join('src', part));
+    const found = new Set<string>();
+    for (const file of files) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import\()\s*['"](\.[^'"]+)['"]/g)) {
+        const target = path.relative('src', path.resolve(path.dirname(file), m[1] as string)).split(path.sep);
+        const top = target.length > 1 ? (target[0] as string) : (target[0] as string).replace(/\.js$/, '.ts');
+        if (top !== part) found.add(top);
+      }
+    }
+    expect([...found].filter((t) => !(ALLOWED[part] as string[]).includes(t)).sort()).toEqual([]);
+  });
+
+  it('ARCHITECTURE.md names every top-level part of src/', () => {
+    const doc = readFileSync('ARCHITECTURE.md', 'utf8');
+    const parts = readdirSync('src').filter((entry) => entry !== 'index.ts');
+    expect(parts.filter((p) => !doc.includes(statSync(path.join('src', p)).isDirectory() ? `src/${p}/` : `src/${p}`))).toEqual([]);
+  });
 });
