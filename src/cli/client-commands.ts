@@ -1,39 +1,25 @@
 import {
   ConnectionError,
-  createClient,
   RequestError,
   TaskCancelledError,
   TaskFailedError,
   TaskwireClientError,
-  WaitTimeoutError,
   type Task,
   type TaskStatus,
-  type TaskwireClient,
 } from '../client/index.js';
 import type { ClientConfig } from '../config.js';
-import { EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, UsageError, urlOption } from './args.js';
+import { EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
+import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
-import { createProgressView, errorLine, statsTable, taskBlock, tasksTable, type Io } from './output.js';
-
+import { createProgressView, statsTable, tasksTable, type Io } from './output.js';
+import { logs, status } from './watch-commands.js';
 
 const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** The server's answers that mean "what you asked for is wrong": usage errors, exit 2. */
 const USAGE_CODES = new Set(['UNKNOWN_TASK', 'INVALID_ARGUMENTS', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
 
-const COMMON = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
-
 class Interrupted extends Error {}
-
-interface Context {
-  io: Io;
-  config: ClientConfig;
-  /** Aborted by Ctrl-C. */
-  signal: AbortSignal;
-}
 
 /** Runs one client command; returns its exit code. Never throws. */
 export async function runClientCommand(command: ClientCommand, args: string[], io: Io, config: ClientConfig): Promise<number> {
@@ -73,34 +59,6 @@ function report(io: Io, command: string, error: unknown): number {
   // Not expected: one line, no stack trace.
   io.err(`taskwire ${command}: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
   return EXIT.failed;
-}
-
-async function withClient(command: string, url: string | undefined, ctx: Context, fn: (client: TaskwireClient) => Promise<number>): Promise<number> {
-  const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url) });
-  const onInterrupt = (): void => void client.close();
-  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
-  try {
-    return await fn(client);
-  } finally {
-    ctx.signal.removeEventListener('abort', onInterrupt);
-    await client.close();
-  }
-}
-
-const json = (value: unknown): string => `${JSON.stringify(value)}\n`;
-
-/** Exit code for a task as it stands: 1 once it FAILED or was CANCELLED. */
-const exitOf = (task: Task): number => (task.status === 'FAILED' || task.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
-
-/** Prints why a finished task did not succeed (stderr). */
-function reportUnsuccessful(io: Io, task: Task): void {
-  io.err(`taskwire: task ${task.id} (${task.name}) ${task.status} after ${task.attempts} attempt(s)\n`);
-  for (const e of task.errors) io.err(`  ${errorLine(e)}\n`);
-}
-
-/** Ctrl-C or --timeout, whichever comes first; the timeout's abort says it is a timeout. */
-function followSignal(ctx: Context, timeoutMs: number | undefined): AbortSignal {
-  return timeoutMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
 }
 
 async function enqueue(args: string[], ctx: Context): Promise<number> {
@@ -162,43 +120,6 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
       reportUnsuccessful(ctx.io, error.task);
       return EXIT.failed;
     }
-  });
-}
-
-async function status(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('status', args, { ...COMMON, watch: { type: 'boolean' }, timeout: { type: 'string' } });
-  const [id = ''] = takePositionals('status', positionals, ['ID']);
-  const timeoutMs = secondsOption('status', '--timeout', values.timeout);
-  if (timeoutMs !== undefined && !values.watch) throw new UsageError('status', '--timeout goes with --watch');
-
-  return withClient('status', values.url, ctx, async (client) => {
-    // Over HTTP first: an unreachable server or an unknown id answers at once, without WebSocket retries.
-    const current = await client.get(id);
-    if (!current) {
-      ctx.io.err(`taskwire: NOT_FOUND: no task ${id}\n`);
-      return EXIT.failed;
-    }
-    if (!values.watch) {
-      ctx.io.out(values.json ? json(current) : taskBlock(current));
-      return exitOf(current);
-    }
-    const view = values.json ? undefined : createProgressView(ctx.io);
-    let last = current;
-    const signal = followSignal(ctx, timeoutMs);
-    try {
-      for await (const task of client.watch(id, { signal })) {
-        last = task;
-        if (values.json) ctx.io.out(json(task));
-        else view?.update(task);
-      }
-    } catch (error) {
-      view?.done();
-      if (signal.aborted && !ctx.signal.aborted) throw new WaitTimeoutError(id, timeoutMs ?? 0, last);
-      throw error;
-    }
-    view?.done();
-    if (!values.json) ctx.io.out(taskBlock(last));
-    return exitOf(last);
   });
 }
 
@@ -274,4 +195,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, tasks, cancel, retry, stats };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats };

@@ -18,7 +18,8 @@ Processes (they open the database):
 
 Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_URL):
   enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
-  status ID               show a task  [--watch]
+  status ID               show a task  [--watch: every transition, live]
+  logs ID                 print a task's output  [--follow]
   tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--limit N]
   cancel ID               cancel a task
   retry ID                run a failed or cancelled task again
@@ -65,10 +66,26 @@ Example:
   status: `Usage: taskwire status ID [--watch] [options]
 
 Shows a task. Exit code 1 when it FAILED or was CANCELLED, or when there is no such task.
-  --watch                 follow it live until it finishes (progress bar on stderr when it is a
-                          terminal, plain lines otherwise); with --json: one JSON line per state
+  --watch                 its timeline from ENQUEUED, then live until it ends: one line per event
+                          on stderr (version, type, status, attempt, worker, progress or error; on
+                          a terminal, progress redraws one line with a bar), then the final state;
+                          with --json: one JSON line per event on stdout. Output: taskwire logs
   --timeout SECONDS       with --watch: give up after this long (exit 1)
 ${CLIENT_OPTIONS}`,
+  logs: `Usage: taskwire logs ID [--follow] [options]
+
+Prints the output the task's handler wrote (ctx.output), every attempt's, in order: a string
+chunk as it is, any other JSON value as one JSON line; "--- attempt N ---" on stderr where a new
+attempt's output starts. Exit code 1 when the task FAILED or was CANCELLED (its errors on stderr),
+or when there is no such task.
+  -f, --follow            go on live until the task ends (without it: what exists now)
+  --timeout SECONDS       with --follow: give up after this long (exit 1)
+${CLIENT_OPTIONS}
+
+With --json: the raw OUTPUT events, one JSON line each (version and attempt included).
+
+Example:
+  taskwire logs $(taskwire enqueue demo.output --args '[3, 100]') --follow`,
   tasks: `Usage: taskwire tasks [options]
 
 Lists tasks, newest first, as a table (--json: a JSON array).

@@ -1,4 +1,4 @@
-import type { QueueStats, Task } from '../client/index.js';
+import type { QueueStats, Task, TaskEvent } from '../client/index.js';
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Io {
@@ -150,5 +150,94 @@ export function createProgressView(io: Io): ProgressView {
     done() {
       clear();
     },
+  };
+}
+
+/**
+ * One event of a task's log on one line: version, type, the status after it, attempt, worker,
+ * then the progress or the error it carries. Columns padded so that a timeline reads down.
+ */
+export function eventLine(e: TaskEvent): string {
+  const parts = [`v${e.version}`.padEnd(4), e.type.padEnd(16), e.status.padEnd(9)];
+  if (e.attempt > 0) parts.push(`attempt ${e.attempt}`);
+  if (e.workerId) parts.push(`worker ${e.workerId}`);
+  if (e.progress) parts.push(`progress ${progressText(e.progress)}`);
+  if (e.error) parts.push(`${e.error.exceptionType}: ${e.error.message}`);
+  return parts.join('  ').trimEnd();
+}
+
+/** A live view of a task's events (`status --watch`). */
+export interface EventView {
+  update(event: TaskEvent): void;
+  /** Ends the live line (before the final state is printed). */
+  done(): void;
+}
+
+/**
+ * Shows a task's events on stderr, one line each. On a terminal a PROGRESS event redraws one
+ * live line with a progress bar instead (the next other event replaces it), so a task that
+ * reports progress a thousand times does not scroll a thousand lines.
+ */
+export function createEventView(io: Io): EventView {
+  let drawn = false;
+  const clear = (): void => {
+    if (drawn) io.err('\r\x1b[2K');
+    drawn = false;
+  };
+  return {
+    update(event) {
+      if (io.errIsTTY && event.type === 'PROGRESS' && event.progress) {
+        const text = `${event.status} attempt ${event.attempt} ${bar(event.progress)}${progressText(event.progress)}`;
+        io.err(`\r\x1b[2K${text.slice(0, 200)}`);
+        drawn = true;
+        return;
+      }
+      clear();
+      io.err(`${eventLine(event)}\n`);
+    },
+    done() {
+      clear();
+    },
+  };
+}
+
+/** Prints a task's output chunks (`taskwire logs`). */
+export interface OutputPrinter {
+  chunk(event: Pick<TaskEvent, 'output' | 'attempt'>): void;
+  /** Ends the last line if the output did not. */
+  done(): void;
+}
+
+/**
+ * Output on stdout: a string chunk as is (tokens join up; a handler writes its own newlines), any
+ * other JSON value (an object such as demo.output's `{i, text}`, a number …) as one JSON line, so
+ * nothing is lost and `jq` reads it. When the attempt changes, a `--- attempt N ---` line on stderr.
+ */
+export function createOutputPrinter(io: Io): OutputPrinter {
+  let atLineStart = true;
+  let attempt: number | undefined;
+  const write = (text: string): void => {
+    if (text.length === 0) return;
+    io.out(text);
+    atLineStart = text.endsWith('\n');
+  };
+  const endLine = (): void => {
+    if (!atLineStart) write('\n');
+  };
+  return {
+    chunk({ output, attempt: of }) {
+      if (attempt !== undefined && of !== attempt) {
+        endLine();
+        io.err(`--- attempt ${of} ---\n`);
+      }
+      attempt = of;
+      if (typeof output === 'string') {
+        write(output);
+        return;
+      }
+      endLine();
+      write(`${JSON.stringify(output)}\n`);
+    },
+    done: endLine,
   };
 }

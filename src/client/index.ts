@@ -33,4 +33,5 @@ export {
   type GraphQLErrorPayload,
   type ServerErrorCode,
 } from './errors.js';
+export { STATE_EVENT_TYPES } from './task-state.js';
 export type { RetryOptions } from './ws.js';

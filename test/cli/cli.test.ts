@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Task, type TaskwireClient } from '../../src/client/index.js';
+import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
 import { closedUrl, runCli, startCli } from './run-cli.js';
@@ -77,40 +77,62 @@ describe('taskwire status', () => {
     expect(missing.stderr).toMatch(/^taskwire: NOT_FOUND: /);
   });
 
-  it('--watch of demo.progress prints its progress, then the final state', async () => {
+  it('--watch prints demo.progress\'s timeline from ENQUEUED, one line per event, then the final state', async () => {
     const task = await client.enqueue('demo.progress', [3, 300], { queue: 'cli-progress' });
     const watch = startCli(['status', task.id, '--watch'], env);
-    // Nothing runs the queue until the watch is up, so it sees every step (each lasts 300 ms).
-    await watch.waitForStderr(/^PENDING$/m);
+    await watch.waitForStderr(/^v1 +ENQUEUED +PENDING$/m);
     const runner = server.deps.createRunner({ ...FAST_RUNNER, queues: ['cli-progress'] });
     runners.push(runner);
     await runner.start();
     const result = await watch.done;
-    expect(result.stderr).toContain('progress 1/3 (33%) step 1 of 3');
-    expect(result.stderr).toContain('progress 2/3 (67%) step 2 of 3');
-    const lines = result.stderr.trim().split('\n');
-    expect(lines.indexOf('PENDING')).toBeLessThan(lines.findIndex((l) => l.includes('progress 1/3')));
     expect(result.code).toBe(0);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.map((l) => l.split(/ +/).slice(0, 3))).toEqual([
+      ['v1', 'ENQUEUED', 'PENDING'],
+      ['v2', 'STARTED', 'RUNNING'],
+      ['v3', 'PROGRESS', 'RUNNING'],
+      ['v4', 'PROGRESS', 'RUNNING'],
+      ['v5', 'PROGRESS', 'RUNNING'],
+      ['v6', 'SUCCEEDED', 'SUCCEEDED'],
+    ]);
+    expect(lines[1]).toMatch(new RegExp(`^v2 +STARTED +RUNNING +attempt 1 +worker ${runner.workerId}$`));
+    expect(lines[2]).toMatch(/attempt 1 +worker \S+ +progress 1\/3 \(33%\) step 1 of 3$/);
     expect(result.stdout).toMatch(/^status: +SUCCEEDED$/m);
     expect(result.stdout).toMatch(/^returnValue: +\{"steps":3\}$/m);
+  });
+
+  it('--watch shows each attempt\'s error and exits 1 when the task fails', async () => {
+    const task = await client.enqueue('demo.fail', ['watched'], { maxAttempts: 2 });
+    const result = await runCli(['status', task.id, '--watch'], env);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.map((l) => l.split(/ +/)[1])).toEqual(['ENQUEUED', 'STARTED', 'RETRY_SCHEDULED', 'STARTED', 'FAILED']);
+    expect(lines[2]).toMatch(/^v3 +RETRY_SCHEDULED +RETRYING +attempt 1 +worker \S+ +DemoFailure: watched$/);
+    expect(lines[4]).toMatch(/^v5 +FAILED +FAILED +attempt 2 +worker \S+ +DemoFailure: watched$/);
+    expect(result.stdout).toMatch(/^status: +FAILED$/m);
   });
 
   it('--watch stops on Ctrl-C with exit code 130', async () => {
     const task = await client.enqueue('demo.echo', [], { queue: 'cli-unclaimed' });
     const watch = startCli(['status', task.id, '--watch'], env);
-    await watch.waitForStderr(/^PENDING$/m);
+    await watch.waitForStderr(/ENQUEUED/);
     watch.child.kill('SIGINT');
     const result = await watch.done;
     expect(result.code).toBe(130);
-    expect(result.stderr).toBe('PENDING\n');
+    expect(result.stderr).toBe('v1    ENQUEUED          PENDING\n');
   });
 
-  it('--watch --json prints one JSON line per state, the last one terminal', async () => {
+  it('--watch --json prints every event of a 1 ms task as a JSON line, claimed ahead or not', async () => {
     const task = await client.enqueue('math.copysign', [3, -2]);
     const result = await runCli(['status', task.id, '--watch', '--json'], env);
     expect(result.code).toBe(0);
-    const states = result.stdout.trim().split('\n').map(parseTask);
-    expect(states.at(-1)).toMatchObject({ id: task.id, status: 'SUCCEEDED', returnValue: -3 });
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as TaskEvent);
+    expect(events.map((e) => [e.taskId, e.version, e.type, e.status])).toEqual([
+      [task.id, 1, 'ENQUEUED', 'PENDING'],
+      [task.id, 2, 'STARTED', 'RUNNING'],
+      [task.id, 3, 'SUCCEEDED', 'SUCCEEDED'],
+    ]);
+    expect(result.stderr).toBe('');
   });
 });
 
@@ -158,7 +180,7 @@ describe('taskwire tasks, cancel, retry, stats', () => {
 
 describe('usage, errors and exit codes', () => {
   it('--help works on every command', async () => {
-    const commands = ['enqueue', 'status', 'tasks', 'cancel', 'retry', 'stats', 'dev', 'serve', 'worker', 'migrate'];
+    const commands = ['enqueue', 'status', 'logs', 'tasks', 'cancel', 'retry', 'stats', 'dev', 'serve', 'worker', 'migrate'];
     const results = await Promise.all([runCli(['--help']), ...commands.map((c) => runCli([c, '--help']))]);
     expect(results[0]).toMatchObject({ code: 0, stderr: '' });
     for (const c of commands) expect(results[0]!.stdout).toContain(`  ${c} `);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Task } from '../../src/client/index.js';
-import { createProgressView, formatDuration, table, type Io } from '../../src/cli/output.js';
+import type { Task, TaskEvent } from '../../src/client/index.js';
+import { createEventView, createOutputPrinter, createProgressView, eventLine, formatDuration, table, type Io } from '../../src/cli/output.js';
 
-function fakeIo(errIsTTY: boolean): Io & { errText: () => string } {
+function fakeIo(errIsTTY: boolean): Io & { errText: () => string; outText: () => string } {
   let err = '';
-  return { out: () => undefined, err: (t) => (err += t), errIsTTY, errText: () => err };
+  let out = '';
+  return { out: (t) => (out += t), err: (t) => (err += t), errIsTTY, errText: () => err, outText: () => out };
 }
 
 const base: Task = {
@@ -51,5 +52,55 @@ describe('formatting', () => {
   it('pads table columns and formats durations', () => {
     expect(table(['A', 'BB'], [['xyz', '1'], ['', '22']])).toBe('A    BB\nxyz  1\n     22\n');
     expect([null, 12, 1500, 125_000, 7_500_000].map(formatDuration)).toEqual(['-', '12 ms', '1.5 s', '2 min 5 s', '2 h 5 min']);
+  });
+});
+
+const event = (version: number, type: TaskEvent['type'], status: TaskEvent['status'], more: Partial<TaskEvent> = {}): TaskEvent => ({
+  taskId: base.id, version, type, status, at: '2025-01-01T00:00:00.000Z', attempt: 1, workerId: 'w-1', progress: null, error: null, output: null, cursor: 'c', ...more,
+});
+const progressEvent = (version: number, current: number): TaskEvent =>
+  event(version, 'PROGRESS', 'RUNNING', { progress: { current, total: 4, message: `step ${current} of 4`, updatedAt: '2025-01-01T00:00:01.000Z' } });
+
+describe('eventLine', () => {
+  it('gives version, type, status, attempt and worker in columns, then the progress or the error', () => {
+    expect(eventLine(event(1, 'ENQUEUED', 'PENDING', { attempt: 0, workerId: null }))).toBe('v1    ENQUEUED          PENDING');
+    expect(eventLine(progressEvent(12, 2))).toBe('v12   PROGRESS          RUNNING    attempt 1  worker w-1  progress 2/4 (50%) step 2 of 4');
+    const error = { exceptionType: 'Boom', message: 'no', traceback: null, attempt: 1, at: '2025-01-01T00:00:02.000Z', workerId: 'w-1' };
+    expect(eventLine(event(3, 'RETRY_SCHEDULED', 'RETRYING', { error }))).toBe('v3    RETRY_SCHEDULED   RETRYING   attempt 1  worker w-1  Boom: no');
+  });
+});
+
+describe('createEventView', () => {
+  it('prints a line per event elsewhere than a terminal', () => {
+    const io = fakeIo(false);
+    const view = createEventView(io);
+    for (const e of [event(2, 'STARTED', 'RUNNING'), progressEvent(3, 1), event(4, 'SUCCEEDED', 'SUCCEEDED')]) view.update(e);
+    view.done();
+    expect(io.errText().split('\n').map((l) => l.split(/ +/)[1])).toEqual(['STARTED', 'PROGRESS', 'SUCCEEDED', undefined]);
+  });
+
+  it('on a terminal, redraws progress on one line with a bar, and replaces it with the next event', () => {
+    const io = fakeIo(true);
+    const view = createEventView(io);
+    view.update(progressEvent(3, 1));
+    view.update(progressEvent(4, 2));
+    view.update(event(5, 'SUCCEEDED', 'SUCCEEDED'));
+    view.done();
+    expect(io.errText()).toBe(
+      `\r\x1b[2KRUNNING attempt 1 [########----------------------] 1/4 (25%) step 1 of 4` +
+        `\r\x1b[2KRUNNING attempt 1 [###############---------------] 2/4 (50%) step 2 of 4` +
+        `\r\x1b[2Kv5    SUCCEEDED         SUCCEEDED  attempt 1  worker w-1\n`,
+    );
+  });
+});
+
+describe('createOutputPrinter', () => {
+  it('writes strings as they are, other values as JSON lines, marks a new attempt, and ends the last line', () => {
+    const io = fakeIo(false);
+    const printer = createOutputPrinter(io);
+    for (const [output, attempt] of [['tok', 1], ['en', 1], [{ i: 1, text: 'x' }, 1], [42, 1], ['line\n', 2], ['partial', 2]] as const) printer.chunk({ output, attempt });
+    printer.done();
+    expect(io.outText()).toBe('token\n{"i":1,"text":"x"}\n42\nline\npartial\n');
+    expect(io.errText()).toBe('--- attempt 2 ---\n');
   });
 });

@@ -1,0 +1,48 @@
+import { createClient, type Task, type TaskwireClient } from '../client/index.js';
+import type { ClientConfig } from '../config.js';
+import { EXIT, urlOption } from './args.js';
+import { errorLine, type Io } from './output.js';
+
+/** The options every client command takes. */
+export const COMMON = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** What a client command runs with. */
+export interface Context {
+  io: Io;
+  config: ClientConfig;
+  /** Aborted by Ctrl-C. */
+  signal: AbortSignal;
+}
+
+/** Runs `fn` with a client of the server (`--url`, else TASKWIRE_URL); Ctrl-C closes it. */
+export async function withClient(command: string, url: string | undefined, ctx: Context, fn: (client: TaskwireClient) => Promise<number>): Promise<number> {
+  const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url) });
+  const onInterrupt = (): void => void client.close();
+  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  try {
+    return await fn(client);
+  } finally {
+    ctx.signal.removeEventListener('abort', onInterrupt);
+    await client.close();
+  }
+}
+
+/** One JSON line. */
+export const json = (value: unknown): string => `${JSON.stringify(value)}\n`;
+
+/** Exit code for a task as it stands: 1 once it FAILED or was CANCELLED. */
+export const exitOf = (task: Task): number => (task.status === 'FAILED' || task.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
+
+/** Prints why a finished task did not succeed (stderr). */
+export function reportUnsuccessful(io: Io, task: Task): void {
+  io.err(`taskwire: task ${task.id} (${task.name}) ${task.status} after ${task.attempts} attempt(s)\n`);
+  for (const e of task.errors) io.err(`  ${errorLine(e)}\n`);
+}
+
+/** Ctrl-C or --timeout, whichever comes first; the timeout's abort says it is a timeout. */
+export function followSignal(ctx: Context, timeoutMs: number | undefined): AbortSignal {
+  return timeoutMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+}

@@ -1,0 +1,86 @@
+import { STATE_EVENT_TYPES, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
+import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
+import { COMMON, exitOf, followSignal, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
+import { createEventView, createOutputPrinter, taskBlock } from './output.js';
+
+/** The task over HTTP first: an unreachable server or an unknown id answers at once, without WebSocket retries. */
+async function getOrReport(client: TaskwireClient, id: string, ctx: Context): Promise<Task | undefined> {
+  const task = await client.get(id);
+  if (!task) ctx.io.err(`taskwire: NOT_FOUND: no task ${id}\n`);
+  return task ?? undefined;
+}
+
+/**
+ * Runs `each` over a stream of events until it ends; a --timeout that fires first is a
+ * WaitTimeoutError (exit 1), Ctrl-C the caller's to handle.
+ */
+async function consume(events: AsyncIterable<TaskEvent>, each: (e: TaskEvent) => void, o: { id: string; ctx: Context; signal: AbortSignal; timeoutMs: number | undefined }): Promise<void> {
+  try {
+    for await (const event of events) each(event);
+  } catch (error) {
+    if (o.signal.aborted && !o.ctx.signal.aborted) throw new WaitTimeoutError(o.id, o.timeoutMs ?? 0, undefined);
+    throw error;
+  }
+}
+
+/** `taskwire status ID [--watch]`: the task; with --watch its timeline, one line per event, until it ends. */
+export async function status(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('status', args, { ...COMMON, watch: { type: 'boolean' }, timeout: { type: 'string' } });
+  const [id = ''] = takePositionals('status', positionals, ['ID']);
+  const timeoutMs = secondsOption('status', '--timeout', values.timeout);
+  if (timeoutMs !== undefined && !values.watch) throw new UsageError('status', '--timeout goes with --watch');
+
+  return withClient('status', values.url, ctx, async (client) => {
+    const current = await getOrReport(client, id, ctx);
+    if (!current) return EXIT.failed;
+    if (!values.watch) {
+      ctx.io.out(values.json ? json(current) : taskBlock(current));
+      return exitOf(current);
+    }
+    // The whole timeline from ENQUEUED, then live: what led here is worth seeing too. Output is
+    // left to `taskwire logs`.
+    const view = values.json ? undefined : createEventView(ctx.io);
+    const signal = followSignal(ctx, timeoutMs);
+    try {
+      await consume(
+        client.events(id, { types: STATE_EVENT_TYPES, signal }),
+        (event) => (view ? view.update(event) : ctx.io.out(json(event))),
+        { id, ctx, signal, timeoutMs },
+      );
+    } finally {
+      view?.done();
+    }
+    const final = (await client.get(id)) ?? current;
+    if (!values.json) ctx.io.out(taskBlock(final));
+    return exitOf(final);
+  });
+}
+
+/** `taskwire logs ID [--follow]`: the task's output; with --follow, live until it ends. */
+export async function logs(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('logs', args, { ...COMMON, follow: { type: 'boolean', short: 'f' }, timeout: { type: 'string' } });
+  const [id = ''] = takePositionals('logs', positionals, ['ID']);
+  const timeoutMs = secondsOption('logs', '--timeout', values.timeout);
+  if (timeoutMs !== undefined && !values.follow) throw new UsageError('logs', '--timeout goes with --follow');
+
+  return withClient('logs', values.url, ctx, async (client) => {
+    const current = await getOrReport(client, id, ctx);
+    if (!current) return EXIT.failed;
+    // A finished task's output is all in its log: pages over HTTP, no subscription needed.
+    const follow = values.follow === true && !current.isFinished;
+    const printer = values.json ? undefined : createOutputPrinter(ctx.io);
+    const signal = followSignal(ctx, timeoutMs);
+    try {
+      await consume(
+        client.events(id, { types: ['OUTPUT'], follow, signal }),
+        (event) => (printer ? printer.chunk(event) : ctx.io.out(json(event))),
+        { id, ctx, signal, timeoutMs },
+      );
+    } finally {
+      printer?.done();
+    }
+    const final = follow ? ((await client.get(id)) ?? current) : current;
+    if (final.status === 'FAILED' || final.status === 'CANCELLED') reportUnsuccessful(ctx.io, final);
+    return exitOf(final);
+  });
+}
