@@ -12,9 +12,9 @@ import {
   type TaskStatus,
 } from './generated/graphql.js';
 import { createHttpTransport } from './http.js';
-import { followTaskEvents, notFound, readTaskEvents } from './task-events.js';
-import { applyEvent, initialState, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
-import { backoffMs, createWsTransport, delay, DEFAULT_RETRY, type RetryOptions } from './ws.js';
+import { followTaskEvents, readTaskEvents, watchTask } from './task-events.js';
+import type { Task, TaskEvent } from './task-state.js';
+import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus };
@@ -185,51 +185,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
 
   const streams = { ws, http, retry };
 
-  /** The task over HTTP, retried with backoff while the server cannot be reached (a watch outlives restarts). */
-  async function readTask(id: string, signal: AbortSignal): Promise<Task> {
-    for (let failures = 0; ; failures++) {
-      try {
-        const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
-        if (!task) throw notFound(id);
-        return task;
-      } catch (error) {
-        if (!(error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || failures >= retry.attempts) throw error;
-        await delay(backoffMs(failures, retry), signal);
-      }
-    }
-  }
-
-  /**
-   * The states after `afterVersion`, each built from the one before by its event; `read` (the
-   * row as read) stands in for the state at its own version, and a terminal state is read
-   * again: events carry no return value.
-   */
-  async function* statesAfter(base: Task, read: Task, afterVersion: number, signal: AbortSignal): AsyncGenerator<Task, void, undefined> {
-    let state = base;
-    const range = { afterVersion: base === read ? read.version : 0, types: STATE_EVENT_TYPES };
-    for await (const event of followTaskEvents(streams, read.id, range, signal)) {
-      state = event.version === read.version ? read : applyEvent(state, event);
-      if (state.isFinished && state !== read) {
-        const final = await readTask(read.id, signal);
-        if (final.version === state.version) state = final;
-      }
-      if (event.version > afterVersion) yield state;
-    }
-  }
-
   async function* watch(id: string, watchOptions: WatchOptions = {}): AsyncGenerator<Task, void, undefined> {
-    const signal = withLifetime(watchOptions.signal);
-    const current = await readTask(id, signal);
-    const { afterVersion } = watchOptions;
-    if (afterVersion === undefined) {
-      yield current;
-      if (!current.isFinished) yield* statesAfter(current, current, current.version, signal);
-    } else if (afterVersion >= current.version) {
-      if (!current.isFinished) yield* statesAfter(current, current, afterVersion, signal);
-    } else {
-      // States older than the row: replayed from the task's first event.
-      yield* statesAfter(initialState(current), current, afterVersion, signal);
-    }
+    yield* watchTask(streams, id, watchOptions.afterVersion, withLifetime(watchOptions.signal));
   }
 
   function events(id: string, eventsOptions: EventsOptions = {}): AsyncGenerator<TaskEvent, void, undefined> {

@@ -1,7 +1,7 @@
 import { ConnectionError, RequestError } from './errors.js';
-import { FollowTaskEventsDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
+import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
-import { ENDING_EVENT_TYPES, isTerminalStatus, type TaskEvent } from './task-state.js';
+import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
 
 /** Which of a task's events to read. */
@@ -10,6 +10,13 @@ export interface EventRange {
   afterVersion?: number;
   /** Only these types (default: all). */
   types?: readonly TaskEventType[];
+}
+
+/** The transports a stream uses, and how it retries. */
+export interface Streams {
+  ws: WsTransport;
+  http: HttpTransport;
+  retry: RetryOptions;
 }
 
 /** Events per page of the log over HTTP (the server's most). */
@@ -29,7 +36,7 @@ export function notFound(id: string): RequestError {
  * is dropped here by version.
  */
 export async function* followTaskEvents(
-  { ws, http, retry }: { ws: WsTransport; http: HttpTransport; retry: RetryOptions },
+  { ws, http, retry }: Streams,
   id: string,
   range: EventRange,
   signal: AbortSignal,
@@ -103,5 +110,55 @@ export async function* readTaskEvents(http: HttpTransport, id: string, range: Ev
     for (const { node } of edges) if (node.version > afterVersion) yield node;
     if (!pageInfo.hasNextPage || pageInfo.endCursor === null) return;
     after = pageInfo.endCursor;
+  }
+}
+
+/** The task over HTTP, retried with backoff while the server cannot be reached (a watch outlives restarts). */
+async function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
+  for (let failures = 0; ; failures++) {
+    try {
+      const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
+      if (!task) throw notFound(id);
+      return task;
+    } catch (error) {
+      if (!(error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || failures >= retry.attempts) throw error;
+      await delay(backoffMs(failures, retry), signal);
+    }
+  }
+}
+
+/**
+ * The states after `afterVersion`, each built from the one before by its event; `read` (the
+ * row as read) stands in for the state at its own version, and a terminal state is read
+ * again: events carry no return value.
+ */
+async function* statesAfter(streams: Streams, base: Task, read: Task, afterVersion: number, signal: AbortSignal): AsyncGenerator<Task, void, undefined> {
+  let state = base;
+  const range = { afterVersion: base === read ? read.version : 0, types: STATE_EVENT_TYPES };
+  for await (const event of followTaskEvents(streams, read.id, range, signal)) {
+    state = event.version === read.version ? read : applyEvent(state, event);
+    if (state.isFinished && state !== read) {
+      const final = await readTask(streams, read.id, signal);
+      if (final.version === state.version) state = final;
+    }
+    if (event.version > afterVersion) yield state;
+  }
+}
+
+/**
+ * `watch()`: the task's states, each built from the one before by its event (src/client/task-state.ts).
+ * Without `afterVersion` the current state first, then the states after it; with it, the states
+ * after that version, replayed from the task's first event when they are older than the row.
+ */
+export async function* watchTask(streams: Streams, id: string, afterVersion: number | undefined, signal: AbortSignal): AsyncGenerator<Task, void, undefined> {
+  const current = await readTask(streams, id, signal);
+  if (afterVersion === undefined) {
+    yield current;
+    if (!current.isFinished) yield* statesAfter(streams, current, current, current.version, signal);
+  } else if (afterVersion >= current.version) {
+    if (!current.isFinished) yield* statesAfter(streams, current, current, afterVersion, signal);
+  } else {
+    // States older than the row: replayed from the task's first event.
+    yield* statesAfter(streams, initialState(current), current, afterVersion, signal);
   }
 }
