@@ -1,3 +1,4 @@
+import { exponentialDelayMs } from '../../exponential-delay.js';
 import type { Sql } from '../../db/client.js';
 import { NotFoundError, ShuttingDownError } from '../../errors.js';
 import type { TaskEvents } from '../../graphql/context.js';
@@ -6,15 +7,17 @@ import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../../queue
 import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import type { TaskEventType, TaskStatus } from '../../queue/states.js';
-import type { TaskEventRecord } from '../../queue/event-log.js';
-import type { FeedPosition } from '../../queue/event-log.js';
+import type { FeedPosition, TaskEventRecord } from '../../queue/event-log.js';
 import { createEventLogFanout, type EventLogFanoutStats } from './log-fanout.js';
 import { createPublisher } from './publisher.js';
 import { createTaskLoader } from './task-loader.js';
 import type { TaskEventStats } from './hub-stats.js';
+import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './task-subscribers.js';
 
 export type { TaskEventStats } from './hub-stats.js';
-import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './task-subscribers.js';
+
+/** Retrying a failed read: 100 ms doubling to 5 s (the database is away). */
+const READ_RETRY = { baseMs: 100, maxMs: 5000 };
 
 export interface TaskEventHub extends TaskEvents {
   readonly stats: TaskEventStats;
@@ -170,7 +173,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
         retryTimer = setTimeout(() => {
           retryTimer = undefined;
           schedule();
-        }, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        }, exponentialDelayMs(failures, READ_RETRY));
         return;
       }
       const byId = new Map(rows.map((task) => [task.id, task]));

@@ -1,3 +1,4 @@
+import { exponentialDelayMs } from '../../exponential-delay.js';
 import type { Logger } from '../../logger.js';
 import type { TaskEvent as Notice } from '../../queue/events.js';
 import type { FeedEvent } from '../../queue/event-feed.js';
@@ -6,6 +7,9 @@ import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import { isTerminal, type TaskEventType, type TaskStatus } from '../../queue/states.js';
 import { EventStream } from './event-stream.js';
 import { createFeedFanout } from './feed-fanout.js';
+
+/** Retrying a failed read: 100 ms doubling to 5 s (the database is away). */
+const READ_RETRY = { baseMs: 100, maxMs: 5000 };
 
 /** Most events read per task per query; a task with more is read again from there. */
 const LOG_READ_LIMIT = 500;
@@ -101,7 +105,7 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
         retryTimer = setTimeout(() => {
           retryTimer = undefined;
           schedule();
-        }, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+        }, exponentialDelayMs(failures, READ_RETRY));
         return;
       }
       const byId = new Map<string, TaskEventRecord[]>();
