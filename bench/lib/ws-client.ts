@@ -1,12 +1,17 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
-/** A graphql-ws client over `ws`, connected eagerly; http(s) URLs become ws(s). */
+/**
+ * A graphql-ws client over `ws`, connected eagerly; http(s) URLs become ws(s). A closed socket
+ * reaches the subscriptions' sinks; it is not also printed (graphql-ws's default for an eager
+ * client is console.error).
+ */
 export function wsClient(httpUrl: string): Client {
   return createClient({
     url: httpUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
     lazy: false,
+    onNonLazyError: () => undefined,
     retryAttempts: 0,
     keepAlive: 0,
   });

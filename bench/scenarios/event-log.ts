@@ -65,8 +65,12 @@ async function runOnce(
   const marker = async (): Promise<string> =>
     (await core.deps.queue.enqueue({ name: NOOP_TASK, args: [-1], runAfter: new Date(Date.now() + 3_600_000) })).id;
   const startMarker = await marker();
-  const server = await startServerProcess(job.root, { databaseUrl: url, server: true, worker: false }, job.profileDir);
-  servers.push(server);
+  // The standby takes over after the kill; started now (in parallel), so the outage is the failover, not tsx's start-up.
+  const [server, standby] = await Promise.all(
+    [0, 1].map(() => startServerProcess(job.root, { databaseUrl: url, server: true, worker: false }, job.profileDir)),
+  );
+  if (!server || !standby) throw new Error('a server process did not start');
+  servers.push(server, standby);
   const cursorData = await gql<{ taskResult: { events: { edges: { node: { cursor: string } }[] } } }>(server.url, FIRST_CURSOR, { id: startMarker });
   const startCursor = cursorData.taskResult.events.edges[0]?.node.cursor;
   if (!startCursor) throw new Error('the start marker has no ENQUEUED event');
@@ -89,14 +93,23 @@ async function runOnce(
     feedStats.push(stats);
     return followFeed(conn, startCursor, stats);
   });
-  const wait = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> =>
-    waitUntil(
-      async () => {
-        throwIfFailed(connections);
-        return check();
-      },
-      { timeoutMs, intervalMs: 10, what },
-    );
+  // What the followers have, for a timeout's message: a stall and a slow catch-up read differently.
+  const progress = (): string =>
+    `taskEvents: ${taskStats.tally.received} events, ${taskFollowers.reduce((k, f) => k + f.subscriptions.filter((x) => !x.done).length, 0)} streams open; ` +
+    `feeds: ${feedStats.map((f) => f.tally.received).join(', ')} events`;
+  const wait = async (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> => {
+    try {
+      await waitUntil(
+        async () => {
+          throwIfFailed(connections);
+          return check();
+        },
+        { timeoutMs, intervalMs: 10, what },
+      );
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)} (${progress()})`);
+    }
+  };
   // Every subscription live before the clock runs: taskEvents replayed ENQUEUED, the feeds passed a marker.
   await wait(() => taskFollowers.every((f) => f.started()), 'every taskEvents subscription to replay ENQUEUED');
   const readyMarker = await marker();
@@ -106,9 +119,6 @@ async function runOnce(
   const [seqRow] = await sql`SELECT pg_get_serial_sequence('task_events', 'seq') AS name`;
   const seqName = String(seqRow?.name);
   const eventsWritten = async (): Promise<number> => Number((await sql.unsafe(`SELECT last_value::float8 AS v FROM ${seqName}`))[0]?.v);
-  // The replacement is started before the clock runs, so the outage is the failover, not tsx's start-up.
-  const standby = await startServerProcess(job.root, { databaseUrl: url, server: true, worker: false }, job.profileDir);
-  servers.push(standby);
   const before = await eventsWritten();
   const worker = await startServerProcess(job.root, { databaseUrl: url, server: false, worker: true }, job.profileDir);
   servers.push(worker);
@@ -119,7 +129,9 @@ async function runOnce(
   const cpuFirstHalf = describeCpu(cpuStart, sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid }));
   const killedAt = wallNow();
   await server.kill('SIGKILL');
-  await wait(() => connections.every((c) => c.lostAt !== undefined), 'every connection to see the server go');
+  // A connection whose streams all ended before the kill has nothing to resume.
+  const resuming = connections.filter((c) => c.openCount > 0);
+  await wait(() => resuming.every((c) => c.lostAt !== undefined), 'every connection to see the server go');
   const pidsAfter = { server: standby.pid, worker: worker.pid, clients: process.pid };
   const cpuRestart = sampleCpu(pidsAfter);
 
@@ -127,7 +139,7 @@ async function runOnce(
   await wait(() => taskFollowers.every((f) => f.subscriptions.every((s) => s.done)), 'every taskEvents stream to end');
   const endMarker = await marker();
   // Feed order is commit order: an event committed after every drain event arrives after all of them.
-  await wait(() => feedFollowers.every((f) => f.seen(endMarker)), 'every feed to pass the end marker', 300_000);
+  await wait(() => feedFollowers.every((f) => f.seen(endMarker)), 'every feed to pass the end marker', 120_000 + n * 3);
   const cpuSecondHalf = describeCpu(cpuRestart, sampleCpu(pidsAfter));
 
   const taskCheck = taskStats.tally.check(await expectedForTasks(sql, watched));
@@ -137,12 +149,12 @@ async function runOnce(
   const feedCheck = sumChecks(feedChecks);
   const drain = await drainSpan(sql, ids.length);
   const log = await core.eventLogSize();
-  // Every connection had open subscriptions at the kill (each follows tasks to the end of the drain).
-  const backAt = Math.max(...connections.map((c) => c.backAt ?? Number.NaN));
+  // (A connection whose only open stream had its terminal event already gets just `complete`: no event to time.)
+  const backAt = Math.max(...resuming.flatMap((c) => c.backAt ?? []));
   if (rep === 1) {
     rec.notes.push(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
-        `${feeds} taskEventFeed connections; the server SIGKILLed after ${n} drain events, every connection resumed on a standby server process`,
+        `${feeds} taskEventFeed connections; the server SIGKILLed after ${n} drain events, ${resuming.length} connections resumed on a standby server process`,
     );
     rec.notes.push(`event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}`);
     rec.notes.push(`event log: taskEvents ${describeCheck(taskCheck)}; ${taskStats.replayed} replayed (ENQUEUED and after the restart)`);

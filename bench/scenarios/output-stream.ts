@@ -36,6 +36,7 @@ interface Reader {
   outOfOrder: number;
   lastVersion: number;
   done: Promise<void>;
+  error?: Error;
 }
 
 /** Latency of the chunks, whole and split at the statement that stored them. */
@@ -77,8 +78,10 @@ function read(client: Client, id: string, types: string[], keep: boolean, latenc
       },
     );
   });
-  // Awaited later; marked handled now so an early failure does not end the process first.
-  r.done.catch(() => undefined);
+  // Awaited later; kept now, so an early failure neither ends the process first nor waits out a timeout.
+  r.done.catch((error: unknown) => {
+    r.error = error instanceof Error ? error : new Error(String(error));
+  });
   return r;
 }
 
@@ -115,7 +118,14 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
       clients.push(client);
       return read(client, id, ['ENQUEUED', 'OUTPUT'], s === 0, latency);
     });
-    await waitUntil(() => readers.every((r) => r.enqueued), { timeoutMs: 60_000, what: 'every output subscription to replay ENQUEUED' });
+    await waitUntil(
+      () => {
+        const failed = readers.find((r) => r.error);
+        if (failed) throw failed.error;
+        return readers.every((r) => r.enqueued);
+      },
+      { timeoutMs: 60_000, what: 'every output subscription to replay ENQUEUED' },
+    );
     const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
     processes.push(worker);
     const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
