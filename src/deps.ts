@@ -51,7 +51,13 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         maxOutputBytes: config.maxOutputBytes,
         ...overrides,
       }),
-    rescuer: createRescuer({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs, intervalMs: config.maintenanceIntervalMs }),
+    rescuer: createRescuer({
+      sql: db.sql,
+      log: p.log,
+      resultTtlMs: config.resultTtlMs,
+      intervalMs: config.maintenanceIntervalMs,
+      definitionBackoff: (name) => registry.get(name)?.backoff,
+    }),
     cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
     close: () => db.close(),
   };

@@ -2,7 +2,7 @@ import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
-import type { Task } from '../task.js';
+import type { Backoff, Task } from '../task.js';
 import { createPeriodic } from './periodic.js';
 
 export interface RescuerOptions {
@@ -14,6 +14,8 @@ export interface RescuerOptions {
   intervalMs?: number;
   /** Most tasks per statement (default 1,000). */
   batchSize?: number;
+  /** The backoff of a task's definition, for tasks enqueued without their own (as a failed attempt's retry uses). */
+  definitionBackoff?: (name: string) => Partial<Backoff> | undefined;
 }
 
 export interface Rescuer extends Service {
@@ -27,7 +29,7 @@ export function createRescuer(o: RescuerOptions): Rescuer {
   const rescue = async (now: Date | null, lockKey: number | null): Promise<Task[]> => {
     const rescued: Task[] = [];
     for (;;) {
-      const batch = await rescueTasks(o.sql, { now, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey });
+      const batch = await rescueTasks(o.sql, { now, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey, definitionBackoff: o.definitionBackoff });
       rescued.push(...batch);
       if (batch.length < batchSize) break;
     }

@@ -12,6 +12,7 @@ const TAIL = changeTailSql(
 
 interface LostTask {
   id: string;
+  name: string;
   attempts: number;
   backoff: Partial<Backoff> | null;
 }
@@ -30,7 +31,14 @@ interface LostTask {
  */
 export async function rescueTasks(
   sql: Sql,
-  p: { now: Date | null; limit: number; defaultTtlMs: number; lockKey?: number | null },
+  p: {
+    now: Date | null;
+    limit: number;
+    defaultTtlMs: number;
+    lockKey?: number | null;
+    /** The definition's backoff for tasks without their own (as failTask's caller uses). */
+    definitionBackoff?: ((name: string) => Partial<Backoff> | undefined) | undefined;
+  },
 ): Promise<Task[]> {
   const now = p.now?.toISOString() ?? null;
   const lockKey = p.lockKey ?? null;
@@ -40,14 +48,14 @@ export async function rescueTasks(
       if (!lock?.held) return [];
     }
     const lost = (await tx`
-      SELECT id, attempts, backoff FROM tasks
+      SELECT id, name, attempts, backoff FROM tasks
       WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
       ORDER BY lease_expires_at
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED`) as unknown as LostTask[];
     if (lost.length === 0) return [];
     // The delay is used only by the rows that end RETRYING (attempts left, no cancellation).
-    const delays = Object.fromEntries(lost.map((t) => [t.id, backoffDelayMs(t.backoff, t.attempts)]));
+    const delays = Object.fromEntries(lost.map((t) => [t.id, backoffDelayMs(t.backoff ?? p.definitionBackoff?.(t.name), t.attempts)]));
     const result = await tx`
       WITH input AS (SELECT key::uuid AS id, value::text::float8 AS delay_ms FROM jsonb_each(${JSON.stringify(delays)}::jsonb)),
       changed AS (
