@@ -131,28 +131,54 @@ describe('Task.events', () => {
 });
 
 describe('taskEventFeed', () => {
-  it('streams events of matching tasks from now on, and resumes from a cursor exactly', async () => {
+  it('streams events of matching tasks from now on', async () => {
     if (!server.runner) await server.startRunner();
     const feed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' } });
-    // The subscription is live once a first event of ours arrives; a marker task makes sure.
-    const marker = await enqueue('demo.echo', ['marker']);
-    await feed.waitFor((v) => v.taskEventFeed.taskId === marker && v.taskEventFeed.status === 'SUCCEEDED');
+    // "From now on" starts when the server has the subscription, which the client is not told:
+    // enqueue markers until one shows up.
+    const markers = new Set<string>();
+    await waitFor(
+      async () => {
+        markers.add(await enqueue('demo.echo', ['marker']));
+        return feed.values.some((v) => markers.has(v.taskEventFeed.taskId));
+      },
+      { message: 'the feed to deliver a marker' },
+    );
+    const id = await enqueue('demo.echo', ['after']);
+    await enqueue('math.copysign', [1, 1]); // filtered out
+    await feed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
+    expect(feed.values.every((v) => v.taskEventFeed.task.name === 'demo.echo')).toBe(true);
+    expect(feed.values.filter((v) => v.taskEventFeed.taskId === id).map((v) => v.taskEventFeed.version)).toEqual([1, 2, 3]);
+    feed.unsubscribe();
+  });
+
+  it('resumes from a cursor exactly: every later event of matching tasks, once, in order', async () => {
+    if (!server.runner) await server.startRunner();
+    const marker = await enqueue('demo.echo', ['from here']);
+    const log = await waitFor(
+      async () => {
+        const task = (await server.execute(TaskEventLogDocument, { id: marker })).data?.taskResult;
+        return task?.version === 3 ? task.events.edges : undefined;
+      },
+      { message: 'the marker to finish' },
+    );
+    const from = log.at(-1)!.node.cursor;
+    const feed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => enqueue('demo.echo', [i])));
     await enqueue('math.copysign', [1, 1]); // filtered out
     for (const id of ids) await feed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
     const got = feed.values.map((v) => v.taskEventFeed);
     expect(got.every((e) => e.task.name === 'demo.echo')).toBe(true);
+    expect(got.some((e) => e.taskId === marker)).toBe(false);
     const keys = got.map((e) => `${e.taskId}:${e.version}`);
     expect(new Set(keys).size).toBe(keys.length);
     for (const id of ids) expect(got.filter((e) => e.taskId === id).map((e) => e.version)).toEqual([1, 2, 3]);
     feed.unsubscribe();
 
-    // From the marker's first event on, a new subscription replays exactly what followed it.
-    const from = got.find((e) => e.taskId === marker)!;
-    const resumed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from.cursor });
-    const expected = keys.slice(keys.indexOf(`${from.taskId}:${from.version}`) + 1);
-    await resumed.waitFor((v) => `${v.taskEventFeed.taskId}:${v.taskEventFeed.version}` === expected.at(-1));
-    expect(resumed.values.map((v) => `${v.taskEventFeed.taskId}:${v.taskEventFeed.version}`).slice(0, expected.length)).toEqual(expected);
-    resumed.unsubscribe();
+    // Again from the same cursor, on a new subscription: the same events in the same order.
+    const again = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
+    await again.waitFor((v) => `${v.taskEventFeed.taskId}:${v.taskEventFeed.version}` === keys.at(-1));
+    expect(again.values.map((v) => `${v.taskEventFeed.taskId}:${v.taskEventFeed.version}`).slice(0, keys.length)).toEqual(keys);
+    again.unsubscribe();
   });
 });
