@@ -63,7 +63,7 @@ const QUICK: Sizes = {
   pageQueries: 50,
   eventLogTasks: 5_000,
   outputChunks: 2_000,
-  outputSizeTasks: 50,
+  outputSizeTasks: 100,
 };
 
 /** Which systems each scenario compares; e–j exercise what only taskwire has. */

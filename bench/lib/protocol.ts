@@ -49,7 +49,7 @@ export interface Sizes {
   outputPerSecond: number;
   /** (j) taskEvents(types: OUTPUT) subscribers, each on its own connection. */
   outputSubscribers: number;
-  /** (j) tasks of each kind whose log is weighed (math.copysign; demo.output with 100 chunks). */
+  /** (j) demo.output(100, 0) tasks whose log is weighed (and 5× as many math.copysign). */
   outputSizeTasks: number;
 }
 
