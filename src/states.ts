@@ -1,13 +1,21 @@
 /**
  * The vocabulary below both the storage (src/db) and the core (src/queue): task states and
- * event types. The database enums, the core's checks and the GraphQL enums are all built
- * from these lists, so each has one source of truth.
+ * event types. The database enums, the core's checks, the GraphQL enums and the client's rules
+ * are all built from these lists, so each has one source of truth. No imports: the client
+ * bundles this file.
  */
 
 /** Task states, in the order of the state machine (DESIGN.md). */
 export const TASK_STATUSES = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A task in one of these states is finished (its subscriptions end). */
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
 
 /**
  * What one entry of a task's event log records (DESIGN.md Part 2 §A). Every visible change of

@@ -1,3 +1,4 @@
+import { isTerminal, TASK_EVENT_TYPES, TERMINAL_STATUSES } from '../states.js';
 import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskStatus } from './generated/graphql.js';
 
 /** A task as the server reports it (every field of the GraphQL `Task`; dates are ISO-8601 strings). */
@@ -5,9 +6,9 @@ export type Task = ClientTaskFragment;
 /** One entry of a task's event log (the GraphQL `TaskEvent` without its `task`). */
 export type TaskEvent = ClientTaskEventFragment;
 
-export const TERMINAL_STATUSES: readonly TaskStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+export { TERMINAL_STATUSES };
 
-export const isTerminalStatus = (status: TaskStatus): boolean => TERMINAL_STATUSES.includes(status);
+export const isTerminalStatus = (status: TaskStatus): boolean => isTerminal(status);
 
 /**
  * The events after which a task can be finished (RESCUED: FAILED or CANCELLED when no attempt
@@ -19,19 +20,7 @@ export const isTerminalStatus = (status: TaskStatus): boolean => TERMINAL_STATUS
 export const ENDING_EVENT_TYPES: readonly TaskEventType[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'RESCUED', 'RETRIED'];
 
 /** Every event type but OUTPUT: the ones that change a task's state (what `watch()` follows). */
-export const STATE_EVENT_TYPES: readonly TaskEventType[] = [
-  'ENQUEUED',
-  'STARTED',
-  'PROGRESS',
-  'RETRY_SCHEDULED',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCEL_REQUESTED',
-  'CANCELLED',
-  'RESCUED',
-  'RELEASED',
-  'RETRIED',
-];
+export const STATE_EVENT_TYPES: readonly TaskEventType[] = TASK_EVENT_TYPES.filter((type) => type !== 'OUTPUT');
 
 /** The task as it was when enqueued (version 0, before its first event): what a replay from the start builds on. */
 export function initialState(task: Task): Task {
