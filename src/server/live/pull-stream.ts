@@ -1,0 +1,89 @@
+/**
+ * The push-to-pull bridge every subscription stream shares: the producer pushes values and
+ * ends the stream, graphql-js pulls it as an async iterator (`return()`, i.e. unsubscribe, takes
+ * effect at once). What waits between push and pull, and what a full queue does, is the
+ * subclass's: task-stream.ts conflates task states, event-stream.ts keeps every event.
+ * `onClose` runs once, when the consumer is done (ended and drained, or returned).
+ *
+ * A class with its state in fields, not closures: a server holds one per subscription (tens of
+ * thousands).
+ */
+export abstract class PullStream<T> implements AsyncIterableIterator<T> {
+  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private ended = false;
+  private closed = false;
+
+  /** Still taking values: not ended, not returned. */
+  protected get open(): boolean {
+    return !this.ended && !this.closed;
+  }
+
+  /** Runs once, when the consumer is done with the stream. */
+  protected abstract onClose(): void;
+  /** Keeps a value for a consumer that is not waiting; false when it was refused. */
+  protected abstract enqueue(value: T): boolean;
+  /** The next value kept, if any. */
+  protected abstract dequeue(): T | undefined;
+  protected abstract clearQueue(): void;
+  /** The consumer found nothing queued and will wait. */
+  protected onEmpty(): void {}
+
+  /** Hands a value to the waiting consumer, or keeps it; false when the stream refused it. */
+  protected put(value: T): boolean {
+    if (!this.open) return false;
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting({ value, done: false });
+      return true;
+    }
+    return this.enqueue(value);
+  }
+
+  /** No more values: the consumer gets what is queued, then the end. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting(this.close());
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const value = this.dequeue();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
+    if (this.ended || this.closed) return Promise.resolve(this.close());
+    this.onEmpty();
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.ended = true;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    const done = this.close();
+    waiting?.(done);
+    return Promise.resolve(done);
+  }
+
+  throw(): Promise<IteratorResult<T>> {
+    return this.return();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  private close(): IteratorResult<T> {
+    if (!this.closed) {
+      this.closed = true;
+      this.clearQueue();
+      this.onClose();
+    }
+    return { value: undefined, done: true };
+  }
+}
