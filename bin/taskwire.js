@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-// The `taskwire` command: runs the TypeScript CLI through tsx, so there is no build step.
-import { register } from 'tsx/esm/api';
+// The `taskwire` command. Installed from the package, it runs the built code (dist/) on plain
+// Node. In a checkout of the repository (src/ beside this file: the package ships no src/) it
+// runs the sources through tsx instead, so a change is live without a build and the tests spawn
+// the code they test, never a stale dist/.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/cli/main.js');
+}

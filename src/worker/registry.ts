@@ -20,14 +20,40 @@ export function createRegistry(definitions: Iterable<TaskDefinition>): Registry 
   };
 }
 
+const TYPESCRIPT_MODULE = /\.[cm]?tsx?$/;
+let typeScriptLoader: Promise<void> | undefined;
+
+/**
+ * Lets `import()` load TypeScript: tsx's hooks, registered once and only when a `.ts` task module
+ * is asked for, so the built package runs on plain Node otherwise. Not when this file is itself
+ * TypeScript: then a loader is in place already (tsx running the sources, vitest).
+ */
+function loadTypeScript(spec: string): Promise<void> {
+  if (import.meta.url.endsWith('.ts')) return Promise.resolve();
+  typeScriptLoader ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(
+    ([esm, cjs]) => {
+      // Both, as `node --import tsx` does: a .ts file outside a "type": "module" package is CommonJS.
+      esm.register();
+      cjs.register();
+    },
+    (error: unknown) => {
+      typeScriptLoader = undefined;
+      throw new Error(`${spec} is TypeScript: loading it needs tsx (npm install tsx), or compile it to JavaScript`, { cause: error });
+    },
+  );
+  return typeScriptLoader;
+}
+
 /**
  * Loads task definitions from modules (like Celery's `include`): every export that is a
- * TaskDefinition, or an array of them, is registered. Paths are relative to `cwd`.
+ * TaskDefinition, or an array of them, is registered. Paths are relative to `cwd`. A TypeScript
+ * module (`.ts`, `.mts`, `.cts`, `.tsx`) is loaded through tsx.
  */
 export async function loadTaskModules(modules: readonly string[], cwd = process.cwd()): Promise<TaskDefinition[]> {
   const found: TaskDefinition[] = [];
   for (const spec of modules) {
     const url = spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(cwd, spec)).href : spec;
+    if (TYPESCRIPT_MODULE.test(spec)) await loadTypeScript(spec);
     const mod = (await import(url)) as Record<string, unknown>;
     for (const value of Object.values(mod)) {
       if (isTaskDefinition(value)) found.push(value);

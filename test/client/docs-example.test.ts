@@ -27,8 +27,9 @@ afterAll(async () => {
 });
 
 function run(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // `--import tsx` resolves from the working directory: this repository's tsx.
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `--import tsx` resolves from the working directory: this repository's tsx. The
+  // `taskwire-source` condition (package.json exports) picks src/, not a dist/ that may be stale or absent.
+  const child = spawn(process.execPath, ['--conditions=taskwire-source', '--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
