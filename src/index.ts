@@ -19,4 +19,5 @@ export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from '.
 export { defineTask, type TaskContext, type TaskDefinition } from './worker/define-task.js';
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
+export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkTooLargeError } from './worker/output-writer.js';
 export { createClient, ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, type ClientOptions, type TaskwireClient } from './client/index.js';

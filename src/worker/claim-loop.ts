@@ -1,3 +1,4 @@
+import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -99,7 +100,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       failures += 1;
       if (failures === 1 || failures % 10 === 0) o.log.warn({ err: error, failures }, 'claim failed; retrying');
       o.claimFailed(error);
-      await delay(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: stopController.signal }).catch(() => undefined);
+      await delay(exponentialDelayMs(failures, { baseMs: 100, maxMs: 5000 }), undefined, { signal: stopController.signal }).catch(() => undefined);
       return undefined;
     }
   }

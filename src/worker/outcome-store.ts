@@ -1,3 +1,4 @@
+import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -58,7 +59,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
           return;
         }
         if (attempt === 1) log.warn({ err: error, taskId: task.id }, 'recording the outcome failed; retrying');
-        await delay(Math.min(2000, 50 * 2 ** attempt));
+        await delay(exponentialDelayMs(attempt, { baseMs: 50, maxMs: 2000 }));
       }
     }
   }

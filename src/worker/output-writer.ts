@@ -1,3 +1,4 @@
+import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -96,7 +97,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await appendOutput(o.sql, o.workerId, appends);
+        return await appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes);
       } catch (error) {
         if (Date.now() > deadline) {
           // A later chunk stored after a lost one would leave a gap: these attempts' output ends here.
@@ -104,7 +105,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
           throw error;
         }
         if (attempt === 1) o.log.warn({ err: error, tasks: appends.length }, 'storing output failed; retrying');
-        await delay(Math.min(2000, 50 * 2 ** attempt));
+        await delay(exponentialDelayMs(attempt, { baseMs: 50, maxMs: 2000 }));
       }
     }
   }

@@ -200,6 +200,18 @@ describe('ctx.output', () => {
     ]);
   });
 
+  it('writes one truncation marker over all attempts: an attempt after the cap was reached writes nothing', async () => {
+    // 15 chunks of 10 bytes pass the 100-byte cap in the first attempt; the second writes none.
+    const task = await app.deps.queue.enqueue({ name: 'test.output-retried', args: [15, 10], maxAttempts: 2 });
+    await app.runner({ maxOutputBytes: 95 }).start();
+    await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    const output = (await eventLog(task.id)).filter((e) => e.type === 'OUTPUT');
+    expect(output.filter((e) => (e.output as { truncated?: boolean }).truncated)).toHaveLength(1);
+    expect(output.every((e) => e.attempt === 1)).toBe(true);
+    const [row] = await app.sql`SELECT output_bytes FROM tasks WHERE id = ${task.id}`;
+    expect(row?.outputBytes).toBe(95);
+  });
+
   it('drops the output of an attempt that lost its lease', async () => {
     const task = await app.deps.queue.enqueue({ name: 'test.output-gated' });
     const runner = app.runner();

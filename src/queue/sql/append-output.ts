@@ -24,7 +24,13 @@ export const TRUNCATED_MARKER = '{"truncated":true}';
  * (taskStatusChanged) have nothing new to read. Walks the primary keys of tasks and task_events.
  * Returns the ids of the tasks whose output was stored.
  */
-export async function appendOutput(exec: Executor, workerId: string, appends: readonly OutputAppend[]): Promise<string[]> {
+export async function appendOutput(
+  exec: Executor,
+  workerId: string,
+  appends: readonly OutputAppend[],
+  /** The cap (MAX_OUTPUT_BYTES): a truncated task's count is raised to it, so a later attempt writes nothing more. */
+  capBytes = 0,
+): Promise<string[]> {
   const merged = mergeByAttempt(appends);
   if (merged.length === 0) return [];
   // Chunks are JSON text already: spliced in as they are, not parsed only to be encoded again.
@@ -32,17 +38,17 @@ export async function appendOutput(exec: Executor, workerId: string, appends: re
     .map((a) => {
       const chunks = a.truncated ? [...a.chunks, TRUNCATED_MARKER] : a.chunks;
       const bytes = a.chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
-      return `{"i":"${a.id}","a":${a.attempt},"b":${bytes},"c":[${chunks.join(',')}]}`;
+      return `{"i":"${a.id}","a":${a.attempt},"b":${bytes},"t":${a.truncated},"c":[${chunks.join(',')}]}`;
     })
     .join(',')}]`;
   const rows = await exec`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(i uuid, a int, b int, c jsonb)
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(i uuid, a int, b int, t boolean, c jsonb)
     ),
     changed AS (
       UPDATE tasks t SET
         version = t.version + jsonb_array_length(input.c),
-        output_bytes = t.output_bytes + input.b
+        output_bytes = CASE WHEN input.t THEN greatest(t.output_bytes + input.b, ${capBytes}::int) ELSE t.output_bytes + input.b END
       FROM input
       WHERE t.id = input.i AND t.status = 'RUNNING' AND t.locked_by = ${workerId} AND t.attempts = input.a
       RETURNING t.id, t.version, t.status, t.attempts, input.c AS chunks
