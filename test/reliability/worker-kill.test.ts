@@ -63,12 +63,15 @@ describe('a worker SIGKILLed mid-task', () => {
         const [held] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'RUNNING' AND locked_by = ${victim.workerId}`;
         await victim.kill();
         killed.push(`${victim.workerId} holding ${held?.n}`);
-        replacements.push(
-          startChildWorker(app.database.url, WORKER_ENV).then((w) => {
-            children.push(w);
-            live.push(w);
-          }),
-        );
+        const replacement = startChildWorker(app.database.url, WORKER_ENV).then((w) => {
+          children.push(w);
+          live.push(w);
+        });
+        replacements.push(replacement);
+        // The next kill waits for this replacement to be up: on a loaded machine a worker takes
+        // seconds to start, and a fixed cadence alone then killed workers faster than they came
+        // back, until none was left to drain (the test timed out with nothing wrong but load).
+        await replacement.catch(() => undefined);
       }
     })();
     try {
