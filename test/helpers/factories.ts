@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../src/queue/uuid.js';
 import type { Executor, Sql } from '../../src/db/client.js';
 import type { Deps } from '../../src/deps.js';
 import { EVENTS_CHANNEL, type TaskEvent } from '../../src/queue/events.js';
