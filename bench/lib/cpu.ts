@@ -58,3 +58,10 @@ export function describeCpu(a: CpuSample, b: CpuSample): string {
     .map(([name, ms]) => `${name} ${Math.round((100 * (ms - (a.processes.get(name) as number))) / wall)}%`);
   return `machine ${Math.round(machine)}% busy (${os.cpus().length} cores); ${shares.join(', ')} of a core`;
 }
+
+/** CPU ms the named process used between two samples; undefined when it was not readable in both. */
+export function cpuMsOf(a: CpuSample, b: CpuSample, name: string): number | undefined {
+  const before = a.processes.get(name);
+  const after = b.processes.get(name);
+  return before === undefined || after === undefined ? undefined : after - before;
+}

@@ -1,5 +1,5 @@
 import type { Client } from 'graphql-ws';
-import { wsClient } from './ws-client.js';
+import { disposeQuietly, toError, wsClient } from './ws-client.js';
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one host. */
 export const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -33,11 +33,11 @@ interface Tracked<T> extends ResumableSubscription {
 }
 
 /**
- * A graphql-ws connection whose subscriptions survive the server going away: when the socket
- * closes they wait, and `reconnect()` opens a new socket (to the same or another server) and starts each one
+ * A graphql-ws connection whose subscriptions survive the server going away: once told where to
+ * go (`failoverTo`), a closed socket makes it open a new one there and start each subscription
  * that has not ended from its own position (`variables()`), as a client resuming by version or
- * cursor does. The socket's end is not retried by graphql-ws (retryAttempts 0): the scenario
- * decides when the server is back. Any GraphQL error, or an early `complete`, is kept in
+ * cursor does; `reconnect()` does the same on demand. graphql-ws itself does not retry
+ * (retryAttempts 0). A GraphQL error, an early `complete`, or a close nobody arranged is kept in
  * `error` and fails the run.
  */
 export class ResumableConnection {
@@ -52,6 +52,7 @@ export class ResumableConnection {
   /** Wall-clock ms of the first event after the last reconnect(). */
   backAt: number | undefined;
   private failoverUrl: string | undefined;
+  private lostGeneration = -1;
 
   constructor(private url: string) {
     this.client = this.connect();
@@ -75,24 +76,24 @@ export class ResumableConnection {
     this.url = url;
     this.backAt = undefined;
     this.generation += 1;
-    void old.dispose();
+    void disposeQuietly(old);
     this.client = this.connect();
     for (const sub of this.subs) if (!sub.done) this.start(sub);
   }
 
   /**
    * Where to go once the socket closes: the connection reconnects there as soon as it sees the
-   * close, as a client given a list of servers does (at once, if it already saw it).
+   * close, as a client given a list of servers does. Before this is called, a closed socket
+   * fails the run.
    */
   failoverTo(url: string): void {
     this.failoverUrl = url;
-    if (this.lostAt !== undefined) this.lost();
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
     this.generation += 1;
-    await this.client.dispose();
+    await disposeQuietly(this.client);
   }
 
   private connect(): Client {
@@ -131,7 +132,7 @@ export class ResumableConnection {
           if (!current()) return;
           // A closed socket (a CloseEvent, not an Error) is what a restart looks like: wait for reconnect().
           if (error instanceof Error || typeof (error as { code?: unknown })?.code !== 'number') {
-            this.fail(error instanceof Error ? error : new Error(`subscription error: ${JSON.stringify(error)}`));
+            this.fail(toError(error));
           } else {
             this.lost();
           }
@@ -141,9 +142,13 @@ export class ResumableConnection {
   }
 
   private lost(): void {
+    // The 'closed' event and every open subscription's sink report the same close.
+    if (this.lostGeneration === this.generation) return;
+    this.lostGeneration = this.generation;
     this.lostAt ??= wallNow();
     const url = this.failoverUrl;
-    if (url === undefined) return;
+    // Nobody said a server would go: it crashed, or closed the socket on its own.
+    if (url === undefined) return this.fail(new Error('the server closed the socket before any failover was arranged'));
     this.failoverUrl = undefined;
     // After the sinks of the closed socket have run: they still belong to the old generation.
     setImmediate(() => this.reconnect(url));

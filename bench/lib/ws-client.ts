@@ -17,6 +17,27 @@ export function wsClient(httpUrl: string): Client {
   });
 }
 
+/** A sink's error as an Error: graphql-ws passes a closed socket's CloseEvent, which has circular references. */
+export function toError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const close = error as { code?: unknown; reason?: unknown } | null;
+  if (typeof close?.code === 'number') return new Error(`the socket closed (${close.code}${close.reason ? `: ${String(close.reason)}` : ''})`);
+  try {
+    return new Error(JSON.stringify(error));
+  } catch {
+    return new Error(String(error));
+  }
+}
+
+/** Closes a client; a socket that is already gone is not an error at clean-up. */
+export async function disposeQuietly(client: Client): Promise<void> {
+  try {
+    await client.dispose();
+  } catch {
+    // Nothing to release: the socket is closed.
+  }
+}
+
 export interface TaskEventPayload {
   taskStatusChanged: { id: string; status: string; version: number; finishedAt?: string | null };
 }

@@ -1,4 +1,4 @@
-import { describeCpu, sampleCpu } from '../lib/cpu.js';
+import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import { createFollowerStats, followFeed, followTasks, type FollowerStats } from '../lib/event-followers.js';
 import { gql } from '../lib/graphql-client.js';
 import { M } from '../lib/metrics.js';
@@ -122,11 +122,14 @@ async function runOnce(
   const before = await eventsWritten();
   const worker = await startServerProcess(job.root, { databaseUrl: url, server: false, worker: true }, job.profileDir);
   servers.push(worker);
+  const delivered = (): number => taskStats.tally.received + feedStats.reduce((sum, f) => sum + f.tally.received, 0);
+  const deliveredBefore = delivered();
   const cpuStart = sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid });
   await wait(async () => (await eventsWritten()) - before >= n, 'half of the drain', 300_000);
 
   for (const c of connections) c.failoverTo(standby.url);
-  const cpuFirstHalf = describeCpu(cpuStart, sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid }));
+  const cpuKill = sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid });
+  const cpuFirstHalf = describeCpu(cpuStart, cpuKill);
   const killedAt = wallNow();
   await server.kill('SIGKILL');
   // A connection whose streams all ended before the kill has nothing to resume.
@@ -140,7 +143,10 @@ async function runOnce(
   const endMarker = await marker();
   // Feed order is commit order: an event committed after every drain event arrives after all of them.
   await wait(() => feedFollowers.every((f) => f.seen(endMarker)), 'every feed to pass the end marker', 120_000 + n * 3);
-  const cpuSecondHalf = describeCpu(cpuRestart, sampleCpu(pidsAfter));
+  const cpuEnd = sampleCpu(pidsAfter);
+  const cpuSecondHalf = describeCpu(cpuRestart, cpuEnd);
+  const serverMs = (cpuMsOf(cpuStart, cpuKill, 'server') ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, 'server') ?? Number.NaN);
+  const deliveredInRun = delivered() - deliveredBefore;
 
   const taskCheck = taskStats.tally.check(await expectedForTasks(sql, watched));
   const [start] = await sql`SELECT tx::text AS tx, seq::text AS seq FROM task_events WHERE task_id = ${startMarker} AND version = 1`;
@@ -183,6 +189,8 @@ async function runOnce(
   rec.add('commit → taskEventFeed subscriber p99 before the kill', 'ms', firstRun.summary().p99);
   rec.add('restart: SIGKILL → every connection receiving again', 'ms', backAt - killedAt);
   rec.add(M.eventLogBytesPerTask, 'bytes', log.bytes / (ids.length + 3));
+  // Both servers' CPU time per event handed to a follower (live and replayed): unlike the latency, hardly moved by other load.
+  if (Number.isFinite(serverMs)) rec.add('event log: server CPU per event delivered', 'µs', (serverMs * 1000) / deliveredInRun);
 }
 
 function lostOrRepeated(c: TallyCheck): number {

@@ -1,13 +1,13 @@
 import type { Client } from 'graphql-ws';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
-import { describeCpu, sampleCpu } from '../lib/cpu.js';
+import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
 import { wallNow } from '../lib/resumable-ws.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { Samples } from '../lib/stats.js';
 import { range, waitUntil } from '../lib/wait.js';
-import { wsClient } from '../lib/ws-client.js';
+import { disposeQuietly, toError, wsClient } from '../lib/ws-client.js';
 import { createTaskwireSystem, STREAM_TASK, type TaskwireSystem } from '../systems/taskwire.js';
 
 /**
@@ -76,14 +76,14 @@ function read(client: Client, id: string, types: string[], keep: boolean, latenc
           }
           r.chunks?.push(e.version, e.output.i, e.output.t);
         },
-        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        error: (error) => reject(toError(error)),
         complete: () => resolve(),
       },
     );
   });
   // Awaited later; kept now, so an early failure neither ends the process first nor waits out a timeout.
   r.done.catch((error: unknown) => {
-    r.error = error instanceof Error ? error : new Error(String(error));
+    r.error = toError(error);
   });
   return r;
 }
@@ -134,7 +134,8 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
     const cpuBefore = sampleCpu(pids);
     await withTimeout(Promise.all(readers.map((r) => r.done)), 60_000 + (count * 1000) / rate, 'every output stream to end');
-    const cpu = describeCpu(cpuBefore, sampleCpu(pids));
+    const cpuAfter = sampleCpu(pids);
+    const cpu = describeCpu(cpuBefore, cpuAfter);
 
     const bad = readers.filter((r) => r.received !== count || r.outOfOrder > 0);
     if (bad.length > 0) {
@@ -167,6 +168,9 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     // What the server delivered, against the count × subscribers per second the writes asked for.
     rec.add('output messages delivered per second (all subscribers)', 'msgs/s', (count * subscribers * 1000) / (latency.lastReceived - first));
     rec.add(`late reader: replay of ${count} chunks`, 'ms', replayMs);
+    // CPU time per message hardly depends on how busy the machine is, unlike the latency.
+    const serverMs = cpuMsOf(cpuBefore, cpuAfter, 'server');
+    if (serverMs !== undefined) rec.add('output: server CPU per message delivered', 'µs', (serverMs * 1000) / (count * subscribers));
     if (rep === 1) {
       rec.notes.push(
         `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers, each complete and in order, and to a late reader alike; ` +
@@ -174,7 +178,7 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
       );
     }
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(disposeQuietly));
     for (const p of processes) await p.stop();
     await core.close();
     await db.drop();
