@@ -3,6 +3,7 @@ import type { Sql } from '../../db/client.js';
 import { NotFoundError, ShuttingDownError } from '../../errors.js';
 import type { TaskEvents } from '../../graphql/context.js';
 import type { Logger } from '../../logger.js';
+import type { Service } from '../../service.js';
 import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../../queue/events.js';
 import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
@@ -19,7 +20,8 @@ export type { TaskEventStats } from './hub-stats.js';
 /** Retrying a failed read: 100 ms doubling to 5 s (the database is away). */
 const READ_RETRY = { baseMs: 100, maxMs: 5000 };
 
-export interface TaskEventHub extends TaskEvents {
+/** A Service (start/stop) like every background part; `close(drainMs)` is its stop with a chosen drain. */
+export interface TaskEventHub extends TaskEvents, Service {
   readonly stats: TaskEventStats;
   /** The event log's side (taskEvents, taskEventFeed). */
   readonly logStats: EventLogFanoutStats;
@@ -30,6 +32,8 @@ export interface TaskEventHub extends TaskEvents {
    * 1,000) for their consumers to finish (so clients get their completion before sockets close).
    */
   close(drainMs?: number): Promise<void>;
+  /** close() with the default drain. */
+  stop(): Promise<void>;
 }
 
 export interface TaskEventHubOptions {
@@ -153,7 +157,11 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     });
   }
 
-  /** One read at a time: what arrives meanwhile rides the next one, so reads never race each other. */
+  /**
+   * One read at a time: what arrives meanwhile rides the next one, so reads never race each other.
+   * Not the micro-batcher (src/queue/micro-batcher.ts): what waits here is a set of task ids,
+   * deduplicated and re-read with backoff after a failure, with nobody awaiting a result per item.
+   */
   async function flush(): Promise<void> {
     while (!closed && (pending.size > 0 || snapshots.size > 0)) {
       const changes = [...pending].filter(([id, version]) => watched(id) && knownVersion(id) < version).map(([id]) => id);
@@ -284,6 +292,9 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     loadTask,
     async start() {
       listener ??= await listen(sql, EVENTS_CHANNEL, { onNotify, onListen });
+    },
+    stop() {
+      return this.close();
     },
     async close(drainMs = 1000) {
       if (closed) return;
