@@ -59,6 +59,9 @@ export async function* followTaskEvents(
   for (;;) {
     let progressed = false;
     for await (const result of ws.subscribe(FollowTaskEventsDocument, variables, signal)) {
+      // A server that is stopping refuses new subscriptions with SHUTTING_DOWN: like a stream it
+      // ended early, subscribe again (to another server, or this one once it is back).
+      if (result.errors?.every((e) => e.extensions?.code === 'SHUTTING_DOWN')) break;
       if (result.errors && result.errors.length > 0) throw new RequestError(result.errors);
       const event = result.data?.taskEvents;
       if (!event || event.version <= last) continue;
@@ -70,8 +73,8 @@ export async function* followTaskEvents(
       if (!wanted || wanted.has(event.type)) yield event;
     }
     if (ended || (await finishedBy(http, id, last, signal))) return;
-    // Completed before the end: the server is shutting down (it ends subscriptions before it
-    // closes sockets). Subscribe again, with backoff, and give up only when that keeps
+    // Completed before the end, or refused with SHUTTING_DOWN: the server is shutting down (it
+    // ends subscriptions before it closes sockets). Subscribe again, with backoff, and give up only when that keeps
     // happening without anything new.
     fruitless = progressed ? 0 : fruitless + 1;
     if (fruitless > retry.attempts) {
