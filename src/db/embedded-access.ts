@@ -176,7 +176,8 @@ async function copyTreeAtomically(from: string, to: string, problem: (why: strin
   } catch (error) {
     if (!existsSync(to)) throw problem(`copying them to ${to} failed: ${(error as Error).message}`);
   } finally {
-    await rm(temporary, { recursive: true, force: true });
+    // Retried: removing a large tree can meet ENOTEMPTY transiently on overlay file systems.
+    await rm(temporary, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
 }
 

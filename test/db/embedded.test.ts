@@ -19,7 +19,7 @@ afterEach(async () => {
 /** A fresh directory that only its owner can enter (mkdtemp makes it 0700), removed after the test. */
 async function privateDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  cleanups.push(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 
