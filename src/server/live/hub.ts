@@ -1,3 +1,5 @@
+// Just over 300 lines: the state fan-out (read once, conflate, publish) and its subscription
+// entry points share the pending/known maps; the event log's fan-out is already apart (log-fanout.ts).
 import { exponentialDelayMs } from '../../exponential-delay.js';
 import type { Sql } from '../../db/client.js';
 import { NotFoundError, ShuttingDownError } from '../../errors.js';

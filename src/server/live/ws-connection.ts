@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: one socket's protocol state machine (the message switch, the
+// operation lifecycle, back-pressure, close codes) shares one set of fields; split, its
+// invariants would be spread over files that must change together.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type OperationDefinitionNode } from 'graphql';
