@@ -138,8 +138,10 @@ export function createFeedFanout(o: {
         if (!s.take(page.events, page.full ? page.position : bound)) return; // full queue: resumes once drained
       }
     } catch (error) {
-      o.log.warn({ err: error }, 'catching up on the event feed failed');
-      s.end();
+      // The database is away: try again from the same position (ending the stream would look,
+      // to the client, like the end of the feed).
+      o.log.warn({ err: error }, 'catching up on the event feed failed; retrying');
+      if (!closed) setTimeout(() => void catchUp(s), 500).unref();
     }
   }
 
