@@ -71,32 +71,34 @@ export async function readFeed(
 ): Promise<FeedPage> {
   const upToTx = p.upTo?.tx ?? null;
   const upToSeq = p.upTo?.seq ?? null;
+  // One query, one row at least: an empty page still says whether events wait behind the horizon.
   const rows = await exec`
-    WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
-    SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.enqueued_at AS task_enqueued_at,
-           (SELECT EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= (SELECT xmin FROM horizon))) AS held
-    FROM task_events e JOIN tasks t ON t.id = e.task_id
-    WHERE (e.tx, e.seq) > (${p.after.tx}::xid8, ${p.after.seq}::bigint)
-      AND e.tx < (SELECT xmin FROM horizon)
-      AND (${upToTx}::xid8 IS NULL OR (e.tx, e.seq) <= (${upToTx}::xid8, ${upToSeq}::bigint))
-    ORDER BY e.tx, e.seq
-    LIMIT ${p.limit}`;
-  const events = rows.map((row) => {
-    const event = toTaskEventRecord(row) as FeedEvent;
-    const enqueuedAt = row.taskEnqueuedAt as Date | string;
-    event.task = {
-      name: String(row.taskName),
-      queue: String(row.taskQueue),
-      enqueuedAt: enqueuedAt instanceof Date ? enqueuedAt : new Date(enqueuedAt),
-    };
-    return event;
-  });
-  let held = Boolean(rows[0]?.held);
-  if (rows.length === 0) {
-    const [row] = await exec`
-      SELECT EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= pg_snapshot_xmin(pg_current_snapshot())) AS held`;
-    held = Boolean(row?.held);
-  }
+    WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    page AS (
+      SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.enqueued_at AS task_enqueued_at
+      FROM task_events e JOIN tasks t ON t.id = e.task_id
+      WHERE (e.tx, e.seq) > (${p.after.tx}::xid8, ${p.after.seq}::bigint)
+        AND e.tx < (SELECT xmin FROM horizon)
+        AND (${upToTx}::xid8 IS NULL OR (e.tx, e.seq) <= (${upToTx}::xid8, ${upToSeq}::bigint))
+      ORDER BY e.tx, e.seq
+      LIMIT ${p.limit}
+    )
+    SELECT page.*, EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= (SELECT xmin FROM horizon)) AS held
+    FROM (SELECT 1) one LEFT JOIN page ON true
+    ORDER BY page.tx::xid8, page.seq`;
+  const held = Boolean(rows[0]?.held);
+  const events = rows
+    .filter((row) => row.taskId != null)
+    .map((row) => {
+      const event = toTaskEventRecord(row) as FeedEvent;
+      const enqueuedAt = row.taskEnqueuedAt as Date | string;
+      event.task = {
+        name: String(row.taskName),
+        queue: String(row.taskQueue),
+        enqueuedAt: enqueuedAt instanceof Date ? enqueuedAt : new Date(enqueuedAt),
+      };
+      return event;
+    });
   return {
     events,
     position: events.at(-1)?.position ?? p.after,
