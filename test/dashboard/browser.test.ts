@@ -8,25 +8,9 @@ import { z } from 'zod';
 import { defineTask } from '../../src/worker/define-task.js';
 import { waitForStatus } from '../helpers/factories.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-
-if (!HAVE_CHROMIUM && process.env.CI !== 'true') {
-  console.warn(
-    `\n${'!'.repeat(78)}\n!! SKIPPED: the dashboard browser test needs ${CHROMIUM} (apt-get install -y chromium).\n${'!'.repeat(78)}\n`,
-  );
-}
+warnIfBrowserSkipped('the dashboard browser test');
 
 /** Gates `test.fail-when-told` waits on, by `key:attempt`. */
 const gates = new Map<string, { opened: Promise<void>; open(): void }>();
@@ -75,16 +59,16 @@ async function enqueue(input: Record<string, unknown>): Promise<string> {
 
 const row = (id: string) => page.locator(`#rows tr[data-id="${id}"]`);
 
-describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('the dashboard in headless Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium)`);
+    requireChromium();
     server = await startTestServer({ tasks: [failWhenTold], runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
     base = server.url.slice(0, -'/graphql'.length);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: CHROMIUM_ARGS,
       viewport: { width: 1480, height: 920 },
     });
     page = context.pages()[0] ?? (await context.newPage());

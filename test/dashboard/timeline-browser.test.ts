@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,10 +9,9 @@ import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { waitFor } from '../helpers/wait.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+warnIfBrowserSkipped('the dashboard timeline test');
 /** Small enough that a 2,000-chunk demo.output is truncated after more than 1,000 events. */
 const MAX_OUTPUT_BYTES = 50_000;
 
@@ -134,15 +132,15 @@ function shownEvents(id: string): Promise<ApiEvent[]> {
 
 const outputLines = (id: string) => body(id).locator('.output .line').allTextContents();
 
-describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('a task\'s timeline and output in the dashboard (headless Chromium)', () => {
+describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (headless Chromium)', () => {
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium)`);
+    requireChromium();
     // No runner yet: the first test opens a task before it runs, to watch it grow.
     server = await startTestServer({ tasks: gates.tasks, runner: false });
     const port = Number(new URL(server.url).port);
     proxy = await startProxy(port);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1480, height: 920 } });
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));

@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, SKIP_BROWSER } from '../helpers/chromium.js';
 import { createScratchProject, packTarball, run, start, userEnv, type LongRunning } from './scratch-project.js';
 
 /**
@@ -15,10 +16,6 @@ import { createScratchProject, packTarball, run, start, userEnv, type LongRunnin
  * this repository's sources: only what the tarball holds.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-/** Without Debian's Chromium the browser step is skipped, except in CI (.ci/run installs it). */
-const SKIP_BROWSER = !existsSync(CHROMIUM) && process.env.CI !== 'true';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 
 /** A task module in TypeScript, as in the README (`TASK_MODULES=./tasks.ts`): tsx loads it. */
@@ -123,7 +120,7 @@ describe('the installed tarball', () => {
     const profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     let context: BrowserContext | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
       // The page is served from the server's origin (as an app would serve its own page);
       // nothing leaves the machine.
       await context.route('**/*', (route) => {

@@ -1,27 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-
-if (!HAVE_CHROMIUM && process.env.CI !== 'true') {
-  console.warn(`\n!! SKIPPED: the offline GraphiQL test needs ${CHROMIUM} (apt-get install -y chromium).\n`);
-}
+warnIfBrowserSkipped('the offline GraphiQL test');
 
 let server: TestServer;
 let context: BrowserContext;
@@ -32,12 +17,12 @@ const offsite: string[] = [];
 /** Uncaught errors of the page ("YogaGraphiQL is not defined" when its scripts did not load). */
 const problems: string[] = [];
 
-describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('GraphiQL with no network but the server', () => {
+describe.skipIf(SKIP_BROWSER)('GraphiQL with no network but the server', () => {
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium)`);
+    requireChromium();
     server = await startTestServer({ runner: false });
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     // The machine with no network: anything not for the test's server fails, as it would offline.
     await context.route('**/*', (route) => {
       const url = new URL(route.request().url());
