@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  EnqueueTaskDocument,
   TaskEventFeedDocument,
   TaskEventLogDocument,
   TaskEventsDocument,
@@ -22,11 +21,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function enqueue(name: string, args: unknown[]): Promise<string> {
-  const res = await server.execute(EnqueueTaskDocument, { input: { name, args } });
-  expect(res.errors).toBeUndefined();
-  return res.data!.enqueueTask.task.id;
-}
+const enqueue = (name: string, args: unknown[]): Promise<string> => server.enqueue(name, args);
 
 const versions = (events: Event[]): number[] => events.map((e) => e.version);
 

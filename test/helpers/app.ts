@@ -121,12 +121,16 @@ export interface TestServer extends Omit<TestApp, 'runner'>, SubscriptionClients
   execute<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<Response<R>>;
   /** POSTs any body (a string is sent as is) as JSON; for malformed requests. */
   post(body: unknown, headers?: Record<string, string>): Promise<Response<Record<string, unknown>>>;
+  /** enqueueTask over HTTP; the new task's id (fails the test on an error). */
+  enqueue(name: string, args?: unknown[]): Promise<string>;
 }
 
 /**
  * createTestApp plus `buildApp(deps, options.app).start(0)` on 127.0.0.1; runners default to
  * FAST_RUNNER. Subscription clients made through it are closed by close(), before the app stops.
  */
+const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
+
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const core = await createTestApp({ ...options, runnerDefaults: FAST_RUNNER });
   const app = buildApp(core.deps, options.app);
@@ -165,6 +169,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return (await post({ query: print(document), variables })) as Response<R>;
     },
     post,
+    async enqueue(name, args = []) {
+      const res = await post({ query: ENQUEUE, variables: { input: { name, args } } });
+      if (res.errors) throw new Error(`enqueueTask ${name} failed: ${JSON.stringify(res.errors)}`);
+      return (res.data as { enqueueTask: { task: { id: string } } }).enqueueTask.task.id;
+    },
     async close() {
       await clients.closeAll();
       await stopRunners();

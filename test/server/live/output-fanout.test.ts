@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnqueueTaskDocument, TaskEventsDocument } from '../../generated/graphql.js';
+import { TaskEventsDocument } from '../../generated/graphql.js';
 import { startTestServer, type TestServer } from '../../helpers/graphql.js';
 
 // Output streamed live to many subscribers, read once per burst for all of them.
@@ -14,11 +14,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function enqueue(name: string, args: unknown[]): Promise<string> {
-  const res = await server.execute(EnqueueTaskDocument, { input: { name, args } });
-  expect(res.errors).toBeUndefined();
-  return res.data!.enqueueTask.task.id;
-}
+const enqueue = (name: string, args: unknown[]): Promise<string> => server.enqueue(name, args);
 
 describe('taskEvents(types: [OUTPUT]) fan-out', () => {
   it(`hands ${CHUNKS} chunks written as fast as a handler can to ${SUBSCRIBERS} subscribers, in order, and the same to a late reader`, async () => {
