@@ -276,7 +276,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   async function watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>> {
     assertTaskId(id);
     if (closed) throw new ShuttingDownError();
-    const [task] = await queue.getTasks([id]);
+    // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
+    const task = await loadTask(id);
     if (!task) throw new NotFoundError('Task', id);
     return logs.watchTaskEvents(task, afterVersion, types);
   }
