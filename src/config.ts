@@ -77,6 +77,46 @@ const envSchema = z.object({
   GRAPHIQL: bool.optional(),
   /** Read for one thing only: `production` turns GraphiQL off unless GRAPHIQL=true. */
   NODE_ENV: z.string().optional(),
+  /**
+   * A direct (unpooled) PostgreSQL URL for LISTEN/NOTIFY, when DATABASE_URL goes through a
+   * transaction pooler such as PgBouncer (where LISTEN does not work). Unset: DATABASE_URL.
+   */
+  DATABASE_LISTEN_URL: z
+    .string()
+    .url()
+    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** `on`: every request needs a credential (docs/auth.md). `off` is allowed only while HOST is a loopback address. */
+  AUTH_MODE: z.enum(['off', 'on']).default('off'),
+  /** HS256 secret for JWTs (at least 32 bytes). */
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** A JWKS for RS256/ES256 JWTs: an http(s) URL, fetched and cached. */
+  JWT_JWKS_URL: z.string().url().optional(),
+  /** A JWKS for RS256/ES256 JWTs: a file path (JSON). */
+  JWT_JWKS_FILE: z.string().min(1).optional(),
+  /** Required `iss` of JWTs, when set. */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` of JWTs, when set. */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The claim naming the tenant. */
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  /** The claim holding the scopes, space-separated (or a JSON array). */
+  JWT_SCOPE_CLAIM: z.string().min(1).default('scope'),
+  /** Lifetime of read tokens (enqueueTask's readToken; createReadToken's default), in seconds. */
+  READ_TOKEN_TTL_S: int(1, 31 * 86_400).default(3600),
+  /**
+   * Secret that signs read tokens (at least 32 characters). Unset: one is made on first use and
+   * kept in the database, so every server of a deployment shares it.
+   */
+  READ_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Origins (scheme://host[:port]) whose browser pages may call the API; besides the server's own, none by default. */
+  CORS_ORIGINS: list.default([]),
+  /** Bearer token that `/metrics` requires; unset: `/metrics` is open (with auth on: closed, see docs/auth.md). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Enqueues per second one principal may make (a burst of twice that); 0: no limit. */
+  ENQUEUE_RATE_PER_S: int(0).default(1000),
+  /** Subscriptions one principal may hold open at once, per server process; 0: no limit. */
+  MAX_SUBSCRIPTIONS_PER_PRINCIPAL: int(0).default(1000),
 });
 
 export interface Config {
@@ -107,6 +147,33 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Whether a browser gets GraphiQL on /graphql (GRAPHIQL; default: true unless NODE_ENV=production). */
   readonly graphiql: boolean;
+  /** Direct URL for LISTEN/NOTIFY (DATABASE_LISTEN_URL); undefined: the same as databaseUrl. */
+  readonly databaseListenUrl: string | undefined;
+  readonly auth: AuthConfig;
+}
+
+/** Authentication and authorization (DESIGN Part 2 §B; docs/auth.md). */
+export interface AuthConfig {
+  readonly mode: 'off' | 'on';
+  readonly jwt: {
+    readonly secret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly jwksFile: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+    readonly tenantClaim: string;
+    readonly scopeClaim: string;
+  };
+  /** Read tokens' lifetime, in seconds. */
+  readonly readTokenTtlS: number;
+  /** Undefined: a secret kept in the database. */
+  readonly readTokenSecret: string | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly metricsToken: string | undefined;
+  /** Enqueues per second per principal; 0: unlimited. */
+  readonly enqueueRatePerS: number;
+  /** Open subscriptions per principal per process; 0: unlimited. */
+  readonly maxSubscriptionsPerPrincipal: number;
 }
 
 /**
@@ -163,6 +230,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     // A production deployment does not hand an IDE to whoever finds the URL, unless asked to.
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    databaseListenUrl: e.DATABASE_LISTEN_URL,
+    auth: {
+      mode: e.AUTH_MODE,
+      jwt: {
+        secret: e.JWT_SECRET,
+        jwksUrl: e.JWT_JWKS_URL,
+        jwksFile: e.JWT_JWKS_FILE,
+        issuer: e.JWT_ISSUER,
+        audience: e.JWT_AUDIENCE,
+        tenantClaim: e.JWT_TENANT_CLAIM,
+        scopeClaim: e.JWT_SCOPE_CLAIM,
+      },
+      readTokenTtlS: e.READ_TOKEN_TTL_S,
+      readTokenSecret: e.READ_TOKEN_SECRET,
+      corsOrigins: e.CORS_ORIGINS,
+      metricsToken: e.METRICS_TOKEN,
+      enqueueRatePerS: e.ENQUEUE_RATE_PER_S,
+      maxSubscriptionsPerPrincipal: e.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
+    },
   });
 }
 

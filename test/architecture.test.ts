@@ -39,8 +39,10 @@ describe('layering', () => {
     worker: ['queue', 'db', 'logger.ts', 'service.ts', ...SHARED],
     'deps.ts': ['config.ts', 'db', 'queue', 'worker', 'logger.ts', 'service.ts'],
     metrics: ['queue', 'worker', 'logger.ts'],
-    graphql: ['queue', 'errors.ts', 'logger.ts', ...SHARED],
-    server: ['graphql', 'queue', 'metrics', 'dashboard', 'db', 'deps.ts', 'worker', 'errors.ts', 'logger.ts', 'service.ts', ...SHARED],
+    // Credentials, principals and scopes: below the GraphQL layer and the server, above the core.
+    auth: ['db', 'queue', 'config.ts', 'errors.ts', 'logger.ts', ...SHARED],
+    graphql: ['queue', 'auth', 'errors.ts', 'logger.ts', ...SHARED],
+    server: ['graphql', 'auth', 'queue', 'metrics', 'dashboard', 'db', 'deps.ts', 'worker', 'errors.ts', 'logger.ts', 'service.ts', ...SHARED],
     dashboard: ['server', 'queue'],
     client: ['error-codes.ts', 'exponential-delay.ts', 'states.ts'],
   };

@@ -65,6 +65,10 @@ export const tasks = pgTable(
     backoff: jsonb('backoff'),
     /** Bytes of output written so far, over every attempt: the worker stops at MAX_OUTPUT_BYTES. */
     outputBytes: integer('output_bytes').notNull().default(0),
+    /** Whose task it is: only principals of this tenant (or admins) see it (docs/auth.md). */
+    tenant: text('tenant').notNull().default('default'),
+    /** The principal that enqueued it (API key id, JWT subject); null while auth is off. */
+    createdBy: text('created_by'),
   },
   (t) => [
     // The claim query (src/queue/sql/claim-tasks.ts) walks this in order and stops at LIMIT.
@@ -75,13 +79,16 @@ export const tasks = pgTable(
     index('tasks_status_id_idx').on(t.status, t.id),
     index('tasks_name_id_idx').on(t.name, t.id),
     index('tasks_queue_id_idx').on(t.queue, t.id),
+    // A tenant's tasks, newest first (src/queue/list.ts with a tenant scope).
+    index('tasks_tenant_id_idx').on(t.tenant, t.id),
     // The rescuer (src/queue/maintenance/rescuer.ts) looks only at running tasks.
     index('tasks_lease_idx').on(t.leaseExpiresAt).where(sql`status = 'RUNNING'`),
     // The cleaner (src/queue/maintenance/cleaner.ts).
     index('tasks_expires_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`),
     // Partial: most tasks have no key, and an entry for each NULL cost every insert an index write.
     // An ON CONFLICT on it must repeat the predicate to infer it (src/queue/sql/insert-tasks.ts).
-    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+    // Keys are unique per tenant: two tenants may use the same key without seeing each other.
+    uniqueIndex('tasks_idempotency_key_idx').on(t.tenant, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     check('tasks_priority_range', sql`priority BETWEEN -100 AND 100`),
     check('tasks_max_attempts_positive', sql`max_attempts >= 1`),
     check('tasks_args_array', sql`jsonb_typeof(args) = 'array'`),
@@ -129,3 +136,32 @@ export const taskEvents = pgTable(
 );
 
 export type TaskEventRow = typeof taskEvents.$inferSelect;
+
+/**
+ * API keys (`taskwire keys create`). Only a SHA-256 of the secret is stored: a key is 32 random
+ * bytes, so a slow hash would add nothing but latency to every request (src/auth/api-keys.ts).
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    /** uuid v7; the public part of the key, also the principal id that logs and `Task.createdBy` show. */
+    id: uuid('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    scopes: text('scopes').array().notNull(),
+    /** A label for people (`keys list`). */
+    name: text('name'),
+    /** hex SHA-256 of the secret part. */
+    secretHash: text('secret_hash').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    revokedAt: ts('revoked_at'),
+    expiresAt: ts('expires_at'),
+  },
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** Values a deployment's processes share and make once, e.g. the read-token secret when READ_TOKEN_SECRET is unset. */
+export const settings = pgTable('taskwire_settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

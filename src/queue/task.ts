@@ -58,6 +58,10 @@ export interface Task {
   backoff: Backoff | null;
   /** Bytes of output written so far, over every attempt (capped by MAX_OUTPUT_BYTES). */
   outputBytes: number;
+  /** Whose task it is (docs/auth.md); `default` for every task enqueued while auth is off. */
+  tenant: string;
+  /** The principal that enqueued it; null while auth is off. */
+  createdBy: string | null;
 }
 
 /**
@@ -138,6 +142,8 @@ export function toTask(row: Record<string, unknown>): Task {
     resultTtlMs: r.resultTtlMs,
     backoff: r.backoff,
     outputBytes: r.outputBytes ?? 0,
+    tenant: r.tenant ?? 'default',
+    createdBy: r.createdBy ?? null,
   };
 }
 

@@ -43,6 +43,7 @@ describe('migrateDatabase', () => {
         'tasks_pkey',
         'tasks_queue_id_idx',
         'tasks_status_id_idx',
+        'tasks_tenant_id_idx',
       ]);
       // The session advisory lock was released by every run.
       const [locks] = await sql`

@@ -37,10 +37,10 @@ export type KeyConflicts = 'skip' | 'fail';
 export const KEY_CONFLICT_SQLSTATE = 'TW409';
 
 const ON_CONFLICT: Record<KeyConflicts, string> = {
-  skip: 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING',
+  skip: 'ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING',
   // Updates nothing (the function answers false or raises), but unlike DO NOTHING it sees a
   // key taken by a transaction that commits meanwhile; it locks that row until we commit.
-  fail: `ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+  fail: `ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
          WHERE taskwire_check_idempotency_key(EXCLUDED.idempotency_key, tasks.name, EXCLUDED.name)`,
 };
 
@@ -136,6 +136,8 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     resultTtlMs: input.resultTtlMs,
     backoff: input.backoff,
     outputBytes: 0,
+    tenant: 'default',
+    createdBy: null,
   };
 }
 

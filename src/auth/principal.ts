@@ -1,0 +1,53 @@
+/**
+ * Who is asking, as every layer above the core sees it: the result of authenticating a request
+ * (src/auth/authenticate.ts) and the one input of every authorization decision (src/auth/scopes.ts).
+ * No imports: the GraphQL layer, the server and the CLI share it.
+ */
+
+/** A scope of DESIGN Part 2 §B. `tasks:enqueue:<glob>` limits enqueueing to task names matching the glob. */
+export type Scope = string;
+
+/** Every scope a credential may carry, besides `tasks:enqueue:<glob>`. */
+export const SCOPES = [
+  'tasks:read',
+  'tasks:enqueue',
+  'tasks:cancel',
+  'tasks:retry',
+  'schedules:write',
+  'queues:admin',
+  'admin',
+] as const;
+
+/** The tenant of every task created while auth is off, and of a task enqueued by an admin who names none. */
+export const DEFAULT_TENANT = 'default';
+
+/** How the caller proved who it is. */
+export type PrincipalKind =
+  /** AUTH_MODE=off: everything is allowed, every task is visible (one tenant, `default`). */
+  | 'anonymous'
+  | 'api-key'
+  | 'jwt'
+  /** A read token (createReadToken / enqueueTask's readToken): read and subscribe to `taskIds` only. */
+  | 'read-token';
+
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** Who: the API key's id, the JWT's subject, the read token's issuer; `anonymous` while auth is off. Logged; never a secret. */
+  readonly id: string;
+  /** The tenant whose tasks it sees and creates. */
+  readonly tenant: string;
+  /** What it may do (see SCOPES); `admin` allows everything in every tenant. */
+  readonly scopes: readonly Scope[];
+  /** A read token's tasks: nothing else is visible to it. Undefined for every other kind. */
+  readonly taskIds?: readonly string[];
+  /** When the credential stops being valid; open subscriptions end then (graphql-ws close 4403). Undefined: never. */
+  readonly expiresAt?: Date;
+}
+
+/** The principal of every request while AUTH_MODE=off. */
+export const ANONYMOUS: Principal = Object.freeze({
+  kind: 'anonymous',
+  id: 'anonymous',
+  tenant: DEFAULT_TENANT,
+  scopes: Object.freeze(['admin']),
+});
