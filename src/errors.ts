@@ -83,6 +83,31 @@ export class ConfigError extends AppError {
   }
 }
 
+/** No credential, or one that is malformed, expired, revoked or not signed by a key we trust (never says which). */
+export class UnauthenticatedError extends AppError {
+  constructor(message = 'A valid credential is required: send `Authorization: Bearer <API key or token>`', options: AppErrorOptions = {}) {
+    super('UNAUTHENTICATED', message, options);
+  }
+}
+
+/** The credential is valid but lacks the scope the operation needs (never used for another tenant's ids: those are NOT_FOUND). */
+export class ForbiddenError extends AppError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('FORBIDDEN', message, options);
+  }
+}
+
+/** Too many requests of one principal (or failed attempts from one address); try again after `retryAfterMs`. */
+export class RateLimitedError extends AppError {
+  /** How long to wait before the next attempt can succeed, in ms (GraphQL: `extensions.retryAfterMs`). */
+  readonly retryAfterMs: number;
+
+  constructor(message: string, retryAfterMs: number, options: AppErrorOptions = {}) {
+    super('RATE_LIMITED', message, options);
+    this.retryAfterMs = Math.max(1, Math.ceil(retryAfterMs));
+  }
+}
+
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }

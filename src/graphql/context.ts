@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../logger.js';
 import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventType, TaskFilter } from '../queue/index.js';
 
@@ -42,4 +43,28 @@ export interface GraphQLContext {
    * scope, `''`, while every caller sees the same.
    */
   resultScope: string;
+  /**
+   * Who is asking (ANONYMOUS while AUTH_MODE=off). `queue` and `events` above are already
+   * limited to what it may see (its tenant; a read token's tasks are checked by the guard).
+   */
+  principal: Principal;
+  /** Signs read tokens; null while auth is off (enqueueTask's `readToken` is then null). */
+  readTokens: ReadTokenIssuer | null;
+  /** Per-principal limits the resolvers apply (the enqueue rate). */
+  limits: PrincipalLimits;
+}
+
+/** Makes read tokens: good only to read and subscribe to the given tasks (src/auth/read-tokens.ts). */
+export interface ReadTokenIssuer {
+  /**
+   * A token for `taskIds` of `principal`'s tenant, valid `ttlSeconds` (default READ_TOKEN_TTL_S),
+   * never past the principal's own expiry.
+   */
+  issue(principal: Principal, taskIds: readonly string[], ttlSeconds?: number): Promise<{ token: string; expiresAt: Date }>;
+}
+
+/** Limits of one principal (src/auth/rate-limit.ts). */
+export interface PrincipalLimits {
+  /** Takes `count` enqueues from the principal's budget. @throws RateLimitedError when it is spent. */
+  takeEnqueue(count: number): void;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { ANONYMOUS } from '../auth/principal.js';
 import { dashboardRoutes } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -92,7 +93,15 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     // Per operation; no identity yet, so every operation shares one result scope.
-    context: (): GraphQLContext => ({ queue: metrics.queue, events: hub, log: deps.log, resultScope: '' }),
+    context: (): GraphQLContext => ({
+      queue: metrics.queue,
+      events: hub,
+      log: deps.log,
+      resultScope: '',
+      principal: ANONYMOUS,
+      readTokens: null,
+      limits: { takeEnqueue: () => undefined },
+    }),
     maskedErrors: { maskError },
     logging: yogaLogger(deps.log),
     // One operation per request: a batch would multiply the per-operation limits.
