@@ -1,16 +1,18 @@
-import { BadUserInputError, ConflictError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
+import { BadUserInputError, ConflictError, ForbiddenError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
 import { checkBackoff } from './backoff.js';
 import { requireStorableDate } from './dates.js';
 import type { TaskCatalog } from './catalog.js';
 import { encodeJson, isJsonObject, isStorableText, JsonEncodeError } from './json.js';
 import {
+  DEFAULT_TENANT,
   getTasksByIdempotencyKeys,
   insertTasks,
   KEY_CONFLICT_SQLSTATE,
   newTask,
   type KeyConflicts,
   type NewTaskRow,
+  type TenantKey,
 } from './sql/insert-tasks.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
@@ -29,7 +31,28 @@ export interface EnqueueInput {
   timeoutMs?: number;
   resultTtlMs?: number;
   backoff?: Partial<Backoff>;
+  /**
+   * The task's tenant (default: the queue's `writeTenant`, 'default' for the unscoped queue).
+   * Only a queue that sees every tenant (`readTenant` null) may name another one than its own.
+   */
+  tenant?: string;
 }
+
+/**
+ * What a queue is limited to (Queue.scoped): whose tasks it reads and as whom it enqueues.
+ * The unscoped queue is `UNSCOPED`: every tenant, enqueues as 'default' (or EnqueueInput.tenant).
+ */
+export interface QueueScope {
+  /** The only tenant whose tasks are visible; null: every tenant. Another tenant's id reads as an unknown one. */
+  readTenant: string | null;
+  /** The tenant of the tasks it enqueues (unless EnqueueInput.tenant names one and `readTenant` is null). */
+  writeTenant: string;
+  /** Recorded as each new task's `createdBy` (a principal id; null: nobody in particular). */
+  createdBy: string | null;
+}
+
+/** The unscoped queue's scope: sees every tenant, enqueues as 'default', records no creator. */
+export const UNSCOPED: QueueScope = Object.freeze({ readTenant: null, writeTenant: DEFAULT_TENANT, createdBy: null });
 
 export interface EnqueueLimits {
   /** Largest args + kwargs, in bytes of JSON. */
@@ -40,12 +63,20 @@ const MAX_NAME = 200;
 const MAX_QUEUE = 100;
 const MAX_KEY = 255;
 const MAX_ATTEMPTS = 1000;
+/** Longest tenant name, in characters. */
+export const MAX_TENANT = 200;
 
 /**
  * Validates one input against the catalog. Errors name the field (`<prefix>name`,
  * `<prefix>args[1].x`, …) so a caller can point at it.
  */
-export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: EnqueueLimits, prefix = ''): NewTaskRow {
+export function prepareTask(
+  catalog: TaskCatalog,
+  input: EnqueueInput,
+  limits: EnqueueLimits,
+  scope: QueueScope = UNSCOPED,
+  prefix = '',
+): NewTaskRow {
   if (typeof input.name !== 'string' || input.name.length === 0 || input.name.length > MAX_NAME) {
     throw new BadUserInputError(`${prefix}name must be a non-empty string of at most ${MAX_NAME} characters`, { field: `${prefix}name` });
   }
@@ -97,6 +128,7 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
   }
   if (key !== null) requireStorable(key, `${prefix}idempotencyKey`);
   const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, `${prefix}backoff`) : (spec.backoff ?? null);
+  const tenant = tenantOf(input, scope, prefix);
   return {
     id: uuidv7(),
     name: input.name,
@@ -110,14 +142,37 @@ export function prepareTask(catalog: TaskCatalog, input: EnqueueInput, limits: E
     timeoutMs,
     resultTtlMs,
     backoff: backoff ? (backoff as Backoff) : null,
+    tenant,
+    createdBy: scope.createdBy,
   };
+}
+
+/** The tenant a new task gets: the scope's, or the one the input names where the scope allows it. */
+function tenantOf(input: EnqueueInput, scope: QueueScope, prefix: string): string {
+  const named = input.tenant;
+  if (named === undefined || named === scope.writeTenant) return scope.writeTenant;
+  const field = `${prefix}tenant`;
+  if (!isTenantName(named)) {
+    throw new BadUserInputError(`${field} must be a non-empty string of at most ${MAX_TENANT} characters, without a NUL character or a lone surrogate`, {
+      field,
+    });
+  }
+  // A queue limited to one tenant writes only there; naming another is not "not found" but refused.
+  if (scope.readTenant !== null) throw new ForbiddenError(`${field}: this queue enqueues only as tenant "${scope.writeTenant}"`, { field });
+  return named;
+}
+
+/** Text a tenant column can hold and a principal can carry: 1..MAX_TENANT characters, storable. */
+export function isTenantName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_TENANT && isStorableText(value);
 }
 
 /**
  * Stores tasks, all or nothing, in one statement, and announces them. On an executor that
  * is a transaction, the tasks and their notifications appear only if it commits. Same
- * idempotency key as an existing task: that task is returned instead; CONFLICT, and nothing
- * stored, if it is another task name (then a caller's transaction is aborted too).
+ * idempotency key as an existing task of the same tenant: that task is returned instead;
+ * CONFLICT, and nothing stored, if it is another task name (then a caller's transaction is
+ * aborted too). Each task gets `scope`'s tenant and creator (see prepareTask).
  * Returns tasks in input order.
  */
 export async function enqueueTasks(
@@ -125,8 +180,9 @@ export async function enqueueTasks(
   catalog: TaskCatalog,
   inputs: readonly EnqueueInput[],
   limits: EnqueueLimits,
+  scope: QueueScope = UNSCOPED,
 ): Promise<Task[]> {
-  const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, inputs.length > 1 ? `[${i}].` : ''));
+  const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, scope, inputs.length > 1 ? `[${i}].` : ''));
   let outcomes: (Task | ConflictError)[];
   try {
     outcomes = await storeTasks(exec, rows, 'fail');
@@ -157,6 +213,7 @@ export async function storeTasks(
   rows: readonly NewTaskRow[],
   keyConflicts: KeyConflicts = 'skip',
 ): Promise<(Task | ConflictError)[]> {
+  // Keys are unique per tenant: the same key in two tenants names two tasks.
   let firstByKey: Map<string, NewTaskRow> | undefined;
   let unique: NewTaskRow[] | undefined;
   for (let i = 0; i < rows.length; i++) {
@@ -166,9 +223,10 @@ export async function storeTasks(
       continue;
     }
     firstByKey ??= new Map();
-    const first = firstByKey.get(row.idempotencyKey);
+    const key = tenantKey(row);
+    const first = firstByKey.get(key);
     if (!first) {
-      firstByKey.set(row.idempotencyKey, row);
+      firstByKey.set(key, row);
       unique?.push(row);
       continue;
     }
@@ -180,19 +238,24 @@ export async function storeTasks(
 
   // The task each key stands for: the row inserted now, or the one that was there before.
   const taskByKey = new Map<string, Task>();
-  const missing: string[] = [];
+  const missing: TenantKey[] = [];
   for (const [key, row] of firstByKey) {
     if (outcome.insertedWithKey.has(row.id)) taskByKey.set(key, newTask(row, outcome.enqueuedAt));
-    else missing.push(key);
+    else missing.push({ tenant: row.tenant, key: row.idempotencyKey as string });
   }
-  for (const task of await getTasksByIdempotencyKeys(exec, missing)) taskByKey.set(task.idempotencyKey as string, task);
+  for (const task of await getTasksByIdempotencyKeys(exec, missing)) taskByKey.set(tenantKey(task), task);
   return rows.map((row) => {
     if (row.idempotencyKey === null) return newTask(row, outcome.enqueuedAt);
-    const task = taskByKey.get(row.idempotencyKey);
+    const task = taskByKey.get(tenantKey(row));
     // Inserted by someone else and removed (cleaned up) before we read it: a rare race, not bad input.
     if (!task) throw new Error(`Task ${row.id} was neither inserted nor found by its idempotency key`);
     return task.name === row.name ? task : keyConflict(row.idempotencyKey, task.name, row.name);
   });
+}
+
+/** A map key for (tenant, idempotency key): neither can hold a NUL (prepareTask refuses it), so NUL separates them. */
+function tenantKey(t: { tenant: string; idempotencyKey: string | null }): string {
+  return `${t.tenant}\u0000${t.idempotencyKey as string}`;
 }
 
 function keyConflict(key: string, existingName: string, name: string): ConflictError {

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
+import { andTenant } from './get.js';
 import { EVENT_COLUMNS, toTaskEventRecord, type FeedPosition, type TaskEventRecord } from './event-log.js';
 import type { Task } from './task.js';
 
@@ -17,9 +18,9 @@ import type { Task } from './task.js';
  * Uses task_events_feed_idx (tx, seq).
  */
 
-/** A feed event with what the feed's filter needs of its task (name, queue, enqueuedAt). */
+/** A feed event with what the feed's filter needs of its task (name, queue, tenant, enqueuedAt). */
 export interface FeedEvent extends TaskEventRecord {
-  task: Pick<Task, 'name' | 'queue' | 'enqueuedAt'>;
+  task: Pick<Task, 'name' | 'queue' | 'tenant' | 'enqueuedAt'>;
 }
 
 export interface FeedPage {
@@ -63,11 +64,13 @@ export async function feedEnd(exec: Executor): Promise<FeedPosition> {
 
 /**
  * Up to `limit` events after `after`, in feed order, only from ended transactions (see above);
- * with `upTo`, none past that position. Events of deleted tasks are gone with them.
+ * with `upTo`, none past that position. Events of deleted tasks are gone with them. With
+ * `tenant`, only that tenant's events.
  */
 export async function readFeed(
   exec: Executor,
   p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number },
+  tenant: string | null = null,
 ): Promise<FeedPage> {
   const upToTx = p.upTo?.tx ?? null;
   const upToSeq = p.upTo?.seq ?? null;
@@ -75,11 +78,13 @@ export async function readFeed(
   const rows = await exec`
     WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
     page AS (
-      SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.enqueued_at AS task_enqueued_at
+      SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.tenant AS task_tenant,
+             t.enqueued_at AS task_enqueued_at
       FROM task_events e JOIN tasks t ON t.id = e.task_id
       WHERE (e.tx, e.seq) > (${p.after.tx}::xid8, ${p.after.seq}::bigint)
         AND e.tx < (SELECT xmin FROM horizon)
         AND (${upToTx}::xid8 IS NULL OR (e.tx, e.seq) <= (${upToTx}::xid8, ${upToSeq}::bigint))
+        ${andTenant(exec, tenant, 't.tenant')}
       ORDER BY e.tx, e.seq
       LIMIT ${p.limit}
     )
@@ -95,6 +100,7 @@ export async function readFeed(
       event.task = {
         name: String(row.taskName),
         queue: String(row.taskQueue),
+        tenant: String(row.taskTenant),
         enqueuedAt: enqueuedAt instanceof Date ? enqueuedAt : new Date(enqueuedAt),
       };
       return event;

@@ -107,8 +107,11 @@ export interface ListEventsParams {
   types?: readonly TaskEventType[];
 }
 
-/** A page of one task's events, oldest first, by keyset on the version (task_events_pkey). */
-export async function listTaskEvents(exec: Executor, p: ListEventsParams): Promise<TaskEventPage> {
+/**
+ * A page of one task's events, oldest first, by keyset on the version (task_events_pkey).
+ * With `tenant`, another tenant's task has an empty log, like an unknown one.
+ */
+export async function listTaskEvents(exec: Executor, p: ListEventsParams, tenant: string | null = null): Promise<TaskEventPage> {
   const size = p.first ?? DEFAULT_EVENT_PAGE_SIZE;
   if (!Number.isInteger(size) || size < 0 || size > MAX_EVENT_PAGE_SIZE) {
     throw new BadUserInputError(`first must be from 0 to ${MAX_EVENT_PAGE_SIZE}, got ${size}`, { field: 'first' });
@@ -119,6 +122,7 @@ export async function listTaskEvents(exec: Executor, p: ListEventsParams): Promi
     SELECT ${exec.unsafe(EVENT_COLUMNS)} FROM task_events e
     WHERE e.task_id = ${p.taskId} AND e.version > ${p.afterVersion ?? 0}
       AND (${types}::task_event_type[] IS NULL OR e.type = ANY(${types}::task_event_type[]))
+      ${tenant === null ? exec`` : exec`AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = ${p.taskId} AND t.tenant = ${tenant})`}
     ORDER BY e.version
     LIMIT ${size + 1}`;
   return { events: rows.slice(0, size).map((row) => toTaskEventRecord(row)), hasNextPage: rows.length > size };
@@ -134,15 +138,21 @@ export interface LogWant {
  * The events after a version of many tasks at once, up to `limitPerTask` each, in
  * (task, version) order: one query for every task a burst of notifications named
  * (task_events_pkey, one range scan per task). A task that returned `limitPerTask` events may
- * have more.
+ * have more. With `tenant`, other tenants' tasks have no events (their wants are dropped).
  */
-export async function readEventsAfter(exec: Executor, wants: readonly LogWant[], limitPerTask: number): Promise<TaskEventRecord[]> {
+export async function readEventsAfter(
+  exec: Executor,
+  wants: readonly LogWant[],
+  limitPerTask: number,
+  tenant: string | null = null,
+): Promise<TaskEventRecord[]> {
   if (wants.length === 0) return [];
   const ids = wants.map((w) => w.id);
   const after = wants.map((w) => w.afterVersion);
   const rows = await exec`
     SELECT ${exec.unsafe(EVENT_COLUMNS)}
     FROM unnest(${ids}::uuid[], ${after}::int[]) AS w(id, after)
+    ${tenant === null ? exec`` : exec`JOIN tasks t ON t.id = w.id AND t.tenant = ${tenant}`}
     CROSS JOIN LATERAL (
       SELECT * FROM task_events e WHERE e.task_id = w.id AND e.version > w.after ORDER BY e.version LIMIT ${limitPerTask}
     ) e`;

@@ -1,7 +1,7 @@
 import type { Sql } from '../db/client.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
-import { enqueueTasks, prepareTask, storeTasks, type EnqueueInput } from './enqueue.js';
+import { enqueueTasks, isTenantName, prepareTask, storeTasks, UNSCOPED, type EnqueueInput, type QueueScope } from './enqueue.js';
 import { createEnqueueBatcher } from './enqueue-batcher.js';
 import { feedEnd, readFeed, type FeedPage } from './event-feed.js';
 import { listTaskEvents, readEventsAfter, type FeedPosition, type ListEventsParams, type LogWant, type TaskEventPage, type TaskEventRecord } from './event-log.js';
@@ -13,6 +13,7 @@ import { requestCancel } from './sql/request-cancel.js';
 import { requeueTask } from './sql/requeue-task.js';
 import type { Task } from './task.js';
 import { isTerminal } from './states.js';
+import { isStorableText } from './json.js';
 
 export interface QueueOptions {
   sql: Sql;
@@ -28,8 +29,21 @@ export interface EnqueueOptions {
   tx?: ExternalExecutor;
 }
 
-/** The queue's API, as used by apps, the GraphQL layer and the CLI. */
+/**
+ * The queue's API, as used by apps, the GraphQL layer and the CLI. The queue createQueue returns
+ * sees every tenant; `scoped` gives one limited to a tenant, with the same methods: its reads
+ * treat another tenant's task exactly as an unknown id (undefined, the same NotFoundError, an
+ * empty log), and its enqueues carry its tenant and creator.
+ */
 export interface Queue {
+  /** What this queue is limited to (UNSCOPED: every tenant, enqueues as 'default'). */
+  readonly scope: QueueScope;
+  /**
+   * The same queue (same connections, same enqueue batching) limited to `scope`. From a scoped
+   * queue only a narrower one can be made: one that sees one tenant cannot widen it.
+   * @throws Error when a tenant is not storable text of 1..MAX_TENANT characters, or the scope widens
+   */
+  scoped(scope: QueueScope): Queue;
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
   /** All or nothing, in one statement: a bad input or a CONFLICT stores none of them. */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<Task[]>;
@@ -56,58 +70,85 @@ export function createQueue(options: QueueOptions): Queue {
   const limits = { maxArgsBytes: options.maxArgsBytes };
   const exec = (o?: EnqueueOptions) => (o?.tx ? toExecutor(o.tx) : sql);
   // Enqueues outside a caller's transaction share statements (group commit); see the batcher.
+  // One batcher for every scope: tasks of many tenants ride one statement (the row carries its tenant).
   const batcher = createEnqueueBatcher(sql);
 
-  return {
-    async enqueue(input, o) {
-      if (o?.tx) {
-        // A CONFLICT here is thrown without failing a statement, so the caller's transaction stays usable.
-        const [outcome] = await storeTasks(toExecutor(o.tx), [prepareTask(catalog, input, limits)]);
-        if (outcome instanceof ConflictError) throw outcome;
-        return outcome as Task;
-      }
-      // Validated here, before batching, so that bad input fails only its own call.
-      return batcher.enqueue(prepareTask(catalog, input, limits));
-    },
-    enqueueMany: (inputs, o) => enqueueTasks(exec(o), catalog, inputs, limits),
-    getTask: (id) => getTask(sql, id),
-    getTasks: (ids) => getTasks(sql, ids),
-    listTasks: (params) => listTasks(sql, params),
-    async cancelTask(id) {
-      assertTaskId(id);
-      const changed = await requestCancel(sql, { id, defaultTtlMs: options.resultTtlMs });
-      if (changed) return changed;
-      const task = await mustGet(id);
-      // Already cancelled, or already being cancelled: asking again is not an error.
-      if (task.status === 'CANCELLED' || (task.status === 'RUNNING' && task.cancelRequested)) return task;
-      throw new ConflictError(`Task ${id} is ${task.status} and can no longer be cancelled`, { field: 'id' });
-    },
-    async retryTask(id) {
-      assertTaskId(id);
-      const current = await mustGet(id);
-      const extraAttempts = catalog.get(current.name)?.maxAttempts ?? 1;
-      const changed = await requeueTask(sql, { id, extraAttempts: Math.max(1, extraAttempts) });
-      if (changed) return changed;
-      const task = await mustGet(id);
-      throw new ConflictError(
-        `Task ${id} is ${task.status}; only FAILED or CANCELLED tasks can be retried${isTerminal(task.status) ? '' : ' (it has not finished)'}`,
-        { field: 'id' },
-      );
-    },
-    queueStats: () => queueStats(sql),
-    listTaskEvents: (params) => listTaskEvents(sql, params),
-    readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask),
-    readFeed: (p) => readFeed(sql, p),
-    feedEnd: () => feedEnd(sql),
-  };
+  function bind(scope: QueueScope): Queue {
+    const tenant = scope.readTenant;
 
-  async function mustGet(id: string): Promise<Task> {
-    const task = await getTask(sql, id);
-    if (!task) throw new NotFoundError('Task', id);
-    return task;
+    async function mustGet(id: string): Promise<Task> {
+      const task = await getTask(sql, id, tenant);
+      // Another tenant's task: the very error of an unknown id.
+      if (!task) throw new NotFoundError('Task', id);
+      return task;
+    }
+
+    return {
+      scope,
+      scoped(next) {
+        checkScope(next);
+        if (tenant !== null && (next.readTenant !== tenant || next.writeTenant !== scope.writeTenant)) {
+          throw new Error(`A queue scoped to tenant "${tenant}" cannot be scoped to see or write another`);
+        }
+        return bind(Object.freeze({ ...next }));
+      },
+      async enqueue(input, o) {
+        if (o?.tx) {
+          // A CONFLICT here is thrown without failing a statement, so the caller's transaction stays usable.
+          const [outcome] = await storeTasks(toExecutor(o.tx), [prepareTask(catalog, input, limits, scope)]);
+          if (outcome instanceof ConflictError) throw outcome;
+          return outcome as Task;
+        }
+        // Validated here, before batching, so that bad input fails only its own call.
+        return batcher.enqueue(prepareTask(catalog, input, limits, scope));
+      },
+      enqueueMany: (inputs, o) => enqueueTasks(exec(o), catalog, inputs, limits, scope),
+      getTask: (id) => getTask(sql, id, tenant),
+      getTasks: (ids) => getTasks(sql, ids, tenant),
+      listTasks: (params) => listTasks(sql, params, tenant),
+      async cancelTask(id) {
+        assertTaskId(id);
+        const changed = await requestCancel(sql, { id, defaultTtlMs: options.resultTtlMs, tenant });
+        if (changed) return changed;
+        const task = await mustGet(id);
+        // Already cancelled, or already being cancelled: asking again is not an error.
+        if (task.status === 'CANCELLED' || (task.status === 'RUNNING' && task.cancelRequested)) return task;
+        throw new ConflictError(`Task ${id} is ${task.status} and can no longer be cancelled`, { field: 'id' });
+      },
+      async retryTask(id) {
+        assertTaskId(id);
+        const current = await mustGet(id);
+        const extraAttempts = catalog.get(current.name)?.maxAttempts ?? 1;
+        const changed = await requeueTask(sql, { id, extraAttempts: Math.max(1, extraAttempts), tenant });
+        if (changed) return changed;
+        const task = await mustGet(id);
+        throw new ConflictError(
+          `Task ${id} is ${task.status}; only FAILED or CANCELLED tasks can be retried${isTerminal(task.status) ? '' : ' (it has not finished)'}`,
+          { field: 'id' },
+        );
+      },
+      queueStats: () => queueStats(sql, tenant),
+      listTaskEvents: (params) => listTaskEvents(sql, params, tenant),
+      readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask, tenant),
+      readFeed: (p) => readFeed(sql, p, tenant),
+      feedEnd: () => feedEnd(sql),
+    };
+  }
+
+  return bind(UNSCOPED);
+}
+
+/** A scope the database can hold: tenants are 1..MAX_TENANT characters of storable text (a programming error otherwise). */
+function checkScope(scope: QueueScope): void {
+  if (scope.readTenant !== null && !isTenantName(scope.readTenant)) throw new Error(`QueueScope.readTenant is not a tenant name: ${JSON.stringify(scope.readTenant)}`);
+  if (!isTenantName(scope.writeTenant)) throw new Error(`QueueScope.writeTenant is not a tenant name: ${JSON.stringify(scope.writeTenant)}`);
+  if (scope.createdBy !== null && (typeof scope.createdBy !== 'string' || !isStorableText(scope.createdBy))) {
+    throw new Error('QueueScope.createdBy must be storable text or null');
   }
 }
 
+export { isTenantName, MAX_TENANT, UNSCOPED, type QueueScope } from './enqueue.js';
+export { DEFAULT_TENANT } from './sql/insert-tasks.js';
 export type { EnqueueInput } from './enqueue.js';
 export type { ListParams, TaskFilter, TaskPage } from './list.js';
 export type { QueueStats } from './stats.js';

@@ -42,9 +42,11 @@ export function decodeCursor(cursor: string, field: string): string {
  * A page of tasks, newest first, by keyset on the id (uuid v7, so id order is enqueue
  * order): `id < cursor` forward, `id > cursor` backward. No OFFSET, so a page costs the
  * same at any depth and does not shift when tasks are inserted meanwhile. Unfiltered and
- * filtered walks use the primary key or tasks_{status,name,queue}_id_idx.
+ * filtered walks use the primary key or tasks_{status,name,queue,tenant}_id_idx.
+ * With `tenant` (a scoped queue) only that tenant's tasks are listed and counted, whatever
+ * the filter says (a filter naming another tenant finds nothing).
  */
-export async function listTasks(exec: Executor, params: ListParams): Promise<TaskPage> {
+export async function listTasks(exec: Executor, params: ListParams, tenant: string | null = null): Promise<TaskPage> {
   const { first, last } = params;
   if (first !== undefined && last !== undefined) {
     throw new BadUserInputError('Pass either first or last, not both', { field: 'last' });
@@ -53,7 +55,9 @@ export async function listTasks(exec: Executor, params: ListParams): Promise<Tas
   if (last !== undefined) checkSize(last, 'last');
   const after = params.after !== undefined ? decodeCursor(params.after, 'after') : undefined;
   const before = params.before !== undefined ? decodeCursor(params.before, 'before') : undefined;
-  const where = taskFilterSql(exec, normalizeTaskFilter(params.filter));
+  const filter = normalizeTaskFilter(params.filter);
+  // Said once when the filter already names the tenant; twice (and so nothing) when it names another.
+  const where = sqlAnd(exec, [taskFilterSql(exec, filter), tenant !== null && filter.tenant !== tenant ? exec`tenant = ${tenant}` : undefined]);
   const backward = last !== undefined;
   const size = last ?? first ?? DEFAULT_PAGE_SIZE;
 

@@ -1,4 +1,5 @@
 import type { Executor } from '../db/client.js';
+import { andTenant } from './get.js';
 import { TASK_STATUSES, type TaskStatus } from './states.js';
 
 export interface QueueStats {
@@ -10,13 +11,14 @@ export interface QueueStats {
 
 /**
  * Counts by queue and status, one grouped scan. On a large history this is a full
- * scan of tasks_queue_id_idx; it is meant for dashboards, not hot paths.
+ * scan of tasks_queue_id_idx; it is meant for dashboards, not hot paths. With `tenant`, only
+ * that tenant's tasks are counted (a queue only another tenant uses is not listed).
  */
-export async function queueStats(exec: Executor): Promise<QueueStats[]> {
+export async function queueStats(exec: Executor, tenant: string | null = null): Promise<QueueStats[]> {
   const rows = await exec`
     SELECT queue, status, count(*) AS count,
            extract(epoch FROM now() - min(run_after) FILTER (WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now())) * 1000 AS oldest_ms
-    FROM tasks GROUP BY queue, status ORDER BY queue`;
+    FROM tasks WHERE true ${andTenant(exec, tenant)} GROUP BY queue, status ORDER BY queue`;
   const byQueue = new Map<string, QueueStats>();
   for (const row of rows) {
     const queue = String(row.queue);

@@ -5,6 +5,8 @@ export interface FilterableTask {
   status: string;
   name: string;
   queue: string;
+  /** The server's tasks always have one; the dashboard's may not (it never filters by tenant). */
+  tenant?: string;
   enqueuedAt: Date | string;
 }
 
@@ -13,6 +15,7 @@ export interface FilterConditions {
   status?: readonly string[];
   name?: string;
   queue?: string;
+  tenant?: string;
   enqueuedAfter?: Date | string;
   enqueuedBefore?: Date | string;
 }

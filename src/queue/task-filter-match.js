@@ -28,14 +28,16 @@ export function statusMayMatch(filter, status) {
 /**
  * Does `task` satisfy every condition of `filter`? The same conditions, with the same strict
  * comparisons, as the SQL of taskFilterSql.
- * @param {{ status: string, name: string, queue: string, enqueuedAt: Date | string }} task
- * @param {{ status?: readonly string[], name?: string, queue?: string, enqueuedAfter?: Date | string, enqueuedBefore?: Date | string }} filter
+ * @param {{ status: string, name: string, queue: string, tenant?: string, enqueuedAt: Date | string }} task
+ * @param {{ status?: readonly string[], name?: string, queue?: string, tenant?: string, enqueuedAfter?: Date | string, enqueuedBefore?: Date | string }} filter
  * @returns {boolean}
  */
 export function matchesFilter(task, filter) {
   if (!statusMayMatch(filter, task.status)) return false;
   if (filter.name !== undefined && task.name !== filter.name) return false;
   if (filter.queue !== undefined && task.queue !== filter.queue) return false;
+  // A task without a tenant (a browser's row from an API that does not show it) matches no tenant condition.
+  if (filter.tenant !== undefined && task.tenant !== filter.tenant) return false;
   if (filter.enqueuedAfter !== undefined && !(time(task.enqueuedAt) > time(filter.enqueuedAfter))) return false;
   if (filter.enqueuedBefore !== undefined && !(time(task.enqueuedAt) < time(filter.enqueuedBefore))) return false;
   return true;

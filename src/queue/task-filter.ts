@@ -2,8 +2,10 @@
  * Task filters, one home: the TaskFilter type, its checks, the in-process match and the SQL.
  * `tasks(filter:)` pages through the rows taskFilterSql selects; a filter subscription and the
  * dashboard's live list keep the tasks matchesFilter accepts. Both say the same thing: every
- * given condition holds (status any of the list, name and queue equal, enqueuedAt strictly
- * after / before); a test runs one rule against the other (test/queue/list.test.ts).
+ * given condition holds (status any of the list, name, queue and tenant equal, enqueuedAt
+ * strictly after / before); a test runs one rule against the other (test/queue/list.test.ts).
+ * `tenant` is for the core and the server (a scoped queue or hub adds it); the GraphQL
+ * TaskFilter input does not offer it: a caller's tenant comes from its credential.
  *
  * The match itself is task-filter-match.js, plain JavaScript, because the dashboard runs it too
  * and is served without a build step: the browser loads that same file (served at
@@ -28,6 +30,8 @@ export interface TaskFilter {
   name?: string;
   /** Exactly this queue. */
   queue?: string;
+  /** Only this tenant's tasks. */
+  tenant?: string;
   /** Enqueued strictly after this time. */
   enqueuedAfter?: Date;
   /** Enqueued strictly before this time. */
@@ -52,7 +56,7 @@ export function normalizeTaskFilter(input: TaskFilterInput | null | undefined): 
     }
     filter.status = input.status;
   }
-  for (const key of ['name', 'queue'] as const) {
+  for (const key of ['name', 'queue', 'tenant'] as const) {
     const value = input[key];
     if (value == null) continue;
     if (typeof value !== 'string' || !isStorableText(value)) {
@@ -82,13 +86,15 @@ export function statusMayMatch(filter: TaskFilter, status: TaskStatus): boolean 
 
 /**
  * The filter as one SQL condition over `tasks` (`true` when it has none), for a WHERE.
- * Indexes: tasks_{status,name,queue}_id_idx serve the equality conditions in id order.
+ * Indexes: tasks_{status,name,queue}_id_idx serve the equality conditions in id order, and
+ * tasks_tenant_id_idx (tenant, id) a tenant's tasks (a scoped queue's list without other filter).
  */
 export function taskFilterSql(exec: Executor, filter: TaskFilter): PendingQuery<Row[]> {
   const parts: PendingQuery<Row[]>[] = [];
   if (filter.status && filter.status.length > 0) parts.push(exec`status = ANY(${filter.status as TaskStatus[]}::task_status[])`);
   if (filter.name !== undefined) parts.push(exec`name = ${filter.name}`);
   if (filter.queue !== undefined) parts.push(exec`queue = ${filter.queue}`);
+  if (filter.tenant !== undefined) parts.push(exec`tenant = ${filter.tenant}`);
   if (filter.enqueuedAfter !== undefined) parts.push(exec`enqueued_at > ${filter.enqueuedAfter}`);
   if (filter.enqueuedBefore !== undefined) parts.push(exec`enqueued_at < ${filter.enqueuedBefore}`);
   return sqlAnd(exec, parts);

@@ -58,6 +58,10 @@ export interface TaskSpec {
   retryDelayMs?: number;
   /** Retention of a task without resultTtlMs, in ms (default 86,400,000, RESULT_TTL_MS's default). */
   defaultTtlMs?: number;
+  /** Default `default`. */
+  tenant?: string;
+  /** Who enqueued it (default null). */
+  createdBy?: string;
 }
 
 /**
@@ -101,6 +105,8 @@ export async function insertTask(sql: Sql, spec: TaskSpec = {}): Promise<Task> {
       timeoutMs: spec.timeoutMs ?? null,
       resultTtlMs: spec.resultTtlMs ?? null,
       backoff: spec.backoff ? { ...spec.backoff } as Backoff : null,
+      tenant: spec.tenant ?? 'default',
+      createdBy: spec.createdBy ?? null,
     },
   ]);
   const queue = spec.queue ?? 'default';

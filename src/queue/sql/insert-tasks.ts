@@ -2,6 +2,9 @@ import type { Executor } from '../../db/client.js';
 import { eventCtesSql, JOBS_CHANNEL, notificationCountSql } from '../events.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
+/** The column default of tasks.tenant (src/db/schema.ts): the tenant of every task while auth is off. */
+export const DEFAULT_TENANT = 'default';
+
 /** A validated row to insert; JSON columns already encoded. */
 export interface NewTaskRow {
   id: string;
@@ -16,6 +19,10 @@ export interface NewTaskRow {
   timeoutMs: number | null;
   resultTtlMs: number | null;
   backoff: Backoff | null;
+  /** Whose task it is (column default 'default': left out of the input row then). */
+  tenant: string;
+  /** The principal that enqueued it (null: an in-process app, or auth off). */
+  createdBy: string | null;
 }
 
 /** What the database decided about an insert; everything else of a new task is its input. */
@@ -50,11 +57,12 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
  * Rows go in as one jsonb parameter, so 20,000 tasks are one round trip and one plan.
  *
  * A row without an idempotency key is always inserted (or the statement fails), so without
- * keys the statement is a plain INSERT. With keys, a row whose key exists is not inserted
- * (ON CONFLICT on the partial unique index tasks_idempotency_key_idx, whose predicate the
- * conflict target repeats so that PostgreSQL infers it; see `KeyConflicts`); the caller reads
- * the existing task. Rows must not repeat a key (the caller folds repeats: which one won
- * would be up to the plan, and DO UPDATE refuses to meet a row twice).
+ * keys the statement is a plain INSERT. With keys, a row whose key exists in its tenant is not
+ * inserted (ON CONFLICT on the partial unique index tasks_idempotency_key_idx over (tenant,
+ * idempotency_key), whose predicate the conflict target repeats so that PostgreSQL infers it;
+ * see `KeyConflicts`); the caller reads the existing task. Another tenant's key is no conflict:
+ * keys are unique per tenant. Rows must not repeat a (tenant, key) (the caller folds repeats:
+ * which one won would be up to the plan, and DO UPDATE refuses to meet a row twice).
  *
  * One row comes back however many went in: a new task's other columns are the table's
  * defaults (src/db/schema.ts), built by `newTask` (returning 20,000 rows cost more than the
@@ -74,12 +82,13 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
   const [result] = await exec`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
-        i uuid, n text, q text, p smallint, a jsonb, k jsonb, m int, r timestamptz, ik text, t int, l bigint, b jsonb)
+        i uuid, n text, q text, p smallint, a jsonb, k jsonb, m int, r timestamptz, ik text, t int, l bigint, b jsonb,
+        tn text, cb text)
     ),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after,
-                         idempotency_key, timeout_ms, result_ttl_ms, backoff)
-      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b FROM input
+                         idempotency_key, timeout_ms, result_ttl_ms, backoff, tenant, created_by)
+      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b, coalesce(tn, 'default'), cb FROM input
       ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
       RETURNING id, queue, version, status, attempts, idempotency_key
     ),
@@ -136,8 +145,8 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     resultTtlMs: input.resultTtlMs,
     backoff: input.backoff,
     outputBytes: 0,
-    tenant: 'default',
-    createdBy: null,
+    tenant: input.tenant,
+    createdBy: input.createdBy,
   };
 }
 
@@ -148,8 +157,10 @@ function toDate(value: Date | string): Date {
 const json = JSON.stringify;
 
 /**
- * One row of the jsonb input, with the one-letter keys of the recordset above; null fields
- * are left out (a missing key reads as NULL), which keeps a plain task's row near 80 bytes.
+ * One row of the jsonb input, with the short keys of the recordset above; null fields (and
+ * the tenant 'default') are left out (a missing key reads as NULL), which keeps a plain task's
+ * row near 80 bytes. Tenant and creator travel in the row like the rest, so one statement
+ * stores tasks of many tenants (the enqueue batcher mixes them).
  */
 function encodeRow(r: NewTaskRow): string {
   let s = `{"i":"${r.id}","n":${json(r.name)},"q":${json(r.queue)},"p":${r.priority},"a":${r.args},"k":${r.kwargs},"m":${r.maxAttempts}`;
@@ -158,13 +169,28 @@ function encodeRow(r: NewTaskRow): string {
   if (r.timeoutMs !== null) s += `,"t":${r.timeoutMs}`;
   if (r.resultTtlMs !== null) s += `,"l":${r.resultTtlMs}`;
   if (r.backoff !== null) s += `,"b":${json(r.backoff)}`;
+  if (r.tenant !== DEFAULT_TENANT) s += `,"tn":${json(r.tenant)}`;
+  if (r.createdBy !== null) s += `,"cb":${json(r.createdBy)}`;
   return `${s}}`;
 }
 
-/** Existing tasks by idempotency key (tasks_idempotency_key_idx, partial: the `IS NOT NULL` lets it match). */
-export async function getTasksByIdempotencyKeys(exec: Executor, keys: readonly string[]): Promise<Task[]> {
+/** An idempotency key within its tenant: keys are unique per tenant (tasks_idempotency_key_idx). */
+export interface TenantKey {
+  tenant: string;
+  key: string;
+}
+
+/**
+ * Existing tasks by idempotency key, each looked up within its own tenant only
+ * (tasks_idempotency_key_idx on (tenant, idempotency_key), partial: the `IS NOT NULL` lets it match).
+ */
+export async function getTasksByIdempotencyKeys(exec: Executor, keys: readonly TenantKey[]): Promise<Task[]> {
   if (keys.length === 0) return [];
+  const tenants = keys.map((k) => k.tenant);
+  const values = keys.map((k) => k.key);
   const result = await exec`
-    SELECT * FROM tasks WHERE idempotency_key = ANY(${keys as string[]}::text[]) AND idempotency_key IS NOT NULL`;
+    SELECT t.* FROM unnest(${tenants}::text[], ${values}::text[]) AS w(tenant, key)
+    JOIN tasks t ON t.tenant = w.tenant AND t.idempotency_key = w.key
+    WHERE t.idempotency_key IS NOT NULL`;
   return result.map((row) => toTask(row));
 }

@@ -1,14 +1,16 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { andTenant } from '../get.js';
 import { toTask, type Task } from '../task.js';
 
 /**
  * FAILED or CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and
- * granting `extraAttempts` more attempts. No row: the task is not FAILED/CANCELLED, or absent.
+ * granting `extraAttempts` more attempts. No row: the task is not FAILED/CANCELLED, or absent
+ * (with `tenant`: or another tenant's).
  */
 const TAIL = changeTailSql({ type: `'RETRIED'` }, ['woken']);
 
-export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number }): Promise<Task | undefined> {
+export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number; tenant?: string | null }): Promise<Task | undefined> {
   const result = await exec`
     WITH changed AS (
       UPDATE tasks SET
@@ -21,7 +23,7 @@ export async function requeueTask(exec: Executor, p: { id: string; extraAttempts
         return_value = NULL,
         progress = NULL,
         version = version + 1
-      WHERE id = ${p.id} AND status IN ('FAILED', 'CANCELLED')
+      WHERE id = ${p.id} ${andTenant(exec, p.tenant ?? null)} AND status IN ('FAILED', 'CANCELLED')
       RETURNING *
     ),
     woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed),
