@@ -21,6 +21,26 @@ export const SCOPES = [
 /** The tenant of every task created while auth is off, and of a task enqueued by an admin who names none. */
 export const DEFAULT_TENANT = 'default';
 
+/** Longest tenant name, in characters. */
+export const MAX_TENANT_LENGTH = 200;
+
+/**
+ * Whether `tenant` can name a tenant: 1 to MAX_TENANT_LENGTH characters, no control characters
+ * or lone surrogates (PostgreSQL's text refuses NUL and mangles the others), no spaces at either
+ * end (` acme` and `acme` would be two tenants nobody can tell apart), and not `*`, which the
+ * server uses for "every tenant" where it keys shared subscription results.
+ */
+export function isTenant(tenant: unknown): tenant is string {
+  return (
+    typeof tenant === 'string' &&
+    tenant.length > 0 &&
+    tenant.length <= MAX_TENANT_LENGTH &&
+    tenant !== '*' &&
+    tenant.trim() === tenant &&
+    !/[\p{Cc}\p{Cs}]/u.test(tenant)
+  );
+}
+
 /** How the caller proved who it is. */
 export type PrincipalKind =
   /** AUTH_MODE=off: everything is allowed, every task is visible (one tenant, `default`). */
@@ -42,6 +62,11 @@ export interface Principal {
   readonly taskIds?: readonly string[];
   /** When the credential stops being valid; open subscriptions end then (graphql-ws close 4403). Undefined: never. */
   readonly expiresAt?: Date;
+  /**
+   * A read token's: how its issuer (`id`) authenticated. A read token made with an API key stops
+   * working when that key is revoked or expires (src/auth/authenticate.ts). Undefined for every other kind.
+   */
+  readonly issuerKind?: PrincipalKind;
 }
 
 /** The principal of every request while AUTH_MODE=off. */

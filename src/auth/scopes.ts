@@ -7,10 +7,23 @@ import { SCOPES } from './principal.js';
 
 const ENQUEUE_GLOB = 'tasks:enqueue:';
 
-/** Whether `scope` is one a credential may carry (a known scope, or `tasks:enqueue:<glob>` with a non-empty glob). */
-export function isScope(scope: string): boolean {
+/** Longest `tasks:enqueue:<glob>` scope, in characters (a task name is far shorter). */
+export const MAX_SCOPE_LENGTH = 200;
+
+/**
+ * Whether `scope` is one a credential may carry: a known scope, or `tasks:enqueue:<glob>` with a
+ * non-empty glob of printable characters (no whitespace: a JWT's `scope` claim is space-separated;
+ * no control characters or lone surrogates, which PostgreSQL's text refuses (NUL) or mangles).
+ */
+export function isScope(scope: unknown): scope is Scope {
+  if (typeof scope !== 'string') return false;
   if ((SCOPES as readonly string[]).includes(scope)) return true;
-  return scope.startsWith(ENQUEUE_GLOB) && scope.length > ENQUEUE_GLOB.length && !/\s/.test(scope);
+  return (
+    scope.startsWith(ENQUEUE_GLOB) &&
+    scope.length > ENQUEUE_GLOB.length &&
+    scope.length <= MAX_SCOPE_LENGTH &&
+    !/[\s\p{Cc}\p{Cs}]/u.test(scope)
+  );
 }
 
 /** Whether the principal holds `scope` (admin holds every scope). */
@@ -42,14 +55,38 @@ export function visibleTenant(principal: Principal): string | null {
  * is, to any other principal (its tenant still applies).
  */
 export function mayReadTask(principal: Principal, id: string): boolean {
-  return principal.taskIds === undefined || principal.taskIds.includes(id);
+  // Task ids are UUIDs, which PostgreSQL reads in any case: `ABC…` is the same task as `abc…`.
+  // Read tokens hold them lowercased (src/auth/read-tokens.ts).
+  return principal.taskIds === undefined || principal.taskIds.includes(id.toLowerCase());
 }
 
 /**
- * `*` matches any run of characters (dots included: `reports.*` matches `reports.daily.pdf`);
- * every other character matches itself.
+ * `*` matches any run of characters (dots and line breaks included: `reports.*` matches
+ * `reports.daily.pdf`); every other character matches itself.
+ *
+ * Not a RegExp: `a*a*a*a*b` as `^a.*a.*a.*a.*b$` backtracks polynomially on a long name, and
+ * the glob comes from a credential. This is the linear-space two-pointer match, O(glob × name)
+ * at worst: on a mismatch it only moves the last `*` on by one character.
  */
 export function globMatches(glob: string, name: string): boolean {
-  const pattern = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(`^${pattern}$`).test(name);
+  let g = 0;
+  let n = 0;
+  let star = -1; // position in glob of the last `*` seen
+  let resume = 0; // position in name that `*` has consumed up to
+  while (n < name.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = n;
+    } else if (g < glob.length && glob[g] === name[n]) {
+      g++;
+      n++;
+    } else if (star >= 0) {
+      g = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
