@@ -27,6 +27,8 @@ const UNIT = [
   'test/service.test.ts',
   'test/worker/claim-policy.test.ts',
   'test/dashboard/timeline.test.ts',
+  'test/auth/scopes.test.ts',
+  'test/auth/rate-limit.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

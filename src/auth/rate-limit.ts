@@ -1,0 +1,197 @@
+/**
+ * Per-principal limits (the enqueue rate, open subscriptions) and the failed-authentication
+ * throttle per remote address. In memory, per process: pure, no timers (time is read from
+ * `now`), bounded in size.
+ */
+import { RateLimitedError } from '../errors.js';
+import type { Principal } from './principal.js';
+
+/** Limits of one principal (the GraphQL context's `limits`). */
+export interface PrincipalLimits {
+  /**
+   * Takes `count` enqueues from the principal's budget. A batch larger than the burst passes
+   * when the bucket is full and leaves it in debt, so later enqueues wait it off.
+   * @throws RateLimitedError (with `retryAfterMs`) when the budget is spent.
+   */
+  takeEnqueue(count: number): void;
+}
+
+export interface PrincipalLimiter {
+  /** The limits of `principal` (one shared budget per principal, however many requests). */
+  forPrincipal(principal: Principal): PrincipalLimits;
+  /**
+   * Counts an open subscription of `principal`; call the returned function once when it ends
+   * (a second call does nothing).
+   * @throws RateLimitedError (retryAfterMs 1000) when the principal already holds the maximum.
+   */
+  openSubscription(principal: Principal): () => void;
+}
+
+export interface PrincipalLimitsOptions {
+  /** Enqueues per second per principal, with a burst of twice that; 0: no limit. */
+  enqueueRatePerS: number;
+  /** Open subscriptions per principal in this process; 0: no limit. */
+  maxSubscriptionsPerPrincipal: number;
+  /** Principals whose enqueue budget is remembered (default 10,000); past it, full buckets go first, then the least recently used. */
+  maxPrincipals?: number;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+}
+
+/** Wait suggested to a principal at its subscription cap, in ms: a slot frees when one of its subscriptions ends. */
+export const SUBSCRIPTION_RETRY_AFTER_MS = 1000;
+
+const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => undefined });
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * The key limits are counted under. A read token's id is its issuer's, so its tasks are part of
+ * the key: each browser watching its own task does not eat the issuer's budget (nor that of
+ * the other browsers).
+ */
+function limitKey(p: Principal): string {
+  return p.kind === 'read-token' ? `read-token:${p.id}:${(p.taskIds ?? []).join(',')}` : `${p.kind}:${p.id}`;
+}
+
+/** Token buckets and subscription counts per principal. ANONYMOUS (auth off) is never limited. */
+export function createPrincipalLimits(options: PrincipalLimitsOptions): PrincipalLimiter {
+  const now = options.now ?? Date.now;
+  const rate = options.enqueueRatePerS;
+  const burst = 2 * rate;
+  const maxPrincipals = options.maxPrincipals ?? 10_000;
+  const buckets = new Map<string, Bucket>();
+  const subscriptions = new Map<string, number>();
+
+  /** Tokens in the bucket at `t`, refilled since its last use, capped at the burst. */
+  const level = (b: Bucket, t: number): number => Math.min(burst, b.tokens + ((t - b.at) * rate) / 1000);
+
+  /**
+   * Keeps the map bounded: a full bucket is the same as none, so those go first; then the least
+   * recently used (a principal forgotten so gets a full burst again). Down to 90 %, so that a
+   * stream of new principals at the bound does not scan the map on every call.
+   */
+  const evict = (t: number): void => {
+    if (buckets.size <= maxPrincipals) return;
+    const target = Math.floor(maxPrincipals * 0.9);
+    for (const [key, b] of buckets) if (level(b, t) >= burst) buckets.delete(key);
+    for (const key of buckets.keys()) {
+      if (buckets.size <= target) break;
+      buckets.delete(key);
+    }
+  };
+
+  const takeEnqueue = (key: string, count: number): void => {
+    const t = now();
+    const bucket = buckets.get(key) ?? { tokens: burst, at: t };
+    const tokens = level(bucket, t);
+    // A batch larger than the burst could never fit: it passes on a full bucket instead.
+    const needed = Math.min(count, burst);
+    if (tokens < needed) {
+      throw new RateLimitedError(`Enqueue rate limit reached (${rate}/s, bursts of ${burst}); try again later`, ((needed - tokens) * 1000) / rate);
+    }
+    // Re-inserted so the map's order is least recently used first (see evict).
+    buckets.delete(key);
+    buckets.set(key, { tokens: tokens - count, at: t });
+    evict(t);
+  };
+
+  return {
+    forPrincipal(principal) {
+      if (principal.kind === 'anonymous' || rate === 0) return UNLIMITED;
+      const key = limitKey(principal);
+      return { takeEnqueue: (count) => takeEnqueue(key, count) };
+    },
+    openSubscription(principal) {
+      const max = options.maxSubscriptionsPerPrincipal;
+      if (principal.kind === 'anonymous' || max === 0) return () => undefined;
+      const key = limitKey(principal);
+      const open = subscriptions.get(key) ?? 0;
+      if (open >= max) {
+        throw new RateLimitedError(`Too many open subscriptions (at most ${max} per credential); end one first`, SUBSCRIPTION_RETRY_AFTER_MS);
+      }
+      subscriptions.set(key, open + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (subscriptions.get(key) ?? 1) - 1;
+        // Only keys with open subscriptions stay: the map is as large as what is open.
+        if (left > 0) subscriptions.set(key, left);
+        else subscriptions.delete(key);
+      };
+    },
+  };
+}
+
+export interface FailedAuthThrottle {
+  /** @throws RateLimitedError (retryAfterMs: until the address's window ends) after `maxFailures` failures within the window. */
+  check(address: string): void;
+  /** Counts a failed authentication from `address`. */
+  fail(address: string): void;
+  /** A success from `address`: its failures are forgotten. */
+  succeed(address: string): void;
+}
+
+export interface FailedAuthThrottleOptions {
+  /** Failures allowed per address within a window; the next attempt is refused until the window ends. */
+  maxFailures: number;
+  /** Length of a window, in ms; it starts at an address's first failure. */
+  windowMs: number;
+  /** Addresses remembered (default 10,000); past it, ended windows go first, then the oldest. */
+  maxAddresses?: number;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+}
+
+interface Failures {
+  count: number;
+  since: number;
+}
+
+/** Throttles failed authentications per remote address (guessing keys or tokens from one place). */
+export function createFailedAuthThrottle(options: FailedAuthThrottleOptions): FailedAuthThrottle {
+  const now = options.now ?? Date.now;
+  const maxAddresses = options.maxAddresses ?? 10_000;
+  const failures = new Map<string, Failures>();
+  const current = (address: string, t: number): Failures | undefined => {
+    const f = failures.get(address);
+    return f && t - f.since < options.windowMs ? f : undefined;
+  };
+  /** Ended windows go first, then the oldest (insertion order is window-start order), down to 90 %. */
+  const evict = (t: number): void => {
+    if (failures.size <= maxAddresses) return;
+    const target = Math.floor(maxAddresses * 0.9);
+    for (const [address, f] of failures) if (t - f.since >= options.windowMs) failures.delete(address);
+    for (const address of failures.keys()) {
+      if (failures.size <= target) break;
+      failures.delete(address);
+    }
+  };
+  return {
+    check(address) {
+      const t = now();
+      const f = current(address, t);
+      if (f && f.count >= options.maxFailures) {
+        throw new RateLimitedError('Too many failed authentication attempts; try again later', f.since + options.windowMs - t);
+      }
+    },
+    fail(address) {
+      const t = now();
+      const f = current(address, t);
+      if (f) {
+        f.count += 1;
+        return;
+      }
+      failures.delete(address);
+      failures.set(address, { count: 1, since: t });
+      evict(t);
+    },
+    succeed(address) {
+      failures.delete(address);
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
+import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS } from '../../src/auth/rate-limit.js';
+import { RateLimitedError } from '../../src/errors.js';
+
+const key = (id: string): Principal => ({ kind: 'api-key', id, tenant: 'acme', scopes: ['tasks:enqueue'] });
+
+/** A clock the test moves by hand. */
+function clock(start = 1_000_000): { now: () => number; advance(ms: number): void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+/** The RateLimitedError `fn` throws (the test fails when it throws nothing or something else). */
+function rateLimited(fn: () => unknown): RateLimitedError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).code).toBe('RATE_LIMITED');
+    return error as RateLimitedError;
+  }
+  throw new Error('expected RATE_LIMITED, nothing was thrown');
+}
+
+describe('createPrincipalLimits: the enqueue rate', () => {
+  it('allows a burst of twice the rate, then refuses with the wait until one token is back', () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 10, maxSubscriptionsPerPrincipal: 0, now: c.now });
+    const mine = limits.forPrincipal(key('a'));
+    for (let i = 0; i < 20; i++) mine.takeEnqueue(1);
+    expect(rateLimited(() => mine.takeEnqueue(1)).retryAfterMs).toBe(100);
+    c.advance(60);
+    expect(rateLimited(() => mine.takeEnqueue(1)).retryAfterMs).toBe(40);
+    c.advance(40);
+    mine.takeEnqueue(1);
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+  });
+
+  it('refills at the rate, never beyond the burst', () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 10, maxSubscriptionsPerPrincipal: 0, now: c.now });
+    const mine = limits.forPrincipal(key('a'));
+    mine.takeEnqueue(20);
+    c.advance(500);
+    mine.takeEnqueue(5);
+    expect(rateLimited(() => mine.takeEnqueue(1)).retryAfterMs).toBe(100);
+    c.advance(3_600_000);
+    mine.takeEnqueue(20);
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+  });
+
+  it('says how long a batch must wait for all of its tokens', () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 100, maxSubscriptionsPerPrincipal: 0, now: c.now });
+    const mine = limits.forPrincipal(key('a'));
+    mine.takeEnqueue(150);
+    expect(rateLimited(() => mine.takeEnqueue(100)).retryAfterMs).toBe(500);
+  });
+
+  it('lets a batch larger than the burst through a full bucket, and makes later enqueues wait off the debt', () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 10, maxSubscriptionsPerPrincipal: 0, now: c.now });
+    const mine = limits.forPrincipal(key('a'));
+    mine.takeEnqueue(50);
+    // 30 tokens owed: a full burst is back after (30 + 20) / 10 s; one token after 3.1 s.
+    expect(rateLimited(() => mine.takeEnqueue(1)).retryAfterMs).toBe(3100);
+    expect(rateLimited(() => mine.takeEnqueue(50)).retryAfterMs).toBe(5000);
+  });
+
+  it('keeps one budget per principal, shared by every request of it', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 1, maxSubscriptionsPerPrincipal: 0, now: clock().now });
+    limits.forPrincipal(key('a')).takeEnqueue(2);
+    expect(() => limits.forPrincipal(key('a')).takeEnqueue(1)).toThrow(RateLimitedError);
+    limits.forPrincipal(key('b')).takeEnqueue(2);
+    // A JWT subject that happens to equal an API key's id is another principal.
+    limits.forPrincipal({ ...key('a'), kind: 'jwt' }).takeEnqueue(2);
+  });
+
+  it('never limits ANONYMOUS (auth off), nor anyone when the rate is 0', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 1, maxSubscriptionsPerPrincipal: 0, now: clock().now });
+    for (let i = 0; i < 100; i++) limits.forPrincipal(ANONYMOUS).takeEnqueue(10);
+    const off = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 0, now: clock().now });
+    for (let i = 0; i < 100; i++) off.forPrincipal(key('a')).takeEnqueue(10);
+  });
+
+  it('stays bounded: past maxPrincipals the least recently used are forgotten (and get a full burst again)', () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 1, maxSubscriptionsPerPrincipal: 0, maxPrincipals: 10, now: c.now });
+    limits.forPrincipal(key('p0')).takeEnqueue(2);
+    for (let i = 1; i <= 10; i++) {
+      limits.forPrincipal(key('p1')).takeEnqueue(0);
+      limits.forPrincipal(key(`p${i + 1}`)).takeEnqueue(2);
+    }
+    // p1 was used all along and is still remembered; p0 was forgotten.
+    expect(() => limits.forPrincipal(key('p1')).takeEnqueue(1)).not.toThrow();
+    expect(() => limits.forPrincipal(key('p1')).takeEnqueue(2)).toThrow(RateLimitedError);
+    limits.forPrincipal(key('p0')).takeEnqueue(2);
+  });
+});
+
+describe('createPrincipalLimits: open subscriptions', () => {
+  it('refuses the subscription past the cap with RATE_LIMITED, and frees a slot on release', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 2, now: clock().now });
+    const first = limits.openSubscription(key('a'));
+    limits.openSubscription(key('a'));
+    expect(rateLimited(() => limits.openSubscription(key('a'))).retryAfterMs).toBe(SUBSCRIPTION_RETRY_AFTER_MS);
+    limits.openSubscription(key('b'));
+    first();
+    first();
+    limits.openSubscription(key('a'));
+    expect(() => limits.openSubscription(key('a'))).toThrow(RateLimitedError);
+  });
+
+  it('counts each read token\'s tasks apart, though every read token of an issuer has its id', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 1, now: clock().now });
+    const token = (taskId: string): Principal => ({ kind: 'read-token', id: 'issuer', tenant: 'acme', scopes: ['tasks:read'], taskIds: [taskId] });
+    limits.openSubscription(token('t1'));
+    limits.openSubscription(token('t2'));
+    limits.openSubscription(key('issuer'));
+    expect(() => limits.openSubscription(token('t1'))).toThrow(RateLimitedError);
+  });
+
+  it('never limits ANONYMOUS, nor anyone when the cap is 0', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 1, now: clock().now });
+    for (let i = 0; i < 10; i++) limits.openSubscription(ANONYMOUS);
+    const off = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 0, now: clock().now });
+    for (let i = 0; i < 10; i++) off.openSubscription(key('a'));
+  });
+});
+
+describe('createFailedAuthThrottle', () => {
+  it('refuses an address after maxFailures failures until its window ends', () => {
+    const c = clock();
+    const throttle = createFailedAuthThrottle({ maxFailures: 3, windowMs: 60_000, now: c.now });
+    for (let i = 0; i < 3; i++) {
+      throttle.check('10.0.0.1');
+      throttle.fail('10.0.0.1');
+      c.advance(1000);
+    }
+    expect(rateLimited(() => throttle.check('10.0.0.1')).retryAfterMs).toBe(57_000);
+    throttle.check('10.0.0.2');
+    c.advance(57_000);
+    throttle.check('10.0.0.1');
+    throttle.fail('10.0.0.1');
+    throttle.check('10.0.0.1');
+  });
+
+  it('forgets an address\'s failures when it succeeds', () => {
+    const throttle = createFailedAuthThrottle({ maxFailures: 2, windowMs: 60_000, now: clock().now });
+    throttle.fail('a');
+    throttle.fail('a');
+    expect(() => throttle.check('a')).toThrow(RateLimitedError);
+    throttle.succeed('a');
+    throttle.check('a');
+  });
+
+  it('stays bounded: past maxAddresses ended windows and then the oldest are forgotten', () => {
+    const c = clock();
+    const throttle = createFailedAuthThrottle({ maxFailures: 1, windowMs: 1000, maxAddresses: 10, now: c.now });
+    throttle.fail('old');
+    c.advance(10);
+    for (let i = 0; i < 9; i++) throttle.fail(`other${i}`);
+    throttle.fail('recent');
+    // 11 addresses > 10: down to 9, the oldest windows first ('old', 'other0'); 'recent' is still refused.
+    throttle.check('old');
+    throttle.check('other0');
+    expect(() => throttle.check('other1')).toThrow(RateLimitedError);
+    expect(() => throttle.check('recent')).toThrow(RateLimitedError);
+  });
+});
