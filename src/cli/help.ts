@@ -15,6 +15,8 @@ Processes (they open the database):
   serve                   the GraphQL server only
   worker                  a worker only  [--concurrency N] [--queues a,b]
   migrate                 apply database migrations and exit
+  doctor                  check the database (reachable, migrated, LISTEN/NOTIFY, clock) and
+                          the configuration, one line each  [--json]
 
 Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_URL):
   enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
@@ -46,6 +48,17 @@ Runs a worker without a server.
   migrate: `Usage: taskwire migrate
 
 Applies the database migrations and exits.`,
+  doctor: `Usage: taskwire doctor [--json]
+
+Checks what a deployment needs, one line each (ok, WARN or FAIL, and what to do):
+  database                PostgreSQL (14 or later) answers at DATABASE_URL
+  migrations              every migration applied; names the pending ones
+  listen                  a NOTIFY reaches a LISTEN (over DATABASE_LISTEN_URL when set)
+  clock                   this process's clock against the database's (WARN over 1 s, FAIL over 10 s)
+  auth                    AUTH_MODE against HOST (off is allowed on a loopback HOST only)
+Without DATABASE_URL it checks the embedded PostgreSQL under DATA_DIR (the one running, else it
+starts it for the checks). Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
+  --json                  {"ok", "checks": [{"check", "status", "message"}], "skipped"} on stdout`,
   enqueue: `Usage: taskwire enqueue NAME [options]
 
 Enqueues the task NAME and prints its id (with --wait: its return value).

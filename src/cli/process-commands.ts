@@ -43,6 +43,11 @@ export async function runProcessCommand(command: ProcessCommand, args: string[],
       process.stdout.write('migrations applied\n');
       return EXIT.ok;
     }
+    case 'doctor': {
+      // Loaded only here: the checks open connections of their own, not a process's pool.
+      const [{ runDoctor }, { processIo }] = await Promise.all([import('./doctor.js'), import('./output.js')]);
+      return runDoctor(args, config, processIo());
+    }
   }
 }
 

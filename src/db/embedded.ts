@@ -43,6 +43,11 @@ export interface EmbeddedOptions {
 const USER = 'postgres';
 const PASSWORD = 'taskwire';
 
+/** The URL of the `postgres` database of an embedded server listening on `port` (127.0.0.1). */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 /**
  * Starts (creating it on first use) a real PostgreSQL under `dataDir`. A second start reuses the
  * data. As root the server runs as the `postgres` system user (created when missing); when that
@@ -87,7 +92,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   process.on('exit', onExit);
   let stopped = false;
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: embeddedUrl(port),
     port,
     dataDir: root,
     relocated: root !== requested,

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { MIGRATIONS_FOLDER } from './migrate.js';
+
+/** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+/** One line of `taskwire doctor`: what was checked, how it went, and (when not ok) what to do. */
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  message: string;
+}
+
+/** Where a check connects, and the name a user sets it by (for messages: "check DATABASE_URL"). */
+export interface Target {
+  url: string;
+  /** `DATABASE_URL`, `DATABASE_LISTEN_URL`, or a description such as `the embedded PostgreSQL`. */
+  source: string;
+}
+
+/** The oldest PostgreSQL taskwire supports (DESIGN.md). */
+export const MIN_SERVER_VERSION = 14;
+
+/** `host:port/database`, never the password. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname || '/'}`;
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+/**
+ * One connection for the checks. No prepared statements: DATABASE_URL may go through a
+ * transaction pooler (PgBouncer), where a statement prepared on one server connection is not
+ * there on the next. No reconnection loop matters: every check has its own deadline.
+ */
+export function openCheckConnection(url: string): postgres.Sql {
+  return postgres(url, { max: 1, prepare: false, connect_timeout: 5, onnotice: () => undefined, connection: { application_name: 'taskwire doctor' } });
+}
+
+/** Ends a connection without waiting on one that never opened (postgres.js keeps retrying it). */
+export async function closeCheckConnection(sql: postgres.Sql): Promise<void> {
+  await deadline(sql.end({ timeout: 1 }), 2000).catch(() => undefined);
+}
+
+class DeadlineError extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms / 1000} s`);
+  }
+}
+
+/**
+ * `promise`, or a DeadlineError after `ms`. postgres.js's own connect_timeout does not end a
+ * connection attempt to an address that drops packets (it retries), so every check sets its own.
+ */
+function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Why a connection failed, in words a user can act on (no stack, no driver internals). */
+export function explainConnectionError(error: unknown, target: Target): string {
+  const where = describeUrl(target.url);
+  const e = error as { code?: string; message?: string };
+  const user = URL.canParse(target.url) ? decodeURIComponent(new URL(target.url).username) : '';
+  const database = URL.canParse(target.url) ? new URL(target.url).pathname.slice(1) : '';
+  if (error instanceof DeadlineError) return `${where} did not answer within ${error.ms / 1000} s: a wrong host, or a firewall in the way? Check ${target.source}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `nothing accepts connections at ${where} (connection refused): is PostgreSQL running there? Check ${target.source}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host of ${where} is not found (DNS): check ${target.source}`;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} cannot be reached (${e.code}): check ${target.source} and the network`;
+    case '28P01':
+    case '28000':
+      return `${where} refused user "${user}" (${e.code}: ${e.message}): check the user and password in ${target.source}`;
+    case '3D000':
+      return `database "${database}" does not exist on ${where}: create it (createdb ${database}) or fix ${target.source}`;
+    case '53300':
+      return `${where} has no connection left (too many clients): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front`;
+    default:
+      return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
+  }
+}
+
+/** Connects and reads the server's version: PostgreSQL ≥ 14 answering within `timeoutMs` (default 5,000). */
+export async function checkConnection(sql: postgres.Sql, target: Target, timeoutMs = 5000): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    const [row] = await deadline(sql`SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`, timeoutMs);
+    const ms = (performance.now() - started).toFixed(1);
+    const version = String(row?.version).split(' ')[0];
+    if (Number(row?.num) < MIN_SERVER_VERSION * 10_000) {
+      return { check: 'database', status: 'fail', message: `PostgreSQL ${version} at ${describeUrl(target.url)}: taskwire needs ${MIN_SERVER_VERSION} or later` };
+    }
+    return { check: 'database', status: 'ok', message: `PostgreSQL ${version} at ${describeUrl(target.url)} (${target.source}) answers in ${ms} ms` };
+  } catch (error) {
+    return { check: 'database', status: 'fail', message: explainConnectionError(error, target) };
+  }
+}
+
+interface JournalEntry {
+  tag: string;
+  when: number;
+}
+
+/** The migrations this version of taskwire ships (drizzle/meta/_journal.json), oldest first. */
+export async function shippedMigrations(folder = MIGRATIONS_FOLDER): Promise<JournalEntry[]> {
+  const journal = JSON.parse(await readFile(path.join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
+  return journal.entries.map(({ tag, when }) => ({ tag, when }));
+}
+
+/**
+ * The shipped migrations the database has not applied, by drizzle's own rule (src/db/migrate.ts
+ * runs drizzle's migrator): a migration is applied when it is no newer than the newest row of
+ * `drizzle.__drizzle_migrations`. No table yet: all of them.
+ */
+export async function pendingMigrations(sql: postgres.Sql, folder = MIGRATIONS_FOLDER): Promise<{ pending: string[]; shipped: number; newestApplied: number | undefined }> {
+  const shipped = await shippedMigrations(folder);
+  const [table] = await sql`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS present`;
+  let newestApplied: number | undefined;
+  if (table?.present) {
+    const [row] = await sql`SELECT max(created_at)::text AS newest FROM drizzle.__drizzle_migrations`;
+    newestApplied = row?.newest === null || row?.newest === undefined ? undefined : Number(row.newest);
+  }
+  const pending = shipped.filter((m) => newestApplied === undefined || m.when > newestApplied).map((m) => m.tag);
+  return { pending, shipped: shipped.length, newestApplied };
+}
+
+/** Every shipped migration applied; the pending ones named when not. */
+export async function checkMigrations(sql: postgres.Sql, timeoutMs = 5000, folder = MIGRATIONS_FOLDER): Promise<CheckResult> {
+  try {
+    const { pending, shipped, newestApplied } = await deadline(pendingMigrations(sql, folder), timeoutMs);
+    const latest = (await shippedMigrations(folder)).at(-1);
+    if (pending.length > 0) {
+      return {
+        check: 'migrations',
+        status: 'fail',
+        message: `${pending.length} of ${shipped} pending: ${pending.join(', ')}; run \`taskwire migrate\` (every process also migrates at start)`,
+      };
+    }
+    if (latest && newestApplied !== undefined && newestApplied > latest.when) {
+      return {
+        check: 'migrations',
+        status: 'warn',
+        message: `the database has a migration newer than this taskwire's latest (${latest.tag}): a newer version ran against it; upgrade this one`,
+      };
+    }
+    return { check: 'migrations', status: 'ok', message: `all ${shipped} applied (latest ${latest?.tag ?? 'none'})` };
+  } catch (error) {
+    return { check: 'migrations', status: 'fail', message: `could not read them: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/**
+ * A NOTIFY sent over `notify` (the pool's URL) reaches a LISTEN on a connection of its own to
+ * `listen`, as a server's event hub and a worker's wake-ups need. Behind a transaction pooler
+ * LISTEN is accepted but nothing arrives: that shows here as a timeout, with the fix named.
+ * Default deadline 3,000 ms.
+ */
+export async function checkListen(notify: postgres.Sql, listen: Target, timeoutMs = 3000): Promise<CheckResult> {
+  const channel = `taskwire_doctor_${randomBytes(6).toString('hex')}`;
+  const payload = randomBytes(6).toString('hex');
+  const listener = openCheckConnection(listen.url);
+  try {
+    let received!: () => void;
+    const arrived = new Promise<void>((resolve) => (received = resolve));
+    try {
+      await deadline(listener.listen(channel, (value) => value === payload && received()), timeoutMs);
+    } catch (error) {
+      return { check: 'listen', status: 'fail', message: `LISTEN over ${listen.source}: ${explainConnectionError(error, listen)}` };
+    }
+    const started = performance.now();
+    await deadline(notify.notify(channel, payload), timeoutMs);
+    try {
+      await deadline(arrived, timeoutMs);
+    } catch {
+      return {
+        check: 'listen',
+        status: 'fail',
+        message:
+          `a NOTIFY did not arrive over ${listen.source} within ${timeoutMs / 1000} s: behind a transaction pooler (PgBouncer) LISTEN ` +
+          'does not work; set DATABASE_LISTEN_URL to a direct connection to PostgreSQL (docs/deploy.md#pgbouncer)',
+      };
+    }
+    const ms = (performance.now() - started).toFixed(1);
+    return { check: 'listen', status: 'ok', message: `NOTIFY → LISTEN round trip in ${ms} ms (listening over ${listen.source})` };
+  } catch (error) {
+    return { check: 'listen', status: 'fail', message: `NOTIFY failed: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    await closeCheckConnection(listener);
+  }
+}
+
+export interface ClockOptions {
+  /** This process's clock, in epoch ms (default Date.now; a parameter so that tests can skew it). */
+  now?: () => number;
+  /** Skew that earns a warning, in ms (default 1,000). */
+  warnMs?: number;
+  /** Skew that fails the check, in ms (default 10,000). */
+  failMs?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * The process clock against the database's. Leases and schedules run on the database clock, but
+ * task ids (UUID v7, whose order is the enqueue order pages follow), error times and the runAfter a
+ * client computes come from the process's. The reading with the shortest round trip of three is
+ * kept; the skew is its database time minus the middle of the round trip.
+ */
+export async function checkClockSkew(sql: postgres.Sql, options: ClockOptions = {}): Promise<CheckResult> {
+  const { now = Date.now, warnMs = 1000, failMs = 10_000, timeoutMs = 5000 } = options;
+  try {
+    let best: { skewMs: number; rttMs: number } | undefined;
+    for (let i = 0; i < 3; i++) {
+      const before = now();
+      const [row] = await deadline(sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`, timeoutMs);
+      const after = now();
+      const reading = { skewMs: Number(row?.ms) - (before + after) / 2, rttMs: after - before };
+      if (!best || reading.rttMs < best.rttMs) best = reading;
+    }
+    const { skewMs, rttMs } = best as { skewMs: number; rttMs: number };
+    const size = Math.abs(skewMs);
+    const figure = `${(size / 1000).toFixed(size < 1000 ? 3 : 1)} s ${skewMs > 0 ? 'behind' : 'ahead of'} the database (±${(rttMs / 2000).toFixed(3)} s)`;
+    if (size <= warnMs) return { check: 'clock', status: 'ok', message: `this process's clock is ${figure}` };
+    const fix = 'task ids, error times and client runAfter use this clock; sync it with NTP (chrony, systemd-timesyncd) here and on the database host';
+    return { check: 'clock', status: size > failMs ? 'fail' : 'warn', message: `this process's clock is ${figure}: over ${(size > failMs ? failMs : warnMs) / 1000} s; ${fix}` };
+  } catch (error) {
+    return { check: 'clock', status: 'fail', message: `could not read the database clock: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+export interface DatabaseChecksOptions {
+  /** The pool's database (DATABASE_URL, or the embedded one). */
+  database: Target;
+  /** Where LISTEN goes (DATABASE_LISTEN_URL); default: `database`. */
+  listen?: Target;
+  clock?: ClockOptions;
+}
+
+/**
+ * Every database check, in order: the connection, then (only when it works) the migrations,
+ * LISTEN/NOTIFY and the clock. `skipped` names the checks not run because the database did not answer.
+ */
+export async function runDatabaseChecks(options: DatabaseChecksOptions): Promise<{ results: CheckResult[]; skipped: string[] }> {
+  const sql = openCheckConnection(options.database.url);
+  try {
+    const connection = await checkConnection(sql, options.database);
+    if (connection.status === 'fail') return { results: [connection], skipped: ['migrations', 'listen', 'clock'] };
+    const migrations = await checkMigrations(sql);
+    const listen = await checkListen(sql, options.listen ?? options.database);
+    const clock = await checkClockSkew(sql, options.clock);
+    return { results: [connection, migrations, listen, clock], skipped: [] };
+  } finally {
+    await closeCheckConnection(sql);
+  }
+}
