@@ -1,0 +1,169 @@
+/**
+ * API keys: made, listed, revoked and checked here. A key is `tw_<id>_<secret>`; the id (the
+ * row's uuid without dashes) is public and names the principal, the secret (32 random bytes)
+ * is shown once and only its SHA-256 is kept (`api_keys.secret_hash`).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Executor } from '../db/client.js';
+import { BadUserInputError, NotFoundError } from '../errors.js';
+import { isUuid, uuidv7 } from '../queue/uuid.js';
+import { isTenant, MAX_TENANT_LENGTH, type Principal, type Scope } from './principal.js';
+import { isScope } from './scopes.js';
+
+/** A key as `keys list` shows it: never its secret or hash. */
+export interface ApiKeyInfo {
+  id: string;
+  tenant: string;
+  scopes: Scope[];
+  name: string | null;
+  createdAt: Date;
+  /** Null: never expires. */
+  expiresAt: Date | null;
+  /** Null: not revoked. */
+  revokedAt: Date | null;
+}
+
+/** A key just made: `key` is the only time its secret is seen. */
+export interface CreatedApiKey {
+  id: string;
+  /** `tw_<id without dashes>_<43 base64url characters>`: what clients send as `Authorization: Bearer …`. */
+  key: string;
+  tenant: string;
+  scopes: Scope[];
+  name: string | null;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+export interface CreateApiKeyInput {
+  /** The tenant whose tasks the key sees and creates (see isTenant). */
+  tenant: string;
+  /** What it may do: at least one scope, each passing isScope. Duplicates are dropped. */
+  scopes: readonly string[];
+  /** A label for people, up to 200 characters. */
+  name?: string | undefined;
+  /** When it stops working; must be in the future. Undefined: never. */
+  expiresAt?: Date | undefined;
+}
+
+/** Prefix of every API key: tells it apart from a JWT or read token at a glance (and to secret scanners). */
+export const API_KEY_PREFIX = 'tw_';
+const KEY_RE = /^tw_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+const SECRET_BYTES = 32;
+const MAX_NAME_LENGTH = 200;
+
+/** hex SHA-256 of the secret part: a 256-bit random secret needs no salt or slow hash. */
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** The id and secret of a string shaped like an API key, or undefined. */
+export function parseApiKey(key: string): { id: string; secret: string } | undefined {
+  const m = KEY_RE.exec(key);
+  if (!m) return undefined;
+  const hex = m[1] as string;
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { id, secret: m[2] as string };
+}
+
+function validScopes(scopes: readonly string[]): Scope[] {
+  if (!Array.isArray(scopes) || scopes.length === 0) throw new BadUserInputError('At least one scope is required', { field: 'scopes' });
+  const bad = scopes.filter((s) => !isScope(s));
+  if (bad.length > 0) {
+    throw new BadUserInputError(`Unknown scope(s): ${bad.map((s) => JSON.stringify(s)).join(', ')} (see docs/auth.md)`, { field: 'scopes' });
+  }
+  return [...new Set(scopes)];
+}
+
+/**
+ * Makes an API key and stores its hash. The returned `key` is not stored anywhere: show it once.
+ * @throws BadUserInputError naming `tenant`, `scopes`, `name` or `expiresAt`.
+ */
+export async function createApiKey(sql: Executor, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+  if (!isTenant(input.tenant)) {
+    throw new BadUserInputError(
+      `A tenant is 1 to ${MAX_TENANT_LENGTH} characters, not "*", without control characters or surrounding spaces`,
+      { field: 'tenant' },
+    );
+  }
+  const scopes = validScopes(input.scopes);
+  const name = input.name ?? null;
+  if (name !== null && (typeof name !== 'string' || name.length > MAX_NAME_LENGTH || /[\p{Cc}\p{Cs}]/u.test(name))) {
+    throw new BadUserInputError(`A name is at most ${MAX_NAME_LENGTH} characters, without control characters`, { field: 'name' });
+  }
+  const expiresAt = input.expiresAt ?? null;
+  if (expiresAt !== null && !(expiresAt instanceof Date && expiresAt.getTime() > Date.now())) {
+    throw new BadUserInputError('expiresAt must be a time in the future', { field: 'expiresAt' });
+  }
+  const id = uuidv7();
+  const secret = randomBytes(SECRET_BYTES).toString('base64url');
+  const [row] = await sql<{ createdAt: Date }[]>`
+    INSERT INTO api_keys (id, tenant, scopes, name, secret_hash, expires_at)
+    VALUES (${id}, ${input.tenant}, ${scopes}::text[], ${name}, ${hashSecret(secret)}, ${expiresAt})
+    RETURNING created_at`;
+  return {
+    id,
+    key: `${API_KEY_PREFIX}${id.replaceAll('-', '')}_${secret}`,
+    tenant: input.tenant,
+    scopes,
+    name,
+    createdAt: (row as { createdAt: Date }).createdAt,
+    expiresAt,
+  };
+}
+
+/** Every key, oldest first, revoked and expired ones included (never a hash). */
+export async function listApiKeys(sql: Executor): Promise<ApiKeyInfo[]> {
+  return sql<ApiKeyInfo[]>`
+    SELECT id, tenant, scopes, name, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id`;
+}
+
+/**
+ * Revokes a key: requests with it fail from the moment this returns. Idempotent: revoking a
+ * revoked key keeps its first revocation time.
+ * @throws NotFoundError for an unknown (or malformed) id.
+ */
+export async function revokeApiKey(sql: Executor, id: string): Promise<ApiKeyInfo> {
+  if (!isUuid(id)) throw new NotFoundError('API key', id);
+  const [row] = await sql<ApiKeyInfo[]>`
+    UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${id}
+    RETURNING id, tenant, scopes, name, created_at, expires_at, revoked_at`;
+  if (!row) throw new NotFoundError('API key', id);
+  return row;
+}
+
+/**
+ * The principal of an API key, or undefined when the key is malformed, unknown, revoked,
+ * expired or its secret is wrong (the caller cannot tell which). One primary-key read.
+ * @param now the time expiry is judged at (default: now).
+ */
+export async function verifyApiKey(sql: Executor, key: string, now: Date = new Date()): Promise<Principal | undefined> {
+  const parsed = parseApiKey(key);
+  if (!parsed) return undefined;
+  const [row] = await sql<{ tenant: string; scopes: string[]; secretHash: string; expiresAt: Date | null; revokedAt: Date | null }[]>`
+    SELECT tenant, scopes, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ${parsed.id}`;
+  if (!row) return undefined;
+  // Compared in constant time: how much of the hash matched must not show in the response time.
+  const expected = Buffer.from(row.secretHash, 'hex');
+  const actual = createHash('sha256').update(parsed.secret).digest();
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime())) return undefined;
+  return {
+    kind: 'api-key',
+    id: parsed.id,
+    tenant: row.tenant,
+    scopes: Object.freeze([...row.scopes]),
+    ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+  };
+}
+
+/**
+ * Whether the key `id` still works: known, not revoked, not expired at `now`. What open
+ * subscriptions are re-checked with (one primary-key read).
+ */
+export async function apiKeyStillValid(sql: Executor, id: string, now: Date = new Date()): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const [row] = await sql<{ ok: boolean }[]>`
+    SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}) AS ok FROM api_keys WHERE id = ${id}`;
+  return row?.ok === true;
+}
