@@ -4,12 +4,15 @@ import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventTy
 
 /**
  * Live task changes, as the subscription resolvers need them. The server implements it
- * (src/server/live/hub.ts) over one LISTEN connection per process.
+ * (src/server/live/hub.ts) over one LISTEN connection per process, and gives each operation
+ * the hub as its caller's tenant sees it (`hub.scoped(tenant)`): then another tenant's task is
+ * exactly an unknown one (same NotFoundError, loadTask undefined), and the streams without an
+ * id carry only that tenant's tasks. Resolvers need not check tenants themselves.
  */
 export interface TaskEvents {
   /**
    * The task's current state, then each newer version until a terminal one (then it ends).
-   * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one.
+   * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one (or another tenant's).
    */
   watchTask(id: string): Promise<AsyncIterableIterator<Task>>;
   /** Every change of a task matching `filter` (each task's versions in order, none twice). */
@@ -17,12 +20,12 @@ export interface TaskEvents {
   /**
    * The task's events after `afterVersion` from its log, each once in version order, then live;
    * ends after a terminal event that is the task's latest.
-   * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one.
+   * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one (or another tenant's).
    */
   watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>>;
   /** Every event of tasks matching `filter`, in feed order, after `after` (null: from now on). */
   watchEventFeed(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>;
-  /** A task by id, reads of one turn batched (for event payloads' `task`). */
+  /** A task by id, reads of one turn batched (for event payloads' `task`); undefined for another tenant's. */
   loadTask(id: string): Promise<Task | undefined>;
 }
 

@@ -16,6 +16,8 @@ const FEED_HELD_RETRY_MS = 50;
 class FeedSubscriber extends EventStream<FeedEvent> {
   constructor(
     private readonly filter: TaskFilter,
+    /** Only this tenant's events (a scoped hub); null: every tenant's. */
+    private readonly tenant: string | null,
     /** Everything up to here was handed out (or is not wanted). */
     public position: FeedPosition,
     private readonly onGone: (s: FeedSubscriber) => void,
@@ -29,7 +31,8 @@ class FeedSubscriber extends EventStream<FeedEvent> {
   take(events: readonly FeedEvent[], upTo: FeedPosition): boolean {
     for (const e of events) {
       if (compareFeedPositions(e.position, this.position) <= 0) continue;
-      if (matchesFilter({ ...e.task, status: e.status } as Task, this.filter)) {
+      // The shared tail reads every tenant's events once for all subscribers: others' are skipped here.
+      if ((this.tenant === null || e.task.tenant === this.tenant) && matchesFilter({ ...e.task, status: e.status } as Task, this.filter)) {
         if (!this.push(e)) return false;
         this.delivered();
       }
@@ -57,7 +60,11 @@ export function createFeedFanout(o: {
   queue: Pick<Queue, 'readFeed' | 'feedEnd'>;
   log: Logger;
   stats: EventLogFanoutStats;
-}): { watch(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>; poke(): void; close(): void } {
+}): {
+  watch(filter: TaskFilter, after: FeedPosition | null, tenant?: string | null): Promise<AsyncIterableIterator<FeedEvent>>;
+  poke(): void;
+  close(): void;
+} {
   const caughtUp = new Set<FeedSubscriber>();
   const all = new Set<FeedSubscriber>();
   let tail: FeedPosition | undefined;
@@ -146,14 +153,14 @@ export function createFeedFanout(o: {
   }
 
   return {
-    async watch(filter, after) {
+    async watch(filter, after, tenant = null) {
       if (closed) throw new ShuttingDownError();
       // With nobody following the tail it went stale: start it at the feed's end now.
       if (!tail || caughtUp.size === 0) {
         const end = await o.queue.feedEnd();
         if (!tail || compareFeedPositions(end, tail) > 0) tail = end;
       }
-      const s = new FeedSubscriber(filter, after ?? tail, gone, drained, () => {
+      const s = new FeedSubscriber(filter, tenant, after ?? tail, gone, drained, () => {
         o.stats.delivered += 1;
       });
       o.stats.subscriptions += 1;

@@ -1,5 +1,6 @@
 // Just over 300 lines: the state fan-out (read once, conflate, publish) and its subscription
-// entry points share the pending/known maps; the event log's fan-out is already apart (log-fanout.ts).
+// entry points share the pending/known maps; the event log's fan-out (log-fanout.ts) and the
+// per-tenant views (tenant-view.ts) are already apart.
 import { exponentialDelayMs } from '../../exponential-delay.js';
 import type { Sql } from '../../db/client.js';
 import { NotFoundError, ShuttingDownError } from '../../errors.js';
@@ -10,12 +11,13 @@ import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../../queue
 import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import type { TaskEventType, TaskStatus } from '../../queue/states.js';
-import type { FeedPosition, TaskEventRecord } from '../../queue/event-log.js';
+import type { TaskEventRecord } from '../../queue/event-log.js';
 import { createEventLogFanout, type EventLogFanoutStats } from './log-fanout.js';
 import { createPublisher } from './publisher.js';
 import { createTaskLoader } from './task-loader.js';
 import type { TaskEventStats } from './hub-stats.js';
 import { FilterSubscriber, TaskSubscriber, type SubscriberOwner } from './task-subscribers.js';
+import { isVisible, tenantView, type TenantEntryPoints } from './tenant-view.js';
 
 export type { TaskEventStats } from './hub-stats.js';
 
@@ -24,6 +26,13 @@ const READ_RETRY = { baseMs: 100, maxMs: 5000 };
 
 /** A Service (start/stop) like every background part; `close(drainMs)` is its stop with a chosen drain. */
 export interface TaskEventHub extends TaskEvents, Service {
+  /**
+   * The hub as one tenant sees it (null: every tenant, the hub itself): another tenant's id
+   * reads as an unknown one (NotFoundError from watchTask/watchTaskEvents, undefined from
+   * loadTask), and watchTasks/watchEventFeed carry only that tenant's tasks. Every view shares
+   * the hub's reads: one read per change however many tenants and subscribers.
+   */
+  scoped(readTenant: string | null): TaskEvents;
   readonly stats: TaskEventStats;
   /** The event log's side (taskEvents, taskEventFeed). */
   readonly logStats: EventLogFanoutStats;
@@ -60,6 +69,8 @@ const RESYNC = Number.MAX_SAFE_INTEGER;
  * Handing a row out is sliced across turns of the event loop (publisher.ts), and a
  * newer row of the same task takes over from one not fully handed out: the same conflation,
  * for changes that come faster than thousands of subscribers can be given them.
+ * Tenants (scoped views) do not split the reads: a row is read once for every tenant, and
+ * each subscriber's view drops what its tenant may not see.
  */
 export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   const { sql, queue, log } = options;
@@ -240,7 +251,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     },
   };
 
-  async function watchTask(id: string): Promise<AsyncIterableIterator<Task>> {
+  async function watchTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
     if (closed) throw new ShuttingDownError();
     const subscriber = new TaskSubscriber(id, owner);
@@ -257,7 +268,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       subscriber.detach();
       throw error;
     }
-    if (!first) {
+    // Another tenant's task: the very error of an unknown one (the subscriber, never primed, saw nothing).
+    if (!isVisible(first, tenant)) {
       subscriber.detach();
       throw new NotFoundError('Task', id);
     }
@@ -265,34 +277,44 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     return subscriber;
   }
 
-  function watchTasks(filter: TaskFilter): AsyncIterableIterator<Task> {
+  function watchTasks(filter: TaskFilter, tenant: string | null): AsyncIterableIterator<Task> {
     if (closed) throw new ShuttingDownError();
-    const subscriber = new FilterSubscriber(filter, owner);
+    const subscriber = new FilterSubscriber(filter, owner, tenant);
     byFilter.add(subscriber);
     stats.subscriptions += 1;
     return subscriber;
   }
 
-  async function watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[]): Promise<AsyncIterableIterator<TaskEventRecord>> {
+  async function watchTaskEvents(
+    id: string,
+    afterVersion: number,
+    types: readonly TaskEventType[],
+    tenant: string | null,
+  ): Promise<AsyncIterableIterator<TaskEventRecord>> {
     assertTaskId(id);
     if (closed) throw new ShuttingDownError();
     // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
     const task = await loadTask(id);
-    if (!task) throw new NotFoundError('Task', id);
+    if (!isVisible(task, tenant)) throw new NotFoundError('Task', id);
     return logs.watchTaskEvents(task, afterVersion, types);
   }
 
-  return {
-    stats,
-    logStats: logs.stats,
+  const entryPoints: TenantEntryPoints = {
     watchTask,
     watchTasks,
     watchTaskEvents,
-    watchEventFeed: (filter: TaskFilter, after: FeedPosition | null) => {
+    watchEventFeed(filter, after, tenant) {
       if (closed) throw new ShuttingDownError();
-      return logs.watchEventFeed(filter, after);
+      return logs.watchEventFeed(filter, after, tenant);
     },
     loadTask,
+  };
+  const everyTenant = tenantView(entryPoints, null);
+  return {
+    ...everyTenant,
+    scoped: (readTenant) => (readTenant === null ? everyTenant : tenantView(entryPoints, readTenant)),
+    stats,
+    logStats: logs.stats,
     async start() {
       listener ??= await listen(sql, EVENTS_CHANNEL, { onNotify, onListen });
     },

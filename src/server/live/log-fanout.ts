@@ -35,7 +35,8 @@ export interface EventLogFanoutStats {
 export interface EventLogFanout {
   readonly stats: EventLogFanoutStats;
   watchTaskEvents(task: Task, afterVersion: number, types: readonly TaskEventType[]): AsyncIterableIterator<TaskEventRecord>;
-  watchEventFeed(filter: TaskFilter, after: FeedPosition | null): Promise<AsyncIterableIterator<FeedEvent>>;
+  /** With `tenant`, only that tenant's events (the feed is still read once for every subscriber). */
+  watchEventFeed(filter: TaskFilter, after: FeedPosition | null, tenant?: string | null): Promise<AsyncIterableIterator<FeedEvent>>;
   onNotices(notices: readonly Notice[]): void;
   /** The LISTEN connection came back: notifications may have been missed; re-read everything. */
   resync(): void;
@@ -140,7 +141,7 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
       pend(task.id, afterVersion);
       return s;
     },
-    watchEventFeed: (filter, after) => feed.watch(filter, after),
+    watchEventFeed: (filter, after, tenant = null) => feed.watch(filter, after, tenant),
     onNotices(notices) {
       if (closed) return;
       for (const n of notices) {

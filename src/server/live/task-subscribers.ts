@@ -97,13 +97,17 @@ export class TaskSubscriber extends TaskStream implements Subscriber {
 /** Remembered versions per filter subscription; beyond this the oldest entries are forgotten. */
 const MAX_SEEN = 10_000;
 
-/** A subscription to every change of tasks matching `filter`, each task's versions in order. */
+/**
+ * A subscription to every change of tasks matching `filter`, each task's versions in order;
+ * with `tenant`, only that tenant's tasks (a scoped hub), whatever the filter says.
+ */
 export class FilterSubscriber extends TaskStream implements Subscriber {
   private readonly seen = new Map<string, { version: number; terminal: boolean }>();
 
   constructor(
     private readonly filter: TaskFilter,
     private readonly owner: SubscriberOwner,
+    private readonly tenant: string | null = null,
   ) {
     super();
   }
@@ -117,7 +121,9 @@ export class FilterSubscriber extends TaskStream implements Subscriber {
   }
 
   matches(task: Task): boolean {
-    return matchesFilter(task, this.filter);
+    // The tenant first: every change of every tenant is read once and offered to every filter
+    // subscriber (the hub reads per change, not per subscriber); this is where others' are dropped.
+    return (this.tenant === null || task.tenant === this.tenant) && matchesFilter(task, this.filter);
   }
 
   deliver(task: Task): boolean {
