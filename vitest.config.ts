@@ -27,6 +27,7 @@ const UNIT = [
   'test/service.test.ts',
   'test/worker/claim-policy.test.ts',
   'test/dashboard/timeline.test.ts',
+  'test/graphql/guard-rules.test.ts',
   'test/auth/scopes.test.ts',
   'test/auth/rate-limit.test.ts',
 ];

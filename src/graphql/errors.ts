@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { AppError, isAppError, isErrorCode, type ErrorCode } from '../errors.js';
+import { AppError, isAppError, isErrorCode, RateLimitedError, type ErrorCode } from '../errors.js';
 
 /** Codes of errors the GraphQL layer itself raises (the core's are AppError codes); all in ERROR_CODES. */
 export const GRAPHQL_CODES = {
@@ -57,7 +57,8 @@ function isRequestError(error: unknown): error is GraphQLError {
 
 /**
  * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
- * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`).
+ * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`);
+ *   RATE_LIMITED also `extensions.retryAfterMs` (ms until a retry can succeed).
  * - Errors about the request (parse, validation, variables): kept, with a code
  *   (variable coercion has none from graphql-js: BAD_USER_INPUT).
  * - Anything else is a bug or an outage: masked for the client. Yoga logs the original
@@ -71,6 +72,7 @@ export function maskError(error: unknown, message: string): Error {
       code: app.code,
       ...(app.field !== undefined ? { field: app.field } : {}),
       ...(app.details ? { details: app.details } : {}),
+      ...(app instanceof RateLimitedError ? { retryAfterMs: app.retryAfterMs } : {}),
     };
     if (isGraphQLError(error) && error.message === app.message) {
       Object.assign(error.extensions, extensions);

@@ -1,6 +1,7 @@
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
 import { withFieldPrefix } from '../errors.js';
+import { issueReadToken } from '../issue-read-token.js';
 import { TaskRef } from './task.js';
 
 const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
@@ -17,8 +18,16 @@ const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
   }),
 });
 
-const EnqueueTaskPayload = builder.objectRef<{ task: Task }>('EnqueueTaskPayload').implement({
-  fields: (t) => ({ task: t.field({ type: TaskRef, resolve: (p) => p.task }) }),
+const EnqueueTaskPayload = builder.objectRef<{ task: Task; readToken: string | null }>('EnqueueTaskPayload').implement({
+  fields: (t) => ({
+    task: t.field({ type: TaskRef, resolve: (p) => p.task }),
+    readToken: t.exposeString('readToken', {
+      nullable: true,
+      description:
+        'A read token for this task alone (READ_TOKEN_TTL_S, default 3600 s): hand it to a browser to read and subscribe to the task. ' +
+        'Null while AUTH_MODE=off.',
+    }),
+  }),
 });
 
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
@@ -26,9 +35,13 @@ const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? 
 builder.mutationFields((t) => ({
   enqueueTask: t.field({
     type: EnqueueTaskPayload,
-    description: 'Stores a PENDING task and answers at once. UNKNOWN_TASK, INVALID_ARGUMENTS or BAD_USER_INPUT store nothing.',
+    description:
+      'Stores a PENDING task and answers at once. UNKNOWN_TASK, INVALID_ARGUMENTS or BAD_USER_INPUT store nothing. ' +
+      'Needs tasks:enqueue or a tasks:enqueue:<glob> matching input.name (else FORBIDDEN); over the enqueue rate: RATE_LIMITED with retryAfterMs.',
     args: { input: t.arg({ type: EnqueueTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      // Before the insert: a refused enqueue stores nothing. The guard has checked the scope already.
+      ctx.limits.takeEnqueue(1);
       // The core validates shapes and ranges (args must be an array, …) and names the field.
       const task = await withFieldPrefix('input.', () =>
         ctx.queue.enqueue({
@@ -42,7 +55,7 @@ builder.mutationFields((t) => ({
           idempotencyKey: orUndefined(input.idempotencyKey),
         }),
       );
-      return { task };
+      return { task, readToken: (await issueReadToken(ctx, [task]))?.token ?? null };
     },
   }),
   cancelTask: t.field({

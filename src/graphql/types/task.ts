@@ -77,5 +77,10 @@ export const TaskRef = builder.objectRef<Task>('Task').implement({
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When a finished task is deleted.' }),
     idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
     timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Each attempt's time limit, in ms." }),
+    tenant: t.exposeString('tenant', { description: 'The tenant it belongs to: only principals of that tenant (and admins) see it. `default` while auth is off.' }),
+    createdBy: t.exposeString('createdBy', {
+      nullable: true,
+      description: 'The principal that enqueued it (an API key id or a JWT subject); null while auth is off and for tasks enqueued in process.',
+    }),
   }),
 });
