@@ -11,21 +11,34 @@ import {
   type TaskFilter,
   type TaskStatus,
 } from './generated/graphql.js';
+import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { followTaskEvents, readTaskEvents, watchTask } from './task-events.js';
 import type { Task, TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
-export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus };
+export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
 
 export interface ClientOptions {
   /** The server's GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
   url: string;
   /** graphql-ws endpoint for watch/wait (default: `url` with ws:// or wss://). */
   wsUrl?: string;
-  /** Sent with every HTTP request (and, in Node, with the WebSocket upgrade request). */
+  /**
+   * Sent with every HTTP request (and, in Node, with the WebSocket upgrade request). Without
+   * `getToken`, an `authorization` entry here is also sent in graphql-ws `connectionParams`.
+   */
   headers?: Record<string, string>;
+  /**
+   * The credential (API key, JWT or read token) to send as `Authorization: Bearer <token>`: asked
+   * before every HTTP request and at every graphql-ws (re)connect (`connectionParams.authorization`).
+   * When the server ends the socket with 4403 (expired, revoked or refused), the client asks again
+   * and reconnects; watches, events and output resume by version. The same refusal three times
+   * in a row ends them with UnauthenticatedError. Undefined (or a result of undefined): no token.
+   * Takes precedence over an `authorization` in `headers`.
+   */
+  getToken?: TokenSource;
   /** A fetch implementation (default: the global fetch). */
   fetch?: typeof fetch;
   /** A WebSocket class (default: `ws` in Node, the global WebSocket in browsers). */
@@ -165,8 +178,10 @@ function toWsUrl(url: string): string {
 /** Creates a client. Nothing connects until the first call; watches share one WebSocket. */
 export function createClient(options: ClientOptions): TaskwireClient {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
+  const credentials = createCredentials(options.getToken, options.headers);
   const http = createHttpTransport({
     url: options.url,
+    credentials,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -175,6 +190,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     wsUrl: options.wsUrl ?? toWsUrl(options.url),
     retry,
     keepAliveMs: options.keepAliveMs ?? 10_000,
+    credentials,
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
   });

@@ -59,6 +59,46 @@ export class RequestError extends TaskwireClientError {
 }
 
 /**
+ * No valid credential (`UNAUTHENTICATED`): none was sent, or it is malformed, expired or revoked.
+ * Also thrown when graphql-ws kept closing the socket with 4403 (credential refused) after
+ * `getToken()` was asked again a few times: the token it gives is not accepted.
+ */
+export class UnauthenticatedError extends RequestError {}
+
+/** The credential is valid but lacks the scope the operation needs (`FORBIDDEN`; `field` may name the input). */
+export class ForbiddenError extends RequestError {}
+
+/** Too many requests of this principal (`RATE_LIMITED`): `retryAfterMs` says how long to wait before trying again. */
+export class RateLimitedError extends RequestError {
+  /** Ms until a retry can succeed: the server's `extensions.retryAfterMs` (else its Retry-After header; default 1,000). */
+  readonly retryAfterMs: number;
+
+  constructor(errors: readonly GraphQLErrorPayload[], status?: number, retryAfterMs?: number) {
+    super(errors, status);
+    const sent = errors[0]?.extensions?.retryAfterMs;
+    this.retryAfterMs = typeof sent === 'number' && Number.isFinite(sent) && sent >= 0 ? sent : (retryAfterMs ?? 1000);
+  }
+}
+
+/**
+ * The RequestError for a list of GraphQL errors, by the first one's code: UnauthenticatedError,
+ * ForbiddenError, RateLimitedError, else a plain RequestError. `retryAfterMs` is the HTTP
+ * Retry-After, used when the error carries none of its own.
+ */
+export function requestError(errors: readonly GraphQLErrorPayload[], status?: number, retryAfterMs?: number): RequestError {
+  switch (errors[0]?.extensions?.code) {
+    case 'UNAUTHENTICATED':
+      return new UnauthenticatedError(errors, status);
+    case 'FORBIDDEN':
+      return new ForbiddenError(errors, status);
+    case 'RATE_LIMITED':
+      return new RateLimitedError(errors, status, retryAfterMs);
+    default:
+      return new RequestError(errors, status);
+  }
+}
+
+/**
  * The server could not be reached or did not answer like a taskwire GraphQL endpoint:
  * `CONNECTION_FAILED` (refused, DNS, timeout, WebSocket retries used up) or `BAD_RESPONSE`
  * (an answer that is not a GraphQL response, e.g. a 404 page from a wrong URL).

@@ -1,16 +1,22 @@
-import { ConnectionError, RequestError, type GraphQLErrorPayload } from './errors.js';
+import type { Credentials } from './credentials.js';
+import { ConnectionError, requestError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
 
 export interface HttpTransportOptions {
   url: string;
   headers?: Record<string, string>;
   fetch?: typeof fetch;
+  /** The Authorization header of each request (asked for every request); it replaces one in `headers`. */
+  credentials?: Credentials;
   /** How long one request may take, in ms, before it fails with CONNECTION_FAILED. */
   requestTimeoutMs: number;
 }
 
 export interface HttpTransport {
-  /** POSTs one operation; resolves with its `data`, or throws RequestError / ConnectionError. */
+  /**
+   * POSTs one operation; resolves with its `data`, or throws RequestError (UnauthenticatedError,
+   * ForbiddenError, RateLimitedError by code) / ConnectionError; whatever getToken() throws, as is.
+   */
   request<R, V>(document: TypedDocumentString<R, V>, variables: V, signal?: AbortSignal): Promise<R>;
 }
 
@@ -33,6 +39,19 @@ function describeFetchError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Codes of HTTP statuses that a proxy or an auth layer may answer without a GraphQL body. */
+const STATUS_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 429: 'RATE_LIMITED' };
+
+/** Retry-After in ms (seconds, or an HTTP date), or undefined when absent or unreadable. */
+function retryAfterMs(response: Response): number | undefined {
+  const value = response.headers.get('retry-after');
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  if (value.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
 /** GraphQL over HTTP (POST, JSON) with typed documents. */
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -40,16 +59,17 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   return {
     async request<R, V>(document: TypedDocumentString<R, V>, variables: V, signal?: AbortSignal): Promise<R> {
       const timeout = AbortSignal.timeout(options.requestTimeoutMs);
+      const headers = new Headers(options.headers);
+      headers.set('content-type', 'application/json');
+      headers.set('accept', 'application/graphql-response+json, application/json;q=0.9');
+      const authorization = await options.credentials?.authorization();
+      if (authorization) headers.set('authorization', authorization);
       let response: Response;
       let text: string;
       try {
         response = await doFetch(url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/graphql-response+json, application/json;q=0.9',
-            ...options.headers,
-          },
+          headers,
           body: JSON.stringify({ query: document.toString(), variables }),
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
@@ -69,9 +89,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         body = undefined;
       }
       if (!isGraphQLResponse(body)) {
+        const code = STATUS_CODES[response.status];
+        if (code) throw requestError([{ message: `HTTP ${response.status} from ${url}`, extensions: { code } }], response.status, retryAfterMs(response));
         throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url} is not a GraphQL response; is it a taskwire server's /graphql?`);
       }
-      if (body.errors && body.errors.length > 0) throw new RequestError(body.errors, response.status);
+      if (body.errors && body.errors.length > 0) throw requestError(body.errors, response.status, retryAfterMs(response));
       if (body.data === null || body.data === undefined) {
         throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url}: a GraphQL response without data`);
       }

@@ -1,4 +1,4 @@
-import { ConnectionError, RequestError } from './errors.js';
+import { ConnectionError, RequestError, requestError } from './errors.js';
 import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
 import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
@@ -62,7 +62,7 @@ export async function* followTaskEvents(
       // A server that is stopping refuses new subscriptions with SHUTTING_DOWN: like a stream it
       // ended early, subscribe again (to another server, or this one once it is back).
       if (result.errors?.every((e) => e.extensions?.code === 'SHUTTING_DOWN')) break;
-      if (result.errors && result.errors.length > 0) throw new RequestError(result.errors);
+      if (result.errors && result.errors.length > 0) throw requestError(result.errors);
       const event = result.data?.taskEvents;
       if (!event || event.version <= last) continue;
       last = event.version;

@@ -1,5 +1,6 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import { ConnectionError, RequestError, type GraphQLErrorPayload } from './errors.js';
+import type { Credentials } from './credentials.js';
+import { ConnectionError, requestError, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
 import { exponentialDelayMs } from '../exponential-delay.js';
 
@@ -39,9 +40,21 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The close code of a refused or no longer valid credential (graphql-ws's Forbidden). */
+export const CREDENTIAL_REFUSED = 4403;
+
+/**
+ * 4403 closes in a row, without a connection on a different credential in between, after which
+ * the client gives up with UnauthenticatedError: the first one may be an expiry (getToken() then
+ * gives a fresh token), the next ones mean the token it gives is not accepted.
+ */
+export const MAX_CREDENTIAL_REFUSALS = 3;
+
 export interface WsTransportOptions {
   wsUrl: string;
   headers?: Record<string, string>;
+  /** `connectionParams.authorization`, asked at every (re)connect. */
+  credentials?: Credentials;
   /** A WebSocket class; default: `ws` in Node, the global WebSocket elsewhere. */
   webSocketImpl?: unknown;
   retry: RetryOptions;
@@ -57,7 +70,8 @@ export interface ExecutionResult<R> {
 export interface WsTransport {
   /**
    * Subscribes; yields each result until the server completes the operation. Throws
-   * RequestError (an `error` message), ConnectionError (reconnection attempts used up), or the
+   * RequestError (an `error` message; UnauthenticatedError also after MAX_CREDENTIAL_REFUSALS
+   * 4403 closes), ConnectionError (reconnection attempts used up), what getToken() threw, or the
    * signal's reason on abort. Leaving the loop early unsubscribes.
    */
   subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal): AsyncGenerator<ExecutionResult<R>, void, undefined>;
@@ -87,6 +101,30 @@ function describeWsFailure(error: unknown): string {
   return String(error);
 }
 
+/** getToken() failed while connecting: thrown to the subscriptions as it is, not retried. */
+class TokenSourceFailure extends Error {
+  constructor(readonly reason: unknown) {
+    super('getToken() failed', { cause: reason });
+  }
+}
+
+function closeCode(value: unknown): number | undefined {
+  const code = (value as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The error a subscription throws for what graphql-ws reported. */
+function subscriptionError(error: unknown, wsUrl: string): unknown {
+  if (error instanceof TokenSourceFailure) return error.reason;
+  if (isGraphQLErrorList(error)) return requestError(error);
+  if (closeCode(error) === CREDENTIAL_REFUSED) {
+    return new UnauthenticatedError([
+      { message: `WebSocket ${wsUrl}: the credential was refused ${MAX_CREDENTIAL_REFUSALS} times in a row (close 4403)`, extensions: { code: 'UNAUTHENTICATED' } },
+    ]);
+  }
+  return new ConnectionError('CONNECTION_FAILED', `WebSocket ${wsUrl}: ${describeWsFailure(error)}`, { cause: error });
+}
+
 type Event<R> = { kind: 'next'; result: ExecutionResult<R> } | { kind: 'error'; error: unknown } | { kind: 'complete' };
 
 /** graphql-ws over one lazily opened socket (open while a subscription is), reconnecting with backoff. */
@@ -98,15 +136,35 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     const isNode = typeof globalThis.process?.versions?.node === 'string';
     const webSocketImpl = options.webSocketImpl ?? (isNode ? await nodeWebSocket(options.headers) : undefined);
     let pongTimer: ReturnType<typeof setTimeout> | undefined;
+    // What the socket being opened sent, the last credential refused, and refusals in a row.
+    let sent: string | undefined;
+    let refused: string | undefined;
+    let refusals = 0;
     return createWsClient({
       url: options.wsUrl,
       webSocketImpl,
       lazy: true,
+      // Asked at every (re)connect: after a 4403 (expired or revoked), getToken() gives the new one.
+      connectionParams: async () => {
+        let authorization: string | undefined;
+        try {
+          authorization = await options.credentials?.authorization();
+        } catch (error) {
+          throw new TokenSourceFailure(error);
+        }
+        sent = authorization;
+        return authorization ? { authorization } : undefined;
+      },
       retryAttempts: options.retry.attempts,
       retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, backoffMs(retries, options.retry))),
       // Refused connections, resets and DNS failures are worth another try, not only close events;
       // graphql-ws still treats its fatal close codes (bad request, unauthorized …) as final.
-      shouldRetry: (errOrClose) => !isGraphQLErrorList(errOrClose),
+      // A refused credential is retried (getToken() may have a fresh one), but only a few times in
+      // a row: graphql-ws's own backoff spaces them, then the subscriptions get UNAUTHENTICATED.
+      shouldRetry: (errOrClose) => {
+        if (errOrClose instanceof TokenSourceFailure || isGraphQLErrorList(errOrClose)) return false;
+        return closeCode(errOrClose) !== CREDENTIAL_REFUSED || refusals < MAX_CREDENTIAL_REFUSALS;
+      },
       keepAlive: options.keepAliveMs,
       on: {
         // A half-open TCP connection never closes by itself: no pong in time → close, and reconnect.
@@ -120,10 +178,17 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         },
         connected: (socket) => {
           activeSocket = socket as { close(code: number, reason: string): void };
+          // Accepted on another credential than the one refused: a fresh start. Accepted on the
+          // same one (a server that checks only after the ack) does not count as a success.
+          if (refusals > 0 && sent !== refused) refusals = 0;
         },
-        closed: () => {
+        closed: (event) => {
           clearTimeout(pongTimer);
           activeSocket = undefined;
+          if (closeCode(event) === CREDENTIAL_REFUSED) {
+            refused = sent;
+            refusals += 1;
+          }
         },
       },
     });
@@ -165,8 +230,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
             yield event.result;
             continue;
           }
-          if (isGraphQLErrorList(event.error)) throw new RequestError(event.error);
-          throw new ConnectionError('CONNECTION_FAILED', `WebSocket ${options.wsUrl}: ${describeWsFailure(event.error)}`, { cause: event.error });
+          throw subscriptionError(event.error, options.wsUrl);
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
