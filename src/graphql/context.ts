@@ -1,4 +1,6 @@
 import type { Principal } from '../auth/principal.js';
+import type { PrincipalLimits } from '../auth/rate-limit.js';
+import type { ReadTokenIssuer } from '../auth/read-tokens.js';
 import type { Logger } from '../logger.js';
 import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventType, TaskFilter } from '../queue/index.js';
 
@@ -57,17 +59,5 @@ export interface GraphQLContext {
   limits: PrincipalLimits;
 }
 
-/** Makes read tokens: good only to read and subscribe to the given tasks (src/auth/read-tokens.ts). */
-export interface ReadTokenIssuer {
-  /**
-   * A token for `taskIds` of `principal`'s tenant, valid `ttlSeconds` (default READ_TOKEN_TTL_S),
-   * never past the principal's own expiry.
-   */
-  issue(principal: Principal, taskIds: readonly string[], ttlSeconds?: number): Promise<{ token: string; expiresAt: Date }>;
-}
-
-/** Limits of one principal (src/auth/rate-limit.ts). */
-export interface PrincipalLimits {
-  /** Takes `count` enqueues from the principal's budget. @throws RateLimitedError when it is spent. */
-  takeEnqueue(count: number): void;
-}
+// Defined beside their implementations (src/auth), kept importable from here.
+export type { PrincipalLimits, ReadTokenIssuer };
