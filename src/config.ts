@@ -203,6 +203,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       { field: 'HEARTBEAT_MS' },
     );
   }
+  if (e.DATABASE_LISTEN_URL && !e.DATABASE_URL) {
+    // The embedded PostgreSQL has no pooler in front: a listen URL beside it names another database.
+    throw new ConfigError('Invalid configuration:\n  DATABASE_LISTEN_URL: needs DATABASE_URL (the pooled URL it goes beside)', {
+      field: 'DATABASE_LISTEN_URL',
+    });
+  }
   return deepFreeze({
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,

@@ -25,7 +25,8 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
   const registry =
     p.registry ??
     createRegistry(config.taskModules.length > 0 ? await loadTaskModules(config.taskModules) : exampleTasks);
-  const db = createDb(p.databaseUrl, { max: config.dbPoolSize });
+  // DATABASE_LISTEN_URL: DATABASE_URL is a transaction pooler's; LISTEN goes direct (src/db/client.ts).
+  const db = createDb(p.databaseUrl, { max: config.dbPoolSize, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
   return {

@@ -96,6 +96,11 @@ describe('loadConfig', () => {
     expect(loadConfig(env).graphiql).toBe(graphiql);
   });
 
+  it('rejects DATABASE_LISTEN_URL without DATABASE_URL: it goes beside a pooled URL, never beside the embedded database', () => {
+    expect(configError({ DATABASE_LISTEN_URL: 'postgres://u@db:5432/app' })).toMatchObject({ code: 'CONFIG_INVALID', field: 'DATABASE_LISTEN_URL' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@pgbouncer:6432/app', DATABASE_LISTEN_URL: 'postgres://u@db:5432/app' }).databaseListenUrl).toBe('postgres://u@db:5432/app');
+  });
+
   it('accepts a heartbeat under the lease', () => {
     expect(loadConfig({ HEARTBEAT_MS: '999', LEASE_MS: '1000' }).worker).toMatchObject({ heartbeatMs: 999, leaseMs: 1000 });
   });

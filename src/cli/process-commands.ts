@@ -36,7 +36,7 @@ export async function runProcessCommand(command: ProcessCommand, args: string[],
       noArguments(command, args);
       const db = await resolveDatabase(config, log);
       try {
-        await migrateDatabase(db.url);
+        await migrateDatabase(config.databaseListenUrl ?? db.url);
       } finally {
         await db.stop();
       }

@@ -35,7 +35,8 @@ export interface RunningProcess {
  */
 export async function startProcess(config: Config, log: Logger, roles: ProcessRoles): Promise<RunningProcess> {
   const database = await resolveDatabase(config, log);
-  await migrateDatabase(database.url);
+  // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
+  await migrateDatabase(config.databaseListenUrl ?? database.url);
   const deps = await createDeps(config, { databaseUrl: database.url, log });
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })

@@ -9,6 +9,13 @@ export type Executor = postgres.Sql | postgres.TransactionSql | postgres.Reserve
 
 export interface Db {
   sql: Sql;
+  /**
+   * The client LISTEN goes through (see `listen` in src/queue/events.ts): a client of its own on
+   * `listenUrl` when one was given, else `sql` itself. It opens one connection, for LISTEN only.
+   */
+  listenSql: Sql;
+  /** True when `sql` goes through a transaction pooler (a `listenUrl` was given). */
+  pooled: boolean;
   db: PostgresJsDatabase<typeof schema>;
   close(): Promise<void>;
 }
@@ -18,6 +25,13 @@ export interface DbOptions {
   max?: number;
   /** Called when the LISTEN connection or the pool reports a problem. */
   onNotice?: (notice: postgres.Notice) => void;
+  /**
+   * A direct URL to LISTEN on (DATABASE_LISTEN_URL), for when `url` goes through PgBouncer in
+   * transaction mode, where a LISTEN would be heard by whichever session the pooler lent and lost
+   * with it. Given one, the pool on `url` also prepares no statements and sends no startup
+   * parameter but application_name (docs/deploy.md "PgBouncer"). Default: none, `url` is direct.
+   */
+  listenUrl?: string;
 }
 
 /**
@@ -25,28 +39,60 @@ export interface DbOptions {
  * and int8 parses to a JS number: counts and millisecond TTLs fit comfortably.
  */
 export function createDb(url: string, options: DbOptions = {}): Db {
-  const sql = postgres(url, {
-    max: options.max ?? 10,
-    onnotice: options.onNotice ?? (() => undefined),
-    transform: { column: { from: postgres.toCamel } },
-    types: {
-      int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
-    },
-    // Custom plans always: postgres.js prepares every statement, and after five runs PostgreSQL
-    // may switch to a generic plan. For the claim query on a table without fresh statistics that
-    // plan sorts the whole backlog (7.7 ms instead of 0.09 ms with 20,000 pending, bench/README.md),
-    // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
-    connection: { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan' },
-    backoff: reconnectDelaySeconds,
-    onclose: () => fetchTypesOnce(sql),
-  });
+  const pooled = options.listenUrl !== undefined;
+  const sql = createClient(url, { max: options.max ?? 10, onNotice: options.onNotice, pooled });
+  // Its own pool never runs a query: `sql.listen` opens the one connection that LISTENs.
+  const listenSql = pooled ? createClient(options.listenUrl as string, { max: 1, onNotice: options.onNotice, pooled: false }) : sql;
+  LISTEN_CLIENTS.set(sql, listenSql);
   const db = drizzle(sql, { schema });
   keepCoreTypes(sql);
   return {
     sql,
+    listenSql,
+    pooled,
     db,
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), listenSql === sql ? undefined : listenSql.end({ timeout: 5 })]);
+    },
   };
+}
+
+/** Each pool's listening client, for `listen` (src/queue/events.ts), which is handed the pool. */
+const LISTEN_CLIENTS = new WeakMap<Sql, Sql>();
+
+/**
+ * The client to LISTEN through for a pool: the one on DATABASE_LISTEN_URL when createDb was given
+ * one, else the pool itself (postgres.js then opens a dedicated connection for LISTEN beside it).
+ */
+export function listenClientOf(sql: Sql): Sql {
+  return LISTEN_CLIENTS.get(sql) ?? sql;
+}
+
+function createClient(url: string, o: { max: number; onNotice: DbOptions['onNotice']; pooled: boolean }): Sql {
+  const sql: Sql = postgres(url, {
+    max: o.max,
+    onnotice: o.onNotice ?? (() => undefined),
+    transform: { column: { from: postgres.toCamel } },
+    types: {
+      int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+    },
+    // Behind a transaction pooler, consecutive statements run in different server sessions: a
+    // statement prepared in one is missing in the next (PgBouncer before 1.21 does not track
+    // them), so every statement is sent unnamed, parsed and planned with each run.
+    prepare: !o.pooled,
+    connection: o.pooled
+      ? // PgBouncer refuses startup parameters it does not know (plan_cache_mode among them), and
+        // unnamed statements are planned afresh each time anyway: the setting would change nothing.
+        { application_name: 'taskwire' }
+      : // Custom plans always: postgres.js prepares every statement, and after five runs PostgreSQL
+        // may switch to a generic plan. For the claim query on a table without fresh statistics that
+        // plan sorts the whole backlog (7.7 ms instead of 0.09 ms with 20,000 pending, bench/README.md),
+        // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
+        { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan' },
+    backoff: reconnectDelaySeconds,
+    onclose: () => fetchTypesOnce(sql),
+  });
+  return sql;
 }
 
 /**

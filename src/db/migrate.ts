@@ -12,6 +12,9 @@ const MIGRATION_LOCK_KEY = 0x7a5c_1e01;
 /**
  * Applies pending migrations. Idempotent, and safe when several processes start at
  * once: they queue on a session advisory lock, and the later ones find nothing to do.
+ * `url` must reach PostgreSQL directly (DATABASE_LISTEN_URL when DATABASE_URL is PgBouncer's
+ * in transaction mode): through the pooler the lock and its unlock could run in different
+ * server sessions, leaving the lock held for good in the first.
  */
 export async function migrateDatabase(url: string): Promise<void> {
   // One connection, so the session lock and drizzle's migrator share it.

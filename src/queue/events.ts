@@ -1,4 +1,4 @@
-import type { Sql } from '../db/client.js';
+import { listenClientOf, type Sql } from '../db/client.js';
 import { isTaskStatus, type TaskStatus } from './states.js';
 
 /**
@@ -107,11 +107,13 @@ export interface ListenOptions {
 /**
  * LISTEN on one channel over the pool's dedicated listening connection. postgres.js
  * shares that one connection between all `listen` calls of a pool and re-LISTENs
- * after reconnecting, calling `onlisten` each time.
+ * after reconnecting, calling `onlisten` each time. A pool made with a listen URL
+ * (DATABASE_LISTEN_URL, createDb's `listenUrl`) LISTENs over that direct connection
+ * instead: behind PgBouncer's transaction pooling a LISTEN would hold no session.
  */
 export async function listen(sql: Sql, channel: string, options: ListenOptions): Promise<Listener> {
   let listens = 0;
-  const meta = await sql.listen(
+  const meta = await listenClientOf(sql).listen(
     channel,
     (payload) => options.onNotify(payload),
     () => {
