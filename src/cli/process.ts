@@ -5,6 +5,7 @@ import { createDeps, type Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { logTaskLifecycle } from '../metrics/task-log.js';
 import { startServices, stopServices, type Service } from '../service.js';
+import { assertSafeToServe } from '../server/start-rule.js';
 import type { Runner } from '../worker/runner.js';
 import { createMetricsEndpoint } from './metrics-endpoint.js';
 
@@ -34,6 +35,9 @@ export interface RunningProcess {
  * subscribers and counts them), then the server; then the pool, and the embedded PostgreSQL last.
  */
 export async function startProcess(config: Config, log: Logger, roles: ProcessRoles): Promise<RunningProcess> {
+  // Before anything starts (the embedded PostgreSQL, migrations): a server that may not serve
+  // says so at once. A worker alone listens on no GraphQL port and is not concerned.
+  if (roles.server) assertSafeToServe(config.auth.mode, config.host);
   const database = await resolveDatabase(config, log);
   // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
   await migrateDatabase(config.databaseListenUrl ?? database.url);
