@@ -1,6 +1,6 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import type { Credentials } from './credentials.js';
-import { ConnectionError, requestError, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
+import { ConnectionError, RateLimitedError, requestError, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
 import { exponentialDelayMs } from '../exponential-delay.js';
 
@@ -42,6 +42,9 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
 
 /** The close code of a refused or no longer valid credential (graphql-ws's Forbidden). */
 export const CREDENTIAL_REFUSED = 4403;
+
+/** The close code of a server throttling connections (graphql-ws's TooManyInitialisationRequests; final). */
+export const THROTTLED = 4429;
 
 /**
  * 4403 closes in a row, without a connection on a different credential in between, after which
@@ -121,6 +124,9 @@ function subscriptionError(error: unknown, wsUrl: string): unknown {
     return new UnauthenticatedError([
       { message: `WebSocket ${wsUrl}: the credential was refused ${MAX_CREDENTIAL_REFUSALS} times in a row (close 4403)`, extensions: { code: 'UNAUTHENTICATED' } },
     ]);
+  }
+  if (closeCode(error) === THROTTLED) {
+    return new RateLimitedError([{ message: `WebSocket ${wsUrl}: too many attempts (close 4429)`, extensions: { code: 'RATE_LIMITED' } }]);
   }
   return new ConnectionError('CONNECTION_FAILED', `WebSocket ${wsUrl}: ${describeWsFailure(error)}`, { cause: error });
 }
