@@ -27,7 +27,7 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   retry ID                run a failed or cancelled task again
   stats                   task counts per queue
 
-Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, or refused ·
+Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, refused, or a doctor check failed ·
 2 usage or configuration error · 3 server unreachable.
 Configuration of the processes comes from the environment; see README.md.`;
 
