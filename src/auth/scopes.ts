@@ -15,7 +15,7 @@ export const MAX_SCOPE_LENGTH = 200;
  * non-empty glob of printable characters (no whitespace: a JWT's `scope` claim is space-separated;
  * no control characters or lone surrogates, which PostgreSQL's text refuses (NUL) or mangles).
  */
-export function isScope(scope: unknown): scope is Scope {
+export function isScope(scope: unknown): boolean {
   if (typeof scope !== 'string') return false;
   if ((SCOPES as readonly string[]).includes(scope)) return true;
   return (
