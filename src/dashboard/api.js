@@ -1,12 +1,14 @@
 // @ts-check
 /**
- * The dashboard's GraphQL access: queries and mutations over POST, subscriptions over SSE
- * (EventSource on GET /graphql, which yoga serves as `event: next` / `event: complete`).
- * EventSource was chosen over a hand-written graphql-transport-ws client: it is built into
- * every browser, reconnects by itself, and needs no protocol code (a few lines instead of a
- * state machine). Its limit, six HTTP/1.1 connections per origin, is not reached: the
- * dashboard holds at most three streams (the task list, the open task's state, its events).
+ * The dashboard's GraphQL access: queries and mutations over POST, subscriptions over SSE (GET
+ * /graphql, which yoga serves as `event: next` / `event: complete`), each with the signed-in
+ * token as `Authorization: Bearer` (session.js). SSE rather than a graphql-transport-ws client:
+ * a few lines instead of a protocol state machine. The stream is read with fetch, not
+ * EventSource, because EventSource cannot send an Authorization header; it reconnects as
+ * EventSource would. Six HTTP/1.1 connections per origin are not reached: the dashboard holds
+ * at most three streams (the task list, the open task's state, its events).
  */
+import { authHeaders, currentToken, signedIn, signInNeeded } from './session.js';
 
 const GRAPHQL = '/graphql';
 
@@ -67,16 +69,18 @@ export const CANCEL = `mutation DashboardCancel($id: ID!) { cancelTask(id: $id) 
 export const RETRY = `mutation DashboardRetry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
 export const ENQUEUE = `mutation DashboardEnqueue($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { ${ROW} } } }`;
 
-/**
- * Runs a query or mutation. Resolves with `{data, errors}` as the server sent them; a
- * transport failure becomes one error with code NETWORK_ERROR or HTTP_<status>.
- */
-export async function request(query, variables = {}) {
+/** Who the token stands for (a server without this field answers GRAPHQL_VALIDATION_FAILED). */
+export const VIEWER = `query DashboardViewer { viewer { id kind tenant } }`;
+
+const isUnauthenticated = (errors) => errorCode(errors) === 'UNAUTHENTICATED';
+
+/** POSTs one operation with `token`; `{data, errors}` as sent, or one NETWORK_ERROR / HTTP_<status> error. */
+async function post(query, variables, token) {
   let res;
   try {
     res = await fetch(GRAPHQL, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...authHeaders(token) },
       body: JSON.stringify({ query, variables }),
     });
   } catch {
@@ -90,39 +94,148 @@ export async function request(query, variables = {}) {
 }
 
 /**
+ * Runs a query or mutation. Resolves with `{data, errors}` as the server sent them; a
+ * transport failure becomes one error with code NETWORK_ERROR or HTTP_<status>. Refused as
+ * UNAUTHENTICATED (nothing ran), it waits for a sign-in and runs again with the new token.
+ */
+export async function request(query, variables = {}) {
+  for (;;) {
+    await signedIn();
+    const token = currentToken();
+    const result = await post(query, variables, token);
+    if (!isUnauthenticated(result.errors)) return result;
+    await signInNeeded(token);
+  }
+}
+
+/** Runs `query` with `token` as given, without waiting for or asking a sign-in (the sign-in form's check). */
+export function requestWith(token, query, variables = {}) {
+  return post(query, variables, token);
+}
+
+/** First wait before a dropped stream is opened again, in ms (doubling to RETRY_MAX_MS). */
+const RETRY_MS = 1000;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * The events of an SSE body: `onEvent(type, data)` per event, until the body ends (resolves
+ * 'ended') or `onEvent` returns false (resolves 'stopped'; the body is cancelled). Rejects when
+ * the connection fails.
+ */
+async function readEvents(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return 'ended';
+    buffer = (buffer + value).replace(/\r\n?/g, '\n');
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let type = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') type = text;
+        else if (field === 'data') data.push(text);
+      }
+      if (onEvent(type, data.join('\n')) === false) {
+        void reader.cancel().catch(() => {});
+        return 'stopped';
+      }
+    }
+  }
+}
+
+/** The GraphQL errors of a refused stream's answer (yoga sends JSON), or one HTTP_<status> error. */
+async function errorsOf(res) {
+  try {
+    const body = await res.json();
+    if (Array.isArray(body?.errors) && body.errors.length > 0) return body.errors;
+  } catch {
+    // Not JSON: described by its status below.
+  }
+  return [{ message: `HTTP ${res.status}`, extensions: { code: `HTTP_${res.status}` } }];
+}
+
+/**
  * Subscribes over SSE. Handlers: `next(data, errors)` per result; `open()` whenever the
  * stream (re)connects — the server has registered the subscription by then, so what the
- * caller reads afterwards cannot miss a change; `reconnecting()` when the browser retries;
- * `complete()` when the server ended the stream (a finished task, or a server shutting
- * down). Returns `close()`.
+ * caller reads afterwards cannot miss a change; `reconnecting()` when the connection drops
+ * (or the credential is refused: the stream waits for a sign-in) before it is opened again
+ * with the same query; `complete()` when the server ended the stream (a finished task, or a
+ * server shutting down) or refused it for another reason than the credential. Returns `close()`.
  */
 export function subscribe(query, variables, handlers) {
   const url = `${GRAPHQL}?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify(variables))}`;
-  const source = new EventSource(url);
+  const aborter = new AbortController();
   let closed = false;
+  let pauseMs = RETRY_MS;
   const close = () => {
     closed = true;
-    source.close();
+    aborter.abort();
   };
-  source.addEventListener('open', () => handlers.open?.());
-  source.addEventListener('next', (event) => {
-    const result = JSON.parse(/** @type {MessageEvent} */ (event).data);
-    handlers.next(result.data, result.errors);
-  });
-  // Without closing, EventSource would reconnect and run the subscription again.
-  source.addEventListener('complete', () => {
-    close();
-    handlers.complete?.();
-  });
-  source.addEventListener('error', () => {
-    if (closed) return;
-    if (source.readyState === EventSource.CLOSED) {
-      closed = true;
-      handlers.complete?.();
-    } else {
+  const pause = () =>
+    new Promise((resolve) => {
+      setTimeout(resolve, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, RETRY_MAX_MS);
+    });
+  const run = async () => {
+    while (!closed) {
+      await signedIn();
+      if (closed) return;
+      const token = currentToken();
+      /** Set when the server ended the stream with UNAUTHENTICATED (the credential expired or was revoked). */
+      let refused = false;
+      let outcome = 'ended';
+      try {
+        const res = await fetch(url, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, cache: 'no-store', signal: aborter.signal });
+        if (!res.ok || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+          const errors = await errorsOf(res);
+          if (closed) return;
+          if (!isUnauthenticated(errors)) {
+            // Refused for good (as EventSource, which does not retry an error answer).
+            closed = true;
+            handlers.complete?.();
+            return;
+          }
+          refused = true;
+        } else {
+          pauseMs = RETRY_MS;
+          handlers.open?.();
+          outcome = await readEvents(res.body, (type, data) => {
+            if (closed) return false;
+            if (type === 'complete') return false;
+            if (type !== 'next') return true;
+            const result = JSON.parse(data);
+            if (isUnauthenticated(result.errors)) {
+              refused = true;
+              return false;
+            }
+            handlers.next(result.data, result.errors);
+            return true;
+          });
+        }
+      } catch {
+        // The connection failed or dropped: opened again below.
+      }
+      if (closed) return;
+      if (outcome === 'stopped' && !refused) {
+        closed = true;
+        handlers.complete?.();
+        return;
+      }
       handlers.reconnecting?.();
+      if (closed) return;
+      if (refused) await signInNeeded(token);
+      else await pause();
     }
-  });
+  };
+  void run();
   return close;
 }
 

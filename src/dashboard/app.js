@@ -5,6 +5,8 @@
  * enqueue.
  * Nothing is polled: the list and the counts are read again only when a change arrives, a
  * filter or page changes, or the stream reconnects (changes may have been missed meanwhile).
+ * With auth on, a refused credential opens the sign-in dialog (sign-in.js); the streams and
+ * requests wait for it and go on with the new token.
  */
 import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
 import { showTask } from './detail.js';
@@ -12,6 +14,7 @@ import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
 import { applyChange, createPage, toTaskFilter } from './live.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
+import { initSignIn } from './sign-in.js';
 
 const PAGE_SIZE = 20;
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -281,6 +284,7 @@ function init() {
   void fetch('/dashboard/tasks.json').then((r) => r.json()).then(({ names }) => {
     byId('task-names').replaceChildren(...names.map((name) => el('option', { value: name })));
   });
+  initSignIn({ needed: () => setLive('off', 'sign-in needed') });
   listen();
   showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null);
 }

@@ -9,6 +9,9 @@ const FILES: Record<string, string> = {
   'style.css': 'text/css; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'api.js': 'text/javascript; charset=utf-8',
+  'session.js': 'text/javascript; charset=utf-8',
+  'sign-in.js': 'text/javascript; charset=utf-8',
+  'graphiql-auth.js': 'text/javascript; charset=utf-8',
   'live.js': 'text/javascript; charset=utf-8',
   'render.js': 'text/javascript; charset=utf-8',
   'format.js': 'text/javascript; charset=utf-8',
@@ -32,6 +35,23 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** Where GraphiQL's sign-in script is served (graphiql-auth.js). */
+export const GRAPHIQL_AUTH_SCRIPT = `${DASHBOARD_PATH}/graphiql-auth.js`;
+
+/**
+ * GraphiQL's page (yoga's `renderGraphiQL` output) with the sign-in script loaded first, before
+ * GraphiQL's own: it sends the dashboard's token (sessionStorage) on GraphiQL's requests and in
+ * its graphql-ws `connection_init`, and asks for one when the server answers UNAUTHENTICATED.
+ * With auth off it changes nothing. Hook: `renderGraphiQL: async (o) => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(o))`.
+ */
+export function withGraphiQLSignIn(html: string): string {
+  const tag = `<script src="${GRAPHIQL_AUTH_SCRIPT}"></script>`;
+  const head = /<head[^>]*>/i.exec(html);
+  if (!head) return `${tag}${html}`;
+  const at = head.index + head[0].length;
+  return `${html.slice(0, at)}\n${tag}${html.slice(at)}`;
+}
 
 export interface DashboardOptions {
   /** Registered task names, offered by the enqueue form. */

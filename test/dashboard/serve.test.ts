@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRAPHIQL_AUTH_SCRIPT, withGraphiQLSignIn } from '../../src/dashboard/serve.js';
 import { encodeVersionCursor } from '../../src/queue/event-log.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
@@ -68,13 +69,30 @@ describe('dashboard operations', () => {
   it('are valid against schema/schema.graphql', () => {
     const schema = buildSchema(readFileSync('schema/schema.graphql', 'utf8'));
     const documents = Object.entries(api).filter(([, v]) => typeof v === 'string' && /^(query|mutation|subscription) /.test(v));
-    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'EARLIER_EVENTS', 'ENQUEUE', 'EVENTS', 'RETRY', 'STATS', 'TASKS', 'WATCH']);
+    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'EARLIER_EVENTS', 'ENQUEUE', 'EVENTS', 'RETRY', 'STATS', 'TASKS', 'VIEWER', 'WATCH']);
     for (const [name, text] of documents) expect([name, validate(schema, parse(text as string)).map((e) => e.message)]).toEqual([name, []]);
   });
 
   it('make the Task.events cursor of a version as the API does (to load earlier events)', () => {
     const versionCursor = api.versionCursor as (version: number) => string;
     for (const version of [0, 1, 999, 1500, 123_456_789]) expect(versionCursor(version)).toBe(encodeVersionCursor(version));
+  });
+});
+
+describe('GraphiQL sign-in (withGraphiQLSignIn, graphiql-auth.js)', () => {
+  it('loads the sign-in script first in the head, before any script of the page', () => {
+    const page = '<!doctype html><html><head><meta charset="utf-8"><script>inline()</script></head><body><script>render()</script></body></html>';
+    const out = withGraphiQLSignIn(page);
+    const scripts = out.match(/<script\b[^>]*>/g);
+    expect(scripts?.[0]).toBe(`<script src="${GRAPHIQL_AUTH_SCRIPT}">`);
+    expect(out.indexOf(GRAPHIQL_AUTH_SCRIPT)).toBeGreaterThan(out.indexOf('<head>'));
+    expect(out.replace(`\n<script src="${GRAPHIQL_AUTH_SCRIPT}"></script>`, '')).toBe(page);
+  });
+
+  it('keeps the token under the dashboard\'s key: one sign-in serves both pages', async () => {
+    const session = (await import('../../src/dashboard/session.js' as string)) as { TOKEN_KEY: string };
+    const script = readFileSync('src/dashboard/graphiql-auth.js', 'utf8');
+    expect(script).toContain(`const TOKEN_KEY = '${session.TOKEN_KEY}';`);
   });
 });
 
