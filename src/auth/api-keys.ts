@@ -57,6 +57,11 @@ function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** Not revoked, and not expired at `now` (judged here, by this process's clock, as JWT expiry is). */
+function usable(row: { expiresAt: Date | null; revokedAt: Date | null }, now: Date): boolean {
+  return row.revokedAt === null && (row.expiresAt === null || row.expiresAt.getTime() > now.getTime());
+}
+
 /** The id and secret of a string shaped like an API key, or undefined. */
 export function parseApiKey(key: string): { id: string; secret: string } | undefined {
   const m = KEY_RE.exec(key);
@@ -147,7 +152,7 @@ export async function verifyApiKey(sql: Executor, key: string, now: Date = new D
   const expected = Buffer.from(row.secretHash, 'hex');
   const actual = createHash('sha256').update(parsed.secret).digest();
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime())) return undefined;
+  if (!usable(row, now)) return undefined;
   return {
     kind: 'api-key',
     id: parsed.id,
@@ -163,7 +168,6 @@ export async function verifyApiKey(sql: Executor, key: string, now: Date = new D
  */
 export async function apiKeyStillValid(sql: Executor, id: string, now: Date = new Date()): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const [row] = await sql<{ ok: boolean }[]>`
-    SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}) AS ok FROM api_keys WHERE id = ${id}`;
-  return row?.ok === true;
+  const [row] = await sql<{ expiresAt: Date | null; revokedAt: Date | null }[]>`SELECT expires_at, revoked_at FROM api_keys WHERE id = ${id}`;
+  return row !== undefined && usable(row, now);
 }
