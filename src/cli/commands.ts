@@ -5,5 +5,5 @@ export const CLIENT_COMMANDS = ['enqueue', 'status', 'logs', 'tasks', 'cancel', 
 export type ClientCommand = (typeof CLIENT_COMMANDS)[number];
 
 /** Commands that open the database themselves (src/cli/process-commands.ts). */
-export const PROCESS_COMMANDS = ['dev', 'serve', 'worker', 'migrate', 'doctor'] as const;
+export const PROCESS_COMMANDS = ['dev', 'serve', 'worker', 'migrate', 'doctor', 'keys'] as const;
 export type ProcessCommand = (typeof PROCESS_COMMANDS)[number];

@@ -108,7 +108,7 @@ async function openSubject(config: Config): Promise<Subject> {
  * the cluster may be under DEFAULT_SHARED_DIR instead, in a directory whose `data-dir` file names
  * `dataDir` (src/db/embedded-access.ts).
  */
-async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
+export async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
   for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
     let text: string;
     try {

@@ -17,6 +17,9 @@ Processes (they open the database):
   migrate                 apply database migrations and exit
   doctor                  check the database (reachable, migrated, LISTEN/NOTIFY, clock) and
                           the configuration, one line each  [--json]
+  keys create             make an API key (printed once)  --tenant T --scopes a,b [--expires-in 30d]
+  keys list               every API key: id, tenant, scopes, name, created, expires, revoked
+  keys revoke ID          revoke an API key (requests with it fail from then on)
 
 Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_URL):
   enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
@@ -59,6 +62,26 @@ Checks what a deployment needs, one line each (ok, WARN or FAIL, and what to do)
 Without DATABASE_URL it checks the embedded PostgreSQL under DATA_DIR (the one running, else it
 starts it for the checks). Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
   --json                  {"ok", "checks": [{"check", "status", "message"}], "skipped"} on stdout`,
+  keys: `Usage: taskwire keys create --tenant T --scopes a,b [--name N] [--expires-in 30d] [--json]
+       taskwire keys list [--json]
+       taskwire keys revoke ID [--json]
+
+API keys for AUTH_MODE=on (docs/auth.md), written straight to the database (DATABASE_URL, else the
+embedded PostgreSQL under DATA_DIR: the running one when there is one).
+  create                  prints the key alone on stdout, once: only its hash is kept. Send it as
+                          \`Authorization: Bearer <key>\`.
+    --tenant T            the tenant whose tasks it sees and creates
+    --scopes a,b          tasks:read, tasks:enqueue, tasks:enqueue:<name glob>, tasks:cancel,
+                          tasks:retry, schedules:write, queues:admin, admin (every tenant)
+    --name N              a label for people
+    --expires-in D        a lifetime: 45s, 90m, 12h, 30d or 2w (default: never expires)
+  list                    id, tenant, scopes, name, created, expires, revoked
+  revoke ID               requests with the key fail from the next one on; open subscriptions end
+                          within seconds. Revoking twice is fine; an unknown ID exits 1.
+  --json                  machine-readable output on stdout
+
+Example:
+  KEY=$(taskwire keys create --tenant acme --scopes tasks:read,tasks:enqueue --name ci --expires-in 90d)`,
   enqueue: `Usage: taskwire enqueue NAME [options]
 
 Enqueues the task NAME and prints its id (with --wait: its return value).

@@ -48,6 +48,10 @@ export async function runProcessCommand(command: ProcessCommand, args: string[],
       const [{ runDoctor }, { processIo }] = await Promise.all([import('./doctor.js'), import('./output.js')]);
       return runDoctor(args, config, processIo());
     }
+    case 'keys': {
+      const [{ runKeysCommand }, { processIo }] = await Promise.all([import('./keys-commands.js'), import('./output.js')]);
+      return runKeysCommand(args, config, processIo());
+    }
   }
 }
 

@@ -1,0 +1,123 @@
+/**
+ * `taskwire keys create | list | revoke`: API keys, straight in the database (DATABASE_URL, or
+ * the embedded PostgreSQL under DATA_DIR, the running one when `npm start` has it up).
+ */
+import path from 'node:path';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/api-keys.js';
+import type { Config } from '../config.js';
+import { createDb, type Sql } from '../db/client.js';
+import { embeddedUrl } from '../db/embedded.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { BadUserInputError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { EXIT, parseCommand, takePositionals, UsageError } from './args.js';
+import { runningEmbeddedPort } from './doctor.js';
+import { table, type Io } from './output.js';
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30d`, `12h`, `90m`, `45s`, `2w` as ms. */
+export function parseExpiresIn(value: string): number {
+  const m = /^(\d{1,6})([smhdw])$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : 0;
+  if (ms <= 0) throw new UsageError('keys', `--expires-in must be a positive duration such as 30d, 12h, 90m, 45s or 2w, got "${value}"`);
+  return ms;
+}
+
+/** The flag each field of createApiKey's input comes from. */
+const FLAG: Record<string, string> = { tenant: '--tenant', scopes: '--scopes', name: '--name', expiresAt: '--expires-in' };
+
+/** `taskwire keys <create|list|revoke> …`; returns the exit code. */
+export async function runKeysCommand(args: string[], config: Config, io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create': {
+      const { values, positionals } = parseCommand('keys', rest, {
+        tenant: { type: 'string' },
+        scopes: { type: 'string' },
+        name: { type: 'string' },
+        'expires-in': { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      takePositionals('keys', positionals, []);
+      if (values.tenant === undefined) throw new UsageError('keys', 'create needs --tenant T');
+      if (values.scopes === undefined) throw new UsageError('keys', 'create needs --scopes a,b (e.g. tasks:read,tasks:enqueue)');
+      const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
+      const expiresAt = values['expires-in'] === undefined ? undefined : new Date(Date.now() + parseExpiresIn(values['expires-in']));
+      const created = await withDatabase(config, async (sql) => {
+        try {
+          return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresAt });
+        } catch (error) {
+          if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`);
+          throw error;
+        }
+      });
+      if (values.json) {
+        io.out(`${JSON.stringify(created)}\n`);
+      } else {
+        // The key alone on stdout (KEY=$(taskwire keys create …)); what it is on stderr.
+        io.out(`${created.key}\n`);
+        io.err(
+          `API key ${created.id} for tenant ${created.tenant}, scopes ${created.scopes.join(',')}` +
+            `${created.name ? `, name ${created.name}` : ''}, ${created.expiresAt ? `expires ${shortTime(created.expiresAt)}` : 'never expires'}.\n` +
+            'Store it now: it is not shown again (only its hash is kept).\n',
+        );
+      }
+      return EXIT.ok;
+    }
+    case 'list': {
+      const { values, positionals } = parseCommand('keys', rest, { json: { type: 'boolean' } });
+      takePositionals('keys', positionals, []);
+      const keys = await withDatabase(config, listApiKeys);
+      io.out(values.json ? `${JSON.stringify(keys)}\n` : keysTable(keys));
+      return EXIT.ok;
+    }
+    case 'revoke': {
+      const { values, positionals } = parseCommand('keys', rest, { json: { type: 'boolean' } });
+      const [id] = takePositionals('keys', positionals, ['ID']) as [string];
+      const revoked = await withDatabase(config, (sql) => revokeApiKey(sql, id));
+      io.out(values.json ? `${JSON.stringify(revoked)}\n` : `revoked ${revoked.id} (${shortTime(revoked.revokedAt)})\n`);
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError('keys', sub === undefined ? 'missing create, list or revoke' : `unknown keys command "${sub}" (create, list or revoke)`);
+  }
+}
+
+function keysTable(keys: ApiKeyInfo[]): string {
+  if (keys.length === 0) return 'no API keys (taskwire keys create --tenant T --scopes …)\n';
+  return table(
+    ['ID', 'TENANT', 'SCOPES', 'NAME', 'CREATED', 'EXPIRES', 'REVOKED'],
+    keys.map((k) => [k.id, k.tenant, k.scopes.join(','), k.name ?? '-', shortTime(k.createdAt), shortTime(k.expiresAt), shortTime(k.revokedAt)]),
+  );
+}
+
+/** `2025-01-31 12:00:00Z`, or `-`. */
+function shortTime(date: Date | null): string {
+  return date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+}
+
+/**
+ * Runs `fn` on a one-connection pool to the deployment's database, migrated. The embedded
+ * PostgreSQL that `npm start` runs is used as it is: starting one on the same data would stop it.
+ */
+async function withDatabase<T>(config: Config, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const port = config.databaseUrl ? undefined : await runningEmbeddedPort(path.resolve(config.dataDir));
+  const database =
+    config.databaseUrl || port === undefined
+      ? await resolveDatabase(config, createLogger(config.logLevel === 'debug' ? 'debug' : 'warn'))
+      : { url: embeddedUrl(port), stop: async () => undefined };
+  try {
+    // Migrations take a session lock: over DATABASE_LISTEN_URL (direct) when set, as `taskwire migrate` does.
+    await migrateDatabase(config.databaseListenUrl ?? database.url);
+    const db = createDb(database.url, { max: 1 });
+    try {
+      return await fn(db.sql);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await database.stop();
+  }
+}

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listApiKeys, verifyApiKey } from '../../src/auth/api-keys.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { runCli } from './run-cli.js';
+
+let t: TestDatabase;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  env = { DATABASE_URL: t.url, LOG_LEVEL: 'warn' };
+});
+
+afterAll(async () => {
+  await t?.drop();
+});
+
+describe('taskwire keys create', () => {
+  it('prints the key alone on stdout, once, says so on stderr, and the key works', async () => {
+    const result = await runCli(['keys', 'create', '--tenant', 'acme', '--scopes', 'tasks:read,tasks:enqueue', '--name', 'ci'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^tw_[0-9a-f]{32}_[A-Za-z0-9_-]{43}\n$/);
+    expect(result.stderr).toMatch(/not shown again/);
+    const key = result.stdout.trim();
+    const principal = await verifyApiKey(t.db.sql, key);
+    expect(principal).toMatchObject({ kind: 'api-key', tenant: 'acme', scopes: ['tasks:read', 'tasks:enqueue'] });
+    expect(result.stderr).toContain(principal!.id);
+    expect(result.stderr).not.toContain(key);
+    const listed = await runCli(['keys', 'list', '--json'], env);
+    expect(listed.stdout).not.toContain(key.slice(36));
+  });
+
+  it('--expires-in sets the expiry; --json prints the key with its fields', async () => {
+    const result = await runCli(['keys', 'create', '--tenant', 'globex', '--scopes', 'tasks:enqueue:reports.*', '--expires-in', '30d', '--json'], env);
+    expect(result.code).toBe(0);
+    const created = JSON.parse(result.stdout) as { id: string; key: string; tenant: string; scopes: string[]; expiresAt: string };
+    expect(created).toMatchObject({ tenant: 'globex', scopes: ['tasks:enqueue:reports.*'], name: null });
+    expect(Math.abs(Date.parse(created.expiresAt) - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
+    expect(await verifyApiKey(t.db.sql, created.key)).toMatchObject({ id: created.id, expiresAt: new Date(created.expiresAt) });
+  });
+
+  // Concurrent: each spawns the CLI, and none stores anything.
+  it.concurrent.each([
+    ['an unknown scope', ['--tenant', 'acme', '--scopes', 'tasks:read,tasks:fly'], /--scopes/],
+    ['no --tenant', ['--scopes', 'tasks:read'], /--tenant/],
+    ['no --scopes', ['--tenant', 'acme'], /--scopes/],
+    ['an empty tenant', ['--tenant', '', '--scopes', 'tasks:read'], /--tenant/],
+    ['a bad --expires-in', ['--tenant', 'acme', '--scopes', 'tasks:read', '--expires-in', '30 days'], /--expires-in/],
+    ['an unknown flag', ['--tenant', 'acme', '--scopes', 'tasks:read', '--admin'], /--admin/],
+  ])('refuses %s with exit code 2, storing nothing', async (_, args, message) => {
+    const before = (await listApiKeys(t.db.sql)).length;
+    const result = await runCli(['keys', 'create', ...args], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+    expect(await listApiKeys(t.db.sql)).toHaveLength(before);
+  });
+});
+
+describe('taskwire keys list and revoke', () => {
+  it('lists keys with their state; revoke makes the key fail at once, twice is fine, an unknown id exits 1', async () => {
+    const created = await runCli(['keys', 'create', '--tenant', 'initech', '--scopes', 'admin', '--name', 'ops'], env);
+    const key = created.stdout.trim();
+    const { id } = (await verifyApiKey(t.db.sql, key))!;
+    const list = await runCli(['keys', 'list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID +TENANT +SCOPES +NAME +CREATED +EXPIRES +REVOKED$/);
+    expect(list.stdout).toMatch(new RegExp(`^${id} +initech +admin +ops +\\S+ \\S+ +- +-$`, 'm'));
+
+    const revoked = await runCli(['keys', 'revoke', id], env);
+    expect(revoked).toMatchObject({ code: 0 });
+    expect(revoked.stdout).toMatch(new RegExp(`^revoked ${id} `));
+    expect(await verifyApiKey(t.db.sql, key)).toBeUndefined();
+
+    const [again, unknown, json] = await Promise.all([
+      runCli(['keys', 'revoke', id], env),
+      runCli(['keys', 'revoke', '01900000-0000-7000-8000-000000000000'], env),
+      runCli(['keys', 'list', '--json'], env),
+    ]);
+    expect(again.code).toBe(0);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^taskwire: NOT_FOUND: /);
+    const rows = JSON.parse(json.stdout) as Record<string, unknown>[];
+    const row = rows.find((r) => r.id === id)!;
+    expect(row).toMatchObject({ tenant: 'initech', scopes: ['admin'], name: 'ops', expiresAt: null });
+    expect(typeof row.revokedAt).toBe('string');
+    expect(Object.keys(row).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'name', 'revokedAt', 'scopes', 'tenant']);
+  });
+
+  it('refuses an unknown subcommand and a missing id with exit code 2', async () => {
+    const [unknown, missing] = await Promise.all([runCli(['keys', 'rotate'], env), runCli(['keys', 'revoke'], env)]);
+    expect(unknown.code).toBe(2);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/missing ID/);
+  });
+});
