@@ -64,10 +64,12 @@ export function createTaskMetrics(registry: Registry): TaskMetrics {
     });
   }
 
-  return {
+  const metrics: TaskMetrics = {
     instrumentQueue(queue) {
       return {
         ...queue,
+        // A queue scoped to a tenant (one per authenticated request) counts its enqueues too.
+        scoped: (scope) => metrics.instrumentQueue(queue.scoped(scope)),
         async enqueue(input, options?: EnqueueOptions) {
           const since = Date.now();
           const task = await queue.enqueue(input, options);
@@ -109,4 +111,5 @@ export function createTaskMetrics(registry: Registry): TaskMetrics {
       };
     },
   };
+  return metrics;
 }
