@@ -29,6 +29,8 @@ export function createMetricsEndpoint(deps: Deps, p: { port: number; host: strin
     renderMetrics: () => metrics.render(),
     readyTimeoutMs: 1000,
     stopping: () => stopping,
+    // The same rule as a server's /metrics: METRICS_TOKEN, and closed with auth on and no token.
+    metricsAccess: { token: deps.config.auth.metricsToken, authOn: deps.config.auth.mode === 'on' },
   });
   const server = createServer((req, res) => void answer(routes.get(new URL(req.url ?? '/', 'http://x').pathname), req, res));
   let url: string | undefined;
@@ -39,7 +41,8 @@ export function createMetricsEndpoint(deps: Deps, p: { port: number; host: strin
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method Not Allowed\n');
       }
-      const response = await handler(new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method }));
+      const headers = req.headers.authorization === undefined ? undefined : { authorization: req.headers.authorization };
+      const response = await handler(new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method, headers }));
       res.writeHead(response.status, Object.fromEntries(response.headers));
       res.end(req.method === 'HEAD' ? undefined : await response.text());
     } catch (error) {

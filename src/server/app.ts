@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { ANONYMOUS } from '../auth/principal.js';
 import { dashboardRoutes } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -14,13 +13,19 @@ import type { Logger } from '../logger.js';
 import type { EventLogFanoutStats } from './live/log-fanout.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
 import type { Runner } from '../worker/runner.js';
+import { createOperationContexts } from './context.js';
+import { useCsrfPrevention } from './csrf.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
+import { corsFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
+import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
 import { useSharedSubscriptionResults } from './live/shared-results.js';
 import { useGraphQLWs, type GraphQLWsServer } from './live/ws-server.js';
 import type { WsHooks } from './live/ws-connection.js';
+import { assertSafeToServe } from './start-rule.js';
+import { routeUpgrades } from './upgrade.js';
 
 export type { TaskEventStats } from './live/hub.js';
 
@@ -41,6 +46,8 @@ export interface AppOptions {
   runner?: Runner;
   /** How long `/readyz` waits for the database's `SELECT 1`, in ms (default 1,000). */
   readyTimeoutMs?: number;
+  /** The failed-auth throttle and the revocation check interval (AUTH_MODE=on; defaults in ServerAuthOptions). */
+  auth?: ServerAuthOptions;
 }
 
 export interface App {
@@ -78,6 +85,9 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
   const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
+  const auth = createServerAuth(deps, options.auth);
+  const contexts = createOperationContexts({ queue: metrics.queue, hub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
+  const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
   const routes = new Map([
     ...operationsRoutes({
@@ -86,22 +96,17 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       renderMetrics: () => metrics.render(),
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
       stopping: () => stopping,
+      metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
   ]);
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    // Per operation; no identity yet, so every operation shares one result scope.
-    context: (): GraphQLContext => ({
-      queue: metrics.queue,
-      events: hub,
-      log: deps.log,
-      resultScope: '',
-      principal: ANONYMOUS,
-      readTokens: null,
-      limits: { takeEnqueue: () => undefined },
-    }),
+    // Per operation, from its principal (HTTP: its request's; graphql-ws: its socket's).
+    context: (initial): GraphQLContext => contexts.contextFor(auth.principalOf(initial as { request?: Request; socket?: unknown })),
+    // A CORS grant only for CORS_ORIGINS (yoga's default reflects every origin, with credentials).
+    cors: corsFor(origins),
     maskedErrors: { maskError },
     logging: yogaLogger(deps.log),
     // One operation per request: a batch would multiply the per-operation limits.
@@ -112,7 +117,14 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     // offline. Imported on the first visit: the module is ~9 MB of script no other request needs.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
-    plugins: [useRoutes(routes, deps.log), ...limitPlugins(limits), useSharedSubscriptionResults()],
+    plugins: [
+      useRoutes(routes, deps.log),
+      useOriginCheck(origins, GRAPHQL_PATH),
+      useCsrfPrevention(),
+      ...auth.plugins,
+      ...limitPlugins(limits),
+      useSharedSubscriptionResults(),
+    ],
   });
 
   let server: Server | undefined;
@@ -125,11 +137,13 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     metrics: metrics.registry,
     async start(port = deps.config.port, host = deps.config.host) {
       if (server) throw new Error('the server is already started');
+      assertSafeToServe(deps.config.auth.mode, host);
       stopping = false;
       await hub.start();
       const http = createServer(withBodyLimit(yoga, maxBodyBytes));
-      const wss = new WebSocketServer({ server: http, path: GRAPHQL_PATH, maxPayload: maxBodyBytes });
-      ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, options.wsHooks);
+      const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
+      routeUpgrades(http, wss, GRAPHQL_PATH, origins);
+      ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, auth.wsHooks(options.wsHooks));
       server = http;
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -166,6 +180,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       }
       await closed;
       await yoga.dispose();
+      auth.close();
       metrics.close();
     },
   };

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { prometheusContentType as PROMETHEUS_CONTENT_TYPE } from 'prom-client';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +14,16 @@ export interface OperationsOptions {
   readyTimeoutMs: number;
   /** True once the server is stopping: `/readyz` says 503 so a load balancer stops sending. */
   stopping(): boolean;
+  /** Who may read `/metrics`. */
+  metricsAccess: MetricsAccess;
+}
+
+/** `/metrics` access: METRICS_TOKEN and AUTH_MODE (docs/auth.md). */
+export interface MetricsAccess {
+  /** The bearer token `/metrics` requires; undefined: none. */
+  token: string | undefined;
+  /** AUTH_MODE=on: without a token, `/metrics` is closed rather than open. */
+  authOn: boolean;
 }
 
 const json = (status: number, body: unknown): Response =>
@@ -20,6 +31,31 @@ const json = (status: number, body: unknown): Response =>
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
   });
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * The refusal of a `/metrics` request, or undefined when it may read. With METRICS_TOKEN it needs
+ * `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise, compared in constant time); with auth on
+ * and no token it is closed (403): its labels name queues and task names, which a deployment
+ * that asks for credentials does not hand out to whoever asks.
+ */
+export function refuseMetrics(request: Request, access: MetricsAccess): Response | undefined {
+  if (access.token === undefined) {
+    if (!access.authOn) return undefined;
+    return new Response('/metrics is closed while AUTH_MODE=on: set METRICS_TOKEN and scrape with Authorization: Bearer <METRICS_TOKEN>\n', {
+      status: 403,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    });
+  }
+  const match = /^Bearer +(\S+) *$/i.exec(request.headers.get('authorization') ?? '');
+  // Digests, so the comparison takes the same time whatever the length of the guess.
+  if (match && timingSafeEqual(sha256(match[1] as string), sha256(access.token))) return undefined;
+  return new Response('/metrics needs Authorization: Bearer <METRICS_TOKEN>\n', {
+    status: 401,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'www-authenticate': 'Bearer realm="metrics"' },
+  });
+}
 
 /** `/healthz` (the process answers), `/readyz` (the database answers too) and `/metrics`. */
 export function operationsRoutes(o: OperationsOptions): Map<string, RouteHandler> {
@@ -42,7 +78,8 @@ export function operationsRoutes(o: OperationsOptions): Map<string, RouteHandler
     ],
     [
       '/metrics',
-      async () =>
+      async (request) =>
+        refuseMetrics(request, o.metricsAccess) ??
         new Response(await o.renderMetrics(), {
           status: 200,
           headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },

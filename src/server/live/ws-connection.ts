@@ -21,14 +21,26 @@ export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 export interface WsHooks {
   /**
    * At `connection_init`, with the client's connectionParams: false refuses the socket with
-   * 4403 Forbidden (as graphql-ws does); a thrown error too (logged).
+   * 4403 Forbidden (as graphql-ws does); a thrown error too (logged); a WsRefusal with its own
+   * close code. `socket` is for what outlives the call (closing it when a credential expires).
    */
-  onConnect?(c: { connectionParams: Record<string, unknown> | undefined; request: IncomingMessage }): boolean | void | Promise<boolean | void>;
+  onConnect?(c: {
+    connectionParams: Record<string, unknown> | undefined;
+    request: IncomingMessage;
+    socket: WebSocket;
+  }): boolean | void | WsRefusal | Promise<boolean | void | WsRefusal>;
   /**
    * Before each operation starts: a thrown AppError refuses that operation only (an `error`
    * message with its code); the socket stays open.
    */
   onSubscribe?(c: { connectionParams: Record<string, unknown> | undefined; request: IncomingMessage; payload: SubscribePayload }): void | Promise<void>;
+}
+
+/** A connection refused at `connection_init` with a close code of its own (e.g. 4429 while throttled). */
+export interface WsRefusal {
+  code: number;
+  /** At most 123 bytes (longer is cut). */
+  reason: string;
 }
 
 /** What a connection needs from its server (ws-server.ts). */
@@ -169,14 +181,15 @@ export class Connection {
 
   /** Acknowledges the connection once the onConnect hook (if any) lets it in. */
   private async accept(): Promise<void> {
-    let allowed: boolean | void = true;
+    let allowed: boolean | void | WsRefusal = true;
     try {
-      allowed = await this.server.hooks.onConnect?.({ connectionParams: this.connectionParams, request: this.request });
+      allowed = await this.server.hooks.onConnect?.({ connectionParams: this.connectionParams, request: this.request, socket: this.socket });
     } catch (error) {
       this.server.yoga.logger.warn(`graphql-ws onConnect refused a connection: ${error instanceof Error ? error.message : String(error)}`);
       allowed = false;
     }
     if (allowed === false) return this.socket.close(CloseCode.Forbidden, 'Forbidden');
+    if (typeof allowed === 'object') return this.close(allowed.code, allowed.reason);
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.acknowledged = true;
     this.send(stringifyMessage({ type: MessageType.ConnectionAck }));

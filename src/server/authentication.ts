@@ -1,0 +1,140 @@
+import type { IncomingMessage } from 'node:http';
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import type { FailedAuthThrottle } from '../auth/rate-limit.js';
+import { AppError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { CredentialWatch } from './credential-watch.js';
+import type { ServerContext } from './http.js';
+import type { WsHooks, WsRefusal } from './live/ws-connection.js';
+
+/** graphql-ws close code for an address throttled after failed authentications (HTTP's 429; graphql-ws does not retry it). */
+export const WS_TOO_MANY_REQUESTS = 4429;
+
+export type TransportName = 'http' | 'ws';
+
+/**
+ * Authenticates requests and connections the same way on every transport: the failed-auth
+ * throttle per remote address first, then the credential. Logs name the principal (id, kind)
+ * or the address, never the credential.
+ */
+export interface TransportAuth {
+  /**
+   * @throws RateLimitedError while `address` is throttled — even for a good credential, or
+   *   guessing could go on with every correct guess let through; UnauthenticatedError.
+   */
+  authenticate(authorization: string | undefined, address: string, transport: TransportName): Promise<Principal>;
+}
+
+export interface TransportAuthOptions {
+  credentials: Pick<Authenticator, 'authenticate'>;
+  throttle: FailedAuthThrottle;
+  log: Logger;
+}
+
+export function createTransportAuth(o: TransportAuthOptions): TransportAuth {
+  const log = o.log.child({ component: 'auth' });
+  return {
+    async authenticate(authorization, address, transport) {
+      try {
+        o.throttle.check(address);
+      } catch (error) {
+        log.debug({ remoteAddress: address, transport }, 'authentication refused: too many failed attempts from this address');
+        throw error;
+      }
+      let principal: Principal;
+      try {
+        principal = await o.credentials.authenticate(authorization);
+      } catch (error) {
+        if (!(error instanceof UnauthenticatedError)) throw error;
+        // A missing credential is no guess: only presented ones count towards the throttle.
+        if (authorization !== undefined) o.throttle.fail(address);
+        log.info({ remoteAddress: address, transport, credential: authorization === undefined ? 'missing' : 'refused' }, 'authentication refused');
+        throw error;
+      }
+      // No throttle.succeed(): one good key would otherwise reset the count of guesses at others.
+      if (principal.kind !== 'anonymous') log.debug({ principal: principal.id, kind: principal.kind, tenant: principal.tenant, transport }, 'authenticated');
+      return principal;
+    },
+  };
+}
+
+/** The remote address of a request (`local` for `yoga.fetch`, which has no socket). */
+export function addressOf(req: IncomingMessage | undefined): string {
+  return req?.socket.remoteAddress ?? 'local';
+}
+
+/** An AppError refusing a request before it runs, as yoga sends it: its code, its HTTP status and headers. */
+function refusal(error: AppError): GraphQLError {
+  const limited = error instanceof RateLimitedError;
+  return createGraphQLError(error.message, {
+    extensions: {
+      code: error.code,
+      ...(limited ? { retryAfterMs: error.retryAfterMs } : {}),
+      http: limited
+        ? { status: 429, headers: { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } }
+        : { status: 401, headers: { 'www-authenticate': 'Bearer' } },
+    },
+  });
+}
+
+/**
+ * Authenticates each GraphQL request over HTTP (queries, mutations, SSE) from its `Authorization`
+ * header, before the body is parsed; the principal is kept for the context (`principals`, by
+ * request). Refused: 401 UNAUTHENTICATED or 429 RATE_LIMITED, no stack.
+ */
+export function useHttpAuthentication(auth: TransportAuth, principals: WeakMap<object, Principal>): Plugin {
+  return {
+    async onRequestParse({ request, serverContext }) {
+      const authorization = request.headers.get('authorization') ?? undefined;
+      try {
+        principals.set(request, await auth.authenticate(authorization, addressOf((serverContext as Partial<ServerContext>).req), 'http'));
+      } catch (error) {
+        if (error instanceof UnauthenticatedError || error instanceof RateLimitedError) throw refusal(error);
+        throw error;
+      }
+    },
+  };
+}
+
+export interface WsAuthOptions {
+  auth: TransportAuth;
+  /** Where each socket's principal is kept for the contexts of its operations. */
+  principals: WeakMap<object, Principal>;
+  /** Closes a socket (4403) when its credential expires or is revoked. */
+  watch: CredentialWatch;
+  log: Logger;
+}
+
+/**
+ * graphql-ws authentication: `connectionParams.authorization` at `connection_init`. Refused: close
+ * 4403 Forbidden (4429 while the address is throttled); accepted: the principal serves every
+ * operation of the socket (each authorized by the GraphQL guard), and the socket is closed with
+ * 4403 when the credential expires or is revoked — the client reconnects with a fresh one.
+ */
+export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect'>> {
+  return {
+    async onConnect({ connectionParams, request, socket }): Promise<boolean | WsRefusal> {
+      const value = connectionParams?.authorization;
+      let principal: Principal;
+      try {
+        principal = await o.auth.authenticate(typeof value === 'string' ? value : undefined, addressOf(request), 'ws');
+      } catch (error) {
+        if (error instanceof RateLimitedError) {
+          return { code: WS_TOO_MANY_REQUESTS, reason: `Too many failed authentications; retry in ${Math.ceil(error.retryAfterMs / 1000)} s` };
+        }
+        if (error instanceof UnauthenticatedError) return false;
+        throw error;
+      }
+      o.principals.set(socket, principal);
+      const untrack = o.watch.track(principal, () => {
+        o.log.info({ principal: principal.id, kind: principal.kind }, 'graphql-ws: the credential expired or was revoked; closing the socket (4403)');
+        socket.close(4403, 'Forbidden: the credential expired or was revoked');
+      });
+      socket.once('close', untrack);
+      return true;
+    },
+  };
+}

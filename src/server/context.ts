@@ -1,0 +1,63 @@
+import type { Principal } from '../auth/principal.js';
+import type { PrincipalLimiter } from '../auth/rate-limit.js';
+import { visibleTenant } from '../auth/scopes.js';
+import type { GraphQLContext, PrincipalLimits, ReadTokenIssuer } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+import type { Queue } from '../queue/index.js';
+import type { TaskEventHub } from './live/hub.js';
+
+export interface OperationContexts {
+  /** The context of one operation of `principal` (HTTP request, graphql-ws subscribe). */
+  contextFor(principal: Principal): GraphQLContext;
+}
+
+export interface OperationContextsOptions {
+  /** The process's queue, unscoped (every tenant): each operation gets it scoped to its principal. */
+  queue: Queue;
+  hub: TaskEventHub;
+  log: Logger;
+  /** null while auth is off. */
+  readTokens: ReadTokenIssuer | null;
+  /** null while auth is off. */
+  limiter: PrincipalLimiter | null;
+}
+
+const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => undefined });
+
+/**
+ * The key under which subscription results are shared (GraphQLContext.resultScope): what the
+ * principal sees — its tenant (`*`: every tenant), its scopes and a read token's tasks — so
+ * results are never shared between callers who would see different things. Tenants cannot
+ * contain `*` or line breaks (isTenant). ANONYMOUS keeps `''`, as before authentication existed.
+ */
+export function resultScopeOf(principal: Principal): string {
+  if (principal.kind === 'anonymous') return '';
+  const tasks = principal.taskIds ? [...principal.taskIds].sort().join(',') : '';
+  return `${visibleTenant(principal) ?? '*'}\n${[...principal.scopes].sort().join(' ')}\n${tasks}`;
+}
+
+/**
+ * Makes each operation's context from its principal: the queue and the event hub as the
+ * principal's tenant sees them (admin: every tenant), enqueues stamped with its tenant and id,
+ * its limits, and a logger naming it (id and kind; never the credential). ANONYMOUS (auth off)
+ * gets the unscoped queue and hub, as before authentication existed.
+ */
+export function createOperationContexts(o: OperationContextsOptions): OperationContexts {
+  return {
+    contextFor(principal) {
+      if (principal.kind === 'anonymous') {
+        return { queue: o.queue, events: o.hub, log: o.log, resultScope: '', principal, readTokens: o.readTokens, limits: UNLIMITED };
+      }
+      const readTenant = visibleTenant(principal);
+      return {
+        queue: o.queue.scoped({ readTenant, writeTenant: principal.tenant, createdBy: principal.id }),
+        events: o.hub.scoped(readTenant),
+        log: o.log.child({ principal: principal.id, kind: principal.kind }),
+        resultScope: resultScopeOf(principal),
+        principal,
+        readTokens: o.readTokens,
+        limits: o.limiter?.forPrincipal(principal) ?? UNLIMITED,
+      };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { Plugin } from 'graphql-yoga';
+import { isLoopbackHost } from './start-rule.js';
+
+/**
+ * Which browser pages may use the API (DESIGN Part 2 §B, docs/auth.md#browsers-cors-csrf-origin),
+ * auth on or off:
+ * - no `Origin` header (servers, the CLI, a same-origin GET): allowed;
+ * - the server's own origin (the Origin's host is the request's Host) and CORS_ORIGINS: allowed;
+ * - any other, `null` included: refused (403 before a WebSocket upgrade, SSE or any GraphQL
+ *   request), and never granted by CORS.
+ * While auth is off, the Host itself must be a loopback name: a DNS-rebinding page (evil.example
+ * resolving to 127.0.0.1) is "same-origin" with itself, sends no Origin on a GET, and would
+ * otherwise read every task from a developer's local server.
+ */
+export interface OriginPolicy {
+  /** Why a request with this `Origin` (null: none) and `Host` is refused, or undefined when allowed. */
+  refusal(origin: string | null | undefined, host: string | null | undefined): string | undefined;
+  /** Whether `origin` is one of CORS_ORIGINS (the only origins granted by CORS, with credentials). */
+  isListed(origin: string): boolean;
+}
+
+export interface OriginPolicyOptions {
+  /** CORS_ORIGINS: `scheme://host[:port]` each. */
+  allowed: readonly string[];
+  /** AUTH_MODE=on: any Host is served (its callers need credentials anyway). */
+  authOn: boolean;
+}
+
+/** `scheme://host[:port]` in lower case, as browsers send it; undefined for anything else (`null` included). */
+function normalize(origin: string): string | undefined {
+  if (!URL.canParse(origin)) return undefined;
+  const url = new URL(origin);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+}
+
+export function createOriginPolicy(o: OriginPolicyOptions): OriginPolicy {
+  const listed = new Set(o.allowed.map((entry) => normalize(entry.trim())).filter((entry): entry is string => entry !== undefined));
+  return {
+    isListed: (origin) => {
+      const normal = normalize(origin);
+      return normal !== undefined && listed.has(normal);
+    },
+    refusal(origin, host) {
+      if (!o.authOn && host && !isLoopbackHost(host)) return `Host ${host} is not a loopback name (AUTH_MODE=off)`;
+      if (origin === null || origin === undefined) return undefined;
+      const normal = normalize(origin);
+      if (normal === undefined) return `Origin ${origin} is not allowed`;
+      if (listed.has(normal)) return undefined;
+      if (host && URL.canParse(`http://${host}`) && new URL(normal).host === new URL(`http://${host}`).host) return undefined;
+      return `Origin ${origin} is not allowed (CORS_ORIGINS)`;
+    },
+  };
+}
+
+/**
+ * yoga's `cors` option: a grant, with credentials, only for CORS_ORIGINS; nothing for any other
+ * origin (yoga's default reflects every origin with credentials). The server's own origin needs
+ * no grant: browsers do not apply CORS to it.
+ */
+export function corsFor(policy: OriginPolicy): (request: Request) => false | { origin: string[]; credentials: boolean; maxAge: number } {
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !policy.isListed(origin)) return false;
+    return { origin: [origin], credentials: true, maxAge: 600 };
+  };
+}
+
+function forbidden(message: string): Response {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code: 'FORBIDDEN' } }] });
+  return new Response(`${body}\n`, { status: 403, headers: { 'content-type': 'application/json; charset=utf-8', vary: 'Origin' } });
+}
+
+/**
+ * Refuses GraphQL requests (queries, mutations, SSE) whose Origin or Host the policy refuses,
+ * with 403 before anything is parsed, and marks every GraphQL answer `Vary: Origin` (the CORS
+ * grant depends on it). Preflights are answered by yoga's CORS plugin before this runs.
+ */
+export function useOriginCheck(policy: OriginPolicy, graphqlPath: string): Plugin {
+  return {
+    onRequest({ request, url, endResponse }) {
+      if (url.pathname !== graphqlPath) return;
+      const refusal = policy.refusal(request.headers.get('origin'), url.host);
+      if (refusal !== undefined) endResponse(forbidden(`${refusal}: the request is refused`));
+    },
+    onResponse({ request, response }) {
+      if (new URL(request.url).pathname !== graphqlPath) return;
+      const vary = response.headers.get('vary');
+      if (!vary?.split(',').some((v) => v.trim().toLowerCase() === 'origin')) response.headers.set('vary', vary ? `${vary}, Origin` : 'Origin');
+    },
+  };
+}

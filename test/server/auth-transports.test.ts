@@ -1,0 +1,271 @@
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey, type CreatedApiKey } from '../../src/auth/api-keys.js';
+import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
+import { resultScopeOf } from '../../src/server/context.js';
+import { startTestServer, useTestServer, type TestServer } from '../helpers/app.js';
+import { bearer, createAuthTransports, type AuthTransports } from '../helpers/auth-transports.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Authentication on every transport (DESIGN Part 2 §B; docs/auth.md#transports): HTTP
+// `Authorization: Bearer`, graphql-ws `connectionParams.authorization` at connect (refused:
+// 4403), SSE as HTTP; credentials that expire or are revoked end open subscriptions; the
+// subscription cap; failed attempts throttled per address; logs never carry a secret.
+const SECRET = 'test-jwt-secret-0123456789-abcdefghij';
+const AUDIENCE = 'taskwire-tests';
+const ENQUEUE = 'mutation($name: String!) { enqueueTask(input: { name: $name, args: ["auth"] }) { task { id tenant createdBy } } }';
+const RESULT = 'query($id: ID!) { taskResult(id: $id) { id status } }';
+const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status version } }';
+
+const logged: string[] = [];
+const log = pino({ level: 'debug' }, { write: (line: string) => void logged.push(line) });
+const env = useTestServer({
+  env: { AUTH_MODE: 'on', JWT_SECRET: SECRET, JWT_AUDIENCE: AUDIENCE, MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '3' },
+  // Many refusals from one address here: the throttle has its own server below.
+  app: { auth: { recheckMs: 200, failedAuth: { maxFailures: 10_000, windowMs: 60_000 } } },
+  log,
+});
+const made: AuthTransports[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((t) => t.closeAll()));
+});
+const transports = (server: TestServer = env.server): AuthTransports => {
+  const t = createAuthTransports(server.url);
+  made.push(t);
+  return t;
+};
+
+const key = (tenant: string, scopes = ['tasks:read', 'tasks:enqueue']): Promise<CreatedApiKey> => createApiKey(env.server.sql, { tenant, scopes });
+
+/** An HS256 JWT; `expiresIn` in seconds from now (negative: already expired). */
+function jwt(o: { sub?: string; tenant?: string; scope?: string; expiresIn?: number; secret?: string; audience?: string } = {}): Promise<string> {
+  return new SignJWT({ tenant: o.tenant ?? 'acme', scope: o.scope ?? 'tasks:read tasks:enqueue' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(o.sub ?? 'user-1')
+    .setAudience(o.audience ?? AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (o.expiresIn ?? 600))
+    .sign(new TextEncoder().encode(o.secret ?? SECRET));
+}
+
+/** `alg: none`: a token with no signature, which no verifier may accept. */
+function unsigned(): string {
+  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub: 'user-1', tenant: 'acme', scope: 'admin', aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.`;
+}
+
+async function pendingTask(credential: string): Promise<string> {
+  const res = await transports().post(ENQUEUE, { name: 'demo.echo' }, bearer(credential));
+  expect(res.errors).toBeUndefined();
+  return (res.data?.enqueueTask as { task: { id: string } }).task.id;
+}
+
+/** Every refused credential, by name: each must be refused the same way on every transport. */
+async function refusedCredentials(): Promise<[string, Record<string, string>][]> {
+  const revoked = await key('acme');
+  await revokeApiKey(env.server.sql, revoked.id);
+  return [
+    ['no credential', {}],
+    ['a malformed one', bearer('not-a-credential')],
+    ['a malformed API key', bearer('tw_0123_abc')],
+    ['another scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
+    ['an expired JWT', bearer(await jwt({ expiresIn: -60 }))],
+    ['a JWT with a wrong signature', bearer(await jwt({ secret: 'another-secret-0123456789-abcdefghijklm' }))],
+    ['a JWT for another audience', bearer(await jwt({ audience: 'someone-else' }))],
+    ['alg none', bearer(unsigned())],
+    ['a revoked API key', bearer(revoked.key)],
+  ];
+}
+
+describe('refused credentials', () => {
+  it('over HTTP: 401 UNAUTHENTICATED, no stack, nothing stored', async () => {
+    const before = await env.server.countTasks();
+    for (const [name, headers] of await refusedCredentials()) {
+      const res = await transports().post(ENQUEUE, { name: 'demo.echo' }, headers);
+      expect(res.status, name).toBe(401);
+      expect(res.errors?.map((e) => e.extensions?.code), name).toEqual(['UNAUTHENTICATED']);
+      expect(res.data, name).toBeUndefined();
+      expect(res.text, name).not.toMatch(/\bat .*\.[jt]s:\d+|stack/i);
+    }
+    expect(await env.server.countTasks()).toBe(before);
+  });
+
+  it('over SSE: UNAUTHENTICATED and the stream ends, no event of the task', async () => {
+    const id = await pendingTask((await key('acme')).key);
+    for (const [name, headers] of await refusedCredentials()) {
+      const stream = await transports().sse(WATCH, { id }, headers);
+      expect(await stream.ended, name).toMatch(/complete|closed/);
+      expect(stream.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code), name).toEqual(['UNAUTHENTICATED']);
+      expect(stream.results.some((r) => r.data), name).toBe(false);
+    }
+  });
+
+  it('over graphql-ws: the connection is closed with 4403 at connection_init', async () => {
+    for (const [name, headers] of await refusedCredentials()) {
+      const conn = transports().ws(headers.authorization === undefined ? undefined : { authorization: headers.authorization });
+      expect((await conn.closed).code, name).toBe(4403);
+    }
+  });
+});
+
+describe('accepted credentials', () => {
+  it('an API key and a JWT work on HTTP; enqueues carry the tenant and the creator', async () => {
+    const k = await key('acme');
+    const byKey = await transports().post(ENQUEUE, { name: 'demo.echo' }, bearer(k.key));
+    expect(byKey.data?.enqueueTask).toMatchObject({ task: { tenant: 'acme', createdBy: k.id } });
+    const byJwt = await transports().post(ENQUEUE, { name: 'demo.echo' }, bearer(await jwt({ sub: 'user-7', tenant: 'acme' })));
+    expect(byJwt.data?.enqueueTask).toMatchObject({ task: { tenant: 'acme', createdBy: 'user-7' } });
+  });
+
+  it("another tenant's task reads as one that does not exist, on HTTP, SSE and graphql-ws", async () => {
+    const id = await pendingTask((await key('acme')).key);
+    const other = (await key('globex')).key;
+    const t = transports();
+    expect((await t.post(RESULT, { id }, bearer(other))).data).toEqual({ taskResult: null });
+    const sse = await t.sse(WATCH, { id }, bearer(other));
+    await sse.ended;
+    expect(sse.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+    const sub = t.ws({ authorization: `Bearer ${other}` }).subscribe(WATCH, { id });
+    await sub.ended;
+    expect(sub.errors.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+  });
+
+  it('a graphql-ws connection serves every subscribe with its principal', async () => {
+    const k = (await key('acme')).key;
+    const id = await pendingTask(k);
+    const conn = transports().ws({ authorization: `Bearer ${k}` });
+    const a = conn.subscribe(WATCH, { id });
+    const b = conn.subscribe(WATCH, { id });
+    await waitFor(() => a.results.length > 0 && b.results.length > 0, { message: 'both subscriptions to deliver' });
+    expect(a.results[0]?.data).toMatchObject({ taskStatusChanged: { id, status: 'PENDING' } });
+    a.unsubscribe();
+    b.unsubscribe();
+  });
+});
+
+describe('credentials that end while a subscription is open', () => {
+  it('a JWT that expires closes its graphql-ws socket with 4403 at expiry; its SSE stream ends with UNAUTHENTICATED', async () => {
+    const id = await pendingTask((await key('acme')).key);
+    const token = await jwt({ expiresIn: 3 });
+    const expiresAt = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp * 1000;
+    const t = transports();
+    const conn = t.ws({ authorization: `Bearer ${token}` });
+    const sub = conn.subscribe(WATCH, { id });
+    const sse = await t.sse(WATCH, { id }, bearer(token));
+    await waitFor(() => sub.results.length > 0 && sse.results.length > 0, { message: 'both to deliver the current state' });
+    const closed = await conn.closed;
+    expect(closed.code).toBe(4403);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt - 50);
+    expect(Date.now()).toBeLessThan(expiresAt + 2000);
+    expect(await sse.ended).toBe('complete');
+    expect(sse.results.at(-1)?.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('a revoked API key ends its open subscriptions within seconds (ws: 4403; SSE: UNAUTHENTICATED) and its next request at once', async () => {
+    const k = await key('acme');
+    const id = await pendingTask(k.key);
+    const t = transports();
+    const conn = t.ws({ authorization: `Bearer ${k.key}` });
+    const sub = conn.subscribe(WATCH, { id });
+    const sse = await t.sse(WATCH, { id }, bearer(k.key));
+    await waitFor(() => sub.results.length > 0 && sse.results.length > 0, { message: 'both to deliver the current state' });
+    const revokedAt = Date.now();
+    await revokeApiKey(env.server.sql, k.id);
+    expect((await t.post(RESULT, { id }, bearer(k.key))).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await conn.closed).code).toBe(4403);
+    expect(await sse.ended).toBe('complete');
+    expect(sse.results.at(-1)?.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    // recheckMs is 200 here (2,000 by default): well within seconds either way.
+    expect(Date.now() - revokedAt).toBeLessThan(3000);
+  });
+});
+
+describe('per principal', () => {
+  it('open subscriptions are capped (MAX_SUBSCRIPTIONS_PER_PRINCIPAL=3) across transports: the next is RATE_LIMITED until one ends', async () => {
+    const k = (await key('acme')).key;
+    const id = await pendingTask(k);
+    const t = transports();
+    const conn = t.ws({ authorization: `Bearer ${k}` });
+    const subs = [conn.subscribe(WATCH, { id }), conn.subscribe(WATCH, { id })];
+    const sse = await t.sse(WATCH, { id }, bearer(k));
+    await waitFor(() => subs.every((s) => s.results.length > 0) && sse.results.length > 0, { message: 'three subscriptions open' });
+    const over = conn.subscribe(WATCH, { id });
+    await over.ended;
+    expect(over.errors.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect(over.errors[0]?.extensions?.retryAfterMs).toBeGreaterThan(0);
+    const overSse = await t.sse(WATCH, { id }, bearer(k));
+    await overSse.ended;
+    expect(overSse.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    // Another principal is not affected.
+    const other = t.ws({ authorization: `Bearer ${(await key('acme')).key}` }).subscribe(WATCH, { id });
+    await waitFor(() => other.results.length > 0, { message: "another key's subscription" });
+    sse.abort();
+    const again = await waitFor(
+      async () => {
+        const s = conn.subscribe(WATCH, { id });
+        const outcome = await Promise.race([s.ended, waitFor(() => s.results.length > 0 && s.errors.length === 0, { timeoutMs: 2000 }).then(() => 'open')]);
+        return outcome === 'open' ? s : (s.unsubscribe(), false);
+      },
+      { timeoutMs: 5000, message: 'a slot to free once the SSE stream ended' },
+    );
+    expect(again.results[0]?.data).toMatchObject({ taskStatusChanged: { id } });
+  });
+
+  it('the logs name the principal (id, kind) and never carry a secret', async () => {
+    const k = await key('acme');
+    const token = await jwt({ sub: 'user-logged' });
+    logged.length = 0;
+    await transports().post(RESULT, { id: '00000000-0000-7000-8000-000000000000' }, bearer(`${k.key.slice(0, -2)}xx`));
+    await transports().post(RESULT, { id: '00000000-0000-7000-8000-000000000000' }, bearer(k.key));
+    await transports().post(RESULT, { id: '00000000-0000-7000-8000-000000000000' }, bearer(token));
+    const secret = k.key.split('_')[2] as string;
+    const text = logged.join('');
+    expect(text).toContain(k.id);
+    expect(text).toContain('"kind":"api-key"');
+    expect(text).toContain('user-logged');
+    expect(text).toContain('authentication refused');
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(secret.slice(0, 20));
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(token.split('.')[2] as string);
+  });
+});
+
+describe('failed authentications per address', () => {
+  it('past the limit, even a good key is RATE_LIMITED (retryAfterMs; HTTP 429, ws 4429); missing credentials do not count', async () => {
+    const server = await startTestServer({ env: { AUTH_MODE: 'on' }, app: { auth: { failedAuth: { maxFailures: 3, windowMs: 60_000 } } } });
+    try {
+      const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
+      const t = transports(server);
+      for (let i = 0; i < 5; i += 1) expect((await t.post('{ __typename }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      for (let i = 0; i < 3; i += 1) expect((await t.post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      const limited = await t.post('{ __typename }', undefined, bearer(good));
+      expect(limited.status).toBe(429);
+      expect(limited.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      expect(limited.errors?.[0]?.extensions?.retryAfterMs).toBeGreaterThan(50_000);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(50);
+      expect((await t.ws({ authorization: `Bearer ${good}` }).closed).code).toBe(4429);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('resultScopeOf', () => {
+  const p = (o: Partial<Principal>): Principal => ({ kind: 'api-key', id: 'k', tenant: 'acme', scopes: ['tasks:read'], ...o });
+  it('keeps results apart between tenants, scopes and read tokens; auth off keeps the one scope of before', () => {
+    expect(resultScopeOf(ANONYMOUS)).toBe('');
+    const scopes = [
+      p({}),
+      p({ tenant: 'globex' }),
+      p({ scopes: ['tasks:read', 'tasks:cancel'] }),
+      p({ scopes: ['admin'] }),
+      p({ kind: 'read-token', taskIds: ['a'] }),
+      p({ kind: 'read-token', taskIds: ['b'] }),
+    ].map(resultScopeOf);
+    expect(new Set(scopes).size).toBe(scopes.length);
+    expect(resultScopeOf(p({ id: 'another key' }))).toBe(resultScopeOf(p({})));
+    expect(resultScopeOf(p({ scopes: ['admin'], tenant: 'x' }))).toBe(resultScopeOf(p({ scopes: ['admin'], tenant: 'y' })));
+  });
+});
