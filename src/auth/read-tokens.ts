@@ -14,26 +14,19 @@ import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../error
 import type { Logger } from '../logger.js';
 import { isUuid } from '../queue/uuid.js';
 import { isTenant, type Principal, type PrincipalKind } from './principal.js';
-import { visibleTenant } from './scopes.js';
 
 /** Makes read tokens: good only to read and subscribe to the given tasks. */
 export interface ReadTokenIssuer {
   /**
    * A token for `taskIds` of `principal`'s tenant, valid `ttlSeconds` (default READ_TOKEN_TTL_S),
    * never past the principal's own expiry. The caller checks that the tasks exist and are
-   * visible to the principal; this checks the rest.
-   * @param options.tenant the tasks' tenant, for a principal that sees every tenant (admin);
-   *   ignored for any other, whose token always carries its own tenant.
+   * visible to the principal; this checks the rest. The token's tenant is `principal.tenant`: for
+   * an admin (who sees every tenant) the caller passes the principal with the tasks' tenant.
    * @throws BadUserInputError (field `taskIds` or `ttlSeconds`): no ids, more than
    *   MAX_READ_TOKEN_TASKS, a malformed id, a ttl out of range. NotFoundError: a read token
    *   asking for a task beyond its own. UnauthenticatedError: the principal has expired.
    */
-  issue(
-    principal: Principal,
-    taskIds: readonly string[],
-    ttlSeconds?: number,
-    options?: { tenant?: string },
-  ): Promise<{ token: string; expiresAt: Date }>;
+  issue(principal: Principal, taskIds: readonly string[], ttlSeconds?: number): Promise<{ token: string; expiresAt: Date }>;
 }
 
 /** Issues and checks read tokens. */
@@ -140,7 +133,7 @@ export function createReadTokens(options: ReadTokensOptions): ReadTokens {
   };
 
   return {
-    async issue(principal, taskIds, ttlSeconds = options.ttlS, issueOptions = {}) {
+    async issue(principal, taskIds, ttlSeconds = options.ttlS) {
       const ids = validTaskIds(taskIds);
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_READ_TOKEN_TTL_S) {
         throw new BadUserInputError(`ttlSeconds must be a whole number from 1 to ${MAX_READ_TOKEN_TTL_S}`, { field: 'ttlSeconds' });
@@ -148,7 +141,7 @@ export function createReadTokens(options: ReadTokensOptions): ReadTokens {
       // A read token makes tokens only for its own tasks (others answer as ones that do not exist).
       const beyond = principal.taskIds && ids.find((id) => !principal.taskIds!.includes(id));
       if (beyond) throw new NotFoundError('Task', beyond, { field: 'taskIds' });
-      const tenant = visibleTenant(principal) === null && issueOptions.tenant !== undefined ? issueOptions.tenant : principal.tenant;
+      const { tenant } = principal;
       if (!isTenant(tenant)) throw new BadUserInputError('Not a tenant', { field: 'tenant' });
       const t = now();
       // Whole seconds (JWT NumericDate), rounded down: never past the principal's expiry.
