@@ -84,6 +84,7 @@ describe('refused credentials', () => {
     for (const [name, headers] of await refusedCredentials()) {
       const res = await transports().post(ENQUEUE, { name: 'demo.echo' }, headers);
       expect(res.status, name).toBe(401);
+      expect(res.headers.get('www-authenticate'), name).toBe('Bearer');
       expect(res.errors?.map((e) => e.extensions?.code), name).toEqual(['UNAUTHENTICATED']);
       expect(res.data, name).toBeUndefined();
       expect(res.text, name).not.toMatch(/\bat .*\.[jt]s:\d+|stack/i);
