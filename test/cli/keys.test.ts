@@ -87,8 +87,10 @@ describe('taskwire keys list and revoke', () => {
     expect(Object.keys(row).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'name', 'revokedAt', 'scopes', 'tenant']);
   });
 
-  it('refuses an unknown subcommand and a missing id with exit code 2', async () => {
-    const [unknown, missing] = await Promise.all([runCli(['keys', 'rotate'], env), runCli(['keys', 'revoke'], env)]);
+  it('refuses an unknown subcommand and a missing id with exit code 2; --help says how', async () => {
+    const [unknown, missing, help] = await Promise.all([runCli(['keys', 'rotate'], env), runCli(['keys', 'revoke'], env), runCli(['keys', '--help'], env)]);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: taskwire keys create --tenant T --scopes a,b/);
     expect(unknown.code).toBe(2);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/missing ID/);
