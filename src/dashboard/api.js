@@ -194,7 +194,11 @@ export function subscribe(query, variables, handlers) {
       let outcome = 'ended';
       try {
         const res = await fetch(url, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, cache: 'no-store', signal: aborter.signal });
-        if (!res.ok || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+        if (res.status === 401) {
+          // UNAUTHENTICATED, whatever the body says it in (yoga sends it as a one-event stream).
+          void res.body?.cancel().catch(() => {});
+          refused = true;
+        } else if (!res.ok || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
           const errors = await errorsOf(res);
           if (closed) return;
           if (!isUnauthenticated(errors)) {
