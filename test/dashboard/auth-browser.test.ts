@@ -1,0 +1,272 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { waitFor } from '../helpers/wait.js';
+import { crossOriginAttempts, type AttemptOutcome } from './cross-origin-page.js';
+
+warnIfBrowserSkipped('the dashboard and GraphiQL sign-in test');
+
+/**
+ * The dashboard and GraphiQL with AUTH_MODE=on, in headless Chromium: both ask for a token, keep
+ * it for the tab, send it on HTTP and graphql-ws, and follow live changes with it; a page of
+ * another origin gets nothing through, even holding a valid token.
+ */
+
+const SECRET = 'dashboard-auth-test-secret-of-32-characters-at-least';
+const TENANT = 'acme';
+
+let server: TestServer;
+let base: string;
+let browser: Browser;
+let other: Server;
+let otherOrigin: string;
+const problems: string[] = [];
+
+async function mint(sub: string, seconds = 600, scope = 'tasks:read tasks:enqueue tasks:cancel tasks:retry'): Promise<string> {
+  return new SignJWT({ tenant: TENANT, scope })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+async function enqueueAs(token: string, args: unknown[]): Promise<string> {
+  const res = await server.post(
+    { query: 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }', variables: { input: { name: 'math.copysign', args } } },
+    { authorization: `Bearer ${token}` },
+  );
+  const id = (res.data as { enqueueTask?: { task: { id: string } } } | undefined)?.enqueueTask?.task.id;
+  if (!id) throw new Error(`enqueue failed: ${JSON.stringify(res.errors)}`);
+  return id;
+}
+
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(10_000);
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  return page;
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.locator('#sign-in[open] input[name="token"]').fill(token);
+  await page.locator('#sign-in[open] button[type="submit"]').click();
+}
+
+describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () => {
+  beforeAll(async () => {
+    requireChromium();
+    // Another origin (another port): a page of its own that tries to use the API.
+    other = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>elsewhere</title><p>another origin</p>');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    otherOrigin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (other ? other.close(() => resolve()) : resolve()));
+  });
+
+  describe('with AUTH_MODE=on', () => {
+    beforeAll(async () => {
+      server = await startTestServer({ runner: {}, env: { AUTH_MODE: 'on', JWT_SECRET: SECRET } });
+      base = server.url.slice(0, -'/graphql'.length);
+    });
+
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it('the dashboard asks for a token, refuses a wrong one, then lists the tenant\'s tasks and follows them live', async () => {
+      const token = await mint('dashboard-user');
+      const earlier = await enqueueAs(token, [5, -1]);
+      const page = await newPage();
+      await page.goto(`${base}/dashboard`);
+      await page.locator('#sign-in[open]').waitFor();
+      await page.locator('#live').filter({ hasText: 'sign-in needed' }).waitFor();
+      expect(await page.locator('#rows tr').count()).toBe(0);
+
+      await signIn(page, 'not-a-token');
+      await page.locator('#sign-in-error').filter({ hasText: 'refused' }).waitFor();
+      expect(await page.locator('#sign-in').getAttribute('open')).not.toBeNull();
+
+      await signIn(page, `Bearer ${token}`);
+      await page.locator('#sign-in').and(page.locator(':not([open])')).waitFor({ state: 'attached' });
+      await page.locator('#live.on').waitFor();
+      await page.locator(`#rows tr[data-id="${earlier}"]`).waitFor();
+      await page.locator('#viewer').filter({ hasText: `dashboard-user · ${TENANT}` }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem('taskwire.token'))).toBe(token);
+
+      // Live: a task enqueued through the API shows up and reaches SUCCEEDED without a reload.
+      const live = await enqueueAs(token, [7, -1]);
+      await page.locator(`#rows tr[data-id="${live}"][data-status="SUCCEEDED"]`).waitFor();
+
+      // One sign-in serves GraphiQL in the same tab: no dialog there, its requests carry the token.
+      const statuses: number[] = [];
+      page.on('response', (response) => {
+        if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
+      });
+      await page.goto(`${base}/graphql`);
+      await waitFor(() => statuses.length > 0, { message: 'GraphiQL to read the schema' });
+      expect(statuses.every((status) => status === 200)).toBe(true);
+      expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
+      await page.locator('#taskwire-sign-out').waitFor();
+
+      // Sign out: the page starts over and asks again.
+      await page.goto(`${base}/dashboard`);
+      await page.locator('#live.on').waitFor();
+      await page.locator('#sign-out').click();
+      await page.locator('#sign-in[open]').waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem('taskwire.token'))).toBeNull();
+      await page.close();
+    });
+
+    it('a token that expires while the dashboard is open brings the sign-in back; a fresh one resumes the live list', async () => {
+      const page = await newPage();
+      await page.goto(`${base}/dashboard`);
+      await signIn(page, await mint('short-lived', 3));
+      await page.locator('#live.on').waitFor();
+      await page.locator('#sign-in[open]').waitFor({ timeout: 20_000 });
+      const token = await mint('short-lived');
+      await signIn(page, token);
+      await page.locator('#live.on').waitFor();
+      const after = await enqueueAs(token, [9, -1]);
+      await page.locator(`#rows tr[data-id="${after}"][data-status="SUCCEEDED"]`).waitFor();
+      await page.close();
+    });
+
+    it('GraphiQL asks for a token, keeps it, and sends it on HTTP and in graphql-ws connection_init', async () => {
+      const page = await newPage();
+      await page.goto(`${base}/graphql`);
+      await page.locator('#taskwire-sign-in[open]').waitFor({ timeout: 20_000 });
+      await page.locator('#taskwire-sign-in input[name="token"]').fill('wrong');
+      await page.locator('#taskwire-sign-in button[type="submit"]').click();
+      await page.locator('#taskwire-sign-in-error').filter({ hasText: 'refused' }).waitFor();
+
+      const token = await mint('graphiql-user');
+      await page.locator('#taskwire-sign-in input[name="token"]').fill(token);
+      await Promise.all([page.waitForEvent('load'), page.locator('#taskwire-sign-in button[type="submit"]').click()]);
+      await page.locator('#taskwire-sign-out').waitFor({ timeout: 20_000 });
+      expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
+
+      // The page's WebSocket (as GraphiQL gets it) puts the token into connection_init: acknowledged, and a subscription runs.
+      const id = await enqueueAs(token, [4, -1]);
+      const outcome = await page.evaluate(
+        ([url, taskId]) =>
+          new Promise<string>((resolve) => {
+            const socket = new WebSocket(url, 'graphql-transport-ws');
+            socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init' }));
+            socket.onclose = (event) => resolve(`closed ${event.code}`);
+            socket.onmessage = (event) => {
+              const message = JSON.parse(String(event.data));
+              if (message.type === 'connection_ack') {
+                socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { taskStatusChanged(id: "${taskId}") { id status } }` } }));
+              } else if (message.type === 'next') {
+                resolve(message.payload.data?.taskStatusChanged?.id ?? JSON.stringify(message.payload.errors));
+                socket.close(1000);
+              }
+            };
+          }),
+        [server.url.replace('http:', 'ws:'), id] as const,
+      );
+      expect(outcome).toBe(id);
+
+      // And GraphiQL's own run of a subscription (over its graphql-ws client) shows the task.
+      const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
+      await page.goto(`${base}/graphql?query=${encodeURIComponent(query)}`);
+      await page.locator('.graphiql-execute-button').click();
+      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+      expect(await page.locator('.graphiql-response').textContent()).toContain(id);
+      await page.close();
+    });
+
+    it('a page of another origin cannot enqueue, by fetch or WebSocket, even with a valid token: nothing is stored', async () => {
+      const token = await mint('cross-origin', 600);
+      const before = await server.countTasks();
+      const page = await newPage();
+      await page.goto(`${otherOrigin}/`);
+      const outcomes = (await page.evaluate(crossOriginAttempts({ url: server.url, token }))) as AttemptOutcome[];
+      const byName = Object.fromEntries(outcomes.map((o) => [o.attempt, o]));
+      // fetch with JSON and a token: the preflight gets no CORS grant, so the POST is never sent.
+      expect(byName['fetch-json']?.outcome).toBe('blocked');
+      // A "simple" POST that needs no preflight (text/plain, no-cors): refused by the server (Origin / CSRF); opaque to the page.
+      expect(byName['fetch-simple']?.outcome).toBe('opaque');
+      // WebSocket: refused at the upgrade (Origin), never acknowledged.
+      expect(byName['websocket']?.outcome).toMatch(/^closed /);
+      expect(await server.countTasks()).toBe(before);
+      await page.close();
+
+      // The same attempts from the dashboard's own origin do enqueue: the attack code works when allowed.
+      const own = await newPage();
+      await own.goto(`${base}/dashboard/tasks.json`);
+      const allowed = (await own.evaluate(crossOriginAttempts({ url: server.url, token }))) as AttemptOutcome[];
+      expect(allowed.find((o) => o.attempt === 'fetch-json')?.outcome).toBe('enqueued');
+      expect(allowed.find((o) => o.attempt === 'websocket')?.outcome).toBe('enqueued');
+      expect(await server.countTasks()).toBe(before + 2);
+      await own.close();
+      expect(problems).toEqual([]);
+    });
+  });
+
+  describe('with AUTH_MODE=off', () => {
+    let open: TestServer;
+    let openBase: string;
+
+    beforeAll(async () => {
+      open = await startTestServer({ runner: {} });
+      openBase = open.url.slice(0, -'/graphql'.length);
+    });
+
+    afterAll(async () => {
+      await open?.close();
+    });
+
+    it('the dashboard and GraphiQL work as before: no sign-in, no sign-out, no token sent', async () => {
+      const page = await newPage();
+      const authorizations: (string | undefined)[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes('/graphql')) authorizations.push(request.headers().authorization);
+      });
+      await page.goto(`${openBase}/dashboard`);
+      await page.locator('#live.on').waitFor();
+      const id = await open.enqueue('math.copysign', [6, -1]);
+      await page.locator(`#rows tr[data-id="${id}"][data-status="SUCCEEDED"]`).waitFor();
+      expect(await page.locator('#sign-in').getAttribute('open')).toBeNull();
+      expect(await page.locator('#viewer').isHidden()).toBe(true);
+      expect(await page.locator('#sign-out').isHidden()).toBe(true);
+
+      const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
+      await page.goto(`${openBase}/graphql?query=${encodeURIComponent(query)}`);
+      await page.locator('.graphiql-execute-button').click();
+      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+      expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
+      expect(await page.locator('#taskwire-sign-out').count()).toBe(0);
+      expect(authorizations.length).toBeGreaterThan(0);
+      expect(authorizations.filter((a) => a !== undefined)).toEqual([]);
+      await page.close();
+    });
+
+    it('a page of another origin cannot enqueue, by fetch or WebSocket, though no credential is needed', async () => {
+      const before = await open.countTasks();
+      const page = await newPage();
+      await page.goto(`${otherOrigin}/`);
+      const outcomes = (await page.evaluate(crossOriginAttempts({ url: open.url, token: 'unused' }))) as AttemptOutcome[];
+      expect(Object.fromEntries(outcomes.map((o) => [o.attempt, o.outcome.replace(/ \d+$/, '')]))).toEqual({
+        'fetch-json': 'blocked',
+        'fetch-simple': 'opaque',
+        websocket: 'closed',
+      });
+      expect(await open.countTasks()).toBe(before);
+      await page.close();
+      expect(problems).toEqual([]);
+    });
+  });
+});
