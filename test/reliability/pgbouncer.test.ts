@@ -13,7 +13,7 @@ import { waitFor } from '../helpers/wait.js';
 
 // Scale-out behind PgBouncer in transaction pooling (issue 16): 2 GraphQL servers and 6 worker
 // processes share 20 server connections, LISTEN going over DATABASE_LISTEN_URL straight to
-// PostgreSQL. The same deployment then runs without PgBouncer, for the throughput beside it.
+// PostgreSQL. Then, for the throughput beside it, workers through PgBouncer and direct side by side.
 const SERVERS = 2;
 const WORKERS = 6;
 const POOL = 20;
@@ -26,12 +26,11 @@ const FEED = 'subscription { taskEventFeed { taskId type } }';
 const FILTERED = 'subscription { taskStatusChanged(filter: { status: [SUCCEEDED, FAILED, CANCELLED] }) { id status } }';
 
 interface Figures {
-  label: string;
   /** The bulk's drain: tasks over the time from its first claim to its last finish. */
   tasksPerS: number;
   drainMs: number;
-  peakServers?: number;
-  peakClientsWaiting?: number;
+  peakServers: number;
+  peakClientsWaiting: number;
   /** Terminal states each server's filter subscription delivered (of TASKS), once the feeds had them all. */
   filterSaw: number[];
   /** How long each step took, in ms. */
@@ -141,14 +140,18 @@ async function expectNothingLost(database: TestDatabase, ids: string[], s: Subsc
   }
 }
 
-/** Runs the whole deployment on `database`, through PgBouncer when `pooled`, checks it, stops it, and returns its figures. */
-async function runDeployment(database: TestDatabase, pooled: boolean): Promise<Figures> {
+/** What a process gets: DATABASE_URL through PgBouncer and DATABASE_LISTEN_URL direct, or DATABASE_URL direct. */
+function envFor(database: TestDatabase, pooled: boolean): Record<string, string> {
   const name = new URL(database.url).pathname.slice(1);
-  const env: Record<string, string> = {
-    DATABASE_URL: pooled ? bouncer!.urlFor(name) : database.url,
-    ...(pooled ? { DATABASE_LISTEN_URL: database.url } : {}),
-    ENQUEUE_RATE_PER_S: '0',
-  };
+  return pooled
+    ? { DATABASE_URL: bouncer!.urlFor(name), DATABASE_LISTEN_URL: database.url, ENQUEUE_RATE_PER_S: '0' }
+    : { DATABASE_URL: database.url, ENQUEUE_RATE_PER_S: '0' };
+}
+
+/** Runs the whole deployment on `database` through PgBouncer, checks it, stops it, and returns its figures. */
+async function runDeployment(database: TestDatabase): Promise<Figures> {
+  const name = new URL(database.url).pathname.slice(1);
+  const env = envFor(database, true);
   const steps: Record<string, number> = {};
   let since = performance.now();
   const step = (label: string): void => {
@@ -166,8 +169,8 @@ async function runDeployment(database: TestDatabase, pooled: boolean): Promise<F
   const subscribers = { ...live, watches };
   step('enqueue');
 
-  const sampler = pooled ? bouncer!.samplePool(name) : undefined;
-  let peaks: { peakServers: number; peakClientsWaiting: number } | undefined;
+  const sampler = bouncer!.samplePool(name);
+  let peaks: { peakServers: number; peakClientsWaiting: number };
   try {
     await waitFor(
       async () => {
@@ -177,7 +180,7 @@ async function runDeployment(database: TestDatabase, pooled: boolean): Promise<F
       { timeoutMs: 120_000, intervalMs: 200, message: `${TASKS} tasks to succeed (${all.map(describeProcess).join('\n')})` },
     );
   } finally {
-    peaks = await sampler?.stop();
+    peaks = await sampler.stop();
   }
   step('drain');
   await waitFor(() => live.feeds.every((s) => s.failure !== undefined || ids.every((id) => s.terminal.has(id))) && watches.every((w) => w.end !== undefined), {
@@ -195,7 +198,6 @@ async function runDeployment(database: TestDatabase, pooled: boolean): Promise<F
   expect(await Promise.all(all.map((p) => p.stop(30_000)))).toEqual(all.map(() => 0));
   step('stop');
   return {
-    label: pooled ? `through PgBouncer (transaction pooling, ${POOL} server connections)` : 'direct (no PgBouncer)',
     tasksPerS: Math.round((Number(drain?.n) / Number(drain?.ms)) * 1000),
     drainMs: Number(drain?.ms),
     ...peaks,
@@ -204,9 +206,45 @@ async function runDeployment(database: TestDatabase, pooled: boolean): Promise<F
   };
 }
 
-function describeFigures(f: Figures): string {
-  const pool = f.peakServers === undefined ? '' : `; peak ${f.peakServers} server connections, peak ${f.peakClientsWaiting} clients waiting`;
-  return `  ${f.label}: ${f.tasksPerS} tasks/s (${f.drainMs} ms)${pool}; filter subscriptions saw ${f.filterSaw.join(' and ')} of ${TASKS} ends; steps (ms) ${JSON.stringify(f.steps)}`;
+/** Half the workers through PgBouncer, half direct, on one queue at the same time: each half's share is its throughput. */
+interface Comparison {
+  tasks: number;
+  windowMs: number;
+  viaBouncerPerS: number;
+  directPerS: number;
+}
+
+/**
+ * WORKERS workers on `database`, half through PgBouncer and half direct, drain TASKS tasks enqueued in one
+ * statement. Run side by side rather than one after the other, both halves meet the same load from
+ * the rest of the machine (this one is shared), so the ratio of what they got done is a fair one.
+ */
+async function compareWorkers(database: TestDatabase): Promise<Comparison> {
+  const halves = [true, false].map((pooled) => Array.from({ length: WORKERS / 2 }, () => spawnCli('worker', envFor(database, pooled))));
+  processes.push(...halves.flat());
+  const [pooledIds, directIds] = await Promise.all(halves.map((half) => Promise.all(half.map((w) => workerIdOf(w, 60_000)))));
+  const deps = await createDeps(loadConfig(envFor(database, false)), { databaseUrl: database.url, log: silentLogger });
+  extraDeps.push(deps);
+  await deps.queue.enqueueMany(Array.from({ length: TASKS }, (_, i) => ({ name: 'demo.echo', args: [i], queue: 'compare' })));
+  await waitFor(
+    async () => {
+      const [row] = await database.db.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'SUCCEEDED' AND queue = 'compare'`;
+      return Number(row?.n) === TASKS;
+    },
+    { timeoutMs: 120_000, intervalMs: 200, message: `${TASKS} tasks to succeed (${halves.flat().map(describeProcess).join('\n')})` },
+  );
+  const [row] = await database.db.sql`
+    SELECT count(*)::int AS tasks, count(*) FILTER (WHERE attempts = 1)::int AS once,
+      count(*) FILTER (WHERE worker_ids[1] = ANY(${pooledIds!}::text[]))::int AS via_bouncer,
+      count(*) FILTER (WHERE worker_ids[1] = ANY(${directIds!}::text[]))::int AS direct,
+      round(extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::int AS window_ms
+    FROM tasks WHERE queue = 'compare'`;
+  expect(row).toMatchObject({ tasks: TASKS, once: TASKS });
+  expect(Number(row?.viaBouncer) + Number(row?.direct)).toBe(TASKS);
+  const all = halves.flat();
+  expect(await Promise.all(all.map((p) => p.stop(30_000)))).toEqual(all.map(() => 0));
+  const windowMs = Number(row?.windowMs);
+  return { tasks: TASKS, windowMs, viaBouncerPerS: Math.round((Number(row?.viaBouncer) / windowMs) * 1000), directPerS: Math.round((Number(row?.direct) / windowMs) * 1000) };
 }
 
 describe.skipIf(SKIP_PGBOUNCER)('scale-out behind PgBouncer in transaction pooling', () => {
@@ -214,22 +252,23 @@ describe.skipIf(SKIP_PGBOUNCER)('scale-out behind PgBouncer in transaction pooli
     `${SERVERS} servers and ${WORKERS} workers through one PgBouncer capped at ${POOL} server connections run ${TASKS} tasks, each once; every feed and per-task subscriber on both servers sees every end`,
     { timeout: 400_000 },
     async () => {
-      const viaBouncer = await runDeployment(databases[0]!, true);
-      expect(viaBouncer.peakServers).toBeGreaterThan(0);
-      expect(viaBouncer.peakServers).toBeLessThanOrEqual(POOL);
-      // The same deployment and load without PgBouncer (each process's own 10 connections, 80 in all).
-      const direct = await runDeployment(databases[1]!, false);
+      const run = await runDeployment(databases[0]!);
+      expect(run.peakServers).toBeGreaterThan(0);
+      expect(run.peakServers).toBeLessThanOrEqual(POOL);
+      const compared = await compareWorkers(databases[1]!);
       console.log(
         [
-          `[pgbouncer] ${SERVERS} servers + ${WORKERS} workers (DB_POOL_SIZE 10 each), ${TASKS} demo.echo tasks; on each server a taskEventFeed, ` +
-            `a taskStatusChanged(filter) and ${PER_TASK} taskStatusChanged(id); drain of the ${TASKS - VIA_GRAPHQL} enqueued in one statement:`,
-          describeFigures(viaBouncer),
-          describeFigures(direct),
-          `  through PgBouncer: ${(viaBouncer.tasksPerS / direct.tasksPerS).toFixed(2)}× the direct throughput`,
+          `[pgbouncer] ${SERVERS} servers + ${WORKERS} workers (DB_POOL_SIZE 10 each, 80 client connections) through PgBouncer (${POOL} server connections), ` +
+            `${TASKS} demo.echo tasks; on each server a taskEventFeed, a taskStatusChanged(filter) and ${PER_TASK} taskStatusChanged(id):`,
+          `  drain of the ${TASKS - VIA_GRAPHQL} enqueued in one statement: ${run.tasksPerS} tasks/s (${run.drainMs} ms); peak ${run.peakServers} server connections, ` +
+            `peak ${run.peakClientsWaiting} clients waiting; filter subscriptions saw ${run.filterSaw.join(' and ')} of ${TASKS} ends; steps (ms) ${JSON.stringify(run.steps)}`,
+          `[pgbouncer] ${WORKERS / 2} workers through PgBouncer and ${WORKERS / 2} direct, side by side on ${compared.tasks} tasks (${compared.windowMs} ms): ` +
+            `${compared.viaBouncerPerS} tasks/s through PgBouncer, ${compared.directPerS} tasks/s direct ` +
+            `(${(compared.viaBouncerPerS / compared.directPerS).toFixed(2)}×)`,
         ].join('\n'),
       );
       await mkdir('test-artifacts', { recursive: true });
-      await writeFile('test-artifacts/pgbouncer.json', `${JSON.stringify({ at: new Date().toISOString(), tasks: TASKS, viaBouncer, direct }, null, 2)}\n`);
+      await writeFile('test-artifacts/pgbouncer.json', `${JSON.stringify({ at: new Date().toISOString(), tasks: TASKS, run, compared }, null, 2)}\n`);
     },
   );
 });
