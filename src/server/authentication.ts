@@ -134,6 +134,8 @@ export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect
         socket.close(4403, 'Forbidden: the credential expired or was revoked');
       });
       socket.once('close', untrack);
+      // Closed while authenticating: no 'close' is coming any more.
+      if (socket.readyState !== socket.OPEN) untrack();
       return true;
     },
   };

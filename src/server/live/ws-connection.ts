@@ -220,9 +220,10 @@ export class Connection {
       document,
       operationName: payload.operationName ?? undefined,
       variableValues: payload.variables ?? undefined,
-      // Per operation: it will hold the caller's identity, which may change between operations
-      // (a token refreshed). Cheap: references to shared services (src/graphql/context.ts).
-      contextValue: (await env.contextFactory()) as GraphQLContext,
+      // Per operation: the caller's identity (the socket's principal) and references to shared
+      // services (src/graphql/context.ts). A copy: envelop builds every context of this envelop
+      // into the one initial object, which the socket's other operations would then share.
+      contextValue: { ...((await env.contextFactory()) as GraphQLContext) },
     };
     const outcome = (await (operation.operation === 'subscription' ? env.subscribe(args) : env.execute(args))) as Outcome;
     if (this.ops.get(op.id) !== op) {
