@@ -1,10 +1,10 @@
-import { SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey, type CreatedApiKey } from '../../src/auth/api-keys.js';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
 import { resultScopeOf } from '../../src/server/context.js';
 import { startTestServer, useTestServer, type TestServer } from '../helpers/app.js';
+import { AUTH_ENV, createTestKey, refusedCredentials, signTestJwt } from '../helpers/auth-credentials.js';
 import { bearer, createAuthTransports, type AuthTransports } from '../helpers/auth-transports.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -12,8 +12,6 @@ import { waitFor } from '../helpers/wait.js';
 // `Authorization: Bearer`, graphql-ws `connectionParams.authorization` at connect (refused:
 // 4403), SSE as HTTP; credentials that expire or are revoked end open subscriptions; the
 // subscription cap; failed attempts throttled per address; logs never carry a secret.
-const SECRET = 'test-jwt-secret-0123456789-abcdefghij';
-const AUDIENCE = 'taskwire-tests';
 const ENQUEUE = 'mutation($name: String!) { enqueueTask(input: { name: $name, args: ["auth"] }) { task { id tenant createdBy } } }';
 const RESULT = 'query($id: ID!) { taskResult(id: $id) { id status } }';
 const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status version } }';
@@ -21,7 +19,7 @@ const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status v
 const logged: string[] = [];
 const log = pino({ level: 'debug' }, { write: (line: string) => void logged.push(line) });
 const env = useTestServer({
-  env: { AUTH_MODE: 'on', JWT_SECRET: SECRET, JWT_AUDIENCE: AUDIENCE, MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '3' },
+  env: { ...AUTH_ENV, MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '3' },
   // Many refusals from one address here: the throttle has its own server below.
   app: { auth: { recheckMs: 200, failedAuth: { maxFailures: 10_000, windowMs: 60_000 } } },
   log,
@@ -36,24 +34,8 @@ const transports = (server: TestServer = env.server): AuthTransports => {
   return t;
 };
 
-const key = (tenant: string, scopes = ['tasks:read', 'tasks:enqueue']): Promise<CreatedApiKey> => createApiKey(env.server.sql, { tenant, scopes });
-
-/** An HS256 JWT; `expiresIn` in seconds from now (negative: already expired). */
-function jwt(o: { sub?: string; tenant?: string; scope?: string; expiresIn?: number; secret?: string; audience?: string } = {}): Promise<string> {
-  return new SignJWT({ tenant: o.tenant ?? 'acme', scope: o.scope ?? 'tasks:read tasks:enqueue' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(o.sub ?? 'user-1')
-    .setAudience(o.audience ?? AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + (o.expiresIn ?? 600))
-    .sign(new TextEncoder().encode(o.secret ?? SECRET));
-}
-
-/** `alg: none`: a token with no signature, which no verifier may accept. */
-function unsigned(): string {
-  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub: 'user-1', tenant: 'acme', scope: 'admin', aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.`;
-}
+const key = (tenant: string, scopes?: string[]): Promise<CreatedApiKey> => createTestKey(env.server.sql, tenant, scopes);
+const jwt = signTestJwt;
 
 async function pendingTask(credential: string): Promise<string> {
   const res = await transports().post(ENQUEUE, { name: 'demo.echo' }, bearer(credential));
@@ -61,27 +43,10 @@ async function pendingTask(credential: string): Promise<string> {
   return (res.data?.enqueueTask as { task: { id: string } }).task.id;
 }
 
-/** Every refused credential, by name: each must be refused the same way on every transport. */
-async function refusedCredentials(): Promise<[string, Record<string, string>][]> {
-  const revoked = await key('acme');
-  await revokeApiKey(env.server.sql, revoked.id);
-  return [
-    ['no credential', {}],
-    ['a malformed one', bearer('not-a-credential')],
-    ['a malformed API key', bearer('tw_0123_abc')],
-    ['another scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
-    ['an expired JWT', bearer(await jwt({ expiresIn: -60 }))],
-    ['a JWT with a wrong signature', bearer(await jwt({ secret: 'another-secret-0123456789-abcdefghijklm' }))],
-    ['a JWT for another audience', bearer(await jwt({ audience: 'someone-else' }))],
-    ['alg none', bearer(unsigned())],
-    ['a revoked API key', bearer(revoked.key)],
-  ];
-}
-
 describe('refused credentials', () => {
   it('over HTTP: 401 UNAUTHENTICATED, no stack, nothing stored', async () => {
     const before = await env.server.countTasks();
-    for (const [name, headers] of await refusedCredentials()) {
+    for (const [name, headers] of await refusedCredentials(env.server.sql)) {
       const res = await transports().post(ENQUEUE, { name: 'demo.echo' }, headers);
       expect(res.status, name).toBe(401);
       expect(res.headers.get('www-authenticate'), name).toBe('Bearer');
@@ -94,7 +59,7 @@ describe('refused credentials', () => {
 
   it('over SSE: UNAUTHENTICATED and the stream ends, no event of the task', async () => {
     const id = await pendingTask((await key('acme')).key);
-    for (const [name, headers] of await refusedCredentials()) {
+    for (const [name, headers] of await refusedCredentials(env.server.sql)) {
       const stream = await transports().sse(WATCH, { id }, headers);
       expect(await stream.ended, name).toMatch(/complete|closed/);
       expect(stream.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code), name).toEqual(['UNAUTHENTICATED']);
@@ -103,7 +68,7 @@ describe('refused credentials', () => {
   });
 
   it('over graphql-ws: the connection is closed with 4403 at connection_init', async () => {
-    for (const [name, headers] of await refusedCredentials()) {
+    for (const [name, headers] of await refusedCredentials(env.server.sql)) {
       const conn = transports().ws(headers.authorization === undefined ? undefined : { authorization: headers.authorization });
       expect((await conn.closed).code, name).toBe(4403);
     }
@@ -142,6 +107,33 @@ describe('accepted credentials', () => {
     expect(a.results[0]?.data).toMatchObject({ taskStatusChanged: { id, status: 'PENDING' } });
     a.unsubscribe();
     b.unsubscribe();
+  });
+});
+
+describe('read tokens, end to end', () => {
+  it("enqueueTask's readToken reads and watches its task on every transport; another task is unknown; it cannot enqueue", async () => {
+    const k = (await key('acme')).key;
+    const t = transports();
+    const made = await t.post('mutation { enqueueTask(input: { name: "demo.echo", args: ["rt"] }) { task { id } readToken } }', undefined, bearer(k));
+    const { task, readToken } = made.data?.enqueueTask as { task: { id: string }; readToken: string };
+    expect(readToken).toEqual(expect.any(String));
+    const other = await pendingTask(k);
+    expect((await t.post(RESULT, { id: task.id }, bearer(readToken))).data).toEqual({ taskResult: { id: task.id, status: 'PENDING' } });
+    expect((await t.post(RESULT, { id: other }, bearer(readToken))).data).toEqual({ taskResult: null });
+    const sse = await t.sse(WATCH, { id: task.id }, bearer(readToken));
+    await waitFor(() => sse.results.length > 0, { message: 'the read token to watch its task over SSE' });
+    sse.abort();
+    const conn = t.ws({ authorization: `Bearer ${readToken}` });
+    const own = conn.subscribe(WATCH, { id: task.id });
+    const foreign = conn.subscribe(WATCH, { id: other });
+    await waitFor(() => own.results.length > 0, { message: 'the read token to watch its task over graphql-ws' });
+    await foreign.ended;
+    expect(foreign.errors.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+    const before = await env.server.countTasks();
+    const enqueue = await t.post(ENQUEUE, { name: 'demo.echo' }, bearer(readToken));
+    expect(enqueue.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(await env.server.countTasks()).toBe(before);
+    own.unsubscribe();
   });
 });
 
