@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { dashboardRoutes } from '../dashboard/serve.js';
+import { dashboardRoutes, withGraphiQLSignIn } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { maskError } from '../graphql/errors.js';
@@ -115,7 +115,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     graphiql: deps.config.graphiql ? { title: 'taskwire', subscriptionsProtocol: 'WS' } : false,
     // GraphiQL's scripts inlined from the package, not yoga's default CDN links, so the page works
     // offline. Imported on the first visit: the module is ~9 MB of script no other request needs.
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
+    renderGraphiQL: async (options) => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options)),
     landingPage: false,
     plugins: [
       useRoutes(routes, deps.log),
