@@ -2,7 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { createDb } from '../../src/db/client.js';
 import { createDeps, type Deps } from '../../src/deps.js';
+import { listen } from '../../src/queue/events.js';
 import { silentLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { requirePgbouncer, SKIP_PGBOUNCER, startPgbouncer, warnIfPgbouncerSkipped, type Pgbouncer } from '../helpers/pgbouncer.js';
@@ -248,6 +250,30 @@ async function compareWorkers(database: TestDatabase): Promise<Comparison> {
 }
 
 describe.skipIf(SKIP_PGBOUNCER)('scale-out behind PgBouncer in transaction pooling', () => {
+  it('a pool through PgBouncer needs DATABASE_LISTEN_URL: without it the first query is refused; with it statements run and LISTEN hears NOTIFYs sent through the pool', { timeout: 20_000 }, async () => {
+    const database = databases[0]!;
+    const pooledUrl = bouncer!.urlFor(new URL(database.url).pathname.slice(1));
+    // The startup parameter a direct pool sends (plan_cache_mode) is one PgBouncer does not know: a loud failure, not a deaf LISTEN.
+    const plain = createDb(pooledUrl, { max: 1 });
+    await expect(plain.sql`SELECT 1`).rejects.toMatchObject({ code: '08P01' });
+    await plain.close();
+    const db = createDb(pooledUrl, { max: 4, listenUrl: database.url });
+    try {
+      expect(db.pooled).toBe(true);
+      // The same statement many times, over whichever server connections PgBouncer lends: nothing prepared to lose.
+      const sums = await Promise.all(Array.from({ length: 40 }, async (_, i) => (await db.sql`SELECT ${i}::int + 1 AS n`)[0]?.n));
+      expect(sums).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      const heard: string[] = [];
+      const listener = await listen(db.sql, 'pgbouncer_test', { onNotify: (payload) => heard.push(payload) });
+      await db.sql`SELECT pg_notify('pgbouncer_test', 'through the pool')`;
+      await waitFor(() => heard.length > 0, { message: 'the NOTIFY sent through PgBouncer' });
+      expect(heard).toEqual(['through the pool']);
+      await listener.close();
+    } finally {
+      await db.close();
+    }
+  });
+
   it(
     `${SERVERS} servers and ${WORKERS} workers through one PgBouncer capped at ${POOL} server connections run ${TASKS} tasks, each once; every feed and per-task subscriber on both servers sees every end`,
     { timeout: 400_000 },
