@@ -126,7 +126,10 @@ async function attackRound(): Promise<Record<string, string>> {
   for (const status of big) expect(status).toBe(413);
   for (const status of [...alias, ...huge]) expect(status).toBeLessThan(500);
   expect(timedOut.every((code) => code === 4408)).toBe(true); // Connection initialisation timeout
-  expect(ws.every((code) => code === 1009)).toBe(true); // Message too big
+  // Message too big (1009); or 1006 when the server's close and cut arrive while this client is
+  // still writing its 2 MiB (a loaded machine): the close frame is then never read. Refused either way.
+  expect(ws.filter((code) => code !== 1009 && code !== 1006)).toEqual([]);
+  expect(ws).toContain(1009);
   return seen;
 }
 

@@ -182,6 +182,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       pending = new Map();
       snapshots = new Map();
       const ids = [...new Set([...changes, ...firsts.keys()])];
+      const knownBefore = byFilter.size > 0 ? new Map([...firsts.keys()].map((id) => [id, knownVersion(id)])) : undefined;
       let rows: Task[];
       try {
         rows = await read(ids, changes.length > 0, firsts.size > 0);
@@ -201,6 +202,15 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       for (const id of changes) {
         const task = byId.get(id);
         if (task) publisher.publish(task);
+      }
+      // A first state read for a new subscriber may be a version whose notification has not
+      // arrived yet; once it does, it is skipped as known, so filter subscribers get it here.
+      if (knownBefore && firsts.size > 0) {
+        const published = new Set(changes);
+        for (const id of firsts.keys()) {
+          const task = byId.get(id);
+          if (task && !published.has(id) && task.version > (knownBefore.get(id) ?? 0)) publisher.publish(task);
+        }
       }
       for (const [id, waiters] of firsts) for (const w of waiters) w.resolve(byId.get(id));
     }

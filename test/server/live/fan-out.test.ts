@@ -3,6 +3,8 @@ import { EnqueueTaskDocument, TaskChangesDocument, TaskVersionDocument, type Tas
 import { useGatedTestServer } from '../../helpers/graphql.js';
 import type { Stream } from '../../helpers/subscriptions.js';
 import { waitFor } from '../../helpers/wait.js';
+import { EVENTS_CHANNEL } from '../../../src/queue/events.js';
+import { uuidv7 } from '../../../src/queue/uuid.js';
 
 const env = useGatedTestServer();
 const { gates } = env;
@@ -77,6 +79,30 @@ describe('subscription fan-out', () => {
       for (let i = 1; i < versions.length; i++) expect(versions[i]).toBeGreaterThan(versions[i - 1]!);
       expect(s.values.at(-1)?.taskStatusChanged).toMatchObject({ status: 'SUCCEEDED', version: 18 }); // 1 + claim + 15 progress + done
     }
+  });
+
+  it('a first state read before its notification arrives reaches filter subscribers too, once', async () => {
+    const open = env.server.app.stats.subscriptions;
+    const echoes = env.server.subscribeWs(TaskChangesDocument, { filter: { name: 'demo.echo' } });
+    await waitFor(() => env.server.app.stats.subscriptions === open + 1, { message: 'the filter subscription' });
+    const sql = env.server.database.db.sql;
+    // A task whose notification is late: written without NOTIFY (no statement of the core does
+    // that), then a subscription by id reads its first state before the notification is sent.
+    const [row] = await sql`INSERT INTO tasks (id, name, args) VALUES (${uuidv7()}, 'demo.echo', '["late"]') RETURNING id`;
+    const id = String(row!.id);
+    const byId = env.server.subscribeWs(TaskVersionDocument, { id });
+    await byId.waitFor((v) => v.taskStatusChanged.version === 1);
+    await echoes.waitFor((v) => v.taskStatusChanged.id === id);
+    const { notifications } = env.server.app.stats;
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${id}:1:PENDING`})`;
+    await waitFor(() => env.server.app.stats.notifications > notifications, { message: 'the late notification' });
+    await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${id}`;
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${id}:2:CANCELLED`})`;
+    await echoes.waitFor((v) => v.taskStatusChanged.id === id && v.taskStatusChanged.version === 2);
+    expect(echoes.values.filter((v) => v.taskStatusChanged.id === id).map((v) => v.taskStatusChanged.version)).toEqual([1, 2]);
+    expect(await byId.done).toBe('complete');
+    echoes.unsubscribe();
+    await waitFor(() => env.server.app.stats.subscriptions === open, { message: 'subscriptions to close' });
   });
 
   it('re-reads watched tasks after the listening connection is lost and comes back; unchanged ones are not sent twice', async () => {
