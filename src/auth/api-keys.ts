@@ -6,6 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
+import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { isUuid, uuidv7 } from '../queue/uuid.js';
 import { isTenant, MAX_TENANT_LENGTH, type Principal, type Scope } from './principal.js';
 import { isScope } from './scopes.js';
@@ -137,16 +138,24 @@ export async function revokeApiKey(sql: Executor, id: string): Promise<ApiKeyInf
   return row;
 }
 
-/**
- * The principal of an API key, or undefined when the key is malformed, unknown, revoked,
- * expired or its secret is wrong (the caller cannot tell which). One primary-key read.
- * @param now the time expiry is judged at (default: now).
- */
-export async function verifyApiKey(sql: Executor, key: string, now: Date = new Date()): Promise<Principal | undefined> {
-  const parsed = parseApiKey(key);
-  if (!parsed) return undefined;
-  const [row] = await sql<{ tenant: string; scopes: string[]; secretHash: string; expiresAt: Date | null; revokedAt: Date | null }[]>`
-    SELECT tenant, scopes, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ${parsed.id}`;
+/** What checking a key needs of its row. */
+interface KeyRow {
+  id: string;
+  tenant: string;
+  scopes: string[];
+  secretHash: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** The rows of `ids` (each read once however often it is asked for), in no particular order. */
+async function readKeyRows(sql: Executor, ids: readonly string[]): Promise<KeyRow[]> {
+  return sql<KeyRow[]>`
+    SELECT id, tenant, scopes, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ANY(${[...new Set(ids)]}::uuid[])`;
+}
+
+/** The principal of `parsed` given its row (undefined: unknown, wrong secret, revoked or expired). */
+function principalOf(parsed: { id: string; secret: string }, row: KeyRow | undefined, now: Date): Principal | undefined {
   if (!row) return undefined;
   // Compared in constant time: how much of the hash matched must not show in the response time.
   const expected = Buffer.from(row.secretHash, 'hex');
@@ -163,11 +172,67 @@ export async function verifyApiKey(sql: Executor, key: string, now: Date = new D
 }
 
 /**
+ * The principal of an API key, or undefined when the key is malformed, unknown, revoked,
+ * expired or its secret is wrong (the caller cannot tell which). One primary-key read.
+ * @param now the time expiry is judged at (default: now).
+ */
+export async function verifyApiKey(sql: Executor, key: string, now: Date = new Date()): Promise<Principal | undefined> {
+  const parsed = parseApiKey(key);
+  if (!parsed) return undefined;
+  const [row] = await readKeyRows(sql, [parsed.id]);
+  return principalOf(parsed, row, now);
+}
+
+/**
  * Whether the key `id` still works: known, not revoked, not expired at `now`. What open
  * subscriptions are re-checked with (one primary-key read).
  */
 export async function apiKeyStillValid(sql: Executor, id: string, now: Date = new Date()): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const [row] = await sql<{ expiresAt: Date | null; revokedAt: Date | null }[]>`SELECT expires_at, revoked_at FROM api_keys WHERE id = ${id}`;
+  const [row] = await readKeyRows(sql, [id]);
   return row !== undefined && usable(row, now);
+}
+
+/** verifyApiKey and apiKeyStillValid for a server: the same checks, concurrent reads shared. */
+export interface ApiKeyChecker {
+  /** As verifyApiKey. */
+  verify(key: string, now?: Date): Promise<Principal | undefined>;
+  /** As apiKeyStillValid. */
+  stillValid(id: string, now?: Date): Promise<boolean>;
+}
+
+/**
+ * Checks API keys as verifyApiKey and apiKeyStillValid do, but the reads that arrive while one
+ * is in flight go together as the next query (`id = ANY(…)`; src/queue/micro-batcher.ts). Each
+ * check still reads its key's row after it was asked for — a batch is sent only once all its
+ * checks have arrived, and nothing is kept between batches — so a revocation committed before a
+ * request holds for that request, as with a read of its own.
+ *
+ * Why: each request's read returns at its own moment, which spreads requests that had been
+ * arriving together, and their enqueues then miss each other's group commit (one durable commit
+ * per statement, src/queue/enqueue-batcher.ts). Reads answered together send requests on
+ * together, and a busy server makes one key read per round trip instead of one per request.
+ */
+export function createApiKeyChecker(sql: Executor): ApiKeyChecker {
+  const rows = createMicroBatcher<string, KeyRow | undefined>({
+    // A batch's size is the requests that arrived during one read; the cap only bounds the array sent.
+    maxBatch: 1000,
+    async flush(ids) {
+      // PostgreSQL answers lowercase; an id asked for in capitals is the same key.
+      const byId = new Map((await readKeyRows(sql, ids)).map((row) => [row.id.toLowerCase(), row]));
+      return ids.map((id) => byId.get(id.toLowerCase()));
+    },
+  });
+  return {
+    async verify(key, now = new Date()) {
+      const parsed = parseApiKey(key);
+      if (!parsed) return undefined;
+      return principalOf(parsed, await rows.add(parsed.id), now);
+    },
+    async stillValid(id, now = new Date()) {
+      if (!isUuid(id)) return false;
+      const row = await rows.add(id);
+      return row !== undefined && usable(row, now);
+    },
+  };
 }

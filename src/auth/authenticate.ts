@@ -8,7 +8,7 @@ import type { AuthConfig } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { API_KEY_PREFIX, apiKeyStillValid, verifyApiKey } from './api-keys.js';
+import { API_KEY_PREFIX, createApiKeyChecker } from './api-keys.js';
 import { createJwtVerifier, jwtConfigured, type JwtVerifier } from './jwt.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { createReadTokens, looksLikeReadToken, type ReadTokens } from './read-tokens.js';
@@ -65,6 +65,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return { authenticate: async () => ANONYMOUS, stillValid: async () => true, readTokens: null };
   }
   const readTokens = createReadTokens({ sql, secret: auth.readTokenSecret, ttlS: auth.readTokenTtlS, log, now });
+  // Concurrent key reads share one query (the checker says why); every check still reads its row.
+  const apiKeys = createApiKeyChecker(sql);
   const verifyJwt: JwtVerifier | undefined = jwtConfigured(auth.jwt) ? createJwtVerifier(auth.jwt, { log, now }) : undefined;
 
   const refuse = (reason: string): never => {
@@ -76,7 +78,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (principal.kind === 'anonymous') return true;
     if (principal.expiresAt !== undefined && principal.expiresAt.getTime() <= now()) return false;
     if (principal.kind === 'api-key' || (principal.kind === 'read-token' && principal.issuerKind === 'api-key')) {
-      return apiKeyStillValid(sql, principal.id, new Date(now()));
+      return apiKeys.stillValid(principal.id, new Date(now()));
     }
     return true;
   };
@@ -88,7 +90,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       const credential = bearer(authorization);
       if (credential === undefined) return refuse(authorization === undefined ? 'no credential' : 'not "Bearer <credential>"');
       if (credential.startsWith(API_KEY_PREFIX)) {
-        return (await verifyApiKey(sql, credential, new Date(now()))) ?? refuse('API key unknown, revoked, expired or wrong');
+        return (await apiKeys.verify(credential, new Date(now()))) ?? refuse('API key unknown, revoked, expired or wrong');
       }
       if (looksLikeReadToken(credential)) {
         const principal = (await readTokens.verify(credential)) ?? refuse('read token invalid or expired');

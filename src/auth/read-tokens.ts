@@ -1,14 +1,14 @@
 /**
- * Read tokens: short-lived HS256 JWTs (jose) that let a browser read and subscribe to a few
- * tasks, nothing else. Signed with READ_TOKEN_SECRET or, unset, a secret made once and kept in
+ * Read tokens: short-lived HS256 JWTs (checked by jose; signed with node:crypto, see signHs256)
+ * that let a browser read and subscribe to a few tasks, nothing else. Signed with READ_TOKEN_SECRET or, unset, a secret made once and kept in
  * `taskwire_settings`, so every server of a deployment signs and checks alike.
  *
  * A read token carries `typ: 'taskwire-read'` (claim) and `typ: 'taskwire-read+jwt'` (header):
  * these verify only tokens that have them, and the API JWT verifier (src/auth/jwt.ts) refuses
  * every token that has either, so neither passes for the other even when the two secrets are equal.
  */
-import { randomBytes } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { createHmac, randomBytes } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -97,6 +97,21 @@ export async function loadReadTokenSecret(sql: Executor): Promise<string> {
   return row.value;
 }
 
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: READ_TOKEN_HEADER_TYP })).toString('base64url');
+
+/**
+ * The compact JWS (RFC 7515) of `claims`, HS256 with `key`: what jose's SignJWT makes, signed
+ * here with node:crypto's HMAC instead. jose signs through WebCrypto, an asynchronous job per
+ * token plus a key import (~0.1 ms of CPU under load), and every `enqueueTask` with auth on makes
+ * one; each job also finishes at its own moment, which spreads requests that had been arriving
+ * together and costs them their shared commit (docs/auth.md, "What it costs"). Checking stays
+ * with jose (`verify` below), so a token this made that jose would refuse fails the tests.
+ */
+function signHs256(claims: ReadTokenClaims & { iat: number }, key: Uint8Array): string {
+  const input = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
 /** Lowercased, deduplicated task ids. */
 function validTaskIds(taskIds: readonly string[]): string[] {
   if (!Array.isArray(taskIds) || taskIds.length === 0) throw new BadUserInputError('At least one task id is required', { field: 'taskIds' });
@@ -148,13 +163,8 @@ export function createReadTokens(options: ReadTokensOptions): ReadTokens {
       const until = Math.min(t + ttlSeconds * 1000, principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY);
       const exp = Math.floor(until / 1000);
       if (exp * 1000 <= t) throw new UnauthenticatedError();
-      const token = await new SignJWT({ typ: READ_TOKEN_TYP, tenant, tasks: ids, ik: principal.issuerKind ?? principal.kind })
-        .setProtectedHeader({ alg: 'HS256', typ: READ_TOKEN_HEADER_TYP })
-        .setSubject(principal.id)
-        .setIssuedAt(Math.floor(t / 1000))
-        .setExpirationTime(exp)
-        .sign(await signingKey());
-      return { token, expiresAt: new Date(exp * 1000) };
+      const claims = { typ: READ_TOKEN_TYP, tenant, tasks: ids, ik: principal.issuerKind ?? principal.kind, sub: principal.id, iat: Math.floor(t / 1000), exp };
+      return { token: signHs256(claims, await signingKey()), expiresAt: new Date(exp * 1000) };
     },
 
     async verify(token) {
