@@ -31,6 +31,20 @@ async function refuseCompletions(): Promise<void> {
     DELETE FROM block_success; INSERT INTO block_success VALUES (true);`);
 }
 
+/**
+ * Runs the rescuer as if every lease had expired until it takes `id` back: the rescue skips rows
+ * another transaction holds (FOR UPDATE SKIP LOCKED), e.g. a heartbeat renewing that very lease
+ * on a slow machine, so one run may find nothing.
+ */
+async function rescueNow(id: string): Promise<{ id: string } | undefined> {
+  let rescued: { id: string } | undefined;
+  await waitFor(async () => {
+    rescued = (await env.app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000))).find((t) => t.id === id);
+    return rescued !== undefined;
+  }, { message: 'the rescuer to take the task back' });
+  return rescued;
+}
+
 describe('runner heartbeat', () => {
   it('keeps the lease of a task whose outcome is still being written, so it is not rescued and run again', async () => {
     await refuseCompletions();
@@ -81,7 +95,7 @@ describe('runner heartbeat', () => {
     await runner.start();
     await waitForStatus(env.app.deps, task.id, 'RUNNING');
     // The worker is alive, but the rescuer believes it lost (as after a long network cut).
-    const [rescued] = await env.app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
+    const rescued = await rescueNow(task.id);
     expect(rescued).toMatchObject({ id: task.id, status: 'RETRYING', version: 3 });
     await waitFor(() => abortReasons.get(task.id) === 'lost', { message: 'the handler to be aborted as lost' });
     await waitFor(() => runner.running === 0, { message: 'the slot to be freed' });
@@ -105,7 +119,7 @@ describe('runner heartbeat', () => {
     await runner.start();
     await waitForStatus(env.app.deps, task.id, 'RUNNING');
     // Its lease is taken back (as after the event loop was blocked past the lease) …
-    await env.app.deps.rescuer.runOnce(new Date(Date.now() + 3_600_000));
+    await rescueNow(task.id);
     await env.app.sql`UPDATE tasks SET run_after = now() WHERE id = ${task.id}`;
     // … and the same worker claims attempt 2 while attempt 1's handler still runs.
     await waitFor(async () => (await env.app.deps.queue.getTask(task.id))?.attempts === 2, { message: 'attempt 2' });
