@@ -223,15 +223,34 @@ export function createApiKeyChecker(sql: Executor): ApiKeyChecker {
       return ids.map((id) => byId.get(id.toLowerCase()));
     },
   });
+  // The checks asked for during one turn of the event loop (say, the requests read from several
+  // sockets in one poll phase) join the batcher together at the turn's end: the batcher sends
+  // a lone item on the next microtask, which comes between two sockets' callbacks. Waiting for
+  // the turn to end costs a request microseconds; measured over HTTP it made requests share
+  // reads (and their enqueues share commits) as often as without auth (docs/auth.md).
+  type Asked = { id: string; resolve(row: Promise<KeyRow | undefined>): void };
+  let turn: Asked[] | undefined;
+  const read = (id: string): Promise<KeyRow | undefined> =>
+    new Promise((resolve) => {
+      if (!turn) {
+        const asked: Asked[] = [];
+        turn = asked;
+        setImmediate(() => {
+          turn = undefined;
+          for (const a of asked) a.resolve(rows.add(a.id));
+        });
+      }
+      turn.push({ id, resolve });
+    });
   return {
     async verify(key, now = new Date()) {
       const parsed = parseApiKey(key);
       if (!parsed) return undefined;
-      return principalOf(parsed, await rows.add(parsed.id), now);
+      return principalOf(parsed, await read(parsed.id), now);
     },
     async stillValid(id, now = new Date()) {
       if (!isUuid(id)) return false;
-      const row = await rows.add(id);
+      const row = await read(id);
       return row !== undefined && usable(row, now);
     },
   };

@@ -69,6 +69,16 @@ describe('createApiKeyChecker', () => {
     expect(spy.count()).toBe(1);
   });
 
+  it('lets checks asked for in separate callbacks of one event-loop turn share a query', async () => {
+    const key = await createApiKey(t.db.sql, { tenant: 'acme', scopes: ['tasks:read'] });
+    const spy = spied();
+    const checker = createApiKeyChecker(spy.sql);
+    // Two timers due together run in one timers phase, with the microtasks drained between them.
+    const checks = await Promise.all([0, 1].map(() => new Promise((resolve) => setTimeout(() => resolve(checker.verify(key.key)), 0))));
+    expect(checks).toEqual([expect.objectContaining({ id: key.id }), expect.objectContaining({ id: key.id })]);
+    expect(spy.count()).toBe(1);
+  });
+
   it('asks nothing for a malformed key or id', async () => {
     const spy = spied();
     const checker = createApiKeyChecker(spy.sql);
