@@ -1,8 +1,9 @@
 /**
  * A taskwire process for the GraphQL scenarios (e–j), started by a scenario child:
  * the GraphQL server (`buildApp`) and/or a worker (concurrency 10) over the benchmark's
- * tasks (bench/systems/taskwire.ts), with default settings. Run with --expose-gc so memory
- * can be read after a collection. Talks to its parent over IPC (see ServerRequest / ServerReply).
+ * tasks (bench/systems/taskwire.ts), with default settings unless `env` says otherwise. Run
+ * with --expose-gc so memory can be read after a collection. Talks to its parent over IPC (see
+ * ServerRequest / ServerReply).
  */
 import { writeHeapSnapshot } from 'node:v8';
 import type { App } from '../src/server/app.js';
@@ -16,11 +17,19 @@ export interface ServerSpec {
   worker: boolean;
   /** Port to serve on (default 0: any free one); a restarted server takes its predecessor's. */
   port?: number;
+  /** Settings as environment variables, over the defaults (e.g. AUTH_ON_ENV in bench/lib/auth.ts). */
+  env?: Record<string, string>;
+  /**
+   * With `worker`: make the runner but start it only when asked ('start-worker'), so the
+   * process can be started ahead and the work begin at a moment of the scenario's choosing.
+   */
+  workerPaused?: boolean;
 }
 
-export type ServerRequest = { type: 'stats'; gc: boolean } | { type: 'heap-snapshot'; path: string } | { type: 'stop' };
+export type ServerRequest = { type: 'stats'; gc: boolean } | { type: 'heap-snapshot'; path: string } | { type: 'start-worker' } | { type: 'stop' };
 export type ServerReply =
   | { type: 'ready'; url: string | undefined }
+  | { type: 'worker-started' }
   | { type: 'heap-snapshot'; path: string }
   | { type: 'stats'; stats: Record<string, number>; memory: NodeJS.MemoryUsage }
   | { type: 'error'; error: string };
@@ -31,7 +40,7 @@ const send = (reply: ServerReply): void => {
 };
 
 try {
-  const system = await createTaskwireSystem(spec.databaseUrl);
+  const system = await createTaskwireSystem(spec.databaseUrl, spec.env);
   let app: App | undefined;
   let runner: Runner | undefined;
   let url: string | undefined;
@@ -42,7 +51,7 @@ try {
   }
   if (spec.worker) {
     runner = system.deps.createRunner({ concurrency: CONCURRENCY });
-    await runner.start();
+    if (!spec.workerPaused) await runner.start();
   }
   process.on('message', (raw) => {
     const request = raw as ServerRequest;
@@ -54,6 +63,11 @@ try {
       send({ type: 'stats', stats: { ...(app?.stats as unknown as Record<string, number>) }, memory: process.memoryUsage() });
     } else if (request.type === 'heap-snapshot') {
       send({ type: 'heap-snapshot', path: writeHeapSnapshot(request.path) });
+    } else if (request.type === 'start-worker') {
+      void (runner?.start() ?? Promise.reject(new Error('this process has no worker'))).then(
+        () => send({ type: 'worker-started' }),
+        (error: unknown) => send({ type: 'error', error: error instanceof Error ? error.message : String(error) }),
+      );
     } else {
       void (async () => {
         await app?.stop();

@@ -10,6 +10,8 @@ export interface ServerProcess {
   stats(gc?: boolean): Promise<{ stats: Record<string, number>; memory: NodeJS.MemoryUsage }>;
   /** Writes a V8 heap snapshot of the process to `file`. */
   heapSnapshot(file: string): Promise<void>;
+  /** Starts the runner of a process started with `workerPaused`; resolves once it runs. */
+  startWorker(): Promise<void>;
   stop(): Promise<void>;
   /** Kills the process with `signal` (no shutdown of its own) and resolves once it has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
@@ -57,6 +59,11 @@ export async function startServerProcess(root: string, spec: ServerSpec, profile
     async heapSnapshot(file) {
       const answer = next(child, 'heap-snapshot');
       child.send({ type: 'heap-snapshot', path: file } satisfies ServerRequest);
+      await answer;
+    },
+    async startWorker() {
+      const answer = next(child, 'worker-started');
+      child.send({ type: 'start-worker' } satisfies ServerRequest);
       await answer;
     },
     async stop() {

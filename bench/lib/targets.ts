@@ -8,6 +8,16 @@ function div(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
 
+/** enqueueTask over HTTP with an API key ÷ without authentication (throughput: below 1 is a cost). */
+function authEnqueueRatio(r: Results): number | undefined {
+  return div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRateAuth), r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate));
+}
+
+/** Fan-out p99 with API keys ÷ without authentication (latency: above 1 is a cost). */
+function authFanOutRatio(r: Results): number | undefined {
+  return div(r.median('taskwire', 'fan-out', M.fanOutP99Auth), r.median('taskwire', 'fan-out', M.fanOutP99));
+}
+
 /** taskwire against each peer, by medians: throughput as taskwire ÷ peer, latency as peer ÷ taskwire. */
 export function ratios(r: Results): RatioLine[] {
   const lines: RatioLine[] = [];
@@ -22,6 +32,9 @@ export function ratios(r: Results): RatioLine[] {
   }
   push('drain rate with history ÷ on an empty table', div(r.median('taskwire', 'history', M.historyDrain), r.median('taskwire', 'drain', M.drainRate)));
   push('enqueueTask ÷ {__typename} ceiling', div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate), r.median('taskwire', 'graphql-enqueue', M.gqlCeilingRate)));
+  // Issue 12: what authentication costs, both sides measured in the same run (alternating order).
+  push('enqueueTask over HTTP: auth on ÷ auth off', authEnqueueRatio(r));
+  push('fan-out p99: auth on ÷ auth off', authFanOutRatio(r));
   const live = r.median('taskwire', 'live-result', M.liveP50);
   const finished = r.median('taskwire', 'latency', M.finishedP50);
   if (live !== undefined && finished !== undefined) push('subscriber sees SUCCEEDED p50 − (b) enqueue→finished p50', live - finished, 'ms');
@@ -68,6 +81,10 @@ export function targets(r: Results, runSeconds: number | undefined): TargetLine[
   atMost('event log under load + restart: commit → taskEventFeed p99', '≤ 50 ms', tw('event-log', M.feedP99), 50, ms);
   atMost('event log: events lost or repeated', '0', tw('event-log', M.lostOrRepeated), 0, (v) => v.toFixed(0));
   atMost('output at 2,000 chunks/s: write → subscriber p99', '≤ 100 ms', tw('output-stream', M.outputP99), 100, ms);
+  // Issue 12: authentication (API key) costs at most 10 % of each, auth off measured in the same run.
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  atLeast('auth on (API key): enqueueTask over HTTP vs auth off', '≥ 90%', authEnqueueRatio(r), 0.9, pct);
+  atMost('auth on (API key): fan-out p99 vs auth off', '≤ 110%', authFanOutRatio(r), 1.1, pct);
   atMost('full `npm run bench` wall time', '< 15 min', runSeconds, 15 * 60, (v) => `${(v / 60).toFixed(1)} min`);
   return t;
 }

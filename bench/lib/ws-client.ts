@@ -4,12 +4,14 @@ import WebSocket from 'ws';
 /**
  * A graphql-ws client over `ws`, connected eagerly; http(s) URLs become ws(s). A closed socket
  * reaches the subscriptions' sinks; it is not also printed (graphql-ws's default for an eager
- * client is console.error).
+ * client is console.error). `authorization` (`Bearer <credential>`, for AUTH_MODE=on) goes in
+ * `connectionParams.authorization`, where the server reads it at connection_init.
  */
-export function wsClient(httpUrl: string): Client {
+export function wsClient(httpUrl: string, authorization?: string): Client {
   return createClient({
     url: httpUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
+    ...(authorization === undefined ? {} : { connectionParams: { authorization } }),
     lazy: false,
     onNonLazyError: () => undefined,
     retryAttempts: 0,

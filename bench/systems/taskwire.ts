@@ -45,9 +45,9 @@ export interface TaskwireSystem extends QueueSystem {
  * taskwire through its core API with default settings (`loadConfig({})`), a registry
  * holding one no-op task without an argument schema (plus the output-streaming task above and
  * the examples `math.copysign` and `demo.output`, for the event-log scenarios), and a runner of
- * concurrency 10.
+ * concurrency 10. `env` overrides settings as environment variables would (e.g. AUTH_MODE=on).
  */
-export async function createTaskwireSystem(url: string): Promise<TaskwireSystem> {
+export async function createTaskwireSystem(url: string, env: Readonly<Record<string, string>> = {}): Promise<TaskwireSystem> {
   let onRun: (id: string, seq: number) => void = () => undefined;
   const noop = defineTask({
     name: NOOP_TASK,
@@ -56,7 +56,7 @@ export async function createTaskwireSystem(url: string): Promise<TaskwireSystem>
       return null;
     },
   });
-  const config = loadConfig({ LOG_LEVEL: 'silent' });
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
   const deps = await createDeps(config, { databaseUrl: url, log: silentLogger, registry: createRegistry([noop, stream, copysign, output]) });
   const observer = createObserver(url);
   let runner: Runner | undefined;
