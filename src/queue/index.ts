@@ -14,6 +14,8 @@ import { requeueTask } from './sql/requeue-task.js';
 import type { Task } from './task.js';
 import { isTerminal } from './states.js';
 import { isStorableText } from './json.js';
+import { createWorkflows } from './workflows/workflows.js';
+import type { Workflows } from './workflows/types.js';
 
 export interface QueueOptions {
   sql: Sql;
@@ -63,6 +65,8 @@ export interface Queue {
   readFeed(p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number }): Promise<FeedPage>;
   /** Where a feed reader that wants only what comes from now on starts. */
   feedEnd(): Promise<FeedPosition>;
+  /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */
+  readonly workflows: Workflows;
 }
 
 export function createQueue(options: QueueOptions): Queue {
@@ -132,6 +136,7 @@ export function createQueue(options: QueueOptions): Queue {
       readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask, tenant),
       readFeed: (p) => readFeed(sql, p, tenant),
       feedEnd: () => feedEnd(sql),
+      workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
     };
   }
 
@@ -156,3 +161,21 @@ export type { Task, TaskError, TaskProgress, Backoff } from './task.js';
 export type { TaskStatus, TaskEventType } from './states.js';
 export type { FeedPosition, LogWant, TaskEventPage, TaskEventRecord, ListEventsParams } from './event-log.js';
 export type { FeedEvent, FeedPage } from './event-feed.js';
+export {
+  WORKFLOWS_CHANNEL,
+  encodeWorkflowChanges,
+  decodeWorkflowChanges,
+  chain,
+  group,
+  chord,
+  DEPENDENCY_FAILURE_POLICIES,
+  WORKFLOW_STATUSES,
+  type WorkflowChange,
+  type DependencyFailurePolicy,
+  type EnqueueWorkflowInput,
+  type Workflow,
+  type WorkflowStatus,
+  type WorkflowStep,
+  type WorkflowStepInput,
+  type Workflows,
+} from './workflows/index.js';

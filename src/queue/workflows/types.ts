@@ -1,0 +1,68 @@
+/**
+ * The workflow core's interface (DESIGN.md Part 2 §C): a graph of tasks whose steps start when
+ * their parents end, with each parent's result passed on as `ctx.dependencies[ref]`.
+ * docs/workflows.md ("Core semantics") describes the policies and status rules.
+ */
+import type { EnqueueInput } from '../enqueue.js';
+
+/** What becomes of a step when a parent FAILED or was CANCELLED. Default CANCEL. */
+export type DependencyFailurePolicy = 'CANCEL' | 'RUN_ANYWAY';
+
+export const DEPENDENCY_FAILURE_POLICIES: readonly DependencyFailurePolicy[] = ['CANCEL', 'RUN_ANYWAY'];
+
+/** RUNNING until nothing is left to run; CANCELLED only through `Workflows.cancel`. */
+export type WorkflowStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export interface WorkflowStepInput {
+  /** Unique within the workflow; what `dependsOn` and `ctx.dependencies` name the step by. */
+  ref: string;
+  task: EnqueueInput;
+  /** Refs of the steps this one waits for (none: it starts PENDING at once). */
+  dependsOn?: string[];
+  /** Default CANCEL. */
+  onDependencyFailure?: DependencyFailurePolicy;
+}
+
+export interface EnqueueWorkflowInput {
+  name?: string;
+  steps: WorkflowStepInput[];
+  /** Unique per tenant: enqueueing again with the same key returns the stored workflow. */
+  idempotencyKey?: string;
+}
+
+export interface WorkflowStep {
+  ref: string;
+  taskId: string;
+  /** Refs of the parents. */
+  dependsOn: string[];
+}
+
+export interface Workflow {
+  id: string;
+  tenant: string;
+  name: string | null;
+  status: WorkflowStatus;
+  /** Bumped by every change of the workflow row (sent on WORKFLOWS_CHANNEL). */
+  version: number;
+  steps: WorkflowStep[];
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface Workflows {
+  /**
+   * Stores every step in one statement, or none. Idempotent per (tenant, idempotencyKey).
+   * @throws ValidationError (BAD_USER_INPUT) naming the step: a cycle, an unknown or duplicate ref, a bad task
+   */
+  enqueue(input: EnqueueWorkflowInput): Promise<Workflow>;
+  /** Undefined when unknown or another tenant's. */
+  get(id: string): Promise<Workflow | undefined>;
+  /**
+   * Cancels every unfinished step (running ones through their AbortSignal); the workflow becomes CANCELLED.
+   * Cancelling a finished workflow returns it unchanged.
+   * @throws NotFoundError when unknown / another tenant's
+   */
+  cancel(id: string): Promise<Workflow>;
+}
