@@ -14,6 +14,8 @@ import { requeueTask } from './sql/requeue-task.js';
 import type { Task } from './task.js';
 import { isTerminal } from './states.js';
 import { isStorableText } from './json.js';
+import { createSchedules } from './schedules/schedules.js';
+import type { Schedules } from './schedules/types.js';
 import { createWorkflows } from './workflows/workflows.js';
 import type { Workflows } from './workflows/types.js';
 
@@ -65,6 +67,8 @@ export interface Queue {
   readFeed(p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number }): Promise<FeedPage>;
   /** Where a feed reader that wants only what comes from now on starts. */
   feedEnd(): Promise<FeedPosition>;
+  /** Cron schedules (src/queue/schedules), scoped like the rest. */
+  readonly schedules: Schedules;
   /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */
   readonly workflows: Workflows;
 }
@@ -136,6 +140,7 @@ export function createQueue(options: QueueOptions): Queue {
       readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask, tenant),
       readFeed: (p) => readFeed(sql, p, tenant),
       feedEnd: () => feedEnd(sql),
+      schedules: createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope),
       workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
     };
   }
@@ -179,3 +184,5 @@ export {
   type WorkflowStepInput,
   type Workflows,
 } from './workflows/index.js';
+export type { Schedule, Schedules, UpsertScheduleInput, ScheduleTaskInput, OverlapPolicy, MissedRunPolicy, SchedulePage, ListSchedulesParams, ScheduleRunsParams } from './schedules/types.js';
+export { OVERLAP_POLICIES, MISSED_RUN_POLICIES } from './schedules/types.js';
