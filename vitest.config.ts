@@ -30,6 +30,7 @@ const UNIT = [
   'test/graphql/guard-rules.test.ts',
   'test/auth/scopes.test.ts',
   'test/auth/rate-limit.test.ts',
+  'test/server/live/task-stream.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';
