@@ -37,3 +37,13 @@ export const TASK_EVENT_TYPES = [
 ] as const;
 
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+
+/** What a bulk action does to each of its tasks (DESIGN.md Part 2 §E): cancelTask's or retryTask's change. */
+export const BULK_ACTION_KINDS = ['CANCEL', 'RETRY'] as const;
+
+export type BulkActionKind = (typeof BULK_ACTION_KINDS)[number];
+
+/** A bulk action runs until each of its tasks is processed (DONE), or stops on an error it cannot pass (FAILED). */
+export const BULK_ACTION_STATUSES = ['RUNNING', 'DONE', 'FAILED'] as const;
+
+export type BulkActionStatus = (typeof BULK_ACTION_STATUSES)[number];

@@ -17,10 +17,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { TASK_EVENT_TYPES, TASK_STATUSES } from '../states.js';
+import { BULK_ACTION_KINDS, BULK_ACTION_STATUSES, TASK_EVENT_TYPES, TASK_STATUSES } from '../states.js';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 export const taskEventType = pgEnum('task_event_type', TASK_EVENT_TYPES);
+export const bulkActionKind = pgEnum('bulk_action_kind', BULK_ACTION_KINDS);
+export const bulkActionStatus = pgEnum('bulk_action_status', BULK_ACTION_STATUSES);
 
 /** PostgreSQL's 64-bit transaction id (pg_current_xact_id()), as text: it never wraps around. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
@@ -165,3 +167,54 @@ export const settings = pgTable('taskwire_settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 });
+
+/**
+ * Bulk actions (cancelTasks / retryTasks, src/queue/bulk-actions). Every change bumps `version`
+ * and is announced on the `taskwire_bulk` channel in the same statement.
+ */
+export const bulkActions = pgTable(
+  'bulk_actions',
+  {
+    /** uuid v7, made by the creator. */
+    id: uuid('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    createdBy: text('created_by'),
+    kind: bulkActionKind('kind').notNull(),
+    status: bulkActionStatus('status').notNull().default('RUNNING'),
+    /** The TaskFilter it was created with (as given, for people; the targets are fixed in bulk_action_tasks). */
+    filter: jsonb('filter').notNull(),
+    /** Tasks it acts on: those matching when it was created. */
+    matched: integer('matched').notNull(),
+    /** Of those, how many were looked at (changed or found in a state it leaves alone). */
+    processed: integer('processed').notNull().default(0),
+    /** Of those, how many it changed (cancelled, cancel requested, retried). */
+    changed: integer('changed').notNull().default(0),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+    /** Why it FAILED. */
+    error: text('error'),
+  },
+  (t) => [
+    // The runners look only at running actions.
+    index('bulk_actions_running_idx').on(t.id).where(sql`status = 'RUNNING'`),
+  ],
+);
+
+export type BulkActionRow = typeof bulkActions.$inferSelect;
+
+/**
+ * The tasks a bulk action has still to process: filled by one INSERT … SELECT when the action is
+ * created (so exactly the tasks matching then), and a row is deleted by the statement that
+ * processes its task, so the change and the mark commit together. No foreign keys: the check
+ * would cost each of 100,000 rows a lookup, and nothing deletes actions or their rows otherwise.
+ */
+export const bulkActionTasks = pgTable(
+  'bulk_action_tasks',
+  {
+    actionId: uuid('action_id').notNull(),
+    taskId: uuid('task_id').notNull(),
+  },
+  // Batches are taken in task order per action (src/queue/bulk-actions/sql/process-bulk-batch.ts).
+  (t) => [primaryKey({ name: 'bulk_action_tasks_pkey', columns: [t.actionId, t.taskId] })],
+);
