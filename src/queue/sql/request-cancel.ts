@@ -1,19 +1,26 @@
+import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../../db/client.js';
-import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { changeTailSql, JOBS_CHANNEL, type EventColumns } from '../events.js';
 import { andTenant } from '../get.js';
 import { toTask, type Task } from '../task.js';
 
-/**
- * Cancels a task: a waiting one (PENDING/RETRYING) becomes CANCELLED at once; a RUNNING
- * one gets `cancel_requested` and its worker is told on the jobs channel, so the handler's
- * AbortSignal fires (the worker then records CANCELLED). No row: the task is finished,
- * already being cancelled, or absent (with `tenant`: or another tenant's).
- */
-const TAIL = changeTailSql({ type: `CASE WHEN status = 'RUNNING' THEN 'CANCEL_REQUESTED' ELSE 'CANCELLED' END` }, ['told']);
+/** The event of a cancel change: the request for a running task, the end for a waiting one. */
+export const CANCEL_EVENT: EventColumns = { type: `CASE WHEN status = 'RUNNING' THEN 'CANCEL_REQUESTED' ELSE 'CANCELLED' END` };
 
-export async function requestCancel(exec: Executor, p: { id: string; defaultTtlMs: number; tenant?: string | null }): Promise<Task | undefined> {
-  const result = await exec`
-    WITH changed AS (
+const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
+
+/**
+ * The cancel change as two CTEs, `changed` (the changed rows) and `told` (the running ones'
+ * workers told), over the tasks `where` selects: cancelTask uses it for one id, a bulk cancel
+ * (src/queue/bulk-actions) for a batch, so both change a task the same way. A waiting task
+ * (PENDING/RETRYING) becomes CANCELLED at once; a RUNNING one gets `cancel_requested` and its
+ * worker is told on the jobs channel, so the handler's AbortSignal fires (the worker then
+ * records CANCELLED). Finished tasks and tasks already being cancelled are left alone.
+ * `told` must be read (notificationCountSql) or it does not run.
+ */
+export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defaultTtlMs: number }): PendingQuery<Row[]> {
+  return exec`
+    changed AS (
       UPDATE tasks SET
         status = (CASE WHEN status = 'RUNNING' THEN 'RUNNING' ELSE 'CANCELLED' END)::task_status,
         cancel_requested = true,
@@ -21,13 +28,22 @@ export async function requestCancel(exec: Executor, p: { id: string; defaultTtlM
         finished_at = CASE WHEN status = 'RUNNING' THEN NULL ELSE clock_timestamp() END,
         expires_at = CASE WHEN status = 'RUNNING' THEN NULL
                      ELSE clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END
-      WHERE id = ${p.id} ${andTenant(exec, p.tenant ?? null)}
+      WHERE ${p.where}
         AND (status IN ('PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
       RETURNING *
     ),
     told AS (
       SELECT pg_notify(${JOBS_CHANNEL}, 'cancel:' || id::text) FROM changed WHERE status = 'RUNNING'
-    ),
+    )`;
+}
+
+/**
+ * Cancels a task (see cancelCtes). No row: the task is finished, already being cancelled, or
+ * absent (with `tenant`: or another tenant's).
+ */
+export async function requestCancel(exec: Executor, p: { id: string; defaultTtlMs: number; tenant?: string | null }): Promise<Task | undefined> {
+  const result = await exec`
+    WITH ${cancelCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}`, defaultTtlMs: p.defaultTtlMs })},
     ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;

@@ -1,18 +1,25 @@
+import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../../db/client.js';
-import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { changeTailSql, JOBS_CHANNEL, type EventColumns } from '../events.js';
 import { andTenant } from '../get.js';
 import { toTask, type Task } from '../task.js';
 
-/**
- * FAILED or CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and
- * granting `extraAttempts` more attempts. No row: the task is not FAILED/CANCELLED, or absent
- * (with `tenant`: or another tenant's).
- */
-const TAIL = changeTailSql({ type: `'RETRIED'` }, ['woken']);
+/** The event of a retry. */
+export const RETRY_EVENT: EventColumns = { type: `'RETRIED'` };
 
-export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number; tenant?: string | null }): Promise<Task | undefined> {
-  const result = await exec`
-    WITH changed AS (
+const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
+
+/**
+ * The retry change as two CTEs, `changed` (the changed rows) and `woken` (their queues'
+ * workers woken), over the tasks `where` selects: retryTask uses it for one id, a bulk retry
+ * (src/queue/bulk-actions) for a batch, so both change a task the same way. FAILED or
+ * CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and granting
+ * `extraAttempts` (an SQL expression over the task's columns, e.g. a parameter) more attempts;
+ * tasks in other states are left alone. `woken` must be read (notificationCountSql) or it does not run.
+ */
+export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]>; extraAttempts: PendingQuery<Row[]> }): PendingQuery<Row[]> {
+  return exec`
+    changed AS (
       UPDATE tasks SET
         status = 'PENDING',
         max_attempts = attempts + ${p.extraAttempts},
@@ -23,10 +30,19 @@ export async function requeueTask(exec: Executor, p: { id: string; extraAttempts
         return_value = NULL,
         progress = NULL,
         version = version + 1
-      WHERE id = ${p.id} ${andTenant(exec, p.tenant ?? null)} AND status IN ('FAILED', 'CANCELLED')
+      WHERE ${p.where} AND status IN ('FAILED', 'CANCELLED')
       RETURNING *
     ),
-    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed),
+    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed)`;
+}
+
+/**
+ * Retries a task (see requeueCtes). No row: the task is not FAILED/CANCELLED, or absent (with
+ * `tenant`: or another tenant's).
+ */
+export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number; tenant?: string | null }): Promise<Task | undefined> {
+  const result = await exec`
+    WITH ${requeueCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}`, extraAttempts: exec`${p.extraAttempts}::int` })},
     ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
