@@ -34,6 +34,8 @@ export const TASK_EVENT_TYPES = [
   'RESCUED',
   'RELEASED',
   'RETRIED',
+  /** The handler asked to run again later (ctx.retryAfter / ctx.snooze): back to waiting, the attempt not used. */
+  'SNOOZED',
 ] as const;
 
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];

@@ -71,6 +71,8 @@ export const tasks = pgTable(
     tenant: text('tenant').notNull().default('default'),
     /** The principal that enqueued it (API key id, JWT subject); null while auth is off. */
     createdBy: text('created_by'),
+    /** Whose turn it shares (e.g. a customer id): the queue's perKeyConcurrency caps RUNNING tasks per key (docs/flow-control.md). */
+    concurrencyKey: text('concurrency_key'),
   },
   (t) => [
     // The claim query (src/queue/sql/claim-tasks.ts) walks this in order and stops at LIMIT.
@@ -85,6 +87,16 @@ export const tasks = pgTable(
     index('tasks_tenant_id_idx').on(t.tenant, t.id),
     // The rescuer (src/queue/maintenance/rescuer.ts) looks only at running tasks.
     index('tasks_lease_idx').on(t.leaseExpiresAt).where(sql`status = 'RUNNING'`),
+    // RUNNING tasks per queue and key: the limited claim counts them under the queue's lock
+    // (src/queue/queue-control/sql/claim-limited-tasks.ts), and waitReason reads the counts.
+    index('tasks_running_queue_key_idx')
+      .on(t.queue, t.concurrencyKey)
+      .where(sql`status = 'RUNNING'`),
+    // Waiting keyed tasks by queue and key, in claim order: the per-key claim walks the distinct
+    // keys of a queue (skip scan) and takes each key's first tasks. Partial: keyless tasks cost nothing.
+    index('tasks_key_claim_idx')
+      .on(t.queue, t.concurrencyKey, t.priority.desc(), t.runAfter, t.id)
+      .where(sql`status IN ('PENDING', 'RETRYING') AND concurrency_key IS NOT NULL`),
     // The cleaner (src/queue/maintenance/cleaner.ts).
     index('tasks_expires_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`),
     // Partial: most tasks have no key, and an entry for each NULL cost every insert an index write.
@@ -218,3 +230,38 @@ export const bulkActionTasks = pgTable(
   // Batches are taken in task order per action (src/queue/bulk-actions/sql/process-bulk-batch.ts).
   (t) => [primaryKey({ name: 'bulk_action_tasks_pkey', columns: [t.actionId, t.taskId] })],
 );
+
+/**
+ * Flow control per queue name (docs/flow-control.md): deployment-wide, shared by every tenant.
+ * A row exists once a queue was paused or limited (a queue with no row runs unlimited). Every
+ * change bumps `version` and is announced on the jobs channel in the same statement.
+ */
+export const queues = pgTable(
+  'queues',
+  {
+    name: text('name').primaryKey(),
+    paused: boolean('paused').notNull().default(false),
+    pausedAt: ts('paused_at'),
+    /** Most RUNNING tasks of the queue at once (claimed-ahead ones included); null: no limit. */
+    concurrency: integer('concurrency'),
+    /** Most starts per window of `rate_per_ms` ms (fixed windows aligned to the epoch); null: no limit. */
+    rateMax: integer('rate_max'),
+    ratePerMs: integer('rate_per_ms'),
+    /** Most RUNNING tasks per concurrency key at once; null: no limit. */
+    perKeyConcurrency: integer('per_key_concurrency'),
+    /** The rate window the count below belongs to: floor(epoch ms / rate_per_ms). Written by the limited claim only. */
+    rateWindow: bigint('rate_window', { mode: 'number' }),
+    rateCount: integer('rate_count').notNull().default(0),
+    /** The last key the per-key claim served: the next claim starts after it (round-robin). */
+    keyCursor: text('key_cursor'),
+    version: integer('version').notNull().default(1),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  () => [
+    check('queues_concurrency_positive', sql`concurrency IS NULL OR concurrency >= 1`),
+    check('queues_per_key_positive', sql`per_key_concurrency IS NULL OR per_key_concurrency >= 1`),
+    check('queues_rate_pair', sql`(rate_max IS NULL) = (rate_per_ms IS NULL) AND (rate_max IS NULL OR (rate_max >= 1 AND rate_per_ms >= 1))`),
+  ],
+);
+
+export type QueueRow = typeof queues.$inferSelect;

@@ -36,6 +36,11 @@ export interface EnqueueInput {
    * Only a queue that sees every tenant (`readTenant` null) may name another one than its own.
    */
   tenant?: string;
+  /**
+   * Whose turn the task shares, e.g. a customer id (1..255 characters): a queue's
+   * perKeyConcurrency caps how many tasks of one key run at once (docs/flow-control.md).
+   */
+  concurrencyKey?: string;
 }
 
 /**
@@ -129,6 +134,13 @@ export function prepareTask(
   if (key !== null) requireStorable(key, `${prefix}idempotencyKey`);
   const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, `${prefix}backoff`) : (spec.backoff ?? null);
   const tenant = tenantOf(input, scope, prefix);
+  const concurrencyKey = input.concurrencyKey ?? null;
+  if (concurrencyKey !== null && (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > MAX_KEY)) {
+    throw new BadUserInputError(`${prefix}concurrencyKey must be a non-empty string of at most ${MAX_KEY} characters`, {
+      field: `${prefix}concurrencyKey`,
+    });
+  }
+  if (concurrencyKey !== null) requireStorable(concurrencyKey, `${prefix}concurrencyKey`);
   return {
     id: uuidv7(),
     name: input.name,
@@ -144,6 +156,7 @@ export function prepareTask(
     backoff: backoff ? (backoff as Backoff) : null,
     tenant,
     createdBy: scope.createdBy,
+    concurrencyKey,
   };
 }
 

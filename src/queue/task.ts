@@ -62,6 +62,8 @@ export interface Task {
   tenant: string;
   /** The principal that enqueued it; null while auth is off. */
   createdBy: string | null;
+  /** Whose turn it shares (e.g. a customer id) under the queue's perKeyConcurrency; null: none (docs/flow-control.md). */
+  concurrencyKey: string | null;
 }
 
 /**
@@ -144,6 +146,7 @@ export function toTask(row: Record<string, unknown>): Task {
     outputBytes: r.outputBytes ?? 0,
     tenant: r.tenant ?? 'default',
     createdBy: r.createdBy ?? null,
+    concurrencyKey: r.concurrencyKey ?? null,
   };
 }
 

@@ -62,6 +62,8 @@ export interface TaskSpec {
   tenant?: string;
   /** Who enqueued it (default null). */
   createdBy?: string;
+  /** The task's concurrency key (docs/flow-control.md). */
+  concurrencyKey?: string;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function insertTask(sql: Sql, spec: TaskSpec = {}): Promise<Task> {
       backoff: spec.backoff ? { ...spec.backoff } as Backoff : null,
       tenant: spec.tenant ?? 'default',
       createdBy: spec.createdBy ?? null,
+      concurrencyKey: spec.concurrencyKey ?? null,
     },
   ]);
   const queue = spec.queue ?? 'default';

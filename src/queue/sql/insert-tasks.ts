@@ -23,6 +23,8 @@ export interface NewTaskRow {
   tenant: string;
   /** The principal that enqueued it (null: an in-process app, or auth off). */
   createdBy: string | null;
+  /** The task's concurrency key (docs/flow-control.md). */
+  concurrencyKey: string | null;
 }
 
 /** What the database decided about an insert; everything else of a new task is its input. */
@@ -83,12 +85,12 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
         i uuid, n text, q text, p smallint, a jsonb, k jsonb, m int, r timestamptz, ik text, t int, l bigint, b jsonb,
-        tn text, cb text)
+        tn text, cb text, ck text)
     ),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after,
-                         idempotency_key, timeout_ms, result_ttl_ms, backoff, tenant, created_by)
-      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b, coalesce(tn, 'default'), cb FROM input
+                         idempotency_key, timeout_ms, result_ttl_ms, backoff, tenant, created_by, concurrency_key)
+      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b, coalesce(tn, 'default'), cb, ck FROM input
       ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
       RETURNING id, queue, version, status, attempts, idempotency_key
     ),
@@ -147,6 +149,7 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     outputBytes: 0,
     tenant: input.tenant,
     createdBy: input.createdBy,
+    concurrencyKey: input.concurrencyKey,
   };
 }
 
@@ -171,6 +174,7 @@ function encodeRow(r: NewTaskRow): string {
   if (r.backoff !== null) s += `,"b":${json(r.backoff)}`;
   if (r.tenant !== DEFAULT_TENANT) s += `,"tn":${json(r.tenant)}`;
   if (r.createdBy !== null) s += `,"cb":${json(r.createdBy)}`;
+  if (r.concurrencyKey !== null) s += `,"ck":${json(r.concurrencyKey)}`;
   return `${s}}`;
 }
 
