@@ -18,6 +18,8 @@ import { createSchedules } from './schedules/schedules.js';
 import type { Schedules } from './schedules/types.js';
 import { createWorkflows } from './workflows/workflows.js';
 import type { Workflows } from './workflows/types.js';
+import { createBulkActions } from './bulk-actions/bulk-actions.js';
+import type { BulkActions } from './bulk-actions/types.js';
 
 export interface QueueOptions {
   sql: Sql;
@@ -71,6 +73,8 @@ export interface Queue {
   readonly schedules: Schedules;
   /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */
   readonly workflows: Workflows;
+  /** cancelTasks / retryTasks over the tasks matching a filter (src/queue/bulk-actions), scoped like the rest. */
+  readonly bulkActions: BulkActions;
 }
 
 export function createQueue(options: QueueOptions): Queue {
@@ -142,6 +146,7 @@ export function createQueue(options: QueueOptions): Queue {
       feedEnd: () => feedEnd(sql),
       schedules: createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope),
       workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
+      bulkActions: createBulkActions(sql, scope),
     };
   }
 
@@ -186,3 +191,4 @@ export {
 } from './workflows/index.js';
 export type { Schedule, Schedules, UpsertScheduleInput, ScheduleTaskInput, OverlapPolicy, MissedRunPolicy, SchedulePage, ListSchedulesParams, ScheduleRunsParams } from './schedules/types.js';
 export { OVERLAP_POLICIES, MISSED_RUN_POLICIES } from './schedules/types.js';
+export type { BulkAction, BulkActions, BulkActionKind, BulkActionStatus } from './bulk-actions/types.js';

@@ -1,0 +1,131 @@
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import type { Service } from '../../service.js';
+import type { TaskCatalog } from '../catalog.js';
+import { listen, type Listener } from '../events.js';
+import { BULK_CHANNEL, decodeBulkNotice } from './channel.js';
+import { listRunningBulkActions } from './sql/create-bulk-action.js';
+import { failBulkAction, finishBulkAction, processBulkBatch } from './sql/process-bulk-batch.js';
+
+export interface BulkActionRunnerOptions {
+  sql: Sql;
+  catalog: TaskCatalog;
+  log: Logger;
+  /** Default retention of tasks a cancel finishes, in ms. */
+  resultTtlMs: number;
+  /** Most tasks per statement (default 500). */
+  batchSize?: number;
+  /** How often to look for RUNNING actions without a notification, in ms (default 2,000). */
+  pollIntervalMs?: number;
+  /** Failed rounds in a row after which an action is ended FAILED (default 5). */
+  maxFailures?: number;
+}
+
+export interface BulkActionRunner extends Service {
+  /** Works every RUNNING action until none has targets left; returns how many tasks it processed. */
+  runOnce(): Promise<number>;
+}
+
+/**
+ * Runs bulk actions: every worker process has one, and they share the work through SKIP LOCKED
+ * (processBulkBatch), so an action goes as fast as the runners together and goes on when one dies.
+ * All state is in the database (the remaining targets, the counts), so after a crash any runner
+ * resumes where the last committed batch left off. Memory is one batch's parameters: the rows stay
+ * in PostgreSQL. A notification on BULK_CHANNEL of a new action starts a round at once; the poll
+ * finds what notifications missed.
+ */
+export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRunner {
+  const batchSize = o.batchSize ?? 500;
+  const pollIntervalMs = o.pollIntervalMs ?? 2000;
+  const maxFailures = o.maxFailures ?? 5;
+  const failures = new Map<string, number>();
+  let listener: Listener | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> | undefined;
+  let again = false;
+  let started = false;
+  let stopped = false;
+
+  const attemptsByName = (): Map<string, number> => new Map(o.catalog.names().map((name) => [name, o.catalog.get(name)?.maxAttempts ?? 1]));
+
+  async function runAction(id: string, kind: 'CANCEL' | 'RETRY'): Promise<number> {
+    let processed = 0;
+    const attempts = attemptsByName();
+    while (!stopped) {
+      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, attemptsByName: attempts });
+      processed += batch.processed;
+      if (batch.processed === 0) break;
+    }
+    if (!stopped) await finishBulkAction(o.sql, id);
+    return processed;
+  }
+
+  async function runOnce(): Promise<number> {
+    let processed = 0;
+    for (const { id, kind } of await listRunningBulkActions(o.sql, 100)) {
+      if (stopped) break;
+      try {
+        processed += await runAction(id, kind);
+        failures.delete(id);
+      } catch (error) {
+        const count = (failures.get(id) ?? 0) + 1;
+        failures.set(id, count);
+        o.log.warn({ err: error, action: id, failures: count }, 'bulk action batch failed');
+        if (count >= maxFailures) {
+          failures.delete(id);
+          await failBulkAction(o.sql, id, error instanceof Error ? error.message : String(error)).catch(() => false);
+        }
+      }
+    }
+    return processed;
+  }
+
+  // One round at a time; a wake-up during a round asks for another right after it.
+  function kick(): void {
+    if (stopped) return;
+    if (current) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    current = runOnce()
+      .then((n) => {
+        if (n > 0) o.log.debug({ processed: n }, 'bulk actions round');
+      })
+      .catch((error: unknown) => o.log.warn({ err: error }, 'bulk actions round failed'))
+      .finally(() => {
+        current = undefined;
+        if (again) {
+          again = false;
+          kick();
+        } else schedule();
+      });
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(kick, pollIntervalMs * (0.8 + Math.random() * 0.4));
+  }
+
+  return {
+    runOnce,
+    async start() {
+      if (started) return;
+      started = true;
+      listener = await listen(o.sql, BULK_CHANNEL, {
+        onNotify: (payload) => {
+          if (decodeBulkNotice(payload)?.version === 1) kick();
+        },
+        onListen: () => kick(),
+      });
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await listener?.close();
+      listener = undefined;
+      await current;
+    },
+  };
+}

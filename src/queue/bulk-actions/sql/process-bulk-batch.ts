@@ -1,0 +1,110 @@
+import type { Executor } from '../../../db/client.js';
+import type { BulkActionKind } from '../../../states.js';
+import { eventCtesSql, notificationCountSql } from '../../events.js';
+import { CANCEL_EVENT, cancelCtes } from '../../sql/request-cancel.js';
+import { RETRY_EVENT, requeueCtes } from '../../sql/requeue-task.js';
+import { BULK_CHANNEL, BULK_NOTICE_SQL } from '../channel.js';
+
+export interface BatchOutcome {
+  /** Targets taken off the action's list (0: none left that another runner is not holding). */
+  processed: number;
+  /** Of those, tasks changed. */
+  changed: number;
+}
+
+export interface ProcessBatchParams {
+  actionId: string;
+  kind: BulkActionKind;
+  /** Most targets per statement. */
+  limit: number;
+  /** Default retention of tasks a cancel finishes, in ms. */
+  defaultTtlMs: number;
+  /** RETRY: attempts granted per task name (the definition's maxAttempts, as retryTask); 1 for a name not listed. */
+  attemptsByName: ReadonlyMap<string, number>;
+}
+
+/**
+ * One batch of a RUNNING action, in one statement, so that everything of it commits together or
+ * not at all (a crash mid-batch leaves the batch to be done again, never half-done):
+ * 1. takes up to `limit` of its remaining targets in task order, `FOR UPDATE SKIP LOCKED`, so
+ *    runners of other processes take other targets at the same time (primary key of bulk_action_tasks);
+ * 2. deletes them from the list: a task leaves the list only with its change, so no task is
+ *    changed twice by one action, even across a crash;
+ * 3. changes them with cancelTask's or retryTask's own CTEs (one event each, NOTIFY, workers told),
+ *    which leave tasks in other states alone (processed, not changed);
+ * 4. adds to `processed`/`changed`, bumps `version` and announces it on BULK_CHANNEL.
+ * Every batch updates the action's row, so batches of one action from several runners commit one
+ * after the other there; their task rows are disjoint, so they do not deadlock each other.
+ */
+export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): Promise<BatchOutcome> {
+  const where = exec`id IN (SELECT task_id FROM batch)`;
+  const names = [...p.attemptsByName.keys()];
+  const attempts = names.map((name) => Math.max(1, p.attemptsByName.get(name) ?? 1));
+  const change =
+    p.kind === 'CANCEL'
+      ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs })
+      : requeueCtes(exec, {
+          where,
+          extraAttempts: exec`coalesce((SELECT d.a FROM unnest(${names}::text[], ${attempts}::int[]) AS d(n, a) WHERE d.n = tasks.name), 1)`,
+        });
+  const event = p.kind === 'CANCEL' ? CANCEL_EVENT : RETRY_EVENT;
+  const wake = p.kind === 'CANCEL' ? 'told' : 'woken';
+  const [row] = await exec`
+    WITH batch AS (
+      SELECT t.task_id FROM bulk_action_tasks t
+      WHERE t.action_id = ${p.actionId}
+        AND EXISTS (SELECT 1 FROM bulk_actions a WHERE a.id = ${p.actionId} AND a.status = 'RUNNING')
+      ORDER BY t.task_id
+      LIMIT ${p.limit}
+      FOR UPDATE OF t SKIP LOCKED
+    ),
+    marked AS (
+      DELETE FROM bulk_action_tasks WHERE action_id = ${p.actionId} AND task_id IN (SELECT task_id FROM batch)
+      RETURNING task_id
+    ),
+    ${change},
+    ${exec.unsafe(eventCtesSql(event))},
+    progress AS (
+      UPDATE bulk_actions SET
+        processed = processed + (SELECT count(*) FROM marked),
+        changed = changed + (SELECT count(*) FROM changed),
+        version = version + 1
+      WHERE id = ${p.actionId} AND EXISTS (SELECT 1 FROM marked)
+      RETURNING id, version, status
+    ),
+    announced AS (SELECT pg_notify(${BULK_CHANNEL}, ${exec.unsafe(BULK_NOTICE_SQL)}) FROM progress)
+    SELECT (SELECT count(*) FROM marked)::int AS processed,
+           (SELECT count(*) FROM changed)::int AS changed,
+           ${exec.unsafe(notificationCountSql([wake, 'announced']))} AS notifications`;
+  return { processed: Number(row?.processed ?? 0), changed: Number(row?.changed ?? 0) };
+}
+
+/**
+ * Ends a RUNNING action whose list is empty: DONE, announced. Nothing when targets remain,
+ * including ones another runner holds in a batch not yet committed (it sees the list empty after
+ * it commits and ends the action then). Returns whether it ended it.
+ */
+export async function finishBulkAction(exec: Executor, actionId: string): Promise<boolean> {
+  const rows = await exec`
+    WITH done AS (
+      UPDATE bulk_actions SET status = 'DONE', finished_at = clock_timestamp(), version = version + 1
+      WHERE id = ${actionId} AND status = 'RUNNING'
+        AND NOT EXISTS (SELECT 1 FROM bulk_action_tasks WHERE action_id = ${actionId})
+      RETURNING id, version, status
+    )
+    SELECT pg_notify(${BULK_CHANNEL}, ${exec.unsafe(BULK_NOTICE_SQL)}) FROM done`;
+  return rows.length > 0;
+}
+
+/** Ends a RUNNING action as FAILED with `error` (its remaining targets are dropped), announced. */
+export async function failBulkAction(exec: Executor, actionId: string, error: string): Promise<boolean> {
+  const rows = await exec`
+    WITH failed AS (
+      UPDATE bulk_actions SET status = 'FAILED', error = ${error}, finished_at = clock_timestamp(), version = version + 1
+      WHERE id = ${actionId} AND status = 'RUNNING'
+      RETURNING id, version, status
+    ),
+    dropped AS (DELETE FROM bulk_action_tasks WHERE action_id IN (SELECT id FROM failed))
+    SELECT pg_notify(${BULK_CHANNEL}, ${exec.unsafe(BULK_NOTICE_SQL)}) FROM failed`;
+  return rows.length > 0;
+}
