@@ -3,6 +3,7 @@ import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
 import type { JsonObject } from '../queue/json.js';
 import { checkBackoff } from '../queue/backoff.js';
 import type { Backoff } from '../queue/task.js';
+import { declaredSchedules, type DeclaredSchedule, type ScheduleDeclaration } from './declared-schedules.js';
 
 /** Log lines of a handler carry its task id, attempt and worker id. */
 export interface TaskLogger {
@@ -63,6 +64,11 @@ export interface TaskDefinitionInput<A extends z.ZodType | undefined, K extends 
   priority?: number;
   /** Keep the finished task this long, in ms (default: RESULT_TTL_MS). */
   resultTtl?: number;
+  /**
+   * Run it on a cron schedule (or several, each with its own `key`): upserted by every worker at
+   * start, a runtime pause kept (docs/schedules.md). Default: none.
+   */
+  schedule?: ScheduleDeclaration | readonly ScheduleDeclaration[];
 }
 
 const DEFINITION = Symbol.for('taskwire.definition');
@@ -73,6 +79,8 @@ export interface TaskDefinition extends TaskSpec {
   /** Parses raw stored arguments; the worker calls it before `run`. */
   parse(args: unknown[], kwargs: Record<string, unknown>): { args: unknown; kwargs: unknown };
   run(args: unknown, ctx: TaskContext<unknown>): Promise<unknown>;
+  /** The schedules declared beside it (`schedule`), defaults filled in; empty when none. */
+  readonly schedules: readonly DeclaredSchedule[];
 }
 
 /**
@@ -103,6 +111,7 @@ export function defineTask<A extends z.ZodType | undefined = undefined, K extend
     resultTtlMs: input.resultTtl,
     // Checked now, so that a bad definition fails where it is written, not at each retry.
     backoff: input.backoff === undefined ? undefined : checkBackoff(input.backoff, `${input.name}: backoff`),
+    schedules: declaredSchedules(input, input.schedule),
     checkArguments(args, kwargs) {
       const a = check(input.args, args, 'args');
       return a.ok ? check(input.kwargs, kwargs, 'kwargs') : a;
