@@ -3,6 +3,7 @@ import type { PrincipalLimits } from '../auth/rate-limit.js';
 import type { ReadTokenIssuer } from '../auth/read-tokens.js';
 import type { Logger } from '../logger.js';
 import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventType, TaskFilter } from '../queue/index.js';
+import type { WorkflowEvents } from './workflow-events.js';
 
 /**
  * Live task changes, as the subscription resolvers need them. The server implements it
@@ -39,6 +40,8 @@ export interface TaskEvents {
 export interface GraphQLContext {
   queue: Queue;
   events: TaskEvents;
+  /** Live workflow changes (workflowChanged), limited to the caller's tenant like `events`. */
+  workflowEvents: WorkflowEvents;
   log: Logger;
   /**
    * Operations whose contexts carry the same scope may share subscription results (the server
@@ -60,4 +63,4 @@ export interface GraphQLContext {
 }
 
 // Defined beside their implementations (src/auth), kept importable from here.
-export type { PrincipalLimits, ReadTokenIssuer };
+export type { PrincipalLimits, ReadTokenIssuer, WorkflowEvents };

@@ -13,6 +13,7 @@ import { hasScope, mayEnqueue, mayEnqueueSome } from '../auth/scopes.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from './context.js';
 import { readTokenContext } from './read-token-view.js';
+import { enqueueStepNames } from './workflow-guard.js';
 
 /** The root types the guard covers. */
 export const ROOT_TYPES = ['Query', 'Mutation', 'Subscription'] as const;
@@ -63,17 +64,22 @@ export const GUARD_RULES: GuardRules = {
     tasks: { needs: 'tasks:read' },
     queueStats: { needs: 'tasks:read' },
     viewer: { needs: 'authenticated', readToken: OWN_TASKS },
+    // Workflows: not for read tokens (a workflow shows every step's task).
+    workflow: { needs: 'tasks:read' },
   },
   Mutation: {
     enqueueTask: { needs: 'tasks:enqueue', check: enqueueName },
     cancelTask: { needs: 'tasks:cancel' },
     retryTask: { needs: 'tasks:retry' },
     createReadToken: { needs: 'tasks:read' },
+    enqueueWorkflow: { needs: 'tasks:enqueue', check: enqueueStepNames },
+    cancelWorkflow: { needs: 'tasks:cancel' },
   },
   Subscription: {
     taskStatusChanged: { needs: 'tasks:read', readToken: { requiredArg: 'id' } },
     taskEvents: { needs: 'tasks:read', readToken: OWN_TASKS },
     taskEventFeed: { needs: 'tasks:read' },
+    workflowChanged: { needs: 'tasks:read' },
   },
 };
 

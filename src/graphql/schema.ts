@@ -10,6 +10,7 @@ import './types/subscriptions.js';
 import './types/task-event.js';
 import './types/read-tokens.js';
 import './types/viewer.js';
+import './types/workflow.js';
 
 builder.queryType({});
 builder.mutationType({});

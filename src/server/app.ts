@@ -18,6 +18,7 @@ import { useCsrfPrevention } from './csrf.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
+import { createWorkflowHub } from './live/workflow-hub.js';
 import { corsFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
@@ -84,9 +85,10 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
+  const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log });
   const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
   const auth = createServerAuth(deps, options.auth);
-  const contexts = createOperationContexts({ queue: metrics.queue, hub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
+  const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
   const routes = new Map([
@@ -140,6 +142,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       assertSafeToServe(deps.config.auth.mode, host);
       stopping = false;
       await hub.start();
+      await workflowHub.start();
       const http = createServer(withBodyLimit(yoga, maxBodyBytes));
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
@@ -165,6 +168,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       // `complete` (graphql-ws) or `event: complete` (SSE); then close what is left.
       const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
       await hub.close(drainMs);
+      await workflowHub.close(drainMs);
       await ws?.drain(drainMs);
       await ws?.dispose();
       ws = undefined;

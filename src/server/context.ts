@@ -5,6 +5,7 @@ import type { GraphQLContext, PrincipalLimits, ReadTokenIssuer } from '../graphq
 import type { Logger } from '../logger.js';
 import type { Queue } from '../queue/index.js';
 import type { TaskEventHub } from './live/hub.js';
+import type { WorkflowHub } from './live/workflow-hub.js';
 
 export interface OperationContexts {
   /** The context of one operation of `principal` (HTTP request, graphql-ws subscribe). */
@@ -15,6 +16,7 @@ export interface OperationContextsOptions {
   /** The process's queue, unscoped (every tenant): each operation gets it scoped to its principal. */
   queue: Queue;
   hub: TaskEventHub;
+  workflowHub: WorkflowHub;
   log: Logger;
   /** null while auth is off. */
   readTokens: ReadTokenIssuer | null;
@@ -46,12 +48,13 @@ export function createOperationContexts(o: OperationContextsOptions): OperationC
   return {
     contextFor(principal) {
       if (principal.kind === 'anonymous') {
-        return { queue: o.queue, events: o.hub, log: o.log, resultScope: '', principal, readTokens: o.readTokens, limits: UNLIMITED };
+        return { queue: o.queue, events: o.hub, workflowEvents: o.workflowHub, log: o.log, resultScope: '', principal, readTokens: o.readTokens, limits: UNLIMITED };
       }
       const readTenant = visibleTenant(principal);
       return {
         queue: o.queue.scoped({ readTenant, writeTenant: principal.tenant, createdBy: principal.id }),
         events: o.hub.scoped(readTenant),
+        workflowEvents: o.workflowHub.scoped(readTenant),
         log: o.log.child({ principal: principal.id, kind: principal.kind }),
         resultScope: resultScopeOf(principal),
         principal,

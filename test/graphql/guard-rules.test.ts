@@ -40,6 +40,8 @@ describe('GUARD_RULES', () => {
       cancelTask: 'tasks:cancel',
       retryTask: 'tasks:retry',
       createReadToken: 'tasks:read',
+      enqueueWorkflow: 'tasks:enqueue',
+      cancelWorkflow: 'tasks:cancel',
     });
   });
 });

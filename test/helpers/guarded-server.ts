@@ -10,6 +10,7 @@ import { maskError } from '../../src/graphql/errors.js';
 import { schema } from '../../src/graphql/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { createTaskEventHub, type TaskEventHub } from '../../src/server/live/hub.js';
+import { createWorkflowHub } from '../../src/server/live/workflow-hub.js';
 import type { Response, TestApp } from './app.js';
 import { createSubscriptionClients, type SubscriptionClients } from './subscriptions.js';
 
@@ -53,6 +54,8 @@ export interface GuardedServer {
 export async function startGuardedServer(app: TestApp, options: GuardedServerOptions = {}): Promise<GuardedServer> {
   const hub = createTaskEventHub({ sql: app.sql, queue: app.deps.queue, log: silentLogger });
   await hub.start();
+  const workflowHub = createWorkflowHub({ sql: app.sql, workflows: app.deps.queue.workflows, log: silentLogger });
+  await workflowHub.start();
   const principals = new Map<string, Principal>();
   const issued = new Map<string, Principal>();
   let made = 0;
@@ -87,6 +90,7 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
       return {
         queue: app.deps.queue,
         events: hub,
+        workflowEvents: workflowHub,
         log: silentLogger,
         resultScope: principal ? JSON.stringify(principal) : '',
         // The guard answers a context without one UNAUTHENTICATED.
@@ -143,6 +147,7 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
     async close() {
       await Promise.all(clients.map((c) => c.closeAll()));
       await hub.close(1000);
+      await workflowHub.close(1000);
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await yoga.dispose();

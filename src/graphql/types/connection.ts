@@ -12,6 +12,7 @@ export const TaskFilterInput = builder.inputType('TaskFilter', {
     queue: t.string(),
     enqueuedAfter: t.field({ type: 'DateTime' }),
     enqueuedBefore: t.field({ type: 'DateTime' }),
+    workflowId: t.id({ description: 'Only the steps of this workflow.' }),
   }),
 });
 
@@ -26,6 +27,7 @@ export function toTaskFilter(input: TaskFilterArg | null | undefined): TaskFilte
     ...(input.queue != null ? { queue: input.queue } : {}),
     ...(input.enqueuedAfter ? { enqueuedAfter: input.enqueuedAfter } : {}),
     ...(input.enqueuedBefore ? { enqueuedBefore: input.enqueuedBefore } : {}),
+    ...(input.workflowId != null ? { workflowId: input.workflowId } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { withFieldPrefix } from '../errors.js';
 import { issueReadToken } from '../issue-read-token.js';
 import { TaskRef } from './task.js';
 
-const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
+export const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
   description: "Unset options fall back to the task definition's, then to the defaults.",
   fields: (t) => ({
     name: t.string({ required: true, description: 'A registered task name, e.g. "math.copysign".' }),

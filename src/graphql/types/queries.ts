@@ -2,6 +2,7 @@ import { assertTaskId } from '../../queue/get.js';
 import type { QueueStats } from '../../queue/index.js';
 import { TASK_STATUSES, type TaskStatus } from '../../queue/states.js';
 import { builder } from '../builder.js';
+import { isReadToken } from '../guard.js';
 import { NodeRef, TaskRef, TaskStatusEnum } from './task.js';
 
 builder.queryField('taskResult', (t) =>
@@ -21,11 +22,14 @@ builder.queryField('node', (t) =>
   t.field({
     type: NodeRef,
     nullable: true,
-    description: "Relay's refetch: any node by id (a task's id is its UUID, as in taskResult).",
+    description: "Relay's refetch: any node by id (a task's or a workflow's id is its UUID, as in taskResult and workflow).",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       assertTaskId(id);
-      return (await ctx.queue.getTask(id)) ?? null;
+      const task = await ctx.queue.getTask(id);
+      // A read token reads only its tasks: never a workflow (its queue view has no workflows).
+      if (task || isReadToken(ctx.principal)) return task ?? null;
+      return (await ctx.queue.workflows.get(id)) ?? null;
     },
   }),
 );

@@ -10,8 +10,9 @@ export const TaskStatusEnum = builder.enumType('TaskStatus', {
 
 /** Relay's Node: anything with a globally unique id. A task's id is its UUID. */
 export const NodeRef = builder.interfaceRef<{ id: string }>('Node').implement({
-  description: 'An object with a globally unique id (for a task, its UUID).',
-  resolveType: () => 'Task',
+  description: 'An object with a globally unique id (a task\'s or a workflow\'s UUID).',
+  // Workflows (types/workflow.ts) are the other nodes: only they have steps.
+  resolveType: (node) => ('steps' in node ? 'Workflow' : 'Task'),
   fields: (t) => ({ id: t.exposeID('id') }),
 });
 
