@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { createDb, type Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { createQueue, type Queue } from './queue/index.js';
+import { createBulkActionRunner, type BulkActionRunner } from './queue/bulk-actions/runner.js';
 import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
 import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
 import { exampleTasks } from './worker/examples.js';
@@ -18,6 +19,8 @@ export interface Deps {
   createRunner(overrides?: Partial<RunnerOptions>): Runner;
   rescuer: Rescuer;
   cleaner: Cleaner;
+  /** Works bulk actions (cancelTasks/retryTasks); every process with maintenance runs one. */
+  bulkActionRunner: BulkActionRunner;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
       definitionBackoff: (name) => registry.get(name)?.backoff,
     }),
     cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
+    bulkActionRunner: createBulkActionRunner({ sql: db.sql, catalog: registry, log: p.log, resultTtlMs: config.resultTtlMs }),
     close: () => db.close(),
   };
 }

@@ -29,7 +29,7 @@ export interface RunningProcess {
  *    their `/metrics` hooks on the runner are in place before its first claim, which they
  *    would otherwise miss;
  * 2. the worker;
- * 3. maintenance (the rescuer, the cleaner).
+ * 3. maintenance (the rescuer, the cleaner, the bulk-action runner).
  * Shutdown stops the list in reverse: maintenance, then the worker (stop claiming, let running
  * tasks finish or hand them back, while the server still delivers their last states to
  * subscribers and counts them), then the server; then the pool, and the embedded PostgreSQL last.
@@ -50,7 +50,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     ...(roles.server ? [graphqlServer(deps, runner)] : []),
     ...(!roles.server && config.metricsPort !== undefined ? [createMetricsEndpoint(deps, { port: config.metricsPort, host: config.host, runner })] : []),
     ...(runner ? [runner] : []),
-    ...(roles.maintenance ? [deps.rescuer, deps.cleaner] : []),
+    ...(roles.maintenance ? [deps.rescuer, deps.cleaner, deps.bulkActionRunner] : []),
   ];
   const closeDatabase = async (): Promise<void> => {
     await deps.close();

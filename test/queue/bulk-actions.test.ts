@@ -1,0 +1,164 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Sql } from '../../src/db/client.js';
+import { createBulkActionRunner, type BulkActionRunner } from '../../src/queue/bulk-actions/index.js';
+import { processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
+import { silentLogger } from '../../src/logger.js';
+import { insertBulkTasks } from '../helpers/bulk-tasks.js';
+import { createQueueTestApp, insertTask, type QueueTestApp } from '../helpers/factories.js';
+
+let app: QueueTestApp;
+const runners: BulkActionRunner[] = [];
+beforeAll(async () => {
+  app = await createQueueTestApp();
+});
+afterAll(async () => {
+  await app.close();
+});
+afterEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.stop()));
+  await app.sql`DELETE FROM tasks`;
+  await app.sql`DELETE FROM task_events`;
+  await app.sql`DELETE FROM bulk_actions`;
+  await app.sql`DELETE FROM bulk_action_tasks`;
+});
+
+function runner(batchSize = 500): BulkActionRunner {
+  const made = createBulkActionRunner({ sql: app.sql, catalog: app.deps.registry, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
+  runners.push(made);
+  return made;
+}
+
+/** RETRIED/CANCELLED… events per task: task id → count. */
+async function eventCounts(sql: Sql, type: string): Promise<Map<string, number>> {
+  const rows = await sql`SELECT task_id, count(*)::int AS n FROM task_events WHERE type = ${type}::task_event_type GROUP BY task_id`;
+  return new Map(rows.map((r) => [r.taskId as string, r.n as number]));
+}
+
+const statusCounts = async (sql: Sql, name: string): Promise<Record<string, number>> =>
+  Object.fromEntries((await sql`SELECT status, count(*)::int AS n FROM tasks WHERE name = ${name} GROUP BY status`).map((r) => [r.status, r.n]));
+
+describe('queue.bulkActions.create', () => {
+  it('cancels exactly the tasks matching when it was created, not those that match later', async () => {
+    const far = new Date(Date.now() + 3_600_000);
+    await insertBulkTasks(app.sql, { count: 1200, status: 'PENDING', name: 'demo.echo', runAfter: far });
+    await insertBulkTasks(app.sql, { count: 30, status: 'PENDING', name: 'demo.other', runAfter: far });
+    const action = await app.deps.queue.bulkActions.create('CANCEL', { status: ['PENDING'], name: 'demo.echo' });
+    expect(action).toMatchObject({ kind: 'CANCEL', status: 'RUNNING', matched: 1200, processed: 0, changed: 0, version: 1 });
+    // Matching, but enqueued after the action: not one of its tasks.
+    const later = await app.deps.queue.enqueue({ name: 'demo.echo', runAfter: far });
+
+    expect(await runner(500).runOnce()).toBe(1200);
+    const done = await app.deps.queue.bulkActions.get(action.id);
+    expect(done).toMatchObject({ status: 'DONE', matched: 1200, processed: 1200, changed: 1200, version: 5 }); // 3 batches + the end
+    expect(done?.finishedAt).toBeInstanceOf(Date);
+    expect(await statusCounts(app.sql, 'demo.echo')).toEqual({ CANCELLED: 1200, PENDING: 1 });
+    expect((await app.deps.queue.getTask(later.id))?.status).toBe('PENDING');
+    expect(await statusCounts(app.sql, 'demo.other')).toEqual({ PENDING: 30 });
+    const cancelled = await eventCounts(app.sql, 'CANCELLED');
+    expect(cancelled.size).toBe(1200);
+    expect([...cancelled.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('is DONE at once when nothing matches', async () => {
+    const action = await app.deps.queue.bulkActions.create('RETRY', { name: 'nothing.here' });
+    expect(action).toMatchObject({ status: 'DONE', matched: 0, processed: 0, changed: 0 });
+    expect(action.finishedAt).toBeInstanceOf(Date);
+  });
+
+  it('requests the cancellation of a running task, as cancelTask does, and leaves finished ones processed but unchanged', async () => {
+    const far = new Date(Date.now() + 3_600_000);
+    const [running, pending, succeeded] = await Promise.all([1, 2, 3].map(() => insertTask(app.sql, { status: 'PENDING', name: 'demo.echo', runAfter: far })));
+    if (!running || !pending || !succeeded) throw new Error('insertTask lost a task');
+    // Set by hand, not claimed: only the states matter here (no worker runs).
+    await app.sql`UPDATE tasks SET status = 'RUNNING', attempts = 1, locked_by = 'w', lease_expires_at = now() + interval '1 minute' WHERE id = ${running.id}`;
+    await app.sql`UPDATE tasks SET status = 'SUCCEEDED', attempts = 1, finished_at = now() WHERE id = ${succeeded.id}`;
+    const action = await app.deps.queue.bulkActions.create('CANCEL', { name: 'demo.echo' });
+    expect(action.matched).toBe(3);
+    await runner().runOnce();
+    expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 3, changed: 2 });
+    expect(await app.deps.queue.getTask(running.id)).toMatchObject({ status: 'RUNNING', cancelRequested: true });
+    expect((await app.deps.queue.getTask(pending.id))?.status).toBe('CANCELLED');
+    expect((await app.deps.queue.getTask(succeeded.id))?.status).toBe('SUCCEEDED');
+    const types = await app.sql`SELECT task_id, type FROM task_events WHERE type IN ('CANCEL_REQUESTED', 'CANCELLED')`;
+    expect(types.map((r) => `${r.taskId === running.id ? 'running' : 'pending'}:${r.type}`).sort()).toEqual(['pending:CANCELLED', 'running:CANCEL_REQUESTED']);
+  });
+
+  it('acts on its tenant only, and another tenant reads it as unknown', async () => {
+    await insertBulkTasks(app.sql, { count: 5, status: 'FAILED', tenant: 'acme' });
+    await insertBulkTasks(app.sql, { count: 7, status: 'FAILED', tenant: 'globex' });
+    const acme = app.deps.queue.scoped({ readTenant: 'acme', writeTenant: 'acme', createdBy: 'key-1' });
+    const globex = app.deps.queue.scoped({ readTenant: 'globex', writeTenant: 'globex', createdBy: null });
+    const action = await acme.bulkActions.create('RETRY', { status: ['FAILED'], tenant: 'globex' });
+    expect(action.matched).toBe(0); // a filter naming another tenant finds nothing
+    const own = await acme.bulkActions.create('RETRY', { status: ['FAILED'] });
+    expect(own).toMatchObject({ tenant: 'acme', createdBy: 'key-1', matched: 5 });
+    expect(await globex.bulkActions.get(own.id)).toBeUndefined();
+    expect(await acme.bulkActions.get('not-a-uuid')).toBeUndefined();
+    await runner().runOnce();
+    expect((await acme.bulkActions.get(own.id))?.status).toBe('DONE');
+    const byTenant = await app.sql`SELECT tenant, status, count(*)::int AS n FROM tasks GROUP BY tenant, status ORDER BY tenant`;
+    expect(byTenant.map((r) => `${r.tenant}:${r.status}:${r.n}`)).toEqual(['acme:PENDING:5', 'globex:FAILED:7']);
+  });
+
+  it('refuses a malformed filter and stores nothing', async () => {
+    await expect(app.deps.queue.bulkActions.create('CANCEL', { name: 'a\u0000b' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    const [row] = await app.sql`SELECT count(*)::int AS n FROM bulk_actions`;
+    expect(row?.n).toBe(0);
+  });
+});
+
+describe('bulk action runner', () => {
+  it('retries each task once with several runners sharing the work, the counts exact', async () => {
+    await insertBulkTasks(app.sql, { count: 3000, status: 'FAILED', name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) });
+    const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
+    const all = [runner(200), runner(200), runner(200), runner(200)];
+    const processed = await Promise.all(all.map((r) => r.runOnce()));
+    expect(processed.reduce((a, b) => a + b, 0)).toBe(3000);
+    expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', matched: 3000, processed: 3000, changed: 3000 });
+    const retried = await eventCounts(app.sql, 'RETRIED');
+    expect(retried.size).toBe(3000);
+    expect([...retried.values()].every((n) => n === 1)).toBe(true);
+    // Running it again changes nothing: the action is done, its list empty.
+    expect(await runner().runOnce()).toBe(0);
+    expect((await eventCounts(app.sql, 'RETRIED')).size).toBe(3000);
+  });
+
+  it('a batch rolled back (a crash before commit) leaves its tasks unchanged and still listed; the next run does them once', async () => {
+    await insertBulkTasks(app.sql, { count: 50, status: 'FAILED' });
+    const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
+    await app.sql
+      .begin(async (tx) => {
+        const batch = await processBulkBatch(tx, { actionId: action.id, kind: 'RETRY', limit: 20, defaultTtlMs: 1000, attemptsByName: new Map() });
+        expect(batch).toEqual({ processed: 20, changed: 20 });
+        throw new Error('crash');
+      })
+      .catch((error: Error) => expect(error.message).toBe('crash'));
+    expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ processed: 0, changed: 0, version: 1 });
+    expect((await eventCounts(app.sql, 'RETRIED')).size).toBe(0);
+    expect(await runner(20).runOnce()).toBe(50);
+    const retried = await eventCounts(app.sql, 'RETRIED');
+    expect(retried.size).toBe(50);
+    expect([...retried.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('counts a task retried meanwhile by retryTask as processed, not changed, and grants the definition\'s attempts', async () => {
+    await insertBulkTasks(app.sql, { count: 3, status: 'FAILED', name: 'demo.echo' });
+    const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
+    const [first] = await app.sql`SELECT id FROM tasks ORDER BY id LIMIT 1`;
+    await app.deps.queue.retryTask(first?.id as string);
+    await runner().runOnce();
+    expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 3, changed: 2 });
+    const expected = 1 + Math.max(1, app.deps.registry.get('demo.echo')?.maxAttempts ?? 1);
+    const rows = await app.sql`SELECT DISTINCT max_attempts FROM tasks`;
+    expect(rows.map((r) => r.maxAttempts)).toEqual([expected]);
+  });
+
+  it('starts a new action on its notification, without waiting for the poll', async () => {
+    const r = runner();
+    await r.start();
+    await insertBulkTasks(app.sql, { count: 10, status: 'FAILED' });
+    const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
+    const { waitFor } = await import('../helpers/wait.js');
+    await waitFor(async () => (await app.deps.queue.bulkActions.get(action.id))?.status === 'DONE', { timeoutMs: 5000, message: 'the action to end' });
+  });
+});
