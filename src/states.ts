@@ -6,7 +6,7 @@
  */
 
 /** Task states, in the order of the state machine (DESIGN.md). */
-export const TASK_STATUSES = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export const TASK_STATUSES = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -49,3 +49,13 @@ export type BulkActionKind = (typeof BULK_ACTION_KINDS)[number];
 export const BULK_ACTION_STATUSES = ['RUNNING', 'DONE', 'FAILED'] as const;
 
 export type BulkActionStatus = (typeof BULK_ACTION_STATUSES)[number];
+
+/** A workflow (DESIGN.md Part 2 §C) is RUNNING until nothing is left to run; CANCELLED only by cancelWorkflow. */
+export const WORKFLOW_STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+/** What becomes of a workflow step when a parent FAILED or was CANCELLED (default CANCEL). */
+export const DEPENDENCY_FAILURE_POLICIES = ['CANCEL', 'RUN_ANYWAY'] as const;
+
+export type DependencyFailurePolicy = (typeof DEPENDENCY_FAILURE_POLICIES)[number];

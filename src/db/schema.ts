@@ -17,12 +17,14 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { BULK_ACTION_KINDS, BULK_ACTION_STATUSES, TASK_EVENT_TYPES, TASK_STATUSES } from '../states.js';
+import { BULK_ACTION_KINDS, BULK_ACTION_STATUSES, DEPENDENCY_FAILURE_POLICIES, TASK_EVENT_TYPES, TASK_STATUSES, WORKFLOW_STATUSES } from '../states.js';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 export const taskEventType = pgEnum('task_event_type', TASK_EVENT_TYPES);
 export const bulkActionKind = pgEnum('bulk_action_kind', BULK_ACTION_KINDS);
 export const bulkActionStatus = pgEnum('bulk_action_status', BULK_ACTION_STATUSES);
+export const workflowStatus = pgEnum('workflow_status', WORKFLOW_STATUSES);
+export const dependencyFailurePolicy = pgEnum('dependency_failure_policy', DEPENDENCY_FAILURE_POLICIES);
 
 /** PostgreSQL's 64-bit transaction id (pg_current_xact_id()), as text: it never wraps around. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
@@ -73,6 +75,19 @@ export const tasks = pgTable(
     createdBy: text('created_by'),
     /** Whose turn it shares (e.g. a customer id): the queue's perKeyConcurrency caps RUNNING tasks per key (docs/flow-control.md). */
     concurrencyKey: text('concurrency_key'),
+    /**
+     * Workflow steps (src/queue/workflows). All null/empty for a plain task: the trigger that
+     * releases dependents (drizzle/*_workflow_release.sql) fires only WHEN workflow_id IS NOT NULL.
+     */
+    workflowId: uuid('workflow_id'),
+    stepRef: text('step_ref'),
+    /** Parent task ids (the step's dependsOn), in the order given. */
+    dependsOn: uuid('depends_on').array().notNull().default(sql`'{}'::uuid[]`),
+    /** Child task ids: what the end of this step releases, read straight from its row (no edge index to walk). */
+    dependents: uuid('dependents').array().notNull().default(sql`'{}'::uuid[]`),
+    /** Parents that have not ended yet: decremented under this row's lock as each ends; BLOCKED → PENDING at 0. */
+    waitingParents: integer('waiting_parents'),
+    onDependencyFailure: dependencyFailurePolicy('on_dependency_failure'),
   },
   (t) => [
     // The claim query (src/queue/sql/claim-tasks.ts) walks this in order and stops at LIMIT.
@@ -97,6 +112,8 @@ export const tasks = pgTable(
     index('tasks_key_claim_idx')
       .on(t.queue, t.concurrencyKey, t.priority.desc(), t.runAfter, t.id)
       .where(sql`status IN ('PENDING', 'RETRYING') AND concurrency_key IS NOT NULL`),
+    // A workflow's steps (src/queue/workflows). Partial: plain tasks cost no index write.
+    index('tasks_workflow_idx').on(t.workflowId, t.id).where(sql`workflow_id IS NOT NULL`),
     // The cleaner (src/queue/maintenance/cleaner.ts).
     index('tasks_expires_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`),
     // Partial: most tasks have no key, and an entry for each NULL cost every insert an index write.
@@ -265,3 +282,37 @@ export const queues = pgTable(
 );
 
 export type QueueRow = typeof queues.$inferSelect;
+
+/**
+ * Workflows (src/queue/workflows): a graph of tasks (tasks.workflow_id). The step counters are
+ * kept by the step-end trigger under this row's lock, so the status needs no scan of the steps.
+ * Every change bumps `version` and is announced on `taskwire_workflows` in the same statement.
+ */
+export const workflows = pgTable(
+  'workflows',
+  {
+    /** uuid v7, made by the enqueuer. */
+    id: uuid('id').primaryKey(),
+    tenant: text('tenant').notNull().default('default'),
+    name: text('name'),
+    status: workflowStatus('status').notNull().default('RUNNING'),
+    version: integer('version').notNull().default(1),
+    idempotencyKey: text('idempotency_key'),
+    createdBy: text('created_by'),
+    stepsTotal: integer('steps_total').notNull(),
+    /** Steps in a terminal state (SUCCEEDED, FAILED, CANCELLED). */
+    stepsFinished: integer('steps_finished').notNull().default(0),
+    stepsSucceeded: integer('steps_succeeded').notNull().default(0),
+    /** Retention of steps without their own TTL (RESULT_TTL_MS at enqueue), in ms: counted from the workflow's end. */
+    resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }).notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    // Idempotency per tenant, as for tasks; partial: most workflows have no key.
+    uniqueIndex('workflows_idempotency_key_idx').on(t.tenant, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+    index('workflows_tenant_id_idx').on(t.tenant, t.id),
+  ],
+);
+
+export type WorkflowRow = typeof workflows.$inferSelect;

@@ -1,5 +1,6 @@
 import type { TaskRow } from '../db/schema.js';
 import type { JsonObject, JsonValue } from './json.js';
+import type { DependencyFailurePolicy } from '../states.js';
 import type { TaskStatus } from './states.js';
 
 /** One failed attempt, as stored in `errors` (oldest first). */
@@ -64,6 +65,18 @@ export interface Task {
   createdBy: string | null;
   /** Whose turn it shares (e.g. a customer id) under the queue's perKeyConcurrency; null: none (docs/flow-control.md). */
   concurrencyKey: string | null;
+  /** The workflow this task is a step of (src/queue/workflows); null for a plain task. */
+  workflowId: string | null;
+  /** The step's ref within its workflow. */
+  stepRef: string | null;
+  /** Parent task ids (the step's dependsOn); empty for a plain task. */
+  dependsOn: string[];
+  /** Child task ids: the steps that depend on this one. */
+  dependents: string[];
+  /** Parents that have not ended yet (a BLOCKED step is released at 0); null for a plain task. */
+  waitingParents: number | null;
+  /** A step's policy when a parent FAILED or was CANCELLED; null for a plain task. */
+  onDependencyFailure: DependencyFailurePolicy | null;
 }
 
 /**
@@ -147,6 +160,12 @@ export function toTask(row: Record<string, unknown>): Task {
     tenant: r.tenant ?? 'default',
     createdBy: r.createdBy ?? null,
     concurrencyKey: r.concurrencyKey ?? null,
+    workflowId: r.workflowId ?? null,
+    stepRef: r.stepRef ?? null,
+    dependsOn: r.dependsOn ?? [],
+    dependents: r.dependents ?? [],
+    waitingParents: r.waitingParents ?? null,
+    onDependencyFailure: r.onDependencyFailure ?? null,
   };
 }
 

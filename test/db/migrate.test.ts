@@ -38,12 +38,15 @@ describe('migrateDatabase', () => {
         'tasks_claim_idx',
         'tasks_expires_idx',
         'tasks_idempotency_key_idx',
+        'tasks_key_claim_idx',
         'tasks_lease_idx',
         'tasks_name_id_idx',
         'tasks_pkey',
         'tasks_queue_id_idx',
+        'tasks_running_queue_key_idx',
         'tasks_status_id_idx',
         'tasks_tenant_id_idx',
+        'tasks_workflow_idx',
       ]);
       // The session advisory lock was released by every run.
       const [locks] = await sql`

@@ -9,7 +9,7 @@ import { readMetrics, sampleValue } from './metric-values.js';
 const STATS: QueueStats[] = [
   {
     queue: 'default',
-    counts: { PENDING: 2, RUNNING: 1, RETRYING: 0, SUCCEEDED: 5, FAILED: 0, CANCELLED: 0 },
+    counts: { BLOCKED: 0, PENDING: 2, RUNNING: 1, RETRYING: 0, SUCCEEDED: 5, FAILED: 0, CANCELLED: 0 },
     oldestPendingAgeMs: 1500,
   },
 ];

@@ -150,6 +150,12 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     tenant: input.tenant,
     createdBy: input.createdBy,
     concurrencyKey: input.concurrencyKey,
+    workflowId: null,
+    stepRef: null,
+    dependsOn: [],
+    dependents: [],
+    waitingParents: null,
+    onDependencyFailure: null,
   };
 }
 

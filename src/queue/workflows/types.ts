@@ -4,16 +4,10 @@
  * docs/workflows.md ("Core semantics") describes the policies and status rules.
  */
 import type { EnqueueInput } from '../enqueue.js';
+import { DEPENDENCY_FAILURE_POLICIES, WORKFLOW_STATUSES, type DependencyFailurePolicy, type WorkflowStatus } from '../../states.js';
 
-/** What becomes of a step when a parent FAILED or was CANCELLED. Default CANCEL. */
-export type DependencyFailurePolicy = 'CANCEL' | 'RUN_ANYWAY';
-
-export const DEPENDENCY_FAILURE_POLICIES: readonly DependencyFailurePolicy[] = ['CANCEL', 'RUN_ANYWAY'];
-
-/** RUNNING until nothing is left to run; CANCELLED only through `Workflows.cancel`. */
-export type WorkflowStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
-
-export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+// One source of truth with the database enums (src/states.ts).
+export { DEPENDENCY_FAILURE_POLICIES, WORKFLOW_STATUSES, type DependencyFailurePolicy, type WorkflowStatus };
 
 export interface WorkflowStepInput {
   /** Unique within the workflow; what `dependsOn` and `ctx.dependencies` name the step by. */
