@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { logTaskLifecycle } from '../metrics/task-log.js';
 import { startServices, stopServices, type Service } from '../service.js';
 import { assertSafeToServe } from '../server/start-rule.js';
+import { createDeclaredScheduleSync } from '../worker/declared-schedules.js';
 import type { Runner } from '../worker/runner.js';
 import { createMetricsEndpoint } from './metrics-endpoint.js';
 
@@ -28,7 +29,7 @@ export interface RunningProcess {
  * 1. the GraphQL server, or, in a process without one, the metrics endpoint (METRICS_PORT):
  *    their `/metrics` hooks on the runner are in place before its first claim, which they
  *    would otherwise miss;
- * 2. the worker;
+ * 2. the worker, after the schedules its task definitions declare are synced;
  * 3. maintenance (the rescuer, the cleaner, the bulk-action runner).
  * Shutdown stops the list in reverse: maintenance, then the worker (stop claiming, let running
  * tasks finish or hand them back, while the server still delivers their last states to
@@ -49,6 +50,8 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const services: Service[] = [
     ...(roles.server ? [graphqlServer(deps, runner)] : []),
     ...(!roles.server && config.metricsPort !== undefined ? [createMetricsEndpoint(deps, { port: config.metricsPort, host: config.host, runner })] : []),
+    // A worker upserts the schedules its task modules declare before it claims (a runtime pause stays).
+    ...(runner ? [createDeclaredScheduleSync({ queue: deps.queue, registry: deps.registry, log })] : []),
     ...(runner ? [runner] : []),
     ...(roles.maintenance ? [deps.rescuer, deps.cleaner, deps.bulkActionRunner] : []),
   ];

@@ -13,6 +13,7 @@ import { hasScope, mayEnqueue, mayEnqueueSome } from '../auth/scopes.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from './context.js';
 import { readTokenContext } from './read-token-view.js';
+import { scheduleTaskName } from './schedule-guard.js';
 import { enqueueStepNames } from './workflow-guard.js';
 
 /** The root types the guard covers. */
@@ -64,6 +65,9 @@ export const GUARD_RULES: GuardRules = {
     tasks: { needs: 'tasks:read' },
     queueStats: { needs: 'tasks:read' },
     viewer: { needs: 'authenticated', readToken: OWN_TASKS },
+    // Schedules: not for read tokens (a schedule is not one of the token's tasks).
+    schedules: { needs: 'tasks:read' },
+    schedule: { needs: 'tasks:read' },
     // Workflows: not for read tokens (a workflow shows every step's task).
     workflow: { needs: 'tasks:read' },
   },
@@ -72,6 +76,12 @@ export const GUARD_RULES: GuardRules = {
     cancelTask: { needs: 'tasks:cancel' },
     retryTask: { needs: 'tasks:retry' },
     createReadToken: { needs: 'tasks:read' },
+    // A schedule enqueues its task: upsert checks the name here, trigger in its resolver (the name is the stored one).
+    upsertSchedule: { needs: 'schedules:write', check: scheduleTaskName },
+    pauseSchedule: { needs: 'schedules:write' },
+    resumeSchedule: { needs: 'schedules:write' },
+    deleteSchedule: { needs: 'schedules:write' },
+    triggerSchedule: { needs: 'schedules:write' },
     enqueueWorkflow: { needs: 'tasks:enqueue', check: enqueueStepNames },
     cancelWorkflow: { needs: 'tasks:cancel' },
   },

@@ -42,6 +42,11 @@ describe('GUARD_RULES', () => {
       createReadToken: 'tasks:read',
       enqueueWorkflow: 'tasks:enqueue',
       cancelWorkflow: 'tasks:cancel',
+      upsertSchedule: 'schedules:write',
+      pauseSchedule: 'schedules:write',
+      resumeSchedule: 'schedules:write',
+      deleteSchedule: 'schedules:write',
+      triggerSchedule: 'schedules:write',
     });
   });
 });

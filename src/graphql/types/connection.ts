@@ -67,7 +67,8 @@ const TaskEdgeRef = builder.objectRef<Task>('TaskEdge').implement({
   }),
 });
 
-const TaskConnectionRef = builder.objectRef<TaskPage>('TaskConnection').implement({
+/** A page of tasks (tasks, Schedule.runs). */
+export const TaskConnectionRef = builder.objectRef<TaskPage>('TaskConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [TaskEdgeRef], resolve: (page) => page.tasks }),
     pageInfo: t.field({ type: PageInfoRef, resolve: taskPageInfo }),

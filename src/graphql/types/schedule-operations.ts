@@ -1,0 +1,121 @@
+import { BadUserInputError } from '../../errors.js';
+import type { ScheduleTaskInput, UpsertScheduleInput } from '../../queue/index.js';
+import { builder } from '../builder.js';
+import { withFieldPrefix } from '../errors.js';
+import { assertMayEnqueue } from '../schedule-guard.js';
+import { EnqueueTaskInput } from './mutations.js';
+import { MissedRunPolicyEnum, OverlapPolicyEnum, ScheduleConnectionRef, ScheduleRef, schedulesOf } from './schedule.js';
+import { TaskRef } from './task.js';
+
+const UpsertScheduleInputRef = builder.inputType('UpsertScheduleInput', {
+  description: 'Creates the schedule, or updates the one with this key. Unset policies keep their values on update (defaults on create).',
+  fields: (t) => ({
+    key: t.string({ required: true, description: 'Unique per tenant, 1..200 characters.' }),
+    cron: t.string({ required: true, description: '5 fields (minute first), or 6 with seconds first (`*/5 * * * * *` = every 5 s).' }),
+    timezone: t.string({ description: 'IANA time zone of the wall clock (default UTC).' }),
+    task: t.field({
+      type: EnqueueTaskInput,
+      required: true,
+      description: 'The task each occurrence enqueues. runAfter and idempotencyKey are the occurrence\'s own: giving them is BAD_USER_INPUT.',
+    }),
+    overlap: t.field({ type: OverlapPolicyEnum, description: 'Default ALLOW.' }),
+    missed: t.field({ type: MissedRunPolicyEnum, description: 'Default RUN_ONCE.' }),
+    paused: t.boolean({ description: 'Default false on create; an update leaves the pause as it is unless given.' }),
+  }),
+});
+
+type TaskArg = typeof EnqueueTaskInput.$inferInput;
+type UpsertArg = typeof UpsertScheduleInputRef.$inferInput;
+
+/** EnqueueTaskInput fields an occurrence decides itself (or that schedules do not carry). */
+const NOT_FOR_SCHEDULES = ['runAfter', 'idempotencyKey', 'concurrencyKey'] as const;
+
+/** The GraphQL input as the core's (GraphQL's nulls become "not given"). */
+function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
+  const task = input.task as TaskArg & Record<string, unknown>;
+  for (const field of NOT_FOR_SCHEDULES) {
+    if (task[field] != null) {
+      throw new BadUserInputError(`A schedule's task takes no ${field}: each occurrence sets its own`, { field: `input.task.${field}` });
+    }
+  }
+  const scheduleTask: ScheduleTaskInput = {
+    name: task.name,
+    ...(task.args != null ? { args: task.args as unknown[] } : {}),
+    ...(task.kwargs != null ? { kwargs: task.kwargs as Record<string, unknown> } : {}),
+    ...(task.queue != null ? { queue: task.queue } : {}),
+    ...(task.priority != null ? { priority: task.priority } : {}),
+    ...(task.maxAttempts != null ? { maxAttempts: task.maxAttempts } : {}),
+  };
+  return {
+    key: input.key,
+    cron: input.cron,
+    task: scheduleTask,
+    ...(input.timezone != null ? { timezone: input.timezone } : {}),
+    ...(input.overlap != null ? { overlap: input.overlap } : {}),
+    ...(input.missed != null ? { missed: input.missed } : {}),
+    ...(input.paused != null ? { paused: input.paused } : {}),
+  };
+}
+
+builder.queryFields((t) => ({
+  schedules: t.field({
+    type: ScheduleConnectionRef,
+    description: 'Schedules, ordered by key (cursor paging forward; first: 1..100, default 20).',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const after = args.after ?? undefined;
+      const page = await schedulesOf(ctx).list({ first: args.first ?? undefined, after });
+      return { page, after };
+    },
+  }),
+  schedule: t.field({
+    type: ScheduleRef,
+    nullable: true,
+    description: 'A schedule by key; null when there is none.',
+    args: { key: t.arg.string({ required: true }) },
+    resolve: async (_root, { key }, ctx) => (await schedulesOf(ctx).get(key)) ?? null,
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  upsertSchedule: t.field({
+    type: ScheduleRef,
+    description:
+      'Creates or updates a schedule by key. A bad cron or time zone is BAD_USER_INPUT naming input.cron / input.timezone; an unknown task ' +
+      'UNKNOWN_TASK; nothing is stored on error. Needs schedules:write, and tasks:enqueue (or a glob) matching input.task.name.',
+    args: { input: t.arg({ type: UpsertScheduleInputRef, required: true }) },
+    resolve: (_root, { input }, ctx) => withFieldPrefix('input.', async () => schedulesOf(ctx).upsert(toUpsertInput(input))),
+  }),
+  pauseSchedule: t.field({
+    type: ScheduleRef,
+    description: 'Stops its occurrences until resumeSchedule (pausing twice is fine). NOT_FOUND for an unknown key.',
+    args: { key: t.arg.string({ required: true }) },
+    resolve: (_root, { key }, ctx) => schedulesOf(ctx).pause(key),
+  }),
+  resumeSchedule: t.field({
+    type: ScheduleRef,
+    description: 'Fires again from the next future occurrence: the paused interval is never replayed. NOT_FOUND for an unknown key.',
+    args: { key: t.arg.string({ required: true }) },
+    resolve: (_root, { key }, ctx) => schedulesOf(ctx).resume(key),
+  }),
+  deleteSchedule: t.field({
+    type: 'Boolean',
+    description: 'true when it existed. Its tasks stay (their `schedule` becomes null).',
+    args: { key: t.arg.string({ required: true }) },
+    resolve: (_root, { key }, ctx) => schedulesOf(ctx).delete(key),
+  }),
+  triggerSchedule: t.field({
+    type: TaskRef,
+    description:
+      'Enqueues its task now (scheduledFor null), paused or not, whatever `overlap` says. NOT_FOUND for an unknown key; ' +
+      'needs schedules:write and tasks:enqueue (or a glob) matching its task name.',
+    args: { key: t.arg.string({ required: true }) },
+    resolve: async (_root, { key }, ctx) => {
+      const schedules = schedulesOf(ctx);
+      // The name is the stored schedule's: read first (an unknown key stays NOT_FOUND, not FORBIDDEN).
+      const schedule = await schedules.get(key);
+      if (schedule) assertMayEnqueue(ctx.principal, schedule.taskName, 'key');
+      return schedules.trigger(key);
+    },
+  }),
+}));

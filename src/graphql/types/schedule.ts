@@ -1,0 +1,160 @@
+import { ForbiddenError, BadUserInputError } from '../../errors.js';
+import { MISSED_RUN_POLICIES, OVERLAP_POLICIES, type Schedule, type SchedulePage, type Schedules, type Task } from '../../queue/index.js';
+import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
+import { isReadToken } from '../guard.js';
+import { PageInfoRef, TaskConnectionRef, type PageInfo } from './connection.js';
+import { NodeRef, TaskRef } from './task.js';
+
+/** Built from the core's lists: one source of truth. */
+export const MissedRunPolicyEnum = builder.enumType('MissedRunPolicy', {
+  description:
+    'Occurrences that passed while no scheduler ran (downtime; a pause is not downtime): SKIP none, RUN_ONCE one task now, ' +
+    'RUN_ALL one per occurrence, oldest first, at most SCHEDULE_CATCH_UP_MAX.',
+  values: MISSED_RUN_POLICIES,
+});
+
+export const OverlapPolicyEnum = builder.enumType('OverlapPolicy', {
+  description: "An occurrence while the schedule's previous task is unfinished (PENDING, RUNNING or RETRYING): ALLOW another task, or SKIP it.",
+  values: OVERLAP_POLICIES,
+});
+
+/** Most occurrences `upcoming` lists at once, and how many without `count`. */
+export const MAX_UPCOMING = 100;
+export const DEFAULT_UPCOMING = 5;
+
+/**
+ * The schedule store of the operation. A read token reads its own tasks only, never a schedule
+ * (its queue view refuses the rest): said as FORBIDDEN rather than a crash.
+ */
+export function schedulesOf(ctx: GraphQLContext): Schedules {
+  if (isReadToken(ctx.principal)) throw new ForbiddenError('A read token reads only its own tasks; schedules need tasks:read');
+  return ctx.queue.schedules;
+}
+
+type WithScheduleFields = Task & { scheduledFor?: Date | null; scheduleId?: string | null };
+type ById = Schedules & { getById?: (id: string) => Promise<Schedule | undefined> };
+
+// One read per schedule id per operation: a page of 100 tasks of one schedule reads it once.
+const scheduleReads = new WeakMap<GraphQLContext, Map<string, Promise<Schedule | undefined>>>();
+
+/** The schedule `id` as the operation's tenant sees it (another tenant's: undefined), read once per operation. */
+function loadSchedule(ctx: GraphQLContext, id: string): Promise<Schedule | undefined> {
+  let reads = scheduleReads.get(ctx);
+  if (!reads) scheduleReads.set(ctx, (reads = new Map()));
+  let read = reads.get(id);
+  if (!read) {
+    // TODO(S1): Schedules.getById (asked for in /work/notes/s2-requests-for-s1.md); until then no schedule is found.
+    const schedules = schedulesOf(ctx) as ById;
+    read = schedules.getById ? schedules.getById(id) : Promise.resolve(undefined);
+    reads.set(id, read);
+  }
+  return read;
+}
+
+export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
+  description: 'A cron schedule: one task per occurrence, whatever the number of scheduler processes.',
+  interfaces: [NodeRef],
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'cron' in value && 'missed' in value,
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'Unique per tenant; what every operation on a schedule takes.' }),
+    cron: t.exposeString('cron', { description: '5 fields (minute first), or 6 with seconds first.' }),
+    timezone: t.exposeString('timezone', { description: "IANA time zone of the cron's wall clock, e.g. Europe/Paris." }),
+    taskName: t.exposeString('taskName'),
+    args: t.expose('args', { type: 'JSON' }),
+    kwargs: t.expose('kwargs', { type: 'JSON' }),
+    queue: t.exposeString('queue'),
+    priority: t.exposeInt('priority'),
+    maxAttempts: t.exposeInt('maxAttempts', { nullable: true, description: "Attempts of each task; null: the task definition's." }),
+    overlap: t.expose('overlap', { type: OverlapPolicyEnum }),
+    missed: t.expose('missed', { type: MissedRunPolicyEnum }),
+    paused: t.exposeBoolean('paused', { description: 'A paused schedule fires nothing; resuming never replays the paused interval.' }),
+    nextRunAt: t.expose('nextRunAt', { type: 'DateTime', nullable: true, description: 'The next occurrence to fire; null while paused or when the cron has none left.' }),
+    lastRunAt: t.expose('lastRunAt', { type: 'DateTime', nullable: true, description: 'When it last enqueued a task (the database clock).' }),
+    lastTask: t.field({
+      type: TaskRef,
+      nullable: true,
+      description: 'The task it enqueued last; null before the first, or once that task has expired (result retention).',
+      resolve: (s, _args, ctx) => (s.lastTaskId ? ctx.events.loadTask(s.lastTaskId).then((task) => task ?? null) : null),
+    }),
+    upcoming: t.field({
+      type: ['DateTime'],
+      description: `The next \`count\` occurrences (1..${MAX_UPCOMING}, default ${DEFAULT_UPCOMING}) after now, in its time zone's wall clock; also while paused.`,
+      args: { count: t.arg.int() },
+      resolve: (s, { count }, ctx) => {
+        const n = count ?? DEFAULT_UPCOMING;
+        if (!Number.isInteger(n) || n < 1 || n > MAX_UPCOMING) {
+          throw new BadUserInputError(`count must be 1..${MAX_UPCOMING}, got ${n}`, { field: 'count' });
+        }
+        return schedulesOf(ctx).upcoming(s, n);
+      },
+    }),
+    runs: t.field({
+      type: TaskConnectionRef,
+      description: 'The tasks it enqueued (occurrences and triggers), newest first; keyset cursors as in `tasks`.',
+      args: { first: t.arg.int(), after: t.arg.string() },
+      resolve: (s, args, ctx) => schedulesOf(ctx).runs(s.key, { first: args.first ?? undefined, after: args.after ?? undefined }),
+    }),
+    tenant: t.exposeString('tenant'),
+    version: t.exposeInt('version', { description: 'Goes up by one on every change (an occurrence fired, an upsert, a pause or resume).' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+/** A page of schedules and the cursor of each. */
+interface ScheduleConnection {
+  page: SchedulePage;
+  after: string | undefined;
+}
+
+interface ScheduleEdge {
+  cursor: string;
+  node: Schedule;
+}
+
+const ScheduleEdgeRef = builder.objectRef<ScheduleEdge>('ScheduleEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: ScheduleRef, resolve: (edge) => edge.node }),
+  }),
+});
+
+function schedulePageInfo({ page, after }: ScheduleConnection): PageInfo {
+  return {
+    hasNextPage: page.hasNextPage,
+    // Forward paging only: there is something before a page that starts after a cursor.
+    hasPreviousPage: after !== undefined,
+    startCursor: page.cursors[0] ?? null,
+    endCursor: page.cursors.at(-1) ?? null,
+  };
+}
+
+export const ScheduleConnectionRef = builder.objectRef<ScheduleConnection>('ScheduleConnection').implement({
+  fields: (t) => ({
+    edges: t.field({
+      type: [ScheduleEdgeRef],
+      resolve: ({ page }) => page.schedules.map((node, i) => ({ node, cursor: page.cursors[i] as string })),
+    }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: schedulePageInfo }),
+    totalCount: t.int({ description: 'Schedules in all pages together. Counted only when selected.', resolve: ({ page }) => page.totalCount() }),
+  }),
+});
+
+builder.objectFields(TaskRef, (t) => ({
+  scheduledFor: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'The occurrence it was enqueued for, when a schedule enqueued it (null for triggerSchedule and for other tasks).',
+    resolve: (task) => (task as WithScheduleFields).scheduledFor ?? null,
+  }),
+  schedule: t.field({
+    type: ScheduleRef,
+    nullable: true,
+    description: 'The schedule that enqueued it; null for other tasks and once the schedule is deleted. Not for read tokens (FORBIDDEN).',
+    resolve: async (task, _args, ctx) => {
+      const id = (task as WithScheduleFields).scheduleId;
+      return id ? ((await loadSchedule(ctx, id)) ?? null) : null;
+    },
+  }),
+}));
