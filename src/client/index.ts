@@ -38,4 +38,15 @@ export {
   type ServerErrorCode,
 } from './errors.js';
 export { STATE_EVENT_TYPES } from './task-state.js';
+export { chain, chainWith, chord, group, type CanvasOptions, type CanvasTask } from './canvas.js';
+export type {
+  DependencyFailurePolicy,
+  EnqueueWorkflowInput,
+  WatchWorkflowOptions,
+  Workflow,
+  WorkflowClient,
+  WorkflowStatus,
+  WorkflowStep,
+  WorkflowStepInput,
+} from './workflows.js';
 export type { RetryOptions } from './ws.js';

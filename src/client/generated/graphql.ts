@@ -4,6 +4,11 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** What becomes of a step when a parent FAILED or was CANCELLED: CANCEL it (and its dependents), or RUN_ANYWAY once every parent ended. */
+export type DependencyFailurePolicy =
+  | 'CANCEL'
+  | 'RUN_ANYWAY';
+
 /** Unset options fall back to the task definition's, then to the defaults. */
 export type EnqueueTaskInput = {
   /** Positional arguments: a JSON array (default []). */
@@ -23,6 +28,14 @@ export type EnqueueTaskInput = {
   runAfter?: string | null | undefined;
 };
 
+export type EnqueueWorkflowInput = {
+  /** Same key again (same tenant): the stored workflow is returned, nothing new is made. */
+  idempotencyKey?: string | null | undefined;
+  /** A label for people. */
+  name?: string | null | undefined;
+  steps: Array<WorkflowStepInput>;
+};
+
 /** What an entry of a task’s event log records. */
 export type TaskEventType =
   | 'CANCELLED'
@@ -35,6 +48,7 @@ export type TaskEventType =
   | 'RESCUED'
   | 'RETRIED'
   | 'RETRY_SCHEDULED'
+  | 'SNOOZED'
   | 'STARTED'
   | 'SUCCEEDED';
 
@@ -46,16 +60,36 @@ export type TaskFilter = {
   queue?: string | null | undefined;
   /** Any of these statuses. */
   status?: Array<TaskStatus> | null | undefined;
+  /** Only the steps of this workflow. */
+  workflowId?: string | number | null | undefined;
 };
 
 /** Where a task is in its life: PENDING → RUNNING → SUCCEEDED | RETRYING | FAILED; CANCELLED on request. */
 export type TaskStatus =
+  | 'BLOCKED'
   | 'CANCELLED'
   | 'FAILED'
   | 'PENDING'
   | 'RETRYING'
   | 'RUNNING'
   | 'SUCCEEDED';
+
+/** RUNNING until nothing is left to run; SUCCEEDED when every step did; FAILED when one failed; CANCELLED by cancelWorkflow. */
+export type WorkflowStatus =
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'RUNNING'
+  | 'SUCCEEDED';
+
+export type WorkflowStepInput = {
+  /** Refs of the steps this one waits for (none: it starts at once; some: it starts BLOCKED). */
+  dependsOn?: Array<string> | null | undefined;
+  /** Default CANCEL. */
+  onDependencyFailure?: DependencyFailurePolicy | null | undefined;
+  /** The step's name, unique in the workflow: what dependsOn and a handler's ctx.dependencies call it. */
+  ref: string;
+  task: EnqueueTaskInput;
+};
 
 export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null };
 
@@ -130,6 +164,36 @@ export type TaskEventPageQueryVariables = Exact<{
 
 export type TaskEventPageQuery = { taskResult: { id: string, events: { edges: Array<{ node: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
+export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> };
+
+export type EnqueueWorkflowMutationVariables = Exact<{
+  input: EnqueueWorkflowInput;
+}>;
+
+
+export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } } };
+
+export type GetWorkflowQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } | null };
+
+export type CancelWorkflowMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
+
+export type WatchWorkflowSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -148,6 +212,33 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
+    fragment ClientTaskEvent on TaskEvent {
+  taskId
+  version
+  type
+  status
+  at
+  attempt
+  workerId
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  error {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  output
+  cursor
+}
+    `, {"fragmentName":"ClientTaskEvent"}) as unknown as TypedDocumentString<ClientTaskEventFragment, unknown>;
 export const ClientTaskFragmentDoc = new TypedDocumentString(`
     fragment ClientTask on Task {
   id
@@ -189,22 +280,34 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   timeoutMs
 }
     `, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
-export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
-    fragment ClientTaskEvent on TaskEvent {
-  taskId
-  version
-  type
+export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
+    fragment ClientWorkflow on Workflow {
+  id
+  name
   status
-  at
-  attempt
-  workerId
-  progress {
-    current
-    total
-    message
-    updatedAt
+  version
+  createdAt
+  finishedAt
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTask
+    }
   }
-  error {
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
     exceptionType
     message
     traceback
@@ -212,10 +315,26 @@ export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
     at
     workerId
   }
-  output
-  cursor
-}
-    `, {"fragmentName":"ClientTaskEvent"}) as unknown as TypedDocumentString<ClientTaskEventFragment, unknown>;
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`, {"fragmentName":"ClientWorkflow"}) as unknown as TypedDocumentString<ClientWorkflowFragment, unknown>;
 export const EnqueueTaskDocument = new TypedDocumentString(`
     mutation EnqueueTask($input: EnqueueTaskInput!) {
   enqueueTask(input: $input) {
@@ -550,3 +669,245 @@ export const TaskEventPageDocument = new TypedDocumentString(`
   output
   cursor
 }`) as unknown as TypedDocumentString<TaskEventPageQuery, TaskEventPageQueryVariables>;
+export const EnqueueWorkflowDocument = new TypedDocumentString(`
+    mutation EnqueueWorkflow($input: EnqueueWorkflowInput!) {
+  enqueueWorkflow(input: $input) {
+    workflow {
+      ...ClientWorkflow
+    }
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+fragment ClientWorkflow on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTask
+    }
+  }
+}`) as unknown as TypedDocumentString<EnqueueWorkflowMutation, EnqueueWorkflowMutationVariables>;
+export const GetWorkflowDocument = new TypedDocumentString(`
+    query GetWorkflow($id: ID!) {
+  workflow(id: $id) {
+    ...ClientWorkflow
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+fragment ClientWorkflow on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTask
+    }
+  }
+}`) as unknown as TypedDocumentString<GetWorkflowQuery, GetWorkflowQueryVariables>;
+export const CancelWorkflowDocument = new TypedDocumentString(`
+    mutation CancelWorkflow($id: ID!) {
+  cancelWorkflow(id: $id) {
+    ...ClientWorkflow
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+fragment ClientWorkflow on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTask
+    }
+  }
+}`) as unknown as TypedDocumentString<CancelWorkflowMutation, CancelWorkflowMutationVariables>;
+export const WatchWorkflowDocument = new TypedDocumentString(`
+    subscription WatchWorkflow($id: ID!) {
+  workflowChanged(id: $id) {
+    ...ClientWorkflow
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+fragment ClientWorkflow on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTask
+    }
+  }
+}`) as unknown as TypedDocumentString<WatchWorkflowSubscription, WatchWorkflowSubscriptionVariables>;
