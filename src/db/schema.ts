@@ -88,6 +88,10 @@ export const tasks = pgTable(
     /** Parents that have not ended yet: decremented under this row's lock as each ends; BLOCKED → PENDING at 0. */
     waitingParents: integer('waiting_parents'),
     onDependencyFailure: dependencyFailurePolicy('on_dependency_failure'),
+    /** The occurrence a schedule's task was enqueued for (src/queue/schedules); null for a plain task or a manual trigger. */
+    scheduledFor: ts('scheduled_for'),
+    /** The schedule that enqueued it. No foreign key: deleting a schedule leaves its tasks as they are. */
+    scheduleId: uuid('schedule_id'),
   },
   (t) => [
     // The claim query (src/queue/sql/claim-tasks.ts) walks this in order and stops at LIMIT.
@@ -114,6 +118,11 @@ export const tasks = pgTable(
       .where(sql`status IN ('PENDING', 'RETRYING') AND concurrency_key IS NOT NULL`),
     // A workflow's steps (src/queue/workflows). Partial: plain tasks cost no index write.
     index('tasks_workflow_idx').on(t.workflowId, t.id).where(sql`workflow_id IS NOT NULL`),
+    // One task per schedule occurrence, whatever happens: the scheduler's insert (src/queue/schedules/sql/fire-schedules.ts)
+    // says ON CONFLICT on it. Partial: plain tasks cost no index write. A manual trigger has no scheduled_for (NULLs never collide).
+    uniqueIndex('tasks_schedule_occurrence_idx').on(t.scheduleId, t.scheduledFor).where(sql`schedule_id IS NOT NULL`),
+    // A schedule's runs, newest first (Schedules.runs).
+    index('tasks_schedule_id_idx').on(t.scheduleId, t.id).where(sql`schedule_id IS NOT NULL`),
     // The cleaner (src/queue/maintenance/cleaner.ts).
     index('tasks_expires_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`),
     // Partial: most tasks have no key, and an entry for each NULL cost every insert an index write.
@@ -316,3 +325,59 @@ export const workflows = pgTable(
 );
 
 export type WorkflowRow = typeof workflows.$inferSelect;
+
+/**
+ * Cron schedules (src/queue/schedules). Fired by the scheduler of every worker process, with no
+ * leader: one statement claims a due row (FOR UPDATE SKIP LOCKED, at the version its plan was
+ * computed from), inserts its occurrences' tasks and advances next_run_at. Every change bumps `version`.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    /** uuid v7. */
+    id: uuid('id').primaryKey(),
+    tenant: text('tenant').notNull().default('default'),
+    /** Unique per tenant: what people and code name the schedule by. */
+    key: text('key').notNull(),
+    /** 5 fields, or 6 with seconds first. */
+    cron: text('cron').notNull(),
+    /** IANA time zone of the cron's wall clock. */
+    timezone: text('timezone').notNull().default('UTC'),
+    /** The task each occurrence enqueues, its options resolved at upsert (input, else the definition's). */
+    taskName: text('task_name').notNull(),
+    args: jsonb('args').notNull().default(sql`'[]'::jsonb`),
+    kwargs: jsonb('kwargs').notNull().default(sql`'{}'::jsonb`),
+    queue: text('queue').notNull().default('default'),
+    priority: smallint('priority').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(1),
+    timeoutMs: integer('timeout_ms'),
+    resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }),
+    backoff: jsonb('backoff'),
+    /** The principal that last upserted it; its tasks carry it as created_by. */
+    createdBy: text('created_by'),
+    /** ALLOW | SKIP (text with a CHECK, not an enum: a new value needs no migration of its own). */
+    overlap: text('overlap').notNull().default('ALLOW'),
+    /** SKIP | RUN_ONCE | RUN_ALL. */
+    missed: text('missed').notNull().default('RUN_ONCE'),
+    paused: boolean('paused').notNull().default(false),
+    /** The next occurrence to fire (null: the cron has none). Stale while paused: resume recomputes it. */
+    nextRunAt: ts('next_run_at'),
+    lastRunAt: ts('last_run_at'),
+    lastTaskId: uuid('last_task_id'),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('schedules_tenant_key_idx').on(t.tenant, t.key),
+    // The scheduler's due scan and its min(next_run_at) (src/queue/schedules/sql/fire-schedules.ts).
+    index('schedules_due_idx').on(t.nextRunAt).where(sql`NOT paused`),
+    check('schedules_overlap', sql`overlap IN ('ALLOW', 'SKIP')`),
+    check('schedules_missed', sql`missed IN ('SKIP', 'RUN_ONCE', 'RUN_ALL')`),
+    check('schedules_priority_range', sql`priority BETWEEN -100 AND 100`),
+    check('schedules_args_array', sql`jsonb_typeof(args) = 'array'`),
+    check('schedules_kwargs_object', sql`jsonb_typeof(kwargs) = 'object'`),
+  ],
+);
+
+export type ScheduleRow = typeof schedules.$inferSelect;

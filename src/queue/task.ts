@@ -77,6 +77,10 @@ export interface Task {
   waitingParents: number | null;
   /** A step's policy when a parent FAILED or was CANCELLED; null for a plain task. */
   onDependencyFailure: DependencyFailurePolicy | null;
+  /** The schedule occurrence it was enqueued for (src/queue/schedules); null for a plain task or a manual trigger. */
+  scheduledFor: Date | null;
+  /** The schedule that enqueued it (which may have been deleted since); null for a plain task. */
+  scheduleId: string | null;
 }
 
 /**
@@ -166,6 +170,8 @@ export function toTask(row: Record<string, unknown>): Task {
     dependents: r.dependents ?? [],
     waitingParents: r.waitingParents ?? null,
     onDependencyFailure: r.onDependencyFailure ?? null,
+    scheduledFor: toDateOrNull(r.scheduledFor),
+    scheduleId: r.scheduleId ?? null,
   };
 }
 

@@ -156,6 +156,8 @@ export function newTask(input: NewTaskRow, enqueuedAt: Date): Task {
     dependents: [],
     waitingParents: null,
     onDependencyFailure: null,
+    scheduledFor: null,
+    scheduleId: null,
   };
 }
 
