@@ -15,7 +15,8 @@ const common = {
  * Typed documents generated from the committed schema/schema.graphql (run `npm run codegen`
  * after changing the schema or an operation):
  * - test/generated/: the operations in test/**\/*.graphql, as TypedDocumentNodes for the tests;
- * - src/client/generated/: the typed client's operations (src/client/operations.graphql), as
+ * - src/client/generated/: the typed client's operations (src/client/operations.graphql and
+ *   src/client/schedules.graphql, src/client/bulk-actions.graphql), as
  *   typed document *strings*, so the published client needs no graphql-js at run time.
  */
 const config: CodegenConfig = {
@@ -29,7 +30,7 @@ const config: CodegenConfig = {
       config: common,
     },
     'src/client/generated/': {
-      documents: ['src/client/operations.graphql'],
+      documents: ['src/client/operations.graphql', 'src/client/schedules.graphql', 'src/client/bulk-actions.graphql'],
       preset: 'client',
       presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },
       config: { ...common, documentMode: 'string' },

@@ -17,6 +17,7 @@ import { followTaskEvents, readTaskEvents, watchTask } from './task-events.js';
 import type { Task, TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
+import { createScheduleMethods, type ScheduleClient } from './schedules.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
@@ -132,8 +133,8 @@ export interface WaitOptions {
   onUpdate?: (task: Task) => void;
 }
 
-/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts). */
-export interface TaskwireClient extends WorkflowClient {
+/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts). */
+export interface TaskwireClient extends WorkflowClient, ScheduleClient {
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
   enqueue(name: string, args?: unknown[], options?: EnqueueOptions): Promise<Task>;
   /** The task, or null when there is no such task. */
@@ -223,6 +224,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
 
   return {
     ...createWorkflowMethods({ http, ws, retry, lifetime: lifetime.signal }),
+    ...createScheduleMethods({ http, lifetime: lifetime.signal }),
     async enqueue(name, args = [], enqueueOptions = {}) {
       const { runAfter, ...rest } = enqueueOptions;
       const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };

@@ -49,4 +49,15 @@ export type {
   WorkflowStep,
   WorkflowStepInput,
 } from './workflows.js';
+export type {
+  GetScheduleOptions,
+  ListSchedulesOptions,
+  MissedRunPolicy,
+  OverlapPolicy,
+  Schedule,
+  ScheduleClient,
+  ScheduleDetail,
+  SchedulePage,
+  UpsertScheduleInput,
+} from './schedules.js';
 export type { RetryOptions } from './ws.js';

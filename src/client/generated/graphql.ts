@@ -4,6 +4,17 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** What a bulk action does to each of its tasks: cancelTask's or retryTask's change. */
+export type BulkActionKind =
+  | 'CANCEL'
+  | 'RETRY';
+
+/** RUNNING until each of its tasks is processed (DONE), or stopped by an error (FAILED). */
+export type BulkActionStatus =
+  | 'DONE'
+  | 'FAILED'
+  | 'RUNNING';
+
 /** What becomes of a step when a parent FAILED or was CANCELLED: CANCEL it (and its dependents), or RUN_ANYWAY once every parent ended. */
 export type DependencyFailurePolicy =
   | 'CANCEL'
@@ -35,6 +46,17 @@ export type EnqueueWorkflowInput = {
   name?: string | null | undefined;
   steps: Array<WorkflowStepInput>;
 };
+
+/** Occurrences that passed while no scheduler ran (downtime; a pause is not downtime): SKIP none, RUN_ONCE one task now, RUN_ALL one per occurrence, oldest first, at most SCHEDULE_CATCH_UP_MAX. */
+export type MissedRunPolicy =
+  | 'RUN_ALL'
+  | 'RUN_ONCE'
+  | 'SKIP';
+
+/** An occurrence while the schedule's previous task is unfinished (PENDING, RUNNING or RETRYING): ALLOW another task, or SKIP it. */
+export type OverlapPolicy =
+  | 'ALLOW'
+  | 'SKIP';
 
 /** What an entry of a task’s event log records. */
 export type TaskEventType =
@@ -74,6 +96,24 @@ export type TaskStatus =
   | 'RUNNING'
   | 'SUCCEEDED';
 
+/** Creates the schedule, or updates the one with this key. Unset policies keep their values on update (defaults on create). */
+export type UpsertScheduleInput = {
+  /** 5 fields (minute first), or 6 with seconds first (`*\/5 * * * * *` = every 5 s). */
+  cron: string;
+  /** Unique per tenant, 1..200 characters. */
+  key: string;
+  /** Default RUN_ONCE. */
+  missed?: MissedRunPolicy | null | undefined;
+  /** Default ALLOW. */
+  overlap?: OverlapPolicy | null | undefined;
+  /** Default false on create; an update leaves the pause as it is unless given. */
+  paused?: boolean | null | undefined;
+  /** The task each occurrence enqueues. runAfter and idempotencyKey are the occurrence's own: giving them is BAD_USER_INPUT. */
+  task: EnqueueTaskInput;
+  /** IANA time zone of the wall clock (default UTC). */
+  timezone?: string | null | undefined;
+};
+
 /** RUNNING until nothing is left to run; SUCCEEDED when every step did; FAILED when one failed; CANCELLED by cancelWorkflow. */
 export type WorkflowStatus =
   | 'CANCELLED'
@@ -90,6 +130,36 @@ export type WorkflowStepInput = {
   ref: string;
   task: EnqueueTaskInput;
 };
+
+export type ClientBulkActionFragment = { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null };
+
+export type CancelTasksMutationVariables = Exact<{
+  filter: TaskFilter;
+}>;
+
+
+export type CancelTasksMutation = { cancelTasks: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } };
+
+export type RetryTasksMutationVariables = Exact<{
+  filter: TaskFilter;
+}>;
+
+
+export type RetryTasksMutation = { retryTasks: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } };
+
+export type GetBulkActionQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type GetBulkActionQuery = { bulkAction: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } | null };
+
+export type WatchBulkActionSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type WatchBulkActionSubscription = { bulkActionChanged: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } };
 
 export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null };
 
@@ -194,6 +264,61 @@ export type WatchWorkflowSubscriptionVariables = Exact<{
 
 export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
 
+export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
+
+export type UpsertScheduleMutationVariables = Exact<{
+  input: UpsertScheduleInput;
+}>;
+
+
+export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+
+export type GetScheduleQueryVariables = Exact<{
+  key: string;
+  upcoming: number;
+  runs: number;
+}>;
+
+
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { scheduledFor: string | null, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+
+export type ListSchedulesQueryVariables = Exact<{
+  first: number;
+  after?: string | null | undefined;
+  withCount: boolean;
+}>;
+
+
+export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type PauseScheduleMutationVariables = Exact<{
+  key: string;
+}>;
+
+
+export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+
+export type ResumeScheduleMutationVariables = Exact<{
+  key: string;
+}>;
+
+
+export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+
+export type DeleteScheduleMutationVariables = Exact<{
+  key: string;
+}>;
+
+
+export type DeleteScheduleMutation = { deleteSchedule: boolean };
+
+export type TriggerScheduleMutationVariables = Exact<{
+  key: string;
+}>;
+
+
+export type TriggerScheduleMutation = { triggerSchedule: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -212,6 +337,20 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const ClientBulkActionFragmentDoc = new TypedDocumentString(`
+    fragment ClientBulkAction on BulkAction {
+  id
+  kind
+  status
+  matched
+  processed
+  changed
+  version
+  error
+  createdAt
+  finishedAt
+}
+    `, {"fragmentName":"ClientBulkAction"}) as unknown as TypedDocumentString<ClientBulkActionFragment, unknown>;
 export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
     fragment ClientTaskEvent on TaskEvent {
   taskId
@@ -335,6 +474,107 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   idempotencyKey
   timeoutMs
 }`, {"fragmentName":"ClientWorkflow"}) as unknown as TypedDocumentString<ClientWorkflowFragment, unknown>;
+export const ClientScheduleFragmentDoc = new TypedDocumentString(`
+    fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}
+    `, {"fragmentName":"ClientSchedule"}) as unknown as TypedDocumentString<ClientScheduleFragment, unknown>;
+export const CancelTasksDocument = new TypedDocumentString(`
+    mutation CancelTasks($filter: TaskFilter!) {
+  cancelTasks(filter: $filter) {
+    ...ClientBulkAction
+  }
+}
+    fragment ClientBulkAction on BulkAction {
+  id
+  kind
+  status
+  matched
+  processed
+  changed
+  version
+  error
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<CancelTasksMutation, CancelTasksMutationVariables>;
+export const RetryTasksDocument = new TypedDocumentString(`
+    mutation RetryTasks($filter: TaskFilter!) {
+  retryTasks(filter: $filter) {
+    ...ClientBulkAction
+  }
+}
+    fragment ClientBulkAction on BulkAction {
+  id
+  kind
+  status
+  matched
+  processed
+  changed
+  version
+  error
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<RetryTasksMutation, RetryTasksMutationVariables>;
+export const GetBulkActionDocument = new TypedDocumentString(`
+    query GetBulkAction($id: ID!) {
+  bulkAction(id: $id) {
+    ...ClientBulkAction
+  }
+}
+    fragment ClientBulkAction on BulkAction {
+  id
+  kind
+  status
+  matched
+  processed
+  changed
+  version
+  error
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<GetBulkActionQuery, GetBulkActionQueryVariables>;
+export const WatchBulkActionDocument = new TypedDocumentString(`
+    subscription WatchBulkAction($id: ID!) {
+  bulkActionChanged(id: $id) {
+    ...ClientBulkAction
+  }
+}
+    fragment ClientBulkAction on BulkAction {
+  id
+  kind
+  status
+  matched
+  processed
+  changed
+  version
+  error
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<WatchBulkActionSubscription, WatchBulkActionSubscriptionVariables>;
 export const EnqueueTaskDocument = new TypedDocumentString(`
     mutation EnqueueTask($input: EnqueueTaskInput!) {
   enqueueTask(input: $input) {
@@ -911,3 +1151,276 @@ fragment ClientWorkflow on Workflow {
     }
   }
 }`) as unknown as TypedDocumentString<WatchWorkflowSubscription, WatchWorkflowSubscriptionVariables>;
+export const UpsertScheduleDocument = new TypedDocumentString(`
+    mutation UpsertSchedule($input: UpsertScheduleInput!) {
+  upsertSchedule(input: $input) {
+    ...ClientSchedule
+  }
+}
+    fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}`) as unknown as TypedDocumentString<UpsertScheduleMutation, UpsertScheduleMutationVariables>;
+export const GetScheduleDocument = new TypedDocumentString(`
+    query GetSchedule($key: String!, $upcoming: Int!, $runs: Int!) {
+  schedule(key: $key) {
+    ...ClientSchedule
+    upcoming(count: $upcoming)
+    runs(first: $runs) {
+      edges {
+        node {
+          ...ClientTask
+          scheduledFor
+        }
+      }
+    }
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}
+fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}`) as unknown as TypedDocumentString<GetScheduleQuery, GetScheduleQueryVariables>;
+export const ListSchedulesDocument = new TypedDocumentString(`
+    query ListSchedules($first: Int!, $after: String, $withCount: Boolean!) {
+  schedules(first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        ...ClientSchedule
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    totalCount @include(if: $withCount)
+  }
+}
+    fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}`) as unknown as TypedDocumentString<ListSchedulesQuery, ListSchedulesQueryVariables>;
+export const PauseScheduleDocument = new TypedDocumentString(`
+    mutation PauseSchedule($key: String!) {
+  pauseSchedule(key: $key) {
+    ...ClientSchedule
+  }
+}
+    fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}`) as unknown as TypedDocumentString<PauseScheduleMutation, PauseScheduleMutationVariables>;
+export const ResumeScheduleDocument = new TypedDocumentString(`
+    mutation ResumeSchedule($key: String!) {
+  resumeSchedule(key: $key) {
+    ...ClientSchedule
+  }
+}
+    fragment ClientSchedule on Schedule {
+  id
+  key
+  cron
+  timezone
+  taskName
+  args
+  kwargs
+  queue
+  priority
+  maxAttempts
+  overlap
+  missed
+  paused
+  nextRunAt
+  lastRunAt
+  version
+  createdAt
+  updatedAt
+  lastTask {
+    id
+    status
+    enqueuedAt
+    finishedAt
+    scheduledFor
+  }
+}`) as unknown as TypedDocumentString<ResumeScheduleMutation, ResumeScheduleMutationVariables>;
+export const DeleteScheduleDocument = new TypedDocumentString(`
+    mutation DeleteSchedule($key: String!) {
+  deleteSchedule(key: $key)
+}
+    `) as unknown as TypedDocumentString<DeleteScheduleMutation, DeleteScheduleMutationVariables>;
+export const TriggerScheduleDocument = new TypedDocumentString(`
+    mutation TriggerSchedule($key: String!) {
+  triggerSchedule(key: $key) {
+    ...ClientTask
+  }
+}
+    fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+}`) as unknown as TypedDocumentString<TriggerScheduleMutation, TriggerScheduleMutationVariables>;
