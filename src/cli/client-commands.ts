@@ -13,6 +13,7 @@ import { COMMON, json, reportUnsuccessful, withClient, type Context } from './cl
 import type { ClientCommand } from './commands.js';
 import { createProgressView, statsTable, tasksTable, type Io } from './output.js';
 import { logs, status } from './watch-commands.js';
+import { workflow } from './workflow-command.js';
 
 const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -195,4 +196,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow };

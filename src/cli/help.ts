@@ -29,6 +29,7 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   cancel ID               cancel a task
   retry ID                run a failed or cancelled task again
   stats                   task counts per queue
+  workflow ID             show a workflow's steps and their states  [--watch: live until it ends]
 
 Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, refused, or a doctor check failed ·
 2 usage or configuration error · 3 server unreachable.
@@ -140,6 +141,19 @@ ${CLIENT_OPTIONS}`,
 Puts a FAILED or CANCELLED task back to PENDING with fresh attempts (its errors are kept).
 Anything else is refused (CONFLICT, exit 1).
 ${CLIENT_OPTIONS}`,
+  workflow: `Usage: taskwire workflow ID [--watch] [options]
+
+Shows a workflow (docs/workflows.md): its status and version, then one row per step (ref,
+status, task name, the refs it depends on, task id, duration). Exit code 1 when it FAILED or was
+CANCELLED, or when there is no such workflow.
+  --watch                 live until it is finished: one line per change on stderr (a step's
+                          state as the workflow records it, the workflow's status), then the final
+                          view; with --json: the workflow as one JSON line per version on stdout
+  --timeout SECONDS       with --watch: give up after this long (exit 1)
+${CLIENT_OPTIONS}
+
+Example:
+  taskwire workflow 0190a5f0-…-… --watch`,
   stats: `Usage: taskwire stats [options]
 
 Task counts by status for each queue, and how long the oldest due task has waited.

@@ -38,7 +38,7 @@ export {
   type ServerErrorCode,
 } from './errors.js';
 export { STATE_EVENT_TYPES } from './task-state.js';
-export { chain, chainWith, chord, group, type CanvasOptions, type CanvasTask } from './canvas.js';
+export { chain, chord, group, type CanvasTask } from './canvas.js';
 export type {
   DependencyFailurePolicy,
   EnqueueWorkflowInput,

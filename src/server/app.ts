@@ -18,7 +18,7 @@ import { useCsrfPrevention } from './csrf.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
-import { createWorkflowHub } from './live/workflow-hub.js';
+import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js';
 import { corsFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
@@ -58,6 +58,8 @@ export interface App {
   stats: TaskEventStats;
   /** Live counters of the event log's fan-out (taskEvents, taskEventFeed). */
   logStats: EventLogFanoutStats;
+  /** Live counters of the workflow fan-out (workflowChanged). */
+  workflowStats: WorkflowHubStats;
   /** The prom-client registry behind `/metrics` (`getMetricsAsJSON()` reads it as data). */
   metrics: Registry;
   /**
@@ -136,6 +138,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     yoga,
     stats: hub.stats,
     logStats: hub.logStats,
+    workflowStats: workflowHub.stats,
     metrics: metrics.registry,
     async start(port = deps.config.port, host = deps.config.host) {
       if (server) throw new Error('the server is already started');
