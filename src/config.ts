@@ -117,6 +117,14 @@ const envSchema = z.object({
   ENQUEUE_RATE_PER_S: int(0).default(1000),
   /** Subscriptions one principal may hold open at once, per server process; 0: no limit. */
   MAX_SUBSCRIPTIONS_PER_PRINCIPAL: int(0).default(1000),
+  /** Run the scheduler (cron schedules, docs/schedules.md) in this process; any number of processes may run it. */
+  SCHEDULER_ENABLED: bool.default(true),
+  /** Most occurrences one schedule fires at once: `missed: RUN_ALL`'s bound after downtime, and a late schedule's per round. */
+  SCHEDULE_CATCH_UP_MAX: int(1, 100_000).default(100),
+  /** The scheduler's longest sleep when no NOTIFY comes (it otherwise sleeps until the earliest next run), in ms. */
+  SCHEDULER_POLL_INTERVAL_MS: int(10).default(5000),
+  /** Lateness under which a schedule's occurrences still fire as usual rather than count as missed, in ms. */
+  SCHEDULE_MISFIRE_GRACE_MS: int(0).default(60_000),
 });
 
 export interface Config {
@@ -150,6 +158,15 @@ export interface Config {
   /** Direct URL for LISTEN/NOTIFY (DATABASE_LISTEN_URL); undefined: the same as databaseUrl. */
   readonly databaseListenUrl: string | undefined;
   readonly auth: AuthConfig;
+  /** The cron scheduler (src/queue/schedules/scheduler.ts). */
+  readonly scheduler: {
+    readonly enabled: boolean;
+    readonly catchUpMax: number;
+    /** ms */
+    readonly pollIntervalMs: number;
+    /** ms */
+    readonly misfireGraceMs: number;
+  };
 }
 
 /** Authentication and authorization (DESIGN Part 2 §B; docs/auth.md). */
@@ -254,6 +271,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsToken: e.METRICS_TOKEN,
       enqueueRatePerS: e.ENQUEUE_RATE_PER_S,
       maxSubscriptionsPerPrincipal: e.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
+    },
+    scheduler: {
+      enabled: e.SCHEDULER_ENABLED,
+      catchUpMax: e.SCHEDULE_CATCH_UP_MAX,
+      pollIntervalMs: e.SCHEDULER_POLL_INTERVAL_MS,
+      misfireGraceMs: e.SCHEDULE_MISFIRE_GRACE_MS,
     },
   });
 }

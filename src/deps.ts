@@ -3,6 +3,7 @@ import { createDb, type Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import { createQueue, type Queue } from './queue/index.js';
 import { createBulkActionRunner, type BulkActionRunner } from './queue/bulk-actions/runner.js';
+import { createScheduler, type Scheduler } from './queue/schedules/scheduler.js';
 import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
 import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
 import { exampleTasks } from './worker/examples.js';
@@ -21,6 +22,8 @@ export interface Deps {
   cleaner: Cleaner;
   /** Works bulk actions (cancelTasks/retryTasks); every process with maintenance runs one. */
   bulkActionRunner: BulkActionRunner;
+  /** Fires cron schedules; every process with maintenance runs one (SCHEDULER_ENABLED), with no leader. */
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,13 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     }),
     cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
     bulkActionRunner: createBulkActionRunner({ sql: db.sql, catalog: registry, log: p.log, resultTtlMs: config.resultTtlMs }),
+    scheduler: createScheduler({
+      sql: db.sql,
+      log: p.log,
+      catchUpMax: config.scheduler.catchUpMax,
+      pollIntervalMs: config.scheduler.pollIntervalMs,
+      misfireGraceMs: config.scheduler.misfireGraceMs,
+    }),
     close: () => db.close(),
   };
 }

@@ -30,7 +30,7 @@ export interface RunningProcess {
  *    their `/metrics` hooks on the runner are in place before its first claim, which they
  *    would otherwise miss;
  * 2. the worker, after the schedules its task definitions declare are synced;
- * 3. maintenance (the rescuer, the cleaner, the bulk-action runner).
+ * 3. maintenance (the rescuer, the cleaner, the bulk-action runner, the scheduler: SCHEDULER_ENABLED).
  * Shutdown stops the list in reverse: maintenance, then the worker (stop claiming, let running
  * tasks finish or hand them back, while the server still delivers their last states to
  * subscribers and counts them), then the server; then the pool, and the embedded PostgreSQL last.
@@ -54,6 +54,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     ...(runner ? [createDeclaredScheduleSync({ queue: deps.queue, registry: deps.registry, log })] : []),
     ...(runner ? [runner] : []),
     ...(roles.maintenance ? [deps.rescuer, deps.cleaner, deps.bulkActionRunner] : []),
+    ...(roles.maintenance && config.scheduler.enabled ? [deps.scheduler] : []),
   ];
   const closeDatabase = async (): Promise<void> => {
     await deps.close();

@@ -59,7 +59,8 @@ export interface Schedule {
   kwargs: JsonObject;
   queue: string;
   priority: number;
-  maxAttempts: number | null;
+  /** Resolved at upsert: the input's, else the task definition's, else 1 (likewise queue, priority, resultTtlMs, backoff). */
+  maxAttempts: number;
   timeoutMs: number | null;
   resultTtlMs: number | null;
   backoff: Backoff | null;

@@ -1,0 +1,186 @@
+import type { Sql } from '../../db/client.js';
+import type { Logger } from '../../logger.js';
+import type { Service } from '../../service.js';
+import { listen, type Listener } from '../events.js';
+import { uuidv7 } from '../uuid.js';
+import { SCHEDULES_CHANNEL } from './channel.js';
+import { parseCron, type CronSpec } from './cron.js';
+import { planFiring } from './plan.js';
+import { fireSchedules, readDueSchedules, readEarliestRun, type FireOutcome, type FirePlan } from './sql/fire-schedules.js';
+import type { MissedRunPolicy } from './types.js';
+
+export interface SchedulerOptions {
+  sql: Sql;
+  log: Logger;
+  /** Most occurrences one schedule fires at once: RUN_ALL's bound, and a late schedule's per-round bound (default 100). */
+  catchUpMax?: number;
+  /** Longest sleep between two looks when no notification comes, in ms (default 5,000). */
+  pollIntervalMs?: number;
+  /** Lateness under which occurrences are not "missed" but fire as usual, in ms (default 60,000). */
+  misfireGraceMs?: number;
+  /** Most schedules per statement (default 1,000). */
+  batchSize?: number;
+}
+
+/** What one round did. */
+export interface SchedulerRound {
+  /** Schedules this process claimed and advanced. */
+  claimed: number;
+  fired: FireOutcome['fired'];
+  overlapSkipped: number;
+  duplicates: number;
+  /** Due schedules another process held or had changed: someone else is on them. */
+  contended: number;
+  /** Schedules whose stored cron no longer parses (left alone, logged). */
+  broken: number;
+}
+
+export interface Scheduler extends Service {
+  /** Fires everything due now (`now` replaces the database clock in tests), until nothing is due or all is contended. */
+  runOnce(now?: Date): Promise<SchedulerRound>;
+}
+
+/**
+ * The scheduler: every worker process runs one, with no leader. Exactly-once comes from the
+ * statement (fireSchedules), not from who runs it, so any number may race and any may die.
+ *
+ * It sleeps until the earliest next_run_at, measured on the database clock (the offset between
+ * this process's clock and the database's is taken at every read), wakes at once when a
+ * schedule is upserted or resumed (NOTIFY on SCHEDULES_CHANNEL), and polls as a fallback.
+ */
+export function createScheduler(o: SchedulerOptions): Scheduler {
+  const catchUpMax = o.catchUpMax ?? 100;
+  const pollIntervalMs = o.pollIntervalMs ?? 5_000;
+  const graceMs = o.misfireGraceMs ?? 60_000;
+  const batchSize = o.batchSize ?? 1_000;
+  // Schedules share crons (a thousand `* * * * * *`): one parse each, and one computation per round.
+  const specs = new Map<string, CronSpec | Error>();
+  let timer: NodeJS.Timeout | undefined;
+  let listener: Listener | undefined;
+  let current: Promise<void> | undefined;
+  let again = false;
+  let started = false;
+  let stopped = false;
+
+  function specOf(cron: string, timezone: string): CronSpec | Error {
+    const key = `${timezone}\u0000${cron}`;
+    let spec = specs.get(key);
+    if (spec === undefined) {
+      try {
+        spec = parseCron(cron, timezone);
+      } catch (error) {
+        spec = error as Error;
+      }
+      if (specs.size >= 10_000) specs.clear();
+      specs.set(key, spec);
+    }
+    return spec;
+  }
+
+  async function runOnce(now?: Date): Promise<SchedulerRound> {
+    const round: SchedulerRound = { claimed: 0, fired: [], overlapSkipped: 0, duplicates: 0, contended: 0, broken: 0 };
+    const fixedNow = now ?? null;
+    for (;;) {
+      const { now: dbNow, due } = await readDueSchedules(o.sql, { limit: batchSize, now: fixedNow });
+      if (due.length === 0) break;
+      const plans: FirePlan[] = [];
+      const memo = new Map<string, ReturnType<typeof planFiring>>();
+      for (const s of due) {
+        const spec = specOf(s.cron, s.timezone);
+        if (spec instanceof Error) {
+          round.broken += 1;
+          continue;
+        }
+        const key = `${s.timezone}\u0000${s.cron}\u0000${s.missed}\u0000${s.nextRunAt.getTime()}`;
+        let plan = memo.get(key);
+        if (!plan) {
+          plan = planFiring({ spec, missed: s.missed as MissedRunPolicy, nextRunAt: s.nextRunAt, now: dbNow, graceMs, catchUpMax });
+          memo.set(key, plan);
+        }
+        if (plan.downtime) o.log.info({ scheduleId: s.id, missed: s.missed, firing: plan.occurrences.length }, 'schedule missed occurrences while no scheduler ran');
+        plans.push({
+          scheduleId: s.id,
+          version: s.version,
+          occurrences: plan.occurrences.map((at) => ({ taskId: uuidv7(), scheduledFor: at })),
+          nextRunAt: plan.nextRunAt,
+        });
+      }
+      if (round.broken > 0 && plans.length === 0) break;
+      const outcome = await fireSchedules(o.sql, plans, fixedNow);
+      round.claimed += outcome.claimed.length;
+      round.fired.push(...outcome.fired);
+      round.overlapSkipped += outcome.overlapSkipped;
+      round.duplicates += outcome.duplicates;
+      round.contended += plans.length - outcome.claimed.length;
+      if (outcome.overlapSkipped > 0) o.log.info({ skipped: outcome.overlapSkipped }, 'schedule occurrences skipped: previous task unfinished (overlap SKIP)');
+      if (outcome.duplicates > 0) o.log.error({ duplicates: outcome.duplicates }, 'schedule occurrences refused by the unique index: a task existed already');
+      // Nothing claimed: the rest is another process's, or changed under us; the next round re-reads.
+      if (outcome.claimed.length === 0 || due.length < batchSize) break;
+    }
+    if (round.broken > 0) o.log.warn({ count: round.broken }, 'schedules with a cron that no longer parses are not fired');
+    return round;
+  }
+
+  /** Runs a round and sleeps until the earliest next_run_at (at most pollIntervalMs). */
+  async function cycle(): Promise<void> {
+    let delay = pollIntervalMs;
+    try {
+      const round = await runOnce();
+      if (round.fired.length > 0) o.log.debug({ fired: round.fired.length }, 'schedules fired');
+      const sent = Date.now();
+      const { now, earliest } = await readEarliestRun(o.sql);
+      // The database clock minus ours, taken at the midpoint of the round trip.
+      const offset = now.getTime() - (sent + Date.now()) / 2;
+      if (earliest !== null) {
+        const untilDue = earliest.getTime() - (Date.now() + offset);
+        // Still due: another process holds it (its statement is about to commit) or a broken cron; look again shortly.
+        delay = Math.min(pollIntervalMs, untilDue <= 0 ? 50 : untilDue + 2);
+      }
+    } catch (error) {
+      o.log.warn({ err: error }, 'scheduler round failed');
+    }
+    schedule(delay);
+  }
+
+  function schedule(delay: number): void {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(wake, delay);
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    if (current) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    current = cycle().finally(() => {
+      current = undefined;
+      if (again) {
+        again = false;
+        wake();
+      }
+    });
+  }
+
+  return {
+    runOnce,
+    async start() {
+      if (started) return;
+      started = true;
+      listener = await listen(o.sql, SCHEDULES_CHANNEL, {
+        onNotify: () => wake(),
+        // (Re)connected: a notification may have been missed meanwhile.
+        onListen: () => wake(),
+      });
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+      await listener?.close();
+      listener = undefined;
+    },
+  };
+}
