@@ -18,6 +18,7 @@ import type { Task, TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
 import { createScheduleMethods, type ScheduleClient } from './schedules.js';
+import { createBulkActionMethods, type BulkActionClient } from './bulk-actions.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
@@ -133,8 +134,8 @@ export interface WaitOptions {
   onUpdate?: (task: Task) => void;
 }
 
-/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts). */
-export interface TaskwireClient extends WorkflowClient, ScheduleClient {
+/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts). */
+export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient {
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
   enqueue(name: string, args?: unknown[], options?: EnqueueOptions): Promise<Task>;
   /** The task, or null when there is no such task. */
@@ -225,6 +226,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
   return {
     ...createWorkflowMethods({ http, ws, retry, lifetime: lifetime.signal }),
     ...createScheduleMethods({ http, lifetime: lifetime.signal }),
+    ...createBulkActionMethods({ http, ws, retry, lifetime: lifetime.signal }),
     async enqueue(name, args = [], enqueueOptions = {}) {
       const { runAfter, ...rest } = enqueueOptions;
       const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };

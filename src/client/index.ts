@@ -61,3 +61,4 @@ export type {
   UpsertScheduleInput,
 } from './schedules.js';
 export type { RetryOptions } from './ws.js';
+export type { BulkAction, BulkActionClient, BulkActionKind, BulkActionStatus, WatchBulkActionOptions } from './bulk-actions.js';

@@ -4,6 +4,7 @@ import type { ReadTokenIssuer } from '../auth/read-tokens.js';
 import type { Logger } from '../logger.js';
 import type { FeedEvent, FeedPosition, Queue, Task, TaskEventRecord, TaskEventType, TaskFilter } from '../queue/index.js';
 import type { WorkflowEvents } from './workflow-events.js';
+import type { BulkActionEvents } from './bulk-action-events.js';
 
 /**
  * Live task changes, as the subscription resolvers need them. The server implements it
@@ -42,6 +43,8 @@ export interface GraphQLContext {
   events: TaskEvents;
   /** Live workflow changes (workflowChanged), limited to the caller's tenant like `events`. */
   workflowEvents: WorkflowEvents;
+  /** Live bulk-action progress (bulkActionChanged), limited to the caller's tenant like `events`. */
+  bulkActionEvents: BulkActionEvents;
   log: Logger;
   /**
    * Operations whose contexts carry the same scope may share subscription results (the server

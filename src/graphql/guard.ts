@@ -70,6 +70,7 @@ export const GUARD_RULES: GuardRules = {
     schedule: { needs: 'tasks:read' },
     // Workflows: not for read tokens (a workflow shows every step's task).
     workflow: { needs: 'tasks:read' },
+    bulkAction: { needs: 'tasks:read' },
   },
   Mutation: {
     enqueueTask: { needs: 'tasks:enqueue', check: enqueueName },
@@ -84,12 +85,15 @@ export const GUARD_RULES: GuardRules = {
     triggerSchedule: { needs: 'schedules:write' },
     enqueueWorkflow: { needs: 'tasks:enqueue', check: enqueueStepNames },
     cancelWorkflow: { needs: 'tasks:cancel' },
+    cancelTasks: { needs: 'tasks:cancel' },
+    retryTasks: { needs: 'tasks:retry' },
   },
   Subscription: {
     taskStatusChanged: { needs: 'tasks:read', readToken: { requiredArg: 'id' } },
     taskEvents: { needs: 'tasks:read', readToken: OWN_TASKS },
     taskEventFeed: { needs: 'tasks:read' },
     workflowChanged: { needs: 'tasks:read' },
+    bulkActionChanged: { needs: 'tasks:read' },
   },
 };
 

@@ -10,6 +10,7 @@ import './types/subscriptions.js';
 import './types/task-event.js';
 import './types/read-tokens.js';
 import './types/viewer.js';
+import './types/bulk-action.js';
 import './types/schedule.js';
 import './types/schedule-operations.js';
 import './types/workflow.js';

@@ -19,6 +19,7 @@ import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
 import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js';
+import { createBulkActionHub } from './live/bulk-action-hub.js';
 import { corsFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
@@ -88,9 +89,10 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
   const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log });
+  const bulkActionHub = createBulkActionHub({ sql: deps.db.sql, bulkActions: deps.queue.bulkActions, log: deps.log });
   const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
   const auth = createServerAuth(deps, options.auth);
-  const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
+  const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
   const routes = new Map([
@@ -146,6 +148,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       stopping = false;
       await hub.start();
       await workflowHub.start();
+      await bulkActionHub.start();
       const http = createServer(withBodyLimit(yoga, maxBodyBytes));
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
@@ -172,6 +175,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
       await hub.close(drainMs);
       await workflowHub.close(drainMs);
+      await bulkActionHub.close(drainMs);
       await ws?.drain(drainMs);
       await ws?.dispose();
       ws = undefined;

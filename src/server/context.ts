@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Queue } from '../queue/index.js';
 import type { TaskEventHub } from './live/hub.js';
 import type { WorkflowHub } from './live/workflow-hub.js';
+import type { BulkActionHub } from './live/bulk-action-hub.js';
 
 export interface OperationContexts {
   /** The context of one operation of `principal` (HTTP request, graphql-ws subscribe). */
@@ -17,6 +18,7 @@ export interface OperationContextsOptions {
   queue: Queue;
   hub: TaskEventHub;
   workflowHub: WorkflowHub;
+  bulkActionHub: BulkActionHub;
   log: Logger;
   /** null while auth is off. */
   readTokens: ReadTokenIssuer | null;
@@ -48,13 +50,14 @@ export function createOperationContexts(o: OperationContextsOptions): OperationC
   return {
     contextFor(principal) {
       if (principal.kind === 'anonymous') {
-        return { queue: o.queue, events: o.hub, workflowEvents: o.workflowHub, log: o.log, resultScope: '', principal, readTokens: o.readTokens, limits: UNLIMITED };
+        return { queue: o.queue, events: o.hub, workflowEvents: o.workflowHub, bulkActionEvents: o.bulkActionHub, log: o.log, resultScope: '', principal, readTokens: o.readTokens, limits: UNLIMITED };
       }
       const readTenant = visibleTenant(principal);
       return {
         queue: o.queue.scoped({ readTenant, writeTenant: principal.tenant, createdBy: principal.id }),
         events: o.hub.scoped(readTenant),
         workflowEvents: o.workflowHub.scoped(readTenant),
+        bulkActionEvents: o.bulkActionHub.scoped(readTenant),
         log: o.log.child({ principal: principal.id, kind: principal.kind }),
         resultScope: resultScopeOf(principal),
         principal,

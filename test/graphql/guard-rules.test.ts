@@ -47,6 +47,8 @@ describe('GUARD_RULES', () => {
       resumeSchedule: 'schedules:write',
       deleteSchedule: 'schedules:write',
       triggerSchedule: 'schedules:write',
+      cancelTasks: 'tasks:cancel',
+      retryTasks: 'tasks:retry',
     });
   });
 });

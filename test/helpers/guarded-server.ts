@@ -11,6 +11,7 @@ import { schema } from '../../src/graphql/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { createTaskEventHub, type TaskEventHub } from '../../src/server/live/hub.js';
 import { createWorkflowHub } from '../../src/server/live/workflow-hub.js';
+import { createBulkActionHub } from '../../src/server/live/bulk-action-hub.js';
 import type { Response, TestApp } from './app.js';
 import { createSubscriptionClients, type SubscriptionClients } from './subscriptions.js';
 
@@ -56,6 +57,8 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
   await hub.start();
   const workflowHub = createWorkflowHub({ sql: app.sql, workflows: app.deps.queue.workflows, log: silentLogger });
   await workflowHub.start();
+  const bulkActionHub = createBulkActionHub({ sql: app.sql, bulkActions: app.deps.queue.bulkActions, log: silentLogger });
+  await bulkActionHub.start();
   const principals = new Map<string, Principal>();
   const issued = new Map<string, Principal>();
   let made = 0;
@@ -91,6 +94,7 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
         queue: app.deps.queue,
         events: hub,
         workflowEvents: workflowHub,
+        bulkActionEvents: bulkActionHub,
         log: silentLogger,
         resultScope: principal ? JSON.stringify(principal) : '',
         // The guard answers a context without one UNAUTHENTICATED.
@@ -148,6 +152,7 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
       await Promise.all(clients.map((c) => c.closeAll()));
       await hub.close(1000);
       await workflowHub.close(1000);
+      await bulkActionHub.close(1000);
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await yoga.dispose();

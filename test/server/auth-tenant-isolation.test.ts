@@ -23,6 +23,7 @@ beforeAll(async () => {
 
 const TASK = 'fragment T on Task { id name queue status version args kwargs returnValue tenant createdBy idempotencyKey errors { message } events(first: 20) { edges { cursor node { taskId version type task { id tenant args } } } } }';
 const EVENT = `taskId version type cursor task { ...T }`;
+const BULK = 'id kind status matched processed changed version createdAt finishedAt';
 type IdKind = 'own' | 'foreign' | 'unknown' | 'malformed' | 'sibling';
 /** What a run sends: ids of each kind (sibling: the caller's tenant's task outside its read token), a filter, a feed cursor. */
 interface Run {
@@ -72,6 +73,12 @@ const CASES: Record<string, FieldCase> = {
     { op: 'subscription', query: `subscription($f: TaskFilter) { taskStatusChanged(filter: $f) { ...T } } ${TASK}`, variables: { f: run.filter }, paced: statusOf },
   ],
   'Subscription.taskEvents': byId('subscription', `subscription($id: ID!) { taskEvents(id: $id) { ${EVENT} } } ${TASK}`),
+  // Bulk actions: any id here (a task's, another tenant's task's, unknown) is no bulk action of the caller's;
+  // cancelTasks/retryTasks count the caller's tenant's tasks only (no runner runs here: nothing changes).
+  'Query.bulkAction': byId('request', `query($id: ID!) { bulkAction(id: $id) { ${BULK} } }`),
+  'Mutation.cancelTasks': (run) => [{ op: 'request', query: `mutation($f: TaskFilter!) { cancelTasks(filter: $f) { ${BULK} } }`, variables: { f: run.filter ?? {} } }],
+  'Mutation.retryTasks': (run) => [{ op: 'request', query: `mutation($f: TaskFilter!) { retryTasks(filter: $f) { ${BULK} } }`, variables: { f: run.filter ?? {} } }],
+  'Subscription.bulkActionChanged': byId('subscription', `subscription($id: ID!) { bulkActionChanged(id: $id) { ${BULK} } }`),
   'Subscription.taskEventFeed': (run) => [
     { op: 'subscription', query: `subscription($f: TaskFilter, $after: String) { taskEventFeed(filter: $f, after: $after) { ${EVENT} } } ${TASK}`, variables: { f: run.filter, after: run.after }, paced: feedOf },
   ],
