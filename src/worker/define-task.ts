@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
-import type { JsonObject } from '../queue/json.js';
+import type { JsonObject, JsonValue } from '../queue/json.js';
 import { checkBackoff } from '../queue/backoff.js';
 import type { Backoff } from '../queue/task.js';
 import { declaredSchedules, type DeclaredSchedule, type ScheduleDeclaration } from './declared-schedules.js';
@@ -41,6 +41,11 @@ export interface TaskContext<K = JsonObject> {
   workerId: string;
   kwargs: K;
   log: TaskLogger;
+  /**
+   * A workflow step's parents' return values, by step ref (empty outside a workflow). A parent
+   * that FAILED or was CANCELLED (which only a RUN_ANYWAY step runs after) reads as null.
+   */
+  dependencies: Readonly<Record<string, JsonValue | null>>;
 }
 
 type ArgsOf<S> = S extends z.ZodType ? z.output<S> : unknown[];

@@ -3,6 +3,7 @@ import { encodeJson, JsonEncodeError, storableText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
 import type { Logger } from '../logger.js';
 import type { ProgressUpdate, TaskDefinition } from './define-task.js';
+import type { Dependencies } from './dependencies.js';
 
 /** Why a running attempt was told to stop. */
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
@@ -34,6 +35,8 @@ export interface ExecuteOptions {
   /** The attempt's `ctx.output` (see output-writer.ts). */
   output(chunk: unknown): Promise<void>;
   log: Logger;
+  /** A workflow step's `ctx.dependencies` (dependencies.ts); none: empty. */
+  dependencies?: (task: Task) => Promise<Dependencies>;
 }
 
 const ABANDONED = Symbol('abandoned');
@@ -56,6 +59,16 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     return failed({ ...describeError(error), exceptionType: 'InvalidArguments' }, false);
   }
 
+  let dependencies: Dependencies = {};
+  if (o.dependencies && task.dependsOn.length > 0) {
+    try {
+      dependencies = await o.dependencies(task);
+    } catch {
+      // The database is away: the attempt has not begun, so hand the task back rather than run it without its inputs.
+      return { kind: 'released' };
+    }
+  }
+
   const timeoutMs = task.timeoutMs ?? definition.timeoutMs;
   const timer = timeoutMs ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined;
   let abandonTimer: NodeJS.Timeout | undefined;
@@ -76,6 +89,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
       taskId: task.id,
       workerId: o.workerId,
       kwargs: parsed.kwargs,
+      dependencies,
       log: {
         debug: (msg, extra) => log.debug(extra ?? {}, msg),
         info: (msg, extra) => log.info(extra ?? {}, msg),

@@ -9,6 +9,7 @@ import { executeTask, type Outcome } from './execute-task.js';
 import { abortAttempt, createHeldTasks } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
+import { createDependencyReader } from './dependencies.js';
 import { createOutputWriter } from './output-writer.js';
 import { RUNNER_DEFAULTS, type RunnerOptions } from './runner-options.js';
 import { createWorkerId } from './worker-id.js';
@@ -55,6 +56,7 @@ export function createRunner(options: RunnerOptions): Runner {
   // a write may be retried for longer than one lease; past that the rescuer takes the task back.
   const retryForMs = 3 * o.leaseMs;
   const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs });
+  const dependencyReader = createDependencyReader(sql);
   const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs });
   const leases = createLeaseKeeper({
     sql,
@@ -152,6 +154,7 @@ export function createRunner(options: RunnerOptions): Runner {
             workerId,
             controller,
             abandonAfterMs: o.abandonAfterMs,
+            dependencies: dependencyReader.read,
             maxResultBytes: o.maxResultBytes,
             progress: outcomes.progressReporter(task),
             output: output.write,

@@ -13,7 +13,7 @@ const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
  * The cancel change as two CTEs, `changed` (the changed rows) and `told` (the running ones'
  * workers told), over the tasks `where` selects: cancelTask uses it for one id, a bulk cancel
  * (src/queue/bulk-actions) for a batch, so both change a task the same way. A waiting task
- * (PENDING/RETRYING) becomes CANCELLED at once; a RUNNING one gets `cancel_requested` and its
+ * (BLOCKED/PENDING/RETRYING) becomes CANCELLED at once; a RUNNING one gets `cancel_requested` and its
  * worker is told on the jobs channel, so the handler's AbortSignal fires (the worker then
  * records CANCELLED). Finished tasks and tasks already being cancelled are left alone.
  * `told` must be read (notificationCountSql) or it does not run.
@@ -29,7 +29,7 @@ export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defa
         expires_at = CASE WHEN status = 'RUNNING' THEN NULL
                      ELSE clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END
       WHERE ${p.where}
-        AND (status IN ('PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
+        AND (status IN ('BLOCKED', 'PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
       RETURNING *
     ),
     told AS (

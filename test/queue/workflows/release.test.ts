@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { useQueueTestApp } from '../../helpers/factories.js';
+import { failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, succeedStep } from '../../helpers/workflows.js';
+
+const env = useQueueTestApp();
+
+const step = (ref: string, dependsOn: string[] = [], extra: object = {}) => ({ ref, task: { name: 'demo.echo', args: [ref] }, dependsOn, ...extra });
+
+describe('workflow release', () => {
+  it('runs a diamond: the join is released only when both branches succeeded', async () => {
+    const q = env.app.deps.queue;
+    const wf = await q.workflows.enqueue({ name: 'diamond', steps: [step('a'), step('b', ['a']), step('c', ['a']), step('d', ['b', 'c'])] });
+    const id = idsOf(wf);
+    expect(await statusesOf(env.app.sql, wf.id)).toEqual({ a: 'PENDING', b: 'BLOCKED', c: 'BLOCKED', d: 'BLOCKED' });
+    await succeedStep(env.app.sql, id.a as string, 1);
+    expect(await statusesOf(env.app.sql, wf.id)).toEqual({ a: 'SUCCEEDED', b: 'PENDING', c: 'PENDING', d: 'BLOCKED' });
+    await succeedStep(env.app.sql, id.b as string, 2);
+    expect((await q.getTask(id.d as string))?.status).toBe('BLOCKED');
+    await succeedStep(env.app.sql, id.c as string, 3);
+    expect((await q.getTask(id.d as string))?.status).toBe('PENDING');
+    await succeedStep(env.app.sql, id.d as string, 4);
+    const done = await q.workflows.get(wf.id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', finishedAt: expect.any(Date) });
+    expect(await strandedSteps(env.app.sql)).toEqual([]);
+    expect(await strandedWorkflows(env.app.sql)).toEqual([]);
+    expect(await miscountedWorkflows(env.app.sql)).toEqual([]);
+  });
+
+  it('cancels the dependents of a failed step, recursively, with DependencyFailed naming the parent', async () => {
+    const q = env.app.deps.queue;
+    const wf = await q.workflows.enqueue({ steps: [step('a'), step('b', ['a']), step('c', ['b']), step('r', ['b'], { onDependencyFailure: 'RUN_ANYWAY' })] });
+    const id = idsOf(wf);
+    await failStep(env.app.sql, id.a as string);
+    expect(await statusesOf(env.app.sql, wf.id)).toEqual({ a: 'FAILED', b: 'CANCELLED', c: 'CANCELLED', r: 'PENDING' });
+    const b = await q.getTask(id.b as string);
+    expect(b?.errors.at(-1)).toMatchObject({ exceptionType: 'DependencyFailed' });
+    expect(b?.errors.at(-1)?.message).toContain('"a"');
+    expect((await q.workflows.get(wf.id))?.status).toBe('RUNNING');
+    await succeedStep(env.app.sql, id.r as string);
+    expect((await q.workflows.get(wf.id))?.status).toBe('FAILED');
+
+    // Retrying the failed parent brings back what it cancelled.
+    await q.retryTask(id.a as string);
+    expect(await statusesOf(env.app.sql, wf.id)).toEqual({ a: 'PENDING', b: 'BLOCKED', c: 'BLOCKED', r: 'SUCCEEDED' });
+    expect((await q.workflows.get(wf.id))?.status).toBe('RUNNING');
+    await succeedStep(env.app.sql, id.a as string);
+    await succeedStep(env.app.sql, id.b as string);
+    await succeedStep(env.app.sql, id.c as string);
+    expect((await q.workflows.get(wf.id))?.status).toBe('SUCCEEDED');
+    expect(await miscountedWorkflows(env.app.sql)).toEqual([]);
+  });
+});
