@@ -15,6 +15,19 @@ export {
 } from './errors.js';
 export { createQueue, type Queue, type EnqueueInput, type ListParams, type TaskFilter, type TaskPage } from './queue/index.js';
 export type { Task, TaskError, TaskProgress, Backoff } from './queue/task.js';
+export {
+  chain,
+  group,
+  chord,
+  WORKFLOWS_CHANNEL,
+  type DependencyFailurePolicy,
+  type EnqueueWorkflowInput,
+  type Workflow,
+  type Workflows,
+  type WorkflowStatus,
+  type WorkflowStep,
+  type WorkflowStepInput,
+} from './queue/workflows/index.js';
 export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from './queue/states.js';
 export { defineTask, type TaskContext, type TaskDefinition } from './worker/define-task.js';
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
