@@ -20,6 +20,7 @@ import { createWorkflows } from './workflows/workflows.js';
 import type { Workflows } from './workflows/types.js';
 import { createBulkActions } from './bulk-actions/bulk-actions.js';
 import type { BulkActions } from './bulk-actions/types.js';
+import { createQueueControl, type QueueControl } from './queue-control/index.js';
 
 export interface QueueOptions {
   sql: Sql;
@@ -75,6 +76,8 @@ export interface Queue {
   readonly workflows: Workflows;
   /** cancelTasks / retryTasks over the tasks matching a filter (src/queue/bulk-actions), scoped like the rest. */
   readonly bulkActions: BulkActions;
+  /** Pause, resume and limits per queue (docs/flow-control.md): the settings are global, the stats this scope's. */
+  readonly queueControl: QueueControl;
 }
 
 export function createQueue(options: QueueOptions): Queue {
@@ -147,6 +150,7 @@ export function createQueue(options: QueueOptions): Queue {
       schedules: createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope),
       workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
       bulkActions: createBulkActions(sql, scope),
+      queueControl: createQueueControl(sql, tenant),
     };
   }
 
@@ -192,3 +196,4 @@ export {
 export type { Schedule, Schedules, UpsertScheduleInput, ScheduleTaskInput, OverlapPolicy, MissedRunPolicy, SchedulePage, ListSchedulesParams, ScheduleRunsParams } from './schedules/types.js';
 export { OVERLAP_POLICIES, MISSED_RUN_POLICIES } from './schedules/types.js';
 export type { BulkAction, BulkActions, BulkActionKind, BulkActionStatus } from './bulk-actions/types.js';
+export type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings, RateLimit, WaitReason } from './queue-control/index.js';

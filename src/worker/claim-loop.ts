@@ -3,7 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
+import { claimLimitedTasks } from '../queue/queue-control/index.js';
 import type { Task } from '../queue/task.js';
+import type { QueueGate } from './queue-gate.js';
 
 export interface ClaimLoopOptions {
   sql: Sql;
@@ -17,6 +19,10 @@ export interface ClaimLoopOptions {
   pollIntervalMs: number;
   /** How many tasks to claim now; 0: none (the claim policy over what the worker holds). */
   wanted(): number;
+  /** Slots free now, not counting tasks claimed ahead: limited queues are claimed only into these (a task claimed ahead is RUNNING and would take a place of the limit while it waits). */
+  freeSlots(): number;
+  /** Paused and limited queues (flow control, docs/flow-control.md). */
+  gate: QueueGate;
   /** Takes claimed tasks in (the runner queues and starts them). */
   accept(tasks: Task[]): void;
   /** Hands back tasks that a claim landed after stop() began. Never throws. */
@@ -45,6 +51,21 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let lastClaimFilled = true;
   let failures = 0;
   let pollTimer: NodeJS.Timeout | undefined;
+  // The next opening of a used-up rate window: looking then keeps a rate limit's windows full.
+  let windowTimer: NodeJS.Timeout | undefined;
+  let windowAt = Infinity;
+
+  function wakeAt(inMs: number): void {
+    const at = Date.now() + inMs;
+    if (windowTimer && windowAt <= at) return;
+    clearTimeout(windowTimer);
+    windowAt = at;
+    windowTimer = setTimeout(() => {
+      windowTimer = undefined;
+      windowAt = Infinity;
+      lookForWork();
+    }, inMs + 1);
+  }
   // Aborted by stop(): cuts the back-off short, so it keeps neither stop() nor the process waiting.
   const stopController = new AbortController();
 
@@ -72,8 +93,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
             lastClaimFilled = true;
             break;
           }
-          const tasks = await claim(want);
-          if (!tasks) break;
+          const claimed = await claim(want);
+          if (!claimed) break;
+          const { tasks, limitHeld } = claimed;
           if (stopped) {
             // stop() began during the claim: these never start, and go straight back.
             await o.handBack(tasks);
@@ -81,6 +103,12 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
           }
           o.accept(tasks);
           lastClaimFilled = tasks.length === want;
+          if (limitHeld && !lastClaimFilled) {
+            // A limit held tasks back: a slot that frees up here should look again at once
+            // (the limit may have room by then), but looping now would only meet the limit again.
+            lastClaimFilled = true;
+            break;
+          }
           if (!lastClaimFilled) break;
         }
       } while (lookAgain && !stopped);
@@ -90,13 +118,37 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     }
   }
 
-  /** One claim; undefined when the database is away (after a capped back-off; the poll tries again). */
-  async function claim(limit: number): Promise<Task[] | undefined> {
+  /**
+   * One claim: each limited queue under its lock (claimLimitedTasks), into free slots only, then
+   * the unlimited queues in one statement. Limited queues go first because they take only what
+   * their limits leave room for; after a backlog of unlimited tasks that fills every claim, they
+   * would never get a turn. Undefined when the database is away (after a capped back-off; the
+   * poll tries again).
+   */
+  async function claim(limit: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
+    const tasks: Task[] = [];
+    let limitHeld = false;
     try {
-      const tasks = await claimTasks(o.sql, { workerId: o.workerId, limit, queues: o.queues, leaseMs: o.leaseMs });
+      let room = Math.min(limit, o.freeSlots());
+      for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
+        if (room <= 0 || stopped) break;
+        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs });
+        tasks.push(...r.tasks);
+        room -= r.tasks.length;
+        limitHeld ||= r.held;
+        if (r.nextWindowInMs !== null) wakeAt(r.nextWindowInMs);
+      }
+      if (limit > tasks.length) {
+        tasks.push(...(await claimTasks(o.sql, { workerId: o.workerId, limit: limit - tasks.length, queues: o.queues, leaseMs: o.leaseMs })));
+      }
       failures = 0;
-      return tasks;
+      return { tasks, limitHeld };
     } catch (error) {
+      // Tasks an earlier statement of this claim took are ours: run them (the next claim retries the rest).
+      if (tasks.length > 0) {
+        o.log.warn({ err: error }, 'claim failed part-way; keeping what it took');
+        return { tasks, limitHeld };
+      }
       failures += 1;
       if (failures === 1 || failures % 10 === 0) o.log.warn({ err: error, failures }, 'claim failed; retrying');
       o.claimFailed(error);
@@ -119,6 +171,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     async stop() {
       stopped = true;
       clearInterval(pollTimer);
+      clearTimeout(windowTimer);
       stopController.abort();
       await claiming;
     },

@@ -35,6 +35,16 @@ export interface TaskContext<K = JsonObject> {
    * @throws JsonEncodeError (at the call) when the chunk is not JSON (a BigInt, a cycle, NaN …)
    */
   output(chunk: unknown): Promise<void>;
+  /**
+   * Run again in `ms` ms without using up an attempt (e.g. an outside API answered 429): the
+   * task waits again (PENDING, or RETRYING when earlier attempts are on record) with a SNOOZED
+   * event, and max_attempts is untouched. Throws, so the handler stops here; the attempt ends
+   * snoozed even if the handler catches that. See docs/flow-control.md "Snooze".
+   * @throws TypeError when `ms` is not a number of 0..MAX_SNOOZE_MS (the attempt then fails as usual)
+   */
+  retryAfter(ms: number): never;
+  /** The same as `retryAfter`. */
+  snooze(ms: number): never;
   /** 1 for the first attempt. */
   attempt: number;
   taskId: string;

@@ -4,6 +4,7 @@ import type { Task } from '../queue/task.js';
 import type { Logger } from '../logger.js';
 import type { ProgressUpdate, TaskDefinition } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
+import { createSnoozeRequest } from './snooze.js';
 
 /** Why a running attempt was told to stop. */
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
@@ -20,6 +21,8 @@ export type Outcome =
   | { kind: 'cancelled'; error: AttemptError | null }
   /** Shutdown: hand the task back. */
   | { kind: 'released' }
+  /** The handler asked to run again later (ctx.retryAfter / ctx.snooze): back to waiting, the attempt not used. */
+  | { kind: 'snoozed'; delayMs: number }
   /** The lease is gone (rescued elsewhere): record nothing. */
   | { kind: 'lost' };
 
@@ -80,11 +83,14 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     else controller.signal.addEventListener('abort', arm, { once: true });
   });
   const log = o.log.child({ taskId: task.id, attempt: task.attempts });
+  const snooze = createSnoozeRequest();
   const handler = (async () =>
     definition.run(parsed.args, {
       signal: controller.signal,
       progress: o.progress,
       output: o.output,
+      retryAfter: snooze.ask,
+      snooze: snooze.ask,
       attempt: task.attempts,
       taskId: task.id,
       workerId: o.workerId,
@@ -117,6 +123,8 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     return failed({ exceptionType: 'TimeoutError', message: `Task exceeded its timeout of ${timeoutMs} ms${note}`, traceback: null }, true);
   }
   if (settled === ABANDONED) return { kind: 'lost' }; // unreachable: abandoning follows an abort
+  // Asked for, whatever the handler did after (it may have caught the signal and returned).
+  if (snooze.delayMs !== undefined) return { kind: 'snoozed', delayMs: snooze.delayMs };
   if (!settled.ok) return failed(describeError(settled.error), true);
   return encodeResult(settled.value, o.maxResultBytes);
 }

@@ -9,6 +9,7 @@ import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
 import { failTask } from '../queue/sql/fail-task.js';
 import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
 import { releaseTasks } from '../queue/sql/release-tasks.js';
+import { snoozeTask } from '../queue/sql/snooze-task.js';
 import { updateProgress } from '../queue/sql/update-progress.js';
 import type { Task } from '../queue/task.js';
 import type { ProgressUpdate } from './define-task.js';
@@ -83,6 +84,9 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         await finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
         return;
       }
+      case 'snoozed':
+        await snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs });
+        return;
       case 'released':
         await releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
         return;

@@ -13,6 +13,8 @@ import { createDependencyReader } from './dependencies.js';
 import { createOutputWriter } from './output-writer.js';
 import { RUNNER_DEFAULTS, type RunnerOptions } from './runner-options.js';
 import { createWorkerId } from './worker-id.js';
+import { createQueueGate } from './queue-gate.js';
+import { decodeQueueControl } from '../queue/queue-control/index.js';
 
 export type { RunnerOptions } from './runner-options.js';
 
@@ -79,6 +81,9 @@ export function createRunner(options: RunnerOptions): Runner {
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
+  // Paused and limited queues (docs/flow-control.md): refreshed on notifications and every poll.
+  const gate = createQueueGate({ sql, log, queues: o.queues });
+  let gateTimer: NodeJS.Timeout | undefined;
   const wanted = (): number =>
     tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs, prefetchMs: o.prefetchMs });
   const claims = createClaimLoop({
@@ -89,6 +94,8 @@ export function createRunner(options: RunnerOptions): Runner {
     leaseMs: o.leaseMs,
     pollIntervalMs: o.pollIntervalMs,
     wanted,
+    freeSlots: () => o.concurrency - held.running - held.waiting,
+    gate,
     accept(tasks) {
       held.addWaiting(tasks, Date.now());
       // Started before anyone hears of them: claimed tasks must run whatever a listener does.
@@ -103,13 +110,22 @@ export function createRunner(options: RunnerOptions): Runner {
     },
   });
 
-  /** Starts waiting tasks while there are free slots. */
+  /** Starts waiting tasks while there are free slots; a task whose queue was paused since its claim goes back instead. */
   function startWaitingTasks(): void {
+    const paused: Task[] = [];
     while (held.running < o.concurrency && !stopping) {
       const task = held.nextWaiting();
-      if (!task) return;
-      runAttempt(task);
+      if (!task) break;
+      if (gate.isPaused(task.queue)) paused.push(task);
+      else runAttempt(task);
     }
+    if (paused.length > 0) track(handBack(paused));
+  }
+
+  /** A queue was paused: what was claimed ahead of it and has not started goes back (RELEASED), for whenever it resumes. */
+  function handBackPaused(): void {
+    const back = held.waitingTasks().filter((task) => gate.isPaused(task.queue) && held.removeWaiting(task));
+    if (back.length > 0) track(handBack(back));
   }
 
   /** After a slot freed up: fill it from the line, and claim if the last claim suggests more is there. */
@@ -199,6 +215,14 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   function onJobsNotification(payload: string): void {
+    const notice = decodeQueueControl(payload);
+    if (notice) {
+      // Applied at once (a paused queue's waiting tasks go back now), then read again in full.
+      gate.apply(notice);
+      if (notice.change === 'paused') handBackPaused();
+      void gate.refresh().then(() => claims.lookForWork());
+      return;
+    }
     if (payload.startsWith('cancel:')) {
       leases.routeCancel(payload.slice('cancel:'.length));
       return;
@@ -211,6 +235,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // A claim under way may still land tasks: wait for it first, so that they are started
     // now and come under the grace period below, rather than run unbounded after it.
     await claims.stop();
+    clearInterval(gateTimer);
     // Claimed ahead but never started: back to the queue at once, for other workers.
     await handBack(held.takeAllWaiting());
     if (held.running > 0) {
@@ -258,6 +283,10 @@ export function createRunner(options: RunnerOptions): Runner {
       await listener.close().catch(() => undefined);
       return;
     }
+    // Known before the first claim, so that a queue paused before a restart is never started here.
+    await gate.refresh();
+    if (stopping) return;
+    gateTimer = setInterval(() => void gate.refresh(), o.pollIntervalMs);
     leases.start();
     log.info({ concurrency: o.concurrency, queues: o.queues }, 'worker started');
     claims.start();

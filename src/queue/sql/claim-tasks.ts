@@ -17,17 +17,26 @@ export interface ClaimParams {
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
  * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
  * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING).
+ * Queues that are paused or limited (a row in `queues`, docs/flow-control.md) are left out: the
+ * limited ones are claimed under their queue's lock by claimLimitedTasks
+ * (src/queue/queue-control/sql/claim-limited-tasks.ts), so that a limit holds across workers;
+ * the `held` list is read once per statement (an InitPlan over the small queues table).
  */
 const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' });
 
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
   const result = await exec`
-    WITH next AS (
+    WITH held AS (
+      SELECT coalesce(array_agg(name), '{}') AS names FROM queues
+      WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
+    ),
+    next AS (
       SELECT id FROM tasks
       WHERE status IN ('PENDING', 'RETRYING')
         AND run_after <= now()
         AND (cardinality(${queues}::text[]) = 0 OR queue = ANY(${queues}::text[]))
+        AND queue <> ALL ((SELECT names FROM held)::text[])
       ORDER BY priority DESC NULLS LAST, run_after, id
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED

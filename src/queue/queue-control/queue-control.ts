@@ -1,0 +1,74 @@
+import type { Sql } from '../../db/client.js';
+import { BadUserInputError } from '../../errors.js';
+import { isStorableText } from '../json.js';
+import { queueStats, type QueueStats } from '../stats.js';
+import { TASK_STATUSES, type TaskStatus } from '../states.js';
+import { changeQueueSettings, defaultSettings, readQueueSettings, type SettingsChange } from './sql/queue-settings.js';
+import type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings } from './types.js';
+import { waitReasons } from './wait-reasons.js';
+
+const MAX_QUEUE = 100;
+const MAX_LIMIT = 1_000_000;
+const MAX_PER_MS = 86_400_000;
+
+/**
+ * Pause, resume and limits (docs/flow-control.md). Settings are deployment-wide (one row per
+ * queue name, shared by every tenant); `tenant` scopes only the stats (null: every tenant's tasks).
+ */
+export function createQueueControl(sql: Sql, tenant: string | null): QueueControl {
+  async function withStats(settings: readonly QueueSettings[], onlyNamed: boolean): Promise<QueueInfo[]> {
+    const stats = new Map((await queueStats(sql, tenant)).map((s) => [s.queue, s]));
+    const byName = new Map(settings.map((s) => [s.name, s]));
+    const names = onlyNamed ? [...byName.keys()] : [...new Set([...byName.keys(), ...stats.keys()])].sort();
+    return names.map((name) => ({ ...(byName.get(name) ?? defaultSettings(name)), stats: stats.get(name) ?? emptyStats(name) }));
+  }
+
+  async function change(name: string, c: SettingsChange, notice: 'paused' | 'resumed' | 'limits'): Promise<QueueInfo> {
+    checkName(name);
+    const settings = await changeQueueSettings(sql, name, c, notice);
+    return (await withStats([settings], true))[0] as QueueInfo;
+  }
+
+  return {
+    pause: (name) => change(name, { paused: true }, 'paused'),
+    resume: (name) => change(name, { paused: false }, 'resumed'),
+    setLimits: async (name, limits) => change(name, toChange(limits), 'limits'),
+    list: async () => withStats(await readQueueSettings(sql, null), false),
+    async get(name) {
+      checkName(name);
+      const [settings] = await readQueueSettings(sql, [name]);
+      return (await withStats([settings ?? defaultSettings(name)], true))[0] as QueueInfo;
+    },
+    waitReasons: (tasks) => waitReasons(sql, tasks),
+  };
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_QUEUE || !isStorableText(name)) {
+    throw new BadUserInputError(`name must be a queue name: 1 to ${MAX_QUEUE} characters of text`, { field: 'name' });
+  }
+}
+
+function toChange(limits: QueueLimitsInput): SettingsChange {
+  const c: SettingsChange = {};
+  if (limits.concurrency !== undefined) c.concurrency = limit(limits.concurrency, MAX_LIMIT, 'limits.concurrency');
+  if (limits.perKeyConcurrency !== undefined) c.perKeyConcurrency = limit(limits.perKeyConcurrency, MAX_LIMIT, 'limits.perKeyConcurrency');
+  if (limits.rateLimit !== undefined) {
+    const rate = limits.rateLimit;
+    c.rateMax = rate === null ? null : limit(rate.max, MAX_LIMIT, 'limits.rateLimit.max');
+    c.ratePerMs = rate === null ? null : limit(rate.perMs, MAX_PER_MS, 'limits.rateLimit.perMs');
+  }
+  return c;
+}
+
+function limit(value: unknown, max: number, field: string): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new BadUserInputError(`${field} must be an integer from 1 to ${max}, or null to clear it; got ${JSON.stringify(value)}`, { field });
+  }
+  return value;
+}
+
+function emptyStats(queue: string): QueueStats {
+  return { queue, counts: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>, oldestPendingAgeMs: null };
+}

@@ -1,0 +1,55 @@
+import type { Executor } from '../../db/client.js';
+import { changeTailSql } from '../events.js';
+import { toTask, type Task } from '../task.js';
+
+export interface SnoozeParams {
+  id: string;
+  /** The attempt that asked (the task's `attempts` when claimed). */
+  attempt: number;
+  workerId: string;
+  /** Run again this many ms from now. */
+  delayMs: number;
+  defaultTtlMs: number;
+}
+
+/**
+ * A handler asked to run later (`ctx.retryAfter(ms)` / `ctx.snooze(ms)`, docs/flow-control.md):
+ * the task waits again with run_after = now + delayMs and its attempt is not held against it —
+ * attempts goes back down and the attempt's worker id is dropped, as releaseTasks does, so
+ * max_attempts is untouched however often it snoozes. It waits as PENDING when no attempt is on
+ * record, else RETRYING (the state its attempts say). The SNOOZED event names the attempt and its
+ * worker. A task whose cancellation was requested ends CANCELLED instead. Guarded by status, lock
+ * and attempt like completeTasks.
+ */
+const TAIL = changeTailSql({
+  type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'SNOOZED' END`,
+  attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
+  worker: 'ev_worker',
+});
+
+export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task | undefined> {
+  const result = await exec`
+    WITH changed AS (
+      UPDATE tasks SET
+        status = (CASE WHEN cancel_requested THEN 'CANCELLED'
+                       WHEN attempts <= 1 THEN 'PENDING' ELSE 'RETRYING' END)::task_status,
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+        worker_ids = CASE WHEN cancel_requested THEN worker_ids
+                          ELSE worker_ids[1:cardinality(worker_ids) - 1] END,
+        started_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE started_at END,
+        last_attempted_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE last_attempted_at END,
+        run_after = CASE WHEN cancel_requested THEN run_after
+                         ELSE clock_timestamp() + ${p.delayMs} * interval '1 millisecond' END,
+        finished_at = CASE WHEN cancel_requested THEN clock_timestamp() END,
+        expires_at = CASE WHEN cancel_requested
+                     THEN clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
+        version = version + 1,
+        locked_by = NULL,
+        lease_expires_at = NULL
+      WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
+      RETURNING *, ${p.workerId}::text AS ev_worker
+    ),
+    ${exec.unsafe(TAIL)}`;
+  const row = result[0];
+  return row ? toTask(row) : undefined;
+}

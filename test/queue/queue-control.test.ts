@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { claimLimitedTasks } from '../../src/queue/queue-control/index.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import type { EnqueueInput } from '../../src/queue/index.js';
+import { defineTask } from '../../src/worker/define-task.js';
+import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Flow control in the core (docs/flow-control.md): settings, the limited claim's strictness and
+// fairness, the fast claim leaving held queues alone, waitReason, and snooze.
+
+let snoozes = 0;
+const extraTasks = [
+  defineTask({
+    name: 'fc.snooze-once',
+    run: (_args, ctx) => {
+      if (ctx.kwargs.snoozed !== true && snoozes++ === 0) ctx.retryAfter(30);
+      return { attempt: ctx.attempt };
+    },
+  }),
+  defineTask({
+    name: 'fc.snooze-caught',
+    run: (_args, ctx) => {
+      try {
+        ctx.snooze(60_000);
+      } catch {
+        // a handler that swallows everything still ends snoozed
+      }
+      return 'returned anyway';
+    },
+  }),
+];
+
+let app: QueueTestApp;
+beforeAll(async () => {
+  app = await createQueueTestApp({}, extraTasks);
+});
+afterAll(async () => {
+  await app?.close();
+});
+beforeEach(async () => {
+  await app.stopRunners();
+  await app.sql`DELETE FROM tasks`;
+  await app.sql`DELETE FROM queues`;
+});
+
+const many = (n: number, input: Omit<EnqueueInput, 'name'> & { name?: string }): EnqueueInput[] =>
+  Array.from({ length: n }, () => ({ name: 'demo.echo', ...input }));
+const claimer = (i: number) => `claimer-${i}`;
+
+async function runningOf(queue: string): Promise<number> {
+  const [row] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE queue = ${queue} AND status = 'RUNNING'`;
+  return Number(row?.n);
+}
+
+describe('queueControl settings', () => {
+  it('pauses, limits and resumes a queue that has no task yet; null clears, undefined keeps', async () => {
+    const qc = app.deps.queue.queueControl;
+    const paused = await qc.pause('empty-q');
+    expect(paused).toMatchObject({ name: 'empty-q', paused: true, concurrency: null, rateLimit: null });
+    expect(paused.pausedAt).toBeInstanceOf(Date);
+    const limited = await qc.setLimits('empty-q', { concurrency: 3, rateLimit: { max: 10, perMs: 1000 }, perKeyConcurrency: 2 });
+    expect(limited).toMatchObject({ paused: true, concurrency: 3, rateLimit: { max: 10, perMs: 1000 }, perKeyConcurrency: 2 });
+    expect(limited.version).toBeGreaterThan(paused.version);
+    const cleared = await qc.setLimits('empty-q', { rateLimit: null });
+    expect(cleared).toMatchObject({ concurrency: 3, rateLimit: null, perKeyConcurrency: 2 });
+    const resumed = await qc.resume('empty-q');
+    expect(resumed).toMatchObject({ paused: false, pausedAt: null });
+    expect((await qc.list()).map((q) => q.name)).toContain('empty-q');
+  });
+
+  it('refuses bad limits and names with BAD_USER_INPUT naming the field', async () => {
+    const qc = app.deps.queue.queueControl;
+    await expect(qc.setLimits('q', { concurrency: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'limits.concurrency' });
+    await expect(qc.setLimits('q', { rateLimit: { max: 5, perMs: 0 } })).rejects.toMatchObject({ field: 'limits.rateLimit.perMs' });
+    await expect(qc.pause('')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+  });
+});
+
+describe('claimTasks (the fast claim)', () => {
+  it('leaves paused and limited queues to the limited claim, and takes the rest', async () => {
+    await app.deps.queue.enqueueMany([...many(3, { queue: 'free' }), ...many(3, { queue: 'stopped' }), ...many(3, { queue: 'capped' })]);
+    await app.deps.queue.queueControl.pause('stopped');
+    await app.deps.queue.queueControl.setLimits('capped', { concurrency: 1 });
+    const tasks = await claimTasks(app.sql, { workerId: 'w', limit: 100, queues: [], leaseMs: 30_000 });
+    expect(tasks.map((t) => t.queue).sort()).toEqual(['free', 'free', 'free']);
+  });
+});
+
+describe('claimLimitedTasks', () => {
+  it('never lets concurrent claimers over a concurrency limit, counting claimed-ahead and lease-expired RUNNING tasks', async () => {
+    await app.deps.queue.queueControl.setLimits('c7', { concurrency: 7 });
+    await app.deps.queue.enqueueMany(many(100, { queue: 'c7' }));
+    // One RUNNING task whose lease ran out (its worker died): still RUNNING until rescued, so it counts.
+    await app.sql`UPDATE tasks SET status = 'RUNNING', attempts = 1, locked_by = 'dead', lease_expires_at = now() - interval '1 minute'
+                  WHERE id = (SELECT id FROM tasks WHERE queue = 'c7' LIMIT 1)`;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => claimLimitedTasks(app.sql, { workerId: claimer(i), limit: 5, queue: 'c7', leaseMs: 30_000 })),
+    );
+    expect(results.reduce((n, r) => n + r.tasks.length, 0)).toBe(6);
+    expect(await runningOf('c7')).toBe(7);
+    expect(results.some((r) => r.held)).toBe(true);
+    // A finished task frees one place, and only one.
+    await app.sql`UPDATE tasks SET status = 'SUCCEEDED', finished_at = now(), locked_by = NULL WHERE locked_by = 'dead'`;
+    const after = await Promise.all([0, 1, 2].map((i) => claimLimitedTasks(app.sql, { workerId: claimer(i), limit: 5, queue: 'c7', leaseMs: 30_000 })));
+    expect(after.reduce((n, r) => n + r.tasks.length, 0)).toBe(1);
+  });
+
+  it('starts at most rateLimit.max per window and says when the next window opens', async () => {
+    await app.deps.queue.queueControl.setLimits('r5', { rateLimit: { max: 5, perMs: 60_000 } });
+    await app.deps.queue.enqueueMany(many(20, { queue: 'r5' }));
+    const first = await claimLimitedTasks(app.sql, { workerId: 'w1', limit: 10, queue: 'r5', leaseMs: 30_000 });
+    const second = await claimLimitedTasks(app.sql, { workerId: 'w2', limit: 10, queue: 'r5', leaseMs: 30_000 });
+    expect(first.tasks).toHaveLength(5);
+    expect(second.tasks).toHaveLength(0);
+    expect(second.held).toBe(true);
+    expect(second.nextWindowInMs).toBeGreaterThan(0);
+    expect(second.nextWindowInMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('serves a lone key at once beside another key with 100,000 waiting (per-key limit, round-robin)', async () => {
+    await app.deps.queue.queueControl.setLimits('keyed', { perKeyConcurrency: 2 });
+    await app.sql`
+      INSERT INTO tasks (id, name, queue, concurrency_key, run_after)
+      SELECT gen_random_uuid(), 'demo.echo', 'keyed', 'A', now() - interval '1 hour' + g * interval '1 microsecond'
+      FROM generate_series(1, 100000) g`;
+    const [b] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'keyed', concurrencyKey: 'B' }]);
+    const began = performance.now();
+    const claim = await claimLimitedTasks(app.sql, { workerId: 'w', limit: 10, queue: 'keyed', leaseMs: 30_000 });
+    const ms = performance.now() - began;
+    expect(claim.tasks.map((t) => t.concurrencyKey).sort()).toEqual(['A', 'A', 'B']);
+    expect(claim.tasks.some((t) => t.id === b?.id)).toBe(true);
+    expect(ms).toBeLessThan(1000);
+    // Both keys at their limit: nothing more until one finishes.
+    expect((await claimLimitedTasks(app.sql, { workerId: 'w', limit: 10, queue: 'keyed', leaseMs: 30_000 })).tasks).toHaveLength(0);
+  });
+
+  it('takes nothing from a paused queue', async () => {
+    await app.deps.queue.queueControl.setLimits('pl', { concurrency: 5 });
+    await app.deps.queue.queueControl.pause('pl');
+    await app.deps.queue.enqueueMany(many(3, { queue: 'pl' }));
+    expect((await claimLimitedTasks(app.sql, { workerId: 'w', limit: 5, queue: 'pl', leaseMs: 30_000 })).tasks).toHaveLength(0);
+  });
+});
+
+describe('waitReasons', () => {
+  it('says SCHEDULED, QUEUE_PAUSED, KEY_LIMIT, CONCURRENCY_LIMIT, RATE_LIMIT, or null', async () => {
+    const qc = app.deps.queue.queueControl;
+    await qc.pause('wp');
+    await qc.setLimits('wc', { concurrency: 1 });
+    await qc.setLimits('wk', { perKeyConcurrency: 1 });
+    await qc.setLimits('wr', { rateLimit: { max: 1, perMs: 3_600_000 } });
+    const [later, paused, c1, c2, k1, k2, k3, r1, r2, free] = await app.deps.queue.enqueueMany([
+      { name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) },
+      { name: 'demo.echo', queue: 'wp' },
+      { name: 'demo.echo', queue: 'wc' },
+      { name: 'demo.echo', queue: 'wc' },
+      { name: 'demo.echo', queue: 'wk', concurrencyKey: 'x' },
+      { name: 'demo.echo', queue: 'wk', concurrencyKey: 'x' },
+      { name: 'demo.echo', queue: 'wk', concurrencyKey: 'y' },
+      { name: 'demo.echo', queue: 'wr' },
+      { name: 'demo.echo', queue: 'wr' },
+      { name: 'demo.echo', queue: 'other' },
+    ]);
+    for (const queue of ['wc', 'wr']) await claimLimitedTasks(app.sql, { workerId: 'w', limit: 1, queue, leaseMs: 30_000 });
+    await app.sql`UPDATE tasks SET status = 'RUNNING', attempts = 1, locked_by = 'w' WHERE id = ${k1?.id ?? ''}`;
+    const ids = [later, paused, c1, c2, k1, k2, k3, r1, r2, free].map((t) => t?.id ?? '');
+    const tasks = await app.deps.queue.getTasks(ids);
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    const ordered = ids.map((id) => byId.get(id)).filter((t) => t !== undefined);
+    const reasons = await qc.waitReasons(ordered);
+    expect(reasons).toEqual(['SCHEDULED', 'QUEUE_PAUSED', null, 'CONCURRENCY_LIMIT', null, 'KEY_LIMIT', null, null, 'RATE_LIMIT', null]);
+  });
+});
+
+describe('runner and flow control', () => {
+  it('starts nothing of a paused queue, and runs it after resume', async () => {
+    await app.deps.queue.queueControl.pause('held');
+    const [task] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'held', args: [1] }]);
+    const [other] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'open', args: [2] }]);
+    await app.startRunner();
+    await waitFor(async () => (await app.deps.queue.getTask(other?.id ?? ''))?.status === 'SUCCEEDED', { message: 'the open queue to run' });
+    expect((await app.deps.queue.getTask(task?.id ?? ''))?.status).toBe('PENDING');
+    await app.deps.queue.queueControl.resume('held');
+    await waitFor(async () => (await app.deps.queue.getTask(task?.id ?? ''))?.status === 'SUCCEEDED', { message: 'the resumed queue to run' });
+  });
+
+  it('runs a concurrency-limited queue to the end without going over', async () => {
+    await app.deps.queue.queueControl.setLimits('lim2', { concurrency: 2 });
+    await app.deps.queue.enqueueMany(many(60, { queue: 'lim2', name: 'demo.sleep', args: [5] }));
+    await Promise.all([app.startRunner({ concurrency: 4 }), app.startRunner({ concurrency: 4 })]);
+    let highest = 0;
+    await waitFor(
+      async () => {
+        highest = Math.max(highest, await runningOf('lim2'));
+        const [row] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE queue = 'lim2' AND status = 'SUCCEEDED'`;
+        return Number(row?.n) === 60;
+      },
+      { intervalMs: 5, timeoutMs: 20_000, message: '60 tasks to succeed' },
+    );
+    expect(highest).toBeLessThanOrEqual(2);
+    expect(highest).toBeGreaterThan(0);
+  });
+
+  it('snooze sends the task back without using an attempt, with a SNOOZED event; a caught snooze still snoozes', async () => {
+    snoozes = 0;
+    const [task, caught] = await app.deps.queue.enqueueMany([{ name: 'fc.snooze-once' }, { name: 'fc.snooze-caught' }]);
+    await app.startRunner();
+    const done = await waitFor(async () => {
+      const t = await app.deps.queue.getTask(task?.id ?? '');
+      return t?.status === 'SUCCEEDED' ? t : undefined;
+    });
+    expect(done).toMatchObject({ attempts: 1, maxAttempts: 1, returnValue: { attempt: 1 }, errors: [] });
+    const events = await app.sql`SELECT type, status, attempt FROM task_events WHERE task_id = ${done.id} ORDER BY version`;
+    expect(events.map((e) => `${e.type}:${e.status}:${e.attempt}`)).toEqual([
+      'ENQUEUED:PENDING:0',
+      'STARTED:RUNNING:1',
+      'SNOOZED:PENDING:1',
+      'STARTED:RUNNING:1',
+      'SUCCEEDED:SUCCEEDED:1',
+    ]);
+    const later = await waitFor(async () => {
+      const t = await app.deps.queue.getTask(caught?.id ?? '');
+      return t?.status === 'PENDING' && t.version > 1 ? t : undefined;
+    });
+    expect(later.attempts).toBe(0);
+    expect(later.runAfter.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    expect(await app.deps.queue.queueControl.waitReasons([later])).toEqual(['SCHEDULED']);
+  });
+});
