@@ -14,6 +14,7 @@ import type { ClientCommand } from './commands.js';
 import { createProgressView, statsTable, tasksTable, type Io } from './output.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
+import { schedules } from './schedules-command.js';
 
 const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -196,4 +197,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow, schedules };

@@ -30,6 +30,10 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   retry ID                run a failed or cancelled task again
   stats                   task counts per queue
   workflow ID             show a workflow's steps and their states  [--watch: live until it ends]
+  schedules list          cron schedules: key, cron, time zone, task, next and last run, last task
+  schedules show KEY      one schedule, its next occurrences and latest tasks
+  schedules upsert KEY    create or update one  --cron "0 3 * * *" --task NAME [--args JSON] [--timezone TZ] …
+  schedules pause|resume|delete|trigger KEY
 
 Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, refused, or a doctor check failed ·
 2 usage or configuration error · 3 server unreachable.
@@ -154,6 +158,34 @@ ${CLIENT_OPTIONS}
 
 Example:
   taskwire workflow 0190a5f0-…-… --watch`,
+  schedules: `Usage: taskwire schedules list [--limit N] [options]
+       taskwire schedules show KEY [options]
+       taskwire schedules upsert KEY --cron CRON --task NAME [--args JSON] [--timezone TZ] [options]
+       taskwire schedules pause|resume|delete|trigger KEY [options]
+
+Cron schedules (docs/schedules.md): each occurrence enqueues one task, whatever the number of workers.
+  list                    key, cron, time zone, task, active or paused, next run, last run, last task
+    --limit N             at most N schedules (default 100)
+  show KEY                the schedule, its next 5 occurrences and its 10 latest tasks (exit 1: no such key)
+  upsert KEY              create the schedule KEY, or update it
+    --cron CRON           5 fields (minute first), or 6 with seconds first: "*/5 * * * * *" = every 5 s
+    --task NAME           the task each occurrence enqueues
+    --args JSON           its positional arguments, a JSON array (default [])
+    --kwargs JSON         its keyword arguments, a JSON object (default {})
+    --timezone TZ         IANA time zone of the cron's wall clock, e.g. Europe/Paris (default UTC)
+    --queue Q             --priority P  --max-attempts N: as for enqueue
+    --overlap POLICY      ALLOW (default) or SKIP: skip an occurrence while the last task is unfinished
+    --missed POLICY       after downtime: SKIP, RUN_ONCE (default) or RUN_ALL
+    --paused / --active   create it paused / set the pause (without either, an update keeps it)
+  pause KEY               no occurrences until resumed
+  resume KEY              from the next occurrence on (the paused interval is not replayed)
+  delete KEY              remove it; its tasks stay (exit 1: no such key)
+  trigger KEY             enqueue its task now, paused or not; prints the task id
+A bad cron or time zone is refused by the server (BAD_USER_INPUT, exit 2); an unknown key exits 1.
+${CLIENT_OPTIONS}
+
+Example:
+  taskwire schedules upsert nightly-report --cron "0 3 * * *" --timezone Europe/Paris --task demo.echo --args '["report"]'`,
   stats: `Usage: taskwire stats [options]
 
 Task counts by status for each queue, and how long the oldest due task has waited.
