@@ -80,7 +80,8 @@ export function declaredSchedules(def: DefinitionDefaults, input: ScheduleDeclar
       return Object.freeze({
         key,
         tenant: d.tenant ?? DEFAULT_TENANT,
-        cron: d.cron,
+        // Stored trimmed: compared as stored, so a deploy of the same code writes nothing.
+        cron: d.cron.trim(),
         timezone: d.timezone ?? 'UTC',
         taskName: def.name,
         args: d.args ?? [],

@@ -30,12 +30,12 @@ type UpsertArg = typeof UpsertScheduleInputRef.$inferInput;
 /** EnqueueTaskInput fields an occurrence decides itself (or that schedules do not carry). */
 const NOT_FOR_SCHEDULES = ['runAfter', 'idempotencyKey', 'concurrencyKey'] as const;
 
-/** The GraphQL input as the core's (GraphQL's nulls become "not given"). */
+/** The GraphQL input as the core's (GraphQL's nulls become "not given"); fields named as in the input (the caller prefixes `input.`). */
 function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
   const task = input.task as TaskArg & Record<string, unknown>;
   for (const field of NOT_FOR_SCHEDULES) {
     if (task[field] != null) {
-      throw new BadUserInputError(`A schedule's task takes no ${field}: each occurrence sets its own`, { field: `input.task.${field}` });
+      throw new BadUserInputError(`A schedule's task takes no ${field}: each occurrence sets its own`, { field: `task.${field}` });
     }
   }
   const scheduleTask: ScheduleTaskInput = {
