@@ -10,7 +10,7 @@ import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js
  * own SQL), and task definitions for runs with real runners.
  */
 
-const WORKER = 'wf-test-worker';
+export const WORKER = 'wf-test-worker';
 
 /** Claims one given step as a worker would (it must be PENDING/RETRYING). */
 export async function claimStep(sql: Sql, id: string, workerId = WORKER): Promise<Task> {

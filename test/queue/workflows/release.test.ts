@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { completeTasks } from '../../../src/queue/sql/complete-tasks.js';
 import { useQueueTestApp } from '../../helpers/factories.js';
-import { failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, succeedStep } from '../../helpers/workflows.js';
+import { waitFor } from '../../helpers/wait.js';
+import { claimStep, failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, succeedStep, WORKER } from '../../helpers/workflows.js';
 
 const env = useQueueTestApp();
 
@@ -48,5 +50,40 @@ describe('workflow release', () => {
     await succeedStep(env.app.sql, id.c as string);
     expect((await q.workflows.get(wf.id))?.status).toBe('SUCCEEDED');
     expect(await miscountedWorkflows(env.app.sql)).toEqual([]);
+  });
+});
+
+describe('workflow release under concurrency', () => {
+  it('releases a child exactly once when its two parents end in two transactions at the same moment', async () => {
+    const { sql, deps } = env.app;
+    const wf = await deps.queue.workflows.enqueue({ steps: [step('a'), step('b'), step('join', ['a', 'b'])] });
+    const id = idsOf(wf);
+    const a = await claimStep(sql, id.a as string);
+    const b = await claimStep(sql, id.b as string);
+    let releaseFirst!: () => void;
+    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstRecorded!: () => void;
+    const firstHasRecorded = new Promise<void>((resolve) => (firstRecorded = resolve));
+    // The first transaction records a's end (its trigger holds the workflow row and the join's
+    // row) and stays open until the second is seen waiting for a lock.
+    const first = sql.begin(async (tx) => {
+      await completeTasks(tx, WORKER, [{ id: a.id, attempt: a.attempts, returnValue: '1' }], 60_000);
+      firstRecorded();
+      await firstMayCommit;
+    });
+    await firstHasRecorded;
+    const second = sql.begin(async (tx) => {
+      await completeTasks(tx, WORKER, [{ id: b.id, attempt: b.attempts, returnValue: '2' }], 60_000);
+    });
+    await waitFor(
+      async () => Number((await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0]?.n) > 0,
+      { message: 'the second transaction to wait for the first' },
+    );
+    releaseFirst();
+    await Promise.all([first, second]);
+    const join = await deps.queue.getTask(id.join as string);
+    expect(join).toMatchObject({ status: 'PENDING', waitingParents: 0, version: 2 });
+    const released = await sql`SELECT type, status FROM task_events WHERE task_id = ${id.join as string} ORDER BY version`;
+    expect(released.map((e) => `${e.type}:${e.status}`)).toEqual(['ENQUEUED:BLOCKED', 'RELEASED:PENDING']);
   });
 });
