@@ -46,6 +46,8 @@ const FULL: Sizes = {
   outputPerSecond: 2_000,
   outputSubscribers: 100,
   outputSizeTasks: 200,
+  scheduleCount: 1_000,
+  scheduleSeconds: 30,
 };
 
 const QUICK: Sizes = {
@@ -64,6 +66,7 @@ const QUICK: Sizes = {
   eventLogTasks: 5_000,
   outputChunks: 2_000,
   outputSizeTasks: 100,
+  scheduleSeconds: 10,
 };
 
 /** Which systems each scenario compares; e–j exercise what only taskwire has. */
@@ -78,6 +81,7 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   h: ['taskwire'],
   i: ['taskwire'],
   j: ['taskwire'],
+  k: ['taskwire'],
 };
 
 /**

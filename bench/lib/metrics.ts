@@ -36,4 +36,9 @@ export const M = {
   outputP50: 'output write → subscriber p50',
   outputP99: 'output write → subscriber p99',
   outputRate: 'output chunks written per second',
+  scheduleFireP50: 'schedule occurrence → task inserted p50',
+  scheduleFireP99: 'schedule occurrence → task inserted p99',
+  scheduleEventP99: 'schedule occurrence → ENQUEUED event written p99',
+  scheduleTasksPerSecond: 'scheduled tasks fired per second',
+  scheduleMissedOrRepeated: 'schedule occurrences missed or fired twice',
 } as const;

@@ -14,6 +14,8 @@ export const SCENARIOS = {
   h: 'history',
   i: 'event-log',
   j: 'output-stream',
+  /** Issue 14: occurrence → task with 1,000 per-second schedules and two scheduler processes. */
+  k: 'schedule-fire',
 } as const;
 export type ScenarioKey = keyof typeof SCENARIOS;
 export type ScenarioName = (typeof SCENARIOS)[ScenarioKey];
@@ -51,6 +53,10 @@ export interface Sizes {
   outputSubscribers: number;
   /** (j) demo.output(100, 0) tasks whose log is weighed (and 5× as many math.copysign). */
   outputSizeTasks: number;
+  /** (k) schedules of `* * * * * *` … */
+  scheduleCount: number;
+  /** … fired for this many seconds. */
+  scheduleSeconds: number;
 }
 
 /** One child process's assignment: one system, one scenario, `repeat` repetitions. */

@@ -85,6 +85,9 @@ export function targets(r: Results, runSeconds: number | undefined): TargetLine[
   const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
   atLeast('auth on (API key): enqueueTask over HTTP vs auth off', '≥ 90%', authEnqueueRatio(r), 0.9, pct);
   atMost('auth on (API key): fan-out p99 vs auth off', '≤ 110%', authFanOutRatio(r), 1.1, pct);
+  // Issue 14: 1,000 schedules due each second, two scheduler processes.
+  atMost('schedule fire latency (occurrence → task inserted) p99', '≤ 1 s', tw('schedule-fire', M.scheduleFireP99), 1000, ms);
+  atMost('schedule occurrences missed or fired twice', '0', tw('schedule-fire', M.scheduleMissedOrRepeated), 0, (v) => v.toFixed(0));
   atMost('full `npm run bench` wall time', '< 15 min', runSeconds, 15 * 60, (v) => `${(v / 60).toFixed(1)} min`);
   return t;
 }
