@@ -19,6 +19,7 @@ const FILES: Record<string, string> = {
   'detail.js': 'text/javascript; charset=utf-8',
   'timeline.js': 'text/javascript; charset=utf-8',
   'timeline-view.js': 'text/javascript; charset=utf-8',
+  'schedules.js': 'text/javascript; charset=utf-8',
 };
 
 /**

@@ -1,0 +1,116 @@
+// @ts-check
+/**
+ * The dashboard's schedules panel (docs/schedules.md): key, cron and time zone, task, next and
+ * last run, the last task's status (a link to the task's detail), pause / resume / run now.
+ *
+ * Polled, not streamed: a schedule changes when it fires (a task appears, which the task list
+ * shows live anyway) or when someone pauses it, and neither needs to show within the second. The
+ * panel reads the schedules every POLL_MS while the page is visible (none while hidden), at once
+ * when the page comes back, and right after its own buttons act. A stream of its own would be a
+ * fourth SSE connection per tab (see api.js).
+ *
+ * Loaded as a module of its own from index.html; it needs nothing of app.js.
+ */
+import { errorCode, request } from './api.js';
+import { shortId, time } from './format.js';
+import { el, statusBadge } from './render.js';
+
+/** How often the panel reads the schedules while the page is visible, in ms. */
+export const POLL_MS = 5000;
+/** The panel shows the first this many schedules, by key. */
+const LIMIT = 100;
+
+const SCHEDULE = `key cron timezone taskName paused nextRunAt lastRunAt version lastTask { id status }`;
+export const SCHEDULES = `query DashboardSchedules($first: Int) { schedules(first: $first) { totalCount edges { node { ${SCHEDULE} } } } }`;
+export const PAUSE = `mutation DashboardPauseSchedule($key: String!) { pauseSchedule(key: $key) { ${SCHEDULE} } }`;
+export const RESUME = `mutation DashboardResumeSchedule($key: String!) { resumeSchedule(key: $key) { ${SCHEDULE} } }`;
+export const TRIGGER = `mutation DashboardTriggerSchedule($key: String!) { triggerSchedule(key: $key) { id name } }`;
+
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** A time cell: local time, the ISO instant as its title; a dash for none. */
+function timeCell(iso, extra = {}) {
+  return el('td', { class: 'num', title: iso ?? null, ...extra }, iso ? time(iso) : el('span', { class: 'muted' }, '—'));
+}
+
+/** One row of the schedules table; `act(action, schedule, button)` runs a button's action. */
+export function scheduleRow(s, act) {
+  const button = (action, label) =>
+    el('button', { type: 'button', class: `action action-${action}`, data: { action }, 'aria-label': `${label} schedule ${s.key}`, on: { click: (e) => act(action, s, e.currentTarget) } }, label);
+  const last = s.lastTask
+    ? el('a', { href: `#task=${s.lastTask.id}`, class: 'task-link', title: s.lastTask.id }, statusBadge(s.lastTask.status), ' ', el('span', { class: 'id' }, shortId(s.lastTask.id)))
+    : el('span', { class: 'muted' }, '—');
+  return el(
+    'tr',
+    { data: { key: s.key, paused: String(s.paused), version: String(s.version) } },
+    el('td', { class: 'name' }, s.key),
+    el('td', { class: 'mono' }, s.cron),
+    el('td', {}, s.timezone),
+    el('td', {}, s.taskName),
+    timeCell(s.paused ? null : s.nextRunAt, { data: { field: 'next' } }),
+    timeCell(s.lastRunAt, { data: { field: 'last' } }),
+    el('td', { data: { field: 'lastTask' } }, last),
+    el('td', { class: 'actions' }, s.paused ? button('resume', 'Resume') : button('pause', 'Pause'), button('trigger', 'Run now')),
+  );
+}
+
+function render(data) {
+  const { edges, totalCount } = data.schedules;
+  const rows = edges.map((edge) => scheduleRow(edge.node, act));
+  byId('schedule-rows').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted', colspan: 8 }, 'No schedules yet (taskwire schedules upsert, or defineTask({ schedule })).'))]));
+  byId('schedules-note').textContent = `${totalCount > edges.length ? `first ${edges.length} of ${totalCount} · ` : ''}read every ${POLL_MS / 1000} s`;
+}
+
+function notice(text, kind = 'info') {
+  const item = el('div', { class: `notice ${kind}`, title: 'Dismiss', on: { click: () => item.remove() } }, text);
+  byId('notices').append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+// One read at a time; a read asked for meanwhile runs once the current one is done.
+let busy = false;
+let again = false;
+export async function refreshSchedules() {
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  try {
+    const { data, errors } = await request(SCHEDULES, { first: LIMIT });
+    if (data?.schedules) render(data);
+    else if (errors?.length) byId('schedules-note').textContent = `could not read schedules: ${errorCode(errors)}`;
+  } finally {
+    busy = false;
+    if (again) {
+      again = false;
+      void refreshSchedules();
+    }
+  }
+}
+
+async function act(action, schedule, button) {
+  if (button) button.disabled = true;
+  const query = action === 'pause' ? PAUSE : action === 'resume' ? RESUME : TRIGGER;
+  const { data, errors } = await request(query, { key: schedule.key });
+  if (errors?.length) {
+    notice(`${button?.textContent ?? action} ${schedule.key} failed: ${errors[0].message} (${errorCode(errors)})`, 'error');
+    if (button) button.disabled = false;
+    return;
+  }
+  if (action === 'trigger') notice(`Enqueued ${data.triggerSchedule.name} ${shortId(data.triggerSchedule.id)} from ${schedule.key}`);
+  else notice(`${action === 'pause' ? 'Paused' : 'Resumed'} ${schedule.key}`);
+  await refreshSchedules();
+}
+
+function start() {
+  void refreshSchedules();
+  setInterval(() => {
+    if (document.visibilityState === 'visible') void refreshSchedules();
+  }, POLL_MS);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void refreshSchedules();
+  });
+}
+
+if (document.getElementById('schedule-rows')) start();

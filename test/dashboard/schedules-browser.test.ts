@@ -1,0 +1,85 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type TaskwireClient } from '../../src/client/index.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+
+warnIfBrowserSkipped('the dashboard schedules test');
+
+let server: TestServer;
+let client: TaskwireClient;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const problems: string[] = [];
+
+const row = (key: string) => page.locator(`#schedule-rows tr[data-key="${key}"]`);
+
+describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromium', () => {
+  beforeAll(async () => {
+    requireChromium();
+    server = await startTestServer({ runner: { pollIntervalMs: 50, concurrency: 2 } });
+    client = createClient({ url: server.url });
+    await client.upsertSchedule({ key: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Paris', task: { name: 'demo.echo', args: ['report'] } });
+    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    await page.goto(`${server.url.slice(0, -'/graphql'.length)}/dashboard`);
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+    await client?.close();
+    await server?.close();
+  });
+
+  it('lists a schedule: key, cron, time zone, task, next run; no last run yet', async () => {
+    await row('nightly-report').waitFor();
+    const cells = await row('nightly-report').locator('td').allTextContents();
+    expect(cells.slice(0, 4)).toEqual(['nightly-report', '0 3 * * *', 'Europe/Paris', 'demo.echo']);
+    const next = (await client.schedule('nightly-report'))?.nextRunAt;
+    expect(await row('nightly-report').locator('td[data-field="next"]').getAttribute('title')).toBe(next);
+    expect(await row('nightly-report').locator('td[data-field="last"]').textContent()).toBe('—');
+    expect(await row('nightly-report').getAttribute('data-paused')).toBe('false');
+  });
+
+  it('pauses and resumes from its row: the stored schedule follows', async () => {
+    await row('nightly-report').locator('button[data-action="pause"]').click();
+    await page.locator('#schedule-rows tr[data-key="nightly-report"][data-paused="true"]').waitFor();
+    expect((await client.schedule('nightly-report'))?.paused).toBe(true);
+    expect(await row('nightly-report').locator('td[data-field="next"]').textContent()).toBe('—');
+    await row('nightly-report').locator('button[data-action="resume"]').click();
+    await page.locator('#schedule-rows tr[data-key="nightly-report"][data-paused="false"]').waitFor();
+    expect((await client.schedule('nightly-report'))?.paused).toBe(false);
+  });
+
+  it("runs it now: its last task's status shows, and links to the task's detail", async () => {
+    await row('nightly-report').locator('button[data-action="trigger"]').click();
+    const link = row('nightly-report').locator('td[data-field="lastTask"] a.task-link');
+    await link.waitFor();
+    const id = (await client.schedule('nightly-report'))?.lastTask?.id as string;
+    expect(await link.getAttribute('href')).toBe(`#task=${id}`);
+    // The runner finishes it; the panel's next read shows SUCCEEDED.
+    await row('nightly-report').locator('td[data-field="lastTask"] .badge[data-status="SUCCEEDED"]').waitFor();
+    await link.click();
+    await page.locator(`#detail .detail-body[data-id="${id}"]`).waitFor();
+  });
+
+  it('shows a schedule made elsewhere within a poll, its key as text, never as markup', async () => {
+    const key = 'x<img src=x onerror="window.__xss=1">';
+    await client.upsertSchedule({ key, cron: '*/5 * * * * *', task: { name: 'demo.echo' } });
+    await page.locator('#schedule-rows td.name').filter({ hasText: key }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+});
