@@ -20,7 +20,8 @@ const ROW = `
 const DETAIL = `${ROW}
   args kwargs returnValue isFinished workerIds expiresAt idempotencyKey timeoutMs
   progress { current total message updatedAt }
-  errors { exceptionType message traceback attempt at workerId }`;
+  errors { exceptionType message traceback attempt at workerId }
+  stepRef workflow { id name status }`;
 
 export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: Int, $before: String, $filter: TaskFilter) {
   tasks(first: $first, after: $after, last: $last, before: $before, filter: $filter) {

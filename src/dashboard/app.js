@@ -10,6 +10,7 @@
  */
 import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
 import { showTask } from './detail.js';
+import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
 import { applyChange, createPage, toTaskFilter } from './live.js';
@@ -193,6 +194,19 @@ function closeDetail() {
   showDetail(null);
 }
 
+/** `#task=<id>` opens a task, `#workflow=<id>` a workflow's graph (workflow.js), in the same panel. */
+function route() {
+  const workflow = location.hash.match(/^#workflow=([\w-]+)$/)?.[1];
+  // A graph needs more room than a task's fields: the panel widens while it shows one.
+  document.body.classList.toggle('with-workflow', Boolean(workflow));
+  if (!workflow) return showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null);
+  showDetail(null);
+  const panel = byId('detail');
+  panel.hidden = false;
+  document.body.classList.add('with-detail');
+  state.detail.close = showWorkflow(panel, workflow, { close: closeDetail, openTask: openDetail, notice });
+}
+
 function showDetail(id) {
   state.detail.close();
   state.detail = { id, close: () => {} };
@@ -275,7 +289,7 @@ function init() {
     form.hidden = !form.hidden;
     /** @type {HTMLElement} */ (e.currentTarget).setAttribute('aria-expanded', String(!form.hidden));
   });
-  window.addEventListener('hashchange', () => showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null));
+  window.addEventListener('hashchange', route);
   document.addEventListener('keydown', (e) => e.key === 'Escape' && state.detail.id && closeDetail());
   // Running tasks show a ticking elapsed time: local clock only, nothing is fetched.
   setInterval(() => {
@@ -286,7 +300,7 @@ function init() {
   });
   initSignIn({ needed: () => setLive('off', 'sign-in needed') });
   listen();
-  showDetail(location.hash.match(/^#task=([\w-]+)$/)?.[1] ?? null);
+  route();
 }
 
 init();

@@ -111,6 +111,12 @@ function errorItem(e) {
   );
 }
 
+/** A step's link to its workflow's graph (workflow.js): `#workflow=<id>`. */
+function workflowLink(task) {
+  const w = task.workflow;
+  return el('a', { href: `#workflow=${w.id}`, class: 'workflow-link', data: { workflow: w.id } }, `${w.name ?? shortId(w.id)} · step ${task.stepRef ?? '?'} · ${w.status.toLowerCase()}`);
+}
+
 /** The top of a task's detail: name, status and actions, its fields, every attempt's error. */
 export function detailSummary(task, { act, close }) {
   const p = task.progress;
@@ -129,6 +135,7 @@ export function detailSummary(task, { act, close }) {
       field('Expires', preciseTime(task.expiresAt)), field('Idempotency', task.idempotencyKey, 'mono'),
       p ? field('Progress', `${p.current ?? '?'}/${p.total ?? '?'}${p.message ? ` · ${p.message}` : ''}`, 'wide') : null,
       field('Workers', task.workerIds.length ? task.workerIds.join(', ') : null, 'wide mono'),
+      task.workflow ? field('Workflow', workflowLink(task), 'wide') : null,
     ),
     task.errors.length ? [el('h3', {}, `Errors (${task.errors.length})`), el('ol', { class: 'errors' }, task.errors.map(errorItem))] : null,
   ].flat().filter(Boolean);

@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../../src/queue/uuid.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { createGates } from '../helpers/gates.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+
+warnIfBrowserSkipped('the dashboard workflow browser test');
+
+const gates = createGates();
+let server: TestServer;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+let base: string;
+/** Uncaught errors and console errors of the page (a CSP violation is one). */
+const problems: string[] = [];
+
+interface Step {
+  ref: string;
+  dependsOn: string[];
+  task: { id: string };
+}
+
+async function enqueueWorkflow(input: Record<string, unknown>): Promise<{ id: string; steps: Step[] }> {
+  const res = await server.post({
+    query: 'mutation($input: EnqueueWorkflowInput!) { enqueueWorkflow(input: $input) { workflow { id steps { ref dependsOn task { id } } } } }',
+    variables: { input },
+  });
+  const workflow = (res.data as { enqueueWorkflow?: { workflow: { id: string; steps: Step[] } } } | undefined)?.enqueueWorkflow?.workflow;
+  if (!workflow) throw new Error(`enqueueWorkflow failed: ${JSON.stringify(res.errors)}`);
+  return workflow;
+}
+
+/** A diamond whose steps each wait at their gate: every state stays on screen until the test opened the next one. */
+function gatedDiamond(key: string): Record<string, unknown> {
+  const step = (ref: string, dependsOn: string[] = []) => ({ ref, task: { name: 'test.gate', args: [`${key}:${ref}`] }, dependsOn });
+  return { name: `diamond ${key}`, steps: [step('fetch'), step('left', ['fetch']), step('right', ['fetch']), step('join', ['left', 'right'])] };
+}
+
+const node = (ref: string, status?: string) => page.locator(`.workflow-graph .node[data-ref="${ref}"]${status ? `[data-status="${status}"]` : ''}`);
+
+describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium', () => {
+  beforeAll(async () => {
+    requireChromium();
+    server = await startTestServer({ tasks: gates.tasks, runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
+    base = server.url.slice(0, -'/graphql'.length);
+    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+    await server?.close();
+  });
+
+  it('draws the steps in layers by depth with an edge per dependency, and follows their states live to SUCCEEDED', async () => {
+    const key = uuidv7();
+    const w = await enqueueWorkflow(gatedDiamond(key));
+    await page.goto(`${base}/dashboard#workflow=${w.id}`);
+    await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
+    await node('fetch', 'RUNNING').waitFor();
+    // Layers: fetch left of left/right, those left of join; left and right one above the other.
+    const x = async (ref: string): Promise<number> => (await node(ref).boundingBox())?.x ?? Number.NaN;
+    const y = async (ref: string): Promise<number> => (await node(ref).boundingBox())?.y ?? Number.NaN;
+    expect(await x('fetch')).toBeLessThan(await x('left'));
+    expect(await x('left')).toBe(await x('right'));
+    expect(await y('left')).not.toBe(await y('right'));
+    expect(await x('right')).toBeLessThan(await x('join'));
+    const edges = await page.locator('.workflow-graph .edge').evaluateAll((paths) => paths.map((p) => `${p.getAttribute('data-from')}→${p.getAttribute('data-to')}`).sort());
+    expect(edges).toEqual(['fetch→left', 'fetch→right', 'left→join', 'right→join']);
+    await node('left', 'BLOCKED').waitFor();
+    await node('join', 'BLOCKED').waitFor();
+
+    // Each state change reaches the graph without a reload: a step that starts shows RUNNING.
+    gates.open(`${key}:fetch`);
+    await node('fetch', 'SUCCEEDED').waitFor();
+    await node('left', 'RUNNING').waitFor();
+    await node('right', 'RUNNING').waitFor();
+    gates.open(`${key}:left`);
+    await node('left', 'SUCCEEDED').waitFor();
+    expect(await node('join').getAttribute('data-status')).toBe('BLOCKED');
+    gates.open(`${key}:right`);
+    await node('join', 'RUNNING').waitFor();
+    gates.open(`${key}:join`);
+    await node('join', 'SUCCEEDED').waitFor();
+    await page.locator(`.workflow-view[data-status="SUCCEEDED"]`).waitFor();
+    expect(await page.locator('.workflow-view .detail-status .badge').textContent()).toBe('SUCCEEDED');
+    await page.screenshot({ path: 'test-artifacts/dashboard-workflow.png' }).catch(() => undefined);
+    expect(problems).toEqual([]);
+  });
+
+  it('is reachable from a step\'s task detail, opens a step\'s task from the graph, and cancels the workflow', async () => {
+    const key = uuidv7();
+    const w = await enqueueWorkflow(gatedDiamond(key));
+    const fetchId = w.steps.find((s) => s.ref === 'fetch')?.task.id as string;
+    await page.goto(`${base}/dashboard#task=${fetchId}`);
+    const link = page.locator(`#detail a.workflow-link[data-workflow="${w.id}"]`);
+    await link.waitFor();
+    expect(await link.textContent()).toContain('step fetch');
+    await link.click();
+    await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
+    expect(page.url()).toContain(`#workflow=${w.id}`);
+
+    // A step opens its task's detail.
+    await node('fetch', 'RUNNING').click();
+    await page.locator(`#detail .detail-body[data-id="${fetchId}"]`).waitFor();
+    await page.goBack();
+    await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
+
+    await page.locator('.workflow-view button.action-cancel').click();
+    await page.locator('.workflow-view[data-status="CANCELLED"]').waitFor();
+    for (const ref of ['fetch', 'left', 'right', 'join']) await node(ref, 'CANCELLED').waitFor();
+    expect(await page.locator('.workflow-view button.action-cancel').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('says so for an unknown workflow', async () => {
+    await page.goto(`${base}/dashboard#workflow=${uuidv7()}`);
+    await page.locator('#detail').filter({ hasText: 'No such workflow.' }).waitFor();
+  });
+});
