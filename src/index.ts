@@ -31,6 +31,7 @@ export {
 export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from './queue/states.js';
 export { defineTask, type TaskContext, type TaskDefinition } from './worker/define-task.js';
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
+export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
 export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkTooLargeError } from './worker/output-writer.js';
 export { createClient, ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, type ClientOptions, type TaskwireClient } from './client/index.js';
