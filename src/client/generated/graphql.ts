@@ -264,14 +264,14 @@ export type WatchWorkflowSubscriptionVariables = Exact<{
 
 export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
 
-export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
+export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
 
 export type UpsertScheduleMutationVariables = Exact<{
   input: UpsertScheduleInput;
 }>;
 
 
-export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type GetScheduleQueryVariables = Exact<{
   key: string;
@@ -280,7 +280,7 @@ export type GetScheduleQueryVariables = Exact<{
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { scheduledFor: string | null, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { scheduledFor: string | null, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -289,21 +289,21 @@ export type ListSchedulesQueryVariables = Exact<{
 }>;
 
 
-export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PauseScheduleMutationVariables = Exact<{
   key: string;
 }>;
 
 
-export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type ResumeScheduleMutationVariables = Exact<{
   key: string;
 }>;
 
 
-export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type DeleteScheduleMutationVariables = Exact<{
   key: string;

@@ -65,7 +65,7 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
     kwargs: t.expose('kwargs', { type: 'JSON' }),
     queue: t.exposeString('queue'),
     priority: t.exposeInt('priority'),
-    maxAttempts: t.exposeInt('maxAttempts', { nullable: true, description: "Attempts of each task; null: the task definition's." }),
+    maxAttempts: t.exposeInt('maxAttempts', { description: "Attempts of each task (fixed at upsert: the input's, else the definition's, else 1)." }),
     overlap: t.expose('overlap', { type: OverlapPolicyEnum }),
     missed: t.expose('missed', { type: MissedRunPolicyEnum }),
     paused: t.exposeBoolean('paused', { description: 'A paused schedule fires nothing; resuming never replays the paused interval.' }),
