@@ -19,8 +19,6 @@ export interface ClaimLoopOptions {
   pollIntervalMs: number;
   /** How many tasks to claim now; 0: none (the claim policy over what the worker holds). */
   wanted(): number;
-  /** Slots free now, not counting tasks claimed ahead: limited queues are claimed only into these (a task claimed ahead is RUNNING and would take a place of the limit while it waits). */
-  freeSlots(): number;
   /** Paused and limited queues (flow control, docs/flow-control.md). */
   gate: QueueGate;
   /** Takes claimed tasks in (the runner queues and starts them). */
@@ -119,7 +117,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   }
 
   /**
-   * One claim: each limited queue under its lock (claimLimitedTasks), into free slots only, then
+   * One claim: each limited queue under its lock (claimLimitedTasks), then
    * the unlimited queues in one statement. Limited queues go first because they take only what
    * their limits leave room for; after a backlog of unlimited tasks that fills every claim, they
    * would never get a turn. Undefined when the database is away (after a capped back-off; the
@@ -129,7 +127,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     const tasks: Task[] = [];
     let limitHeld = false;
     try {
-      let room = Math.min(limit, o.freeSlots());
+      // Claimed-ahead tasks count against a limit (they are RUNNING) but start within prefetchMs,
+      // and a worker that holds them too long hands them back (releaseWaitingAfterMs).
+      let room = limit;
       for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
         if (room <= 0 || stopped) break;
         const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs });

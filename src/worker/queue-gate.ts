@@ -16,6 +16,8 @@ export interface QueueGate {
   /** Takes in a notification at once, before the refresh it triggers lands. */
   apply(notice: QueueControlNotice): void;
   isPaused(queue: string): boolean;
+  /** Whether the queue is claimed under a limit (its RUNNING count matters to the next claim). */
+  isLimited(queue: string): boolean;
   /** Limited queues this worker claims from, rotated on each call so that no queue always comes first. */
   limitedQueues(): string[];
 }
@@ -49,6 +51,7 @@ export function createQueueGate(o: { sql: Sql; log: Logger; queues: readonly str
       if (notice.change === 'resumed') paused.delete(notice.queue);
     },
     isPaused: (queue) => paused.has(queue),
+    isLimited: (queue) => limited.includes(queue),
     limitedQueues() {
       if (limited.length < 2) return [...limited];
       turn = (turn + 1) % limited.length;

@@ -94,7 +94,6 @@ export function createRunner(options: RunnerOptions): Runner {
     leaseMs: o.leaseMs,
     pollIntervalMs: o.pollIntervalMs,
     wanted,
-    freeSlots: () => o.concurrency - held.running - held.waiting,
     gate,
     accept(tasks) {
       held.addWaiting(tasks, Date.now());
@@ -185,6 +184,9 @@ export function createRunner(options: RunnerOptions): Runner {
           // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
           await output.close();
           await outcomes.record(task, outcome);
+          // The claim at slotFreed() above ran before this outcome committed, so a limited queue
+          // still counted the task as RUNNING: its place is free only now, and nobody else knows.
+          if (gate.isLimited(task.queue)) claims.lookForWork();
           emitSafely('finished', task, outcome.kind);
         } catch (error) {
           // executeTask never throws and record gives up quietly: this is a last line of
