@@ -31,7 +31,7 @@ export interface SchedulerRound {
   duplicates: number;
   /** Due schedules another process held or had changed: someone else is on them. */
   contended: number;
-  /** Schedules whose stored cron no longer parses (left alone, logged). */
+  /** Schedules whose stored cron no longer parses (set to never fire, logged). */
   broken: number;
 }
 
@@ -88,7 +88,12 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       for (const s of due) {
         const spec = specOf(s.cron, s.timezone);
         if (spec instanceof Error) {
+          // Stored before a rule changed (or a time zone left the ICU data): it can have no next
+          // run, and left due it would head every due scan. next_run_at NULL takes it out; an
+          // upsert with a good cron brings it back.
           round.broken += 1;
+          o.log.error({ scheduleId: s.id, cron: s.cron, timezone: s.timezone, err: spec }, 'schedule cron no longer parses: it will not fire until it is upserted again');
+          plans.push({ scheduleId: s.id, version: s.version, occurrences: [], nextRunAt: null });
           continue;
         }
         const key = `${s.timezone}\u0000${s.cron}\u0000${s.missed}\u0000${s.nextRunAt.getTime()}`;
@@ -105,7 +110,6 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
           nextRunAt: plan.nextRunAt,
         });
       }
-      if (round.broken > 0 && plans.length === 0) break;
       const outcome = await fireSchedules(o.sql, plans, fixedNow);
       round.claimed += outcome.claimed.length;
       round.fired.push(...outcome.fired);
@@ -117,7 +121,6 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       // Nothing claimed: the rest is another process's, or changed under us; the next round re-reads.
       if (outcome.claimed.length === 0 || due.length < batchSize) break;
     }
-    if (round.broken > 0) o.log.warn({ count: round.broken }, 'schedules with a cron that no longer parses are not fired');
     return round;
   }
 
@@ -133,7 +136,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       const offset = now.getTime() - (sent + Date.now()) / 2;
       if (earliest !== null) {
         const untilDue = earliest.getTime() - (Date.now() + offset);
-        // Still due: another process holds it (its statement is about to commit) or a broken cron; look again shortly.
+        // Still due: another process holds it (its statement is about to commit); look again shortly.
         delay = Math.min(pollIntervalMs, untilDue <= 0 ? 50 : untilDue + 2);
       }
     } catch (error) {

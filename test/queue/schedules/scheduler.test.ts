@@ -182,6 +182,18 @@ describe('scheduler.runOnce', () => {
     expect(round.fired.map((f) => f.scheduledFor.getTime())).toEqual([resumed.nextRunAt?.getTime()]);
   });
 
+  it('takes a schedule whose stored cron no longer parses out of the due set, and fires the others', async () => {
+    const good = await upsert({ key: 'good', cron: '* * * * * *' });
+    const broken = await upsert({ key: 'broken', cron: '* * * * * *' });
+    await app.sql`UPDATE schedules SET cron = 'not a cron', next_run_at = ${good.nextRunAt} WHERE id = ${broken.id}`;
+    const round = await scheduler().runOnce(new Date((good.nextRunAt as Date).getTime() + 100));
+    expect(round).toMatchObject({ broken: 1, claimed: 2 });
+    expect(round.fired.map((f) => f.scheduleId)).toEqual([good.id]);
+    expect((await schedules().get('broken'))?.nextRunAt).toBeNull();
+    // An upsert with a cron that parses brings it back.
+    expect((await upsert({ key: 'broken', cron: '* * * * * *' })).nextRunAt).not.toBeNull();
+  });
+
   it('leaves a deleted schedule’s pending task to run, its scheduleId naming no schedule', async () => {
     const s = await upsert({ key: 'gone', cron: '* * * * * *', task: { name: 'demo.echo', args: ['still here'] } });
     const round = await scheduler().runOnce(new Date((s.nextRunAt as Date).getTime() + 100));

@@ -38,7 +38,7 @@ export async function databaseNow(exec: Executor): Promise<Date> {
 /**
  * Inserts a schedule or updates the one of its (tenant, key) (schedules_tenant_key_idx), and
  * wakes the schedulers (NOTIFY in the same statement). An update keeps next_run_at unless the
- * cron or the time zone changed, or `paused: false` resumes it: then it takes `nextRunAt`, the
+ * cron or the time zone changed, it had none (a cron that stopped parsing), or `paused: false` resumes it: then it takes `nextRunAt`, the
  * first occurrence after now, so a change never replays the past. `paused` unset leaves it as it is.
  */
 export async function upsertSchedule(exec: Executor, r: ScheduleRow): Promise<Schedule> {
@@ -60,7 +60,8 @@ export async function upsertSchedule(exec: Executor, r: ScheduleRow): Promise<Sc
         missed = coalesce(${r.missed ?? null}, s.missed),
         paused = coalesce(${r.paused ?? null}::boolean, s.paused),
         next_run_at = CASE
-          WHEN s.cron <> EXCLUDED.cron OR s.timezone <> EXCLUDED.timezone OR (s.paused AND ${r.paused ?? null}::boolean IS FALSE)
+          WHEN s.cron <> EXCLUDED.cron OR s.timezone <> EXCLUDED.timezone OR s.next_run_at IS NULL
+            OR (s.paused AND ${r.paused ?? null}::boolean IS FALSE)
           THEN EXCLUDED.next_run_at ELSE s.next_run_at END,
         version = s.version + 1,
         updated_at = now()
