@@ -23,6 +23,8 @@ export interface Tenant {
   /** Seeded: a PENDING task and a CANCELLED one (whatever later mutations made of them). */
   pendingId: string;
   cancelledId: string;
+  /** Seeded: a RUNNING workflow of two demo.echo steps (marker args), the second BLOCKED on the first. */
+  workflowId: string;
   /** The seeded PENDING task's idempotency key (no marker: another tenant may send it). */
   idempotencyKey: string;
   /** An API key of the tenant with tasks:read (for making read tokens). */
@@ -68,6 +70,7 @@ export function createTenantWorld(server: TestServer): TenantWorld {
       taskIds: [],
       pendingId: '',
       cancelledId: '',
+      workflowId: '',
       idempotencyKey: `idem-${hex(6)}`,
       ownerKey: owner.key,
       queueView,
@@ -86,6 +89,19 @@ export function createTenantWorld(server: TestServer): TenantWorld {
     record(name, pending.id);
     tenant.cancelledId = await tenant.enqueue();
     await queueView.cancelTask(tenant.cancelledId);
+    const step = { name: 'demo.echo', args: [marker], kwargs: { m: marker }, queue: tenant.queue };
+    const workflow = await queueView.workflows.enqueue({ name: marker, steps: [{ ref: 'first', task: step }, { ref: 'second', task: step, dependsOn: ['first'] }] });
+    tenant.workflowId = workflow.id;
+    record(name, workflow.id);
+    for (const s of workflow.steps) {
+      tenant.taskIds.push(s.taskId);
+      record(name, s.taskId);
+    }
+    // A schedule under the key of each seeded task's id: the isolation test addresses schedules by these keys.
+    for (const key of [tenant.pendingId, tenant.cancelledId]) {
+      const schedule = await queueView.schedules.upsert({ key, cron: '0 0 1 1 *', task: { name: 'demo.echo', args: [marker], kwargs: { m: marker }, queue: tenant.queue } });
+      record(name, schedule.id);
+    }
     return tenant;
   };
 

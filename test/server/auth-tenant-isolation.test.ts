@@ -24,6 +24,8 @@ beforeAll(async () => {
 const TASK = 'fragment T on Task { id name queue status version args kwargs returnValue tenant createdBy idempotencyKey errors { message } events(first: 20) { edges { cursor node { taskId version type task { id tenant args } } } } }';
 const EVENT = `taskId version type cursor task { ...T }`;
 const BULK = 'id kind status matched processed changed version createdAt finishedAt';
+const SCHEDULE_ROW = 'id key cron taskName args kwargs queue tenant paused nextRunAt lastTask { ...T }';
+const SCHEDULE = `${SCHEDULE_ROW} runs(first: 5) { totalCount edges { node { ...T } } }`;
 type IdKind = 'own' | 'foreign' | 'unknown' | 'malformed' | 'sibling';
 /** What a run sends: ids of each kind (sibling: the caller's tenant's task outside its read token), a filter, a feed cursor. */
 interface Run {
@@ -79,6 +81,22 @@ const CASES: Record<string, FieldCase> = {
   'Mutation.cancelTasks': (run) => [{ op: 'request', query: `mutation($f: TaskFilter!) { cancelTasks(filter: $f) { ${BULK} } }`, variables: { f: run.filter ?? {} } }],
   'Mutation.retryTasks': (run) => [{ op: 'request', query: `mutation($f: TaskFilter!) { retryTasks(filter: $f) { ${BULK} } }`, variables: { f: run.filter ?? {} } }],
   'Subscription.bulkActionChanged': byId('subscription', `subscription($id: ID!) { bulkActionChanged(id: $id) { ${BULK} } }`),
+  // Schedules are addressed by key: every tenant of the world has one under the key of each of its seeded tasks' ids
+  // (tenant-world.ts), so the key kinds are the id kinds, and another tenant's key answers as an unknown one.
+  'Query.schedule': byId('request', `query($id: String!) { schedule(key: $id) { ${SCHEDULE} } } ${TASK}`),
+  // The list without runs: within the depth limit (lastTask's events go deep enough).
+  'Query.schedules': () => [{ op: 'request', query: `{ schedules(first: 100) { totalCount edges { cursor node { ${SCHEDULE_ROW} } } } } ${TASK}`, variables: {} }],
+  'Mutation.upsertSchedule': (run) => [
+    {
+      op: 'request',
+      query: `mutation($input: UpsertScheduleInput!) { upsertSchedule(input: $input) { ${SCHEDULE} } } ${TASK}`,
+      variables: { input: { key: `s-${run.idempotencyKey}`, cron: '0 0 1 1 *', task: { name: 'demo.echo', args: [run.own.marker], queue: run.own.queue } } },
+    },
+  ],
+  'Mutation.pauseSchedule': byId('request', `mutation($id: String!) { pauseSchedule(key: $id) { ${SCHEDULE} } } ${TASK}`),
+  'Mutation.resumeSchedule': byId('request', `mutation($id: String!) { resumeSchedule(key: $id) { ${SCHEDULE} } } ${TASK}`),
+  'Mutation.triggerSchedule': byId('request', `mutation($id: String!) { triggerSchedule(key: $id) { ...T } } ${TASK}`),
+  'Mutation.deleteSchedule': byId('request', 'mutation($id: String!) { deleteSchedule(key: $id) }'),
   'Subscription.taskEventFeed': (run) => [
     { op: 'subscription', query: `subscription($f: TaskFilter, $after: String) { taskEventFeed(filter: $f, after: $after) { ${EVENT} } } ${TASK}`, variables: { f: run.filter, after: run.after }, paced: feedOf },
   ],
@@ -307,4 +325,7 @@ it('no response or event carries another tenant\'s data; a foreign id answers as
   expect(outcomes.get('Query.taskResult foreign')?.get('null')).toBeGreaterThan(0);
   expect(outcomes.get('Subscription.taskStatusChanged foreign')?.get('NOT_FOUND')).toBeGreaterThan(0);
   expect([...(outcomes.get("Subscription.taskEventFeed no id, under both tenants' activity")?.keys() ?? [])]).toContain('events');
+  expect(outcomes.get('Query.schedule own')?.get('data')).toBeGreaterThan(0);
+  expect(outcomes.get('Query.schedule foreign')?.get('null')).toBeGreaterThan(0);
+  expect(outcomes.get('Query.schedules no id')?.get('data')).toBeGreaterThan(0);
 });
