@@ -23,6 +23,7 @@ beforeAll(async () => {
 
 const TASK = 'fragment T on Task { id name queue status version args kwargs returnValue tenant createdBy idempotencyKey errors { message } events(first: 20) { edges { cursor node { taskId version type task { id tenant args } } } } }';
 const EVENT = `taskId version type cursor task { ...T }`;
+const WORKFLOW = 'id name status version steps { ref dependsOn task { ...T } }';
 const BULK = 'id kind status matched processed changed version createdAt finishedAt';
 const SCHEDULE_ROW = 'id key cron taskName args kwargs queue tenant paused nextRunAt lastTask { ...T }';
 const SCHEDULE = `${SCHEDULE_ROW} runs(first: 5) { totalCount edges { node { ...T } } }`;
@@ -48,6 +49,13 @@ type FieldCase = (run: Run) => Probe[];
 
 const byId = (op: Probe['op'], query: string, vars: (id: string) => Record<string, unknown> = (id) => ({ id })): FieldCase => (run) =>
   (Object.entries(run.ids) as [IdKind, string][]).map(([idKind, id]) => ({ op, query, variables: vars(id), idKind }));
+/** Like byId with the tenants' workflow ids in place of task ids (cased as the run's task ids are); no sibling kind. */
+const byWorkflow = (op: Probe['op'], query: string): FieldCase => (run) => {
+  const upper = run.ids.foreign !== undefined && run.ids.foreign === run.ids.foreign.toUpperCase();
+  const cased = (id: string): string => (upper ? id.toUpperCase() : id);
+  const ids: Partial<Record<IdKind, string>> = { own: run.own.workflowId, foreign: cased(run.foreign.workflowId), unknown: run.ids.unknown, malformed: run.ids.malformed };
+  return (Object.entries(ids) as [IdKind, string][]).map(([idKind, id]) => ({ op, query, variables: { id }, idKind }));
+};
 const statusOf = (d: Record<string, unknown>): string | undefined => (d.taskStatusChanged as { id?: string } | undefined)?.id;
 const feedOf = (d: Record<string, unknown>): string | undefined => (d.taskEventFeed as { taskId?: string } | undefined)?.taskId;
 
@@ -97,6 +105,17 @@ const CASES: Record<string, FieldCase> = {
   'Mutation.resumeSchedule': byId('request', `mutation($id: String!) { resumeSchedule(key: $id) { ${SCHEDULE} } } ${TASK}`),
   'Mutation.triggerSchedule': byId('request', `mutation($id: String!) { triggerSchedule(key: $id) { ...T } } ${TASK}`),
   'Mutation.deleteSchedule': byId('request', 'mutation($id: String!) { deleteSchedule(key: $id) }'),
+  // Workflows: each tenant of the world has one (tenant-world.ts); another tenant's answers as an unknown id.
+  'Query.workflow': byWorkflow('request', `query($id: ID!) { workflow(id: $id) { ${WORKFLOW} } } ${TASK}`),
+  'Mutation.enqueueWorkflow': (run) => [
+    {
+      op: 'request',
+      query: `mutation($input: EnqueueWorkflowInput!) { enqueueWorkflow(input: $input) { workflow { ${WORKFLOW} } } } ${TASK}`,
+      variables: { input: { name: run.own.marker, idempotencyKey: run.idempotencyKey, steps: [{ ref: 'a', task: { name: 'demo.echo', args: [run.own.marker], queue: run.own.queue } }] } },
+    },
+  ],
+  'Mutation.cancelWorkflow': byWorkflow('request', `mutation($id: ID!) { cancelWorkflow(id: $id) { ${WORKFLOW} } } ${TASK}`),
+  'Subscription.workflowChanged': byWorkflow('subscription', `subscription($id: ID!) { workflowChanged(id: $id) { ${WORKFLOW} } } ${TASK}`),
   'Subscription.taskEventFeed': (run) => [
     { op: 'subscription', query: `subscription($f: TaskFilter, $after: String) { taskEventFeed(filter: $f, after: $after) { ${EVENT} } } ${TASK}`, variables: { f: run.filter, after: run.after }, paced: feedOf },
   ],
@@ -238,6 +257,14 @@ async function send(field: string, probe: Probe, c: Caller): Promise<{ text: str
       expect(task.tenant).toBe(run.own.name);
       world.record(run.own.name, task.id);
     }
+    if (field === 'Mutation.enqueueWorkflow' && res.data) {
+      const workflow = (res.data.enqueueWorkflow as { workflow: { id: string; steps: { task: { id: string; tenant: string } }[] } }).workflow;
+      world.record(run.own.name, workflow.id);
+      for (const step of workflow.steps) {
+        expect(step.task.tenant).toBe(run.own.name);
+        world.record(run.own.name, step.task.id);
+      }
+    }
     const outcome = res.errors ? codes(res.errors).join(',') : Object.values(res.data ?? {})[0] === null ? 'null' : 'data';
     return { text: JSON.stringify({ status: res.status, body: res.text }), outcome };
   }
@@ -265,7 +292,8 @@ async function checkRun(input: RunInput): Promise<void> {
         const leaks = world.leaks(text, run.own.name, JSON.stringify(probe.variables));
         expect(leaks, `${field} (${probe.idKind ?? 'no id'}) as ${input.kind} of ${run.own.name}: ${text.slice(0, 400)}`).toEqual([]);
         if (probe.idKind === 'foreign') expect(await rowOf(foreignId), `${field} changed a foreign task`).toBe(before);
-        if (probe.idKind) seen[probe.idKind] = mask(text, run.ids[probe.idKind]);
+        // The id the probe sent (byWorkflow sends workflow ids, not the run's task ids).
+        if (probe.idKind) seen[probe.idKind] = mask(text, typeof probe.variables.id === 'string' ? probe.variables.id : run.ids[probe.idKind]);
         tally(`${field} ${probe.idKind ?? (probe.paced ? "no id, under both tenants' activity" : 'no id')}`, outcome);
       }
       for (const kind of ['foreign', 'sibling'] as const) {
@@ -324,6 +352,9 @@ it('no response or event carries another tenant\'s data; a foreign id answers as
   expect(outcomes.get('Query.taskResult own')?.get('data')).toBeGreaterThan(0);
   expect(outcomes.get('Query.taskResult foreign')?.get('null')).toBeGreaterThan(0);
   expect(outcomes.get('Subscription.taskStatusChanged foreign')?.get('NOT_FOUND')).toBeGreaterThan(0);
+  expect(outcomes.get('Query.workflow own')?.get('data')).toBeGreaterThan(0);
+  expect(outcomes.get('Query.workflow foreign')?.get('null')).toBeGreaterThan(0);
+  expect(outcomes.get('Subscription.workflowChanged own')?.get('events')).toBeGreaterThan(0);
   expect([...(outcomes.get("Subscription.taskEventFeed no id, under both tenants' activity")?.keys() ?? [])]).toContain('events');
   expect(outcomes.get('Query.schedule own')?.get('data')).toBeGreaterThan(0);
   expect(outcomes.get('Query.schedule foreign')?.get('null')).toBeGreaterThan(0);
