@@ -15,6 +15,7 @@ import type { Task } from './task.js';
 import { isTerminal } from './states.js';
 import { isStorableText } from './json.js';
 import { createSchedules } from './schedules/schedules.js';
+import { withScheduleLookup, type ScheduleLookup } from './schedule-lookup.js';
 import type { Schedules } from './schedules/types.js';
 import { createWorkflows } from './workflows/workflows.js';
 import type { Workflows } from './workflows/types.js';
@@ -71,7 +72,7 @@ export interface Queue {
   /** Where a feed reader that wants only what comes from now on starts. */
   feedEnd(): Promise<FeedPosition>;
   /** Cron schedules (src/queue/schedules), scoped like the rest. */
-  readonly schedules: Schedules;
+  readonly schedules: Schedules & ScheduleLookup;
   /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */
   readonly workflows: Workflows;
   /** cancelTasks / retryTasks over the tasks matching a filter (src/queue/bulk-actions), scoped like the rest. */
@@ -147,7 +148,7 @@ export function createQueue(options: QueueOptions): Queue {
       readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask, tenant),
       readFeed: (p) => readFeed(sql, p, tenant),
       feedEnd: () => feedEnd(sql),
-      schedules: createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope),
+      schedules: withScheduleLookup(createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope), sql, tenant),
       workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
       bulkActions: createBulkActions(sql, scope),
       queueControl: createQueueControl(sql, tenant),

@@ -1,5 +1,5 @@
 import { ForbiddenError, BadUserInputError } from '../../errors.js';
-import { MISSED_RUN_POLICIES, OVERLAP_POLICIES, type Schedule, type SchedulePage, type Schedules, type Task } from '../../queue/index.js';
+import { MISSED_RUN_POLICIES, OVERLAP_POLICIES, type Queue, type Schedule, type SchedulePage } from '../../queue/index.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { isReadToken } from '../guard.js';
@@ -27,13 +27,11 @@ export const DEFAULT_UPCOMING = 5;
  * The schedule store of the operation. A read token reads its own tasks only, never a schedule
  * (its queue view refuses the rest): said as FORBIDDEN rather than a crash.
  */
-export function schedulesOf(ctx: GraphQLContext): Schedules {
+export function schedulesOf(ctx: GraphQLContext): Queue['schedules'] {
   if (isReadToken(ctx.principal)) throw new ForbiddenError('A read token reads only its own tasks; schedules need tasks:read');
   return ctx.queue.schedules;
 }
 
-type WithScheduleFields = Task & { scheduledFor?: Date | null; scheduleId?: string | null };
-type ById = Schedules & { getById?: (id: string) => Promise<Schedule | undefined> };
 
 // One read per schedule id per operation: a page of 100 tasks of one schedule reads it once.
 const scheduleReads = new WeakMap<GraphQLContext, Map<string, Promise<Schedule | undefined>>>();
@@ -44,9 +42,7 @@ function loadSchedule(ctx: GraphQLContext, id: string): Promise<Schedule | undef
   if (!reads) scheduleReads.set(ctx, (reads = new Map()));
   let read = reads.get(id);
   if (!read) {
-    // TODO(S1): Schedules.getById (asked for in /work/notes/s2-requests-for-s1.md); until then no schedule is found.
-    const schedules = schedulesOf(ctx) as ById;
-    read = schedules.getById ? schedules.getById(id) : Promise.resolve(undefined);
+    read = schedulesOf(ctx).getById(id);
     reads.set(id, read);
   }
   return read;
@@ -146,14 +142,14 @@ builder.objectFields(TaskRef, (t) => ({
     type: 'DateTime',
     nullable: true,
     description: 'The occurrence it was enqueued for, when a schedule enqueued it (null for triggerSchedule and for other tasks).',
-    resolve: (task) => (task as WithScheduleFields).scheduledFor ?? null,
+    resolve: (task) => task.scheduledFor,
   }),
   schedule: t.field({
     type: ScheduleRef,
     nullable: true,
     description: 'The schedule that enqueued it; null for other tasks and once the schedule is deleted. Not for read tokens (FORBIDDEN).',
     resolve: async (task, _args, ctx) => {
-      const id = (task as WithScheduleFields).scheduleId;
+      const id = task.scheduleId;
       return id ? ((await loadSchedule(ctx, id)) ?? null) : null;
     },
   }),
