@@ -14,6 +14,7 @@ import type { ClientCommand } from './commands.js';
 import { createProgressView, statsTable, tasksTable, type Io } from './output.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
+import { parseBulkFilter, runBulk } from './bulk-command.js';
 import { schedules } from './schedules-command.js';
 
 const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -166,7 +167,12 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
 }
 
 async function cancel(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('cancel', args, COMMON);
+  const { values, positionals } = parseCommand('cancel', args, { ...COMMON, filter: { type: 'string' }, timeout: { type: 'string' } });
+  if (values.filter !== undefined) {
+    takePositionals('cancel', positionals, []);
+    const filter = parseBulkFilter('cancel', values.filter);
+    return withClient('cancel', values.url, ctx, (client) => runBulk('CANCEL', client, filter, ctx, { json: values.json === true, timeout: values.timeout }));
+  }
   const [id = ''] = takePositionals('cancel', positionals, ['ID']);
   return withClient('cancel', values.url, ctx, async (client) => {
     const task = await client.cancel(id);
@@ -177,7 +183,12 @@ async function cancel(args: string[], ctx: Context): Promise<number> {
 }
 
 async function retry(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('retry', args, COMMON);
+  const { values, positionals } = parseCommand('retry', args, { ...COMMON, filter: { type: 'string' }, timeout: { type: 'string' } });
+  if (values.filter !== undefined) {
+    takePositionals('retry', positionals, []);
+    const filter = parseBulkFilter('retry', values.filter);
+    return withClient('retry', values.url, ctx, (client) => runBulk('RETRY', client, filter, ctx, { json: values.json === true, timeout: values.timeout }));
+  }
   const [id = ''] = takePositionals('retry', positionals, ['ID']);
   return withClient('retry', values.url, ctx, async (client) => {
     const task = await client.retry(id);

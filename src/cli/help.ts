@@ -27,7 +27,9 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   logs ID                 print a task's output  [--follow]
   tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--limit N]
   cancel ID               cancel a task
+  cancel --filter JSON    cancel every task matching now, following the bulk action to its end
   retry ID                run a failed or cancelled task again
+  retry --filter JSON     retry every task matching now (each once), following it to its end
   stats                   task counts per queue
   workflow ID             show a workflow's steps and their states  [--watch: live until it ends]
   schedules list          cron schedules: key, cron, time zone, task, next and last run, last task
@@ -136,15 +138,34 @@ Lists tasks, newest first, as a table (--json: a JSON array).
   --limit N               at most N tasks (default 20)
 ${CLIENT_OPTIONS}`,
   cancel: `Usage: taskwire cancel ID [options]
+       taskwire cancel --filter JSON [--timeout SECONDS] [options]
 
 Cancels a task: a PENDING or RETRYING one at once; a RUNNING one has its handler aborted.
 Cancelling a task that already SUCCEEDED or FAILED is refused (CONFLICT, exit 1).
-${CLIENT_OPTIONS}`,
+
+With --filter: a bulk action (cancelTasks) over every task matching the filter now (tasks that
+match later are not touched), run in batches by the workers; its progress is shown until it is
+DONE (exit 0) or FAILED (exit 1). Tasks that finished meanwhile count as processed, not cancelled.
+  --filter JSON           a TaskFilter: status (one or a list), name, queue, enqueuedAfter,
+                          enqueuedBefore; e.g. '{"status":"PENDING","name":"reports.build"}'
+  --timeout SECONDS       stop following after this long (exit 1; the action goes on)
+${CLIENT_OPTIONS}
+
+With --json and --filter: one JSON line per version of the bulk action.`,
   retry: `Usage: taskwire retry ID [options]
+       taskwire retry --filter JSON [--timeout SECONDS] [options]
 
 Puts a FAILED or CANCELLED task back to PENDING with fresh attempts (its errors are kept).
 Anything else is refused (CONFLICT, exit 1).
-${CLIENT_OPTIONS}`,
+
+With --filter: a bulk action (retryTasks) over every task matching the filter now, each retried
+at most once, run in batches by the workers; its progress is shown until it is DONE (exit 0) or
+FAILED (exit 1). Tasks no longer FAILED or CANCELLED count as processed, not retried.
+  --filter JSON           a TaskFilter, e.g. '{"status":"FAILED","queue":"emails"}'
+  --timeout SECONDS       stop following after this long (exit 1; the action goes on)
+${CLIENT_OPTIONS}
+
+With --json and --filter: one JSON line per version of the bulk action.`,
   workflow: `Usage: taskwire workflow ID [--watch] [options]
 
 Shows a workflow (docs/workflows.md): its status and version, then one row per step (ref,

@@ -129,7 +129,7 @@ describe('bulk action runner', () => {
     await app.sql
       .begin(async (tx) => {
         const batch = await processBulkBatch(tx, { actionId: action.id, kind: 'RETRY', limit: 20, defaultTtlMs: 1000, attemptsByName: new Map() });
-        expect(batch).toEqual({ processed: 20, changed: 20 });
+        expect(batch).toMatchObject({ processed: 20, changed: 20 });
         throw new Error('crash');
       })
       .catch((error: Error) => expect(error.message).toBe('crash'));

@@ -51,10 +51,15 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   async function runAction(id: string, kind: 'CANCEL' | 'RETRY'): Promise<number> {
     let processed = 0;
     const attempts = attemptsByName();
+    let after: string | null = null;
     while (!stopped) {
-      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, attemptsByName: attempts });
+      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, attemptsByName: attempts, after });
       processed += batch.processed;
-      if (batch.processed === 0) break;
+      if (batch.processed > 0) after = batch.lastTaskId;
+      // Nothing after the hint: look once more from the start (targets another runner skipped, or
+      // left by a batch that rolled back) before calling the list empty.
+      else if (after !== null) after = null;
+      else break;
     }
     if (!stopped) await finishBulkAction(o.sql, id);
     return processed;

@@ -15,7 +15,8 @@ const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
  * (src/queue/bulk-actions) for a batch, so both change a task the same way. FAILED or
  * CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and granting
  * `extraAttempts` (an SQL expression over the task's columns, e.g. a parameter) more attempts;
- * tasks in other states are left alone. `woken` must be read (notificationCountSql) or it does not run.
+ * tasks in other states are left alone. `woken` wakes each queue once (a batch's 500 tasks of one queue: one
+ * NOTIFY, not 500). `woken` must be read (notificationCountSql) or it does not run.
  */
 export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]>; extraAttempts: PendingQuery<Row[]> }): PendingQuery<Row[]> {
   return exec`
@@ -33,7 +34,7 @@ export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]>; ext
       WHERE ${p.where} AND status IN ('FAILED', 'CANCELLED')
       RETURNING *
     ),
-    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM changed)`;
+    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q)`;
 }
 
 /**

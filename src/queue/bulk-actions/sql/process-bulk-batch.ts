@@ -10,6 +10,8 @@ export interface BatchOutcome {
   processed: number;
   /** Of those, tasks changed. */
   changed: number;
+  /** The highest task id taken (null with none): where this runner's next batch may start looking. */
+  lastTaskId: string | null;
 }
 
 export interface ProcessBatchParams {
@@ -17,6 +19,13 @@ export interface ProcessBatchParams {
   kind: BulkActionKind;
   /** Most targets per statement. */
   limit: number;
+  /**
+   * Look only at targets after this task id (a hint: the runner's previous batch's last id). The
+   * list is emptied in task order, so the index entries before it are those of deleted rows, which
+   * every scan from the start would walk again: with 100,000 targets that made the batches
+   * quadratic. Null: from the start (the runner does so before it ends an action).
+   */
+  after?: string | null;
   /** Default retention of tasks a cancel finishes, in ms. */
   defaultTtlMs: number;
   /** RETRY: attempts granted per task name (the definition's maxAttempts, as retryTask); 1 for a name not listed. */
@@ -52,7 +61,7 @@ export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): P
   const [row] = await exec`
     WITH batch AS (
       SELECT t.task_id FROM bulk_action_tasks t
-      WHERE t.action_id = ${p.actionId}
+      WHERE t.action_id = ${p.actionId} ${p.after ? exec`AND t.task_id > ${p.after}` : exec``}
         AND EXISTS (SELECT 1 FROM bulk_actions a WHERE a.id = ${p.actionId} AND a.status = 'RUNNING')
       ORDER BY t.task_id
       LIMIT ${p.limit}
@@ -73,10 +82,10 @@ export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): P
       RETURNING id, version, status
     ),
     announced AS (SELECT pg_notify(${BULK_CHANNEL}, ${exec.unsafe(BULK_NOTICE_SQL)}) FROM progress)
-    SELECT (SELECT count(*) FROM marked)::int AS processed,
+    SELECT (SELECT count(*) FROM marked)::int AS processed, (SELECT max(task_id::text) FROM marked)::uuid AS last_task_id,
            (SELECT count(*) FROM changed)::int AS changed,
            ${exec.unsafe(notificationCountSql([wake, 'announced']))} AS notifications`;
-  return { processed: Number(row?.processed ?? 0), changed: Number(row?.changed ?? 0) };
+  return { processed: Number(row?.processed ?? 0), changed: Number(row?.changed ?? 0), lastTaskId: (row?.lastTaskId as string | null | undefined) ?? null };
 }
 
 /**
