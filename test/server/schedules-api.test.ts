@@ -62,6 +62,12 @@ describe('upsertSchedule', () => {
     expect(await get('nightly')).toMatchObject({ id: created.id, cron: '30 4 * * *' });
   });
 
+  it('is a Node: node(id) refetches it', async () => {
+    const created = await upsert({ key: 'as-node', cron: '0 3 * * *', task: { name: 'demo.echo' } });
+    const { node } = await ok<{ node: { __typename: string; id: string; key: string } }>('query($id: ID!) { node(id: $id) { __typename id ... on Schedule { key } } }', { id: created.id });
+    expect(node).toEqual({ __typename: 'Schedule', id: created.id, key: 'as-node' });
+  });
+
   it('keeps a pause through an update without `paused`, and applies `paused` when given', async () => {
     await upsert({ key: 'keeps-pause', cron: '*/5 * * * *', task: { name: 'demo.echo' } });
     await ok('mutation { pauseSchedule(key: "keeps-pause") { paused } }');

@@ -97,6 +97,9 @@ describe('tenants', () => {
       expect(seen(foreign)).toEqual(seen(none));
       expect(JSON.stringify(foreign)).not.toContain('acme');
     }
+    // By id too: node(id) of acme's schedule is globex's unknown id.
+    expect((await as('globex', 'query($id: ID!) { node(id: $id) { id } }', { id: acmeId })).data).toEqual({ node: null });
+    expect((await as('acme', 'query($id: ID!) { node(id: $id) { id } }', { id: acmeId })).data).toEqual({ node: { id: acmeId } });
     const list = await as('globex', '{ schedules(first: 100) { totalCount edges { node { id key args } } } }');
     expect(JSON.stringify(list)).not.toContain(acmeId);
     expect(JSON.stringify(list)).not.toContain('acme-marker');

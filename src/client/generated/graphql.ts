@@ -24,6 +24,8 @@ export type DependencyFailurePolicy =
 export type EnqueueTaskInput = {
   /** Positional arguments: a JSON array (default []). */
   args?: unknown;
+  /** Whose turn it shares, e.g. a customer id: the queue's perKeyConcurrency caps RUNNING tasks per key. */
+  concurrencyKey?: string | null | undefined;
   /** Same key again: the first task is returned, no second one is made. */
   idempotencyKey?: string | null | undefined;
   /** Keyword arguments: a JSON object (default {}). */
