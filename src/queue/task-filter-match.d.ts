@@ -7,6 +7,8 @@ export interface FilterableTask {
   queue: string;
   /** The server's tasks always have one; the dashboard's may not (it never filters by tenant). */
   tenant?: string;
+  /** The workflow it is a step of (null or absent: none). */
+  workflowId?: string | null;
   enqueuedAt: Date | string;
 }
 
@@ -16,6 +18,7 @@ export interface FilterConditions {
   name?: string;
   queue?: string;
   tenant?: string;
+  workflowId?: string;
   enqueuedAfter?: Date | string;
   enqueuedBefore?: Date | string;
 }

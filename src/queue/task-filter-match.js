@@ -28,8 +28,8 @@ export function statusMayMatch(filter, status) {
 /**
  * Does `task` satisfy every condition of `filter`? The same conditions, with the same strict
  * comparisons, as the SQL of taskFilterSql.
- * @param {{ status: string, name: string, queue: string, tenant?: string, enqueuedAt: Date | string }} task
- * @param {{ status?: readonly string[], name?: string, queue?: string, tenant?: string, enqueuedAfter?: Date | string, enqueuedBefore?: Date | string }} filter
+ * @param {{ status: string, name: string, queue: string, tenant?: string, workflowId?: string | null, enqueuedAt: Date | string }} task
+ * @param {{ status?: readonly string[], name?: string, queue?: string, tenant?: string, workflowId?: string, enqueuedAfter?: Date | string, enqueuedBefore?: Date | string }} filter
  * @returns {boolean}
  */
 export function matchesFilter(task, filter) {
@@ -38,6 +38,8 @@ export function matchesFilter(task, filter) {
   if (filter.queue !== undefined && task.queue !== filter.queue) return false;
   // A task without a tenant (a browser's row from an API that does not show it) matches no tenant condition.
   if (filter.tenant !== undefined && task.tenant !== filter.tenant) return false;
+  // Ids compared in lower case, as PostgreSQL compares uuids (the GraphQL id may come in upper case).
+  if (filter.workflowId !== undefined && (task.workflowId ?? '').toLowerCase() !== filter.workflowId.toLowerCase()) return false;
   if (filter.enqueuedAfter !== undefined && !(time(task.enqueuedAt) > time(filter.enqueuedAfter))) return false;
   if (filter.enqueuedBefore !== undefined && !(time(task.enqueuedAt) < time(filter.enqueuedBefore))) return false;
   return true;

@@ -2,7 +2,7 @@
  * Task filters, one home: the TaskFilter type, its checks, the in-process match and the SQL.
  * `tasks(filter:)` pages through the rows taskFilterSql selects; a filter subscription and the
  * dashboard's live list keep the tasks matchesFilter accepts. Both say the same thing: every
- * given condition holds (status any of the list, name, queue and tenant equal, enqueuedAt
+ * given condition holds (status any of the list, name, queue, tenant and workflowId equal, enqueuedAt
  * strictly after / before); a test runs one rule against the other (test/queue/list.test.ts).
  * `tenant` is for the core and the server (a scoped queue or hub adds it); the GraphQL
  * TaskFilter input does not offer it: a caller's tenant comes from its credential.
@@ -19,6 +19,7 @@ import { BadUserInputError } from '../errors.js';
 import { requireStorableDate } from './dates.js';
 import { isStorableText } from './json.js';
 import { isTaskStatus, type TaskStatus } from './states.js';
+import { isUuid } from './uuid.js';
 import type { Task } from './task.js';
 import { matchesFilter as matchRule, statusMayMatch as statusRule } from './task-filter-match.js';
 
@@ -32,6 +33,8 @@ export interface TaskFilter {
   queue?: string;
   /** Only this tenant's tasks. */
   tenant?: string;
+  /** Only the steps of this workflow (a UUID). */
+  workflowId?: string;
   /** Enqueued strictly after this time. */
   enqueuedAfter?: Date;
   /** Enqueued strictly before this time. */
@@ -64,6 +67,12 @@ export function normalizeTaskFilter(input: TaskFilterInput | null | undefined): 
     }
     filter[key] = value;
   }
+  if (input.workflowId != null) {
+    if (typeof input.workflowId !== 'string' || !isUuid(input.workflowId)) {
+      throw new BadUserInputError('filter.workflowId must be a workflow id (a UUID)', { field: 'filter.workflowId' });
+    }
+    filter.workflowId = input.workflowId;
+  }
   for (const key of ['enqueuedAfter', 'enqueuedBefore'] as const) {
     const value = input[key];
     if (value == null) continue;
@@ -95,6 +104,8 @@ export function taskFilterSql(exec: Executor, filter: TaskFilter): PendingQuery<
   if (filter.name !== undefined) parts.push(exec`name = ${filter.name}`);
   if (filter.queue !== undefined) parts.push(exec`queue = ${filter.queue}`);
   if (filter.tenant !== undefined) parts.push(exec`tenant = ${filter.tenant}`);
+  // tasks_workflow_idx (workflow_id, id) serves a workflow's steps in id order.
+  if (filter.workflowId !== undefined) parts.push(exec`workflow_id = ${filter.workflowId}`);
   if (filter.enqueuedAfter !== undefined) parts.push(exec`enqueued_at > ${filter.enqueuedAfter}`);
   if (filter.enqueuedBefore !== undefined) parts.push(exec`enqueued_at < ${filter.enqueuedBefore}`);
   return sqlAnd(exec, parts);
