@@ -71,6 +71,8 @@ export const GUARD_RULES: GuardRules = {
     // Workflows: not for read tokens (a workflow shows every step's task).
     workflow: { needs: 'tasks:read' },
     bulkAction: { needs: 'tasks:read' },
+    // Settings are deployment-wide; a tenant lists only the queues its tasks are in, with its own counts.
+    queues: { needs: 'tasks:read' },
   },
   Mutation: {
     enqueueTask: { needs: 'tasks:enqueue', check: enqueueName },
@@ -87,6 +89,10 @@ export const GUARD_RULES: GuardRules = {
     cancelWorkflow: { needs: 'tasks:cancel' },
     cancelTasks: { needs: 'tasks:cancel' },
     retryTasks: { needs: 'tasks:retry' },
+    // A queue's pause and limits hold for every tenant: an operator's scope.
+    pauseQueue: { needs: 'queues:admin' },
+    resumeQueue: { needs: 'queues:admin' },
+    setQueueLimits: { needs: 'queues:admin' },
   },
   Subscription: {
     taskStatusChanged: { needs: 'tasks:read', readToken: { requiredArg: 'id' } },

@@ -14,6 +14,7 @@ import './types/bulk-action.js';
 import './types/schedule.js';
 import './types/schedule-operations.js';
 import './types/workflow.js';
+import './types/queue-control.js';
 
 builder.queryType({});
 builder.mutationType({});

@@ -49,6 +49,9 @@ describe('GUARD_RULES', () => {
       triggerSchedule: 'schedules:write',
       cancelTasks: 'tasks:cancel',
       retryTasks: 'tasks:retry',
+      pauseQueue: 'queues:admin',
+      resumeQueue: 'queues:admin',
+      setQueueLimits: 'queues:admin',
     });
   });
 });

@@ -21,7 +21,7 @@ beforeAll(async () => {
   world = createTenantWorld(env.server);
 });
 
-const TASK = 'fragment T on Task { id name queue status version args kwargs returnValue tenant createdBy idempotencyKey errors { message } events(first: 20) { edges { cursor node { taskId version type task { id tenant args } } } } }';
+const TASK = 'fragment T on Task { id name queue status version args kwargs returnValue tenant createdBy idempotencyKey concurrencyKey waitReason errors { message } events(first: 20) { edges { cursor node { taskId version type task { id tenant args } } } } }';
 const EVENT = `taskId version type cursor task { ...T }`;
 const WORKFLOW = 'id name status version steps { ref dependsOn task { ...T } }';
 const BULK = 'id kind status matched processed changed version createdAt finishedAt';
@@ -116,6 +116,20 @@ const CASES: Record<string, FieldCase> = {
   ],
   'Mutation.cancelWorkflow': byWorkflow('request', `mutation($id: ID!) { cancelWorkflow(id: $id) { ${WORKFLOW} } } ${TASK}`),
   'Subscription.workflowChanged': byWorkflow('subscription', `subscription($id: ID!) { workflowChanged(id: $id) { ${WORKFLOW} } } ${TASK}`),
+  // Queues: settings are per name for every tenant; a tenant's list holds only the queues its tasks are in, with its own
+  // counts. The mutations act on the caller's own queue name (no runner runs here) and answer with the caller's counts.
+  'Query.queues': () => [
+    { op: 'request', query: '{ queues { name paused pausedAt concurrency rateLimit { max perMs } perKeyConcurrency stats { queue total pending } } }', variables: {} },
+  ],
+  'Mutation.pauseQueue': (run) => [{ op: 'request', query: 'mutation($n: String!) { pauseQueue(name: $n) { name paused stats { queue total } } }', variables: { n: run.own.queue } }],
+  'Mutation.resumeQueue': (run) => [{ op: 'request', query: 'mutation($n: String!) { resumeQueue(name: $n) { name paused stats { queue total } } }', variables: { n: run.own.queue } }],
+  'Mutation.setQueueLimits': (run) => [
+    {
+      op: 'request',
+      query: 'mutation($n: String!) { setQueueLimits(name: $n, limits: { concurrency: 5, rateLimit: null }) { name concurrency stats { queue total } } }',
+      variables: { n: run.own.queue },
+    },
+  ],
   'Subscription.taskEventFeed': (run) => [
     { op: 'subscription', query: `subscription($f: TaskFilter, $after: String) { taskEventFeed(filter: $f, after: $after) { ${EVENT} } } ${TASK}`, variables: { f: run.filter, after: run.after }, paced: feedOf },
   ],

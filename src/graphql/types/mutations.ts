@@ -15,6 +15,7 @@ export const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
     runAfter: t.field({ type: 'DateTime', description: 'Do not run before this time.' }),
     maxAttempts: t.int({ description: '1..1000 (default 1: retries are asked for).' }),
     idempotencyKey: t.string({ description: 'Same key again: the first task is returned, no second one is made.' }),
+    concurrencyKey: t.string({ description: "Whose turn it shares, e.g. a customer id: the queue's perKeyConcurrency caps RUNNING tasks per key." }),
   }),
 });
 
@@ -53,6 +54,7 @@ builder.mutationFields((t) => ({
           runAfter: orUndefined(input.runAfter),
           maxAttempts: orUndefined(input.maxAttempts),
           idempotencyKey: orUndefined(input.idempotencyKey),
+          concurrencyKey: orUndefined(input.concurrencyKey),
         }),
       );
       return { task, readToken: (await issueReadToken(ctx, [task]))?.token ?? null };

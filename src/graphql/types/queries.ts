@@ -41,7 +41,7 @@ const StatusCountRef = builder.objectRef<{ status: TaskStatus; count: number }>(
   }),
 });
 
-const QueueStatsRef = builder.objectRef<QueueStats>('QueueStats').implement({
+export const QueueStatsRef = builder.objectRef<QueueStats>('QueueStats').implement({
   description: 'One queue: how many tasks are in each status, and how long the oldest due one has waited.',
   fields: (t) => ({
     queue: t.exposeString('queue'),

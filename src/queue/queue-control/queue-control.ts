@@ -13,13 +13,17 @@ const MAX_PER_MS = 86_400_000;
 
 /**
  * Pause, resume and limits (docs/flow-control.md). Settings are deployment-wide (one row per
- * queue name, shared by every tenant); `tenant` scopes only the stats (null: every tenant's tasks).
+ * queue name, shared by every tenant); `tenant` scopes the stats and which queues list() shows (null:
+ * every tenant's tasks and every configured queue).
  */
 export function createQueueControl(sql: Sql, tenant: string | null): QueueControl {
   async function withStats(settings: readonly QueueSettings[], onlyNamed: boolean): Promise<QueueInfo[]> {
     const stats = new Map((await queueStats(sql, tenant)).map((s) => [s.queue, s]));
     const byName = new Map(settings.map((s) => [s.name, s]));
-    const names = onlyNamed ? [...byName.keys()] : [...new Set([...byName.keys(), ...stats.keys()])].sort();
+    // A tenant's list holds the queues its tasks are in: a queue only another tenant uses (and
+    // configured) is none of its business, as everywhere else. Unscoped (an admin), every queue.
+    const listed = tenant === null ? [...new Set([...byName.keys(), ...stats.keys()])].sort() : [...stats.keys()].sort();
+    const names = onlyNamed ? [...byName.keys()] : listed;
     return names.map((name) => ({ ...(byName.get(name) ?? defaultSettings(name)), stats: stats.get(name) ?? emptyStats(name) }));
   }
 

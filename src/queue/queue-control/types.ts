@@ -51,7 +51,7 @@ export interface QueueControl {
   resume(name: string): Promise<QueueInfo>;
   /** Sets or clears limits (see QueueLimitsInput). @throws BadUserInputError naming the field */
   setLimits(name: string, limits: QueueLimitsInput): Promise<QueueInfo>;
-  /** Every queue that has settings or tasks of the caller's tenant, by name. */
+  /** Queues by name: those holding tasks of the scope's tenant; unscoped, also every queue with settings. */
   list(): Promise<QueueInfo[]>;
   /** One queue (settings default when it has none; stats zero when the tenant has no task in it). */
   get(name: string): Promise<QueueInfo>;
