@@ -18,6 +18,9 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
         SELECT id FROM tasks
         WHERE (SELECT held FROM lock)
           AND expires_at <= coalesce(${now}::timestamptz, now())
+          -- A workflow's steps stay while it runs: a BLOCKED step may still need a parent's result
+          -- (src/queue/workflows). Looked up only for steps (workflows' primary key).
+          AND (workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id AND w.status = 'RUNNING'))
         ORDER BY expires_at
         LIMIT ${p.limit}
         FOR UPDATE SKIP LOCKED

@@ -119,18 +119,21 @@ describe('workflows run by a worker', () => {
     await app.startRunner();
     const id = idsOf(wf);
     await waitForStatus(app.deps, id.long as string, 'RUNNING');
-    // While the workflow runs, the finished step's result is kept whatever its retention.
-    expect((await q.getTask(id.done as string))?.expiresAt).toBeNull();
+    // While the workflow runs, the cleaner keeps its finished step whatever its retention.
+    const later = new Date(Date.now() + 365 * 86_400_000);
+    await app.deps.cleaner.runOnce(later);
+    expect((await q.getTask(id.done as string))?.status).toBe('SUCCEEDED');
     const cancelled = await q.workflows.cancel(wf.id);
     expect(cancelled.status).toBe('CANCELLED');
     expect(cancelled.finishedAt).not.toBeNull();
     await waitForStatus(app.deps, id.long as string, 'CANCELLED');
     expect(await statusesOf(app.sql, wf.id)).toEqual({ done: 'SUCCEEDED', long: 'CANCELLED', after: 'CANCELLED' });
-    // Every step ended: retention starts for all of them.
-    await waitFor(async () => (await q.getTask(id.done as string))?.expiresAt ?? undefined, { message: 'retention to start' });
     expect((await q.workflows.get(wf.id))?.status).toBe('CANCELLED');
     expect(await q.workflows.cancel(wf.id)).toMatchObject({ status: 'CANCELLED' });
     expect(await strandedSteps(app.sql)).toEqual([]);
     expect(await strandedWorkflows(app.sql)).toEqual([]);
+    // The workflow ended: its steps go with their retention.
+    await app.deps.cleaner.runOnce(later);
+    expect(await q.getTask(id.done as string)).toBeUndefined();
   });
 });
