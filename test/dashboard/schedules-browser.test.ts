@@ -1,13 +1,25 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type TaskwireClient } from '../../src/client/index.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard schedules test');
+
+describe('the schedules panel\'s operations', () => {
+  it('are valid against schema/schema.graphql', async () => {
+    const panel = (await import('../../src/dashboard/schedules.js' as string)) as Record<string, unknown>;
+    const schema = buildSchema(readFileSync('schema/schema.graphql', 'utf8'));
+    const documents = Object.entries(panel).filter(([, v]) => typeof v === 'string' && /^(query|mutation) /.test(v));
+    expect(documents.map(([name]) => name).sort()).toEqual(['PAUSE', 'RESUME', 'SCHEDULES', 'TRIGGER']);
+    for (const [name, text] of documents) expect([name, validate(schema, parse(text as string)).map((e) => e.message)]).toEqual([name, []]);
+  });
+});
 
 let server: TestServer;
 let client: TaskwireClient;
