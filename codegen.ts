@@ -30,7 +30,7 @@ const config: CodegenConfig = {
       config: common,
     },
     'src/client/generated/': {
-      documents: ['src/client/operations.graphql', 'src/client/schedules.graphql', 'src/client/bulk-actions.graphql'],
+      documents: ['src/client/operations.graphql', 'src/client/schedules.graphql', 'src/client/bulk-actions.graphql', 'src/client/queues.graphql'],
       preset: 'client',
       presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },
       config: { ...common, documentMode: 'string' },

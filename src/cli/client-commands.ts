@@ -16,6 +16,7 @@ import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
 import { schedules } from './schedules-command.js';
+import { queues } from './queues-command.js';
 
 const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -208,4 +209,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow, schedules };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow, schedules, queues };

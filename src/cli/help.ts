@@ -36,6 +36,9 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   schedules show KEY      one schedule, its next occurrences and latest tasks
   schedules upsert KEY    create or update one  --cron "0 3 * * *" --task NAME [--args JSON] [--timezone TZ] …
   schedules pause|resume|delete|trigger KEY
+  queues                  queues: paused or active, limits, counts  (docs/flow-control.md)
+  queues pause|resume NAME
+  queues limits NAME      --concurrency N --rate MAX/MS --per-key N (none clears one) | --clear
 
 Exit codes: 0 ok or task succeeded · 1 task failed/cancelled, not found, refused, or a doctor check failed ·
 2 usage or configuration error · 3 server unreachable.
@@ -179,6 +182,24 @@ ${CLIENT_OPTIONS}
 
 Example:
   taskwire workflow 0190a5f0-…-… --watch`,
+  queues: `Usage: taskwire queues [list] [options]
+       taskwire queues pause|resume NAME [options]
+       taskwire queues limits NAME [--concurrency N] [--rate MAX/MS] [--per-key N] [options]
+       taskwire queues limits NAME --clear [options]
+
+Flow control (docs/flow-control.md): a queue's pause and limits hold on every worker, for every
+tenant; a queue needs no task yet to be paused or limited. pause/resume/limits need queues:admin.
+  list                    name, paused or active, limits, and the caller's pending/running/total
+  pause NAME              no new start on any worker within milliseconds; durable until resume
+  resume NAME             starts the queue again
+  limits NAME             --concurrency N   most RUNNING at once, across every worker
+                          --rate MAX/MS     most starts per window of MS ms, e.g. 50/1000
+                          --per-key N       most RUNNING per concurrencyKey
+                          a value of none clears that limit; --clear clears them all
+${CLIENT_OPTIONS}
+
+Example:
+  taskwire queues limits emails --rate 50/1000 --concurrency 10`,
   schedules: `Usage: taskwire schedules list [--limit N] [options]
        taskwire schedules show KEY [options]
        taskwire schedules upsert KEY --cron CRON --task NAME [--args JSON] [--timezone TZ] [options]

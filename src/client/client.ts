@@ -19,6 +19,7 @@ import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
 import { createScheduleMethods, type ScheduleClient } from './schedules.js';
 import { createBulkActionMethods, type BulkActionClient } from './bulk-actions.js';
+import { createQueueMethods, type QueueClient } from './queues.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
@@ -135,7 +136,7 @@ export interface WaitOptions {
 }
 
 /** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts). */
-export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient {
+export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient, QueueClient {
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
   enqueue(name: string, args?: unknown[], options?: EnqueueOptions): Promise<Task>;
   /** The task, or null when there is no such task. */
@@ -227,6 +228,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     ...createWorkflowMethods({ http, ws, retry, lifetime: lifetime.signal }),
     ...createScheduleMethods({ http, lifetime: lifetime.signal }),
     ...createBulkActionMethods({ http, ws, retry, lifetime: lifetime.signal }),
+    ...createQueueMethods({ http, lifetime: lifetime.signal }),
     async enqueue(name, args = [], enqueueOptions = {}) {
       const { runAfter, ...rest } = enqueueOptions;
       const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };

@@ -62,3 +62,4 @@ export type {
 } from './schedules.js';
 export type { RetryOptions } from './ws.js';
 export type { BulkAction, BulkActionClient, BulkActionKind, BulkActionStatus, WatchBulkActionOptions } from './bulk-actions.js';
+export type { QueueClient, QueueInfo, QueueLimitsInput } from './queues.js';

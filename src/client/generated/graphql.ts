@@ -60,6 +60,22 @@ export type OverlapPolicy =
   | 'ALLOW'
   | 'SKIP';
 
+/** A field given as null clears that limit; a field left out keeps it. */
+export type QueueLimitsInput = {
+  /** Most RUNNING tasks of the queue at once, across every worker (1..1,000,000). */
+  concurrency?: number | null | undefined;
+  /** Most RUNNING tasks per concurrencyKey at once (1..1,000,000). */
+  perKeyConcurrency?: number | null | undefined;
+  rateLimit?: RateLimitInput | null | undefined;
+};
+
+export type RateLimitInput = {
+  /** 1..1,000,000 starts per window. */
+  max: number;
+  /** The window, 1..86,400,000 ms. */
+  perMs: number;
+};
+
 /** What an entry of a task’s event log records. */
 export type TaskEventType =
   | 'CANCELLED'
@@ -265,6 +281,35 @@ export type WatchWorkflowSubscriptionVariables = Exact<{
 
 
 export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
+
+export type ClientQueueFragment = { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } };
+
+export type ListQueuesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ListQueuesQuery = { queues: Array<{ name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } }> };
+
+export type PauseQueueMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type PauseQueueMutation = { pauseQueue: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
+
+export type ResumeQueueMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type ResumeQueueMutation = { resumeQueue: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
+
+export type SetQueueLimitsMutationVariables = Exact<{
+  name: string;
+  limits: QueueLimitsInput;
+}>;
+
+
+export type SetQueueLimitsMutation = { setQueueLimits: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
 
 export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
 
@@ -476,6 +521,30 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   idempotencyKey
   timeoutMs
 }`, {"fragmentName":"ClientWorkflow"}) as unknown as TypedDocumentString<ClientWorkflowFragment, unknown>;
+export const ClientQueueFragmentDoc = new TypedDocumentString(`
+    fragment ClientQueue on Queue {
+  name
+  paused
+  pausedAt
+  concurrency
+  rateLimit {
+    max
+    perMs
+  }
+  perKeyConcurrency
+  stats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}
+    `, {"fragmentName":"ClientQueue"}) as unknown as TypedDocumentString<ClientQueueFragment, unknown>;
 export const ClientScheduleFragmentDoc = new TypedDocumentString(`
     fragment ClientSchedule on Schedule {
   id
@@ -1153,6 +1222,118 @@ fragment ClientWorkflow on Workflow {
     }
   }
 }`) as unknown as TypedDocumentString<WatchWorkflowSubscription, WatchWorkflowSubscriptionVariables>;
+export const ListQueuesDocument = new TypedDocumentString(`
+    query ListQueues {
+  queues {
+    ...ClientQueue
+  }
+}
+    fragment ClientQueue on Queue {
+  name
+  paused
+  pausedAt
+  concurrency
+  rateLimit {
+    max
+    perMs
+  }
+  perKeyConcurrency
+  stats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}`) as unknown as TypedDocumentString<ListQueuesQuery, ListQueuesQueryVariables>;
+export const PauseQueueDocument = new TypedDocumentString(`
+    mutation PauseQueue($name: String!) {
+  pauseQueue(name: $name) {
+    ...ClientQueue
+  }
+}
+    fragment ClientQueue on Queue {
+  name
+  paused
+  pausedAt
+  concurrency
+  rateLimit {
+    max
+    perMs
+  }
+  perKeyConcurrency
+  stats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}`) as unknown as TypedDocumentString<PauseQueueMutation, PauseQueueMutationVariables>;
+export const ResumeQueueDocument = new TypedDocumentString(`
+    mutation ResumeQueue($name: String!) {
+  resumeQueue(name: $name) {
+    ...ClientQueue
+  }
+}
+    fragment ClientQueue on Queue {
+  name
+  paused
+  pausedAt
+  concurrency
+  rateLimit {
+    max
+    perMs
+  }
+  perKeyConcurrency
+  stats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}`) as unknown as TypedDocumentString<ResumeQueueMutation, ResumeQueueMutationVariables>;
+export const SetQueueLimitsDocument = new TypedDocumentString(`
+    mutation SetQueueLimits($name: String!, $limits: QueueLimitsInput!) {
+  setQueueLimits(name: $name, limits: $limits) {
+    ...ClientQueue
+  }
+}
+    fragment ClientQueue on Queue {
+  name
+  paused
+  pausedAt
+  concurrency
+  rateLimit {
+    max
+    perMs
+  }
+  perKeyConcurrency
+  stats {
+    queue
+    pending
+    running
+    retrying
+    succeeded
+    failed
+    cancelled
+    total
+    oldestPendingAgeMs
+  }
+}`) as unknown as TypedDocumentString<SetQueueLimitsMutation, SetQueueLimitsMutationVariables>;
 export const UpsertScheduleDocument = new TypedDocumentString(`
     mutation UpsertSchedule($input: UpsertScheduleInput!) {
   upsertSchedule(input: $input) {
