@@ -108,13 +108,17 @@ builder.mutationFields((t) => ({
     type: TaskRef,
     description:
       'Enqueues its task now (scheduledFor null), paused or not, whatever `overlap` says. NOT_FOUND for an unknown key; ' +
-      'needs schedules:write and tasks:enqueue (or a glob) matching its task name.',
+      'needs schedules:write and tasks:enqueue (or a glob) matching its task name; counts against the enqueue rate (RATE_LIMITED).',
     args: { key: t.arg.string({ required: true }) },
     resolve: async (_root, { key }, ctx) => {
       const schedules = schedulesOf(ctx);
       // The name is the stored schedule's: read first (an unknown key stays NOT_FOUND, not FORBIDDEN).
       const schedule = await schedules.get(key);
-      if (schedule) assertMayEnqueue(ctx.principal, schedule.taskName, 'key');
+      if (schedule) {
+        assertMayEnqueue(ctx.principal, schedule.taskName, 'key');
+        // It enqueues a task, as enqueueTask does: the same per-principal enqueue rate.
+        ctx.limits.takeEnqueue(1);
+      }
       return schedules.trigger(key);
     },
   }),
