@@ -153,6 +153,32 @@ describe('bulk action runner', () => {
     expect(rows.map((r) => r.maxAttempts)).toEqual([expected]);
   });
 
+  it('ends an action FAILED, its error kept and its remaining tasks dropped, when its batches keep failing', async () => {
+    await insertBulkTasks(app.sql, { count: 30, status: 'FAILED', name: 'bulk.poisoned' });
+    // A statement that always fails (as a broken database object would): the batch rolls back each time.
+    await app.sql.unsafe(`
+      CREATE FUNCTION refuse_poisoned() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'poisoned task %', NEW.id; END $$;
+      CREATE TRIGGER refuse_poisoned BEFORE UPDATE ON tasks FOR EACH ROW WHEN (NEW.name = 'bulk.poisoned') EXECUTE FUNCTION refuse_poisoned();`);
+    try {
+      const action = await app.deps.queue.bulkActions.create('RETRY', { name: 'bulk.poisoned' });
+      const r = createBulkActionRunner({ sql: app.sql, catalog: app.deps.registry, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000, maxFailures: 2 });
+      runners.push(r);
+      expect(await r.runOnce()).toBe(0);
+      expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'RUNNING', processed: 0 });
+      await r.runOnce();
+      const failed = await app.deps.queue.bulkActions.get(action.id);
+      expect(failed).toMatchObject({ status: 'FAILED', processed: 0, changed: 0 });
+      expect(failed?.error).toMatch(/poisoned task/);
+      expect(failed?.finishedAt).toBeInstanceOf(Date);
+      const [left] = await app.sql`SELECT count(*)::int AS n FROM bulk_action_tasks WHERE action_id = ${action.id}`;
+      expect(left?.n).toBe(0);
+      expect((await eventCounts(app.sql, 'RETRIED')).size).toBe(0);
+    } finally {
+      await app.sql.unsafe('DROP TRIGGER refuse_poisoned ON tasks; DROP FUNCTION refuse_poisoned();');
+    }
+  });
+
   it('starts a new action on its notification, without waiting for the poll', async () => {
     const r = runner();
     await r.start();
