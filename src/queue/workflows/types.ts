@@ -14,16 +14,16 @@ export interface WorkflowStepInput {
   ref: string;
   task: EnqueueInput;
   /** Refs of the steps this one waits for (none: it starts PENDING at once). */
-  dependsOn?: string[];
-  /** Default CANCEL. */
-  onDependencyFailure?: DependencyFailurePolicy;
+  dependsOn?: string[] | null;
+  /** Default CANCEL (null: the default, as GraphQL hands it over). */
+  onDependencyFailure?: DependencyFailurePolicy | null;
 }
 
 export interface EnqueueWorkflowInput {
-  name?: string;
+  name?: string | null;
   steps: WorkflowStepInput[];
   /** Unique per tenant: enqueueing again with the same key returns the stored workflow. */
-  idempotencyKey?: string;
+  idempotencyKey?: string | null;
 }
 
 export interface WorkflowStep {
