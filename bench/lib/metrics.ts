@@ -41,4 +41,9 @@ export const M = {
   scheduleEventP99: 'schedule occurrence → ENQUEUED event written p99',
   scheduleTasksPerSecond: 'scheduled tasks fired per second',
   scheduleMissedOrRepeated: 'schedule occurrences missed or fired twice',
+  fanInReleaseP50: 'chord: last header task finished → callback released p50',
+  fanInReleaseP99: 'chord: last header task finished → callback released p99',
+  fanInClaimP50: 'chord: last header task finished → callback claimed p50',
+  fanInClaimP99: 'chord: last header task finished → callback claimed p99',
+  workflowCreateMs: 'create a 1,000-step workflow (one round trip)',
 } as const;
