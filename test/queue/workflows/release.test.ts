@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { listen } from '../../../src/queue/events.js';
 import { completeTasks } from '../../../src/queue/sql/complete-tasks.js';
+import { decodeWorkflowChanges, WORKFLOWS_CHANNEL, type WorkflowChange } from '../../../src/queue/workflows/channel.js';
 import { useQueueTestApp } from '../../helpers/factories.js';
 import { waitFor } from '../../helpers/wait.js';
 import { claimStep, failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, succeedStep, WORKER } from '../../helpers/workflows.js';
@@ -85,5 +87,57 @@ describe('workflow release under concurrency', () => {
     expect(join).toMatchObject({ status: 'PENDING', waitingParents: 0, version: 2 });
     const released = await sql`SELECT type, status FROM task_events WHERE task_id = ${id.join as string} ORDER BY version`;
     expect(released.map((e) => `${e.type}:${e.status}`)).toEqual(['ENQUEUED:BLOCKED', 'RELEASED:PENDING']);
+  });
+});
+
+describe('workflow changes and single-step paths', () => {
+  it('announces every change of the workflow row on taskwire_workflows with its new version, in order', async () => {
+    const { sql, deps } = env.app;
+    const seen: WorkflowChange[] = [];
+    const listener = await listen(sql, WORKFLOWS_CHANNEL, { onNotify: (payload) => seen.push(...decodeWorkflowChanges(payload)) });
+    try {
+      const wf = await deps.queue.workflows.enqueue({ steps: [step('a'), step('b', ['a'])] });
+      const id = idsOf(wf);
+      await succeedStep(sql, id.a as string);
+      await succeedStep(sql, id.b as string);
+      const final = await deps.queue.workflows.get(wf.id);
+      await waitFor(() => seen.filter((c) => c.id === wf.id).length === 3 || undefined, { message: 'three workflow notifications' });
+      expect(seen.filter((c) => c.id === wf.id)).toEqual([
+        { id: wf.id, version: 1, status: 'RUNNING' },
+        { id: wf.id, version: 2, status: 'RUNNING' },
+        { id: wf.id, version: 3, status: 'SUCCEEDED' },
+      ]);
+      expect(final?.version).toBe(3);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('cancelTask on a BLOCKED step cancels it and, by policy, what depends on it', async () => {
+    const { sql, deps } = env.app;
+    const wf = await deps.queue.workflows.enqueue({ steps: [step('a'), step('b', ['a']), step('c', ['b']), step('d', ['a', 'b'], { onDependencyFailure: 'RUN_ANYWAY' })] });
+    const id = idsOf(wf);
+    expect((await deps.queue.cancelTask(id.b as string)).status).toBe('CANCELLED');
+    expect(await statusesOf(sql, wf.id)).toEqual({ a: 'PENDING', b: 'CANCELLED', c: 'CANCELLED', d: 'BLOCKED' });
+    await succeedStep(sql, id.a as string);
+    expect(await statusesOf(sql, wf.id)).toEqual({ a: 'SUCCEEDED', b: 'CANCELLED', c: 'CANCELLED', d: 'PENDING' });
+  });
+
+  it('a retry revives a dependent only when none of its other parents failed', async () => {
+    const { sql, deps } = env.app;
+    const wf = await deps.queue.workflows.enqueue({ steps: [step('a'), step('b'), step('join', ['a', 'b'])] });
+    const id = idsOf(wf);
+    await failStep(sql, id.a as string);
+    await failStep(sql, id.b as string);
+    expect((await deps.queue.workflows.get(wf.id))?.status).toBe('FAILED');
+    await deps.queue.retryTask(id.a as string);
+    expect(await statusesOf(sql, wf.id)).toEqual({ a: 'PENDING', b: 'FAILED', join: 'CANCELLED' });
+    await deps.queue.retryTask(id.b as string);
+    expect(await statusesOf(sql, wf.id)).toEqual({ a: 'PENDING', b: 'PENDING', join: 'BLOCKED' });
+    expect((await deps.queue.getTask(id.join as string))?.waitingParents).toBe(2);
+    await succeedStep(sql, id.a as string);
+    await succeedStep(sql, id.b as string);
+    expect((await deps.queue.getTask(id.join as string))?.status).toBe('PENDING');
+    expect(await miscountedWorkflows(sql)).toEqual([]);
   });
 });
