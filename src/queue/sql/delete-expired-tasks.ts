@@ -1,7 +1,8 @@
 import type { Executor } from '../../db/client.js';
 
 /**
- * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx), and their events.
+ * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx), and their events;
+ * a workflow's steps only once it ended, and the workflow with its last step.
  * Batched so a large backlog never holds locks on many rows at once. With `lockKey`, only if
  * this statement gets that advisory lock (transaction-scoped: released at its commit), so the
  * same statement of another process meanwhile deletes nothing. Returns how many.
@@ -25,10 +26,17 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
         LIMIT ${p.limit}
         FOR UPDATE SKIP LOCKED
       )
-      RETURNING id
+      RETURNING id, workflow_id
     ),
     -- A task's events live and die with it (task_events_pkey leads with task_id).
-    events AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM deleted))
+    events AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM deleted)),
+    -- An ended workflow goes with its last step (tasks_workflow_idx; the snapshot still holds the
+    -- rows deleted above, hence their exclusion).
+    workflows_gone AS (
+      DELETE FROM workflows w
+      WHERE w.id IN (SELECT workflow_id FROM deleted WHERE workflow_id IS NOT NULL) AND w.status <> 'RUNNING'
+        AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = w.id AND t.id NOT IN (SELECT id FROM deleted))
+    )
     SELECT count(*)::int AS count FROM deleted`;
   return Number(result[0]?.count ?? 0);
 }

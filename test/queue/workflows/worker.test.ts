@@ -135,5 +135,6 @@ describe('workflows run by a worker', () => {
     // The workflow ended: its steps go with their retention.
     await app.deps.cleaner.runOnce(later);
     expect(await q.getTask(id.done as string)).toBeUndefined();
+    expect(await q.workflows.get(wf.id)).toBeUndefined();
   });
 });
