@@ -146,6 +146,7 @@ describe('queueStats', () => {
     for (const q of ['q-a', 'q-b', 'q-c']) {
       const mine = all.filter((t) => t.queue === q);
       expect(byQueue.get(q)?.counts).toEqual({
+        BLOCKED: 0,
         PENDING: mine.filter((t) => t.status === 'PENDING').length,
         RUNNING: 0,
         RETRYING: 0,
