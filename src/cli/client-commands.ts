@@ -18,7 +18,7 @@ import { parseBulkFilter, runBulk } from './bulk-command.js';
 import { schedules } from './schedules-command.js';
 import { queues } from './queues-command.js';
 
-const STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+const STATUSES: readonly TaskStatus[] = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** The server's answers that mean "what you asked for is wrong": usage errors, exit 2. */
 const USAGE_CODES = new Set(['UNKNOWN_TASK', 'INVALID_ARGUMENTS', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);

@@ -135,7 +135,7 @@ Example:
   tasks: `Usage: taskwire tasks [options]
 
 Lists tasks, newest first, as a table (--json: a JSON array).
-  --status S,…            any of PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED
+  --status S,…            any of BLOCKED, PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED
   --queue Q               only this queue
   --name N                only this task name
   --limit N               at most N tasks (default 20)

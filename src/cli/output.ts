@@ -52,10 +52,10 @@ export function tasksTable(tasks: Task[]): string {
 /** The `taskwire stats` table: one row per queue. */
 export function statsTable(stats: QueueStats[]): string {
   return table(
-    ['QUEUE', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TOTAL', 'OLDEST DUE'],
+    ['QUEUE', 'BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TOTAL', 'OLDEST DUE'],
     stats.map((q) => [
       q.queue,
-      ...[q.pending, q.running, q.retrying, q.succeeded, q.failed, q.cancelled, q.total].map(String),
+      ...[q.blocked, q.pending, q.running, q.retrying, q.succeeded, q.failed, q.cancelled, q.total].map(String),
       formatDuration(q.oldestPendingAgeMs),
     ]),
   );

@@ -32,7 +32,7 @@ export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: I
 }`;
 
 export const STATS = `query DashboardStats {
-  queueStats { queue pending running retrying succeeded failed cancelled total oldestPendingAgeMs }
+  queueStats { queue blocked pending running retrying succeeded failed cancelled total oldestPendingAgeMs }
 }`;
 
 /** Every change of every task: the list applies the filter itself (see live.js). */

@@ -28,7 +28,8 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-export const STATUSES = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+// State-machine order, as src/states.ts (BLOCKED: a workflow step waiting for its parents).
+export const STATUSES = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 export function statusBadge(status, cancelRequested = false) {
   return el('span', { class: `badge status-${status.toLowerCase()}`, data: { status } }, status === 'RUNNING' && cancelRequested ? 'CANCELLING' : status);
@@ -87,7 +88,7 @@ export function taskRow(task, { selected, open, act }) {
 
 /** One row per queue: counts by status (coloured, zeros faded), total, the oldest due task's age. */
 export function queueRows(stats, { pick, current }) {
-  if (stats.length === 0) return [el('tr', {}, el('td', { class: 'muted', colspan: 9 }, 'No tasks yet.'))];
+  if (stats.length === 0) return [el('tr', {}, el('td', { class: 'muted', colspan: 10 }, 'No tasks yet.'))];
   return stats.map((q) =>
     el('tr', { class: q.queue === current ? 'active' : null, data: { queue: q.queue } },
       el('td', {}, el('button', { type: 'button', class: 'link', title: `Show only queue ${q.queue}`, on: { click: () => pick(q.queue) } }, q.queue)),

@@ -172,8 +172,8 @@ describe('taskwire tasks, cancel, retry, stats', () => {
     await client.enqueue('demo.echo', [], { queue: 'cli-stats', runAfter: inAnHour() });
     const [table, json] = await Promise.all([runCli(['stats'], env), runCli(['stats', '--json'], env)]);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^QUEUE +PENDING +RUNNING +RETRYING +SUCCEEDED +FAILED +CANCELLED +TOTAL +OLDEST DUE$/);
-    expect(table.stdout).toMatch(/^cli-stats +1 +0 +0 +0 +0 +0 +1 +- *$/m);
+    expect(table.stdout.split('\n')[0]).toMatch(/^QUEUE +BLOCKED +PENDING +RUNNING +RETRYING +SUCCEEDED +FAILED +CANCELLED +TOTAL +OLDEST DUE$/);
+    expect(table.stdout).toMatch(/^cli-stats +0 +1 +0 +0 +0 +0 +0 +1 +- *$/m);
     expect((JSON.parse(json.stdout) as { queue: string; pending: number }[]).find((q) => q.queue === 'cli-stats')).toMatchObject({ pending: 1 });
   });
 });

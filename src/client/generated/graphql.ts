@@ -222,7 +222,7 @@ export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: 
 export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type QueueStatsQuery = { queueStats: Array<{ queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null }> };
+export type QueueStatsQuery = { queueStats: Array<{ queue: string, blocked: number, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null }> };
 
 export type ClientTaskEventFragment = { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null };
 
@@ -887,6 +887,7 @@ export const QueueStatsDocument = new TypedDocumentString(`
     query QueueStats {
   queueStats {
     queue
+    blocked
     pending
     running
     retrying
