@@ -312,8 +312,6 @@ export const workflows = pgTable(
     /** Steps in a terminal state (SUCCEEDED, FAILED, CANCELLED). */
     stepsFinished: integer('steps_finished').notNull().default(0),
     stepsSucceeded: integer('steps_succeeded').notNull().default(0),
-    /** Retention of steps without their own TTL (RESULT_TTL_MS at enqueue), in ms: counted from the workflow's end. */
-    resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }).notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
     finishedAt: ts('finished_at'),
   },

@@ -36,7 +36,7 @@ export function createWorkflows(options: WorkflowsOptions, scope: QueueScope): W
   return {
     async enqueue(input) {
       const wf = prepareWorkflow(catalog, input, { maxArgsBytes: options.maxArgsBytes }, scope);
-      const { created, createdAt } = await insertWorkflow(sql, wf, options.resultTtlMs);
+      const { created, createdAt } = await insertWorkflow(sql, wf);
       if (!created) {
         // The key is taken: that workflow is the answer (as for a task's idempotency key).
         const id = await getWorkflowIdByKey(sql, wf.tenant, wf.idempotencyKey as string);

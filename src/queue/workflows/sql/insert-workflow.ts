@@ -14,14 +14,14 @@ import { WORKFLOWS_CHANNEL } from '../channel.js';
 const EVENT_CTES = eventCtesSql({ type: `'ENQUEUED'` });
 const NOTIFICATION_COUNT = notificationCountSql(['woken', 'announced']);
 
-export async function insertWorkflow(exec: Executor, wf: PreparedWorkflow, defaultTtlMs: number): Promise<{ created: boolean; createdAt: Date }> {
+export async function insertWorkflow(exec: Executor, wf: PreparedWorkflow): Promise<{ created: boolean; createdAt: Date }> {
   let input = '[';
   for (let i = 0; i < wf.steps.length; i++) input += (i === 0 ? '' : ',') + encodeStep(wf.steps[i] as PreparedStep);
   input += ']';
   const [row] = await exec`
     WITH wf AS (
-      INSERT INTO workflows (id, tenant, name, idempotency_key, created_by, steps_total, result_ttl_ms)
-      VALUES (${wf.id}, ${wf.tenant}, ${wf.name}, ${wf.idempotencyKey}, ${wf.createdBy}, ${wf.steps.length}, ${defaultTtlMs})
+      INSERT INTO workflows (id, tenant, name, idempotency_key, created_by, steps_total)
+      VALUES (${wf.id}, ${wf.tenant}, ${wf.name}, ${wf.idempotencyKey}, ${wf.createdBy}, ${wf.steps.length})
       ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING id, version, status, created_at
     ),

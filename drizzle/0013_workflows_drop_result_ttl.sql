@@ -1,0 +1,1 @@
+ALTER TABLE "workflows" DROP COLUMN "result_ttl_ms";
