@@ -106,6 +106,13 @@ export const tasks = pgTable(
     index('tasks_tenant_id_idx').on(t.tenant, t.id),
     // The rescuer (src/queue/maintenance/rescuer.ts) looks only at running tasks.
     index('tasks_lease_idx').on(t.leaseExpiresAt).where(sql`status = 'RUNNING'`),
+    // Waiting tasks per queue in claim order. While some queue is paused or limited, the claim
+    // (src/queue/sql/claim-tasks.ts) walks the distinct waiting queues (skip scan) and takes each
+    // one's first tasks from here, so that a held queue's backlog is never scanned to be skipped;
+    // limited claims of one queue walk it too (claim-limited-tasks.ts).
+    index('tasks_queue_claim_idx')
+      .on(t.queue, t.priority.desc(), t.runAfter, t.id)
+      .where(sql`status IN ('PENDING', 'RETRYING')`),
     // RUNNING tasks per queue and key: the limited claim counts them under the queue's lock
     // (src/queue/queue-control/sql/claim-limited-tasks.ts), and waitReason reads the counts.
     index('tasks_running_queue_key_idx')

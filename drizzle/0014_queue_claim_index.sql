@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_queue_claim_idx" ON "tasks" USING btree ("queue","priority" DESC NULLS LAST,"run_after","id") WHERE status IN ('PENDING', 'RETRYING');
