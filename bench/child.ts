@@ -43,6 +43,9 @@ async function runJob(job: ChildJob): Promise<ChildResult> {
     case 'schedule-fire':
       await (await import('./scenarios/schedule-fire.js')).scheduleFireScenario(job, rec);
       break;
+    case 'flow-control':
+      await (await import('./scenarios/flow-control.js')).flowControlScenario(job, rec);
+      break;
     case 'output-stream':
       await (await import('./scenarios/output-stream.js')).outputStreamScenario(job, rec);
       break;

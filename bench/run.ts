@@ -82,6 +82,7 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   i: ['taskwire'],
   j: ['taskwire'],
   k: ['taskwire'],
+  l: ['taskwire'],
 };
 
 /**

@@ -16,6 +16,8 @@ export const SCENARIOS = {
   j: 'output-stream',
   /** Issue 14: occurrence → task with 1,000 per-second schedules and two scheduler processes. */
   k: 'schedule-fire',
+  /** Issue 15: drain with a generous limit vs none (same run); pause → last start. */
+  l: 'flow-control',
 } as const;
 export type ScenarioKey = keyof typeof SCENARIOS;
 export type ScenarioName = (typeof SCENARIOS)[ScenarioKey];
