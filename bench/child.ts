@@ -40,6 +40,9 @@ async function runJob(job: ChildJob): Promise<ChildResult> {
     case 'event-log':
       await (await import('./scenarios/event-log.js')).eventLogScenario(job, rec);
       break;
+    case 'workflow-fan-in':
+      await (await import('./scenarios/workflow-fan-in.js')).workflowFanInScenario(job, rec);
+      break;
     case 'schedule-fire':
       await (await import('./scenarios/schedule-fire.js')).scheduleFireScenario(job, rec);
       break;

@@ -48,6 +48,9 @@ const FULL: Sizes = {
   outputSizeTasks: 200,
   scheduleCount: 1_000,
   scheduleSeconds: 30,
+  fanInWidth: 10_000,
+  fanInChords: 5,
+  workflowSteps: 1_000,
 };
 
 const QUICK: Sizes = {
@@ -67,6 +70,7 @@ const QUICK: Sizes = {
   outputChunks: 2_000,
   outputSizeTasks: 100,
   scheduleSeconds: 10,
+  fanInWidth: 1_000,
 };
 
 /** Which systems each scenario compares; e–j exercise what only taskwire has. */
@@ -82,6 +86,7 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   i: ['taskwire'],
   j: ['taskwire'],
   k: ['taskwire'],
+  w: ['taskwire'],
   l: ['taskwire'],
 };
 

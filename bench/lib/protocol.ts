@@ -16,6 +16,8 @@ export const SCENARIOS = {
   j: 'output-stream',
   /** Issue 14: occurrence → task with 1,000 per-second schedules and two scheduler processes. */
   k: 'schedule-fire',
+  /** Issue 13: a chord's callback claimable after its last header task; creating a 1,000-step workflow. */
+  w: 'workflow-fan-in',
   /** Issue 15: drain with a generous limit vs none (same run); pause → last start. */
   l: 'flow-control',
 } as const;
@@ -59,6 +61,12 @@ export interface Sizes {
   scheduleCount: number;
   /** … fired for this many seconds. */
   scheduleSeconds: number;
+  /** (w) header tasks of each chord … */
+  fanInWidth: number;
+  /** … and chords per repetition. */
+  fanInChords: number;
+  /** (w) steps of the workflow whose creation is timed. */
+  workflowSteps: number;
 }
 
 /** One child process's assignment: one system, one scenario, `repeat` repetitions. */

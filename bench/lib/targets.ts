@@ -92,6 +92,9 @@ export function targets(r: Results, runSeconds: number | undefined): TargetLine[
   // Issue 15: a generous limit costs the drain at most 20 % (both drains in the same run); a pause stops new starts within 100 ms.
   atLeast('drain with a generous queue limit vs none', '≥ 80%', tw('flow-control', FLOW_METRICS.limitedRatio), 0.8, pct);
   atMost('pauseQueue commit → last task start p99', '≤ 100 ms', tw('flow-control', FLOW_METRICS.pauseLastStartP99), 100, ms);
+  // Issue 13: a 10,000-wide chord's callback is claimable within 50 ms of its last header task (released
+  // by that task's statement: claimable from its commit; the claim by a worker is reported beside it).
+  atMost('chord fan-in: last header task → callback released p99', '≤ 50 ms', tw('workflow-fan-in', M.fanInReleaseP99), 50, ms);
   atMost('full `npm run bench` wall time', '< 15 min', runSeconds, 15 * 60, (v) => `${(v / 60).toFixed(1)} min`);
   return t;
 }
