@@ -86,8 +86,8 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   i: ['taskwire'],
   j: ['taskwire'],
   k: ['taskwire'],
-  w: ['taskwire'],
   l: ['taskwire'],
+  w: ['taskwire'],
 };
 
 /**

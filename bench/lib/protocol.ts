@@ -16,10 +16,10 @@ export const SCENARIOS = {
   j: 'output-stream',
   /** Issue 14: occurrence → task with 1,000 per-second schedules and two scheduler processes. */
   k: 'schedule-fire',
-  /** Issue 13: a chord's callback claimable after its last header task; creating a 1,000-step workflow. */
-  w: 'workflow-fan-in',
   /** Issue 15: drain with a generous limit vs none (same run); pause → last start. */
   l: 'flow-control',
+  /** Issue 13: a chord's callback claimable after its last header task; creating a 1,000-step workflow. */
+  w: 'workflow-fan-in',
 } as const;
 export type ScenarioKey = keyof typeof SCENARIOS;
 export type ScenarioName = (typeof SCENARIOS)[ScenarioKey];
