@@ -139,7 +139,13 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
         if (r.nextWindowInMs !== null) wakeAt(r.nextWindowInMs);
       }
       if (limit > tasks.length) {
-        tasks.push(...(await claimTasks(o.sql, { workerId: o.workerId, limit: limit - tasks.length, queues: o.queues, leaseMs: o.leaseMs })));
+        tasks.push(...(await claimTasks(o.sql, {
+              workerId: o.workerId,
+              limit: limit - tasks.length,
+              queues: o.queues,
+              leaseMs: o.leaseMs,
+              someHeld: o.gate.someHeld(),
+            })));
       }
       failures = 0;
       return { tasks, limitHeld };

@@ -18,6 +18,8 @@ export interface QueueGate {
   isPaused(queue: string): boolean;
   /** Whether the queue is claimed under a limit (its RUNNING count matters to the next claim). */
   isLimited(queue: string): boolean;
+  /** Whether any queue is paused or limited (then the fast claim walks queue by queue: claimTasks' `someHeld`). */
+  someHeld(): boolean;
   /** Limited queues this worker claims from, rotated on each call so that no queue always comes first. */
   limitedQueues(): string[];
 }
@@ -52,6 +54,7 @@ export function createQueueGate(o: { sql: Sql; log: Logger; queues: readonly str
     },
     isPaused: (queue) => paused.has(queue),
     isLimited: (queue) => limited.includes(queue),
+    someHeld: () => paused.size > 0 || limited.length > 0,
     limitedQueues() {
       if (limited.length < 2) return [...limited];
       turn = (turn + 1) % limited.length;

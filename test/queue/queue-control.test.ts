@@ -228,3 +228,29 @@ describe('runner and flow control', () => {
     expect(await app.deps.queue.queueControl.waitReasons([later])).toEqual(['SCHEDULED']);
   });
 });
+
+describe('claimTasks while some queue is held', () => {
+  it('walks the waiting queues: takes the open queue\'s tasks in claim order behind a 50,000-task paused backlog, quickly', async () => {
+    await app.deps.queue.queueControl.pause('backlog');
+    await app.sql`
+      INSERT INTO tasks (id, name, queue, run_after)
+      SELECT gen_random_uuid(), 'demo.echo', 'backlog', now() - interval '1 hour' FROM generate_series(1, 50000)`;
+    const open = await app.deps.queue.enqueueMany([
+      { name: 'demo.echo', queue: 'open-a', priority: 5 },
+      { name: 'demo.echo', queue: 'open-b' },
+      { name: 'demo.echo', queue: 'open-a' },
+    ]);
+    await app.sql`ANALYZE tasks`;
+    const began = performance.now();
+    const claimed = await claimTasks(app.sql, { workerId: 'w', limit: 2, queues: [], leaseMs: 30_000, someHeld: true });
+    const ms = performance.now() - began;
+    // Priority first, then run_after and id: the same two the plain claim would take.
+    expect(claimed.map((t) => t.id)).toEqual([open[0]?.id, open[1]?.id]);
+    expect(ms).toBeLessThan(200);
+    const plan = await app.sql`EXPLAIN SELECT (SELECT queue FROM tasks WHERE status IN ('PENDING', 'RETRYING') AND queue > 'a'
+                                               ORDER BY queue, priority DESC NULLS LAST, run_after, id LIMIT 1)`;
+    expect(plan.map((r) => String(r['QUERY PLAN'])).join('\n')).toContain('tasks_queue_claim_idx');
+    const rest = await claimTasks(app.sql, { workerId: 'w', limit: 10, queues: ['open-a'], leaseMs: 30_000, someHeld: true });
+    expect(rest.map((t) => t.id)).toEqual([open[2]?.id]);
+  });
+});

@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import type { Sql } from '../../../db/client.js';
-import { changeTailSql } from '../../events.js';
+import { eventCtesSql } from '../../events.js';
 import { toTask, type Task } from '../../task.js';
 
 export interface LimitedClaimParams {
@@ -23,17 +23,27 @@ export interface LimitedClaim {
 /** Distinct keys a per-key claim looks at, after the round-robin cursor; a larger set waits for the next claims. */
 export const MAX_KEYS_PER_CLAIM = 1000;
 
+/** Claims whose snapshot was older than the queue's lock, retried at once before giving up for this round. */
+const MAX_STALE_RETRIES = 5;
+
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
-const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' }, ['counted']);
+const EVENTS = eventCtesSql({ type: `'STARTED'`, worker: 'locked_by' });
+
+// Whether each queue was last seen with a per-key limit: picks the statement (the statement checks it).
+const perKeyQueues = new Set<string>();
 
 /**
- * Claims from one limited queue, strictly within its limits across every worker process.
- * Claimers of a limited queue are serialized by the lock on its `queues` row (SELECT … FOR
- * UPDATE), held for two statements; the claim is the second, so that its snapshot, taken after
- * the lock was granted, sees every claim committed before: counting RUNNING tasks in the same
- * statement as the lock would read a snapshot from before the wait, and let two claimers over
- * the limit. Unlimited queues never come here (claimTasks takes them without a lock).
+ * Claims from one limited queue, strictly within its limits across every worker process, in one
+ * statement. Claimers of a limited queue are serialized by the lock on its `queues` row (FOR
+ * UPDATE), and every claim that takes a task updates that row. The counts (RUNNING tasks) are
+ * read from the statement's snapshot, taken before the lock was granted: if a claim committed in
+ * between, the row FOR UPDATE returns (its newest version, EvalPlanQual) is not the version the
+ * snapshot holds, the statement claims nothing and is run again at once with a new snapshot. So a
+ * claim counts against a snapshot that holds every claim committed before it, as a transaction
+ * taking the lock first would (one round trip instead of four). Finished tasks committed in
+ * between only make the count high (a place freed a moment ago waits for the next claim).
+ * Unlimited queues never come here (claimTasks takes them without a lock).
  *
  * - concurrency: RUNNING tasks of the queue, counted through tasks_running_queue_key_idx —
  *   claimed-ahead tasks are RUNNING, a task whose lease ran out stays RUNNING until the rescuer
@@ -48,62 +58,70 @@ const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' }, ['counted
  *   of the queue are not held by the per-key limit.
  */
 export async function claimLimitedTasks(sql: Sql, p: LimitedClaimParams): Promise<LimitedClaim> {
-  return sql.begin(async (tx) => {
-    const [locked] = await tx`
-      SELECT paused, concurrency, rate_max, rate_per_ms, per_key_concurrency, key_cursor FROM queues
-      WHERE name = ${p.queue} FOR UPDATE`;
-    if (!locked || locked.paused) return { tasks: [], held: false, nextWindowInMs: null };
-    const perKey = locked.perKeyConcurrency as number | null;
-    const rows = perKey === null ? await claimInOrder(tx, p) : await claimPerKey(tx, p, perKey);
-    const tasks = rows.map((row) => toTask(row)).sort(claimOrder);
-    const budget = rows.length > 0 ? Number(rows[0]?.budget) : await budgetOf(tx, p.queue, p.limit);
-    const held = (budget < p.limit && tasks.length === budget) || (perKey !== null && tasks.length < budget);
-    const rateMax = locked.rateMax as number | null;
-    const perMs = locked.ratePerMs as number | null;
-    let nextWindowInMs: number | null = null;
-    if (rateMax !== null && perMs !== null && held) {
-      const [clock] = await tx`SELECT rate_count, rate_window, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms FROM queues WHERE name = ${p.queue}`;
-      const nowMs = Number(clock?.nowMs);
-      if (Number(clock?.rateWindow) === Math.floor(nowMs / perMs) && Number(clock?.rateCount) >= rateMax) {
-        nextWindowInMs = Math.max(1, Math.ceil((Math.floor(nowMs / perMs) + 1) * perMs - nowMs));
-      }
+  for (let attempt = 0; ; attempt++) {
+    const perKey = perKeyQueues.has(p.queue);
+    const rows = perKey ? await claimPerKey(sql, p) : await claimInOrder(sql, p);
+    const meta = rows[0];
+    if (!meta || meta.found !== true) {
+      perKeyQueues.delete(p.queue);
+      return { tasks: [], held: false, nextWindowInMs: null };
     }
-    return { tasks, held, nextWindowInMs };
-  });
+    if (meta.perKey !== perKey) {
+      // The queue's per-key limit was set or cleared: the other statement, at once.
+      if (meta.perKey === true) perKeyQueues.add(p.queue);
+      else perKeyQueues.delete(p.queue);
+      continue;
+    }
+    if (meta.fresh !== true) {
+      if (attempt < MAX_STALE_RETRIES) continue;
+      return { tasks: [], held: true, nextWindowInMs: null };
+    }
+    if (meta.paused === true) return { tasks: [], held: false, nextWindowInMs: null };
+    const tasks = rows.filter((row) => row.id !== null).map((row) => toTask(row)).sort(claimOrder);
+    const budget = Number(meta.budget);
+    const held = (budget < p.limit && tasks.length === budget) || (perKey && tasks.length < budget);
+    const next = meta.nextWindowInMs;
+    return { tasks, held, nextWindowInMs: next === null || next === undefined ? null : Math.max(1, Math.ceil(Number(next))) };
+  }
 }
 
 /**
- * The settings, the clock, the RUNNING count and the budget: how many tasks the queue may start
- * now (at most `limit`). One CTE text shared by both claims.
+ * The locked row (newest version), whether the snapshot is as new (see claimLimitedTasks), the
+ * clock and the budget: how many tasks the queue may start now (at most `limit`; 0 when paused,
+ * stale, or the other statement's kind).
  */
-function budgetCtes(tx: postgres.TransactionSql, queue: string, limit: number): Fragment {
+function budgetCtes(tx: Sql, queue: string, limit: number, perKey: boolean): Fragment {
   return tx`
+    locked AS MATERIALIZED (
+      SELECT q.name, q.paused, q.concurrency, q.rate_max, q.rate_per_ms, q.rate_count, q.rate_window,
+             q.per_key_concurrency, q.key_cursor, q.xmin AS seen
+      FROM queues q WHERE q.name = ${queue}
+      FOR UPDATE
+    ),
     clock AS MATERIALIZED (SELECT clock_timestamp() AS at),
     settings AS MATERIALIZED (
-      SELECT q.name, q.concurrency, q.rate_max, q.rate_count, q.rate_window, q.per_key_concurrency, q.key_cursor,
-             CASE WHEN q.rate_per_ms IS NULL THEN NULL
-                  ELSE floor(extract(epoch FROM (SELECT at FROM clock)) * 1000 / q.rate_per_ms)::bigint END AS win
-      FROM queues q WHERE q.name = ${queue}
+      SELECT l.*,
+             -- the version the statement's snapshot holds: the same unless a claim committed since it was taken
+             l.seen = (SELECT s.xmin FROM queues s WHERE s.name = ${queue}) AS fresh,
+             l.per_key_concurrency IS NOT NULL AS per_key,
+             CASE WHEN l.rate_per_ms IS NULL THEN NULL
+                  ELSE floor(extract(epoch FROM (SELECT at FROM clock)) * 1000 / l.rate_per_ms)::bigint END AS win
+      FROM locked l
     ),
     -- tasks_running_queue_key_idx (queue, concurrency_key WHERE status = 'RUNNING')
     running AS MATERIALIZED (SELECT count(*) AS n FROM tasks WHERE queue = ${queue} AND status = 'RUNNING'),
     budget AS MATERIALIZED (
-      SELECT greatest(0, least(
+      SELECT CASE WHEN NOT s.fresh OR s.paused OR s.per_key <> ${perKey} THEN 0 ELSE greatest(0, least(
         ${limit}::int,
         coalesce(s.concurrency - (SELECT n FROM running), ${limit}::int),
         CASE WHEN s.rate_max IS NULL THEN ${limit}::int
-             WHEN s.rate_window = s.win THEN s.rate_max - s.rate_count ELSE s.rate_max END))::int AS n
+             WHEN s.rate_window = s.win THEN s.rate_max - s.rate_count ELSE s.rate_max END)) END::int AS n
       FROM settings s
     )`;
 }
 
-async function budgetOf(tx: postgres.TransactionSql, queue: string, limit: number): Promise<number> {
-  const [row] = await tx`WITH ${budgetCtes(tx, queue, limit)} SELECT n FROM budget`;
-  return Number(row?.n ?? 0);
-}
-
-/** The claimed rows' update, the rate count and the event tail, given a CTE `next` of ids to claim. */
-function claimTail(tx: postgres.TransactionSql, p: LimitedClaimParams): Fragment {
+/** The claimed rows' update, the rate count, the events, and one row at least: the claim's facts beside each task (or alone). */
+function claimTail(tx: Sql, p: LimitedClaimParams): Fragment {
   return tx`
     changed AS (
       UPDATE tasks t SET
@@ -116,9 +134,10 @@ function claimTail(tx: postgres.TransactionSql, p: LimitedClaimParams): Fragment
         locked_by = ${p.workerId},
         lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
       FROM next WHERE t.id = next.id
-      RETURNING t.*, (SELECT n FROM budget) AS budget
+      RETURNING t.*
     ),
     -- The rate window's count, and the round-robin cursor: the key served last in rotation order.
+    -- Every claim that takes a task updates the row: what a later claim's freshness check sees.
     counted AS (
       UPDATE queues q SET
         rate_window = s.win,
@@ -126,15 +145,24 @@ function claimTail(tx: postgres.TransactionSql, p: LimitedClaimParams): Fragment
                           WHEN q.rate_window = s.win THEN q.rate_count ELSE 0 END + (SELECT count(*) FROM changed),
         key_cursor = coalesce((SELECT key FROM next WHERE key IS NOT NULL ORDER BY ord DESC LIMIT 1), q.key_cursor)
       FROM settings s WHERE q.name = s.name AND EXISTS (SELECT 1 FROM changed)
-      RETURNING 1
+      RETURNING q.rate_count
     ),
-    ${tx.unsafe(TAIL)}`;
+    ${tx.unsafe(EVENTS)},
+    meta AS (
+      SELECT true AS found, s.fresh, s.paused, s.per_key, (SELECT n FROM budget) AS budget,
+             CASE WHEN s.rate_max IS NOT NULL AND coalesce((SELECT rate_count FROM counted),
+                         CASE WHEN s.rate_window = s.win THEN s.rate_count ELSE 0 END) >= s.rate_max
+                  THEN (s.win + 1) * s.rate_per_ms - extract(epoch FROM (SELECT at FROM clock)) * 1000 END::float8 AS next_window_in_ms,
+             (SELECT count(*) FROM notified) AS notifications
+      FROM settings s
+    )
+    SELECT changed.*, meta.* FROM meta LEFT JOIN changed ON true`;
 }
 
 /** Concurrency and rate only: the queue's tasks in claim order. */
-function claimInOrder(tx: postgres.TransactionSql, p: LimitedClaimParams): Fragment {
+function claimInOrder(tx: Sql, p: LimitedClaimParams): Fragment {
   return tx`
-    WITH ${budgetCtes(tx, p.queue, p.limit)},
+    WITH ${budgetCtes(tx, p.queue, p.limit, false)},
     next AS (
       -- tasks_claim_idx, filtered by queue (as a worker limited to some queues claims)
       SELECT id, NULL::text AS key, 0 AS ord FROM tasks
@@ -147,9 +175,9 @@ function claimInOrder(tx: postgres.TransactionSql, p: LimitedClaimParams): Fragm
 }
 
 /** Per-key: round-robin over the queue's waiting keys, each within its own RUNNING limit. */
-function claimPerKey(tx: postgres.TransactionSql, p: LimitedClaimParams, perKey: number): Fragment {
+function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
   return tx`
-    WITH RECURSIVE ${budgetCtes(tx, p.queue, p.limit)},
+    WITH RECURSIVE ${budgetCtes(tx, p.queue, p.limit, true)},
     -- Skip scan of tasks_key_claim_idx (queue, concurrency_key, … WHERE waiting AND key IS NOT NULL):
     -- the keys after the cursor first, then from the start again up to it.
     after_cursor(k, n) AS (
@@ -188,7 +216,7 @@ function claimPerKey(tx: postgres.TransactionSql, p: LimitedClaimParams, perKey:
         SELECT id, priority, run_after, row_number() OVER (ORDER BY priority DESC NULLS LAST, run_after, id) AS rn FROM tasks
         WHERE queue = ${p.queue} AND concurrency_key = keys.k AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
         ORDER BY priority DESC NULLS LAST, run_after, id
-        LIMIT greatest(0, ${perKey}::int - (
+        LIMIT greatest(0, (SELECT per_key_concurrency FROM settings) - (
           -- tasks_running_queue_key_idx
           SELECT count(*) FROM tasks r WHERE r.queue = ${p.queue} AND r.concurrency_key = keys.k AND r.status = 'RUNNING'))
       ) c
