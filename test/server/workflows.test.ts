@@ -216,3 +216,31 @@ describe('cancelWorkflow', () => {
     }
   });
 });
+
+describe('a failed step, then retryTask', () => {
+  it('ends the workflow FAILED (its dependent cancelled), and a retry of the failed step runs the rest to SUCCEEDED', async () => {
+    const w = await enqueue({ steps: [{ ref: 'flaky', task: { name: 'test.fail-once' } }, { ref: 'after', task: { name: 'demo.echo', args: [5] }, dependsOn: ['flaky'] }] });
+    await env.server.startRunner();
+    try {
+      const first = env.server.subscribeWs(WfChangedDocument, { id: w.id });
+      expect(await first.done).toBe('complete');
+      const failed = first.values.at(-1)?.workflowChanged as WfWorkflowFragment;
+      expect(failed.status).toBe('FAILED');
+      expect(failed.steps.map((s) => s.task.status)).toEqual(['FAILED', 'CANCELLED']);
+
+      const retried = await env.server.post({ query: 'mutation($id: ID!) { retryTask(id: $id) { id status } }', variables: { id: byRef(w).flaky?.task.id } });
+      expect(retried.errors).toBeUndefined();
+      const second = env.server.subscribeWs(WfChangedDocument, { id: w.id });
+      expect(await second.done).toBe('complete');
+      const last = second.values.at(-1)?.workflowChanged as WfWorkflowFragment;
+      expect(last.status).toBe('SUCCEEDED');
+      expect(last.version).toBeGreaterThan(failed.version);
+      expect(last.steps.map((s) => [s.ref, s.task.status, s.task.returnValue])).toEqual([
+        ['flaky', 'SUCCEEDED', { attempt: 2 }],
+        ['after', 'SUCCEEDED', { args: [5], kwargs: {} }],
+      ]);
+    } finally {
+      await env.server.stopRunners();
+    }
+  });
+});
