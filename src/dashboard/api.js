@@ -21,11 +21,12 @@ const DETAIL = `${ROW}
   args kwargs returnValue isFinished workerIds expiresAt idempotencyKey timeoutMs
   progress { current total message updatedAt }
   errors { exceptionType message traceback attempt at workerId }
-  stepRef workflow { id name status }`;
+  stepRef workflow { id name status }
+  concurrencyKey waitReason`;
 
 export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: Int, $before: String, $filter: TaskFilter) {
   tasks(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
-    edges { node { ${ROW} } }
+    edges { node { ${ROW} waitReason } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     totalCount
   }

@@ -35,6 +35,22 @@ export function statusBadge(status, cancelRequested = false) {
   return el('span', { class: `badge status-${status.toLowerCase()}`, data: { status } }, status === 'RUNNING' && cancelRequested ? 'CANCELLING' : status);
 }
 
+/** Why a waiting task has not started (Task.waitReason, docs/flow-control.md), in words. */
+export const WAIT_REASONS = {
+  SCHEDULED: 'its run-after time',
+  QUEUE_PAUSED: 'its queue, which is paused',
+  CONCURRENCY_LIMIT: "its queue's concurrency limit",
+  RATE_LIMIT: "its queue's rate limit",
+  KEY_LIMIT: "its concurrency key's limit",
+  BLOCKED: 'its workflow parents',
+};
+
+/** A small note beside a waiting task's status: what holds it (the list's rows carry it as read, not live). */
+function waitReasonNote(task) {
+  if (!task.waitReason || (task.status !== 'PENDING' && task.status !== 'RETRYING' && task.status !== 'BLOCKED')) return null;
+  return el('span', { class: 'wait-reason muted', data: { waitReason: task.waitReason }, title: `Waiting for ${WAIT_REASONS[task.waitReason] ?? task.waitReason}` }, ` ${task.waitReason.toLowerCase().replace('_', ' ')}`);
+}
+
 export function canCancel(task) {
   return task.status === 'PENDING' || task.status === 'RETRYING' || (task.status === 'RUNNING' && !task.cancelRequested);
 }
@@ -75,7 +91,7 @@ export function taskRow(task, { selected, open, act }) {
   return el(
     'tr',
     { class: selected ? 'selected' : null, data: { id: task.id, status: task.status, version: String(task.version) }, on: { click: () => open(task.id) } },
-    el('td', {}, statusBadge(task.status, task.cancelRequested)),
+    el('td', {}, statusBadge(task.status, task.cancelRequested), waitReasonNote(task)),
     el('td', { class: 'name' }, el('a', { href: `#task=${task.id}`, class: 'task-link', on: { click: (e) => (e.preventDefault(), e.stopPropagation(), open(task.id)) } }, task.name), el('span', { class: 'id', title: task.id }, shortId(task.id))),
     el('td', { class: 'queue' }, task.queue),
     el('td', { class: 'num' }, `${task.attempts}/${task.maxAttempts}`),
@@ -137,6 +153,8 @@ export function detailSummary(task, { act, close }) {
       p ? field('Progress', `${p.current ?? '?'}/${p.total ?? '?'}${p.message ? ` · ${p.message}` : ''}`, 'wide') : null,
       field('Workers', task.workerIds.length ? task.workerIds.join(', ') : null, 'wide mono'),
       task.workflow ? field('Workflow', workflowLink(task), 'wide') : null,
+      field('Waiting for', task.waitReason ? WAIT_REASONS[task.waitReason] ?? task.waitReason : null, 'wide'),
+      field('Concurrency key', task.concurrencyKey, 'mono'),
     ),
     task.errors.length ? [el('h3', {}, `Errors (${task.errors.length})`), el('ol', { class: 'errors' }, task.errors.map(errorItem))] : null,
   ].flat().filter(Boolean);

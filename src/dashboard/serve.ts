@@ -21,6 +21,7 @@ const FILES: Record<string, string> = {
   'timeline-view.js': 'text/javascript; charset=utf-8',
   'schedules.js': 'text/javascript; charset=utf-8',
   'bulk-actions.js': 'text/javascript; charset=utf-8',
+  'queues.js': 'text/javascript; charset=utf-8',
   'workflow.js': 'text/javascript; charset=utf-8',
   'workflow-graph.js': 'text/javascript; charset=utf-8',
 };
