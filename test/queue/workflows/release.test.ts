@@ -141,3 +141,23 @@ describe('workflow changes and single-step paths', () => {
     expect(await miscountedWorkflows(sql)).toEqual([]);
   });
 });
+
+describe('deep graphs', () => {
+  it('cancels a chain of 1,000 below a failed first step in one statement, and revives it on retry', async () => {
+    const { sql, deps } = env.app;
+    const wf = await deps.queue.workflows.enqueue({ steps: Array.from({ length: 1000 }, (_, i) => step(`s${i}`, i === 0 ? [] : [`s${i - 1}`])) });
+    const id = idsOf(wf);
+    await failStep(sql, id.s0 as string);
+    const count = async (status: string): Promise<number> =>
+      Number((await sql`SELECT count(*)::int AS n FROM tasks WHERE workflow_id = ${wf.id} AND status = ${status}`)[0]?.n);
+    expect(await count('CANCELLED')).toBe(999);
+    expect((await deps.queue.workflows.get(wf.id))?.status).toBe('FAILED');
+    const last = await deps.queue.getTask(id.s999 as string);
+    expect(last?.errors.at(-1)?.message).toContain('"s998"');
+    expect(last?.errors.at(-1)?.message).toContain('"s0"');
+    await deps.queue.retryTask(id.s0 as string);
+    expect(await count('BLOCKED')).toBe(999);
+    expect((await deps.queue.workflows.get(wf.id))?.status).toBe('RUNNING');
+    expect(await miscountedWorkflows(sql)).toEqual([]);
+  });
+});
