@@ -17,7 +17,7 @@ export interface DependencyReader {
 /**
  * Parents' results for the attempts a worker starts: the attempts of one claim start in the
  * same turn, so their reads share one query (micro-batched, by primary key over every parent
- * id). A parent's result is kept while its workflow runs (drizzle/0011_workflow_release.sql),
+ * id). A parent's result is kept while its workflow runs (the cleaner skips its steps),
  * so it is there to read; a FAILED or CANCELLED parent (a RUN_ANYWAY step's) reads as null.
  */
 export function createDependencyReader(sql: Sql): DependencyReader {

@@ -21,7 +21,8 @@ export interface WorkflowsOptions {
  * The workflows of one scope (Queue.workflows): enqueues carry the scope's tenant and
  * creator; reads and cancels see only its tenant (another tenant's workflow reads as none).
  * What a step's end does (release, failure policies, retention, status) happens in the
- * database, in the statement that records the end (drizzle/0011_workflow_release.sql).
+ * database, in the statement that records the end (drizzle/0012_workflow_release_per_statement.sql,
+ * its functions replaced by 0015_workflow_revival_one_statement.sql).
  */
 export function createWorkflows(options: WorkflowsOptions, scope: QueueScope): Workflows {
   const { sql, catalog } = options;
