@@ -3,7 +3,7 @@ import { claimLimitedTasks } from '../../src/queue/queue-control/index.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { EnqueueInput } from '../../src/queue/index.js';
 import { defineTask } from '../../src/worker/define-task.js';
-import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+import { createQueueTestApp, releaseStubborn, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Flow control in the core (docs/flow-control.md): settings, the limited claim's strictness and
@@ -252,5 +252,33 @@ describe('claimTasks while some queue is held', () => {
     expect(plan.map((r) => String(r['QUERY PLAN'])).join('\n')).toContain('tasks_queue_claim_idx');
     const rest = await claimTasks(app.sql, { workerId: 'w', limit: 10, queues: ['open-a'], leaseMs: 30_000, someHeld: true });
     expect(rest.map((t) => t.id)).toEqual([open[2]?.id]);
+  });
+});
+
+describe('runner: pausing a queue it holds tasks of', () => {
+  it('hands back the tasks claimed ahead and not started (RELEASED, attempt not used), and runs them after resume', async () => {
+    const runner = await app.startRunner({ concurrency: 1, prefetchMs: 5000, releaseWaitingAfterMs: 60_000 });
+    // A first quick task gives the runner a run-time estimate, so that it claims ahead.
+    const [warm] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'pq' }]);
+    await waitFor(async () => (await app.deps.queue.getTask(warm?.id ?? ''))?.status === 'SUCCEEDED');
+    const [blocker, ...ahead] = await app.deps.queue.enqueueMany([
+      { name: 'test.stubborn', queue: 'pq', priority: 10 },
+      ...many(5, { queue: 'pq' }),
+    ]);
+    await waitFor(() => runner.waiting === 5 || undefined, { message: 'five tasks claimed ahead' });
+    await app.deps.queue.queueControl.pause('pq');
+    await waitFor(async () => {
+      const tasks = await app.deps.queue.getTasks(ahead.map((t) => t.id));
+      return tasks.every((t) => t.status === 'PENDING' && t.attempts === 0) || undefined;
+    }, { timeoutMs: 2000, message: 'the claimed-ahead tasks to go back' });
+    expect(runner.waiting).toBe(0);
+    const [released] = await app.sql`SELECT count(*)::int AS n FROM task_events WHERE type = 'RELEASED' AND task_id = ANY(${ahead.map((t) => t.id)}::uuid[])`;
+    expect(released?.n).toBe(5);
+    releaseStubborn();
+    await app.deps.queue.queueControl.resume('pq');
+    await waitFor(async () => {
+      const tasks = await app.deps.queue.getTasks([blocker?.id ?? '', ...ahead.map((t) => t.id)]);
+      return tasks.every((t) => t.status === 'SUCCEEDED') || undefined;
+    }, { message: 'every task to run after resume' });
   });
 });
