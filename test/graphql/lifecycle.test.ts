@@ -179,7 +179,7 @@ describe('queries', () => {
     const res = await env.server.execute(QueueStatsDocument, {});
     const stats = res.data!.queueStats.find((q) => q.queue === 'stats-q')!;
     expect(stats).toMatchObject({ pending: 1, cancelled: 1, running: 0, total: 2, oldestPendingAgeMs: null });
-    expect(stats.counts.map((c) => c.status)).toEqual(['PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED']);
+    expect(stats.counts.map((c) => c.status)).toEqual(['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED']);
     expect(res.data!.queueStats.find((q) => q.queue === 'default')!.succeeded).toBeGreaterThan(0);
   });
 });

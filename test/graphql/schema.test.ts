@@ -58,10 +58,38 @@ describe('schema/schema.graphql', () => {
       'cancelTask(id: ID!): Task!',
       'retryTask(id: ID!): Task!',
       'taskStatusChanged(id: ID, filter: TaskFilter): Task!',
+      // Part 2 §C workflows
+      'workflow(id: ID!): Workflow',
+      'enqueueWorkflow(input: EnqueueWorkflowInput!): EnqueueWorkflowPayload!',
+      'cancelWorkflow(id: ID!): Workflow!',
+      'workflowChanged(id: ID!): Workflow!',
+      'dependsOn: [Task!]!',
+      // §D schedules
+      'schedules(first: Int, after: String): ScheduleConnection!',
+      'schedule(key: String!): Schedule',
+      'upsertSchedule(input: UpsertScheduleInput!): Schedule!',
+      'pauseSchedule(key: String!): Schedule!',
+      'resumeSchedule(key: String!): Schedule!',
+      'deleteSchedule(key: String!): Boolean!',
+      'triggerSchedule(key: String!): Task!',
+      'upcoming(count: Int): [DateTime!]!',
+      'runs(first: Int, after: String): TaskConnection!',
+      'scheduledFor: DateTime',
+      // §E flow control
+      'queues: [Queue!]!',
+      'bulkAction(id: ID!): BulkAction',
+      'pauseQueue(name: String!): Queue!',
+      'resumeQueue(name: String!): Queue!',
+      'setQueueLimits(name: String!, limits: QueueLimitsInput!): Queue!',
+      'cancelTasks(filter: TaskFilter!): BulkAction!',
+      'retryTasks(filter: TaskFilter!): BulkAction!',
+      'bulkActionChanged(id: ID!): BulkAction!',
+      'waitReason: WaitReason',
+      'concurrencyKey: String',
     ]) {
       expect(sdl).toContain(line);
     }
-    expect(sdl).toMatch(/enum TaskStatus \{\s+PENDING\s+RUNNING\s+RETRYING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+\}/);
+    expect(sdl).toMatch(/enum TaskStatus \{\s+BLOCKED\s+PENDING\s+RUNNING\s+RETRYING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+\}/);
   });
 
   it('test/generated matches the operations and the schema (npm run codegen)', async () => {
