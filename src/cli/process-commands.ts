@@ -63,7 +63,6 @@ function noArguments(command: string, args: string[]): void {
 const SIGNAL_ECHO_MS = 1000;
 
 async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Promise<number> {
-  const proc = await startProcess(config, log, roles);
   let first: number | undefined;
   let stop!: () => void;
   let force!: () => void;
@@ -89,8 +88,14 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
       force();
     }
   };
+  // Installed before anything starts: a supervisor may stop the process while it is still
+  // starting (its GraphQL port is already open while the scheduler and the other services start),
+  // and the default action would kill it there. A stop asked for during the start waits for it.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const started = await Promise.race([startProcess(config, log, roles), forced]);
+  if (started === 'forced') return EXIT.interrupted;
+  const proc = started;
   await stopRequested;
   const outcome = await Promise.race([proc.stop().then(() => 'stopped' as const), forced]);
   return outcome === 'forced' ? EXIT.interrupted : EXIT.ok;

@@ -71,12 +71,26 @@ describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium'
     await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
     await node('fetch', 'RUNNING').waitFor();
     // Layers: fetch left of left/right, those left of join; left and right one above the other.
-    const x = async (ref: string): Promise<number> => (await node(ref).boundingBox())?.x ?? Number.NaN;
-    const y = async (ref: string): Promise<number> => (await node(ref).boundingBox())?.y ?? Number.NaN;
-    expect(await x('fetch')).toBeLessThan(await x('left'));
-    expect(await x('left')).toBe(await x('right'));
-    expect(await y('left')).not.toBe(await y('right'));
-    expect(await x('right')).toBeLessThan(await x('join'));
+    // Every node's box in one page-side read: the graph redraws as states arrive, and a node read
+    // between two calls may belong to a graph already replaced (its box then reads as null).
+    type Box = { x: number; y: number };
+    let boxes: Record<string, Box> = {};
+    await expect
+      .poll(async () => {
+        boxes = await page.evaluate(() =>
+          Object.fromEntries([...document.querySelectorAll('.workflow-graph .node')].map((n) => {
+            const r = n.getBoundingClientRect();
+            return [n.getAttribute('data-ref') ?? '', { x: r.x, y: r.y }];
+          })),
+        );
+        return Object.keys(boxes).sort();
+      })
+      .toEqual(['fetch', 'join', 'left', 'right']);
+    const at = (ref: string): Box => boxes[ref] as Box;
+    expect(at('fetch').x).toBeLessThan(at('left').x);
+    expect(at('left').x).toBe(at('right').x);
+    expect(at('left').y).not.toBe(at('right').y);
+    expect(at('right').x).toBeLessThan(at('join').x);
     const edges = await page.locator('.workflow-graph .edge').evaluateAll((paths) => paths.map((p) => `${p.getAttribute('data-from')}→${p.getAttribute('data-to')}`).sort());
     expect(edges).toEqual(['fetch→left', 'fetch→right', 'left→join', 'right→join']);
     await node('left', 'BLOCKED').waitFor();

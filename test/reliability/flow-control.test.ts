@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 // max in every window, and a pause holds through a restart of every process.
 // FLOW_CONTROL_FULL=1 runs the full size (20,000 tasks, about 3.5 minutes).
 const FULL = process.env.FLOW_CONTROL_FULL === '1';
-const CONCURRENCY_TASKS = FULL ? 10_000 : 3_600;
+const CONCURRENCY_TASKS = FULL ? 10_000 : 1_200;
 const RATE_TASKS = FULL ? 10_000 : 400;
 const PROCESSES = 8;
 const WORKER_ENV = { WORKER_CONCURRENCY: '10', DB_POOL_SIZE: '4', WORKER_POLL_INTERVAL_MS: '250' };
