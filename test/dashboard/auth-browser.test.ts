@@ -114,7 +114,9 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       page.on('response', (response) => {
         if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
       });
-      await page.goto(`${base}/graphql`);
+      // GraphiQL's bundle is megabytes of script: on a loaded machine its load event can take
+      // longer than the page's default 10 s.
+      await page.goto(`${base}/graphql`, { timeout: 30_000 });
       await waitFor(() => statuses.length > 0, { message: 'GraphiQL to read the schema' });
       expect(statuses.every((status) => status === 200)).toBe(true);
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);

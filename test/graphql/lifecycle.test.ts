@@ -96,21 +96,21 @@ describe('taskStatusChanged(id)', () => {
   });
 
   it('shows retries live: RETRYING with the errors so far, then FAILED with one error per attempt', async () => {
-    const task = await enqueue('demo.fail', ['boom'], { maxAttempts: 3 });
+    const task = await enqueue('test.fail-slowly', [], { maxAttempts: 3 });
     const stream = watch(task.id);
     expect(await stream.done).toBe('complete');
     const states = seen(stream.values);
     expectIncreasingVersions(states);
-    // Each RETRYING lasts the backoff (about 100 ms, 200 ms): long enough to be read.
+    // Each RETRYING lasts the backoff (about 600 ms, then 1.2 s): long enough to be read.
     const retrying = states.filter((s) => s.status === 'RETRYING');
     expect(retrying.length).toBeGreaterThan(0);
     for (const s of retrying) expect(s.errors.length).toBe(s.attempts);
     const final = states.at(-1)!;
     expect(final).toMatchObject({ status: 'FAILED', isFinished: true, attempts: 3, returnValue: null });
     expect(final.errors.map((e) => [e.attempt, e.exceptionType, e.message])).toEqual([
-      [1, 'DemoFailure', 'boom'],
-      [2, 'DemoFailure', 'boom'],
-      [3, 'DemoFailure', 'boom'],
+      [1, 'Error', 'test.fail-slowly always fails'],
+      [2, 'Error', 'test.fail-slowly always fails'],
+      [3, 'Error', 'test.fail-slowly always fails'],
     ]);
     expect(final.workerIds).toHaveLength(3);
   });

@@ -93,6 +93,15 @@ export const testTasks: TaskDefinition[] = [
       throw (badThrows[kind] as () => unknown)();
     },
   }),
+  // Always fails, with a backoff long enough (450–750 ms) that each RETRYING state outlasts a
+  // read of the row even on a machine loaded many times over (demo.fail's 100 ms may not).
+  defineTask({
+    name: 'test.fail-slowly',
+    backoff: { baseMs: 600, maxMs: 2000 },
+    run: () => {
+      throw new Error('test.fail-slowly always fails');
+    },
+  }),
   // Fails its first attempt, succeeds on the next.
   defineTask({
     name: 'test.fail-once',
