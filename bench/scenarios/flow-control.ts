@@ -57,15 +57,17 @@ export async function flowControlScenario(job: ChildJob, rec: Recorder): Promise
 /** Pauses a draining queue `count` times; returns each pause's lateness (last start after its commit), ms. */
 async function measurePauses(tw: TaskwireSystem, count: number, drainTasks: number): Promise<number[]> {
   const control = tw.deps.queue.queueControl;
-  // Enough backlog that the drain runs through every pause (each run between pauses takes a few hundred tasks).
-  await tw.enqueueMany(range(0, Math.max(20_000, drainTasks * 2)));
+  // Enough backlog that the drain runs through every pause: between reaching 50 new starts and the
+  // pause's commit the worker runs on, up to ~1,000 tasks a cycle on this machine (the full run's
+  // 50 pauses emptied a 40,000-task backlog at pause 41).
+  await tw.enqueueMany(range(0, Math.max(20_000, drainTasks * 2, count * 2_000)));
   const starts: number[] = [];
   await tw.startWorker(() => starts.push(performance.timeOrigin + performance.now()));
   const lateness: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const before = starts.length;
-      await waitUntil(() => starts.length >= before + 50, { timeoutMs: 30_000, what: 'tasks to start before the pause' });
+      await waitUntil(() => starts.length >= before + 50, { timeoutMs: 30_000, what: `tasks to start before pause ${i + 1} of ${count} (${starts.length} started so far)` });
       const paused = await control.pause('default');
       const committedAt = (paused.pausedAt as Date).getTime();
       await delay(AFTER_PAUSE_MS);
