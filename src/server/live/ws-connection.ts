@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
 import type { ServerContext } from '../http.js';
+import { FrameQueue } from './ws-frames.js';
 
 /** The yoga instance operations run through. */
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -60,11 +61,12 @@ const HIGH_WATER_BYTES = 1_048_576;
 const INTERNAL = 'Unexpected error.';
 
 /**
- * One `next` payload's JSON per result object. Subscribers running the same document with the
+ * One `next` payload's JSON (UTF-8) per result object. Subscribers running the same document with the
  * same variables get the same result object for an event (shared-results.ts; masking keeps an
  * error-free result as it is), so 10,000 subscribers of 100 tasks serialize 100 payloads.
  */
-const payloadJson = new WeakMap<object, string>();
+const payloadBytes = new WeakMap<object, Buffer>();
+const CLOSE_BRACE = Buffer.from('}');
 
 function withCode(error: GraphQLError, code: string): GraphQLError {
   if (typeof error.extensions.code !== 'string') error.extensions.code = code;
@@ -84,7 +86,11 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult
 /** One client operation: its id and, once it streams, the results it pulls. */
 class Operation {
   iterator?: AsyncIterator<ExecutionResult>;
-  constructor(readonly id: string) {}
+  /** `{"id":…,"type":"next","payload":` in UTF-8: every `next` of this operation starts so. */
+  readonly nextPrefix: Buffer;
+  constructor(readonly id: string) {
+    this.nextPrefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+  }
 }
 
 /**
@@ -96,7 +102,8 @@ export class Connection {
   initReceived = false;
   acknowledged = false;
   awaitingPong = false;
-  private corked = false;
+  /** This socket's outgoing text frames (ws-frames.ts). */
+  private readonly frames: FrameQueue;
   /** Settles when the TCP socket drains, while a client is behind. */
   private drained: { promise: Promise<void>; release(): void } | undefined;
   private enveloped?: Enveloped;
@@ -109,29 +116,23 @@ export class Connection {
     /** The upgrade's TCP socket: the one `ws` writes frames to. */
     readonly tcp: Socket,
     readonly request: IncomingMessage,
-  ) {}
-
-  /**
-   * Queues a text frame. The TCP socket is corked until the current burst of microtasks has
-   * run, so a change delivered to this socket's 100 subscriptions costs one write, not 100.
-   */
-  send(text: string): void {
-    if (this.socket.readyState !== this.socket.OPEN) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.tcp.cork();
-      process.nextTick(uncork, this);
-    }
-    this.socket.send(text);
+  ) {
+    this.frames = new FrameQueue(socket, tcp);
   }
 
-  uncork(): void {
-    this.corked = false;
-    this.tcp.uncork();
+  /** Queues a text frame (a control message: ack, pong, complete, error); written at the end of the burst. */
+  send(text: string): void {
+    this.frames.text(Buffer.from(text));
+  }
+
+  /** Writes the frames queued so far: a close frame must follow them, not overtake them. */
+  flush(): void {
+    this.frames.flush();
   }
 
   /** Closes with `reason` cut to the 123 bytes a close frame holds (ws throws beyond). */
   close(code: number, reason: string): void {
+    this.flush();
     if (Buffer.byteLength(reason) <= 123) return this.socket.close(code, reason);
     let cut = reason.slice(0, 120); // the id in it is the client's: any length, any characters
     while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
@@ -143,12 +144,12 @@ export class Connection {
     try {
       message = parseMessage(text);
     } catch {
-      this.socket.close(CloseCode.BadRequest, 'Invalid message received');
+      this.close(CloseCode.BadRequest, 'Invalid message received');
       return;
     }
     switch (message.type) {
       case MessageType.ConnectionInit:
-        if (this.initReceived) return this.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+        if (this.initReceived) return this.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
         this.initReceived = true;
         clearTimeout(this.initTimer);
         if (typeof message.payload === 'object' && message.payload !== null) this.connectionParams = message.payload;
@@ -160,7 +161,7 @@ export class Connection {
       case MessageType.Pong:
         return;
       case MessageType.Subscribe: {
-        if (!this.acknowledged) return this.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+        if (!this.acknowledged) return this.close(CloseCode.Unauthorized, 'Unauthorized');
         if (this.ops.has(message.id)) return this.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${message.id} already exists`);
         const op = new Operation(message.id);
         this.ops.set(op.id, op);
@@ -188,7 +189,7 @@ export class Connection {
       this.server.yoga.logger.warn(`graphql-ws onConnect refused a connection: ${error instanceof Error ? error.message : String(error)}`);
       allowed = false;
     }
-    if (allowed === false) return this.socket.close(CloseCode.Forbidden, 'Forbidden');
+    if (allowed === false) return this.close(CloseCode.Forbidden, 'Forbidden');
     if (typeof allowed === 'object') return this.close(allowed.code, allowed.reason);
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.acknowledged = true;
@@ -251,7 +252,7 @@ export class Connection {
       }
       this.sendNext(op, step.value);
       // A client that does not read: stop pulling (its streams conflate meanwhile) until it drains.
-      if (this.tcp.writableNeedDrain && this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+      if (this.tcp.writableNeedDrain && this.socket.bufferedAmount + this.frames.pendingBytes > HIGH_WATER_BYTES) {
         await this.waitForDrain();
         if (this.ops.get(op.id) !== op) return;
       }
@@ -284,12 +285,12 @@ export class Connection {
   }
 
   private sendNext(op: Operation, result: ExecutionResult): void {
-    let json = payloadJson.get(result);
+    let json = payloadBytes.get(result);
     if (json === undefined) {
-      json = JSON.stringify(result);
-      payloadJson.set(result, json);
+      json = Buffer.from(JSON.stringify(result));
+      payloadBytes.set(result, json);
     }
-    this.send(`{"id":${JSON.stringify(op.id)},"type":"next","payload":${json}}`);
+    this.frames.text(op.nextPrefix, json, CLOSE_BRACE);
   }
 
   private sendErrors(op: Operation, errors: readonly GraphQLError[]): void {
@@ -325,7 +326,4 @@ export class Connection {
   }
 }
 
-function uncork(conn: Connection): void {
-  conn.uncork();
-}
 

@@ -27,6 +27,9 @@ class WsServer implements ConnectionHost {
     readonly hooks: WsHooks = {},
   ) {
     wss.options.handleProtocols = handleProtocols;
+    // Connections write their frames to the TCP socket themselves (ws-frames.ts), which holds
+    // only while `ws` compresses nothing: with permessage-deflate it could hold a frame back.
+    wss.options.perMessageDeflate = false;
     wss.on('error', (error) => yoga.logger.error(error));
     wss.on('connection', (socket, request) => this.open(socket, request));
     if (keepAliveMs > 0 && Number.isFinite(keepAliveMs)) this.pinger = setInterval(() => this.ping(), keepAliveMs);
@@ -45,7 +48,7 @@ class WsServer implements ConnectionHost {
     }
     this.connections.add(conn);
     conn.initTimer = setTimeout(() => {
-      if (!conn.initReceived) socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      if (!conn.initReceived) conn.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
     }, INIT_TIMEOUT_MS);
     socket.on('message', (data) => {
       try {
@@ -53,7 +56,7 @@ class WsServer implements ConnectionHost {
       } catch (error) {
         // A bug here must not take the process down with it: this socket goes, the rest stay.
         this.yoga.logger.error(error);
-        socket.close(CloseCode.InternalServerError, 'Internal server error');
+        conn.close(CloseCode.InternalServerError, 'Internal server error');
       }
     });
     socket.on('pong', () => {
@@ -97,13 +100,15 @@ class WsServer implements ConnectionHost {
       clearTimeout(timer);
       this.idle = undefined;
     }
-    // Sends are corked until the next tick: one turn of the loop, and every `complete` is
+    // Frames are queued until the next tick: one turn of the loop, and every `complete` is
     // written ahead of the close frame.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   async dispose(): Promise<void> {
     clearInterval(this.pinger);
+    // Frames still queued (a `complete`) go out ahead of the close frame.
+    for (const conn of this.connections) conn.flush();
     for (const socket of this.wss.clients) socket.close(1001, 'Going away');
     this.wss.removeAllListeners();
     await new Promise<void>((resolve, reject) => this.wss.close((error) => (error ? reject(error) : resolve())));
