@@ -49,6 +49,12 @@ async function runJob(job: ChildJob): Promise<ChildResult> {
     case 'flow-control':
       await (await import('./scenarios/flow-control.js')).flowControlScenario(job, rec);
       break;
+    case 'drain-processes':
+      await (await import('./scenarios/drain-processes.js')).drainProcessesScenario(job, rec);
+      break;
+    case 'claim-probe':
+      await (await import('./scenarios/claim-probe.js')).claimProbeScenario(job, rec);
+      break;
     case 'output-stream':
       await (await import('./scenarios/output-stream.js')).outputStreamScenario(job, rec);
       break;

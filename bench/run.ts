@@ -51,6 +51,8 @@ const FULL: Sizes = {
   fanInWidth: 10_000,
   fanInChords: 5,
   workflowSteps: 1_000,
+  claimProbePending: 100_000,
+  claimProbeClaims: 50,
 };
 
 const QUICK: Sizes = {
@@ -71,6 +73,7 @@ const QUICK: Sizes = {
   outputSizeTasks: 100,
   scheduleSeconds: 10,
   fanInWidth: 1_000,
+  claimProbePending: 10_000,
 };
 
 /** Which systems each scenario compares; e–j exercise what only taskwire has. */
@@ -87,6 +90,8 @@ const SYSTEMS_OF: Record<ScenarioKey, SystemName[]> = {
   j: ['taskwire'],
   k: ['taskwire'],
   l: ['taskwire'],
+  m: ['taskwire'],
+  n: ['taskwire'],
   w: ['taskwire'],
 };
 
@@ -123,8 +128,10 @@ class ChildPool {
 
   run(job: ChildJob): Promise<ChildResult> {
     const child = this.children.get(job.system) ?? this.spawn(job.system);
+    // (h) inserts its history, VACUUMs and ANALYZEs it first: about a minute per million rows here.
+    const timeoutMs = CHILD_TIMEOUT_MS + (job.scenario === 'history' ? Math.ceil(job.sizes.historyRows / 1_000_000) * 60_000 : 0);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
         child.off('message', onMessage);
@@ -203,7 +210,7 @@ async function topStatements(adminUrl: string, label: string): Promise<string> {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = performance.now();
-  const sizes = o.quick ? QUICK : FULL;
+  const sizes: Sizes = { ...(o.quick ? QUICK : FULL), ...(o.historyRows !== undefined ? { historyRows: o.historyRows } : {}) };
   const plan = schedule(o);
   if (plan.length === 0) throw new Error('Nothing to run: no selected system takes part in the selected scenarios');
 
@@ -264,7 +271,7 @@ async function main(): Promise<void> {
       Object.values(SCENARIOS).indexOf(e.scenario) * 10 + SYSTEMS.indexOf(e.system);
     for (const e of [...collected.values()].sort((a, b) => order(a) - order(b))) results.add(e.system, e.scenario, e.metric, e.unit, e.values);
     const seconds = (performance.now() - started) / 1000;
-    const isFullRun = !o.quick && o.scenarios.length === Object.keys(SCENARIOS).length && o.systems.length === 4;
+    const isFullRun = !o.quick && o.scenarios.length === Object.keys(SCENARIOS).length && o.systems.length === 4 && o.historyRows === undefined;
     const machine = {
       cpu: os.cpus()[0]?.model ?? '?',
       cores: os.cpus().length,
@@ -275,7 +282,7 @@ async function main(): Promise<void> {
       loadAverage1mAtStartAndEnd: [Number(loadAtStart[0]?.toFixed(2)), Number(os.loadavg()[0]?.toFixed(2))],
     };
     const ratioLines = ratios(results);
-    const targetLines = targets(results, isFullRun ? seconds : undefined);
+    const targetLines = targets(results, isFullRun ? seconds : undefined, sizes);
     const out = [
       `taskwire benchmark — ${o.quick ? 'quick' : 'full'} run, ${o.repeat} repetitions, ${seconds.toFixed(0)} s`,
       `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}; load average ${machine.loadAverage1mAtStartAndEnd.join(' → ')}`,

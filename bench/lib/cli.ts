@@ -10,10 +10,15 @@ export interface BenchOptions {
   /** Load pg_stat_statements and print the top statements of each child's run. */
   pgStatStatements: boolean;
   out: string;
+  /**
+   * (h)'s finished tasks in history, over the size of the run (full 1,000,000, quick 50,000); e.g.
+   * 10,000,000 for issue 17's once-a-round check. Undefined: the run's size.
+   */
+  historyRows?: number;
 }
 
 const USAGE = `Usage: npm run bench -- [--quick] [--only a,b,…] [--systems taskwire,pg-boss,…] [--repeat N]
-                        [--cpu-prof] [--pg-stat-statements] [--out FILE]
+                        [--cpu-prof] [--pg-stat-statements] [--out FILE] [--history-rows N]
 Scenarios: ${Object.entries(SCENARIOS).map(([k, v]) => `${k}=${v}`).join(' ')}
 Systems: ${SYSTEMS.join(' ')}`;
 
@@ -65,6 +70,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--pg-stat-statements':
         o.pgStatStatements = true;
         break;
+      case '--history-rows': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 50_000) throw new Error(`--history-rows must be an integer of at least 50000 (the deep page is 10,000 rows in)\n${USAGE}`);
+        o.historyRows = n;
+        break;
+      }
       case '--out':
         o.out = value() ?? o.out;
         break;

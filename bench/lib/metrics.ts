@@ -45,5 +45,10 @@ export const M = {
   fanInReleaseP99: 'chord: last header task finished → callback released p99',
   fanInClaimP50: 'chord: last header task finished → callback claimed p50',
   fanInClaimP99: 'chord: last header task finished → callback claimed p99',
+  drainOneProcess: 'drain rate, 1 worker process',
+  drainManyProcesses: 'drain rate, 4 worker processes',
+  drainProcessesRatio: 'drain rate, 4 worker processes ÷ 1 (per repetition)',
+  claimP50: 'claim of 10 at the backlog, no statistics p50',
+  claimP99: 'claim of 10 at the backlog, no statistics p99',
   workflowCreateMs: 'create a 1,000-step workflow (one round trip)',
 } as const;

@@ -18,6 +18,10 @@ export const SCENARIOS = {
   k: 'schedule-fire',
   /** Issue 15: drain with a generous limit vs none (same run); pause → last start. */
   l: 'flow-control',
+  /** Issue 17: the drain of (a) by one worker process vs by 4. */
+  m: 'drain-processes',
+  /** Issue 17: the claim at a 100,000 backlog on a table never analyzed. */
+  n: 'claim-probe',
   /** Issue 13: a chord's callback claimable after its last header task; creating a 1,000-step workflow. */
   w: 'workflow-fan-in',
 } as const;
@@ -67,6 +71,10 @@ export interface Sizes {
   fanInChords: number;
   /** (w) steps of the workflow whose creation is timed. */
   workflowSteps: number;
+  /** (n) pending tasks behind the timed claims. */
+  claimProbePending: number;
+  /** (n) timed claims per batch size and repetition. */
+  claimProbeClaims: number;
 }
 
 /** One child process's assignment: one system, one scenario, `repeat` repetitions. */

@@ -1,0 +1,157 @@
+import { createDb, type Sql } from '../../src/db/client.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { RUNNER_DEFAULTS } from '../../src/worker/runner-options.js';
+import { M } from '../lib/metrics.js';
+import { freshDatabase } from '../lib/pg.js';
+import type { ChildJob, Recorder } from '../lib/protocol.js';
+import { percentiles } from '../lib/stats.js';
+import { range } from '../lib/wait.js';
+import { createTaskwireSystem } from '../systems/taskwire.js';
+
+/** An idle worker's claim (its free slots) and a draining worker's (claimed ahead; not a target). */
+const BATCH = RUNNER_DEFAULTS.concurrency;
+const BIG_BATCH = 500;
+const WARM_UP = 5;
+const WORKER_ID = 'bench-claim-probe';
+
+type Reserved = Awaited<ReturnType<Sql['reserve']>>;
+
+/**
+ * One claim through the worker's own path (`claimTasks`, as the claim loop calls it: every
+ * queue, nothing held) in a transaction that is rolled back, so the backlog stays as it was.
+ * Times the claim statement alone (round trip included), not BEGIN/ROLLBACK: a real claim
+ * also pays a durable commit, the same for every plan.
+ */
+async function claimOnce(c: Reserved, limit: number): Promise<number> {
+  await c`BEGIN`;
+  try {
+    const t0 = performance.now();
+    const tasks = await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
+    const ms = performance.now() - t0;
+    if (tasks.length !== limit) throw new Error(`a claim of ${limit} took ${tasks.length} tasks`);
+    return ms;
+  } finally {
+    await c`ROLLBACK`;
+  }
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Relation Name'?: string;
+  'Subplan Name'?: string;
+  'Parent Relationship'?: string;
+  'Actual Total Time'?: number;
+  Plans?: PlanNode[];
+}
+
+function label(n: PlanNode): string {
+  return `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`;
+}
+
+/** Visits `n` and its descendants, outermost first; `mainOnly` leaves out InitPlans and SubPlans (e.g. the held queues). */
+function walk(n: PlanNode, visit: (n: PlanNode) => void, mainOnly = false): void {
+  visit(n);
+  for (const child of n.Plans ?? []) {
+    if (mainOnly && /Plan$/.test(child['Parent Relationship'] ?? '')) continue;
+    walk(child, visit, mainOnly);
+  }
+}
+
+/**
+ * The plan of one more claim (rolled back, not timed), as auto_explain logs it with ANALYZE on
+ * (LOADed for this session only; the message reaches the client at client_min_messages = log):
+ * the selection's nodes (the `next` CTE, outermost first) or, if the statement has no such CTE,
+ * every node that reads `tasks`; and the statement's execution time on the server.
+ */
+async function claimPlan(url: string, limit: number): Promise<string> {
+  const messages: string[] = [];
+  const db = createDb(url, { max: 1, onNotice: (n) => messages.push(String(n.message)) });
+  try {
+    const c = await db.sql.reserve();
+    try {
+      await c`BEGIN`;
+      await c`LOAD 'auto_explain'`;
+      for (const setting of ['auto_explain.log_min_duration = 0', 'auto_explain.log_analyze = on', 'auto_explain.log_format = json', 'client_min_messages = log']) {
+        await c.unsafe(`SET LOCAL ${setting}`);
+      }
+      await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
+      await c`ROLLBACK`;
+    } finally {
+      c.release();
+    }
+  } finally {
+    await db.close();
+  }
+  const message = messages.find((m) => m.includes('"Plan"'));
+  if (!message) return 'no plan logged (auto_explain unavailable?)';
+  const duration = /duration: ([\d.]+) ms/.exec(message)?.[1];
+  const root = (JSON.parse(message.slice(message.indexOf('{'))) as { Plan: PlanNode }).Plan;
+  let next: PlanNode | undefined;
+  walk(root, (n) => {
+    if (n['Subplan Name'] === 'CTE next') next ??= n;
+  });
+  const nodes: string[] = [];
+  if (next) walk(next, (n) => nodes.push(label(n)), true);
+  else walk(root, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
+  const selection = next?.['Actual Total Time'];
+  return `${next ? 'CTE next: ' : 'nodes on tasks: '}${nodes.join(' ← ')}${selection !== undefined ? `; selection ${selection.toFixed(3)} ms` : ''}${duration ? `, statement ${duration} ms (server, EXPLAIN ANALYZE)` : ''}`;
+}
+
+/** Rows of planner statistics on `tasks` and its row estimate (-1: never vacuumed or analyzed). */
+async function statistics(sql: Sql): Promise<{ stats: number; reltuples: number }> {
+  const [row] = await sql`
+    SELECT (SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'tasks')::int AS stats,
+           (SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass)::float8 AS reltuples`;
+  return { stats: Number(row?.stats), reltuples: Number(row?.reltuples) };
+}
+
+/**
+ * (n) claim probe, taskwire only: a fresh database, `claimProbePending` no-op tasks bulk-enqueued
+ * (autovacuum off for `tasks`, so the table is never analyzed; checked before and after); then per
+ * repetition `claimProbeClaims` claims of 10 through the worker's claim path, each rolled back, p50/p99
+ * (after a few warm-up claims), the same for claims of 500 (what a draining worker claims ahead), and
+ * once the plan of the claim of 10.
+ */
+export async function claimProbeScenario(job: ChildJob, rec: Recorder): Promise<void> {
+  const pending = job.sizes.claimProbePending;
+  const db = await freshDatabase(job.adminUrl, job.template);
+  try {
+    const system = await createTaskwireSystem(db.url);
+    try {
+      const sql = system.deps.db.sql;
+      await sql`ALTER TABLE tasks SET (autovacuum_enabled = off)`;
+      const added = await system.enqueueMany(range(0, pending));
+      if (added !== pending) throw new Error(`bulk enqueue added ${added} of ${pending}`);
+      const before = await statistics(sql);
+      if (before.stats > 0) throw new Error(`tasks has planner statistics (${before.stats} pg_stats rows) before the claims: the probe needs none`);
+      rec.notes.push(`claim-probe: ${pending.toLocaleString('en-US')} pending tasks, never analyzed (pg_stats rows 0, reltuples ${before.reltuples}); claims rolled back`);
+      rec.notes.push(`claim-probe: plan of a claim of ${BATCH}: ${await claimPlan(db.url, BATCH)}`);
+      const c = await sql.reserve();
+      try {
+        for (let rep = 1; rep <= job.repeat; rep++) {
+          for (const [limit, p50, p99] of [[BATCH, M.claimP50, M.claimP99], [BIG_BATCH, `claim of ${BIG_BATCH} at the backlog, no statistics p50`, `claim of ${BIG_BATCH} at the backlog, no statistics p99`]] as const) {
+            const ms: number[] = [];
+            for (let i = 0; i < WARM_UP + job.sizes.claimProbeClaims; i++) {
+              const elapsed = await claimOnce(c, limit);
+              if (i >= WARM_UP) ms.push(elapsed);
+            }
+            const p = percentiles(ms);
+            rec.add(p50, 'ms', p.p50);
+            rec.add(p99, 'ms', p.p99);
+          }
+        }
+      } finally {
+        c.release();
+      }
+      const after = await statistics(sql);
+      const [left] = await sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'PENDING'`;
+      if (after.stats > 0) throw new Error('tasks gained planner statistics during the claims');
+      if (Number(left?.n) !== pending) throw new Error(`${Number(left?.n)} tasks pending after the claims, not ${pending}`);
+    } finally {
+      await system.close();
+    }
+  } finally {
+    await db.drop();
+  }
+}
