@@ -22,7 +22,8 @@ export interface ClaimParams {
  * order with FOR UPDATE SKIP LOCKED, so concurrent workers never wait on each other or
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
  * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
- * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING).
+ * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING) in order, with
+ * or without planner statistics (taskwire_claim_order).
  * Queues that are paused or limited (a row in `queues`, docs/flow-control.md) are left out: the
  * limited ones are claimed under their queue's lock by claimLimitedTasks
  * (src/queue/queue-control/sql/claim-limited-tasks.ts), so that a limit holds across workers;
@@ -53,7 +54,8 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
         worker_ids = array_append(t.worker_ids, ${p.workerId}::text),
         locked_by = ${p.workerId},
         lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
-      FROM next WHERE t.id = next.id
+      -- By primary key whatever the planner estimates of next (a join to it could scan tasks).
+      WHERE t.id = ANY(ARRAY(SELECT id FROM next))
       RETURNING t.*
     ),
     ${exec.unsafe(TAIL)}`;
@@ -64,18 +66,16 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
 
 type Fragment = ReturnType<Executor['unsafe']>;
 
-/** `next`: the first `limit` unheld waiting tasks in claim order, walking tasks_claim_idx. */
+/**
+ * `next`: the first `limit` unheld waiting tasks in claim order, walking tasks_claim_idx, through
+ * taskwire_claim_order (drizzle/0016_claim_order.sql), which is planned with bitmap scans,
+ * sequential scans and sorts off: without statistics PostgreSQL guessed ~90 waiting tasks and
+ * read and sorted all of them for a claim of 500 (425 ms at 100,000 pending, bench/tools/claim-plan.ts).
+ */
 function inClaimOrder(exec: Executor, queues: string[], limit: number): Fragment {
   return exec`
     next AS (
-      SELECT id FROM tasks
-      WHERE status IN ('PENDING', 'RETRYING')
-        AND run_after <= now()
-        AND (cardinality(${queues}::text[]) = 0 OR queue = ANY(${queues}::text[]))
-        AND queue <> ALL ((SELECT names FROM held)::text[])
-      ORDER BY priority DESC NULLS LAST, run_after, id
-      LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
+      SELECT id FROM taskwire_claim_order(${queues}::text[], (SELECT names FROM held)::text[], ${limit}::int) AS c(id)
     )` as unknown as Fragment;
 }
 
