@@ -1,7 +1,8 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { drizzle } from 'drizzle-orm/postgres-js';
-import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
+import { isOutsideTransaction, runOutsideTransaction } from './migrate-concurrently.js';
 
 /** The committed drizzle-kit migrations. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -9,24 +10,77 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.m
 // Any constant works; it only has to be the same in every taskwire process.
 const MIGRATION_LOCK_KEY = 0x7a5c_1e01;
 
+/** How long a process waits between tries of the migration lock, in ms. */
+const LOCK_RETRY_MS = 100;
+
+export interface MigrateOptions {
+  /** Where the migrations and their `meta/_journal.json` are. Default: the package's `drizzle/` (MIGRATIONS_FOLDER). */
+  migrationsFolder?: string;
+}
+
 /**
- * Applies pending migrations. Idempotent, and safe when several processes start at
- * once: they queue on a session advisory lock, and the later ones find nothing to do.
+ * Applies pending migrations, as drizzle-orm's migrator does and recorded where it records them
+ * (`drizzle.__drizzle_migrations`: the file's sha256 and its journal `when`), so drizzle-kit stays
+ * the source of migrations: runs of ordinary migrations apply in one transaction each, all or
+ * nothing. A migration marked `-- taskwire:no-transaction`, or holding a statement with
+ * CONCURRENTLY (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`), runs outside any
+ * transaction, statement by statement, so that an index is built on a table that holds data
+ * without locking writers out (docs/decisions.md "Migrations without long locks"); it is
+ * recorded once all its statements are done, and must be safe to run again after a crash
+ * midway (an index a crash left INVALID is dropped and built again).
+ *
+ * Idempotent, and safe when several processes start at once: they take turns on a session
+ * advisory lock, and the later ones find nothing to do. The lock is tried, not waited for in
+ * one statement: a backend waiting inside pg_advisory_lock holds a snapshot, and CREATE INDEX
+ * CONCURRENTLY waits for every older snapshot, so the holder would wait for its waiters.
  * `url` must reach PostgreSQL directly (DATABASE_LISTEN_URL when DATABASE_URL is PgBouncer's
  * in transaction mode): through the pooler the lock and its unlock could run in different
  * server sessions, leaving the lock held for good in the first.
  */
-export async function migrateDatabase(url: string): Promise<void> {
-  // One connection, so the session lock and drizzle's migrator share it.
+export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<void> {
+  const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
+  // One connection: the session lock and every statement share it.
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   try {
-    await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    while (!(await sql`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS ok`)[0]?.ok) await delay(LOCK_RETRY_MS);
     try {
-      await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
+      await applyPending(sql, migrations);
     } finally {
       await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Promise<void> {
+  await sql`CREATE SCHEMA IF NOT EXISTS drizzle`;
+  await sql`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
+  const [last] = await sql`SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
+  const lastMillis = last ? Number(last.created_at) : undefined;
+  const pending = migrations.filter((m) => lastMillis === undefined || lastMillis < m.folderMillis);
+  for (let i = 0; i < pending.length; ) {
+    const first = pending[i] as MigrationMeta;
+    if (isOutsideTransaction(first)) {
+      await runOutsideTransaction(sql, first.sql);
+      await record(sql, first);
+      i++;
+      continue;
+    }
+    // The run of ordinary migrations up to the next one outside a transaction: together, as drizzle does.
+    let end = i;
+    while (end < pending.length && !isOutsideTransaction(pending[end] as MigrationMeta)) end++;
+    const run = pending.slice(i, end);
+    await sql.begin(async (tx) => {
+      for (const m of run) {
+        for (const statement of m.sql) await tx.unsafe(statement);
+        await record(tx, m);
+      }
+    });
+    i = end;
+  }
+}
+
+async function record(sql: postgres.Sql | postgres.TransactionSql, m: MigrationMeta): Promise<void> {
+  await sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${m.hash}, ${m.folderMillis})`;
 }
