@@ -15,6 +15,7 @@ import { createAppMetrics } from '../metrics/app-metrics.js';
 import type { Runner } from '../worker/runner.js';
 import { createOperationContexts } from './context.js';
 import { useCsrfPrevention } from './csrf.js';
+import { createFastPath, fastPrincipalOf } from './fast-path.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
@@ -110,7 +111,9 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     // Per operation, from its principal (HTTP: its request's; graphql-ws: its socket's).
-    context: (initial): GraphQLContext => contexts.contextFor(auth.principalOf(initial as { request?: Request; socket?: unknown })),
+    // The fast path authenticates before yoga and leaves the principal in the initial context.
+    context: (initial): GraphQLContext =>
+      contexts.contextFor(fastPrincipalOf(initial) ?? auth.principalOf(initial as { request?: Request; socket?: unknown })),
     // A CORS grant only for CORS_ORIGINS (yoga's default reflects every origin, with credentials).
     cors: corsFor(origins),
     maskedErrors: { maskError },
@@ -149,7 +152,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await hub.start();
       await workflowHub.start();
       await bulkActionHub.start();
-      const http = createServer(withBodyLimit(yoga, maxBodyBytes));
+      const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log });
+      const http = createServer(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
       ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, auth.wsHooks(options.wsHooks));

@@ -89,14 +89,23 @@ export function useHttpAuthentication(auth: TransportAuth, principals: WeakMap<o
   return {
     async onRequestParse({ request, serverContext }) {
       const authorization = request.headers.get('authorization') ?? undefined;
-      try {
-        principals.set(request, await auth.authenticate(authorization, addressOf((serverContext as Partial<ServerContext>).req), 'http'));
-      } catch (error) {
-        if (error instanceof UnauthenticatedError || error instanceof RateLimitedError) throw refusal(error);
-        throw error;
-      }
+      principals.set(request, await authenticateHttp(auth, authorization, (serverContext as Partial<ServerContext>).req));
     },
   };
+}
+
+/**
+ * One HTTP request's principal from its `Authorization` header, as useHttpAuthentication and
+ * the fast path (fast-path.ts) both do it.
+ * @throws GraphQLError 401 UNAUTHENTICATED or 429 RATE_LIMITED (with `extensions.http`), as yoga sends it.
+ */
+export async function authenticateHttp(auth: TransportAuth, authorization: string | undefined, req: IncomingMessage | undefined): Promise<Principal> {
+  try {
+    return await auth.authenticate(authorization, addressOf(req), 'http');
+  } catch (error) {
+    if (error instanceof UnauthenticatedError || error instanceof RateLimitedError) throw refusal(error);
+    throw error;
+  }
 }
 
 export interface WsAuthOptions {

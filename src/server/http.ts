@@ -17,6 +17,11 @@ export interface BodyLimitOptions {
    * least 4 MiB.
    */
   discardBytes?: number;
+  /**
+   * Offered each whole body first; returns true when it answers the request itself (the GraphQL
+   * fast path, fast-path.ts), false to leave it to `handler`.
+   */
+  fast?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
 }
 
 /**
@@ -79,7 +84,9 @@ export function withBodyLimit(handler: NodeHandler, maxBytes: number, options: B
       chunks.push(chunk);
     };
     const onEnd = (): void => {
-      Object.assign(req, { body: Buffer.concat(chunks) });
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      if (options.fast?.(req, res, body)) return;
+      Object.assign(req, { body });
       void handler(req, res);
     };
     req.on('data', onData);

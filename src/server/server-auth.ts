@@ -5,7 +5,8 @@ import { createFailedAuthThrottle, createPrincipalLimits, type PrincipalLimiter 
 import type { Deps } from '../deps.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { ReadTokenIssuer } from '../graphql/context.js';
-import { createTransportAuth, useHttpAuthentication, wsAuthHooks } from './authentication.js';
+import type { IncomingMessage } from 'node:http';
+import { authenticateHttp, createTransportAuth, useHttpAuthentication, wsAuthHooks } from './authentication.js';
 import { createCredentialWatch, type CredentialWatch } from './credential-watch.js';
 import type { WsHooks } from './live/ws-connection.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
@@ -29,6 +30,8 @@ export interface ServerAuth {
   readonly plugins: Plugin[];
   /** graphql-ws hooks: authentication at connect, then `extra` (the app's own, if any). */
   wsHooks(extra?: WsHooks): WsHooks;
+  /** An HTTP request's principal, as the HTTP plugin authenticates it (the fast path's; see authenticateHttp). */
+  httpPrincipal(authorization: string | undefined, req: IncomingMessage): Promise<Principal>;
   /** The principal an operation runs as, from yoga's initial context (HTTP: its request; graphql-ws: its socket). */
   principalOf(initial: { request?: Request; socket?: unknown }): Principal;
   /** Stops the expiry timers and revocation checks. */
@@ -50,6 +53,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
       limiter: null,
       plugins: [],
       wsHooks: (extra) => extra ?? {},
+      httpPrincipal: () => Promise.resolve(ANONYMOUS),
       principalOf: () => ANONYMOUS,
       close: () => undefined,
     };
@@ -76,6 +80,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
         ...(extra?.onSubscribe ? { onSubscribe: extra.onSubscribe } : {}),
       };
     },
+    httpPrincipal: (authorization, req) => authenticateHttp(auth, authorization, req),
     principalOf(initial) {
       const principal = (initial.request && principals.get(initial.request)) ?? (initial.socket ? principals.get(initial.socket as object) : undefined);
       // Every path in authenticates first; an operation that got here without is refused, not let in.
