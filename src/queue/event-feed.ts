@@ -45,15 +45,28 @@ export function decodeFeedCursor(cursor: string, field: string): FeedPosition {
   if (kind !== 'feed' || !tx || !/^\d{1,20}$/.test(tx) || !seq || !/^\d{1,19}$/.test(seq)) {
     throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
   }
-  return { tx, seq: Number(seq) };
+  // Canonical decimal (no leading zeros), as PostgreSQL prints xid8: compareFeedPositions' fast path relies on it.
+  return { tx: BigInt(tx).toString(), seq: Number(seq) };
 }
 
 /** -1, 0 or 1 as `a` is before, at or after `b` in the feed. */
 export function compareFeedPositions(a: FeedPosition, b: FeedPosition): number {
-  const ta = BigInt(a.tx);
-  const tb = BigInt(b.tx);
-  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.tx !== b.tx) return compareDecimals(a.tx, b.tx);
   return a.seq === b.seq ? 0 : a.seq < b.seq ? -1 : 1;
+}
+
+/**
+ * Compares two unsigned decimal texts without BigInt: the fan-out compares positions once per
+ * event per subscriber, and parsing two BigInts each time showed in its profile. Digit strings of
+ * one length compare as text; of different lengths and without leading zeros (how PostgreSQL
+ * prints xid8 and decodeFeedCursor keeps them), the longer is larger; anything else via BigInt.
+ */
+function compareDecimals(a: string, b: string): number {
+  if (a.length === b.length) return a < b ? -1 : a > b ? 1 : 0;
+  if (a[0] !== '0' && b[0] !== '0') return a.length < b.length ? -1 : 1;
+  const ta = BigInt(a);
+  const tb = BigInt(b);
+  return ta === tb ? 0 : ta < tb ? -1 : 1;
 }
 
 /** The feed's end now: every event a reader starting here gets was written by a transaction still running or not yet begun. */

@@ -14,6 +14,9 @@ const FEED_HELD_RETRY_MS = 50;
 
 /** One `taskEventFeed` subscription. */
 class FeedSubscriber extends EventStream<FeedEvent> {
+  /** The filter holds every task: no per-event match (nor the object it needs). */
+  private readonly everyTask: boolean;
+
   constructor(
     private readonly filter: TaskFilter,
     /** Only this tenant's events (a scoped hub); null: every tenant's. */
@@ -25,14 +28,19 @@ class FeedSubscriber extends EventStream<FeedEvent> {
     private readonly delivered: () => void,
   ) {
     super();
+    this.everyTask = Object.values(filter).every((v) => v === undefined || (Array.isArray(v) && v.length === 0));
   }
 
-  /** Takes events in feed order; false when it is full (then it re-reads from `position` once drained). */
+  /**
+   * Takes, in feed order, the events of a page that covers the feed from some position at or
+   * before its own up to `upTo`: those at or before its position it already has. False when it is
+   * full (then it re-reads from `position` once drained).
+   */
   take(events: readonly FeedEvent[], upTo: FeedPosition): boolean {
     for (const e of events) {
       if (compareFeedPositions(e.position, this.position) <= 0) continue;
-      // The shared tail reads every tenant's events once for all subscribers: others' are skipped here.
-      if ((this.tenant === null || e.task.tenant === this.tenant) && matchesFilter({ ...e.task, status: e.status } as Task, this.filter)) {
+      // Pages are read once for every subscriber, every tenant's events: others' are skipped here.
+      if ((this.tenant === null || e.task.tenant === this.tenant) && (this.everyTask || matchesFilter({ ...e.task, status: e.status } as Task, this.filter))) {
         if (!this.push(e)) return false;
         this.delivered();
       }
@@ -52,9 +60,13 @@ class FeedSubscriber extends EventStream<FeedEvent> {
 }
 
 /**
- * The feed's fan-out: one shared reader follows the feed's tail and hands each page to every
- * caught-up subscriber; a subscriber that starts in the past (or fell behind) reads on its own,
- * bounded by the shared tail, until it has caught up, then joins.
+ * The feed's fan-out: two readers, each shared. The tail reader follows the feed's tail and hands
+ * each page to every caught-up subscriber. The catch-up reader serves every subscriber behind
+ * the tail (one that starts in the past, resumes after a restart, or fell behind and drained):
+ * it reads from the lowest of their positions up to the tail and hands each page to each of them
+ * (each skips what it already has), moving each to the caught-up set as it reaches the tail. So
+ * ten feeds resuming at ten cursors cost one read per page, not ten, and share one event object
+ * per event, and so one execution of it (shared-results.ts).
  */
 export function createFeedFanout(o: {
   queue: Pick<Queue, 'readFeed' | 'feedEnd'>;
@@ -66,21 +78,27 @@ export function createFeedFanout(o: {
   close(): void;
 } {
   const caughtUp = new Set<FeedSubscriber>();
+  /** Behind the tail and not full: the catch-up reader's. (A full subscriber is in neither set until drained.) */
+  const behind = new Set<FeedSubscriber>();
   const all = new Set<FeedSubscriber>();
   let tail: FeedPosition | undefined;
   let reading: Promise<void> | undefined;
   let again = false;
   let heldTimer: NodeJS.Timeout | undefined;
+  /** The catch-up reader is running (reset inside it, synchronously with its last look at `behind`). */
+  let catchingUp = false;
+  let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
   const gone = (s: FeedSubscriber): void => {
     o.stats.subscriptions -= 1;
     caughtUp.delete(s);
+    behind.delete(s);
     all.delete(s);
   };
   const drained = (s: FeedSubscriber): void => {
     caughtUp.delete(s);
-    void catchUp(s);
+    fallBehind(s);
   };
 
   function poke(): void {
@@ -111,7 +129,7 @@ export function createFeedFanout(o: {
         return;
       }
       for (const s of [...caughtUp]) {
-        // Full: it catches up on its own once drained.
+        // Full: it catches up with the others once drained.
         if (!s.take(page.events, page.position)) caughtUp.delete(s);
       }
       tail = page.position;
@@ -127,36 +145,75 @@ export function createFeedFanout(o: {
     }, ms);
   }
 
-  /** Reads on its own from its position up to the shared tail, then joins the caught-up set. */
-  async function catchUp(s: FeedSubscriber): Promise<void> {
+  function fallBehind(s: FeedSubscriber): void {
+    behind.add(s);
+    startCatchUp();
+  }
+
+  function startCatchUp(): void {
+    if (catchingUp || catchUpTimer || closed || behind.size === 0) return;
+    catchingUp = true;
+    void catchUp();
+  }
+
+  /**
+   * The catch-up reader: runs while anyone is behind. Why bounded by the tail: everything up to
+   * the tail is final (the tail reader saw it below the horizon), so a page that is not full
+   * covers the whole range up to it, and a subscriber that reaches it can join the caught-up set
+   * and get the tail reader's next page from exactly there.
+   */
+  async function catchUp(): Promise<void> {
     try {
-      for (;;) {
-        if (closed) return;
+      while (!closed && behind.size > 0) {
         if (!tail) tail = await o.queue.feedEnd();
+        // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
         const bound = tail;
-        if (compareFeedPositions(s.position, bound) >= 0) {
-          caughtUp.add(s);
-          poke();
-          return;
+        let from: FeedPosition | undefined;
+        let joined = false;
+        for (const s of [...behind]) {
+          if (compareFeedPositions(s.position, bound) >= 0) {
+            behind.delete(s);
+            caughtUp.add(s);
+            joined = true;
+          } else if (!from || compareFeedPositions(s.position, from) < 0) from = s.position;
         }
-        const page = await o.queue.readFeed({ after: s.position, upTo: bound, limit: FEED_READ_LIMIT });
+        if (joined) poke();
+        if (!from) return;
+        const page = await o.queue.readFeed({ after: from, upTo: bound, limit: FEED_READ_LIMIT });
         o.stats.feedReads += 1;
-        // Not full: everything up to the bound was read (the shared reader saw it all committed).
-        if (!s.take(page.events, page.full ? page.position : bound)) return; // full queue: resumes once drained
+        // Not full: everything up to the bound was read.
+        const end = page.full ? page.position : bound;
+        for (const s of [...behind]) {
+          // One that fell behind during the read, from before `from`: the page does not cover its
+          // gap; the next read starts from it.
+          if (compareFeedPositions(s.position, from) < 0) continue;
+          if (!s.take(page.events, end)) behind.delete(s); // full: back once drained
+        }
       }
     } catch (error) {
-      // The database is away: try again from the same position (ending the stream would look,
-      // to the client, like the end of the feed).
+      // The database is away: try again from the same positions (ending the streams would look,
+      // to the clients, like the end of the feed).
       o.log.warn({ err: error }, 'catching up on the event feed failed; retrying');
-      if (!closed) setTimeout(() => void catchUp(s), 500).unref();
+      if (closed) return;
+      catchUpTimer = setTimeout(() => {
+        catchUpTimer = undefined;
+        startCatchUp();
+      }, 500);
+      catchUpTimer.unref();
+    } finally {
+      // Here, not in a .finally() callback: a subscriber falling behind in between would find the
+      // reader still marked running and wait for nobody.
+      catchingUp = false;
     }
   }
 
   return {
     async watch(filter, after, tenant = null) {
       if (closed) throw new ShuttingDownError();
-      // With nobody following the tail it went stale: start it at the feed's end now.
-      if (!tail || caughtUp.size === 0) {
+      // With nobody following the tail it went stale: a subscriber starting "now" starts at the
+      // feed's end. One resuming from a cursor does not wait for that read: subscribers resuming
+      // together then reach the catch-up reader together and share its pages.
+      if (!tail || (caughtUp.size === 0 && after === null)) {
         const end = await o.queue.feedEnd();
         if (!tail || compareFeedPositions(end, tail) > 0) tail = end;
       }
@@ -165,13 +222,14 @@ export function createFeedFanout(o: {
       });
       o.stats.subscriptions += 1;
       all.add(s);
-      void catchUp(s);
+      fallBehind(s);
       return s;
     },
     poke,
     close() {
       closed = true;
       clearTimeout(heldTimer);
+      clearTimeout(catchUpTimer);
       for (const s of [...all]) s.end();
     },
   };

@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { createRequire } from 'node:module';
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
+import { resultVariablesOf } from './result-variables.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { markRequestErrors } from '../../graphql/errors.js';
 
@@ -18,6 +19,9 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
  * Weak on the event: a result lives as long as the state it was computed from.
  */
 const shared = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+
+/** Subscription events executed in this process (each result then shared by every subscriber of its key). */
+export const sharedResultStats: { executions: number } = { executions: 0 };
 
 /**
  * Subscriptions execute each event once per distinct operation rather than once per
@@ -52,10 +56,23 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
     markRequestErrors(stream.errors ?? []);
     return stream;
   }
-  // Shared only between operations of the same result scope (see GraphQLContext.resultScope).
+  // Shared only between operations of the same result scope (see GraphQLContext.resultScope), and
+  // keyed on the variables the result can depend on: not those only the root field's arguments use
+  // (a resuming subscriber's cursor or afterVersion), see result-variables.ts.
   const scope = (args.contextValue as GraphQLContext | undefined)?.resultScope ?? '';
-  const key = `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}`;
+  const key = `${scope}\n${args.operationName ?? ''}\n${variablesKey(args)}`;
   return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
+}
+
+/** The JSON of the variables a payload can depend on, in a fixed order; absent ones stay absent (≠ null). */
+function variablesKey(args: ExecutionArgs): string {
+  const values = args.variableValues;
+  if (!values) return 'null';
+  const names = resultVariablesOf(args.document, args.operationName);
+  if (names === null) return JSON.stringify(values);
+  const picked: Record<string, unknown> = {};
+  for (const name of names) if (Object.hasOwn(values, name)) picked[name] = values[name];
+  return JSON.stringify(picked);
 }
 
 function resultFor(event: unknown, key: string, args: ExecutionArgs): Result {
@@ -66,6 +83,7 @@ function resultFor(event: unknown, key: string, args: ExecutionArgs): Result {
   if (!byKey) byDocument.set(args.document, (byKey = new Map()));
   let result = byKey.get(key);
   if (!result) {
+    sharedResultStats.executions += 1;
     result = execute({ ...args, rootValue: event });
     byKey.set(key, result);
   }

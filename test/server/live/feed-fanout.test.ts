@@ -1,0 +1,190 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/logger.js';
+import { readFeed, type FeedEvent } from '../../../src/queue/event-feed.js';
+import type { FeedPosition } from '../../../src/queue/event-log.js';
+import type { Queue } from '../../../src/queue/index.js';
+import { createFeedFanout } from '../../../src/server/live/feed-fanout.js';
+import type { EventLogFanoutStats } from '../../../src/server/live/log-fanout.js';
+import { createQueueTestApp, type QueueTestApp } from '../../helpers/factories.js';
+import { waitFor } from '../../helpers/wait.js';
+
+// The feed's fan-out (src/server/live/feed-fanout.ts) on the real database: subscribers behind the
+// tail share one catch-up reader, and each still gets every event after its own position, once,
+// in feed order.
+let app: QueueTestApp;
+beforeAll(async () => {
+  app = await createQueueTestApp();
+});
+afterAll(async () => {
+  await app.close();
+});
+
+const FUTURE = (): Date => new Date(Date.now() + 3_600_000);
+const key = (e: FeedEvent): string => `${e.position.tx}:${e.position.seq}`;
+
+/** The real queue's feed, its reads counted, and failing on demand (the database away). */
+function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: () => number; readsDone: () => number; failNext(n: number): void } {
+  let reads = 0;
+  let done = 0;
+  let failures = 0;
+  return {
+    queue: {
+      readFeed: async (p) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('connection refused');
+        }
+        reads += 1;
+        const page = await app.deps.queue.readFeed(p);
+        done += 1;
+        return page;
+      },
+      feedEnd: () => app.deps.queue.feedEnd(),
+    },
+    reads: () => reads,
+    readsDone: () => done,
+    failNext(n) {
+      failures = n;
+    },
+  };
+}
+
+const newStats = (): EventLogFanoutStats => ({ logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0 });
+
+/** `n` tasks enqueued in one statement that never run: n ENQUEUED events in the feed. */
+async function writeEvents(n: number): Promise<void> {
+  for (let from = 0; from < n; from += 5000) {
+    const batch = Array.from({ length: Math.min(5000, n - from) }, (_, i) => ({ name: 'demo.echo', args: [from + i], runAfter: FUTURE() }));
+    await app.deps.queue.enqueueMany(batch);
+  }
+}
+
+/** Every event after `from`, read directly (the expectation). */
+async function feedAfter(from: FeedPosition): Promise<FeedEvent[]> {
+  const events: FeedEvent[] = [];
+  let position = from;
+  for (;;) {
+    const page = await readFeed(app.sql, { after: position, limit: 1000 });
+    events.push(...page.events);
+    position = page.position;
+    if (!page.full) return events;
+  }
+}
+
+/** The next `n` values of a stream, failing after `timeoutMs` instead of hanging. */
+async function take(stream: AsyncIterator<FeedEvent>, n: number, timeoutMs = 20_000): Promise<FeedEvent[]> {
+  const got: FeedEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out with ${got.length} of ${n} events`)), timeoutMs);
+  });
+  try {
+    while (got.length < n) {
+      const step = await Promise.race([stream.next(), timeout]);
+      if (step.done) throw new Error(`the stream ended after ${got.length} of ${n} events`);
+      got.push(step.value);
+    }
+    return got;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('createFeedFanout', () => {
+  it('serves subscribers resuming at 8 different cursors with one reader: every event after each cursor once, in order, the same objects', async () => {
+    const start = await app.deps.queue.feedEnd();
+    await writeEvents(2500);
+    const all = await feedAfter(start);
+    expect(all).toHaveLength(2500);
+    const counting = countingQueue();
+    const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
+    try {
+      // Cursors 0, 250, … 1750 events in; the lowest first, the rest while it reads.
+      const cursors = Array.from({ length: 8 }, (_, i) => (i === 0 ? start : (all[i * 250 - 1] as FeedEvent).position));
+      const lowest = await fanout.watch({}, start);
+      const streams = [lowest, ...(await Promise.all(cursors.slice(1).map((c) => fanout.watch({}, c))))];
+      const got = await Promise.all(streams.map((s, i) => take(s, 2500 - i * 250)));
+      got.forEach((events, i) => expect(events.map(key)).toEqual(all.slice(i * 250).map(key)));
+      // Each reading on its own would have taken 3+3+2+2+2+2+1+1 = 16 reads (and 16 objects per event).
+      expect(counting.reads()).toBeLessThanOrEqual(7);
+      const first = new Map(got[0]!.map((e) => [key(e), e]));
+      for (const events of got.slice(1)) for (const e of events) expect(e).toBe(first.get(key(e)));
+    } finally {
+      fanout.close();
+    }
+  });
+
+  it('drops a subscriber that stops reading (its queue full) and lets it catch up with nothing missing once it reads again', async () => {
+    const start = await app.deps.queue.feedEnd();
+    await writeEvents(6500); // over a stream's 5,000 queued events
+    const all = await feedAfter(start);
+    const fanout = createFeedFanout({ queue: countingQueue().queue, log: silentLogger, stats: newStats() });
+    try {
+      const [slow, fast] = await Promise.all([fanout.watch({}, start), fanout.watch({}, start)]);
+      expect((await take(fast!, all.length)).map(key)).toEqual(all.map(key));
+      expect((await take(slow!, all.length)).map(key)).toEqual(all.map(key));
+      // Caught up again: a new event reaches both.
+      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['more'], runAfter: FUTURE() });
+      fanout.poke();
+      for (const s of [slow!, fast!]) expect((await take(s, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
+    }
+  });
+
+  it('keeps catching up while reads fail (the database away), from where each subscriber stood', async () => {
+    const start = await app.deps.queue.feedEnd();
+    await writeEvents(1500);
+    const all = await feedAfter(start);
+    const counting = countingQueue();
+    counting.failNext(2);
+    const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
+    try {
+      const streams = await Promise.all([fanout.watch({}, start), fanout.watch({}, (all[700] as FeedEvent).position)]);
+      expect((await take(streams[0]!, 1500)).map(key)).toEqual(all.map(key));
+      expect((await take(streams[1]!, 799)).map(key)).toEqual(all.slice(701).map(key));
+    } finally {
+      fanout.close();
+    }
+  });
+
+  it('holds back an event of a transaction still open, then delivers it before a later-committed one that got past it', async () => {
+    const counting = countingQueue();
+    const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
+    const other = postgres(app.database.url, { max: 1, onnotice: () => undefined });
+    try {
+      const stream = await fanout.watch({}, null);
+      // A: writes first (earlier sequence value and transaction id), commits last.
+      let commitA!: () => void;
+      let aId = '';
+      const aWrote = new Promise<void>((wrote) => {
+        void other.begin(async (tx) => {
+          const [row] = await tx`INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.late', ${FUTURE()}) RETURNING id`;
+          aId = String(row!.id);
+          await tx`INSERT INTO task_events (task_id, version, type, status, attempt) VALUES (${aId}, 1, 'ENQUEUED', 'PENDING', 0)`;
+          wrote();
+          await new Promise<void>((resolve) => {
+            commitA = resolve;
+          });
+        });
+      });
+      await aWrote;
+      const b = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['b'], runAfter: FUTURE() });
+      const readsBefore = counting.readsDone();
+      fanout.poke();
+      // A read made after B committed has been handed out: B must still wait behind A.
+      await waitFor(() => counting.readsDone() > readsBefore, { message: 'a read of the feed after B' });
+      const early = stream.next();
+      expect(await Promise.race([early.then(() => 'delivered'), Promise.resolve('held')])).toBe('held');
+      commitA();
+      // No notification for A (written by hand): the held-back poll finds it.
+      const first = await early;
+      const [second] = await take(stream, 1);
+      expect([first.value?.taskId, second?.taskId]).toEqual([aId, b.id]);
+    } finally {
+      fanout.close();
+      await other.end();
+    }
+  });
+});
