@@ -99,7 +99,10 @@ export const tasks = pgTable(
       .on(t.priority.desc(), t.runAfter, t.id)
       .where(sql`status IN ('PENDING', 'RETRYING')`),
     // Filtered keyset pagination, newest first (src/queue/list.ts); plain `id` uses the primary key.
-    index('tasks_status_id_idx').on(t.status, t.id),
+    // Status: partial, so that a task's success (RUNNING → SUCCEEDED, most tasks' last change) writes
+    // no entry here; each non-HOT update wrote one (docs/decisions.md "Storage layout"). A SUCCEEDED
+    // filter walks the primary key: it is the status of most of the history.
+    index('tasks_status_not_succeeded_idx').on(t.status, t.id).where(sql`status <> 'SUCCEEDED'`),
     index('tasks_name_id_idx').on(t.name, t.id),
     index('tasks_queue_id_idx').on(t.queue, t.id),
     // A tenant's tasks, newest first (src/queue/list.ts with a tenant scope).

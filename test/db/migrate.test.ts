@@ -47,7 +47,7 @@ describe('migrateDatabase', () => {
         'tasks_running_queue_key_idx',
         'tasks_schedule_id_idx',
         'tasks_schedule_occurrence_idx',
-        'tasks_status_id_idx',
+        'tasks_status_not_succeeded_idx',
         'tasks_tenant_id_idx',
         'tasks_workflow_idx',
       ]);
