@@ -60,9 +60,10 @@ function walk(n: PlanNode, visit: (n: PlanNode) => void, mainOnly = false): void
 
 /**
  * The plan of one more claim (rolled back, not timed), as auto_explain logs it with ANALYZE on
- * (LOADed for this session only; the message reaches the client at client_min_messages = log):
- * the selection's nodes (the `next` CTE, outermost first) or, if the statement has no such CTE,
- * every node that reads `tasks`; and the statement's execution time on the server.
+ * (LOADed for this session only; the messages reach the client at client_min_messages = log), nested
+ * statements included (the pick may run in a SQL function, planned on its own): the selection's nodes
+ * (the `next` CTE, outermost first, InitPlans left out) or, without such a CTE, every node that reads
+ * `tasks`; each nested statement's main nodes and time; the statement's execution time on the server.
  */
 async function claimPlan(url: string, limit: number): Promise<string> {
   const messages: string[] = [];
@@ -72,9 +73,9 @@ async function claimPlan(url: string, limit: number): Promise<string> {
     try {
       await c`BEGIN`;
       await c`LOAD 'auto_explain'`;
-      for (const setting of ['auto_explain.log_min_duration = 0', 'auto_explain.log_analyze = on', 'auto_explain.log_format = json', 'client_min_messages = log']) {
-        await c.unsafe(`SET LOCAL ${setting}`);
-      }
+      const settings = ['log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_format = json'];
+      for (const setting of settings) await c.unsafe(`SET LOCAL auto_explain.${setting}`);
+      await c`SET LOCAL client_min_messages = log`;
       await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
       await c`ROLLBACK`;
     } finally {
@@ -83,19 +84,28 @@ async function claimPlan(url: string, limit: number): Promise<string> {
   } finally {
     await db.close();
   }
-  const message = messages.find((m) => m.includes('"Plan"'));
-  if (!message) return 'no plan logged (auto_explain unavailable?)';
-  const duration = /duration: ([\d.]+) ms/.exec(message)?.[1];
-  const root = (JSON.parse(message.slice(message.indexOf('{'))) as { Plan: PlanNode }).Plan;
+  const plans = messages
+    .filter((m) => m.includes('"Plan"'))
+    .map((m) => ({ ms: /duration: ([\d.]+) ms/.exec(m)?.[1], root: (JSON.parse(m.slice(m.indexOf('{'))) as { Plan: PlanNode }).Plan }));
+  // Nested statements finish, and are logged, before the statement that ran them.
+  const top = plans.pop();
+  if (!top) return 'no plan logged (auto_explain unavailable?)';
   let next: PlanNode | undefined;
-  walk(root, (n) => {
+  walk(top.root, (n) => {
     if (n['Subplan Name'] === 'CTE next') next ??= n;
   });
   const nodes: string[] = [];
   if (next) walk(next, (n) => nodes.push(label(n)), true);
-  else walk(root, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
+  else walk(top.root, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
   const selection = next?.['Actual Total Time'];
-  return `${next ? 'CTE next: ' : 'nodes on tasks: '}${nodes.join(' ← ')}${selection !== undefined ? `; selection ${selection.toFixed(3)} ms` : ''}${duration ? `, statement ${duration} ms (server, EXPLAIN ANALYZE)` : ''}`;
+  const parts = [`${next ? 'CTE next' : 'nodes on tasks'}: ${nodes.join(' ← ')}${selection !== undefined ? ` (${selection.toFixed(3)} ms)` : ''}`];
+  for (const nested of plans) {
+    const chain: string[] = [];
+    walk(nested.root, (n) => chain.push(label(n)), true);
+    parts.push(`nested statement: ${chain.join(' ← ')} (${nested.ms ?? '?'} ms)`);
+  }
+  parts.push(`whole statement ${top.ms ?? '?'} ms (server, EXPLAIN ANALYZE)`);
+  return parts.join('; ');
 }
 
 /** Rows of planner statistics on `tasks` and its row estimate (-1: never vacuumed or analyzed). */

@@ -39,13 +39,14 @@ function reply<T extends DrainWorkerReply['type']>(child: ChildProcess, type: T)
   });
 }
 
-async function startWorkers(job: ChildJob, url: string, count: number): Promise<WorkerProcess[]> {
+/** Starts `count` worker processes (loaded, no database yet); kills them all if one fails to start. */
+async function startWorkers(job: ChildJob, count: number): Promise<WorkerProcess[]> {
   const workers: WorkerProcess[] = [];
   try {
     await Promise.all(
       range(0, count).map(async () => {
         const profile = job.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(job.profileDir, 'worker')] : [];
-        const child = fork(path.join(job.root, 'bench/lib/drain-worker-child.ts'), [url], {
+        const child = fork(path.join(job.root, 'bench/lib/drain-worker-child.ts'), [], {
           execArgv: ['--import', 'tsx', ...profile],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
@@ -65,60 +66,65 @@ async function startWorkers(job: ChildJob, url: string, count: number): Promise<
   return workers;
 }
 
-/** Stops every worker process and returns the ids each ran (repeats included). */
-async function stopWorkers(workers: WorkerProcess[]): Promise<string[]> {
-  const lists = await Promise.all(
-    workers.map(async (w) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) return [];
-      const stopped = reply(w.child, 'stopped');
-      const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
-      w.child.send({ type: 'stop' } satisfies DrainWorkerRequest);
-      const timer = setTimeout(() => w.child.kill('SIGKILL'), 15_000);
-      try {
-        return (await stopped).ids;
-      } finally {
-        await exited;
-        clearTimeout(timer);
-      }
+/** Sends `request` to every worker and resolves with each one's `type` answer. */
+function each<T extends DrainWorkerReply['type']>(workers: WorkerProcess[], request: DrainWorkerRequest, type: T): Promise<Extract<DrainWorkerReply, { type: T }>[]> {
+  return Promise.all(
+    workers.map((w) => {
+      const answer = reply(w.child, type);
+      w.child.send(request);
+      return answer;
     }),
   );
-  return lists.flat();
+}
+
+/** Asks every worker process to exit (they write their CPU profiles on the way out); kills any that hangs. */
+async function exitWorkers(workers: WorkerProcess[]): Promise<void> {
+  await Promise.all(
+    workers.map(async (w) => {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
+      w.child.send({ type: 'exit' } satisfies DrainWorkerRequest);
+      const timer = setTimeout(() => w.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 /**
- * One pass: a fresh database, `n` no-op tasks bulk-enqueued, `processes` worker processes
- * started and ready (runner made, pool connected, not claiming); the clock runs from the start
- * cue until every task ran and no unfinished task is left (the database's view, as in (a)).
- * Then each process hands over the ids it ran and the pass fails unless each ran exactly once.
- * Returns tasks/s.
+ * One pass: a fresh database, `n` no-op tasks bulk-enqueued, `workers` opened on it and ready
+ * (runner made on cue, pool connected, not claiming); the clock runs from the start cue until
+ * every task ran and no unfinished task is left (the database's view, as in (a)). Then each process
+ * hands over the ids it ran and the pass fails unless each ran exactly once. Returns tasks/s.
  */
-async function pass(job: ChildJob, n: number, processes: number): Promise<number> {
+async function pass(job: ChildJob, n: number, workers: WorkerProcess[]): Promise<number> {
   const db = await freshDatabase(job.adminUrl, job.template);
   try {
     const core = await createTaskwireSystem(db.url);
     try {
       const added = await core.enqueueMany(range(0, n));
       if (added !== n) throw new Error(`bulk enqueue added ${added} of ${n}`);
-      const workers = await startWorkers(job, db.url, processes);
+      for (const w of workers) w.ran = 0;
+      await each(workers, { type: 'open', url: db.url }, 'opened');
+      let stopped = false;
       try {
         const t0 = performance.now();
-        await Promise.all(
-          workers.map((w) => {
-            const started = reply(w.child, 'started');
-            w.child.send({ type: 'start' } satisfies DrainWorkerRequest);
-            return started;
-          }),
-        );
+        await each(workers, { type: 'start' }, 'started');
         // The processes report their runs every few ms; only then ask the database, as drainOnce does.
-        await waitUntil(() => workers.reduce((sum, w) => sum + w.ran, 0) >= n, { timeoutMs: 60_000 + n * 5, intervalMs: 1, what: `${n} runs over ${processes} worker processes` });
+        await waitUntil(() => workers.reduce((sum, w) => sum + w.ran, 0) >= n, {
+          timeoutMs: 60_000 + n * 5,
+          intervalMs: 1,
+          what: `${n} runs over ${workers.length} worker process(es)`,
+        });
         await waitUntil(async () => (await core.unfinished()) === 0, { timeoutMs: 60_000, intervalMs: 2, what: 'the last completions to commit' });
         const seconds = (performance.now() - t0) / 1000;
         const runs = new ExecutionCounter();
-        for (const id of await stopWorkers(workers)) runs.record(id);
-        runs.assertExactlyOnce(n, `drain over ${processes} worker process(es)`);
+        stopped = true;
+        for (const answer of await each(workers, { type: 'stop' }, 'stopped')) for (const id of answer.ids) runs.record(id);
+        runs.assertExactlyOnce(n, `drain over ${workers.length} worker process(es)`);
         return n / seconds;
       } finally {
-        await stopWorkers(workers).catch(() => undefined);
+        if (!stopped) await each(workers, { type: 'stop' }, 'stopped').catch(() => undefined);
       }
     } finally {
       await core.close();
@@ -132,20 +138,27 @@ async function pass(job: ChildJob, n: number, processes: number): Promise<number
  * (m) drain with several worker processes, taskwire only: per repetition, `drainTasks` no-op
  * tasks drained by one worker process (A) and, in another fresh database, by
  * `DRAIN_PROCESSES` processes (B), each of concurrency 10 with default settings; the order
- * of A and B alternates between repetitions. Recorded: both rates and B ÷ A of the repetition.
+ * of A and B alternates between repetitions. The processes are started once and serve every pass
+ * (pass A: the first of them), each opening that pass's database before its clock. Recorded: both rates and B ÷ A of the repetition.
  */
 export async function drainProcessesScenario(job: ChildJob, rec: Recorder): Promise<void> {
   const n = job.sizes.drainTasks;
   const many = DRAIN_PROCESSES;
-  for (let rep = 1; rep <= job.repeat; rep++) {
-    const order = rep % 2 === 1 ? [1, many] : [many, 1];
-    const rates = new Map<number, number>();
-    for (const processes of order) rates.set(processes, await pass(job, n, processes));
-    const one = rates.get(1) as number;
-    const several = rates.get(many) as number;
-    rec.add(M.drainOneProcess, 'jobs/s', one);
-    rec.add(M.drainManyProcesses, 'jobs/s', several);
-    rec.add(M.drainProcessesRatio, '×', several / one);
+  // Started once for the whole scenario; pass A uses the first of them.
+  const workers = await startWorkers(job, many);
+  try {
+    for (let rep = 1; rep <= job.repeat; rep++) {
+      const order = rep % 2 === 1 ? [1, many] : [many, 1];
+      const rates = new Map<number, number>();
+      for (const processes of order) rates.set(processes, await pass(job, n, workers.slice(0, processes)));
+      const one = rates.get(1) as number;
+      const several = rates.get(many) as number;
+      rec.add(M.drainOneProcess, 'jobs/s', one);
+      rec.add(M.drainManyProcesses, 'jobs/s', several);
+      rec.add(M.drainProcessesRatio, '×', several / one);
+    }
+  } finally {
+    await exitWorkers(workers);
   }
   rec.notes.push(`drain-processes: ${n.toLocaleString('en-US')} tasks, 1 worker process vs ${many} (concurrency 10 each), order alternating per repetition`);
 }
