@@ -1,0 +1,23 @@
+/** `npx tsx bench/tools/drain-statements.ts`: a drain of 20,000 no-op tasks (one runner, default settings, table never analyzed) and the statements it ran, by total time, from pg_stat_statements: calls, rows, total and mean ms, planning ms, WAL bytes per row. */
+import postgres from 'postgres';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { createDatabase, startBenchPostgres } from '../lib/pg.js';
+import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
+import { createTaskwireSystem } from '../systems/taskwire.js';
+const pg = await startBenchPostgres(['-c', 'shared_preload_libraries=pg_stat_statements']);
+const url = await createDatabase(pg.adminUrl, 'dr');
+await migrateDatabase(url);
+const sql = postgres(url, { max: 1, onnotice: () => undefined });
+await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+const system = await createTaskwireSystem(url);
+await system.enqueueMany(range(0, 20000));
+await sql`SELECT pg_stat_statements_reset()`;
+const runs = new ExecutionCounter();
+const t0 = performance.now();
+await system.startWorker((id) => runs.record(id));
+await runs.waitForDistinct(20000, 300000);
+await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });
+console.log('drain', Math.round(20000 / ((performance.now() - t0) / 1000)), 'jobs/s');
+const rows = await sql`SELECT calls, rows, round(total_exec_time::numeric,1) AS total_ms, round(mean_exec_time::numeric,2) AS mean_ms, round(total_plan_time::numeric,1) AS plan_ms, wal_bytes, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8`;
+for (const r of rows) console.log(r.calls, r.rows, r.total_ms, r.mean_ms, r.plan_ms, Math.round(Number(r.wal_bytes) / Math.max(1, Number(r.rows))), r.q);
+await system.stopWorker(); await system.close(); await sql.end(); await pg.stop(); process.exit(0);
