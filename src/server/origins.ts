@@ -33,15 +33,28 @@ function normalize(origin: string): string | undefined {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
 }
 
+/** Distinct Host values whose loopback check is remembered; past it the memory starts over (any client can send any Host). */
+const MAX_REMEMBERED_HOSTS = 64;
+
 export function createOriginPolicy(o: OriginPolicyOptions): OriginPolicy {
   const listed = new Set(o.allowed.map((entry) => normalize(entry.trim())).filter((entry): entry is string => entry !== undefined));
+  // isLoopbackHost costs ~40 µs (BlockList.check) and runs on every GraphQL request while auth is off.
+  const loopback = new Map<string, boolean>();
+  const isLoopback = (host: string): boolean => {
+    let known = loopback.get(host);
+    if (known === undefined) {
+      if (loopback.size >= MAX_REMEMBERED_HOSTS) loopback.clear();
+      loopback.set(host, (known = isLoopbackHost(host)));
+    }
+    return known;
+  };
   return {
     isListed: (origin) => {
       const normal = normalize(origin);
       return normal !== undefined && listed.has(normal);
     },
     refusal(origin, host) {
-      if (!o.authOn && host && !isLoopbackHost(host)) return `Host ${host} is not a loopback name (AUTH_MODE=off)`;
+      if (!o.authOn && host && !isLoopback(host)) return `Host ${host} is not a loopback name (AUTH_MODE=off)`;
       if (origin === null || origin === undefined) return undefined;
       const normal = normalize(origin);
       if (normal === undefined) return `Origin ${origin} is not allowed`;
