@@ -78,7 +78,7 @@ export async function createTaskwireSystem(url: string, env: Readonly<Record<str
       runner = undefined;
     },
     async unfinished() {
-      // Walks tasks_status_id_idx, so the count stays cheap with a million finished rows present.
+      // Walks tasks_status_not_succeeded_idx, so the count stays cheap with a million finished rows present.
       const [row] = await observer.sql`SELECT count(*)::int AS n FROM tasks WHERE status IN ('PENDING', 'RUNNING', 'RETRYING')`;
       return Number(row?.n);
     },
