@@ -29,7 +29,7 @@ interface Publication {
 
 /**
  * Hands task states out oldest first, yielding to the event loop after every `slice`
- * deliveries. Each slice's sends are written (ws-connection.ts corks a socket for one turn)
+ * deliveries. Each slice's frames are written (ws-frames.ts: one write per socket at the end of the turn)
  * while the next is produced, so clients start reading at once rather than after a whole burst
  * of 10,000; and notifications are read meanwhile, so a newer state can take over.
  *
@@ -75,6 +75,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   }
 
+  const startRun = (): void => {
+    run().catch((error: unknown) => log.error({ err: error }, 'handing task changes to subscribers failed'));
+  };
+
   return {
     publish(task) {
       if (closed) return;
@@ -89,7 +93,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
       publications.set(task.id, { task, targets, next: 0 });
       if (!running) {
         running = true;
-        run().catch((error: unknown) => log.error({ err: error }, 'handing task changes to subscribers failed'));
+        // Started after the caller's loop: every state published by one read shares the turn's
+        // budget. Started at once, each publish() ran with a fresh budget, and a read of 100 tasks
+        // of 100 subscribers was handed out in one turn — no frame left before all 10,000 had
+        // gone through their streams (bench (g): ~130 ms before the first write).
+        queueMicrotask(startRun);
       }
     },
     close() {

@@ -1,3 +1,5 @@
+import { readyStep } from './ready-step.js';
+
 /**
  * The push-to-pull bridge every subscription stream shares: the producer pushes values and
  * ends the stream, graphql-js pulls it as an async iterator (`return()`, i.e. unsubscribe, takes
@@ -53,7 +55,8 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     const value = this.dequeue();
-    if (value !== undefined) return Promise.resolve({ value, done: false });
+    // Queued while the consumer was busy: handed on synchronously through the wrappers (ready-step.ts).
+    if (value !== undefined) return readyStep({ value, done: false });
     if (this.ended || this.closed) return Promise.resolve(this.close());
     this.onEmpty();
     return new Promise((resolve) => {

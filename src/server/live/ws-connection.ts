@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
 import type { ServerContext } from '../http.js';
+import { ReadyStep } from './ready-step.js';
 import { FrameQueue } from './ws-frames.js';
 
 /** The yoga instance operations run through. */
@@ -241,10 +242,15 @@ export class Connection {
     await this.pump(op, op.iterator);
   }
 
-  /** Sends each result as it comes; `complete` when the stream ends. */
+  /**
+   * Sends each result as it comes; `complete` when the stream ends. Results already queued come
+   * as ReadySteps (ready-step.ts) and are taken without a promise: a burst of events costs a
+   * subscriber one await, not one per event.
+   */
   private async pump(op: Operation, iterator: AsyncIterator<ExecutionResult>): Promise<void> {
     for (;;) {
-      const step = await iterator.next();
+      const next = iterator.next() as unknown;
+      const step = next instanceof ReadyStep ? (next.value as IteratorResult<ExecutionResult>) : await (next as Promise<IteratorResult<ExecutionResult>>);
       if (this.ops.get(op.id) !== op) return;
       if (step.done) {
         this.complete(op); // ended by itself: nothing to return()
