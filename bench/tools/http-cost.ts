@@ -3,11 +3,12 @@
  * measure the machine's load hardly moves (rates on this shared machine swing 3×). Two server
  * processes as in (e) (bench/server-child.ts, auth off and auth on with an API key), 10 keep-alive
  * fetch clients; for `enqueueTask` (off, on) and `{ __typename }`, the server's CPU (utime + stime
- * from /proc/PID/stat) and the client process's CPU per request, and the rate. Rounds alternate
+ * from /proc/PID/stat), the client process's and the PostgreSQL cluster's CPU per request, the rate
+ * and the commits per request. Rounds alternate
  * the lines; medians of the rounds. N requests per line and round (default 2,000), ROUNDS
  * (default 3), FILTER (only the lines whose label contains it). With BASE_ROOT set, the same servers from that checkout too (A/B in one run). With PROFILE_DIR set, the servers write V8 CPU profiles under it (`off/`, `on/`).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { AUTH_ON_ENV, createBenchKey } from '../lib/auth.js';
@@ -28,11 +29,32 @@ const PROFILE_DIR = process.env.PROFILE_DIR;
 const BASE_ROOT = process.env.BASE_ROOT;
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
+/** The fields of /proc/PID/stat after the command name (index 0 is the state). */
+function statOf(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** utime + stime of a process, in µs. */
 function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statOf(pid);
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** CPU of the whole PostgreSQL cluster, in µs: the postmaster, its live children and the children it has reaped. */
+function clusterCpu(postmaster: number): number {
+  const own = statOf(postmaster);
+  let total = (Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])) * TICK_US;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = statOf(entry);
+      if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) * TICK_US;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 async function hammer(total: number, request: (i: number) => Promise<unknown>): Promise<number> {
@@ -65,8 +87,10 @@ try {
   }
   lines.splice(0, lines.length, ...lines.filter(([label]) => label.includes(FILTER)));
   for (const [, , call] of lines) await hammer(500, call);
-  const results = new Map<string, { server: number[]; client: number[]; rate: number[]; commits: number[] }>();
+  const results = new Map<string, { server: number[]; client: number[]; pg: number[]; rate: number[]; commits: number[] }>();
   const stats = postgres(url, { max: 1 });
+  const [{ data_directory: dataDir }] = (await stats`SHOW data_directory`) as unknown as [{ data_directory: string }];
+  const postmaster = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
   // Transactions committed in the database: per enqueueTask, how well enqueues share commits.
   const commits = async (): Promise<number> => Number((await stats`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)[0]?.xact_commit);
   for (let round = 0; round < ROUNDS; round++) {
@@ -74,14 +98,17 @@ try {
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x0 = await commits();
       const s0 = cpuOf(server.pid);
+      const p0 = clusterCpu(postmaster);
       const c0 = process.cpuUsage();
       const seconds = await hammer(N, call);
       const c1 = process.cpuUsage(c0);
+      const p1 = clusterCpu(postmaster);
       await stats`SELECT pg_stat_force_next_flush()`;
       await new Promise((resolve) => setTimeout(resolve, 50));
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x1 = await commits();
-      const r = results.get(label) ?? { server: [], client: [], rate: [], commits: [] };
+      const r = results.get(label) ?? { server: [], client: [], pg: [], rate: [], commits: [] };
+      r.pg.push((p1 - p0) / N);
       r.commits.push((x1 - x0) / N);
       r.server.push((cpuOf(server.pid) - s0) / N);
       r.client.push((c1.user + c1.system) / N);
@@ -90,10 +117,10 @@ try {
     }
   }
   await stats.end();
-  console.log(`${'line'.padEnd(40)} server µs/req  client µs/req  req/s  commits/req  (medians of ${ROUNDS} rounds of ${N})`);
+  console.log(`${'line'.padEnd(40)} server µs/req  client µs/req  postgres µs/req  req/s  commits/req  (medians of ${ROUNDS} rounds of ${N})`);
   for (const [label, r] of results) {
     const f = (v: number[]): string => summarize(v).median.toFixed(0);
-    console.log(`${label.padEnd(40)} ${f(r.server).padStart(13)}  ${f(r.client).padStart(13)}  ${f(r.rate).padStart(5)}  ${summarize(r.commits).median.toFixed(2).padStart(11)}`);
+    console.log(`${label.padEnd(40)} ${f(r.server).padStart(13)}  ${f(r.client).padStart(13)}  ${f(r.pg).padStart(15)}  ${f(r.rate).padStart(5)}  ${summarize(r.commits).median.toFixed(2).padStart(11)}`);
   }
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
