@@ -116,25 +116,42 @@ export function createFeedFanout(o: {
     });
   }
 
+  /**
+   * Follows the tail while pages come full. The next page is asked for before this one is handed
+   * out: handing a page to the subscribers sets off one microtask per event per subscriber (their
+   * streams' consumers send at once), and postgres.js sends a query on setImmediate, i.e. only
+   * after all of them — so without the head start every page waited for the last one's sends
+   * before its query even left, and under load the tail fell behind the writers.
+   */
   async function readTail(): Promise<void> {
-    let page: FeedPage;
-    do {
-      if (!tail || caughtUp.size === 0) return;
+    if (!tail || caughtUp.size === 0) return;
+    let next: Promise<FeedPage> | undefined = o.queue.readFeed({ after: tail, limit: FEED_READ_LIMIT });
+    while (next) {
+      let page: FeedPage;
       try {
-        page = await o.queue.readFeed({ after: tail, limit: FEED_READ_LIMIT });
+        page = await next;
         o.stats.feedReads += 1;
       } catch (error) {
         o.log.warn({ err: error }, 'reading the event feed failed; retrying');
         schedulePoll(500);
         return;
       }
+      if (caughtUp.size === 0 || closed) return;
+      next = undefined;
+      if (page.full) {
+        next = o.queue.readFeed({ after: page.position, limit: FEED_READ_LIMIT });
+        next.catch(() => undefined); // handled when awaited
+        // After postgres.js's own setImmediate: the query is on its way before the sends start.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       for (const s of [...caughtUp]) {
         // Full: it catches up with the others once drained.
         if (!s.take(page.events, page.position)) caughtUp.delete(s);
       }
+      // Synchronously with the hand-out: a subscriber joining from here on gets the next page.
       tail = page.position;
-    } while (page.full && !closed);
-    if (page.held) schedulePoll(FEED_HELD_RETRY_MS);
+      if (!next && page.held) schedulePoll(FEED_HELD_RETRY_MS);
+    }
   }
 
   function schedulePoll(ms: number): void {
@@ -163,11 +180,13 @@ export function createFeedFanout(o: {
    * and get the tail reader's next page from exactly there.
    */
   async function catchUp(): Promise<void> {
+    /** The next page, asked for before the last one was handed out (see readTail). */
+    let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
       while (!closed && behind.size > 0) {
         if (!tail) tail = await o.queue.feedEnd();
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
-        const bound = tail;
+        let bound = tail;
         let from: FeedPosition | undefined;
         let joined = false;
         for (const s of [...behind]) {
@@ -179,10 +198,21 @@ export function createFeedFanout(o: {
         }
         if (joined) poke();
         if (!from) return;
-        const page = await o.queue.readFeed({ after: from, upTo: bound, limit: FEED_READ_LIMIT });
+        let reading: Promise<FeedPage>;
+        if (ahead && compareFeedPositions(ahead.after, from) === 0) {
+          // Read up to the bound of its time: everything up to there is final all the same.
+          ({ page: reading, upTo: bound } = ahead);
+        } else reading = o.queue.readFeed({ after: from, upTo: bound, limit: FEED_READ_LIMIT });
+        ahead = undefined;
+        const page = await reading;
         o.stats.feedReads += 1;
         // Not full: everything up to the bound was read.
         const end = page.full ? page.position : bound;
+        if (page.full && !closed) {
+          ahead = { after: end, upTo: bound, page: o.queue.readFeed({ after: end, upTo: bound, limit: FEED_READ_LIMIT }) };
+          ahead.page.catch(() => undefined); // handled when awaited; dropped if nobody needs it
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         for (const s of [...behind]) {
           // One that fell behind during the read, from before `from`: the page does not cover its
           // gap; the next read starts from it.

@@ -13,12 +13,29 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
 /**
- * Results already computed per event object: event → document → operation name + variables → result.
- * The hub hands one Task object to every subscriber of that task (src/server/live/hub.ts), so
+ * Results already computed for an event object, kept on the event itself (a non-enumerable
+ * symbol property: invisible to spreads, JSON and Object.keys) under a key of document, result
+ * scope, operation name and variables. The hub hands one Task object to every subscriber of that
+ * task (src/server/live/hub.ts), the event log one record per event to every subscriber of it, so
  * subscribers running the same document with the same variables get one execution between them.
- * Weak on the event: a result lives as long as the state it was computed from.
+ * A result lives as long as the event it was computed from. On the event rather than in a
+ * WeakMap: a WeakMap entry (and a map per event) for every event delivered showed in the GC time
+ * of the event-log fan-out; most events have one key, so the first needs no map at all.
  */
-const shared = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
+const RESULTS = Symbol('taskwire.sharedResults');
+
+interface SharedResults {
+  key: string;
+  result: Result;
+  others?: Map<string, Result>;
+}
+
+/** For an event that cannot take a property (frozen): kept aside. */
+const aside = new WeakMap<object, SharedResults>();
+
+/** Documents are few and long-lived (yoga's parser cache): a number in the key stands for one. */
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
 
 /** Subscription events executed in this process (each result then shared by every subscriber of its key). */
 export const sharedResultStats: { executions: number } = { executions: 0 };
@@ -60,7 +77,9 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
   // keyed on the variables the result can depend on: not those only the root field's arguments use
   // (a resuming subscriber's cursor or afterVersion), see result-variables.ts.
   const scope = (args.contextValue as GraphQLContext | undefined)?.resultScope ?? '';
-  const key = `${scope}\n${args.operationName ?? ''}\n${variablesKey(args)}`;
+  let documentId = documentIds.get(args.document);
+  if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+  const key = `${documentId}\n${scope}\n${args.operationName ?? ''}\n${variablesKey(args)}`;
   return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
 }
 
@@ -76,18 +95,24 @@ function variablesKey(args: ExecutionArgs): string {
 }
 
 function resultFor(event: unknown, key: string, args: ExecutionArgs): Result {
-  if (typeof event !== 'object' || event === null) return execute({ ...args, rootValue: event });
-  let byDocument = shared.get(event);
-  if (!byDocument) shared.set(event, (byDocument = new WeakMap()));
-  let byKey = byDocument.get(args.document);
-  if (!byKey) byDocument.set(args.document, (byKey = new Map()));
-  let result = byKey.get(key);
-  if (!result) {
-    sharedResultStats.executions += 1;
-    result = execute({ ...args, rootValue: event });
-    byKey.set(key, result);
+  if (typeof event !== 'object' || event === null) return run(event, args);
+  const held = (event as { [RESULTS]?: SharedResults })[RESULTS] ?? aside.get(event);
+  if (held) {
+    if (held.key === key) return held.result;
+    let result = held.others?.get(key);
+    if (!result) (held.others ??= new Map()).set(key, (result = run(event, args)));
+    return result;
   }
+  const result = run(event, args);
+  const shared: SharedResults = { key, result };
+  if (Object.isExtensible(event)) Object.defineProperty(event, RESULTS, { value: shared });
+  else aside.set(event, shared);
   return result;
+}
+
+function run(event: unknown, args: ExecutionArgs): Result {
+  sharedResultStats.executions += 1;
+  return execute({ ...args, rootValue: event });
 }
 
 const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true });

@@ -52,15 +52,29 @@ function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: (
 
 const newStats = (): EventLogFanoutStats => ({ logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0 });
 
-/** `n` tasks enqueued in one statement that never run: n ENQUEUED events in the feed. */
-async function writeEvents(n: number): Promise<void> {
+/**
+ * `n` tasks enqueued (up to 5,000 a statement) that never run, and their n ENQUEUED events as the
+ * feed has them, once all are readable. Why not "the feed after feedEnd()": the horizon is
+ * cluster-wide, so a transaction of another test file's database can hold it back — or place
+ * feedEnd() before events of this file's previous test.
+ */
+async function writeEvents(n: number): Promise<FeedEvent[]> {
+  const start = await app.deps.queue.feedEnd();
+  const ids = new Set<string>();
   for (let from = 0; from < n; from += 5000) {
     const batch = Array.from({ length: Math.min(5000, n - from) }, (_, i) => ({ name: 'demo.echo', args: [from + i], runAfter: FUTURE() }));
-    await app.deps.queue.enqueueMany(batch);
+    for (const t of await app.deps.queue.enqueueMany(batch)) ids.add(t.id);
   }
+  return waitFor(
+    async () => {
+      const ours = (await feedAfter(start)).filter((e) => ids.has(e.taskId));
+      return ours.length === n ? ours : undefined;
+    },
+    { message: `the ${n} events to be readable` },
+  );
 }
 
-/** Every event after `from`, read directly (the expectation). */
+/** Every event after `from`, read directly. */
 async function feedAfter(from: FeedPosition): Promise<FeedEvent[]> {
   const events: FeedEvent[] = [];
   let position = from;
@@ -93,19 +107,16 @@ async function take(stream: AsyncIterator<FeedEvent>, n: number, timeoutMs = 20_
 
 describe('createFeedFanout', () => {
   it('serves subscribers resuming at 8 different cursors with one reader: every event after each cursor once, in order, the same objects', async () => {
-    const start = await app.deps.queue.feedEnd();
-    await writeEvents(2500);
-    const all = await feedAfter(start);
-    expect(all).toHaveLength(2500);
+    const all = await writeEvents(2501);
     const counting = countingQueue();
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
     try {
-      // Cursors 0, 250, … 1750 events in; the lowest first, the rest while it reads.
-      const cursors = Array.from({ length: 8 }, (_, i) => (i === 0 ? start : (all[i * 250 - 1] as FeedEvent).position));
-      const lowest = await fanout.watch({}, start);
+      // Cursors 0, 250, … 1750 events in (after the first); the lowest first, the rest while it reads.
+      const cursors = Array.from({ length: 8 }, (_, i) => (all[i * 250] as FeedEvent).position);
+      const lowest = await fanout.watch({}, cursors[0]!);
       const streams = [lowest, ...(await Promise.all(cursors.slice(1).map((c) => fanout.watch({}, c))))];
       const got = await Promise.all(streams.map((s, i) => take(s, 2500 - i * 250)));
-      got.forEach((events, i) => expect(events.map(key)).toEqual(all.slice(i * 250).map(key)));
+      got.forEach((events, i) => expect(events.map(key)).toEqual(all.slice(i * 250 + 1).map(key)));
       // Each reading on its own would have taken 3+3+2+2+2+2+1+1 = 16 reads (and 16 objects per event).
       expect(counting.reads()).toBeLessThanOrEqual(7);
       const first = new Map(got[0]!.map((e) => [key(e), e]));
@@ -116,12 +127,11 @@ describe('createFeedFanout', () => {
   });
 
   it('drops a subscriber that stops reading (its queue full) and lets it catch up with nothing missing once it reads again', async () => {
-    const start = await app.deps.queue.feedEnd();
-    await writeEvents(6500); // over a stream's 5,000 queued events
-    const all = await feedAfter(start);
+    const written = await writeEvents(6501); // over a stream's 5,000 queued events
+    const [first, ...all] = written as [FeedEvent, ...FeedEvent[]];
     const fanout = createFeedFanout({ queue: countingQueue().queue, log: silentLogger, stats: newStats() });
     try {
-      const [slow, fast] = await Promise.all([fanout.watch({}, start), fanout.watch({}, start)]);
+      const [slow, fast] = await Promise.all([fanout.watch({}, first.position), fanout.watch({}, first.position)]);
       expect((await take(fast!, all.length)).map(key)).toEqual(all.map(key));
       expect((await take(slow!, all.length)).map(key)).toEqual(all.map(key));
       // Caught up again: a new event reaches both.
@@ -133,16 +143,30 @@ describe('createFeedFanout', () => {
     }
   });
 
+  it('follows the tail through full pages: a caught-up subscriber gets a burst of 2,500 events once each, in order', async () => {
+    const fanout = createFeedFanout({ queue: countingQueue().queue, log: silentLogger, stats: newStats() });
+    try {
+      const stream = await fanout.watch({}, null);
+      const all = await writeEvents(2500);
+      fanout.poke();
+      // "Now" may reach back before the burst (the horizon is cluster-wide): only the burst is checked.
+      const ids = new Set(all.map((e) => e.taskId));
+      const got: FeedEvent[] = [];
+      while (got.length < all.length) got.push(...(await take(stream, 1)).filter((e) => ids.has(e.taskId)));
+      expect(got.map(key)).toEqual(all.map(key));
+    } finally {
+      fanout.close();
+    }
+  });
+
   it('keeps catching up while reads fail (the database away), from where each subscriber stood', async () => {
-    const start = await app.deps.queue.feedEnd();
-    await writeEvents(1500);
-    const all = await feedAfter(start);
+    const all = await writeEvents(1500);
     const counting = countingQueue();
     counting.failNext(2);
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
     try {
-      const streams = await Promise.all([fanout.watch({}, start), fanout.watch({}, (all[700] as FeedEvent).position)]);
-      expect((await take(streams[0]!, 1500)).map(key)).toEqual(all.map(key));
+      const streams = await Promise.all([fanout.watch({}, all[0]!.position), fanout.watch({}, (all[700] as FeedEvent).position)]);
+      expect((await take(streams[0]!, 1499)).map(key)).toEqual(all.slice(1).map(key));
       expect((await take(streams[1]!, 799)).map(key)).toEqual(all.slice(701).map(key));
     } finally {
       fanout.close();
@@ -154,7 +178,8 @@ describe('createFeedFanout', () => {
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
     const other = postgres(app.database.url, { max: 1, onnotice: () => undefined });
     try {
-      const stream = await fanout.watch({}, null);
+      // Only these two tasks' events ("now" may reach back before them: the horizon is cluster-wide).
+      const stream = await fanout.watch({ name: 'feed.late' }, null);
       // A: writes first (earlier sequence value and transaction id), commits last.
       let commitA!: () => void;
       let aId = '';
@@ -170,7 +195,8 @@ describe('createFeedFanout', () => {
         });
       });
       await aWrote;
-      const b = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['b'], runAfter: FUTURE() });
+      const [b] = await app.sql`WITH t AS (INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.late', ${FUTURE()}) RETURNING id)
+        INSERT INTO task_events (task_id, version, type, status, attempt) SELECT id, 1, 'ENQUEUED', 'PENDING', 0 FROM t RETURNING task_id AS id`;
       const readsBefore = counting.readsDone();
       fanout.poke();
       // A read made after B committed has been handed out: B must still wait behind A.
@@ -181,7 +207,7 @@ describe('createFeedFanout', () => {
       // No notification for A (written by hand): the held-back poll finds it.
       const first = await early;
       const [second] = await take(stream, 1);
-      expect([first.value?.taskId, second?.taskId]).toEqual([aId, b.id]);
+      expect([first.value?.taskId, second?.taskId]).toEqual([aId, String(b!.id)]);
     } finally {
       fanout.close();
       await other.end();
