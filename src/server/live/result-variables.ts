@@ -1,4 +1,4 @@
-import type { DocumentNode, FieldNode, OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type FieldNode } from 'graphql';
 
 /**
  * Which variables a subscription's per-event result can depend on, for the sharing key of
@@ -33,7 +33,7 @@ export function resultVariablesOf(document: DocumentNode, operationName: string 
 const cache = new WeakMap<DocumentNode, Map<string, readonly string[] | null>>();
 
 function compute(document: DocumentNode, operationName: string | null | undefined): readonly string[] | null {
-  const operation = findOperation(document, operationName);
+  const operation = getOperationAST(document, operationName);
   const [root, ...rest] = operation?.selectionSet.selections ?? [];
   if (!operation || !root || rest.length > 0 || root.kind !== 'Field') return null;
   const field: FieldNode = root;
@@ -43,12 +43,6 @@ function compute(document: DocumentNode, operationName: string | null | undefine
   collectVariables(field.selectionSet, used);
   for (const definition of document.definitions) if (definition.kind === 'FragmentDefinition') collectVariables(definition, used);
   return [...used].sort();
-}
-
-function findOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-  if (operationName) return operations.find((o) => o.name?.value === operationName);
-  return operations.length === 1 ? operations[0] : undefined;
 }
 
 /** Every `$name` under an AST node (AST nodes are plain objects and arrays; `loc` holds no variables). */

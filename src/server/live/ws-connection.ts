@@ -3,7 +3,7 @@
 // invariants would be spread over files that must change together.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { CloseCode, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
@@ -72,12 +72,6 @@ const CLOSE_BRACE = Buffer.from('}');
 function withCode(error: GraphQLError, code: string): GraphQLError {
   if (typeof error.extensions.code !== 'string') error.extensions.code = code;
   return error;
-}
-
-function findOperation(document: DocumentNode, name: string | null | undefined): OperationDefinitionNode | undefined {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  if (name == null) return operations.length === 1 ? operations[0] : undefined;
-  return operations.find((o) => o.name?.value === name);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
@@ -212,7 +206,7 @@ export class Connection {
     }
     const errors = env.validate(env.schema, document) as readonly GraphQLError[];
     if (errors.length > 0) return this.sendErrors(op, errors.map((e) => withCode(e, GRAPHQL_CODES.validationFailed)));
-    const operation = findOperation(document, payload.operationName);
+    const operation = getOperationAST(document, payload.operationName);
     if (!operation) {
       const error = createGraphQLError('Unable to identify operation', { extensions: { code: GRAPHQL_CODES.validationFailed } });
       return this.sendErrors(op, [error]);
