@@ -23,7 +23,9 @@ export interface ClaimParams {
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
  * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
  * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING) in order, with
- * or without planner statistics (taskwire_claim_order).
+ * or without planner statistics (taskwire_claim_order). A worker of every queue with nothing held
+ * (the common case) claims through taskwire_claim (drizzle/0018_claim_function.sql), the same
+ * statement with its plan cached; a worker of some queues keeps a plan made for its queues.
  * Queues that are paused or limited (a row in `queues`, docs/flow-control.md) are left out: the
  * limited ones are claimed under their queue's lock by claimLimitedTasks
  * (src/queue/queue-control/sql/claim-limited-tasks.ts), so that a limit holds across workers;
@@ -38,7 +40,13 @@ const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' });
 
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
-  const result = await exec`
+  const result = !p.someHeld && queues.length === 0
+    ? // A worker of every queue, nothing held: the same claim as the statement below, as a function
+      // whose plan is cached (drizzle/0018_claim_function.sql). The pool plans every statement
+      // afresh (force_custom_plan, src/db/client.ts): this one took ~0.4 ms to plan per claim, as
+      // long as it took to run; a function scan takes ~0.03 ms.
+      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8)`
+    : await exec`
     WITH RECURSIVE held AS (
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
       WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
