@@ -56,7 +56,13 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
 /**
  * Inserts tasks in one statement and announces them: an event per task (up to 100 per
  * NOTIFY) and one wake-up per queue (PostgreSQL folds identical payloads of one transaction).
- * Rows go in as one jsonb parameter, so 20,000 tasks are one round trip and one plan.
+ * 20,000 tasks are one round trip and one plan.
+ *
+ * The rows travel by column (`encodeColumns`): the ids as one uuid[], each other column as a
+ * single value when every row has the same one (a bulk enqueue's name, queue, tenant, options),
+ * else as a JSON array read by row number. One jsonb array of objects with a key per field, as
+ * before, cost PostgreSQL ~8× more to take in (jsonb_in at Bind, then jsonb_to_recordset's
+ * lookups: about half of a bulk enqueue of 20,000; docs/decisions.md "Bulk enqueue").
  *
  * A row without an idempotency key is always inserted (or the statement fails), so without
  * keys the statement is a plain INSERT. With keys, a row whose key exists in its tenant is not
@@ -76,21 +82,31 @@ const NOTIFICATION_COUNT = notificationCountSql(['woken']);
 export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], keyConflicts: KeyConflicts = 'skip'): Promise<InsertOutcome> {
   if (rows.length === 0) return { enqueuedAt: new Date(), insertedWithKey: new Set() };
   const withKeys = rows.some((r) => r.idempotencyKey !== null);
-  // args and kwargs are JSON text already (prepareTask encoded and checked them): they are
-  // spliced in as they are rather than parsed again only to be stringified.
-  let input = '[';
-  for (let i = 0; i < rows.length; i++) input += (i === 0 ? '' : ',') + encodeRow(rows[i] as NewTaskRow);
-  input += ']';
+  const c = encodeColumns(rows);
+  // `o` is the row number (1-based); a column sent whole is NULL here and its value is the single one.
   const [result] = await exec`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
-        i uuid, n text, q text, p smallint, a jsonb, k jsonb, m int, r timestamptz, ik text, t int, l bigint, b jsonb,
-        tn text, cb text, ck text)
+      SELECT u.i, (u.o - 1)::int AS j FROM unnest(${c.ids}::uuid[]) WITH ORDINALITY AS u(i, o)
     ),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after,
                          idempotency_key, timeout_ms, result_ttl_ms, backoff, tenant, created_by, concurrency_key)
-      SELECT i, n, q, p, a, k, m, coalesce(r, now()), ik, t, l, b, coalesce(tn, 'default'), cb, ck FROM input
+      SELECT i,
+             coalesce(${c.name.each}::jsonb ->> j, ${c.name.all}::text),
+             coalesce(${c.queue.each}::jsonb ->> j, ${c.queue.all}::text),
+             coalesce((${c.priority.each}::jsonb ->> j)::smallint, ${c.priority.all}::smallint),
+             coalesce(${c.args.each}::jsonb -> j, ${c.args.all}::jsonb),
+             coalesce(${c.kwargs.each}::jsonb -> j, ${c.kwargs.all}::jsonb),
+             coalesce((${c.maxAttempts.each}::jsonb ->> j)::int, ${c.maxAttempts.all}::int),
+             coalesce((${c.runAfter.each}::jsonb ->> j)::timestamptz, ${c.runAfter.all}::timestamptz, now()),
+             coalesce(${c.idempotencyKey.each}::jsonb ->> j, ${c.idempotencyKey.all}::text),
+             coalesce((${c.timeoutMs.each}::jsonb ->> j)::int, ${c.timeoutMs.all}::int),
+             coalesce((${c.resultTtlMs.each}::jsonb ->> j)::bigint, ${c.resultTtlMs.all}::bigint),
+             nullif(coalesce(${c.backoff.each}::jsonb -> j, ${c.backoff.all}::jsonb), 'null'::jsonb),
+             coalesce(${c.tenant.each}::jsonb ->> j, ${c.tenant.all}::text),
+             coalesce(${c.createdBy.each}::jsonb ->> j, ${c.createdBy.all}::text),
+             coalesce(${c.concurrencyKey.each}::jsonb ->> j, ${c.concurrencyKey.all}::text)
+      FROM input
       ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
       RETURNING id, queue, version, status, attempts, idempotency_key
     ),
@@ -165,25 +181,74 @@ function toDate(value: Date | string): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
+/**
+ * One column of the input: `all` (its text, or null) when every row has the same value, else
+ * `each`, a JSON array with every row's value (JSON null for none) and `all` null. Parameters
+ * are text: the statement casts them (jsonb, int, …).
+ */
+interface Column {
+  all: string | null;
+  each: string | null;
+}
+
+type Columns = { ids: string } & Record<
+  | 'name'
+  | 'queue'
+  | 'priority'
+  | 'args'
+  | 'kwargs'
+  | 'maxAttempts'
+  | 'runAfter'
+  | 'idempotencyKey'
+  | 'timeoutMs'
+  | 'resultTtlMs'
+  | 'backoff'
+  | 'tenant'
+  | 'createdBy'
+  | 'concurrencyKey',
+  Column
+>;
+
 const json = JSON.stringify;
+const text = (v: string | null): string => (v === null ? 'null' : json(v));
+const num = (v: number | null): string => (v === null ? 'null' : String(v));
 
 /**
- * One row of the jsonb input, with the short keys of the recordset above; null fields (and
- * the tenant 'default') are left out (a missing key reads as NULL), which keeps a plain task's
- * row near 80 bytes. Tenant and creator travel in the row like the rest, so one statement
- * stores tasks of many tenants (the enqueue batcher mixes them).
+ * The statement's parameters for `rows`. Ids are UUIDs made by `uuidv7` (no quoting needed in
+ * an array literal); args and kwargs are JSON text already (prepareTask encoded and checked
+ * them), so they are spliced in rather than parsed and stringified again.
  */
-function encodeRow(r: NewTaskRow): string {
-  let s = `{"i":"${r.id}","n":${json(r.name)},"q":${json(r.queue)},"p":${r.priority},"a":${r.args},"k":${r.kwargs},"m":${r.maxAttempts}`;
-  if (r.runAfter !== null) s += `,"r":"${r.runAfter}"`;
-  if (r.idempotencyKey !== null) s += `,"ik":${json(r.idempotencyKey)}`;
-  if (r.timeoutMs !== null) s += `,"t":${r.timeoutMs}`;
-  if (r.resultTtlMs !== null) s += `,"l":${r.resultTtlMs}`;
-  if (r.backoff !== null) s += `,"b":${json(r.backoff)}`;
-  if (r.tenant !== DEFAULT_TENANT) s += `,"tn":${json(r.tenant)}`;
-  if (r.createdBy !== null) s += `,"cb":${json(r.createdBy)}`;
-  if (r.concurrencyKey !== null) s += `,"ck":${json(r.concurrencyKey)}`;
-  return `${s}}`;
+export function encodeColumns(rows: readonly NewTaskRow[]): Columns {
+  let ids = '{';
+  for (let i = 0; i < rows.length; i++) ids += (i === 0 ? '' : ',') + (rows[i] as NewTaskRow).id;
+  return {
+    ids: `${ids}}`,
+    name: column(rows, (r) => r.name, json),
+    queue: column(rows, (r) => r.queue, json),
+    priority: column(rows, (r) => r.priority, String),
+    args: column(rows, (r) => r.args, (v) => v),
+    kwargs: column(rows, (r) => r.kwargs, (v) => v),
+    maxAttempts: column(rows, (r) => r.maxAttempts, String),
+    runAfter: column(rows, (r) => r.runAfter, text),
+    idempotencyKey: column(rows, (r) => r.idempotencyKey, text),
+    timeoutMs: column(rows, (r) => r.timeoutMs, num),
+    resultTtlMs: column(rows, (r) => r.resultTtlMs, num),
+    backoff: column(rows, (r) => (r.backoff === null ? null : json(r.backoff)), (v) => v ?? 'null'),
+    tenant: column(rows, (r) => r.tenant, json),
+    createdBy: column(rows, (r) => r.createdBy, text),
+    concurrencyKey: column(rows, (r) => r.concurrencyKey, text),
+  };
+}
+
+/** `get` of every row as a Column; `encode` makes one JSON array element of a value. */
+function column<T extends string | number | null>(rows: readonly NewTaskRow[], get: (r: NewTaskRow) => T, encode: (v: T) => string): Column {
+  const first = get(rows[0] as NewTaskRow);
+  let i = 1;
+  while (i < rows.length && get(rows[i] as NewTaskRow) === first) i++;
+  if (i === rows.length) return { all: first === null ? null : String(first), each: null };
+  let each = '[';
+  for (let j = 0; j < rows.length; j++) each += (j === 0 ? '' : ',') + encode(get(rows[j] as NewTaskRow));
+  return { all: null, each: `${each}]` };
 }
 
 /** An idempotency key within its tenant: keys are unique per tenant (tasks_idempotency_key_idx). */

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { enqueueTasks, type EnqueueInput, type QueueScope } from '../../src/queue/enqueue.js';
+import type { Task } from '../../src/queue/task.js';
+import { countTasks, eventsOf, useQueueTestApp } from '../helpers/factories.js';
+
+// The bulk insert sends each column as one value when every row shares it, else as a JSON array
+// read by row number (src/queue/sql/insert-tasks.ts): these tests make every column vary, and
+// stay the same, and compare what comes back with what PostgreSQL stored.
+const ctx = useQueueTestApp();
+const LIMITS = { maxArgsBytes: 100_000 };
+const SCOPE: QueueScope = { readTenant: null, writeTenant: 'default', createdBy: 'principal-1' };
+
+/** The ENQUEUED events of `tasks` in the log, by task id. */
+async function loggedEvents(tasks: readonly Task[]): Promise<Map<string, { version: number; type: string; status: string }[]>> {
+  const rows = await ctx.app.sql`
+    SELECT task_id, version, type, status FROM task_events WHERE task_id = ANY(${tasks.map((t) => t.id)}::uuid[]) ORDER BY task_id, version`;
+  const byTask = new Map<string, { version: number; type: string; status: string }[]>();
+  for (const r of rows) {
+    const list = byTask.get(r.taskId as string) ?? [];
+    list.push({ version: Number(r.version), type: r.type as string, status: r.status as string });
+    byTask.set(r.taskId as string, list);
+  }
+  return byTask;
+}
+
+async function enqueueMany(inputs: readonly EnqueueInput[], scope: QueueScope = SCOPE): Promise<Task[]> {
+  return enqueueTasks(ctx.app.sql, ctx.app.deps.registry, inputs, LIMITS, scope);
+}
+
+describe('enqueueTasks (bulk)', () => {
+  it('stores every field of rows that differ in every column as returned, with one ENQUEUED event at version 1 each', async () => {
+    const runAfter = new Date(Date.now() + 3_600_000);
+    const inputs: EnqueueInput[] = [
+      { name: 'math.copysign', args: [1, -2] },
+      {
+        name: 'demo.sleep',
+        args: [0],
+        kwargs: { 'quote"and\\slash': ['ünï', null, { deep: 1.5 }] },
+        queue: 'other "queue"',
+        priority: -7,
+        runAfter,
+        maxAttempts: 4,
+        idempotencyKey: 'bulk-"key"\\1',
+        timeoutMs: 1500,
+        resultTtlMs: 9_000_000_000,
+        backoff: { baseMs: 5 },
+        tenant: 'tenant-b',
+        concurrencyKey: 'customer,{42}',
+      },
+      { name: 'demo.echo', args: ['x', { y: [true, false] }], priority: 100, tenant: 'tenant-c', concurrencyKey: 'c2' },
+    ];
+    const tasks = await enqueueMany(inputs);
+    expect(tasks.map((t) => t.name)).toEqual(['math.copysign', 'demo.sleep', 'demo.echo']);
+    expect(tasks[1]).toMatchObject({
+      queue: 'other "queue"',
+      priority: -7,
+      runAfter,
+      maxAttempts: 4,
+      idempotencyKey: 'bulk-"key"\\1',
+      timeoutMs: 1500,
+      resultTtlMs: 9_000_000_000,
+      tenant: 'tenant-b',
+      createdBy: 'principal-1',
+      concurrencyKey: 'customer,{42}',
+      kwargs: { 'quote"and\\slash': ['ünï', null, { deep: 1.5 }] },
+    });
+    expect(tasks[0]).toMatchObject({ queue: 'default', priority: 0, backoff: null, tenant: 'default', concurrencyKey: null, idempotencyKey: null });
+    // What came back is what was stored (newTask builds it from the input and the table's defaults).
+    for (const t of tasks) expect(await ctx.app.deps.queue.getTask(t.id)).toEqual(t);
+    const logged = await loggedEvents(tasks);
+    for (const t of tasks) expect(logged.get(t.id)).toEqual([{ version: 1, type: 'ENQUEUED', status: 'PENDING' }]);
+    for (const t of tasks) expect(await eventsOf(ctx.recorder, ctx.app.sql, t.id)).toEqual([{ version: 1, status: 'PENDING' }]);
+    expect(ctx.recorder.jobs).toEqual(expect.arrayContaining(['default', 'other "queue"']));
+  });
+
+  it('stores 2,000 rows that share every column but the arguments, each with its event', async () => {
+    const inputs = Array.from({ length: 2000 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: 'shared', priority: 3, maxAttempts: 2 }));
+    const tasks = await enqueueMany(inputs);
+    expect(tasks.map((t) => t.args[0])).toEqual(inputs.map((_, i) => i));
+    const rows = await ctx.app.sql`
+      SELECT count(*)::int AS n, count(DISTINCT args)::int AS args, min(priority)::int AS p, max(max_attempts)::int AS m, bool_and(queue = 'shared') AS q,
+             bool_and(created_by = 'principal-1') AS cb, bool_and(run_after = enqueued_at) AS ra
+      FROM tasks WHERE id = ANY(${tasks.map((t) => t.id)}::uuid[])`;
+    expect(rows[0]).toEqual({ n: 2000, args: 2000, p: 3, m: 2, q: true, cb: true, ra: true });
+    const logged = await loggedEvents(tasks);
+    expect(tasks.every((t) => logged.get(t.id)?.length === 1 && logged.get(t.id)?.[0]?.version === 1)).toBe(true);
+  });
+
+  it('settles idempotency keys per row: an existing key returns its task, a repeat in the batch the first one, no second event', async () => {
+    const [existing] = await enqueueMany([{ name: 'demo.echo', args: ['old'], idempotencyKey: 'bulk-existing' }]);
+    const before = await countTasks(ctx.app.sql);
+    const tasks = await enqueueMany([
+      { name: 'demo.echo', args: ['a'], idempotencyKey: 'bulk-existing' },
+      { name: 'demo.echo', args: ['b'], idempotencyKey: 'bulk-new' },
+      { name: 'demo.echo', args: ['c'] },
+      { name: 'demo.echo', args: ['d'], idempotencyKey: 'bulk-new' },
+      // Keys are unique per tenant: the same key in another tenant is another task.
+      { name: 'demo.echo', args: ['e'], idempotencyKey: 'bulk-existing', tenant: 'tenant-b' },
+    ]);
+    expect(tasks[0]).toEqual(existing);
+    expect(tasks[3]?.id).toBe(tasks[1]?.id);
+    expect(tasks[4]?.id).not.toBe(existing?.id);
+    expect(await countTasks(ctx.app.sql)).toBe(before + 3);
+    const logged = await loggedEvents(tasks);
+    for (const t of tasks) expect(logged.get(t.id)).toEqual([{ version: 1, type: 'ENQUEUED', status: 'PENDING' }]);
+  });
+
+  it('writes nothing when one input is bad, and names it by index', async () => {
+    const before = await countTasks(ctx.app.sql);
+    const inputs: EnqueueInput[] = Array.from({ length: 50 }, (_, i) => ({ name: 'demo.echo', args: [i] }));
+    inputs[37] = { name: 'demo.echo', priority: 101 };
+    await expect(enqueueMany(inputs)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: '[37].priority' });
+    expect(await countTasks(ctx.app.sql)).toBe(before);
+  });
+});
