@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { taskwireBin } from '../helpers/spawned-code.js';
 import { waitFor } from '../helpers/wait.js';
-
-const BIN = fileURLToPath(new URL('../../bin/taskwire.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -22,9 +20,9 @@ export interface CliRun {
   done: Promise<CliResult>;
 }
 
-/** `node bin/taskwire.js <args>` as a real child process; TASKWIRE_URL and the rest from `env`. */
+/** `node bin/taskwire.js <args>` (the run's compiled one: spawned-code.ts) as a real child process; TASKWIRE_URL and the rest from `env`. */
 export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { helperScriptArgs } from './spawned-code.js';
 import type { WorkerMessage } from './worker-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,7 +25,7 @@ export interface ChildWorker {
  * resolves once its runner listens. `env` adds configuration (TASK_MODULES, LEASE_MS …).
  */
 export function startChildWorker(databaseUrl: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildWorker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+  const child = spawn(process.execPath, helperScriptArgs(SCRIPT), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl, TASK_MODULES: CHILD_TASKS, ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

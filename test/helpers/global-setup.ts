@@ -5,12 +5,15 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
+import { compileSources } from './compiled-sources.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** URL of the server's maintenance database; test files create their own databases from the template. */
     adminUrl: string;
     templateDb: string;
+    /** The run's compiled sources, which spawned processes run (compiled-sources.ts, spawned-code.ts). */
+    compiledDir: string;
   }
 }
 
@@ -19,6 +22,7 @@ export const TEMPLATE_DB = 'taskwire_template';
 /** The run's PostgreSQL, shared by every project (tier) that asks for it. */
 interface SharedServer {
   adminUrl: string;
+  compiledDir: string;
   /** Projects using it; the last one to finish stops it. */
   users: number;
   stop(): Promise<void>;
@@ -42,6 +46,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   server.users += 1;
   project.provide('adminUrl', server.adminUrl);
   project.provide('templateDb', TEMPLATE_DB);
+  project.provide('compiledDir', server.compiledDir);
   return async () => {
     server.users -= 1;
     if (server.users > 0) return;
@@ -51,6 +56,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 async function startServer(): Promise<SharedServer> {
+  // Compiled while PostgreSQL starts: both take a second or two.
+  const compiling = compileSources();
+  compiling.catch(() => undefined); // awaited below; not unhandled if PostgreSQL fails first
   let embedded: EmbeddedDatabase | undefined;
   let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
@@ -64,10 +72,13 @@ async function startServer(): Promise<SharedServer> {
   await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
   await admin.end();
   await migrateDatabase(withDatabase(adminUrl, TEMPLATE_DB));
+  const compiled = await compiling;
   return {
     adminUrl,
+    compiledDir: compiled.dir,
     users: 0,
     async stop() {
+      await compiled.remove();
       if (embedded) await embedded.stop();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
       // As root with a TMPDIR the postgres user cannot enter, the cluster was elsewhere (src/db/embedded.ts).

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SchedulerMessage } from './scheduler-process.js';
+import { helperScriptArgs } from './spawned-code.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./scheduler-process.ts', import.meta.url));
@@ -18,7 +19,7 @@ export interface SchedulerChild {
 
 /** Starts `test/helpers/scheduler-process.ts` against `databaseUrl`; resolves once its scheduler listens. */
 export function startSchedulerChild(databaseUrl: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<SchedulerChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+  const child = spawn(process.execPath, helperScriptArgs(SCRIPT), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl, DB_POOL_SIZE: '3', ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

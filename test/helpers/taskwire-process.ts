@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const BIN = fileURLToPath(new URL('../../bin/taskwire.js', import.meta.url));
+import { taskwireBin } from './spawned-code.js';
 
 export interface LogLine {
   level: number;
@@ -19,9 +17,12 @@ export interface TaskwireProcess {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
-/** `node bin/taskwire.js <args>` as a real child process, configured by `env` (on top of this process's). */
+/**
+ * `node bin/taskwire.js <args>` as a real child process, configured by `env` (on top of this
+ * process's); the run's compiled bin/taskwire.js (spawned-code.ts).
+ */
 export function spawnTaskwire(args: string[], env: Record<string, string>): TaskwireProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [taskwireBin(), ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,14 +1,12 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost } from '../../src/server/start-rule.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { taskwireBin } from '../helpers/spawned-code.js';
 import { spawnTaskwire, type TaskwireProcess } from '../helpers/taskwire-process.js';
 
 // DESIGN Part 2 §B: a server bound to a non-loopback HOST with AUTH_MODE=off refuses to start,
 // saying why and how (src/server/start-rule.ts, checked in src/cli/process.ts and App.start).
-const BIN = fileURLToPath(new URL('../../bin/taskwire.js', import.meta.url));
-
 let database: TestDatabase;
 const processes: TaskwireProcess[] = [];
 beforeAll(async () => {
@@ -22,7 +20,7 @@ afterAll(async () => {
 /** Runs `taskwire <args>` to its end: exit code and stderr. */
 function run(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
