@@ -1,0 +1,32 @@
+import { readFileSync, statSync } from 'node:fs';
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** Files that start processes or a browser: tens of seconds each, where most files take one or two. */
+const HEAVY = /helpers\/(chromium|taskwire-process|reliability-processes|child-workers|scheduler-children|pgbouncer)\.js|run-cli\.js|node:child_process/;
+const HEAVY_MS = 30_000;
+const LIGHT_MS = 2_000;
+
+/**
+ * Longest files first, over all three projects at once, so that the run does not end on one long
+ * file while the other worker idles (vitest's own order takes the projects one after the other,
+ * and the reliability tier, which holds the longest files, came last). A file's length is its
+ * duration in vitest's cache of the last run where there is one; else (a fresh clone, CI) a
+ * guess from what it imports: starting processes or Chromium makes a file long. Ties: larger
+ * files first, as vitest does.
+ */
+export class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const cost = new Map(files.map((spec) => [spec, this.estimate(spec)] as const));
+    return [...files].sort((a, b) => cost.get(b)! - cost.get(a)!);
+  }
+
+  private estimate(spec: TestSpecification): number {
+    const key = `${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`;
+    const cached = this.ctx.cache.getFileTestResults(key);
+    const size = statSync(spec.moduleId).size;
+    // A file that failed last time runs first, as in vitest's order: its result is wanted soonest.
+    if (cached) return (cached.failed ? Number.MAX_SAFE_INTEGER / 2 : 0) + cached.duration + size / 1e6;
+    return (HEAVY.test(readFileSync(spec.moduleId, 'utf8')) ? HEAVY_MS : LIGHT_MS) + size / 1e3;
+  }
+}
