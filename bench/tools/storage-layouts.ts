@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/tools/storage-layouts.ts [tasks=20000] [rounds=3] [listRows=1000000]`: what a task
+ * `npx tsx bench/tools/storage-layouts.ts [tasks=20000] [rounds=3] [listRows=1000000] [layouts=a,a2,…]`: what a task
  * costs PostgreSQL to enqueue, claim and complete under each storage layout of issue 17
  * (docs/decisions.md "Storage layout (issue 17)"), at the SQL level, on its own embedded
  * PostgreSQL (autovacuum off, so nothing else writes WAL). Per layout and round, a fresh
@@ -17,7 +17,11 @@
  * from the task record, which no index on a changing column covers (retention by a BRIN on
  * expires_at, which does not prevent HOT) and has fillfactor 75, so its updates are HOT;
  * (c50) the same with fillfactor 50; (d) finished tasks moved at completion into a history table partitioned by finished_at
- * (retention = DROP of a partition), the live table keeping only the claim-side indexes.
+ * (retention = DROP of a partition), the live table keeping only the claim-side indexes;
+ * (p) the same split done by PostgreSQL: `tasks` itself partitioned by LIST (status) into a live
+ * partition (the claim-side indexes) and a finished one (range-partitioned by finished_at; the list
+ * indexes, as (d)'s history), so the completion stays an UPDATE that PostgreSQL turns into a move,
+ * the workflow triggers still fire, and no reader of `tasks` changes.
  */
 import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
@@ -28,8 +32,10 @@ const TASKS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const LIST_ROWS = Number(process.argv[4] ?? 1_000_000);
 const BATCH = 500;
+/** The layouts to measure (a comma list, 4th argument after listRows; default all). */
+const ONLY = process.argv[5]?.split(',');
 
-type Layout = 'a' | 'a2' | 'b' | 'c' | 'c50' | 'd';
+type Layout = 'a' | 'a2' | 'b' | 'c' | 'c50' | 'd' | 'p';
 const LAYOUTS: Record<Layout, string> = {
   a: 'before issue 17 (15 indexes, 20 entries/task)',
   a2: 'status index without SUCCEEDED (shipped, 0017)',
@@ -37,6 +43,7 @@ const LAYOUTS: Record<Layout, string> = {
   c: 'hot queue table + HOT task record (ff 75)',
   c50: 'the same, task record at fillfactor 50',
   d: 'finished tasks moved to a partitioned history',
+  p: 'tasks partitioned by status: live / finished',
 };
 
 const EVENTS = (type: string): string => `
@@ -73,6 +80,7 @@ async function setUp(sql: postgres.Sql, layout: Layout): Promise<void> {
       CREATE INDEX task_queue_claim_idx ON task_queue (priority DESC, run_after, id) WHERE status IN ('PENDING', 'RETRYING');
       CREATE INDEX task_queue_lease_idx ON task_queue (lease_expires_at) WHERE status = 'RUNNING';`);
   }
+  if (layout === 'p') await partitionByStatus(sql);
   if (layout === 'd') {
     await sql.unsafe(`
       CREATE TABLE task_history (LIKE tasks INCLUDING DEFAULTS) PARTITION BY RANGE (finished_at);
@@ -85,6 +93,39 @@ async function setUp(sql: postgres.Sql, layout: Layout): Promise<void> {
       CREATE INDEX ON task_history (status, id);
       DROP INDEX tasks_name_id_idx, tasks_queue_id_idx, tasks_status_not_succeeded_idx, tasks_tenant_id_idx, tasks_expires_idx;`);
   }
+}
+
+/**
+ * (p): `tasks` rebuilt as a partitioned table with the same columns, defaults and workflow triggers.
+ * No primary key on the parent (it would have to include status and finished_at): each leaf has
+ * its own on id. The indexes follow (d): list indexes on the finished side only.
+ */
+async function partitionByStatus(sql: postgres.Sql): Promise<void> {
+  const triggers = await sql`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal`;
+  const claimSide = await sql`SELECT indexdef FROM pg_indexes WHERE tablename = 'tasks'
+    AND indexname IN ('tasks_claim_idx', 'tasks_queue_claim_idx', 'tasks_key_claim_idx', 'tasks_lease_idx',
+                      'tasks_running_queue_key_idx', 'tasks_workflow_idx', 'tasks_schedule_id_idx')`;
+  await sql.unsafe(`
+    ALTER TABLE tasks RENAME TO tasks_old;
+    CREATE TABLE tasks (LIKE tasks_old INCLUDING DEFAULTS) PARTITION BY LIST (status);
+    CREATE TABLE tasks_live PARTITION OF tasks FOR VALUES IN ('BLOCKED', 'PENDING', 'RUNNING', 'RETRYING');
+    CREATE TABLE tasks_finished PARTITION OF tasks FOR VALUES IN ('SUCCEEDED', 'FAILED', 'CANCELLED') PARTITION BY RANGE (finished_at);
+    CREATE TABLE tasks_finished_now PARTITION OF tasks_finished
+      FOR VALUES FROM (now() - interval '1 day') TO (now() + interval '1 day');
+    ALTER TABLE tasks_live ADD PRIMARY KEY (id);
+    CREATE UNIQUE INDEX ON tasks_live (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE UNIQUE INDEX ON tasks_live (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL;
+    ALTER TABLE tasks_finished ADD PRIMARY KEY (id, finished_at);
+    CREATE INDEX ON tasks_finished (tenant, id);
+    CREATE INDEX ON tasks_finished (name, id);
+    CREATE INDEX ON tasks_finished (queue, id);
+    CREATE INDEX ON tasks_finished (status, id);`);
+  for (const { indexdef } of claimSide) {
+    await sql.unsafe(String(indexdef).replace(/INDEX (\w+) ON public\.tasks /, 'INDEX $1_p ON public.tasks_live '));
+  }
+  for (const { def } of triggers) await sql.unsafe(String(def).replace(' ON public.tasks_old ', ' ON public.tasks '));
+  // CASCADE: functions returning the row type (taskwire_claim) go with it; the measured statements are this file's own.
+  await sql.unsafe(`DROP TABLE tasks_old CASCADE`);
 }
 
 function insertSql(layout: Layout): string {
@@ -247,15 +288,16 @@ async function listCost(adminUrl: string): Promise<void> {
   }
 }
 
+const layouts = (Object.keys(LAYOUTS) as Layout[]).filter((l) => !ONLY || ONLY.includes(l));
 const pg = await startBenchPostgres(['-c', 'autovacuum=off']);
 try {
   const results: Record<string, Round[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
-    for (const layout of Object.keys(LAYOUTS) as Layout[]) (results[layout] ??= []).push(await round(pg.adminUrl, layout));
+    for (const layout of layouts) (results[layout] ??= []).push(await round(pg.adminUrl, layout));
   }
   console.log(`${TASKS.toLocaleString('en')} tasks, claims and completions of ${BATCH}; per task, median of ${ROUNDS} rounds`);
   console.log('layout                                              insert µs  WAL B | claim µs  WAL B | complete µs  WAL B | total µs  WAL B | HOT/upd (last)');
-  for (const layout of Object.keys(LAYOUTS) as Layout[]) {
+  for (const layout of layouts) {
     const rs = results[layout] as Round[];
     const med = (f: (r: Round) => number): number => summarize(rs.map(f)).median;
     const us = (f: (r: Round) => number): string => (med(f) * 1000).toFixed(1).padStart(8);
