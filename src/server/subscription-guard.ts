@@ -41,36 +41,48 @@ function errorResult(error: Error): ExecutionResult {
 
 /**
  * `source`, calling `release` once when it ends however it ends (done, return(), an error):
- * envelop's `onEnd` misses a stream that fails. One `then` per result, no async frame.
+ * envelop's `onEnd` misses a stream that fails. One `then` per result, no async frame. A class,
+ * its two `then` callbacks made at the first `next()`: a server holds one per graphql-ws
+ * subscription, and an object literal of closures cost each five closures, their context and a
+ * name string for its computed `[Symbol.asyncIterator]` method.
  */
-function releasing(source: AsyncIterator<ExecutionResult>, release: () => void): AsyncIterableIterator<ExecutionResult> {
-  const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next: () =>
-      source.next().then(
-        (step) => {
-          if (step.done) release();
-          return step;
-        },
-        (error: unknown) => {
-          release();
-          throw error;
-        },
-      ),
-    async return() {
-      release();
-      await source.return?.();
-      return DONE;
-    },
-    async throw(error: unknown) {
-      release();
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+class Releasing implements AsyncIterableIterator<ExecutionResult> {
+  private onStep: ((step: IteratorResult<ExecutionResult>) => IteratorResult<ExecutionResult>) | undefined;
+  private onError: ((error: unknown) => never) | undefined;
+
+  constructor(
+    private readonly source: AsyncIterator<ExecutionResult>,
+    private readonly release: () => void,
+  ) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then(
+      (this.onStep ??= (step) => {
+        if (step.done) this.release();
+        return step;
+      }),
+      (this.onError ??= (error: unknown) => {
+        this.release();
+        throw error;
+      }),
+    );
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.release();
+    await this.source.return?.();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.release();
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
 }
 
 /**
@@ -174,7 +186,7 @@ export function useSubscriptionGuard(o: SubscriptionGuardOptions): Plugin {
             return undefined;
           }
           const source = result[Symbol.asyncIterator]();
-          setResult(transport === 'http' ? endWhenInvalid(source, principal, o.watch, release) : releasing(source, release));
+          setResult(transport === 'http' ? endWhenInvalid(source, principal, o.watch, release) : new Releasing(source, release));
           return undefined;
         },
       };

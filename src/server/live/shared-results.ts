@@ -80,7 +80,24 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
   let documentId = documentIds.get(args.document);
   if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
   const key = `${documentId}\n${scope}\n${args.operationName ?? ''}\n${variablesKey(args)}`;
-  return mapStream(stream[Symbol.asyncIterator](), (event) => resultFor(event, key, args));
+  return new SharedResultStream(stream[Symbol.asyncIterator](), internKey(key), args);
+}
+
+/** Distinct sharing keys kept for interning; past this the table starts over (only less sharing of memory, never wrong). */
+const MAX_KEYS = 10_000;
+const keys = new Map<string, string>();
+
+/**
+ * One string per distinct key: every subscriber of a document (with the same scope and result
+ * variables) holds the same one, not a template literal's concatenation of its own (four string
+ * objects a subscriber in the heap snapshots of (g)), and the per-event check is a pointer compare.
+ */
+function internKey(key: string): string {
+  const known = keys.get(key);
+  if (known !== undefined) return known;
+  if (keys.size >= MAX_KEYS) keys.clear();
+  keys.set(key, key);
+  return key;
 }
 
 /** The JSON of the variables a payload can depend on, in a fixed order; absent ones stay absent (≠ null). */
@@ -118,33 +135,47 @@ function run(event: unknown, args: ExecutionArgs): Result {
 const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true });
 
 /**
- * `source` with each value mapped; `return()` passes straight to the source (unsubscribe is
- * immediate). `next` chains on the source's promise rather than being an async function: it runs
- * once per event per subscriber, and each suspended async frame and extra promise showed in the
- * fan-out profiles.
+ * `source` with each event mapped to its (shared) result; `return()` passes straight to the
+ * source (unsubscribe is immediate). A class rather than an object literal of closures: a server
+ * holds one per subscription, and the literal cost each subscriber five closures, their contexts
+ * and a name string for its computed `[Symbol.asyncIterator]` method (heap snapshots of (g)). `next`
+ * chains on the source's promise rather than being an async function: it runs once per event per
+ * subscriber, and each suspended async frame and extra promise showed in the fan-out profiles.
  */
-function mapStream<T>(source: AsyncIterator<T>, map: (value: T) => Result): AsyncIterableIterator<ExecutionResult> {
-  const step = (s: IteratorResult<T>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
+  /** `step` bound to this stream, made at the first `next()` and reused for every event. */
+  private onStep: ((s: IteratorResult<unknown>) => IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>>) | undefined;
+
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly key: string,
+    private readonly args: ExecutionArgs,
+  ) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then((this.onStep ??= (s) => this.step(s)));
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    if (this.source.throw) return this.step(await this.source.throw(error));
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+
+  private step(s: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
     if (s.done) return DONE;
-    const value = map(s.value);
+    const value = resultFor(s.value, this.key, this.args);
     return value instanceof Promise ? value.then((v) => ({ value: v, done: false })) : { value, done: false };
-  };
-  const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next: () => source.next().then(step),
-    async return() {
-      await source.return?.();
-      return DONE;
-    },
-    async throw(error: unknown) {
-      if (source.throw) return step(await source.throw(error));
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
