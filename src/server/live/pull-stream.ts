@@ -1,4 +1,4 @@
-import { readyStep } from './ready-step.js';
+import { PendingStep, readyStep } from './ready-step.js';
 
 /**
  * The push-to-pull bridge every subscription stream shares: the producer pushes values and
@@ -11,7 +11,8 @@ import { readyStep } from './ready-step.js';
  * thousands).
  */
 export abstract class PullStream<T> implements AsyncIterableIterator<T> {
-  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  /** The consumer waiting for a value: a promise's resolver, or (syncWake) the step it was given. */
+  private waiting: ((result: IteratorResult<T>) => void) | PendingStep<IteratorResult<T>> | undefined;
   private ended = false;
   private closed = false;
 
@@ -29,6 +30,14 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
   protected abstract clearQueue(): void;
   /** The consumer found nothing queued and will wait. */
   protected onEmpty(): void {}
+  /**
+   * A waiting consumer gets a PendingStep (ready-step.ts) rather than a promise: a value put then
+   * runs the consumer's chain of wrappers at once, in the producer's call. Off by default; a
+   * subclass whose producer can take that (task-stream.ts) turns it on.
+   */
+  protected get syncWake(): boolean {
+    return false;
+  }
 
   /** Hands a value to the waiting consumer, or keeps it; false when the stream refused it. */
   protected put(value: T): boolean {
@@ -36,7 +45,7 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
-      waiting({ value, done: false });
+      wake(waiting, { value, done: false });
       return true;
     }
     return this.enqueue(value);
@@ -49,7 +58,7 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
-      waiting(this.close());
+      wake(waiting, this.close());
     }
   }
 
@@ -59,6 +68,11 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     if (value !== undefined) return readyStep({ value, done: false });
     if (this.ended || this.closed) return Promise.resolve(this.close());
     this.onEmpty();
+    if (this.syncWake) {
+      const step = new PendingStep<IteratorResult<T>>();
+      this.waiting = step;
+      return step as unknown as Promise<IteratorResult<T>>;
+    }
     return new Promise((resolve) => {
       this.waiting = resolve;
     });
@@ -69,7 +83,11 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     this.waiting = undefined;
     const done = this.close();
-    waiting?.(done);
+    // The consumer's side: one job later, as with a promise, even for a PendingStep. Its caller
+    // (a wrapper ending the stream) may still hold that next() as pending and settle it after
+    // this returns: woken synchronously, the chain would settle it first with `done`.
+    if (typeof waiting === 'function') waiting(done);
+    else if (waiting) queueMicrotask(() => waiting.resolve(done));
     return Promise.resolve(done);
   }
 
@@ -89,4 +107,9 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     }
     return { value: undefined, done: true };
   }
+}
+
+function wake<T>(waiting: ((result: IteratorResult<T>) => void) | PendingStep<IteratorResult<T>>, result: IteratorResult<T>): void {
+  if (typeof waiting === 'function') waiting(result);
+  else waiting.resolve(result);
 }

@@ -30,6 +30,11 @@ export abstract class TaskStream extends PullStream<Task> {
     super();
   }
 
+  /** The hub hands out states in slices of its own (publisher.ts): a waiting subscriber's chain runs in it. */
+  protected override get syncWake(): boolean {
+    return true;
+  }
+
   /** Queues a task state for the consumer (a newer state of a task still queued replaces it). */
   push(task: Task): void {
     this.put(task);
