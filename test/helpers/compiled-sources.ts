@@ -16,6 +16,27 @@ export interface CompiledSources {
 
 const isTypeScript = (file: string): boolean => file.endsWith('.ts') && !file.endsWith('.d.ts');
 
+/** Copies of runs that ended without their teardown (killed): their process is gone. */
+async function removeAbandoned(): Promise<void> {
+  const runs = await readdir(CACHE).catch(() => [] as string[]);
+  await Promise.all(
+    runs.map(async (name) => {
+      const pid = Number(/^run-(\d+)-/.exec(name)?.[1]);
+      if (!pid || isAlive(pid)) return;
+      await rm(path.join(CACHE, name), { recursive: true, force: true });
+    }),
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
@@ -34,6 +55,7 @@ async function filesUnder(dir: string): Promise<string[]> {
  */
 export async function compileSources(): Promise<CompiledSources> {
   await mkdir(CACHE, { recursive: true });
+  await removeAbandoned();
   const dir = path.join(CACHE, `run-${process.pid}-${Date.now().toString(36)}`);
   const [srcFiles, helperFiles] = await Promise.all([filesUnder(path.join(ROOT, 'src')), filesUnder(path.join(ROOT, 'test', 'helpers'))]);
   await build({
