@@ -1,5 +1,5 @@
-import type { Client } from 'graphql-ws';
-import { disposeQuietly, toError, wsClient } from './ws-client.js';
+import { leanWsClient, type SubscriptionClient } from './lean-ws.js';
+import { toError, wsClient } from './ws-client.js';
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one host. */
 export const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -41,7 +41,7 @@ interface Tracked<T> extends ResumableSubscription {
  * `error` and fails the run.
  */
 export class ResumableConnection {
-  private client: Client;
+  private client: SubscriptionClient;
   private generation = 0;
   private readonly subs: Tracked<unknown>[] = [];
   private disposed = false;
@@ -96,8 +96,8 @@ export class ResumableConnection {
     await disposeQuietly(this.client);
   }
 
-  private connect(): Client {
-    const client = wsClient(this.url);
+  private connect(): SubscriptionClient {
+    const client = benchWsClient(this.url);
     const generation = this.generation;
     client.on('closed', () => {
       if (generation === this.generation && !this.disposed && this.openCount > 0) this.lost();
@@ -110,7 +110,7 @@ export class ResumableConnection {
     const current = (): boolean => generation === this.generation && !this.disposed;
     sub.starts += 1;
     sub.liveSince = wallNow();
-    this.client.subscribe<Record<string, unknown>>(
+    this.client.subscribe(
       { query: sub.spec.query, variables: sub.spec.variables() },
       {
         next: (result) => {
@@ -156,6 +156,24 @@ export class ResumableConnection {
 
   private fail(error: Error): void {
     this.error ??= error;
+  }
+}
+
+/**
+ * The subscriber client of (i) and (j): the lean one (lean-ws.ts), or with
+ * `BENCH_WS_CLIENT=graphql-ws` the graphql-ws library over `ws` as before, to A/B the
+ * measuring side itself (bench/README.md, "The event log (i, j)").
+ */
+export function benchWsClient(url: string): SubscriptionClient {
+  return process.env.BENCH_WS_CLIENT === 'graphql-ws' ? (wsClient(url) as unknown as SubscriptionClient) : leanWsClient(url);
+}
+
+/** Closes a client; a socket that is already gone is not an error at clean-up. */
+async function disposeQuietly(client: SubscriptionClient): Promise<void> {
+  try {
+    await client.dispose();
+  } catch {
+    // Nothing to release: the socket is closed.
   }
 }
 

@@ -1,6 +1,7 @@
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import { createFollowerStats, followFeed, followTasks, type FollowerStats } from '../lib/event-followers.js';
 import { gql } from '../lib/graphql-client.js';
+import { describeLoopDelay, watchLoopDelay } from '../lib/loop-delay.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
@@ -125,6 +126,7 @@ async function runOnce(
   const delivered = (): number => taskStats.tally.received + feedStats.reduce((sum, f) => sum + f.tally.received, 0);
   const deliveredBefore = delivered();
   const cpuStart = sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid });
+  const loop = watchLoopDelay();
   await wait(async () => (await eventsWritten()) - before >= n, 'half of the drain', 300_000);
 
   for (const c of connections) c.failoverTo(standby.url);
@@ -144,6 +146,7 @@ async function runOnce(
   // Feed order is commit order: an event committed after every drain event arrives after all of them.
   await wait(() => feedFollowers.every((f) => f.seen(endMarker)), 'every feed to pass the end marker', 120_000 + n * 3);
   const cpuEnd = sampleCpu(pidsAfter);
+  const loopDelay = loop.stop();
   const cpuSecondHalf = describeCpu(cpuRestart, cpuEnd);
   const serverMs = (cpuMsOf(cpuStart, cpuKill, 'server') ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, 'server') ?? Number.NaN);
   const deliveredInRun = delivered() - deliveredBefore;
@@ -162,7 +165,9 @@ async function runOnce(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
         `${feeds} taskEventFeed connections; the server SIGKILLed after ${n} drain events, ${resuming.length} connections resumed on a standby server process`,
     );
-    rec.notes.push(`event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}`);
+    rec.notes.push(
+      `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; ${describeLoopDelay(loopDelay)}`,
+    );
     rec.notes.push(`event log: taskEvents ${describeCheck(taskCheck)}; ${taskStats.replayed} replayed (ENQUEUED and after the restart)`);
     rec.notes.push(`event log: feeds ${describeCheck(feedCheck)}; ${feedStats.reduce((s, f) => s + f.replayed, 0)} replayed after the restart`);
   }
@@ -191,6 +196,10 @@ async function runOnce(
   rec.add(M.eventLogBytesPerTask, 'bytes', log.bytes / (ids.length + 3));
   // Both servers' CPU time per event handed to a follower (live and replayed): unlike the latency, hardly moved by other load.
   if (Number.isFinite(serverMs)) rec.add('event log: server CPU per event delivered', 'µs', (serverMs * 1000) / deliveredInRun);
+  // The measuring side: the harness's subscribers (this process), per event received, and how late its loop ran.
+  const clientsMs = (cpuMsOf(cpuStart, cpuKill, 'clients') ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, 'clients') ?? Number.NaN);
+  if (Number.isFinite(clientsMs)) rec.add('event log: harness (subscribers) CPU per event received', 'µs', (clientsMs * 1000) / deliveredInRun);
+  rec.add('event log: harness event-loop delay p99', 'ms', loopDelay.p99);
 }
 
 function lostOrRepeated(c: TallyCheck): number {

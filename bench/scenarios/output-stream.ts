@@ -1,13 +1,14 @@
-import type { Client } from 'graphql-ws';
+import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
+import { describeLoopDelay, watchLoopDelay } from '../lib/loop-delay.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
-import { wallNow } from '../lib/resumable-ws.js';
+import { benchWsClient, wallNow } from '../lib/resumable-ws.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { Samples } from '../lib/stats.js';
 import { range, waitUntil } from '../lib/wait.js';
-import { disposeQuietly, toError, wsClient } from '../lib/ws-client.js';
+import { toError } from '../lib/ws-client.js';
 import { createTaskwireSystem, STREAM_TASK, type TaskwireSystem } from '../systems/taskwire.js';
 
 /**
@@ -51,14 +52,14 @@ interface ChunkLatency {
   lastReceived: number;
 }
 
-function read(client: Client, id: string, types: string[], keep: boolean, latency: ChunkLatency | undefined): Reader {
+function read(client: SubscriptionClient, id: string, types: string[], keep: boolean, latency: ChunkLatency | undefined): Reader {
   const r: Reader = { enqueued: false, chunks: keep ? [] : undefined, received: 0, outOfOrder: 0, lastVersion: 0, done: Promise.resolve() };
   r.done = new Promise<void>((resolve, reject) => {
-    client.subscribe<{ taskEvents: OutputEvent }>(
+    client.subscribe(
       { query: OUTPUT_EVENTS, variables: { id, types } },
       {
         next: (result) => {
-          const e = result.data?.taskEvents;
+          const e = result.data?.taskEvents as OutputEvent | undefined;
           if (result.errors || !e) return reject(new Error(`output subscription: ${JSON.stringify(result.errors ?? result)}`));
           const now = wallNow();
           if (e.version <= r.lastVersion) r.outOfOrder += 1;
@@ -110,14 +111,14 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
   const db = await freshDatabase(job.adminUrl, job.template);
   const core = await createTaskwireSystem(db.url);
   const processes: ServerProcess[] = [];
-  const clients: Client[] = [];
+  const clients: SubscriptionClient[] = [];
   try {
     const { id } = await core.deps.queue.enqueue({ name: STREAM_TASK, args: [count, rate] });
     const server = await startServerProcess(job.root, { databaseUrl: db.url, server: true, worker: false }, job.profileDir);
     processes.push(server);
     const latency: ChunkLatency = { total: new Samples(), toStored: new Samples(), fromStored: new Samples(), lastReceived: 0 };
     const readers = range(0, subscribers).map((s) => {
-      const client = wsClient(server.url);
+      const client = benchWsClient(server.url);
       clients.push(client);
       return read(client, id, ['ENQUEUED', 'OUTPUT'], s === 0, latency);
     });
@@ -133,8 +134,10 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     processes.push(worker);
     const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
     const cpuBefore = sampleCpu(pids);
+    const loop = watchLoopDelay();
     await withTimeout(Promise.all(readers.map((r) => r.done)), 60_000 + (count * 1000) / rate, 'every output stream to end');
     const cpuAfter = sampleCpu(pids);
+    const loopDelay = loop.stop();
     const cpu = describeCpu(cpuBefore, cpuAfter);
 
     const bad = readers.filter((r) => r.received !== count || r.outOfOrder > 0);
@@ -143,7 +146,7 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
       throw new Error(`output: ${bad.length} of ${subscribers} subscribers did not get every chunk once in order (e.g. ${b.received} of ${count}, ${b.outOfOrder} out of order)`);
     }
     const live = readers[0]?.chunks ?? [];
-    const lateClient = wsClient(server.url);
+    const lateClient = benchWsClient(server.url);
     clients.push(lateClient);
     const replayStart = performance.now();
     const late = read(lateClient, id, ['OUTPUT'], true, undefined);
@@ -171,14 +174,18 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     // CPU time per message hardly depends on how busy the machine is, unlike the latency.
     const serverMs = cpuMsOf(cpuBefore, cpuAfter, 'server');
     if (serverMs !== undefined) rec.add('output: server CPU per message delivered', 'µs', (serverMs * 1000) / (count * subscribers));
+    // The measuring side: a harness whose loop runs late stamps every message late.
+    const clientsMs = cpuMsOf(cpuBefore, cpuAfter, 'clients');
+    if (clientsMs !== undefined) rec.add('output: harness (subscribers) CPU per message received', 'µs', (clientsMs * 1000) / (count * subscribers));
+    rec.add('output: harness event-loop delay p99', 'ms', loopDelay.p99);
     if (rep === 1) {
       rec.notes.push(
         `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers, each complete and in order, and to a late reader alike; ` +
-          `while streaming: ${cpu}`,
+          `while streaming: ${cpu}; ${describeLoopDelay(loopDelay)}`,
       );
     }
   } finally {
-    await Promise.all(clients.map(disposeQuietly));
+    await Promise.all(clients.map((c) => c.dispose().catch(() => undefined)));
     for (const p of processes) await p.stop();
     await core.close();
     await db.drop();
