@@ -71,6 +71,10 @@ async function claimPlan(url: string, limit: number): Promise<string> {
   try {
     const c = await db.sql.reserve();
     try {
+      // A session's first claim plans taskwire_claim's body (~20 ms, cold catalog): log a later one, as the worker runs it.
+      await c`BEGIN`;
+      await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
+      await c`ROLLBACK`;
       await c`BEGIN`;
       await c`LOAD 'auto_explain'`;
       const settings = ['log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_format = json'];
@@ -90,10 +94,13 @@ async function claimPlan(url: string, limit: number): Promise<string> {
   // Nested statements finish, and are logged, before the statement that ran them.
   const top = plans.pop();
   if (!top) return 'no plan logged (auto_explain unavailable?)';
+  // The pick is a CTE of the caller's statement, or of a nested one (taskwire_claim's body).
   let next: PlanNode | undefined;
-  walk(top.root, (n) => {
-    if (n['Subplan Name'] === 'CTE next') next ??= n;
-  });
+  for (const p of [top, ...plans]) {
+    walk(p.root, (n) => {
+      if (n['Subplan Name'] === 'CTE next') next ??= n;
+    });
+  }
   const nodes: string[] = [];
   if (next) walk(next, (n) => nodes.push(label(n)), true);
   else walk(top.root, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
