@@ -63,6 +63,12 @@ export interface TaskEventHubOptions {
 }
 
 const RESYNC = Number.MAX_SAFE_INTEGER;
+/**
+ * Tasks remembered as read ahead of their notifications (see `ahead` below). An entry leaves when
+ * its last notification comes; this bound is for those that never do (a notification lost while
+ * the listener was down): past it the oldest are forgotten, at worst costing a re-read.
+ */
+const AHEAD_MAX = 100_000;
 
 /**
  * One process's fan-out of task changes. Notifications name only `id:version:status`; the
@@ -99,6 +105,15 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   const known = new Map<string, Task>();
   /** Announced changes not read yet: id → highest version announced (RESYNC: read regardless). */
   let pending = new Map<string, number>();
+  /**
+   * Tasks whose read returned a newer version than announced (a 1 ms task read at its STARTED
+   * notification is often SUCCEEDED already): id → the version published. The notifications up to
+   * it are still on their way; each is skipped when it comes (not read, not published again), and
+   * the entry goes with the last. `known` does this for tasks watched by id; this is for the ones
+   * only filter subscribers see, which remember a bounded number of versions each (a burst of
+   * 20,000 tasks outran that memory, and a re-read handed a task's end to a filter twice).
+   */
+  const ahead = new Map<string, number>();
   let snapshots = new Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]>();
   let listener: Listener | undefined;
   let flushing: Promise<void> | undefined;
@@ -122,7 +137,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     stats.subscriptions -= 1;
     if (stats.subscriptions === 0) drained?.();
   };
-  const knownVersion = (id: string): number => known.get(id)?.version ?? 0;
+  const knownVersion = (id: string): number => Math.max(known.get(id)?.version ?? 0, ahead.get(id) ?? 0);
   const watched = (id: string): boolean => byTask.has(id) || byFilter.size > 0;
 
   /** Does anyone here watch this task, or could a filter subscription want it in this status? */
@@ -140,8 +155,12 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     logs.onNotices(notices);
     for (const event of notices) {
       stats.events += 1;
+      const knownAt = knownVersion(event.id);
+      const readUpTo = ahead.get(event.id);
+      // Notifications come in commit order, and a task's versions in that order: from this one on, none is older.
+      if (readUpTo !== undefined && event.version >= readUpTo) ahead.delete(event.id);
       // Output only: the task's state did not change, so its state subscribers have nothing to read.
-      if (event.outputOnly || !wanted(event.id, event.status) || knownVersion(event.id) >= event.version) {
+      if (event.outputOnly || !wanted(event.id, event.status) || knownAt >= event.version) {
         stats.skippedEvents += 1;
         continue;
       }
@@ -182,7 +201,14 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
    */
   async function flush(): Promise<void> {
     while (!closed && (pending.size > 0 || snapshots.size > 0)) {
-      const changes = [...pending].filter(([id, version]) => watched(id) && knownVersion(id) < version).map(([id]) => id);
+      const announced = pending;
+      const changes: string[] = [];
+      for (const [id, version] of pending) {
+        if (watched(id) && knownVersion(id) < version) changes.push(id);
+        // Announced while the read that overtook it was out: nothing older is still to come.
+        const readUpTo = ahead.get(id);
+        if (readUpTo !== undefined && version >= readUpTo) ahead.delete(id);
+      }
       const firsts = snapshots;
       pending = new Map();
       snapshots = new Map();
@@ -206,7 +232,9 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       const byId = new Map(rows.map((task) => [task.id, task]));
       for (const id of changes) {
         const task = byId.get(id);
-        if (task) publisher.publish(task);
+        if (!task) continue;
+        if (task.version > (announced.get(id) ?? 0)) noteAhead(id, task.version);
+        publisher.publish(task);
       }
       // A first state read for a new subscriber may be a version whose notification has not
       // arrived yet; once it does, it is skipped as known, so filter subscribers get it here.
@@ -219,6 +247,12 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       }
       for (const [id, waiters] of firsts) for (const w of waiters) w.resolve(byId.get(id));
     }
+  }
+
+  function noteAhead(id: string, version: number): void {
+    ahead.delete(id);
+    ahead.set(id, version);
+    if (ahead.size > AHEAD_MAX) ahead.delete(ahead.keys().next().value as string);
   }
 
   async function read(ids: string[], forChanges: boolean, forSnapshots: boolean): Promise<Task[]> {

@@ -4,6 +4,8 @@ import type { Task } from '../../../src/queue/index.js';
 import { claimTasks } from '../../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../../src/queue/sql/complete-tasks.js';
 import { createTaskEventHub, type TaskEventHub } from '../../../src/server/live/hub.js';
+import { EVENTS_CHANNEL } from '../../../src/queue/events.js';
+import { uuidv7 } from '../../../src/queue/uuid.js';
 import { createTestApp, type TestApp } from '../../helpers/app.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -49,6 +51,37 @@ describe('createTaskEventHub', () => {
       expect(hub.stats.changeReadQueries).toBeLessThanOrEqual(steps + 2);
     } finally {
       await runner.stop();
+    }
+  });
+
+  it('a task read ahead of its notifications is not read, nor handed to a filter subscriber, again when they come', async () => {
+    const sql = app.deps.db.sql;
+    const name = 'demo.read-ahead';
+    const early = hub.watchTasks({ name });
+    let late: AsyncIterableIterator<Task> | undefined;
+    try {
+      // Written without NOTIFY (no statement of the core does that) so that the test sends the
+      // notifications itself, in the order a loaded server sees them: t is SUCCEEDED (version 3)
+      // by the time its STARTED notification (version 2) is read.
+      const [t, u] = [uuidv7(), uuidv7()];
+      await sql`INSERT INTO tasks (id, name, args) VALUES (${t}, ${name}, '[]'), (${u}, ${name}, '[]')`;
+      await sql`UPDATE tasks SET status = 'SUCCEEDED', finished_at = now(), version = 3 WHERE id = ${t}`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${t}:2:RUNNING`})`;
+      expect((await early.next()).value).toMatchObject({ id: t, version: 3, status: 'SUCCEEDED' });
+      // A filter subscriber that has not seen t (as one whose bounded memory of versions moved on
+      // in a burst of 20,000 tasks): t's own SUCCEEDED notification must not bring t back.
+      late = hub.watchTasks({ name });
+      const reads = hub.stats.taskReads;
+      await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${u}`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${t}:3:SUCCEEDED`})`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${u}:2:CANCELLED`})`;
+      // Notifications are handled in order: u's arrival means t's was handled before it.
+      expect((await late.next()).value).toMatchObject({ id: u, version: 2 });
+      expect((await early.next()).value).toMatchObject({ id: u, version: 2 });
+      expect(hub.stats.taskReads - reads).toBe(1);
+    } finally {
+      await early.return?.();
+      await late?.return?.();
     }
   });
 
