@@ -14,6 +14,11 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
   '--no-first-run',
+  // Chromium's Local Network Access checks treat a page whose response the test fulfils itself
+  // (Playwright's route.fulfill: no IP address behind it) as public, and then refuse, now and then,
+  // its WebSocket to 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS): the package's
+  // browser test failed on it in CI. Every page here talks to a server on loopback by design.
+  '--disable-features=LocalNetworkAccessChecks',
 ];
 
 /** Browser tests are skipped without Chromium, except in CI, where a missing browser is a failure. */
