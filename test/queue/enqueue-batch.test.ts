@@ -34,7 +34,8 @@ function insertsWaitingForLock(n: number): Promise<true> {
   return waitFor(async () => {
     const [row] = await t.app.sql`
       SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO tasks%' AND datname = current_database()`;
+      WHERE wait_event_type = 'Lock' AND (query LIKE '%INSERT INTO tasks%' OR query LIKE '%taskwire_enqueue(%')
+        AND datname = current_database()`;
     return Number(row?.n) === n || undefined;
   }, { message: `${n} enqueue statements waiting for a lock` }) as Promise<true>;
 }

@@ -65,7 +65,8 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
  * lookups: about half of a bulk enqueue of 20,000; docs/decisions.md "Bulk enqueue").
  *
  * A row without an idempotency key is always inserted (or the statement fails), so without
- * keys the statement is a plain INSERT. With keys, a row whose key exists in its tenant is not
+ * keys the statement is a plain INSERT, sent as a call of taskwire_enqueue, whose plan is cached
+ * (`insertFunction`). With keys, a row whose key exists in its tenant is not
  * inserted (ON CONFLICT on the partial unique index tasks_idempotency_key_idx over (tenant,
  * idempotency_key), whose predicate the conflict target repeats so that PostgreSQL infers it;
  * see `KeyConflicts`); the caller reads the existing task. Another tenant's key is no conflict:
@@ -83,6 +84,49 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
   if (rows.length === 0) return { enqueuedAt: new Date(), insertedWithKey: new Set() };
   const withKeys = rows.some((r) => r.idempotencyKey !== null);
   const c = encodeColumns(rows);
+  const row = withKeys ? await insertStatement(exec, c, keyConflicts) : await insertFunction(exec, c);
+  const insertedWithKey = new Set(row.insertedWithKey ? row.insertedWithKey.split(',') : []);
+  const keyless = rows.reduce((n, r) => n + (r.idempotencyKey === null ? 1 : 0), 0);
+  if (Number(row.inserted) !== keyless + insertedWithKey.size) {
+    throw new Error(`insertTasks: ${row.inserted} rows inserted, expected ${keyless + insertedWithKey.size}`);
+  }
+  return { enqueuedAt: toDate(row.enqueuedAt), insertedWithKey };
+}
+
+interface InsertResult {
+  enqueuedAt: Date | string;
+  inserted: number | string;
+  /** Ids of the inserted rows that carry a key, comma-separated (null or absent: none). */
+  insertedWithKey?: string | null;
+}
+
+/**
+ * Rows without keys (every single enqueue of the batcher, most bulk enqueues): the statement
+ * below without ON CONFLICT, as taskwire_enqueue (drizzle/0019_enqueue_function.sql), whose plan
+ * is cached. The pool plans every statement afresh (force_custom_plan, src/db/client.ts): the
+ * statement took ~0.18 ms to plan per single enqueue, twice as long as it took to run.
+ */
+async function insertFunction(exec: Executor, c: Columns): Promise<InsertResult> {
+  const [result] = await exec`
+    SELECT * FROM taskwire_enqueue(${c.ids}::uuid[],
+      ${c.name.each}::jsonb, ${c.name.all}::text,
+      ${c.queue.each}::jsonb, ${c.queue.all}::text,
+      ${c.priority.each}::jsonb, ${c.priority.all}::smallint,
+      ${c.args.each}::jsonb, ${c.args.all}::jsonb,
+      ${c.kwargs.each}::jsonb, ${c.kwargs.all}::jsonb,
+      ${c.maxAttempts.each}::jsonb, ${c.maxAttempts.all}::int,
+      ${c.runAfter.each}::jsonb, ${c.runAfter.all}::timestamptz,
+      ${c.timeoutMs.each}::jsonb, ${c.timeoutMs.all}::int,
+      ${c.resultTtlMs.each}::jsonb, ${c.resultTtlMs.all}::bigint,
+      ${c.backoff.each}::jsonb, ${c.backoff.all}::jsonb,
+      ${c.tenant.each}::jsonb, ${c.tenant.all}::text,
+      ${c.createdBy.each}::jsonb, ${c.createdBy.all}::text,
+      ${c.concurrencyKey.each}::jsonb, ${c.concurrencyKey.all}::text)`;
+  return result as InsertResult;
+}
+
+/** Rows with keys: one statement, its ON CONFLICT by `keyConflicts`. */
+async function insertStatement(exec: Executor, c: Columns, keyConflicts: KeyConflicts): Promise<InsertResult> {
   // `o` is the row number (1-based); a column sent whole is NULL here and its value is the single one.
   const [result] = await exec`
     WITH input AS (
@@ -107,7 +151,7 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
              coalesce(${c.createdBy.each}::jsonb ->> j, ${c.createdBy.all}::text),
              coalesce(${c.concurrencyKey.each}::jsonb ->> j, ${c.concurrencyKey.all}::text)
       FROM input
-      ${exec.unsafe(withKeys ? ON_CONFLICT[keyConflicts] : '')}
+      ${exec.unsafe(ON_CONFLICT[keyConflicts])}
       RETURNING id, queue, version, status, attempts, idempotency_key
     ),
     woken AS (
@@ -118,13 +162,7 @@ export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], k
            (SELECT count(*) FROM changed) AS inserted,
            (SELECT string_agg(id::text, ',') FROM changed WHERE idempotency_key IS NOT NULL) AS "insertedWithKey",
            ${exec.unsafe(NOTIFICATION_COUNT)} AS notifications`;
-  const row = result as { enqueuedAt: Date | string; inserted: number | string; insertedWithKey: string | null };
-  const insertedWithKey = new Set(row.insertedWithKey ? row.insertedWithKey.split(',') : []);
-  const keyless = rows.reduce((n, r) => n + (r.idempotencyKey === null ? 1 : 0), 0);
-  if (Number(row.inserted) !== keyless + insertedWithKey.size) {
-    throw new Error(`insertTasks: ${row.inserted} rows inserted, expected ${keyless + insertedWithKey.size}`);
-  }
-  return { enqueuedAt: toDate(row.enqueuedAt), insertedWithKey };
+  return result as InsertResult;
 }
 
 /**
