@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { encodeJson, JsonEncodeError, storableText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
 import type { Logger } from '../logger.js';
+import type { AttemptController } from './attempt-controller.js';
 import type { ProgressUpdate, TaskDefinition } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
 import { createSnoozeRequest } from './snooze.js';
@@ -30,7 +31,7 @@ export interface ExecuteOptions {
   task: Task;
   definition: TaskDefinition | undefined;
   workerId: string;
-  controller: AbortController;
+  controller: AttemptController;
   /** After an abort, how long the handler gets to stop before its slot is taken back, in ms. */
   abandonAfterMs: number;
   maxResultBytes: number;
@@ -76,17 +77,17 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   const timer = timeoutMs ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined;
   let abandonTimer: NodeJS.Timeout | undefined;
   const abandoned = new Promise<typeof ABANDONED>((resolve) => {
-    const arm = () => {
+    controller.onAbort(() => {
       abandonTimer = setTimeout(() => resolve(ABANDONED), o.abandonAfterMs);
-    };
-    if (controller.signal.aborted) arm();
-    else controller.signal.addEventListener('abort', arm, { once: true });
+    });
   });
-  const log = o.log.child({ taskId: task.id, attempt: task.attempts });
   const snooze = createSnoozeRequest();
   const handler = (async () =>
     definition.run(parsed.args, {
-      signal: controller.signal,
+      // Made on first read (attempt-controller.ts): most handlers never read it.
+      get signal() {
+        return controller.signal;
+      },
       progress: o.progress,
       output: o.output,
       retryAfter: snooze.ask,
@@ -96,12 +97,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
       workerId: o.workerId,
       kwargs: parsed.kwargs,
       dependencies,
-      log: {
-        debug: (msg, extra) => log.debug(extra ?? {}, msg),
-        info: (msg, extra) => log.info(extra ?? {}, msg),
-        warn: (msg, extra) => log.warn(extra ?? {}, msg),
-        error: (msg, extra) => log.error(extra ?? {}, msg),
-      },
+      log: new AttemptLog(o.log, task),
     }))().then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
@@ -111,7 +107,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   clearTimeout(timer);
   clearTimeout(abandonTimer);
 
-  const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
+  const reason = controller.reason;
   if (reason === 'lost') return { kind: 'lost' };
   if (reason === 'shutdown') return { kind: 'released' };
   if (reason === 'cancel') {
@@ -127,6 +123,34 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   if (snooze.delayMs !== undefined) return { kind: 'snoozed', delayMs: snooze.delayMs };
   if (!settled.ok) return failed(describeError(settled.error), true);
   return encodeResult(settled.value, o.maxResultBytes);
+}
+
+/**
+ * `ctx.log`: the worker's logger with the task's id and attempt, its child made on the first
+ * line logged. A child per attempt (pino serializes its bindings at once), made whether the
+ * handler logs or not, was a few µs of every no-op task in a drain.
+ */
+class AttemptLog {
+  #child: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly task: Task,
+  ) {}
+  get #log(): Logger {
+    return (this.#child ??= this.parent.child({ taskId: this.task.id, attempt: this.task.attempts }));
+  }
+  debug(msg: string, extra?: Record<string, unknown>): void {
+    this.#log.debug(extra ?? {}, msg);
+  }
+  info(msg: string, extra?: Record<string, unknown>): void {
+    this.#log.info(extra ?? {}, msg);
+  }
+  warn(msg: string, extra?: Record<string, unknown>): void {
+    this.#log.warn(extra ?? {}, msg);
+  }
+  error(msg: string, extra?: Record<string, unknown>): void {
+    this.#log.error(extra ?? {}, msg);
+  }
 }
 
 function encodeResult(value: unknown, maxBytes: number): Outcome {

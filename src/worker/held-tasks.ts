@@ -1,10 +1,11 @@
 import type { Task } from '../queue/task.js';
+import { AttemptController } from './attempt-controller.js';
 import type { AbortReason } from './execute-task.js';
 
 /** An attempt running in a slot. */
 export interface RunningAttempt {
   task: Task;
-  controller: AbortController;
+  controller: AttemptController;
 }
 
 interface WaitingTask {
@@ -34,7 +35,7 @@ export interface HeldTasks {
   takeAllWaiting(): Task[];
   waitingTasks(): Task[];
   /** Puts an attempt in a slot; returns the controller that aborts it. */
-  startRunning(task: Task): AbortController;
+  startRunning(task: Task): AttemptController;
   runningAttempts(): RunningAttempt[];
   /** The handler is done: the slot is free, the outcome is being written, the lease is still ours. */
   toRecording(task: Task): void;
@@ -45,12 +46,14 @@ export interface HeldTasks {
 }
 
 export function createHeldTasks(): HeldTasks {
-  // Keyed by attempt (`id:attempts`), not by task: after its lease was taken back, a task can
-  // be claimed again by this same worker while the old attempt's handler still runs.
-  const running = new Map<string, RunningAttempt>();
+  // Keyed by attempt, not by task id: after its lease was taken back, a task can be claimed
+  // again by this same worker while the old attempt's handler still runs. A Task object is one
+  // attempt (each claim makes its own), so the object is the key: a key string built three
+  // times per task cost more than the map did in a drain of no-op tasks.
+  const running = new Map<Task, RunningAttempt>();
   // Handler done, outcome not yet stored (a batch in flight, or retries while the database is
   // away): still ours, so heartbeats keep their leases, or the rescuer would run them again.
-  const recording = new Map<string, Task>();
+  const recording = new Set<Task>();
   let waiting: WaitingTask[] = [];
 
   return {
@@ -87,26 +90,24 @@ export function createHeldTasks(): HeldTasks {
     },
     waitingTasks: () => waiting.map((w) => w.task),
     startRunning(task) {
-      const controller = new AbortController();
-      running.set(attemptKey(task), { task, controller });
+      const controller = new AttemptController();
+      running.set(task, { task, controller });
       return controller;
     },
     runningAttempts: () => [...running.values()],
     toRecording(task) {
-      const key = attemptKey(task);
-      running.delete(key);
-      recording.set(key, task);
+      running.delete(task);
+      recording.add(task);
     },
     forget(task) {
-      const key = attemptKey(task);
-      running.delete(key);
-      recording.delete(key);
+      running.delete(task);
+      recording.delete(task);
     },
     ids() {
       const ids = new Set<string>();
       for (const w of waiting) ids.add(w.task.id);
       for (const r of running.values()) ids.add(r.task.id);
-      for (const t of recording.values()) ids.add(t.id);
+      for (const t of recording) ids.add(t.id);
       return [...ids];
     },
   };
@@ -114,9 +115,5 @@ export function createHeldTasks(): HeldTasks {
 
 /** Tells a running attempt to stop, once: the first reason is the one its outcome follows. */
 export function abortAttempt(attempt: RunningAttempt, reason: AbortReason): void {
-  if (!attempt.controller.signal.aborted) attempt.controller.abort(reason);
-}
-
-function attemptKey(task: Task): string {
-  return `${task.id}:${task.attempts}`;
+  attempt.controller.abort(reason);
 }

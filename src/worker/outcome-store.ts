@@ -109,32 +109,42 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     return JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
   }
 
+  // One closure and one small object per attempt (made for every attempt, used by few): the
+  // writer below is shared.
   function progressReporter(task: Task): (update: ProgressUpdate) => Promise<void> {
-    let writing: Promise<void> | undefined;
-    let next: ProgressUpdate | undefined;
-    const write = async (): Promise<void> => {
-      while (next) {
-        const update = next;
-        next = undefined;
-        await updateProgress(sql, {
-          id: task.id,
-          attempt: task.attempts,
-          workerId,
-          current: finiteOrNull(update.current),
-          total: finiteOrNull(update.total),
-          message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
-        }).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, 'progress update failed'));
-      }
-      writing = undefined;
-    };
+    const state: ProgressState = { task, writing: undefined, next: undefined };
     return (update) => {
-      next = update;
-      writing ??= write();
-      return writing;
+      state.next = update;
+      state.writing ??= writeProgress(state);
+      return state.writing;
     };
   }
 
+  async function writeProgress(state: ProgressState): Promise<void> {
+    const { task } = state;
+    while (state.next) {
+      const update = state.next;
+      state.next = undefined;
+      await updateProgress(sql, {
+        id: task.id,
+        attempt: task.attempts,
+        workerId,
+        current: finiteOrNull(update.current),
+        total: finiteOrNull(update.total),
+        message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
+      }).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, 'progress update failed'));
+    }
+    state.writing = undefined;
+  }
+
   return { record, handBack, progressReporter };
+}
+
+/** One attempt's progress writes: one in flight, the latest waiting one next. */
+interface ProgressState {
+  task: Task;
+  writing: Promise<void> | undefined;
+  next: ProgressUpdate | undefined;
 }
 
 function finiteOrNull(value: number | undefined): number | null {

@@ -1,0 +1,119 @@
+/**
+ * `npx tsx bench/tools/drain-cost.ts [tasks=20000] [rounds=3]`: what a drain costs, per task, on both
+ * sides (issue 17). Per round: a fresh database, `tasks` no-op tasks bulk-enqueued, one runner of
+ * the benchmark's taskwire system (default settings, concurrency 10) started in this process, the
+ * clock from the start until every task ran and none is unfinished. Prints per round and the
+ * median: jobs/s; the worker's CPU µs per task (this process: the enqueue is before the clock, and
+ * the harness only counts runs) and its event-loop utilization (idle = waiting on round trips);
+ * PostgreSQL's CPU µs per task (every process of the cluster, from /proc); and, from
+ * pg_stat_statements (track_planning on), each statement's calls, rows per call and exec + plan µs
+ * per task. With DRAIN_CPU_PROF=FILE, a V8 CPU profile of the drains alone (the clock's span) is
+ * written there, for bench/tools/profile-summary.ts. Timing varies with the machine's load; CPU per task and statement µs per task much less.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { createDatabase, startBenchPostgres } from '../lib/pg.js';
+import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
+import { createTaskwireSystem } from '../systems/taskwire.js';
+
+const TASKS = Number(process.argv[2] ?? 20000);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const TICK_US = 10_000;
+
+/** CPU µs (user + system) of a process, from /proc; 0 when it is gone. */
+function cpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_US;
+  } catch {
+    return 0;
+  }
+}
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return -1;
+  }
+}
+/** CPU µs of the postmaster and every child it has now. */
+function clusterCpuUs(postmaster: number): Map<number, number> {
+  const out = new Map<number, number>([[postmaster, cpuUs(postmaster)]]);
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && parentOf(pid) === postmaster) out.set(pid, cpuUs(pid));
+  }
+  return out;
+}
+function spent(before: Map<number, number>, after: Map<number, number>): number {
+  let us = 0;
+  for (const [pid, v] of after) us += v - (before.get(pid) ?? 0);
+  return us;
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+const pg = await startBenchPostgres(['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on']);
+const profiler = process.env.DRAIN_CPU_PROF ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+}
+const results: { rate: number; workerUs: number; pgUs: number; elu: number }[] = [];
+for (let round = 1; round <= ROUNDS; round++) {
+  const url = await createDatabase(pg.adminUrl, `dc${round}`);
+  await migrateDatabase(url);
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+  const [{ pid: backend }] = (await sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
+  const postmaster = parentOf(backend);
+  const system = await createTaskwireSystem(url);
+  // Open the pool's connections before the clock, as (m) does.
+  await Promise.all(Array.from({ length: 10 }, () => system.deps.db.sql`SELECT 1`));
+  await system.enqueueMany(range(0, TASKS));
+  await sql`SELECT pg_stat_statements_reset()`;
+  const runs = new ExecutionCounter();
+  const pgBefore = clusterCpuUs(postmaster);
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  if (profiler) await profiler.post('Profiler.start');
+  const t0 = performance.now();
+  await system.startWorker((id) => runs.record(id));
+  await runs.waitForDistinct(TASKS, 300000);
+  await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });
+  const ms = performance.now() - t0;
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(`${process.env.DRAIN_CPU_PROF}.${round}.cpuprofile`, JSON.stringify(profile));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
+  const pgAfter = clusterCpuUs(postmaster);
+  const r = { rate: TASKS / (ms / 1000), workerUs: (cpu.user + cpu.system) / TASKS, pgUs: spent(pgBefore, pgAfter) / TASKS, elu: elu.utilization };
+  results.push(r);
+  console.log(`round ${round}: ${Math.round(r.rate)} jobs/s; worker ${r.workerUs.toFixed(1)} µs CPU/task, event loop ${Math.round(100 * r.elu)}% busy; PostgreSQL ${r.pgUs.toFixed(1)} µs CPU/task`);
+  const rows = await sql`
+    SELECT calls::int, rows::int, total_exec_time AS exec_ms, total_plan_time AS plan_ms,
+           left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS q
+    FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 8`;
+  for (const s of rows) {
+    const perTask = ((Number(s.exec_ms) + Number(s.plan_ms)) * 1000) / TASKS;
+    console.log(`  ${String(s.calls).padStart(6)} calls ${(Number(s.rows) / Math.max(1, Number(s.calls))).toFixed(1).padStart(7)} rows/call ${perTask.toFixed(1).padStart(6)} µs/task (plan ${((Number(s.plan_ms) * 1000) / TASKS).toFixed(1)})  ${String(s.q)}`);
+  }
+  await system.stopWorker();
+  await system.close();
+  await sql.end();
+}
+console.log(
+  `median of ${ROUNDS}: ${Math.round(median(results.map((r) => r.rate)))} jobs/s; worker ${median(results.map((r) => r.workerUs)).toFixed(1)} µs/task; ` +
+    `PostgreSQL ${median(results.map((r) => r.pgUs)).toFixed(1)} µs/task; event loop ${Math.round(100 * median(results.map((r) => r.elu)))}% busy`,
+);
+await pg.stop();
+process.exit(0);
