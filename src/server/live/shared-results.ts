@@ -1,6 +1,8 @@
 import type { Plugin } from 'graphql-yoga';
 import { createRequire } from 'node:module';
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from 'graphql';
+import { PullStream } from './pull-stream.js';
+import { readyStep } from './ready-step.js';
 import { resultVariablesOf } from './result-variables.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { markRequestErrors } from '../../graphql/errors.js';
@@ -37,8 +39,42 @@ const aside = new WeakMap<object, SharedResults>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
 
-/** Subscription events executed in this process (each result then shared by every subscriber of its key). */
-export const sharedResultStats: { executions: number } = { executions: 0 };
+/**
+ * Subscription events executed in this process (each result then shared by every subscriber of its
+ * key), and results handed on through the fast lane (ReadyResults).
+ */
+export const sharedResultStats: { executions: number; fastLane: number } = { executions: 0, fastLane: 0 };
+
+/**
+ * The fast lane of a subscription's results, for the graphql-ws pump (ws-connection.ts): a result
+ * of an event already queued in the stream, error-free and computed, is handed on without going
+ * through the per-result wrappers between this stream and the socket. Those wrappers are envelop's
+ * result hooks, its error wrapper and the subscription guard's release wrapper; in this server the
+ * only result hook is yoga's masked errors, which changes a result only when it has `errors`, and
+ * the error and release wrappers act only on a thrown error or the end — so for such a result the
+ * chain hands on the very object it was given (test/server/live/fast-lane.test.ts checks the list
+ * of hooks). Any other step (the first of a burst, one with errors, one still running, the end)
+ * goes through the whole chain as before, in order. At 2,000 output chunks/s to 100 subscribers the
+ * chain was about a third of the server's CPU per message with the GC of its allocations
+ * (bench (j), bench/README.md "The event log (i, j)").
+ */
+export interface ReadyResults {
+  /** The next result, if it is queued, error-free and computed; otherwise undefined (then call next()). */
+  takeReady(): ExecutionResult | undefined;
+}
+
+/** The shared stream made for an operation, by its context object (one per graphql-ws operation). */
+const byContext = new WeakMap<object, SharedResultStream>();
+
+/**
+ * The fast lane of the operation whose arguments had `context` (taken once: the pump keeps it), or
+ * undefined when its stream was not made here or cannot take values synchronously.
+ */
+export function takeReadyResults(context: object): ReadyResults | undefined {
+  const stream = byContext.get(context);
+  byContext.delete(context);
+  return stream?.canTakeReady() ? stream : undefined;
+}
 
 /**
  * Subscriptions execute each event once per distinct operation rather than once per
@@ -80,7 +116,9 @@ async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterat
   let documentId = documentIds.get(args.document);
   if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
   const key = `${documentId}\n${scope}\n${args.operationName ?? ''}\n${variablesKey(args)}`;
-  return new SharedResultStream(stream[Symbol.asyncIterator](), internKey(key), args);
+  const shared = new SharedResultStream(stream[Symbol.asyncIterator](), internKey(key), args);
+  if (typeof args.contextValue === 'object' && args.contextValue !== null) byContext.set(args.contextValue, shared);
+  return shared;
 }
 
 /** Distinct sharing keys kept for interning; past this the table starts over (only less sharing of memory, never wrong). */
@@ -133,6 +171,8 @@ function run(event: unknown, args: ExecutionArgs): Result {
 }
 
 const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true });
+/** No event held (see SharedResultStream.held): events are objects or other values, never this. */
+const NONE = Symbol('none');
 
 /**
  * `source` with each event mapped to its (shared) result; `return()` passes straight to the
@@ -142,9 +182,11 @@ const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, 
  * chains on the source's promise rather than being an async function: it runs once per event per
  * subscriber, and each suspended async frame and extra promise showed in the fan-out profiles.
  */
-class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
+class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, ReadyResults {
   /** `step` bound to this stream, made at the first `next()` and reused for every event. */
   private onStep: ((s: IteratorResult<unknown>) => IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>>) | undefined;
+  /** An event takeReady took whose result must go through the wrappers: the next next() gives it. */
+  private held: unknown = NONE;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -153,7 +195,37 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
   ) {}
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    return this.source.next().then((this.onStep ??= (s) => this.step(s)));
+    const onStep = (this.onStep ??= (s) => this.step(s));
+    if (this.held !== NONE) {
+      const value = this.held;
+      this.held = NONE;
+      return readyStep({ value, done: false }).then(onStep);
+    }
+    return this.source.next().then(onStep);
+  }
+
+  canTakeReady(): boolean {
+    return this.source instanceof PullStream;
+  }
+
+  takeReady(): ExecutionResult | undefined {
+    if (this.held !== NONE || !(this.source instanceof PullStream)) return undefined;
+    const value: unknown = this.source.takeQueued();
+    if (value === undefined) return undefined;
+    let result: Result;
+    try {
+      result = resultFor(value, this.key, this.args);
+    } catch {
+      // Thrown again by next() through the wrappers, where errors are handled.
+      this.held = value;
+      return undefined;
+    }
+    if (result instanceof Promise || result.errors != null) {
+      this.held = value;
+      return undefined;
+    }
+    sharedResultStats.fastLane += 1;
+    return result;
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

@@ -11,6 +11,7 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
 import type { ServerContext } from '../http.js';
 import { ReadyStep } from './ready-step.js';
+import { takeReadyResults, type ReadyResults } from './shared-results.js';
 import { FrameQueue } from './ws-frames.js';
 
 /** The yoga instance operations run through. */
@@ -62,12 +63,11 @@ const HIGH_WATER_BYTES = 1_048_576;
 const INTERNAL = 'Unexpected error.';
 
 /**
- * One `next` payload's JSON (UTF-8) per result object. Subscribers running the same document with the
+ * One `next` payload's JSON (UTF-8), and the message's closing brace, per result object. Subscribers running the same document with the
  * same variables get the same result object for an event (shared-results.ts; masking keeps an
  * error-free result as it is), so 10,000 subscribers of 100 tasks serialize 100 payloads.
  */
 const payloadBytes = new WeakMap<object, Buffer>();
-const CLOSE_BRACE = Buffer.from('}');
 
 function withCode(error: GraphQLError, code: string): GraphQLError {
   if (typeof error.extensions.code !== 'string') error.extensions.code = code;
@@ -81,6 +81,8 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult
 /** One client operation: its id and, once it streams, the results it pulls. */
 class Operation {
   iterator?: AsyncIterator<ExecutionResult>;
+  /** Its results already there, taken past the wrappers (shared-results.ts ReadyResults). */
+  fast?: ReadyResults;
   /** `{"id":…,"type":"next","payload":` in UTF-8: every `next` of this operation starts so. */
   readonly nextPrefix: Buffer;
   /** The pump's callbacks for a step still to come: made at the operation's first wait, reused for every later one. */
@@ -236,6 +238,7 @@ export class Connection {
       return;
     }
     op.iterator = outcome[Symbol.asyncIterator]();
+    op.fast = takeReadyResults(args.contextValue as object);
     this.pump(op);
   }
 
@@ -249,8 +252,15 @@ export class Connection {
    */
   private pump(op: Operation): void {
     const iterator = op.iterator as AsyncIterator<ExecutionResult>;
+    const fast = op.fast;
     try {
       for (;;) {
+        // Queued, error-free results first, past the wrappers that would hand them on unchanged.
+        const ready = fast?.takeReady();
+        if (ready !== undefined) {
+          if (this.ops.get(op.id) !== op || !this.deliver(op, ready)) return;
+          continue;
+        }
         const next = iterator.next() as unknown;
         if (!(next instanceof ReadyStep)) {
           (next as Promise<IteratorResult<ExecutionResult>>).then(
@@ -275,8 +285,13 @@ export class Connection {
       this.complete(op); // ended by itself: nothing to return()
       return false;
     }
+    return this.deliver(op, step.value);
+  }
+
+  /** Sends one result of `op`, whose operation is current; false when the pump is to stop (failed, or waits for a drain). */
+  private deliver(op: Operation, result: ExecutionResult): boolean {
     try {
-      this.sendNext(op, step.value);
+      this.sendNext(op, result);
     } catch (error) {
       this.onFail(op, error);
       return false;
@@ -319,10 +334,11 @@ export class Connection {
   private sendNext(op: Operation, result: ExecutionResult): void {
     let json = payloadBytes.get(result);
     if (json === undefined) {
-      json = Buffer.from(JSON.stringify(result));
+      // With the message's closing brace: a frame is then two parts to copy, not three.
+      json = Buffer.from(`${JSON.stringify(result)}}`);
       payloadBytes.set(result, json);
     }
-    this.frames.text(op.nextPrefix, json, CLOSE_BRACE);
+    this.frames.text(op.nextPrefix, json);
   }
 
   private sendErrors(op: Operation, errors: readonly GraphQLError[]): void {
