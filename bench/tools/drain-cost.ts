@@ -8,7 +8,8 @@
  * PostgreSQL's CPU µs per task (every process of the cluster, from /proc); and, from
  * pg_stat_statements (track_planning on), each statement's calls, rows per call and exec + plan µs
  * per task. With DRAIN_CPU_PROF=FILE, a V8 CPU profile of the drains alone (the clock's span) is
- * written there, for bench/tools/profile-summary.ts. Timing varies with the machine's load; CPU per task and statement µs per task much less.
+ * written there, for bench/tools/profile-summary.ts (with DRAIN_HEAP_PROF=1 too, a sampling heap
+ * profile of what the drain allocates instead). Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -83,15 +84,20 @@ for (let round = 1; round <= ROUNDS; round++) {
   const pgBefore = clusterCpuUs(postmaster);
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
-  if (profiler) await profiler.post('Profiler.start');
+  if (profiler) await profiler.post(process.env.DRAIN_HEAP_PROF ? 'HeapProfiler.startSampling' : 'Profiler.start', process.env.DRAIN_HEAP_PROF ? { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : undefined);
   const t0 = performance.now();
   await system.startWorker((id) => runs.record(id));
   await runs.waitForDistinct(TASKS, 300000);
   await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });
   const ms = performance.now() - t0;
   if (profiler) {
-    const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(`${process.env.DRAIN_CPU_PROF}.${round}.cpuprofile`, JSON.stringify(profile));
+    if (process.env.DRAIN_HEAP_PROF) {
+      const { profile } = await profiler.post('HeapProfiler.stopSampling');
+      writeFileSync(`${process.env.DRAIN_CPU_PROF}.${round}.heapprofile`, JSON.stringify(profile));
+    } else {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(`${process.env.DRAIN_CPU_PROF}.${round}.cpuprofile`, JSON.stringify(profile));
+    }
   }
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
