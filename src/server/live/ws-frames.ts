@@ -143,8 +143,9 @@ function fill(out: Buffer, parts: readonly Buffer[], frames: readonly number[]):
   for (let f = 0; f < frames.length; f += 2) {
     at = writeHeader(out, at, frames[f] as number);
     for (const end = p + (frames[f + 1] as number); p < end; p++) {
-      // Buffer#copy rather than set(): faster for parts of tens to hundreds of bytes (micro-benchmark, bench/README.md (i, j)).
-      at += (parts[p] as Buffer).copy(out, at);
+      const part = parts[p] as Buffer;
+      out.set(part, at);
+      at += part.length;
     }
   }
   return out;
