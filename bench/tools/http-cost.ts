@@ -4,7 +4,8 @@
  * processes as in (e) (bench/server-child.ts, auth off and auth on with an API key), 10 keep-alive
  * fetch clients; for `enqueueTask` (off, on) and `{ __typename }`, the server's CPU (utime + stime
  * from /proc/PID/stat), the client process's and the PostgreSQL cluster's CPU per request, the rate
- * and the commits per request. Rounds alternate
+ * and the commits per request; of the server's CPU, the kernel's share, its main thread's (the rest is
+ * V8's compiler and GC threads) and the main thread's context switches. Rounds alternate
  * the lines; medians of the rounds. N requests per line and round (default 2,000), ROUNDS
  * (default 3), FILTER (only the lines whose label contains it). With BASE_ROOT set, the same servers from that checkout too (A/B in one run). With PROFILE_DIR set, the servers write V8 CPU profiles under it (`off/`, `on/`).
  */
@@ -24,6 +25,14 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 /** Only the lines whose label contains this (default: all). */
 const FILTER = process.argv[4] ?? '';
 const CLIENTS = 10;
+/**
+ * Requests per line before the rounds (default 500). A fresh server compiles its hot code (V8's
+ * TurboFan) over its first ~10,000 `enqueueTask`s, which costs as much CPU as the requests
+ * themselves at first (server µs per request by 2,000: ~800, 400, 340, 290, then ~245 from
+ * ~14,000 on; `{ __typename }` settles by ~4,000): WARMUP=15000 measures the steady state,
+ * the default what a short run sees, as scenario (e) does (bench/README.md).
+ */
+const WARMUP = Number(process.env.WARMUP ?? 500);
 const PROFILE_DIR = process.env.PROFILE_DIR;
 /** Another checkout (e.g. a `git worktree` of the commit before a change): its servers run the same lines, interleaved, for an A/B. */
 const BASE_ROOT = process.env.BASE_ROOT;
@@ -39,6 +48,23 @@ function statOf(pid: number | string): string[] {
 function cpuOf(pid: number): number {
   const fields = statOf(pid);
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** stime of a process, in µs: the kernel's share (syscalls, socket writes; on loopback TCP a write also runs the receiver's side). */
+function sysOf(pid: number): number {
+  return Number(statOf(pid)[12]) * TICK_US;
+}
+
+/** CPU of a process's main thread, in µs (the rest: V8's GC and compiler threads, libuv's pool). */
+function mainThreadCpu(pid: number): number {
+  const fields = statOf(`${pid}/task/${pid}`);
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** Context switches of a process's main thread (voluntary + involuntary): roughly its event loop's wake-ups. */
+function switchesOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  return [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 /** CPU of the whole PostgreSQL cluster, in µs: the postmaster, its live children and the children it has reaped. */
@@ -86,8 +112,8 @@ try {
     );
   }
   lines.splice(0, lines.length, ...lines.filter(([label]) => label.includes(FILTER)));
-  for (const [, , call] of lines) await hammer(500, call);
-  const results = new Map<string, { server: number[]; client: number[]; pg: number[]; rate: number[]; commits: number[] }>();
+  for (const [, , call] of lines) await hammer(WARMUP, call);
+  const results = new Map<string, { server: number[]; sys: number[]; main: number[]; switches: number[]; client: number[]; pg: number[]; rate: number[]; commits: number[] }>();
   const stats = postgres(url, { max: 1 });
   const [{ data_directory: dataDir }] = (await stats`SHOW data_directory`) as unknown as [{ data_directory: string }];
   const postmaster = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
@@ -98,29 +124,39 @@ try {
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x0 = await commits();
       const s0 = cpuOf(server.pid);
+      const k0 = sysOf(server.pid);
+      const m0 = mainThreadCpu(server.pid);
+      const w0 = switchesOf(server.pid);
       const p0 = clusterCpu(postmaster);
       const c0 = process.cpuUsage();
       const seconds = await hammer(N, call);
       const c1 = process.cpuUsage(c0);
       const p1 = clusterCpu(postmaster);
+      const s1 = cpuOf(server.pid);
+      const k1 = sysOf(server.pid);
+      const m1 = mainThreadCpu(server.pid);
+      const w1 = switchesOf(server.pid);
       await stats`SELECT pg_stat_force_next_flush()`;
       await new Promise((resolve) => setTimeout(resolve, 50));
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x1 = await commits();
-      const r = results.get(label) ?? { server: [], client: [], pg: [], rate: [], commits: [] };
+      const r = results.get(label) ?? { server: [], sys: [], main: [], switches: [], client: [], pg: [], rate: [], commits: [] };
       r.pg.push((p1 - p0) / N);
       r.commits.push((x1 - x0) / N);
-      r.server.push((cpuOf(server.pid) - s0) / N);
+      r.server.push((s1 - s0) / N);
+      r.sys.push((k1 - k0) / N);
+      r.main.push((m1 - m0) / N);
+      r.switches.push((w1 - w0) / N);
       r.client.push((c1.user + c1.system) / N);
       r.rate.push(N / seconds);
       results.set(label, r);
     }
   }
   await stats.end();
-  console.log(`${'line'.padEnd(40)} server µs/req  client µs/req  postgres µs/req  req/s  commits/req  (medians of ${ROUNDS} rounds of ${N})`);
+  console.log(`${'line'.padEnd(40)} server µs/req  (kernel  main thread  switches)  client µs/req  postgres µs/req  req/s  commits/req  (medians of ${ROUNDS} rounds of ${N}, after ${WARMUP} per line)`);
   for (const [label, r] of results) {
     const f = (v: number[]): string => summarize(v).median.toFixed(0);
-    console.log(`${label.padEnd(40)} ${f(r.server).padStart(13)}  ${f(r.client).padStart(13)}  ${f(r.pg).padStart(15)}  ${f(r.rate).padStart(5)}  ${summarize(r.commits).median.toFixed(2).padStart(11)}`);
+    console.log(`${label.padEnd(40)} ${f(r.server).padStart(13)}  (${f(r.sys).padStart(6)}  ${f(r.main).padStart(11)}  ${summarize(r.switches).median.toFixed(2).padStart(8)})  ${f(r.client).padStart(13)}  ${f(r.pg).padStart(15)}  ${f(r.rate).padStart(5)}  ${summarize(r.commits).median.toFixed(2).padStart(11)}`);
   }
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
