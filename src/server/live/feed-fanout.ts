@@ -11,13 +11,6 @@ import type { EventLogFanoutStats } from './log-fanout.js';
 const FEED_READ_LIMIT = 1000;
 /** While the feed is held back by an open transaction, look again this often, in ms. */
 const FEED_HELD_RETRY_MS = 50;
-/**
- * Least time between the starts of two tail reads, in ms (as LOG_READ_SPACING_MS in
- * log-fanout.ts): the first notification after a quiet spell is read at once; under a steady
- * drain the notifications of the next 5 ms ride one read, and each feed gets one socket write for
- * them, not one per worker statement.
- */
-const FEED_READ_SPACING_MS = 5;
 
 /** One `taskEventFeed` subscription. */
 class FeedSubscriber extends EventStream<FeedEvent> {
@@ -92,9 +85,6 @@ export function createFeedFanout(o: {
   let reading: Promise<void> | undefined;
   let again = false;
   let heldTimer: NodeJS.Timeout | undefined;
-  /** performance.now() at the start of the last tail read, and the timer spacing the next. */
-  let lastTailReadAt = Number.NEGATIVE_INFINITY;
-  let spacingTimer: NodeJS.Timeout | undefined;
   /** The catch-up reader is running (reset inside it, synchronously with its last look at `behind`). */
   let catchingUp = false;
   let catchUpTimer: NodeJS.Timeout | undefined;
@@ -117,16 +107,6 @@ export function createFeedFanout(o: {
       again = true;
       return;
     }
-    if (spacingTimer) return;
-    const wait = lastTailReadAt + FEED_READ_SPACING_MS - performance.now();
-    if (wait > 0) {
-      spacingTimer = setTimeout(() => {
-        spacingTimer = undefined;
-        poke();
-      }, wait);
-      return;
-    }
-    lastTailReadAt = performance.now();
     reading = readTail().finally(() => {
       reading = undefined;
       if (again) {
@@ -279,7 +259,6 @@ export function createFeedFanout(o: {
     close() {
       closed = true;
       clearTimeout(heldTimer);
-      clearTimeout(spacingTimer);
       clearTimeout(catchUpTimer);
       for (const s of [...all]) s.end();
     },

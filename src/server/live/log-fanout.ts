@@ -14,14 +14,6 @@ const READ_RETRY = { baseMs: 100, maxMs: 5000 };
 /** Most events read per task per query; a task with more is read again from there. */
 const LOG_READ_LIMIT = 500;
 
-/**
- * Least time between the starts of two log reads, in ms. A read comes at once after a quiet
- * spell; under a steady stream (2,000 output chunks/s) the notifications of the next 5 ms ride
- * one read, instead of a read, and a socket write per subscriber, per worker statement (a
- * statement or two per ms): bench (j) — see bench/README.md "The event log (i, j)".
- */
-export const LOG_READ_SPACING_MS = 5;
-
 export interface EventLogFanoutStats {
   /** Queries that read task logs (replays and live changes together). */
   logReads: number;
@@ -62,9 +54,6 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
   let closed = false;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  /** performance.now() at the start of the last read (see LOG_READ_SPACING_MS). */
-  let lastReadAt = Number.NEGATIVE_INFINITY;
-  let spacingTimer: NodeJS.Timeout | undefined;
 
   const owner: LogOwner = {
     wantFrom(s) {
@@ -90,53 +79,47 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
   function schedule(): void {
     if (scheduled || reading || closed || retryTimer) return;
     scheduled = true;
-    const wait = lastReadAt + LOG_READ_SPACING_MS - performance.now();
-    if (wait <= 0) queueMicrotask(startRead);
-    else spacingTimer = setTimeout(startRead, wait);
-  }
-
-  function startRead(): void {
-    scheduled = false;
-    spacingTimer = undefined;
-    if (closed) return;
-    reading = readLogs().finally(() => {
-      reading = undefined;
-      if (pending.size > 0) schedule();
+    queueMicrotask(() => {
+      scheduled = false;
+      reading = readLogs().finally(() => {
+        reading = undefined;
+        if (pending.size > 0) schedule();
+      });
     });
   }
 
-  /** One read at a time; what is asked for meanwhile rides the next (spaced: LOG_READ_SPACING_MS). */
+  /** One read at a time; what is asked for meanwhile rides the next. */
   async function readLogs(): Promise<void> {
-    if (closed || pending.size === 0) return;
-    const wants: LogWant[] = [...pending].filter(([id]) => byTask.has(id)).map(([id, afterVersion]) => ({ id, afterVersion }));
-    pending = new Map();
-    if (wants.length === 0) return;
-    lastReadAt = performance.now();
-    let rows: TaskEventRecord[];
-    try {
-      rows = await queue.readEventsAfter(wants, LOG_READ_LIMIT);
-      stats.logReads += 1;
-      failures = 0;
-    } catch (error) {
-      failures += 1;
-      log.warn({ err: error, failures }, 'reading task events failed; retrying');
-      for (const w of wants) pend(w.id, w.afterVersion);
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        schedule();
-      }, exponentialDelayMs(failures, READ_RETRY));
-      return;
-    }
-    const byId = new Map<string, TaskEventRecord[]>();
-    for (const row of rows) {
-      const list = byId.get(row.taskId);
-      if (list) list.push(row);
-      else byId.set(row.taskId, [row]);
-    }
-    for (const w of wants) {
-      const events = byId.get(w.id) ?? [];
-      const more = events.length === LOG_READ_LIMIT;
-      for (const s of [...(byTask.get(w.id) ?? [])]) s.offer(events, more);
+    while (!closed && pending.size > 0) {
+      const wants: LogWant[] = [...pending].filter(([id]) => byTask.has(id)).map(([id, afterVersion]) => ({ id, afterVersion }));
+      pending = new Map();
+      if (wants.length === 0) return;
+      let rows: TaskEventRecord[];
+      try {
+        rows = await queue.readEventsAfter(wants, LOG_READ_LIMIT);
+        stats.logReads += 1;
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        log.warn({ err: error, failures }, 'reading task events failed; retrying');
+        for (const w of wants) pend(w.id, w.afterVersion);
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          schedule();
+        }, exponentialDelayMs(failures, READ_RETRY));
+        return;
+      }
+      const byId = new Map<string, TaskEventRecord[]>();
+      for (const row of rows) {
+        const list = byId.get(row.taskId);
+        if (list) list.push(row);
+        else byId.set(row.taskId, [row]);
+      }
+      for (const w of wants) {
+        const events = byId.get(w.id) ?? [];
+        const more = events.length === LOG_READ_LIMIT;
+        for (const s of [...(byTask.get(w.id) ?? [])]) s.offer(events, more);
+      }
     }
   }
 
@@ -175,7 +158,6 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
     close() {
       closed = true;
       clearTimeout(retryTimer);
-      clearTimeout(spacingTimer);
       for (const set of [...byTask.values()]) for (const s of [...set]) s.end();
       feed.close();
     },
