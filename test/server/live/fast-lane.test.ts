@@ -7,7 +7,9 @@ import { startTestServer, type TestServer } from '../../helpers/graphql.js';
 // The graphql-ws pump's fast lane (shared-results.ts ReadyResults): a queued, error-free result
 // skips the per-result wrappers between the shared stream and the socket. Sound only while every
 // per-result hook of the server hands such a result on unchanged: the first test checks that on
-// the server as built, so a plugin added with a hook that maps or counts results fails here.
+// the server as built, so a plugin added with a hook that replaces results (or the stream) fails
+// here. (A hook that only observes results cannot be told from one that ignores them: whoever adds
+// one must read shared-results.ts ReadyResults.)
 
 type OnNext = (payload: { args: ExecutionArgs; result: ExecutionResult; setResult(r: ExecutionResult): void }) => unknown;
 interface SubscribeHooks {
