@@ -30,7 +30,7 @@ const SLICES = 4;
  * repetition). Beside it, in the same database, a second server with AUTH_MODE=on takes the same
  * `enqueueTask`s with an API key (`tasks:enqueue`) in `Authorization`; the two enqueue runs are
  * interleaved in slices (SLICES), each side's rate is its requests over its slices' time. Both
- * servers start together and get the same warm-up.
+ * servers start together and get the same warm-up: `httpRequests` of each kind before the clock.
  */
 export async function graphqlEnqueueScenario(job: ChildJob, rec: Recorder): Promise<void> {
   const { httpRequests: total, httpClients: clients } = job.sizes;
@@ -48,9 +48,13 @@ export async function graphqlEnqueueScenario(job: ChildJob, rec: Recorder): Prom
       const enqueueOff = (i: number): Promise<unknown> => gql(off.url, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } });
       const enqueueOn = (i: number): Promise<unknown> => gql(on.url, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }, authorization);
       const typename = (): Promise<unknown> => gql(off.url, '{ __typename }');
-      await hammer(clients, clients * 20, enqueueOff);
-      await hammer(clients, clients * 20, enqueueOn);
-      await hammer(clients, clients * 20, typename);
+      // As many requests as are timed, on each endpoint: a fresh Node process spends its first
+      // ~10,000 enqueueTasks compiling (V8; server CPU per request 1,015 -> ~300 us over them,
+      // {__typename} settles by ~4,000; bench/tools/http-cost.ts WARMUP), and a server takes
+      // requests for days. 200 each, as before, timed mostly the compiler (bench/README.md (e)).
+      await hammer(clients, total, enqueueOff);
+      await hammer(clients, total, enqueueOn);
+      await hammer(clients, total, typename);
       const ceiling = async (): Promise<void> => rec.add(M.gqlCeilingRate, 'req/s', total / (await hammer(clients, total, typename)));
       if (rep % 2 === 0) await ceiling();
       const seconds = { off: 0, on: 0 };
