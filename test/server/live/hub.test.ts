@@ -117,7 +117,7 @@ describe('createTaskEventHub', () => {
     const sql = app.deps.db.sql;
     const reads = hub.stats.changeReadQueries;
     expect(await claimTasks(sql, { workerId: 'one-read', limit: 5, queues: ['one-read'], leaseMs: 60_000 })).toHaveLength(5);
-    await waitFor(() => ids.every((id) => seen.get(id)!.length === 2), { timeoutMs: 5000, message: 'every subscriber to get RUNNING' });
+    await waitFor(() => ids.every((id) => seen.get(id)!.length === 2), { timeoutMs: 20_000, message: 'every subscriber to get RUNNING' });
     expect(hub.stats.changeReadQueries - reads).toBe(1);
     // And one statement ends them all.
     await completeTasks(sql, 'one-read', ids.map((id) => ({ id, attempt: 1, returnValue: 'null' })), 60_000);
