@@ -14,7 +14,7 @@ import { drainOnce, measureLatency, recordLatency } from './worker.js';
  * with one attempt and a retention far in the future. Then VACUUM ANALYZE and a
  * CHECKPOINT, so the measurements see a settled table rather than autovacuum catching up.
  */
-async function insertHistory(system: TaskwireSystem, rows: number): Promise<number> {
+export async function insertHistory(system: TaskwireSystem, rows: number): Promise<number> {
   const sql = system.deps.db.sql;
   const t0 = performance.now();
   await sql`

@@ -9,7 +9,9 @@
  * pg_stat_statements (track_planning on), each statement's calls, rows per call and exec + plan µs
  * per task. With DRAIN_CPU_PROF=FILE, a V8 CPU profile of the drains alone (the clock's span) is
  * written there, for bench/tools/profile-summary.ts (with DRAIN_HEAP_PROF=1 too, a sampling heap
- * profile of what the drain allocates instead). Timing varies with the machine's load; CPU per task and statement µs per task much less.
+ * profile of what the drain allocates instead). With DRAIN_HISTORY=N, each round first fills `tasks`
+ * with N finished tasks as scenario (h) does (then VACUUM ANALYZE, CHECKPOINT), to see what a large
+ * history costs the drain. Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -18,11 +20,13 @@ import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
+import { insertHistory } from '../scenarios/history.js';
 import { createTaskwireSystem } from '../systems/taskwire.js';
 
 const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const TICK_US = 10_000;
+const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
 
 /** CPU µs (user + system) of a process, from /proc; 0 when it is gone. */
 function cpuUs(pid: number): number {
@@ -76,6 +80,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const [{ pid: backend }] = (await sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
   const postmaster = parentOf(backend);
   const system = await createTaskwireSystem(url);
+  if (HISTORY > 0) console.log(`round ${round}: ${HISTORY} finished tasks inserted in ${Math.round(await insertHistory(system, HISTORY))} ms`);
   // Open the pool's connections before the clock, as (m) does.
   await Promise.all(Array.from({ length: 10 }, () => system.deps.db.sql`SELECT 1`));
   await system.enqueueMany(range(0, TASKS));
