@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { createQueueTestApp, executionOrder, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 
@@ -10,10 +10,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await app.close();
 });
+// executionOrder is one array per process, and integration files share processes (isolate: false):
+// a file that ran before this one in the same process may have left its runs in it.
+beforeEach(() => {
+  executionOrder.length = 0;
+});
 afterEach(async () => {
   await app.stopRunners();
   await app.sql`DELETE FROM tasks`;
-  executionOrder.length = 0;
 });
 
 describe('claimTasks', () => {
