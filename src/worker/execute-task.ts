@@ -3,7 +3,7 @@ import { encodeJson, JsonEncodeError, storableText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
 import type { Logger } from '../logger.js';
 import type { AttemptController } from './attempt-controller.js';
-import type { ProgressUpdate, TaskContext, TaskDefinition } from './define-task.js';
+import type { ProgressUpdate, TaskContext, TaskDefinition, TaskLogger } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
 import { createSnoozeRequest } from './snooze.js';
 
@@ -80,6 +80,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   const timer = timeoutMs ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined;
   let abandonTimer: NodeJS.Timeout | undefined;
   const snooze = createSnoozeRequest();
+  let log: TaskLogger | undefined;
   const ctx: TaskContext<unknown> = {
     // Made on first read (attempt-controller.ts): most handlers never read it.
     get signal() {
@@ -94,7 +95,9 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     workerId: o.workerId,
     kwargs: parsed.kwargs,
     dependencies,
-    log: new AttemptLog(o.log, task),
+    get log() {
+      return (log ??= attemptLog(o.log, task));
+    },
   };
   // The handler's end, or ABANDONED abandonAfterMs after an abort it ignores: one promise rather
   // than a Promise.race over two, which a drain of no-op tasks paid in allocations per attempt.
@@ -136,31 +139,19 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
 }
 
 /**
- * `ctx.log`: the worker's logger with the task's id and attempt, its child made on the first
- * line logged. A child per attempt (pino serializes its bindings at once), made whether the
- * handler logs or not, was a few µs of every no-op task in a drain.
+ * `ctx.log`: the worker's logger with the task's id and attempt. Made on the handler's first read
+ * of `ctx.log` (a pino child per attempt, serializing its bindings at once, made whether the handler
+ * logs or not, was a few µs of every no-op task in a drain); its methods are plain functions, so a
+ * handler may take one off it (`const { info } = ctx.log`), as before.
  */
-class AttemptLog {
-  #child: Logger | undefined;
-  constructor(
-    private readonly parent: Logger,
-    private readonly task: Task,
-  ) {}
-  get #log(): Logger {
-    return (this.#child ??= this.parent.child({ taskId: this.task.id, attempt: this.task.attempts }));
-  }
-  debug(msg: string, extra?: Record<string, unknown>): void {
-    this.#log.debug(extra ?? {}, msg);
-  }
-  info(msg: string, extra?: Record<string, unknown>): void {
-    this.#log.info(extra ?? {}, msg);
-  }
-  warn(msg: string, extra?: Record<string, unknown>): void {
-    this.#log.warn(extra ?? {}, msg);
-  }
-  error(msg: string, extra?: Record<string, unknown>): void {
-    this.#log.error(extra ?? {}, msg);
-  }
+function attemptLog(parent: Logger, task: Task): TaskLogger {
+  const log = parent.child({ taskId: task.id, attempt: task.attempts });
+  return {
+    debug: (msg, extra) => log.debug(extra ?? {}, msg),
+    info: (msg, extra) => log.info(extra ?? {}, msg),
+    warn: (msg, extra) => log.warn(extra ?? {}, msg),
+    error: (msg, extra) => log.error(extra ?? {}, msg),
+  };
 }
 
 function encodeResult(value: unknown, maxBytes: number): Outcome {

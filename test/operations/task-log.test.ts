@@ -20,11 +20,13 @@ const sink = new Writable({
 });
 const log = pino({ level: 'debug' }, sink);
 
-// A handler that logs through ctx.log: its lines must carry the task and worker too.
+// A handler that logs through ctx.log: its lines must carry the task and worker too. It takes
+// `info` off ctx.log, as handlers may: the logger's methods are plain functions, not `this`-bound.
 const chatty = defineTask({
   name: 'test.chatty',
   run: (_args, ctx) => {
-    ctx.log.info('halfway there', { step: 1 });
+    const { info } = ctx.log;
+    info('halfway there', { step: 1 });
     return 'done';
   },
 });
