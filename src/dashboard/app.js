@@ -15,6 +15,7 @@ import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
 import { applyChange, createPage, toTaskFilter } from './live.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
+import { signInAwaited } from './session.js';
 import { initSignIn } from './sign-in.js';
 
 const PAGE_SIZE = 20;
@@ -267,7 +268,12 @@ function listen() {
       change(data.taskStatusChanged);
       void refreshStats();
     },
-    reconnecting: () => setLive('off', 'reconnecting…'),
+    // A refused stream says so before it waits for the sign-in, and when another request was
+    // refused first, the sign-in already asked for does not announce itself again: the indicator
+    // keeps saying a sign-in is needed rather than "reconnecting…" under the dialog.
+    reconnecting: () => {
+      if (!signInAwaited()) setLive('off', 'reconnecting…');
+    },
     // The server ended the stream (it is shutting down): try again in a moment.
     complete() {
       setLive('off', 'disconnected; retrying…');

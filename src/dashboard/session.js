@@ -53,6 +53,11 @@ export function signOut() {
   }
 }
 
+/** True while a sign-in is awaited (the dialog is up and nothing is tried until it is answered). */
+export function signInAwaited() {
+  return awaited !== null && awaited !== undefined;
+}
+
 /** Resolves at once, or, while a sign-in is awaited, once the user has signed in. */
 export function signedIn() {
   return awaited?.promise ?? Promise.resolve();
