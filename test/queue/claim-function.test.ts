@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createDb, type Sql } from '../../src/db/client.js';
+import type { Sql } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { explainedPlans } from '../helpers/explained-plans.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 
 // The claim of a worker of every queue goes through taskwire_claim (drizzle/0018_claim_function.sql),
@@ -9,40 +10,13 @@ import { useQueueTestApp } from '../helpers/factories.js';
 const env = useQueueTestApp();
 const LEASE_MS = 30_000;
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(n: PlanNode, out: string[] = []): string[] {
-  out.push(`${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`);
-  for (const child of n.Plans ?? []) nodes(child, out);
-  return out;
-}
-
-/** The plans auto_explain logs for one claim of `limit` (rolled back): the caller's statement last, nested ones before it. */
-async function claimPlans(url: string, limit: number): Promise<string[][]> {
-  const messages: string[] = [];
-  const db = createDb(url, { max: 1, onNotice: (n) => messages.push(String(n.message)) });
-  try {
-    const c = await db.sql.reserve();
-    try {
-      await c`BEGIN`;
-      await c`LOAD 'auto_explain'`;
-      for (const s of ['log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_format = json']) await c.unsafe(`SET LOCAL auto_explain.${s}`);
-      await c`SET LOCAL client_min_messages = log`;
-      expect(await claimTasks(c, { workerId: 'plan-probe', limit, queues: [], leaseMs: LEASE_MS })).toHaveLength(limit);
-      await c`ROLLBACK`;
-    } finally {
-      c.release();
-    }
-  } finally {
-    await db.close();
-  }
-  return messages
-    .filter((m) => m.includes('"Plan"'))
-    .map((m) => nodes((JSON.parse(m.slice(m.indexOf('{'))) as { Plan: PlanNode }).Plan));
+/** The plans of one claim of `limit` (rolled back, ANALYZE on): the caller's statement last, nested ones before it. */
+function claimPlans(url: string, limit: number): Promise<string[][]> {
+  return explainedPlans(
+    url,
+    async (c) => expect(await claimTasks(c, { workerId: 'plan-probe', limit, queues: [], leaseMs: LEASE_MS })).toHaveLength(limit),
+    { analyze: true },
+  );
 }
 
 async function statisticsRows(sql: Sql): Promise<number> {

@@ -3,6 +3,8 @@ import { createDb, type Executor, type Sql } from '../../src/db/client.js';
 import { EVENTS_CHANNEL, eventCtesSql } from '../../src/queue/events.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks, type Completion } from '../../src/queue/sql/complete-tasks.js';
+import type { Task } from '../../src/queue/task.js';
+import { explainedPlans } from '../helpers/explained-plans.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,45 +44,22 @@ SELECT string_agg(id::text, ',') AS ids, (SELECT count(*) FROM notified) AS noti
   return recorded ? recorded.split(',') : [];
 }
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(n: PlanNode, out: string[] = []): string[] {
-  const on = n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : '';
-  out.push(`${n['Node Type']}${on}`);
-  for (const child of n.Plans ?? []) nodes(child, out);
-  return out;
-}
-
-/** The plans auto_explain logs for completing `count` tasks claimed in the same (rolled back) transaction: the caller's last. */
-async function completionPlans(url: string, count: number): Promise<string[][]> {
-  const messages: string[] = [];
-  const db = createDb(url, { max: 1, onNotice: (n) => messages.push(String(n.message)) });
-  try {
-    const c = await db.sql.reserve();
-    try {
-      await c`BEGIN`;
-      const claimed = await claimTasks(c, { workerId: 'plan-probe', limit: count, queues: ['plan-q'], leaseMs: TTL_MS });
-      expect(claimed).toHaveLength(count);
-      await c`LOAD 'auto_explain'`;
-      for (const s of ['log_min_duration = 0', 'log_nested_statements = on', 'log_format = json']) await c.unsafe(`SET LOCAL auto_explain.${s}`);
-      await c`SET LOCAL client_min_messages = log`;
+/** The plans of completing `count` tasks claimed in the same (rolled back) transaction: the caller's last. */
+function completionPlans(url: string, count: number): Promise<string[][]> {
+  let claimed: Task[] = [];
+  return explainedPlans(
+    url,
+    async (c) => {
       const done = await completeTasks(c, 'plan-probe', claimed.map((t) => ({ id: t.id, attempt: t.attempts, returnValue: 'null' })), TTL_MS);
       expect(done).toHaveLength(count);
-      await c`ROLLBACK`;
-    } finally {
-      c.release();
-    }
-  } finally {
-    await db.close();
-  }
-  return messages
-    .filter((m) => m.includes('"Plan"'))
-    .map((m) => nodes((JSON.parse(m.slice(m.indexOf('{'))) as { Plan: PlanNode }).Plan));
+    },
+    {
+      before: async (c) => {
+        claimed = await claimTasks(c, { workerId: 'plan-probe', limit: count, queues: ['plan-q'], leaseMs: TTL_MS });
+        expect(claimed).toHaveLength(count);
+      },
+    },
+  );
 }
 
 async function statisticsRows(sql: Sql): Promise<number> {

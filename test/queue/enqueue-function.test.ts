@@ -3,6 +3,7 @@ import { createDb, type Sql } from '../../src/db/client.js';
 import { EVENTS_CHANNEL, JOBS_CHANNEL } from '../../src/queue/events.js';
 import { insertTasks, type NewTaskRow } from '../../src/queue/sql/insert-tasks.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
+import { explainedPlans } from '../helpers/explained-plans.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -10,17 +11,6 @@ import { waitFor } from '../helpers/wait.js';
 // whose plan is cached; rows with keys by the statement in insert-tasks.ts. The two must store the
 // same tasks, log the same events and send the same notifications.
 const env = useQueueTestApp();
-
-interface PlanNode {
-  'Node Type': string;
-  Plans?: PlanNode[];
-}
-
-function nodes(n: PlanNode, out: string[] = []): string[] {
-  out.push(n['Node Type']);
-  for (const child of n.Plans ?? []) nodes(child, out);
-  return out;
-}
 
 function row(i: number, over: Partial<NewTaskRow> = {}): NewTaskRow {
   return {
@@ -107,28 +97,9 @@ async function payloadsOf(url: string, ids: readonly string[], insert: () => Pro
   };
 }
 
-/** The plans auto_explain logs for one insert of `rows` (rolled back): the caller's statement last, nested ones before it. */
-async function insertPlans(url: string, rows: readonly NewTaskRow[]): Promise<string[][]> {
-  const messages: string[] = [];
-  const db = createDb(url, { max: 1, onNotice: (n) => messages.push(String(n.message)) });
-  try {
-    const c = await db.sql.reserve();
-    try {
-      await c`BEGIN`;
-      await c`LOAD 'auto_explain'`;
-      for (const s of ['log_min_duration = 0', 'log_nested_statements = on', 'log_format = json']) await c.unsafe(`SET LOCAL auto_explain.${s}`);
-      await c`SET LOCAL client_min_messages = log`;
-      await insertTasks(c, rows);
-      await c`ROLLBACK`;
-    } finally {
-      c.release();
-    }
-  } finally {
-    await db.close();
-  }
-  return messages
-    .filter((m) => m.includes('"Plan"'))
-    .map((m) => nodes((JSON.parse(m.slice(m.indexOf('{'))) as { Plan: PlanNode }).Plan));
+/** The plans of one insert of `rows` (rolled back): the caller's statement last, nested ones before it. */
+function insertPlans(url: string, rows: readonly NewTaskRow[]): Promise<string[][]> {
+  return explainedPlans(url, (c) => insertTasks(c, rows));
 }
 
 describe('taskwire_enqueue (an insert without idempotency keys)', () => {
