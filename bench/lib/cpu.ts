@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** /proc reports process times in USER_HZ ticks, which Linux fixes at 100 per second for user space. */
@@ -64,4 +64,39 @@ export function cpuMsOf(a: CpuSample, b: CpuSample, name: string): number | unde
   const before = a.processes.get(name);
   const after = b.processes.get(name);
   return before === undefined || after === undefined ? undefined : after - before;
+}
+
+/** µs per USER_HZ tick of /proc's process times. */
+const TICK_US = TICK_MS * 1000;
+
+/** The fields of /proc/PID/stat after the command name (index 0 is the state, 1 the parent's pid); PID may be `pid/task/tid`. */
+export function procStat(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime of a process (or of one thread, `pid/task/tid`), in µs; 0 when it is gone. */
+export function processCpuUs(pid: number | string): number {
+  try {
+    const fields = procStat(pid);
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of a whole PostgreSQL cluster, in µs: the postmaster, its live children and the children it has reaped. */
+export function clusterCpuUs(postmaster: number): number {
+  const own = procStat(postmaster);
+  let total = (Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])) * TICK_US;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = procStat(entry);
+      if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) * TICK_US;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }

@@ -13,11 +13,12 @@
  * with N finished tasks as scenario (h) does (then VACUUM ANALYZE, CHECKPOINT), to see what a large
  * history costs the drain. Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
+import { clusterCpuUs, procStat } from '../lib/cpu.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
 import { insertHistory } from '../scenarios/history.js';
@@ -25,41 +26,8 @@ import { createTaskwireSystem } from '../systems/taskwire.js';
 
 const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const TICK_US = 10_000;
 const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
 
-/** CPU µs (user + system) of a process, from /proc; 0 when it is gone. */
-function cpuUs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_US;
-  } catch {
-    return 0;
-  }
-}
-function parentOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return -1;
-  }
-}
-/** CPU µs of the postmaster and every child it has now. */
-function clusterCpuUs(postmaster: number): Map<number, number> {
-  const out = new Map<number, number>([[postmaster, cpuUs(postmaster)]]);
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && parentOf(pid) === postmaster) out.set(pid, cpuUs(pid));
-  }
-  return out;
-}
-function spent(before: Map<number, number>, after: Map<number, number>): number {
-  let us = 0;
-  for (const [pid, v] of after) us += v - (before.get(pid) ?? 0);
-  return us;
-}
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
@@ -78,7 +46,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
   const [{ pid: backend }] = (await sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
-  const postmaster = parentOf(backend);
+  const postmaster = Number(procStat(backend)[1]);
   const system = await createTaskwireSystem(url);
   if (HISTORY > 0) console.log(`round ${round}: ${HISTORY} finished tasks inserted in ${Math.round(await insertHistory(system, HISTORY))} ms`);
   // Open the pool's connections before the clock, as (m) does.
@@ -107,7 +75,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   const pgAfter = clusterCpuUs(postmaster);
-  const r = { rate: TASKS / (ms / 1000), workerUs: (cpu.user + cpu.system) / TASKS, pgUs: spent(pgBefore, pgAfter) / TASKS, elu: elu.utilization };
+  const r = { rate: TASKS / (ms / 1000), workerUs: (cpu.user + cpu.system) / TASKS, pgUs: (pgAfter - pgBefore) / TASKS, elu: elu.utilization };
   results.push(r);
   console.log(`round ${round}: ${Math.round(r.rate)} jobs/s; worker ${r.workerUs.toFixed(1)} µs CPU/task, event loop ${Math.round(100 * r.elu)}% busy; PostgreSQL ${r.pgUs.toFixed(1)} µs CPU/task`);
   const rows = await sql`

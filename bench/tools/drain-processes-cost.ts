@@ -9,10 +9,10 @@
  * the number of processes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { clusterCpuUs, processCpuUs, procStat } from '../lib/cpu.js';
 import type { DrainWorkerReply, DrainWorkerRequest } from '../lib/drain-worker-child.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { range, waitUntil } from '../lib/wait.js';
@@ -22,33 +22,6 @@ import { migrateDatabase } from '../../src/db/migrate.js';
 const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 2);
 const COUNTS = (process.argv[4] ?? '1,4').split(',').map(Number);
-const TICK_US = 10_000;
-
-function stat(pid: number): string[] | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-const cpuUs = (pid: number): number => {
-  const f = stat(pid);
-  return f ? (Number(f[11]) + Number(f[12])) * TICK_US : 0;
-};
-function clusterCpuUs(postmaster: number): Map<number, number> {
-  const out = new Map<number, number>([[postmaster, cpuUs(postmaster)]]);
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && Number(stat(pid)?.[1]) === postmaster) out.set(pid, cpuUs(pid));
-  }
-  return out;
-}
-function spent(before: Map<number, number>, after: Map<number, number>): number {
-  let us = 0;
-  for (const [pid, v] of after) us += v - (before.get(pid) ?? 0);
-  return us;
-}
 
 interface Worker {
   child: ChildProcess;
@@ -98,21 +71,21 @@ for (let round = 1; round <= ROUNDS; round++) {
     await core.enqueueMany(range(0, TASKS));
     const sql = postgres(url, { max: 1, onnotice: () => undefined });
     const [{ pid }] = (await sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
-    const postmaster = Number(stat(pid)?.[1]);
+    const postmaster = Number(procStat(pid)[1]);
     await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
     await sql`SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')`;
     const ws = workers.slice(0, count);
     for (const w of ws) w.ran = 0;
     await each(ws, { type: 'open', url }, 'opened');
     const pg0 = clusterCpuUs(postmaster);
-    const w0 = ws.map((w) => cpuUs(w.child.pid as number));
+    const w0 = ws.map((w) => processCpuUs(w.child.pid as number));
     const t0 = performance.now();
     await each(ws, { type: 'start' }, 'started');
     await waitUntil(() => ws.reduce((s, w) => s + w.ran, 0) >= TASKS, { timeoutMs: 120_000, intervalMs: 1, what: 'runs' });
     await waitUntil(async () => (await core.unfinished()) === 0, { timeoutMs: 60_000, intervalMs: 2, what: 'drain' });
     const seconds = (performance.now() - t0) / 1000;
-    const workerUs = ws.reduce((s, w, i) => s + cpuUs(w.child.pid as number) - (w0[i] as number), 0) / TASKS;
-    const pgUs = spent(pg0, clusterCpuUs(postmaster)) / TASKS;
+    const workerUs = ws.reduce((s, w, i) => s + processCpuUs(w.child.pid as number) - (w0[i] as number), 0) / TASKS;
+    const pgUs = (clusterCpuUs(postmaster) - pg0) / TASKS;
     await each(ws, { type: 'stop' }, 'stopped');
     const total = workerUs + pgUs;
     console.log(

@@ -9,10 +9,11 @@
  * the lines; medians of the rounds. N requests per line and round (default 2,000), ROUNDS
  * (default 3), FILTER (only the lines whose label contains it). With BASE_ROOT set, the same servers from that checkout too (A/B in one run). With PROFILE_DIR set, the servers write V8 CPU profiles under it (`off/`, `on/`).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { AUTH_ON_ENV, createBenchKey } from '../lib/auth.js';
+import { clusterCpuUs, processCpuUs, procStat } from '../lib/cpu.js';
 import { ENQUEUE, gql } from '../lib/graphql-client.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
@@ -38,49 +39,20 @@ const PROFILE_DIR = process.env.PROFILE_DIR;
 const BASE_ROOT = process.env.BASE_ROOT;
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
-/** The fields of /proc/PID/stat after the command name (index 0 is the state). */
-function statOf(pid: number | string): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** utime + stime of a process, in µs. */
-function cpuOf(pid: number): number {
-  const fields = statOf(pid);
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
-
 /** stime of a process, in µs: the kernel's share (syscalls, socket writes; on loopback TCP a write also runs the receiver's side). */
 function sysOf(pid: number): number {
-  return Number(statOf(pid)[12]) * TICK_US;
+  return Number(procStat(pid)[12]) * TICK_US;
 }
 
 /** CPU of a process's main thread, in µs (the rest: V8's GC and compiler threads, libuv's pool). */
 function mainThreadCpu(pid: number): number {
-  const fields = statOf(`${pid}/task/${pid}`);
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  return processCpuUs(`${pid}/task/${pid}`);
 }
 
 /** Context switches of a process's main thread (voluntary + involuntary): roughly its event loop's wake-ups. */
 function switchesOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
   return [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-}
-
-/** CPU of the whole PostgreSQL cluster, in µs: the postmaster, its live children and the children it has reaped. */
-function clusterCpu(postmaster: number): number {
-  const own = statOf(postmaster);
-  let total = (Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])) * TICK_US;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = statOf(entry);
-      if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) * TICK_US;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
 }
 
 async function hammer(total: number, request: (i: number) => Promise<unknown>): Promise<number> {
@@ -123,16 +95,16 @@ try {
     for (const [label, server, call] of round % 2 === 0 ? lines : [...lines].reverse()) {
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x0 = await commits();
-      const s0 = cpuOf(server.pid);
+      const s0 = processCpuUs(server.pid);
       const k0 = sysOf(server.pid);
       const m0 = mainThreadCpu(server.pid);
       const w0 = switchesOf(server.pid);
-      const p0 = clusterCpu(postmaster);
+      const p0 = clusterCpuUs(postmaster);
       const c0 = process.cpuUsage();
       const seconds = await hammer(N, call);
       const c1 = process.cpuUsage(c0);
-      const p1 = clusterCpu(postmaster);
-      const s1 = cpuOf(server.pid);
+      const p1 = clusterCpuUs(postmaster);
+      const s1 = processCpuUs(server.pid);
       const k1 = sysOf(server.pid);
       const m1 = mainThreadCpu(server.pid);
       const w1 = switchesOf(server.pid);
