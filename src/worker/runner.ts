@@ -234,8 +234,9 @@ export function createRunner(options: RunnerOptions): Runner {
 
   async function shutdown(): Promise<void> {
     stopping = true;
-    // A claim under way may still land tasks: wait for it first, so that they are started
-    // now and come under the grace period below, rather than run unbounded after it.
+    // A claim under way may still land tasks: wait for it, so that none is left RUNNING in the
+    // table with nobody holding it. What it lands never starts (the claim loop hands it straight
+    // back, PENDING): a task not begun is better run by a worker that is not going away.
     await claims.stop();
     clearInterval(gateTimer);
     // Claimed ahead but never started: back to the queue at once, for other workers.

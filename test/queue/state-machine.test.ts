@@ -170,12 +170,22 @@ describe('retryTask', () => {
   });
 });
 
+/**
+ * RUNNING in the table is not yet running in the runner: the claim commits before its rows reach
+ * the runner, and a claim that lands after stop() began goes straight back (PENDING, never started).
+ * Tests of the grace period wait for the handler itself.
+ */
+async function runningInRunner(runner: { running: number }, id: string): Promise<void> {
+  await waitForStatus(env.app.deps, id, 'RUNNING');
+  await waitFor(() => runner.running === 1, { message: 'the runner to start the task' });
+}
+
 describe('runner.stop', () => {
   it('releases a task still running when the grace period ends: back to PENDING, attempt not counted', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.block' });
     const runner = env.app.runner({ shutdownGraceMs: 50 });
     await runner.start();
-    await waitForStatus(env.app.deps, task.id, 'RUNNING');
+    await runningInRunner(runner, task.id);
     await runner.stop();
     expect(abortReasons.get(task.id)).toBe('shutdown');
     const released = await env.app.deps.queue.getTask(task.id);
@@ -204,7 +214,7 @@ describe('runner.stop', () => {
     const task = await env.app.deps.queue.enqueue({ name: 'demo.sleep', args: [150] });
     const runner = env.app.runner({ shutdownGraceMs: 10_000 });
     await runner.start();
-    await waitForStatus(env.app.deps, task.id, 'RUNNING');
+    await runningInRunner(runner, task.id);
     await runner.stop();
     expect(await env.app.deps.queue.getTask(task.id)).toMatchObject({ status: 'SUCCEEDED', returnValue: { sleptMs: 150 } });
   });
