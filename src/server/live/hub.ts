@@ -7,7 +7,7 @@ import { NotFoundError, ShuttingDownError } from '../../errors.js';
 import type { TaskEvents } from '../../graphql/context.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
-import { decodeEvents, EVENTS_CHANNEL, listen, type Listener } from '../../queue/events.js';
+import { decodeEvents, EVENTS_CHANNEL, listen, type Listener, type TaskEvent } from '../../queue/events.js';
 import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import type { TaskEventType, TaskStatus } from '../../queue/states.js';
@@ -114,6 +114,17 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
    * 20,000 tasks outran that memory, and a re-read handed a task's end to a filter twice).
    */
   const ahead = new Map<string, number>();
+  /**
+   * First states read for a new subscriber by id that filter subscribers have not been given: id →
+   * the row. Such a row may be a version whose notification is still on its way (filters must get
+   * it then, once: the notification itself is skipped as known), or one whose notification was
+   * handled long ago (filters had it then, and one whose bounded memory moved on must not get it
+   * again — CI saw 100 tasks watched by id after they ended reach a filter twice). So the row is
+   * given to filters when its notification comes, not when it is read. Bounded by the tasks
+   * watched by id: an entry goes with the task's last subscriber (its notifications are then read
+   * as any other task's).
+   */
+  const owed = new Map<string, Task>();
   let snapshots = new Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]>();
   let listener: Listener | undefined;
   let flushing: Promise<void> | undefined;
@@ -155,6 +166,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     logs.onNotices(notices);
     for (const event of notices) {
       stats.events += 1;
+      if (owed.size > 0) settleOwed(event);
       const knownAt = knownVersion(event.id);
       const readUpTo = ahead.get(event.id);
       // Notifications come in commit order, and a task's versions in that order: from this one on, none is older.
@@ -203,8 +215,14 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     while (!closed && (pending.size > 0 || snapshots.size > 0)) {
       const announced = pending;
       const changes: string[] = [];
+      /** Per change, the version known before this read: a re-read (RESYNC) that finds no newer one hands out nothing. */
+      const since: number[] = [];
       for (const [id, version] of pending) {
-        if (watched(id) && knownVersion(id) < version) changes.push(id);
+        const knownAt = knownVersion(id);
+        if (watched(id) && knownAt < version) {
+          changes.push(id);
+          since.push(knownAt);
+        }
         // Announced while the read that overtook it was out: nothing older is still to come.
         const readUpTo = ahead.get(id);
         if (readUpTo !== undefined && version >= readUpTo) ahead.delete(id);
@@ -230,23 +248,42 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
         return;
       }
       const byId = new Map(rows.map((task) => [task.id, task]));
-      for (const id of changes) {
+      for (let i = 0; i < changes.length; i++) {
+        const id = changes[i]!;
         const task = byId.get(id);
         if (!task) continue;
         if (task.version > (announced.get(id) ?? 0)) noteAhead(id, task.version);
-        publisher.publish(task);
+        // Subscribers by id drop it anyway; a filter subscriber whose bounded memory moved on would not.
+        if (task.version > since[i]!) publisher.publish(task);
       }
       // A first state read for a new subscriber may be a version whose notification has not
-      // arrived yet; once it does, it is skipped as known, so filter subscribers get it here.
+      // been handled yet; once it is, it is skipped as known, so filter subscribers get the row
+      // then (`owed`), or now if that notification came during the read.
       if (knownBefore && firsts.size > 0) {
         const published = new Set(changes);
         for (const id of firsts.keys()) {
           const task = byId.get(id);
-          if (task && !published.has(id) && task.version > (knownBefore.get(id) ?? 0)) publisher.publish(task);
+          if (!task || published.has(id) || task.version <= (knownBefore.get(id) ?? 0) || !byTask.has(id)) continue;
+          const announcedSince = pending.get(id);
+          if (announcedSince === undefined) owed.set(id, task);
+          // Announced during the read: a notification up to this version is here; a newer one is read next.
+          else if (announcedSince <= task.version) publisher.publish(task);
         }
       }
       for (const [id, waiters] of firsts) for (const w of waiters) w.resolve(byId.get(id));
     }
+  }
+
+  /** A notification of a task with an owed first state: the row goes to filters with the first state change up to its version. */
+  function settleOwed(event: TaskEvent): void {
+    const row = owed.get(event.id);
+    if (!row) return;
+    if (event.outputOnly) {
+      if (event.version >= row.version) owed.delete(event.id);
+      return;
+    }
+    owed.delete(event.id);
+    if (event.version <= row.version) publisher.publish(row);
   }
 
   function noteAhead(id: string, version: number): void {
@@ -292,6 +329,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       if (set?.size === 0) {
         byTask.delete(subscriber.id);
         known.delete(subscriber.id);
+        owed.delete(subscriber.id);
       }
     },
     filterSubscriberDone(subscriber) {

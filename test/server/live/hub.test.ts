@@ -85,6 +85,50 @@ describe('createTaskEventHub', () => {
     }
   });
 
+  it('a task watched by id after it ended is not handed to a filter subscriber again; one read ahead of its notification is, once, when it comes', async () => {
+    const sql = app.deps.db.sql;
+    const name = 'demo.first-state';
+    const early = hub.watchTasks({ name });
+    let late: AsyncIterableIterator<Task> | undefined;
+    let watch: AsyncIterableIterator<Task> | undefined;
+    try {
+      // t ended, and every filter subscriber of the time was handed its end.
+      const [t, u, v, w] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+      await sql`INSERT INTO tasks (id, name, args) VALUES (${t}, ${name}, '[]'), (${u}, ${name}, '[]'), (${v}, ${name}, '[]'), (${w}, ${name}, '[]')`;
+      await sql`UPDATE tasks SET status = 'SUCCEEDED', finished_at = now(), version = 3 WHERE id = ${t}`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${t}:3:SUCCEEDED`})`;
+      expect((await early.next()).value).toMatchObject({ id: t, version: 3 });
+      // A filter subscriber that has not seen t (as one whose bounded memory moved on), then a
+      // subscriber by id of t, whose first state is read: that read is no change to hand out.
+      late = hub.watchTasks({ name });
+      const ended = await hub.watchTask(t);
+      expect((await ended.next()).value).toMatchObject({ id: t, version: 3 });
+      await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${u}`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${u}:2:CANCELLED`})`;
+      expect((await late.next()).value).toMatchObject({ id: u, version: 2 });
+      expect((await early.next()).value).toMatchObject({ id: u, version: 2 });
+
+      // v is RUNNING and its notification is still on its way when a subscriber by id reads it:
+      // filters get that state when the notification comes, without a read, and only once.
+      await sql`UPDATE tasks SET status = 'RUNNING', version = 2 WHERE id = ${v}`;
+      watch = await hub.watchTask(v);
+      expect((await watch.next()).value).toMatchObject({ id: v, version: 2 });
+      const reads = hub.stats.taskReads;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${v}:2:RUNNING`})`;
+      await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${w}`;
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${w}:2:CANCELLED`})`;
+      for (const filter of [early, late]) {
+        expect((await filter.next()).value).toMatchObject({ id: v, version: 2, status: 'RUNNING' });
+        expect((await filter.next()).value).toMatchObject({ id: w, version: 2 });
+      }
+      expect(hub.stats.taskReads - reads).toBe(1); // w's
+    } finally {
+      await early.return?.();
+      await late?.return?.();
+      await watch?.return?.();
+    }
+  });
+
   it('ends a subscription at once when its consumer returns, mid-burst', async () => {
     const task = await app.deps.queue.enqueue({ name: 'demo.progress', args: [5, 0] });
     const [leaving, staying] = await Promise.all([hub.watchTask(task.id), hub.watchTask(task.id)]);
