@@ -1,5 +1,5 @@
-// Just over 300 lines: the state fan-out (read once, conflate, publish) and its subscription
-// entry points share the pending/known maps; the event log's fan-out (log-fanout.ts) and the
+// Over 400 lines (most of them comments on ordering): the state fan-out (read once, conflate, publish) and its subscription
+// entry points share the pending/known/ahead/owed maps; the event log's fan-out (log-fanout.ts) and the
 // per-tenant views (tenant-view.ts) are already apart.
 import { exponentialDelayMs } from '../../exponential-delay.js';
 import type { Sql } from '../../db/client.js';
