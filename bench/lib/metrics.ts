@@ -18,6 +18,8 @@ export const M = {
   readsPerChange: 'DB reads per change (per server)',
   rssPerSubscriber: 'server RSS per subscriber',
   historyDrain: 'with history: drain rate',
+  historyEmptyDrain: 'with history: empty-table drain rate, same repetition',
+  historyDrainRatio: 'with history: drain ÷ empty table, same repetition',
   pageFirstP50: 'tasks(first: 50) first page p50',
   pageFirstP99: 'tasks(first: 50) first page p99',
   pageDeepP50: 'tasks(first: 50) deep page p50',

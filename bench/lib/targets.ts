@@ -14,6 +14,14 @@ function authEnqueueRatio(r: Results): number | undefined {
   return div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRateAuth), r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate));
 }
 
+/**
+ * Drain with the history ÷ on an empty table: the median of (h)'s per-repetition ratios, both drains
+ * run side by side (results from before they were, or --only h without them: (h)'s drain ÷ (a)'s).
+ */
+function historyDrainRatio(r: Results): number | undefined {
+  return r.median('taskwire', 'history', M.historyDrainRatio) ?? div(r.median('taskwire', 'history', M.historyDrain), r.median('taskwire', 'drain', M.drainRate));
+}
+
 /** Fan-out p99 with API keys ÷ without authentication (latency: above 1 is a cost). */
 function authFanOutRatio(r: Results): number | undefined {
   return div(r.median('taskwire', 'fan-out', M.fanOutP99Auth), r.median('taskwire', 'fan-out', M.fanOutP99));
@@ -31,7 +39,7 @@ export function ratios(r: Results): RatioLine[] {
   for (const metric of [M.startP50, M.startP99, M.finishedP50]) {
     for (const peer of PEERS) push(`${metric}: ${peer} ÷ taskwire (times lower)`, div(r.median(peer, 'latency', metric), r.median('taskwire', 'latency', metric)));
   }
-  push('drain rate with history ÷ on an empty table', div(r.median('taskwire', 'history', M.historyDrain), r.median('taskwire', 'drain', M.drainRate)));
+  push('drain rate with history ÷ on an empty table (same repetition of h)', historyDrainRatio(r));
   push('enqueueTask ÷ {__typename} ceiling', div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate), r.median('taskwire', 'graphql-enqueue', M.gqlCeilingRate)));
   // Issue 12: what authentication costs, both sides measured in the same run (alternating order).
   push('enqueueTask over HTTP: auth on ÷ auth off', authEnqueueRatio(r));
@@ -87,7 +95,7 @@ export function targets(r: Results, runSeconds: number | undefined, sizes: Sizes
     1,
     (v) => `${ms(v)}${claimP99 === undefined ? '' : ` (p99 ${ms(claimP99)})`}`,
   );
-  atLeast(`issue 17: drain with ${n(sizes.historyRows)} finished tasks in history vs empty table`, '≥ 90%', div(tw('history', M.historyDrain), drain), 0.9, pct);
+  atLeast(`issue 17: drain with ${n(sizes.historyRows)} finished tasks in history vs empty table (median of per-repetition ratios)`, '≥ 90%', historyDrainRatio(r), 0.9, pct);
 
   // Issue 4 (first round): the absolute latency floor and what issue 17 does not restate.
   atMost('issue 4: enqueue→start p50', '≤ 2.0 ms', tw('latency', M.startP50), 2, ms);
