@@ -1,6 +1,7 @@
-import { createDb, type Sql } from '../../src/db/client.js';
+import type { Sql } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { RUNNER_DEFAULTS } from '../../src/worker/runner-options.js';
+import { autoExplain, type PlanNode } from '../lib/auto-explain.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
@@ -35,16 +36,6 @@ async function claimOnce(c: Reserved, limit: number): Promise<number> {
   }
 }
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Relation Name'?: string;
-  'Subplan Name'?: string;
-  'Parent Relationship'?: string;
-  'Actual Total Time'?: number;
-  Plans?: PlanNode[];
-}
-
 function label(n: PlanNode): string {
   return `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`;
 }
@@ -60,55 +51,40 @@ function walk(n: PlanNode, visit: (n: PlanNode) => void, mainOnly = false): void
 
 /**
  * The plan of one more claim (rolled back, not timed), as auto_explain logs it with ANALYZE on
- * (LOADed for this session only; the messages reach the client at client_min_messages = log), nested
- * statements included (the pick may run in a SQL function, planned on its own): the selection's nodes
+ * (bench/lib/auto-explain.ts), nested statements included (the pick may run in a SQL function, planned on its own): the selection's nodes
  * (the `next` CTE, outermost first, InitPlans left out) or, without such a CTE, every node that reads
  * `tasks`; each nested statement's main nodes and time; the statement's execution time on the server.
  */
 async function claimPlan(url: string, limit: number): Promise<string> {
-  const messages: string[] = [];
-  const db = createDb(url, { max: 1, onNotice: (n) => messages.push(String(n.message)) });
-  try {
-    const c = await db.sql.reserve();
-    try {
-      // A session's first claim plans taskwire_claim's body (~20 ms, cold catalog): log a later one, as the worker runs it.
-      await c`BEGIN`;
-      await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
-      await c`ROLLBACK`;
-      await c`BEGIN`;
-      await c`LOAD 'auto_explain'`;
-      const settings = ['log_min_duration = 0', 'log_analyze = on', 'log_nested_statements = on', 'log_format = json'];
-      for (const setting of settings) await c.unsafe(`SET LOCAL auto_explain.${setting}`);
-      await c`SET LOCAL client_min_messages = log`;
-      await claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
-      await c`ROLLBACK`;
-    } finally {
-      c.release();
-    }
-  } finally {
-    await db.close();
-  }
-  const plans = messages
-    .filter((m) => m.includes('"Plan"'))
-    .map((m) => ({ ms: /duration: ([\d.]+) ms/.exec(m)?.[1], root: (JSON.parse(m.slice(m.indexOf('{'))) as { Plan: PlanNode }).Plan }));
+  const claim = (c: Reserved) => claimTasks(c, { workerId: WORKER_ID, limit, queues: [], leaseMs: RUNNER_DEFAULTS.leaseMs });
+  const plans = await autoExplain(url, claim, {
+    analyze: true,
+    // A session's first claim plans taskwire_claim's body (~20 ms, cold catalog): log a later one,
+    // as the worker runs it. Undone before the logged claim, which finds the backlog as it was.
+    before: async (c) => {
+      await c`SAVEPOINT warm`;
+      await claim(c);
+      await c`ROLLBACK TO SAVEPOINT warm`;
+    },
+  });
   // Nested statements finish, and are logged, before the statement that ran them.
   const top = plans.pop();
   if (!top) return 'no plan logged (auto_explain unavailable?)';
   // The pick is a CTE of the caller's statement, or of a nested one (taskwire_claim's body).
   let next: PlanNode | undefined;
   for (const p of [top, ...plans]) {
-    walk(p.root, (n) => {
+    walk(p.plan, (n) => {
       if (n['Subplan Name'] === 'CTE next') next ??= n;
     });
   }
   const nodes: string[] = [];
   if (next) walk(next, (n) => nodes.push(label(n)), true);
-  else walk(top.root, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
+  else walk(top.plan, (n) => (n['Relation Name'] === 'tasks' || /Sort/.test(n['Node Type']) ? nodes.push(label(n)) : undefined));
   const selection = next?.['Actual Total Time'];
   const parts = [`${next ? 'CTE next' : 'nodes on tasks'}: ${nodes.join(' ← ')}${selection !== undefined ? ` (${selection.toFixed(3)} ms)` : ''}`];
   for (const nested of plans) {
     const chain: string[] = [];
-    walk(nested.root, (n) => chain.push(label(n)), true);
+    walk(nested.plan, (n) => chain.push(label(n)), true);
     parts.push(`nested statement: ${chain.join(' ← ')} (${nested.ms ?? '?'} ms)`);
   }
   parts.push(`whole statement ${top.ms ?? '?'} ms (server, EXPLAIN ANALYZE)`);

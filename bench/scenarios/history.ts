@@ -119,14 +119,14 @@ export async function historyScenario(job: ChildJob, rec: Recorder): Promise<voi
       // (a)'s drain, minutes earlier, the ratio followed the load (96.7 % and 87.4 % in two full runs
       // an hour apart). Twice each, in ABBA order, so that a drift of the load over the four weighs
       // on both sides alike; each empty drain on its own copy; a side's rate is its mean.
-      const rates = { history: [] as number[], empty: [] as number[] };
       const order = rep % 2 === 1 ? (['history', 'empty', 'empty', 'history'] as const) : (['empty', 'history', 'history', 'empty'] as const);
+      const drains: number[] = [];
       for (const side of order) {
         const empty = side === 'empty' ? await freshDatabase(job.adminUrl, job.template) : undefined;
         try {
           const drainer = await createTaskwireSystem(empty?.url ?? db.url);
           try {
-            rates[side].push(await drainOnce(drainer, job.sizes.drainTasks));
+            drains.push(await drainOnce(drainer, job.sizes.drainTasks));
           } finally {
             await drainer.close();
           }
@@ -134,11 +134,15 @@ export async function historyScenario(job: ChildJob, rec: Recorder): Promise<voi
           await empty?.drop();
         }
       }
-      const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-      rec.notes.push(`history: repetition ${rep} drains in order ${order.join(', ')}: ${order.map((side, i) => Math.round(rates[side][order.slice(0, i).filter((o) => o === side).length]!)).join(', ')} jobs/s`);
-      rec.add(M.historyDrain, 'jobs/s', mean(rates.history));
-      rec.add(M.historyEmptyDrain, 'jobs/s', mean(rates.empty));
-      rec.add(M.historyDrainRatio, '×', mean(rates.history) / mean(rates.empty));
+      const mean = (side: (typeof order)[number]): number => {
+        const of = drains.filter((_, i) => order[i] === side);
+        return of.reduce((a, b) => a + b, 0) / of.length;
+      };
+      const rates = { history: mean('history'), empty: mean('empty') };
+      rec.notes.push(`history: repetition ${rep} drains in order ${order.join(', ')}: ${drains.map(Math.round).join(', ')} jobs/s`);
+      rec.add(M.historyDrain, 'jobs/s', rates.history);
+      rec.add(M.historyEmptyDrain, 'jobs/s', rates.empty);
+      rec.add(M.historyDrainRatio, '×', rates.history / rates.empty);
     }
   } finally {
     await db.drop();
