@@ -1,11 +1,10 @@
 import { inspect } from 'node:util';
 import { encodeJson, JsonEncodeError, storableText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
-import type { Logger } from '../logger.js';
-import type { AttemptController } from './attempt-controller.js';
-import type { ProgressUpdate, TaskContext, TaskDefinition, TaskLogger } from './define-task.js';
+import { AttemptContext, type AttemptContextSource } from './attempt-context.js';
+import type { TaskContext, TaskDefinition } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
-import { createSnoozeRequest } from './snooze.js';
+import type { RunningAttempt } from './held-tasks.js';
 
 /** Why a running attempt was told to stop. */
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
@@ -27,18 +26,10 @@ export type Outcome =
   /** The lease is gone (rescued elsewhere): record nothing. */
   | { kind: 'lost' };
 
-export interface ExecuteOptions {
-  task: Task;
-  definition: TaskDefinition | undefined;
-  workerId: string;
-  controller: AttemptController;
+export interface ExecuteOptions extends AttemptContextSource {
   /** After an abort, how long the handler gets to stop before its slot is taken back, in ms. */
   abandonAfterMs: number;
   maxResultBytes: number;
-  progress(update: ProgressUpdate): Promise<void>;
-  /** The attempt's `ctx.output` (see output-writer.ts). */
-  output(chunk: unknown): Promise<void>;
-  log: Logger;
   /** A workflow step's `ctx.dependencies` (dependencies.ts); none: empty. */
   dependencies?: (task: Task) => Promise<Dependencies>;
 }
@@ -48,14 +39,17 @@ const ABANDONED = Symbol('abandoned');
 /** How a handler's promise settled. */
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+const NO_DEPENDENCIES: Dependencies = Object.freeze({});
+
 /**
  * Runs one attempt and says how it ended. Never throws: whatever the handler does
  * (throws a non-Error, returns a BigInt, never settles) becomes an Outcome.
  * Once the attempt was aborted, the abort reason decides the outcome, whatever the
  * handler returns afterwards: a timeout is a failed attempt, a cancellation is CANCELLED.
+ * `o` is the worker's, made once; what is the attempt's own is `attempt` (held-tasks.ts).
  */
-export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
-  const { task, definition, controller } = o;
+export async function executeTask(o: ExecuteOptions, attempt: RunningAttempt, definition: TaskDefinition | undefined): Promise<Outcome> {
+  const task = attempt.task;
   if (!definition) {
     return failed({ exceptionType: 'UnknownTask', message: `No handler for task "${task.name}" in this worker`, traceback: null }, false);
   }
@@ -66,7 +60,7 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
     return failed({ ...describeError(error), exceptionType: 'InvalidArguments' }, false);
   }
 
-  let dependencies: Dependencies = {};
+  let dependencies = NO_DEPENDENCIES;
   if (o.dependencies && task.dependsOn.length > 0) {
     try {
       dependencies = await o.dependencies(task);
@@ -77,34 +71,15 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   }
 
   const timeoutMs = task.timeoutMs ?? definition.timeoutMs;
-  const timer = timeoutMs ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined;
+  const timer = timeoutMs ? setTimeout(abortOnTimeout, timeoutMs, attempt) : undefined;
   let abandonTimer: NodeJS.Timeout | undefined;
-  const snooze = createSnoozeRequest();
-  let log: TaskLogger | undefined;
-  const ctx: TaskContext<unknown> = {
-    // Made on first read (attempt-controller.ts): most handlers never read it.
-    get signal() {
-      return controller.signal;
-    },
-    progress: o.progress,
-    output: o.output,
-    retryAfter: snooze.ask,
-    snooze: snooze.ask,
-    attempt: task.attempts,
-    taskId: task.id,
-    workerId: o.workerId,
-    kwargs: parsed.kwargs,
-    dependencies,
-    get log() {
-      return (log ??= attemptLog(o.log, task));
-    },
-  };
+  const ctx = new AttemptContext(o, attempt, parsed.kwargs, dependencies);
   // The handler's end, or ABANDONED abandonAfterMs after an abort it ignores: one promise rather
   // than a Promise.race over two, which a drain of no-op tasks paid in allocations per attempt.
   const settled = await new Promise<Settled | typeof ABANDONED>((resolve) => {
     let running: Promise<unknown>;
     try {
-      running = Promise.resolve(definition.run(parsed.args, ctx));
+      running = Promise.resolve(definition.run(parsed.args, ctx as TaskContext<unknown>));
     } catch (error) {
       // A definition's run is async; this is for one that is not: its throw is a rejection.
       running = Promise.reject(error);
@@ -113,14 +88,14 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
       (value) => resolve({ ok: true, value }),
       (error: unknown) => resolve({ ok: false, error }),
     );
-    controller.onAbort(() => {
+    attempt.onAbort(() => {
       abandonTimer = setTimeout(resolve, o.abandonAfterMs, ABANDONED);
     });
   });
   clearTimeout(timer);
   clearTimeout(abandonTimer);
 
-  const reason = controller.reason;
+  const reason = attempt.reason;
   if (reason === 'lost') return { kind: 'lost' };
   if (reason === 'shutdown') return { kind: 'released' };
   if (reason === 'cancel') {
@@ -133,25 +108,15 @@ export async function executeTask(o: ExecuteOptions): Promise<Outcome> {
   }
   if (settled === ABANDONED) return { kind: 'lost' }; // unreachable: abandoning follows an abort
   // Asked for, whatever the handler did after (it may have caught the signal and returned).
-  if (snooze.delayMs !== undefined) return { kind: 'snoozed', delayMs: snooze.delayMs };
+  const snoozeDelayMs = ctx.snoozeDelayMs;
+  if (snoozeDelayMs !== undefined) return { kind: 'snoozed', delayMs: snoozeDelayMs };
   if (!settled.ok) return failed(describeError(settled.error), true);
   return encodeResult(settled.value, o.maxResultBytes);
 }
 
-/**
- * `ctx.log`: the worker's logger with the task's id and attempt. Made on the handler's first read
- * of `ctx.log` (a pino child per attempt, serializing its bindings at once, made whether the handler
- * logs or not, was a few µs of every no-op task in a drain); its methods are plain functions, so a
- * handler may take one off it (`const { info } = ctx.log`), as before.
- */
-function attemptLog(parent: Logger, task: Task): TaskLogger {
-  const log = parent.child({ taskId: task.id, attempt: task.attempts });
-  return {
-    debug: (msg, extra) => log.debug(extra ?? {}, msg),
-    info: (msg, extra) => log.info(extra ?? {}, msg),
-    warn: (msg, extra) => log.warn(extra ?? {}, msg),
-    error: (msg, extra) => log.error(extra ?? {}, msg),
-  };
+/** A timer's callback, shared: a closure per attempt only to call this was garbage in a drain. */
+function abortOnTimeout(attempt: RunningAttempt): void {
+  attempt.abort('timeout' satisfies AbortReason);
 }
 
 function encodeResult(value: unknown, maxBytes: number): Outcome {

@@ -1,11 +1,26 @@
 import type { Task } from '../queue/task.js';
 import { AttemptController } from './attempt-controller.js';
 import type { AbortReason } from './execute-task.js';
+import type { AttemptOutput } from './output-writer.js';
 
-/** An attempt running in a slot. */
-export interface RunningAttempt {
-  task: Task;
-  controller: AttemptController;
+/**
+ * An attempt running in a slot: its task, its abort (the controller is the attempt itself, one
+ * object per attempt rather than two), and its output writer once the handler asked for one.
+ */
+export class RunningAttempt extends AttemptController {
+  /** `ctx.output`'s writer, made on the handler's first read of `ctx.output` (most never write). */
+  output: AttemptOutput | undefined = undefined;
+  /** The runner closed this attempt's output: a writer made after that is closed at once. */
+  outputClosed = false;
+
+  constructor(readonly task: Task) {
+    super();
+  }
+
+  /** The attempt's abort (itself). */
+  get controller(): AttemptController {
+    return this;
+  }
 }
 
 interface WaitingTask {
@@ -34,9 +49,11 @@ export interface HeldTasks {
   /** Takes the whole waiting line. */
   takeAllWaiting(): Task[];
   waitingTasks(): Task[];
-  /** Puts an attempt in a slot; returns the controller that aborts it. */
-  startRunning(task: Task): AttemptController;
+  /** Puts an attempt in a slot; returns it (it is also the controller that aborts it). */
+  startRunning(task: Task): RunningAttempt;
   runningAttempts(): RunningAttempt[];
+  /** Aborts every running attempt of task `id` (an older one of a task claimed again may still run). */
+  abortRunning(id: string, reason: AbortReason): void;
   /** The handler is done: the slot is free, the outcome is being written, the lease is still ours. */
   toRecording(task: Task): void;
   /** The attempt is over here: out of every place. */
@@ -90,11 +107,15 @@ export function createHeldTasks(): HeldTasks {
     },
     waitingTasks: () => waiting.map((w) => w.task),
     startRunning(task) {
-      const controller = new AttemptController();
-      running.set(task, { task, controller });
-      return controller;
+      const attempt = new RunningAttempt(task);
+      running.set(task, attempt);
+      return attempt;
     },
     runningAttempts: () => [...running.values()],
+    abortRunning(id, reason) {
+      // No copy of the map: the runner asks this for every attempt it starts.
+      for (const attempt of running.values()) if (attempt.task.id === id) attempt.abort(reason);
+    },
     toRecording(task) {
       running.delete(task);
       recording.add(task);
@@ -115,5 +136,5 @@ export function createHeldTasks(): HeldTasks {
 
 /** Tells a running attempt to stop, once: the first reason is the one its outcome follows. */
 export function abortAttempt(attempt: RunningAttempt, reason: AbortReason): void {
-  attempt.controller.abort(reason);
+  attempt.abort(reason);
 }

@@ -5,8 +5,8 @@ import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
 import { createClaimLoop } from './claim-loop.js';
 import { nextAverageRunMs, tasksToClaim } from './claim-policy.js';
-import { executeTask, type Outcome } from './execute-task.js';
-import { abortAttempt, createHeldTasks } from './held-tasks.js';
+import { executeTask, type ExecuteOptions, type Outcome } from './execute-task.js';
+import { abortAttempt, createHeldTasks, type RunningAttempt } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
 import { createDependencyReader } from './dependencies.js';
@@ -74,8 +74,11 @@ export function createRunner(options: RunnerOptions): Runner {
     },
     dropWaiting,
   });
-  // Attempts and recordings under way: stop() waits for them.
-  const inFlight = new Set<Promise<void>>();
+  // Attempts and recordings under way: stop() waits for them. A count, not a set of their
+  // promises: an attempt counts itself in and out (a `.then` per attempt to leave a set was garbage
+  // in a drain of no-op tasks), other work through track().
+  let inFlight = 0;
+  let idleWaiters: (() => void)[] = [];
   let listener: Listener | undefined;
   let started = false;
   let stopping = false;
@@ -150,55 +153,84 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   function track(work: Promise<void>): void {
-    inFlight.add(work);
-    void work.then(() => inFlight.delete(work)); // never rejects: see runAttempt and dropWaiting
+    inFlight += 1;
+    void work.then(workEnded); // never rejects: see attempt and dropWaiting
+  }
+
+  function workEnded(): void {
+    inFlight -= 1;
+    if (inFlight > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once no attempt or recording is under way (work begun meanwhile included). */
+  function idle(): Promise<void> {
+    return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+  }
+
+  // What every attempt's executeTask and ctx are made from: one object for the worker, not one per attempt.
+  const execution: ExecuteOptions = {
+    workerId,
+    log,
+    abandonAfterMs: o.abandonAfterMs,
+    maxResultBytes: o.maxResultBytes,
+    dependencies: dependencyReader.read,
+    progress: (attempt) => outcomes.progressReporter(attempt.task),
+    output(attempt) {
+      const output = (attempt.output ??= outputs.forAttempt(attempt.task));
+      // First asked for after the attempt ended (a handler's stray continuation): nothing is written, as before.
+      if (attempt.outputClosed) void output.close();
+      return output.write;
+    },
+  };
+
+  /** Ends an attempt's output (made only if the handler asked for it); resolves once its chunks are settled. */
+  function closeOutput(attempt: RunningAttempt): Promise<void> | undefined {
+    attempt.outputClosed = true;
+    return attempt.output?.close();
   }
 
   function runAttempt(task: Task): void {
     // An older attempt of this task still here lost its lease (we hold a newer one): stop it.
-    for (const attempt of held.runningAttempts()) if (attempt.task.id === task.id) abortAttempt(attempt, 'lost');
-    const controller = held.startRunning(task);
-    const output = outputs.forAttempt(task);
-    track(
-      (async (): Promise<void> => {
-        const began = performance.now();
-        try {
-          const outcome = await executeTask({
-            task,
-            definition: registry.get(task.name),
-            workerId,
-            controller,
-            abandonAfterMs: o.abandonAfterMs,
-            dependencies: dependencyReader.read,
-            maxResultBytes: o.maxResultBytes,
-            progress: outcomes.progressReporter(task),
-            output: output.write,
-            log,
-          });
-          // The slot is free as soon as the handler is done: claim the next task while this
-          // outcome is being written (the write batches with others meanwhile). Waiting for the
-          // commit first left slots idle for a round trip per task (bench/README.md).
-          held.toRecording(task);
-          averageRunMs = nextAverageRunMs(averageRunMs, performance.now() - began);
-          slotFreed();
-          // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
-          await output.close();
-          await outcomes.record(task, outcome);
-          // The claim at slotFreed() above ran before this outcome committed, so a limited queue
-          // still counted the task as RUNNING: its place is free only now, and nobody else knows.
-          if (gate.isLimited(task.queue)) claims.lookForWork();
-          emitSafely('finished', task, outcome.kind);
-        } catch (error) {
-          // executeTask never throws and record gives up quietly: this is a last line of
-          // defence, so that a bug here can neither leak the slot nor end the process.
-          log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
-        } finally {
-          void output.close();
-          held.forget(task);
-        }
-        slotFreed();
-      })(),
-    );
+    held.abortRunning(task.id, 'lost');
+    inFlight += 1; // counted out at the attempt's end
+    void attempt(held.startRunning(task));
+  }
+
+  /** One attempt, from its start to its outcome stored. Never rejects (see track). */
+  async function attempt(running: RunningAttempt): Promise<void> {
+    const task = running.task;
+    const began = performance.now();
+    try {
+      const outcome = await executeTask(execution, running, registry.get(task.name));
+      // The slot is free as soon as the handler is done: claim the next task while this
+      // outcome is being written (the write batches with others meanwhile). Waiting for the
+      // commit first left slots idle for a round trip per task (bench/README.md).
+      held.toRecording(task);
+      averageRunMs = nextAverageRunMs(averageRunMs, performance.now() - began);
+      slotFreed();
+      // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
+      await closeOutput(running);
+      await outcomes.record(task, outcome);
+      // The claim at slotFreed() above ran before this outcome committed, so a limited queue
+      // still counted the task as RUNNING: its place is free only now, and nobody else knows.
+      if (gate.isLimited(task.queue)) claims.lookForWork();
+      emitSafely('finished', task, outcome.kind);
+    } catch (error) {
+      // executeTask never throws and record gives up quietly: this is a last line of
+      // defence, so that a bug here can neither leak the slot nor end the process.
+      log.error({ err: error, taskId: task.id }, 'task bookkeeping failed');
+    } finally {
+      void closeOutput(running);
+      held.forget(task);
+    }
+    try {
+      slotFreed();
+    } finally {
+      workEnded();
+    }
   }
 
   /** A waiting task that is no longer ours, or whose cancellation was asked for, never starts. */
@@ -246,7 +278,7 @@ export function createRunner(options: RunnerOptions): Runner {
       // Cancelled once drained: a pending 30 s timer would keep the process alive after stop().
       const graceTimer = new AbortController();
       const graceOver = delay(o.shutdownGraceMs, 'timeout' as const, { signal: graceTimer.signal }).catch(() => 'drained' as const);
-      const drained = Promise.all([...inFlight]).then(() => 'drained' as const);
+      const drained = idle().then(() => 'drained' as const);
       const first = await Promise.race([graceOver, drained]);
       graceTimer.abort();
       if (first === 'timeout') {
@@ -255,7 +287,7 @@ export function createRunner(options: RunnerOptions): Runner {
       }
     }
     // Aborted handlers end within abandonAfterMs; their outcomes (released) are stored here.
-    while (inFlight.size > 0) await Promise.all([...inFlight]);
+    await idle();
     // Leases renewed until now: the outcomes above may have taken longer than one lease.
     leases.stop();
     // Listening until now, so a task cancelled during the grace period hears of it at once
