@@ -19,8 +19,11 @@ export interface TaskEvents {
    * @throws BadUserInputError for a malformed id, NotFoundError for an unknown one (or another tenant's).
    */
   watchTask(id: string): Promise<AsyncIterableIterator<Task>>;
-  /** Every change of a task matching `filter` (each task's versions in order, none twice). */
-  watchTasks(filter: TaskFilter): AsyncIterableIterator<Task>;
+  /**
+   * Every change of a task matching `filter` (each task's versions in order, none twice), from
+   * when it resolves (the server's LISTEN is then in effect).
+   */
+  watchTasks(filter: TaskFilter): Promise<AsyncIterableIterator<Task>>;
   /**
    * The task's events after `afterVersion` from its log, each once in version order, then live;
    * ends after a terminal event that is the task's latest.

@@ -105,21 +105,58 @@ export interface ListenOptions {
 }
 
 /**
+ * What postgres.js keeps of its LISTENs, on its `listen` function (3.4): per channel, the callbacks
+ * to call. Read only to take a closed Listener's callbacks out (see `listen`); absent in another
+ * version, and then nothing is taken out beyond what `unlisten` does.
+ */
+interface ListenRegistry {
+  channels?: Record<string, { listeners: { fn: unknown }[] } | undefined>;
+}
+
+/** Takes every entry of `fn` (the first and any re-added after a reconnect) out of the channel's callbacks. */
+function forget(client: Sql, channel: string, fn: unknown): void {
+  const entry = (client.listen as unknown as ListenRegistry).channels?.[channel];
+  if (entry && Array.isArray(entry.listeners)) entry.listeners = entry.listeners.filter((l) => l.fn !== fn);
+}
+
+/**
  * LISTEN on one channel over the pool's dedicated listening connection. postgres.js
  * shares that one connection between all `listen` calls of a pool and re-LISTENs
  * after reconnecting, calling `onlisten` each time. A pool made with a listen URL
  * (DATABASE_LISTEN_URL, createDb's `listenUrl`) LISTENs over that direct connection
  * instead: behind PgBouncer's transaction pooling a LISTEN would hold no session.
+ *
+ * close() UNLISTENs the channel once no other Listener of the pool is on it, also after a
+ * reconnect: postgres.js re-adds a channel's callbacks then as new entries its own `unlisten`
+ * does not know, so they stayed, the channel stayed LISTENed and the callback kept being called.
+ * (The server's hubs LISTEN only while someone watches: an UNLISTEN that does nothing would keep
+ * every NOTIFY's cost on this process and its PostgreSQL backend.) A LISTEN that fails leaves
+ * no entry behind either, so the next `listen` on the channel tries afresh.
  */
 export async function listen(sql: Sql, channel: string, options: ListenOptions): Promise<Listener> {
   let listens = 0;
-  const meta = await listenClientOf(sql).listen(
-    channel,
-    (payload) => options.onNotify(payload),
-    () => {
+  const client = listenClientOf(sql);
+  // One function for this Listener, so its entries (the first and those re-added) can be told apart.
+  const onNotify = (payload: string): void => options.onNotify(payload);
+  let meta: Awaited<ReturnType<Sql['listen']>>;
+  try {
+    meta = await client.listen(channel, onNotify, () => {
       listens += 1;
       options.onListen?.(listens > 1);
+    });
+  } catch (error) {
+    // postgres.js keeps the channel with its failed LISTEN, and every later `listen` on it would
+    // wait on that failure: without callbacks the entry goes, and the next LISTEN is sent afresh.
+    forget(client, channel, onNotify);
+    const registry = (client.listen as unknown as ListenRegistry).channels;
+    if (registry?.[channel]?.listeners.length === 0) delete registry[channel];
+    throw error;
+  }
+  return {
+    close: async () => {
+      forget(client, channel, onNotify);
+      // Its own entry is gone already: this sends UNLISTEN if no other callback is left on the channel.
+      await meta.unlisten();
     },
-  );
-  return { close: () => meta.unlisten() };
+  };
 }

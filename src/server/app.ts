@@ -51,6 +51,11 @@ export interface AppOptions {
   readyTimeoutMs?: number;
   /** The failed-auth throttle and the revocation check interval (AUTH_MODE=on; defaults in ServerAuthOptions). */
   auth?: ServerAuthOptions;
+  /**
+   * How long the live hubs keep LISTENing after their last subscriber has gone, in ms (default
+   * LISTEN_IDLE_MS, 30 s). A server LISTENs only while someone subscribes (docs/decisions.md).
+   */
+  listenIdleMs?: number;
 }
 
 export interface App {
@@ -88,9 +93,10 @@ function yogaLogger(log: Logger): YogaLogger {
 export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const limits: GraphQLLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log });
-  const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log });
-  const bulkActionHub = createBulkActionHub({ sql: deps.db.sql, bulkActions: deps.queue.bulkActions, log: deps.log });
+  const idle = options.listenIdleMs !== undefined ? { listenIdleMs: options.listenIdleMs } : {};
+  const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log, ...idle });
+  const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log, ...idle });
+  const bulkActionHub = createBulkActionHub({ sql: deps.db.sql, bulkActions: deps.queue.bulkActions, log: deps.log, ...idle });
   const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
   const auth = createServerAuth(deps, options.auth);
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
@@ -149,6 +155,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       if (server) throw new Error('the server is already started');
       assertSafeToServe(deps.config.auth.mode, host);
       stopping = false;
+      // They LISTEN only once someone subscribes: a server nobody watches pays no NOTIFY.
       await hub.start();
       await workflowHub.start();
       await bulkActionHub.start();

@@ -5,9 +5,9 @@ import type { BulkActionEvents } from '../../graphql/bulk-action-events.js';
 import type { Logger } from '../../logger.js';
 import { BULK_CHANNEL, decodeBulkNotice } from '../../queue/bulk-actions/channel.js';
 import type { BulkAction, BulkActions } from '../../queue/bulk-actions/types.js';
-import { listen, type Listener } from '../../queue/events.js';
 import { isUuid } from '../../queue/uuid.js';
 import type { Service } from '../../service.js';
+import { createOnDemandListener } from './on-demand-listener.js';
 import { PullStream } from './pull-stream.js';
 
 /** Retrying a failed read: 100 ms doubling to 5 s (the database is away). */
@@ -20,6 +20,8 @@ export interface BulkActionHubStats {
   /** Action rows read: at most one per notification burst per watched action, whatever the subscribers. */
   reads: number;
   subscriptions: number;
+  /** 1 while LISTENing on the bulk-action channel (someone watches, or did within the idle grace), else 0. */
+  readonly listening: number;
 }
 
 /** The bulkActionChanged fan-out of one server: a Service started and stopped with the app. */
@@ -36,6 +38,8 @@ export interface BulkActionHubOptions {
   /** Reads of every tenant's actions (the unscoped queue's): views drop what a tenant may not see. */
   bulkActions: Pick<BulkActions, 'get'>;
   log: Logger;
+  /** How long to keep LISTENing after the last subscriber has gone, in ms (default LISTEN_IDLE_MS, 30 s). */
+  listenIdleMs?: number;
 }
 
 /** One subscription: keeps only the newest state while its client is behind, each version once, ends after DONE/FAILED. */
@@ -96,12 +100,20 @@ class BulkActionSubscriber extends PullStream<BulkAction> {
  */
 export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHub {
   const { sql, bulkActions, log } = options;
-  const stats: BulkActionHubStats = { notifications: 0, reads: 0, subscriptions: 0 };
+  const stats: BulkActionHubStats = {
+    notifications: 0,
+    reads: 0,
+    subscriptions: 0,
+    get listening() {
+      return channel.listening ? 1 : 0;
+    },
+  };
   const byId = new Map<string, Set<BulkActionSubscriber>>();
   /** The newest state read of each watched action. */
   const known = new Map<string, BulkAction>();
   let pending = new Map<string, number>();
-  let listener: Listener | undefined;
+  /** Subscriptions waiting for LISTEN or for their first state: watchers all the same. */
+  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -129,8 +141,19 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
     schedule();
   }
 
-  function onListen(reconnected: boolean): void {
-    if (!reconnected || closed) return;
+  const channel = createOnDemandListener({
+    sql,
+    channel: BULK_CHANNEL,
+    onNotify,
+    onGap,
+    watchers: () => stats.subscriptions + joining,
+    ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
+    log,
+  });
+
+  /** Notifications were missed (a lost connection, or nobody listened): read every watched action again. */
+  function onGap(): void {
+    if (closed) return;
     for (const id of byId.keys()) pending.set(id, RESYNC);
     schedule();
   }
@@ -180,6 +203,18 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
   async function watchBulkAction(id: string, tenant: string | null): Promise<AsyncIterableIterator<BulkAction>> {
     if (!isUuid(id)) throw new BadUserInputError(`id must be a bulk action id (a UUID), got ${JSON.stringify(id)}`, { field: 'id' });
     if (closed) throw new ShuttingDownError();
+    joining += 1;
+    try {
+      await channel.ready();
+      return await subscribe(id, tenant);
+    } finally {
+      joining -= 1;
+    }
+  }
+
+  /** LISTEN is in effect: registered before its first read, so a change committed in between is not missed. */
+  async function subscribe(id: string, tenant: string | null): Promise<AsyncIterableIterator<BulkAction>> {
+    if (closed) throw new ShuttingDownError();
     const subscriber = new BulkActionSubscriber(id, gone);
     byId.set(id, (byId.get(id) ?? new Set()).add(subscriber));
     stats.subscriptions += 1;
@@ -212,8 +247,7 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
     scoped: (readTenant) => (readTenant === null ? everyTenant : view(readTenant)),
     stats,
     async start() {
-      closed = false;
-      listener ??= await listen(sql, BULK_CHANNEL, { onNotify, onListen });
+      // LISTEN comes with the first subscriber (on-demand-listener.ts).
     },
     stop() {
       return this.close();
@@ -222,8 +256,7 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
-      await listener?.close().catch(() => undefined);
-      listener = undefined;
+      await channel.close();
       await flushing?.catch(() => undefined);
       for (const set of [...byId.values()]) for (const s of [...set]) s.end();
       if (stats.subscriptions > 0) {

@@ -20,4 +20,11 @@ export interface TaskEventStats {
   subscriptions: number;
   /** Times the LISTEN connection came back after a loss; each re-reads every watched task. */
   reconnects: number;
+  /**
+   * 1 while the hub LISTENs on the events channel, 0 while nobody has watched for the idle grace
+   * (healthy: notifications then cost this server and its PostgreSQL backend nothing).
+   */
+  readonly listening: number;
+  /** LISTENs made on demand: with the first subscriber, and again after each idle UNLISTEN (reconnects not counted). */
+  readonly listens: number;
 }

@@ -7,12 +7,13 @@ import { NotFoundError, ShuttingDownError } from '../../errors.js';
 import type { TaskEvents } from '../../graphql/context.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
-import { decodeEvents, EVENTS_CHANNEL, listen, type Listener, type TaskEvent } from '../../queue/events.js';
+import { decodeEvents, EVENTS_CHANNEL, type TaskEvent } from '../../queue/events.js';
 import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import type { TaskEventType, TaskStatus } from '../../queue/states.js';
 import type { TaskEventRecord } from '../../queue/event-log.js';
 import { createEventLogFanout, type EventLogFanoutStats } from './log-fanout.js';
+import { createOnDemandListener } from './on-demand-listener.js';
 import { createPublisher } from './publisher.js';
 import { createTaskLoader } from './task-loader.js';
 import type { TaskEventStats } from './hub-stats.js';
@@ -36,7 +37,10 @@ export interface TaskEventHub extends TaskEvents, Service {
   readonly stats: TaskEventStats;
   /** The event log's side (taskEvents, taskEventFeed). */
   readonly logStats: EventLogFanoutStats;
-  /** LISTENs on the events channel (the pool's one listening connection). */
+  /**
+   * Nothing to start: the hub LISTENs on the events channel (the pool's one listening connection)
+   * only while someone subscribes, from the first subscriber until `listenIdleMs` after the last.
+   */
   start(): Promise<void>;
   /**
    * Stops listening and ends every open subscription, then waits up to `drainMs` (default
@@ -60,6 +64,8 @@ export interface TaskEventHubOptions {
    * first written ~10 ms into the burst.
    */
   publishSlice?: number;
+  /** How long to keep LISTENing after the last subscriber has gone, in ms (default LISTEN_IDLE_MS, 30 s). */
+  listenIdleMs?: number;
 }
 
 const RESYNC = Number.MAX_SAFE_INTEGER;
@@ -98,6 +104,12 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     delivered: 0,
     subscriptions: 0,
     reconnects: 0,
+    get listening() {
+      return events.listening ? 1 : 0;
+    },
+    get listens() {
+      return events.listens;
+    },
   };
   const byTask = new Map<string, Set<TaskSubscriber>>();
   const byFilter = new Set<FilterSubscriber>();
@@ -126,7 +138,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
    */
   const owed = new Map<string, Task>();
   let snapshots = new Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]>();
-  let listener: Listener | undefined;
+  /** Subscriptions being set up (waiting for LISTEN, or reading what they need before they register). */
+  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -143,6 +156,15 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   });
 
   const logs = createEventLogFanout({ queue, log });
+  const events = createOnDemandListener({
+    sql,
+    channel: EVENTS_CHANNEL,
+    onNotify,
+    onGap,
+    watchers: () => stats.subscriptions + logs.stats.subscriptions + joining,
+    ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
+    log,
+  });
 
   const unsubscribed = (): void => {
     stats.subscriptions -= 1;
@@ -159,7 +181,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   }
 
   function onNotify(payload: string): void {
-    // postgres.js cannot unlisten a listener re-added after a reconnect: ignore what comes after close.
+    // One already on its way when close() UNLISTENed: nobody is left to hand it to.
     if (closed) return;
     stats.notifications += 1;
     const notices = decodeEvents(payload);
@@ -181,11 +203,20 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     schedule();
   }
 
-  function onListen(reconnected: boolean): void {
-    if (!reconnected || closed) return;
-    // Notifications sent while the connection was down are lost: re-read everything watched.
-    stats.reconnects += 1;
-    log.info({ tasks: byTask.size, filters: byFilter.size }, 'events listener reconnected; re-reading watched tasks');
+  /**
+   * LISTEN is back after notifications were missed. After a lost connection: re-read everything
+   * watched. After an idle UNLISTEN (nobody watched, so nothing is): forget the reads ahead, whose
+   * notifications went unheard; a subscriber arriving now reads its first state itself.
+   */
+  function onGap(reconnected: boolean): void {
+    if (closed) return;
+    if (!reconnected) {
+      ahead.clear();
+      owed.clear();
+    } else {
+      stats.reconnects += 1;
+      log.info({ tasks: byTask.size, filters: byFilter.size }, 'events listener reconnected; re-reading watched tasks');
+    }
     for (const id of byTask.keys()) pending.set(id, RESYNC);
     for (const s of byFilter) for (const id of s.resyncIds()) pending.set(id, RESYNC);
     logs.resync();
@@ -338,9 +369,29 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     },
   };
 
+  /**
+   * Sets a subscription up once LISTEN is in effect: its first read comes after it, so a change
+   * committed after that read is announced to it. Counted as a watcher throughout, so the
+   * listener is not dropped between the LISTEN and the subscriber's registration.
+   */
+  async function joined<T>(setUp: () => Promise<T>): Promise<T> {
+    if (closed) throw new ShuttingDownError();
+    joining += 1;
+    try {
+      await events.ready();
+      if (closed) throw new ShuttingDownError();
+      return await setUp();
+    } finally {
+      joining -= 1;
+    }
+  }
+
   async function watchTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
-    if (closed) throw new ShuttingDownError();
+    return joined(() => subscribeTask(id, tenant));
+  }
+
+  async function subscribeTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
     const subscriber = new TaskSubscriber(id, owner);
     // Subscribe first, then read the first state: a change committed in between is caught by
     // the subscription (and dropped if the first state already includes it).
@@ -364,12 +415,13 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     return subscriber;
   }
 
-  function watchTasks(filter: TaskFilter, tenant: string | null): AsyncIterableIterator<Task> {
-    if (closed) throw new ShuttingDownError();
-    const subscriber = new FilterSubscriber(filter, owner, tenant);
-    byFilter.add(subscriber);
-    stats.subscriptions += 1;
-    return subscriber;
+  async function watchTasks(filter: TaskFilter, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
+    return joined(async () => {
+      const subscriber = new FilterSubscriber(filter, owner, tenant);
+      byFilter.add(subscriber);
+      stats.subscriptions += 1;
+      return subscriber;
+    });
   }
 
   async function watchTaskEvents(
@@ -379,11 +431,12 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     tenant: string | null,
   ): Promise<AsyncIterableIterator<TaskEventRecord>> {
     assertTaskId(id);
-    if (closed) throw new ShuttingDownError();
-    // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
-    const task = await loadTask(id);
-    if (!isVisible(task, tenant)) throw new NotFoundError('Task', id);
-    return logs.watchTaskEvents(task, afterVersion, types);
+    return joined(async () => {
+      // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
+      const task = await loadTask(id);
+      if (!isVisible(task, tenant)) throw new NotFoundError('Task', id);
+      return logs.watchTaskEvents(task, afterVersion, types);
+    });
   }
 
   const entryPoints: TenantEntryPoints = {
@@ -391,8 +444,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     watchTasks,
     watchTaskEvents,
     watchEventFeed(filter, after, tenant) {
-      if (closed) throw new ShuttingDownError();
-      return logs.watchEventFeed(filter, after, tenant);
+      return joined(() => logs.watchEventFeed(filter, after, tenant));
     },
     loadTask,
   };
@@ -403,7 +455,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     stats,
     logStats: logs.stats,
     async start() {
-      listener ??= await listen(sql, EVENTS_CHANNEL, { onNotify, onListen });
+      // LISTEN comes with the first subscriber (joined).
     },
     stop() {
       return this.close();
@@ -413,7 +465,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       closed = true;
       clearTimeout(retryTimer);
       logs.close();
-      await listener?.close().catch(() => undefined);
+      await events.close();
       await flushing?.catch(() => undefined);
       // What was read is handed out before the streams end: clients get it, then `complete`.
       publisher.close();

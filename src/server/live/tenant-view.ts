@@ -8,7 +8,7 @@ import type { FeedEvent, FeedPosition, Task, TaskEventRecord, TaskEventType, Tas
  */
 export interface TenantEntryPoints {
   watchTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>>;
-  watchTasks(filter: TaskFilter, tenant: string | null): AsyncIterableIterator<Task>;
+  watchTasks(filter: TaskFilter, tenant: string | null): Promise<AsyncIterableIterator<Task>>;
   watchTaskEvents(id: string, afterVersion: number, types: readonly TaskEventType[], tenant: string | null): Promise<AsyncIterableIterator<TaskEventRecord>>;
   watchEventFeed(filter: TaskFilter, after: FeedPosition | null, tenant: string | null): Promise<AsyncIterableIterator<FeedEvent>>;
   /** Every tenant's tasks: the view drops the others'. */

@@ -3,10 +3,10 @@ import { NotFoundError, ShuttingDownError } from '../../errors.js';
 import { exponentialDelayMs } from '../../exponential-delay.js';
 import { assertWorkflowId, type WorkflowEvents } from '../../graphql/workflow-events.js';
 import type { Logger } from '../../logger.js';
-import { listen, type Listener } from '../../queue/events.js';
 import { decodeWorkflowChanges, WORKFLOWS_CHANNEL } from '../../queue/workflows/channel.js';
 import type { Workflow, Workflows } from '../../queue/workflows/types.js';
 import type { Service } from '../../service.js';
+import { createOnDemandListener } from './on-demand-listener.js';
 import { PullStream } from './pull-stream.js';
 
 /** Retrying a failed read: 100 ms doubling to 5 s (the database is away). */
@@ -25,6 +25,8 @@ export interface WorkflowHubStats {
   reads: number;
   /** Open workflowChanged subscriptions. */
   subscriptions: number;
+  /** 1 while LISTENing on the workflows channel (someone watches, or did within the idle grace), else 0. */
+  readonly listening: number;
 }
 
 /** The workflow fan-out of one process: a Service started and stopped with the app. */
@@ -41,6 +43,8 @@ export interface WorkflowHubOptions {
   /** Reads of every tenant's workflows (the unscoped queue's): views drop what a tenant may not see. */
   workflows: Pick<Workflows, 'get'>;
   log: Logger;
+  /** How long to keep LISTENing after the last subscriber has gone, in ms (default LISTEN_IDLE_MS, 30 s). */
+  listenIdleMs?: number;
 }
 
 const isFinished = (workflow: Workflow): boolean => workflow.status !== 'RUNNING';
@@ -123,13 +127,22 @@ class WorkflowSubscriber extends PullStream<Workflow> {
  */
 export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
   const { sql, workflows, log } = options;
-  const stats: WorkflowHubStats = { notifications: 0, changes: 0, reads: 0, subscriptions: 0 };
+  const stats: WorkflowHubStats = {
+    notifications: 0,
+    changes: 0,
+    reads: 0,
+    subscriptions: 0,
+    get listening() {
+      return channel.listening ? 1 : 0;
+    },
+  };
   const byId = new Map<string, Set<WorkflowSubscriber>>();
   /** The newest state read of each watched workflow: a new subscriber's first state needs no read. */
   const known = new Map<string, Workflow>();
   let pending = new Map<string, number>();
   let firsts = new Map<string, { resolve(w: Workflow | undefined): void; reject(e: unknown): void }[]>();
-  let listener: Listener | undefined;
+  /** Subscriptions waiting for LISTEN or for their first state: watchers all the same. */
+  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -159,9 +172,19 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
     schedule();
   }
 
-  function onListen(reconnected: boolean): void {
-    if (!reconnected || closed) return;
-    // Notifications sent while the connection was down are lost: read every watched workflow again.
+  const channel = createOnDemandListener({
+    sql,
+    channel: WORKFLOWS_CHANNEL,
+    onNotify,
+    onGap,
+    watchers: () => stats.subscriptions + joining,
+    ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
+    log,
+  });
+
+  function onGap(): void {
+    if (closed) return;
+    // Notifications sent while nobody listened are lost: read every watched workflow again.
     for (const id of byId.keys()) pending.set(id, RESYNC);
     schedule();
   }
@@ -231,7 +254,18 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
   async function watchWorkflow(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {
     assertWorkflowId(id);
     if (closed) throw new ShuttingDownError();
-    // Subscribe first, then read the first state: a change committed in between is caught.
+    joining += 1;
+    try {
+      await channel.ready();
+      return await subscribe(id, tenant);
+    } finally {
+      joining -= 1;
+    }
+  }
+
+  async function subscribe(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {
+    if (closed) throw new ShuttingDownError();
+    // LISTEN, then subscribe, then read the first state: a change committed in between is caught.
     const subscriber = new WorkflowSubscriber(id, gone);
     byId.set(id, (byId.get(id) ?? new Set()).add(subscriber));
     stats.subscriptions += 1;
@@ -258,8 +292,7 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
     scoped: (readTenant) => (readTenant === null ? everyTenant : view(readTenant)),
     stats,
     async start() {
-      closed = false;
-      listener ??= await listen(sql, WORKFLOWS_CHANNEL, { onNotify, onListen });
+      // LISTEN comes with the first subscriber (on-demand-listener.ts).
     },
     stop() {
       return this.close();
@@ -268,8 +301,7 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
-      await listener?.close().catch(() => undefined);
-      listener = undefined;
+      await channel.close();
       await flushing?.catch(() => undefined);
       for (const ws of firsts.values()) for (const w of ws) w.reject(new ShuttingDownError());
       firsts.clear();

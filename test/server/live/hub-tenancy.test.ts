@@ -61,12 +61,12 @@ describe('hub.scoped', () => {
     const states = { acme: [] as Collected<Task>[], globex: [] as Collected<Task>[] };
     const feeds = { acme: [] as Collected<FeedEvent>[], globex: [] as Collected<FeedEvent>[] };
     for (const tenant of ['acme', 'globex'] as const) {
-      for (let i = 0; i < 3; i++) states[tenant].push(collect(views[tenant].watchTasks({})));
+      for (let i = 0; i < 3; i++) states[tenant].push(collect(await views[tenant].watchTasks({})));
       // One feed subscriber follows the shared tail, one starts in the past and catches up on its own.
       feeds[tenant].push(collect(await views[tenant].watchEventFeed({}, null)));
       feeds[tenant].push(collect(await views[tenant].watchEventFeed({}, feedStart)));
     }
-    const everyone = collect(hub.watchTasks({}));
+    const everyone = collect(await hub.watchTasks({}));
     const readsBefore = { taskReads: hub.stats.taskReads, events: hub.stats.events };
 
     // Both tenants enqueue at the same time, in the same statements (the batcher mixes them), and run.
@@ -139,10 +139,10 @@ describe('hub.scoped', () => {
   });
 
   it('keeps a filter naming another tenant empty, and the unscoped hub serves a tenant filter', async () => {
-    const acmeNamingGlobex = collect(hub.scoped('acme').watchTasks({ tenant: 'globex' }));
-    const globexOnly = collect(hub.watchTasks({ tenant: 'globex' }));
+    const acmeNamingGlobex = collect(await hub.scoped('acme').watchTasks({ tenant: 'globex' }));
+    const globexOnly = collect(await hub.watchTasks({ tenant: 'globex' }));
     // Subscribed after the others, so offered each change after them (the hub keeps subscription order).
-    const everyone = collect(hub.watchTasks({ queue: 'tenant-filter' }));
+    const everyone = collect(await hub.watchTasks({ queue: 'tenant-filter' }));
     const theirs = await globexQueue.enqueue({ name: 'demo.echo', queue: 'tenant-filter', runAfter: new Date(Date.now() + 3_600_000) });
     const mine = await acmeQueue.enqueue({ name: 'demo.echo', queue: 'tenant-filter', runAfter: new Date(Date.now() + 3_600_000) });
     await app.deps.queue.cancelTask(mine.id);

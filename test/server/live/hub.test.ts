@@ -57,7 +57,7 @@ describe('createTaskEventHub', () => {
   it('a task read ahead of its notifications is not read, nor handed to a filter subscriber, again when they come', async () => {
     const sql = app.deps.db.sql;
     const name = 'demo.read-ahead';
-    const early = hub.watchTasks({ name });
+    const early = await hub.watchTasks({ name });
     let late: AsyncIterableIterator<Task> | undefined;
     try {
       // Written without NOTIFY (no statement of the core does that) so that the test sends the
@@ -70,7 +70,7 @@ describe('createTaskEventHub', () => {
       expect((await early.next()).value).toMatchObject({ id: t, version: 3, status: 'SUCCEEDED' });
       // A filter subscriber that has not seen t (as one whose bounded memory of versions moved on
       // in a burst of 20,000 tasks): t's own SUCCEEDED notification must not bring t back.
-      late = hub.watchTasks({ name });
+      late = await hub.watchTasks({ name });
       const reads = hub.stats.taskReads;
       await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${u}`;
       await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${t}:3:SUCCEEDED`})`;
@@ -88,7 +88,7 @@ describe('createTaskEventHub', () => {
   it('a task watched by id after it ended is not handed to a filter subscriber again; one read ahead of its notification is, once, when it comes', async () => {
     const sql = app.deps.db.sql;
     const name = 'demo.first-state';
-    const early = hub.watchTasks({ name });
+    const early = await hub.watchTasks({ name });
     let late: AsyncIterableIterator<Task> | undefined;
     let watch: AsyncIterableIterator<Task> | undefined;
     try {
@@ -100,7 +100,7 @@ describe('createTaskEventHub', () => {
       expect((await early.next()).value).toMatchObject({ id: t, version: 3 });
       // A filter subscriber that has not seen t (as one whose bounded memory moved on), then a
       // subscriber by id of t, whose first state is read: that read is no change to hand out.
-      late = hub.watchTasks({ name });
+      late = await hub.watchTasks({ name });
       const ended = await hub.watchTask(t);
       expect((await ended.next()).value).toMatchObject({ id: t, version: 3 });
       await sql`UPDATE tasks SET status = 'CANCELLED', finished_at = now(), version = 2 WHERE id = ${u}`;
@@ -186,7 +186,7 @@ describe('a closed hub', () => {
     const shuttingDown = expect.objectContaining({ code: 'SHUTTING_DOWN' });
     await expect(closing.watchTask(task.id)).rejects.toEqual(shuttingDown);
     await expect(closing.watchTaskEvents(task.id, 0, [])).rejects.toEqual(shuttingDown);
-    expect(() => closing.watchTasks({})).toThrow(shuttingDown);
+    await expect(closing.watchTasks({})).rejects.toEqual(shuttingDown);
     await expect(Promise.resolve().then(() => closing.watchEventFeed({}, null))).rejects.toEqual(shuttingDown);
     await app.deps.queue.cancelTask(task.id);
   });
