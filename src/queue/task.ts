@@ -135,23 +135,9 @@ export function toTask(row: Record<string, unknown>): Task {
     finishedAt: toDateOrNull(r.finishedAt),
     lastAttemptedAt: toDateOrNull(r.lastAttemptedAt),
     workerIds: r.workerIds,
-    errors: r.errors.map((e) => ({
-      exceptionType: e.exceptionType,
-      message: e.message,
-      traceback: e.traceback ?? null,
-      attempt: e.attempt,
-      at: new Date(e.at),
-      workerId: e.workerId ?? null,
-    })),
+    errors: r.errors.map(toTaskError),
     returnValue: r.returnValue ?? null,
-    progress: r.progress
-      ? {
-          current: r.progress.current ?? null,
-          total: r.progress.total ?? null,
-          message: r.progress.message ?? null,
-          updatedAt: new Date(r.progress.updatedAt),
-        }
-      : null,
+    progress: r.progress ? toTaskProgress(r.progress) : null,
     lockedBy: r.lockedBy,
     leaseExpiresAt: toDateOrNull(r.leaseExpiresAt),
     idempotencyKey: r.idempotencyKey,
@@ -175,10 +161,101 @@ export function toTask(row: Record<string, unknown>): Task {
   };
 }
 
+function toTaskError(e: StoredError): TaskError {
+  return {
+    exceptionType: e.exceptionType,
+    message: e.message,
+    traceback: e.traceback ?? null,
+    attempt: e.attempt,
+    at: new Date(e.at),
+    workerId: e.workerId ?? null,
+  };
+}
+
+function toTaskProgress(p: StoredProgress): TaskProgress {
+  return {
+    current: p.current ?? null,
+    total: p.total ?? null,
+    message: p.message ?? null,
+    updatedAt: new Date(p.updatedAt),
+  };
+}
+
 function toDate(value: Date | string): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
 function toDateOrNull(value: Date | string | null | undefined): Date | null {
   return value === null || value === undefined ? null : toDate(value);
+}
+
+/** Where each of a Task's fields is in a row read with postgres.js `.values()`: the column's index. */
+export type TaskColumns = Readonly<Record<keyof Task, number>>;
+
+// Every field of a Task, from the one mapping that lists them all (an empty row maps to a Task of undefineds).
+const TASK_KEYS = Object.keys(toTask({ errors: [] })) as (keyof Task)[];
+
+/**
+ * The index of every Task field among a `.values()` result's columns (camelCased names, see
+ * createDb). Made once per statement; throws when a column is missing, as a row without it
+ * would be no Task.
+ */
+export function taskColumns(columns: readonly { name: string }[]): TaskColumns {
+  const index: Partial<Record<keyof Task, number>> = {};
+  for (let i = 0; i < columns.length; i++) index[(columns[i] as { name: string }).name as keyof Task] = i;
+  for (const key of TASK_KEYS) if (index[key] === undefined) throw new Error(`No column for Task.${key} in the row`);
+  return index as TaskColumns;
+}
+
+/**
+ * toTask for a row read as an array (postgres.js `.values()`), with its columns' places from
+ * taskColumns: the same Task. Why: postgres.js builds an object row by adding ~45 properties one
+ * by one, regrowing its property store as it goes, and toTask then copies it; a claim of
+ * hundreds of tasks paid that per task (bench/README.md (a)). Keep in step with toTask (the Task
+ * literal below is type-checked field by field; test/queue/claim-function.test.ts compares both).
+ */
+export function taskFromValues(v: readonly unknown[], c: TaskColumns): Task {
+  const errors = v[c.errors] as StoredError[];
+  const progress = v[c.progress] as StoredProgress | null;
+  return {
+    id: v[c.id] as string,
+    name: v[c.name] as string,
+    queue: v[c.queue] as string,
+    priority: v[c.priority] as number,
+    args: v[c.args] as JsonValue[],
+    kwargs: v[c.kwargs] as JsonObject,
+    status: v[c.status] as TaskStatus,
+    version: v[c.version] as number,
+    attempts: v[c.attempts] as number,
+    maxAttempts: v[c.maxAttempts] as number,
+    runAfter: toDate(v[c.runAfter] as Date | string),
+    enqueuedAt: toDate(v[c.enqueuedAt] as Date | string),
+    startedAt: toDateOrNull(v[c.startedAt] as Date | string | null),
+    finishedAt: toDateOrNull(v[c.finishedAt] as Date | string | null),
+    lastAttemptedAt: toDateOrNull(v[c.lastAttemptedAt] as Date | string | null),
+    workerIds: v[c.workerIds] as string[],
+    errors: errors.length === 0 ? [] : errors.map(toTaskError),
+    returnValue: (v[c.returnValue] as JsonValue | null | undefined) ?? null,
+    progress: progress ? toTaskProgress(progress) : null,
+    lockedBy: v[c.lockedBy] as string | null,
+    leaseExpiresAt: toDateOrNull(v[c.leaseExpiresAt] as Date | string | null),
+    idempotencyKey: v[c.idempotencyKey] as string | null,
+    expiresAt: toDateOrNull(v[c.expiresAt] as Date | string | null),
+    cancelRequested: v[c.cancelRequested] as boolean,
+    timeoutMs: v[c.timeoutMs] as number | null,
+    resultTtlMs: v[c.resultTtlMs] as number | null,
+    backoff: v[c.backoff] as Backoff | null,
+    outputBytes: (v[c.outputBytes] as number | null | undefined) ?? 0,
+    tenant: (v[c.tenant] as string | null | undefined) ?? 'default',
+    createdBy: (v[c.createdBy] as string | null | undefined) ?? null,
+    concurrencyKey: (v[c.concurrencyKey] as string | null | undefined) ?? null,
+    workflowId: (v[c.workflowId] as string | null | undefined) ?? null,
+    stepRef: (v[c.stepRef] as string | null | undefined) ?? null,
+    dependsOn: (v[c.dependsOn] as string[] | null | undefined) ?? [],
+    dependents: (v[c.dependents] as string[] | null | undefined) ?? [],
+    waitingParents: (v[c.waitingParents] as number | null | undefined) ?? null,
+    onDependencyFailure: (v[c.onDependencyFailure] as DependencyFailurePolicy | null | undefined) ?? null,
+    scheduledFor: toDateOrNull(v[c.scheduledFor] as Date | string | null),
+    scheduleId: (v[c.scheduleId] as string | null | undefined) ?? null,
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { toTask } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 
@@ -91,6 +92,31 @@ describe('taskwire_claim (the claim of a worker of every queue)', () => {
       [a?.id, 2, 'STARTED', 'RUNNING', 1, 'w-all'],
       [b?.id, 2, 'STARTED', 'RUNNING', 1, 'w-named'],
     ]);
+  });
+
+  it('hands back the same Task as the row read afterwards, every field, through both claims', async () => {
+    const { sql, deps } = env.app;
+    // Rows as arrays (taskFromValues) must map as toTask maps object rows: fields set that a plain enqueue leaves empty.
+    const [viaFunction, viaStatement] = await deps.queue.enqueueMany([
+      { name: 'test.record', queue: 'full-a', priority: 99, args: [1, 'two'], kwargs: { k: [true] }, idempotencyKey: 'full-a-key' },
+      { name: 'test.record', queue: 'full-b', priority: 99, args: [], kwargs: {}, timeoutMs: 1234 },
+    ]);
+    await sql`
+      UPDATE tasks SET
+        errors = ${JSON.stringify([{ exceptionType: 'E', message: 'm', traceback: 't', attempt: 1, at: '2026-01-02T03:04:05.678Z', workerId: 'w0' }])}::jsonb,
+        progress = ${JSON.stringify({ current: 1, total: 2, message: 'half', updatedAt: '2026-01-02T03:04:05.678Z' })}::jsonb,
+        backoff = ${JSON.stringify({ baseMs: 10, maxMs: 100, factor: 2, jitter: 0 })}::jsonb,
+        attempts = 1, max_attempts = 3, result_ttl_ms = 5000, output_bytes = 17, concurrency_key = 'ck'
+      WHERE id IN (${viaFunction?.id ?? ''}, ${viaStatement?.id ?? ''})`;
+    const [b] = await claimTasks(sql, { workerId: 'w-full-b', limit: 1, queues: ['full-b'], leaseMs: LEASE_MS });
+    const [a] = await claimTasks(sql, { workerId: 'w-full-a', limit: 1, queues: [], leaseMs: LEASE_MS });
+    expect([a?.id, b?.id]).toEqual([viaFunction?.id, viaStatement?.id]);
+    for (const task of [a, b]) {
+      const [row] = await sql`SELECT * FROM tasks WHERE id = ${task?.id ?? ''}`;
+      expect(task).toEqual(toTask(row as Record<string, unknown>));
+      expect(task?.errors[0]?.at).toEqual(new Date('2026-01-02T03:04:05.678Z'));
+      expect(task).toMatchObject({ attempts: 2, outputBytes: 17, concurrencyKey: 'ck', status: 'RUNNING' });
+    }
   });
 
   it('claims nothing and notifies nothing when no task waits', async () => {

@@ -1,6 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql } from '../events.js';
-import { toTask, type Task } from '../task.js';
+import { taskColumns, taskFromValues, type Task, type TaskColumns } from '../task.js';
 
 export interface ClaimParams {
   workerId: string;
@@ -45,7 +45,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       // whose plan is cached (drizzle/0018_claim_function.sql). The pool plans every statement
       // afresh (force_custom_plan, src/db/client.ts): this one took ~0.4 ms to plan per claim, as
       // long as it took to run; a function scan takes ~0.03 ms.
-      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8)`
+      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8)`.values()
     : await exec`
     WITH RECURSIVE held AS (
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
@@ -66,13 +66,26 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       WHERE t.id = ANY(ARRAY(SELECT id FROM next))
       RETURNING t.*
     ),
-    ${exec.unsafe(TAIL)}`;
+    ${exec.unsafe(TAIL)}`.values();
+  // Rows as arrays (taskFromValues): a claim carries hundreds of whole tasks, and object rows
+  // cost the worker ~1 KB of garbage each on top of the Task made from them.
+  if (result.length === 0) return [];
+  const columns = columnsOf(result.columns);
   return result
-    .map((row) => toTask(row))
+    .map((row) => taskFromValues(row, columns))
     .sort((a, b) => b.priority - a.priority || a.runAfter.getTime() - b.runAfter.getTime() || (a.id < b.id ? -1 : 1));
 }
 
 type Fragment = ReturnType<Executor['unsafe']>;
+
+// By the statement's column list (postgres.js keeps one per prepared statement): worked out once.
+const COLUMNS = new WeakMap<object, TaskColumns>();
+
+function columnsOf(columns: readonly { name: string }[]): TaskColumns {
+  let found = COLUMNS.get(columns);
+  if (!found) COLUMNS.set(columns, (found = taskColumns(columns)));
+  return found;
+}
 
 /**
  * `next`: the first `limit` unheld waiting tasks in claim order, walking tasks_claim_idx, through
