@@ -65,33 +65,32 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     }
   }
 
-  async function store(task: Task, outcome: Outcome): Promise<void> {
+  /**
+   * One try at storing an outcome. Not async: a success returns the batcher's own promise, so
+   * that a drain's attempt does not pay for one more async frame and await (bench/README.md (a)).
+   */
+  function store(task: Task, outcome: Outcome): Promise<unknown> | undefined {
     const defaultTtlMs = o.resultTtlMs;
     const attempt = task.attempts;
     switch (outcome.kind) {
       case 'succeeded':
-        await completions.add({ id: task.id, attempt, returnValue: outcome.returnValue });
-        return;
+        return completions.add({ id: task.id, attempt, returnValue: outcome.returnValue });
       case 'failed': {
         const definition = o.registry.get(task.name);
         const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;
         const error = errorJson(outcome.error, task);
-        await failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
-        return;
+        return failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
       }
       case 'cancelled': {
         const error = outcome.error ? errorJson(outcome.error, task) : null;
-        await finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
-        return;
+        return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
       }
       case 'snoozed':
-        await snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs });
-        return;
+        return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs });
       case 'released':
-        await releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
-        return;
+        return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
       case 'lost':
-        return;
+        return undefined;
     }
   }
 

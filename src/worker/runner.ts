@@ -212,12 +212,14 @@ export function createRunner(options: RunnerOptions): Runner {
       averageRunMs = nextAverageRunMs(averageRunMs, performance.now() - began);
       slotFreed();
       // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
-      await closeOutput(running);
+      // (Awaited only when there is output: most attempts have none, and an await is a microtask turn.)
+      const closing = closeOutput(running);
+      if (closing) await closing;
       await outcomes.record(task, outcome);
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.
       if (gate.isLimited(task.queue)) claims.lookForWork();
-      emitSafely('finished', task, outcome.kind);
+      if (emitter.listenerCount('finished') > 0) emitSafely('finished', task, outcome.kind);
     } catch (error) {
       // executeTask never throws and record gives up quietly: this is a last line of
       // defence, so that a bug here can neither leak the slot nor end the process.
