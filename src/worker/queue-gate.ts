@@ -52,8 +52,9 @@ export function createQueueGate(o: { sql: Sql; log: Logger; queues: readonly str
       }
       if (notice.change === 'resumed') paused.delete(notice.queue);
     },
-    isPaused: (queue) => paused.has(queue),
-    isLimited: (queue) => limited.includes(queue),
+    // Asked twice per attempt; nothing held is the common case, and then no string is hashed or compared.
+    isPaused: (queue) => paused.size > 0 && paused.has(queue),
+    isLimited: (queue) => limited.length > 0 && limited.includes(queue),
     someHeld: () => paused.size > 0 || limited.length > 0,
     limitedQueues() {
       if (limited.length < 2) return [...limited];
