@@ -14,11 +14,20 @@ export interface MicroBatcherOptions<I, R> {
   maxBatch?: number;
   /** Flushes in flight at once (default 1). With more than one, batches may complete out of order. */
   maxInFlight?: number;
+  /**
+   * Least time between the starts of two flushes, in ms (default 0: the next flush starts as
+   * soon as a slot is free). Under a steady stream of items, each flush then carries what arrived
+   * over this interval rather than over one round trip: fewer, larger statements, for at most this
+   * much more latency. A batcher idle for longer still sends a lone item on the next microtask.
+   */
+  minIntervalMs?: number;
 }
 
 export interface MicroBatcher<I, R> {
   /** Adds one item to the next flush; resolves with its own result, or rejects with its own (or its batch's) error. */
   add(item: I): Promise<R>;
+  /** The next flush need not wait for `minIntervalMs`: what is queued goes as soon as a slot is free. */
+  hurry(): void;
 }
 
 interface Entry<I, R> {
@@ -32,7 +41,8 @@ interface Entry<I, R> {
  * go together as the next flush. An idle batcher sends a lone item on the next microtask
  * (items added in the same tick share it), so its latency stays that of one write; a busy one
  * writes many items per statement, as many as arrived during one round trip. The batch size
- * adapts to the load by itself: nothing to tune, and no timer to keep a process alive.
+ * adapts to the load by itself: nothing to tune, and no timer to keep a process alive (unless
+ * `minIntervalMs` spaces flushes: then a busy batcher waits out at most that interval).
  *
  * Items are flushed in the order they were added; with `maxInFlight` 1 (the default) they are
  * also stored in that order, which is what a per-task sequence (output chunks) relies on.
@@ -40,19 +50,33 @@ interface Entry<I, R> {
 export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, R>): MicroBatcher<I, R> {
   const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
   const maxInFlight = options.maxInFlight ?? 1;
+  const minIntervalMs = options.minIntervalMs ?? 0;
   let queue: Entry<I, R>[] = [];
   let inFlight = 0;
   let scheduled = false;
+  /** performance.now() when the last flush started (with minIntervalMs). */
+  let lastStart = Number.NEGATIVE_INFINITY;
+  /** The pending spaced pump, if it waits for a timer. */
+  let timer: NodeJS.Timeout | undefined;
 
   function schedule(): void {
-    if (scheduled) return;
+    // With every flush slot taken there is nothing to start now: the flush ending schedules again.
+    if (scheduled || inFlight >= maxInFlight) return;
     scheduled = true;
-    queueMicrotask(pump);
+    const wait = lastStart + minIntervalMs - performance.now();
+    if (wait > 0) timer = setTimeout(pump, wait);
+    else queueMicrotask(pump);
   }
 
   function pump(): void {
     scheduled = false;
+    timer = undefined;
     while (inFlight < maxInFlight && queue.length > 0) {
+      if (minIntervalMs > 0) {
+        const now = performance.now();
+        if (now < lastStart + minIntervalMs) return schedule();
+        lastStart = now;
+      }
       const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
       inFlight += 1;
@@ -82,6 +106,14 @@ export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, 
         queue.push({ item, resolve, reject });
         schedule();
       });
+    },
+    hurry() {
+      lastStart = Number.NEGATIVE_INFINITY;
+      if (!timer) return;
+      clearTimeout(timer);
+      timer = undefined;
+      scheduled = false;
+      schedule();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMicroBatcher } from '../../src/queue/micro-batcher.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A promise the test settles by hand. */
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
@@ -13,8 +14,10 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 }
 
 /** A batcher whose flushes wait for the test: `batches` records what each flush got, `release(i)` ends flush i. */
-function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number } = {}) {
+function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number; minIntervalMs?: number } = {}) {
   const batches: number[][] = [];
+  /** performance.now() at the start of each flush. */
+  const starts: number[] = [];
   const gates: ReturnType<typeof deferred>[] = [];
   let inFlight = 0;
   let maxSeenInFlight = 0;
@@ -22,6 +25,7 @@ function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number } = {})
     ...options,
     async flush(items) {
       batches.push([...items]);
+      starts.push(performance.now());
       const gate = deferred();
       gates.push(gate);
       inFlight += 1;
@@ -36,7 +40,7 @@ function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number } = {})
   });
   /** Lets the microtasks queued so far run (a flush starts on one). */
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-  return { batcher, batches, gates, settle, maxInFlight: () => maxSeenInFlight };
+  return { batcher, batches, starts, gates, settle, maxInFlight: () => maxSeenInFlight };
 }
 
 describe('createMicroBatcher', () => {
@@ -114,4 +118,53 @@ describe('createMicroBatcher', () => {
     await expect(batcher.add('c')).resolves.toBeUndefined();
     expect(calls).toBe(2);
   });
+
+  it('with minIntervalMs, holds the next flush for the rest of the interval: what arrives meanwhile goes together', async () => {
+    // 60 s: nothing in this test waits for it; hurry() lets the held flush go.
+    const { batcher, batches, gates, settle } = gatedBatcher({ minIntervalMs: 60_000 });
+    const first = batcher.add(1);
+    await settle();
+    expect(batches).toEqual([[1]]); // idle before: sent at once
+    gates[0]?.resolve();
+    await first;
+    const later = [batcher.add(2)];
+    await settle();
+    later.push(batcher.add(3));
+    await settle();
+    expect(batches).toEqual([[1]]); // the slot is free, but the interval is not over
+    batcher.hurry();
+    await settle();
+    expect(batches).toEqual([[1], [2, 3]]);
+    gates[1]?.resolve();
+    expect(await Promise.all(later)).toEqual(['#2', '#3']);
+  });
+
+  it('with minIntervalMs, starts the held flush by itself once the interval is over', async () => {
+    const { batcher, batches, starts, gates } = gatedBatcher({ minIntervalMs: 40 });
+    const first = batcher.add(1);
+    await waitFor(() => gates.length === 1, { intervalMs: 1 });
+    gates[0]?.resolve();
+    await first;
+    const second = batcher.add(2);
+    await waitFor(() => gates.length === 2, { intervalMs: 1 });
+    gates[1]?.resolve();
+    expect(await second).toBe('#2');
+    expect(batches).toEqual([[1], [2]]);
+    expect((starts[1] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(39); // the flushes stamp a few µs after the batcher's own clock reads
+  });
+
+  it('with minIntervalMs, hurry() before a flush ends lets the next one start as soon as the slot is free', async () => {
+    const { batcher, batches, gates, settle } = gatedBatcher({ minIntervalMs: 60_000 });
+    const first = batcher.add(1);
+    await settle();
+    const second = batcher.add(2);
+    batcher.hurry();
+    gates[0]?.resolve();
+    await first;
+    await settle();
+    expect(batches).toEqual([[1], [2]]);
+    gates[1]?.resolve();
+    expect(await second).toBe('#2');
+  });
 });
+
