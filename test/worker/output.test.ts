@@ -1,10 +1,12 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Task } from '../../src/queue/task.js';
 import { defineTask } from '../../src/worker/define-task.js';
-import { MAX_OUTPUT_CHUNK_BYTES } from '../../src/worker/output-writer.js';
+import { silentLogger } from '../../src/logger.js';
+import { createOutputWriter, MAX_OUTPUT_CHUNK_BYTES } from '../../src/worker/output-writer.js';
 import type { Runner } from '../../src/worker/runner.js';
-import { createQueueTestApp, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { createQueueTestApp, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A JSON string chunk of exactly `bytes` bytes of JSON (its quotes included). */
@@ -148,6 +150,39 @@ describe('ctx.output', () => {
     expect(row?.chunks).toBe(400);
     // Each handler writes its 100 chunks in one tick: one statement at most per task, fewer when they share.
     expect(row?.statements).toBeLessThanOrEqual(4);
+  });
+
+  it('stores a steady stream in at most one statement per flush interval, every chunk in order', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'paced-writer' });
+    const intervalMs = 100;
+    const writer = createOutputWriter({ sql: app.sql, workerId: 'paced-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000, flushIntervalMs: intervalMs });
+    const output = writer.forAttempt(task);
+    const started = performance.now();
+    // A chunk about every millisecond for 300 ms, as a token stream would write them.
+    let i = 0;
+    while (performance.now() - started < 300) {
+      void output.write({ i: ++i });
+      await delay(1);
+    }
+    await output.close();
+    const closed = performance.now();
+    expect(await outputOf(task.id)).toEqual(Array.from({ length: i }, (_, k) => ({ i: k + 1 })));
+    const [row] = await app.sql`SELECT count(DISTINCT tx)::int AS statements FROM task_events WHERE task_id = ${task.id} AND type = 'OUTPUT'`;
+    // One statement per round trip would be dozens here. Spaced, the statements start at least
+    // the interval apart, and the one the close hurries may follow the last sooner.
+    expect(row?.statements).toBeLessThanOrEqual(Math.floor((closed - started) / intervalMs) + 2);
+  });
+
+  it('stores an ending attempt\'s last chunks at once, without waiting out the flush interval', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'slow-writer' });
+    const writer = createOutputWriter({ sql: app.sql, workerId: 'slow-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000, flushIntervalMs: 600_000 });
+    const output = writer.forAttempt(task);
+    await output.write('first'); // idle before: stored at once
+    void output.write('last'); // held for the interval (10 minutes), unless the attempt ends
+    const closing = performance.now();
+    await output.close();
+    expect(performance.now() - closing).toBeLessThan(30_000);
+    expect(await outputOf(task.id)).toEqual(['first', 'last']);
   });
 
   it('truncates at MAX_OUTPUT_BYTES with exactly one marker and drops what follows', async () => {
