@@ -1,7 +1,7 @@
 import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
-import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
+import { clusterCpuUs, cpuMsOf, describeCpu, procStat, sampleCpu } from '../lib/cpu.js';
 import { describeLoopDelay, watchLoopDelay } from '../lib/loop-delay.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
 import { benchWsClient, wallNow } from '../lib/resumable-ws.js';
@@ -133,10 +133,16 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
     processes.push(worker);
     const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
+    const [{ pid: backend }] = (await core.deps.db.sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
+    const postmaster = Number(procStat(backend)[1]);
+    const notified = (await server.stats()).stats.notifications ?? 0;
+    const pgBefore = clusterCpuUs(postmaster);
     const cpuBefore = sampleCpu(pids);
     const loop = watchLoopDelay();
     await withTimeout(Promise.all(readers.map((r) => r.done)), 60_000 + (count * 1000) / rate, 'every output stream to end');
     const cpuAfter = sampleCpu(pids);
+    const pgUs = clusterCpuUs(postmaster) - pgBefore;
+    const notifications = ((await server.stats()).stats.notifications ?? 0) - notified;
     const loopDelay = loop.stop();
     const cpu = describeCpu(cpuBefore, cpuAfter);
 
@@ -178,6 +184,12 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     const clientsMs = cpuMsOf(cpuBefore, cpuAfter, 'clients');
     if (clientsMs !== undefined) rec.add('output: harness (subscribers) CPU per message received', 'µs', (clientsMs * 1000) / (count * subscribers));
     rec.add('output: harness event-loop delay p99', 'ms', loopDelay.p99);
+    // The writing side, per chunk: the worker's batching and statements, and PostgreSQL's (every
+    // statement is parsed, written, committed and NOTIFYs; the server reads once per notification).
+    const workerMs = cpuMsOf(cpuBefore, cpuAfter, 'worker');
+    if (workerMs !== undefined) rec.add('output: worker CPU per chunk written', 'µs', (workerMs * 1000) / count);
+    rec.add('output: PostgreSQL CPU per chunk written', 'µs', pgUs / count);
+    rec.add('output: chunks per notification (statement)', 'chunks', count / Math.max(1, notifications));
     if (rep === 1) {
       rec.notes.push(
         `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers, each complete and in order, and to a late reader alike; ` +
