@@ -153,7 +153,8 @@ describe('ctx.output', () => {
   });
 
   it('stores a steady stream in at most one statement per flush interval, every chunk in order', async () => {
-    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'paced-writer' });
+    // A day's lease: the lease test below rescues every task whose lease ends within the hour.
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'paced-writer', leaseMs: 86_400_000 });
     const intervalMs = 100;
     const writer = createOutputWriter({ sql: app.sql, workerId: 'paced-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000, flushIntervalMs: intervalMs });
     const output = writer.forAttempt(task);
@@ -174,7 +175,7 @@ describe('ctx.output', () => {
   });
 
   it('stores an ending attempt\'s last chunks at once, without waiting out the flush interval', async () => {
-    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'slow-writer' });
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'slow-writer', leaseMs: 86_400_000 });
     const writer = createOutputWriter({ sql: app.sql, workerId: 'slow-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000, flushIntervalMs: 600_000 });
     const output = writer.forAttempt(task);
     await output.write('first'); // idle before: stored at once
