@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { createDb, type Executor, type Sql } from '../../src/db/client.js';
+import { EVENTS_CHANNEL } from '../../src/queue/events.js';
+import { appendOutput, TRUNCATED_MARKER, type OutputAppend } from '../../src/queue/sql/append-output.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import type { Task } from '../../src/queue/task.js';
+import { explainedPlans } from '../helpers/explained-plans.js';
+import { insertTask, useQueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+// A worker's output chunks are stored by taskwire_append_output (drizzle/0021_output_function.sql),
+// whose plan is generic and cached. It must store what the statement it replaced stored (kept
+// below), drop the same stale chunks, and find its rows by tasks_pkey for any batch, with or
+// without statistics.
+const env = useQueueTestApp();
+const WORKER = 'w-output';
+const LEASE_MS = 60_000;
+
+/** The statement appendOutput sent before taskwire_append_output, word for word (its input built the same way). */
+async function appendByStatement(exec: Executor, workerId: string, appends: readonly OutputAppend[], capBytes: number): Promise<string[]> {
+  const input = `[${appends
+    .map((a) => {
+      const chunks = a.truncated ? [...a.chunks, TRUNCATED_MARKER] : a.chunks;
+      const bytes = a.chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+      return `{"i":"${a.id}","a":${a.attempt},"b":${bytes},"t":${a.truncated},"c":[${chunks.join(',')}]}`;
+    })
+    .join(',')}]`;
+  const rows = await exec`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(i uuid, a int, b int, t boolean, c jsonb)
+    ),
+    changed AS (
+      UPDATE tasks t SET
+        version = t.version + jsonb_array_length(input.c),
+        output_bytes = CASE WHEN input.t THEN greatest(t.output_bytes + input.b, ${capBytes}::int) ELSE t.output_bytes + input.b END
+      FROM input
+      WHERE t.id = input.i AND t.status = 'RUNNING' AND t.locked_by = ${workerId} AND t.attempts = input.a
+      RETURNING t.id, t.version, t.status, t.attempts, input.c AS chunks
+    ),
+    logged AS (
+      INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, output)
+      SELECT changed.id, changed.version - jsonb_array_length(changed.chunks) + e.ord::int, 'OUTPUT', changed.status,
+             changed.attempts, ${workerId}, e.chunk
+      FROM changed, jsonb_array_elements(changed.chunks) WITH ORDINALITY AS e(chunk, ord)
+    ),
+    notified AS (
+      SELECT pg_notify(${EVENTS_CHANNEL}, string_agg(id::text || ':' || version || ':' || status || ':O', ','))
+      FROM (SELECT id, version, status, (row_number() OVER () - 1) / 100 AS chunk FROM changed) c
+      GROUP BY chunk
+    )
+    SELECT id, (SELECT count(*) FROM notified) AS notifications FROM changed`;
+  return rows.map((r) => String(r.id));
+}
+
+/** The plans of appending one chunk to each of `count` tasks claimed in the same (rolled back) transaction: the caller's last. */
+function appendPlans(url: string, count: number): Promise<string[][]> {
+  let claimed: Task[] = [];
+  return explainedPlans(
+    url,
+    async (c) => {
+      const stored = await appendOutput(c, 'plan-probe', claimed.map((t) => ({ id: t.id, attempt: t.attempts, chunks: ['"x"'], truncated: false })));
+      expect(stored).toHaveLength(count);
+    },
+    {
+      before: async (c) => {
+        claimed = await claimTasks(c, { workerId: 'plan-probe', limit: count, queues: ['plan-q'], leaseMs: LEASE_MS });
+        expect(claimed).toHaveLength(count);
+      },
+    },
+  );
+}
+
+async function statisticsRows(sql: Sql): Promise<number> {
+  const [row] = await sql`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'tasks'`;
+  return Number(row?.n);
+}
+
+/** What a task is after the append; ids in `order`. */
+async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+  const rows = await sql`
+    SELECT t.status, t.version, t.attempts, t.output_bytes, t.locked_by
+    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id ORDER BY w.o`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** The OUTPUT events of `ids`, by place in `ids`. */
+async function outputEvents(sql: Sql, ids: readonly string[]): Promise<unknown[]> {
+  const rows = await sql`
+    SELECT w.o, e.version, e.type, e.status, e.attempt, e.worker_id, e.output
+    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN task_events e ON e.task_id = w.id
+    WHERE e.type = 'OUTPUT' ORDER BY w.o, e.version`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/** The payloads `run` sends on the events channel, ids replaced by their place in `ids` (a marker closes them). */
+async function payloadsOf(url: string, ids: readonly string[], run: () => Promise<unknown>): Promise<string[]> {
+  const db = createDb(url, { max: 1 });
+  const heard: string[] = [];
+  try {
+    await db.sql.listen(EVENTS_CHANNEL, (p) => heard.push(p));
+    await run();
+    await db.sql`SELECT pg_notify(${EVENTS_CHANNEL}, 'marker')`;
+    await waitFor(() => heard.includes('marker'), { message: 'the marker' });
+  } finally {
+    await db.close();
+  }
+  const place = new Map(ids.map((id, i) => [id, String(i)]));
+  // Sorted: which chunk of 100 goes first is up to the plan's grouping.
+  return heard.filter((p) => p !== 'marker').map((p) => p.replace(/[0-9a-f-]{36}/g, (id) => `#${place.get(id) ?? id}`)).sort();
+}
+
+/**
+ * Tasks in each situation an append meets, and a batch for them: running (several chunks; the cap
+ * reached, with its marker), 150 more to take the notifications past one NOTIFY, another worker's,
+ * an attempt older than the task's, a finished task.
+ */
+async function situation(tag: string): Promise<{ ids: string[]; appends: OutputAppend[] }> {
+  const { sql, deps } = env.app;
+  const queue = `oq-${tag}`;
+  await deps.queue.enqueueMany(Array.from({ length: 152 }, () => ({ name: 'test.record', queue })));
+  const claimed = await claimTasks(sql, { workerId: WORKER, limit: 200, queues: [queue], leaseMs: LEASE_MS });
+  expect(claimed).toHaveLength(152);
+  // In enqueue order (the claim's order is by priority, then due time, then id).
+  claimed.sort((a, b) => (a.id < b.id ? -1 : 1));
+  const [several, capped, ...more] = claimed as [Task, Task, ...Task[]];
+  const others = await insertTask(sql, { status: 'RUNNING', queue, workerId: 'w-other' });
+  const older = await insertTask(sql, { status: 'RUNNING', queue, workerId: WORKER, attempts: 2, maxAttempts: 3 });
+  const finished = await insertTask(sql, { status: 'SUCCEEDED', queue, workerId: WORKER });
+  const appends: OutputAppend[] = [
+    { id: several.id, attempt: 1, chunks: ['"a"', '{"n":1}', '[1,"b"]'], truncated: false },
+    { id: capped.id, attempt: 1, chunks: ['"0123456789"'], truncated: true },
+    ...more.map((t) => ({ id: t.id, attempt: 1, chunks: ['1'], truncated: false })),
+    { id: others.id, attempt: 1, chunks: ['"no"'], truncated: false },
+    { id: older.id, attempt: 1, chunks: ['"stale"'], truncated: false },
+    { id: finished.id, attempt: 1, chunks: ['"late"'], truncated: false },
+  ];
+  return { ids: appends.map((a) => a.id), appends };
+}
+
+describe('taskwire_append_output (a worker storing output chunks)', () => {
+  it('is what the caller sends, a function scan; the update walks tasks_pkey for 1 or 300 tasks, with or without statistics', async () => {
+    const { sql, deps, database } = env.app;
+    await sql`ALTER TABLE tasks SET (autovacuum_enabled = off)`;
+    await deps.queue.enqueueMany(Array.from({ length: 2000 }, () => ({ name: 'test.record', queue: 'plan-q' })));
+    await deps.queue.enqueueMany(Array.from({ length: 2000 }, () => ({ name: 'test.record', queue: 'other-q' })));
+    // Other running tasks: a plan through a partial index on RUNNING would read them all.
+    await claimTasks(sql, { workerId: 'w-busy', limit: 1000, queues: ['other-q'], leaseMs: LEASE_MS });
+    expect(await statisticsRows(sql)).toBe(0);
+    for (const analyzed of [false, true]) {
+      if (analyzed) {
+        await sql`ANALYZE tasks`;
+        expect(await statisticsRows(sql)).toBeGreaterThan(0);
+      }
+      for (const count of [1, 300]) {
+        const plans = await appendPlans(database.url, count);
+        expect(plans.at(-1)).toEqual(['Function Scan']);
+        const body = plans.slice(0, -1).flat();
+        expect(body).toContain('Index Scan using tasks_pkey');
+        expect(body.filter((n) => /Bitmap|Seq Scan on tasks|Index Scan using tasks_(?!pkey)/.test(n))).toEqual([]);
+      }
+    }
+  });
+
+  it('stores, logs and announces what the statement did, and drops the same stale chunks', async () => {
+    const { sql, database } = env.app;
+    const CAP = 100;
+    const viaFunction = await situation('fn');
+    const viaStatement = await situation('st');
+    const stored: string[][] = [];
+    const heardFunction = await payloadsOf(database.url, viaFunction.ids, async () =>
+      stored.push(await appendOutput(sql, WORKER, viaFunction.appends, CAP)),
+    );
+    const heardStatement = await payloadsOf(database.url, viaStatement.ids, async () =>
+      stored.push(await appendByStatement(sql, WORKER, viaStatement.appends, CAP)),
+    );
+    const places = (ids: readonly string[], of: readonly string[]): number[] => ids.map((id) => of.indexOf(id)).sort((a, b) => a - b);
+    // The 152 running under this worker in this attempt; not another worker's, an older attempt's or a finished task's.
+    expect(places(stored[0] ?? [], viaFunction.ids)).toEqual(Array.from({ length: 152 }, (_, i) => i));
+    expect(places(stored[0] ?? [], viaFunction.ids)).toEqual(places(stored[1] ?? [], viaStatement.ids));
+
+    const rows = await storedRows(sql, viaFunction.ids);
+    expect(rows).toEqual(await storedRows(sql, viaStatement.ids));
+    // Claimed at version 2: three chunks take it to 5; the capped task's bytes are raised to the cap.
+    expect(rows.slice(0, 2).map((r) => [r.status, r.version, r.outputBytes])).toEqual([
+      ['RUNNING', 5, 17],
+      ['RUNNING', 4, CAP],
+    ]);
+    expect(rows.slice(2, 152).every((r) => r.version === 3 && r.outputBytes === 1)).toBe(true);
+    expect(rows.slice(152).map((r) => [r.status, r.outputBytes])).toEqual([
+      ['RUNNING', 0],
+      ['RUNNING', 0],
+      ['SUCCEEDED', 0],
+    ]);
+
+    const events = await outputEvents(sql, viaFunction.ids);
+    expect(events).toEqual(await outputEvents(sql, viaStatement.ids));
+    expect(events.slice(0, 5)).toEqual([
+      { o: 1, version: 3, type: 'OUTPUT', status: 'RUNNING', attempt: 1, workerId: WORKER, output: 'a' },
+      { o: 1, version: 4, type: 'OUTPUT', status: 'RUNNING', attempt: 1, workerId: WORKER, output: { n: 1 } },
+      { o: 1, version: 5, type: 'OUTPUT', status: 'RUNNING', attempt: 1, workerId: WORKER, output: [1, 'b'] },
+      { o: 2, version: 3, type: 'OUTPUT', status: 'RUNNING', attempt: 1, workerId: WORKER, output: '0123456789' },
+      { o: 2, version: 4, type: 'OUTPUT', status: 'RUNNING', attempt: 1, workerId: WORKER, output: { truncated: true } },
+    ]);
+    expect(events).toHaveLength(3 + 2 + 150);
+    expect(heardFunction).toHaveLength(2);
+    expect(heardFunction.join(',').split(',')).toHaveLength(152);
+    expect(heardFunction.every((p) => p.split(',').every((n) => n.endsWith(':RUNNING:O')))).toBe(true);
+    expect(heardFunction).toEqual(heardStatement);
+  });
+
+  it('stores nothing and sends nothing when no append matches', async () => {
+    const { sql, database } = env.app;
+    const task = await insertTask(sql, { status: 'RUNNING', workerId: 'w-other' });
+    const heard = await payloadsOf(database.url, [task.id], async () => {
+      expect(await appendOutput(sql, WORKER, [{ id: task.id, attempt: 1, chunks: ['"x"'], truncated: false }])).toEqual([]);
+    });
+    expect(heard).toEqual([]);
+    expect((await storedRows(sql, [task.id]))[0]).toMatchObject({ status: 'RUNNING', version: 2, outputBytes: 0 });
+  });
+});
