@@ -62,7 +62,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     SELECT calls::int, rows::int, total_exec_time AS exec_ms, total_plan_time AS plan_ms,
            left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS q
     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT 6`;
-  const appends = rows.find((s) => String(s.q).includes('jsonb_to_recordset'));
+  // The append: taskwire_append_output (drizzle/0021) since fa9b195, the statement before it.
+  const appends = rows.find((s) => /taskwire_append_output|jsonb_to_recordset/.test(String(s.q)));
   const r = { workerUs: (cpu.user + cpu.system) / CHUNKS, pgUs: (pgAfter - pgBefore) / CHUNKS, statements: Number(appends?.calls ?? 0) };
   results.push(r);
   console.log(`round ${round}: ${Math.round(ms)} ms; user ${Math.round(cpu.user / 1000)} ms sys ${Math.round(cpu.system / 1000)} ms; worker ${r.workerUs.toFixed(1)} µs CPU/chunk; PostgreSQL ${r.pgUs.toFixed(1)} µs CPU/chunk; ${(CHUNKS / Math.max(1, r.statements)).toFixed(1)} chunks per statement`);
