@@ -23,15 +23,13 @@ import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
 import { insertHistory } from '../scenarios/history.js';
 import { createTaskwireSystem } from '../systems/taskwire.js';
+import { summarize } from '../lib/stats.js';
 
 const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
+const median = (xs: number[]): number => summarize(xs).median;
 
 const pg = await startBenchPostgres(['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on']);
 const profiler = process.env.DRAIN_CPU_PROF ? new Session() : undefined;

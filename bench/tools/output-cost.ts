@@ -17,15 +17,13 @@ import { clusterCpuUs, procStat } from '../lib/cpu.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { waitUntil } from '../lib/wait.js';
 import { createTaskwireSystem, STREAM_TASK } from '../systems/taskwire.js';
+import { summarize } from '../lib/stats.js';
 
 const CHUNKS = Number(process.argv[2] ?? 10000);
 const RATE = Number(process.argv[3] ?? 2000);
 const ROUNDS = Number(process.argv[4] ?? 3);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
+const median = (xs: number[]): number => summarize(xs).median;
 
 const pg = await startBenchPostgres(['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on']);
 const profiler = process.env.OUTPUT_CPU_PROF ? new Session() : undefined;

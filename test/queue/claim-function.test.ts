@@ -3,6 +3,7 @@ import type { Sql } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { toTask } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
+import { statisticsRows } from '../helpers/function-tests.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 
 // The claim of a worker of every queue goes through taskwire_claim (drizzle/0018_claim_function.sql),
@@ -18,11 +19,6 @@ function claimPlans(url: string, limit: number): Promise<string[][]> {
     async (c) => expect(await claimTasks(c, { workerId: 'plan-probe', limit, queues: [], leaseMs: LEASE_MS })).toHaveLength(limit),
     { analyze: true },
   );
-}
-
-async function statisticsRows(sql: Sql): Promise<number> {
-  const [row] = await sql`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'tasks'`;
-  return Number(row?.n);
 }
 
 async function claimOrder(sql: Sql, limit: number): Promise<string[]> {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createDb, type Executor, type Sql } from '../../src/db/client.js';
-import { EVENTS_CHANNEL, eventCtesSql } from '../../src/queue/events.js';
+import type { Executor, Sql } from '../../src/db/client.js';
+import { eventCtesSql } from '../../src/queue/events.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks, type Completion } from '../../src/queue/sql/complete-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
+import { eventPayloadsOf, statisticsRows } from '../helpers/function-tests.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -62,11 +63,6 @@ function completionPlans(url: string, count: number): Promise<string[][]> {
   );
 }
 
-async function statisticsRows(sql: Sql): Promise<number> {
-  const [row] = await sql`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'tasks'`;
-  return Number(row?.n);
-}
-
 /** What a task is after the completion, apart from its id and clock times; ids in `order`. */
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`
@@ -82,23 +78,6 @@ async function eventRows(sql: Sql, ids: readonly string[]): Promise<unknown[]> {
     SELECT w.o, e.version, e.type, e.status, e.attempt, e.worker_id, e.progress, e.error ->> 'exceptionType' AS error
     FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN task_events e ON e.task_id = w.id ORDER BY w.o, e.version`;
   return rows.map((r) => ({ ...r }));
-}
-
-/** The payloads `run` sends on the events channel, ids replaced by their place in `ids` (a marker closes them). */
-async function payloadsOf(url: string, ids: readonly string[], run: () => Promise<unknown>): Promise<string[]> {
-  const db = createDb(url, { max: 1 });
-  const heard: string[] = [];
-  try {
-    await db.sql.listen(EVENTS_CHANNEL, (p) => heard.push(p));
-    await run();
-    await db.sql`SELECT pg_notify(${EVENTS_CHANNEL}, 'marker')`;
-    await waitFor(() => heard.includes('marker'), { message: 'the marker' });
-  } finally {
-    await db.close();
-  }
-  const place = new Map(ids.map((id, i) => [id, String(i)]));
-  // Sorted: which chunk of 100 goes first is up to the plan's grouping.
-  return heard.filter((p) => p !== 'marker').map((p) => p.replace(/[0-9a-f-]{36}/g, (id) => `#${place.get(id) ?? id}`)).sort();
 }
 
 /**
@@ -170,10 +149,10 @@ describe('taskwire_complete (a worker recording its successes)', () => {
     const viaFunction = await situation('fn');
     const viaStatement = await situation('st');
     const recorded: string[][] = [];
-    const heardFunction = await payloadsOf(database.url, viaFunction.ids, async () =>
+    const heardFunction = await eventPayloadsOf(database.url, viaFunction.ids, async () =>
       recorded.push(await completeTasks(sql, WORKER, viaFunction.completions, TTL_MS)),
     );
-    const heardStatement = await payloadsOf(database.url, viaStatement.ids, async () =>
+    const heardStatement = await eventPayloadsOf(database.url, viaStatement.ids, async () =>
       recorded.push(await completeByStatement(sql, WORKER, viaStatement.completions, TTL_MS)),
     );
     const places = (ids: readonly string[], of: readonly string[]): number[] => ids.map((id) => of.indexOf(id)).sort((a, b) => a - b);
@@ -209,7 +188,7 @@ describe('taskwire_complete (a worker recording its successes)', () => {
   it('records nothing and sends nothing when no completion matches', async () => {
     const { sql, database } = env.app;
     const task = await insertTask(sql, { status: 'RUNNING', workerId: 'w-other' });
-    const heard = await payloadsOf(database.url, [task.id], async () => {
+    const heard = await eventPayloadsOf(database.url, [task.id], async () => {
       expect(await completeTasks(sql, WORKER, [{ id: task.id, attempt: 1, returnValue: '1' }], TTL_MS)).toEqual([]);
     });
     expect(heard).toEqual([]);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createDb, type Executor, type Sql } from '../../src/db/client.js';
+import type { Executor, Sql } from '../../src/db/client.js';
 import { EVENTS_CHANNEL } from '../../src/queue/events.js';
 import { appendOutput, TRUNCATED_MARKER, type OutputAppend } from '../../src/queue/sql/append-output.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
+import { eventPayloadsOf, statisticsRows } from '../helpers/function-tests.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
-import { waitFor } from '../helpers/wait.js';
 
 // A worker's output chunks are stored by taskwire_append_output (drizzle/0021_output_function.sql),
 // whose plan is generic and cached. It must store what the statement it replaced stored (kept
@@ -70,11 +70,6 @@ function appendPlans(url: string, count: number): Promise<string[][]> {
   );
 }
 
-async function statisticsRows(sql: Sql): Promise<number> {
-  const [row] = await sql`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'tasks'`;
-  return Number(row?.n);
-}
-
 /** What a task is after the append; ids in `order`. */
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`
@@ -90,23 +85,6 @@ async function outputEvents(sql: Sql, ids: readonly string[]): Promise<unknown[]
     FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN task_events e ON e.task_id = w.id
     WHERE e.type = 'OUTPUT' ORDER BY w.o, e.version`;
   return rows.map((r) => ({ ...r }));
-}
-
-/** The payloads `run` sends on the events channel, ids replaced by their place in `ids` (a marker closes them). */
-async function payloadsOf(url: string, ids: readonly string[], run: () => Promise<unknown>): Promise<string[]> {
-  const db = createDb(url, { max: 1 });
-  const heard: string[] = [];
-  try {
-    await db.sql.listen(EVENTS_CHANNEL, (p) => heard.push(p));
-    await run();
-    await db.sql`SELECT pg_notify(${EVENTS_CHANNEL}, 'marker')`;
-    await waitFor(() => heard.includes('marker'), { message: 'the marker' });
-  } finally {
-    await db.close();
-  }
-  const place = new Map(ids.map((id, i) => [id, String(i)]));
-  // Sorted: which chunk of 100 goes first is up to the plan's grouping.
-  return heard.filter((p) => p !== 'marker').map((p) => p.replace(/[0-9a-f-]{36}/g, (id) => `#${place.get(id) ?? id}`)).sort();
 }
 
 /**
@@ -167,10 +145,10 @@ describe('taskwire_append_output (a worker storing output chunks)', () => {
     const viaFunction = await situation('fn');
     const viaStatement = await situation('st');
     const stored: string[][] = [];
-    const heardFunction = await payloadsOf(database.url, viaFunction.ids, async () =>
+    const heardFunction = await eventPayloadsOf(database.url, viaFunction.ids, async () =>
       stored.push(await appendOutput(sql, WORKER, viaFunction.appends, CAP)),
     );
-    const heardStatement = await payloadsOf(database.url, viaStatement.ids, async () =>
+    const heardStatement = await eventPayloadsOf(database.url, viaStatement.ids, async () =>
       stored.push(await appendByStatement(sql, WORKER, viaStatement.appends, CAP)),
     );
     const places = (ids: readonly string[], of: readonly string[]): number[] => ids.map((id) => of.indexOf(id)).sort((a, b) => a - b);
@@ -211,7 +189,7 @@ describe('taskwire_append_output (a worker storing output chunks)', () => {
   it('stores nothing and sends nothing when no append matches', async () => {
     const { sql, database } = env.app;
     const task = await insertTask(sql, { status: 'RUNNING', workerId: 'w-other' });
-    const heard = await payloadsOf(database.url, [task.id], async () => {
+    const heard = await eventPayloadsOf(database.url, [task.id], async () => {
       expect(await appendOutput(sql, WORKER, [{ id: task.id, attempt: 1, chunks: ['"x"'], truncated: false }])).toEqual([]);
     });
     expect(heard).toEqual([]);
