@@ -136,7 +136,10 @@ describe('a database restart', () => {
 
     // A new task goes the whole way: enqueued, claimed (first in line), run, and seen finished by a subscriber.
     const probeAt = performance.now();
-    const probe = await enqueue(url, [0], 100);
+    // A failure here says what the server logged (its last lines, with errors): the cause is in its pool or statement.
+    const probe = await enqueue(url, [0], 100).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nserver after the restart:\n${describeProcess(server)}`);
+    });
     const probeStream = watch<Change>(clients[0]!.client, WATCH, { id: probe });
     await probeStream.done;
     const probeMs = Math.round(performance.now() - probeAt);
