@@ -52,6 +52,16 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
+/**
+ * GraphiQL's page inlines megabytes of script, parsed on every load: on a loaded machine (CI runs
+ * two test files at a time) its load event can take longer than a page's default 10 s.
+ */
+const GRAPHIQL_LOAD_MS = 30_000;
+
+async function openGraphiQL(page: Page, url: string): Promise<void> {
+  await page.goto(url, { timeout: GRAPHIQL_LOAD_MS });
+}
+
 async function signIn(page: Page, token: string): Promise<void> {
   await page.locator('#sign-in[open] input[name="token"]').fill(token);
   await page.locator('#sign-in[open] button[type="submit"]').click();
@@ -114,9 +124,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       page.on('response', (response) => {
         if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
       });
-      // GraphiQL's bundle is megabytes of script: on a loaded machine its load event can take
-      // longer than the page's default 10 s.
-      await page.goto(`${base}/graphql`, { timeout: 30_000 });
+      await openGraphiQL(page, `${base}/graphql`);
       await waitFor(() => statuses.length > 0, { message: 'GraphiQL to read the schema' });
       expect(statuses.every((status) => status === 200)).toBe(true);
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
@@ -147,7 +155,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
 
     it('GraphiQL asks for a token, keeps it, and sends it on HTTP and in graphql-ws connection_init', async () => {
       const page = await newPage();
-      await page.goto(`${base}/graphql`);
+      await openGraphiQL(page, `${base}/graphql`);
       await page.locator('#taskwire-sign-in[open]').waitFor({ timeout: 20_000 });
       await page.locator('#taskwire-sign-in input[name="token"]').fill('wrong');
       await page.locator('#taskwire-sign-in button[type="submit"]').click();
@@ -155,7 +163,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
 
       const token = await mint('graphiql-user');
       await page.locator('#taskwire-sign-in input[name="token"]').fill(token);
-      await Promise.all([page.waitForEvent('load'), page.locator('#taskwire-sign-in button[type="submit"]').click()]);
+      await Promise.all([page.waitForEvent('load', { timeout: GRAPHIQL_LOAD_MS }), page.locator('#taskwire-sign-in button[type="submit"]').click()]);
       await page.locator('#taskwire-sign-out').waitFor({ timeout: 20_000 });
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
 
@@ -183,7 +191,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
 
       // And GraphiQL's own run of a subscription (over its graphql-ws client) shows the task.
       const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
-      await page.goto(`${base}/graphql?query=${encodeURIComponent(query)}`);
+      await openGraphiQL(page, `${base}/graphql?query=${encodeURIComponent(query)}`);
       await page.locator('.graphiql-execute-button').click();
       await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
       expect(await page.locator('.graphiql-response').textContent()).toContain(id);
@@ -246,7 +254,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       expect(await page.locator('#sign-out').isHidden()).toBe(true);
 
       const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
-      await page.goto(`${openBase}/graphql?query=${encodeURIComponent(query)}`);
+      await openGraphiQL(page, `${openBase}/graphql?query=${encodeURIComponent(query)}`);
       await page.locator('.graphiql-execute-button').click();
       await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
