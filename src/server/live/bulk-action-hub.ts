@@ -112,8 +112,6 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
   /** The newest state read of each watched action. */
   const known = new Map<string, BulkAction>();
   let pending = new Map<string, number>();
-  /** Subscriptions waiting for LISTEN or for their first state: watchers all the same. */
-  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -146,7 +144,7 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
     channel: BULK_CHANNEL,
     onNotify,
     onGap,
-    watchers: () => stats.subscriptions + joining,
+    watchers: () => stats.subscriptions,
     ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
     log,
   });
@@ -202,14 +200,7 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
 
   async function watchBulkAction(id: string, tenant: string | null): Promise<AsyncIterableIterator<BulkAction>> {
     if (!isUuid(id)) throw new BadUserInputError(`id must be a bulk action id (a UUID), got ${JSON.stringify(id)}`, { field: 'id' });
-    if (closed) throw new ShuttingDownError();
-    joining += 1;
-    try {
-      await channel.ready();
-      return await subscribe(id, tenant);
-    } finally {
-      joining -= 1;
-    }
+    return channel.join(() => subscribe(id, tenant));
   }
 
   /** LISTEN is in effect: registered before its first read, so a change committed in between is not missed. */

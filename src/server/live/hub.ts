@@ -138,8 +138,6 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
    */
   const owed = new Map<string, Task>();
   let snapshots = new Map<string, { resolve(task: Task | undefined): void; reject(error: unknown): void }[]>();
-  /** Subscriptions being set up (waiting for LISTEN, or reading what they need before they register). */
-  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -161,7 +159,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     channel: EVENTS_CHANNEL,
     onNotify,
     onGap,
-    watchers: () => stats.subscriptions + logs.stats.subscriptions + joining,
+    watchers: () => stats.subscriptions + logs.stats.subscriptions,
     ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
     log,
   });
@@ -369,26 +367,9 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     },
   };
 
-  /**
-   * Sets a subscription up once LISTEN is in effect: its first read comes after it, so a change
-   * committed after that read is announced to it. Counted as a watcher throughout, so the
-   * listener is not dropped between the LISTEN and the subscriber's registration.
-   */
-  async function joined<T>(setUp: () => Promise<T>): Promise<T> {
-    if (closed) throw new ShuttingDownError();
-    joining += 1;
-    try {
-      await events.ready();
-      if (closed) throw new ShuttingDownError();
-      return await setUp();
-    } finally {
-      joining -= 1;
-    }
-  }
-
   async function watchTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
-    return joined(() => subscribeTask(id, tenant));
+    return events.join(() => subscribeTask(id, tenant));
   }
 
   async function subscribeTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
@@ -416,7 +397,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   }
 
   async function watchTasks(filter: TaskFilter, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
-    return joined(async () => {
+    return events.join(async () => {
       const subscriber = new FilterSubscriber(filter, owner, tenant);
       byFilter.add(subscriber);
       stats.subscriptions += 1;
@@ -431,7 +412,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     tenant: string | null,
   ): Promise<AsyncIterableIterator<TaskEventRecord>> {
     assertTaskId(id);
-    return joined(async () => {
+    return events.join(async () => {
       // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
       const task = await loadTask(id);
       if (!isVisible(task, tenant)) throw new NotFoundError('Task', id);
@@ -444,7 +425,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     watchTasks,
     watchTaskEvents,
     watchEventFeed(filter, after, tenant) {
-      return joined(() => logs.watchEventFeed(filter, after, tenant));
+      return events.join(() => logs.watchEventFeed(filter, after, tenant));
     },
     loadTask,
   };
@@ -455,7 +436,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     stats,
     logStats: logs.stats,
     async start() {
-      // LISTEN comes with the first subscriber (joined).
+      // LISTEN comes with the first subscriber (events.join).
     },
     stop() {
       return this.close();

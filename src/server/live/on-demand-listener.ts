@@ -23,7 +23,7 @@ export interface OnDemandListenerOptions {
    * Not called for the very first LISTEN.
    */
   onGap(reconnected: boolean): void;
-  /** Subscribers now, and subscriptions being set up: while above 0 the listener stays. */
+  /** Subscribers now: while above 0 (or a join() is under way) the listener stays. */
   watchers(): number;
   /** Idle grace before UNLISTEN, in ms (default LISTEN_IDLE_MS). */
   idleMs?: number;
@@ -39,6 +39,14 @@ export interface OnDemandListener {
    * @throws ShuttingDownError after close(); the LISTEN's error if it failed (the next call tries again).
    */
   ready(): Promise<void>;
+  /**
+   * Sets a subscription up once LISTEN is in effect: `ready()`, then `setUp()`, whose first read
+   * thus comes after the LISTEN, so a change committed after that read is announced to it. Counts
+   * as a watcher until `setUp` has settled, so the LISTEN is not dropped between being made and
+   * the subscriber's registration.
+   * @throws ShuttingDownError after close(); what ready() or setUp throws.
+   */
+  join<T>(setUp: () => Promise<T>): Promise<T>;
   /** LISTEN is in effect now. */
   readonly listening: boolean;
   /** LISTENs made: the first, and one after each idle UNLISTEN (not the reconnects). */
@@ -67,6 +75,7 @@ export function createOnDemandListener(options: OnDemandListenerOptions): OnDema
   let idleTimer: NodeJS.Timeout | undefined;
   let idleSince: number | undefined;
   let listens = 0;
+  let joining = 0;
   let closed = false;
 
   async function start(): Promise<void> {
@@ -105,7 +114,7 @@ export function createOnDemandListener(options: OnDemandListenerOptions): OnDema
   function checkIdle(): void {
     idleTimer = undefined;
     if (closed || !listener) return;
-    if (options.watchers() > 0) {
+    if (joining > 0 || options.watchers() > 0) {
       idleSince = undefined;
       armIdleCheck();
       return;
@@ -128,12 +137,25 @@ export function createOnDemandListener(options: OnDemandListenerOptions): OnDema
       });
   }
 
+  function ready(): Promise<void> {
+    if (closed) return Promise.reject(new ShuttingDownError());
+    if (listener) return READY;
+    starting ??= start();
+    return starting;
+  }
+
   return {
-    ready() {
-      if (closed) return Promise.reject(new ShuttingDownError());
-      if (listener) return READY;
-      starting ??= start();
-      return starting;
+    ready,
+    async join(setUp) {
+      if (closed) throw new ShuttingDownError();
+      joining += 1;
+      try {
+        await ready();
+        if (closed) throw new ShuttingDownError();
+        return await setUp();
+      } finally {
+        joining -= 1;
+      }
     },
     get listening() {
       return listener !== undefined;

@@ -141,8 +141,6 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
   const known = new Map<string, Workflow>();
   let pending = new Map<string, number>();
   let firsts = new Map<string, { resolve(w: Workflow | undefined): void; reject(e: unknown): void }[]>();
-  /** Subscriptions waiting for LISTEN or for their first state: watchers all the same. */
-  let joining = 0;
   let flushing: Promise<void> | undefined;
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -177,7 +175,7 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
     channel: WORKFLOWS_CHANNEL,
     onNotify,
     onGap,
-    watchers: () => stats.subscriptions + joining,
+    watchers: () => stats.subscriptions,
     ...(options.listenIdleMs !== undefined ? { idleMs: options.listenIdleMs } : {}),
     log,
   });
@@ -253,14 +251,7 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
 
   async function watchWorkflow(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {
     assertWorkflowId(id);
-    if (closed) throw new ShuttingDownError();
-    joining += 1;
-    try {
-      await channel.ready();
-      return await subscribe(id, tenant);
-    } finally {
-      joining -= 1;
-    }
+    return channel.join(() => subscribe(id, tenant));
   }
 
   async function subscribe(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {

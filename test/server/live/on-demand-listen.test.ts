@@ -4,6 +4,7 @@ import { EVENTS_CHANNEL } from '../../../src/queue/events.js';
 import { uuidv7 } from '../../../src/queue/uuid.js';
 import { WORKFLOWS_CHANNEL } from '../../../src/queue/workflows/channel.js';
 import { createTaskEventHub, type TaskEventHub } from '../../../src/server/live/hub.js';
+import { createOnDemandListener } from '../../../src/server/live/on-demand-listener.js';
 import type { Sql } from '../../../src/db/client.js';
 import { WfChangedDocument } from '../../generated/graphql.js';
 import { createTestApp, startTestServer, type TestApp } from '../../helpers/app.js';
@@ -139,6 +140,42 @@ describe('a hub nobody watches', () => {
     }
     // close() with a listener UNLISTENs it.
     await waitFor(async () => (await listenStatements(app.sql)).join() === `unlisten "${EVENTS_CHANNEL}"`, { message: 'the UNLISTEN at close' });
+  });
+});
+
+describe('the on-demand listener', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('counts a subscription being set up (join) as a watcher: a set-up that outlasts the grace keeps the LISTEN', async () => {
+    const channel = `on_demand_${uuidv7().slice(-8)}`;
+    const heard: string[] = [];
+    // Grace 0 and nobody registered: only the join under way holds the LISTEN.
+    const listener = createOnDemandListener({ sql: app.sql, channel, onNotify: (p) => heard.push(p), onGap: () => undefined, watchers: () => 0, idleMs: 0, log: silentLogger });
+    try {
+      const outcome = await listener.join(async () => {
+        expect(listener.listening).toBe(true);
+        // A slow set-up (a first read under load): many idle checks (every 1 ms here) pass meanwhile.
+        const until = Date.now() + 100;
+        while (Date.now() < until) await app.sql`SELECT 1`;
+        await app.sql`SELECT pg_notify(${channel}, 'during the set-up')`;
+        await waitFor(() => heard.length > 0, { message: 'the notification sent during the set-up' });
+        return listener.listening;
+      });
+      expect(outcome).toBe(true);
+      expect(heard).toEqual(['during the set-up']);
+      // Then nobody: UNLISTEN.
+      await waitFor(() => !listener.listening, { message: 'the listener to stop after the join' });
+      expect(listener.listens).toBe(1);
+    } finally {
+      await listener.close();
+    }
+    await expect(listener.join(async () => 'late')).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
   });
 });
 
