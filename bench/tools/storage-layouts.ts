@@ -91,7 +91,7 @@ async function setUp(sql: postgres.Sql, layout: Layout): Promise<void> {
       CREATE INDEX ON task_history (name, id);
       CREATE INDEX ON task_history (queue, id);
       CREATE INDEX ON task_history (status, id);
-      DROP INDEX tasks_name_id_idx, tasks_queue_id_idx, tasks_status_not_succeeded_idx, tasks_tenant_id_idx, tasks_expires_idx;`);
+      DROP INDEX tasks_name_id_idx, tasks_queue_id_idx, tasks_status_not_succeeded_idx, tasks_tenant_not_default_idx, tasks_expires_idx;`);
   }
 }
 

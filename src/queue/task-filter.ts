@@ -96,7 +96,7 @@ export function statusMayMatch(filter: TaskFilter, status: TaskStatus): boolean 
 /**
  * The filter as one SQL condition over `tasks` (`true` when it has none), for a WHERE.
  * Indexes: tasks_{status,name,queue}_id_idx serve the equality conditions in id order, and
- * tasks_tenant_id_idx (tenant, id) a tenant's tasks (a scoped queue's list without other filter).
+ * tasks_tenant_not_default_idx (tenant, id) a tenant's tasks (a scoped queue's list without other filter).
  */
 export function taskFilterSql(exec: Executor, filter: TaskFilter): PendingQuery<Row[]> {
   const parts: PendingQuery<Row[]>[] = [];

@@ -48,7 +48,7 @@ describe('migrateDatabase', () => {
         'tasks_schedule_id_idx',
         'tasks_schedule_occurrence_idx',
         'tasks_status_not_succeeded_idx',
-        'tasks_tenant_id_idx',
+        'tasks_tenant_not_default_idx',
         'tasks_workflow_idx',
       ]);
       // The session advisory lock was released by every run.

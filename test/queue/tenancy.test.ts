@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue, Task } from '../../src/queue/index.js';
+import { DEFAULT_TENANT, type Queue, type Task } from '../../src/queue/index.js';
+import { encodeCursor } from '../../src/queue/list.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { insertBulkTasks } from '../helpers/bulk-tasks.js';
 import { insertTask } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -185,11 +187,35 @@ describe('Queue.scoped: reads', () => {
     const elsewhere = await acme.listTasks({ first: 100, filter: { tenant: 'globex' } });
     expect(elsewhere.tasks).toEqual([]);
     expect(await elsewhere.totalCount()).toBe(0);
-    // The unscoped queue filters by tenant when asked (tasks_tenant_id_idx).
+    // The unscoped queue filters by tenant when asked (tasks_tenant_not_default_idx).
     const theirs = await queue.listTasks({ first: 100, filter: { tenant: 'globex' } });
     const [theirCount] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE tenant = 'globex'`;
     expect(theirs.tasks.every((t) => t.tenant === 'globex')).toBe(true);
     expect(await theirs.totalCount()).toBe(Number(theirCount?.n));
+  });
+
+  it("lists the default tenant's tasks without a tenant index entry, and another tenant's through tasks_tenant_not_default_idx", async () => {
+    // The index leaves out 'default' (every task of a deployment without tenants): a claim or a
+    // completion writes no entry there. A scoped list of 'default' walks the primary key instead.
+    const [index] = await app.sql`SELECT pg_get_expr(indpred, indrelid) AS predicate FROM pg_index WHERE indexrelid = 'tasks_tenant_not_default_idx'::regclass`;
+    expect(index?.predicate).toBe(`(tenant <> '${DEFAULT_TENANT}'::text)`);
+    await insertBulkTasks(app.sql, { count: 3000, status: 'SUCCEEDED', name: 'tenancy.bulk' });
+    await insertBulkTasks(app.sql, { count: 20, status: 'SUCCEEDED', name: 'tenancy.bulk', tenant: 'initech' });
+    await app.sql`ANALYZE tasks`;
+    const plan = await app.sql`EXPLAIN SELECT id FROM tasks WHERE tenant = ${'initech'} AND name = ${'tenancy.bulk'} ORDER BY id DESC LIMIT 51`;
+    expect(plan.map((r) => String(r['QUERY PLAN'])).join('\n')).toContain('tasks_tenant_not_default_idx');
+    const initech = queue.scoped({ readTenant: 'initech', writeTenant: 'initech', createdBy: null });
+    const theirs = await initech.listTasks({ first: 50, filter: { name: 'tenancy.bulk' } });
+    expect(theirs.tasks).toHaveLength(20);
+    expect(await theirs.totalCount()).toBe(20);
+
+    const byDefault = queue.scoped({ readTenant: 'default', writeTenant: 'default', createdBy: null });
+    const expected = await app.sql`SELECT id FROM tasks WHERE tenant = 'default' ORDER BY id DESC LIMIT 100`;
+    const first = await byDefault.listTasks({ first: 60 });
+    const second = await byDefault.listTasks({ first: 40, after: encodeCursor(first.tasks.at(-1)!.id) });
+    expect([...first.tasks, ...second.tasks].map((t) => t.id)).toEqual(expected.map((r) => r.id));
+    const [all] = await app.sql`SELECT count(*)::int AS n FROM tasks WHERE tenant = 'default'`;
+    expect(await first.totalCount()).toBe(all?.n);
   });
 
   it('queueStats counts only the tenant, and leaves out queues only another tenant uses', async () => {
