@@ -69,7 +69,11 @@ function compareDecimals(a: string, b: string): number {
   return ta === tb ? 0 : ta < tb ? -1 : 1;
 }
 
-/** The feed's end now: every event a reader starting here gets was written by a transaction still running or not yet begun. */
+/**
+ * The feed's end now: the oldest transaction still running in the cluster (the horizon). A reader
+ * starting here gets every event committed from now on, and also those of transactions that began
+ * after that oldest one and have committed already: a start "now" may include the recent past.
+ */
 export async function feedEnd(exec: Executor): Promise<FeedPosition> {
   const [row] = await exec`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
   return { tx: String(row?.tx), seq: 0 };
