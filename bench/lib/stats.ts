@@ -54,6 +54,16 @@ export class Samples {
     for (let i = 0; i < other.n; i++) this.add(other.data[i] as number);
   }
 
+  /** Appends every value of a list of samples (another process's `values()`). */
+  addValues(values: Float64Array): void {
+    for (const v of values) this.add(v);
+  }
+
+  /** A copy of the samples so far, e.g. to send to another process. */
+  values(): Float64Array {
+    return this.data.slice(0, this.n);
+  }
+
   get count(): number {
     return this.n;
   }

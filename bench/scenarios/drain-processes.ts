@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { replyOf } from '../lib/child-ipc.js';
 import type { DrainWorkerReply, DrainWorkerRequest } from '../lib/drain-worker-child.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
@@ -18,25 +19,7 @@ interface WorkerProcess {
 
 /** Resolves with the first reply of `type` from `child`; rejects on an 'error' reply or an exit. */
 function reply<T extends DrainWorkerReply['type']>(child: ChildProcess, type: T): Promise<Extract<DrainWorkerReply, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown): void => {
-      const r = m as DrainWorkerReply;
-      if (r.type === 'error') reject(new Error(`drain worker process: ${r.error}`));
-      else if (r.type === type) resolve(r as Extract<DrainWorkerReply, { type: T }>);
-      else return;
-      cleanup();
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`drain worker process exited (${code}) before '${type}'`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
+  return replyOf<DrainWorkerReply, T>(child, type, 'drain worker process');
 }
 
 /** Starts `count` worker processes (loaded, no database yet); kills them all if one fails to start. */

@@ -1,93 +1,18 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { replyOf } from '../lib/child-ipc.js';
 import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
+import type { OutputReadersDone, OutputReadersReply, OutputReadersRequest } from '../lib/output-readers-child.js';
+import { newChunkLatency, readOutput, type ChunkLatency } from '../lib/output-readers.js';
 import { freshDatabase } from '../lib/pg.js';
 import { clusterCpuUs, cpuMsOf, describeCpu, procStat, sampleCpu } from '../lib/cpu.js';
-import { describeLoopDelay, watchLoopDelay } from '../lib/loop-delay.js';
+import { describeLoopDelay } from '../lib/loop-delay.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
-import { benchWsClient, wallNow } from '../lib/resumable-ws.js';
+import { benchWsClient } from '../lib/resumable-ws.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
-import { Samples } from '../lib/stats.js';
 import { range, waitUntil } from '../lib/wait.js';
-import { toError } from '../lib/ws-client.js';
 import { createTaskwireSystem, STREAM_TASK, type TaskwireSystem } from '../systems/taskwire.js';
-
-/**
- * ENQUEUED rides along only as a barrier: its replay proves the subscription is registered
- * before the worker starts, so no chunk is timed from before its subscriber existed. The OUTPUT
- * path (and the type filter, which drops STARTED and SUCCEEDED) is the same either way.
- */
-const OUTPUT_EVENTS = /* GraphQL */ `
-  subscription Output($id: ID!, $types: [TaskEventType!]) { taskEvents(id: $id, afterVersion: 0, types: $types) { version type at output } }`;
-
-interface OutputEvent {
-  version: number;
-  type: string;
-  /** clock_timestamp() of the statement that stored the chunk, ms precision. */
-  at: string;
-  output: { i: number; t: number } | null;
-}
-
-/** One subscriber's view of the stream: what it got, and whether it came whole and in order. */
-interface Reader {
-  enqueued: boolean;
-  /** (version, i, t) of every chunk, when kept (the first subscriber and the late reader). */
-  chunks: number[] | undefined;
-  received: number;
-  /** Chunks whose `i` or version was not the next one. */
-  outOfOrder: number;
-  lastVersion: number;
-  done: Promise<void>;
-  error?: Error;
-}
-
-/** Latency of the chunks, whole and split at the statement that stored them. */
-interface ChunkLatency {
-  /** Handler's ctx.output → the subscriber has it. */
-  total: Samples;
-  /** Handler's ctx.output → the statement storing it (the worker's share: batching, the statement ahead of it). */
-  toStored: Samples;
-  /** The statement storing it → the subscriber has it (commit, NOTIFY, the server's read and fan-out, the socket). */
-  fromStored: Samples;
-  /** Wall-clock ms of the last chunk any subscriber received. */
-  lastReceived: number;
-}
-
-function read(client: SubscriptionClient, id: string, types: string[], keep: boolean, latency: ChunkLatency | undefined): Reader {
-  const r: Reader = { enqueued: false, chunks: keep ? [] : undefined, received: 0, outOfOrder: 0, lastVersion: 0, done: Promise.resolve() };
-  r.done = new Promise<void>((resolve, reject) => {
-    client.subscribe(
-      { query: OUTPUT_EVENTS, variables: { id, types } },
-      {
-        next: (result) => {
-          const e = result.data?.taskEvents as OutputEvent | undefined;
-          if (result.errors || !e) return reject(new Error(`output subscription: ${JSON.stringify(result.errors ?? result)}`));
-          const now = wallNow();
-          if (e.version <= r.lastVersion) r.outOfOrder += 1;
-          r.lastVersion = e.version;
-          if (e.type === 'ENQUEUED') r.enqueued = true;
-          if (e.type !== 'OUTPUT' || !e.output) return;
-          r.received += 1;
-          if (e.output.i !== r.received) r.outOfOrder += 1;
-          if (latency) {
-            const at = Date.parse(e.at);
-            latency.total.add(now - e.output.t);
-            latency.toStored.add(at - e.output.t);
-            latency.fromStored.add(now - at);
-            latency.lastReceived = now;
-          }
-          r.chunks?.push(e.version, e.output.i, e.output.t);
-        },
-        error: (error) => reject(toError(error)),
-        complete: () => resolve(),
-      },
-    );
-  });
-  // Awaited later; kept now, so an early failure neither ends the process first nor waits out a timeout.
-  r.done.catch((error: unknown) => {
-    r.error = toError(error);
-  });
-  return r;
-}
 
 /**
  * (j) output streaming: one task (bench.stream, in the worker's own process) writes
@@ -112,50 +37,69 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
   const core = await createTaskwireSystem(db.url);
   const processes: ServerProcess[] = [];
   const clients: SubscriptionClient[] = [];
+  const children: ChildProcess[] = [];
   try {
-    const { id } = await core.deps.queue.enqueue({ name: STREAM_TASK, args: [count, rate] });
     const server = await startServerProcess(job.root, { databaseUrl: db.url, server: true, worker: false }, job.profileDir);
     processes.push(server);
-    const latency: ChunkLatency = { total: new Samples(), toStored: new Samples(), fromStored: new Samples(), lastReceived: 0 };
-    const readers = range(0, subscribers).map((s) => {
-      const client = benchWsClient(server.url);
-      clients.push(client);
-      return read(client, id, ['ENQUEUED', 'OUTPUT'], s === 0, latency);
-    });
-    await waitUntil(
-      () => {
-        const failed = readers.find((r) => r.error);
-        if (failed) throw failed.error;
-        return readers.every((r) => r.enqueued);
-      },
-      { timeoutMs: 60_000, what: 'every output subscription to replay ENQUEUED' },
-    );
-    const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
-    processes.push(worker);
-    const pids = { server: server.pid, worker: worker.pid, clients: process.pid };
+    // The subscribers, spread over reader processes (see READER_PROCESSES); the first keeps its chunks.
+    const readers = await startReaders(job, READER_PROCESSES);
+    children.push(...readers);
+    const shares = range(0, readers.length).map((k) => Math.floor(((k + 1) * subscribers) / readers.length) - Math.floor((k * subscribers) / readers.length));
+    /**
+     * One stream of `chunks` chunks from a new task to `subscribers` new subscriptions, all
+     * registered before a worker process starts it; `done`: what each reader process saw.
+     */
+    const stream = async (chunks: number): Promise<{ id: string; done: Promise<OutputReadersDone[]>; worker: ServerProcess }> => {
+      const { id } = await core.deps.queue.enqueue({ name: STREAM_TASK, args: [chunks, rate] });
+      const results = readers.map((child) => {
+        const done = replyOf<OutputReadersReply, 'done'>(child, 'done', 'output reader process');
+        done.catch(() => undefined); // awaited below
+        return done;
+      });
+      await Promise.all(
+        readers.map((child, k) => {
+          const subscribed = replyOf<OutputReadersReply, 'subscribed'>(child, 'subscribed', 'output reader process');
+          child.send({ type: 'subscribe', url: server.url, id, count: shares[k] as number, keepFirst: k === 0 } satisfies OutputReadersRequest);
+          return subscribed;
+        }),
+      );
+      const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
+      processes.push(worker);
+      for (const child of readers) child.send({ type: 'start' } satisfies OutputReadersRequest);
+      return { id, done: withTimeout(Promise.all(results), 60_000 + (chunks * 1000) / rate, 'every output stream to end'), worker };
+    };
+    // The warm-up: the server process is new, and its first thousands of messages run through code
+    // V8 has not compiled yet (its loop stalls 20–60 ms at a time in the first second). A server in
+    // service is past that; the first stream's p99 is reported on its own.
+    const warm = await stream(Math.min(WARM_UP_CHUNKS, count));
+    const warmDone = await warm.done;
+    checkReaders(warmDone, Math.min(WARM_UP_CHUNKS, count), subscribers);
+    rec.add('output write → subscriber p99, the server\'s first stream (warm-up)', 'ms', mergeLatency(warmDone).total.summary().p99);
+    await warm.worker.stop();
+
     const [{ pid: backend }] = (await core.deps.db.sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
     const postmaster = Number(procStat(backend)[1]);
+    const measured = await stream(count);
+    const { id, worker } = measured;
+    const pids: Record<string, number> = { server: server.pid, worker: worker.pid };
+    readers.forEach((child, k) => (pids[`clients${k + 1}`] = child.pid as number));
     const notified = (await server.stats()).stats.notifications ?? 0;
     const pgBefore = clusterCpuUs(postmaster);
     const cpuBefore = sampleCpu(pids);
-    const loop = watchLoopDelay();
-    await withTimeout(Promise.all(readers.map((r) => r.done)), 60_000 + (count * 1000) / rate, 'every output stream to end');
+    const done = await measured.done;
     const cpuAfter = sampleCpu(pids);
     const pgUs = clusterCpuUs(postmaster) - pgBefore;
     const notifications = ((await server.stats()).stats.notifications ?? 0) - notified;
-    const loopDelay = loop.stop();
     const cpu = describeCpu(cpuBefore, cpuAfter);
-
-    const bad = readers.filter((r) => r.received !== count || r.outOfOrder > 0);
-    if (bad.length > 0) {
-      const b = bad[0] as Reader;
-      throw new Error(`output: ${bad.length} of ${subscribers} subscribers did not get every chunk once in order (e.g. ${b.received} of ${count}, ${b.outOfOrder} out of order)`);
-    }
-    const live = readers[0]?.chunks ?? [];
+    const latency = mergeLatency(done);
+    // The worst reader process's loop: its late loop stamps its messages late.
+    const loopDelay = done.map((d) => d.loopDelay).reduce((a, b) => (b.p99 > a.p99 ? b : a));
+    checkReaders(done, count, subscribers);
+    const live = done[0]?.chunks ?? [];
     const lateClient = benchWsClient(server.url);
     clients.push(lateClient);
     const replayStart = performance.now();
-    const late = read(lateClient, id, ['OUTPUT'], true, undefined);
+    const late = readOutput(lateClient, id, ['OUTPUT'], true, undefined);
     await withTimeout(late.done, 60_000, 'the late reader');
     const replayMs = performance.now() - replayStart;
     if (late.received !== count || late.outOfOrder > 0 || !sameChunks(late.chunks ?? [], live)) {
@@ -181,9 +125,9 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     const serverMs = cpuMsOf(cpuBefore, cpuAfter, 'server');
     if (serverMs !== undefined) rec.add('output: server CPU per message delivered', 'µs', (serverMs * 1000) / (count * subscribers));
     // The measuring side: a harness whose loop runs late stamps every message late.
-    const clientsMs = cpuMsOf(cpuBefore, cpuAfter, 'clients');
-    if (clientsMs !== undefined) rec.add('output: harness (subscribers) CPU per message received', 'µs', (clientsMs * 1000) / (count * subscribers));
-    rec.add('output: harness event-loop delay p99', 'ms', loopDelay.p99);
+    const clientsMs = readers.reduce((sum, _, k) => sum + (cpuMsOf(cpuBefore, cpuAfter, `clients${k + 1}`) ?? Number.NaN), 0);
+    if (Number.isFinite(clientsMs)) rec.add('output: harness (subscribers) CPU per message received', 'µs', (clientsMs * 1000) / (count * subscribers));
+    rec.add('output: harness event-loop delay p99 (worst reader process)', 'ms', loopDelay.p99);
     // The writing side, per chunk: the worker's batching and statements, and PostgreSQL's (every
     // statement is parsed, written, committed and NOTIFYs; the server reads once per notification).
     const workerMs = cpuMsOf(cpuBefore, cpuAfter, 'worker');
@@ -192,16 +136,89 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     rec.add('output: chunks per notification (statement)', 'chunks', count / Math.max(1, notifications));
     if (rep === 1) {
       rec.notes.push(
-        `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers, each complete and in order, and to a late reader alike; ` +
+        `output: ${count} chunks at ${rate}/s to ${subscribers} subscribers in ${readers.length} reader processes, each complete and in order, and to a late reader alike; ` +
           `while streaming: ${cpu}; ${describeLoopDelay(loopDelay)}`,
       );
     }
   } finally {
     await Promise.all(clients.map((c) => c.dispose().catch(() => undefined)));
+    await stopReaders(children);
     for (const p of processes) await p.stop();
     await core.close();
     await db.drop();
   }
+}
+
+/** Chunks of the warm-up stream (1 s at 2,000/s). */
+const WARM_UP_CHUNKS = 2_000;
+
+/** Every subscriber got every one of `chunks` chunks once, in order; else the run fails. */
+function checkReaders(done: readonly OutputReadersDone[], chunks: number, subscribers: number): void {
+  const counts = done.flatMap((d) => d.received.map((received, i) => ({ received, outOfOrder: d.outOfOrder[i] as number })));
+  const bad = counts.filter((r) => r.received !== chunks || r.outOfOrder > 0);
+  if (counts.length !== subscribers || bad.length > 0) {
+    const b = bad[0];
+    throw new Error(
+      `output: ${bad.length} of ${counts.length} subscribers (${subscribers} asked for) did not get every chunk once in order` +
+        (b ? ` (e.g. ${b.received} of ${chunks}, ${b.outOfOrder} out of order)` : ''),
+    );
+  }
+}
+
+/** The reader processes' samples together. */
+function mergeLatency(done: readonly OutputReadersDone[]): ChunkLatency {
+  const latency = newChunkLatency();
+  for (const d of done) {
+    latency.total.addValues(d.total);
+    latency.toStored.addValues(d.toStored);
+    latency.fromStored.addValues(d.fromStored);
+    latency.lastReceived = Math.max(latency.lastReceived, d.lastReceived);
+  }
+  return latency;
+}
+
+/**
+ * Processes the subscribers are spread over. They stand for independent clients: in one process
+ * their 100 sockets' messages (200,000 a second) queue behind each other in one event loop, whose
+ * delay then stamps messages late (bench/README.md, "The measuring client (i, j)").
+ */
+const READER_PROCESSES = Number(process.env.BENCH_OUTPUT_READER_PROCESSES ?? 2);
+
+/** Forks `count` reader processes and waits until each is loaded; kills them all if one fails to start. */
+async function startReaders(job: ChildJob, count: number): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
+  try {
+    await Promise.all(
+      range(0, count).map(async () => {
+        const profile = job.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(job.profileDir, 'readers')] : [];
+        const child = fork(path.join(job.root, 'bench/lib/output-readers-child.ts'), [], {
+          execArgv: ['--import', 'tsx', ...profile],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          serialization: 'advanced',
+        });
+        children.push(child);
+        await replyOf<OutputReadersReply, 'ready'>(child, 'ready', 'output reader process');
+      }),
+    );
+  } catch (error) {
+    for (const child of children) child.kill('SIGKILL');
+    throw error;
+  }
+  return children;
+}
+
+/** Asks each reader process to close its connections and exit; kills any that hangs. */
+async function stopReaders(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'exit' } satisfies OutputReadersRequest);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
