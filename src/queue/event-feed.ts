@@ -92,6 +92,9 @@ export async function readFeed(
   const upToTx = p.upTo?.tx ?? null;
   const upToSeq = p.upTo?.seq ?? null;
   // One query, one row at least: an empty page still says whether events wait behind the horizon.
+  // `held` is the log's last transaction, one probe from the end of task_events_feed_idx: an
+  // EXISTS (… WHERE tx >= horizon) was planned as a sequential scan of the whole log (its bound is
+  // known only when it runs), which found nothing and so read every row, on every read of every feed.
   const rows = await exec`
     WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
     page AS (
@@ -105,7 +108,7 @@ export async function readFeed(
       ORDER BY e.tx, e.seq
       LIMIT ${p.limit}
     )
-    SELECT page.*, EXISTS (SELECT 1 FROM task_events h WHERE h.tx >= (SELECT xmin FROM horizon)) AS held
+    SELECT page.*, (SELECT h.tx FROM task_events h ORDER BY h.tx DESC LIMIT 1) >= (SELECT xmin FROM horizon) AS held
     FROM (SELECT 1) one LEFT JOIN page ON true
     ORDER BY page.tx::xid8, page.seq`;
   const held = Boolean(rows[0]?.held);
