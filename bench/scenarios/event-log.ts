@@ -140,6 +140,9 @@ async function runOnce(
   const pidsAfter = { server: standby.pid, worker: worker.pid, clients: process.pid };
   const cpuRestart = sampleCpu(pidsAfter);
 
+  // By the sequence first (one row), then the count: a count of unfinished tasks reads the table (~30 ms
+  // at 100,000 tasks), and polled every 10 ms through the drain it took PostgreSQL time from the drain measured.
+  await wait(async () => (await eventsWritten()) - before >= 2 * n, 'the drain to write its events', 300_000);
   await wait(async () => (await core.unfinished()) <= 2, 'the drain to finish', 300_000);
   await wait(() => taskFollowers.every((f) => f.subscriptions.every((s) => s.done)), 'every taskEvents stream to end');
   const endMarker = await marker();
