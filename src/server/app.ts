@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphiQLOptions, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
+import { createGraphiQLPage } from '../dashboard/graphiql-page.js';
 import { dashboardRoutes, withGraphiQLSignIn } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -102,6 +103,9 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
+  const graphiql = createGraphiQLPage(async (options: GraphiQLOptions | undefined) =>
+    withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options)),
+  );
   const routes = new Map([
     ...operationsRoutes({
       sql: deps.db.sql,
@@ -112,6 +116,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
+    ...graphiql.routes(),
   ]);
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
@@ -128,9 +133,10 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     batching: false,
     // GRAPHIQL (off by default when NODE_ENV=production): a browser then gets no IDE, just GraphQL over HTTP.
     graphiql: deps.config.graphiql ? { title: 'taskwire', subscriptionsProtocol: 'WS' } : false,
-    // GraphiQL's scripts inlined from the package, not yoga's default CDN links, so the page works
-    // offline. Imported on the first visit: the module is ~9 MB of script no other request needs.
-    renderGraphiQL: async (options) => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options)),
+    // GraphiQL's scripts from the package, not yoga's default CDN links, so the page works offline,
+    // served as cached files (graphiql-page.ts). Imported on the first visit: the module is ~9 MB of
+    // script no other request needs.
+    renderGraphiQL: (options) => graphiql.render(options),
     landingPage: false,
     plugins: [
       useRoutes(routes, deps.log),

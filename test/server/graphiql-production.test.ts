@@ -31,3 +31,43 @@ describe('GraphiQL on /graphql', () => {
     expect(page.body.toLowerCase()).toContain('graphiql');
   });
 });
+
+describe("GraphiQL's page and its files", () => {
+  it('serves a small page whose script and stylesheet are versioned, cached for good and gzipped', async () => {
+    const server = await startTestServer({ runner: false });
+    servers.push(server);
+    const origin = new URL(server.url).origin;
+    // Before any page was rendered there is no file to send.
+    expect((await fetch(`${origin}/graphiql/graphiql.js`)).status).toBe(404);
+
+    const page = await fetch(server.url, { headers: { accept: BROWSER_ACCEPT } });
+    const html = await page.text();
+    expect(html.length).toBeLessThan(200_000); // 9 MB inlined before (what is left is mostly the favicon's data URL)
+    const script = /<script src="(\/graphiql\/graphiql\.js\?v=[\w-]+)"><\/script>/.exec(html)?.[1];
+    const style = /<link rel="stylesheet" href="(\/graphiql\/graphiql\.css\?v=[\w-]+)" \/>/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect(style).toBeDefined();
+    // The sign-in script still comes first, and a second visit gets the same page.
+    expect(html.indexOf('/dashboard/graphiql-auth.js')).toBeLessThan(html.indexOf(script!));
+    expect(await (await fetch(server.url, { headers: { accept: BROWSER_ACCEPT } })).text()).toBe(html);
+
+    // fetch asks for gzip and inflates: the body is GraphiQL itself, with this server's options.
+    const js = await fetch(`${origin}${script}`);
+    expect(js.headers.get('content-encoding')).toBe('gzip');
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const body = await js.text();
+    expect(body).toContain('renderYogaGraphiQL');
+    expect(body).toContain('"title":"taskwire"');
+    const css = await fetch(`${origin}${style}`, { headers: { 'accept-encoding': 'identity' } });
+    expect(css.headers.get('content-encoding')).toBeNull();
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await css.text()).length).toBeGreaterThan(10_000);
+
+    // A page of another version (an open tab across a server upgrade) gets today's file, not to be cached under its URL.
+    const stale = await fetch(`${origin}/graphiql/graphiql.js?v=old`);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('cache-control')).toBe('no-cache');
+    await stale.arrayBuffer();
+  });
+});

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+
+const gzip = promisify(gzipCallback);
+import type { RouteHandler } from '../server/routes.js';
+
+/** Where GraphiQL's script and stylesheet are served (with `?v=` their content's hash). */
+export const GRAPHIQL_SCRIPT_PATH = '/graphiql/graphiql.js';
+export const GRAPHIQL_STYLE_PATH = '/graphiql/graphiql.css';
+
+/** One file of the page: its bytes, gzipped once, and the version its URL carries. */
+interface Asset {
+  raw: Uint8Array<ArrayBuffer>;
+  gzip: Uint8Array<ArrayBuffer>;
+  type: string;
+}
+
+interface Split {
+  page: string;
+  version: string;
+  script: Asset;
+  style: Asset;
+}
+
+/**
+ * GraphiQL's page as yoga's renderer makes it, less its ~9 MB of inlined script and stylesheet:
+ * those are served as two files whose URLs carry their content's hash, cached by the browser for
+ * good (`immutable`) and gzipped (~2.5 MB on the wire). Inline, every visit downloaded the 9 MB and
+ * parsed them afresh (2–3 s on an idle 2-core machine, over 10 s under load); a cached external
+ * script is also one V8 can keep compiled. Still nothing from a CDN: the page works offline.
+ *
+ * `render` splits the page once (the renderer is imported on the first visit, as before) and hands
+ * the same small page to every later visit; `routes` serves the two files.
+ */
+export function createGraphiQLPage<O>(renderer: (options: O) => Promise<string>): { render(options: O): Promise<string>; routes(): Map<string, RouteHandler> } {
+  let split: Promise<Split> | undefined;
+  // The options are the server's (fixed at its start): the first visit's stand for every visit.
+  const load = (options: O): Promise<Split> => {
+    split ??= renderer(options).then(splitPage);
+    // A failed import or render is retried on the next visit rather than kept.
+    split.catch(() => {
+      split = undefined;
+    });
+    return split;
+  };
+  const serve =
+    (pick: (s: Split) => Asset): RouteHandler =>
+    async (request) => {
+      // Only a page this server rendered asks for the files; before that there is nothing to send.
+      if (!split) return new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain' } });
+      const s = await split;
+      const asset = pick(s);
+      const current = new URL(request.url).searchParams.get('v') === s.version;
+      const gzipped = /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
+      const headers: Record<string, string> = {
+        'content-type': asset.type,
+        // A page of another version (a server upgraded under an open tab) gets today's file, not to be kept under its URL.
+        'cache-control': current ? 'public, max-age=31536000, immutable' : 'no-cache',
+        'x-content-type-options': 'nosniff',
+        vary: 'accept-encoding',
+      };
+      if (gzipped) headers['content-encoding'] = 'gzip';
+      return new Response(gzipped ? asset.gzip : asset.raw, { headers });
+    };
+  return {
+    render: async (options) => (await load(options)).page,
+    routes: () =>
+      new Map<string, RouteHandler>([
+        [GRAPHIQL_SCRIPT_PATH, serve((s) => s.script)],
+        [GRAPHIQL_STYLE_PATH, serve((s) => s.style)],
+      ]),
+  };
+}
+
+/** The page's one `<style>` and its inline `<script>` (GraphiQL itself, with its options) moved out to files. */
+export async function splitPage(html: string): Promise<Split> {
+  const styleStart = html.indexOf('<style>');
+  const styleEnd = html.indexOf('</style>', styleStart);
+  // The script's own text holds "<script>" (in a string), never "</script>": it is the first bare <script> after the style, up to the last close.
+  const scriptStart = html.indexOf('<script>', styleEnd);
+  const scriptEnd = html.lastIndexOf('</script>');
+  if (styleStart < 0 || styleEnd < 0 || scriptStart < 0 || scriptEnd < scriptStart) {
+    throw new Error('GraphiQL page: no inline <style> and <script> where the renderer puts them');
+  }
+  const css = html.slice(styleStart + '<style>'.length, styleEnd);
+  const js = html.slice(scriptStart + '<script>'.length, scriptEnd);
+  const version = createHash('sha256').update(css).update('\0').update(js).digest('base64url').slice(0, 16);
+  const page =
+    html.slice(0, styleStart) +
+    `<link rel="stylesheet" href="${GRAPHIQL_STYLE_PATH}?v=${version}" />` +
+    html.slice(styleEnd + '</style>'.length, scriptStart) +
+    `<script src="${GRAPHIQL_SCRIPT_PATH}?v=${version}"></script>` +
+    html.slice(scriptEnd + '</script>'.length);
+  const [script, style] = await Promise.all([asset(js, 'text/javascript; charset=utf-8'), asset(css, 'text/css; charset=utf-8')]);
+  return { page, version, script, style };
+}
+
+/** Gzipped off the event loop (zlib's thread pool): ~9 MB takes a few hundred ms, once. */
+async function asset(text: string, type: string): Promise<Asset> {
+  const raw = new Uint8Array(Buffer.from(text));
+  return { raw, gzip: new Uint8Array(await gzip(raw)), type };
+}
