@@ -1,4 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type SerializationType } from 'node:child_process';
+import path from 'node:path';
 
 /** What every bench child process may answer instead of the reply asked for. */
 interface ErrorReply {
@@ -35,4 +36,27 @@ export function replyOf<R extends { type: string }, T extends R['type']>(child: 
 /** An error as the text an 'error' reply carries: its stack when it has one. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/**
+ * Forks a bench child module (`file`, from the repository's root) under tsx, with its output on
+ * the harness's; with `profileDir`, it writes its V8 CPU profile under `profileDir/profileName`.
+ */
+export function forkChild(o: { root: string; file: string; profileDir?: string | undefined; profileName: string; serialization?: SerializationType }): ChildProcess {
+  const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(o.profileDir, o.profileName)] : [];
+  return fork(path.join(o.root, o.file), [], {
+    execArgv: ['--import', 'tsx', ...profile],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: o.serialization ?? 'json',
+  });
+}
+
+/** Sends `request` (the child's way out: it writes its profile and exits) and waits for the exit; kills it after 15 s. */
+export async function exitChild(child: ChildProcess, request: unknown): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.send(request as object);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
 }

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { exitChild } from './child-ipc.js';
 import type { ServerReply, ServerRequest, ServerSpec } from '../server-child.js';
 
 export interface ServerProcess {
@@ -67,12 +68,7 @@ export async function startServerProcess(root: string, spec: ServerSpec, profile
       await answer;
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' } satisfies ServerRequest);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+      await exitChild(child, { type: 'stop' } satisfies ServerRequest);
     },
     async kill(signal) {
       if (child.exitCode !== null || child.signalCode !== null) return;

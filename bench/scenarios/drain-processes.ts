@@ -1,6 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { replyOf } from '../lib/child-ipc.js';
+import type { ChildProcess } from 'node:child_process';
+import { exitChild, forkChild, replyOf } from '../lib/child-ipc.js';
 import type { DrainWorkerReply, DrainWorkerRequest } from '../lib/drain-worker-child.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
@@ -28,11 +27,7 @@ async function startWorkers(job: ChildJob, count: number): Promise<WorkerProcess
   try {
     await Promise.all(
       range(0, count).map(async () => {
-        const profile = job.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(job.profileDir, 'worker')] : [];
-        const child = fork(path.join(job.root, 'bench/lib/drain-worker-child.ts'), [], {
-          execArgv: ['--import', 'tsx', ...profile],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        });
+        const child = forkChild({ root: job.root, file: 'bench/lib/drain-worker-child.ts', profileDir: job.profileDir, profileName: 'worker' });
         const w: WorkerProcess = { child, ran: 0 };
         workers.push(w);
         child.on('message', (m) => {
@@ -62,16 +57,7 @@ function each<T extends DrainWorkerReply['type']>(workers: WorkerProcess[], requ
 
 /** Asks every worker process to exit (they write their CPU profiles on the way out); kills any that hangs. */
 async function exitWorkers(workers: WorkerProcess[]): Promise<void> {
-  await Promise.all(
-    workers.map(async (w) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
-      w.child.send({ type: 'exit' } satisfies DrainWorkerRequest);
-      const timer = setTimeout(() => w.child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }),
-  );
+  await Promise.all(workers.map((w) => exitChild(w.child, { type: 'exit' } satisfies DrainWorkerRequest)));
 }
 
 /**

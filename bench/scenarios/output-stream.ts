@@ -1,6 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { replyOf } from '../lib/child-ipc.js';
+import type { ChildProcess } from 'node:child_process';
+import { exitChild, forkChild, replyOf } from '../lib/child-ipc.js';
 import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
 import type { OutputReadersDone, OutputReadersReply, OutputReadersRequest } from '../lib/output-readers-child.js';
@@ -190,12 +189,7 @@ async function startReaders(job: ChildJob, count: number): Promise<ChildProcess[
   try {
     await Promise.all(
       range(0, count).map(async () => {
-        const profile = job.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(job.profileDir, 'readers')] : [];
-        const child = fork(path.join(job.root, 'bench/lib/output-readers-child.ts'), [], {
-          execArgv: ['--import', 'tsx', ...profile],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          serialization: 'advanced',
-        });
+        const child = forkChild({ root: job.root, file: 'bench/lib/output-readers-child.ts', profileDir: job.profileDir, profileName: 'readers', serialization: 'advanced' });
         children.push(child);
         await replyOf<OutputReadersReply, 'ready'>(child, 'ready', 'output reader process');
       }),
@@ -209,16 +203,7 @@ async function startReaders(job: ChildJob, count: number): Promise<ChildProcess[
 
 /** Asks each reader process to close its connections and exit; kills any that hangs. */
 async function stopReaders(children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'exit' } satisfies OutputReadersRequest);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }),
-  );
+  await Promise.all(children.map((child) => exitChild(child, { type: 'exit' } satisfies OutputReadersRequest)));
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
