@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -12,6 +13,15 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`): what TRUSTED_PROXIES takes. */
+export function isAddressOrRange(entry: string): boolean {
+  const [address = '', bits, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -111,6 +121,13 @@ const envSchema = z.object({
   READ_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Origins (scheme://host[:port]) whose browser pages may call the API; besides the server's own, none by default. */
   CORS_ORIGINS: list.default([]),
+  /**
+   * Addresses and CIDR ranges of reverse proxies in front of the server: a request from one is
+   * counted (failed-auth throttle, logs) by the client `X-Forwarded-For` names (docs/auth.md). None by default.
+   */
+  TRUSTED_PROXIES: list
+    .default([])
+    .refine((entries) => entries.every(isAddressOrRange), 'must be IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), comma-separated'),
   /** Bearer token that `/metrics` requires; unset: `/metrics` is open (with auth on: closed, see docs/auth.md). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Enqueues per second one principal may make (a burst of twice that); 0: no limit. */
@@ -186,6 +203,8 @@ export interface AuthConfig {
   /** Undefined: a secret kept in the database. */
   readonly readTokenSecret: string | undefined;
   readonly corsOrigins: readonly string[];
+  /** Reverse proxies whose X-Forwarded-For names the client (addresses and CIDR ranges). */
+  readonly trustedProxies: readonly string[];
   readonly metricsToken: string | undefined;
   /** Enqueues per second per principal; 0: unlimited. */
   readonly enqueueRatePerS: number;
@@ -268,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       readTokenTtlS: e.READ_TOKEN_TTL_S,
       readTokenSecret: e.READ_TOKEN_SECRET,
       corsOrigins: e.CORS_ORIGINS,
+      trustedProxies: e.TRUSTED_PROXIES,
       metricsToken: e.METRICS_TOKEN,
       enqueueRatePerS: e.ENQUEUE_RATE_PER_S,
       maxSubscriptionsPerPrincipal: e.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,

@@ -101,6 +101,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@pgbouncer:6432/app', DATABASE_LISTEN_URL: 'postgres://u@db:5432/app' }).databaseListenUrl).toBe('postgres://u@db:5432/app');
   });
 
+  it('takes TRUSTED_PROXIES as addresses and CIDR ranges, and names it for anything else', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1, fd00::/8' }).auth.trustedProxies).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    expect(loadConfig({}).auth.trustedProxies).toEqual([]);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129', '10.0.0.0/x']) {
+      expect(configError({ TRUSTED_PROXIES: bad })).toMatchObject({ code: 'CONFIG_INVALID', field: 'TRUSTED_PROXIES' });
+    }
+  });
+
   it('accepts a heartbeat under the lease', () => {
     expect(loadConfig({ HEARTBEAT_MS: '999', LEASE_MS: '1000' }).worker).toMatchObject({ heartbeatMs: 999, leaseMs: 1000 });
   });

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import type { FailedAuthThrottle } from '../auth/rate-limit.js';
 import { AppError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { clientAddresses, type ClientAddressOf } from './client-address.js';
 import type { CredentialWatch } from './credential-watch.js';
 import type { ServerContext } from './http.js';
 import type { WsHooks, WsRefusal } from './live/ws-connection.js';
@@ -21,6 +22,8 @@ export type TransportName = 'http' | 'ws';
  * or the address, never the credential.
  */
 export interface TransportAuth {
+  /** The client a request comes from (its peer, or behind trusted proxies the client they name). */
+  addressOf: ClientAddressOf;
   /**
    * @throws RateLimitedError while `address` is throttled — even for a good credential, or
    *   guessing could go on with every correct guess let through; UnauthenticatedError.
@@ -32,11 +35,14 @@ export interface TransportAuthOptions {
   credentials: Pick<Authenticator, 'authenticate'>;
   throttle: FailedAuthThrottle;
   log: Logger;
+  /** Default: each request's TCP peer (no trusted proxies). */
+  addressOf?: ClientAddressOf;
 }
 
 export function createTransportAuth(o: TransportAuthOptions): TransportAuth {
   const log = o.log.child({ component: 'auth' });
   return {
+    addressOf: o.addressOf ?? clientAddresses([]),
     async authenticate(authorization, address, transport) {
       try {
         o.throttle.check(address);
@@ -59,11 +65,6 @@ export function createTransportAuth(o: TransportAuthOptions): TransportAuth {
       return principal;
     },
   };
-}
-
-/** The remote address of a request (`local` for `yoga.fetch`, which has no socket). */
-export function addressOf(req: IncomingMessage | undefined): string {
-  return req?.socket.remoteAddress ?? 'local';
 }
 
 /** An AppError refusing a request before it runs, as yoga sends it: its code, its HTTP status and headers. */
@@ -101,7 +102,7 @@ export function useHttpAuthentication(auth: TransportAuth, principals: WeakMap<o
  */
 export async function authenticateHttp(auth: TransportAuth, authorization: string | undefined, req: IncomingMessage | undefined): Promise<Principal> {
   try {
-    return await auth.authenticate(authorization, addressOf(req), 'http');
+    return await auth.authenticate(authorization, auth.addressOf(req), 'http');
   } catch (error) {
     if (error instanceof UnauthenticatedError || error instanceof RateLimitedError) throw refusal(error);
     throw error;
@@ -129,7 +130,7 @@ export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect
       const value = connectionParams?.authorization;
       let principal: Principal;
       try {
-        principal = await o.auth.authenticate(typeof value === 'string' ? value : undefined, addressOf(request), 'ws');
+        principal = await o.auth.authenticate(typeof value === 'string' ? value : undefined, o.auth.addressOf(request), 'ws');
       } catch (error) {
         if (error instanceof RateLimitedError) {
           return { code: WS_TOO_MANY_REQUESTS, reason: `Too many failed authentications; retry in ${Math.ceil(error.retryAfterMs / 1000)} s` };

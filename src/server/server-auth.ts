@@ -7,6 +7,7 @@ import { UnauthenticatedError } from '../errors.js';
 import type { ReadTokenIssuer } from '../graphql/context.js';
 import type { IncomingMessage } from 'node:http';
 import { authenticateHttp, createTransportAuth, useHttpAuthentication, wsAuthHooks } from './authentication.js';
+import { clientAddresses } from './client-address.js';
 import { createCredentialWatch, type CredentialWatch } from './credential-watch.js';
 import type { WsHooks } from './live/ws-connection.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
@@ -62,7 +63,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
   const limiter = createPrincipalLimits({ enqueueRatePerS: config.auth.enqueueRatePerS, maxSubscriptionsPerPrincipal: config.auth.maxSubscriptionsPerPrincipal });
   const throttle = createFailedAuthThrottle(options.failedAuth ?? { maxFailures: 10, windowMs: 60_000 });
   const watch: CredentialWatch = createCredentialWatch({ stillValid: (p) => authenticator.stillValid(p), log, intervalMs: options.recheckMs });
-  const auth = createTransportAuth({ credentials: authenticator, throttle, log });
+  const auth = createTransportAuth({ credentials: authenticator, throttle, log, addressOf: clientAddresses(config.auth.trustedProxies) });
   const principals = new WeakMap<object, Principal>();
   return {
     on: true,

@@ -55,15 +55,26 @@ export interface AuthTransports {
 /** Bearer header for a credential. */
 export const bearer = (credential: string): Record<string, string> => ({ authorization: `Bearer ${credential}` });
 
-export function createAuthTransports(url: string): AuthTransports {
+/**
+ * The transports of one client. `headers` go on every request and WebSocket upgrade (e.g. the
+ * `X-Forwarded-For` a proxy in front of the server would add).
+ */
+export function createAuthTransports(url: string, o: { headers?: Record<string, string> } = {}): AuthTransports {
   const wsUrl = url.replace(/^http/, 'ws');
+  const always = o.headers ?? {};
+  /** WebSocket as graphql-ws constructs it (url, protocols), with this client's headers on the upgrade. */
+  class HeadersWebSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols, { headers: always });
+    }
+  }
   const clients: Client[] = [];
   const aborts = new Set<AbortController>();
   return {
     async post(query, variables, headers = {}) {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...always, ...headers },
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.text();
@@ -80,7 +91,7 @@ export function createAuthTransports(url: string): AuthTransports {
       aborts.add(abort);
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...always, ...headers },
         body: JSON.stringify({ query, variables }),
         signal: abort.signal,
       });
@@ -124,7 +135,7 @@ export function createAuthTransports(url: string): AuthTransports {
       const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
       const client = createClient({
         url: wsUrl,
-        webSocketImpl: WebSocket,
+        webSocketImpl: HeadersWebSocket,
         retryAttempts: 0,
         lazy: false,
         keepAlive: 0,

@@ -245,6 +245,50 @@ describe('failed authentications per address', () => {
   });
 });
 
+describe('failed authentications behind a reverse proxy (TRUSTED_PROXIES)', () => {
+  const codes = (errors: readonly { extensions?: { code?: unknown } }[] | undefined): unknown[] => (errors ?? []).map((e) => e.extensions?.code);
+  /** A client's transports as a proxy on this host forwards them: its X-Forwarded-For names the client. */
+  const via = (server: TestServer, forwardedFor: string): AuthTransports => {
+    const t = createAuthTransports(server.url, { headers: { 'x-forwarded-for': forwardedFor } });
+    made.push(t);
+    return t;
+  };
+
+  it('counts each client the proxy names: one client guessing keys does not lock out another', async () => {
+    const server = await startTestServer({ env: { AUTH_MODE: 'on', TRUSTED_PROXIES: '127.0.0.1,::1' }, app: { auth: { failedAuth: { maxFailures: 3, windowMs: 60_000 } } } });
+    try {
+      const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
+      const guesser = via(server, '203.0.113.1');
+      for (let i = 0; i < 3; i += 1) expect(codes((await guesser.post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
+      expect((await guesser.post('{ __typename }', undefined, bearer(good))).status).toBe(429);
+      // Made-up addresses left of what the proxy appended are not believed.
+      expect((await via(server, '198.51.100.7, 203.0.113.1').post('{ __typename }', undefined, bearer(good))).status).toBe(429);
+      expect((await guesser.ws({ authorization: `Bearer ${good}` }).closed).code).toBe(4429);
+      // Another client behind the same proxy: served, over HTTP and graphql-ws.
+      const other = via(server, '203.0.113.2');
+      expect(await other.post('{ __typename }', undefined, bearer(good))).toMatchObject({ status: 200, data: { __typename: 'Query' } });
+      const query = other.ws({ authorization: `Bearer ${good}` }).subscribe('{ __typename }');
+      expect(await query.ended).toBe('complete');
+      expect(query.results).toEqual([{ data: { __typename: 'Query' } }]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('believes no X-Forwarded-For by default: rotating it does not dodge the throttle', async () => {
+    const server = await startTestServer({ env: { AUTH_MODE: 'on' }, app: { auth: { failedAuth: { maxFailures: 3, windowMs: 60_000 } } } });
+    try {
+      const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
+      for (let i = 0; i < 3; i += 1) {
+        expect(codes((await via(server, `203.0.113.${i + 10}`).post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
+      }
+      expect((await via(server, '203.0.113.99').post('{ __typename }', undefined, bearer(good))).status).toBe(429);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('resultScopeOf', () => {
   const p = (o: Partial<Principal>): Principal => ({ kind: 'api-key', id: 'k', tenant: 'acme', scopes: ['tasks:read'], ...o });
   it('keeps results apart between tenants, scopes and read tokens; auth off keeps the one scope of before', () => {
