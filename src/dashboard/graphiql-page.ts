@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import type { RouteHandler } from '../server/routes.js';
 
 const gzip = promisify(gzipCallback);
-import type { RouteHandler } from '../server/routes.js';
 
 /** Where GraphiQL's script and stylesheet are served (with `?v=` their content's hash). */
 export const GRAPHIQL_SCRIPT_PATH = '/graphiql/graphiql.js';
@@ -30,26 +30,27 @@ interface Split {
  * parsed them afresh (2–3 s on an idle 2-core machine, over 10 s under load); a cached external
  * script is also one V8 can keep compiled. Still nothing from a CDN: the page works offline.
  *
- * `render` splits the page once (the renderer is imported on the first visit, as before) and hands
- * the same small page to every later visit; `routes` serves the two files.
+ * `render` makes and splits the page once (the renderer is imported then, on the first visit or the
+ * first file asked for) and hands the same small page to every later visit; `routes` serves the two
+ * files. Every server process of one release makes the same page (the same renderer and options),
+ * so behind a load balancer a page from one process and its files from another match.
  */
-export function createGraphiQLPage<O>(renderer: (options: O) => Promise<string>): { render(options: O): Promise<string>; routes(): Map<string, RouteHandler> } {
+export function createGraphiQLPage(renderer: () => Promise<string>): { render(): Promise<string>; routes(): Map<string, RouteHandler> } {
   let split: Promise<Split> | undefined;
-  // The options are the server's (fixed at its start): the first visit's stand for every visit.
-  const load = (options: O): Promise<Split> => {
-    split ??= renderer(options).then(splitPage);
-    // A failed import or render is retried on the next visit rather than kept.
-    split.catch(() => {
-      split = undefined;
+  const load = (): Promise<Split> => {
+    if (split) return split;
+    const made = renderer().then(splitPage);
+    split = made;
+    // A failed import or render is tried again on the next request rather than kept.
+    made.catch(() => {
+      if (split === made) split = undefined;
     });
-    return split;
+    return made;
   };
   const serve =
     (pick: (s: Split) => Asset): RouteHandler =>
     async (request) => {
-      // Only a page this server rendered asks for the files; before that there is nothing to send.
-      if (!split) return new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain' } });
-      const s = await split;
+      const s = await load();
       const asset = pick(s);
       const current = new URL(request.url).searchParams.get('v') === s.version;
       const gzipped = /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
@@ -64,7 +65,7 @@ export function createGraphiQLPage<O>(renderer: (options: O) => Promise<string>)
       return new Response(gzipped ? asset.gzip : asset.raw, { headers });
     };
   return {
-    render: async (options) => (await load(options)).page,
+    render: async () => (await load()).page,
     routes: () =>
       new Map<string, RouteHandler>([
         [GRAPHIQL_SCRIPT_PATH, serve((s) => s.script)],

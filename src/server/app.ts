@@ -103,9 +103,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
-  const graphiql = createGraphiQLPage(async (options: GraphiQLOptions | undefined) =>
-    withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options)),
-  );
+  const graphiqlOptions: GraphiQLOptions = { title: 'taskwire', subscriptionsProtocol: 'WS' };
+  const graphiql = createGraphiQLPage(async () => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)));
   const routes = new Map([
     ...operationsRoutes({
       sql: deps.db.sql,
@@ -116,7 +115,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
-    ...graphiql.routes(),
+    ...(deps.config.graphiql ? graphiql.routes() : []),
   ]);
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
@@ -132,11 +131,11 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     // One operation per request: a batch would multiply the per-operation limits.
     batching: false,
     // GRAPHIQL (off by default when NODE_ENV=production): a browser then gets no IDE, just GraphQL over HTTP.
-    graphiql: deps.config.graphiql ? { title: 'taskwire', subscriptionsProtocol: 'WS' } : false,
+    graphiql: deps.config.graphiql ? graphiqlOptions : false,
     // GraphiQL's scripts from the package, not yoga's default CDN links, so the page works offline,
     // served as cached files (graphiql-page.ts). Imported on the first visit: the module is ~9 MB of
     // script no other request needs.
-    renderGraphiQL: (options) => graphiql.render(options),
+    renderGraphiQL: () => graphiql.render(),
     landingPage: false,
     plugins: [
       useRoutes(routes, deps.log),

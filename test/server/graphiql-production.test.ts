@@ -37,9 +37,6 @@ describe("GraphiQL's page and its files", () => {
     const server = await startTestServer({ runner: false });
     servers.push(server);
     const origin = new URL(server.url).origin;
-    // Before any page was rendered there is no file to send.
-    expect((await fetch(`${origin}/graphiql/graphiql.js`)).status).toBe(404);
-
     const page = await fetch(server.url, { headers: { accept: BROWSER_ACCEPT } });
     const html = await page.text();
     expect(html.length).toBeLessThan(200_000); // 9 MB inlined before (what is left is mostly the favicon's data URL)
@@ -69,5 +66,18 @@ describe("GraphiQL's page and its files", () => {
     expect(stale.status).toBe(200);
     expect(stale.headers.get('cache-control')).toBe('no-cache');
     await stale.arrayBuffer();
+
+    // Another server process of the same release (behind a load balancer) serves the files of this page, first thing.
+    const another = await startTestServer({ runner: false });
+    servers.push(another);
+    const there = await fetch(`${new URL(another.url).origin}${script}`);
+    expect(there.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(await there.text()).toBe(body);
+  });
+
+  it('serves no files when GraphiQL is off', async () => {
+    const server = await startTestServer({ env: { NODE_ENV: 'production' }, runner: false });
+    servers.push(server);
+    expect((await fetch(`${new URL(server.url).origin}/graphiql/graphiql.js`)).status).toBe(404);
   });
 });
