@@ -4,10 +4,10 @@
  * (the latency samples travel as Float64Arrays). It sends 'ready' once loaded, then:
  * - 'subscribe' {url, id, count, keepFirst}: opens `count` graphql-ws connections, each subscribed
  *   to the task's output as in (j), and answers 'subscribed' once every one has replayed ENQUEUED.
- *   When every stream has ended it sends 'done' with each subscriber's count and order check, the
+ *   When every stream has ended it closes them and sends 'done' with each subscriber's count and order check, the
  *   first one's chunks when `keepFirst`, the latency samples and its event loop's delay since 'start'.
  * - 'start': the stream is about to begin (the loop delay is measured from here).
- * - 'exit': closes the connections and exits.
+ * - 'exit': closes any connection still open and exits.
  */
 import { errorText } from './child-ipc.js';
 import type { SubscriptionClient } from './lean-ws.js';
@@ -40,16 +40,15 @@ const send = (reply: OutputReadersReply): void => {
   process.send?.(reply);
 };
 
-const clients: SubscriptionClient[] = [];
+/** Connections of the stream under way (closed once it ended, so the warm-up's do not idle on the server through the measured one). */
+const clients = new Set<SubscriptionClient>();
 let loop: LoopDelay | undefined;
 
 async function subscribe(r: Extract<OutputReadersRequest, { type: 'subscribe' }>): Promise<void> {
   const latency = newChunkLatency();
-  const readers: Reader[] = range(0, r.count).map((i) => {
-    const client = benchWsClient(r.url);
-    clients.push(client);
-    return readOutput(client, r.id, ['ENQUEUED', 'OUTPUT'], r.keepFirst && i === 0, latency);
-  });
+  const mine = range(0, r.count).map(() => benchWsClient(r.url));
+  for (const client of mine) clients.add(client);
+  const readers: Reader[] = mine.map((client, i) => readOutput(client, r.id, ['ENQUEUED', 'OUTPUT'], r.keepFirst && i === 0, latency));
   const failed = (): Error | undefined => readers.find((x) => x.error)?.error;
   await waitUntil(
     () => {
@@ -61,6 +60,9 @@ async function subscribe(r: Extract<OutputReadersRequest, { type: 'subscribe' }>
   );
   send({ type: 'subscribed' });
   await Promise.all(readers.map((x) => x.done));
+  const loopDelay = stopLoop();
+  await Promise.allSettled(mine.map((c) => c.dispose()));
+  for (const client of mine) clients.delete(client);
   send({
     type: 'done',
     received: readers.map((x) => x.received),
@@ -70,7 +72,7 @@ async function subscribe(r: Extract<OutputReadersRequest, { type: 'subscribe' }>
     toStored: latency.toStored.values(),
     fromStored: latency.fromStored.values(),
     lastReceived: latency.lastReceived,
-    loopDelay: stopLoop(),
+    loopDelay,
   });
 }
 
@@ -86,7 +88,7 @@ process.on('message', (raw) => {
   if (request.type === 'subscribe') subscribe(request).catch((error: unknown) => send({ type: 'error', error: errorText(error) }));
   else if (request.type === 'start') loop = watchLoopDelay();
   else {
-    void Promise.allSettled(clients.map((c) => c.dispose())).then(() => process.exit(0));
+    void Promise.allSettled([...clients].map((c) => c.dispose())).then(() => process.exit(0));
   }
 });
 send({ type: 'ready' });
