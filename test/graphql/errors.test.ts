@@ -141,6 +141,19 @@ describe('errors', () => {
     await expectServerUp();
   });
 
+  it('an error in a field of a subscription payload keeps its code and field, over graphql-ws and SSE', async () => {
+    // Payloads run as compiled operations (src/server/live/shared-results.ts): a nested resolver's
+    // typed error still reaches the client as graphql-js would report it, the other fields null.
+    const document = parse('subscription($id: ID!) { taskStatusChanged(id: $id) { status name events(after: "bm9wZQ") { edges { cursor } } } }');
+    for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
+      const s = subscribe(document as TypedDocumentNode<{ taskStatusChanged: unknown }, { id: string }>, { id: finished });
+      await s.done;
+      expect(s.values).toEqual([]);
+      expect(s.errors.map((e) => [e.extensions?.code, e.extensions?.field, e.path])).toEqual([['BAD_USER_INPUT', 'after', ['taskStatusChanged', 'events']]]);
+    }
+    await expectServerUp();
+  });
+
   it('graphql-ws reports parse, validation and limit errors with their codes and keeps the socket', async () => {
     const client = server.wsClient();
     const run = (query: string) =>

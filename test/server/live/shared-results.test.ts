@@ -82,10 +82,13 @@ describe('shared subscription results of the event feed', () => {
     await Promise.all(all.map((s) => s.waitFor((v) => v.taskEventFeed.taskId === ready)));
 
     const before = sharedResultStats.executions;
+    const compiledBefore = sharedResultStats.compiled;
     const live = [await enqueue('live 1'), await enqueue('live 2'), await enqueue('live 3')];
     await Promise.all(all.map((s) => s.waitFor((v) => v.taskEventFeed.taskId === live[2])));
     // 3 events × 2 distinct payloads, not × 3 subscribers.
     expect(sharedResultStats.executions - before).toBe(6);
+    // Each by the operation compiled once (graphql-jit), not by graphql-js's execute.
+    expect(sharedResultStats.compiled - compiledBefore).toBe(6);
     for (const s of plain) expect(s.values.filter((v) => live.includes(v.taskEventFeed.taskId)).map((v) => v.taskEventFeed)).toEqual(live.map((taskId) => ({ taskId, version: 1 })));
     expect(withTask.values.filter((v) => live.includes(v.taskEventFeed.taskId)).map((v) => v.taskEventFeed)).toEqual(
       live.map((taskId) => ({ taskId, version: 1, task: { name: 'demo.echo' } })),
