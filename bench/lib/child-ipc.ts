@@ -51,6 +51,27 @@ export function forkChild(o: { root: string; file: string; profileDir?: string |
   });
 }
 
+/**
+ * Forks `count` copies of a bench child module (see forkChild) with advanced serialization and waits
+ * for each one's 'ready'; kills them all if one fails to start. `what` names one in errors.
+ */
+export async function startChildren(o: { root: string; file: string; profileDir?: string | undefined; profileName: string; count: number; what: string }): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: o.count }, async () => {
+        const child = forkChild({ ...o, serialization: 'advanced' });
+        children.push(child);
+        await replyOf<{ type: 'ready' }, 'ready'>(child, 'ready', o.what);
+      }),
+    );
+  } catch (error) {
+    for (const child of children) child.kill('SIGKILL');
+    throw error;
+  }
+  return children;
+}
+
 /** Sends `request` (the child's way out: it writes its profile and exits) and waits for the exit; kills it after 15 s. */
 export async function exitChild(child: ChildProcess, request: unknown): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

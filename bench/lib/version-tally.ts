@@ -11,6 +11,26 @@ export interface ExpectedVersions {
   ranges: Map<number, [number, number]>;
 }
 
+/**
+ * The log's versions per task, as rows to send to another process: task `ids[k]` holds versions
+ * `lo[k]` … `hi[k]`, every one in between (checked when the rows were made).
+ */
+export interface ExpectedRows {
+  ids: string[];
+  lo: Int32Array;
+  hi: Int32Array;
+}
+
+/** The ranges of `rows` for the tasks of `index` (a tally's), by dense index; other tasks are left out. */
+export function rangesOf(rows: ExpectedRows, index: ReadonlyMap<string, number>): Map<number, [number, number]> {
+  const ranges = new Map<number, [number, number]>();
+  rows.ids.forEach((id, k) => {
+    const t = index.get(id);
+    if (t !== undefined) ranges.set(t, [rows.lo[k] as number, rows.hi[k] as number]);
+  });
+  return ranges;
+}
+
 export interface TallyCheck {
   /** Expected (task, version) pairs never received. */
   missing: number;
@@ -38,7 +58,7 @@ export class VersionTally {
    * @param maxVersion highest version tracked per task (default 15); a higher one counts as unexpected.
    */
   constructor(
-    private readonly index: ReadonlyMap<string, number>,
+    readonly index: ReadonlyMap<string, number>,
     private readonly maxVersion = 15,
   ) {
     this.counts = new Uint8Array(index.size * (maxVersion + 1));

@@ -1,14 +1,16 @@
+import type { ChildProcess } from 'node:child_process';
+import { exitChild, replyOf, startChildren } from '../lib/child-ipc.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
-import { createFollowerStats, followFeed, followTasks, type FollowerStats } from '../lib/event-followers.js';
+import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest } from '../lib/event-followers-child.js';
 import { gql } from '../lib/graphql-client.js';
-import { describeLoopDelay, watchLoopDelay } from '../lib/loop-delay.js';
+import { describeLoopDelay } from '../lib/loop-delay.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
-import { ResumableConnection, throwIfFailed, wallNow } from '../lib/resumable-ws.js';
+import { wallNow } from '../lib/resumable-ws.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { Samples } from '../lib/stats.js';
-import { describeCheck, isExact, sumChecks, type ExpectedVersions, type TallyCheck } from '../lib/version-tally.js';
+import { describeCheck, isExact, sumChecks, type ExpectedRows, type TallyCheck } from '../lib/version-tally.js';
 import { range, waitUntil } from '../lib/wait.js';
 import { createTaskwireSystem, NOOP_TASK, type TaskwireSystem } from '../systems/taskwire.js';
 
@@ -20,7 +22,8 @@ const FIRST_CURSOR = /* GraphQL */ `
  * bulk, then followed by `eventLogSubscribers` graphql-ws connections each holding
  * `taskEvents(afterVersion: 0)` on `eventLogTasksPerSubscriber` tasks spread evenly over the
  * drain order, and `eventLogFeeds` connections each on `taskEventFeed` (no filter) from a cursor
- * taken just before the worker starts. A worker in its own process drains the tasks; once half
+ * taken just before the worker starts; the connections are spread over follower processes
+ * (bench/lib/event-followers-child.ts, FOLLOWER_PROCESSES). A worker in its own process drains the tasks; once half
  * the drain's events are written the server process is SIGKILLed and a new one started on the
  * same port; every connection reconnects and resumes (taskEvents with its last version,
  * the feed with its last cursor). Then every follower's (task, version) pairs are checked
@@ -34,17 +37,25 @@ export async function eventLogScenario(job: ChildJob, rec: Recorder): Promise<vo
     const db = await freshDatabase(job.adminUrl, job.template);
     const core = await createTaskwireSystem(db.url);
     const servers: ServerProcess[] = [];
-    const connections: ResumableConnection[] = [];
+    const followers: ChildProcess[] = [];
     try {
-      await runOnce(job, rec, rep, db.url, core, servers, connections);
+      await runOnce(job, rec, rep, db.url, core, servers, followers);
     } finally {
-      await Promise.all(connections.map((c) => c.dispose()));
+      await Promise.all(followers.map((child) => exitChild(child, { type: 'exit' } satisfies FollowersRequest)));
       for (const s of servers) await s.stop();
       await core.close();
       await db.drop();
     }
   }
 }
+
+/**
+ * Processes the followers are spread over (connection k in process k mod n). They stand for
+ * independent clients: in the harness's one process, 60 sockets' messages (~150,000 a second)
+ * queued behind each other in one event loop, late by up to 100–260 ms at p99, and every event
+ * was stamped that late (bench/README.md, "Compiled payloads and follower processes (i)").
+ */
+const FOLLOWER_PROCESSES = Math.max(1, Number(process.env.BENCH_EVENT_LOG_FOLLOWER_PROCESSES ?? 2));
 
 async function runOnce(
   job: ChildJob,
@@ -53,7 +64,7 @@ async function runOnce(
   url: string,
   core: TaskwireSystem,
   servers: ServerProcess[],
-  connections: ResumableConnection[],
+  followers: ChildProcess[],
 ): Promise<void> {
   const { eventLogTasks: n, eventLogSubscribers: subscribers, eventLogTasksPerSubscriber: perSubscriber, eventLogFeeds: feeds } = job.sizes;
   const sql = core.deps.db.sql;
@@ -79,42 +90,54 @@ async function runOnce(
   // taskEvents: task k of subscriber s is the (k * subscribers + s)-th of the evenly spread sample.
   const sample = subscribers * perSubscriber;
   const watched = range(0, sample).map((j) => ids[Math.floor(((j + 0.5) * n) / sample)] as string);
-  const taskStats = createFollowerStats(new Map(watched.map((id, i) => [id, i])));
-  const taskFollowers = range(0, subscribers).map((s) => {
-    const conn = new ResumableConnection(server.url);
-    connections.push(conn);
-    return followTasks(conn, range(0, perSubscriber).map((k) => watched[k * subscribers + s] as string), taskStats);
-  });
-  const index = new Map(ids.map((id, i) => [id, i]));
-  const feedStats: FollowerStats[] = [];
-  const feedFollowers = range(0, feeds).map(() => {
-    const conn = new ResumableConnection(server.url);
-    connections.push(conn);
-    const stats = createFollowerStats(index);
-    feedStats.push(stats);
-    return followFeed(conn, startCursor, stats);
-  });
+  const taskLists = range(0, subscribers).map((s) => range(0, perSubscriber).map((k) => watched[k * subscribers + s] as string));
+  const processes = Math.min(FOLLOWER_PROCESSES, subscribers + feeds);
+  followers.push(
+    ...(await startChildren({ root: job.root, file: 'bench/lib/event-followers-child.ts', profileDir: job.profileDir, profileName: 'followers', count: processes, what: 'follower process' })),
+  );
+  // Connection k (task lists first, then feeds) in process k mod `processes`.
+  await Promise.all(
+    followers.map((child, p) => {
+      const mine = (k: number): boolean => k % processes === p;
+      child.send({
+        type: 'follow',
+        url: server.url,
+        ids,
+        taskLists: taskLists.filter((_, s) => mine(s)),
+        feeds: range(0, feeds).filter((f) => mine(subscribers + f)).length,
+        startCursor,
+      } satisfies FollowersRequest);
+      return replyOf<FollowersReply, 'following'>(child, 'following', 'follower process');
+    }),
+  );
+  let last: FollowersPoll[] = [];
+  const poll = async (markerId: string | null = null): Promise<FollowersPoll[]> => {
+    last = await Promise.all(
+      followers.map((child) => {
+        const reply = replyOf<FollowersReply, 'poll'>(child, 'poll', 'follower process');
+        child.send({ type: 'poll', marker: markerId } satisfies FollowersRequest);
+        return reply;
+      }),
+    );
+    const failed = last.find((x) => x.error !== null);
+    if (failed) throw new Error(failed.error ?? 'a follower failed');
+    return last;
+  };
   // What the followers have, for a timeout's message: a stall and a slow catch-up read differently.
   const progress = (): string =>
-    `taskEvents: ${taskStats.tally.received} events, ${taskFollowers.reduce((k, f) => k + f.subscriptions.filter((x) => !x.done).length, 0)} streams open; ` +
-    `feeds: ${feedStats.map((f) => f.tally.received).join(', ')} events`;
+    `taskEvents: ${last.reduce((k, x) => k + x.taskEvents, 0)} events, ${last.reduce((k, x) => k + x.openTaskStreams, 0)} streams open; ` +
+    `feeds: ${last.flatMap((x) => x.feeds).join(', ')} events`;
   const wait = async (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> => {
     try {
-      await waitUntil(
-        async () => {
-          throwIfFailed(connections);
-          return check();
-        },
-        { timeoutMs, intervalMs: 10, what },
-      );
+      await waitUntil(check, { timeoutMs, intervalMs: 10, what });
     } catch (error) {
       throw new Error(`${error instanceof Error ? error.message : String(error)} (${progress()})`);
     }
   };
   // Every subscription live before the clock runs: taskEvents replayed ENQUEUED, the feeds passed a marker.
-  await wait(() => taskFollowers.every((f) => f.started()), 'every taskEvents subscription to replay ENQUEUED');
+  await wait(async () => (await poll()).every((x) => x.started), 'every taskEvents subscription to replay ENQUEUED');
   const readyMarker = await marker();
-  await wait(() => feedFollowers.every((f) => f.seen(readyMarker)), 'every feed to pass the ready marker');
+  await wait(async () => (await poll(readyMarker)).every((x) => x.seenMarker), 'every feed to pass the ready marker');
 
   // The global event sequence says how far the drain is without scanning tasks (n ENQUEUED, then 2 per task).
   const [seqRow] = await sql`SELECT pg_get_serial_sequence('task_events', 'seq') AS name`;
@@ -123,56 +146,73 @@ async function runOnce(
   const before = await eventsWritten();
   const worker = await startServerProcess(job.root, { databaseUrl: url, server: false, worker: true }, job.profileDir);
   servers.push(worker);
-  const delivered = (): number => taskStats.tally.received + feedStats.reduce((sum, f) => sum + f.tally.received, 0);
-  const deliveredBefore = delivered();
-  const cpuStart = sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid });
-  const loop = watchLoopDelay();
+  const delivered = async (): Promise<number> => (await poll()).reduce((k, x) => k + x.received, 0);
+  const deliveredBefore = await delivered();
+  const pidsOf = (serverPid: number): Record<string, number> => ({
+    server: serverPid,
+    worker: worker.pid,
+    harness: process.pid,
+    ...Object.fromEntries(followers.map((child, p) => [`followers ${p + 1}`, child.pid as number])),
+  });
+  const cpuStart = sampleCpu(pidsOf(server.pid));
   await wait(async () => (await eventsWritten()) - before >= n, 'half of the drain', 300_000);
 
-  for (const c of connections) c.failoverTo(standby.url);
-  const cpuKill = sampleCpu({ server: server.pid, worker: worker.pid, clients: process.pid });
+  const resuming = (
+    await Promise.all(
+      followers.map((child) => {
+        const reply = replyOf<FollowersReply, 'failover'>(child, 'failover', 'follower process');
+        child.send({ type: 'failover', url: standby.url } satisfies FollowersRequest);
+        return reply;
+      }),
+    )
+  ).reduce((k, x) => k + x.resuming, 0);
+  const cpuKill = sampleCpu(pidsOf(server.pid));
   const cpuFirstHalf = describeCpu(cpuStart, cpuKill);
   const killedAt = wallNow();
   await server.kill('SIGKILL');
-  // A connection whose streams all ended before the kill has nothing to resume.
-  const resuming = connections.filter((c) => c.openCount > 0);
-  await wait(() => resuming.every((c) => c.lostAt !== undefined), 'every connection to see the server go');
-  const pidsAfter = { server: standby.pid, worker: worker.pid, clients: process.pid };
-  const cpuRestart = sampleCpu(pidsAfter);
+  await wait(async () => (await poll()).every((x) => x.lost), 'every connection to see the server go');
+  const cpuRestart = sampleCpu(pidsOf(standby.pid));
 
   // By the sequence first (one row), then the count: a count of unfinished tasks reads the table (~30 ms
   // at 100,000 tasks), and polled every 10 ms through the drain it took PostgreSQL time from the drain measured.
   await wait(async () => (await eventsWritten()) - before >= 2 * n, 'the drain to write its events', 300_000);
   await wait(async () => (await core.unfinished()) <= 2, 'the drain to finish', 300_000);
-  await wait(() => taskFollowers.every((f) => f.subscriptions.every((s) => s.done)), 'every taskEvents stream to end');
+  await wait(async () => (await poll()).every((x) => x.tasksDone), 'every taskEvents stream to end');
   const endMarker = await marker();
   // Feed order is commit order: an event committed after every drain event arrives after all of them.
-  await wait(() => feedFollowers.every((f) => f.seen(endMarker)), 'every feed to pass the end marker', 120_000 + n * 3);
-  const cpuEnd = sampleCpu(pidsAfter);
-  const loopDelay = loop.stop();
+  await wait(async () => (await poll(endMarker)).every((x) => x.seenMarker), 'every feed to pass the end marker', 120_000 + n * 3);
+  const cpuEnd = sampleCpu(pidsOf(standby.pid));
   const cpuSecondHalf = describeCpu(cpuRestart, cpuEnd);
   const serverMs = (cpuMsOf(cpuStart, cpuKill, 'server') ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, 'server') ?? Number.NaN);
-  const deliveredInRun = delivered() - deliveredBefore;
+  const deliveredInRun = (await delivered()) - deliveredBefore;
 
-  const taskCheck = taskStats.tally.check(await expectedForTasks(sql, watched));
   const [start] = await sql`SELECT tx::text AS tx, seq::text AS seq FROM task_events WHERE task_id = ${startMarker} AND version = 1`;
-  const feedExpected = await expectedAfter(sql, index, String(start?.tx), String(start?.seq));
-  const feedChecks = feedStats.map((s) => s.tally.check(feedExpected));
+  const expected = { tasks: await expectedForTasks(sql, watched), feed: await expectedAfter(sql, String(start?.tx), String(start?.seq)) };
+  const finished = await Promise.all(
+    followers.map((child) => {
+      const reply = replyOf<FollowersReply, 'finished'>(child, 'finished', 'follower process');
+      child.send({ type: 'finish', ...expected } satisfies FollowersRequest);
+      return reply;
+    }),
+  );
+  const taskCheck = sumChecks(finished.map((f) => f.taskCheck));
+  const feedChecks = finished.flatMap((f) => f.feedChecks);
   const feedCheck = sumChecks(feedChecks);
   const drain = await drainSpan(sql, ids.length);
   const log = await core.eventLogSize();
   // (A connection whose only open stream had its terminal event already gets just `complete`: no event to time.)
-  const backAt = Math.max(...resuming.flatMap((c) => c.backAt ?? []));
+  const backAt = Math.max(...finished.flatMap((f) => f.backAt ?? []));
+  const loopDelay = { p50: Math.max(...finished.map((f) => f.loopDelay.p50)), p99: Math.max(...finished.map((f) => f.loopDelay.p99)), max: Math.max(...finished.map((f) => f.loopDelay.max)) };
   if (rep === 1) {
     rec.notes.push(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
-        `${feeds} taskEventFeed connections; the server SIGKILLed after ${n} drain events, ${resuming.length} connections resumed on a standby server process`,
+        `${feeds} taskEventFeed connections, in ${processes} follower processes; the server SIGKILLed after ${n} drain events, ${resuming} connections resumed on a standby server process`,
     );
     rec.notes.push(
-      `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; ${describeLoopDelay(loopDelay)}`,
+      `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; follower processes' (worst) ${describeLoopDelay(loopDelay)}`,
     );
-    rec.notes.push(`event log: taskEvents ${describeCheck(taskCheck)}; ${taskStats.replayed} replayed (ENQUEUED and after the restart)`);
-    rec.notes.push(`event log: feeds ${describeCheck(feedCheck)}; ${feedStats.reduce((s, f) => s + f.replayed, 0)} replayed after the restart`);
+    rec.notes.push(`event log: taskEvents ${describeCheck(taskCheck)}; ${finished.reduce((k, f) => k + f.taskReplayed, 0)} replayed (ENQUEUED and after the restart)`);
+    rec.notes.push(`event log: feeds ${describeCheck(feedCheck)}; ${finished.reduce((k, f) => k + f.feedReplayed, 0)} replayed after the restart`);
   }
   if (!isExact(taskCheck) || !isExact(feedCheck)) {
     throw new Error(`event log: events lost or repeated — taskEvents: ${describeCheck(taskCheck)}; taskEventFeed: ${feedChecks.map(describeCheck).join(' | ')}`);
@@ -180,28 +220,30 @@ async function runOnce(
   rec.add(M.lostOrRepeated, 'events', lostOrRepeated(taskCheck) + lostOrRepeated(feedCheck));
   rec.add('events delivered exactly once (both kinds)', 'events', taskCheck.exact + feedCheck.exact);
   rec.add(M.eventLogDrainRate, 'tasks/s', drain);
-  const tasks = taskStats.latency.summary();
+  const samplesOf = (pick: (f: FollowersFinished) => Float64Array): Samples => {
+    const s = new Samples();
+    for (const f of finished) s.addValues(pick(f));
+    return s;
+  };
+  const tasks = samplesOf((f) => f.taskLatency).summary();
   rec.add(M.taskEventsP50, 'ms', tasks.p50);
   rec.add(M.taskEventsP99, 'ms', tasks.p99);
-  rec.add('commit → taskEvents subscriber p99 before the kill', 'ms', taskStats.firstRun.summary().p99);
-  const merged = new Samples();
-  const firstRun = new Samples();
-  for (const s of feedStats) {
-    merged.addAll(s.latency);
-    firstRun.addAll(s.firstRun);
-  }
-  const f = merged.summary();
+  rec.add('commit → taskEvents subscriber p99 before the kill', 'ms', samplesOf((f) => f.taskFirstRun).summary().p99);
+  const f = samplesOf((x) => x.feedLatency).summary();
   rec.add(M.feedP50, 'ms', f.p50);
   rec.add(M.feedP99, 'ms', f.p99);
   rec.add('commit → taskEventFeed subscriber max', 'ms', f.max);
-  rec.add('commit → taskEventFeed subscriber p99 before the kill', 'ms', firstRun.summary().p99);
+  rec.add('commit → taskEventFeed subscriber p99 before the kill', 'ms', samplesOf((x) => x.feedFirstRun).summary().p99);
   rec.add('restart: SIGKILL → every connection receiving again', 'ms', backAt - killedAt);
   rec.add(M.eventLogBytesPerTask, 'bytes', log.bytes / (ids.length + 3));
   // Both servers' CPU time per event handed to a follower (live and replayed): unlike the latency, hardly moved by other load.
   if (Number.isFinite(serverMs)) rec.add('event log: server CPU per event delivered', 'µs', (serverMs * 1000) / deliveredInRun);
-  // The measuring side: the harness's subscribers (this process), per event received, and how late its loop ran.
-  const clientsMs = (cpuMsOf(cpuStart, cpuKill, 'clients') ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, 'clients') ?? Number.NaN);
-  if (Number.isFinite(clientsMs)) rec.add('event log: harness (subscribers) CPU per event received', 'µs', (clientsMs * 1000) / deliveredInRun);
+  // The measuring side: the follower processes, per event received, and how late their loops ran.
+  let followersMs = 0;
+  for (let p = 1; p <= followers.length; p++) {
+    followersMs += (cpuMsOf(cpuStart, cpuKill, `followers ${p}`) ?? Number.NaN) + (cpuMsOf(cpuRestart, cpuEnd, `followers ${p}`) ?? Number.NaN);
+  }
+  if (Number.isFinite(followersMs)) rec.add('event log: harness (subscribers) CPU per event received', 'µs', (followersMs * 1000) / deliveredInRun);
   rec.add('event log: harness event-loop delay p99', 'ms', loopDelay.p99);
 }
 
@@ -212,33 +254,32 @@ function lostOrRepeated(c: TallyCheck): number {
 type Sql = TaskwireSystem['deps']['db']['sql'];
 
 /** Every version of each watched task, 1 … its last. */
-async function expectedForTasks(sql: Sql, watched: readonly string[]): Promise<ExpectedVersions> {
+async function expectedForTasks(sql: Sql, watched: readonly string[]): Promise<ExpectedRows> {
   const rows = await sql`
     SELECT task_id::text AS id, min(version)::int AS lo, max(version)::int AS hi, count(*)::int AS n
     FROM task_events WHERE task_id = ANY(${watched as string[]}::uuid[]) GROUP BY task_id`;
-  const position = new Map(watched.map((id, i) => [id, i]));
-  return toExpected(rows, position);
+  return toExpectedRows(rows);
 }
 
-/** Every event after a feed position, per task of `index`. */
-async function expectedAfter(sql: Sql, index: ReadonlyMap<string, number>, tx: string, seq: string): Promise<ExpectedVersions> {
+/** Every event after a feed position, per task. */
+async function expectedAfter(sql: Sql, tx: string, seq: string): Promise<ExpectedRows> {
   const rows = await sql`
     SELECT task_id::text AS id, min(version)::int AS lo, max(version)::int AS hi, count(*)::int AS n
     FROM task_events WHERE (tx, seq) > (${tx}::xid8, ${seq}::bigint) GROUP BY task_id`;
-  return toExpected(rows, index);
+  return toExpectedRows(rows);
 }
 
-function toExpected(rows: readonly Record<string, unknown>[], index: ReadonlyMap<string, number>): ExpectedVersions {
-  const ranges = new Map<number, [number, number]>();
-  for (const r of rows) {
-    const t = index.get(String(r.id));
-    if (t === undefined) continue;
+function toExpectedRows(rows: readonly Record<string, unknown>[]): ExpectedRows {
+  const out: ExpectedRows = { ids: [], lo: new Int32Array(rows.length), hi: new Int32Array(rows.length) };
+  rows.forEach((r, k) => {
     const [lo, hi, count] = [Number(r.lo), Number(r.hi), Number(r.n)];
     // A gap in the log itself would make a follower's "missing" meaningless: name it.
     if (count !== hi - lo + 1) throw new Error(`task_events of ${String(r.id)} has ${count} rows for versions ${lo}…${hi}`);
-    ranges.set(t, [lo, hi]);
-  }
-  return { ranges };
+    out.ids.push(String(r.id));
+    out.lo[k] = lo;
+    out.hi[k] = hi;
+  });
+  return out;
 }
 
 /** Tasks per second from the first STARTED to the last SUCCEEDED event (database clock). */

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { exitChild, forkChild, replyOf } from '../lib/child-ipc.js';
+import { exitChild, replyOf, startChildren } from '../lib/child-ipc.js';
 import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
 import type { OutputReadersDone, OutputReadersReply, OutputReadersRequest } from '../lib/output-readers-child.js';
@@ -41,7 +41,7 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
     const server = await startServerProcess(job.root, { databaseUrl: db.url, server: true, worker: false }, job.profileDir);
     processes.push(server);
     // The subscribers, spread over reader processes (see READER_PROCESSES); the first keeps its chunks.
-    const readers = await startReaders(job, READER_PROCESSES);
+    const readers = await startChildren({ root: job.root, file: 'bench/lib/output-readers-child.ts', profileDir: job.profileDir, profileName: 'readers', count: READER_PROCESSES, what: 'output reader process' });
     children.push(...readers);
     const shares = range(0, readers.length).map((k) => Math.floor(((k + 1) * subscribers) / readers.length) - Math.floor((k * subscribers) / readers.length));
     /**
@@ -182,24 +182,6 @@ function mergeLatency(done: readonly OutputReadersDone[]): ChunkLatency {
  * delay then stamps messages late (bench/README.md, "The measuring client (i, j)").
  */
 const READER_PROCESSES = Number(process.env.BENCH_OUTPUT_READER_PROCESSES ?? 2);
-
-/** Forks `count` reader processes and waits until each is loaded; kills them all if one fails to start. */
-async function startReaders(job: ChildJob, count: number): Promise<ChildProcess[]> {
-  const children: ChildProcess[] = [];
-  try {
-    await Promise.all(
-      range(0, count).map(async () => {
-        const child = forkChild({ root: job.root, file: 'bench/lib/output-readers-child.ts', profileDir: job.profileDir, profileName: 'readers', serialization: 'advanced' });
-        children.push(child);
-        await replyOf<OutputReadersReply, 'ready'>(child, 'ready', 'output reader process');
-      }),
-    );
-  } catch (error) {
-    for (const child of children) child.kill('SIGKILL');
-    throw error;
-  }
-  return children;
-}
 
 /** Asks each reader process to close its connections and exit; kills any that hangs. */
 async function stopReaders(children: readonly ChildProcess[]): Promise<void> {
