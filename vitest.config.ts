@@ -32,7 +32,6 @@ const UNIT = [
   'test/auth/scopes.test.ts',
   'test/auth/rate-limit.test.ts',
   'test/server/live/task-stream.test.ts',
-  'test/server/live/pull-stream.test.ts',
   'test/server/client-address.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];

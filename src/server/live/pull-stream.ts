@@ -15,8 +15,6 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
   private waiting: ((result: IteratorResult<T>) => void) | PendingStep<IteratorResult<T>> | undefined;
   private ended = false;
   private closed = false;
-  /** The graphql-ws pump, parked until a value or the end comes (see park). */
-  private parked: (() => void) | undefined;
 
   /** Still taking values: not ended, not returned. */
   protected get open(): boolean {
@@ -50,9 +48,7 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
       wake(waiting, { value, done: false });
       return true;
     }
-    const kept = this.enqueue(value);
-    if (this.parked) this.unpark();
-    return kept;
+    return this.enqueue(value);
   }
 
   /** No more values: the consumer gets what is queued, then the end. */
@@ -63,31 +59,7 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
     if (waiting) {
       this.waiting = undefined;
       wake(waiting, this.close());
-    } else if (this.parked) this.unpark();
-  }
-
-  /**
-   * The graphql-ws pump's wait past the wrappers (shared-results.ts ReadyResults.park): instead of
-   * a next() through the chain of iterator wrappers, which a value would then travel back up, the
-   * consumer leaves `wake` and takes the value with takeQueued() once woken — so a subscriber that
-   * waits between events (every subscriber of (g), each feed between pages) costs no wrapper steps
-   * for its values. Woken once, by the next value kept or the end; synchronously in the producer's
-   * call where the stream wakes a waiting consumer so (syncWake), else in a microtask (the values
-   * of one hand-out then go together). False when the stream is done or a next() waits already:
-   * then the consumer asks next() instead. Only while nothing is queued (the caller just found none).
-   */
-  park(wake: () => void): boolean {
-    if (!this.open || this.waiting) return false;
-    this.onEmpty();
-    this.parked = wake;
-    return true;
-  }
-
-  private unpark(): void {
-    const wakeUp = this.parked as () => void;
-    this.parked = undefined;
-    if (this.syncWake) wakeUp();
-    else queueMicrotask(wakeUp);
+    }
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -116,7 +88,6 @@ export abstract class PullStream<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.ended = true;
-    this.parked = undefined;
     const waiting = this.waiting;
     this.waiting = undefined;
     const done = this.close();

@@ -58,23 +58,14 @@ export const sharedResultStats: { executions: number; compiled: number; fastLane
  * only result hook is yoga's masked errors, which changes a result only when it has `errors`, and
  * the error and release wrappers act only on a thrown error or the end — so for such a result the
  * chain hands on the very object it was given (test/server/live/fast-lane.test.ts checks the list
- * of hooks). A pump with nothing ready waits at the stream itself (`park`), so a result that
- * arrives while it waits takes the lane too: in (g) every subscriber's one change did (every
- * subscriber p99 207 / 200 → 178 / 160 ms; bench/README.md, "Parked pumps (g)"). Any other
- * step (one with errors, one still running, the end) goes through the whole chain as before, in
- * order. At 2,000 output chunks/s to 100 subscribers the chain was about a third of the server's
- * CPU per message with the GC of its allocations (bench (j), bench/README.md "The event log (i, j)").
+ * of hooks). Any other step (the first of a burst, one with errors, one still running, the end)
+ * goes through the whole chain as before, in order. At 2,000 output chunks/s to 100 subscribers the
+ * chain was about a third of the server's CPU per message with the GC of its allocations
+ * (bench (j), bench/README.md "The event log (i, j)").
  */
 export interface ReadyResults {
-  /** The next result, if it is queued, error-free and computed; otherwise undefined (then call next() — or park). */
+  /** The next result, if it is queued, error-free and computed; otherwise undefined (then call next()). */
   takeReady(): ExecutionResult | undefined;
-  /**
-   * Right after takeReady() gave nothing: waits for the stream's next value or its end without a
-   * next() through the wrappers, and calls `wake` once either came (then takeReady() again, and
-   * next() if it gives nothing: the end, or a result that must go through the wrappers). False
-   * when it cannot wait so (a step is held for the wrappers, the stream is done): call next().
-   */
-  park(wake: () => void): boolean;
 }
 
 /** The shared stream made for an operation, by its context object (one per graphql-ws operation). */
@@ -275,11 +266,6 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, Read
     }
     sharedResultStats.fastLane += 1;
     return result;
-  }
-
-  park(wake: () => void): boolean {
-    if (this.held !== NONE || !(this.source instanceof PullStream)) return false;
-    return this.source.park(wake);
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

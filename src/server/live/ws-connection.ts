@@ -88,8 +88,6 @@ class Operation {
   /** The pump's callbacks for a step still to come: made at the operation's first wait, reused for every later one. */
   resume?: (step: IteratorResult<ExecutionResult>) => void;
   fail?: (error: unknown) => void;
-  /** The pump's callback while parked at its stream (ReadyResults.park): made once, reused. */
-  wake?: () => void;
   constructor(readonly id: string) {
     this.nextPrefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   }
@@ -263,8 +261,6 @@ export class Connection {
           if (this.ops.get(op.id) !== op || !this.deliver(op, ready)) return;
           continue;
         }
-        // Nothing ready: wait at the stream itself rather than through the wrappers (ReadyResults.park).
-        if (fast?.park((op.wake ??= () => this.wake(op)))) return;
         const next = iterator.next() as unknown;
         if (!(next instanceof ReadyStep)) {
           (next as Promise<IteratorResult<ExecutionResult>>).then(
@@ -280,11 +276,6 @@ export class Connection {
     } catch (error) {
       this.onFail(op, error);
     }
-  }
-
-  /** A parked operation's stream has a value or ended: pump again, if the operation is still on. */
-  private wake(op: Operation): void {
-    if (this.ops.get(op.id) === op) this.pump(op);
   }
 
   /** Sends one step of `op`'s stream; false when the pump is to stop (the operation is gone, ended, or waits for a drain). */
