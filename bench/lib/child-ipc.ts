@@ -33,6 +33,26 @@ export function replyOf<R extends { type: string }, T extends R['type']>(child: 
   });
 }
 
+/**
+ * Sends each of `children` its request (`request(k)` for the k-th; the same object for all is
+ * fine) and resolves with every child's first reply of `type`, in the children's order.
+ */
+export function askEach<R extends { type: string }, T extends R['type']>(
+  children: readonly ChildProcess[],
+  type: T,
+  request: (k: number) => object,
+  what: string,
+): Promise<Extract<R, { type: T }>[]> {
+  return Promise.all(
+    children.map((child, k) => {
+      // Listening before sending: the reply cannot slip past.
+      const reply = replyOf<R, T>(child, type, what);
+      child.send(request(k));
+      return reply;
+    }),
+  );
+}
+
 /** An error as the text an 'error' reply carries: its stack when it has one. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);

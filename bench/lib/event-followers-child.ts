@@ -15,7 +15,7 @@
 import { errorText } from './child-ipc.js';
 import { createFollowerStats, followFeed, followTasks, type FollowerStats } from './event-followers.js';
 import { watchLoopDelay, type LoopDelay } from './loop-delay.js';
-import { ResumableConnection, throwIfFailed } from './resumable-ws.js';
+import { ResumableConnection } from './resumable-ws.js';
 import { rangesOf, type ExpectedRows, type TallyCheck } from './version-tally.js';
 
 export type FollowersRequest =
@@ -97,17 +97,12 @@ function follow(r: Extract<FollowersRequest, { type: 'follow' }>): void {
 }
 
 function poll(marker: string | null): FollowersPoll {
-  let error: string | null = null;
-  try {
-    throwIfFailed(connections);
-  } catch (e) {
-    error = errorText(e);
-  }
+  const failed = connections.find((c) => c.error)?.error;
   const taskEvents = taskStats?.tally.received ?? 0;
   const feeds = feedStats.map((s) => s.tally.received);
   return {
     type: 'poll',
-    error,
+    error: failed ? errorText(failed) : null,
     started: taskFollowers.every((f) => f.started()),
     seenMarker: marker !== null && feedFollowers.every((f) => f.seen(marker)),
     tasksDone: taskFollowers.every((f) => f.subscriptions.every((s) => s.done)),

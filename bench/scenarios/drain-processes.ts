@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { exitChild, forkChild, replyOf } from '../lib/child-ipc.js';
+import { askEach, exitChild, forkChild, replyOf } from '../lib/child-ipc.js';
 import type { DrainWorkerReply, DrainWorkerRequest } from '../lib/drain-worker-child.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
@@ -46,12 +46,11 @@ async function startWorkers(job: ChildJob, count: number): Promise<WorkerProcess
 
 /** Sends `request` to every worker and resolves with each one's `type` answer. */
 function each<T extends DrainWorkerReply['type']>(workers: WorkerProcess[], request: DrainWorkerRequest, type: T): Promise<Extract<DrainWorkerReply, { type: T }>[]> {
-  return Promise.all(
-    workers.map((w) => {
-      const answer = reply(w.child, type);
-      w.child.send(request);
-      return answer;
-    }),
+  return askEach<DrainWorkerReply, T>(
+    workers.map((w) => w.child),
+    type,
+    () => request,
+    'drain worker process',
   );
 }
 

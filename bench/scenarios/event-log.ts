@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { exitChild, replyOf, startChildren } from '../lib/child-ipc.js';
+import { askEach, exitChild, startChildren } from '../lib/child-ipc.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest } from '../lib/event-followers-child.js';
 import { gql } from '../lib/graphql-client.js';
@@ -92,33 +92,25 @@ async function runOnce(
   const watched = range(0, sample).map((j) => ids[Math.floor(((j + 0.5) * n) / sample)] as string);
   const taskLists = range(0, subscribers).map((s) => range(0, perSubscriber).map((k) => watched[k * subscribers + s] as string));
   const processes = Math.min(FOLLOWER_PROCESSES, subscribers + feeds);
+  /** Sends each follower process its request and waits for every one's reply of `type`. */
+  const ask = <T extends FollowersReply['type']>(type: T, request: (p: number) => FollowersRequest): Promise<Extract<FollowersReply, { type: T }>[]> =>
+    askEach<FollowersReply, T>(followers, type, request, 'follower process');
   followers.push(
     ...(await startChildren({ root: job.root, file: 'bench/lib/event-followers-child.ts', profileDir: job.profileDir, profileName: 'followers', count: processes, what: 'follower process' })),
   );
   // Connection k (task lists first, then feeds) in process k mod `processes`.
-  await Promise.all(
-    followers.map((child, p) => {
-      const mine = (k: number): boolean => k % processes === p;
-      child.send({
-        type: 'follow',
-        url: server.url,
-        ids,
-        taskLists: taskLists.filter((_, s) => mine(s)),
-        feeds: range(0, feeds).filter((f) => mine(subscribers + f)).length,
-        startCursor,
-      } satisfies FollowersRequest);
-      return replyOf<FollowersReply, 'following'>(child, 'following', 'follower process');
-    }),
-  );
+  const mine = (k: number, p: number): boolean => k % processes === p;
+  await ask('following', (p) => ({
+    type: 'follow',
+    url: server.url,
+    ids,
+    taskLists: taskLists.filter((_, s) => mine(s, p)),
+    feeds: range(0, feeds).filter((f) => mine(subscribers + f, p)).length,
+    startCursor,
+  }));
   let last: FollowersPoll[] = [];
   const poll = async (markerId: string | null = null): Promise<FollowersPoll[]> => {
-    last = await Promise.all(
-      followers.map((child) => {
-        const reply = replyOf<FollowersReply, 'poll'>(child, 'poll', 'follower process');
-        child.send({ type: 'poll', marker: markerId } satisfies FollowersRequest);
-        return reply;
-      }),
-    );
+    last = await ask('poll', () => ({ type: 'poll', marker: markerId }));
     const failed = last.find((x) => x.error !== null);
     if (failed) throw new Error(failed.error ?? 'a follower failed');
     return last;
@@ -157,15 +149,7 @@ async function runOnce(
   const cpuStart = sampleCpu(pidsOf(server.pid));
   await wait(async () => (await eventsWritten()) - before >= n, 'half of the drain', 300_000);
 
-  const resuming = (
-    await Promise.all(
-      followers.map((child) => {
-        const reply = replyOf<FollowersReply, 'failover'>(child, 'failover', 'follower process');
-        child.send({ type: 'failover', url: standby.url } satisfies FollowersRequest);
-        return reply;
-      }),
-    )
-  ).reduce((k, x) => k + x.resuming, 0);
+  const resuming = (await ask('failover', () => ({ type: 'failover', url: standby.url }))).reduce((k, x) => k + x.resuming, 0);
   const cpuKill = sampleCpu(pidsOf(server.pid));
   const cpuFirstHalf = describeCpu(cpuStart, cpuKill);
   const killedAt = wallNow();
@@ -188,13 +172,7 @@ async function runOnce(
 
   const [start] = await sql`SELECT tx::text AS tx, seq::text AS seq FROM task_events WHERE task_id = ${startMarker} AND version = 1`;
   const expected = { tasks: await expectedForTasks(sql, watched), feed: await expectedAfter(sql, String(start?.tx), String(start?.seq)) };
-  const finished = await Promise.all(
-    followers.map((child) => {
-      const reply = replyOf<FollowersReply, 'finished'>(child, 'finished', 'follower process');
-      child.send({ type: 'finish', ...expected } satisfies FollowersRequest);
-      return reply;
-    }),
-  );
+  const finished = await ask('finished', () => ({ type: 'finish', ...expected }));
   const taskCheck = sumChecks(finished.map((f) => f.taskCheck));
   const feedChecks = finished.flatMap((f) => f.feedChecks);
   const feedCheck = sumChecks(feedChecks);

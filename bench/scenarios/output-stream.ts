@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { exitChild, replyOf, startChildren } from '../lib/child-ipc.js';
+import { askEach, exitChild, replyOf, startChildren } from '../lib/child-ipc.js';
 import type { SubscriptionClient } from '../lib/lean-ws.js';
 import { M } from '../lib/metrics.js';
 import type { OutputReadersDone, OutputReadersReply, OutputReadersRequest } from '../lib/output-readers-child.js';
@@ -55,12 +55,11 @@ async function streamOnce(job: ChildJob, rec: Recorder, rep: number): Promise<vo
         done.catch(() => undefined); // awaited below
         return done;
       });
-      await Promise.all(
-        readers.map((child, k) => {
-          const subscribed = replyOf<OutputReadersReply, 'subscribed'>(child, 'subscribed', 'output reader process');
-          child.send({ type: 'subscribe', url: server.url, id, count: shares[k] as number, keepFirst: k === 0 } satisfies OutputReadersRequest);
-          return subscribed;
-        }),
+      await askEach<OutputReadersReply, 'subscribed'>(
+        readers,
+        'subscribed',
+        (k) => ({ type: 'subscribe', url: server.url, id, count: shares[k] as number, keepFirst: k === 0 }) satisfies OutputReadersRequest,
+        'output reader process',
       );
       const worker = await startServerProcess(job.root, { databaseUrl: db.url, server: false, worker: true }, job.profileDir);
       processes.push(worker);

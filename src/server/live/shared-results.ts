@@ -173,11 +173,15 @@ function resultFor(event: unknown, key: string, args: ExecutionArgs): Result {
 function run(event: unknown, args: ExecutionArgs): Result {
   sharedResultStats.executions += 1;
   const compiled = compiledFor(args);
-  if (!compiled) return execute({ ...args, rootValue: event });
+  if (!compiled) return byGraphqlJs(event, args);
   sharedResultStats.compiled += 1;
   const result = compiled.query(event, args.contextValue, args.variableValues);
-  if (result instanceof Promise) return result.then((r) => (r.errors ? execute({ ...args, rootValue: event }) : r));
-  return result.errors ? execute({ ...args, rootValue: event }) : result;
+  if (result instanceof Promise) return result.then((r) => (r.errors ? byGraphqlJs(event, args) : r));
+  return result.errors ? byGraphqlJs(event, args) : result;
+}
+
+function byGraphqlJs(event: unknown, args: ExecutionArgs): Result {
+  return execute({ ...args, rootValue: event });
 }
 
 /** A document's operation compiled, by operation name ('' for none); null: not compilable here (graphql-js runs it). */
