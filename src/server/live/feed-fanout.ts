@@ -245,7 +245,11 @@ export function createFeedFanout(o: {
       // together then reach the catch-up reader together and share its pages.
       if (!tail || (caughtUp.size === 0 && after === null)) {
         const end = await o.queue.feedEnd();
-        if (!tail || compareFeedPositions(end, tail) > 0) tail = end;
+        // Moved only while nobody follows it, looked at again after the read: a subscriber that
+        // joined meanwhile (one watch resuming while another waited here) has every event up to
+        // `tail` and no further, and the tail reader goes on from `tail`. Moved past it, it skipped
+        // what lay between: events lost, as a test of the fan-out found with the horizon held back.
+        if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
       }
       const s = new FeedSubscriber(filter, tenant, after ?? tail, gone, drained, () => {
         o.stats.delivered += 1;

@@ -173,6 +173,42 @@ describe('createFeedFanout', () => {
     }
   });
 
+  it('never moves the tail past a subscriber that joined while another one was starting (two starting at once)', async () => {
+    // The first feedEnd() waits for the gate; the rest answer at once.
+    let calls = 0;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const queue: Pick<Queue, 'readFeed' | 'feedEnd'> = {
+      readFeed: (p) => app.deps.queue.readFeed(p),
+      feedEnd: async () => ((calls += 1) === 1 ? gate.then(() => app.deps.queue.feedEnd()) : app.deps.queue.feedEnd()),
+    };
+    const fanout = createFeedFanout({ queue, log: silentLogger, stats: newStats() });
+    try {
+      // One subscriber from "now" waits in its feedEnd(); one resuming from a cursor starts meanwhile
+      // at the tail its own feedEnd() gave, and is caught up at once.
+      const now = fanout.watch({}, null);
+      const resumed = await fanout.watch({}, await app.deps.queue.feedEnd());
+      // Written after it joined (no notification here: nothing reads the tail until poked).
+      const [b] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', args: ['b'], runAfter: FUTURE() }]);
+      const c = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['c'], runAfter: FUTURE() });
+      // The first feedEnd() answers past B and C: before the fix the tail jumped there, and the
+      // resumed subscriber, following the tail, never saw them.
+      await waitFor(
+        async () => {
+          const [row] = await app.sql`SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(tx) FROM task_events WHERE task_id = ${c.id}) AS past`;
+          return row!.past === true;
+        },
+        { message: 'the horizon to pass C' },
+      );
+      openGate();
+      await now;
+      fanout.poke();
+      expect((await take(resumed, 2)).map((e) => e.taskId)).toEqual([b!.id, c.id]);
+    } finally {
+      fanout.close();
+    }
+  });
+
   it('holds back an event of a transaction still open, then delivers it before a later-committed one that got past it', async () => {
     const counting = countingQueue();
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
