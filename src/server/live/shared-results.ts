@@ -58,14 +58,27 @@ export const sharedResultStats: { executions: number; compiled: number; fastLane
  * only result hook is yoga's masked errors, which changes a result only when it has `errors`, and
  * the error and release wrappers act only on a thrown error or the end — so for such a result the
  * chain hands on the very object it was given (test/server/live/fast-lane.test.ts checks the list
- * of hooks). Any other step (the first of a burst, one with errors, one still running, the end)
- * goes through the whole chain as before, in order. At 2,000 output chunks/s to 100 subscribers the
- * chain was about a third of the server's CPU per message with the GC of its allocations
- * (bench (j), bench/README.md "The event log (i, j)").
+ * of hooks). A pump with nothing queued waits at the stream itself (`awaitReady`: the stream's own
+ * `next()`, past the wrappers), so a result that arrives while it waits takes the lane too. Any
+ * other step (one with errors, one still running, the end, an error) goes through the whole chain,
+ * in order. At 2,000 output chunks/s to 100 subscribers the chain was about a third of the server's
+ * CPU per message with the GC of its allocations (bench (j), bench/README.md "The event log (i,
+ * j)"); in (g), where each subscriber waits for its one change, taking it past the chain cut the
+ * every-subscriber p99 by a fifth (bench/README.md "Waiting subscribers past the wrappers (g)").
  */
 export interface ReadyResults {
-  /** The next result, if it is queued, error-free and computed; otherwise undefined (then call next()). */
+  /** The next result, if it is queued, error-free and computed; otherwise undefined (then awaitReady() or next()). */
   takeReady(): ExecutionResult | undefined;
+  /**
+   * Right after takeReady() gave nothing: asks the stream itself for its next step, past the
+   * wrappers, and settles (never rejects) once it came: then takeReady() again, and next() through
+   * the wrappers when it gives nothing (the end, an error, a result with errors or still running:
+   * those steps are handed to the wrappers as they came). A subscriber that waits between events —
+   * every subscriber of bench (g), whose one change arrives while it waits — so costs one step
+   * rather than one per wrapper for each result. Undefined when a step is held for the wrappers
+   * already: call next().
+   */
+  awaitReady(): PromiseLike<void> | undefined;
 }
 
 /** The shared stream made for an operation, by its context object (one per graphql-ws operation). */
@@ -231,6 +244,13 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, Read
   private onStep: ((s: IteratorResult<unknown>) => IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>>) | undefined;
   /** An event takeReady took whose result must go through the wrappers: the next next() gives it. */
   private held: unknown = NONE;
+  /** An event awaitReady took from the source, for takeReady (it comes before anything queued since). */
+  private arrived: unknown = NONE;
+  /** The source's end or failure as awaitReady met it: the next next() hands it to the wrappers. */
+  private last: { step: IteratorResult<unknown> } | { error: unknown } | undefined;
+  /** awaitReady's callbacks, made at its first use and reused for every wait. */
+  private onArrived: ((s: IteratorResult<unknown>) => void) | undefined;
+  private onFailed: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -240,6 +260,17 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, Read
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     const onStep = (this.onStep ??= (s) => this.step(s));
+    const last = this.last;
+    if (last) {
+      this.last = undefined;
+      return 'error' in last ? Promise.reject(last.error as Error) : readyStep(last.step).then(onStep);
+    }
+    if (this.arrived !== NONE) {
+      // Taken by awaitReady, not by takeReady since (a caller that does not use the lane).
+      const value = this.arrived;
+      this.arrived = NONE;
+      return readyStep({ value, done: false }).then(onStep);
+    }
     if (this.held !== NONE) {
       const value = this.held;
       this.held = NONE;
@@ -253,9 +284,15 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, Read
   }
 
   takeReady(): ExecutionResult | undefined {
-    if (this.held !== NONE || !(this.source instanceof PullStream)) return undefined;
-    const value: unknown = this.source.takeQueued();
-    if (value === undefined) return undefined;
+    if (this.held !== NONE || this.last || !(this.source instanceof PullStream)) return undefined;
+    let value: unknown;
+    if (this.arrived !== NONE) {
+      value = this.arrived;
+      this.arrived = NONE;
+    } else {
+      value = this.source.takeQueued();
+      if (value === undefined) return undefined;
+    }
     let result: Result;
     try {
       result = resultFor(value, this.key, this.args);
@@ -270,6 +307,20 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult>, Read
     }
     sharedResultStats.fastLane += 1;
     return result;
+  }
+
+  awaitReady(): PromiseLike<void> | undefined {
+    if (this.held !== NONE || this.arrived !== NONE || this.last) return undefined;
+    const arrived = (this.onArrived ??= (s) => {
+      if (s.done) this.last = { step: s };
+      else this.arrived = s.value;
+    });
+    const failed = (this.onFailed ??= (error) => {
+      this.last = { error };
+    });
+    // A PendingStep for a task stream (settled in the producer's call, as through the wrappers), a
+    // promise for an event stream, a ReadyStep if a value came meanwhile: the pump takes each as it is.
+    return this.source.next().then(arrived, failed);
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

@@ -88,6 +88,8 @@ class Operation {
   /** The pump's callbacks for a step still to come: made at the operation's first wait, reused for every later one. */
   resume?: (step: IteratorResult<ExecutionResult>) => void;
   fail?: (error: unknown) => void;
+  /** The pump's callback for a step it awaits at its stream (ReadyResults.awaitReady): made once, reused. */
+  wake?: () => void;
   constructor(readonly id: string) {
     this.nextPrefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   }
@@ -261,6 +263,13 @@ export class Connection {
           if (this.ops.get(op.id) !== op || !this.deliver(op, ready)) return;
           continue;
         }
+        // Nothing ready: wait at the stream itself, past the wrappers (ReadyResults.awaitReady).
+        const arrival = fast?.awaitReady();
+        if (arrival) {
+          if (arrival instanceof ReadyStep) continue;
+          arrival.then((op.wake ??= () => this.wake(op)));
+          return;
+        }
         const next = iterator.next() as unknown;
         if (!(next instanceof ReadyStep)) {
           (next as Promise<IteratorResult<ExecutionResult>>).then(
@@ -276,6 +285,11 @@ export class Connection {
     } catch (error) {
       this.onFail(op, error);
     }
+  }
+
+  /** `op`'s stream has its next step (ReadyResults.awaitReady): pump again, if the operation is still on. */
+  private wake(op: Operation): void {
+    if (this.ops.get(op.id) === op) this.pump(op);
   }
 
   /** Sends one step of `op`'s stream; false when the pump is to stop (the operation is gone, ended, or waits for a drain). */
