@@ -176,8 +176,3 @@ async function disposeQuietly(client: SubscriptionClient): Promise<void> {
     // Nothing to release: the socket is closed.
   }
 }
-
-/** Throws the first failure of any connection (for use inside a wait's check). */
-export function throwIfFailed(connections: readonly ResumableConnection[]): void {
-  for (const c of connections) if (c.error) throw c.error;
-}
