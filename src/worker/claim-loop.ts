@@ -37,14 +37,29 @@ export interface ClaimLoop {
   lookForWork(): void;
   /** Whether the last claim got every task it asked for: then more may be waiting, and a freed slot should claim at once. */
   readonly lastClaimFilled: boolean;
-  /** No more claims: cuts a back-off short and resolves once the claim under way has landed (its tasks accepted or handed back). */
+  /** No more claims: cuts a back-off short and resolves once the claims under way have landed (its tasks accepted or handed back). */
   stop(): Promise<void>;
 }
+
+/**
+ * Claim statements a worker keeps in flight at once, at most. In a drain the claim is the worker's
+ * bottleneck: one statement of a few hundred tasks is always in flight, and while PostgreSQL runs it
+ * the answer of the previous one is committed, sent and parsed, with a core left idle. Two claims
+ * side by side (disjoint rows: SKIP LOCKED) keep both busy: ~10 % more drained per second in
+ * bench/tools/drain-cost.ts (docs/decisions.md "Two claims in flight").
+ */
+export const MAX_CLAIMS_IN_FLIGHT = 2;
+/** A want this large is claimed half at a time; beside a claim in flight, a second one is made only for at least half of this. */
+export const SPLIT_CLAIM_AT = 200;
 
 export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let started = false;
   let stopped = false;
-  let claiming: Promise<void> | undefined;
+  /** The claim loops running, each making one claim at a time (see MAX_CLAIMS_IN_FLIGHT); `running` counts them from their first step. */
+  const loops = new Set<Promise<void>>();
+  let running = 0;
+  /** Tasks asked for by the claims in flight: not yet in hand, so not in o.wanted(). */
+  let asked = 0;
   let lookAgain = false;
   let lastClaimFilled = true;
   let failures = 0;
@@ -67,31 +82,51 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   // Aborted by stop(): cuts the back-off short, so it keeps neither stop() nor the process waiting.
   const stopController = new AbortController();
 
+  /** What a new claim should ask for now, beside the claims in flight (0: nothing worth a statement). */
+  function wantedNow(): number {
+    const want = o.wanted() - asked;
+    // Beside a claim in flight, only a share worth its own statement.
+    return want <= 0 || (asked > 0 && want < SPLIT_CLAIM_AT / 2) ? 0 : want;
+  }
+
   function lookForWork(): void {
     if (stopped || !started) return;
-    if (claiming) {
+    // A loop that is running looks again before it ends; a second one starts only for a want worth a second claim.
+    if (running >= MAX_CLAIMS_IN_FLIGHT || (running > 0 && wantedNow() === 0)) {
       lookAgain = true;
       return;
     }
-    claiming = claimWhileWanted().finally(() => {
-      claiming = undefined;
+    const loop: Promise<void> = claimWhileWanted().finally(() => {
+      loops.delete(loop);
       // A wake-up that came after the loop's last look (a slot freed in between) would
       // otherwise wait for the next poll.
       if (lookAgain) lookForWork();
     });
+    loops.add(loop);
   }
 
   async function claimWhileWanted(): Promise<void> {
+    running += 1;
     try {
       do {
         lookAgain = false;
         while (!stopped) {
-          const want = o.wanted();
+          const want = wantedNow();
           if (want === 0) {
-            lastClaimFilled = true;
+            if (asked === 0) lastClaimFilled = true;
             break;
           }
-          const claimed = await claim(want);
+          // Half now; the rest is a second claim's, beside this one (or this loop's next). Claims of
+          // a few hundred overlap better than one claim of the whole want (bench/tools/drain-cost.ts).
+          const take = want >= SPLIT_CLAIM_AT ? Math.ceil(want / 2) : want;
+          asked += take;
+          let claimed: Awaited<ReturnType<typeof claim>>;
+          try {
+            if (take < want) queueMicrotask(lookForWork);
+            claimed = await claim(take);
+          } finally {
+            asked -= take;
+          }
           if (!claimed) break;
           const { tasks, limitHeld } = claimed;
           if (stopped) {
@@ -100,7 +135,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
             break;
           }
           o.accept(tasks);
-          lastClaimFilled = tasks.length === want;
+          lastClaimFilled = tasks.length === take;
           if (limitHeld && !lastClaimFilled) {
             // A limit held tasks back: a slot that frees up here should look again at once
             // (the limit may have room by then), but looping now would only meet the limit again.
@@ -113,6 +148,8 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     } catch (error) {
       // Nothing above should throw; if something does, the next wake-up or poll tries again.
       o.log.error({ err: error }, 'claim loop failed');
+    } finally {
+      running -= 1;
     }
   }
 
@@ -179,7 +216,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       clearInterval(pollTimer);
       clearTimeout(windowTimer);
       stopController.abort();
-      await claiming;
+      await Promise.all(loops);
     },
   };
 }

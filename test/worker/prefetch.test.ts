@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
 import { eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
+import { MAX_CLAIMS_IN_FLIGHT, SPLIT_CLAIM_AT } from '../../src/worker/claim-loop.js';
 
 // Claiming ahead (RunnerOptions.prefetchMs): fast handlers get claims of many tasks, slow ones
 // none beyond their free slots, and a task claimed ahead that never starts goes back whole.
@@ -112,5 +113,42 @@ describe('claiming ahead', () => {
     expect(await statusesOf(ids)).toEqual(ids.map(() => 'PENDING'));
     releaseStubborn({ taskId: stubborn.id, attempt: 1 });
     for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');
+  });
+});
+
+describe('two claims in flight', () => {
+  /** The worker's claim statements waiting on a lock in this test's database. */
+  async function claimsWaiting(): Promise<number> {
+    const [row] = await env.app.sql`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%taskwire_claim(%'`;
+    return Number(row?.n);
+  }
+
+  it(`claims a want of ${SPLIT_CLAIM_AT} or more half at a time, two claims side by side, each task claimed and run once`, async () => {
+    const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 500 }, () => ({ name: 'test.record' })));
+    const before = executionOrder.length;
+    // A fresh worker wants its free slots: 400, so a claim of 200, and beside it one of half the rest.
+    const runner = env.app.runner({ concurrency: 400 });
+    const batches: number[] = [];
+    runner.on('claimed', (claimed) => batches.push(claimed.length));
+    // A claim writes STARTED events: holding off every insert into task_events stops each claim
+    // statement where pg_stat_activity shows it, without stopping the runner's start.
+    let started: Promise<void> | undefined;
+    await env.app.sql.begin(async (tx) => {
+      await tx`LOCK TABLE task_events IN SHARE MODE`;
+      started = runner.start();
+      await waitFor(async () => (await claimsWaiting()) === MAX_CLAIMS_IN_FLIGHT, { message: `${MAX_CLAIMS_IN_FLIGHT} claims in flight` });
+    });
+    await started;
+    await waitFor(async () => (await statusesOf(tasks.map((t) => t.id))).every((s) => s === 'SUCCEEDED'), { message: 'all 500 done' });
+    await runner.stop();
+    // The two in flight land in either order.
+    expect(batches.slice(0, 2).sort((a, b) => a - b)).toEqual([100, 200]);
+    expect(Math.max(...batches)).toBe(200);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(500);
+    const ran = executionOrder.slice(before);
+    expect(ran.length).toBe(500);
+    expect(new Set(ran).size).toBe(500);
   });
 });
