@@ -53,6 +53,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
   /** Claim ahead of free slots what the slots should start within this many ms (0: only into free slots). */
   WORKER_PREFETCH_MS: int(0, 10_000).default(10),
+  WORKER_CLAIMS_IN_FLIGHT: int(1, 4).default(1),
   /** Queues the worker claims from; empty means every queue. */
   WORKER_QUEUES: list.default([]),
   /** Fallback poll when no notification arrives, in ms. */
@@ -154,6 +155,7 @@ export interface Config {
   readonly worker: {
     readonly concurrency: number;
     readonly prefetchMs: number;
+    readonly claimsInFlight: number;
     readonly queues: readonly string[];
     readonly pollIntervalMs: number;
     readonly leaseMs: number;
@@ -255,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       prefetchMs: e.WORKER_PREFETCH_MS,
+      claimsInFlight: e.WORKER_CLAIMS_IN_FLIGHT,
       queues: e.WORKER_QUEUES,
       pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
       leaseMs: e.LEASE_MS,

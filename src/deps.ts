@@ -48,6 +48,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         log: p.log,
         concurrency: w.concurrency,
         prefetchMs: w.prefetchMs,
+        claimsInFlight: w.claimsInFlight,
         queues: w.queues,
         pollIntervalMs: w.pollIntervalMs,
         leaseMs: w.leaseMs,

@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 4000,
       dbPoolSize: 10,
-      worker: { concurrency: 10, prefetchMs: 10, queues: [], pollIntervalMs: 1000, leaseMs: 30_000, heartbeatMs: 10_000, shutdownGraceMs: 30_000 },
+      worker: { concurrency: 10, prefetchMs: 10, claimsInFlight: 1, queues: [], pollIntervalMs: 1000, leaseMs: 30_000, heartbeatMs: 10_000, shutdownGraceMs: 30_000 },
       resultTtlMs: 86_400_000,
       taskModules: [],
       runWorker: true,

@@ -19,6 +19,8 @@ export interface ClaimLoopOptions {
   pollIntervalMs: number;
   /** How many tasks to claim now; 0: none (the claim policy over what the worker holds). */
   wanted(): number;
+  /** Claim statements in flight at once while much is wanted (RunnerOptions.claimsInFlight; 1: one claim at a time). */
+  claimsInFlight: number;
   /** Paused and limited queues (flow control, docs/flow-control.md). */
   gate: QueueGate;
   /** Takes claimed tasks in (the runner queues and starts them). */
@@ -42,24 +44,23 @@ export interface ClaimLoop {
 }
 
 /**
- * Claim statements a worker keeps in flight at once, at most. In a drain the claim is the worker's
- * bottleneck: one statement of a few hundred tasks is always in flight, and while PostgreSQL runs it
- * the answer of the previous one is committed, sent and parsed, with a core left idle. Two claims
- * side by side (disjoint rows: SKIP LOCKED) keep both busy: ~10 % more drained per second in
- * bench/tools/drain-cost.ts (docs/decisions.md "Two claims in flight").
+ * With more than one claim in flight allowed, a want this large is claimed half at a time; beside a
+ * claim in flight, another is made only for at least half of this. In a drain one claim of a few
+ * hundred tasks is always in flight, and while PostgreSQL runs it the answer of the previous one is
+ * committed, sent and parsed; claims side by side (disjoint rows: SKIP LOCKED) overlap those
+ * (docs/decisions.md "Claims in flight").
  */
-export const MAX_CLAIMS_IN_FLIGHT = 2;
-/** A want this large is claimed half at a time; beside a claim in flight, a second one is made only for at least half of this. */
 export const SPLIT_CLAIM_AT = 200;
 
 export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let started = false;
   let stopped = false;
-  /** The claim loops running, each making one claim at a time (see MAX_CLAIMS_IN_FLIGHT); `running` counts them from their first step. */
+  /** The claim loops running, each making one claim at a time (at most maxInFlight); `running` counts them from their first step. */
   const loops = new Set<Promise<void>>();
   let running = 0;
   /** Tasks asked for by the claims in flight: not yet in hand, so not in o.wanted(). */
   let asked = 0;
+  const maxInFlight = Math.min(4, Math.max(1, Math.floor(o.claimsInFlight)));
   let lookAgain = false;
   let lastClaimFilled = true;
   let failures = 0;
@@ -92,7 +93,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   function lookForWork(): void {
     if (stopped || !started) return;
     // A loop that is running looks again before it ends; a second one starts only for a want worth a second claim.
-    if (running >= MAX_CLAIMS_IN_FLIGHT || (running > 0 && wantedNow() === 0)) {
+    if (running >= maxInFlight || (running > 0 && wantedNow() === 0)) {
       lookAgain = true;
       return;
     }
@@ -118,7 +119,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
           }
           // Half now; the rest is a second claim's, beside this one (or this loop's next). Claims of
           // a few hundred overlap better than one claim of the whole want (bench/tools/drain-cost.ts).
-          const take = want >= SPLIT_CLAIM_AT ? Math.ceil(want / 2) : want;
+          const take = maxInFlight > 1 && want >= SPLIT_CLAIM_AT ? Math.ceil(want / 2) : want;
           asked += take;
           let claimed: Awaited<ReturnType<typeof claim>>;
           try {

@@ -16,6 +16,13 @@ export interface RunnerOptions {
    * slow ones are never claimed ahead of time. See docs/decisions.md "Claiming ahead".
    */
   prefetchMs?: number;
+  /**
+   * Claim statements in flight at once while the worker wants many tasks (default 1; at most 4). With
+   * 2, a want of 200 or more is claimed half at a time, two claims side by side: ~10 % more drained
+   * per second when the worker has the database to itself, but more CPU taken from a server on the
+   * same machine. See docs/decisions.md "Claims in flight".
+   */
+  claimsInFlight?: number;
   /** A task claimed ahead that still waits for a slot after this long goes back to the queue at the next heartbeat, in ms (default 1,000). */
   releaseWaitingAfterMs?: number;
   /** Queues to claim from; empty: all (default). */
@@ -42,6 +49,7 @@ export interface RunnerOptions {
 export const RUNNER_DEFAULTS = {
   concurrency: 10,
   prefetchMs: 10,
+  claimsInFlight: 1,
   releaseWaitingAfterMs: 1000,
   queues: [] as readonly string[],
   pollIntervalMs: 1000,

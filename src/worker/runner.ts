@@ -96,6 +96,7 @@ export function createRunner(options: RunnerOptions): Runner {
     queues: o.queues,
     leaseMs: o.leaseMs,
     pollIntervalMs: o.pollIntervalMs,
+    claimsInFlight: o.claimsInFlight,
     wanted,
     gate,
     accept(tasks) {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
 import { eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
-import { MAX_CLAIMS_IN_FLIGHT, SPLIT_CLAIM_AT } from '../../src/worker/claim-loop.js';
+import { SPLIT_CLAIM_AT } from '../../src/worker/claim-loop.js';
 
 // Claiming ahead (RunnerOptions.prefetchMs): fast handlers get claims of many tasks, slow ones
 // none beyond their free slots, and a task claimed ahead that never starts goes back whole.
@@ -116,7 +116,7 @@ describe('claiming ahead', () => {
   });
 });
 
-describe('two claims in flight', () => {
+describe('claims in flight (claimsInFlight)', () => {
   /** The worker's claim statements waiting on a lock in this test's database. */
   async function claimsWaiting(): Promise<number> {
     const [row] = await env.app.sql`
@@ -125,11 +125,23 @@ describe('two claims in flight', () => {
     return Number(row?.n);
   }
 
-  it(`claims a want of ${SPLIT_CLAIM_AT} or more half at a time, two claims side by side, each task claimed and run once`, async () => {
+  it('by default makes one claim of the whole want', async () => {
+    const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 500 }, () => ({ name: 'test.record' })));
+    const runner = env.app.runner({ concurrency: 400 });
+    const batches: number[] = [];
+    runner.on('claimed', (claimed) => batches.push(claimed.length));
+    await runner.start();
+    await waitFor(async () => (await statusesOf(tasks.map((t) => t.id))).every((s) => s === 'SUCCEEDED'), { message: 'all 500 done' });
+    await runner.stop();
+    expect(batches[0]).toBe(400);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(500);
+  });
+
+  it(`with 2, claims a want of ${SPLIT_CLAIM_AT} or more half at a time, two claims side by side, each task claimed and run once`, async () => {
     const tasks = await env.app.deps.queue.enqueueMany(Array.from({ length: 500 }, () => ({ name: 'test.record' })));
     const before = executionOrder.length;
     // A fresh worker wants its free slots: 400, so a claim of 200, and beside it one of half the rest.
-    const runner = env.app.runner({ concurrency: 400 });
+    const runner = env.app.runner({ concurrency: 400, claimsInFlight: 2 });
     const batches: number[] = [];
     runner.on('claimed', (claimed) => batches.push(claimed.length));
     // A claim writes STARTED events: holding off every insert into task_events stops each claim
@@ -138,7 +150,7 @@ describe('two claims in flight', () => {
     await env.app.sql.begin(async (tx) => {
       await tx`LOCK TABLE task_events IN SHARE MODE`;
       started = runner.start();
-      await waitFor(async () => (await claimsWaiting()) === MAX_CLAIMS_IN_FLIGHT, { message: `${MAX_CLAIMS_IN_FLIGHT} claims in flight` });
+      await waitFor(async () => (await claimsWaiting()) === 2, { message: '2 claims in flight' });
     });
     await started;
     await waitFor(async () => (await statusesOf(tasks.map((t) => t.id))).every((s) => s === 'SUCCEEDED'), { message: 'all 500 done' });
