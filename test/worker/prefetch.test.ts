@@ -155,8 +155,9 @@ describe('claims in flight (claimsInFlight)', () => {
     await started;
     await waitFor(async () => (await statusesOf(tasks.map((t) => t.id))).every((s) => s === 'SUCCEEDED'), { message: 'all 500 done' });
     await runner.stop();
-    // The two in flight land in either order.
-    expect(batches.slice(0, 2).sort((a, b) => a - b)).toEqual([100, 200]);
+    // The claims land in any order (the one of 100 and the next may land before the one of 200).
+    expect(batches).toContain(200);
+    expect(batches).toContain(100);
     expect(Math.max(...batches)).toBe(200);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(500);
     const ran = executionOrder.slice(before);
