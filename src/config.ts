@@ -53,6 +53,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
   /** Claim ahead of free slots what the slots should start within this many ms (0: only into free slots). */
   WORKER_PREFETCH_MS: int(0, 10_000).default(10),
+  /** Claim statements a worker keeps in flight while it wants 200 tasks or more (docs/decisions.md "Claims in flight"). */
   WORKER_CLAIMS_IN_FLIGHT: int(1, 4).default(1),
   /** Queues the worker claims from; empty means every queue. */
   WORKER_QUEUES: list.default([]),

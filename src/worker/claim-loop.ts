@@ -60,7 +60,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let running = 0;
   /** Tasks asked for by the claims in flight: not yet in hand, so not in o.wanted(). */
   let asked = 0;
-  const maxInFlight = Math.min(4, Math.max(1, Math.floor(o.claimsInFlight)));
+  const maxInFlight = Number.isFinite(o.claimsInFlight) ? Math.min(4, Math.max(1, Math.floor(o.claimsInFlight))) : 1;
   let lookAgain = false;
   let lastClaimFilled = true;
   let failures = 0;
