@@ -55,9 +55,8 @@ export const SPLIT_CLAIM_AT = 200;
 export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let started = false;
   let stopped = false;
-  /** The claim loops running, each making one claim at a time (at most maxInFlight); `running` counts them from their first step. */
+  /** The claim loops running, each making one claim at a time (at most maxInFlight). */
   const loops = new Set<Promise<void>>();
-  let running = 0;
   /** Tasks asked for by the claims in flight: not yet in hand, so not in o.wanted(). */
   let asked = 0;
   const maxInFlight = Number.isFinite(o.claimsInFlight) ? Math.min(4, Math.max(1, Math.floor(o.claimsInFlight))) : 1;
@@ -93,7 +92,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   function lookForWork(): void {
     if (stopped || !started) return;
     // A loop that is running looks again before it ends; a second one starts only for a want worth a second claim.
-    if (running >= maxInFlight || (running > 0 && wantedNow() === 0)) {
+    if (loops.size >= maxInFlight || (loops.size > 0 && wantedNow() === 0)) {
       lookAgain = true;
       return;
     }
@@ -107,7 +106,6 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   }
 
   async function claimWhileWanted(): Promise<void> {
-    running += 1;
     try {
       do {
         lookAgain = false;
@@ -149,8 +147,6 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     } catch (error) {
       // Nothing above should throw; if something does, the next wake-up or poll tries again.
       o.log.error({ err: error }, 'claim loop failed');
-    } finally {
-      running -= 1;
     }
   }
 
