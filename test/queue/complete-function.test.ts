@@ -63,11 +63,15 @@ function completionPlans(url: string, count: number): Promise<string[][]> {
   );
 }
 
-/** What a task is after the completion, apart from its id and clock times; ids in `order`. */
+/**
+ * What a task is after the completion, apart from its id and clock times; ids in `order`. The TTL is
+ * read to the second: finished_at and expires_at come from two clock_timestamp() calls, which a busy
+ * machine can set a millisecond or more apart (a CI run saw 60001 beside 60000).
+ */
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`
     SELECT t.status, t.version, t.attempts, t.return_value, t.locked_by, t.worker_ids, t.lease_expires_at IS NULL AS no_lease,
-           t.finished_at IS NULL AS unfinished, round(extract(epoch FROM t.expires_at - t.finished_at) * 1000) AS ttl_ms
+           t.finished_at IS NULL AS unfinished, round(extract(epoch FROM t.expires_at - t.finished_at)) * 1000 AS ttl_ms
     FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id ORDER BY w.o`;
   return rows.map((r) => ({ ...r }));
 }
