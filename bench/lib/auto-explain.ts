@@ -9,6 +9,11 @@ export interface PlanNode {
   'Subplan Name'?: string;
   'Parent Relationship'?: string;
   'Actual Total Time'?: number;
+  'Index Cond'?: string;
+  Filter?: string;
+  /** With `buffers`: the blocks the node and those under it found in shared buffers, and read. */
+  'Shared Hit Blocks'?: number;
+  'Shared Read Blocks'?: number;
   Plans?: PlanNode[];
 }
 
@@ -23,6 +28,8 @@ export interface AutoExplainOptions {
   before?: (c: postgres.ReservedSql) => Promise<unknown>;
   /** auto_explain's log_analyze (default off). */
   analyze?: boolean;
+  /** auto_explain's log_buffers (with analyze; default off): blocks each node touched. */
+  buffers?: boolean;
 }
 
 /**
@@ -41,7 +48,13 @@ export async function autoExplain(url: string, run: (c: postgres.ReservedSql) =>
       await c`BEGIN`;
       await options.before?.(c);
       await c`LOAD 'auto_explain'`;
-      const settings = ['log_min_duration = 0', 'log_nested_statements = on', 'log_format = json', ...(options.analyze ? ['log_analyze = on'] : [])];
+      const settings = [
+        'log_min_duration = 0',
+        'log_nested_statements = on',
+        'log_format = json',
+        ...(options.analyze || options.buffers ? ['log_analyze = on'] : []),
+        ...(options.buffers ? ['log_buffers = on'] : []),
+      ];
       for (const s of settings) await c.unsafe(`SET LOCAL auto_explain.${s}`);
       await c`SET LOCAL client_min_messages = log`;
       await run(c);
