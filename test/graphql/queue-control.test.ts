@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { errorCodes } from '../helpers/graphql.js';
 import { startGuardedServer, type GuardedServer } from '../helpers/guarded-server.js';
 
 // Flow control over GraphQL (DESIGN Part 2 §E): queues, pauseQueue / resumeQueue / setQueueLimits
@@ -24,7 +25,6 @@ const principal = (scopes: string[]): Principal => ({ kind: 'api-key', id: `key:
 const operator = () => server.as(principal(['queues:admin', 'tasks:read']));
 const reader = () => server.as(principal(['tasks:read', 'tasks:enqueue']));
 const QUEUE = 'name paused pausedAt concurrency rateLimit { max perMs } perKeyConcurrency stats { queue total pending }';
-const codes = (errors: readonly { extensions?: Record<string, unknown> }[] | undefined): unknown[] => (errors ?? []).map((e) => e.extensions?.code);
 
 describe('pauseQueue / resumeQueue / setQueueLimits', () => {
   it('pauses and limits a queue with no task yet, clears a limit with null, keeps one left out, resumes', async () => {
@@ -44,14 +44,14 @@ describe('pauseQueue / resumeQueue / setQueueLimits', () => {
 
   it('refuses out-of-range limits with BAD_USER_INPUT naming the field', async () => {
     const res = await operator().post('mutation { setQueueLimits(name: "gq", limits: { concurrency: 0 }) { name } }');
-    expect(codes(res.errors)).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(res.errors)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors?.[0]?.extensions?.field).toBe('limits.concurrency');
   });
 
   it('is FORBIDDEN without queues:admin, and changes nothing', async () => {
     for (const op of ['pauseQueue(name: "gq") { name }', 'resumeQueue(name: "gq") { name }', 'setQueueLimits(name: "gq", limits: { concurrency: 1 }) { name }']) {
       const res = await reader().post(`mutation { ${op} }`);
-      expect(codes(res.errors)).toEqual(['FORBIDDEN']);
+      expect(errorCodes(res.errors)).toEqual(['FORBIDDEN']);
     }
     const [row] = await app.sql`SELECT count(*)::int AS n FROM queues`;
     expect(row?.n).toBe(0);
@@ -85,6 +85,6 @@ describe('Query.queues and Task.waitReason', () => {
 
   it('refuses queues to a credential without tasks:read', async () => {
     const res = await server.as(principal(['tasks:enqueue'])).post('{ queues { name } }');
-    expect(codes(res.errors)).toEqual(['FORBIDDEN']);
+    expect(errorCodes(res.errors)).toEqual(['FORBIDDEN']);
   });
 });

@@ -18,3 +18,8 @@ export function onlyError(response: { errors?: readonly GraphQLFormattedError[] 
   if (response.errors?.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(response.errors ?? response)}`);
   return response.errors[0] as GraphQLFormattedError;
 }
+
+/** The `extensions.code` of each error, in order (undefined where an error has none). */
+export function errorCodes(errors: readonly unknown[] | undefined): unknown[] {
+  return (errors ?? []).map((e) => (e as { extensions?: { code?: unknown } } | null)?.extensions?.code);
+}

@@ -4,6 +4,7 @@ import { uuidv7 } from '../../src/queue/uuid.js';
 import { useTestServer } from '../helpers/app.js';
 import { AUTH_ENV, createTestKey } from '../helpers/auth-credentials.js';
 import { bearer, createAuthTransports, type AuthTransports, type HttpAnswer } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Read tokens through the real server (issue #12 §6; docs/auth.md#read-tokens): enqueueTask's
@@ -25,7 +26,6 @@ const NODE = 'query($id: ID!) { node(id: $id) { id ... on Task { status } } }';
 const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status version } }';
 const EVENTS = 'subscription($id: ID!) { taskEvents(id: $id) { taskId version type } }';
 const MINT = 'mutation($ids: [ID!]!, $ttl: Int) { createReadToken(taskIds: $ids, ttlSeconds: $ttl) { token expiresAt } }';
-const codes = (errors: readonly { extensions?: { code?: unknown } }[] | undefined): unknown[] => (errors ?? []).map((e) => e.extensions?.code);
 const masked = (value: unknown, id: string): string => JSON.stringify(value).replace(new RegExp(id, 'gi'), '<id>');
 
 async function enqueue(key: string): Promise<{ id: string; readToken: string }> {
@@ -115,7 +115,7 @@ describe('a read token used for anything but reading its tasks', () => {
     ];
     for (const [label, query, variables] of forbidden) {
       const res = await t.post(query, variables, bearer(token));
-      expect(codes(res.errors), label).toEqual(['FORBIDDEN']);
+      expect(errorCodes(res.errors), label).toEqual(['FORBIDDEN']);
       expect(JSON.stringify(res.data ?? null), label).not.toContain(sibling);
     }
     const ws = t.ws({ authorization: `Bearer ${token}` });
@@ -126,11 +126,11 @@ describe('a read token used for anything but reading its tasks', () => {
     for (const [label, query] of subscriptions) {
       const sub = ws.subscribe(query);
       await sub.ended;
-      expect(codes(sub.errors), label).toEqual(['FORBIDDEN']);
+      expect(errorCodes(sub.errors), label).toEqual(['FORBIDDEN']);
       expect(sub.results.some((r) => r.data), label).toBe(false);
       const sse = await t.sse(query, {}, bearer(token));
       await sse.ended;
-      expect(codes(sse.results.flatMap((r) => r.errors ?? [])), `${label} over SSE`).toEqual(['FORBIDDEN']);
+      expect(errorCodes(sse.results.flatMap((r) => r.errors ?? [])), `${label} over SSE`).toEqual(['FORBIDDEN']);
     }
     expect(await env.server.countTasks()).toBe(tasksBefore);
     expect((await t.post(RESULT, { id: mine }, bearer(acmeKey))).data?.taskResult).toMatchObject({ status: 'PENDING' });
@@ -148,7 +148,7 @@ describe('a read token that ended', () => {
     const refused = await waitFor(
       async () => {
         const res = await t.post(RESULT, { id: mine }, bearer(short));
-        return codes(res.errors)[0] === 'UNAUTHENTICATED' ? res : false;
+        return errorCodes(res.errors)[0] === 'UNAUTHENTICATED' ? res : false;
       },
       { timeoutMs: 5000, intervalMs: 100, message: 'the read token to expire' },
     );
@@ -156,7 +156,7 @@ describe('a read token that ended', () => {
     expect(refused.text).not.toMatch(/\bat .*\.[jt]s:\d+|stack/i);
     const sse = await t.sse(WATCH, { id: mine }, bearer(short));
     await sse.ended;
-    expect(codes(sse.results.flatMap((r) => r.errors ?? []))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(sse.results.flatMap((r) => r.errors ?? []))).toEqual(['UNAUTHENTICATED']);
     expect((await t.ws({ authorization: `Bearer ${short}` }).closed).code).toBe(4403);
     expect((await open.closed).code).toBe(4403);
     console.log('[hostile] read token after its expiry (ttlSeconds 2): HTTP 401 UNAUTHENTICATED, SSE UNAUTHENTICATED, graphql-ws 4403 at connect, its open socket closed 4403');
@@ -169,7 +169,7 @@ describe('a read token that ended', () => {
     const watch = ws.subscribe(WATCH, { id: task.id });
     await waitFor(() => watch.results.length > 0, { message: 'the subscription to deliver' });
     await revokeApiKey(env.server.sql, key.id);
-    expect(codes((await t.post(RESULT, { id: task.id }, bearer(task.readToken))).errors)).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes((await t.post(RESULT, { id: task.id }, bearer(task.readToken))).errors)).toEqual(['UNAUTHENTICATED']);
     expect((await ws.closed).code).toBe(4403);
     console.log("[hostile] read token whose API key was revoked: HTTP UNAUTHENTICATED at once, its graphql-ws subscription closed 4403");
   });

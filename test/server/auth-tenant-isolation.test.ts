@@ -6,6 +6,7 @@ import { uuidv7 } from '../../src/queue/uuid.js';
 import { useTestServer } from '../helpers/app.js';
 import { AUTH_ENV, createTestKey, signTestJwt } from '../helpers/auth-credentials.js';
 import { bearer, createAuthTransports, type AuthTransports, type WsConnection } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
 import { createTenantWorld, type Tenant, type TenantWorld } from '../helpers/tenant-world.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -168,7 +169,6 @@ async function subscribe(t: AuthTransports, ws: WsConnection | null, credential:
 
 /** Everything a caller can tell of a subscription (the end of one still open: 'open'). */
 const transcript = (s: Sub): string => JSON.stringify({ status: s.status, results: s.results, errors: s.errors, end: s.end ?? 'open' });
-const codes = (errors: readonly unknown[] | undefined): string[] => (errors ?? []).map((e) => String((e as { extensions?: { code?: unknown } }).extensions?.code));
 const mask = (text: string, id: string | undefined): string => (id ? text.replace(new RegExp(id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '<id>') : text);
 
 const TENANT = fc.oneof(
@@ -279,7 +279,7 @@ async function send(field: string, probe: Probe, c: Caller): Promise<{ text: str
         world.record(run.own.name, step.task.id);
       }
     }
-    const outcome = res.errors ? codes(res.errors).join(',') : Object.values(res.data ?? {})[0] === null ? 'null' : 'data';
+    const outcome = res.errors ? errorCodes(res.errors).join(',') : Object.values(res.data ?? {})[0] === null ? 'null' : 'data';
     return { text: JSON.stringify({ status: res.status, body: res.text }), outcome };
   }
   const sub = await subscribe(t, ws, credential, probe.query, probe.variables);
@@ -289,7 +289,7 @@ async function send(field: string, probe: Probe, c: Caller): Promise<{ text: str
   sub.stop();
   // graphql-ws's helper keeps a result's errors in `errors` too; SSE only in its results.
   const errs = ws ? sub.errors : sub.results.flatMap((r) => r.errors ?? []);
-  return { text: transcript(sub) + pacer, outcome: errs.length > 0 ? codes(errs).join(',') : sub.results.length > 0 ? 'events' : 'nothing' };
+  return { text: transcript(sub) + pacer, outcome: errs.length > 0 ? errorCodes(errs).join(',') : sub.results.length > 0 ? 'events' : 'nothing' };
 }
 
 async function checkRun(input: RunInput): Promise<void> {

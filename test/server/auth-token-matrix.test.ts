@@ -5,6 +5,7 @@ import { READ_TOKEN_HEADER_TYP } from '../../src/auth/read-tokens.js';
 import { useTestServer } from '../helpers/app.js';
 import { AUTH_ENV, TEST_JWT_AUDIENCE, TEST_JWT_SECRET, createTestKey, refusedCredentials, signTestJwt, unsignedJwt } from '../helpers/auth-credentials.js';
 import { bearer, createAuthTransports, type AuthTransports } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
 
 // The refused-credential matrix beyond test/server/auth-transports.test.ts (which sends the nine
 // of refusedCredentials as an HTTP enqueue, an SSE subscription and a graphql-ws connect): more
@@ -17,7 +18,6 @@ const env = useTestServer({ env: { ...AUTH_ENV }, app: { auth: { failedAuth: { m
 const ENQUEUE = 'mutation { enqueueTask(input: { name: "demo.echo", args: ["matrix"] }) { task { id tenant } readToken } }';
 const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status } }';
 const STACK = /\bat .*\.[jt]s:\d+|stack|node_modules|\/work\//i;
-const codes = (errors: readonly { extensions?: { code?: unknown } }[] | undefined): unknown[] => (errors ?? []).map((e) => e.extensions?.code);
 const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 const inMinutes = (m: number): number => Math.floor(Date.now() / 1000) + m * 60;
 
@@ -97,11 +97,11 @@ describe('refused credentials, every transport', () => {
         if (!covered) {
           // HTTP and the SSE subscription: already asserted for refusedCredentials in auth-transports.test.ts.
           const res = await t.post(ENQUEUE, {}, headers);
-          expect([res.status, res.headers.get('www-authenticate'), codes(res.errors), res.data], name).toEqual([401, 'Bearer', ['UNAUTHENTICATED'], undefined]);
+          expect([res.status, res.headers.get('www-authenticate'), errorCodes(res.errors), res.data], name).toEqual([401, 'Bearer', ['UNAUTHENTICATED'], undefined]);
           expect(res.text, name).not.toMatch(STACK);
           const watch = await t.sse(WATCH, { id: more.taskId }, headers);
           await watch.ended;
-          expect(codes(watch.results.flatMap((r) => r.errors ?? [])), name).toEqual(['UNAUTHENTICATED']);
+          expect(errorCodes(watch.results.flatMap((r) => r.errors ?? [])), name).toEqual(['UNAUTHENTICATED']);
           expect(JSON.stringify(watch.results), name).not.toMatch(STACK);
           outcome.push('HTTP 401 UNAUTHENTICATED', 'SSE subscription UNAUTHENTICATED');
         }
@@ -113,7 +113,7 @@ describe('refused credentials, every transport', () => {
         expect(closed.reason, name).not.toMatch(STACK);
         const sse = await t.sse(ENQUEUE, {}, headers);
         await sse.ended;
-        expect(codes(sse.results.flatMap((r) => r.errors ?? [])), name).toEqual(['UNAUTHENTICATED']);
+        expect(errorCodes(sse.results.flatMap((r) => r.errors ?? [])), name).toEqual(['UNAUTHENTICATED']);
         expect(sse.results.some((r) => r.data), name).toBe(false);
         expect(JSON.stringify(sse.results), name).not.toMatch(STACK);
         const ws = await pipelined(env.server.url, headers.authorization);

@@ -6,6 +6,7 @@ import { resultScopeOf } from '../../src/server/context.js';
 import { startTestServer, useTestServer, type TestServer } from '../helpers/app.js';
 import { AUTH_ENV, createTestKey, refusedCredentials, signTestJwt } from '../helpers/auth-credentials.js';
 import { bearer, createAuthTransports, type AuthTransports } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Authentication on every transport (DESIGN Part 2 §B; docs/auth.md#transports): HTTP
@@ -246,7 +247,6 @@ describe('failed authentications per address', () => {
 });
 
 describe('failed authentications behind a reverse proxy (TRUSTED_PROXIES)', () => {
-  const codes = (errors: readonly { extensions?: { code?: unknown } }[] | undefined): unknown[] => (errors ?? []).map((e) => e.extensions?.code);
   /** A client's transports as a proxy on this host forwards them: its X-Forwarded-For names the client. */
   const via = (server: TestServer, forwardedFor: string): AuthTransports => {
     const t = createAuthTransports(server.url, { headers: { 'x-forwarded-for': forwardedFor } });
@@ -259,7 +259,7 @@ describe('failed authentications behind a reverse proxy (TRUSTED_PROXIES)', () =
     try {
       const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
       const guesser = via(server, '203.0.113.1');
-      for (let i = 0; i < 3; i += 1) expect(codes((await guesser.post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
+      for (let i = 0; i < 3; i += 1) expect(errorCodes((await guesser.post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
       expect((await guesser.post('{ __typename }', undefined, bearer(good))).status).toBe(429);
       // Made-up addresses left of what the proxy appended are not believed.
       expect((await via(server, '198.51.100.7, 203.0.113.1').post('{ __typename }', undefined, bearer(good))).status).toBe(429);
@@ -280,7 +280,7 @@ describe('failed authentications behind a reverse proxy (TRUSTED_PROXIES)', () =
     try {
       const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
       for (let i = 0; i < 3; i += 1) {
-        expect(codes((await via(server, `203.0.113.${i + 10}`).post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
+        expect(errorCodes((await via(server, `203.0.113.${i + 10}`).post('{ __typename }', undefined, bearer(`tw_guess${i}`))).errors)).toEqual(['UNAUTHENTICATED']);
       }
       expect((await via(server, '203.0.113.99').post('{ __typename }', undefined, bearer(good))).status).toBe(429);
     } finally {

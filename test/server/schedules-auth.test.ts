@@ -4,6 +4,7 @@ import { createScheduler } from '../../src/queue/schedules/scheduler.js';
 import { useTestServer } from '../helpers/app.js';
 import { AUTH_ENV, createTestKey } from '../helpers/auth-credentials.js';
 import { bearer } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
 
 // Schedules under AUTH_MODE=on, over HTTP: scopes (DESIGN Part 2 §B) and tenants. Another
 // tenant's schedule answers exactly as a key that does not exist, on every field.
@@ -26,7 +27,6 @@ beforeAll(async () => {
 
 type Res = { status: number; data: Record<string, unknown> | null | undefined; errors: readonly { extensions?: Record<string, unknown> }[] | undefined };
 const as = (who: string, query: string, variables: Record<string, unknown> = {}): Promise<Res> => env.server.post({ query, variables }, bearer(keys[who] as string));
-const codes = (res: Res): unknown[] => (res.errors ?? []).map((e) => e.extensions?.code);
 
 const UPSERT = 'mutation($input: UpsertScheduleInput!) { upsertSchedule(input: $input) { id key taskName args paused } }';
 const input = (key: string, name = 'demo.echo', args: unknown[] = []): Record<string, unknown> => ({ input: { key, cron: '0 * * * * *', task: { name, args } } });
@@ -42,7 +42,7 @@ describe('scopes', () => {
       ['mutation { deleteSchedule(key: "scoped") }', {}],
       ['mutation { triggerSchedule(key: "scoped") { id } }', {}],
     ] as const;
-    for (const [query, variables] of writes) expect(codes(await as('reader', query, variables))).toEqual(['FORBIDDEN']);
+    for (const [query, variables] of writes) expect(errorCodes((await as('reader', query, variables)).errors)).toEqual(['FORBIDDEN']);
     expect((await as('acme', '{ schedule(key: "by-reader") { key } schedules(first: 100) { totalCount } }')).data).toMatchObject({ schedule: null });
     expect((await as('acme', '{ schedule(key: "scoped") { paused runs { totalCount } } }')).data).toEqual({ schedule: { paused: false, runs: { totalCount: 0 } } });
   });
@@ -50,14 +50,14 @@ describe('scopes', () => {
   it('upsert and trigger need an enqueue scope matching the task name (FORBIDDEN naming the field)', async () => {
     expect((await as('demoOnly', UPSERT, input('demo-ok', 'demo.echo'))).errors).toBeUndefined();
     const refused = await as('demoOnly', UPSERT, input('math-refused', 'math.copysign', [1, -1]));
-    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(errorCodes(refused.errors)).toEqual(['FORBIDDEN']);
     expect(refused.errors?.[0]?.extensions?.field).toBe('input.task.name');
-    expect(codes(await as('noEnqueue', UPSERT, input('no-enqueue')))).toEqual(['FORBIDDEN']);
+    expect(errorCodes((await as('noEnqueue', UPSERT, input('no-enqueue'))).errors)).toEqual(['FORBIDDEN']);
     // A math schedule made by a broader key: demoOnly may pause it, not fire it.
     expect((await as('acme', UPSERT, input('math-by-acme', 'math.copysign', [1, -1]))).errors).toBeUndefined();
-    expect(codes(await as('demoOnly', 'mutation { pauseSchedule(key: "math-by-acme") { paused } }'))).toEqual([]);
+    expect(errorCodes((await as('demoOnly', 'mutation { pauseSchedule(key: "math-by-acme") { paused } }')).errors)).toEqual([]);
     const trigger = await as('demoOnly', 'mutation { triggerSchedule(key: "math-by-acme") { id } }');
-    expect(codes(trigger)).toEqual(['FORBIDDEN']);
+    expect(errorCodes(trigger.errors)).toEqual(['FORBIDDEN']);
     expect(trigger.errors?.[0]?.extensions?.field).toBe('key');
     expect((await as('demoOnly', 'mutation { triggerSchedule(key: "demo-ok") { name } }')).data).toEqual({ triggerSchedule: { name: 'demo.echo' } });
     expect((await as('acme', '{ schedule(key: "math-by-acme") { runs { totalCount } } }')).data).toEqual({ schedule: { runs: { totalCount: 0 } } });
@@ -69,12 +69,12 @@ describe('scopes', () => {
     const minted = await as('acme', 'mutation($ids: [ID!]!) { createReadToken(taskIds: $ids) { token } }', { ids: [id] });
     const token = (minted.data?.createReadToken as { token: string }).token;
     const read = (query: string, variables: Record<string, unknown> = {}): Promise<Res> => env.server.post({ query, variables }, bearer(token));
-    expect(codes(await read('{ schedule(key: "scoped") { key } }'))).toEqual(['FORBIDDEN']);
-    expect(codes(await read('{ schedules { totalCount } }'))).toEqual(['FORBIDDEN']);
-    expect(codes(await read(UPSERT, input('by-token')))).toEqual(['FORBIDDEN']);
+    expect(errorCodes((await read('{ schedule(key: "scoped") { key } }')).errors)).toEqual(['FORBIDDEN']);
+    expect(errorCodes((await read('{ schedules { totalCount } }')).errors)).toEqual(['FORBIDDEN']);
+    expect(errorCodes((await read(UPSERT, input('by-token'))).errors)).toEqual(['FORBIDDEN']);
     const own = await read('query($id: ID!) { taskResult(id: $id) { id scheduledFor schedule { key } } }', { id });
     expect(own.data).toEqual({ taskResult: { id, scheduledFor: null, schedule: null } });
-    expect(codes(own)).toEqual(['FORBIDDEN']);
+    expect(errorCodes(own.errors)).toEqual(['FORBIDDEN']);
   });
 });
 
@@ -93,7 +93,7 @@ describe('tenants', () => {
     ];
     for (const probe of probes) {
       const [foreign, none] = [await as('globex', probe), await as('globex', probe.replace('shared-key', 'never-existed'))];
-      const seen = (r: Res): unknown => ({ status: r.status, data: r.data, codes: codes(r), fields: r.errors?.map((e) => e.extensions?.field) });
+      const seen = (r: Res): unknown => ({ status: r.status, data: r.data, codes: errorCodes(r.errors), fields: r.errors?.map((e) => e.extensions?.field) });
       expect(seen(foreign)).toEqual(seen(none));
       expect(JSON.stringify(foreign)).not.toContain('acme');
     }
