@@ -13,6 +13,9 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** The header reverse proxies append the client's address to (TRUSTED_PROXY_HEADER). */
+export type ForwardingHeader = 'x-forwarded-for' | 'forwarded';
+
 /** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`): what TRUSTED_PROXIES takes. */
 export function isAddressOrRange(entry: string): boolean {
   const [address = '', bits, extra] = entry.split('/');
@@ -130,6 +133,12 @@ const envSchema = z.object({
   TRUSTED_PROXIES: list
     .default([])
     .refine((entries) => entries.every(isAddressOrRange), 'must be IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), comma-separated'),
+  /**
+   * The header the trusted proxies append the client to: `x-forwarded-for` (nginx, most load
+   * balancers) or `forwarded` (RFC 7239 `for=`, e.g. Envoy, HAProxy's option forwarded). Only that
+   * one is read: the other is whatever the client sent.
+   */
+  TRUSTED_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
   /** Bearer token that `/metrics` requires; unset: `/metrics` is open (with auth on: closed, see docs/auth.md). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Enqueues per second one principal may make (a burst of twice that); 0: no limit. */
@@ -206,8 +215,10 @@ export interface AuthConfig {
   /** Undefined: a secret kept in the database. */
   readonly readTokenSecret: string | undefined;
   readonly corsOrigins: readonly string[];
-  /** Reverse proxies whose X-Forwarded-For names the client (addresses and CIDR ranges). */
+  /** Reverse proxies whose forwarding header names the client (addresses and CIDR ranges). */
   readonly trustedProxies: readonly string[];
+  /** The header those proxies append the client to. */
+  readonly trustedProxyHeader: ForwardingHeader;
   readonly metricsToken: string | undefined;
   /** Enqueues per second per principal; 0: unlimited. */
   readonly enqueueRatePerS: number;
@@ -292,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       readTokenSecret: e.READ_TOKEN_SECRET,
       corsOrigins: e.CORS_ORIGINS,
       trustedProxies: e.TRUSTED_PROXIES,
+      trustedProxyHeader: e.TRUSTED_PROXY_HEADER,
       metricsToken: e.METRICS_TOKEN,
       enqueueRatePerS: e.ENQUEUE_RATE_PER_S,
       maxSubscriptionsPerPrincipal: e.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,

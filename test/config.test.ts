@@ -107,6 +107,9 @@ describe('loadConfig', () => {
     for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129', '10.0.0.0/x']) {
       expect(configError({ TRUSTED_PROXIES: bad })).toMatchObject({ code: 'CONFIG_INVALID', field: 'TRUSTED_PROXIES' });
     }
+    expect(loadConfig({}).auth.trustedProxyHeader).toBe('x-forwarded-for');
+    expect(loadConfig({ TRUSTED_PROXY_HEADER: 'forwarded' }).auth.trustedProxyHeader).toBe('forwarded');
+    expect(configError({ TRUSTED_PROXY_HEADER: 'x-real-ip' })).toMatchObject({ code: 'CONFIG_INVALID', field: 'TRUSTED_PROXY_HEADER' });
   });
 
   it('accepts a heartbeat under the lease', () => {

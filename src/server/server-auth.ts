@@ -63,7 +63,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
   const limiter = createPrincipalLimits({ enqueueRatePerS: config.auth.enqueueRatePerS, maxSubscriptionsPerPrincipal: config.auth.maxSubscriptionsPerPrincipal });
   const throttle = createFailedAuthThrottle(options.failedAuth ?? { maxFailures: 10, windowMs: 60_000 });
   const watch: CredentialWatch = createCredentialWatch({ stillValid: (p) => authenticator.stillValid(p), log, intervalMs: options.recheckMs });
-  const auth = createTransportAuth({ credentials: authenticator, throttle, log, addressOf: clientAddresses(config.auth.trustedProxies) });
+  const auth = createTransportAuth({ credentials: authenticator, throttle, log, addressOf: clientAddresses(config.auth.trustedProxies, config.auth.trustedProxyHeader) });
   const principals = new WeakMap<object, Principal>();
   return {
     on: true,

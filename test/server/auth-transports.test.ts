@@ -275,6 +275,32 @@ describe('failed authentications behind a reverse proxy (TRUSTED_PROXIES)', () =
     }
   });
 
+  it('with TRUSTED_PROXY_HEADER=forwarded, counts each client Forwarded names, and believes no X-Forwarded-For', async () => {
+    const server = await startTestServer({
+      env: { AUTH_MODE: 'on', TRUSTED_PROXIES: '127.0.0.1,::1', TRUSTED_PROXY_HEADER: 'forwarded' },
+      app: { auth: { failedAuth: { maxFailures: 3, windowMs: 60_000 } } },
+    });
+    try {
+      const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
+      const from = (forwarded: string, forwardedFor: string): AuthTransports => {
+        const t = createAuthTransports(server.url, { headers: { forwarded, 'x-forwarded-for': forwardedFor } });
+        made.push(t);
+        return t;
+      };
+      // The guesser rotates X-Forwarded-For; its proxy's Forwarded names it each time.
+      for (let i = 0; i < 3; i += 1) {
+        const guess = await from('for="203.0.113.1:5000";proto=http', `198.51.100.${i}`).post('{ __typename }', undefined, bearer(`tw_guess${i}`));
+        expect(errorCodes(guess.errors)).toEqual(['UNAUTHENTICATED']);
+      }
+      expect((await from('for=203.0.113.1', '198.51.100.50').post('{ __typename }', undefined, bearer(good))).status).toBe(429);
+      expect((await from('for=203.0.113.1', '198.51.100.51').ws({ authorization: `Bearer ${good}` }).closed).code).toBe(4429);
+      // Another client behind the same proxy: served.
+      expect(await from('for="[2001:db8::2]:6000"', '203.0.113.1').post('{ __typename }', undefined, bearer(good))).toMatchObject({ status: 200, data: { __typename: 'Query' } });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('believes no X-Forwarded-For by default: rotating it does not dodge the throttle', async () => {
     const server = await startTestServer({ env: { AUTH_MODE: 'on' }, app: { auth: { failedAuth: { maxFailures: 3, windowMs: 60_000 } } } });
     try {
