@@ -19,6 +19,11 @@ export interface AppMetricsOptions {
   queue: Queue;
   /** The subscription fan-out's counters (app.stats). */
   stats: FanOutStats;
+  /**
+   * The channels this server LISTENs on only while someone watches (src/server/live/on-demand-listener.ts),
+   * by name: each `listening` is 1 or 0. None in a process without a GraphQL server.
+   */
+  listeners?: Readonly<Record<string, { readonly listening: number }>>;
   log: Logger;
   /** This process's worker, when it runs one: its attempts are counted and timed. */
   runner?: Runner;
@@ -136,6 +141,18 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       },
     });
   };
+  const listeners = Object.entries(options.listeners ?? {});
+  if (listeners.length > 0) {
+    new Gauge({
+      name: 'taskwire_listening',
+      help: 'Whether this server LISTENs on a notification channel now (1), or stopped after its idle grace with nobody watching (0).',
+      labelNames: ['channel'],
+      registers,
+      collect() {
+        for (const [channel, listener] of listeners) this.set({ channel }, listener.listening);
+      },
+    });
+  }
   statCounter('taskwire_task_events_received_total', 'Task changes announced to this server by NOTIFY.', 'events');
   statCounter('taskwire_subscription_reads_total', 'Database reads made to feed subscriptions (one per batch of changes).', 'readQueries');
   statCounter('taskwire_subscription_deliveries_total', 'Task states handed to subscribers (one per subscriber per state).', 'delivered');

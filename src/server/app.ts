@@ -13,6 +13,9 @@ import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
 import type { EventLogFanoutStats } from './live/log-fanout.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
+import { BULK_CHANNEL } from '../queue/bulk-actions/channel.js';
+import { EVENTS_CHANNEL } from '../queue/events.js';
+import { WORKFLOWS_CHANNEL } from '../queue/workflows/channel.js';
 import type { Runner } from '../worker/runner.js';
 import { createOperationContexts } from './context.js';
 import { useCsrfPrevention } from './csrf.js';
@@ -98,7 +101,13 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log, ...idle });
   const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log, ...idle });
   const bulkActionHub = createBulkActionHub({ sql: deps.db.sql, bulkActions: deps.queue.bulkActions, log: deps.log, ...idle });
-  const metrics = createAppMetrics({ queue: deps.queue, stats: hub.stats, log: deps.log, runner: options.runner });
+  const metrics = createAppMetrics({
+    queue: deps.queue,
+    stats: hub.stats,
+    listeners: { [EVENTS_CHANNEL]: hub.stats, [WORKFLOWS_CHANNEL]: workflowHub.stats, [BULK_CHANNEL]: bulkActionHub.stats },
+    log: deps.log,
+    runner: options.runner,
+  });
   const auth = createServerAuth(deps, options.auth);
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });

@@ -15,7 +15,8 @@ beforeAll(async () => {
   server = await startTestServer({ runner: false });
   // Only the default queue: tasks elsewhere stay PENDING, for the queue depth and age.
   runner = server.deps.createRunner({ ...FAST_RUNNER, queues: ['default'] });
-  app = buildApp(server.deps, { runner });
+  // A short idle grace, so that the listening gauge is seen to fall back to 0.
+  app = buildApp(server.deps, { runner, listenIdleMs: 100 });
   const { url } = await app.start(0, '127.0.0.1');
   base = url.slice(0, -'/graphql'.length);
   await runner.start();
@@ -72,6 +73,7 @@ describe('GET /metrics', () => {
       taskwire_subscription_deliveries_total: 'counter',
       taskwire_events_listener_reconnects_total: 'counter',
       taskwire_worker_running_tasks: 'gauge',
+      taskwire_listening: 'gauge',
       // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
@@ -89,6 +91,8 @@ describe('GET /metrics', () => {
     expect(Math.abs(start - (Date.now() - performance.now()) / 1000)).toBeLessThan(5);
     expect(value(families, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(0);
     expect(value(families, 'nodejs_version_info', { version: process.version })).toBe(1);
+    // Nobody watches yet: no channel LISTENed on.
+    for (const channel of ['taskwire_events', 'taskwire_workflows', 'taskwire_bulk']) expect(sampleValue(families, 'taskwire_listening', { channel })).toBe(0);
   });
 
   it('counts enqueued, started and finished tasks by name, queue and outcome, and times them', async () => {
@@ -159,7 +163,7 @@ describe('GET /metrics', () => {
     expect(value(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBeGreaterThanOrEqual(2);
   });
 
-  it('shows open subscriptions and running tasks as they come and go', async () => {
+  it('shows open subscriptions, the channels listened on and running tasks as they come and go', async () => {
     const id = await enqueue({ name: 'demo.sleep', args: [60_000] });
     await waitForStatus(server.deps, id, 'RUNNING');
     const abort = new AbortController();
@@ -171,6 +175,8 @@ describe('GET /metrics', () => {
     const open = await scrape();
     expect(value(open, 'taskwire_subscriptions_open')).toBe(1);
     expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
+    expect(value(open, 'taskwire_listening', { channel: 'taskwire_events' })).toBe(1);
+    expect(value(open, 'taskwire_listening', { channel: 'taskwire_workflows' })).toBe(0);
 
     abort.abort();
     await server.deps.queue.cancelTask(id);
@@ -178,9 +184,13 @@ describe('GET /metrics', () => {
     await waitFor(
       async () => {
         const f = await scrape();
-        return value(f, 'taskwire_subscriptions_open') === 0 && value(f, 'taskwire_worker_running_tasks', { worker_id: runner.workerId }) === 0;
+        return (
+          value(f, 'taskwire_subscriptions_open') === 0 &&
+          value(f, 'taskwire_worker_running_tasks', { worker_id: runner.workerId }) === 0 &&
+          value(f, 'taskwire_listening', { channel: 'taskwire_events' }) === 0
+        );
       },
-      { message: 'the subscription and the task to be gone from /metrics' },
+      { message: 'the subscription, the task and the LISTEN (after its idle grace) to be gone from /metrics' },
     );
     const f = await scrape();
     expect(value(f, 'taskwire_tasks_finished_total', { name: 'demo.sleep', queue: 'default', outcome: 'cancelled' })).toBe(1);
