@@ -13,9 +13,6 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
-/** The header reverse proxies append the client's address to (TRUSTED_PROXY_HEADER). */
-export type ForwardingHeader = 'x-forwarded-for' | 'forwarded';
-
 /** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`): what TRUSTED_PROXIES takes. */
 export function isAddressOrRange(entry: string): boolean {
   const [address = '', bits, extra] = entry.split('/');
@@ -217,8 +214,8 @@ export interface AuthConfig {
   readonly corsOrigins: readonly string[];
   /** Reverse proxies whose forwarding header names the client (addresses and CIDR ranges). */
   readonly trustedProxies: readonly string[];
-  /** The header those proxies append the client to. */
-  readonly trustedProxyHeader: ForwardingHeader;
+  /** The header those proxies append the client to (src/server/client-address.ts reads it). */
+  readonly trustedProxyHeader: 'x-forwarded-for' | 'forwarded';
   readonly metricsToken: string | undefined;
   /** Enqueues per second per principal; 0: unlimited. */
   readonly enqueueRatePerS: number;

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import type { ForwardingHeader } from '../config.js';
+
+/** The header trusted proxies append the client's address to (TRUSTED_PROXY_HEADER). */
+export type ForwardingHeader = 'x-forwarded-for' | 'forwarded';
 
 /** The address a request comes from, as the failed-auth throttle and the auth logs see it. */
 export type ClientAddressOf = (req: IncomingMessage | undefined) => string;
