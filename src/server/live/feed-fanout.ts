@@ -149,7 +149,9 @@ export function createFeedFanout(o: {
         if (!s.take(page.events, page.position)) caughtUp.delete(s);
       }
       // Synchronously with the hand-out: a subscriber joining from here on gets the next page.
-      tail = page.position;
+      // Never back: a subscriber starting "now" while nobody followed the tail moved it to the
+      // feed's end, past a page read before that; everyone caught up since has all up to there.
+      if (!tail || compareFeedPositions(page.position, tail) > 0) tail = page.position;
       if (!next && page.held) schedulePoll(FEED_HELD_RETRY_MS);
     }
   }

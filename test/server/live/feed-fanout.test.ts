@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/logger.js';
-import { readFeed, type FeedEvent } from '../../../src/queue/event-feed.js';
+import { compareFeedPositions, readFeed, type FeedEvent } from '../../../src/queue/event-feed.js';
 import type { FeedPosition } from '../../../src/queue/event-log.js';
 import type { Queue } from '../../../src/queue/index.js';
 import { createFeedFanout } from '../../../src/server/live/feed-fanout.js';
@@ -247,6 +247,48 @@ describe('createFeedFanout', () => {
     } finally {
       fanout.close();
       await other.end();
+    }
+  });
+
+  it('never sets the tail back: a page read before a new start moved the tail on does not make the next read start behind it', async () => {
+    // Every read's `after`; a page is held after its read while `hold` is set.
+    const afters: FeedPosition[] = [];
+    let read!: () => void;
+    const readOnce = new Promise<void>((resolve) => (read = resolve));
+    let release!: () => void;
+    let hold: Promise<void> | undefined = new Promise<void>((resolve) => (release = resolve));
+    const queue: Pick<Queue, 'readFeed' | 'feedEnd'> = {
+      readFeed: async (p) => {
+        afters.push(p.after);
+        const page = await app.deps.queue.readFeed(p);
+        read();
+        if (hold) await hold;
+        return page;
+      },
+      feedEnd: () => app.deps.queue.feedEnd(),
+    };
+    const fanout = createFeedFanout({ queue, log: silentLogger, stats: newStats() });
+    try {
+      // A first subscriber from "now" follows the tail; its first tail read is held after reading.
+      const first = await fanout.watch({}, null);
+      await readOnce;
+      // It leaves; events are written; a second starts from "now": with nobody following the tail,
+      // the tail moves to the feed's end, past the held page.
+      await first.return?.();
+      const written = await writeEvents(3);
+      const second = await fanout.watch({}, null);
+      hold = undefined;
+      release();
+      fanout.poke();
+      await waitFor(() => afters.length >= 2 || undefined, { message: 'the tail read after the held page' });
+      // Before: the held page set the tail back to where it ended, and the next read started there.
+      expect(compareFeedPositions(afters.at(-1)!, written.at(-1)!.position)).toBeGreaterThanOrEqual(0);
+      // The second subscriber gets what comes after its start, and nothing from before it.
+      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
+      fanout.poke();
+      expect((await take(second, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
     }
   });
 });
