@@ -9,7 +9,6 @@ export interface PlanNode {
   'Subplan Name'?: string;
   'Parent Relationship'?: string;
   'Actual Total Time'?: number;
-  'Index Cond'?: string;
   Filter?: string;
   /** With `buffers`: the blocks the node and those under it found in shared buffers, and read. */
   'Shared Hit Blocks'?: number;

@@ -127,15 +127,14 @@ describe('claimLimitedTasks', () => {
       SELECT gen_random_uuid(), 'demo.echo', 'keyed', 'A', now() - interval '1 hour' + g * interval '1 microsecond'
       FROM generate_series(1, 100000) g`;
     const [b] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'keyed', concurrencyKey: 'B' }]);
-    // At once, as what the claim reads: far fewer blocks than one per task of key A (blocksOf;
-    // ~3,600–4,500 here, nearly all the look for keyless tasks, which still reads the queue's
-    // waiting tasks: docs/flow-control.md), and each key's tasks by a probe of tasks_key_claim_idx:
-    // the only walk of tasks_queue_claim_idx is that look (a key's probe walking it read A's
-    // 100,000 again to reach B).
-    const plans = await autoExplain(app.database.url, (c) => claimLimitedTasks(c, { workerId: 'w', limit: 10, queue: 'keyed', leaseMs: 30_000 }), { buffers: true });
-    const claimPlan = plans.at(-1)?.plan;
-    expect((claimPlan?.['Shared Hit Blocks'] ?? 0) + (claimPlan?.['Shared Read Blocks'] ?? 0)).toBeLessThan(20_000);
-    const walks = planNodes(claimPlan).filter((n) => n['Index Name'] === 'tasks_queue_claim_idx');
+    // At once, as what the claim reads (not milliseconds: a clock on a shared machine can fail a
+    // right plan): far fewer blocks than one per task of key A (~3,000–4,000 here, nearly all the
+    // look for keyless tasks, which still reads the queue's waiting tasks: docs/flow-control.md), and
+    // each key's tasks by a probe of tasks_key_claim_idx: the only walk of tasks_queue_claim_idx is
+    // that look (a key's probe walking it read A's 100,000 again to reach B).
+    const plan = await lastPlan((c) => claimLimitedTasks(c, { workerId: 'w', limit: 10, queue: 'keyed', leaseMs: 30_000 }));
+    expect(blocksOf(plan)).toBeLessThan(20_000);
+    const walks = planNodes(plan).filter((n) => n['Index Name'] === 'tasks_queue_claim_idx');
     expect(walks.map((n) => n.Filter)).toEqual(['(concurrency_key IS NULL)']);
     const claim = await claimLimitedTasks(app.sql, { workerId: 'w', limit: 10, queue: 'keyed', leaseMs: 30_000 });
     expect(claim.tasks.map((t) => t.concurrencyKey).sort()).toEqual(['A', 'A', 'B']);
@@ -239,13 +238,16 @@ describe('runner and flow control', () => {
 });
 
 /**
- * The blocks the last statement `run` sends touches (a SQL function's body included), as
- * auto_explain counts them, in a transaction rolled back: how much of the table a claim walks, which
- * a clock on a shared machine cannot say reliably.
+ * The plan of the last statement `run` sends, as auto_explain logs it with the blocks each node
+ * touched (a SQL function's body counted in its caller's node), in a transaction rolled back.
  */
-async function blocksOf(run: (c: ReservedSql) => Promise<unknown>): Promise<number> {
-  const last = (await autoExplain(app.database.url, run, { buffers: true })).at(-1)?.plan;
-  return (last?.['Shared Hit Blocks'] ?? 0) + (last?.['Shared Read Blocks'] ?? 0);
+async function lastPlan(run: (c: ReservedSql) => Promise<unknown>): Promise<PlanNode | undefined> {
+  return (await autoExplain(app.database.url, run, { buffers: true })).at(-1)?.plan;
+}
+
+/** The blocks a plan's statement touched, found in shared buffers or read. */
+function blocksOf(plan: PlanNode | undefined): number {
+  return (plan?.['Shared Hit Blocks'] ?? 0) + (plan?.['Shared Read Blocks'] ?? 0);
 }
 
 /** A plan's nodes, depth first. */
@@ -256,10 +258,10 @@ function planNodes(n: PlanNode | undefined): PlanNode[] {
 /** The tasks a claim of 2 would take and the blocks its statement touches (rolled back). */
 async function claimBlocks(p: { someHeld: boolean }): Promise<{ ids: string[]; blocks: number }> {
   let ids: string[] = [];
-  const blocks = await blocksOf(async (c) => {
+  const plan = await lastPlan(async (c) => {
     ids = (await claimTasks(c, { workerId: 'w', limit: 2, queues: [], leaseMs: 30_000, ...p })).map((t) => t.id);
   });
-  return { ids, blocks };
+  return { ids, blocks: blocksOf(plan) };
 }
 
 describe('claimTasks while some queue is held', () => {
@@ -274,8 +276,7 @@ describe('claimTasks while some queue is held', () => {
       { name: 'demo.echo', queue: 'open-a' },
     ]);
     await app.sql`ANALYZE tasks`;
-    // Quickly as blocks touched, not milliseconds (a clock on a shared machine can fail a right
-    // plan): the claim in claim order walks the paused backlog's ~50,000 index entries to skip them
+    // Quickly as blocks touched, not milliseconds (see above): the claim in claim order walks the paused backlog's ~50,000 index entries to skip them
     // (~52,000 blocks here), the walk by queue a probe per queue (~100–1,200 blocks, the writes included).
     const walking = await claimBlocks({ someHeld: false });
     const skipping = await claimBlocks({ someHeld: true });
