@@ -22,19 +22,20 @@ export interface ClaimParams {
  * order with FOR UPDATE SKIP LOCKED, so concurrent workers never wait on each other or
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
  * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
- * Walks tasks_claim_idx (priority DESC, run_after, id WHERE status IN PENDING/RETRYING) in order, with
- * or without planner statistics (taskwire_claim_order). A worker of every queue with nothing held
- * (the common case) claims through taskwire_claim (drizzle/0018_claim_function.sql), the same
- * statement with its plan cached; a worker of some queues keeps a plan made for its queues.
+ * A worker of every queue with nothing held (the common case) claims through taskwire_claim
+ * (drizzle/0018_claim_function.sql): tasks_claim_idx (priority DESC, run_after, id WHERE status IN
+ * PENDING/RETRYING) walked in order, with or without planner statistics, its plan cached.
  * Queues that are paused or limited (a row in `queues`, docs/flow-control.md) are left out: the
  * limited ones are claimed under their queue's lock by claimLimitedTasks
  * (src/queue/queue-control/sql/claim-limited-tasks.ts), so that a limit holds across workers;
  * the `held` list is read once per statement (an InitPlan over the small queues table).
- * While some queue is held (`someHeld`), walking tasks_claim_idx would scan that queue's whole
- * backlog to skip it on every claim (360 ms per claim behind 200,000 held tasks); then the claim
- * walks the distinct waiting queues instead (a skip scan of tasks_queue_claim_idx, one probe per
- * queue), takes and locks the first `limit` tasks of each queue that is not held, and keeps the
- * first `limit` of those in claim order — the same tasks the plain claim would take.
+ * Walking tasks_claim_idx would read every task ahead in claim order that the claim cannot take: a
+ * held queue's whole backlog, skipped on every claim (360 ms per claim behind 200,000 held tasks),
+ * or, for a worker of some queues, every other queue's. So a worker of some queues probes each of
+ * its queues, and while some queue is held (`someHeld`) a worker of every queue probes each
+ * waiting queue (a skip scan of tasks_queue_claim_idx); either takes and locks the first `limit`
+ * tasks of each queue that is not held and keeps the first `limit` of those in claim order — the
+ * same tasks the claim order would give.
  */
 const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' });
 
@@ -51,7 +52,8 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
       WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
     ),
-    ${p.someHeld ? byQueue(exec, queues, p.limit) : inClaimOrder(exec, queues, p.limit)},
+    ${queues.length > 0 ? namedQueues(exec, queues) : waitingQueues(exec)},
+    ${firstOfEachQueue(exec, p.limit)},
     changed AS (
       UPDATE tasks t SET
         status = 'RUNNING',
@@ -87,44 +89,47 @@ function columnsOf(columns: readonly { name: string }[]): TaskColumns {
   return found;
 }
 
-/**
- * `next`: the first `limit` unheld waiting tasks in claim order, walking tasks_claim_idx, through
- * taskwire_claim_order (drizzle/0016_claim_order.sql), which is planned with bitmap scans,
- * sequential scans and sorts off: without statistics PostgreSQL guessed ~90 waiting tasks and
- * read and sorted all of them for a claim of 500 (425 ms at 100,000 pending, bench/tools/claim-plan.ts).
- */
-function inClaimOrder(exec: Executor, queues: string[], limit: number): Fragment {
-  return exec`
-    next AS (
-      SELECT id FROM taskwire_claim_order(${queues}::text[], (SELECT names FROM held)::text[], ${limit}::int) AS c(id)
-    )` as unknown as Fragment;
-}
-
-/** `next`, queue by queue: a skip scan over the waiting queues of tasks_queue_claim_idx, held ones left out. */
-function byQueue(exec: Executor, queues: string[], limit: number): Fragment {
+/** `listed`: the distinct waiting queues, a skip scan of tasks_queue_claim_idx (one probe per queue). */
+function waitingQueues(exec: Executor): Fragment {
   return exec`
     -- ORDER BY the index's whole order: with only min(queue) the planner preferred
     -- tasks_queue_id_idx, filtering out every finished task of the queues it passes.
-    waiting_queues(q) AS (
+    listed(q) AS (
       (SELECT queue FROM tasks WHERE status IN ('PENDING', 'RETRYING')
        ORDER BY queue, priority DESC NULLS LAST, run_after, id LIMIT 1)
       UNION ALL
       SELECT (SELECT queue FROM tasks WHERE status IN ('PENDING', 'RETRYING') AND queue > w.q
               ORDER BY queue, priority DESC NULLS LAST, run_after, id LIMIT 1)
-      FROM waiting_queues w WHERE w.q IS NOT NULL
-    ),
+      FROM listed w WHERE w.q IS NOT NULL
+    )` as unknown as Fragment;
+}
+
+/** `listed`: a worker's own queues, each once. */
+function namedQueues(exec: Executor, queues: string[]): Fragment {
+  return exec`listed(q) AS (SELECT DISTINCT q FROM unnest(${queues}::text[]) AS u(q))` as unknown as Fragment;
+}
+
+/**
+ * `next` from `listed`, queue by queue: the first `limit` waiting tasks of each listed queue that is
+ * not held, locked, then the first `limit` of those in claim order — the tasks the claim order would
+ * give, without walking other queues' tasks.
+ */
+function firstOfEachQueue(exec: Executor, limit: number): Fragment {
+  return exec`
     candidates AS (
-      SELECT c.id, c.priority, c.run_after FROM waiting_queues w
+      SELECT c.id, c.priority, c.run_after FROM listed w
       CROSS JOIN LATERAL (
+        -- tasks_queue_claim_idx, and only it: the queue as a range that leads the order. With
+        -- queue = w.q, depending on ANALYZE's sample the planner took tasks_claim_idx (every queue
+        -- in claim order) and filtered it by queue, walking other queues' backlogs for each queue
+        -- (~100,000 blocks behind 50,000 paused tasks; test/queue/queue-control.test.ts).
         SELECT id, priority, run_after FROM tasks
-        WHERE queue = w.q AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
-        ORDER BY priority DESC NULLS LAST, run_after, id
+        WHERE queue >= w.q AND queue <= w.q AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
+        ORDER BY queue, priority DESC NULLS LAST, run_after, id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
       ) c
-      WHERE w.q IS NOT NULL
-        AND w.q <> ALL ((SELECT names FROM held)::text[])
-        AND (cardinality(${queues}::text[]) = 0 OR w.q = ANY(${queues}::text[]))
+      WHERE w.q IS NOT NULL AND w.q <> ALL ((SELECT names FROM held)::text[])
     ),
     next AS (
       SELECT id FROM candidates ORDER BY priority DESC NULLS LAST, run_after, id LIMIT ${limit}
