@@ -238,11 +238,17 @@ describe('runner and flow control', () => {
 });
 
 /**
- * The plan of the last statement `run` sends, as auto_explain logs it with the blocks each node
- * touched (a SQL function's body counted in its caller's node), in a transaction rolled back.
+ * The plans auto_explain logs while `run` runs, with the blocks each node touched, in a transaction
+ * rolled back: a SQL function's body first (its blocks counted again in its caller's node), the
+ * caller's statement last.
  */
+async function plansOf(run: (c: ReservedSql) => Promise<unknown>): Promise<PlanNode[]> {
+  return (await autoExplain(app.database.url, run, { buffers: true })).map((p) => p.plan);
+}
+
+/** The plan of the last statement `run` sends (see plansOf). */
 async function lastPlan(run: (c: ReservedSql) => Promise<unknown>): Promise<PlanNode | undefined> {
-  return (await autoExplain(app.database.url, run, { buffers: true })).at(-1)?.plan;
+  return (await plansOf(run)).at(-1);
 }
 
 /** The blocks a plan's statement touched, found in shared buffers or read. */
@@ -255,13 +261,14 @@ function planNodes(n: PlanNode | undefined): PlanNode[] {
   return n ? [n, ...(n.Plans ?? []).flatMap(planNodes)] : [];
 }
 
-/** The tasks a claim of 2 would take, the blocks its statement touches and the indexes it walks (rolled back). */
+/** The tasks a claim of 2 would take, the blocks its statement touches and the indexes it and the functions it calls walk (rolled back). */
 async function claimBlocks(p: { someHeld: boolean }): Promise<{ ids: string[]; blocks: number; indexes: string[] }> {
   let ids: string[] = [];
-  const plan = await lastPlan(async (c) => {
+  const plans = await plansOf(async (c) => {
     ids = (await claimTasks(c, { workerId: 'w', limit: 2, queues: [], leaseMs: 30_000, ...p })).map((t) => t.id);
   });
-  return { ids, blocks: blocksOf(plan), indexes: planNodes(plan).flatMap((n) => (n['Index Name'] ? [n['Index Name']] : [])) };
+  const indexes = plans.flatMap((plan) => planNodes(plan).flatMap((n) => (n['Index Name'] ? [n['Index Name']] : [])));
+  return { ids, blocks: blocksOf(plans.at(-1)), indexes };
 }
 
 describe('claimTasks while some queue is held', () => {
@@ -283,8 +290,9 @@ describe('claimTasks while some queue is held', () => {
     expect(walking.ids).toEqual([open[0]?.id, open[1]?.id]);
     expect(walking.blocks).toBeGreaterThan(10_000);
     // ANALYZE samples the table, and the plan can change with the sample: a queue's probe written
-    // `queue = $q` took tasks_claim_idx (every queue in claim order, filtered) after about one
-    // ANALYZE in seven here, walking the backlog again (~100,000 blocks). Eight samples.
+    // inline as `queue = $q` took tasks_claim_idx (every queue in claim order, filtered) after about
+    // one ANALYZE in seven here, walking the backlog again (~100,000 blocks); the probe is now
+    // taskwire_queue_head (drizzle/0023_queue_head_function.sql). Eight samples.
     for (let sample = 0; sample < 8; sample++) {
       if (sample > 0) await app.sql`ANALYZE tasks`;
       const skipping = await claimBlocks({ someHeld: true });
@@ -326,6 +334,13 @@ describe('claimTasks for a worker of some queues', () => {
     }
     const claimed = await claimTasks(app.sql, { workerId: 'w', limit: 10, queues: ['mine-a', 'mine-b'], leaseMs: 30_000 });
     expect(claimed.map((t) => t.id)).toEqual([mine[1]?.id, mine[0]?.id, mine[2]?.id]);
+
+    // A claim of 500 from the busy queue, with statistics: the head of tasks_queue_claim_idx, not a
+    // bitmap scan of the whole queue and a sort (what the probe written inline as a range took).
+    const indexes = new Set<string>();
+    const plans = await plansOf((c) => claimTasks(c, { workerId: 'w', limit: 500, queues: ['busy'], leaseMs: 30_000 }));
+    for (const n of plans.flatMap((plan) => planNodes(plan))) if (n['Index Name']) indexes.add(n['Index Name']);
+    expect([...indexes].sort()).toEqual(['tasks_pkey', 'tasks_queue_claim_idx']);
 
     // A limited queue's claim (under its lock, claimLimitedTasks) probes its queue the same way.
     await app.deps.queue.queueControl.setLimits('mine-c', { concurrency: 5 });

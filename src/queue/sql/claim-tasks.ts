@@ -118,17 +118,9 @@ function firstOfEachQueue(exec: Executor, limit: number): Fragment {
   return exec`
     candidates AS (
       SELECT c.id, c.priority, c.run_after FROM listed w
-      CROSS JOIN LATERAL (
-        -- tasks_queue_claim_idx, and only it: the queue as a range that leads the order. With
-        -- queue = w.q, depending on ANALYZE's sample the planner took tasks_claim_idx (every queue
-        -- in claim order) and filtered it by queue, walking other queues' backlogs for each queue
-        -- (~100,000 blocks behind 50,000 paused tasks; test/queue/queue-control.test.ts).
-        SELECT id, priority, run_after FROM tasks
-        WHERE queue >= w.q AND queue <= w.q AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
-        ORDER BY queue, priority DESC NULLS LAST, run_after, id
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED
-      ) c
+      -- The queue's head of tasks_queue_claim_idx and nothing else, whatever the planner knows
+      -- (drizzle/0023_queue_head_function.sql says what it took when written inline).
+      CROSS JOIN LATERAL taskwire_queue_head(w.q, ${limit}::int) c
       WHERE w.q IS NOT NULL AND w.q <> ALL ((SELECT names FROM held)::text[])
     ),
     next AS (

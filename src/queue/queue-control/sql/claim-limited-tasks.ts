@@ -166,12 +166,10 @@ function claimInOrder(tx: Sql, p: LimitedClaimParams): Fragment {
   return tx`
     WITH ${budgetCtes(tx, p.queue, p.limit, false)},
     next AS (
-      -- tasks_queue_claim_idx, and only it: the queue as a range that leads the order (with
-      -- queue = $q the planner could take tasks_claim_idx and filter it, reading every other
-      -- queue's waiting task ahead of this one's; src/queue/sql/claim-tasks.ts)
+      -- tasks_claim_idx, filtered by queue, or tasks_queue_claim_idx, as the planner picks
       SELECT id, NULL::text AS key, 0 AS ord FROM tasks
-      WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now() AND queue >= ${p.queue} AND queue <= ${p.queue}
-      ORDER BY queue, priority DESC NULLS LAST, run_after, id
+      WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now() AND queue = ${p.queue}
+      ORDER BY priority DESC NULLS LAST, run_after, id
       LIMIT (SELECT n FROM budget)
       FOR UPDATE SKIP LOCKED
     ),
@@ -230,11 +228,10 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
       ) c
       UNION ALL
       -- Keyless tasks of the queue: not held by the per-key limit; they take turns as key "ord 0".
-      -- tasks_queue_claim_idx (the queue as a range, as in claimInOrder), filtered: see docs/flow-control.md.
       SELECT id, NULL, 0, row_number() OVER (ORDER BY priority DESC NULLS LAST, run_after, id), priority, run_after FROM (
         SELECT id, priority, run_after FROM tasks
-        WHERE queue >= ${p.queue} AND queue <= ${p.queue} AND concurrency_key IS NULL AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
-        ORDER BY queue, priority DESC NULLS LAST, run_after, id
+        WHERE queue = ${p.queue} AND concurrency_key IS NULL AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
+        ORDER BY priority DESC NULLS LAST, run_after, id
         LIMIT (SELECT n FROM budget)
       ) keyless
     ),
