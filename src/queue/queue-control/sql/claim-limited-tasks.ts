@@ -228,12 +228,10 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
       ) c
       UNION ALL
       -- Keyless tasks of the queue: not held by the per-key limit; they take turns as key "ord 0".
-      SELECT id, NULL, 0, row_number() OVER (ORDER BY priority DESC NULLS LAST, run_after, id), priority, run_after FROM (
-        SELECT id, priority, run_after FROM tasks
-        WHERE queue = ${p.queue} AND concurrency_key IS NULL AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
-        ORDER BY priority DESC NULLS LAST, run_after, id
-        LIMIT (SELECT n FROM budget)
-      ) keyless
+      -- A walk of the queue's head of tasks_queue_claim_idx, whatever the planner knows (inline, with
+      -- statistics it was a sequential scan of the whole table: drizzle/0024_keyless_head_function.sql).
+      SELECT id, NULL, 0, row_number() OVER (ORDER BY priority DESC NULLS LAST, run_after, id), priority, run_after
+      FROM taskwire_keyless_head(${p.queue}, (SELECT n FROM budget)::int) keyless
     ),
     picked AS (
       SELECT id, key, ord FROM candidates ORDER BY rn, ord, priority DESC, run_after, id LIMIT (SELECT n FROM budget)
