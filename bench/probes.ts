@@ -5,7 +5,7 @@
  *  2. the plan of the claim's selection (tasks_claim_idx) as a custom and as a generic
  *     (prepared, cached) plan, before and after the table has statistics: the bare SELECT,
  *     as the planner sees it; bench/tools/claim-plan.ts measures the claim statements the core
- *     sends (taskwire_claim_order, issue 17) at 100,000 pending;
+ *     sends (taskwire_claim, taskwire_queue_head; issue 17) at 100,000 pending;
  *  3. the drain rate of 20,000 tasks at concurrency 10 and 50, without and with ANALYZE.
  */
 import postgres from 'postgres';

@@ -5,6 +5,7 @@ import { claimLimitedTasks } from '../../src/queue/queue-control/index.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { EnqueueInput } from '../../src/queue/index.js';
 import { defineTask } from '../../src/worker/define-task.js';
+import { blocksOf, indexesOf, planNodes } from '../helpers/explained-plans.js';
 import { createQueueTestApp, releaseStubborn, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -260,24 +261,13 @@ async function lastPlan(run: (c: ReservedSql) => Promise<unknown>): Promise<Plan
   return (await plansOf(run)).at(-1);
 }
 
-/** The blocks a plan's statement touched, found in shared buffers or read. */
-function blocksOf(plan: PlanNode | undefined): number {
-  return (plan?.['Shared Hit Blocks'] ?? 0) + (plan?.['Shared Read Blocks'] ?? 0);
-}
-
-/** A plan's nodes, depth first. */
-function planNodes(n: PlanNode | undefined): PlanNode[] {
-  return n ? [n, ...(n.Plans ?? []).flatMap(planNodes)] : [];
-}
-
 /** The tasks a claim of 2 would take, the blocks its statement touches and the indexes it and the functions it calls walk (rolled back). */
 async function claimBlocks(p: { someHeld: boolean }): Promise<{ ids: string[]; blocks: number; indexes: string[] }> {
   let ids: string[] = [];
   const plans = await plansOf(async (c) => {
     ids = (await claimTasks(c, { workerId: 'w', limit: 2, queues: [], leaseMs: 30_000, ...p })).map((t) => t.id);
   });
-  const indexes = plans.flatMap((plan) => planNodes(plan).flatMap((n) => (n['Index Name'] ? [n['Index Name']] : [])));
-  return { ids, blocks: blocksOf(plans.at(-1)), indexes };
+  return { ids, blocks: blocksOf(plans.at(-1)), indexes: indexesOf(plans) };
 }
 
 describe('claimTasks while some queue is held', () => {
@@ -346,10 +336,8 @@ describe('claimTasks for a worker of some queues', () => {
 
     // A claim of 500 from the busy queue, with statistics: the head of tasks_queue_claim_idx, not a
     // bitmap scan of the whole queue and a sort (what the probe written inline as a range took).
-    const indexes = new Set<string>();
     const plans = await plansOf((c) => claimTasks(c, { workerId: 'w', limit: 500, queues: ['busy'], leaseMs: 30_000 }));
-    for (const n of plans.flatMap((plan) => planNodes(plan))) if (n['Index Name']) indexes.add(n['Index Name']);
-    expect([...indexes].sort()).toEqual(['tasks_pkey', 'tasks_queue_claim_idx']);
+    expect([...new Set(indexesOf(plans))].sort()).toEqual(['tasks_pkey', 'tasks_queue_claim_idx']);
 
     // A limited queue's claim (under its lock, claimLimitedTasks) probes its queue the same way.
     await app.deps.queue.queueControl.setLimits('mine-c', { concurrency: 5 });
