@@ -76,7 +76,7 @@ function forwardedFor(value: string): string[] {
   };
   const endElement = (): void => {
     endPair();
-    if (filled) hops.push(node === undefined ? 'unknown' : nodeAddress(node));
+    if (filled) hops.push(node === undefined ? 'unknown' : withoutPort(node));
     node = undefined;
     filled = false;
   };
@@ -106,14 +106,21 @@ function unquoted(v: string): string {
   return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v;
 }
 
-/** A `for=` node without its port: `[2001:db8::17]:4711` → `2001:db8::17`, `192.0.2.43:47011` → `192.0.2.43`. */
-function nodeAddress(node: string): string {
-  if (node.startsWith('[')) {
-    const end = node.indexOf(']');
-    return end > 0 ? node.slice(1, end) : node;
+/**
+ * A host or node without its port, as a Host header or a `Forwarded` `for=` writes it:
+ * `[2001:db8::17]:4711` → `2001:db8::17`, `192.0.2.43:47011` → `192.0.2.43`, `localhost:4000` →
+ * `localhost`. One colon is `name:port` or `ipv4:port` (an IPv6 address with a port is bracketed),
+ * so more colons are an IPv6 address, left whole. The colons are counted rather than asked of
+ * isIP: `isIP('127.0.0.1:4000')` tries node's IPv6 pattern, whose first use compiles it (8 ms on a
+ * quiet machine, ~50 ms on a busy one: a fresh server's first request waited for it).
+ */
+export function withoutPort(value: string): string {
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    return end > 0 ? value.slice(1, end) : value;
   }
-  const colon = node.indexOf(':');
-  return colon > 0 && node.indexOf(':', colon + 1) === -1 ? node.slice(0, colon) : node;
+  const colon = value.indexOf(':');
+  return colon > 0 && value.indexOf(':', colon + 1) === -1 ? value.slice(0, colon) : value;
 }
 
 /** `::ffff:10.1.2.3` (an IPv4 peer on a dual-stack socket) as `10.1.2.3`, so IPv4 ranges match it. */

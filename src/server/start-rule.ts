@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
+import { withoutPort } from './client-address.js';
 
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -11,9 +12,7 @@ LOOPBACK.addAddress('::1', 'ipv6');
  * IPv6 address and a `:port` after a name are ignored.
  */
 export function isLoopbackHost(host: string): boolean {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') >= 0 ? h.indexOf(']') : undefined);
-  else if (isIP(h) === 0 && h.includes(':')) h = h.slice(0, h.lastIndexOf(':'));
+  let h = withoutPort(host.trim().toLowerCase());
   if (h.endsWith('.')) h = h.slice(0, -1);
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (h.startsWith('::ffff:')) h = h.slice('::ffff:'.length);

@@ -35,11 +35,11 @@ function run(args: string[], env: Record<string, string>, timeoutMs = 30_000): P
 }
 
 describe('isLoopbackHost', () => {
-  it.each(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', 'LOCALHOST', 'app.localhost', '::ffff:127.0.0.1', 'localhost:4000', '[::1]:4000'])(
+  it.each(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', 'LOCALHOST', 'app.localhost', '::ffff:127.0.0.1', 'localhost:4000', '[::1]:4000', '127.0.0.1:4000', 'app.localhost:80'])(
     '%s is loopback',
     (host) => expect(isLoopbackHost(host)).toBe(true),
   );
-  it.each(['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', '128.0.0.1', 'example.com', 'localhost.example.com', '::2', ''])('%s is not', (host) =>
+  it.each(['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', '128.0.0.1', 'example.com', 'localhost.example.com', '::2', '', '10.0.0.1:4000', 'example.com:4000', '[::2]:4000', '::ffff:127.0.0.1:4000'])('%s is not', (host) =>
     expect(isLoopbackHost(host)).toBe(false),
   );
 });
