@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
@@ -53,13 +53,40 @@ async function newPage(): Promise<Page> {
 }
 
 /**
- * GraphiQL's page inlines megabytes of script, parsed on every load: on a loaded machine (CI runs
- * two test files at a time) its load event can take longer than a page's default 10 s.
+ * GraphiQL's page loads ~9 MB of script (two files, gzipped), parsed and run on every first visit
+ * to an origin. Idle that takes 0.4–3 s, beside the rolling-deploy test 3–5 s; one CI run took over
+ * 30 s on a busy machine. The wait is long enough for that, and when it still runs out it says what
+ * the page was waiting for, so that a slow machine and a hung request can be told apart.
  */
-const GRAPHIQL_LOAD_MS = 30_000;
+const GRAPHIQL_LOAD_MS = 75_000;
+/** For the tests that open GraphiQL: room for two slow loads besides their own waits. */
+const GRAPHIQL_TEST_MS = 180_000;
+/** GraphiQL's own steps after its load (React's first render, the schema read, Monaco's editors): seconds on a busy machine. */
+const GRAPHIQL_UI_MS = 30_000;
 
 async function openGraphiQL(page: Page, url: string): Promise<void> {
-  await page.goto(url, { timeout: GRAPHIQL_LOAD_MS });
+  const started = performance.now();
+  const pending = new Map<Request, number>();
+  const finished: string[] = [];
+  const since = (): string => `${Math.round(performance.now() - started)} ms`;
+  const onRequest = (request: Request): void => void pending.set(request, performance.now());
+  const onDone = (request: Request): void => {
+    if (pending.delete(request)) finished.push(`${request.method()} ${request.url().replace(/\?.*/, '')} at ${since()}${request.failure() ? ` (${request.failure()?.errorText})` : ''}`);
+  };
+  page.on('request', onRequest);
+  page.on('requestfinished', onDone);
+  page.on('requestfailed', onDone);
+  try {
+    await page.goto(url, { timeout: GRAPHIQL_LOAD_MS });
+  } catch (error) {
+    const state = await page.evaluate(() => document.readyState).catch(() => 'unknown');
+    const waiting = [...pending].map(([r, at]) => `${r.method()} ${r.url().replace(/\?.*/, '')} (asked at ${Math.round(at - started)} ms)`);
+    throw new Error(`GraphiQL did not load in ${since()}: readyState ${state}; finished ${finished.join(', ') || 'nothing'}; still waiting on ${waiting.join(', ') || 'nothing'}`, { cause: error });
+  } finally {
+    page.off('request', onRequest);
+    page.off('requestfinished', onDone);
+    page.off('requestfailed', onDone);
+  }
 }
 
 async function signIn(page: Page, token: string): Promise<void> {
@@ -95,7 +122,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await server?.close();
     });
 
-    it('the dashboard asks for a token, refuses a wrong one, then lists the tenant\'s tasks and follows them live', async () => {
+    it('the dashboard asks for a token, refuses a wrong one, then lists the tenant\'s tasks and follows them live', { timeout: GRAPHIQL_TEST_MS }, async () => {
       const token = await mint('dashboard-user');
       const earlier = await enqueueAs(token, [5, -1]);
       const page = await newPage();
@@ -125,10 +152,10 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
         if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
       });
       await openGraphiQL(page, `${base}/graphql`);
-      await waitFor(() => statuses.length > 0, { message: 'GraphiQL to read the schema' });
+      await waitFor(() => statuses.length > 0, { timeoutMs: GRAPHIQL_UI_MS, message: 'GraphiQL to read the schema' });
       expect(statuses.every((status) => status === 200)).toBe(true);
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
-      await page.locator('#taskwire-sign-out').waitFor();
+      await page.locator('#taskwire-sign-out').waitFor({ timeout: GRAPHIQL_UI_MS });
 
       // Sign out: the page starts over and asks again.
       await page.goto(`${base}/dashboard`);
@@ -153,10 +180,10 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await page.close();
     });
 
-    it('GraphiQL asks for a token, keeps it, and sends it on HTTP and in graphql-ws connection_init', async () => {
+    it('GraphiQL asks for a token, keeps it, and sends it on HTTP and in graphql-ws connection_init', { timeout: GRAPHIQL_TEST_MS }, async () => {
       const page = await newPage();
       await openGraphiQL(page, `${base}/graphql`);
-      await page.locator('#taskwire-sign-in[open]').waitFor({ timeout: 20_000 });
+      await page.locator('#taskwire-sign-in[open]').waitFor({ timeout: GRAPHIQL_UI_MS });
       await page.locator('#taskwire-sign-in input[name="token"]').fill('wrong');
       await page.locator('#taskwire-sign-in button[type="submit"]').click();
       await page.locator('#taskwire-sign-in-error').filter({ hasText: 'refused' }).waitFor();
@@ -164,7 +191,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       const token = await mint('graphiql-user');
       await page.locator('#taskwire-sign-in input[name="token"]').fill(token);
       await Promise.all([page.waitForEvent('load', { timeout: GRAPHIQL_LOAD_MS }), page.locator('#taskwire-sign-in button[type="submit"]').click()]);
-      await page.locator('#taskwire-sign-out').waitFor({ timeout: 20_000 });
+      await page.locator('#taskwire-sign-out').waitFor({ timeout: GRAPHIQL_UI_MS });
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
 
       // The page's WebSocket (as GraphiQL gets it) puts the token into connection_init: acknowledged, and a subscription runs.
@@ -192,8 +219,8 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       // And GraphiQL's own run of a subscription (over its graphql-ws client) shows the task.
       const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
       await openGraphiQL(page, `${base}/graphql?query=${encodeURIComponent(query)}`);
-      await page.locator('.graphiql-execute-button').click();
-      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+      await page.locator('.graphiql-execute-button').click({ timeout: GRAPHIQL_UI_MS });
+      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: GRAPHIQL_UI_MS });
       expect(await page.locator('.graphiql-response').textContent()).toContain(id);
       await page.close();
     });
@@ -239,7 +266,7 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await open?.close();
     });
 
-    it('the dashboard and GraphiQL work as before: no sign-in, no sign-out, no token sent', async () => {
+    it('the dashboard and GraphiQL work as before: no sign-in, no sign-out, no token sent', { timeout: GRAPHIQL_TEST_MS }, async () => {
       const page = await newPage();
       const authorizations: (string | undefined)[] = [];
       page.on('request', (request) => {
@@ -255,8 +282,8 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
 
       const query = `subscription { taskStatusChanged(id: "${id}") { id status } }`;
       await openGraphiQL(page, `${openBase}/graphql?query=${encodeURIComponent(query)}`);
-      await page.locator('.graphiql-execute-button').click();
-      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+      await page.locator('.graphiql-execute-button').click({ timeout: GRAPHIQL_UI_MS });
+      await page.locator('.graphiql-response').filter({ hasText: 'SUCCEEDED' }).waitFor({ timeout: GRAPHIQL_UI_MS });
       expect(await page.locator('#taskwire-sign-in').count()).toBe(0);
       expect(await page.locator('#taskwire-sign-out').count()).toBe(0);
       expect(authorizations.length).toBeGreaterThan(0);
