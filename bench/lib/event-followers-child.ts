@@ -58,7 +58,16 @@ export interface FollowersFinished {
   feedFirstRun: Float64Array;
   /** Latest first event after the restart over the resuming connections; null if none resumed. */
   backAt: number | null;
+  /** Each resuming connection's restart, wall-clock ms: its close seen, its new socket's connection_ack, its first event after it. */
+  restarts: RestartTimes[];
   loopDelay: { p50: number; p99: number; max: number };
+}
+
+export interface RestartTimes {
+  kind: 'taskEvents' | 'feed';
+  lostAt: number | null;
+  ackedAt: number | null;
+  backAt: number | null;
 }
 
 export type FollowersReply = { type: 'ready' } | { type: 'following' } | FollowersPoll | { type: 'failover'; resuming: number } | FollowersFinished | { type: 'error'; error: string };
@@ -68,6 +77,7 @@ const send = (reply: FollowersReply): void => {
 };
 
 const connections: ResumableConnection[] = [];
+const feedConnections = new Set<ResumableConnection>();
 let resuming: ResumableConnection[] = [];
 let taskStats: FollowerStats | undefined;
 let taskFollowers: ReturnType<typeof followTasks>[] = [];
@@ -88,6 +98,7 @@ function follow(r: Extract<FollowersRequest, { type: 'follow' }>): void {
   feedFollowers = Array.from({ length: r.feeds }, () => {
     const conn = new ResumableConnection(r.url);
     connections.push(conn);
+    feedConnections.add(conn);
     const s = createFollowerStats(index);
     feedStats.push(s);
     return followFeed(conn, r.startCursor, s);
@@ -142,6 +153,12 @@ function finish(r: Extract<FollowersRequest, { type: 'finish' }>): FollowersFini
     feedLatency: merge((s) => s.latency.values()),
     feedFirstRun: merge((s) => s.firstRun.values()),
     backAt: back.length > 0 ? Math.max(...back) : null,
+    restarts: resuming.map((c) => ({
+      kind: feedConnections.has(c) ? 'feed' : 'taskEvents',
+      lostAt: c.lostAt ?? null,
+      ackedAt: c.ackedAt ?? null,
+      backAt: c.backAt ?? null,
+    })),
     loopDelay: (loop ?? watchLoopDelay()).stop(),
   };
 }

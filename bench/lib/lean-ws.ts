@@ -28,6 +28,8 @@ export interface SubscriptionClient {
   subscribe(payload: { query: string; variables?: Record<string, unknown> }, sink: LeanSink): () => void;
   on(event: 'closed', listener: (close: { code: number; reason: string }) => void): void;
   dispose(): Promise<void>;
+  /** Wall-clock ms of the server's `connection_ack` (the lean client's; graphql-ws's client does not say). */
+  readonly ackedAt?: number | undefined;
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -51,6 +53,7 @@ class LeanClient implements SubscriptionClient {
   private nextId = 1;
   private upgraded = false;
   private acked = false;
+  ackedAt: number | undefined;
   private closed: { code: number; reason: string } | undefined;
   private head: Buffer = Buffer.alloc(0);
   private readonly key = randomBytes(16).toString('base64');
@@ -198,6 +201,7 @@ class LeanClient implements SubscriptionClient {
       case 'connection_ack':
         if (this.acked) return this.protocolError('a second connection_ack', 4400);
         this.acked = true;
+        this.ackedAt = performance.timeOrigin + performance.now();
         for (const op of this.ops.values()) {
           if (op.pending !== undefined) this.send(op.pending);
           op.pending = undefined;

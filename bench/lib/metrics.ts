@@ -9,6 +9,8 @@ export const M = {
   gqlEnqueueRate: 'enqueueTask over HTTP',
   gqlCeilingRate: '{__typename} over HTTP',
   gqlEnqueueRateAuth: 'enqueueTask over HTTP, auth on (API key)',
+  gqlEnqueueRateLean: 'enqueueTask over HTTP, lean client',
+  gqlCeilingRateLean: '{__typename} over HTTP, lean client',
   liveP50: 'enqueueTask → subscriber sees SUCCEEDED p50',
   liveP99: 'enqueueTask → subscriber sees SUCCEEDED p99',
   fanOutP50: 'change → every subscriber sees it p50',

@@ -65,6 +65,11 @@ export class ResumableConnection {
     return sub;
   }
 
+  /** Wall-clock ms of the current socket's `connection_ack` (lean client only). */
+  get ackedAt(): number | undefined {
+    return this.client.ackedAt;
+  }
+
   /** Subscriptions not yet at their proper end. */
   get openCount(): number {
     return this.subs.filter((s) => !s.done).length;

@@ -41,6 +41,8 @@ export function ratios(r: Results): RatioLine[] {
   }
   push('drain rate with history ÷ on an empty table (same repetition of h)', historyDrainRatio(r));
   push('enqueueTask ÷ {__typename} ceiling', div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRate), r.median('taskwire', 'graphql-enqueue', M.gqlCeilingRate)));
+  // The same with the lean client (bench/lib/lean-http.ts): what the server's own cost makes of it.
+  push('enqueueTask ÷ {__typename} ceiling, lean client', div(r.median('taskwire', 'graphql-enqueue', M.gqlEnqueueRateLean), r.median('taskwire', 'graphql-enqueue', M.gqlCeilingRateLean)));
   // Issue 12: what authentication costs, both sides measured in the same run (alternating order).
   push('enqueueTask over HTTP: auth on ÷ auth off', authEnqueueRatio(r));
   push('fan-out p99: auth on ÷ auth off', authFanOutRatio(r));

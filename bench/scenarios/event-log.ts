@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { askEach, exitChild, startChildren } from '../lib/child-ipc.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
-import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest } from '../lib/event-followers-child.js';
+import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest, RestartTimes } from '../lib/event-followers-child.js';
 import { gql } from '../lib/graphql-client.js';
 import { describeLoopDelay } from '../lib/loop-delay.js';
 import { M } from '../lib/metrics.js';
@@ -9,7 +9,7 @@ import { freshDatabase } from '../lib/pg.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
 import { wallNow } from '../lib/resumable-ws.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
-import { Samples } from '../lib/stats.js';
+import { Samples, summarize } from '../lib/stats.js';
 import { describeCheck, isExact, sumChecks, type ExpectedRows, type TallyCheck } from '../lib/version-tally.js';
 import { range, waitUntil } from '../lib/wait.js';
 import { createTaskwireSystem, NOOP_TASK, type TaskwireSystem } from '../systems/taskwire.js';
@@ -191,6 +191,7 @@ async function runOnce(
     );
     rec.notes.push(`event log: taskEvents ${describeCheck(taskCheck)}; ${finished.reduce((k, f) => k + f.taskReplayed, 0)} replayed (ENQUEUED and after the restart)`);
     rec.notes.push(`event log: feeds ${describeCheck(feedCheck)}; ${finished.reduce((k, f) => k + f.feedReplayed, 0)} replayed after the restart`);
+    rec.notes.push(`event log: the restart, ms after the SIGKILL, p50 / max over the resuming connections: ${describeRestarts(finished.flatMap((f) => f.restarts), killedAt)}`);
   }
   if (!isExact(taskCheck) || !isExact(feedCheck)) {
     throw new Error(`event log: events lost or repeated — taskEvents: ${describeCheck(taskCheck)}; taskEventFeed: ${feedChecks.map(describeCheck).join(' | ')}`);
@@ -237,6 +238,26 @@ async function expectedForTasks(sql: Sql, watched: readonly string[]): Promise<E
     SELECT task_id::text AS id, min(version)::int AS lo, max(version)::int AS hi, count(*)::int AS n
     FROM task_events WHERE task_id = ANY(${watched as string[]}::uuid[]) GROUP BY task_id`;
   return toExpectedRows(rows);
+}
+
+/**
+ * Where a failover's time goes, per kind of connection: the close seen (the kernel's reset of the
+ * killed server's sockets), the standby's `connection_ack` on the new socket (connect, upgrade,
+ * connection_init), the first event after it (resubscribe, the replay's read and its delivery).
+ */
+function describeRestarts(restarts: RestartTimes[], killedAt: number): string {
+  const span = (xs: (number | null)[]): string => {
+    const after = xs.flatMap((x) => (x === null ? [] : [x - killedAt]));
+    if (after.length === 0) return 'n/a';
+    const { median, max } = summarize(after);
+    return `${median.toFixed(0)} / ${max.toFixed(0)}`;
+  };
+  return (['taskEvents', 'feed'] as const)
+    .map((kind) => {
+      const of = restarts.filter((r) => r.kind === kind);
+      return `${kind} (${of.length}): close seen ${span(of.map((r) => r.lostAt))}, acked ${span(of.map((r) => r.ackedAt))}, first event ${span(of.map((r) => r.backAt))}`;
+    })
+    .join('; ');
 }
 
 /** Every event after a feed position, per task. */

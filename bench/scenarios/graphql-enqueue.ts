@@ -1,21 +1,12 @@
 import { AUTH_ON_ENV, createBenchKey } from '../lib/auth.js';
-import { ENQUEUE, gql } from '../lib/graphql-client.js';
+import { ENQUEUE, gql, hammer } from '../lib/graphql-client.js';
+import { leanHttpClient, type LeanHttpClient } from '../lib/lean-http.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
 import type { ChildJob, Recorder } from '../lib/protocol.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { range } from '../lib/wait.js';
 import { NOOP_TASK } from '../systems/taskwire.js';
-
-/** `clients` keep-alive loops share `total` requests; returns the seconds they took. */
-async function hammer(clients: number, total: number, request: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(range(0, clients).map(async () => {
-    while (next < total) await request(next++);
-  }));
-  return (performance.now() - t0) / 1000;
-}
 
 /**
  * Slices per side when auth on and off are compared: short runs in the order off, on, on, off,
@@ -66,6 +57,21 @@ export async function graphqlEnqueueScenario(job: ChildJob, rec: Recorder): Prom
       rec.add(M.gqlEnqueueRate, 'req/s', (slice * SLICES) / seconds.off);
       rec.add(M.gqlEnqueueRateAuth, 'req/s', (slice * SLICES) / seconds.on);
       if (rep % 2 === 1) await ceiling();
+      // The same two kinds through the lean client (bench/lib/lean-http.ts), one connection per
+      // loop: node's fetch costs the harness ~300–400 µs of CPU per request on the cores the server
+      // uses, about as much as the server's answer to `{__typename}`, so the lines above measure
+      // both. Reported beside them, not instead (issue 17's targets were set with fetch).
+      const lean = range(0, clients).map(() => leanHttpClient(off.url));
+      try {
+        const leanEnqueue = (i: number, c: number): Promise<unknown> => (lean[c] as LeanHttpClient).request(ENQUEUE, { input: { name: NOOP_TASK, args: [i] } });
+        const leanTypename = (_i: number, c: number): Promise<unknown> => (lean[c] as LeanHttpClient).request('{ __typename }');
+        const leanCeiling = async (): Promise<void> => rec.add(M.gqlCeilingRateLean, 'req/s', total / (await hammer(clients, total, leanTypename)));
+        if (rep % 2 === 0) await leanCeiling();
+        rec.add(M.gqlEnqueueRateLean, 'req/s', total / (await hammer(clients, total, leanEnqueue)));
+        if (rep % 2 === 1) await leanCeiling();
+      } finally {
+        for (const c of lean) c.close();
+      }
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
       await db.drop();

@@ -8,13 +8,15 @@
  * V8's compiler and GC threads) and the main thread's context switches. Rounds alternate
  * the lines; medians of the rounds. N requests per line and round (default 2,000), ROUNDS
  * (default 3), FILTER (only the lines whose label contains it). With BASE_ROOT set, the same servers from that checkout too (A/B in one run). With PROFILE_DIR set, the servers write V8 CPU profiles under it (`off/`, `on/`).
+ * With CLIENT=lean, the 10 clients are the harness's lean HTTP client (bench/lib/lean-http.ts, one connection each) instead of fetch.
  */
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { AUTH_ON_ENV, createBenchKey } from '../lib/auth.js';
 import { clusterCpuUs, processCpuUs, procStat } from '../lib/cpu.js';
-import { ENQUEUE, gql } from '../lib/graphql-client.js';
+import { ENQUEUE, gql, hammer } from '../lib/graphql-client.js';
+import { leanHttpClient, type LeanHttpClient } from '../lib/lean-http.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { summarize } from '../lib/stats.js';
@@ -55,36 +57,35 @@ function switchesOf(pid: number): number {
   return [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-async function hammer(total: number, request: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(range(0, CLIENTS).map(async () => {
-    while (next < total) await request(next++);
-  }));
-  return (performance.now() - t0) / 1000;
-}
-
 const pg = await startBenchPostgres();
 const servers: ServerProcess[] = [];
 try {
   const url = await createDatabase(pg.adminUrl, 'http_cost');
   await migrateDatabase(url);
   const key = await createBenchKey(url, ['tasks:enqueue']);
-  const lines: [string, ServerProcess, (i: number) => Promise<unknown>][] = [];
+  const lines: [string, ServerProcess, (i: number, client: number) => Promise<unknown>][] = [];
+  // CLIENT=lean: the harness's lean HTTP client (bench/lib/lean-http.ts), one connection per client loop; else fetch.
+  const poster = (target: string): ((client: number, query: string, variables?: Record<string, unknown>, authorization?: string) => Promise<unknown>) => {
+    if (process.env.CLIENT !== 'lean') return (_client, query, variables, authorization) => gql(target, query, variables, authorization);
+    const clients = range(0, CLIENTS).map(() => leanHttpClient(target));
+    return (client, query, variables, authorization) => (clients[client] as LeanHttpClient).request(query, variables, authorization);
+  };
   for (const [root, suffix] of [[process.cwd(), ''], ...(BASE_ROOT ? [[BASE_ROOT, ' (base)']] : [])] as [string, string][]) {
     const [off, on] = (await Promise.all([
       startServerProcess(root, { databaseUrl: url, server: true, worker: false }, PROFILE_DIR && `${PROFILE_DIR}/off${suffix ? '-base' : ''}`),
       startServerProcess(root, { databaseUrl: url, server: true, worker: false, env: { ...AUTH_ON_ENV } }, PROFILE_DIR && `${PROFILE_DIR}/on${suffix ? '-base' : ''}`),
     ])) as [ServerProcess, ServerProcess];
     servers.push(off, on);
+    // The ceiling line runs on the enqueue line's connections: lines take turns, never overlap.
+    const [postOff, postOn] = [poster(off.url), poster(on.url)];
     lines.push(
-      [`enqueueTask, auth off${suffix}`, off, (i) => gql(off.url, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } })],
-      [`enqueueTask, auth on (API key)${suffix}`, on, (i) => gql(on.url, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }, key)],
-      [`{__typename}, auth off${suffix}`, off, () => gql(off.url, '{ __typename }')],
+      [`enqueueTask, auth off${suffix}`, off, (i, c) => postOff(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } })],
+      [`enqueueTask, auth on (API key)${suffix}`, on, (i, c) => postOn(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }, key)],
+      [`{__typename}, auth off${suffix}`, off, (_i, c) => postOff(c, '{ __typename }')],
     );
   }
   lines.splice(0, lines.length, ...lines.filter(([label]) => label.includes(FILTER)));
-  for (const [, , call] of lines) await hammer(WARMUP, call);
+  for (const [, , call] of lines) await hammer(CLIENTS, WARMUP, call);
   const results = new Map<string, { server: number[]; sys: number[]; main: number[]; switches: number[]; client: number[]; pg: number[]; rate: number[]; commits: number[] }>();
   const stats = postgres(url, { max: 1 });
   const [{ data_directory: dataDir }] = (await stats`SHOW data_directory`) as unknown as [{ data_directory: string }];
@@ -101,7 +102,7 @@ try {
       const w0 = switchesOf(server.pid);
       const p0 = clusterCpuUs(postmaster);
       const c0 = process.cpuUsage();
-      const seconds = await hammer(N, call);
+      const seconds = await hammer(CLIENTS, N, call);
       const c1 = process.cpuUsage(c0);
       const p1 = clusterCpuUs(postmaster);
       const s1 = processCpuUs(server.pid);
