@@ -54,7 +54,16 @@ function followEvents(id, from) {
     // down) is a drop to resume from.
     final: () => failed || TERMINAL.includes(lastStatus),
     reconnecting: () => view.setState('off', 'reconnecting…'),
-    complete: () => failed || view.setState('ended', 'finished'),
+    complete: () => {
+      if (failed) return;
+      // "finished" claims the whole log is on screen: events still waiting for their frame
+      // (a finished task's replay ends in the same burst as it starts) are shown first.
+      if (frame) {
+        cancelAnimationFrame(frame);
+        flush();
+      }
+      view.setState('ended', 'finished');
+    },
   });
 
   async function loadEarlier() {
