@@ -36,9 +36,14 @@ describe('taskwire dev', () => {
       },
       { timeoutMs: 20_000, message: 'the waiting tasks to succeed' },
     );
-    const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-    expect(metric(text, 'taskwire_tasks_started_total')).toBe(WAITING);
-    expect(metric(text, 'taskwire_tasks_finished_total')).toBe(WAITING);
+    // The process counts a finish once it has read its commit's reply, which the database shows
+    // first: on a busy machine the rows can be SUCCEEDED a moment before the counter moves.
+    const metricsUrl = url.replace(/\/graphql$/, '/metrics');
+    const counts = async () => {
+      const text = await (await fetch(metricsUrl)).text();
+      return { started: metric(text, 'taskwire_tasks_started_total'), finished: metric(text, 'taskwire_tasks_finished_total') };
+    };
+    await expect.poll(counts, { timeout: 10_000 }).toEqual({ started: WAITING, finished: WAITING });
     expect(await dev.stop()).toBe(0);
     dev = undefined;
   });
