@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
+import { withWrongSecret } from '../helpers/auth-credentials.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const JWT_SECRET = 'the-api-jwt-secret-at-least-32-characters';
@@ -77,7 +78,7 @@ describe('createAuthenticator, AUTH_MODE=on', () => {
       [auth, `Basic ${Buffer.from('a:b').toString('base64')}`],
       [auth, key.key],
       [auth, `Bearer ${key.key} extra`],
-      [auth, `Bearer ${key.key.slice(0, -1)}${key.key.endsWith('A') ? 'B' : 'A'}`],
+      [auth, `Bearer ${withWrongSecret(key.key)}`],
       [auth, `Bearer ${revoked.key}`],
       [later, `Bearer ${key.key}`],
       [auth, `Bearer tw_${'0'.repeat(32)}_${'A'.repeat(43)}`],

@@ -53,6 +53,15 @@ export function unsignedJwt(claims: Record<string, unknown> = {}, header: Record
   return `${part({ alg: 'none', typ: 'JWT', ...header })}.${part(payload)}.`;
 }
 
+/**
+ * `key` with one character of its secret changed: well formed, its id real, its secret wrong. The
+ * change always differs from the original (a fixed replacement would leave a key that already ends
+ * in it unchanged, one key in 64).
+ */
+export function withWrongSecret(key: string): string {
+  return `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+}
+
 /** An API key of `tenant` (default scopes: tasks:read, tasks:enqueue). */
 export function createTestKey(sql: Sql, tenant: string, scopes: readonly string[] = ['tasks:read', 'tasks:enqueue']): Promise<CreatedApiKey> {
   return createApiKey(sql, { tenant, scopes });
