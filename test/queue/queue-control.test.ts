@@ -110,7 +110,9 @@ describe('claimLimitedTasks', () => {
   });
 
   it('starts at most rateLimit.max per window and says when the next window opens', async () => {
-    await app.deps.queue.queueControl.setLimits('r5', { rateLimit: { max: 5, perMs: 60_000 } });
+    // A day's window (the longest allowed): windows are aligned to the epoch, and a minute's boundary
+    // falling between the two claims (~1 run in 10,000) would open a fresh window for the second.
+    await app.deps.queue.queueControl.setLimits('r5', { rateLimit: { max: 5, perMs: 86_400_000 } });
     await app.deps.queue.enqueueMany(many(20, { queue: 'r5' }));
     const first = await claimLimitedTasks(app.sql, { workerId: 'w1', limit: 10, queue: 'r5', leaseMs: 30_000 });
     const second = await claimLimitedTasks(app.sql, { workerId: 'w2', limit: 10, queue: 'r5', leaseMs: 30_000 });
@@ -118,7 +120,7 @@ describe('claimLimitedTasks', () => {
     expect(second.tasks).toHaveLength(0);
     expect(second.held).toBe(true);
     expect(second.nextWindowInMs).toBeGreaterThan(0);
-    expect(second.nextWindowInMs).toBeLessThanOrEqual(60_000);
+    expect(second.nextWindowInMs).toBeLessThanOrEqual(86_400_000);
   });
 
   it('serves a lone key at once beside another key with 100,000 waiting (per-key limit, round-robin)', async () => {
@@ -167,7 +169,7 @@ describe('waitReasons', () => {
     await qc.pause('wp');
     await qc.setLimits('wc', { concurrency: 1 });
     await qc.setLimits('wk', { perKeyConcurrency: 1 });
-    await qc.setLimits('wr', { rateLimit: { max: 1, perMs: 3_600_000 } });
+    await qc.setLimits('wr', { rateLimit: { max: 1, perMs: 86_400_000 } }); // a day: no window boundary between claim and look
     const [later, paused, c1, c2, k1, k2, k3, r1, r2, free] = await app.deps.queue.enqueueMany([
       { name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) },
       { name: 'demo.echo', queue: 'wp' },
