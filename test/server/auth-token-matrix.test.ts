@@ -46,7 +46,7 @@ async function moreRefused(t: AuthTransports): Promise<{ credentials: [string, R
     taskId: task.id,
     credentials: [
       ['an expired API key', bearer(expired.key)],
-      ["an API key's id with another secret", bearer(`${good.key.slice(0, good.key.lastIndexOf('_') + 1)}${'A'.repeat(43)}`)],
+      ["an API key's id with another secret", bearer(`tw_${good.id.replaceAll('-', '')}_${'A'.repeat(43)}`)],
       ['a read token signed with another secret', bearer(forged)],
       ['a read token with alg none', bearer(unsignedJwt(readClaims, { typ: READ_TOKEN_HEADER_TYP }))],
       ["a read token whose payload was swapped (another tenant, the original signature)", bearer(`${header}.${part(readClaims)}.${signature}`)],
