@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -202,14 +203,45 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port free on 127.0.0.1 now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A TCP port free on 127.0.0.1 now, below the system's ephemeral range where it can: a port from
+ * `listen(0)` goes back to the pool that every other `listen(0)` and outgoing connection draws from,
+ * and one of them can take it before its new owner binds it (embedded PostgreSQL's remembered port
+ * at the next start, a test's server). A port below the range is taken only by asking for it.
+ */
+export async function freePort(): Promise<number> {
+  const first = Math.min(await ephemeralFirst(), 65_536);
+  for (let tries = 0; first - FIXED_PORTS_FROM > 1_000 && tries < 20; tries += 1) {
+    const port = FIXED_PORTS_FROM + randomInt(first - FIXED_PORTS_FROM);
+    // Never twice from one process: callers ask for several at once and bind them later.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if ((await listenOn(port)) === port) return port;
+    handedOut.delete(port);
+  }
+  return listenOn(0).then((port) => port ?? Promise.reject(new Error('no free port on 127.0.0.1')));
+}
+
+const handedOut = new Set<number>();
+
+/** Where freePort looks below the ephemeral range: above the well-known ports that dev machines run (5432, 8080, …). */
+const FIXED_PORTS_FROM = 20_000;
+
+/** The first port of the system's ephemeral range (Linux's ip_local_port_range; 32768 elsewhere, below macOS's 49152). */
+async function ephemeralFirst(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const first = Number.parseInt(range.trim().split(/\s+/)[0] ?? '', 10);
+  return Number.isInteger(first) && first > 0 ? first : 32_768;
+}
+
+/** Listens on `port` of 127.0.0.1 and closes again: the port it got, or undefined when it was taken. */
+function listenOn(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(address && typeof address === 'object' ? address.port : undefined));
     });
   });
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
-import { closedUrl, runCli, startCli } from './run-cli.js';
+import { CLOSED_URL, runCli, startCli } from './run-cli.js';
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -215,14 +215,13 @@ describe('usage, errors and exit codes', () => {
   });
 
   it('exits 3 when the server cannot be reached', async () => {
-    const url = await closedUrl();
     const [stats, enqueue] = await Promise.all([
-      runCli(['stats', '--url', url]),
-      runCli(['enqueue', 'demo.echo', '--wait'], { TASKWIRE_URL: url }),
+      runCli(['stats', '--url', CLOSED_URL]),
+      runCli(['enqueue', 'demo.echo', '--wait'], { TASKWIRE_URL: CLOSED_URL }),
     ]);
     for (const r of [stats, enqueue]) {
       expect(r.code).toBe(3);
-      expect(r.stderr.split('\n')[0]).toBe(`taskwire: CONNECTION_FAILED: Cannot reach ${url} (ECONNREFUSED)`);
+      expect(r.stderr.split('\n')[0]).toBe(`taskwire: CONNECTION_FAILED: Cannot reach ${CLOSED_URL} (ECONNREFUSED)`);
     }
   });
 });

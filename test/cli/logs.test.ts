@@ -4,7 +4,7 @@ import { createClient, type TaskEvent, type TaskwireClient } from '../../src/cli
 import { defineTask } from '../../src/worker/define-task.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';
-import { closedUrl, runCli, startCli } from './run-cli.js';
+import { CLOSED_URL, runCli, startCli } from './run-cli.js';
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -106,7 +106,7 @@ describe('taskwire logs', () => {
       runCli(['logs', failed.id, '--follow'], env),
       runCli(['logs', '01900000-0000-7000-8000-000000000000'], env),
       runCli(['logs', failed.id, '--timeout', '5'], env),
-      closedUrl().then((url) => runCli(['logs', failed.id, '--follow', '--url', url])),
+      runCli(['logs', failed.id, '--follow', '--url', CLOSED_URL]),
     ]);
     expect(followed.code).toBe(1);
     expect(followed.stdout).toBe('hello world\n{"n":1}\n');

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { taskwireBin } from '../helpers/spawned-code.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,11 +54,9 @@ export async function runCli(args: string[], env: Record<string, string> = {}, t
   }
 }
 
-/** A URL on 127.0.0.1 where nothing listens: a port that was free a moment ago. */
-export async function closedUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/graphql`;
-}
+/**
+ * A URL on 127.0.0.1 where nothing listens: port 2, which no server of ours takes and the system
+ * never hands out for port 0 (a port free a moment ago could be taken by any test's server before
+ * the command under test connects). Not port 1: fetch refuses it outright ("bad port").
+ */
+export const CLOSED_URL = 'http://127.0.0.1:2/graphql';

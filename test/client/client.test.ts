@@ -11,7 +11,7 @@ import {
 } from '../../src/client/index.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
-import { closedUrl } from '../cli/run-cli.js';
+import { CLOSED_URL } from '../cli/run-cli.js';
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -210,7 +210,7 @@ describe('cancel and retry', () => {
 describe('connection problems', () => {
   it('a refused connection is CONNECTION_FAILED; a URL that is not GraphQL is BAD_RESPONSE', async () => {
     const port = new URL(server.url).port;
-    const refused = createClient({ url: await closedUrl() });
+    const refused = createClient({ url: CLOSED_URL });
     const error = await rejectionOf(refused.get('01900000-0000-7000-8000-000000000000'));
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED' });
@@ -222,7 +222,7 @@ describe('connection problems', () => {
   });
 
   it('a watch gives up with CONNECTION_FAILED when the server never comes back', async () => {
-    const gone = createClient({ url: await closedUrl(), retry: { attempts: 2, baseMs: 10, maxMs: 20 } });
+    const gone = createClient({ url: CLOSED_URL, retry: { attempts: 2, baseMs: 10, maxMs: 20 } });
     const error = await rejectionOf(gone.wait('01900000-0000-7000-8000-000000000000'));
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED' });
     await gone.close();

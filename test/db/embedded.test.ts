@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { ConfigError } from '../../src/errors.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -96,5 +97,23 @@ describe('startEmbeddedPostgres', () => {
     cleanups.push(() => db.stop());
     expect(db).toMatchObject({ relocated: false, dataDir });
     expect((await answers(db)).one).toBe(1);
+  });
+});
+
+describe('freePort', () => {
+  it('hands out distinct ports below the ephemeral range, free to bind', async () => {
+    // Below the range, no listen(0) or outgoing connection of another test takes the port before its
+    // server binds it; asked for together, as the reliability tests do, they never repeat.
+    const [first] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number);
+    const ports = await Promise.all(Array.from({ length: 40 }, () => freePort()));
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const port of ports) expect(port).toBeLessThan(first as number);
+    const servers = await Promise.all(
+      ports.map((port) => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+        const server = createServer().once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve(server));
+      })),
+    );
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   });
 });
