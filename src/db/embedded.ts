@@ -189,18 +189,10 @@ function pgCtl(pgCtlPath: string, dataDir: string, owner: RunAs | undefined, log
 async function rememberedPort(root: string): Promise<number | undefined> {
   try {
     const port = Number((await readFile(path.join(root, 'port'), 'utf8')).trim());
-    return Number.isInteger(port) && port > 0 && (await isFree(port)) ? port : undefined;
+    return Number.isInteger(port) && port > 0 && (await listenOn(port)) === port ? port : undefined;
   } catch {
     return undefined;
   }
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /**
