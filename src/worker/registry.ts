@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../errors.js';
 import type { TaskCatalog } from '../queue/catalog.js';
 import { isTaskDefinition, type TaskDefinition } from './define-task.js';
 
@@ -46,8 +47,9 @@ function loadTypeScript(spec: string): Promise<void> {
 
 /**
  * Loads task definitions from modules (like Celery's `include`): every export that is a
- * TaskDefinition, or an array of them, is registered. Paths are relative to `cwd`. A TypeScript
- * module (`.ts`, `.mts`, `.cts`, `.tsx`) is loaded through tsx.
+ * TaskDefinition, or an array of them, is registered, from ES modules and CommonJS alike. Paths are
+ * relative to `cwd`. A TypeScript module (`.ts`, `.mts`, `.cts`, `.tsx`) is loaded through tsx.
+ * @throws ConfigError when a module exports no definition.
  */
 export async function loadTaskModules(modules: readonly string[], cwd = process.cwd()): Promise<TaskDefinition[]> {
   const found: TaskDefinition[] = [];
@@ -55,10 +57,17 @@ export async function loadTaskModules(modules: readonly string[], cwd = process.
     const url = spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(cwd, spec)).href : spec;
     if (TYPESCRIPT_MODULE.test(spec)) await loadTypeScript(spec);
     const mod = (await import(url)) as Record<string, unknown>;
-    for (const value of Object.values(mod)) {
+    // A CommonJS module (a .ts or .js file in a package without "type": "module", as `npm init`
+    // makes it) arrives as `default`: its module.exports, whose properties are the exports.
+    const exported = [...Object.values(mod), ...(typeof mod.default === 'object' && mod.default !== null ? Object.values(mod.default) : [])];
+    const before = found.length;
+    for (const value of exported) {
       if (isTaskDefinition(value)) found.push(value);
       else if (Array.isArray(value)) found.push(...value.filter(isTaskDefinition));
     }
+    // Loading a module that defines nothing is a mistake (a wrong path, a forgotten export): say so
+    // rather than start a worker that runs none of the tasks it was meant to.
+    if (found.length === before) throw new ConfigError(`TASK_MODULES: ${spec} exports no task definition (export the result of defineTask)`);
   }
   // A module may export the same definition twice (named and default).
   return [...new Set(found)];

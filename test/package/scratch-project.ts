@@ -61,7 +61,8 @@ export async function packTarball(dir: string): Promise<string> {
 export async function createScratchProject(tarball: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'taskwire-scratch-'));
   await chmod(dir, 0o755);
-  await writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'scratch', private: true, type: 'module' }, null, 2)}\n`);
+  // As `npm init -y` writes it (npm 11): CommonJS, so a task module in `tasks.ts` is CommonJS too.
+  await writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'scratch', private: true, type: 'commonjs' }, null, 2)}\n`);
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: dir, timeoutMs: 400_000 });
   if (installed.code !== 0) throw new Error(`npm install ${tarball} failed (${installed.code}):\n${installed.stderr.slice(-3000)}`);
   return dir;
