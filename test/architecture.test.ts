@@ -36,7 +36,7 @@ describe('layering', () => {
     'config.ts': ['errors.ts'],
     db: [...SHARED, 'errors.ts', 'config.ts', 'logger.ts'],
     queue: ['db', ...SHARED, 'errors.ts', 'logger.ts', 'service.ts'],
-    worker: ['queue', 'db', 'logger.ts', 'service.ts', ...SHARED],
+    worker: ['queue', 'db', 'errors.ts', 'logger.ts', 'service.ts', ...SHARED],
     'deps.ts': ['config.ts', 'db', 'queue', 'worker', 'logger.ts', 'service.ts'],
     metrics: ['queue', 'worker', 'logger.ts'],
     // Credentials, principals and scopes: below the GraphQL layer and the server, above the core.
