@@ -165,16 +165,18 @@ function pgCtl(pgCtlPath: string, dataDir: string, owner: RunAs | undefined, log
     if (failure) throw new Error(`pg_ctl ${args[0]} failed: ${failure}`);
     return { code, output };
   };
+  const isRunning = async (): Promise<boolean> => (await ctl(['status', '-D', dataDir])).code === 0;
   return {
-    isRunning: async () => (await ctl(['status', '-D', dataDir])).code === 0,
+    isRunning,
     async start(postgresFlags, logFile) {
       const { code, output } = await ctl(['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', postgresFlags.join(' ')]);
       if (code !== 0) throw new Error(`pg_ctl start exited with ${code}: ${output}`);
     },
     async stop() {
       const { code, output } = await ctl(['stop', '-w', '-m', 'fast', '-D', dataDir]);
-      // 3: not running (already stopped); anything else is worth knowing about.
-      if (code !== 0 && code !== 3) throw new Error(`pg_ctl stop exited with ${code}: ${output}`);
+      // A server already gone is stopped: a service manager's stop or a Ctrl-C signals the whole
+      // process group, PostgreSQL included, and pg_ctl then finds no PID file (exit 1).
+      if (code !== 0 && (await isRunning())) throw new Error(`pg_ctl stop exited with ${code}: ${output}`);
     },
     stopSync() {
       try {

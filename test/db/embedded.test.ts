@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { ConfigError } from '../../src/errors.js';
+import { waitFor } from '../helpers/wait.js';
 
 const asRoot = process.getuid?.() === 0;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -97,6 +99,20 @@ describe('startEmbeddedPostgres', () => {
     cleanups.push(() => db.stop());
     expect(db).toMatchObject({ relocated: false, dataDir });
     expect((await answers(db)).one).toBe(1);
+  });
+});
+
+describe('stopping', () => {
+  it('stops quietly when its server is already gone (a signal to the whole process group, as a service manager sends)', async () => {
+    const { binariesDir, dataDir } = await privateCheckout();
+    const sharedDir = await privateDir('taskwire-shared-');
+    await chmod(sharedDir, 0o755);
+    const db = await startEmbeddedPostgres(asRoot ? { dataDir, binariesDir, sharedDir } : { dataDir, binariesDir });
+    cleanups.push(() => db.stop());
+    const pidFile = path.join(db.dataDir, 'pg', 'postmaster.pid');
+    process.kill(Number((await readFile(pidFile, 'utf8')).split('\n')[0]), 'SIGINT');
+    await waitFor(() => !existsSync(pidFile), { timeoutMs: 30_000, message: 'PostgreSQL to stop on SIGINT' });
+    await expect(db.stop()).resolves.toBeUndefined();
   });
 });
 
