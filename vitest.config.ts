@@ -21,6 +21,7 @@ const UNIT = [
   'test/queue/backoff.test.ts',
   'test/queue/task-filter.test.ts',
   'test/queue/uuid.test.ts',
+  'test/queue/dates.test.ts',
   'test/error-codes.test.ts',
   'test/queue/json.test.ts',
   'test/operations/app-metrics.test.ts',

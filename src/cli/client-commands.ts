@@ -8,6 +8,7 @@ import {
   type TaskStatus,
 } from '../client/index.js';
 import type { ClientConfig } from '../config.js';
+import { parseDateTime } from '../queue/dates.js';
 import { EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
@@ -84,8 +85,10 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
   const priority = intOption('enqueue', '--priority', values.priority, -100, 100);
   const maxAttempts = intOption('enqueue', '--max-attempts', values['max-attempts'], 1, 1000);
   const runAfter = values['run-after'];
-  if (runAfter !== undefined && Number.isNaN(Date.parse(runAfter))) {
-    throw new UsageError('enqueue', `--run-after must be an ISO-8601 time with a zone, e.g. 2030-01-01T09:00:00Z, got "${runAfter}"`);
+  // The server's DateTime parser, so a date it refuses is refused here, before connecting; Date.parse
+  // took anything it could read (a date alone, "Jan 1 2030") and rolled 2030-02-31 over to March 3.
+  if (runAfter !== undefined && !parseDateTime(runAfter)) {
+    throw new UsageError('enqueue', `--run-after must be an ISO-8601 time with a zone, of a day and time that exist, e.g. 2030-01-01T09:00:00Z, got "${runAfter}"`);
   }
   const timeoutMs = secondsOption('enqueue', '--timeout', values.timeout);
   if (timeoutMs !== undefined && !values.wait) throw new UsageError('enqueue', '--timeout goes with --wait');

@@ -214,6 +214,22 @@ describe('usage, errors and exit codes', () => {
     expect(unknownCommand).toMatch(/^taskwire: unknown command "frobnicate"/);
   });
 
+  it('--run-after refuses a day or time that does not exist, as the server does, before connecting (exit 2)', async () => {
+    // Date.parse took these (2030-02-31 rolled over to March 3), so the CLI went on to the server.
+    const refused = ['2030-02-31T00:00:00Z', '2100-02-29T00:00:00Z', '2030-04-31T09:00:00+02:00', '2030-01-01T24:00:00Z', '2030-12-31T23:59:60Z', '2030-01-01'];
+    const results = await Promise.all(refused.map((at) => runCli(['enqueue', 'demo.echo', '--run-after', at, '--url', CLOSED_URL])));
+    results.forEach((r, i) => {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^taskwire enqueue: --run-after must be an ISO-8601 time with a zone, of a day and time that exist, .*got "${refused[i]!.replace(/[+]/g, '\\+')}"`));
+    });
+    // The written date is checked, not the UTC one: this is February 28 in UTC, and Feb 29 2028 exists.
+    const taken = await Promise.all(
+      ['2030-03-01T00:30:00+01:00', '2028-02-29T12:00:00Z'].map((at) => runCli(['enqueue', 'demo.echo', '--args', '[1]', '--run-after', at, '--json', '--url', server.url])),
+    );
+    expect(taken.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, '']]);
+    expect(taken.map((r) => parseTask(r.stdout).runAfter)).toEqual(['2030-02-28T23:30:00.000Z', '2028-02-29T12:00:00.000Z']);
+  });
+
   it('exits 3 when the server cannot be reached', async () => {
     const [stats, enqueue] = await Promise.all([
       runCli(['stats', '--url', CLOSED_URL]),

@@ -1,15 +1,17 @@
-import { Kind, valueFromASTUntyped } from 'graphql';
+import { Kind, valueFromASTUntyped, type ValueNode } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
+import { parseDateTime as parseDateTimeText } from '../../queue/dates.js';
 import { builder } from '../builder.js';
 
-// A full date-time with a zone (RFC 3339 profile of ISO-8601): a date alone or a local
-// time would be read in the server's zone, which differs between machines.
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
-
-function parseDateTime(value: unknown): Date {
-  const date = typeof value === 'string' && DATE_TIME.test(value) ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
-    throw createGraphQLError(`DateTime must be an ISO-8601 date-time with a zone, e.g. "2025-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
+// A full date-time with a zone that exists on the calendar (queue/dates.ts says why): the same
+// check for a literal, a variable and the CLI's --run-after. graphql-js adds the variable's path
+// (`at "input.runAfter"`) to the message.
+function parseDateTime(value: unknown, node?: ValueNode): Date {
+  const date = typeof value === 'string' ? parseDateTimeText(value) : undefined;
+  if (!date) {
+    // A literal's error has no path (graphql-js reports it as thrown): the node gives it the value's location.
+    throw createGraphQLError(`DateTime must be an ISO-8601 date-time with a zone, of a day and time that exist, e.g. "2025-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
+      ...(node ? { nodes: node } : {}),
       extensions: { code: 'BAD_USER_INPUT' },
     });
   }
@@ -20,8 +22,8 @@ function parseDateTime(value: unknown): Date {
 export const DateTimeScalar = builder.scalarType('DateTime', {
   description: 'An ISO-8601 date-time with a zone, e.g. "2025-01-31T12:00:00.000Z".',
   serialize: (value) => (value instanceof Date ? value : parseDateTime(value)).toISOString(),
-  parseValue: parseDateTime,
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+  parseValue: (value) => parseDateTime(value),
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined, ast),
 });
 
 /** Any JSON value (task arguments, return values). */
