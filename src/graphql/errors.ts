@@ -56,11 +56,44 @@ function isRequestError(error: unknown): error is GraphQLError {
 }
 
 /**
+ * What a client may read in `extensions` (docs/graphql.md): `code`, `field`, `details`,
+ * `retryAfterMs`, and a limit's `limit` and `max`.
+ */
+const CLIENT_EXTENSIONS: ReadonlySet<string> = new Set(['code', 'field', 'details', 'retryAfterMs', 'limit', 'max']);
+/** Steer yoga (the HTTP status and headers; a 500 for an unexpected error) but are not the client's to read. */
+const STEERING_EXTENSIONS: ReadonlySet<string> = new Set(['http', 'unexpected']);
+
+/**
+ * `error` with only the extensions a client may read, changed in place: yoga and graphql-tools
+ * add their own (`originalError` with a SyntaxError's name and message for a body that is not
+ * JSON; `http` on parse and validation errors), and graphql-ws sends an error as it is. `http`
+ * and `unexpected` stay, non-enumerable: yoga reads them to choose the status, no serializer
+ * writes them.
+ */
+export function clientError(error: GraphQLError): GraphQLError {
+  const extensions = error.extensions as Record<string, unknown>;
+  for (const key of Object.keys(extensions)) {
+    if (CLIENT_EXTENSIONS.has(key)) continue;
+    if (STEERING_EXTENSIONS.has(key)) Object.defineProperty(extensions, key, { value: extensions[key], enumerable: false, configurable: true, writable: true });
+    else delete extensions[key];
+  }
+  return error;
+}
+
+/**
+ * graphql-tools' and yoga's code for a document whose operation to run cannot be told (several and
+ * no `operationName`, or none of that name): not one of ours, and the same thing as a validation
+ * failure to a client (src/server/request-params.ts words it first where it can).
+ */
+const OPERATION_RESOLUTION_FAILURE = 'OPERATION_RESOLUTION_FAILURE';
+
+/**
  * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
  * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`);
  *   RATE_LIMITED also `extensions.retryAfterMs` (ms until a retry can succeed).
  * - Errors about the request (parse, validation, variables): kept, with a code
  *   (variable coercion has none from graphql-js: BAD_USER_INPUT).
+ * - Every error returned carries only the extensions a client may read (clientError).
  * - Anything else is a bug or an outage: masked for the client. Yoga logs the original
  *   (through the logger given to it) whenever the returned error is a new one.
  * Expected errors are annotated in place rather than copied, so yoga does not log them.
@@ -76,7 +109,7 @@ export function maskError(error: unknown, message: string): Error {
     };
     if (isGraphQLError(error) && error.message === app.message) {
       Object.assign(error.extensions, extensions);
-      return error;
+      return clientError(error);
     }
     const at = isGraphQLError(error) ? error : undefined;
     const masked = createGraphQLError(app.message, { nodes: at?.nodes, source: at?.source, positions: at?.positions, path: at?.path, extensions });
@@ -85,8 +118,9 @@ export function maskError(error: unknown, message: string): Error {
     return masked;
   }
   if (isRequestError(error)) {
+    if (error.extensions.code === OPERATION_RESOLUTION_FAILURE) error.extensions.code = GRAPHQL_CODES.validationFailed;
     if (typeof error.extensions.code !== 'string') error.extensions.code = GRAPHQL_CODES.badUserInput;
-    return error;
+    return clientError(error);
   }
   const at = isGraphQLError(error) ? error : undefined;
   return createGraphQLError(message, {

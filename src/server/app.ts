@@ -22,6 +22,7 @@ import { useCsrfPrevention } from './csrf.js';
 import { createFastPath, fastPrincipalOf } from './fast-path.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { operationsRoutes } from './operations.js';
+import { useRequestParams } from './request-params.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
 import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js';
 import { createBulkActionHub } from './live/bulk-action-hub.js';
@@ -150,6 +151,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       useRoutes(routes, deps.log),
       useOriginCheck(origins, GRAPHQL_PATH),
       useCsrfPrevention(),
+      useRequestParams(),
       ...auth.plugins,
       ...limitPlugins(limits),
       useSharedSubscriptionResults(),

@@ -5,10 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { CloseCode, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
-import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
+import type { YogaServerInstance } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
+import { clientError, GRAPHQL_CODES, isGraphQLError, maskError } from '../../graphql/errors.js';
+import { unidentifiedOperation } from '../request-params.js';
 import type { ServerContext } from '../http.js';
 import { ReadyStep } from './ready-step.js';
 import { takeReadyResults, type ReadyResults } from './shared-results.js';
@@ -214,10 +215,7 @@ export class Connection {
     const errors = env.validate(env.schema, document) as readonly GraphQLError[];
     if (errors.length > 0) return this.sendErrors(op, errors.map((e) => withCode(e, GRAPHQL_CODES.validationFailed)));
     const operation = getOperationAST(document, payload.operationName);
-    if (!operation) {
-      const error = createGraphQLError('Unable to identify operation', { extensions: { code: GRAPHQL_CODES.validationFailed } });
-      return this.sendErrors(op, [error]);
-    }
+    if (!operation) return this.sendErrors(op, [unidentifiedOperation(document, payload.operationName) as GraphQLError]);
     const args: ExecutionArgs = {
       schema: env.schema,
       document,
@@ -358,7 +356,8 @@ export class Connection {
   private sendErrors(op: Operation, errors: readonly GraphQLError[]): void {
     if (this.ops.get(op.id) !== op) return;
     this.forget(op);
-    const payload = errors.map((e) => (typeof e.toJSON === 'function' ? e.toJSON() : { message: e.message }));
+    // clientError: graphql-ws sends errors as they are, so yoga's `http` on a validation error would go out too.
+    const payload = errors.map((e) => (typeof e.toJSON === 'function' ? clientError(e).toJSON() : { message: e.message }));
     this.send(stringifyMessage({ id: op.id, type: MessageType.Error, payload }));
   }
 

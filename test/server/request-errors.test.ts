@@ -1,0 +1,152 @@
+import type { GraphQLFormattedError } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { pino } from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTestServer } from '../helpers/app.js';
+
+// Malformed requests are answered as what they are (docs/graphql.md, Errors): a 4xx with a code of
+// ERROR_CODES and a message naming the parameter, only `code` (and `field`) in `extensions`, and
+// nothing logged as an error, over every way in (the fast path, yoga's GET and POST, SSE, graphql-ws).
+
+/** Log lines at error level or above (pino: 50), written by the server under test. */
+const errorLines: string[] = [];
+const log = pino({ level: 'info' }, { write: (line: string) => void (JSON.parse(line).level >= 50 && errorLines.push(line)) });
+const ctx = useTestServer({ log });
+
+beforeEach(() => {
+  errorLines.length = 0;
+});
+
+interface Answer {
+  status: number;
+  errors: GraphQLFormattedError[];
+}
+
+const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+async function get(params: Record<string, string | string[] | undefined>, accept = GRAPHQL_RESPONSE): Promise<Answer> {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) for (const v of [value ?? []].flat()) search.append(name, v);
+  const res = await fetch(`${ctx.server.url}?${search}`, { headers: { accept } });
+  return { status: res.status, errors: ((await res.json()) as { errors: GraphQLFormattedError[] }).errors };
+}
+
+async function post(body: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(ctx.server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: GRAPHQL_RESPONSE, ...headers }, body });
+  return { status: res.status, errors: ((await res.json()) as { errors: GraphQLFormattedError[] }).errors };
+}
+
+/** The errors of an `error` message over graphql-ws. */
+function overWs(client: Client, payload: { query: string; operationName?: string }): Promise<readonly GraphQLFormattedError[]> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(payload, {
+      next: () => reject(new Error('expected an error message, got next')),
+      error: (e) => (Array.isArray(e) ? resolve(e as GraphQLFormattedError[]) : reject(e instanceof Error ? e : new Error(String(e)))),
+      complete: () => reject(new Error('expected an error message, got complete')),
+    });
+  });
+}
+
+/** The one error, checked to carry `code` and nothing else in its extensions. */
+function only(answer: { errors: readonly GraphQLFormattedError[] }, code: string): GraphQLFormattedError {
+  expect(answer.errors).toHaveLength(1);
+  const error = answer.errors[0] as GraphQLFormattedError;
+  expect(error.extensions).toEqual({ code });
+  return error;
+}
+
+const NEEDS_ID = 'query ($id: ID!) { taskResult(id: $id) { id } }';
+
+describe('GET /graphql with malformed parameters', () => {
+  it('answers a "variables" that is not JSON with 400 BAD_REQUEST naming it, and logs no error', async () => {
+    for (const accept of [GRAPHQL_RESPONSE, 'application/json']) {
+      const answer = await get({ query: NEEDS_ID, variables: '{bad' }, accept);
+      expect(answer.status).toBe(400);
+      expect(only(answer, 'BAD_REQUEST').message).toContain('"variables"');
+    }
+    expect(errorLines).toEqual([]);
+  });
+
+  it('answers an "extensions" that is not JSON with 400 BAD_REQUEST naming it, and logs no error', async () => {
+    const answer = await get({ query: NEEDS_ID, extensions: '{bad' });
+    expect(answer.status).toBe(400);
+    expect(only(answer, 'BAD_REQUEST').message).toContain('"extensions"');
+    expect(errorLines).toEqual([]);
+  });
+
+  it('answers a parameter given twice with 400 BAD_REQUEST naming it, rather than picking one', async () => {
+    const answer = await get({ query: 'query A { __typename } query B { __typename }', operationName: ['A', 'B'] });
+    expect(answer.status).toBe(400);
+    expect(only(answer, 'BAD_REQUEST').message).toContain('"operationName"');
+  });
+
+  it('still runs a well-formed GET, variables and all', async () => {
+    const res = await fetch(`${ctx.server.url}?${new URLSearchParams({ query: `${NEEDS_ID.replace('query', 'query Q')} query R { __typename }`, variables: '{"id":"0193c1a2-0000-7000-8000-000000000000"}', operationName: 'Q' })}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { taskResult: null } });
+  });
+});
+
+describe('error extensions', () => {
+  it('carry only the code for a POST body that is not JSON, with one clean message', async () => {
+    const answer = await post('not json');
+    expect(answer.status).toBe(400);
+    expect(only(answer, 'BAD_REQUEST').message).toBe('POST body sent invalid JSON.');
+    expect(errorLines).toEqual([]);
+  });
+
+  it('carry only the code for a validation error over graphql-ws (no `http`)', async () => {
+    const errors = await overWs(ctx.server.wsClient(), { query: '{ nope }' });
+    only({ errors }, 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('keep the HTTP status yoga chose from the hidden `http` (a validation error: 400, 200 under application/json)', async () => {
+    expect((await post(JSON.stringify({ query: '{ nope }' }))).status).toBe(400);
+    const json = await post(JSON.stringify({ query: '{ nope }' }), { accept: 'application/json' });
+    expect(json.status).toBe(200);
+    only(json, 'GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('an operation that cannot be identified', () => {
+  const TWO = 'query A { __typename } query B { __typename }';
+  const cases = [
+    { name: 'two operations, no operationName', body: { query: TWO }, words: /operationName/ },
+    { name: 'an operationName the document lacks', body: { query: 'query A { __typename }', operationName: 'Nope' }, words: /"Nope".*operationName/ },
+  ];
+
+  for (const c of cases) {
+    it(`is GRAPHQL_VALIDATION_FAILED (400) naming operationName: ${c.name}, on the fast path`, async () => {
+      const answer = await post(JSON.stringify(c.body));
+      expect(answer.status).toBe(400);
+      expect(only(answer, 'GRAPHQL_VALIDATION_FAILED').message).toMatch(c.words);
+    });
+
+    it(`is GRAPHQL_VALIDATION_FAILED (400) naming operationName: ${c.name}, through yoga's POST`, async () => {
+      // An Accept list is not one the fast path takes (fast-path.ts acceptedType).
+      const answer = await post(JSON.stringify(c.body), { accept: `${GRAPHQL_RESPONSE}, application/json;q=0.9` });
+      expect(answer.status).toBe(400);
+      expect(only(answer, 'GRAPHQL_VALIDATION_FAILED').message).toMatch(c.words);
+    });
+
+    it(`is GRAPHQL_VALIDATION_FAILED (400) naming operationName: ${c.name}, over GET`, async () => {
+      const answer = await get(c.body);
+      expect(answer.status).toBe(400);
+      expect(only(answer, 'GRAPHQL_VALIDATION_FAILED').message).toMatch(c.words);
+    });
+
+    it(`is GRAPHQL_VALIDATION_FAILED naming operationName: ${c.name}, over SSE`, async () => {
+      const res = await fetch(ctx.server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify(c.body) });
+      const text = await res.text();
+      const data = /^data: (\{.*\})$/m.exec(text)?.[1];
+      expect(data, text).toBeDefined();
+      const error = only(JSON.parse(data as string) as { errors: GraphQLFormattedError[] }, 'GRAPHQL_VALIDATION_FAILED');
+      expect(error.message).toMatch(c.words);
+    });
+
+    it(`is GRAPHQL_VALIDATION_FAILED naming operationName: ${c.name}, over graphql-ws`, async () => {
+      const errors = await overWs(ctx.server.wsClient(), c.body);
+      expect(only({ errors }, 'GRAPHQL_VALIDATION_FAILED').message).toMatch(c.words);
+    });
+  }
+});
