@@ -197,6 +197,11 @@ async function rememberedPort(root: string): Promise<number | undefined> {
   }
 }
 
+/** Where freePort looks below the ephemeral range: above the well-known ports that dev machines run (5432, 8080, …). */
+const FIXED_PORTS_FROM = 20_000;
+/** The ports freePort has returned in this process. */
+const handedOut = new Set<number>();
+
 /**
  * A TCP port free on 127.0.0.1 now, below the system's ephemeral range where it can: a port from
  * `listen(0)` goes back to the pool that every other `listen(0)` and outgoing connection draws from,
@@ -215,11 +220,6 @@ export async function freePort(): Promise<number> {
   }
   return listenOn(0).then((port) => port ?? Promise.reject(new Error('no free port on 127.0.0.1')));
 }
-
-const handedOut = new Set<number>();
-
-/** Where freePort looks below the ephemeral range: above the well-known ports that dev machines run (5432, 8080, …). */
-const FIXED_PORTS_FROM = 20_000;
 
 /** The first port of the system's ephemeral range (Linux's ip_local_port_range; 32768 elsewhere, below macOS's 49152). */
 async function ephemeralFirst(): Promise<number> {

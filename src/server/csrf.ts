@@ -1,4 +1,5 @@
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { mediaTypeOf } from './http.js';
 
 /** The header that marks a request as sent by a script (yoga's CSRF plugin's default name). */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -13,7 +14,7 @@ const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'mult
  */
 function isSimpleContentType(contentType: string | null): boolean {
   if (contentType === null) return true;
-  const essence = (contentType.split(',')[0] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const essence = mediaTypeOf(contentType);
   return SIMPLE_CONTENT_TYPES.has(essence) || !/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(essence);
 }
 

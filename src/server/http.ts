@@ -10,6 +10,14 @@ export interface ServerContext {
 /** The part of a yoga instance this needs: its Node request listener. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
+/**
+ * A Content-Type's essence (RFC 9110 media type, no parameters), lower-cased: the first of a list,
+ * as yoga reads it. `application/JSON; charset=utf-8` → `application/json`; none → ''.
+ */
+export function mediaTypeOf(contentType: string | null | undefined): string {
+  return ((contentType ?? '').split(',')[0] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 export interface BodyLimitOptions {
   /**
    * How much of a refused body is read (and thrown away) so the client gets to read the 413,

@@ -1,6 +1,7 @@
 import { getOperationAST, Kind, type DocumentNode, type GraphQLError } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 import { GRAPHQL_CODES } from '../graphql/errors.js';
+import { mediaTypeOf } from './http.js';
 
 /** The GraphQL parameters a query string (GET) or a urlencoded form (POST) carries. */
 const PARAMS = ['query', 'variables', 'operationName', 'extensions'] as const;
@@ -36,8 +37,7 @@ export function paramsOfSearch(search: URLSearchParams): GraphQLParams {
 }
 
 function isUrlEncodedPost(request: Request): boolean {
-  const type = (request.headers.get('content-type') ?? '').split(',')[0]?.split(';')[0]?.trim().toLowerCase();
-  return request.method === 'POST' && type === 'application/x-www-form-urlencoded';
+  return request.method === 'POST' && mediaTypeOf(request.headers.get('content-type')) === 'application/x-www-form-urlencoded';
 }
 
 /**
