@@ -50,6 +50,11 @@ export interface EventColumns {
   worker?: string;
   progress?: string;
   error?: string;
+  /**
+   * When it happened. Default: a clock reading of its own. A statement that stamps the task too
+   * (finishedAt, lastAttemptedAt) passes that stamp, so the event and the task agree to the microsecond.
+   */
+  at?: string;
 }
 
 /**
@@ -70,9 +75,9 @@ SELECT changed.*, ${notificationCountSql(alsoRun)} AS notifications FROM changed
 export function eventCtesSql(event: EventColumns): string {
   return `
 logged AS (
-  INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, progress, error)
+  INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, progress, error, at)
   SELECT id, version, (${event.type})::task_event_type, status, ${event.attempt ?? 'attempts'},
-         ${event.worker ?? 'NULL'}, ${event.progress ?? 'NULL'}, ${event.error ?? 'NULL'}
+         ${event.worker ?? 'NULL'}, ${event.progress ?? 'NULL'}, ${event.error ?? 'NULL'}, ${event.at ?? 'clock_timestamp()'}
   FROM changed
 ),
 notified AS (

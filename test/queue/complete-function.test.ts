@@ -65,8 +65,9 @@ function completionPlans(url: string, count: number): Promise<string[][]> {
 
 /**
  * What a task is after the completion, apart from its id and clock times; ids in `order`. The TTL is
- * read to the second: finished_at and expires_at come from two clock_timestamp() calls, which a busy
- * machine can set a millisecond or more apart (a CI run saw 60001 beside 60000).
+ * read to the second: the old statement above stamps finished_at and expires_at with two
+ * clock_timestamp() calls, which a busy machine can set a millisecond or more apart (the function
+ * reads the clock once: test/queue/clock-reading.test.ts).
  */
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`

@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql } from '../events.js';
+import { CLOCK_CTE } from './clock.js';
 import { taskColumns, taskFromValues, type Task, type TaskColumns } from '../task.js';
 
 export interface ClaimParams {
@@ -37,7 +38,8 @@ export interface ClaimParams {
  * tasks of each queue that is not held and keeps the first `limit` of those in claim order — the
  * same tasks the claim order would give.
  */
-const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by' });
+// The STARTED event at the attempt's stamp (one clock reading, ./clock.ts).
+const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by', at: 'last_attempted_at' });
 
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
@@ -48,7 +50,8 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       // long as it took to run; a function scan takes ~0.03 ms.
       await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8)`.values()
     : await exec`
-    WITH RECURSIVE held AS (
+    WITH RECURSIVE ${exec.unsafe(CLOCK_CTE)},
+    held AS (
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
       WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
     ),
@@ -59,8 +62,8 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
         status = 'RUNNING',
         attempts = t.attempts + 1,
         version = t.version + 1,
-        started_at = coalesce(t.started_at, clock_timestamp()),
-        last_attempted_at = clock_timestamp(),
+        started_at = coalesce(t.started_at, (SELECT at FROM clock)),
+        last_attempted_at = (SELECT at FROM clock),
         worker_ids = array_append(t.worker_ids, ${p.workerId}::text),
         locked_by = ${p.workerId},
         lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'

@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
+import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
 
 export interface FailParams {
@@ -26,6 +27,7 @@ const TAIL = changeTailSql({
   type: `CASE status WHEN 'RETRYING' THEN 'RETRY_SCHEDULED' WHEN 'FAILED' THEN 'FAILED' ELSE 'CANCELLED' END`,
   worker: WORKER_OF_ATTEMPT,
   error: 'errors -> -1',
+  at: CLOCK_AT,
 });
 
 export async function failTask(exec: Executor, p: FailParams): Promise<Task | undefined> {
@@ -34,15 +36,16 @@ export async function failTask(exec: Executor, p: FailParams): Promise<Task | un
   // Reads the row being updated (re-read under the row lock if it changed meanwhile).
   const retrying = exec`(NOT cancel_requested AND ${retry} AND attempts < max_attempts)`;
   const result = await exec`
-    WITH changed AS (
+    WITH ${exec.unsafe(CLOCK_CTE)},
+    changed AS (
       UPDATE tasks SET
         status = (CASE WHEN cancel_requested THEN 'CANCELLED' WHEN ${retrying} THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
         errors = errors || jsonb_build_array(${p.error}::jsonb),
         version = version + 1,
-        run_after = CASE WHEN ${retrying} THEN clock_timestamp() + ${delay} * interval '1 millisecond' ELSE run_after END,
-        finished_at = CASE WHEN ${retrying} THEN NULL ELSE clock_timestamp() END,
+        run_after = CASE WHEN ${retrying} THEN (SELECT at FROM clock) + ${delay} * interval '1 millisecond' ELSE run_after END,
+        finished_at = CASE WHEN ${retrying} THEN NULL ELSE (SELECT at FROM clock) END,
         expires_at = CASE WHEN ${retrying} THEN NULL
-                     ELSE clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
+                     ELSE (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}

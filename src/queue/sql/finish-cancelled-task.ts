@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
+import { CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
 
 /**
@@ -7,7 +8,7 @@ import { toTask, type Task } from '../task.js';
  * `error` (encoded) is kept in `errors` when the handler threw while stopping. Guarded by
  * status, lock and attempt like completeTasks.
  */
-const TAIL = changeTailSql({ type: `'CANCELLED'`, worker: WORKER_OF_ATTEMPT, error: 'CASE WHEN ev_has_error THEN errors -> -1 END' });
+const TAIL = changeTailSql({ type: `'CANCELLED'`, worker: WORKER_OF_ATTEMPT, error: 'CASE WHEN ev_has_error THEN errors -> -1 END', at: 'finished_at' });
 
 export async function finishCancelledTask(
   exec: Executor,
@@ -15,13 +16,14 @@ export async function finishCancelledTask(
 ): Promise<Task | undefined> {
   const errors = p.error === null ? '[]' : `[${p.error}]`;
   const result = await exec`
-    WITH changed AS (
+    WITH ${exec.unsafe(CLOCK_CTE)},
+    changed AS (
       UPDATE tasks SET
         status = 'CANCELLED',
         errors = errors || ${errors}::jsonb,
         version = version + 1,
-        finished_at = clock_timestamp(),
-        expires_at = clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond',
+        finished_at = (SELECT at FROM clock),
+        expires_at = (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond',
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}

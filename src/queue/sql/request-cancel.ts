@@ -1,17 +1,21 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../../db/client.js';
 import { changeTailSql, JOBS_CHANNEL, type EventColumns } from '../events.js';
+import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { andTenant } from '../get.js';
 import { toTask, type Task } from '../task.js';
 
 /** The event of a cancel change: the request for a running task, the end for a waiting one. */
-export const CANCEL_EVENT: EventColumns = { type: `CASE WHEN status = 'RUNNING' THEN 'CANCEL_REQUESTED' ELSE 'CANCELLED' END` };
+export const CANCEL_EVENT: EventColumns = {
+  type: `CASE WHEN status = 'RUNNING' THEN 'CANCEL_REQUESTED' ELSE 'CANCELLED' END`,
+  at: CLOCK_AT,
+};
 
 const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
 
 /**
- * The cancel change as two CTEs, `changed` (the changed rows) and `told` (the running ones'
- * workers told), over the tasks `where` selects: cancelTask uses it for one id, a bulk cancel
+ * The cancel change as three CTEs, `clock` (its one clock reading, ./clock.ts), `changed` (the
+ * changed rows) and `told` (the running ones' workers told), over the tasks `where` selects: cancelTask uses it for one id, a bulk cancel
  * (src/queue/bulk-actions) for a batch, so both change a task the same way. A waiting task
  * (BLOCKED/PENDING/RETRYING) becomes CANCELLED at once; a RUNNING one gets `cancel_requested` and its
  * worker is told on the jobs channel, so the handler's AbortSignal fires (the worker then
@@ -20,14 +24,15 @@ const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
  */
 export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defaultTtlMs: number }): PendingQuery<Row[]> {
   return exec`
+    ${exec.unsafe(CLOCK_CTE)},
     changed AS (
       UPDATE tasks SET
         status = (CASE WHEN status = 'RUNNING' THEN 'RUNNING' ELSE 'CANCELLED' END)::task_status,
         cancel_requested = true,
         version = version + 1,
-        finished_at = CASE WHEN status = 'RUNNING' THEN NULL ELSE clock_timestamp() END,
+        finished_at = CASE WHEN status = 'RUNNING' THEN NULL ELSE (SELECT at FROM clock) END,
         expires_at = CASE WHEN status = 'RUNNING' THEN NULL
-                     ELSE clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END
+                     ELSE (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END
       WHERE ${p.where}
         AND (status IN ('BLOCKED', 'PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
       RETURNING *

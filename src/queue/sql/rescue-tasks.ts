@@ -1,12 +1,13 @@
 import type { Sql } from '../../db/client.js';
 import { backoffDelayMs } from '../backoff.js';
 import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { CLOCK_AT } from './clock.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
 // Every rescue is logged as RESCUED; the status says what came of it (RETRYING, FAILED, or
 // CANCELLED when cancellation had been asked for). Its WorkerLost error was just appended.
 const TAIL = changeTailSql(
-  { type: `'RESCUED'`, worker: `errors -> -1 ->> 'workerId'`, error: 'errors -> -1' },
+  { type: `'RESCUED'`, worker: `errors -> -1 ->> 'workerId'`, error: 'errors -> -1', at: CLOCK_AT },
   ['woken'],
 );
 
@@ -57,7 +58,9 @@ export async function rescueTasks(
     // The delay is used only by the rows that end RETRYING (attempts left, no cancellation).
     const delays = Object.fromEntries(lost.map((t) => [t.id, backoffDelayMs(t.backoff ?? p.definitionBackoff?.(t.name), t.attempts)]));
     const result = await tx`
-      WITH input AS (SELECT key::uuid AS id, value::text::float8 AS delay_ms FROM jsonb_each(${JSON.stringify(delays)}::jsonb)),
+      -- One reading for every stamp (./clock.ts), the injected instant when a test gives one.
+      WITH clock AS MATERIALIZED (SELECT coalesce(${now}::timestamptz, clock_timestamp()) AS at),
+      input AS (SELECT key::uuid AS id, value::text::float8 AS delay_ms FROM jsonb_each(${JSON.stringify(delays)}::jsonb)),
       changed AS (
         UPDATE tasks t SET
           status = (CASE WHEN t.cancel_requested THEN 'CANCELLED'
@@ -67,15 +70,15 @@ export async function rescueTasks(
             'message', 'Worker ' || coalesce(t.locked_by, '?') || ' stopped renewing its lease (killed, hung or cut off); the attempt was abandoned',
             'traceback', NULL,
             'attempt', t.attempts,
-            'at', coalesce(${now}::timestamptz, clock_timestamp()),
+            'at', (SELECT at FROM clock),
             'workerId', t.locked_by)),
           run_after = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts
-                      THEN coalesce(${now}::timestamptz, clock_timestamp()) + input.delay_ms * interval '1 millisecond'
+                      THEN (SELECT at FROM clock) + input.delay_ms * interval '1 millisecond'
                       ELSE t.run_after END,
           finished_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts THEN NULL
-                        ELSE coalesce(${now}::timestamptz, clock_timestamp()) END,
+                        ELSE (SELECT at FROM clock) END,
           expires_at = CASE WHEN NOT t.cancel_requested AND t.attempts < t.max_attempts THEN NULL
-                       ELSE coalesce(${now}::timestamptz, clock_timestamp())
+                       ELSE (SELECT at FROM clock)
                             + coalesce(t.result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
           version = t.version + 1,
           locked_by = NULL,

@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql } from '../events.js';
+import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
 
 export interface SnoozeParams {
@@ -25,11 +26,13 @@ const TAIL = changeTailSql({
   type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'SNOOZED' END`,
   attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
   worker: 'ev_worker',
+  at: CLOCK_AT,
 });
 
 export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task | undefined> {
   const result = await exec`
-    WITH changed AS (
+    WITH ${exec.unsafe(CLOCK_CTE)},
+    changed AS (
       UPDATE tasks SET
         status = (CASE WHEN cancel_requested THEN 'CANCELLED'
                        WHEN attempts <= 1 THEN 'PENDING' ELSE 'RETRYING' END)::task_status,
@@ -39,10 +42,10 @@ export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task 
         started_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE started_at END,
         last_attempted_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE last_attempted_at END,
         run_after = CASE WHEN cancel_requested THEN run_after
-                         ELSE clock_timestamp() + ${p.delayMs} * interval '1 millisecond' END,
-        finished_at = CASE WHEN cancel_requested THEN clock_timestamp() END,
+                         ELSE (SELECT at FROM clock) + ${p.delayMs} * interval '1 millisecond' END,
+        finished_at = CASE WHEN cancel_requested THEN (SELECT at FROM clock) END,
         expires_at = CASE WHEN cancel_requested
-                     THEN clock_timestamp() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
+                     THEN (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
         version = version + 1,
         locked_by = NULL,
         lease_expires_at = NULL

@@ -1,0 +1,14 @@
+/**
+ * One clock reading per statement. `clock_timestamp()` is read afresh at every call, so a
+ * statement that wrote `finished_at = clock_timestamp()` and `expires_at = clock_timestamp() + ttl`
+ * stored two instants a microsecond or so apart: `expiresAt − finishedAt` was the TTL ± 1 ms once
+ * cut to milliseconds (about 1 time in 17,000), and a first attempt's `startedAt` and
+ * `lastAttemptedAt` differed likewise. A statement that stamps a task more than once (and logs
+ * its event) declares CLOCK_CTE in its WITH and reads CLOCK_AT wherever it needs the time: a
+ * materialized CTE is evaluated once. (`now()` is one reading too, but the transaction's start:
+ * a batch of changes in one transaction would all carry its first instant.)
+ */
+export const CLOCK_CTE = 'clock AS MATERIALIZED (SELECT clock_timestamp() AS at)';
+
+/** The statement's one reading (needs CLOCK_CTE in the same WITH). */
+export const CLOCK_AT = '(SELECT at FROM clock)';
