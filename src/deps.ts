@@ -67,7 +67,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
       definitionBackoff: (name) => registry.get(name)?.backoff,
     }),
     cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
-    bulkActionRunner: createBulkActionRunner({ sql: db.sql, catalog: registry, log: p.log, resultTtlMs: config.resultTtlMs }),
+    bulkActionRunner: createBulkActionRunner({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs }),
     scheduler: createScheduler({
       sql: db.sql,
       log: p.log,

@@ -49,6 +49,12 @@ export const tasks = pgTable(
     version: integer('version').notNull().default(1),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(1),
+    /**
+     * The attempts the task was enqueued with, kept by its first retry (before it, max_attempts
+     * still says so; a retry raises max_attempts): what every retry grants again. NULL until then,
+     * so enqueues write nothing more (src/queue/sql/requeue-task.ts).
+     */
+    attemptBudget: integer('attempt_budget'),
     runAfter: ts('run_after').notNull().defaultNow(),
     enqueuedAt: ts('enqueued_at').notNull().defaultNow(),
     startedAt: ts('started_at'),

@@ -133,9 +133,7 @@ export function createQueue(options: QueueOptions): Queue {
       },
       async retryTask(id) {
         assertTaskId(id);
-        const current = await mustGet(id);
-        const extraAttempts = catalog.get(current.name)?.maxAttempts ?? 1;
-        const changed = await requeueTask(sql, { id, extraAttempts: Math.max(1, extraAttempts), tenant });
+        const changed = await requeueTask(sql, { id, tenant });
         if (changed) return changed;
         const task = await mustGet(id);
         throw new ConflictError(

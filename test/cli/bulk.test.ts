@@ -11,7 +11,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   server = await startTestServer();
   env = { TASKWIRE_URL: server.url };
-  runner = createBulkActionRunner({ sql: server.sql, catalog: server.deps.registry, log: silentLogger, resultTtlMs: 60_000, batchSize: 100, pollIntervalMs: 60_000 });
+  runner = createBulkActionRunner({ sql: server.sql, log: silentLogger, resultTtlMs: 60_000, batchSize: 100, pollIntervalMs: 60_000 });
 });
 afterAll(async () => {
   await runner.stop();

@@ -26,7 +26,7 @@ describe.skipIf(SKIP_BROWSER)('bulk actions from the dashboard in headless Chrom
   beforeAll(async () => {
     requireChromium();
     server = await startTestServer();
-    runner = createBulkActionRunner({ sql: server.sql, catalog: server.deps.registry, log: silentLogger, resultTtlMs: 60_000, batchSize: 50, pollIntervalMs: 60_000 });
+    runner = createBulkActionRunner({ sql: server.sql, log: silentLogger, resultTtlMs: 60_000, batchSize: 50, pollIntervalMs: 60_000 });
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
     page = context.pages()[0] ?? (await context.newPage());
@@ -64,7 +64,7 @@ describe.skipIf(SKIP_BROWSER)('bulk actions from the dashboard in headless Chrom
     if (!action) throw new Error('no RUNNING bulk action');
     const counts = page.locator('#bulk-progress [data-field="counts"]');
     for (let done = 50; done <= 400; done += 50) {
-      const batch = await processBulkBatch(server.sql, { actionId: action.id, kind: 'CANCEL', limit: 50, defaultTtlMs: 60_000, attemptsByName: new Map() });
+      const batch = await processBulkBatch(server.sql, { actionId: action.id, kind: 'CANCEL', limit: 50, defaultTtlMs: 60_000 });
       expect(batch.processed).toBe(50);
       await counts.filter({ hasText: `${done} / 400 processed · ${done} cancelled` }).waitFor();
       expect(await page.locator('#bulk-progress').getAttribute('data-status')).toBe('RUNNING');

@@ -24,7 +24,7 @@ afterEach(async () => {
 
 /** A runner with small batches, so an action takes several versions. */
 async function startBulkRunner(batchSize: number): Promise<void> {
-  runner = createBulkActionRunner({ sql: server.sql, catalog: server.deps.registry, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
+  runner = createBulkActionRunner({ sql: server.sql, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
   await runner.start();
 }
 

@@ -35,7 +35,7 @@ describe('retryTasks on failed workflow steps', () => {
     // Only the failed steps: their dependents come back through the revival, not through the action.
     const action = await q.bulkActions.create('RETRY', { status: ['FAILED'], name: 'test.fail-once' });
     expect(action.matched).toBe(2);
-    const runner = createBulkActionRunner({ sql: app.sql, catalog: app.deps.registry, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000 });
+    const runner = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000 });
     expect(await runner.runOnce()).toBe(2);
     expect(await q.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 2, changed: 2 });
     for (const wf of [one, two]) {

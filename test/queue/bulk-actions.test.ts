@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 function runner(batchSize = 500): BulkActionRunner {
-  const made = createBulkActionRunner({ sql: app.sql, catalog: app.deps.registry, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
+  const made = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
   runners.push(made);
   return made;
 }
@@ -128,7 +128,7 @@ describe('bulk action runner', () => {
     const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
     await app.sql
       .begin(async (tx) => {
-        const batch = await processBulkBatch(tx, { actionId: action.id, kind: 'RETRY', limit: 20, defaultTtlMs: 1000, attemptsByName: new Map() });
+        const batch = await processBulkBatch(tx, { actionId: action.id, kind: 'RETRY', limit: 20, defaultTtlMs: 1000 });
         expect(batch).toMatchObject({ processed: 20, changed: 20 });
         throw new Error('crash');
       })
@@ -141,16 +141,21 @@ describe('bulk action runner', () => {
     expect([...retried.values()].every((n) => n === 1)).toBe(true);
   });
 
-  it('counts a task retried meanwhile by retryTask as processed, not changed, and grants the definition\'s attempts', async () => {
+  it('counts a task retried meanwhile by retryTask as processed, not changed; both grant the attempts the task was enqueued with, at every retry', async () => {
     await insertBulkTasks(app.sql, { count: 3, status: 'FAILED', name: 'demo.echo' });
+    // Enqueued with 3 attempts (demo.echo's definition has 1), all used: set by hand, no worker runs.
+    await app.sql`UPDATE tasks SET attempts = 3, max_attempts = 3`;
     const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
     const [first] = await app.sql`SELECT id FROM tasks ORDER BY id LIMIT 1`;
     await app.deps.queue.retryTask(first?.id as string);
     await runner().runOnce();
     expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 3, changed: 2 });
-    const expected = 1 + Math.max(1, app.deps.registry.get('demo.echo')?.maxAttempts ?? 1);
-    const rows = await app.sql`SELECT DISTINCT max_attempts FROM tasks`;
-    expect(rows.map((r) => r.maxAttempts)).toEqual([expected]);
+    expect((await app.sql`SELECT DISTINCT max_attempts FROM tasks`).map((r) => r.maxAttempts)).toEqual([6]);
+    // Failed again, every attempt used: the next retry grants 3 more, not the 6 max_attempts now says.
+    await app.sql`UPDATE tasks SET status = 'FAILED', attempts = 6, finished_at = now()`;
+    await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });
+    await runner().runOnce();
+    expect((await app.sql`SELECT DISTINCT status, max_attempts FROM tasks`).map((r) => [r.status, r.maxAttempts])).toEqual([['PENDING', 9]]);
   });
 
   it('ends an action FAILED, its error kept and its remaining tasks dropped, when its batches keep failing', async () => {
@@ -162,7 +167,7 @@ describe('bulk action runner', () => {
       CREATE TRIGGER refuse_poisoned BEFORE UPDATE ON tasks FOR EACH ROW WHEN (NEW.name = 'bulk.poisoned') EXECUTE FUNCTION refuse_poisoned();`);
     try {
       const action = await app.deps.queue.bulkActions.create('RETRY', { name: 'bulk.poisoned' });
-      const r = createBulkActionRunner({ sql: app.sql, catalog: app.deps.registry, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000, maxFailures: 2 });
+      const r = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000, maxFailures: 2 });
       runners.push(r);
       expect(await r.runOnce()).toBe(0);
       expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'RUNNING', processed: 0 });

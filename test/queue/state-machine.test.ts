@@ -158,6 +158,19 @@ describe('retryTask', () => {
     expect(await eventsOf(env.recorder, env.app.sql, task.id)).toEqual(history('PENDING', 'RUNNING', 'FAILED', 'PENDING', 'RUNNING', 'FAILED'));
   });
 
+  it('grants the attempts the task was enqueued with, not its definition\'s, again at every retry', async () => {
+    // demo.fail's definition allows 1 attempt; this task was enqueued with 2.
+    expect(env.app.deps.registry.get('demo.fail')?.maxAttempts ?? 1).toBe(1);
+    const task = await insertTask(env.app.sql, { status: 'FAILED', name: 'demo.fail', attempts: 2, maxAttempts: 2, backoff: FAST });
+    expect(await env.app.deps.queue.retryTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 2, maxAttempts: 4 });
+    const runner = env.app.runner();
+    await runner.start();
+    expect(await waitForStatus(env.app.deps, task.id, 'FAILED')).toMatchObject({ attempts: 4, maxAttempts: 4 });
+    await runner.stop();
+    expect(await env.app.deps.queue.retryTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 4, maxAttempts: 6 });
+    await env.app.deps.queue.cancelTask(task.id);
+  });
+
   it('puts a CANCELLED task back to PENDING, and refuses a PENDING one with CONFLICT', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', runAfter: FUTURE() });
     await expect(env.app.deps.queue.retryTask(task.id)).rejects.toMatchObject({ code: 'CONFLICT' });

@@ -1,7 +1,6 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
-import type { TaskCatalog } from '../catalog.js';
 import { listen, type Listener } from '../events.js';
 import { BULK_CHANNEL, decodeBulkNotice } from './channel.js';
 import { listRunningBulkActions } from './sql/create-bulk-action.js';
@@ -9,7 +8,6 @@ import { failBulkAction, finishBulkAction, processBulkBatch } from './sql/proces
 
 export interface BulkActionRunnerOptions {
   sql: Sql;
-  catalog: TaskCatalog;
   log: Logger;
   /** Default retention of tasks a cancel finishes, in ms. */
   resultTtlMs: number;
@@ -46,14 +44,11 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   let started = false;
   let stopped = false;
 
-  const attemptsByName = (): Map<string, number> => new Map(o.catalog.names().map((name) => [name, o.catalog.get(name)?.maxAttempts ?? 1]));
-
   async function runAction(id: string, kind: 'CANCEL' | 'RETRY'): Promise<number> {
     let processed = 0;
-    const attempts = attemptsByName();
     let after: string | null = null;
     while (!stopped) {
-      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, attemptsByName: attempts, after });
+      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, after });
       processed += batch.processed;
       if (batch.processed > 0) after = batch.lastTaskId;
       // Nothing after the hint: look once more from the start (targets another runner skipped, or

@@ -13,17 +13,20 @@ const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
  * The retry change as two CTEs, `changed` (the changed rows) and `woken` (their queues'
  * workers woken), over the tasks `where` selects: retryTask uses it for one id, a bulk retry
  * (src/queue/bulk-actions) for a batch, so both change a task the same way. FAILED or
- * CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and granting
- * `extraAttempts` (an SQL expression over the task's columns, e.g. a parameter) more attempts;
- * tasks in other states are left alone. `woken` wakes each queue once (a batch's 500 tasks of one queue: one
+ * CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and granting the
+ * attempts it was enqueued with again (`attempt_budget`, kept by its first retry: before that,
+ * max_attempts is still the enqueued figure), whichever process runs the retry and whatever its
+ * definition now says. It is due now, whatever its runAfter was (a retry is asked for to run it).
+ * Tasks in other states are left alone. `woken` wakes each queue once (a batch's 500 tasks of one queue: one
  * NOTIFY, not 500). `woken` must be read (notificationCountSql) or it does not run.
  */
-export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]>; extraAttempts: PendingQuery<Row[]> }): PendingQuery<Row[]> {
+export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): PendingQuery<Row[]> {
   return exec`
     changed AS (
       UPDATE tasks SET
         status = 'PENDING',
-        max_attempts = attempts + ${p.extraAttempts},
+        attempt_budget = coalesce(attempt_budget, max_attempts),
+        max_attempts = attempts + coalesce(attempt_budget, max_attempts),
         cancel_requested = false,
         run_after = now(),
         finished_at = NULL,
@@ -41,9 +44,9 @@ export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]>; ext
  * Retries a task (see requeueCtes). No row: the task is not FAILED/CANCELLED, or absent (with
  * `tenant`: or another tenant's).
  */
-export async function requeueTask(exec: Executor, p: { id: string; extraAttempts: number; tenant?: string | null }): Promise<Task | undefined> {
+export async function requeueTask(exec: Executor, p: { id: string; tenant?: string | null }): Promise<Task | undefined> {
   const result = await exec`
-    WITH ${requeueCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}`, extraAttempts: exec`${p.extraAttempts}::int` })},
+    WITH ${requeueCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}` })},
     ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;

@@ -29,8 +29,6 @@ export interface ProcessBatchParams {
   after?: string | null;
   /** Default retention of tasks a cancel finishes, in ms. */
   defaultTtlMs: number;
-  /** RETRY: attempts granted per task name (the definition's maxAttempts, as retryTask); 1 for a name not listed. */
-  attemptsByName: ReadonlyMap<string, number>;
 }
 
 /**
@@ -48,15 +46,7 @@ export interface ProcessBatchParams {
  */
 export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): Promise<BatchOutcome> {
   const where = exec`id IN (SELECT task_id FROM batch)`;
-  const names = [...p.attemptsByName.keys()];
-  const attempts = names.map((name) => Math.max(1, p.attemptsByName.get(name) ?? 1));
-  const change =
-    p.kind === 'CANCEL'
-      ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs })
-      : requeueCtes(exec, {
-          where,
-          extraAttempts: exec`coalesce((SELECT d.a FROM unnest(${names}::text[], ${attempts}::int[]) AS d(n, a) WHERE d.n = tasks.name), 1)`,
-        });
+  const change = p.kind === 'CANCEL' ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs }) : requeueCtes(exec, { where });
   const event = p.kind === 'CANCEL' ? CANCEL_EVENT : RETRY_EVENT;
   const wake = p.kind === 'CANCEL' ? 'told' : 'woken';
   const [row] = await exec`
