@@ -17,7 +17,12 @@ export interface EmbeddedDatabase {
   dataDir: string;
   /** True when `dataDir` is not the directory asked for. */
   relocated: boolean;
-  /** Stops the server (fast shutdown); calling it again does nothing. */
+  /**
+   * The pid of another live process that started the server running on this data, which this one
+   * uses (and does not stop); undefined when this process started it.
+   */
+  sharedWith: number | undefined;
+  /** Stops the server (fast shutdown) if this process started it; calling it again does nothing. */
   stop(): Promise<void>;
 }
 
@@ -75,8 +80,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     await initCluster(path.join(binaries, 'bin', 'initdb'), databaseDir, owner, log);
   }
-  // A server left running by a process that was killed outright: stop it, then start afresh.
-  if (await ctl.isRunning()) await ctl.stop();
+  if (await ctl.isRunning()) {
+    // Another taskwire process on the same data (`taskwire serve` beside `taskwire worker`): use
+    // its server. Stopping it, as before, took the database from under that live process.
+    const shared = await serverOfLiveOwner(root);
+    if (shared) return { url: embeddedUrl(shared.port), port: shared.port, dataDir: root, relocated: root !== requested, sharedWith: shared.owner, stop: async () => undefined };
+    // A server left running by a process that was killed outright: stop it, then start afresh.
+    await ctl.stop();
+  }
+  // Before the start: a process that finds the server running from now on finds its owner alive.
+  await writeFile(path.join(root, OWNER_FILE), String(process.pid));
   const flags = ['-p', String(port), '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])];
   try {
     await ctl.start(flags, path.join(databaseDir, 'postgres.log'));
@@ -97,6 +110,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     port,
     dataDir: root,
     relocated: root !== requested,
+    sharedWith: undefined,
     // Once only: a second stop() must not stop a server started since on the same data.
     stop: async () => {
       if (stopped) return;
@@ -186,6 +200,34 @@ function pgCtl(pgCtlPath: string, dataDir: string, owner: RunAs | undefined, log
       }
     },
   };
+}
+
+/** Beside `port` in the data directory: the pid of the process that started the server running there. */
+const OWNER_FILE = 'owner';
+
+/**
+ * The running server's port (line 4 of its postmaster.pid, PostgreSQL's documented layout) and
+ * owner when the process that started it is alive and is not this one. A recycled pid can pass for
+ * the owner: the server, left running by a dead process, is then used as it is and not restarted.
+ */
+async function serverOfLiveOwner(root: string): Promise<{ port: number; owner: number } | undefined> {
+  const owner = Number((await readFile(path.join(root, OWNER_FILE), 'utf8').catch(() => '')).trim());
+  if (owner === process.pid || !isAlive(owner)) return undefined;
+  const pidFile = await readFile(path.join(root, 'pg', 'postmaster.pid'), 'utf8').catch(() => '');
+  const port = Number(pidFile.split('\n')[3]);
+  return Number.isInteger(port) && port > 0 ? { port, owner } : undefined;
+}
+
+/** Whether a process `pid` exists (under any user). */
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (the postgres user, when we run as root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function rememberedPort(root: string): Promise<number | undefined> {

@@ -31,6 +31,13 @@ export async function resolveDatabase(config: Config, log: Logger): Promise<Reso
       `embedded PostgreSQL keeps its data in ${pg.dataDir}, not ${requested}: it runs as the postgres user, which cannot enter ${requested} (set DATA_DIR to a directory it can enter to choose)`,
     );
   }
+  if (pg.sharedWith !== undefined) {
+    log.info(
+      { port: pg.port, dataDir: pg.dataDir, owner: pg.sharedWith },
+      `embedded PostgreSQL already running on this DATA_DIR, started by process ${pg.sharedWith}: using it (it stops when that process stops)`,
+    );
+    return { url: pg.url, embedded: false, stop: async () => undefined };
+  }
   log.info({ port: pg.port, dataDir: pg.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
   return { url: pg.url, embedded: true, stop: () => pg.stop() };
 }

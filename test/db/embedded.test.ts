@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,40 @@ describe('startEmbeddedPostgres', () => {
     cleanups.push(() => db.stop());
     expect(db).toMatchObject({ relocated: false, dataDir });
     expect((await answers(db)).one).toBe(1);
+  });
+});
+
+describe('a second process on the same data', () => {
+  it('uses the server while the process that started it lives, and never stops it; restarts one whose starter is gone', async () => {
+    const { binariesDir, dataDir } = await privateCheckout();
+    const sharedDir = await privateDir('taskwire-shared-');
+    await chmod(sharedDir, 0o755);
+    const options = asRoot ? { dataDir, binariesDir, sharedDir } : { dataDir, binariesDir };
+    const first = await startEmbeddedPostgres(options);
+    cleanups.push(() => first.stop());
+    const postmaster = async (): Promise<number> => Number((await readFile(path.join(first.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const started = await postmaster();
+    // The server as another live process (`taskwire serve` beside this `taskwire worker`) started it.
+    const other = spawn('sleep', ['300'], { stdio: 'ignore' });
+    cleanups.push(async () => other.kill());
+    await writeFile(path.join(first.dataDir, 'owner'), String(other.pid));
+
+    const second = await startEmbeddedPostgres(options);
+    expect(second).toMatchObject({ sharedWith: other.pid, port: first.port, url: first.url, dataDir: first.dataDir });
+    expect(await postmaster()).toBe(started);
+    await second.stop();
+    expect((await answers(first)).one).toBe(1);
+    expect(await postmaster()).toBe(started);
+
+    // Its starter killed outright: the server left running is stopped and started afresh, for this process.
+    other.kill('SIGKILL');
+    await waitFor(() => other.exitCode !== null || other.signalCode !== null, { message: 'the other process to die' });
+    const third = await startEmbeddedPostgres(options);
+    cleanups.push(() => third.stop());
+    expect(third.sharedWith).toBeUndefined();
+    expect(await postmaster()).not.toBe(started);
+    expect(Number(await readFile(path.join(third.dataDir, 'owner'), 'utf8'))).toBe(process.pid);
+    expect((await answers(third)).one).toBe(1);
   });
 });
 
