@@ -7,6 +7,7 @@ export const GRAPHQL_CODES = {
   parseFailed: 'GRAPHQL_PARSE_FAILED',
   validationFailed: 'GRAPHQL_VALIDATION_FAILED',
   badUserInput: 'BAD_USER_INPUT',
+  badRequest: 'BAD_REQUEST',
   payloadTooLarge: 'PAYLOAD_TOO_LARGE',
   internal: 'INTERNAL_SERVER_ERROR',
 } as const satisfies Record<string, ErrorCode>;
@@ -88,6 +89,17 @@ export function clientError(error: GraphQLError): GraphQLError {
 const OPERATION_RESOLUTION_FAILURE = 'OPERATION_RESOLUTION_FAILURE';
 
 /**
+ * A request that is not a well-formed GraphQL-over-HTTP request (BAD_REQUEST: no query, a body
+ * that is not JSON) is 400 whatever the Accept: the spec asks for 200 under application/json only
+ * for well-formed requests. Yoga marks some of these `spec` (a status for
+ * application/graphql-response+json only), so `{}` was answered 200 under application/json and `*` / `*`.
+ */
+function notWellFormed(error: GraphQLError): void {
+  const http = error.extensions.http;
+  if (typeof http === 'object' && http !== null && 'spec' in http) error.extensions.http = { ...http, spec: false };
+}
+
+/**
  * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
  * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`);
  *   RATE_LIMITED also `extensions.retryAfterMs` (ms until a retry can succeed).
@@ -120,6 +132,7 @@ export function maskError(error: unknown, message: string): Error {
   if (isRequestError(error)) {
     if (error.extensions.code === OPERATION_RESOLUTION_FAILURE) error.extensions.code = GRAPHQL_CODES.validationFailed;
     if (typeof error.extensions.code !== 'string') error.extensions.code = GRAPHQL_CODES.badUserInput;
+    if (error.extensions.code === GRAPHQL_CODES.badRequest) notWellFormed(error);
     return clientError(error);
   }
   const at = isGraphQLError(error) ? error : undefined;

@@ -8,6 +8,7 @@ import { dashboardRoutes, withGraphiQLSignIn } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { maskError } from '../graphql/errors.js';
+import { useInputErrorFields } from '../graphql/input-errors.js';
 import { DEFAULT_LIMITS, limitPlugins, type GraphQLLimits } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
@@ -155,6 +156,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       ...auth.plugins,
       ...limitPlugins(limits),
       useSharedSubscriptionResults(),
+      useInputErrorFields(),
     ],
   });
 

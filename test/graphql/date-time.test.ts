@@ -3,8 +3,9 @@ import { useTestServer } from '../helpers/app.js';
 import { onlyError } from '../helpers/graphql.js';
 
 // The DateTime scalar refuses a day or time that does not exist (queue/dates.ts parseDateTime)
-// the way it refuses a malformed one: BAD_USER_INPUT, for a literal and for a variable, the
-// variable's error naming the field. new Date() used to roll 2030-02-31 over to 2030-03-03.
+// the way it refuses a malformed one: BAD_USER_INPUT, for a literal and for a variable, both
+// naming the field in extensions.field (and the variable's message too). new Date() used to roll
+// 2030-02-31 over to 2030-03-03.
 const env = useTestServer();
 
 const ENQUEUE_VARIABLE = 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { runAfter } } }';
@@ -23,34 +24,35 @@ describe('DateTime input', () => {
     const before = await server.countTasks();
     const res = await server.post({ query: ENQUEUE_VARIABLE, variables: { input: { name: 'demo.echo', args: [1], runAfter: value } } });
     const error = onlyError(res);
-    expect(error.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(error.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.runAfter' });
     expect(error.message).toBe(`Variable "$input" got invalid value ${JSON.stringify(value)} at "input.runAfter"; ${message(value)}`);
     expect(res.status).toBe(400);
     expect(res.data).toBeUndefined();
     expect(await server.countTasks()).toBe(before);
   });
 
-  it.each([MALFORMED, ...IMPOSSIBLE])('refuses runAfter %j as a literal as BAD_USER_INPUT at the value, storing nothing', async (value) => {
+  it.each([MALFORMED, ...IMPOSSIBLE])('refuses runAfter %j as a literal as BAD_USER_INPUT at the value, naming input.runAfter, storing nothing', async (value) => {
     const { server } = env;
     const before = await server.countTasks();
     const query = enqueueLiteral(value);
     const res = await server.post({ query });
     const error = onlyError(res);
-    expect(error.extensions?.code).toBe('BAD_USER_INPUT');
+    // graphql-js reports a literal's error at its node, without a path: the field is found in the document.
+    expect(error.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.runAfter' });
     expect(error.message).toBe(message(value));
-    // A literal's error carries no path: its location is the runAfter value.
+    // Its location is the runAfter value.
     expect(error.locations).toEqual([{ line: 1, column: query.indexOf('runAfter: ') + 'runAfter: '.length + 1 }]);
     expect(res.status).toBe(400);
     expect(await server.countTasks()).toBe(before);
   });
 
-  it.each([MALFORMED, '2030-02-31T00:00:00Z', '2028-02-30T00:00:00Z'])('refuses tasks(filter: {enqueuedAfter: %j}) as BAD_USER_INPUT, naming filter.enqueuedAfter in a variable', async (value) => {
+  it.each([MALFORMED, '2030-02-31T00:00:00Z', '2028-02-30T00:00:00Z'])('refuses tasks(filter: {enqueuedAfter: %j}) as BAD_USER_INPUT naming filter.enqueuedAfter, in a variable and as a literal', async (value) => {
     const { server } = env;
     const variable = onlyError(await server.post({ query: LIST_VARIABLE, variables: { filter: { enqueuedAfter: value } } }));
-    expect(variable.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(variable.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'filter.enqueuedAfter' });
     expect(variable.message).toBe(`Variable "$filter" got invalid value ${JSON.stringify(value)} at "filter.enqueuedAfter"; ${message(value)}`);
     const literal = onlyError(await server.post({ query: listLiteral(value) }));
-    expect(literal.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(literal.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'filter.enqueuedAfter' });
     expect(literal.message).toBe(message(value));
   });
 

@@ -1,4 +1,5 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { parse, type GraphQLFormattedError } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Client } from 'graphql-ws';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -149,4 +150,122 @@ describe('an operation that cannot be identified', () => {
       expect(only({ errors }, 'GRAPHQL_VALIDATION_FAILED').message).toMatch(c.words);
     });
   }
+});
+
+/** A document for the subscription helpers, which take typed ones. */
+const typed = (query: string): TypedDocumentNode<unknown, Record<string, unknown>> => parse(query) as TypedDocumentNode<unknown, Record<string, unknown>>;
+
+/** Status and `event: next` data of an SSE request (POST, Accept: text/event-stream). */
+async function overSse(body: unknown): Promise<{ status: number; errors: GraphQLFormattedError[] }> {
+  const res = await fetch(ctx.server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  const data = /^event: next\ndata: (\{.*\})$/m.exec(text)?.[1];
+  expect(data, text).toBeDefined();
+  return { status: res.status, errors: (JSON.parse(data as string) as { errors: GraphQLFormattedError[] }).errors };
+}
+
+const ENQUEUE = 'mutation ($i: EnqueueTaskInput!) { enqueueTask(input: $i) { task { id } } }';
+const LIST = 'query ($f: TaskFilter) { tasks(first: 1, filter: $f) { totalCount } }';
+const WATCH = 'subscription ($id: ID!) { taskStatusChanged(id: $id) { id } }';
+const NO_SUCH_DAY = '2030-02-31T00:00:00Z';
+const extensionsOf = (errors: readonly GraphQLFormattedError[]): unknown[] => errors.map((e) => e.extensions);
+
+describe('a variable that does not coerce', () => {
+  const cases = [
+    { name: 'a value of the wrong type', variables: { i: { name: 'demo.echo', priority: 'high' } }, field: 'i.priority' },
+    { name: 'a DateTime of a day that does not exist', variables: { i: { name: 'demo.echo', runAfter: NO_SUCH_DAY } }, field: 'i.runAfter' },
+    { name: 'a required input field left out', variables: { i: { priority: 1 } }, field: 'i.name' },
+    { name: 'an input field the type does not have', variables: { i: { name: 'demo.echo', nope: 1 } }, field: 'i.nope' },
+    { name: 'a value that is not an object', variables: { i: 'demo.echo' }, field: 'i' },
+    { name: 'null for a non-null variable', variables: { i: null }, field: 'i' },
+    { name: 'a required variable not given', variables: {}, field: 'i' },
+  ];
+
+  it.each(cases)('is 400 BAD_USER_INPUT with extensions.field $field, storing nothing: $name', async ({ variables, field }) => {
+    const before = await ctx.server.countTasks();
+    const answer = await post(JSON.stringify({ query: ENQUEUE, variables }));
+    expect(answer.status).toBe(400);
+    expect(extensionsOf(answer.errors)).toEqual([{ code: 'BAD_USER_INPUT', field }]);
+    expect(await ctx.server.countTasks()).toBe(before);
+    expect(errorLines).toEqual([]);
+  });
+
+  it('names each bad value of a variable, a list item by its index, and keeps graphql-js\'s wording', async () => {
+    const answer = await post(JSON.stringify({ query: LIST, variables: { f: { status: ['PENDING', 'NOPE'], enqueuedAfter: NO_SUCH_DAY } } }));
+    expect(answer.status).toBe(400);
+    expect(extensionsOf(answer.errors)).toEqual([
+      { code: 'BAD_USER_INPUT', field: 'f.status[1]' },
+      { code: 'BAD_USER_INPUT', field: 'f.enqueuedAfter' },
+    ]);
+    expect(answer.errors[1]?.message).toMatch(/^Variable "\$f" got invalid value "2030-02-31T00:00:00Z" at "f.enqueuedAfter"; DateTime must be/);
+  });
+
+  it('names the field over every way in: the fast path, yoga\'s POST, GET, SSE and graphql-ws', async () => {
+    const body = { query: LIST, variables: { f: { enqueuedAfter: NO_SUCH_DAY } } };
+    const expected = [{ code: 'BAD_USER_INPUT', field: 'f.enqueuedAfter' }];
+    const fast = await post(JSON.stringify(body));
+    // An Accept list is not one the fast path takes (fast-path.ts acceptedType).
+    const yoga = await post(JSON.stringify(body), { accept: `${GRAPHQL_RESPONSE}, application/json;q=0.9` });
+    const overGet = await get({ query: body.query, variables: JSON.stringify(body.variables) });
+    for (const answer of [fast, yoga, overGet]) {
+      expect(answer.status).toBe(400);
+      expect(extensionsOf(answer.errors)).toEqual(expected);
+    }
+    expect(extensionsOf((await overSse(body)).errors)).toEqual(expected);
+    const ws = ctx.server.subscribeWs(typed(LIST), body.variables);
+    await ws.done;
+    expect(extensionsOf(ws.errors)).toEqual(expected);
+  });
+});
+
+describe('a literal a scalar refuses', () => {
+  it('is BAD_USER_INPUT with extensions.field naming the argument path, over HTTP and graphql-ws', async () => {
+    const literal = await post(JSON.stringify({ query: `mutation { enqueueTask(input: {name: "demo.echo", runAfter: "${NO_SUCH_DAY}"}) { task { id } } }` }));
+    expect(literal.status).toBe(400);
+    expect(extensionsOf(literal.errors)).toEqual([{ code: 'BAD_USER_INPUT', field: 'input.runAfter' }]);
+    const errors = await overWs(ctx.server.wsClient(), { query: `{ tasks(first: 1, filter: {enqueuedAfter: "${NO_SUCH_DAY}"}) { totalCount } }` });
+    expect(extensionsOf(errors)).toEqual([{ code: 'BAD_USER_INPUT', field: 'filter.enqueuedAfter' }]);
+  });
+
+  it('in a variable\'s default value names the variable\'s path', async () => {
+    const answer = await post(JSON.stringify({ query: `query ($f: TaskFilter = {enqueuedAfter: "${NO_SUCH_DAY}"}) { tasks(first: 1, filter: $f) { totalCount } }` }));
+    expect(extensionsOf(answer.errors)).toEqual([{ code: 'BAD_USER_INPUT', field: 'f.enqueuedAfter' }]);
+  });
+});
+
+describe('HTTP status of request errors', () => {
+  it.each(['*/*', 'application/json', GRAPHQL_RESPONSE])('a POST with no query is 400 BAD_REQUEST under Accept %s (not a well-formed request)', async (accept) => {
+    const answer = await post('{}', { accept });
+    expect(answer.status).toBe(400);
+    only(answer, 'BAD_REQUEST');
+  });
+
+  it('a GET with no query, and a POST body that is not JSON, are 400 under application/json too', async () => {
+    expect((await get({}, 'application/json')).status).toBe(400);
+    expect((await post('not json', { accept: 'application/json' })).status).toBe(400);
+  });
+
+  it('a subscription without its required variable is 400 under graphql-response+json (POST and GET), 200 under application/json and over SSE', async () => {
+    const expected = [{ code: 'BAD_USER_INPUT', field: 'id' }];
+    const strict = [await post(JSON.stringify({ query: WATCH })), await get({ query: WATCH })];
+    for (const answer of strict) {
+      expect(answer.status).toBe(400);
+      expect(extensionsOf(answer.errors)).toEqual(expected);
+    }
+    const plain = await post(JSON.stringify({ query: WATCH }), { accept: 'application/json' });
+    expect(plain.status).toBe(200);
+    expect(extensionsOf(plain.errors)).toEqual(expected);
+    const sse = await overSse({ query: WATCH });
+    expect(sse.status).toBe(200);
+    expect(extensionsOf(sse.errors)).toEqual(expected);
+    const ws = ctx.server.subscribeWs(typed(WATCH), {});
+    await ws.done;
+    expect(extensionsOf(ws.errors)).toEqual(expected);
+    expect(ctx.server.app.stats.subscriptions).toBe(0);
+  });
+
+  it('a query\'s or mutation\'s variable error stays 400 under application/json (as yoga\'s executor answers it)', async () => {
+    const answer = await post(JSON.stringify({ query: LIST, variables: { f: { enqueuedAfter: NO_SUCH_DAY } } }), { accept: 'application/json' });
+    expect(answer.status).toBe(400);
+  });
 });

@@ -4,12 +4,13 @@ import { parseDateTime as parseDateTimeText } from '../../queue/dates.js';
 import { builder } from '../builder.js';
 
 // A full date-time with a zone that exists on the calendar (queue/dates.ts says why): the same
-// check for a literal, a variable and the CLI's --run-after. graphql-js adds the variable's path
-// (`at "input.runAfter"`) to the message.
+// check for a literal, a variable and the CLI's --run-after. Neither error knows its field here:
+// graphql/input-errors.ts names it (`input.runAfter`) for both.
 function parseDateTime(value: unknown, node?: ValueNode): Date {
   const date = typeof value === 'string' ? parseDateTimeText(value) : undefined;
   if (!date) {
-    // A literal's error has no path (graphql-js reports it as thrown): the node gives it the value's location.
+    // A literal's error has no path (graphql-js reports it as thrown): the node gives it the value's
+    // location, and input-errors.ts finds its field from the node.
     throw createGraphQLError(`DateTime must be an ISO-8601 date-time with a zone, of a day and time that exist, e.g. "2025-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
       ...(node ? { nodes: node } : {}),
       extensions: { code: 'BAD_USER_INPUT' },
