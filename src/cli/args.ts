@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDateTime } from '../queue/dates.js';
 
 /** Exit codes of the `taskwire` command (docs/cli.md). */
 export const EXIT = {
@@ -14,15 +15,35 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/**
+ * Codes of the errors the command reports itself (with `--json`, in `{"error":{"code",…}}`); the
+ * others are the server's (`extensions.code`) and the client's (CONNECTION_FAILED …), docs/cli.md.
+ */
+export const CLI_CODES = {
+  /** A mistake in the command line (exit 2). */
+  usage: 'BAD_USAGE',
+  /** `cancel|retry --filter`: the bulk action ended FAILED (exit 1). */
+  bulkActionFailed: 'BULK_ACTION_FAILED',
+  /** Anything not expected (exit 1). */
+  unexpected: 'UNEXPECTED_ERROR',
+} as const;
+
 /** A mistake in the command line: reported as one line, exit code 2. */
 export class UsageError extends Error {
   constructor(
     readonly command: string,
     message: string,
+    /** The option at fault, as typed (`--priority`), or a path into its JSON value (`--filter.enqueuedAfter`). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** A UsageError as printed without --json: the mistake, then where the usage is. */
+export function usageText(error: UsageError): string {
+  return `taskwire ${error.command}: ${error.message}\nRun "taskwire ${error.command} --help" for usage.\n`;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -73,7 +94,7 @@ export function intOption(command: string, flag: string, value: string | undefin
   if (value === undefined) return undefined;
   const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(command, `${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+    throw new UsageError(command, `${flag} must be a whole number from ${min} to ${max}, got "${value}"`, flag);
   }
   return n;
 }
@@ -82,7 +103,7 @@ export function intOption(command: string, flag: string, value: string | undefin
 export function secondsOption(command: string, flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(command, `${flag} must be a positive number of seconds, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(command, `${flag} must be a positive number of seconds, got "${value}"`, flag);
   return Math.round(n * 1000);
 }
 
@@ -93,17 +114,30 @@ export function jsonOption(command: string, flag: string, value: string | undefi
   try {
     parsed = JSON.parse(value);
   } catch (error) {
-    throw new UsageError(command, `${flag} is not valid JSON (${error instanceof Error ? error.message : String(error)}): ${value}`);
+    throw new UsageError(command, `${flag} is not valid JSON (${error instanceof Error ? error.message : String(error)}): ${value}`, flag);
   }
   const ok = shape === 'array' ? Array.isArray(parsed) : typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-  if (!ok) throw new UsageError(command, `${flag} must be a JSON ${shape === 'array' ? 'array, e.g. \'[1, -1]\'' : 'object, e.g. \'{"key": 1}\''}, got ${value}`);
+  if (!ok) throw new UsageError(command, `${flag} must be a JSON ${shape === 'array' ? 'array, e.g. \'[1, -1]\'' : 'object, e.g. \'{"key": 1}\''}, got ${value}`, flag);
   return parsed;
 }
 
 /** `--url`: an http(s) URL. */
 export function urlOption(command: string, value: string): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${value}"`);
+    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${value}"`, '--url');
   }
   return value;
+}
+
+/**
+ * A date-time option (`--run-after`, `--filter`'s `enqueuedAfter`, named by `field`): checked with
+ * the server's DateTime parser, so a date it refuses is refused here, before connecting (Date.parse
+ * took anything it could read, a date alone or "Jan 1 2030", and rolled 2030-02-31 over to March 3).
+ * Undefined when not given; the text as given otherwise.
+ */
+export function dateTimeOption(command: string, field: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && parseDateTime(value)) return value;
+  const got = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+  throw new UsageError(command, `${field} must be an ISO-8601 time with a zone, of a day and time that exist, e.g. 2030-01-01T09:00:00Z, got ${got}`, field);
 }

@@ -1,15 +1,22 @@
 import { TaskwireClientError, type BulkAction, type TaskFilter, type TaskwireClient } from '../client/index.js';
-import { EXIT, jsonOption, secondsOption, UsageError } from './args.js';
+import { CLI_CODES, dateTimeOption, EXIT, jsonOption, secondsOption, UsageError } from './args.js';
+import { errorJson } from './output.js';
 import { followSignal, json, type Context } from './client-context.js';
 
 /** The TaskFilter fields `--filter` takes (the GraphQL input's); anything else is a usage error, not a silent no-op. */
 const FILTER_FIELDS = ['status', 'name', 'queue', 'enqueuedAfter', 'enqueuedBefore'] as const;
+/** Those of them that are DateTimes: checked as `--run-after` is (null: no bound, as the server takes it). */
+const DATE_FIELDS = ['enqueuedAfter', 'enqueuedBefore'] as const;
 
-/** `--filter '{"status":"FAILED","name":"x"}'` as a TaskFilter (a lone status is taken as a list of one). */
+/**
+ * `--filter '{"status":"FAILED","name":"x"}'` as a TaskFilter (a lone status is taken as a list of
+ * one); a field it does not know, or a date the server's DateTime would refuse, is a usage error.
+ */
 export function parseBulkFilter(command: string, text: string): TaskFilter {
   const raw = jsonOption(command, '--filter', text, 'object') as Record<string, unknown>;
   const unknown = Object.keys(raw).filter((k) => !(FILTER_FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new UsageError(command, `--filter does not know ${unknown.join(', ')} (it takes ${FILTER_FIELDS.join(', ')})`);
+  if (unknown.length > 0) throw new UsageError(command, `--filter does not know ${unknown.join(', ')} (it takes ${FILTER_FIELDS.join(', ')})`, '--filter');
+  for (const key of DATE_FIELDS) if (raw[key] !== null) dateTimeOption(command, `--filter.${key}`, raw[key]);
   const filter = { ...raw } as Record<string, unknown>;
   if (typeof filter.status === 'string') filter.status = [filter.status];
   return filter as TaskFilter;
@@ -55,7 +62,8 @@ export async function runBulk(kind: 'CANCEL' | 'RETRY', client: TaskwireClient, 
   }
   if (!o.json && ctx.io.errIsTTY) ctx.io.err('\n');
   if (last.status === 'FAILED') {
-    ctx.io.err(`taskwire: bulk action ${last.id} FAILED: ${last.error ?? 'no reason given'}\n`);
+    const message = `bulk action ${last.id} FAILED: ${last.error ?? 'no reason given'}`;
+    ctx.io.err(o.json ? errorJson({ code: CLI_CODES.bulkActionFailed, message }) : `taskwire: ${message}\n`);
     return EXIT.failed;
   }
   return EXIT.ok;

@@ -8,11 +8,10 @@ import {
   type TaskStatus,
 } from '../client/index.js';
 import type { ClientConfig } from '../config.js';
-import { parseDateTime } from '../queue/dates.js';
-import { EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
+import { CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, usageText, UsageError } from './args.js';
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
-import { createProgressView, statsTable, tasksTable, type Io } from './output.js';
+import { createProgressView, errorJson, statsTable, tasksTable, wantsJson, type ErrorReport, type Io } from './output.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
@@ -36,34 +35,38 @@ export async function runClientCommand(command: ClientCommand, args: string[], i
   } catch (error) {
     // Ctrl-C closes the client: whatever was in flight fails, and that is not worth a message.
     if (interrupt.signal.aborted) return EXIT.interrupted;
-    return report(io, command, error);
+    const failure = failureOf(command, error);
+    io.err(wantsJson(args) ? errorJson(failure) : failure.text);
+    return failure.exit;
   } finally {
     process.off('SIGINT', onSigint);
   }
 }
 
-/** One line (two for hints) on stderr naming the problem; the exit code that goes with it. */
-function report(io: Io, command: string, error: unknown): number {
+/** A failed command as reported: with --json its code, message and field; else its text, one line (two for hints). */
+interface Failure extends ErrorReport {
+  exit: number;
+  text: string;
+}
+
+/** What `error` is to the user, and the exit code that goes with it. */
+function failureOf(command: string, error: unknown): Failure {
   if (error instanceof UsageError) {
-    io.err(`taskwire ${error.command}: ${error.message}\nRun "taskwire ${error.command} --help" for usage.\n`);
-    return EXIT.usage;
+    return { code: CLI_CODES.usage, message: error.message, field: error.field, exit: EXIT.usage, text: usageText(error) };
   }
   if (error instanceof ConnectionError) {
     const hint = error.code === 'CONNECTION_FAILED' ? 'Is the server running (npm start, taskwire serve)? ' : '';
-    io.err(`taskwire: ${error.code}: ${error.message}\n${hint}Point at it with --url or TASKWIRE_URL.\n`);
-    return EXIT.unreachable;
-  }
-  if (error instanceof RequestError) {
-    io.err(`taskwire: ${error.code}: ${error.message}\n`);
-    return USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failed;
+    const text = `taskwire: ${error.code}: ${error.message}\n${hint}Point at it with --url or TASKWIRE_URL.\n`;
+    return { code: error.code, message: error.message, exit: EXIT.unreachable, text };
   }
   if (error instanceof TaskwireClientError) {
-    io.err(`taskwire: ${error.code}: ${error.message}\n`);
-    return EXIT.failed;
+    // A RequestError is the server's answer; the rest (WAIT_TIMEOUT, NOT_FOUND of a lookup …) the client's.
+    const exit = error instanceof RequestError && USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failed;
+    return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${error.message}\n` };
   }
   // Not expected: one line, no stack trace.
-  io.err(`taskwire ${command}: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-  return EXIT.failed;
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: CLI_CODES.unexpected, message, exit: EXIT.failed, text: `taskwire ${command}: unexpected error: ${message}\n` };
 }
 
 async function enqueue(args: string[], ctx: Context): Promise<number> {
@@ -84,12 +87,7 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
   const kwargs = jsonOption('enqueue', '--kwargs', values.kwargs, 'object') as Record<string, unknown> | undefined;
   const priority = intOption('enqueue', '--priority', values.priority, -100, 100);
   const maxAttempts = intOption('enqueue', '--max-attempts', values['max-attempts'], 1, 1000);
-  const runAfter = values['run-after'];
-  // The server's DateTime parser, so a date it refuses is refused here, before connecting; Date.parse
-  // took anything it could read (a date alone, "Jan 1 2030") and rolled 2030-02-31 over to March 3.
-  if (runAfter !== undefined && !parseDateTime(runAfter)) {
-    throw new UsageError('enqueue', `--run-after must be an ISO-8601 time with a zone, of a day and time that exist, e.g. 2030-01-01T09:00:00Z, got "${runAfter}"`);
-  }
+  const runAfter = dateTimeOption('enqueue', '--run-after', values['run-after']);
   const timeoutMs = secondsOption('enqueue', '--timeout', values.timeout);
   if (timeoutMs !== undefined && !values.wait) throw new UsageError('enqueue', '--timeout goes with --wait');
 
@@ -124,7 +122,7 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
       view?.done();
       if (!(error instanceof TaskFailedError || error instanceof TaskCancelledError)) throw error;
       if (values.json) ctx.io.out(json(error.task));
-      reportUnsuccessful(ctx.io, error.task);
+      reportUnsuccessful(ctx.io, error.task, values.json === true);
       return EXIT.failed;
     }
   });

@@ -1,7 +1,7 @@
-import { createClient, type Task, type TaskwireClient } from '../client/index.js';
+import { createClient, TaskCancelledError, TaskFailedError, type Task, type TaskwireClient } from '../client/index.js';
 import type { ClientConfig } from '../config.js';
 import { EXIT, urlOption } from './args.js';
-import { errorLine, type Io } from './output.js';
+import { errorJson, errorLine, type Io } from './output.js';
 
 /** The options every client command takes. */
 export const COMMON = {
@@ -36,8 +36,16 @@ export const json = (value: unknown): string => `${JSON.stringify(value)}\n`;
 /** Exit code for a task as it stands: 1 once it FAILED or was CANCELLED. */
 export const exitOf = (task: Task): number => (task.status === 'FAILED' || task.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
 
-/** Prints why a finished task did not succeed (stderr). */
-export function reportUnsuccessful(io: Io, task: Task): void {
+/**
+ * Prints why a finished task did not succeed (stderr): a line and every attempt's error, or with
+ * `--json` the client's TASK_FAILED / TASK_CANCELLED error (its message names the last error).
+ */
+export function reportUnsuccessful(io: Io, task: Task, asJson = false): void {
+  if (asJson) {
+    const error = task.status === 'CANCELLED' ? new TaskCancelledError(task) : new TaskFailedError(task);
+    io.err(errorJson(error));
+    return;
+  }
   io.err(`taskwire: task ${task.id} (${task.name}) ${task.status} after ${task.attempts} attempt(s)\n`);
   for (const e of task.errors) io.err(`  ${errorLine(e)}\n`);
 }

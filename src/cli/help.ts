@@ -2,7 +2,8 @@
 
 const CLIENT_OPTIONS = `  --url URL               the server's GraphQL endpoint (default: TASKWIRE_URL, else
                           http://127.0.0.1:4000/graphql)
-  --json                  machine-readable output on stdout
+  --json                  machine-readable output on stdout; an error as one JSON object,
+                          {"error": {"code", "message", "field"}}, on stderr
   -h, --help              this help`;
 
 export const USAGE = `taskwire — background tasks with results you can watch
@@ -150,7 +151,8 @@ With --filter: a bulk action (cancelTasks) over every task matching the filter n
 match later are not touched), run in batches by the workers; its progress is shown until it is
 DONE (exit 0) or FAILED (exit 1). Tasks that finished meanwhile count as processed, not cancelled.
   --filter JSON           a TaskFilter: status (one or a list), name, queue, enqueuedAfter,
-                          enqueuedBefore; e.g. '{"status":"PENDING","name":"reports.build"}'
+                          enqueuedBefore (ISO-8601 times with a zone, as --run-after);
+                          e.g. '{"status":"PENDING","name":"reports.build"}'
   --timeout SECONDS       stop following after this long (exit 1; the action goes on)
 ${CLIENT_OPTIONS}
 

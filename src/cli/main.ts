@@ -1,9 +1,9 @@
 import { loadClientConfig, loadConfig } from '../config.js';
 import { AppError, ConfigError } from '../errors.js';
-import { EXIT, UsageError } from './args.js';
+import { CLI_CODES, EXIT, usageText, UsageError } from './args.js';
 import { CLIENT_COMMANDS, PROCESS_COMMANDS, type ClientCommand, type ProcessCommand } from './commands.js';
 import { COMMAND_HELP, USAGE } from './help.js';
-import { processIo } from './output.js';
+import { errorJson, processIo, wantsJson } from './output.js';
 
 const isClientCommand = (c: string): c is ClientCommand => (CLIENT_COMMANDS as readonly string[]).includes(c);
 const isProcessCommand = (c: string): c is ProcessCommand => (PROCESS_COMMANDS as readonly string[]).includes(c);
@@ -16,13 +16,15 @@ const wantsHelp = (args: string[]): boolean => args.includes('--help') || args.i
 export async function main(argv: string[]): Promise<number> {
   const [command = 'dev', ...rest] = argv;
   const io = processIo();
+  const asJson = wantsJson(rest);
   if (command === '--help' || command === '-h' || command === 'help') {
     const topic = rest[0];
     io.out(`${(topic && COMMAND_HELP[topic]) || USAGE}\n`);
     return EXIT.ok;
   }
   if (!isClientCommand(command) && !isProcessCommand(command)) {
-    io.err(`taskwire: unknown command "${command}"\n\n${USAGE}\n`);
+    const message = `unknown command "${command}"`;
+    io.err(asJson ? errorJson({ code: CLI_CODES.usage, message }) : `taskwire: ${message}\n\n${USAGE}\n`);
     return EXIT.usage;
   }
   if (wantsHelp(rest)) {
@@ -39,15 +41,22 @@ export async function main(argv: string[]): Promise<number> {
     return await runProcessCommand(command, rest, loadConfig());
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`taskwire ${error.command}: ${error.message}\nRun "taskwire ${error.command} --help" for usage.\n`);
+      io.err(asJson ? errorJson({ code: CLI_CODES.usage, message: error.message, field: error.field }) : usageText(error));
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      io.err(`taskwire: ${error.message}\n`);
+      io.err(asJson ? errorJson(error) : `taskwire: ${error.message}\n`);
       return EXIT.usage;
     }
     throw error;
   }
+}
+
+/** What a process command's failure prints (client commands report their own): a line, or --json's object. */
+function failureText(error: unknown, asJson: boolean): string {
+  if (error instanceof AppError) return asJson ? errorJson(error) : `taskwire: ${error.code}: ${error.message}\n`;
+  const message = error instanceof Error ? error.message : String(error);
+  return asJson ? errorJson({ code: CLI_CODES.unexpected, message }) : `taskwire: unexpected error: ${message}\n`;
 }
 
 // The only process.exit: everything else returns an exit code. No stack traces for users: the
@@ -55,8 +64,7 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof AppError) process.stderr.write(`taskwire: ${error.code}: ${error.message}\n`);
-    else process.stderr.write(`taskwire: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(failureText(error, wantsJson(process.argv.slice(3))));
     process.exit(EXIT.failed);
   },
 );

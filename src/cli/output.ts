@@ -17,6 +17,31 @@ export function processIo(): Io {
   };
 }
 
+/** An error as `--json` reports it (docs/cli.md): a stable code, the message, the input at fault if one is named. */
+export interface ErrorReport {
+  code: string;
+  message: string;
+  field?: string | undefined;
+}
+
+/**
+ * `{"error":{"code":…,"message":…,"field":…}}` on one line: how a command run with `--json` reports
+ * its error on stderr (field null when none is named), so that a script reads it as it reads stdout.
+ */
+export function errorJson(error: ErrorReport): string {
+  return `${JSON.stringify({ error: { code: error.code, message: error.message, field: error.field ?? null } })}\n`;
+}
+
+/**
+ * Whether a command's arguments ask for `--json` (before a `--`, after which everything is an
+ * argument). Read from the arguments themselves: an error in parsing them is to be reported in
+ * that form too.
+ */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
+}
+
 /** `1.2 s`, `3 min 4 s`, `2 h 5 min`. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';

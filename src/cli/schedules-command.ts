@@ -1,4 +1,4 @@
-import type { MissedRunPolicy, OverlapPolicy, Schedule, ScheduleDetail, TaskwireClient, UpsertScheduleInput } from '../client/index.js';
+import { TaskwireClientError, type MissedRunPolicy, type OverlapPolicy, type Schedule, type ScheduleDetail, type TaskwireClient, type UpsertScheduleInput } from '../client/index.js';
 import { EXIT, intOption, jsonOption, parseCommand, takePositionals, UsageError } from './args.js';
 import { COMMON, json, withClient, type Context } from './client-context.js';
 import { table, tasksTable } from './output.js';
@@ -126,10 +126,7 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
       }
       case 'show': {
         const schedule = await client.schedule(key);
-        if (!schedule) {
-          ctx.io.err(`taskwire: NOT_FOUND: no schedule "${key}"\n`);
-          return EXIT.failed;
-        }
+        if (!schedule) throw new TaskwireClientError('NOT_FOUND', `no schedule "${key}"`);
         return out(schedule, scheduleBlock(schedule));
       }
       case 'upsert': {
@@ -146,10 +143,7 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
       }
       case 'delete': {
         const existed = await client.deleteSchedule(key);
-        if (!existed) {
-          ctx.io.err(`taskwire: NOT_FOUND: no schedule "${key}"\n`);
-          return EXIT.failed;
-        }
+        if (!existed) throw new TaskwireClientError('NOT_FOUND', `no schedule "${key}"`);
         return out({ deleted: key }, `${key} deleted\n`);
       }
       case 'trigger': {

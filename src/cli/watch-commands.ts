@@ -1,13 +1,16 @@
-import { STATE_EVENT_TYPES, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
+import { STATE_EVENT_TYPES, TaskwireClientError, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, exitOf, followSignal, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import { createEventView, createOutputPrinter, taskBlock } from './output.js';
 
-/** The task over HTTP first: an unreachable server or an unknown id answers at once, without WebSocket retries. */
-async function getOrReport(client: TaskwireClient, id: string, ctx: Context): Promise<Task | undefined> {
+/**
+ * The task over HTTP first: an unreachable server or an unknown id answers at once, without
+ * WebSocket retries. An unknown id is a NOT_FOUND (exit 1), reported as every error is.
+ */
+async function getOrFail(client: TaskwireClient, id: string): Promise<Task> {
   const task = await client.get(id);
-  if (!task) ctx.io.err(`taskwire: NOT_FOUND: no task ${id}\n`);
-  return task ?? undefined;
+  if (!task) throw new TaskwireClientError('NOT_FOUND', `no task ${id}`);
+  return task;
 }
 
 /**
@@ -31,8 +34,7 @@ export async function status(args: string[], ctx: Context): Promise<number> {
   if (timeoutMs !== undefined && !values.watch) throw new UsageError('status', '--timeout goes with --watch');
 
   return withClient('status', values.url, ctx, async (client) => {
-    const current = await getOrReport(client, id, ctx);
-    if (!current) return EXIT.failed;
+    const current = await getOrFail(client, id);
     if (!values.watch) {
       ctx.io.out(values.json ? json(current) : taskBlock(current));
       return exitOf(current);
@@ -64,8 +66,7 @@ export async function logs(args: string[], ctx: Context): Promise<number> {
   if (timeoutMs !== undefined && !values.follow) throw new UsageError('logs', '--timeout goes with --follow');
 
   return withClient('logs', values.url, ctx, async (client) => {
-    const current = await getOrReport(client, id, ctx);
-    if (!current) return EXIT.failed;
+    const current = await getOrFail(client, id);
     // A finished task's output is all in its log: pages over HTTP, no subscription needed.
     const follow = values.follow === true && !current.isFinished;
     const printer = values.json ? undefined : createOutputPrinter(ctx.io);
@@ -80,7 +81,7 @@ export async function logs(args: string[], ctx: Context): Promise<number> {
       printer?.done();
     }
     const final = follow ? ((await client.get(id)) ?? current) : current;
-    if (final.status === 'FAILED' || final.status === 'CANCELLED') reportUnsuccessful(ctx.io, final);
+    if (final.status === 'FAILED' || final.status === 'CANCELLED') reportUnsuccessful(ctx.io, final, values.json === true);
     return exitOf(final);
   });
 }

@@ -39,10 +39,7 @@ export async function workflow(args: string[], ctx: Context): Promise<number> {
   return withClient('workflow', values.url, ctx, async (client) => {
     // Over HTTP first: an unknown id or an unreachable server answers at once, without WebSocket retries.
     const current = await client.workflow(id);
-    if (!current) {
-      ctx.io.err(`taskwire: NOT_FOUND: no workflow ${id}\n`);
-      return EXIT.failed;
-    }
+    if (!current) throw new TaskwireClientError('NOT_FOUND', `no workflow ${id}`);
     if (!values.watch || current.status !== 'RUNNING') {
       ctx.io.out(values.json ? json(current) : workflowBlock(current));
       return exitOfWorkflow(current);

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createBulkActionRunner, type BulkActionRunner } from '../../src/queue/bulk-actions/index.js';
+import { parseBulkFilter } from '../../src/cli/bulk-command.js';
+import { UsageError } from '../../src/cli/args.js';
 import { insertBulkTasks } from '../helpers/bulk-tasks.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { runCli, startCli } from './run-cli.js';
@@ -62,6 +64,46 @@ describe('taskwire cancel|retry --filter', () => {
       const result = await runCli(args, env, 60_000);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
     }
+    const [row] = await server.sql`SELECT count(*)::int AS n FROM bulk_actions`;
+    expect(row?.n).toBe(0);
+  });
+});
+
+describe('parseBulkFilter', () => {
+  it.each([
+    ['enqueuedAfter', '2030-02-31T00:00:00Z'],
+    ['enqueuedBefore', '2030-01-01T24:00:00Z'],
+    ['enqueuedAfter', '2030-01-01'],
+    ['enqueuedBefore', 'yesterday'],
+    ['enqueuedAfter', 20300101],
+  ])('refuses %s %j as --run-after refuses it: a UsageError naming the field', (key, value) => {
+    const parse = (): unknown => parseBulkFilter('cancel', JSON.stringify({ status: 'PENDING', [key]: value }));
+    expect(parse).toThrow(UsageError);
+    expect(parse).toThrow(new RegExp(`^--filter\\.${key} must be an ISO-8601 time with a zone, of a day and time that exist, e\\.g\\. 2030-01-01T09:00:00Z, got `));
+    try {
+      parse();
+    } catch (error) {
+      expect((error as UsageError).field).toBe(`--filter.${key}`);
+    }
+  });
+
+  it('takes dates the server takes, the written day checked (not the UTC one), and null as no bound', () => {
+    const filter = { enqueuedAfter: '2030-03-01T00:30:00+01:00', enqueuedBefore: '2028-02-29T12:00:00Z' };
+    expect(parseBulkFilter('retry', JSON.stringify(filter))).toEqual(filter);
+    expect(parseBulkFilter('retry', '{"enqueuedAfter":null,"status":"FAILED"}')).toEqual({ enqueuedAfter: null, status: ['FAILED'] });
+  });
+});
+
+describe('taskwire cancel|retry --filter with a bad date', () => {
+  it('exits 2 before connecting, as --run-after does; with --json the error names the field', async () => {
+    const [plain, json] = await Promise.all([
+      runCli(['retry', '--filter', '{"status":"FAILED","enqueuedBefore":"2030-02-31T00:00:00Z"}'], env),
+      runCli(['cancel', '--filter', '{"enqueuedAfter":"2030-04-31T09:00:00+02:00"}', '--json'], env),
+    ]);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/^taskwire retry: --filter\.enqueuedBefore must be an ISO-8601 time with a zone, of a day and time that exist, .*got "2030-02-31T00:00:00Z"\nRun "taskwire retry --help" for usage\.\n$/);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'BAD_USAGE', field: '--filter.enqueuedAfter' } });
     const [row] = await server.sql`SELECT count(*)::int AS n FROM bulk_actions`;
     expect(row?.n).toBe(0);
   });

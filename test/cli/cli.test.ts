@@ -241,3 +241,50 @@ describe('usage, errors and exit codes', () => {
     }
   });
 });
+
+describe('--json errors', () => {
+  /** stderr as --json writes an error: exactly one line, one JSON object `{"error": {code, message, field}}`. */
+  const errorOf = (stderr: string): { code: string; message: string; field: string | null } => {
+    const lines = stderr.split('\n').filter(Boolean);
+    expect(lines, stderr).toHaveLength(1);
+    const parsed = JSON.parse(lines[0] as string) as { error: { code: string; message: string; field: string | null } };
+    expect(Object.keys(parsed)).toEqual(['error']);
+    expect(Object.keys(parsed.error)).toEqual(['code', 'message', 'field']);
+    return parsed.error;
+  };
+
+  it('reports each kind of error as one JSON object on stderr, with the exit code it has without --json', async () => {
+    const missing = '01900000-0000-7000-8000-000000000000';
+    const cases: { args: string[]; env?: Record<string, string>; code: number; error: { code: string; field: string | null; message?: RegExp } }[] = [
+      { args: ['enqueue', 'no.such.task', '--json'], code: 2, error: { code: 'UNKNOWN_TASK', field: 'input.name', message: /^Unknown task name "no.such.task"$/ } },
+      { args: ['enqueue', 'math.copysign', '--args', '[1, "a"]', '--json'], code: 2, error: { code: 'INVALID_ARGUMENTS', field: 'input.args[1]' } },
+      { args: ['enqueue', 'math.copysign', '--args', '[1,', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--args', message: /^--args is not valid JSON/ } },
+      { args: ['enqueue', 'demo.echo', '--run-after', '2030-02-31T00:00:00Z', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--run-after' } },
+      { args: ['status', 'x', '--bogus', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^Unknown option '--bogus'/ } },
+      { args: ['frobnicate', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^unknown command "frobnicate"$/ } },
+      { args: ['stats', '--json'], env: { TASKWIRE_URL: 'ftp://example.com' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL' } },
+      // A process command too: its configuration is read before it opens anything.
+      { args: ['doctor', '--json'], env: { PORT: 'not-a-port' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'PORT' } },
+      { args: ['status', missing, '--json'], code: 1, error: { code: 'NOT_FOUND', field: null, message: new RegExp(`^no task ${missing}$`) } },
+      { args: ['stats', '--json', '--url', CLOSED_URL], env: {}, code: 3, error: { code: 'CONNECTION_FAILED', field: null } },
+    ];
+    const results = await Promise.all(cases.map((c) => runCli(c.args, c.env ?? env)));
+    results.forEach((r, i) => {
+      const c = cases[i]!;
+      expect(r.code, `${c.args.join(' ')}: ${r.stderr}`).toBe(c.code);
+      expect(r.stdout).toBe('');
+      const error = errorOf(r.stderr);
+      expect({ code: error.code, field: error.field }).toEqual({ code: c.error.code, field: c.error.field });
+      if (c.error.message) expect(error.message).toMatch(c.error.message);
+    });
+  });
+
+  it('enqueue --wait --json: the final task on stdout, TASK_FAILED as JSON on stderr, exit 1', async () => {
+    const result = await runCli(['enqueue', 'demo.fail', '--args', '["boom"]', '--wait', '--json'], env);
+    expect(result.code).toBe(1);
+    expect(parseTask(result.stdout)).toMatchObject({ name: 'demo.fail', status: 'FAILED' });
+    const error = errorOf(result.stderr);
+    expect(error.code).toBe('TASK_FAILED');
+    expect(error.message).toMatch(/DemoFailure: boom$/);
+  });
+});

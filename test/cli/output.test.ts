@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Task, TaskEvent } from '../../src/client/index.js';
-import { createEventView, createOutputPrinter, createProgressView, eventLine, formatDuration, table, type Io } from '../../src/cli/output.js';
+import { createEventView, createOutputPrinter, createProgressView, errorJson, eventLine, formatDuration, table, wantsJson, type Io } from '../../src/cli/output.js';
 
 function fakeIo(errIsTTY: boolean): Io & { errText: () => string; outText: () => string } {
   let err = '';
@@ -102,5 +102,24 @@ describe('createOutputPrinter', () => {
     printer.done();
     expect(io.outText()).toBe('token\n{"i":1,"text":"x"}\n42\nline\npartial\n');
     expect(io.errText()).toBe('--- attempt 2 ---\n');
+  });
+});
+
+describe('errorJson', () => {
+  it('writes one line of {"error": {code, message, field}}, field null when none is named', () => {
+    expect(errorJson({ code: 'NOT_FOUND', message: 'no task x' })).toBe('{"error":{"code":"NOT_FOUND","message":"no task x","field":null}}\n');
+    const line = errorJson({ code: 'INVALID_ARGUMENTS', message: 'bad\nargs "quoted"', field: 'input.args[1]' });
+    expect(line.split('\n')).toEqual([expect.any(String), '']);
+    expect(JSON.parse(line)).toEqual({ error: { code: 'INVALID_ARGUMENTS', message: 'bad\nargs "quoted"', field: 'input.args[1]' } });
+  });
+});
+
+describe('wantsJson', () => {
+  it('is --json among the options, before any --', () => {
+    expect(wantsJson(['ID', '--json'])).toBe(true);
+    expect(wantsJson(['--json', '--bogus'])).toBe(true);
+    expect(wantsJson(['ID'])).toBe(false);
+    expect(wantsJson(['--', '--json'])).toBe(false);
+    expect(wantsJson(['--jsonx'])).toBe(false);
   });
 });
