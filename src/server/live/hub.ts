@@ -43,8 +43,9 @@ export interface TaskEventHub extends TaskEvents, Service {
    */
   start(): Promise<void>;
   /**
-   * Stops listening and ends every open subscription, then waits up to `drainMs` (default
-   * 1,000) for their consumers to finish (so clients get their completion before sockets close).
+   * Reads once more what every subscriber watches and hands it out (for up to `drainMs`), stops
+   * listening and ends every open subscription, then waits up to `drainMs` (default 1,000) for their
+   * consumers to finish (so clients get their completion before sockets close).
    */
   close(drainMs?: number): Promise<void>;
   /** close() with the default drain. */
@@ -143,6 +144,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
   let closed = false;
+  /** close() has begun its last reads (new notifications are still taken until `closed`). */
+  let closing = false;
   let drained: (() => void) | undefined;
   const publisher = createPublisher({
     slice: publishSlice,
@@ -315,6 +318,21 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     if (event.version <= row.version) publisher.publish(row);
   }
 
+  /**
+   * Everything watched read once more and handed out, then the event logs of taskEvents'
+   * subscribers: a change committed before the stop whose notification is still on its way (the
+   * last completion of the worker that `npm start` stops just before this server) reaches its
+   * subscribers before their streams end, instead of being told only by the next server.
+   */
+  async function catchUp(): Promise<void> {
+    for (const id of byTask.keys()) pending.set(id, RESYNC);
+    for (const s of byFilter) for (const id of s.resyncIds()) pending.set(id, RESYNC);
+    schedule();
+    // A read that fails leaves a retry timer and no read under way: settled all the same.
+    while (scheduled || flushing) await (flushing ?? Promise.resolve()).catch(() => undefined);
+    await logs.catchUp();
+  }
+
   function noteAhead(id: string, version: number): void {
     ahead.delete(id);
     ahead.set(id, version);
@@ -442,7 +460,11 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       return this.close();
     },
     async close(drainMs = 1000) {
-      if (closed) return;
+      if (closed || closing) return;
+      closing = true;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([catchUp(), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+      clearTimeout(timer);
       closed = true;
       clearTimeout(retryTimer);
       logs.close();

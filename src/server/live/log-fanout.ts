@@ -40,6 +40,8 @@ export interface EventLogFanout {
   onNotices(notices: readonly Notice[]): void;
   /** The LISTEN connection came back: notifications may have been missed; re-read everything. */
   resync(): void;
+  /** resync(), and settles once the reads it starts (and any under way) are handed out or have failed. */
+  catchUp(): Promise<void>;
   close(): void;
 }
 
@@ -154,6 +156,11 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
     resync() {
       for (const [id, set] of byTask) for (const s of set) pend(id, s.last);
       feed.poke();
+    },
+    async catchUp() {
+      this.resync();
+      // A read that fails leaves a retry timer and no read under way: settled all the same.
+      while (scheduled || reading) await (reading ?? Promise.resolve()).catch(() => undefined);
     },
     close() {
       closed = true;

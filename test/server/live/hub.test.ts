@@ -7,6 +7,7 @@ import { createTaskEventHub, type TaskEventHub } from '../../../src/server/live/
 import { EVENTS_CHANNEL } from '../../../src/queue/events.js';
 import { uuidv7 } from '../../../src/queue/uuid.js';
 import { createTestApp, type TestApp } from '../../helpers/app.js';
+import { insertTask } from '../../helpers/factories.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let app: TestApp;
@@ -174,6 +175,33 @@ describe('createTaskEventHub', () => {
       ]);
     }
     await hub.close();
+  });
+});
+
+describe('a closing hub', () => {
+  it('hands out a change committed before close() whose notification it has not handled, then ends the streams', async () => {
+    const sql = app.deps.db.sql;
+    const closing = createTaskEventHub({ sql, queue: app.deps.queue, log: silentLogger });
+    await closing.start();
+    const task = await insertTask(sql, { status: 'RUNNING', queue: 'closing-hub' });
+    const states = collect(await closing.watchTask(task.id));
+    const events = (async () => {
+      const seen: string[] = [];
+      for await (const e of await closing.watchTaskEvents(task.id, 0, [])) seen.push(`${e.version} ${e.type}`);
+      return seen;
+    })();
+    await waitFor(() => closing.stats.delivered === 1 && closing.logStats.delivered === 2, { message: 'the first state and events' });
+    // The worker's last completion (npm start stops its worker just before its server), its
+    // notification still on its way: committed without one, as if close() came first.
+    await sql`
+      WITH changed AS (
+        UPDATE tasks SET status = 'SUCCEEDED', version = version + 1, finished_at = clock_timestamp(), locked_by = NULL, lease_expires_at = NULL
+        WHERE id = ${task.id} RETURNING *
+      )
+      INSERT INTO task_events (task_id, version, type, status, attempt) SELECT id, version, 'SUCCEEDED', status, attempts FROM changed`;
+    await closing.close();
+    expect((await states).at(-1)).toEqual({ version: 3, status: 'SUCCEEDED' });
+    expect(await events).toEqual(['1 ENQUEUED', '2 STARTED', '3 SUCCEEDED']);
   });
 });
 
