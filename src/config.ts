@@ -326,10 +326,16 @@ function deepFreeze<T>(value: T): T {
 export interface ClientConfig {
   /** TASKWIRE_URL: the server's GraphQL endpoint (default http://127.0.0.1:4000/graphql). */
   readonly url: string;
+  /**
+   * TASKWIRE_TOKEN: the credential sent as `Authorization: Bearer …` to a server with auth on (an
+   * API key, a JWT or a read token); undefined: none. An environment variable, not a flag, so that
+   * it stays out of shell history and process lists.
+   */
+  readonly token: string | undefined;
 }
 
 /**
- * Reads TASKWIRE_URL only, so that a client command works whatever the server's own variables hold.
+ * Reads TASKWIRE_URL and TASKWIRE_TOKEN only, so that a client command works whatever the server's own variables hold.
  * @throws ConfigError when it is not an http(s) URL.
  */
 export function loadClientConfig(env: Record<string, string | undefined> = process.env): ClientConfig {
@@ -337,5 +343,6 @@ export function loadClientConfig(env: Record<string, string | undefined> = proce
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
     throw new ConfigError(`Invalid configuration:\n  TASKWIRE_URL=${JSON.stringify(url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
   }
-  return Object.freeze({ url });
+  const token = env.TASKWIRE_TOKEN?.trim() || undefined;
+  return Object.freeze({ url, token });
 }

@@ -12,13 +12,19 @@ const DATE_FIELDS = ['enqueuedAfter', 'enqueuedBefore'] as const;
  * `--filter '{"status":"FAILED","name":"x"}'` as a TaskFilter (a lone status is taken as a list of
  * one); a field it does not know, or a date the server's DateTime would refuse, is a usage error.
  */
-export function parseBulkFilter(command: string, text: string): TaskFilter {
+export function parseBulkFilter(command: string, text: string, all = false): TaskFilter {
   const raw = jsonOption(command, '--filter', text, 'object') as Record<string, unknown>;
+  // A filter that names nothing matches every task the credential can see: said on purpose only.
+  if (!all && Object.values(raw).every((v) => v === null || (Array.isArray(v) && v.length === 0))) {
+    throw new UsageError(command, `--filter ${text.trim()} matches every task; add --all to ${command} them all`, '--filter');
+  }
   const unknown = Object.keys(raw).filter((k) => !(FILTER_FIELDS as readonly string[]).includes(k));
   if (unknown.length > 0) throw new UsageError(command, `--filter does not know ${unknown.join(', ')} (it takes ${FILTER_FIELDS.join(', ')})`, '--filter');
   for (const key of DATE_FIELDS) if (raw[key] !== null) dateTimeOption(command, `--filter.${key}`, raw[key]);
   const filter = { ...raw } as Record<string, unknown>;
   if (typeof filter.status === 'string') filter.status = [filter.status];
+  // Any case, as `tasks --status` takes it.
+  if (Array.isArray(filter.status)) filter.status = filter.status.map((s: unknown) => (typeof s === 'string' ? s.toUpperCase() : s));
   return filter as TaskFilter;
 }
 

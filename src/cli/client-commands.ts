@@ -62,7 +62,8 @@ function failureOf(command: string, error: unknown): Failure {
   if (error instanceof TaskwireClientError) {
     // A RequestError is the server's answer; the rest (WAIT_TIMEOUT, NOT_FOUND of a lookup …) the client's.
     const exit = error instanceof RequestError && USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failed;
-    return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${error.message}\n` };
+    const hint = error.code === 'UNAUTHENTICATED' ? 'Set TASKWIRE_TOKEN to an API key (taskwire keys create) or another credential the server accepts.\n' : '';
+    return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${error.message}\n${hint}` };
   }
   // Not expected: one line, no stack trace.
   const message = error instanceof Error ? error.message : String(error);
@@ -169,10 +170,10 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
 }
 
 async function cancel(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('cancel', args, { ...COMMON, filter: { type: 'string' }, timeout: { type: 'string' } });
+  const { values, positionals } = parseCommand('cancel', args, { ...COMMON, filter: { type: 'string' }, all: { type: 'boolean' }, timeout: { type: 'string' } });
   if (values.filter !== undefined) {
     takePositionals('cancel', positionals, []);
-    const filter = parseBulkFilter('cancel', values.filter);
+    const filter = parseBulkFilter('cancel', values.filter, values.all === true);
     return withClient('cancel', values.url, ctx, (client) => runBulk('CANCEL', client, filter, ctx, { json: values.json === true, timeout: values.timeout }));
   }
   const [id = ''] = takePositionals('cancel', positionals, ['ID']);
@@ -185,10 +186,10 @@ async function cancel(args: string[], ctx: Context): Promise<number> {
 }
 
 async function retry(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('retry', args, { ...COMMON, filter: { type: 'string' }, timeout: { type: 'string' } });
+  const { values, positionals } = parseCommand('retry', args, { ...COMMON, filter: { type: 'string' }, all: { type: 'boolean' }, timeout: { type: 'string' } });
   if (values.filter !== undefined) {
     takePositionals('retry', positionals, []);
-    const filter = parseBulkFilter('retry', values.filter);
+    const filter = parseBulkFilter('retry', values.filter, values.all === true);
     return withClient('retry', values.url, ctx, (client) => runBulk('RETRY', client, filter, ctx, { json: values.json === true, timeout: values.timeout }));
   }
   const [id = ''] = takePositionals('retry', positionals, ['ID']);

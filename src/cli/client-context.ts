@@ -17,9 +17,10 @@ export interface Context {
   signal: AbortSignal;
 }
 
-/** Runs `fn` with a client of the server (`--url`, else TASKWIRE_URL); Ctrl-C closes it. */
+/** Runs `fn` with a client of the server (`--url`, else TASKWIRE_URL; TASKWIRE_TOKEN its credential); Ctrl-C closes it. */
 export async function withClient(command: string, url: string | undefined, ctx: Context, fn: (client: TaskwireClient) => Promise<number>): Promise<number> {
-  const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url) });
+  const { token } = ctx.config;
+  const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url), ...(token ? { getToken: () => token } : {}) });
   const onInterrupt = (): void => void client.close();
   ctx.signal.addEventListener('abort', onInterrupt, { once: true });
   try {

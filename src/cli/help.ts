@@ -142,7 +142,7 @@ Lists tasks, newest first, as a table (--json: a JSON array).
   --limit N               at most N tasks (default 20)
 ${CLIENT_OPTIONS}`,
   cancel: `Usage: taskwire cancel ID [options]
-       taskwire cancel --filter JSON [--timeout SECONDS] [options]
+       taskwire cancel --filter JSON [--all] [--timeout SECONDS] [options]
 
 Cancels a task: a PENDING or RETRYING one at once; a RUNNING one has its handler aborted.
 Cancelling a task that already SUCCEEDED or FAILED is refused (CONFLICT, exit 1).
@@ -153,20 +153,23 @@ DONE (exit 0) or FAILED (exit 1). Tasks that finished meanwhile count as process
   --filter JSON           a TaskFilter: status (one or a list), name, queue, enqueuedAfter,
                           enqueuedBefore (ISO-8601 times with a zone, as --run-after);
                           e.g. '{"status":"PENDING","name":"reports.build"}'
+  --all                   needed when the filter names nothing ('{}'): every task
   --timeout SECONDS       stop following after this long (exit 1; the action goes on)
 ${CLIENT_OPTIONS}
 
 With --json and --filter: one JSON line per version of the bulk action.`,
   retry: `Usage: taskwire retry ID [options]
-       taskwire retry --filter JSON [--timeout SECONDS] [options]
+       taskwire retry --filter JSON [--all] [--timeout SECONDS] [options]
 
-Puts a FAILED or CANCELLED task back to PENDING with fresh attempts (its errors are kept).
+Puts a FAILED or CANCELLED task back to PENDING, due now, with as many attempts again as it was
+enqueued with (its errors are kept).
 Anything else is refused (CONFLICT, exit 1).
 
 With --filter: a bulk action (retryTasks) over every task matching the filter now, each retried
 at most once, run in batches by the workers; its progress is shown until it is DONE (exit 0) or
 FAILED (exit 1). Tasks no longer FAILED or CANCELLED count as processed, not retried.
   --filter JSON           a TaskFilter, e.g. '{"status":"FAILED","queue":"emails"}'
+  --all                   needed when the filter names nothing ('{}'): every task
   --timeout SECONDS       stop following after this long (exit 1; the action goes on)
 ${CLIENT_OPTIONS}
 

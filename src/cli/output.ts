@@ -54,7 +54,8 @@ export function formatDuration(ms: number | null | undefined): string {
 }
 
 /** An ISO time without its milliseconds: `2025-01-31 12:00:00Z`. */
-function shortTime(iso: string | null): string {
+/** `2026-12-04 22:37:56Z`: how every command prints a time. */
+export function shortTime(iso: string | null): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
 

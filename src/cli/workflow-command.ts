@@ -1,14 +1,14 @@
 import { TaskwireClientError, type Workflow } from '../client/index.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, followSignal, json, withClient, type Context } from './client-context.js';
-import { formatDuration, table } from './output.js';
+import { formatDuration, shortTime, table } from './output.js';
 
 /** Exit code for a workflow as it stands: 1 once it FAILED or was CANCELLED. */
 const exitOfWorkflow = (w: Workflow): number => (w.status === 'FAILED' || w.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
 
 /** The `taskwire workflow` view: a header line, then one row per step in the order they were given. */
 export function workflowBlock(w: Workflow): string {
-  const finished = w.finishedAt ? ` · finished ${w.finishedAt}` : '';
+  const finished = w.finishedAt ? ` · finished ${shortTime(w.finishedAt)}` : '';
   const head = `workflow ${w.id}${w.name ? ` (${w.name})` : ''}: ${w.status} · version ${w.version} · ${w.steps.length} steps${finished}\n`;
   const rows = w.steps.map((s) => [s.ref, s.task.status, s.task.name, s.dependsOn.join(',') || '-', s.task.id, formatDuration(s.task.durationMs)]);
   return head + table(['STEP', 'STATUS', 'TASK', 'DEPENDS ON', 'TASK ID', 'DURATION'], rows);

@@ -92,6 +92,18 @@ describe('parseBulkFilter', () => {
     expect(parseBulkFilter('retry', JSON.stringify(filter))).toEqual(filter);
     expect(parseBulkFilter('retry', '{"enqueuedAfter":null,"status":"FAILED"}')).toEqual({ enqueuedAfter: null, status: ['FAILED'] });
   });
+
+  it('takes a status in any case, as `tasks --status` does', () => {
+    expect(parseBulkFilter('retry', '{"status":"failed"}')).toEqual({ status: ['FAILED'] });
+    expect(parseBulkFilter('cancel', '{"status":["Pending","RETRYING"]}')).toEqual({ status: ['PENDING', 'RETRYING'] });
+  });
+
+  it('refuses a filter that names nothing (every task) unless --all says so', () => {
+    for (const text of ['{}', '{"status":[]}', '{"name":null,"enqueuedAfter":null}']) {
+      expect(() => parseBulkFilter('cancel', text)).toThrow(/matches every task; add --all to cancel them all/);
+      expect(parseBulkFilter('cancel', text, true)).toBeTypeOf('object');
+    }
+  });
 });
 
 describe('taskwire cancel|retry --filter with a bad date', () => {
