@@ -20,6 +20,7 @@ import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
 import { createScheduleMethods, type ScheduleClient } from './schedules.js';
 import { createBulkActionMethods, type BulkActionClient } from './bulk-actions.js';
 import { createQueueMethods, type QueueClient } from './queues.js';
+import { createReadTokenMethods, type EnqueuedWithReadToken, type ReadTokenClient } from './read-tokens.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
@@ -67,6 +68,15 @@ export interface EnqueueOptions {
   maxAttempts?: number;
   /** The same key again returns the first task. */
   idempotencyKey?: string;
+  /** Whose turn it shares, e.g. a customer id: the queue's `perKeyConcurrency` caps RUNNING tasks per key (1..255 characters). */
+  concurrencyKey?: string;
+  /** `true`: resolve with `{ task, readToken }` instead (EnqueueWithReadTokenOptions). */
+  readToken?: false;
+}
+
+/** `enqueue` options that also ask for a read token of the new task (`enqueueTask`'s `readToken`). */
+export interface EnqueueWithReadTokenOptions extends Omit<EnqueueOptions, 'readToken'> {
+  readToken: true;
 }
 
 /** One page of `list()`. */
@@ -136,7 +146,12 @@ export interface WaitOptions {
 }
 
 /** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts). */
-export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient, QueueClient {
+export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient, QueueClient, ReadTokenClient {
+  /**
+   * Enqueues a task; resolves at once with `{ task, readToken }`: the stored row (PENDING) and a
+   * read token for it alone, to hand to a browser (null while the server's AUTH_MODE=off).
+   */
+  enqueue(name: string, args: unknown[] | undefined, options: EnqueueWithReadTokenOptions): Promise<EnqueuedWithReadToken>;
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
   enqueue(name: string, args?: unknown[], options?: EnqueueOptions): Promise<Task>;
   /** The task, or null when there is no such task. */
@@ -168,7 +183,7 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   retry(id: string): Promise<Task>;
   /** Counts by status per queue. */
   queueStats(): Promise<QueueStats[]>;
-  /** Ends open watches (they throw CLIENT_CLOSED) and closes the WebSocket. */
+  /** Ends open watches (they throw CLIENT_CLOSED) and closes the WebSocket; every later call throws CLIENT_CLOSED. */
   close(): Promise<void>;
 }
 
@@ -224,17 +239,21 @@ export function createClient(options: ClientOptions): TaskwireClient {
     }
   }
 
+  async function enqueue(name: string, args: unknown[] = [], enqueueOptions: EnqueueOptions | EnqueueWithReadTokenOptions = {}): Promise<Task | EnqueuedWithReadToken> {
+    const { runAfter, readToken, ...rest } = enqueueOptions;
+    const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };
+    const { enqueueTask } = await http.request(EnqueueTaskDocument, { input, withReadToken: readToken === true }, lifetime.signal);
+    return readToken === true ? { task: enqueueTask.task, readToken: enqueueTask.readToken ?? null } : enqueueTask.task;
+  }
+
   return {
     ...createWorkflowMethods({ http, ws, retry, lifetime: lifetime.signal }),
     ...createScheduleMethods({ http, lifetime: lifetime.signal }),
     ...createBulkActionMethods({ http, ws, retry, lifetime: lifetime.signal }),
     ...createQueueMethods({ http, lifetime: lifetime.signal }),
-    async enqueue(name, args = [], enqueueOptions = {}) {
-      const { runAfter, ...rest } = enqueueOptions;
-      const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };
-      const data = await http.request(EnqueueTaskDocument, { input }, lifetime.signal);
-      return data.enqueueTask.task;
-    },
+    ...createReadTokenMethods({ http, lifetime: lifetime.signal }),
+    // One implementation of both overloads: the result's shape follows `readToken`.
+    enqueue: enqueue as TaskwireClient['enqueue'],
     async get(id) {
       return (await http.request(GetTaskDocument, { id }, lifetime.signal)).taskResult;
     },

@@ -52,6 +52,17 @@ function retryAfterMs(response: Response): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
+/**
+ * Whether `error` is the server refusing a read token a task's `schedule` (FORBIDDEN at
+ * `….schedule` below the root; `Query.schedule` itself is at the root). The client selects that
+ * reference on every task, so it takes the refusal as the null the field comes with, the way the
+ * server answers `Task.workflow` to a read token, instead of failing the read of the task.
+ */
+function isScheduleHiddenFromReadToken(error: GraphQLErrorPayload): boolean {
+  const path = error.path ?? [];
+  return error.extensions?.code === 'FORBIDDEN' && path.length > 1 && path[path.length - 1] === 'schedule';
+}
+
 /** GraphQL over HTTP (POST, JSON) with typed documents. */
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -93,7 +104,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         if (code) throw requestError([{ message: `HTTP ${response.status} from ${url}`, extensions: { code } }], response.status, retryAfterMs(response));
         throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url} is not a GraphQL response; is it a taskwire server's /graphql?`);
       }
-      if (body.errors && body.errors.length > 0) throw requestError(body.errors, response.status, retryAfterMs(response));
+      const hasData = body.data !== null && body.data !== undefined;
+      const errors = (body.errors ?? []).filter((error) => !(hasData && isScheduleHiddenFromReadToken(error)));
+      if (errors.length > 0) throw requestError(errors, response.status, retryAfterMs(response));
       if (body.data === null || body.data === undefined) {
         throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url}: a GraphQL response without data`);
       }

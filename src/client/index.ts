@@ -6,6 +6,7 @@ export {
   createClient,
   type ClientOptions,
   type EnqueueOptions,
+  type EnqueueWithReadTokenOptions,
   type EventsOptions,
   type ListOptions,
   type OutputChunk,
@@ -37,7 +38,7 @@ export {
   type GraphQLErrorPayload,
   type ServerErrorCode,
 } from './errors.js';
-export { STATE_EVENT_TYPES } from './task-state.js';
+export { STATE_EVENT_TYPES, type WaitReason } from './task-state.js';
 export { chain, chord, group, type CanvasTask } from './canvas.js';
 export type {
   DependencyFailurePolicy,
@@ -63,3 +64,4 @@ export type {
 export type { RetryOptions } from './ws.js';
 export type { BulkAction, BulkActionClient, BulkActionKind, BulkActionStatus, WatchBulkActionOptions } from './bulk-actions.js';
 export type { QueueClient, QueueInfo, QueueLimitsInput } from './queues.js';
+export type { CreateReadTokenOptions, EnqueuedWithReadToken, ReadToken, ReadTokenClient } from './read-tokens.js';

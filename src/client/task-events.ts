@@ -1,7 +1,7 @@
 import { ConnectionError, RequestError, requestError } from './errors.js';
 import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
-import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
+import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, isWaitingStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
 
 /** Which of a task's events to read. */
@@ -131,18 +131,31 @@ async function readTask({ http, retry }: Streams, id: string, signal: AbortSigna
 }
 
 /**
+ * Whether the state after an event needs a read of the row: a terminal state (events carry no
+ * return value), and a live return to waiting (a retry, a snooze, a release, retryTask: events
+ * carry neither the new `runAfter` nor why the task waits, nor a raised `maxAttempts`). A replayed
+ * one (older than the first read) is not read: the row has moved on from it.
+ */
+function needsRead(before: Task, after: Task, firstRead: Task): boolean {
+  if (after.isFinished) return true;
+  return after.version > firstRead.version && isWaitingStatus(after.status) && !isWaitingStatus(before.status);
+}
+
+/**
  * The states after `afterVersion`, each built from the one before by its event; `read` (the
- * row as read) stands in for the state at its own version, and a terminal state is read
- * again: events carry no return value.
+ * row as read) stands in for the state at its own version, and the row is read again where
+ * events do not tell enough (needsRead); that read stands in for the state when it is still at
+ * its version.
  */
 async function* statesAfter(streams: Streams, base: Task, read: Task, afterVersion: number, signal: AbortSignal): AsyncGenerator<Task, void, undefined> {
   let state = base;
   const range = { afterVersion: base === read ? read.version : 0, types: STATE_EVENT_TYPES };
   for await (const event of followTaskEvents(streams, read.id, range, signal)) {
+    const before = state;
     state = event.version === read.version ? read : applyEvent(state, event);
-    if (state.isFinished && state !== read) {
-      const final = await readTask(streams, read.id, signal);
-      if (final.version === state.version) state = final;
+    if (state !== read && needsRead(before, state, read)) {
+      const fresh = await readTask(streams, read.id, signal);
+      if (fresh.version === state.version) state = fresh;
     }
     if (event.version > afterVersion) yield state;
   }

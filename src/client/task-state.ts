@@ -1,14 +1,32 @@
 import { isTerminal, TASK_EVENT_TYPES, TERMINAL_STATUSES } from '../states.js';
-import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskStatus } from './generated/graphql.js';
+import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskStatus, WaitReason } from './generated/graphql.js';
 
-/** A task as the server reports it (every field of the GraphQL `Task`; dates are ISO-8601 strings). */
+/**
+ * A task as the server reports it: every field of the GraphQL `Task` but `events` (read with
+ * `events()`); `schedule`, `workflow` and `dependsOn` as references (`{ id, key }`, `{ id, name }`,
+ * `{ id, stepRef }[]`). Dates are ISO-8601 strings.
+ */
 export type Task = ClientTaskFragment;
+export type { WaitReason };
 /** One entry of a task's event log (the GraphQL `TaskEvent` without its `task`). */
 export type TaskEvent = ClientTaskEventFragment;
 
 export { TERMINAL_STATUSES };
 
 export const isTerminalStatus = (status: TaskStatus): boolean => isTerminal(status);
+
+/** A task in one of these states waits for a worker (what `waitReason` explains, with BLOCKED). */
+export const isWaitingStatus = (status: TaskStatus): boolean => status === 'PENDING' || status === 'RETRYING';
+
+/**
+ * `waitReason` after a change to `status`, as far as the change tells: BLOCKED for BLOCKED, null
+ * for a task that no longer waits (RUNNING, finished); kept while it waits on. A task that goes back
+ * to waiting gets null here: why it waits is read from the row (`watch()` does, for live changes).
+ */
+function waitReasonAfter(task: Task, status: TaskStatus): WaitReason | null {
+  if (status === 'BLOCKED') return 'BLOCKED';
+  return isWaitingStatus(status) && isWaitingStatus(task.status) ? task.waitReason : null;
+}
 
 /**
  * The events after which a task can be finished (RESCUED: FAILED or CANCELLED when no attempt
@@ -40,6 +58,8 @@ export function initialState(task: Task): Task {
     durationMs: null,
     cancelRequested: false,
     expiresAt: null,
+    outputBytes: 0,
+    waitReason: null,
   };
 }
 
@@ -50,11 +70,19 @@ function durationMs(startedAt: string | null, finishedAt: string | null): number
 /**
  * The task's state right after `event`, from its state before it. Events carry the status,
  * attempt, worker, progress and error of a change, so these fields follow the server's state
- * machine (src/queue/sql/*); what events do not carry (the return value, `expiresAt`, `runAfter`,
- * `maxAttempts` after retryTask) stays as it was: `watch()` reads the row for the final state.
+ * machine (src/queue/sql/*); `waitReason` follows the status (waitReasonAfter). What events do not
+ * carry (the return value, `expiresAt`, `runAfter`, `maxAttempts` after retryTask, `outputBytes`,
+ * why a task waits again) stays as it was: `watch()` reads the row for those.
  */
 export function applyEvent(task: Task, event: TaskEvent): Task {
-  const next: Task = { ...task, version: event.version, status: event.status, isFinished: isTerminalStatus(event.status), attempts: event.attempt };
+  const next: Task = {
+    ...task,
+    version: event.version,
+    status: event.status,
+    isFinished: isTerminalStatus(event.status),
+    attempts: event.attempt,
+    waitReason: waitReasonAfter(task, event.status),
+  };
   const addError = (): void => {
     if (event.error) next.errors = [...task.errors, event.error];
   };

@@ -13,6 +13,8 @@ const base: Task = {
   version: 2, args: [4, 10], kwargs: {}, returnValue: null, errors: [], attempts: 1, maxAttempts: 1, workerIds: ['w'], progress: null,
   enqueuedAt: '2025-01-01T00:00:00.000Z', runAfter: null, startedAt: null, finishedAt: null, lastAttemptedAt: null, durationMs: null,
   cancelRequested: false, expiresAt: null, idempotencyKey: null, timeoutMs: null,
+  tenant: 'default', createdBy: null, outputBytes: 0, concurrencyKey: null, waitReason: null,
+  scheduledFor: null, schedule: null, workflow: null, stepRef: null, dependsOn: [],
 };
 const at = (current: number, version: number): Task => ({
   ...base, version, progress: { current, total: 4, message: `step ${current} of 4`, updatedAt: '2025-01-01T00:00:01.000Z' },

@@ -67,6 +67,13 @@ describe('enqueue and get', () => {
     expect(await server.countTasks()).toBe(before);
   });
 
+  it('gives a null read token while auth is off, and refuses createReadToken with FORBIDDEN', async () => {
+    const { task, readToken } = await client.enqueue('demo.echo', [1], { runAfter: inAnHour(), readToken: true });
+    expect(task).toMatchObject({ name: 'demo.echo', status: 'PENDING' });
+    expect(readToken).toBeNull();
+    expect(await rejectionOf(client.createReadToken(task.id))).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
   it('returns the first task for a repeated idempotency key', async () => {
     const first = await client.enqueue('demo.echo', [1], { idempotencyKey: 'client-key-1', runAfter: inAnHour() });
     const again = await client.enqueue('demo.echo', [1], { idempotencyKey: 'client-key-1', runAfter: inAnHour() });
@@ -242,5 +249,14 @@ describe('connection problems', () => {
     await watch.return();
     expect(await watching).toMatchObject({ code: 'CLIENT_CLOSED' });
     expect(await pending).toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
+  it('after close(), every call throws CLIENT_CLOSED', async () => {
+    const own = createClient({ url: server.url });
+    const task = await own.enqueue('demo.echo', [], { runAfter: inAnHour() });
+    await own.close();
+    for (const call of [own.get(task.id), own.enqueue('demo.echo'), own.cancel(task.id), own.createReadToken(task.id)]) {
+      expect(await rejectionOf(call)).toMatchObject({ code: 'CLIENT_CLOSED' });
+    }
   });
 });

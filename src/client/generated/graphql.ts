@@ -132,6 +132,15 @@ export type UpsertScheduleInput = {
   timezone?: string | null | undefined;
 };
 
+/** Why a waiting task has not started, read when asked (exact for that moment): BLOCKED (a workflow step waiting for its parents), SCHEDULED (runAfter is ahead), QUEUE_PAUSED, KEY_LIMIT, CONCURRENCY_LIMIT, RATE_LIMIT, in that precedence. */
+export type WaitReason =
+  | 'BLOCKED'
+  | 'CONCURRENCY_LIMIT'
+  | 'KEY_LIMIT'
+  | 'QUEUE_PAUSED'
+  | 'RATE_LIMIT'
+  | 'SCHEDULED';
+
 /** RUNNING until nothing is left to run; SUCCEEDED when every step did; FAILED when one failed; CANCELLED by cancelWorkflow. */
 export type WorkflowStatus =
   | 'CANCELLED'
@@ -179,21 +188,30 @@ export type WatchBulkActionSubscriptionVariables = Exact<{
 
 export type WatchBulkActionSubscription = { bulkActionChanged: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } };
 
-export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null };
+export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> };
 
 export type EnqueueTaskMutationVariables = Exact<{
   input: EnqueueTaskInput;
+  withReadToken?: boolean;
 }>;
 
 
-export type EnqueueTaskMutation = { enqueueTask: { task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } } };
+export type EnqueueTaskMutation = { enqueueTask: { readToken?: string | null, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } } };
+
+export type CreateReadTokenMutationVariables = Exact<{
+  taskIds: Array<string | number> | string | number;
+  ttlSeconds?: number | null | undefined;
+}>;
+
+
+export type CreateReadTokenMutation = { createReadToken: { token: string, expiresAt: string } };
 
 export type GetTaskQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type GetTaskQuery = { taskResult: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } | null };
+export type GetTaskQuery = { taskResult: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } | null };
 
 export type ListTasksQueryVariables = Exact<{
   first: number;
@@ -203,21 +221,21 @@ export type ListTasksQueryVariables = Exact<{
 }>;
 
 
-export type ListTasksQuery = { tasks: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListTasksQuery = { tasks: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type CancelTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelTaskMutation = { cancelTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+export type CancelTaskMutation = { cancelTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type RetryTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -252,35 +270,35 @@ export type TaskEventPageQueryVariables = Exact<{
 
 export type TaskEventPageQuery = { taskResult: { id: string, events: { edges: Array<{ node: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
-export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> };
+export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> };
 
 export type EnqueueWorkflowMutationVariables = Exact<{
   input: EnqueueWorkflowInput;
 }>;
 
 
-export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } } };
+export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } } };
 
 export type GetWorkflowQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } | null };
+export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } | null };
 
 export type CancelWorkflowMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
+export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
 
 export type WatchWorkflowSubscriptionVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> } };
+export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
 
 export type ClientQueueFragment = { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } };
 
@@ -327,7 +345,7 @@ export type GetScheduleQueryVariables = Exact<{
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { scheduledFor: string | null, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -364,7 +382,7 @@ export type TriggerScheduleMutationVariables = Exact<{
 }>;
 
 
-export type TriggerScheduleMutation = { triggerSchedule: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null } };
+export type TriggerScheduleMutation = { triggerSchedule: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -464,6 +482,25 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
     `, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
 export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
@@ -520,6 +557,25 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`, {"fragmentName":"ClientWorkflow"}) as unknown as TypedDocumentString<ClientWorkflowFragment, unknown>;
 export const ClientQueueFragmentDoc = new TypedDocumentString(`
     fragment ClientQueue on Queue {
@@ -647,11 +703,12 @@ export const WatchBulkActionDocument = new TypedDocumentString(`
   finishedAt
 }`) as unknown as TypedDocumentString<WatchBulkActionSubscription, WatchBulkActionSubscriptionVariables>;
 export const EnqueueTaskDocument = new TypedDocumentString(`
-    mutation EnqueueTask($input: EnqueueTaskInput!) {
+    mutation EnqueueTask($input: EnqueueTaskInput!, $withReadToken: Boolean! = false) {
   enqueueTask(input: $input) {
     task {
       ...ClientTask
     }
+    readToken @include(if: $withReadToken)
   }
 }
     fragment ClientTask on Task {
@@ -692,7 +749,34 @@ export const EnqueueTaskDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<EnqueueTaskMutation, EnqueueTaskMutationVariables>;
+export const CreateReadTokenDocument = new TypedDocumentString(`
+    mutation CreateReadToken($taskIds: [ID!]!, $ttlSeconds: Int) {
+  createReadToken(taskIds: $taskIds, ttlSeconds: $ttlSeconds) {
+    token
+    expiresAt
+  }
+}
+    `) as unknown as TypedDocumentString<CreateReadTokenMutation, CreateReadTokenMutationVariables>;
 export const GetTaskDocument = new TypedDocumentString(`
     query GetTask($id: ID!) {
   taskResult(id: $id) {
@@ -737,6 +821,25 @@ export const GetTaskDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<GetTaskQuery, GetTaskQueryVariables>;
 export const ListTasksDocument = new TypedDocumentString(`
     query ListTasks($first: Int!, $after: String, $filter: TaskFilter, $withCount: Boolean!) {
@@ -792,6 +895,25 @@ export const ListTasksDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<ListTasksQuery, ListTasksQueryVariables>;
 export const CancelTaskDocument = new TypedDocumentString(`
     mutation CancelTask($id: ID!) {
@@ -837,6 +959,25 @@ export const CancelTaskDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<CancelTaskMutation, CancelTaskMutationVariables>;
 export const RetryTaskDocument = new TypedDocumentString(`
     mutation RetryTask($id: ID!) {
@@ -882,6 +1023,25 @@ export const RetryTaskDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<RetryTaskMutation, RetryTaskMutationVariables>;
 export const QueueStatsDocument = new TypedDocumentString(`
     query QueueStats {
@@ -1027,6 +1187,25 @@ export const EnqueueWorkflowDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
 fragment ClientWorkflow on Workflow {
   id
@@ -1087,6 +1266,25 @@ export const GetWorkflowDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
 fragment ClientWorkflow on Workflow {
   id
@@ -1147,6 +1345,25 @@ export const CancelWorkflowDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
 fragment ClientWorkflow on Workflow {
   id
@@ -1207,6 +1424,25 @@ export const WatchWorkflowDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
 fragment ClientWorkflow on Workflow {
   id
@@ -1377,7 +1613,6 @@ export const GetScheduleDocument = new TypedDocumentString(`
       edges {
         node {
           ...ClientTask
-          scheduledFor
         }
       }
     }
@@ -1421,6 +1656,25 @@ export const GetScheduleDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }
 fragment ClientSchedule on Schedule {
   id
@@ -1607,4 +1861,23 @@ export const TriggerScheduleDocument = new TypedDocumentString(`
   expiresAt
   idempotencyKey
   timeoutMs
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`) as unknown as TypedDocumentString<TriggerScheduleMutation, TriggerScheduleMutationVariables>;
