@@ -80,6 +80,7 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
     'max-attempts': { type: 'string' },
     'run-after': { type: 'string' },
     'idempotency-key': { type: 'string' },
+    'concurrency-key': { type: 'string' },
     wait: { type: 'boolean' },
     timeout: { type: 'string' },
   });
@@ -100,6 +101,7 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
       ...(maxAttempts === undefined ? {} : { maxAttempts }),
       ...(runAfter === undefined ? {} : { runAfter }),
       ...(values['idempotency-key'] === undefined ? {} : { idempotencyKey: values['idempotency-key'] }),
+      ...(values['concurrency-key'] === undefined ? {} : { concurrencyKey: values['concurrency-key'] }),
     });
     if (!values.wait) {
       ctx.io.out(values.json ? json(task) : `${task.id}\n`);

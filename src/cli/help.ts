@@ -103,6 +103,7 @@ Enqueues the task NAME and prints its id (with --wait: its return value).
   --max-attempts N        1..1000 attempts (default: the definition's, else 1)
   --run-after ISO         not before this time, e.g. 2030-01-01T09:00:00Z
   --idempotency-key K     the same key again returns the first task
+  --concurrency-key K     whose turn it shares under the queue's per-key limit (docs/flow-control.md)
   --wait                  follow the task (progress on stderr) and print its return value;
                           exit 1 with its errors if it fails or is cancelled
   --timeout SECONDS       with --wait: give up after this long (exit 1; the task runs on)

@@ -104,6 +104,11 @@ export function taskBlock(task: Task): string {
   if (task.kwargs && Object.keys(task.kwargs as object).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
   rows.push(
     ['attempts', `${task.attempts}/${task.maxAttempts}`],
+  );
+  // Why it has not started (SCHEDULED, QUEUE_PAUSED, KEY_LIMIT, …) and when it may.
+  if (task.waitReason) rows.push(['waiting', task.waitReason]);
+  if (task.runAfter && !task.isFinished && task.status !== 'RUNNING') rows.push(['runAfter', shortTime(task.runAfter)]);
+  rows.push(
     ['enqueuedAt', shortTime(task.enqueuedAt)],
     ['startedAt', shortTime(task.startedAt)],
     ['finishedAt', shortTime(task.finishedAt)],

@@ -45,7 +45,7 @@ describe('taskwire enqueue', () => {
       runCli(['enqueue', 'demo.echo', '--args', '[1]', '--run-after', inAnHour()], env),
       runCli(
         ['enqueue', 'demo.echo', '--args', '["a"]', '--kwargs', '{"k":1}', '--queue', 'cli-opts', '--priority', '-5', '--max-attempts', '3',
-          '--run-after', '2030-01-01T09:00:00Z', '--idempotency-key', 'cli-key', '--json', '--url', server.url],
+          '--run-after', '2030-01-01T09:00:00Z', '--idempotency-key', 'cli-key', '--concurrency-key', 'acme', '--json', '--url', server.url],
         {},
       ),
     ]);
@@ -53,8 +53,13 @@ describe('taskwire enqueue', () => {
     expect(await client.get(plain.stdout.trim())).toMatchObject({ name: 'demo.echo', args: [1], status: 'PENDING' });
     expect(json.code).toBe(0);
     expect(parseTask(json.stdout)).toMatchObject({
-      args: ['a'], kwargs: { k: 1 }, queue: 'cli-opts', priority: -5, maxAttempts: 3, runAfter: '2030-01-01T09:00:00.000Z', idempotencyKey: 'cli-key', status: 'PENDING',
+      args: ['a'], kwargs: { k: 1 }, queue: 'cli-opts', priority: -5, maxAttempts: 3, runAfter: '2030-01-01T09:00:00.000Z', idempotencyKey: 'cli-key',
+      concurrencyKey: 'acme', status: 'PENDING', waitReason: 'SCHEDULED',
     });
+    // Why it waits and until when, in the human view too.
+    const human = await runCli(['status', parseTask(json.stdout).id], env);
+    expect(human.stdout).toMatch(/^waiting: +SCHEDULED$/m);
+    expect(human.stdout).toMatch(/^runAfter: +2030-01-01 09:00:00Z$/m);
   });
 });
 
