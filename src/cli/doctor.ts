@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { runDatabaseChecks, type CheckResult, type Target } from '../db/doctor.js';
 import { DEFAULT_SHARED_DIR } from '../db/embedded-access.js';
-import { embeddedUrl } from '../db/embedded.js';
+import { embeddedUrl, isAlive } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger } from '../logger.js';
 import { assertSafeToServe, isLoopbackHost } from '../server/start-rule.js';
@@ -117,7 +117,7 @@ export async function runningEmbeddedPort(dataDir: string): Promise<number | und
       continue;
     }
     const [pid, , , port] = text.split('\n').map(Number);
-    if (alive(pid) && Number.isInteger(port) && (port as number) > 0) return port;
+    if (isAlive(pid) && Number.isInteger(port) && (port as number) > 0) return port;
   }
   return undefined;
 }
@@ -136,15 +136,4 @@ async function relocatedRoots(dataDir: string): Promise<string[]> {
     if (named.trim() === dataDir) roots.push(root);
   }
   return roots;
-}
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user (the postgres user, when we run as root).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
