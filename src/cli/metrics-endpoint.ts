@@ -20,7 +20,10 @@ const NO_FAN_OUT = { subscriptions: 0, events: 0, readQueries: 0, delivered: 0, 
  * worker`), on their own port: the same routes and the same families as a server's (its worker's
  * attempts, the queue's depth, process basics), so one scrape config fits every process.
  */
-export function createMetricsEndpoint(deps: Deps, p: { port: number; host: string; runner: Runner | undefined }): MetricsEndpoint {
+export function createMetricsEndpoint(
+  deps: Deps,
+  p: { port: number; host: string; runner: Runner | undefined; processStopping?: () => boolean },
+): MetricsEndpoint {
   const metrics = createAppMetrics({ queue: deps.queue, stats: NO_FAN_OUT, log: deps.log, runner: p.runner });
   let stopping = false;
   const routes = operationsRoutes({
@@ -28,7 +31,8 @@ export function createMetricsEndpoint(deps: Deps, p: { port: number; host: strin
     log: deps.log,
     renderMetrics: () => metrics.render(),
     readyTimeoutMs: 1000,
-    stopping: () => stopping,
+    // From the process's first step of its stop (the worker's grace comes before this endpoint's stop).
+    stopping: () => stopping || (p.processStopping?.() ?? false),
     // The same rule as a server's /metrics: METRICS_TOKEN, and closed with auth on and no token.
     metricsAccess: { token: deps.config.auth.metricsToken, authOn: deps.config.auth.mode === 'on' },
   });

@@ -47,9 +47,15 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
   if (runner) logTaskLifecycle(runner, log);
+  // /readyz says 503 from the first step of the stop: the services stop in reverse, and the server
+  // or metrics endpoint that answers it goes last (after the worker's grace period).
+  let stopping = false;
+  const isStopping = (): boolean => stopping;
   const services: Service[] = [
-    ...(roles.server ? [graphqlServer(deps, runner)] : []),
-    ...(!roles.server && config.metricsPort !== undefined ? [createMetricsEndpoint(deps, { port: config.metricsPort, host: config.host, runner })] : []),
+    ...(roles.server ? [graphqlServer(deps, runner, isStopping)] : []),
+    ...(!roles.server && config.metricsPort !== undefined
+      ? [createMetricsEndpoint(deps, { port: config.metricsPort, host: config.host, runner, processStopping: isStopping })]
+      : []),
     // A worker upserts the schedules its task modules declare before it claims (a runtime pause stays).
     ...(runner ? [createDeclaredScheduleSync({ queue: deps.queue, registry: deps.registry, log })] : []),
     ...(runner ? [runner] : []),
@@ -71,6 +77,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     deps,
     runner,
     async stop() {
+      stopping = true;
       try {
         await stopServices(services);
       } finally {
@@ -82,12 +89,12 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
 }
 
 /** The GraphQL server as a service (loaded only by processes that serve). */
-function graphqlServer(deps: Deps, runner: Runner | undefined): Service {
+function graphqlServer(deps: Deps, runner: Runner | undefined, processStopping: () => boolean): Service {
   let server: { stop(): Promise<void> } | undefined;
   return {
     async start() {
       const { startServer } = await import('../server/start.js');
-      server = await startServer(deps, { runner });
+      server = await startServer(deps, { runner, processStopping });
     },
     async stop() {
       await server?.stop();

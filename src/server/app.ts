@@ -55,6 +55,12 @@ export interface AppOptions {
   runner?: Runner;
   /** How long `/readyz` waits for the database's `SELECT 1`, in ms (default 1,000). */
   readyTimeoutMs?: number;
+  /**
+   * Whether the process this server is part of is stopping: `/readyz` says 503 from then on, while
+   * the worker beside it finishes its tasks and the server still delivers their last states (its
+   * own stop() comes last). Default: only once stop() has begun.
+   */
+  processStopping?: () => boolean;
   /** The failed-auth throttle and the revocation check interval (AUTH_MODE=on; defaults in ServerAuthOptions). */
   auth?: ServerAuthOptions;
   /**
@@ -122,7 +128,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       log: deps.log,
       renderMetrics: () => metrics.render(),
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
-      stopping: () => stopping,
+      stopping: () => stopping || (options.processStopping?.() ?? false),
       metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),

@@ -49,4 +49,24 @@ describe('taskwire worker with METRICS_PORT', () => {
     worker = undefined;
     await expect(fetch(url)).rejects.toThrow();
   });
+
+  it('says /readyz 503 stopping from the first step of a graceful stop, while its running task still has its grace', async () => {
+    const [task] = await app.deps.queue.enqueueMany([{ name: 'demo.sleep', args: [600_000] }]);
+    const stopping = spawnTaskwire(['worker'], {
+      DATABASE_URL: app.database.url, HOST: '127.0.0.1', METRICS_PORT: '0', WORKER_POLL_INTERVAL_MS: '100', DB_POOL_SIZE: '4', SHUTDOWN_GRACE_MS: '600000',
+    });
+    worker = stopping;
+    const base = String((await stopping.waitForLog((l) => typeof l.url === 'string' && l.url.endsWith('/metrics'))).url).slice(0, -'/metrics'.length);
+    await waitFor(async () => (await app.deps.queue.getTask(task!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the task to run' });
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const exited = stopping.stop(30_000);
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, { timeoutMs: 10_000, message: '/readyz to say stopping' });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'stopping' });
+    // The task is in its grace period, not handed back: the worker is stopping, not stopped.
+    expect((await app.deps.queue.getTask(task!.id))?.status).toBe('RUNNING');
+    await app.deps.queue.cancelTask(task!.id);
+    expect(await exited).toBe(0);
+    worker = undefined;
+    expect((await app.deps.queue.getTask(task!.id))?.status).toBe('CANCELLED');
+  });
 });
