@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
+import { ConfigError } from '../errors.js';
 import { isOutsideTransaction, runOutsideTransaction } from './migrate-concurrently.js';
 
 /** The committed drizzle-kit migrations. */
@@ -39,9 +40,15 @@ export interface MigrateOptions {
  */
 export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<void> {
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
-  // One connection: the session lock and every statement share it.
-  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  // One connection: the session lock and every statement share it. plan_cache_mode changes
+  // nothing here; it is sent because a transaction pooler refuses it at once (PgBouncer: "unsupported
+  // startup parameter"), as it refuses a direct pool's (src/db/client.ts): so migrations never run
+  // through one, where the lock could stay held.
+  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'taskwire migrate', plan_cache_mode: 'force_custom_plan' } });
   try {
+    await sql`SELECT 1`.catch((error: unknown) => {
+      throw throughPooler(error) ?? error;
+    });
     while (!(await sql`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS ok`)[0]?.ok) await delay(LOCK_RETRY_MS);
     try {
       await applyPending(sql, migrations);
@@ -51,6 +58,19 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * A connection refused for its startup parameters, as by a transaction pooler: a ConfigError that
+ * says what to set, for the process to stop with (the pool would be refused for the same reason).
+ */
+function throughPooler(error: unknown): ConfigError | undefined {
+  if (!(error instanceof Error) || !/unsupported startup parameter/i.test(error.message)) return undefined;
+  return new ConfigError(
+    `The database URL reaches a connection pooler, not PostgreSQL (${error.message}): migrations and LISTEN need a direct connection. ` +
+      'Set DATABASE_LISTEN_URL to PostgreSQL itself, beside the pooled DATABASE_URL (docs/deploy.md#pgbouncer).',
+    { field: 'DATABASE_LISTEN_URL' },
+  );
 }
 
 async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Promise<void> {

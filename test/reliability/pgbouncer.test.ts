@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createDb } from '../../src/db/client.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { listen } from '../../src/queue/events.js';
 import { silentLogger } from '../../src/logger.js';
@@ -257,6 +258,8 @@ describe.skipIf(SKIP_PGBOUNCER)('scale-out behind PgBouncer in transaction pooli
     const plain = createDb(pooledUrl, { max: 1 });
     await expect(plain.sql`SELECT 1`).rejects.toMatchObject({ code: '08P01' });
     await plain.close();
+    // Migrations refuse it too, at once and saying what to set: through the pool their session lock could stay held.
+    await expect(migrateDatabase(pooledUrl)).rejects.toMatchObject({ code: 'CONFIG_INVALID', field: 'DATABASE_LISTEN_URL', message: expect.stringMatching(/unsupported startup parameter.*DATABASE_LISTEN_URL/) });
     const db = createDb(pooledUrl, { max: 4, listenUrl: database.url });
     try {
       expect(db.pooled).toBe(true);
