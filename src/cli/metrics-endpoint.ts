@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Deps } from '../deps.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
 import { operationsRoutes } from '../server/operations.js';
+import { createOriginPolicy } from '../server/origins.js';
+import { isLoopbackHost } from '../server/start-rule.js';
 import type { RouteHandler } from '../server/routes.js';
 import type { Service } from '../service.js';
 import type { Runner } from '../worker/runner.js';
@@ -25,6 +27,10 @@ export function createMetricsEndpoint(
   p: { port: number; host: string; runner: Runner | undefined; processStopping?: () => boolean },
 ): MetricsEndpoint {
   const metrics = createAppMetrics({ queue: deps.queue, stats: NO_FAN_OUT, log: deps.log, runner: p.runner });
+  const authOn = deps.config.auth.mode === 'on';
+  // Listening on loopback, a server's rule against DNS rebinding; on another address (a container's
+  // port, scraped by its IP) any Host is expected, and the network is what guards it.
+  const origins = isLoopbackHost(p.host) ? createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn }) : undefined;
   let stopping = false;
   const routes = operationsRoutes({
     sql: deps.db.sql,
@@ -34,7 +40,11 @@ export function createMetricsEndpoint(
     // From the process's first step of its stop (the worker's grace comes before this endpoint's stop).
     stopping: () => stopping || (p.processStopping?.() ?? false),
     // The same rule as a server's /metrics: METRICS_TOKEN, and closed with auth on and no token.
-    metricsAccess: { token: deps.config.auth.metricsToken, authOn: deps.config.auth.mode === 'on' },
+    metricsAccess: {
+      token: deps.config.auth.metricsToken,
+      authOn,
+      ...(origins ? { originRefusal: (request: Request) => origins.refusal(request.headers.get('origin'), new URL(request.url).host) } : {}),
+    },
   });
   const server = createServer((req, res) => void answer(routes.get(new URL(req.url ?? '/', 'http://x').pathname), req, res));
   let url: string | undefined;

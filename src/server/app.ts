@@ -129,7 +129,11 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       renderMetrics: () => metrics.render(),
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
       stopping: () => stopping || (options.processStopping?.() ?? false),
-      metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on },
+      metricsAccess: {
+        token: deps.config.auth.metricsToken,
+        authOn: auth.on,
+        originRefusal: (request) => origins.refusal(request.headers.get('origin'), new URL(request.url).host),
+      },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
     ...(deps.config.graphiql ? graphiql.routes() : []),

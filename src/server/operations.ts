@@ -24,6 +24,11 @@ export interface MetricsAccess {
   token: string | undefined;
   /** AUTH_MODE=on: without a token, `/metrics` is closed rather than open. */
   authOn: boolean;
+  /**
+   * Why a request's Origin or Host is refused (the GraphQL endpoint's rule, origins.ts), if any:
+   * while auth is off a DNS-rebinding page would otherwise read the labels (queues, task names).
+   */
+  originRefusal?: (request: Request) => string | undefined;
 }
 
 const json = (status: number, body: unknown): Response =>
@@ -41,6 +46,10 @@ const sha256 = (text: string): Buffer => createHash('sha256').update(text).diges
  * that asks for credentials does not hand out to whoever asks.
  */
 export function refuseMetrics(request: Request, access: MetricsAccess): Response | undefined {
+  const refused = access.originRefusal?.(request);
+  if (refused !== undefined) {
+    return new Response(`${refused}: /metrics is refused\n`, { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  }
   if (access.token === undefined) {
     if (!access.authOn) return undefined;
     return new Response('/metrics is closed while AUTH_MODE=on: set METRICS_TOKEN and scrape with Authorization: Bearer <METRICS_TOKEN>\n', {

@@ -32,6 +32,18 @@ function rawPost(url: string, body: string, headers: Record<string, string>): Pr
   });
 }
 
+/** A raw GET with the Host (and Origin) of the test's choosing. */
+function rawGet(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
 describe('CORS', () => {
   const preflight = (from: string): Promise<Response> =>
     fetch(env.server.url, {
@@ -118,6 +130,27 @@ describe('the Origin header', () => {
     expect(await env.server.countTasks()).toBe(before);
     const local = await rawPost(env.server.url, JSON.stringify({ query: '{ __typename }' }), { host: `localhost:${port}`, 'content-type': 'application/json' });
     expect(local.status).toBe(200);
+  });
+
+  it('with auth off, /metrics (queue and task names in its labels) follows the same rule, on a server and on a worker\'s METRICS_PORT on loopback', async () => {
+    const metrics = new URL('/metrics', env.server.url).toString();
+    const port = new URL(env.server.url).port;
+    expect(await rawGet(metrics, { host: `rebind.example:${port}` })).toBe(403);
+    expect(await rawGet(metrics, { host: `127.0.0.1:${port}`, origin: EVIL })).toBe(403);
+    expect(await rawGet(metrics, { host: `localhost:${port}` })).toBe(200);
+    const app = await createTestApp();
+    const endpoint = createMetricsEndpoint(app.deps, { port: 0, host: '127.0.0.1', runner: undefined });
+    try {
+      await endpoint.start();
+      const own = new URL(`${endpoint.url}/metrics`);
+      expect(await rawGet(own.toString(), { host: `rebind.example:${own.port}` })).toBe(403);
+      expect(await rawGet(own.toString(), { host: own.host })).toBe(200);
+      // Scrapes of the readiness probes are not concerned: they carry nothing.
+      expect(await rawGet(`${endpoint.url}/healthz`, { host: `rebind.example:${own.port}` })).toBe(200);
+    } finally {
+      await endpoint.stop();
+      await app.close();
+    }
   });
 });
 
