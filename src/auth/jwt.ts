@@ -93,8 +93,9 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
     throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
   };
 
-  const refuse = (reason: string): never => {
-    log.debug({ reason }, 'JWT refused');
+  // `sub` only from a token whose signature held (a claim check failed after it): a forged one's is anyone's word.
+  const refuse = (reason: string, sub?: unknown): never => {
+    log.debug({ reason, ...(typeof sub === 'string' ? { sub: sub.slice(0, MAX_SUBJECT_LENGTH) } : {}) }, 'JWT refused');
     throw new UnauthenticatedError();
   };
 
@@ -120,15 +121,17 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
         // Not the token's fault (the JWKS cannot be fetched): the operator needs to hear of it.
         log.warn({ err: error }, 'JWT not checked: the JWKS is unavailable');
       }
-      return refuse(error instanceof errors.JOSEError ? error.code : 'error');
+      // jose checks the claims (exp, nbf, iss, aud) after the signature: their failures carry the payload.
+      const verified = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired ? error.payload.sub : undefined;
+      return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified);
     }
-    if (payload.typ === READ_TOKEN_TYP) return refuse('a read token');
+    if (payload.typ === READ_TOKEN_TYP) return refuse('a read token', payload.sub);
     const { sub } = payload;
     if (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUBJECT_LENGTH || /[\p{Cc}\p{Cs}]/u.test(sub)) return refuse('sub');
     const tenant = payload[config.tenantClaim];
-    if (!isTenant(tenant)) return refuse(`the tenant claim "${config.tenantClaim}"`);
+    if (!isTenant(tenant)) return refuse(`the tenant claim "${config.tenantClaim}"`, sub);
     const claimed = scopesOf(payload[config.scopeClaim]);
-    if (!claimed) return refuse(`the scope claim "${config.scopeClaim}"`);
+    if (!claimed) return refuse(`the scope claim "${config.scopeClaim}"`, sub);
     const scopes: Scope[] = [];
     for (const scope of new Set(claimed)) {
       if (isScope(scope)) scopes.push(scope);

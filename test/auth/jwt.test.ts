@@ -203,6 +203,20 @@ describe('createJwtVerifier', () => {
     expect(lines.join('\n')).not.toContain(expired.split('.')[2]);
   });
 
+  it('logs the principal id (sub) of a refused token whose signature held, and not of one whose signature did not', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const verify = createJwtVerifier(config({ jwksUrl, secret: SECRET }), { log });
+    await refusal(verify, await token(rsa, { sub: 'svc-expired', exp: inSeconds(-10) }));
+    await refusal(verify, await token(hs256(SECRET), { sub: 'svc-no-tenant', tenant: null }));
+    await refusal(verify, await token(hs256('another secret, 32 bytes or more!!'), { sub: 'svc-forged' }));
+    expect(lines.filter((l) => l.msg === 'JWT refused').map((l) => [l.reason, l.sub])).toEqual([
+      ['ERR_JWT_EXPIRED', 'svc-expired'],
+      ['the tenant claim "tenant"', 'svc-no-tenant'],
+      ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', undefined],
+    ]);
+  });
+
   it('refuses to be made without a key, with both a JWKS URL and file, or with a file that is not a JWKS', async () => {
     const codes = [config(), config({ jwksUrl, jwksFile }), config({ jwksFile: path.join(dir, 'missing.json') })].map((c) => {
       try {
