@@ -237,7 +237,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      return `${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message}`;
+      return `${describeValue(name, raw[name] ?? '')}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`, {
       field: String(parsed.error.issues[0]?.path[0] ?? ''),
@@ -314,6 +314,43 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   });
 }
 
+/** Variables whose whole value is a secret: a configuration error gives their length, never their value. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'READ_TOKEN_SECRET', 'METRICS_TOKEN']);
+/** URL variables that may carry a password (`user:password@`, `?password=`): an error shows them masked. */
+const URL_VARIABLES: ReadonlySet<string> = new Set(['DATABASE_URL', 'DATABASE_LISTEN_URL', 'JWT_JWKS_URL', 'TASKWIRE_URL']);
+
+/**
+ * How a configuration error shows the variable `name` holding `value`: `NAME="value"`, except that a
+ * secret variable shows only its length (`METRICS_TOKEN (6 characters, not shown)`) and a URL its
+ * password masked (`DATABASE_URL="postgres://app:***@db/app"`). Error messages reach terminals, CI
+ * logs and log collectors, where a secret must not go.
+ */
+export function describeValue(name: string, value: string): string {
+  if (SECRET_VARIABLES.has(name)) return `${name} (${value.length} characters, not shown)`;
+  if (URL_VARIABLES.has(name)) {
+    const masked = maskUrlPassword(value);
+    return masked === undefined ? `${name} (not shown: it may hold a password)` : `${name}=${JSON.stringify(masked)}`;
+  }
+  return `${name}=${JSON.stringify(value)}`;
+}
+
+/**
+ * `value` with its password replaced by `***`: the userinfo's after its first `:` (up to the last `@`,
+ * as a password may hold an unescaped `@`) and every `password=` parameter. Undefined when the value has
+ * an `@` but no `scheme://`, so that the password cannot be told apart: better not shown at all.
+ */
+export function maskUrlPassword(value: string): string | undefined {
+  const masked = value.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(masked)?.[0];
+  if (scheme === undefined) return masked.includes('@') ? undefined : masked;
+  const at = masked.lastIndexOf('@');
+  if (at < scheme.length) return masked;
+  const userinfo = masked.slice(scheme.length, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return masked;
+  return `${scheme}${userinfo.slice(0, colon)}:***${masked.slice(at)}`;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
@@ -341,7 +378,7 @@ export interface ClientConfig {
 export function loadClientConfig(env: Record<string, string | undefined> = process.env): ClientConfig {
   const url = env.TASKWIRE_URL?.trim() || 'http://127.0.0.1:4000/graphql';
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-    throw new ConfigError(`Invalid configuration:\n  TASKWIRE_URL=${JSON.stringify(url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
+    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
   }
   const token = env.TASKWIRE_TOKEN?.trim() || undefined;
   return Object.freeze({ url, token });

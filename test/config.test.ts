@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadClientConfig, loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -110,6 +110,44 @@ describe('loadConfig', () => {
     expect(loadConfig({}).auth.trustedProxyHeader).toBe('x-forwarded-for');
     expect(loadConfig({ TRUSTED_PROXY_HEADER: 'forwarded' }).auth.trustedProxyHeader).toBe('forwarded');
     expect(configError({ TRUSTED_PROXY_HEADER: 'x-real-ip' })).toMatchObject({ code: 'CONFIG_INVALID', field: 'TRUSTED_PROXY_HEADER' });
+  });
+
+  it.each([
+    ['METRICS_TOKEN', 's3cret', 'METRICS_TOKEN (6 characters, not shown): must be at least 16 characters'],
+    ['JWT_SECRET', 'short-jwt-secret', 'JWT_SECRET (16 characters, not shown): must be at least 32 characters'],
+    ['READ_TOKEN_SECRET', 'short-read-secret', 'READ_TOKEN_SECRET (17 characters, not shown): must be at least 32 characters'],
+  ])('never prints the value of the secret %s, only its length', (name, value, line) => {
+    const error = configError({ [name]: value });
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: name });
+    expect(error.message).toContain(line);
+    expect(error.message).not.toContain(value);
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://app:hunter2@db.internal/app', 'DATABASE_URL="mysql://app:***@db.internal/app"'],
+    ['DATABASE_URL', 'mysql://app:hun@ter2@db.internal/app', 'DATABASE_URL="mysql://app:***@db.internal/app"'],
+    ['DATABASE_URL', 'mysql://db.internal/app?sslmode=require&password=hunter2', 'DATABASE_URL="mysql://db.internal/app?sslmode=require&password=***"'],
+    ['DATABASE_URL', 'app:hunter2@db.internal/app', 'DATABASE_URL (not shown: it may hold a password)'],
+    ['DATABASE_LISTEN_URL', 'http://app:hunter2@db.internal:5432/app', 'DATABASE_LISTEN_URL="http://app:***@db.internal:5432/app"'],
+    ['JWT_JWKS_URL', 'https//idp:hunter2@idp.example/jwks', 'JWT_JWKS_URL (not shown: it may hold a password)'],
+  ])('masks the password of %s=%j in its error', (name, value, shown) => {
+    const env = name === 'DATABASE_LISTEN_URL' ? { DATABASE_URL: 'postgres://u@pgbouncer:6432/app', [name]: value } : { [name]: value };
+    const error = configError(env);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: name });
+    expect(error.message).toContain(shown);
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).not.toContain('ter2');
+  });
+
+  it('masks the password of TASKWIRE_URL in its error', () => {
+    let message = '';
+    try {
+      loadClientConfig({ TASKWIRE_URL: 'ftp://me:hunter2@taskwire.internal/graphql' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('TASKWIRE_URL="ftp://me:***@taskwire.internal/graphql": must be an http:// or https:// URL');
+    expect(message).not.toContain('hunter2');
   });
 
   it('accepts a heartbeat under the lease', () => {
