@@ -1,13 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config.js';
+import { createJwtVerifier, jwtConfigured } from '../auth/jwt.js';
+import { maskUrlPassword, type Config } from '../config.js';
 import { runDatabaseChecks, type CheckResult, type Target } from '../db/doctor.js';
 import { DEFAULT_SHARED_DIR } from '../db/embedded-access.js';
 import { embeddedUrl, isAlive } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger } from '../logger.js';
 import { assertSafeToServe, isLoopbackHost } from '../server/start-rule.js';
-import { EXIT, parseCommand, takePositionals } from './args.js';
+import { EXIT, parseCommand, takePositionals, UsageError } from './args.js';
 import type { Io } from './output.js';
 
 /** The database the checks run against, and how to let go of it afterwards. */
@@ -17,15 +18,24 @@ interface Subject {
   release(): Promise<void>;
 }
 
+/** What the host runs: `serve` and `dev` serve GraphQL (the start-up rule applies), `worker` does not. */
+export const DOCTOR_ROLES = ['serve', 'dev', 'worker'] as const;
+export type DoctorRole = (typeof DOCTOR_ROLES)[number];
+
+/** How long the auth check waits for JWT_JWKS_URL, in ms (the server's own fetch waits 5 s). */
+export const JWKS_CHECK_TIMEOUT_MS = 3000;
+
 /**
- * `taskwire doctor [--json]`: checks the database (reachable, migrated, LISTEN/NOTIFY, clock) and
- * the configuration, one line each on stdout. Exit 0 when nothing failed (warnings included), 1
- * otherwise. Without DATABASE_URL it checks the embedded PostgreSQL under DATA_DIR: the one
- * running (`npm start`) when there is one, else it starts it for the checks and stops it after.
+ * `taskwire doctor [--role serve|dev|worker] [--json]`: checks the database (reachable, migrated,
+ * LISTEN/NOTIFY, clock) and the configuration, one line each on stdout. Exit 0 when nothing failed
+ * (warnings included), 1 otherwise. Without DATABASE_URL it checks the embedded PostgreSQL under
+ * DATA_DIR: the one running (`npm start`) when there is one, else it starts it for the checks and
+ * stops it after. The role (default `serve`) decides which auth rules apply (checkAuth).
  */
 export async function runDoctor(args: string[], config: Config, io: Io): Promise<number> {
-  const { values, positionals } = parseCommand('doctor', args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand('doctor', args, { json: { type: 'boolean' }, role: { type: 'string' } });
   takePositionals('doctor', positionals, []);
+  const role = roleOption(values.role);
   const results: CheckResult[] = [];
   let skipped: string[] = [];
   let subject: Subject | undefined;
@@ -45,11 +55,11 @@ export async function runDoctor(args: string[], config: Config, io: Io): Promise
       await subject.release();
     }
   }
-  results.push(checkAuth(config));
+  results.push(await checkAuth(config, role));
 
   const failed = results.filter((r) => r.status === 'fail');
   if (values.json) {
-    io.out(`${JSON.stringify({ ok: failed.length === 0, checks: results, skipped })}\n`);
+    io.out(`${JSON.stringify({ ok: failed.length === 0, role, checks: results, skipped })}\n`);
   } else {
     const width = Math.max(...results.map((r) => r.check.length));
     for (const r of results) io.out(`${LABEL[r.status]}  ${r.check.padEnd(width)}  ${r.message}\n`);
@@ -71,16 +81,94 @@ function summary(results: CheckResult[], skipped: string[]): string {
   return `taskwire doctor: ${parts.join('; ')}`;
 }
 
-/** AUTH_MODE against HOST: the start-up rule `taskwire serve` and `dev` apply (src/server/start-rule.ts). */
-function checkAuth(config: Config): CheckResult {
-  const { mode } = config.auth;
-  try {
-    assertSafeToServe(mode, config.host);
-  } catch (error) {
-    return { check: 'auth', status: 'fail', message: `taskwire serve and dev will not start: ${error instanceof Error ? error.message : String(error)}` };
-  }
+function roleOption(value: string | undefined): DoctorRole {
+  if (value === undefined) return 'serve';
+  if ((DOCTOR_ROLES as readonly string[]).includes(value)) return value as DoctorRole;
+  throw new UsageError('doctor', `--role must be one of ${DOCTOR_ROLES.join(', ')}, got "${value}"`, '--role');
+}
+
+/**
+ * The auth settings as the process of `role` will use them, as one line. Fail: what `serve` and `dev`
+ * refuse to start with — the start-up rule (AUTH_MODE against HOST, src/server/start-rule.ts) and JWT
+ * settings their verifier refuses. Warn: a JWT_JWKS_URL that cannot be fetched now (API keys and
+ * JWT_SECRET tokens still work), a `/metrics` nobody may scrape (auth on, no METRICS_TOKEN), or one
+ * anyone on the network may (a worker's METRICS_PORT on a non-loopback HOST, auth off, no token).
+ * A worker (`role` worker) serves no GraphQL: neither the start-up rule nor the JWT settings apply.
+ */
+async function checkAuth(config: Config, role: DoctorRole): Promise<CheckResult> {
+  const { mode, metricsToken, jwt } = config.auth;
+  const serves = role !== 'worker';
   const reach = isLoopbackHost(config.host) ? 'this machine only' : 'reachable from the network';
-  return { check: 'auth', status: 'ok', message: `AUTH_MODE=${mode}, HOST=${config.host} (${reach})` };
+  if (serves) {
+    try {
+      assertSafeToServe(mode, config.host);
+      // What the server builds at start: it refuses a JWKS URL beside a file, or a file that is no JWKS.
+      if (mode === 'on' && jwtConfigured(jwt)) createJwtVerifier(jwt);
+    } catch (error) {
+      return { check: 'auth', status: 'fail', message: `taskwire serve and dev will not start: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+  const base = serves
+    ? `AUTH_MODE=${mode}, HOST=${config.host} (${reach})`
+    : `AUTH_MODE=${mode}, HOST=${config.host} (${reach}; --role worker serves no GraphQL, so the start-up rule does not apply)`;
+  // A worker exposes /metrics only on METRICS_PORT; a server always does, on PORT.
+  const servesMetrics = serves || config.metricsPort !== undefined;
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  if (serves && mode === 'on' && jwt.jwksUrl !== undefined) {
+    const jwks = await fetchJwks(jwt.jwksUrl);
+    if ('problem' in jwks) {
+      warnings.push(`JWT_JWKS_URL ${jwks.problem}: JWTs signed with its keys will be refused (API keys${jwt.secret ? ' and JWT_SECRET tokens' : ''} still work)`);
+    } else {
+      notes.push(`JWT_JWKS_URL answers with ${jwks.keys} key(s)`);
+    }
+  }
+  if (servesMetrics && metricsToken === undefined && mode === 'on') {
+    warnings.push(`METRICS_TOKEN is unset: with AUTH_MODE=on ${serves ? '/metrics' : "the worker's /metrics (METRICS_PORT)"} answers 403 to everyone, Prometheus included; set METRICS_TOKEN (16 characters or more) and give it to the scraper`);
+  }
+  if (!serves && servesMetrics && metricsToken === undefined && mode === 'off' && !isLoopbackHost(config.host)) {
+    warnings.push(`/metrics on METRICS_PORT=${config.metricsPort} is open to whoever reaches HOST=${config.host} (its labels name queues and tasks); set METRICS_TOKEN`);
+  }
+  const message = [base, ...notes, ...warnings].join('; ');
+  return { check: 'auth', status: warnings.length === 0 ? 'ok' : 'warn', message };
+}
+
+/**
+ * The number of keys the JWKS at `url` answers with, or why it is of no use now (`cannot be fetched …`,
+ * `is not a JWKS …`, a set without a key). Waits JWKS_CHECK_TIMEOUT_MS at most.
+ */
+export async function fetchJwks(url: string, timeoutMs = JWKS_CHECK_TIMEOUT_MS): Promise<{ keys: number } | { problem: string }> {
+  const shown = maskUrlPassword(url) ?? 'the URL';
+  let body: unknown;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return { problem: `${shown} cannot be fetched (HTTP ${response.status})` };
+    }
+    const text = await response.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { problem: `${shown} is not a JWKS (the answer is not JSON)` };
+    }
+  } catch (error) {
+    return { problem: `${shown} cannot be fetched (${fetchFailure(error, timeoutMs)})` };
+  }
+  const keys = typeof body === 'object' && body !== null ? (body as { keys?: unknown }).keys : undefined;
+  if (!Array.isArray(keys)) return { problem: `${shown} is not a JWKS (no "keys" array)` };
+  const usable = keys.filter((key) => typeof key === 'object' && key !== null && typeof (key as { kty?: unknown }).kty === 'string');
+  if (usable.length === 0) return { problem: `${shown} is a JWKS without a key` };
+  return { keys: usable.length };
+}
+
+/** A failed fetch in words: its timeout, or the network error under undici's "fetch failed". */
+function fetchFailure(error: unknown, timeoutMs: number): string {
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
+  if (e.cause?.code === 'ECONNREFUSED') return 'connection refused';
+  if (e.cause?.code === 'ENOTFOUND') return 'host not found';
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(error);
 }
 
 async function openSubject(config: Config): Promise<Subject> {

@@ -17,7 +17,7 @@ Processes (they open the database):
   worker                  a worker only  [--concurrency N] [--queues a,b]
   migrate                 apply database migrations and exit
   doctor                  check the database (reachable, migrated, LISTEN/NOTIFY, clock) and
-                          the configuration, one line each  [--json]
+                          the configuration, one line each  [--role serve|dev|worker] [--json]
   keys create             make an API key (printed once)  --tenant T --scopes a,b [--expires-in 30d]
   keys list               every API key: id, tenant, scopes, name, created, expires, revoked
   keys revoke ID          revoke an API key (requests with it fail from then on)
@@ -62,17 +62,22 @@ Runs a worker without a server.
   migrate: `Usage: taskwire migrate
 
 Applies the database migrations and exits.`,
-  doctor: `Usage: taskwire doctor [--json]
+  doctor: `Usage: taskwire doctor [--role serve|dev|worker] [--json]
 
 Checks what a deployment needs, one line each (ok, WARN or FAIL, and what to do):
   database                PostgreSQL (14 or later) answers at DATABASE_URL
   migrations              every migration applied; names the pending ones
   listen                  a NOTIFY reaches a LISTEN (over DATABASE_LISTEN_URL when set)
   clock                   this process's clock against the database's (WARN over 1 s, FAIL over 10 s)
-  auth                    AUTH_MODE against HOST (off is allowed on a loopback HOST only)
+  auth                    AUTH_MODE against HOST (off is allowed on a loopback HOST only); with
+                          AUTH_MODE=on, WARN when JWT_JWKS_URL answers no key set within 3 s,
+                          or METRICS_TOKEN is unset (/metrics would answer 403 to everyone)
 Without DATABASE_URL it checks the embedded PostgreSQL under DATA_DIR (the one running, else it
 starts it for the checks). Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
-  --json                  {"ok", "checks": [{"check", "status", "message"}], "skipped"} on stdout`,
+  --role ROLE             what this host runs: serve or dev (default: checked as for a server),
+                          or worker (serves no GraphQL: neither the AUTH_MODE/HOST rule nor the
+                          JWKS is checked, METRICS_TOKEN only when METRICS_PORT is set)
+  --json                  {"ok", "role", "checks": [{"check", "status", "message"}], "skipped"} on stdout`,
   keys: `Usage: taskwire keys create --tenant T --scopes a,b [--name N] [--expires-in 30d] [--json]
        taskwire keys list [--json]
        taskwire keys revoke ID [--json]
@@ -88,7 +93,8 @@ embedded PostgreSQL under DATA_DIR: the running one when there is one).
     --expires-in D        a lifetime: 45s, 90m, 12h, 30d or 2w (default: never expires)
   list                    id, tenant, scopes, name, created, expires, revoked
   revoke ID               requests with the key fail from the next one on; open subscriptions end
-                          within seconds. Revoking twice is fine; an unknown ID exits 1.
+                          within seconds. ID as \`keys list\` shows it, or without dashes as the key
+                          carries it (tw_<ID>_…). Revoking twice is fine; an unknown ID exits 1.
   --json                  machine-readable output on stdout
 
 Example:

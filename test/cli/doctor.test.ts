@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CheckResult } from '../../src/db/doctor.js';
@@ -10,12 +13,25 @@ import { runCli } from './run-cli.js';
 
 interface Report {
   ok: boolean;
+  role: string;
   checks: CheckResult[];
   skipped: string[];
 }
 
 // Every variable doctor reads, set here: what the run's own environment holds must not leak in.
-const BASE_ENV = { DATABASE_LISTEN_URL: '', HOST: '127.0.0.1', AUTH_MODE: 'off', LOG_LEVEL: 'warn' };
+const BASE_ENV = {
+  DATABASE_LISTEN_URL: '',
+  HOST: '127.0.0.1',
+  AUTH_MODE: 'off',
+  LOG_LEVEL: 'warn',
+  METRICS_TOKEN: '',
+  METRICS_PORT: '',
+  JWT_SECRET: '',
+  JWT_JWKS_URL: '',
+  JWT_JWKS_FILE: '',
+};
+/** A METRICS_TOKEN of the required length, so that only what a test is about warns. */
+const METRICS_TOKEN = 'doctor-metrics-token-0123456789';
 
 let database: TestDatabase;
 let admin: postgres.Sql;
@@ -39,8 +55,8 @@ async function scratchDatabase(from?: string): Promise<string> {
   return withDatabase(inject('adminUrl'), name);
 }
 
-async function doctor(env: Record<string, string>): Promise<{ code: number | null; report: Report; stderr: string }> {
-  const result = await runCli(['doctor', '--json'], { ...BASE_ENV, ...env });
+async function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const result = await runCli(['doctor', '--json', ...args], { ...BASE_ENV, ...env });
   return { code: result.code, report: JSON.parse(result.stdout) as Report, stderr: result.stderr };
 }
 
@@ -120,5 +136,104 @@ describe('taskwire doctor', () => {
     const { code, report } = await doctor({ DATABASE_URL: database.url, HOST: '0.0.0.0' });
     expect(code).toBe(1);
     expect(statuses(report)).toMatchObject({ database: 'ok', auth: 'fail' });
+  });
+
+  it('applies the start-up rule for --role serve and dev (the default) but not for --role worker, which serves no GraphQL', async () => {
+    const env = { DATABASE_URL: database.url, HOST: '0.0.0.0' };
+    const [serve, dev, worker] = await Promise.all([doctor(env, ['--role', 'serve']), doctor(env, ['--role', 'dev']), doctor(env, ['--role', 'worker'])]);
+    expect(serve).toMatchObject({ code: 1, report: { role: 'serve' } });
+    expect(statuses(serve.report).auth).toBe('fail');
+    expect(dev).toMatchObject({ code: 1, report: { role: 'dev' } });
+    expect(statuses(dev.report).auth).toBe('fail');
+    expect(worker.code).toBe(0);
+    expect(worker.report).toMatchObject({ ok: true, role: 'worker' });
+    expect(statuses(worker.report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'ok', clock: 'ok', auth: 'ok' });
+    expect(worker.report.checks.find((c) => c.check === 'auth')?.message).toContain('start-up rule does not apply');
+  });
+
+  it('refuses an unknown --role with exit code 2', async () => {
+    const result = await runCli(['doctor', '--role', 'scheduler'], { ...BASE_ENV, DATABASE_URL: database.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--role must be one of serve, dev, worker');
+  });
+
+  it('warns with --role worker when METRICS_PORT on a network HOST is open to all (auth off, no METRICS_TOKEN)', async () => {
+    const env = { DATABASE_URL: database.url, HOST: '0.0.0.0', METRICS_PORT: '9100' };
+    const open = await doctor(env, ['--role', 'worker']);
+    expect(open.code).toBe(0);
+    expect(statuses(open.report).auth).toBe('warn');
+    expect(open.report.checks.find((c) => c.check === 'auth')?.message).toContain('METRICS_TOKEN');
+    const closed = await doctor({ ...env, METRICS_TOKEN }, ['--role', 'worker']);
+    expect(statuses(closed.report).auth).toBe('ok');
+  });
+
+  it('warns when AUTH_MODE=on leaves METRICS_TOKEN unset: /metrics then answers 403 to everyone', async () => {
+    const unset = await doctor({ DATABASE_URL: database.url, AUTH_MODE: 'on' });
+    expect(unset.code).toBe(0);
+    expect(statuses(unset.report).auth).toBe('warn');
+    expect(unset.report.checks.find((c) => c.check === 'auth')?.message).toMatch(/METRICS_TOKEN is unset.*403/);
+    const set = await doctor({ DATABASE_URL: database.url, AUTH_MODE: 'on', METRICS_TOKEN });
+    expect(statuses(set.report).auth).toBe('ok');
+    // A worker without METRICS_PORT has no /metrics at all.
+    const worker = await doctor({ DATABASE_URL: database.url, AUTH_MODE: 'on' }, ['--role', 'worker']);
+    expect(statuses(worker.report).auth).toBe('ok');
+  });
+
+  it('fails the auth check when the JWT settings would stop a server at start (a JWKS URL and a file)', async () => {
+    const { code, report } = await doctor({
+      DATABASE_URL: database.url,
+      AUTH_MODE: 'on',
+      METRICS_TOKEN,
+      JWT_JWKS_URL: 'http://127.0.0.1:1/jwks',
+      JWT_JWKS_FILE: '/nonexistent/jwks.json',
+    });
+    expect(code).toBe(1);
+    expect(statuses(report).auth).toBe('fail');
+    expect(report.checks.find((c) => c.check === 'auth')?.message).toContain('JWT_JWKS_FILE');
+  });
+
+  describe('with JWT_JWKS_URL', () => {
+    let jwksServer: Server;
+    let base = '';
+    beforeAll(async () => {
+      const { publicKey } = await generateKeyPair('ES256');
+      const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] });
+      jwksServer = createServer((req, res) => {
+        if (req.url === '/jwks') res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+        else if (req.url === '/not-a-jwks') res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world"}');
+        else res.writeHead(404).end('not here');
+      });
+      await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await new Promise<void>((resolve) => jwksServer?.close(() => resolve()));
+    });
+
+    const authCheck = async (jwksUrl: string): Promise<{ code: number | null; status?: string; message: string }> => {
+      const { code, report } = await doctor({ DATABASE_URL: database.url, AUTH_MODE: 'on', METRICS_TOKEN, JWT_JWKS_URL: jwksUrl });
+      const auth = report.checks.find((c) => c.check === 'auth');
+      return { code, status: auth?.status, message: auth?.message ?? '' };
+    };
+
+    it('says ok when the URL answers a key set', async () => {
+      const { code, status, message } = await authCheck(`${base}/jwks`);
+      expect({ code, status }).toEqual({ code: 0, status: 'ok' });
+      expect(message).toContain('JWT_JWKS_URL answers with 1 key(s)');
+    });
+
+    it('warns (API keys still work) when the URL is on a closed port', async () => {
+      const { code, status, message } = await authCheck(`http://127.0.0.1:${await freePort()}/jwks`);
+      expect({ code, status }).toEqual({ code: 0, status: 'warn' });
+      expect(message).toContain('cannot be fetched (connection refused)');
+    });
+
+    it('warns when the URL answers something that is not a JWKS, or an HTTP error', async () => {
+      const [notJwks, missing] = await Promise.all([authCheck(`${base}/not-a-jwks`), authCheck(`${base}/nowhere`)]);
+      expect(notJwks).toMatchObject({ code: 0, status: 'warn' });
+      expect(notJwks.message).toContain('is not a JWKS');
+      expect(missing).toMatchObject({ code: 0, status: 'warn' });
+      expect(missing.message).toContain('cannot be fetched (HTTP 404)');
+    });
   });
 });
