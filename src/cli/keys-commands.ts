@@ -25,6 +25,16 @@ export function parseExpiresIn(value: string): number {
   return ms;
 }
 
+/**
+ * A key id as typed: a UUID, or the 32 hex digits the key itself carries (`tw_<id without dashes>_…`),
+ * which becomes the UUID. Anything else is passed on as is (revokeApiKey answers NOT_FOUND).
+ */
+export function keyIdArgument(value: string): string {
+  const id = value.trim();
+  const m = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/i.exec(id);
+  return m ? m.slice(1).join('-').toLowerCase() : id;
+}
+
 /** The flag each field of createApiKey's input comes from. */
 const FLAG: Record<string, string> = { tenant: '--tenant', scopes: '--scopes', name: '--name', expiresAt: '--expires-in' };
 
@@ -75,7 +85,8 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
     }
     case 'revoke': {
       const { values, positionals } = parseCommand('keys', rest, { json: { type: 'boolean' } });
-      const [id] = takePositionals('keys', positionals, ['ID']) as [string];
+      const [typed] = takePositionals('keys', positionals, ['ID']) as [string];
+      const id = keyIdArgument(typed);
       const revoked = await withDatabase(config, (sql) => revokeApiKey(sql, id));
       io.out(values.json ? `${JSON.stringify(revoked)}\n` : `revoked ${revoked.id} (${shortTime(revoked.revokedAt)})\n`);
       return EXIT.ok;

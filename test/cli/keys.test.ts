@@ -87,6 +87,24 @@ describe('taskwire keys list and revoke', () => {
     expect(Object.keys(row).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'name', 'revokedAt', 'scopes', 'tenant']);
   });
 
+  it('revokes by the id as the key carries it (32 hex digits, no dashes), in either case', async () => {
+    const created = await runCli(['keys', 'create', '--tenant', 'initech', '--scopes', 'tasks:read'], env);
+    const key = created.stdout.trim();
+    const dashless = /^tw_([0-9a-f]{32})_/.exec(key)?.[1];
+    expect(dashless).toBeDefined();
+    const { id } = (await verifyApiKey(t.db.sql, key))!;
+    expect(id.replace(/-/g, '')).toBe(dashless);
+
+    const revoked = await runCli(['keys', 'revoke', dashless!.toUpperCase(), '--json'], env);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ id });
+    expect(await verifyApiKey(t.db.sql, key)).toBeUndefined();
+
+    const unknown = await runCli(['keys', 'revoke', '0190000000007000800000000000000f'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^taskwire: NOT_FOUND: /);
+  });
+
   it('refuses an unknown subcommand and a missing id with exit code 2; --help says how', async () => {
     const [unknown, missing, help] = await Promise.all([runCli(['keys', 'rotate'], env), runCli(['keys', 'revoke'], env), runCli(['keys', '--help'], env)]);
     expect(help).toMatchObject({ code: 0, stderr: '' });
