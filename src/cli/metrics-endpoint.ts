@@ -19,8 +19,9 @@ const NO_FAN_OUT = { subscriptions: 0, events: 0, readQueries: 0, delivered: 0, 
 
 /**
  * `/metrics`, `/healthz` and `/readyz` of a process that runs no GraphQL server (`taskwire
- * worker`), on their own port: the same routes and the same families as a server's (its worker's
- * attempts, the queue's depth, process basics), so one scrape config fits every process.
+ * worker`), on their own port: the same routes and the families a server has (its worker's
+ * attempts, the queue's depth, process basics; docs/operations.md lists what differs), so one
+ * scrape config fits every process.
  */
 export function createMetricsEndpoint(
   deps: Deps,
