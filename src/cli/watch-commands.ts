@@ -1,4 +1,5 @@
-import { STATE_EVENT_TYPES, TaskwireClientError, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
+import { ConnectionError, STATE_EVENT_TYPES, TaskwireClientError, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
+import { isTerminal } from '../states.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, exitOf, followSignal, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import { createEventView, createOutputPrinter, taskBlock } from './output.js';
@@ -43,19 +44,39 @@ export async function status(args: string[], ctx: Context): Promise<number> {
     // left to `taskwire logs`.
     const view = values.json ? undefined : createEventView(ctx.io);
     const signal = followSignal(ctx, timeoutMs);
+    let last: TaskEvent | undefined;
     try {
       await consume(
         client.events(id, { types: STATE_EVENT_TYPES, signal }),
-        (event) => (view ? view.update(event) : ctx.io.out(json(event))),
+        (event) => {
+          last = event;
+          if (view) view.update(event);
+          else ctx.io.out(json(event));
+        },
         { id, ctx, signal, timeoutMs },
       );
     } finally {
       view?.done();
     }
-    const final = (await client.get(id)) ?? current;
+    const final = await finalState(client, current, last, ctx);
     if (!values.json) ctx.io.out(taskBlock(final));
     return exitOf(final);
   });
+}
+
+/**
+ * The task as it ended: read once more (the return value, expiresAt). When the server went away
+ * right after the last event (its process stopping: `npm start`'s Ctrl-C) the ending is known from
+ * that event all the same: said on stderr, and the exit code follows it rather than the connection.
+ */
+export async function finalState(client: TaskwireClient, current: Task, last: TaskEvent | undefined, ctx: Context): Promise<Task> {
+  try {
+    return (await client.get(current.id)) ?? current;
+  } catch (error) {
+    if (!(error instanceof ConnectionError) || !last || last.version <= current.version) throw error;
+    ctx.io.err(`taskwire: the server went away after the task's last event (${error.code}); its state from that event (no return value):\n`);
+    return { ...current, version: last.version, status: last.status, attempts: last.attempt, isFinished: isTerminal(last.status), waitReason: null };
+  }
 }
 
 /** `taskwire logs ID [--follow]`: the task's output; with --follow, live until it ends. */

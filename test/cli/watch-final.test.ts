@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createClient, type Task, type TaskEvent } from '../../src/client/index.js';
+import type { Context } from '../../src/cli/client-context.js';
+import type { Io } from '../../src/cli/output.js';
+import { finalState } from '../../src/cli/watch-commands.js';
+import { CLOSED_URL } from './run-cli.js';
+
+// `status --watch` after the task's last event: the read of its final state, when the server went
+// away in between (its process stopping, as npm start's Ctrl-C does). A real client of a port where
+// nothing listens (a socket: integration tier).
+function fakeIo(): Io & { errText: () => string } {
+  let err = '';
+  return { out: () => undefined, err: (t) => (err += t), errIsTTY: false, errText: () => err };
+}
+
+const base: Task = {
+  id: '01900000-0000-7000-8000-000000000000', name: 'demo.sleep', queue: 'default', priority: 0, status: 'RUNNING', isFinished: false,
+  version: 2, args: [10], kwargs: {}, returnValue: null, errors: [], attempts: 1, maxAttempts: 1, workerIds: ['w'], progress: null,
+  enqueuedAt: '2025-01-01T00:00:00.000Z', runAfter: null, startedAt: null, finishedAt: null, lastAttemptedAt: null, durationMs: null,
+  cancelRequested: false, expiresAt: null, idempotencyKey: null, timeoutMs: null,
+  tenant: 'default', createdBy: null, outputBytes: 0, concurrencyKey: null, waitReason: null,
+  scheduledFor: null, schedule: null, workflow: null, stepRef: null, dependsOn: [],
+};
+const event = (version: number, type: TaskEvent['type'], status: TaskEvent['status']): TaskEvent => ({
+  taskId: base.id, version, type, status, at: '2025-01-01T00:00:00.000Z', attempt: 1, workerId: 'w-1', progress: null, error: null, output: null, cursor: 'c',
+});
+
+describe('finalState (status --watch after the last event)', () => {
+  // A real client of a port where nothing listens: the server went away right after the event.
+  const gone = createClient({ url: CLOSED_URL, retry: { attempts: 0 } });
+  const ctx = (io: Io): Context => ({ io, config: { url: CLOSED_URL, token: undefined }, signal: new AbortController().signal });
+
+  it('takes the ending from the last event when the read fails for want of a server, and says so', async () => {
+    const io = fakeIo();
+    const final = await finalState(gone, base, event(3, 'SUCCEEDED', 'SUCCEEDED'), ctx(io));
+    expect(final).toMatchObject({ id: base.id, version: 3, status: 'SUCCEEDED', isFinished: true, attempts: 1 });
+    expect(io.errText()).toMatch(/^taskwire: the server went away after the task's last event \(CONNECTION_FAILED\)/);
+  });
+
+  it('fails as before when no event came after the state it started from', async () => {
+    await expect(finalState(gone, base, undefined, ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+    await expect(finalState(gone, base, event(2, 'STARTED', 'RUNNING'), ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+  });
+});
