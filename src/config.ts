@@ -45,7 +45,14 @@ const envSchema = z.object({
   /** Port of the embedded PostgreSQL; 0 picks a free one (remembered in DATA_DIR). */
   EMBEDDED_PG_PORT: int(0, 65535).default(0),
   /** HTTP host and port of the GraphQL server. */
-  HOST: z.string().min(1).default('127.0.0.1'),
+  // `[::1]` as in a URL: the address inside the brackets is what listen() takes.
+  HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .transform((v) => (/^\[[^\]]+\]$/.test(v) ? v.slice(1, -1) : v))
+    .refine((v) => isIP(v) !== 0 || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(v), 'must be an IP address or a host name')
+    .default('127.0.0.1'),
   PORT: int(0, 65535).default(4000),
   /** Connections in the pool of each process (the LISTEN connection is extra). */
   DB_POOL_SIZE: int(1, 1000).default(10),

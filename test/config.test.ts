@@ -64,11 +64,21 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_URL', 'not a url'],
     ['DATABASE_URL', 'postgress://u@localhost/db'],
+    ['HOST', 'two words'],
+    ['HOST', 'http://example.com'],
+    ['HOST', '[not an address]'],
   ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.field).toBe(name);
     expect(error.message).toContain(`${name}=`);
+  });
+
+  it('takes HOST as an address, a name, or an IPv6 address in brackets as in a URL', () => {
+    expect(loadConfig({ HOST: '[::1]' }).host).toBe('::1');
+    expect(loadConfig({ HOST: ' ::1 ' }).host).toBe('::1');
+    expect(loadConfig({ HOST: 'localhost' }).host).toBe('localhost');
+    expect(loadConfig({ HOST: 'worker-3.internal', AUTH_MODE: 'on', JWT_SECRET: 'x'.repeat(32) }).host).toBe('worker-3.internal');
   });
 
   it('names every bad variable at once', () => {

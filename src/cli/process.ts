@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
@@ -70,7 +71,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     await startServices(services);
   } catch (error) {
     await closeDatabase().catch(() => undefined);
-    throw error;
+    throw listenFailure(error, roles.server ? 'HOST and PORT' : 'HOST and METRICS_PORT') ?? error;
   }
   log.info({ tasks: deps.registry.names() }, 'taskwire ready');
   return {
@@ -100,4 +101,25 @@ function graphqlServer(deps: Deps, runner: Runner | undefined, processStopping: 
       await server?.stop();
     },
   };
+}
+
+/** Why a listen fails that the configuration can fix, by Node's error code. */
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use (another process listens there: a second npm start?)',
+  EACCES: 'this process may not listen there (a port below 1024 needs privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine',
+  ENOTFOUND: 'the host name does not resolve',
+};
+
+/**
+ * A listen that failed for a reason the configuration can fix (a port in use, a host that does not
+ * resolve), as a ConfigError naming the variables (one line, exit 2) rather than an "unexpected
+ * error"; undefined for anything else.
+ */
+function listenFailure(error: unknown, variables: string): ConfigError | undefined {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  const reason = typeof e?.code === 'string' ? LISTEN_REASONS[e.code] : undefined;
+  if (!reason || (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo')) return undefined;
+  const where = e.hostname ?? (e.port === undefined ? e.address : `${e.address}:${e.port}`);
+  return new ConfigError(`cannot listen on ${where}: ${reason}; set ${variables} to another`, { field: variables.split(' ')[0] ?? 'HOST' });
 }

@@ -1,7 +1,9 @@
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
 import { spawnTaskwire, type TaskwireProcess } from '../helpers/taskwire-process.js';
 import { waitFor } from '../helpers/wait.js';
+import { runCli } from './run-cli.js';
 
 // A `taskwire worker` process has no GraphQL server: with METRICS_PORT it serves /metrics and
 // /healthz on a port of its own (src/cli/process.ts, src/cli/metrics-endpoint.ts).
@@ -68,5 +70,20 @@ describe('taskwire worker with METRICS_PORT', () => {
     expect(await exited).toBe(0);
     worker = undefined;
     expect((await app.deps.queue.getTask(task!.id))?.status).toBe('CANCELLED');
+  });
+
+  it('exits 2 with one line naming HOST and METRICS_PORT when its port is taken, not an unexpected error', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const result = await runCli(['worker'], { DATABASE_URL: app.database.url, HOST: '127.0.0.1', METRICS_PORT: String(port), DB_POOL_SIZE: '2' });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split('\n').at(-1)).toBe(
+        `taskwire: cannot listen on 127.0.0.1:${port}: the address is already in use (another process listens there: a second npm start?); set HOST and METRICS_PORT to another`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
