@@ -41,11 +41,7 @@ export function createMetricsEndpoint(
     // From the process's first step of its stop (the worker's grace comes before this endpoint's stop).
     stopping: () => stopping || (p.processStopping?.() ?? false),
     // The same rule as a server's /metrics: METRICS_TOKEN, and closed with auth on and no token.
-    metricsAccess: {
-      token: deps.config.auth.metricsToken,
-      authOn,
-      ...(origins ? { originRefusal: (request: Request) => origins.refusal(request.headers.get('origin'), new URL(request.url).host) } : {}),
-    },
+    metricsAccess: { token: deps.config.auth.metricsToken, authOn, ...(origins ? { origins } : {}) },
   });
   const server = createServer((req, res) => void answer(routes.get(new URL(req.url ?? '/', 'http://x').pathname), req, res));
   let url: string | undefined;

@@ -53,8 +53,7 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** An ISO time without its milliseconds: `2025-01-31 12:00:00Z`. */
-/** `2026-12-04 22:37:56Z`: how every command prints a time. */
+/** An ISO time without its milliseconds, `2026-12-04 22:37:56Z`: how every command prints a time. */
 export function shortTime(iso: string | null): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
@@ -102,9 +101,7 @@ export function taskBlock(task: Task): string {
     ['args', JSON.stringify(task.args)],
   ];
   if (task.kwargs && Object.keys(task.kwargs as object).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
-  rows.push(
-    ['attempts', `${task.attempts}/${task.maxAttempts}`],
-  );
+  rows.push(['attempts', `${task.attempts}/${task.maxAttempts}`]);
   // Why it has not started (SCHEDULED, QUEUE_PAUSED, KEY_LIMIT, …) and when it may.
   if (task.waitReason) rows.push(['waiting', task.waitReason]);
   if (task.runAfter && !task.isFinished && task.status !== 'RUNNING') rows.push(['runAfter', shortTime(task.runAfter)]);

@@ -121,5 +121,5 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
   const reason = typeof e?.code === 'string' ? LISTEN_REASONS[e.code] : undefined;
   if (!reason || (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo')) return undefined;
   const where = e.hostname ?? (e.port === undefined ? e.address : `${e.address}:${e.port}`);
-  return new ConfigError(`cannot listen on ${where}: ${reason}; set ${variables} to another`, { field: variables.split(' ')[0] ?? 'HOST' });
+  return new ConfigError(`cannot listen on ${where}: ${reason}; set ${variables} to another`, { field: 'HOST' });
 }

@@ -1,5 +1,5 @@
 import { ConnectionError, STATE_EVENT_TYPES, TaskwireClientError, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
-import { isTerminal } from '../states.js';
+import { applyEvent } from '../client/task-state.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, exitOf, followSignal, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import { createEventView, createOutputPrinter, taskBlock } from './output.js';
@@ -44,12 +44,13 @@ export async function status(args: string[], ctx: Context): Promise<number> {
     // left to `taskwire logs`.
     const view = values.json ? undefined : createEventView(ctx.io);
     const signal = followSignal(ctx, timeoutMs);
-    let last: TaskEvent | undefined;
+    // The task as the events after `current` tell it (the client's own fold): the ending, should the final read fail.
+    let seen = current;
     try {
       await consume(
         client.events(id, { types: STATE_EVENT_TYPES, signal }),
         (event) => {
-          last = event;
+          if (event.version > seen.version) seen = applyEvent(seen, event);
           if (view) view.update(event);
           else ctx.io.out(json(event));
         },
@@ -58,7 +59,7 @@ export async function status(args: string[], ctx: Context): Promise<number> {
     } finally {
       view?.done();
     }
-    const final = await finalState(client, current, last, ctx);
+    const final = await finalState(client, current, seen, ctx);
     if (!values.json) ctx.io.out(taskBlock(final));
     return exitOf(final);
   });
@@ -67,15 +68,16 @@ export async function status(args: string[], ctx: Context): Promise<number> {
 /**
  * The task as it ended: read once more (the return value, expiresAt). When the server went away
  * right after the last event (its process stopping: `npm start`'s Ctrl-C) the ending is known from
- * that event all the same: said on stderr, and the exit code follows it rather than the connection.
+ * the events all the same (`seen`, `current` with them applied): said on stderr, and the exit code
+ * follows it rather than the connection.
  */
-export async function finalState(client: TaskwireClient, current: Task, last: TaskEvent | undefined, ctx: Context): Promise<Task> {
+export async function finalState(client: TaskwireClient, current: Task, seen: Task, ctx: Context): Promise<Task> {
   try {
     return (await client.get(current.id)) ?? current;
   } catch (error) {
-    if (!(error instanceof ConnectionError) || !last || last.version <= current.version) throw error;
-    ctx.io.err(`taskwire: the server went away after the task's last event (${error.code}); its state from that event (no return value):\n`);
-    return { ...current, version: last.version, status: last.status, attempts: last.attempt, isFinished: isTerminal(last.status), waitReason: null };
+    if (!(error instanceof ConnectionError) || seen.version <= current.version) throw error;
+    ctx.io.err(`taskwire: the server went away after the task's last event (${error.code}); its state from the events (no return value):\n`);
+    return seen;
   }
 }
 

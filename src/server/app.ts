@@ -129,11 +129,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       renderMetrics: () => metrics.render(),
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
       stopping: () => stopping || (options.processStopping?.() ?? false),
-      metricsAccess: {
-        token: deps.config.auth.metricsToken,
-        authOn: auth.on,
-        originRefusal: (request) => origins.refusal(request.headers.get('origin'), new URL(request.url).host),
-      },
+      metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on, origins },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
     ...(deps.config.graphiql ? graphiql.routes() : []),

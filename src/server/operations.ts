@@ -4,6 +4,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { checkDatabase } from './health.js';
 import type { RouteHandler } from './routes.js';
+import type { OriginPolicy } from './origins.js';
 
 export interface OperationsOptions {
   sql: Sql;
@@ -25,10 +26,10 @@ export interface MetricsAccess {
   /** AUTH_MODE=on: without a token, `/metrics` is closed rather than open. */
   authOn: boolean;
   /**
-   * Why a request's Origin or Host is refused (the GraphQL endpoint's rule, origins.ts), if any:
-   * while auth is off a DNS-rebinding page would otherwise read the labels (queues, task names).
+   * The GraphQL endpoint's Origin and Host rule (origins.ts), if it applies here: while auth is off
+   * a DNS-rebinding page would otherwise read the labels (queues, task names).
    */
-  originRefusal?: (request: Request) => string | undefined;
+  origins?: OriginPolicy;
 }
 
 const json = (status: number, body: unknown): Response =>
@@ -46,7 +47,7 @@ const sha256 = (text: string): Buffer => createHash('sha256').update(text).diges
  * that asks for credentials does not hand out to whoever asks.
  */
 export function refuseMetrics(request: Request, access: MetricsAccess): Response | undefined {
-  const refused = access.originRefusal?.(request);
+  const refused = access.origins?.refusal(request.headers.get('origin'), new URL(request.url).host);
   if (refused !== undefined) {
     return new Response(`${refused}: /metrics is refused\n`, { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
   }

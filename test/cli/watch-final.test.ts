@@ -3,6 +3,7 @@ import { createClient, type Task, type TaskEvent } from '../../src/client/index.
 import type { Context } from '../../src/cli/client-context.js';
 import type { Io } from '../../src/cli/output.js';
 import { finalState } from '../../src/cli/watch-commands.js';
+import { applyEvent } from '../../src/client/task-state.js';
 import { CLOSED_URL } from './run-cli.js';
 
 // `status --watch` after the task's last event: the read of its final state, when the server went
@@ -32,13 +33,13 @@ describe('finalState (status --watch after the last event)', () => {
 
   it('takes the ending from the last event when the read fails for want of a server, and says so', async () => {
     const io = fakeIo();
-    const final = await finalState(gone, base, event(3, 'SUCCEEDED', 'SUCCEEDED'), ctx(io));
+    const final = await finalState(gone, base, applyEvent(base, event(3, 'SUCCEEDED', 'SUCCEEDED')), ctx(io));
     expect(final).toMatchObject({ id: base.id, version: 3, status: 'SUCCEEDED', isFinished: true, attempts: 1 });
     expect(io.errText()).toMatch(/^taskwire: the server went away after the task's last event \(CONNECTION_FAILED\)/);
   });
 
   it('fails as before when no event came after the state it started from', async () => {
-    await expect(finalState(gone, base, undefined, ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
-    await expect(finalState(gone, base, event(2, 'STARTED', 'RUNNING'), ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+    await expect(finalState(gone, base, base, ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+    await expect(finalState(gone, base, applyEvent(base, event(2, 'STARTED', 'RUNNING')), ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase, type EmbeddedOptions } from '../../src/db/embedded.js';
 import { ConfigError } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -38,6 +38,15 @@ async function privateCheckout(): Promise<{ binariesDir: string; dataDir: string
     execFileSync('cp', ['-a', packaged, binariesDir]);
   }
   return { binariesDir, dataDir: path.join(checkout, '.data') };
+}
+
+/** A private checkout's options as this user starts it: as root, with a world-enterable shared directory to relocate to. */
+async function checkoutOptions(): Promise<EmbeddedOptions> {
+  const { binariesDir, dataDir } = await privateCheckout();
+  if (!asRoot) return { dataDir, binariesDir };
+  const sharedDir = await privateDir('taskwire-shared-');
+  await chmod(sharedDir, 0o755);
+  return { dataDir, binariesDir, sharedDir };
 }
 
 async function answers(db: EmbeddedDatabase): Promise<{ one: number; dataDirectory: string; tables: string[] }> {
@@ -104,10 +113,7 @@ describe('startEmbeddedPostgres', () => {
 
 describe('a second process on the same data', () => {
   it('uses the server while the process that started it lives, and never stops it; restarts one whose starter is gone', async () => {
-    const { binariesDir, dataDir } = await privateCheckout();
-    const sharedDir = await privateDir('taskwire-shared-');
-    await chmod(sharedDir, 0o755);
-    const options = asRoot ? { dataDir, binariesDir, sharedDir } : { dataDir, binariesDir };
+    const options = await checkoutOptions();
     const first = await startEmbeddedPostgres(options);
     cleanups.push(() => first.stop());
     const postmaster = async (): Promise<number> => Number((await readFile(path.join(first.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
@@ -138,10 +144,7 @@ describe('a second process on the same data', () => {
 
 describe('stopping', () => {
   it('stops quietly when its server is already gone (a signal to the whole process group, as a service manager sends)', async () => {
-    const { binariesDir, dataDir } = await privateCheckout();
-    const sharedDir = await privateDir('taskwire-shared-');
-    await chmod(sharedDir, 0o755);
-    const db = await startEmbeddedPostgres(asRoot ? { dataDir, binariesDir, sharedDir } : { dataDir, binariesDir });
+    const db = await startEmbeddedPostgres(await checkoutOptions());
     cleanups.push(() => db.stop());
     const pidFile = path.join(db.dataDir, 'pg', 'postmaster.pid');
     process.kill(Number((await readFile(pidFile, 'utf8')).split('\n')[0]), 'SIGINT');

@@ -4,8 +4,8 @@
  * stored two instants a microsecond or so apart: `expiresAt − finishedAt` was the TTL ± 1 ms once
  * cut to milliseconds (about 1 time in 17,000), and a first attempt's `startedAt` and
  * `lastAttemptedAt` differed likewise. A statement that stamps a task more than once (and logs
- * its event) declares CLOCK_CTE in its WITH and reads CLOCK_AT wherever it needs the time: a
- * materialized CTE is evaluated once. (`now()` is one reading too, but the transaction's start:
+ * its event) declares CLOCK_CTE in its WITH and reads `(SELECT at FROM clock)` wherever it needs
+ * the time (CLOCK_AT, in an event's columns): a materialized CTE is evaluated once. (`now()` is one reading too, but the transaction's start:
  * a batch of changes in one transaction would all carry its first instant.)
  */
 export const CLOCK_CTE = 'clock AS MATERIALIZED (SELECT clock_timestamp() AS at)';
