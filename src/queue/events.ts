@@ -161,7 +161,18 @@ export async function listen(sql: Sql, channel: string, options: ListenOptions):
     close: async () => {
       forget(client, channel, onNotify);
       // Its own entry is gone already: this sends UNLISTEN if no other callback is left on the channel.
-      await meta.unlisten();
+      const unlistened = meta.unlisten().catch(() => undefined);
+      // Not waited for past UNLISTEN_WAIT_MS: with the database gone the statement waits for a
+      // connection that never comes (postgres.js queues it), and every stop that closes a Listener
+      // (the scheduler's, the worker's, the hubs') hung with it — a first SIGINT did nothing. The
+      // channel is out of postgres.js's list already, so a reconnect does not LISTEN it again, and
+      // the pool's end rejects the queued statement.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([unlistened, new Promise<void>((resolve) => (timer = setTimeout(resolve, UNLISTEN_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
 }
+
+/** How long a Listener's close() waits for its UNLISTEN (a few ms when the database is there). */
+const UNLISTEN_WAIT_MS = 1_000;

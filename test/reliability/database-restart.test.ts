@@ -173,4 +173,28 @@ describe('a database restart', () => {
     const codes = await Promise.all(all.map((p) => p.stop()));
     expect(codes, all.map(describeProcess).join('\n')).toEqual([0, 0, 0]);
   });
+
+  // Each stop that closes a LISTEN (the scheduler's, the worker's, the hubs') waited for its
+  // UNLISTEN, which with the database gone waits for a connection that never comes: the first
+  // SIGTERM did nothing for minutes, and only a second one (a forced exit) ended the process.
+  it('does not keep a process from stopping: with its database gone, the first SIGTERM stops it gracefully', { timeout: 90_000 }, async (ctx) => {
+    if (!pg) return ctx.skip();
+    const pgServer = pg;
+    const dev = spawnCli('dev', env());
+    processes.push(dev);
+    await serverUrl(dev);
+    await dev.waitForLog((l) => l.msg === 'taskwire ready');
+    await pgServer.stop();
+    try {
+      await dev.waitForLog((l) => l.level >= 40, 20_000); // the outage seen
+      const stoppedAt = performance.now();
+      // SIGKILL after 20 s: a stop still hanging then ends with a null code, and the line says so.
+      const code = await dev.stop(20_000);
+      expect(code, describeProcess(dev)).toBe(0);
+      expect(dev.logs.some((l) => l.msg === 'stopped'), describeProcess(dev)).toBe(true);
+      console.log(`[fault 2: database gone] SIGTERM → exit ${code} in ${Math.round(performance.now() - stoppedAt)} ms`);
+    } finally {
+      await pgServer.start();
+    }
+  });
 });
