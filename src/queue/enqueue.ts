@@ -14,6 +14,7 @@ import {
   type NewTaskRow,
   type TenantKey,
 } from './sql/insert-tasks.js';
+import { QUEUE_CONTROL_PREFIX } from './queue-control/channel.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
 
@@ -66,6 +67,8 @@ export interface EnqueueLimits {
 
 const MAX_NAME = 200;
 const MAX_QUEUE = 100;
+/** Payload prefixes of the jobs channel's control messages (src/worker/runner.ts onJobsNotification). */
+const RESERVED_QUEUE_PREFIXES = ['cancel:', QUEUE_CONTROL_PREFIX] as const;
 const MAX_KEY = 255;
 const MAX_ATTEMPTS = 1000;
 /** Longest tenant name, in characters. */
@@ -111,6 +114,13 @@ export function prepareTask(
   const queue = input.queue ?? spec.queue ?? 'default';
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
     throw new BadUserInputError(`${prefix}queue must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: `${prefix}queue` });
+  }
+  // The jobs channel carries a queue name to wake its workers, or a control message: a queue named
+  // like one (`cancel:<task id>`, `queue-control:paused:<queue>`) would cancel or pause on every worker.
+  if (RESERVED_QUEUE_PREFIXES.some((reserved) => queue.startsWith(reserved))) {
+    throw new BadUserInputError(`${prefix}queue must not start with ${RESERVED_QUEUE_PREFIXES.map((r) => `"${r}"`).join(' or ')} (reserved for worker notifications), got "${queue}"`, {
+      field: `${prefix}queue`,
+    });
   }
   requireStorable(queue, `${prefix}queue`);
   const priority = input.priority ?? spec.priority ?? 0;

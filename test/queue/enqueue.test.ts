@@ -83,6 +83,8 @@ describe('enqueue', () => {
     ['an invalid runAfter', { name: 'demo.echo', runAfter: new Date('nope') }, 'BAD_USER_INPUT', 'runAfter'],
     ['an empty idempotency key', { name: 'demo.echo', idempotencyKey: '' }, 'BAD_USER_INPUT', 'idempotencyKey'],
     ['an empty queue', { name: 'demo.echo', queue: '' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue named like a cancel notification', { name: 'demo.echo', queue: 'cancel:01900000-0000-7000-8000-000000000000' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue named like a pause notification', { name: 'demo.echo', queue: 'queue-control:paused:default' }, 'BAD_USER_INPUT', 'queue'],
     ['kwargs that are a Date', { name: 'demo.echo', kwargs: new Date() as unknown as Record<string, unknown> }, 'INVALID_ARGUMENTS', 'kwargs'],
     ['a backoff base that is not a number', { name: 'demo.echo', backoff: { baseMs: '10' as unknown as number } }, 'BAD_USER_INPUT', 'backoff.baseMs'],
     ['a NaN backoff factor', { name: 'demo.echo', backoff: { factor: Number.NaN } }, 'BAD_USER_INPUT', 'backoff.factor'],
