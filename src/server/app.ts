@@ -22,12 +22,13 @@ import { createOperationContexts } from './context.js';
 import { useCsrfPrevention } from './csrf.js';
 import { createFastPath, fastPrincipalOf } from './fast-path.js';
 import { withBodyLimit, type ServerContext } from './http.js';
+import { useMediaTypeErrors } from './media-types.js';
 import { operationsRoutes } from './operations.js';
 import { useRequestParams } from './request-params.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
 import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js';
 import { createBulkActionHub } from './live/bulk-action-hub.js';
-import { corsFor, createOriginPolicy, useOriginCheck } from './origins.js';
+import { corsFor, corsHeadersFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
 import { useSharedSubscriptionResults } from './live/shared-results.js';
@@ -163,6 +164,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       ...limitPlugins(limits),
       useSharedSubscriptionResults(),
       useInputErrorFields(),
+      // Last: it answers only what no parser or result processor before it took.
+      useMediaTypeErrors(),
     ],
   });
 
@@ -184,7 +187,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await workflowHub.start();
       await bulkActionHub.start();
       const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log });
-      const http = createServer(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve }));
+      const http = createServer(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve, corsHeaders: (req) => corsHeadersFor(origins, req.headers.origin) }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
       ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, auth.wsHooks(options.wsHooks));

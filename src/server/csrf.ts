@@ -10,7 +10,7 @@ const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'mult
 /**
  * Whether a POST with this Content-Type could come from a page without a CORS preflight (an
  * HTML form, a `no-cors` fetch): none, one of the three simple types, or one that does not
- * parse (a browser may treat it as simple; yoga matches `text/plain;application/json` as JSON).
+ * parse (a browser may treat it as simple).
  */
 function isSimpleContentType(contentType: string | null): boolean {
   if (contentType === null) return true;
@@ -21,9 +21,10 @@ function isSimpleContentType(contentType: string | null): boolean {
 /**
  * CSRF prevention as yoga's `useCSRFPrevention` (@graphql-yoga/plugin-csrf-prevention) and
  * Apollo's do it; that package is not a dependency, so this is the same check: a POST that a
- * browser would send without a preflight — a form's urlencoded or multipart body, or text/plain,
- * all of which yoga parses — must carry `x-graphql-yoga-csrf` (any value), which a page can add
- * only with a preflight that CORS then refuses for an unlisted origin. A JSON POST needs no
+ * browser would send without a preflight — a form's urlencoded or multipart body, which yoga
+ * parses, or text/plain or no type, which it does not (with the header they get 415,
+ * media-types.ts) — must carry `x-graphql-yoga-csrf` (any value), which a page can add only with
+ * a preflight that CORS then refuses for an unlisted origin. A JSON POST needs no
  * header: its content type already forces the preflight. GET is let through: it cannot run a
  * mutation (yoga answers 405), its answer is readable only by an origin CORS grants, and a
  * cross-origin fetch carries an Origin that the origin check refuses (origins.ts); requiring the
@@ -36,7 +37,7 @@ export function useCsrfPrevention(): Plugin {
       if (request.method !== 'POST' || !isSimpleContentType(request.headers.get('content-type'))) return;
       if (request.headers.has(CSRF_HEADER)) return;
       throw createGraphQLError(
-        `This request was refused as a possible cross-site request forgery: send Content-Type: application/json, or the ${CSRF_HEADER} header`,
+        `This request was refused as a possible cross-site request forgery: send the body as application/json, or a form (application/x-www-form-urlencoded, multipart/form-data) with the ${CSRF_HEADER} header`,
         { extensions: { code: 'BAD_REQUEST', http: { status: 403 } } },
       );
     },

@@ -57,7 +57,18 @@ const CAPTURE = { Response: CapturedResponse } as never;
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-const JSON_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+const UTF8_CHARSET = /^\s*charset\s*=\s*"?utf-8"?\s*$/i;
+
+/**
+ * Whether yoga reads the body as JSON and the fast path may take it: yoga matches
+ * `application/json` as written (lower case, `;` right after it), so `Application/JSON` or
+ * `application/json ;charset=utf-8` get its 415 and must not be served here; the only parameter
+ * taken is a UTF-8 charset.
+ */
+function isJsonType(contentType: string | undefined): boolean {
+  if (contentType === 'application/json') return true;
+  return contentType !== undefined && contentType.startsWith('application/json;') && UTF8_CHARSET.test(contentType.slice('application/json;'.length));
+}
 
 /**
  * The media type yoga's result processors pick for a single (non-stream) result under this Accept
@@ -72,6 +83,16 @@ function acceptedType(accept: string | undefined): string | undefined {
   if (essence === 'application/graphql-response+json') return essence;
   return undefined;
 }
+
+/**
+ * True for every document that may hold a subscription operation: the keyword is a whole GraphQL
+ * name (names are [_A-Za-z0-9], as \w), so a document without it as one cannot subscribe. A
+ * document that only mentions it (a string, a comment) goes to yoga too, which answers it the
+ * same. Subscriptions are left to yoga because their answer depends on the Accept in ways the
+ * fast path would have to copy (yoga streams one as SSE under `*` / `*` or no Accept), and
+ * scanning the text costs far less than parsing it to find the operation's type.
+ */
+const MAY_SUBSCRIBE = /\bsubscription\b/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -105,8 +126,9 @@ function plainParams(body: Buffer): GraphQLParams | undefined {
  * the Fetch adapter around them — a Request and a Response object, their header maps, body
  * streams, an AbortSignal per request — and the response goes out in one write with its
  * Content-Length. Every other request (an Origin, which needs CORS and the origin check; other
- * content types and the CSRF rule; GET; SSE and multipart; batches; extensions such as persisted
- * operations; malformed bodies, whose errors yoga words) is left to yoga unchanged.
+ * content types and the CSRF rule; GET; SSE and multipart; subscriptions, whatever the Accept;
+ * batches; extensions such as persisted operations; malformed bodies, whose errors yoga words)
+ * is left to yoga unchanged.
  */
 export function createFastPath(o: FastPathOptions): FastPath {
   const log = o.log.child({ component: 'graphql' });
@@ -138,7 +160,8 @@ export function createFastPath(o: FastPathOptions): FastPath {
       result = asErrors(error);
     }
     if (result !== undefined && Symbol.asyncIterator in result) {
-      // A subscription over plain JSON: no processor takes it (yoga answers 406), so end it now.
+      // Subscriptions never get here (serve); should a stream come back all the same (incremental
+      // delivery, were it ever turned on), end it rather than leave it running unread.
       void (result as AsyncIterableIterator<ExecutionResult>).return?.()?.catch(() => undefined);
     }
     send(res, processRegularResult(result ?? {}, CAPTURE, accepted) as unknown as CapturedResponse);
@@ -148,13 +171,13 @@ export function createFastPath(o: FastPathOptions): FastPath {
     serve(req, res, body) {
       if (req.method !== 'POST' || req.url !== o.path) return false;
       const h = req.headers;
-      if (h.origin !== undefined || !JSON_TYPE.test(h['content-type'] ?? '')) return false;
+      if (h.origin !== undefined || !isJsonType(h['content-type'])) return false;
       // A refused Host (auth off: not a loopback name) gets yoga's 403.
       if (o.origins.refusal(undefined, h.host) !== undefined) return false;
       const accepted = acceptedType(h.accept);
       if (accepted === undefined) return false;
       const params = plainParams(body);
-      if (params === undefined) return false;
+      if (params === undefined || MAY_SUBSCRIBE.test(params.query as string)) return false;
       void run(req, res, params, accepted).catch((error: unknown) => {
         log.error({ err: error }, 'GraphQL fast path failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });

@@ -30,6 +30,12 @@ export interface BodyLimitOptions {
    * fast path, fast-path.ts), false to leave it to `handler`.
    */
   fast?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
+  /**
+   * The CORS headers of a request's answer (origins.ts corsHeadersFor): added to the 413, which is
+   * written here before yoga's CORS plugin runs; without them a page of a listed origin sees only
+   * a network error.
+   */
+  corsHeaders?: (req: IncomingMessage) => Record<string, string> | undefined;
 }
 
 /**
@@ -40,11 +46,12 @@ export interface BodyLimitOptions {
  * answer carries its length, so a client that reads early has all of it.
  * `read` is how much of the body was read before this.
  */
-function refuse(req: IncomingMessage, res: ServerResponse, maxBytes: number, read: number, discardBytes: number): void {
+function refuse(req: IncomingMessage, res: ServerResponse, maxBytes: number, read: number, discardBytes: number, cors?: Record<string, string>): void {
   const body = JSON.stringify({
-    errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: GRAPHQL_CODES.payloadTooLarge, maxBytes } }],
+    // `limit` and `max` as the operation limits name theirs (limits.ts): the option's name and its value.
+    errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: GRAPHQL_CODES.payloadTooLarge, limit: 'maxBodyBytes', max: maxBytes } }],
   });
-  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(413, { ...cors, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
   res.write(body);
   let discarded = read;
   req.on('data', (chunk: Buffer) => {
@@ -75,7 +82,7 @@ export function withBodyLimit(handler: NodeHandler, maxBytes: number, options: B
     });
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) {
-      refuse(req, res, maxBytes, 0, discardBytes);
+      refuse(req, res, maxBytes, 0, discardBytes, options.corsHeaders?.(req));
       return;
     }
     const chunks: Buffer[] = [];
@@ -86,7 +93,7 @@ export function withBodyLimit(handler: NodeHandler, maxBytes: number, options: B
         req.off('data', onData);
         req.off('end', onEnd);
         chunks.length = 0;
-        refuse(req, res, maxBytes, size, discardBytes);
+        refuse(req, res, maxBytes, size, discardBytes, options.corsHeaders?.(req));
         return;
       }
       chunks.push(chunk);

@@ -65,22 +65,43 @@ export function createOriginPolicy(o: OriginPolicyOptions): OriginPolicy {
   };
 }
 
+/** What CORS grants a request's origin: the origin itself, with credentials, or nothing (false). */
+interface CorsGrant {
+  origin: string[];
+  credentials: boolean;
+  maxAge: number;
+}
+
+function grantFor(policy: OriginPolicy, origin: string | null | undefined): false | CorsGrant {
+  if (origin === null || origin === undefined || !policy.isListed(origin)) return false;
+  return { origin: [origin], credentials: true, maxAge: 600 };
+}
+
 /**
  * yoga's `cors` option: a grant, with credentials, only for CORS_ORIGINS; nothing for any other
  * origin (yoga's default reflects every origin with credentials). The server's own origin needs
  * no grant: browsers do not apply CORS to it.
  */
-export function corsFor(policy: OriginPolicy): (request: Request) => false | { origin: string[]; credentials: boolean; maxAge: number } {
-  return (request) => {
-    const origin = request.headers.get('origin');
-    if (origin === null || !policy.isListed(origin)) return false;
-    return { origin: [origin], credentials: true, maxAge: 600 };
-  };
+export function corsFor(policy: OriginPolicy): (request: Request) => false | CorsGrant {
+  return (request) => grantFor(policy, request.headers.get('origin'));
+}
+
+/**
+ * The headers of an answer written before yoga runs (the body limit's 413), so that a page of a
+ * listed origin can read it as it reads any other answer: the grant corsFor gives, in the headers
+ * yoga's CORS plugin writes for it (but `Access-Control-Max-Age`, which only a preflight's answer
+ * uses), and `Vary: Origin` whatever the origin, as useOriginCheck marks yoga's answers.
+ */
+export function corsHeadersFor(policy: OriginPolicy, origin: string | string[] | undefined): Record<string, string> {
+  const grant = grantFor(policy, typeof origin === 'string' ? origin : undefined);
+  if (grant === false) return { vary: 'Origin' };
+  return { 'access-control-allow-origin': grant.origin[0] as string, 'access-control-allow-credentials': String(grant.credentials), vary: 'Origin' };
 }
 
 function forbidden(message: string): Response {
   const body = JSON.stringify({ errors: [{ message, extensions: { code: 'FORBIDDEN' } }] });
-  return new Response(`${body}\n`, { status: 403, headers: { 'content-type': 'application/json; charset=utf-8', vary: 'Origin' } });
+  // statusText: the global Response leaves it empty, and Node would send `HTTP/1.1 403 ` bare.
+  return new Response(`${body}\n`, { status: 403, statusText: 'Forbidden', headers: { 'content-type': 'application/json; charset=utf-8', vary: 'Origin' } });
 }
 
 /**

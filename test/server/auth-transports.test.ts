@@ -62,6 +62,7 @@ describe('refused credentials', () => {
     const id = await pendingTask((await key('acme')).key);
     for (const [name, headers] of await refusedCredentials(env.server.sql)) {
       const stream = await transports().sse(WATCH, { id }, headers);
+      expect(stream.status, name).toBe(401);
       expect(await stream.ended, name).toMatch(/complete|closed/);
       expect(stream.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code), name).toEqual(['UNAUTHENTICATED']);
       expect(stream.results.some((r) => r.data), name).toBe(false);
@@ -242,6 +243,15 @@ describe('failed authentications per address', () => {
       expect(limited.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
       expect(limited.errors?.[0]?.extensions?.retryAfterMs).toBeGreaterThan(50_000);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(50);
+      // SSE is refused as HTTP is: the status and Retry-After, the error as the stream's one event.
+      const sse = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${good}` },
+        body: JSON.stringify({ query: WATCH, variables: { id: '0190a5f0-0000-7000-8000-000000000000' } }),
+      });
+      expect(sse.status).toBe(429);
+      expect(Number(sse.headers.get('retry-after'))).toBeGreaterThan(50);
+      expect(await sse.text()).toMatch(/event: next\ndata: .*"RATE_LIMITED"/);
       expect((await t.ws({ authorization: `Bearer ${good}` }).closed).code).toBe(4429);
     } finally {
       await server.close();

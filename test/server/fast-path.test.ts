@@ -45,7 +45,14 @@ function cases(): Case[] {
     { name: 'malformed id', body: { query: '{ taskResult(id: "nope") { id } }' }, headers: GRAPHQL_RESPONSE },
     { name: 'unknown operationName', body: { query: 'query A { __typename }', operationName: 'B' }, headers: GRAPHQL_RESPONSE },
     { name: 'two operations, no name', body: { query: 'query A { __typename } query B { __typename }' }, headers: GRAPHQL_RESPONSE },
-    { name: 'subscription over JSON', body: { query: 'subscription { taskStatusChanged { id } }' }, headers: GRAPHQL_RESPONSE },
+    // Subscriptions go to yoga whatever the Accept: under */* or none yoga streams them (SSE).
+    { name: 'subscription over JSON', body: { query: 'subscription { taskStatusChanged { id } }' }, headers: GRAPHQL_RESPONSE, fast: false },
+    { name: 'subscription, application/json', body: { query: 'subscription { taskStatusChanged { id } }' }, headers: { accept: 'application/json' }, fast: false },
+    { name: 'a query naming "subscription"', body: { query: 'query subscription { __typename }' }, headers: GRAPHQL_RESPONSE, fast: false },
+    { name: 'Application/JSON (yoga reads the type as written)', body: { query: '{ __typename }' }, headers: { ...GRAPHQL_RESPONSE, 'content-type': 'Application/JSON' }, fast: false },
+    { name: 'a space before the charset', body: { query: '{ __typename }' }, headers: { ...GRAPHQL_RESPONSE, 'content-type': 'application/json ; charset=utf-8' }, fast: false },
+    { name: 'application/json; charset=UTF-8', body: { query: '{ __typename }' }, headers: { ...GRAPHQL_RESPONSE, 'content-type': 'application/json; charset=UTF-8' } },
+    { name: 'Accept: application/xml', body: { query: '{ __typename }' }, headers: { accept: 'application/xml' }, fast: false },
     { name: 'an Origin', body: { query: '{ __typename }' }, headers: { ...GRAPHQL_RESPONSE, origin: 'https://evil.example' }, fast: false },
     { name: 'a batch', body: [{ query: '{ __typename }' }], headers: GRAPHQL_RESPONSE, fast: false },
     { name: 'extensions', body: { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'x' } } }, headers: GRAPHQL_RESPONSE, fast: false },
@@ -162,6 +169,45 @@ describe('the GraphQL fast path, auth off', () => {
 
   it('answers every request as yoga does, and takes only the plain ones', async () => {
     await compareAll(server);
+  });
+
+  it('leaves a subscription to yoga under every Accept: the socket answers it with yoga\'s status, content type and body', async () => {
+    const id = await server.enqueue('math.copysign', [1, -1]);
+    const cancelled = await server.post({ query: 'mutation($id: ID!) { cancelTask(id: $id) { status } }', variables: { id } });
+    expect(cancelled.data).toEqual({ cancelTask: { status: 'CANCELLED' } });
+    // A finished task: one state, then the stream completes, so a streamed answer can be read whole.
+    const watch: Case = { name: 'watch', body: { query: 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status } }', variables: { id } } };
+    const expected: Record<string, [number, string]> = {
+      none: [200, 'text/event-stream'],
+      '*/*': [200, 'text/event-stream'],
+      'text/*': [200, 'text/event-stream'],
+      'text/event-stream': [200, 'text/event-stream'],
+      'application/json, */*': [200, 'text/event-stream'],
+      'application/json': [406, 'application/json; charset=utf-8'],
+      'application/graphql-response+json': [406, 'application/json; charset=utf-8'],
+    };
+    const counting = await countingListener(server);
+    try {
+      for (const [accept, [status, type]] of Object.entries(expected)) {
+        const c: Case = { ...watch, headers: accept === 'none' ? {} : { accept } };
+        // Comment lines are yoga's keep-alive pings, sent by the clock.
+        const read = async (response: Response): Promise<Answer> => {
+          const answer = await answerOf(response);
+          return typeof answer.body === 'string' ? { ...answer, body: answer.body.replace(/^:\n\n/gm, '') } : answer;
+        };
+        const fast = await read(await fetch(server.url, init(c)));
+        const yoga = await read(await server.app.yoga.fetch('http://127.0.0.1/graphql', init(c)));
+        expect(fast, accept).toEqual(yoga);
+        expect([fast.status, fast.headers['content-type']], accept).toEqual([status, type]);
+        if (status === 406) expect(codeOf(fast), accept).toBe('BAD_REQUEST');
+        else expect(fast.body, accept).toMatch(/^event: next\ndata: .*"status":"CANCELLED".*\n\nevent: complete\n/s);
+        const before = counting.served();
+        await (await fetch(counting.url, init(c))).text();
+        expect(counting.served() - before, `${accept}: taken by the fast path`).toBe(0);
+      }
+    } finally {
+      await counting.close();
+    }
   });
 
   it('stores one task per enqueueTask it answers', async () => {
