@@ -59,12 +59,26 @@ function failureText(error: unknown, asJson: boolean): string {
   return asJson ? errorJson({ code: CLI_CODES.unexpected, message }) : `taskwire: unexpected error: ${message}\n`;
 }
 
-// The only process.exit: everything else returns an exit code. No stack traces for users: the
+// The only process.exit (in exitAfterFlush): everything else returns an exit code. No stack traces for users: the
 // message is enough to act on, and a process logs its own errors with stacks (LOG_LEVEL=debug).
+// process.exit does not wait for stdout and stderr: to a pipe (`taskwire tasks --json | jq`) they
+// are asynchronous, and what the kernel had not taken yet (past 64 KiB) would be lost. Exit once
+// both have flushed everything written before.
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0 || stream.destroyed) done();
+    else stream.write('', done);
+  }
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error: unknown) => {
     process.stderr.write(failureText(error, wantsJson(process.argv.slice(3))));
-    process.exit(EXIT.failed);
+    exitAfterFlush(EXIT.failed);
   },
 );
