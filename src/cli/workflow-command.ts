@@ -10,8 +10,21 @@ const exitOfWorkflow = (w: Workflow): number => (w.status === 'FAILED' || w.stat
 export function workflowBlock(w: Workflow): string {
   const finished = w.finishedAt ? ` · finished ${shortTime(w.finishedAt)}` : '';
   const head = `workflow ${w.id}${w.name ? ` (${w.name})` : ''}: ${w.status} · version ${w.version} · ${w.steps.length} steps${finished}\n`;
-  const rows = w.steps.map((s) => [s.ref, s.task.status, s.task.name, s.dependsOn.join(',') || '-', s.task.id, formatDuration(s.task.durationMs)]);
+  const rows = w.steps.map((s) => [s.ref, s.task.status, s.task.name, dependsOnCell(s.dependsOn), s.task.id, formatDuration(s.task.durationMs)]);
   return head + table(['STEP', 'STATUS', 'TASK', 'DEPENDS ON', 'TASK ID', 'DURATION'], rows);
+}
+
+/** Parents shown in the table; the rest counted. --json has them all. */
+const DEPENDS_SHOWN = 3;
+
+/**
+ * A step's parents for the table: the first few and a count of the rest. The column is as wide as
+ * its widest cell, so the join of a 200-wide chord's callback made every row ~960 characters.
+ */
+export function dependsOnCell(refs: readonly string[]): string {
+  if (refs.length === 0) return '-';
+  if (refs.length <= DEPENDS_SHOWN) return refs.join(',');
+  return `${refs.slice(0, DEPENDS_SHOWN).join(',')},… (+${refs.length - DEPENDS_SHOWN})`;
 }
 
 /** What changed from `before` to `after`, one line each: the workflow's status and every step whose state moved. */

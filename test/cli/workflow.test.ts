@@ -4,6 +4,7 @@ import { uuidv7 } from '../../src/queue/uuid.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
+import { dependsOnCell } from '../../src/cli/workflow-command.js';
 import { runCli, startCli } from './run-cli.js';
 
 let server: TestServer;
@@ -57,6 +58,13 @@ describe('taskwire workflow', () => {
 
     const json = await runCli(['workflow', w.id, '--json'], env);
     expect((JSON.parse(json.stdout) as Workflow).steps.map((s) => s.ref)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('keeps a wide fan-in readable: the first parents and a count of the rest (--json has them all)', () => {
+    expect(dependsOnCell([])).toBe('-');
+    expect(dependsOnCell(['a', 'b', 'c'])).toBe('a,b,c');
+    const parents = Array.from({ length: 200 }, (_, i) => `w${i}`);
+    expect(dependsOnCell(parents)).toBe('w0,w1,w2,… (+197)');
   });
 
   it('--watch prints each change until the workflow is finished, then the final view (exit 0)', async () => {
