@@ -71,6 +71,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     scheduler: createScheduler({
       sql: db.sql,
       log: p.log,
+      catalog: registry,
       catchUpMax: config.scheduler.catchUpMax,
       pollIntervalMs: config.scheduler.pollIntervalMs,
       misfireGraceMs: config.scheduler.misfireGraceMs,

@@ -33,6 +33,12 @@ function timeCell(iso, extra = {}) {
   return el('td', { class: 'num', title: iso ?? null, ...extra }, iso ? time(iso) : el('span', { class: 'muted' }, '—'));
 }
 
+/**
+ * `text` with a line break allowed after each `/`, `.`, `_` or `:`, so that a long zone, key or task
+ * name wraps at its parts (America/Argentina/ Buenos_Aires, reports. nightly) rather than mid-word.
+ */
+const breakable = (text) => text.split(/(?<=[/._:])/).flatMap((part, i) => (i > 0 ? [el('wbr'), part] : [part]));
+
 /** One row of the schedules table; `act(action, schedule, button)` runs a button's action. */
 export function scheduleRow(s, act) {
   const button = (action, label) =>
@@ -40,17 +46,18 @@ export function scheduleRow(s, act) {
   const last = s.lastTask
     ? el('a', { href: `#task=${s.lastTask.id}`, class: 'task-link', title: s.lastTask.id }, statusBadge(s.lastTask.status), ' ', el('span', { class: 'id' }, shortId(s.lastTask.id)))
     : el('span', { class: 'muted' }, '—');
+  // data-label: the column's name, which a narrow panel shows inside each cell (style.css, "schedules").
   return el(
     'tr',
     { data: { key: s.key, paused: String(s.paused), version: String(s.version) } },
-    el('td', { class: 'name' }, s.key),
-    el('td', { class: 'mono' }, s.cron),
-    el('td', {}, s.timezone),
-    el('td', {}, s.taskName),
-    timeCell(s.paused ? null : s.nextRunAt, { data: { field: 'next' } }),
-    timeCell(s.lastRunAt, { data: { field: 'last' } }),
-    el('td', { data: { field: 'lastTask' } }, last),
-    el('td', { class: 'actions' }, s.paused ? button('resume', 'Resume') : button('pause', 'Pause'), button('trigger', 'Run now')),
+    el('td', { class: 'name', data: { field: 'key' } }, breakable(s.key)),
+    el('td', { class: 'mono', data: { field: 'cron', label: 'Cron' } }, s.cron),
+    el('td', { data: { field: 'timezone', label: 'Time zone' } }, breakable(s.timezone)),
+    el('td', { data: { field: 'task', label: 'Task' } }, breakable(s.taskName)),
+    timeCell(s.paused ? null : s.nextRunAt, { data: { field: 'next', label: 'Next run' } }),
+    timeCell(s.lastRunAt, { data: { field: 'last', label: 'Last run' } }),
+    el('td', { data: { field: 'lastTask', label: 'Last task' } }, last),
+    el('td', { class: 'actions', data: { field: 'actions' } }, s.paused ? button('resume', 'Resume') : button('pause', 'Pause'), button('trigger', 'Run now')),
   );
 }
 

@@ -371,6 +371,8 @@ export const schedules = pgTable(
     timeoutMs: integer('timeout_ms'),
     resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }),
     backoff: jsonb('backoff'),
+    /** Each occurrence's concurrency_key (null: none), so a queue's perKeyConcurrency holds for scheduled tasks too. */
+    concurrencyKey: text('concurrency_key'),
     /** The principal that last upserted it; its tasks carry it as created_by. */
     createdBy: text('created_by'),
     /** ALLOW | SKIP (text with a CHECK, not an enum: a new value needs no migration of its own). */

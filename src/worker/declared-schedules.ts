@@ -1,3 +1,4 @@
+import { AppError, ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_TENANT } from '../queue/sql/insert-tasks.js';
 import type { MissedRunPolicy, OverlapPolicy, Queue, Schedule, UpsertScheduleInput } from '../queue/index.js';
@@ -25,6 +26,8 @@ export interface ScheduleDeclaration {
   priority?: number;
   /** Default: the definition's, else 1. */
   maxAttempts?: number;
+  /** Every occurrence's concurrencyKey, so the queue's perKeyConcurrency holds for them (default: none). */
+  concurrencyKey?: string;
   /** While the previous task is unfinished: ALLOW another (default) or SKIP the occurrence. */
   overlap?: OverlapPolicy;
   /** Occurrences missed while no scheduler ran: SKIP, RUN_ONCE (default) or RUN_ALL. */
@@ -45,6 +48,7 @@ export interface DeclaredSchedule {
   queue: string | undefined;
   priority: number | undefined;
   maxAttempts: number | undefined;
+  concurrencyKey: string | undefined;
   overlap: OverlapPolicy;
   missed: MissedRunPolicy;
 }
@@ -61,7 +65,8 @@ interface DefinitionDefaults {
  * `defineTask`): a declaration that is not an object, has no cron, or repeats a key throws. The
  * cron and time zone themselves are checked by the core when the worker upserts them (its start
  * fails, naming the schedule).
- * @throws Error on a malformed declaration
+ * @throws ConfigError (field `schedule…`, e.g. `schedule[1].key`) on a malformed declaration: a
+ * mistake in the code that a process loading it stops on (exit 2, one line), not a request's error
  */
 export function declaredSchedules(def: DefinitionDefaults, input: ScheduleDeclaration | readonly ScheduleDeclaration[] | undefined): readonly DeclaredSchedule[] {
   if (input === undefined) return [];
@@ -69,13 +74,16 @@ export function declaredSchedules(def: DefinitionDefaults, input: ScheduleDeclar
   const keys = new Set<string>();
   return Object.freeze(
     list.map((d, i) => {
-      const where = `${def.name}: schedule${list.length > 1 ? `[${i}]` : ''}`;
-      if (typeof d !== 'object' || d === null) throw new Error(`${where} must be an object such as { cron: '0 3 * * *' }`);
-      if (typeof d.cron !== 'string' || d.cron.trim() === '') throw new Error(`${where}.cron must be a cron expression, e.g. '0 3 * * *'`);
-      if (list.length > 1 && d.key === undefined) throw new Error(`${where}.key is required when a task declares several schedules`);
+      const field = `schedule${list.length > 1 ? `[${i}]` : ''}`;
+      const refuse = (message: string, at = field): ConfigError => new ConfigError(`task ${def.name}: ${message}`, { field: at });
+      if (typeof d !== 'object' || d === null) throw refuse(`${field} must be an object such as { cron: '0 3 * * *' }`);
+      if (typeof d.cron !== 'string' || d.cron.trim() === '') throw refuse(`${field}.cron must be a cron expression, e.g. '0 3 * * *'`, `${field}.cron`);
+      if (list.length > 1 && d.key === undefined) {
+        throw refuse(`${field}.key is required when a task declares several schedules (each is stored under its key)`, `${field}.key`);
+      }
       const key = d.key ?? def.name;
-      if (typeof key !== 'string' || key === '') throw new Error(`${where}.key must be a non-empty string`);
-      if (keys.has(`${d.tenant ?? DEFAULT_TENANT}\n${key}`)) throw new Error(`${where}: two schedules have the key "${key}"`);
+      if (typeof key !== 'string' || key === '') throw refuse(`${field}.key must be a non-empty string`, `${field}.key`);
+      if (keys.has(`${d.tenant ?? DEFAULT_TENANT}\n${key}`)) throw refuse(`${field}: two schedules have the key "${key}"`, `${field}.key`);
       keys.add(`${d.tenant ?? DEFAULT_TENANT}\n${key}`);
       return Object.freeze({
         key,
@@ -89,6 +97,7 @@ export function declaredSchedules(def: DefinitionDefaults, input: ScheduleDeclar
         queue: d.queue ?? def.queue,
         priority: d.priority ?? def.priority,
         maxAttempts: d.maxAttempts,
+        concurrencyKey: d.concurrencyKey,
         overlap: d.overlap ?? 'ALLOW',
         missed: d.missed ?? 'RUN_ONCE',
       });
@@ -117,7 +126,8 @@ function isUpToDate(stored: Schedule, d: DeclaredSchedule): boolean {
     sameJson(stored.kwargs, d.kwargs) &&
     (d.queue === undefined || stored.queue === d.queue) &&
     (d.priority === undefined || stored.priority === d.priority) &&
-    (d.maxAttempts === undefined || stored.maxAttempts === d.maxAttempts)
+    (d.maxAttempts === undefined || stored.maxAttempts === d.maxAttempts) &&
+    stored.concurrencyKey === (d.concurrencyKey ?? null)
   );
 }
 
@@ -133,6 +143,7 @@ function toUpsert(d: DeclaredSchedule): UpsertScheduleInput {
       ...(d.queue === undefined ? {} : { queue: d.queue }),
       ...(d.priority === undefined ? {} : { priority: d.priority }),
       ...(d.maxAttempts === undefined ? {} : { maxAttempts: d.maxAttempts }),
+      ...(d.concurrencyKey === undefined ? {} : { concurrencyKey: d.concurrencyKey }),
     },
     overlap: d.overlap,
     missed: d.missed,
@@ -146,7 +157,10 @@ function toUpsert(d: DeclaredSchedule): UpsertScheduleInput {
  * write nothing twice); one that differs is updated without `paused`, so a pause made over the
  * API stays. A schedule no longer declared is left as it is (see docs/schedules.md: deleting is
  * explicit, as a rolling deploy runs old and new code side by side).
- * @throws the core's error (BAD_USER_INPUT naming the field, UNKNOWN_TASK …), prefixed with the schedule
+ * @throws ConfigError naming the schedule, the task and the field (`schedule.timezone`) when the
+ * core refuses a declaration (a cron that does not parse, an unknown time zone, arguments the
+ * task's schema refuses): the code is wrong, not a request; the core's error is its cause.
+ * Anything else (the database) is thrown as it is.
  */
 export async function syncDeclaredSchedules(queue: Queue, definitions: Iterable<{ schedules?: readonly DeclaredSchedule[] }>): Promise<ScheduleSyncResult> {
   const result: ScheduleSyncResult = { created: [], updated: [], unchanged: [] };
@@ -163,12 +177,22 @@ export async function syncDeclaredSchedules(queue: Queue, definitions: Iterable<
         await schedules.upsert(toUpsert(d));
         (stored ? result.updated : result.created).push(name);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new Error(`Schedule "${name}" declared by task ${d.taskName}: ${message}`, { cause: error });
+        throw declarationRefused(error, name, d.taskName);
       }
     }
   }
   return result;
+}
+
+/** Codes with which the core refuses what a declaration says (its input), as opposed to failing to store it. */
+const REFUSALS = new Set(['BAD_USER_INPUT', 'INVALID_ARGUMENTS', 'UNKNOWN_TASK', 'FORBIDDEN']);
+
+/** The core's refusal of a declaration as a ConfigError naming it; any other error unchanged. */
+function declarationRefused(error: unknown, name: string, taskName: string): unknown {
+  if (!(error instanceof AppError) || !REFUSALS.has(error.code)) return error;
+  // The core names the upsert's fields (`timezone`, `task.args[0]`); the declaration has them under `schedule`.
+  const field = error.field === undefined ? 'schedule' : `schedule.${error.field.replace(/^task\./, '')}`;
+  return new ConfigError(`Schedule "${name}" declared by task ${taskName}: ${error.message}`, { field, cause: error });
 }
 
 /** A registry's definitions, as the sync reads them. */

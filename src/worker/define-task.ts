@@ -101,6 +101,9 @@ export interface TaskDefinition extends TaskSpec {
 /**
  * Defines a task. `args`/`kwargs` schemas are checked at enqueue (INVALID_ARGUMENTS with
  * the failing path, nothing stored) and parsed again before each run.
+ * @throws ConfigError naming the task and the field (`schedule[1].key`) on a malformed `schedule`:
+ * a module of TASK_MODULES defining it stops its process (exit 2, one line)
+ * @throws BadUserInputError (field `<name>: backoff.<setting>`) on a backoff out of range
  */
 export function defineTask<A extends z.ZodType | undefined = undefined, K extends z.ZodType | undefined = undefined, R = unknown>(
   input: TaskDefinitionInput<A, K, R>,

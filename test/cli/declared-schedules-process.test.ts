@@ -3,8 +3,10 @@ import { createDb, type Db } from '../../src/db/client.js';
 import { createQueue, type Queue } from '../../src/queue/index.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { BAD_DECLARED_SCHEDULE_TASKS } from '../helpers/bad-declared-schedule-tasks.js';
 import { DECLARED_SCHEDULE_TASKS, nightly } from '../helpers/declared-schedule-tasks.js';
 import { spawnTaskwire, type TaskwireProcess } from '../helpers/taskwire-process.js';
+import { runCli } from './run-cli.js';
 
 // `taskwire worker` syncs the schedules its task modules declare before it claims: a deploy that
 // changes a declared schedule updates it, and a pause made at run time stays.
@@ -38,5 +40,15 @@ describe('taskwire worker with declared schedules', () => {
     expect(await queue.schedules.get('declared-hourly')).toMatchObject({ cron: '15 * * * *', overlap: 'SKIP', paused: false, taskName: 'declared.nightly' });
     expect(await worker.stop()).toBe(0);
     worker = undefined;
+  });
+
+  it('stops with one line naming the schedule, the task and what is wrong (exit 2) when the core refuses a declaration', async () => {
+    const env = { DATABASE_URL: database.url, DATABASE_LISTEN_URL: '', TASK_MODULES: BAD_DECLARED_SCHEDULE_TASKS, SCHEDULER_ENABLED: 'false', LOG_LEVEL: 'warn', METRICS_PORT: '' };
+    const result = await runCli(['worker'], env, 60_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(
+      'taskwire: Schedule "bad.sched" declared by task bad.sched: timezone must be an IANA time zone such as "Europe/Paris", got "Mars/Olympus"',
+    );
+    expect(await queue.schedules.get('bad.sched')).toBeUndefined();
   });
 });

@@ -42,4 +42,10 @@ describe('the typed client\'s schedule methods', () => {
     expect(await client.deleteSchedule('detail')).toBe(true);
     expect(await client.deleteSchedule('detail')).toBe(false);
   });
+
+  it('upsertSchedule carries task.concurrencyKey, and reads it back', async () => {
+    const made = await client.upsertSchedule({ key: 'per-account', cron: '* * * * *', task: { name: 'demo.echo', concurrencyKey: 'account-7' } });
+    expect(made.concurrencyKey).toBe('account-7');
+    expect((await client.schedule('per-account'))?.concurrencyKey).toBe('account-7');
+  });
 });

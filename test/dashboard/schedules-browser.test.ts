@@ -86,6 +86,33 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
     await page.locator(`#detail .detail-body[data-id="${id}"]`).waitFor();
   });
 
+  // Beside an open detail (480 px for a task, up to 760 px for a workflow's graph) the panel has
+  // 600-900 px at 1400-1600 px: every column and button must show without scrolling sideways.
+  it.each([1400, 1500, 1600])('fits beside an open task or workflow detail at %i px: no column clipped, no sideways scroll', async (width) => {
+    await client.upsertSchedule({ key: 'nightly-report-for-every-customer-account', cron: '*/15 9-17 * * 1-5', timezone: 'America/Argentina/Buenos_Aires', task: { name: 'demo.echo' } });
+    await client.triggerSchedule('nightly-report-for-every-customer-account');
+    const task = await client.triggerSchedule('nightly-report');
+    const workflow = await client.enqueueWorkflow({ steps: [{ ref: 'a', task: { name: 'demo.echo' } }] });
+    await page.setViewportSize({ width, height: 920 });
+    for (const hash of [`#task=${task.id}`, `#workflow=${workflow.id}`]) {
+      await page.evaluate((h) => (location.hash = h), hash);
+      await page.locator('#detail:not([hidden])').waitFor();
+      await row('nightly-report-for-every-customer-account').locator('td[data-field="lastTask"] a.task-link').waitFor();
+      const fit = await page.evaluate(() => {
+        const panel = document.getElementById('schedules') as HTMLElement;
+        const box = panel.getBoundingClientRect();
+        const outside = [...panel.querySelectorAll('th, td, button')].filter((cell) => {
+          const r = cell.getBoundingClientRect();
+          return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5);
+        });
+        return { scroll: panel.scrollWidth - panel.clientWidth, outside: outside.map((c) => c.textContent) };
+      });
+      if (process.env.SCHEDULES_SCREENSHOTS) await page.screenshot({ path: `${process.env.SCHEDULES_SCREENSHOTS}/schedules-${width}-${hash.slice(1).split('=')[0]}.png` });
+      expect([hash.split('=')[0], fit]).toEqual([hash.split('=')[0], { scroll: 0, outside: [] }]);
+    }
+    await page.evaluate(() => (location.hash = ''));
+  });
+
   it('shows a schedule made elsewhere within a poll, its key as text, never as markup', async () => {
     const key = 'x<img src=x onerror="window.__xss=1">';
     await client.upsertSchedule({ key, cron: '*/5 * * * * *', task: { name: 'demo.echo' } });

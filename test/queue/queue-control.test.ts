@@ -78,6 +78,18 @@ describe('queueControl settings', () => {
     await expect(qc.setLimits('q', { rateLimit: { max: 5, perMs: 0 } })).rejects.toMatchObject({ field: 'limits.rateLimit.perMs' });
     await expect(qc.pause('')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
   });
+
+  it('clears a rate limit only whole: perMs or max alone cannot be null, and the message says how to clear it', async () => {
+    const qc = app.deps.queue.queueControl;
+    await qc.setLimits('rate-q', { rateLimit: { max: 5, perMs: 1000 } });
+    await expect(qc.setLimits('rate-q', { rateLimit: { max: 5, perMs: 0 } })).rejects.toThrow(
+      'limits.rateLimit.perMs must be an integer from 1 to 86400000 (to clear the rate limit, set rateLimit to null); got 0',
+    );
+    const halves = [{ max: 5, perMs: null }, { max: null, perMs: 1000 }] as unknown as { max: number; perMs: number }[];
+    for (const rateLimit of halves) await expect(qc.setLimits('rate-q', { rateLimit })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect((await qc.get('rate-q')).rateLimit).toEqual({ max: 5, perMs: 1000 });
+    await expect(qc.setLimits('rate-q', { concurrency: 0 })).rejects.toThrow(/or null to clear it; got 0$/);
+  });
 });
 
 describe('claimTasks (the fast claim)', () => {

@@ -90,6 +90,17 @@ describe('upsertSchedule', () => {
     expect(await get(key)).toBeNull();
   });
 
+  it('carries task.concurrencyKey to the schedule and to the tasks it enqueues', async () => {
+    const created = await ok<{ upsertSchedule: { concurrencyKey: string | null } }>(
+      'mutation { upsertSchedule(input: { key: "k2", cron: "* * * * *", task: { name: "demo.echo", concurrencyKey: "acme" } }) { concurrencyKey } }',
+    );
+    expect(created.upsertSchedule).toEqual({ concurrencyKey: 'acme' });
+    const { triggerSchedule } = await ok<{ triggerSchedule: { concurrencyKey: string | null } }>('mutation { triggerSchedule(key: "k2") { concurrencyKey } }');
+    expect(triggerSchedule).toEqual({ concurrencyKey: 'acme' });
+    const empty = await gql(UPSERT, { input: { key: 'k3', cron: '* * * * *', task: { name: 'demo.echo', concurrencyKey: '' } } });
+    expect([codeOf(empty), fieldOf(empty)]).toEqual(['BAD_USER_INPUT', 'input.task.concurrencyKey']);
+  });
+
   it('refuses an unknown task (UNKNOWN_TASK) and arguments its schema refuses (INVALID_ARGUMENTS), storing nothing', async () => {
     const unknown = await gql(UPSERT, { input: { key: 'unknown-task', cron: '* * * * *', task: { name: 'no.such.task' } } });
     expect(codeOf(unknown)).toBe('UNKNOWN_TASK');
@@ -122,6 +133,16 @@ describe('schedules', () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.filter((k) => k.startsWith('page-'))).toEqual(keys);
     expect(total).toBe(seen.length);
+  });
+
+  it('answers first: 0 with no schedule but the count and whether there are some', async () => {
+    await upsert({ key: 'page-zero', cron: '0 0 * * *', task: { name: 'demo.echo' } });
+    const { schedules } = await ok<{ schedules: { edges: unknown[]; totalCount: number; pageInfo: { hasNextPage: boolean } } }>(
+      '{ schedules(first: 0) { edges { cursor } totalCount pageInfo { hasNextPage } } }',
+    );
+    expect(schedules.edges).toEqual([]);
+    expect(schedules.totalCount).toBeGreaterThan(0);
+    expect(schedules.pageInfo.hasNextPage).toBe(true);
   });
 
   it('refuses a page over 100 and a cursor it did not make (BAD_USER_INPUT)', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { createDeclaredScheduleSync, syncDeclaredSchedules } from '../../src/worker/declared-schedules.js';
 import { defineTask } from '../../src/worker/define-task.js';
@@ -29,7 +30,10 @@ describe('defineTask({ schedule })', () => {
   it('fills the defaults: the task name as key, UTC, ALLOW, RUN_ONCE, the definition\'s queue', () => {
     const def = defineTask({ name: 'x.y', queue: 'q', run: () => 1, schedule: { cron: '* * * * *' } });
     expect(def.schedules).toEqual([
-      { key: 'x.y', tenant: 'default', cron: '* * * * *', timezone: 'UTC', taskName: 'x.y', args: [], kwargs: {}, queue: 'q', priority: undefined, maxAttempts: undefined, overlap: 'ALLOW', missed: 'RUN_ONCE' },
+      {
+        key: 'x.y', tenant: 'default', cron: '* * * * *', timezone: 'UTC', taskName: 'x.y', args: [], kwargs: {}, queue: 'q',
+        priority: undefined, maxAttempts: undefined, concurrencyKey: undefined, overlap: 'ALLOW', missed: 'RUN_ONCE',
+      },
     ]);
     expect(defineTask({ name: 'no.schedule', run: () => 1 }).schedules).toEqual([]);
   });
@@ -38,6 +42,25 @@ describe('defineTask({ schedule })', () => {
     expect(() => defineTask({ name: 'a', run: () => 1, schedule: { cron: '' } })).toThrow(/a: schedule\.cron/);
     expect(() => defineTask({ name: 'b', run: () => 1, schedule: [{ cron: '* * * * *' }, { key: 'k', cron: '* * * * *' }] })).toThrow(/key is required/);
     expect(() => defineTask({ name: 'c', run: () => 1, schedule: [{ key: 'k', cron: '* * * * *' }, { key: 'k', cron: '0 * * * *' }] })).toThrow(/two schedules have the key "k"/);
+  });
+
+  it('refuses them as a ConfigError naming the task and the declaration\'s field: a process loading it stops (exit 2)', () => {
+    const refusal = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (error) {
+        return error;
+      }
+      return 'no error';
+    };
+    const keyless = refusal(() => defineTask({ name: 'two.keyless', run: () => 1, schedule: [{ cron: '* * * * *' }, { cron: '0 * * * *' }] }));
+    expect(keyless).toBeInstanceOf(ConfigError);
+    expect(keyless).toMatchObject({
+      code: 'CONFIG_INVALID',
+      field: 'schedule[0].key',
+      message: 'task two.keyless: schedule[0].key is required when a task declares several schedules (each is stored under its key)',
+    });
+    expect(refusal(() => defineTask({ name: 'no.cron', run: () => 1, schedule: { cron: ' ' } }))).toMatchObject({ code: 'CONFIG_INVALID', field: 'schedule.cron' });
   });
 });
 
@@ -87,5 +110,28 @@ describe('syncDeclaredSchedules', () => {
     const broken = defineTask({ name: 'reports.cleanup', run: () => 1, schedule: { key: 'broken', cron: 'at noon' } });
     await expect(syncDeclaredSchedules(queue, [broken])).rejects.toThrow(/Schedule "broken" declared by task reports\.cleanup/);
     expect(await schedule('broken')).toBeNull();
+  });
+
+  it('refuses a declaration the core refuses as a ConfigError naming the schedule, the task and the field', async () => {
+    const queue = env.server.deps.queue;
+    const mars = defineTask({ name: 'bad.sched', run: () => 1, schedule: { cron: '0 3 * * *', timezone: 'Mars/Olympus' } });
+    const error = await syncDeclaredSchedules(queue, [mars]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'schedule.timezone', cause: { code: 'BAD_USER_INPUT', field: 'timezone' } });
+    expect((error as Error).message).toBe(
+      'Schedule "bad.sched" declared by task bad.sched: timezone must be an IANA time zone such as "Europe/Paris", got "Mars/Olympus"',
+    );
+    expect(await schedule('bad.sched')).toBeNull();
+  });
+
+  it('carries a declared concurrencyKey to the schedule, and a deploy without it clears it', async () => {
+    const queue = env.server.deps.queue;
+    const keyed = defineTask({ name: 'reports.daily', run: () => 'done', schedule: { key: 'per-account', cron: '0 * * * *', concurrencyKey: 'acme' } });
+    expect(await syncDeclaredSchedules(queue, [keyed])).toMatchObject({ created: ['per-account'] });
+    expect(await syncDeclaredSchedules(queue, [keyed])).toMatchObject({ unchanged: ['per-account'] });
+    expect(await queue.schedules.get('per-account')).toMatchObject({ concurrencyKey: 'acme' });
+    const keyless = defineTask({ name: 'reports.daily', run: () => 'done', schedule: { key: 'per-account', cron: '0 * * * *' } });
+    expect(await syncDeclaredSchedules(queue, [keyless])).toMatchObject({ updated: ['per-account'] });
+    expect(await queue.schedules.get('per-account')).toMatchObject({ concurrencyKey: null });
   });
 });

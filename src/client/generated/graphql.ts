@@ -126,7 +126,7 @@ export type UpsertScheduleInput = {
   overlap?: OverlapPolicy | null | undefined;
   /** Default false on create; an update leaves the pause as it is unless given. */
   paused?: boolean | null | undefined;
-  /** The task each occurrence enqueues. runAfter and idempotencyKey are the occurrence's own: giving them is BAD_USER_INPUT. */
+  /** The task each occurrence enqueues; its concurrencyKey goes to every occurrence (the queue's perKeyConcurrency holds for them). runAfter and idempotencyKey are each occurrence's own: giving them is BAD_USER_INPUT. */
   task: EnqueueTaskInput;
   /** IANA time zone of the wall clock (default UTC). */
   timezone?: string | null | undefined;
@@ -329,14 +329,14 @@ export type SetQueueLimitsMutationVariables = Exact<{
 
 export type SetQueueLimitsMutation = { setQueueLimits: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
 
-export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
+export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
 
 export type UpsertScheduleMutationVariables = Exact<{
   input: UpsertScheduleInput;
 }>;
 
 
-export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type GetScheduleQueryVariables = Exact<{
   key: string;
@@ -345,7 +345,7 @@ export type GetScheduleQueryVariables = Exact<{
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -354,21 +354,21 @@ export type ListSchedulesQueryVariables = Exact<{
 }>;
 
 
-export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PauseScheduleMutationVariables = Exact<{
   key: string;
 }>;
 
 
-export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type ResumeScheduleMutationVariables = Exact<{
   key: string;
 }>;
 
 
-export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type DeleteScheduleMutationVariables = Exact<{
   key: string;
@@ -613,6 +613,7 @@ export const ClientScheduleFragmentDoc = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused
@@ -1588,6 +1589,7 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused
@@ -1687,6 +1689,7 @@ fragment ClientSchedule on Schedule {
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused
@@ -1730,6 +1733,7 @@ export const ListSchedulesDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused
@@ -1763,6 +1767,7 @@ export const PauseScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused
@@ -1796,6 +1801,7 @@ export const ResumeScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  concurrencyKey
   overlap
   missed
   paused

@@ -16,7 +16,9 @@ const UpsertScheduleInputRef = builder.inputType('UpsertScheduleInput', {
     task: t.field({
       type: EnqueueTaskInput,
       required: true,
-      description: 'The task each occurrence enqueues. runAfter and idempotencyKey are the occurrence\'s own: giving them is BAD_USER_INPUT.',
+      description:
+        "The task each occurrence enqueues; its concurrencyKey goes to every occurrence (the queue's perKeyConcurrency holds for them). " +
+        "runAfter and idempotencyKey are each occurrence's own: giving them is BAD_USER_INPUT.",
     }),
     overlap: t.field({ type: OverlapPolicyEnum, description: 'Default ALLOW.' }),
     missed: t.field({ type: MissedRunPolicyEnum, description: 'Default RUN_ONCE.' }),
@@ -27,8 +29,8 @@ const UpsertScheduleInputRef = builder.inputType('UpsertScheduleInput', {
 type TaskArg = typeof EnqueueTaskInput.$inferInput;
 type UpsertArg = typeof UpsertScheduleInputRef.$inferInput;
 
-/** EnqueueTaskInput fields an occurrence decides itself (or that schedules do not carry). */
-const NOT_FOR_SCHEDULES = ['runAfter', 'idempotencyKey', 'concurrencyKey'] as const;
+/** EnqueueTaskInput fields an occurrence decides itself: one time and one key would hold for a single occurrence only. */
+const NOT_FOR_SCHEDULES = ['runAfter', 'idempotencyKey'] as const;
 
 /** The GraphQL input as the core's (GraphQL's nulls become "not given"); fields named as in the input (the caller prefixes `input.`). */
 function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
@@ -45,6 +47,7 @@ function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
     ...(task.queue != null ? { queue: task.queue } : {}),
     ...(task.priority != null ? { priority: task.priority } : {}),
     ...(task.maxAttempts != null ? { maxAttempts: task.maxAttempts } : {}),
+    ...(task.concurrencyKey != null ? { concurrencyKey: task.concurrencyKey } : {}),
   };
   return {
     key: input.key,
@@ -60,7 +63,7 @@ function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
 builder.queryFields((t) => ({
   schedules: t.field({
     type: ScheduleConnectionRef,
-    description: 'Schedules, ordered by key (cursor paging forward; first: 1..100, default 20).',
+    description: 'Schedules, ordered by key (cursor paging forward; first: 0..100, default 20; 0 gives only totalCount and pageInfo).',
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, ctx) => {
       const after = args.after ?? undefined;

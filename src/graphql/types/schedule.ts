@@ -62,6 +62,10 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
     queue: t.exposeString('queue'),
     priority: t.exposeInt('priority'),
     maxAttempts: t.exposeInt('maxAttempts', { description: "Attempts of each task (fixed at upsert: the input's, else the definition's, else 1)." }),
+    concurrencyKey: t.exposeString('concurrencyKey', {
+      nullable: true,
+      description: "The concurrencyKey of every task it enqueues (the queue's perKeyConcurrency holds for them); null: none.",
+    }),
     overlap: t.expose('overlap', { type: OverlapPolicyEnum }),
     missed: t.expose('missed', { type: MissedRunPolicyEnum }),
     paused: t.exposeBoolean('paused', { description: 'A paused schedule fires nothing; resuming never replays the paused interval.' }),
@@ -75,7 +79,9 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
     }),
     upcoming: t.field({
       type: ['DateTime'],
-      description: `The next \`count\` occurrences (1..${MAX_UPCOMING}, default ${DEFAULT_UPCOMING}) after now, in its time zone's wall clock; also while paused.`,
+      description:
+        `The next \`count\` occurrences (1..${MAX_UPCOMING}, default ${DEFAULT_UPCOMING}) after now, also while paused: ` +
+        "UTC instants, computed on its time zone's wall clock (02:30 Europe/Paris in winter reads 01:30Z).",
       args: { count: t.arg.int() },
       resolve: (s, { count }, ctx) => {
         const n = count ?? DEFAULT_UPCOMING;

@@ -59,16 +59,20 @@ function toChange(limits: QueueLimitsInput): SettingsChange {
   if (limits.perKeyConcurrency !== undefined) c.perKeyConcurrency = limit(limits.perKeyConcurrency, MAX_LIMIT, 'limits.perKeyConcurrency');
   if (limits.rateLimit !== undefined) {
     const rate = limits.rateLimit;
-    c.rateMax = rate === null ? null : limit(rate.max, MAX_LIMIT, 'limits.rateLimit.max');
-    c.ratePerMs = rate === null ? null : limit(rate.perMs, MAX_PER_MS, 'limits.rateLimit.perMs');
+    // max and perMs are one limit: only the whole rateLimit clears (a half-cleared one would hold nothing).
+    const clear = 'to clear the rate limit, set rateLimit to null';
+    c.rateMax = rate === null ? null : limit(rate.max, MAX_LIMIT, 'limits.rateLimit.max', clear);
+    c.ratePerMs = rate === null ? null : limit(rate.perMs, MAX_PER_MS, 'limits.rateLimit.perMs', clear);
   }
   return c;
 }
 
-function limit(value: unknown, max: number, field: string): number | null {
-  if (value === null) return null;
+/** `value` checked as 1..max; null only where `clear` is unset (null clears that limit). */
+function limit(value: unknown, max: number, field: string, clear?: string): number | null {
+  if (value === null && clear === undefined) return null;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new BadUserInputError(`${field} must be an integer from 1 to ${max}, or null to clear it; got ${JSON.stringify(value)}`, { field });
+    const how = clear === undefined ? ', or null to clear it' : ` (${clear})`;
+    throw new BadUserInputError(`${field} must be an integer from 1 to ${max}${how}; got ${JSON.stringify(value)}`, { field });
   }
   return value;
 }

@@ -4,6 +4,8 @@ import { BadUserInputError } from '../../errors.js';
 /** The default time zone of a schedule. */
 export const DEFAULT_TIMEZONE = 'UTC';
 const MAX_CRON = 200;
+/** croner's nicknames (@reboot aside: it names no time). */
+const NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
 
 /**
  * A parsed cron expression on the wall clock of an IANA time zone. Occurrences follow the wall
@@ -34,21 +36,36 @@ export function parseCron(cron: unknown, timezone: unknown = DEFAULT_TIMEZONE, p
       field: `${prefix}timezone`,
     });
   }
-  if (typeof cron !== 'string' || cron.trim().length === 0 || cron.length > MAX_CRON) {
-    throw new BadUserInputError(`${prefix}cron must be a cron expression of at most ${MAX_CRON} characters`, { field: `${prefix}cron` });
+  const field = `${prefix}cron`;
+  if (typeof cron !== 'string') throw new BadUserInputError(`${field} must be a string such as "0 3 * * *", got ${typeof cron}`, { field });
+  if (cron.trim().length === 0) {
+    throw new BadUserInputError(`${field} is empty: give a cron expression such as "0 3 * * *" (5 fields, or 6 with seconds first)`, { field });
+  }
+  if (cron.length > MAX_CRON) {
+    throw new BadUserInputError(`${field} must be a cron expression of at most ${MAX_CRON} characters, got ${cron.length}`, { field });
+  }
+  const text = cron.trim();
+  // Counted here, not left to croner: its message ("five, six, or seven parts") names counts this
+  // mode refuses. A nickname (@daily) is one word that croner expands.
+  const fields = text.split(/\s+/).length;
+  if (!text.startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new BadUserInputError(
+      `${field} ${JSON.stringify(text)} has ${fields} field${fields === 1 ? '' : 's'}; a cron expression has 5, or 6 with seconds first`,
+      { field },
+    );
   }
   let zoned: Cron;
   let wall: Cron | null = null;
   try {
-    zoned = new Cron(cron.trim(), { paused: true, timezone, mode: '5-or-6-parts' });
-    if (!isUtc(timezone)) wall = new Cron(cron.trim(), { paused: true, timezone: 'UTC', mode: '5-or-6-parts' });
+    zoned = new Cron(text, { paused: true, timezone, mode: '5-or-6-parts' });
+    if (!isUtc(timezone)) wall = new Cron(text, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' });
   } catch (error) {
-    throw new BadUserInputError(`${prefix}cron is not a cron expression of 5 fields, or 6 with seconds first: ${(error as Error).message}`, {
-      field: `${prefix}cron`,
-      cause: error,
-    });
+    const message = text.startsWith('@')
+      ? `${field} ${JSON.stringify(text)} is not a nickname: ${NICKNAMES.slice(0, -1).join(', ')} or ${NICKNAMES.at(-1)}`
+      : `${field} ${JSON.stringify(text)} is not a cron expression: ${(error as Error).message.replace(/^CronPattern:\s*/, '')}`;
+    throw new BadUserInputError(message, { field, cause: error });
   }
-  const spec: CronSpec = { cron: cron.trim(), timezone, zoned, wall, wallMs: wall ? wallClock(timezone) : null };
+  const spec: CronSpec = { cron: text, timezone, zoned, wall, wallMs: wall ? wallClock(timezone) : null };
   if (nextOccurrence(spec, new Date()) === null) {
     throw new BadUserInputError(`${prefix}cron "${cron}" has no future occurrence`, { field: `${prefix}cron` });
   }

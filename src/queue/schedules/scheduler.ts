@@ -1,12 +1,13 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
+import type { TaskCatalog } from '../catalog.js';
 import type { Service } from '../../service.js';
 import { listen, type Listener } from '../events.js';
 import { uuidv7 } from '../uuid.js';
 import { SCHEDULES_CHANNEL } from './channel.js';
 import { parseCron, type CronSpec } from './cron.js';
 import { planFiring } from './plan.js';
-import { fireSchedules, readDueSchedules, readEarliestRun, type FireOutcome, type FirePlan } from './sql/fire-schedules.js';
+import { fireSchedules, readDueSchedules, readEarliestRun, type DueSchedule, type FireOutcome, type FirePlan } from './sql/fire-schedules.js';
 import type { MissedRunPolicy } from './types.js';
 
 export interface SchedulerOptions {
@@ -20,6 +21,12 @@ export interface SchedulerOptions {
   misfireGraceMs?: number;
   /** Most schedules per statement (default 1,000). */
   batchSize?: number;
+  /**
+   * The tasks this process registers. A schedule whose task is not among them is warned about
+   * once per process, and fired all the same (another worker may have the handler; one without it
+   * fails the task with UnknownTask). Without a catalog, nothing is checked.
+   */
+  catalog?: TaskCatalog;
 }
 
 /** What one round did. */
@@ -55,6 +62,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   const batchSize = o.batchSize ?? 1_000;
   // Schedules share crons (a thousand `* * * * * *`): one parse each, and one computation per round.
   const specs = new Map<string, CronSpec | Error>();
+  // Schedules already warned about (their id and task name): once per process, not per occurrence.
+  const warned = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let listener: Listener | undefined;
   let current: Promise<void> | undefined;
@@ -111,6 +120,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
         });
       }
       const outcome = await fireSchedules(o.sql, plans, fixedNow);
+      warnUnknownTasks(due, outcome);
       round.claimed += outcome.claimed.length;
       round.fired.push(...outcome.fired);
       round.overlapSkipped += outcome.overlapSkipped;
@@ -122,6 +132,27 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       if (outcome.claimed.length === 0 || due.length < batchSize) break;
     }
     return round;
+  }
+
+  /**
+   * Warns once per schedule (and task name: an upsert may name another) when this process fired
+   * tasks it has no definition for: nothing else says so before they fail. It fires them all the
+   * same: workers with other TASK_MODULES than this process's may have the handler.
+   */
+  function warnUnknownTasks(due: readonly DueSchedule[], outcome: FireOutcome): void {
+    if (!o.catalog || outcome.fired.length === 0) return;
+    const fired = new Set(outcome.fired.map((f) => f.scheduleId));
+    for (const s of due) {
+      const seen = `${s.id}\u0000${s.taskName}`;
+      if (!fired.has(s.id) || warned.has(seen) || o.catalog.get(s.taskName)) continue;
+      if (warned.size >= 10_000) warned.clear();
+      warned.add(seen);
+      o.log.warn(
+        { scheduleId: s.id, tenant: s.tenant, key: s.key, taskName: s.taskName },
+        `schedule "${s.key}" fires task "${s.taskName}", which this process has no definition of: a worker without one fails its tasks at once ` +
+          '(UnknownTask); load it (TASK_MODULES) or delete the schedule',
+      );
+    }
   }
 
   /** Runs a round and sleeps until the earliest next_run_at (at most pollIntervalMs). */

@@ -71,6 +71,7 @@ export function createSchedules(o: SchedulesOptions, scope: QueueScope): Schedul
         timeoutMs: task.timeoutMs,
         resultTtlMs: task.resultTtlMs,
         backoff: task.backoff,
+        concurrencyKey: task.concurrencyKey,
         createdBy: scope.createdBy,
         overlap: input.overlap,
         missed: input.missed,
@@ -163,6 +164,7 @@ function taskInput(input: UpsertScheduleInput): EnqueueInput {
   if (t.timeoutMs !== undefined) out.timeoutMs = t.timeoutMs;
   if (t.resultTtlMs !== undefined) out.resultTtlMs = t.resultTtlMs;
   if (t.backoff !== undefined) out.backoff = t.backoff;
+  if (t.concurrencyKey !== undefined) out.concurrencyKey = t.concurrencyKey;
   if (input.tenant !== undefined) out.tenant = input.tenant;
   return out;
 }

@@ -26,6 +26,11 @@ export interface ScheduleTaskInput {
   timeoutMs?: number;
   resultTtlMs?: number;
   backoff?: Partial<Backoff>;
+  /**
+   * Every occurrence's concurrencyKey (1..255 characters), e.g. the account a schedule syncs: the
+   * queue's perKeyConcurrency then holds for its tasks as for any task of that key (docs/flow-control.md).
+   */
+  concurrencyKey?: string;
 }
 
 export interface UpsertScheduleInput {
@@ -64,6 +69,8 @@ export interface Schedule {
   timeoutMs: number | null;
   resultTtlMs: number | null;
   backoff: Backoff | null;
+  /** Carried to every task it enqueues; null: none. */
+  concurrencyKey: string | null;
   overlap: OverlapPolicy;
   missed: MissedRunPolicy;
   paused: boolean;
@@ -79,7 +86,7 @@ export interface Schedule {
 }
 
 export interface ListSchedulesParams {
-  /** Page size, 1..100 (default 20). */
+  /** Page size, 0..100 (default 20; 0 reads no schedule, only whether there are some and the count). */
   first?: number;
   /** A cursor from a previous page's `endCursor`. */
   after?: string;

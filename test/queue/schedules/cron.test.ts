@@ -37,6 +37,29 @@ describe('parseCron', () => {
     expect(codeOf(() => parseCron('* * * * *', 'Mars/Olympus_Mons'))).toEqual({ code: 'BAD_USER_INPUT', field: 'timezone' });
     expect(codeOf(() => parseCron('* * * * *', 42))).toEqual({ code: 'BAD_USER_INPUT', field: 'timezone' });
   });
+
+  // The message is what a user fixes the input from: it must say what is wrong with this input.
+  it('says an empty cron is empty, and counts the fields of one with too few or too many', () => {
+    const messageOf = (cron: unknown): string => {
+      try {
+        parseCron(cron, 'UTC', 'input.');
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.cron' });
+        return (error as Error).message;
+      }
+      throw new Error('did not throw');
+    };
+    expect(messageOf('')).toBe('input.cron is empty: give a cron expression such as "0 3 * * *" (5 fields, or 6 with seconds first)');
+    expect(messageOf('   ')).toMatch(/^input\.cron is empty/);
+    expect(messageOf('* * *')).toBe('input.cron "* * *" has 3 fields; a cron expression has 5, or 6 with seconds first');
+    expect(messageOf('*')).toBe('input.cron "*" has 1 field; a cron expression has 5, or 6 with seconds first');
+    expect(messageOf('0 0 0 * * * *')).toBe('input.cron "0 0 0 * * * *" has 7 fields; a cron expression has 5, or 6 with seconds first');
+    expect(messageOf('x'.repeat(201))).toBe('input.cron must be a cron expression of at most 200 characters, got 201');
+    // croner's own reason once the count is right, without its "five, six, or seven parts".
+    expect(messageOf('61 * * * *')).toBe('input.cron "61 * * * *" is not a cron expression: Invalid value for minute: 61');
+    expect(messageOf('@fortnightly')).toMatch(/^input\.cron "@fortnightly" is not a nickname: @yearly, .* or @hourly$/);
+    expect(parseCron('@daily').cron).toBe('@daily');
+  });
 });
 
 describe('nextOccurrences in America/New_York (2026: spring forward 8 March 02:00→03:00, fall back 1 November 02:00→01:00)', () => {

@@ -4,6 +4,9 @@ import { eventCtesSql, JOBS_CHANNEL, notificationCountSql } from '../../events.j
 /** A due schedule as the scheduler reads it, before deciding what to fire. */
 export interface DueSchedule {
   id: string;
+  tenant: string;
+  key: string;
+  taskName: string;
   cron: string;
   timezone: string;
   missed: string;
@@ -19,7 +22,7 @@ export interface DueSchedule {
  */
 export async function readDueSchedules(exec: Executor, p: { limit: number; now: Date | null }): Promise<{ now: Date; due: DueSchedule[] }> {
   const rows = await exec`
-    SELECT id, cron, timezone, missed, overlap, version, next_run_at, coalesce(${p.now}::timestamptz, now()) AS db_now
+    SELECT id, tenant, key, task_name, cron, timezone, missed, overlap, version, next_run_at, coalesce(${p.now}::timestamptz, now()) AS db_now
     FROM schedules
     WHERE NOT paused AND next_run_at <= coalesce(${p.now}::timestamptz, now())
     ORDER BY next_run_at
@@ -99,7 +102,7 @@ export async function fireSchedules(exec: Executor, plans: readonly FirePlan[], 
     ),
     claimed AS (
       SELECT s.id, s.tenant, s.task_name, s.args, s.kwargs, s.queue, s.priority, s.max_attempts, s.timeout_ms,
-             s.result_ttl_ms, s.backoff, s.created_by, s.overlap, s.last_task_id, input.nx, input.o
+             s.result_ttl_ms, s.backoff, s.concurrency_key, s.created_by, s.overlap, s.last_task_id, input.nx, input.o
       FROM schedules s JOIN input ON s.id = input.s
       WHERE s.version = input.v AND NOT s.paused AND s.next_run_at <= coalesce(${now}::timestamptz, now())
       FOR UPDATE OF s SKIP LOCKED
@@ -115,9 +118,9 @@ export async function fireSchedules(exec: Executor, plans: readonly FirePlan[], 
     ),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after, timeout_ms, result_ttl_ms,
-                         backoff, tenant, created_by, schedule_id, scheduled_for)
+                         backoff, tenant, created_by, concurrency_key, schedule_id, scheduled_for)
       SELECT i, task_name, queue, priority, args, kwargs, max_attempts, now(), timeout_ms, result_ttl_ms,
-             backoff, tenant, created_by, id, f
+             backoff, tenant, created_by, concurrency_key, id, f
       FROM fire
       ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
       RETURNING id, queue, version, status, attempts, schedule_id, scheduled_for

@@ -20,6 +20,7 @@ export interface ScheduleRow {
   timeoutMs: number | null;
   resultTtlMs: number | null;
   backoff: Backoff | null;
+  concurrencyKey: string | null;
   createdBy: string | null;
   /** Undefined: ALLOW on insert, unchanged on update (likewise missed and paused). */
   overlap: OverlapPolicy | undefined;
@@ -45,17 +46,17 @@ export async function upsertSchedule(exec: Executor, r: ScheduleRow): Promise<Sc
   const [row] = await exec`
     WITH up AS (
       INSERT INTO schedules AS s (id, tenant, key, cron, timezone, task_name, args, kwargs, queue, priority, max_attempts,
-                                  timeout_ms, result_ttl_ms, backoff, created_by, overlap, missed, paused, next_run_at)
+                                  timeout_ms, result_ttl_ms, backoff, concurrency_key, created_by, overlap, missed, paused, next_run_at)
       VALUES (${r.id}, ${r.tenant}, ${r.key}, ${r.cron}, ${r.timezone}, ${r.taskName}, ${r.args}::jsonb, ${r.kwargs}::jsonb,
               ${r.queue}, ${r.priority}, ${r.maxAttempts}, ${r.timeoutMs}, ${r.resultTtlMs},
-              ${r.backoff === null ? null : JSON.stringify(r.backoff)}::jsonb, ${r.createdBy},
+              ${r.backoff === null ? null : JSON.stringify(r.backoff)}::jsonb, ${r.concurrencyKey}, ${r.createdBy},
               coalesce(${r.overlap ?? null}, 'ALLOW'), coalesce(${r.missed ?? null}, 'RUN_ONCE'), coalesce(${r.paused ?? null}::boolean, false),
               ${r.nextRunAt})
       ON CONFLICT (tenant, key) DO UPDATE SET
         cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, task_name = EXCLUDED.task_name, args = EXCLUDED.args,
         kwargs = EXCLUDED.kwargs, queue = EXCLUDED.queue, priority = EXCLUDED.priority, max_attempts = EXCLUDED.max_attempts,
         timeout_ms = EXCLUDED.timeout_ms, result_ttl_ms = EXCLUDED.result_ttl_ms, backoff = EXCLUDED.backoff,
-        created_by = EXCLUDED.created_by,
+        concurrency_key = EXCLUDED.concurrency_key, created_by = EXCLUDED.created_by,
         overlap = coalesce(${r.overlap ?? null}, s.overlap),
         missed = coalesce(${r.missed ?? null}, s.missed),
         paused = coalesce(${r.paused ?? null}::boolean, s.paused),
@@ -116,9 +117,9 @@ export async function triggerSchedule(exec: Executor, tenant: string, key: strin
     WITH s AS (SELECT * FROM schedules WHERE tenant = ${tenant} AND key = ${key} FOR UPDATE),
     changed AS (
       INSERT INTO tasks (id, name, queue, priority, args, kwargs, max_attempts, run_after, timeout_ms, result_ttl_ms,
-                         backoff, tenant, created_by, schedule_id)
+                         backoff, tenant, created_by, concurrency_key, schedule_id)
       SELECT ${taskId}, task_name, queue, priority, args, kwargs, max_attempts, now(), timeout_ms, result_ttl_ms,
-             backoff, tenant, created_by, id
+             backoff, tenant, created_by, concurrency_key, id
       FROM s
       RETURNING *
     ),
@@ -186,6 +187,7 @@ export function toSchedule(r: Record<string, unknown>): Schedule {
     timeoutMs: (r.timeoutMs as number | null) ?? null,
     resultTtlMs: (r.resultTtlMs as number | null) ?? null,
     backoff: (r.backoff as Backoff | null) ?? null,
+    concurrencyKey: (r.concurrencyKey as string | null | undefined) ?? null,
     overlap: r.overlap as OverlapPolicy,
     missed: r.missed as MissedRunPolicy,
     paused,
