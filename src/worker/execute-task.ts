@@ -99,7 +99,7 @@ export async function executeTask(o: ExecuteOptions, attempt: RunningAttempt, de
   if (reason === 'lost') return { kind: 'lost' };
   if (reason === 'shutdown') return { kind: 'released' };
   if (reason === 'cancel') {
-    const error = settled !== ABANDONED && !settled.ok && !isAbortError(settled.error) ? describeError(settled.error) : null;
+    const error = settled !== ABANDONED && !settled.ok && !isAbort(settled.error, reason) ? describeError(settled.error) : null;
     return { kind: 'cancelled', error };
   }
   if (reason === 'timeout') {
@@ -142,8 +142,15 @@ function failed(error: AttemptError, retryable: boolean): Outcome {
   return { kind: 'failed', error, retryable };
 }
 
-function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+/**
+ * Whether what a cancelled handler rejected with is the abort itself rather than an error of its
+ * own: the signal's reason (the string 'cancel', which fetch(url, { signal }) and
+ * signal.throwIfAborted() reject with as it is), an AbortError or TimeoutError, or an error caused
+ * by the reason (Node's timers/promises and events.once wrap it so; a handler may too).
+ */
+function isAbort(error: unknown, reason: AbortReason): boolean {
+  if (error === reason) return true;
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError' || error.cause === reason);
 }
 
 const MAX_MESSAGE = 10_000;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptController } from '../../src/worker/attempt-controller.js';
 import { defineTask } from '../../src/worker/define-task.js';
@@ -25,6 +27,34 @@ const tasks = [
       return 'not aborted';
     },
   }),
+  // Waits on a server that never answers, as a handler of the README does: fetch rejects with the
+  // signal's reason as it is (the string 'cancel').
+  defineTask({
+    name: 'test.fetch',
+    run: async (_args, ctx) => {
+      gates.set(ctx.taskId, () => undefined);
+      await fetch(silentUrl, { signal: ctx.signal });
+      return 'answered';
+    },
+  }),
+  // Rejects with its signal's reason, as signal.throwIfAborted() does.
+  defineTask({
+    name: 'test.rejects-with-reason',
+    run: (_args, ctx) =>
+      new Promise<string>((_resolve, reject) => {
+        gates.set(ctx.taskId, () => undefined);
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+      }),
+  }),
+  // Wraps the abort in an error of its own, caused by the reason (as Node's timers/promises does).
+  defineTask({
+    name: 'test.wraps-reason',
+    run: (_args, ctx) =>
+      new Promise<string>((_resolve, reject) => {
+        gates.set(ctx.taskId, () => undefined);
+        ctx.signal.addEventListener('abort', () => reject(new Error('download stopped', { cause: ctx.signal.reason })), { once: true });
+      }),
+  }),
   // Never reads its signal and never settles until the test lets it.
   defineTask({
     name: 'test.deaf',
@@ -32,12 +62,20 @@ const tasks = [
   }),
 ];
 
+/** Accepts requests and never answers them: a download that is still going when the task is cancelled. */
+const silent = createServer(() => undefined);
+let silentUrl = '';
+
 let app: QueueTestApp;
 beforeAll(async () => {
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
   app = await createQueueTestApp({}, tasks);
 });
 afterAll(async () => {
   await app?.close();
+  silent.closeAllConnections();
+  await new Promise((resolve) => silent.close(resolve));
 });
 afterEach(async () => {
   for (const open of gates.values()) open();
@@ -58,6 +96,29 @@ describe('ctx.signal, made on first read', () => {
     gates.get(task.id)?.();
     await waitFor(() => seen.has(task.id), { message: 'the handler to read its signal' });
     expect(seen.get(task.id)).toEqual({ aborted: true, reason: 'cancel' });
+  });
+
+  it.each(['test.fetch', 'test.rejects-with-reason', 'test.wraps-reason'])(
+    'records no error for a cancelled handler that rejects with its abort (%s)',
+    async (name) => {
+      const task = await app.deps.queue.enqueue({ name });
+      // abandonAfterMs far beyond the wait: CANCELLED comes from the handler's rejection, not from abandoning it.
+      await app.runner({ concurrency: 1, abandonAfterMs: 30_000 }).start();
+      await waitFor(() => gates.has(task.id), { message: 'the handler to start' });
+      await app.deps.queue.cancelTask(task.id);
+      await waitForStatus(app.deps, task.id, 'CANCELLED');
+      expect((await app.deps.queue.getTask(task.id))?.errors).toEqual([]);
+    },
+  );
+
+  it('hands a task back at a shutdown with no error recorded, its handler rejecting with the abort', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.fetch' });
+    const runner = app.runner({ concurrency: 1, shutdownGraceMs: 50, abandonAfterMs: 30_000 });
+    await runner.start();
+    await waitFor(() => gates.has(task.id), { message: 'the handler to start' });
+    await runner.stop();
+    expect(await app.deps.queue.getTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 0, errors: [] });
+    await app.deps.queue.cancelTask(task.id); // out of the next test's runner's way
   });
 
   it('abandons a handler that never reads its signal, abandonAfterMs after a cancellation', async () => {
