@@ -92,7 +92,7 @@ export interface TaskPage {
 export interface ListOptions {
   /** Tasks per request, 1..100 (default 20). */
   pageSize?: number;
-  /** Stop after this many tasks in all (default: follow every page). */
+  /** Stop after this many tasks in all, 0 or more (default: follow every page). */
   limit?: number;
   /** Start after this cursor (a page's `endCursor`). */
   after?: string;
@@ -194,9 +194,31 @@ function toWsUrl(url: string): string {
   return u.toString();
 }
 
+/** The server's largest page (`tasks(first:)`, src/queue/list.ts): the client imports nothing of the server's. */
+const MAX_PAGE_SIZE = 100;
+/** The longest delay a Node or browser timer keeps (2^31 − 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Refuses a numeric option the server never sees as the caller wrote it (a page size becomes
+ * `first`, a timeout a timer): with BAD_USER_INPUT naming the option, before any request, rather
+ * than one empty page for `pageSize: 0` or a RangeError from a timer.
+ */
+function checkInteger(field: string, value: number | undefined, min: number, max: number): void {
+  // Infinity passes where it is the bound: "no limit", as `limit` and `retry.attempts` mean by it.
+  if (value === undefined || value === max || (Number.isInteger(value) && value >= min && value <= max)) return;
+  const range = max === Number.POSITIVE_INFINITY ? `of ${min} or more` : `from ${min} to ${max}`;
+  throw new TaskwireClientError('BAD_USER_INPUT', `${field} must be an integer ${range}, got ${String(value)}`, { field });
+}
+
 /** Creates a client. Nothing connects until the first call; watches share one WebSocket. */
 export function createClient(options: ClientOptions): TaskwireClient {
+  checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMER_MS);
+  checkInteger('keepAliveMs', options.keepAliveMs, 0, MAX_TIMER_MS);
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
+  checkInteger('retry.attempts', retry.attempts, 0, Number.POSITIVE_INFINITY);
+  checkInteger('retry.baseMs', retry.baseMs, 0, MAX_TIMER_MS);
+  checkInteger('retry.maxMs', retry.maxMs, 0, MAX_TIMER_MS);
   const credentials = createCredentials(options.getToken, options.headers);
   const http = createHttpTransport({
     url: options.url,
@@ -258,6 +280,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
       return (await http.request(GetTaskDocument, { id }, lifetime.signal)).taskResult;
     },
     async *list(filter = {}, listOptions = {}) {
+      checkInteger('pageSize', listOptions.pageSize, 1, MAX_PAGE_SIZE);
+      checkInteger('limit', listOptions.limit, 0, Number.POSITIVE_INFINITY);
       const pageSize = listOptions.pageSize ?? 20;
       const signal = withLifetime(listOptions.signal);
       let remaining = listOptions.limit ?? Number.POSITIVE_INFINITY;
@@ -283,6 +307,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     events,
     output,
     async wait<T = unknown>(id: string, waitOptions: WaitOptions = {}): Promise<T> {
+      checkInteger('timeoutMs', waitOptions.timeoutMs, 0, MAX_TIMER_MS);
       const timeout = waitOptions.timeoutMs === undefined ? undefined : AbortSignal.timeout(waitOptions.timeoutMs);
       const signals = [waitOptions.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
       let last: Task | undefined;

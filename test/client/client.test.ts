@@ -5,6 +5,7 @@ import {
   RequestError,
   TaskCancelledError,
   TaskFailedError,
+  TaskwireClientError,
   WaitTimeoutError,
   type Task,
   type TaskwireClient,
@@ -113,7 +114,47 @@ describe('list', () => {
     expect(found.map((t) => t.id)).toEqual([cancelled.id]);
 
     const error = await rejectionOf(client.list({}, { pageSize: 101 }).next());
-    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'pageSize' });
+  });
+
+  it('refuses a pageSize outside 1..100, or a limit that is not a count, naming the option, before any request', async () => {
+    const requests: string[] = [];
+    const counting = createClient({
+      url: server.url,
+      fetch: (input, init) => {
+        requests.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    try {
+      for (const options of [{ pageSize: 0 }, { pageSize: 101 }, { pageSize: 2.5 }, { pageSize: Number.NaN }, { limit: -1 }, { limit: 1.5 }]) {
+        const error = await rejectionOf(counting.list({}, options).next());
+        expect(error).toBeInstanceOf(TaskwireClientError);
+        expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: Object.keys(options)[0] });
+      }
+      expect(await rejectionOf(counting.list({}, { pageSize: 0 }).next())).toMatchObject({ message: 'pageSize must be an integer from 1 to 100, got 0' });
+      expect(requests).toEqual([]);
+      // The bounds themselves, and a limit of 0 (nothing to list) or Infinity (the default), are fine.
+      for (const options of [{ pageSize: 1, limit: 1 }, { pageSize: 100 }, { limit: 0 }, { limit: Number.POSITIVE_INFINITY }]) {
+        await counting.list({ queue: 'client-no-such-queue' }, options).next();
+      }
+    } finally {
+      await counting.close();
+    }
+  });
+
+  it('refuses timeouts and retry settings that are not whole milliseconds in range, naming them', async () => {
+    const error = await rejectionOf(client.wait('01900000-0000-7000-8000-000000000000', { timeoutMs: -1 }));
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'timeoutMs' });
+    for (const [options, field] of [
+      [{ requestTimeoutMs: 0 }, 'requestTimeoutMs'],
+      [{ keepAliveMs: Number.NaN }, 'keepAliveMs'],
+      [{ retry: { attempts: -1 } }, 'retry.attempts'],
+      [{ retry: { maxMs: 2 ** 31 } }, 'retry.maxMs'],
+    ] as const) {
+      expect(() => createClient({ url: server.url, ...options })).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field }));
+    }
+    await createClient({ url: server.url, retry: { attempts: Number.POSITIVE_INFINITY } }).close();
   });
 });
 
