@@ -6,8 +6,8 @@ import { createBulkActionRunner, type BulkActionRunner } from './queue/bulk-acti
 import { createScheduler, type Scheduler } from './queue/schedules/scheduler.js';
 import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
 import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
-import { exampleTasks } from './worker/examples.js';
-import { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
+import { requireDatabaseUrl } from './db/migrate.js';
+import { taskRegistry, type Registry } from './worker/registry.js';
 import { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
 
 /** Everything a process needs, wired once. Nothing here starts work; callers start what they run. */
@@ -27,10 +27,14 @@ export interface Deps {
   close(): Promise<void>;
 }
 
+/**
+ * Wires a process's parts on `p.databaseUrl`; the task definitions are `p.registry`, else those of
+ * TASK_MODULES (the built-in examples without it).
+ * @throws ConfigError when `p.databaseUrl` is empty or TASK_MODULES cannot be loaded.
+ */
 export async function createDeps(config: Config, p: { databaseUrl: string; log: Logger; registry?: Registry }): Promise<Deps> {
-  const registry =
-    p.registry ??
-    createRegistry(config.taskModules.length > 0 ? await loadTaskModules(config.taskModules) : exampleTasks);
+  requireDatabaseUrl(p.databaseUrl, 'createDeps');
+  const registry = p.registry ?? (await taskRegistry(config.taskModules));
   // DATABASE_LISTEN_URL: DATABASE_URL is a transaction pooler's; LISTEN goes direct (src/db/client.ts).
   const db = createDb(p.databaseUrl, { max: config.dbPoolSize, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });

@@ -8,6 +8,7 @@ import { embeddedUrl, isAlive } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger } from '../logger.js';
 import { assertSafeToServe, isLoopbackHost } from '../server/start-rule.js';
+import { taskRegistry } from '../worker/registry.js';
 import { EXIT, parseCommand, takePositionals, UsageError } from './args.js';
 import type { Io } from './output.js';
 
@@ -25,12 +26,16 @@ export type DoctorRole = (typeof DOCTOR_ROLES)[number];
 /** How long the auth check waits for JWT_JWKS_URL, in ms (the server's own fetch waits 5 s). */
 export const JWKS_CHECK_TIMEOUT_MS = 3000;
 
+/** How long the tasks check waits for TASK_MODULES to load, in ms (a module may await at its top level). */
+export const TASK_MODULES_CHECK_TIMEOUT_MS = 10_000;
+
 /**
  * `taskwire doctor [--role serve|dev|worker] [--json]`: checks the database (reachable, migrated,
  * LISTEN/NOTIFY, clock) and the configuration, one line each on stdout. Exit 0 when nothing failed
  * (warnings included), 1 otherwise. Without DATABASE_URL it checks the embedded PostgreSQL under
  * DATA_DIR: the one running (`npm start`) when there is one, else it starts it for the checks and
- * stops it after. The role (default `serve`) decides which auth rules apply (checkAuth).
+ * stops it after. The role (default `serve`) decides which auth rules apply (checkAuth). With
+ * TASK_MODULES set, its modules are loaded as every process loads them (checkTaskModules).
  */
 export async function runDoctor(args: string[], config: Config, io: Io): Promise<number> {
   const { values, positionals } = parseCommand('doctor', args, { json: { type: 'boolean' }, role: { type: 'string' } });
@@ -56,6 +61,7 @@ export async function runDoctor(args: string[], config: Config, io: Io): Promise
     }
   }
   results.push(await checkAuth(config, role));
+  if (config.taskModules.length > 0) results.push(await checkTaskModules(config));
 
   const failed = results.filter((r) => r.status === 'fail');
   if (values.json) {
@@ -131,6 +137,27 @@ async function checkAuth(config: Config, role: DoctorRole): Promise<CheckResult>
   }
   const message = [base, ...notes, ...warnings].join('; ');
   return { check: 'auth', status: warnings.length === 0 ? 'ok' : 'warn', message };
+}
+
+/**
+ * TASK_MODULES loaded here as serve, worker and dev load it at start (src/cli/process.ts): the task
+ * names it registers, or the error that would stop them, in their words (src/worker/registry.ts).
+ * Runs the modules' top-level code, as those processes do.
+ */
+async function checkTaskModules(config: Config, timeoutMs = TASK_MODULES_CHECK_TIMEOUT_MS): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`TASK_MODULES: loading did not end within ${timeoutMs / 1000} s (a module awaiting something at its top level?)`)), timeoutMs);
+  });
+  try {
+    const names = (await Promise.race([taskRegistry(config.taskModules), timeout])).names();
+    return { check: 'tasks', status: 'ok', message: `TASK_MODULES registers ${names.length} task(s): ${names.join(', ')}` };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { check: 'tasks', status: 'fail', message: `${message}; taskwire serve, worker and dev will not start` };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -17,7 +17,8 @@ Processes (they open the database):
   worker                  a worker only  [--concurrency N] [--queues a,b]
   migrate                 apply database migrations and exit
   doctor                  check the database (reachable, migrated, LISTEN/NOTIFY, clock) and
-                          the configuration, one line each  [--role serve|dev|worker] [--json]
+                          the configuration (auth, TASK_MODULES), one line each
+                          [--role serve|dev|worker] [--json]
   keys create             make an API key (printed once)  --tenant T --scopes a,b [--expires-in 30d]
   keys list               every API key: id, tenant, scopes, name, created, expires, revoked
   keys revoke ID          revoke an API key (requests with it fail from then on)
@@ -72,6 +73,8 @@ Checks what a deployment needs, one line each (ok, WARN or FAIL, and what to do)
   auth                    AUTH_MODE against HOST (off is allowed on a loopback HOST only); with
                           AUTH_MODE=on, WARN when JWT_JWKS_URL answers no key set within 3 s,
                           or METRICS_TOKEN is unset (/metrics would answer 403 to everyone)
+  tasks                   with TASK_MODULES set: its modules load (the task names they register),
+                          or why serve, worker and dev would not start
 Without DATABASE_URL it checks the embedded PostgreSQL under DATA_DIR (the one running, else it
 starts it for the checks). Exit code 0 when nothing failed (warnings allowed), 1 otherwise.
   --role ROLE             what this host runs: serve or dev (default: checked as for a server),

@@ -5,12 +5,22 @@ import { resolveDatabase } from '../db/resolve.js';
 import { createLogger, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
 import type { ProcessCommand } from './commands.js';
-import { startProcess, type ProcessRoles } from './process.js';
-
+import { databaseFailure, startProcess, type ProcessRoles } from './process.js';
 
 /** Runs dev/serve/worker until SIGINT/SIGTERM, or migrate once; returns the exit code. */
 export async function runProcessCommand(command: ProcessCommand, args: string[], config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
+  try {
+    return await runCommand(command, args, config, log);
+  } catch (error) {
+    // main prints one line without a stack (src/cli/main.ts); the stack, with its causes' (a task
+    // module's own error under TASK_MODULES's), is the log's, at debug.
+    log.debug({ err: error }, `taskwire ${command} failed`);
+    throw error;
+  }
+}
+
+async function runCommand(command: ProcessCommand, args: string[], config: Config, log: Logger): Promise<number> {
   switch (command) {
     case 'dev':
       noArguments(command, args);
@@ -36,7 +46,9 @@ export async function runProcessCommand(command: ProcessCommand, args: string[],
       noArguments(command, args);
       const db = await resolveDatabase(config, log);
       try {
-        await migrateDatabase(config.databaseListenUrl ?? db.url);
+        await migrateDatabase(config.databaseListenUrl ?? db.url).catch((error: unknown) => {
+          throw databaseFailure(error, config) ?? error;
+        });
       } finally {
         await db.stop();
       }

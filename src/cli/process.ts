@@ -1,5 +1,6 @@
-import type { Config } from '../config.js';
+import { maskUrlPassword, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { explainConnectionError } from '../db/doctor.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
@@ -8,6 +9,7 @@ import { logTaskLifecycle } from '../metrics/task-log.js';
 import { startServices, stopServices, type Service } from '../service.js';
 import { assertSafeToServe } from '../server/start-rule.js';
 import { createDeclaredScheduleSync } from '../worker/declared-schedules.js';
+import { taskRegistry } from '../worker/registry.js';
 import type { Runner } from '../worker/runner.js';
 import { createMetricsEndpoint } from './metrics-endpoint.js';
 
@@ -40,10 +42,18 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   // Before anything starts (the embedded PostgreSQL, migrations): a server that may not serve
   // says so at once. A worker alone listens on no GraphQL port and is not concerned.
   if (roles.server) assertSafeToServe(config.auth.mode, config.host);
+  // The task modules next, for the same reason: a TASK_MODULES that cannot load stops the start
+  // before an embedded PostgreSQL is started or migrated for a process that would not run.
+  const registry = await taskRegistry(config.taskModules);
   const database = await resolveDatabase(config, log);
-  // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
-  await migrateDatabase(config.databaseListenUrl ?? database.url);
-  const deps = await createDeps(config, { databaseUrl: database.url, log });
+  try {
+    // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
+    await migrateDatabase(config.databaseListenUrl ?? database.url);
+  } catch (error) {
+    await database.stop().catch(() => undefined);
+    throw databaseFailure(error, config) ?? error;
+  }
+  const deps = await createDeps(config, { databaseUrl: database.url, log, registry });
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
@@ -122,4 +132,23 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
   if (!reason || (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo')) return undefined;
   const where = e.hostname ?? (e.port === undefined ? e.address : `${e.address}:${e.port}`);
   return new ConfigError(`cannot listen on ${where}: ${reason}; set ${variables} to another`, { field: 'HOST' });
+}
+
+/** Connection errors a corrected URL fixes (doctor explains each: src/db/doctor.ts explainConnectionError). */
+const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000']);
+
+/**
+ * The first contact with DATABASE_URL (or DATABASE_LISTEN_URL, which migrations use when set)
+ * failed for a reason the URL decides (nothing listens there, a host that does not resolve, a
+ * password refused, no such database): a ConfigError naming the variable, its password masked, in
+ * doctor's words (one line, exit 2) rather than "unexpected error: connect ECONNREFUSED". Undefined
+ * for anything else, and for the embedded PostgreSQL, which no variable names.
+ */
+export function databaseFailure(error: unknown, config: Config): ConfigError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!config.databaseUrl || typeof code !== 'string' || !URL_FAULTS.has(code)) return undefined;
+  const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
+  const masked = maskUrlPassword(url);
+  const shown = masked === undefined ? `${variable} (not shown: it may hold a password)` : `${variable}=${masked}`;
+  return new ConfigError(`cannot connect to ${shown}: ${explainConnectionError(error, { url, source: variable })}`, { field: variable, cause: error });
 }

@@ -39,6 +39,7 @@ export interface MigrateOptions {
  * server sessions, leaving the lock held for good in the first.
  */
 export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<void> {
+  requireDatabaseUrl(url, 'migrateDatabase');
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
   // One connection: the session lock and every statement share it. plan_cache_mode changes
   // nothing here; it is sent because a transaction pooler refuses it at once (PgBouncer: "unsupported
@@ -58,6 +59,21 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * Refuses an empty URL (`config.databaseUrl!` with DATABASE_URL unset, in a program of the
+ * user's): postgres.js would take it for "use the PG* variables, else localhost:5432" and fail
+ * later with a connection error that names neither the URL nor the variable.
+ * @throws ConfigError naming DATABASE_URL.
+ */
+export function requireDatabaseUrl(url: string | undefined, caller: string): asserts url is string {
+  if (typeof url === 'string' && url.trim() !== '') return;
+  throw new ConfigError(
+    `DATABASE_URL is not set: ${caller} needs the URL of a PostgreSQL (postgres://user:password@host:port/database); ` +
+      'beside `npm start`, the embedded one is postgres://postgres:taskwire@127.0.0.1:<port in .data/port>/postgres',
+    { field: 'DATABASE_URL' },
+  );
 }
 
 /**

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -29,6 +32,7 @@ const BASE_ENV = {
   JWT_SECRET: '',
   JWT_JWKS_URL: '',
   JWT_JWKS_FILE: '',
+  TASK_MODULES: '',
 };
 /** A METRICS_TOKEN of the required length, so that only what a test is about warns. */
 const METRICS_TOKEN = 'doctor-metrics-token-0123456789';
@@ -55,8 +59,8 @@ async function scratchDatabase(from?: string): Promise<string> {
   return withDatabase(inject('adminUrl'), name);
 }
 
-async function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; report: Report; stderr: string }> {
-  const result = await runCli(['doctor', '--json', ...args], { ...BASE_ENV, ...env });
+async function doctor(env: Record<string, string>, args: string[] = [], cwd?: string): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const result = await runCli(['doctor', '--json', ...args], { ...BASE_ENV, ...env }, 30_000, cwd ? { cwd } : {});
   return { code: result.code, report: JSON.parse(result.stdout) as Report, stderr: result.stderr };
 }
 
@@ -190,6 +194,47 @@ describe('taskwire doctor', () => {
     expect(code).toBe(1);
     expect(statuses(report).auth).toBe('fail');
     expect(report.checks.find((c) => c.check === 'auth')?.message).toContain('JWT_JWKS_FILE');
+  });
+
+  describe('with TASK_MODULES', () => {
+    /** A project folder, the working directory: task modules as a user writes them, relative to it. */
+    let project: string;
+    const definition = (name: string): string => `({ [Symbol.for('taskwire.definition')]: true, name: ${JSON.stringify(name)}, run: async () => null })`;
+    beforeAll(async () => {
+      project = await mkdtemp(path.join(tmpdir(), 'taskwire-doctor-tasks-'));
+      await writeFile(path.join(project, 'package.json'), '{ "type": "module" }\n');
+      await writeFile(path.join(project, 'tasks.ts'), `export const a = ${definition('project.b')};\nexport const b = ${definition('project.a')};\n`);
+      await writeFile(path.join(project, 'bad.ts'), `const settings: { name: string } | undefined = undefined;\nexport const name: string = settings!.name;\n`);
+    });
+    afterAll(async () => {
+      if (project) await rm(project, { recursive: true, force: true });
+    });
+
+    it('loads them as the processes do and names the tasks they register', async () => {
+      const { code, report } = await doctor({ DATABASE_URL: database.url, TASK_MODULES: './tasks.ts' }, [], project);
+      expect(code).toBe(0);
+      expect(statuses(report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'ok', clock: 'ok', auth: 'ok', tasks: 'ok' });
+      expect(report.checks.find((c) => c.check === 'tasks')?.message).toBe('TASK_MODULES registers 2 task(s): project.a, project.b');
+    });
+
+    it('fails, in the words serve and worker stop with, when a module is not found or throws while loading', async () => {
+      const [missing, broken] = await Promise.all([
+        doctor({ DATABASE_URL: database.url, TASK_MODULES: './nope.ts' }, [], project),
+        doctor({ DATABASE_URL: database.url, TASK_MODULES: './tasks.ts,./bad.ts' }, [], project),
+      ]);
+      expect(missing.code).toBe(1);
+      expect(statuses(missing.report)).toMatchObject({ database: 'ok', auth: 'ok', tasks: 'fail' });
+      expect(missing.report.checks.find((c) => c.check === 'tasks')?.message).toBe(
+        `TASK_MODULES: ./nope.ts not found (looked for ${path.join(project, 'nope.ts')}); a module path starts with ./ or / and includes its extension; taskwire serve, worker and dev will not start`,
+      );
+      expect(broken.code).toBe(1);
+      expect(broken.report.checks.find((c) => c.check === 'tasks')?.message).toMatch(
+        /^TASK_MODULES: loading \.\/bad\.ts failed: Cannot read properties of undefined \(reading 'name'\) \(at .*bad\.ts:2:\d+\); taskwire serve, worker and dev will not start$/,
+      );
+      const human = await runCli(['doctor'], { ...BASE_ENV, DATABASE_URL: database.url, TASK_MODULES: './nope.ts' }, 30_000, { cwd: project });
+      expect(human.stdout).toMatch(/\nFAIL {2}tasks {7}TASK_MODULES: \.\/nope\.ts not found/);
+      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe('taskwire doctor: 1 of 6 checks failed (tasks)');
+    });
   });
 
   describe('with JWT_JWKS_URL', () => {

@@ -19,9 +19,14 @@ export interface CliRun {
   done: Promise<CliResult>;
 }
 
+export interface CliOptions {
+  /** The working directory (default this one): where relative TASK_MODULES paths are read from. */
+  cwd?: string;
+}
+
 /** `node bin/taskwire.js <args>` (the run's compiled one: spawned-code.ts) as a real child process; TASKWIRE_URL and the rest from `env`. */
-export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: Record<string, string> = {}, options: CliOptions = {}): CliRun {
+  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -44,8 +49,8 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliR
 }
 
 /** Runs the CLI to its end (killed after `timeoutMs`). */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
-  const run = startCli(args, env);
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, options: CliOptions = {}): Promise<CliResult> {
+  const run = startCli(args, env, options);
   const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
   try {
     return await run.done;

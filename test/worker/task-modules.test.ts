@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { loadTaskModules } from '../../src/worker/registry.js';
+import { loadTaskModules, taskRegistry } from '../../src/worker/registry.js';
 
 // TASK_MODULES as users write them: ES modules, and CommonJS (a package.json without
 // "type": "module", which `npm init -y` makes), whose exports reach import() as `default` only.
@@ -46,5 +46,29 @@ describe('loadTaskModules', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).code).toBe('CONFIG_INVALID');
     expect((error as Error).message).toBe('TASK_MODULES: ./empty.cjs exports no task definition (export the result of defineTask)');
+  });
+
+  it('refuses a path that names no file with a ConfigError about TASK_MODULES, naming what it looked for', async () => {
+    const error = await loadTaskModules(['./absent.mjs'], dir).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'TASK_MODULES' });
+    expect((error as Error).message).toBe(`TASK_MODULES: ./absent.mjs not found (looked for ${path.join(dir, 'absent.mjs')}); a module path starts with ./ or / and includes its extension`);
+  });
+
+  it('refuses two definitions of one name, from two modules, as a ConfigError', async () => {
+    await writeFile(path.join(dir, 'one.mjs'), `export const a = ${definition('same.name')};\n`);
+    await writeFile(path.join(dir, 'two.mjs'), `export const b = ${definition('same.name')};\n`);
+    const error = await taskRegistry(['./one.mjs', './two.mjs'], dir).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe('Two task definitions are named "same.name"');
+  });
+
+  it('wraps what a module throws while it loads, keeping it as the cause', async () => {
+    await writeFile(path.join(dir, 'throws.mjs'), `const settings = undefined;\nexport const name = settings.name;\n`);
+    const error = await loadTaskModules(['./throws.mjs'], dir).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', field: 'TASK_MODULES' });
+    expect((error as Error).message).toMatch(/^TASK_MODULES: loading \.\/throws\.mjs failed: Cannot read properties of undefined \(reading 'name'\)/);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
   });
 });
