@@ -36,6 +36,7 @@ export function scheduleBlock(s: ScheduleDetail): string {
     ['cron', `${s.cron} (${s.timezone})`],
     ['task', `${s.taskName} ${JSON.stringify(s.args)}${s.kwargs && Object.keys(s.kwargs as object).length > 0 ? ` ${JSON.stringify(s.kwargs)}` : ''}`],
     ['queue', s.queue],
+    ...(s.concurrencyKey ? [['concurrency key', s.concurrencyKey] as [string, string]] : []),
     ['state', s.paused ? 'paused' : 'active'],
     ['overlap', s.overlap],
     ['missed', s.missed],
@@ -73,6 +74,7 @@ function upsertInput(key: string, values: Record<string, string | boolean | unde
   const missed = policy('--missed', str('missed'), MISSED);
   const timezone = str('timezone');
   const queue = str('queue');
+  const concurrencyKey = str('concurrency-key');
   return {
     key,
     cron,
@@ -81,6 +83,7 @@ function upsertInput(key: string, values: Record<string, string | boolean | unde
       ...(args === undefined ? {} : { args }),
       ...(kwargs === undefined ? {} : { kwargs }),
       ...(queue === undefined ? {} : { queue }),
+      ...(concurrencyKey === undefined ? {} : { concurrencyKey }),
       ...(priority === undefined ? {} : { priority }),
       ...(maxAttempts === undefined ? {} : { maxAttempts }),
     },
@@ -99,6 +102,7 @@ const UPSERT_OPTIONS = {
   kwargs: { type: 'string' },
   timezone: { type: 'string' },
   queue: { type: 'string' },
+  'concurrency-key': { type: 'string' },
   priority: { type: 'string' },
   'max-attempts': { type: 'string' },
   overlap: { type: 'string' },

@@ -22,18 +22,20 @@ describe('taskwire schedules', () => {
   it('upsert creates with every option, then updates keeping the pause; --json prints the schedule', async () => {
     const created = await runCli(
       ['schedules', 'upsert', 'cli-nightly', '--cron', '0 3 * * *', '--task', 'demo.echo', '--args', '["report"]', '--kwargs', '{"k":1}',
-        '--timezone', 'Europe/Paris', '--queue', 'cli-sched', '--priority', '-5', '--max-attempts', '3', '--overlap', 'skip', '--missed', 'RUN_ALL', '--json'],
+        '--timezone', 'Europe/Paris', '--queue', 'cli-sched', '--concurrency-key', 'acct-7', '--priority', '-5', '--max-attempts', '3', '--overlap', 'skip', '--missed', 'RUN_ALL', '--json'],
       env,
     );
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({
       key: 'cli-nightly', cron: '0 3 * * *', timezone: 'Europe/Paris', taskName: 'demo.echo', args: ['report'], kwargs: { k: 1 },
-      queue: 'cli-sched', priority: -5, maxAttempts: 3, overlap: 'SKIP', missed: 'RUN_ALL', paused: false,
+      queue: 'cli-sched', concurrencyKey: 'acct-7', priority: -5, maxAttempts: 3, overlap: 'SKIP', missed: 'RUN_ALL', paused: false,
     });
+    expect((await runCli(['schedules', 'show', 'cli-nightly'], env)).stdout).toMatch(/^concurrency key: +acct-7$/m);
     await client.pauseSchedule('cli-nightly');
     const updated = await runCli(['schedules', 'upsert', 'cli-nightly', '--cron', '0 4 * * *', '--task', 'demo.echo'], env);
     expect(updated).toMatchObject({ code: 0, stdout: 'cli-nightly paused\n' });
-    expect(await client.schedule('cli-nightly')).toMatchObject({ cron: '0 4 * * *', paused: true });
+    // The upsert replaced the whole task: without --concurrency-key, no key.
+    expect(await client.schedule('cli-nightly')).toMatchObject({ cron: '0 4 * * *', paused: true, concurrencyKey: null });
   });
 
   it('list, show, pause, resume, trigger and delete, with the exit codes of each', async () => {
