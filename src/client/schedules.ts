@@ -13,6 +13,7 @@ import {
   type UpsertScheduleInput,
 } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
+import { checkInteger, MAX_PAGE_SIZE } from './options.js';
 import type { Task } from './task-state.js';
 
 /** A schedule as the client reads it (docs/schedules.md); `lastTask` is a summary of the task it enqueued last. */
@@ -90,6 +91,8 @@ export function createScheduleMethods({ http, lifetime }: ScheduleClientParts): 
       return (await http.request(GetScheduleDocument, variables, lifetime)).schedule;
     },
     async *listSchedules(options = {}) {
+      checkInteger('pageSize', options.pageSize, 1, MAX_PAGE_SIZE);
+      checkInteger('limit', options.limit, 0, Number.POSITIVE_INFINITY);
       const pageSize = options.pageSize ?? 20;
       const signal = withLifetime(options.signal);
       let remaining = options.limit ?? Number.POSITIVE_INFINITY;

@@ -24,6 +24,13 @@ describe('the typed client\'s schedule methods', () => {
     const limited = [];
     for await (const page of client.listSchedules({ pageSize: 2, limit: 3, after: pages[0]?.endCursor ?? undefined })) limited.push(...page.schedules.map((s) => s.key));
     expect(limited).toEqual(['c-c', 'c-d', 'c-e']);
+    // pageSize 0 was one empty page, and nothing said why.
+    for (const [options, field] of [[{ pageSize: 0 }, 'pageSize'], [{ pageSize: 101 }, 'pageSize'], [{ limit: -1 }, 'limit']] as const) {
+      const error = await (async () => {
+        for await (const page of client.listSchedules(options)) void page;
+      })().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    }
   });
 
   it('schedule() gives the next occurrences and latest tasks; errors are RequestErrors with the code and field', async () => {

@@ -1,0 +1,19 @@
+import { TaskwireClientError } from './errors.js';
+
+/** The server's largest page (`tasks(first:)`, src/queue/list.ts): the client imports nothing of the server's. */
+export const MAX_PAGE_SIZE = 100;
+/** The longest delay a Node or browser timer keeps (2^31 − 1 ms); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Refuses a numeric option the server never sees as the caller wrote it (a page size becomes
+ * `first`, a timeout a timer): with BAD_USER_INPUT naming the option, before any request, rather
+ * than one empty page for `pageSize: 0` or a RangeError from a timer.
+ */
+export function checkInteger(field: string, value: number | undefined, min: number, max: number): void {
+  // Infinity passes where it is the bound: "no limit", as `limit` and `retry.attempts` mean by it.
+  if (value === undefined || value === max || (Number.isInteger(value) && value >= min && value <= max)) return;
+  const range = max === Number.POSITIVE_INFINITY ? `of ${min} or more` : `from ${min} to ${max}`;
+  throw new TaskwireClientError('BAD_USER_INPUT', `${field} must be an integer ${range}, got ${String(value)}`, { field });
+}
+
