@@ -105,10 +105,34 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
   // and the default action would kill it there. A stop asked for during the start waits for it.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Node's default for both is to end the process on the spot: every task running in it left to
+  // the rescuer (and failed as WorkerLost where it has no attempt left), the embedded PostgreSQL,
+  // the server and its subscribers gone with one task's mistake.
+  // - A rejection nobody handles (a handler's stray promise; postgres.js rejecting a socket error
+  //   to nobody when the database goes away mid-statement) changes no state of ours: logged, and
+  //   the process goes on.
+  // - An exception nobody catches (a throw in a handler's timer) may leave any state half-changed:
+  //   the process stops as on SIGTERM (running tasks get their grace, then are released to other
+  //   workers) and exits 1.
+  let crashed = false;
+  const onRejection = (reason: unknown): void => {
+    log.error({ err: reason }, 'unhandled promise rejection (a task handler or a library left a promise without a handler); the process goes on');
+  };
+  const onException = (error: Error): void => {
+    log.fatal({ err: error }, 'uncaught exception (a task handler threw outside its promise, e.g. in a timer); stopping gracefully, then exit 1');
+    crashed = true;
+    if (first === undefined) {
+      first = Date.now();
+      stop();
+    }
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
   const started = await Promise.race([startProcess(config, log, roles), forced]);
   if (started === 'forced') return EXIT.interrupted;
   const proc = started;
   await stopRequested;
   const outcome = await Promise.race([proc.stop().then(() => 'stopped' as const), forced]);
-  return outcome === 'forced' ? EXIT.interrupted : EXIT.ok;
+  if (outcome === 'forced') return EXIT.interrupted;
+  return crashed ? EXIT.failed : EXIT.ok;
 }

@@ -100,6 +100,26 @@ const misbehaving: TaskDefinition[] = [
     args: z.tuple([z.number().int().min(0).max(100_000_000)]),
     run: ([size]) => ({ text: 'x'.repeat(size) }),
   }),
+  // Leaves a rejected promise without a handler, then succeeds: the process must go on.
+  defineTask({
+    name: 'rel.stray-rejection',
+    run: async (_args, ctx) => {
+      void Promise.reject(new Error('stray rejection from a handler'));
+      await nap(50, ctx.signal);
+      return 'done';
+    },
+  }),
+  // Throws from a timer, outside the handler's promise: the process must stop gracefully.
+  defineTask({
+    name: 'rel.throw-in-timer',
+    run: async (_args, ctx) => {
+      setTimeout(() => {
+        throw new Error('uncaught in a handler timer');
+      }, 10);
+      await nap(60_000, ctx.signal);
+      return 'never';
+    },
+  }),
   // Never settles and ignores its AbortSignal: the timeout aborts it, the runner abandons it.
   defineTask({ name: 'rel.hang', timeoutMs: 300, run: () => new Promise<never>(() => undefined) }),
   // Blocks the event loop (no heartbeat can run), then stays RUNNING a little longer, so

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskStatus } from '../../src/queue/states.js';
 import { startChildWorker, type ChildWorker } from '../helpers/child-workers.js';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
-import { alive, LEASE_LOG_SQL } from '../helpers/reliability-processes.js';
+import { alive, describeProcess, killHard, LEASE_LOG_SQL, spawnCli } from '../helpers/reliability-processes.js';
 import { RELIABILITY_TABLES_SQL, RELIABILITY_TASKS, reliabilityTasks } from '../helpers/reliability-tasks.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -118,5 +118,42 @@ describe('misbehaving handlers in a worker process', () => {
 
     const stopped = await worker.stop();
     expect(stopped).toMatchObject({ code: 0, finished: CASES.length });
+  });
+
+  // Node's default ends a process on either, with every task it runs left to the rescuer: one
+  // handler's mistake took the server, the worker and the embedded PostgreSQL down with it.
+  it('a stray rejection in a handler is logged and the worker goes on; an uncaught throw stops it gracefully (exit 1), its tasks released', { timeout: 90_000 }, async () => {
+    const cli = spawnCli('worker', {
+      DATABASE_URL: app.database.url,
+      TASK_MODULES: RELIABILITY_TASKS,
+      WORKER_CONCURRENCY: '4',
+      WORKER_POLL_INTERVAL_MS: '50',
+      SHUTDOWN_GRACE_MS: '500',
+    });
+    try {
+      await cli.waitForLog((l) => l.msg === 'worker started');
+      const [stray] = await app.deps.queue.enqueueMany([{ name: 'rel.stray-rejection' }]);
+      await waitFor(async () => (await app.deps.queue.getTask(stray!.id))?.status === 'SUCCEEDED', { timeoutMs: 20_000, message: 'the task with a stray rejection to succeed' });
+      const logged = await cli.waitForLog((l) => l.msg.startsWith('unhandled promise rejection'));
+      expect((logged.err as { message?: string } | undefined)?.message).toBe('stray rejection from a handler');
+      expect(alive(cli), describeProcess(cli)).toBe(true);
+
+      // An innocent task running beside the one that throws from its timer.
+      const [innocent] = await app.deps.queue.enqueueMany([{ name: 'rel.run', args: [60_000], maxAttempts: 1 }]);
+      await waitFor(async () => (await app.deps.queue.getTask(innocent!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the innocent task to run' });
+      const [thrower] = await app.deps.queue.enqueueMany([{ name: 'rel.throw-in-timer' }]);
+      const code = await new Promise<number | null>((resolve) => cli.child.once('exit', (c) => resolve(c)));
+      expect(code, describeProcess(cli)).toBe(1);
+      expect(cli.logs.some((l) => l.msg.startsWith('uncaught exception') && (l.err as { message?: string } | undefined)?.message === 'uncaught in a handler timer')).toBe(true);
+      expect(cli.logs.some((l) => l.msg === 'worker stopped')).toBe(true);
+      // Both were handed back, not left RUNNING for the rescuer: waiting again, no attempt counted.
+      for (const id of [innocent!.id, thrower!.id]) {
+        const task = await app.deps.queue.getTask(id);
+        expect(task, id).toMatchObject({ status: 'PENDING', attempts: 0 });
+      }
+    } finally {
+      await killHard(cli);
+      await app.sql`DELETE FROM tasks WHERE name IN ('rel.run', 'rel.throw-in-timer')`;
+    }
   });
 });
