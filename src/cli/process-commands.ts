@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { migrateDatabase } from '../db/migrate.js';
+import { migrateDatabase, type MigrationReport } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
@@ -40,19 +40,27 @@ async function runCommand(command: ProcessCommand, args: string[], config: Confi
         throw new UsageError('worker', '--concurrency must be a positive integer');
       }
       const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
+      // An empty --queues (an unset variable in `--queues $QUEUES`) must not mean "every queue".
+      if (queues !== undefined && queues.length === 0) {
+        throw new UsageError('worker', `--queues must name at least one queue (omit it to claim from every queue), got "${values.queues}"`);
+      }
       return runProcess(log, config, { server: false, worker: true, maintenance: true, concurrency, queues });
     }
     case 'migrate': {
       noArguments(command, args);
       const db = await resolveDatabase(config, log);
+      let report: MigrationReport;
       try {
-        await migrateDatabase(config.databaseListenUrl ?? db.url).catch((error: unknown) => {
+        report = await migrateDatabase(config.databaseListenUrl ?? db.url).catch((error: unknown) => {
           throw databaseFailure(error, config) ?? error;
         });
       } finally {
         await db.stop();
       }
-      process.stdout.write('migrations applied\n');
+      // A release step's log tells "applied 2" from "nothing to do".
+      process.stdout.write(
+        report.applied === 0 ? `migrations: none pending (${report.known} applied)\n` : `migrations: applied ${report.applied} (${report.known} in all)\n`,
+      );
       return EXIT.ok;
     }
     case 'doctor': {

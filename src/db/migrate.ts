@@ -38,7 +38,7 @@ export interface MigrateOptions {
  * in transaction mode): through the pooler the lock and its unlock could run in different
  * server sessions, leaving the lock held for good in the first.
  */
-export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<void> {
+export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<MigrationReport> {
   requireDatabaseUrl(url, 'migrateDatabase');
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
   // One connection: the session lock and every statement share it. plan_cache_mode changes
@@ -52,7 +52,8 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
     });
     while (!(await sql`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS ok`)[0]?.ok) await delay(LOCK_RETRY_MS);
     try {
-      await applyPending(sql, migrations);
+      const applied = await applyPending(sql, migrations);
+      return { applied, known: migrations.length };
     } finally {
       await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }
@@ -89,7 +90,14 @@ function throughPooler(error: unknown): ConfigError | undefined {
   );
 }
 
-async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Promise<void> {
+/** What a migrateDatabase call did: `applied` this time (0: the database was up to date), of `known`. */
+export interface MigrationReport {
+  applied: number;
+  known: number;
+}
+
+/** Applies the migrations newer than the last one recorded; returns how many. */
+async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Promise<number> {
   await sql`CREATE SCHEMA IF NOT EXISTS drizzle`;
   await sql`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
   const [last] = await sql`SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
@@ -115,6 +123,7 @@ async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Pro
     });
     i = end;
   }
+  return pending.length;
 }
 
 async function record(sql: postgres.Sql | postgres.TransactionSql, m: MigrationMeta): Promise<void> {

@@ -69,6 +69,16 @@ const MAX_NAME = 200;
 const MAX_QUEUE = 100;
 /** Payload prefixes of the jobs channel's control messages (src/worker/runner.ts onJobsNotification). */
 const RESERVED_QUEUE_PREFIXES = ['cancel:', QUEUE_CONTROL_PREFIX] as const;
+
+/**
+ * Why `queue` cannot be a queue's name, or undefined: the jobs channel carries a queue name to wake
+ * its workers, or a control message, and a queue named like one (`cancel:<task id>`,
+ * `queue-control:paused:<queue>`) would cancel or pause on every worker.
+ */
+export function reservedQueueName(queue: string): string | undefined {
+  if (!RESERVED_QUEUE_PREFIXES.some((reserved) => queue.startsWith(reserved))) return undefined;
+  return `must not start with ${RESERVED_QUEUE_PREFIXES.map((r) => `"${r}"`).join(' or ')} (reserved for worker notifications), got "${queue}"`;
+}
 const MAX_KEY = 255;
 const MAX_ATTEMPTS = 1000;
 /** Longest tenant name, in characters. */
@@ -115,13 +125,8 @@ export function prepareTask(
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
     throw new BadUserInputError(`${prefix}queue must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: `${prefix}queue` });
   }
-  // The jobs channel carries a queue name to wake its workers, or a control message: a queue named
-  // like one (`cancel:<task id>`, `queue-control:paused:<queue>`) would cancel or pause on every worker.
-  if (RESERVED_QUEUE_PREFIXES.some((reserved) => queue.startsWith(reserved))) {
-    throw new BadUserInputError(`${prefix}queue must not start with ${RESERVED_QUEUE_PREFIXES.map((r) => `"${r}"`).join(' or ')} (reserved for worker notifications), got "${queue}"`, {
-      field: `${prefix}queue`,
-    });
-  }
+  const reserved = reservedQueueName(queue);
+  if (reserved) throw new BadUserInputError(`${prefix}queue ${reserved}`, { field: `${prefix}queue` });
   requireStorable(queue, `${prefix}queue`);
   const priority = input.priority ?? spec.priority ?? 0;
   requireInt(priority, -100, 100, `${prefix}priority`);

@@ -139,3 +139,21 @@ describe('a DATABASE_URL that cannot be reached at start', () => {
     }
   });
 });
+
+// `--queues $QUEUES` with QUEUES unset or misspelled made a dedicated worker claim from every queue.
+describe('taskwire worker --queues naming no queue', () => {
+  it.each(['', ',', ' , '])('refuses --queues %j with exit 2, before it touches the database', async (value) => {
+    const result = await runCli(['worker', '--queues', value], { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--queues must name at least one queue');
+  });
+});
+
+// `taskwire migrate` is a release step: its line tells "applied N" from "nothing to do".
+describe('taskwire migrate on a database already up to date', () => {
+  it('says none is pending and exits 0', async () => {
+    const result = await runCli(['migrate'], { DATABASE_URL: database.url, DATABASE_LISTEN_URL: '', LOG_LEVEL: 'warn' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^migrations: none pending \(\d+ applied\)\n$/);
+  });
+});

@@ -25,10 +25,13 @@ afterAll(async () => {
 
 describe('migrateDatabase', () => {
   it('is safe to run twice in parallel on a fresh database, and idempotent afterwards', async () => {
-    await Promise.all([migrateDatabase(url), migrateDatabase(url), migrateDatabase(url)]);
-    await migrateDatabase(url);
+    const parallel = await Promise.all([migrateDatabase(url), migrateDatabase(url), migrateDatabase(url)]);
+    const again = await migrateDatabase(url);
 
     const journal = JSON.parse(await readFile(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+    // Each reports what it did: one applied them all, the others (after its lock) and the rerun none.
+    expect(parallel.map((r) => r.applied).sort((a, b) => b - a)).toEqual([journal.entries.length, 0, 0]);
+    expect(again).toEqual({ applied: 0, known: journal.entries.length });
     const sql = postgres(url, { max: 1, onnotice: () => undefined });
     try {
       const [applied] = await sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;

@@ -77,6 +77,9 @@ describe('queueControl settings', () => {
     await expect(qc.setLimits('q', { concurrency: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'limits.concurrency' });
     await expect(qc.setLimits('q', { rateLimit: { max: 5, perMs: 0 } })).rejects.toMatchObject({ field: 'limits.rateLimit.perMs' });
     await expect(qc.pause('')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    // Names enqueue refuses (the jobs channel's control prefixes): a row for them would be listed for good.
+    await expect(qc.pause('cancel:x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    await expect(qc.setLimits('queue-control:paused:default', { concurrency: 1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
   });
 
   it('clears a rate limit only whole: perMs or max alone cannot be null, and the message says how to clear it', async () => {

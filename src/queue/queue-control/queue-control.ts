@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/client.js';
 import { BadUserInputError } from '../../errors.js';
+import { reservedQueueName } from '../enqueue.js';
 import { isStorableText } from '../json.js';
 import { queueStats, type QueueStats } from '../stats.js';
 import { TASK_STATUSES, type TaskStatus } from '../states.js';
@@ -51,6 +52,9 @@ function checkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_QUEUE || !isStorableText(name)) {
     throw new BadUserInputError(`name must be a queue name: 1 to ${MAX_QUEUE} characters of text`, { field: 'name' });
   }
+  // No task can be in such a queue (enqueue refuses the name): its row would only be listed, for good.
+  const reserved = reservedQueueName(name);
+  if (reserved) throw new BadUserInputError(`name ${reserved}`, { field: 'name' });
 }
 
 function toChange(limits: QueueLimitsInput): SettingsChange {
