@@ -33,5 +33,5 @@ export { defineTask, type TaskContext, type TaskDefinition } from './worker/defi
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
 export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
-export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkTooLargeError } from './worker/output-writer.js';
+export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkReservedError, OutputChunkTooLargeError } from './worker/output-writer.js';
 export { createClient, ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, type ClientOptions, type TaskwireClient } from './client/index.js';

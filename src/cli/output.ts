@@ -185,8 +185,13 @@ export function createProgressView(io: Io): ProgressView {
  * One event of a task's log on one line: version, type, the status after it, attempt, worker,
  * then the progress or the error it carries. Columns padded so that a timeline reads down.
  */
+/** The version column: `v` and up to 7 digits. */
+const VERSION_WIDTH = 8;
+
 export function eventLine(e: TaskEvent): string {
-  const parts = [`v${e.version}`.padEnd(4), e.type.padEnd(16), e.status.padEnd(9)];
+  // Wide enough for any version a task reaches (10 MiB of one-character chunks is ~3.5 million
+  // events): lines printed as they come cannot be re-aligned when a wider version turns up.
+  const parts = [`v${e.version}`.padEnd(VERSION_WIDTH), e.type.padEnd(16), e.status.padEnd(9)];
   if (e.attempt > 0) parts.push(`attempt ${e.attempt}`);
   if (e.workerId) parts.push(`worker ${e.workerId}`);
   if (e.progress) parts.push(`progress ${progressText(e.progress)}`);
@@ -229,9 +234,12 @@ export function createEventView(io: Io): EventView {
   };
 }
 
+/** One OUTPUT event and the run that wrote it (the count of STARTED events up to it). */
+export type RunChunk = Pick<TaskEvent, 'output' | 'attempt'> & { run: number };
+
 /** Prints a task's output chunks (`taskwire logs`). */
 export interface OutputPrinter {
-  chunk(event: Pick<TaskEvent, 'output' | 'attempt'>): void;
+  chunk(event: RunChunk): void;
   /** Ends the last line if the output did not. */
   done(): void;
 }
@@ -239,11 +247,14 @@ export interface OutputPrinter {
 /**
  * Output on stdout: a string chunk as is (tokens join up; a handler writes its own newlines), any
  * other JSON value (an object such as demo.output's `{i, text}`, a number …) as one JSON line, so
- * nothing is lost and `jq` reads it. When the attempt changes, a `--- attempt N ---` line on stderr.
+ * nothing is lost and `jq` reads it. Where another run's output starts, a line on stderr:
+ * `--- attempt N ---` for a new attempt, `--- attempt N (run again) ---` for a run that kept the
+ * attempt of one released or snoozed (its output starts over under the same number).
  */
 export function createOutputPrinter(io: Io): OutputPrinter {
   let atLineStart = true;
   let attempt: number | undefined;
+  let run: number | undefined;
   const write = (text: string): void => {
     if (text.length === 0) return;
     io.out(text);
@@ -253,12 +264,13 @@ export function createOutputPrinter(io: Io): OutputPrinter {
     if (!atLineStart) write('\n');
   };
   return {
-    chunk({ output, attempt: of }) {
-      if (attempt !== undefined && of !== attempt) {
+    chunk({ output, attempt: of, run: by }) {
+      if (attempt !== undefined && (of !== attempt || by !== run)) {
         endLine();
-        io.err(`--- attempt ${of} ---\n`);
+        io.err(of === attempt ? `--- attempt ${of} (run again) ---\n` : `--- attempt ${of} ---\n`);
       }
       attempt = of;
+      run = by;
       if (typeof output === 'string') {
         write(output);
         return;

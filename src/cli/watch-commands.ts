@@ -94,10 +94,18 @@ export async function logs(args: string[], ctx: Context): Promise<number> {
     const follow = values.follow === true && !current.isFinished;
     const printer = values.json ? undefined : createOutputPrinter(ctx.io);
     const signal = followSignal(ctx, timeoutMs);
+    // STARTED events number the runs: a released or snoozed run gives its attempt back, so the
+    // attempt alone does not show where the output starts over. Read from the first event, the
+    // count is the task's own.
+    let run = 0;
     try {
       await consume(
-        client.events(id, { types: ['OUTPUT'], follow, signal }),
-        (event) => (printer ? printer.chunk(event) : ctx.io.out(json(event))),
+        client.events(id, { types: ['STARTED', 'OUTPUT'], follow, signal }),
+        (event) => {
+          if (event.type === 'STARTED') run++;
+          else if (printer) printer.chunk({ ...event, run });
+          else ctx.io.out(json({ ...event, run }));
+        },
         { id, ctx, signal, timeoutMs },
       );
     } finally {

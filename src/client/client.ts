@@ -14,7 +14,7 @@ import {
 import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { checkInteger, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
-import { followTaskEvents, readTaskEvents, watchTask } from './task-events.js';
+import { followTaskEvents, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
 import type { Task, TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
@@ -134,6 +134,12 @@ export interface OutputChunk {
   version: number;
   /** The attempt that wrote it (output of every attempt is kept). */
   attempt: number;
+  /**
+   * The run that wrote it: 1 for the task's first STARTED, then one more for each later one. A
+   * new run's output starts where this changes, also when `attempt` does not (a run released by
+   * a worker's graceful shutdown, or snoozed, gives its attempt back and the next run keeps it).
+   */
+  run: number;
   /** When it was stored (ISO-8601). */
   at: string;
 }
@@ -240,8 +246,12 @@ export function createClient(options: ClientOptions): TaskwireClient {
   }
 
   async function* output(id: string, outputOptions: OutputOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
-    for await (const event of events(id, { ...outputOptions, types: ['OUTPUT'] })) {
-      yield { data: event.output, version: event.version, attempt: event.attempt, at: event.at };
+    // STARTED too: the attempt number alone does not change where a given-back attempt runs again.
+    const after = outputOptions.afterVersion ?? 0;
+    let run = after > 0 ? await runsUpTo(http, id, after, withLifetime(outputOptions.signal)) : 0;
+    for await (const event of events(id, { ...outputOptions, types: ['STARTED', 'OUTPUT'] })) {
+      if (event.type === 'STARTED') run++;
+      else yield { data: event.output, version: event.version, attempt: event.attempt, at: event.at, run };
     }
   }
 

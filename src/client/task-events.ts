@@ -116,6 +116,21 @@ export async function* readTaskEvents(http: HttpTransport, id: string, range: Ev
   }
 }
 
+/**
+ * How many runs of the task began at or before `version`: its STARTED events there. A run that
+ * gave its attempt back (RELEASED, SNOOZED) keeps the attempt number into the next run, so only
+ * these events tell where a run's output starts; `output()` resumed after a version counts from
+ * them to number its runs as a read from the start would.
+ */
+export async function runsUpTo(http: HttpTransport, id: string, version: number, signal: AbortSignal): Promise<number> {
+  let runs = 0;
+  for await (const event of readTaskEvents(http, id, { types: ['STARTED'] }, signal)) {
+    if (event.version > version) break;
+    runs++;
+  }
+  return runs;
+}
+
 /** The task over HTTP, retried with backoff while the server cannot be reached (a watch outlives restarts). */
 async function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
   for (let failures = 0; ; failures++) {

@@ -33,14 +33,6 @@ function outputLine(event) {
   return el('div', { class: 'line chunk', data }, outputText(event.output));
 }
 
-/** Labels the first line of each attempt's run ("attempt 2"), from the line before it. */
-function markAttempt(line) {
-  if (!line) return;
-  const prev = /** @type {HTMLElement | null} */ (line.previousElementSibling);
-  const attempt = line.dataset.attempt;
-  line.classList.toggle('new-attempt', prev ? prev.dataset.attempt !== attempt : attempt !== '1');
-}
-
 /**
  * Builds the view. `loadEarlier()` is called by its "Load earlier" button. Returns `node` and
  * `update(log, {added, dropped})` after live events, `prepend(log, events)` after earlier ones,
@@ -71,6 +63,28 @@ export function createTimelineView({ loadEarlier }) {
     timeline,
   );
 
+  // Versions of the STARTED events seen. Each begins a run, and a run's first line gets the rule:
+  // the attempt number alone misses a run that kept the attempt of one released or snoozed.
+  const starts = new Set();
+  const noteStarts = (events) => {
+    for (const e of events) if (e.type === 'STARTED') starts.add(e.version);
+  };
+  const startsBetween = (from, to) => {
+    let n = 0;
+    for (const v of starts) if (v > from && v < to) n++;
+    return n;
+  };
+  /** Labels the first line of each run ("attempt 2"): a STARTED event lies between it and the line before it. */
+  const markRun = (line) => {
+    if (!line) return;
+    const prev = /** @type {HTMLElement | null} */ (line.previousElementSibling);
+    const version = versionOf(line);
+    // The box's first line: a later run's when another run is known to have started before it,
+    // or (its STARTED out of the window) when its attempt is not the first.
+    const fresh = prev ? startsBetween(versionOf(prev), version) > 0 : startsBetween(0, version) > 1 || line.dataset.attempt !== '1';
+    line.classList.toggle('new-attempt', fresh);
+  };
+
   const refresh = (log) => {
     earlier.hidden = log.after <= 0;
     earlierText.textContent = `${log.after.toLocaleString()} earlier ${log.after === 1 ? 'event' : 'events'} not shown`;
@@ -84,11 +98,12 @@ export function createTimelineView({ loadEarlier }) {
       const followOutput = atBottom(output);
       const followTimeline = atBottom(timeline);
       rows.append(...added.flatMap(eventRows));
+      noteStarts(added);
       for (const event of added) {
         if (event.type !== 'OUTPUT') continue;
         const line = outputLine(event);
         output.append(line);
-        markAttempt(line);
+        markRun(line);
       }
       // Events that left the window (timeline.js appendEvents): the oldest lines go.
       while (rows.firstElementChild && versionOf(rows.firstElementChild) <= log.after) rows.firstElementChild.remove();
@@ -97,7 +112,7 @@ export function createTimelineView({ loadEarlier }) {
         output.firstElementChild.remove();
         trimmed = true;
       }
-      if (trimmed) markAttempt(/** @type {HTMLElement | null} */ (output.firstElementChild));
+      if (trimmed) markRun(/** @type {HTMLElement | null} */ (output.firstElementChild));
       if (followOutput) output.scrollTop = output.scrollHeight;
       if (followTimeline) timeline.scrollTop = timeline.scrollHeight;
       refresh(log);
@@ -109,9 +124,10 @@ export function createTimelineView({ loadEarlier }) {
       const timelineFromBottom = timeline.scrollHeight - timeline.scrollTop;
       const junction = /** @type {HTMLElement | null} */ (output.firstElementChild);
       rows.prepend(...events.flatMap(eventRows));
+      noteStarts(events);
       const lines = events.filter((e) => e.type === 'OUTPUT').map(outputLine);
       output.prepend(...lines);
-      for (const line of [...lines, junction]) markAttempt(line);
+      for (const line of [...lines, junction]) markRun(line);
       output.scrollTop = output.scrollHeight - outputFromBottom;
       timeline.scrollTop = timeline.scrollHeight - timelineFromBottom;
       refresh(log);

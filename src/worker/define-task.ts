@@ -32,6 +32,8 @@ export interface TaskContext<K = JsonObject> {
    * A task's output is capped (MAX_OUTPUT_BYTES, over all attempts): the chunk that would go
    * over becomes one `{"truncated": true}` marker, and later chunks are dropped.
    * @throws OutputChunkTooLargeError (at the call) when the chunk is over 64 KiB of JSON
+   * @throws OutputChunkReservedError (at the call) when the chunk is exactly `{"truncated": true}`,
+   *   the cap's marker (so that the marker in a log is always the cap's)
    * @throws JsonEncodeError (at the call) when the chunk is not JSON (a BigInt, a cycle, NaN …)
    */
   output(chunk: unknown): Promise<void>;

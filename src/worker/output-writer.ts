@@ -4,7 +4,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { encodeJson } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
-import { appendOutput, type OutputAppend } from '../queue/sql/append-output.js';
+import { appendOutput, TRUNCATED_MARKER, type OutputAppend } from '../queue/sql/append-output.js';
 import type { Task } from '../queue/task.js';
 
 /**
@@ -33,6 +33,20 @@ export class OutputChunkTooLargeError extends Error {
   }
 }
 
+/**
+ * Thrown by `ctx.output(chunk)` for a chunk equal to the truncation marker `{"truncated": true}`:
+ * readers take that chunk to mean the task reached MAX_OUTPUT_BYTES and nothing follows, so a
+ * handler writing it would fake the end of its own output. Nothing of it is stored.
+ */
+export class OutputChunkReservedError extends Error {
+  override name = 'OutputChunkReservedError';
+  readonly code = 'OUTPUT_CHUNK_RESERVED';
+
+  constructor() {
+    super(`An output chunk may not be ${TRUNCATED_MARKER}: that chunk marks an output cut at MAX_OUTPUT_BYTES; write another value (e.g. with a second key)`);
+  }
+}
+
 export interface OutputWriterOptions {
   sql: Sql;
   workerId: string;
@@ -52,6 +66,7 @@ export interface AttemptOutput {
    * the attempt is over, or the task's output reached its cap). A handler may await it or not.
    * @throws JsonEncodeError (synchronously) when the chunk is not JSON
    * @throws OutputChunkTooLargeError (synchronously) when it is over MAX_OUTPUT_CHUNK_BYTES
+   * @throws OutputChunkReservedError (synchronously) when it is the truncation marker
    */
   write(chunk: unknown): Promise<void>;
   /** The attempt is over: later chunks are dropped. Resolves once every chunk written before is settled. Never rejects. */
@@ -144,6 +159,8 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
         const json = encodeJson(chunk, 'output');
         const size = Buffer.byteLength(json);
         if (size > MAX_OUTPUT_CHUNK_BYTES) throw new OutputChunkTooLargeError(size, MAX_OUTPUT_CHUNK_BYTES);
+        // encodeJson writes {truncated: true} (one key) as exactly this text, however it was built.
+        if (json === TRUNCATED_MARKER) throw new OutputChunkReservedError();
         if (state.ended) return Promise.resolve();
         if (bytes + size > o.maxOutputBytes) {
           state.ended = true;

@@ -124,7 +124,7 @@ describe('taskwire status', () => {
     watch.child.kill('SIGINT');
     const result = await watch.done;
     expect(result.code).toBe(130);
-    expect(result.stderr).toBe('v1    ENQUEUED          PENDING\n');
+    expect(result.stderr).toBe('v1        ENQUEUED          PENDING\n');
   });
 
   it('--watch --json prints every event of a 1 ms task as a JSON line, claimed ahead or not', async () => {

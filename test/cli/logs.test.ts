@@ -42,8 +42,23 @@ const talk = defineTask({
   },
 });
 
+/** Keys whose task already ran once: its second run is not snoozed. */
+const snoozedOnce = new Set<string>();
+/** test.rerun(key): writes {i: 1}, {i: 2}, snoozes on its first run (the attempt given back), then writes {i: 1} again. */
+const rerun = defineTask({
+  name: 'test.rerun',
+  args: z.tuple([z.string()]),
+  run: async ([key], ctx) => {
+    await ctx.output({ i: 1 });
+    if (snoozedOnce.has(key)) return 'done';
+    snoozedOnce.add(key);
+    await ctx.output({ i: 2 });
+    ctx.snooze(0);
+  },
+});
+
 beforeAll(async () => {
-  server = await startTestServer({ tasks: [talk], runner: { queues: ['default'] } });
+  server = await startTestServer({ tasks: [talk, rerun], runner: { queues: ['default'] } });
   client = createClient({ url: server.url });
   env = { TASKWIRE_URL: server.url };
 });
@@ -97,6 +112,24 @@ describe('taskwire logs', () => {
       ['OUTPUT', 2, { n: 2 }],
     ]);
     expect(events.every((e, i) => i === 0 || e.version > events[i - 1]!.version)).toBe(true);
+  });
+
+  it('marks where a snoozed task\'s output starts over under the same attempt, live and read back; --json gives each chunk its run', async () => {
+    const task = await client.enqueue('test.rerun', ['logs-rerun'], { queue: 'logs-rerun' });
+    const follow = startCli(['logs', task.id, '--follow'], env);
+    await waitFor(() => server.app.logStats.subscriptions === 1 || follow.child.exitCode !== null, { timeoutMs: 30_000, message: 'logs --follow to subscribe' });
+    await server.startRunner({ queues: ['logs-rerun'] });
+    const result = await follow.done;
+    expect(result).toMatchObject({ code: 0, stdout: '{"i":1}\n{"i":2}\n{"i":1}\n', stderr: '--- attempt 1 (run again) ---\n' });
+    expect(await runCli(['logs', task.id], env)).toMatchObject({ code: 0, stdout: result.stdout, stderr: result.stderr });
+
+    const json = await runCli(['logs', task.id, '--json'], env);
+    const events = lines(json.stdout).map((l) => JSON.parse(l) as TaskEvent & { run: number });
+    expect(events.map((e) => [e.type, e.attempt, e.run, e.output])).toEqual([
+      ['OUTPUT', 1, 1, { i: 1 }],
+      ['OUTPUT', 1, 1, { i: 2 }],
+      ['OUTPUT', 1, 2, { i: 1 }],
+    ]);
   });
 
   it('exits 1 with the errors when the task failed, 1 for an unknown id, 2 for misuse, 3 when the server is unreachable', async () => {

@@ -65,10 +65,15 @@ const progressEvent = (version: number, current: number): TaskEvent =>
 
 describe('eventLine', () => {
   it('gives version, type, status, attempt and worker in columns, then the progress or the error', () => {
-    expect(eventLine(event(1, 'ENQUEUED', 'PENDING', { attempt: 0, workerId: null }))).toBe('v1    ENQUEUED          PENDING');
-    expect(eventLine(progressEvent(12, 2))).toBe('v12   PROGRESS          RUNNING    attempt 1  worker w-1  progress 2/4 (50%) step 2 of 4');
+    expect(eventLine(event(1, 'ENQUEUED', 'PENDING', { attempt: 0, workerId: null }))).toBe('v1        ENQUEUED          PENDING');
+    expect(eventLine(progressEvent(12, 2))).toBe('v12       PROGRESS          RUNNING    attempt 1  worker w-1  progress 2/4 (50%) step 2 of 4');
     const error = { exceptionType: 'Boom', message: 'no', traceback: null, attempt: 1, at: '2025-01-01T00:00:02.000Z', workerId: 'w-1' };
-    expect(eventLine(event(3, 'RETRY_SCHEDULED', 'RETRYING', { error }))).toBe('v3    RETRY_SCHEDULED   RETRYING   attempt 1  worker w-1  Boom: no');
+    expect(eventLine(event(3, 'RETRY_SCHEDULED', 'RETRYING', { error }))).toBe('v3        RETRY_SCHEDULED   RETRYING   attempt 1  worker w-1  Boom: no');
+  });
+
+  it('keeps the columns in line past v999 (a long-running task\'s versions): the type starts at the same place', () => {
+    const starts = [1, 999, 1000, 123_456, 9_999_999].map((v) => eventLine(event(v, 'PROGRESS', 'RUNNING')).indexOf('PROGRESS'));
+    expect(new Set(starts).size).toBe(1);
   });
 });
 
@@ -91,7 +96,7 @@ describe('createEventView', () => {
     expect(io.errText()).toBe(
       `\r\x1b[2KRUNNING attempt 1 [########----------------------] 1/4 (25%) step 1 of 4` +
         `\r\x1b[2KRUNNING attempt 1 [###############---------------] 2/4 (50%) step 2 of 4` +
-        `\r\x1b[2Kv5    SUCCEEDED         SUCCEEDED  attempt 1  worker w-1\n`,
+        `\r\x1b[2Kv5        SUCCEEDED         SUCCEEDED  attempt 1  worker w-1\n`,
     );
   });
 });
@@ -100,10 +105,19 @@ describe('createOutputPrinter', () => {
   it('writes strings as they are, other values as JSON lines, marks a new attempt, and ends the last line', () => {
     const io = fakeIo(false);
     const printer = createOutputPrinter(io);
-    for (const [output, attempt] of [['tok', 1], ['en', 1], [{ i: 1, text: 'x' }, 1], [42, 1], ['line\n', 2], ['partial', 2]] as const) printer.chunk({ output, attempt });
+    for (const [output, attempt] of [['tok', 1], ['en', 1], [{ i: 1, text: 'x' }, 1], [42, 1], ['line\n', 2], ['partial', 2]] as const) printer.chunk({ output, attempt, run: attempt });
     printer.done();
     expect(io.outText()).toBe('token\n{"i":1,"text":"x"}\n42\nline\npartial\n');
     expect(io.errText()).toBe('--- attempt 2 ---\n');
+  });
+
+  it('marks a run that kept its attempt (released or snoozed): the output starts over under the same number', () => {
+    const io = fakeIo(false);
+    const printer = createOutputPrinter(io);
+    for (const [output, attempt, run] of [[{ i: 347 }, 1, 1], [{ i: 1 }, 1, 2], ['x', 1, 2], ['y', 2, 3]] as const) printer.chunk({ output, attempt, run });
+    printer.done();
+    expect(io.outText()).toBe('{"i":347}\n{"i":1}\nx\ny\n');
+    expect(io.errText()).toBe('--- attempt 1 (run again) ---\n--- attempt 2 ---\n');
   });
 });
 

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineTask } from '../../src/worker/define-task.js';
 import { createClient, type OutputChunk, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -7,11 +9,29 @@ let server: TestServer;
 let client: TaskwireClient;
 let gates: Gates;
 
+/** Keys whose task already ran once: its second run is not snoozed. */
+const snoozedOnce = new Set<string>();
+/**
+ * test.rerun(key): writes {i: 1}, {i: 2} and snoozes at once on its first run (the attempt given
+ * back: the next run keeps its number), then writes {i: 1} again and returns.
+ */
+const rerun = defineTask({
+  name: 'test.rerun',
+  args: z.tuple([z.string()]),
+  run: async ([key], ctx) => {
+    await ctx.output({ i: 1 });
+    if (snoozedOnce.has(key)) return 'done';
+    snoozedOnce.add(key);
+    await ctx.output({ i: 2 });
+    ctx.snooze(0);
+  },
+});
+
 beforeAll(async () => {
   gates = createGates();
   // Claiming ahead is on (the runner's default 10 ms): the RUNNING of a 1 ms task lasts less than
   // a read, the state a conflated stream skips.
-  server = await startTestServer({ tasks: gates.tasks, runner: {} });
+  server = await startTestServer({ tasks: [...gates.tasks, rerun], runner: {} });
   client = createClient({ url: server.url, retry: { baseMs: 20, maxMs: 200 } });
 });
 
@@ -129,6 +149,25 @@ describe('output', () => {
     expect(await collect(client.output(task.id, { follow: false }))).toEqual(live);
     // Resumed after the 100th chunk: the other 100.
     expect(texts(await collect(client.output(task.id, { afterVersion: live[99]!.version })))).toEqual(expected.slice(100));
+  });
+
+  it('numbers the runs: a snoozed run keeps its attempt, and the chunks of the run after it come under the next run', async () => {
+    const task = await client.enqueue('test.rerun', ['client-rerun']);
+    const live = await collect(client.output(task.id));
+    expect(live.map((c) => [c.data, c.attempt, c.run])).toEqual([
+      [{ i: 1 }, 1, 1],
+      [{ i: 2 }, 1, 1],
+      [{ i: 1 }, 1, 2],
+    ]);
+    const events = await collect(client.events(task.id));
+    expect(events.map((e) => e.type)).toContain('SNOOZED');
+    // An empty list of types is every type, as on the server.
+    expect(await collect(client.events(task.id, { types: [] }))).toEqual(events);
+    expect(await collect(client.events(task.id, { types: [], follow: false }))).toEqual(events);
+    expect(await collect(client.output(task.id, { follow: false }))).toEqual(live);
+    // Resumed after the first run's last chunk: the run is still counted from the task's first event.
+    expect(await collect(client.output(task.id, { afterVersion: live[1]!.version }))).toEqual(live.slice(2));
+    expect(await collect(client.output(task.id, { afterVersion: live[1]!.version, follow: false }))).toEqual(live.slice(2));
   });
 
   it('a watch of a task with output skips the OUTPUT versions and still ends with its final state', async () => {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTask } from '../../src/worker/define-task.js';
 import { waitForStatus } from '../helpers/factories.js';
 import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -103,6 +105,24 @@ async function apiEvents(id: string): Promise<ApiEvent[]> {
   }
 }
 
+/** Keys whose task already ran once: its second run is not snoozed. */
+const snoozedOnce = new Set<string>();
+/** test.rerun(key): writes {text: 'first 1'}, {text: 'first 2'}, snoozes on its first run (the attempt given back), then writes {text: 'again'}. */
+const rerun = defineTask({
+  name: 'test.rerun',
+  args: z.tuple([z.string()]),
+  run: async ([key], ctx) => {
+    if (snoozedOnce.has(key)) {
+      await ctx.output({ text: 'again' });
+      return 'done';
+    }
+    snoozedOnce.add(key);
+    await ctx.output({ text: 'first 1' });
+    await ctx.output({ text: 'first 2' });
+    ctx.snooze(0);
+  },
+});
+
 /** The worker: started by the first test once its task is on screen, or by whichever test runs first. */
 async function work(): Promise<Runner> {
   runner ??= await server.startRunner({ concurrency: 4, maxOutputBytes: MAX_OUTPUT_BYTES });
@@ -155,7 +175,7 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
   beforeAll(async () => {
     requireChromium();
     // No runner yet: the first test opens a task before it runs, to watch it grow.
-    server = await startTestServer({ tasks: gates.tasks, runner: false });
+    server = await startTestServer({ tasks: [...gates.tasks, rerun], runner: false });
     const port = Number(new URL(server.url).port);
     proxy = await startProxy(port);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
@@ -232,6 +252,21 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
     expect(await body(id).locator('table.events tr.note-row[data-type="FAILED"] .error-note').textContent()).toBe('DemoFailure: twice');
     expect(await outputLines(id)).toEqual([]);
     expect(await body(id).locator('.earlier').isHidden()).toBe(true);
+  });
+
+  it('draws the rule where a snoozed task runs again under the same attempt number', async () => {
+    await work();
+    const id = await enqueue({ name: 'test.rerun', args: ['dashboard-rerun'] });
+    await waitForStatus(server.deps, id, 'SUCCEEDED');
+    await open(id);
+    await body(id).locator('.log-state.ended').waitFor();
+    expect((await shownEvents(id)).map((e) => [e.type, e.attempt])).toContainEqual(['SNOOZED', 1]);
+    const lines = await body(id).locator('.output .line').evaluateAll((nodes) => nodes.map((n) => [n.textContent, (n as HTMLElement).dataset.attempt, n.classList.contains('new-attempt')]));
+    expect(lines).toEqual([
+      ['first 1', '1', false],
+      ['first 2', '1', false],
+      ['again', '1', true],
+    ]);
   });
 
   it('resumes after the connection drops from the last version received: no gap, no repeat', async () => {

@@ -52,6 +52,23 @@ const outputTasks = [
       return { code: null };
     },
   }),
+  // Tries the truncation marker itself, built key by key, and a chunk that only looks like it; reports the refusal's code.
+  defineTask({
+    name: 'test.output-forged-marker',
+    run: async (_args, ctx) => {
+      const forged: Record<string, unknown> = {};
+      forged['truncated'] = true;
+      let code: string | undefined;
+      try {
+        await ctx.output(forged);
+      } catch (error) {
+        code = (error as { code?: string }).code;
+      }
+      await ctx.output({ truncated: true, reason: 'mine' });
+      await ctx.output({ truncated: 'true' });
+      return { code };
+    },
+  }),
   // Each attempt writes `count` chunks of `bytes` bytes made of its attempt number; the first attempt then fails.
   defineTask({
     name: 'test.output-retried',
@@ -211,6 +228,14 @@ describe('ctx.output', () => {
     const failed = await waitForStatus(app.deps, task.id, 'FAILED');
     expect(failed.errors.map((e) => e.exceptionType)).toEqual(['OutputChunkTooLargeError']);
     expect(await outputOf(task.id)).toEqual(['small, before']);
+  });
+
+  it('refuses a chunk equal to the truncation marker, so the marker in the log is always the cap\'s', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-forged-marker' });
+    await app.runner().start();
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    expect(done.returnValue).toEqual({ code: 'OUTPUT_CHUNK_RESERVED' });
+    expect(await outputOf(task.id)).toEqual([{ truncated: true, reason: 'mine' }, { truncated: 'true' }]);
   });
 
   it('keeps the output of both attempts of a retried task, the cap counting both', async () => {
