@@ -99,7 +99,7 @@ export async function executeTask(o: ExecuteOptions, attempt: RunningAttempt, de
   if (reason === 'lost') return { kind: 'lost' };
   if (reason === 'shutdown') return { kind: 'released' };
   if (reason === 'cancel') {
-    const error = settled !== ABANDONED && !settled.ok && !isAbort(settled.error, reason) ? describeError(settled.error) : null;
+    const error = settled !== ABANDONED && !settled.ok && !isAbort(settled.error, reason) ? recordable(describeError(settled.error)) : null;
     return { kind: 'cancelled', error };
   }
   if (reason === 'timeout') {
@@ -125,6 +125,7 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
     json = encodeJson(value, 'returnValue');
   } catch (error) {
     // encodeJson throws only JsonEncodeError; anything else must still not escape (see executeTask).
+    // Its message may hold the offending key as it is (a NUL, a lone surrogate): failed() makes it storable.
     const message = error instanceof JsonEncodeError ? error.message : describeError(error).message;
     return failed({ exceptionType: 'ResultNotSerializable', message, traceback: null }, false);
   }
@@ -138,8 +139,22 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
   return { kind: 'succeeded', returnValue: json };
 }
 
+/**
+ * Every failure goes through here (and a cancellation's error through recordable()): what a
+ * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
+ * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
+ */
 function failed(error: AttemptError, retryable: boolean): Outcome {
-  return { kind: 'failed', error, retryable };
+  return { kind: 'failed', error: recordable(error), retryable };
+}
+
+/** Clipped and storable (no NUL, no lone surrogate), whoever made the error. */
+function recordable(error: AttemptError): AttemptError {
+  return {
+    exceptionType: text(error.exceptionType, MAX_TYPE),
+    message: text(error.message, MAX_MESSAGE),
+    traceback: error.traceback === null ? null : text(error.traceback, MAX_TRACEBACK),
+  };
 }
 
 /**
@@ -153,29 +168,72 @@ function isAbort(error: unknown, reason: AbortReason): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError' || error.cause === reason);
 }
 
+const MAX_TYPE = 200;
 const MAX_MESSAGE = 10_000;
 const MAX_TRACEBACK = 50_000;
+/** Causes told in a traceback: enough for a wrapped wrapper, bounded for a cause chain that loops. */
+const MAX_CAUSES = 3;
 
 /**
- * A readable error for anything a handler can throw: Errors, strings, undefined, cyclic
- * objects. The text is made storable in jsonb (no NUL, no lone surrogate): an error the
- * database refuses would leave the attempt unrecorded.
+ * A readable error for anything a handler can throw: Errors (their causes told in the
+ * traceback), strings, undefined, cyclic objects. Clipped and storable only once failed() or
+ * recordable() has it.
  */
 export function describeError(error: unknown): AttemptError {
   try {
     if (error instanceof Error) {
+      const causes = describeCauses(error);
       return {
-        exceptionType: text(String(error.name || error.constructor?.name || 'Error'), 200),
-        message: text(String(error.message), MAX_MESSAGE),
-        traceback: error.stack ? text(String(error.stack), MAX_TRACEBACK) : null,
+        exceptionType: errorType(error),
+        message: String(error.message),
+        traceback: error.stack || causes ? `${error.stack ? String(error.stack) : ''}${causes}` : null,
       };
     }
-    const type = error === null ? 'null' : typeof error;
-    const message = typeof error === 'string' ? error : inspect(error, { depth: 4, breakLength: Infinity });
-    return { exceptionType: `NonError(${type})`, message: text(message, MAX_MESSAGE), traceback: null };
+    return { exceptionType: nonErrorType(error), message: nonErrorMessage(error), traceback: null };
   } catch {
     // A getter on the thrown value threw, or a Proxy did: still an error to record.
     return { exceptionType: 'UndescribableError', message: 'The handler threw a value that could not be described', traceback: null };
+  }
+}
+
+/**
+ * The error's class: `name` unless a subclass left it at the inherited 'Error' (`class MyError
+ * extends Error {}` never sets it), then the subclass's own name, as the stack's reader expects.
+ */
+function errorType(error: Error): string {
+  const name = String(error.name || 'Error');
+  if (name !== 'Error') return name;
+  const constructorName: unknown = (error.constructor as { name?: unknown } | undefined)?.name;
+  return error.constructor !== Error && typeof constructorName === 'string' && constructorName !== '' ? constructorName : name;
+}
+
+function nonErrorType(error: unknown): string {
+  return `NonError(${error === null ? 'null' : typeof error})`;
+}
+
+function nonErrorMessage(error: unknown): string {
+  return typeof error === 'string' ? error : inspect(error, { depth: 4, breakLength: Infinity });
+}
+
+/** `error.cause` and its causes, MAX_CAUSES at most, as lines to append to the traceback. */
+function describeCauses(error: Error): string {
+  let told = '';
+  let current: Error = error;
+  try {
+    for (let depth = 0; depth < MAX_CAUSES; depth++) {
+      if (!('cause' in current)) return told;
+      const cause: unknown = current.cause;
+      if (!(cause instanceof Error)) return `${told}\nCaused by: ${nonErrorType(cause)}: ${nonErrorMessage(cause)}`;
+      // A stack starts with `name: message`; a subclass that kept the name 'Error' is named before it.
+      const type = errorType(cause);
+      const stack = cause.stack ? String(cause.stack) : `${type}: ${String(cause.message)}`;
+      told += `\nCaused by: ${stack.startsWith(`${type}:`) ? stack : `[${type}] ${stack}`}`;
+      current = cause;
+    }
+    return 'cause' in current ? `${told}\nCaused by: … (further causes not shown)` : told;
+  } catch {
+    // A cause behind a throwing getter: the error itself is still worth recording.
+    return `${told}\nCaused by: (a cause that could not be described)`;
   }
 }
 

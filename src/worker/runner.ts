@@ -101,9 +101,11 @@ export function createRunner(options: RunnerOptions): Runner {
     gate,
     accept(tasks) {
       held.addWaiting(tasks, Date.now());
-      // Started before anyone hears of them: claimed tasks must run whatever a listener does.
-      startWaitingTasks();
+      // Heard of before they start: starting runs each handler's synchronous part, which the
+      // duration the task log and /metrics time from 'claimed' must include. A listener cannot
+      // keep them from running: emitSafely swallows its throw, and they are held already.
       if (tasks.length > 0) emitSafely('claimed', tasks);
+      startWaitingTasks();
     },
     handBack,
     claimFailed(error) {
@@ -171,6 +173,9 @@ export function createRunner(options: RunnerOptions): Runner {
     return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
   }
 
+  // Each attempt's latest ctx.progress write; only attempts that report progress have one.
+  const progressWrites = new WeakMap<RunningAttempt, Promise<void>>();
+
   // What every attempt's executeTask and ctx are made from: one object for the worker, not one per attempt.
   const execution: ExecuteOptions = {
     workerId,
@@ -178,7 +183,16 @@ export function createRunner(options: RunnerOptions): Runner {
     abandonAfterMs: o.abandonAfterMs,
     maxResultBytes: o.maxResultBytes,
     dependencies: dependencyReader.read,
-    progress: (attempt) => outcomes.progressReporter(attempt.task),
+    progress(attempt) {
+      const report = outcomes.progressReporter(attempt.task);
+      return (update) => {
+        // The promise of the write that will carry this update (coalesced: the latest one waiting
+        // rides it), for attempt() to wait on before the outcome ends RUNNING.
+        const writing = report(update);
+        progressWrites.set(attempt, writing);
+        return writing;
+      };
+    },
     output(attempt) {
       const output = (attempt.output ??= outputs.forAttempt(attempt.task));
       // First asked for after the attempt ended (a handler's stray continuation): nothing is written, as before.
@@ -191,6 +205,19 @@ export function createRunner(options: RunnerOptions): Runner {
   function closeOutput(attempt: RunningAttempt): Promise<void> | undefined {
     attempt.outputClosed = true;
     return attempt.output?.close();
+  }
+
+  /** Waits for `work` (which never rejects), but at most `ms`. */
+  async function settledWithin(work: Promise<void>, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    try {
+      await Promise.race([work, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   function runAttempt(task: Task): void {
@@ -216,6 +243,12 @@ export function createRunner(options: RunnerOptions): Runner {
       // (Awaited only when there is output: most attempts have none, and an await is a microtask turn.)
       const closing = closeOutput(running);
       if (closing) await closing;
+      // Progress too, for the same reason: a last `void ctx.progress(…)` before returning must
+      // not land after SUCCEEDED, where its RUNNING guard drops it. Bounded by one lease: a write
+      // stuck on a lock must not keep the task held (recording, counted against claims) for ever;
+      // output is bounded by its retries.
+      const progressing = progressWrites.get(running);
+      if (progressing) await settledWithin(progressing, o.leaseMs);
       await outcomes.record(task, outcome);
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.

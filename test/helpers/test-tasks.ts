@@ -33,12 +33,25 @@ const badResults: Record<string, () => unknown> = {
   },
   nul: () => ({ text: 'a\u0000b' }),
   surrogate: () => ({ text: 'broken \ud800 pair' }),
+  nulKey: () => ({ 'a\u0000b': 1 }),
+  surrogateKey: () => ({ 'broken \ud800': 1 }),
   toJsonThrows: () => ({
     toJSON() {
       throw new Error('no JSON for you');
     },
   }),
   large: () => ({ text: 'x'.repeat(2000) }),
+  map: () => ({ lookup: new Map([['a', 1]]) }),
+  bytes: () => ({ data: new Uint8Array([1, 2, 3]) }),
+  buffer: () => ({ data: Buffer.from('hi') }),
+  error: () => ({ error: new Error('returned, not thrown') }),
+  // JSON.stringify passes toJSON its key: here 'd', which makes it storable.
+  keyedToJson: () => ({ d: { toJSON: (key: string) => (key === 'd' ? 'ok' : { bad: 1n }) } }),
+  deep: () => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < 5000; i++) value = [value];
+    return value;
+  },
   nan: () => ({ value: Number.NaN }),
 };
 
@@ -52,7 +65,13 @@ const badThrows: Record<string, () => unknown> = {
     return value;
   },
   nulMessage: () => new Error('bad \u0000 byte'),
+  subclass: () => new SubclassedError('its name is inherited'),
+  withCause: () => new Error('outer', { cause: new TypeError('middle', { cause: new SubclassedError('inner', { cause: 'root reason' }) }) }),
+  nulType: () => Object.assign(new Error('typed'), { name: 'Bad\u0000Type', stack: 'Bad\u0000Type: typed\n    at \ud800' }),
 };
+
+/** A subclass that does not set `name`: its instances' name is the inherited 'Error'. */
+class SubclassedError extends Error {}
 
 /** Task definitions only the tests use, next to the built-in examples. */
 export const testTasks: TaskDefinition[] = [
@@ -108,6 +127,28 @@ export const testTasks: TaskDefinition[] = [
     run: (_args, ctx) => {
       if (ctx.attempt === 1) throw new Error('first attempt fails');
       return { attempt: ctx.attempt };
+    },
+  }),
+  // Spins synchronously for args[0] ms: a handler whose time is all in its synchronous part.
+  defineTask({
+    name: 'test.spin',
+    args: z.tuple([z.number().int().nonnegative()]),
+    run: ([ms]) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // busy on purpose
+      }
+      return 'spun';
+    },
+  }),
+  // Reports progress twice without awaiting, then returns: the second call waits behind the
+  // first write, so it is still being written when the handler is done.
+  defineTask({
+    name: 'test.last-progress',
+    run: (_args, ctx) => {
+      void ctx.progress({ current: 1, total: 2, message: 'first' });
+      void ctx.progress({ current: 2, total: 2, message: 'last' });
+      return 'ret';
     },
   }),
   // Records the order in which tasks ran.

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeJson, isJsonObject, isStorableText, JsonEncodeError, storableText } from '../../src/queue/json.js';
+import { encodeJson, isJsonObject, isStorableText, JsonEncodeError, MAX_JSON_DEPTH, storableText } from '../../src/queue/json.js';
 
 /** The JsonEncodeError encodeJson throws for `value`; fails the test when it throws nothing else. */
 function encodeError(value: unknown, root?: string): JsonEncodeError {
@@ -111,10 +111,87 @@ describe('encodeJson', () => {
     }
   });
 
-  it('encodes values deeper than the fast check goes, and refuses nesting too deep to encode', () => {
-    const deep = nested(1000);
+  it(`encodes values deeper than the fast check goes, up to ${MAX_JSON_DEPTH} levels, and refuses deeper ones naming the limit`, () => {
+    const deep = nested(MAX_JSON_DEPTH);
     expect(encodeJson(deep)).toBe(JSON.stringify(deep));
-    expect(encodeError(nested(200_000)).path).toBe('$');
+    for (const depth of [MAX_JSON_DEPTH + 1, 5000, 200_000]) {
+      const error = encodeError(nested(depth), 'returnValue');
+      expect(error.message).toMatch(/^returnValue[[\].v0]+… is nested deeper than 1000 levels/);
+      expect(error.message).not.toMatch(/call stack/);
+      expect(error.message.length).toBeLessThan(300);
+    }
+  });
+
+  it.each([
+    ['a Map', new Map([['a', 1]]), /is a Map, which JSON.stringify stores as \{\}/],
+    ['a Set', new Set([1]), /is a Set/],
+    ['a WeakMap', new WeakMap(), /is a WeakMap/],
+    ['a WeakSet', new WeakSet(), /is a WeakSet/],
+    ['an Error', new Error('boom'), /is an Error \(Error\)/],
+    ['an Error subclass', new (class MyError extends Error {})('boom'), /is an Error \(MyError\)/],
+    ['a Uint8Array', new Uint8Array([1, 2]), /is a Uint8Array, which JSON.stringify stores as an object of indexes/],
+    ['a Float64Array', new Float64Array(2), /is a Float64Array/],
+    ['a DataView', new DataView(new ArrayBuffer(2)), /is a DataView/],
+    ['an ArrayBuffer', new ArrayBuffer(2), /is an ArrayBuffer/],
+    ['a Buffer (despite its toJSON)', Buffer.from('hi'), /is a Buffer, .*base64/],
+    ['a Promise', Promise.resolve(1), /is a Promise/],
+    ['a RegExp', /x/, /is a RegExp/],
+  ])('refuses %s, which JSON.stringify would store as something else, naming the path and the kind', (_name, bad, message) => {
+    const error = encodeError({ ok: 1, list: ['x', bad] }, 'returnValue');
+    expect(error.path).toBe('returnValue.list[1]');
+    expect(error.message).toMatch(/^returnValue\.list\[1\] is /);
+    expect(error.message).toMatch(message);
+    expect(encodeError(bad).path).toBe('$');
+  });
+
+  it('encodes class instances by their fields, and a Map or Error that defines toJSON by it', () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+      norm(): number {
+        return Math.hypot(this.x, this.y);
+      }
+    }
+    expect(encodeJson({ p: new Point(3, 4) })).toBe('{"p":{"x":3,"y":4}}');
+    class JsonMap extends Map<string, number> {
+      toJSON(): Record<string, number> {
+        return Object.fromEntries(this);
+      }
+    }
+    expect(encodeJson([new JsonMap([['a', 1]])])).toBe('[{"a":1}]');
+    const error = Object.assign(new Error('boom'), { toJSON: () => ({ message: 'boom' }) });
+    expect(encodeJson({ error })).toBe('{"error":{"message":"boom"}}');
+  });
+
+  it('calls toJSON once, with its key as JSON.stringify does, and encodes what that call returned', () => {
+    const keyed = { d: { toJSON: (key: string) => (key === 'd' ? 'ok' : { bad: 1n }) } };
+    expect(JSON.stringify(keyed)).toBe('{"d":"ok"}');
+    expect(encodeJson(keyed)).toBe('{"d":"ok"}');
+    const keys: string[] = [];
+    const spy = { toJSON: (key: string) => (keys.push(key), key) };
+    expect(encodeJson([spy, { k: spy }])).toBe('["0",{"k":"k"}]');
+    expect(encodeJson(spy)).toBe('""');
+    expect(keys).toEqual(['0', 'k', '']);
+    let calls = 0;
+    const changing = { toJSON: () => (++calls === 1 ? 'first' : 'later') };
+    expect(encodeJson({ a: changing, b: [1, new Date(0)] })).toBe('{"a":"first","b":[1,"1970-01-01T00:00:00.000Z"]}');
+    expect(calls).toBe(1);
+  });
+
+  it('keeps every key beside a toJSON value, __proto__ included, and does not call the result\'s own toJSON', () => {
+    const value = JSON.parse('{"__proto__": {"x": 1}, "b": 2}') as Record<string, unknown>;
+    value.at = new Date(0);
+    expect(encodeJson(value)).toBe('{"__proto__":{"x":1},"b":2,"at":"1970-01-01T00:00:00.000Z"}');
+    class Wrapped {
+      constructor(readonly n: number) {}
+      toJSON(): unknown {
+        return this.n === 1 ? new Wrapped(2) : 'called again';
+      }
+    }
+    expect(JSON.stringify({ w: new Wrapped(1) })).toBe('{"w":{"n":2}}');
+    expect(encodeJson({ w: new Wrapped(1) })).toBe('{"w":{"n":2}}');
   });
 
   it('encodes large values whole: a 1 MiB string and 200,000 numbers', () => {

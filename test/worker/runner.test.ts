@@ -1,4 +1,7 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { logTaskLifecycle } from '../../src/metrics/task-log.js';
 import { copysign } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
@@ -87,11 +90,20 @@ describe('createRunner', () => {
     ['nan', 'ResultNotSerializable'],
     ['nul', 'ResultNotSerializable'],
     ['surrogate', 'ResultNotSerializable'],
+    ['nulKey', 'ResultNotSerializable'],
+    ['surrogateKey', 'ResultNotSerializable'],
     ['toJsonThrows', 'ResultNotSerializable'],
+    ['map', 'ResultNotSerializable'],
+    ['bytes', 'ResultNotSerializable'],
+    ['buffer', 'ResultNotSerializable'],
+    ['error', 'ResultNotSerializable'],
+    ['deep', 'ResultNotSerializable'],
     ['large', 'ResultTooLarge'],
   ])('records FAILED without retrying when the handler returns a %s value (%s)', async (kind, exceptionType) => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.return', args: [kind], maxAttempts: 3, backoff: FAST });
-    const runner = env.app.runner({ maxResultBytes: 1000 });
+    // A short lease: an outcome the database refuses is retried for three leases, and the
+    // runner's stop waits for that; with the default lease a failure here would take 90 s.
+    const runner = env.app.runner({ maxResultBytes: 1000, leaseMs: 1000, heartbeatMs: 300 });
     await runner.start();
     const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done).toMatchObject({ attempts: 1, returnValue: null });
@@ -104,10 +116,37 @@ describe('createRunner', () => {
   });
 
   it.each([
+    ['map', 'returnValue.lookup is a Map'],
+    ['bytes', 'returnValue.data is a Uint8Array'],
+    ['buffer', 'returnValue.data is a Buffer'],
+    ['error', 'returnValue.error is an Error'],
+    ['deep', 'is nested deeper than 1000 levels'],
+  ])('names the path and the kind of a %s result it refuses', async (kind, message) => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.return', args: [kind] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
+    expect(done.errors[0]?.message).toContain(message);
+  });
+
+  it('passes toJSON its key, as JSON.stringify does, and stores what that one call returned', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.return', args: ['keyedToJson'] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, ['SUCCEEDED', 'FAILED']);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', returnValue: { d: 'ok' } });
+  });
+
+  it('refuses a Map in the arguments at enqueue, naming the field', async () => {
+    const enqueued = env.app.deps.queue.enqueue({ name: 'demo.echo', args: [{ m: new Map() }] });
+    await expect(enqueued).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', field: 'args[0].m', message: expect.stringContaining('args[0].m is a Map') });
+  });
+
+  it.each([
     ['string', 'NonError(string)', 'plain string thrown'],
     ['undefined', 'NonError(undefined)', 'undefined'],
     ['cycle', 'NonError(object)', '[Circular *1]'],
     ['nulMessage', 'Error', 'bad \ufffd byte'],
+    ['subclass', 'SubclassedError', 'its name is inherited'],
+    ['nulType', 'Bad\ufffdType', 'typed'],
   ])('records a readable error when the handler throws %s', async (kind, exceptionType, message) => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.throw', args: [kind] });
     await env.app.runner().start();
@@ -115,6 +154,47 @@ describe('createRunner', () => {
     expect(done.errors).toHaveLength(1);
     expect(done.errors[0]?.exceptionType).toBe(exceptionType);
     expect(done.errors[0]?.message).toContain(message);
+  });
+
+  it('records the causes of a thrown error in its traceback, with their types and stacks', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.throw', args: ['withCause'] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
+    expect(done.errors[0]).toMatchObject({ exceptionType: 'Error', message: 'outer' });
+    const traceback = done.errors[0]?.traceback ?? '';
+    expect(traceback).toMatch(/^Error: outer\n\s+at /);
+    expect(traceback).toMatch(/\nCaused by: TypeError: middle\n\s+at /);
+    expect(traceback).toMatch(/\nCaused by: \[SubclassedError\] Error: inner\n\s+at /);
+    expect(traceback).toMatch(/\nCaused by: NonError\(string\): root reason$/);
+  });
+
+  it('stores a progress update still being written when the handler returns, before SUCCEEDED', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.last-progress' });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+    expect(done).toMatchObject({ returnValue: 'ret', progress: { current: 2, total: 2, message: 'last' } });
+    const rows = await env.app.sql<{ type: string }[]>`SELECT type FROM task_events WHERE task_id = ${task.id} ORDER BY version`;
+    const types = rows.map((r) => r.type);
+    expect(types.at(-1)).toBe('SUCCEEDED');
+    expect(types.filter((t) => t === 'PROGRESS').length).toBeGreaterThanOrEqual(1);
+    expect(types.lastIndexOf('PROGRESS')).toBe(types.length - 2);
+  });
+
+  it('emits claimed before a task starts, so the logged duration includes the handler\'s synchronous part', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const text of chunk.toString().split('\n')) if (text) lines.push(JSON.parse(text) as Record<string, unknown>);
+        done();
+      },
+    });
+    const runner = env.app.runner();
+    logTaskLifecycle(runner, pino({ level: 'info' }, sink));
+    const task = await env.app.deps.queue.enqueue({ name: 'test.spin', args: [300] });
+    await runner.start();
+    await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+    const line = await waitFor(() => lines.find((l) => l.taskId === task.id && l.msg === 'task succeeded'), { message: 'the succeeded line' });
+    expect(line.durationMs).toBeGreaterThanOrEqual(300);
   });
 
   it('stores progress as visible changes, each with its own version and event', async () => {
