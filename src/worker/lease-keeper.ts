@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { extendLeases } from '../queue/sql/extend-leases.js';
+import { extendLeases, isCancelRequested } from '../queue/sql/extend-leases.js';
 import type { Task } from '../queue/task.js';
 import { abortAttempt, type HeldTasks } from './held-tasks.js';
 
@@ -84,8 +84,22 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
   }
 
   function routeCancel(id: string): void {
-    for (const attempt of held.runningAttempts()) if (attempt.task.id === id) abortAttempt(attempt, 'cancel');
-    for (const task of held.waitingTasks()) if (task.id === id) o.dropWaiting(task, 'cancel');
+    const holds = (): boolean => held.runningAttempts().some((a) => a.task.id === id) || held.waitingTasks().some((t) => t.id === id);
+    if (!holds()) return; // most notifications are for tasks other workers hold
+    // Acted on once the database says the cancellation was asked for: the notification alone is
+    // anyone's to send who may NOTIFY (a queue named `cancel:<id>` once sent one for every enqueue).
+    // One read per cancel; a failed read leaves it to the next heartbeat, which reads the flag too.
+    isCancelRequested(o.sql, id).then(
+      (requested) => {
+        if (!requested) {
+          log.warn({ taskId: id }, 'a cancel notification for a task whose cancellation was not requested: ignored');
+          return;
+        }
+        for (const attempt of held.runningAttempts()) if (attempt.task.id === id) abortAttempt(attempt, 'cancel');
+        for (const task of held.waitingTasks()) if (task.id === id) o.dropWaiting(task, 'cancel');
+      },
+      (error: unknown) => log.warn({ err: error, taskId: id }, 'reading a cancel request failed; the next heartbeat reads it again'),
+    );
   }
 
   // Stale ones first: what goes back needs no renewal.

@@ -146,6 +146,23 @@ describe('runner heartbeat', () => {
     expect(done.errors).toEqual([]);
   });
 
+  it('acts on a cancel notification only when the database says the cancellation was asked for', async () => {
+    const { log, lines } = captureLog();
+    const task = await env.app.deps.queue.enqueue({ name: 'test.block' });
+    // No heartbeat during the test: only the notification path is looked at.
+    await env.app.runner({ heartbeatMs: 60_000, log }).start();
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
+    // A notification nobody asked for: anyone who may NOTIFY on the database can send one.
+    await env.app.sql`SELECT pg_notify('taskwire_jobs', ${`cancel:${task.id}`})`;
+    await waitFor(() => lines().some((l) => l.taskId === task.id && String(l.msg).includes('was not requested')), { message: 'the forged cancel to be read and ignored' });
+    expect(abortReasons.has(task.id)).toBe(false);
+    expect(await env.app.deps.queue.getTask(task.id)).toMatchObject({ status: 'RUNNING' });
+    // A real one still acts at once.
+    await env.app.deps.queue.cancelTask(task.id);
+    await waitForStatus(env.app.deps, task.id, 'CANCELLED');
+    expect(abortReasons.get(task.id)).toBe('cancel');
+  });
+
   it('keeps a long task alive past its lease by renewing it', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'demo.sleep', args: [1200] });
     await env.app.runner({ leaseMs: 600, heartbeatMs: 100 }).start();

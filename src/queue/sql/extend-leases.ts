@@ -24,3 +24,14 @@ export async function extendLeases(
     RETURNING id, attempts, cancel_requested`;
   return result.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), cancelRequested: Boolean(r.cancelRequested) }));
 }
+
+/**
+ * Whether task `id`'s cancellation was asked for, read before a worker acts on a `cancel:<id>`
+ * notification: anyone allowed to NOTIFY on the database can send one, and only requestCancel's
+ * statement sets the flag (in the same transaction as its notification, so it is visible here).
+ * Reads one row by tasks_pkey.
+ */
+export async function isCancelRequested(exec: Executor, id: string): Promise<boolean> {
+  const [row] = await exec`SELECT cancel_requested FROM tasks WHERE id = ${id}`;
+  return Boolean(row?.cancelRequested);
+}
