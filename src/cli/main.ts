@@ -59,11 +59,11 @@ function failureText(error: unknown, asJson: boolean): string {
   return asJson ? errorJson({ code: CLI_CODES.unexpected, message }) : `taskwire: unexpected error: ${message}\n`;
 }
 
-// The only process.exit (in exitAfterFlush): everything else returns an exit code. No stack traces for users: the
-// message is enough to act on, and a process logs its own errors with stacks (LOG_LEVEL=debug).
-// process.exit does not wait for stdout and stderr: to a pipe (`taskwire tasks --json | jq`) they
-// are asynchronous, and what the kernel had not taken yet (past 64 KiB) would be lost. Exit once
-// both have flushed everything written before.
+// The only process.exit (in exitAfterFlush): everything else returns an exit code. No stack traces
+// for users: the message is enough to act on, and a process logs its own errors with stacks
+// (LOG_LEVEL=debug). process.exit does not wait for stdout and stderr: to a pipe (`taskwire tasks
+// --json | jq`) they are asynchronous, and what the kernel had not taken yet (past 64 KiB) would be
+// lost. Exit once both have flushed everything written before.
 function exitAfterFlush(code: number): void {
   let pending = 2;
   const done = (): void => {

@@ -181,13 +181,13 @@ export function createProgressView(io: Io): ProgressView {
   };
 }
 
+/** The version column: `v` and up to 7 digits. */
+const VERSION_WIDTH = 8;
+
 /**
  * One event of a task's log on one line: version, type, the status after it, attempt, worker,
  * then the progress or the error it carries. Columns padded so that a timeline reads down.
  */
-/** The version column: `v` and up to 7 digits. */
-const VERSION_WIDTH = 8;
-
 export function eventLine(e: TaskEvent): string {
   // Wide enough for any version a task reaches (10 MiB of one-character chunks is ~3.5 million
   // events): lines printed as they come cannot be re-aligned when a wider version turns up.

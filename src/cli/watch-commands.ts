@@ -1,5 +1,5 @@
 import { ConnectionError, STATE_EVENT_TYPES, TaskwireClientError, WaitTimeoutError, type Task, type TaskEvent, type TaskwireClient } from '../client/index.js';
-import { applyEvent } from '../client/task-state.js';
+import { applyEvent, numberRuns, RUN_EVENT_TYPES } from '../client/task-state.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, exitOf, followSignal, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import { createEventView, createOutputPrinter, taskBlock } from './output.js';
@@ -18,7 +18,7 @@ async function getOrFail(client: TaskwireClient, id: string): Promise<Task> {
  * Runs `each` over a stream of events until it ends; a --timeout that fires first is a
  * WaitTimeoutError (exit 1), Ctrl-C the caller's to handle.
  */
-async function consume(events: AsyncIterable<TaskEvent>, each: (e: TaskEvent) => void, o: { id: string; ctx: Context; signal: AbortSignal; timeoutMs: number | undefined }): Promise<void> {
+async function consume<E extends TaskEvent>(events: AsyncIterable<E>, each: (e: E) => void, o: { id: string; ctx: Context; signal: AbortSignal; timeoutMs: number | undefined }): Promise<void> {
   try {
     for await (const event of events) each(event);
   } catch (error) {
@@ -94,18 +94,11 @@ export async function logs(args: string[], ctx: Context): Promise<number> {
     const follow = values.follow === true && !current.isFinished;
     const printer = values.json ? undefined : createOutputPrinter(ctx.io);
     const signal = followSignal(ctx, timeoutMs);
-    // STARTED events number the runs: a released or snoozed run gives its attempt back, so the
-    // attempt alone does not show where the output starts over. Read from the first event, the
-    // count is the task's own.
-    let run = 0;
     try {
+      // Read from the first event: the runs are counted from the task's first STARTED.
       await consume(
-        client.events(id, { types: ['STARTED', 'OUTPUT'], follow, signal }),
-        (event) => {
-          if (event.type === 'STARTED') run++;
-          else if (printer) printer.chunk({ ...event, run });
-          else ctx.io.out(json({ ...event, run }));
-        },
+        numberRuns(client.events(id, { types: RUN_EVENT_TYPES, follow, signal })),
+        (event) => (printer ? printer.chunk(event) : ctx.io.out(json(event))),
         { id, ctx, signal, timeoutMs },
       );
     } finally {

@@ -15,7 +15,7 @@ import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { checkInteger, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
 import { followTaskEvents, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
-import type { Task, TaskEvent } from './task-state.js';
+import { numberRuns, RUN_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
 import { createScheduleMethods, type ScheduleClient } from './schedules.js';
@@ -246,12 +246,10 @@ export function createClient(options: ClientOptions): TaskwireClient {
   }
 
   async function* output(id: string, outputOptions: OutputOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
-    // STARTED too: the attempt number alone does not change where a given-back attempt runs again.
     const after = outputOptions.afterVersion ?? 0;
-    let run = after > 0 ? await runsUpTo(http, id, after, withLifetime(outputOptions.signal)) : 0;
-    for await (const event of events(id, { ...outputOptions, types: ['STARTED', 'OUTPUT'] })) {
-      if (event.type === 'STARTED') run++;
-      else yield { data: event.output, version: event.version, attempt: event.attempt, at: event.at, run };
+    const runs = after > 0 ? await runsUpTo(http, id, after, withLifetime(outputOptions.signal)) : 0;
+    for await (const event of numberRuns(events(id, { ...outputOptions, types: RUN_EVENT_TYPES }), runs)) {
+      yield { data: event.output, version: event.version, attempt: event.attempt, at: event.at, run: event.run };
     }
   }
 

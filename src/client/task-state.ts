@@ -40,6 +40,22 @@ export const ENDING_EVENT_TYPES: readonly TaskEventType[] = ['SUCCEEDED', 'FAILE
 /** Every event type but OUTPUT: the ones that change a task's state (what `watch()` follows). */
 export const STATE_EVENT_TYPES: readonly TaskEventType[] = TASK_EVENT_TYPES.filter((type) => type !== 'OUTPUT');
 
+/** The events numberRuns reads: where runs start, and the output. */
+export const RUN_EVENT_TYPES: readonly TaskEventType[] = ['STARTED', 'OUTPUT'];
+
+/**
+ * The OUTPUT events among `events` (a task's RUN_EVENT_TYPES, oldest first), each with the run that
+ * wrote it: `runs` (the STARTED events before the first one read) plus one for every STARTED since.
+ * A run that gave its attempt back (RELEASED, SNOOZED) keeps the attempt number into the next, so
+ * only these events tell where a run's output starts over.
+ */
+export async function* numberRuns(events: AsyncIterable<TaskEvent>, runs = 0): AsyncGenerator<TaskEvent & { run: number }, void, undefined> {
+  for await (const event of events) {
+    if (event.type === 'STARTED') runs++;
+    else yield { ...event, run: runs };
+  }
+}
+
 /** The task as it was when enqueued (version 0, before its first event): what a replay from the start builds on. */
 export function initialState(task: Task): Task {
   return {

@@ -89,7 +89,7 @@ function acceptedType(accept: string | undefined): string | undefined {
  * name (names are [_A-Za-z0-9], as \w), so a document without it as one cannot subscribe. A
  * document that only mentions it (a string, a comment) goes to yoga too, which answers it the
  * same. Subscriptions are left to yoga because their answer depends on the Accept in ways the
- * fast path would have to copy (yoga streams one as SSE under `*` / `*` or no Accept), and
+ * fast path would have to copy (yoga streams one as SSE under an Accept of any type, or none), and
  * scanning the text costs far less than parsing it to find the operation's type.
  */
 const MAY_SUBSCRIBE = /\bsubscription\b/;

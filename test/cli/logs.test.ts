@@ -42,23 +42,8 @@ const talk = defineTask({
   },
 });
 
-/** Keys whose task already ran once: its second run is not snoozed. */
-const snoozedOnce = new Set<string>();
-/** test.rerun(key): writes {i: 1}, {i: 2}, snoozes on its first run (the attempt given back), then writes {i: 1} again. */
-const rerun = defineTask({
-  name: 'test.rerun',
-  args: z.tuple([z.string()]),
-  run: async ([key], ctx) => {
-    await ctx.output({ i: 1 });
-    if (snoozedOnce.has(key)) return 'done';
-    snoozedOnce.add(key);
-    await ctx.output({ i: 2 });
-    ctx.snooze(0);
-  },
-});
-
 beforeAll(async () => {
-  server = await startTestServer({ tasks: [talk, rerun], runner: { queues: ['default'] } });
+  server = await startTestServer({ tasks: [talk], runner: { queues: ['default'] } });
   client = createClient({ url: server.url });
   env = { TASKWIRE_URL: server.url };
 });

@@ -1,6 +1,4 @@
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineTask } from '../../src/worker/define-task.js';
 import { createClient, type OutputChunk, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -9,29 +7,11 @@ let server: TestServer;
 let client: TaskwireClient;
 let gates: Gates;
 
-/** Keys whose task already ran once: its second run is not snoozed. */
-const snoozedOnce = new Set<string>();
-/**
- * test.rerun(key): writes {i: 1}, {i: 2} and snoozes at once on its first run (the attempt given
- * back: the next run keeps its number), then writes {i: 1} again and returns.
- */
-const rerun = defineTask({
-  name: 'test.rerun',
-  args: z.tuple([z.string()]),
-  run: async ([key], ctx) => {
-    await ctx.output({ i: 1 });
-    if (snoozedOnce.has(key)) return 'done';
-    snoozedOnce.add(key);
-    await ctx.output({ i: 2 });
-    ctx.snooze(0);
-  },
-});
-
 beforeAll(async () => {
   gates = createGates();
   // Claiming ahead is on (the runner's default 10 ms): the RUNNING of a 1 ms task lasts less than
   // a read, the state a conflated stream skips.
-  server = await startTestServer({ tasks: [...gates.tasks, rerun], runner: {} });
+  server = await startTestServer({ tasks: gates.tasks, runner: {} });
   client = createClient({ url: server.url, retry: { baseMs: 20, maxMs: 200 } });
 });
 

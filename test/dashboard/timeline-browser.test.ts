@@ -107,9 +107,9 @@ async function apiEvents(id: string): Promise<ApiEvent[]> {
 
 /** Keys whose task already ran once: its second run is not snoozed. */
 const snoozedOnce = new Set<string>();
-/** test.rerun(key): writes {text: 'first 1'}, {text: 'first 2'}, snoozes on its first run (the attempt given back), then writes {text: 'again'}. */
+/** test.rerun-text(key): writes {text: 'first 1'}, {text: 'first 2'}, snoozes on its first run (the attempt given back), then writes {text: 'again'}. */
 const rerun = defineTask({
-  name: 'test.rerun',
+  name: 'test.rerun-text',
   args: z.tuple([z.string()]),
   run: async ([key], ctx) => {
     if (snoozedOnce.has(key)) {
@@ -256,7 +256,7 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
 
   it('draws the rule where a snoozed task runs again under the same attempt number', async () => {
     await work();
-    const id = await enqueue({ name: 'test.rerun', args: ['dashboard-rerun'] });
+    const id = await enqueue({ name: 'test.rerun-text', args: ['dashboard-rerun'] });
     await waitForStatus(server.deps, id, 'SUCCEEDED');
     await open(id);
     await body(id).locator('.log-state.ended').waitFor();

@@ -73,8 +73,24 @@ const badThrows: Record<string, () => unknown> = {
 /** A subclass that does not set `name`: its instances' name is the inherited 'Error'. */
 class SubclassedError extends Error {}
 
+/** Keys whose `test.rerun` already ran once: its second run is not snoozed. */
+const snoozedOnce = new Set<string>();
+
 /** Task definitions only the tests use, next to the built-in examples. */
 export const testTasks: TaskDefinition[] = [
+  // test.rerun(key): writes {i: 1}, {i: 2} and snoozes at once on its first run (the attempt given
+  // back: the next run keeps its number), then writes {i: 1} again and returns.
+  defineTask({
+    name: 'test.rerun',
+    args: z.tuple([z.string()]),
+    run: async ([key], ctx) => {
+      await ctx.output({ i: 1 });
+      if (snoozedOnce.has(key)) return 'done';
+      snoozedOnce.add(key);
+      await ctx.output({ i: 2 });
+      ctx.snooze(0);
+    },
+  }),
   // Blocks until its AbortSignal fires (timeout, cancel, shutdown), then rethrows the abort.
   defineTask({
     name: 'test.block',

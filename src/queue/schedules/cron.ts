@@ -67,7 +67,7 @@ export function parseCron(cron: unknown, timezone: unknown = DEFAULT_TIMEZONE, p
   }
   const spec: CronSpec = { cron: text, timezone, zoned, wall, wallMs: wall ? wallClock(timezone) : null };
   if (nextOccurrence(spec, new Date()) === null) {
-    throw new BadUserInputError(`${prefix}cron "${cron}" has no future occurrence`, { field: `${prefix}cron` });
+    throw new BadUserInputError(`${field} "${text}" has no future occurrence`, { field });
   }
   return spec;
 }
