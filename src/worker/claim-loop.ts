@@ -37,6 +37,11 @@ export interface ClaimLoop {
   start(): void;
   /** Claims now, or right after the claim under way: a wake-up is never lost, and never doubles a claim. Ignored before start() and after stop(). */
   lookForWork(): void;
+  /**
+   * Looks for work in `ms` (and at the poll meanwhile): a task this worker made due later (a retry
+   * after its backoff, a snooze) is claimed when due rather than at the next poll.
+   */
+  lookIn(ms: number): void;
   /** Whether the last claim got every task it asked for: then more may be waiting, and a freed slot should claim at once. */
   readonly lastClaimFilled: boolean;
   /** No more claims: cuts a back-off short and resolves once the claims under way have landed (its tasks accepted or handed back). */
@@ -52,6 +57,11 @@ export interface ClaimLoop {
  */
 export const SPLIT_CLAIM_AT = 200;
 
+/** Most times a claim loop keeps to look at (ClaimLoop.lookIn); later ones wait for the poll. */
+const MAX_WAKE_TIMES = 1000;
+/** Looks this close together are made one. */
+const COALESCE_MS = 5;
+
 export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let started = false;
   let stopped = false;
@@ -64,20 +74,52 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let lastClaimFilled = true;
   let failures = 0;
   let pollTimer: NodeJS.Timeout | undefined;
-  // The next opening of a used-up rate window: looking then keeps a rate limit's windows full.
-  let windowTimer: NodeJS.Timeout | undefined;
-  let windowAt = Infinity;
+  // Times to look at, soonest first: the next opening of a used-up rate window (looking then keeps
+  // a rate limit's windows full) and when this worker's own retries and snoozes fall due (else
+  // they would wait for the poll). One timer, armed for the soonest.
+  const wakeTimes: number[] = [];
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let wakeTimerAt = Infinity;
 
   function wakeAt(inMs: number): void {
-    const at = Date.now() + inMs;
-    if (windowTimer && windowAt <= at) return;
-    clearTimeout(windowTimer);
-    windowAt = at;
-    windowTimer = setTimeout(() => {
-      windowTimer = undefined;
-      windowAt = Infinity;
-      lookForWork();
-    }, inMs + 1);
+    if (stopped) return;
+    const at = Date.now() + Math.max(0, inMs);
+    let i = wakeTimes.length;
+    while (i > 0 && wakeTimes[i - 1]! > at) i--;
+    // Looks a few ms apart are one look, at the later time: looking early would find nothing due.
+    if (i < wakeTimes.length && wakeTimes[i]! - at < COALESCE_MS) return;
+    if (i > 0 && at - wakeTimes[i - 1]! < COALESCE_MS) {
+      wakeTimes[i - 1] = at;
+      if (i === 1 && wakeTimer) {
+        clearTimeout(wakeTimer);
+        wakeTimerAt = Infinity;
+      }
+    } else {
+      wakeTimes.splice(i, 0, at);
+    }
+    // Past this many, the latest are left to the poll.
+    if (wakeTimes.length > MAX_WAKE_TIMES) wakeTimes.length = MAX_WAKE_TIMES;
+    armWakeTimer();
+  }
+
+  function armWakeTimer(): void {
+    const next = wakeTimes[0];
+    if (next === undefined || next >= wakeTimerAt) return;
+    clearTimeout(wakeTimer);
+    wakeTimerAt = next;
+    // +1: a timer may fire a little early, before the time it was set for.
+    wakeTimer = setTimeout(onWakeTimer, Math.max(0, next - Date.now()) + 1);
+  }
+
+  function onWakeTimer(): void {
+    wakeTimer = undefined;
+    wakeTimerAt = Infinity;
+    const now = Date.now();
+    let due = 0;
+    while (due < wakeTimes.length && wakeTimes[due]! <= now) due++;
+    wakeTimes.splice(0, due);
+    lookForWork();
+    armWakeTimer();
   }
   // Aborted by stop(): cuts the back-off short, so it keeps neither stop() nor the process waiting.
   const stopController = new AbortController();
@@ -205,13 +247,15 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       lookForWork();
     },
     lookForWork,
+    lookIn: wakeAt,
     get lastClaimFilled() {
       return lastClaimFilled;
     },
     async stop() {
       stopped = true;
       clearInterval(pollTimer);
-      clearTimeout(windowTimer);
+      clearTimeout(wakeTimer);
+      wakeTimes.length = 0;
       stopController.abort();
       await Promise.all(loops);
     },

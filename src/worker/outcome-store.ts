@@ -25,6 +25,8 @@ export interface OutcomeStoreOptions {
   resultTtlMs: number;
   /** How long to keep retrying a write while the database is away, in ms (then the rescuer takes the task back once its lease runs out). */
   retryForMs: number;
+  /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
+  dueAgainIn?(ms: number): void;
 }
 
 /** Where a runner writes what its attempts did. Every write is guarded by the attempt (see completeTasks). */
@@ -79,19 +81,25 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         const definition = o.registry.get(task.name);
         const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;
         const error = errorJson(outcome.error, task);
-        return failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
+        const failing = failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
+        return retryDelayMs === null ? failing : failing.then((stored) => waitsAgain(stored, retryDelayMs));
       }
       case 'cancelled': {
         const error = outcome.error ? errorJson(outcome.error, task) : null;
         return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
       }
       case 'snoozed':
-        return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs });
+        return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs }).then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
         return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
       case 'lost':
         return undefined;
     }
+  }
+
+  /** Tells the claim loop when a task stored as waiting is due (its run_after is the statement's clock + delayMs, and that statement has committed). */
+  function waitsAgain(stored: Task | undefined, delayMs: number): void {
+    if (stored && (stored.status === 'RETRYING' || stored.status === 'PENDING')) o.dueAgainIn?.(delayMs);
   }
 
   async function handBack(tasks: readonly Task[]): Promise<void> {

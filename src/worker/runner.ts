@@ -57,7 +57,16 @@ export function createRunner(options: RunnerOptions): Runner {
   // Heartbeats keep the lease of a task whose outcome is being retried (held as recording), so
   // a write may be retried for longer than one lease; past that the rescuer takes the task back.
   const retryForMs = 3 * o.leaseMs;
-  const outcomes = createOutcomeStore({ sql, registry, workerId, log, resultTtlMs: o.resultTtlMs, retryForMs });
+  const outcomes = createOutcomeStore({
+    sql,
+    registry,
+    workerId,
+    log,
+    resultTtlMs: o.resultTtlMs,
+    retryForMs,
+    // Claimed when due, not at the next poll (other workers poll for it as before).
+    dueAgainIn: (ms) => claims.lookIn(ms),
+  });
   const dependencyReader = createDependencyReader(sql);
   const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs });
   const leases = createLeaseKeeper({

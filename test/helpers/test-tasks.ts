@@ -91,6 +91,16 @@ export const testTasks: TaskDefinition[] = [
       ctx.snooze(0);
     },
   }),
+  // Snoozes args[0] ms on its first run, then returns.
+  defineTask({
+    name: 'test.snooze-once',
+    args: z.tuple([z.number()]),
+    run: ([ms], ctx) => {
+      if (snoozedOnce.has(ctx.taskId)) return 'woke';
+      snoozedOnce.add(ctx.taskId);
+      ctx.snooze(ms);
+    },
+  }),
   // Blocks until its AbortSignal fires (timeout, cancel, shutdown), then rethrows the abort.
   defineTask({
     name: 'test.block',

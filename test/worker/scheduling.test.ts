@@ -67,6 +67,24 @@ describe('claimTasks', () => {
     expect(await app.deps.queue.getTask(later.id)).toMatchObject({ status: 'PENDING', attempts: 0, version: 1 });
   });
 
+  it("claims its own retry and snooze when they fall due, not at the next poll", async () => {
+    // A poll of a minute: the deadlines below are met only by looking when each is due.
+    await app.runner({ concurrency: 2, pollIntervalMs: 60_000 }).start();
+    const retried = await app.deps.queue.enqueue({ name: 'test.fail-once', maxAttempts: 2, backoff: { baseMs: 300, maxMs: 300, jitter: 0 } });
+    const snoozed = await app.deps.queue.enqueue({ name: 'test.snooze-once', args: [400] });
+    const [retriedDone, snoozedDone] = await Promise.all([
+      waitForStatus(app.deps, retried.id, 'SUCCEEDED', 15_000),
+      waitForStatus(app.deps, snoozed.id, 'SUCCEEDED', 15_000),
+    ]);
+    expect(retriedDone.attempts).toBe(2);
+    expect(snoozedDone.returnValue).toBe('woke');
+    // Started again no sooner than due.
+    const { events } = await app.deps.queue.listTaskEvents({ taskId: retried.id });
+    const scheduled = events.find((e) => e.type === 'RETRY_SCHEDULED');
+    const restarted = events.filter((e) => e.type === 'STARTED')[1];
+    expect(restarted!.at.getTime() - scheduled!.at.getTime()).toBeGreaterThanOrEqual(300);
+  });
+
   it('claims only from the queues a runner was given', async () => {
     const [a, b, c] = await app.deps.queue.enqueueMany([
       { name: 'demo.echo', queue: 'alpha' },
