@@ -139,8 +139,27 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
   const started = await Promise.race([startProcess(config, log, roles), forced]);
   if (started === 'forced') return EXIT.interrupted;
   const proc = started;
-  await stopRequested;
+  // An exit that is not ours (a handler or a library calling process.exit()) would otherwise end
+  // the process without a word: say so, with the attempts it strands (the rescuer takes them back
+  // when their leases end). Synchronous, as an exit listener must be: the log writes to fd 2 at once.
+  const onExit = (code: number): void => {
+    const inHand = proc.inHand();
+    log.fatal(
+      { code, tasks: inHand.slice(0, 100), inHand: inHand.length },
+      'process.exit() called outside taskwire (by a task handler or a library?): attempts in hand are left to the rescuer',
+    );
+  };
+  process.on('exit', onExit);
+  try {
+    await stopRequested;
+  } finally {
+    process.off('exit', onExit);
+  }
   const outcome = await Promise.race([proc.stop().then(() => 'stopped' as const), forced]);
-  if (outcome === 'forced') return EXIT.interrupted;
+  if (outcome === 'forced') {
+    const inHand = proc.inHand();
+    if (inHand.length > 0) log.warn({ tasks: inHand.slice(0, 100), inHand: inHand.length }, 'attempts left to the rescuer');
+    return EXIT.interrupted;
+  }
   return crashed ? EXIT.failed : EXIT.ok;
 }

@@ -24,6 +24,8 @@ export interface ProcessRoles {
 export interface RunningProcess {
   deps: Deps;
   runner: Runner | undefined;
+  /** The worker's attempts claimed and not yet finished, as `taskId:attempt` (none without a worker). */
+  inHand(): string[];
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const runner = roles.worker
     ? deps.createRunner({ ...(roles.concurrency ? { concurrency: roles.concurrency } : {}), ...(roles.queues ? { queues: roles.queues } : {}) })
     : undefined;
-  if (runner) logTaskLifecycle(runner, log);
+  const lifecycle = runner ? logTaskLifecycle(runner, log) : undefined;
   // /readyz says 503 from the first step of the stop: the services stop in reverse, and the server
   // or metrics endpoint that answers it goes last (after the worker's grace period).
   let stopping = false;
@@ -87,6 +89,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   return {
     deps,
     runner,
+    inHand: () => lifecycle?.inHand() ?? [],
     async stop() {
       stopping = true;
       try {

@@ -9,9 +9,9 @@ const MAX_TRACKED = 100_000;
 /**
  * One log line when a runner starts an attempt (debug) and one when it ends (info; warn for a
  * failed or lost attempt), each with `taskId`, `workerId`, `name`, `queue` and `attempt`, so
- * `grep <task id>` finds a task's whole story across processes. Returns a detach function.
+ * `grep <task id>` finds a task's whole story across processes.
  */
-export function logTaskLifecycle(runner: Runner, log: Logger): () => void {
+export function logTaskLifecycle(runner: Runner, log: Logger): TaskLifecycleLog {
   const child = log.child({ workerId: runner.workerId });
   const claims = new Map<string, number>();
   const fields = (task: Task) => ({ taskId: task.id, name: task.name, queue: task.queue, attempt: task.attempts });
@@ -35,8 +35,17 @@ export function logTaskLifecycle(runner: Runner, log: Logger): () => void {
   };
   runner.on('claimed', onClaimed);
   runner.on('finished', onFinished);
-  return () => {
-    runner.off('claimed', onClaimed);
-    runner.off('finished', onFinished);
+  return {
+    inHand: () => [...claims.keys()],
+    detach() {
+      runner.off('claimed', onClaimed);
+      runner.off('finished', onFinished);
+    },
   };
+}
+
+export interface TaskLifecycleLog {
+  /** Attempts claimed and not yet finished, as `taskId:attempt` (at most MAX_TRACKED). */
+  inHand(): string[];
+  detach(): void;
 }

@@ -120,6 +120,13 @@ const misbehaving: TaskDefinition[] = [
       return 'never';
     },
   }),
+  // Ends the whole process from a handler, as some libraries do.
+  defineTask({
+    name: 'rel.process-exit',
+    run: () => {
+      process.exit(3);
+    },
+  }),
   // Never settles and ignores its AbortSignal: the timeout aborts it, the runner abandons it.
   defineTask({ name: 'rel.hang', timeoutMs: 300, run: () => new Promise<never>(() => undefined) }),
   // Blocks the event loop (no heartbeat can run), then stays RUNNING a little longer, so

@@ -156,4 +156,28 @@ describe('misbehaving handlers in a worker process', () => {
       await app.sql`DELETE FROM tasks WHERE name IN ('rel.run', 'rel.throw-in-timer')`;
     }
   });
+
+  // Nothing can stop a handler from ending the process; the log at least says so, with what it stranded.
+  it('a handler calling process.exit() is logged with the attempts it leaves to the rescuer', { timeout: 60_000 }, async () => {
+    const cli = spawnCli('worker', {
+      DATABASE_URL: app.database.url,
+      TASK_MODULES: RELIABILITY_TASKS,
+      WORKER_CONCURRENCY: '4',
+      WORKER_POLL_INTERVAL_MS: '50',
+    });
+    try {
+      await cli.waitForLog((l) => l.msg === 'worker started');
+      const [innocent] = await app.deps.queue.enqueueMany([{ name: 'rel.run', args: [60_000], maxAttempts: 1 }]);
+      await waitFor(async () => (await app.deps.queue.getTask(innocent!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the innocent task to run' });
+      const [exiter] = await app.deps.queue.enqueueMany([{ name: 'rel.process-exit' }]);
+      const code = await new Promise<number | null>((resolve) => cli.child.once('exit', (c) => resolve(c)));
+      expect(code, describeProcess(cli)).toBe(3);
+      const line = cli.logs.find((l) => l.msg.startsWith('process.exit() called outside taskwire'));
+      expect(line, describeProcess(cli)).toMatchObject({ code: 3, inHand: 2 });
+      expect(line?.tasks).toEqual(expect.arrayContaining([`${innocent!.id}:1`, `${exiter!.id}:1`]));
+    } finally {
+      await killHard(cli);
+      await app.sql`DELETE FROM tasks WHERE name IN ('rel.run', 'rel.process-exit')`;
+    }
+  });
 });
