@@ -61,9 +61,9 @@ const UTF8_CHARSET = /^\s*charset\s*=\s*"?utf-8"?\s*$/i;
 
 /**
  * Whether yoga reads the body as JSON and the fast path may take it: yoga matches
- * `application/json` as written (lower case, `;` right after it), so `Application/JSON` or
- * `application/json ;charset=utf-8` get its 415 and must not be served here; the only parameter
- * taken is a UTF-8 charset.
+ * `application/json` as written (lower case, `;` right after it), which withBodyLimit
+ * (http.ts canonicalContentType) has made of `Application/JSON` or `application/json ;charset=utf-8`
+ * before either sees it; the only parameter taken here is a UTF-8 charset.
  */
 function isJsonType(contentType: string | undefined): boolean {
   if (contentType === 'application/json') return true;

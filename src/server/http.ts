@@ -18,6 +18,18 @@ export function mediaTypeOf(contentType: string | null | undefined): string {
   return ((contentType ?? '').split(',')[0] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/**
+ * A Content-Type with its media type in lower case and no space before its parameters:
+ * `Application/JSON ; charset=utf-8` → `application/json; charset=utf-8`. RFC 9110 makes the type
+ * case-insensitive and allows that space; yoga's parsers match the type as written and answered
+ * such a body 415. Parameters are kept as sent (a multipart boundary is case-sensitive).
+ */
+export function canonicalContentType(contentType: string): string {
+  const semi = contentType.indexOf(';');
+  const essence = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  return semi === -1 ? essence : `${essence};${contentType.slice(semi + 1)}`;
+}
+
 export interface BodyLimitOptions {
   /**
    * How much of a refused body is read (and thrown away) so the client gets to read the 413,
@@ -80,6 +92,9 @@ export function withBodyLimit(handler: NodeHandler, maxBytes: number, options: B
     req.once('error', () => {
       if (!res.writableEnded) res.destroy();
     });
+    const contentType = req.headers['content-type'];
+    // Before the fast path and yoga, which both read it as written.
+    if (contentType !== undefined && contentType !== 'application/json') req.headers['content-type'] = canonicalContentType(contentType);
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) {
       refuse(req, res, maxBytes, 0, discardBytes, options.corsHeaders?.(req));
