@@ -297,9 +297,9 @@ function init() {
   });
   window.addEventListener('hashchange', route);
   document.addEventListener('keydown', (e) => e.key === 'Escape' && state.detail.id && closeDetail());
-  // Running tasks show a ticking elapsed time: local clock only, nothing is fetched.
+  // Running tasks' run times and the queues' oldest waiting ages tick: local clock only, nothing is fetched.
   setInterval(() => {
-    for (const cell of document.querySelectorAll('td.elapsed')) cell.textContent = duration(between(/** @type {HTMLElement} */ (cell).dataset.since));
+    for (const cell of document.querySelectorAll('.elapsed')) cell.textContent = duration(between(/** @type {HTMLElement} */ (cell).dataset.since));
   }, 1000);
   void fetch('/dashboard/tasks.json').then((r) => r.json()).then(({ names }) => {
     byId('task-names').replaceChildren(...names.map((name) => el('option', { value: name })));

@@ -113,9 +113,18 @@ export function queueRows(stats, { pick, current }) {
         return el('td', { class: `num count status-${s.toLowerCase()}${n === 0 ? ' zero' : ''}`, data: { status: s } }, String(n));
       }),
       el('td', { class: 'num' }, String(q.total)),
-      el('td', { class: 'num' }, q.oldestPendingAgeMs === null ? el('span', { class: 'muted' }, '—') : duration(q.oldestPendingAgeMs)),
+      el('td', { class: 'num', data: { field: 'oldest' } }, q.oldestPendingAgeMs === null ? el('span', { class: 'muted' }, '—') : waitingSince(q.oldestPendingAgeMs)),
     ),
   );
+}
+
+/**
+ * An age as of this read that goes on ticking (the app updates `.elapsed`): a paused queue's
+ * oldest task gets no event that would read the counts again. From the local clock, so a skew
+ * between server and browser does not show.
+ */
+function waitingSince(ageMs) {
+  return el('span', { class: 'elapsed', data: { since: new Date(Date.now() - ageMs).toISOString() } }, duration(ageMs));
 }
 
 const field = (label, value, cls) => [el('dt', {}, label), el('dd', { class: cls ?? null }, value === null || value === undefined || value === '' ? '—' : value)];

@@ -72,6 +72,13 @@ describe.skipIf(SKIP_BROWSER)('the dashboard flow-control panel in headless Chro
     expect(await page.locator('dl.fields dt:text-is("Waiting for") + dd').textContent()).toBe('its queue, which is paused');
   });
 
+  it("ticks the paused queue's oldest waiting age, though no change reads the counts again", async () => {
+    const age = page.locator('#queue-rows tr[data-queue="mail"] td[data-field="oldest"]');
+    await age.locator('.elapsed').waitFor();
+    const first = await age.textContent();
+    await waitFor(async () => (await age.textContent()) !== first, { timeoutMs: 5_000, message: `the age (${first}) to tick` });
+  });
+
   it('resumes from its row: the queue runs its task, and pauses again from the row', async () => {
     await row('mail').locator('button[data-action="resume"]').click();
     await page.locator('#flow-rows tr[data-queue="mail"][data-paused="false"]').waitFor();
