@@ -200,7 +200,9 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
 
   async function watchBulkAction(id: string, tenant: string | null): Promise<AsyncIterableIterator<BulkAction>> {
     if (!isUuid(id)) throw new BadUserInputError(`id must be a bulk action id (a UUID), got ${JSON.stringify(id)}`, { field: 'id' });
-    return channel.join(() => subscribe(id, tenant));
+    // Keyed as PostgreSQL writes a UUID (lower case), which changes are delivered by.
+    const key = id.toLowerCase();
+    return channel.join(() => subscribe(key, tenant));
   }
 
   /** LISTEN is in effect: registered before its first read, so a change committed in between is not missed. */

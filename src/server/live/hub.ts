@@ -387,7 +387,10 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
 
   async function watchTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
     assertTaskId(id);
-    return events.join(() => subscribeTask(id, tenant));
+    // By the id's text as PostgreSQL gives it back (lower case), which changes are delivered by:
+    // a UUID in capitals is the same task, and would have waited for them for ever.
+    const key = id.toLowerCase();
+    return events.join(() => subscribeTask(key, tenant));
   }
 
   async function subscribeTask(id: string, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
@@ -432,7 +435,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     assertTaskId(id);
     return events.join(async () => {
       // Through the loader: a hundred subscriptions asked for at once cost one read, not a hundred.
-      const task = await loadTask(id);
+      const task = await loadTask(id.toLowerCase());
       if (!isVisible(task, tenant)) throw new NotFoundError('Task', id);
       return logs.watchTaskEvents(task, afterVersion, types);
     });

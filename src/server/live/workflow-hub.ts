@@ -251,7 +251,9 @@ export function createWorkflowHub(options: WorkflowHubOptions): WorkflowHub {
 
   async function watchWorkflow(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {
     assertWorkflowId(id);
-    return channel.join(() => subscribe(id, tenant));
+    // Keyed as PostgreSQL writes a UUID (lower case), which changes are delivered by.
+    const key = id.toLowerCase();
+    return channel.join(() => subscribe(key, tenant));
   }
 
   async function subscribe(id: string, tenant: string | null): Promise<AsyncIterableIterator<Workflow>> {
