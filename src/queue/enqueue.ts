@@ -259,7 +259,7 @@ export async function storeTasks(
       continue;
     }
     unique ??= rows.slice(0, i) as NewTaskRow[];
-    if (keyConflicts === 'fail' && first.name !== row.name) throw keyConflict(row.idempotencyKey, first.name, row.name);
+    if (keyConflicts === 'fail' && first.name !== row.name) throw keyConflict(row.idempotencyKey, `a task named "${first.name}" earlier in this batch`, row.name);
   }
   const outcome = await insertTasks(exec, unique ?? rows, keyConflicts);
   if (!firstByKey) return rows.map((row) => newTask(row, outcome.enqueuedAt));
@@ -277,7 +277,7 @@ export async function storeTasks(
     const task = taskByKey.get(tenantKey(row));
     // Inserted by someone else and removed (cleaned up) before we read it: a rare race, not bad input.
     if (!task) throw new Error(`Task ${row.id} was neither inserted nor found by its idempotency key`);
-    return task.name === row.name ? task : keyConflict(row.idempotencyKey, task.name, row.name);
+    return task.name === row.name ? task : keyConflict(row.idempotencyKey, `task ${task.id}`, row.name);
   });
 }
 
@@ -286,8 +286,10 @@ function tenantKey(t: { tenant: string; idempotencyKey: string | null }): string
   return `${t.tenant}\u0000${t.idempotencyKey as string}`;
 }
 
-function keyConflict(key: string, existingName: string, name: string): ConflictError {
-  return new ConflictError(`idempotencyKey "${key}" already belongs to a task named "${existingName}", not "${name}"`, {
+// A stored task is named by its id, not its name: a credential that may enqueue but not read
+// learns nothing of another's task from the refusal (the id reads only with tasks:read).
+function keyConflict(key: string, existing: string, name: string): ConflictError {
+  return new ConflictError(`idempotencyKey "${key}" already belongs to ${existing}, not to a "${name}" task`, {
     field: 'idempotencyKey',
   });
 }

@@ -1,6 +1,7 @@
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
 import { withFieldPrefix } from '../errors.js';
+import { assertMayReplay } from '../idempotent-replay.js';
 import { issueReadToken } from '../issue-read-token.js';
 import { TaskRef } from './task.js';
 
@@ -57,6 +58,7 @@ builder.mutationFields((t) => ({
           concurrencyKey: orUndefined(input.concurrencyKey),
         }),
       );
+      await assertMayReplay(ctx, input.idempotencyKey, () => [task.createdBy]);
       return { task, readToken: (await issueReadToken(ctx, [task]))?.token ?? null };
     },
   }),

@@ -15,6 +15,7 @@ import {
   type Workflow,
   type WorkflowStep,
 } from '../../queue/workflows/types.js';
+import { assertMayReplay } from '../idempotent-replay.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { withFieldPrefix } from '../errors.js';
@@ -193,6 +194,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       ctx.limits.takeEnqueue(Math.max(1, input.steps.length));
       const workflow = await withFieldPrefix('input.', () => ctx.queue.workflows.enqueue(toWorkflowInput(input)));
+      await assertMayReplay(ctx, input.idempotencyKey, async () =>
+        (await ctx.queue.getTasks(workflow.steps.map((step) => step.taskId))).map((task) => task.createdBy),
+      );
       return { workflow };
     },
   }),

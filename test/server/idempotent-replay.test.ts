@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CreatedApiKey } from '../../src/auth/api-keys.js';
+import { useTestServer } from '../helpers/app.js';
+import { AUTH_ENV, createTestKey } from '../helpers/auth-credentials.js';
+import { errorCodes } from '../helpers/graphql.js';
+
+// An enqueue whose idempotency key is taken answers with what is stored under it. A credential that
+// may enqueue but not read must not get another credential's task that way (its args, result, a
+// read token for it), nor its name from a refusal.
+const env = useTestServer({ env: { ...AUTH_ENV } });
+let reader: CreatedApiKey;
+let enqueuer: CreatedApiKey;
+beforeAll(async () => {
+  reader = await createTestKey(env.server.sql, 'acme', ['tasks:read', 'tasks:enqueue']);
+  enqueuer = await createTestKey(env.server.sql, 'acme', ['tasks:enqueue:demo.*']);
+});
+
+const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id args createdBy } readToken } }';
+const WORKFLOW = 'mutation ($input: EnqueueWorkflowInput!) { enqueueWorkflow(input: $input) { workflow { id steps { ref } } } }';
+const as = (key: CreatedApiKey) => ({ authorization: `Bearer ${key.key}` });
+
+describe('an idempotency key that is taken', () => {
+  it("gives an enqueue-only credential FORBIDDEN for another's task, and its own task back as always", async () => {
+    const { server } = env;
+    const stored = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['secret'], idempotencyKey: 'k-task' } } }, as(reader));
+    const storedId = (stored.data as { enqueueTask: { task: { id: string } } }).enqueueTask.task.id;
+
+    const replay = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['other'], idempotencyKey: 'k-task' } } }, as(enqueuer));
+    expect(errorCodes(replay.errors)).toEqual(['FORBIDDEN']);
+    expect(replay.errors?.[0]?.extensions?.field).toBe('input.idempotencyKey');
+    expect(JSON.stringify(replay)).not.toContain('secret');
+
+    // A different name: CONFLICT, naming the stored task by id, not by its name.
+    const conflict = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.sleep', args: [1], idempotencyKey: 'k-task' } } }, as(enqueuer));
+    expect(errorCodes(conflict.errors)).toEqual(['CONFLICT']);
+    expect(conflict.errors?.[0]?.message).toBe(`idempotencyKey "k-task" already belongs to task ${storedId}, not to a "demo.sleep" task`);
+
+    // Its own key, twice: the same task both times.
+    const first = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['mine'], idempotencyKey: 'k-own' } } }, as(enqueuer));
+    const again = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['mine'], idempotencyKey: 'k-own' } } }, as(enqueuer));
+    const taskOf = (r: typeof first) => (r.data as { enqueueTask: { task: unknown } } | undefined)?.enqueueTask.task;
+    expect(again.errors).toBeUndefined();
+    expect(taskOf(again)).toEqual(taskOf(first));
+    expect(taskOf(again)).toMatchObject({ args: ['mine'], createdBy: enqueuer.id });
+
+    // With tasks:read, another's task comes back.
+    const read = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', idempotencyKey: 'k-own' } } }, as(reader));
+    expect(read.errors).toBeUndefined();
+  });
+
+  it("gives an enqueue-only credential FORBIDDEN for another's workflow", async () => {
+    const { server } = env;
+    const input = { idempotencyKey: 'k-flow', steps: [{ ref: 'a', task: { name: 'demo.echo', args: ['secret'] } }] };
+    const stored = await server.post({ query: WORKFLOW, variables: { input } }, as(reader));
+    expect(stored.errors).toBeUndefined();
+    const replay = await server.post({ query: WORKFLOW, variables: { input } }, as(enqueuer));
+    expect(errorCodes(replay.errors)).toEqual(['FORBIDDEN']);
+    const own = await server.post({ query: WORKFLOW, variables: { input: { ...input, idempotencyKey: 'k-flow-own' } } }, as(enqueuer));
+    const ownAgain = await server.post({ query: WORKFLOW, variables: { input: { ...input, idempotencyKey: 'k-flow-own' } } }, as(enqueuer));
+    expect(ownAgain).toEqual(own);
+  });
+});
