@@ -100,6 +100,13 @@ describe('retryTasks', () => {
     expect(await ws.done).toBe('complete');
     expect(ws.values.map((v) => v.bulkActionChanged.status)).toEqual(['DONE']);
   });
+
+  it("is a Node: node(id:) answers it as a BulkAction (Relay's refetch)", async () => {
+    const created = await server.execute(BulkRetryDocument, { filter: { name: 'nothing.matches' } });
+    const id = created.data?.retryTasks.id ?? '';
+    const read = await server.post({ query: 'query ($id: ID!) { node(id: $id) { __typename id ... on BulkAction { kind status } } }', variables: { id } });
+    expect(read.data).toEqual({ node: { __typename: 'BulkAction', id, kind: 'RETRY', status: 'DONE' } });
+  });
 });
 
 describe('errors', () => {

@@ -22,14 +22,19 @@ builder.queryField('node', (t) =>
   t.field({
     type: NodeRef,
     nullable: true,
-    description: "Relay's refetch: any node by id (a task's, a workflow's or a schedule's id is its UUID, as in taskResult and workflow).",
+    description: "Relay's refetch: any node by id (a task's, a workflow's, a schedule's or a bulk action's id is its UUID, as in taskResult, workflow and bulkAction).",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       assertTaskId(id);
       const task = await ctx.queue.getTask(id);
       // A read token reads only its tasks: never a workflow (its queue view has no workflows).
       if (task || isReadToken(ctx.principal)) return task ?? null;
-      return (await ctx.queue.workflows.get(id)) ?? (await ctx.queue.schedules.getById(id)) ?? null;
+      return (
+        (await ctx.queue.workflows.get(id)) ??
+        (await ctx.queue.schedules.getById(id)) ??
+        (await ctx.queue.bulkActions.get(id)) ??
+        null
+      );
     },
   }),
 );

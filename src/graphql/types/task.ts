@@ -10,9 +10,11 @@ export const TaskStatusEnum = builder.enumType('TaskStatus', {
 
 /** Relay's Node: anything with a globally unique id. A task's id is its UUID. */
 export const NodeRef = builder.interfaceRef<{ id: string }>('Node').implement({
-  description: 'An object with a globally unique id (a task\'s, a workflow\'s or a schedule\'s UUID).',
-  // Workflows (types/workflow.ts) and schedules (types/schedule.ts) are the other nodes: only they have steps, a cron.
-  resolveType: (node) => ('steps' in node ? 'Workflow' : 'cron' in node ? 'Schedule' : 'Task'),
+  description: 'An object with a globally unique id (a task\'s, a workflow\'s, a schedule\'s or a bulk action\'s UUID).',
+  // Workflows (types/workflow.ts), schedules (types/schedule.ts) and bulk actions (types/bulk-action.ts) are the other
+  // nodes: only they have steps, a cron, matched/processed counts.
+  resolveType: (node) =>
+    'steps' in node ? 'Workflow' : 'cron' in node ? 'Schedule' : 'matched' in node && 'processed' in node ? 'BulkAction' : 'Task',
   fields: (t) => ({ id: t.exposeID('id') }),
 });
 
