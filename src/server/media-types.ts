@@ -70,5 +70,15 @@ export function useMediaTypeErrors(): Plugin {
     onResultProcess({ request, resultProcessor, setResultProcessor }) {
       if (resultProcessor === undefined) setResultProcessor(notAcceptable(request.headers.get('accept')), 'application/json');
     },
+    // A query's or mutation's request error (variables that do not coerce) is 400 under every JSON
+    // type (input-errors.ts), and yoga's SSE answer took that status too. The graphql-sse protocol
+    // has such errors reported as `next` events of an accepted (200) stream: a client fails a 400
+    // connection without reading it, so the error's message and code were lost (an EventSource
+    // saw only `onerror`). Auth (401/403) and limits (413, 429) keep their status: those are
+    // refusals of the connection itself.
+    onResponse({ response, setResponse, fetchAPI }) {
+      if (response.status !== 400 || !response.headers.get('content-type')?.startsWith('text/event-stream')) return;
+      setResponse(new fetchAPI.Response(response.body, { status: 200, headers: response.headers }));
+    },
   };
 }

@@ -58,6 +58,21 @@ describe('a subscription that cannot start', () => {
   });
 });
 
+describe('a query over SSE whose variables do not coerce', () => {
+  // graphql-sse's protocol: errors found before execution are `next` events of an accepted stream;
+  // a 400 makes the client fail the connection without reading the error.
+  it('is a 200 stream whose one event is the error (400 under the JSON types, as before)', async () => {
+    const body = { query: 'query ($id: ID!) { taskResult(id: $id) { id } }' };
+    const sse = await post(body, 'text/event-stream');
+    expect(sse.status).toBe(200);
+    const next = /event: next\ndata: (.*)\n/.exec(sse.text);
+    expect(codes(next?.[1] ?? '{}')).toEqual(['BAD_USER_INPUT']);
+    expect(sse.text).toContain('event: complete');
+    const strict = await post(body, 'application/graphql-response+json');
+    expect([strict.status, codes(strict.text)]).toEqual([400, ['BAD_USER_INPUT']]);
+  });
+});
+
 describe('a subscription that starts, sent as plain JSON', () => {
   it('is answered 406 and leaves no subscription open on the server', async () => {
     const { data } = await server.post({ query: 'mutation { enqueueTask(input: { name: "demo.echo" }) { task { id } } }' });
