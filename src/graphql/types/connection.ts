@@ -7,7 +7,7 @@ import { TaskRef, TaskStatusEnum } from './task.js';
 export const TaskFilterInput = builder.inputType('TaskFilter', {
   description: 'All given conditions must hold.',
   fields: (t) => ({
-    status: t.field({ type: [TaskStatusEnum], description: 'Any of these statuses.' }),
+    status: t.field({ type: [TaskStatusEnum], description: 'Any of these statuses; empty or null: every status.' }),
     name: t.string(),
     queue: t.string(),
     enqueuedAfter: t.field({ type: 'DateTime' }),
