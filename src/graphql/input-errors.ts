@@ -168,8 +168,14 @@ export function literalField(document: DocumentNode, target: ASTNode): string | 
   return found;
 }
 
+/** The literal values graphql-js's validation reports a refusal at (a variable is not one: its errors name it). */
+const LITERAL_KINDS: ReadonlySet<string> = new Set([
+  Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT,
+]);
+
 /**
- * A literal a scalar refused (the DateTime scalar's BAD_USER_INPUT) is reported by graphql-js's
+ * A literal refused by its type (the DateTime scalar's BAD_USER_INPUT; a String for an Int, an Int
+ * past 32 bits, an unknown enum value: graphql-js's GRAPHQL_VALIDATION_FAILED) is reported by
  * validation at the value's node, with no path: its `extensions.field` is found in the document.
  * In place: yoga caches a document's validation errors, and naming the field again is a no-op.
  */
@@ -177,7 +183,7 @@ function nameLiteralFields(document: DocumentNode, errors: readonly Error[]): vo
   for (const error of errors) {
     if (!isGraphQLError(error)) continue;
     const node = error.nodes?.[0];
-    if (!node || error.extensions.code !== GRAPHQL_CODES.badUserInput || error.extensions.field !== undefined) continue;
+    if (!node || !LITERAL_KINDS.has(node.kind) || error.extensions.field !== undefined) continue;
     const field = literalField(document, node);
     if (field !== undefined) error.extensions.field = field;
   }

@@ -227,6 +227,18 @@ describe('a literal a scalar refuses', () => {
     expect(extensionsOf(errors)).toEqual([{ code: 'BAD_USER_INPUT', field: 'filter.enqueuedAfter' }]);
   });
 
+  it('of a built-in type (a String for an Int, an Int past 32 bits, an unknown enum value) is named the same way', async () => {
+    const cases: [string, string][] = [
+      ['mutation { enqueueTask(input: {name: "demo.echo", priority: "high"}) { task { id } } }', 'input.priority'],
+      ['{ tasks(first: 99999999999) { totalCount } }', 'first'],
+      ['{ tasks(first: 1, filter: {status: [NOPE]}) { totalCount } }', 'filter.status[0]'],
+    ];
+    for (const [query, field] of cases) {
+      const answer = await post(JSON.stringify({ query }));
+      expect(extensionsOf(answer.errors), query).toEqual([{ code: 'GRAPHQL_VALIDATION_FAILED', field }]);
+    }
+  });
+
   it('in a variable\'s default value names the variable\'s path', async () => {
     const answer = await post(JSON.stringify({ query: `query ($f: TaskFilter = {enqueuedAfter: "${NO_SUCH_DAY}"}) { tasks(first: 1, filter: $f) { totalCount } }` }));
     expect(extensionsOf(answer.errors)).toEqual([{ code: 'BAD_USER_INPUT', field: 'f.enqueuedAfter' }]);
