@@ -144,10 +144,22 @@ export async function listen(sql: Sql, channel: string, options: ListenOptions):
   // One function for this Listener, so its entries (the first and those re-added) can be told apart.
   const onNotify = (payload: string): void => options.onNotify(payload);
   let meta: Awaited<ReturnType<Sql['listen']>>;
+  // While the database is away postgres.js sends LISTEN again at every failed connection attempt,
+  // and those all succeed together once it is back: one restart called onListen(true) dozens of
+  // times (each a re-read of everything watched, or a look for work, and a count in the reconnect
+  // metric). The calls of one such burst are told once, RECONNECT_SETTLE_MS after the first.
+  let reconnect: NodeJS.Timeout | undefined;
   try {
     meta = await client.listen(channel, onNotify, () => {
       listens += 1;
-      options.onListen?.(listens > 1);
+      if (listens === 1) {
+        options.onListen?.(false);
+        return;
+      }
+      reconnect ??= setTimeout(() => {
+        reconnect = undefined;
+        options.onListen?.(true);
+      }, RECONNECT_SETTLE_MS);
     });
   } catch (error) {
     // postgres.js keeps the channel with its failed LISTEN, and every later `listen` on it would
@@ -159,6 +171,7 @@ export async function listen(sql: Sql, channel: string, options: ListenOptions):
   }
   return {
     close: async () => {
+      clearTimeout(reconnect);
       forget(client, channel, onNotify);
       // Its own entry is gone already: this sends UNLISTEN if no other callback is left on the channel.
       const unlistened = meta.unlisten().catch(() => undefined);
@@ -173,6 +186,9 @@ export async function listen(sql: Sql, channel: string, options: ListenOptions):
     },
   };
 }
+
+/** How long the LISTENs of one reconnect take to land together (a few ms; a later one is another reconnect). */
+const RECONNECT_SETTLE_MS = 50;
 
 /** How long a Listener's close() waits for its UNLISTEN (a few ms when the database is there). */
 const UNLISTEN_WAIT_MS = 1_000;
