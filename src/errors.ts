@@ -90,6 +90,18 @@ export class UnauthenticatedError extends AppError {
   }
 }
 
+/**
+ * A credential that proves knowledge of a secret (its signature verifies, or the API key's secret
+ * is right) but has expired or was revoked. Still UNAUTHENTICATED, and it may say so: its holder
+ * learns nothing it did not know. It is no guess at a secret, so the failed-authentication
+ * throttle (src/server/authentication.ts) does not count it.
+ */
+export class CredentialExpiredError extends UnauthenticatedError {
+  constructor(message = 'The credential has expired: get a fresh one and send it as `Authorization: Bearer <token>`', options: AppErrorOptions = {}) {
+    super(message, options);
+  }
+}
+
 /** The credential is valid but lacks the scope the operation needs (never used for another tenant's ids: those are NOT_FOUND). */
 export class ForbiddenError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Executor } from '../db/client.js';
-import { BadUserInputError, NotFoundError } from '../errors.js';
+import { BadUserInputError, CredentialExpiredError, NotFoundError } from '../errors.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { isUuid, uuidv7 } from '../queue/uuid.js';
 import { isTenant, MAX_TENANT_LENGTH, type Principal, type Scope } from './principal.js';
@@ -154,14 +154,17 @@ async function readKeyRows(sql: Executor, ids: readonly string[]): Promise<KeyRo
     SELECT id, tenant, scopes, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ANY(${[...new Set(ids)]}::uuid[])`;
 }
 
-/** The principal of `parsed` given its row (undefined: unknown, wrong secret, revoked or expired). */
-function principalOf(parsed: { id: string; secret: string }, row: KeyRow | undefined, now: Date): Principal | undefined {
-  if (!row) return undefined;
+/** Whether `parsed` carries the secret of `row`. */
+function secretMatches(parsed: { secret: string }, row: KeyRow): boolean {
   // Compared in constant time: how much of the hash matched must not show in the response time.
   const expected = Buffer.from(row.secretHash, 'hex');
   const actual = createHash('sha256').update(parsed.secret).digest();
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-  if (!usable(row, now)) return undefined;
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/** The principal of `parsed` given its row (undefined: unknown, wrong secret, revoked or expired). */
+function principalOf(parsed: { id: string; secret: string }, row: KeyRow | undefined, now: Date): Principal | undefined {
+  if (!row || !secretMatches(parsed, row) || !usable(row, now)) return undefined;
   return {
     kind: 'api-key',
     id: parsed.id,
@@ -195,7 +198,11 @@ export async function apiKeyStillValid(sql: Executor, id: string, now: Date = ne
 
 /** verifyApiKey and apiKeyStillValid for a server: the same checks, concurrent reads shared. */
 export interface ApiKeyChecker {
-  /** As verifyApiKey. */
+  /**
+   * As verifyApiKey, except for a revoked or expired key sent with its right secret.
+   * @throws CredentialExpiredError for that one: its holder knew the secret, so it is no guess
+   *   (the failed-authentication throttle does not count it) and may be told why.
+   */
   verify(key: string, now?: Date): Promise<Principal | undefined>;
   /** As apiKeyStillValid. */
   stillValid(id: string, now?: Date): Promise<boolean>;
@@ -246,7 +253,10 @@ export function createApiKeyChecker(sql: Executor): ApiKeyChecker {
     async verify(key, now = new Date()) {
       const parsed = parseApiKey(key);
       if (!parsed) return undefined;
-      return principalOf(parsed, await read(parsed.id), now);
+      const row = await read(parsed.id);
+      const principal = principalOf(parsed, row, now);
+      if (!principal && row && secretMatches(parsed, row)) throw new CredentialExpiredError('The API key has expired or was revoked: use another one');
+      return principal;
     },
     async stillValid(id, now = new Date()) {
       if (!isUuid(id)) return false;

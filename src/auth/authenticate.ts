@@ -6,7 +6,7 @@
  */
 import type { AuthConfig } from '../config.js';
 import type { Executor } from '../db/client.js';
-import { UnauthenticatedError } from '../errors.js';
+import { CredentialExpiredError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { API_KEY_PREFIX, createApiKeyChecker } from './api-keys.js';
 import { createJwtVerifier, jwtConfigured, type JwtVerifier } from './jwt.js';
@@ -18,7 +18,10 @@ export interface Authenticator {
    * The principal of an `Authorization` header value (`Bearer <API key, read token or JWT>`).
    * AUTH_MODE=off: ANONYMOUS, whatever is sent.
    * @throws UnauthenticatedError, one message for every reason (missing, malformed, unknown,
-   *   expired, revoked, bad signature); the reason is logged at debug, never the credential.
+   *   bad signature or secret); the reason is logged at debug, never the credential.
+   *   CredentialExpiredError (an UnauthenticatedError) for a credential whose signature or
+   *   secret is right but that has expired or was revoked: that one says so, as its holder
+   *   learns nothing new, and it is no guess (the failed-auth throttle does not count it).
    *   Other errors (the database is away) propagate as they are.
    */
   authenticate(authorization: string | undefined): Promise<Principal>;
@@ -90,12 +93,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       const credential = bearer(authorization);
       if (credential === undefined) return refuse(authorization === undefined ? 'no credential' : 'not "Bearer <credential>"');
       if (credential.startsWith(API_KEY_PREFIX)) {
-        return (await apiKeys.verify(credential, new Date(now()))) ?? refuse('API key unknown, revoked, expired or wrong');
+        return (await apiKeys.verify(credential, new Date(now()))) ?? refuse('API key malformed, unknown or its secret wrong');
       }
       if (looksLikeReadToken(credential)) {
         const principal = (await readTokens.verify(credential)) ?? refuse('read token invalid or expired');
-        // A read token dies with the API key that made it.
-        if (!(await stillValid(principal))) return refuse('read token of a revoked or expired API key');
+        // A read token dies with the API key that made it. Its signature held: no guess.
+        if (!(await stillValid(principal))) {
+          log.debug({ reason: 'read token of a revoked or expired API key' }, 'authentication refused');
+          throw new CredentialExpiredError('The read token has expired: the API key that made it was revoked or has expired');
+        }
         return principal;
       }
       if (verifyJwt) return verifyJwt(credential);

@@ -7,13 +7,16 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config.js';
-import { ConfigError, UnauthenticatedError } from '../errors.js';
+import { ConfigError, CredentialExpiredError, UnauthenticatedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { isTenant, type Principal, type Scope } from './principal.js';
 import { READ_TOKEN_HEADER_TYP, READ_TOKEN_TYP } from './read-tokens.js';
 import { isScope } from './scopes.js';
 
-/** Checks an API JWT. @throws UnauthenticatedError (always the same message) when it is not valid. */
+/**
+ * Checks an API JWT. @throws UnauthenticatedError (always the same message) when it is not valid;
+ * CredentialExpiredError when all that is wrong is its `exp` (its signature and other claims hold).
+ */
 export type JwtVerifier = (token: string) => Promise<Principal>;
 
 export type JwtConfig = AuthConfig['jwt'];
@@ -94,9 +97,9 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
   };
 
   // `sub` only from a token whose signature held (a claim check failed after it): a forged one's is anyone's word.
-  const refuse = (reason: string, sub?: unknown): never => {
+  const refuse = (reason: string, sub?: unknown, expired = false): never => {
     log.debug({ reason, ...(typeof sub === 'string' ? { sub: sub.slice(0, MAX_SUBJECT_LENGTH) } : {}) }, 'JWT refused');
-    throw new UnauthenticatedError();
+    throw expired ? new CredentialExpiredError() : new UnauthenticatedError();
   };
 
   return async (token) => {
@@ -123,7 +126,8 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
       }
       // jose checks the claims (exp, nbf, iss, aud) after the signature: their failures carry the payload.
       const verified = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired ? error.payload.sub : undefined;
-      return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified);
+      // jose checks `exp` last: JWTExpired means the signature, `iss`, `aud` and `nbf` all held.
+      return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified, error instanceof errors.JWTExpired);
     }
     if (payload.typ === READ_TOKEN_TYP) return refuse('a read token', payload.sub);
     const { sub } = payload;

@@ -49,12 +49,16 @@ interface Bucket {
 }
 
 /**
- * The key limits are counted under. A read token's id is its issuer's, so its tasks are part of
- * the key: each browser watching its own task does not eat the issuer's budget (nor that of
- * the other browsers).
+ * The key limits are counted under: the principal's kind, tenant and id, as a JSON array so that
+ * no two principals share one (an id or a tenant may hold `:`; a JWT's `sub` is the issuer's to
+ * choose, and the same `sub` in two tenants is two principals, as everywhere else). A read
+ * token's id is its issuer's, so its issuer's kind and its task set are part of the key: each
+ * browser watching its own task does not eat the issuer's budget (nor that of the other browsers).
  */
 function limitKey(p: Principal): string {
-  return p.kind === 'read-token' ? `read-token:${p.id}:${(p.taskIds ?? []).join(',')}` : `${p.kind}:${p.id}`;
+  const key: unknown[] = [p.kind, p.tenant, p.id];
+  if (p.kind === 'read-token') key.push(p.issuerKind ?? null, [...(p.taskIds ?? [])].sort());
+  return JSON.stringify(key);
 }
 
 /** Token buckets and subscription counts per principal. ANONYMOUS (auth off) is never limited. */

@@ -8,9 +8,9 @@
  * every token that has either, so neither passes for the other even when the two secrets are equal.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { Executor } from '../db/client.js';
-import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors.js';
+import { BadUserInputError, CredentialExpiredError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isUuid } from '../queue/uuid.js';
 import { isTenant, type Principal, type PrincipalKind } from './principal.js';
@@ -33,9 +33,10 @@ export interface ReadTokenIssuer {
 export interface ReadTokens extends ReadTokenIssuer {
   /**
    * The principal of a read token (kind `read-token`, scopes `['tasks:read']`, its task ids),
-   * or undefined when it is not a valid, unexpired read token. Whether its issuer is still
-   * valid is the authenticator's check (src/auth/authenticate.ts).
-   * @throws only when the secret cannot be read from the database.
+   * or undefined when it is not a valid read token. Whether its issuer is still valid is the
+   * authenticator's check (src/auth/authenticate.ts).
+   * @throws CredentialExpiredError when it is one (its signature verifies) that has expired;
+   *   whatever reading the secret from the database throws.
    */
   verify(token: string): Promise<Principal | undefined>;
 }
@@ -180,6 +181,8 @@ export function createReadTokens(options: ReadTokensOptions): ReadTokens {
         }));
       } catch (error) {
         options.log.debug({ reason: (error as { code?: unknown }).code ?? String(error) }, 'read token refused');
+        // jose checks `exp` after the signature and `typ`: a token this deployment signed, only too old.
+        if (error instanceof errors.JWTExpired) throw new CredentialExpiredError('The read token has expired: ask its issuer for a fresh one');
         return undefined;
       }
       const claims = claimsOf(payload);

@@ -41,7 +41,8 @@ export interface ClientOptions {
    * before every HTTP request and at every graphql-ws (re)connect (`connectionParams.authorization`).
    * When the server ends the socket with 4403 (expired, revoked or refused), the client asks again
    * and reconnects; watches, events and output resume by version. The same refusal three times
-   * in a row ends them with UnauthenticatedError. Undefined (or a result of undefined): no token.
+   * in a row ends them with UnauthenticatedError, and so does one when the token it gives then has
+   * expired by its own `exp` (it is not sent again). Undefined (or a result of undefined): no token.
    * Takes precedence over an `authorization` in `headers`.
    */
   getToken?: TokenSource;

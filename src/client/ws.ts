@@ -74,8 +74,9 @@ export interface WsTransport {
   /**
    * Subscribes; yields each result until the server completes the operation. Throws
    * RequestError (an `error` message; UnauthenticatedError also after MAX_CREDENTIAL_REFUSALS
-   * 4403 closes), ConnectionError (reconnection attempts used up), what getToken() threw, or the
-   * signal's reason on abort. Leaving the loop early unsubscribes.
+   * 4403 closes, or after one when the token to send again has expired), ConnectionError
+   * (reconnection attempts used up), what getToken() threw, or the signal's reason on abort.
+   * Leaving the loop early unsubscribes.
    */
   subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal): AsyncGenerator<ExecutionResult<R>, void, undefined>;
   close(): Promise<void>;
@@ -104,6 +105,34 @@ function describeWsFailure(error: unknown): string {
   return String(error);
 }
 
+/**
+ * When the token of an `Authorization` value expires, in ms since the epoch: the `exp` claim of a
+ * JWT (a read token is one too), read without checking the signature — the client holds no key,
+ * and uses it only not to send again a token it can tell is dead. Undefined for anything else (an
+ * API key carries no expiry the client can see).
+ */
+export function tokenExpiresAt(authorization: string | undefined): number | undefined {
+  const parts = authorization?.replace(/^bearer\s+/i, '').trim().split('.');
+  const payload = parts?.length === 3 ? parts[1] : undefined;
+  if (!payload) return undefined;
+  try {
+    // base64url, unpadded (RFC 7515); atob and TextDecoder exist in browsers and in Node alike.
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+    const exp = (JSON.parse(new TextDecoder().decode(bytes)) as { exp?: unknown } | null)?.exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** After a 4403, the token to send has expired by its own `exp`: thrown to the subscriptions, not retried. */
+class ExpiredToken extends Error {
+  constructor(readonly expiresAt: number) {
+    super(`the token expired at ${new Date(expiresAt).toISOString()}`);
+  }
+}
+
 /** getToken() failed while connecting: thrown to the subscriptions as it is, not retried. */
 class TokenSourceFailure extends Error {
   constructor(readonly reason: unknown) {
@@ -119,6 +148,14 @@ function closeCode(value: unknown): number | undefined {
 /** The error a subscription throws for what graphql-ws reported. */
 function subscriptionError(error: unknown, wsUrl: string): unknown {
   if (error instanceof TokenSourceFailure) return error.reason;
+  if (error instanceof ExpiredToken) {
+    return new UnauthenticatedError([
+      {
+        message: `WebSocket ${wsUrl}: the credential was refused (close 4403) and ${error.message}; no fresh one came (getToken() or the static header), and it is not sent again`,
+        extensions: { code: 'UNAUTHENTICATED' },
+      },
+    ]);
+  }
   if (isGraphQLErrorList(error)) return requestError(error);
   if (closeCode(error) === CREDENTIAL_REFUSED) {
     return new UnauthenticatedError([
@@ -159,6 +196,11 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           throw new TokenSourceFailure(error);
         }
         sent = authorization;
+        // After a 4403, a token whose own `exp` has passed is not sent again: the server refuses
+        // it however often it comes (a static token, or a getToken() that does not renew). Only
+        // after a refusal: before one, the server's clock is the judge, not this one.
+        const expiresAt = refusals > 0 ? tokenExpiresAt(authorization) : undefined;
+        if (expiresAt !== undefined && expiresAt <= Date.now()) throw new ExpiredToken(expiresAt);
         return authorization ? { authorization } : undefined;
       },
       retryAttempts: options.retry.attempts,
@@ -166,9 +208,10 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       // Refused connections, resets and DNS failures are worth another try, not only close events;
       // graphql-ws still treats its fatal close codes (bad request, unauthorized …) as final.
       // A refused credential is retried (getToken() may have a fresh one), but only a few times in
-      // a row: graphql-ws's own backoff spaces them, then the subscriptions get UNAUTHENTICATED.
+      // a row: graphql-ws's own backoff spaces them, then the subscriptions get UNAUTHENTICATED;
+      // at once when the token getToken() gives then has expired (connectionParams).
       shouldRetry: (errOrClose) => {
-        if (errOrClose instanceof TokenSourceFailure || isGraphQLErrorList(errOrClose)) return false;
+        if (errOrClose instanceof TokenSourceFailure || errOrClose instanceof ExpiredToken || isGraphQLErrorList(errOrClose)) return false;
         return closeCode(errOrClose) !== CREDENTIAL_REFUSED || refusals < MAX_CREDENTIAL_REFUSALS;
       },
       keepAlive: options.keepAliveMs,

@@ -4,7 +4,7 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { FailedAuthThrottle } from '../auth/rate-limit.js';
-import { AppError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { AppError, CredentialExpiredError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientAddresses, type ClientAddressOf } from './client-address.js';
 import type { CredentialWatch } from './credential-watch.js';
@@ -26,7 +26,8 @@ export interface TransportAuth {
   addressOf: ClientAddressOf;
   /**
    * @throws RateLimitedError while `address` is throttled — even for a good credential, or
-   *   guessing could go on with every correct guess let through; UnauthenticatedError.
+   *   guessing could go on with every correct guess let through; UnauthenticatedError (counted
+   *   by the throttle when a credential was sent), CredentialExpiredError (not counted).
    */
   authenticate(authorization: string | undefined, address: string, transport: TransportName): Promise<Principal>;
 }
@@ -55,9 +56,13 @@ export function createTransportAuth(o: TransportAuthOptions): TransportAuth {
         principal = await o.credentials.authenticate(authorization);
       } catch (error) {
         if (!(error instanceof UnauthenticatedError)) throw error;
-        // A missing credential is no guess: only presented ones count towards the throttle.
-        if (authorization !== undefined) o.throttle.fail(address);
-        log.info({ remoteAddress: address, transport, credential: authorization === undefined ? 'missing' : 'refused' }, 'authentication refused');
+        // Only guesses count towards the throttle. A missing credential is none, and neither is
+        // one that proved its secret (a signature that verifies, an API key's right secret) but
+        // has expired or was revoked: a client re-sending its expired read token after the 4403
+        // must not lock its address (and the API keys behind it) out.
+        const expired = error instanceof CredentialExpiredError;
+        if (authorization !== undefined && !expired) o.throttle.fail(address);
+        log.info({ remoteAddress: address, transport, credential: authorization === undefined ? 'missing' : expired ? 'expired' : 'refused' }, 'authentication refused');
         throw error;
       }
       // No throttle.succeed(): one good key would otherwise reset the count of guesses at others.
@@ -120,7 +125,8 @@ export interface WsAuthOptions {
 
 /**
  * graphql-ws authentication: `connectionParams.authorization` at `connection_init`. Refused: close
- * 4403 Forbidden (4429 while the address is throttled); accepted: the principal serves every
+ * 4403 Forbidden (its reason says so when the credential only expired or was revoked; 4429 while
+ * the address is throttled); accepted: the principal serves every
  * operation of the socket (each authorized by the GraphQL guard), and the socket is closed with
  * 4403 when the credential expires or is revoked — the client reconnects with a fresh one.
  */
@@ -135,6 +141,8 @@ export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect
         if (error instanceof RateLimitedError) {
           return { code: WS_TOO_MANY_REQUESTS, reason: `Too many failed authentications; retry in ${Math.ceil(error.retryAfterMs / 1000)} s` };
         }
+        // Still 4403 (what clients renew their token on), with a reason saying it only expired.
+        if (error instanceof CredentialExpiredError) return { code: 4403, reason: 'Forbidden: the credential has expired or was revoked' };
         if (error instanceof UnauthenticatedError) return false;
         throw error;
       }

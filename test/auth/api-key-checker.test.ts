@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createApiKeyChecker, parseApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
+import { CredentialExpiredError } from '../../src/errors.js';
+import { withWrongSecret } from '../helpers/auth-credentials.js';
 import type { Executor } from '../../src/db/client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -54,8 +56,9 @@ describe('createApiKeyChecker', () => {
       checker.verify(good.key),
       checker.verify(good.key),
       checker.verify(other.key),
-      checker.verify(other.key, new Date(Date.now() + 61_000)),
-      checker.verify(revoked.key),
+      // The right secret of an expired or a revoked key: said so, not answered as a guess.
+      checker.verify(other.key, new Date(Date.now() + 61_000)).catch((error: unknown) => error),
+      checker.verify(revoked.key).catch((error: unknown) => error),
       checker.verify(wrongSecret),
       checker.stillValid(good.id.toUpperCase()),
       checker.stillValid(revoked.id),
@@ -64,9 +67,13 @@ describe('createApiKeyChecker', () => {
     expect(a).toEqual({ kind: 'api-key', id: good.id, tenant: 'acme', scopes: ['tasks:read'] });
     expect(a2).toEqual(a);
     expect(b).toMatchObject({ id: other.id, tenant: 'globex', scopes: ['tasks:enqueue'], expiresAt: other.expiresAt });
-    expect([c, d, e]).toEqual([undefined, undefined, undefined]);
+    expect(c).toBeInstanceOf(CredentialExpiredError);
+    expect(d).toBeInstanceOf(CredentialExpiredError);
+    expect(e).toBeUndefined();
     expect([f, g, h]).toEqual([true, false, false]);
     expect(spy.count()).toBe(1);
+    // A revoked key's id with a wrong secret is a guess like any other.
+    expect(await checker.verify(withWrongSecret(revoked.key))).toBeUndefined();
   });
 
   it('lets checks asked for in separate callbacks of one event-loop turn share a query', async () => {
@@ -100,7 +107,7 @@ describe('createApiKeyChecker', () => {
     const stillValid = checker.stillValid(key.id);
     spy.release();
     expect(await before).toMatchObject({ id: key.id });
-    expect(await after).toBeUndefined();
+    await expect(after).rejects.toBeInstanceOf(CredentialExpiredError);
     expect(await stillValid).toBe(false);
     expect(spy.count()).toBe(2);
   });

@@ -4,7 +4,7 @@ import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { createAuthenticator, type Authenticator } from '../../src/auth/authenticate.js';
 import { ANONYMOUS } from '../../src/auth/principal.js';
 import { loadConfig } from '../../src/config.js';
-import { AppError } from '../../src/errors.js';
+import { AppError, CredentialExpiredError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
 import { withWrongSecret } from '../helpers/auth-credentials.js';
@@ -31,14 +31,14 @@ const jwt = (claims: Record<string, unknown>, secret = JWT_SECRET, expS = 600): 
     .setExpirationTime(Math.floor(Date.now() / 1000) + expS)
     .sign(new TextEncoder().encode(secret));
 
-/** The error `authenticate(header)` fails with: its code and message. */
-async function refused(a: Authenticator, header: string | undefined): Promise<{ code: string; message: string }> {
+/** The error `authenticate(header)` fails with: its code and message, and whether it is a CredentialExpiredError. */
+async function refused(a: Authenticator, header: string | undefined): Promise<{ code: string; message: string; expired: boolean }> {
   const error = await a.authenticate(header).then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error, `authenticate(${JSON.stringify(header)?.slice(0, 40)}) succeeded`).toBeInstanceOf(AppError);
-  return { code: (error as AppError).code, message: (error as AppError).message };
+  return { code: (error as AppError).code, message: (error as AppError).message, expired: error instanceof CredentialExpiredError };
 }
 
 describe('createAuthenticator, AUTH_MODE=off', () => {
@@ -67,9 +67,6 @@ describe('createAuthenticator, AUTH_MODE=on', () => {
     const key = await createApiKey(t.db.sql, { tenant: 'acme', scopes: ['tasks:read'], expiresAt: new Date(Date.now() + 60_000) });
     const revoked = await createApiKey(t.db.sql, { tenant: 'acme', scopes: ['tasks:read'] });
     await revokeApiKey(t.db.sql, revoked.id);
-    const later = createAuthenticator({
-      sql: t.db.sql, config: loadConfig({ AUTH_MODE: 'on', JWT_SECRET, READ_TOKEN_SECRET: READ_SECRET }), log: silentLogger, now: () => Date.now() + 120_000,
-    });
     const cases: [Authenticator, string | undefined][] = [
       [auth, undefined],
       [auth, ''],
@@ -79,18 +76,37 @@ describe('createAuthenticator, AUTH_MODE=on', () => {
       [auth, key.key],
       [auth, `Bearer ${key.key} extra`],
       [auth, `Bearer ${withWrongSecret(key.key)}`],
-      [auth, `Bearer ${revoked.key}`],
-      [later, `Bearer ${key.key}`],
+      [auth, `Bearer ${withWrongSecret(revoked.key)}`],
       [auth, `Bearer tw_${'0'.repeat(32)}_${'A'.repeat(43)}`],
       [auth, `Bearer ${await jwt({}, `${JWT_SECRET}-wrong`)}`],
-      [auth, `Bearer ${await jwt({}, JWT_SECRET, -10)}`],
+      // Expired, but signed with another secret: a guess like any other, not "expired".
+      [auth, `Bearer ${await jwt({}, `${JWT_SECRET}-wrong`, -10)}`],
       [auth, 'Bearer not.a.jwt'],
       [auth, `Bearer ${'x'.repeat(20_000)}`],
     ];
     const outcomes = await Promise.all(cases.map(([a, header]) => refused(a, header)));
     expect(new Set(outcomes.map((o) => o.code))).toEqual(new Set(['UNAUTHENTICATED']));
     expect(new Set(outcomes.map((o) => o.message)).size).toBe(1);
+    expect(outcomes.filter((o) => o.expired)).toEqual([]);
     expect(outcomes[0]!.message).not.toContain(JWT_SECRET);
+  });
+
+  it('says "expired" (CredentialExpiredError, still UNAUTHENTICATED) only for a credential whose signature or secret is right', async () => {
+    const key = await createApiKey(t.db.sql, { tenant: 'acme', scopes: ['tasks:read'], expiresAt: new Date(Date.now() + 60_000) });
+    const revoked = await createApiKey(t.db.sql, { tenant: 'acme', scopes: ['tasks:read'] });
+    await revokeApiKey(t.db.sql, revoked.id);
+    const later = createAuthenticator({
+      sql: t.db.sql, config: loadConfig({ AUTH_MODE: 'on', JWT_SECRET, READ_TOKEN_SECRET: READ_SECRET }), log: silentLogger, now: () => Date.now() + 120_000,
+    });
+    const readToken = (await auth.readTokens!.issue(await auth.authenticate(`Bearer ${await jwt({})}`), [uuidv7()], 60)).token;
+    const cases: [Authenticator, string][] = [
+      [auth, `Bearer ${revoked.key}`],
+      [later, `Bearer ${key.key}`],
+      [auth, `Bearer ${await jwt({}, JWT_SECRET, -10)}`],
+      [later, `Bearer ${readToken}`],
+    ];
+    const outcomes = await Promise.all(cases.map(([a, header]) => refused(a, header)));
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ code: 'UNAUTHENTICATED', expired: true, message: expect.stringMatching(/expired/) });
   });
 
   it('refuses a revoked key from the next request on', async () => {
@@ -108,7 +124,8 @@ describe('createAuthenticator, AUTH_MODE=on', () => {
     const reader = await auth.authenticate(`Bearer ${token}`);
     expect(await auth.stillValid(reader)).toBe(true);
     await revokeApiKey(t.db.sql, key.id);
-    expect(await refused(auth, `Bearer ${token}`)).toMatchObject({ code: 'UNAUTHENTICATED' });
+    // Its signature holds: not a guess, and said so.
+    expect(await refused(auth, `Bearer ${token}`)).toMatchObject({ code: 'UNAUTHENTICATED', expired: true });
     expect(await auth.stillValid(reader)).toBe(false);
   });
 

@@ -99,6 +99,41 @@ describe('createPrincipalLimits: the enqueue rate', () => {
   });
 });
 
+describe('createPrincipalLimits: whose budget', () => {
+  const jwt = (sub: string, tenant: string): Principal => ({ kind: 'jwt', id: sub, tenant, scopes: ['tasks:enqueue'] });
+
+  it('gives one sub in two tenants two enqueue budgets; one sub in one tenant shares one (two tokens, one budget)', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 2, maxSubscriptionsPerPrincipal: 0, now: clock().now });
+    for (let i = 0; i < 4; i++) limits.forPrincipal(jwt('user-1', 'acme')).takeEnqueue(1);
+    rateLimited(() => limits.forPrincipal(jwt('user-1', 'acme')).takeEnqueue(1));
+    for (let i = 0; i < 4; i++) limits.forPrincipal(jwt('user-1', 'globex')).takeEnqueue(1);
+    rateLimited(() => limits.forPrincipal(jwt('user-1', 'globex')).takeEnqueue(1));
+  });
+
+  it('gives one sub in two tenants two subscription caps; one sub in one tenant shares one', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 2, now: clock().now });
+    limits.openSubscription(jwt('user-1', 'acme'));
+    limits.openSubscription(jwt('user-1', 'acme'));
+    rateLimited(() => limits.openSubscription(jwt('user-1', 'acme')));
+    limits.openSubscription(jwt('user-1', 'globex'));
+    limits.openSubscription(jwt('user-1', 'globex'));
+    rateLimited(() => limits.openSubscription(jwt('user-1', 'globex')));
+  });
+
+  it('keeps principals apart whose kind, tenant and id would run together with a separator (ids and tenants may hold ":")', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 1, now: clock().now });
+    limits.openSubscription(jwt('b:c', 'a'));
+    limits.openSubscription(jwt('c', 'a:b'));
+    limits.openSubscription({ kind: 'api-key', id: 'c', tenant: 'a:b', scopes: [] });
+    const token = (id: string, tenant: string): Principal => ({ kind: 'read-token', id, tenant, scopes: ['tasks:read'], taskIds: ['t1'], issuerKind: 'jwt' });
+    limits.openSubscription(token('user-1', 'acme'));
+    limits.openSubscription(token('user-1', 'globex'));
+    limits.openSubscription({ ...token('user-1', 'acme'), issuerKind: 'api-key' });
+    rateLimited(() => limits.openSubscription(jwt('b:c', 'a')));
+    rateLimited(() => limits.openSubscription(token('user-1', 'globex')));
+  });
+});
+
 describe('createPrincipalLimits: open subscriptions', () => {
   it('refuses the subscription past the cap with RATE_LIMITED, and frees a slot on release', () => {
     const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 2, now: clock().now });

@@ -2,7 +2,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { createReadTokens, loadReadTokenSecret, MAX_READ_TOKEN_TASKS } from '../../src/auth/read-tokens.js';
-import { AppError } from '../../src/errors.js';
+import { AppError, CredentialExpiredError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -63,7 +63,10 @@ describe('createReadTokens', () => {
     expect(await other.verify(token)).toBeUndefined();
     expect(await tokens.verify(token)).toBeDefined();
     now += 61_000;
-    expect(await tokens.verify(token)).toBeUndefined();
+    // Signed here, only too old: said so (it is no guess; the failed-auth throttle does not count it).
+    await expect(tokens.verify(token)).rejects.toBeInstanceOf(CredentialExpiredError);
+    await expect(tokens.verify(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/expired/) });
+    expect(await other.verify(token)).toBeUndefined();
     for (const bad of ['', 'x', 'a.b.c', `${token}x`, token.split('.').slice(0, 2).join('.')]) expect(await tokens.verify(bad)).toBeUndefined();
   });
 

@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../helpers/app.js';
+import { AUTH_ENV, signTestJwt } from '../helpers/auth-credentials.js';
+import { bearer, createAuthTransports, type AuthTransports } from '../helpers/auth-transports.js';
+import { errorCodes } from '../helpers/graphql.js';
+
+// Limits are per principal (docs/auth.md#limits), and a principal is its kind, id and tenant: two
+// JWTs with one `sub` in two tenants are two principals, each with its own enqueue budget and
+// subscription cap; two JWTs with one `sub` in one tenant are one principal and share them.
+const ENQUEUE = 'mutation($name: String!) { enqueueTask(input: { name: $name, args: ["limits"] }) { task { id tenant } } }';
+const WATCH = 'subscription($id: ID!) { taskStatusChanged(id: $id) { id status } }';
+
+const env = useTestServer({ env: { ...AUTH_ENV, ENQUEUE_RATE_PER_S: '1', MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '2' } });
+const made: AuthTransports[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((t) => t.closeAll()));
+});
+const transports = (): AuthTransports => {
+  const t = createAuthTransports(env.server.url);
+  made.push(t);
+  return t;
+};
+
+async function enqueue(t: AuthTransports, credential: string): Promise<string> {
+  const res = await t.post(ENQUEUE, { name: 'demo.echo' }, bearer(credential));
+  if (res.errors) return String(res.errors[0]?.extensions?.code);
+  return (res.data?.enqueueTask as { task: { id: string } }).task.id;
+}
+
+describe('per-principal limits of JWTs with one sub', () => {
+  // That two tokens of one sub and tenant share a budget is test/auth/rate-limit.test.ts's (its
+  // clock stands still; here a second's refill under a loaded machine would blur it).
+  it('give each tenant its own enqueue budget', async () => {
+    const t = transports();
+    const acme = await signTestJwt({ sub: 'same-sub-enqueue', tenant: 'acme' });
+    const globex = await signTestJwt({ sub: 'same-sub-enqueue', tenant: 'globex' });
+    // ENQUEUE_RATE_PER_S=1: bursts of 2, then a token a second; globex asks right after acme's
+    // refusal, well before acme's bucket holds a token again.
+    const outcomes: string[] = [];
+    while (!outcomes.includes('RATE_LIMITED') && outcomes.length < 5) outcomes.push(await enqueue(t, acme));
+    expect(outcomes.at(-1)).toBe('RATE_LIMITED');
+    expect(await enqueue(t, globex)).not.toBe('RATE_LIMITED');
+  });
+
+  it('give each tenant its own subscription cap, over graphql-ws and SSE; one tenant shares one', async () => {
+    const t = transports();
+    const acme = await signTestJwt({ sub: 'same-sub-watch', tenant: 'acme' });
+    const globex = await signTestJwt({ sub: 'same-sub-watch', tenant: 'globex' });
+    const acmeTask = await enqueue(transports(), await signTestJwt({ sub: 'enqueuer', tenant: 'acme' }));
+    const globexTask = await enqueue(transports(), await signTestJwt({ sub: 'enqueuer', tenant: 'globex' }));
+    // MAX_SUBSCRIPTIONS_PER_PRINCIPAL=2: acme's two, one per transport.
+    const acmeWs = t.ws({ authorization: `Bearer ${acme}` }).subscribe(WATCH, { id: acmeTask });
+    const acmeSse = await t.sse(WATCH, { id: acmeTask }, bearer(acme));
+    await expect.poll(() => acmeWs.results.length + acmeSse.results.length).toBe(2);
+
+    // globex, same sub: its first subscriptions are served, on both transports.
+    const globexWs = t.ws({ authorization: `Bearer ${globex}` }).subscribe(WATCH, { id: globexTask });
+    await expect.poll(() => globexWs.results.length).toBe(1);
+    expect(globexWs.errors).toEqual([]);
+    const globexSse = await t.sse(WATCH, { id: globexTask }, bearer(globex));
+    await expect.poll(() => globexSse.results.length).toBe(1);
+    expect(globexSse.results[0]).toMatchObject({ data: { taskStatusChanged: { id: globexTask } } });
+
+    // acme's third, even with another token of the same sub and tenant, is over the cap.
+    const third = t.ws({ authorization: `Bearer ${await signTestJwt({ sub: 'same-sub-watch', tenant: 'acme', expiresIn: 900 })}` }).subscribe(WATCH, { id: acmeTask });
+    await third.ended;
+    expect(errorCodes(third.errors)).toEqual(['RATE_LIMITED']);
+    const thirdSse = await t.sse(WATCH, { id: acmeTask }, bearer(acme));
+    await thirdSse.ended;
+    expect(errorCodes(thirdSse.results.flatMap((r) => r.errors ?? []))).toEqual(['RATE_LIMITED']);
+    for (const s of [acmeWs, globexWs]) s.unsubscribe();
+    for (const s of [acmeSse, globexSse]) s.abort();
+  });
+});
