@@ -82,7 +82,7 @@ export type TaskFilter = {
   enqueuedBefore?: string | null | undefined;
   name?: string | null | undefined;
   queue?: string | null | undefined;
-  /** Any of these statuses. */
+  /** Any of these statuses; empty or null: every status. */
   status?: Array<TaskStatus> | null | undefined;
   /** Only the steps of this workflow. */
   workflowId?: string | number | null | undefined;
