@@ -70,7 +70,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
       intervalMs: config.maintenanceIntervalMs,
       definitionBackoff: (name) => registry.get(name)?.backoff,
     }),
-    cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4 }),
+    cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4, resultTtlMs: config.resultTtlMs }),
     bulkActionRunner: createBulkActionRunner({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs }),
     scheduler: createScheduler({
       sql: db.sql,

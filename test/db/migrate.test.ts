@@ -40,6 +40,7 @@ describe('migrateDatabase', () => {
       expect(indexes.map((r) => r.indexname)).toEqual([
         'tasks_claim_idx',
         'tasks_expires_idx',
+        'tasks_finished_without_expiry_idx',
         'tasks_idempotency_key_idx',
         'tasks_key_claim_idx',
         'tasks_lease_idx',

@@ -1,6 +1,41 @@
 import type { Executor } from '../../db/client.js';
 
 /**
+ * Gives up to `limit` finished tasks that have no `expires_at` their expiry: `finished_at` + the
+ * task's TTL, else `defaultTtlMs` (the process's RESULT_TTL_MS), the stamp every other end writes.
+ * Such rows are workflow steps cancelled by the release trigger (taskwire_workflow_steps_changed,
+ * drizzle/0015: the CANCEL-policy descendants of a failed step, the children released into a
+ * cancelled workflow), which cannot know RESULT_TTL_MS, and those an older taskwire left so; without
+ * an expiry deleteExpiredTasks would keep them, and their workflow, for good.
+ * Found through tasks_finished_without_expiry_idx (drizzle/0028), whose predicate no task in flight
+ * and no task ended by any other path matches: claims, completions and enqueues write no entry,
+ * and this empties it. Not a visible change (no version, no event), like a lease renewal.
+ * With `lockKey`, as deleteExpiredTasks. Returns how many.
+ */
+export async function stampMissingExpiry(exec: Executor, p: { defaultTtlMs: number; limit: number; lockKey?: number | null }): Promise<number> {
+  const lockKey = p.lockKey ?? null;
+  const result = await exec`
+    WITH lock AS (
+      SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
+    ),
+    stamped AS (
+      UPDATE tasks t SET expires_at = t.finished_at + coalesce(t.result_ttl_ms, ${p.defaultTtlMs}::bigint) * interval '1 millisecond'
+      WHERE t.id IN (
+        SELECT id FROM tasks
+        WHERE (SELECT held FROM lock) AND finished_at IS NOT NULL AND expires_at IS NULL
+        ORDER BY finished_at
+        LIMIT ${p.limit}
+        FOR UPDATE SKIP LOCKED
+      )
+        -- Still so once locked (a retry may have brought it back meanwhile).
+        AND t.finished_at IS NOT NULL AND t.expires_at IS NULL
+      RETURNING t.id
+    )
+    SELECT count(*)::int AS count FROM stamped`;
+  return Number(result[0]?.count ?? 0);
+}
+
+/**
  * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx), and their events;
  * a workflow's steps only once it ended, and the workflow with its last step.
  * Batched so a large backlog never holds locks on many rows at once. With `lockKey`, only if

@@ -1,0 +1,13 @@
+-- Finished tasks without an expiry, for the cleaner to stamp (src/queue/sql/delete-expired-tasks.ts,
+-- stampMissingExpiry): workflow steps that taskwire_workflow_steps_changed (drizzle/0015) cancels
+-- (the CANCEL-policy descendants of a failed step, the children released into a cancelled workflow)
+-- get finished_at but no expires_at; the trigger cannot know the process's RESULT_TTL_MS. The
+-- cleaner, which does, stamps them (finished_at + the task's TTL, else RESULT_TTL_MS) and deletes
+-- them once that has run out; rows an older taskwire left so are repaired the same way.
+-- Partial: no task in flight (finished_at NULL) and no task finished by any other path (expires_at
+-- set) has an entry, so claims, completions and enqueues write nothing here; and the cleaner
+-- empties it, so it stays a few pages (docs/decisions.md, "Finished tasks without an expiry").
+-- Outside the transaction (CONCURRENTLY, docs/decisions.md "Migrations without long locks"): the
+-- build scans tasks once without holding out writers, where a backfill UPDATE in the migration's
+-- transaction would scan it holding row locks.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "tasks_finished_without_expiry_idx" ON "tasks" USING btree ("finished_at") WHERE finished_at IS NOT NULL AND expires_at IS NULL;
