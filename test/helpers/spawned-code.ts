@@ -20,7 +20,7 @@ export function taskwireBin(): string {
 }
 
 /**
- * Node's arguments that run `script`, a TypeScript file under test/helpers/: its compiled copy
+ * Node's arguments that run `script`, a TypeScript file under test/helpers/ or src/: its compiled copy
  * on plain Node, or the file itself through tsx where the run compiled none.
  */
 export function helperScriptArgs(script: string): string[] {

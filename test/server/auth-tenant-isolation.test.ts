@@ -285,7 +285,9 @@ async function send(field: string, probe: Probe, c: Caller): Promise<{ text: str
   const sub = await subscribe(t, ws, credential, probe.query, probe.variables);
   // Every filter but another tenant's queue matches the caller's new task: those must deliver it.
   const pacer = probe.paced ? await pace(sub, probe.paced, c.input.filter !== 'foreign-queue', c) : '';
-  if (!probe.paced) await waitFor(() => sub.end !== undefined || sub.results.length > 0, { message: `${field} (${probe.idKind}) to answer or end` });
+  // In-memory checks, polled every millisecond: at waitFor's 20 ms, the ~400 subscription probes
+  // of the property spent ~8 s waiting for answers that came within a few ms.
+  if (!probe.paced) await waitFor(() => sub.end !== undefined || sub.results.length > 0, { intervalMs: 1, message: `${field} (${probe.idKind}) to answer or end` });
   sub.stop();
   // graphql-ws's helper keeps a result's errors in `errors` too; SSE only in its results.
   const errs = ws ? sub.errors : sub.results.flatMap((r) => r.errors ?? []);
@@ -347,7 +349,7 @@ async function pace(sub: Sub, idOf: (d: Record<string, unknown>) => string | und
         await run.foreign.queueView.cancelTask(await run.foreign.enqueue());
         const mine = await run.own.enqueue();
         const arrived = (s: Sub, of: typeof idOf): boolean => s.results.some((r) => r.data && of(r.data) === mine);
-        return waitFor(() => arrived(pacer, feedOf) && (!expectsOwn || arrived(sub, idOf)), { timeoutMs: 1000 }).then(() => true, () => false);
+        return waitFor(() => arrived(pacer, feedOf) && (!expectsOwn || arrived(sub, idOf)), { timeoutMs: 1000, intervalMs: 1 }).then(() => true, () => false);
       },
       { timeoutMs: 20_000, intervalMs: 0, message: 'the caller\'s own task to reach its filter-less subscription' },
     );
