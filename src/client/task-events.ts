@@ -30,9 +30,10 @@ export function notFound(id: string): RequestError {
 /**
  * A task's events, replayed from its log and then live (`taskEvents` over graphql-ws), each
  * version once and in order, ending after the terminal event. It survives reconnects and
- * server restarts by resuming from the last version it took: after a dropped socket graphql-ws
- * subscribes again by itself, and a server that shuts down completes the subscription first;
- * either way the next subscription asks for what follows that version, and anything sent twice
+ * server restarts by resuming from the last version it took: after a dropped socket, or a stopping
+ * server's 1012 close, graphql-ws subscribes again by itself; a subscription that completes before
+ * its terminal event (a server of an older release completed them at its stop) is made again here.
+ * Either way the next subscription asks for what follows that version, and anything sent twice
  * is dropped here by version.
  */
 export async function* followTaskEvents(

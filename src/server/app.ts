@@ -32,6 +32,7 @@ import { corsFor, corsHeadersFor, createOriginPolicy, useOriginCheck } from './o
 import { useRoutes } from './routes.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
 import { useSharedSubscriptionResults } from './live/shared-results.js';
+import { createSseStreams } from './live/sse-streams.js';
 import { useGraphQLWs, type GraphQLWsServer } from './live/ws-server.js';
 import type { WsHooks } from './live/ws-connection.js';
 import { assertSafeToServe } from './start-rule.js';
@@ -50,7 +51,10 @@ export interface AppOptions {
   keepAliveMs?: number;
   /** graphql-ws's onConnect / onSubscribe seams (authentication plugs in here). */
   wsHooks?: WsHooks;
-  /** How long stop() lets open subscriptions send their completion, in ms (default 1,000). */
+  /**
+   * How long stop() waits at each step of its drain, in ms (default 1,000): the hubs' last reads,
+   * the queries and mutations under way over graphql-ws, then those over HTTP.
+   */
   drainMs?: number;
   /** This process's worker, if it runs one: `/metrics` counts and times its attempts. */
   runner?: Runner;
@@ -88,7 +92,12 @@ export interface App {
    * the dashboard on `/dashboard`; `/metrics`, `/healthz` and `/readyz`.
    */
   start(port?: number, host?: string): Promise<{ url: string; port: number }>;
-  /** Ends subscriptions (clients see them complete), closes every socket, stops listening. */
+  /**
+   * Stops listening, answers the requests under way, hands out the hubs' last reads, then closes
+   * every socket: graphql-ws with 1012 Service Restart, SSE answers ended without `event: complete`.
+   * A subscription that has not reached its natural end gets no `complete` (it has not ended):
+   * standard clients subscribe again, on the next server at the same address.
+   */
   stop(): Promise<void>;
 }
 
@@ -121,6 +130,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
+  const sse = createSseStreams();
   const graphiqlOptions: GraphiQLOptions = { title: 'taskwire', subscriptionsProtocol: 'WS' };
   const graphiql = createGraphiQLPage(async () => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)));
   const routes = new Map([
@@ -163,6 +173,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       ...auth.plugins,
       ...limitPlugins(limits),
       useSharedSubscriptionResults(),
+      sse.plugin,
       useInputErrorFields(),
       // Last: it answers only what no parser or result processor before it took.
       useMediaTypeErrors(),
@@ -208,15 +219,22 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       const drainMs = options.drainMs ?? 1000;
       server = undefined;
       stopping = true;
-      // Order: stop accepting; end subscriptions while sockets are open, so clients get
-      // `complete` (graphql-ws) or `event: complete` (SSE); then close what is left.
+      // Order: stop accepting; hand out the hubs' last reads while the sockets are open; then close
+      // the transports under the subscriptions without `complete` (graphql-ws: 1012, SSE: the body
+      // ends), which says to clients that the connection, not the subscription, ended, so they
+      // subscribe again; only then end the hubs, whose ends no client sees any more.
       const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
+      ws?.beginStop();
+      await hub.settle(drainMs);
+      await workflowHub.settle();
+      await bulkActionHub.settle();
+      await ws?.drain(drainMs);
+      sse.stop();
+      await ws?.dispose();
+      ws = undefined;
       await hub.close(drainMs);
       await workflowHub.close(drainMs);
       await bulkActionHub.close(drainMs);
-      await ws?.drain(drainMs);
-      await ws?.dispose();
-      ws = undefined;
       if (http) {
         http.closeIdleConnections();
         let timer: NodeJS.Timeout | undefined;

@@ -29,7 +29,17 @@ export interface BulkActionHub extends BulkActionEvents, Service {
   /** The hub as one tenant sees it (null: every tenant): another tenant's action is NOT_FOUND, as an unknown one. */
   scoped(readTenant: string | null): BulkActionEvents;
   readonly stats: BulkActionHubStats;
-  /** Stops listening and ends every subscription, then waits up to `drainMs` (default 1,000) for their consumers. */
+  /**
+   * The first half of a stop, while the transports are open: takes no new subscriber and hands out
+   * the read under way. Open subscriptions stay open (see TaskEventHub.settle): the server closes
+   * their transports without `complete`, so clients subscribe again elsewhere.
+   */
+  settle(): Promise<void>;
+  /**
+   * settle(), then stops listening and ends every subscription still open (the app's transports are
+   * closed by then: only a consumer in this process sees these ends), then waits up to `drainMs`
+   * (default 1,000) for their consumers.
+   */
   close(drainMs?: number): Promise<void>;
 }
 
@@ -117,6 +127,8 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
   let closed = false;
+  let settled: Promise<void> | undefined;
+  let ended = false;
   let drained: (() => void) | undefined;
 
   const gone = (s: BulkActionSubscriber): void => {
@@ -245,12 +257,20 @@ export function createBulkActionHub(options: BulkActionHubOptions): BulkActionHu
     stop() {
       return this.close();
     },
+    settle() {
+      settled ??= (async () => {
+        closed = true;
+        clearTimeout(retryTimer);
+        // The read under way is handed out while the transports are open.
+        await flushing?.catch(() => undefined);
+      })();
+      return settled;
+    },
     async close(drainMs = 1000) {
-      if (closed) return;
-      closed = true;
-      clearTimeout(retryTimer);
+      await this.settle();
+      if (ended) return;
+      ended = true;
       await channel.close();
-      await flushing?.catch(() => undefined);
       for (const set of [...byId.values()]) for (const s of [...set]) s.end();
       if (stats.subscriptions > 0) {
         let timer: NodeJS.Timeout | undefined;

@@ -43,9 +43,17 @@ export interface TaskEventHub extends TaskEvents, Service {
    */
   start(): Promise<void>;
   /**
-   * Reads once more what every subscriber watches and hands it out (for up to `drainMs`), stops
-   * listening and ends every open subscription, then waits up to `drainMs` (default 1,000) for their
-   * consumers to finish (so clients get their completion before sockets close).
+   * The first half of a stop, while the transports are still open: reads once more what every
+   * subscriber watches and hands it out (for up to `drainMs`, default 1,000), and takes no new
+   * subscriber. Open subscriptions stay open: one the read did not finish has no natural end, and
+   * the server then closes its transport without `complete`, so the client subscribes again
+   * elsewhere (app.ts stop()).
+   */
+  settle(drainMs?: number): Promise<void>;
+  /**
+   * settle(), then stops listening and ends every subscription still open, then waits up to
+   * `drainMs` (default 1,000) for their consumers to finish. The app calls it after closing its
+   * transports, so these ends reach no client; a consumer in this process sees its stream end.
    */
   close(drainMs?: number): Promise<void>;
   /** close() with the default drain. */
@@ -144,8 +152,10 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
   let closed = false;
-  /** close() has begun its last reads (new notifications are still taken until `closed`). */
+  /** settle() has begun its last reads (new notifications are still taken until `closed`). */
   let closing = false;
+  let settled: Promise<void> | undefined;
+  let ended = false;
   let drained: (() => void) | undefined;
   const publisher = createPublisher({
     slice: publishSlice,
@@ -356,6 +366,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   function loadFirst(id: string): Promise<Task | undefined> {
     const cached = known.get(id);
     if (cached) return Promise.resolve(cached);
+    // Past settle() nothing is read any more: a first state asked for now would wait for ever.
+    if (closed) return Promise.reject(new ShuttingDownError());
     return new Promise((resolve, reject) => {
       const waiters = snapshots.get(id) ?? [];
       waiters.push({ resolve, reject });
@@ -462,21 +474,28 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     stop() {
       return this.close();
     },
+    settle(drainMs = 1000) {
+      settled ??= (async () => {
+        closing = true;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([catchUp(), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+        clearTimeout(timer);
+        closed = true;
+        clearTimeout(retryTimer);
+        await flushing?.catch(() => undefined);
+        // What was read is handed out while the transports are open: clients get it before they close.
+        publisher.close();
+        for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new ShuttingDownError());
+        snapshots.clear();
+      })();
+      return settled;
+    },
     async close(drainMs = 1000) {
-      if (closed || closing) return;
-      closing = true;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([catchUp(), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
-      clearTimeout(timer);
-      closed = true;
-      clearTimeout(retryTimer);
+      await this.settle(drainMs);
+      if (ended) return;
+      ended = true;
       logs.close();
       await events.close();
-      await flushing?.catch(() => undefined);
-      // What was read is handed out before the streams end: clients get it, then `complete`.
-      publisher.close();
-      for (const waiters of snapshots.values()) for (const w of waiters) w.reject(new ShuttingDownError());
-      snapshots.clear();
       for (const set of byTask.values()) for (const s of [...set]) s.end();
       for (const s of [...byFilter]) s.end();
       if (stats.subscriptions > 0) {

@@ -12,6 +12,7 @@ import { clientError, GRAPHQL_CODES, isGraphQLError, maskError } from '../../gra
 import { unidentifiedOperation } from '../request-params.js';
 import type { ServerContext } from '../http.js';
 import { ReadyStep } from './ready-step.js';
+import { refusedForStop } from './sse-streams.js';
 import { takeReadyResults, type ReadyResults } from './shared-results.js';
 import { FrameQueue } from './ws-frames.js';
 
@@ -51,9 +52,15 @@ export interface WsRefusal {
 export interface ConnectionHost {
   readonly yoga: Yoga;
   readonly hooks: WsHooks;
-  /** Counts operations, so a shutdown can wait for their `complete`. */
+  /**
+   * Counts operations under way, so a stop can wait for queries and mutations to be answered;
+   * settled once answered, or once streaming (a subscription is not waited for: it has no end in
+   * sight, and a stop closes its socket without `complete`).
+   */
   operationStarted(): void;
-  operationEnded(): void;
+  operationSettled(): void;
+  /** The server is stopping: new operations are left for the next server (ws-server.ts beginStop). */
+  readonly stopping: boolean;
 }
 
 type Enveloped = ReturnType<Yoga['getEnveloped']>;
@@ -91,6 +98,8 @@ class Operation {
   fail?: (error: unknown) => void;
   /** The pump's callback for a step it awaits at its stream (ReadyResults.awaitReady): made once, reused. */
   wake?: () => void;
+  /** No longer holds a stop's drain (ConnectionHost.operationSettled): answered, streaming, or left for the next server. */
+  settled = false;
   constructor(readonly id: string) {
     this.nextPrefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   }
@@ -168,6 +177,12 @@ export class Connection {
         if (this.ops.has(message.id)) return this.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${message.id} already exists`);
         const op = new Operation(message.id);
         this.ops.set(op.id, op);
+        // Stopping: not started here, nor refused (an `error` is final for graphql-ws's client).
+        // The socket closes with 1012 within the drain, and the client sends it again after reconnecting.
+        if (this.server.stopping) {
+          op.settled = true;
+          return;
+        }
         this.server.operationStarted();
         this.start(op, message.payload).catch((error: unknown) => this.onFail(op, error));
         return;
@@ -233,12 +248,16 @@ export class Connection {
       return;
     }
     if (!isAsyncIterable(outcome)) {
+      // Refused because the hubs are stopping (SHUTTING_DOWN): as an operation asked for while
+      // stopping, left for the next server rather than answered with a final error.
+      if (this.server.stopping && refusedForStop(outcome)) return this.settle(op);
       this.sendNext(op, outcome);
       this.complete(op);
       return;
     }
     op.iterator = outcome[Symbol.asyncIterator]();
     op.fast = takeReadyResults(args.contextValue as object);
+    this.settle(op);
     this.pump(op);
   }
 
@@ -376,7 +395,13 @@ export class Connection {
 
   private forget(op: Operation): void {
     this.ops.delete(op.id);
-    this.server.operationEnded();
+    this.settle(op);
+  }
+
+  private settle(op: Operation): void {
+    if (op.settled) return;
+    op.settled = true;
+    this.server.operationSettled();
   }
 
   closed(): void {

@@ -5,17 +5,38 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { Connection, type ConnectionHost, type WsHooks, type Yoga } from './ws-connection.js';
 
 export interface GraphQLWsServer {
-  /** Resolves once every running operation has sent its `complete` (or after `timeoutMs`). */
+  /**
+   * The server is stopping: an operation a client asks for from now on is not started. Its socket
+   * is about to close with 1012, and graphql-ws clients send it again once they have reconnected.
+   */
+  beginStop(): void;
+  /**
+   * Resolves once every query and mutation under way has been answered and every subscription is
+   * streaming (or after `timeoutMs`), then after one more turn, so that what a stream was handed
+   * last (the hubs' settle()) is queued on its socket.
+   */
   drain(timeoutMs: number): Promise<void>;
-  /** Closes every socket (1001 Going away) and the WebSocket server. */
+  /**
+   * Closes every socket with 1012 Service Restart, and the WebSocket server. A subscription still
+   * open gets no `complete`: it has not ended, and graphql-ws's client retries a 1012 close (not a
+   * fatal code) and subscribes again, on the next server at the same address.
+   */
   dispose(): Promise<void>;
 }
+
+/**
+ * The close code of a stop (RFC 6455 1012 Service Restart): graphql-ws's client treats it as
+ * retryable (isFatalInternalCloseCode), as browsers' and other clients' reconnect logic commonly do.
+ */
+export const SERVICE_RESTART = 1012;
 
 /** How long a client may take to send `connection_init` (graphql-ws's default). */
 const INIT_TIMEOUT_MS = 3000;
 
 class WsServer implements ConnectionHost {
+  /** Operations that hold a stop's drain: started, neither answered nor streaming yet. */
   private running = 0;
+  stopping = false;
   private idle?: () => void;
   readonly connections = new Set<Connection>();
   private pinger?: NodeJS.Timeout;
@@ -85,7 +106,7 @@ class WsServer implements ConnectionHost {
     this.running += 1;
   }
 
-  operationEnded(): void {
+  operationSettled(): void {
     this.running -= 1;
     if (this.running === 0) this.idle?.();
   }
@@ -100,16 +121,20 @@ class WsServer implements ConnectionHost {
       clearTimeout(timer);
       this.idle = undefined;
     }
-    // Frames are queued until the next tick: one turn of the loop, and every `complete` is
-    // written ahead of the close frame.
+    // Results handed to the streams reach their sockets' frame queues through a few promise
+    // jobs: one turn of the loop, and they (and the `complete` of a stream that ended on them)
+    // are queued ahead of the close frame.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   async dispose(): Promise<void> {
     clearInterval(this.pinger);
-    // Frames still queued (a `complete`) go out ahead of the close frame.
+    // Frames still queued (a last state, a `complete`) go out ahead of the close frame.
     for (const conn of this.connections) conn.flush();
-    for (const socket of this.wss.clients) socket.close(1001, 'Going away');
+    // Not 1001 Going away with every operation completed first: `complete` says a subscription
+    // has ended, and clients then never subscribe again, though the task runs on. 1012 says the
+    // service restarts: graphql-ws's client reconnects and subscribes again by itself.
+    for (const socket of this.wss.clients) socket.close(SERVICE_RESTART, 'Service Restart');
     this.wss.removeAllListeners();
     await new Promise<void>((resolve, reject) => this.wss.close((error) => (error ? reject(error) : resolve())));
   }
@@ -126,6 +151,9 @@ class WsServer implements ConnectionHost {
 export function useGraphQLWs(wss: WebSocketServer, yoga: Yoga, keepAliveMs: number, hooks: WsHooks = {}): GraphQLWsServer {
   const server = new WsServer(yoga, wss, keepAliveMs, hooks);
   return {
+    beginStop: () => {
+      server.stopping = true;
+    },
     drain: (timeoutMs) => server.drain(timeoutMs),
     dispose: () => server.dispose(),
   };
