@@ -136,9 +136,10 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
    */
   const ahead = new Map<string, number>();
   /**
-   * First states read for a new subscriber by id that filter subscribers have not been given: id →
-   * the row. Such a row may be a version whose notification is still on its way (filters must get
-   * it then, once: the notification itself is skipped as known), or one whose notification was
+   * First states read for a new subscriber by id that filter subscribers, and the task's earlier
+   * subscribers by id, have not been given: id → the row. Such a row may be a version whose
+   * notification is still on its way (filters, and subscribers by id given an older first state,
+   * must get it then, once: the notification itself is skipped as known), or one whose notification was
    * handled long ago (filters had it then, and one whose bounded memory moved on must not get it
    * again — CI saw 100 tasks watched by id after they ended reach a filter twice). So the row is
    * given to filters when its notification comes, not when it is read. Bounded by the tasks
@@ -273,7 +274,7 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       pending = new Map();
       snapshots = new Map();
       const ids = [...new Set([...changes, ...firsts.keys()])];
-      const knownBefore = byFilter.size > 0 ? new Map([...firsts.keys()].map((id) => [id, knownVersion(id)])) : undefined;
+      const knownBefore = new Map([...firsts.keys()].map((id) => [id, knownVersion(id)]));
       let rows: Task[];
       try {
         rows = await read(ids, changes.length > 0, firsts.size > 0);
@@ -300,8 +301,11 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
       }
       // A first state read for a new subscriber may be a version whose notification has not
       // been handled yet; once it is, it is skipped as known, so filter subscribers get the row
-      // then (`owed`), or now if that notification came during the read.
-      if (knownBefore && firsts.size > 0) {
+      // then (`owed`), or now if that notification came during the read. So do the task's
+      // earlier subscribers by id (whether or not any filter subscribes): one given PENDING by the
+      // read before, while this one read RUNNING, was otherwise left at PENDING until the task
+      // changed again (its RUNNING notification skipped as known).
+      if (firsts.size > 0) {
         const published = new Set(changes);
         for (const id of firsts.keys()) {
           const task = byId.get(id);

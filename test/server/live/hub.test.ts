@@ -130,6 +130,67 @@ describe('createTaskEventHub', () => {
     }
   });
 
+  // Two subscribers by id whose first states are read by two reads in a row: the first is given
+  // PENDING, the second read finds RUNNING. That read made RUNNING the known version, so its
+  // notification was skipped as known and the first subscriber was never given RUNNING (nor
+  // anything else while the task stayed RUNNING). Seen over SSE beside graphql-ws: the client
+  // that arrived first sat at PENDING until the task ended.
+  it.each([
+    { notified: 'during the second read' as const },
+    { notified: 'after the second read' as const },
+  ])('a newer state read as a later subscriber\'s first state reaches the earlier subscribers too (notification $notified)', async ({ notified }) => {
+    const sql = app.deps.db.sql;
+    // Each read waits until the test lets it query (until the test is over).
+    const held: (() => void)[] = [];
+    let holding = true;
+    const queue = {
+      ...app.deps.queue,
+      getTasks: async (ids: string[]) => {
+        if (holding) await new Promise<void>((resolve) => held.push(resolve));
+        return app.deps.queue.getTasks(ids);
+      },
+    };
+    const release = async (): Promise<void> => {
+      await waitFor(() => held.length > 0, { message: 'a read' });
+      held.shift()!();
+    };
+    // No filter subscriber: the only subscribers of the task are the two below.
+    const own = createTaskEventHub({ sql, queue, log: silentLogger });
+    await own.start();
+    const task = await insertTask(sql, { queue: 'first-states' });
+    try {
+      const first = own.watchTask(task.id);
+      await waitFor(() => held.length === 1, { message: 'the first subscriber\'s read' });
+      const second = own.watchTask(task.id);
+      await waitFor(() => own.stats.subscriptions === 2, { message: 'the second subscriber' });
+      await release();
+      const early = await first;
+      expect((await early.next()).value).toMatchObject({ version: 1, status: 'PENDING' });
+      // The second subscriber's own read (the first had not made PENDING known when it came).
+      await waitFor(() => held.length === 1, { message: 'the second subscriber\'s read' });
+      // Claimed by a worker, its notification sent by the test (when the case says).
+      await sql`UPDATE tasks SET status = 'RUNNING', version = 2, attempts = 1, started_at = now() WHERE id = ${task.id}`;
+      const notify = async (): Promise<void> => {
+        const before = own.stats.notifications;
+        await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${`${task.id}:2:RUNNING`})`;
+        await waitFor(() => own.stats.notifications > before, { message: 'the notification' });
+      };
+      if (notified === 'during the second read') await notify();
+      await release();
+      const late = await second;
+      expect((await late.next()).value).toMatchObject({ version: 2, status: 'RUNNING' });
+      if (notified === 'after the second read') await notify();
+      const next = await Promise.race([early.next(), new Promise((resolve) => setTimeout(resolve, 2000, 'nothing within 2 s'))]);
+      expect(next).toMatchObject({ value: { version: 2, status: 'RUNNING' }, done: false });
+      await early.return?.();
+      await late.return?.();
+    } finally {
+      holding = false;
+      held.splice(0).forEach((go) => go());
+      await own.close();
+    }
+  });
+
   it('ends a subscription at once when its consumer returns, mid-burst', async () => {
     const task = await app.deps.queue.enqueue({ name: 'demo.progress', args: [5, 0] });
     const [leaving, staying] = await Promise.all([hub.watchTask(task.id), hub.watchTask(task.id)]);
