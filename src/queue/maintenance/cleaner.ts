@@ -33,19 +33,9 @@ export function createCleaner(o: CleanerOptions): Cleaner {
   const clean = async (now: Date | null, lockKey: number | null): Promise<number> => {
     // First the finished tasks that have no expiry yet (a few, found by a partial index): stamped
     // here, they are deleted below if their retention has already run out.
-    let stamped = 0;
-    for (;;) {
-      const count = await stampMissingExpiry(o.sql, { defaultTtlMs, limit: batchSize, lockKey });
-      stamped += count;
-      if (count < batchSize) break;
-    }
+    const stamped = await inBatches(batchSize, () => stampMissingExpiry(o.sql, { defaultTtlMs, limit: batchSize, lockKey }));
     if (stamped > 0) o.log.info({ stamped }, 'gave finished tasks without an expiry their expiry');
-    let deleted = 0;
-    for (;;) {
-      const count = await deleteExpiredTasks(o.sql, { now, limit: batchSize, lockKey });
-      deleted += count;
-      if (count < batchSize) break;
-    }
+    const deleted = await inBatches(batchSize, () => deleteExpiredTasks(o.sql, { now, limit: batchSize, lockKey }));
     if (deleted > 0) o.log.info({ deleted }, 'deleted expired tasks');
     return deleted;
   };
@@ -57,4 +47,14 @@ export function createCleaner(o: CleanerOptions): Cleaner {
     runOnce: () => clean(null, 0x7a5c_1e03),
   });
   return { ...periodic, runOnce: (now) => clean(now ?? null, null) };
+}
+
+/** Runs `batch` (which handles up to `batchSize` rows) until one handles fewer; how many in all. */
+async function inBatches(batchSize: number, batch: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const count = await batch();
+    total += count;
+    if (count < batchSize) return total;
+  }
 }
