@@ -164,10 +164,14 @@ function secretMatches(parsed: { secret: string }, row: KeyRow): boolean {
 
 /** The principal of `parsed` given its row (undefined: unknown, wrong secret, revoked or expired). */
 function principalOf(parsed: { id: string; secret: string }, row: KeyRow | undefined, now: Date): Principal | undefined {
-  if (!row || !secretMatches(parsed, row) || !usable(row, now)) return undefined;
+  return row && secretMatches(parsed, row) && usable(row, now) ? keyPrincipal(parsed.id, row) : undefined;
+}
+
+/** The principal of a key whose secret and validity were checked. */
+function keyPrincipal(id: string, row: KeyRow): Principal {
   return {
     kind: 'api-key',
-    id: parsed.id,
+    id,
     tenant: row.tenant,
     scopes: Object.freeze([...row.scopes]),
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
@@ -254,9 +258,9 @@ export function createApiKeyChecker(sql: Executor): ApiKeyChecker {
       const parsed = parseApiKey(key);
       if (!parsed) return undefined;
       const row = await read(parsed.id);
-      const principal = principalOf(parsed, row, now);
-      if (!principal && row && secretMatches(parsed, row)) throw new CredentialExpiredError('The API key has expired or was revoked: use another one');
-      return principal;
+      if (!row || !secretMatches(parsed, row)) return undefined;
+      if (!usable(row, now)) throw new CredentialExpiredError('The API key has expired or was revoked: use another one');
+      return keyPrincipal(parsed.id, row);
     },
     async stillValid(id, now = new Date()) {
       if (!isUuid(id)) return false;

@@ -13,6 +13,8 @@ import type { WsHooks, WsRefusal } from './live/ws-connection.js';
 
 /** graphql-ws close code for an address throttled after failed authentications (HTTP's 429; graphql-ws does not retry it). */
 export const WS_TOO_MANY_REQUESTS = 4429;
+/** The 4403 reason of a credential that expired or was revoked (at connection_init, or while open). */
+const EXPIRED_REASON = 'Forbidden: the credential expired or was revoked';
 
 export type TransportName = 'http' | 'ws';
 
@@ -142,14 +144,14 @@ export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect
           return { code: WS_TOO_MANY_REQUESTS, reason: `Too many failed authentications; retry in ${Math.ceil(error.retryAfterMs / 1000)} s` };
         }
         // Still 4403 (what clients renew their token on), with a reason saying it only expired.
-        if (error instanceof CredentialExpiredError) return { code: 4403, reason: 'Forbidden: the credential has expired or was revoked' };
+        if (error instanceof CredentialExpiredError) return { code: 4403, reason: EXPIRED_REASON };
         if (error instanceof UnauthenticatedError) return false;
         throw error;
       }
       o.principals.set(socket, principal);
       const untrack = o.watch.track(principal, () => {
         o.log.info({ principal: principal.id, kind: principal.kind }, 'graphql-ws: the credential expired or was revoked; closing the socket (4403)');
-        socket.close(4403, 'Forbidden: the credential expired or was revoked');
+        socket.close(4403, EXPIRED_REASON);
       });
       socket.once('close', untrack);
       // Closed while authenticating: no 'close' is coming any more.

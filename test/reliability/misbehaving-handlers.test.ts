@@ -120,16 +120,21 @@ describe('misbehaving handlers in a worker process', () => {
     expect(stopped).toMatchObject({ code: 0, finished: CASES.length });
   });
 
+  /** A `taskwire worker` process on the reliability tasks, four slots. */
+  const spawnWorker = (env: Record<string, string> = {}) =>
+    spawnCli('worker', { DATABASE_URL: app.database.url, TASK_MODULES: RELIABILITY_TASKS, WORKER_CONCURRENCY: '4', WORKER_POLL_INTERVAL_MS: '50', ...env });
+
+  /** A task that runs for a minute beside the misbehaving one, RUNNING when this returns. */
+  async function runningInnocent(): Promise<{ id: string }> {
+    const [innocent] = await app.deps.queue.enqueueMany([{ name: 'rel.run', args: [60_000], maxAttempts: 1 }]);
+    await waitFor(async () => (await app.deps.queue.getTask(innocent!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the innocent task to run' });
+    return innocent!;
+  }
+
   // Node's default ends a process on either, with every task it runs left to the rescuer: one
   // handler's mistake took the server, the worker and the embedded PostgreSQL down with it.
   it('a stray rejection in a handler is logged and the worker goes on; an uncaught throw stops it gracefully (exit 1), its tasks released', { timeout: 90_000 }, async () => {
-    const cli = spawnCli('worker', {
-      DATABASE_URL: app.database.url,
-      TASK_MODULES: RELIABILITY_TASKS,
-      WORKER_CONCURRENCY: '4',
-      WORKER_POLL_INTERVAL_MS: '50',
-      SHUTDOWN_GRACE_MS: '500',
-    });
+    const cli = spawnWorker({ SHUTDOWN_GRACE_MS: '500' });
     try {
       await cli.waitForLog((l) => l.msg === 'worker started');
       const [stray] = await app.deps.queue.enqueueMany([{ name: 'rel.stray-rejection' }]);
@@ -139,15 +144,14 @@ describe('misbehaving handlers in a worker process', () => {
       expect(alive(cli), describeProcess(cli)).toBe(true);
 
       // An innocent task running beside the one that throws from its timer.
-      const [innocent] = await app.deps.queue.enqueueMany([{ name: 'rel.run', args: [60_000], maxAttempts: 1 }]);
-      await waitFor(async () => (await app.deps.queue.getTask(innocent!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the innocent task to run' });
+      const innocent = await runningInnocent();
       const [thrower] = await app.deps.queue.enqueueMany([{ name: 'rel.throw-in-timer' }]);
       const code = await new Promise<number | null>((resolve) => cli.child.once('exit', (c) => resolve(c)));
       expect(code, describeProcess(cli)).toBe(1);
       expect(cli.logs.some((l) => l.msg.startsWith('uncaught exception') && (l.err as { message?: string } | undefined)?.message === 'uncaught in a handler timer')).toBe(true);
       expect(cli.logs.some((l) => l.msg === 'worker stopped')).toBe(true);
       // Both were handed back, not left RUNNING for the rescuer: waiting again, no attempt counted.
-      for (const id of [innocent!.id, thrower!.id]) {
+      for (const id of [innocent.id, thrower!.id]) {
         const task = await app.deps.queue.getTask(id);
         expect(task, id).toMatchObject({ status: 'PENDING', attempts: 0 });
       }
@@ -159,22 +163,16 @@ describe('misbehaving handlers in a worker process', () => {
 
   // Nothing can stop a handler from ending the process; the log at least says so, with what it stranded.
   it('a handler calling process.exit() is logged with the attempts it leaves to the rescuer', { timeout: 60_000 }, async () => {
-    const cli = spawnCli('worker', {
-      DATABASE_URL: app.database.url,
-      TASK_MODULES: RELIABILITY_TASKS,
-      WORKER_CONCURRENCY: '4',
-      WORKER_POLL_INTERVAL_MS: '50',
-    });
+    const cli = spawnWorker();
     try {
       await cli.waitForLog((l) => l.msg === 'worker started');
-      const [innocent] = await app.deps.queue.enqueueMany([{ name: 'rel.run', args: [60_000], maxAttempts: 1 }]);
-      await waitFor(async () => (await app.deps.queue.getTask(innocent!.id))?.status === 'RUNNING', { timeoutMs: 20_000, message: 'the innocent task to run' });
+      const innocent = await runningInnocent();
       const [exiter] = await app.deps.queue.enqueueMany([{ name: 'rel.process-exit' }]);
       const code = await new Promise<number | null>((resolve) => cli.child.once('exit', (c) => resolve(c)));
       expect(code, describeProcess(cli)).toBe(3);
       const line = cli.logs.find((l) => l.msg.startsWith('process.exit() called outside taskwire'));
       expect(line, describeProcess(cli)).toMatchObject({ code: 3, inHand: 2 });
-      expect(line?.tasks).toEqual(expect.arrayContaining([`${innocent!.id}:1`, `${exiter!.id}:1`]));
+      expect(line?.tasks).toEqual(expect.arrayContaining([`${innocent.id}:1`, `${exiter!.id}:1`]));
     } finally {
       await killHard(cli);
       await app.sql`DELETE FROM tasks WHERE name IN ('rel.run', 'rel.process-exit')`;

@@ -1,5 +1,5 @@
 import type { ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 
 /** The SSE answers of subscriptions, which a stop ends without `event: complete`. */
 export interface SseStreams {
@@ -16,10 +16,6 @@ export interface SseStreams {
 const SHUTTING_DOWN_BODY = JSON.stringify({
   errors: [{ message: 'The server is shutting down; subscribe again', extensions: { code: 'SHUTTING_DOWN' } }],
 });
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
 
 /**
  * A result whose every error is SHUTTING_DOWN: a subscription a stopping hub refused. Both
