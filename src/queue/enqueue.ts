@@ -14,6 +14,7 @@ import {
   type NewTaskRow,
   type TenantKey,
 } from './sql/insert-tasks.js';
+import { DUE_PREFIX } from './due-notice.js';
 import { QUEUE_CONTROL_PREFIX } from './queue-control/channel.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
@@ -68,12 +69,12 @@ export interface EnqueueLimits {
 const MAX_NAME = 200;
 const MAX_QUEUE = 100;
 /** Payload prefixes of the jobs channel's control messages (src/worker/runner.ts onJobsNotification). */
-const RESERVED_QUEUE_PREFIXES = ['cancel:', QUEUE_CONTROL_PREFIX] as const;
+const RESERVED_QUEUE_PREFIXES = ['cancel:', QUEUE_CONTROL_PREFIX, DUE_PREFIX] as const;
 
 /**
  * Why `queue` cannot be a queue's name, or undefined: the jobs channel carries a queue name to wake
  * its workers, or a control message, and a queue named like one (`cancel:<task id>`,
- * `queue-control:paused:<queue>`) would cancel or pause on every worker.
+ * `queue-control:paused:<queue>`, `due:<ms>:<queue>`) would cancel, pause or wake another queue on every worker.
  */
 export function reservedQueueName(queue: string): string | undefined {
   if (!RESERVED_QUEUE_PREFIXES.some((reserved) => queue.startsWith(reserved))) return undefined;

@@ -2,7 +2,8 @@ import { listenClientOf, type Sql } from '../db/client.js';
 import { isTaskStatus, type TaskStatus } from './states.js';
 
 /**
- * Two channels. `taskwire_jobs` wakes workers (payload: a queue name, or `cancel:<id>`);
+ * Two channels. `taskwire_jobs` wakes workers (payload: a queue name, `due:<ms>:<queue>` (due-notice.ts),
+ * `cancel:<id>` or `queue-control:…`);
  * `taskwire_events` feeds subscriptions. Every statement that changes tasks sends its
  * events in the same statement (see changeTailSql below), so they commit or roll back together.
  */

@@ -61,6 +61,8 @@ export const SPLIT_CLAIM_AT = 200;
 const MAX_WAKE_TIMES = 1000;
 /** Looks this close together are made one. */
 const COALESCE_MS = 5;
+/** The longest delay setTimeout takes (2^31 − 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let started = false;
@@ -107,8 +109,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     if (next === undefined || next >= wakeTimerAt) return;
     clearTimeout(wakeTimer);
     wakeTimerAt = next;
-    // +1: a timer may fire a little early, before the time it was set for.
-    wakeTimer = setTimeout(onWakeTimer, Math.max(0, next - Date.now()) + 1);
+    // +1: a timer may fire a little early, before the time it was set for. At most MAX_TIMER_MS: a
+    // longer delay (a task due next month) makes Node fire at once; the timer is armed again.
+    wakeTimer = setTimeout(onWakeTimer, Math.min(MAX_TIMER_MS, Math.max(0, next - Date.now()) + 1));
   }
 
   function onWakeTimer(): void {
@@ -118,7 +121,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     let due = 0;
     while (due < wakeTimes.length && wakeTimes[due]! <= now) due++;
     wakeTimes.splice(0, due);
-    lookForWork();
+    if (due > 0) lookForWork();
     armWakeTimer();
   }
   // Aborted by stop(): cuts the back-off short, so it keeps neither stop() nor the process waiting.

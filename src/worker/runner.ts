@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import { decodeDueNotice } from '../queue/due-notice.js';
 import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
@@ -306,7 +307,16 @@ export function createRunner(options: RunnerOptions): Runner {
       leases.routeCancel(payload.slice('cancel:'.length));
       return;
     }
-    if (o.queues.length === 0 || o.queues.includes(payload)) claims.lookForWork();
+    const due = decodeDueNotice(payload);
+    if (due) {
+      if (serves(due.queue)) claims.lookIn(due.inMs);
+      return;
+    }
+    if (serves(payload)) claims.lookForWork();
+  }
+
+  function serves(queue: string): boolean {
+    return o.queues.length === 0 || o.queues.includes(queue);
   }
 
   async function shutdown(): Promise<void> {

@@ -93,7 +93,8 @@ async function payloadsOf(url: string, ids: readonly string[], insert: () => Pro
   return {
     // Sorted: which chunk of 100 goes first is up to the plan's grouping, in the statement too.
     [EVENTS_CHANNEL]: (heard[EVENTS_CHANNEL] ?? []).filter((p) => p !== 'marker').map(anonymous).sort(),
-    [JOBS_CHANNEL]: (heard[JOBS_CHANNEL] ?? []).filter((p) => p !== 'marker').sort(),
+    // A due notice's delay is read from the clock of its statement: the two inserts' differ.
+    [JOBS_CHANNEL]: (heard[JOBS_CHANNEL] ?? []).filter((p) => p !== 'marker').map((p) => p.replace(/^due:\d+:/, 'due:<ms>:')).sort(),
   };
 }
 
@@ -138,12 +139,46 @@ describe('taskwire_enqueue (an insert without idempotency keys)', () => {
       expect(events).toEqual(await eventRows(sql, keyed.map((r) => r.id)));
       expect(events[0]).toMatchObject({ type: 'ENQUEUED', status: 'PENDING', version: 1, attempt: 0 });
 
-      // One payload per 100 events, each `id:1:PENDING`; one wake-up per queue.
+      // One payload per 100 events, each `id:1:PENDING`; one wake-up per queue: its name when a task
+      // of it is due now, a due notice when all are due later (fn-q1's, in 2030).
       expect(heardPlain[EVENTS_CHANNEL]).toHaveLength(Math.ceil(count / 100));
       expect(heardPlain[EVENTS_CHANNEL]?.join(',').split(',')).toHaveLength(count);
       expect(heardPlain[EVENTS_CHANNEL]?.[0]).toMatch(/^#\d+:1:PENDING/);
       expect(heardPlain).toEqual(heardKeyed);
-      expect(heardPlain[JOBS_CHANNEL]).toEqual([...new Set(plain.map((r) => r.queue))].sort());
+      expect(heardPlain[JOBS_CHANNEL]).toEqual([...new Set(plain.map((r) => (r.runAfter ? `due:<ms>:${r.queue}` : r.queue)))].sort());
+    }
+  });
+
+  it('wakes a queue by name for what is due now and with a due notice for the earliest task due later', async () => {
+    const { sql, database } = env.app;
+    const inMs = (ms: number): string => new Date(Date.now() + ms).toISOString();
+    for (const withKeys of [false, true]) {
+      const rows = [
+        row(1, { queue: 'due-q' }),
+        row(2, { queue: 'due-q', runAfter: inMs(60_000) }),
+        row(3, { queue: 'due-q', runAfter: inMs(30_000) }),
+        row(4, { queue: 'due-later-q', runAfter: inMs(90_000) }),
+        // Already due: a runAfter in the past wakes by name.
+        row(5, { queue: 'due-past-q', runAfter: inMs(-5_000) }),
+      ].map((r, i) => (withKeys ? { ...r, idempotencyKey: `due-wake-${i}` } : r));
+      const raw: string[] = [];
+      const db = createDb(database.url, { max: 1 });
+      try {
+        await db.sql.listen(JOBS_CHANNEL, (p) => raw.push(p));
+        await insertTasks(sql, rows);
+        await db.sql`SELECT pg_notify(${JOBS_CHANNEL}, 'marker')`;
+        await waitFor(() => raw.includes('marker'), { message: 'the marker' });
+      } finally {
+        await db.close();
+      }
+      const heard = raw.filter((p) => p !== 'marker').sort();
+      expect(heard.map((p) => p.replace(/^due:\d+:/, 'due:<ms>:')).sort()).toEqual(['due-past-q', 'due-q', 'due:<ms>:due-later-q', 'due:<ms>:due-q']);
+      const delay = (queue: string): number => Number(/^due:(\d+):/.exec(heard.find((p) => p.endsWith(`:${queue}`)) ?? '')?.[1]);
+      // The earliest of due-q's later tasks (30 s), not its latest (60 s); a little less for the time the call took.
+      expect(delay('due-q')).toBeGreaterThan(25_000);
+      expect(delay('due-q')).toBeLessThanOrEqual(30_000);
+      expect(delay('due-later-q')).toBeGreaterThan(85_000);
+      expect(delay('due-later-q')).toBeLessThanOrEqual(90_000);
     }
   });
 

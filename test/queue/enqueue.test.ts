@@ -85,6 +85,7 @@ describe('enqueue', () => {
     ['an empty queue', { name: 'demo.echo', queue: '' }, 'BAD_USER_INPUT', 'queue'],
     ['a queue named like a cancel notification', { name: 'demo.echo', queue: 'cancel:01900000-0000-7000-8000-000000000000' }, 'BAD_USER_INPUT', 'queue'],
     ['a queue named like a pause notification', { name: 'demo.echo', queue: 'queue-control:paused:default' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue named like a due notice', { name: 'demo.echo', queue: 'due:5:default' }, 'BAD_USER_INPUT', 'queue'],
     ['kwargs that are a Date', { name: 'demo.echo', kwargs: new Date() as unknown as Record<string, unknown> }, 'INVALID_ARGUMENTS', 'kwargs'],
     ['a backoff base that is not a number', { name: 'demo.echo', backoff: { baseMs: '10' as unknown as number } }, 'BAD_USER_INPUT', 'backoff.baseMs'],
     ['a NaN backoff factor', { name: 'demo.echo', backoff: { factor: Number.NaN } }, 'BAD_USER_INPUT', 'backoff.factor'],

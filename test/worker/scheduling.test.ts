@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
-import { createQueueTestApp, executionOrder, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
+import { createQueueTestApp, executionOrder, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 
 // Which task runs when: priority, runAfter, queues.
 let app: QueueTestApp;
@@ -107,6 +108,43 @@ describe('claimTasks', () => {
     const task = await app.deps.queue.enqueue({ name: 'demo.echo' });
     // Well before the next poll (a minute away): only the notification can have woken it.
     await waitForStatus(app.deps, task.id, 'SUCCEEDED', 5000);
+  });
+
+  it('is woken when a task enqueued for later falls due, not at its next poll', async () => {
+    await app.runner({ pollIntervalMs: 60_000 }).start();
+    const task = await app.deps.queue.enqueue({ name: 'demo.echo', runAfter: new Date(Date.now() + 300) });
+    // A minute before the next poll: only the enqueue's due notice can have woken it when due.
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED', 15_000);
+    expect(done.startedAt!.getTime()).toBeGreaterThanOrEqual(task.runAfter.getTime());
+  });
+
+  it('keeps a task due in a month for then, without overflowing its timer', async () => {
+    // setTimeout takes at most 2^31 − 1 ms (~24.8 days); past that Node warns and fires at once.
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await app.runner({ pollIntervalMs: 60_000 }).start();
+      const later = await app.deps.queue.enqueue({ name: 'demo.echo', runAfter: new Date(Date.now() + 30 * 86_400_000) });
+      // Notifications arrive in commit order: once this one has run, the due notice was handled.
+      const now = await app.deps.queue.enqueue({ name: 'demo.echo' });
+      await waitForStatus(app.deps, now.id, 'SUCCEEDED');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+      expect(await app.deps.queue.getTask(later.id)).toMatchObject({ status: 'PENDING', attempts: 0 });
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it("is woken when a rescued task's backoff runs out, not at its next poll", async () => {
+    const lost = await insertTask(app.sql, { status: 'RUNNING', leaseMs: -1000, maxAttempts: 2, backoff: { baseMs: 300, maxMs: 300, factor: 1, jitter: 0 } });
+    await app.runner({ pollIntervalMs: 60_000 }).start();
+    const [rescued] = await rescueTasks(app.sql, { now: null, limit: 10, defaultTtlMs: 60_000 });
+    expect(rescued).toMatchObject({ id: lost.id, status: 'RETRYING' });
+    const done = await waitForStatus(app.deps, lost.id, 'SUCCEEDED', 15_000);
+    expect(done.attempts).toBe(2);
+    expect(done.lastAttemptedAt!.getTime()).toBeGreaterThanOrEqual(rescued!.runAfter.getTime());
   });
 
   it('finds a RETRYING task again by polling once its backoff has passed', async () => {

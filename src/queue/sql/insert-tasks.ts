@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
-import { eventCtesSql, JOBS_CHANNEL, notificationCountSql } from '../events.js';
+import { wakeQueuesSql } from '../due-notice.js';
+import { eventCtesSql, notificationCountSql } from '../events.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
 /** The column default of tasks.tenant (src/db/schema.ts): the tenant of every task while auth is off. */
@@ -55,7 +56,7 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
 
 /**
  * Inserts tasks in one statement and announces them: an event per task (up to 100 per
- * NOTIFY) and one wake-up per queue (PostgreSQL folds identical payloads of one transaction).
+ * NOTIFY) and one wake-up per queue, or two when some of its tasks are due later (wakeQueuesSql).
  * 20,000 tasks are one round trip and one plan.
  *
  * The rows travel by column (`encodeColumns`): the ids as one uuid[], each other column as a
@@ -78,6 +79,7 @@ const ON_CONFLICT: Record<KeyConflicts, string> = {
  * INSERT itself).
  */
 const EVENT_CTES = eventCtesSql({ type: `'ENQUEUED'` });
+const WOKEN = wakeQueuesSql('changed', 'now()');
 const NOTIFICATION_COUNT = notificationCountSql(['woken']);
 
 export async function insertTasks(exec: Executor, rows: readonly NewTaskRow[], keyConflicts: KeyConflicts = 'skip'): Promise<InsertOutcome> {
@@ -152,11 +154,9 @@ async function insertStatement(exec: Executor, c: Columns, keyConflicts: KeyConf
              coalesce(${c.concurrencyKey.each}::jsonb ->> j, ${c.concurrencyKey.all}::text)
       FROM input
       ${exec.unsafe(ON_CONFLICT[keyConflicts])}
-      RETURNING id, queue, version, status, attempts, idempotency_key
+      RETURNING id, queue, run_after, version, status, attempts, idempotency_key
     ),
-    woken AS (
-      SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q
-    ),
+    ${exec.unsafe(WOKEN)},
     ${exec.unsafe(EVENT_CTES)}
     SELECT now() AS "enqueuedAt",
            (SELECT count(*) FROM changed) AS inserted,

@@ -1,6 +1,7 @@
 import type { Sql } from '../../db/client.js';
 import { backoffDelayMs } from '../backoff.js';
-import { changeTailSql, JOBS_CHANNEL } from '../events.js';
+import { wakeQueuesSql } from '../due-notice.js';
+import { changeTailSql } from '../events.js';
 import { CLOCK_AT } from './clock.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
@@ -10,6 +11,8 @@ const TAIL = changeTailSql(
   { type: `'RESCUED'`, worker: `errors -> -1 ->> 'workerId'`, error: 'errors -> -1', at: CLOCK_AT },
   ['woken'],
 );
+
+const WOKEN = wakeQueuesSql('changed', '(SELECT at FROM clock)', `status = 'RETRYING'`);
 
 interface LostTask {
   id: string;
@@ -86,9 +89,8 @@ export async function rescueTasks(
         FROM input WHERE t.id = input.id AND t.status = 'RUNNING'
         RETURNING t.*
       ),
-      woken AS (
-        SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status = 'RETRYING') q
-      ),
+      -- A retry after its backoff: a due notice, so the workers look when it falls due.
+      ${tx.unsafe(WOKEN)},
       ${tx.unsafe(TAIL)}`;
     return result.map((row) => toTask(row));
   }) as Promise<Task[]>;
