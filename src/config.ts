@@ -73,7 +73,8 @@ const envSchema = z.object({
   /** How long to wait for in-flight tasks on shutdown, in ms, before releasing them. */
   SHUTDOWN_GRACE_MS: int(0).default(30_000),
   /** How long finished tasks are kept, in ms (default 1 day). Per task: `resultTtl`. */
-  RESULT_TTL_MS: int(0).default(86_400_000),
+  // At most 1,000 years, as an enqueue's resultTtlMs (src/queue/enqueue.ts MAX_RESULT_TTL_MS).
+  RESULT_TTL_MS: int(0, 31_557_600_000_000).default(86_400_000),
   /** Largest stored return value, in bytes of JSON. */
   MAX_RESULT_BYTES: int(1).default(1_048_576),
   /** Most output (`ctx.output`) of one task over all its attempts, in bytes of JSON; then one truncation marker. */

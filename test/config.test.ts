@@ -67,6 +67,8 @@ describe('loadConfig', () => {
     ['HOST', 'two words'],
     ['HOST', 'http://example.com'],
     ['HOST', '[not an address]'],
+    // Past 1,000 years an expiry stops being a time a Date holds (src/queue/enqueue.ts MAX_RESULT_TTL_MS).
+    ['RESULT_TTL_MS', '9007199254740991'],
   ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.code).toBe('CONFIG_INVALID');

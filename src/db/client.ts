@@ -80,15 +80,18 @@ function createClient(url: string, o: { max: number; onNotice: DbOptions['onNoti
     // statement prepared in one is missing in the next (PgBouncer before 1.21 does not track
     // them), so every statement is sent unnamed, parsed and planned with each run.
     prepare: !o.pooled,
+    // TimeZone UTC (which PgBouncer passes on): timestamps come back as `…+00`. In a server's local
+    // zone (initdb sets it from the machine's), a time before ~1900 is written in local mean time,
+    // `1850-06-01 00:09:21+00:09:21`, which no Date parser reads.
     connection: o.pooled
       ? // PgBouncer refuses startup parameters it does not know (plan_cache_mode among them), and
         // unnamed statements are planned afresh each time anyway: the setting would change nothing.
-        { application_name: 'taskwire' }
+        { application_name: 'taskwire', TimeZone: 'UTC' }
       : // Custom plans always: postgres.js prepares every statement, and after five runs PostgreSQL
         // may switch to a generic plan. For the claim query on a table without fresh statistics that
         // plan sorts the whole backlog (7.7 ms instead of 0.09 ms with 20,000 pending, bench/README.md),
         // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
-        { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan' },
+        { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan', TimeZone: 'UTC' },
     backoff: reconnectDelaySeconds,
     onclose: () => fetchTypesOnce(sql),
   });
@@ -138,7 +141,7 @@ const JSONB = 3802;
  * itself (`encodeJson`), and says so here rather than relying on Drizzle's side effect.
  */
 function keepCoreTypes(sql: Sql): void {
-  const parseDate = (value: string): Date => new Date(value);
+  const parseDate = parseTimestamp;
   const serializeDate = (value: Date | string | number): string => (value instanceof Date ? value : new Date(value)).toISOString();
   for (const oid of [TIMESTAMP, TIMESTAMPTZ]) {
     sql.options.parsers[oid] = parseDate;
@@ -147,4 +150,29 @@ function keepCoreTypes(sql: Sql): void {
   const passThrough = (value: unknown): unknown => value;
   sql.options.serializers[JSON_OID] = passThrough;
   sql.options.serializers[JSONB] = passThrough;
+}
+
+/** PostgreSQL's ISO output of a timestamp(tz): `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]`. */
+const PG_TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?$/;
+
+/**
+ * A timestamp as PostgreSQL writes it, as a Date. `new Date(text)` reads that form with V8's
+ * legacy parser, which is right for years 100 and later (every time a task normally holds, and
+ * the hot path: a claim reads six per task) but takes years 0–99 for 19xx/20xx (`0001-03-04`
+ * became 2004-01-03) and refuses an offset with seconds; those are read field by field. A value
+ * without an offset (timestamp without time zone) is UTC, as every session's TimeZone is.
+ */
+export function parseTimestamp(value: string): Date {
+  if (!value.startsWith('00')) {
+    const date = new Date(value);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  const m = PG_TIMESTAMP.exec(value);
+  if (!m) return new Date(value);
+  const [, year, month, day, hour, minute, second, fraction, sign, oh, om, os] = m;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  date.setUTCHours(Number(hour), Number(minute), Number(second), fraction ? Number(fraction.padEnd(3, '0').slice(0, 3)) : 0);
+  const offsetMs = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) * 1000 : 0;
+  return new Date(date.getTime() - offsetMs);
 }

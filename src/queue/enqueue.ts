@@ -81,6 +81,11 @@ export function reservedQueueName(queue: string): string | undefined {
   return `must not start with ${RESERVED_QUEUE_PREFIXES.map((r) => `"${r}"`).join(' or ')} (reserved for worker notifications), got "${queue}"`;
 }
 const MAX_KEY = 255;
+/**
+ * 1,000 years: a finished task's `expiresAt` (finished + TTL) must stay a time a JavaScript Date
+ * holds and the DateTime scalar writes and reads back (years to 9999). RESULT_TTL_MS has the same bound.
+ */
+export const MAX_RESULT_TTL_MS = 31_557_600_000_000;
 const MAX_ATTEMPTS = 1000;
 /** Longest tenant name, in characters. */
 export const MAX_TENANT = 200;
@@ -136,7 +141,7 @@ export function prepareTask(
   const timeoutMs = input.timeoutMs ?? null;
   if (timeoutMs !== null) requireInt(timeoutMs, 1, 2_147_483_647, `${prefix}timeoutMs`);
   const resultTtlMs = input.resultTtlMs ?? spec.resultTtlMs ?? null;
-  if (resultTtlMs !== null) requireInt(resultTtlMs, 0, Number.MAX_SAFE_INTEGER, `${prefix}resultTtlMs`);
+  if (resultTtlMs !== null) requireInt(resultTtlMs, 0, MAX_RESULT_TTL_MS, `${prefix}resultTtlMs`);
   if (input.runAfter !== undefined && !(input.runAfter instanceof Date && !Number.isNaN(input.runAfter.getTime()))) {
     throw new BadUserInputError(`${prefix}runAfter must be a valid date`, { field: `${prefix}runAfter` });
   }

@@ -80,6 +80,7 @@ describe('enqueue', () => {
     ['a priority under -100', { name: 'demo.echo', priority: -101 }, 'BAD_USER_INPUT', 'priority'],
     ['a fractional priority', { name: 'demo.echo', priority: 1.5 }, 'BAD_USER_INPUT', 'priority'],
     ['maxAttempts 0', { name: 'demo.echo', maxAttempts: 0 }, 'BAD_USER_INPUT', 'maxAttempts'],
+    ['a resultTtlMs past 1,000 years, which would expire after any Date', { name: 'demo.echo', resultTtlMs: Number.MAX_SAFE_INTEGER }, 'BAD_USER_INPUT', 'resultTtlMs'],
     ['an invalid runAfter', { name: 'demo.echo', runAfter: new Date('nope') }, 'BAD_USER_INPUT', 'runAfter'],
     ['an empty idempotency key', { name: 'demo.echo', idempotencyKey: '' }, 'BAD_USER_INPUT', 'idempotencyKey'],
     ['an empty queue', { name: 'demo.echo', queue: '' }, 'BAD_USER_INPUT', 'queue'],
