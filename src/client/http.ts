@@ -1,5 +1,6 @@
 import type { Credentials } from './credentials.js';
 import { ConnectionError, requestError, type GraphQLErrorPayload } from './errors.js';
+import { encodeVariables } from './json-variables.js';
 import type { TypedDocumentString } from './generated/graphql.js';
 
 export interface HttpTransportOptions {
@@ -75,13 +76,15 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       headers.set('accept', 'application/graphql-response+json, application/json;q=0.9');
       const authorization = await options.credentials?.authorization();
       if (authorization) headers.set('authorization', authorization);
+      // Before the fetch: a value that is not JSON is the caller's error, not the connection's.
+      const payload = `{"query":${JSON.stringify(document.toString())},"variables":${encodeVariables(variables)}}`;
       let response: Response;
       let text: string;
       try {
         response = await doFetch(url, {
           method: 'POST',
           headers,
-          body: JSON.stringify({ query: document.toString(), variables }),
+          body: payload,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
         text = await response.text();

@@ -68,6 +68,34 @@ describe('enqueue and get', () => {
     expect(await server.countTasks()).toBe(before);
   });
 
+  it('refuses arguments JSON would change or cannot send, naming them, before any request', async () => {
+    const before = await server.countTasks();
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const cases: [unknown[], string, RegExp][] = [
+      [[1, Number.NaN], 'input.args[1]', /NaN/],
+      [[10n], 'input.args[0]', /BigInt/],
+      [[{ a: [() => 1] }], 'input.args[0].a[0]', /function/],
+      [[new Map([[1, 2]])], 'input.args[0]', /Map/],
+      [[new Uint8Array(2)], 'input.args[0]', /typed array/],
+      [[cycle], 'input.args[0].self', /cycle/],
+    ];
+    for (const [args, field, message] of cases) {
+      const error = await rejectionOf(client.enqueue('demo.echo', args));
+      // The caller's value, not the connection: ConnectionError said "Cannot reach" for a BigInt.
+      expect(error).not.toBeInstanceOf(ConnectionError);
+      expect(error).toBeInstanceOf(TaskwireClientError);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENTS', field });
+      expect((error as Error).message).toMatch(message);
+    }
+    const kwargs = await rejectionOf(client.enqueue('demo.echo', [], { kwargs: { n: Number.POSITIVE_INFINITY } }));
+    expect(kwargs).toMatchObject({ code: 'INVALID_ARGUMENTS', field: 'input.kwargs.n' });
+    expect(await server.countTasks()).toBe(before);
+    // A Date is sent as its toJSON, as the server's encoding does.
+    const dated = await client.enqueue('demo.echo', [new Date('2030-01-01T00:00:00Z')], { runAfter: inAnHour() });
+    expect(dated.args).toEqual(['2030-01-01T00:00:00.000Z']);
+  });
+
   it('gives a null read token while auth is off, and refuses createReadToken with FORBIDDEN', async () => {
     const { task, readToken } = await client.enqueue('demo.echo', [1], { runAfter: inAnHour(), readToken: true });
     expect(task).toMatchObject({ name: 'demo.echo', status: 'PENDING' });
