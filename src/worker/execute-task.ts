@@ -50,9 +50,7 @@ const NO_DEPENDENCIES: Dependencies = Object.freeze({});
  */
 export async function executeTask(o: ExecuteOptions, attempt: RunningAttempt, definition: TaskDefinition | undefined): Promise<Outcome> {
   const task = attempt.task;
-  if (!definition) {
-    return failed({ exceptionType: 'UnknownTask', message: `No handler for task "${task.name}" in this worker`, traceback: null }, false);
-  }
+  if (!definition) return unknownTask(o, task);
   let parsed: { args: unknown; kwargs: unknown };
   try {
     parsed = definition.parse(task.args, task.kwargs);
@@ -144,6 +142,34 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
  * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
  * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
  */
+/**
+ * How long after its enqueue a task this worker has no handler for is handed back for another worker
+ * rather than failed: during a rolling deploy a new server accepts a task name that the old workers
+ * still claiming do not know yet, and a fleet may split its task names between workers. Past it the
+ * task fails with UnknownTask (not retried: no attempt would find a handler here).
+ */
+export const UNKNOWN_TASK_GRACE_MS = 600_000;
+/** How long such a task waits before it is claimable again (by any worker). */
+export const UNKNOWN_TASK_SNOOZE_MS = 5_000;
+
+/** Task names each worker has warned of (once per name per worker, not per hand-back). */
+const warnedUnknown = new WeakMap<ExecuteOptions, Set<string>>();
+
+function unknownTask(o: ExecuteOptions, task: Task): Outcome {
+  const message = `No handler for task "${task.name}" in this worker`;
+  if (Date.now() - task.enqueuedAt.getTime() >= UNKNOWN_TASK_GRACE_MS) return failed({ exceptionType: 'UnknownTask', message, traceback: null }, false);
+  let warned = warnedUnknown.get(o);
+  if (!warned) warnedUnknown.set(o, (warned = new Set()));
+  if (!warned.has(task.name)) {
+    warned.add(task.name);
+    o.log.warn(
+      { name: task.name, taskId: task.id },
+      `${message}: handed back (no attempt used) every ${UNKNOWN_TASK_SNOOZE_MS / 1000} s for a worker that has one, failed UnknownTask ${UNKNOWN_TASK_GRACE_MS / 60_000} min after its enqueue; load it (TASK_MODULES) or give it a queue only its workers take`,
+    );
+  }
+  return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS };
+}
+
 function failed(error: AttemptError, retryable: boolean): Outcome {
   return { kind: 'failed', error: recordable(error), retryable };
 }

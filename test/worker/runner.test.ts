@@ -3,6 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { logTaskLifecycle } from '../../src/metrics/task-log.js';
 import { copysign } from '../../src/worker/examples.js';
+import { UNKNOWN_TASK_GRACE_MS } from '../../src/worker/execute-task.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import { abortReasons, eventsOf, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -208,8 +209,26 @@ describe('createRunner', () => {
     expect(events.filter((e) => e.status === 'RUNNING').length).toBeGreaterThanOrEqual(2); // claim + progress
   });
 
-  it('fails a task it has no handler for with UnknownTask, without retrying', async () => {
+  it('hands a task it has no handler for back, no attempt used, for a worker that has one', async () => {
+    // A rolling deploy: the server knows demo.echo, this (old) worker does not yet.
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', args: ['later'] });
+    const old = env.app.runner({ registry: createRegistry([copysign]) });
+    await old.start();
+    await waitFor(async () => (await eventsOf(env.recorder, env.app.sql, task.id)).some((e) => e.status === 'PENDING' && e.version > 1), {
+      message: 'the task handed back',
+    });
+    await old.stop();
+    expect(await env.app.deps.queue.getTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 0, errors: [] });
+    // Due again at once rather than in UNKNOWN_TASK_SNOOZE_MS, for a short test.
+    await env.app.sql`UPDATE tasks SET run_after = now() WHERE id = ${task.id}`;
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+    expect(done).toMatchObject({ attempts: 1, errors: [], returnValue: { args: ['later'] } });
+  });
+
+  it('fails a task it has no handler for with UnknownTask, without retrying, once it is UNKNOWN_TASK_GRACE_MS old', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 3 });
+    await env.app.sql`UPDATE tasks SET enqueued_at = now() - ${UNKNOWN_TASK_GRACE_MS + 1000} * interval '1 millisecond' WHERE id = ${task.id}`;
     await env.app.runner({ registry: createRegistry([copysign]) }).start();
     const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1 })]);
