@@ -5,6 +5,7 @@ import { AttemptContext, type AttemptContextSource } from './attempt-context.js'
 import type { TaskContext, TaskDefinition } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
 import type { RunningAttempt } from './held-tasks.js';
+import { isNonRetryable } from './non-retryable-error.js';
 
 /** Why a running attempt was told to stop. */
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
@@ -108,7 +109,7 @@ export async function executeTask(o: ExecuteOptions, attempt: RunningAttempt, de
   // Asked for, whatever the handler did after (it may have caught the signal and returned).
   const snoozeDelayMs = ctx.snoozeDelayMs;
   if (snoozeDelayMs !== undefined) return { kind: 'snoozed', delayMs: snoozeDelayMs };
-  if (!settled.ok) return failed(describeError(settled.error), true);
+  if (!settled.ok) return failed(describeError(settled.error), !isNonRetryable(settled.error));
   return encodeResult(settled.value, o.maxResultBytes);
 }
 

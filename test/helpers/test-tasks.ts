@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js';
+import { NonRetryableError } from '../../src/worker/non-retryable-error.js';
 
 /**
  * Task definitions only the tests use, registered next to the examples in every test app
@@ -153,6 +154,16 @@ export const testTasks: TaskDefinition[] = [
     run: (_args, ctx) => {
       if (ctx.attempt === 1) throw new Error('first attempt fails');
       return { attempt: ctx.attempt };
+    },
+  }),
+  // Asks for no retry: with NonRetryableError (args[0] 'class'), or with an error of its own whose
+  // `retryable` is false ('flag').
+  defineTask({
+    name: 'test.non-retryable',
+    args: z.tuple([z.enum(['class', 'flag'])]),
+    run: ([how]) => {
+      if (how === 'class') throw new NonRetryableError('the record is gone');
+      throw Object.assign(new TypeError('bad shape'), { retryable: false });
     },
   }),
   // Spins synchronously for args[0] ms: a handler whose time is all in its synchronous part.

@@ -234,6 +234,18 @@ describe('createRunner', () => {
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1 })]);
   });
 
+  it('ends a task FAILED at once when its handler throws NonRetryableError or an error with retryable false', async () => {
+    const [byClass, byFlag] = await env.app.deps.queue.enqueueMany([
+      { name: 'test.non-retryable', args: ['class'], maxAttempts: 3 },
+      { name: 'test.non-retryable', args: ['flag'], maxAttempts: 3 },
+    ]);
+    await env.app.runner().start();
+    const [a, b] = [await waitForStatus(env.app.deps, byClass!.id, 'FAILED'), await waitForStatus(env.app.deps, byFlag!.id, 'FAILED')];
+    expect(a.errors).toEqual([expect.objectContaining({ exceptionType: 'NonRetryableError', message: 'the record is gone', attempt: 1 })]);
+    expect(b.errors).toEqual([expect.objectContaining({ exceptionType: 'TypeError', message: 'bad shape', attempt: 1 })]);
+    expect([a.attempts, b.attempts]).toEqual([1, 1]);
+  });
+
   it('fails a task whose stored arguments no longer fit the schema with InvalidArguments', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'math.copysign', args: [1, 2], maxAttempts: 3 });
     await env.app.sql`UPDATE tasks SET args = '["one", 2]'::jsonb WHERE id = ${task.id}`;
