@@ -88,6 +88,39 @@ describe('GET /readyz', () => {
     }
   });
 
+  it('never cancels another query when its probe times out (postgres.js sends it down a busy connection)', async () => {
+    // One connection: postgres.js pipelines the probe behind the slow query, and the next query behind
+    // the probe. Cancelling a pipelined query sends a CancelRequest when its turn comes, which cancels
+    // whatever the backend runs when it lands (and may leave postgres.js's row count wrong).
+    const deps = await createDeps({ ...server.config, dbPoolSize: 1 }, { databaseUrl: server.database.url, log: silentLogger });
+    const app = buildApp(deps, { readyTimeoutMs: 200 });
+    try {
+      // Both statements prepared first: postgres.js pipelines a prepared statement onto a busy connection.
+      expect((await app.yoga.fetch('http://localhost/readyz')).status).toBe(200);
+      const sleep = (seconds: number) => deps.db.sql`SELECT pg_sleep(${seconds}), 'finished' AS result`;
+      await sleep(0);
+      const slow = sleep(1.2).execute();
+      await waitFor(async () => {
+        const [row] = await server.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep($1)%' AND state = 'active'`;
+        return Number(row?.n) === 1;
+      }, { message: 'the slow query running' });
+      const res = await app.yoga.fetch('http://localhost/readyz');
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ database: { ok: false, error: 'TIMEOUT' } });
+      // Sent behind the probe on the same connection: the probe's CancelRequest, sent when its turn
+      // comes, reached the backend while this one ran (SELECT 1 is done in microseconds).
+      const behind = sleep(0.5).execute();
+      expect((await slow)[0]?.result).toBe('finished');
+      expect((await behind)[0]?.result).toBe('finished');
+      // The probe ran after it, and the connection still reads its answers right.
+      expect(await deps.db.sql`SELECT 42 AS n`).toEqual([{ n: 42 }]);
+      expect((await app.yoga.fetch('http://localhost/readyz')).status).toBe(200);
+    } finally {
+      await app.stop();
+      await deps.db.close();
+    }
+  });
+
   it('answers 503 while the database refuses connections, and 200 again once it is back', async () => {
     // A database of its own: the outage must not touch the other tests' server.
     const database = await createTestDatabase();
