@@ -3,7 +3,7 @@
 // invariants would be spread over files that must change together.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
@@ -68,6 +68,19 @@ type Outcome = ExecutionResult | AsyncIterable<ExecutionResult>;
 
 /** Bytes queued on one socket beyond which its subscriptions stop pulling until it drains. */
 const HIGH_WATER_BYTES = 1_048_576;
+/**
+ * Queries and mutations one socket may have in flight: executing, or answered and not yet out of a
+ * buffer above HIGH_WATER_BYTES. Subscriptions are bounded per principal (auth/rate-limit.ts); these
+ * were not, and one socket that sent hundreds of large queries and read nothing held the database
+ * pool for minutes (the queries run on after the socket closes: cancelling one is unsafe, health.ts).
+ */
+export const MAX_ANSWERING = 16;
+
+function tooManyAnswering(): GraphQLError {
+  return new GraphQLError(`At most ${MAX_ANSWERING} queries and mutations in flight per connection; wait for an answer (and read it) before sending more`, {
+    extensions: { code: 'RATE_LIMITED' },
+  });
+}
 const INTERNAL = 'Unexpected error.';
 
 /**
@@ -119,6 +132,8 @@ export class Connection {
   /** Settles when the TCP socket drains, while a client is behind. */
   private drained: { promise: Promise<void>; release(): void } | undefined;
   private enveloped?: Enveloped;
+  /** Queries and mutations in flight (MAX_ANSWERING). */
+  private answering = 0;
   private connectionParams?: Record<string, unknown>;
   initTimer?: NodeJS.Timeout;
 
@@ -231,6 +246,21 @@ export class Connection {
     if (errors.length > 0) return this.sendErrors(op, errors.map((e) => withCode(e, GRAPHQL_CODES.validationFailed)));
     const operation = getOperationAST(document, payload.operationName);
     if (!operation) return this.sendErrors(op, [unidentifiedOperation(document, payload.operationName) as GraphQLError]);
+    const answer = operation.operation !== 'subscription';
+    if (answer && this.answering >= MAX_ANSWERING) return this.sendErrors(op, [tooManyAnswering()]);
+    if (answer) this.answering++;
+    // Released once the answer has left the socket's buffer (below), or here on any other way out.
+    let releaseLater = false;
+    try {
+      await this.run(op, payload, env, document, operation.operation === 'subscription');
+      releaseLater = answer && this.behind();
+    } finally {
+      if (answer && !releaseLater) this.answering--;
+    }
+    if (releaseLater) void this.waitForDrain().then(() => this.answering--);
+  }
+
+  private async run(op: Operation, payload: SubscribePayload, env: Enveloped, document: DocumentNode, subscription: boolean): Promise<void> {
     const args: ExecutionArgs = {
       schema: env.schema,
       document,
@@ -241,7 +271,7 @@ export class Connection {
       // into the one initial object, which the socket's other operations would then share.
       contextValue: { ...((await env.contextFactory()) as GraphQLContext) },
     };
-    const outcome = (await (operation.operation === 'subscription' ? env.subscribe(args) : env.execute(args))) as Outcome;
+    const outcome = (await (subscription ? env.subscribe(args) : env.execute(args))) as Outcome;
     if (this.ops.get(op.id) !== op) {
       // Completed by the client (or the socket closed) while starting.
       if (isAsyncIterable(outcome)) void outcome[Symbol.asyncIterator]().return?.();
@@ -328,13 +358,18 @@ export class Connection {
       return false;
     }
     // A client that does not read: stop pulling (its streams conflate meanwhile) until it drains.
-    if (this.tcp.writableNeedDrain && this.socket.bufferedAmount + this.frames.pendingBytes > HIGH_WATER_BYTES) {
+    if (this.behind()) {
       void this.waitForDrain().then(() => {
         if (this.ops.get(op.id) === op) this.pump(op);
       });
       return false;
     }
     return true;
+  }
+
+  /** Whether the client is behind: more than HIGH_WATER_BYTES queued for it and the socket waits for a drain. */
+  private behind(): boolean {
+    return this.tcp.writableNeedDrain && this.socket.bufferedAmount + this.frames.pendingBytes > HIGH_WATER_BYTES;
   }
 
   private waitForDrain(): Promise<void> {

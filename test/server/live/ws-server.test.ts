@@ -3,6 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { buildApp, type App } from '../../../src/server/app.js';
+import { MAX_ANSWERING } from '../../../src/server/live/ws-connection.js';
 import { EnqueueTaskDocument } from '../../generated/graphql.js';
 import { startTestServer, type TestServer } from '../../helpers/graphql.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -135,6 +136,30 @@ describe('useGraphQLWs', () => {
     raw.send({ id, type: 'subscribe', payload: { query: 'subscription { taskStatusChanged(filter: {}) { id } }' } });
     expect(await raw.closed).toBe(4409);
     await waitFor(() => server.app.stats.subscriptions === 0, { message: 'the subscription to end with its socket' });
+  });
+
+  it(`refuses queries past ${MAX_ANSWERING} in flight on one socket with RATE_LIMITED, keeping the socket, and takes them again once answered`, async () => {
+    const raw = await openRaw();
+    const QUERY = '{ queueStats { queue } }';
+    // Every read of tasks waits behind this lock: the queries stay in flight until it is released.
+    const locker = await server.sql.reserve();
+    try {
+      await locker`BEGIN`;
+      await locker`LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`;
+      for (let i = 0; i < MAX_ANSWERING + 4; i++) raw.send({ id: `q${i}`, type: 'subscribe', payload: { query: QUERY } });
+      for (let i = MAX_ANSWERING; i < MAX_ANSWERING + 4; i++) {
+        const refused = await raw.next((m) => m.id === `q${i}`);
+        expect(refused).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+      }
+      expect(raw.messages.filter((m) => m.type === 'next')).toHaveLength(0);
+    } finally {
+      await locker`COMMIT`;
+      locker.release();
+    }
+    for (let i = 0; i < MAX_ANSWERING; i++) expect(await raw.next((m) => m.id === `q${i}` && m.type === 'complete')).toBeTruthy();
+    raw.send({ id: 'again', type: 'subscribe', payload: { query: QUERY } });
+    expect(await raw.next((m) => m.id === 'again')).toMatchObject({ type: 'next' });
+    raw.socket.close();
   });
 
   it('answers a ping with a pong carrying its payload', async () => {
