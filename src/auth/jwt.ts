@@ -130,6 +130,10 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
       return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified, error instanceof errors.JWTExpired);
     }
     if (payload.typ === READ_TOKEN_TYP) return refuse('a read token', payload.sub);
+    // jose takes any number: one past what a Date holds (year 275,760) made an Invalid Date, on
+    // which Viewer.expiresAt failed and every expiry timer of the credential fired each millisecond.
+    const expiresAt = new Date((payload.exp as number) * 1000);
+    if (Number.isNaN(expiresAt.getTime())) return refuse('exp', payload.sub);
     const { sub } = payload;
     if (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUBJECT_LENGTH || /[\p{Cc}\p{Cs}]/u.test(sub)) return refuse('sub');
     const tenant = payload[config.tenantClaim];
@@ -147,7 +151,7 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
       tenant,
       scopes: Object.freeze(scopes),
       // `exp` is required and checked by jose: a number by now.
-      expiresAt: new Date((payload.exp as number) * 1000),
+      expiresAt,
     };
   };
 }

@@ -143,6 +143,8 @@ describe('createJwtVerifier', () => {
     ['with a tenant that is not a string', { tenant: 42 }],
     ['with a scope claim that is neither a string nor an array of strings', { scope: { admin: true } }],
     ['not yet valid (nbf)', { nbf: inSeconds(600) }],
+    // Past what a Date holds (year 275,760): Viewer.expiresAt failed, and expiry timers fired every ms.
+    ['whose exp no Date can hold', { exp: 1e300 }],
   ])('refuses a token %s', async (_, claims: Record<string, unknown>) => {
     const verify = createJwtVerifier(config({ jwksUrl, secret: SECRET }));
     expect(await refusal(verify, await exactly(rsa, { ...CLAIMS, exp: inSeconds(3600), ...claims }))).toBe('UNAUTHENTICATED');
