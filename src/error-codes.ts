@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   // The server is shutting down: try again (on another server, or once it is back).
   'SHUTTING_DOWN',
+  // The server cannot reach its database (refused, cut, restarting): try again.
+  'DATABASE_UNAVAILABLE',
   // About the request itself, before anything runs: graphql-js, yoga and the body limit.
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',

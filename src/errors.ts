@@ -44,6 +44,49 @@ export class ShuttingDownError extends AppError {
   }
 }
 
+/** The database does not answer: refused, cut off, restarting or full. Nothing was done; try again. */
+export class DatabaseUnavailableError extends AppError {
+  constructor(options: AppErrorOptions = {}) {
+    super('DATABASE_UNAVAILABLE', 'The database is unavailable (refused, cut off or restarting); nothing was done, try again', options);
+  }
+}
+
+/**
+ * Connection failures of postgres.js and Node (the error's `code`, or its cause's), and SQLSTATEs of
+ * a server that will not serve: class 08 (connection exception), 57P01–57P03 (shut down, crashed,
+ * starting), 53300 (too many connections). Other database errors are the statement's, not the database's.
+ */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+/** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code: unknown = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
+    // statements raise for other reasons, so told by its message.
+    if (code === '55000' && /not currently accepting connections/.test(String((e as { message?: unknown }).message))) return true;
+  }
+  return false;
+}
+
 /** No task definition is registered under that name. */
 export class UnknownTaskError extends AppError {
   constructor(name: string, options: AppErrorOptions = {}) {

@@ -61,7 +61,9 @@ function failureOf(command: string, error: unknown): Failure {
   }
   if (error instanceof TaskwireClientError) {
     // A RequestError is the server's answer; the rest (WAIT_TIMEOUT, NOT_FOUND of a lookup …) the client's.
-    const exit = error instanceof RequestError && USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failed;
+    // The server answered, but its database did not: as unreachable as a server that does not answer.
+    const exit =
+      error instanceof RequestError && USAGE_CODES.has(error.code) ? EXIT.usage : error.code === 'DATABASE_UNAVAILABLE' ? EXIT.unreachable : EXIT.failed;
     const hint = error.code === 'UNAUTHENTICATED' ? 'Set TASKWIRE_TOKEN to an API key (taskwire keys create) or another credential the server accepts.\n' : '';
     return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${error.message}\n${hint}` };
   }

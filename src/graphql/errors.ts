@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { AppError, isAppError, isErrorCode, RateLimitedError, type ErrorCode } from '../errors.js';
+import { AppError, DatabaseUnavailableError, isAppError, isDatabaseUnavailable, isErrorCode, RateLimitedError, type ErrorCode } from '../errors.js';
 
 /** Codes of errors the GraphQL layer itself raises (the core's are AppError codes); all in ERROR_CODES. */
 export const GRAPHQL_CODES = {
@@ -136,13 +136,23 @@ export function maskError(error: unknown, message: string): Error {
     return clientError(error);
   }
   const at = isGraphQLError(error) ? error : undefined;
-  return createGraphQLError(message, {
+  // The database away (refused, cut, restarting) is an outage the client can wait out, not a bug:
+  // its own code, the rest masked as any other (the log keeps the original).
+  const unavailable = isDatabaseUnavailable(originalOf(error));
+  return createGraphQLError(unavailable ? new DatabaseUnavailableError().message : message, {
     nodes: at?.nodes,
     source: at?.source,
     positions: at?.positions,
     path: at?.path,
-    extensions: { code: GRAPHQL_CODES.internal },
+    extensions: { code: unavailable ? 'DATABASE_UNAVAILABLE' : GRAPHQL_CODES.internal },
   });
+}
+
+/** What a GraphQLError wraps, all the way down. */
+function originalOf(error: unknown): unknown {
+  let e = error;
+  while (isGraphQLError(e) && e.originalError) e = e.originalError;
+  return e;
 }
 
 /** HTTP status of a request refused with one of these codes before it produced any data. */

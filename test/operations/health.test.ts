@@ -139,6 +139,10 @@ describe('GET /readyz', () => {
       await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
       await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
       expect(await readyz()).toEqual({ status: 503, body: { status: 'unavailable', database: { ok: false, error: 'UNREACHABLE' } } });
+      // An operation meanwhile says what is wrong, not INTERNAL_SERVER_ERROR (the CLI exits 3 on it).
+      const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ queueStats { queue } }' }) });
+      const { errors } = (await answer.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(errors[0]).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, message: expect.stringMatching(/database is unavailable/) });
       // /metrics still answers, without the queue series.
       expect((await fetch(url.replace(/\/graphql$/, '/metrics'))).status).toBe(200);
       const metrics = await readMetrics(app.metrics);
