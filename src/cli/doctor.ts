@@ -49,7 +49,7 @@ export async function runDoctor(args: string[], config: Config, io: Io): Promise
   } catch (error) {
     // An embedded PostgreSQL that cannot start here: its error is already one line saying what to do.
     results.push({ check: 'database', status: 'fail', message: error instanceof Error ? error.message : String(error) });
-    skipped = ['migrations', 'listen', 'clock'];
+    skipped = ['migrations', 'privileges', 'listen', 'clock'];
   }
   if (subject) {
     try {

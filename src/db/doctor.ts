@@ -166,6 +166,74 @@ export async function checkMigrations(sql: postgres.Sql, timeoutMs = 5000, folde
   }
 }
 
+/** How many missing grants a privileges line names before "and N more". */
+const NAMED_GRANTS = 5;
+
+/**
+ * Whether this role can start a process (src/db/migrate.ts runs at every start) and then work: with
+ * the migrations applied, it needs USAGE on schemas public and drizzle, SELECT on
+ * drizzle.__drizzle_migrations, SELECT/INSERT/UPDATE/DELETE on taskwire's tables, USAGE on their
+ * sequences and EXECUTE on its functions (those owned by the tables' owner, the role that migrated);
+ * with migrations pending, it must be able to apply them: own the tables (or be a superuser) and
+ * have CREATE on the database and schema public. Default deadline 5,000 ms.
+ */
+export async function checkPrivileges(sql: postgres.Sql, timeoutMs = 5000, folder = MIGRATIONS_FOLDER): Promise<CheckResult> {
+  try {
+    return await deadline(privilegesOf(sql, folder), timeoutMs);
+  } catch (error) {
+    return { check: 'privileges', status: 'fail', message: `could not read them: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+async function privilegesOf(sql: postgres.Sql, folder: string): Promise<CheckResult> {
+  const [me] = await sql`
+    SELECT current_user AS role, r.rolsuper AS superuser,
+           has_database_privilege(current_database(), 'CREATE') AS create_database,
+           has_schema_privilege('public', 'CREATE') AS create_public,
+           (SELECT relowner FROM pg_class WHERE oid = to_regclass('public.tasks')) AS owner_oid,
+           coalesce(pg_has_role((SELECT relowner FROM pg_class WHERE oid = to_regclass('public.tasks')), 'USAGE'), true) AS owns_tables
+    FROM pg_roles r WHERE r.rolname = current_user`;
+  const role = String(me?.role);
+  const drizzleSchema = await sql`SELECT has_schema_privilege(oid, 'USAGE') AS usable FROM pg_namespace WHERE nspname = 'drizzle'`;
+  if (drizzleSchema[0] && !drizzleSchema[0].usable) {
+    return { check: 'privileges', status: 'fail', message: `role "${role}" has no USAGE on schema drizzle: it cannot read which migrations are applied, so no process starts; grant USAGE on schema drizzle and SELECT on drizzle.__drizzle_migrations` };
+  }
+  const { pending } = await pendingMigrations(sql, folder);
+  if (pending.length > 0) {
+    const canApply = Boolean(me?.superuser) || (Boolean(me?.owns_tables) && Boolean(me?.create_database) && Boolean(me?.create_public));
+    if (canApply) return { check: 'privileges', status: 'ok', message: `role "${role}" can apply the ${pending.length} pending migrations` };
+    return {
+      check: 'privileges',
+      status: 'fail',
+      message:
+        `${pending.length} migrations are pending and role "${role}" cannot apply them (it needs CREATE on the database and schema public and to own taskwire's tables): ` +
+        'a process started with it stops; run `taskwire migrate` once with the owner',
+    };
+  }
+  if (me?.owner_oid === null || me?.owner_oid === undefined) return { check: 'privileges', status: 'ok', message: `role "${role}": no taskwire tables to check` };
+  const missing = await sql`
+    SELECT 'USAGE on schema public' AS grant WHERE NOT has_schema_privilege('public', 'USAGE')
+    UNION ALL
+    SELECT 'SELECT on drizzle.__drizzle_migrations' WHERE NOT has_table_privilege('drizzle.__drizzle_migrations', 'SELECT')
+    UNION ALL
+    SELECT p.privilege || ' on ' || c.relname FROM pg_class c
+      CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p(privilege)
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND c.relowner = ${me.owner_oid}
+        AND NOT has_table_privilege(c.oid, p.privilege)
+    UNION ALL
+    SELECT 'USAGE on sequence ' || c.relname FROM pg_class c
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' AND c.relowner = ${me.owner_oid}
+        AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(c.oid, 'USAGE') ELSE false END
+    UNION ALL
+    SELECT 'EXECUTE on ' || f.proname || '()' FROM pg_proc f
+      WHERE f.pronamespace = 'public'::regnamespace AND f.proowner = ${me.owner_oid}
+        AND NOT has_function_privilege(f.oid, 'EXECUTE')`;
+  if (missing.length === 0) return { check: 'privileges', status: 'ok', message: `role "${role}" may read and write taskwire's tables and call its functions` };
+  const named = missing.slice(0, NAMED_GRANTS).map((r) => String(r.grant));
+  const more = missing.length > NAMED_GRANTS ? ` and ${missing.length - NAMED_GRANTS} more` : '';
+  return { check: 'privileges', status: 'fail', message: `role "${role}" lacks ${named.join(', ')}${more}: grant them, or tasks fail as they are enqueued or run` };
+}
+
 /**
  * A NOTIFY sent over `notify` (the pool's URL) reaches a LISTEN on a connection of its own to
  * `listen`, as a server's event hub and a worker's wake-ups need. Behind a transaction pooler
@@ -253,18 +321,19 @@ export interface DatabaseChecksOptions {
 }
 
 /**
- * Every database check, in order: the connection, then (only when it works) the migrations,
- * LISTEN/NOTIFY and the clock. `skipped` names the checks not run because the database did not answer.
+ * Every database check, in order: the connection, then (only when it works) the migrations, the
+ * role's privileges, LISTEN/NOTIFY and the clock. `skipped` names the checks not run because the database did not answer.
  */
 export async function runDatabaseChecks(options: DatabaseChecksOptions): Promise<{ results: CheckResult[]; skipped: string[] }> {
   const sql = openCheckConnection(options.database.url);
   try {
     const connection = await checkConnection(sql, options.database);
-    if (connection.status === 'fail') return { results: [connection], skipped: ['migrations', 'listen', 'clock'] };
+    if (connection.status === 'fail') return { results: [connection], skipped: ['migrations', 'privileges', 'listen', 'clock'] };
     const migrations = await checkMigrations(sql);
+    const privileges = await checkPrivileges(sql);
     const listen = await checkListen(sql, options.listen ?? options.database);
     const clock = await checkClockSkew(sql, options.clock);
-    return { results: [connection, migrations, listen, clock], skipped: [] };
+    return { results: [connection, migrations, privileges, listen, clock], skipped: [] };
   } finally {
     await closeCheckConnection(sql);
   }

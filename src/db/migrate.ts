@@ -52,7 +52,7 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
     });
     while (!(await sql`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS ok`)[0]?.ok) await delay(LOCK_RETRY_MS);
     try {
-      const applied = await applyPending(sql, migrations);
+      const applied = await applyPending(sql, migrations, url);
       return { applied, known: migrations.length };
     } finally {
       await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
@@ -96,13 +96,62 @@ export interface MigrationReport {
   known: number;
 }
 
-/** Applies the migrations newer than the last one recorded; returns how many. */
-async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Promise<number> {
-  await sql`CREATE SCHEMA IF NOT EXISTS drizzle`;
-  await sql`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
-  const [last] = await sql`SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
-  const lastMillis = last ? Number(last.created_at) : undefined;
+/** PostgreSQL's insufficient_privilege: permission denied, or "must be owner of". */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * A role's missing privilege as a ConfigError that says what to do: the process stops with exit
+ * code 2 naming DATABASE_URL, not with a bare "permission denied for database" and exit 1.
+ */
+function privilegeProblem(error: unknown, url: string, pending: number | undefined): ConfigError | undefined {
+  if ((error as { code?: unknown } | null)?.code !== INSUFFICIENT_PRIVILEGE) return undefined;
+  const user = URL.canParse(url) ? decodeURIComponent(new URL(url).username) : '';
+  const role = user ? `role "${user}"` : 'the role';
+  const reason = (error as Error).message;
+  const message =
+    pending === undefined
+      ? `The ${role} of DATABASE_URL cannot read which migrations are applied (${reason}): grant it USAGE on schema drizzle and SELECT on drizzle.__drizzle_migrations`
+      : `${pending} migration${pending === 1 ? ' is' : 's are'} pending and the ${role} of DATABASE_URL cannot apply ${pending === 1 ? 'it' : 'them'} (${reason}): ` +
+        'run `taskwire migrate` once with a role that owns the database (CREATE on it and on schema public, owner of the tables), then start this one; ' +
+        'a role with only SELECT/INSERT/UPDATE/DELETE/EXECUTE can run taskwire once the migrations are applied (DATABASE_LISTEN_URL, when set, is the URL migrations use)';
+  return new ConfigError(message, { field: 'DATABASE_URL', cause: error });
+}
+
+/**
+ * Applies the migrations newer than the last one recorded; returns how many. The bookkeeping
+ * schema and table are created only when missing: `CREATE SCHEMA IF NOT EXISTS` checks the CREATE
+ * privilege on the database even when the schema exists, so a least-privilege role (no CREATE)
+ * could not start on a migrated database.
+ */
+async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[], url: string): Promise<number> {
+  let present = false;
+  let lastMillis: number | undefined;
+  try {
+    const [table] = await sql`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS present`;
+    present = table?.present === true;
+    if (present) {
+      const [last] = await sql`SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
+      lastMillis = last ? Number(last.created_at) : undefined;
+    }
+  } catch (error) {
+    throw privilegeProblem(error, url, undefined) ?? error;
+  }
   const pending = migrations.filter((m) => lastMillis === undefined || lastMillis < m.folderMillis);
+  if (pending.length === 0) return 0;
+  try {
+    if (!present) {
+      await sql`CREATE SCHEMA IF NOT EXISTS drizzle`;
+      await sql`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
+    }
+    await applyAll(sql, pending);
+  } catch (error) {
+    throw privilegeProblem(error, url, pending.length) ?? error;
+  }
+  return pending.length;
+}
+
+/** Applies `pending` in order: runs of ordinary migrations in one transaction each, the others alone. */
+async function applyAll(sql: postgres.Sql, pending: MigrationMeta[]): Promise<void> {
   for (let i = 0; i < pending.length; ) {
     const first = pending[i] as MigrationMeta;
     if (isOutsideTransaction(first)) {
@@ -123,7 +172,6 @@ async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[]): Pro
     });
     i = end;
   }
-  return pending.length;
 }
 
 async function record(sql: postgres.Sql | postgres.TransactionSql, m: MigrationMeta): Promise<void> {

@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.js';
-import type { Queue, QueueStats } from '../queue/index.js';
+import type { Queue } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Runner } from '../worker/runner.js';
 import { processMetricsRegistry } from './process-metrics.js';
+import { boundQueueStats, MAX_QUEUE_LABELS, type QueueView } from './queue-labels.js';
 import { createTaskMetrics } from './task-metrics.js';
 
 /** The subscription fan-out counters `/metrics` shows (the server's TaskEventStats has these and more). */
@@ -29,6 +30,12 @@ export interface AppMetricsOptions {
   runner?: Runner;
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
+  /**
+   * Most `queue` label values per family, besides `(other)` (default MAX_QUEUE_LABELS, 200): the
+   * counters name the first queues they count, the queue gauges the queues with the most unfinished
+   * tasks; the rest are summed under `queue="(other)"` (src/metrics/queue-labels.ts).
+   */
+  maxQueueLabels?: number;
 }
 
 export interface AppMetrics {
@@ -55,21 +62,31 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const timeoutMs = options.queueStatsTimeoutMs ?? 2000;
   const own = new Registry();
   const registers = [own];
-  const tasks = createTaskMetrics(own);
+  const maxQueueLabels = options.maxQueueLabels ?? MAX_QUEUE_LABELS;
+  const tasks = createTaskMetrics(own, { maxQueueLabels });
   const queue = tasks.instrumentQueue(options.queue);
   const detachRunner = runner ? tasks.observeRunner(runner) : () => undefined;
 
-  // One queueStats query per scrape, shared by the three families that read it: prom-client
-  // collects every family of a scrape at once, so they all join the query in flight.
-  let scrape: Promise<QueueStats[] | undefined> | undefined;
-  const queueStats = (): Promise<QueueStats[] | undefined> =>
+  // One read of the queues per scrape (queueControl.list(): the queueStats scan and the settings
+  // rows), shared by the four families that show it: prom-client collects every family of a
+  // scrape at once, so they all join the read in flight.
+  let scrape: Promise<QueueView[] | undefined> | undefined;
+  const queueStats = (): Promise<QueueView[] | undefined> =>
     (scrape ??= loadQueueStats().finally(() => {
       scrape = undefined;
     }));
 
-  async function loadQueueStats(): Promise<QueueStats[] | undefined> {
+  /** Queues holding tasks (a queue with settings and no task is not shown), paused or not. */
+  async function readQueues(): Promise<QueueView[]> {
+    const queues = await options.queue.queueControl.list();
+    return queues
+      .filter((q) => Object.values(q.stats.counts).some((n) => n > 0))
+      .map((q) => ({ ...q.stats, paused: q.paused }));
+  }
+
+  async function loadQueueStats(): Promise<QueueView[] | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const query = options.queue.queueStats();
+    const query = readQueues();
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
@@ -80,7 +97,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
         log.warn({ timeoutMs }, 'metrics: queue statistics timed out');
         return undefined;
       }
-      return result;
+      return boundQueueStats(result, maxQueueLabels);
     } catch (error) {
       log.warn({ err: error }, 'metrics: reading queue statistics failed');
       return undefined;
@@ -118,6 +135,17 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       const stats = await queueStats();
       this.reset();
       for (const q of stats ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'taskwire_queue_paused',
+    help: 'Whether the queue is paused (1) or not (0), for the queues of taskwire_queue_tasks; (other) is 1 only when all its queues are.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const stats = await queueStats();
+      this.reset();
+      for (const q of stats ?? []) this.set({ queue: q.queue }, q.paused ? 1 : 0);
     },
   });
 

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EnqueueOptions, Queue, Task } from '../queue/index.js';
 import type { Runner } from '../worker/runner.js';
+import { createQueueLabeler, MAX_QUEUE_LABELS } from './queue-labels.js';
 
 /** Upper bounds of the task duration buckets, in seconds: 5 ms to 10 min. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
@@ -21,12 +22,22 @@ function uuidv7Ms(id: string): number {
   return Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
 }
 
+export interface TaskMetricsOptions {
+  /**
+   * Most queues counted under their own name (default MAX_QUEUE_LABELS, 200): the first this many
+   * queues the process counts keep their name in every counter; later ones are counted as `(other)`.
+   */
+  maxQueueLabels?: number;
+}
+
 /**
  * The task counters and the duration histogram of one process (Prometheus convention: each
- * process counts what it did; sum over processes for the cluster).
+ * process counts what it did; sum over processes for the cluster). The `queue` label is bounded
+ * (queue-labels.ts): one labeler for the three counters, so a queue has the same label in each.
  */
-export function createTaskMetrics(registry: Registry): TaskMetrics {
+export function createTaskMetrics(registry: Registry, options: TaskMetricsOptions = {}): TaskMetrics {
   const registers = [registry];
+  const queueLabel = createQueueLabeler(options.maxQueueLabels ?? MAX_QUEUE_LABELS);
   const enqueued = new Counter({
     name: 'taskwire_tasks_enqueued_total',
     help: 'Tasks created by enqueue calls in this process (an idempotent repeat is not counted).',
@@ -41,7 +52,7 @@ export function createTaskMetrics(registry: Registry): TaskMetrics {
   });
   const finished = new Counter({
     name: 'taskwire_tasks_finished_total',
-    help: 'Attempts ended in this process\'s worker, by outcome: succeeded, failed (retried or final), cancelled, released (shutdown), lost (lease taken back).',
+    help: 'Attempts ended in this process\'s worker, by outcome: succeeded, failed (retried or final), cancelled, snoozed (to run again later), released (handed back unfinished: shutdown, or claimed ahead and not started), lost (lease taken back).',
     labelNames: ['name', 'queue', 'outcome'],
     registers,
   });
@@ -60,7 +71,7 @@ export function createTaskMetrics(registry: Registry): TaskMetrics {
    */
   function countNew(tasks: readonly Task[], keyed: readonly boolean[], since: number): void {
     tasks.forEach((task, i) => {
-      if (!keyed[i] || uuidv7Ms(task.id) >= since) enqueued.inc({ name: task.name, queue: task.queue });
+      if (!keyed[i] || uuidv7Ms(task.id) >= since) enqueued.inc({ name: task.name, queue: queueLabel(task.queue) });
     });
   }
 
@@ -91,13 +102,13 @@ export function createTaskMetrics(registry: Registry): TaskMetrics {
       const onClaimed = (tasks: Task[]): void => {
         const now = performance.now();
         for (const task of tasks) {
-          started.inc({ name: task.name, queue: task.queue });
+          started.inc({ name: task.name, queue: queueLabel(task.queue) });
           claims.set(`${task.id}:${task.attempts}`, now);
           if (claims.size > MAX_TRACKED) claims.delete(claims.keys().next().value as string);
         }
       };
       const onFinished = (task: Task, outcome: string): void => {
-        finished.inc({ name: task.name, queue: task.queue, outcome });
+        finished.inc({ name: task.name, queue: queueLabel(task.queue), outcome });
         const key = `${task.id}:${task.attempts}`;
         const at = claims.get(key);
         claims.delete(key);

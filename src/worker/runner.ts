@@ -21,8 +21,8 @@ export type { RunnerOptions } from './runner-options.js';
 
 export interface RunnerEvents {
   claimed: [tasks: Task[]];
-  /** An attempt ended and its outcome is stored (or dropped: `lost`). */
-  finished: [task: Task, outcome: Outcome['kind']];
+  /** An attempt ended and its outcome is stored (or dropped: `lost`); `detail`, the outcome itself, for an attempt that ran. */
+  finished: [task: Task, outcome: Outcome['kind'], detail?: Outcome];
   error: [error: unknown];
 }
 
@@ -263,7 +263,8 @@ export function createRunner(options: RunnerOptions): Runner {
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.
       if (gate.isLimited(task.queue)) claims.lookForWork();
-      if (emitter.listenerCount('finished') > 0) emitSafely('finished', task, outcome.kind);
+      // The whole outcome too: the failure log line says why (its error) and whether it is retried.
+      if (emitter.listenerCount('finished') > 0) emitSafely('finished', task, outcome.kind, outcome);
     } catch (error) {
       // executeTask never throws and record gives up quietly: this is a last line of
       // defence, so that a bug here can neither leak the slot nor end the process.

@@ -73,7 +73,7 @@ describe('taskwire doctor', () => {
       runCli(['doctor'], { ...BASE_ENV, DATABASE_URL: database.url }),
     ]);
     expect(json.code).toBe(0);
-    expect(statuses(json.report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'ok', clock: 'ok', auth: 'ok' });
+    expect(statuses(json.report)).toEqual({ database: 'ok', migrations: 'ok', privileges: 'ok', listen: 'ok', clock: 'ok', auth: 'ok' });
     expect(json.report).toMatchObject({ ok: true, skipped: [] });
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
@@ -94,7 +94,7 @@ describe('taskwire doctor', () => {
     const { code, report } = await doctor({ DATABASE_URL: url });
     expect(code).toBe(1);
     expect(statuses(report)).toEqual({ database: 'fail', auth: 'ok' });
-    expect(report.skipped).toEqual(['migrations', 'listen', 'clock']);
+    expect(report.skipped).toEqual(['migrations', 'privileges', 'listen', 'clock']);
   });
 
   it('names every migration pending on an empty database', async () => {
@@ -132,7 +132,7 @@ describe('taskwire doctor', () => {
     const listenUrl = `postgres://postgres:x@127.0.0.1:${await freePort()}/nowhere`;
     const { code, report } = await doctor({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: listenUrl });
     expect(code).toBe(1);
-    expect(statuses(report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'fail', clock: 'ok', auth: 'ok' });
+    expect(statuses(report)).toEqual({ database: 'ok', migrations: 'ok', privileges: 'ok', listen: 'fail', clock: 'ok', auth: 'ok' });
     expect(report.checks.find((c) => c.check === 'listen')?.message).toContain('DATABASE_LISTEN_URL');
   });
 
@@ -151,7 +151,7 @@ describe('taskwire doctor', () => {
     expect(statuses(dev.report).auth).toBe('fail');
     expect(worker.code).toBe(0);
     expect(worker.report).toMatchObject({ ok: true, role: 'worker' });
-    expect(statuses(worker.report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'ok', clock: 'ok', auth: 'ok' });
+    expect(statuses(worker.report)).toEqual({ database: 'ok', migrations: 'ok', privileges: 'ok', listen: 'ok', clock: 'ok', auth: 'ok' });
     expect(worker.report.checks.find((c) => c.check === 'auth')?.message).toContain('start-up rule does not apply');
   });
 
@@ -213,7 +213,7 @@ describe('taskwire doctor', () => {
     it('loads them as the processes do and names the tasks they register', async () => {
       const { code, report } = await doctor({ DATABASE_URL: database.url, TASK_MODULES: './tasks.ts' }, [], project);
       expect(code).toBe(0);
-      expect(statuses(report)).toEqual({ database: 'ok', migrations: 'ok', listen: 'ok', clock: 'ok', auth: 'ok', tasks: 'ok' });
+      expect(statuses(report)).toEqual({ database: 'ok', migrations: 'ok', privileges: 'ok', listen: 'ok', clock: 'ok', auth: 'ok', tasks: 'ok' });
       expect(report.checks.find((c) => c.check === 'tasks')?.message).toBe('TASK_MODULES registers 2 task(s): project.a, project.b');
     });
 
@@ -233,7 +233,7 @@ describe('taskwire doctor', () => {
       );
       const human = await runCli(['doctor'], { ...BASE_ENV, DATABASE_URL: database.url, TASK_MODULES: './nope.ts' }, 30_000, { cwd: project });
       expect(human.stdout).toMatch(/\nFAIL {2}tasks {7}TASK_MODULES: \.\/nope\.ts not found/);
-      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe('taskwire doctor: 1 of 6 checks failed (tasks)');
+      expect(human.stdout.trimEnd().split('\n').at(-1)).toBe('taskwire doctor: 1 of 7 checks failed (tasks)');
     });
   });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createAppMetrics, type FanOutStats } from '../../src/metrics/app-metrics.js';
-import type { Queue, QueueStats } from '../../src/queue/index.js';
+import { OTHER_QUEUE } from '../../src/metrics/queue-labels.js';
+import type { Queue, QueueInfo, QueueStats } from '../../src/queue/index.js';
 import { readMetrics, sampleValue } from './metric-values.js';
 
 // In-process: only queueStats() of the queue is used at a scrape, so a queue that answers it
@@ -15,20 +16,29 @@ const STATS: QueueStats[] = [
 ];
 const STATS_FAN_OUT: FanOutStats = { subscriptions: 3, events: 7, readQueries: 2, delivered: 11, reconnects: 1 };
 
-function queueAnswering(answer: () => Promise<QueueStats[]>): { queue: Queue; calls: () => number } {
+/** A queue whose queueControl.list() (what a scrape reads) answers `answer`'s statistics; `paused` names the paused queues. */
+function queueAnswering(answer: () => Promise<QueueStats[]>, paused: readonly string[] = []): { queue: Queue; calls: () => number } {
   let calls = 0;
-  const queue = {
-    queueStats: () => {
-      calls += 1;
-      return answer();
-    },
-  } as unknown as Queue;
+  const list = async (): Promise<QueueInfo[]> => {
+    calls += 1;
+    return (await answer()).map((stats) => ({
+      name: stats.queue,
+      paused: paused.includes(stats.queue),
+      pausedAt: null,
+      concurrency: null,
+      rateLimit: null,
+      perKeyConcurrency: null,
+      version: 1,
+      stats,
+    }));
+  };
+  const queue = { queueControl: { list } } as unknown as Queue;
   return { queue, calls: () => calls };
 }
 
 describe('createAppMetrics', () => {
-  it('reads the queue statistics once per scrape for the three families that show them', async () => {
-    const { queue, calls } = queueAnswering(async () => STATS);
+  it('reads the queues once per scrape for the four families that show them', async () => {
+    const { queue, calls } = queueAnswering(async () => STATS, ['default']);
     const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger });
     try {
       const f = await readMetrics(metrics.registry);
@@ -37,6 +47,7 @@ describe('createAppMetrics', () => {
       expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'PENDING' })).toBe(2);
       expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBe(5);
       expect(sampleValue(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'default' })).toBe(1.5);
+      expect(sampleValue(f, 'taskwire_queue_paused', { queue: 'default' })).toBe(1);
       await metrics.render();
       expect(calls()).toBe(2);
     } finally {
@@ -85,6 +96,36 @@ describe('createAppMetrics', () => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('shows at most maxQueueLabels queues in the queue gauges, the most loaded, and sums the rest under (other)', async () => {
+    const empty = { BLOCKED: 0, PENDING: 0, RUNNING: 0, RETRYING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
+    // q0 has the most unfinished tasks, q1 the next; q2..q5 fewer, with the oldest waiting task in q4.
+    const many: QueueStats[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+      queue: `q${i}`,
+      counts: { ...empty, PENDING: 10 - i, SUCCEEDED: 100 * i },
+      oldestPendingAgeMs: i === 4 ? 9000 : 1000,
+    }));
+    const { queue } = queueAnswering(async () => many, ['q0', 'q2', 'q3', 'q4', 'q5']);
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, maxQueueLabels: 2 });
+    try {
+      const f = await readMetrics(metrics.registry);
+      const queues = (family: string) => new Set(f.get(family)?.values.map((s) => String(s.labels.queue)));
+      expect(queues('taskwire_queue_tasks')).toEqual(new Set(['q0', 'q1', OTHER_QUEUE]));
+      expect(queues('taskwire_queue_oldest_pending_age_seconds')).toEqual(new Set(['q0', 'q1', OTHER_QUEUE]));
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: OTHER_QUEUE, status: 'PENDING' })).toBe(8 + 7 + 6 + 5);
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: OTHER_QUEUE, status: 'SUCCEEDED' })).toBe(200 + 300 + 400 + 500);
+      expect(sampleValue(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: OTHER_QUEUE })).toBe(9);
+      expect(queues('taskwire_queue_paused')).toEqual(new Set(['q0', 'q1', OTHER_QUEUE]));
+      expect(sampleValue(f, 'taskwire_queue_paused', { queue: 'q0' })).toBe(1);
+      expect(sampleValue(f, 'taskwire_queue_paused', { queue: 'q1' })).toBe(0);
+      // (other) holds paused queues only: paused, so that an alert may leave it out.
+      expect(sampleValue(f, 'taskwire_queue_paused', { queue: OTHER_QUEUE })).toBe(1);
+      const total = f.get('taskwire_queue_tasks')?.values.reduce((n, s) => n + s.value, 0);
+      expect(total).toBe(many.reduce((n, q) => n + q.counts.PENDING + q.counts.SUCCEEDED, 0));
+    } finally {
+      metrics.close();
     }
   });
 });

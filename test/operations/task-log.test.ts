@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/deps.js';
-import { logTaskLifecycle } from '../../src/metrics/task-log.js';
+import { logTaskLifecycle, MAX_LOGGED_ERROR } from '../../src/metrics/task-log.js';
 import { defineTask } from '../../src/worker/define-task.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { createTestApp, FAST_RUNNER, type TestApp } from '../helpers/app.js';
@@ -75,5 +75,30 @@ describe('logTaskLifecycle', () => {
     const withTask = lines.filter((l) => 'taskId' in l);
     expect(withTask).toHaveLength(7);
     expect(withTask.filter((l) => l.workerId !== runner.workerId)).toEqual([]);
+  });
+
+  it('says on a failure line why it failed (errorType, error clipped) and whether the task runs again', async () => {
+    const long = `boom ${'x'.repeat(1000)}`;
+    const retried = await deps.queue.enqueue({ name: 'demo.fail', args: [long], maxAttempts: 2, backoff: { baseMs: 1, maxMs: 1 } });
+    const timedOut = await deps.queue.enqueue({ name: 'demo.sleep', args: [60_000], timeoutMs: 50 });
+    await waitForStatus(deps, retried.id, 'FAILED');
+    await waitForStatus(deps, timedOut.id, 'FAILED');
+    const failures = (id: string) =>
+      waitFor(() => {
+        const found = lines.filter((l) => l.taskId === id && l.msg === 'task failed');
+        return found.length > 0 && found;
+      }, { message: `the failure lines of ${id}` });
+
+    const [first, last] = await waitFor(async () => {
+      const found = await failures(retried.id);
+      return found.length === 2 && found;
+    }, { message: 'both attempts\' failure lines' });
+    expect(first).toMatchObject({ level: 40, attempt: 1, outcome: 'failed', errorType: 'DemoFailure', willRetry: true });
+    expect(last).toMatchObject({ level: 40, attempt: 2, outcome: 'failed', errorType: 'DemoFailure', willRetry: false });
+    expect(String(first?.error)).toMatch(/^boom x+…$/);
+    expect(String(first?.error)).toHaveLength(MAX_LOGGED_ERROR);
+
+    const [timeout] = await failures(timedOut.id);
+    expect(timeout).toMatchObject({ name: 'demo.sleep', errorType: 'TimeoutError', error: expect.stringContaining('50 ms'), willRetry: false });
   });
 });
