@@ -209,7 +209,7 @@ const MAX_CAUSES = 3;
 export function describeError(error: unknown): AttemptError {
   try {
     if (error instanceof Error) {
-      const causes = describeCauses(error);
+      const causes = describeCauses(error) + describeAggregated(error);
       return {
         exceptionType: errorType(error),
         message: String(error.message),
@@ -261,6 +261,30 @@ function describeCauses(error: Error): string {
   } catch {
     // A cause behind a throwing getter: the error itself is still worth recording.
     return `${told}\nCaused by: (a cause that could not be described)`;
+  }
+}
+
+/** Most errors of an AggregateError told in its traceback. */
+const MAX_AGGREGATED = 10;
+
+/** An AggregateError's `errors` (Promise.any's rejections …), as lines to append to the traceback. */
+function describeAggregated(error: Error): string {
+  if (!(error instanceof AggregateError)) return '';
+  try {
+    const errors: unknown[] = Array.isArray(error.errors) ? error.errors : [];
+    let told = '';
+    errors.slice(0, MAX_AGGREGATED).forEach((e, i) => {
+      if (!(e instanceof Error)) {
+        told += `\nAggregated [${i}]: ${nonErrorType(e)}: ${nonErrorMessage(e)}`;
+        return;
+      }
+      const type = errorType(e);
+      const stack = e.stack ? String(e.stack) : `${type}: ${String(e.message)}`;
+      told += `\nAggregated [${i}]: ${stack.startsWith(`${type}:`) ? stack : `[${type}] ${stack}`}`;
+    });
+    return errors.length > MAX_AGGREGATED ? `${told}\nAggregated: … (${errors.length - MAX_AGGREGATED} more)` : told;
+  } catch {
+    return '\nAggregated: (errors that could not be described)';
   }
 }
 

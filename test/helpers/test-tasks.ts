@@ -69,6 +69,7 @@ const badThrows: Record<string, () => unknown> = {
   subclass: () => new SubclassedError('its name is inherited'),
   withCause: () => new Error('outer', { cause: new TypeError('middle', { cause: new SubclassedError('inner', { cause: 'root reason' }) }) }),
   nulType: () => Object.assign(new Error('typed'), { name: 'Bad\u0000Type', stack: 'Bad\u0000Type: typed\n    at \ud800' }),
+  aggregate: () => new AggregateError([new TypeError('one'), 'two'], 'all failed'),
 };
 
 /** A subclass that does not set `name`: its instances' name is the inherited 'Error'. */

@@ -169,6 +169,16 @@ describe('createRunner', () => {
     expect(traceback).toMatch(/\nCaused by: NonError\(string\): root reason$/);
   });
 
+  it("records an AggregateError's errors in its traceback", async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.throw', args: ['aggregate'] });
+    await env.app.runner().start();
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
+    expect(done.errors[0]).toMatchObject({ exceptionType: 'AggregateError', message: 'all failed' });
+    const traceback = done.errors[0]?.traceback ?? '';
+    expect(traceback).toMatch(/\nAggregated \[0\]: TypeError: one\n\s+at /);
+    expect(traceback).toMatch(/\nAggregated \[1\]: NonError\(string\): two$/);
+  });
+
   it('stores a progress update still being written when the handler returns, before SUCCEEDED', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.last-progress' });
     await env.app.runner().start();
