@@ -1,7 +1,7 @@
 import { createClient, TaskCancelledError, TaskFailedError, type Task, type TaskwireClient } from '../client/index.js';
 import type { ClientConfig } from '../config.js';
 import { EXIT, urlOption } from './args.js';
-import { errorJson, errorLine, type Io } from './output.js';
+import { errorJson, errorLine, visible, type Io } from './output.js';
 
 /** The options every client command takes. */
 export const COMMON = {
@@ -47,7 +47,7 @@ export function reportUnsuccessful(io: Io, task: Task, asJson = false): void {
     io.err(errorJson(error));
     return;
   }
-  io.err(`taskwire: task ${task.id} (${task.name}) ${task.status} after ${task.attempts} attempt(s)\n`);
+  io.err(`taskwire: task ${task.id} (${visible(task.name)}) ${task.status} after ${task.attempts} attempt(s)\n`);
   for (const e of task.errors) io.err(`  ${errorLine(e)}\n`);
 }
 

@@ -6,6 +6,8 @@ export interface Io {
   err(text: string): void;
   /** stderr is a terminal: draw a live progress bar instead of plain lines. */
   errIsTTY: boolean;
+  /** stdout is a terminal (unset: not one): `taskwire logs` shows control characters escaped there. */
+  outIsTTY?: boolean;
 }
 
 /** This process's stdout and stderr. */
@@ -14,7 +16,32 @@ export function processIo(): Io {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     errIsTTY: process.stderr.isTTY === true,
+    outIsTTY: process.stdout.isTTY === true,
   };
+}
+
+/** C0 (with TAB, LF, CR), DEL and C1: what a terminal acts on instead of showing. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED_CONTROL: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with its control characters (C0, DEL, C1) shown escaped, `\n`, `\t`, `\u001b`, except those
+ * in `keep`. Text a user or a handler wrote (a queue name, arguments, an error or progress message)
+ * goes through this before a human's terminal: an ESC would start an escape sequence (reverse video
+ * left on, the screen cleared, a title set), a newline or CR would split a table row or overwrite it.
+ * `--json` output is not escaped this way (JSON.stringify escapes C0 already; C1 is data there).
+ */
+export function visible(text: string, keep = ''): string {
+  return text.replace(CONTROL, (c) =>
+    keep.includes(c) ? c : (NAMED_CONTROL[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
+}
+
+/** At most `max` UTF-16 code units of `text`, never ending between the two halves of a surrogate pair. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 /** An error as `--json` reports it (docs/cli.md): a stable code, the message, the input at fault if one is named. */
@@ -58,8 +85,9 @@ export function shortTime(iso: string | null): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
 
-/** Columns padded to their widest cell; the last one is not padded. */
+/** Columns padded to their widest cell; the last one is not padded. Cells' control characters are shown escaped. */
 export function table(header: string[], rows: string[][]): string {
+  rows = rows.map((r) => r.map((cell) => visible(cell)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
@@ -86,12 +114,12 @@ export function statsTable(stats: QueueStats[]): string {
   );
 }
 
-/** One error of an attempt, on one line. */
+/** One error of an attempt, on one line (its control characters, newlines too, escaped). */
 export function errorLine(e: Task['errors'][number]): string {
-  return `attempt ${e.attempt}: ${e.exceptionType}: ${e.message}`;
+  return visible(`attempt ${e.attempt}: ${e.exceptionType}: ${e.message}`);
 }
 
-/** A task as `key: value` lines. */
+/** A task as `key: value` lines, one each: values' control characters are shown escaped. */
 export function taskBlock(task: Task): string {
   const rows: [string, string][] = [
     ['id', task.id],
@@ -115,7 +143,7 @@ export function taskBlock(task: Task): string {
   if (task.status === 'SUCCEEDED') rows.push(['returnValue', JSON.stringify(task.returnValue)]);
   task.errors.forEach((e, i) => rows.push([i === 0 ? 'errors' : '', errorLine(e)]));
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
-  return `${rows.map(([k, v]) => `${k ? `${k}:` : ''}`.padEnd(width + 1) + v).join('\n')}\n`;
+  return `${rows.map(([k, v]) => `${k ? `${k}:` : ''}`.padEnd(width + 1) + visible(v)).join('\n')}\n`;
 }
 
 function progressText(p: NonNullable<Task['progress']>): string {
@@ -123,7 +151,7 @@ function progressText(p: NonNullable<Task['progress']>): string {
   if (p.current !== null && p.total !== null && p.total > 0) {
     parts.push(`${p.current}/${p.total} (${Math.round((Math.min(1, Math.max(0, p.current / p.total))) * 100)}%)`);
   } else if (p.current !== null) parts.push(String(p.current));
-  if (p.message) parts.push(p.message);
+  if (p.message) parts.push(visible(p.message));
   return parts.join(' ');
 }
 
@@ -167,7 +195,7 @@ export function createProgressView(io: Io): ProgressView {
       const progress = task.progress && task.status === 'RUNNING' ? task.progress : null;
       if (io.errIsTTY) {
         const text = `${task.status}${attempt}${cancel} ${progress ? `${bar(progress)}${progressText(progress)}` : ''}`;
-        io.err(`\r\x1b[2K${text.slice(0, 200)}`);
+        io.err(`\r\x1b[2K${clip(visible(text), 200)}`);
         drawn = true;
         return;
       }
@@ -196,7 +224,7 @@ export function eventLine(e: TaskEvent): string {
   if (e.workerId) parts.push(`worker ${e.workerId}`);
   if (e.progress) parts.push(`progress ${progressText(e.progress)}`);
   if (e.error) parts.push(`${e.error.exceptionType}: ${e.error.message}`);
-  return parts.join('  ').trimEnd();
+  return visible(parts.join('  ').trimEnd());
 }
 
 /** A live view of a task's events (`status --watch`). */
@@ -221,7 +249,7 @@ export function createEventView(io: Io): EventView {
     update(event) {
       if (io.errIsTTY && event.type === 'PROGRESS' && event.progress) {
         const text = `${event.status} attempt ${event.attempt} ${bar(event.progress)}${progressText(event.progress)}`;
-        io.err(`\r\x1b[2K${text.slice(0, 200)}`);
+        io.err(`\r\x1b[2K${clip(visible(text), 200)}`);
         drawn = true;
         return;
       }
@@ -250,6 +278,8 @@ export interface OutputPrinter {
  * nothing is lost and `jq` reads it. Where another run's output starts, a line on stderr:
  * `--- attempt N ---` for a new attempt, `--- attempt N (run again) ---` for a run that kept the
  * attempt of one released or snoozed (its output starts over under the same number).
+ * When stdout is a terminal (`io.outIsTTY`), control characters other than `\n` and `\t` are shown
+ * escaped (`\u001b`, `\r`): a handler's output cannot drive the terminal. Piped, it is written as is.
  */
 export function createOutputPrinter(io: Io): OutputPrinter {
   let atLineStart = true;
@@ -257,7 +287,7 @@ export function createOutputPrinter(io: Io): OutputPrinter {
   let run: number | undefined;
   const write = (text: string): void => {
     if (text.length === 0) return;
-    io.out(text);
+    io.out(io.outIsTTY === true ? visible(text, '\n\t') : text);
     atLineStart = text.endsWith('\n');
   };
   const endLine = (): void => {

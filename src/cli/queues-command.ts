@@ -1,7 +1,7 @@
 import type { QueueInfo, QueueLimitsInput, TaskwireClient } from '../client/index.js';
 import { EXIT, intOption, parseCommand, takePositionals, UsageError } from './args.js';
 import { COMMON, json, withClient, type Context } from './client-context.js';
-import { table } from './output.js';
+import { table, visible } from './output.js';
 
 const COMMAND = 'queues';
 const SUBCOMMANDS = ['list', 'pause', 'resume', 'limits'] as const;
@@ -61,7 +61,7 @@ function limitsInput(values: { concurrency?: string; rate?: string; 'per-key'?: 
 }
 
 const describe = (q: QueueInfo): string =>
-  `${q.name} ${q.paused ? 'paused' : 'active'}, concurrency ${orDash(q.concurrency)}, rate ${q.rateLimit ? `${q.rateLimit.max}/${q.rateLimit.perMs}ms` : '-'}, per key ${orDash(q.perKeyConcurrency)}\n`;
+  `${visible(q.name)} ${q.paused ? 'paused' : 'active'}, concurrency ${orDash(q.concurrency)}, rate ${q.rateLimit ? `${q.rateLimit.max}/${q.rateLimit.perMs}ms` : '-'}, per key ${orDash(q.perKeyConcurrency)}\n`;
 
 async function run(sub: Subcommand, args: string[], ctx: Context): Promise<number> {
   const options = sub === 'limits' ? { ...COMMON, ...LIMIT_OPTIONS } : COMMON;

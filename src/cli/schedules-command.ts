@@ -1,7 +1,7 @@
 import { TaskwireClientError, type MissedRunPolicy, type OverlapPolicy, type Schedule, type ScheduleDetail, type TaskwireClient, type UpsertScheduleInput } from '../client/index.js';
 import { EXIT, intOption, jsonOption, parseCommand, takePositionals, UsageError } from './args.js';
 import { COMMON, json, withClient, type Context } from './client-context.js';
-import { table, tasksTable } from './output.js';
+import { table, tasksTable, visible } from './output.js';
 
 const OVERLAP: readonly OverlapPolicy[] = ['ALLOW', 'SKIP'];
 const MISSED: readonly MissedRunPolicy[] = ['SKIP', 'RUN_ONCE', 'RUN_ALL'];
@@ -29,7 +29,7 @@ export function schedulesTable(schedules: readonly Schedule[]): string {
   );
 }
 
-/** A schedule as `key: value` lines, then its next occurrences and its latest tasks. */
+/** A schedule as `key: value` lines (control characters shown escaped), then its next occurrences and its latest tasks. */
 export function scheduleBlock(s: ScheduleDetail): string {
   const rows: [string, string][] = [
     ['key', s.key],
@@ -45,7 +45,7 @@ export function scheduleBlock(s: ScheduleDetail): string {
     ['last task', s.lastTask ? `${s.lastTask.id} ${s.lastTask.status}` : '-'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
-  const head = rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join('');
+  const head = rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${visible(v)}\n`).join('');
   const upcoming = s.upcoming.length > 0 ? `\nupcoming:\n${s.upcoming.map((at) => `  ${shortTime(at)}\n`).join('')}` : '';
   const runs = s.runs.edges.map((e) => e.node);
   return `${head}${upcoming}\nlatest tasks:\n${runs.length > 0 ? tasksTable(runs) : '  none yet\n'}`;
@@ -135,20 +135,20 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
       }
       case 'upsert': {
         const s = await client.upsertSchedule(input as UpsertScheduleInput);
-        return out(s, `${s.key} ${s.paused ? 'paused' : `next run ${shortTime(s.nextRunAt)}`}\n`);
+        return out(s, `${visible(s.key)} ${s.paused ? 'paused' : `next run ${shortTime(s.nextRunAt)}`}\n`);
       }
       case 'pause': {
         const s = await client.pauseSchedule(key);
-        return out(s, `${s.key} paused\n`);
+        return out(s, `${visible(s.key)} paused\n`);
       }
       case 'resume': {
         const s = await client.resumeSchedule(key);
-        return out(s, `${s.key} resumed, next run ${shortTime(s.nextRunAt)}\n`);
+        return out(s, `${visible(s.key)} resumed, next run ${shortTime(s.nextRunAt)}\n`);
       }
       case 'delete': {
         const existed = await client.deleteSchedule(key);
         if (!existed) throw new TaskwireClientError('NOT_FOUND', `no schedule "${key}"`);
-        return out({ deleted: key }, `${key} deleted\n`);
+        return out({ deleted: key }, `${visible(key)} deleted\n`);
       }
       case 'trigger': {
         const task = await client.triggerSchedule(key);

@@ -1,7 +1,7 @@
 import { TaskwireClientError, type Workflow } from '../client/index.js';
 import { EXIT, parseCommand, secondsOption, takePositionals, UsageError } from './args.js';
 import { COMMON, followSignal, json, withClient, type Context } from './client-context.js';
-import { formatDuration, shortTime, table } from './output.js';
+import { formatDuration, shortTime, table, visible } from './output.js';
 
 /** Exit code for a workflow as it stands: 1 once it FAILED or was CANCELLED. */
 const exitOfWorkflow = (w: Workflow): number => (w.status === 'FAILED' || w.status === 'CANCELLED' ? EXIT.failed : EXIT.ok);
@@ -9,7 +9,7 @@ const exitOfWorkflow = (w: Workflow): number => (w.status === 'FAILED' || w.stat
 /** The `taskwire workflow` view: a header line, then one row per step in the order they were given. */
 export function workflowBlock(w: Workflow): string {
   const finished = w.finishedAt ? ` · finished ${shortTime(w.finishedAt)}` : '';
-  const head = `workflow ${w.id}${w.name ? ` (${w.name})` : ''}: ${w.status} · version ${w.version} · ${w.steps.length} steps${finished}\n`;
+  const head = `workflow ${w.id}${w.name ? ` (${visible(w.name)})` : ''}: ${w.status} · version ${w.version} · ${w.steps.length} steps${finished}\n`;
   const rows = w.steps.map((s) => [s.ref, s.task.status, s.task.name, dependsOnCell(s.dependsOn), s.task.id, formatDuration(s.task.durationMs)]);
   return head + table(['STEP', 'STATUS', 'TASK', 'DEPENDS ON', 'TASK ID', 'DURATION'], rows);
 }
@@ -33,7 +33,7 @@ export function workflowChanges(before: Workflow | undefined, after: Workflow): 
   const was = new Map(before?.steps.map((s) => [s.ref, s.task.status]));
   for (const s of after.steps) {
     const old = was.get(s.ref);
-    if (old !== s.task.status) lines.push(`v${after.version}  ${s.ref}  ${old ? `${old} → ` : ''}${s.task.status}`);
+    if (old !== s.task.status) lines.push(`v${after.version}  ${visible(s.ref)}  ${old ? `${old} → ` : ''}${s.task.status}`);
   }
   if (before?.status !== after.status) lines.push(`v${after.version}  workflow ${before ? `${before.status} → ` : ''}${after.status}`);
   return lines;

@@ -50,15 +50,30 @@ export function shortId(id) {
   return id.replace(/-/g, '').slice(-8);
 }
 
-/** Any JSON value, indented; `undefined`/null as "null". */
-export function json(value) {
-  return JSON.stringify(value ?? null, null, 2);
+/**
+ * Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): one in a string
+ * (args `["\u202eevil"]`) reorders the rest of its line as displayed, so text can pose as other text.
+ * They can only occur inside JSON strings, where the `\u202e` escape shown instead is the same JSON.
+ */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text with its bidi controls written as escapes (`\u202e`), so that it shows in stored order. */
+function withoutBidi(text) {
+  return text.replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
-/** One-line JSON for a table cell, clipped. */
+/** Any JSON value, indented; `undefined`/null as "null". Bidi controls shown escaped. */
+export function json(value) {
+  return withoutBidi(JSON.stringify(value ?? null, null, 2));
+}
+
+/** One-line JSON for a table cell, clipped (never between the halves of a surrogate pair). Bidi controls shown escaped. */
 export function inlineJson(value, max = 80) {
-  const text = JSON.stringify(value ?? null);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  const text = withoutBidi(JSON.stringify(value ?? null));
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 2);
+  const end = code >= 0xd800 && code <= 0xdbff ? max - 2 : max - 1;
+  return `${text.slice(0, end)}…`;
 }
 
 /** 0..1 progress of a task, or null when there is nothing to show. */

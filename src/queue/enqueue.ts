@@ -80,6 +80,40 @@ export function reservedQueueName(queue: string): string | undefined {
   if (!RESERVED_QUEUE_PREFIXES.some((reserved) => queue.startsWith(reserved))) return undefined;
   return `must not start with ${RESERVED_QUEUE_PREFIXES.map((r) => `"${r}"`).join(' or ')} (reserved for worker notifications), got "${queue}"`;
 }
+
+/**
+ * Why `queue` (a string of 1 to 100 characters) cannot be a queue's name, or undefined. Besides the
+ * reserved prefixes (reservedQueueName), a name no worker could select or show is refused:
+ * - leading or trailing whitespace: workers' `--queues` / `WORKER_QUEUES` are trimmed (String#trim, the
+ *   same whitespace as here), so `" images"` would be a queue apart from `images` that only a worker of
+ *   every queue runs;
+ * - a comma: those lists are split on commas, so `"a,b"` could never be named in one;
+ * - a control character (`\p{Cc}`: C0, DEL, C1; newlines, tabs, ESC), as principal.ts isTenant refuses
+ *   them: a queue name is printed in `taskwire stats`/`queues` tables, logs and metric labels, where
+ *   a newline splits a row and an escape sequence drives the terminal.
+ * Only new names are checked (enqueue, queue control, defineTask): tasks already in such a queue run on.
+ */
+export function queueNameProblem(queue: string): string | undefined {
+  if (queue.trim() !== queue) return `must not start or end with whitespace (worker queue lists are trimmed), got ${JSON.stringify(queue)}`;
+  if (queue.includes(',')) return `must not contain a comma (worker queue lists are comma-separated), got ${JSON.stringify(queue)}`;
+  if (/\p{Cc}/u.test(queue)) return `must not contain control characters (newlines, tabs, escapes), got ${JSON.stringify(queue)}`;
+  return reservedQueueName(queue);
+}
+
+/**
+ * `queue` if a new task may be put in it (1 to 100 characters, storable, no queueNameProblem).
+ * @throws BadUserInputError naming `field` otherwise
+ */
+export function checkQueueName(queue: unknown, field: string): string {
+  if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
+    throw new BadUserInputError(`${field} must be a non-empty string of at most ${MAX_QUEUE} characters`, { field });
+  }
+  requireStorable(queue, field);
+  const problem = queueNameProblem(queue);
+  if (problem) throw new BadUserInputError(`${field} ${problem}`, { field });
+  return queue;
+}
+
 const MAX_KEY = 255;
 /**
  * 1,000 years: a finished task's `expiresAt` (finished + TTL) must stay a time a JavaScript Date
@@ -127,13 +161,7 @@ export function prepareTask(
     throw new InvalidArgumentsError(`Invalid arguments for ${input.name}: ${field}: ${check.message}`, { field });
   }
 
-  const queue = input.queue ?? spec.queue ?? 'default';
-  if (typeof queue !== 'string' || queue.length === 0 || queue.length > MAX_QUEUE) {
-    throw new BadUserInputError(`${prefix}queue must be a non-empty string of at most ${MAX_QUEUE} characters`, { field: `${prefix}queue` });
-  }
-  const reserved = reservedQueueName(queue);
-  if (reserved) throw new BadUserInputError(`${prefix}queue ${reserved}`, { field: `${prefix}queue` });
-  requireStorable(queue, `${prefix}queue`);
+  const queue = checkQueueName(input.queue ?? spec.queue ?? 'default', `${prefix}queue`);
   const priority = input.priority ?? spec.priority ?? 0;
   requireInt(priority, -100, 100, `${prefix}priority`);
   const maxAttempts = input.maxAttempts ?? spec.maxAttempts ?? 1;

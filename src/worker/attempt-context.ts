@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { JsonValue } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
-import type { ProgressUpdate, TaskContext, TaskLogger } from './define-task.js';
+import type { ProgressUpdate, TaskContext, TaskLogger, TaskLogMethod } from './define-task.js';
 import type { RunningAttempt } from './held-tasks.js';
 import { createSnoozeRequest, type SnoozeRequest } from './snooze.js';
 
@@ -88,9 +88,22 @@ export class AttemptContext implements TaskContext<unknown> {
 function attemptLog(parent: Logger, task: Task): TaskLogger {
   const log = parent.child({ taskId: task.id, attempt: task.attempts });
   return {
-    debug: (msg, extra) => log.debug(extra ?? {}, msg),
-    info: (msg, extra) => log.info(extra ?? {}, msg),
-    warn: (msg, extra) => log.warn(extra ?? {}, msg),
-    error: (msg, extra) => log.error(extra ?? {}, msg),
+    debug: logMethod(log, 'debug'),
+    info: logMethod(log, 'info'),
+    warn: logMethod(log, 'warn'),
+    error: logMethod(log, 'error'),
+  };
+}
+
+/**
+ * Both orders of TaskLogMethod onto pino's `(obj, msg)`. A string first is the message (the fields
+ * after it); anything else first is pino's order, passed on as it is: an object's fields, an
+ * Error under `err` (pino's serializer). Before, `info({ apiKey }, 'line')` logged `line` and lost the object.
+ */
+function logMethod(log: Logger, level: 'debug' | 'info' | 'warn' | 'error'): TaskLogMethod {
+  return (first: unknown, second?: unknown): void => {
+    if (typeof first === 'string') log[level](second ?? {}, first);
+    else if (typeof second === 'string') log[level](first, second);
+    else log[level](first);
   };
 }

@@ -2,15 +2,25 @@ import type { z } from 'zod';
 import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
 import type { JsonObject, JsonValue } from '../queue/json.js';
 import { checkBackoff } from '../queue/backoff.js';
+import { checkQueueName } from '../queue/enqueue.js';
 import type { Backoff } from '../queue/task.js';
 import { declaredSchedules, type DeclaredSchedule, type ScheduleDeclaration } from './declared-schedules.js';
 
+/**
+ * One level of `ctx.log`: a message then fields (`info('sent', { to })`), or pino's order, the
+ * fields first and the message after or none (`info({ to }, 'sent')`, `error(err, 'failed')`).
+ */
+export interface TaskLogMethod {
+  (msg: string, extra?: Record<string, unknown>): void;
+  (obj: Record<string, unknown> | Error, msg?: string): void;
+}
+
 /** Log lines of a handler carry its task id, attempt and worker id. */
 export interface TaskLogger {
-  debug(msg: string, extra?: Record<string, unknown>): void;
-  info(msg: string, extra?: Record<string, unknown>): void;
-  warn(msg: string, extra?: Record<string, unknown>): void;
-  error(msg: string, extra?: Record<string, unknown>): void;
+  debug: TaskLogMethod;
+  info: TaskLogMethod;
+  warn: TaskLogMethod;
+  error: TaskLogMethod;
 }
 
 export interface ProgressUpdate {
@@ -105,7 +115,8 @@ export interface TaskDefinition extends TaskSpec {
  * the failing path, nothing stored) and parsed again before each run.
  * @throws ConfigError naming the task and the field (`schedule[1].key`) on a malformed `schedule`:
  * a module of TASK_MODULES defining it stops its process (exit 2, one line)
- * @throws BadUserInputError (field `<name>: backoff.<setting>`) on a backoff out of range
+ * @throws BadUserInputError (field `<name>: backoff.<setting>`) on a backoff out of range, (field
+ * `<name>: queue`) on a queue name enqueue would refuse (edge whitespace, a comma, a control character…)
  */
 export function defineTask<A extends z.ZodType | undefined = undefined, K extends z.ZodType | undefined = undefined, R = unknown>(
   input: TaskDefinitionInput<A, K, R>,
@@ -124,7 +135,8 @@ export function defineTask<A extends z.ZodType | undefined = undefined, K extend
   return {
     [DEFINITION]: true,
     name: input.name,
-    queue: input.queue,
+    // Checked now as enqueue checks it (a queue no worker could select), where the definition is written.
+    queue: input.queue === undefined ? undefined : checkQueueName(input.queue, `${input.name}: queue`),
     priority: input.priority,
     maxAttempts: input.maxAttempts,
     timeoutMs: input.timeoutMs,

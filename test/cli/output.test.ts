@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { Task, TaskEvent } from '../../src/client/index.js';
-import { createEventView, createOutputPrinter, createProgressView, errorJson, eventLine, formatDuration, table, wantsJson, type Io } from '../../src/cli/output.js';
+import type { ScheduleDetail, Task, TaskEvent, Workflow } from '../../src/client/index.js';
+import { reportUnsuccessful } from '../../src/cli/client-context.js';
+import { scheduleBlock } from '../../src/cli/schedules-command.js';
+import { workflowBlock, workflowChanges } from '../../src/cli/workflow-command.js';
+import { createEventView, createOutputPrinter, createProgressView, errorJson, errorLine, eventLine, formatDuration, statsTable, table, taskBlock, wantsJson, type Io } from '../../src/cli/output.js';
 
-function fakeIo(errIsTTY: boolean): Io & { errText: () => string; outText: () => string } {
+function fakeIo(errIsTTY: boolean, outIsTTY = false): Io & { errText: () => string; outText: () => string } {
   let err = '';
   let out = '';
-  return { out: (t) => (out += t), err: (t) => (err += t), errIsTTY, errText: () => err, outText: () => out };
+  return { out: (t) => (out += t), err: (t) => (err += t), errIsTTY, outIsTTY, errText: () => err, outText: () => out };
 }
+
+/** What a terminal acts on rather than shows, but the line feed: C0 (ESC, BEL, CR…), DEL and C1 (CSI U+009B…). */
+const CONTROL_BUT_LF = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 const base: Task = {
   id: '01900000-0000-7000-8000-000000000000', name: 'demo.progress', queue: 'default', priority: 0, status: 'RUNNING', isFinished: false,
@@ -118,6 +124,100 @@ describe('createOutputPrinter', () => {
     printer.done();
     expect(io.outText()).toBe('{"i":347}\n{"i":1}\nx\ny\n');
     expect(io.errText()).toBe('--- attempt 1 (run again) ---\n--- attempt 2 ---\n');
+  });
+
+  it('on a terminal, shows control characters other than newline and tab escaped; piped, writes them as they are', () => {
+    const chunks = ['\u001b[7mreverse', '\tcol\n', 'bell\u0007 cr\r \u009b2J', { s: '\u0085' }];
+    const print = (outIsTTY: boolean): string => {
+      const io = fakeIo(false, outIsTTY);
+      const printer = createOutputPrinter(io);
+      for (const output of chunks) printer.chunk({ output, attempt: 1, run: 1 });
+      printer.done();
+      return io.outText();
+    };
+    expect(print(true)).toBe('\\u001b[7mreverse\tcol\nbell\\u0007 cr\\r \\u009b2J\n{"s":"\\u0085"}\n');
+    expect(print(false)).toBe('\u001b[7mreverse\tcol\nbell\u0007 cr\r \u009b2J\n{"s":"\u0085"}\n');
+  });
+});
+
+describe('text a user or a handler wrote, shown to a human', () => {
+  const hostile = 'a\u001b[7mb\u0007c\nd\re\tf\u009bg\u007f';
+  const escaped = 'a\\u001b[7mb\\u0007c\\nd\\re\\tf\\u009bg\\u007f';
+  const error = { exceptionType: 'Boom\u001b]0;title\u0007', message: 'line 1\nline 2', traceback: null, attempt: 1, at: '2025-01-01T00:00:02.000Z', workerId: 'w' };
+
+  it('shows control characters escaped in table cells, so a row stays one row and no escape reaches the terminal', () => {
+    const text = statsTable([{ queue: hostile, blocked: 0, pending: 1, running: 0, retrying: 0, succeeded: 0, failed: 0, cancelled: 0, total: 1, oldestPendingAgeMs: null }]);
+    expect(text).not.toMatch(CONTROL_BUT_LF);
+    expect(text.split('\n')).toHaveLength(3); // header, one row, the final newline
+    expect(text.split('\n')[1]?.startsWith(escaped)).toBe(true);
+    // Columns line up by the escaped width.
+    const [header, row] = text.split('\n');
+    expect(row?.slice(header?.indexOf('BLOCKED')).startsWith('0        1')).toBe(true);
+  });
+
+  it('shows control characters escaped in a task block: queue, args, progress and errors', () => {
+    const task: Task = { ...base, queue: hostile, args: ['\u001b[7m', '\u009b2J'], kwargs: { k: '\u0085' }, progress: { current: 1, total: 2, message: hostile, updatedAt: base.enqueuedAt }, errors: [error] };
+    const text = taskBlock(task);
+    expect(text).not.toMatch(CONTROL_BUT_LF);
+    expect(text).toContain(`queue:      ${escaped}`);
+    expect(text).toContain('args:       ["\\u001b[7m","\\u009b2J"]');
+    expect(text).toContain('kwargs:     {"k":"\\u0085"}');
+    expect(text).toContain(`progress:   1/2 (50%) ${escaped}`);
+    expect(text).toContain('errors:     attempt 1: Boom\\u001b]0;title\\u0007: line 1\\nline 2');
+    expect(errorLine(error)).toBe('attempt 1: Boom\\u001b]0;title\\u0007: line 1\\nline 2');
+  });
+
+  it('shows control characters escaped in the progress line and in event lines, on a terminal or not', () => {
+    for (const tty of [true, false]) {
+      const io = fakeIo(tty);
+      const view = createProgressView(io);
+      view.update({ ...base, progress: { current: 1, total: 2, message: hostile, updatedAt: base.enqueuedAt } });
+      view.update({ ...base, status: 'RETRYING', errors: [error], maxAttempts: 2 });
+      view.done();
+      // Only the view's own redraw sequence (CR, ESC[2K) and line ends are left.
+      expect(io.errText().replaceAll('\r\x1b[2K', '')).not.toMatch(CONTROL_BUT_LF);
+      expect(io.errText()).toContain(escaped);
+    }
+    const line = eventLine(event(3, 'RETRY_SCHEDULED', 'RETRYING', { error, workerId: 'w\u001b[2J' }));
+    expect(line).toBe('v3        RETRY_SCHEDULED   RETRYING   attempt 1  worker w\\u001b[2J  Boom\\u001b]0;title\\u0007: line 1\\nline 2');
+  });
+
+  it('clips the live progress line at 200 code units without cutting a surrogate pair', () => {
+    const io = fakeIo(true);
+    // 'RUNNING attempt 1/1 ' + bar (33) + '1/2 (50%) ' leaves the message's emoji across code units 199 and 200.
+    const prefix = `RUNNING attempt 1/1 [${'#'.repeat(15)}${'-'.repeat(15)}] 1/2 (50%) `;
+    const message = `${'x'.repeat(199 - prefix.length)}😀tail`;
+    createProgressView(io).update({ ...base, progress: { current: 1, total: 2, message, updatedAt: base.enqueuedAt } });
+    const shown = io.errText().replace('\r\x1b[2K', '');
+    expect(shown.length).toBeLessThanOrEqual(200);
+    expect(shown).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    expect(shown.endsWith('x')).toBe(true);
+  });
+});
+
+describe('the other commands\' human output', () => {
+  it('shows control characters escaped in a schedule block, a workflow view and a failed task\'s report', () => {
+    const schedule = {
+      key: 'nightly\u001b[7m', cron: '0 3 * * *', timezone: 'UTC', taskName: 'demo.echo', args: ['\u009b2J'], kwargs: {}, queue: 'default',
+      concurrencyKey: 'k\n', paused: false, overlap: 'ALLOW', missed: 'RUN_ONCE', nextRunAt: null, lastRunAt: null, lastTask: null,
+      upcoming: [], runs: { edges: [] },
+    } as unknown as ScheduleDetail;
+    const block = scheduleBlock(schedule);
+    expect(block).not.toMatch(CONTROL_BUT_LF);
+    expect(block).toContain('nightly\\u001b[7m');
+    expect(block).toContain('k\\n');
+
+    const step = (ref: string, status: string) => ({ ref, dependsOn: [], task: { id: base.id, name: 'demo.echo', status, durationMs: null } });
+    const before = { id: base.id, name: 'w\u001b]0;x\u0007', status: 'RUNNING', version: 1, finishedAt: null, steps: [step('a\nb', 'PENDING')] } as unknown as Workflow;
+    const after = { ...before, version: 2, steps: [step('a\nb', 'RUNNING')] } as unknown as Workflow;
+    const view = `${workflowBlock(after)}${workflowChanges(before, after).join('\n')}`;
+    expect(view).not.toMatch(CONTROL_BUT_LF);
+    expect(view).toContain('(w\\u001b]0;x\\u0007)');
+    expect(view).toContain('v2  a\\nb  PENDING → RUNNING');
+
+    const io = fakeIo(false);
+    reportUnsuccessful(io, { ...base, name: 'bad\u001b[2Jname', status: 'FAILED', isFinished: true, errors: [] });
+    expect(io.errText()).toContain('(bad\\u001b[2Jname) FAILED');
   });
 });
 

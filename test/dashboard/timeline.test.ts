@@ -109,3 +109,32 @@ describe('outputText, isTruncation, eventNote (timeline.js)', () => {
     expect(timeline.eventNote(event(1, 'ENQUEUED', 'PENDING'))).toBe('');
   });
 });
+
+/** format.js, the dashboard's JSON rendering: a pure module too. */
+const format = (await import('../../src/dashboard/format.js' as string)) as {
+  json(value: unknown): string;
+  inlineJson(value: unknown, max?: number): string;
+};
+
+describe('format.json and format.inlineJson', () => {
+  const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+
+  it('shows bidi embeddings, overrides and isolates escaped, so a value cannot reverse the rest of its line', () => {
+    const args = ['\u202eevil', { 'k\u2067': '\u202a\u202b\u202c\u202d\u2066\u2068\u2069' }];
+    for (const text of [format.json(args), format.inlineJson(args, 500)]) {
+      expect(text).not.toMatch(BIDI);
+      expect(text).toContain('"\\u202eevil"');
+      expect(JSON.parse(text)).toEqual(args); // still the same JSON
+    }
+    expect(format.inlineJson(['\u202eevil'])).toBe('["\\u202eevil"]');
+  });
+
+  it('clips a long value without cutting a surrogate pair', () => {
+    // `"` and 77 x put the emoji's two halves at code units 78 and 79, across the cut at max - 1.
+    const text = format.inlineJson(`${'x'.repeat(77)}😀 and more`, 80);
+    expect(text.endsWith('…')).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(80);
+    expect(text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    expect(format.inlineJson(`${'x'.repeat(76)}😀 and more`, 80)).toBe(`"${'x'.repeat(76)}😀…`);
+  });
+});

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  TaskChangesDocument,
   TaskEventFeedDocument,
   TaskEventLogDocument,
   TaskEventsDocument,
@@ -126,6 +127,24 @@ describe('Task.events', () => {
 });
 
 describe('taskEventFeed', () => {
+  it('refuses a filter that tasks, cancelTasks and retryTasks refuse (a NUL in filter.queue) with BAD_USER_INPUT, over graphql-ws and SSE, and so does taskStatusChanged(filter:)', async () => {
+    for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
+      const feed = subscribe(TaskEventFeedDocument, { filter: { queue: 'a\u0000' } });
+      // Without the check the feed stayed open, matching nothing: give it a few seconds, not the test's timeout.
+      const ended = await Promise.race([feed.done, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 5000).unref())]);
+      if (ended === 'still open') feed.unsubscribe();
+      expect(ended).not.toBe('still open');
+      expect(feed.values).toEqual([]);
+      expect(feed.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'filter.queue']]);
+      // taskStatusChanged(filter:) too.
+      const changes = subscribe(TaskChangesDocument, { filter: { queue: 'a\u0000' } });
+      const over = await Promise.race([changes.done, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 5000).unref())]);
+      if (over === 'still open') changes.unsubscribe();
+      expect(over).not.toBe('still open');
+      expect(changes.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'filter.queue']]);
+    }
+  });
+
   it('streams events of matching tasks from now on', async () => {
     if (!server.runner) await server.startRunner();
     const feed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' } });

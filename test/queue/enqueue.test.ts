@@ -87,6 +87,14 @@ describe('enqueue', () => {
     ['a queue named like a cancel notification', { name: 'demo.echo', queue: 'cancel:01900000-0000-7000-8000-000000000000' }, 'BAD_USER_INPUT', 'queue'],
     ['a queue named like a pause notification', { name: 'demo.echo', queue: 'queue-control:paused:default' }, 'BAD_USER_INPUT', 'queue'],
     ['a queue named like a due notice', { name: 'demo.echo', queue: 'due:5:default' }, 'BAD_USER_INPUT', 'queue'],
+    // Names no worker's --queues / WORKER_QUEUES (split on commas, trimmed) could select, or that break tables.
+    ['a queue with a leading space, apart from the trimmed one', { name: 'demo.echo', queue: ' images' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue with a trailing tab', { name: 'demo.echo', queue: 'images\t' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue of spaces only', { name: 'demo.echo', queue: '  ' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue with a comma', { name: 'demo.echo', queue: 'a,b' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue with a newline inside', { name: 'demo.echo', queue: 'a\nb' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue with an escape sequence', { name: 'demo.echo', queue: 'a\u001b[7mb' }, 'BAD_USER_INPUT', 'queue'],
+    ['a queue with a C1 control character', { name: 'demo.echo', queue: 'a\u009bb' }, 'BAD_USER_INPUT', 'queue'],
     ['kwargs that are a Date', { name: 'demo.echo', kwargs: new Date() as unknown as Record<string, unknown> }, 'INVALID_ARGUMENTS', 'kwargs'],
     ['a backoff base that is not a number', { name: 'demo.echo', backoff: { baseMs: '10' as unknown as number } }, 'BAD_USER_INPUT', 'backoff.baseMs'],
     ['a NaN backoff factor', { name: 'demo.echo', backoff: { factor: Number.NaN } }, 'BAD_USER_INPUT', 'backoff.factor'],
@@ -218,7 +226,30 @@ describe('getTask', () => {
   });
 });
 
+describe('enqueue queue names', () => {
+  it('stores a queue name with inner spaces and non-ASCII letters as it is', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'bilder größe 2' });
+    expect(task.queue).toBe('bilder größe 2');
+  });
+
+  it('refuses a bad queue in a workflow step and in a schedule with the step\'s and the schedule\'s field', async () => {
+    await expect(
+      app.deps.queue.workflows.enqueue({ steps: [{ ref: 'a', task: { name: 'demo.echo', queue: 'a,b' } }] }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'steps[0].task.queue' });
+    await expect(
+      app.deps.queue.schedules.upsert({ key: 'bad-queue', cron: '0 3 * * *', task: { name: 'demo.echo', queue: 'x\n' } }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'task.queue' });
+  });
+});
+
 describe('defineTask', () => {
+  it.each([' images', 'a,b', 'a\u0007b', 'cancel:x'])('refuses the queue %j where the task is defined', async (queue) => {
+    const { defineTask } = await import('../../src/worker/define-task.js');
+    expect(() => defineTask({ name: 'bad.queue', queue, run: () => null })).toThrow(
+      expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'bad.queue: queue' }),
+    );
+  });
+
   it('refuses a backoff that could not be stored and read back, where the task is defined', async () => {
     const { defineTask } = await import('../../src/worker/define-task.js');
     expect(() => defineTask({ name: 'bad.backoff', backoff: { baseMs: -1 }, run: () => null })).toThrow(

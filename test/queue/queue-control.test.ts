@@ -6,7 +6,7 @@ import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { EnqueueInput } from '../../src/queue/index.js';
 import { defineTask } from '../../src/worker/define-task.js';
 import { blocksOf, indexesOf, planNodes } from '../helpers/explained-plans.js';
-import { createQueueTestApp, releaseStubborn, type QueueTestApp } from '../helpers/factories.js';
+import { createQueueTestApp, insertTask, releaseStubborn, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Flow control in the core (docs/flow-control.md): settings, the limited claim's strictness and
@@ -80,6 +80,22 @@ describe('queueControl settings', () => {
     // Names enqueue refuses (the jobs channel's control prefixes): a row for them would be listed for good.
     await expect(qc.pause('cancel:x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
     await expect(qc.setLimits('queue-control:paused:default', { concurrency: 1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    // Names enqueue refuses because no worker's --queues could select them, or they break tables.
+    for (const name of [' images', 'images ', '  ', 'a,b', 'a\nb', 'a\u001b[7m', 'a\tb']) {
+      await expect(qc.pause(name), JSON.stringify(name)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    }
+    await expect(qc.setLimits('a,b', { concurrency: 1 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    expect((await qc.list()).map((q) => q.name)).not.toContain('a,b');
+  });
+
+  it('still reads a queue named before enqueue refused such names, and its tasks still run', async () => {
+    // insertTask stores as the SQL does, without enqueue's checks; SUCCEEDED: claimed and completed in that queue.
+    const pending = await insertTask(app.sql, { queue: ' legacy' });
+    const done = await insertTask(app.sql, { queue: ' legacy', status: 'SUCCEEDED' });
+    const info = await app.deps.queue.queueControl.get(' legacy');
+    expect(info.stats.counts).toMatchObject({ PENDING: 1, SUCCEEDED: 1 });
+    expect((await app.deps.queue.getTask(pending.id))?.queue).toBe(' legacy');
+    expect((await app.deps.queue.getTask(done.id))?.status).toBe('SUCCEEDED');
   });
 
   it('clears a rate limit only whole: perMs or max alone cannot be null, and the message says how to clear it', async () => {

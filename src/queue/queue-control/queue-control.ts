@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/client.js';
 import { BadUserInputError } from '../../errors.js';
-import { reservedQueueName } from '../enqueue.js';
+import { queueNameProblem } from '../enqueue.js';
 import { isStorableText } from '../json.js';
 import { queueStats, type QueueStats } from '../stats.js';
 import { TASK_STATUSES, type TaskStatus } from '../states.js';
@@ -40,7 +40,7 @@ export function createQueueControl(sql: Sql, tenant: string | null): QueueContro
     setLimits: async (name, limits) => change(name, toChange(limits), 'limits'),
     list: async () => withStats(await readQueueSettings(sql, null), false),
     async get(name) {
-      checkName(name);
+      checkName(name, true);
       const [settings] = await readQueueSettings(sql, [name]);
       return (await withStats([settings ?? defaultSettings(name)], true))[0] as QueueInfo;
     },
@@ -48,13 +48,19 @@ export function createQueueControl(sql: Sql, tenant: string | null): QueueContro
   };
 }
 
-function checkName(name: unknown): asserts name is string {
+/**
+ * Refuses a name no new task can have. `get` (a read, like a filter) passes `onlyRead`: it checks
+ * the text only, so a queue named before enqueue refused such names (" images", "a,b") can still be looked at.
+ */
+function checkName(name: unknown, onlyRead = false): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_QUEUE || !isStorableText(name)) {
     throw new BadUserInputError(`name must be a queue name: 1 to ${MAX_QUEUE} characters of text`, { field: 'name' });
   }
-  // No task can be in such a queue (enqueue refuses the name): its row would only be listed, for good.
-  const reserved = reservedQueueName(name);
-  if (reserved) throw new BadUserInputError(`name ${reserved}`, { field: 'name' });
+  if (onlyRead) return;
+  // No new task can be in such a queue (enqueue refuses the name: reserved prefixes, edge whitespace,
+  // commas, control characters): its settings row would only be listed, for good.
+  const problem = queueNameProblem(name);
+  if (problem) throw new BadUserInputError(`name ${problem}`, { field: 'name' });
 }
 
 function toChange(limits: QueueLimitsInput): SettingsChange {
