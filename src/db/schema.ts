@@ -69,6 +69,21 @@ export const tasks = pgTable(
     idempotencyKey: text('idempotency_key'),
     expiresAt: ts('expires_at'),
     cancelRequested: boolean('cancel_requested').notNull().default(false),
+    /**
+     * The claim stamp (`last_attempted_at`) of an attempt claimed ahead of a free slot, until a
+     * heartbeat of its worker says it started (then NULL). The attempt counts as claimed ahead only
+     * while this equals `last_attempted_at`: the rescuer hands such a task back uncounted
+     * (src/queue/sql/rescue-tasks.ts). A stamp, not a flag, so that a value left by an earlier
+     * attempt never matches a later claim's, whichever taskwire made it (docs/decisions.md
+     * "Claiming ahead").
+     */
+    claimedAheadAt: ts('claimed_ahead_at'),
+    /**
+     * Times the rescuer gave the task back uncounted (claimed ahead, not started by its worker's last
+     * heartbeat). Once only: a task that starts and kills its worker before the next heartbeat looks
+     * the same, and must not run uncounted for ever; its next loss counts.
+     */
+    aheadGiveBacks: smallint('ahead_give_backs').notNull().default(0),
     /** Per-enqueue overrides; null means "the task definition's, else the default". */
     timeoutMs: integer('timeout_ms'),
     resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }),

@@ -88,8 +88,9 @@ export interface Task {
  * src/db/schema.ts without the same change here fails the typecheck, naming the column.
  * (JSON columns are `unknown` in the row; their shapes are this module's.)
  */
-// Bookkeeping no reader of a task needs: attempt_budget (what retryTask grants, src/queue/sql/requeue-task.ts).
-type InternalColumns = 'attemptBudget';
+// Bookkeeping no reader of a task needs: attempt_budget (what retryTask grants, src/queue/sql/requeue-task.ts),
+// claimed_ahead_at and ahead_give_backs (what the rescuer gives back uncounted, src/queue/sql/rescue-tasks.ts).
+type InternalColumns = 'attemptBudget' | 'claimedAheadAt' | 'aheadGiveBacks';
 type FieldsOnlyOneSide = Exclude<keyof Task, keyof TaskRow> | Exclude<keyof TaskRow, keyof Task | InternalColumns>;
 type ColumnsOfAnotherType = {
   [K in keyof TaskRow & keyof Task]: unknown extends TaskRow[K] ? never : TaskRow[K] extends Task[K] ? never : K;

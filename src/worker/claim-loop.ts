@@ -19,6 +19,11 @@ export interface ClaimLoopOptions {
   pollIntervalMs: number;
   /** How many tasks to claim now; 0: none (the claim policy over what the worker holds). */
   wanted(): number;
+  /**
+   * Slots free now that no task in hand will take: how many claimed tasks start at once. The rest
+   * of a claim waits for a slot, marked claimed ahead (ClaimParams.freeSlots). Default: all of it.
+   */
+  freeSlots?(): number;
   /** Claim statements in flight at once while much is wanted (RunnerOptions.claimsInFlight; 1: one claim at a time). */
   claimsInFlight: number;
   /** Paused and limited queues (flow control, docs/flow-control.md). */
@@ -163,11 +168,13 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
           // Half now; the rest is a second claim's, beside this one (or this loop's next). Claims of
           // a few hundred overlap better than one claim of the whole want (bench/tools/drain-cost.ts).
           const take = maxInFlight > 1 && want >= SPLIT_CLAIM_AT ? Math.ceil(want / 2) : want;
+          // The free slots the claims in flight ask for are theirs if they land first: counted out.
+          const free = o.freeSlots ? Math.max(0, o.freeSlots() - asked) : take;
           asked += take;
           let claimed: Awaited<ReturnType<typeof claim>>;
           try {
             if (take < want) queueMicrotask(lookForWork);
-            claimed = await claim(take);
+            claimed = await claim(take, free);
           } finally {
             asked -= take;
           }
@@ -202,7 +209,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
    * would never get a turn. Undefined when the database is away (after a capped back-off; the
    * poll tries again).
    */
-  async function claim(limit: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
+  async function claim(limit: number, freeSlots: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
     const tasks: Task[] = [];
     let limitHeld = false;
     try {
@@ -211,7 +218,8 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       let room = limit;
       for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
         if (room <= 0 || stopped) break;
-        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs });
+        // The worker starts what it accepts in this order: the free slots go to the first statements.
+        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length) });
         tasks.push(...r.tasks);
         room -= r.tasks.length;
         limitHeld ||= r.held;
@@ -224,6 +232,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
               queues: o.queues,
               leaseMs: o.leaseMs,
               someHeld: o.gate.someHeld(),
+              freeSlots: Math.max(0, freeSlots - tasks.length),
             })));
       }
       failures = 0;

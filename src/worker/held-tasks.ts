@@ -58,8 +58,13 @@ export interface HeldTasks {
   toRecording(task: Task): void;
   /** The attempt is over here: out of every place. */
   forget(task: Task): void;
-  /** Ids of every task held, once each: the leases to renew. */
-  ids(): string[];
+  /**
+   * Ids of every task held, once each (the leases to renew), in two lists: `waiting`, the tasks in
+   * the waiting line (not started: the mark of a task claimed ahead stays), and `started`, the others
+   * (running or being recorded: the heartbeat clears their mark, extendLeases). A task in the line
+   * whose older attempt still runs is waiting.
+   */
+  leaseIds(): { waiting: string[]; started: string[] };
 }
 
 export function createHeldTasks(): HeldTasks {
@@ -124,12 +129,13 @@ export function createHeldTasks(): HeldTasks {
       running.delete(task);
       recording.delete(task);
     },
-    ids() {
-      const ids = new Set<string>();
-      for (const w of waiting) ids.add(w.task.id);
-      for (const r of running.values()) ids.add(r.task.id);
-      for (const t of recording) ids.add(t.id);
-      return [...ids];
+    leaseIds() {
+      const waitingIds = new Set<string>();
+      for (const w of waiting) waitingIds.add(w.task.id);
+      const started = new Set<string>();
+      for (const r of running.values()) if (!waitingIds.has(r.task.id)) started.add(r.task.id);
+      for (const t of recording) if (!waitingIds.has(t.id)) started.add(t.id);
+      return { waiting: [...waitingIds], started: [...started] };
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { extendLeases, isCancelRequested } from '../queue/sql/extend-leases.js';
+import { extendLeases, isCancelRequested, type LeaseState } from '../queue/sql/extend-leases.js';
 import type { Task } from '../queue/task.js';
 import { abortAttempt, type HeldTasks } from './held-tasks.js';
 
@@ -45,6 +45,15 @@ export interface LeaseKeeper {
   routeCancel(id: string): void;
 }
 
+/**
+ * Whether the row's current attempt is the one this Task was claimed for. The number and the claim's
+ * stamp: a task claimed ahead that a rescue gave back (attempts − 1) and this worker claimed again has
+ * the same number, a new stamp.
+ */
+function sameAttempt(state: LeaseState, task: Task): boolean {
+  return state.attempts === task.attempts && state.lastAttemptedAt?.getTime() === task.lastAttemptedAt?.getTime();
+}
+
 export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
   const { held, log } = o;
   let timer: NodeJS.Timeout | undefined;
@@ -52,19 +61,21 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
   async function renewLeases(): Promise<void> {
     const attempts = held.runningAttempts();
     const waiting = held.waitingTasks();
-    const ids = held.ids();
-    if (ids.length === 0) return;
+    // Started tasks apart from waiting ones: the renewal clears their mark of a task claimed ahead,
+    // so a worker lost from now on has made an attempt of them that counts (docs/decisions.md).
+    const { waiting: ids, started } = held.leaseIds();
+    if (ids.length === 0 && started.length === 0) return;
     try {
-      const states = new Map((await extendLeases(o.sql, { workerId: o.workerId, ids, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
+      const states = new Map((await extendLeases(o.sql, { workerId: o.workerId, ids, started, leaseMs: o.leaseMs })).map((s) => [s.id, s]));
       for (const attempt of attempts) {
         const state = states.get(attempt.task.id);
         // Not ours any more, or ours in a newer attempt: this attempt was given up on.
-        if (!state || state.attempts !== attempt.task.attempts) abortAttempt(attempt, 'lost');
+        if (!state || !sameAttempt(state, attempt.task)) abortAttempt(attempt, 'lost');
         else if (state.cancelRequested) abortAttempt(attempt, 'cancel');
       }
       for (const task of waiting) {
         const state = states.get(task.id);
-        if (!state || state.attempts !== task.attempts) o.dropWaiting(task, 'lost');
+        if (!state || !sameAttempt(state, task)) o.dropWaiting(task, 'lost');
         else if (state.cancelRequested) o.dropWaiting(task, 'cancel');
       }
     } catch (error) {

@@ -108,6 +108,8 @@ export function createRunner(options: RunnerOptions): Runner {
     pollIntervalMs: o.pollIntervalMs,
     claimsInFlight: o.claimsInFlight,
     wanted,
+    // Slots a claimed task starts in at once; what a claim takes beyond them waits, claimed ahead.
+    freeSlots: () => o.concurrency - held.running - held.waiting,
     gate,
     accept(tasks) {
       held.addWaiting(tasks, Date.now());

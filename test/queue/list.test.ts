@@ -157,8 +157,9 @@ describe('queueStats', () => {
       // Their runAfter is in the future: nothing is waiting yet.
       expect(byQueue.get(q)?.oldestPendingAgeMs).toBeNull();
     }
-    // One due for 5 s, one due in an hour.
-    await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due', runAfter: new Date(Date.now() - 5000) });
+    // One due for 5 s (enqueued then: a wait is counted from enqueue at the earliest), one due in an hour.
+    const due = await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due' });
+    await setEnqueuedAt(app.sql, due.id, new Date(Date.now() - 5000));
     await app.deps.queue.enqueue({ name: 'demo.echo', queue: 'q-due', runAfter: new Date(Date.now() + 3_600_000) });
     const later = (await app.deps.queue.queueStats()).find((s) => s.queue === 'q-due');
     expect(later?.counts.PENDING).toBe(2);

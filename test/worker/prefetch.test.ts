@@ -101,6 +101,66 @@ describe('claiming ahead', () => {
     expect(executionOrder.slice(before)).not.toContain(victim.id);
   });
 
+  it('a lost worker: the rescuer gives back the tasks it claimed ahead and never started (PENDING, no attempt) and fails the one it ran', async () => {
+    // No heartbeat in this test (a worker that stopped beating): the leases below stay run out. Its
+    // handlers take ~20 ms, so it claims ~10 ahead (prefetchMs 200) and, holding them, wants no more:
+    // the worker, lost but still up, does not claim back what the rescuer gives back.
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 200, heartbeatMs: 600_000 });
+    const warm = await env.app.deps.queue.enqueueMany(Array.from({ length: 3 }, () => ({ name: 'demo.sleep', args: [20] })));
+    await runner.start();
+    for (const t of warm) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
+    const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
+      { name: 'test.stubborn', priority: 10 },
+      ...Array.from({ length: 30 }, () => ({ name: 'test.record' })),
+    ]);
+    if (!stubborn) throw new Error('nothing enqueued');
+    await waitFor(() => runner.running === 1 && runner.waiting > 0, { message: 'tasks claimed ahead behind the stubborn one' });
+    const held = await env.app.sql`SELECT id FROM tasks WHERE locked_by = ${runner.workerId} AND id <> ${stubborn.id}`;
+    const ids = held.map((r) => String(r.id));
+    expect(ids.length).toBe(runner.waiting);
+    expect(ids.length).toBeLessThan(queued.length);
+
+    await env.app.sql`UPDATE tasks SET lease_expires_at = now() - interval '1 s' WHERE locked_by = ${runner.workerId}`;
+    const rescued = await env.app.deps.rescuer.runOnce();
+    expect(rescued).toHaveLength(ids.length + 1);
+    const lost = await env.app.deps.queue.getTask(stubborn.id);
+    expect(lost).toMatchObject({ status: 'FAILED', attempts: 1 });
+    expect(lost?.errors.map((e) => e.exceptionType)).toEqual(['WorkerLost']);
+    for (const id of ids) {
+      expect(await env.app.deps.queue.getTask(id)).toMatchObject({ status: 'PENDING', attempts: 0, maxAttempts: 1, workerIds: [], errors: [], lockedBy: null });
+    }
+    // Still runnable with their one attempt: another worker runs each once.
+    const before = executionOrder.length;
+    const next = env.app.runner({ concurrency: 5 });
+    await next.start();
+    for (const t of queued) expect(await waitForStatus(env.app.deps, t.id, 'SUCCEEDED')).toMatchObject({ attempts: 1, workerIds: [next.workerId] });
+    expect(executionOrder.slice(before).sort()).toEqual(queued.map((t) => t.id).sort());
+    releaseStubborn({ taskId: stubborn.id, attempt: 1 });
+  });
+
+  it('the heartbeat clears the mark of a task claimed ahead once it started: its worker lost, that attempt counts', async () => {
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, heartbeatMs: 50 });
+    await warmUp(runner);
+    const [first, second, ...rest] = await env.app.deps.queue.enqueueMany([
+      { name: 'test.stubborn', priority: 10 },
+      { name: 'test.stubborn', priority: 9 },
+      ...Array.from({ length: 5 }, () => ({ name: 'test.record' })),
+    ]);
+    if (!first || !second) throw new Error('nothing enqueued');
+    await waitFor(() => runner.running === 1 && runner.waiting === 6, { message: 'the first stubborn task running, six claimed ahead' });
+    const ahead = async (id: string): Promise<boolean> => {
+      const [row] = await env.app.sql`SELECT coalesce(claimed_ahead_at = last_attempted_at, false) AS ahead FROM tasks WHERE id = ${id}`;
+      return Boolean(row?.ahead);
+    };
+    expect(await ahead(first.id)).toBe(false);
+    expect(await ahead(second.id)).toBe(true);
+    // The first ends; the second, claimed ahead, takes the slot; a heartbeat later its mark is gone.
+    releaseStubborn({ taskId: first.id, attempt: 1 });
+    await waitFor(async () => !(await ahead(second.id)), { message: 'the heartbeat to clear the started task’s mark' });
+    expect(runner.running).toBe(1);
+    for (const t of rest) expect(await ahead(t.id)).toBe(true);
+  });
+
   it('hands back tasks that waited too long for a slot, and does not claim them straight back', async () => {
     const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, releaseWaitingAfterMs: 150, heartbeatMs: 50 });
     await warmUp(runner);

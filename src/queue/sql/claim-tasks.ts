@@ -16,16 +16,24 @@ export interface ClaimParams {
    * backlog is not scanned only to be skipped. Default false.
    */
   someHeld?: boolean;
+  /**
+   * How many of the claimed tasks the worker starts at once (its free slots); the rest wait for a
+   * slot and are marked claimed ahead (`claimed_ahead_at`): if the worker dies before starting
+   * them, the rescuer gives them back uncounted. Default `limit`: none ahead.
+   */
+  freeSlots?: number;
 }
 
 /**
  * Claims up to `limit` runnable tasks for one worker (River's shape): pick in priority
  * order with FOR UPDATE SKIP LOCKED, so concurrent workers never wait on each other or
  * take the same task, then mark them RUNNING with a lease, one attempt more and the
- * worker's id appended, log a STARTED event and announce the change — one statement, one round trip.
+ * worker's id appended (those beyond its free slots marked claimed ahead: claimedAheadSet), log a
+ * STARTED event and announce the change — one statement, one round trip.
  * A worker of every queue with nothing held (the common case) claims through taskwire_claim
- * (drizzle/0018_claim_function.sql): tasks_claim_idx (priority DESC, run_after, id WHERE status IN
- * PENDING/RETRYING) walked in order, with or without planner statistics, its plan cached.
+ * (drizzle/0018_claim_function.sql; as of drizzle/0030_claimed_ahead.sql): tasks_claim_idx
+ * (priority DESC, run_after, id WHERE status IN PENDING/RETRYING) walked in order, with or without
+ * planner statistics, its plan cached.
  * Queues that are paused or limited (a row in `queues`, docs/flow-control.md) are left out: the
  * limited ones are claimed under their queue's lock by claimLimitedTasks
  * (src/queue/queue-control/sql/claim-limited-tasks.ts), so that a limit holds across workers;
@@ -43,12 +51,13 @@ const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by', at: 'last_a
 
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
+  const freeSlots = p.freeSlots ?? p.limit;
   const result = !p.someHeld && queues.length === 0
     ? // A worker of every queue, nothing held: the same claim as the statement below, as a function
       // whose plan is cached (drizzle/0018_claim_function.sql). The pool plans every statement
       // afresh (force_custom_plan, src/db/client.ts): this one took ~0.4 ms to plan per claim, as
       // long as it took to run; a function scan takes ~0.03 ms.
-      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8)`.values()
+      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int)`.values()
     : await exec`
     WITH RECURSIVE ${exec.unsafe(CLOCK_CTE)},
     held AS (
@@ -57,6 +66,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
     ),
     ${queues.length > 0 ? namedQueues(exec, queues) : waitingQueues(exec)},
     ${firstOfEachQueue(exec, p.limit)},
+    ${lastFreeCte(exec, freeSlots)},
     changed AS (
       UPDATE tasks t SET
         status = 'RUNNING',
@@ -66,7 +76,8 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
         last_attempted_at = (SELECT at FROM clock),
         worker_ids = array_append(t.worker_ids, ${p.workerId}::text),
         locked_by = ${p.workerId},
-        lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
+        lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond',
+        ${claimedAheadSet(exec, p.limit, freeSlots)}
       -- By primary key whatever the planner estimates of next (a join to it could scan tasks).
       WHERE t.id = ANY(ARRAY(SELECT id FROM next))
       RETURNING t.*
@@ -82,6 +93,33 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
 }
 
 type Fragment = ReturnType<Executor['unsafe']>;
+
+/**
+ * `last_free`: the last task of the claim that its worker starts at once, the `freeSlots`-th in
+ * claim order, from `next` (id, priority, run_after). A top-N of the claim, read only when the
+ * claim reaches beyond its free slots (claimedAheadSet). The order is the one the worker starts
+ * its claimed tasks in (sorted as below, then taken from the head of its line).
+ */
+export function lastFreeCte(exec: Executor, freeSlots: number): Fragment {
+  return exec`
+    last_free AS (
+      SELECT -priority AS p, run_after, id FROM next
+      ORDER BY priority DESC NULLS LAST, run_after, id OFFSET greatest(${freeSlots}::int - 1, 0) LIMIT 1
+    )` as unknown as Fragment;
+}
+
+/**
+ * The claim's `claimed_ahead_at`: the claim's stamp for each task after the first `freeSlots` in
+ * claim order (they wait for a slot), NULL for the others. One comparison per row with the one row
+ * of `last_free`, whatever the size of the claim. taskwire_claim (drizzle/0030_claimed_ahead.sql)
+ * has the same text: change both together.
+ */
+export function claimedAheadSet(exec: Executor, limit: number, freeSlots: number): Fragment {
+  return exec`claimed_ahead_at = CASE WHEN ${freeSlots}::int >= ${limit}::int THEN NULL
+                              WHEN ${freeSlots}::int <= 0 THEN (SELECT at FROM clock)
+                              WHEN (-t.priority, t.run_after, t.id) > (SELECT p, run_after, id FROM last_free)
+                              THEN (SELECT at FROM clock) END` as unknown as Fragment;
+}
 
 // By the statement's column list (postgres.js keeps one per prepared statement): worked out once.
 const COLUMNS = new WeakMap<object, TaskColumns>();
@@ -127,6 +165,6 @@ function firstOfEachQueue(exec: Executor, limit: number): Fragment {
       WHERE w.q IS NOT NULL AND w.q <> ALL ((SELECT names FROM held)::text[])
     ),
     next AS (
-      SELECT id FROM candidates ORDER BY priority DESC NULLS LAST, run_after, id LIMIT ${limit}
+      SELECT id, priority, run_after FROM candidates ORDER BY priority DESC NULLS LAST, run_after, id LIMIT ${limit}
     )` as unknown as Fragment;
 }

@@ -4,25 +4,49 @@ export interface LeaseState {
   id: string;
   /** The task's current attempt: a worker running an older one of it runs a stale attempt. */
   attempts: number;
+  /**
+   * When the current attempt was claimed: the attempt number alone repeats after a rescue gave a
+   * task claimed ahead back (attempts − 1) and the same worker claimed it again.
+   */
+  lastAttemptedAt: Date | null;
   cancelRequested: boolean;
 }
 
 /**
- * Heartbeat: pushes the leases of a worker's running tasks forward. Not a visible change,
- * so no version bump and no event. Tasks missing from the answer are no longer this
- * worker's (rescued, or gone); `cancelRequested` is the fallback path for cancellation
- * when the wake-up notification was missed.
+ * Heartbeat: pushes the leases of a worker's tasks forward. Not a visible change, so no version
+ * bump and no event. Tasks missing from the answer are no longer this worker's (rescued, or
+ * gone); `cancelRequested` is the fallback path for cancellation when the wake-up notification
+ * was missed. `started`: tasks whose attempt the worker has started (running, or done and being
+ * recorded); their mark of a task claimed ahead is cleared (`claimed_ahead_at`), so from now on a
+ * lost worker's attempt of them counts. `ids`: tasks still waiting for a slot, their mark kept. No
+ * id in both lists (a row updated twice in one statement keeps one of the two: HeldTasks.leaseIds
+ * lists a task that waits, and has an older attempt running, as waiting only). Two updates in one
+ * statement, each by tasks_pkey: the rows it wrote anyway, no per-row lookup in a list.
  */
 export async function extendLeases(
   exec: Executor,
-  p: { workerId: string; ids: readonly string[]; leaseMs: number },
+  p: { workerId: string; ids: readonly string[]; started?: readonly string[]; leaseMs: number },
 ): Promise<LeaseState[]> {
-  if (p.ids.length === 0) return [];
+  const started = p.started ?? [];
+  if (p.ids.length === 0 && started.length === 0) return [];
   const result = await exec`
-    UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
-    WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
-    RETURNING id, attempts, cancel_requested`;
-  return result.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), cancelRequested: Boolean(r.cancelRequested) }));
+    WITH waiting AS (
+      UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
+      WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      RETURNING id, attempts, last_attempted_at, cancel_requested
+    ),
+    begun AS (
+      UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond', claimed_ahead_at = NULL
+      WHERE id = ANY(${started as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      RETURNING id, attempts, last_attempted_at, cancel_requested
+    )
+    SELECT * FROM waiting UNION ALL SELECT * FROM begun`;
+  return result.map((r) => ({
+    id: String(r.id),
+    attempts: Number(r.attempts),
+    lastAttemptedAt: r.lastAttemptedAt ? new Date(r.lastAttemptedAt as string | Date) : null,
+    cancelRequested: Boolean(r.cancelRequested),
+  }));
 }
 
 /**

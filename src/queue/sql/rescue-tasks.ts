@@ -5,26 +5,39 @@ import { changeTailSql } from '../events.js';
 import { CLOCK_AT } from './clock.js';
 import { toTask, type Backoff, type Task } from '../task.js';
 
-// Every rescue is logged as RESCUED; the status says what came of it (RETRYING, FAILED, or
-// CANCELLED when cancellation had been asked for). Its WorkerLost error was just appended.
+// A rescue is logged as RESCUED; the status says what came of it (RETRYING, FAILED, or CANCELLED
+// when cancellation had been asked for), its WorkerLost error was just appended. A task given back
+// (claimed ahead, never started) is logged as RELEASED, as a worker's hand-back is: PENDING or
+// RETRYING, the attempt given back (attempts + 1), the lost worker's id, no error.
 const TAIL = changeTailSql(
-  { type: `'RESCUED'`, worker: `errors -> -1 ->> 'workerId'`, error: 'errors -> -1', at: CLOCK_AT },
+  { type: 'ev_type', attempt: `CASE WHEN ev_type = 'RELEASED' THEN attempts + 1 ELSE attempts END`, worker: 'ev_worker', error: 'ev_error', at: CLOCK_AT },
   ['woken'],
 );
 
-const WOKEN = wakeQueuesSql('changed', '(SELECT at FROM clock)', `status = 'RETRYING'`);
+// Given back: due now (its queue's name). A retry after its backoff: a due notice.
+const WOKEN = wakeQueuesSql('changed', '(SELECT at FROM clock)', `status IN ('PENDING', 'RETRYING')`);
 
 interface LostTask {
   id: string;
   name: string;
   attempts: number;
   backoff: Partial<Backoff> | null;
+  /** Claimed ahead and not started (claimed_ahead_at is this attempt's stamp), never given back before, no cancellation asked for: given back. */
+  back: boolean;
+  lockedBy: string | null;
 }
 
 /**
  * Running tasks whose lease ran out (their worker stopped heart-beating: killed, hung,
  * partitioned) get a `WorkerLost` error for that attempt, then RETRYING with backoff while
  * attempts are left, else FAILED; CANCELLED if cancellation was requested.
+ * A task its worker claimed ahead of a free slot and had not started by its last heartbeat
+ * (`claimed_ahead_at` = `last_attempted_at`) made no attempt: it is given back as a graceful stop
+ * gives it back (releaseTasks) — PENDING (RETRYING after earlier attempts), attempts − 1, that
+ * attempt's worker id dropped, due now, no error — unless its cancellation was asked for, or it was
+ * given back so once already (`ahead_give_backs`): then as above. Once only, because a task that
+ * started after the last heartbeat and killed its worker looks the same (docs/decisions.md
+ * "Claiming ahead").
  *
  * Two statements in one transaction: the first locks the lost tasks (SKIP LOCKED, so a worker
  * finishing a task at this moment wins without waiting; tasks_lease_idx, lease_expires_at WHERE
@@ -52,19 +65,43 @@ export async function rescueTasks(
       if (!lock?.held) return [];
     }
     const lost = (await tx`
-      SELECT id, name, attempts, backoff FROM tasks
+      SELECT id, name, attempts, backoff, locked_by,
+             coalesce(claimed_ahead_at = last_attempted_at, false) AND ahead_give_backs = 0 AND NOT cancel_requested AS back
+      FROM tasks
       WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
       ORDER BY lease_expires_at
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED`) as unknown as LostTask[];
     if (lost.length === 0) return [];
     // The delay is used only by the rows that end RETRYING (attempts left, no cancellation).
-    const delays = Object.fromEntries(lost.map((t) => [t.id, backoffDelayMs(t.backoff ?? p.definitionBackoff?.(t.name), t.attempts)]));
+    const input = Object.fromEntries(
+      lost.map((t) => [t.id, { delayMs: t.back ? 0 : backoffDelayMs(t.backoff ?? p.definitionBackoff?.(t.name), t.attempts), back: t.back, worker: t.lockedBy }]),
+    );
     const result = await tx`
       -- One reading for every stamp (./clock.ts), the injected instant when a test gives one.
       WITH clock AS MATERIALIZED (SELECT coalesce(${now}::timestamptz, clock_timestamp()) AS at),
-      input AS (SELECT key::uuid AS id, value::text::float8 AS delay_ms FROM jsonb_each(${JSON.stringify(delays)}::jsonb)),
-      changed AS (
+      input AS (
+        SELECT key::uuid AS id, (value ->> 'delayMs')::float8 AS delay_ms, (value ->> 'back')::boolean AS back, value ->> 'worker' AS worker
+        FROM jsonb_each(${JSON.stringify(input)}::jsonb)
+      ),
+      -- Claimed ahead, never started: handed back whole (as releaseTasks does), the attempt not counted.
+      given_back AS (
+        UPDATE tasks t SET
+          status = (CASE WHEN t.attempts <= 1 THEN 'PENDING' ELSE 'RETRYING' END)::task_status,
+          attempts = t.attempts - 1,
+          worker_ids = t.worker_ids[1:cardinality(t.worker_ids) - 1],
+          started_at = CASE WHEN t.attempts <= 1 THEN NULL ELSE t.started_at END,
+          last_attempted_at = CASE WHEN t.attempts <= 1 THEN NULL ELSE t.last_attempted_at END,
+          run_after = (SELECT at FROM clock),
+          claimed_ahead_at = NULL,
+          ahead_give_backs = t.ahead_give_backs + 1,
+          version = t.version + 1,
+          locked_by = NULL,
+          lease_expires_at = NULL
+        FROM input WHERE t.id = input.id AND input.back AND t.status = 'RUNNING'
+        RETURNING t.*, 'RELEASED'::text AS ev_type, input.worker AS ev_worker, NULL::jsonb AS ev_error
+      ),
+      rescued AS (
         UPDATE tasks t SET
           status = (CASE WHEN t.cancel_requested THEN 'CANCELLED'
                          WHEN t.attempts < t.max_attempts THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
@@ -86,10 +123,12 @@ export async function rescueTasks(
           version = t.version + 1,
           locked_by = NULL,
           lease_expires_at = NULL
-        FROM input WHERE t.id = input.id AND t.status = 'RUNNING'
-        RETURNING t.*
+        FROM input WHERE t.id = input.id AND NOT input.back AND t.status = 'RUNNING'
+        RETURNING t.*, 'RESCUED'::text AS ev_type, t.errors -> -1 ->> 'workerId' AS ev_worker, t.errors -> -1 AS ev_error
       ),
-      -- A retry after its backoff: a due notice, so the workers look when it falls due.
+      changed AS (SELECT * FROM given_back UNION ALL SELECT * FROM rescued),
+      -- A task given back wakes its queue; a retry after its backoff sends a due notice, so the
+      -- workers look when it falls due.
       ${tx.unsafe(WOKEN)},
       ${tx.unsafe(TAIL)}`;
     return result.map((row) => toTask(row));

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import type { Sql } from '../../../db/client.js';
 import { eventCtesSql } from '../../events.js';
 import { toTask, type Task } from '../../task.js';
+import { claimedAheadSet, lastFreeCte } from '../../sql/claim-tasks.js';
 
 export interface LimitedClaimParams {
   workerId: string;
@@ -10,6 +11,8 @@ export interface LimitedClaimParams {
   /** The limited queue (a row in `queues` with a limit set). */
   queue: string;
   leaseMs: number;
+  /** How many of the claimed tasks the worker starts at once; the rest are marked claimed ahead (ClaimParams.freeSlots). Default `limit`. */
+  freeSlots?: number;
 }
 
 export interface LimitedClaim {
@@ -122,7 +125,9 @@ function budgetCtes(tx: Sql, queue: string, limit: number, perKey: boolean): Fra
 
 /** The claimed rows' update, the rate count, the events, and one row at least: the claim's facts beside each task (or alone). */
 function claimTail(tx: Sql, p: LimitedClaimParams): Fragment {
+  const freeSlots = p.freeSlots ?? p.limit;
   return tx`
+    ${lastFreeCte(tx, freeSlots)},
     changed AS (
       UPDATE tasks t SET
         status = 'RUNNING',
@@ -132,7 +137,8 @@ function claimTail(tx: Sql, p: LimitedClaimParams): Fragment {
         last_attempted_at = (SELECT at FROM clock),
         worker_ids = array_append(t.worker_ids, ${p.workerId}::text),
         locked_by = ${p.workerId},
-        lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
+        lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond',
+        ${claimedAheadSet(tx, p.limit, freeSlots)}
       -- By primary key: joined to next (whose size the planner cannot know: LIMIT of a subquery),
       -- a table with statistics was scanned whole (36 ms at 100,000 tasks, bench/tools/claim-plan.ts).
       WHERE t.id = ANY(ARRAY(SELECT id FROM next))
@@ -167,7 +173,7 @@ function claimInOrder(tx: Sql, p: LimitedClaimParams): Fragment {
     WITH ${budgetCtes(tx, p.queue, p.limit, false)},
     next AS (
       -- tasks_claim_idx, filtered by queue, or tasks_queue_claim_idx, as the planner picks
-      SELECT id, NULL::text AS key, 0 AS ord FROM tasks
+      SELECT id, NULL::text AS key, 0 AS ord, priority, run_after FROM tasks
       WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now() AND queue = ${p.queue}
       ORDER BY priority DESC NULLS LAST, run_after, id
       LIMIT (SELECT n FROM budget)
@@ -241,7 +247,7 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
       -- know, it hashed a scan of the whole table (20 ms at 100,000 tasks). The status as text,
       -- so that no partial index's predicate (status IN …) matches it: without statistics the
       -- planner took tasks_queue_claim_idx, the smaller, and skip-scanned all of it for the ids.
-      SELECT t.id, picked.key, picked.ord FROM tasks t JOIN picked ON picked.id = t.id
+      SELECT t.id, picked.key, picked.ord, t.priority, t.run_after FROM tasks t JOIN picked ON picked.id = t.id
       WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.status::text IN ('PENDING', 'RETRYING')
       FOR UPDATE OF t SKIP LOCKED
     ),
