@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/deps.js';
 import { logTaskLifecycle, MAX_LOGGED_ERROR } from '../../src/metrics/task-log.js';
@@ -7,18 +5,12 @@ import { defineTask } from '../../src/worker/define-task.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { createTestApp, FAST_RUNNER, type TestApp } from '../helpers/app.js';
 import { waitForStatus } from '../helpers/factories.js';
+import { captureLog, type LogLine } from '../helpers/log-capture.js';
 import { waitFor } from '../helpers/wait.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
+type Line = LogLine & { msg: string };
 
-const lines: Line[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const text of chunk.toString().split('\n')) if (text) lines.push(JSON.parse(text) as Line);
-    done();
-  },
-});
-const log = pino({ level: 'debug' }, sink);
+const { log, lines } = captureLog<Line>('debug');
 
 // A handler that logs through ctx.log: its lines must carry the task and worker too. It takes
 // `info` off ctx.log, as handlers may: the logger's methods are plain functions, not `this`-bound.

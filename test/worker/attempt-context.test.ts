@@ -1,20 +1,10 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineTask } from '../../src/worker/define-task.js';
 import { createTestApp, FAST_RUNNER, type TestApp } from '../helpers/app.js';
 import { waitForStatus } from '../helpers/factories.js';
+import { captureLog } from '../helpers/log-capture.js';
 
-type Line = Record<string, unknown> & { level: number; msg?: string };
-
-const lines: Line[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const text of chunk.toString().split('\n')) if (text) lines.push(JSON.parse(text) as Line);
-    done();
-  },
-});
-const log = pino({ level: 'debug' }, sink);
+const { log, lines } = captureLog('debug');
 
 // Logs in both orders ctx.log takes: taskwire's (message, fields) and pino's (fields, message?).
 const bothOrders = defineTask({
