@@ -1,4 +1,5 @@
 import type { QueueStats, Task, TaskEvent } from '../client/index.js';
+import { clipText } from '../queue/json.js';
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Io {
@@ -35,13 +36,6 @@ export function visible(text: string, keep = ''): string {
   return text.replace(CONTROL, (c) =>
     keep.includes(c) ? c : (NAMED_CONTROL[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   );
-}
-
-/** At most `max` UTF-16 code units of `text`, never ending between the two halves of a surrogate pair. */
-export function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const last = text.charCodeAt(max - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 /** An error as `--json` reports it (docs/cli.md): a stable code, the message, the input at fault if one is named. */
@@ -195,7 +189,7 @@ export function createProgressView(io: Io): ProgressView {
       const progress = task.progress && task.status === 'RUNNING' ? task.progress : null;
       if (io.errIsTTY) {
         const text = `${task.status}${attempt}${cancel} ${progress ? `${bar(progress)}${progressText(progress)}` : ''}`;
-        io.err(`\r\x1b[2K${clip(visible(text), 200)}`);
+        io.err(`\r\x1b[2K${clipText(visible(text), 200)}`);
         drawn = true;
         return;
       }
@@ -249,7 +243,7 @@ export function createEventView(io: Io): EventView {
     update(event) {
       if (io.errIsTTY && event.type === 'PROGRESS' && event.progress) {
         const text = `${event.status} attempt ${event.attempt} ${bar(event.progress)}${progressText(event.progress)}`;
-        io.err(`\r\x1b[2K${clip(visible(text), 200)}`);
+        io.err(`\r\x1b[2K${clipText(visible(text), 200)}`);
         drawn = true;
         return;
       }

@@ -190,9 +190,10 @@ async function privilegesOf(sql: postgres.Sql, folder: string): Promise<CheckRes
     SELECT current_user AS role, r.rolsuper AS superuser,
            has_database_privilege(current_database(), 'CREATE') AS create_database,
            has_schema_privilege('public', 'CREATE') AS create_public,
-           (SELECT relowner FROM pg_class WHERE oid = to_regclass('public.tasks')) AS owner_oid,
-           coalesce(pg_has_role((SELECT relowner FROM pg_class WHERE oid = to_regclass('public.tasks')), 'USAGE'), true) AS owns_tables
-    FROM pg_roles r WHERE r.rolname = current_user`;
+           t.relowner AS owner_oid,
+           coalesce(pg_has_role(t.relowner, 'USAGE'), true) AS owns_tables
+    FROM pg_roles r LEFT JOIN pg_class t ON t.oid = to_regclass('public.tasks')
+    WHERE r.rolname = current_user`;
   const role = String(me?.role);
   const drizzleSchema = await sql`SELECT has_schema_privilege(oid, 'USAGE') AS usable FROM pg_namespace WHERE nspname = 'drizzle'`;
   if (drizzleSchema[0] && !drizzleSchema[0].usable) {
@@ -223,6 +224,8 @@ async function privilegesOf(sql: postgres.Sql, folder: string): Promise<CheckRes
     UNION ALL
     SELECT 'USAGE on sequence ' || c.relname FROM pg_class c
       WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' AND c.relowner = ${me.owner_oid}
+        -- A guard, not a second filter: the planner may call has_sequence_privilege before relkind is
+        -- checked, and it raises on a relation that is not a sequence.
         AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(c.oid, 'USAGE') ELSE false END
     UNION ALL
     SELECT 'EXECUTE on ' || f.proname || '()' FROM pg_proc f

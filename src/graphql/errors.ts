@@ -111,7 +111,9 @@ function notWellFormed(error: GraphQLError): void {
  * Expected errors are annotated in place rather than copied, so yoga does not log them.
  */
 export function maskError(error: unknown, message: string): Error {
-  const app = findAppError(error);
+  // The database away (refused, cut, restarting) is an outage the client can wait out, not a bug:
+  // answered as the AppError that says so (the log keeps the original).
+  const app = findAppError(error) ?? (isDatabaseUnavailable(originalOf(error)) ? new DatabaseUnavailableError() : undefined);
   if (app) {
     const extensions = {
       code: app.code,
@@ -136,15 +138,12 @@ export function maskError(error: unknown, message: string): Error {
     return clientError(error);
   }
   const at = isGraphQLError(error) ? error : undefined;
-  // The database away (refused, cut, restarting) is an outage the client can wait out, not a bug:
-  // its own code, the rest masked as any other (the log keeps the original).
-  const unavailable = isDatabaseUnavailable(originalOf(error));
-  return createGraphQLError(unavailable ? new DatabaseUnavailableError().message : message, {
+  return createGraphQLError(message, {
     nodes: at?.nodes,
     source: at?.source,
     positions: at?.positions,
     path: at?.path,
-    extensions: { code: unavailable ? 'DATABASE_UNAVAILABLE' : GRAPHQL_CODES.internal },
+    extensions: { code: GRAPHQL_CODES.internal },
   });
 }
 

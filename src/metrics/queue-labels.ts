@@ -1,5 +1,5 @@
 import type { QueueStats } from '../queue/index.js';
-import { TASK_STATUSES, type TaskStatus } from '../queue/states.js';
+import { isTerminal, TASK_STATUSES, type TaskStatus } from '../queue/states.js';
 
 /**
  * Most distinct `queue` label values one metric family shows in one process, besides OTHER_QUEUE.
@@ -32,7 +32,7 @@ export function createQueueLabeler(limit = MAX_QUEUE_LABELS): (queue: string) =>
 }
 
 /** Tasks not finished yet: what a backlog alert looks at, so such queues keep their own series first. */
-const UNFINISHED: readonly TaskStatus[] = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING'];
+const UNFINISHED: readonly TaskStatus[] = TASK_STATUSES.filter((s) => !isTerminal(s));
 
 /** A queue as the gauges show it: its statistics, and whether it is paused. */
 export interface QueueView extends QueueStats {

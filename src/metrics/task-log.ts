@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
+import { clipText } from '../queue/json.js';
 import type { Task } from '../queue/task.js';
 import type { Outcome } from '../worker/execute-task.js';
 import type { Runner } from '../worker/runner.js';
@@ -12,9 +13,7 @@ export const MAX_LOGGED_ERROR = 200;
 
 /** Clipped to `max` characters, an ellipsis marking the cut; never a lone half of a surrogate pair. */
 function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
-  return `${text.slice(0, end)}…`;
+  return text.length <= max ? text : `${clipText(text, max - 1)}…`;
 }
 
 /**

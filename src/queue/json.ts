@@ -229,6 +229,13 @@ export function isStorableText(text: string): boolean {
   return !NOT_STORABLE.test(text);
 }
 
+/** At most `max` UTF-16 code units of `text`, never ending between the two halves of a surrogate pair. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
 /** Makes text storable in jsonb: NUL characters and lone surrogates become U+FFFD. */
 export function storableText(text: string): string {
   return NOT_STORABLE.test(text) ? text.replace(new RegExp(NOT_STORABLE.source, 'g'), '\ufffd') : text;

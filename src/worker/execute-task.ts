@@ -139,11 +139,6 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
 }
 
 /**
- * Every failure goes through here (and a cancellation's error through recordable()): what a
- * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
- * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
- */
-/**
  * How long after its enqueue a task this worker has no handler for is handed back for another worker
  * rather than failed: during a rolling deploy a new server accepts a task name that the old workers
  * still claiming do not know yet, and a fleet may split its task names between workers. Past it the
@@ -171,6 +166,11 @@ function unknownTask(o: ExecuteOptions, task: Task): Outcome {
   return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS };
 }
 
+/**
+ * Every failure goes through here (and a cancellation's error through recordable()): what a
+ * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
+ * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
+ */
 function failed(error: AttemptError, retryable: boolean): Outcome {
   return { kind: 'failed', error: recordable(error), retryable };
 }
@@ -250,11 +250,8 @@ function describeCauses(error: Error): string {
     for (let depth = 0; depth < MAX_CAUSES; depth++) {
       if (!('cause' in current)) return told;
       const cause: unknown = current.cause;
-      if (!(cause instanceof Error)) return `${told}\nCaused by: ${nonErrorType(cause)}: ${nonErrorMessage(cause)}`;
-      // A stack starts with `name: message`; a subclass that kept the name 'Error' is named before it.
-      const type = errorType(cause);
-      const stack = cause.stack ? String(cause.stack) : `${type}: ${String(cause.message)}`;
-      told += `\nCaused by: ${stack.startsWith(`${type}:`) ? stack : `[${type}] ${stack}`}`;
+      told += `\nCaused by: ${tracebackEntry(cause)}`;
+      if (!(cause instanceof Error)) return told;
       current = cause;
     }
     return 'cause' in current ? `${told}\nCaused by: … (further causes not shown)` : told;
@@ -262,6 +259,18 @@ function describeCauses(error: Error): string {
     // A cause behind a throwing getter: the error itself is still worth recording.
     return `${told}\nCaused by: (a cause that could not be described)`;
   }
+}
+
+/**
+ * One error told inside another's traceback (a cause, an aggregated error): its stack, which starts
+ * with `name: message` (a subclass that kept the name 'Error' is named before it), or a non-Error's
+ * type and text.
+ */
+function tracebackEntry(e: unknown): string {
+  if (!(e instanceof Error)) return `${nonErrorType(e)}: ${nonErrorMessage(e)}`;
+  const type = errorType(e);
+  const stack = e.stack ? String(e.stack) : `${type}: ${String(e.message)}`;
+  return stack.startsWith(`${type}:`) ? stack : `[${type}] ${stack}`;
 }
 
 /** Most errors of an AggregateError told in its traceback. */
@@ -274,13 +283,7 @@ function describeAggregated(error: Error): string {
     const errors: unknown[] = Array.isArray(error.errors) ? error.errors : [];
     let told = '';
     errors.slice(0, MAX_AGGREGATED).forEach((e, i) => {
-      if (!(e instanceof Error)) {
-        told += `\nAggregated [${i}]: ${nonErrorType(e)}: ${nonErrorMessage(e)}`;
-        return;
-      }
-      const type = errorType(e);
-      const stack = e.stack ? String(e.stack) : `${type}: ${String(e.message)}`;
-      told += `\nAggregated [${i}]: ${stack.startsWith(`${type}:`) ? stack : `[${type}] ${stack}`}`;
+      told += `\nAggregated [${i}]: ${tracebackEntry(e)}`;
     });
     return errors.length > MAX_AGGREGATED ? `${told}\nAggregated: … (${errors.length - MAX_AGGREGATED} more)` : told;
   } catch {

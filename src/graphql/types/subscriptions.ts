@@ -1,7 +1,6 @@
 import { BadUserInputError } from '../../errors.js';
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
-import { normalizeTaskFilter } from '../../queue/task-filter.js';
 import { TaskFilterInput, toTaskFilter } from './connection.js';
 import { TaskRef } from './task.js';
 
@@ -13,8 +12,7 @@ builder.subscriptionField('taskStatusChanged', (t) =>
       'Unknown id: NOT_FOUND. Without id: every change of any task matching filter.',
     args: { id: t.arg.id(), filter: t.arg({ type: TaskFilterInput }) },
     subscribe: (_root, args, ctx) => {
-      // Checked as every other filter is (a NUL in a queue: BAD_USER_INPUT naming filter.queue).
-      if (args.id == null) return ctx.events.watchTasks(normalizeTaskFilter(toTaskFilter(args.filter)));
+      if (args.id == null) return ctx.events.watchTasks(toTaskFilter(args.filter));
       if (args.filter) throw new BadUserInputError('Pass either id or filter, not both', { field: 'filter' });
       return ctx.events.watchTask(args.id);
     },

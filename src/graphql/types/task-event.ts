@@ -9,7 +9,6 @@ import {
 } from '../../queue/event-log.js';
 import { TASK_EVENT_TYPES, type TaskEventType } from '../../queue/states.js';
 import type { Task } from '../../queue/task.js';
-import { normalizeTaskFilter } from '../../queue/task-filter.js';
 import { builder } from '../builder.js';
 import { PageInfoRef, TaskFilterInput, toTaskFilter } from './connection.js';
 import { TaskErrorRef, TaskProgressRef, TaskRef, TaskStatusEnum } from './task.js';
@@ -131,11 +130,8 @@ builder.subscriptionField('taskEventFeed', (t) =>
       'Every event of every task matching filter (status: the status after the event), in commit order, from after (a TaskEvent.cursor) ' +
       'or, without it, from now on. A transaction that commits late is never skipped.',
     args: { filter: t.arg({ type: TaskFilterInput }), after: t.arg.string() },
-    // The filter checked as tasks, cancelTasks and retryTasks check it (BAD_USER_INPUT filter.queue for
-    // a NUL): the feed only matches in memory, so nothing else would refuse it, and the subscription
-    // would stay open on a filter no task can meet.
     subscribe: (_root, args, ctx) =>
-      ctx.events.watchEventFeed(normalizeTaskFilter(toTaskFilter(args.filter)), args.after != null ? decodeFeedCursor(args.after, 'after') : null),
+      ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null),
     resolve: (event: FeedEvent) => event,
   }),
 );

@@ -12,6 +12,7 @@ import { assertTaskId } from '../../queue/get.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import type { TaskEventType, TaskStatus } from '../../queue/states.js';
 import type { TaskEventRecord } from '../../queue/event-log.js';
+import { normalizeTaskFilter } from '../../queue/task-filter.js';
 import { createEventLogFanout, type EventLogFanoutStats } from './log-fanout.js';
 import { createOnDemandListener } from './on-demand-listener.js';
 import { createPublisher } from './publisher.js';
@@ -434,8 +435,11 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
   }
 
   async function watchTasks(filter: TaskFilter, tenant: string | null): Promise<AsyncIterableIterator<Task>> {
+    // Checked as the core's list and bulk actions check it (BAD_USER_INPUT filter.queue for a NUL):
+    // a subscription only matches in memory, so nothing else would refuse it.
+    const checked = normalizeTaskFilter(filter);
     return events.join(async () => {
-      const subscriber = new FilterSubscriber(filter, owner, tenant);
+      const subscriber = new FilterSubscriber(checked, owner, tenant);
       byFilter.add(subscriber);
       stats.subscriptions += 1;
       return subscriber;
@@ -462,7 +466,8 @@ export function createTaskEventHub(options: TaskEventHubOptions): TaskEventHub {
     watchTasks,
     watchTaskEvents,
     watchEventFeed(filter, after, tenant) {
-      return events.join(() => logs.watchEventFeed(filter, after, tenant));
+      const checked = normalizeTaskFilter(filter);
+      return events.join(() => logs.watchEventFeed(checked, after, tenant));
     },
     loadTask,
   };

@@ -252,7 +252,7 @@ export class Connection {
     // Released once the answer has left the socket's buffer (below), or here on any other way out.
     let releaseLater = false;
     try {
-      await this.run(op, payload, env, document, operation.operation === 'subscription');
+      await this.run(op, payload, env, document, !answer);
       releaseLater = answer && this.behind();
     } finally {
       if (answer && !releaseLater) this.answering--;
