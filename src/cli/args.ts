@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDateTime } from '../queue/dates.js';
+import { visible } from './output.js';
 
 /** Exit codes of the `taskwire` command (docs/cli.md). */
 export const EXIT = {
@@ -43,7 +44,7 @@ export class UsageError extends Error {
 
 /** A UsageError as printed without --json: the mistake, then where the usage is. */
 export function usageText(error: UsageError): string {
-  return `taskwire ${error.command}: ${error.message}\nRun "taskwire ${error.command} --help" for usage.\n`;
+  return `taskwire ${error.command}: ${visible(error.message)}\nRun "taskwire ${error.command} --help" for usage.\n`;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;

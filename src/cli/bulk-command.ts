@@ -1,6 +1,6 @@
 import { TaskwireClientError, type BulkAction, type TaskFilter, type TaskwireClient } from '../client/index.js';
 import { CLI_CODES, dateTimeOption, EXIT, jsonOption, secondsOption, UsageError } from './args.js';
-import { errorJson } from './output.js';
+import { errorJson, visible } from './output.js';
 import { followSignal, json, type Context } from './client-context.js';
 
 /** The TaskFilter fields `--filter` takes (the GraphQL input's); anything else is a usage error, not a silent no-op. */
@@ -69,7 +69,7 @@ export async function runBulk(kind: 'CANCEL' | 'RETRY', client: TaskwireClient, 
   if (!o.json && ctx.io.errIsTTY) ctx.io.err('\n');
   if (last.status === 'FAILED') {
     const message = `bulk action ${last.id} FAILED: ${last.error ?? 'no reason given'}`;
-    ctx.io.err(o.json ? errorJson({ code: CLI_CODES.bulkActionFailed, message }) : `taskwire: ${message}\n`);
+    ctx.io.err(o.json ? errorJson({ code: CLI_CODES.bulkActionFailed, message }) : `taskwire: ${visible(message)}\n`);
     return EXIT.failed;
   }
   return EXIT.ok;

@@ -11,7 +11,7 @@ import type { ClientConfig } from '../config.js';
 import { CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, usageText, UsageError } from './args.js';
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
-import { createProgressView, errorJson, statsTable, tasksTable, wantsJson, type ErrorReport, type Io } from './output.js';
+import { createProgressView, errorJson, statsTable, tasksTable, visible, wantsJson, type ErrorReport, type Io } from './output.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
@@ -56,7 +56,7 @@ function failureOf(command: string, error: unknown): Failure {
   }
   if (error instanceof ConnectionError) {
     const hint = error.code === 'CONNECTION_FAILED' ? 'Is the server running (npm start, taskwire serve)? ' : '';
-    const text = `taskwire: ${error.code}: ${error.message}\n${hint}Point at it with --url or TASKWIRE_URL.\n`;
+    const text = `taskwire: ${error.code}: ${visible(error.message)}\n${hint}Point at it with --url or TASKWIRE_URL.\n`;
     return { code: error.code, message: error.message, exit: EXIT.unreachable, text };
   }
   if (error instanceof TaskwireClientError) {
@@ -65,11 +65,11 @@ function failureOf(command: string, error: unknown): Failure {
     const exit =
       error instanceof RequestError && USAGE_CODES.has(error.code) ? EXIT.usage : error.code === 'DATABASE_UNAVAILABLE' ? EXIT.unreachable : EXIT.failed;
     const hint = error.code === 'UNAUTHENTICATED' ? 'Set TASKWIRE_TOKEN to an API key (taskwire keys create) or another credential the server accepts.\n' : '';
-    return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${error.message}\n${hint}` };
+    return { code: error.code, message: error.message, field: error.field, exit, text: `taskwire: ${error.code}: ${visible(error.message)}\n${hint}` };
   }
   // Not expected: one line, no stack trace.
   const message = error instanceof Error ? error.message : String(error);
-  return { code: CLI_CODES.unexpected, message, exit: EXIT.failed, text: `taskwire ${command}: unexpected error: ${message}\n` };
+  return { code: CLI_CODES.unexpected, message, exit: EXIT.failed, text: `taskwire ${command}: unexpected error: ${visible(message)}\n` };
 }
 
 async function enqueue(args: string[], ctx: Context): Promise<number> {

@@ -3,7 +3,7 @@ import { AppError, ConfigError } from '../errors.js';
 import { CLI_CODES, EXIT, usageText, UsageError } from './args.js';
 import { CLIENT_COMMANDS, PROCESS_COMMANDS, type ClientCommand, type ProcessCommand } from './commands.js';
 import { COMMAND_HELP, USAGE } from './help.js';
-import { errorJson, processIo, wantsJson } from './output.js';
+import { errorJson, processIo, visible, wantsJson } from './output.js';
 
 const isClientCommand = (c: string): c is ClientCommand => (CLIENT_COMMANDS as readonly string[]).includes(c);
 const isProcessCommand = (c: string): c is ProcessCommand => (PROCESS_COMMANDS as readonly string[]).includes(c);
@@ -23,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (!isClientCommand(command) && !isProcessCommand(command)) {
-    const message = `unknown command "${command}"`;
+    const message = `unknown command "${visible(command)}"`;
     io.err(asJson ? errorJson({ code: CLI_CODES.usage, message }) : `taskwire: ${message}\n\n${USAGE}\n`);
     return EXIT.usage;
   }
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      io.err(asJson ? errorJson(error) : `taskwire: ${error.message}\n`);
+      io.err(asJson ? errorJson(error) : `taskwire: ${visible(error.message)}\n`);
       return EXIT.usage;
     }
     throw error;
@@ -54,9 +54,9 @@ export async function main(argv: string[]): Promise<number> {
 
 /** What a process command's failure prints (client commands report their own): a line, or --json's object. */
 function failureText(error: unknown, asJson: boolean): string {
-  if (error instanceof AppError) return asJson ? errorJson(error) : `taskwire: ${error.code}: ${error.message}\n`;
+  if (error instanceof AppError) return asJson ? errorJson(error) : `taskwire: ${error.code}: ${visible(error.message)}\n`;
   const message = error instanceof Error ? error.message : String(error);
-  return asJson ? errorJson({ code: CLI_CODES.unexpected, message }) : `taskwire: unexpected error: ${message}\n`;
+  return asJson ? errorJson({ code: CLI_CODES.unexpected, message }) : `taskwire: unexpected error: ${visible(message)}\n`;
 }
 
 // The only process.exit (in exitAfterFlush): everything else returns an exit code. No stack traces

@@ -204,12 +204,16 @@ describe('usage, errors and exit codes', () => {
       runCli(['enqueue', 'no.such.task'], env),
       runCli(['stats'], { TASKWIRE_URL: 'ftp://example.com' }),
       runCli(['frobnicate']),
+      // A server's message and the user's own input are shown with control characters escaped (C1 CSI
+      // here, which JSON.stringify in the server's message would leave as it is).
+      runCli(['enqueue', 'no.such\u009b2J.task'], env),
+      runCli(['frobnicate\u001b[7m']),
     ]);
     for (const r of results) {
       expect(r.code).toBe(2);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-    const [badJson, notArray, unknownFlag, missing, unknownTask, badUrl, unknownCommand] = results.map((r) => r.stderr);
+    const [badJson, notArray, unknownFlag, missing, unknownTask, badUrl, unknownCommand, hostileTask, hostileCommand] = results.map((r) => r.stderr);
     expect(badJson).toMatch(/^taskwire enqueue: --args is not valid JSON/);
     expect(notArray).toMatch(/^taskwire enqueue: --args must be a JSON array/);
     expect(unknownFlag).toMatch(/^taskwire status: Unknown option '--bogus'/);
@@ -217,6 +221,8 @@ describe('usage, errors and exit codes', () => {
     expect(unknownTask).toBe('taskwire: UNKNOWN_TASK: Unknown task name "no.such.task"\n');
     expect(badUrl).toMatch(/TASKWIRE_URL="ftp:\/\/example.com": must be an http/);
     expect(unknownCommand).toMatch(/^taskwire: unknown command "frobnicate"/);
+    expect(hostileTask).toBe('taskwire: UNKNOWN_TASK: Unknown task name "no.such\\u009b2J.task"\n');
+    expect(hostileCommand).toMatch(/^taskwire: unknown command "frobnicate\\u001b\[7m"/);
   });
 
   it('--run-after refuses a day or time that does not exist, as the server does, before connecting (exit 2)', async () => {
