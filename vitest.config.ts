@@ -34,6 +34,7 @@ const UNIT = [
   'test/auth/rate-limit.test.ts',
   'test/server/live/task-stream.test.ts',
   'test/server/client-address.test.ts',
+  'test/db/migration-locks.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';
