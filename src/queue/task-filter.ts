@@ -106,7 +106,12 @@ export function taskFilterSql(exec: Executor, filter: TaskFilter): PendingQuery<
   if (filter.tenant !== undefined) parts.push(exec`tenant = ${filter.tenant}`);
   // tasks_workflow_idx (workflow_id, id) serves a workflow's steps in id order.
   if (filter.workflowId !== undefined) parts.push(exec`workflow_id = ${filter.workflowId}`);
-  if (filter.enqueuedAfter !== undefined) parts.push(exec`enqueued_at > ${filter.enqueuedAfter}`);
+  // At the millisecond, as every reader of enqueuedAt sees it (a Date; the column holds microseconds)
+  // and as matchesFilter compares: a task of 09:42:53.808717 is not after 09:42:53.808Z, so that
+  // passing a task's own enqueuedAt back asks for newer tasks, in a list, a bulk action and a live
+  // stream alike. `>= T + 1 ms` says that and still compares the column itself; `< T` needs no
+  // change (T is a whole millisecond).
+  if (filter.enqueuedAfter !== undefined) parts.push(exec`enqueued_at >= ${new Date(filter.enqueuedAfter.getTime() + 1)}`);
   if (filter.enqueuedBefore !== undefined) parts.push(exec`enqueued_at < ${filter.enqueuedBefore}`);
   return sqlAnd(exec, parts);
 }

@@ -106,6 +106,26 @@ describe('listTasks', () => {
     expect(await (await app.deps.queue.listTasks({ filter, first: 1 })).totalCount()).toBe(expected.length);
   });
 
+  it("compares enqueue times at the millisecond, as the matcher and the API do: a task's own enqueuedAt asks for newer ones", async () => {
+    // The column holds microseconds; every reader sees milliseconds (a Date).
+    const [t] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'q-us', runAfter: new Date(Date.now() + 3_600_000) }]);
+    await app.sql`UPDATE tasks SET enqueued_at = '2031-01-01T00:00:00.808717Z' WHERE id = ${t!.id}`;
+    const task = (await app.deps.queue.getTask(t!.id))!;
+    expect(task.enqueuedAt.toISOString()).toBe('2031-01-01T00:00:00.808Z');
+    const ids = async (filter: NonNullable<ListParams['filter']>): Promise<string[]> => (await app.deps.queue.listTasks({ filter, first: 10 })).tasks.map((x) => x.id);
+    const cases: Array<[NonNullable<ListParams['filter']>, boolean]> = [
+      [{ queue: 'q-us', enqueuedAfter: task.enqueuedAt }, false],
+      [{ queue: 'q-us', enqueuedAfter: new Date(task.enqueuedAt.getTime() - 1) }, true],
+      [{ queue: 'q-us', enqueuedBefore: task.enqueuedAt }, false],
+      [{ queue: 'q-us', enqueuedBefore: new Date(task.enqueuedAt.getTime() + 1) }, true],
+    ];
+    for (const [filter, kept] of cases) {
+      expect(matchesFilter(task, filter)).toBe(kept);
+      expect(await ids(filter)).toEqual(kept ? [task.id] : []);
+    }
+    await app.sql`DELETE FROM tasks WHERE id = ${task.id}`;
+  });
+
   it('stays stable while tasks are inserted between pages', async () => {
     const page1 = await app.deps.queue.listTasks({ first: 10 });
     const newer = await app.deps.queue.enqueueMany(
