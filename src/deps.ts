@@ -69,6 +69,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
       resultTtlMs: config.resultTtlMs,
       intervalMs: config.maintenanceIntervalMs,
       definitionBackoff: (name) => registry.get(name)?.backoff,
+      leaseMs: config.worker.leaseMs,
     }),
     cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4, resultTtlMs: config.resultTtlMs }),
     bulkActionRunner: createBulkActionRunner({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs }),

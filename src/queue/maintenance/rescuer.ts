@@ -16,20 +16,28 @@ export interface RescuerOptions {
   batchSize?: number;
   /** The backoff of a task's definition, for tasks enqueued without their own (as a failed attempt's retry uses). */
   definitionBackoff?: (name: string) => Partial<Backoff> | undefined;
+  /**
+   * The workers' lease (LEASE_MS): after a restart of the database, the periodic pass rescues nothing
+   * until it has been up this long, so that live workers renew first (rescueTasks' restartGraceMs).
+   */
+  leaseMs?: number;
 }
 
 export interface Rescuer extends Service {
-  /** One pass; `now` replaces the clock in tests. Returns the tasks it rescued. */
+  /**
+   * One pass, as the periodic one but without its wait after a database restart; `now` replaces the
+   * clock in tests. Returns the tasks it rescued.
+   */
   runOnce(now?: Date): Promise<Task[]>;
 }
 
 /** Takes back running tasks whose worker stopped renewing the lease (see rescueTasks). */
 export function createRescuer(o: RescuerOptions): Rescuer {
   const batchSize = o.batchSize ?? 1000;
-  const rescue = async (now: Date | null, lockKey: number | null): Promise<Task[]> => {
+  const rescue = async (now: Date | null, lockKey: number | null, restartGraceMs: number | null): Promise<Task[]> => {
     const rescued: Task[] = [];
     for (;;) {
-      const batch = await rescueTasks(o.sql, { now, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey, definitionBackoff: o.definitionBackoff });
+      const batch = await rescueTasks(o.sql, { now, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey, definitionBackoff: o.definitionBackoff, restartGraceMs });
       rescued.push(...batch);
       if (batch.length < batchSize) break;
     }
@@ -43,7 +51,7 @@ export function createRescuer(o: RescuerOptions): Rescuer {
     intervalMs: o.intervalMs ?? 15_000,
     log: o.log,
     // Any constant, the same in every taskwire process: one of them rescues at a time.
-    runOnce: () => rescue(null, 0x7a5c_1e02),
+    runOnce: () => rescue(null, 0x7a5c_1e02, o.leaseMs ?? null),
   });
-  return { ...periodic, runOnce: (now) => rescue(now ?? null, null) };
+  return { ...periodic, runOnce: (now) => rescue(now ?? null, null, null) };
 }

@@ -55,9 +55,16 @@ export async function rescueTasks(
     lockKey?: number | null;
     /** The definition's backoff for tasks without their own (as failTask's caller uses). */
     definitionBackoff?: ((name: string) => Partial<Backoff> | undefined) | undefined;
+    /**
+     * Rescue nothing until the database has been up this long (ms; null: no such wait). While it
+     * was down no worker could renew its lease, so right after a restart every lease that ran out
+     * meanwhile looks lost, though its worker is alive and renews it at its next heartbeat.
+     */
+    restartGraceMs?: number | null;
   },
 ): Promise<Task[]> {
   const now = p.now?.toISOString() ?? null;
+  const restartGraceMs = p.restartGraceMs ?? null;
   const lockKey = p.lockKey ?? null;
   return sql.begin(async (tx) => {
     if (lockKey !== null) {
@@ -69,6 +76,8 @@ export async function rescueTasks(
              coalesce(claimed_ahead_at = last_attempted_at, false) AND ahead_give_backs = 0 AND NOT cancel_requested AS back
       FROM tasks
       WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
+        AND (${restartGraceMs}::float8 IS NULL
+             OR pg_postmaster_start_time() < coalesce(${now}::timestamptz, now()) - ${restartGraceMs}::float8 * interval '1 millisecond')
       ORDER BY lease_expires_at
       LIMIT ${p.limit}
       FOR UPDATE SKIP LOCKED`) as unknown as LostTask[];
