@@ -31,8 +31,12 @@ export interface OutcomeStoreOptions {
 
 /** Where a runner writes what its attempts did. Every write is guarded by the attempt (see completeTasks). */
 export interface OutcomeStore {
-  /** Stores an attempt's outcome, retrying while the database is away. Never throws. */
-  record(task: Task, outcome: Outcome): Promise<void>;
+  /**
+   * Stores an attempt's outcome, retrying while the database is away. Never throws. Resolves to
+   * whether it was written: false when the guarded write found the attempt no longer RUNNING here
+   * (the rescuer took it back meanwhile) or when the database stayed away past `retryForMs`.
+   */
+  record(task: Task, outcome: Outcome): Promise<boolean>;
   /** Hands tasks that never started back to the queue as they were (shutdown, or waited too long for a slot). Never throws. */
   handBack(tasks: readonly Task[]): Promise<void>;
   /** The `ctx.progress` of one attempt: writes coalesced, one in flight, the latest waiting one next. */
@@ -44,22 +48,24 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // Successful attempts are written in batches: one statement in flight, and completions that
   // arrive meanwhile ride the next one. No timer: an idle worker records a result at once, a
   // busy one in batches.
-  const completions = createMicroBatcher<Completion>({
+  // Each completion learns whether its row was written (a late result of an attempt the rescuer
+  // took back is dropped by the statement's guard), so that the runner does not report it done.
+  const completions = createMicroBatcher<Completion, boolean>({
     flush: async (batch) => {
-      await completeTasks(sql, workerId, batch, o.resultTtlMs);
+      const recorded = new Set(await completeTasks(sql, workerId, batch, o.resultTtlMs));
+      return batch.map((c) => recorded.has(c.id));
     },
   });
 
-  async function record(task: Task, outcome: Outcome): Promise<void> {
+  async function record(task: Task, outcome: Outcome): Promise<boolean> {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        await store(task, outcome);
-        return;
+        return (await store(task, outcome)) === true;
       } catch (error) {
         if (Date.now() > deadline) {
           log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
-          return;
+          return false;
         }
         if (attempt === 1) log.warn({ err: error, taskId: task.id }, 'recording the outcome failed; retrying');
         await delay(exponentialDelayMs(attempt, { baseMs: 50, maxMs: 2000 }));
@@ -71,7 +77,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
    * One try at storing an outcome. Not async: a success returns the batcher's own promise, so
    * that a drain's attempt does not pay for one more async frame and await (bench/README.md (a)).
    */
-  function store(task: Task, outcome: Outcome): Promise<unknown> | undefined {
+  function store(task: Task, outcome: Outcome): Promise<boolean> | undefined {
     const defaultTtlMs = o.resultTtlMs;
     const attempt = task.attempts;
     switch (outcome.kind) {
@@ -82,24 +88,28 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;
         const error = errorJson(outcome.error, task);
         const failing = failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
-        return retryDelayMs === null ? failing : failing.then((stored) => waitsAgain(stored, retryDelayMs));
+        return failing.then((stored) => (retryDelayMs === null ? stored !== undefined : waitsAgain(stored, retryDelayMs)));
       }
       case 'cancelled': {
         const error = outcome.error ? errorJson(outcome.error, task) : null;
-        return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs });
+        return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs }).then((stored) => stored !== undefined);
       }
       case 'snoozed':
         return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs }).then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
-        return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs });
+        return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);
       case 'lost':
         return undefined;
     }
   }
 
-  /** Tells the claim loop when a task stored as waiting is due (its run_after is the statement's clock + delayMs, and that statement has committed). */
-  function waitsAgain(stored: Task | undefined, delayMs: number): void {
+  /**
+   * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
+   * clock + delayMs, and that statement has committed). Returns whether the write took.
+   */
+  function waitsAgain(stored: Task | undefined, delayMs: number): boolean {
     if (stored && (stored.status === 'RETRYING' || stored.status === 'PENDING')) o.dueAgainIn?.(delayMs);
+    return stored !== undefined;
   }
 
   async function handBack(tasks: readonly Task[]): Promise<void> {

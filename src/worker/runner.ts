@@ -261,12 +261,14 @@ export function createRunner(options: RunnerOptions): Runner {
       // output is bounded by its retries.
       const progressing = progressWrites.get(running);
       if (progressing) await settledWithin(progressing, o.leaseMs);
-      await outcomes.record(task, outcome);
+      const written = await outcomes.record(task, outcome);
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.
       if (gate.isLimited(task.queue)) claims.lookForWork();
       // The whole outcome too: the failure log line says why (its error) and whether it is retried.
-      if (emitter.listenerCount('finished') > 0) emitSafely('finished', task, outcome.kind, outcome);
+      // An outcome that was not written (the rescuer took the attempt back meanwhile, or the
+      // database stayed away) is reported as lost: the log and the metrics say what the database holds.
+      if (emitter.listenerCount('finished') > 0) emitSafely('finished', task, written ? outcome.kind : 'lost', outcome);
     } catch (error) {
       // executeTask never throws and record gives up quietly: this is a last line of
       // defence, so that a bug here can neither leak the slot nor end the process.

@@ -110,6 +110,24 @@ describe('runner heartbeat', () => {
     await env.app.deps.queue.cancelTask(task.id);
   });
 
+  it('reports as lost, not succeeded, a result the database refused because the rescuer took the attempt back', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'test.stubborn', maxAttempts: 1 });
+    // Heartbeats far apart: the handler returns before one tells the runner its lease is gone.
+    const runner = env.app.runner({ heartbeatMs: 60_000, abandonAfterMs: 60_000 });
+    const finished: [number, string][] = [];
+    runner.on('finished', (t, outcome) => finished.push([t.attempts, outcome]));
+    await runner.start();
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
+    // As after a long outage: the rescuer fails the attempt while its handler still runs.
+    await rescueNow(task.id);
+    await waitFor(() => releaseStubborn({ taskId: task.id, attempt: 1 }) === 1, { message: 'the handler to wait' });
+    await waitFor(() => finished.length > 0, { message: 'the attempt to end' });
+    // Its return value was not written (the completion's guard): the log and metrics must not say succeeded.
+    expect(finished).toEqual([[1, 'lost']]);
+    expect(await env.app.deps.queue.getTask(task.id)).toMatchObject({ status: 'FAILED', returnValue: null });
+    await waitFor(() => runner.running === 0, { message: 'the slot to be freed' });
+  });
+
   it('drops the late outcome of an attempt it still ran when it claimed the same task again', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.stubborn', maxAttempts: 2, backoff: { baseMs: 0, jitter: 0 } });
     // Heartbeats far apart: the stale attempt is not caught by one before the new claim.
