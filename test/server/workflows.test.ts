@@ -106,6 +106,9 @@ describe('workflow reads', () => {
     const w = await enqueue(DIAMOND());
     await enqueue(DIAMOND()); // another workflow's steps must not match
     expect((await env.server.execute(WfNodeDocument, { id: w.id })).data?.node).toEqual({ id: w.id, __typename: 'Workflow', status: 'RUNNING' });
+    // A malformed id is refused as what node takes, not as a task id.
+    const bad = await env.server.execute(WfNodeDocument, { id: 'abc' });
+    expect(bad.errors?.[0]).toMatchObject({ message: 'id must be the UUID of a task, a workflow, a schedule or a bulk action, got "abc"', extensions: { code: 'BAD_USER_INPUT', field: 'id' } });
 
     const res = await env.server.execute(WfTasksDocument, { filter: { workflowId: w.id }, first: 100 });
     const nodes = res.data?.tasks.edges.map((e) => e.node) ?? [];

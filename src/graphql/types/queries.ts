@@ -1,4 +1,6 @@
+import { BadUserInputError } from '../../errors.js';
 import { assertTaskId } from '../../queue/get.js';
+import { isUuid } from '../../queue/uuid.js';
 import type { QueueStats } from '../../queue/index.js';
 import { TASK_STATUSES, type TaskStatus } from '../../queue/states.js';
 import { builder } from '../builder.js';
@@ -25,7 +27,7 @@ builder.queryField('node', (t) =>
     description: "Relay's refetch: any node by id (a task's, a workflow's, a schedule's or a bulk action's id is its UUID, as in taskResult, workflow and bulkAction).",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
-      assertTaskId(id);
+      if (!isUuid(id)) throw new BadUserInputError(`id must be the UUID of a task, a workflow, a schedule or a bulk action, got ${JSON.stringify(id)}`, { field: 'id' });
       const task = await ctx.queue.getTask(id);
       // A read token reads only its tasks: never a workflow (its queue view has no workflows).
       if (task || isReadToken(ctx.principal)) return task ?? null;
