@@ -71,4 +71,48 @@ describe('per-principal limits of JWTs with one sub', () => {
     for (const s of [acmeWs, globexWs]) s.unsubscribe();
     for (const s of [acmeSse, globexSse]) s.abort();
   });
+
+  it('gives back the slot of an SSE subscription whose client left before its answer began', async () => {
+    // @whatwg-node's adapter does not cancel the body of an answer whose connection closed first:
+    // such a subscription stayed open for good, holding a slot of the cap (2 here) until none was left.
+    const leaver = await signTestJwt({ sub: 'early-leaver', tenant: 'acme' });
+    const task = await enqueue(transports(), await signTestJwt({ sub: 'enqueuer', tenant: 'acme' }));
+    const body = JSON.stringify({ query: WATCH, variables: { id: task } });
+    const leave = async (afterMs: number): Promise<void> => {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), afterMs);
+      try {
+        const res = await fetch(`${env.server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${leaver}` },
+          body,
+          signal: ac.signal,
+        });
+        const reader = res.body!.getReader();
+        while (!(await reader.read()).done);
+      } catch {
+        // aborted: the point
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    for (let round = 0; round < 6; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => leave(i % 5)));
+    // Every slot comes back: two subscriptions of the same principal are served again.
+    const t = transports();
+    await expect
+      .poll(async () => {
+        const probe = await t.sse(WATCH, { id: task }, bearer(leaver));
+        await expect.poll(() => probe.results.length).toBeGreaterThan(0);
+        const codes = errorCodes(probe.results.flatMap((r) => r.errors ?? []));
+        probe.abort();
+        return codes;
+      }, { timeout: 10_000 })
+      .toEqual([]);
+    const a = t.ws({ authorization: `Bearer ${leaver}` }).subscribe(WATCH, { id: task });
+    const b = await t.sse(WATCH, { id: task }, bearer(leaver));
+    await expect.poll(() => a.results.length + b.results.length).toBe(2);
+    expect([...a.errors, ...b.results.flatMap((r) => r.errors ?? [])]).toEqual([]);
+    a.unsubscribe();
+    b.abort();
+  });
 });
