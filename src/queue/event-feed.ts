@@ -18,9 +18,12 @@ import type { Task } from './task.js';
  * Uses task_events_feed_idx (tx, seq).
  */
 
-/** A feed event with what the feed's filter needs of its task (name, queue, tenant, enqueuedAt). */
+/**
+ * A feed event with what the feed's filter needs of its task: every field of the task that
+ * matchesFilter (task-filter-match.js) reads besides the status, which is the event's.
+ */
 export interface FeedEvent extends TaskEventRecord {
-  task: Pick<Task, 'name' | 'queue' | 'tenant' | 'enqueuedAt'>;
+  task: Pick<Task, 'name' | 'queue' | 'tenant' | 'workflowId' | 'enqueuedAt'>;
 }
 
 export interface FeedPage {
@@ -40,9 +43,29 @@ export function encodeFeedCursor(p: FeedPosition): string {
   return Buffer.from(`feed:${p.tx}:${p.seq}`).toString('base64url');
 }
 
+/** The largest xid8 (an unsigned 64-bit transaction id). */
+const MAX_XID8 = 2n ** 64n - 1n;
+
+/**
+ * The position a cursor names.
+ * Why the range checks: a position is the start of a read shared by every subscriber behind the
+ * feed's tail (feed-fanout.ts), so one PostgreSQL refuses (a tx above xid8's range, a seq above
+ * bigint's) would fail that read for all of them. `seq` is carried as a JS number, so it must
+ * also be exact: above Number.MAX_SAFE_INTEGER it would be rounded to another position.
+ * @throws BadUserInputError naming `field` when it is not a position this API could have given
+ */
 export function decodeFeedCursor(cursor: string, field: string): FeedPosition {
-  const [kind, tx, seq] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-  if (kind !== 'feed' || !tx || !/^\d{1,20}$/.test(tx) || !seq || !/^\d{1,19}$/.test(seq)) {
+  const [kind, tx, seq, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  if (
+    kind !== 'feed' ||
+    rest.length > 0 ||
+    !tx ||
+    !/^\d{1,20}$/.test(tx) ||
+    BigInt(tx) > MAX_XID8 ||
+    !seq ||
+    !/^\d{1,19}$/.test(seq) ||
+    !Number.isSafeInteger(Number(seq))
+  ) {
     throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
   }
   // Canonical decimal (no leading zeros), as PostgreSQL prints xid8: compareFeedPositions' fast path relies on it.
@@ -99,7 +122,7 @@ export async function readFeed(
     WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
     page AS (
       SELECT ${exec.unsafe(EVENT_COLUMNS)}, t.name AS task_name, t.queue AS task_queue, t.tenant AS task_tenant,
-             t.enqueued_at AS task_enqueued_at
+             t.workflow_id AS task_workflow_id, t.enqueued_at AS task_enqueued_at
       FROM task_events e JOIN tasks t ON t.id = e.task_id
       WHERE (e.tx, e.seq) > (${p.after.tx}::xid8, ${p.after.seq}::bigint)
         AND e.tx < (SELECT xmin FROM horizon)
@@ -121,6 +144,7 @@ export async function readFeed(
         name: String(row.taskName),
         queue: String(row.taskQueue),
         tenant: String(row.taskTenant),
+        workflowId: row.taskWorkflowId == null ? null : String(row.taskWorkflowId),
         enqueuedAt: enqueuedAt instanceof Date ? enqueuedAt : new Date(enqueuedAt),
       };
       return event;

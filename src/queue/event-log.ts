@@ -91,10 +91,20 @@ export function encodeVersionCursor(version: number): string {
   return Buffer.from(`version:${version}`).toString('base64url');
 }
 
+/** The largest version: task_events.version is an integer (int4). */
+const MAX_VERSION = 2_147_483_647;
+
+/**
+ * The version a cursor names: plain decimal digits within the version column's range (int4), as
+ * encodeVersionCursor writes them. Why not Number(): it takes `` as 0, `1e3` and `0x10` too, and a
+ * version past int4 would reach PostgreSQL and fail there as an internal error.
+ * @throws BadUserInputError naming `field` when it is not a cursor this API could have given
+ */
 export function decodeVersionCursor(cursor: string, field: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const version = text.startsWith('version:') ? Number(text.slice(8)) : NaN;
-  if (!Number.isSafeInteger(version) || version < 0) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  const digits = /^version:(\d{1,10})$/.exec(text)?.[1];
+  const version = digits === undefined ? NaN : Number(digits);
+  if (!(version <= MAX_VERSION)) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
   return version;
 }
 

@@ -147,4 +147,22 @@ describe('readFeed', () => {
   it('refuses a cursor that is not from the feed', () => {
     expect(() => decodeFeedCursor('bm9wZQ', 'after')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }));
   });
+
+  it('refuses a cursor whose position PostgreSQL or a JS number cannot hold, and takes the ends of the ranges', () => {
+    const cursor = (text: string): string => Buffer.from(text).toString('base64url');
+    for (const text of [
+      'feed:1:9999999999999999999', // above bigint's max
+      'feed:1:9223372036854775807', // bigint's max, but not exact as a JS number
+      'feed:1:9007199254740992', // 2^53
+      'feed:18446744073709551616:1', // 2^64: above xid8's max
+      'feed:99999999999999999999:1',
+      'feed:1:2:3',
+      'feed:1:',
+      'feed::1',
+    ]) {
+      expect(() => decodeFeedCursor(cursor(text), 'after'), text).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }));
+    }
+    expect(decodeFeedCursor(cursor('feed:18446744073709551615:9007199254740991'), 'after')).toEqual({ tx: '18446744073709551615', seq: 9007199254740991 });
+    expect(decodeFeedCursor(cursor('feed:007:0'), 'after')).toEqual({ tx: '7', seq: 0 });
+  });
 });

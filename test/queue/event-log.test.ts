@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { releaseTasks } from '../../src/queue/sql/release-tasks.js';
-import { listTaskEvents, readEventsAfter } from '../../src/queue/event-log.js';
+import { decodeVersionCursor, encodeVersionCursor, listTaskEvents, readEventsAfter } from '../../src/queue/event-log.js';
 import { expectCompleteLogs, logOf } from '../helpers/event-log.js';
 import { releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -137,5 +137,15 @@ describe('the event log', () => {
     await env.app.deps.cleaner.runOnce(new Date(Date.now() + 10 * 86_400_000));
     expect(await env.app.deps.queue.getTask(task.id)).toBeUndefined();
     expect(await logOf(env.app.sql, task.id)).toEqual([]);
+  });
+});
+
+describe('decodeVersionCursor', () => {
+  it('takes plain decimal digits within int4 (the version column) and refuses anything else with BAD_USER_INPUT naming the field', () => {
+    const cursor = (text: string): string => Buffer.from(text).toString('base64url');
+    for (const version of [0, 1, 42, 2_147_483_647]) expect(decodeVersionCursor(encodeVersionCursor(version), 'after')).toBe(version);
+    for (const text of ['version:2147483648', 'version:9007199254740991', 'version:', 'version:1e3', 'version:0x10', 'version:-1', 'version: 1', 'version:1 ', 'version:1.0', 'nope:1']) {
+      expect(() => decodeVersionCursor(cursor(text), 'after'), text).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }));
+    }
   });
 });

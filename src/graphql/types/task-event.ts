@@ -105,7 +105,7 @@ builder.subscriptionField('taskEvents', (t) =>
     type: TaskEventRef,
     description:
       'Every event of the task with a version above afterVersion, each once and in order, replayed from its log and then live; ' +
-      'ends after a terminal event. Resume with the last version seen: nothing is lost or repeated, across reconnects and restarts. ' +
+      'ends after a terminal event (at once, with none, when the task ended at or below afterVersion). Resume with the last version seen: nothing is lost or repeated, across reconnects and restarts. ' +
       'Unknown id: NOT_FOUND.',
     args: {
       id: t.arg.id({ required: true }),

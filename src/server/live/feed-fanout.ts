@@ -1,10 +1,11 @@
-import { ShuttingDownError } from '../../errors.js';
+import { BadUserInputError, ShuttingDownError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { compareFeedPositions, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
 import type { FeedPosition } from '../../queue/event-log.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import { matchesFilter } from '../../queue/task-filter.js';
 import { EventStream } from './event-stream.js';
+import { ReadyStep } from './ready-step.js';
 import type { EventLogFanoutStats } from './log-fanout.js';
 
 /** Events per feed read. */
@@ -16,6 +17,10 @@ const FEED_HELD_RETRY_MS = 50;
 class FeedSubscriber extends EventStream<FeedEvent> {
   /** The filter holds every task: no per-event match (nor the object it needs). */
   private readonly everyTask: boolean;
+  /** Why it was failed (fail()): its consumer gets this instead of the end. */
+  private failure: Error | undefined;
+  /** In the catch-up reader's set: a read from its position may fail it while its consumer waits. */
+  catchingUp = false;
 
   constructor(
     private readonly filter: TaskFilter,
@@ -50,6 +55,23 @@ class FeedSubscriber extends EventStream<FeedEvent> {
     return true;
   }
 
+  /** Ends the stream with `error`: its consumer gets what is queued, then the error. */
+  fail(error: Error): void {
+    this.failure = error;
+    this.end();
+  }
+
+  /**
+   * The failure, if any, in place of the end. Why only here: a queued value (a ReadyStep) is never
+   * the failure, and a caught-up subscriber cannot be failed, so the hot path — a value queued, or
+   * a caught-up consumer waiting — keeps its step as it is (no extra promise per event).
+   */
+  override next(): Promise<IteratorResult<FeedEvent>> {
+    const step = super.next();
+    if (step instanceof ReadyStep || (this.failure === undefined && !this.catchingUp)) return step;
+    return step.then((result) => (result.done && this.failure !== undefined ? Promise.reject(this.failure) : result));
+  }
+
   protected onDrained(): void {
     this.drained(this);
   }
@@ -57,6 +79,16 @@ class FeedSubscriber extends EventStream<FeedEvent> {
   protected onClose(): void {
     this.onGone(this);
   }
+}
+
+/**
+ * A read PostgreSQL refused for its parameters (SQLSTATE class 22, data exception: a position out
+ * of xid8's or bigint's range), not because the database is away: reading again from there fails
+ * again, for ever.
+ */
+function refusesPosition(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
 }
 
 /**
@@ -165,6 +197,7 @@ export function createFeedFanout(o: {
   }
 
   function fallBehind(s: FeedSubscriber): void {
+    s.catchingUp = true;
     behind.add(s);
     startCatchUp();
   }
@@ -194,6 +227,7 @@ export function createFeedFanout(o: {
         for (const s of [...behind]) {
           if (compareFeedPositions(s.position, bound) >= 0) {
             behind.delete(s);
+            s.catchingUp = false;
             caughtUp.add(s);
             joined = true;
           } else if (!from || compareFeedPositions(s.position, from) < 0) from = s.position;
@@ -206,7 +240,24 @@ export function createFeedFanout(o: {
           ({ page: reading, upTo: bound } = ahead);
         } else reading = o.queue.readFeed({ after: from, upTo: bound, limit: FEED_READ_LIMIT });
         ahead = undefined;
-        const page = await reading;
+        let page: FeedPage;
+        try {
+          page = await reading;
+        } catch (error) {
+          if (!refusesPosition(error)) throw error;
+          // Not the database away: this position cannot be read, and retrying it would stall every
+          // subscriber behind the tail (they share this read) for as long as its subscription stays
+          // open. Those standing there are failed; the others go on at once from theirs.
+          o.log.warn({ err: error, position: from }, 'the event feed cannot be read from a subscriber position; failing its subscribers');
+          const refused = new BadUserInputError('after is not a position the event feed can be read from', { field: 'after', cause: error });
+          for (const s of [...behind]) {
+            if (compareFeedPositions(s.position, from) !== 0) continue;
+            behind.delete(s);
+            s.catchingUp = false;
+            s.fail(refused);
+          }
+          continue;
+        }
         o.stats.feedReads += 1;
         // Not full: everything up to the bound was read.
         const end = page.full ? page.position : bound;
@@ -219,7 +270,10 @@ export function createFeedFanout(o: {
           // One that fell behind during the read, from before `from`: the page does not cover its
           // gap; the next read starts from it.
           if (compareFeedPositions(s.position, from) < 0) continue;
-          if (!s.take(page.events, end)) behind.delete(s); // full: back once drained
+          if (!s.take(page.events, end)) {
+            behind.delete(s); // full: back once drained
+            s.catchingUp = false;
+          }
         }
       }
     } catch (error) {

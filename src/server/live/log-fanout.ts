@@ -59,7 +59,7 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
 
   const owner: LogOwner = {
     wantFrom(s) {
-      pend(s.taskId, s.last);
+      pend(s.taskId, s.readFrom());
     },
     done(s) {
       stats.subscriptions -= 1;
@@ -130,7 +130,7 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
   return {
     stats,
     watchTaskEvents(task, afterVersion, types) {
-      const s = new TaskLogSubscriber(task.id, afterVersion, types, owner);
+      const s = new TaskLogSubscriber(task.id, afterVersion, types, owner, task.version);
       stats.subscriptions += 1;
       if (closed || (isTerminal(task.status) && task.version <= afterVersion)) {
         // Nothing after that version will come: the stream ends at once.
@@ -140,7 +140,7 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
       const set = byTask.get(task.id) ?? new Set<TaskLogSubscriber>();
       set.add(s);
       byTask.set(task.id, set);
-      pend(task.id, afterVersion);
+      pend(task.id, s.readFrom());
       return s;
     },
     watchEventFeed: (filter, after, tenant = null) => feed.watch(filter, after, tenant),
@@ -149,12 +149,13 @@ export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' |
       for (const n of notices) {
         const set = byTask.get(n.id);
         if (!set) continue;
-        for (const s of set) if (s.last < n.version) pend(n.id, s.last);
+        // Past what it knows of the log: one that starts beyond the log's end learns so whether the task ended.
+        for (const s of set) if (s.last < n.version || s.known < n.version) pend(n.id, s.readFrom());
       }
       if (notices.length > 0) feed.poke();
     },
     resync() {
-      for (const [id, set] of byTask) for (const s of set) pend(id, s.last);
+      for (const [id, set] of byTask) for (const s of set) pend(id, s.readFrom());
       feed.poke();
     },
     async catchUp() {
@@ -181,11 +182,20 @@ interface LogOwner {
  * One `taskEvents` subscription: takes the task's events strictly in version order (each once),
  * passes on those of the wanted types, and ends after a terminal event that is the last one
  * known (a terminal event followed by RETRIED is not the end of the task's life).
+ *
+ * One that starts at or beyond the log's end (afterVersion ≥ the task's version) has no event to
+ * take before the task moves on, maybe never: it ends once the log's last event is terminal and
+ * at or below afterVersion — what watchTaskEvents does at once for a task already finished (and,
+ * like it, even though a retry could take the task on later). It learns the log's last event by
+ * reading from the version before the last one it knows (readFrom), not from notifications alone:
+ * the task may have ended between being loaded and this subscriber being registered.
  */
 export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
   private detached = false;
   /** The status after the last event taken. */
   private lastStatus: TaskStatus | undefined;
+  /** The status at version `known`, once an event read told it. */
+  private knownStatus: TaskStatus | undefined;
 
   constructor(
     readonly taskId: string,
@@ -193,14 +203,28 @@ export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
     public last: number,
     private readonly types: readonly TaskEventType[],
     private readonly owner: LogOwner,
+    /** The highest version of the task known to exist (at first: the task's as loaded). */
+    public known: number,
   ) {
     super();
+  }
+
+  /**
+   * The version its next read starts after: `last`, except while it took nothing and stands at or
+   * beyond the log's known end — then the one before that end, so the read returns the log's last event.
+   */
+  readFrom(): number {
+    return this.lastStatus === undefined && this.last >= this.known ? Math.max(0, this.known - 1) : this.last;
   }
 
   /** Events of this task read from the log (ascending versions); `more`: the read was cut short. */
   offer(events: readonly TaskEventRecord[], more: boolean): void {
     if (!this.open) return;
     for (const event of events) {
+      if (event.version >= this.known) {
+        this.known = event.version;
+        this.knownStatus = event.status;
+      }
       if (event.version !== this.last + 1) continue; // already had it (or, never, a gap)
       const wanted = this.types.length === 0 || this.types.includes(event.type);
       if (wanted && !this.push(event)) break; // full: re-read from `last` once drained
@@ -213,6 +237,12 @@ export class TaskLogSubscriber extends EventStream<TaskEventRecord> {
     // Nothing read after the last event taken, and it was terminal: the task's life is told.
     // (An event after a terminal one — RETRIED — would have been read with it.)
     else if (this.lastStatus && isTerminal(this.lastStatus) && (events.length === 0 || events.at(-1)?.version === this.last)) {
+      this.end();
+      this.detach();
+    }
+    // Took nothing and the read reached the log's end: that last event is terminal, at or below
+    // afterVersion, so nothing after afterVersion is coming.
+    else if (this.lastStatus === undefined && this.knownStatus && isTerminal(this.knownStatus) && this.known <= this.last) {
       this.end();
       this.detach();
     }

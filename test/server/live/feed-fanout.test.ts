@@ -173,6 +173,32 @@ describe('createFeedFanout', () => {
     }
   });
 
+  it('fails a subscriber whose position PostgreSQL refuses, with BAD_USER_INPUT naming after, instead of stalling the read it shares with the others', async () => {
+    const all = await writeEvents(300);
+    const stats = newStats();
+    const fanout = createFeedFanout({ queue: countingQueue().queue, log: silentLogger, stats });
+    try {
+      // Lowest of all (the oldest transaction), so the shared catch-up read starts from it; its
+      // seq (1e19) is above bigint's max. decodeFeedCursor refuses such a cursor: this is the
+      // fan-out's own guard, for a position that reaches it all the same.
+      const bad = await fanout.watch({}, { tx: '1', seq: 1e19 });
+      const failed = bad.next();
+      failed.catch(() => undefined);
+      const good = await fanout.watch({}, all[0]!.position);
+      // Before: the read failed, was retried every 500 ms for ever, and the good one got nothing.
+      expect((await take(good, 299, 10_000)).map(key)).toEqual(all.slice(1).map(key));
+      const outcome = await Promise.race([failed.then(() => 'ended', (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve('still open'), 2000).unref())]);
+      expect(outcome).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+      expect(stats.subscriptions).toBe(1);
+      // Still following the feed: a new event reaches the good one.
+      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['more'], runAfter: FUTURE() });
+      fanout.poke();
+      expect((await take(good, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
+    }
+  });
+
   it('never moves the tail past a subscriber that joined while another one was starting (two starting at once)', async () => {
     // The first feedEnd() waits for the gate; the rest answer at once.
     let calls = 0;
