@@ -19,6 +19,7 @@ import { EVENTS_CHANNEL } from '../queue/events.js';
 import { WORKFLOWS_CHANNEL } from '../queue/workflows/channel.js';
 import type { Runner } from '../worker/runner.js';
 import { createOperationContexts } from './context.js';
+import { createOutageLog } from './outage-log.js';
 import { useCsrfPrevention } from './csrf.js';
 import { createFastPath, fastPrincipalOf } from './fast-path.js';
 import { withBodyLimit, type ServerContext } from './http.js';
@@ -101,14 +102,16 @@ export interface App {
   stop(): Promise<void>;
 }
 
-function yogaLogger(log: Logger): YogaLogger {
+function yogaLogger(log: Logger, outage: (error: unknown) => boolean): YogaLogger {
   const child = log.child({ component: 'graphql' });
   const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
     const [first, ...rest] = args;
     if (first instanceof Error) child[level]({ err: first }, rest.length > 0 ? String(rest[0]) : first.message);
     else child[level]({ details: rest.length > 0 ? rest : undefined }, String(first));
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  const error = write('error');
+  // yoga logs each error it masks; one the database's outage caused is the outage log's.
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: (...args) => void (outage(args[0]) || error(...args)) };
 }
 
 /** The GraphQL server of one process, wired to the core through `deps`. Nothing listens until start(). */
@@ -131,6 +134,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
   const sse = createSseStreams();
+  const outage = createOutageLog(deps.log.child({ component: 'graphql' }));
   const graphiqlOptions: GraphiQLOptions = { title: 'taskwire', subscriptionsProtocol: 'WS' };
   const graphiql = createGraphiQLPage(async () => withGraphiQLSignIn((await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)));
   const routes = new Map([
@@ -155,7 +159,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     // A CORS grant only for CORS_ORIGINS (yoga's default reflects every origin, with credentials).
     cors: corsFor(origins),
     maskedErrors: { maskError },
-    logging: yogaLogger(deps.log),
+    logging: yogaLogger(deps.log, outage),
     // One operation per request: a batch would multiply the per-operation limits.
     batching: false,
     // GRAPHIQL (off by default when NODE_ENV=production): a browser then gets no IDE, just GraphQL over HTTP.
@@ -197,7 +201,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await hub.start();
       await workflowHub.start();
       await bulkActionHub.start();
-      const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log });
+      const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log, outage });
       const http = createServer(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve, corsHeaders: (req) => corsHeadersFor(origins, req.headers.origin) }));
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);

@@ -30,6 +30,8 @@ export interface FastPathOptions {
    */
   authenticate(authorization: string | undefined, req: IncomingMessage): Promise<Principal>;
   log: Logger;
+  /** Logs (or counts) an error of the database's outage, returning whether it was one (outage-log.ts). */
+  outage?: (error: unknown) => boolean;
 }
 
 /** Serves the common GraphQL request without yoga's Fetch adapter; see createFastPath. */
@@ -144,7 +146,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
   /** An error that escaped yoga's pipeline, as yoga's handler turns it into errors (masked, logged when masked). */
   function asErrors(error: unknown): ExecutionResult {
     const masked = maskError(error, 'Unexpected error.');
-    if (masked !== error) log.error({ err: error }, 'GraphQL request failed');
+    if (masked !== error && !o.outage?.(error)) log.error({ err: error }, 'GraphQL request failed');
     return { errors: [isGraphQLError(masked) ? masked : createGraphQLError(masked.message, { originalError: masked })] };
   }
 

@@ -6,6 +6,7 @@ import { createDeps } from '../../src/deps.js';
 import { silentLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 import { readMetrics, sampleValue } from './metric-values.js';
@@ -124,7 +125,8 @@ describe('GET /readyz', () => {
   it('answers 503 while the database refuses connections, and 200 again once it is back', async () => {
     // A database of its own: the outage must not touch the other tests' server.
     const database = await createTestDatabase();
-    const deps = await createDeps(server.config, { databaseUrl: database.url, log: silentLogger });
+    const captured = captureLog('warn');
+    const deps = await createDeps(server.config, { databaseUrl: database.url, log: captured.log });
     const app = buildApp(deps);
     const { url } = await app.start(0, '127.0.0.1');
     const readyz = async (): Promise<{ status: number; body: unknown }> => {
@@ -143,6 +145,13 @@ describe('GET /readyz', () => {
       const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ queueStats { queue } }' }) });
       const { errors } = (await answer.json()) as { errors: { message: string; extensions: { code: string } }[] };
       expect(errors[0]).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, message: expect.stringMatching(/database is unavailable/) });
+      // The outage is one warn line in the log, not an error line with a stack per request.
+      for (let i = 0; i < 3; i++) {
+        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ queueStats { queue } }' }) });
+      }
+      const graphqlLines = captured.lines.filter((l) => l.component === 'graphql');
+      expect(graphqlLines.filter((l) => l.level >= 50)).toEqual([]);
+      expect(graphqlLines.map((l) => [l.level, l.msg])).toEqual([[40, 'the database is unavailable: requests answered DATABASE_UNAVAILABLE']]);
       // /metrics still answers, without the queue series.
       expect((await fetch(url.replace(/\/graphql$/, '/metrics'))).status).toBe(200);
       const metrics = await readMetrics(app.metrics);
