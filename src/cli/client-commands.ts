@@ -112,7 +112,11 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
     const view = values.json ? undefined : createProgressView(ctx.io);
     let last = task;
     try {
+      // From the version enqueue returned, not from the state when the watch opens: a task whose
+      // whole life is shorter than opening the WebSocket (demo.fail: ~150 ms) still shows every
+      // transition after ENQUEUED, its first RUNNING included.
       const value = await client.wait(task.id, {
+        afterVersion: task.version,
         signal: ctx.signal,
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         onUpdate: (t) => {

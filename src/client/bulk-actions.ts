@@ -10,7 +10,7 @@ import {
   type TaskFilter,
 } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
-import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
+import { backoffMs, delay, untilTryAgain, type RetryOptions, type WsTransport } from './ws.js';
 
 /** A bulk action as the client reads it: its progress over the tasks it matched. */
 export type BulkAction = ClientBulkActionFragment;
@@ -55,9 +55,9 @@ export function createBulkActionMethods({ http, ws, retry, lifetime }: BulkActio
     for (;;) {
       let progressed = false;
       let finished = false;
-      for await (const result of ws.subscribe(WatchBulkActionDocument, { id }, signal)) {
-        // A server that is stopping refuses new subscriptions: subscribe again, as for an early end.
-        if (result.errors?.every((e) => e.extensions?.code === 'SHUTTING_DOWN')) break;
+      // A server that is stopping, or whose database is away, refuses it (SHUTTING_DOWN,
+      // DATABASE_UNAVAILABLE): untilTryAgain ends it then, and it is made again as after an early end.
+      for await (const result of untilTryAgain(ws.subscribe(WatchBulkActionDocument, { id }, signal))) {
         if (result.errors && result.errors.length > 0) throw requestError(result.errors);
         const action = result.data?.bulkActionChanged;
         if (!action) continue;

@@ -14,7 +14,7 @@ import {
 import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { checkInteger, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
-import { followTaskEvents, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
+import { followTaskEvents, readTask, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
 import { numberRuns, RUN_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
@@ -151,6 +151,13 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Called with every state seen, e.g. to show progress. */
   onUpdate?: (task: Task) => void;
+  /**
+   * Follow from this version, as `watch`'s `afterVersion`: `onUpdate` gets the state after every
+   * later event, replayed from the log, instead of the current state first. `task.version` of the
+   * task `enqueue` returned shows every transition after ENQUEUED, also of a task that ended before
+   * the WebSocket was open. The result is the same either way. Default: from the current state.
+   */
+  afterVersion?: number;
 }
 
 /** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts). */
@@ -301,14 +308,19 @@ export function createClient(options: ClientOptions): TaskwireClient {
     output,
     async wait<T = unknown>(id: string, waitOptions: WaitOptions = {}): Promise<T> {
       checkInteger('timeoutMs', waitOptions.timeoutMs, 0, MAX_TIMER_MS);
+      checkInteger('afterVersion', waitOptions.afterVersion, 0, Number.MAX_SAFE_INTEGER);
       const timeout = waitOptions.timeoutMs === undefined ? undefined : AbortSignal.timeout(waitOptions.timeoutMs);
       const signals = [waitOptions.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+      const signal = AbortSignal.any(signals);
       let last: Task | undefined;
       try {
-        for await (const task of watch(id, { signal: AbortSignal.any(signals) })) {
+        const after = waitOptions.afterVersion === undefined ? {} : { afterVersion: waitOptions.afterVersion };
+        for await (const task of watch(id, { ...after, signal })) {
           last = task;
           waitOptions.onUpdate?.(task);
         }
+        // Nothing after afterVersion: the task ended at or before it, and its row is the end.
+        if (!last && waitOptions.afterVersion !== undefined) last = await readTask(streams, id, withLifetime(signal));
       } catch (error) {
         if (timeout?.aborted && !waitOptions.signal?.aborted && !lifetime.signal.aborted) {
           throw new WaitTimeoutError(id, waitOptions.timeoutMs ?? 0, last);

@@ -99,6 +99,25 @@ export function requestError(errors: readonly GraphQLErrorPayload[], status?: nu
 }
 
 /**
+ * Server codes that say nothing was done and the same request may succeed in a while: a server
+ * that is stopping (`SHUTTING_DOWN`), one whose database is away, restarting or full
+ * (`DATABASE_UNAVAILABLE`). The streams (`watch`, `wait`, `events`, `output`, the workflow and bulk
+ * action watches) and their reads of a row retry on them with the `retry` backoff; a single call
+ * (`get`, `enqueue` …) throws them, for the caller to decide (docs/client.md, "Reconnection").
+ */
+export const TRY_AGAIN_CODES: readonly ServerErrorCode[] = ['SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'];
+
+/** Whether every one of `errors` (at least one) is a TRY_AGAIN_CODES answer. */
+export function saysTryAgain(errors: readonly GraphQLErrorPayload[] | undefined): boolean {
+  return errors !== undefined && errors.length > 0 && errors.every((e) => (TRY_AGAIN_CODES as readonly unknown[]).includes(e.extensions?.code));
+}
+
+/** Whether `error` is the server's answer to try again later (saysTryAgain of its errors). */
+export function isTryAgain(error: unknown): boolean {
+  return error instanceof RequestError && saysTryAgain(error.errors);
+}
+
+/**
  * The server could not be reached or did not answer like a taskwire GraphQL endpoint:
  * `CONNECTION_FAILED` (refused, DNS, timeout, WebSocket retries used up) or `BAD_RESPONSE`
  * (an answer that is not a GraphQL response, e.g. a 404 page from a wrong URL).

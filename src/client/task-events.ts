@@ -1,8 +1,8 @@
-import { ConnectionError, RequestError, requestError } from './errors.js';
+import { ConnectionError, isTryAgain, RequestError, requestError } from './errors.js';
 import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
 import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, isWaitingStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
-import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
+import { backoffMs, delay, untilTryAgain, type RetryOptions, type WsTransport } from './ws.js';
 
 /** Which of a task's events to read. */
 export interface EventRange {
@@ -22,9 +22,12 @@ export interface Streams {
 /** Events per page of the log over HTTP (the server's most). */
 const PAGE_SIZE = 1000;
 
-/** The error the server gives for an unknown task id, for the reads that learn of it from a null. */
+/**
+ * The error the server gives for an unknown task id (its NotFoundError's very message, src/errors.ts),
+ * for the reads that learn of it from a null: the same wording whichever way the client asked.
+ */
 export function notFound(id: string): RequestError {
-  return new RequestError([{ message: `No task with id ${id}`, extensions: { code: 'NOT_FOUND', field: 'id' } }]);
+  return new RequestError([{ message: `Task "${id}" was not found`, extensions: { code: 'NOT_FOUND', field: 'id' } }]);
 }
 
 /**
@@ -32,9 +35,10 @@ export function notFound(id: string): RequestError {
  * version once and in order, ending after the terminal event. It survives reconnects and
  * server restarts by resuming from the last version it took: after a dropped socket, or a stopping
  * server's 1012 close, graphql-ws subscribes again by itself; a subscription that completes before
- * its terminal event (a server of an older release completed them at its stop) is made again here.
- * Either way the next subscription asks for what follows that version, and anything sent twice
- * is dropped here by version.
+ * its terminal event (a server of an older release completed them at its stop), or that the server
+ * refuses or fails for now (SHUTTING_DOWN; DATABASE_UNAVAILABLE, its database restarting), is made
+ * again here, with the `retry` backoff. Either way the next subscription asks for what follows
+ * that version, and anything sent twice is dropped here by version.
  */
 export async function* followTaskEvents(
   { ws, http, retry }: Streams,
@@ -59,10 +63,11 @@ export async function* followTaskEvents(
   let fruitless = 0;
   for (;;) {
     let progressed = false;
-    for await (const result of ws.subscribe(FollowTaskEventsDocument, variables, signal)) {
-      // A server that is stopping refuses new subscriptions with SHUTTING_DOWN: like a stream it
-      // ended early, subscribe again (to another server, or this one once it is back).
-      if (result.errors?.every((e) => e.extensions?.code === 'SHUTTING_DOWN')) break;
+    // A server that is stopping refuses new subscriptions with SHUTTING_DOWN, one whose database
+    // is away answers DATABASE_UNAVAILABLE ("nothing was done, try again"): untilTryAgain ends the
+    // stream then, and like one the server ended early it is made again (to another server, or
+    // this one once it or its database is back).
+    for await (const result of untilTryAgain(ws.subscribe(FollowTaskEventsDocument, variables, signal))) {
       if (result.errors && result.errors.length > 0) throw requestError(result.errors);
       const event = result.data?.taskEvents;
       if (!event || event.version <= last) continue;
@@ -74,9 +79,9 @@ export async function* followTaskEvents(
       if (!wanted || wanted.has(event.type)) yield event;
     }
     if (ended || (await finishedBy(http, id, last, signal))) return;
-    // Completed before the end, or refused with SHUTTING_DOWN: the server is shutting down (it
-    // ends subscriptions before it closes sockets). Subscribe again, with backoff, and give up only when that keeps
-    // happening without anything new.
+    // Completed before the end, or refused with SHUTTING_DOWN or DATABASE_UNAVAILABLE: the server
+    // is shutting down (it ends subscriptions before it closes sockets), or its database is away.
+    // Subscribe again, with backoff, and give up only when that keeps happening without anything new.
     fruitless = progressed ? 0 : fruitless + 1;
     if (fruitless > retry.attempts) {
       throw new ConnectionError('CONNECTION_FAILED', `The server kept ending the events of task ${id} before it finished`);
@@ -88,7 +93,8 @@ export async function* followTaskEvents(
 /**
  * Whether the task finished at or before `version`: then a stream that asked for what follows
  * it ended because nothing will (a resume after the end). False when that cannot be told now
- * (the server is going away): the caller subscribes again.
+ * (the server is going away, or its database: CONNECTION_FAILED, TRY_AGAIN_CODES): the caller
+ * subscribes again.
  */
 async function finishedBy(http: HttpTransport, id: string, version: number, signal: AbortSignal): Promise<boolean> {
   try {
@@ -96,7 +102,7 @@ async function finishedBy(http: HttpTransport, id: string, version: number, sign
     if (!task) throw notFound(id);
     return task.isFinished && task.version <= version;
   } catch (error) {
-    if (error instanceof ConnectionError) return false;
+    if (error instanceof ConnectionError || isTryAgain(error)) return false;
     throw error;
   }
 }
@@ -132,15 +138,20 @@ export async function runsUpTo(http: HttpTransport, id: string, version: number,
   return runs;
 }
 
-/** The task over HTTP, retried with backoff while the server cannot be reached (a watch outlives restarts). */
-async function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
+/**
+ * The task over HTTP, retried with the `retry` backoff while the server cannot be reached or
+ * answers that it cannot serve now (TRY_AGAIN_CODES: stopping, its database away): a watch
+ * outlives restarts of both. A read, so asking again is always safe.
+ */
+export async function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
   for (let failures = 0; ; failures++) {
     try {
       const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
       if (!task) throw notFound(id);
       return task;
     } catch (error) {
-      if (!(error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || failures >= retry.attempts) throw error;
+      const transient = (error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || isTryAgain(error);
+      if (!transient || failures >= retry.attempts) throw error;
       await delay(backoffMs(failures, retry), signal);
     }
   }

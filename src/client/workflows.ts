@@ -11,7 +11,7 @@ import {
   type WorkflowStepInput,
 } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
-import { backoffMs, delay, type RetryOptions, type WsTransport } from './ws.js';
+import { backoffMs, delay, untilTryAgain, type RetryOptions, type WsTransport } from './ws.js';
 
 /** A workflow as the client reads it: its steps with their tasks (a step's state is its task's status). */
 export type Workflow = ClientWorkflowFragment;
@@ -62,9 +62,9 @@ export function createWorkflowMethods({ http, ws, retry, lifetime }: WorkflowCli
     for (;;) {
       let progressed = false;
       let finished = false;
-      for await (const result of ws.subscribe(WatchWorkflowDocument, { id }, signal)) {
-        // A server that is stopping refuses new subscriptions: subscribe again, as for an early end.
-        if (result.errors?.every((e) => e.extensions?.code === 'SHUTTING_DOWN')) break;
+      // A server that is stopping, or whose database is away, refuses it (SHUTTING_DOWN,
+      // DATABASE_UNAVAILABLE): untilTryAgain ends it then, and it is made again as after an early end.
+      for await (const result of untilTryAgain(ws.subscribe(WatchWorkflowDocument, { id }, signal))) {
         if (result.errors && result.errors.length > 0) throw requestError(result.errors);
         const workflow = result.data?.workflowChanged;
         if (!workflow) continue;

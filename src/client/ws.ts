@@ -1,6 +1,6 @@
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import type { Credentials } from './credentials.js';
-import { ConnectionError, RateLimitedError, requestError, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
+import { ConnectionError, isTryAgain, RateLimitedError, requestError, saysTryAgain, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
 import { exponentialDelayMs } from '../exponential-delay.js';
 
@@ -80,6 +80,23 @@ export interface WsTransport {
    */
   subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal): AsyncGenerator<ExecutionResult<R>, void, undefined>;
   close(): Promise<void>;
+}
+
+/**
+ * A subscription's results until the server answers that it cannot serve it now (TRY_AGAIN_CODES:
+ * SHUTTING_DOWN, DATABASE_UNAVAILABLE), as a result's errors (refused when subscribing) or as the
+ * operation's error (failed later): then it ends, as a stream the server completed early does,
+ * for the caller to subscribe again with its backoff and from where it was. Other errors pass.
+ */
+export async function* untilTryAgain<R>(results: AsyncIterable<ExecutionResult<R>>): AsyncGenerator<ExecutionResult<R>, void, undefined> {
+  try {
+    for await (const result of results) {
+      if (saysTryAgain(result.errors)) return;
+      yield result;
+    }
+  } catch (error) {
+    if (!isTryAgain(error)) throw error;
+  }
 }
 
 async function nodeWebSocket(headers: Record<string, string> | undefined): Promise<unknown> {

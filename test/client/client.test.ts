@@ -245,10 +245,53 @@ describe('watch and wait', () => {
     expect(cancelError).toMatchObject({ code: 'TASK_CANCELLED', task: { status: 'CANCELLED' } });
   });
 
-  it('watching an unknown id is NOT_FOUND', async () => {
-    const error = await rejectionOf(client.wait('01900000-0000-7000-8000-000000000000', { timeoutMs: 5000 }));
+  it('watching an unknown id is NOT_FOUND, in the words the server uses for it whichever way it is asked', async () => {
+    const missing = '01900000-0000-7000-8000-000000000000';
+    const error = await rejectionOf(client.wait(missing, { timeoutMs: 5000 }));
     expect(error).toBeInstanceOf(RequestError);
-    expect(error).toMatchObject({ code: 'NOT_FOUND' });
+    expect(error).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    // The server's own answer (cancelTask), and the client's, which learns of it from a null.
+    const byServer = (await rejectionOf(client.cancel(missing))) as RequestError;
+    const drain = async (stream: AsyncIterable<unknown>): Promise<void> => {
+      for await (const _ of stream);
+    };
+    const answers = await Promise.all([
+      rejectionOf(client.wait(missing, { afterVersion: 0 })),
+      rejectionOf(drain(client.watch(missing))),
+      rejectionOf(drain(client.events(missing))),
+      rejectionOf(drain(client.events(missing, { follow: false }))),
+      rejectionOf(drain(client.output(missing))),
+      rejectionOf(drain(client.output(missing, { follow: false }))),
+    ]);
+    expect(answers.map((e) => [(e as RequestError).code, (e as RequestError).field, (e as RequestError).message])).toEqual(
+      Array.from({ length: answers.length }, () => ['NOT_FOUND', 'id', byServer.message]),
+    );
+    expect((error as RequestError).message).toBe(byServer.message);
+  });
+
+  it('wait with afterVersion passes onUpdate every state after it, also of a task that ended before the wait, with the same result', async () => {
+    const task = await client.enqueue('demo.fail', ['early'], { maxAttempts: 2 });
+    await rejectionOf(client.wait(task.id, { timeoutMs: 10_000 }));
+    const updates: Task[] = [];
+    const error = await rejectionOf(client.wait(task.id, { afterVersion: task.version, onUpdate: (t) => updates.push(t) }));
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect(error).toMatchObject({ task: { status: 'FAILED', attempts: 2 } });
+    expect(updates.map((t) => [t.version, t.status, t.attempts, t.errors.length])).toEqual([
+      [2, 'RUNNING', 1, 0],
+      [3, 'RETRYING', 1, 1],
+      [4, 'RUNNING', 2, 1],
+      [5, 'FAILED', 2, 2],
+    ]);
+    // Nothing after the version given (the task ended there): no update, the result all the same.
+    const after: Task[] = [];
+    const atEnd = await rejectionOf(client.wait(task.id, { afterVersion: 5, onUpdate: (t) => after.push(t) }));
+    expect(after).toEqual([]);
+    expect(atEnd).toBeInstanceOf(TaskFailedError);
+    expect(atEnd).toMatchObject({ task: { id: task.id, status: 'FAILED', version: 5 } });
+    const ok = await client.enqueue('math.copysign', [2, -1]);
+    await client.wait(ok.id, { timeoutMs: 10_000 });
+    expect(await client.wait(ok.id, { afterVersion: 99 })).toBe(-2);
+    expect(await rejectionOf(client.wait(ok.id, { afterVersion: -1 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'afterVersion' });
   });
 
   it('a watch of a finished task gives its final state once', async () => {
