@@ -35,6 +35,12 @@ const UNIT = [
   'test/server/live/task-stream.test.ts',
   'test/server/client-address.test.ts',
   'test/db/migration-locks.test.ts',
+  'test/config-limits.test.ts',
+  'test/server/origins.test.ts',
+  'test/auth/jwt-jwks-log.test.ts',
+  'test/cli/doctor-jwks.test.ts',
+  'test/cli/help.test.ts',
+  'test/docs-guard-table.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

@@ -6,13 +6,29 @@ import { ConfigError } from './errors.js';
  * A whole number written in decimal. Not z.coerce.number(): it reads ' ' as 0 (PORT=' '
  * would quietly pick a random port), '0x50' as 80 and '1e3' as 1000.
  */
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+const int = (min: number, max = Number.MAX_SAFE_INTEGER, tooBig?: string) =>
   z
     .string()
     .trim()
     .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+    .pipe(z.number().int().min(min).max(max, tooBig));
+
+/**
+ * The longest delay setTimeout and setInterval keep: 2^31 − 1 ms (~24.8 days). Node.js runs a
+ * longer one after 1 ms, with only a warning: WORKER_POLL_INTERVAL_MS=3000000000 polled ~700 times
+ * a second, and SHUTDOWN_GRACE_MS=3000000000 gave no grace at all.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * A duration in ms that reaches a timer, times `factor` at most (what a caller multiplies it by):
+ * a bigger value stops the start, naming the variable and the limit, rather than become a 1 ms timer.
+ */
+const timerMs = (min: number, factor = 1, why = 'the longest timer Node.js keeps, ~24.8 days') => {
+  const max = Math.floor(MAX_TIMER_MS / factor);
+  return int(min, max, `must be at most ${max} (${why})`);
+};
+
 /** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`): what TRUSTED_PROXIES takes. */
 export function isAddressOrRange(entry: string): boolean {
   const [address = '', bits, extra] = entry.split('/');
@@ -21,6 +37,83 @@ export function isAddressOrRange(entry: string): boolean {
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
+
+/**
+ * `entry` as the origin a browser sends (`scheme://host[:port]`: lower case, no default port), or
+ * undefined when it is not one: an http(s) URL with nothing after the host but an optional `/`.
+ * What CORS_ORIGINS takes, each entry (src/server/origins.ts grants the origin an entry names, and
+ * refuses to start on one that names none: the server may not import this module).
+ */
+export function originOf(entry: string): string | undefined {
+  if (!URL.canParse(entry)) return undefined;
+  const url = new URL(entry);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '' || url.hash !== '') return undefined;
+  return url.origin;
+}
+
+/**
+ * Why CORS_ORIGINS is refused: the entries that are not origins. Before, such an entry was dropped,
+ * and its page got 403 with nothing saying why.
+ */
+function notOrigins(entries: readonly string[]): string {
+  const wildcard = entries.includes('*') ? '; "*" is not taken: a grant carries credentials, so each origin is listed (docs/auth.md)' : '';
+  return `not an origin: ${entries.map((e) => JSON.stringify(e)).join(', ')} (write scheme://host[:port] and nothing after it, e.g. https://app.example.com or http://localhost:3000)${wildcard}`;
+}
+
+/**
+ * The part of a PostgreSQL URL that postgres.js cannot decode, if any. It reads the user, the
+ * password and the host with decodeURIComponent, which throws `URI malformed` on a `%` not followed
+ * by two hex digits (or on bytes that are not UTF-8): the process then ended with an "unexpected
+ * error" that named nothing. The path is held to the same rule, as libpq decodes it too.
+ */
+function undecodablePart(value: string): string | undefined {
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  // The authority as postgres.js cuts it from the text: up to the first `/` or `?` after `://`.
+  const authority = value.slice(value.indexOf('://') + 3).split(/[?/#]/)[0] ?? '';
+  const parts: Array<[string, string]> = [
+    ['user name', url.username],
+    ['password', url.password],
+    ['path', url.pathname],
+    ['host', authority],
+  ];
+  return parts.find(([, text]) => !decodes(text))?.[0];
+}
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** DATABASE_URL and DATABASE_LISTEN_URL: a postgres:// URL that postgres.js can read. */
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
+  .superRefine((v, ctx) => {
+    const part = undecodablePart(v);
+    if (part !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `its ${part} has a % that is not a percent-escape (%XX, of UTF-8): write a literal % as %25` });
+    }
+  });
+
+/**
+ * JWT_JWKS_URL: fetched (jose, and `taskwire doctor`) with fetch, which refuses a URL holding a user
+ * or password (and quotes it whole in its error): such a URL can never work, so it is refused here.
+ */
+const jwksUrl = z
+  .string()
+  .url()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http:// or https:// URL')
+  .refine(
+    (v) => !URL.canParse(v) || (new URL(v).username === '' && new URL(v).password === ''),
+    'must not hold a user or password (user:password@): fetch refuses such a URL; serve the JWKS without them, or use JWT_JWKS_FILE',
+  );
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -35,11 +128,7 @@ const list = z
  */
 const envSchema = z.object({
   /** PostgreSQL URL. Unset: an embedded PostgreSQL is started with data under DATA_DIR. */
-  DATABASE_URL: z
-    .string()
-    .url()
-    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  DATABASE_URL: postgresUrl.optional(),
   /** Where the embedded PostgreSQL keeps its data. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Port of the embedded PostgreSQL; 0 picks a free one (remembered in DATA_DIR). */
@@ -65,13 +154,13 @@ const envSchema = z.object({
   /** Queues the worker claims from; empty means every queue. */
   WORKER_QUEUES: list.default([]),
   /** Fallback poll when no notification arrives, in ms. */
-  WORKER_POLL_INTERVAL_MS: int(10).default(1000),
-  /** Lease of a running task, in ms; renewed by heartbeats. */
-  LEASE_MS: int(1000).default(30_000),
+  WORKER_POLL_INTERVAL_MS: timerMs(10).default(1000),
+  /** Lease of a running task, in ms; renewed by heartbeats. A timer too: a last progress write waits one lease at most. */
+  LEASE_MS: timerMs(1000).default(30_000),
   /** Heartbeat interval, in ms; must be well under LEASE_MS. */
-  HEARTBEAT_MS: int(100).default(10_000),
+  HEARTBEAT_MS: timerMs(100).default(10_000),
   /** How long to wait for in-flight tasks on shutdown, in ms, before releasing them. */
-  SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  SHUTDOWN_GRACE_MS: timerMs(0).default(30_000),
   /** How long finished tasks are kept, in ms (default 1 day). Per task: `resultTtl`. */
   // At most 1,000 years, as an enqueue's resultTtlMs (src/queue/enqueue.ts MAX_RESULT_TTL_MS).
   RESULT_TTL_MS: int(0, 31_557_600_000_000).default(86_400_000),
@@ -81,8 +170,12 @@ const envSchema = z.object({
   MAX_OUTPUT_BYTES: int(1, 2_147_483_647).default(10_485_760),
   /** Largest args + kwargs of one task, in bytes of JSON. */
   MAX_ARGS_BYTES: int(1).default(262_144),
-  /** Interval of the rescuer and the cleaner, in ms. */
-  MAINTENANCE_INTERVAL_MS: int(100).default(15_000),
+  /**
+   * Interval of the rescuer, in ms; the cleaner's is 4× that, and each round waits up to 1.2× its
+   * interval (jitter, src/queue/maintenance/periodic.ts): at most MAX_TIMER_MS / 4.8, so that the
+   * cleaner's timer too is one Node.js keeps.
+   */
+  MAINTENANCE_INTERVAL_MS: timerMs(100, 4.8, 'the cleaner waits up to 4.8 times it, and a timer holds at most 2147483647 ms, ~24.8 days').default(15_000),
   /**
    * Port of `/metrics` and `/healthz` for a process without the GraphQL server (`taskwire worker`);
    * unset: none (a server serves them on PORT). Bound on HOST; 0 picks a free one.
@@ -101,17 +194,13 @@ const envSchema = z.object({
    * A direct (unpooled) PostgreSQL URL for LISTEN/NOTIFY, when DATABASE_URL goes through a
    * transaction pooler such as PgBouncer (where LISTEN does not work). Unset: DATABASE_URL.
    */
-  DATABASE_LISTEN_URL: z
-    .string()
-    .url()
-    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  DATABASE_LISTEN_URL: postgresUrl.optional(),
   /** `on`: every request needs a credential (docs/auth.md). `off` is allowed only while HOST is a loopback address. */
   AUTH_MODE: z.enum(['off', 'on']).default('off'),
   /** HS256 secret for JWTs (at least 32 bytes). */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  /** A JWKS for RS256/ES256 JWTs: an http(s) URL, fetched and cached. */
-  JWT_JWKS_URL: z.string().url().optional(),
+  /** A JWKS for RS256/ES256 JWTs: an http(s) URL without a user or password, fetched and cached. */
+  JWT_JWKS_URL: jwksUrl.optional(),
   /** A JWKS for RS256/ES256 JWTs: a file path (JSON). */
   JWT_JWKS_FILE: z.string().min(1).optional(),
   /** Required `iss` of JWTs, when set. */
@@ -130,7 +219,10 @@ const envSchema = z.object({
    */
   READ_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Origins (scheme://host[:port]) whose browser pages may call the API; besides the server's own, none by default. */
-  CORS_ORIGINS: list.default([]),
+  CORS_ORIGINS: list.default([]).superRefine((entries, ctx) => {
+    const bad = entries.filter((entry) => originOf(entry) === undefined);
+    if (bad.length > 0) ctx.addIssue({ code: 'custom', message: notOrigins(bad) });
+  }),
   /**
    * Addresses and CIDR ranges of reverse proxies in front of the server: a request from one is
    * counted (failed-auth throttle, logs) by the client `X-Forwarded-For` names (docs/auth.md). None by default.
@@ -155,7 +247,7 @@ const envSchema = z.object({
   /** Most occurrences one schedule fires at once: `missed: RUN_ALL`'s bound after downtime, and a late schedule's per round. */
   SCHEDULE_CATCH_UP_MAX: int(1, 100_000).default(100),
   /** The scheduler's longest sleep when no NOTIFY comes (it otherwise sleeps until the earliest next run), in ms. */
-  SCHEDULER_POLL_INTERVAL_MS: int(10).default(5000),
+  SCHEDULER_POLL_INTERVAL_MS: timerMs(10).default(5000),
   /** Lateness under which a schedule's occurrences still fire as usual rather than count as missed, in ms. */
   SCHEDULE_MISFIRE_GRACE_MS: int(0).default(60_000),
 });
@@ -357,6 +449,20 @@ export function maskUrlPassword(value: string): string | undefined {
   const colon = userinfo.indexOf(':');
   if (colon < 0) return masked;
   return `${scheme}${userinfo.slice(0, colon)}:***${masked.slice(at)}`;
+}
+
+/**
+ * `text` (an error message, a stack) with every occurrence of the URL `url` shown as maskUrlPassword
+ * shows it. fetch quotes a URL whole in some errors (`Request cannot be constructed from a URL that
+ * includes credentials: https://user:password@…`), and such text reaches terminals and log collectors.
+ */
+export function maskUrlIn(text: string, url: string): string {
+  const shown = maskUrlPassword(url) ?? '(a URL, not shown: it may hold a password)';
+  // As given and as fetch prints it (WHATWG-serialized: a `/` path added, the host in lower case).
+  const forms = new Set([url, ...(URL.canParse(url) ? [new URL(url).href] : [])]);
+  let masked = text;
+  for (const form of forms) masked = masked.split(form).join(shown);
+  return masked;
 }
 
 function deepFreeze<T>(value: T): T {

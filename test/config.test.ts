@@ -167,21 +167,42 @@ describe('loadConfig', () => {
   });
 });
 
+/** `taskwire <args>` with only `env` (and PATH, HOME) set: its exit code and output. */
+async function runTaskwire(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/taskwire.js', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 describe('taskwire CLI', () => {
   it('exits with code 2 and names PORT on stderr when PORT=abc', async () => {
-    const child = spawn(process.execPath, ['bin/taskwire.js', 'worker'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: 'abc' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runTaskwire(['worker'], { PORT: 'abc' });
     expect(code).toBe(2);
     expect(stderr).toContain('PORT');
     expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
     expect(stdout).toBe('');
+  });
+
+  // postgres.js threw `URI malformed` from decodeURIComponent: "unexpected error", exit 1, nothing named.
+  it.each(['serve', 'migrate', 'doctor'])('exits %s with code 2 naming DATABASE_URL, not its password, when its password has a bad percent-escape', async (command) => {
+    const { code, stderr } = await runTaskwire([command], { DATABASE_URL: 'postgres://app:sek%ZZretpw@127.0.0.1:5999/app' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('DATABASE_URL="postgres://app:***@127.0.0.1:5999/app": its password has a % that is not a percent-escape');
+    expect(stderr).not.toContain('URI malformed');
+    expect(stderr).not.toContain('retpw');
+  });
+
+  it('exits with code 2 naming the limit when a timer duration is past what Node.js keeps', async () => {
+    const { code, stderr } = await runTaskwire(['worker'], { SHUTDOWN_GRACE_MS: '3000000000' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('SHUTDOWN_GRACE_MS="3000000000": must be at most 2147483647');
   });
 });

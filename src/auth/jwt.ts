@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import type { AuthConfig } from '../config.js';
+import { maskUrlIn, type AuthConfig } from '../config.js';
 import { ConfigError, CredentialExpiredError, UnauthenticatedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { isTenant, type Principal, type Scope } from './principal.js';
@@ -55,6 +55,21 @@ function loadJwksFile(file: string): JSONWebKeySet {
     throw new ConfigError(`JWT_JWKS_FILE=${file}: not a JWKS (an object with a "keys" array)`, { field: 'JWT_JWKS_FILE' });
   }
   return jwks as JSONWebKeySet;
+}
+
+/**
+ * `error` for a log line, with the JWKS URL masked in its message, stack and cause (maskUrlIn): fetch
+ * quotes the URL whole in some errors, and a password in it must not reach the log collector.
+ */
+function withUrlMasked(error: unknown, url: string): unknown {
+  if (!(error instanceof Error)) return typeof error === 'string' ? maskUrlIn(error, url) : error;
+  const masked = new Error(maskUrlIn(error.message, url));
+  masked.name = error.name;
+  masked.stack = error.stack === undefined ? undefined : maskUrlIn(error.stack, url);
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) Object.assign(masked, { code });
+  if (error.cause !== undefined) masked.cause = withUrlMasked(error.cause, url);
+  return masked;
 }
 
 /** The scopes of the scope claim: a space-separated string (OAuth 2.0) or an array of strings. */
@@ -122,7 +137,7 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
     } catch (error) {
       if (!(error instanceof errors.JOSEError) || JWKS_UNAVAILABLE.has(error.code)) {
         // Not the token's fault (the JWKS cannot be fetched): the operator needs to hear of it.
-        log.warn({ err: error }, 'JWT not checked: the JWKS is unavailable');
+        log.warn({ err: config.jwksUrl === undefined ? error : withUrlMasked(error, config.jwksUrl) }, 'JWT not checked: the JWKS is unavailable');
       }
       // jose checks the claims (exp, nbf, iss, aud) after the signature: their failures carry the payload.
       const verified = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired ? error.payload.sub : undefined;

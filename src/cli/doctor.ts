@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJwtVerifier, jwtConfigured } from '../auth/jwt.js';
-import { maskUrlPassword, type Config } from '../config.js';
+import { maskUrlIn, maskUrlPassword, type Config } from '../config.js';
 import { runDatabaseChecks, type CheckResult, type Target } from '../db/doctor.js';
 import { DEFAULT_SHARED_DIR } from '../db/embedded-access.js';
 import { embeddedUrl, isAlive } from '../db/embedded.js';
@@ -31,7 +31,7 @@ export const TASK_MODULES_CHECK_TIMEOUT_MS = 10_000;
 
 /**
  * `taskwire doctor [--role serve|dev|worker] [--json]`: checks the database (reachable, migrated,
- * LISTEN/NOTIFY, clock) and the configuration, one line each on stdout. Exit 0 when nothing failed
+ * privileges, LISTEN/NOTIFY, clock) and the configuration, one line each on stdout. Exit 0 when nothing failed
  * (warnings included), 1 otherwise. Without DATABASE_URL it checks the embedded PostgreSQL under
  * DATA_DIR: the one running (`npm start`) when there is one, else it starts it for the checks and
  * stops it after. The role (default `serve`) decides which auth rules apply (checkAuth). With
@@ -180,7 +180,8 @@ export async function fetchJwks(url: string, timeoutMs = JWKS_CHECK_TIMEOUT_MS):
       return { problem: `${shown} is not a JWKS (the answer is not JSON)` };
     }
   } catch (error) {
-    return { problem: `${shown} cannot be fetched (${fetchFailure(error, timeoutMs)})` };
+    // Masked: fetch quotes the URL whole in some errors (one holding `user:password@`, which loadConfig refuses).
+    return { problem: `${shown} cannot be fetched (${maskUrlIn(fetchFailure(error, timeoutMs), url)})` };
   }
   const keys = typeof body === 'object' && body !== null ? (body as { keys?: unknown }).keys : undefined;
   if (!Array.isArray(keys)) return { problem: `${shown} is not a JWKS (no "keys" array)` };

@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { ConfigError } from '../errors.js';
 import { isLoopbackHost } from './start-rule.js';
 
 /**
@@ -37,7 +38,14 @@ function normalize(origin: string): string | undefined {
 const MAX_REMEMBERED_HOSTS = 64;
 
 export function createOriginPolicy(o: OriginPolicyOptions): OriginPolicy {
-  const listed = new Set(o.allowed.map((entry) => normalize(entry.trim())).filter((entry): entry is string => entry !== undefined));
+  // loadConfig refuses an entry that is not an origin (src/config.ts originOf); one that reaches here
+  // all the same stops the start rather than be dropped, as it once was, leaving its page with a 403
+  // and nothing saying why.
+  const notOrigins = o.allowed.filter((entry) => normalize(entry.trim()) === undefined);
+  if (notOrigins.length > 0) {
+    throw new ConfigError(`CORS_ORIGINS: not an origin: ${notOrigins.map((e) => JSON.stringify(e)).join(', ')} (write scheme://host[:port])`, { field: 'CORS_ORIGINS' });
+  }
+  const listed = new Set(o.allowed.map((entry) => normalize(entry.trim()) as string));
   // isLoopbackHost costs ~40 µs (BlockList.check) and runs on every GraphQL request while auth is off.
   const loopback = new Map<string, boolean>();
   const isLoopback = (host: string): boolean => {
