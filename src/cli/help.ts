@@ -13,11 +13,12 @@ Usage: taskwire <command> [options]        (taskwire <command> --help for detail
 Processes (they open the database):
   dev                     everything in one process: database (embedded unless DATABASE_URL),
                           migrations, GraphQL server and a worker (what \`npm start\` runs)
-  serve                   the GraphQL server only
-  worker                  a worker only  [--concurrency N] [--queues a,b]
+  serve                   the GraphQL server and the maintenance loops, no worker
+  worker                  a worker and the maintenance loops, no GraphQL server
+                          [--concurrency N] [--queues a,b]
   migrate                 apply database migrations and exit
-  doctor                  check the database (reachable, migrated, LISTEN/NOTIFY, clock) and
-                          the configuration (auth, TASK_MODULES), one line each
+  doctor                  check the database (reachable, migrated, privileges, LISTEN/NOTIFY,
+                          clock) and the configuration (auth, TASK_MODULES), one line each
                           [--role serve|dev|worker] [--json]
   keys create             make an API key (printed once)  --tenant T --scopes a,b [--expires-in 30d]
   keys list               every API key: id, tenant, scopes, name, created, expires, revoked
@@ -57,7 +58,9 @@ What \`npm start\` runs. Stops gracefully on Ctrl-C / SIGTERM.`,
 Runs the GraphQL server (and the maintenance loops) without a worker, on HOST:PORT.`,
   worker: `Usage: taskwire worker [--concurrency N] [--queues a,b]
 
-Runs a worker without a server.
+Runs a worker without the GraphQL server, and the maintenance loops beside it: the rescuer, the
+cleaner, the bulk-action runner and the scheduler (SCHEDULER_ENABLED); /metrics, /healthz and
+/readyz on METRICS_PORT when it is set.
   --concurrency N         tasks run at once (default WORKER_CONCURRENCY, 10)
   --queues a,b            claim only from these queues (default WORKER_QUEUES: all)`,
   migrate: `Usage: taskwire migrate
@@ -68,6 +71,8 @@ Applies the database migrations and exits.`,
 Checks what a deployment needs, one line each (ok, WARN or FAIL, and what to do):
   database                PostgreSQL (14 or later) answers at DATABASE_URL
   migrations              every migration applied; names the pending ones
+  privileges              the database role may apply the pending migrations, or read and write
+                          taskwire's tables and call its functions; names the grants it lacks
   listen                  a NOTIFY reaches a LISTEN (over DATABASE_LISTEN_URL when set)
   clock                   this process's clock against the database's (WARN over 1 s, FAIL over 10 s)
   auth                    AUTH_MODE against HOST (off is allowed on a loopback HOST only); with
