@@ -1,9 +1,9 @@
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chain, createClient, type Task, type TaskEvent, type TaskwireClient, type Workflow } from '../../src/client/index.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The server's database goes away for a while (as in a restart): every connection of the
@@ -44,37 +44,6 @@ async function closeDatabase(): Promise<void> {
 
 async function openDatabase(): Promise<void> {
   if (admin && database) await admin.unsafe(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
-}
-
-/** A TCP proxy to `port` whose connections the test can cut, and refuse until reopened. */
-async function startProxy(port: number): Promise<{ url: string; cut(): void; reopen(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const proxy: Server = createServer((downstream) => {
-    if (!open) {
-      downstream.destroy();
-      return;
-    }
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    downstream.pipe(upstream).pipe(downstream);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
-    cut: () => {
-      open = false;
-      for (const s of sockets) s.destroy();
-    },
-    reopen: () => {
-      open = true;
-    },
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
 }
 
 /** Runs `iterable` in the background; `failure` holds what it threw, should it. */

@@ -1,9 +1,9 @@
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import { buildApp, type App } from '../../src/server/app.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 let server: TestServer;
@@ -22,37 +22,6 @@ afterAll(async () => {
   for (const app of apps) await app.stop();
   await server?.close();
 });
-
-/** A TCP proxy to `port` whose connections the test can cut, as a network failure would, and refuse until reopened. */
-async function startProxy(port: number): Promise<{ url: string; cut(): void; reopen(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const proxy: Server = createServer((downstream) => {
-    if (!open) {
-      downstream.destroy();
-      return;
-    }
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    downstream.pipe(upstream).pipe(downstream);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
-    cut: () => {
-      open = false;
-      for (const s of sockets) s.destroy();
-    },
-    reopen: () => {
-      open = true;
-    },
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
-}
 
 /** Runs `iterable` in the background into an array the test can look at meanwhile. */
 function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
