@@ -1,6 +1,7 @@
 import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
+import { isDatabaseUnavailable } from '../../errors.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
 import type { Backoff, Task } from '../task.js';
 import { createPeriodic } from './periodic.js';
@@ -17,8 +18,9 @@ export interface RescuerOptions {
   /** The backoff of a task's definition, for tasks enqueued without their own (as a failed attempt's retry uses). */
   definitionBackoff?: (name: string) => Partial<Backoff> | undefined;
   /**
-   * The workers' lease (LEASE_MS): after a restart of the database, the periodic pass rescues nothing
-   * until it has been up this long, so that live workers renew first (rescueTasks' restartGraceMs).
+   * The workers' lease (LEASE_MS): after a restart of the database, or an outage this process saw,
+   * the periodic pass rescues nothing for this long, so that live workers renew first
+   * (rescueTasks' restartGraceMs; afterOutagesWait).
    */
   leaseMs?: number;
 }
@@ -46,12 +48,47 @@ export function createRescuer(o: RescuerOptions): Rescuer {
     }
     return rescued;
   };
+  // Any constant, the same in every taskwire process: one of them rescues at a time.
+  const periodicRescue = (): Promise<Task[]> => rescue(null, 0x7a5c_1e02, o.leaseMs ?? null);
   const periodic = createPeriodic({
     name: 'rescuer',
     intervalMs: o.intervalMs ?? 15_000,
     log: o.log,
-    // Any constant, the same in every taskwire process: one of them rescues at a time.
-    runOnce: () => rescue(null, 0x7a5c_1e02, o.leaseMs ?? null),
+    runOnce: o.leaseMs === undefined ? periodicRescue : afterOutagesWait(o.sql, o.leaseMs, periodicRescue),
   });
   return { ...periodic, runOnce: (now) => rescue(now ?? null, null, null) };
+}
+
+/**
+ * `rescue`, except for one `leaseMs` after this process reached the database again following a
+ * round that found it away: then nothing is taken as lost (a `SELECT 1` tells whether it is back).
+ * The restart wait in rescueTasks covers a database that restarted; this covers an outage without
+ * a restart (a network cut between the processes and the database, a database refusing
+ * connections): no worker could renew meanwhile either, and the live ones renew at their next
+ * heartbeat once it is back. A process that never lost the database rescues as before, so the
+ * tasks of workers cut off alone are taken back in time.
+ */
+function afterOutagesWait(sql: Sql, leaseMs: number, rescue: () => Promise<Task[]>): () => Promise<Task[]> {
+  let away = false;
+  /** When a round reached the database again after finding it away (performance.now()). */
+  let backSince: number | undefined;
+  const noted = (error: unknown): never => {
+    if (isDatabaseUnavailable(error)) {
+      away = true;
+      backSince = undefined;
+    }
+    throw error;
+  };
+  return async () => {
+    if (away || backSince !== undefined) {
+      await sql`SELECT 1`.catch(noted);
+      if (away) {
+        away = false;
+        backSince = performance.now();
+      }
+      if (performance.now() - (backSince as number) < leaseMs) return [];
+      backSince = undefined;
+    }
+    return rescue().catch(noted);
+  };
 }
