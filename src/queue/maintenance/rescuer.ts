@@ -27,8 +27,8 @@ export interface RescuerOptions {
 
 export interface Rescuer extends Service {
   /**
-   * One pass, as the periodic one but without its wait after a database restart; `now` replaces the
-   * clock in tests. Returns the tasks it rescued.
+   * One pass, as the periodic one but without its waits after a database restart or an outage;
+   * `now` replaces the clock in tests. Returns the tasks it rescued.
    */
   runOnce(now?: Date): Promise<Task[]>;
 }
