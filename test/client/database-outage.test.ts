@@ -13,7 +13,14 @@ import { waitFor } from '../helpers/wait.js';
 // file's database is closed, no other test file's.
 
 const RETRY = { attempts: 30, baseMs: 20, maxMs: 200 };
-const OUTAGE_MS = 1000;
+
+/** Answers over HTTP that said DATABASE_UNAVAILABLE: the clients' reads being refused, and asked again. */
+let refused = 0;
+const countingFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if ((await res.clone().text()).includes('"DATABASE_UNAVAILABLE"')) refused += 1;
+  return res;
+};
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -24,7 +31,7 @@ let database: string;
 beforeAll(async () => {
   gates = createGates();
   server = await startTestServer({ tasks: gates.tasks, runner: {} });
-  client = createClient({ url: server.url, retry: RETRY });
+  client = createClient({ url: server.url, retry: RETRY, fetch: countingFetch });
   admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
   database = new URL(server.database.url).pathname.slice(1);
 });
@@ -67,7 +74,7 @@ const codeOf = (error: unknown): unknown => (error as { code?: unknown } | undef
 describe('watch, wait, events and watchWorkflow while the database is away', () => {
   it('retry DATABASE_UNAVAILABLE with the retry backoff and resume by version: no gap, no repeat', { timeout: 60_000 }, async () => {
     const proxy = await startProxy(Number(new URL(server.url).port));
-    const viaProxy = createClient({ url: proxy.url, retry: RETRY });
+    const viaProxy = createClient({ url: proxy.url, retry: RETRY, fetch: countingFetch });
     try {
       const task = await client.enqueue('test.steps', ['outage', 2]);
       const events = drain<TaskEvent>(viaProxy.events(task.id));
@@ -98,7 +105,10 @@ describe('watch, wait, events and watchWorkflow while the database is away', () 
         proxy.cut();
         await waitFor(() => stats.subscriptions === 0, { message: 'the cut subscriptions to end' });
         proxy.reopen();
-        await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+        // Long enough that every kind of stream has been refused and asked again: the watch and the
+        // wait begun during the outage re-read the task, the cut streams check it after each refusal.
+        const refusedBefore = refused;
+        await waitFor(() => refused >= refusedBefore + 6, { message: 'the reads to be refused and asked again while the database is away' });
         for (const stream of [events, replayed, current, waited, late, lateWait, watchedWorkflow]) expect(stream.failure()).toBeUndefined();
 
         await openDatabase();
