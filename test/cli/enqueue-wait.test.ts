@@ -1,6 +1,7 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
 import { runCli } from './run-cli.js';
 
 let server: TestServer;
@@ -15,10 +16,10 @@ afterAll(async () => {
 
 /**
  * A TCP proxy to `port` that passes the first HTTP request at once and holds every later one
- * (a POST or the WebSocket upgrade's GET, with what follows it on that connection) for `holdMs`:
- * a command's watch then opens after a fast task has ended, as it does on a slow link.
+ * (a POST or the WebSocket upgrade's GET, with what follows it on that connection) until `until`
+ * resolves: a command's watch then opens after a fast task has ended, as it does on a slow link.
  */
-async function startSlowProxy(port: number, holdMs: number): Promise<{ url: string; close(): Promise<void> }> {
+async function startHoldingProxy(port: number, until: () => Promise<unknown>): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let requests = 0;
   const proxy: Server = createServer((downstream) => {
@@ -33,9 +34,9 @@ async function startSlowProxy(port: number, holdMs: number): Promise<{ url: stri
     let sent = Promise.resolve();
     downstream.on('data', (chunk: Buffer) => {
       const startsRequest = /^(POST|GET) /.test(chunk.toString('latin1', 0, 5));
-      const hold = startsRequest && requests++ > 0 ? holdMs : 0;
+      const hold = startsRequest && requests++ > 0;
       sent = sent.then(async () => {
-        if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold));
+        if (hold) await until();
         if (!upstream.destroyed) upstream.write(chunk);
       });
     });
@@ -54,8 +55,11 @@ async function startSlowProxy(port: number, holdMs: number): Promise<{ url: stri
 
 describe('taskwire enqueue --wait', () => {
   it('prints every transition after ENQUEUED, the first RUNNING included, of a task that ended before the watch opened', { timeout: 60_000 }, async () => {
-    // demo.fail lives ~150 ms; every request after the enqueue reaches the server 1.5 s late.
-    const proxy = await startSlowProxy(Number(new URL(server.url).port), 1500);
+    // demo.fail lives ~150 ms; every request after the enqueue reaches the server once it has ended.
+    const ended = async (): Promise<unknown> =>
+      waitFor(async () => (await server.sql`SELECT 1 FROM tasks WHERE name = 'demo.fail' AND status = 'FAILED'`).length === 1, { message: 'demo.fail to end' });
+    let held: Promise<unknown> | undefined;
+    const proxy = await startHoldingProxy(Number(new URL(server.url).port), () => (held ??= ended()));
     try {
       const result = await runCli(['enqueue', 'demo.fail', '--args', '["boom"]', '--max-attempts', '2', '--wait'], { TASKWIRE_URL: proxy.url });
       expect(result.code).toBe(1);
