@@ -46,17 +46,18 @@ export function refusedForStop(result: unknown): boolean {
  * ending the stream (yoga's SSE processor, its framing and pings, stay as they are).
  */
 export function createSseStreams(): SseStreams {
-  /** Answers that carry a subscription (a stream, or a stopping hub's refusal): the ones a stop may end. */
-  const subscriptions = new WeakSet<Request>();
-  /** The subscription streams of those answers, to end when the connection goes (see onResponse). */
-  const streams = new WeakMap<Request, AsyncIterable<unknown>>();
+  /**
+   * Answers that carry a subscription, the ones a stop may end: its stream (to end when the
+   * connection goes, see onResponse), or null for a stopping hub's refusal.
+   */
+  const subscriptions = new WeakMap<Request, AsyncIterable<unknown> | null>();
   const open = new Set<() => void>();
   let stopped = false;
 
   const plugin: Plugin = {
     onResultProcess({ request, result }) {
-      if (isAsyncIterable(result)) streams.set(request, result);
-      if (isAsyncIterable(result) || refusedForStop(result)) subscriptions.add(request);
+      if (isAsyncIterable(result)) subscriptions.set(request, result);
+      else if (refusedForStop(result)) subscriptions.set(request, null);
     },
     onResponse({ request, response, setResponse, fetchAPI, serverContext }) {
       if (!subscriptions.has(request) || !response.body) return;
@@ -77,7 +78,7 @@ export function createSseStreams(): SseStreams {
       // returned, i.e. unsubscribed) and ends the answer as a normal end of the body, never
       // through the pull that writes `event: complete`.
       const body = response.body;
-      const stream = streams.get(request);
+      const stream = subscriptions.get(request);
       const cut = (): void => {
         open.delete(cut);
         body.cancel().catch(() => undefined);
