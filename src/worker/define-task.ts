@@ -33,7 +33,7 @@ export interface ProgressUpdate {
 export interface TaskContext<K = JsonObject> {
   /** Fires on timeout, on cancellation and on a forced shutdown. Handlers should stop soon after. */
   signal: AbortSignal;
-  /** Reports progress; stored and announced to subscribers. Calls are coalesced (latest wins). */
+  /** Reports progress; stored and announced to subscribers. Calls are coalesced (latest wins). A write the database refused is tried again while it is away (up to three leases); the promise resolves once stored or given up, and never rejects. */
   progress(update: ProgressUpdate): Promise<void>;
   /**
    * Writes one chunk of output (any JSON value, e.g. a token, a log line, a partial result):

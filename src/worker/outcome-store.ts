@@ -137,19 +137,40 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     };
   }
 
+  // A write the database refused (away, restarting) is tried again, as outcomes and output are:
+  // progress reported during an outage is stored when it is back, not dropped. A newer update
+  // that arrives meanwhile is the one tried (latest wins). Given up after `retryForMs` of failures.
   async function writeProgress(state: ProgressState): Promise<void> {
     const { task } = state;
+    let failures = 0;
+    let deadline = 0;
     while (state.next) {
       const update = state.next;
       state.next = undefined;
-      await updateProgress(sql, {
-        id: task.id,
-        attempt: task.attempts,
-        workerId,
-        current: finiteOrNull(update.current),
-        total: finiteOrNull(update.total),
-        message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
-      }).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, 'progress update failed'));
+      try {
+        await updateProgress(sql, {
+          id: task.id,
+          attempt: task.attempts,
+          workerId,
+          current: finiteOrNull(update.current),
+          total: finiteOrNull(update.total),
+          message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
+        });
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        if (failures === 1) {
+          deadline = Date.now() + o.retryForMs;
+          log.warn({ err: error, taskId: task.id }, 'progress update failed; retrying');
+        }
+        if (Date.now() > deadline) {
+          log.error({ err: error, taskId: task.id }, 'could not store progress; this update is dropped');
+          failures = 0;
+          continue;
+        }
+        state.next ??= update;
+        await delay(exponentialDelayMs(failures, { baseMs: 50, maxMs: 2000 }));
+      }
     }
     state.writing = undefined;
   }

@@ -128,6 +128,37 @@ describe('runner heartbeat', () => {
     await waitFor(() => runner.running === 0, { message: 'the slot to be freed' });
   });
 
+  it('stores a progress update the database refused, once it takes writes again, before the outcome', async () => {
+    // As a database that is away for a while: every write of progress fails until it is back.
+    await env.app.sql.unsafe(`
+      CREATE TABLE IF NOT EXISTS block_progress (on_ boolean NOT NULL);
+      CREATE OR REPLACE FUNCTION refuse_progress() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.progress IS DISTINCT FROM OLD.progress AND EXISTS (SELECT 1 FROM block_progress WHERE on_) THEN
+          RAISE EXCEPTION 'progress refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE OR REPLACE TRIGGER refuse_progress BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_progress();
+      DELETE FROM block_progress; INSERT INTO block_progress VALUES (true);`);
+    try {
+      const captured = captureLog();
+      const task = await env.app.deps.queue.enqueue({ name: 'demo.progress', args: [1, 0] });
+      const runner = env.app.runner({ log: captured.log });
+      await runner.start();
+      await waitFor(() => captured.lines().some((l) => String(l.msg).startsWith('progress update failed') && l.taskId === task.id), {
+        message: 'the progress write to be refused',
+      });
+      await env.app.sql`UPDATE block_progress SET on_ = false`;
+      const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+      expect(done.progress).toMatchObject({ current: 1, total: 1, message: 'step 1 of 1' });
+      const types = await env.app.sql<{ type: string }[]>`SELECT type FROM task_events WHERE task_id = ${task.id} ORDER BY version`;
+      expect(types.map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', 'PROGRESS', 'SUCCEEDED']);
+    } finally {
+      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_progress ON tasks');
+    }
+  });
+
   it('drops the late outcome of an attempt it still ran when it claimed the same task again', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.stubborn', maxAttempts: 2, backoff: { baseMs: 0, jitter: 0 } });
     // Heartbeats far apart: the stale attempt is not caught by one before the new claim.
