@@ -10,7 +10,8 @@ import { createEventView, createOutputPrinter, taskBlock } from './output.js';
  */
 async function getOrFail(client: TaskwireClient, id: string): Promise<Task> {
   const task = await client.get(id);
-  if (!task) throw new TaskwireClientError('NOT_FOUND', `no task ${id}`);
+  // Worded as the server and the client's streams word it, with the field it names.
+  if (!task) throw new TaskwireClientError('NOT_FOUND', `Task "${id}" was not found`, { field: 'id' });
   return task;
 }
 

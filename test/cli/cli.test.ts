@@ -276,7 +276,7 @@ describe('--json errors', () => {
       { args: ['stats', '--json'], env: { TASKWIRE_URL: 'ftp://example.com' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL' } },
       // A process command too: its configuration is read before it opens anything.
       { args: ['doctor', '--json'], env: { PORT: 'not-a-port' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'PORT' } },
-      { args: ['status', missing, '--json'], code: 1, error: { code: 'NOT_FOUND', field: null, message: new RegExp(`^no task ${missing}$`) } },
+      { args: ['status', missing, '--json'], code: 1, error: { code: 'NOT_FOUND', field: 'id', message: new RegExp(`^Task "${missing}" was not found$`) } },
       { args: ['stats', '--json', '--url', CLOSED_URL], env: {}, code: 3, error: { code: 'CONNECTION_FAILED', field: null } },
     ];
     const results = await Promise.all(cases.map((c) => runCli(c.args, c.env ?? env)));
