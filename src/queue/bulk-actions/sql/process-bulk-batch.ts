@@ -38,14 +38,18 @@ export interface ProcessBatchParams {
  *    runners of other processes take other targets at the same time (primary key of bulk_action_tasks);
  * 2. deletes them from the list: a task leaves the list only with its change, so no task is
  *    changed twice by one action, even across a crash;
- * 3. changes them with cancelTask's or retryTask's own CTEs (one event each, NOTIFY, workers told),
+ * 3. locks their task rows in id order (`locked`), the order every statement locking several tasks
+ *    keeps (docs/decisions.md "One lock order for task rows"): the UPDATE alone locks them in the
+ *    order its join meets them, the table's order for a hash join over a scan of tasks, and a worker
+ *    completing some of them (taskwire_complete, by tasks_pkey) deadlocked with it;
+ * 4. changes them with cancelTask's or retryTask's own CTEs (one event each, NOTIFY, workers told),
  *    which leave tasks in other states alone (processed, not changed);
- * 4. adds to `processed`/`changed`, bumps `version` and announces it on BULK_CHANNEL.
+ * 5. adds to `processed`/`changed`, bumps `version` and announces it on BULK_CHANNEL.
  * Every batch updates the action's row, so batches of one action from several runners commit one
  * after the other there; their task rows are disjoint, so they do not deadlock each other.
  */
 export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): Promise<BatchOutcome> {
-  const where = exec`id IN (SELECT task_id FROM batch)`;
+  const where = exec`id IN (SELECT id FROM locked)`;
   const change = p.kind === 'CANCEL' ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs }) : requeueCtes(exec, { where });
   const event = p.kind === 'CANCEL' ? CANCEL_EVENT : RETRY_EVENT;
   const wake = p.kind === 'CANCEL' ? 'told' : 'woken';
@@ -61,6 +65,9 @@ export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): P
     marked AS (
       DELETE FROM bulk_action_tasks WHERE action_id = ${p.actionId} AND task_id IN (SELECT task_id FROM batch)
       RETURNING task_id
+    ),
+    locked AS (
+      SELECT id FROM tasks WHERE id IN (SELECT task_id FROM batch) ORDER BY id FOR NO KEY UPDATE
     ),
     ${change},
     ${exec.unsafe(eventCtesSql(event))},

@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Executor } from '../../src/db/client.js';
+import { processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
+import { extendLeases } from '../../src/queue/sql/extend-leases.js';
+import type { Task } from '../../src/queue/task.js';
+import { insertTask, useQueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Every statement that locks several task rows takes them in id order (docs/decisions.md "One lock
+// order for task rows"): two of them sharing rows then wait for each other, they never deadlock.
+// Each case makes the interleaving that deadlocked before: a third transaction holds one of the rows,
+// the first statement queues for it, the second locks what it can and queues too; when the holder
+// commits, statements taking the rows in two orders wait for each other (40P01 after
+// deadlock_timeout), statements taking them in one order finish one after the other.
+const env = useQueueTestApp();
+const WORKER = 'w-lock-order';
+const LEASE_MS = 60_000;
+
+type Reserved = Awaited<ReturnType<typeof env.app.sql.reserve>>;
+const reserved: Reserved[] = [];
+
+afterEach(async () => {
+  for (const c of reserved.splice(0)) {
+    await c`ROLLBACK`.catch(() => undefined);
+    c.release();
+  }
+  await env.app.sql`DELETE FROM tasks`;
+});
+
+/** A connection of its own: each actor of a case must be on its own backend. */
+async function connection(): Promise<Reserved> {
+  const c = await env.app.sql.reserve();
+  reserved.push(c);
+  return c;
+}
+
+/** Two tasks claimed by WORKER, lower id first; `freeSlots` 1 claims the second ahead (waiting for a slot). */
+async function twoRunning(freeSlots = 2): Promise<[Task, Task]> {
+  const sql = env.app.sql;
+  await insertTask(sql, {});
+  await insertTask(sql, {});
+  const claimed = await claimTasks(sql, { workerId: WORKER, limit: 2, queues: [], leaseMs: LEASE_MS, freeSlots });
+  const [lo, hi] = [...claimed].sort((a, b) => (a.id < b.id ? -1 : 1));
+  if (!lo || !hi) throw new Error('claimed fewer than two tasks');
+  return [lo, hi];
+}
+
+/** Backends of this database waiting for a lock. */
+async function lockWaiters(n: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const [row] = await env.app.sql`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      return Number(row?.n) >= n;
+    },
+    { timeoutMs: 5000, intervalMs: 5, message: `${n} backend(s) waiting for a lock` },
+  );
+}
+
+/**
+ * Holds task `heldId`'s row, starts `first` and waits until it queues for a lock, then `second`
+ * likewise, then lets the row go; both must end without error.
+ */
+async function contend(heldId: string, first: (c: Executor) => Promise<unknown>, second: (c: Executor) => Promise<unknown>): Promise<void> {
+  const [holder, a, b] = [await connection(), await connection(), await connection()];
+  await holder`BEGIN`;
+  await holder`SELECT 1 FROM tasks WHERE id = ${heldId} FOR UPDATE`;
+  const one = first(a);
+  one.catch(() => undefined);
+  await lockWaiters(1);
+  const two = second(b);
+  two.catch(() => undefined);
+  await lockWaiters(2);
+  await holder`COMMIT`;
+  const outcomes = await Promise.allSettled([one, two]);
+  expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : String((o.reason as { code?: string }).code ?? o.reason)))).toEqual(['ok', 'ok']);
+}
+
+describe('statements locking several tasks take them in id order', () => {
+  it("a worker's completions and a bulk cancel of the same tasks, their rows out of id order in the table", async () => {
+    const [lo, hi] = await twoRunning();
+    // lo's row is written again (a heartbeat of it alone): its newest version now lies after hi's,
+    // and a scan of the table meets hi first.
+    await extendLeases(env.app.sql, { workerId: WORKER, ids: [], started: [lo.id], leaseMs: LEASE_MS });
+    const action = await env.app.deps.queue.bulkActions.create('CANCEL', { status: ['RUNNING'] });
+    const completions = [lo, hi].map((t) => ({ id: t.id, attempt: 1, returnValue: '1' }));
+    await contend(
+      hi.id,
+      (c) => processBulkBatch(c, { actionId: action.id, kind: 'CANCEL', limit: 100, defaultTtlMs: 60_000 }),
+      (c) => completeTasks(c, WORKER, completions, 60_000),
+    );
+    const rows = await env.app.sql`SELECT status, cancel_requested FROM tasks ORDER BY id`;
+    expect(rows.map((r) => [r.status, r.cancelRequested])).toEqual([['SUCCEEDED', true], ['SUCCEEDED', true]]);
+  });
+});
