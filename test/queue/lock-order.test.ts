@@ -79,6 +79,19 @@ async function contend(heldId: string, first: (c: Executor) => Promise<unknown>,
 }
 
 describe('statements locking several tasks take them in id order', () => {
+  it('a heartbeat of a started task and a task waiting for a slot, and a bulk cancel of both', async () => {
+    // lo starts, hi waits for a slot (claimed ahead): the heartbeat lists hi as waiting, lo as started.
+    const [lo, hi] = await twoRunning(1);
+    const action = await env.app.deps.queue.bulkActions.create('CANCEL', { status: ['RUNNING'] });
+    await contend(
+      lo.id,
+      (c) => processBulkBatch(c, { actionId: action.id, kind: 'CANCEL', limit: 100, defaultTtlMs: 60_000 }),
+      (c) => extendLeases(c, { workerId: WORKER, ids: [hi.id], started: [lo.id], leaseMs: LEASE_MS }),
+    );
+    const rows = await env.app.sql`SELECT cancel_requested, claimed_ahead_at FROM tasks ORDER BY id`;
+    expect(rows.map((r) => [r.cancelRequested, r.claimedAheadAt === null])).toEqual([[true, true], [true, false]]);
+  });
+
   it("a worker's completions and a bulk cancel of the same tasks, their rows out of id order in the table", async () => {
     const [lo, hi] = await twoRunning();
     // lo's row is written again (a heartbeat of it alone): its newest version now lies after hi's,

@@ -22,6 +22,10 @@ export interface LeaseState {
  * id in both lists (a row updated twice in one statement keeps one of the two: HeldTasks.leaseIds
  * lists a task that waits, and has an older attempt running, as waiting only). Two updates in one
  * statement, each by tasks_pkey: the rows it wrote anyway, no per-row lookup in a list.
+ * The rows of both lists are locked first, in id order (`locked`, read by both updates before
+ * they write): each update alone would lock its own list's rows, one list after the other (and in
+ * the table's order with a bitmap scan), and a statement locking the same tasks in id order (a bulk
+ * cancel, docs/decisions.md "One lock order for task rows") deadlocked with it.
  */
 export async function extendLeases(
   exec: Executor,
@@ -29,15 +33,24 @@ export async function extendLeases(
 ): Promise<LeaseState[]> {
   const started = p.started ?? [];
   if (p.ids.length === 0 && started.length === 0) return [];
+  // `locked` is an InitPlan of each update (a one-time filter): it has locked every row before either
+  // update reads its first one.
   const result = await exec`
-    WITH waiting AS (
+    WITH locked AS (
+      SELECT id FROM tasks
+      WHERE id = ANY(${[...p.ids, ...started] as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      ORDER BY id FOR NO KEY UPDATE
+    ),
+    waiting AS (
       UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond'
       WHERE id = ANY(${p.ids as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+        AND (SELECT count(*) FROM locked) >= 0
       RETURNING id, attempts, last_attempted_at, cancel_requested
     ),
     begun AS (
       UPDATE tasks SET lease_expires_at = now() + ${p.leaseMs} * interval '1 millisecond', claimed_ahead_at = NULL
       WHERE id = ANY(${started as string[]}::uuid[]) AND status = 'RUNNING' AND locked_by = ${p.workerId}
+        AND (SELECT count(*) FROM locked) >= 0
       RETURNING id, attempts, last_attempted_at, cancel_requested
     )
     SELECT * FROM waiting UNION ALL SELECT * FROM begun`;
