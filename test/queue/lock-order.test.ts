@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/db/client.js';
 import { processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
+import { appendOutput } from '../../src/queue/sql/append-output.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
 import { extendLeases } from '../../src/queue/sql/extend-leases.js';
@@ -79,6 +80,19 @@ async function contend(heldId: string, first: (c: Executor) => Promise<unknown>,
 }
 
 describe('statements locking several tasks take them in id order', () => {
+  it("a worker's output of several tasks and its heartbeat renewing their leases", async () => {
+    const [lo, hi] = await twoRunning();
+    // Output of hi arrived first: the batch lists it first.
+    const appends = [hi, lo].map((t) => ({ id: t.id, attempt: 1, chunks: ['"x"'], truncated: false }));
+    await contend(
+      hi.id,
+      (c) => appendOutput(c, WORKER, appends),
+      (c) => extendLeases(c, { workerId: WORKER, ids: [], started: [lo.id, hi.id], leaseMs: LEASE_MS }),
+    );
+    const rows = await env.app.sql`SELECT version FROM tasks ORDER BY id`;
+    expect(rows.map((r) => r.version)).toEqual([lo.version + 1, hi.version + 1]);
+  });
+
   it('a heartbeat of a started task and a task waiting for a slot, and a bulk cancel of both', async () => {
     // lo starts, hi waits for a slot (claimed ahead): the heartbeat lists hi as waiting, lo as started.
     const [lo, hi] = await twoRunning(1);

@@ -21,7 +21,9 @@ export const TRUNCATED_MARKER = '{"truncated":true}';
  * order, with every other event of the task. Guarded like completeTasks (RUNNING, this worker's
  * lock, this attempt). The notification carries the `:O` flag: subscribers of the task's state
  * (taskStatusChanged) have nothing new to read. Walks the primary keys of tasks and task_events
- * (taskwire_append_output's body: tasks_pkey for the update, with or without statistics).
+ * (taskwire_append_output's body: tasks_pkey for the update, with or without statistics). The
+ * rows are locked in id order whatever the order of `appends` (drizzle/0031_output_lock_order.sql:
+ * the batch is sorted by task id first), as the heartbeat and completions lock them.
  * Returns the ids of the tasks whose output was stored.
  */
 export async function appendOutput(
@@ -41,7 +43,7 @@ export async function appendOutput(
       return `{"i":"${a.id}","a":${a.attempt},"b":${bytes},"t":${a.truncated},"c":[${chunks.join(',')}]}`;
     })
     .join(',')}]`;
-  // taskwire_append_output (drizzle/0021_output_function.sql) is the statement this function sent
+  // taskwire_append_output (drizzle/0021_output_function.sql, as of 0031) is the statement this function sent
   // before, as a SQL function whose plan is cached: planned per call, as the pool plans every
   // statement (force_custom_plan), it cost ~0.5 ms of planning per output statement.
   const [row] = await exec`
