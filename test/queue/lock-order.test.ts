@@ -5,6 +5,7 @@ import { appendOutput } from '../../src/queue/sql/append-output.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
 import { extendLeases } from '../../src/queue/sql/extend-leases.js';
+import { releaseTasks } from '../../src/queue/sql/release-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -120,5 +121,21 @@ describe('statements locking several tasks take them in id order', () => {
     );
     const rows = await env.app.sql`SELECT status, cancel_requested FROM tasks ORDER BY id`;
     expect(rows.map((r) => [r.status, r.cancelRequested])).toEqual([['SUCCEEDED', true], ['SUCCEEDED', true]]);
+  });
+
+  it("a worker's release of its tasks at shutdown, listed out of id order, and a bulk cancel of them", async () => {
+    // 50 tasks: PostgreSQL then hashes the tasks and walks the worker's list (Hash Right Semi Join),
+    // so the update alone meets the rows in the list's order.
+    for (let i = 0; i < 50; i++) await insertTask(env.app.sql, {});
+    const claimed = await claimTasks(env.app.sql, { workerId: WORKER, limit: 50, queues: [], leaseMs: LEASE_MS });
+    const desc = claimed.map((t) => t.id).sort().reverse();
+    const action = await env.app.deps.queue.bulkActions.create('CANCEL', { status: ['RUNNING'] });
+    await contend(
+      desc[0] as string,
+      (c) => releaseTasks(c, { workerId: WORKER, attempts: desc.map((id) => ({ id, attempt: 1 })), defaultTtlMs: 60_000 }),
+      (c) => processBulkBatch(c, { actionId: action.id, kind: 'CANCEL', limit: 100, defaultTtlMs: 60_000 }),
+    );
+    const rows = await env.app.sql`SELECT DISTINCT status FROM tasks`;
+    expect(rows.map((r) => r.status)).toEqual(['CANCELLED']);
   });
 });

@@ -7,7 +7,10 @@ import { toTask, type Task } from '../task.js';
  * interrupted attempt is not held against the task: attempts goes back down and the
  * worker id of that attempt is dropped, so it waits again as PENDING (no attempt left
  * on record) or RETRYING. A task whose cancellation was requested ends CANCELLED.
- * Guarded by status, lock and attempt like completeTasks.
+ * Guarded by status, lock and attempt like completeTasks. The rows are locked first, in id order
+ * (`locked`, read by the update before it writes; docs/decisions.md "One lock order for task
+ * rows"): the update alone met them in the order of `attempts` (a hash of tasks probed by the
+ * list), and deadlocked with a bulk cancel of the same tasks.
  */
 // A released attempt was taken back (attempts went down by one): the event names that attempt.
 const TAIL = changeTailSql({
@@ -24,7 +27,13 @@ export async function releaseTasks(
   const ids = p.attempts.map((a) => a.id);
   const numbers = p.attempts.map((a) => a.attempt);
   const result = await exec`
-    WITH changed AS (
+    WITH locked AS (
+      SELECT id FROM tasks
+      WHERE (id, attempts) IN (SELECT * FROM unnest(${ids}::uuid[], ${numbers}::int[]))
+        AND status = 'RUNNING' AND locked_by = ${p.workerId}
+      ORDER BY id FOR NO KEY UPDATE
+    ),
+    changed AS (
       UPDATE tasks SET
         status = (CASE WHEN cancel_requested THEN 'CANCELLED'
                        WHEN attempts <= 1 THEN 'PENDING' ELSE 'RETRYING' END)::task_status,
@@ -42,6 +51,7 @@ export async function releaseTasks(
         lease_expires_at = NULL
       WHERE (id, attempts) IN (SELECT * FROM unnest(${ids}::uuid[], ${numbers}::int[]))
         AND status = 'RUNNING' AND locked_by = ${p.workerId}
+        AND (SELECT count(*) FROM locked) >= 0
       RETURNING *, ${p.workerId}::text AS ev_worker
     ),
     ${exec.unsafe(TAIL)}`;
