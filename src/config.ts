@@ -145,6 +145,8 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   /** Connections in the pool of each process (the LISTEN connection is extra). */
   DB_POOL_SIZE: int(1, 1000).default(10),
+  /** A pooled connection idle this long is closed (the pool opens one again when needed); 0: never. */
+  DB_IDLE_TIMEOUT_MS: timerMs(0).default(60_000),
   /** Tasks one worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
   /** Claim ahead of free slots what the slots should start within this many ms (0: only into free slots). */
@@ -259,6 +261,7 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly dbPoolSize: number;
+  readonly dbIdleTimeoutMs: number;
   readonly worker: {
     readonly concurrency: number;
     readonly prefetchMs: number;
@@ -363,6 +366,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port: e.PORT,
     dbPoolSize: e.DB_POOL_SIZE,
+    dbIdleTimeoutMs: e.DB_IDLE_TIMEOUT_MS,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       prefetchMs: e.WORKER_PREFETCH_MS,

@@ -24,6 +24,7 @@ describe('loadConfig: durations that reach a timer', () => {
     ['HEARTBEAT_MS', 2_147_483_647],
     ['SHUTDOWN_GRACE_MS', 2_147_483_647],
     ['SCHEDULER_POLL_INTERVAL_MS', 2_147_483_647],
+    ['DB_IDLE_TIMEOUT_MS', 2_147_483_647],
     // The cleaner runs every 4× it, each round up to 1.2× late (jitter): 4.8× must stay a timer Node keeps.
     ['MAINTENANCE_INTERVAL_MS', 447_392_426],
   ])('refuses %s above %i, naming the variable and the limit', (name, max) => {
@@ -43,7 +44,9 @@ describe('loadConfig: durations that reach a timer', () => {
       SHUTDOWN_GRACE_MS: '2147483647',
       SCHEDULER_POLL_INTERVAL_MS: '2147483647',
       MAINTENANCE_INTERVAL_MS: '447392426',
+      DB_IDLE_TIMEOUT_MS: '2147483647',
     });
+    expect(config.dbIdleTimeoutMs).toBe(2_147_483_647);
     expect(config.worker).toMatchObject({ pollIntervalMs: 2_147_483_647, leaseMs: 2_147_483_647, heartbeatMs: 2_147_483_646, shutdownGraceMs: 2_147_483_647 });
     expect(config.scheduler.pollIntervalMs).toBe(2_147_483_647);
     expect(config.maintenanceIntervalMs * 4 * 1.2).toBeLessThanOrEqual(2_147_483_647);

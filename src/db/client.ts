@@ -23,6 +23,11 @@ export interface Db {
 export interface DbOptions {
   /** Pool size (default 10). */
   max?: number;
+  /**
+   * Closes a pooled connection idle this long, in ms (default: never), so that a pool grown by a
+   * burst gives its connections back to PostgreSQL. The LISTEN connection is never closed for it.
+   */
+  idleTimeoutMs?: number;
   /** Called when the LISTEN connection or the pool reports a problem. */
   onNotice?: (notice: postgres.Notice) => void;
   /**
@@ -40,7 +45,7 @@ export interface DbOptions {
  */
 export function createDb(url: string, options: DbOptions = {}): Db {
   const pooled = options.listenUrl !== undefined;
-  const sql = createClient(url, { max: options.max ?? 10, onNotice: options.onNotice, pooled });
+  const sql = createClient(url, { max: options.max ?? 10, idleTimeoutMs: options.idleTimeoutMs, onNotice: options.onNotice, pooled });
   // Its own pool never runs a query: `sql.listen` opens the one connection that LISTENs.
   const listenSql = pooled ? createClient(options.listenUrl as string, { max: 1, onNotice: options.onNotice, pooled: false }) : sql;
   LISTEN_CLIENTS.set(sql, listenSql);
@@ -68,9 +73,11 @@ export function listenClientOf(sql: Sql): Sql {
   return LISTEN_CLIENTS.get(sql) ?? sql;
 }
 
-function createClient(url: string, o: { max: number; onNotice: DbOptions['onNotice']; pooled: boolean }): Sql {
+function createClient(url: string, o: { max: number; idleTimeoutMs?: number | undefined; onNotice: DbOptions['onNotice']; pooled: boolean }): Sql {
   const sql: Sql = postgres(url, {
     max: o.max,
+    // In seconds. postgres.js's listen() makes its own connection with no idle timeout.
+    ...(o.idleTimeoutMs ? { idle_timeout: o.idleTimeoutMs / 1000 } : {}),
     onnotice: o.onNotice ?? (() => undefined),
     transform: { column: { from: postgres.toCamel } },
     types: {
