@@ -145,7 +145,7 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   /** Connections in the pool of each process (the LISTEN connection is extra). */
   DB_POOL_SIZE: int(1, 1000).default(10),
-  /** A pooled connection idle this long is closed (the pool opens one again when needed); 0: never. */
+  /** A pooled connection idle this long is closed (the pool opens one again when needed); 0: never. postgres.js uses its connections in turn: a steady trickle of statements keeps them all. */
   DB_IDLE_TIMEOUT_MS: timerMs(0).default(60_000),
   /** Tasks one worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
