@@ -92,14 +92,20 @@ function compareDecimals(a: string, b: string): number {
   return ta === tb ? 0 : ta < tb ? -1 : 1;
 }
 
+/** The feed's end (a position) and the next transaction id, past every event this database holds. */
+export interface FeedEnd extends FeedPosition {
+  /** No transaction at or past this id has begun: a cursor past it is of another database, or of this one before a restore. */
+  next: string;
+}
+
 /**
  * The feed's end now: the oldest transaction still running in the cluster (the horizon). A reader
  * starting here gets every event committed from now on, and also those of transactions that began
  * after that oldest one and have committed already: a start "now" may include the recent past.
  */
-export async function feedEnd(exec: Executor): Promise<FeedPosition> {
-  const [row] = await exec`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
-  return { tx: String(row?.tx), seq: 0 };
+export async function feedEnd(exec: Executor): Promise<FeedEnd> {
+  const [row] = await exec`SELECT pg_snapshot_xmin(s)::text AS tx, pg_snapshot_xmax(s)::text AS next FROM pg_current_snapshot() s`;
+  return { tx: String(row?.tx), seq: 0, next: String(row?.next) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
 import { enqueueTasks, isTenantName, prepareTask, storeTasks, UNSCOPED, type EnqueueInput, type QueueScope } from './enqueue.js';
 import { createEnqueueBatcher } from './enqueue-batcher.js';
-import { feedEnd, readFeed, type FeedPage } from './event-feed.js';
+import { feedEnd, readFeed, type FeedEnd, type FeedPage } from './event-feed.js';
 import { listTaskEvents, readEventsAfter, type FeedPosition, type ListEventsParams, type LogWant, type TaskEventPage, type TaskEventRecord } from './event-log.js';
 import { toExecutor, type ExternalExecutor } from './executor.js';
 import { assertTaskId, getTask, getTasks } from './get.js';
@@ -69,8 +69,8 @@ export interface Queue {
   readEventsAfter(wants: readonly LogWant[], limitPerTask: number): Promise<TaskEventRecord[]>;
   /** The global feed after a position (see src/queue/event-feed.ts). */
   readFeed(p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number }): Promise<FeedPage>;
-  /** Where a feed reader that wants only what comes from now on starts. */
-  feedEnd(): Promise<FeedPosition>;
+  /** Where a feed reader that wants only what comes from now on starts, and the next transaction id. */
+  feedEnd(): Promise<FeedEnd>;
   /** Cron schedules (src/queue/schedules), scoped like the rest. */
   readonly schedules: Schedules & ScheduleLookup;
   /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */

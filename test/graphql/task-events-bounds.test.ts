@@ -60,6 +60,30 @@ describe('taskEventFeed(after:)', () => {
   });
 });
 
+describe('taskEventFeed(after:) past the log', () => {
+  it("refuses a cursor past every transaction this database has begun (another database's, or one from before a restore) with BAD_USER_INPUT naming after", async () => {
+    const from = await cursorAfter(await server.enqueue('demo.echo', ['marker']));
+    const [row] = await server.sql<{ next: string }[]>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next`;
+    const next = BigInt(row!.next);
+    // Valid positions (within xid8 and bigint): without the check such a feed stayed open, delivering nothing.
+    const ahead = [`feed:${next + 1000n}:1`, `feed:${next + 100_000n}:0`, 'feed:18446744073709551615:1'];
+    for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
+      for (const text of ahead) {
+        const feed = subscribe(TaskEventFeedDocument, { after: cursor(text) });
+        expect(await endOf(feed), text).not.toBe('still open');
+        expect(feed.values).toEqual([]);
+        expect(feed.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'after']]);
+        expect(feed.errors[0]?.message).toMatch(/ahead of this database's event log/);
+      }
+    }
+    // The newest cursor this server gave is taken.
+    const resumed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
+    const id = await server.enqueue('demo.echo', ['after the refusals']);
+    await resumed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
+    resumed.unsubscribe();
+  });
+});
+
 describe('taskEventFeed(filter:)', () => {
   it("delivers the events of a workflow's steps to filter.workflowId, alone or with the other conditions", async () => {
     const from = await cursorAfter(await server.enqueue('demo.echo', ['marker']));

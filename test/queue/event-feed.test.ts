@@ -78,7 +78,7 @@ describe('readFeed', () => {
   it('delivers everything 4 concurrent writers commit, once each, and resumes from a saved cursor exactly', async () => {
     const start = await feedEnd(app.sql);
     const seen = new Map<string, number>();
-    let position = start;
+    let position: FeedPosition = start;
     let reading = true;
     const reader = (async () => {
       while (reading) {

@@ -1,6 +1,6 @@
 import { BadUserInputError, ShuttingDownError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { compareFeedPositions, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
+import { compareFeedPositions, type FeedEnd, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
 import type { FeedPosition } from '../../queue/event-log.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import { matchesFilter } from '../../queue/task-filter.js';
@@ -121,6 +121,10 @@ export function createFeedFanout(o: {
   let catchingUp = false;
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** The highest next transaction id read (ids only grow): a cursor below it needs no read to be taken. */
+  let next: string | undefined;
+  /** The read of it under way, shared by the subscribers resuming at once (a failover's storm). */
+  let nextRead: Promise<string> | undefined;
 
   const gone = (s: FeedSubscriber): void => {
     o.stats.subscriptions -= 1;
@@ -219,7 +223,7 @@ export function createFeedFanout(o: {
     let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
       while (!closed && behind.size > 0) {
-        if (!tail) tail = await o.queue.feedEnd();
+        if (!tail) tail = noteNext(await o.queue.feedEnd());
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
         let bound = tail;
         let from: FeedPosition | undefined;
@@ -293,14 +297,44 @@ export function createFeedFanout(o: {
     }
   }
 
+  /** The position of `end`, after keeping its next transaction id. */
+  function noteNext(end: FeedEnd): FeedPosition {
+    if (next === undefined || compareTx(end.next, next) > 0) next = end.next;
+    return { tx: end.tx, seq: end.seq };
+  }
+
+  /**
+   * Refuses a cursor past every transaction this database has begun: one of another database, or of
+   * this one before it was restored from a backup. Taken, it would wait until the ids caught up
+   * with it, and skip every event written meanwhile without a word. (A position at `next` itself is
+   * the feed's end when no transaction runs: feedEnd()'s.)
+   */
+  async function refuseAhead(after: FeedPosition): Promise<void> {
+    if (next !== undefined && compareTx(after.tx, next) <= 0) return;
+    nextRead ??= o.queue.feedEnd().then((end) => {
+      noteNext(end);
+      return end.next;
+    }).finally(() => {
+      nextRead = undefined;
+    });
+    await nextRead;
+    if (next !== undefined && compareTx(after.tx, next) > 0) {
+      throw new BadUserInputError(
+        "after is ahead of this database's event log (a cursor of another database, or of this one before a restore from a backup): subscribe without it to start from now",
+        { field: 'after' },
+      );
+    }
+  }
+
   return {
     async watch(filter, after, tenant = null) {
       if (closed) throw new ShuttingDownError();
+      if (after !== null) await refuseAhead(after);
       // With nobody following the tail it went stale: a subscriber starting "now" starts at the
       // feed's end. One resuming from a cursor does not wait for that read: subscribers resuming
       // together then reach the catch-up reader together and share its pages.
       if (!tail || (caughtUp.size === 0 && after === null)) {
-        const end = await o.queue.feedEnd();
+        const end = noteNext(await o.queue.feedEnd());
         // Moved only while nobody follows it, looked at again after the read: a subscriber that
         // joined meanwhile (one watch resuming while another waited here) has every event up to
         // `tail` and no further, and the tail reader goes on from `tail`. Moved past it, it skipped
@@ -323,4 +357,9 @@ export function createFeedFanout(o: {
       for (const s of [...all]) s.end();
     },
   };
+}
+
+/** -1, 0 or 1 as transaction id `a` is below, at or above `b` (canonical decimals, as xid8 prints). */
+function compareTx(a: string, b: string): number {
+  return compareFeedPositions({ tx: a, seq: 0 }, { tx: b, seq: 0 });
 }
