@@ -42,7 +42,7 @@ export function decodeCursor(cursor: string, field: string): string {
  * A page of tasks, newest first, by keyset on the id (uuid v7, so id order is enqueue
  * order): `id < cursor` forward, `id > cursor` backward. No OFFSET, so a page costs the
  * same at any depth and does not shift when tasks are inserted meanwhile. Unfiltered and
- * filtered walks use the primary key or tasks_{status,name,queue,tenant}_id_idx.
+ * filtered walks use the primary key or the index of one condition (taskFilterSql names them).
  * With `tenant` (a scoped queue) only that tenant's tasks are listed and counted, whatever
  * the filter says (a filter naming another tenant finds nothing).
  */

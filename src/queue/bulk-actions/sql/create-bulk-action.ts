@@ -11,7 +11,7 @@ import { toBulkAction } from './bulk-action-row.js';
  * the targets are exactly the tasks matching at that moment (a task enqueued or changed to match
  * later is not one; one that stops matching later still is). `matched` is their count; with none
  * the action is DONE at once. The creation is announced on BULK_CHANNEL (the runners start it).
- * The SELECT walks the index the filter allows (tasks_{status,name,queue,tenant}_id_idx); the
+ * The SELECT walks the index the filter allows (taskFilterSql names them); the
  * primary key of bulk_action_tasks takes 100,000 rows in about a second.
  */
 export async function createBulkAction(

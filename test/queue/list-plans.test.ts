@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listTasks } from '../../src/queue/list.js';
+import { explainedPlans } from '../helpers/explained-plans.js';
+import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
+
+// The plans of history lists on a table with statistics, shaped as a long-lived queue's: most tasks
+// SUCCEEDED, a few FAILED among them, the newest ones waiting. A page must walk an index in id order
+// that holds its rows, not the primary key past every row it filters out.
+let app: QueueTestApp;
+
+beforeAll(async () => {
+  app = await createQueueTestApp();
+  for (let i = 0; i < 8; i++) {
+    await app.deps.queue.enqueueMany(Array.from({ length: 2500 }, () => ({ name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) })));
+  }
+  // The oldest 16,000 finished (every 40th FAILED); the newest 4,000 still wait.
+  await app.sql`
+    UPDATE tasks SET status = (CASE WHEN n % 40 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status, finished_at = now()
+    FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM tasks) o
+    WHERE o.id = tasks.id AND o.n <= 16000`;
+  await app.sql`ANALYZE tasks`;
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+it('lists one status other than SUCCEEDED by tasks_status_not_succeeded_idx, in id order, not by a walk of the primary key', async () => {
+  const plans = await explainedPlans(app.database.url, (c) => listTasks(c, { first: 20, filter: { status: ['FAILED'] } }));
+  const page = plans.find((nodes) => nodes[0] === 'Limit');
+  expect(page).toEqual(['Limit', 'Index Scan using tasks_status_not_succeeded_idx']);
+  const listed = await listTasks(app.sql, { first: 20, filter: { status: ['FAILED'] } });
+  expect(listed.tasks).toHaveLength(20);
+  expect(listed.tasks.every((t) => t.status === 'FAILED')).toBe(true);
+  expect(listed.tasks.map((t) => t.id)).toEqual(listed.tasks.map((t) => t.id).sort().reverse());
+});
