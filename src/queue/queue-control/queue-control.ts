@@ -18,8 +18,10 @@ const MAX_PER_MS = 86_400_000;
  * every tenant's tasks and every configured queue).
  */
 export function createQueueControl(sql: Sql, tenant: string | null): QueueControl {
+  /** `onlyNamed`: the queues of `settings` alone (one, counted by its own index), else every queue. */
   async function withStats(settings: readonly QueueSettings[], onlyNamed: boolean): Promise<QueueInfo[]> {
-    const stats = new Map((await queueStats(sql, tenant)).map((s) => [s.queue, s]));
+    const only = onlyNamed && settings.length === 1 ? settings[0]?.name : undefined;
+    const stats = new Map((await queueStats(sql, tenant, only)).map((s) => [s.queue, s]));
     const byName = new Map(settings.map((s) => [s.name, s]));
     // A tenant's list holds the queues its tasks are in: a queue only another tenant uses (and
     // configured) is none of its business, as everywhere else. Unscoped (an admin), every queue.

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listTasks } from '../../src/queue/list.js';
+import { queueStats } from '../../src/queue/stats.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
 
-// The plans of history lists on a table with statistics, shaped as a long-lived queue's: most tasks
-// SUCCEEDED, a few FAILED among them, the newest ones waiting. A page must walk an index in id order
-// that holds its rows, not the primary key past every row it filters out.
+// The plans of history reads on a table with statistics, shaped as a long-lived queue's: most tasks
+// SUCCEEDED, a few FAILED among them, the newest ones waiting, and a small queue beside the big one.
+// A read must walk an index that holds its rows, not the table past every row it filters out.
 let app: QueueTestApp;
 
 beforeAll(async () => {
@@ -13,6 +14,7 @@ beforeAll(async () => {
   for (let i = 0; i < 8; i++) {
     await app.deps.queue.enqueueMany(Array.from({ length: 2500 }, () => ({ name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) })));
   }
+  await app.deps.queue.enqueueMany(Array.from({ length: 300 }, () => ({ name: 'demo.echo', queue: 'small', runAfter: new Date(Date.now() + 3_600_000) })));
   // The oldest 16,000 finished (every 40th FAILED); the newest 4,000 still wait.
   await app.sql`
     UPDATE tasks SET status = (CASE WHEN n % 40 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status, finished_at = now()
@@ -33,4 +35,17 @@ it('lists one status other than SUCCEEDED by tasks_status_not_succeeded_idx, in 
   expect(listed.tasks).toHaveLength(20);
   expect(listed.tasks.every((t) => t.status === 'FAILED')).toBe(true);
   expect(listed.tasks.map((t) => t.id)).toEqual(listed.tasks.map((t) => t.id).sort().reverse());
+});
+
+it("counts one queue's stats (a pause's answer) by tasks_queue_id_idx, not by a scan of every queue's tasks", async () => {
+  const plans = await explainedPlans(app.database.url, (c) => queueStats(c, null, 'small'));
+  const nodes = plans.flat();
+  expect(nodes).not.toContain('Seq Scan on tasks');
+  expect(nodes.some((n) => n.endsWith('using tasks_queue_id_idx'))).toBe(true);
+  const [small, ...others] = await queueStats(app.sql, null, 'small');
+  expect(others).toEqual([]);
+  expect(small).toMatchObject({ queue: 'small', counts: { PENDING: 300, SUCCEEDED: 0 } });
+  const paused = await app.deps.queue.queueControl.pause('small');
+  expect(paused).toMatchObject({ name: 'small', paused: true, stats: { queue: 'small', counts: { PENDING: 300 } } });
+  await app.deps.queue.queueControl.resume('small');
 });
