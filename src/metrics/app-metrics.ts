@@ -71,6 +71,10 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   // rows), shared by the four families that show it: prom-client collects every family of a
   // scrape at once, so they all join the read in flight.
   let scrape: Promise<QueueView[] | undefined> | undefined;
+  // The read itself outlives a scrape that gave up on it (the timeout does not cancel it): the next
+  // scrapes wait on it rather than start another scan beside it, so that on a history too large to
+  // count within the timeout the scans do not pile up in PostgreSQL, one more every scrape.
+  let reading: Promise<QueueView[]> | undefined;
   const queueStats = (): Promise<QueueView[] | undefined> =>
     (scrape ??= loadQueueStats().finally(() => {
       scrape = undefined;
@@ -86,7 +90,9 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
 
   async function loadQueueStats(): Promise<QueueView[] | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const query = readQueues();
+    const query = (reading ??= readQueues().finally(() => {
+      reading = undefined;
+    }));
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });

@@ -85,6 +85,24 @@ describe('createAppMetrics', () => {
     }
   });
 
+  it('does not start another read of the queues while one that timed out still runs: scans do not pile up', async () => {
+    let finish!: (stats: QueueStats[]) => void;
+    const { queue, calls } = queueAnswering(() => new Promise<QueueStats[]>((resolve) => (finish = resolve)));
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, queueStatsTimeoutMs: 20 });
+    try {
+      expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
+      expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
+      expect(calls()).toBe(1);
+      // Once it has ended, its answer is shown, and the scrape after reads again.
+      finish(STATS);
+      expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(1);
+      await readMetrics(metrics.registry);
+      expect(calls()).toBe(2);
+    } finally {
+      metrics.close();
+    }
+  });
+
   it('gives each app its own families and shares the process ones', async () => {
     const { queue } = queueAnswering(async () => []);
     const a = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger });
