@@ -1,6 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getTask } from '../../src/queue/get.js';
+import { autoExplain } from '../../bench/lib/auto-explain.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { deleteExpiredTasks } from '../../src/queue/sql/delete-expired-tasks.js';
+import { blocksOf, planNodes } from '../helpers/explained-plans.js';
 import { countTasks, createQueueTestApp, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,6 +58,36 @@ describe('cleaner.runOnce', () => {
   });
 });
 
+describe('deleteExpiredTasks', () => {
+  it('starts a batch where the last one ended, not at the index entries of the rows earlier batches deleted', async () => {
+    await app.deps.queue.enqueueMany(Array.from({ length: 4000 }, () => ({ name: 'demo.echo', runAfter: inMs(3_600_000) })));
+    // Expired one after the other, a millisecond apart, as a backlog is.
+    await app.sql`
+      UPDATE tasks SET status = 'SUCCEEDED', finished_at = now(), expires_at = now() - interval '1 hour' + n * interval '1 millisecond'
+      FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM tasks) o WHERE o.id = tasks.id`;
+    const now = inMs(1000);
+    let from: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const batch = await deleteExpiredTasks(app.sql, { now, limit: 1000, from });
+      expect(batch.count).toBe(1000);
+      from = batch.last;
+    }
+    // The fourth batch, with and without where the third ended (each rolled back): the same rows,
+    // but without it the scan passes the 3,000 entries of the rows already deleted (dead until a vacuum).
+    // The blocks the walk of tasks_expires_idx touched (the index and the heap rows it looked at).
+    const blocks = async (start: string | null): Promise<number> => {
+      const plans = await autoExplain(app.database.url, (c) => deleteExpiredTasks(c, { now, limit: 1000, from: start }), { buffers: true });
+      return blocksOf(planNodes(plans.at(-1)?.plan).find((n) => n['Index Name'] === 'tasks_expires_idx'));
+    };
+    // Each twice, alternating: the first walk past dead entries marks them (hint bits), which the next ones profit by.
+    const runs = [await blocks(null), await blocks(from), await blocks(null), await blocks(from)];
+    expect(runs[1]).toBeLessThan(runs[0]!);
+    expect(runs[3]).toBeLessThan(runs[2]!);
+    expect(await deleteExpiredTasks(app.sql, { now, limit: 1000, from })).toEqual({ count: 1000, last: expect.any(String) });
+    expect(await countTasks(app.sql)).toBe(0);
+  });
+});
+
 describe('rescuer.runOnce', () => {
   it('ends a lost task whose cancellation was requested as CANCELLED', async () => {
     const task = await app.deps.queue.enqueue({ name: 'demo.echo', maxAttempts: 3 });
@@ -89,7 +122,9 @@ describe('rescuer.runOnce', () => {
 
 describe('rescuer.start', () => {
   it('rescues lost tasks on its own, even when the pool has a single connection', async () => {
-    const small = await createQueueTestApp({ DB_POOL_SIZE: '1', MAINTENANCE_INTERVAL_MS: '100' });
+    // A short lease: the periodic rescuer takes no lease as lost until the database has been up one
+    // LEASE_MS (a restart's grace), and this file may run within 30 s of the test database's start.
+    const small = await createQueueTestApp({ DB_POOL_SIZE: '1', MAINTENANCE_INTERVAL_MS: '100', LEASE_MS: '1000', HEARTBEAT_MS: '300' });
     try {
       // Set up and check through the test database's own pool, not the one under test.
       const other = small.database.db.sql;

@@ -47,8 +47,8 @@ describe('rescueTasks and deleteExpiredTasks with a lock key', () => {
 
     await app.deps.queue.cancelTask(task.id); // finished: kept for RESULT_TTL_MS (a day)
     const expired = { now: new Date(Date.now() + 3 * 86_400_000), limit: 10, lockKey: LOCK };
-    expect(await whileLocked(() => deleteExpiredTasks(app.sql, expired))).toBe(0);
-    expect(await deleteExpiredTasks(app.sql, expired)).toBe(1);
+    expect((await whileLocked(() => deleteExpiredTasks(app.sql, expired))).count).toBe(0);
+    expect((await deleteExpiredTasks(app.sql, expired)).count).toBe(1);
 
     // Transaction-scoped: gone with each statement's commit, nothing left held.
     const [held] = await app.sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${LOCK}`;

@@ -35,7 +35,13 @@ export function createCleaner(o: CleanerOptions): Cleaner {
     // here, they are deleted below if their retention has already run out.
     const stamped = await inBatches(batchSize, () => stampMissingExpiry(o.sql, { defaultTtlMs, limit: batchSize, lockKey }));
     if (stamped > 0) o.log.info({ stamped }, 'gave finished tasks without an expiry their expiry');
-    const deleted = await inBatches(batchSize, () => deleteExpiredTasks(o.sql, { now, limit: batchSize, lockKey }));
+    // Each batch from where the last one ended (see deleteExpiredTasks).
+    let from: string | null = null;
+    const deleted = await inBatches(batchSize, async () => {
+      const batch = await deleteExpiredTasks(o.sql, { now, limit: batchSize, lockKey, from });
+      from = batch.last ?? from;
+      return batch.count;
+    });
     if (deleted > 0) o.log.info({ deleted }, 'deleted expired tasks');
     return deleted;
   };

@@ -35,16 +35,30 @@ export async function stampMissingExpiry(exec: Executor, p: { defaultTtlMs: numb
   return Number(result[0]?.count ?? 0);
 }
 
+/** What one batch of deleteExpiredTasks did. */
+export interface ExpiredBatch {
+  /** Tasks deleted. */
+  count: number;
+  /** The latest `expires_at` among them (PostgreSQL's text, exact), for the next batch's `from`; null when none. */
+  last: string | null;
+}
+
 /**
  * Deletes up to `limit` finished tasks whose retention ran out (tasks_expires_idx), and their events;
  * a workflow's steps only once it ended, and the workflow with its last step.
  * Batched so a large backlog never holds locks on many rows at once. With `lockKey`, only if
  * this statement gets that advisory lock (transaction-scoped: released at its commit), so the
- * same statement of another process meanwhile deletes nothing. Returns how many.
+ * same statement of another process meanwhile deletes nothing.
+ * `from`: the previous batch's `last`. The index scan then starts there, not at the entries of the
+ * rows earlier batches deleted (dead until a vacuum), which each batch walked again: through a
+ * backlog of 60,000, a batch's time to its first row grew from 5 to 40-86 ms (DBA audit), and
+ * through a larger one it grew without bound. A row behind it (skipped while locked, a step of a
+ * workflow still running) waits for the next round, which starts without `from`.
  */
-export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; limit: number; lockKey?: number | null }): Promise<number> {
+export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; limit: number; lockKey?: number | null; from?: string | null }): Promise<ExpiredBatch> {
   const now = p.now?.toISOString() ?? null;
   const lockKey = p.lockKey ?? null;
+  const from = p.from ?? null;
   const result = await exec`
     WITH lock AS (
       SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
@@ -54,6 +68,8 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
         SELECT id FROM tasks
         WHERE (SELECT held FROM lock)
           AND expires_at <= coalesce(${now}::timestamptz, now())
+          -- A bound of the index scan (an OR with "no bound" would be a filter after it).
+          AND expires_at >= coalesce(${from}::timestamptz, '-infinity')
           -- A workflow's steps stay while it runs: a BLOCKED step may still need a parent's result
           -- (src/queue/workflows). Looked up only for steps (workflows' primary key).
           AND (workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id AND w.status = 'RUNNING'))
@@ -61,7 +77,7 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
         LIMIT ${p.limit}
         FOR UPDATE SKIP LOCKED
       )
-      RETURNING id, workflow_id
+      RETURNING id, workflow_id, expires_at
     ),
     -- A task's events live and die with it (task_events_pkey leads with task_id).
     events AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM deleted)),
@@ -72,6 +88,6 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
       WHERE w.id IN (SELECT workflow_id FROM deleted WHERE workflow_id IS NOT NULL) AND w.status <> 'RUNNING'
         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = w.id AND t.id NOT IN (SELECT id FROM deleted))
     )
-    SELECT count(*)::int AS count FROM deleted`;
-  return Number(result[0]?.count ?? 0);
+    SELECT count(*)::int AS count, max(expires_at)::text AS last FROM deleted`;
+  return { count: Number(result[0]?.count ?? 0), last: (result[0]?.last as string | null | undefined) ?? null };
 }
