@@ -21,6 +21,8 @@ class FeedSubscriber extends EventStream<FeedEvent> {
   private failure: Error | undefined;
   /** In the catch-up reader's set: a read from its position may fail it while its consumer waits. */
   catchingUp = false;
+  /** Its cursor is being checked against the database (checkNotAhead): that may fail it too. */
+  checking = false;
 
   constructor(
     private readonly filter: TaskFilter,
@@ -68,8 +70,16 @@ class FeedSubscriber extends EventStream<FeedEvent> {
    */
   override next(): Promise<IteratorResult<FeedEvent>> {
     const step = super.next();
-    if (step instanceof ReadyStep || (this.failure === undefined && !this.catchingUp)) return step;
-    return step.then((result) => (result.done && this.failure !== undefined ? Promise.reject(this.failure) : result));
+    if (step instanceof ReadyStep || (this.failure === undefined && !this.catchingUp && !this.checking)) return step;
+    // Rejected once: a consumer that maps the rejection to a result and asks again (graphql-sse's
+    // yoga path does) then gets the end. Rejected at every next(), that SSE stream sent the error
+    // over and over, at full speed, for as long as its client stayed.
+    return step.then((result) => {
+      const failure = this.failure;
+      if (!result.done || failure === undefined) return result;
+      this.failure = undefined;
+      return Promise.reject(failure);
+    });
   }
 
   protected onDrained(): void {
@@ -121,9 +131,7 @@ export function createFeedFanout(o: {
   let catchingUp = false;
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  /** The highest next transaction id read (ids only grow): a cursor below it needs no read to be taken. */
-  let next: string | undefined;
-  /** The read of it under way, shared by the subscribers resuming at once (a failover's storm). */
+  /** The read of the next transaction id under way (see refuseAhead), shared by the feeds resuming meanwhile. */
   let nextRead: Promise<string> | undefined;
 
   const gone = (s: FeedSubscriber): void => {
@@ -223,7 +231,7 @@ export function createFeedFanout(o: {
     let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
       while (!closed && behind.size > 0) {
-        if (!tail) tail = noteNext(await o.queue.feedEnd());
+        if (!tail) tail = positionOf(await o.queue.feedEnd());
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
         let bound = tail;
         let from: FeedPosition | undefined;
@@ -297,44 +305,51 @@ export function createFeedFanout(o: {
     }
   }
 
-  /** The position of `end`, after keeping its next transaction id. */
-  function noteNext(end: FeedEnd): FeedPosition {
-    if (next === undefined || compareTx(end.next, next) > 0) next = end.next;
-    return { tx: end.tx, seq: end.seq };
-  }
-
   /**
-   * Refuses a cursor past every transaction this database has begun: one of another database, or of
-   * this one before it was restored from a backup. Taken, it would wait until the ids caught up
-   * with it, and skip every event written meanwhile without a word. (A position at `next` itself is
-   * the feed's end when no transaction runs: feedEnd()'s.)
+   * Fails `s` if its cursor is past every transaction this database has begun: one of another
+   * database, or of this one before it was restored from a backup. Taken, it would wait until the ids
+   * caught up with it, and skip every event written meanwhile without a word. (A position at `next`
+   * itself is the feed's end when no transaction runs: feedEnd()'s.) Checked beside the subscription,
+   * not before it: the feeds resuming at once (a dead server's, on another) join the catch-up reader
+   * together and share its pages, as before. Never cached: after a restore, or a failover to a replica
+   * that lost commits, the ids go back. Those feeds share the read under way; a cursor that read
+   * refuses is looked at again with a read of its own (that one may have begun before the cursor's
+   * transaction committed) before it is refused. A cursor past the end has nothing to be handed
+   * meanwhile. With the database away the cursor is taken as before (the reads retry).
    */
-  async function refuseAhead(after: FeedPosition): Promise<void> {
-    if (next !== undefined && compareTx(after.tx, next) <= 0) return;
-    nextRead ??= o.queue.feedEnd().then((end) => {
-      noteNext(end);
-      return end.next;
-    }).finally(() => {
+  function checkNotAhead(s: FeedSubscriber, after: FeedPosition): void {
+    s.checking = true;
+    const shared = (nextRead ??= o.queue.feedEnd().then((end) => end.next).finally(() => {
       nextRead = undefined;
-    });
-    await nextRead;
-    if (next !== undefined && compareTx(after.tx, next) > 0) {
-      throw new BadUserInputError(
-        "after is ahead of this database's event log (a cursor of another database, or of this one before a restore from a backup): subscribe without it to start from now",
-        { field: 'after' },
+    }));
+    void (async () => {
+      const n1 = await shared;
+      console.error('CHECK', after.tx, n1, compareTx(after.tx, n1));
+      if (compareTx(after.tx, n1) <= 0) return;
+      const { next } = await o.queue.feedEnd();
+      console.error('CHECK2', after.tx, next);
+      if (compareTx(after.tx, next) <= 0) return;
+      s.fail(
+        new BadUserInputError(
+          "after is ahead of this database's event log (a cursor of another database, or of this one before a restore from a backup): subscribe without it to start from now",
+          { field: 'after' },
+        ),
       );
-    }
+    })()
+      .catch((error: unknown) => o.log.warn({ err: error }, 'could not check a resuming feed cursor against the database; taken as it is'))
+      .finally(() => {
+        s.checking = false;
+      });
   }
 
   return {
     async watch(filter, after, tenant = null) {
       if (closed) throw new ShuttingDownError();
-      if (after !== null) await refuseAhead(after);
       // With nobody following the tail it went stale: a subscriber starting "now" starts at the
       // feed's end. One resuming from a cursor does not wait for that read: subscribers resuming
       // together then reach the catch-up reader together and share its pages.
       if (!tail || (caughtUp.size === 0 && after === null)) {
-        const end = noteNext(await o.queue.feedEnd());
+        const end = positionOf(await o.queue.feedEnd());
         // Moved only while nobody follows it, looked at again after the read: a subscriber that
         // joined meanwhile (one watch resuming while another waited here) has every event up to
         // `tail` and no further, and the tail reader goes on from `tail`. Moved past it, it skipped
@@ -346,6 +361,7 @@ export function createFeedFanout(o: {
       });
       o.stats.subscriptions += 1;
       all.add(s);
+      if (after !== null) checkNotAhead(s, after);
       fallBehind(s);
       return s;
     },
@@ -357,6 +373,11 @@ export function createFeedFanout(o: {
       for (const s of [...all]) s.end();
     },
   };
+}
+
+/** The feed position of `end` (without its next transaction id). */
+function positionOf(end: FeedEnd): FeedPosition {
+  return { tx: end.tx, seq: end.seq };
 }
 
 /** -1, 0 or 1 as transaction id `a` is below, at or above `b` (canonical decimals, as xid8 prints). */
