@@ -148,7 +148,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
       const update = state.next;
       state.next = undefined;
       try {
-        await updateProgress(sql, {
+        const stored = await updateProgress(sql, {
           id: task.id,
           attempt: task.attempts,
           workerId,
@@ -156,6 +156,9 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
           total: finiteOrNull(update.total),
           message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
         });
+        // Taken only after the attempt ended (its outcome recorded first: the runner waits one lease
+        // for progress, an outage can last longer): a finished task keeps the progress it had.
+        if (!stored && failures > 0) log.warn({ taskId: task.id }, 'progress not stored: the attempt ended before the database took it');
         failures = 0;
       } catch (error) {
         failures += 1;
