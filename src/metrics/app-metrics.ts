@@ -73,8 +73,11 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   let scrape: Promise<QueueView[] | undefined> | undefined;
   // The read itself outlives a scrape that gave up on it (the timeout does not cancel it): the next
   // scrapes wait on it rather than start another scan beside it, so that on a history too large to
-  // count within the timeout the scans do not pile up in PostgreSQL, one more every scrape.
-  let reading: Promise<QueueView[]> | undefined;
+  // count within the timeout the scans do not pile up in PostgreSQL, one more every scrape. Joined
+  // for ten timeouts at most: a read that hangs (its connection silently gone) must not blank the
+  // queue series until TCP gives up on it.
+  let reading: { read: Promise<QueueView[]>; startedAt: number } | undefined;
+  const staleAfterMs = 10 * timeoutMs;
   const queueStats = (): Promise<QueueView[] | undefined> =>
     (scrape ??= loadQueueStats().finally(() => {
       scrape = undefined;
@@ -90,9 +93,13 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
 
   async function loadQueueStats(): Promise<QueueView[] | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const query = (reading ??= readQueues().finally(() => {
-      reading = undefined;
-    }));
+    if (!reading || performance.now() - reading.startedAt > staleAfterMs) {
+      const read = readQueues().finally(() => {
+        if (reading?.read === read) reading = undefined;
+      });
+      reading = { read, startedAt: performance.now() };
+    }
+    const query = reading.read;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });

@@ -103,6 +103,21 @@ describe('createAppMetrics', () => {
     }
   });
 
+  it('reads again once the read it joined has run ten timeouts: a hung read does not blank the series for good', async () => {
+    const { queue, calls } = queueAnswering(() => new Promise<QueueStats[]>(() => undefined));
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, queueStatsTimeoutMs: 10 });
+    try {
+      await readMetrics(metrics.registry);
+      expect(calls()).toBe(1);
+      // The time is what is tested here: ten timeouts of 10 ms, and a margin.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await readMetrics(metrics.registry);
+      expect(calls()).toBe(2);
+    } finally {
+      metrics.close();
+    }
+  });
+
   it('gives each app its own families and shares the process ones', async () => {
     const { queue } = queueAnswering(async () => []);
     const a = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger });
