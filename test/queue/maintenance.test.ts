@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { getTask } from '../../src/queue/get.js';
 import { autoExplain } from '../../bench/lib/auto-explain.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
@@ -60,6 +60,9 @@ describe('cleaner.runOnce', () => {
 
 describe('deleteExpiredTasks', () => {
   it('starts a batch where the last one ended, not at the index entries of the rows earlier batches deleted', async () => {
+    // The dead entries must stay until the end: no autovacuum of tasks meanwhile.
+    await app.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`;
+    onTestFinished(() => app.sql`ALTER TABLE tasks RESET (autovacuum_enabled)`.then(() => undefined));
     await app.deps.queue.enqueueMany(Array.from({ length: 4000 }, () => ({ name: 'demo.echo', runAfter: inMs(3_600_000) })));
     // Expired one after the other, a millisecond apart, as a backlog is.
     await app.sql`
