@@ -14,22 +14,26 @@ function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[
 }
 
 /**
- * Makes the database refuse every completion (a trigger standing in for a database that keeps
- * failing that one write) until `block_success` is switched off; other updates go through.
+ * Makes the database refuse every update of tasks where `condition` holds (a trigger `refuse_<name>`
+ * standing in for a database that keeps failing that one write) until `block_<name>` is switched
+ * off; other updates go through.
  */
-async function refuseCompletions(): Promise<void> {
+async function refuseUpdates(name: string, condition: string): Promise<void> {
   await env.app.sql.unsafe(`
-    CREATE TABLE IF NOT EXISTS block_success (on_ boolean NOT NULL);
-    CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE TABLE IF NOT EXISTS block_${name} (on_ boolean NOT NULL);
+    CREATE OR REPLACE FUNCTION refuse_${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_success WHERE on_) THEN
-        RAISE EXCEPTION 'completion refused by the test';
+      IF (${condition}) AND EXISTS (SELECT 1 FROM block_${name} WHERE on_) THEN
+        RAISE EXCEPTION '${name} refused by the test';
       END IF;
       RETURN NEW;
     END $$;
-    CREATE OR REPLACE TRIGGER refuse_success BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_success();
-    DELETE FROM block_success; INSERT INTO block_success VALUES (true);`);
+    CREATE OR REPLACE TRIGGER refuse_${name} BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_${name}();
+    DELETE FROM block_${name}; INSERT INTO block_${name} VALUES (true);`);
 }
+
+/** Every completion refused until `block_success` is switched off. */
+const refuseCompletions = (): Promise<void> => refuseUpdates('success', `NEW.status = 'SUCCEEDED'`);
 
 /**
  * Runs the rescuer as if every lease had expired until it takes `id` back: the rescue skips rows
@@ -130,17 +134,7 @@ describe('runner heartbeat', () => {
 
   it('stores a progress update the database refused, once it takes writes again, before the outcome', async () => {
     // As a database that is away for a while: every write of progress fails until it is back.
-    await env.app.sql.unsafe(`
-      CREATE TABLE IF NOT EXISTS block_progress (on_ boolean NOT NULL);
-      CREATE OR REPLACE FUNCTION refuse_progress() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.progress IS DISTINCT FROM OLD.progress AND EXISTS (SELECT 1 FROM block_progress WHERE on_) THEN
-          RAISE EXCEPTION 'progress refused by the test';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE OR REPLACE TRIGGER refuse_progress BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_progress();
-      DELETE FROM block_progress; INSERT INTO block_progress VALUES (true);`);
+    await refuseUpdates('progress', 'NEW.progress IS DISTINCT FROM OLD.progress');
     try {
       const captured = captureLog();
       const task = await env.app.deps.queue.enqueue({ name: 'demo.progress', args: [1, 0] });
