@@ -1,6 +1,7 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
+import { isDatabaseUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../queue/backoff.js';
 import { storableText } from '../queue/json.js';
@@ -161,6 +162,12 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         if (!stored && failures > 0) log.warn({ taskId: task.id }, 'progress not stored: the attempt ended before the database took it');
         failures = 0;
       } catch (error) {
+        // A statement that failed for what it is (not the database away, not a lock conflict)
+        // would fail again: dropped at once, not waited on by the handler for three leases.
+        if (!isTransient(error)) {
+          log.warn({ err: error, taskId: task.id }, 'progress update failed');
+          continue;
+        }
         failures += 1;
         if (failures === 1) {
           deadline = Date.now() + o.retryForMs;
@@ -186,6 +193,12 @@ interface ProgressState {
   task: Task;
   writing: Promise<void> | undefined;
   next: ProgressUpdate | undefined;
+}
+
+/** The database away or restarting, or a conflict with another transaction (deadlock, serialization): worth trying again. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return isDatabaseUnavailable(error) || code === '40P01' || code === '40001';
 }
 
 function finiteOrNull(value: number | undefined): number | null {

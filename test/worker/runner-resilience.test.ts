@@ -15,16 +15,16 @@ function captureLog(): { log: pino.Logger; lines: () => Record<string, unknown>[
 
 /**
  * Makes the database refuse every update of tasks where `condition` holds (a trigger `refuse_<name>`
- * standing in for a database that keeps failing that one write) until `block_<name>` is switched
- * off; other updates go through.
+ * standing in for a database that keeps failing that one write, by default as one that cannot take
+ * connections now: SQLSTATE 57P03) until `block_<name>` is switched off; other updates go through.
  */
-async function refuseUpdates(name: string, condition: string): Promise<void> {
+async function refuseUpdates(name: string, condition: string, sqlState = '57P03'): Promise<void> {
   await env.app.sql.unsafe(`
     CREATE TABLE IF NOT EXISTS block_${name} (on_ boolean NOT NULL);
     CREATE OR REPLACE FUNCTION refuse_${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF (${condition}) AND EXISTS (SELECT 1 FROM block_${name} WHERE on_) THEN
-        RAISE EXCEPTION '${name} refused by the test';
+        RAISE EXCEPTION '${name} refused by the test' USING ERRCODE = '${sqlState}';
       END IF;
       RETURN NEW;
     END $$;
@@ -148,6 +148,23 @@ describe('runner heartbeat', () => {
       expect(done.progress).toMatchObject({ current: 1, total: 1, message: 'step 1 of 1' });
       const types = await env.app.sql<{ type: string }[]>`SELECT type FROM task_events WHERE task_id = ${task.id} ORDER BY version`;
       expect(types.map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', 'PROGRESS', 'SUCCEEDED']);
+    } finally {
+      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_progress ON tasks');
+    }
+  });
+
+  it('drops at once a progress update the database refused for what it is, without keeping the handler waiting', async () => {
+    await refuseUpdates('progress', 'NEW.progress IS DISTINCT FROM OLD.progress', 'P0001');
+    try {
+      const captured = captureLog();
+      const task = await env.app.deps.queue.enqueue({ name: 'demo.progress', args: [1, 0] });
+      const runner = env.app.runner({ log: captured.log });
+      await runner.start();
+      // Not retried for three leases (the default lease here is far above the wait's deadline).
+      const done = await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+      expect(done.progress).toBeNull();
+      const lines = captured.lines().filter((l) => l.taskId === task.id).map((l) => l.msg);
+      expect(lines).toEqual(['progress update failed']);
     } finally {
       await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_progress ON tasks');
     }
