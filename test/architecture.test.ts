@@ -19,6 +19,13 @@ describe('layering', () => {
     expect(offenders).toEqual([]);
   });
 
+  // Logs go through the logger (levels, JSON, redaction) and the CLI writes through its io: a
+  // console call is a debugging line left behind (one reached a commit: a line per resuming feed).
+  it('no source file writes to the console', () => {
+    const writers = sourceFiles('src').filter((file) => /\bconsole\.(log|error|warn|info|debug|trace)\(/.test(readFileSync(file, 'utf8')));
+    expect(writers).toEqual([]);
+  });
+
   it('only src/config.ts reads process.env', () => {
     const readers = sourceFiles('src').filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
     expect(readers.map((f) => f.split(path.sep).join('/'))).toEqual(['src/config.ts']);

@@ -323,11 +323,8 @@ export function createFeedFanout(o: {
       nextRead = undefined;
     }));
     void (async () => {
-      const n1 = await shared;
-      console.error('CHECK', after.tx, n1, compareTx(after.tx, n1));
-      if (compareTx(after.tx, n1) <= 0) return;
+      if (compareTx(after.tx, await shared) <= 0) return;
       const { next } = await o.queue.feedEnd();
-      console.error('CHECK2', after.tx, next);
       if (compareTx(after.tx, next) <= 0) return;
       s.fail(
         new BadUserInputError(
