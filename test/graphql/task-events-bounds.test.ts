@@ -23,6 +23,31 @@ async function endOf<R>(stream: Stream<R>, ms = 5000): Promise<'complete' | 'err
   return ended;
 }
 
+/**
+ * Subscribes from each cursor text over graphql-ws and SSE: each must end at once with one
+ * BAD_USER_INPUT naming after (message matching `message`), having delivered nothing.
+ */
+async function expectRefused(texts: readonly string[], message?: RegExp): Promise<void> {
+  for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
+    for (const text of texts) {
+      const feed = subscribe(TaskEventFeedDocument, { after: cursor(text) });
+      // Without the checks such a feed stayed open, erring nowhere.
+      expect(await endOf(feed), text).not.toBe('still open');
+      expect(feed.values).toEqual([]);
+      expect(feed.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'after']]);
+      if (message) expect(feed.errors[0]?.message).toMatch(message);
+    }
+  }
+}
+
+/** A feed resumed from `from` (filtered to demo.echo) delivers a task enqueued now. */
+async function expectResumes(from: string, label: string): Promise<void> {
+  const resumed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
+  const id = await server.enqueue('demo.echo', [label]);
+  await resumed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
+  resumed.unsubscribe();
+}
+
 /** A feed cursor just after everything `id` (a finished task) wrote. */
 async function cursorAfter(id: string): Promise<string> {
   const log = await waitFor(
@@ -44,19 +69,9 @@ describe('taskEventFeed(after:)', () => {
       'feed:18446744073709551616:1', // 2^64: above xid8's max
       'feed:99999999999999999999:1',
     ];
-    for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
-      for (const text of bad) {
-        const feed = subscribe(TaskEventFeedDocument, { after: cursor(text) });
-        // Without the check the feed stayed open, erring nowhere, and stalled every other feed resuming.
-        expect(await endOf(feed), text).not.toBe('still open');
-        expect(feed.values).toEqual([]);
-        expect(feed.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'after']]);
-      }
-    }
-    const resumed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
-    const id = await server.enqueue('demo.echo', ['after']);
-    await resumed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
-    resumed.unsubscribe();
+    // Without the check each stayed open and stalled every other feed resuming.
+    await expectRefused(bad);
+    await expectResumes(from, 'after');
   });
 });
 
@@ -67,20 +82,9 @@ describe('taskEventFeed(after:) past the log', () => {
     const next = BigInt(row!.next);
     // Valid positions (within xid8 and bigint): without the check such a feed stayed open, delivering nothing.
     const ahead = [`feed:${next + 1000n}:1`, `feed:${next + 100_000n}:0`, 'feed:18446744073709551615:1'];
-    for (const subscribe of [server.subscribeWs.bind(server), server.subscribeSse.bind(server)]) {
-      for (const text of ahead) {
-        const feed = subscribe(TaskEventFeedDocument, { after: cursor(text) });
-        expect(await endOf(feed), text).not.toBe('still open');
-        expect(feed.values).toEqual([]);
-        expect(feed.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'after']]);
-        expect(feed.errors[0]?.message).toMatch(/ahead of this database's event log/);
-      }
-    }
+    await expectRefused(ahead, /ahead of this database's event log/);
     // The newest cursor this server gave is taken.
-    const resumed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
-    const id = await server.enqueue('demo.echo', ['after the refusals']);
-    await resumed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
-    resumed.unsubscribe();
+    await expectResumes(from, 'after the refusals');
   });
 });
 

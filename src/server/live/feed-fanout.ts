@@ -1,6 +1,6 @@
 import { BadUserInputError, ShuttingDownError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { compareFeedPositions, type FeedEnd, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
+import { compareFeedPositions, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
 import type { FeedPosition } from '../../queue/event-log.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import { matchesFilter } from '../../queue/task-filter.js';
@@ -231,7 +231,7 @@ export function createFeedFanout(o: {
     let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
       while (!closed && behind.size > 0) {
-        if (!tail) tail = positionOf(await o.queue.feedEnd());
+        if (!tail) tail = await o.queue.feedEnd();
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
         let bound = tail;
         let from: FeedPosition | undefined;
@@ -346,7 +346,7 @@ export function createFeedFanout(o: {
       // feed's end. One resuming from a cursor does not wait for that read: subscribers resuming
       // together then reach the catch-up reader together and share its pages.
       if (!tail || (caughtUp.size === 0 && after === null)) {
-        const end = positionOf(await o.queue.feedEnd());
+        const end = await o.queue.feedEnd();
         // Moved only while nobody follows it, looked at again after the read: a subscriber that
         // joined meanwhile (one watch resuming while another waited here) has every event up to
         // `tail` and no further, and the tail reader goes on from `tail`. Moved past it, it skipped
@@ -370,11 +370,6 @@ export function createFeedFanout(o: {
       for (const s of [...all]) s.end();
     },
   };
-}
-
-/** The feed position of `end` (without its next transaction id). */
-function positionOf(end: FeedEnd): FeedPosition {
-  return { tx: end.tx, seq: end.seq };
 }
 
 /** -1, 0 or 1 as transaction id `a` is below, at or above `b` (canonical decimals, as xid8 prints). */
