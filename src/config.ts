@@ -147,6 +147,11 @@ const envSchema = z.object({
   DB_POOL_SIZE: int(1, 1000).default(10),
   /** A pooled connection idle this long is closed (the pool opens one again when needed); 0: never. postgres.js uses its connections in turn: a steady trickle of statements keeps them all. */
   DB_IDLE_TIMEOUT_MS: timerMs(0).default(60_000),
+  /**
+   * The longest a statement waits for a lock (PostgreSQL's lock_timeout), then fails and is answered
+   * DATABASE_UNAVAILABLE (nothing done, try again); 0: for ever. Not sent through a pooler (docs/deploy.md).
+   */
+  DB_LOCK_TIMEOUT_MS: int(0, 2_147_483_647).default(10_000),
   /** Tasks one worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 10_000).default(10),
   /** Claim ahead of free slots what the slots should start within this many ms (0: only into free slots). */
@@ -262,6 +267,7 @@ export interface Config {
   readonly port: number;
   readonly dbPoolSize: number;
   readonly dbIdleTimeoutMs: number;
+  readonly dbLockTimeoutMs: number;
   readonly worker: {
     readonly concurrency: number;
     readonly prefetchMs: number;
@@ -367,6 +373,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     dbPoolSize: e.DB_POOL_SIZE,
     dbIdleTimeoutMs: e.DB_IDLE_TIMEOUT_MS,
+    dbLockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       prefetchMs: e.WORKER_PREFETCH_MS,

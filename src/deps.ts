@@ -36,7 +36,11 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
   requireDatabaseUrl(p.databaseUrl, 'createDeps');
   const registry = p.registry ?? (await taskRegistry(config.taskModules));
   // DATABASE_LISTEN_URL: DATABASE_URL is a transaction pooler's; LISTEN goes direct (src/db/client.ts).
-  const db = createDb(p.databaseUrl, { max: config.dbPoolSize, idleTimeoutMs: config.dbIdleTimeoutMs, ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
+  const db = createDb(p.databaseUrl, {
+    max: config.dbPoolSize,
+    idleTimeoutMs: config.dbIdleTimeoutMs,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+    ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
   return {

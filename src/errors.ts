@@ -52,9 +52,39 @@ export class DatabaseUnavailableError extends AppError {
 }
 
 /**
+ * A statement waited DB_LOCK_TIMEOUT_MS for a lock another session held (a table locked for
+ * maintenance, a migration queued behind a long transaction): the same answer as an outage, since
+ * nothing was done and trying again is right, with a message that says what to look for.
+ */
+export class LockTimeoutError extends DatabaseUnavailableError {
+  constructor(options: AppErrorOptions = {}) {
+    super(options);
+    this.message = 'The database did not grant a lock within DB_LOCK_TIMEOUT_MS (another session holds the table or row); nothing was done, try again';
+  }
+}
+
+/** The error for a request the database did not serve (isDatabaseUnavailable): a lock wait's own, else the outage's. */
+export function databaseUnavailableError(original: unknown): DatabaseUnavailableError {
+  return sqlStateOf(original) === LOCK_NOT_AVAILABLE ? new LockTimeoutError() : new DatabaseUnavailableError();
+}
+
+/** lock_not_available: a lock_timeout ran out (taskwire never locks with NOWAIT). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The SQLSTATE of `error` or of what caused it, if any. */
+function sqlStateOf(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code: unknown = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
  * Connection failures of postgres.js and Node (the error's `code`, or its cause's), and SQLSTATEs of
  * a server that will not serve: class 08 (connection exception), 57P01–57P03 (shut down, crashed,
- * starting), 53300 (too many connections). Other database errors are the statement's, not the database's.
+ * starting), 53300 (too many connections), and 55P03, a wait for a lock past DB_LOCK_TIMEOUT_MS (the
+ * database holding the request, not refusing the statement). Other database errors are the statement's.
  */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -73,6 +103,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  LOCK_NOT_AVAILABLE,
 ]);
 
 /** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */

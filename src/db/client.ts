@@ -28,6 +28,15 @@ export interface DbOptions {
    * burst gives its connections back to PostgreSQL. The LISTEN connection is never closed for it.
    */
   idleTimeoutMs?: number;
+  /**
+   * The longest a statement of the pool waits for a lock, in ms (PostgreSQL's `lock_timeout`;
+   * default and 0: for ever). A table locked by maintenance or a stuck migration otherwise holds
+   * every request and every pooled connection as long as it lasts, with no error and no log line;
+   * past it the statement fails with 55P03, which isDatabaseUnavailable counts as an outage (nothing
+   * was done: answered DATABASE_UNAVAILABLE, retried by the worker). Sent as a startup parameter,
+   * so not through a pooler (`listenUrl` given): set it on the role there (docs/deploy.md).
+   */
+  lockTimeoutMs?: number;
   /** Called when the LISTEN connection or the pool reports a problem. */
   onNotice?: (notice: postgres.Notice) => void;
   /**
@@ -45,7 +54,13 @@ export interface DbOptions {
  */
 export function createDb(url: string, options: DbOptions = {}): Db {
   const pooled = options.listenUrl !== undefined;
-  const sql = createClient(url, { max: options.max ?? 10, idleTimeoutMs: options.idleTimeoutMs, onNotice: options.onNotice, pooled });
+  const sql = createClient(url, {
+    max: options.max ?? 10,
+    idleTimeoutMs: options.idleTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+    onNotice: options.onNotice,
+    pooled,
+  });
   // Its own pool never runs a query: `sql.listen` opens the one connection that LISTENs.
   const listenSql = pooled ? createClient(options.listenUrl as string, { max: 1, onNotice: options.onNotice, pooled: false }) : sql;
   LISTEN_CLIENTS.set(sql, listenSql);
@@ -73,7 +88,15 @@ export function listenClientOf(sql: Sql): Sql {
   return LISTEN_CLIENTS.get(sql) ?? sql;
 }
 
-function createClient(url: string, o: { max: number; idleTimeoutMs?: number | undefined; onNotice: DbOptions['onNotice']; pooled: boolean }): Sql {
+interface ClientOptions {
+  max: number;
+  idleTimeoutMs?: number | undefined;
+  lockTimeoutMs?: number | undefined;
+  onNotice: DbOptions['onNotice'];
+  pooled: boolean;
+}
+
+function createClient(url: string, o: ClientOptions): Sql {
   const sql: Sql = postgres(url, {
     max: o.max,
     // In seconds. postgres.js's listen() makes its own connection with no idle timeout.
@@ -98,7 +121,12 @@ function createClient(url: string, o: { max: number; idleTimeoutMs?: number | un
         // may switch to a generic plan. For the claim query on a table without fresh statistics that
         // plan sorts the whole backlog (7.7 ms instead of 0.09 ms with 20,000 pending, bench/README.md),
         // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
-        { application_name: 'taskwire', plan_cache_mode: 'force_custom_plan', TimeZone: 'UTC' },
+        {
+          application_name: 'taskwire',
+          plan_cache_mode: 'force_custom_plan',
+          TimeZone: 'UTC',
+          ...(o.lockTimeoutMs ? { lock_timeout: o.lockTimeoutMs } : {}),
+        },
     backoff: reconnectDelaySeconds,
     onclose: () => fetchTypesOnce(sql),
   });

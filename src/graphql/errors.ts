@@ -1,6 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { AppError, DatabaseUnavailableError, isAppError, isDatabaseUnavailable, isErrorCode, RateLimitedError, type ErrorCode } from '../errors.js';
+import { AppError, databaseUnavailableError, isAppError, isDatabaseUnavailable, isErrorCode, RateLimitedError, type ErrorCode } from '../errors.js';
 
 /** Codes of errors the GraphQL layer itself raises (the core's are AppError codes); all in ERROR_CODES. */
 export const GRAPHQL_CODES = {
@@ -113,7 +113,7 @@ function notWellFormed(error: GraphQLError): void {
 export function maskError(error: unknown, message: string): Error {
   // The database away (refused, cut, restarting) is an outage the client can wait out, not a bug:
   // answered as the AppError that says so (the log keeps the original).
-  const app = findAppError(error) ?? (isDatabaseUnavailable(originalOf(error)) ? new DatabaseUnavailableError() : undefined);
+  const app = findAppError(error) ?? (isDatabaseUnavailable(originalOf(error)) ? databaseUnavailableError(originalOf(error)) : undefined);
   if (app) {
     const extensions = {
       code: app.code,
