@@ -44,7 +44,22 @@ export interface EmbeddedOptions {
    */
   sharedDir?: string;
   log?: (line: string) => void;
+  /**
+   * Told when the server this process started dies under it (killed, out of memory) and when the
+   * watch has started it again. Without it the process sat answering DATABASE_UNAVAILABLE for ever
+   * with nothing saying why.
+   */
+  onServerEvent?: (event: EmbeddedServerEvent) => void;
+  /** How often the watch looks whether the server is still there, in ms (default 1,000; 0: no watch). */
+  watchMs?: number;
 }
+
+/** What the watch of a started server saw (EmbeddedOptions.onServerEvent). */
+export type EmbeddedServerEvent =
+  | { kind: 'exited'; pid: number }
+  | { kind: 'stopped'; pid: number }
+  | { kind: 'restarted'; pid: number | undefined; ms: number }
+  | { kind: 'restart-failed'; error: unknown; attempt: number };
 
 const USER = 'postgres';
 const PASSWORD = 'taskwire';
@@ -105,6 +120,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const onExit = (): void => ctl.stopSync();
   process.on('exit', onExit);
   let stopped = false;
+  const watch = watchServer({
+    pidFile: path.join(databaseDir, 'postmaster.pid'),
+    intervalMs: options.watchMs ?? 1000,
+    restart: () => ctl.start(flags, path.join(databaseDir, 'postgres.log')),
+    onEvent: options.onServerEvent ?? (() => undefined),
+  });
   return {
     url: embeddedUrl(port),
     port,
@@ -115,8 +136,82 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      await watch.stop();
       process.removeListener('exit', onExit);
       await ctl.stop();
+    },
+  };
+}
+
+/**
+ * Looks every `intervalMs` whether the postmaster this process started is alive (its pid, line 1
+ * of postmaster.pid) and, when it died without its clean shutdown (the file left behind: killed, out
+ * of memory), starts it again on the same data and port: PostgreSQL's
+ * crash recovery replays what was committed, and the pools reconnect on their own. A start can
+ * fail while the dead server's backends are still leaving (shared memory in use): tried again at
+ * each look, with the failure told. The timer is unref'd: it never keeps the process up.
+ */
+function watchServer(o: {
+  pidFile: string;
+  intervalMs: number;
+  restart: () => Promise<void>;
+  onEvent: (event: EmbeddedServerEvent) => void;
+}): { stop(): Promise<void> } {
+  const readPid = async (): Promise<number | undefined> => {
+    const pid = Number((await readFile(o.pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  };
+  let pid: number | undefined;
+  let down: { since: number; attempts: number } | undefined;
+  let looking: Promise<void> | undefined;
+  let stopped = false;
+  let toldStopped = false;
+  const look = async (): Promise<void> => {
+    // The server named in the file is the one to watch: one started again by someone else is adopted.
+    const current = await readPid();
+    if (current !== undefined && isAlive(current)) {
+      pid = current;
+      down = undefined;
+      toldStopped = false;
+      return;
+    }
+    if (pid === undefined || stopped) return;
+    // No file: a clean shutdown, asked by someone (pg_ctl stop, a service manager's signal to every
+    // process of the unit). Said once and respected; a crash (killed, out of memory) leaves the file.
+    if (current === undefined && !down) {
+      if (!toldStopped) o.onEvent({ kind: 'stopped', pid });
+      toldStopped = true;
+      return;
+    }
+    if (!down) {
+      o.onEvent({ kind: 'exited', pid });
+      down = { since: Date.now(), attempts: 0 };
+    }
+    down.attempts += 1;
+    try {
+      await o.restart();
+    } catch (error) {
+      o.onEvent({ kind: 'restart-failed', error, attempt: down.attempts });
+      return;
+    }
+    pid = await readPid();
+    o.onEvent({ kind: 'restarted', pid, ms: Date.now() - down.since });
+    down = undefined;
+  };
+  if (o.intervalMs === 0) return { stop: async () => undefined };
+  const timer = setInterval(() => {
+    if (looking || stopped) return;
+    looking = look().finally(() => {
+      looking = undefined;
+    });
+  }, o.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      // A start under way finishes first, so that the stop that follows finds the server it made.
+      await looking;
     },
   };
 }

@@ -22,6 +22,13 @@ export async function resolveDatabase(config: Config, log: Logger): Promise<Reso
     dataDir: config.dataDir,
     port: config.embeddedPgPort,
     log: (line) => log.debug({ postgres: line }, 'postgres'),
+    onServerEvent: (event) => {
+      if (event.kind === 'stopped') log.warn({ pid: event.pid }, 'embedded PostgreSQL was stopped by another process: requests fail until it is started again (restart taskwire)');
+      else if (event.kind === 'exited') log.error({ pid: event.pid }, 'embedded PostgreSQL exited (killed, or out of memory?): starting it again');
+      else if (event.kind === 'restarted') log.warn({ pid: event.pid, ms: event.ms }, 'embedded PostgreSQL started again after it exited');
+      // Each second until it starts: the first failures and then one in ten, not a line a second.
+      else if (event.attempt <= 3 || event.attempt % 10 === 0) log.error({ err: event.error, attempt: event.attempt }, 'embedded PostgreSQL did not start again; retrying');
+    },
   });
   if (pg.relocated) {
     // As root in a directory the `postgres` user cannot enter (a 0700 home): say where the data is.

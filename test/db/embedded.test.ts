@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase, type EmbeddedOptions } from '../../src/db/embedded.js';
+import { freePort, packagedBinaries, startEmbeddedPostgres, type EmbeddedDatabase, type EmbeddedOptions, type EmbeddedServerEvent } from '../../src/db/embedded.js';
 import { ConfigError } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -114,7 +114,8 @@ describe('startEmbeddedPostgres', () => {
 describe('a second process on the same data', () => {
   it('uses the server while the process that started it lives, and never stops it; restarts one whose starter is gone', async () => {
     const options = await checkoutOptions();
-    const first = await startEmbeddedPostgres(options);
+    // No watch on the first: `third`, below, restarts that server from this very process.
+    const first = await startEmbeddedPostgres({ ...options, watchMs: 0 });
     cleanups.push(() => first.stop());
     const postmaster = async (): Promise<number> => Number((await readFile(path.join(first.dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     const started = await postmaster();
@@ -149,6 +150,42 @@ describe('stopping', () => {
     const pidFile = path.join(db.dataDir, 'pg', 'postmaster.pid');
     process.kill(Number((await readFile(pidFile, 'utf8')).split('\n')[0]), 'SIGINT');
     await waitFor(() => !existsSync(pidFile), { timeoutMs: 30_000, message: 'PostgreSQL to stop on SIGINT' });
+    await expect(db.stop()).resolves.toBeUndefined();
+  });
+});
+
+describe('a server that dies under its process', () => {
+  it('is started again after a crash (killed outright), keeping what was committed; a clean stop by someone else is said once and respected', async () => {
+    const events: EmbeddedServerEvent[] = [];
+    const db = await startEmbeddedPostgres({ ...(await checkoutOptions()), watchMs: 50, onServerEvent: (e) => events.push(e) });
+    cleanups.push(() => db.stop());
+    const pidFile = path.join(db.dataDir, 'pg', 'postmaster.pid');
+    const postmaster = async (): Promise<number> => Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    const sql = postgres(db.url, { max: 1, onnotice: () => undefined });
+    cleanups.push(() => sql.end({ timeout: 1 }));
+    await sql`CREATE TABLE kept (id int)`;
+    await sql`INSERT INTO kept VALUES (1)`;
+
+    // As the kernel's OOM killer does: no shutdown, the pid file left behind.
+    const crashed = await postmaster();
+    process.kill(crashed, 'SIGKILL');
+    await waitFor(() => events.some((e) => e.kind === 'restarted'), { timeoutMs: 30_000, message: 'the server to be started again' });
+    expect(events[0]).toEqual({ kind: 'exited', pid: crashed });
+    const restarted = await postmaster();
+    expect(restarted).not.toBe(crashed);
+    expect(events.find((e) => e.kind === 'restarted')).toMatchObject({ pid: restarted });
+    // The pool reconnects on its own; crash recovery kept the committed row.
+    await waitFor(async () => (await sql`SELECT count(*)::int AS n FROM kept`.catch(() => []))[0]?.n === 1, {
+      timeoutMs: 30_000,
+      message: 'the committed row after the restart',
+    });
+
+    // A clean shutdown asked by another process (pg_ctl stop, a signal to the whole unit): not undone.
+    events.length = 0;
+    process.kill(restarted, 'SIGINT');
+    await waitFor(() => events.some((e) => e.kind === 'stopped'), { timeoutMs: 30_000, message: 'the stop to be told' });
+    expect(events).toEqual([{ kind: 'stopped', pid: restarted }]);
+    expect(existsSync(pidFile)).toBe(false);
     await expect(db.stop()).resolves.toBeUndefined();
   });
 });
