@@ -83,7 +83,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     const attempt = task.attempts;
     switch (outcome.kind) {
       case 'succeeded':
-        return completions.add({ id: task.id, attempt, returnValue: outcome.returnValue });
+        return completions.add({ id: task.id, attempt, returnValue: outcome.returnValue, workflowId: task.workflowId });
       case 'failed': {
         const definition = o.registry.get(task.name);
         const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;

@@ -6,6 +6,12 @@ export interface Completion {
   attempt: number;
   /** The return value, already encoded as JSON ('null' for none). */
   returnValue: string;
+  /**
+   * The task's workflow (null: a plain task), as its claim read it (it never changes). Known for
+   * every completion of a batch, it spares the statement reading them to lock their workflows
+   * first (drizzle/0033); absent from any, the statement reads the batch's rows for them.
+   */
+  workflowId?: string | null;
 }
 
 /**
@@ -30,12 +36,17 @@ export async function completeTasks(
   // by the worker): spliced in as they are, not parsed only to be stringified again.
   const byAttempt = `{${completions.map((c) => `"${c.id}:${c.attempt}":${c.returnValue}`).join(',')}}`;
   const ids = `{${completions.map((c) => c.id).join(',')}}`;
-  // taskwire_complete (drizzle/0020_complete_function.sql) is the UPDATE by tasks_pkey, its
+  // The steps' workflows, locked before the steps (src/queue/sql/workflow-locks.ts): '{}' for a
+  // batch of plain tasks (nothing to lock, nothing read), null when some completion did not say.
+  const workflowIds = completions.every((c) => c.workflowId !== undefined)
+    ? `{${[...new Set(completions.flatMap((c) => (c.workflowId ? [c.workflowId] : [])))].join(',')}}`
+    : null;
+  // taskwire_complete (drizzle/0020_complete_function.sql, drizzle/0033) is the UPDATE by tasks_pkey, its
   // SUCCEEDED events and notifications (eventCtesSql's tail), as one function whose plan is
   // cached: the pool plans every statement afresh (force_custom_plan, src/db/client.ts), and the
   // statement took ~0.8 ms to plan per batch. The ids are uuids (no quoting in an array literal).
   const result = await exec`
-    SELECT recorded FROM taskwire_complete(${workerId}::text, ${ids}::uuid[], ${byAttempt}::jsonb, ${defaultTtlMs}::bigint)`;
+    SELECT recorded FROM taskwire_complete(${workerId}::text, ${ids}::uuid[], ${byAttempt}::jsonb, ${defaultTtlMs}::bigint, ${workflowIds}::uuid[])`;
   // Comma-joined rather than an array: uuids hold no comma, and a text[] parses only once the
   // pool has read the array types (src/db/client.ts).
   const recorded = result[0]?.recorded as string | null | undefined;
