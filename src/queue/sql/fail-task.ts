@@ -2,6 +2,7 @@ import type { Executor } from '../../db/client.js';
 import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
 import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
+import { workflowLockCte, WORKFLOWS_FIRST } from './workflow-locks.js';
 
 export interface FailParams {
   id: string;
@@ -37,6 +38,8 @@ export async function failTask(exec: Executor, p: FailParams): Promise<Task | un
   const retrying = exec`(NOT cancel_requested AND ${retry} AND attempts < max_attempts)`;
   const result = await exec`
     WITH ${exec.unsafe(CLOCK_CTE)},
+    -- A step's end: its workflow before its row (./workflow-locks.ts); a plain task's NULL locks nothing.
+    ${workflowLockCte(exec, exec`SELECT workflow_id FROM tasks WHERE id = ${p.id}`)},
     changed AS (
       UPDATE tasks SET
         status = (CASE WHEN cancel_requested THEN 'CANCELLED' WHEN ${retrying} THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
@@ -49,6 +52,7 @@ export async function failTask(exec: Executor, p: FailParams): Promise<Task | un
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
+        AND ${exec.unsafe(WORKFLOWS_FIRST)}
       RETURNING *
     ),
     ${exec.unsafe(TAIL)}`;

@@ -2,6 +2,7 @@ import type { Executor } from '../../db/client.js';
 import { changeTailSql, WORKER_OF_ATTEMPT } from '../events.js';
 import { CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
+import { workflowLockCte, WORKFLOWS_FIRST } from './workflow-locks.js';
 
 /**
  * A running task whose cancellation was requested has stopped: record CANCELLED.
@@ -17,6 +18,8 @@ export async function finishCancelledTask(
   const errors = p.error === null ? '[]' : `[${p.error}]`;
   const result = await exec`
     WITH ${exec.unsafe(CLOCK_CTE)},
+    -- A step's end: its workflow before its row (./workflow-locks.ts); a plain task's NULL locks nothing.
+    ${workflowLockCte(exec, exec`SELECT workflow_id FROM tasks WHERE id = ${p.id}`)},
     changed AS (
       UPDATE tasks SET
         status = 'CANCELLED',
@@ -27,6 +30,7 @@ export async function finishCancelledTask(
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
+        AND ${exec.unsafe(WORKFLOWS_FIRST)}
       RETURNING *, ${p.error !== null}::boolean AS ev_has_error
     ),
     ${exec.unsafe(TAIL)}`;

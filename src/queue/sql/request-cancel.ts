@@ -4,6 +4,7 @@ import { changeTailSql, JOBS_CHANNEL, type EventColumns } from '../events.js';
 import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { andTenant } from '../get.js';
 import { toTask, type Task } from '../task.js';
+import { workflowLockCte, WORKFLOWS_FIRST } from './workflow-locks.js';
 
 /** The event of a cancel change: the request for a running task, the end for a waiting one. */
 export const CANCEL_EVENT: EventColumns = {
@@ -20,7 +21,9 @@ const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
  * (BLOCKED/PENDING/RETRYING) becomes CANCELLED at once; a RUNNING one gets `cancel_requested` and its
  * worker is told on the jobs channel, so the handler's AbortSignal fires (the worker then
  * records CANCELLED). Finished tasks and tasks already being cancelled are left alone.
- * `told` must be read (notificationCountSql) or it does not run.
+ * `told` must be read (notificationCountSql) or it does not run. The caller's WITH declares
+ * `wf_locked` (./workflow-locks.ts) before these, over the workflows of the tasks `where` selects:
+ * cancelling a BLOCKED step ends it, and its workflow must be locked before its row.
  */
 export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defaultTtlMs: number }): PendingQuery<Row[]> {
   return exec`
@@ -35,6 +38,7 @@ export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defa
                      ELSE (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END
       WHERE ${p.where}
         AND (status IN ('BLOCKED', 'PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
+        AND ${exec.unsafe(WORKFLOWS_FIRST)}
       RETURNING *
     ),
     told AS (
@@ -48,7 +52,8 @@ export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defa
  */
 export async function requestCancel(exec: Executor, p: { id: string; defaultTtlMs: number; tenant?: string | null }): Promise<Task | undefined> {
   const result = await exec`
-    WITH ${cancelCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}`, defaultTtlMs: p.defaultTtlMs })},
+    WITH ${workflowLockCte(exec, exec`SELECT workflow_id FROM tasks WHERE id = ${p.id}`)},
+    ${cancelCtes(exec, { where: exec`id = ${p.id} ${andTenant(exec, p.tenant ?? null)}`, defaultTtlMs: p.defaultTtlMs })},
     ${exec.unsafe(TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;

@@ -3,6 +3,7 @@ import type { BulkActionKind } from '../../../states.js';
 import { eventCtesSql, notificationCountSql } from '../../events.js';
 import { CANCEL_EVENT, cancelCtes } from '../../sql/request-cancel.js';
 import { RETRY_EVENT, requeueCtes } from '../../sql/requeue-task.js';
+import { workflowLockCte, WORKFLOWS_FIRST } from '../../sql/workflow-locks.js';
 import { BULK_CHANNEL, BULK_NOTICE_SQL } from '../channel.js';
 
 export interface BatchOutcome {
@@ -38,10 +39,12 @@ export interface ProcessBatchParams {
  *    runners of other processes take other targets at the same time (primary key of bulk_action_tasks);
  * 2. deletes them from the list: a task leaves the list only with its change, so no task is
  *    changed twice by one action, even across a crash;
- * 3. locks their task rows in id order (`locked`), the order every statement locking several tasks
- *    keeps (docs/decisions.md "One lock order for task rows"): the UPDATE alone locks them in the
+ * 3. locks the workflows of those that are workflow steps (`wf_locked`, in id order), then their
+ *    task rows in id order (`locked`), the order every statement changing tasks keeps
+ *    (docs/decisions.md "One lock order for task rows"): the UPDATE alone locks them in the
  *    order its join meets them, the table's order for a hash join over a scan of tasks, and a worker
- *    completing some of them (taskwire_complete, by tasks_pkey) deadlocked with it;
+ *    completing some of them (taskwire_complete, by tasks_pkey) deadlocked with it; and a step
+ *    locked before its workflow deadlocked with its parent completing (../../sql/workflow-locks.ts);
  * 4. changes them with cancelTask's or retryTask's own CTEs (one event each, NOTIFY, workers told),
  *    which leave tasks in other states alone (processed, not changed);
  * 5. adds to `processed`/`changed`, bumps `version` and announces it on BULK_CHANNEL.
@@ -66,8 +69,9 @@ export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): P
       DELETE FROM bulk_action_tasks WHERE action_id = ${p.actionId} AND task_id IN (SELECT task_id FROM batch)
       RETURNING task_id
     ),
+    ${workflowLockCte(exec, exec`SELECT workflow_id FROM tasks WHERE id IN (SELECT task_id FROM batch)`)},
     locked AS (
-      SELECT id FROM tasks WHERE id IN (SELECT task_id FROM batch) ORDER BY id FOR NO KEY UPDATE
+      SELECT id FROM tasks WHERE id IN (SELECT task_id FROM batch) AND ${exec.unsafe(WORKFLOWS_FIRST)} ORDER BY id FOR NO KEY UPDATE
     ),
     ${change},
     ${exec.unsafe(eventCtesSql(event))},

@@ -2,6 +2,7 @@ import type { Executor, Sql } from '../../../db/client.js';
 import { changeTailSql } from '../../events.js';
 import { andTenant } from '../../get.js';
 import { CANCEL_EVENT, cancelCtes } from '../../sql/request-cancel.js';
+import { workflowLockCte } from '../../sql/workflow-locks.js';
 import { WORKFLOWS_CHANNEL } from '../channel.js';
 
 /**
@@ -26,15 +27,18 @@ const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
  * Cancels a workflow's unfinished steps with cancelTask's change (cancelCtes): waiting and
  * BLOCKED ones at once, running ones through their worker (AbortSignal). Steps another
  * transaction holds at this moment (a worker recording an end, a claim) are skipped rather
- * than waited for: that transaction may be waiting for the workflow row this one holds, and
- * the caller sweeps again (see cancelWorkflowSteps). Returns how many steps it changed.
+ * than waited for (a worker heart-beating, a claim: their statements are short) and the caller
+ * sweeps again (see cancelWorkflowSteps). The workflow row is locked first, as every statement
+ * changing steps does (../../sql/workflow-locks.ts); the first sweep holds it already.
+ * Returns how many steps it changed.
  */
-async function sweepOnce(exec: Executor, id: string, defaultTtlMs: number): Promise<number> {
+export async function sweepWorkflowSteps(exec: Executor, id: string, defaultTtlMs: number): Promise<number> {
   const where = exec`id IN (
     SELECT id FROM tasks WHERE workflow_id = ${id}
       AND (status IN ('BLOCKED', 'PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
     FOR UPDATE SKIP LOCKED)`;
-  const rows = await exec`WITH ${cancelCtes(exec, { where, defaultTtlMs })}, ${exec.unsafe(TAIL)}`;
+  const rows = await exec`
+    WITH ${workflowLockCte(exec, exec`SELECT ${id}::uuid`)}, ${cancelCtes(exec, { where, defaultTtlMs })}, ${exec.unsafe(TAIL)}`;
   return rows.length;
 }
 
@@ -57,12 +61,12 @@ export async function cancelWorkflowSteps(
 ): Promise<void> {
   const cancelled = await sql.begin(async (tx) => {
     if (!(await markWorkflowCancelled(tx, p.id, p.tenant))) return false;
-    await sweepOnce(tx, p.id, p.defaultTtlMs);
+    await sweepWorkflowSteps(tx, p.id, p.defaultTtlMs);
     return true;
   });
   if (!cancelled) return;
   const deadline = Date.now() + (p.sweepForMs ?? 5000);
   for (let round = 1; (await unfinishedSteps(sql, p.id)) > 0 && Date.now() < deadline; round++) {
-    if ((await sweepOnce(sql, p.id, p.defaultTtlMs)) === 0) await new Promise((r) => setTimeout(r, Math.min(5 * round, 50)));
+    if ((await sweepWorkflowSteps(sql, p.id, p.defaultTtlMs)) === 0) await new Promise((r) => setTimeout(r, Math.min(5 * round, 50)));
   }
 }
