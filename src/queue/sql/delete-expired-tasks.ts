@@ -63,20 +63,33 @@ export async function deleteExpiredTasks(exec: Executor, p: { now: Date | null; 
     WITH lock AS (
       SELECT CASE WHEN ${lockKey}::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(${lockKey}::bigint) END AS held
     ),
+    candidates AS (
+      SELECT id, workflow_id FROM tasks
+      WHERE (SELECT held FROM lock)
+        AND expires_at <= coalesce(${now}::timestamptz, now())
+        -- A bound of the index scan (an OR with "no bound" would be a filter after it).
+        AND expires_at >= coalesce(${from}::timestamptz, '-infinity')
+        -- A workflow's steps stay while it runs: a BLOCKED step may still need a parent's result
+        -- (src/queue/workflows). Looked up only for steps (workflows' primary key).
+        AND (workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id AND w.status = 'RUNNING'))
+      ORDER BY expires_at
+      LIMIT ${p.limit}
+      FOR UPDATE SKIP LOCKED
+    ),
+    -- The steps' workflows, which the last step takes with it (workflows_gone): locked SKIP LOCKED,
+    -- since this statement holds the steps already and must not wait for a workflow row
+    -- (src/queue/sql/workflow-locks.ts: a retry of a step locks its workflow, then the step). A
+    -- step whose workflow another transaction holds, or that runs again, waits for the next round.
+    workflows_held AS MATERIALIZED (
+      SELECT id FROM workflows WHERE id = ANY(ARRAY(SELECT workflow_id FROM candidates WHERE workflow_id IS NOT NULL))
+        AND status <> 'RUNNING'
+      FOR UPDATE SKIP LOCKED
+    ),
     deleted AS (
-      DELETE FROM tasks WHERE id IN (
-        SELECT id FROM tasks
-        WHERE (SELECT held FROM lock)
-          AND expires_at <= coalesce(${now}::timestamptz, now())
-          -- A bound of the index scan (an OR with "no bound" would be a filter after it).
-          AND expires_at >= coalesce(${from}::timestamptz, '-infinity')
-          -- A workflow's steps stay while it runs: a BLOCKED step may still need a parent's result
-          -- (src/queue/workflows). Looked up only for steps (workflows' primary key).
-          AND (workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id AND w.status = 'RUNNING'))
-        ORDER BY expires_at
-        LIMIT ${p.limit}
-        FOR UPDATE SKIP LOCKED
-      )
+      -- By tasks_pkey, an array: a join with the CTE was planned as a hash join over a scan of tasks.
+      DELETE FROM tasks WHERE id = ANY(ARRAY(
+        SELECT id FROM candidates WHERE workflow_id IS NULL OR workflow_id IN (SELECT id FROM workflows_held)
+      ))
       RETURNING id, workflow_id, expires_at
     ),
     -- A task's events live and die with it (task_events_pkey leads with task_id).

@@ -71,16 +71,28 @@ export async function rescueTasks(
       const [lock] = await tx`SELECT pg_try_advisory_xact_lock(${lockKey}::bigint) AS held`;
       if (!lock?.held) return [];
     }
+    // A lost workflow step is rescued only with its workflow's row (its end fires the steps
+    // trigger, which locks it): taken SKIP LOCKED like the tasks, since this transaction holds
+    // them already and must not wait for it (./workflow-locks.ts). A step whose workflow another
+    // transaction holds stays locked here, unchanged, until the commit, and is rescued next round.
     const lost = (await tx`
-      SELECT id, name, attempts, backoff, locked_by,
-             coalesce(claimed_ahead_at = last_attempted_at, false) AND ahead_give_backs = 0 AND NOT cancel_requested AS back
-      FROM tasks
-      WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
-        AND (${restartGraceMs}::float8 IS NULL
-             OR pg_postmaster_start_time() < coalesce(${now}::timestamptz, now()) - ${restartGraceMs}::float8 * interval '1 millisecond')
-      ORDER BY lease_expires_at
-      LIMIT ${p.limit}
-      FOR UPDATE SKIP LOCKED`) as unknown as LostTask[];
+      WITH candidates AS (
+        SELECT id, name, attempts, backoff, locked_by, workflow_id,
+               coalesce(claimed_ahead_at = last_attempted_at, false) AND ahead_give_backs = 0 AND NOT cancel_requested AS back
+        FROM tasks
+        WHERE status = 'RUNNING' AND lease_expires_at < coalesce(${now}::timestamptz, now())
+          AND (${restartGraceMs}::float8 IS NULL
+               OR pg_postmaster_start_time() < coalesce(${now}::timestamptz, now()) - ${restartGraceMs}::float8 * interval '1 millisecond')
+        ORDER BY lease_expires_at
+        LIMIT ${p.limit}
+        FOR UPDATE SKIP LOCKED
+      ),
+      workflows_held AS MATERIALIZED (
+        SELECT id FROM workflows WHERE id = ANY(ARRAY(SELECT workflow_id FROM candidates WHERE workflow_id IS NOT NULL))
+        ORDER BY id FOR UPDATE SKIP LOCKED
+      )
+      SELECT id, name, attempts, backoff, locked_by, back FROM candidates
+      WHERE workflow_id IS NULL OR workflow_id IN (SELECT id FROM workflows_held)`) as unknown as LostTask[];
     if (lost.length === 0) return [];
     // The delay is used only by the rows that end RETRYING (attempts left, no cancellation).
     const input = Object.fromEntries(
