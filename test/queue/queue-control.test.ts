@@ -154,6 +154,25 @@ describe('claimLimitedTasks', () => {
     expect(second.nextWindowInMs).toBeLessThanOrEqual(86_400_000);
   });
 
+  it('keeps the window’s starts when a rate limit is set again: the same limit, or a lower max, grants no new starts in that window', async () => {
+    const qc = app.deps.queue.queueControl;
+    await qc.setLimits('r-again', { rateLimit: { max: 5, perMs: 86_400_000 } });
+    await app.deps.queue.enqueueMany(many(20, { queue: 'r-again' }));
+    const claim = async (): Promise<number> =>
+      (await claimLimitedTasks(app.sql, { workerId: 'w', limit: 10, queue: 'r-again', leaseMs: 30_000 })).tasks.length;
+    expect(await claim()).toBe(5);
+    // A deploy script applying its configured limits again, as every `queues limits` call does (max and perMs together).
+    await qc.setLimits('r-again', { rateLimit: { max: 5, perMs: 86_400_000 } });
+    expect(await claim()).toBe(0);
+    await qc.setLimits('r-again', { rateLimit: { max: 2, perMs: 86_400_000 } });
+    expect(await claim()).toBe(0);
+    // A higher max gives this window the difference; a new window length starts counting afresh.
+    await qc.setLimits('r-again', { rateLimit: { max: 7, perMs: 86_400_000 } });
+    expect(await claim()).toBe(2);
+    await qc.setLimits('r-again', { rateLimit: { max: 3, perMs: 43_200_000 } });
+    expect(await claim()).toBe(3);
+  });
+
   it('serves a lone key at once beside another key with 100,000 waiting (per-key limit, round-robin)', async () => {
     await app.deps.queue.queueControl.setLimits('keyed', { perKeyConcurrency: 2 });
     await app.sql`

@@ -31,8 +31,10 @@ export async function changeQueueSettings(exec: Executor, name: string, c: Setti
         concurrency = CASE WHEN ${keep(c.concurrency)} THEN q.concurrency ELSE EXCLUDED.concurrency END,
         rate_max = CASE WHEN ${keep(c.rateMax)} THEN q.rate_max ELSE EXCLUDED.rate_max END,
         rate_per_ms = CASE WHEN ${keep(c.ratePerMs)} THEN q.rate_per_ms ELSE EXCLUDED.rate_per_ms END,
-        -- a new window length makes the count of the old one meaningless
-        rate_window = CASE WHEN ${keep(c.ratePerMs)} THEN q.rate_window END,
+        -- Only a new window length (or a cleared limit) makes the count of the window meaningless. The
+        -- same limit set again (a deploy applying its configuration; the API sends max and perMs
+        -- together) or a new max keeps it: resetting it granted a whole max more in the same window.
+        rate_window = CASE WHEN ${keep(c.ratePerMs)} OR q.rate_per_ms = EXCLUDED.rate_per_ms THEN q.rate_window END,
         per_key_concurrency = CASE WHEN ${keep(c.perKeyConcurrency)} THEN q.per_key_concurrency ELSE EXCLUDED.per_key_concurrency END,
         version = q.version + 1,
         updated_at = now()
