@@ -169,7 +169,7 @@ export { isTenantName, MAX_TENANT, UNSCOPED, type QueueScope } from './enqueue.j
 export { DEFAULT_TENANT } from './sql/insert-tasks.js';
 export type { EnqueueInput } from './enqueue.js';
 export type { ListParams, TaskFilter, TaskPage } from './list.js';
-export type { QueueStats } from './stats.js';
+export { LIVE_STATUSES, type LiveQueueStats, type LiveStatus, type QueueStats } from './stats.js';
 export type { Task, TaskError, TaskProgress, Backoff } from './task.js';
 export type { TaskStatus, TaskEventType } from './states.js';
 export type { FeedPosition, LogWant, TaskEventPage, TaskEventRecord, ListEventsParams } from './event-log.js';
@@ -195,4 +195,4 @@ export {
 export type { Schedule, Schedules, UpsertScheduleInput, ScheduleTaskInput, OverlapPolicy, MissedRunPolicy, SchedulePage, ListSchedulesParams, ScheduleRunsParams } from './schedules/types.js';
 export { OVERLAP_POLICIES, MISSED_RUN_POLICIES } from './schedules/types.js';
 export type { BulkAction, BulkActions, BulkActionKind, BulkActionStatus } from './bulk-actions/types.js';
-export type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings, RateLimit, WaitReason } from './queue-control/index.js';
+export type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings, RateLimit, StatsRead, WaitReason } from './queue-control/index.js';

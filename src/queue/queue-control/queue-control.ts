@@ -2,10 +2,10 @@ import type { Sql } from '../../db/client.js';
 import { BadUserInputError } from '../../errors.js';
 import { queueNameProblem } from '../enqueue.js';
 import { isStorableText } from '../json.js';
-import { queueStats, type QueueStats } from '../stats.js';
+import { emptyLiveStats, liveQueueStats, queueStats, type LiveQueueStats, type QueueStats } from '../stats.js';
 import { TASK_STATUSES, type TaskStatus } from '../states.js';
 import { changeQueueSettings, defaultSettings, readQueueSettings, type SettingsChange } from './sql/queue-settings.js';
-import type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings } from './types.js';
+import type { QueueControl, QueueInfo, QueueLimitsInput, QueueSettings, StatsOf, StatsRead } from './types.js';
 import { waitReasons } from './wait-reasons.js';
 
 const MAX_QUEUE = 100;
@@ -18,33 +18,40 @@ const MAX_PER_MS = 86_400_000;
  * every tenant's tasks and every configured queue).
  */
 export function createQueueControl(sql: Sql, tenant: string | null): QueueControl {
-  /** `onlyNamed`: the queues of `settings` alone (one, counted by its own index), else every queue. */
-  async function withStats(settings: readonly QueueSettings[], onlyNamed: boolean): Promise<QueueInfo[]> {
+  /**
+   * `onlyNamed`: the queues of `settings` alone (one, counted by its own index), else every queue.
+   * `read` 'live': the live statuses only (liveQueueStats), listing the same queues as 'all'.
+   */
+  async function withStats<R extends StatsRead>(settings: readonly QueueSettings[], onlyNamed: boolean, read: R): Promise<QueueInfo<StatsOf<R>>[]> {
     const only = onlyNamed && settings.length === 1 ? settings[0]?.name : undefined;
-    const stats = new Map((await queueStats(sql, tenant, only)).map((s) => [s.queue, s]));
+    const counted: (QueueStats | LiveQueueStats)[] = read === 'live' ? await liveQueueStats(sql, tenant, only) : await queueStats(sql, tenant, only);
+    const stats = new Map(counted.map((s) => [s.queue, s]));
     const byName = new Map(settings.map((s) => [s.name, s]));
     // A tenant's list holds the queues its tasks are in: a queue only another tenant uses (and
     // configured) is none of its business, as everywhere else. Unscoped (an admin), every queue.
     const listed = tenant === null ? [...new Set([...byName.keys(), ...stats.keys()])].sort() : [...stats.keys()].sort();
     const names = onlyNamed ? [...byName.keys()] : listed;
-    return names.map((name) => ({ ...(byName.get(name) ?? defaultSettings(name)), stats: stats.get(name) ?? emptyStats(name) }));
+    const empty = (name: string): QueueStats | LiveQueueStats => (read === 'live' ? emptyLiveStats(name) : emptyStats(name));
+    return names.map((name) => ({ ...(byName.get(name) ?? defaultSettings(name)), stats: (stats.get(name) ?? empty(name)) as StatsOf<R> }));
   }
 
-  async function change(name: string, c: SettingsChange, notice: 'paused' | 'resumed' | 'limits'): Promise<QueueInfo> {
+  async function change<R extends StatsRead>(name: string, c: SettingsChange, notice: 'paused' | 'resumed' | 'limits', read: R): Promise<QueueInfo<StatsOf<R>>> {
     checkName(name);
     const settings = await changeQueueSettings(sql, name, c, notice);
-    return (await withStats([settings], true))[0] as QueueInfo;
+    return (await withStats([settings], true, read))[0] as QueueInfo<StatsOf<R>>;
   }
 
+  // `stats` left out is 'all' (the generics' default): the cast only names that default.
+  const all = <R extends StatsRead>(read: R | undefined): R => read ?? ('all' as R);
   return {
-    pause: (name) => change(name, { paused: true }, 'paused'),
-    resume: (name) => change(name, { paused: false }, 'resumed'),
-    setLimits: async (name, limits) => change(name, toChange(limits), 'limits'),
-    list: async () => withStats(await readQueueSettings(sql, null), false),
-    async get(name) {
+    pause: (name, read) => change(name, { paused: true }, 'paused', all(read)),
+    resume: (name, read) => change(name, { paused: false }, 'resumed', all(read)),
+    setLimits: async (name, limits, read) => change(name, toChange(limits), 'limits', all(read)),
+    list: async (read) => withStats(await readQueueSettings(sql, null), false, all(read)),
+    async get(name, read) {
       checkName(name, true);
       const [settings] = await readQueueSettings(sql, [name]);
-      return (await withStats([settings ?? defaultSettings(name)], true))[0] as QueueInfo;
+      return (await withStats([settings ?? defaultSettings(name)], true, all(read)))[0] as QueueInfo<StatsOf<NonNullable<typeof read>>>;
     },
     waitReasons: (tasks) => waitReasons(sql, tasks),
   };

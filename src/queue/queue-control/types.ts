@@ -1,4 +1,4 @@
-import type { QueueStats } from '../stats.js';
+import type { LiveQueueStats, QueueStats } from '../stats.js';
 
 /** Most starts per window: `max` per `perMs` ms (fixed windows aligned to the epoch, docs/flow-control.md). */
 export interface RateLimit {
@@ -30,9 +30,17 @@ export interface QueueSettings {
   version: number;
 }
 
+/**
+ * Which stats a read counts: 'all' (every status: one scan of the queue's tasks, or of the table
+ * for a list) or 'live' (BLOCKED, PENDING, RUNNING, RETRYING only, through the partial indexes: for a
+ * reader that shows nothing of the history, such as the dashboard's queue panel).
+ */
+export type StatsRead = 'all' | 'live';
+export type StatsOf<R extends StatsRead> = R extends 'live' ? LiveQueueStats : QueueStats;
+
 /** Settings plus the caller's view of the queue's tasks (counted within its tenant). */
-export interface QueueInfo extends QueueSettings {
-  stats: QueueStats;
+export interface QueueInfo<S extends QueueStats | LiveQueueStats = QueueStats> extends QueueSettings {
+  stats: S;
 }
 
 /**
@@ -46,15 +54,18 @@ export type WaitReason = (typeof WAIT_REASONS)[number];
 /** Pause, resume and limits per queue (`queue.queueControl`). */
 export interface QueueControl {
   /** Pauses the queue (durable; a queue with no task yet may be paused). Workers hear of it at once and hand back what they claimed ahead. @throws BadUserInputError for a bad name */
-  pause(name: string): Promise<QueueInfo>;
+  pause<R extends StatsRead = 'all'>(name: string, stats?: R): Promise<QueueInfo<StatsOf<R>>>;
   /** Resumes it and wakes the workers. @throws BadUserInputError for a bad name */
-  resume(name: string): Promise<QueueInfo>;
+  resume<R extends StatsRead = 'all'>(name: string, stats?: R): Promise<QueueInfo<StatsOf<R>>>;
   /** Sets or clears limits (see QueueLimitsInput). @throws BadUserInputError naming the field */
-  setLimits(name: string, limits: QueueLimitsInput): Promise<QueueInfo>;
-  /** Queues by name: those holding tasks of the scope's tenant; unscoped, also every queue with settings. */
-  list(): Promise<QueueInfo[]>;
+  setLimits<R extends StatsRead = 'all'>(name: string, limits: QueueLimitsInput, stats?: R): Promise<QueueInfo<StatsOf<R>>>;
+  /**
+   * Queues by name: those holding tasks of the scope's tenant (finished ones included); unscoped, also
+   * every queue with settings. The same list whichever `stats` are read.
+   */
+  list<R extends StatsRead = 'all'>(stats?: R): Promise<QueueInfo<StatsOf<R>>[]>;
   /** One queue (settings default when it has none; stats zero when the tenant has no task in it). */
-  get(name: string): Promise<QueueInfo>;
+  get<R extends StatsRead = 'all'>(name: string, stats?: R): Promise<QueueInfo<StatsOf<R>>>;
   /** Why each task has not started (null: it is not waiting, or nothing holds it but its turn); one read for the batch. */
   waitReasons(tasks: readonly WaitingTask[]): Promise<(WaitReason | null)[]>;
 }
