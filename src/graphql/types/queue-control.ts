@@ -1,8 +1,9 @@
-import type { QueueInfo, QueueLimitsInput, RateLimit, Task, WaitReason } from '../../queue/index.js';
+import type { LiveQueueStats, QueueInfo, QueueLimitsInput, QueueStats, RateLimit, Task, WaitReason } from '../../queue/index.js';
 import { WAIT_REASONS } from '../../queue/queue-control/types.js';
 import { createMicroBatcher, type MicroBatcher } from '../../queue/micro-batcher.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
+import { queueStatsRead } from '../stats-selection.js';
 import { QueueStatsRef } from './queries.js';
 import { TaskRef } from './task.js';
 
@@ -39,7 +40,8 @@ export const WaitReasonEnum = builder.enumType('WaitReason', {
   values: WAIT_REASONS,
 });
 
-const QueueRef = builder.objectRef<QueueInfo>('Queue').implement({
+// Stats of the live statuses alone when the operation asks no other (queueStatsRead).
+const QueueRef = builder.objectRef<QueueInfo<QueueStats | LiveQueueStats>>('Queue').implement({
   description:
     'A queue by name: its pause and limits, the same for every tenant (a queue exists by name: it may be paused or limited before ' +
     'it has any task), and stats of the caller\'s tasks in it.',
@@ -60,7 +62,7 @@ builder.queryField('queues', (t) =>
     description:
       'Queues by name: those holding tasks of the caller\'s tenant (an admin: also every queue with settings). Counts tasks: for ' +
       'dashboards, not hot paths.',
-    resolve: (_root, _args, ctx) => ctx.queue.queueControl.list(),
+    resolve: (_root, _args, ctx, info) => ctx.queue.queueControl.list(queueStatsRead(info)),
   }),
 );
 
@@ -80,13 +82,13 @@ builder.mutationFields((t) => ({
       'Stops starting tasks of the queue on every worker, within milliseconds, until resumeQueue; running tasks finish, tasks ' +
       'claimed ahead go back. Durable: holds through restarts. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.queue.queueControl.pause(name),
+    resolve: (_root, { name }, ctx, info) => ctx.queue.queueControl.pause(name, queueStatsRead(info)),
   }),
   resumeQueue: t.field({
     type: QueueRef,
     description: 'Starts the queue again and wakes the workers. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.queue.queueControl.resume(name),
+    resolve: (_root, { name }, ctx, info) => ctx.queue.queueControl.resume(name, queueStatsRead(info)),
   }),
   setQueueLimits: t.field({
     type: QueueRef,
@@ -94,7 +96,7 @@ builder.mutationFields((t) => ({
       'Sets (or, with null, clears) the queue\'s limits, held strictly across every worker inside the claim. BAD_USER_INPUT names ' +
       'the field out of range. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }), limits: t.arg({ type: QueueLimitsInputRef, required: true }) },
-    resolve: (_root, { name, limits }, ctx) => ctx.queue.queueControl.setLimits(name, toLimits(limits)),
+    resolve: (_root, { name, limits }, ctx, info) => ctx.queue.queueControl.setLimits(name, toLimits(limits), queueStatsRead(info)),
   }),
 }));
 
