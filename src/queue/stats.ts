@@ -22,7 +22,8 @@ export interface QueueStats {
  * A task's wait starts at `greatest(run_after, enqueued_at)`: a runAfter in the past (a client's
  * clock behind, `runAfter: new Date()` sent late) must not make a task enqueued seconds ago look
  * years old. Both columns are read from the row the scan visits anyway: the plan is unchanged.
- * The metrics' oldest-pending gauge, `taskwire stats` and the dashboard all read this one query.
+ * The metrics' oldest-pending gauge, `taskwire stats` and the `queues` query asking a finished count
+ * read this one query; the dashboard's queue panel (live counts only) reads liveQueueStats.
  * With `queue`, that queue's alone, by tasks_queue_id_idx (queue, id): a pause, a resume or a
  * change of limits answers with its queue's stats, and counting the whole table for them made an
  * operator's pause take a second or two at a million tasks.
