@@ -101,7 +101,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
           // run, and left due it would head every due scan. next_run_at NULL takes it out; an
           // upsert with a good cron brings it back.
           round.broken += 1;
-          o.log.error({ scheduleId: s.id, cron: s.cron, timezone: s.timezone, err: spec }, 'schedule cron no longer parses: it will not fire until it is upserted again');
+          o.log.error({ scheduleId: s.id, tenant: s.tenant, key: s.key, cron: s.cron, timezone: s.timezone, err: spec }, 'schedule cron no longer parses: it will not fire until it is upserted again');
           plans.push({ scheduleId: s.id, version: s.version, occurrences: [], nextRunAt: null });
           continue;
         }
@@ -111,7 +111,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
           plan = planFiring({ spec, missed: s.missed as MissedRunPolicy, nextRunAt: s.nextRunAt, now: dbNow, graceMs, catchUpMax });
           memo.set(key, plan);
         }
-        if (plan.downtime) o.log.info({ scheduleId: s.id, missed: s.missed, firing: plan.occurrences.length }, 'schedule missed occurrences while no scheduler ran');
+        if (plan.downtime) o.log.info({ scheduleId: s.id, tenant: s.tenant, key: s.key, missed: s.missed, firing: plan.occurrences.length }, 'schedule missed occurrences while no scheduler ran');
         plans.push({
           scheduleId: s.id,
           version: s.version,

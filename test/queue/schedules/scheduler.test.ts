@@ -7,6 +7,7 @@ import { fireSchedules, readDueSchedules } from '../../../src/queue/schedules/sq
 import type { MissedRunPolicy, UpsertScheduleInput } from '../../../src/queue/schedules/types.js';
 import { uuidv7 } from '../../../src/queue/uuid.js';
 import { createQueueTestApp, type QueueTestApp } from '../../helpers/factories.js';
+import { captureLog } from '../../helpers/log-capture.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let app: QueueTestApp;
@@ -152,8 +153,11 @@ describe('scheduler.runOnce', () => {
     const s = await upsert({ key: `down-${missed}`, cron: '* * * * *', missed });
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000);
     await dueSince(s.id, new Date(now.getTime() - 10 * 60_000 - 30_000)); // 10 occurrences ago
-    const round = await scheduler({ catchUpMax: 4 }).runOnce(now);
+    const { log, lines } = captureLog();
+    const round = await scheduler({ catchUpMax: 4, log }).runOnce(now);
     expect(round.fired).toHaveLength(count);
+    // The operator's line names the schedule by its key, not only by an id to look up.
+    expect(lines.find((l) => l.msg === 'schedule missed occurrences while no scheduler ran')).toMatchObject({ key: s.key, tenant: 'default', missed, firing: count });
     const fired = (await tasksOf(s.id)).map((t) => (t.scheduledFor as Date).getTime());
     const latest = now.getTime() - 30_000;
     expect(fired).toEqual(Array.from({ length: count }, (_, i) => latest - (count - 1 - i) * 60_000));
