@@ -5,7 +5,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { createLogger, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
 import type { ProcessCommand } from './commands.js';
-import { databaseFailure, startProcess, type ProcessRoles } from './process.js';
+import type { ProcessRoles } from './process.js';
 
 /** Runs dev/serve/worker until SIGINT/SIGTERM, or migrate once; returns the exit code. */
 export async function runProcessCommand(command: ProcessCommand, args: string[], config: Config): Promise<number> {
@@ -51,7 +51,8 @@ async function runCommand(command: ProcessCommand, args: string[], config: Confi
       const db = await resolveDatabase(config, log);
       let report: MigrationReport;
       try {
-        report = await migrateDatabase(config.databaseListenUrl ?? db.url).catch((error: unknown) => {
+        report = await migrateDatabase(config.databaseListenUrl ?? db.url).catch(async (error: unknown) => {
+          const { databaseFailure } = await import('./process.js');
           throw databaseFailure(error, config) ?? error;
         });
       } finally {
@@ -136,7 +137,10 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
   };
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
-  const started = await Promise.race([startProcess(config, log, roles), forced]);
+  // Loaded here, not at the top: keys, doctor and migrate need none of a process's code (the
+  // queue, the runner, the metrics), and every CLI start paid for loading it (~140 modules).
+  const starting = import('./process.js').then(({ startProcess }) => startProcess(config, log, roles));
+  const started = await Promise.race([starting, forced]);
   if (started === 'forced') return EXIT.interrupted;
   const proc = started;
   // An exit that is not ours (a handler or a library calling process.exit()) would otherwise end
