@@ -1,4 +1,6 @@
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+// The client entry alone: graphql-ws's main one also loads its server and, through it, graphql-js
+// (~130 modules), which the client never runs; every CLI command and client program loaded them.
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws/client';
 import type { Credentials } from './credentials.js';
 import { ConnectionError, isTryAgain, RateLimitedError, requestError, saysTryAgain, UnauthenticatedError, type GraphQLErrorPayload } from './errors.js';
 import type { TypedDocumentString } from './generated/graphql.js';
