@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Sql } from '../../src/db/client.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
-import { buildApp, type App, type AppOptions } from '../../src/server/app.js';
+import type { App, AppOptions } from '../../src/server/app.js';
 import type { TaskDefinition } from '../../src/worker/define-task.js';
 import { exampleTasks } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
@@ -132,6 +132,9 @@ export interface TestServer extends Omit<TestApp, 'runner'>, SubscriptionClients
 const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }';
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  // Imported here: the server's modules and its schema, built as they load, are most of what a
+  // file imports; files with no server (createTestApp, createQueueTestApp) do without them.
+  const { buildApp } = await import('../../src/server/app.js');
   const core = await createTestApp({ ...options, runnerDefaults: FAST_RUNNER });
   const app = buildApp(core.deps, options.app);
   const { url } = await app.start(0, '127.0.0.1');
