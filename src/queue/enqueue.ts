@@ -181,7 +181,8 @@ export function prepareTask(
     });
   }
   if (key !== null) requireStorable(key, `${prefix}idempotencyKey`);
-  const backoff = input.backoff !== undefined ? checkBackoff(input.backoff, `${prefix}backoff`) : (spec.backoff ?? null);
+  // Setting by setting, as for the other options: `{ baseMs }` keeps the definition's factor.
+  const backoff = input.backoff !== undefined ? { ...spec.backoff, ...checkBackoff(input.backoff, `${prefix}backoff`) } : (spec.backoff ?? null);
   const tenant = tenantOf(input, scope, prefix);
   const concurrencyKey = input.concurrencyKey ?? null;
   if (concurrencyKey !== null && (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > MAX_KEY)) {

@@ -59,6 +59,13 @@ describe('enqueue', () => {
     expect(await app.deps.queue.getTask(task.id)).toEqual(task);
   });
 
+  it("takes a backoff setting by setting over the definition's: the ones left out stay the definition's", async () => {
+    // demo.fail is defined with { baseMs: 100, maxMs: 2000 }.
+    const task = await app.deps.queue.enqueue({ name: 'demo.fail', backoff: { factor: 1, jitter: 0 } });
+    expect(task.backoff).toEqual({ baseMs: 100, maxMs: 2000, factor: 1, jitter: 0 });
+    expect((await app.deps.queue.getTask(task.id))?.backoff).toEqual(task.backoff);
+  });
+
   it('rejects an unknown task name with UNKNOWN_TASK and writes nothing', async () => {
     const before = await countTasks(app.sql);
     await expect(app.deps.queue.enqueue({ name: 'no.such.task' })).rejects.toMatchObject({ code: 'UNKNOWN_TASK', field: 'name' });
