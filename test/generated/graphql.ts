@@ -4,6 +4,18 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** The retry delay: min(maxMs, baseMs × factor^(attempt − 1)), then ±jitter. Unset settings: the task definition's backoff's, then the defaults. */
+export type BackoffInput = {
+  /** Delay after the first failed attempt, in ms: 0..31536000000 (a year; default 1000). */
+  baseMs?: number | null | undefined;
+  /** Growth per attempt: 1..100 (1: a fixed delay; default 2). */
+  factor?: number | null | undefined;
+  /** Random spread as a fraction of the delay: 0..1 (default 0.25). */
+  jitter?: number | null | undefined;
+  /** Longest delay, in ms: 0..31536000000 (default 600000). */
+  maxMs?: number | null | undefined;
+};
+
 /** What a bulk action does to each of its tasks: cancelTask's or retryTask's change. */
 export type BulkActionKind =
   | 'CANCEL'
@@ -24,9 +36,11 @@ export type DependencyFailurePolicy =
 export type EnqueueTaskInput = {
   /** Positional arguments: a JSON array (default []). */
   args?: unknown;
+  /** Retry spacing (with maxAttempts > 1); replaces the definition's backoff setting by setting. */
+  backoff?: BackoffInput | null | undefined;
   /** Whose turn it shares, e.g. a customer id: the queue's perKeyConcurrency caps RUNNING tasks per key. */
   concurrencyKey?: string | null | undefined;
-  /** Same key again: the first task is returned, no second one is made. */
+  /** Same key again: the first task is returned, no second one is made; the second input's options (timeoutMs, backoff, …) are ignored. */
   idempotencyKey?: string | null | undefined;
   /** Keyword arguments: a JSON object (default {}). */
   kwargs?: unknown;
@@ -37,8 +51,12 @@ export type EnqueueTaskInput = {
   /** -100..100, higher runs first (default 0). */
   priority?: number | null | undefined;
   queue?: string | null | undefined;
+  /** How long the finished task is kept, in ms from finishedAt (expiresAt): a whole number 0..31557600000000 (default: the definition's, else RESULT_TTL_MS). */
+  resultTtlMs?: number | null | undefined;
   /** Do not run before this time. */
   runAfter?: string | null | undefined;
+  /** Each attempt's time limit, in ms: 1..2147483647 (default: the task definition's, else none). Past it the handler's signal aborts and the attempt fails with a TimeoutError. */
+  timeoutMs?: number | null | undefined;
 };
 
 export type EnqueueWorkflowInput = {

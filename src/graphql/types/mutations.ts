@@ -1,9 +1,29 @@
-import type { Task } from '../../queue/task.js';
+import type { Backoff, Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
 import { withFieldPrefix } from '../errors.js';
 import { assertMayReplay } from '../idempotent-replay.js';
 import { issueReadToken } from '../issue-read-token.js';
 import { TaskRef } from './task.js';
+
+/**
+ * Float for the ms: baseMs and maxMs reach a year (src/queue/backoff.ts), beyond Int's 2^31 − 1,
+ * as durationMs is a Float. The core checks ranges and whole numbers and names the setting.
+ */
+export const BackoffInput = builder.inputType('BackoffInput', {
+  description: "The retry delay: min(maxMs, baseMs × factor^(attempt − 1)), then ±jitter. Unset settings: the task definition's backoff's, then the defaults.",
+  fields: (t) => ({
+    baseMs: t.float({ description: 'Delay after the first failed attempt, in ms: 0..31536000000 (a year; default 1000).' }),
+    maxMs: t.float({ description: 'Longest delay, in ms: 0..31536000000 (default 600000).' }),
+    factor: t.float({ description: 'Growth per attempt: 1..100 (1: a fixed delay; default 2).' }),
+    jitter: t.float({ description: 'Random spread as a fraction of the delay: 0..1 (default 0.25).' }),
+  }),
+});
+
+/** A GraphQL backoff as the core's: a null setting is "not given" (the core would refuse a null). */
+export function toBackoff(input: typeof BackoffInput.$inferInput | null | undefined): Partial<Backoff> | undefined {
+  if (input == null) return undefined;
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value != null)) as Partial<Backoff>;
+}
 
 export const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
   description: "Unset options fall back to the task definition's, then to the defaults.",
@@ -15,8 +35,18 @@ export const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
     priority: t.int({ description: '-100..100, higher runs first (default 0).' }),
     runAfter: t.field({ type: 'DateTime', description: 'Do not run before this time.' }),
     maxAttempts: t.int({ description: '1..1000 (default 1: retries are asked for).' }),
-    idempotencyKey: t.string({ description: 'Same key again: the first task is returned, no second one is made.' }),
+    idempotencyKey: t.string({
+      description: "Same key again: the first task is returned, no second one is made; the second input's options (timeoutMs, backoff, …) are ignored.",
+    }),
     concurrencyKey: t.string({ description: "Whose turn it shares, e.g. a customer id: the queue's perKeyConcurrency caps RUNNING tasks per key." }),
+    timeoutMs: t.int({
+      description: "Each attempt's time limit, in ms: 1..2147483647 (default: the task definition's, else none). Past it the handler's signal aborts and the attempt fails with a TimeoutError.",
+    }),
+    // Float: the core takes up to 1,000 years of ms (MAX_RESULT_TTL_MS), beyond Int's 2^31 − 1 (25 days).
+    resultTtlMs: t.float({
+      description: 'How long the finished task is kept, in ms from finishedAt (expiresAt): a whole number 0..31557600000000 (default: the definition\'s, else RESULT_TTL_MS).',
+    }),
+    backoff: t.field({ type: BackoffInput, description: "Retry spacing (with maxAttempts > 1); replaces the definition's backoff setting by setting." }),
   }),
 });
 
@@ -56,6 +86,9 @@ builder.mutationFields((t) => ({
           maxAttempts: orUndefined(input.maxAttempts),
           idempotencyKey: orUndefined(input.idempotencyKey),
           concurrencyKey: orUndefined(input.concurrencyKey),
+          timeoutMs: orUndefined(input.timeoutMs),
+          resultTtlMs: orUndefined(input.resultTtlMs),
+          backoff: toBackoff(input.backoff),
         }),
       );
       await assertMayReplay(ctx, input.idempotencyKey, () => [task.createdBy]);

@@ -3,7 +3,7 @@ import type { ScheduleTaskInput, UpsertScheduleInput } from '../../queue/index.j
 import { builder } from '../builder.js';
 import { withFieldPrefix } from '../errors.js';
 import { assertMayEnqueue } from '../schedule-guard.js';
-import { EnqueueTaskInput } from './mutations.js';
+import { EnqueueTaskInput, toBackoff } from './mutations.js';
 import { MissedRunPolicyEnum, OverlapPolicyEnum, ScheduleConnectionRef, ScheduleRef, schedulesOf } from './schedule.js';
 import { TaskRef } from './task.js';
 
@@ -48,6 +48,9 @@ function toUpsertInput(input: UpsertArg): UpsertScheduleInput {
     ...(task.priority != null ? { priority: task.priority } : {}),
     ...(task.maxAttempts != null ? { maxAttempts: task.maxAttempts } : {}),
     ...(task.concurrencyKey != null ? { concurrencyKey: task.concurrencyKey } : {}),
+    ...(task.timeoutMs != null ? { timeoutMs: task.timeoutMs } : {}),
+    ...(task.resultTtlMs != null ? { resultTtlMs: task.resultTtlMs } : {}),
+    ...(task.backoff != null ? { backoff: toBackoff(task.backoff) } : {}),
   };
   return {
     key: input.key,

@@ -4,7 +4,7 @@ import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { isReadToken } from '../guard.js';
 import { PageInfoRef, TaskConnectionRef, type PageInfo } from './connection.js';
-import { NodeRef, TaskRef } from './task.js';
+import { BackoffRef, NodeRef, TaskRef } from './task.js';
 
 /** Built from the core's lists: one source of truth. */
 export const MissedRunPolicyEnum = builder.enumType('MissedRunPolicy', {
@@ -62,6 +62,9 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
     queue: t.exposeString('queue'),
     priority: t.exposeInt('priority'),
     maxAttempts: t.exposeInt('maxAttempts', { description: "Attempts of each task (fixed at upsert: the input's, else the definition's, else 1)." }),
+    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Each task's time limit per attempt, in ms; null: the task definition's, if any." }),
+    resultTtlMs: t.exposeFloat('resultTtlMs', { nullable: true, description: "How long each finished task is kept, in ms; null: the server's RESULT_TTL_MS." }),
+    backoff: t.field({ type: BackoffRef, description: "The spacing of each task's retries (fixed at upsert).", resolve: (s) => s.backoff ?? {} }),
     concurrencyKey: t.exposeString('concurrencyKey', {
       nullable: true,
       description: "The concurrencyKey of every task it enqueues (the queue's perKeyConcurrency holds for them); null: none.",

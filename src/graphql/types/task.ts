@@ -1,5 +1,6 @@
 import { TASK_STATUSES, isTerminal } from '../../queue/states.js';
-import type { Task, TaskError, TaskProgress } from '../../queue/task.js';
+import { DEFAULT_BACKOFF } from '../../queue/backoff.js';
+import type { Backoff, Task, TaskError, TaskProgress } from '../../queue/task.js';
 import { builder } from '../builder.js';
 
 /** Built from the core's list of states: one source of truth. */
@@ -37,6 +38,20 @@ export const TaskProgressRef = builder.objectRef<TaskProgress>('TaskProgress').i
     total: t.exposeFloat('total', { nullable: true }),
     message: t.exposeString('message', { nullable: true }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+/**
+ * A retry spacing as it applies: the stored settings (the enqueue's, else the definition's, fixed at
+ * enqueue), the others the defaults, as src/queue/backoff.ts backoffDelayMs fills them.
+ */
+export const BackoffRef = builder.objectRef<Partial<Backoff>>('Backoff').implement({
+  description: 'The retry delay: min(maxMs, baseMs × factor^(attempt − 1)), then ±jitter (a fraction).',
+  fields: (t) => ({
+    baseMs: t.float({ description: 'Delay after the first failed attempt, in ms.', resolve: (b) => b.baseMs ?? DEFAULT_BACKOFF.baseMs }),
+    maxMs: t.float({ description: 'Longest delay, in ms.', resolve: (b) => b.maxMs ?? DEFAULT_BACKOFF.maxMs }),
+    factor: t.float({ description: 'Growth per attempt.', resolve: (b) => b.factor ?? DEFAULT_BACKOFF.factor }),
+    jitter: t.float({ description: 'Random spread, a fraction of the delay.', resolve: (b) => b.jitter ?? DEFAULT_BACKOFF.jitter }),
   }),
 });
 
@@ -79,7 +94,16 @@ export const TaskRef = builder.objectRef<Task>('Task').implement({
     cancelRequested: t.exposeBoolean('cancelRequested', { description: 'cancelTask was called; a running handler is being aborted.' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When a finished task is deleted.' }),
     idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
-    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Each attempt's time limit, in ms." }),
+    timeoutMs: t.exposeInt('timeoutMs', { nullable: true, description: "Each attempt's time limit, in ms; null: the task definition's, if any." }),
+    resultTtlMs: t.exposeFloat('resultTtlMs', {
+      nullable: true,
+      description: "How long it is kept once finished, in ms (expiresAt = finishedAt + this); null: the server's RESULT_TTL_MS.",
+    }),
+    backoff: t.field({
+      type: BackoffRef,
+      description: "The spacing of its retries: the enqueue's settings, else its definition's, else the defaults.",
+      resolve: (task) => task.backoff ?? {},
+    }),
     tenant: t.exposeString('tenant', { description: 'The tenant it belongs to: only principals of that tenant (and admins) see it. `default` while auth is off.' }),
     createdBy: t.exposeString('createdBy', {
       nullable: true,

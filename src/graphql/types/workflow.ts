@@ -21,7 +21,7 @@ import type { GraphQLContext } from '../context.js';
 import { withFieldPrefix } from '../errors.js';
 import { isReadToken } from '../guard.js';
 import { assertWorkflowId } from '../workflow-events.js';
-import { EnqueueTaskInput } from './mutations.js';
+import { EnqueueTaskInput, toBackoff } from './mutations.js';
 import { NodeRef, TaskRef } from './task.js';
 
 export const DependencyFailurePolicyEnum = builder.enumType('DependencyFailurePolicy', {
@@ -154,7 +154,11 @@ type TaskArg = StepArg['task'];
 
 /** The GraphQL task input as the core's (its fields have the same names; GraphQL's nulls are "not given"). */
 function toEnqueueInput(input: TaskArg): EnqueueInput {
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value != null)) as unknown as EnqueueInput;
+  const { backoff, ...rest } = input;
+  const task = Object.fromEntries(Object.entries(rest).filter(([, value]) => value != null)) as unknown as EnqueueInput;
+  // One level down too: a null backoff setting is "not given", not a value the core would refuse.
+  const settings = toBackoff(backoff);
+  return settings === undefined ? task : { ...task, backoff: settings };
 }
 
 function toWorkflowInput(input: typeof EnqueueWorkflowInputRef.$inferInput): EnqueueWorkflowInput {
