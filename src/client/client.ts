@@ -58,6 +58,21 @@ export interface ClientOptions {
   keepAliveMs?: number;
 }
 
+/**
+ * A task's retry delay: `min(maxMs, baseMs × factor^(attempt − 1))`, then ±`jitter` (a fraction).
+ * The server checks the ranges (BAD_USER_INPUT naming e.g. `input.backoff.factor`).
+ */
+export interface BackoffOptions {
+  /** Delay after the first failed attempt, in ms: 0..a year (default 1000). */
+  baseMs?: number;
+  /** Longest delay, in ms: 0..a year (default 600,000). */
+  maxMs?: number;
+  /** Growth per attempt: 1..100 (1: a fixed delay; default 2). */
+  factor?: number;
+  /** Random spread as a fraction of the delay: 0..1 (default 0.25). */
+  jitter?: number;
+}
+
 /** Everything `enqueueTask` takes besides the name and the positional arguments. */
 export interface EnqueueOptions {
   kwargs?: Record<string, unknown>;
@@ -72,6 +87,12 @@ export interface EnqueueOptions {
   idempotencyKey?: string;
   /** Whose turn it shares, e.g. a customer id: the queue's `perKeyConcurrency` caps RUNNING tasks per key (1..255 characters). */
   concurrencyKey?: string;
+  /** Each attempt's time limit, in ms (1..2^31 − 1; default: the definition's): past it the handler is aborted, a `TimeoutError`. */
+  timeoutMs?: number;
+  /** How long the finished task is kept, in ms from its end (`expiresAt`; 0..1,000 years; default: the definition's, else the server's RESULT_TTL_MS). */
+  resultTtlMs?: number;
+  /** The spacing of its retries (with `maxAttempts` > 1); settings left out: the definition's, then the defaults. */
+  backoff?: BackoffOptions;
   /** `true`: resolve with `{ task, readToken }` instead (EnqueueWithReadTokenOptions). */
   readToken?: false;
 }

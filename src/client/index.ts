@@ -4,6 +4,7 @@
  */
 export {
   createClient,
+  type BackoffOptions,
   type ClientOptions,
   type EnqueueOptions,
   type EnqueueWithReadTokenOptions,

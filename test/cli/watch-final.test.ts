@@ -18,7 +18,8 @@ const base: Task = {
   id: '01900000-0000-7000-8000-000000000000', name: 'demo.sleep', queue: 'default', priority: 0, status: 'RUNNING', isFinished: false,
   version: 2, args: [10], kwargs: {}, returnValue: null, errors: [], attempts: 1, maxAttempts: 1, workerIds: ['w'], progress: null,
   enqueuedAt: '2025-01-01T00:00:00.000Z', runAfter: null, startedAt: null, finishedAt: null, lastAttemptedAt: null, durationMs: null,
-  cancelRequested: false, expiresAt: null, idempotencyKey: null, timeoutMs: null,
+  cancelRequested: false, expiresAt: null, idempotencyKey: null, timeoutMs: null, resultTtlMs: null,
+  backoff: { baseMs: 1000, maxMs: 600_000, factor: 2, jitter: 0.25 },
   tenant: 'default', createdBy: null, outputBytes: 0, concurrencyKey: null, waitReason: null,
   scheduledFor: null, schedule: null, workflow: null, stepRef: null, dependsOn: [],
 };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSchema, getNamedType, isCompositeType, type GraphQLInputObjectType, type GraphQLObjectType } from 'graphql';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, createClient, type EnqueueOptions, type Task, type TaskwireClient } from '../../src/client/index.js';
+import { chain, createClient, TaskFailedError, type EnqueueOptions, type Task, type TaskwireClient } from '../../src/client/index.js';
 import { defineTask } from '../../src/worker/define-task.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -24,6 +24,7 @@ const SUBSELECTIONS: Record<string, string> = {
   schedule: '{ id key }',
   workflow: '{ id name }',
   dependsOn: '{ id stepRef }',
+  backoff: '{ baseMs maxMs factor jitter }',
 };
 
 /** Every field of Task but `events` (a connection with arguments: the client's events()). */
@@ -114,8 +115,40 @@ describe('EnqueueOptions', () => {
       maxAttempts: 1,
       idempotencyKey: 'k',
       concurrencyKey: 'c',
+      timeoutMs: 1,
+      resultTtlMs: 0,
+      backoff: {},
     };
     expect(Object.keys(every).sort()).toEqual(Object.keys(input.getFields()).filter((name) => name !== 'name' && name !== 'args').sort());
+  });
+
+  it('timeoutMs, resultTtlMs and backoff reach the server and take effect', async () => {
+    const slow = await client.enqueue('demo.sleep', [60_000], { timeoutMs: 200 });
+    expect(slow.timeoutMs).toBe(200);
+    const failure = await client.wait(slow.id, { timeoutMs: 10_000 }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TaskFailedError);
+    expect((failure as TaskFailedError).task.errors[0]).toMatchObject({ exceptionType: 'TimeoutError' });
+
+    const ttl = 7 * 86_400_000; // a week: more than an Int holds
+    const kept = await client.enqueue('math.copysign', [1, -1], { resultTtlMs: ttl });
+    expect(await client.wait(kept.id, { timeoutMs: 10_000 })).toBe(-1);
+    const done = (await client.get(kept.id))!;
+    expect(done.resultTtlMs).toBe(ttl);
+    expect(Date.parse(done.expiresAt!) - Date.parse(done.finishedAt!)).toBe(ttl);
+
+    const spaced = await client.enqueue('demo.fail', ['spaced'], { maxAttempts: 2, backoff: { baseMs: 30_000, maxMs: 30_000, jitter: 0 } });
+    expect(spaced.backoff).toEqual({ baseMs: 30_000, maxMs: 30_000, factor: 2, jitter: 0 });
+    const retrying = await waitFor(async () => {
+      const task = await client.get(spaced.id);
+      return task?.status === 'RETRYING' ? task : undefined;
+    }, { message: 'the retry to be scheduled' });
+    expect(Date.parse(retrying.runAfter!) - Date.parse(retrying.errors[0]!.at)).toBeGreaterThanOrEqual(30_000);
+    await client.cancel(spaced.id);
+  });
+
+  it('a bad one is the server\'s BAD_USER_INPUT naming the input field', async () => {
+    const error = await client.enqueue('demo.echo', [], { backoff: { jitter: 3 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.backoff.jitter' });
   });
 
   it('concurrencyKey shares a turn: the queue\'s perKeyConcurrency holds the second task of a key (KEY_LIMIT)', async () => {
