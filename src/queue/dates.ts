@@ -6,6 +6,12 @@ const EARLIEST = -62_135_596_800_000;
 const LATEST = 253_402_300_799_999;
 
 /**
+ * 1,000 years: a finished task's `expiresAt` (finished + TTL) must stay a time a JavaScript Date
+ * holds and the DateTime scalar writes and reads back (years to 9999). RESULT_TTL_MS has the same bound.
+ */
+export const MAX_RESULT_TTL_MS = 31_557_600_000_000;
+
+/**
  * Dates are stored in timestamptz, which takes years 1 to 9999 as ISO-8601 text. A JS Date
  * reaches 271821 BC, but PostgreSQL refuses year 0 written the ISO way ("0000-…", 1 BC) and
  * anything before 4713 BC: the statement failed, an internal error for what is bad input

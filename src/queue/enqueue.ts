@@ -1,7 +1,7 @@
 import { BadUserInputError, ConflictError, ForbiddenError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
 import { checkBackoff } from './backoff.js';
-import { requireStorableDate } from './dates.js';
+import { MAX_RESULT_TTL_MS, requireStorableDate } from './dates.js';
 import type { TaskCatalog } from './catalog.js';
 import { encodeJson, isJsonObject, isStorableText, JsonEncodeError } from './json.js';
 import {
@@ -18,6 +18,9 @@ import { DUE_PREFIX } from './due-notice.js';
 import { QUEUE_CONTROL_PREFIX } from './queue-control/channel.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
+
+// Its home is dates.ts (it bounds a date), where the CLI reads it without the rest of the core.
+export { MAX_RESULT_TTL_MS };
 
 /** What a caller asks for. Unset options fall back to the task definition, then defaults. */
 export interface EnqueueInput {
@@ -115,11 +118,6 @@ export function checkQueueName(queue: unknown, field: string): string {
 }
 
 const MAX_KEY = 255;
-/**
- * 1,000 years: a finished task's `expiresAt` (finished + TTL) must stay a time a JavaScript Date
- * holds and the DateTime scalar writes and reads back (years to 9999). RESULT_TTL_MS has the same bound.
- */
-export const MAX_RESULT_TTL_MS = 31_557_600_000_000;
 const MAX_ATTEMPTS = 1000;
 /** Longest tenant name, in characters. */
 export const MAX_TENANT = 200;
