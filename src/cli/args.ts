@@ -1,4 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isAppError } from '../errors.js';
+import type { BackoffOptions } from '../client/index.js';
+import { checkBackoff } from '../queue/backoff.js';
 import { parseDateTime } from '../queue/dates.js';
 import { visible } from './output.js';
 
@@ -141,4 +144,19 @@ export function dateTimeOption(command: string, field: string, value: unknown): 
   if (typeof value === 'string' && parseDateTime(value)) return value;
   const got = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
   throw new UsageError(command, `${field} must be an ISO-8601 time with a zone, of a day and time that exist, e.g. 2030-01-01T09:00:00Z, got ${got}`, field);
+}
+
+/**
+ * `--backoff JSON`: an object of baseMs, maxMs, factor and/or jitter, checked with the server's own
+ * limits (src/queue/backoff.ts), so a bad setting is named here (`--backoff.factor`), before connecting.
+ */
+export function backoffOption(command: string, flag: string, value: string | undefined): BackoffOptions | undefined {
+  const parsed = jsonOption(command, flag, value, 'object');
+  if (parsed === undefined) return undefined;
+  try {
+    return checkBackoff(parsed, flag);
+  } catch (error) {
+    if (isAppError(error)) throw new UsageError(command, error.message, error.field);
+    throw error;
+  }
 }

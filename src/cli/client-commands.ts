@@ -7,8 +7,10 @@ import {
   type Task,
   type TaskStatus,
 } from '../client/index.js';
+import { MAX_TIMER_MS } from '../client/options.js';
 import type { ClientConfig } from '../config.js';
-import { CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, usageText, UsageError } from './args.js';
+import { MAX_RESULT_TTL_MS } from '../queue/dates.js';
+import { backoffOption, CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, usageText, UsageError } from './args.js';
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
 import { createProgressView, errorJson, statsTable, tasksTable, visible, wantsJson, type ErrorReport, type Io } from './output.js';
@@ -83,6 +85,9 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
     'run-after': { type: 'string' },
     'idempotency-key': { type: 'string' },
     'concurrency-key': { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    'result-ttl-ms': { type: 'string' },
+    backoff: { type: 'string' },
     wait: { type: 'boolean' },
     timeout: { type: 'string' },
   });
@@ -92,6 +97,9 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
   const priority = intOption('enqueue', '--priority', values.priority, -100, 100);
   const maxAttempts = intOption('enqueue', '--max-attempts', values['max-attempts'], 1, 1000);
   const runAfter = dateTimeOption('enqueue', '--run-after', values['run-after']);
+  const taskTimeoutMs = intOption('enqueue', '--timeout-ms', values['timeout-ms'], 1, MAX_TIMER_MS);
+  const resultTtlMs = intOption('enqueue', '--result-ttl-ms', values['result-ttl-ms'], 0, MAX_RESULT_TTL_MS);
+  const backoff = backoffOption('enqueue', '--backoff', values.backoff);
   const timeoutMs = secondsOption('enqueue', '--timeout', values.timeout);
   if (timeoutMs !== undefined && !values.wait) throw new UsageError('enqueue', '--timeout goes with --wait');
 
@@ -104,6 +112,9 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
       ...(runAfter === undefined ? {} : { runAfter }),
       ...(values['idempotency-key'] === undefined ? {} : { idempotencyKey: values['idempotency-key'] }),
       ...(values['concurrency-key'] === undefined ? {} : { concurrencyKey: values['concurrency-key'] }),
+      ...(taskTimeoutMs === undefined ? {} : { timeoutMs: taskTimeoutMs }),
+      ...(resultTtlMs === undefined ? {} : { resultTtlMs }),
+      ...(backoff === undefined ? {} : { backoff }),
     });
     if (!values.wait) {
       ctx.io.out(values.json ? json(task) : `${task.id}\n`);

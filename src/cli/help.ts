@@ -118,6 +118,12 @@ Enqueues the task NAME and prints its id (with --wait: its return value).
   --run-after ISO         not before this time, e.g. 2030-01-01T09:00:00Z
   --idempotency-key K     the same key again returns the first task
   --concurrency-key K     whose turn it shares under the queue's per-key limit (docs/flow-control.md)
+  --timeout-ms MS         each attempt's time limit, 1..2147483647 ms (default: the definition's);
+                          past it the handler is aborted with a TimeoutError (not --timeout below)
+  --result-ttl-ms MS      keep the finished task this long, 0..31557600000000 ms (default: the
+                          definition's, else the server's RESULT_TTL_MS)
+  --backoff JSON          retry spacing, e.g. '{"baseMs": 30000, "factor": 1}': baseMs, maxMs (ms,
+                          up to a year), factor (1..100), jitter (0..1); unset: the definition's
   --wait                  follow the task (progress on stderr) and print its return value;
                           exit 1 with its errors if it fails or is cancelled
   --timeout SECONDS       with --wait: give up after this long (exit 1; the task runs on)

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
 import { CLOSED_URL, runCli, startCli } from './run-cli.js';
 
 let server: TestServer;
@@ -60,6 +61,54 @@ describe('taskwire enqueue', () => {
     const human = await runCli(['status', parseTask(json.stdout).id], env);
     expect(human.stdout).toMatch(/^waiting: +SCHEDULED$/m);
     expect(human.stdout).toMatch(/^runAfter: +2030-01-01 09:00:00Z$/m);
+  });
+});
+
+describe('taskwire enqueue --timeout-ms, --result-ttl-ms, --backoff', () => {
+  it('pass them to the server, where they take effect', async () => {
+    const [timed, kept, spaced] = await Promise.all([
+      runCli(['enqueue', 'demo.sleep', '--args', '[60000]', '--timeout-ms', '300', '--wait'], env),
+      runCli(['enqueue', 'math.copysign', '--args', '[1, -1]', '--result-ttl-ms', '604800000', '--json', '--wait'], env),
+      runCli(['enqueue', 'demo.fail', '--args', '["spaced"]', '--max-attempts', '2', '--backoff', '{"baseMs": 30000, "maxMs": 30000, "jitter": 0}', '--json'], env),
+    ]);
+    // Past its time limit the handler is aborted: a TimeoutError, exit 1.
+    expect(timed.code).toBe(1);
+    expect(timed.stderr).toContain('TimeoutError: Task exceeded its timeout of 300 ms');
+    expect(kept.code).toBe(0);
+    const done = parseTask(kept.stdout);
+    expect(done.resultTtlMs).toBe(604_800_000);
+    expect(Date.parse(done.expiresAt!) - Date.parse(done.finishedAt!)).toBe(604_800_000);
+    expect(spaced.code).toBe(0);
+    const task = parseTask(spaced.stdout);
+    expect(task.backoff).toEqual({ baseMs: 30_000, maxMs: 30_000, factor: 2, jitter: 0 });
+    const retrying = await waitFor(async () => {
+      const t = await client.get(task.id);
+      return t?.status === 'RETRYING' ? t : undefined;
+    }, { message: 'the retry to be scheduled' });
+    expect(Date.parse(retrying.runAfter!) - Date.parse(retrying.errors[0]!.at)).toBeGreaterThanOrEqual(30_000);
+    await client.cancel(task.id);
+  });
+
+  it('refuse a bad value naming the flag, before connecting (exit 2)', async () => {
+    const cases: [string[], string, string][] = [
+      [['--timeout-ms', '0'], '--timeout-ms', '--timeout-ms must be a whole number from 1 to 2147483647, got "0"'],
+      [['--timeout-ms', '1.5'], '--timeout-ms', '--timeout-ms must be a whole number'],
+      [['--result-ttl-ms', '-1'], '--result-ttl-ms', '--result-ttl-ms must be a whole number from 0 to 31557600000000, got "-1"'],
+      [['--backoff', '{"factor": 0.5}'], '--backoff.factor', '--backoff.factor must be a number from 1 to 100, got 0.5'],
+      [['--backoff', '{"delay": 5}'], '--backoff.delay', '--backoff.delay is not a backoff setting'],
+      [['--backoff', '[1]'], '--backoff', '--backoff must be a JSON object'],
+    ];
+    const results = await Promise.all(cases.map(([flags]) => runCli(['enqueue', 'demo.echo', ...flags, '--json', '--url', CLOSED_URL])));
+    results.forEach((r, i) => {
+      const [, field, message] = cases[i]!;
+      expect(r.code).toBe(2);
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; field?: string; message: string } };
+      expect(error).toMatchObject({ code: 'BAD_USAGE', field });
+      expect(error.message).toContain(message);
+    });
+    const human = await runCli(['enqueue', 'demo.echo', '--backoff', '{"jitter": 2}', '--url', CLOSED_URL]);
+    expect(human.code).toBe(2);
+    expect(human.stderr).toMatch(/^taskwire enqueue: --backoff\.jitter must be a number from 0 to 1, got 2\n/);
   });
 });
 
