@@ -70,6 +70,13 @@ const hostileInput: fc.Arbitrary<Record<string, unknown>> = fc.record(
     ),
     maxAttempts: fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 2000 }), fc.integer(), fc.string({ maxLength: 4 })),
     idempotencyKey: fc.oneof(fc.constant(undefined), nastyString(300), fc.constant(null)),
+    timeoutMs: fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 2 ** 31 + 5 }), fc.double(), fc.string({ maxLength: 4 })),
+    resultTtlMs: fc.oneof(fc.constant(undefined), fc.double(), fc.integer(), fc.constant(null), fc.string({ maxLength: 4 })),
+    backoff: fc.oneof(
+      fc.constant(undefined),
+      fc.record({ baseMs: fc.double(), maxMs: fc.double(), factor: fc.oneof(fc.double(), fc.string({ maxLength: 4 })), jitter: fc.double() }, { requiredKeys: [] }),
+      nastyJson,
+    ),
     extra: fc.oneof(fc.constant(undefined), nastyJson),
   },
   { requiredKeys: [] },
@@ -100,7 +107,7 @@ const plausibleInput: fc.Arbitrary<Record<string, unknown>> = fc
 const oneFieldBroken: fc.Arbitrary<Record<string, unknown>> = fc
   .tuple(
     plausibleInput,
-    fc.constantFrom('name', 'args', 'kwargs', 'queue', 'priority', 'runAfter', 'maxAttempts', 'idempotencyKey'),
+    fc.constantFrom('name', 'args', 'kwargs', 'queue', 'priority', 'runAfter', 'maxAttempts', 'idempotencyKey', 'timeoutMs', 'resultTtlMs', 'backoff'),
     fc.oneof(nastyJson, dateTimeInput, fc.integer(), fc.double(), nastyString(300)),
   )
   .map(([input, key, value]) => ({ ...input, [key]: value }));
