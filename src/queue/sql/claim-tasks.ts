@@ -22,6 +22,11 @@ export interface ClaimParams {
    * them, the rescuer gives them back uncounted. Default `limit`: none ahead.
    */
   freeSlots?: number;
+  /**
+   * Tasks the worker handed back for having no handler (src/worker/passed-over.ts): left out of the
+   * claim, for a worker that has the handler. Default none; a claim without them is the claim as it was.
+   */
+  passedOver?: readonly string[];
 }
 
 /**
@@ -52,12 +57,16 @@ const TAIL = changeTailSql({ type: `'STARTED'`, worker: 'locked_by', at: 'last_a
 export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]> {
   const queues = p.queues as string[];
   const freeSlots = p.freeSlots ?? p.limit;
+  const passedOver = (p.passedOver ?? []) as string[];
   const result = !p.someHeld && queues.length === 0
     ? // A worker of every queue, nothing held: the same claim as the statement below, as a function
       // whose plan is cached (drizzle/0018_claim_function.sql). The pool plans every statement
       // afresh (force_custom_plan, src/db/client.ts): this one took ~0.4 ms to plan per claim, as
-      // long as it took to run; a function scan takes ~0.03 ms.
-      await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int)`.values()
+      // long as it took to run; a function scan takes ~0.03 ms. Tasks passed over: the form that
+      // leaves them out (drizzle/0034); every other claim keeps the four-argument form as it was.
+      passedOver.length === 0
+      ? await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int)`.values()
+      : await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int, ${passedOver}::uuid[])`.values()
     : await exec`
     WITH RECURSIVE ${exec.unsafe(CLOCK_CTE)},
     held AS (
@@ -65,7 +74,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
     ),
     ${queues.length > 0 ? namedQueues(exec, queues) : waitingQueues(exec)},
-    ${firstOfEachQueue(exec, p.limit)},
+    ${firstOfEachQueue(exec, p.limit, passedOver)},
     ${lastFreeCte(exec, freeSlots)},
     changed AS (
       UPDATE tasks t SET
@@ -153,18 +162,28 @@ function namedQueues(exec: Executor, queues: string[]): Fragment {
 /**
  * `next` from `listed`, queue by queue: the first `limit` waiting tasks of each listed queue that is
  * not held, locked, then the first `limit` of those in claim order — the tasks the claim order would
- * give, without walking other queues' tasks.
+ * give, without walking other queues' tasks. Tasks passed over are read from each head beyond
+ * `limit` (at most that many more) and dropped, so that they take no place of the claim's.
  */
-function firstOfEachQueue(exec: Executor, limit: number): Fragment {
+function firstOfEachQueue(exec: Executor, limit: number, passedOver: string[]): Fragment {
   return exec`
     candidates AS (
       SELECT c.id, c.priority, c.run_after FROM listed w
       -- The queue's head of tasks_queue_claim_idx and nothing else, whatever the planner knows
       -- (drizzle/0023_queue_head_function.sql says what it took when written inline).
-      CROSS JOIN LATERAL taskwire_queue_head(w.q, ${limit}::int) c
-      WHERE w.q IS NOT NULL AND w.q <> ALL ((SELECT names FROM held)::text[])
+      CROSS JOIN LATERAL taskwire_queue_head(w.q, ${limit + passedOver.length}::int) c
+      WHERE w.q IS NOT NULL AND w.q <> ALL ((SELECT names FROM held)::text[])${passedOverFilter(exec, 'c.id', passedOver)}
     ),
     next AS (
       SELECT id, priority, run_after FROM candidates ORDER BY priority DESC NULLS LAST, run_after, id LIMIT ${limit}
     )` as unknown as Fragment;
+}
+
+/**
+ * ` AND <column> <> ALL (passed over)`, or nothing when none is: the statement of a claim without them
+ * is the one it was. A list given as a parameter of a statement planned per call is a constant to the
+ * planner, which hashes it (PostgreSQL 15+): one probe per row whatever its length.
+ */
+export function passedOverFilter(exec: Executor, column: string, passedOver: readonly string[]): Fragment {
+  return (passedOver.length === 0 ? exec`` : exec` AND ${exec.unsafe(column)} <> ALL (${passedOver as string[]}::uuid[])`) as unknown as Fragment;
 }

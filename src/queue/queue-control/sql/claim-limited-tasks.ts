@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import type { Sql } from '../../../db/client.js';
 import { eventCtesSql } from '../../events.js';
 import { toTask, type Task } from '../../task.js';
-import { claimedAheadSet, lastFreeCte } from '../../sql/claim-tasks.js';
+import { claimedAheadSet, lastFreeCte, passedOverFilter } from '../../sql/claim-tasks.js';
 
 export interface LimitedClaimParams {
   workerId: string;
@@ -13,6 +13,8 @@ export interface LimitedClaimParams {
   leaseMs: number;
   /** How many of the claimed tasks the worker starts at once; the rest are marked claimed ahead (ClaimParams.freeSlots). Default `limit`. */
   freeSlots?: number;
+  /** Tasks the worker handed back for having no handler: left out (ClaimParams.passedOver). */
+  passedOver?: readonly string[];
 }
 
 export interface LimitedClaim {
@@ -174,7 +176,7 @@ function claimInOrder(tx: Sql, p: LimitedClaimParams): Fragment {
     next AS (
       -- tasks_claim_idx, filtered by queue, or tasks_queue_claim_idx, as the planner picks
       SELECT id, NULL::text AS key, 0 AS ord, priority, run_after FROM tasks
-      WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now() AND queue = ${p.queue}
+      WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now() AND queue = ${p.queue}${passedOverFilter(tx, 'id', p.passedOver ?? [])}
       ORDER BY priority DESC NULLS LAST, run_after, id
       LIMIT (SELECT n FROM budget)
       FOR UPDATE SKIP LOCKED
@@ -226,7 +228,7 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
         -- it, reading every task of the queue ahead of the key's (33 ms behind 100,000 of another key).
         SELECT id, priority, run_after, row_number() OVER (ORDER BY concurrency_key, priority DESC NULLS LAST, run_after, id) AS rn FROM tasks
         WHERE queue = ${p.queue} AND concurrency_key >= keys.k AND concurrency_key <= keys.k
-          AND status IN ('PENDING', 'RETRYING') AND run_after <= now()
+          AND status IN ('PENDING', 'RETRYING') AND run_after <= now()${passedOverFilter(tx, 'id', p.passedOver ?? [])}
         ORDER BY concurrency_key, priority DESC NULLS LAST, run_after, id
         LIMIT greatest(0, (SELECT per_key_concurrency FROM settings) - (
           -- tasks_running_queue_key_idx
@@ -236,8 +238,10 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
       -- Keyless tasks of the queue: not held by the per-key limit; they take turns as key "ord 0".
       -- A walk of the queue's head of tasks_queue_claim_idx, whatever the planner knows (inline, with
       -- statistics it was a sequential scan of the whole table: drizzle/0024_keyless_head_function.sql).
+      -- Tasks passed over are read beyond the budget (at most that many more) and dropped.
       SELECT id, NULL, 0, row_number() OVER (ORDER BY priority DESC NULLS LAST, run_after, id), priority, run_after
-      FROM taskwire_keyless_head(${p.queue}, (SELECT n FROM budget)::int) keyless
+      FROM taskwire_keyless_head(${p.queue}, (SELECT n FROM budget)::int${beyondBudget(tx, p.passedOver ?? [])}) keyless${
+        (p.passedOver ?? []).length === 0 ? tx`` : tx` WHERE true`}${passedOverFilter(tx, 'keyless.id', p.passedOver ?? [])}
     ),
     picked AS (
       SELECT id, key, ord FROM candidates ORDER BY rn, ord, priority DESC, run_after, id LIMIT (SELECT n FROM budget)
@@ -252,6 +256,11 @@ function claimPerKey(tx: Sql, p: LimitedClaimParams): Fragment {
       FOR UPDATE OF t SKIP LOCKED
     ),
     ${claimTail(tx, p)}`;
+}
+
+/** ` + <count>`: the keyless head read beyond the budget by the tasks passed over (nothing when none is). */
+function beyondBudget(tx: Sql, passedOver: readonly string[]): Fragment {
+  return passedOver.length === 0 ? tx`` : tx` + ${passedOver.length}::int`;
 }
 
 function claimOrder(a: Task, b: Task): number {
