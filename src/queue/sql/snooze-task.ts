@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import { changeTailSql } from '../events.js';
+import { wakeQueuesSql } from '../due-notice.js';
 import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
 
@@ -11,6 +12,13 @@ export interface SnoozeParams {
   /** Run again this many ms from now. */
   delayMs: number;
   defaultTtlMs: number;
+  /**
+   * Wake the task's queue on the jobs channel (its name when due now, else `due:<ms>:<queue>`):
+   * for a hand-back meant for another worker (no handler here), which would otherwise learn of the
+   * task only at its next poll. Default false: a handler's snooze is claimed when due by its own
+   * worker (OutcomeStoreOptions.dueAgainIn) or another's poll.
+   */
+  wake?: boolean;
 }
 
 /**
@@ -22,12 +30,15 @@ export interface SnoozeParams {
  * worker. A task whose cancellation was requested ends CANCELLED instead. Guarded by status, lock
  * and attempt like completeTasks.
  */
-const TAIL = changeTailSql({
+const EVENT = {
   type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'SNOOZED' END`,
   attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
   worker: 'ev_worker',
   at: CLOCK_AT,
-});
+};
+const TAIL = changeTailSql(EVENT);
+// SnoozeParams.wake: the tail, and the queue's wake-up (read by it, so that it runs).
+const WAKING_TAIL = `${wakeQueuesSql('changed', CLOCK_AT, `status IN ('PENDING', 'RETRYING')`)},${changeTailSql(EVENT, ['woken'])}`;
 
 export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task | undefined> {
   const result = await exec`
@@ -52,7 +63,7 @@ export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task 
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *, ${p.workerId}::text AS ev_worker
     ),
-    ${exec.unsafe(TAIL)}`;
+    ${exec.unsafe(p.wake ? WAKING_TAIL : TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
 }
