@@ -28,6 +28,8 @@ export interface ClaimLoopOptions {
   claimsInFlight: number;
   /** Paused and limited queues (flow control, docs/flow-control.md). */
   gate: QueueGate;
+  /** Tasks this worker handed back for having no handler, left out of its claims (src/worker/passed-over.ts). */
+  passedOver?(): readonly string[];
   /** Takes claimed tasks in (the runner queues and starts them). */
   accept(tasks: Task[]): void;
   /** Hands back tasks that a claim landed after stop() began. Never throws. */
@@ -216,10 +218,11 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       // Claimed-ahead tasks count against a limit (they are RUNNING) but start within prefetchMs,
       // and a worker that holds them too long hands them back (releaseWaitingAfterMs).
       let room = limit;
+      const passedOver = o.passedOver?.();
       for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
         if (room <= 0 || stopped) break;
         // The worker starts what it accepts in this order: the free slots go to the first statements.
-        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length) });
+        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver });
         tasks.push(...r.tasks);
         room -= r.tasks.length;
         limitHeld ||= r.held;
@@ -233,6 +236,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
               leaseMs: o.leaseMs,
               someHeld: o.gate.someHeld(),
               freeSlots: Math.max(0, freeSlots - tasks.length),
+              passedOver,
             })));
       }
       failures = 0;

@@ -6,6 +6,7 @@ import type { TaskContext, TaskDefinition } from './define-task.js';
 import type { Dependencies } from './dependencies.js';
 import type { RunningAttempt } from './held-tasks.js';
 import { isNonRetryable } from './non-retryable-error.js';
+import { PASSED_OVER_FOR_MS } from './passed-over.js';
 
 /** Why a running attempt was told to stop. */
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown' | 'lost';
@@ -23,7 +24,11 @@ export type Outcome =
   /** Shutdown: hand the task back. */
   | { kind: 'released' }
   /** The handler asked to run again later (ctx.retryAfter / ctx.snooze): back to waiting, the attempt not used. */
-  | { kind: 'snoozed'; delayMs: number }
+  /**
+   * …or this worker has no handler for it (`handedBack`): its queue's workers are woken for it, and
+   * not this one ahead of them (see unknownTask).
+   */
+  | { kind: 'snoozed'; delayMs: number; handedBack?: true }
   /** The lease is gone (rescued elsewhere): record nothing. */
   | { kind: 'lost' };
 
@@ -33,7 +38,14 @@ export interface ExecuteOptions extends AttemptContextSource {
   maxResultBytes: number;
   /** A workflow step's `ctx.dependencies` (dependencies.ts); none: empty. */
   dependencies?: (task: Task) => Promise<Dependencies>;
+  /**
+   * This worker has no handler for `task` and hands it back: leave it out of this worker's claims
+   * until `until` (ms since the epoch; src/worker/passed-over.ts). False when it cannot (its list is
+   * full). None: nothing is left out.
+   */
+  passOver?(task: Task, until: number): boolean;
 }
+
 
 const ABANDONED = Symbol('abandoned');
 
@@ -145,7 +157,11 @@ function encodeResult(value: unknown, maxBytes: number): Outcome {
  * task fails with UnknownTask (not retried: no attempt would find a handler here).
  */
 export const UNKNOWN_TASK_GRACE_MS = 600_000;
-/** How long such a task waits before it is claimable again (by any worker). */
+/**
+ * How long such a task waits before it is claimable again when this worker cannot leave it out of
+ * its claims (its list of tasks passed over is full). Otherwise it is due again at once: this worker
+ * leaves it alone for PASSED_OVER_FOR_MS, and a worker that has the handler takes it when woken.
+ */
 export const UNKNOWN_TASK_SNOOZE_MS = 5_000;
 
 /** Task names each worker has warned of (once per name per worker, not per hand-back). */
@@ -153,24 +169,22 @@ const warnedUnknown = new WeakMap<ExecuteOptions, Set<string>>();
 
 function unknownTask(o: ExecuteOptions, task: Task): Outcome {
   const message = `No handler for task "${task.name}" in this worker`;
-  if (Date.now() - task.enqueuedAt.getTime() >= UNKNOWN_TASK_GRACE_MS) return failed({ exceptionType: 'UnknownTask', message, traceback: null }, false);
+  const graceEnds = task.enqueuedAt.getTime() + UNKNOWN_TASK_GRACE_MS;
+  if (Date.now() >= graceEnds) return failed({ exceptionType: 'UnknownTask', message, traceback: null }, false);
   let warned = warnedUnknown.get(o);
   if (!warned) warnedUnknown.set(o, (warned = new Set()));
   if (!warned.has(task.name)) {
     warned.add(task.name);
     o.log.warn(
       { name: task.name, taskId: task.id },
-      `${message}: handed back (no attempt used) every ${UNKNOWN_TASK_SNOOZE_MS / 1000} s for a worker that has one, failed UnknownTask ${UNKNOWN_TASK_GRACE_MS / 60_000} min after its enqueue; load it (TASK_MODULES) or give it a queue only its workers take`,
+      `${message}: handed back (no attempt used) for a worker that has one, and not claimed here again for ${PASSED_OVER_FOR_MS / 1000} s; failed UnknownTask ${UNKNOWN_TASK_GRACE_MS / 60_000} min after its enqueue; load it (TASK_MODULES) or give it a queue only its workers take`,
     );
   }
-  return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS };
+  // Left alone until the grace ends at the latest: then this worker may claim it to fail it.
+  if (o.passOver?.(task, Math.min(Date.now() + PASSED_OVER_FOR_MS, graceEnds))) return { kind: 'snoozed', delayMs: 0, handedBack: true };
+  return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS, handedBack: true };
 }
 
-/**
- * Every failure goes through here (and a cancellation's error through recordable()): what a
- * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
- * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
- */
 function failed(error: AttemptError, retryable: boolean): Outcome {
   return { kind: 'failed', error: recordable(error), retryable };
 }

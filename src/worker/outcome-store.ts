@@ -96,6 +96,12 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs }).then((stored) => stored !== undefined);
       }
       case 'snoozed':
+        // A hand-back for want of a handler wakes the queue's workers, not this worker at the time it
+        // is due: that worker was the first to look, and took the task back round after round while
+        // one that has the handler waited for its poll.
+        if (outcome.handedBack) {
+          return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true }).then((stored) => stored !== undefined);
+        }
         return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs }).then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
         return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);

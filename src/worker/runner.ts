@@ -12,6 +12,7 @@ import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
 import { createDependencyReader } from './dependencies.js';
 import { createOutputWriter } from './output-writer.js';
+import { createPassedOver } from './passed-over.js';
 import { RUNNER_DEFAULTS, type RunnerOptions } from './runner-options.js';
 import { createWorkerId } from './worker-id.js';
 import { createQueueGate } from './queue-gate.js';
@@ -68,6 +69,8 @@ export function createRunner(options: RunnerOptions): Runner {
     // Claimed when due, not at the next poll (other workers poll for it as before).
     dueAgainIn: (ms) => claims.lookIn(ms),
   });
+  // Tasks handed back for want of a handler here: left out of this worker's claims for a while.
+  const passedOver = createPassedOver();
   const dependencyReader = createDependencyReader(sql);
   const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs });
   const leases = createLeaseKeeper({
@@ -111,6 +114,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // Slots a claimed task starts in at once; what a claim takes beyond them waits, claimed ahead.
     freeSlots: () => o.concurrency - held.running - held.waiting,
     gate,
+    passedOver: passedOver.ids,
     accept(tasks) {
       held.addWaiting(tasks, Date.now());
       // Heard of before they start: starting runs each handler's synchronous part, which the
@@ -195,6 +199,7 @@ export function createRunner(options: RunnerOptions): Runner {
     abandonAfterMs: o.abandonAfterMs,
     maxResultBytes: o.maxResultBytes,
     dependencies: dependencyReader.read,
+    passOver: passedOver.add,
     progress(attempt) {
       const report = outcomes.progressReporter(attempt.task);
       return (update) => {
