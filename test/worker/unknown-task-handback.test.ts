@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { copysign } from '../../src/worker/examples.js';
+import { UNKNOWN_TASK_GRACE_MS } from '../../src/worker/execute-task.js';
 import { createRegistry } from '../../src/worker/registry.js';
-import { useQueueTestApp } from '../helpers/factories.js';
+import { eventsOf, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A fleet where one worker lacks a task's handler (services splitting task names on one queue, or a
@@ -79,4 +80,14 @@ describe('a task handed back for want of a handler', () => {
     for (const id of handedBack) expect(lackingClaims.get(id)).toBe(1);
     await env.app.stopRunners();
   }, 120_000);
+
+  it('is still failed UnknownTask at the end of the grace when no worker has the handler: the worker passes it over only until then', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', queue: 'hb-none', maxAttempts: 3 });
+    // Its grace ends 1.5 s from now: handed back first, then claimed again and failed.
+    await env.app.sql`UPDATE tasks SET enqueued_at = now() - ${UNKNOWN_TASK_GRACE_MS - 1500} * interval '1 millisecond' WHERE id = ${task.id}`;
+    const lacking = await env.app.startRunner({ registry: createRegistry([copysign]) });
+    const done = await waitForStatus(env.app.deps, task.id, 'FAILED', 20_000);
+    expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1, workerId: lacking.workerId })]);
+    expect((await eventsOf(env.recorder, env.app.sql, task.id)).map((e) => e.status)).toEqual(['PENDING', 'RUNNING', 'PENDING', 'RUNNING', 'FAILED']);
+  });
 });
