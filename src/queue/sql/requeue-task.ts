@@ -11,7 +11,7 @@ export const RETRY_EVENT: EventColumns = { type: `'RETRIED'` };
 const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
 
 /**
- * The retry change as two CTEs, `changed` (the changed rows) and `woken` (their queues'
+ * The retry change as CTEs ending in `changed` (the changed rows) and `woken` (their queues'
  * workers woken), over the tasks `where` selects: retryTask uses it for one id, a bulk retry
  * (src/queue/bulk-actions) for a batch, so both change a task the same way. FAILED or
  * CANCELLED → PENDING, keeping its history (errors, worker ids, attempts) and granting the
@@ -23,12 +23,31 @@ const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
  * WITH declares `wf_locked` (./workflow-locks.ts) before these, over the workflows of the tasks
  * `where` selects: a retried step leaves its end, and the trigger revives its cancelled
  * descendants, under its workflow's lock taken before any of their rows.
+ * Workflow steps (docs/workflows.md "Retrying and cancelling"):
+ * - a step whose parents have not all ended goes back to BLOCKED, `waiting_parents` counting them
+ *   (taskwire_parents_to_wait_for, drizzle/0035: a parent retried by the same statement counts,
+ *   one that ended FAILED/CANCELLED and stays so does not), and is released when they end, as the
+ *   descendants the retry revives are; before, it ran at once, ahead of its parents, reading null;
+ * A retry of plain tasks (no parents) calls no function and reads no other row.
  */
 export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): PendingQuery<Row[]> {
   return exec`
+    retrying AS (
+      SELECT id AS retried_id, depends_on AS retried_parents FROM tasks
+      WHERE ${p.where} AND status IN ('FAILED', 'CANCELLED') AND ${exec.unsafe(WORKFLOWS_FIRST)}
+    ),
+    waits AS (
+      -- After wf_locked (retrying waits for it), so the function's own snapshot sees every parent
+      -- that ended before the workflow row was ours. Not called when no retried task is a step.
+      SELECT * FROM taskwire_parents_to_wait_for(
+        ARRAY(SELECT retried_id FROM retrying WHERE cardinality(retried_parents) > 0),
+        ARRAY(SELECT retried_id FROM retrying))
+      WHERE EXISTS (SELECT 1 FROM retrying WHERE cardinality(retried_parents) > 0)
+    ),
     changed AS (
       UPDATE tasks SET
-        status = 'PENDING',
+        status = (CASE WHEN waits.parents_waited_for > 0 THEN 'BLOCKED' ELSE 'PENDING' END)::task_status,
+        waiting_parents = coalesce(waits.parents_waited_for, tasks.waiting_parents),
         attempt_budget = coalesce(attempt_budget, max_attempts),
         max_attempts = attempts + coalesce(attempt_budget, max_attempts),
         cancel_requested = false,
@@ -38,10 +57,13 @@ export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): 
         return_value = NULL,
         progress = NULL,
         version = version + 1
-      WHERE ${p.where} AND status IN ('FAILED', 'CANCELLED') AND ${exec.unsafe(WORKFLOWS_FIRST)}
-      RETURNING *
+      FROM retrying LEFT JOIN waits ON waits.step_id = retrying.retried_id
+      -- The ids as an array too: tasks_pkey walks them, whatever the planner estimates of retrying.
+      WHERE tasks.id = ANY(ARRAY(SELECT retried_id FROM retrying)) AND tasks.id = retrying.retried_id
+        AND tasks.status IN ('FAILED', 'CANCELLED')
+      RETURNING tasks.*
     ),
-    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q)`;
+    woken AS (SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status = 'PENDING') q)`;
 }
 
 /**
