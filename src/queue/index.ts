@@ -11,6 +11,7 @@ import { listTasks, type ListParams, type TaskPage } from './list.js';
 import { queueStats, type QueueStats } from './stats.js';
 import { requestCancel } from './sql/request-cancel.js';
 import { requeueTask } from './sql/requeue-task.js';
+import { getWorkflowStatus } from './workflows/sql/get-workflows.js';
 import type { Task } from './task.js';
 import { isTerminal } from './states.js';
 import { isStorableText } from './json.js';
@@ -136,6 +137,13 @@ export function createQueue(options: QueueOptions): Queue {
         const changed = await requeueTask(sql, { id, tenant });
         if (changed) return changed;
         const task = await mustGet(id);
+        // A FAILED/CANCELLED task left alone: a step of a cancelled workflow (requeueCtes).
+        if (task.workflowId && (task.status === 'FAILED' || task.status === 'CANCELLED') && (await getWorkflowStatus(sql, task.workflowId)) === 'CANCELLED') {
+          throw new ConflictError(
+            `Task ${id} is a step of workflow ${task.workflowId}, which was cancelled; the steps of a cancelled workflow cannot be retried (enqueue the workflow again)`,
+            { field: 'id', details: { workflowId: task.workflowId } },
+          );
+        }
         throw new ConflictError(
           `Task ${id} is ${task.status}; only FAILED or CANCELLED tasks can be retried${isTerminal(task.status) ? '' : ' (it has not finished)'}`,
           { field: 'id' },

@@ -28,6 +28,9 @@ const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
  *   (taskwire_parents_to_wait_for, drizzle/0035: a parent retried by the same statement counts,
  *   one that ended FAILED/CANCELLED and stays so does not), and is released when they end, as the
  *   descendants the retry revives are; before, it ran at once, ahead of its parents, reading null;
+ * - a step of a CANCELLED workflow is left alone (retryTask answers CONFLICT, a bulk retry counts it
+ *   processed, not changed): the cancel ended the workflow, and a retry would run one step of it
+ *   and turn it FAILED. wf_locked holds the workflow's status as it is once locked.
  * A retry of plain tasks (no parents) calls no function and reads no other row.
  */
 export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): PendingQuery<Row[]> {
@@ -35,6 +38,7 @@ export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): 
     retrying AS (
       SELECT id AS retried_id, depends_on AS retried_parents FROM tasks
       WHERE ${p.where} AND status IN ('FAILED', 'CANCELLED') AND ${exec.unsafe(WORKFLOWS_FIRST)}
+        AND NOT EXISTS (SELECT 1 FROM wf_locked w WHERE w.id = tasks.workflow_id AND w.status = 'CANCELLED')
     ),
     waits AS (
       -- After wf_locked (retrying waits for it), so the function's own snapshot sees every parent

@@ -19,12 +19,13 @@ import type { Executor } from '../../db/client.js';
  * `wf_locked`, a CTE for the statement's WITH, locks the workflows whose ids `workflowIds` (a
  * query of one uuid column, read without locks: a task's workflow_id never changes) yields
  * (workflows_pkey, an index scan of the array: none for plain tasks' NULLs, whatever the planner
- * thinks of the size of workflows). It must come before the CTE that locks or changes task rows, and that CTE
+ * thinks of the size of workflows), with their status as it is once locked (a FOR UPDATE reads
+ * the row's latest version, whatever the statement's snapshot). It must come before the CTE that locks or changes task rows, and that CTE
  * must hold WORKFLOWS_FIRST in its WHERE: an uncorrelated condition, a one-time filter evaluated
  * before its scan returns (and so locks) its first row; it also makes wf_locked run at all.
  */
 export function workflowLockCte(exec: Executor, workflowIds: PendingQuery<Row[]>): PendingQuery<Row[]> {
-  return exec`wf_locked AS MATERIALIZED (SELECT id FROM workflows WHERE id = ANY(ARRAY(${workflowIds})) ORDER BY id FOR UPDATE)`;
+  return exec`wf_locked AS MATERIALIZED (SELECT id, status FROM workflows WHERE id = ANY(ARRAY(${workflowIds})) ORDER BY id FOR UPDATE)`;
 }
 
 /** The condition that orders a task statement after wf_locked (see workflowLockCte). */

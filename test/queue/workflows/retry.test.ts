@@ -10,8 +10,9 @@ import { waitFor } from '../../helpers/wait.js';
 import { claimStep, failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, succeedStep, WORKER, workflowTasks } from '../../helpers/workflows.js';
 
 // Retrying a workflow step (docs/workflows.md "Retrying and cancelling"): a retried step whose
-// parents have not all ended waits for them (BLOCKED), as the descendants its retry revives do.
-// Steps are driven by hand (claimStep/succeedStep) except in the last case, which runs them with a real runner to see what the handlers read.
+// parents have not all ended waits for them (BLOCKED), as the descendants its retry revives do;
+// a step of a cancelled workflow is not retried. Steps are driven by hand (claimStep/succeedStep)
+// except in the last case, which runs them with a real runner to see what the handlers read.
 const gates = createGates();
 let app: QueueTestApp;
 beforeAll(async () => {
@@ -172,5 +173,43 @@ describe('a retried step whose parents have not all ended', () => {
     expect((await q.getTask(id.d as string))?.returnValue).toEqual({ label: 'd', deps: { b } });
     // c ran when b was cancelled, with null, and was not run again (docs/workflows.md).
     expect((await q.getTask(id.c as string))?.returnValue).toEqual({ label: 'c', deps: { b: null } });
+  });
+});
+
+describe('a step of a cancelled workflow', () => {
+  it('retryTask refuses it (CONFLICT naming the workflow), and nothing changes', async () => {
+    const q = app.deps.queue;
+    const wf = await q.workflows.enqueue({ steps: [step('p'), step('ch', ['p']), step('other')] });
+    const id = idsOf(wf);
+    await failStep(app.sql, id.p as string);
+    await q.workflows.cancel(wf.id);
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ p: 'FAILED', ch: 'CANCELLED', other: 'CANCELLED' });
+    const before = await q.workflows.get(wf.id);
+    expect(before?.status).toBe('CANCELLED');
+    for (const ref of ['p', 'ch', 'other']) {
+      const refused = q.retryTask(id[ref] as string);
+      await expect(refused).rejects.toMatchObject({ code: 'CONFLICT', details: { workflowId: wf.id } });
+      await expect(refused).rejects.toThrow(`workflow ${wf.id}`);
+      await expect(refused).rejects.toThrow('was cancelled');
+    }
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ p: 'FAILED', ch: 'CANCELLED', other: 'CANCELLED' });
+    expect(await q.workflows.get(wf.id)).toMatchObject({ status: 'CANCELLED', version: before?.version });
+    await consistent();
+  });
+
+  it('a bulk retry skips it (processed, not changed) and retries the other tasks', async () => {
+    const q = app.deps.queue;
+    const wf = await q.workflows.enqueue({ steps: [step('p'), step('ch', ['p'])] });
+    await q.workflows.cancel(wf.id);
+    const plain = await q.enqueue({ name: 'demo.echo', args: ['plain'] });
+    await q.cancelTask(plain.id);
+    const action = await q.bulkActions.create('RETRY', { status: ['CANCELLED'] });
+    expect(action.matched).toBe(3);
+    expect(await bulkRunner().runOnce()).toBe(3);
+    expect(await q.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 3, changed: 1 });
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ p: 'CANCELLED', ch: 'CANCELLED' });
+    expect(await workflowStatus(wf.id)).toBe('CANCELLED');
+    expect((await q.getTask(plain.id))?.status).toBe('PENDING');
+    await consistent();
   });
 });

@@ -19,6 +19,12 @@ export async function getWorkflow(exec: Executor, id: string, tenant: string | n
   return row ? toWorkflow(row) : undefined;
 }
 
+/** A workflow's status alone (workflows_pkey), without its steps; undefined when it is gone. */
+export async function getWorkflowStatus(exec: Executor, id: string): Promise<WorkflowStatus | undefined> {
+  const [row] = await exec`SELECT status FROM workflows WHERE id = ${id}`;
+  return row ? (row.status as WorkflowStatus) : undefined;
+}
+
 /** The workflow stored under an idempotency key of a tenant (workflows_idempotency_key_idx). */
 export async function getWorkflowIdByKey(exec: Executor, tenant: string, key: string): Promise<string | undefined> {
   const [row] = await exec`SELECT id FROM workflows WHERE tenant = ${tenant} AND idempotency_key = ${key}`;
