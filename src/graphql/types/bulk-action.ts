@@ -66,7 +66,7 @@ builder.mutationFields((t) => ({
     type: BulkActionRef,
     description:
       'retryTask for every task matching filter now (later ones are not touched), run in batches by the workers, each task at most ' +
-      'once; FAILED/CANCELLED ones go back to PENDING. Needs tasks:retry.',
+      'once; FAILED/CANCELLED ones go back to PENDING (or BLOCKED, as retryTask; steps of a cancelled workflow are left alone). Needs tasks:retry.',
     args: { filter: t.arg({ type: TaskFilterInput, required: true }) },
     resolve: (_root, { filter }, ctx) => ctx.queue.bulkActions.create('RETRY', toTaskFilter(filter)),
   }),

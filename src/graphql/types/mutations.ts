@@ -103,7 +103,9 @@ builder.mutationFields((t) => ({
   }),
   retryTask: t.field({
     type: TaskRef,
-    description: 'FAILED/CANCELLED → PENDING with fresh attempts; earlier errors are kept. CONFLICT otherwise.',
+    description:
+      'FAILED/CANCELLED → PENDING with fresh attempts (a workflow step whose parents have not all ended: BLOCKED until they end); ' +
+      'earlier errors are kept. CONFLICT otherwise, and for a step of a cancelled workflow.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.queue.retryTask(id),
   }),
