@@ -80,6 +80,7 @@ export const GUARD_RULES: GuardRules = {
     retryTask: { needs: 'tasks:retry' },
     createReadToken: { needs: 'tasks:read' },
     // A schedule enqueues its task: upsert checks the name here, trigger in its resolver (the name is the stored one).
+    // Their `tenant:` is no scope: a caller limited to its tenant finds another's schedules unknown (schedulesIn), as ids.
     upsertSchedule: { needs: 'schedules:write', check: scheduleTaskName },
     pauseSchedule: { needs: 'schedules:write' },
     resumeSchedule: { needs: 'schedules:write' },

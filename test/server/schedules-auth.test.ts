@@ -126,3 +126,68 @@ describe('tenants', () => {
     expect(tenants).toEqual(new Set(['acme', 'globex']));
   });
 });
+
+// An admin lists every tenant's schedules; it must also reach each of them, by (tenant, key).
+describe('tenant:', () => {
+  const SHOW = 'query($key: String!, $tenant: String) { schedule(key: $key, tenant: $tenant) { id tenant args paused runs { totalCount } } }';
+  const PAUSE = 'mutation($key: String!, $tenant: String) { pauseSchedule(key: $key, tenant: $tenant) { tenant paused } }';
+  const RESUME = 'mutation($key: String!, $tenant: String) { resumeSchedule(key: $key, tenant: $tenant) { tenant paused } }';
+  const TRIGGER = 'mutation($key: String!, $tenant: String) { triggerSchedule(key: $key, tenant: $tenant) { id tenant name } }';
+  const DELETE = 'mutation($key: String!, $tenant: String) { deleteSchedule(key: $key, tenant: $tenant) }';
+
+  it("lets an admin read, pause, resume, trigger, update and delete another tenant's schedule by (tenant, key)", async () => {
+    const made = await as('globex', UPSERT, input('globex-nightly', 'demo.echo', ['globex-marker']));
+    const id = (made.data?.upsertSchedule as { id: string }).id;
+    const key = { key: 'globex-nightly', tenant: 'globex' };
+    // Without tenant: the admin's own tenant (acme), which has no such key.
+    expect((await as('admin', SHOW, { key: 'globex-nightly' })).data).toEqual({ schedule: null });
+    expect((await as('admin', SHOW, key)).data).toEqual({ schedule: { id, tenant: 'globex', args: ['globex-marker'], paused: false, runs: { totalCount: 0 } } });
+
+    expect((await as('admin', PAUSE, key)).data).toEqual({ pauseSchedule: { tenant: 'globex', paused: true } });
+    expect((await as('globex', SHOW, { key: 'globex-nightly' })).data).toMatchObject({ schedule: { paused: true } });
+    expect((await as('admin', RESUME, key)).data).toEqual({ resumeSchedule: { tenant: 'globex', paused: false } });
+
+    const fired = await as('admin', TRIGGER, key);
+    const task = fired.data?.triggerSchedule as { id: string; tenant: string; name: string };
+    expect(task).toMatchObject({ tenant: 'globex', name: 'demo.echo' });
+    // The task is globex's: its tenant reads it, and the schedule counts it as a run.
+    expect((await as('globex', 'query($id: ID!) { taskResult(id: $id) { id } }', { id: task.id })).data).toEqual({ taskResult: { id: task.id } });
+    expect((await as('admin', SHOW, key)).data).toMatchObject({ schedule: { runs: { totalCount: 1 } } });
+    // The admin's list: each schedule's runs are its own, not those of a same key in the admin's tenant.
+    const list = await as('admin', '{ schedules(first: 100) { edges { node { key tenant runs { totalCount } } } } }');
+    const listed = (list.data?.schedules as { edges: { node: { key: string; tenant: string; runs: { totalCount: number } } }[] }).edges.map((e) => e.node);
+    expect(listed).toContainEqual({ key: 'globex-nightly', tenant: 'globex', runs: { totalCount: 1 } });
+
+    const updated = await as('admin', UPSERT, { input: { key: 'globex-nightly', cron: '0 0 * * * *', task: { name: 'demo.echo', args: ['by-admin'] }, tenant: 'globex' } });
+    expect(updated.data).toMatchObject({ upsertSchedule: { id, args: ['by-admin'] } });
+    const created = await as('admin', 'mutation($input: UpsertScheduleInput!) { upsertSchedule(input: $input) { tenant key } }', {
+      input: { key: 'initech-report', cron: '0 0 * * * *', task: { name: 'demo.echo' }, tenant: 'initech' },
+    });
+    expect(created.data).toEqual({ upsertSchedule: { tenant: 'initech', key: 'initech-report' } });
+
+    expect((await as('admin', DELETE, key)).data).toEqual({ deleteSchedule: true });
+    expect((await as('globex', SHOW, { key: 'globex-nightly' })).data).toEqual({ schedule: null });
+    expect((await as('admin', DELETE, { key: 'initech-report', tenant: 'initech' })).data).toEqual({ deleteSchedule: true });
+  });
+
+  it('answers a caller limited to its tenant that names another exactly as an unknown key (never FORBIDDEN); its own tenant named is its own', async () => {
+    const made = await as('acme', UPSERT, input('acme-only', 'demo.echo', ['acme-marker']));
+    const acmeId = (made.data?.upsertSchedule as { id: string }).id;
+    const seen = (r: Res): unknown => ({ status: r.status, data: r.data, codes: errorCodes(r.errors), fields: r.errors?.map((e) => e.extensions?.field) });
+    for (const probe of [SHOW, PAUSE, RESUME, TRIGGER, DELETE]) {
+      const foreign = await as('globex', probe, { key: 'acme-only', tenant: 'acme' });
+      expect(seen(foreign)).toEqual(seen(await as('globex', probe, { key: 'never-existed', tenant: 'acme' })));
+      expect(seen(foreign)).toEqual(seen(await as('globex', probe, { key: 'never-existed' })));
+      expect(JSON.stringify(foreign)).not.toContain('acme-marker');
+    }
+    const upsert = await as('globex', UPSERT, { input: { key: 'acme-only', cron: '0 0 * * * *', task: { name: 'demo.echo', args: ['globex-wrote'] }, tenant: 'acme' } });
+    expect(errorCodes(upsert.errors)).toEqual(['NOT_FOUND']);
+    expect(upsert.errors?.[0]?.extensions?.field).toBe('input.tenant');
+    // acme's schedule is untouched: not paused, not fired, not rewritten, not deleted.
+    expect((await as('acme', SHOW, { key: 'acme-only' })).data).toEqual({ schedule: { id: acmeId, tenant: 'acme', args: ['acme-marker'], paused: false, runs: { totalCount: 0 } } });
+    expect((await as('acme', PAUSE, { key: 'acme-only', tenant: 'acme' })).data).toEqual({ pauseSchedule: { tenant: 'acme', paused: true } });
+    const bad = await as('admin', SHOW, { key: 'acme-only', tenant: '' });
+    expect(errorCodes(bad.errors)).toEqual(['BAD_USER_INPUT']);
+    expect(bad.errors?.[0]?.extensions?.field).toBe('tenant');
+  });
+});

@@ -146,6 +146,8 @@ export type UpsertScheduleInput = {
   paused?: boolean | null | undefined;
   /** The task each occurrence enqueues; its concurrencyKey goes to every occurrence (the queue's perKeyConcurrency holds for them). runAfter and idempotencyKey are each occurrence's own: giving them is BAD_USER_INPUT. */
   task: EnqueueTaskInput;
+  /** Whose schedule (default the caller's own). Another tenant's: only for a caller that sees every tenant (admin, or auth off); any other gets NOT_FOUND naming input.tenant, never FORBIDDEN. */
+  tenant?: string | null | undefined;
   /** IANA time zone of the wall clock (default UTC). */
   timezone?: string | null | undefined;
 };

@@ -4,8 +4,17 @@ import { builder } from '../builder.js';
 import { withFieldPrefix } from '../errors.js';
 import { assertMayEnqueue } from '../schedule-guard.js';
 import { EnqueueTaskInput, toBackoff } from './mutations.js';
-import { MissedRunPolicyEnum, OverlapPolicyEnum, ScheduleConnectionRef, ScheduleRef, schedulesOf } from './schedule.js';
+import { MissedRunPolicyEnum, OverlapPolicyEnum, ScheduleConnectionRef, ScheduleRef, schedulesIn, schedulesOf } from './schedule.js';
 import { TaskRef } from './task.js';
+
+/**
+ * What `tenant` means on every key-addressed schedule field (schedulesIn). Said in the fields'
+ * descriptions, not the argument's: a described argument prints the field over several SDL lines,
+ * and the schema test holds DESIGN's contract lines as single lines.
+ */
+const TENANT_ARG =
+  "`tenant`: whose schedule (default the caller's own); another tenant's is reached by a caller that sees every tenant " +
+  '(admin, or auth off) and is unknown to any other (null, false or NOT_FOUND, never FORBIDDEN).';
 
 const UpsertScheduleInputRef = builder.inputType('UpsertScheduleInput', {
   description: 'Creates the schedule, or updates the one with this key. Unset policies keep their values on update (defaults on create).',
@@ -23,6 +32,11 @@ const UpsertScheduleInputRef = builder.inputType('UpsertScheduleInput', {
     overlap: t.field({ type: OverlapPolicyEnum, description: 'Default ALLOW.' }),
     missed: t.field({ type: MissedRunPolicyEnum, description: 'Default RUN_ONCE.' }),
     paused: t.boolean({ description: 'Default false on create; an update leaves the pause as it is unless given.' }),
+    tenant: t.string({
+      description:
+        "Whose schedule (default the caller's own). Another tenant's: only for a caller that sees every tenant (admin, or auth off); " +
+        'any other gets NOT_FOUND naming input.tenant, never FORBIDDEN.',
+    }),
   }),
 });
 
@@ -77,9 +91,9 @@ builder.queryFields((t) => ({
   schedule: t.field({
     type: ScheduleRef,
     nullable: true,
-    description: 'A schedule by key; null when there is none.',
-    args: { key: t.arg.string({ required: true }) },
-    resolve: async (_root, { key }, ctx) => (await schedulesOf(ctx).get(key)) ?? null,
+    description: `A schedule by key; null when there is none. ${TENANT_ARG}`,
+    args: { key: t.arg.string({ required: true }), tenant: t.arg.string() },
+    resolve: async (_root, { key, tenant }, ctx) => (await schedulesIn(ctx, tenant).get(key)) ?? null,
   }),
 }));
 
@@ -87,37 +101,37 @@ builder.mutationFields((t) => ({
   upsertSchedule: t.field({
     type: ScheduleRef,
     description:
-      'Creates or updates a schedule by key. A bad cron or time zone is BAD_USER_INPUT naming input.cron / input.timezone; an unknown task ' +
+      "Creates or updates a schedule by key, in input.tenant (default the caller's own). A bad cron or time zone is BAD_USER_INPUT naming input.cron / input.timezone; an unknown task " +
       'UNKNOWN_TASK; nothing is stored on error. Needs schedules:write, and tasks:enqueue (or a glob) matching input.task.name.',
     args: { input: t.arg({ type: UpsertScheduleInputRef, required: true }) },
-    resolve: (_root, { input }, ctx) => withFieldPrefix('input.', async () => schedulesOf(ctx).upsert(toUpsertInput(input))),
+    resolve: (_root, { input }, ctx) => withFieldPrefix('input.', async () => schedulesIn(ctx, input.tenant).upsert(toUpsertInput(input))),
   }),
   pauseSchedule: t.field({
     type: ScheduleRef,
-    description: 'Stops its occurrences until resumeSchedule (pausing twice is fine). NOT_FOUND for an unknown key.',
-    args: { key: t.arg.string({ required: true }) },
-    resolve: (_root, { key }, ctx) => schedulesOf(ctx).pause(key),
+    description: `Stops its occurrences until resumeSchedule (pausing twice is fine). NOT_FOUND for an unknown key. ${TENANT_ARG}`,
+    args: { key: t.arg.string({ required: true }), tenant: t.arg.string() },
+    resolve: (_root, { key, tenant }, ctx) => schedulesIn(ctx, tenant).pause(key),
   }),
   resumeSchedule: t.field({
     type: ScheduleRef,
-    description: 'Fires again from the next future occurrence: the paused interval is never replayed. NOT_FOUND for an unknown key.',
-    args: { key: t.arg.string({ required: true }) },
-    resolve: (_root, { key }, ctx) => schedulesOf(ctx).resume(key),
+    description: `Fires again from the next future occurrence: the paused interval is never replayed. NOT_FOUND for an unknown key. ${TENANT_ARG}`,
+    args: { key: t.arg.string({ required: true }), tenant: t.arg.string() },
+    resolve: (_root, { key, tenant }, ctx) => schedulesIn(ctx, tenant).resume(key),
   }),
   deleteSchedule: t.field({
     type: 'Boolean',
-    description: 'true when it existed. Its tasks stay (their `schedule` becomes null).',
-    args: { key: t.arg.string({ required: true }) },
-    resolve: (_root, { key }, ctx) => schedulesOf(ctx).delete(key),
+    description: `true when it existed. Its tasks stay (their \`schedule\` becomes null). ${TENANT_ARG}`,
+    args: { key: t.arg.string({ required: true }), tenant: t.arg.string() },
+    resolve: (_root, { key, tenant }, ctx) => schedulesIn(ctx, tenant).delete(key),
   }),
   triggerSchedule: t.field({
     type: TaskRef,
     description:
       'Enqueues its task now (scheduledFor null), paused or not, whatever `overlap` says. NOT_FOUND for an unknown key; ' +
-      'needs schedules:write and tasks:enqueue (or a glob) matching its task name; counts against the enqueue rate (RATE_LIMITED).',
-    args: { key: t.arg.string({ required: true }) },
-    resolve: async (_root, { key }, ctx) => {
-      const schedules = schedulesOf(ctx);
+      `needs schedules:write and tasks:enqueue (or a glob) matching its task name; counts against the enqueue rate (RATE_LIMITED). ${TENANT_ARG}`,
+    args: { key: t.arg.string({ required: true }), tenant: t.arg.string() },
+    resolve: async (_root, { key, tenant }, ctx) => {
+      const schedules = schedulesIn(ctx, tenant);
       // The name is the stored schedule's: read first (an unknown key stays NOT_FOUND, not FORBIDDEN).
       const schedule = await schedules.get(key);
       if (schedule) {

@@ -1,5 +1,5 @@
-import { ForbiddenError, BadUserInputError } from '../../errors.js';
-import { MISSED_RUN_POLICIES, OVERLAP_POLICIES, type Queue, type Schedule, type SchedulePage } from '../../queue/index.js';
+import { ForbiddenError, BadUserInputError, NotFoundError } from '../../errors.js';
+import { isTenantName, MAX_TENANT, MISSED_RUN_POLICIES, OVERLAP_POLICIES, type Queue, type Schedule, type SchedulePage, type Schedules } from '../../queue/index.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { isReadToken } from '../guard.js';
@@ -32,6 +32,50 @@ export function schedulesOf(ctx: GraphQLContext): Queue['schedules'] {
   return ctx.queue.schedules;
 }
 
+/** What a key-addressed operation does with a schedule (the root fields that take `tenant`). */
+export type KeyedSchedules = Pick<Schedules, 'get' | 'upsert' | 'pause' | 'resume' | 'delete' | 'trigger'>;
+
+/**
+ * Another tenant's schedules as a caller limited to its own sees them: none. Every answer is the
+ * one an unknown key gets (null, false, NOT_FOUND naming `key`), so naming a tenant tells such a
+ * caller nothing about it. upsert, which would create rather than find, answers NOT_FOUND too,
+ * naming `input.tenant`: the tenant is as unknown to it as the schedules in it.
+ */
+function foreignSchedules(tenant: string): KeyedSchedules {
+  const unknown = (key: string): never => {
+    throw new NotFoundError('Schedule', key, { field: 'key' });
+  };
+  return {
+    get: async () => undefined,
+    upsert: async () => {
+      throw new NotFoundError('Tenant', tenant, { field: 'tenant' });
+    },
+    pause: async (key) => unknown(key),
+    resume: async (key) => unknown(key),
+    delete: async () => false,
+    trigger: async (key) => unknown(key),
+  };
+}
+
+/**
+ * The schedules a key-addressed operation acts on: `tenant`'s (a key is unique per tenant only),
+ * default the caller's own (its queue's writeTenant), as before the argument existed. A caller that
+ * sees every tenant (admin, or anyone while auth is off) may name any; for one limited to its own,
+ * another tenant's schedules are unknown keys (foreignSchedules), never FORBIDDEN.
+ * @throws BadUserInputError naming `field` for a tenant no tenant could be called
+ */
+export function schedulesIn(ctx: GraphQLContext, tenant: string | null | undefined, field = 'tenant'): KeyedSchedules {
+  const own = schedulesOf(ctx);
+  const scope = ctx.queue.scope;
+  if (tenant == null || tenant === scope.writeTenant) return own;
+  if (!isTenantName(tenant)) {
+    throw new BadUserInputError(`${field} must be a non-empty string of at most ${MAX_TENANT} characters, without a NUL character or a lone surrogate`, { field });
+  }
+  if (scope.readTenant !== null) return foreignSchedules(tenant);
+  // Sees every tenant: the same queue narrowed to that one (its enqueues, a trigger's task, carry it).
+  return ctx.queue.scoped({ readTenant: tenant, writeTenant: tenant, createdBy: scope.createdBy }).schedules;
+}
+
 
 // One read per schedule id per operation: a page of 100 tasks of one schedule reads it once.
 const scheduleReads = new WeakMap<GraphQLContext, Map<string, Promise<Schedule | undefined>>>();
@@ -53,7 +97,7 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
   interfaces: [NodeRef],
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'cron' in value && 'missed' in value,
   fields: (t) => ({
-    key: t.exposeString('key', { description: 'Unique per tenant; what every operation on a schedule takes.' }),
+    key: t.exposeString('key', { description: "Unique per tenant; what every operation on a schedule takes (with `tenant` for another tenant's)." }),
     cron: t.exposeString('cron', { description: '5 fields (minute first), or 6 with seconds first.' }),
     timezone: t.exposeString('timezone', { description: "IANA time zone of the cron's wall clock, e.g. Europe/Paris." }),
     taskName: t.exposeString('taskName'),
@@ -98,9 +142,12 @@ export const ScheduleRef = builder.objectRef<Schedule>('Schedule').implement({
       type: TaskConnectionRef,
       description: 'The tasks it enqueued (occurrences and triggers), newest first; keyset cursors as in `tasks`.',
       args: { first: t.arg.int(), after: t.arg.string() },
-      resolve: (s, args, ctx) => schedulesOf(ctx).runs(s.key, { first: args.first ?? undefined, after: args.after ?? undefined }),
+      // The schedule itself, not its key: an admin's list holds other tenants' schedules, whose keys its own tenant does not know.
+      resolve: (s, args, ctx) => schedulesOf(ctx).runs(s, { first: args.first ?? undefined, after: args.after ?? undefined }),
     }),
-    tenant: t.exposeString('tenant'),
+    tenant: t.exposeString('tenant', {
+      description: "The tenant it belongs to: with its key, what names it (an admin lists every tenant's and names one with the operations' `tenant`).",
+    }),
     version: t.exposeInt('version', { description: 'Goes up by one on every change (an occurrence fired, an upsert, a pause or resume).' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

@@ -133,8 +133,9 @@ export function createSchedules(o: SchedulesOptions, scope: QueueScope): Schedul
       const s = typeof schedule === 'string' ? await mustGet(schedule) : schedule;
       return nextOccurrences(parseCron(s.cron, s.timezone), await databaseNow(sql), count);
     },
-    async runs(key, params = {}) {
-      const schedule = await mustGet(key);
+    async runs(of, params = {}) {
+      // A Schedule already read is its own tenant's, whichever view read it (an admin's list).
+      const schedule = typeof of === 'string' ? await mustGet(of) : of;
       const first = params.first ?? DEFAULT_PAGE;
       if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) {
         throw new BadUserInputError(`first must be an integer from 0 to ${MAX_PAGE}, got ${first}`, { field: 'first' });

@@ -128,6 +128,10 @@ export interface Schedules {
   trigger(key: string): Promise<Task>;
   /** The next `count` occurrences (default 5, at most 100) after the database's now. @throws NotFoundError for an unknown key */
   upcoming(schedule: string | Schedule, count?: number): Promise<Date[]>;
-  /** The schedule's tasks, newest first (keyset like Queue.listTasks). @throws NotFoundError */
-  runs(key: string, params?: ScheduleRunsParams): Promise<TaskPage>;
+  /**
+   * The schedule's tasks, newest first (keyset like Queue.listTasks): by key in the scope's
+   * `writeTenant`, or of a Schedule already read (an unscoped list's, whatever its tenant).
+   * @throws NotFoundError for an unknown key
+   */
+  runs(schedule: string | Schedule, params?: ScheduleRunsParams): Promise<TaskPage>;
 }
