@@ -35,8 +35,8 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   retry --filter JSON     retry every task matching now (each once), following it to its end
   stats                   task counts per queue
   workflow ID             show a workflow's steps and their states  [--watch: live until it ends]
-  schedules list          cron schedules: key, cron, time zone, task, next and last run, last task
-  schedules show KEY      one schedule, its next occurrences and latest tasks
+  schedules list          cron schedules: tenant, key, cron, time zone, task, next and last run, last task
+  schedules show KEY      one schedule, its next occurrences and latest tasks  [--tenant T: another tenant's]
   schedules upsert KEY    create or update one  --cron "0 3 * * *" --task NAME [--args JSON] [--timezone TZ] …
   schedules pause|resume|delete|trigger KEY
   queues                  queues: paused or active, limits, counts  (docs/flow-control.md)
@@ -227,13 +227,16 @@ ${CLIENT_OPTIONS}
 Example:
   taskwire queues limits emails --rate 50/1000 --concurrency 10`,
   schedules: `Usage: taskwire schedules list [--limit N] [options]
-       taskwire schedules show KEY [options]
-       taskwire schedules upsert KEY --cron CRON --task NAME [--args JSON] [--timezone TZ] [options]
-       taskwire schedules pause|resume|delete|trigger KEY [options]
+       taskwire schedules show KEY [--tenant T] [options]
+       taskwire schedules upsert KEY --cron CRON --task NAME [--args JSON] [--timezone TZ] [--tenant T] [options]
+       taskwire schedules pause|resume|delete|trigger KEY [--tenant T] [options]
 
 Cron schedules (docs/schedules.md): each occurrence enqueues one task, whatever the number of workers.
-  list                    key, cron, time zone, task, active or paused, next run, last run, last task
+  list                    tenant, key, cron, time zone, task, active or paused, next run, last run, last task
     --limit N             at most N schedules (default 100)
+  --tenant T              (with a KEY) the schedule of tenant T; default your own. An admin key, or a server
+                          with auth off, lists every tenant's schedules and reaches any of them this way;
+                          for any other credential another tenant's key is unknown (exit 1)
   show KEY                the schedule, its next 5 occurrences and its 10 latest tasks (exit 1: no such key)
   upsert KEY              create the schedule KEY, or update it
     --cron CRON           5 fields (minute first), or 6 with seconds first: "*/5 * * * * *" = every 5 s

@@ -12,11 +12,16 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 /** An ISO time without its milliseconds, `-` for none. */
 const shortTime = (iso: string | null | undefined): string => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
 
-/** The `taskwire schedules list` table: one row per schedule. */
+/**
+ * The `taskwire schedules list` table: one row per schedule. TENANT always, first: a key names a
+ * schedule only with its tenant (an admin lists every tenant's, and acts on another's with
+ * --tenant), and a column that came and went with the rows would move the others under a script.
+ */
 export function schedulesTable(schedules: readonly Schedule[]): string {
   return table(
-    ['KEY', 'CRON', 'TIMEZONE', 'TASK', 'STATE', 'NEXT RUN', 'LAST RUN', 'LAST TASK'],
+    ['TENANT', 'KEY', 'CRON', 'TIMEZONE', 'TASK', 'STATE', 'NEXT RUN', 'LAST RUN', 'LAST TASK'],
     schedules.map((s) => [
+      s.tenant,
       s.key,
       s.cron,
       s.timezone,
@@ -33,6 +38,7 @@ export function schedulesTable(schedules: readonly Schedule[]): string {
 export function scheduleBlock(s: ScheduleDetail): string {
   const rows: [string, string][] = [
     ['key', s.key],
+    ['tenant', s.tenant],
     ['cron', `${s.cron} (${s.timezone})`],
     ['task', `${s.taskName} ${JSON.stringify(s.args)}${s.kwargs && Object.keys(s.kwargs as object).length > 0 ? ` ${JSON.stringify(s.kwargs)}` : ''}`],
     ['queue', s.queue],
@@ -75,8 +81,10 @@ function upsertInput(key: string, values: Record<string, string | boolean | unde
   const timezone = str('timezone');
   const queue = str('queue');
   const concurrencyKey = str('concurrency-key');
+  const tenant = str('tenant');
   return {
     key,
+    ...(tenant === undefined ? {} : { tenant }),
     cron,
     task: {
       name: task,
@@ -111,10 +119,16 @@ const UPSERT_OPTIONS = {
   active: { type: 'boolean' },
 } as const;
 
+/** Every subcommand that names a schedule by KEY: the key's tenant (default the caller's own). */
+const KEY_OPTIONS = { ...COMMON, tenant: { type: 'string' } } as const;
+
 async function run(sub: Subcommand, args: string[], ctx: Context): Promise<number> {
-  const options = sub === 'upsert' ? { ...COMMON, ...UPSERT_OPTIONS } : sub === 'list' ? { ...COMMON, limit: { type: 'string' } } : COMMON;
-  const { values, positionals } = parseCommand(COMMAND, args, options as typeof COMMON & typeof UPSERT_OPTIONS & { limit: { type: 'string' } });
+  const options = sub === 'upsert' ? { ...KEY_OPTIONS, ...UPSERT_OPTIONS } : sub === 'list' ? { ...COMMON, limit: { type: 'string' } } : KEY_OPTIONS;
+  const { values, positionals } = parseCommand(COMMAND, args, options as typeof KEY_OPTIONS & typeof UPSERT_OPTIONS & { limit: { type: 'string' } });
   const [key = ''] = takePositionals(COMMAND, positionals, sub === 'list' ? [] : ['KEY']);
+  const at = values.tenant === undefined ? {} : { tenant: values.tenant };
+  const unknown = (): TaskwireClientError =>
+    new TaskwireClientError('NOT_FOUND', `no schedule "${key}"${values.tenant === undefined ? '' : ` in tenant "${values.tenant}"`}`);
   const limit = sub === 'list' ? (intOption(COMMAND, '--limit', values.limit, 1, 1_000_000) ?? 100) : 0;
   const input = sub === 'upsert' ? upsertInput(key, values) : undefined;
   const out = (value: unknown, text: string): number => {
@@ -129,8 +143,8 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
         return out(found, found.length === 0 ? 'no schedules\n' : schedulesTable(found));
       }
       case 'show': {
-        const schedule = await client.schedule(key);
-        if (!schedule) throw new TaskwireClientError('NOT_FOUND', `no schedule "${key}"`);
+        const schedule = await client.schedule(key, at);
+        if (!schedule) throw unknown();
         return out(schedule, scheduleBlock(schedule));
       }
       case 'upsert': {
@@ -138,20 +152,20 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
         return out(s, `${visible(s.key)} ${s.paused ? 'paused' : `next run ${shortTime(s.nextRunAt)}`}\n`);
       }
       case 'pause': {
-        const s = await client.pauseSchedule(key);
+        const s = await client.pauseSchedule(key, at);
         return out(s, `${visible(s.key)} paused\n`);
       }
       case 'resume': {
-        const s = await client.resumeSchedule(key);
+        const s = await client.resumeSchedule(key, at);
         return out(s, `${visible(s.key)} resumed, next run ${shortTime(s.nextRunAt)}\n`);
       }
       case 'delete': {
-        const existed = await client.deleteSchedule(key);
-        if (!existed) throw new TaskwireClientError('NOT_FOUND', `no schedule "${key}"`);
+        const existed = await client.deleteSchedule(key, at);
+        if (!existed) throw unknown();
         return out({ deleted: key }, `${visible(key)} deleted\n`);
       }
       case 'trigger': {
-        const task = await client.triggerSchedule(key);
+        const task = await client.triggerSchedule(key, at);
         return out(task, `${task.id}\n`);
       }
     }
@@ -160,7 +174,7 @@ async function run(sub: Subcommand, args: string[], ctx: Context): Promise<numbe
 
 /**
  * `taskwire schedules list|show KEY|upsert KEY --cron … --task NAME …|pause KEY|resume KEY|delete KEY|trigger KEY`
- * over the server's GraphQL API (docs/schedules.md).
+ * (each KEY with an optional `--tenant T`) over the server's GraphQL API (docs/schedules.md).
  */
 export async function schedules(args: string[], ctx: Context): Promise<number> {
   const [sub, ...rest] = args;

@@ -59,6 +59,7 @@ export type {
   Schedule,
   ScheduleClient,
   ScheduleDetail,
+  ScheduleKeyOptions,
   SchedulePage,
   UpsertScheduleInput,
 } from './schedules.js';

@@ -44,19 +44,31 @@ export interface ListSchedulesOptions {
   signal?: AbortSignal;
 }
 
-export interface GetScheduleOptions {
+/** Which tenant's schedule a key names. */
+export interface ScheduleKeyOptions {
+  /**
+   * The schedule's tenant (default: the caller's own). A caller that sees every tenant (admin, or
+   * a server with auth off) reaches any tenant's; for any other, another tenant's is unknown.
+   */
+  tenant?: string;
+}
+
+export interface GetScheduleOptions extends ScheduleKeyOptions {
   /** How many next occurrences to list, 1..100 (default 5). */
   upcoming?: number;
   /** How many of its latest tasks to list, 1..100 (default 10). */
   runs?: number;
 }
 
-/** The schedule methods of TaskwireClient (docs/schedules.md). Keys are per tenant; another tenant's key is unknown. */
+/**
+ * The schedule methods of TaskwireClient (docs/schedules.md). Keys are per tenant: a key names the
+ * caller's own tenant's schedule unless `tenant` (an admin's reach) names another's.
+ */
 export interface ScheduleClient {
   /**
    * Creates or updates the schedule `input.key`. A bad cron or time zone: RequestError `BAD_USER_INPUT`
    * whose `field` is `input.cron` / `input.timezone`; an unknown task: `UNKNOWN_TASK`. Without `paused`,
-   * an update keeps the schedule's pause.
+   * an update keeps the schedule's pause. `input.tenant`: see ScheduleKeyOptions.
    */
   upsertSchedule(input: UpsertScheduleInput): Promise<Schedule>;
   /** The schedule with its next occurrences and latest tasks, or null when there is no such key. */
@@ -64,13 +76,13 @@ export interface ScheduleClient {
   /** Pages of schedules, ordered by key, following the cursors. */
   listSchedules(options?: ListSchedulesOptions): AsyncGenerator<SchedulePage, void, undefined>;
   /** Stops its occurrences. Unknown key: RequestError `NOT_FOUND`. */
-  pauseSchedule(key: string): Promise<Schedule>;
+  pauseSchedule(key: string, options?: ScheduleKeyOptions): Promise<Schedule>;
   /** Fires again from the next future occurrence (the paused interval is not replayed). Unknown key: `NOT_FOUND`. */
-  resumeSchedule(key: string): Promise<Schedule>;
+  resumeSchedule(key: string, options?: ScheduleKeyOptions): Promise<Schedule>;
   /** true when it existed; its tasks stay. */
-  deleteSchedule(key: string): Promise<boolean>;
+  deleteSchedule(key: string, options?: ScheduleKeyOptions): Promise<boolean>;
   /** Enqueues its task now (scheduledFor null), paused or not. Unknown key: `NOT_FOUND`. */
-  triggerSchedule(key: string): Promise<Task>;
+  triggerSchedule(key: string, options?: ScheduleKeyOptions): Promise<Task>;
 }
 
 export interface ScheduleClientParts {
@@ -87,7 +99,7 @@ export function createScheduleMethods({ http, lifetime }: ScheduleClientParts): 
       return (await http.request(UpsertScheduleDocument, { input }, lifetime)).upsertSchedule;
     },
     async schedule(key, options = {}) {
-      const variables = { key, upcoming: options.upcoming ?? 5, runs: options.runs ?? 10 };
+      const variables = { key, tenant: options.tenant ?? null, upcoming: options.upcoming ?? 5, runs: options.runs ?? 10 };
       return (await http.request(GetScheduleDocument, variables, lifetime)).schedule;
     },
     async *listSchedules(options = {}) {
@@ -114,17 +126,17 @@ export function createScheduleMethods({ http, lifetime }: ScheduleClientParts): 
         withCount = false;
       }
     },
-    async pauseSchedule(key) {
-      return (await http.request(PauseScheduleDocument, { key }, lifetime)).pauseSchedule;
+    async pauseSchedule(key, options = {}) {
+      return (await http.request(PauseScheduleDocument, { key, tenant: options.tenant ?? null }, lifetime)).pauseSchedule;
     },
-    async resumeSchedule(key) {
-      return (await http.request(ResumeScheduleDocument, { key }, lifetime)).resumeSchedule;
+    async resumeSchedule(key, options = {}) {
+      return (await http.request(ResumeScheduleDocument, { key, tenant: options.tenant ?? null }, lifetime)).resumeSchedule;
     },
-    async deleteSchedule(key) {
-      return (await http.request(DeleteScheduleDocument, { key }, lifetime)).deleteSchedule;
+    async deleteSchedule(key, options = {}) {
+      return (await http.request(DeleteScheduleDocument, { key, tenant: options.tenant ?? null }, lifetime)).deleteSchedule;
     },
-    async triggerSchedule(key) {
-      return (await http.request(TriggerScheduleDocument, { key }, lifetime)).triggerSchedule;
+    async triggerSchedule(key, options = {}) {
+      return (await http.request(TriggerScheduleDocument, { key, tenant: options.tenant ?? null }, lifetime)).triggerSchedule;
     },
   };
 }

@@ -199,7 +199,7 @@ describe('text a user or a handler wrote, shown to a human', () => {
 describe('the other commands\' human output', () => {
   it('shows control characters escaped in a schedule block, a workflow view and a failed task\'s report', () => {
     const schedule = {
-      key: 'nightly\u001b[7m', cron: '0 3 * * *', timezone: 'UTC', taskName: 'demo.echo', args: ['\u009b2J'], kwargs: {}, queue: 'default',
+      key: 'nightly\u001b[7m', tenant: 'acme\u0007', cron: '0 3 * * *', timezone: 'UTC', taskName: 'demo.echo', args: ['\u009b2J'], kwargs: {}, queue: 'default',
       concurrencyKey: 'k\n', paused: false, overlap: 'ALLOW', missed: 'RUN_ONCE', nextRunAt: null, lastRunAt: null, lastTask: null,
       upcoming: [], runs: { edges: [] },
     } as unknown as ScheduleDetail;
@@ -207,6 +207,7 @@ describe('the other commands\' human output', () => {
     expect(block).not.toMatch(CONTROL_BUT_LF);
     expect(block).toContain('nightly\\u001b[7m');
     expect(block).toContain('k\\n');
+    expect(block).toContain('acme\\u0007');
 
     const step = (ref: string, status: string) => ({ ref, dependsOn: [], task: { id: base.id, name: 'demo.echo', status, durationMs: null } });
     const before = { id: base.id, name: 'w\u001b]0;x\u0007', status: 'RUNNING', version: 1, finishedAt: null, steps: [step('a\nb', 'PENDING')] } as unknown as Workflow;

@@ -42,8 +42,8 @@ describe('taskwire schedules', () => {
     await client.upsertSchedule({ key: 'cli-every-minute', cron: '* * * * *', task: { name: 'demo.echo', args: ['tick'] } });
     const [list, pause] = await Promise.all([runCli(['schedules', 'list'], env), runCli(['schedules', 'pause', 'cli-every-minute'], env)]);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^KEY +CRON +TIMEZONE +TASK +STATE +NEXT RUN +LAST RUN +LAST TASK$/m);
-    expect(list.stdout).toMatch(/^cli-every-minute +\* \* \* \* \* +UTC +demo\.echo /m);
+    expect(list.stdout).toMatch(/^TENANT +KEY +CRON +TIMEZONE +TASK +STATE +NEXT RUN +LAST RUN +LAST TASK$/m);
+    expect(list.stdout).toMatch(/^default +cli-every-minute +\* \* \* \* \* +UTC +demo\.echo /m);
     expect(pause).toMatchObject({ code: 0, stdout: 'cli-every-minute paused\n' });
 
     const trigger = await runCli(['schedules', 'trigger', 'cli-every-minute'], env);
@@ -72,6 +72,37 @@ describe('taskwire schedules', () => {
     expect(await client.schedule('cli-every-minute')).toBeNull();
   });
 
+  // Auth off: the caller sees every tenant, but a bare KEY is its own tenant's ('default').
+  it("lists another tenant's schedule with its tenant, and shows, pauses, resumes, triggers and deletes it with --tenant", async () => {
+    const made = await runCli(['schedules', 'upsert', 'cleanup-acme', '--cron', '30 2 * * *', '--task', 'demo.echo', '--tenant', 'acme', '--json'], env);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ key: 'cleanup-acme', tenant: 'acme' });
+    const list = await runCli(['schedules', 'list'], env);
+    expect(list.stdout).toMatch(/^acme +cleanup-acme +30 2 \* \* \* +UTC +demo\.echo +active /m);
+
+    const bare = await runCli(['schedules', 'pause', 'cleanup-acme'], env);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/^taskwire: NOT_FOUND: /);
+    expect(await runCli(['schedules', 'pause', 'cleanup-acme', '--tenant', 'acme'], env)).toMatchObject({ code: 0, stdout: 'cleanup-acme paused\n' });
+    expect(await client.schedule('cleanup-acme', { tenant: 'acme' })).toMatchObject({ tenant: 'acme', paused: true });
+    const show = await runCli(['schedules', 'show', 'cleanup-acme', '--tenant', 'acme'], env);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^tenant: +acme$/m);
+    expect(show.stdout).toMatch(/^state: +paused$/m);
+    expect((await runCli(['schedules', 'resume', 'cleanup-acme', '--tenant', 'acme'], env)).code).toBe(0);
+    expect((await client.schedule('cleanup-acme', { tenant: 'acme' }))?.paused).toBe(false);
+
+    const trigger = await runCli(['schedules', 'trigger', 'cleanup-acme', '--tenant', 'acme'], env);
+    expect(trigger.code).toBe(0);
+    expect(await client.get(trigger.stdout.trim())).toMatchObject({ name: 'demo.echo', tenant: 'acme' });
+
+    expect(await runCli(['schedules', 'delete', 'cleanup-acme', '--tenant', 'acme'], env)).toMatchObject({ code: 0, stdout: 'cleanup-acme deleted\n' });
+    const gone = await runCli(['schedules', 'delete', 'cleanup-acme', '--tenant', 'acme'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('no schedule "cleanup-acme" in tenant "acme"');
+    expect(await client.schedule('cleanup-acme', { tenant: 'acme' })).toBeNull();
+  });
+
   it('exits 2 on usage errors and on a cron or time zone the server refuses, storing nothing', async () => {
     const [noCron, badSub, badPolicy, badCron, badZone] = await Promise.all([
       runCli(['schedules', 'upsert', 'x', '--task', 'demo.echo'], env),
@@ -94,7 +125,7 @@ describe('taskwire schedules', () => {
   it('--help describes every subcommand', async () => {
     const help = await runCli(['schedules', '--help'], {});
     expect(help.code).toBe(0);
-    for (const sub of ['list', 'show KEY', 'upsert KEY', 'pause KEY', 'resume KEY', 'delete KEY', 'trigger KEY', '--cron', '--timezone', '--overlap', '--missed']) {
+    for (const sub of ['list', 'show KEY', 'upsert KEY', 'pause KEY', 'resume KEY', 'delete KEY', 'trigger KEY', '--cron', '--timezone', '--overlap', '--missed', '--tenant T']) {
       expect(help.stdout).toContain(sub);
     }
   });

@@ -349,23 +349,24 @@ export type SetQueueLimitsMutationVariables = Exact<{
 
 export type SetQueueLimitsMutation = { setQueueLimits: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
 
-export type ClientScheduleFragment = { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
+export type ClientScheduleFragment = { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
 
 export type UpsertScheduleMutationVariables = Exact<{
   input: UpsertScheduleInput;
 }>;
 
 
-export type UpsertScheduleMutation = { upsertSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type UpsertScheduleMutation = { upsertSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type GetScheduleQueryVariables = Exact<{
   key: string;
+  tenant?: string | null | undefined;
   upcoming: number;
   runs: number;
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -374,24 +375,27 @@ export type ListSchedulesQueryVariables = Exact<{
 }>;
 
 
-export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PauseScheduleMutationVariables = Exact<{
   key: string;
+  tenant?: string | null | undefined;
 }>;
 
 
-export type PauseScheduleMutation = { pauseSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type PauseScheduleMutation = { pauseSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type ResumeScheduleMutationVariables = Exact<{
   key: string;
+  tenant?: string | null | undefined;
 }>;
 
 
-export type ResumeScheduleMutation = { resumeSchedule: { id: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type ResumeScheduleMutation = { resumeSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type DeleteScheduleMutationVariables = Exact<{
   key: string;
+  tenant?: string | null | undefined;
 }>;
 
 
@@ -399,6 +403,7 @@ export type DeleteScheduleMutation = { deleteSchedule: boolean };
 
 export type TriggerScheduleMutationVariables = Exact<{
   key: string;
+  tenant?: string | null | undefined;
 }>;
 
 
@@ -638,6 +643,7 @@ export const ClientQueueFragmentDoc = new TypedDocumentString(`
 export const ClientScheduleFragmentDoc = new TypedDocumentString(`
     fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1677,6 +1683,7 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
 }
     fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1704,8 +1711,8 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<UpsertScheduleMutation, UpsertScheduleMutationVariables>;
 export const GetScheduleDocument = new TypedDocumentString(`
-    query GetSchedule($key: String!, $upcoming: Int!, $runs: Int!) {
-  schedule(key: $key) {
+    query GetSchedule($key: String!, $tenant: String, $upcoming: Int!, $runs: Int!) {
+  schedule(key: $key, tenant: $tenant) {
     ...ClientSchedule
     upcoming(count: $upcoming)
     runs(first: $runs) {
@@ -1784,6 +1791,7 @@ export const GetScheduleDocument = new TypedDocumentString(`
 }
 fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1828,6 +1836,7 @@ export const ListSchedulesDocument = new TypedDocumentString(`
 }
     fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1855,13 +1864,14 @@ export const ListSchedulesDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<ListSchedulesQuery, ListSchedulesQueryVariables>;
 export const PauseScheduleDocument = new TypedDocumentString(`
-    mutation PauseSchedule($key: String!) {
-  pauseSchedule(key: $key) {
+    mutation PauseSchedule($key: String!, $tenant: String) {
+  pauseSchedule(key: $key, tenant: $tenant) {
     ...ClientSchedule
   }
 }
     fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1889,13 +1899,14 @@ export const PauseScheduleDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<PauseScheduleMutation, PauseScheduleMutationVariables>;
 export const ResumeScheduleDocument = new TypedDocumentString(`
-    mutation ResumeSchedule($key: String!) {
-  resumeSchedule(key: $key) {
+    mutation ResumeSchedule($key: String!, $tenant: String) {
+  resumeSchedule(key: $key, tenant: $tenant) {
     ...ClientSchedule
   }
 }
     fragment ClientSchedule on Schedule {
   id
+  tenant
   key
   cron
   timezone
@@ -1923,13 +1934,13 @@ export const ResumeScheduleDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<ResumeScheduleMutation, ResumeScheduleMutationVariables>;
 export const DeleteScheduleDocument = new TypedDocumentString(`
-    mutation DeleteSchedule($key: String!) {
-  deleteSchedule(key: $key)
+    mutation DeleteSchedule($key: String!, $tenant: String) {
+  deleteSchedule(key: $key, tenant: $tenant)
 }
     `) as unknown as TypedDocumentString<DeleteScheduleMutation, DeleteScheduleMutationVariables>;
 export const TriggerScheduleDocument = new TypedDocumentString(`
-    mutation TriggerSchedule($key: String!) {
-  triggerSchedule(key: $key) {
+    mutation TriggerSchedule($key: String!, $tenant: String) {
+  triggerSchedule(key: $key, tenant: $tenant) {
     ...ClientTask
   }
 }
