@@ -91,6 +91,8 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
   it.each([1400, 1500, 1600])('fits beside an open task or workflow detail at %i px: no column clipped, no sideways scroll', async (width) => {
     await client.upsertSchedule({ key: 'nightly-report-for-every-customer-account', cron: '*/15 9-17 * * 1-5', timezone: 'America/Argentina/Buenos_Aires', task: { name: 'demo.echo' } });
     await client.triggerSchedule('nightly-report-for-every-customer-account');
+    // Another tenant's row names its tenant under the key: that line must fit too.
+    await client.upsertSchedule({ key: 'weekly-digest', cron: '0 8 * * 1', tenant: 'acme-corporation-europe-west', task: { name: 'demo.echo' } });
     const task = await client.triggerSchedule('nightly-report');
     const workflow = await client.enqueueWorkflow({ steps: [{ ref: 'a', task: { name: 'demo.echo' } }] });
     await page.setViewportSize({ width, height: 920 });
@@ -98,6 +100,7 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
       await page.evaluate((h) => (location.hash = h), hash);
       await page.locator('#detail:not([hidden])').waitFor();
       await row('nightly-report-for-every-customer-account').locator('td[data-field="lastTask"] a.task-link').waitFor();
+      await row('weekly-digest').locator('[data-field="tenant"]').waitFor();
       const fit = await page.evaluate(() => {
         const panel = document.getElementById('schedules') as HTMLElement;
         const box = panel.getBoundingClientRect();
@@ -119,6 +122,37 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
     await page.locator('#schedule-rows td.name').filter({ hasText: key }).waitFor({ timeout: 10_000 });
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+
+  // Auth off: the viewer ('default') sees every tenant's schedules. The same key in two tenants is
+  // two rows; each row's buttons act on its own (tenant, key), never on the key in the viewer's tenant.
+  it("names another tenant's schedule under its key, and pauses, resumes and runs that one, not the viewer's of the same key", async () => {
+    await client.upsertSchedule({ key: 'cleanup', cron: '30 2 * * *', task: { name: 'demo.echo', args: ['acme'] }, tenant: 'acme' });
+    await client.upsertSchedule({ key: 'cleanup', cron: '30 2 * * *', task: { name: 'demo.echo', args: ['mine'] } });
+    const acme = page.locator('#schedule-rows tr[data-key="cleanup"][data-tenant="acme"]');
+    const mine = page.locator('#schedule-rows tr[data-key="cleanup"][data-tenant="default"]');
+    await acme.waitFor();
+    await mine.waitFor();
+    expect(await acme.locator('td[data-field="key"] [data-field="tenant"]').textContent()).toBe('tenant acme');
+    expect(await mine.locator('[data-field="tenant"]').count()).toBe(0);
+
+    await acme.locator('button[data-action="pause"]').click();
+    await page.locator('#schedule-rows tr[data-key="cleanup"][data-tenant="acme"][data-paused="true"]').waitFor();
+    expect((await client.schedule('cleanup', { tenant: 'acme' }))?.paused).toBe(true);
+    expect((await client.schedule('cleanup'))?.paused).toBe(false);
+    expect(await page.locator('#notices .notice.error').count()).toBe(0);
+
+    await acme.locator('button[data-action="trigger"]').click();
+    await acme.locator('td[data-field="lastTask"] a.task-link').waitFor();
+    const fired = await client.schedule('cleanup', { tenant: 'acme' });
+    expect(fired?.lastTask).not.toBeNull();
+    expect(await client.get(fired?.lastTask?.id as string)).toMatchObject({ tenant: 'acme', name: 'demo.echo' });
+    expect((await client.schedule('cleanup'))?.lastTask).toBeNull();
+
+    await acme.locator('button[data-action="resume"]').click();
+    await page.locator('#schedule-rows tr[data-key="cleanup"][data-tenant="acme"][data-paused="false"]').waitFor();
+    expect((await client.schedule('cleanup', { tenant: 'acme' }))?.paused).toBe(false);
     expect(problems).toEqual([]);
   });
 });
