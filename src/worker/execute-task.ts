@@ -46,7 +46,6 @@ export interface ExecuteOptions extends AttemptContextSource {
   passOver?(task: Task, until: number): boolean;
 }
 
-
 const ABANDONED = Symbol('abandoned');
 
 /** How a handler's promise settled. */
@@ -185,6 +184,11 @@ function unknownTask(o: ExecuteOptions, task: Task): Outcome {
   return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS, handedBack: true };
 }
 
+/**
+ * Every failure goes through here (and a cancellation's error through recordable()): what a
+ * handler supplied, a message naming its own key included, must be text PostgreSQL stores, or
+ * recording the failure fails in turn and the task stays RUNNING until the rescuer calls it lost.
+ */
 function failed(error: AttemptError, retryable: boolean): Outcome {
   return { kind: 'failed', error: recordable(error), retryable };
 }
