@@ -76,7 +76,6 @@ export function schedulesIn(ctx: GraphQLContext, tenant: string | null | undefin
   return ctx.queue.scoped({ readTenant: tenant, writeTenant: tenant, createdBy: scope.createdBy }).schedules;
 }
 
-
 // One read per schedule id per operation: a page of 100 tasks of one schedule reads it once.
 const scheduleReads = new WeakMap<GraphQLContext, Map<string, Promise<Schedule | undefined>>>();
 
