@@ -8,7 +8,7 @@ import { extendLeases } from '../../src/queue/sql/extend-leases.js';
 import { releaseTasks } from '../../src/queue/sql/release-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
-import { waitFor } from '../helpers/wait.js';
+import { useLockContention } from '../helpers/lock-contention.js';
 
 // Every statement that locks several task rows takes them in id order (docs/decisions.md "One lock
 // order for task rows"): two of them sharing rows then wait for each other, they never deadlock.
@@ -20,23 +20,11 @@ const env = useQueueTestApp();
 const WORKER = 'w-lock-order';
 const LEASE_MS = 60_000;
 
-type Reserved = Awaited<ReturnType<typeof env.app.sql.reserve>>;
-const reserved: Reserved[] = [];
+const { contend: contendFor } = useLockContention(() => env.app.sql);
 
 afterEach(async () => {
-  for (const c of reserved.splice(0)) {
-    await c`ROLLBACK`.catch(() => undefined);
-    c.release();
-  }
   await env.app.sql`DELETE FROM tasks`;
 });
-
-/** A connection of its own: each actor of a case must be on its own backend. */
-async function connection(): Promise<Reserved> {
-  const c = await env.app.sql.reserve();
-  reserved.push(c);
-  return c;
-}
 
 /** Two tasks claimed by WORKER, lower id first; `freeSlots` 1 claims the second ahead (waiting for a slot). */
 async function twoRunning(freeSlots = 2): Promise<[Task, Task]> {
@@ -49,36 +37,9 @@ async function twoRunning(freeSlots = 2): Promise<[Task, Task]> {
   return [lo, hi];
 }
 
-/** Backends of this database waiting for a lock. */
-async function lockWaiters(n: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const [row] = await env.app.sql`
-        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      return Number(row?.n) >= n;
-    },
-    { timeoutMs: 5000, intervalMs: 5, message: `${n} backend(s) waiting for a lock` },
-  );
-}
-
-/**
- * Holds task `heldId`'s row, starts `first` and waits until it queues for a lock, then `second`
- * likewise, then lets the row go; both must end without error.
- */
-async function contend(heldId: string, first: (c: Executor) => Promise<unknown>, second: (c: Executor) => Promise<unknown>): Promise<void> {
-  const [holder, a, b] = [await connection(), await connection(), await connection()];
-  await holder`BEGIN`;
-  await holder`SELECT 1 FROM tasks WHERE id = ${heldId} FOR UPDATE`;
-  const one = first(a);
-  one.catch(() => undefined);
-  await lockWaiters(1);
-  const two = second(b);
-  two.catch(() => undefined);
-  await lockWaiters(2);
-  await holder`COMMIT`;
-  const outcomes = await Promise.allSettled([one, two]);
-  expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : String((o.reason as { code?: string }).code ?? o.reason)))).toEqual(['ok', 'ok']);
-}
+/** Holds task `heldId`'s row while `first` and then `second` queue for it (test/helpers/lock-contention.ts). */
+const contend = (heldId: string, first: (c: Executor) => Promise<unknown>, second: (c: Executor) => Promise<unknown>): Promise<void> =>
+  contendFor((holder) => holder`SELECT 1 FROM tasks WHERE id = ${heldId} FOR UPDATE`, first, second);
 
 describe('statements locking several tasks take them in id order', () => {
   it("a worker's output of several tasks and its heartbeat renewing their leases", async () => {

@@ -10,7 +10,7 @@ import { requeueTask } from '../../src/queue/sql/requeue-task.js';
 import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
 import { sweepWorkflowSteps } from '../../src/queue/workflows/sql/cancel-workflow.js';
 import { useQueueTestApp } from '../helpers/factories.js';
-import { waitFor } from '../helpers/wait.js';
+import { useLockContention } from '../helpers/lock-contention.js';
 import { claimStep, failStep, idsOf, miscountedWorkflows, statusesOf, strandedSteps, strandedWorkflows, WORKER } from '../helpers/workflows.js';
 
 // Workflow rows before step rows (docs/decisions.md "One lock order for task rows",
@@ -25,23 +25,12 @@ import { claimStep, failStep, idsOf, miscountedWorkflows, statusesOf, strandedSt
 const env = useQueueTestApp();
 const TTL = 60_000;
 
-type Reserved = Awaited<ReturnType<typeof env.app.sql.reserve>>;
-const reserved: Reserved[] = [];
+const { contend: contendFor } = useLockContention(() => env.app.sql);
 
 afterEach(async () => {
-  for (const c of reserved.splice(0)) {
-    await c`ROLLBACK`.catch(() => undefined);
-    c.release();
-  }
   await env.app.sql`DELETE FROM tasks`;
   await env.app.sql`DELETE FROM workflows`;
 });
-
-async function connection(): Promise<Reserved> {
-  const c = await env.app.sql.reserve();
-  reserved.push(c);
-  return c;
-}
 
 const step = (ref: string, dependsOn: string[] = []) => ({ ref, task: { name: 'demo.echo', args: [ref] }, dependsOn });
 
@@ -53,43 +42,9 @@ async function parentRunning(): Promise<{ workflowId: string; a: string; b: stri
   return { workflowId: wf.id, a: a.id, b: id.b as string, attempt: a.attempts };
 }
 
-/** Until every actor still running waits for a lock (an actor may also finish without waiting). */
-async function queued(actors: { settled: boolean }[]): Promise<void> {
-  await waitFor(
-    async () => {
-      const [row] = await env.app.sql`
-        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      return Number(row?.n) >= actors.filter((a) => !a.settled).length;
-    },
-    { timeoutMs: 5000, intervalMs: 5, message: 'the actors waiting for a lock' },
-  );
-}
-
-function actor(run: Promise<unknown>): { run: Promise<unknown>; settled: boolean } {
-  const a = { run, settled: false };
-  run.then(
-    () => (a.settled = true),
-    () => (a.settled = true),
-  );
-  return a;
-}
-
-/**
- * Holds workflow `workflowId`'s row, starts `first` and waits until it queues (or ends), then
- * `second` likewise, then commits; both must end without error.
- */
-async function contend(workflowId: string, first: (c: Executor) => Promise<unknown>, second: (c: Executor) => Promise<unknown>): Promise<void> {
-  const [holder, a, b] = [await connection(), await connection(), await connection()];
-  await holder`BEGIN`;
-  await holder`SELECT 1 FROM workflows WHERE id = ${workflowId} FOR UPDATE`;
-  const one = actor(first(a));
-  await queued([one]);
-  const two = actor(second(b));
-  await queued([one, two]);
-  await holder`COMMIT`;
-  const outcomes = await Promise.allSettled([one.run, two.run]);
-  expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : String((o.reason as { code?: string }).code ?? o.reason)))).toEqual(['ok', 'ok']);
-}
+/** Holds workflow `workflowId`'s row while `first` and then `second` queue (or end) (test/helpers/lock-contention.ts). */
+const contend = (workflowId: string, first: (c: Executor) => Promise<unknown>, second: (c: Executor) => Promise<unknown>): Promise<void> =>
+  contendFor((holder) => holder`SELECT 1 FROM workflows WHERE id = ${workflowId} FOR UPDATE`, first, second);
 
 /** Nothing stranded or miscounted (test/helpers/workflows.ts). */
 async function consistent(): Promise<void> {
