@@ -71,12 +71,16 @@ export function databaseUnavailableError(original: unknown): DatabaseUnavailable
 /** lock_not_available: a lock_timeout ran out (taskwire never locks with NOWAIT). */
 const LOCK_NOT_AVAILABLE = '55P03';
 
+/** `error` and what caused it, five deep at most (a cause chain can loop). */
+function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown }> {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    yield e as { code?: unknown; message?: unknown };
+  }
+}
+
 /** The SQLSTATE of `error` or of what caused it, if any. */
 function sqlStateOf(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code: unknown = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
+  for (const e of causes(error)) if (typeof e.code === 'string') return e.code;
   return undefined;
 }
 
@@ -108,12 +112,11 @@ const UNAVAILABLE_CODES = new Set([
 
 /** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code: unknown = (e as { code?: unknown }).code;
+  for (const { code, message } of causes(error)) {
     if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
-    if (code === '55000' && /not currently accepting connections/.test(String((e as { message?: unknown }).message))) return true;
+    if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;
   }
   return false;
 }
