@@ -46,8 +46,8 @@ export class ShuttingDownError extends AppError {
 
 /** The database does not answer: refused, cut off, restarting or full. Nothing was done; try again. */
 export class DatabaseUnavailableError extends AppError {
-  constructor(options: AppErrorOptions = {}) {
-    super('DATABASE_UNAVAILABLE', 'The database is unavailable (refused, cut off or restarting); nothing was done, try again', options);
+  constructor(options: AppErrorOptions = {}, message = 'The database is unavailable (refused, cut off or restarting); nothing was done, try again') {
+    super('DATABASE_UNAVAILABLE', message, options);
   }
 }
 
@@ -58,8 +58,7 @@ export class DatabaseUnavailableError extends AppError {
  */
 export class LockTimeoutError extends DatabaseUnavailableError {
   constructor(options: AppErrorOptions = {}) {
-    super(options);
-    this.message = 'The database did not grant a lock within DB_LOCK_TIMEOUT_MS (another session holds the table or row); nothing was done, try again';
+    super(options, 'The database did not grant a lock within DB_LOCK_TIMEOUT_MS (another session holds the table or row); nothing was done, try again');
   }
 }
 
