@@ -93,9 +93,9 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
   const forced = new Promise<'forced'>((resolve) => {
     force = () => resolve('forced');
   });
-  // The handlers stay installed for the whole shutdown. Under `npm start` (the tsx CLI) one Ctrl-C
-  // arrives twice, from the terminal and relayed by tsx, and tsx's own handler exits the process
-  // at once when no listener is left: with `once`, the echo cut every graceful shutdown short.
+  // The handlers stay installed for the whole shutdown. Under `npm start` one Ctrl-C arrives twice,
+  // from the terminal and relayed by npm (as it did through the tsx CLI, whose handler exited the
+  // process at once when no listener was left): with `once`, the echo cut every shutdown short.
   // An echo is ignored; a signal after that forces the exit (tasks left running are rescued
   // when their leases expire).
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -7,8 +7,11 @@ import { waitFor } from '../helpers/wait.js';
 
 // `npm start` runs its script through `sh -c`; a shell that only forks the command dies of SIGTERM
 // without passing it on, and left the server (and the embedded PostgreSQL) running, reparented to
-// init: the next `npm start` found its port taken. The script execs, so the signal reaches tsx,
-// which passes it to the server.
+// init: the next `npm start` found its port taken. The script execs, so the signal reaches the server.
+// It execs node itself, not the tsx CLI: tsx runs the code in a child and, when that child has not
+// told it within 30 ms that it got the signal, sends it again and then SIGKILL — on a loaded machine
+// (a CI runner) Ctrl-C killed the server mid-shutdown. The `slow` cases model that load: the server
+// is stopped (SIGSTOP) while the signal is sent and resumes 300 ms later.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let database: TestDatabase;
 let npm: ChildProcess | undefined;
@@ -35,6 +38,8 @@ describe('npm start', () => {
   it.each([
     ['SIGTERM to npm alone, as a service manager or kill sends it', 'npm'],
     ['SIGINT to the whole group, as Ctrl-C sends it', 'group'],
+    ['SIGTERM to npm alone while the server is too busy to answer at once', 'npm-slow'],
+    ['SIGINT to the whole group while the server is too busy to answer at once', 'group-slow'],
   ] as const)('stops the server gracefully on %s', async (_what, target) => {
     let stderr = '';
     npm = spawn('npm', ['start'], {
@@ -53,8 +58,15 @@ describe('npm start', () => {
     const healthz = `${listening[2]}/healthz`;
     expect((await fetch(healthz)).status).toBe(200);
 
-    if (target === 'npm') npm.kill('SIGTERM');
+    const slow = target.endsWith('-slow');
+    if (slow) process.kill(pid, 'SIGSTOP');
+    if (target.startsWith('npm')) npm.kill('SIGTERM');
     else process.kill(-(npm.pid as number), 'SIGINT');
+    if (slow) {
+      // The load being modelled, not a wait for state: the server cannot run for 300 ms.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      process.kill(pid, 'SIGCONT');
+    }
     await exited;
     // Its last log line, then its end: a graceful stop, not one cut short.
     await waitFor(() => /"msg":"stopped"/.test(stderr), { timeoutMs: 15_000, message: `the server (pid ${pid}) to stop: ${stderr}` });
