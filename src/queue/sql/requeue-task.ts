@@ -32,8 +32,22 @@ const TAIL = changeTailSql(RETRY_EVENT, ['woken']);
  *   processed, not changed): the cancel ended the workflow, and a retry would run one step of it
  *   and turn it FAILED. wf_locked holds the workflow's status as it is once locked.
  * A retry of plain tasks (no parents) calls no function and reads no other row.
+ * `retriedLater` (a bulk retry: whether the task is still on its list) says which parents a later
+ * statement of the same request retries: a FAILED/CANCELLED parent among them is waited for as one
+ * retried by this statement is. A bulk retry takes its targets 500 at a time in id order, so a step
+ * could be retried a batch before its parent and ran at once with null for it.
  */
-export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): PendingQuery<Row[]> {
+export function requeueCtes(
+  exec: Executor,
+  p: { where: PendingQuery<Row[]>; retriedLater?: (parent: PendingQuery<Row[]>) => PendingQuery<Row[]> },
+): PendingQuery<Row[]> {
+  // UNION, not ||: the function counts a parent once per time it is named. The LATERAL (OFFSET 0
+  // keeps it one) probes per parent, whatever the planner guesses of the unnest.
+  const retried = p.retriedLater
+    ? exec`ARRAY(SELECT retried_id FROM retrying
+                 UNION SELECT parent FROM retrying CROSS JOIN LATERAL unnest(retried_parents) AS parent
+                 CROSS JOIN LATERAL (${p.retriedLater(exec`parent`)} OFFSET 0) later)`
+    : exec`ARRAY(SELECT retried_id FROM retrying)`;
   return exec`
     retrying AS (
       SELECT id AS retried_id, depends_on AS retried_parents FROM tasks
@@ -45,7 +59,7 @@ export function requeueCtes(exec: Executor, p: { where: PendingQuery<Row[]> }): 
       -- that ended before the workflow row was ours. Not called when no retried task is a step.
       SELECT * FROM taskwire_parents_to_wait_for(
         ARRAY(SELECT retried_id FROM retrying WHERE cardinality(retried_parents) > 0),
-        ARRAY(SELECT retried_id FROM retrying))
+        ${retried})
       WHERE EXISTS (SELECT 1 FROM retrying WHERE cardinality(retried_parents) > 0)
     ),
     changed AS (

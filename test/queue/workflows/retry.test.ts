@@ -102,6 +102,29 @@ describe('a retried step whose parents have not all ended', () => {
     await consistent();
   });
 
+  it('a bulk retry that reaches a step a batch before its failed parent: the step waits for the parent the action retries later', async () => {
+    const q = app.deps.queue;
+    // b declared first, so its id comes first: batches take the targets in id order.
+    const wf = await q.workflows.enqueue({ steps: [step('b', ['a']), step('a')] });
+    const id = idsOf(wf);
+    expect((id.b as string) < (id.a as string)).toBe(true);
+    await failStep(app.sql, id.a as string);
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'FAILED', b: 'CANCELLED' });
+    const action = await q.bulkActions.create('RETRY', { status: ['FAILED', 'CANCELLED'], workflowId: wf.id });
+    expect(action.matched).toBe(2);
+    const runner = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000, batchSize: 1 });
+    expect(await runner.runOnce()).toBe(2);
+    expect(await q.bulkActions.get(action.id)).toMatchObject({ status: 'DONE', processed: 2, changed: 2 });
+    // Before: b went PENDING in the first batch, to run with null for a.
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'PENDING', b: 'BLOCKED' });
+    expect((await q.getTask(id.b as string))?.waitingParents).toBe(1);
+    await succeedStep(app.sql, id.a as string, 'a');
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'SUCCEEDED', b: 'PENDING' });
+    await succeedStep(app.sql, id.b as string);
+    expect(await workflowStatus(wf.id)).toBe('SUCCEEDED');
+    await consistent();
+  });
+
   it('retryTask of a step DependencyFailed cancelled, another parent still running: waits for that one, not the failed one', async () => {
     const q = app.deps.queue;
     const wf = await q.workflows.enqueue({ steps: [step('x'), step('y'), step('z', ['x', 'y'])] });

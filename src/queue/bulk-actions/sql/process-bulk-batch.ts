@@ -1,3 +1,4 @@
+import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../../../db/client.js';
 import type { BulkActionKind } from '../../../states.js';
 import { eventCtesSql, notificationCountSql } from '../../events.js';
@@ -53,7 +54,10 @@ export interface ProcessBatchParams {
  */
 export async function processBulkBatch(exec: Executor, p: ProcessBatchParams): Promise<BatchOutcome> {
   const where = exec`id IN (SELECT id FROM locked)`;
-  const change = p.kind === 'CANCEL' ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs }) : requeueCtes(exec, { where });
+  // The parents still on the list are retried by a later batch: a step waits for them (primary key
+  // of bulk_action_tasks, one probe per parent of a retried step).
+  const retriedLater = (parent: PendingQuery<Row[]>) => exec`SELECT 1 FROM bulk_action_tasks WHERE action_id = ${p.actionId} AND task_id = ${parent}`;
+  const change = p.kind === 'CANCEL' ? cancelCtes(exec, { where, defaultTtlMs: p.defaultTtlMs }) : requeueCtes(exec, { where, retriedLater });
   const event = p.kind === 'CANCEL' ? CANCEL_EVENT : RETRY_EVENT;
   const wake = p.kind === 'CANCEL' ? 'told' : 'woken';
   const [row] = await exec`
