@@ -245,6 +245,8 @@ Cron schedules (docs/schedules.md): each occurrence enqueues one task, whatever 
     --kwargs JSON         its keyword arguments, a JSON object (default {})
     --timezone TZ         IANA time zone of the cron's wall clock, e.g. Europe/Paris (default UTC)
     --queue Q             --priority P  --max-attempts N: as for enqueue
+    --timeout-ms MS       --result-ttl-ms MS  --backoff JSON: as for enqueue, for every task it
+                          enqueues; an upsert without one goes back to the definition's
     --concurrency-key K   every task it enqueues carries K (the queue's per-key limit); an upsert
                           without it leaves the schedule without one
     --overlap POLICY      ALLOW (default) or SKIP: skip an occurrence while the last task is unfinished

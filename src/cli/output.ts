@@ -63,7 +63,7 @@ export function wantsJson(args: readonly string[]): boolean {
   return (end === -1 ? args : args.slice(0, end)).includes('--json');
 }
 
-/** `1.2 s`, `3 min 4 s`, `2 h 5 min`. */
+/** `1.2 s`, `3 min 4 s`, `2 h 5 min`, `30 d 0 h` (a retention). */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -71,7 +71,9 @@ export function formatDuration(ms: number | null | undefined): string {
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 /** An ISO time without its milliseconds, `2026-12-04 22:37:56Z`: how every command prints a time. */
@@ -113,6 +115,11 @@ export function errorLine(e: Task['errors'][number]): string {
   return visible(`attempt ${e.attempt}: ${e.exceptionType}: ${e.message}`);
 }
 
+/** A backoff as the JSON `--backoff` takes: `{"baseMs":1000,"maxMs":600000,"factor":2,"jitter":0.25}`. */
+export function backoffText(b: { baseMs: number; maxMs: number; factor: number; jitter: number }): string {
+  return JSON.stringify({ baseMs: b.baseMs, maxMs: b.maxMs, factor: b.factor, jitter: b.jitter });
+}
+
 /** A task as `key: value` lines, one each: values' control characters are shown escaped. */
 export function taskBlock(task: Task): string {
   const rows: [string, string][] = [
@@ -123,7 +130,10 @@ export function taskBlock(task: Task): string {
     ['args', JSON.stringify(task.args)],
   ];
   if (task.kwargs && Object.keys(task.kwargs as object).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
-  rows.push(['attempts', `${task.attempts}/${task.maxAttempts}`]);
+  // The backoff only where a retry can use it; the timeout and retention only when set for this task.
+  rows.push(['attempts', `${task.attempts}/${task.maxAttempts}${task.attempts < task.maxAttempts && !task.isFinished ? `, backoff ${backoffText(task.backoff)}` : ''}`]);
+  if (task.timeoutMs != null) rows.push(['timeout', formatDuration(task.timeoutMs)]);
+  if (task.resultTtlMs != null) rows.push(['resultTtl', formatDuration(task.resultTtlMs)]);
   // Why it has not started (SCHEDULED, QUEUE_PAUSED, KEY_LIMIT, …) and when it may.
   if (task.waitReason) rows.push(['waiting', task.waitReason]);
   if (task.runAfter && !task.isFinished && task.status !== 'RUNNING') rows.push(['runAfter', shortTime(task.runAfter)]);

@@ -1,7 +1,9 @@
 import { TaskwireClientError, type MissedRunPolicy, type OverlapPolicy, type Schedule, type ScheduleDetail, type TaskwireClient, type UpsertScheduleInput } from '../client/index.js';
-import { EXIT, intOption, jsonOption, parseCommand, takePositionals, UsageError } from './args.js';
+import { MAX_TIMER_MS } from '../client/options.js';
+import { MAX_RESULT_TTL_MS } from '../queue/dates.js';
+import { backoffOption, EXIT, intOption, jsonOption, parseCommand, takePositionals, UsageError } from './args.js';
 import { COMMON, json, withClient, type Context } from './client-context.js';
-import { table, tasksTable, visible } from './output.js';
+import { backoffText, formatDuration, table, tasksTable, visible } from './output.js';
 
 const OVERLAP: readonly OverlapPolicy[] = ['ALLOW', 'SKIP'];
 const MISSED: readonly MissedRunPolicy[] = ['SKIP', 'RUN_ONCE', 'RUN_ALL'];
@@ -43,6 +45,9 @@ export function scheduleBlock(s: ScheduleDetail): string {
     ['task', `${s.taskName} ${JSON.stringify(s.args)}${s.kwargs && Object.keys(s.kwargs as object).length > 0 ? ` ${JSON.stringify(s.kwargs)}` : ''}`],
     ['queue', s.queue],
     ...(s.concurrencyKey ? [['concurrency key', s.concurrencyKey] as [string, string]] : []),
+    ['attempts', `${s.maxAttempts}${s.maxAttempts > 1 ? `, backoff ${backoffText(s.backoff)}` : ''}`],
+    ...(s.timeoutMs != null ? [['timeout', formatDuration(s.timeoutMs)] as [string, string]] : []),
+    ...(s.resultTtlMs != null ? [['result ttl', formatDuration(s.resultTtlMs)] as [string, string]] : []),
     ['state', s.paused ? 'paused' : 'active'],
     ['overlap', s.overlap],
     ['missed', s.missed],
@@ -76,6 +81,9 @@ function upsertInput(key: string, values: Record<string, string | boolean | unde
   const kwargs = jsonOption(COMMAND, '--kwargs', str('kwargs'), 'object') as Record<string, unknown> | undefined;
   const priority = intOption(COMMAND, '--priority', str('priority'), -100, 100);
   const maxAttempts = intOption(COMMAND, '--max-attempts', str('max-attempts'), 1, 1000);
+  const timeoutMs = intOption(COMMAND, '--timeout-ms', str('timeout-ms'), 1, MAX_TIMER_MS);
+  const resultTtlMs = intOption(COMMAND, '--result-ttl-ms', str('result-ttl-ms'), 0, MAX_RESULT_TTL_MS);
+  const backoff = backoffOption(COMMAND, '--backoff', str('backoff'));
   const overlap = policy('--overlap', str('overlap'), OVERLAP);
   const missed = policy('--missed', str('missed'), MISSED);
   const timezone = str('timezone');
@@ -94,6 +102,9 @@ function upsertInput(key: string, values: Record<string, string | boolean | unde
       ...(concurrencyKey === undefined ? {} : { concurrencyKey }),
       ...(priority === undefined ? {} : { priority }),
       ...(maxAttempts === undefined ? {} : { maxAttempts }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(resultTtlMs === undefined ? {} : { resultTtlMs }),
+      ...(backoff === undefined ? {} : { backoff }),
     },
     ...(timezone === undefined ? {} : { timezone }),
     ...(overlap === undefined ? {} : { overlap }),
@@ -113,6 +124,9 @@ const UPSERT_OPTIONS = {
   'concurrency-key': { type: 'string' },
   priority: { type: 'string' },
   'max-attempts': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  'result-ttl-ms': { type: 'string' },
+  backoff: { type: 'string' },
   overlap: { type: 'string' },
   missed: { type: 'string' },
   paused: { type: 'boolean' },

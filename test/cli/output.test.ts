@@ -60,7 +60,7 @@ describe('createProgressView', () => {
 describe('formatting', () => {
   it('pads table columns and formats durations', () => {
     expect(table(['A', 'BB'], [['xyz', '1'], ['', '22']])).toBe('A    BB\nxyz  1\n     22\n');
-    expect([null, 12, 1500, 125_000, 7_500_000].map(formatDuration)).toEqual(['-', '12 ms', '1.5 s', '2 min 5 s', '2 h 5 min']);
+    expect([null, 12, 1500, 125_000, 7_500_000, 30 * 86_400_000 + 3_600_000].map(formatDuration)).toEqual(['-', '12 ms', '1.5 s', '2 min 5 s', '2 h 5 min', '30 d 1 h']);
   });
 });
 
@@ -166,6 +166,18 @@ describe('text a user or a handler wrote, shown to a human', () => {
     expect(text).toContain(`progress:   1/2 (50%) ${escaped}`);
     expect(text).toContain('errors:     attempt 1: Boom\\u001b]0;title\\u0007: line 1\\nline 2');
     expect(errorLine(error)).toBe('attempt 1: Boom\\u001b]0;title\\u0007: line 1\\nline 2');
+  });
+
+  it('shows a task\'s own timeout and retention, and the backoff while a retry is left', () => {
+    const plain = taskBlock(base);
+    expect(plain).toMatch(/^attempts: +1\/1$/m);
+    expect(plain).not.toMatch(/^(timeout|resultTtl):/m);
+    const text = taskBlock({ ...base, maxAttempts: 3, timeoutMs: 90_000, resultTtlMs: 30 * 86_400_000, backoff: { baseMs: 30_000, maxMs: 600_000, factor: 1, jitter: 0 } });
+    expect(text).toMatch(/^attempts: +1\/3, backoff \{"baseMs":30000,"maxMs":600000,"factor":1,"jitter":0\}$/m);
+    expect(text).toMatch(/^timeout: +1 min 30 s$/m);
+    expect(text).toMatch(/^resultTtl: +30 d 0 h$/m);
+    // Finished: no retry is left to space.
+    expect(taskBlock({ ...base, maxAttempts: 3, status: 'SUCCEEDED', isFinished: true })).toMatch(/^attempts: +1\/3$/m);
   });
 
   it('shows control characters escaped in the progress line and in event lines, on a terminal or not', () => {

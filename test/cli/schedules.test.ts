@@ -22,20 +22,29 @@ describe('taskwire schedules', () => {
   it('upsert creates with every option, then updates keeping the pause; --json prints the schedule', async () => {
     const created = await runCli(
       ['schedules', 'upsert', 'cli-nightly', '--cron', '0 3 * * *', '--task', 'demo.echo', '--args', '["report"]', '--kwargs', '{"k":1}',
-        '--timezone', 'Europe/Paris', '--queue', 'cli-sched', '--concurrency-key', 'acct-7', '--priority', '-5', '--max-attempts', '3', '--overlap', 'skip', '--missed', 'RUN_ALL', '--json'],
+        '--timezone', 'Europe/Paris', '--queue', 'cli-sched', '--concurrency-key', 'acct-7', '--priority', '-5', '--max-attempts', '3', '--overlap', 'skip', '--missed', 'RUN_ALL',
+        '--timeout-ms', '90000', '--result-ttl-ms', '86400000', '--backoff', '{"baseMs":30000,"factor":1}', '--json'],
       env,
     );
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({
       key: 'cli-nightly', cron: '0 3 * * *', timezone: 'Europe/Paris', taskName: 'demo.echo', args: ['report'], kwargs: { k: 1 },
       queue: 'cli-sched', concurrencyKey: 'acct-7', priority: -5, maxAttempts: 3, overlap: 'SKIP', missed: 'RUN_ALL', paused: false,
+      timeoutMs: 90_000, resultTtlMs: 86_400_000, backoff: { baseMs: 30_000, factor: 1 },
     });
-    expect((await runCli(['schedules', 'show', 'cli-nightly'], env)).stdout).toMatch(/^concurrency key: +acct-7$/m);
+    const show = (await runCli(['schedules', 'show', 'cli-nightly'], env)).stdout;
+    expect(show).toMatch(/^concurrency key: +acct-7$/m);
+    expect(show).toMatch(/^attempts: +3, backoff \{"baseMs":30000,"maxMs":\d+,"factor":1,"jitter":[\d.]+\}$/m);
+    expect(show).toMatch(/^timeout: +1 min 30 s$/m);
+    expect(show).toMatch(/^result ttl: +24 h 0 min$/m);
+    // What each occurrence enqueues carries them.
+    const fired = (await runCli(['schedules', 'trigger', 'cli-nightly'], env)).stdout.trim();
+    expect(await client.get(fired)).toMatchObject({ timeoutMs: 90_000, resultTtlMs: 86_400_000, backoff: { baseMs: 30_000, factor: 1 } });
     await client.pauseSchedule('cli-nightly');
     const updated = await runCli(['schedules', 'upsert', 'cli-nightly', '--cron', '0 4 * * *', '--task', 'demo.echo'], env);
     expect(updated).toMatchObject({ code: 0, stdout: 'cli-nightly paused\n' });
     // The upsert replaced the whole task: without --concurrency-key, no key.
-    expect(await client.schedule('cli-nightly')).toMatchObject({ cron: '0 4 * * *', paused: true, concurrencyKey: null });
+    expect(await client.schedule('cli-nightly')).toMatchObject({ cron: '0 4 * * *', paused: true, concurrencyKey: null, timeoutMs: null, resultTtlMs: null });
   });
 
   it('list, show, pause, resume, trigger and delete, with the exit codes of each', async () => {
@@ -104,14 +113,18 @@ describe('taskwire schedules', () => {
   });
 
   it('exits 2 on usage errors and on a cron or time zone the server refuses, storing nothing', async () => {
-    const [noCron, badSub, badPolicy, badCron, badZone] = await Promise.all([
+    const [noCron, badSub, badPolicy, badBackoff, badTimeout, badCron, badZone] = await Promise.all([
       runCli(['schedules', 'upsert', 'x', '--task', 'demo.echo'], env),
       runCli(['schedules', 'frobnicate'], env),
       runCli(['schedules', 'upsert', 'x', '--cron', '* * * * *', '--task', 'demo.echo', '--overlap', 'sometimes'], env),
+      runCli(['schedules', 'upsert', 'x', '--cron', '* * * * *', '--task', 'demo.echo', '--backoff', '{"factor":1000}'], env),
+      runCli(['schedules', 'upsert', 'x', '--cron', '* * * * *', '--task', 'demo.echo', '--timeout-ms', '0'], env),
       runCli(['schedules', 'upsert', 'x', '--cron', 'at noon', '--task', 'demo.echo'], env),
       runCli(['schedules', 'upsert', 'x', '--cron', '* * * * *', '--task', 'demo.echo', '--timezone', 'Nowhere/Land'], env),
     ]);
-    for (const r of [noCron, badSub, badPolicy]) {
+    expect(badBackoff.stderr).toContain('--backoff.factor');
+    expect(badTimeout.stderr).toContain('--timeout-ms');
+    for (const r of [noCron, badSub, badPolicy, badBackoff, badTimeout]) {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^taskwire schedules: .*\nRun "taskwire schedules --help" for usage\.\n$/);
     }

@@ -349,14 +349,14 @@ export type SetQueueLimitsMutationVariables = Exact<{
 
 export type SetQueueLimitsMutation = { setQueueLimits: { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } } };
 
-export type ClientScheduleFragment = { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
+export type ClientScheduleFragment = { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null };
 
 export type UpsertScheduleMutationVariables = Exact<{
   input: UpsertScheduleInput;
 }>;
 
 
-export type UpsertScheduleMutation = { upsertSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type UpsertScheduleMutation = { upsertSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type GetScheduleQueryVariables = Exact<{
   key: string;
@@ -366,7 +366,7 @@ export type GetScheduleQueryVariables = Exact<{
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -375,7 +375,7 @@ export type ListSchedulesQueryVariables = Exact<{
 }>;
 
 
-export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListSchedulesQuery = { schedules: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PauseScheduleMutationVariables = Exact<{
   key: string;
@@ -383,7 +383,7 @@ export type PauseScheduleMutationVariables = Exact<{
 }>;
 
 
-export type PauseScheduleMutation = { pauseSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type PauseScheduleMutation = { pauseSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type ResumeScheduleMutationVariables = Exact<{
   key: string;
@@ -391,7 +391,7 @@ export type ResumeScheduleMutationVariables = Exact<{
 }>;
 
 
-export type ResumeScheduleMutation = { resumeSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
+export type ResumeScheduleMutation = { resumeSchedule: { id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } };
 
 export type DeleteScheduleMutationVariables = Exact<{
   key: string;
@@ -653,6 +653,14 @@ export const ClientScheduleFragmentDoc = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
@@ -1693,6 +1701,14 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
@@ -1801,6 +1817,14 @@ fragment ClientSchedule on Schedule {
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
@@ -1846,6 +1870,14 @@ export const ListSchedulesDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
@@ -1881,6 +1913,14 @@ export const PauseScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
@@ -1916,6 +1956,14 @@ export const ResumeScheduleDocument = new TypedDocumentString(`
   queue
   priority
   maxAttempts
+  timeoutMs
+  resultTtlMs
+  backoff {
+    baseMs
+    maxMs
+    factor
+    jitter
+  }
   concurrencyKey
   overlap
   missed
