@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
-import type { Queue } from '../queue/index.js';
+import type { Queue, QueueStats } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
+import { LIVE_STATUSES } from '../queue/stats.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Runner } from '../worker/runner.js';
 import { processMetricsRegistry } from './process-metrics.js';
@@ -52,6 +53,24 @@ export interface AppMetrics {
   close(): void;
 }
 
+type FinishedCounts = Pick<QueueStats['counts'], 'SUCCEEDED' | 'FAILED' | 'CANCELLED'>;
+const NO_FINISHED: FinishedCounts = { SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
+/**
+ * The finished counts are read again once this many times their last read's duration has passed: a
+ * scan of 5 ms at every scrape; one of 0.5 s (a million tasks) every 10 s, as a usual scrape interval;
+ * one of 5 s (ten million) every 100 s. So they cost a process at most about 5 % of a database core,
+ * whatever the history's size, and are never older than 20 reads' time.
+ */
+const FINISHED_COST_SHARE = 20;
+/** A read of the finished counts running this long is taken as hung (its connection gone), and another may start. */
+const FINISHED_HUNG_MS = 10 * 60_000;
+
+/** What a scrape read: the queues as the gauges show them, and whether finished counts were ever read. */
+interface Scraped {
+  queues: QueueView[];
+  finishedKnown: boolean;
+}
+
 /**
  * Everything `/metrics` shows for one server process: task counters and durations (this
  * process's enqueues and worker), queue depth and age (the whole database, read at scrape
@@ -67,50 +86,94 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const queue = tasks.instrumentQueue(options.queue);
   const detachRunner = runner ? tasks.observeRunner(runner) : () => undefined;
 
-  // One read of the queues per scrape (queueControl.list(): the queueStats scan and the settings
-  // rows), shared by the four families that show it: prom-client collects every family of a
-  // scrape at once, so they all join the read in flight.
-  let scrape: Promise<QueueView[] | undefined> | undefined;
-  // The read itself outlives a scrape that gave up on it (the timeout does not cancel it): the next
-  // scrapes wait on it rather than start another scan beside it, so that on a history too large to
-  // count within the timeout the scans do not pile up in PostgreSQL, one more every scrape. Joined
-  // for ten timeouts at most: a read that hangs (its connection silently gone) must not blank the
-  // queue series until TCP gives up on it.
+  // One read of the queues per scrape, shared by the four families that show it: prom-client
+  // collects every family of a scrape at once, so they all join the read in flight. It is two reads:
+  // - the live one (queueControl.list('live'): the backlog's statuses by the partial indexes, the
+  //   oldest due task, the pauses), every scrape, in time proportional to the backlog: what the
+  //   alerts (depth, age, paused) read, and what taskwire_queue_stats_up says was read;
+  // - the finished counts (SUCCEEDED, FAILED, CANCELLED: the whole history, one grouped scan), read
+  //   again only once FINISHED_COST_SHARE times its last duration has passed, and shown from the
+  //   last read that ended: on a history of millions the scan took longer than the timeout, and the
+  //   live series went with it, exactly when the backlog gauges mattered.
+  let scrape: Promise<Scraped | undefined> | undefined;
+  // The live read outlives a scrape that gave up on it (the timeout does not cancel it): the next
+  // scrapes wait on it rather than start another beside it, so that reads do not pile up in
+  // PostgreSQL, one more every scrape. Joined for ten timeouts at most: a read that hangs (its
+  // connection silently gone) must not blank the queue series until TCP gives up on it.
   let reading: { read: Promise<QueueView[]>; startedAt: number } | undefined;
   const staleAfterMs = 10 * timeoutMs;
-  const queueStats = (): Promise<QueueView[] | undefined> =>
+  const queueStats = (): Promise<Scraped | undefined> =>
     (scrape ??= loadQueueStats().finally(() => {
       scrape = undefined;
     }));
 
-  /** Queues holding tasks (a queue with settings and no task is not shown), paused or not. */
-  async function readQueues(): Promise<QueueView[]> {
-    const queues = await options.queue.queueControl.list();
-    return queues
-      .filter((q) => Object.values(q.stats.counts).some((n) => n > 0))
-      .map((q) => ({ ...q.stats, paused: q.paused }));
+  let finished: ReadonlyMap<string, FinishedCounts> | undefined;
+  let finishedRead: Promise<void> | undefined;
+  let finishedNextAt = 0;
+  let finishedStartedAt = 0;
+  let lastFinishedMs: number | undefined;
+  /** Starts a read of the finished counts when one is due (none in flight); the read in flight, if any. */
+  function readFinished(): Promise<void> | undefined {
+    // A read that hangs (its connection silently gone) is given up after FINISHED_HUNG_MS.
+    if (finishedRead && performance.now() - finishedStartedAt < FINISHED_HUNG_MS) return finishedRead;
+    if (!finishedRead && performance.now() < finishedNextAt) return undefined;
+    const startedAt = performance.now();
+    finishedStartedAt = startedAt;
+    const read: Promise<void> = options.queue.queueControl
+      .list('all')
+      .then((queues) => {
+        finished = new Map(queues.map((q) => [q.name, { SUCCEEDED: q.stats.counts.SUCCEEDED, FAILED: q.stats.counts.FAILED, CANCELLED: q.stats.counts.CANCELLED }]));
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'metrics: reading the finished task counts failed'))
+      .finally(() => {
+        const now = performance.now();
+        // The shorter of the last two reads: a process's first read (its plan, a cold cache) is slow
+        // once, and must not hold the counts back for 20 times that.
+        const took = now - startedAt;
+        if (finishedRead !== read) return;
+        finishedNextAt = now + Math.min(took, lastFinishedMs ?? 0) * FINISHED_COST_SHARE;
+        lastFinishedMs = took;
+        finishedRead = undefined;
+      });
+    finishedRead = read;
+    return read;
   }
 
-  async function loadQueueStats(): Promise<QueueView[] | undefined> {
+  /** Every queue (settings and tasks), paused or not, with its live counts. */
+  async function readQueues(): Promise<QueueView[]> {
+    const queues = await options.queue.queueControl.list('live');
+    return queues.map((q) => ({ queue: q.name, counts: { ...q.stats.counts, ...NO_FINISHED }, oldestPendingAgeMs: q.stats.oldestPendingAgeMs, paused: q.paused }));
+  }
+
+  async function loadQueueStats(): Promise<Scraped | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    if (!reading || performance.now() - reading.startedAt > staleAfterMs) {
-      const read = readQueues().finally(() => {
-        if (reading?.read === read) reading = undefined;
-      });
-      reading = { read, startedAt: performance.now() };
-    }
-    const query = reading.read;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     try {
+      const finishing = readFinished();
+      if (!reading || performance.now() - reading.startedAt > staleAfterMs) {
+        const read = readQueues().finally(() => {
+          if (reading?.read === read) reading = undefined;
+        });
+        reading = { read, startedAt: performance.now() };
+      }
+      const query = reading.read;
       const result = await Promise.race([query, timeout]);
       if (result === 'timeout') {
         query.catch(() => undefined);
         log.warn({ timeoutMs }, 'metrics: queue statistics timed out');
         return undefined;
       }
-      return boundQueueStats(result, maxQueueLabels);
+      // Within the same timeout, so that a small history's counts are those of this scrape; a slow
+      // read goes on in the background, and its answer shows at a later scrape.
+      if (finishing) await Promise.race([finishing, timeout]);
+      const known = finished;
+      // Queues holding tasks (a queue with settings and no task is not shown).
+      const queues = result
+        .map((q) => (known?.has(q.queue) ? { ...q, counts: { ...q.counts, ...known.get(q.queue) } } : q))
+        .filter((q) => Object.values(q.counts).some((n) => n > 0));
+      return { queues: boundQueueStats(queues, maxQueueLabels), finishedKnown: known !== undefined };
     } catch (error) {
       log.warn({ err: error }, 'metrics: reading queue statistics failed');
       return undefined;
@@ -121,7 +184,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
 
   new Gauge({
     name: 'taskwire_queue_stats_up',
-    help: '1 when this scrape read the queue statistics from the database, 0 when that failed or timed out.',
+    help: '1 when this scrape read the live queue statistics (backlog, age, pauses) from the database, 0 when that failed or timed out.',
     registers,
     async collect() {
       this.set((await queueStats()) ? 1 : 0);
@@ -130,13 +193,15 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   // Reset at each scrape: a queue whose tasks are all gone leaves the exposition.
   new Gauge({
     name: 'taskwire_queue_tasks',
-    help: 'Tasks in the database by queue and status, read at scrape time (the same in every process).',
+    help: 'Tasks in the database by queue and status: unfinished ones read at scrape time, finished ones as last read (at most 20 reads\' time old).',
     labelNames: ['queue', 'status'],
     registers,
     async collect() {
       const stats = await queueStats();
       this.reset();
-      for (const q of stats ?? []) for (const status of TASK_STATUSES) this.set({ queue: q.queue, status }, q.counts[status]);
+      // Before the first read of the finished counts has ended, their series are left out, not 0.
+      const statuses = stats?.finishedKnown ? TASK_STATUSES : LIVE_STATUSES;
+      for (const q of stats?.queues ?? []) for (const status of statuses) this.set({ queue: q.queue, status }, q.counts[status]);
     },
   });
   new Gauge({
@@ -147,7 +212,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     async collect() {
       const stats = await queueStats();
       this.reset();
-      for (const q of stats ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
+      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
     },
   });
   new Gauge({
@@ -158,7 +223,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     async collect() {
       const stats = await queueStats();
       this.reset();
-      for (const q of stats ?? []) this.set({ queue: q.queue }, q.paused ? 1 : 0);
+      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, q.paused ? 1 : 0);
     },
   });
 

@@ -16,12 +16,18 @@ const STATS: QueueStats[] = [
 ];
 const STATS_FAN_OUT: FanOutStats = { subscriptions: 3, events: 7, readQueries: 2, delivered: 11, reconnects: 1 };
 
-/** A queue whose queueControl.list() (what a scrape reads) answers `answer`'s statistics; `paused` names the paused queues. */
-function queueAnswering(answer: () => Promise<QueueStats[]>, paused: readonly string[] = []): { queue: Queue; calls: () => number } {
-  let calls = 0;
-  const list = async (): Promise<QueueInfo[]> => {
-    calls += 1;
-    return (await answer()).map((stats) => ({
+type Read = 'live' | 'all';
+const FINISHED = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+
+/**
+ * A queue whose queueControl.list(read) (what a scrape reads) answers `answer(read)`'s statistics
+ * ('live' with the finished counts zeroed, as liveQueueStats has none); `paused` names the paused queues.
+ */
+function queueAnswering(answer: (read: Read) => Promise<QueueStats[]>, paused: readonly string[] = []): { queue: Queue; calls: Record<Read, number> } {
+  const calls: Record<Read, number> = { live: 0, all: 0 };
+  const list = async (read: Read = 'all'): Promise<QueueInfo[]> => {
+    calls[read] += 1;
+    return (await answer(read)).map((stats) => ({
       name: stats.queue,
       paused: paused.includes(stats.queue),
       pausedAt: null,
@@ -29,11 +35,11 @@ function queueAnswering(answer: () => Promise<QueueStats[]>, paused: readonly st
       rateLimit: null,
       perKeyConcurrency: null,
       version: 1,
-      stats,
+      stats: read === 'live' ? { ...stats, counts: { ...stats.counts, ...Object.fromEntries(FINISHED.map((f) => [f, 0])) } } : stats,
     }));
   };
   const queue = { queueControl: { list } } as unknown as Queue;
-  return { queue, calls: () => calls };
+  return { queue, calls };
 }
 
 describe('createAppMetrics', () => {
@@ -42,14 +48,52 @@ describe('createAppMetrics', () => {
     const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger });
     try {
       const f = await readMetrics(metrics.registry);
-      expect(calls()).toBe(1);
+      expect(calls).toEqual({ live: 1, all: 1 });
       expect(sampleValue(f, 'taskwire_queue_stats_up')).toBe(1);
       expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'PENDING' })).toBe(2);
       expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBe(5);
       expect(sampleValue(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'default' })).toBe(1.5);
       expect(sampleValue(f, 'taskwire_queue_paused', { queue: 'default' })).toBe(1);
       await metrics.render();
-      expect(calls()).toBe(2);
+      expect(calls.live).toBe(2);
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it('shows the live series when the finished counts are slow, those from the last read that ended, and reads them again only after 20× its duration', async () => {
+    let finishAll!: (stats: QueueStats[]) => void;
+    let allRead = STATS;
+    const { queue, calls } = queueAnswering((read) => (read === 'live' ? Promise.resolve(allRead) : new Promise<QueueStats[]>((resolve) => (finishAll = resolve))));
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, queueStatsTimeoutMs: 30 });
+    try {
+      // The scan of the history does not end within the timeout: the live series are shown, the finished ones left out.
+      let f = await readMetrics(metrics.registry);
+      expect(sampleValue(f, 'taskwire_queue_stats_up')).toBe(1);
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'PENDING' })).toBe(2);
+      expect(sampleValue(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'default' })).toBe(1.5);
+      expect(f.get('taskwire_queue_tasks')?.values.map((v) => v.labels.status).sort()).toEqual(['BLOCKED', 'PENDING', 'RETRYING', 'RUNNING']);
+      // Still running at the next scrape: joined, not read again.
+      await readMetrics(metrics.registry);
+      expect(calls).toEqual({ live: 2, all: 1 });
+      // Once it has ended its counts are shown. A process's first read is not the measure (it is slow
+      // once: a cold cache, its plan): the next scrape reads again, and that one took ~60 ms too.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      finishAll(STATS);
+      await new Promise((resolve) => setImmediate(resolve));
+      allRead = [{ ...STATS[0]!, counts: { ...STATS[0]!.counts, PENDING: 7 } }];
+      f = await readMetrics(metrics.registry);
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBe(5);
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'PENDING' })).toBe(7);
+      expect(calls).toEqual({ live: 3, all: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      finishAll([{ ...STATS[0]!, counts: { ...STATS[0]!.counts, SUCCEEDED: 6 } }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      // Two reads of ~60 ms: the next is due in ~1.2 s, and the scrapes meanwhile show the last one's.
+      f = await readMetrics(metrics.registry);
+      expect(sampleValue(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBe(6);
+      await readMetrics(metrics.registry);
+      expect(calls).toEqual({ live: 5, all: 2 });
     } finally {
       metrics.close();
     }
@@ -86,18 +130,18 @@ describe('createAppMetrics', () => {
   });
 
   it('does not start another read of the queues while one that timed out still runs: scans do not pile up', async () => {
-    let finish!: (stats: QueueStats[]) => void;
-    const { queue, calls } = queueAnswering(() => new Promise<QueueStats[]>((resolve) => (finish = resolve)));
+    const finish: Partial<Record<Read, (stats: QueueStats[]) => void>> = {};
+    const { queue, calls } = queueAnswering((read) => new Promise<QueueStats[]>((resolve) => (finish[read] = resolve)));
     const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, queueStatsTimeoutMs: 20 });
     try {
       expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
       expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
-      expect(calls()).toBe(1);
-      // Once it has ended, its answer is shown, and the scrape after reads again.
-      finish(STATS);
+      expect(calls).toEqual({ live: 1, all: 1 });
+      // Once the live read has ended, its answer is shown, and the scrape after reads again.
+      finish.live?.(STATS);
       expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(1);
       await readMetrics(metrics.registry);
-      expect(calls()).toBe(2);
+      expect(calls).toEqual({ live: 2, all: 1 });
     } finally {
       metrics.close();
     }
@@ -108,11 +152,11 @@ describe('createAppMetrics', () => {
     const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: silentLogger, queueStatsTimeoutMs: 10 });
     try {
       await readMetrics(metrics.registry);
-      expect(calls()).toBe(1);
+      expect(calls.live).toBe(1);
       // The time is what is tested here: ten timeouts of 10 ms, and a margin.
       await new Promise((resolve) => setTimeout(resolve, 150));
       await readMetrics(metrics.registry);
-      expect(calls()).toBe(2);
+      expect(calls.live).toBe(2);
     } finally {
       metrics.close();
     }

@@ -163,7 +163,10 @@ describe('GET /metrics', () => {
     expect(age).toBeLessThan(120);
     // The default queue is drained by the worker: nothing waits there.
     expect(value(f, 'taskwire_queue_oldest_pending_age_seconds', { queue: 'default' })).toBe(0);
-    expect(value(f, 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' })).toBeGreaterThanOrEqual(2);
+    // The finished counts are read again once 20× their last read's time has passed: shortly here.
+    await waitFor(async () => value(await scrape(), 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' }) >= 2 || undefined, {
+      message: 'the finished tasks to be counted',
+    });
   });
 
   it('shows open subscriptions, the channels listened on and running tasks as they come and go', async () => {
