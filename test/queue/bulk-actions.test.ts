@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/db/client.js';
 import { createBulkActionRunner, type BulkActionRunner } from '../../src/queue/bulk-actions/index.js';
-import { processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
+import { failBulkAction, processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
 import { silentLogger } from '../../src/logger.js';
 import { insertBulkTasks } from '../helpers/bulk-tasks.js';
 import { createQueueTestApp, insertTask, type QueueTestApp } from '../helpers/factories.js';
+import { useLockContention } from '../helpers/lock-contention.js';
 
 let app: QueueTestApp;
 const runners: BulkActionRunner[] = [];
@@ -21,6 +22,8 @@ afterEach(async () => {
   await app.sql`DELETE FROM bulk_actions`;
   await app.sql`DELETE FROM bulk_action_tasks`;
 });
+
+const { contend } = useLockContention(() => app.sql);
 
 function runner(batchSize = 500): BulkActionRunner {
   const made = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, batchSize, pollIntervalMs: 60_000 });
@@ -182,6 +185,22 @@ describe('bulk action runner', () => {
     } finally {
       await app.sql.unsafe('DROP TRIGGER refuse_poisoned ON tasks; DROP FUNCTION refuse_poisoned();');
     }
+  });
+
+  it('failing an action while another runner\'s batch of it is under way: no deadlock, that batch done and counted, the rest dropped', async () => {
+    await insertBulkTasks(app.sql, { count: 30, status: 'FAILED', name: 'bulk.failing' });
+    const action = await app.deps.queue.bulkActions.create('RETRY', { name: 'bulk.failing' });
+    // The fail queues for the action's row first, then the batch (its targets locked) queues behind it:
+    // the fail, granted the row, then waited for the batch's targets, and the batch for the row.
+    await contend(
+      (c) => c`SELECT 1 FROM bulk_actions WHERE id = ${action.id} FOR UPDATE`,
+      (c) => failBulkAction(c, action.id, 'given up'),
+      (c) => processBulkBatch(c, { actionId: action.id, kind: 'RETRY', limit: 10, defaultTtlMs: 60_000 }),
+    );
+    expect(await app.deps.queue.bulkActions.get(action.id)).toMatchObject({ status: 'FAILED', error: 'given up', processed: 10, changed: 10 });
+    expect(await statusCounts(app.sql, 'bulk.failing')).toEqual({ FAILED: 20, PENDING: 10 });
+    const [left] = await app.sql`SELECT count(*)::int AS n FROM bulk_action_tasks WHERE action_id = ${action.id}`;
+    expect(left?.n).toBe(0);
   });
 
   it('starts a new action on its notification, without waiting for the poll', async () => {

@@ -111,7 +111,12 @@ export async function finishBulkAction(exec: Executor, actionId: string): Promis
   return rows.length > 0;
 }
 
-/** Ends a RUNNING action as FAILED with `error` (its remaining targets are dropped), announced. */
+/**
+ * Ends a RUNNING action as FAILED with `error` (its remaining targets are dropped), announced.
+ * Targets another runner's batch holds are left to it (SKIP LOCKED): that batch locked them before
+ * it came to the action's row, which this statement holds first, so waiting for them deadlocked.
+ * The batch then commits its changes, counted, and deletes its targets itself.
+ */
 export async function failBulkAction(exec: Executor, actionId: string, error: string): Promise<boolean> {
   const rows = await exec`
     WITH failed AS (
@@ -119,7 +124,11 @@ export async function failBulkAction(exec: Executor, actionId: string, error: st
       WHERE id = ${actionId} AND status = 'RUNNING'
       RETURNING id, version, status
     ),
-    dropped AS (DELETE FROM bulk_action_tasks WHERE action_id IN (SELECT id FROM failed))
+    -- Primary key of bulk_action_tasks (action_id, task_id).
+    dropped AS (
+      DELETE FROM bulk_action_tasks WHERE action_id = ${actionId} AND task_id IN (
+        SELECT task_id FROM bulk_action_tasks WHERE action_id IN (SELECT id FROM failed) FOR UPDATE SKIP LOCKED)
+    )
     SELECT pg_notify(${BULK_CHANNEL}, ${exec.unsafe(BULK_NOTICE_SQL)}) FROM failed`;
   return rows.length > 0;
 }
