@@ -116,11 +116,17 @@ function forbidden(message: string): Response {
  * Refuses GraphQL requests (queries, mutations, SSE) whose Origin or Host the policy refuses,
  * with 403 before anything is parsed, and marks every GraphQL answer `Vary: Origin` (the CORS
  * grant depends on it). Preflights are answered by yoga's CORS plugin before this runs.
+ * GraphQL is served on `graphqlPath` exactly: any other path that reaches this (the plain routes
+ * answered before it) is 404. Yoga's endpoint pattern also took `/graphql/`, `//graphql` and
+ * `/anything/graphql`, where this check did not run: a DNS-rebinding page had the API there.
  */
 export function useOriginCheck(policy: OriginPolicy, graphqlPath: string): Plugin {
   return {
     onRequest({ request, url, endResponse }) {
-      if (url.pathname !== graphqlPath) return;
+      if (url.pathname !== graphqlPath) {
+        endResponse(new Response('Not Found\n', { status: 404, statusText: 'Not Found', headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+        return;
+      }
       const refusal = policy.refusal(request.headers.get('origin'), url.host);
       if (refusal !== undefined) endResponse(forbidden(`${refusal}: the request is refused`));
     },

@@ -132,6 +132,22 @@ describe('the Origin header', () => {
     expect(local.status).toBe(200);
   });
 
+  it('serves GraphQL on /graphql alone: the paths yoga\'s pattern also took are 404, whatever the Host or Origin', async () => {
+    const before = await env.server.countTasks();
+    const port = new URL(env.server.url).port;
+    const body = JSON.stringify({ query: ENQUEUE });
+    for (const path of ['/graphql/', '//graphql', '/anything/graphql', '/GRAPHQL']) {
+      const url = `${origin(env.server)}${path}`;
+      const variants: Record<string, string>[] = [{ host: `rebind.example:${port}` }, { host: `localhost:${port}`, origin: EVIL }, { host: `localhost:${port}` }];
+      for (const headers of variants) {
+        const res = await rawPost(url, body, { ...headers, 'content-type': 'application/json' });
+        expect({ path, headers, status: res.status }).toEqual({ path, headers, status: 404 });
+      }
+      expect(await rawGet(`${url}?query=${encodeURIComponent('{ __typename }')}`, { host: `rebind.example:${port}` })).toBe(404);
+    }
+    expect(await env.server.countTasks()).toBe(before);
+  });
+
   it('with auth off, /metrics (queue and task names in its labels) follows the same rule, on a server and on a worker\'s METRICS_PORT on loopback', async () => {
     const metrics = new URL('/metrics', env.server.url).toString();
     const port = new URL(env.server.url).port;
