@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import type { Plugin } from 'graphql-yoga';
 import type { RouteHandler } from '../server/routes.js';
 
 const gzip = promisify(gzipCallback);
@@ -101,4 +102,21 @@ export async function splitPage(html: string): Promise<Split> {
 async function asset(text: string, type: string): Promise<Asset> {
   const raw = new Uint8Array(Buffer.from(text));
   return { raw, gzip: new Uint8Array(await gzip(raw)), type };
+}
+
+/**
+ * GraphiQL's page (an HTML answer on the GraphQL path) may not be framed by another site: it runs
+ * what its editor holds, taken from `?query=`, with the signed-in token or, with auth off, as the
+ * anonymous admin, so a hostile page framing it transparently could get a click on Run (the
+ * dashboard's own pages say the same in their CSP).
+ */
+export function useGraphiQLFrameGuard(graphqlPath: string): Plugin {
+  return {
+    onResponse({ request, response }) {
+      if (!response.headers.get('content-type')?.startsWith('text/html')) return;
+      if (new URL(request.url).pathname !== graphqlPath) return;
+      response.headers.set('content-security-policy', "frame-ancestors 'none'");
+      response.headers.set('x-frame-options', 'DENY');
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type GraphiQLOptions, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { createGraphiQLPage } from '../dashboard/graphiql-page.js';
+import { createGraphiQLPage, useGraphiQLFrameGuard } from '../dashboard/graphiql-page.js';
 import { dashboardRoutes, withGraphiQLSignIn } from '../dashboard/serve.js';
 import type { Deps } from '../deps.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -172,6 +172,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     plugins: [
       useRoutes(routes, deps.log),
       useOriginCheck(origins, GRAPHQL_PATH),
+      useGraphiQLFrameGuard(GRAPHQL_PATH),
       useCsrfPrevention(),
       useRequestParams(),
       ...auth.plugins,

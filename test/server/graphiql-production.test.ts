@@ -38,6 +38,9 @@ describe("GraphiQL's page and its files", () => {
     servers.push(server);
     const origin = new URL(server.url).origin;
     const page = await fetch(server.url, { headers: { accept: BROWSER_ACCEPT } });
+    // Another site may not frame it (a click on Run in a transparent frame runs what ?query= holds).
+    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
     const html = await page.text();
     expect(html.length).toBeLessThan(200_000); // 9 MB inlined before (what is left is mostly the favicon's data URL)
     const script = /<script src="(\/graphiql\/graphiql\.js\?v=[\w-]+)"><\/script>/.exec(html)?.[1];
