@@ -42,6 +42,7 @@ const UNIT = [
   'test/cli/doctor-jwks.test.ts',
   'test/cli/help.test.ts',
   'test/docs-guard-table.test.ts',
+  'test/graphql/operation-cost.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

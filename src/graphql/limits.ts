@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { visit, type ASTNode, type ASTVisitor, type FragmentDefinitionNode, type GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
+import { Kind, visit, type ASTNode, type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLError, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { GRAPHQL_CODES, isGraphQLError } from './errors.js';
 
@@ -24,9 +24,110 @@ export interface GraphQLLimits {
   maxAliases: number;
   /** Lexical tokens in one document, counted while parsing (default 5,000). */
   maxTokens: number;
+  /**
+   * The most an operation may ask for, with its variables, before it runs (default 10,000; see
+   * operationCost): the items its pages may hold, page sizes multiplied along their nesting.
+   */
+  maxCost: number;
 }
 
-export const DEFAULT_LIMITS: GraphQLLimits = { maxDepth: 10, maxFields: 1000, maxAliases: 30, maxTokens: 5000 };
+export const DEFAULT_LIMITS: GraphQLLimits = { maxDepth: 10, maxFields: 1000, maxAliases: 30, maxTokens: 5000, maxCost: 10_000 };
+
+/** Paged fields: their size argument, its default and its largest value (the resolvers refuse more, naming it). */
+const PAGED: Readonly<Record<string, { arg: readonly string[]; default: number; max: number; weight: number }>> = {
+  tasks: { arg: ['first', 'last'], default: 100, max: 100, weight: 1 },
+  schedules: { arg: ['first'], default: 100, max: 100, weight: 1 },
+  runs: { arg: ['first'], default: 100, max: 100, weight: 1 },
+  events: { arg: ['first'], default: 100, max: 1000, weight: 1 },
+  // Computed on the server, synchronously: a rare cron (`0 0 29 2 *`) costs ~0.5 ms an occurrence.
+  upcoming: { arg: ['count'], default: 5, max: 100, weight: 10 },
+};
+/**
+ * The fields of a task that carry its payloads (args and result up to MAX_ARGS_BYTES and
+ * MAX_RESULT_BYTES, every attempt's traceback). An event's output or error is not among them: a
+ * task's output in all is bounded by MAX_OUTPUT_BYTES, so its events count as items.
+ */
+const HEAVY_FIELDS = new Set(['args', 'kwargs', 'returnValue', 'errors']);
+/** What an object selecting any of HEAVY_FIELDS counts, beside its place in its page. */
+const HEAVY_WEIGHT = 40;
+
+function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>): number | undefined {
+  const paged = PAGED[field.name.value];
+  if (!paged) return undefined;
+  for (const arg of field.arguments ?? []) {
+    if (!paged.arg.includes(arg.name.value)) continue;
+    const value = arg.value.kind === Kind.VARIABLE ? variables[arg.value.name.value] : arg.value.kind === Kind.INT ? Number(arg.value.value) : undefined;
+    if (typeof value === 'number' && Number.isFinite(value)) return Math.min(Math.max(0, value), paged.max);
+  }
+  return paged.default;
+}
+
+/**
+ * What an operation may make the server read and send, counted before it runs with its variables:
+ * each paged field counts the items its page may hold (its `first`, `last` or `count`, else its
+ * default), times the pages it sits in (`tasks(first: 100) { … events(first: 100) }`: 100 + 10,000),
+ * an upcoming occurrence 10 (computed in process), and each object selecting a payload (args,
+ * kwargs, returnValue, errors) 40 more. The field and alias bounds do not multiply by page
+ * sizes: 12 aliases of `tasks(first: 100) { … args returnValue }` were 400 MB of answer, and 30 of
+ * `schedules(first: 100) { upcoming(count: 100) }` a minute of the event loop, every tenant and the
+ * in-process worker's lease renewals blocked behind it. Lists without a size (a workflow's steps, a
+ * task's dependsOn) count once.
+ */
+export function operationCost(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>>): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  let operation: SelectionSetNode | undefined;
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+    else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName)) operation ??= definition.selectionSet;
+  }
+  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>): number => {
+    if (!set) return 0;
+    let cost = 0;
+    let heavy = false;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (HEAVY_FIELDS.has(selection.name.value)) heavy = true;
+        const size = pageSize(selection, variables);
+        if (size === undefined) cost += walk(selection.selectionSet, pages, within);
+        else {
+          const items = pages * size;
+          cost += items * (PAGED[selection.name.value]?.weight ?? 1) + walk(selection.selectionSet, items, within);
+        }
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        cost += walk(selection.selectionSet, pages, within);
+      } else if (!within.has(selection.name.value)) {
+        // A cycle of spreads is a validation error; the guard keeps the walk finite before it.
+        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]));
+      }
+    }
+    return cost + (heavy ? pages * HEAVY_WEIGHT : 0);
+  };
+  return walk(operation, 1, new Set());
+}
+
+/** Refuses, before it runs, an operation whose cost (operationCost) is over `maxCost`. */
+function useOperationCost(maxCost: number): Plugin {
+  const refuse = (cost: number): { errors: GraphQLError[] } => ({
+    errors: [
+      createGraphQLError(
+        `The operation asks for up to ${cost} items, over the limit of ${maxCost}: page sizes multiply along their nesting ` +
+          `(a task with args, kwargs, returnValue or errors counts ${HEAVY_WEIGHT} more, an upcoming occurrence 10); ` +
+          'ask for smaller pages, fewer aliases or fewer fields',
+        { extensions: { code: GRAPHQL_CODES.validationFailed, limit: 'maxCost', max: maxCost, cost, http: { status: 400 } } },
+      ),
+    ],
+  });
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const cost = operationCost(args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>);
+      if (cost > maxCost) setResultAndStopExecution(refuse(cost));
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const cost = operationCost(args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>);
+      if (cost > maxCost) setResultAndStopExecution(refuse(cost));
+    },
+  };
+}
 
 /**
  * Armor's rules throw their error out of `validate()` by default, which yoga and our graphql-ws
@@ -120,5 +221,6 @@ export function limitPlugins(limits: GraphQLLimits = DEFAULT_LIMITS): Plugin[] {
     // allowList: [] counts aliased `__typename` too (Armor's default lets those through).
     maxAliasesPlugin({ n: limits.maxAliases, allowList: [], ...reportAs('maxAliases', limits.maxAliases) }),
     { onValidate: ({ addValidationRule }) => addValidationRule(countFieldsRule(limits.maxFields)) },
+    useOperationCost(limits.maxCost),
   ];
 }

@@ -4,14 +4,16 @@ import { DEFAULT_LIMITS, type GraphQLLimits } from '../../src/graphql/limits.js'
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
 // Small limits, so each bound is easy to meet exactly and to pass by one.
-const LIMITS: GraphQLLimits = { maxDepth: 3, maxAliases: 2, maxFields: 10, maxTokens: 30 };
+const LIMITS: GraphQLLimits = { maxDepth: 3, maxAliases: 2, maxFields: 10, maxTokens: 30, maxCost: 10_000 };
 
 let server: TestServer;
+/** The default limits but a cost of 150, so that two pages of 100 are over it. */
+let costServer: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ runner: false, app: { limits: LIMITS } });
+  [server, costServer] = await Promise.all([startTestServer({ runner: false, app: { limits: LIMITS } }), startTestServer({ runner: false, app: { limits: { maxCost: 150 } } })]);
 });
 afterAll(async () => {
-  await server?.close();
+  await Promise.all([server?.close(), costServer?.close()]);
 });
 
 interface Outcome {
@@ -19,14 +21,14 @@ interface Outcome {
   errors: readonly GraphQLFormattedError[];
 }
 
-async function overHttp(query: string, variables?: Record<string, unknown>): Promise<Outcome> {
-  const res = await server.post({ query, variables });
+async function overHttp(query: string, variables?: Record<string, unknown>, on: TestServer = server): Promise<Outcome> {
+  const res = await on.post({ query, variables });
   return { status: res.status, errors: res.errors ?? [] };
 }
 
 /** Runs `query` over graphql-ws: refused operations come back as an `error` message, the socket stays. */
-function overWs(query: string, variables?: Record<string, unknown>): Promise<Outcome> {
-  const client = server.wsClient();
+function overWs(query: string, variables?: Record<string, unknown>, on: TestServer = server): Promise<Outcome> {
+  const client = on.wsClient();
   return new Promise<Outcome>((resolve) => {
     const errors: GraphQLFormattedError[] = [];
     client.subscribe(
@@ -107,6 +109,18 @@ describe.each(transports)('operation limits over $name', ({ name, run }) => {
     if (name === 'HTTP') expect(over.status).toBe(400);
   });
 
+  it('maxCost: page sizes multiply, literal or variable, before anything runs; smaller pages pass', async () => {
+    const two = 'query($n: Int) { tasks(first: $n) { edges { cursor } } schedules(first: $n) { edges { cursor } } }';
+    accepted(await run(two, { n: 75 }, costServer));
+    for (const over of [await run(two, { n: 100 }, costServer), await run(two.replace('query($n: Int) ', '').replace(/\$n/g, '100'), undefined, costServer)]) {
+      expect(over.errors.map(extensionsOf)).toEqual([{ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxCost', max: 150, cost: 200 }]);
+      expect(over.errors[0]?.message).toContain('page sizes multiply');
+      if (name === 'HTTP') expect(over.status).toBe(400);
+    }
+    // No size: the field's default (100), so two pages without one are over too.
+    expect((await run('{ tasks { totalCount } schedules { totalCount } }', undefined, costServer)).errors.map((e) => e.extensions?.cost)).toEqual([200]);
+  });
+
   it("keeps graphql-js's bound on circular introspection, which depth and cost do not count", async () => {
     accepted(await run('{ __schema { types { fields { type { fields { name } } } } } }'));
     const circular = await run('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }');
@@ -123,6 +137,6 @@ describe('limits', () => {
   });
 
   it('default to the bounds of the hand-written rule they replace', () => {
-    expect(DEFAULT_LIMITS).toEqual({ maxDepth: 10, maxFields: 1000, maxAliases: 30, maxTokens: 5000 });
+    expect(DEFAULT_LIMITS).toEqual({ maxDepth: 10, maxFields: 1000, maxAliases: 30, maxTokens: 5000, maxCost: 10_000 });
   });
 });

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { Kind, parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, operationCost } from '../../src/graphql/limits.js';
+
+// What operationCost counts (src/graphql/limits.ts): the shapes a client needs stay well under the
+// default bound, the ones that stalled a server (the security persona's) are far over it.
+const cost = (query: string, variables: Record<string, unknown> = {}): number => operationCost(parse(query), undefined, variables);
+const HEAVY_TASK = 'id name status args kwargs returnValue errors { message }';
+
+describe('operationCost', () => {
+  it('multiplies page sizes along their nesting, literal or variable, the default where none is given', () => {
+    expect(cost('{ tasks(first: 10) { edges { cursor } } }')).toBe(10);
+    expect(cost('query($n: Int) { tasks(first: $n) { edges { cursor } } }', { n: 7 })).toBe(7);
+    expect(cost('{ tasks { totalCount } }')).toBe(100);
+    expect(cost('{ tasks(last: 3) { totalCount } }')).toBe(3);
+    // Over the resolvers' bound it counts the bound: the resolver refuses it, naming the argument.
+    expect(cost('{ tasks(first: 100000) { totalCount } }')).toBe(100);
+    expect(cost('{ tasks(first: 10) { edges { node { events(first: 20) { edges { cursor } } } } } }')).toBe(10 + 200);
+    expect(cost('{ a: tasks(first: 10) { totalCount } b: tasks(first: 10) { totalCount } }')).toBe(20);
+    expect(cost('{ ...F ...F } fragment F on Query { tasks(first: 4) { totalCount } }')).toBe(8);
+  });
+
+  it('counts an object that selects a payload 40 more, and an upcoming occurrence 10', () => {
+    expect(cost(`{ tasks(first: 10) { edges { node { ${HEAVY_TASK} } } } }`)).toBe(10 + 10 * 40);
+    expect(cost('{ taskResult(id: "x") { args } }')).toBe(40);
+    expect(cost('{ schedules(first: 10) { edges { node { upcoming(count: 3) } } } }')).toBe(10 + 10 * 3 * 10);
+    expect(cost('{ schedule(key: "k") { upcoming } }')).toBe(50);
+  });
+
+  it('refuses what stalled a server: aliased pages of payloads, occurrences of every schedule, events of every task', () => {
+    const aliases = (n: number, field: string): string => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
+    expect(cost(aliases(12, `tasks(first: 100) { edges { node { args returnValue } } }`))).toBeGreaterThan(DEFAULT_LIMITS.maxCost * 4);
+    expect(cost(aliases(10, 'schedules(first: 100) { edges { node { upcoming(count: 100) } } }'))).toBeGreaterThan(DEFAULT_LIMITS.maxCost * 90);
+    expect(cost('{ tasks(first: 100) { edges { node { events(first: 1000) { edges { node { output } } } } } } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost * 10);
+  });
+
+  it('lets every operation of the typed client through at its largest page', () => {
+    const files = ['operations', 'schedules', 'bulk-actions', 'queues'].map((f) => readFileSync(new URL(`../../src/client/${f}.graphql`, import.meta.url), 'utf8'));
+    const document = parse(files.join('\n'));
+    const largest = { first: 100, last: 100, upcoming: 100, runs: 100 };
+    const costs = document.definitions.flatMap((d) => (d.kind === Kind.OPERATION_DEFINITION && d.name ? [[d.name.value, operationCost(document, d.name.value, largest)] as const] : []));
+    expect(costs.length).toBeGreaterThan(20);
+    for (const [name, n] of costs) expect({ name, fits: n <= DEFAULT_LIMITS.maxCost }).toEqual({ name, fits: true });
+  });
+});
