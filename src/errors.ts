@@ -178,6 +178,15 @@ export class CredentialExpiredError extends UnauthenticatedError {
   }
 }
 
+/**
+ * A credential that is no guess at a secret, refused all the same: a JWT whose signature verified
+ * but whose claims did not hold (`aud`, `iss`, `nbf`, the tenant or scope claim), or one that could
+ * not be checked at all because the JWKS is unavailable. UNAUTHENTICATED, and not counted by the
+ * failed-authentication throttle: an identity provider's blip or one mis-issued token would
+ * otherwise lock out every client behind the same address, API keys included.
+ */
+export class CredentialNotAGuessError extends UnauthenticatedError {}
+
 /** The credential is valid but lacks the scope the operation needs (never used for another tenant's ids: those are NOT_FOUND). */
 export class ForbiddenError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { maskUrlIn, type AuthConfig } from '../config.js';
-import { ConfigError, CredentialExpiredError, UnauthenticatedError } from '../errors.js';
+import { ConfigError, CredentialExpiredError, CredentialNotAGuessError, UnauthenticatedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { isTenant, type Principal, type Scope } from './principal.js';
 import { READ_TOKEN_HEADER_TYP, READ_TOKEN_TYP } from './read-tokens.js';
@@ -112,9 +112,10 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
   };
 
   // `sub` only from a token whose signature held (a claim check failed after it): a forged one's is anyone's word.
-  const refuse = (reason: string, sub?: unknown, expired = false): never => {
+  // `notGuess`: its signature held, or it could not be checked (the JWKS unavailable).
+  const refuse = (reason: string, sub?: unknown, outcome: 'guess' | 'expired' | 'notGuess' = 'guess'): never => {
     log.debug({ reason, ...(typeof sub === 'string' ? { sub: sub.slice(0, MAX_SUBJECT_LENGTH) } : {}) }, 'JWT refused');
-    throw expired ? new CredentialExpiredError() : new UnauthenticatedError();
+    throw outcome === 'expired' ? new CredentialExpiredError() : outcome === 'notGuess' ? new CredentialNotAGuessError() : new UnauthenticatedError();
   };
 
   return async (token) => {
@@ -135,26 +136,28 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
         ...(config.audience !== undefined ? { audience: config.audience } : {}),
       }));
     } catch (error) {
-      if (!(error instanceof errors.JOSEError) || JWKS_UNAVAILABLE.has(error.code)) {
+      const unchecked = !(error instanceof errors.JOSEError) || JWKS_UNAVAILABLE.has(error.code);
+      if (unchecked) {
         // Not the token's fault (the JWKS cannot be fetched): the operator needs to hear of it.
         log.warn({ err: config.jwksUrl === undefined ? error : withUrlMasked(error, config.jwksUrl) }, 'JWT not checked: the JWKS is unavailable');
       }
       // jose checks the claims (exp, nbf, iss, aud) after the signature: their failures carry the payload.
-      const verified = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired ? error.payload.sub : undefined;
+      const signed = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired;
+      const verified = signed ? error.payload.sub : undefined;
       // jose checks `exp` last: JWTExpired means the signature, `iss`, `aud` and `nbf` all held.
-      return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified, error instanceof errors.JWTExpired);
+      return refuse(error instanceof errors.JOSEError ? error.code : 'error', verified, error instanceof errors.JWTExpired ? 'expired' : signed || unchecked ? 'notGuess' : 'guess');
     }
-    if (payload.typ === READ_TOKEN_TYP) return refuse('a read token', payload.sub);
+    if (payload.typ === READ_TOKEN_TYP) return refuse('a read token', payload.sub, 'notGuess');
     // jose takes any number: one past what a Date holds (year 275,760) made an Invalid Date, on
     // which Viewer.expiresAt failed and every expiry timer of the credential fired each millisecond.
     const expiresAt = new Date((payload.exp as number) * 1000);
-    if (Number.isNaN(expiresAt.getTime())) return refuse('exp', payload.sub);
+    if (Number.isNaN(expiresAt.getTime())) return refuse('exp', payload.sub, 'notGuess');
     const { sub } = payload;
-    if (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUBJECT_LENGTH || /[\p{Cc}\p{Cs}]/u.test(sub)) return refuse('sub');
+    if (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUBJECT_LENGTH || /[\p{Cc}\p{Cs}]/u.test(sub)) return refuse('sub', undefined, 'notGuess');
     const tenant = payload[config.tenantClaim];
-    if (!isTenant(tenant)) return refuse(`the tenant claim "${config.tenantClaim}"`, sub);
+    if (!isTenant(tenant)) return refuse(`the tenant claim "${config.tenantClaim}"`, sub, 'notGuess');
     const claimed = scopesOf(payload[config.scopeClaim]);
-    if (!claimed) return refuse(`the scope claim "${config.scopeClaim}"`, sub);
+    if (!claimed) return refuse(`the scope claim "${config.scopeClaim}"`, sub, 'notGuess');
     const scopes: Scope[] = [];
     for (const scope of new Set(claimed)) {
       if (isScope(scope)) scopes.push(scope);

@@ -4,7 +4,7 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { FailedAuthThrottle } from '../auth/rate-limit.js';
-import { AppError, CredentialExpiredError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { AppError, CredentialExpiredError, CredentialNotAGuessError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientAddresses, type ClientAddressOf } from './client-address.js';
 import type { CredentialWatch } from './credential-watch.js';
@@ -61,9 +61,11 @@ export function createTransportAuth(o: TransportAuthOptions): TransportAuth {
         // Only guesses count towards the throttle. A missing credential is none, and neither is
         // one that proved its secret (a signature that verifies, an API key's right secret) but
         // has expired or was revoked: a client re-sending its expired read token after the 4403
-        // must not lock its address (and the API keys behind it) out.
+        // must not lock its address (and the API keys behind it) out. Nor a JWT whose signature
+        // held but a claim did not, or that could not be checked (the JWKS unavailable).
         const expired = error instanceof CredentialExpiredError;
-        if (authorization !== undefined && !expired) o.throttle.fail(address);
+        const guess = !expired && !(error instanceof CredentialNotAGuessError);
+        if (authorization !== undefined && guess) o.throttle.fail(address);
         log.info({ remoteAddress: address, transport, credential: authorization === undefined ? 'missing' : expired ? 'expired' : 'refused' }, 'authentication refused');
         throw error;
       }

@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { READ_TOKEN_HEADER_TYP, READ_TOKEN_TYP } from '../../src/auth/read-tokens.js';
@@ -27,9 +27,9 @@ function readToken(secondsAgo: number, secret = READ_SECRET): Promise<string> {
 }
 
 /** A fresh server (its throttle remembers nothing) and this address's transports. */
-async function freshServer(): Promise<{ server: TestServer; t: AuthTransports; good: string }> {
+async function freshServer(env: Record<string, string> = {}): Promise<{ server: TestServer; t: AuthTransports; good: string }> {
   const server = await startTestServer({
-    env: { ...AUTH_ENV, READ_TOKEN_SECRET: READ_SECRET },
+    env: { ...AUTH_ENV, READ_TOKEN_SECRET: READ_SECRET, ...env },
     app: { auth: { failedAuth: { maxFailures: MAX_FAILURES, windowMs: 60_000 } } },
   });
   const good = (await createApiKey(server.sql, { tenant: 'acme', scopes: ['tasks:read'] })).key;
@@ -71,6 +71,39 @@ describe('expired but genuine credentials, many times from one address', () => {
     expect(await t.post('{ __typename }', undefined, bearer(good))).toMatchObject({ status: 200, data: { __typename: 'Query' } });
     const query = t.ws({ authorization: `Bearer ${good}` }).subscribe('{ __typename }');
     expect(await query.ended).toBe('complete');
+  });
+});
+
+describe('JWTs that are no guess: signed right but a claim fails, or not checkable (the JWKS unavailable)', () => {
+  it('are refused with UNAUTHENTICATED and never throttle the address', async () => {
+    // Nothing listens on port 1: the JWKS fetch fails, as an identity provider's outage would make it.
+    const { server, t, good } = await freshServer({ JWT_JWKS_URL: 'http://127.0.0.1:1/jwks.json' });
+    try {
+      const { privateKey, publicKey } = await generateKeyPair('RS256');
+      const rs256 = await new SignJWT({ tenant: 'acme', scope: 'tasks:read' })
+        .setProtectedHeader({ alg: 'RS256', kid: (await exportJWK(publicKey)).n?.slice(0, 8) ?? 'k1' })
+        .setSubject('user-1')
+        .setAudience('taskwire-tests')
+        .setExpirationTime('10m')
+        .sign(privateKey);
+      const credentials = [
+        await signTestJwt({ audience: 'someone-else' }),
+        await signTestJwt({ tenant: '*' }),
+        await new SignJWT({ tenant: 'acme', scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('user-1').setAudience('taskwire-tests')
+          .setNotBefore(Math.floor(Date.now() / 1000) + 3600).setExpirationTime('2h').sign(new TextEncoder().encode('test-jwt-secret-0123456789-abcdefghij')),
+        rs256,
+      ];
+      for (let i = 0; i < 3 * MAX_FAILURES; i += 1) {
+        for (const credential of credentials) {
+          const res = await t.post('{ __typename }', undefined, bearer(credential));
+          expect({ i, status: res.status, codes: errorCodes(res.errors) }).toEqual({ i, status: 401, codes: ['UNAUTHENTICATED'] });
+        }
+      }
+      expect(await t.post('{ __typename }', undefined, bearer(good))).toMatchObject({ status: 200, data: { __typename: 'Query' } });
+    } finally {
+      await t.closeAll();
+      await server.close();
+    }
   });
 });
 
