@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { migrateDatabase, type MigrationReport } from '../db/migrate.js';
+import { lockWaitMessage, migrateDatabase, type MigrationReport } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
@@ -51,7 +51,7 @@ async function runCommand(command: ProcessCommand, args: string[], config: Confi
       const db = await resolveDatabase(config, log);
       let report: MigrationReport;
       try {
-        report = await migrateDatabase(config.databaseListenUrl ?? db.url).catch(async (error: unknown) => {
+        report = await migrateDatabase(config.databaseListenUrl ?? db.url, { onLockWait: (wait) => log.warn(wait, lockWaitMessage(wait)) }).catch(async (error: unknown) => {
           const { databaseFailure } = await import('./process.js');
           throw databaseFailure(error, config) ?? error;
         });

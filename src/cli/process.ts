@@ -1,7 +1,7 @@
 import { maskUrlPassword, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { explainConnectionError } from '../db/doctor.js';
-import { migrateDatabase } from '../db/migrate.js';
+import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
@@ -50,7 +50,8 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
   const database = await resolveDatabase(config, log);
   try {
     // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
-    await migrateDatabase(config.databaseListenUrl ?? database.url);
+    const report = await migrateDatabase(config.databaseListenUrl ?? database.url, { onLockWait: (wait) => log.warn(wait, lockWaitMessage(wait)) });
+    if (report.databaseAhead) log.warn(DATABASE_AHEAD_MESSAGE);
   } catch (error) {
     await database.stop().catch(() => undefined);
     throw databaseFailure(error, config) ?? error;

@@ -17,7 +17,30 @@ const LOCK_RETRY_MS = 100;
 export interface MigrateOptions {
   /** Where the migrations and their `meta/_journal.json` are. Default: the package's `drizzle/` (MIGRATIONS_FOLDER). */
   migrationsFolder?: string;
+  /**
+   * How long a migration run in a transaction waits for a table lock before it backs off and tries
+   * again (default MIGRATION_LOCK_TIMEOUT_MS). Its ALTER TABLE queues for an ACCESS EXCLUSIVE lock,
+   * and every enqueue, claim and completion queues behind it: without a bound, one long reader of
+   * `tasks` (a report, a dump) held the whole write path for as long as it ran.
+   */
+  lockTimeoutMs?: number;
+  /** Told of each try that gave up on a lock (the migration is tried again after a pause). */
+  onLockWait?: (wait: { migration: string; attempt: number; lockTimeoutMs: number }) => void;
 }
+
+/** The warning a process logs at start on a database that a newer release migrated (MigrationReport.databaseAhead). */
+export const DATABASE_AHEAD_MESSAGE =
+  'the database holds migrations newer than this release knows: a newer taskwire ran against it. This one runs on it the old way (docs/deploy.md "Rolling back"); upgrade it, or stop the newer processes gracefully first';
+
+/** The warning a process logs when a migration gave up on a lock (onLockWait), the same wherever it runs. */
+export function lockWaitMessage(wait: { migration: string; attempt: number; lockTimeoutMs: number }): string {
+  return `${wait.migration} waited ${wait.lockTimeoutMs} ms for a table lock another session holds (a long transaction on tasks?); rolled back, trying again (try ${wait.attempt + 1})`;
+}
+
+/** MigrateOptions.lockTimeoutMs' default: a writer waits behind a migration this long at most per try. */
+export const MIGRATION_LOCK_TIMEOUT_MS = 2000;
+/** PostgreSQL's lock_not_available: lock_timeout passed. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Applies pending migrations, as drizzle-orm's migrator does and recorded where it records them
@@ -52,8 +75,9 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
     });
     while (!(await sql`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) AS ok`)[0]?.ok) await delay(LOCK_RETRY_MS);
     try {
-      const applied = await applyPending(sql, migrations, url);
-      return { applied, known: migrations.length };
+      const { applied, lastMillis } = await applyPending(sql, migrations, url, options);
+      const newest = migrations.reduce((n, m) => Math.max(n, m.folderMillis), 0);
+      return { applied, known: migrations.length, databaseAhead: lastMillis !== undefined && lastMillis > newest };
     } finally {
       await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }
@@ -94,6 +118,11 @@ function throughPooler(error: unknown): ConfigError | undefined {
 export interface MigrationReport {
   applied: number;
   known: number;
+  /**
+   * The database holds a migration newer than any this release knows: a newer release ran against
+   * it (a rollback, or an old process beside new ones), and this one runs the old way on its schema.
+   */
+  databaseAhead: boolean;
 }
 
 /** PostgreSQL's insufficient_privilege: permission denied, or "must be owner of". */
@@ -123,7 +152,7 @@ function privilegeProblem(error: unknown, url: string, pending: number | undefin
  * privilege on the database even when the schema exists, so a least-privilege role (no CREATE)
  * could not start on a migrated database.
  */
-async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[], url: string): Promise<number> {
+async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[], url: string, options: MigrateOptions): Promise<{ applied: number; lastMillis: number | undefined }> {
   let present = false;
   let lastMillis: number | undefined;
   try {
@@ -137,21 +166,28 @@ async function applyPending(sql: postgres.Sql, migrations: MigrationMeta[], url:
     throw privilegeProblem(error, url, undefined) ?? error;
   }
   const pending = migrations.filter((m) => lastMillis === undefined || lastMillis < m.folderMillis);
-  if (pending.length === 0) return 0;
+  if (pending.length === 0) return { applied: 0, lastMillis };
   try {
     if (!present) {
       await sql`CREATE SCHEMA IF NOT EXISTS drizzle`;
       await sql`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
     }
-    await applyAll(sql, pending);
+    await applyAll(sql, pending, options);
   } catch (error) {
     throw privilegeProblem(error, url, pending.length) ?? error;
   }
-  return pending.length;
+  return { applied: pending.length, lastMillis };
 }
 
-/** Applies `pending` in order: runs of ordinary migrations in one transaction each, the others alone. */
-async function applyAll(sql: postgres.Sql, pending: MigrationMeta[]): Promise<void> {
+/**
+ * Applies `pending` in order: runs of ordinary migrations in one transaction each, the others alone.
+ * A transaction waits `lockTimeoutMs` at most for each lock (SET LOCAL lock_timeout); past that it
+ * rolls back, pauses (1–3× the timeout, so the writers queued behind it get through) and is tried
+ * again, for as long as it takes. The CONCURRENTLY ones are not bounded: they wait for older
+ * transactions by design, and lock out no writer meanwhile.
+ */
+async function applyAll(sql: postgres.Sql, pending: MigrationMeta[], options: MigrateOptions): Promise<void> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS;
   for (let i = 0; i < pending.length; ) {
     const first = pending[i] as MigrationMeta;
     if (isOutsideTransaction(first)) {
@@ -164,16 +200,31 @@ async function applyAll(sql: postgres.Sql, pending: MigrationMeta[]): Promise<vo
     let end = i;
     while (end < pending.length && !isOutsideTransaction(pending[end] as MigrationMeta)) end++;
     const run = pending.slice(i, end);
-    await sql.begin(async (tx) => {
-      for (const m of run) {
-        for (const statement of m.sql) await tx.unsafe(statement);
-        await record(tx, m);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sql.begin(async (tx) => {
+          await tx.unsafe(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+          for (const m of run) {
+            for (const statement of m.sql) await tx.unsafe(statement);
+            await record(tx, m);
+          }
+        });
+        break;
+      } catch (error) {
+        if ((error as { code?: unknown } | null)?.code !== LOCK_NOT_AVAILABLE) throw error;
+        options.onLockWait?.({ migration: migrationName(run[0] as MigrationMeta), attempt, lockTimeoutMs });
+        await delay(lockTimeoutMs * (1 + Math.random() * 2));
       }
-    });
+    }
     i = end;
   }
 }
 
 async function record(sql: postgres.Sql | postgres.TransactionSql, m: MigrationMeta): Promise<void> {
   await sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${m.hash}, ${m.folderMillis})`;
+}
+
+/** A migration as a person names it: its journal time (drizzle keeps no file name in its meta). */
+function migrationName(m: MigrationMeta): string {
+  return `the migration of ${new Date(m.folderMillis).toISOString()}`;
 }

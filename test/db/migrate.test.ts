@@ -31,7 +31,7 @@ describe('migrateDatabase', () => {
     const journal = JSON.parse(await readFile(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
     // Each reports what it did: one applied them all, the others (after its lock) and the rerun none.
     expect(parallel.map((r) => r.applied).sort((a, b) => b - a)).toEqual([journal.entries.length, 0, 0]);
-    expect(again).toEqual({ applied: 0, known: journal.entries.length });
+    expect(again).toEqual({ applied: 0, known: journal.entries.length, databaseAhead: false });
     const sql = postgres(url, { max: 1, onnotice: () => undefined });
     try {
       const [applied] = await sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`;
