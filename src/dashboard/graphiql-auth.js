@@ -26,8 +26,17 @@
   const bearer = (token) => `Bearer ${token}`;
   const nativeFetch = window.fetch.bind(window);
 
+  // The token goes to this server alone (its host; ws:// too), whatever else the page may fetch or open.
+  const ownOrigin = (url) => {
+    try {
+      return new URL(url, location.href).host === location.host;
+    } catch {
+      return false;
+    }
+  };
+
   window.fetch = async (input, init = {}) => {
-    const token = stored();
+    const token = ownOrigin(input instanceof Request ? input.url : String(input)) ? stored() : null;
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
     if (token && !headers.has('authorization')) headers.set('authorization', bearer(token));
     const response = await nativeFetch(input, { ...init, headers });
@@ -49,7 +58,7 @@
     send(data) {
       if (!this.initSent && typeof data === 'string') {
         this.initSent = true;
-        const token = stored();
+        const token = ownOrigin(this.url) ? stored() : null;
         try {
           const message = JSON.parse(data);
           if (token && message?.type === 'connection_init') {

@@ -90,6 +90,14 @@ describe('upsertSchedule', () => {
     expect(await get(key)).toBeNull();
   });
 
+  it('names a long bad time zone by its start and length, not by echoing it whole', async () => {
+    const res = await gql(UPSERT, { input: { key: 'long-zone', cron: '* * * * *', timezone: 'A'.repeat(300_000), task: { name: 'demo.echo' } } });
+    expect([codeOf(res), fieldOf(res)]).toEqual(['BAD_USER_INPUT', 'input.timezone']);
+    const message = onlyError(res as never).message;
+    expect(message).toContain(`got "${'A'.repeat(64)}"… (300000 characters)`);
+    expect(message.length).toBeLessThan(300);
+  });
+
   it('carries task.concurrencyKey to the schedule and to the tasks it enqueues', async () => {
     const created = await ok<{ upsertSchedule: { concurrencyKey: string | null } }>(
       'mutation { upsertSchedule(input: { key: "k2", cron: "* * * * *", task: { name: "demo.echo", concurrencyKey: "acme" } }) { concurrencyKey } }',

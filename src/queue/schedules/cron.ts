@@ -32,7 +32,9 @@ export interface CronSpec {
  */
 export function parseCron(cron: unknown, timezone: unknown = DEFAULT_TIMEZONE, prefix = ''): CronSpec {
   if (typeof timezone !== 'string' || !isTimeZone(timezone)) {
-    throw new BadUserInputError(`${prefix}timezone must be an IANA time zone such as "Europe/Paris", got ${JSON.stringify(timezone)}`, {
+    // What was sent, cut: the message must not reflect a 300 KB value back whole.
+    const got = typeof timezone === 'string' && timezone.length > 64 ? `${JSON.stringify(timezone.slice(0, 64))}… (${timezone.length} characters)` : JSON.stringify(timezone);
+    throw new BadUserInputError(`${prefix}timezone must be an IANA time zone such as "Europe/Paris", got ${got}`, {
       field: `${prefix}timezone`,
     });
   }
