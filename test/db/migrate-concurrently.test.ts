@@ -1,21 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { createHash } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { MIGRATIONS_FOLDER, migrateDatabase } from '../../src/db/migrate.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { createEmptyDatabase, migrationsWithOneMore, type EmptyDatabase } from '../helpers/migrations.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A database migrated by the shipped migrations, holding data, and a copy of the migrations
 // folder with one more migration that builds (and drops) an index CONCURRENTLY.
-const name = `taskwire_cic_${randomBytes(5).toString('hex')}`;
 const ROWS = 200_000;
+let database: EmptyDatabase;
 let url: string;
-let admin: postgres.Sql;
 let sql: postgres.Sql;
 let folder: string;
+let removeFolder: () => Promise<void>;
 
 const INDEX_SQL = `-- an index that takes a while to build: a hash of every row's arguments
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_test_args_md5_idx ON tasks (md5(args::text || kwargs::text));
@@ -23,33 +20,20 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_test_args_md5_idx ON tasks (md5(ar
 DROP INDEX CONCURRENTLY IF EXISTS tasks_test_gone_idx;`;
 
 beforeAll(async () => {
-  admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(inject('adminUrl'));
-  u.pathname = `/${name}`;
-  url = u.toString();
+  database = await createEmptyDatabase('taskwire_cic');
+  url = database.url;
   await migrateDatabase(url);
   sql = postgres(url, { max: 4, onnotice: () => undefined });
   await sql`INSERT INTO tasks (id, name, args, status, finished_at)
     SELECT gen_random_uuid(), 'data', jsonb_build_array(g, repeat('x', 100)), 'SUCCEEDED', now() FROM generate_series(1, ${ROWS}::int) g`;
   await sql`CREATE INDEX tasks_test_gone_idx ON tasks (name)`;
-
-  folder = await mkdtemp(path.join(tmpdir(), 'taskwire-migrations-'));
-  await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = path.join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(await readFile(journalPath, 'utf8')) as { entries: Array<{ idx: number; when: number; tag: string; version: string; breakpoints: boolean }> };
-  const last = journal.entries[journal.entries.length - 1];
-  if (!last) throw new Error('no shipped migrations');
-  journal.entries.push({ idx: last.idx + 1, version: last.version, when: last.when + 1, tag: '9999_test_concurrently', breakpoints: true });
-  await writeFile(journalPath, JSON.stringify(journal));
-  await writeFile(path.join(folder, '9999_test_concurrently.sql'), INDEX_SQL);
+  ({ folder, remove: removeFolder } = await migrationsWithOneMore('9999_test_concurrently', INDEX_SQL));
 }, 120_000);
 
 afterAll(async () => {
   await sql?.end();
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
-  if (folder) await rm(folder, { recursive: true, force: true });
+  await database?.drop();
+  await removeFolder?.();
 });
 
 async function indexValid(index: string): Promise<boolean | null> {

@@ -1,42 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MIGRATIONS_FOLDER, migrateDatabase } from '../../src/db/migrate.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { createEmptyDatabase, migrationsWithOneMore, type EmptyDatabase } from '../helpers/migrations.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A migration that adds a column queues for an ACCESS EXCLUSIVE lock on tasks; every writer queues
 // behind it. With a long reader holding the table, the migration must back off (lock_timeout) and
 // let the writers through, then apply once the reader is gone.
-const name = `taskwire_mlw_${randomBytes(5).toString('hex')}`;
+let database: EmptyDatabase;
 let url: string;
-let admin: postgres.Sql;
 let folder: string;
+let removeFolder: () => Promise<void>;
 
 beforeAll(async () => {
-  admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(inject('adminUrl'));
-  u.pathname = `/${name}`;
-  url = u.toString();
+  database = await createEmptyDatabase('taskwire_mlw');
+  url = database.url;
   await migrateDatabase(url);
-  folder = await mkdtemp(path.join(tmpdir(), 'taskwire-migrations-'));
-  await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = path.join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(await readFile(journalPath, 'utf8')) as { entries: Array<{ idx: number; when: number; tag: string; version: string; breakpoints: boolean }> };
-  const last = journal.entries[journal.entries.length - 1];
-  if (!last) throw new Error('no shipped migrations');
-  journal.entries.push({ idx: last.idx + 1, version: last.version, when: last.when + 1, tag: '9999_test_add_column', breakpoints: true });
-  await writeFile(journalPath, JSON.stringify(journal));
-  await writeFile(path.join(folder, '9999_test_add_column.sql'), 'ALTER TABLE tasks ADD COLUMN test_added integer;');
+  ({ folder, remove: removeFolder } = await migrationsWithOneMore('9999_test_add_column', 'ALTER TABLE tasks ADD COLUMN test_added integer;'));
 }, 120_000);
 
 afterAll(async () => {
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
-  if (folder) await rm(folder, { recursive: true, force: true });
+  await database?.drop();
+  await removeFolder?.();
 });
 
 describe('a migration that needs a table lock another session holds', () => {

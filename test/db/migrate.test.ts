@@ -1,26 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { MIGRATIONS_FOLDER, migrateDatabase } from '../../src/db/migrate.js';
+import { createEmptyDatabase, type EmptyDatabase } from '../helpers/migrations.js';
 
 // A fresh, empty database (not the migrated template): what a first start meets.
-const name = `taskwire_fresh_${randomBytes(5).toString('hex')}`;
+let database: EmptyDatabase;
 let url: string;
-let admin: postgres.Sql;
 
 beforeAll(async () => {
-  admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(inject('adminUrl'));
-  u.pathname = `/${name}`;
-  url = u.toString();
+  database = await createEmptyDatabase('taskwire_fresh');
+  url = database.url;
 });
 afterAll(async () => {
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await database?.drop();
 });
 
 describe('migrateDatabase', () => {
