@@ -117,8 +117,8 @@ describe.each(transports)('operation limits over $name', ({ name, run }) => {
       expect(over.errors[0]?.message).toContain('page sizes multiply');
       if (name === 'HTTP') expect(over.status).toBe(400);
     }
-    // No size: the field's default (100), so two pages without one are over too.
-    expect((await run('{ tasks { totalCount } schedules { totalCount } }', undefined, costServer)).errors.map((e) => e.extensions?.cost)).toEqual([200]);
+    // No size: the field's default (20 for tasks and schedules), so nested pages without one count so.
+    expect((await run('{ schedules(first: 10) { edges { node { runs { totalCount } } } } }', undefined, costServer)).errors.map((e) => e.extensions?.cost)).toEqual([210]);
   });
 
   it("keeps graphql-js's bound on circular introspection, which depth and cost do not count", async () => {

@@ -12,7 +12,8 @@ describe('operationCost', () => {
   it('multiplies page sizes along their nesting, literal or variable, the default where none is given', () => {
     expect(cost('{ tasks(first: 10) { edges { cursor } } }')).toBe(10);
     expect(cost('query($n: Int) { tasks(first: $n) { edges { cursor } } }', { n: 7 })).toBe(7);
-    expect(cost('{ tasks { totalCount } }')).toBe(100);
+    expect(cost('{ tasks { totalCount } }')).toBe(20);
+    expect(cost('{ schedules(first: 100) { edges { node { runs { totalCount } } } } }')).toBe(100 + 100 * 20);
     expect(cost('{ tasks(last: 3) { totalCount } }')).toBe(3);
     // Over the resolvers' bound it counts the bound: the resolver refuses it, naming the argument.
     expect(cost('{ tasks(first: 100000) { totalCount } }')).toBe(100);

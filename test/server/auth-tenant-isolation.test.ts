@@ -14,7 +14,9 @@ import { waitFor } from '../helpers/wait.js';
 // tenants (hostile names included), scopes, credential kinds and ids, no response or subscription
 // event carries another tenant's data (its task ids, markers, queue names, creators or name, looked
 // for in the raw text), and a foreign id gets exactly the answer of an unknown one, id masked.
-const env = useTestServer({ env: { ...AUTH_ENV }, app: { auth: { failedAuth: { maxFailures: 1_000_000, windowMs: 60_000 } } } });
+// Its probes ask for everything at once (100 tasks, each with its events and their task's payloads: far
+// over the default maxCost), so that any foreign row would show: the cost bound is not what it tests.
+const env = useTestServer({ env: { ...AUTH_ENV }, app: { auth: { failedAuth: { maxFailures: 1_000_000, windowMs: 60_000 } }, limits: { maxCost: 10_000_000 } } });
 let world: TenantWorld;
 let startCursor: string;
 beforeAll(async () => {

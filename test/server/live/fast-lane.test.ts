@@ -1,4 +1,4 @@
-import type { ExecutionArgs, ExecutionResult } from 'graphql';
+import { parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEventsDocument } from '../../generated/graphql.js';
 import { sharedResultStats } from '../../../src/server/live/shared-results.js';
@@ -33,7 +33,8 @@ describe('the graphql-ws fast lane', () => {
     const plugins = (server.app.yoga as unknown as { plugins: EnvelopPlugin[] }).plugins;
     expect(plugins.length).toBeGreaterThan(5);
     const contextValue = { principal: { kind: 'anonymous' } };
-    const args = { contextValue, document: {}, schema: {} } as unknown as ExecutionArgs;
+    // A real document: hooks that read it (the operation cost) run on it as on any subscription.
+    const args = { contextValue, document: parse('subscription { taskEvents(id: "x") { version } }'), schema: {} } as unknown as ExecutionArgs;
     const stream = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }) };
     const onNexts: OnNext[] = [];
     let streamsReplaced = 0;
