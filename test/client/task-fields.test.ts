@@ -174,11 +174,12 @@ describe('watch', () => {
       states.push(state);
       if (states.length === 1) await client.resumeQueue('fields-watch');
     }
-    expect(states.map((s) => [s.status, s.waitReason])).toEqual([
-      ['PENDING', 'QUEUE_PAUSED'],
-      ['RUNNING', null],
-      ['SUCCEEDED', null],
-    ]);
+    expect(states.map((s) => [s.status, s.waitReason])[0]).toEqual(['PENDING', 'QUEUE_PAUSED']);
+    // Once resumed nothing holds it. On a loaded machine a worker may hand a task it claimed ahead back
+    // before starting it (it waited too long for a free slot: RUNNING, PENDING, then RUNNING again):
+    // waiting then for nothing but a worker, its reason is null too.
+    expect(states.slice(1).map((s) => s.waitReason)).toEqual(states.slice(1).map(() => null));
+    expect(states.slice(1).map((s) => s.status).join(' ')).toMatch(/^RUNNING (PENDING RUNNING )*SUCCEEDED$/);
     expect(states.at(-1)).toEqual(await client.get(task.id));
   });
 
