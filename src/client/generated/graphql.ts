@@ -208,6 +208,8 @@ export type WatchBulkActionSubscriptionVariables = Exact<{
 
 export type WatchBulkActionSubscription = { bulkActionChanged: { id: string, kind: BulkActionKind, status: BulkActionStatus, matched: number, processed: number, changed: number, version: number, error: string | null, createdAt: string, finishedAt: string | null } };
 
+export type ClientBackoffFragment = { baseMs: number, maxMs: number, factor: number, jitter: number };
+
 export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> };
 
 export type EnqueueTaskMutationVariables = Exact<{
@@ -468,6 +470,14 @@ export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
   cursor
 }
     `, {"fragmentName":"ClientTaskEvent"}) as unknown as TypedDocumentString<ClientTaskEventFragment, unknown>;
+export const ClientBackoffFragmentDoc = new TypedDocumentString(`
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+    `, {"fragmentName":"ClientBackoff"}) as unknown as TypedDocumentString<ClientBackoffFragment, unknown>;
 export const ClientTaskFragmentDoc = new TypedDocumentString(`
     fragment ClientTask on Task {
   id
@@ -509,10 +519,7 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -534,7 +541,12 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
     stepRef
   }
 }
-    `, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}`, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
 export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
     fragment ClientWorkflow on Workflow {
   id
@@ -551,7 +563,13 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
     }
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -591,10 +609,7 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -656,10 +671,7 @@ export const ClientScheduleFragmentDoc = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -678,7 +690,12 @@ export const ClientScheduleFragmentDoc = new TypedDocumentString(`
     scheduledFor
   }
 }
-    `, {"fragmentName":"ClientSchedule"}) as unknown as TypedDocumentString<ClientScheduleFragment, unknown>;
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}`, {"fragmentName":"ClientSchedule"}) as unknown as TypedDocumentString<ClientScheduleFragment, unknown>;
 export const CancelTasksDocument = new TypedDocumentString(`
     mutation CancelTasks($filter: TaskFilter!) {
   cancelTasks(filter: $filter) {
@@ -760,7 +777,13 @@ export const EnqueueTaskDocument = new TypedDocumentString(`
     readToken @include(if: $withReadToken)
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -800,10 +823,7 @@ export const EnqueueTaskDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -839,7 +859,13 @@ export const GetTaskDocument = new TypedDocumentString(`
     ...ClientTask
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -879,10 +905,7 @@ export const GetTaskDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -920,7 +943,13 @@ export const ListTasksDocument = new TypedDocumentString(`
     totalCount @include(if: $withCount)
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -960,10 +989,7 @@ export const ListTasksDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -991,7 +1017,13 @@ export const CancelTaskDocument = new TypedDocumentString(`
     ...ClientTask
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1031,10 +1063,7 @@ export const CancelTaskDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1062,7 +1091,13 @@ export const RetryTaskDocument = new TypedDocumentString(`
     ...ClientTask
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1102,10 +1137,7 @@ export const RetryTaskDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1233,7 +1265,13 @@ export const EnqueueWorkflowDocument = new TypedDocumentString(`
     }
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1273,10 +1311,7 @@ export const EnqueueWorkflowDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1319,7 +1354,13 @@ export const GetWorkflowDocument = new TypedDocumentString(`
     ...ClientWorkflow
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1359,10 +1400,7 @@ export const GetWorkflowDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1405,7 +1443,13 @@ export const CancelWorkflowDocument = new TypedDocumentString(`
     ...ClientWorkflow
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1445,10 +1489,7 @@ export const CancelWorkflowDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1491,7 +1532,13 @@ export const WatchWorkflowDocument = new TypedDocumentString(`
     ...ClientWorkflow
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1531,10 +1578,7 @@ export const WatchWorkflowDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1689,7 +1733,13 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
     ...ClientSchedule
   }
 }
-    fragment ClientSchedule on Schedule {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientSchedule on Schedule {
   id
   tenant
   key
@@ -1704,10 +1754,7 @@ export const UpsertScheduleDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -1740,7 +1787,13 @@ export const GetScheduleDocument = new TypedDocumentString(`
     }
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -1780,10 +1833,7 @@ export const GetScheduleDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
@@ -1820,10 +1870,7 @@ fragment ClientSchedule on Schedule {
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -1858,7 +1905,13 @@ export const ListSchedulesDocument = new TypedDocumentString(`
     totalCount @include(if: $withCount)
   }
 }
-    fragment ClientSchedule on Schedule {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientSchedule on Schedule {
   id
   tenant
   key
@@ -1873,10 +1926,7 @@ export const ListSchedulesDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -1901,7 +1951,13 @@ export const PauseScheduleDocument = new TypedDocumentString(`
     ...ClientSchedule
   }
 }
-    fragment ClientSchedule on Schedule {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientSchedule on Schedule {
   id
   tenant
   key
@@ -1916,10 +1972,7 @@ export const PauseScheduleDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -1944,7 +1997,13 @@ export const ResumeScheduleDocument = new TypedDocumentString(`
     ...ClientSchedule
   }
 }
-    fragment ClientSchedule on Schedule {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientSchedule on Schedule {
   id
   tenant
   key
@@ -1959,10 +2018,7 @@ export const ResumeScheduleDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   concurrencyKey
   overlap
@@ -1992,7 +2048,13 @@ export const TriggerScheduleDocument = new TypedDocumentString(`
     ...ClientTask
   }
 }
-    fragment ClientTask on Task {
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
   id
   name
   queue
@@ -2032,10 +2094,7 @@ export const TriggerScheduleDocument = new TypedDocumentString(`
   timeoutMs
   resultTtlMs
   backoff {
-    baseMs
-    maxMs
-    factor
-    jitter
+    ...ClientBackoff
   }
   tenant
   createdBy
