@@ -53,3 +53,95 @@ export function tasksToClaim(s: ClaimState): number {
 export function nextAverageRunMs(averageRunMs: number | undefined, ranMs: number): number {
   return averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * RUN_TIME_WEIGHT;
 }
+
+/** Task names whose run times one worker keeps; past it they start over (its registry's names, in practice). */
+const MAX_NAMES = 1000;
+
+/**
+ * Handler times per task name, and what the claim policy sizes claims by: the slowest average of
+ * the names in the worker's latest claim, unknown while one of them has not run here yet. One
+ * average for the whole worker let a few fast tasks size a claim that landed slow ones: a worker
+ * with 10 slots held 190 tasks of 300 ms ahead of its slots, RUNNING and STARTED for up to 5 s,
+ * while a second worker idled (docs/decisions.md "Claiming ahead").
+ */
+export class RunTimes {
+  private readonly byName = new Map<string, number>();
+  /** The names of the latest claim that landed tasks. */
+  private line = new Set<string>();
+  private current: number | undefined = undefined;
+
+  /** The run time to claim by (claimAhead's averageRunMs): undefined claims nothing ahead. */
+  get estimateMs(): number | undefined {
+    return this.current;
+  }
+
+  /** The names of the latest claim that landed tasks: what the estimate, and so the next claim, is sized by. */
+  get lineNames(): ReadonlySet<string> {
+    return this.line;
+  }
+
+  /** A claim landed these tasks: the estimate is now theirs. */
+  claimed(tasks: readonly { name: string }[]): void {
+    if (tasks.length === 0) return;
+    const names = new Set<string>();
+    for (const task of tasks) names.add(task.name);
+    this.line = names;
+    this.current = this.slowestOfLine();
+  }
+
+  /** A handler of `name` ran `ms`. */
+  ran(name: string, ms: number): void {
+    if (!this.byName.has(name) && this.byName.size >= MAX_NAMES) this.byName.clear();
+    this.byName.set(name, nextAverageRunMs(this.byName.get(name), ms));
+    if (this.line.has(name)) this.current = this.slowestOfLine();
+  }
+
+  /** The average run time of `name` here, if one of its handlers ran. */
+  of(name: string): number | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Tasks claimed on the estimate waited too long: every average is dropped, built again by the next runs. */
+  forget(): void {
+    this.byName.clear();
+    this.current = undefined;
+  }
+
+  private slowestOfLine(): number | undefined {
+    let slowest = 0;
+    for (const name of this.line) {
+      const ms = this.byName.get(name);
+      if (ms === undefined) return undefined;
+      if (ms > slowest) slowest = ms;
+    }
+    return this.line.size === 0 ? undefined : slowest;
+  }
+}
+
+/**
+ * How many tasks of the waiting line to keep after a claim landed its last `landed` tasks there.
+ * A claim is sized by the run times of the names of the claim before it (`sizedFor`); the tasks
+ * it lands of those names are kept as sized (their averages move between the claim and its landing,
+ * and cutting on that moved a task or two back and forth each claim of a drain). The line is cut at
+ * the first landed task of another name that has not run here, or whose run time brings the slot
+ * time of the line before it past `concurrency × prefetchMs`: a claim sized by fast names that
+ * landed slow or new ones keeps only what its slots start within prefetchMs.
+ */
+export function waitingToKeep(
+  line: readonly { name: string }[],
+  landed: number,
+  sizedFor: ReadonlySet<string>,
+  runMs: (name: string) => number | undefined,
+  s: Pick<ClaimState, 'concurrency' | 'prefetchMs'>,
+): number {
+  const budget = s.concurrency * s.prefetchMs;
+  const landedFrom = Math.max(line.length - landed, 0);
+  let used = 0;
+  for (let i = 0; i < line.length; i++) {
+    const name = (line[i] as { name: string }).name;
+    const ms = runMs(name);
+    if (i >= landedFrom && !sizedFor.has(name) && (ms === undefined || used + ms > budget)) return i;
+    used += ms ?? 0;
+  }
+  return line.length;
+}

@@ -48,6 +48,8 @@ export interface HeldTasks {
   takeWaitingSince(before: number): Task[];
   /** Takes the whole waiting line. */
   takeAllWaiting(): Task[];
+  /** Takes the end of the waiting line past its first `keep` tasks (the last claimed). */
+  takeWaitingBeyond(keep: number): Task[];
   waitingTasks(): Task[];
   /** Puts an attempt in a slot; returns it (it is also the controller that aborts it). */
   startRunning(task: Task): RunningAttempt;
@@ -109,6 +111,10 @@ export function createHeldTasks(): HeldTasks {
       const all = waiting.map((w) => w.task);
       waiting = [];
       return all;
+    },
+    takeWaitingBeyond(keep) {
+      if (waiting.length <= keep) return [];
+      return waiting.splice(Math.max(keep, 0)).map((w) => w.task);
     },
     waitingTasks: () => waiting.map((w) => w.task),
     startRunning(task) {

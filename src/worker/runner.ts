@@ -5,7 +5,7 @@ import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
 import { createClaimLoop } from './claim-loop.js';
-import { nextAverageRunMs, tasksToClaim } from './claim-policy.js';
+import { RunTimes, tasksToClaim, waitingToKeep } from './claim-policy.js';
 import { executeTask, type ExecuteOptions, type Outcome } from './execute-task.js';
 import { abortAttempt, createHeldTasks, type RunningAttempt } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
@@ -54,8 +54,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const log = o.log.child({ workerId });
   const emitter = new EventEmitter<RunnerEvents>();
   const held = createHeldTasks();
-  // Average handler time in ms, the basis of how far ahead to claim (see claim-policy.ts).
-  let averageRunMs: number | undefined;
+  // Handler times per task name, the basis of how far ahead to claim (see claim-policy.ts).
+  const runTimes = new RunTimes();
   // Heartbeats keep the lease of a task whose outcome is being retried (held as recording), so
   // a write may be retried for longer than one lease; past that the rescuer takes the task back.
   const retryForMs = 3 * o.leaseMs;
@@ -82,9 +82,7 @@ export function createRunner(options: RunnerOptions): Runner {
     heartbeatMs: o.heartbeatMs,
     releaseWaitingAfterMs: o.releaseWaitingAfterMs,
     handBack,
-    forgetRunTimeEstimate: () => {
-      averageRunMs = undefined;
-    },
+    forgetRunTimeEstimate: () => runTimes.forget(),
     dropWaiting,
   });
   // Attempts and recordings under way: stop() waits for them. A count, not a set of their
@@ -101,7 +99,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const gate = createQueueGate({ sql, log, queues: o.queues });
   let gateTimer: NodeJS.Timeout | undefined;
   const wanted = (): number =>
-    tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs, prefetchMs: o.prefetchMs });
+    tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs: runTimes.estimateMs, prefetchMs: o.prefetchMs });
   const claims = createClaimLoop({
     sql,
     workerId,
@@ -116,12 +114,15 @@ export function createRunner(options: RunnerOptions): Runner {
     gate,
     passedOver: passedOver.ids,
     accept(tasks) {
+      const sizedFor = runTimes.lineNames;
+      runTimes.claimed(tasks);
       held.addWaiting(tasks, Date.now());
       // Heard of before they start: starting runs each handler's synchronous part, which the
       // duration the task log and /metrics time from 'claimed' must include. A listener cannot
       // keep them from running: emitSafely swallows its throw, and they are held already.
       if (tasks.length > 0) emitSafely('claimed', tasks);
       startWaitingTasks();
+      handBackMisjudged(tasks.length, sizedFor);
     },
     handBack,
     claimFailed(error) {
@@ -141,6 +142,22 @@ export function createRunner(options: RunnerOptions): Runner {
       else runAttempt(task);
     }
     if (paused.length > 0) track(handBack(paused));
+  }
+
+  /**
+   * Of the `landed` tasks a claim just put at the end of the line, those of names its size did not
+   * count on (not run here yet, or slower than the lead allows) go straight back (RELEASED, the
+   * attempt given back) for other workers to start now (claim-policy.ts waitingToKeep).
+   */
+  function handBackMisjudged(landed: number, sizedFor: ReadonlySet<string>): void {
+    if (held.waiting === 0 || landed === 0) return;
+    // The common case, a drain of the same names: nothing to judge (and no copy of the line).
+    let sameNames = true;
+    for (const name of runTimes.lineNames) if (!sizedFor.has(name)) sameNames = false;
+    if (sameNames) return;
+    const keep = waitingToKeep(held.waitingTasks(), Math.min(landed, held.waiting), sizedFor, (name) => runTimes.of(name), { concurrency: o.concurrency, prefetchMs: o.prefetchMs });
+    const back = held.takeWaitingBeyond(keep);
+    if (back.length > 0) track(handBack(back));
   }
 
   /** A queue was paused: what was claimed ahead of it and has not started goes back (RELEASED), for whenever it resumes. */
@@ -254,7 +271,9 @@ export function createRunner(options: RunnerOptions): Runner {
       // outcome is being written (the write batches with others meanwhile). Waiting for the
       // commit first left slots idle for a round trip per task (bench/README.md).
       held.toRecording(task);
-      averageRunMs = nextAverageRunMs(averageRunMs, performance.now() - began);
+      // Only handlers that ran to their end count: not a task handed back for want of a handler
+      // here (it took no time), nor one stopped by a shutdown or a lost lease.
+      if (outcome.kind !== 'released' && outcome.kind !== 'lost' && !(outcome.kind === 'snoozed' && outcome.handedBack)) runTimes.ran(task.name, performance.now() - began);
       slotFreed();
       // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
       // (Awaited only when there is output: most attempts have none, and an await is a microtask turn.)

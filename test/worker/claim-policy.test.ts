@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimAhead, MAX_CLAIM_AHEAD, nextAverageRunMs, tasksToClaim, type ClaimState } from '../../src/worker/claim-policy.js';
+import { claimAhead, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
 
 const idle: ClaimState = { concurrency: 10, running: 0, waiting: 0, recording: 0, averageRunMs: undefined, prefetchMs: 10 };
 
@@ -57,5 +57,75 @@ describe('nextAverageRunMs', () => {
     expect(nextAverageRunMs(undefined, 20)).toBe(20);
     expect(nextAverageRunMs(10, 20)).toBe(12);
     expect(nextAverageRunMs(10, 0)).toBe(8);
+  });
+});
+
+describe('RunTimes', () => {
+  it('knows nothing until a claim lands and each of its names has run here', () => {
+    const times = new RunTimes();
+    expect(times.estimateMs).toBeUndefined();
+    times.ran('fast', 1);
+    // No claim yet: nothing is known of what the next one brings.
+    expect(times.estimateMs).toBeUndefined();
+    times.claimed([{ name: 'fast' }, { name: 'fast' }]);
+    expect(times.estimateMs).toBe(1);
+  });
+
+  it('claims by the slowest name of the latest claim, and by none while one of its names has not run here', () => {
+    const times = new RunTimes();
+    for (let i = 0; i < 20; i++) times.ran('fast', 0.5);
+    times.claimed([{ name: 'fast' }]);
+    expect(times.estimateMs).toBe(0.5);
+    // A claim sized by the fast name lands a slow one never run here: nothing ahead from now on.
+    times.claimed([{ name: 'fast' }, { name: 'slow' }]);
+    expect(times.estimateMs).toBeUndefined();
+    times.ran('slow', 300);
+    expect(times.estimateMs).toBe(300);
+    // The fast name's own average is its own: 20 fast runs did not make 'slow' look fast.
+    expect(times.of('fast')).toBe(0.5);
+    times.claimed([{ name: 'fast' }]);
+    expect(times.estimateMs).toBe(0.5);
+  });
+
+  it('a run of a name outside the latest claim leaves the estimate alone; forget() drops every average', () => {
+    const times = new RunTimes();
+    times.ran('a', 2);
+    times.claimed([{ name: 'a' }]);
+    times.ran('b', 50);
+    expect(times.estimateMs).toBe(2);
+    times.forget();
+    expect(times.estimateMs).toBeUndefined();
+    expect(times.of('a')).toBeUndefined();
+  });
+});
+
+describe('waitingToKeep', () => {
+  const runMs = (known: Record<string, number>) => (name: string): number | undefined => known[name];
+  const line = (...names: string[]): { name: string }[] => names.map((name) => ({ name }));
+  const slots = { concurrency: 2, prefetchMs: 10 }; // 20 slot-ms
+
+  it('keeps what a claim landed of the names it was sized by, however their averages moved since', () => {
+    const landed = line(...Array.from({ length: 40 }, () => 'a'));
+    // Sized for 'a' at 0.5 ms (40 ahead); 'a' averages 2 ms by the time the claim lands: all kept.
+    expect(waitingToKeep(landed, 40, new Set(['a']), runMs({ a: 2 }), slots)).toBe(40);
+  });
+
+  it('cuts at the first landed task of a name not run here', () => {
+    expect(waitingToKeep(line('a', 'a', 'new', 'a'), 4, new Set(['a']), runMs({ a: 0.1 }), slots)).toBe(2);
+    // A fast worker's claim that landed a batch of a name it never ran: nothing of it waits.
+    expect(waitingToKeep(line('new', 'new', 'new'), 3, new Set(['a']), runMs({ a: 0.1 }), slots)).toBe(0);
+  });
+
+  it('cuts where a landed task of another, slower name would start after prefetchMs', () => {
+    // 'b' (8 ms) was not what the claim was sized by: two fit in 20 slot-ms, the third does not.
+    expect(waitingToKeep(line('b', 'b', 'b', 'b'), 4, new Set(['a']), runMs({ a: 0.1, b: 8 }), slots)).toBe(2);
+    // Slower than the whole lead: none waits.
+    expect(waitingToKeep(line('slow', 'slow'), 2, new Set(['a']), runMs({ a: 0.1, slow: 300 }), slots)).toBe(0);
+  });
+
+  it('never cuts what waited before the claim landed, and counts its slot time', () => {
+    // Two of 'b' waited already (16 slot-ms); one landed 'b' of 8 ms would pass 20.
+    expect(waitingToKeep(line('b', 'b', 'b'), 1, new Set(['a']), runMs({ b: 8 }), slots)).toBe(2);
+    expect(waitingToKeep(line('new', 'new', 'a'), 1, new Set(['a']), runMs({ a: 1 }), slots)).toBe(3);
   });
 });

@@ -20,6 +20,19 @@ async function warmUp(runner: ReturnType<typeof env.app.runner>, count = 5): Pro
   for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
 }
 
+/**
+ * Runs one `test.stubborn` task to its end, so that the runner knows that name's time too: a task of
+ * a name a worker has not run is never held ahead of its slots (claim-policy.ts waitingToKeep).
+ */
+async function warmUpStubborn(runner: ReturnType<typeof env.app.runner>): Promise<void> {
+  const [task] = await env.app.deps.queue.enqueueMany([{ name: 'test.stubborn' }]);
+  if (!task) throw new Error('nothing enqueued');
+  await runner.start();
+  await waitForStatus(env.app.deps, task.id, 'RUNNING');
+  releaseStubborn({ taskId: task.id, attempt: 1 });
+  await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
+}
+
 /** One slow task holding the runner's only slot, and `count` fast ones claimed ahead behind it. */
 async function blockedBehindStubborn(runner: ReturnType<typeof env.app.runner>, count: number): Promise<{ stubborn: Task; queued: Task[] }> {
   const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
@@ -106,8 +119,10 @@ describe('claiming ahead', () => {
     // handlers take ~20 ms, so it claims ~10 ahead (prefetchMs 200) and, holding them, wants no more:
     // the worker, lost but still up, does not claim back what the rescuer gives back.
     const runner = env.app.runner({ concurrency: 1, prefetchMs: 200, heartbeatMs: 600_000 });
+    // test.record first, so that the worker holds them ahead (it knows their time), then demo.sleep,
+    // which the claim is then sized by.
+    await warmUp(runner);
     const warm = await env.app.deps.queue.enqueueMany(Array.from({ length: 3 }, () => ({ name: 'demo.sleep', args: [20] })));
-    await runner.start();
     for (const t of warm) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
     const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
       { name: 'test.stubborn', priority: 10 },
@@ -139,7 +154,10 @@ describe('claiming ahead', () => {
   });
 
   it('the heartbeat clears the mark of a task claimed ahead once it started: its worker lost, that attempt counts', async () => {
-    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, heartbeatMs: 50 });
+    // prefetchMs long enough that a second test.stubborn (its one run as long as this machine takes
+    // to release it) is held ahead.
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 10_000, heartbeatMs: 50 });
+    await warmUpStubborn(runner);
     await warmUp(runner);
     const [first, second, ...rest] = await env.app.deps.queue.enqueueMany([
       { name: 'test.stubborn', priority: 10 },
@@ -159,6 +177,43 @@ describe('claiming ahead', () => {
     await waitFor(async () => !(await ahead(second.id)), { message: 'the heartbeat to clear the started task’s mark' });
     expect(runner.running).toBe(1);
     for (const t of rest) expect(await ahead(t.id)).toBe(true);
+  });
+
+  it('a claim sized by fast handlers that lands tasks of a name not run here holds none of them ahead: they go back at once, for other workers', async () => {
+    // No heartbeat during the test: the hand-back of tasks that waited too long plays no part.
+    const runner = env.app.runner({ concurrency: 2, heartbeatMs: 600_000 });
+    await warmUp(runner, 20);
+    const slow = await env.app.deps.queue.enqueueMany(Array.from({ length: 30 }, () => ({ name: 'test.stubborn' })));
+    const ids = slow.map((t) => t.id);
+    // The claim sized by test.record's time takes many; the two slots start two and the rest goes
+    // straight back (before, all 30 stayed RUNNING behind two slots until a heartbeat).
+    await waitFor(
+      async () => {
+        const statuses = await statusesOf(ids);
+        return statuses.filter((s) => s === 'RUNNING').length === 2 && statuses.filter((s) => s === 'PENDING').length === 28;
+      },
+      { message: 'two test.stubborn running, 28 back to PENDING' },
+    );
+    expect(runner.waiting).toBe(0);
+    // Given back whole: no attempt counted, no worker named, a RELEASED event after the claim's.
+    const [back] = await env.app.sql`SELECT id FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'PENDING' ORDER BY id DESC LIMIT 1`;
+    const released = await env.app.deps.queue.getTask(String(back?.id));
+    expect(released).toMatchObject({ status: 'PENDING', attempts: 0, workerIds: [], lockedBy: null });
+    expect((await eventsOf(env.recorder, env.app.sql, String(back?.id))).map((e) => e.status)).toEqual(['PENDING', 'RUNNING', 'PENDING']);
+    // Another worker starts them now, rather than waiting behind the first one's two slots.
+    const other = env.app.runner({ concurrency: 5, heartbeatMs: 600_000 });
+    await other.start();
+    await waitFor(async () => (await env.app.sql`SELECT count(*)::int AS n FROM tasks WHERE status = 'RUNNING' AND locked_by = ${other.workerId}`)[0]?.n === 5, {
+      message: 'the other worker running five of them',
+    });
+    // Their gates open as they start: release whatever waits until all 30 are done.
+    await waitFor(
+      async () => {
+        releaseStubborn();
+        return (await statusesOf(ids)).every((s) => s === 'SUCCEEDED');
+      },
+      { message: 'all 30 done' },
+    );
   });
 
   it('hands back tasks that waited too long for a slot, and does not claim them straight back', async () => {
