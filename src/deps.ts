@@ -9,6 +9,7 @@ import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
 import { requireDatabaseUrl } from './db/migrate.js';
 import { taskRegistry, type Registry } from './worker/registry.js';
 import { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
+import { stopServices } from './service.js';
 
 /** Everything a process needs, wired once. Nothing here starts work; callers start what they run. */
 export interface Deps {
@@ -24,6 +25,11 @@ export interface Deps {
   bulkActionRunner: BulkActionRunner;
   /** Fires cron schedules; every process with maintenance runs one (SCHEDULER_ENABLED), with no leader. */
   scheduler: Scheduler;
+  /**
+   * Stops every part made here that still runs — the runners from createRunner (gracefully, as
+   * their stop() does), the scheduler, the bulk action runner, the cleaner and the rescuer — then
+   * closes the pool and the LISTEN connection. Parts already stopped are left as they are.
+   */
   close(): Promise<void>;
 }
 
@@ -43,14 +49,35 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
+  // What close() stops first: a part left running on a closed pool retried its statements for ever
+  // and kept the process alive.
+  const runners = new Set<Runner>();
+  const rescuer = createRescuer({
+    sql: db.sql,
+    log: p.log,
+    resultTtlMs: config.resultTtlMs,
+    intervalMs: config.maintenanceIntervalMs,
+    definitionBackoff: (name) => registry.get(name)?.backoff,
+    leaseMs: config.worker.leaseMs,
+  });
+  const cleaner = createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4, resultTtlMs: config.resultTtlMs });
+  const bulkActionRunner = createBulkActionRunner({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs });
+  const scheduler = createScheduler({
+    sql: db.sql,
+    log: p.log,
+    catalog: registry,
+    catchUpMax: config.scheduler.catchUpMax,
+    pollIntervalMs: config.scheduler.pollIntervalMs,
+    misfireGraceMs: config.scheduler.misfireGraceMs,
+  });
   return {
     config,
     log: p.log,
     db,
     registry,
     queue,
-    createRunner: (overrides = {}) =>
-      createRunner({
+    createRunner: (overrides = {}) => {
+      const runner = createRunner({
         sql: db.sql,
         registry,
         log: p.log,
@@ -66,25 +93,18 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         maxResultBytes: config.maxResultBytes,
         maxOutputBytes: config.maxOutputBytes,
         ...overrides,
-      }),
-    rescuer: createRescuer({
-      sql: db.sql,
-      log: p.log,
-      resultTtlMs: config.resultTtlMs,
-      intervalMs: config.maintenanceIntervalMs,
-      definitionBackoff: (name) => registry.get(name)?.backoff,
-      leaseMs: config.worker.leaseMs,
-    }),
-    cleaner: createCleaner({ sql: db.sql, log: p.log, intervalMs: config.maintenanceIntervalMs * 4, resultTtlMs: config.resultTtlMs }),
-    bulkActionRunner: createBulkActionRunner({ sql: db.sql, log: p.log, resultTtlMs: config.resultTtlMs }),
-    scheduler: createScheduler({
-      sql: db.sql,
-      log: p.log,
-      catalog: registry,
-      catchUpMax: config.scheduler.catchUpMax,
-      pollIntervalMs: config.scheduler.pollIntervalMs,
-      misfireGraceMs: config.scheduler.misfireGraceMs,
-    }),
-    close: () => db.close(),
+      });
+      runners.add(runner);
+      return runner;
+    },
+    rescuer,
+    cleaner,
+    bulkActionRunner,
+    scheduler,
+    async close() {
+      // Runners first (their hand-backs and outcomes need the pool), then the maintenance parts.
+      await stopServices([rescuer, cleaner, bulkActionRunner, scheduler, ...runners]).catch((error: unknown) => p.log.error({ err: error }, 'a part failed to stop'));
+      await db.close();
+    },
   };
 }

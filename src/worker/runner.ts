@@ -22,7 +22,7 @@ export type { RunnerOptions } from './runner-options.js';
 
 export interface RunnerEvents {
   claimed: [tasks: Task[]];
-  /** An attempt ended and its outcome is stored (or dropped: `lost`); `detail`, the outcome itself, for an attempt that ran. */
+  /** An attempt ended and its outcome is stored (or dropped: `lost`). `task` is the task as it was claimed (RUNNING), not as stored now; `detail`, the outcome itself, for an attempt that ran. */
   finished: [task: Task, outcome: Outcome['kind'], detail?: Outcome];
   error: [error: unknown];
 }
