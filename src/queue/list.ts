@@ -9,9 +9,11 @@ export type { TaskFilter } from './task-filter.js';
 
 export interface ListParams {
   first?: number;
-  after?: string;
+  /** A page's endCursor: the tasks after it. Null (an empty page's cursor) or left out: from the newest. */
+  after?: string | null;
   last?: number;
-  before?: string;
+  /** A page's startCursor: the tasks before it. Null or left out: up to the oldest. */
+  before?: string | null;
   filter?: TaskFilter;
 }
 
@@ -19,6 +21,10 @@ export interface TaskPage {
   tasks: Task[];
   hasNextPage: boolean;
   hasPreviousPage: boolean;
+  /** The first task's cursor (`before` of the page before this one); null on an empty page. */
+  startCursor: string | null;
+  /** The last task's cursor (`after` of the next page); null on an empty page. */
+  endCursor: string | null;
   /** Counting is the expensive part of a page, so it runs only when asked for. */
   totalCount(): Promise<number>;
 }
@@ -29,6 +35,13 @@ export const DEFAULT_PAGE_SIZE = 20;
 /** An opaque cursor: the task id, base64url-encoded. */
 export function encodeCursor(id: string): string {
   return Buffer.from(`task:${id}`).toString('base64url');
+}
+
+/** A page's cursors, from its first and last task. */
+export function pageCursors(tasks: readonly Task[]): Pick<TaskPage, 'startCursor' | 'endCursor'> {
+  const first = tasks[0];
+  const last = tasks.at(-1);
+  return { startCursor: first ? encodeCursor(first.id) : null, endCursor: last ? encodeCursor(last.id) : null };
 }
 
 export function decodeCursor(cursor: string, field: string): string {
@@ -53,8 +66,8 @@ export async function listTasks(exec: Executor, params: ListParams, tenant: stri
   }
   if (first !== undefined) checkSize(first, 'first');
   if (last !== undefined) checkSize(last, 'last');
-  const after = params.after !== undefined ? decodeCursor(params.after, 'after') : undefined;
-  const before = params.before !== undefined ? decodeCursor(params.before, 'before') : undefined;
+  const after = params.after !== undefined && params.after !== null ? decodeCursor(params.after, 'after') : undefined;
+  const before = params.before !== undefined && params.before !== null ? decodeCursor(params.before, 'before') : undefined;
   const filter = normalizeTaskFilter(params.filter);
   // Said once when the filter already names the tenant; twice (and so nothing) when it names another.
   const where = sqlAnd(exec, [taskFilterSql(exec, filter), tenant !== null && filter.tenant !== tenant ? exec`tenant = ${tenant}` : undefined]);
@@ -88,6 +101,7 @@ export async function listTasks(exec: Executor, params: ListParams, tenant: stri
     tasks,
     hasNextPage,
     hasPreviousPage,
+    ...pageCursors(tasks),
     totalCount: async () => {
       const [row] = await exec`SELECT count(*) AS count FROM tasks WHERE ${where}`;
       return Number(row?.count ?? 0);

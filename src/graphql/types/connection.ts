@@ -50,13 +50,7 @@ export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
 });
 
 function taskPageInfo(page: TaskPage): PageInfo {
-  const last = page.tasks.at(-1);
-  return {
-    hasNextPage: page.hasNextPage,
-    hasPreviousPage: page.hasPreviousPage,
-    startCursor: page.tasks[0] ? encodeCursor(page.tasks[0].id) : null,
-    endCursor: last ? encodeCursor(last.id) : null,
-  };
+  return { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: page.startCursor, endCursor: page.endCursor };
 }
 
 // An edge is its task; the cursor is derived from the id.

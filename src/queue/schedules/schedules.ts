@@ -3,7 +3,7 @@ import { BadUserInputError, NotFoundError } from '../../errors.js';
 import type { TaskCatalog } from '../catalog.js';
 import { prepareTask, type EnqueueInput, type QueueScope } from '../enqueue.js';
 import { isStorableText } from '../json.js';
-import { decodeCursor } from '../list.js';
+import { decodeCursor, pageCursors } from '../list.js';
 import { uuidv7 } from '../uuid.js';
 import { DEFAULT_TIMEZONE, nextOccurrence, nextOccurrences, parseCron } from './cron.js';
 import {
@@ -146,6 +146,7 @@ export function createSchedules(o: SchedulesOptions, scope: QueueScope): Schedul
         tasks: page.tasks,
         hasNextPage: page.more,
         hasPreviousPage: before !== null,
+        ...pageCursors(page.tasks),
         totalCount: () => countScheduleRuns(sql, schedule.id),
       };
     },
