@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      io.err(asJson ? errorJson(error) : `taskwire: ${visible(error.message)}\n`);
+      // Its own lines kept: a configuration error lists one problem a line (values in it are quoted, their controls escaped).
+      io.err(asJson ? errorJson(error) : `taskwire: ${visible(error.message, '\n')}\n`);
       return EXIT.usage;
     }
     throw error;

@@ -102,6 +102,17 @@ describe('TASK_MODULES that fail to load', () => {
   });
 });
 
+describe('a configuration that does not hold', () => {
+  it('prints each problem on its own line (not an escaped \\n), never the secret', async () => {
+    const result = await taskwire('worker', { DATABASE_URL: database.url, METRICS_TOKEN: 'abcdef', PORT: 'x' });
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('taskwire: Invalid configuration:');
+    expect(lines.slice(1).sort()).toEqual([expect.stringMatching(/^ {2}METRICS_TOKEN \(6 characters, not shown\): must be at least 16 characters/), expect.stringMatching(/^ {2}PORT=/)].sort());
+    expect(result.stderr).not.toContain('abcdef');
+  });
+});
+
 describe('a DATABASE_URL that cannot be reached at start', () => {
   it.each(['worker', 'migrate'])('%s: nothing listening there: exit 2, one line naming DATABASE_URL, the password masked', async (command) => {
     const port = await freePort();
