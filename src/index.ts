@@ -7,10 +7,18 @@ export { createLogger, silentLogger, type Logger } from './logger.js';
 export {
   AppError,
   BadUserInputError,
+  ConfigError,
   ConflictError,
+  DatabaseUnavailableError,
+  ForbiddenError,
   InvalidArgumentsError,
+  isDatabaseUnavailable,
   NotFoundError,
+  RateLimitedError,
+  ShuttingDownError,
+  UnauthenticatedError,
   UnknownTaskError,
+  type AppErrorCode,
   type ErrorCode,
 } from './errors.js';
 export { createQueue, type Queue, type EnqueueInput, type ListParams, type TaskFilter, type TaskPage } from './queue/index.js';

@@ -85,3 +85,15 @@ describe('the client', () => {
     expect(importing).toEqual([]);
   });
 });
+
+describe('the package API', () => {
+  it('exports every error class of src/errors.ts a program catches (those of authentication internals aside)', async () => {
+    const api: Record<string, unknown> = await import('../src/index.js');
+    // Kinds that refine an exported one (caught as it), or that only the server's authentication raises.
+    const internal = new Set(['LockTimeoutError', 'CredentialExpiredError', 'CredentialNotAGuessError']);
+    const classes = Object.entries(serverErrors).filter(([name, value]) => typeof value === 'function' && /^[A-Z]\w*Error$/.test(name) && !internal.has(name));
+    expect(classes.length).toBeGreaterThan(10);
+    for (const [name, value] of classes) expect(api[name], `${name} exported from 'taskwire'`).toBe(value);
+    expect(api.isDatabaseUnavailable).toBe(serverErrors.isDatabaseUnavailable);
+  });
+});
