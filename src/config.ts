@@ -2,6 +2,10 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
+/** LOG_LEVEL's values: pino's levels (src/logger.ts createLogger takes any of them). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /**
  * A whole number written in decimal. Not z.coerce.number(): it reads ' ' as 0 (PORT=' '
  * would quietly pick a random port), '0x50' as 80 and '1e3' as 1000.
@@ -192,7 +196,7 @@ const envSchema = z.object({
   TASK_MODULES: list.default([]),
   /** Run a worker inside `npm start` / `taskwire dev`. */
   RUN_WORKER: bool.default(true),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Serve GraphiQL to browsers on /graphql. Unset: on, except when NODE_ENV=production. */
   GRAPHIQL: bool.optional(),
   /** Read for one thing only: `production` turns GraphiQL off unless GRAPHIQL=true. */
@@ -287,7 +291,7 @@ export interface Config {
   readonly maintenanceIntervalMs: number;
   readonly taskModules: readonly string[];
   readonly runWorker: boolean;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly logLevel: LogLevel;
   /** Whether a browser gets GraphiQL on /graphql (GRAPHIQL; default: true unless NODE_ENV=production). */
   readonly graphiql: boolean;
   /** Direct URL for LISTEN/NOTIFY (DATABASE_LISTEN_URL); undefined: the same as databaseUrl. */

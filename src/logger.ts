@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type LevelWithSilent, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,7 +6,7 @@ export type { Logger };
  * Structured JSON logs on stderr (stdout stays free for CLI output). Child loggers add
  * `taskId`/`workerId` so every line about a task can be found by its id.
  */
-export function createLogger(level: 'debug' | 'info' | 'warn' | 'error' | 'silent' = 'info'): Logger {
+export function createLogger(level: LevelWithSilent = 'info'): Logger {
   return pino({ level, base: { pid: process.pid } }, pino.destination(2));
 }
 

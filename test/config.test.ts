@@ -80,6 +80,10 @@ describe('loadConfig', () => {
     expect(error.message).toContain(`${name}=`);
   });
 
+  it('takes every pino level as LOG_LEVEL: an app that embeds the core often runs at trace or fatal', () => {
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+
   it('takes HOST as an address, a name, or an IPv6 address in brackets as in a URL', () => {
     expect(loadConfig({ HOST: '[::1]' }).host).toBe('::1');
     expect(loadConfig({ HOST: ' ::1 ' }).host).toBe('::1');

@@ -213,7 +213,7 @@ async function openSubject(config: Config): Promise<Subject> {
   // stops a server found running there (src/db/embedded.ts), which would be the live one.
   const port = await runningEmbeddedPort(dataDir);
   if (port !== undefined) return { database: { url: embeddedUrl(port), source: `the embedded PostgreSQL running on DATA_DIR=${config.dataDir}` }, release };
-  const log = createLogger(config.logLevel === 'debug' ? 'debug' : 'warn');
+  const log = createLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn');
   const db = await resolveDatabase(config, log);
   return { database: { url: db.url, source: `the embedded PostgreSQL on DATA_DIR=${config.dataDir}` }, release: () => db.stop() };
 }

@@ -117,7 +117,7 @@ async function withDatabase<T>(config: Config, fn: (sql: Sql) => Promise<T>): Pr
   const port = config.databaseUrl ? undefined : await runningEmbeddedPort(path.resolve(config.dataDir));
   const database =
     config.databaseUrl || port === undefined
-      ? await resolveDatabase(config, createLogger(config.logLevel === 'debug' ? 'debug' : 'warn'))
+      ? await resolveDatabase(config, createLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn'))
       : { url: embeddedUrl(port), stop: async () => undefined };
   try {
     // Migrations take a session lock: over DATABASE_LISTEN_URL (direct) when set, as `taskwire migrate` does.

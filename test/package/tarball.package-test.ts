@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('the installed tarball', () => {
   it('holds the built code, the migrations, the schema and the dashboard, and no sources or tests', async () => {
     const pkg = path.join(scratch, 'node_modules', 'taskwire');
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/client/index.js', 'dist/cli/main.js', 'bin/taskwire.js', 'drizzle/meta/_journal.json', 'schema/schema.graphql', 'dist/dashboard/index.html', 'dist/dashboard/app.js', 'README.md']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/client/index.js', 'dist/cli/main.js', 'bin/taskwire.js', 'drizzle/meta/_journal.json', 'schema/schema.graphql', 'dist/dashboard/index.html', 'dist/dashboard/app.js', 'README.md', 'LICENSE']) {
       expect(existsSync(path.join(pkg, file)), file).toBe(true);
     }
     for (const dir of ['src', 'test', 'bench', 'scripts']) expect(existsSync(path.join(pkg, dir)), dir).toBe(false);
