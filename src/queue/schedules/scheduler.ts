@@ -126,12 +126,26 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       round.overlapSkipped += outcome.overlapSkipped;
       round.duplicates += outcome.duplicates;
       round.contended += plans.length - outcome.claimed.length;
-      if (outcome.overlapSkipped > 0) o.log.info({ skipped: outcome.overlapSkipped }, 'schedule occurrences skipped: previous task unfinished (overlap SKIP)');
+      if (outcome.overlapSkipped > 0) logOverlapSkips(due, plans, outcome);
       if (outcome.duplicates > 0) o.log.error({ duplicates: outcome.duplicates }, 'schedule occurrences refused by the unique index: a task existed already');
       // Nothing claimed: the rest is another process's, or changed under us; the next round re-reads.
       if (outcome.claimed.length === 0 || due.length < batchSize) break;
     }
     return round;
+  }
+
+  /** Names each schedule whose occurrences overlap SKIP consumed without a task (an operator with several needs to know which). */
+  function logOverlapSkips(due: readonly DueSchedule[], plans: readonly FirePlan[], outcome: FireOutcome): void {
+    const claimed = new Set(outcome.claimed);
+    const fired = new Map<string, number>();
+    for (const f of outcome.fired) fired.set(f.scheduleId, (fired.get(f.scheduleId) ?? 0) + 1);
+    const byId = new Map(due.map((s) => [s.id, s]));
+    for (const plan of plans) {
+      const s = byId.get(plan.scheduleId);
+      if (!s || s.overlap !== 'SKIP' || !claimed.has(plan.scheduleId)) continue;
+      const skipped = plan.occurrences.length - (fired.get(plan.scheduleId) ?? 0);
+      if (skipped > 0) o.log.info({ scheduleId: s.id, tenant: s.tenant, key: s.key, skipped }, 'schedule occurrences skipped: previous task unfinished (overlap SKIP)');
+    }
   }
 
   /**

@@ -170,8 +170,13 @@ describe('scheduler.runOnce', () => {
     const r1 = await scheduler().runOnce(new Date(first.getTime() + 100));
     const taskId = r1.fired[0]?.id as string;
     await app.sql`UPDATE tasks SET status = 'RETRYING', attempts = 1, version = version + 1 WHERE id = ${taskId}`;
-    const r2 = await scheduler().runOnce(new Date(first.getTime() + 1_100));
+    const { log, lines } = captureLog();
+    const r2 = await scheduler({ log }).runOnce(new Date(first.getTime() + 1_100));
     expect(r2).toMatchObject({ fired: [], claimed: 1, overlapSkipped: 1 });
+    // Named, so that an operator with several schedules knows which one skipped.
+    expect(lines.filter((l) => l.msg === 'schedule occurrences skipped: previous task unfinished (overlap SKIP)')).toEqual([
+      expect.objectContaining({ scheduleId: s.id, tenant: 'default', key: 'overlap', skipped: 1 }),
+    ]);
     expect((await schedules().get('overlap'))?.nextRunAt?.getTime()).toBe(first.getTime() + 2_000);
     await app.sql`UPDATE tasks SET status = 'SUCCEEDED', finished_at = now(), version = version + 1 WHERE id = ${taskId}`;
     const r3 = await scheduler().runOnce(new Date(first.getTime() + 2_100));
