@@ -84,9 +84,12 @@ describe('the event log', () => {
     const released = await env.app.deps.queue.enqueue({ name: 'demo.echo', priority: 100 });
     const [claimed] = await claimTasks(env.app.sql, { workerId: 'leaving', limit: 1, queues: [], leaseMs: 60_000 });
     expect(claimed?.id).toBe(released.id);
+    const heard = env.recorder.jobs.length;
     await releaseTasks(env.app.sql, { workerId: 'leaving', attempts: [{ id: released.id, attempt: 1 }], defaultTtlMs: 60_000 });
     const [event] = (await env.app.deps.queue.listTaskEvents({ taskId: released.id, types: ['RELEASED'] })).events;
     expect(event).toMatchObject({ version: 3, status: 'PENDING', attempt: 1, workerId: 'leaving' });
+    // Its queue is woken, as by an enqueue: an idle worker takes it now, not at its next poll.
+    await waitFor(() => env.recorder.jobs.slice(heard).includes('default'), { message: 'a wake-up for the queue of the task handed back' });
     // Out of the way of the next tests (the rescued task waits for its backoff).
     await env.app.deps.queue.cancelTask(lost.id);
     await env.app.deps.queue.cancelTask(released.id);

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/client.js';
-import { changeTailSql } from '../events.js';
+import { changeTailSql, JOBS_CHANNEL } from '../events.js';
 import { toTask, type Task } from '../task.js';
 
 /**
@@ -7,17 +7,22 @@ import { toTask, type Task } from '../task.js';
  * interrupted attempt is not held against the task: attempts goes back down and the
  * worker id of that attempt is dropped, so it waits again as PENDING (no attempt left
  * on record) or RETRYING. A task whose cancellation was requested ends CANCELLED.
- * Guarded by status, lock and attempt like completeTasks. The rows are locked first, in id order
+ * Guarded by status, lock and attempt like completeTasks. The queues of what waits again are woken on
+ * the jobs channel, as an enqueue wakes them: an idle worker takes a task handed back at once, not at
+ * its next poll (a claim that landed more than its worker should hold hands the rest back for others). The rows are locked first, in id order
  * (`locked`, read by the update before it writes; docs/decisions.md "One lock order for task
  * rows"): the update alone met them in the order of `attempts` (a hash of tasks probed by the
  * list), and deadlocked with a bulk cancel of the same tasks.
  */
 // A released attempt was taken back (attempts went down by one): the event names that attempt.
-const TAIL = changeTailSql({
-  type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'RELEASED' END`,
-  attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
-  worker: 'ev_worker',
-});
+const TAIL = changeTailSql(
+  {
+    type: `CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE 'RELEASED' END`,
+    attempt: `CASE WHEN status = 'CANCELLED' THEN attempts ELSE attempts + 1 END`,
+    worker: 'ev_worker',
+  },
+  ['woken'],
+);
 
 export async function releaseTasks(
   exec: Executor,
@@ -53,6 +58,9 @@ export async function releaseTasks(
         AND status = 'RUNNING' AND locked_by = ${p.workerId}
         AND (SELECT count(*) FROM locked) >= 0
       RETURNING *, ${p.workerId}::text AS ev_worker
+    ),
+    woken AS (
+      SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status <> 'CANCELLED') q
     ),
     ${exec.unsafe(TAIL)}`;
   return result.map((row) => toTask(row));
