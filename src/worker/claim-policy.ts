@@ -123,9 +123,11 @@ export class RunTimes {
  * A claim is sized by the run times of the names of the claim before it (`sizedFor`); the tasks
  * it lands of those names are kept as sized (their averages move between the claim and its landing,
  * and cutting on that moved a task or two back and forth each claim of a drain). The line is cut at
- * the first landed task of another name that has not run here, or whose run time brings the slot
- * time of the line before it past `concurrency × prefetchMs`: a claim sized by fast names that
- * landed slow or new ones keeps only what its slots start within prefetchMs.
+ * the first landed task of another name whose known run time brings the slot time of the line
+ * before it past `concurrency × prefetchMs`: a claim sized by fast names that landed slow ones keeps
+ * only what its slots start within prefetchMs. A name not run here yet has no time to judge it by:
+ * it is kept, and if it turns out slow the line's tasks go back once they have waited
+ * releaseWaitingAfterMs (the runner checks then, not at the next heartbeat).
  */
 export function waitingToKeep(
   line: readonly { name: string }[],
@@ -140,8 +142,9 @@ export function waitingToKeep(
   for (let i = 0; i < line.length; i++) {
     const name = (line[i] as { name: string }).name;
     const ms = runMs(name);
-    if (i >= landedFrom && !sizedFor.has(name) && (ms === undefined || used + ms > budget)) return i;
-    used += ms ?? 0;
+    if (ms === undefined) continue;
+    if (i >= landedFrom && !sizedFor.has(name) && used + ms > budget) return i;
+    used += ms;
   }
   return line.length;
 }

@@ -123,6 +123,7 @@ export function createRunner(options: RunnerOptions): Runner {
       if (tasks.length > 0) emitSafely('claimed', tasks);
       startWaitingTasks();
       handBackMisjudged(tasks.length, sizedFor);
+      armWaitCheck();
     },
     handBack,
     claimFailed(error) {
@@ -158,6 +159,19 @@ export function createRunner(options: RunnerOptions): Runner {
     const keep = waitingToKeep(held.waitingTasks(), Math.min(landed, held.waiting), sizedFor, (name) => runTimes.of(name), { concurrency: o.concurrency, prefetchMs: o.prefetchMs });
     const back = held.takeWaitingBeyond(keep);
     if (back.length > 0) track(handBack(back));
+  }
+
+  // Tasks that have waited releaseWaitingAfterMs for a slot go back then, not at the next heartbeat
+  // (HEARTBEAT_MS, 10 s): a claim that landed slow tasks of a name not run here held them RUNNING
+  // behind busy slots for seconds while other workers idled. Armed while anything waits.
+  let waitCheck: NodeJS.Timeout | undefined;
+  function armWaitCheck(): void {
+    if (waitCheck !== undefined || held.waiting === 0 || stopping) return;
+    waitCheck = setTimeout(() => {
+      waitCheck = undefined;
+      track(leases.handBackStaleWaiting().then(armWaitCheck));
+    }, o.releaseWaitingAfterMs);
+    waitCheck.unref();
   }
 
   /** A queue was paused: what was claimed ahead of it and has not started goes back (RELEASED), for whenever it resumes. */
@@ -355,6 +369,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // back, PENDING): a task not begun is better run by a worker that is not going away.
     await claims.stop();
     clearInterval(gateTimer);
+    clearTimeout(waitCheck);
     // Claimed ahead but never started: back to the queue at once, for other workers.
     await handBack(held.takeAllWaiting());
     if (held.running > 0) {

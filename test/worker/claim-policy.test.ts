@@ -110,10 +110,9 @@ describe('waitingToKeep', () => {
     expect(waitingToKeep(landed, 40, new Set(['a']), runMs({ a: 2 }), slots)).toBe(40);
   });
 
-  it('cuts at the first landed task of a name not run here', () => {
-    expect(waitingToKeep(line('a', 'a', 'new', 'a'), 4, new Set(['a']), runMs({ a: 0.1 }), slots)).toBe(2);
-    // A fast worker's claim that landed a batch of a name it never ran: nothing of it waits.
-    expect(waitingToKeep(line('new', 'new', 'new'), 3, new Set(['a']), runMs({ a: 0.1 }), slots)).toBe(0);
+  it('keeps what it has no time for (a name not run here): the wait check judges those', () => {
+    expect(waitingToKeep(line('a', 'a', 'new', 'a'), 4, new Set(['a']), runMs({ a: 0.1 }), slots)).toBe(4);
+    expect(waitingToKeep(line('new', 'new', 'b', 'b', 'b'), 5, new Set(['a']), runMs({ a: 0.1, b: 8 }), slots)).toBe(4);
   });
 
   it('cuts where a landed task of another, slower name would start after prefetchMs', () => {
@@ -126,6 +125,6 @@ describe('waitingToKeep', () => {
   it('never cuts what waited before the claim landed, and counts its slot time', () => {
     // Two of 'b' waited already (16 slot-ms); one landed 'b' of 8 ms would pass 20.
     expect(waitingToKeep(line('b', 'b', 'b'), 1, new Set(['a']), runMs({ b: 8 }), slots)).toBe(2);
-    expect(waitingToKeep(line('new', 'new', 'a'), 1, new Set(['a']), runMs({ a: 1 }), slots)).toBe(3);
+    expect(waitingToKeep(line('b', 'b', 'a'), 1, new Set(['a']), runMs({ a: 1, b: 30 }), slots)).toBe(3);
   });
 });

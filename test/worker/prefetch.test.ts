@@ -20,19 +20,6 @@ async function warmUp(runner: ReturnType<typeof env.app.runner>, count = 5): Pro
   for (const t of tasks) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
 }
 
-/**
- * Runs one `test.stubborn` task to its end, so that the runner knows that name's time too: a task of
- * a name a worker has not run is never held ahead of its slots (claim-policy.ts waitingToKeep).
- */
-async function warmUpStubborn(runner: ReturnType<typeof env.app.runner>): Promise<void> {
-  const [task] = await env.app.deps.queue.enqueueMany([{ name: 'test.stubborn' }]);
-  if (!task) throw new Error('nothing enqueued');
-  await runner.start();
-  await waitForStatus(env.app.deps, task.id, 'RUNNING');
-  releaseStubborn({ taskId: task.id, attempt: 1 });
-  await waitForStatus(env.app.deps, task.id, 'SUCCEEDED');
-}
-
 /** One slow task holding the runner's only slot, and `count` fast ones claimed ahead behind it. */
 async function blockedBehindStubborn(runner: ReturnType<typeof env.app.runner>, count: number): Promise<{ stubborn: Task; queued: Task[] }> {
   const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
@@ -119,10 +106,8 @@ describe('claiming ahead', () => {
     // handlers take ~20 ms, so it claims ~10 ahead (prefetchMs 200) and, holding them, wants no more:
     // the worker, lost but still up, does not claim back what the rescuer gives back.
     const runner = env.app.runner({ concurrency: 1, prefetchMs: 200, heartbeatMs: 600_000 });
-    // test.record first, so that the worker holds them ahead (it knows their time), then demo.sleep,
-    // which the claim is then sized by.
-    await warmUp(runner);
     const warm = await env.app.deps.queue.enqueueMany(Array.from({ length: 3 }, () => ({ name: 'demo.sleep', args: [20] })));
+    await runner.start();
     for (const t of warm) await waitForStatus(env.app.deps, t.id, 'SUCCEEDED');
     const [stubborn, ...queued] = await env.app.deps.queue.enqueueMany([
       { name: 'test.stubborn', priority: 10 },
@@ -154,10 +139,7 @@ describe('claiming ahead', () => {
   });
 
   it('the heartbeat clears the mark of a task claimed ahead once it started: its worker lost, that attempt counts', async () => {
-    // prefetchMs long enough that a second test.stubborn (its one run as long as this machine takes
-    // to release it) is held ahead.
-    const runner = env.app.runner({ concurrency: 1, prefetchMs: 10_000, heartbeatMs: 50 });
-    await warmUpStubborn(runner);
+    const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, heartbeatMs: 50 });
     await warmUp(runner);
     const [first, second, ...rest] = await env.app.deps.queue.enqueueMany([
       { name: 'test.stubborn', priority: 10 },
@@ -179,14 +161,14 @@ describe('claiming ahead', () => {
     for (const t of rest) expect(await ahead(t.id)).toBe(true);
   });
 
-  it('a claim sized by fast handlers that lands tasks of a name not run here holds none of them ahead: they go back at once, for other workers', async () => {
-    // No heartbeat during the test: the hand-back of tasks that waited too long plays no part.
+  it('tasks of a name not run here, claimed ahead by fast handlers\' estimate, go back once they waited releaseWaitingAfterMs, not at the next heartbeat', async () => {
+    // No heartbeat during the test: only the wait check (releaseWaitingAfterMs, 1 s) hands them back.
     const runner = env.app.runner({ concurrency: 2, heartbeatMs: 600_000 });
     await warmUp(runner, 20);
     const slow = await env.app.deps.queue.enqueueMany(Array.from({ length: 30 }, () => ({ name: 'test.stubborn' })));
     const ids = slow.map((t) => t.id);
-    // The claim sized by test.record's time takes many; the two slots start two and the rest goes
-    // straight back (before, all 30 stayed RUNNING behind two slots until a heartbeat).
+    // The claim sized by test.record's time takes many; the two slots start two; the rest waits,
+    // then goes back a second later (before, all 30 stayed RUNNING behind two slots until a heartbeat).
     await waitFor(
       async () => {
         const statuses = await statusesOf(ids);
@@ -214,6 +196,27 @@ describe('claiming ahead', () => {
       },
       { message: 'all 30 done' },
     );
+  });
+
+  it('tasks of a name known to be slow, landed by a claim sized for fast ones, go back at once', async () => {
+    // Neither the heartbeat nor the wait check plays a part: only the landing's judgement.
+    const runner = env.app.runner({ concurrency: 2, heartbeatMs: 600_000, releaseWaitingAfterMs: 600_000 });
+    const [slowOnce] = await env.app.deps.queue.enqueueMany([{ name: 'demo.sleep', args: [200] }]);
+    await runner.start();
+    await waitForStatus(env.app.deps, (slowOnce as Task).id, 'SUCCEEDED');
+    // test.record last: the next claim is sized by its time (a lead of hundreds).
+    await warmUp(runner, 20);
+    const slow = await env.app.deps.queue.enqueueMany(Array.from({ length: 10 }, () => ({ name: 'demo.sleep', args: [200] })));
+    const ids = slow.map((t) => t.id);
+    await waitFor(
+      async () => {
+        const statuses = await statusesOf(ids);
+        return statuses.filter((s) => s === 'RUNNING').length === 2 && statuses.filter((s) => s === 'PENDING').length === 8;
+      },
+      { message: 'two demo.sleep running, eight back to PENDING' },
+    );
+    expect(runner.waiting).toBe(0);
+    for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');
   });
 
   it('hands back tasks that waited too long for a slot, and does not claim them straight back', async () => {
