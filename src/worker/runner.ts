@@ -161,6 +161,16 @@ export function createRunner(options: RunnerOptions): Runner {
     if (back.length > 0) track(handBack(back));
   }
 
+  /** Once `name` has a time, the line is cut where its tasks would start after prefetchMs (waitingToKeep), as at a landing. */
+  function handBackSlowerThanLead(name: string): void {
+    const line = held.waitingTasks();
+    const others = new Set<string>();
+    for (const task of line) if (task.name !== name) others.add(task.name);
+    const keep = waitingToKeep(line, line.length, others, (n) => runTimes.of(n), { concurrency: o.concurrency, prefetchMs: o.prefetchMs });
+    const back = held.takeWaitingBeyond(keep);
+    if (back.length > 0) track(handBack(back));
+  }
+
   // Tasks that have waited releaseWaitingAfterMs for a slot go back then, not at the next heartbeat
   // (HEARTBEAT_MS, 10 s): a claim that landed slow tasks of a name not run here held them RUNNING
   // behind busy slots for seconds while other workers idled. Armed while anything waits.
@@ -287,7 +297,12 @@ export function createRunner(options: RunnerOptions): Runner {
       held.toRecording(task);
       // Only handlers that ran to their end count: not a task handed back for want of a handler
       // here (it took no time), nor one stopped by a shutdown or a lost lease.
-      if (outcome.kind !== 'released' && outcome.kind !== 'lost' && !(outcome.kind === 'snoozed' && outcome.handedBack)) runTimes.ran(task.name, performance.now() - began);
+      if (outcome.kind !== 'released' && outcome.kind !== 'lost' && !(outcome.kind === 'snoozed' && outcome.handedBack)) {
+        const firstRun = runTimes.of(task.name) === undefined;
+        runTimes.ran(task.name, performance.now() - began);
+        // Its tasks waiting in the line were held on no time at all: judged now by this first one.
+        if (firstRun && held.waiting > 0) handBackSlowerThanLead(task.name);
+      }
       slotFreed();
       // Output first: recording the outcome ends the RUNNING state its writes are guarded by.
       // (Awaited only when there is output: most attempts have none, and an await is a microtask turn.)

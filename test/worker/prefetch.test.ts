@@ -219,6 +219,20 @@ describe('claiming ahead', () => {
     for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');
   });
 
+  it('tasks of a name not run here go back as soon as its first run says they would wait past prefetchMs', async () => {
+    // Neither the heartbeat nor the wait check plays a part: the first demo.sleep to end judges the line.
+    const runner = env.app.runner({ concurrency: 2, heartbeatMs: 600_000, releaseWaitingAfterMs: 600_000 });
+    await warmUp(runner, 20);
+    const slow = await env.app.deps.queue.enqueueMany(Array.from({ length: 12 }, () => ({ name: 'demo.sleep', args: [150] })));
+    const ids = slow.map((t) => t.id);
+    const released = async (): Promise<number> =>
+      Number((await env.app.sql`SELECT count(DISTINCT task_id)::int AS n FROM task_events WHERE task_id = ANY(${ids}::uuid[]) AND type = 'RELEASED'`)[0]?.n);
+    // Claimed by test.record's estimate: two run, ten wait on no time at all; 150 ms later they go back.
+    await waitFor(async () => (await released()) === 10, { message: 'the ten waiting demo.sleep handed back after the first one ran' });
+    for (const id of ids) await waitForStatus(env.app.deps, id, 'SUCCEEDED');
+    expect(await released()).toBe(10);
+  });
+
   it('hands back tasks that waited too long for a slot, and does not claim them straight back', async () => {
     const runner = env.app.runner({ concurrency: 1, prefetchMs: 1000, releaseWaitingAfterMs: 150, heartbeatMs: 50 });
     await warmUp(runner);
