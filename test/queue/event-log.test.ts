@@ -88,6 +88,8 @@ describe('the event log', () => {
     await releaseTasks(env.app.sql, { workerId: 'leaving', attempts: [{ id: released.id, attempt: 1 }], defaultTtlMs: 60_000 });
     const [event] = (await env.app.deps.queue.listTaskEvents({ taskId: released.id, types: ['RELEASED'] })).events;
     expect(event).toMatchObject({ version: 3, status: 'PENDING', attempt: 1, workerId: 'leaving' });
+    // Due as it was, not from now: its queue's oldest-waiting age does not restart at a hand-back.
+    expect((await env.app.deps.queue.getTask(released.id))?.runAfter.getTime()).toBe(released.runAfter.getTime());
     // Its queue is woken, as by an enqueue: an idle worker takes it now, not at its next poll.
     await waitFor(() => env.recorder.jobs.slice(heard).includes('default'), { message: 'a wake-up for the queue of the task handed back' });
     // Out of the way of the next tests (the rescued task waits for its backoff).

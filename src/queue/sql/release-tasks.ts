@@ -47,7 +47,9 @@ export async function releaseTasks(
                           ELSE worker_ids[1:cardinality(worker_ids) - 1] END,
         started_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE started_at END,
         last_attempted_at = CASE WHEN NOT cancel_requested AND attempts <= 1 THEN NULL ELSE last_attempted_at END,
-        run_after = now(),
+        -- Due now, in its old place: a task handed back has waited since it was due, and goes first
+        -- again among its priority (now() here restarted the queue's oldest-waiting age at every hand-back).
+        run_after = least(run_after, now()),
         finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END,
         expires_at = CASE WHEN cancel_requested
                      THEN now() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,

@@ -113,7 +113,7 @@ export async function rescueTasks(
           worker_ids = t.worker_ids[1:cardinality(t.worker_ids) - 1],
           started_at = CASE WHEN t.attempts <= 1 THEN NULL ELSE t.started_at END,
           last_attempted_at = CASE WHEN t.attempts <= 1 THEN NULL ELSE t.last_attempted_at END,
-          run_after = (SELECT at FROM clock),
+          run_after = least(t.run_after, (SELECT at FROM clock)),
           claimed_ahead_at = NULL,
           ahead_give_backs = t.ahead_give_backs + 1,
           version = t.version + 1,
