@@ -32,6 +32,9 @@ export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: I
   }
 }`;
 
+/** The filter's count alone: read again now and then, as tasks outside the page enter and leave the filter unseen. */
+export const COUNT = `query DashboardCount($filter: TaskFilter) { tasks(first: 0, filter: $filter) { totalCount } }`;
+
 export const STATS = `query DashboardStats {
   queueStats { queue blocked pending running retrying succeeded failed cancelled total oldestPendingAgeMs }
 }`;

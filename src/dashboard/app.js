@@ -8,12 +8,12 @@
  * With auth on, a refused credential opens the sign-in dialog (sign-in.js); the streams and
  * requests wait for it and go on with the new token.
  */
-import { CANCEL, CHANGES, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
+import { CANCEL, CHANGES, COUNT, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
 import { showTask } from './detail.js';
 import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
-import { applyChange, createPage, toTaskFilter } from './live.js';
+import { applyChange, createPage, dropUnmatched, matches, MAX_ROWS, toTaskFilter } from './live.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
 import { signInAwaited } from './session.js';
 import { initSignIn } from './sign-in.js';
@@ -93,22 +93,87 @@ function change(task) {
     return;
   }
   const result = applyChange(state.page, task, state.filter);
-  if (result === 'overflow') void loadPage('first', null);
-  else if (result) scheduleRender(result === 'updated' ? task.id : null);
+  // Read again once the rows are let go: reading now would move them under the pointer.
+  if (result === 'overflow' && !listHeld()) void loadPage('first', null);
+  else if (result === 'overflow') {
+    heldBack = true;
+    scheduleRender(null, true);
+  }
+  else if (result) scheduleRender(result === 'updated' ? task.id : null, true);
+}
+
+// ---- rows stay put under the pointer and the keyboard --------------------------------------
+// New tasks go on top of the live first page, which moved every row down under the pointer: a
+// Retry aimed at one task landed on another (3 clicks in 5, at 10 new tasks a second). While the
+// pointer moves over the rows (and for HOLD_MS after it last moved there: aiming, then clicking), or
+// the keyboard's focus is in them, the rows shown stay where they are (their states still change in
+// place); what arrives meanwhile is counted beside the page's count and shown when they are let go.
+// A pointer left resting on the list lets go after HOLD_MS: the list stays live for a user reading it.
+const HOLD_MS = 1500;
+let pointerOnRows = false;
+let pointerMovedAt = 0;
+let holdTimer = 0;
+let hiddenNew = 0;
+
+/** Are the rows held (the pointer moving over them, or keyboard focus in them)? */
+function listHeld() {
+  const active = document.activeElement;
+  const aiming = pointerOnRows && performance.now() - pointerMovedAt < HOLD_MS;
+  return aiming || (active !== null && byId('rows').contains(active) && active.matches(':focus-visible'));
+}
+
+let pointerAt = '';
+/** The pointer moved over the rows (not the browser's own move event after rows were drawn again under a still pointer). */
+function pointerMoved(/** @type {PointerEvent} */ e) {
+  pointerOnRows = true;
+  const at = `${e.clientX},${e.clientY}`;
+  if (e.type === 'pointermove' && at === pointerAt) return;
+  pointerAt = at;
+  pointerMovedAt = performance.now();
+  clearTimeout(holdTimer);
+  holdTimer = window.setTimeout(letGo, HOLD_MS);
+}
+
+/** Drawn while held: what changed meanwhile (new rows, rows that left the filter) is shown once let go. */
+let heldBack = false;
+function letGo() {
+  if (!heldBack || listHeld()) return;
+  heldBack = false;
+  if (state.page.rows.length > MAX_ROWS) void loadPage('first', null);
+  else renderRows({ live: true });
+}
+
+/** Where keyboard focus is inside the rows (a row's link or button), to put it back after they are drawn again. */
+function focusInRows() {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !byId('rows').contains(active)) return null;
+  const row = active.closest('tr');
+  return row ? { id: row.dataset.id, tag: active.tagName, cls: active.className, text: active.textContent } : null;
+}
+
+function restoreFocus(at) {
+  if (!at) return;
+  const row = byId('rows').querySelector(`tr[data-id="${CSS.escape(at.id ?? '')}"]`);
+  const same = row && [...row.querySelectorAll(at.tag)].find((e) => e.className === at.cls && e.textContent === at.text);
+  const target = same ?? row?.querySelector('a, button');
+  if (target instanceof HTMLElement) target.focus({ preventScroll: true });
 }
 
 // Rendering waits for the next frame: a burst of changes costs one layout, not one per change.
 let frame = 0;
 let fullRender = false;
 const dirtyRows = new Set();
-function scheduleRender(id) {
+let liveRender = false;
+function scheduleRender(id, live = false) {
   if (id) dirtyRows.add(id);
   else fullRender = true;
+  if (!id && live) liveRender = true;
   frame ||= requestAnimationFrame(() => {
     frame = 0;
-    if (fullRender) renderRows();
+    if (fullRender) renderRows({ live: liveRender });
     else for (const rowId of dirtyRows) renderRow(rowId);
     fullRender = false;
+    liveRender = false;
     dirtyRows.clear();
   });
 }
@@ -118,21 +183,58 @@ const rowOptions = () => ({ selected: false, open: openDetail, act });
 function renderRow(id) {
   const task = state.page.rows.find((row) => row.id === id);
   const old = byId('rows').querySelector(`tr[data-id="${CSS.escape(id)}"]`);
-  if (task && old) old.replaceWith(taskRow(task, { ...rowOptions(), selected: id === state.detail.id }));
+  if (!task || !old) return;
+  const focus = focusInRows();
+  old.replaceWith(taskRow(task, { ...rowOptions(), selected: id === state.detail.id }));
+  restoreFocus(focus);
 }
 
-function renderRows() {
-  const { rows, pageInfo, totalCount, first } = state.page;
-  byId('rows').replaceChildren(...rows.map((task) => taskRow(task, { ...rowOptions(), selected: task.id === state.detail.id })));
+/**
+ * Draws the page's rows. `live`: drawn for changes that arrived; while the rows are held
+ * (listHeld) only those on screen are drawn again, in place, and the new ones are counted.
+ */
+function renderRows({ live = false } = {}) {
+  const shown = new Set([...byId('rows').children].map((tr) => /** @type {HTMLElement} */ (tr).dataset.id));
+  const held = live && shown.size > 0 && listHeld();
+  // Let go: the rows that stopped matching leave (held, they stay where they are).
+  if (live && !held) dropUnmatched(state.page, state.filter);
+  const { rows, pageInfo, first } = state.page;
+  const drawn = held ? rows.filter((task) => shown.has(task.id)) : rows;
+  if (held) heldBack = true;
+  hiddenNew = held ? rows.filter((task) => !shown.has(task.id) && matches(task, state.filter)).length : 0;
+  const focus = focusInRows();
+  byId('rows').replaceChildren(...drawn.map((task) => taskRow(task, { ...rowOptions(), selected: task.id === state.detail.id })));
+  restoreFocus(focus);
   byId('empty').hidden = rows.length > 0;
   /** @type {HTMLButtonElement} */ (byId('newer')).disabled = first || !pageInfo?.hasPreviousPage;
   /** @type {HTMLButtonElement} */ (byId('older')).disabled = !pageInfo?.hasNextPage;
+  renderPageInfo();
+}
+
+function renderPageInfo() {
+  const { rows, totalCount, first } = state.page;
   const where = first ? 'newest' : 'page';
   const counted = totalCount === null || rows.length === 0 ? '' : `${rows.length} ${where} of ${totalCount} matching`;
-  byId('page-info').textContent = [counted, first ? 'live' : ''].filter(Boolean).join(' · ');
+  const waiting = hiddenNew > 0 ? `${hiddenNew} new above, shown when the pointer rests or leaves the list` : '';
+  byId('page-info').textContent = [counted, first ? 'live' : '', waiting].filter(Boolean).join(' · ');
 }
 
 // ---- queue counts: read again after changes, at most one read in flight ----------------------
+
+// The live page's "N matching": its own rows move it as they enter and leave the filter, but tasks
+// off the page do too (an older PENDING task that starts), unseen: read again at most every 2 s.
+const RECOUNT_MS = 2000;
+let countedAt = 0;
+async function recount() {
+  const page = state.page;
+  if (!page.first || page.totalCount === null || Date.now() - countedAt < RECOUNT_MS) return;
+  countedAt = Date.now();
+  const { data } = await request(COUNT, { filter: toTaskFilter(state.filter) });
+  if (data && state.page === page) {
+    page.totalCount = data.tasks.totalCount;
+    renderPageInfo();
+  }
+}
 
 let statsBusy = false;
 let statsAgain = false;
@@ -142,7 +244,7 @@ async function refreshStats() {
     return;
   }
   statsBusy = true;
-  const { data } = await request(STATS);
+  const [{ data }] = await Promise.all([request(STATS), recount()]);
   if (data) renderQueues(data.queueStats);
   // Spaced a little: under a stream of changes the counts follow within a quarter second.
   setTimeout(() => {
@@ -289,6 +391,16 @@ function init() {
   byId('clear-filter').addEventListener('click', () => setFilter({ status: [], queue: '', name: '' }));
   byId('newer').addEventListener('click', () => void loadPage('before', state.page.pageInfo?.startCursor));
   byId('older').addEventListener('click', () => void loadPage('after', state.page.pageInfo?.endCursor));
+  const rowsEl = byId('rows');
+  rowsEl.addEventListener('pointerenter', pointerMoved);
+  rowsEl.addEventListener('pointermove', pointerMoved);
+  rowsEl.addEventListener('pointerleave', () => {
+    pointerOnRows = false;
+    clearTimeout(holdTimer);
+    letGo();
+  });
+  // After the focus has moved: the element it left is no longer document.activeElement.
+  rowsEl.addEventListener('focusout', () => setTimeout(letGo));
   byId('enqueue').addEventListener('submit', enqueue);
   byId('toggle-enqueue').addEventListener('click', (e) => {
     const form = byId('enqueue');

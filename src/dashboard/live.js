@@ -11,8 +11,10 @@
  *   row (ids are UUID v7: their order is enqueue order) is inserted where it belongs, so new
  *   tasks appear at the top; the "older" cursor stays valid (it points past the last row
  *   that was read, and inserted rows are all newer);
- * - a row that stops matching (a status filter) stays, showing its new state, until the
- *   page is loaded again: rows do not vanish under the user's pointer.
+ * - a row that stops matching (a status filter) leaves the page at the next drawing, unless the
+ *   rows are held (the pointer over them, or the keyboard's focus in them: app.js), where it stays,
+ *   showing its new state: rows do not vanish under the user's pointer. The count follows each row
+ *   that leaves or joins the filter.
  */
 
 import { matchesFilter } from '../queue/task-filter-match.js';
@@ -43,15 +45,23 @@ export function createPage(mode = 'first', cursor = null) {
 }
 
 /**
- * Applies a task state to the page. Returns 'updated' (a row changed), 'inserted' (the row
- * set changed), 'overflow' (the first page grew past MAX_ROWS: read it again) or null.
+ * Applies a task state to the page. Returns 'updated' (a row changed), 'left' (a row changed and
+ * no longer matches the filter), 'inserted' (the row set changed), 'overflow' (the first page grew
+ * past MAX_ROWS: read it again) or null.
  */
 export function applyChange(page, task, filter) {
   const i = page.rows.findIndex((row) => row.id === task.id);
   if (i >= 0) {
-    if (task.version <= page.rows[i].version) return null;
-    page.rows[i] = { ...page.rows[i], ...task };
-    return 'updated';
+    const old = page.rows[i];
+    if (task.version <= old.version) return null;
+    // A change that does not say why the task waits: the reason read with the list no longer holds
+    // (a step released from BLOCKED went on saying "blocked" while its queue was paused).
+    const next = { ...old, waitReason: null, ...task };
+    page.rows[i] = next;
+    const was = matches(old, filter);
+    const is = matches(next, filter);
+    if (page.totalCount !== null && was !== is) page.totalCount += is ? 1 : -1;
+    return was && !is ? 'left' : 'updated';
   }
   if (!page.first || !matches(task, filter)) return null;
   const oldest = page.rows[page.rows.length - 1];
@@ -62,4 +72,12 @@ export function applyChange(page, task, filter) {
   // It did not match when the page was read (it would be on it): one more match now.
   if (page.totalCount !== null) page.totalCount += 1;
   return page.rows.length > MAX_ROWS ? 'overflow' : 'inserted';
+}
+
+/** Takes the rows that no longer match the filter off the page (they stayed while the rows were held). */
+export function dropUnmatched(page, filter) {
+  const kept = page.rows.filter((row) => matches(row, filter));
+  const dropped = page.rows.length - kept.length;
+  page.rows = kept;
+  return dropped;
 }

@@ -231,6 +231,59 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     await expect.poll(() => page.locator('#rows tr').count()).toBe(20);
   });
 
+  it('keeps the rows still while the pointer moves over them: new tasks wait above, counted, and show once it rests or leaves', async () => {
+    const steady = (await server.deps.queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: 'steady' })))).map((t) => t.id);
+    await page.goto(`${base}/dashboard?queue=steady`);
+    await page.locator('#page-info').filter({ hasText: '5 newest of 5 matching' }).waitFor();
+    const ids = () => page.locator('#rows tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id ?? ''));
+    const before = await ids();
+    expect(before).toEqual([...steady].reverse());
+    // Aiming at the third row: the pointer keeps moving over the list while two tasks arrive.
+    await row(before[2] as string).scrollIntoViewIfNeeded();
+    const box = (await row(before[2] as string).boundingBox())!;
+    let moving = true;
+    const aim = (async () => {
+      for (let dx = 0; moving; dx = (dx + 1) % 8) {
+        await page.mouse.move(box.x + 40 + dx, box.y + box.height / 2);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    let arrived: string[];
+    try {
+      await expect.poll(() => page.evaluate(() => document.querySelector('#rows tr:hover') !== null)).toBe(true);
+      arrived = [await enqueue({ name: 'demo.echo', args: ['new 1'], queue: 'steady' }), await enqueue({ name: 'demo.echo', args: ['new 2'], queue: 'steady' })];
+      await page.locator('#page-info').filter({ hasText: '2 new above' }).waitFor();
+      // The row under the pointer is still the one aimed at: nothing moved.
+      expect(await ids()).toEqual(before);
+    } finally {
+      moving = false;
+      await aim;
+    }
+    // The pointer rests: the list lets go and shows them on top.
+    await expect.poll(ids, { timeout: 10_000 }).toEqual([...arrived.reverse(), ...before]);
+    expect(await page.locator('#page-info').textContent()).not.toContain('new above');
+    await page.mouse.move(0, 0);
+  });
+
+  it('on a PENDING filter, a task that starts leaves the list and the count, once the pointer is not over it', async () => {
+    await page.mouse.move(0, 0);
+    await page.goto(`${base}/dashboard?queue=waiting-room&status=PENDING`);
+    await page.locator('#empty').waitFor();
+    const [a, b] = (await server.deps.queue.enqueueMany([1, 2].map((i) => ({ name: 'demo.echo', args: [i], queue: 'waiting-room', runAfter: new Date(Date.now() + 3_600_000) })))).map((t) => t.id);
+    await page.locator('#page-info').filter({ hasText: '2 newest of 2 matching' }).waitFor();
+    // One becomes due and runs: it no longer matches PENDING, so it leaves; the count follows.
+    await server.sql`UPDATE tasks SET run_after = now() WHERE id = ${a as string}`;
+    await server.deps.queue.enqueue({ name: 'demo.echo', args: ['wake'], queue: 'waiting-room', runAfter: new Date(Date.now() + 3_600_000) });
+    await waitForStatus(server.deps, a as string, 'SUCCEEDED');
+    await expect.poll(() => page.locator('#rows tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status))).toEqual(['PENDING', 'PENDING']);
+    expect(await row(a as string).count()).toBe(0);
+    expect(await row(b as string).count()).toBe(1);
+    await page.locator('#page-info').filter({ hasText: '2 newest of 2 matching' }).waitFor();
+    // Back to every task, for the tests after this one.
+    await page.goto(`${base}/dashboard`);
+    await page.locator('#page-info').filter({ hasText: /newest of \d+ matching · live/ }).waitFor();
+  });
+
   it('enqueues from the form, and names the field of a refused input', async () => {
     await page.locator('#toggle-enqueue').click();
     const form = page.locator('#enqueue');

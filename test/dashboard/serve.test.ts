@@ -22,6 +22,7 @@ const MODULES = readdirSync('src/dashboard').filter((file) => file.endsWith('.js
 const api = (await import('../../src/dashboard/api.js' as string)) as Record<string, unknown>;
 const live = (await import('../../src/dashboard/live.js' as string)) as {
   applyChange(page: unknown, task: unknown, filter: unknown): string | null;
+  dropUnmatched(page: unknown, filter: unknown): number;
   createPage(mode?: string, cursor?: string | null): { rows: { id: string; version: number }[]; pageInfo: unknown; totalCount: number | null; first: boolean };
 };
 
@@ -72,7 +73,7 @@ describe('dashboard operations', () => {
   it('are valid against schema/schema.graphql', () => {
     const schema = buildSchema(readFileSync('schema/schema.graphql', 'utf8'));
     const documents = Object.entries(api).filter(([, v]) => typeof v === 'string' && /^(query|mutation|subscription) /.test(v));
-    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'EARLIER_EVENTS', 'ENQUEUE', 'EVENTS', 'RETRY', 'STATS', 'TASKS', 'VIEWER', 'WATCH']);
+    expect(documents.map(([name]) => name).sort()).toEqual(['CANCEL', 'CHANGES', 'COUNT', 'EARLIER_EVENTS', 'ENQUEUE', 'EVENTS', 'RETRY', 'STATS', 'TASKS', 'VIEWER', 'WATCH']);
     for (const [name, text] of documents) expect([name, validate(schema, parse(text as string)).map((e) => e.message)]).toEqual([name, []]);
   });
 
@@ -126,6 +127,26 @@ describe('applyChange (live.js)', () => {
     expect(p.totalCount).toBe(14);
     expect(live.applyChange(p, task('f', 1, 'PENDING', 'other'), { ...filter, queue: 'default' })).toBeNull();
     expect(live.applyChange(p, task('g', 1, 'PENDING'), { ...filter, status: ['FAILED'] })).toBeNull();
+  });
+
+  it('says when a row leaves the filter, and the count follows rows leaving and joining it', () => {
+    const p = page(['b', 'a'], false);
+    p.totalCount = 2;
+    const pending = { ...filter, status: ['PENDING'] };
+    expect(live.applyChange(p, task('a', 2, 'RUNNING'), pending)).toBe('left');
+    expect(p.totalCount).toBe(1);
+    expect(live.applyChange(p, task('a', 3, 'PENDING'), pending)).toBe('updated');
+    expect(p.totalCount).toBe(2);
+    live.applyChange(p, task('b', 2, 'SUCCEEDED'), pending);
+    expect(live.dropUnmatched(p, pending)).toBe(1);
+    expect(p.rows.map((r) => r.id)).toEqual(['a']);
+  });
+
+  it('drops a wait reason the change does not carry: the one read with the list no longer holds', () => {
+    const p = page(['a'], false);
+    (p.rows[0] as Record<string, unknown>).waitReason = 'DEPENDENCIES';
+    live.applyChange(p, { ...task('a', 2, 'PENDING') }, filter);
+    expect(p.rows[0]).toMatchObject({ status: 'PENDING', waitReason: null });
   });
 
   it('inserts anything matching when the first page holds every match, and nothing on other pages', () => {
