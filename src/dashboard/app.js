@@ -207,6 +207,7 @@ function renderRows({ live = false } = {}) {
   restoreFocus(focus);
   byId('empty').hidden = rows.length > 0;
   /** @type {HTMLButtonElement} */ (byId('newer')).disabled = first || !pageInfo?.hasPreviousPage;
+  /** @type {HTMLButtonElement} */ (byId('newest')).disabled = first;
   /** @type {HTMLButtonElement} */ (byId('older')).disabled = !pageInfo?.hasNextPage;
   renderPageInfo();
 }
@@ -308,6 +309,7 @@ function route() {
   panel.hidden = false;
   document.body.classList.add('with-detail');
   state.detail.close = showWorkflow(panel, workflow, { close: closeDetail, openTask: openDetail, notice });
+  revealPanel(panel);
 }
 
 function showDetail(id) {
@@ -318,6 +320,17 @@ function showDetail(id) {
   document.body.classList.toggle('with-detail', Boolean(id));
   for (const tr of byId('rows').querySelectorAll('tr')) tr.classList.toggle('selected', tr.dataset.id === id);
   if (id) state.detail.close = showTask(panel, id, { act, close: closeDetail, change });
+  if (id) revealPanel(panel);
+}
+
+/**
+ * Brings an opened panel into view and the keyboard's focus into it: in one column (a narrow window)
+ * it opens below the whole list, where a click on a row seemed to do nothing.
+ */
+function revealPanel(/** @type {HTMLElement} */ panel) {
+  if (panel.getBoundingClientRect().top > window.innerHeight) panel.scrollIntoView({ block: 'start' });
+  if (!panel.hasAttribute('tabindex')) panel.setAttribute('tabindex', '-1');
+  panel.focus({ preventScroll: true });
 }
 
 // ---- actions ------------------------------------------------------------------------------------
@@ -391,6 +404,7 @@ function init() {
   byId('clear-filter').addEventListener('click', () => setFilter({ status: [], queue: '', name: '' }));
   byId('newer').addEventListener('click', () => void loadPage('before', state.page.pageInfo?.startCursor));
   byId('older').addEventListener('click', () => void loadPage('after', state.page.pageInfo?.endCursor));
+  byId('newest').addEventListener('click', () => void loadPage('first', null));
   const rowsEl = byId('rows');
   rowsEl.addEventListener('pointerenter', pointerMoved);
   rowsEl.addEventListener('pointermove', pointerMoved);
@@ -408,7 +422,8 @@ function init() {
     /** @type {HTMLElement} */ (e.currentTarget).setAttribute('aria-expanded', String(!form.hidden));
   });
   window.addEventListener('hashchange', route);
-  document.addEventListener('keydown', (e) => e.key === 'Escape' && state.detail.id && closeDetail());
+  // Escape closes the panel, a task's detail or a workflow's graph (keys typed in a field are theirs).
+  document.addEventListener('keydown', (e) => e.key === 'Escape' && !byId('detail').hidden && !(e.target instanceof Element && e.target.closest('input, textarea, select')) && closeDetail());
   // Running tasks' run times and the queues' oldest waiting ages tick: local clock only, nothing is fetched.
   setInterval(() => {
     for (const cell of document.querySelectorAll('.elapsed')) cell.textContent = duration(between(/** @type {HTMLElement} */ (cell).dataset.since));

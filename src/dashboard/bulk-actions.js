@@ -93,17 +93,23 @@ function ask(kind) {
   const filter = currentFilter();
   const confirmBox = byId('bulk-confirm');
   const verb = kind === 'CANCEL' ? 'Cancel' : 'Retry';
+  const escape = (/** @type {KeyboardEvent} */ e) => e.key === 'Escape' && done();
   const done = () => {
     confirmBox.hidden = true;
     confirmBox.replaceChildren();
+    document.removeEventListener('keydown', escape);
   };
   confirmBox.hidden = false;
   confirmBox.dataset.kind = kind;
+  const keep = el('button', { type: 'button', class: 'secondary', data: { action: 'dismiss' }, on: { click: done } }, 'Keep them');
   confirmBox.replaceChildren(
     el('span', {}, `${verb} all tasks matching ${describeFilter(filter)} now? Tasks that match later are not touched.`),
     el('button', { type: 'button', class: 'primary', data: { action: 'confirm' }, on: { click: () => { done(); void run(kind, filter); } } }, `${verb} all matching`),
-    el('button', { type: 'button', class: 'secondary', data: { action: 'dismiss' }, on: { click: done } }, 'Keep them'),
+    keep,
   );
+  // The safe answer has the focus, and Escape gives it, as a dialog would.
+  keep.focus();
+  document.addEventListener('keydown', escape);
 }
 
 byId('bulk-cancel').addEventListener('click', () => ask('CANCEL'));

@@ -220,6 +220,13 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     expect(await ids()).toEqual([elsewhere, ...bulk.slice(6).reverse()]);
     const next = await enqueue({ name: 'demo.echo', args: ['on top'], queue: 'bulk' });
     await page.locator('#rows tr').first().and(page.locator(`[data-id="${next}"]`)).waitFor();
+    // Back to the live top in one click, however deep.
+    expect(await page.locator('#newest').isDisabled()).toBe(true);
+    await page.locator('#older').click();
+    await page.locator('#page-info').filter({ hasText: /^\d+ page of 27/ }).waitFor();
+    await page.locator('#newest').click();
+    await page.locator('#page-info').filter({ hasText: '20 newest of 27 matching · live' }).waitFor();
+    expect(await page.locator('#newest').isDisabled()).toBe(true);
 
     // Status chips: only failed tasks of every queue; then back to everything.
     await page.locator('#clear-filter').click();

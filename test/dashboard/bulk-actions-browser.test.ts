@@ -85,6 +85,11 @@ describe.skipIf(SKIP_BROWSER)('bulk actions from the dashboard in headless Chrom
     await page.locator('#bulk-retry').click();
     await page.locator('#bulk-confirm button[data-action="dismiss"]').click();
     expect(await page.locator('#bulk-confirm').isHidden()).toBe(true);
+    // Escape answers "Keep them" too, which has the focus.
+    await page.locator('#bulk-retry').click();
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.action)).toBe('dismiss');
+    await page.keyboard.press('Escape');
+    expect(await page.locator('#bulk-confirm').isHidden()).toBe(true);
     const [before] = await server.sql`SELECT count(*)::int AS n FROM bulk_actions WHERE kind = 'RETRY'`;
     expect(before?.n).toBe(0);
 

@@ -136,6 +136,10 @@ describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium'
     await page.locator('.workflow-view[data-status="CANCELLED"]').waitFor();
     for (const ref of ['fetch', 'left', 'right', 'join']) await node(ref, 'CANCELLED').waitFor();
     expect(await page.locator('.workflow-view button.action-cancel').count()).toBe(0);
+    // Escape closes the graph as it closes a task's detail.
+    await page.keyboard.press('Escape');
+    await page.locator('#detail').waitFor({ state: 'hidden' });
+    expect(page.url()).not.toContain('#workflow=');
     expect(problems).toEqual([]);
   });
 
