@@ -14,6 +14,7 @@ import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration } from './format.js';
 import { applyChange, createPage, dropUnmatched, matches, MAX_ROWS, toTaskFilter } from './live.js';
+import { may } from './scopes.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
 import { signInAwaited } from './session.js';
 import { initSignIn } from './sign-in.js';
@@ -405,6 +406,14 @@ function init() {
   byId('newer').addEventListener('click', () => void loadPage('before', state.page.pageInfo?.startCursor));
   byId('older').addEventListener('click', () => void loadPage('after', state.page.pageInfo?.endCursor));
   byId('newest').addEventListener('click', () => void loadPage('first', null));
+  document.addEventListener('taskwire:scopes', () => {
+    /** @type {HTMLElement} */ (byId('bulk-cancel')).hidden = !may('tasks:cancel');
+    /** @type {HTMLElement} */ (byId('bulk-retry')).hidden = !may('tasks:retry');
+    /** @type {HTMLElement} */ (byId('toggle-enqueue')).hidden = !may('tasks:enqueue');
+    renderRows();
+    if (state.queues) renderQueues(state.queues);
+    if (state.detail.id) showDetail(state.detail.id);
+  });
   const rowsEl = byId('rows');
   rowsEl.addEventListener('pointerenter', pointerMoved);
   rowsEl.addEventListener('pointermove', pointerMoved);

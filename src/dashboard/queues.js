@@ -10,6 +10,7 @@
 import { errorCode, request } from './api.js';
 import { time } from './format.js';
 import { el } from './render.js';
+import { may } from './scopes.js';
 
 /** How often the panel reads the queues while the page is visible, in ms. */
 export const POLL_MS = 5000;
@@ -44,7 +45,7 @@ export function flowRow(q, act) {
     limit(q.perKeyConcurrency, 'perKey'),
     el('td', { class: 'num' }, String(q.stats.pending + q.stats.retrying)),
     el('td', { class: 'num' }, String(q.stats.running)),
-    el('td', { class: 'actions' }, q.paused ? button('resume', 'Resume') : button('pause', 'Pause')),
+    el('td', { class: 'actions' }, may('queues:admin') ? (q.paused ? button('resume', 'Resume') : button('pause', 'Pause')) : null),
   );
 }
 
@@ -102,6 +103,8 @@ function start() {
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void refreshQueues();
   });
+  // Signed in (or the credential read): its actions drawn again for what it may do.
+  document.addEventListener('taskwire:scopes', () => void refreshQueues());
 }
 
 // Not in Node (the tests import the module to check its operations against the schema).

@@ -4,6 +4,7 @@
  * reaches the page as text nodes or attribute values set through the DOM, never as markup.
  */
 import { between, duration, fraction, json, preciseTime, shortId, time } from './format.js';
+import { may } from './scopes.js';
 
 /**
  * Creates an element. `props`: `class`, `data` (dataset), `style` (an object), `on` (listeners), anything
@@ -63,7 +64,7 @@ export function canRetry(task) {
 export function actions(task, act) {
   const button = (action, label) =>
     el('button', { type: 'button', class: `action action-${action}`, data: { action }, 'aria-label': `${label} task ${task.id}`, on: { click: (e) => (e.stopPropagation(), act(action, task, e.currentTarget)) } }, label);
-  return [canCancel(task) && button('cancel', 'Cancel'), canRetry(task) && button('retry', 'Retry')];
+  return [canCancel(task) && may('tasks:cancel') && button('cancel', 'Cancel'), canRetry(task) && may('tasks:retry') && button('retry', 'Retry')];
 }
 
 export function progressBar(task) {

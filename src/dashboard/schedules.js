@@ -18,6 +18,7 @@
 import { errorCode, request } from './api.js';
 import { shortId, time } from './format.js';
 import { el, statusBadge } from './render.js';
+import { may } from './scopes.js';
 
 /** How often the panel reads the schedules while the page is visible, in ms. */
 export const POLL_MS = 5000;
@@ -68,7 +69,10 @@ export function scheduleRow(s, act, ownTenant) {
     timeCell(s.paused ? null : s.nextRunAt, { data: { field: 'next', label: 'Next run' } }),
     timeCell(s.lastRunAt, { data: { field: 'last', label: 'Last run' } }),
     el('td', { data: { field: 'lastTask', label: 'Last task' } }, last),
-    el('td', { class: 'actions', data: { field: 'actions' } }, s.paused ? button('resume', 'Resume') : button('pause', 'Pause'), button('trigger', 'Run now')),
+    el('td', { class: 'actions', data: { field: 'actions' } },
+      may('schedules:write') ? (s.paused ? button('resume', 'Resume') : button('pause', 'Pause')) : null,
+      // Running one now enqueues its task: the enqueue scope too.
+      may('schedules:write') && may('tasks:enqueue') ? button('trigger', 'Run now') : null),
   );
 }
 
@@ -135,6 +139,8 @@ function start() {
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void refreshSchedules();
   });
+  // Signed in (or the credential read): its actions drawn again for what it may do.
+  document.addEventListener('taskwire:scopes', () => void refreshSchedules());
 }
 
 // Not in Node (the tests import the module to check its operations against the schema).

@@ -24,6 +24,7 @@ const FILES: Record<string, string> = {
   'queues.js': 'text/javascript; charset=utf-8',
   'workflow.js': 'text/javascript; charset=utf-8',
   'workflow-graph.js': 'text/javascript; charset=utf-8',
+  'scopes.js': 'text/javascript; charset=utf-8',
 };
 
 /**

@@ -6,6 +6,7 @@
  * reported in the dialog instead of failing every request behind it.
  */
 import { errorCode, requestWith, request, VIEWER } from './api.js';
+import { setScopes } from './scopes.js';
 import { currentToken, normalizeToken, onSignInNeeded, signIn, signOut } from './session.js';
 
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -20,6 +21,8 @@ function describe(viewer) {
 /** Shows who is signed in, and the sign-out control, while a token is kept. */
 function showViewer(viewer) {
   const signedIn = currentToken() !== null;
+  // Until the viewer is read (null), every action stays offered.
+  setScopes(signedIn && viewer ? viewer.scopes : null);
   const who = byId('viewer');
   who.hidden = !signedIn;
   who.textContent = signedIn ? describe(viewer) : '';

@@ -166,6 +166,31 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await page.close();
     });
 
+    it('offers a read-only token no action: no Cancel, Retry, bulk action or Enqueue, which would only answer FORBIDDEN', { timeout: GRAPHIQL_TEST_MS }, async () => {
+      const writer = await mint('writer');
+      const failed = await server.post(
+        { query: 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }', variables: { input: { name: 'demo.fail', args: ['for the reader'] } } },
+        { authorization: `Bearer ${writer}` },
+      );
+      const id = (failed.data as { enqueueTask: { task: { id: string } } }).enqueueTask.task.id;
+      const page = await newPage();
+      await page.goto(`${base}/dashboard`);
+      await page.locator('#sign-in[open]').waitFor();
+      await signIn(page, await mint('reader', 600, 'tasks:read'));
+      await page.locator(`#rows tr[data-id="${id}"][data-status="FAILED"]`).waitFor();
+      await expect.poll(() => page.locator('#bulk-retry').isHidden()).toBe(true);
+      expect(await page.locator(`#rows tr[data-id="${id}"] button`).count()).toBe(0);
+      expect(await page.locator('#bulk-cancel').isHidden()).toBe(true);
+      expect(await page.locator('#toggle-enqueue').isHidden()).toBe(true);
+      // The same page signed in with the writer's token offers them.
+      await page.locator('#sign-out').click();
+      await page.locator('#sign-in[open]').waitFor();
+      await signIn(page, writer);
+      await page.locator(`#rows tr[data-id="${id}"] button[data-action="retry"]`).waitFor();
+      expect(await page.locator('#bulk-retry').isHidden()).toBe(false);
+      await page.close();
+    });
+
     it('a token that expires while the dashboard is open brings the sign-in back; a fresh one resumes the live list', async () => {
       const page = await newPage();
       await page.goto(`${base}/dashboard`);
