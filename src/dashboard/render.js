@@ -53,7 +53,7 @@ function waitReasonNote(task) {
 }
 
 export function canCancel(task) {
-  return task.status === 'PENDING' || task.status === 'RETRYING' || (task.status === 'RUNNING' && !task.cancelRequested);
+  return task.status === 'BLOCKED' || task.status === 'PENDING' || task.status === 'RETRYING' || (task.status === 'RUNNING' && !task.cancelRequested);
 }
 
 export function canRetry(task) {

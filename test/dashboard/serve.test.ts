@@ -156,3 +156,12 @@ describe('applyChange (live.js)', () => {
     expect(live.applyChange(second, task('z'), filter)).toBeNull();
   });
 });
+
+describe('row actions (render.js)', () => {
+  it('offers Cancel on every state cancelTask takes: a BLOCKED workflow step too', async () => {
+    const render = (await import('../../src/dashboard/render.js' as string)) as { canCancel(task: { status: string; cancelRequested?: boolean }): boolean };
+    const cancellable = ['BLOCKED', 'PENDING', 'RETRYING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'].filter((status) => render.canCancel({ status, cancelRequested: false }));
+    expect(cancellable).toEqual(['BLOCKED', 'PENDING', 'RETRYING', 'RUNNING']);
+    expect(render.canCancel({ status: 'RUNNING', cancelRequested: true })).toBe(false);
+  });
+});
