@@ -12,7 +12,6 @@ let scopes = null;
 /** Sets the scopes (null: unknown) and tells the page to draw its actions again. */
 export function setScopes(/** @type {string[] | null} */ list) {
   scopes = list;
-  document.body.classList.toggle('read-only', list !== null && !may('tasks:enqueue'));
   document.dispatchEvent(new Event('taskwire:scopes'));
 }
 

@@ -147,8 +147,9 @@ export function createRunner(options: RunnerOptions): Runner {
 
   /**
    * Of the `landed` tasks a claim just put at the end of the line, those of names its size did not
-   * count on (not run here yet, or slower than the lead allows) go straight back (RELEASED, the
-   * attempt given back) for other workers to start now (claim-policy.ts waitingToKeep).
+   * count on and whose known run time says they would start after prefetchMs go straight back
+   * (RELEASED, the attempt given back) for other workers to start now (claim-policy.ts
+   * waitingToKeep). A name not run here waits: its first run judges the line (handBackSlowerThanLead).
    */
   function handBackMisjudged(landed: number, sizedFor: ReadonlySet<string>): void {
     if (held.waiting === 0 || landed === 0) return;
