@@ -146,6 +146,32 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     expect(await row(id).getAttribute('class')).toContain('selected');
   });
 
+  it('keeps a row\'s Retry in view on a laptop screen with a detail open, though the list scrolls sideways', async () => {
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 1280, height: 720 });
+    try {
+      await page.goto(`${base}/dashboard?status=FAILED#task=${detailed}`);
+      await page.locator(`#detail .detail-body[data-id="${detailed}"]`).waitFor();
+      await row(detailed).locator('button[data-action="retry"]').waitFor();
+      const seen = await page.evaluate((id) => {
+        const tr = document.querySelector(`#rows tr[data-id="${id}"]`) as HTMLElement;
+        const wrap = tr.closest('.table-wrap') as HTMLElement;
+        wrap.scrollLeft = 0;
+        window.scrollTo(0, tr.getBoundingClientRect().top + window.scrollY - 200);
+        const b = (tr.querySelector('button[data-action="retry"]') as HTMLElement).getBoundingClientRect();
+        const w = wrap.getBoundingClientRect();
+        const at = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+        return { overflows: wrap.scrollWidth > wrap.clientWidth, inside: b.left >= w.left && b.right <= w.right + 1, hit: at?.getAttribute('data-action') ?? null };
+      }, detailed);
+      // The list is wider than its column (what made the buttons scroll out of view), and the button is in view.
+      expect(seen).toEqual({ overflows: true, inside: true, hit: 'retry' });
+    } finally {
+      if (size) await page.setViewportSize(size);
+      await page.goto(`${base}/dashboard`);
+      await page.locator('#page-info').filter({ hasText: /newest of \d+ matching · live/ }).waitFor();
+    }
+  });
+
   it('looks right: a screenshot for the README', async () => {
     await enqueue({ name: 'demo.echo', args: ['hello', 42], kwargs: { greeting: true }, queue: 'emails' });
     await enqueue({ name: 'math.copysign', args: [3, -0.5], queue: 'reports' });
