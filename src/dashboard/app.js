@@ -227,15 +227,22 @@ function renderPageInfo() {
 // off the page do too (an older PENDING task that starts), unseen: read again at most every 2 s.
 const RECOUNT_MS = 2000;
 let countedAt = 0;
-async function recount() {
+let recounting = false;
+async function recount(again = false) {
   const page = state.page;
-  if (!page.first || page.totalCount === null || Date.now() - countedAt < RECOUNT_MS) return;
+  if (!page.first || page.totalCount === null || recounting || (!again && Date.now() - countedAt < RECOUNT_MS)) return;
+  recounting = true;
   countedAt = Date.now();
+  const changes = page.countChanges;
   const { data } = await request(COUNT, { filter: toTaskFilter(state.filter) });
+  recounting = false;
   if (data && state.page === page) {
     page.totalCount = data.tasks.totalCount;
     renderPageInfo();
   }
+  // A change counted on the page while this read was under way may be in its count or not (it
+  // read one off): once more when they have settled, whatever else arrives.
+  if (state.page === page && page.countChanges !== changes) setTimeout(() => void recount(true), RECOUNT_MS);
 }
 
 let statsBusy = false;

@@ -41,7 +41,7 @@ export function toTaskFilter(filter) {
  * `pageInfo` and `totalCount`, and how it was read (`mode`, `cursor`) to read it again.
  */
 export function createPage(mode = 'first', cursor = null) {
-  return { mode, cursor, first: mode === 'first', rows: [], pageInfo: null, totalCount: null };
+  return { mode, cursor, first: mode === 'first', rows: [], pageInfo: null, totalCount: null, countChanges: 0 };
 }
 
 /**
@@ -60,7 +60,10 @@ export function applyChange(page, task, filter) {
     page.rows[i] = next;
     const was = matches(old, filter);
     const is = matches(next, filter);
-    if (page.totalCount !== null && was !== is) page.totalCount += is ? 1 : -1;
+    if (page.totalCount !== null && was !== is) {
+      page.totalCount += is ? 1 : -1;
+      page.countChanges += 1;
+    }
     return was && !is ? 'left' : 'updated';
   }
   if (!page.first || !matches(task, filter)) return null;
@@ -70,7 +73,10 @@ export function applyChange(page, task, filter) {
   const at = page.rows.findIndex((row) => row.id < task.id);
   page.rows.splice(at < 0 ? page.rows.length : at, 0, task);
   // It did not match when the page was read (it would be on it): one more match now.
-  if (page.totalCount !== null) page.totalCount += 1;
+  if (page.totalCount !== null) {
+    page.totalCount += 1;
+    page.countChanges += 1;
+  }
   return page.rows.length > MAX_ROWS ? 'overflow' : 'inserted';
 }
 
