@@ -94,13 +94,8 @@ function change(task) {
     return;
   }
   const result = applyChange(state.page, task, state.filter);
-  // Read again once the rows are let go: reading now would move them under the pointer.
-  if (result === 'overflow' && !listHeld()) void loadPage('first', null);
-  else if (result === 'overflow') {
-    heldBack = true;
-    scheduleRender(null, true);
-  }
-  else if (result) scheduleRender(result === 'updated' ? task.id : null, true);
+  // 'overflow' too: renderRows reads the page again, once the rows are not held.
+  if (result) scheduleRender(result === 'updated' ? task.id : null, true);
 }
 
 // ---- rows stay put under the pointer and the keyboard --------------------------------------
@@ -140,8 +135,7 @@ let heldBack = false;
 function letGo() {
   if (!heldBack || listHeld()) return;
   heldBack = false;
-  if (state.page.rows.length > MAX_ROWS) void loadPage('first', null);
-  else renderRows({ live: true });
+  renderRows({ live: true });
 }
 
 /** Where keyboard focus is inside the rows (a row's link or button), to put it back after they are drawn again. */
@@ -197,6 +191,8 @@ function renderRow(id) {
 function renderRows({ live = false } = {}) {
   const shown = new Set([...byId('rows').children].map((tr) => /** @type {HTMLElement} */ (tr).dataset.id));
   const held = live && shown.size > 0 && listHeld();
+  // The first page grew past MAX_ROWS by insertions: read it again (not while held: it would move the rows).
+  if (live && !held && state.page.rows.length > MAX_ROWS) return void loadPage('first', null);
   // Let go: the rows that stopped matching leave (held, they stay where they are).
   if (live && !held) dropUnmatched(state.page, state.filter);
   const { rows, pageInfo, first } = state.page;

@@ -156,19 +156,20 @@ export function createRunner(options: RunnerOptions): Runner {
     // The common case, a drain of the same names: nothing to judge (and no copy of the line).
     let sameNames = true;
     for (const name of runTimes.lineNames) if (!sizedFor.has(name)) sameNames = false;
-    if (sameNames) return;
-    const keep = waitingToKeep(held.waitingTasks(), Math.min(landed, held.waiting), sizedFor, (name) => runTimes.of(name), { concurrency: o.concurrency, prefetchMs: o.prefetchMs });
-    const back = held.takeWaitingBeyond(keep);
-    if (back.length > 0) track(handBack(back));
+    if (!sameNames) cutLine(held.waitingTasks(), Math.min(landed, held.waiting), sizedFor);
   }
 
-  /** Once `name` has a time, the line is cut where its tasks would start after prefetchMs (waitingToKeep), as at a landing. */
+  /** Once `name` has a time, the line is cut where its tasks would start after prefetchMs, as at a landing. */
   function handBackSlowerThanLead(name: string): void {
     const line = held.waitingTasks();
     const others = new Set<string>();
     for (const task of line) if (task.name !== name) others.add(task.name);
-    const keep = waitingToKeep(line, line.length, others, (n) => runTimes.of(n), { concurrency: o.concurrency, prefetchMs: o.prefetchMs });
-    const back = held.takeWaitingBeyond(keep);
+    cutLine(line, line.length, others);
+  }
+
+  /** Hands back the end of the waiting `line` that waitingToKeep does not keep. */
+  function cutLine(line: readonly Task[], landed: number, sizedFor: ReadonlySet<string>): void {
+    const back = held.takeWaitingBeyond(waitingToKeep(line, landed, sizedFor, (name) => runTimes.of(name), o));
     if (back.length > 0) track(handBack(back));
   }
 
