@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { lockWaitMessage, migrateDatabase, type MigrationReport } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, logWritten, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
 import type { ProcessCommand } from './commands.js';
 import type { ProcessRoles } from './process.js';
@@ -16,6 +16,8 @@ export async function runProcessCommand(command: ProcessCommand, args: string[],
     // main prints one line without a stack (src/cli/main.ts); the stack, with its causes' (a task
     // module's own error under TASK_MODULES's), is the log's, at debug.
     log.debug({ err: error }, `taskwire ${command} failed`);
+    // main's line (the error) is the last: what the log still holds goes out first.
+    await logWritten(log);
     throw error;
   }
 }

@@ -380,6 +380,9 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   async function shutdown(): Promise<void> {
+    // A runner made and never started (its process failed to start first) has no worker to stop:
+    // "worker stopped" would be the last log line under the error that says why.
+    const ran = started;
     stopping = true;
     // A claim under way may still land tasks: wait for it, so that none is left RUNNING in the
     // table with nobody holding it. What it lands never starts (the claim loop hands it straight
@@ -409,7 +412,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // Listening until now, so a task cancelled during the grace period hears of it at once
     // (wake-ups are ignored once stopping).
     await listener?.close().catch(() => undefined);
-    log.info('worker stopped');
+    if (ran) log.info('worker stopped');
   }
 
   async function start(): Promise<void> {

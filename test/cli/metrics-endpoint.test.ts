@@ -82,6 +82,8 @@ describe('taskwire worker with METRICS_PORT', () => {
       expect(result.stderr.trim().split('\n').at(-1)).toBe(
         `taskwire: cannot listen on 127.0.0.1:${port}: the address is already in use (another process listens there: a second npm start?); set HOST and METRICS_PORT to another`,
       );
+      // Its worker never started: nothing says it stopped (that line once came last, under the error).
+      expect(result.stderr).not.toContain('worker stopped');
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
