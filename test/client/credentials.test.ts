@@ -110,7 +110,18 @@ describe('getToken over graphql-ws', () => {
   it('sends the token at connect; after a 4403 close asks again, reconnects and resumes: every event once', async () => {
     const task = await client().enqueue('test.steps', ['renew', 1]);
     let n = 0;
-    const c = client({ getToken: async () => `renew-${++n}` });
+    // The renewal waits until the closed socket's subscription has ended on the server: one still
+    // ending could take an event first (counted delivered, never sent), and "each event once" below
+    // would count it twice.
+    let oldSubscriptionEnded!: () => void;
+    const renewal = new Promise<void>((resolve) => (oldSubscriptionEnded = resolve));
+    const c = client({
+      getToken: async () => {
+        n += 1;
+        if (n === 2) await renewal;
+        return `renew-${n}`;
+      },
+    });
     const stats = server.app.logStats;
     const deliveredBefore = stats.delivered;
     const from = connects.length;
@@ -120,6 +131,8 @@ describe('getToken over graphql-ws', () => {
 
     // The credential "expires": the server ends the socket, and the task moves on meanwhile.
     accepted.at(-1)?.close(4403, 'Forbidden');
+    await waitFor(() => stats.subscriptions === 0, { message: 'the closed socket\'s subscription ended' });
+    oldSubscriptionEnded();
     gates.open('renew:1');
     await waitFor(() => events.seen.some((e) => e.type === 'PROGRESS'), { message: 'the progress made while the socket was closed' });
     gates.open('renew:done');
