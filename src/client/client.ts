@@ -13,7 +13,7 @@ import {
 } from './generated/graphql.js';
 import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
-import { checkInteger, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
+import { checkInteger, checkUrl, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
 import { followTaskEvents, readTask, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
 import { numberRuns, RUN_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
@@ -232,6 +232,8 @@ function toWsUrl(url: string): string {
 
 /** Creates a client. Nothing connects until the first call; watches share one WebSocket. */
 export function createClient(options: ClientOptions): TaskwireClient {
+  checkUrl('url', options.url, ['http:', 'https:']);
+  checkUrl('wsUrl', options.wsUrl, ['ws:', 'wss:']);
   checkInteger('requestTimeoutMs', options.requestTimeoutMs, 1, MAX_TIMER_MS);
   checkInteger('keepAliveMs', options.keepAliveMs, 0, MAX_TIMER_MS);
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };

@@ -10,6 +10,23 @@ export const MAX_TIMER_MS = 2_147_483_647;
  * `first`, a timeout a timer): with BAD_USER_INPUT naming the option, before any request, rather
  * than one empty page for `pageSize: 0` or a RangeError from a timer.
  */
+/**
+ * A URL the client can reach, of one of `protocols`: an `ftp://` or a bare host was taken and
+ * failed only at the first call, as a fetch error that did not name the option.
+ */
+export function checkUrl(field: string, value: string | undefined, protocols: readonly string[]): void {
+  if (value === undefined) return;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== undefined && protocols.includes(protocol)) return;
+  const schemes = protocols.map((p) => `${p}//`).join(' or ');
+  throw new TaskwireClientError('BAD_USER_INPUT', `${field} must be an absolute ${schemes} URL, got ${JSON.stringify(value)}`, { field });
+}
+
 export function checkInteger(field: string, value: number | undefined, min: number, max: number): void {
   // Infinity passes where it is the bound: "no limit", as `limit` and `retry.attempts` mean by it.
   if (value === undefined || value === max || (Number.isInteger(value) && value >= min && value <= max)) return;

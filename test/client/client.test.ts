@@ -171,7 +171,7 @@ describe('list', () => {
     }
   });
 
-  it('refuses timeouts and retry settings that are not whole milliseconds in range, naming them', async () => {
+  it('refuses timeouts and retry settings that are not whole milliseconds in range, and URLs of another scheme, naming them', async () => {
     const error = await rejectionOf(client.wait('01900000-0000-7000-8000-000000000000', { timeoutMs: -1 }));
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'timeoutMs' });
     for (const [options, field] of [
@@ -179,6 +179,9 @@ describe('list', () => {
       [{ keepAliveMs: Number.NaN }, 'keepAliveMs'],
       [{ retry: { attempts: -1 } }, 'retry.attempts'],
       [{ retry: { maxMs: 2 ** 31 } }, 'retry.maxMs'],
+      [{ url: 'ftp://127.0.0.1/graphql' }, 'url'],
+      [{ url: '127.0.0.1:4000/graphql' }, 'url'],
+      [{ wsUrl: 'http://127.0.0.1:4000/graphql' }, 'wsUrl'],
     ] as const) {
       expect(() => createClient({ url: server.url, ...options })).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field }));
     }
