@@ -12,7 +12,7 @@ import { CANCEL, CHANGES, COUNT, ENQUEUE, errorCode, request, RETRY, STATS, subs
 import { showTask } from './detail.js';
 import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
-import { between, duration } from './format.js';
+import { between, duration, time } from './format.js';
 import { applyChange, createPage, dropUnmatched, matches, MAX_ROWS, toTaskFilter } from './live.js';
 import { may } from './scopes.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
@@ -60,6 +60,40 @@ function setLive(kind, text) {
   const live = byId('live');
   live.className = `live ${kind}`;
   live.textContent = text;
+}
+
+// ---- the connection ------------------------------------------------------------------------------
+
+/** A drop shorter than this (a server restarting) shows only in the indicator. */
+const OFFLINE_BANNER_AFTER_MS = 2000;
+/** @type {Date | null} */
+let offSince = null;
+let offlineTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
+
+/**
+ * The live stream dropped: past OFFLINE_BANNER_AFTER_MS a banner says since when, and the counts
+ * and rows are dimmed, for they are as of then ("reconnecting…" in the corner was all an operator
+ * saw, beside counts that no longer moved and actions that could only fail).
+ */
+function connectionLost() {
+  if (offSince) return;
+  offSince = new Date();
+  const since = offSince;
+  offlineTimer = setTimeout(() => {
+    const banner = byId('offline');
+    banner.textContent =
+      `Not connected to the server since ${time(since.toISOString())}: the counts and tasks below are as they were then, ` +
+      'and actions fail until it answers again. Reconnecting…';
+    banner.hidden = false;
+    document.body.classList.add('stale');
+  }, OFFLINE_BANNER_AFTER_MS);
+}
+
+function connectionBack() {
+  offSince = null;
+  clearTimeout(offlineTimer);
+  byId('offline').hidden = true;
+  document.body.classList.remove('stale');
 }
 
 // ---- the task list --------------------------------------------------------------------------
@@ -377,6 +411,7 @@ function listen() {
   subscribe(CHANGES, {}, {
     open() {
       setLive('on', 'live');
+      connectionBack();
       // First connection, or back after a drop: read what may have changed meanwhile.
       void loadPage(connected ? state.page.mode : 'first', connected ? state.page.cursor : null);
       void refreshStats();
@@ -391,11 +426,14 @@ function listen() {
     // refused first, the sign-in already asked for does not announce itself again: the indicator
     // keeps saying a sign-in is needed rather than "reconnecting…" under the dialog.
     reconnecting: () => {
-      if (!signInAwaited()) setLive('off', 'reconnecting…');
+      if (signInAwaited()) return;
+      setLive('off', 'reconnecting…');
+      connectionLost();
     },
     // The server ended the stream (it is shutting down): try again in a moment.
     complete() {
       setLive('off', 'disconnected; retrying…');
+      connectionLost();
       setTimeout(listen, 2000);
     },
   });

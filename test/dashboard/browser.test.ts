@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { defineTask } from '../../src/worker/define-task.js';
 import { waitForStatus } from '../helpers/factories.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard browser test');
@@ -331,6 +332,35 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     const id = await page.locator('#rows tr').first().getAttribute('data-id');
     expect((await server.deps.queue.getTask(id ?? ''))?.returnValue).toBe(-5);
     expect(await page.locator('#enqueue-error').textContent()).toBe('');
+  });
+
+  it('says across the page since when the server is out of reach, dims what it shows, and clears once it answers again', async () => {
+    // Through a proxy the test cuts: every connection reset, new ones refused. A page of its own:
+    // the refused fetches are console errors the main page must not collect.
+    const proxy = await startProxy(Number(new URL(server.url).port));
+    const cutOff = await context.newPage();
+    try {
+      await cutOff.goto(`${proxy.url.slice(0, -'/graphql'.length)}/dashboard`);
+      const live = cutOff.locator('#live');
+      const banner = cutOff.locator('#offline');
+      await live.filter({ hasText: /^live$/ }).waitFor();
+      expect(await banner.isHidden()).toBe(true);
+
+      proxy.cut();
+      await banner.filter({ hasText: /^Not connected to the server since \d\d:\d\d:\d\d: the counts and tasks below are as they were then/ }).waitFor();
+      expect(await banner.getAttribute('role')).toBe('alert');
+      expect(await cutOff.evaluate(() => document.body.classList.contains('stale'))).toBe(true);
+      expect(await live.textContent()).toMatch(/reconnecting|disconnected/);
+
+      proxy.reopen();
+      await live.filter({ hasText: /^live$/ }).waitFor({ timeout: 15_000 });
+      expect(await banner.isHidden()).toBe(true);
+      expect(await cutOff.evaluate(() => document.body.classList.contains('stale'))).toBe(false);
+    } finally {
+      await cutOff.close();
+      proxy.cut();
+      await proxy.close();
+    }
   });
 
   it('ran without a script error or a Content-Security-Policy violation', async () => {
