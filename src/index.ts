@@ -37,7 +37,7 @@ export {
   type WorkflowStepInput,
 } from './queue/workflows/index.js';
 export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from './queue/states.js';
-export { defineTask, type TaskContext, type TaskDefinition } from './worker/define-task.js';
+export { defineTask, taskInput, type TaskArgs, type TaskContext, type TaskDefinition, type TaskInputOptions, type TaskKwargs, type TaskResult } from './worker/define-task.js';
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
 export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';

@@ -74,8 +74,20 @@ export interface BackoffOptions {
 }
 
 /** Everything `enqueueTask` takes besides the name and the positional arguments. */
-export interface EnqueueOptions {
-  kwargs?: Record<string, unknown>;
+/**
+ * What the client needs of a task definition's types, matched by shape so that it imports no worker
+ * code: `typeof resizeImage` (a defineTask result, `import type` in a browser bundle) fits.
+ */
+export interface TaskTypes<A = unknown[], K = Record<string, unknown>, R = unknown> {
+  readonly '~types'?: { readonly args: A; readonly kwargs: K; readonly result: R };
+}
+/** The positional arguments of `D` (TaskTypes): what `enqueue<typeof def>` checks `args` against. */
+type ArgsOf<D extends TaskTypes> = NonNullable<D['~types']>['args'];
+/** The keyword arguments of `D` (TaskTypes). */
+type KwargsOf<D extends TaskTypes> = NonNullable<D['~types']>['kwargs'];
+
+export interface EnqueueOptions<K = Record<string, unknown>> {
+  kwargs?: K;
   queue?: string;
   /** -100..100, higher first. */
   priority?: number;
@@ -98,7 +110,7 @@ export interface EnqueueOptions {
 }
 
 /** `enqueue` options that also ask for a read token of the new task (`enqueueTask`'s `readToken`). */
-export interface EnqueueWithReadTokenOptions extends Omit<EnqueueOptions, 'readToken'> {
+export interface EnqueueWithReadTokenOptions<K = Record<string, unknown>> extends Omit<EnqueueOptions<K>, 'readToken'> {
   readToken: true;
 }
 
@@ -187,9 +199,9 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
    * Enqueues a task; resolves at once with `{ task, readToken }`: the stored row (PENDING) and a
    * read token for it alone, to hand to a browser (null while the server's AUTH_MODE=off).
    */
-  enqueue(name: string, args: unknown[] | undefined, options: EnqueueWithReadTokenOptions): Promise<EnqueuedWithReadToken>;
+  enqueue<D extends TaskTypes = TaskTypes>(name: string, args: ArgsOf<D> | undefined, options: EnqueueWithReadTokenOptions<KwargsOf<D>>): Promise<EnqueuedWithReadToken>;
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
-  enqueue(name: string, args?: unknown[], options?: EnqueueOptions): Promise<Task>;
+  enqueue<D extends TaskTypes = TaskTypes>(name: string, args?: ArgsOf<D>, options?: EnqueueOptions<KwargsOf<D>>): Promise<Task>;
   /** The task, or null when there is no such task. */
   get(id: string): Promise<Task | null>;
   /** Pages of tasks, newest first, following the cursors. */

@@ -19,6 +19,7 @@ export {
   type TaskFilter,
   type TaskPage,
   type TaskStatus,
+  type TaskTypes,
   type TaskwireClient,
   type TokenSource,
   type WaitOptions,

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ArgumentsCheck, TaskSpec } from '../queue/catalog.js';
 import type { JsonObject, JsonValue } from '../queue/json.js';
 import { checkBackoff } from '../queue/backoff.js';
-import { checkQueueName } from '../queue/enqueue.js';
+import { checkQueueName, type EnqueueInput } from '../queue/enqueue.js';
 import type { Backoff } from '../queue/task.js';
 import { declaredSchedules, type DeclaredSchedule, type ScheduleDeclaration } from './declared-schedules.js';
 
@@ -72,6 +72,9 @@ export interface TaskContext<K = JsonObject> {
 
 type ArgsOf<S> = S extends z.ZodType ? z.output<S> : unknown[];
 type KwargsOf<S> = S extends z.ZodType ? z.output<S> : JsonObject;
+/** What enqueue may be given: the schema's input (before defaults and transforms), as the check at enqueue takes it. */
+type ArgsIn<S> = S extends z.ZodType ? z.input<S> : unknown[];
+type KwargsIn<S> = S extends z.ZodType ? z.input<S> : Record<string, unknown>;
 
 export interface TaskDefinitionInput<A extends z.ZodType | undefined, K extends z.ZodType | undefined, R> {
   name: string;
@@ -100,8 +103,15 @@ export interface TaskDefinitionInput<A extends z.ZodType | undefined, K extends 
 
 const DEFINITION = Symbol.for('taskwire.definition');
 
-/** A defined task: a TaskSpec the queue can validate against, plus the handler. */
-export interface TaskDefinition extends TaskSpec {
+/**
+ * A defined task: a TaskSpec the queue can validate against, plus the handler. Its type parameters
+ * are what enqueue takes (`A` the positional arguments, `K` the keyword arguments) and what the
+ * handler returns (`R`), read with TaskArgs/TaskKwargs/TaskResult and used by taskInput; the
+ * defaults are any task's.
+ */
+export interface TaskDefinition<A = unknown[], K = Record<string, unknown>, R = unknown> extends TaskSpec {
+  /** Types only, never set at run time (the `~` keeps it last in completions, as Standard Schema's `~standard`). */
+  readonly '~types'?: { readonly args: A; readonly kwargs: K; readonly result: R };
   readonly [DEFINITION]: true;
   /** Parses raw stored arguments; the worker calls it before `run`. */
   parse(args: unknown[], kwargs: Record<string, unknown>): { args: unknown; kwargs: unknown };
@@ -120,7 +130,7 @@ export interface TaskDefinition extends TaskSpec {
  */
 export function defineTask<A extends z.ZodType | undefined = undefined, K extends z.ZodType | undefined = undefined, R = unknown>(
   input: TaskDefinitionInput<A, K, R>,
-): TaskDefinition {
+): TaskDefinition<ArgsIn<A>, KwargsIn<K>, Awaited<R>> {
   const check = (schema: z.ZodType | undefined, value: unknown, root: string): ArgumentsCheck => {
     if (!schema) return { ok: true };
     const result = schema.safeParse(value);
@@ -158,6 +168,27 @@ export function defineTask<A extends z.ZodType | undefined = undefined, K extend
       return input.run(args as ArgsOf<A>, ctx as TaskContext<KwargsOf<K>>);
     },
   };
+}
+
+/** The positional arguments enqueue takes for a definition: `TaskArgs<typeof resizeImage>`. */
+export type TaskArgs<D> = D extends TaskDefinition<infer A, unknown, unknown> ? A : never;
+/** The keyword arguments enqueue takes for a definition. */
+export type TaskKwargs<D> = D extends TaskDefinition<unknown[], infer K, unknown> ? K : never;
+/**
+ * What a definition's handler returns (awaited). The stored result is its JSON: a Date in it reads
+ * back as a string, a Map as `{}` (as JSON.stringify writes them).
+ */
+export type TaskResult<D> = D extends TaskDefinition<unknown[], Record<string, unknown>, infer R> ? R : never;
+
+/** TaskInput's options: everything of an EnqueueInput but what the definition gives (name) and types (args, kwargs). */
+export type TaskInputOptions<K = Record<string, unknown>> = Omit<EnqueueInput, 'name' | 'args' | 'kwargs'> & { kwargs?: K };
+
+/**
+ * An EnqueueInput for `definition`, whose arguments the compiler checks against its schemas:
+ * `queue.enqueue(taskInput(resizeImage, ['a.png', 640]))` (the queue still checks them at enqueue).
+ */
+export function taskInput<A, K, R>(definition: TaskDefinition<A, K, R>, args: A, options: TaskInputOptions<K> = {}): EnqueueInput {
+  return { ...options, name: definition.name, args: args as unknown[], kwargs: options.kwargs as Record<string, unknown> | undefined };
 }
 
 export function isTaskDefinition(value: unknown): value is TaskDefinition {

@@ -7,7 +7,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS, SKIP_BROWSER } from '../helpers/chromium.js';
-import { createScratchProject, packTarball, run, start, userEnv, type LongRunning } from './scratch-project.js';
+import { createScratchProject, packTarball, ROOT, run, start, userEnv, type LongRunning } from './scratch-project.js';
 
 /**
  * The package as people get it: `npm pack` (which builds dist/), installed into a project
@@ -25,6 +25,47 @@ export const add = defineTask({
   name: 'scratch.add',
   run: async ([a, b]: number[]): Promise<number> => a + b,
 });
+`;
+
+/**
+ * A strict TypeScript program using the package's types as installed (dist/*.d.ts): a definition's
+ * arguments, keyword arguments and result reach taskInput, the client's enqueue<typeof def> and
+ * wait<TaskResult<…>>; each `@ts-expect-error` is a mistake the compiler must catch (an unused one
+ * is itself an error).
+ */
+const TYPED_MTS = `import { z } from 'zod';
+import { createClient, defineTask, taskInput, type Queue, type TaskArgs, type TaskResult } from 'taskwire';
+import type { TaskTypes } from 'taskwire/client';
+
+export const resize = defineTask({
+  name: 'images.resize',
+  args: z.tuple([z.string(), z.number().int()]),
+  kwargs: z.object({ quality: z.number().default(80) }),
+  run: async ([file, width], ctx) => ({ file, width, quality: ctx.kwargs.quality }),
+});
+
+export const args: TaskArgs<typeof resize> = ['a.png', 640];
+// @ts-expect-error the width is a number
+export const wrong: TaskArgs<typeof resize> = ['a.png', '640'];
+export const result: TaskResult<typeof resize> = { file: 'a', width: 1, quality: 80 };
+// @ts-expect-error no such field in the result
+export const height = result.height;
+
+export async function use(queue: Queue): Promise<number> {
+  await queue.enqueue(taskInput(resize, ['a.png', 640], { kwargs: {}, priority: 5 }));
+  // @ts-expect-error the arguments are checked against the schema
+  taskInput(resize, ['a.png']);
+  // @ts-expect-error and so are the keyword arguments
+  taskInput(resize, ['a.png', 640], { kwargs: { quality: 'high' } });
+  const client = createClient({ url: 'http://127.0.0.1:4000/graphql' });
+  const { task } = await client.enqueue<typeof resize>('images.resize', ['a.png', 640], { kwargs: { quality: 90 }, readToken: true });
+  // @ts-expect-error enqueue<typeof def> checks the arguments
+  await client.enqueue<typeof resize>('images.resize', [640, 'a.png']);
+  await client.enqueue('anything', [1, 'two', { three: 3 }]);
+  const fits: TaskTypes = resize;
+  void fits;
+  return (await client.wait<TaskResult<typeof resize>>(task.id)).width;
+}
 `;
 
 let work: string;
@@ -78,6 +119,21 @@ describe('the installed tarball', () => {
     expect(ran.code).toBe(0);
     // The database was empty: the migrations came from the package's drizzle/.
     expect(JSON.parse(ran.stdout)).toEqual({ status: 'SUCCEEDED', returnValue: 42 });
+  });
+
+  it('(b) a strict TypeScript program type-checks against the installed types: a definition types taskInput and the client\'s enqueue', async () => {
+    await writeFile(path.join(scratch, 'typed.mts'), TYPED_MTS);
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck'];
+    const types = ['--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--types', 'node'];
+    const checked = await run(process.execPath, [tsc, ...flags, ...types, 'typed.mts'], { cwd: scratch, timeoutMs: 120_000 });
+    expect(checked.stdout + checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    // The check can fail: a wrong argument left without its @ts-expect-error is reported.
+    await writeFile(path.join(scratch, 'typed.mts'), TYPED_MTS.replace('// @ts-expect-error the width is a number\n', ''));
+    const refused = await run(process.execPath, [tsc, ...flags, ...types, 'typed.mts'], { cwd: scratch, timeoutMs: 120_000 });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toMatch(/typed\.mts\(13,\d+\): error TS2322/);
   });
 
   it('(c) npx taskwire --help', async () => {
