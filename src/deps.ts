@@ -6,6 +6,7 @@ import { createBulkActionRunner, type BulkActionRunner } from './queue/bulk-acti
 import { createScheduler, type Scheduler } from './queue/schedules/scheduler.js';
 import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
 import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
+import { assertMigrated } from './db/doctor.js';
 import { requireDatabaseUrl } from './db/migrate.js';
 import { taskRegistry, type Registry } from './worker/registry.js';
 import { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
@@ -36,7 +37,8 @@ export interface Deps {
 /**
  * Wires a process's parts on `p.databaseUrl`; the task definitions are `p.registry`, else those of
  * TASK_MODULES (the built-in examples without it).
- * @throws ConfigError when `p.databaseUrl` is empty or TASK_MODULES cannot be loaded.
+ * @throws ConfigError when `p.databaseUrl` is empty, TASK_MODULES cannot be loaded, or the database
+ * lacks migrations this version ships (run migrateDatabase first; one that cannot be read passes).
  */
 export async function createDeps(config: Config, p: { databaseUrl: string; log: Logger; registry?: Registry }): Promise<Deps> {
   requireDatabaseUrl(p.databaseUrl, 'createDeps');
@@ -47,6 +49,12 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     idleTimeoutMs: config.dbIdleTimeoutMs,
     lockTimeoutMs: config.dbLockTimeoutMs,
     ...(config.databaseListenUrl ? { listenUrl: config.databaseListenUrl } : {}) });
+  try {
+    await assertMigrated(db.sql);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
   // What close() stops first: a part left running on a closed pool retried its statements for ever

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
+import { ConfigError } from '../errors.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
@@ -139,6 +140,27 @@ export async function pendingMigrations(sql: postgres.Sql, folder = MIGRATIONS_F
   }
   const pending = shipped.filter((m) => newestApplied === undefined || m.when > newestApplied).map((m) => m.tag);
   return { pending, shipped: shipped.length, newestApplied };
+}
+
+/**
+ * Throws a ConfigError naming the pending migrations when the database lacks some this version
+ * ships: a program embedding the core (createDeps) then fails at once saying what to run, not at
+ * its first enqueue with PostgreSQL's `relation "tasks" does not exist`. A database that cannot be
+ * read within `timeoutMs` (unreachable, no USAGE on schema drizzle) passes: its first statement says
+ * why, and `taskwire doctor` explains.
+ */
+export async function assertMigrated(sql: postgres.Sql, timeoutMs = 5000): Promise<void> {
+  let found: Awaited<ReturnType<typeof pendingMigrations>>;
+  try {
+    found = await deadline(pendingMigrations(sql), timeoutMs);
+  } catch {
+    return;
+  }
+  const { pending, shipped } = found;
+  if (pending.length === 0) return;
+  const named = pending.length > 3 ? `${pending.slice(0, 3).join(', ')} and ${pending.length - 3} more` : pending.join(', ');
+  const what = pending.length === shipped ? `has none of taskwire's ${shipped} migrations applied` : `has ${pending.length} of taskwire's ${shipped} migrations pending (${named})`;
+  throw new ConfigError(`the database at DATABASE_URL ${what}: run migrateDatabase(url) or \`taskwire migrate\` first`, { field: 'DATABASE_URL' });
 }
 
 /** Every shipped migration applied; the pending ones named when not. */
