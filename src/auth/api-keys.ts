@@ -143,6 +143,7 @@ interface KeyRow {
   id: string;
   tenant: string;
   scopes: string[];
+  name: string | null;
   secretHash: string;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -151,7 +152,7 @@ interface KeyRow {
 /** The rows of `ids` (each read once however often it is asked for), in no particular order. */
 async function readKeyRows(sql: Executor, ids: readonly string[]): Promise<KeyRow[]> {
   return sql<KeyRow[]>`
-    SELECT id, tenant, scopes, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ANY(${[...new Set(ids)]}::uuid[])`;
+    SELECT id, tenant, scopes, name, secret_hash, expires_at, revoked_at FROM api_keys WHERE id = ANY(${[...new Set(ids)]}::uuid[])`;
 }
 
 /** Whether `parsed` carries the secret of `row`. */
@@ -174,6 +175,7 @@ function keyPrincipal(id: string, row: KeyRow): Principal {
     id,
     tenant: row.tenant,
     scopes: Object.freeze([...row.scopes]),
+    ...(row.name ? { name: row.name } : {}),
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
   };
 }

@@ -60,6 +60,8 @@ export interface Principal {
   readonly scopes: readonly Scope[];
   /** A read token's tasks: nothing else is visible to it. Undefined for every other kind. */
   readonly taskIds?: readonly string[];
+  /** An API key's name (`taskwire keys create --name`), for people to read; undefined for other kinds and unnamed keys. */
+  readonly name?: string;
   /** When the credential stops being valid; open subscriptions end then (graphql-ws close 4403). Undefined: never. */
   readonly expiresAt?: Date;
   /**

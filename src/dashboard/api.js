@@ -75,7 +75,7 @@ export const RETRY = `mutation DashboardRetry($id: ID!) { retryTask(id: $id) { $
 export const ENQUEUE = `mutation DashboardEnqueue($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { ${ROW} } } }`;
 
 /** Who the token stands for (a server without this field answers GRAPHQL_VALIDATION_FAILED). */
-export const VIEWER = `query DashboardViewer { viewer { id kind tenant scopes } }`;
+export const VIEWER = `query DashboardViewer { viewer { id name kind tenant scopes } }`;
 
 const isUnauthenticated = (errors) => errorCode(errors) === 'UNAUTHENTICATED';
 

@@ -11,11 +11,12 @@ import { currentToken, normalizeToken, onSignInNeeded, signIn, signOut } from '.
 
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** What the top bar says of a principal: `id · tenant` (kind for read tokens). */
+/** What the top bar says of a principal: `name · tenant`, its id without a name (kind for read tokens). */
 function describe(viewer) {
   if (!viewer) return 'signed in';
   const kind = viewer.kind === 'READ_TOKEN' ? ' (read token)' : '';
-  return `signed in as ${viewer.id}${kind} · ${viewer.tenant}`;
+  // A key's name when it has one (its UUID says nothing to a person); the id is the tooltip.
+  return `signed in as ${viewer.name ?? viewer.id}${kind} · ${viewer.tenant}`;
 }
 
 /** Shows who is signed in, and the sign-out control, while a token is kept. */
@@ -26,6 +27,7 @@ function showViewer(viewer) {
   const who = byId('viewer');
   who.hidden = !signedIn;
   who.textContent = signedIn ? describe(viewer) : '';
+  who.title = signedIn && viewer ? viewer.id : '';
   byId('sign-out').hidden = !signedIn;
 }
 

@@ -86,6 +86,15 @@ describe('accepted credentials', () => {
     expect(byJwt.data?.enqueueTask).toMatchObject({ task: { tenant: 'acme', createdBy: 'user-7' } });
   });
 
+  it('viewer names an API key by the name it was made with (null without one, and for a JWT)', async () => {
+    const named = await createApiKey(env.server.sql, { tenant: 'acme', scopes: ['tasks:read'], name: 'nightly-reports' });
+    const viewer = async (credential: string) => (await transports().post('{ viewer { id name kind } }', {}, bearer(credential))).data?.viewer;
+    expect(await viewer(named.key)).toEqual({ id: named.id, name: 'nightly-reports', kind: 'API_KEY' });
+    const unnamed = await key('acme');
+    expect(await viewer(unnamed.key)).toEqual({ id: unnamed.id, name: null, kind: 'API_KEY' });
+    expect(await viewer(await jwt({ sub: 'user-7', tenant: 'acme' }))).toEqual({ id: 'user-7', name: null, kind: 'JWT' });
+  });
+
   it("another tenant's task reads as one that does not exist, on HTTP, SSE and graphql-ws", async () => {
     const id = await pendingTask((await key('acme')).key);
     const other = (await key('globex')).key;

@@ -16,6 +16,11 @@ const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
   fields: (t) => ({
     id: t.exposeString('id', { description: 'The API key’s id, the JWT’s subject, the read token’s issuer; `anonymous` while auth is off. Never a secret.' }),
     kind: t.field({ type: PrincipalKindEnum, resolve: (p) => p.kind }),
+    name: t.string({
+      nullable: true,
+      description: 'The API key’s name (`taskwire keys create --name`), for people to read; null for other kinds and for a key made without one.',
+      resolve: (p) => p.name ?? null,
+    }),
     tenant: t.exposeString('tenant', { description: 'The tenant whose tasks it sees and creates.' }),
     scopes: t.exposeStringList('scopes', { description: 'What it may do, e.g. tasks:read, tasks:enqueue:reports.*, admin.' }),
     taskIds: t.field({
