@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { GRAPHQL_CODES } from '../graphql/errors.js';
 
@@ -24,6 +25,29 @@ function unsupportedContentType(contentType: string | null): Error {
   // No `http.spec`: 415 under every Accept, as a body that is not JSON is 400 under every Accept.
   return createGraphQLError(`${sent} is not read by this server: send the body as ${READ_CONTENT_TYPES.join(', ')}`, {
     extensions: { code: GRAPHQL_CODES.badRequest, http: { status: 415 } },
+  });
+}
+
+/** The types read as text (a form is percent-encoded ASCII, a multipart body's parts are its own). */
+const TEXT_CONTENT_TYPES = ['application/json', 'application/graphql+json', 'application/graphql'];
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+
+/**
+ * A text body's charset other than UTF-8 (415), or bytes that are not UTF-8 (400): yoga decodes
+ * whatever it is sent as UTF-8, replacing what does not decode, so a `café` sent in Latin-1 was
+ * stored as `caf\uFFFD` in a task's arguments with a 200. JSON is UTF-8 (RFC 8259).
+ */
+function textBodyRefusal(contentType: string): Error | undefined {
+  const charset = CHARSET.exec(contentType)?.[1]?.toLowerCase();
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return undefined;
+  return createGraphQLError(`Content-Type "${contentType}" declares the charset ${charset}: send the body in UTF-8`, {
+    extensions: { code: GRAPHQL_CODES.badRequest, http: { status: 415 } },
+  });
+}
+
+function notUtf8(): Error {
+  return createGraphQLError('The request body is not UTF-8: send JSON in UTF-8 (a byte sequence in it does not decode)', {
+    extensions: { code: GRAPHQL_CODES.badRequest, http: { status: 400 } },
   });
 }
 
@@ -62,10 +86,20 @@ function notAcceptable(accept: string | null): ResultProcessor {
  */
 export function useMediaTypeErrors(): Plugin {
   return {
-    onRequestParse({ request, requestParser }) {
+    onRequestParse({ request, requestParser, setRequestParser }) {
       // Other methods than GET and POST get yoga's 405, checked after this.
-      if (request.method !== 'POST' || requestParser !== undefined) return;
-      throw unsupportedContentType(request.headers.get('content-type'));
+      if (request.method !== 'POST') return;
+      const contentType = request.headers.get('content-type');
+      if (requestParser === undefined) throw unsupportedContentType(contentType);
+      if (contentType === null || !TEXT_CONTENT_TYPES.includes(contentType.split(';')[0] ?? '')) return;
+      const refusal = textBodyRefusal(contentType);
+      if (refusal) throw refusal;
+      // The fast path (fast-path.ts) decodes strictly and leaves what fails to yoga, so this is the
+      // only check of the bytes: read from a clone, the parser still reads the body itself.
+      setRequestParser(async (r) => {
+        if (!isUtf8(new Uint8Array(await r.clone().arrayBuffer()))) throw notUtf8();
+        return requestParser(r);
+      });
     },
     onResultProcess({ request, resultProcessor, setResultProcessor }) {
       if (resultProcessor === undefined) setResultProcessor(notAcceptable(request.headers.get('accept')), 'application/json');

@@ -105,3 +105,39 @@ describe('the reason phrase', () => {
     expect(await statusLine('/healthz', 'HEAD', {})).toBe('200 OK');
   });
 });
+
+describe('a JSON body that is not UTF-8', () => {
+  const ENQUEUE = 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id args } } }';
+  // `café` in Latin-1: é is the single byte 0xE9, which does not decode as UTF-8.
+  const latin1 = Buffer.concat([
+    Buffer.from(`{"query": ${JSON.stringify(ENQUEUE)}, "variables": {"input": {"name": "demo.echo", "args": ["caf`),
+    Buffer.from([0xe9]),
+    Buffer.from('"]}}}'),
+  ]);
+  const send = async (contentType: string, body: Buffer): Promise<Answer> =>
+    answerOf(await fetch(env.server.url, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/json' }, body: new Uint8Array(body) }));
+
+  it('is 400 BAD_REQUEST saying so, and stores nothing (it was stored with U+FFFD for the é, 200)', async () => {
+    const before = await env.server.countTasks();
+    const answer = await send('application/json', latin1);
+    expect(answer).toMatchObject({ status: 400, errors: [{ message: expect.stringContaining('not UTF-8'), extensions: { code: 'BAD_REQUEST' } }] });
+    expect(await env.server.countTasks()).toBe(before);
+  });
+
+  it('is 415 BAD_REQUEST naming a declared charset other than UTF-8, whatever the bytes', async () => {
+    const before = await env.server.countTasks();
+    for (const body of [latin1, Buffer.from(JSON.stringify({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['cafe'] } } }))]) {
+      const answer = await send('application/json; charset=iso-8859-1', body);
+      expect(answer).toMatchObject({ status: 415, errors: [{ message: expect.stringContaining('charset iso-8859-1: send the body in UTF-8'), extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    expect(await env.server.countTasks()).toBe(before);
+  });
+
+  it('is read as before in UTF-8, with or without the charset said', async () => {
+    const utf8 = Buffer.from(JSON.stringify({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['café'] } } }));
+    for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"']) {
+      const answer = await answerOf(await fetch(env.server.url, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(utf8) }));
+      expect(answer.status, contentType).toBe(200);
+    }
+  });
+});
