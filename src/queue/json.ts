@@ -128,6 +128,14 @@ function describeClass(v: object, fallback: string): string {
 }
 
 /** A path short enough for a message: the start of one past MAX_JSON_DEPTH runs to kilobytes. */
+/**
+ * The outermost member of `path` below its root (`args[0]` of `args[0][0][0]…`): what a value
+ * nested too deep is named by in `field` (its full path ran to 1,000 segments, ~3 KB).
+ */
+function outermost(path: string): string {
+  return /^[^[.]*(?:\[\d+\]|\.[^.[]+)?/.exec(path)?.[0] || path;
+}
+
 function pathPrefix(path: string): string {
   return path.length > 120 ? `${path.slice(0, 120)}…` : path;
 }
@@ -177,7 +185,7 @@ function checkMembers(v: unknown, path: string, seen: Set<object>, depth: number
   const kind = refusedKind(v);
   if (kind !== undefined) throw new JsonEncodeError(`${path} is ${kind}`, path);
   if (depth >= MAX_JSON_DEPTH) {
-    throw new JsonEncodeError(`${pathPrefix(path)} is nested deeper than ${MAX_JSON_DEPTH} levels, the most taskwire stores`, path);
+    throw new JsonEncodeError(`${pathPrefix(path)} is nested deeper than ${MAX_JSON_DEPTH} levels, the most taskwire stores`, outermost(path));
   }
   if (seen.has(v)) throw new JsonEncodeError(`${path} refers back to itself (a cycle)`, path);
   seen.add(v);

@@ -119,6 +119,8 @@ describe('encodeJson', () => {
       expect(error.message).toMatch(/^returnValue[[\].v0]+… is nested deeper than 1000 levels/);
       expect(error.message).not.toMatch(/call stack/);
       expect(error.message.length).toBeLessThan(300);
+      // The field names the outermost member it is in, not a path of a thousand segments.
+      expect(error.path).toMatch(/^returnValue(\[0\]|\.v)$/);
     }
   });
 
