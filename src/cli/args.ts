@@ -17,6 +17,8 @@ export const EXIT = {
   unreachable: 3,
   /** Interrupted (Ctrl-C), as shells report SIGINT. */
   interrupted: 130,
+  /** The reader of stdout or stderr went away (`| head`), as shells report a process SIGPIPE ended (128 + 13). */
+  brokenPipe: 141,
 } as const;
 
 /**
@@ -30,6 +32,8 @@ export const CLI_CODES = {
   bulkActionFailed: 'BULK_ACTION_FAILED',
   /** Anything not expected (exit 1). */
   unexpected: 'UNEXPECTED_ERROR',
+  /** `enqueue --wait` stopped by Ctrl-C (exit 130): the task goes on, and the error names it. */
+  interrupted: 'INTERRUPTED',
 } as const;
 
 /** A mistake in the command line: reported as one line, exit code 2. */

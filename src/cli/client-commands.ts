@@ -140,6 +140,12 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
       return EXIT.ok;
     } catch (error) {
       view?.done();
+      if (ctx.signal.aborted) {
+        // Ctrl-C ends the wait, not the task: say which one goes on, for a script to inspect or cancel.
+        const message = `interrupted; task ${task.id} goes on (taskwire status ${task.id}; taskwire cancel ${task.id})`;
+        ctx.io.err(values.json ? errorJson({ code: CLI_CODES.interrupted, message }) : `taskwire: ${message}\n`);
+        throw error;
+      }
       if (!(error instanceof TaskFailedError || error instanceof TaskCancelledError)) throw error;
       if (values.json) ctx.io.out(json(error.task));
       reportUnsuccessful(ctx.io, error.task, values.json === true);

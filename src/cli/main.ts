@@ -76,6 +76,13 @@ function exitAfterFlush(code: number): void {
   }
 }
 
+// A reader that went away (`taskwire status ID --watch | head -1`): a write then fails with EPIPE,
+// which Node raised as an unhandled 'error' event, a stack trace and exit 1 ("the task failed").
+// Stop quietly instead, with the status a shell shows for `yes | head` (SIGPIPE): nobody reads on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? EXIT.brokenPipe : EXIT.failed));
+}
+
 main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (error: unknown) => {

@@ -176,6 +176,40 @@ describe('taskwire status', () => {
     expect(result.stderr).toBe('v1        ENQUEUED          PENDING\n');
   });
 
+  it('--watch into a reader that goes away (| head -1) stops quietly with 141, as SIGPIPE would, not a stack trace and 1', async () => {
+    const task = await client.enqueue('demo.progress', [40, 50]);
+    const watch = startCli(['status', task.id, '--watch', '--json'], env);
+    // The reader takes the first line and goes: the next write finds the pipe closed (EPIPE).
+    await waitFor(() => watch.stdout.includes('\n') || watch.child.exitCode !== null, { message: 'the first line' });
+    watch.child.stdout!.destroy();
+    const result = await watch.done;
+    expect(result.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(result.code).toBe(141);
+  });
+
+  it('enqueue --wait stopped by Ctrl-C (130) names the task that goes on, as a line or as JSON', async () => {
+    for (const json of [false, true]) {
+      const queue = `cli-interrupted-${json}`;
+      // No other watch open: the one subscription counted below is the wait's.
+      await waitFor(() => server.app.logStats.subscriptions === 0, { message: 'earlier watches ended' });
+      const run = startCli(['enqueue', 'demo.echo', '--queue', queue, '--wait', ...(json ? ['--json'] : [])], env);
+      // Enqueued (its queue has no worker) and waiting on its events.
+      const id = await waitFor(async () => {
+        for await (const page of client.list({ queue }, { limit: 1 })) return page.tasks[0]?.id;
+        return undefined;
+      }, { message: 'the task enqueued' });
+      await waitFor(() => server.app.logStats.subscriptions === 1, { message: 'the wait subscribed' });
+      run.child.kill('SIGINT');
+      const result = await run.done;
+      expect(result.code).toBe(130);
+      expect(result.stdout).toBe('');
+      const message = `interrupted; task ${id} goes on (taskwire status ${id}; taskwire cancel ${id})`;
+      const last = result.stderr.trim().split('\n').at(-1);
+      expect(json ? JSON.parse(last ?? '') : last).toEqual(json ? { error: { code: 'INTERRUPTED', message, field: null } } : `taskwire: ${message}`);
+      await client.cancel(id!);
+    }
+  });
+
   it('--watch --json prints every event of a 1 ms task as a JSON line, claimed ahead or not', async () => {
     const task = await client.enqueue('math.copysign', [3, -2]);
     const result = await runCli(['status', task.id, '--watch', '--json'], env);
