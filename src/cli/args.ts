@@ -86,7 +86,8 @@ export function parseCommand<O extends Options>(command: string, args: string[],
     return { values, positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, '') : String(error);
-    throw new UsageError(command, message);
+    // util.parseArgs names the option in quotes ("Unknown option '--admin'", "Option '--limit <value>' argument missing").
+    throw new UsageError(command, message, /'(--?[^'\s<]+)/.exec(message)?.[1]);
   }
 }
 

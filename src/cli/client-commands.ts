@@ -165,7 +165,7 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
   takePositionals('tasks', positionals, []);
   const statuses = values.status?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
   const unknown = statuses?.find((s) => !STATUSES.includes(s as TaskStatus));
-  if (unknown !== undefined) throw new UsageError('tasks', `--status: unknown status "${unknown}"; use any of ${STATUSES.join(', ')}`);
+  if (unknown !== undefined) throw new UsageError('tasks', `--status: unknown status "${unknown}"; use any of ${STATUSES.join(', ')}`, '--status');
   const limit = intOption('tasks', '--limit', values.limit, 1, 1_000_000) ?? 20;
   const filter = {
     ...(statuses ? { status: statuses as TaskStatus[] } : {}),

@@ -21,16 +21,17 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export function parseExpiresIn(value: string): number {
   const m = /^(\d{1,6})([smhdw])$/.exec(value.trim());
   const ms = m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : 0;
-  if (ms <= 0) throw new UsageError('keys', `--expires-in must be a positive duration such as 30d, 12h, 90m, 45s or 2w, got "${value}"`);
+  if (ms <= 0) throw new UsageError('keys', `--expires-in must be a positive duration such as 30d, 12h, 90m, 45s or 2w, got "${value}"`, '--expires-in');
   return ms;
 }
 
 /**
- * A key id as typed: a UUID, or the 32 hex digits the key itself carries (`tw_<id without dashes>_…`),
- * which becomes the UUID. Anything else is passed on as is (revokeApiKey answers NOT_FOUND).
+ * A key id as typed: a UUID, the 32 hex digits the key itself carries (`tw_<id without dashes>_…`),
+ * which becomes the UUID, or the whole key (someone revoking a leaked key pastes it: its id is taken,
+ * and its secret is never echoed back). Anything else is passed on as is (revokeApiKey answers NOT_FOUND).
  */
 export function keyIdArgument(value: string): string {
-  const id = value.trim();
+  const id = /^tw_([0-9a-f]{32})_/i.exec(value.trim())?.[1] ?? value.trim();
   const m = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/i.exec(id);
   return m ? m.slice(1).join('-').toLowerCase() : id;
 }
@@ -51,15 +52,15 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
         json: { type: 'boolean' },
       });
       takePositionals('keys', positionals, []);
-      if (values.tenant === undefined) throw new UsageError('keys', 'create needs --tenant T');
-      if (values.scopes === undefined) throw new UsageError('keys', 'create needs --scopes a,b (e.g. tasks:read,tasks:enqueue)');
+      if (values.tenant === undefined) throw new UsageError('keys', 'create needs --tenant T', '--tenant');
+      if (values.scopes === undefined) throw new UsageError('keys', 'create needs --scopes a,b (e.g. tasks:read,tasks:enqueue)', '--scopes');
       const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
       const expiresAt = values['expires-in'] === undefined ? undefined : new Date(Date.now() + parseExpiresIn(values['expires-in']));
       const created = await withDatabase(config, async (sql) => {
         try {
           return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresAt });
         } catch (error) {
-          if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`);
+          if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`, FLAG[error.field ?? '']);
           throw error;
         }
       });
@@ -121,7 +122,12 @@ async function withDatabase<T>(config: Config, fn: (sql: Sql) => Promise<T>): Pr
       : { url: embeddedUrl(port), stop: async () => undefined };
   try {
     // Migrations take a session lock: over DATABASE_LISTEN_URL (direct) when set, as `taskwire migrate` does.
-    await migrateDatabase(config.databaseListenUrl ?? database.url);
+    // A DATABASE_URL that cannot be reached is the environment's fault, as for `worker` and `migrate`:
+    // exit 2 naming the variable (password masked), not "unexpected error: connect ECONNREFUSED".
+    await migrateDatabase(config.databaseListenUrl ?? database.url).catch(async (error: unknown) => {
+      const { databaseFailure } = await import('./process.js');
+      throw databaseFailure(error, config) ?? error;
+    });
     const db = createDb(database.url, { max: 1 });
     try {
       return await fn(db.sql);

@@ -39,12 +39,12 @@ async function runCommand(command: ProcessCommand, args: string[], config: Confi
       }
       const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
       if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
-        throw new UsageError('worker', '--concurrency must be a positive integer');
+        throw new UsageError('worker', '--concurrency must be a positive integer', '--concurrency');
       }
       const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
       // An empty --queues (an unset variable in `--queues $QUEUES`) must not mean "every queue".
       if (queues !== undefined && queues.length === 0) {
-        throw new UsageError('worker', `--queues must name at least one queue (omit it to claim from every queue), got "${values.queues}"`);
+        throw new UsageError('worker', `--queues must name at least one queue (omit it to claim from every queue), got "${values.queues}"`, '--queues');
       }
       return runProcess(log, config, { server: false, worker: true, maintenance: true, concurrency, queues });
     }

@@ -37,7 +37,7 @@ export function queuesTable(queues: readonly QueueInfo[]): string {
 function limitsInput(values: { concurrency?: string; rate?: string; 'per-key'?: string; clear?: boolean }): QueueLimitsInput {
   const given = values.concurrency !== undefined || values.rate !== undefined || values['per-key'] !== undefined;
   if (values.clear) {
-    if (given) throw new UsageError(COMMAND, '--clear removes every limit: give it alone');
+    if (given) throw new UsageError(COMMAND, '--clear removes every limit: give it alone', '--clear');
     return { concurrency: null, rateLimit: null, perKeyConcurrency: null };
   }
   if (!given) throw new UsageError(COMMAND, 'limits needs --concurrency N, --rate MAX/MS, --per-key N, or --clear');
@@ -50,7 +50,7 @@ function limitsInput(values: { concurrency?: string; rate?: string; 'per-key'?: 
     if (values.rate === 'none') limits.rateLimit = null;
     else {
       const match = /^(\d+)\/(\d+)(ms)?$/.exec(values.rate.trim());
-      if (!match) throw new UsageError(COMMAND, `--rate must be MAX/MS, e.g. 50/1000 (50 starts per second), or none; got "${values.rate}"`);
+      if (!match) throw new UsageError(COMMAND, `--rate must be MAX/MS, e.g. 50/1000 (50 starts per second), or none; got "${values.rate}"`, '--rate');
       limits.rateLimit = {
         max: intOption(COMMAND, '--rate MAX', match[1], 1, 1_000_000) as number,
         perMs: intOption(COMMAND, '--rate MS', match[2], 1, 86_400_000) as number,

@@ -354,7 +354,9 @@ describe('--json errors', () => {
       { args: ['enqueue', 'math.copysign', '--args', '[1, "a"]', '--json'], code: 2, error: { code: 'INVALID_ARGUMENTS', field: 'input.args[1]' } },
       { args: ['enqueue', 'math.copysign', '--args', '[1,', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--args', message: /^--args is not valid JSON/ } },
       { args: ['enqueue', 'demo.echo', '--run-after', '2030-02-31T00:00:00Z', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--run-after' } },
-      { args: ['status', 'x', '--bogus', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^Unknown option '--bogus'/ } },
+      { args: ['status', 'x', '--bogus', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--bogus', message: /^Unknown option '--bogus'/ } },
+      { args: ['tasks', '--status', 'done', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--status', message: /^--status: unknown status "DONE"/ } },
+      { args: ['queues', 'limits', 'q', '--rate', '10/abc', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--rate', message: /^--rate must be MAX\/MS/ } },
       { args: ['frobnicate', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^unknown command "frobnicate"$/ } },
       { args: ['stats', '--json'], env: { TASKWIRE_URL: 'ftp://example.com' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL' } },
       // A process command too: its configuration is read before it opens anything.

@@ -53,6 +53,10 @@ describe('taskwire keys create', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe('');
+    // With --json the option at fault is the error's field.
+    const field = /--[a-z-]+/.exec(String(message))?.[0];
+    const asJson = await runCli(['keys', 'create', ...args, '--json'], env);
+    expect(JSON.parse(asJson.stderr.trim()).error.field).toBe(field);
     expect(await listApiKeys(t.db.sql)).toHaveLength(before);
   });
 });
@@ -103,6 +107,25 @@ describe('taskwire keys list and revoke', () => {
     const unknown = await runCli(['keys', 'revoke', '0190000000007000800000000000000f'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^taskwire: NOT_FOUND: /);
+  });
+
+  it('revokes by the whole key pasted (a leaked one), never printing its secret again', async () => {
+    const key = (await runCli(['keys', 'create', '--tenant', 'initech', '--scopes', 'tasks:read'], env)).stdout.trim();
+    const secret = key.slice(36);
+    const revoked = await runCli(['keys', 'revoke', key], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout + revoked.stderr).not.toContain(secret);
+    expect(await verifyApiKey(t.db.sql, key)).toBeUndefined();
+  });
+
+  it('exits 2 naming DATABASE_URL, its password masked, when the database cannot be reached (as worker and migrate do)', async () => {
+    const closed = 'postgres://postgres:hunter2@127.0.0.1:1/none';
+    for (const args of [['list'], ['create', '--tenant', 'a', '--scopes', 'tasks:read'], ['revoke', '01900000-0000-7000-8000-000000000000']]) {
+      const result = await runCli(['keys', ...args, '--json'], { ...env, DATABASE_URL: closed });
+      expect(result.code, args[0]).toBe(2);
+      expect(JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '')).toMatchObject({ error: { code: 'CONFIG_INVALID', field: 'DATABASE_URL', message: expect.stringMatching(/^cannot connect to DATABASE_URL=postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: /) } });
+      expect(result.stderr).not.toContain('hunter2');
+    }
   });
 
   it('refuses an unknown subcommand and a missing id with exit code 2; --help says how', async () => {
