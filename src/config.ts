@@ -509,6 +509,11 @@ export function loadClientConfig(env: Record<string, string | undefined> = proce
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
     throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
   }
+  const { username, password } = new URL(url);
+  if (username !== '' || password !== '') {
+    // Not a server that cannot be reached (exit 3): fetch refuses such a URL at every request.
+    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: must not carry a user or password (fetch refuses it); send the key as TASKWIRE_TOKEN`, { field: 'TASKWIRE_URL' });
+  }
   const token = env.TASKWIRE_TOKEN?.trim() || undefined;
   return Object.freeze({ url, token });
 }

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isAppError } from '../errors.js';
 import type { BackoffOptions } from '../client/index.js';
+import { withoutPassword } from '../client/options.js';
 import { checkBackoff } from '../queue/backoff.js';
 import { parseDateTime } from '../queue/dates.js';
 import { visible } from './output.js';
@@ -133,7 +134,11 @@ export function jsonOption(command: string, flag: string, value: string | undefi
 /** `--url`: an http(s) URL. */
 export function urlOption(command: string, value: string): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${value}"`, '--url');
+    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${withoutPassword(value)}"`, '--url');
+  }
+  const { username, password } = new URL(value);
+  if (username !== '' || password !== '') {
+    throw new UsageError(command, `--url must not carry a user or password (fetch refuses it); send the key as TASKWIRE_TOKEN; got "${withoutPassword(value)}"`, '--url');
   }
   return value;
 }

@@ -16,15 +16,26 @@ export const MAX_TIMER_MS = 2_147_483_647;
  */
 export function checkUrl(field: string, value: string | undefined, protocols: readonly string[]): void {
   if (value === undefined) return;
-  let protocol: string | undefined;
+  let url: URL | undefined;
   try {
-    protocol = new URL(value).protocol;
+    url = new URL(value);
   } catch {
-    protocol = undefined;
+    url = undefined;
   }
-  if (protocol !== undefined && protocols.includes(protocol)) return;
-  const schemes = protocols.map((p) => `${p}//`).join(' or ');
-  throw new TaskwireClientError('BAD_USER_INPUT', `${field} must be an absolute ${schemes} URL, got ${JSON.stringify(value)}`, { field });
+  const shown = JSON.stringify(withoutPassword(value));
+  if (url === undefined || !protocols.includes(url.protocol)) {
+    const schemes = protocols.map((p) => `${p}//`).join(' or ');
+    throw new TaskwireClientError('BAD_USER_INPUT', `${field} must be an absolute ${schemes} URL, got ${shown}`, { field });
+  }
+  if (url.username !== '' || url.password !== '') {
+    // fetch refuses such a URL at every request ("Request cannot be constructed from a URL that includes credentials").
+    throw new TaskwireClientError('BAD_USER_INPUT', `${field} must not carry a user or password (fetch refuses it): give the credential with getToken or headers; got ${shown}`, { field });
+  }
+}
+
+/** `value` with the password of a `user:password@` in it as `***`, for a message or a log. */
+export function withoutPassword(value: string): string {
+  return value.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?[^/@:]*:)[^/@]*@/i, '$1***@');
 }
 
 export function checkInteger(field: string, value: number | undefined, min: number, max: number): void {

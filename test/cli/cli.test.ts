@@ -359,6 +359,9 @@ describe('--json errors', () => {
       { args: ['queues', 'limits', 'q', '--rate', '10/abc', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--rate', message: /^--rate must be MAX\/MS/ } },
       { args: ['frobnicate', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^unknown command "frobnicate"$/ } },
       { args: ['stats', '--json'], env: { TASKWIRE_URL: 'ftp://example.com' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL' } },
+      // A URL with a password: fetch refuses it at every request, so it is the configuration's fault (it was exit 3, the password printed).
+      { args: ['stats', '--json'], env: { TASKWIRE_URL: 'http://ci:hunter2@127.0.0.1:4000/graphql' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL', message: /"http:\/\/ci:\*\*\*@127\.0\.0\.1:4000\/graphql": must not carry a user or password/ } },
+      { args: ['stats', '--json', '--url', 'http://ci:hunter2@127.0.0.1:4000/graphql'], code: 2, error: { code: 'BAD_USAGE', field: '--url', message: /^--url must not carry a user or password .*"http:\/\/ci:\*\*\*@127/ } },
       // A process command too: its configuration is read before it opens anything.
       { args: ['doctor', '--json'], env: { PORT: 'not-a-port' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'PORT' } },
       { args: ['status', missing, '--json'], code: 1, error: { code: 'NOT_FOUND', field: 'id', message: new RegExp(`^Task "${missing}" was not found$`) } },
@@ -368,6 +371,7 @@ describe('--json errors', () => {
     results.forEach((r, i) => {
       const c = cases[i]!;
       expect(r.code, `${c.args.join(' ')}: ${r.stderr}`).toBe(c.code);
+      expect(r.stderr).not.toContain('hunter2');
       expect(r.stdout).toBe('');
       const error = errorOf(r.stderr);
       expect({ code: error.code, field: error.field }).toEqual({ code: c.error.code, field: c.error.field });

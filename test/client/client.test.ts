@@ -182,9 +182,11 @@ describe('list', () => {
       [{ url: 'ftp://127.0.0.1/graphql' }, 'url'],
       [{ url: '127.0.0.1:4000/graphql' }, 'url'],
       [{ wsUrl: 'http://127.0.0.1:4000/graphql' }, 'wsUrl'],
+      [{ url: 'http://ci:hunter2@127.0.0.1:4000/graphql' }, 'url'],
     ] as const) {
       expect(() => createClient({ url: server.url, ...options })).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field }));
     }
+    expect(() => createClient({ url: 'http://ci:hunter2@127.0.0.1:4000/graphql' })).toThrow(/must not carry a user or password .*"http:\/\/ci:\*\*\*@127\.0\.0\.1:4000\/graphql"$/);
     await createClient({ url: server.url, retry: { attempts: Number.POSITIVE_INFINITY } }).close();
   });
 });
