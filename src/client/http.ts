@@ -109,6 +109,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       }
       const hasData = body.data !== null && body.data !== undefined;
       const errors = (body.errors ?? []).filter((error) => !(hasData && isScheduleHiddenFromReadToken(error)));
+      // Every error a taskwire server sends has its code (masking gives the unexpected ones
+      // INTERNAL_SERVER_ERROR); errors without any are another GraphQL server's, or another version's.
+      if (errors.length > 0 && errors.every((error) => typeof error.extensions?.code !== 'string')) {
+        throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url} is not a taskwire server's answer (${errors[0]?.message ?? 'an error without a code'}); is it a taskwire /graphql, of this version?`);
+      }
       if (errors.length > 0) throw requestError(errors, response.status, retryAfterMs(response));
       if (body.data === null || body.data === undefined) {
         throw new ConnectionError('BAD_RESPONSE', `HTTP ${response.status} from ${url}: a GraphQL response without data`);

@@ -103,6 +103,9 @@ describe('getToken over HTTP', () => {
     await expect(limited).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 2000, status: 429 });
     // Any other status without a GraphQL body is still a wrong endpoint.
     await expect(client({ fetch: answering(404) }).queueStats()).rejects.toMatchObject({ code: 'BAD_RESPONSE' });
+    // Another GraphQL server (or another version) answers in GraphQL, but its errors carry no code.
+    const foreign: typeof fetch = async () => Response.json({ errors: [{ message: 'Cannot query field "queueStats" on type "Query".' }] });
+    await expect(client({ fetch: foreign }).queueStats()).rejects.toMatchObject({ code: 'BAD_RESPONSE', message: expect.stringContaining('Cannot query field "queueStats"') });
   });
 });
 
