@@ -28,6 +28,7 @@ const UNIT = [
   'test/queue/micro-batcher.test.ts',
   'test/service.test.ts',
   'test/worker/claim-policy.test.ts',
+  'test/db/server-event-log.test.ts',
   'test/worker/passed-over.test.ts',
   'test/dashboard/timeline.test.ts',
   'test/graphql/guard-rules.test.ts',
