@@ -184,12 +184,13 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
       ctx.io.out(json(found));
       return EXIT.ok;
     }
+    // The rows alone on stdout (`| awk 'NR>1 {print $1}'` reads ids); what is said about them on stderr.
     if (found.length === 0) {
-      ctx.io.out('no tasks\n');
+      ctx.io.err('no tasks\n');
       return EXIT.ok;
     }
     ctx.io.out(tasksTable(found));
-    if (total !== undefined && total > found.length) ctx.io.out(`${found.length} of ${total} tasks (--limit N for more)\n`);
+    if (total !== undefined && total > found.length) ctx.io.err(`${found.length} of ${total} tasks (--limit N for more)\n`);
     return EXIT.ok;
   });
 }
