@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isAppError } from '../errors.js';
 import type { BackoffOptions } from '../client/index.js';
@@ -82,6 +83,15 @@ function joinNegativeNumbers(args: string[], options: Options): string[] {
 
 /** node:util parseArgs in strict mode, its errors turned into UsageErrors naming the command. */
 export function parseCommand<O extends Options>(command: string, args: string[], options: O): Parsed<O> {
+  // util.parseArgs keeps the last of an option given twice: `--args '[1]' --args '[2]'` enqueued [2].
+  const seen = new Set<string>();
+  for (const arg of args) {
+    if (arg === '--') break;
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name === undefined || !(name in options) || (options[name] as { multiple?: boolean }).multiple) continue;
+    if (seen.has(name)) throw new UsageError(command, `--${name} is given twice: give it once`, `--${name}`);
+    seen.add(name);
+  }
   try {
     const { values, positionals } = parseArgs({ args: joinNegativeNumbers(args, options), options, allowPositionals: true, strict: true });
     return { values, positionals };
@@ -117,17 +127,41 @@ export function secondsOption(command: string, flag: string, value: string | und
   return Math.round(n * 1000);
 }
 
-/** `--flag JSON` of the given shape, or undefined when not given. */
+/** Set once an option has read stdin (`-`): a second would read nothing. */
+let stdinTakenBy: string | undefined;
+
+/**
+ * A JSON option's text: as given, or the contents of a file (`@path`) or of stdin (`-`). One
+ * argument holds at most 128 KiB on Linux (MAX_ARG_STRLEN), under the 256 KiB of arguments a task
+ * may have; neither form is JSON, so neither shadows a value.
+ */
+function jsonText(command: string, flag: string, value: string): string {
+  if (value !== '-' && !value.startsWith('@')) return value;
+  if (value === '-') {
+    if (stdinTakenBy !== undefined) throw new UsageError(command, `${flag} - and ${stdinTakenBy} - both read stdin: give one of them @file`, flag);
+    stdinTakenBy = flag;
+  }
+  try {
+    return readFileSync(value === '-' ? 0 : value.slice(1), 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new UsageError(command, `${flag} ${value}: cannot read ${value === '-' ? 'stdin' : 'the file'} (${reason})`, flag);
+  }
+}
+
+/** `--flag JSON` of the given shape (or `@file`, or `-` for stdin), or undefined when not given. */
 export function jsonOption(command: string, flag: string, value: string | undefined, shape: 'array' | 'object'): unknown {
   if (value === undefined) return undefined;
+  const text = jsonText(command, flag, value);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(command, `${flag} is not valid JSON (${error instanceof Error ? error.message : String(error)}): ${value}`, flag);
+    const shown = text === value ? value : `${value} (${text.length} characters)`;
+    throw new UsageError(command, `${flag} is not valid JSON (${error instanceof Error ? error.message : String(error)}): ${shown}`, flag);
   }
   const ok = shape === 'array' ? Array.isArray(parsed) : typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-  if (!ok) throw new UsageError(command, `${flag} must be a JSON ${shape === 'array' ? 'array, e.g. \'[1, -1]\'' : 'object, e.g. \'{"key": 1}\''}, got ${value}`, flag);
+  if (!ok) throw new UsageError(command, `${flag} must be a JSON ${shape === 'array' ? 'array, e.g. \'[1, -1]\'' : 'object, e.g. \'{"key": 1}\''}, got ${text === value ? value : `${value}, which holds ${JSON.stringify(text.slice(0, 40))}…`}`, flag);
   return parsed;
 }
 

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Task, type TaskEvent, type TaskwireClient } from '../../src/client/index.js';
 import type { Runner } from '../../src/worker/runner.js';
@@ -39,6 +42,32 @@ describe('taskwire enqueue', () => {
     expect(result.stderr).toMatch(/FAILED after 2 attempt\(s\)/);
     expect(result.stderr).toContain('attempt 1: DemoFailure: boom');
     expect(result.stderr).toContain('attempt 2: DemoFailure: boom');
+  });
+
+  it('reads --args from a file (@path) or stdin (-): arguments past the 128 KiB one command-line argument holds', async () => {
+    // 200,000 characters: over Linux's MAX_ARG_STRLEN (128 KiB), under MAX_ARGS_BYTES (256 KiB).
+    const big = 'x'.repeat(200_000);
+    const dir = await mkdtemp(path.join(tmpdir(), 'taskwire-cli-args-'));
+    try {
+      await writeFile(path.join(dir, 'args.json'), JSON.stringify([big]));
+      const fromFile = await runCli(['enqueue', 'demo.echo', '--args', `@${path.join(dir, 'args.json')}`, '--queue', 'cli-args', '--json'], env);
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      expect((await client.get(parseTask(fromFile.stdout).id))?.args).toEqual([big]);
+      const fromStdin = await runCli(['enqueue', 'demo.echo', '--args', '-', '--kwargs', '{"k": 1}', '--queue', 'cli-args', '--json'], env, 30_000, { input: JSON.stringify([big, 2]) });
+      expect(fromStdin.code, fromStdin.stderr).toBe(0);
+      expect(await client.get(parseTask(fromStdin.stdout).id)).toMatchObject({ args: [big, 2], kwargs: { k: 1 } });
+      const missing = await runCli(['enqueue', 'demo.echo', '--args', `@${path.join(dir, 'nope.json')}`, '--json'], env);
+      expect(missing.code).toBe(2);
+      expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'BAD_USAGE', field: '--args', message: expect.stringMatching(/^--args @.*nope\.json: cannot read the file \(ENOENT\)$/) } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an option given twice rather than keeping the last (exit 2, naming it)', async () => {
+    const twice = await runCli(['enqueue', 'demo.echo', '--args', '[1]', '--args=[2]', '--json'], env);
+    expect(twice.code).toBe(2);
+    expect(JSON.parse(twice.stderr)).toMatchObject({ error: { code: 'BAD_USAGE', field: '--args', message: '--args is given twice: give it once' } });
   });
 
   it('prints the new id (or the task with --json) and passes every option', async () => {

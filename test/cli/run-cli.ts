@@ -22,11 +22,15 @@ export interface CliRun {
 export interface CliOptions {
   /** The working directory (default this one): where relative TASK_MODULES paths are read from. */
   cwd?: string;
+  /** Written to its stdin, which is then closed (default: no stdin). */
+  input?: string;
 }
 
 /** `node bin/taskwire.js <args>` (the run's compiled one: spawned-code.ts) as a real child process; TASKWIRE_URL and the rest from `env`. */
 export function startCli(args: string[], env: Record<string, string> = {}, options: CliOptions = {}): CliRun {
-  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const { input, ...spawnOptions } = options;
+  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOptions });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
