@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, limitPlugins, type GraphQLLimits } from '../graphql/lim
 import { schema } from '../graphql/schema.js';
 import type { Logger } from '../logger.js';
 import type { EventLogFanoutStats } from './live/log-fanout.js';
-import { createAppMetrics } from '../metrics/app-metrics.js';
+import { createAppMetrics, type FanOutStats } from '../metrics/app-metrics.js';
 import { BULK_CHANNEL } from '../queue/bulk-actions/channel.js';
 import { EVENTS_CHANNEL } from '../queue/events.js';
 import { WORKFLOWS_CHANNEL } from '../queue/workflows/channel.js';
@@ -122,9 +122,28 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const hub = createTaskEventHub({ sql: deps.db.sql, queue: deps.queue, log: deps.log, ...idle });
   const workflowHub = createWorkflowHub({ sql: deps.db.sql, workflows: deps.queue.workflows, log: deps.log, ...idle });
   const bulkActionHub = createBulkActionHub({ sql: deps.db.sql, bulkActions: deps.queue.bulkActions, log: deps.log, ...idle });
+  // Every kind of subscription counts as open: taskEvents and taskEventFeed are the event log's
+  // fan-out's, workflowChanged and bulkActionChanged their hubs' (only taskStatusChanged was counted).
+  const fanOut: FanOutStats = {
+    get subscriptions() {
+      return hub.stats.subscriptions + hub.logStats.subscriptions + workflowHub.stats.subscriptions + bulkActionHub.stats.subscriptions;
+    },
+    get events() {
+      return hub.stats.events;
+    },
+    get readQueries() {
+      return hub.stats.readQueries;
+    },
+    get delivered() {
+      return hub.stats.delivered;
+    },
+    get reconnects() {
+      return hub.stats.reconnects;
+    },
+  };
   const metrics = createAppMetrics({
     queue: deps.queue,
-    stats: hub.stats,
+    stats: fanOut,
     listeners: { [EVENTS_CHANNEL]: hub.stats, [WORKFLOWS_CHANNEL]: workflowHub.stats, [BULK_CHANNEL]: bulkActionHub.stats },
     log: deps.log,
     runner: options.runner,

@@ -173,13 +173,16 @@ describe('GET /metrics', () => {
     const id = await enqueue({ name: 'demo.sleep', args: [60_000] });
     await waitForStatus(server.deps, id, 'RUNNING');
     const abort = new AbortController();
-    const res = await fetch(`${base}/graphql?query=${encodeURIComponent('subscription { taskStatusChanged { id } }')}`, {
-      headers: { accept: 'text/event-stream' },
-      signal: abort.signal,
-    });
-    expect(res.status).toBe(200);
-    const open = await scrape();
-    expect(value(open, 'taskwire_subscriptions_open')).toBe(1);
+    // One of each kind the server fans out: task states, a task's events, the event feed (each its own fan-out).
+    for (const query of ['subscription { taskStatusChanged { id } }', `subscription { taskEvents(id: "${id}") { version } }`, 'subscription { taskEventFeed { cursor } }']) {
+      const res = await fetch(`${base}/graphql?query=${encodeURIComponent(query)}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+      expect(res.status).toBe(200);
+    }
+    // Only taskStatusChanged was counted: taskEvents and taskEventFeed read 0.
+    const open = await waitFor(async () => {
+      const f = await scrape();
+      return value(f, 'taskwire_subscriptions_open') === 3 ? f : undefined;
+    }, { message: 'every open subscription counted' });
     expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_events' })).toBe(1);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_workflows' })).toBe(0);
