@@ -142,7 +142,13 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   /** Every queue (settings and tasks), paused or not, with its live counts. */
   async function readQueues(): Promise<QueueView[]> {
     const queues = await options.queue.queueControl.list('live');
-    return queues.map((q) => ({ queue: q.name, counts: { ...q.stats.counts, ...NO_FINISHED }, oldestPendingAgeMs: q.stats.oldestPendingAgeMs, paused: q.paused }));
+    return queues.map((q) => ({
+      queue: q.name,
+      counts: { ...q.stats.counts, ...NO_FINISHED },
+      oldestPendingAgeMs: q.stats.oldestPendingAgeMs,
+      oldestRunningAgeMs: q.stats.oldestRunningAgeMs,
+      paused: q.paused,
+    }));
   }
 
   async function loadQueueStats(): Promise<Scraped | undefined> {
@@ -213,6 +219,17 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       const stats = await queueStats();
       this.reset();
       for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'taskwire_queue_oldest_running_age_seconds',
+    help: 'How long the longest-running attempt (RUNNING, from its claim) has run, by queue, in seconds; 0 when none runs. A hung handler shows here.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const stats = await queueStats();
+      this.reset();
+      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, (q.oldestRunningAgeMs ?? 0) / 1000);
     },
   });
   new Gauge({

@@ -37,6 +37,8 @@ const UNFINISHED: readonly TaskStatus[] = TASK_STATUSES.filter((s) => !isTermina
 /** A queue as the gauges show it: its statistics, and whether it is paused. */
 export interface QueueView extends QueueStats {
   paused: boolean;
+  /** The longest-running attempt's age in ms (the live read's); null when none runs. */
+  oldestRunningAgeMs: number | null;
 }
 
 const sum = (stats: QueueStats, statuses: readonly TaskStatus[]): number => statuses.reduce((n, s) => n + stats.counts[s], 0);
@@ -60,11 +62,13 @@ export function boundQueueStats(stats: readonly QueueView[], limit = MAX_QUEUE_L
     queue: OTHER_QUEUE,
     counts: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>,
     oldestPendingAgeMs: null,
+    oldestRunningAgeMs: null,
     paused: rest.every((q) => q.paused),
   };
   for (const q of rest) {
     for (const s of TASK_STATUSES) other.counts[s] += q.counts[s];
     if (q.oldestPendingAgeMs !== null) other.oldestPendingAgeMs = Math.max(other.oldestPendingAgeMs ?? 0, q.oldestPendingAgeMs);
+    if (q.oldestRunningAgeMs !== null) other.oldestRunningAgeMs = Math.max(other.oldestRunningAgeMs ?? 0, q.oldestRunningAgeMs);
   }
   return [...kept, other];
 }

@@ -64,6 +64,8 @@ export interface LiveQueueStats {
   live: true;
   counts: Record<LiveStatus, number>;
   oldestPendingAgeMs: number | null;
+  /** How long the longest-running attempt (RUNNING, from its claim) has run, in ms; null when none runs: a hung handler shows here. */
+  oldestRunningAgeMs: number | null;
 }
 
 /**
@@ -79,14 +81,15 @@ export interface LiveQueueStats {
 export async function liveQueueStats(exec: Executor, tenant: string | null = null, queue?: string): Promise<LiveQueueStats[]> {
   const live = exec`
     SELECT queue, status, count(*) AS count,
-           extract(epoch FROM now() - min(greatest(run_after, enqueued_at)) FILTER (WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now())) * 1000 AS oldest_ms
+           extract(epoch FROM now() - min(greatest(run_after, enqueued_at)) FILTER (WHERE status IN ('PENDING', 'RETRYING') AND run_after <= now())) * 1000 AS oldest_ms,
+           extract(epoch FROM now() - min(last_attempted_at) FILTER (WHERE status = 'RUNNING')) * 1000 AS oldest_running_ms
     FROM tasks
     WHERE status IN ('BLOCKED', 'PENDING', 'RUNNING', 'RETRYING') ${queue === undefined ? exec`` : exec`AND queue = ${queue}`} ${andTenant(exec, tenant)}
     GROUP BY queue, status`;
   const rows = queue !== undefined ? await live : await exec`
       WITH RECURSIVE ${tenantQueues(exec, tenant)},
       live AS MATERIALIZED (${live})
-      SELECT n.queue, l.status, l.count, l.oldest_ms FROM names n LEFT JOIN live l ON l.queue = n.queue
+      SELECT n.queue, l.status, l.count, l.oldest_ms, l.oldest_running_ms FROM names n LEFT JOIN live l ON l.queue = n.queue
       WHERE n.queue IS NOT NULL ${tenant === DEFAULT_TENANT ? exec`
         -- A probe per queue, not an EXISTS: the planner hashed that into one scan of the whole table
         -- (the default tenant holds most rows). In tasks_queue_id_idx order, so that no plan reads
@@ -106,13 +109,16 @@ export async function liveQueueStats(exec: Executor, tenant: string | null = nul
     if (row.oldestMs !== null && row.oldestMs !== undefined) {
       stats.oldestPendingAgeMs = Math.max(stats.oldestPendingAgeMs ?? 0, Math.max(0, Math.round(Number(row.oldestMs))));
     }
+    if (row.oldestRunningMs !== null && row.oldestRunningMs !== undefined) {
+      stats.oldestRunningAgeMs = Math.max(stats.oldestRunningAgeMs ?? 0, Math.max(0, Math.round(Number(row.oldestRunningMs))));
+    }
   }
   return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
 }
 
 /** A queue's live stats with no task counted. */
 export function emptyLiveStats(queue: string): LiveQueueStats {
-  return { queue, live: true, counts: Object.fromEntries(LIVE_STATUSES.map((s) => [s, 0])) as Record<LiveStatus, number>, oldestPendingAgeMs: null };
+  return { queue, live: true, counts: Object.fromEntries(LIVE_STATUSES.map((s) => [s, 0])) as Record<LiveStatus, number>, oldestPendingAgeMs: null, oldestRunningAgeMs: null };
 }
 
 /**

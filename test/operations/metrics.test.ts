@@ -66,6 +66,7 @@ describe('GET /metrics', () => {
       taskwire_task_duration_seconds: 'histogram',
       taskwire_queue_tasks: 'gauge',
       taskwire_queue_oldest_pending_age_seconds: 'gauge',
+      taskwire_queue_oldest_running_age_seconds: 'gauge',
       taskwire_queue_stats_up: 'gauge',
       taskwire_subscriptions_open: 'gauge',
       taskwire_task_events_received_total: 'counter',
@@ -183,6 +184,11 @@ describe('GET /metrics', () => {
       const f = await scrape();
       return value(f, 'taskwire_subscriptions_open') === 3 ? f : undefined;
     }, { message: 'every open subscription counted' });
+    // The running attempt's age, as a hung handler's would grow (its claim moved 5 minutes back).
+    await server.deps.db.sql`UPDATE tasks SET last_attempted_at = now() - interval '300 seconds' WHERE id = ${id}`;
+    const running = value(await scrape(), 'taskwire_queue_oldest_running_age_seconds', { queue: 'default' });
+    expect(running).toBeGreaterThanOrEqual(300);
+    expect(running).toBeLessThan(330);
     expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_events' })).toBe(1);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_workflows' })).toBe(0);
@@ -195,6 +201,7 @@ describe('GET /metrics', () => {
         const f = await scrape();
         return (
           value(f, 'taskwire_subscriptions_open') === 0 &&
+          value(f, 'taskwire_queue_oldest_running_age_seconds', { queue: 'default' }) === 0 &&
           value(f, 'taskwire_worker_running_tasks', { worker_id: runner.workerId }) === 0 &&
           value(f, 'taskwire_listening', { channel: 'taskwire_events' }) === 0
         );

@@ -55,10 +55,10 @@ afterAll(async () => {
 });
 
 /** The live part of a full read, as liveQueueStats gives it. */
-function liveOf(s: QueueStats): Omit<LiveQueueStats, 'oldestPendingAgeMs'> {
+function liveOf(s: QueueStats): Omit<LiveQueueStats, 'oldestPendingAgeMs' | 'oldestRunningAgeMs'> {
   return { queue: s.queue, live: true, counts: Object.fromEntries(LIVE_STATUSES.map((st) => [st, s.counts[st]])) as LiveQueueStats['counts'] };
 }
-const withoutAge = ({ oldestPendingAgeMs: _age, ...rest }: LiveQueueStats): Omit<LiveQueueStats, 'oldestPendingAgeMs'> => rest;
+const withoutAge = ({ oldestPendingAgeMs: _age, oldestRunningAgeMs: _running, ...rest }: LiveQueueStats): Omit<LiveQueueStats, 'oldestPendingAgeMs' | 'oldestRunningAgeMs'> => rest;
 
 describe('liveQueueStats', () => {
   it('names the live statuses: every status that is not terminal', () => {
@@ -78,10 +78,20 @@ describe('liveQueueStats', () => {
 
   it('keeps a queue whose tasks all finished, and a tenant\'s lone finished task among another\'s history', async () => {
     expect((await liveQueueStats(app.sql, null)).find((s) => s.queue === 'done')).toEqual({
-      queue: 'done', live: true, counts: { BLOCKED: 0, PENDING: 0, RUNNING: 0, RETRYING: 0 }, oldestPendingAgeMs: null,
+      queue: 'done', live: true, counts: { BLOCKED: 0, PENDING: 0, RUNNING: 0, RETRYING: 0 }, oldestPendingAgeMs: null, oldestRunningAgeMs: null,
     });
     expect((await liveQueueStats(app.sql, 'acme')).map((s) => s.queue)).toEqual(['acme-done', 'acme-q', 'shared']);
     expect(await liveQueueStats(app.sql, null, 'big')).toMatchObject([{ queue: 'big', counts: { BLOCKED: 2, PENDING: 47, RUNNING: 5, RETRYING: 3 } }]);
+  });
+
+  it('gives the age of the longest-running attempt, from its claim (last_attempted_at), by queue: a hung handler shows there', async () => {
+    await app.sql`UPDATE tasks SET last_attempted_at = now() - interval '90 seconds' WHERE id = (SELECT id FROM tasks WHERE queue = 'big' AND status = 'RUNNING' LIMIT 1)`;
+    await app.sql`UPDATE tasks SET last_attempted_at = now() - interval '5 seconds' WHERE queue = 'big' AND status = 'RUNNING' AND last_attempted_at IS NULL`;
+    const [big] = await liveQueueStats(app.sql, null, 'big');
+    expect(big?.oldestRunningAgeMs).toBeGreaterThanOrEqual(90_000);
+    expect(big?.oldestRunningAgeMs).toBeLessThan(100_000);
+    // No task running: none.
+    expect((await liveQueueStats(app.sql, null, 'acme-q'))[0]?.oldestRunningAgeMs ?? null).toBeNull();
   });
 
   // [what, tenant, queue, most blocks of the live read as a share of the full read's]
@@ -123,7 +133,7 @@ describe('queueControl with live stats', () => {
 
   it('answers get and a limits change with live stats of that queue (zero where the tenant has none)', async () => {
     expect((await app.deps.queue.queueControl.get('big', 'live')).stats).toMatchObject({ queue: 'big', live: true, counts: { PENDING: 47, RUNNING: 5 } });
-    expect((await acme.queueControl.get('big', 'live')).stats).toEqual({ queue: 'big', live: true, counts: { BLOCKED: 0, PENDING: 0, RUNNING: 0, RETRYING: 0 }, oldestPendingAgeMs: null });
+    expect((await acme.queueControl.get('big', 'live')).stats).toEqual({ queue: 'big', live: true, counts: { BLOCKED: 0, PENDING: 0, RUNNING: 0, RETRYING: 0 }, oldestPendingAgeMs: null, oldestRunningAgeMs: null });
     const limited = await app.deps.queue.queueControl.setLimits('done', { concurrency: 2 }, 'live');
     expect(limited).toMatchObject({ name: 'done', concurrency: 2, stats: { queue: 'done', live: true, counts: { PENDING: 0 } } });
     expect((await app.deps.queue.queueControl.setLimits('done', { concurrency: null })).stats.counts.SUCCEEDED).toBe(3_000);
