@@ -3,6 +3,7 @@ import type { Queue, QueueStats } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
 import { LIVE_STATUSES } from '../queue/stats.js';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Rescuer } from '../queue/maintenance/rescuer.js';
 import type { Runner } from '../worker/runner.js';
 import { processMetricsRegistry } from './process-metrics.js';
 import { boundQueueStats, MAX_QUEUE_LABELS, type QueueView } from './queue-labels.js';
@@ -29,6 +30,8 @@ export interface AppMetricsOptions {
   log: Logger;
   /** This process's worker, when it runs one: its attempts are counted and timed. */
   runner?: Runner;
+  /** This process's rescuer: the tasks it takes back from lost workers are counted (they count nothing themselves). */
+  rescuer?: Pick<Rescuer, 'onRescued'>;
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
   /**
@@ -85,6 +88,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const tasks = createTaskMetrics(own, { maxQueueLabels });
   const queue = tasks.instrumentQueue(options.queue);
   const detachRunner = runner ? tasks.observeRunner(runner) : () => undefined;
+  const detachRescuer = options.rescuer ? tasks.observeRescuer(options.rescuer) : () => undefined;
 
   // One read of the queues per scrape, shared by the four families that show it: prom-client
   // collects every family of a scrape at once, so they all join the read in flight. It is two reads:
@@ -300,6 +304,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     render: () => registry.metrics(),
     close() {
       detachRunner();
+      detachRescuer();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EnqueueOptions, Queue, Task } from '../queue/index.js';
+import { rescueResult, type Rescuer } from '../queue/maintenance/rescuer.js';
 import type { Runner } from '../worker/runner.js';
 import { createQueueLabeler, MAX_QUEUE_LABELS } from './queue-labels.js';
 
@@ -15,6 +16,8 @@ export interface TaskMetrics {
   instrumentQueue(queue: Queue): Queue;
   /** Counts the runner's claimed attempts and their outcomes and durations; returns a detach function. */
   observeRunner(runner: Runner): () => void;
+  /** Counts the tasks the rescuer takes back from lost workers (which count nothing); returns a detach function. */
+  observeRescuer(rescuer: Pick<Rescuer, 'onRescued'>): () => void;
 }
 
 /** The millisecond timestamp in a UUID v7 (its first 48 bits). */
@@ -56,6 +59,12 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
     labelNames: ['name', 'queue', 'outcome'],
     registers,
   });
+  const rescued = new Counter({
+    name: 'taskwire_tasks_rescued_total',
+    help: 'Tasks this process\'s rescuer took back from workers that stopped renewing their lease (killed, hung, cut off), by result: retrying, failed, cancelled (the attempt lost), released (claimed ahead, given back unstarted).',
+    labelNames: ['name', 'queue', 'result'],
+    registers,
+  });
   const duration = new Histogram({
     name: 'taskwire_task_duration_seconds',
     help: 'Run time of attempts in this process\'s worker, from claim to recorded outcome, in seconds.',
@@ -95,6 +104,11 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
           return tasks;
         },
       };
+    },
+    observeRescuer(rescuer) {
+      return rescuer.onRescued((tasks) => {
+        for (const task of tasks) rescued.inc({ name: task.name, queue: queueLabel(task.queue), result: rescueResult(task) });
+      });
     },
     observeRunner(runner) {
       // Keyed by attempt: the same task can be claimed again by this worker after losing its lease.

@@ -147,6 +147,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     listeners: { [EVENTS_CHANNEL]: hub.stats, [WORKFLOWS_CHANNEL]: workflowHub.stats, [BULK_CHANNEL]: bulkActionHub.stats },
     log: deps.log,
     runner: options.runner,
+    rescuer: deps.rescuer,
   });
   const auth = createServerAuth(deps, options.auth);
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });

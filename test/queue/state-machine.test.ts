@@ -1,4 +1,10 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
+import { createAppMetrics } from '../../src/metrics/app-metrics.js';
+import { createRescuer } from '../../src/queue/maintenance/rescuer.js';
+import { readMetrics, sampleValue } from '../operations/metric-values.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { abortReasons, eventsOf, insertTask, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -68,6 +74,26 @@ describe('rescuer.runOnce', () => {
     ]);
     expect(failed?.expiresAt).not.toBeNull();
     expect(await eventsOf(env.recorder, env.app.sql, task.id)).toEqual(history('PENDING', 'RUNNING', 'RETRYING', 'RUNNING', 'FAILED'));
+  });
+
+  it('tells its listeners and /metrics what it rescued (the dead worker counts nothing), and logs a line per task', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+    const rescuer = createRescuer({ sql: env.app.sql, log: pino({ level: 'debug' }, sink), resultTtlMs: 60_000 });
+    const metrics = createAppMetrics({ queue: env.app.deps.queue, stats: { subscriptions: 0, events: 0, readQueries: 0, delivered: 0, reconnects: 0 }, log: silentLogger, rescuer });
+    try {
+      const last = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'ghost-3', leaseMs: -1000, maxAttempts: 1, queue: 'rescued-q' });
+      const again = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'ghost-3', leaseMs: -1000, maxAttempts: 3, queue: 'rescued-q' });
+      expect((await rescuer.runOnce()).map((t) => t.id).sort()).toEqual([last.id, again.id].sort());
+      const f = await readMetrics(metrics.registry);
+      expect(sampleValue(f, 'taskwire_tasks_rescued_total', { name: last.name, queue: 'rescued-q', result: 'failed' })).toBe(1);
+      expect(sampleValue(f, 'taskwire_tasks_rescued_total', { name: again.name, queue: 'rescued-q', result: 'retrying' })).toBe(1);
+      const perTask = lines.filter((l) => l.msg === 'task rescued');
+      expect(perTask.map((l) => [l.taskId, l.result, l.lostWorkerId]).sort()).toEqual([[last.id, 'failed', 'ghost-3'], [again.id, 'retrying', 'ghost-3']].sort());
+      expect(lines.find((l) => l.msg === 'rescued tasks of lost workers')).toMatchObject({ count: 2, byResult: { failed: 1, retrying: 1 }, lostWorkerIds: ['ghost-3'] });
+    } finally {
+      metrics.close();
+    }
   });
 
   it('leaves leases that have not expired alone', async () => {

@@ -32,7 +32,9 @@ export function createPeriodic(p: {
   const round = async (): Promise<void> => {
     try {
       const result = await p.runOnce();
-      p.log.debug({ service: p.name, result }, 'maintenance round');
+      // A count, not what the round returned: the rescuer's is whole task rows (arguments,
+      // keyword arguments and all), a line of megabytes at debug level, secrets in it.
+      p.log.debug({ service: p.name, count: Array.isArray(result) ? result.length : result }, 'maintenance round');
     } catch (error) {
       p.log.warn({ err: error, service: p.name }, 'maintenance round failed');
     }

@@ -31,11 +31,38 @@ export interface Rescuer extends Service {
    * `now` replaces the clock in tests. Returns the tasks it rescued.
    */
   runOnce(now?: Date): Promise<Task[]>;
+  /**
+   * Calls `listener` with the tasks of each pass that rescued any, as they are now (RETRYING,
+   * FAILED, CANCELLED, or PENDING/RETRYING given back unstarted): what `/metrics` counts, since the
+   * worker that ran them is gone and counts nothing. Returns a function that removes it.
+   */
+  onRescued(listener: (tasks: readonly Task[]) => void): () => void;
+}
+
+/** The WorkerLost error of a rescued task's lost attempt; undefined for a task given back unstarted (no attempt made). */
+function lostAttempt(task: Task): Task['errors'][number] | undefined {
+  const last = task.errors.at(-1);
+  return last?.exceptionType === 'WorkerLost' && last.attempt === task.attempts ? last : undefined;
+}
+
+/** The worker a rescued task's attempt was lost with; null for a task given back unstarted. */
+function lostWorker(task: Task): string | null {
+  return lostAttempt(task)?.workerId ?? null;
+}
+
+/** What a rescue made of a task: its attempt lost and `retrying`, `failed` or `cancelled`; or `released`, given back unstarted. */
+export type RescueResult = 'retrying' | 'failed' | 'cancelled' | 'released';
+
+export function rescueResult(task: Task): RescueResult {
+  if (task.status === 'FAILED') return 'failed';
+  if (task.status === 'CANCELLED') return 'cancelled';
+  return lostAttempt(task) ? 'retrying' : 'released';
 }
 
 /** Takes back running tasks whose worker stopped renewing the lease (see rescueTasks). */
 export function createRescuer(o: RescuerOptions): Rescuer {
   const batchSize = o.batchSize ?? 1000;
+  const listeners = new Set<(tasks: readonly Task[]) => void>();
   const rescue = async (now: Date | null, lockKey: number | null, restartGraceMs: number | null): Promise<Task[]> => {
     const rescued: Task[] = [];
     for (;;) {
@@ -44,7 +71,22 @@ export function createRescuer(o: RescuerOptions): Rescuer {
       if (batch.length < batchSize) break;
     }
     if (rescued.length > 0) {
-      o.log.warn({ count: rescued.length, ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
+      // A line per task (as a worker's `task failed` is), so that grepping a task's id finds its
+      // rescue, then a summary: the statuses it left them in, and the workers that were lost.
+      for (const t of rescued) {
+        o.log.info({ taskId: t.id, name: t.name, queue: t.queue, attempt: t.attempts, result: rescueResult(t), status: t.status, lostWorkerId: lostWorker(t) }, 'task rescued');
+      }
+      const byResult: Partial<Record<RescueResult, number>> = {};
+      for (const t of rescued) byResult[rescueResult(t)] = (byResult[rescueResult(t)] ?? 0) + 1;
+      const workers = [...new Set(rescued.map(lostWorker).filter((w) => w !== null))];
+      o.log.warn({ count: rescued.length, byResult, lostWorkerIds: workers.slice(0, 20), ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
+      for (const listener of listeners) {
+        try {
+          listener(rescued);
+        } catch (error) {
+          o.log.warn({ err: error }, 'a rescued-tasks listener failed');
+        }
+      }
     }
     return rescued;
   };
@@ -56,7 +98,14 @@ export function createRescuer(o: RescuerOptions): Rescuer {
     log: o.log,
     runOnce: o.leaseMs === undefined ? periodicRescue : afterOutagesWait(o.sql, o.leaseMs, periodicRescue),
   });
-  return { ...periodic, runOnce: (now) => rescue(now ?? null, null, null) };
+  return {
+    ...periodic,
+    runOnce: (now) => rescue(now ?? null, null, null),
+    onRescued(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
 
 /**
