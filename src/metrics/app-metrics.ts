@@ -81,6 +81,19 @@ interface Scraped {
  */
 export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const { stats, log, runner } = options;
+  // A failing read is said once when it starts failing and once when it reads again (as readiness
+  // is), not at every scrape: a database away for a minute made two warn lines with a stack per scrape.
+  const failing = { live: false, finished: false };
+  const failed = (read: keyof typeof failing, fields: Record<string, unknown>, message: string): void => {
+    if (failing[read]) log.debug(fields, message);
+    else log.warn(fields, `${message} (said again once it reads; until then at debug level)`);
+    failing[read] = true;
+  };
+  const succeeded = (read: keyof typeof failing, message: string): void => {
+    if (!failing[read]) return;
+    failing[read] = false;
+    log.info(message);
+  };
   const timeoutMs = options.queueStatsTimeoutMs ?? 2000;
   const own = new Registry();
   const registers = [own];
@@ -127,8 +140,9 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       .list('all')
       .then((queues) => {
         finished = new Map(queues.map((q) => [q.name, { SUCCEEDED: q.stats.counts.SUCCEEDED, FAILED: q.stats.counts.FAILED, CANCELLED: q.stats.counts.CANCELLED }]));
+        succeeded('finished', 'metrics: the finished task counts are read again');
       })
-      .catch((error: unknown) => log.warn({ err: error }, 'metrics: reading the finished task counts failed'))
+      .catch((error: unknown) => failed('finished', { err: error }, 'metrics: reading the finished task counts failed'))
       .finally(() => {
         const now = performance.now();
         // The shorter of the last two reads: a process's first read (its plan, a cold cache) is slow
@@ -172,9 +186,10 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       const result = await Promise.race([query, timeout]);
       if (result === 'timeout') {
         query.catch(() => undefined);
-        log.warn({ timeoutMs }, 'metrics: queue statistics timed out');
+        failed('live', { timeoutMs }, 'metrics: queue statistics timed out');
         return undefined;
       }
+      succeeded('live', 'metrics: the queue statistics are read again');
       // Within the same timeout, so that a small history's counts are those of this scrape; a slow
       // read goes on in the background, and its answer shows at a later scrape.
       if (finishing) await Promise.race([finishing, timeout]);
@@ -185,7 +200,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
         .filter((q) => Object.values(q.counts).some((n) => n > 0));
       return { queues: boundQueueStats(queues, maxQueueLabels), finishedKnown: known !== undefined };
     } catch (error) {
-      log.warn({ err: error }, 'metrics: reading queue statistics failed');
+      failed('live', { err: error }, 'metrics: reading queue statistics failed');
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -293,6 +308,16 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       registers,
       collect() {
         this.set({ worker_id: runner.workerId }, runner.running);
+      },
+    });
+    // Beside the running count, so that saturation is a ratio of two series, not a hard-coded slot count.
+    new Gauge({
+      name: 'taskwire_worker_slots',
+      help: 'Slots of this process\'s worker: how many tasks it runs at once (WORKER_CONCURRENCY or --concurrency).',
+      labelNames: ['worker_id'],
+      registers,
+      collect() {
+        this.set({ worker_id: runner.workerId }, runner.concurrency);
       },
     });
   }

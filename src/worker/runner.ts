@@ -29,6 +29,8 @@ export interface RunnerEvents {
 
 export interface Runner extends EventEmitter<RunnerEvents>, Service {
   readonly workerId: string;
+  /** Its slots: how many tasks it runs at once (WORKER_CONCURRENCY, or its override). */
+  readonly concurrency: number;
   /** Tasks running now. */
   readonly running: number;
   /** Tasks claimed ahead, waiting for a slot (see `prefetchMs`). */
@@ -451,6 +453,7 @@ export function createRunner(options: RunnerOptions): Runner {
   Object.defineProperty(emitter, 'waiting', { get: () => held.waiting, enumerable: true });
   return Object.assign(emitter, {
     workerId,
+    concurrency: o.concurrency,
     start,
     stop() {
       // A second call waits for the same shutdown rather than returning before it is done.

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createAppMetrics, type FanOutStats } from '../../src/metrics/app-metrics.js';
@@ -124,6 +126,30 @@ describe('createAppMetrics', () => {
       expect(sampleValue(f, 'taskwire_queue_stats_up')).toBe(0);
       expect(f.get('taskwire_queue_tasks')?.values).toEqual([]);
       expect(sampleValue(f, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it('says a failing read once when it starts failing and once when it reads again, not at every scrape', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), done()) });
+    let away = true;
+    const { queue } = queueAnswering(async () => {
+      if (away) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      return STATS;
+    });
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: pino({ level: 'info' }, sink) });
+    try {
+      for (let i = 0; i < 5; i++) expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
+      // One warn line per read (the live one, the finished counts), not two per scrape.
+      expect(lines.filter((l) => l.level === 40).map((l) => l.msg).sort()).toEqual([
+        'metrics: reading queue statistics failed (said again once it reads; until then at debug level)',
+        'metrics: reading the finished task counts failed (said again once it reads; until then at debug level)',
+      ]);
+      away = false;
+      expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(1);
+      expect(lines.filter((l) => l.level === 30).map((l) => l.msg)).toContain('metrics: the queue statistics are read again');
     } finally {
       metrics.close();
     }

@@ -74,6 +74,7 @@ describe('GET /metrics', () => {
       taskwire_subscription_deliveries_total: 'counter',
       taskwire_events_listener_reconnects_total: 'counter',
       taskwire_worker_running_tasks: 'gauge',
+      taskwire_worker_slots: 'gauge',
       taskwire_listening: 'gauge',
       // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
@@ -190,6 +191,8 @@ describe('GET /metrics', () => {
     expect(running).toBeGreaterThanOrEqual(300);
     expect(running).toBeLessThan(330);
     expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
+    expect(value(open, 'taskwire_worker_slots', { worker_id: runner.workerId })).toBe(runner.concurrency);
+    expect(runner.concurrency).toBe(server.deps.config.worker.concurrency);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_events' })).toBe(1);
     expect(value(open, 'taskwire_listening', { channel: 'taskwire_workflows' })).toBe(0);
 
