@@ -2,14 +2,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { errorCodes } from '../helpers/graphql.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { startGuardedServer, type GuardedServer } from '../helpers/guarded-server.js';
 
 // Flow control over GraphQL (DESIGN Part 2 §E): queues, pauseQueue / resumeQueue / setQueueLimits
 // behind queues:admin, EnqueueTaskInput.concurrencyKey, Task.concurrencyKey and Task.waitReason.
 let app: TestApp;
 let server: GuardedServer;
+const captured = captureLog('info');
 beforeAll(async () => {
-  app = await createTestApp();
+  app = await createTestApp({ log: captured.log });
   server = await startGuardedServer(app);
 });
 afterAll(async () => {
@@ -40,6 +42,14 @@ describe('pauseQueue / resumeQueue / setQueueLimits', () => {
     expect(cleared.data?.setQueueLimits).toMatchObject({ concurrency: 4, rateLimit: null, perKeyConcurrency: 1 });
     const resumed = await operator().post(`mutation { resumeQueue(name: "gq") { ${QUEUE} } }`);
     expect(resumed.data?.resumeQueue).toMatchObject({ paused: false, pausedAt: null });
+    // Each change is logged with who made it: a queue found stopped says by whom and when.
+    const changes = captured.lines.filter((l) => l.queue === 'gq').map((l) => [l.msg, l.principal]);
+    expect(changes).toEqual([
+      ['queue paused', 'key:queues:admin+tasks:read'],
+      ['queue limits set', 'key:queues:admin+tasks:read'],
+      ['queue limits set', 'key:queues:admin+tasks:read'],
+      ['queue resumed', 'key:queues:admin+tasks:read'],
+    ]);
   });
 
   it('refuses out-of-range limits with BAD_USER_INPUT naming the field', async () => {

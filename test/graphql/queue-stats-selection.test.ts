@@ -8,6 +8,7 @@ import { defaultSettings } from '../../src/queue/queue-control/sql/queue-setting
 import { emptyLiveStats, type LiveQueueStats, type QueueStats } from '../../src/queue/stats.js';
 import { TASK_STATUSES } from '../../src/queue/states.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { silentLogger } from '../../src/logger.js';
 
 // Which stats a Queue's operation reads, from its selection of `stats`: the live statuses alone when
 // it asks nothing else (the dashboard's queue panel, every 5 s), every status otherwise, one read
@@ -22,7 +23,7 @@ const yoga = createYoga<object, GraphQLContext>({
   schema,
   logging: false,
   maskedErrors: false,
-  context: () => ({ principal: ANONYMOUS, queue: queueOfContext }) as unknown as GraphQLContext,
+  context: () => ({ principal: ANONYMOUS, queue: queueOfContext, log: silentLogger }) as unknown as GraphQLContext,
 });
 async function post(queue: Queue, query: string, variables: Record<string, unknown> = {}): Promise<Answer> {
   queueOfContext = queue;

@@ -95,7 +95,8 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
         events: hub,
         workflowEvents: workflowHub,
         bulkActionEvents: bulkActionHub,
-        log: silentLogger,
+        // As the server's contexts name their principal (src/server/context.ts); the app's log (silent unless given).
+        log: principal ? app.deps.log.child({ principal: principal.id, kind: principal.kind }) : app.deps.log,
         resultScope: principal ? JSON.stringify(principal) : '',
         // The guard answers a context without one UNAUTHENTICATED.
         principal: principal as Principal,

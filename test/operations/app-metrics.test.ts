@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createAppMetrics, type FanOutStats } from '../../src/metrics/app-metrics.js';
 import { OTHER_QUEUE } from '../../src/metrics/queue-labels.js';
 import type { Queue, QueueInfo, QueueStats } from '../../src/queue/index.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { readMetrics, sampleValue } from './metric-values.js';
 
 // In-process: only queueStats() of the queue is used at a scrape, so a queue that answers it
@@ -132,14 +131,13 @@ describe('createAppMetrics', () => {
   });
 
   it('says a failing read once when it starts failing and once when it reads again, not at every scrape', async () => {
-    const lines: { level: number; msg: string }[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), done()) });
+    const { log, lines } = captureLog('info');
     let away = true;
     const { queue } = queueAnswering(async () => {
       if (away) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
       return STATS;
     });
-    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log: pino({ level: 'info' }, sink) });
+    const metrics = createAppMetrics({ queue, stats: STATS_FAN_OUT, log });
     try {
       for (let i = 0; i < 5; i++) expect(sampleValue(await readMetrics(metrics.registry), 'taskwire_queue_stats_up')).toBe(0);
       // One warn line per read (the live one, the finished counts), not two per scrape.

@@ -1,17 +1,15 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createPeriodic } from '../../src/queue/maintenance/periodic.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 // A maintenance round's debug line: the rescuer's round returns whole task rows (arguments, keyword
 // arguments, errors), which the line carried, a line of megabytes with any secret in them.
 describe('createPeriodic', () => {
   it('logs how many a round handled, never what it returned', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+    const { log, lines } = captureLog();
     let rounds = 0;
     const rows = [{ id: 'a', kwargs: { apiKey: 'sk_live_secret' } }, { id: 'b', kwargs: { apiKey: 'sk_live_secret' } }];
-    const periodic = createPeriodic({ name: 'rescuer', intervalMs: 1, log: pino({ level: 'debug' }, sink), runOnce: async () => (rounds++, rows) });
+    const periodic = createPeriodic({ name: 'rescuer', intervalMs: 1, log, runOnce: async () => (rounds++, rows) });
     await periodic.start();
     await new Promise<void>((resolve) => {
       const check = setInterval(() => lines.length > 0 && (clearInterval(check), resolve()), 1);

@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createAppMetrics } from '../../src/metrics/app-metrics.js';
 import { createRescuer } from '../../src/queue/maintenance/rescuer.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { readMetrics, sampleValue } from '../operations/metric-values.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { abortReasons, eventsOf, insertTask, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
@@ -77,9 +76,8 @@ describe('rescuer.runOnce', () => {
   });
 
   it('tells its listeners and /metrics what it rescued (the dead worker counts nothing), and logs a line per task', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
-    const rescuer = createRescuer({ sql: env.app.sql, log: pino({ level: 'debug' }, sink), resultTtlMs: 60_000 });
+    const { log, lines } = captureLog();
+    const rescuer = createRescuer({ sql: env.app.sql, log, resultTtlMs: 60_000 });
     const metrics = createAppMetrics({ queue: env.app.deps.queue, stats: { subscriptions: 0, events: 0, readQueries: 0, delivered: 0, reconnects: 0 }, log: silentLogger, rescuer });
     try {
       const last = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'ghost-3', leaseMs: -1000, maxAttempts: 1, queue: 'rescued-q' });

@@ -82,13 +82,22 @@ builder.mutationFields((t) => ({
       'Stops starting tasks of the queue on every worker, within milliseconds, until resumeQueue; running tasks finish, tasks ' +
       'claimed ahead go back. Durable: holds through restarts. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx, info) => ctx.queue.queueControl.pause(name, queueStatsRead(info)),
+    resolve: async (_root, { name }, ctx, info) => {
+      const queue = await ctx.queue.queueControl.pause(name, queueStatsRead(info));
+      // Who stopped a queue and when, for whoever finds it stopped (ctx.log names the principal).
+      ctx.log.info({ queue: name }, 'queue paused');
+      return queue;
+    },
   }),
   resumeQueue: t.field({
     type: QueueRef,
     description: 'Starts the queue again and wakes the workers. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx, info) => ctx.queue.queueControl.resume(name, queueStatsRead(info)),
+    resolve: async (_root, { name }, ctx, info) => {
+      const queue = await ctx.queue.queueControl.resume(name, queueStatsRead(info));
+      ctx.log.info({ queue: name }, 'queue resumed');
+      return queue;
+    },
   }),
   setQueueLimits: t.field({
     type: QueueRef,
@@ -96,7 +105,11 @@ builder.mutationFields((t) => ({
       'Sets (or, with null, clears) the queue\'s limits, held strictly across every worker inside the claim. BAD_USER_INPUT names ' +
       'the field out of range. Needs queues:admin.',
     args: { name: t.arg.string({ required: true }), limits: t.arg({ type: QueueLimitsInputRef, required: true }) },
-    resolve: (_root, { name, limits }, ctx, info) => ctx.queue.queueControl.setLimits(name, toLimits(limits), queueStatsRead(info)),
+    resolve: async (_root, { name, limits }, ctx, info) => {
+      const queue = await ctx.queue.queueControl.setLimits(name, toLimits(limits), queueStatsRead(info));
+      ctx.log.info({ queue: name, concurrency: queue.concurrency, rateLimit: queue.rateLimit, perKeyConcurrency: queue.perKeyConcurrency }, 'queue limits set');
+      return queue;
+    },
   }),
 }));
 
