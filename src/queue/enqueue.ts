@@ -1,6 +1,6 @@
 import { BadUserInputError, ConflictError, ForbiddenError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
-import { checkBackoff } from './backoff.js';
+import { checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
 import { MAX_RESULT_TTL_MS, requireStorableDate } from './dates.js';
 import type { TaskCatalog } from './catalog.js';
 import { encodeJson, isJsonObject, isStorableText, JsonEncodeError } from './json.js';
@@ -23,6 +23,17 @@ import { uuidv7 } from './uuid.js';
 export { MAX_RESULT_TTL_MS };
 
 /** What a caller asks for. Unset options fall back to the task definition, then defaults. */
+/**
+ * The enqueue's backoff settings over the definition's. A `baseMs` given without `maxMs` raises the
+ * ceiling it would be cut to (the definition's `maxMs`, else the default's) to itself: `{ baseMs:
+ * 30000, factor: 1 }` on a task whose definition caps retries at 2 s retried every 2 s, silently.
+ */
+function withBackoff(definition: Partial<Backoff> | undefined, given: Partial<Backoff>): Partial<Backoff> {
+  const merged = { ...definition, ...given };
+  if (given.baseMs !== undefined && given.maxMs === undefined && (merged.maxMs ?? DEFAULT_BACKOFF.maxMs) < given.baseMs) merged.maxMs = given.baseMs;
+  return merged;
+}
+
 export interface EnqueueInput {
   name: string;
   args?: unknown[];
@@ -180,7 +191,7 @@ export function prepareTask(
   }
   if (key !== null) requireStorable(key, `${prefix}idempotencyKey`);
   // Setting by setting, as for the other options: `{ baseMs }` keeps the definition's factor.
-  const backoff = input.backoff !== undefined ? { ...spec.backoff, ...checkBackoff(input.backoff, `${prefix}backoff`) } : (spec.backoff ?? null);
+  const backoff = input.backoff !== undefined ? withBackoff(spec.backoff, checkBackoff(input.backoff, `${prefix}backoff`)) : (spec.backoff ?? null);
   const tenant = tenantOf(input, scope, prefix);
   const concurrencyKey = input.concurrencyKey ?? null;
   if (concurrencyKey !== null && (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > MAX_KEY)) {

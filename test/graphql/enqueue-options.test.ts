@@ -87,6 +87,17 @@ describe('enqueueTask with per-task options', () => {
     expect(ms(failed.errors[1]!.at) - ms(failed.errors[0]!.at)).toBeGreaterThanOrEqual(100);
   });
 
+  it("a baseMs given alone raises the definition's lower maxMs to itself; one given with its maxMs is kept as given", async () => {
+    // demo.fail's definition caps at 2 s: { baseMs: 30000 } retried every 2 s, silently.
+    const alone = await enqueue({ name: 'demo.fail', args: ['x'], runAfter: new Date(Date.now() + 3_600_000).toISOString(), backoff: { baseMs: 30_000, factor: 1 } });
+    expect(alone.backoff).toMatchObject({ baseMs: 30_000, maxMs: 30_000, factor: 1 });
+    const beyondDefault = await enqueue({ name: 'math.copysign', args: [1, 1], runAfter: new Date(Date.now() + 3_600_000).toISOString(), backoff: { baseMs: 3_600_000 } });
+    expect(beyondDefault.backoff).toMatchObject({ baseMs: 3_600_000, maxMs: 3_600_000 });
+    const both = await enqueue({ name: 'demo.fail', args: ['x'], runAfter: new Date(Date.now() + 3_600_000).toISOString(), backoff: { baseMs: 30_000, maxMs: 5_000 } });
+    expect(both.backoff).toMatchObject({ baseMs: 30_000, maxMs: 5_000 });
+    for (const t of [alone, beyondDefault, both]) await post('mutation ($id: ID!) { cancelTask(id: $id) { id } }', { id: t.id });
+  });
+
   it('a task enqueued without them shows the effective defaults (backoff) and nulls (timeoutMs, resultTtlMs)', async () => {
     const task = await enqueue({ name: 'math.copysign', args: [1, 1] });
     expect(task).toMatchObject({ timeoutMs: null, resultTtlMs: null, backoff: { baseMs: 1000, maxMs: 600_000, factor: 2, jitter: 0.25 } });
