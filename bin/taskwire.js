@@ -9,6 +9,15 @@ const source = new URL('../src/cli/main.ts', import.meta.url);
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
+  // A task module that imports 'taskwire' (the README's tasks.ts, TASK_MODULES=./tasks.ts npm start)
+  // gets these sources too, as tests do with --conditions=taskwire-source: the package's exports name
+  // dist/ otherwise, which only a build makes. Registered after tsx, so it runs first and tsx resolves
+  // with the condition added. (An ES module's import; a CommonJS task module's require is not hooked.)
+  const { register: registerHooks } = await import('node:module');
+  const addCondition = `export function resolve(specifier, context, next) {
+    return next(specifier, { ...context, conditions: [...(context.conditions ?? []), 'taskwire-source'] });
+  }`;
+  registerHooks(`data:text/javascript,${encodeURIComponent(addCondition)}`);
   await import(source.href);
 } else {
   await import('../dist/cli/main.js');
