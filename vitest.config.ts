@@ -30,6 +30,7 @@ const UNIT = [
   'test/worker/claim-policy.test.ts',
   'test/db/server-event-log.test.ts',
   'test/queue/periodic-log.test.ts',
+  'test/server/outage-log.test.ts',
   'test/worker/passed-over.test.ts',
   'test/dashboard/timeline.test.ts',
   'test/graphql/guard-rules.test.ts',

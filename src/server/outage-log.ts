@@ -9,26 +9,40 @@ const OUTAGE_LOG_WINDOW_MS = 10_000;
  * error line with a stack per request (a 26 s restart under 2.5 requests/s made 60–80 of them): the
  * first such request is logged at warn, then at most one line per window saying how many were
  * refused since. The answer itself is a coded, expected one (the client is told to try again).
- * Returns whether `error` was one of those (then it is logged here, or counted).
+ * The count of a window's last refusals is logged when the window ends, not at the next outage's
+ * first refusal (minutes later, under that outage's time). Returns whether `error` was one of
+ * those (then it is logged here, or counted).
  */
 export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () => number } = {}): (error: unknown) => boolean {
   const windowMs = o.windowMs ?? OUTAGE_LOG_WINDOW_MS;
   const now = o.now ?? Date.now;
   let lastLineAt = Number.NEGATIVE_INFINITY;
   let unlogged = 0;
+  let lastCause = '';
+  let flush: NodeJS.Timeout | undefined;
+  const line = (at: number): void => {
+    log.warn({ cause: lastCause, refusedSinceLastLine: unlogged }, 'the database is unavailable: requests answered DATABASE_UNAVAILABLE');
+    lastLineAt = at;
+    unlogged = 0;
+  };
   return (error) => {
     // yoga hands over the GraphQLError it masked; what the database said is its originalError.
     const original = (error as { originalError?: unknown } | null)?.originalError ?? error;
     if (!isDatabaseUnavailable(original)) return false;
     const at = now();
+    lastCause = original instanceof Error ? original.message : String(original);
     if (at - lastLineAt < windowMs) {
       unlogged += 1;
+      // Unref'd: a process stopping does not wait for it (its last count is then not said).
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        if (unlogged > 0) line(now());
+      }, lastLineAt + windowMs - at).unref();
       return true;
     }
-    const cause = original instanceof Error ? original.message : String(original);
-    log.warn({ cause, refusedSinceLastLine: unlogged }, 'the database is unavailable: requests answered DATABASE_UNAVAILABLE');
-    lastLineAt = at;
-    unlogged = 0;
+    clearTimeout(flush);
+    flush = undefined;
+    line(at);
     return true;
   };
 }
