@@ -52,6 +52,8 @@ export interface AppMetrics {
   queue: Queue;
   /** The exposition text for `GET /metrics`. */
   render(): Promise<string>;
+  /** Counts one GraphQL operation answered (src/server/operation-metrics.ts): taskwire_graphql_operations_total. */
+  countOperation(type: string, code: string): void;
   /** Stops observing the runner. */
   close(): void;
 }
@@ -263,6 +265,12 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     },
   });
 
+  const operations = new Counter({
+    name: 'taskwire_graphql_operations_total',
+    help: 'GraphQL operations this server answered (HTTP, SSE, graphql-ws), by type (query, mutation, subscription, unknown) and code (OK, or the first error\'s extensions.code).',
+    labelNames: ['type', 'code'],
+    registers,
+  });
   new Gauge({
     name: 'taskwire_subscriptions_open',
     help: 'GraphQL subscriptions open on this server (graphql-ws and SSE).',
@@ -327,6 +335,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     registry,
     queue,
     render: () => registry.metrics(),
+    countOperation: (type, code) => operations.inc({ type, code }),
     close() {
       detachRunner();
       detachRescuer();

@@ -24,6 +24,7 @@ import { useCsrfPrevention } from './csrf.js';
 import { createFastPath, fastPrincipalOf } from './fast-path.js';
 import { withBodyLimit, type ServerContext } from './http.js';
 import { useMediaTypeErrors } from './media-types.js';
+import { useOperationMetrics } from './operation-metrics.js';
 import { operationsRoutes } from './operations.js';
 import { useRequestParams } from './request-params.js';
 import { createTaskEventHub, type TaskEventStats } from './live/hub.js';
@@ -200,6 +201,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       useSharedSubscriptionResults(),
       sse.plugin,
       useInputErrorFields(),
+      useOperationMetrics(metrics.countOperation),
       // Last: it answers only what no parser or result processor before it took.
       useMediaTypeErrors(),
     ],

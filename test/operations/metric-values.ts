@@ -3,8 +3,12 @@ import type { Registry } from 'prom-client';
 /** The families of a registry by name, as prom-client gives them (`getMetricsAsJSON()`). */
 export type Families = Map<string, Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number]>;
 
+/**
+ * The families as they are now: a copy. prom-client hands out a counter's own sample objects, which
+ * later increments change in place, so a "before" read would move with the "after" one (a delta of 0).
+ */
 export async function readMetrics(registry: Registry): Promise<Families> {
-  return new Map((await registry.getMetricsAsJSON()).map((family) => [family.name, family]));
+  return new Map(structuredClone(await registry.getMetricsAsJSON()).map((family) => [family.name, family]));
 }
 
 /**

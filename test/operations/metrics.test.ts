@@ -69,6 +69,7 @@ describe('GET /metrics', () => {
       taskwire_queue_oldest_running_age_seconds: 'gauge',
       taskwire_queue_stats_up: 'gauge',
       taskwire_subscriptions_open: 'gauge',
+      taskwire_graphql_operations_total: 'counter',
       taskwire_task_events_received_total: 'counter',
       taskwire_subscription_reads_total: 'counter',
       taskwire_subscription_deliveries_total: 'counter',
@@ -128,6 +129,29 @@ describe('GET /metrics', () => {
     expect(value(after, histogram, { name: 'math.copysign' }, `${histogram}_sum`)).toBeGreaterThan(0);
     // Everything took well under 10 s: the 10 s bucket holds them all.
     expect(delta(after, histogram, { name: 'math.copysign', le: '10' }, `${histogram}_bucket`)).toBe(2);
+  });
+
+  it('counts the GraphQL operations it answers by type and code: refusals too, which were in no metric', async () => {
+    const post = async (body: unknown): Promise<void> => {
+      const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      await res.text();
+    };
+    const ops = 'taskwire_graphql_operations_total';
+    const before = await scrape();
+    await enqueue({ name: 'demo.echo', queue: 'parked' });
+    await post({ query: 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } } }', variables: { input: { name: 'no.such.task' } } });
+    await post({ query: '{ taskResult(id: "nope") { id } }' });
+    await post({ query: '{ queueStats { queue } }' });
+    await post({ query: '{ nope }' });
+    await post({ query: '{ __typename ' });
+    const after = await scrape();
+    const delta = (labels: Record<string, string>): number => value(after, ops, labels) - value(before, ops, labels);
+    expect(delta({ type: 'mutation', code: 'OK' })).toBe(1);
+    expect(delta({ type: 'mutation', code: 'UNKNOWN_TASK' })).toBe(1);
+    expect(delta({ type: 'query', code: 'BAD_USER_INPUT' })).toBe(1);
+    expect(delta({ type: 'query', code: 'OK' })).toBe(1);
+    expect(delta({ type: 'query', code: 'GRAPHQL_VALIDATION_FAILED' })).toBe(1);
+    expect(delta({ type: 'unknown', code: 'GRAPHQL_PARSE_FAILED' })).toBe(1);
   });
 
   it('does not count an idempotent repeat as a new task', async () => {
