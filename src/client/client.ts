@@ -73,7 +73,6 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
-/** Everything `enqueueTask` takes besides the name and the positional arguments. */
 /**
  * What the client needs of a task definition's types, matched by shape so that it imports no worker
  * code: `typeof resizeImage` (a defineTask result, `import type` in a browser bundle) fits.
@@ -86,6 +85,7 @@ type ArgsOf<D extends TaskTypes> = NonNullable<D['~types']>['args'];
 /** The keyword arguments of `D` (TaskTypes). */
 type KwargsOf<D extends TaskTypes> = NonNullable<D['~types']>['kwargs'];
 
+/** Everything `enqueueTask` takes besides the name and the positional arguments (`K`: the keyword arguments' type). */
 export interface EnqueueOptions<K = Record<string, unknown>> {
   kwargs?: K;
   queue?: string;
