@@ -507,7 +507,9 @@ export interface ClientConfig {
 export function loadClientConfig(env: Record<string, string | undefined> = process.env): ClientConfig {
   const url = env.TASKWIRE_URL?.trim() || 'http://127.0.0.1:4000/graphql';
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: must be an http:// or https:// URL`, { field: 'TASKWIRE_URL' });
+    // One that does not parse at all is most often a port past 65535 or a host with a space, not a scheme.
+    const why = URL.canParse(url) ? 'must be an http:// or https:// URL' : 'is not a URL (its port must be 0 to 65535, its host a name or address)';
+    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: ${why}`, { field: 'TASKWIRE_URL' });
   }
   const { username, password } = new URL(url);
   if (username !== '' || password !== '') {

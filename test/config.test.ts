@@ -170,6 +170,12 @@ describe('loadConfig', () => {
     expect(message).not.toContain('hunter2');
   });
 
+  it('says a TASKWIRE_URL that does not parse is not a URL, naming what usually is wrong (a port past 65535)', () => {
+    expect(() => loadClientConfig({ TASKWIRE_URL: 'http://127.0.0.1:99999/graphql' })).toThrow(
+      'TASKWIRE_URL="http://127.0.0.1:99999/graphql": is not a URL (its port must be 0 to 65535, its host a name or address)',
+    );
+  });
+
   it('accepts a heartbeat under the lease', () => {
     expect(loadConfig({ HEARTBEAT_MS: '999', LEASE_MS: '1000' }).worker).toMatchObject({ heartbeatMs: 999, leaseMs: 1000 });
   });

@@ -14,7 +14,10 @@ const wantsHelp = (args: string[]): boolean => args.includes('--help') || args.i
  * cancelled, not found, refused; 2 usage or configuration; 3 server unreachable (docs/cli.md).
  */
 export async function main(argv: string[]): Promise<number> {
-  const [command = 'dev', ...rest] = argv;
+  // `taskwire --json tasks` as `taskwire tasks --json`: the flag before the command was taken for one.
+  const leadingJson = argv[0] === '--json';
+  const [command = 'dev', ...given] = leadingJson ? argv.slice(1) : argv;
+  const rest = leadingJson ? ['--json', ...given] : given;
   const io = processIo();
   const asJson = wantsJson(rest);
   if (command === '--help' || command === '-h' || command === 'help') {
@@ -86,7 +89,7 @@ for (const stream of [process.stdout, process.stderr]) {
 main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (error: unknown) => {
-    process.stderr.write(failureText(error, wantsJson(process.argv.slice(3))));
+    process.stderr.write(failureText(error, wantsJson(process.argv.slice(2))));
     exitAfterFlush(EXIT.failed);
   },
 );

@@ -389,6 +389,9 @@ describe('--json errors', () => {
       { args: ['tasks', '--status', 'done', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--status', message: /^--status: unknown status "DONE"/ } },
       { args: ['queues', 'limits', 'q', '--rate', '10/abc', '--json'], code: 2, error: { code: 'BAD_USAGE', field: '--rate', message: /^--rate must be MAX\/MS/ } },
       { args: ['frobnicate', '--json'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^unknown command "frobnicate"$/ } },
+      // --json before the command counts as after it (it was taken for the command: 'unknown command "--json"', as text).
+      { args: ['--json', 'frobnicate'], code: 2, error: { code: 'BAD_USAGE', field: null, message: /^unknown command "frobnicate"$/ } },
+      { args: ['--json', 'tasks', '--status', 'done'], code: 2, error: { code: 'BAD_USAGE', field: '--status' } },
       { args: ['stats', '--json'], env: { TASKWIRE_URL: 'ftp://example.com' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL' } },
       // A URL with a password: fetch refuses it at every request, so it is the configuration's fault (it was exit 3, the password printed).
       { args: ['stats', '--json'], env: { TASKWIRE_URL: 'http://ci:hunter2@127.0.0.1:4000/graphql' }, code: 2, error: { code: 'CONFIG_INVALID', field: 'TASKWIRE_URL', message: /"http:\/\/ci:\*\*\*@127\.0\.0\.1:4000\/graphql": must not carry a user or password/ } },
