@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isAppError } from '../errors.js';
 import type { BackoffOptions } from '../client/index.js';
-import { withoutPassword } from '../client/options.js';
+import { maskUrlPassword } from '../config.js';
 import { checkBackoff } from '../queue/backoff.js';
 import { parseDateTime } from '../queue/dates.js';
 import { visible } from './output.js';
@@ -167,12 +167,14 @@ export function jsonOption(command: string, flag: string, value: string | undefi
 
 /** `--url`: an http(s) URL. */
 export function urlOption(command: string, value: string): string {
+  // As TASKWIRE_URL's errors show it (config.ts describeValue): its password as ***.
+  const shown = maskUrlPassword(value) ?? '(not shown: it may hold a password)';
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${withoutPassword(value)}"`, '--url');
+    throw new UsageError(command, `--url must be an http:// or https:// URL, got "${shown}"`, '--url');
   }
   const { username, password } = new URL(value);
   if (username !== '' || password !== '') {
-    throw new UsageError(command, `--url must not carry a user or password (fetch refuses it); send the key as TASKWIRE_TOKEN; got "${withoutPassword(value)}"`, '--url');
+    throw new UsageError(command, `--url must not carry a user or password (fetch refuses it); send the key as TASKWIRE_TOKEN; got "${shown}"`, '--url');
   }
   return value;
 }

@@ -6,11 +6,6 @@ export const MAX_PAGE_SIZE = 100;
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * Refuses a numeric option the server never sees as the caller wrote it (a page size becomes
- * `first`, a timeout a timer): with BAD_USER_INPUT naming the option, before any request, rather
- * than one empty page for `pageSize: 0` or a RangeError from a timer.
- */
-/**
  * A URL the client can reach, of one of `protocols`: an `ftp://` or a bare host was taken and
  * failed only at the first call, as a fetch error that did not name the option.
  */
@@ -34,10 +29,15 @@ export function checkUrl(field: string, value: string | undefined, protocols: re
 }
 
 /** `value` with the password of a `user:password@` in it as `***`, for a message or a log. */
-export function withoutPassword(value: string): string {
+function withoutPassword(value: string): string {
   return value.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?[^/@:]*:)[^/@]*@/i, '$1***@');
 }
 
+/**
+ * Refuses a numeric option the server never sees as the caller wrote it (a page size becomes
+ * `first`, a timeout a timer): with BAD_USER_INPUT naming the option, before any request, rather
+ * than one empty page for `pageSize: 0` or a RangeError from a timer.
+ */
 export function checkInteger(field: string, value: number | undefined, min: number, max: number): void {
   // Infinity passes where it is the bound: "no limit", as `limit` and `retry.attempts` mean by it.
   if (value === undefined || value === max || (Number.isInteger(value) && value >= min && value <= max)) return;

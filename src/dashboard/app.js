@@ -77,8 +77,7 @@ let offlineTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (und
  */
 function connectionLost() {
   if (offSince) return;
-  offSince = new Date();
-  const since = offSince;
+  const since = (offSince = new Date());
   offlineTimer = setTimeout(() => {
     const banner = byId('offline');
     banner.textContent =

@@ -22,7 +22,6 @@ import { uuidv7 } from './uuid.js';
 // Its home is dates.ts (it bounds a date), where the CLI reads it without the rest of the core.
 export { MAX_RESULT_TTL_MS };
 
-/** What a caller asks for. Unset options fall back to the task definition, then defaults. */
 /**
  * The enqueue's backoff settings over the definition's. A `baseMs` given without `maxMs` raises the
  * ceiling it would be cut to (the definition's `maxMs`, else the default's) to itself: `{ baseMs:
@@ -34,6 +33,7 @@ function withBackoff(definition: Partial<Backoff> | undefined, given: Partial<Ba
   return merged;
 }
 
+/** What a caller asks for. Unset options fall back to the task definition, then defaults. */
 export interface EnqueueInput {
   name: string;
   args?: unknown[];

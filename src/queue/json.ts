@@ -127,7 +127,6 @@ function describeClass(v: object, fallback: string): string {
   return typeof name === 'string' && name !== '' ? name : fallback;
 }
 
-/** A path short enough for a message: the start of one past MAX_JSON_DEPTH runs to kilobytes. */
 /**
  * The outermost member of `path` below its root (`args[0]` of `args[0][0][0]…`): what a value
  * nested too deep is named by in `field` (its full path ran to 1,000 segments, ~3 KB).
@@ -136,6 +135,7 @@ function outermost(path: string): string {
   return /^[^[.]*(?:\[\d+\]|\.[^.[]+)?/.exec(path)?.[0] || path;
 }
 
+/** A path short enough for a message: the start of one past MAX_JSON_DEPTH runs to kilobytes. */
 function pathPrefix(path: string): string {
   return path.length > 120 ? `${path.slice(0, 120)}…` : path;
 }

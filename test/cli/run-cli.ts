@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { taskwireBin } from '../helpers/spawned-code.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -24,12 +25,15 @@ export interface CliOptions {
   cwd?: string;
   /** Written to its stdin, which is then closed (default: no stdin). */
   input?: string;
+  /** The checkout's own bin/taskwire.js (its sources through tsx), not the run's compiled copy. */
+  checkout?: boolean;
 }
 
 /** `node bin/taskwire.js <args>` (the run's compiled one: spawned-code.ts) as a real child process; TASKWIRE_URL and the rest from `env`. */
 export function startCli(args: string[], env: Record<string, string> = {}, options: CliOptions = {}): CliRun {
-  const { input, ...spawnOptions } = options;
-  const child = spawn(process.execPath, [taskwireBin(), ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOptions });
+  const { input, checkout, ...spawnOptions } = options;
+  const bin = checkout ? fileURLToPath(new URL('../../bin/taskwire.js', import.meta.url)) : taskwireBin();
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOptions });
   if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';

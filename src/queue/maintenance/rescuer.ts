@@ -73,13 +73,16 @@ export function createRescuer(o: RescuerOptions): Rescuer {
     if (rescued.length > 0) {
       // A line per task (as a worker's `task failed` is), so that grepping a task's id finds its
       // rescue, then a summary: the statuses it left them in, and the workers that were lost.
-      for (const t of rescued) {
-        o.log.info({ taskId: t.id, name: t.name, queue: t.queue, attempt: t.attempts, result: rescueResult(t), status: t.status, lostWorkerId: lostWorker(t) }, 'task rescued');
-      }
       const byResult: Partial<Record<RescueResult, number>> = {};
-      for (const t of rescued) byResult[rescueResult(t)] = (byResult[rescueResult(t)] ?? 0) + 1;
-      const workers = [...new Set(rescued.map(lostWorker).filter((w) => w !== null))];
-      o.log.warn({ count: rescued.length, byResult, lostWorkerIds: workers.slice(0, 20), ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
+      const workers = new Set<string>();
+      for (const t of rescued) {
+        const result = rescueResult(t);
+        const lostWorkerId = lostWorker(t);
+        byResult[result] = (byResult[result] ?? 0) + 1;
+        if (lostWorkerId !== null) workers.add(lostWorkerId);
+        o.log.info({ taskId: t.id, name: t.name, queue: t.queue, attempt: t.attempts, result, status: t.status, lostWorkerId }, 'task rescued');
+      }
+      o.log.warn({ count: rescued.length, byResult, lostWorkerIds: [...workers].slice(0, 20), ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
       for (const listener of listeners) {
         try {
           listener(rescued);
