@@ -51,6 +51,11 @@ export interface ClaimLoop {
   lookIn(ms: number): void;
   /** Whether the last claim got every task it asked for: then more may be waiting, and a freed slot should claim at once. */
   readonly lastClaimFilled: boolean;
+  /**
+   * Whether a claim is under way: sent, and its tasks not yet accepted. What it claimed is committed
+   * (others can see it RUNNING here, and cancel it) before this worker has it in hand.
+   */
+  readonly claiming: boolean;
   /** No more claims: cuts a back-off short and resolves once the claims under way have landed (its tasks accepted or handed back). */
   stop(): Promise<void>;
 }
@@ -266,6 +271,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     lookIn: wakeAt,
     get lastClaimFilled() {
       return lastClaimFilled;
+    },
+    get claiming() {
+      return asked > 0;
     },
     async stop() {
       stopped = true;

@@ -24,6 +24,8 @@ export interface LeaseKeeperOptions {
   forgetRunTimeEstimate(): void;
   /** A waiting task taken out of the line: lost (nothing to record) or cancelled (to record as CANCELLED). */
   dropWaiting(task: Task, reason: DropReason): void;
+  /** Whether a claim of this worker's is under way (ClaimLoop.claiming). */
+  claiming(): boolean;
 }
 
 /**
@@ -43,7 +45,12 @@ export interface LeaseKeeper {
   handBackStaleWaiting(): Promise<void>;
   /** Stops task `id` here because its cancellation was asked for: aborts its running attempt, drops it from the line. */
   routeCancel(id: string): void;
+  /** Tasks a claim just brought in (held already): those whose cancel notice came while that claim was under way are routed now. */
+  accepted(tasks: readonly Task[]): void;
 }
+
+/** Most cancel notices kept for a claim under way (the oldest go first); far more than one claim's tasks are ever cancelled during it. */
+const MAX_NOTICES_DURING_CLAIM = 1000;
 
 /**
  * Whether the row's current attempt is the one this Task was claimed for. The number and the claim's
@@ -57,6 +64,9 @@ function sameAttempt(state: LeaseState, task: Task): boolean {
 export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
   const { held, log } = o;
   let timer: NodeJS.Timeout | undefined;
+  // Cancel notices for tasks not held, heard while a claim was under way: the claim may have taken
+  // one of them (committed, so cancellable, before its answer got here). Forgotten once no claim is.
+  const heardDuringClaim = new Set<string>();
 
   async function renewLeases(): Promise<void> {
     const attempts = held.runningAttempts();
@@ -96,7 +106,14 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
 
   function routeCancel(id: string): void {
     const holds = (): boolean => held.runningAttempts().some((a) => a.task.id === id) || held.waitingTasks().some((t) => t.id === id);
-    if (!holds()) return; // most notifications are for tasks other workers hold
+    if (!holds()) {
+      // Most notifications are for tasks other workers hold; one may be for a task claimed here whose claim has not answered yet.
+      if (o.claiming()) {
+        heardDuringClaim.add(id);
+        if (heardDuringClaim.size > MAX_NOTICES_DURING_CLAIM) heardDuringClaim.delete(heardDuringClaim.values().next().value as string);
+      }
+      return;
+    }
     // Acted on once the database says the cancellation was asked for: the notification alone is
     // anyone's to send who may NOTIFY (a queue named `cancel:<id>` once sent one for every enqueue).
     // One read per cancel; a failed read leaves it to the next heartbeat, which reads the flag too.
@@ -111,6 +128,13 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
       },
       (error: unknown) => log.warn({ err: error, taskId: id }, 'reading a cancel request failed; the next heartbeat reads it again'),
     );
+  }
+
+  function accepted(tasks: readonly Task[]): void {
+    if (heardDuringClaim.size > 0) {
+      for (const task of tasks) if (heardDuringClaim.delete(task.id)) routeCancel(task.id);
+    }
+    if (!o.claiming()) heardDuringClaim.clear();
   }
 
   // Stale ones first: what goes back needs no renewal.
@@ -129,5 +153,6 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
     renewLeases,
     handBackStaleWaiting,
     routeCancel,
+    accepted,
   };
 }

@@ -86,6 +86,7 @@ export function createRunner(options: RunnerOptions): Runner {
     handBack,
     forgetRunTimeEstimate: () => runTimes.forget(),
     dropWaiting,
+    claiming: () => claims.claiming,
   });
   // Attempts and recordings under way: stop() waits for them. A count, not a set of their
   // promises: an attempt counts itself in and out (a `.then` per attempt to leave a set was garbage
@@ -124,6 +125,8 @@ export function createRunner(options: RunnerOptions): Runner {
       // keep them from running: emitSafely swallows its throw, and they are held already.
       if (tasks.length > 0) emitSafely('claimed', tasks);
       startWaitingTasks();
+      // A cancellation asked for after the claim committed and before its answer came: acted on now.
+      leases.accepted(tasks);
       handBackMisjudged(tasks.length, sizedFor);
       armWaitCheck();
     },
