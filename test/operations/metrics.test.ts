@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/server/app.js';
 import type { Runner } from '../../src/worker/runner.js';
-import { setEnqueuedAt, waitForStatus } from '../helpers/factories.js';
+import { insertTask, setEnqueuedAt, waitForStatus } from '../helpers/factories.js';
 import { FAST_RUNNER, startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
 import { readMetrics, sampleValue, type Families } from './metric-values.js';
@@ -77,6 +77,11 @@ describe('GET /metrics', () => {
       taskwire_worker_running_tasks: 'gauge',
       taskwire_worker_slots: 'gauge',
       taskwire_listening: 'gauge',
+      taskwire_maintenance_rounds_total: 'counter',
+      taskwire_maintenance_last_success_timestamp_seconds: 'gauge',
+      taskwire_tasks_deleted_total: 'counter',
+      taskwire_schedule_occurrences_total: 'counter',
+      taskwire_bulk_action_tasks_total: 'counter',
       // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
@@ -209,9 +214,14 @@ describe('GET /metrics', () => {
       const f = await scrape();
       return value(f, 'taskwire_subscriptions_open') === 3 ? f : undefined;
     }, { message: 'every open subscription counted' });
-    // The running attempt's age, as a hung handler's would grow (its claim moved 5 minutes back).
-    await server.deps.db.sql`UPDATE tasks SET last_attempted_at = now() - interval '300 seconds' WHERE id = ${id}`;
-    const running = value(await scrape(), 'taskwire_queue_oldest_running_age_seconds', { queue: 'default' });
+    // A running attempt's age, as a hung handler's grows: a task RUNNING under a worker of its own,
+    // its claim moved 5 minutes back. (Not the runner's task: a claim stamp changed under it is
+    // another claim's to its heartbeat, which gives the attempt up as lost — on a busy machine
+    // before the cancel below.)
+    const hung = await insertTask(server.deps.db.sql, { status: 'RUNNING', queue: 'metrics-hung', leaseMs: 600_000 });
+    await server.deps.db.sql`UPDATE tasks SET last_attempted_at = now() - interval '300 seconds' WHERE id = ${hung.id}`;
+    const running = value(await scrape(), 'taskwire_queue_oldest_running_age_seconds', { queue: 'metrics-hung' });
+    await server.deps.db.sql`DELETE FROM tasks WHERE id = ${hung.id}`;
     expect(running).toBeGreaterThanOrEqual(300);
     expect(running).toBeLessThan(330);
     expect(value(open, 'taskwire_worker_running_tasks', { worker_id: runner.workerId })).toBe(1);
