@@ -8,7 +8,7 @@ import { exponentialDelayMs } from '../exponential-delay.js';
 
 /** How the client reconnects: exponential backoff from `baseMs`, capped at `maxMs`, with jitter. */
 export interface RetryOptions {
-  /** Reconnection attempts in a row before giving up (default 8: about 40 s with the default delays). */
+  /** Reconnection attempts in a row before giving up (default 8: about 33 s on average with the default delays, from 250 ms doubling to a 10 s cap, jittered). */
   attempts: number;
   /** First delay, in ms (default 250). */
   baseMs: number;
