@@ -4,9 +4,11 @@ import { TASK_STATUSES } from '../queue/states.js';
 import { LIVE_STATUSES } from '../queue/stats.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Rescuer } from '../queue/maintenance/rescuer.js';
+import type { ObservableRounds } from '../queue/maintenance/rounds.js';
 import type { Runner } from '../worker/runner.js';
 import { processMetricsRegistry } from './process-metrics.js';
 import { boundQueueStats, MAX_QUEUE_LABELS, type QueueView } from './queue-labels.js';
+import { createMaintenanceMetrics } from './maintenance-metrics.js';
 import { createTaskMetrics } from './task-metrics.js';
 
 /** The subscription fan-out counters `/metrics` shows (the server's TaskEventStats has these and more). */
@@ -32,6 +34,8 @@ export interface AppMetricsOptions {
   runner?: Runner;
   /** This process's rescuer: the tasks it takes back from lost workers are counted (they count nothing themselves). */
   rescuer?: Pick<Rescuer, 'onRescued'>;
+  /** This process's background services (rescuer, cleaner, scheduler, bulk-action runner): their rounds are counted. */
+  maintenance?: readonly ObservableRounds[];
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
   /**
@@ -54,7 +58,7 @@ export interface AppMetrics {
   render(): Promise<string>;
   /** Counts one GraphQL operation answered (src/server/operation-metrics.ts): taskwire_graphql_operations_total. */
   countOperation(type: string, code: string): void;
-  /** Stops observing the runner. */
+  /** Stops observing the runner, the rescuer and the background services. */
   close(): void;
 }
 
@@ -104,6 +108,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   const queue = tasks.instrumentQueue(options.queue);
   const detachRunner = runner ? tasks.observeRunner(runner) : () => undefined;
   const detachRescuer = options.rescuer ? tasks.observeRescuer(options.rescuer) : () => undefined;
+  const detachMaintenance = createMaintenanceMetrics(own).observe(options.maintenance ?? []);
 
   // One read of the queues per scrape, shared by the four families that show it: prom-client
   // collects every family of a scrape at once, so they all join the read in flight. It is two reads:
@@ -339,6 +344,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     close() {
       detachRunner();
       detachRescuer();
+      detachMaintenance();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
 import { listen, type Listener } from '../events.js';
+import { createRoundListeners, type ObservableRounds } from '../maintenance/rounds.js';
 import { BULK_CHANNEL, decodeBulkNotice } from './channel.js';
 import { listRunningBulkActions } from './sql/create-bulk-action.js';
 import { failBulkAction, finishBulkAction, processBulkBatch } from './sql/process-bulk-batch.js';
@@ -19,7 +20,7 @@ export interface BulkActionRunnerOptions {
   maxFailures?: number;
 }
 
-export interface BulkActionRunner extends Service {
+export interface BulkActionRunner extends Service, ObservableRounds {
   /** Works every RUNNING action until none has targets left; returns how many tasks it processed. */
   runOnce(): Promise<number>;
 }
@@ -37,6 +38,9 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   const pollIntervalMs = o.pollIntervalMs ?? 2000;
   const maxFailures = o.maxFailures ?? 5;
   const failures = new Map<string, number>();
+  const rounds = createRoundListeners(o.log);
+  // Whether an action's batch failed in the round under way (runOnce goes on with the other actions).
+  let batchFailed = false;
   let listener: Listener | undefined;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
@@ -44,12 +48,12 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   let started = false;
   let stopped = false;
 
-  async function runAction(id: string, kind: 'CANCEL' | 'RETRY'): Promise<number> {
-    let processed = 0;
+  /** Works one action to its end; `committed` hears of each batch's tasks as it commits (a later batch may fail). */
+  async function runAction(id: string, kind: 'CANCEL' | 'RETRY', committed: (tasks: number) => void): Promise<void> {
     let after: string | null = null;
     while (!stopped) {
       const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, after });
-      processed += batch.processed;
+      committed(batch.processed);
       if (batch.processed > 0) after = batch.lastTaskId;
       // Nothing after the hint: look once more from the start (targets another runner skipped, or
       // left by a batch that rolled back) before calling the list empty.
@@ -57,7 +61,6 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
       else break;
     }
     if (!stopped) await finishBulkAction(o.sql, id);
-    return processed;
   }
 
   async function runOnce(): Promise<number> {
@@ -65,9 +68,10 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
     for (const { id, kind } of await listRunningBulkActions(o.sql, 100)) {
       if (stopped) break;
       try {
-        processed += await runAction(id, kind);
+        await runAction(id, kind, (tasks) => (processed += tasks));
         failures.delete(id);
       } catch (error) {
+        batchFailed = true;
         const count = (failures.get(id) ?? 0) + 1;
         failures.set(id, count);
         o.log.warn({ err: error, action: id, failures: count }, 'bulk action batch failed');
@@ -88,11 +92,16 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
       return;
     }
     clearTimeout(timer);
+    batchFailed = false;
     current = runOnce()
       .then((n) => {
         if (n > 0) o.log.debug({ processed: n }, 'bulk actions round');
+        rounds.emit({ service: 'bulk-actions', ok: !batchFailed, processed: n });
       })
-      .catch((error: unknown) => o.log.warn({ err: error }, 'bulk actions round failed'))
+      .catch((error: unknown) => {
+        o.log.warn({ err: error }, 'bulk actions round failed');
+        rounds.emit({ service: 'bulk-actions', ok: false });
+      })
       .finally(() => {
         current = undefined;
         if (again) {
@@ -110,6 +119,7 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
 
   return {
     runOnce,
+    onRound: rounds.onRound,
     async start() {
       if (started) return;
       started = true;

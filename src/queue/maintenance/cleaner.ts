@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
 import { deleteExpiredTasks, stampMissingExpiry } from '../sql/delete-expired-tasks.js';
 import { createPeriodic } from './periodic.js';
+import type { ObservableRounds } from './rounds.js';
 
 export interface CleanerOptions {
   sql: Sql;
@@ -18,7 +19,7 @@ export interface CleanerOptions {
   resultTtlMs: number;
 }
 
-export interface Cleaner extends Service {
+export interface Cleaner extends Service, ObservableRounds {
   /**
    * Deletes every finished task past its `expiresAt`, after giving those that ended without one
    * theirs; `now` replaces the clock in tests. Returns how many it deleted.
@@ -51,6 +52,7 @@ export function createCleaner(o: CleanerOptions): Cleaner {
     log: o.log,
     // Any constant, the same in every taskwire process: one of them deletes at a time.
     runOnce: () => clean(null, 0x7a5c_1e03),
+    describe: (deleted) => ({ deleted }),
   });
   return { ...periodic, runOnce: (now) => clean(now ?? null, null) };
 }

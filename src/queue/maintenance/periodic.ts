@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
+import { createRoundListeners, type ObservableRounds, type Round, type RoundService } from './rounds.js';
 
 /**
  * A maintenance loop as a Service: start() schedules the rounds, stop() ends them and waits for
@@ -17,13 +18,16 @@ import type { Service } from '../../service.js';
  * forever (#1195). A worker died so, and another hung in stop(), when PostgreSQL restarted
  * (test/reliability/database-restart.test.ts). Pool connections survive it.
  */
-export function createPeriodic(p: {
-  name: string;
+export function createPeriodic<T>(p: {
+  name: RoundService;
   intervalMs: number;
   log: Logger;
   /** One round's work. */
-  runOnce: () => Promise<unknown>;
-}): Service {
+  runOnce: () => Promise<T>;
+  /** What a round's result says for its listeners (ObservableRounds), beyond that it did not fail. */
+  describe?: (result: T) => Omit<Round, 'service' | 'ok'>;
+}): Service & ObservableRounds {
+  const rounds = createRoundListeners(p.log);
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let started = false;
@@ -35,8 +39,10 @@ export function createPeriodic(p: {
       // A count, not what the round returned: the rescuer's is whole task rows (arguments,
       // keyword arguments and all), a line of megabytes at debug level, secrets in it.
       p.log.debug({ service: p.name, count: Array.isArray(result) ? result.length : result }, 'maintenance round');
+      rounds.emit({ service: p.name, ok: true, ...p.describe?.(result) });
     } catch (error) {
       p.log.warn({ err: error, service: p.name }, 'maintenance round failed');
+      rounds.emit({ service: p.name, ok: false });
     }
   };
   const schedule = (): void => {
@@ -50,6 +56,7 @@ export function createPeriodic(p: {
     }, wait);
   };
   return {
+    onRound: rounds.onRound,
     async start() {
       if (started) return; // a second loop would only double the rounds
       started = true;

@@ -5,6 +5,7 @@ import { isDatabaseUnavailable } from '../../errors.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
 import type { Backoff, Task } from '../task.js';
 import { createPeriodic } from './periodic.js';
+import type { ObservableRounds } from './rounds.js';
 
 export interface RescuerOptions {
   sql: Sql;
@@ -25,7 +26,7 @@ export interface RescuerOptions {
   leaseMs?: number;
 }
 
-export interface Rescuer extends Service {
+export interface Rescuer extends Service, ObservableRounds {
   /**
    * One pass, as the periodic one but without its waits after a database restart or an outage;
    * `now` replaces the clock in tests. Returns the tasks it rescued.

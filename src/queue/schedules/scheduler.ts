@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js';
 import type { TaskCatalog } from '../catalog.js';
 import type { Service } from '../../service.js';
 import { listen, type Listener } from '../events.js';
+import { createRoundListeners, type ObservableRounds } from '../maintenance/rounds.js';
 import { uuidv7 } from '../uuid.js';
 import { SCHEDULES_CHANNEL } from './channel.js';
 import { parseCron, type CronSpec } from './cron.js';
@@ -42,7 +43,7 @@ export interface SchedulerRound {
   broken: number;
 }
 
-export interface Scheduler extends Service {
+export interface Scheduler extends Service, ObservableRounds {
   /** Fires everything due now (`now` replaces the database clock in tests), until nothing is due or all is contended. */
   runOnce(now?: Date): Promise<SchedulerRound>;
 }
@@ -64,6 +65,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   const specs = new Map<string, CronSpec | Error>();
   // Schedules already warned about (their id and task name): once per process, not per occurrence.
   const warned = new Set<string>();
+  const rounds = createRoundListeners(o.log);
   let timer: NodeJS.Timeout | undefined;
   let listener: Listener | undefined;
   let current: Promise<void> | undefined;
@@ -175,6 +177,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     try {
       const round = await runOnce();
       if (round.fired.length > 0) o.log.debug({ fired: round.fired.length }, 'schedules fired');
+      rounds.emit({ service: 'scheduler', ok: true, fired: round.fired.length, skipped: round.overlapSkipped, duplicates: round.duplicates });
       const sent = Date.now();
       const { now, earliest } = await readEarliestRun(o.sql);
       // The database clock minus ours, taken at the midpoint of the round trip.
@@ -186,6 +189,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
       }
     } catch (error) {
       o.log.warn({ err: error }, 'scheduler round failed');
+      rounds.emit({ service: 'scheduler', ok: false });
     }
     schedule(delay);
   }
@@ -214,6 +218,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
 
   return {
     runOnce,
+    onRound: rounds.onRound,
     async start() {
       if (started) return;
       started = true;
