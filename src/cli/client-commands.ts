@@ -161,6 +161,7 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
     queue: { type: 'string' },
     name: { type: 'string' },
     limit: { type: 'string' },
+    after: { type: 'string' },
   });
   takePositionals('tasks', positionals, []);
   const statuses = values.status?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
@@ -176,21 +177,28 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
   return withClient('tasks', values.url, ctx, async (client) => {
     const found: Task[] = [];
     let total: number | undefined;
-    for await (const page of client.list(filter, { pageSize: Math.min(limit, 100), limit, count: !values.json, signal: ctx.signal })) {
+    // Where the next page begins, when the limit stopped the listing before the last task.
+    let next: string | null = null;
+    const after = values.after ?? null;
+    for await (const page of client.list(filter, { pageSize: Math.min(limit, 100), limit, ...(after === null ? {} : { after }), count: !values.json, signal: ctx.signal })) {
       found.push(...page.tasks);
       total ??= page.totalCount;
+      next = page.hasNextPage ? page.endCursor : null;
     }
+    // The rows alone on stdout (`| awk 'NR>1 {print $1}'` reads ids, `| jq` the array); what is said
+    // about them on stderr: how many there are, and the cursor that lists the next ones.
+    const more = next === null ? '' : `; the next ones: --after ${next}`;
     if (values.json) {
       ctx.io.out(json(found));
+      if (next !== null) ctx.io.err(`more tasks: --after ${next}\n`);
       return EXIT.ok;
     }
-    // The rows alone on stdout (`| awk 'NR>1 {print $1}'` reads ids); what is said about them on stderr.
     if (found.length === 0) {
-      ctx.io.err('no tasks\n');
+      ctx.io.err(after === null ? 'no tasks\n' : 'no more tasks\n');
       return EXIT.ok;
     }
     ctx.io.out(tasksTable(found));
-    if (total !== undefined && total > found.length) ctx.io.err(`${found.length} of ${total} tasks (--limit N for more)\n`);
+    if (total !== undefined && (next !== null || after !== null)) ctx.io.err(`${found.length} ${after === null ? '' : 'more '}of ${total} tasks${more}\n`);
     return EXIT.ok;
   });
 }

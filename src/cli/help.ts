@@ -161,6 +161,8 @@ Lists tasks, newest first, as a table (--json: a JSON array).
   --queue Q               only this queue
   --name N                only this task name
   --limit N               at most N tasks (default 20)
+  --after CURSOR          the tasks after that cursor: when there are more than --limit, stderr
+                          ends with the one that lists the next ones (--after …)
 ${CLIENT_OPTIONS}`,
   cancel: `Usage: taskwire cancel ID [options]
        taskwire cancel --filter JSON [--all] [--timeout SECONDS] [options]

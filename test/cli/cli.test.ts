@@ -269,9 +269,25 @@ describe('taskwire tasks, cancel, retry, stats', () => {
     expect(lines[1]).toMatch(/demo\.echo +cli-table +PENDING +0\/1 /);
     // Only the table on stdout: a script reading ids reads no "of" or "no" as one.
     expect(lines).toHaveLength(3);
-    expect(table.stderr).toBe('2 of 3 tasks (--limit N for more)\n');
+    const next = /^2 of 3 tasks; the next ones: --after (\S+)\n$/.exec(table.stderr)?.[1];
+    expect(next, table.stderr).toBeDefined();
     expect(json.code).toBe(0);
     expect((JSON.parse(json.stdout) as Task[]).map((t) => t.id)).toEqual([...ids].reverse());
+    expect(json.stderr).toBe('');
+    // The next page, from the cursor stderr named; as JSON, the cursor of the page after it.
+    const [rest, firstJson] = await Promise.all([
+      runCli(['tasks', '--queue', 'cli-table', '--limit', '2', '--after', next as string], env),
+      runCli(['tasks', '--queue', 'cli-table', '--limit', '1', '--json'], env),
+    ]);
+    expect(rest.stdout.trim().split('\n').slice(1).map((l) => l.split(/ +/)[0])).toEqual([ids[0]]);
+    expect(rest.stderr).toBe('1 more of 3 tasks\n');
+    const jsonNext = /^more tasks: --after (\S+)\n$/.exec(firstJson.stderr)?.[1];
+    expect((JSON.parse(firstJson.stdout) as Task[]).map((t) => t.id)).toEqual([ids[2]]);
+    const secondJson = await runCli(['tasks', '--queue', 'cli-table', '--limit', '5', '--json', '--after', jsonNext as string], env);
+    expect((JSON.parse(secondJson.stdout) as Task[]).map((t) => t.id)).toEqual([ids[1], ids[0]]);
+    expect(secondJson.stderr).toBe('');
+    const badCursor = await runCli(['tasks', '--after', 'nonsense'], env);
+    expect(badCursor).toMatchObject({ code: 2, stderr: 'taskwire: BAD_USER_INPUT: after is not a cursor from this API\n' });
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toMatch(/unknown status "DONE"/);
   });
