@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { createAppMetrics } from '../metrics/app-metrics.js';
 import { operationsRoutes } from '../server/operations.js';
 import { createOriginPolicy } from '../server/origins.js';
+import { countResponses } from '../server/response-metrics.js';
 import { isLoopbackHost } from '../server/start-rule.js';
 import type { RouteHandler } from '../server/routes.js';
 import type { Service } from '../service.js';
@@ -43,7 +44,7 @@ export function createMetricsEndpoint(
     // The same rule as a server's /metrics: METRICS_TOKEN, and closed with auth on and no token.
     metricsAccess: { token: deps.config.auth.metricsToken, authOn, ...(origins ? { origins } : {}) },
   });
-  const server = createServer((req, res) => void answer(routes.get(new URL(req.url ?? '/', 'http://x').pathname), req, res));
+  const server = createServer(countResponses((req, res) => void answer(routes.get(new URL(req.url ?? '/', 'http://x').pathname), req, res), metrics.countResponse));
   let url: string | undefined;
 
   async function answer(handler: RouteHandler | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {

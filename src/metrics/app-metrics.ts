@@ -58,6 +58,8 @@ export interface AppMetrics {
   render(): Promise<string>;
   /** Counts one GraphQL operation answered (src/server/operation-metrics.ts): taskwire_graphql_operations_total. */
   countOperation(type: string, code: string): void;
+  /** Counts one HTTP response (src/server/response-metrics.ts): taskwire_http_responses_total. */
+  countResponse(route: string, code: string): void;
   /** Stops observing the runner, the rescuer and the background services. */
   close(): void;
 }
@@ -276,6 +278,12 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     labelNames: ['type', 'code'],
     registers,
   });
+  const responses = new Counter({
+    name: 'taskwire_http_responses_total',
+    help: 'HTTP responses of this process, by route (graphql, metrics, healthz, readyz, dashboard, other) and status code (499: the client went away before the response began).',
+    labelNames: ['route', 'code'],
+    registers,
+  });
   new Gauge({
     name: 'taskwire_subscriptions_open',
     help: 'GraphQL subscriptions open on this server (graphql-ws and SSE).',
@@ -341,6 +349,7 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     queue,
     render: () => registry.metrics(),
     countOperation: (type, code) => operations.inc({ type, code }),
+    countResponse: (route, code) => responses.inc({ route, code }),
     close() {
       detachRunner();
       detachRescuer();

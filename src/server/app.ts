@@ -32,6 +32,7 @@ import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js
 import { createBulkActionHub } from './live/bulk-action-hub.js';
 import { corsFor, corsHeadersFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
+import { countResponses } from './response-metrics.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
 import { useSharedSubscriptionResults } from './live/shared-results.js';
 import { createSseStreams } from './live/sse-streams.js';
@@ -226,7 +227,9 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await workflowHub.start();
       await bulkActionHub.start();
       const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log, outage });
-      const http = createServer(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve, corsHeaders: (req) => corsHeadersFor(origins, req.headers.origin) }));
+      const http = createServer(
+        countResponses(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve, corsHeaders: (req) => corsHeadersFor(origins, req.headers.origin) }), metrics.countResponse),
+      );
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
       ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, auth.wsHooks(options.wsHooks));

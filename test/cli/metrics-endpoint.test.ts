@@ -47,6 +47,11 @@ describe('taskwire worker with METRICS_PORT', () => {
     const health = await fetch(`${base}/healthz`);
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
     expect((await fetch(`${base}/graphql`)).status).toBe(404);
+    // Its own responses, the scrape above included.
+    const counted = await (await fetch(url)).text();
+    expect(metric(counted, 'taskwire_http_responses_total{route="healthz",code="200"}')).toBe(1);
+    expect(metric(counted, 'taskwire_http_responses_total{route="graphql",code="404"}')).toBe(1);
+    expect(metric(counted, 'taskwire_http_responses_total{route="metrics",code="200"}')).toBe(1);
     expect(await worker.stop()).toBe(0);
     worker = undefined;
     await expect(fetch(url)).rejects.toThrow();

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/server/app.js';
 import type { Runner } from '../../src/worker/runner.js';
@@ -82,6 +83,7 @@ describe('GET /metrics', () => {
       taskwire_tasks_deleted_total: 'counter',
       taskwire_schedule_occurrences_total: 'counter',
       taskwire_bulk_action_tasks_total: 'counter',
+      taskwire_http_responses_total: 'counter',
       // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
@@ -198,6 +200,41 @@ describe('GET /metrics', () => {
     await waitFor(async () => value(await scrape(), 'taskwire_queue_tasks', { queue: 'default', status: 'SUCCEEDED' }) >= 2 || undefined, {
       message: 'the finished tasks to be counted',
     });
+  });
+
+  it('counts HTTP responses by route and status, the refusals before GraphQL runs and a client gone before the answer included', async () => {
+    const before = await scrape();
+    const delta = (f: Families, route: string, code: string): number =>
+      value(f, 'taskwire_http_responses_total', { route, code }) - value(before, 'taskwire_http_responses_total', { route, code });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/no/such/path?x=1`)).status).toBe(404);
+    const tooBig = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"${'x'.repeat(3_000_000)}"}` });
+    expect(tooBig.status).toBe(413);
+    const wrongType = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ __typename }' });
+    await wrongType.arrayBuffer();
+    expect((await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(200);
+    // A client that sends half its body and goes: no answer was begun.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
+        socket.write('POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":');
+        setImmediate(() => {
+          socket.destroy();
+          resolve();
+        });
+      });
+      socket.once('error', reject);
+    });
+    const after = await waitFor(async () => {
+      const f = await scrape();
+      return delta(f, 'graphql', '499') === 1 ? f : undefined;
+    }, { message: 'the abandoned request counted' });
+    expect(delta(after, 'healthz', '200')).toBe(1);
+    expect(delta(after, 'other', '404')).toBe(1);
+    expect(delta(after, 'graphql', '413')).toBe(1);
+    // A content type a browser's form could send without a preflight: refused before GraphQL (CSRF).
+    expect(wrongType.status).toBe(403);
+    expect(delta(after, 'graphql', '403')).toBe(1);
+    expect(delta(after, 'graphql', '200')).toBe(1);
   });
 
   it('shows open subscriptions, the channels listened on and running tasks as they come and go', async () => {
