@@ -5,7 +5,9 @@ import { failBulkAction, processBulkBatch } from '../../src/queue/bulk-actions/s
 import { silentLogger } from '../../src/logger.js';
 import { insertBulkTasks } from '../helpers/bulk-tasks.js';
 import { createQueueTestApp, insertTask, type QueueTestApp } from '../helpers/factories.js';
+import { planNodes } from '../helpers/explained-plans.js';
 import { useLockContention } from '../helpers/lock-contention.js';
+import { autoExplain } from '../../bench/lib/auto-explain.js';
 
 let app: QueueTestApp;
 const runners: BulkActionRunner[] = [];
@@ -107,6 +109,28 @@ describe('queue.bulkActions.create', () => {
     await expect(app.deps.queue.bulkActions.create('CANCEL', { name: 'a\u0000b' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     const [row] = await app.sql`SELECT count(*)::int AS n FROM bulk_actions`;
     expect(row?.n).toBe(0);
+  });
+});
+
+describe('processBulkBatch', () => {
+  it('takes a batch off the list by its primary key, however many targets remain, on statistics read while the list was empty', async () => {
+    // As between actions: autovacuum read the list after an action had emptied it, so the planner
+    // takes its pages for empty ones and expects no rows in it (reltuples 0 over relpages > 0).
+    await insertBulkTasks(app.sql, { count: 5000, status: 'PENDING', queue: 'before-q', runAfter: new Date(Date.now() + 3_600_000) });
+    const earlier = await app.deps.queue.bulkActions.create('CANCEL', { queue: 'before-q' });
+    await app.sql`DELETE FROM bulk_action_tasks WHERE action_id = ${earlier.id}`;
+    await app.sql`VACUUM (TRUNCATE false, ANALYZE) bulk_action_tasks`;
+    await insertBulkTasks(app.sql, { count: 5000, status: 'PENDING', queue: 'plan-q', runAfter: new Date(Date.now() + 3_600_000) });
+    const action = await app.deps.queue.bulkActions.create('CANCEL', { queue: 'plan-q' });
+    const plans = await autoExplain(app.database.url, (c) => processBulkBatch(c, { actionId: action.id, kind: 'CANCEL', limit: 100, defaultTtlMs: 60_000 }), { analyze: true });
+    const statement = plans.at(-1)?.plan;
+    const removed = planNodes(statement).reduce((sum, n) => sum + Number((n as { 'Rows Removed by Join Filter'?: number })['Rows Removed by Join Filter'] ?? 0), 0);
+    // A join of the batch with the whole list compared each of its 100 with the 5,000: 500,000 rows removed.
+    expect(removed).toBeLessThan(1000);
+    // Nor a scan of the whole list per batch: the rows taken are fetched by their tuple ids.
+    const marked = planNodes(statement).find((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'bulk_action_tasks');
+    expect(planNodes(marked).map((n) => n['Node Type'])).toContain('Tid Scan');
+    expect(planNodes(marked).some((n) => n['Node Type'] === 'Seq Scan')).toBe(false);
   });
 });
 
