@@ -260,7 +260,11 @@ export async function enqueueTasks(
     outcomes = await storeTasks(exec, rows, 'fail');
   } catch (error) {
     if ((error as { code?: unknown }).code === KEY_CONFLICT_SQLSTATE) {
-      throw new ConflictError((error as Error).message, { field: 'idempotencyKey', cause: error });
+      // The statement names the key (drizzle/0002): the field names the first item that has it, as
+      // every other error of a batch names its item.
+      const message = (error as Error).message;
+      const i = inputs.length > 1 ? rows.findIndex((r) => r.idempotencyKey !== null && message.startsWith(`idempotencyKey "${r.idempotencyKey}" `)) : -1;
+      throw new ConflictError(message, { field: i >= 0 ? `[${i}].idempotencyKey` : 'idempotencyKey', cause: error });
     }
     throw error;
   }
@@ -303,7 +307,9 @@ export async function storeTasks(
       continue;
     }
     unique ??= rows.slice(0, i) as NewTaskRow[];
-    if (keyConflicts === 'fail' && first.name !== row.name) throw keyConflict(row.idempotencyKey, `a task named "${first.name}" earlier in this batch`, row.name);
+    if (keyConflicts === 'fail' && first.name !== row.name) {
+      throw keyConflict(row.idempotencyKey, `a task named "${first.name}" earlier in this batch`, row.name, `[${i}].idempotencyKey`);
+    }
   }
   const outcome = await insertTasks(exec, unique ?? rows, keyConflicts);
   if (!firstByKey) return rows.map((row) => newTask(row, outcome.enqueuedAt));
@@ -332,10 +338,8 @@ function tenantKey(t: { tenant: string; idempotencyKey: string | null }): string
 
 // A stored task is named by its id, not its name: a credential that may enqueue but not read
 // learns nothing of another's task from the refusal (the id reads only with tasks:read).
-function keyConflict(key: string, existing: string, name: string): ConflictError {
-  return new ConflictError(`idempotencyKey "${key}" already belongs to ${existing}, not to a "${name}" task`, {
-    field: 'idempotencyKey',
-  });
+function keyConflict(key: string, existing: string, name: string, field = 'idempotencyKey'): ConflictError {
+  return new ConflictError(`idempotencyKey "${key}" already belongs to ${existing}, not to a "${name}" task`, { field });
 }
 
 function encodeArgument(value: unknown, field: string): string {

@@ -185,7 +185,7 @@ describe('enqueueMany (one statement)', () => {
         { name: 'demo.echo' },
         { name: 'demo.sleep', args: [1], idempotencyKey: 'many-repeat' },
       ]),
-    ).rejects.toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    ).rejects.toMatchObject({ code: 'CONFLICT', field: '[2].idempotencyKey' });
     expect(await countTasks(t.app.sql)).toBe(before);
   });
 
@@ -230,7 +230,7 @@ describe('enqueueMany (one statement)', () => {
       many.catch(() => undefined);
       await insertsWaitingForLock(1);
     });
-    await expect(many).rejects.toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    await expect(many).rejects.toMatchObject({ code: 'CONFLICT', field: '[1].idempotencyKey' });
     expect(await countTasks(t.app.sql)).toBe(before + 1);
   });
 

@@ -177,7 +177,7 @@ describe('enqueueMany', () => {
         { name: 'demo.echo', idempotencyKey: 'many-fresh' },
         { name: 'demo.sleep', args: [1], idempotencyKey: 'many-conflict' },
       ]),
-    ).rejects.toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    ).rejects.toMatchObject({ code: 'CONFLICT', field: '[1].idempotencyKey' });
     expect(await countTasks(app.sql)).toBe(before);
   });
 });
