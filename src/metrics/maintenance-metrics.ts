@@ -36,7 +36,7 @@ export function createMaintenanceMetrics(registry: Registry): { observe(services
   });
   const bulkTasks = new Counter({
     name: 'taskwire_bulk_action_tasks_total',
-    help: 'Tasks this process\'s bulk-action runner cancelled or retried, in committed batches.',
+    help: 'Tasks this process\'s bulk-action runner changed, as each batch commits: cancelled (a running one: its cancellation asked for) or retried; tasks it found finished already, or waiting already, are not counted.',
     registers,
   });
 
@@ -47,7 +47,7 @@ export function createMaintenanceMetrics(registry: Registry): { observe(services
     if (round.fired) occurrences.inc({ result: 'fired' }, round.fired);
     if (round.skipped) occurrences.inc({ result: 'skipped' }, round.skipped);
     if (round.duplicates) occurrences.inc({ result: 'duplicate' }, round.duplicates);
-    if (round.processed) bulkTasks.inc(round.processed);
+    if (round.changed) bulkTasks.inc(round.changed);
   }
 
   return {

@@ -40,16 +40,21 @@ describe('/metrics: the background services', () => {
     const expired = [];
     for (let i = 0; i < 3; i++) expired.push(await insertTask(env.app.sql, { status: 'SUCCEEDED', resultTtlMs: 0 }));
     const pending = await env.app.deps.queue.enqueueMany([1, 2].map(() => ({ name: 'demo.echo', queue: 'bulk-metrics', runAfter: new Date(Date.now() + 3_600_000) })));
+    // Matched, processed, not changed: a finished task is no cancel's to count.
+    await insertTask(env.app.sql, { status: 'SUCCEEDED', queue: 'bulk-metrics' });
     await env.app.deps.queue.schedules.upsert({ key: 'metrics-tick', cron: '* * * * * *', task: { name: 'demo.echo' } });
     const m = await running();
     try {
-      await env.app.deps.queue.bulkActions.create('CANCEL', { queue: 'bulk-metrics' });
+      const action = await env.app.deps.queue.bulkActions.create('CANCEL', { queue: 'bulk-metrics' });
       for (const service of ['rescuer', 'cleaner', 'scheduler', 'bulk-actions']) {
         await waitFor(async () => ((await m.value('taskwire_maintenance_rounds_total', { service, result: 'ok' })) ?? 0) >= 1, { message: `a round of ${service}` });
         expect(await m.value('taskwire_maintenance_last_success_timestamp_seconds', { service })).toBeGreaterThanOrEqual(Math.floor(before));
       }
       await waitFor(async () => (await m.value('taskwire_tasks_deleted_total')) === expired.length, { message: 'the expired tasks counted as deleted' });
-      await waitFor(async () => (await m.value('taskwire_bulk_action_tasks_total')) === pending.length, { message: 'the cancelled tasks counted' });
+      await waitFor(async () => (await env.app.deps.queue.bulkActions.get(action.id))?.status === 'DONE', { message: 'the bulk action done' });
+      expect(await env.app.deps.queue.bulkActions.get(action.id)).toMatchObject({ processed: pending.length + 1, changed: pending.length });
+      await waitFor(async () => (await m.value('taskwire_bulk_action_tasks_total')) !== undefined, { message: 'the cancelled tasks counted' });
+      expect(await m.value('taskwire_bulk_action_tasks_total')).toBe(pending.length);
       // A schedule of every second fires within about one (the poll wakes at its next run).
       await waitFor(async () => ((await m.value('taskwire_schedule_occurrences_total', { result: 'fired' })) ?? 0) >= 1, { message: 'an occurrence fired' });
       expect(await m.value('taskwire_maintenance_rounds_total', { service: 'cleaner', result: 'failed' })).toBeUndefined();

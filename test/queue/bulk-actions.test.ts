@@ -150,6 +150,19 @@ describe('bulk action runner', () => {
     expect((await eventCounts(app.sql, 'RETRIED')).size).toBe(3000);
   });
 
+  it('takes a batch of each running action in turn: a small action created behind a big one ends first', async () => {
+    await insertBulkTasks(app.sql, { count: 3000, status: 'PENDING', queue: 'big-q', runAfter: new Date(Date.now() + 3_600_000) });
+    await insertBulkTasks(app.sql, { count: 10, status: 'PENDING', queue: 'small-q', runAfter: new Date(Date.now() + 3_600_000) });
+    const big = await app.deps.queue.bulkActions.create('CANCEL', { queue: 'big-q' });
+    const small = await app.deps.queue.bulkActions.create('CANCEL', { queue: 'small-q' });
+    expect(await runner(100).runOnce()).toBe(3010);
+    const [doneBig, doneSmall] = [await app.deps.queue.bulkActions.get(big.id), await app.deps.queue.bulkActions.get(small.id)];
+    expect(doneBig).toMatchObject({ status: 'DONE', processed: 3000, changed: 3000 });
+    expect(doneSmall).toMatchObject({ status: 'DONE', processed: 10, changed: 10 });
+    // One action at a time, the big one (listed first) ended before the small one began.
+    expect(doneSmall?.finishedAt?.getTime()).toBeLessThan(doneBig?.finishedAt?.getTime() ?? 0);
+  });
+
   it('a batch rolled back (a crash before commit) leaves its tasks unchanged and still listed; the next run does them once', async () => {
     await insertBulkTasks(app.sql, { count: 50, status: 'FAILED' });
     const action = await app.deps.queue.bulkActions.create('RETRY', { status: ['FAILED'] });

@@ -39,8 +39,6 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   const maxFailures = o.maxFailures ?? 5;
   const failures = new Map<string, number>();
   const rounds = createRoundListeners(o.log);
-  // Whether an action's batch failed in the round under way (runOnce goes on with the other actions).
-  let batchFailed = false;
   let listener: Listener | undefined;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
@@ -48,38 +46,84 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   let started = false;
   let stopped = false;
 
-  /** Works one action to its end; `committed` hears of each batch's tasks as it commits (a later batch may fail). */
-  async function runAction(id: string, kind: 'CANCEL' | 'RETRY', committed: (tasks: number) => void): Promise<void> {
-    let after: string | null = null;
-    while (!stopped) {
-      const batch = await processBulkBatch(o.sql, { actionId: id, kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, after });
-      committed(batch.processed);
-      if (batch.processed > 0) after = batch.lastTaskId;
-      // Nothing after the hint: look once more from the start (targets another runner skipped, or
-      // left by a batch that rolled back) before calling the list empty.
-      else if (after !== null) after = null;
-      else break;
-    }
-    if (!stopped) await finishBulkAction(o.sql, id);
+  /** An action this runner is working: where its next batch may start looking (see processBulkBatch's `after`). */
+  interface Working {
+    id: string;
+    kind: 'CANCEL' | 'RETRY';
+    after: string | null;
   }
 
-  async function runOnce(): Promise<number> {
-    let processed = 0;
+  /** What one pass did: a batch of every running action, or that action's end. */
+  interface Pass {
+    processed: number;
+    changed: number;
+    /** A batch failed (its action is tried again in the next pass, and ended FAILED after maxFailures in a row). */
+    failed: boolean;
+    /** Some action may have targets left: another pass follows. */
+    more: boolean;
+  }
+
+  /**
+   * One batch of each RUNNING action, in turn: a small action created behind a big one is done in
+   * a pass or two, not after it (one action at a time, a 10-task cancel waited 34 s behind a
+   * 40,000-task one). The list is read again at every pass, so an action created meanwhile joins.
+   */
+  async function pass(working: Map<string, Working>, failedNow: Set<string>): Promise<Pass> {
+    const outcome: Pass = { processed: 0, changed: 0, failed: false, more: false };
     for (const { id, kind } of await listRunningBulkActions(o.sql, 100)) {
+      if (!working.has(id) && !failedNow.has(id)) working.set(id, { id, kind, after: null });
+    }
+    for (const action of [...working.values()]) {
       if (stopped) break;
       try {
-        await runAction(id, kind, (tasks) => (processed += tasks));
-        failures.delete(id);
+        const batch = await processBulkBatch(o.sql, { actionId: action.id, kind: action.kind, limit: batchSize, defaultTtlMs: o.resultTtlMs, after: action.after });
+        outcome.processed += batch.processed;
+        outcome.changed += batch.changed;
+        failures.delete(action.id);
+        if (batch.processed > 0) {
+          action.after = batch.lastTaskId;
+          outcome.more = true;
+        } else if (action.after !== null) {
+          // Nothing after the hint: look once more from the start (targets another runner skipped, or
+          // left by a batch that rolled back) before calling the list empty.
+          action.after = null;
+          outcome.more = true;
+        } else {
+          working.delete(action.id);
+          await finishBulkAction(o.sql, action.id);
+        }
       } catch (error) {
-        batchFailed = true;
-        const count = (failures.get(id) ?? 0) + 1;
-        failures.set(id, count);
-        o.log.warn({ err: error, action: id, failures: count }, 'bulk action batch failed');
+        outcome.failed = true;
+        working.delete(action.id);
+        failedNow.add(action.id);
+        const count = (failures.get(action.id) ?? 0) + 1;
+        failures.set(action.id, count);
+        o.log.warn({ err: error, action: action.id, failures: count }, 'bulk action batch failed');
         if (count >= maxFailures) {
-          failures.delete(id);
-          await failBulkAction(o.sql, id, error instanceof Error ? error.message : String(error)).catch(() => false);
+          failures.delete(action.id);
+          await failBulkAction(o.sql, action.id, error instanceof Error ? error.message : String(error)).catch(() => false);
         }
       }
+    }
+    return outcome;
+  }
+
+  /**
+   * Passes until every running action's list is empty (or its batches failed this time); how many
+   * targets it took. `report` hears of each pass (the service's own rounds: ObservableRounds).
+   */
+  async function runOnce(report?: (p: Pass) => void): Promise<number> {
+    let processed = 0;
+    const working = new Map<string, Working>();
+    // An action whose batch failed waits for the next runOnce (the poll, or a wake-up): maxFailures
+    // counts failed rounds, spaced, not passes in a row.
+    const failedNow = new Set<string>();
+    for (;;) {
+      if (stopped) break;
+      const p = await pass(working, failedNow);
+      processed += p.processed;
+      report?.(p);
+      if (!p.more || working.size === 0) break;
     }
     return processed;
   }
@@ -92,11 +136,9 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
       return;
     }
     clearTimeout(timer);
-    batchFailed = false;
-    current = runOnce()
+    current = runOnce((p) => rounds.emit({ service: 'bulk-actions', ok: !p.failed, changed: p.changed }))
       .then((n) => {
         if (n > 0) o.log.debug({ processed: n }, 'bulk actions round');
-        rounds.emit({ service: 'bulk-actions', ok: !batchFailed, processed: n });
       })
       .catch((error: unknown) => {
         o.log.warn({ err: error }, 'bulk actions round failed');
@@ -118,7 +160,7 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   }
 
   return {
-    runOnce,
+    runOnce: () => runOnce(),
     onRound: rounds.onRound,
     async start() {
       if (started) return;

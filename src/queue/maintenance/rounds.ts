@@ -17,8 +17,8 @@ export interface Round {
   fired?: number;
   skipped?: number;
   duplicates?: number;
-  /** The bulk-action runner's: tasks its batches cancelled or retried. */
-  processed?: number;
+  /** The bulk-action runner's: tasks its batches changed, cancelled (a running one: its cancellation asked for) or retried. */
+  changed?: number;
 }
 
 export type RoundListener = (round: Round) => void;
