@@ -28,11 +28,11 @@ export function parseBulkFilter(command: string, text: string, all = false): Tas
   return filter as TaskFilter;
 }
 
-/** `processed/matched [####----] changed N` */
+/** `STATUS [####----] processed/matched processed, N cancelled or asked to stop` (a running task's cancel is a request: it may still end SUCCEEDED). */
 export function bulkProgressLine(a: BulkAction, width = 30): string {
   const share = a.matched > 0 ? a.processed / a.matched : 1;
   const filled = Math.round(Math.min(1, share) * width);
-  return `${a.status} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${a.processed}/${a.matched} processed, ${a.changed} ${a.kind === 'CANCEL' ? 'cancelled' : 'retried'}`;
+  return `${a.status} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${a.processed}/${a.matched} processed, ${a.changed} ${a.kind === 'CANCEL' ? 'cancelled or asked to stop' : 'retried'}`;
 }
 
 /**

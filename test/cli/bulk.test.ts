@@ -50,6 +50,10 @@ describe('taskwire cancel|retry --filter', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/^bulk action [0-9a-f-]{36}: 120 matching tasks$/m);
     expect(result.stderr).toMatch(/^DONE \[#{30}\] 120\/120 processed, 120 retried$/m);
+    // A cancel's count says what it is: a running task is asked to stop, and may still finish.
+    await insertBulkTasks(server.sql, { count: 3, status: 'PENDING', name: 'cli.cancel-label', runAfter: far() });
+    const cancelled = await runCli(['cancel', '--filter', '{"name":"cli.cancel-label"}'], env);
+    expect(cancelled.stderr).toMatch(/^DONE \[#{30}\] 3\/3 processed, 3 cancelled or asked to stop$/m);
   });
 
   it('refuses a malformed or unknown filter as a usage error (exit 2), an ID beside --filter too', { timeout: 120_000 }, async () => {
