@@ -143,6 +143,8 @@ export function taskBlock(task: Task): string {
     ['finishedAt', shortTime(task.finishedAt)],
     ['duration', formatDuration(task.durationMs)],
   );
+  // When the cleaner deletes it (its result, its log; its idempotency key freed): a later NOT_FOUND is that.
+  if (task.isFinished && task.expiresAt) rows.push(['expiresAt', shortTime(task.expiresAt)]);
   if (task.progress && !task.isFinished) rows.push(['progress', progressText(task.progress)]);
   if (task.status === 'SUCCEEDED') rows.push(['returnValue', JSON.stringify(task.returnValue)]);
   task.errors.forEach((e, i) => rows.push([i === 0 ? 'errors' : '', errorLine(e)]));

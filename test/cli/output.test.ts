@@ -176,8 +176,11 @@ describe('text a user or a handler wrote, shown to a human', () => {
     expect(text).toMatch(/^attempts: +1\/3, backoff \{"baseMs":30000,"maxMs":600000,"factor":1,"jitter":0\}$/m);
     expect(text).toMatch(/^timeout: +1 min 30 s$/m);
     expect(text).toMatch(/^resultTtl: +30 d 0 h$/m);
-    // Finished: no retry is left to space.
-    expect(taskBlock({ ...base, maxAttempts: 3, status: 'SUCCEEDED', isFinished: true })).toMatch(/^attempts: +1\/3$/m);
+    // Finished: no retry is left to space; when the cleaner deletes it is said.
+    const finished = taskBlock({ ...base, maxAttempts: 3, status: 'SUCCEEDED', isFinished: true, expiresAt: '2025-01-02T00:00:00.000Z' });
+    expect(finished).toMatch(/^attempts: +1\/3$/m);
+    expect(finished).toMatch(/^expiresAt: +\S/m);
+    expect(plain).not.toMatch(/^expiresAt:/m);
   });
 
   it('shows control characters escaped in the progress line and in event lines, on a terminal or not', () => {
