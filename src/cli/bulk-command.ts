@@ -28,11 +28,17 @@ export function parseBulkFilter(command: string, text: string, all = false): Tas
   return filter as TaskFilter;
 }
 
-/** `STATUS [####----] processed/matched processed, N cancelled or asked to stop` (a running task's cancel is a request: it may still end SUCCEEDED). */
+/**
+ * `STATUS [####----] processed/matched processed, N cancelled or asked to stop[, M left alone (…)]`: a
+ * running task's cancel is a request (it may still end SUCCEEDED); a target no longer in a state the
+ * change applies to is processed, not changed.
+ */
 export function bulkProgressLine(a: BulkAction, width = 30): string {
   const share = a.matched > 0 ? a.processed / a.matched : 1;
   const filled = Math.round(Math.min(1, share) * width);
-  return `${a.status} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${a.processed}/${a.matched} processed, ${a.changed} ${a.kind === 'CANCEL' ? 'cancelled or asked to stop' : 'retried'}`;
+  return `${a.status} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${a.processed}/${a.matched} processed, ${a.changed} ${a.kind === 'CANCEL' ? 'cancelled or asked to stop' : 'retried'}${
+    a.processed > a.changed ? `, ${a.processed - a.changed} left alone (${a.kind === 'CANCEL' ? 'finished already' : 'not failed or cancelled any more'})` : ''
+  }`;
 }
 
 /**

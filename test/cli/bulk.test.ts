@@ -52,8 +52,9 @@ describe('taskwire cancel|retry --filter', () => {
     expect(result.stderr).toMatch(/^DONE \[#{30}\] 120\/120 processed, 120 retried$/m);
     // A cancel's count says what it is: a running task is asked to stop, and may still finish.
     await insertBulkTasks(server.sql, { count: 3, status: 'PENDING', name: 'cli.cancel-label', runAfter: far() });
+    await insertBulkTasks(server.sql, { count: 2, status: 'SUCCEEDED', name: 'cli.cancel-label' });
     const cancelled = await runCli(['cancel', '--filter', '{"name":"cli.cancel-label"}'], env);
-    expect(cancelled.stderr).toMatch(/^DONE \[#{30}\] 3\/3 processed, 3 cancelled or asked to stop$/m);
+    expect(cancelled.stderr).toMatch(/^DONE \[#{30}\] 5\/5 processed, 3 cancelled or asked to stop, 2 left alone \(finished already\)$/m);
   });
 
   it('refuses a malformed or unknown filter as a usage error (exit 2), an ID beside --filter too', { timeout: 120_000 }, async () => {
