@@ -6,8 +6,8 @@ import type { ObservableRounds, Round } from '../queue/maintenance/rounds.js';
  * runner each run in rounds, and until now said nothing unless something went wrong (a warn line per
  * failed round). An alert on `taskwire_maintenance_last_success_timestamp_seconds` catches a service
  * that stopped getting through (its database refusing it, its loop gone); the counters say what the
- * rounds did. Each process counts its own rounds: these services run in every worker process and share
- * the work through locks, so the cluster's figure is the sum over processes.
+ * rounds did. Each process counts its own rounds: these services run in every taskwire process (serve,
+ * worker, dev) and share the work through locks, so the cluster's figure is the sum over processes.
  */
 export function createMaintenanceMetrics(registry: Registry): { observe(services: readonly ObservableRounds[]): () => void } {
   const registers = [registry];
@@ -36,7 +36,7 @@ export function createMaintenanceMetrics(registry: Registry): { observe(services
   });
   const bulkTasks = new Counter({
     name: 'taskwire_bulk_action_tasks_total',
-    help: 'Tasks this process\'s bulk-action runner changed, as each batch commits: cancelled (a running one: its cancellation asked for) or retried; tasks it found finished already, or waiting already, are not counted.',
+    help: 'Tasks this process\'s bulk-action runner changed, counted after each pass (a batch of every running action): cancelled (a running one: its cancellation asked for) or retried; tasks it found finished already, or waiting already, are not counted.',
     registers,
   });
 

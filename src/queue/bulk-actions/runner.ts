@@ -57,7 +57,7 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
   interface Pass {
     processed: number;
     changed: number;
-    /** A batch failed (its action is tried again in the next pass, and ended FAILED after maxFailures in a row). */
+    /** A batch failed (its action is tried again in the next round, and ended FAILED after maxFailures rounds in a row). */
     failed: boolean;
     /** Some action may have targets left: another pass follows. */
     more: boolean;
