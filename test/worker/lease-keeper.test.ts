@@ -7,8 +7,29 @@ import { createLeaseKeeper, type DropReason, type LeaseKeeperOptions } from '../
 import { useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
-// The lease keeper against the real statements: what a heartbeat drops as no longer this worker's.
+// The lease keeper against the real statements: what a heartbeat drops as no longer this worker's, and
+// which cancel notices it acts on.
 const env = useQueueTestApp();
+
+/** A keeper over `held` (worker `w-claiming` unless overridden) whose worker has a claim under way while `claim.underWay`; its log lines are kept. */
+function keeperFor(held: ReturnType<typeof createHeldTasks>, claim: { underWay: boolean }, overrides: Partial<LeaseKeeperOptions> = {}) {
+  const raw: string[] = [];
+  const keeper = createLeaseKeeper({
+    sql: env.app.sql,
+    workerId: 'w-claiming',
+    log: pino({ level: 'warn' }, { write: (line: string) => void raw.push(line) }),
+    held,
+    leaseMs: 30_000,
+    heartbeatMs: 60_000,
+    releaseWaitingAfterMs: 60_000,
+    handBack: async () => undefined,
+    forgetRunTimeEstimate: () => undefined,
+    dropWaiting: () => undefined,
+    claiming: () => claim.underWay,
+    ...overrides,
+  });
+  return { keeper, messages: () => raw.map((l) => String((JSON.parse(l) as { msg: unknown }).msg)) };
+}
 
 describe('createLeaseKeeper: renewLeases', () => {
   it('drops a waiting task that a rescue gave back and this same worker claimed again under the same attempt number', async () => {
@@ -19,21 +40,12 @@ describe('createLeaseKeeper: renewLeases', () => {
     const held = createHeldTasks();
     held.addWaiting(claimed, Date.now());
     const dropped: [Task, DropReason][] = [];
-    const keeper = createLeaseKeeper({
-      sql: env.app.sql,
+    const { keeper } = keeperFor(held, { underWay: false }, {
       workerId,
-      log: pino({ level: 'silent' }),
-      held,
-      leaseMs: 30_000,
-      heartbeatMs: 60_000,
-      releaseWaitingAfterMs: 60_000,
-      handBack: async () => undefined,
-      forgetRunTimeEstimate: () => undefined,
       dropWaiting: (task, reason) => {
         dropped.push([task, reason]);
         held.removeWaiting(task);
       },
-      claiming: () => false,
     });
     // The worker stalled past its lease: the rescuer took both back (the one ahead given back uncounted) …
     await env.app.sql`UPDATE tasks SET lease_expires_at = now() - interval '1 s' WHERE locked_by = ${workerId}`;
@@ -51,26 +63,6 @@ describe('createLeaseKeeper: renewLeases', () => {
 });
 
 describe('createLeaseKeeper: routeCancel', () => {
-  /** A keeper over `held` whose worker has a claim under way while `claim.underWay`; its log lines are kept. */
-  function keeperFor(held: ReturnType<typeof createHeldTasks>, claim: { underWay: boolean }, overrides: Partial<LeaseKeeperOptions> = {}) {
-    const raw: string[] = [];
-    const keeper = createLeaseKeeper({
-      sql: env.app.sql,
-      workerId: 'w-claiming',
-      log: pino({ level: 'warn' }, { write: (line: string) => void raw.push(line) }),
-      held,
-      leaseMs: 30_000,
-      heartbeatMs: 60_000,
-      releaseWaitingAfterMs: 60_000,
-      handBack: async () => undefined,
-      forgetRunTimeEstimate: () => undefined,
-      dropWaiting: () => undefined,
-      claiming: () => claim.underWay,
-      ...overrides,
-    });
-    return { keeper, messages: () => raw.map((l) => String((JSON.parse(l) as { msg: unknown }).msg)) };
-  }
-
   // The claim commits before its answer reaches the worker: on a busy machine a cancel (real, or
   // anyone's NOTIFY) can be read and acted on by others in between, and its notice arrive first.
   it('acts on a cancel notice that came while the claim that took the task was still under way', async () => {
