@@ -238,39 +238,35 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       for (const q of stats?.queues ?? []) for (const status of statuses) this.set({ queue: q.queue, status }, q.counts[status]);
     },
   });
-  new Gauge({
-    name: 'taskwire_queue_oldest_pending_age_seconds',
-    help: 'How long the oldest task due to run (PENDING or RETRYING, runAfter passed) has waited, by queue, in seconds; 0 when none waits.',
-    labelNames: ['queue'],
-    registers,
-    async collect() {
-      const stats = await queueStats();
-      this.reset();
-      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, (q.oldestPendingAgeMs ?? 0) / 1000);
-    },
-  });
-  new Gauge({
-    name: 'taskwire_queue_oldest_running_age_seconds',
-    help: 'How long the longest-running attempt (RUNNING, from its claim) has run, by queue, in seconds; 0 when none runs. A hung handler shows here.',
-    labelNames: ['queue'],
-    registers,
-    async collect() {
-      const stats = await queueStats();
-      this.reset();
-      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, (q.oldestRunningAgeMs ?? 0) / 1000);
-    },
-  });
-  new Gauge({
-    name: 'taskwire_queue_paused',
-    help: 'Whether the queue is paused (1) or not (0), for the queues of taskwire_queue_tasks; (other) is 1 only when all its queues are.',
-    labelNames: ['queue'],
-    registers,
-    async collect() {
-      const stats = await queueStats();
-      this.reset();
-      for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, q.paused ? 1 : 0);
-    },
-  });
+  /** A gauge of one value per queue of the scrape's read (reset at each: a queue gone leaves the exposition). */
+  const perQueueGauge = (name: string, help: string, value: (q: QueueView) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const stats = await queueStats();
+        this.reset();
+        for (const q of stats?.queues ?? []) this.set({ queue: q.queue }, value(q));
+      },
+    });
+  };
+  perQueueGauge(
+    'taskwire_queue_oldest_pending_age_seconds',
+    'How long the oldest task due to run (PENDING or RETRYING, runAfter passed) has waited, by queue, in seconds; 0 when none waits.',
+    (q) => (q.oldestPendingAgeMs ?? 0) / 1000,
+  );
+  perQueueGauge(
+    'taskwire_queue_oldest_running_age_seconds',
+    'How long the longest-running attempt (RUNNING, from its claim) has run, by queue, in seconds; 0 when none runs. A hung handler shows here.',
+    (q) => (q.oldestRunningAgeMs ?? 0) / 1000,
+  );
+  perQueueGauge(
+    'taskwire_queue_paused',
+    'Whether the queue is paused (1) or not (0), for the queues of taskwire_queue_tasks; (other) is 1 only when all its queues are.',
+    (q) => (q.paused ? 1 : 0),
+  );
 
   const operations = new Counter({
     name: 'taskwire_graphql_operations_total',

@@ -26,7 +26,8 @@ function codeOf(errors: readonly GraphQLError[] | undefined, otherwise: ErrorCod
  * outcome (`count`: taskwire_graphql_operations_total): the refusals an outage or a flood makes
  * (DATABASE_UNAVAILABLE, RATE_LIMITED, INVALID_ARGUMENTS …) were in no metric. A document that
  * does not parse or validate counts as its code; a subscription counts once, when it starts (or
- * is refused). Refusals before GraphQL (401, 413, 415, 406 at the HTTP layer) are not operations.
+ * is refused). Refusals before GraphQL (401, 413, 415, 406 at the HTTP layer) are not operations:
+ * taskwire_http_responses_total counts those (response-metrics.ts).
  */
 export function useOperationMetrics(count: (type: OperationType, code: OperationCode) => void): Plugin {
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createOutageLog } from '../../src/server/outage-log.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const unavailable = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
@@ -12,8 +13,7 @@ describe('createOutageLog', () => {
     for (let i = 0; i < 4; i++) expect(refused(unavailable())).toBe(true);
     expect(lines.map((l) => l.refusedSinceLastLine)).toEqual([0]);
     // The three refused after the first line are said at the window's end, not at the next outage.
-    const deadline = Date.now() + 5_000;
-    while (lines.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => lines.length >= 2, { timeoutMs: 5_000, intervalMs: 10, message: 'the window\'s count' });
     expect(lines.map((l) => [l.msg, l.refusedSinceLastLine, l.cause])).toEqual([
       ['the database is unavailable: requests answered DATABASE_UNAVAILABLE', 0, 'connect ECONNREFUSED 127.0.0.1:5432'],
       ['the database is unavailable: requests answered DATABASE_UNAVAILABLE', 3, 'connect ECONNREFUSED 127.0.0.1:5432'],

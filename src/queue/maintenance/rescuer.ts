@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from '../../errors.js';
 import { rescueTasks } from '../sql/rescue-tasks.js';
 import type { Backoff, Task } from '../task.js';
 import { createPeriodic } from './periodic.js';
-import type { ObservableRounds } from './rounds.js';
+import { createListeners, type ObservableRounds } from './rounds.js';
 
 export interface RescuerOptions {
   sql: Sql;
@@ -63,7 +63,7 @@ export function rescueResult(task: Task): RescueResult {
 /** Takes back running tasks whose worker stopped renewing the lease (see rescueTasks). */
 export function createRescuer(o: RescuerOptions): Rescuer {
   const batchSize = o.batchSize ?? 1000;
-  const listeners = new Set<(tasks: readonly Task[]) => void>();
+  const listeners = createListeners<readonly Task[]>(o.log, 'a rescued-tasks listener failed');
   const rescue = async (now: Date | null, lockKey: number | null, restartGraceMs: number | null): Promise<Task[]> => {
     const rescued: Task[] = [];
     for (;;) {
@@ -84,13 +84,7 @@ export function createRescuer(o: RescuerOptions): Rescuer {
         o.log.info({ taskId: t.id, name: t.name, queue: t.queue, attempt: t.attempts, result, status: t.status, lostWorkerId }, 'task rescued');
       }
       o.log.warn({ count: rescued.length, byResult, lostWorkerIds: [...workers].slice(0, 20), ids: rescued.slice(0, 20).map((t) => t.id) }, 'rescued tasks of lost workers');
-      for (const listener of listeners) {
-        try {
-          listener(rescued);
-        } catch (error) {
-          o.log.warn({ err: error }, 'a rescued-tasks listener failed');
-        }
-      }
+      listeners.emit(rescued);
     }
     return rescued;
   };
@@ -105,10 +99,7 @@ export function createRescuer(o: RescuerOptions): Rescuer {
   return {
     ...periodic,
     runOnce: (now) => rescue(now ?? null, null, null),
-    onRescued(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onRescued: listeners.add,
   };
 }
 

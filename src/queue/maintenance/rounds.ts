@@ -29,22 +29,32 @@ export interface ObservableRounds {
   onRound(listener: RoundListener): () => void;
 }
 
-/** The listeners of one service: `emit` calls each, and a listener that throws is logged, never let to stop the service. */
-export function createRoundListeners(log: Logger): ObservableRounds & { emit(round: Round): void } {
-  const listeners = new Set<RoundListener>();
+/**
+ * Listeners of a service's events: `emit` calls each, and a listener that throws is logged with
+ * `failed` (and `fields` of the value), never let to stop the service. `add` returns a function
+ * that removes the listener.
+ */
+export function createListeners<T>(log: Logger, failed: string, fields?: (value: T) => Record<string, unknown>): { add(listener: (value: T) => void): () => void; emit(value: T): void } {
+  const listeners = new Set<(value: T) => void>();
   return {
-    onRound(listener) {
+    add(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    emit(round) {
+    emit(value) {
       for (const listener of listeners) {
         try {
-          listener(round);
+          listener(value);
         } catch (error) {
-          log.warn({ err: error, service: round.service }, 'a round listener failed');
+          log.warn({ err: error, ...fields?.(value) }, failed);
         }
       }
     },
   };
+}
+
+/** The round listeners of one service (createListeners). */
+export function createRoundListeners(log: Logger): ObservableRounds & { emit(round: Round): void } {
+  const listeners = createListeners<Round>(log, 'a round listener failed', (round) => ({ service: round.service }));
+  return { onRound: listeners.add, emit: listeners.emit };
 }
