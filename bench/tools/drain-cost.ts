@@ -11,7 +11,9 @@
  * written there, for bench/tools/profile-summary.ts (with DRAIN_HEAP_PROF=1 too, a sampling heap
  * profile of what the drain allocates instead). With DRAIN_HISTORY=N, each round first fills `tasks`
  * with N finished tasks as scenario (h) does (then VACUUM ANALYZE, CHECKPOINT), to see what a large
- * history costs the drain. Timing varies with the machine's load; CPU per task and statement µs per task much less.
+ * history costs the drain. With DRAIN_FAIL=N, every attempt throws and each task is enqueued with N
+ * attempts (1 ms backoff): the failure path's cost (N=1: every task FAILED at once; more: RETRYING first).
+ * Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -22,12 +24,13 @@ import { clusterCpuUs, procStat } from '../lib/cpu.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { ExecutionCounter, range, waitUntil } from '../lib/wait.js';
 import { insertHistory } from '../scenarios/history.js';
-import { createTaskwireSystem } from '../systems/taskwire.js';
+import { createTaskwireSystem, NOOP_TASK } from '../systems/taskwire.js';
 import { summarize } from '../lib/stats.js';
 
 const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
+const FAIL_ATTEMPTS = Number(process.env.DRAIN_FAIL ?? 0);
 
 const median = (xs: number[]): number => summarize(xs).median;
 
@@ -49,7 +52,12 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (HISTORY > 0) console.log(`round ${round}: ${HISTORY} finished tasks inserted in ${Math.round(await insertHistory(system, HISTORY))} ms`);
   // Open the pool's connections before the clock, as (m) does.
   await Promise.all(Array.from({ length: 10 }, () => system.deps.db.sql`SELECT 1`));
-  await system.enqueueMany(range(0, TASKS));
+  if (FAIL_ATTEMPTS > 0) {
+    const inputs = range(0, TASKS).map((seq) => ({ name: NOOP_TASK, args: [seq], maxAttempts: FAIL_ATTEMPTS, backoff: { baseMs: 1, maxMs: 1 } }));
+    await system.deps.queue.enqueueMany(inputs);
+  } else {
+    await system.enqueueMany(range(0, TASKS));
+  }
   await sql`SELECT pg_stat_statements_reset()`;
   const runs = new ExecutionCounter();
   const pgBefore = clusterCpuUs(postmaster);
@@ -57,7 +65,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   const elu0 = performance.eventLoopUtilization();
   if (profiler) await profiler.post(process.env.DRAIN_HEAP_PROF ? 'HeapProfiler.startSampling' : 'Profiler.start', process.env.DRAIN_HEAP_PROF ? { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : undefined);
   const t0 = performance.now();
-  await system.startWorker((id) => runs.record(id));
+  await system.startWorker((id) => {
+    runs.record(id);
+    if (FAIL_ATTEMPTS > 0) throw new Error('planned failure');
+  });
   await runs.waitForDistinct(TASKS, 300000);
   await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });
   const ms = performance.now() - t0;

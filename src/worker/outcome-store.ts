@@ -7,7 +7,7 @@ import { backoffDelayMs } from '../queue/backoff.js';
 import { storableText } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
-import { failTask } from '../queue/sql/fail-task.js';
+import { failTasks, type Failure, type FailedStatus } from '../queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
 import { releaseTasks } from '../queue/sql/release-tasks.js';
 import { snoozeTask } from '../queue/sql/snooze-task.js';
@@ -57,6 +57,15 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
       return batch.map((c) => recorded.has(c.id));
     },
   });
+  // Failed attempts likewise (a handler's dependency down makes every attempt fail at once, and
+  // one statement each held a worker to ~1,100 a second): each learns what its task became, or
+  // undefined when its row was no longer this attempt's.
+  const failures = createMicroBatcher<Failure, FailedStatus | undefined>({
+    flush: async (batch) => {
+      const statuses = await failTasks(sql, workerId, batch, o.resultTtlMs);
+      return batch.map((f) => statuses.get(f.id));
+    },
+  });
 
   async function record(task: Task, outcome: Outcome): Promise<boolean> {
     const deadline = Date.now() + o.retryForMs;
@@ -88,7 +97,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         const definition = o.registry.get(task.name);
         const retryDelayMs = outcome.retryable ? backoffDelayMs(task.backoff ?? definition?.backoff, attempt) : null;
         const error = errorJson(outcome.error, task);
-        const failing = failTask(sql, { id: task.id, attempt, workerId, error, retryDelayMs, defaultTtlMs });
+        const failing = failures.add({ id: task.id, attempt, error, retryDelayMs, workflowId: task.workflowId });
         return failing.then((stored) => (retryDelayMs === null ? stored !== undefined : waitsAgain(stored, retryDelayMs)));
       }
       case 'cancelled': {
@@ -114,8 +123,9 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
    * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
    * clock + delayMs, and that statement has committed). Returns whether the write took.
    */
-  function waitsAgain(stored: Task | undefined, delayMs: number): boolean {
-    if (stored && (stored.status === 'RETRYING' || stored.status === 'PENDING')) o.dueAgainIn?.(delayMs);
+  function waitsAgain(stored: Task | FailedStatus | undefined, delayMs: number): boolean {
+    const status = typeof stored === 'string' ? stored : stored?.status;
+    if (status === 'RETRYING' || status === 'PENDING') o.dueAgainIn?.(delayMs);
     return stored !== undefined;
   }
 

@@ -8,7 +8,7 @@ import { getTask } from '../../src/queue/get.js';
 import type { JsonObject, JsonValue } from '../../src/queue/json.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
-import { failTask } from '../../src/queue/sql/fail-task.js';
+import { failTasks } from '../../src/queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.js';
 import { insertTasks } from '../../src/queue/sql/insert-tasks.js';
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
@@ -75,8 +75,8 @@ export interface TaskSpec {
  *   RUNNING    + claimTasks (lease `leaseMs` from now: negative gives an expired one)
  *              + requestCancel when `cancelRequested`
  *   SUCCEEDED  + claimTasks, completeTasks
- *   RETRYING   + claimTasks, failTask with a delay (attempts left)
- *   FAILED     + claimTasks, failTask with none
+ *   RETRYING   + claimTasks, failTasks with a delay (attempts left)
+ *   FAILED     + claimTasks, failTasks with none
  *   CANCELLED  + requestCancel; after `attempts` attempts: claimTasks, requestCancel, finishCancelledTask
  * Attempts before the last are claimed and failed with no delay. No state here needs a direct
  * UPDATE; what does (times in the past that the statements set from the clock) is
@@ -114,7 +114,7 @@ export async function insertTask(sql: Sql, spec: TaskSpec = {}): Promise<Task> {
   ]);
   const queue = spec.queue ?? 'default';
   const fail = (attempt: number, retryDelayMs: number | null) =>
-    failTask(sql, { id, attempt, workerId, error: encodeError(spec, attempt, workerId), retryDelayMs, defaultTtlMs });
+    failTasks(sql, workerId, [{ id, attempt, error: encodeError(spec, attempt, workerId), retryDelayMs }], defaultTtlMs);
 
   // Earlier attempts: each claimed and failed, due again at once.
   for (let attempt = 1; attempt < attempts; attempt++) {
@@ -159,7 +159,7 @@ function checkSpec(status: TaskStatus, attempts: number, maxAttempts: number, sp
   if (status !== 'PENDING' && spec.runAfter && spec.runAfter.getTime() > Date.now()) refuse('a task due later cannot have been claimed');
 }
 
-/** A failed attempt's error as failTask stores it. */
+/** A failed attempt's error as failTasks stores it. */
 function encodeError(spec: TaskSpec, attempt: number, workerId: string): string {
   const { exceptionType = 'Error', message = `attempt ${attempt} failed` } = spec.error ?? {};
   return JSON.stringify({ exceptionType, message, traceback: null, attempt, at: new Date().toISOString(), workerId });

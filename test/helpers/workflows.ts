@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Sql } from '../../src/db/client.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
-import { failTask } from '../../src/queue/sql/fail-task.js';
+import { failTasks } from '../../src/queue/sql/fail-tasks.js';
 import { toTask, type Task } from '../../src/queue/task.js';
 import { defineTask, type TaskDefinition } from '../../src/worker/define-task.js';
 
@@ -31,12 +31,12 @@ export async function succeedStep(sql: Sql, id: string, value: unknown = null): 
   if (done.length !== 1) throw new Error(`step ${id} was not completed`);
 }
 
-/** Claims and fails a step for good (failTask without a retry). */
+/** Claims and fails a step for good (failTasks without a retry). */
 export async function failStep(sql: Sql, id: string, message = 'boom'): Promise<void> {
   const task = await claimStep(sql, id);
   const error = JSON.stringify({ exceptionType: 'Error', message, traceback: null, attempt: task.attempts, at: new Date().toISOString(), workerId: WORKER });
-  const failed = await failTask(sql, { id, attempt: task.attempts, workerId: WORKER, error, retryDelayMs: null, defaultTtlMs: 60_000 });
-  if (failed?.status !== 'FAILED') throw new Error(`step ${id} did not fail`);
+  const failed = await failTasks(sql, WORKER, [{ id, attempt: task.attempts, error, retryDelayMs: null }], 60_000);
+  if (failed.get(id) !== 'FAILED') throw new Error(`step ${id} did not fail`);
 }
 
 /** Task ids by step ref. */

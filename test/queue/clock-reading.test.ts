@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
-import { failTask } from '../../src/queue/sql/fail-task.js';
+import { failTasks } from '../../src/queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.js';
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
 import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
@@ -77,8 +77,8 @@ describe('one clock reading per change', () => {
   it('a failure: FAILED and its event at one instant, a retry due exactly its delay after its event', async () => {
     const { sql } = env.app;
     const [last, again] = await runningTasks('clk-fail', 2, 'w-fail');
-    await failTask(sql, { id: last!, attempt: 1, workerId: 'w-fail', error: ERROR, retryDelayMs: null, defaultTtlMs: TTL_MS });
-    await failTask(sql, { id: again!, attempt: 1, workerId: 'w-fail', error: ERROR, retryDelayMs: DELAY_MS, defaultTtlMs: TTL_MS });
+    await failTasks(sql, 'w-fail', [{ id: last!, attempt: 1, error: ERROR, retryDelayMs: null }], TTL_MS);
+    await failTasks(sql, 'w-fail', [{ id: again!, attempt: 1, error: ERROR, retryDelayMs: DELAY_MS }], TTL_MS);
     expect(await stampsOf(sql, [last!, again!])).toMatchObject([
       { status: 'FAILED', type: 'FAILED', ttlMs: TTL_MS, eventAtStamp: true },
       { status: 'RETRYING', type: 'RETRY_SCHEDULED', delayMs: DELAY_MS },

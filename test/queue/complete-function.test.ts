@@ -5,9 +5,8 @@ import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks, type Completion } from '../../src/queue/sql/complete-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
-import { eventPayloadsOf, statisticsRows } from '../helpers/function-tests.js';
+import { eventPayloadsOf, expectBatchWriteWalksPrimaryKey, lateAndOthersTasks } from '../helpers/function-tests.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
-import { waitFor } from '../helpers/wait.js';
 
 // A worker's successes are recorded by taskwire_complete (drizzle/0020_complete_function.sql), whose
 // plan is generic and cached. It must record what the statement it replaced recorded (kept below),
@@ -15,8 +14,6 @@ import { waitFor } from '../helpers/wait.js';
 const env = useQueueTestApp();
 const WORKER = 'w-complete';
 const TTL_MS = 60_000;
-const FAST = { baseMs: 10, maxMs: 20, factor: 1, jitter: 0 };
-const SLOW = { baseMs: 3_600_000, maxMs: 3_600_000, factor: 1, jitter: 0 };
 
 /** The statement completeTasks sent before taskwire_complete (f0d7697), word for word. */
 async function completeByStatement(exec: Executor, workerId: string, completions: readonly Completion[], defaultTtlMs: number): Promise<string[]> {
@@ -100,17 +97,7 @@ async function situation(tag: string): Promise<{ ids: string[]; completions: Com
   const more = await deps.queue.enqueueMany(Array.from({ length: 150 }, () => ({ name: 'test.record', queue })));
   const claimed = await claimTasks(sql, { workerId: WORKER, limit: 200, queues: [queue], leaseMs: TTL_MS });
   expect(claimed).toHaveLength(154);
-  const cancelAsked = await insertTask(sql, { status: 'RUNNING', queue, workerId: WORKER, cancelRequested: true });
-  const others = await insertTask(sql, { status: 'RUNNING', queue, workerId: 'w-other' });
-  const older = await insertTask(sql, { status: 'RUNNING', queue, workerId: WORKER, attempts: 2, maxAttempts: 3 });
-  const cancelled = await insertTask(sql, { status: 'CANCELLED', queue, workerId: WORKER, attempts: 1 });
-  // Due again in an hour: only lostAgain is claimed again below.
-  const lost = await insertTask(sql, { status: 'RUNNING', queue, workerId: WORKER, leaseMs: -1000, maxAttempts: 3, backoff: SLOW });
-  const [rescued] = await deps.rescuer.runOnce();
-  expect(rescued).toMatchObject({ id: lost.id, status: 'RETRYING' });
-  const lostAgain = await insertTask(sql, { status: 'RUNNING', queue, workerId: WORKER, leaseMs: -1000, maxAttempts: 3, backoff: FAST });
-  await deps.rescuer.runOnce();
-  await waitFor(async () => (await claimTasks(sql, { workerId: WORKER, limit: 1, queues: [queue], leaseMs: TTL_MS })).length > 0, { message: 'the retry' });
+  const [cancelAsked, others, older, cancelled, lost, lostAgain] = await lateAndOthersTasks(env.app, queue, WORKER);
 
   const results = ['null', '{"a":[1,"x"]}', '"s"', '42'];
   const completions: Completion[] = [
@@ -128,25 +115,8 @@ async function situation(tag: string): Promise<{ ids: string[]; completions: Com
 
 describe('taskwire_complete (a worker recording its successes)', () => {
   it('is what the caller sends, a function scan; the update walks tasks_pkey for 1 or 500 tasks, with or without statistics', async () => {
-    const { sql, deps, database } = env.app;
-    await sql`ALTER TABLE tasks SET (autovacuum_enabled = off)`;
-    await deps.queue.enqueueMany(Array.from({ length: 3000 }, () => ({ name: 'test.record', queue: 'plan-q' })));
-    await deps.queue.enqueueMany(Array.from({ length: 2000 }, () => ({ name: 'test.record', queue: 'other-q' })));
-    await claimTasks(sql, { workerId: 'w-busy', limit: 1000, queues: ['other-q'], leaseMs: TTL_MS });
-    expect(await statisticsRows(sql)).toBe(0);
-    for (const analyzed of [false, true]) {
-      if (analyzed) {
-        await sql`ANALYZE tasks`;
-        expect(await statisticsRows(sql)).toBeGreaterThan(0);
-      }
-      for (const count of [1, 500]) {
-        const plans = await completionPlans(database.url, count);
-        expect(plans.at(-1)).toEqual(['Function Scan']);
-        const body = plans.slice(0, -1).flat();
-        expect(body).toContain('Index Scan using tasks_pkey');
-        expect(body.filter((n) => /Bitmap|Seq Scan on tasks|Index Scan using tasks_(?!pkey)/.test(n))).toEqual([]);
-      }
-    }
+    const { database } = env.app;
+    await expectBatchWriteWalksPrimaryKey(env.app, { waiting: 3000, large: 500, plansOf: (count) => completionPlans(database.url, count) });
   });
 
   it('records, logs and announces what the statement did, and drops the same late results', async () => {

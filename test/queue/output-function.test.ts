@@ -5,7 +5,7 @@ import { appendOutput, TRUNCATED_MARKER, type OutputAppend } from '../../src/que
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
-import { eventPayloadsOf, statisticsRows } from '../helpers/function-tests.js';
+import { eventPayloadsOf, expectBatchWriteWalksPrimaryKey } from '../helpers/function-tests.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 
 // A worker's output chunks are stored by taskwire_append_output (drizzle/0021_output_function.sql),
@@ -117,26 +117,8 @@ async function situation(tag: string): Promise<{ ids: string[]; appends: OutputA
 
 describe('taskwire_append_output (a worker storing output chunks)', () => {
   it('is what the caller sends, a function scan; the update walks tasks_pkey for 1 or 300 tasks, with or without statistics', async () => {
-    const { sql, deps, database } = env.app;
-    await sql`ALTER TABLE tasks SET (autovacuum_enabled = off)`;
-    await deps.queue.enqueueMany(Array.from({ length: 2000 }, () => ({ name: 'test.record', queue: 'plan-q' })));
-    await deps.queue.enqueueMany(Array.from({ length: 2000 }, () => ({ name: 'test.record', queue: 'other-q' })));
-    // Other running tasks: a plan through a partial index on RUNNING would read them all.
-    await claimTasks(sql, { workerId: 'w-busy', limit: 1000, queues: ['other-q'], leaseMs: LEASE_MS });
-    expect(await statisticsRows(sql)).toBe(0);
-    for (const analyzed of [false, true]) {
-      if (analyzed) {
-        await sql`ANALYZE tasks`;
-        expect(await statisticsRows(sql)).toBeGreaterThan(0);
-      }
-      for (const count of [1, 300]) {
-        const plans = await appendPlans(database.url, count);
-        expect(plans.at(-1)).toEqual(['Function Scan']);
-        const body = plans.slice(0, -1).flat();
-        expect(body).toContain('Index Scan using tasks_pkey');
-        expect(body.filter((n) => /Bitmap|Seq Scan on tasks|Index Scan using tasks_(?!pkey)/.test(n))).toEqual([]);
-      }
-    }
+    const { database } = env.app;
+    await expectBatchWriteWalksPrimaryKey(env.app, { waiting: 2000, large: 300, plansOf: (count) => appendPlans(database.url, count) });
   });
 
   it('stores, logs and announces what the statement did, and drops the same stale chunks', async () => {

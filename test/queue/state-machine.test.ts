@@ -30,7 +30,7 @@ describe('claimTasks / completeTasks', () => {
   });
 });
 
-describe('failTask', () => {
+describe('a failed attempt (failTasks)', () => {
   it('takes a failing attempt RUNNING → RETRYING → RUNNING while attempts are left', async () => {
     const task = await env.app.deps.queue.enqueue({ name: 'test.fail-once', maxAttempts: 2, backoff: FAST });
     await env.app.runner().start();

@@ -3,7 +3,7 @@ import type { Executor } from '../../src/db/client.js';
 import { processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
 import { deleteExpiredTasks } from '../../src/queue/sql/delete-expired-tasks.js';
-import { failTask } from '../../src/queue/sql/fail-task.js';
+import { failTasks } from '../../src/queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.js';
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
 import { requeueTask } from '../../src/queue/sql/requeue-task.js';
@@ -95,7 +95,7 @@ describe('statements changing workflow steps lock the workflow first', () => {
     const error = JSON.stringify({ exceptionType: 'Error', message: 'boom', traceback: null, attempt: s.attempt, at: new Date().toISOString(), workerId: WORKER });
     await contend(
       s.workflowId,
-      (c) => failTask(c, { id: s.a, attempt: s.attempt, workerId: WORKER, error, retryDelayMs: null, defaultTtlMs: TTL }),
+      (c) => failTasks(c, WORKER, [{ id: s.a, attempt: s.attempt, error, retryDelayMs: null }], TTL),
       (c) => requestCancel(c, { id: s.b, defaultTtlMs: TTL }),
     );
     expect(await statusesOf(env.app.sql, s.workflowId)).toEqual({ a: 'FAILED', b: 'CANCELLED' });

@@ -53,7 +53,7 @@ export async function rescueTasks(
     limit: number;
     defaultTtlMs: number;
     lockKey?: number | null;
-    /** The definition's backoff for tasks without their own (as failTask's caller uses). */
+    /** The definition's backoff for tasks without their own (as the outcome store uses for a failed attempt). */
     definitionBackoff?: ((name: string) => Partial<Backoff> | undefined) | undefined;
     /**
      * Rescue nothing until the database has been up this long (ms; null: no such wait). While it
