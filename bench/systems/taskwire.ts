@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { silentLogger } from '../../src/logger.js';
 import { decodeEvents, EVENTS_CHANNEL } from '../../src/queue/events.js';
-import { defineTask } from '../../src/worker/define-task.js';
+import { defineTask, type TaskContext } from '../../src/worker/define-task.js';
 import { copysign, output } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
 import type { Runner } from '../../src/worker/runner.js';
@@ -50,6 +50,8 @@ const stream = defineTask({
 });
 
 export interface TaskwireSystem extends QueueSystem {
+  /** As QueueSystem's, the handler also given the attempt's context (bench/tools/drain-cost.ts snoozes with it). */
+  startWorker(onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => void): Promise<void>;
   deps: Deps;
   /** Bytes of the event log (`task_events` with its indexes and TOAST) and its rows. */
   eventLogSize(): Promise<{ bytes: number; events: number }>;
@@ -62,11 +64,11 @@ export interface TaskwireSystem extends QueueSystem {
  * concurrency 10. `env` overrides settings as environment variables would (e.g. AUTH_MODE=on).
  */
 export async function createTaskwireSystem(url: string, env: Readonly<Record<string, string>> = {}): Promise<TaskwireSystem> {
-  let onRun: (id: string, seq: number) => void = () => undefined;
+  let onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => void = () => undefined;
   const noop = defineTask({
     name: NOOP_TASK,
     run: (args, ctx) => {
-      onRun(ctx.taskId, args[0] as number);
+      onRun(ctx.taskId, args[0] as number, ctx);
       return null;
     },
   });

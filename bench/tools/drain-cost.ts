@@ -13,6 +13,7 @@
  * with N finished tasks as scenario (h) does (then VACUUM ANALYZE, CHECKPOINT), to see what a large
  * history costs the drain. With DRAIN_FAIL=N, every attempt throws and each task is enqueued with N
  * attempts (1 ms backoff): the failure path's cost (N=1: every task FAILED at once; more: RETRYING first).
+ * With DRAIN_SNOOZE=1, each task's first run asks to run again in 1 ms (ctx.snooze), its second succeeds.
  * Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
 import { writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ const TASKS = Number(process.argv[2] ?? 20000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
 const FAIL_ATTEMPTS = Number(process.env.DRAIN_FAIL ?? 0);
+const SNOOZE = process.env.DRAIN_SNOOZE === '1';
 
 const median = (xs: number[]): number => summarize(xs).median;
 
@@ -65,9 +67,14 @@ for (let round = 1; round <= ROUNDS; round++) {
   const elu0 = performance.eventLoopUtilization();
   if (profiler) await profiler.post(process.env.DRAIN_HEAP_PROF ? 'HeapProfiler.startSampling' : 'Profiler.start', process.env.DRAIN_HEAP_PROF ? { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : undefined);
   const t0 = performance.now();
-  await system.startWorker((id) => {
+  const snoozed = new Set<string>();
+  await system.startWorker((id, _seq, ctx) => {
     runs.record(id);
     if (FAIL_ATTEMPTS > 0) throw new Error('planned failure');
+    if (SNOOZE && !snoozed.has(id)) {
+      snoozed.add(id);
+      ctx?.snooze(1);
+    }
   });
   await runs.waitForDistinct(TASKS, 300000);
   await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });

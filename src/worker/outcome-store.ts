@@ -10,7 +10,7 @@ import { completeTasks, type Completion } from '../queue/sql/complete-tasks.js';
 import { failTasks, type Failure, type FailedStatus } from '../queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../queue/sql/finish-cancelled-task.js';
 import { releaseTasks } from '../queue/sql/release-tasks.js';
-import { snoozeTask } from '../queue/sql/snooze-task.js';
+import { snoozeTask, snoozeTasks, type Snooze, type SnoozedStatus } from '../queue/sql/snooze-task.js';
 import { updateProgress } from '../queue/sql/update-progress.js';
 import type { Task } from '../queue/task.js';
 import type { ProgressUpdate } from './define-task.js';
@@ -66,6 +66,13 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
       return batch.map((f) => statuses.get(f.id));
     },
   });
+  // And snoozes (ctx.retryAfter on a rate-limited API: every attempt asks at once).
+  const snoozes = createMicroBatcher<Snooze, SnoozedStatus | undefined>({
+    flush: async (batch) => {
+      const statuses = await snoozeTasks(sql, workerId, batch, o.resultTtlMs);
+      return batch.map((s) => statuses.get(s.id));
+    },
+  });
 
   async function record(task: Task, outcome: Outcome): Promise<boolean> {
     const deadline = Date.now() + o.retryForMs;
@@ -111,7 +118,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         if (outcome.handedBack) {
           return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true }).then((stored) => stored !== undefined);
         }
-        return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs }).then((stored) => waitsAgain(stored, outcome.delayMs));
+        return snoozes.add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId }).then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
         return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);
       case 'lost':
@@ -123,9 +130,8 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
    * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
    * clock + delayMs, and that statement has committed). Returns whether the write took.
    */
-  function waitsAgain(stored: Task | FailedStatus | undefined, delayMs: number): boolean {
-    const status = typeof stored === 'string' ? stored : stored?.status;
-    if (status === 'RETRYING' || status === 'PENDING') o.dueAgainIn?.(delayMs);
+  function waitsAgain(stored: FailedStatus | SnoozedStatus | undefined, delayMs: number): boolean {
+    if (stored === 'RETRYING' || stored === 'PENDING') o.dueAgainIn?.(delayMs);
     return stored !== undefined;
   }
 

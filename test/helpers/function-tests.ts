@@ -1,10 +1,11 @@
 import { expect } from 'vitest';
-import { createDb, type Sql } from '../../src/db/client.js';
+import { createDb, type Executor, type Sql } from '../../src/db/client.js';
 import type { EnqueueInput } from '../../src/queue/enqueue.js';
 import { EVENTS_CHANNEL } from '../../src/queue/events.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import type { TestApp } from './app.js';
+import { explainedPlans } from './explained-plans.js';
 import { insertTask } from './factories.js';
 import { waitFor } from './wait.js';
 
@@ -93,4 +94,49 @@ export async function lateAndOthersTasks(app: TestApp, queue: string, worker: st
   await deps.rescuer.runOnce();
   await waitFor(async () => (await claimTasks(sql, { workerId: worker, limit: 1, queues: [queue], leaseMs: 60_000 })).length > 0, { message: 'the retry' });
   return [cancelAsked, others, older, cancelled, lost, lostAgain];
+}
+
+/**
+ * The plans of `write` on `count` tasks of queue `plan-q` claimed by `plan-probe` in the same
+ * transaction (rolled back), for expectBatchWriteWalksPrimaryKey: the caller's plan last.
+ */
+export function plansAfterClaim(url: string, count: number, write: (c: Executor, claimed: readonly Task[]) => Promise<void>): Promise<string[][]> {
+  let claimed: Task[] = [];
+  return explainedPlans(url, (c) => write(c, claimed), {
+    before: async (c) => {
+      claimed = await claimTasks(c, { workerId: 'plan-probe', limit: count, queues: ['plan-q'], leaseMs: 60_000 });
+      expect(claimed).toHaveLength(count);
+    },
+  });
+}
+
+/**
+ * The event log of `ids` (`o`: the task's place in `ids`, from 1), whole but for times (an error's
+ * `at` too), and whether each event is at its task's finish (when finished): to compare two sets.
+ */
+export async function eventRowsOf(sql: Sql, ids: readonly string[]): Promise<unknown[]> {
+  const rows = await sql`
+    SELECT w.o, e.version, e.type, e.status, e.attempt, e.worker_id, e.progress, e.error - 'at' AS error,
+           t.finished_at IS NULL OR e.version < t.version OR e.at = t.finished_at AS at_finish
+    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN task_events e ON e.task_id = w.id JOIN tasks t ON t.id = w.id
+    ORDER BY w.o, e.version`;
+  return rows.map((r) => ({ ...r }));
+}
+
+/**
+ * What each task of `ids` is (in that order) apart from its id and clock times, to compare two sets:
+ * its errors without their `at`, its retention after it finished (ms), and when waiting, its delay
+ * after its last event (ms).
+ */
+export async function storedRowsOf(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+  const rows = await sql`
+    SELECT t.status, t.version, t.attempts, (SELECT jsonb_agg(x - 'at') FROM jsonb_array_elements(t.errors) x) AS errors,
+           t.locked_by, t.worker_ids, t.lease_expires_at IS NULL AS no_lease,
+           t.started_at IS NULL AS not_started, t.last_attempted_at IS NULL AS not_attempted,
+           t.finished_at IS NULL AS unfinished, round(extract(epoch FROM t.expires_at - t.finished_at) * 1000) AS ttl_ms,
+           CASE WHEN t.status IN ('PENDING', 'RETRYING') THEN
+             round(extract(epoch FROM t.run_after - (SELECT e.at FROM task_events e WHERE e.task_id = t.id ORDER BY e.version DESC LIMIT 1)) * 1000)
+           END AS delay_ms
+    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id ORDER BY w.o`;
+  return rows.map((r) => ({ ...r }));
 }

@@ -6,7 +6,7 @@ import { failTasks } from '../../src/queue/sql/fail-tasks.js';
 import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.js';
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
 import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
-import { snoozeTask } from '../../src/queue/sql/snooze-task.js';
+import { snoozeTasks } from '../../src/queue/sql/snooze-task.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 
 // Every statement that stamps a task more than once reads the clock once (src/queue/sql/clock.ts),
@@ -100,9 +100,7 @@ describe('one clock reading per change', () => {
     const { sql } = env.app;
     const [snoozed, cancelled] = await runningTasks('clk-snooze', 2, 'w-snooze');
     await requestCancel(sql, { id: cancelled!, defaultTtlMs: TTL_MS });
-    for (const id of [snoozed!, cancelled!]) {
-      await snoozeTask(sql, { id, attempt: 1, workerId: 'w-snooze', delayMs: DELAY_MS, defaultTtlMs: TTL_MS });
-    }
+    await snoozeTasks(sql, 'w-snooze', [snoozed!, cancelled!].map((id) => ({ id, attempt: 1, delayMs: DELAY_MS })), TTL_MS);
     expect(await stampsOf(sql, [snoozed!, cancelled!])).toMatchObject([
       { status: 'PENDING', type: 'SNOOZED', delayMs: DELAY_MS },
       { status: 'CANCELLED', type: 'CANCELLED', ttlMs: TTL_MS, eventAtStamp: true },

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Executor, Sql } from '../../src/db/client.js';
+import type { Executor } from '../../src/db/client.js';
 import { changeTailSql, EVENTS_CHANNEL, WORKER_OF_ATTEMPT } from '../../src/queue/events.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { CLOCK_AT, CLOCK_CTE } from '../../src/queue/sql/clock.js';
 import { failTasks, type Failure } from '../../src/queue/sql/fail-tasks.js';
 import { workflowLockCte, WORKFLOWS_FIRST } from '../../src/queue/sql/workflow-locks.js';
-import type { Task } from '../../src/queue/task.js';
-import { explainedPlans } from '../helpers/explained-plans.js';
-import { eventPayloadsOf, expectBatchWriteWalksPrimaryKey, lateAndOthersTasks } from '../helpers/function-tests.js';
+import { eventPayloadsOf, eventRowsOf, expectBatchWriteWalksPrimaryKey, lateAndOthersTasks, plansAfterClaim, storedRowsOf } from '../helpers/function-tests.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,47 +53,12 @@ function errorOf(i: number, attempt = 1): string {
   return JSON.stringify({ exceptionType: 'Error', message: `failure ${i}`, traceback: `Error: failure ${i}\n    at x`, attempt, at: '2026-12-06T00:00:00.000Z', workerId: WORKER });
 }
 
-/** The plans of failing `count` tasks claimed in the same (rolled back) transaction: the caller's last. */
+/** The plans of failing `count` claimed tasks (plansAfterClaim). */
 function failurePlans(url: string, count: number): Promise<string[][]> {
-  let claimed: Task[] = [];
-  return explainedPlans(
-    url,
-    async (c) => {
-      const failures = claimed.map((t, i) => ({ id: t.id, attempt: t.attempts, error: errorOf(i), retryDelayMs: i % 2 ? null : 100, workflowId: null }));
-      expect((await failTasks(c, 'plan-probe', failures, TTL_MS)).size).toBe(count);
-    },
-    {
-      before: async (c) => {
-        claimed = await claimTasks(c, { workerId: 'plan-probe', limit: count, queues: ['plan-q'], leaseMs: TTL_MS });
-        expect(claimed).toHaveLength(count);
-      },
-    },
-  );
-}
-
-/**
- * What a task is after the failure, apart from its id and clock times (errors without theirs); ids in `order`: its
- * retry's delay to the millisecond after its event, its retention after it finished.
- */
-async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
-  const rows = await sql`
-    SELECT t.status, t.version, t.attempts, (SELECT jsonb_agg(x - 'at') FROM jsonb_array_elements(t.errors) x) AS errors, t.locked_by, t.worker_ids, t.lease_expires_at IS NULL AS no_lease,
-           t.finished_at IS NULL AS unfinished, round(extract(epoch FROM t.expires_at - t.finished_at) * 1000) AS ttl_ms,
-           CASE WHEN t.status = 'RETRYING' THEN
-             round(extract(epoch FROM t.run_after - (SELECT e.at FROM task_events e WHERE e.task_id = t.id ORDER BY e.version DESC LIMIT 1)) * 1000)
-           END AS delay_ms
-    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id ORDER BY w.o`;
-  return rows.map((r) => ({ ...r }));
-}
-
-/** The event log of `ids`, whole but for times (an error's too), and whether each event is at its task's finish (if finished). */
-async function eventRows(sql: Sql, ids: readonly string[]): Promise<unknown[]> {
-  const rows = await sql`
-    SELECT w.o, e.version, e.type, e.status, e.attempt, e.worker_id, e.progress, e.error - 'at' AS error,
-           t.finished_at IS NULL OR e.version < t.version OR e.at = t.finished_at AS at_finish
-    FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN task_events e ON e.task_id = w.id JOIN tasks t ON t.id = w.id
-    ORDER BY w.o, e.version`;
-  return rows.map((r) => ({ ...r }));
+  return plansAfterClaim(url, count, async (c, claimed) => {
+    const failures = claimed.map((t, i) => ({ id: t.id, attempt: t.attempts, error: errorOf(i), retryDelayMs: i % 2 ? null : 100, workflowId: null }));
+    expect((await failTasks(c, 'plan-probe', failures, TTL_MS)).size).toBe(count);
+  });
 }
 
 /**
@@ -146,8 +109,8 @@ describe('taskwire_fail (a worker recording its failed attempts)', () => {
       for (const f of viaStatement.failures) await failByStatement(sql, WORKER, f, TTL_MS);
     });
 
-    const rows = await storedRows(sql, viaFunction.ids);
-    expect(rows).toEqual(await storedRows(sql, viaStatement.ids));
+    const rows = await storedRowsOf(sql, viaFunction.ids);
+    expect(rows).toEqual(await storedRowsOf(sql, viaStatement.ids));
     // The 154 claimed and the one whose cancellation was asked for; each as its row says.
     expect(statuses.size).toBe(155);
     expect(viaFunction.ids.slice(0, 155).map((id, i) => statuses.get(id) === rows[i]?.status)).not.toContain(false);
@@ -169,8 +132,8 @@ describe('taskwire_fail (a worker recording its failed attempts)', () => {
       ['RUNNING', WORKER],
     ]);
 
-    const events = await eventRows(sql, viaFunction.ids);
-    expect(events).toEqual(await eventRows(sql, viaStatement.ids));
+    const events = await eventRowsOf(sql, viaFunction.ids);
+    expect(events).toEqual(await eventRowsOf(sql, viaStatement.ids));
     expect([...statuses.values()].filter((s) => s === 'RETRYING')).toHaveLength(1 + 75);
     expect(events).toContainEqual({ o: 1, version: 3, type: 'RETRY_SCHEDULED', status: 'RETRYING', attempt: 1, workerId: WORKER, progress: null, error: stored, atFinish: true });
     expect(events).toContainEqual(expect.objectContaining({ o: 155, type: 'CANCELLED', status: 'CANCELLED', error: expect.objectContaining({ message: 'failure 200' }) }));
@@ -187,7 +150,7 @@ describe('taskwire_fail (a worker recording its failed attempts)', () => {
       expect((await failTasks(sql, WORKER, [{ id: task.id, attempt: 1, error: errorOf(0), retryDelayMs: null }], TTL_MS)).size).toBe(0);
     });
     expect(heard).toEqual([]);
-    expect((await storedRows(sql, [task.id]))[0]).toMatchObject({ status: 'RUNNING', version: 2, lockedBy: 'w-other' });
+    expect((await storedRowsOf(sql, [task.id]))[0]).toMatchObject({ status: 'RUNNING', version: 2, lockedBy: 'w-other' });
   });
 
   it('a worker whose attempts all fail records them several to a statement', async () => {

@@ -8,6 +8,7 @@ import { finishCancelledTask } from '../../src/queue/sql/finish-cancelled-task.j
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
 import { requeueTask } from '../../src/queue/sql/requeue-task.js';
 import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
+import { snoozeTasks } from '../../src/queue/sql/snooze-task.js';
 import { sweepWorkflowSteps } from '../../src/queue/workflows/sql/cancel-workflow.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 import { useLockContention } from '../helpers/lock-contention.js';
@@ -108,6 +109,20 @@ describe('statements changing workflow steps lock the workflow first', () => {
     await contend(
       s.workflowId,
       (c) => finishCancelledTask(c, { id: s.a, attempt: s.attempt, workerId: WORKER, error: null, defaultTtlMs: TTL }),
+      (c) => requestCancel(c, { id: s.b, defaultTtlMs: TTL }),
+    );
+    expect(await statusesOf(env.app.sql, s.workflowId)).toEqual({ a: 'CANCELLED', b: 'CANCELLED' });
+    await consistent();
+  });
+
+  // Not a deadlock of its own (a cancel of the child takes no step row before the workflow): the
+  // snooze's CANCELLED under contention dooms the child and leaves the workflow consistent.
+  it('a worker recording a snooze of its parent step whose cancellation was asked, and a cancel of that child', async () => {
+    const s = await parentRunning();
+    await env.app.sql`UPDATE tasks SET cancel_requested = true WHERE id = ${s.a}`;
+    await contend(
+      s.workflowId,
+      (c) => snoozeTasks(c, WORKER, [{ id: s.a, attempt: s.attempt, delayMs: 10, workflowId: s.workflowId }], TTL),
       (c) => requestCancel(c, { id: s.b, defaultTtlMs: TTL }),
     );
     expect(await statusesOf(env.app.sql, s.workflowId)).toEqual({ a: 'CANCELLED', b: 'CANCELLED' });

@@ -1,4 +1,5 @@
 import type { Executor } from '../../db/client.js';
+import { workflowIdsOf } from './worker-batches.js';
 
 export interface Completion {
   id: string;
@@ -36,11 +37,8 @@ export async function completeTasks(
   // by the worker): spliced in as they are, not parsed only to be stringified again.
   const byAttempt = `{${completions.map((c) => `"${c.id}:${c.attempt}":${c.returnValue}`).join(',')}}`;
   const ids = `{${completions.map((c) => c.id).join(',')}}`;
-  // The steps' workflows, locked before the steps (src/queue/sql/workflow-locks.ts): '{}' for a
-  // batch of plain tasks (nothing to lock, nothing read), null when some completion did not say.
-  const workflowIds = completions.every((c) => c.workflowId !== undefined)
-    ? `{${[...new Set(completions.flatMap((c) => (c.workflowId ? [c.workflowId] : [])))].join(',')}}`
-    : null;
+  // The steps' workflows, locked before the steps (./worker-batches.ts).
+  const workflowIds = workflowIdsOf(completions);
   // taskwire_complete (drizzle/0020_complete_function.sql, drizzle/0033) is the UPDATE by tasks_pkey, its
   // SUCCEEDED events and notifications (eventCtesSql's tail), as one function whose plan is
   // cached: the pool plans every statement afresh (force_custom_plan, src/db/client.ts), and the

@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/client.js';
 import type { TaskStatus } from '../../states.js';
+import { statusesOf, workflowIdsOf } from './worker-batches.js';
 
 export interface Failure {
   id: string;
@@ -36,20 +37,12 @@ export async function failTasks(
   // text they are. A delay is a number or null (no retry); a non-finite one would not be JSON.
   const byAttempt = `{${failures.map((f) => `"${f.id}:${f.attempt}":[${f.error},${delayJson(f.retryDelayMs)}]`).join(',')}}`;
   const ids = `{${failures.map((f) => f.id).join(',')}}`;
-  const workflowIds = failures.every((f) => f.workflowId !== undefined)
-    ? `{${[...new Set(failures.flatMap((f) => (f.workflowId ? [f.workflowId] : [])))].join(',')}}`
-    : null;
+  const workflowIds = workflowIdsOf(failures);
   // taskwire_fail (drizzle/0036_fail_function.sql): the UPDATE by tasks_pkey after the steps'
   // workflows are locked (./workflow-locks.ts), its events and notifications, with a cached plan.
   const result = await exec`
     SELECT recorded FROM taskwire_fail(${workerId}::text, ${ids}::uuid[], ${byAttempt}::jsonb, ${defaultTtlMs}::bigint, ${workflowIds}::uuid[])`;
-  const recorded = result[0]?.recorded as string | null | undefined;
-  const statuses = new Map<string, FailedStatus>();
-  for (const entry of recorded ? recorded.split(',') : []) {
-    const [id, status] = entry.split(':');
-    if (id && status) statuses.set(id, status as FailedStatus);
-  }
-  return statuses;
+  return statusesOf<FailedStatus>(result[0]?.recorded as string | null | undefined);
 }
 
 function delayJson(ms: number | null): string {

@@ -3,6 +3,9 @@ import { changeTailSql } from '../events.js';
 import { wakeQueuesSql } from '../due-notice.js';
 import { CLOCK_AT, CLOCK_CTE } from './clock.js';
 import { toTask, type Task } from '../task.js';
+import type { TaskStatus } from '../../states.js';
+import { workflowLockCte, WORKFLOWS_FIRST } from './workflow-locks.js';
+import { statusesOf, workflowIdsOf } from './worker-batches.js';
 
 export interface SnoozeParams {
   id: string;
@@ -40,9 +43,15 @@ const TAIL = changeTailSql(EVENT);
 // SnoozeParams.wake: the tail, and the queue's wake-up (read by it, so that it runs).
 const WAKING_TAIL = `${wakeQueuesSql('changed', CLOCK_AT, `status IN ('PENDING', 'RETRYING')`)},${changeTailSql(EVENT, ['woken'])}`;
 
+/**
+ * One snooze, as a statement: what `snoozeTasks` does for a batch, and SnoozeParams.wake. The
+ * worker sends its handlers' snoozes to snoozeTasks; this is for hand-backs (wake), which are rare.
+ */
 export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task | undefined> {
   const result = await exec`
     WITH ${exec.unsafe(CLOCK_CTE)},
+    -- Ending a step CANCELLED: its workflow before its row (./workflow-locks.ts); a plain task's NULL locks nothing.
+    ${workflowLockCte(exec, exec`SELECT workflow_id FROM tasks WHERE id = ${p.id}`)},
     changed AS (
       UPDATE tasks SET
         status = (CASE WHEN cancel_requested THEN 'CANCELLED'
@@ -61,9 +70,39 @@ export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task 
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
+        AND ${exec.unsafe(WORKFLOWS_FIRST)}
       RETURNING *, ${p.workerId}::text AS ev_worker
     ),
     ${exec.unsafe(p.wake ? WAKING_TAIL : TAIL)}`;
   const row = result[0];
   return row ? toTask(row) : undefined;
+}
+
+export interface Snooze {
+  id: string;
+  /** The attempt that asked (the task's `attempts` when claimed). */
+  attempt: number;
+  /** Run again this many ms from the statement's clock. */
+  delayMs: number;
+  /** The task's workflow (null: a plain task), as its claim read it; see Completion.workflowId. */
+  workflowId?: string | null;
+}
+
+/** What a recorded snooze left the task: waiting again (PENDING or RETRYING), or CANCELLED (its cancellation was asked). */
+export type SnoozedStatus = Extract<TaskStatus, 'PENDING' | 'RETRYING' | 'CANCELLED'>;
+
+/**
+ * Snoozes of one worker's attempts, a batch in one statement: taskwire_snooze
+ * (drizzle/0037_snooze_function.sql) does for each what snoozeTask does without `wake`, with a
+ * cached plan, the steps' workflows locked first. Returns the status each recorded task was left
+ * in, by id (an attempt the rescuer took back meanwhile is not recorded).
+ */
+export async function snoozeTasks(exec: Executor, workerId: string, snoozes: readonly Snooze[], defaultTtlMs: number): Promise<Map<string, SnoozedStatus>> {
+  if (snoozes.length === 0) return new Map();
+  const byAttempt = `{${snoozes.map((s) => `"${s.id}:${s.attempt}":${Math.max(0, Math.round(s.delayMs))}`).join(',')}}`;
+  const ids = `{${snoozes.map((s) => s.id).join(',')}}`;
+  const workflowIds = workflowIdsOf(snoozes);
+  const result = await exec`
+    SELECT recorded FROM taskwire_snooze(${workerId}::text, ${ids}::uuid[], ${byAttempt}::jsonb, ${defaultTtlMs}::bigint, ${workflowIds}::uuid[])`;
+  return statusesOf<SnoozedStatus>(result[0]?.recorded as string | null | undefined);
 }
