@@ -42,5 +42,7 @@ export { createRegistry, loadTaskModules, type Registry } from './worker/registr
 export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
 export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkReservedError, OutputChunkTooLargeError } from './worker/output-writer.js';
+// What ctx.output throws for a chunk that is not JSON (and what a handler can test with instanceof).
+export { JsonEncodeError, MAX_JSON_DEPTH } from './queue/json.js';
 export { NonRetryableError } from './worker/non-retryable-error.js';
 export { createClient, ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, type ClientOptions, type TaskwireClient } from './client/index.js';

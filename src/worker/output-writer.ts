@@ -4,7 +4,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { encodeJson } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
-import { appendOutput, TRUNCATED_MARKER, type OutputAppend } from '../queue/sql/append-output.js';
+import { appendOutput, outputBytesAfter, TRUNCATED_MARKER, type OutputAppend } from '../queue/sql/append-output.js';
 import type { Task } from '../queue/task.js';
 
 /**
@@ -82,6 +82,8 @@ interface AttemptState {
   attempt: number;
   /** No more chunks are sent: the attempt ended, its output reached the cap, or a write failed for good. */
   ended: boolean;
+  /** The task's output bytes as stored so far (its count at the claim, then each append's): what the next append says it comes after. */
+  storedBytes: number;
 }
 
 interface PendingChunk {
@@ -109,14 +111,18 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
     const appends = new Map<AttemptState, OutputAppend>();
     for (const { state, json } of chunks) {
       let append = appends.get(state);
-      if (!append) appends.set(state, (append = { id: state.id, attempt: state.attempt, chunks: [], truncated: false }));
+      if (!append) appends.set(state, (append = { id: state.id, attempt: state.attempt, chunks: [], truncated: false, bytesBefore: state.storedBytes }));
       if (json === null) append.truncated = true;
       else append.chunks.push(json);
     }
+    // One batch, the same bytesBefore on every try: a try that committed unbeknown to us is not appended again.
     const stored = new Set(await withRetries([...appends.values()]));
     // Not stored: that attempt is no longer RUNNING here (rescued, cancelled, finished); its
     // handler hears of it at the next heartbeat. Nothing more of it is sent meanwhile.
-    for (const state of appends.keys()) if (!stored.has(state.id)) state.ended = true;
+    for (const [state, append] of appends) {
+      if (stored.has(state.id)) state.storedBytes = outputBytesAfter(append, state.storedBytes, o.maxOutputBytes);
+      else state.ended = true;
+    }
   }
 
   async function withRetries(appends: OutputAppend[]): Promise<string[]> {
@@ -137,7 +143,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
   }
 
   function forAttempt(task: Task): AttemptOutput {
-    const state: AttemptState = { id: task.id, attempt: task.attempts, ended: false };
+    const state: AttemptState = { id: task.id, attempt: task.attempts, ended: false, storedBytes: task.outputBytes };
     let bytes = task.outputBytes;
     // A task already at its cap (an earlier attempt truncated, or filled it exactly): nothing more.
     if (bytes >= o.maxOutputBytes) state.ended = true;

@@ -3,6 +3,14 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 export interface TcpProxy {
   /** The GraphQL endpoint through the proxy. */
   url: string;
+  /** The proxy's port (for a database URL through it). */
+  port: number;
+  /**
+   * Drops what the server sends from now on, until cut(): the server goes on receiving and running
+   * what it is sent (a statement commits) while its answers are lost, as on a network that fails
+   * one way before the connection breaks.
+   */
+  dropAnswers(): void;
   /** Cuts every connection, as a network failure would, and refuses new ones until reopen(). */
   cut(): void;
   reopen(): void;
@@ -13,6 +21,7 @@ export interface TcpProxy {
 export async function startProxy(port: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let dropping = false;
   const proxy: Server = createServer((downstream) => {
     if (!open) {
       downstream.destroy();
@@ -24,13 +33,22 @@ export async function startProxy(port: number): Promise<TcpProxy> {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => undefined);
     }
-    downstream.pipe(upstream).pipe(downstream);
+    downstream.pipe(upstream);
+    upstream.on('data', (data: Buffer) => {
+      if (!dropping) downstream.write(data);
+    });
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const proxyPort = (proxy.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
+    url: `http://127.0.0.1:${proxyPort}/graphql`,
+    port: proxyPort,
+    dropAnswers: () => {
+      dropping = true;
+    },
     cut: () => {
       open = false;
+      dropping = false;
       for (const s of sockets) s.destroy();
     },
     reopen: () => {

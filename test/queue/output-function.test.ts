@@ -71,6 +71,12 @@ function appendPlans(url: string, count: number): Promise<string[][]> {
 }
 
 /** What a task is after the append; ids in `order`. */
+/** The task's output chunks in the log, in order. */
+async function outputOf(id: string): Promise<unknown[]> {
+  const rows = await env.app.sql`SELECT output FROM task_events WHERE task_id = ${id} AND type = 'OUTPUT' ORDER BY version`;
+  return rows.map((r) => r.output);
+}
+
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`
     SELECT t.status, t.version, t.attempts, t.output_bytes, t.locked_by
@@ -176,5 +182,37 @@ describe('taskwire_append_output (a worker storing output chunks)', () => {
     });
     expect(heard).toEqual([]);
     expect((await storedRows(sql, [task.id]))[0]).toMatchObject({ status: 'RUNNING', version: 2, outputBytes: 0 });
+  });
+
+  it('stores an append that says its count once, however often it is sent, and reports it stored each time (drizzle/0038)', async () => {
+    const { sql, database } = env.app;
+    const CAP = 20;
+    const running: Task[] = [];
+    for (let i = 0; i < 4; i++) running.push(await insertTask(sql, { status: 'RUNNING', workerId: WORKER, queue: 'once-q' }));
+    const [plain, capped, behind, older] = running;
+    const appends = [
+      { id: plain!.id, attempt: 1, chunks: ['"ab"', '[1]'], truncated: false, bytesBefore: 0 },
+      { id: capped!.id, attempt: 1, chunks: ['"abcdef"'], truncated: true, bytesBefore: 0 },
+      // Counts bytes the task does not have (its writer lost track): neither appended nor reported.
+      { id: behind!.id, attempt: 1, chunks: ['"x"'], truncated: false, bytesBefore: 7 },
+    ];
+    const ids = [plain!.id, capped!.id, behind!.id, older!.id];
+    const stored: string[][] = [];
+    const heard = await eventPayloadsOf(database.url, ids, async () => {
+      for (let i = 0; i < 3; i++) stored.push(await appendOutput(sql, WORKER, appends, CAP));
+    });
+    for (const s of stored) expect([...s].sort()).toEqual([plain!.id, capped!.id].sort());
+    // Announced once: the later sends found them stored.
+    expect(heard.join(',').split(',').sort()).toEqual(['#0:4:RUNNING:O', '#1:4:RUNNING:O']);
+    expect(await outputOf(plain!.id)).toEqual(['ab', [1]]);
+    expect(await outputOf(capped!.id)).toEqual(['abcdef', { truncated: true }]);
+    expect(await outputOf(behind!.id)).toEqual([]);
+    const rows = await storedRows(sql, ids.slice(0, 3));
+    expect(rows.map((r) => [r.version, r.outputBytes])).toEqual([[4, 7], [4, CAP], [2, 0]]);
+    // An append without a count (a worker of an older taskwire) is stored whenever it is sent.
+    const legacy = { id: older!.id, attempt: 1, chunks: ['"x"'], truncated: false };
+    await appendOutput(sql, WORKER, [legacy], CAP);
+    await appendOutput(sql, WORKER, [legacy], CAP);
+    expect(await outputOf(older!.id)).toEqual(['x', 'x']);
   });
 });

@@ -8,6 +8,10 @@ import { createOutputWriter, MAX_OUTPUT_CHUNK_BYTES } from '../../src/worker/out
 import type { Runner } from '../../src/worker/runner.js';
 import { createQueueTestApp, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
+import { createDb } from '../../src/db/client.js';
+import { JsonEncodeError } from '../../src/index.js';
 
 /** A JSON string chunk of exactly `bytes` bytes of JSON (its quotes included). */
 const sized = (bytes: number, char = 'a'): string => char.repeat(bytes - 2);
@@ -201,6 +205,54 @@ describe('ctx.output', () => {
     await output.close();
     expect(performance.now() - closing).toBeLessThan(30_000);
     expect(await outputOf(task.id)).toEqual(['first', 'last']);
+  });
+
+  it('refuses a chunk that is not JSON at the call, with the package\'s JsonEncodeError naming its path, storing nothing', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'json-writer', leaseMs: 86_400_000 });
+    const output = createOutputWriter({ sql: app.sql, workerId: 'json-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000 }).forAttempt(task);
+    for (const [chunk, path] of [[{ n: 10n }, 'output.n'], [['a\u0000'], 'output[0]']] as const) {
+      let thrown: unknown;
+      try {
+        void output.write(chunk);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(JsonEncodeError);
+      expect((thrown as JsonEncodeError).path).toBe(path);
+    }
+    await output.write('after');
+    await output.close();
+    expect(await outputOf(task.id)).toEqual(['after']);
+  });
+
+  it('stores a batch once when its statement committed but the answer was lost with the connection (the retry appends nothing twice)', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'cut-writer', leaseMs: 86_400_000 });
+    const proxy = await startProxy(Number(new URL(app.database.url).port));
+    const throughProxy = new URL(app.database.url);
+    throughProxy.port = String(proxy.port);
+    const db = createDb(throughProxy.toString(), { max: 1 });
+    const { log, lines } = captureLog();
+    try {
+      const writer = createOutputWriter({ sql: db.sql, workerId: 'cut-writer', log, maxOutputBytes: 1_000_000, retryForMs: 30_000, flushIntervalMs: 0 });
+      const output = writer.forAttempt(task);
+      for (let i = 1; i <= 3; i++) await output.write({ i });
+      // PostgreSQL runs and commits the next statement, and its answer never comes back.
+      proxy.dropAnswers();
+      const fourth = output.write({ i: 4 });
+      await waitFor(async () => (await outputOf(task.id)).length === 4, { message: 'the fourth chunk committed' });
+      proxy.cut();
+      proxy.reopen();
+      await fourth;
+      expect(lines.some((l) => l.msg === 'storing output failed; retrying')).toBe(true);
+      await output.write({ i: 5 });
+      await output.close();
+      expect(await outputOf(task.id)).toEqual([1, 2, 3, 4, 5].map((i) => ({ i })));
+      const [row] = await app.sql`SELECT version, output_bytes FROM tasks WHERE id = ${task.id}`;
+      expect(row).toMatchObject({ version: 2 + 5, outputBytes: 5 * '{"i":1}'.length });
+    } finally {
+      await db.close();
+      await proxy.close();
+    }
   });
 
   it('truncates at MAX_OUTPUT_BYTES with exactly one marker and drops what follows', async () => {

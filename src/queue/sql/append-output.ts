@@ -9,6 +9,14 @@ export interface OutputAppend {
   chunks: string[];
   /** After these chunks, append the marker `{"truncated":true}`: the task reached MAX_OUTPUT_BYTES. */
   truncated: boolean;
+  /**
+   * The task's output bytes before these chunks, as the writing attempt counts them. Given, the
+   * append is stored only when the row still says so, and a row that already says what the append
+   * makes it (`outputBytesAfter`) counts as stored: a retry of a statement that committed but whose
+   * answer was lost (the connection cut) appends nothing twice (drizzle/0038). Omitted: appended
+   * whatever the count.
+   */
+  bytesBefore?: number;
 }
 
 /** The chunk that ends a task's output when it reached its cap. */
@@ -39,8 +47,8 @@ export async function appendOutput(
   const input = `[${merged
     .map((a) => {
       const chunks = a.truncated ? [...a.chunks, TRUNCATED_MARKER] : a.chunks;
-      const bytes = a.chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
-      return `{"i":"${a.id}","a":${a.attempt},"b":${bytes},"t":${a.truncated},"c":[${chunks.join(',')}]}`;
+      const p = a.bytesBefore ?? null;
+      return `{"i":"${a.id}","a":${a.attempt},"b":${chunkBytes(a)},"t":${a.truncated},"p":${p},"c":[${chunks.join(',')}]}`;
     })
     .join(',')}]`;
   // taskwire_append_output (drizzle/0021_output_function.sql, as of 0031) is the statement this function sent
@@ -52,8 +60,18 @@ export async function appendOutput(
   return recorded ? recorded.split(',') : [];
 }
 
+/** The task's output bytes once `a` is stored on `before`, as taskwire_append_output counts them (the marker is not counted; it raises the count to the cap). */
+export function outputBytesAfter(a: OutputAppend, before: number, capBytes: number): number {
+  const after = before + chunkBytes(a);
+  return a.truncated ? Math.max(after, capBytes) : after;
+}
+
+function chunkBytes(a: OutputAppend): number {
+  return a.chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+}
+
 /**
- * One entry per attempt, chunks kept in order: an UPDATE … FROM applies only one input row per
+ * One entry per attempt, chunks kept in order (the first's bytesBefore): an UPDATE … FROM applies only one input row per
  * task, so two appends of one task in a batch must become one.
  */
 function mergeByAttempt(appends: readonly OutputAppend[]): OutputAppend[] {
