@@ -78,7 +78,10 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await store(task, outcome)) === true;
+        const written = (await store(task, outcome)) === true;
+        // A try that failed may have committed, its answer lost with the connection: the guarded
+        // retry then finds the attempt ended — by this very outcome, which is then what to report.
+        return written || (attempt > 1 && (await recordedBefore(task, outcome)));
       } catch (error) {
         if (Date.now() > deadline) {
           log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
@@ -127,6 +130,27 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   }
 
   /**
+   * Whether the database holds this outcome of this attempt already (read only after a try failed):
+   * a success is SUCCEEDED at this attempt by this worker, which no one else can make it; a failure
+   * is this very error last in `errors` (its time and worker in it; the rescuer writes its own).
+   * Other outcomes are not looked for (rare, and nothing counts them apart). False when unsure.
+   */
+  async function recordedBefore(task: Task, outcome: Outcome): Promise<boolean> {
+    if (outcome.kind !== 'succeeded' && outcome.kind !== 'failed') return false;
+    const error = outcome.kind === 'failed' ? errorJson(outcome.error, task) : null;
+    try {
+      const [row] = await sql`
+        SELECT 1 AS found FROM tasks
+        WHERE id = ${task.id} AND attempts = ${task.attempts} AND worker_ids[cardinality(worker_ids)] = ${workerId}
+          AND CASE WHEN ${error}::jsonb IS NULL THEN status = 'SUCCEEDED' ELSE errors -> -1 = ${error}::jsonb END`;
+      if (row) log.info({ taskId: task.id }, 'the outcome was stored by a try whose answer was lost');
+      return row !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
    * clock + delayMs, and that statement has committed). Returns whether the write took.
    */
@@ -145,8 +169,15 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     }
   }
 
+  // One encoding per error, kept across the tries of its write: recordedBefore looks for this text.
+  const encodedErrors = new WeakMap<AttemptError, string>();
   function errorJson(error: AttemptError, task: Task): string {
-    return JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
+    let json = encodedErrors.get(error);
+    if (json === undefined) {
+      json = JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
+      encodedErrors.set(error, json);
+    }
+    return json;
   }
 
   // One closure and one small object per attempt (made for every attempt, used by few): the
