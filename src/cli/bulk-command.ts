@@ -4,7 +4,7 @@ import { errorJson, visible } from './output.js';
 import { followSignal, json, type Context } from './client-context.js';
 
 /** The TaskFilter fields `--filter` takes (the GraphQL input's); anything else is a usage error, not a silent no-op. */
-const FILTER_FIELDS = ['status', 'name', 'queue', 'enqueuedAfter', 'enqueuedBefore'] as const;
+const FILTER_FIELDS = ['status', 'name', 'queue', 'workflowId', 'enqueuedAfter', 'enqueuedBefore'] as const;
 /** Those of them that are DateTimes: checked as `--run-after` is (null: no bound, as the server takes it). */
 const DATE_FIELDS = ['enqueuedAfter', 'enqueuedBefore'] as const;
 

@@ -160,6 +160,7 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
     status: { type: 'string' },
     queue: { type: 'string' },
     name: { type: 'string' },
+    workflow: { type: 'string' },
     limit: { type: 'string' },
     after: { type: 'string' },
   });
@@ -172,6 +173,8 @@ async function tasks(args: string[], ctx: Context): Promise<number> {
     ...(statuses ? { status: statuses as TaskStatus[] } : {}),
     ...(values.queue === undefined ? {} : { queue: values.queue }),
     ...(values.name === undefined ? {} : { name: values.name }),
+    // Checked by the server (a workflow id is a UUID: BAD_USER_INPUT naming filter.workflowId).
+    ...(values.workflow === undefined ? {} : { workflowId: values.workflow }),
   };
 
   return withClient('tasks', values.url, ctx, async (client) => {

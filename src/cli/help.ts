@@ -28,7 +28,7 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
   status ID               show a task  [--watch: every transition, live]
   logs ID                 print a task's output  [--follow]
-  tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--limit N]
+  tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--workflow ID] [--limit N]
   cancel ID               cancel a task
   cancel --filter JSON    cancel every task matching now, following the bulk action to its end
   retry ID                run a failed or cancelled task again
@@ -160,6 +160,7 @@ Lists tasks, newest first, as a table (--json: a JSON array).
   --status S,…            any of BLOCKED, PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED
   --queue Q               only this queue
   --name N                only this task name
+  --workflow ID           only the steps of this workflow
   --limit N               at most N tasks (default 20)
   --after CURSOR          the tasks after that cursor: when there are more than --limit, stderr
                           ends with the one that lists the next ones (--after …)
@@ -173,8 +174,8 @@ Cancelling a task that already SUCCEEDED or FAILED is refused (CONFLICT, exit 1)
 With --filter: a bulk action (cancelTasks) over every task matching the filter now (tasks that
 match later are not touched), run in batches by the workers; its progress is shown until it is
 DONE (exit 0) or FAILED (exit 1). Tasks that finished meanwhile count as processed, not cancelled.
-  --filter JSON           a TaskFilter: status (one or a list), name, queue, enqueuedAfter,
-                          enqueuedBefore (ISO-8601 times with a zone, as --run-after);
+  --filter JSON           a TaskFilter: status (one or a list), name, queue, workflowId,
+                          enqueuedAfter, enqueuedBefore (ISO-8601 times with a zone, as --run-after);
                           e.g. '{"status":"PENDING","name":"reports.build"}'
   --all                   needed when the filter names nothing ('{}'): every task
   --timeout SECONDS       stop following after this long (exit 1; the action goes on)

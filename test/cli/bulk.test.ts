@@ -57,6 +57,25 @@ describe('taskwire cancel|retry --filter', () => {
     expect(cancelled.stderr).toMatch(/^DONE \[#{30}\] 5\/5 processed, 3 cancelled or asked to stop, 2 left alone \(finished already\)$/m);
   });
 
+  it('takes a workflow: `tasks --workflow ID` lists its steps, `cancel --filter {"workflowId": …}` cancels them alone', async () => {
+    await runner.start();
+    const step = (ref: string, dependsOn: string[] = []) => ({ ref, task: { name: 'demo.echo', args: [ref], runAfter: far() }, dependsOn });
+    const workflow = await server.deps.queue.workflows.enqueue({ steps: [step('a'), step('b', ['a']), step('c', ['a'])] });
+    const other = await server.deps.queue.workflows.enqueue({ steps: [step('x')] });
+    const listed = await runCli(['tasks', '--workflow', workflow.id, '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { id: string }[]).map((t) => t.id).sort()).toEqual(workflow.steps.map((s) => s.taskId).sort());
+    const bad = await runCli(['tasks', '--workflow', 'nope'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/filter\.workflowId/);
+    const cancelled = await runCli(['cancel', '--filter', JSON.stringify({ workflowId: workflow.id })], env);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toMatch(/^bulk action [0-9a-f-]{36}: 3 matching tasks$/m);
+    const statuses = await server.sql`SELECT workflow_id, status FROM tasks WHERE workflow_id IN (${workflow.id}, ${other.id})`;
+    expect(statuses.filter((r) => r.workflowId === workflow.id).map((r) => r.status)).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED']);
+    expect(statuses.filter((r) => r.workflowId === other.id).map((r) => r.status)).toEqual(['PENDING']);
+  });
+
   it('refuses a malformed or unknown filter as a usage error (exit 2), an ID beside --filter too', { timeout: 120_000 }, async () => {
     // One after the other: each is a process start, and the machine may be busy.
     const cases = [
