@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The DOM of a task's log in the detail panel: the output (its OUTPUT chunks as lines) and the
+ * The DOM of a task's log in the detail panel: the output (its OUTPUT chunks as lines, or string chunks run
+ * together "as text") and the
  * timeline (every event), both fed from one log (timeline.js) and changed in place: rows are
  * appended, prepended or dropped, never rebuilt, so a scrolled box stays where the user left it.
  * Each box follows new lines only while it is scrolled to its bottom.
@@ -30,7 +31,25 @@ function eventRows(event) {
 function outputLine(event) {
   const data = { version: String(event.version), attempt: String(event.attempt) };
   if (isTruncation(event.output)) return el('div', { class: 'line truncated', data }, 'Output truncated: the task reached its output cap (MAX_OUTPUT_BYTES).');
-  return el('div', { class: 'line chunk', data }, outputText(event.output));
+  // A string chunk is text as written: "as text" runs such chunks together (token streams).
+  return el('div', { class: typeof event.output === 'string' ? 'line chunk text' : 'line chunk', data }, outputText(event.output));
+}
+
+/** Whether the output shows string chunks run together (as a terminal would), remembered across tasks. */
+const AS_TEXT_KEY = 'taskwire.outputAsText';
+function readAsText() {
+  try {
+    return localStorage.getItem(AS_TEXT_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+function saveAsText(on) {
+  try {
+    localStorage.setItem(AS_TEXT_KEY, on ? '1' : '0');
+  } catch {
+    // Storage refused (private mode, quota): the choice lasts for this view only.
+  }
 }
 
 /**
@@ -42,7 +61,18 @@ export function createTimelineView({ loadEarlier }) {
   const earlierText = el('span', { class: 'muted' });
   const earlierButton = el('button', { type: 'button', class: 'secondary small', data: { action: 'earlier' }, on: { click: () => loadEarlier() } }, 'Load earlier');
   const earlier = el('div', { class: 'earlier', hidden: true }, earlierText, earlierButton);
-  const output = el('div', { class: 'output', role: 'log', 'aria-label': 'Output', tabindex: 0 });
+  const output = el('div', { class: readAsText() ? 'output as-text' : 'output', role: 'log', 'aria-label': 'Output', tabindex: 0 });
+  const asText = el('input', {
+    type: 'checkbox',
+    checked: output.classList.contains('as-text'),
+    on: {
+      change: (e) => {
+        const on = e.currentTarget.checked;
+        output.classList.toggle('as-text', on);
+        saveAsText(on);
+      },
+    },
+  });
   const rows = el('tbody');
   const table = el('table', { class: 'grid events' },
     el('thead', {}, el('tr', {},
@@ -56,7 +86,8 @@ export function createTimelineView({ loadEarlier }) {
   const showOutput = el('input', { type: 'checkbox', checked: true, on: { change: (e) => table.classList.toggle('hide-output', !e.currentTarget.checked) } });
   const node = el('section', { class: 'task-log' },
     earlier,
-    el('div', { class: 'log-head' }, el('h3', {}, 'Output'), state),
+    el('div', { class: 'log-head' }, el('h3', {}, 'Output'), state,
+      el('label', { class: 'toggle', title: 'Run string chunks together, as a terminal shows them (a token stream reads as text)' }, asText, 'as text')),
     output,
     el('div', { class: 'log-head' }, el('h3', {}, 'Timeline'), count,
       el('label', { class: 'toggle' }, showOutput, 'output events')),

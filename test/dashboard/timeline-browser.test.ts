@@ -123,6 +123,17 @@ const rerun = defineTask({
   },
 });
 
+/** test.tokens: a token stream (string chunks, one a line break) and then one object chunk. */
+const TOKENS = ['Hel', 'lo, ', 'world', '\n', 'and ', 'again'];
+const tokens = defineTask({
+  name: 'test.tokens',
+  run: async (_args, ctx) => {
+    for (const token of TOKENS) void ctx.output(token);
+    await ctx.output({ done: true });
+    return null;
+  },
+});
+
 /** The worker: started by the first test once its task is on screen, or by whichever test runs first. */
 async function work(): Promise<Runner> {
   runner ??= await server.startRunner({ concurrency: 4, maxOutputBytes: MAX_OUTPUT_BYTES });
@@ -175,7 +186,7 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
   beforeAll(async () => {
     requireChromium();
     // No runner yet: the first test opens a task before it runs, to watch it grow.
-    server = await startTestServer({ tasks: [...gates.tasks, rerun], runner: false });
+    server = await startTestServer({ tasks: [...gates.tasks, rerun, tokens], runner: false });
     const port = Number(new URL(server.url).port);
     proxy = await startProxy(port);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
@@ -228,7 +239,7 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
     await mkdir('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/dashboard-timeline.png' });
     // The OUTPUT rows can be hidden, leaving the task's transitions.
-    await body(id).locator('.log-head input[type="checkbox"]').uncheck();
+    await body(id).locator('label.toggle:has-text("output events") input').uncheck();
     expect(await body(id).locator('table.events tr.event:visible').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.type))).toEqual(['ENQUEUED', 'STARTED', 'SUCCEEDED']);
   });
 
@@ -267,6 +278,28 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
       ['first 2', '1', false],
       ['again', '1', true],
     ]);
+  });
+
+  it('shows string chunks run together "as text" when asked (a token stream), one line each otherwise; the choice is kept', async () => {
+    await work();
+    const id = await enqueue({ name: 'test.tokens' });
+    await waitForStatus(server.deps, id, 'SUCCEEDED');
+    await open(id);
+    await body(id).locator('.log-state.ended').waitFor();
+    const output = body(id).locator('.output');
+    const shown = () => output.evaluate((box) => (box as HTMLElement).innerText.replace(/\n+$/, ''));
+    expect(await outputLines(id)).toEqual([...TOKENS, '{"done":true}']);
+    await body(id).locator('label.toggle', { hasText: 'as text' }).locator('input').check();
+    expect(await output.getAttribute('class')).toContain('as-text');
+    expect(await shown()).toBe('Hello, world\nand again\n{"done":true}');
+    // Kept for the next task opened (and cleared again for the tests after this one).
+    const again = await enqueue({ name: 'test.tokens' });
+    await waitForStatus(server.deps, again, 'SUCCEEDED');
+    await open(again);
+    await body(again).locator('.log-state.ended').waitFor();
+    expect(await body(again).locator('.output').getAttribute('class')).toContain('as-text');
+    await body(again).locator('label.toggle', { hasText: 'as text' }).locator('input').uncheck();
+    expect(await body(again).locator('.output').getAttribute('class')).not.toContain('as-text');
   });
 
   it('resumes after the connection drops from the last version received: no gap, no repeat', async () => {
