@@ -7,7 +7,12 @@
 -- the attempt's worker id dropped, the first attempt's stamps cleared), and a SNOOZED event naming the
 -- attempt and snoozer; a task whose cancellation was requested ends CANCELLED instead. Returns
 -- `id:STATUS` of each task it recorded (comma-joined) and how many NOTIFYs it sent. `delays` is one
--- jsonb object keyed by `id:attempt` (the attempt guard), each value the delay in ms.
+-- jsonb object keyed by `id:attempt` (the attempt guard), each value `[delay_ms, run]`. `run`, on a
+-- retry, is the version the claim gave the task (its STARTED event's): the snooze then applies only
+-- while no STARTED came after it. A snooze gives its attempt number back, so once a try had committed
+-- (its answer lost with the connection) and the same worker claimed the task again, the attempt guard
+-- alone matched the new run and the retry snoozed it mid-run (found by an SRE tester: 10 of 10 tasks
+-- run three times instead of twice). NULL (a first try: the run is the worker's own) skips that read.
 -- Why: a handler that snoozes (ctx.retryAfter on a rate-limited API: every attempt at once) cost a
 -- statement of its own, planned afresh: ~400 tasks/s where each task snoozed once
 -- (bench/tools/drain-cost.ts with DRAIN_SNOOZE=1), PostgreSQL ~1,070 us of CPU per task.
@@ -40,7 +45,7 @@ AS $$
       started_at = CASE WHEN NOT t.cancel_requested AND t.attempts <= 1 THEN NULL ELSE t.started_at END,
       last_attempted_at = CASE WHEN NOT t.cancel_requested AND t.attempts <= 1 THEN NULL ELSE t.last_attempted_at END,
       run_after = CASE WHEN t.cancel_requested THEN t.run_after
-                       ELSE (SELECT at FROM clock) + (delays ->> (t.id::text || ':' || t.attempts))::float8 * interval '1 millisecond' END,
+                       ELSE (SELECT at FROM clock) + (delays -> (t.id::text || ':' || t.attempts) ->> 0)::float8 * interval '1 millisecond' END,
       finished_at = CASE WHEN t.cancel_requested THEN (SELECT at FROM clock) END,
       expires_at = CASE WHEN t.cancel_requested
                    THEN (SELECT at FROM clock) + coalesce(t.result_ttl_ms, default_ttl_ms) * interval '1 millisecond' END,
@@ -49,6 +54,11 @@ AS $$
       lease_expires_at = NULL
     WHERE t.id = ANY(task_ids) AND t.status::text = 'RUNNING' AND t.locked_by = snoozer
       AND delays ? (t.id::text || ':' || t.attempts)
+      -- Still the run that asked (task_events_pkey, from the run's STARTED on).
+      AND (jsonb_typeof(delays -> (t.id::text || ':' || t.attempts) -> 1) IS DISTINCT FROM 'number'
+           OR NOT EXISTS (SELECT 1 FROM task_events e
+                          WHERE e.task_id = t.id AND e.version > (delays -> (t.id::text || ':' || t.attempts) ->> 1)::int
+                            AND e.type = 'STARTED'))
       -- The workflows first (a one-time filter, before the first row is locked).
       AND (SELECT count(*) FROM wf_locked) >= 0
     RETURNING t.id, t.version, t.status, t.attempts

@@ -78,7 +78,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const written = (await store(task, outcome)) === true;
+        const written = (await store(task, outcome, attempt > 1)) === true;
         // A try that failed may have committed, its answer lost with the connection: the guarded
         // retry then finds the attempt ended — by this very outcome, which is then what to report.
         return written || (attempt > 1 && (await recordedBefore(task, outcome)));
@@ -97,7 +97,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
    * One try at storing an outcome. Not async: a success returns the batcher's own promise, so
    * that a drain's attempt does not pay for one more async frame and await (bench/README.md (a)).
    */
-  function store(task: Task, outcome: Outcome): Promise<boolean> | undefined {
+  function store(task: Task, outcome: Outcome, retry: boolean): Promise<boolean> | undefined {
     const defaultTtlMs = o.resultTtlMs;
     const attempt = task.attempts;
     switch (outcome.kind) {
@@ -121,7 +121,10 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         if (outcome.handedBack) {
           return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true }).then((stored) => stored !== undefined);
         }
-        return snoozes.add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId }).then((stored) => waitsAgain(stored, outcome.delayMs));
+        // A retry names the run (a snooze gives its attempt number back: see Snooze.run).
+        return snoozes
+          .add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId, ...(retry ? { run: task.version } : {}) })
+          .then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
         return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);
       case 'lost':
@@ -130,25 +133,31 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   }
 
   /**
-   * Whether the database holds this outcome of this attempt already (read only after a try failed):
-   * a success is SUCCEEDED at this attempt by this worker, which no one else can make it; a failure
-   * is this very error last in `errors` (its time and worker in it; the rescuer writes its own).
-   * Other outcomes are not looked for (rare, and nothing counts them apart). False when unsure.
+   * Whether the database holds this outcome of this run already (read only after a try failed and a
+   * later one found nothing to change): the event it writes, after the run's STARTED (the claimed
+   * version), by this worker, for this attempt — SUCCEEDED; a failure's with this very error (its
+   * time and worker in it; the rescuer writes its own); a snooze's SNOOZED (or CANCELLED, asked
+   * meanwhile). Read by task_events_pkey from the run's start, so found even once the task has run
+   * again since. Cancelled and released attempts are not looked for (rare; nothing counts them
+   * apart). False when unsure.
    */
   async function recordedBefore(task: Task, outcome: Outcome): Promise<boolean> {
-    if (outcome.kind !== 'succeeded' && outcome.kind !== 'failed') return false;
+    const types = OUTCOME_EVENTS[outcome.kind];
+    if (!types) return false;
     const error = outcome.kind === 'failed' ? errorJson(outcome.error, task) : null;
     try {
       const [row] = await sql`
-        SELECT 1 AS found FROM tasks
-        WHERE id = ${task.id} AND attempts = ${task.attempts} AND worker_ids[cardinality(worker_ids)] = ${workerId}
-          AND CASE WHEN ${error}::jsonb IS NULL THEN status = 'SUCCEEDED' ELSE errors -> -1 = ${error}::jsonb END`;
-      if (row) log.info({ taskId: task.id }, 'the outcome was stored by a try whose answer was lost');
+        SELECT 1 AS found FROM task_events
+        WHERE task_id = ${task.id} AND version > ${task.version} AND worker_id = ${workerId} AND attempt = ${task.attempts}
+          AND type::text = ANY(${`{${types.join(',')}}`}::text[]) AND (${error}::jsonb IS NULL OR error = ${error}::jsonb)
+        LIMIT 1`;
+      if (row) log.info({ taskId: task.id, outcome: outcome.kind }, 'the outcome was stored by a try whose answer was lost');
       return row !== undefined;
     } catch {
       return false;
     }
   }
+
 
   /**
    * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
@@ -240,6 +249,13 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
 
   return { record, handBack, progressReporter };
 }
+
+/** The events an outcome's write logs, by kind (recordedBefore); none: not looked for. */
+const OUTCOME_EVENTS: Partial<Record<Outcome['kind'], string[]>> = {
+  succeeded: ['SUCCEEDED'],
+  failed: ['RETRY_SCHEDULED', 'FAILED', 'CANCELLED'],
+  snoozed: ['SNOOZED', 'CANCELLED'],
+};
 
 /** One attempt's progress writes: one in flight, the latest waiting one next. */
 interface ProgressState {

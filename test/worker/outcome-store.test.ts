@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import type { Outcome } from '../../src/worker/execute-task.js';
 import { createOutcomeStore } from '../../src/worker/outcome-store.js';
@@ -25,6 +26,8 @@ async function recordAcrossLostAnswer(
   task: Task,
   outcome: Outcome,
   committed: (status: string) => boolean,
+  /** What happens after the commit and before the connection is cut (and the store tries again). */
+  meanwhile: () => Promise<void> = async () => undefined,
 ): Promise<{ written: boolean; lines: ReturnType<typeof captureLog>['lines'] }> {
   const proxy = await startProxy(Number(new URL(env.app.database.url).port));
   const url = new URL(env.app.database.url);
@@ -40,6 +43,7 @@ async function recordAcrossLostAnswer(
       const [row] = await env.app.sql`SELECT status FROM tasks WHERE id = ${task.id}`;
       return committed(String(row?.status));
     }, { message: 'the outcome committed' });
+    await meanwhile();
     proxy.cut();
     proxy.reopen();
     const written = await recording;
@@ -70,6 +74,40 @@ describe('the outcome store across a lost answer', () => {
     expect(written).toBe(true);
     const [row] = await env.app.sql`SELECT status, jsonb_array_length(errors) AS errors, version FROM tasks WHERE id = ${task.id}`;
     expect(row).toMatchObject({ status: 'FAILED', errors: 1, version: 3 });
+  });
+
+  it('reports a failure written by a try whose answer was lost as written though the next attempt has started since', async () => {
+    const fast = { baseMs: 10, maxMs: 20, factor: 1, jitter: 0 };
+    const warmUp = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-warm', maxAttempts: 3, backoff: fast });
+    const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-next', maxAttempts: 3, backoff: fast });
+    const outcome: Outcome = { kind: 'failed', error: { exceptionType: 'Error', message: 'down', traceback: null }, retryable: true };
+    const { written } = await recordAcrossLostAnswer(warmUp, task, outcome, (s) => s === 'RETRYING', async () => {
+      await waitFor(async () => (await claimTasks(env.app.sql, { workerId: 'w-next', limit: 1, queues: ['lost-next'], leaseMs: 60_000 })).length > 0, {
+        message: 'the retry claimed by another worker',
+      });
+    });
+    expect(written).toBe(true);
+    const [row] = await env.app.sql`SELECT status, attempts, jsonb_array_length(errors) AS errors, locked_by FROM tasks WHERE id = ${task.id}`;
+    expect(row).toMatchObject({ status: 'RUNNING', attempts: 2, errors: 1, lockedBy: 'w-next' });
+  });
+
+  it('does not snooze the run after: a snooze whose answer was lost, the task claimed again by the same worker, is not applied again', async () => {
+    const warmUp = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-warm' });
+    const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-snooze' });
+    let rerun: Task | undefined;
+    const { written } = await recordAcrossLostAnswer(warmUp, task, { kind: 'snoozed', delayMs: 0 }, (s) => s === 'PENDING', async () => {
+      // The same worker claims it again: a snooze gives its attempt back, so the new run is attempt 1 too.
+      await waitFor(async () => {
+        [rerun] = await claimTasks(env.app.sql, { workerId: WORKER, limit: 1, queues: ['lost-snooze'], leaseMs: 60_000 });
+        return rerun !== undefined;
+      }, { message: 'the snoozed task claimed again' });
+      expect(rerun).toMatchObject({ id: task.id, attempts: 1 });
+    });
+    expect(written).toBe(true);
+    const [row] = await env.app.sql`SELECT status, attempts, version, locked_by FROM tasks WHERE id = ${task.id}`;
+    expect(row).toMatchObject({ status: 'RUNNING', attempts: 1, version: rerun!.version, lockedBy: WORKER });
+    const events = await env.app.sql`SELECT type FROM task_events WHERE task_id = ${task.id} ORDER BY version`;
+    expect(events.map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', 'SNOOZED', 'STARTED']);
   });
 
   it('still reports an outcome the database does not hold as not written (another worker has the task)', async () => {

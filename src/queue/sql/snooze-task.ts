@@ -86,6 +86,13 @@ export interface Snooze {
   delayMs: number;
   /** The task's workflow (null: a plain task), as its claim read it; see Completion.workflowId. */
   workflowId?: string | null;
+  /**
+   * On a retry: the version the claim gave the task (its STARTED event's). The snooze then applies only
+   * if no later run started: it gives its attempt number back, so a try that committed unbeknown to
+   * the worker, and a claim of the task by the same worker since, would leave the attempt guard
+   * matching that new run (drizzle/0037).
+   */
+  run?: number;
 }
 
 /** What a recorded snooze left the task: waiting again (PENDING or RETRYING), or CANCELLED (its cancellation was asked). */
@@ -99,7 +106,7 @@ export type SnoozedStatus = Extract<TaskStatus, 'PENDING' | 'RETRYING' | 'CANCEL
  */
 export async function snoozeTasks(exec: Executor, workerId: string, snoozes: readonly Snooze[], defaultTtlMs: number): Promise<Map<string, SnoozedStatus>> {
   if (snoozes.length === 0) return new Map();
-  const byAttempt = `{${snoozes.map((s) => `"${s.id}:${s.attempt}":${Math.max(0, Math.round(s.delayMs))}`).join(',')}}`;
+  const byAttempt = `{${snoozes.map((s) => `"${s.id}:${s.attempt}":[${Math.max(0, Math.round(s.delayMs))},${s.run ?? null}]`).join(',')}}`;
   const ids = `{${snoozes.map((s) => s.id).join(',')}}`;
   const workflowIds = workflowIdsOf(snoozes);
   const result = await exec`
