@@ -7,12 +7,14 @@
 -- the attempt's worker id dropped, the first attempt's stamps cleared), and a SNOOZED event naming the
 -- attempt and snoozer; a task whose cancellation was requested ends CANCELLED instead. Returns
 -- `id:STATUS` of each task it recorded (comma-joined) and how many NOTIFYs it sent. `delays` is one
--- jsonb object keyed by `id:attempt` (the attempt guard), each value `[delay_ms, run]`. `run`, on a
--- retry, is the version the claim gave the task (its STARTED event's): the snooze then applies only
--- while no STARTED came after it. A snooze gives its attempt number back, so once a try had committed
--- (its answer lost with the connection) and the same worker claimed the task again, the attempt guard
--- alone matched the new run and the retry snoozed it mid-run (found by an SRE tester: 10 of 10 tasks
--- run three times instead of twice). NULL (a first try: the run is the worker's own) skips that read.
+-- jsonb object keyed by `id:attempt` (the attempt guard), each value `[delay_ms, run]`. `run` is the
+-- version the claim gave the task (its STARTED event's): the snooze applies only while no STARTED came
+-- after it. A snooze gives its attempt number back, so once a try had committed (its answer lost with
+-- the connection) and the same worker claimed the task again, the attempt guard alone matched the new
+-- run and the retry snoozed it mid-run (found by an SRE tester: 10 of 10 tasks run three times instead
+-- of twice); a try given up for its answer may also reach the database late. NULL: the attempt guard
+-- alone. The check reads the run's events from its STARTED on (task_events_pkey): one or two rows for a
+-- run that wrote no output.
 -- Why: a handler that snoozes (ctx.retryAfter on a rate-limited API: every attempt at once) cost a
 -- statement of its own, planned afresh: ~400 tasks/s where each task snoozed once
 -- (bench/tools/drain-cost.ts with DRAIN_SNOOZE=1), PostgreSQL ~1,070 us of CPU per task.

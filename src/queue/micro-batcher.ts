@@ -1,3 +1,5 @@
+import { withDeadline } from '../db/deadline.js';
+
 /**
  * What one flush returns: one result per item, in the items' order. A result that is an
  * `Error` rejects only its own caller. A flush whose items need no result may return nothing.
@@ -21,6 +23,12 @@ export interface MicroBatcherOptions<I, R> {
    * much more latency. A batcher idle for longer still sends a lone item on the next microtask.
    */
   minIntervalMs?: number;
+  /**
+   * Longest wait for a flush's answer, in ms (default none): past it the batch's callers get a
+   * WriteTimeoutError (src/db/deadline.ts) and the next flush may start, so that one statement stuck
+   * on a connection that stopped answering does not hold every later item behind it.
+   */
+  flushTimeoutMs?: number;
 }
 
 export interface MicroBatcher<I, R> {
@@ -89,7 +97,7 @@ export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, 
 
   async function send(batch: readonly Entry<I, R>[]): Promise<void> {
     try {
-      const results = (await options.flush(batch.map((e) => e.item))) as readonly (R | Error)[] | undefined;
+      const results = (await withDeadline(options.flush(batch.map((e) => e.item)), options.flushTimeoutMs)) as readonly (R | Error)[] | undefined;
       batch.forEach((entry, i) => {
         const result = results?.[i];
         if (result instanceof Error) entry.reject(result);

@@ -28,6 +28,12 @@ export interface OutcomeStoreOptions {
   retryForMs: number;
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
+  /**
+   * Longest wait for a batched write's answer, in ms (none by default): past it the write is tried
+   * again on another connection (src/db/deadline.ts), rather than holding every later outcome of
+   * its kind behind a connection that stopped answering.
+   */
+  writeTimeoutMs?: number;
 }
 
 /** Where a runner writes what its attempts did. Every write is guarded by the attempt (see completeTasks). */
@@ -51,7 +57,9 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // busy one in batches.
   // Each completion learns whether its row was written (a late result of an attempt the rescuer
   // took back is dropped by the statement's guard), so that the runner does not report it done.
+  const flushTimeoutMs = o.writeTimeoutMs;
   const completions = createMicroBatcher<Completion, boolean>({
+    flushTimeoutMs,
     flush: async (batch) => {
       const recorded = new Set(await completeTasks(sql, workerId, batch, o.resultTtlMs));
       return batch.map((c) => recorded.has(c.id));
@@ -61,6 +69,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // one statement each held a worker to ~1,100 a second): each learns what its task became, or
   // undefined when its row was no longer this attempt's.
   const failures = createMicroBatcher<Failure, FailedStatus | undefined>({
+    flushTimeoutMs,
     flush: async (batch) => {
       const statuses = await failTasks(sql, workerId, batch, o.resultTtlMs);
       return batch.map((f) => statuses.get(f.id));
@@ -68,6 +77,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   });
   // And snoozes (ctx.retryAfter on a rate-limited API: every attempt asks at once).
   const snoozes = createMicroBatcher<Snooze, SnoozedStatus | undefined>({
+    flushTimeoutMs,
     flush: async (batch) => {
       const statuses = await snoozeTasks(sql, workerId, batch, o.resultTtlMs);
       return batch.map((s) => statuses.get(s.id));
@@ -78,7 +88,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const written = (await store(task, outcome, attempt > 1)) === true;
+        const written = (await store(task, outcome)) === true;
         // A try that failed may have committed, its answer lost with the connection: the guarded
         // retry then finds the attempt ended — by this very outcome, which is then what to report.
         return written || (attempt > 1 && (await recordedBefore(task, outcome)));
@@ -97,7 +107,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
    * One try at storing an outcome. Not async: a success returns the batcher's own promise, so
    * that a drain's attempt does not pay for one more async frame and await (bench/README.md (a)).
    */
-  function store(task: Task, outcome: Outcome, retry: boolean): Promise<boolean> | undefined {
+  function store(task: Task, outcome: Outcome): Promise<boolean> | undefined {
     const defaultTtlMs = o.resultTtlMs;
     const attempt = task.attempts;
     switch (outcome.kind) {
@@ -121,9 +131,10 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         if (outcome.handedBack) {
           return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true }).then((stored) => stored !== undefined);
         }
-        // A retry names the run (a snooze gives its attempt number back: see Snooze.run).
+        // Each try names the run (a snooze gives its attempt number back: see Snooze.run); a try given
+        // up for its answer may still reach the database after the task was claimed again.
         return snoozes
-          .add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId, ...(retry ? { run: task.version } : {}) })
+          .add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId, run: task.version })
           .then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
         return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);

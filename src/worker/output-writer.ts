@@ -1,6 +1,7 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
+import { withDeadline } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { encodeJson } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
@@ -57,6 +58,8 @@ export interface OutputWriterOptions {
   retryForMs: number;
   /** Least time between two output statements, in ms (default OUTPUT_FLUSH_INTERVAL_MS). */
   flushIntervalMs?: number;
+  /** Longest wait for one try's answer, in ms (none by default); then it is tried again (src/db/deadline.ts). */
+  writeTimeoutMs?: number;
 }
 
 /** The output of one attempt: its `ctx.output`, and the end of it. */
@@ -129,7 +132,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
     const deadline = Date.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes);
+        return await withDeadline(appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes), o.writeTimeoutMs);
       } catch (error) {
         if (Date.now() > deadline) {
           // A later chunk stored after a lost one would leave a gap: these attempts' output ends here.

@@ -61,6 +61,9 @@ export function createRunner(options: RunnerOptions): Runner {
   // Heartbeats keep the lease of a task whose outcome is being retried (held as recording), so
   // a write may be retried for longer than one lease; past that the rescuer takes the task back.
   const retryForMs = 3 * o.leaseMs;
+  // A write with no answer after a lease (10 s at least: a lock wait may take DB_LOCK_TIMEOUT_MS) is
+  // taken for stuck on its connection and tried again on another (src/db/deadline.ts).
+  const writeTimeoutMs = Math.max(o.leaseMs, 10_000);
   const outcomes = createOutcomeStore({
     sql,
     registry,
@@ -68,13 +71,14 @@ export function createRunner(options: RunnerOptions): Runner {
     log,
     resultTtlMs: o.resultTtlMs,
     retryForMs,
+    writeTimeoutMs,
     // Claimed when due, not at the next poll (other workers poll for it as before).
     dueAgainIn: (ms) => claims.lookIn(ms),
   });
   // Tasks handed back for want of a handler here: left out of this worker's claims for a while.
   const passedOver = createPassedOver();
   const dependencyReader = createDependencyReader(sql);
-  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs });
+  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs, writeTimeoutMs });
   const leases = createLeaseKeeper({
     sql,
     workerId,

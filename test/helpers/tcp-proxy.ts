@@ -6,9 +6,9 @@ export interface TcpProxy {
   /** The proxy's port (for a database URL through it). */
   port: number;
   /**
-   * Drops what the server sends from now on, until cut(): the server goes on receiving and running
-   * what it is sent (a statement commits) while its answers are lost, as on a network that fails
-   * one way before the connection breaks.
+   * Drops what the server sends on the connections open now (later ones are not touched): the
+   * server goes on receiving and running what it is sent (a statement commits) while its answers
+   * are lost, as on a network that fails one way, until cut() breaks them.
    */
   dropAnswers(): void;
   /** Cuts every connection, as a network failure would, and refuses new ones until reopen(). */
@@ -21,7 +21,9 @@ export interface TcpProxy {
 export async function startProxy(port: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
-  let dropping = false;
+  /** Server sides whose answers are dropped. */
+  const dropping = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   const proxy: Server = createServer((downstream) => {
     if (!open) {
       downstream.destroy();
@@ -35,7 +37,14 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     }
     downstream.pipe(upstream);
     upstream.on('data', (data: Buffer) => {
-      if (!dropping) downstream.write(data);
+      if (!dropping.has(upstream)) downstream.write(data);
+    });
+    upstreams.add(upstream);
+    // The server closing its side closes the client's, as the pipe the other way does.
+    upstream.on('close', () => {
+      dropping.delete(upstream);
+      upstreams.delete(upstream);
+      downstream.destroy();
     });
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
@@ -44,11 +53,11 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     url: `http://127.0.0.1:${proxyPort}/graphql`,
     port: proxyPort,
     dropAnswers: () => {
-      dropping = true;
+      for (const upstream of upstreams) dropping.add(upstream);
     },
     cut: () => {
       open = false;
-      dropping = false;
+      dropping.clear();
       for (const s of sockets) s.destroy();
     },
     reopen: () => {

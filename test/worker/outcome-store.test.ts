@@ -110,6 +110,32 @@ describe('the outcome store across a lost answer', () => {
     expect(events.map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', 'SNOOZED', 'STARTED']);
   });
 
+  it('gives up a write whose connection stopped answering and records on another (the first try committed)', async () => {
+    const warmUp = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-warm' });
+    const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'hung' });
+    const proxy = await startProxy(Number(new URL(env.app.database.url).port));
+    const url = new URL(env.app.database.url);
+    url.port = String(proxy.port);
+    const db = createDb(url.toString(), { max: 2 });
+    const { log, lines } = captureLog();
+    try {
+      const store = createOutcomeStore({ sql: db.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 30_000, writeTimeoutMs: 300 });
+      expect(await store.record(warmUp, { kind: 'succeeded', returnValue: '1' })).toBe(true);
+      // The connection open now goes quiet (half-open): it takes statements and runs them, and nothing comes back.
+      proxy.dropAnswers();
+      const written = await store.record(task, { kind: 'succeeded', returnValue: '2' });
+      expect(written).toBe(true);
+      expect(lines.some((l) => l.msg === 'recording the outcome failed; retrying' && (l as { err?: { code?: string } }).err?.code === 'WRITE_TIMEOUT')).toBe(true);
+      expect(lines.some((l) => l.msg === 'the outcome was stored by a try whose answer was lost')).toBe(true);
+      const [row] = await env.app.sql`SELECT status, return_value, version FROM tasks WHERE id = ${task.id}`;
+      expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 2, version: 3 });
+    } finally {
+      proxy.cut();
+      await db.close();
+      await proxy.close();
+    }
+  });
+
   it('still reports an outcome the database does not hold as not written (another worker has the task)', async () => {
     const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'w-elsewhere', queue: 'lost-answer' });
     const store = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log: captureLog().log, resultTtlMs: 60_000, retryForMs: 1_000 });

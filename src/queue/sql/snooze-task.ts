@@ -87,10 +87,11 @@ export interface Snooze {
   /** The task's workflow (null: a plain task), as its claim read it; see Completion.workflowId. */
   workflowId?: string | null;
   /**
-   * On a retry: the version the claim gave the task (its STARTED event's). The snooze then applies only
-   * if no later run started: it gives its attempt number back, so a try that committed unbeknown to
-   * the worker, and a claim of the task by the same worker since, would leave the attempt guard
-   * matching that new run (drizzle/0037).
+   * The version the claim gave the task (its STARTED event's): the snooze applies only if no later
+   * run started. A snooze gives its attempt number back, so a try that committed unbeknown to the
+   * worker (its answer lost), or one given up for its answer that reaches the database late, would
+   * otherwise meet a new claim of the task by the same worker through the attempt guard and snooze
+   * that run (drizzle/0037). Omitted: the attempt guard alone.
    */
   run?: number;
 }
