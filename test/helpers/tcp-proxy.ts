@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createDb, type Db } from '../../src/db/client.js';
 
 export interface TcpProxy {
   /** The GraphQL endpoint through the proxy. */
@@ -65,4 +66,12 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     },
     close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
   };
+}
+
+/** A pool of `max` connections to the database at `url` through a proxy of its own (to drop its answers, cut it). */
+export async function databaseThroughProxy(url: string, max: number): Promise<{ proxy: TcpProxy; db: Db }> {
+  const proxy = await startProxy(Number(new URL(url).port));
+  const through = new URL(url);
+  through.port = String(proxy.port);
+  return { proxy, db: createDb(through.toString(), { max }) };
 }

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createDb } from '../../src/db/client.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import type { Outcome } from '../../src/worker/execute-task.js';
 import { createOutcomeStore } from '../../src/worker/outcome-store.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { captureLog } from '../helpers/log-capture.js';
-import { startProxy } from '../helpers/tcp-proxy.js';
+import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 // An outcome whose statement committed while its answer was lost with the connection: the store
@@ -29,10 +28,7 @@ async function recordAcrossLostAnswer(
   /** What happens after the commit and before the connection is cut (and the store tries again). */
   meanwhile: () => Promise<void> = async () => undefined,
 ): Promise<{ written: boolean; lines: ReturnType<typeof captureLog>['lines'] }> {
-  const proxy = await startProxy(Number(new URL(env.app.database.url).port));
-  const url = new URL(env.app.database.url);
-  url.port = String(proxy.port);
-  const db = createDb(url.toString(), { max: 1 });
+  const { proxy, db } = await databaseThroughProxy(env.app.database.url, 1);
   const { log, lines } = captureLog();
   try {
     const store = createOutcomeStore({ sql: db.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 30_000 });
@@ -113,10 +109,7 @@ describe('the outcome store across a lost answer', () => {
   it('gives up a write whose connection stopped answering and records on another (the first try committed)', async () => {
     const warmUp = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'lost-warm' });
     const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'hung' });
-    const proxy = await startProxy(Number(new URL(env.app.database.url).port));
-    const url = new URL(env.app.database.url);
-    url.port = String(proxy.port);
-    const db = createDb(url.toString(), { max: 2 });
+    const { proxy, db } = await databaseThroughProxy(env.app.database.url, 2);
     const { log, lines } = captureLog();
     try {
       const store = createOutcomeStore({ sql: db.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 30_000, writeTimeoutMs: 300 });

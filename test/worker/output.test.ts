@@ -9,8 +9,7 @@ import type { Runner } from '../../src/worker/runner.js';
 import { createQueueTestApp, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 import { captureLog } from '../helpers/log-capture.js';
-import { startProxy } from '../helpers/tcp-proxy.js';
-import { createDb } from '../../src/db/client.js';
+import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
 import { JsonEncodeError } from '../../src/index.js';
 
 /** A JSON string chunk of exactly `bytes` bytes of JSON (its quotes included). */
@@ -227,10 +226,7 @@ describe('ctx.output', () => {
 
   it('stores a batch once when its statement committed but the answer was lost with the connection (the retry appends nothing twice)', async () => {
     const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'cut-writer', leaseMs: 86_400_000 });
-    const proxy = await startProxy(Number(new URL(app.database.url).port));
-    const throughProxy = new URL(app.database.url);
-    throughProxy.port = String(proxy.port);
-    const db = createDb(throughProxy.toString(), { max: 1 });
+    const { proxy, db } = await databaseThroughProxy(app.database.url, 1);
     const { log, lines } = captureLog();
     try {
       const writer = createOutputWriter({ sql: db.sql, workerId: 'cut-writer', log, maxOutputBytes: 1_000_000, retryForMs: 30_000, flushIntervalMs: 0 });
