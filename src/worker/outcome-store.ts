@@ -169,7 +169,6 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
     }
   }
 
-
   /**
    * Tells the claim loop when a task stored as waiting is due (its run_after is the statement's
    * clock + delayMs, and that statement has committed). Returns whether the write took.
