@@ -257,9 +257,20 @@ function renderPageInfo() {
 const RECOUNT_MS = 2000;
 let countedAt = 0;
 let recounting = false;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let recountLater;
 async function recount(again = false) {
   const page = state.page;
-  if (!page.first || page.totalCount === null || recounting || (!again && Date.now() - countedAt < RECOUNT_MS)) return;
+  if (!page.first || page.totalCount === null) return;
+  if (recounting || (!again && Date.now() - countedAt < RECOUNT_MS)) {
+    // Read just now, or being read: once more when the interval is over, so that the last change is
+    // in a count (a change off the page moves it unseen, and nothing else may come to read it again).
+    recountLater ??= setTimeout(() => {
+      recountLater = undefined;
+      void recount(true);
+    }, Math.max(0, countedAt + RECOUNT_MS - Date.now()));
+    return;
+  }
   recounting = true;
   countedAt = Date.now();
   const changes = page.countChanges;
