@@ -57,9 +57,8 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // busy one in batches.
   // Each completion learns whether its row was written (a late result of an attempt the rescuer
   // took back is dropped by the statement's guard), so that the runner does not report it done.
-  const flushTimeoutMs = o.writeTimeoutMs;
   const completions = createMicroBatcher<Completion, boolean>({
-    flushTimeoutMs,
+    flushTimeoutMs: o.writeTimeoutMs,
     flush: async (batch) => {
       const recorded = new Set(await completeTasks(sql, workerId, batch, o.resultTtlMs));
       return batch.map((c) => recorded.has(c.id));
@@ -69,7 +68,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // one statement each held a worker to ~1,100 a second): each learns what its task became, or
   // undefined when its row was no longer this attempt's.
   const failures = createMicroBatcher<Failure, FailedStatus | undefined>({
-    flushTimeoutMs,
+    flushTimeoutMs: o.writeTimeoutMs,
     flush: async (batch) => {
       const statuses = await failTasks(sql, workerId, batch, o.resultTtlMs);
       return batch.map((f) => statuses.get(f.id));
@@ -77,7 +76,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   });
   // And snoozes (ctx.retryAfter on a rate-limited API: every attempt asks at once).
   const snoozes = createMicroBatcher<Snooze, SnoozedStatus | undefined>({
-    flushTimeoutMs,
+    flushTimeoutMs: o.writeTimeoutMs,
     flush: async (batch) => {
       const statuses = await snoozeTasks(sql, workerId, batch, o.resultTtlMs);
       return batch.map((s) => statuses.get(s.id));
