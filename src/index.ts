@@ -21,7 +21,7 @@ export {
   type AppErrorCode,
   type ErrorCode,
 } from './errors.js';
-export { createQueue, type Queue, type EnqueueInput, type ListParams, type TaskFilter, type TaskPage } from './queue/index.js';
+export { createQueue, type Queue, type EnqueueInput, type EnqueueOptions, type EnqueueManyOptions, type ListParams, type TaskFilter, type TaskPage } from './queue/index.js';
 export type { Task, TaskError, TaskProgress, Backoff } from './queue/task.js';
 export {
   chain,

@@ -2,6 +2,8 @@ import { ConnectionError, TaskCancelledError, TaskFailedError, TaskwireClientErr
 import {
   CancelTaskDocument,
   EnqueueTaskDocument,
+  EnqueueTasksDocument,
+  type EnqueueTaskInput,
   GetTaskDocument,
   ListTasksDocument,
   QueueStatsDocument,
@@ -109,6 +111,15 @@ export interface EnqueueOptions<K = Record<string, unknown>> {
   readToken?: false;
 }
 
+/**
+ * One task of `enqueueMany`: its name and positional arguments, with `enqueue`'s options beside
+ * them (no read token: `createReadToken` makes one for up to 100 of the tasks).
+ */
+export interface EnqueueManyItem<K = Record<string, unknown>> extends Omit<EnqueueOptions<K>, 'readToken'> {
+  name: string;
+  args?: unknown[];
+}
+
 /** `enqueue` options that also ask for a read token of the new task (`enqueueTask`'s `readToken`). */
 export interface EnqueueWithReadTokenOptions<K = Record<string, unknown>> extends Omit<EnqueueOptions<K>, 'readToken'> {
   readToken: true;
@@ -202,6 +213,13 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   enqueue<D extends TaskTypes = TaskTypes>(name: string, args: ArgsOf<D> | undefined, options: EnqueueWithReadTokenOptions<KwargsOf<D>>): Promise<EnqueuedWithReadToken>;
   /** Enqueues a task; resolves at once with the stored row (PENDING). */
   enqueue<D extends TaskTypes = TaskTypes>(name: string, args?: ArgsOf<D>, options?: EnqueueOptions<KwargsOf<D>>): Promise<Task>;
+  /**
+   * Enqueues 1..1000 tasks in one request and one statement, all or nothing (`enqueueTasks`):
+   * resolves with the stored rows in the order of `items`. A bad item fails the whole call with a
+   * RequestError whose `field` names it (`inputs[3].args`); nothing is stored then. More items:
+   * call again per 1,000 (each call is all or nothing on its own).
+   */
+  enqueueMany(items: readonly EnqueueManyItem[]): Promise<Task[]>;
   /** The task, or null when there is no such task. */
   get(id: string): Promise<Task | null>;
   /** Pages of tasks, newest first, following the cursors. */
@@ -233,6 +251,11 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   queueStats(): Promise<QueueStats[]>;
   /** Ends open watches (they throw CLIENT_CLOSED) and closes the WebSocket; every later call throws CLIENT_CLOSED. */
   close(): Promise<void>;
+}
+
+/** An item as `EnqueueTaskInput`: `runAfter` as ISO-8601 text, `args` [] when left out. */
+function toInput({ runAfter, args = [], ...rest }: EnqueueManyItem): EnqueueTaskInput {
+  return { args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };
 }
 
 /** `http(s)://host/graphql` → `ws(s)://host/graphql`. */
@@ -297,9 +320,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
   }
 
   async function enqueue(name: string, args: unknown[] = [], enqueueOptions: EnqueueOptions | EnqueueWithReadTokenOptions = {}): Promise<Task | EnqueuedWithReadToken> {
-    const { runAfter, readToken, ...rest } = enqueueOptions;
-    const input = { name, args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };
-    const { enqueueTask } = await http.request(EnqueueTaskDocument, { input, withReadToken: readToken === true }, lifetime.signal);
+    const { readToken, ...rest } = enqueueOptions;
+    const { enqueueTask } = await http.request(EnqueueTaskDocument, { input: toInput({ name, args, ...rest }), withReadToken: readToken === true }, lifetime.signal);
     return readToken === true ? { task: enqueueTask.task, readToken: enqueueTask.readToken ?? null } : enqueueTask.task;
   }
 
@@ -311,6 +333,10 @@ export function createClient(options: ClientOptions): TaskwireClient {
     ...createReadTokenMethods({ http, lifetime: lifetime.signal }),
     // One implementation of both overloads: the result's shape follows `readToken`.
     enqueue: enqueue as TaskwireClient['enqueue'],
+    async enqueueMany(items) {
+      const { enqueueTasks } = await http.request(EnqueueTasksDocument, { inputs: items.map(toInput) }, lifetime.signal);
+      return enqueueTasks.tasks;
+    },
     async get(id) {
       return (await http.request(GetTaskDocument, { id }, lifetime.signal)).taskResult;
     },

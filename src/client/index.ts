@@ -6,6 +6,7 @@ export {
   createClient,
   type BackoffOptions,
   type ClientOptions,
+  type EnqueueManyItem,
   type EnqueueOptions,
   type EnqueueWithReadTokenOptions,
   type EventsOptions,

@@ -54,6 +54,20 @@ function enqueueName(principal: Principal, args: Readonly<Record<string, unknown
   }
 }
 
+/** enqueueTasks: enqueueName for each input, the refusal naming `inputs[i].name`. */
+function enqueueNames(principal: Principal, args: Readonly<Record<string, unknown>>): void {
+  const inputs = args.inputs;
+  if (!Array.isArray(inputs)) return;
+  inputs.forEach((input: { name?: unknown } | null, i) => {
+    const name = typeof input?.name === 'string' ? input.name : '';
+    if (mayEnqueue(principal, name)) return;
+    throw new ForbiddenError(`This credential may not enqueue "${name}" (inputs[${i}]): no tasks:enqueue scope matches the name`, {
+      field: `inputs[${i}].name`,
+      details: { requiredScope: `tasks:enqueue:${name}` },
+    });
+  });
+}
+
 /** A read token may use the field for its own tasks. */
 const OWN_TASKS: FieldRule['readToken'] = Object.freeze({});
 
@@ -76,6 +90,7 @@ export const GUARD_RULES: GuardRules = {
   },
   Mutation: {
     enqueueTask: { needs: 'tasks:enqueue', check: enqueueName },
+    enqueueTasks: { needs: 'tasks:enqueue', check: enqueueNames },
     cancelTask: { needs: 'tasks:cancel' },
     retryTask: { needs: 'tasks:retry' },
     createReadToken: { needs: 'tasks:read' },

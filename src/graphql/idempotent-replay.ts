@@ -1,5 +1,6 @@
 import { hasScope } from '../auth/scopes.js';
 import { ForbiddenError } from '../errors.js';
+import type { Task } from '../queue/task.js';
 import type { GraphQLContext } from './context.js';
 
 /**
@@ -19,8 +20,24 @@ export async function assertMayReplay(
 ): Promise<void> {
   const { principal } = ctx;
   if (key == null || hasScope(principal, 'tasks:read') || (await createdBy()).every((by) => by === principal.id)) return;
-  throw new ForbiddenError(
-    `idempotencyKey ${JSON.stringify(key)} belongs to what another credential enqueued; answering with it needs tasks:read`,
-    { field: 'input.idempotencyKey' },
-  );
+  throw replayRefused(key, 'input.idempotencyKey');
+}
+
+/**
+ * enqueueTasks' form of assertMayReplay, for the core's `checkExisting` (called inside the
+ * batch's transaction, so that the refusal stores none of it): undefined when the principal
+ * may read whatever a key hands back.
+ */
+export function replayCheck(ctx: GraphQLContext, fieldPrefix: string): ((task: Task, index: number) => void) | undefined {
+  const { principal } = ctx;
+  if (hasScope(principal, 'tasks:read')) return undefined;
+  return (task, i) => {
+    if (task.createdBy !== principal.id) throw replayRefused(task.idempotencyKey ?? '', `${fieldPrefix}[${i}].idempotencyKey`);
+  };
+}
+
+function replayRefused(key: string, field: string): ForbiddenError {
+  return new ForbiddenError(`idempotencyKey ${JSON.stringify(key)} belongs to what another credential enqueued; answering with it needs tasks:read`, {
+    field,
+  });
 }

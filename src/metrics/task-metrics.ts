@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { EnqueueOptions, Queue, Task } from '../queue/index.js';
+import type { EnqueueManyOptions, EnqueueOptions, Queue, Task } from '../queue/index.js';
 import { rescueResult, type Rescuer } from '../queue/maintenance/rescuer.js';
 import type { Runner } from '../worker/runner.js';
 import { createQueueLabeler, MAX_QUEUE_LABELS } from './queue-labels.js';
@@ -97,7 +97,7 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
           if (!options?.tx) countNew([task], [input.idempotencyKey !== undefined], since);
           return task;
         },
-        async enqueueMany(inputs, options?: EnqueueOptions) {
+        async enqueueMany(inputs, options?: EnqueueManyOptions) {
           const since = Date.now();
           const tasks = await queue.enqueueMany(inputs, options);
           if (!options?.tx) countNew(tasks, inputs.map((i) => i.idempotencyKey !== undefined), since);

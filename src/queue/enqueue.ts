@@ -246,6 +246,11 @@ export function isTenantName(value: unknown): value is string {
  * CONFLICT, and nothing stored, if it is another task name (then a caller's transaction is
  * aborted too). Each task gets `scope`'s tenant and creator (see prepareTask).
  * Returns tasks in input order.
+ * @param options.fieldPrefix what errors' fields (and messages) name the items by:
+ *   `<fieldPrefix>[i].name` for every item, one alone included (GraphQL's `inputs[0].name`).
+ *   Default: `[i].name` when there are several, `name` for one.
+ * @param options.checkExisting see EnqueueManyOptions; run it inside a transaction, or its refusal
+ *   leaves the call's new tasks stored
  */
 export async function enqueueTasks(
   exec: Executor,
@@ -253,24 +258,36 @@ export async function enqueueTasks(
   inputs: readonly EnqueueInput[],
   limits: EnqueueLimits,
   scope: QueueScope = UNSCOPED,
+  options: { fieldPrefix?: string; checkExisting?: (task: Task, index: number) => void } = {},
 ): Promise<Task[]> {
-  const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, scope, inputs.length > 1 ? `[${i}].` : ''));
+  const { fieldPrefix, checkExisting } = options;
+  const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
+  const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, scope, itemPrefix(i)));
   let outcomes: (Task | ConflictError)[];
   try {
-    outcomes = await storeTasks(exec, rows, 'fail');
+    outcomes = await storeTasks(exec, rows, 'fail', itemPrefix);
   } catch (error) {
     if ((error as { code?: unknown }).code === KEY_CONFLICT_SQLSTATE) {
       // The statement names the key (drizzle/0002): the field names the first item that has it, as
-      // every other error of a batch names its item.
+      // every other error of a batch names its item. Its message also names the stored task's
+      // name, which is not said here: over GraphQL the caller may be a credential that may enqueue
+      // and not read (keyConflict names a task by its id for that reason; the failed statement
+      // leaves no way to read the id inside a transaction).
       const message = (error as Error).message;
-      const i = inputs.length > 1 ? rows.findIndex((r) => r.idempotencyKey !== null && message.startsWith(`idempotencyKey "${r.idempotencyKey}" `)) : -1;
-      throw new ConflictError(message, { field: i >= 0 ? `[${i}].idempotencyKey` : 'idempotencyKey', cause: error });
+      const i = rows.findIndex((r) => r.idempotencyKey !== null && message.startsWith(`idempotencyKey "${r.idempotencyKey}" `));
+      const row = rows[i];
+      const field = `${itemPrefix(Math.max(i, 0))}idempotencyKey`;
+      if (!row) throw new ConflictError(message, { field, cause: error });
+      throw new ConflictError(`idempotencyKey "${row.idempotencyKey}" already belongs to a task of another name, not to a "${row.name}" task`, { field, cause: error });
     }
     throw error;
   }
-  return outcomes.map((outcome) => {
+  const newIds = checkExisting ? new Set(rows.map((row) => row.id)) : undefined;
+  return outcomes.map((outcome, i) => {
     // A key repeated in `rows` with another name: found before anything was sent.
     if (outcome instanceof ConflictError) throw outcome;
+    // Stored before this call: neither this row nor an earlier row of the call with the same key.
+    if (newIds && !newIds.has(outcome.id)) checkExisting?.(outcome, i);
     return outcome;
   });
 }
@@ -282,12 +299,14 @@ export async function enqueueTasks(
  * ("same key twice → the first task"), as if they had come after it. With `fail` (all or
  * nothing) a key conflict fails the statement instead (SQLSTATE KEY_CONFLICT_SQLSTATE), and
  * a key repeated with another name throws a ConflictError before anything is sent.
+ * @param itemPrefix how such an error's field names the row (default `[i].`)
  * @throws what the statement throws (then nothing was stored)
  */
 export async function storeTasks(
   exec: Executor,
   rows: readonly NewTaskRow[],
   keyConflicts: KeyConflicts = 'skip',
+  itemPrefix: (i: number) => string = (i) => `[${i}].`,
 ): Promise<(Task | ConflictError)[]> {
   // Keys are unique per tenant: the same key in two tenants names two tasks.
   let firstByKey: Map<string, NewTaskRow> | undefined;
@@ -308,7 +327,7 @@ export async function storeTasks(
     }
     unique ??= rows.slice(0, i) as NewTaskRow[];
     if (keyConflicts === 'fail' && first.name !== row.name) {
-      throw keyConflict(row.idempotencyKey, `a task named "${first.name}" earlier in this batch`, row.name, `[${i}].idempotencyKey`);
+      throw keyConflict(row.idempotencyKey, `a task named "${first.name}" earlier in this batch`, row.name, `${itemPrefix(i)}idempotencyKey`);
     }
   }
   const outcome = await insertTasks(exec, unique ?? rows, keyConflicts);

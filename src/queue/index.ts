@@ -38,6 +38,21 @@ export interface EnqueueOptions {
   tx?: ExternalExecutor;
 }
 
+export interface EnqueueManyOptions extends EnqueueOptions {
+  /**
+   * What an error's field names the bad input by: `<fieldPrefix>[i].args` for every input, one
+   * alone included (e.g. `items` → `items[0].args`). Default: `[i].args`, and `args` for one input.
+   */
+  fieldPrefix?: string;
+  /**
+   * Called for each input whose idempotency key names a task stored before this call (not one
+   * made by an earlier input of the same call); what it throws is thrown, and nothing of the call
+   * is stored (without `tx`, the call then runs in a transaction of its own). GraphQL's
+   * enqueueTasks refuses so to hand another credential's task to one that may not read it.
+   */
+  checkExisting?: (task: Task, index: number) => void;
+}
+
 /**
  * The queue's API, as used by apps, the GraphQL layer and the CLI. The queue createQueue returns
  * sees every tenant; `scoped` gives one limited to a tenant, with the same methods: its reads
@@ -55,7 +70,7 @@ export interface Queue {
   scoped(scope: QueueScope): Queue;
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
   /** All or nothing, in one statement: a bad input or a CONFLICT stores none of them. */
-  enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<Task[]>;
+  enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;
   getTasks(ids: readonly string[]): Promise<Task[]>;
   listTasks(params: ListParams): Promise<TaskPage>;
@@ -119,7 +134,11 @@ export function createQueue(options: QueueOptions): Queue {
         // Validated here, before batching, so that bad input fails only its own call.
         return batcher.enqueue(prepareTask(catalog, input, limits, scope));
       },
-      enqueueMany: (inputs, o) => enqueueTasks(exec(o), catalog, inputs, limits, scope),
+      enqueueMany(inputs, o) {
+        // A refusal after the insert must take it back: one transaction (a caller's tx is one already).
+        if (o?.checkExisting && !o.tx) return sql.begin((tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o)) as Promise<Task[]>;
+        return enqueueTasks(exec(o), catalog, inputs, limits, scope, o);
+      },
       getTask: (id) => getTask(sql, id, tenant),
       getTasks: (ids) => getTasks(sql, ids, tenant),
       listTasks: (params) => listTasks(sql, params, tenant),

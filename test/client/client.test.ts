@@ -108,6 +108,25 @@ describe('enqueue and get', () => {
     const again = await client.enqueue('demo.echo', [1], { idempotencyKey: 'client-key-1', runAfter: inAnHour() });
     expect(again.id).toBe(first.id);
   });
+  it('enqueueMany stores every item in order with its options, or none of them, naming the bad item', async () => {
+    const runAfter = inAnHour();
+    const tasks = await client.enqueueMany([
+      { name: 'math.copysign', args: [2, -1], runAfter },
+      { name: 'demo.echo', kwargs: { k: 'v' }, queue: 'client-many', priority: 3, runAfter: runAfter.toISOString() },
+    ]);
+    expect(tasks.map((t) => [t.name, t.args, t.queue, t.priority, t.runAfter])).toEqual([
+      ['math.copysign', [2, -1], 'default', 0, runAfter.toISOString()],
+      ['demo.echo', [], 'client-many', 3, runAfter.toISOString()],
+    ]);
+    expect(tasks[1]?.kwargs).toEqual({ k: 'v' });
+    expect(await client.get(tasks[0]!.id)).toEqual(tasks[0]);
+
+    const before = await server.countTasks();
+    const bad = await rejectionOf(client.enqueueMany([{ name: 'demo.echo', runAfter }, { name: 'math.copysign', args: [1, 'x'], runAfter }]));
+    expect(bad).toBeInstanceOf(RequestError);
+    expect(bad).toMatchObject({ code: 'INVALID_ARGUMENTS', field: expect.stringMatching(/^inputs\[1\]\.args/) });
+    expect(await server.countTasks()).toBe(before);
+  });
 });
 
 describe('list', () => {

@@ -37,6 +37,7 @@ describe('GUARD_RULES', () => {
     expect(needs.filter(([, need]) => need === 'authenticated').map(([path]) => path)).toEqual(['Query.viewer']);
     expect(Object.fromEntries(Object.entries(GUARD_RULES.Mutation).map(([field, rule]) => [field, rule.needs]))).toEqual({
       enqueueTask: 'tasks:enqueue',
+      enqueueTasks: 'tasks:enqueue',
       cancelTask: 'tasks:cancel',
       retryTask: 'tasks:retry',
       createReadToken: 'tasks:read',

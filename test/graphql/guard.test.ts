@@ -93,6 +93,11 @@ const CASES: Record<string, (c: GuardedClient, p: Principal) => Promise<Outcome>
     const payload = r.data?.enqueueTask as { task: { status: string }; readToken: string } | null;
     return payload?.task.status === 'PENDING' && payload.readToken ? 'ok' : codes(r.errors);
   },
+  'Mutation.enqueueTasks': async (c) => {
+    const r = await c.post('mutation { enqueueTasks(inputs: [{ name: "demo.echo" }, { name: "demo.echo" }]) { tasks { id status } } }');
+    const tasks = (r.data?.enqueueTasks as { tasks: { status: string }[] } | null)?.tasks;
+    return tasks?.length === 2 && tasks.every((t) => t.status === 'PENDING') ? 'ok' : codes(r.errors);
+  },
   'Mutation.cancelTask': async (c) => {
     const r = await c.post('mutation ($id: ID!) { cancelTask(id: $id) { status } }', { id: await pending() });
     return (r.data?.cancelTask as { status: string } | null)?.status === 'CANCELLED' ? 'ok' : codes(r.errors);
@@ -134,6 +139,7 @@ const READS = [
 const NEEDS: Record<string, string> = {
   ...Object.fromEntries(READS.map((field) => [field, 'tasks:read'])),
   'Mutation.enqueueTask': 'tasks:enqueue',
+  'Mutation.enqueueTasks': 'tasks:enqueue',
   'Mutation.cancelTask': 'tasks:cancel',
   'Mutation.retryTask': 'tasks:retry',
 };
@@ -141,8 +147,8 @@ const NEEDS: Record<string, string> = {
 const PRINCIPALS: [string[], string[]][] = [
   [[], []],
   [['tasks:read'], READS],
-  [['tasks:enqueue'], ['Mutation.enqueueTask']],
-  [['tasks:enqueue:demo.*'], ['Mutation.enqueueTask']],
+  [['tasks:enqueue'], ['Mutation.enqueueTask', 'Mutation.enqueueTasks']],
+  [['tasks:enqueue:demo.*'], ['Mutation.enqueueTask', 'Mutation.enqueueTasks']],
   [['tasks:cancel'], ['Mutation.cancelTask']],
   [['tasks:retry'], ['Mutation.retryTask']],
   [['schedules:write'], []],
@@ -198,6 +204,18 @@ describe('enqueueTask with tasks:enqueue:<glob>', () => {
     expect(await app.countTasks()).toBe(before);
   });
 
+  it('enqueueTasks: a name outside the glob at any index is FORBIDDEN on inputs[i].name, and none of the inputs is stored', async () => {
+    const demo = server.as(apiKey(['tasks:enqueue:demo.*']));
+    const before = await app.countTasks();
+    const refused = await demo.post('mutation ($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id } } }', {
+      inputs: [{ name: 'demo.echo' }, { name: 'demo.sleep', args: [1] }, { name: 'math.copysign', args: [1, -1] }],
+    });
+    expect(refused.errors?.map((e) => [e.extensions?.code, e.extensions?.field, e.message])).toEqual([
+      ['FORBIDDEN', 'inputs[2].name', 'This credential may not enqueue "math.copysign" (inputs[2]): no tasks:enqueue scope matches the name'],
+    ]);
+    expect(await app.countTasks()).toBe(before);
+  });
+
   it('tells an unknown name inside the glob (UNKNOWN_TASK) from any name outside it (FORBIDDEN, whether it exists or not)', async () => {
     const demo = server.as(apiKey(['tasks:enqueue:demo.*']));
     expect(codes((await enqueue(demo, 'demo.no-such-task')).errors)).toBe('UNKNOWN_TASK');
@@ -225,5 +243,17 @@ describe('the enqueue rate', () => {
     const refused = await enqueue('demo.echo');
     expect(refused.errors?.map((e) => [e.extensions?.code, e.extensions?.retryAfterMs])).toEqual([['RATE_LIMITED', RETRY_AFTER_MS]]);
     expect(await app.countTasks()).toBe(before);
+  });
+
+  it('counts each input of enqueueTasks: a batch past the budget is RATE_LIMITED and stores none of it', async () => {
+    const c = limited.as({ ...apiKey(['tasks:enqueue']), id: 'rate-limited-batch-key' });
+    const batch = (n: number) =>
+      c.post('mutation ($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id } } }', { inputs: Array.from({ length: n }, () => ({ name: 'demo.echo' })) });
+    const before = await app.countTasks();
+    const refused = await batch(3);
+    expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect(await app.countTasks()).toBe(before);
+    expect((await batch(2)).errors).toBeUndefined();
+    expect(await app.countTasks()).toBe(before + 2);
   });
 });

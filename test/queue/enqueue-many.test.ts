@@ -113,4 +113,30 @@ describe('enqueueTasks (bulk)', () => {
     await expect(enqueueMany(inputs)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: '[37].priority' });
     expect(await countTasks(ctx.app.sql)).toBe(before);
   });
+
+  it('Queue.enqueueMany: fieldPrefix names every input, one alone too; checkExisting sees tasks stored before the call, and its refusal stores none', async () => {
+    const queue = ctx.app.deps.queue;
+    await expect(queue.enqueueMany([{ name: 'demo.echo', priority: 101 }], { fieldPrefix: 'items' })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'items[0].priority',
+      message: expect.stringContaining('items[0].priority'),
+    });
+    const [stored] = await queue.enqueueMany([{ name: 'demo.echo', args: ['old'], idempotencyKey: 'check-existing' }]);
+    const before = await countTasks(ctx.app.sql);
+    const seen: [string, number][] = [];
+    const inputs: EnqueueInput[] = [
+      { name: 'demo.echo', args: ['new'], idempotencyKey: 'check-new' },
+      { name: 'demo.echo', args: ['again'], idempotencyKey: 'check-new' },
+      { name: 'demo.echo', args: ['replayed'], idempotencyKey: 'check-existing' },
+    ];
+    const tasks = await queue.enqueueMany(inputs, { checkExisting: (task, i) => void seen.push([task.id, i]) });
+    expect(seen).toEqual([[stored?.id, 2]]);
+    expect(tasks[2]).toEqual(stored);
+    expect(await countTasks(ctx.app.sql)).toBe(before + 1);
+
+    const refusal = new Error('not yours');
+    const more: EnqueueInput[] = [{ name: 'demo.echo', args: ['x'], idempotencyKey: 'check-other' }, ...inputs];
+    await expect(queue.enqueueMany(more, { checkExisting: () => { throw refusal; } })).rejects.toBe(refusal);
+    expect(await countTasks(ctx.app.sql)).toBe(before + 1);
+  });
 });

@@ -16,6 +16,7 @@ beforeAll(async () => {
 });
 
 const ENQUEUE = 'mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id args createdBy } readToken } }';
+const BATCH = 'mutation ($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id args createdBy } } }';
 const WORKFLOW = 'mutation ($input: EnqueueWorkflowInput!) { enqueueWorkflow(input: $input) { workflow { id steps { ref } } } }';
 const as = (key: CreatedApiKey) => ({ authorization: `Bearer ${key.key}` });
 
@@ -46,6 +47,38 @@ describe('an idempotency key that is taken', () => {
     // With tasks:read, another's task comes back.
     const read = await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', idempotencyKey: 'k-own' } } }, as(reader));
     expect(read.errors).toBeUndefined();
+  });
+
+  it("enqueueTasks: another's key at any index is FORBIDDEN on inputs[i].idempotencyKey, and none of the batch is stored", async () => {
+    const { server } = env;
+    await server.post({ query: ENQUEUE, variables: { input: { name: 'demo.echo', args: ['secret'], idempotencyKey: 'k-batch-theirs' } } }, as(reader));
+    const before = await server.countTasks();
+    const inputs = [
+      { name: 'demo.echo', args: ['new'], idempotencyKey: 'k-batch-new' },
+      { name: 'demo.echo', args: ['plain'] },
+      { name: 'demo.echo', args: ['other'], idempotencyKey: 'k-batch-theirs' },
+    ];
+    const replay = await server.post({ query: BATCH, variables: { inputs } }, as(enqueuer));
+    expect(errorCodes(replay.errors)).toEqual(['FORBIDDEN']);
+    expect(replay.errors?.[0]?.extensions?.field).toBe('inputs[2].idempotencyKey');
+    expect(JSON.stringify(replay)).not.toContain('secret');
+    expect(await server.countTasks()).toBe(before);
+
+    // Its own keys come back, also a key repeated inside the batch; with tasks:read another's does too.
+    const own = [
+      { name: 'demo.echo', args: ['mine'], idempotencyKey: 'k-batch-own' },
+      { name: 'demo.echo', args: ['again'], idempotencyKey: 'k-batch-own' },
+    ];
+    const first = await server.post({ query: BATCH, variables: { inputs: own } }, as(enqueuer));
+    expect(first.errors).toBeUndefined();
+    const tasks = (r: typeof first) => (r.data as { enqueueTasks: { tasks: { id: string; args: unknown }[] } }).enqueueTasks.tasks;
+    expect(tasks(first)[1]).toEqual(tasks(first)[0]);
+    expect(tasks(first)[0]).toMatchObject({ args: ['mine'] });
+    const again = await server.post({ query: BATCH, variables: { inputs: own } }, as(enqueuer));
+    expect(tasks(again)).toEqual(tasks(first));
+    const read = await server.post({ query: BATCH, variables: { inputs: [inputs[2]] } }, as(reader));
+    expect(read.errors).toBeUndefined();
+    expect(tasks(read)[0]).toMatchObject({ args: ['secret'] });
   });
 
   it("gives an enqueue-only credential FORBIDDEN for another's workflow", async () => {
