@@ -14,6 +14,7 @@ import { backoffOption, CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, 
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
 import { createProgressView, errorJson, statsTable, tasksTable, visible, wantsJson, type ErrorReport, type Io } from './output.js';
+import { enqueueFromJsonl, JsonlBatchError, MAX_JSONL_BATCH } from './enqueue-jsonl.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
@@ -53,6 +54,16 @@ interface Failure extends ErrorReport {
 
 /** What `error` is to the user, and the exit code that goes with it. */
 function failureOf(command: string, error: unknown): Failure {
+  if (error instanceof JsonlBatchError) {
+    // The batch's error as for one enqueue, said of the line it names (`inputs[3].args` → line, `.args`).
+    const inner = failureOf(command, error.cause);
+    const item = /^inputs\[\d+\]\.?/;
+    const where = error.line === undefined ? `--from-jsonl batch from line ${error.firstUnstoredLine}` : `--from-jsonl line ${error.line}`;
+    const message = `${where}: ${inner.message.replace(item, '')}; ${error.progress}`;
+    const field = error.line === undefined ? undefined : `--from-jsonl:${error.line}${inner.field?.replace(item, '.') ?? ''}`;
+    const hints = inner.text.split('\n').slice(1).join('\n');
+    return { ...inner, message, field, text: `taskwire: ${inner.code}: ${visible(message)}\n${hints}` };
+  }
   if (error instanceof UsageError) {
     return { code: CLI_CODES.usage, message: error.message, field: error.field, exit: EXIT.usage, text: usageText(error) };
   }
@@ -90,7 +101,22 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
     backoff: { type: 'string' },
     wait: { type: 'boolean' },
     timeout: { type: 'string' },
+    'from-jsonl': { type: 'string' },
+    batch: { type: 'string' },
   });
+  const source = values['from-jsonl'];
+  if (source !== undefined) {
+    // Every task's options are on its line: a flag beside them would be ambiguous.
+    const taskFlag = Object.keys(values).find((flag) => !['url', 'json', 'from-jsonl', 'batch'].includes(flag));
+    if (taskFlag !== undefined) throw new UsageError('enqueue', `--${taskFlag} does not go with --from-jsonl: put each task's options on its line`, `--${taskFlag}`);
+    takePositionals('enqueue', positionals, []);
+    const batchSize = intOption('enqueue', '--batch', values.batch, 1, MAX_JSONL_BATCH) ?? MAX_JSONL_BATCH;
+    return withClient('enqueue', values.url, ctx, async (client) => {
+      await enqueueFromJsonl(client, source, { io: ctx.io, asJson: values.json === true, batchSize });
+      return EXIT.ok;
+    });
+  }
+  if (values.batch !== undefined) throw new UsageError('enqueue', '--batch goes with --from-jsonl', '--batch');
   const [name = ''] = takePositionals('enqueue', positionals, ['NAME']);
   const taskArgs = (jsonOption('enqueue', '--args', values.args, 'array') as unknown[] | undefined) ?? [];
   const kwargs = jsonOption('enqueue', '--kwargs', values.kwargs, 'object') as Record<string, unknown> | undefined;

@@ -108,6 +108,7 @@ embedded PostgreSQL under DATA_DIR: the running one when there is one).
 Example:
   KEY=$(taskwire keys create --tenant acme --scopes tasks:read,tasks:enqueue --name ci --expires-in 90d)`,
   enqueue: `Usage: taskwire enqueue NAME [options]
+       taskwire enqueue --from-jsonl FILE|- [--batch N] [--json] [--url URL]
 
 Enqueues the task NAME and prints its id (with --wait: its return value).
   --args JSON             positional arguments, a JSON array (default [])
@@ -127,10 +128,18 @@ Enqueues the task NAME and prints its id (with --wait: its return value).
   --wait                  follow the task (progress on stderr) and print its return value;
                           exit 1 with its errors if it fails or is cancelled
   --timeout SECONDS       with --wait: give up after this long (exit 1; the task runs on)
+  --from-jsonl FILE|-     many tasks, one JSON object a line ({"name": …, "args": […], and any of
+                          the options above as enqueueTask names them: kwargs, queue, priority,
+                          runAfter, maxAttempts, idempotencyKey, concurrencyKey, timeoutMs,
+                          resultTtlMs, backoff}); blank lines skipped. Sent --batch N lines at a
+                          time (1..1000, default 1000), each batch all or nothing; prints each
+                          stored task's id (--json: the task) in line order as its batch is stored.
+                          A bad line stops there and says what the batches before it stored
 ${CLIENT_OPTIONS}
 
-Example:
-  taskwire enqueue math.copysign --args '[1, -1]' --wait      # prints -1`,
+Examples:
+  taskwire enqueue math.copysign --args '[1, -1]' --wait      # prints -1
+  printf '%s\\n' '{"name": "demo.echo", "args": [1]}' '{"name": "demo.echo", "args": [2]}' | taskwire enqueue --from-jsonl -`,
   status: `Usage: taskwire status ID [--watch] [options]
 
 Shows a task. Exit code 1 when it FAILED or was CANCELLED, or when there is no such task.

@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+import { runCli } from './run-cli.js';
+
+// `taskwire enqueue --from-jsonl`: one task a line, sent in batches through enqueueTasks.
+let server: TestServer;
+let env: Record<string, string>;
+let dir: string;
+beforeAll(async () => {
+  server = await startTestServer();
+  env = { TASKWIRE_URL: server.url };
+  dir = mkdtempSync(join(tmpdir(), 'taskwire-jsonl-'));
+});
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await server.sql`DELETE FROM tasks`;
+});
+
+const lines = (...objects: unknown[]): string => objects.map((o) => (typeof o === 'string' ? o : JSON.stringify(o))).join('\n') + '\n';
+
+async function storedArgs(): Promise<unknown[]> {
+  const rows = await server.sql<{ args: unknown[] }[]>`SELECT args FROM tasks ORDER BY id`;
+  return rows.map((r) => r.args[0]);
+}
+
+describe('taskwire enqueue --from-jsonl', () => {
+  it('stores every line in batches, printing the ids in line order; blank lines are skipped; stdin with -', async () => {
+    const file = join(dir, 'tasks.jsonl');
+    const objects = Array.from({ length: 25 }, (_, i) => ({ name: 'demo.echo', args: [i], ...(i === 3 ? { queue: 'jsonl-q', priority: 4 } : {}) }));
+    writeFileSync(file, lines(...objects.slice(0, 10), '', '   ', ...objects.slice(10)));
+    const result = await runCli(['enqueue', '--from-jsonl', file, '--batch', '10'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const ids = result.stdout.trim().split('\n');
+    expect(ids).toHaveLength(25);
+    const rows = await server.sql<{ id: string; args: unknown[]; queue: string; priority: number }[]>`SELECT id, args, queue, priority FROM tasks WHERE id = ANY(${ids}::uuid[])`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(ids.map((id) => byId.get(id)?.args[0])).toEqual(objects.map((_, i) => i));
+    expect(byId.get(ids[3]!)).toMatchObject({ queue: 'jsonl-q', priority: 4 });
+
+    const piped = await runCli(['enqueue', '--from-jsonl', '-', '--json'], env, 30_000, { input: lines({ name: 'math.copysign', args: [1, -1] }) });
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ name: 'math.copysign', args: [1, -1], status: 'PENDING' });
+  });
+
+  it('a batch the server refuses stores none of its lines, names the line, and says what the batches before it stored (exit 2)', async () => {
+    const file = join(dir, 'bad-args.jsonl');
+    const objects: unknown[] = Array.from({ length: 12 }, (_, i) => ({ name: 'demo.echo', args: [i] }));
+    objects[7] = { name: 'math.copysign', args: { not: 'a list' } };
+    writeFileSync(file, lines(...objects));
+    const result = await runCli(['enqueue', '--from-jsonl', file, '--batch', '5'], env);
+    expect(result.code).toBe(2);
+    expect(result.stdout.trim().split('\n')).toHaveLength(5);
+    expect(result.stderr).toBe(
+      'taskwire: INVALID_ARGUMENTS: --from-jsonl line 8: args must be a JSON array; the 5 tasks of the lines before line 6 were stored, nothing from it on\n',
+    );
+    expect(await storedArgs()).toEqual([0, 1, 2, 3, 4]);
+
+    const json = await runCli(['enqueue', '--from-jsonl', file, '--batch', '5', '--json'], env);
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: { code: 'INVALID_ARGUMENTS', field: '--from-jsonl:8.args', message: expect.stringContaining('--from-jsonl line 8: args must be a JSON array') },
+    });
+  });
+
+  it('a line that is not a task object stops there, before it is sent (exit 2), naming the line', async () => {
+    const cases: [string, RegExp][] = [
+      [lines({ name: 'demo.echo', args: [0] }, '{"name": "demo.echo", "args": [1]'), /line 2: not JSON/],
+      [lines({ name: 'demo.echo' }, [1, 2]), /line 2: must be a JSON object/],
+      [lines({ name: 'demo.echo', arguments: [1] }), /line 1: unknown field "arguments"/],
+      [lines({ args: [1] }), /line 1: "name" must be a task name/],
+    ];
+    for (const [text, message] of cases) {
+      const result = await runCli(['enqueue', '--from-jsonl', '-'], env, 30_000, { input: text });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toMatch(/nothing was stored/);
+    }
+    expect(await storedArgs()).toEqual([]);
+  });
+
+  it('refuses a task flag beside it, a NAME, --batch alone, a missing file and an empty one', async () => {
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '\n\n');
+    const refusals: [string[], RegExp][] = [
+      [['enqueue', '--from-jsonl', empty, '--queue', 'q'], /--queue does not go with --from-jsonl/],
+      [['enqueue', 'demo.echo', '--from-jsonl', empty], /unexpected argument "demo.echo"/],
+      [['enqueue', 'demo.echo', '--batch', '5'], /--batch goes with --from-jsonl/],
+      [['enqueue', '--from-jsonl', empty, '--batch', '1001'], /--batch must be a whole number from 1 to 1000/],
+      [['enqueue', '--from-jsonl', join(dir, 'missing.jsonl')], /cannot read the file \(ENOENT\)/],
+      [['enqueue', '--from-jsonl', empty], /no task in it/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await runCli(args, env);
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(message)]);
+    }
+  });
+});
