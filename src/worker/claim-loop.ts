@@ -1,6 +1,7 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
+import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
 import { claimLimitedTasks } from '../queue/queue-control/index.js';
@@ -36,6 +37,13 @@ export interface ClaimLoopOptions {
   handBack(tasks: readonly Task[]): Promise<void>;
   /** A claim failed (the database is away); the loop backs off and the poll tries again. */
   claimFailed(error: unknown): void;
+  /**
+   * How long a claim statement may go without an answer before the loop takes its connection for
+   * stuck and claims again on another (undefined or 0: for ever). What the stuck statement claimed,
+   * if its answer comes after all, is handed back; if it never comes, the tasks' leases run out and
+   * the rescuer takes them back (docs/decisions.md "A write whose answer was lost").
+   */
+  claimTimeoutMs?: number;
 }
 
 /** The worker's producer: claims batches while the claim policy wants more, when woken or polled. */
@@ -210,6 +218,29 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   }
 
   /**
+   * A claim statement's answer within claimTimeoutMs, else a WriteTimeoutError; an answer that
+   * comes later is handed back: its tasks are RUNNING here, and nobody waits for them any more.
+   */
+  async function answered<T>(statement: Promise<T>, tasksOf: (answer: T) => readonly Task[]): Promise<T> {
+    try {
+      return await withDeadline(statement, o.claimTimeoutMs);
+    } catch (error) {
+      if (error instanceof WriteTimeoutError) {
+        statement.then(
+          (late) => {
+            const tasks = tasksOf(late);
+            if (tasks.length === 0) return;
+            o.log.warn({ tasks: tasks.length }, 'a claim answered after it was given up on; handing its tasks back');
+            return o.handBack(tasks);
+          },
+          () => undefined,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
    * One claim: each limited queue under its lock (claimLimitedTasks), then
    * the unlimited queues in one statement. Limited queues go first because they take only what
    * their limits leave room for; after a backlog of unlimited tasks that fills every claim, they
@@ -227,22 +258,26 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
         if (room <= 0 || stopped) break;
         // The worker starts what it accepts in this order: the free slots go to the first statements.
-        const r = await claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver });
+        const r = await answered(
+          claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver }),
+          (late) => late.tasks,
+        );
         tasks.push(...r.tasks);
         room -= r.tasks.length;
         limitHeld ||= r.held;
         if (r.nextWindowInMs !== null) wakeAt(r.nextWindowInMs);
       }
       if (limit > tasks.length) {
-        tasks.push(...(await claimTasks(o.sql, {
-              workerId: o.workerId,
-              limit: limit - tasks.length,
-              queues: o.queues,
-              leaseMs: o.leaseMs,
-              someHeld: o.gate.someHeld(),
-              freeSlots: Math.max(0, freeSlots - tasks.length),
-              passedOver,
-            })));
+        const statement = claimTasks(o.sql, {
+          workerId: o.workerId,
+          limit: limit - tasks.length,
+          queues: o.queues,
+          leaseMs: o.leaseMs,
+          someHeld: o.gate.someHeld(),
+          freeSlots: Math.max(0, freeSlots - tasks.length),
+          passedOver,
+        });
+        tasks.push(...(await answered(statement, (late) => late)));
       }
       failures = 0;
       return { tasks, limitHeld };

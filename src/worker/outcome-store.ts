@@ -1,6 +1,7 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
+import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
 import { isDatabaseUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../queue/backoff.js';
@@ -29,9 +30,10 @@ export interface OutcomeStoreOptions {
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
   /**
-   * Longest wait for a batched write's answer, in ms (none by default): past it the write is tried
-   * again on another connection (src/db/deadline.ts), rather than holding every later outcome of
-   * its kind behind a connection that stopped answering.
+   * Longest wait for a write's answer, in ms (none by default): past it the write is tried again on
+   * another connection (src/db/deadline.ts), rather than holding every later outcome of its kind
+   * (a batched write), or the handler awaiting a progress update, behind a connection that stopped
+   * answering. Hand-backs so stuck are left to the rescuer.
    */
   writeTimeoutMs?: number;
 }
@@ -121,14 +123,15 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
       }
       case 'cancelled': {
         const error = outcome.error ? errorJson(outcome.error, task) : null;
-        return finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs }).then((stored) => stored !== undefined);
+        return withDeadline(finishCancelledTask(sql, { id: task.id, attempt, workerId, error, defaultTtlMs }), o.writeTimeoutMs).then((stored) => stored !== undefined);
       }
       case 'snoozed':
         // A hand-back for want of a handler wakes the queue's workers, not this worker at the time it
         // is due: that worker was the first to look, and took the task back round after round while
         // one that has the handler waited for its poll.
         if (outcome.handedBack) {
-          return snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true }).then((stored) => stored !== undefined);
+          const snoozing = snoozeTask(sql, { id: task.id, attempt, workerId, delayMs: outcome.delayMs, defaultTtlMs, wake: true });
+          return withDeadline(snoozing, o.writeTimeoutMs).then((stored) => stored !== undefined);
         }
         // Each try names the run (a snooze gives its attempt number back: see Snooze.run); a try given
         // up for its answer may still reach the database after the task was claimed again.
@@ -136,7 +139,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
           .add({ id: task.id, attempt, delayMs: outcome.delayMs, workflowId: task.workflowId, run: task.version })
           .then((stored) => waitsAgain(stored, outcome.delayMs));
       case 'released':
-        return releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }).then((released) => released.length > 0);
+        return withDeadline(releaseTasks(sql, { workerId, attempts: [{ id: task.id, attempt }], defaultTtlMs }), o.writeTimeoutMs).then((released) => released.length > 0);
       case 'lost':
         return undefined;
     }
@@ -180,7 +183,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   async function handBack(tasks: readonly Task[]): Promise<void> {
     if (tasks.length === 0) return;
     try {
-      await releaseTasks(sql, { workerId, attempts: tasks.map((t) => ({ id: t.id, attempt: t.attempts })), defaultTtlMs: o.resultTtlMs });
+      await withDeadline(releaseTasks(sql, { workerId, attempts: tasks.map((t) => ({ id: t.id, attempt: t.attempts })), defaultTtlMs: o.resultTtlMs }), o.writeTimeoutMs);
     } catch (error) {
       // Still RUNNING under this worker: the rescuer takes them back when the lease ends.
       log.warn({ err: error, tasks: tasks.length }, 'could not release claimed tasks; the rescuer will take them back');
@@ -220,7 +223,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
       const update = state.next;
       state.next = undefined;
       try {
-        const stored = await updateProgress(sql, {
+        const statement = updateProgress(sql, {
           id: task.id,
           attempt: task.attempts,
           workerId,
@@ -228,6 +231,9 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
           total: finiteOrNull(update.total),
           message: typeof update.message === 'string' ? storableText(update.message.slice(0, 1000)) : null,
         });
+        // A connection that stopped answering would keep the handler's awaited update (and every
+        // later one of this attempt) waiting: tried again on another, like the outcomes.
+        const stored = await withDeadline(statement, o.writeTimeoutMs);
         // Taken only after the attempt ended (its outcome recorded first: the runner waits one lease
         // for progress, an outage can last longer): a finished task keeps the progress it had.
         if (!stored && failures > 0) log.warn({ taskId: task.id }, 'progress not stored: the attempt ended before the database took it');
@@ -276,7 +282,7 @@ interface ProgressState {
 /** The database away or restarting, or a conflict with another transaction (deadlock, serialization): worth trying again. */
 function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return isDatabaseUnavailable(error) || code === '40P01' || code === '40001';
+  return isDatabaseUnavailable(error) || error instanceof WriteTimeoutError || code === '40P01' || code === '40001';
 }
 
 function finiteOrNull(value: number | undefined): number | null {

@@ -61,8 +61,9 @@ export function createRunner(options: RunnerOptions): Runner {
   // Heartbeats keep the lease of a task whose outcome is being retried (held as recording), so
   // a write may be retried for longer than one lease; past that the rescuer takes the task back.
   const retryForMs = 3 * o.leaseMs;
-  // A write with no answer after a lease (10 s at least: a lock wait may take DB_LOCK_TIMEOUT_MS) is
-  // taken for stuck on its connection and tried again on another (src/db/deadline.ts).
+  // A write (or a claim) with no answer after a lease (10 s at least: a lock wait may take
+  // DB_LOCK_TIMEOUT_MS) is taken for stuck on its connection and tried again on another
+  // (src/db/deadline.ts).
   const writeTimeoutMs = Math.max(o.leaseMs, 10_000);
   const outcomes = createOutcomeStore({
     sql,
@@ -115,6 +116,7 @@ export function createRunner(options: RunnerOptions): Runner {
     leaseMs: o.leaseMs,
     pollIntervalMs: o.pollIntervalMs,
     claimsInFlight: o.claimsInFlight,
+    claimTimeoutMs: writeTimeoutMs,
     wanted,
     // Slots a claimed task starts in at once; what a claim takes beyond them waits, claimed ahead.
     freeSlots: () => o.concurrency - held.running - held.waiting,

@@ -12,6 +12,11 @@ export interface TcpProxy {
    * are lost, as on a network that fails one way, until cut() breaks them.
    */
   dropAnswers(): void;
+  /**
+   * Holds what the server sends on the connections open now, as a network that delays one way;
+   * the returned function sends it all on, in order, and lets later answers through.
+   */
+  holdAnswers(): () => void;
   /** Cuts every connection, as a network failure would, and refuses new ones until reopen(). */
   cut(): void;
   reopen(): void;
@@ -24,6 +29,9 @@ export async function startProxy(port: number): Promise<TcpProxy> {
   let open = true;
   /** Server sides whose answers are dropped. */
   const dropping = new Set<Socket>();
+  /** Server sides whose answers are held, with what they sent meanwhile. */
+  const holding = new Map<Socket, Buffer[]>();
+  const downstreamOf = new Map<Socket, Socket>();
   const upstreams = new Set<Socket>();
   const proxy: Server = createServer((downstream) => {
     if (!open) {
@@ -38,12 +46,17 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     }
     downstream.pipe(upstream);
     upstream.on('data', (data: Buffer) => {
-      if (!dropping.has(upstream)) downstream.write(data);
+      const held = holding.get(upstream);
+      if (held) held.push(data);
+      else if (!dropping.has(upstream)) downstream.write(data);
     });
     upstreams.add(upstream);
+    downstreamOf.set(upstream, downstream);
     // The server closing its side closes the client's, as the pipe the other way does.
     upstream.on('close', () => {
       dropping.delete(upstream);
+      holding.delete(upstream);
+      downstreamOf.delete(upstream);
       upstreams.delete(upstream);
       downstream.destroy();
     });
@@ -55,6 +68,18 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     port: proxyPort,
     dropAnswers: () => {
       for (const upstream of upstreams) dropping.add(upstream);
+    },
+    holdAnswers: () => {
+      const mine = [...upstreams].filter((upstream) => !holding.has(upstream));
+      for (const upstream of mine) holding.set(upstream, []);
+      return () => {
+        for (const upstream of mine) {
+          const held = holding.get(upstream) ?? [];
+          holding.delete(upstream);
+          const downstream = downstreamOf.get(upstream);
+          for (const data of held) downstream?.write(data);
+        }
+      };
     },
     cut: () => {
       open = false;

@@ -129,6 +129,27 @@ describe('the outcome store across a lost answer', () => {
     }
   });
 
+  it('gives up a progress update whose connection stopped answering and stores it on another, so the handler awaiting it goes on', async () => {
+    const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'hung-progress' });
+    const { proxy, db } = await databaseThroughProxy(env.app.database.url, 2);
+    const { log, lines } = captureLog();
+    try {
+      const store = createOutcomeStore({ sql: db.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 30_000, writeTimeoutMs: 300 });
+      const progress = store.progressReporter(task);
+      // The first update prepares the statement on the connection that then goes quiet.
+      await progress({ current: 1, total: 3 });
+      proxy.dropAnswers();
+      await progress({ current: 2, total: 3, message: 'past the quiet connection' });
+      expect(lines.some((l) => l.msg === 'progress update failed; retrying' && (l as { err?: { code?: string } }).err?.code === 'WRITE_TIMEOUT')).toBe(true);
+      const [row] = await env.app.sql`SELECT progress FROM tasks WHERE id = ${task.id}`;
+      expect(row?.progress).toMatchObject({ current: 2, total: 3, message: 'past the quiet connection' });
+    } finally {
+      proxy.cut();
+      await db.close();
+      await proxy.close();
+    }
+  });
+
   it('still reports an outcome the database does not hold as not written (another worker has the task)', async () => {
     const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'w-elsewhere', queue: 'lost-answer' });
     const store = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log: captureLog().log, resultTtlMs: 60_000, retryForMs: 1_000 });
