@@ -83,8 +83,13 @@ export interface OutputWriter {
 interface AttemptState {
   id: string;
   attempt: number;
-  /** No more chunks are sent: the attempt ended, its output reached the cap, or a write failed for good. */
+  /** No more chunks are taken: the attempt ended, its output reached the cap, or a write failed for good. */
   ended: boolean;
+  /**
+   * A write of it failed for good, or found the attempt no longer running here: the chunks it had
+   * queued behind that write are dropped too, or they would be stored after a gap.
+   */
+  cutOff: boolean;
   /** The task's output bytes as stored so far (its count at the claim, then each append's): what the next append says it comes after. */
   storedBytes: number;
 }
@@ -113,19 +118,33 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
   async function store(chunks: readonly PendingChunk[]): Promise<void> {
     const appends = new Map<AttemptState, OutputAppend>();
     for (const { state, json } of chunks) {
+      if (state.cutOff) continue;
       let append = appends.get(state);
       if (!append) appends.set(state, (append = { id: state.id, attempt: state.attempt, chunks: [], truncated: false, bytesBefore: state.storedBytes }));
       if (json === null) append.truncated = true;
       else append.chunks.push(json);
     }
+    if (appends.size === 0) return;
     // One batch, the same bytesBefore on every try: a try that committed unbeknown to us is not appended again.
-    const stored = new Set(await withRetries([...appends.values()]));
+    let stored: Set<string>;
+    try {
+      stored = new Set(await withRetries([...appends.values()]));
+    } catch (error) {
+      // Chunks of these attempts may already wait for the next statement: it must not store them.
+      for (const state of appends.keys()) cutOff(state);
+      throw error;
+    }
     // Not stored: that attempt is no longer RUNNING here (rescued, cancelled, finished); its
     // handler hears of it at the next heartbeat. Nothing more of it is sent meanwhile.
     for (const [state, append] of appends) {
       if (stored.has(state.id)) state.storedBytes = outputBytesAfter(append, state.storedBytes, o.maxOutputBytes);
-      else state.ended = true;
+      else cutOff(state);
     }
+  }
+
+  function cutOff(state: AttemptState): void {
+    state.ended = true;
+    state.cutOff = true;
   }
 
   async function withRetries(appends: OutputAppend[]): Promise<string[]> {
@@ -146,7 +165,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
   }
 
   function forAttempt(task: Task): AttemptOutput {
-    const state: AttemptState = { id: task.id, attempt: task.attempts, ended: false, storedBytes: task.outputBytes };
+    const state: AttemptState = { id: task.id, attempt: task.attempts, ended: false, cutOff: false, storedBytes: task.outputBytes };
     let bytes = task.outputBytes;
     // A task already at its cap (an earlier attempt truncated, or filled it exactly): nothing more.
     if (bytes >= o.maxOutputBytes) state.ended = true;

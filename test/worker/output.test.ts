@@ -251,6 +251,43 @@ describe('ctx.output', () => {
     }
   });
 
+  it('ends an attempt\'s output at a batch given up for good: the chunks queued behind it are dropped too, never stored after a gap', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'gap-writer', leaseMs: 86_400_000 });
+    // The database refuses output for a while as if it were away (a full disk, a restart): past
+    // retryForMs the batch is given up, and the database takes writes again just after.
+    await app.sql.unsafe(`
+      CREATE TABLE IF NOT EXISTS block_output (on_ boolean NOT NULL);
+      CREATE OR REPLACE FUNCTION refuse_output() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.type = 'OUTPUT' AND EXISTS (SELECT 1 FROM block_output WHERE on_) THEN
+          RAISE EXCEPTION 'output refused by the test' USING ERRCODE = '57P03';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE OR REPLACE TRIGGER refuse_output BEFORE INSERT ON task_events FOR EACH ROW EXECUTE FUNCTION refuse_output();
+      DELETE FROM block_output;`);
+    const { log, lines } = captureLog();
+    try {
+      const writer = createOutputWriter({ sql: app.sql, workerId: 'gap-writer', log, maxOutputBytes: 1_000_000, retryForMs: 300, flushIntervalMs: 0 });
+      const output = writer.forAttempt(task);
+      await output.write({ i: 1 });
+      await app.sql`INSERT INTO block_output VALUES (true)`;
+      const second = output.write({ i: 2 });
+      await waitFor(() => lines.some((l) => l.msg === 'storing output failed; retrying'), { message: 'the second chunk refused' });
+      // Written while the second chunk's statement is being retried: it waits for the next statement.
+      const third = output.write({ i: 3 });
+      await expect(second).rejects.toMatchObject({ code: '57P03' });
+      await app.sql`DELETE FROM block_output`;
+      await third;
+      await output.write({ i: 4 });
+      await output.close();
+      expect(await outputOf(task.id)).toEqual([{ i: 1 }]);
+      expect(lines.filter((l) => l.msg === "could not store output; the rest of this attempt's output is dropped")).toHaveLength(1);
+    } finally {
+      await app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_output ON task_events; DROP TABLE IF EXISTS block_output');
+    }
+  });
+
   it('truncates at MAX_OUTPUT_BYTES with exactly one marker and drops what follows', async () => {
     const task = await app.deps.queue.enqueue({ name: 'test.output-sized', args: [15, 10] });
     await app.runner({ maxOutputBytes: 100 }).start();
