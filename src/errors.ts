@@ -86,8 +86,10 @@ function sqlStateOf(error: unknown): string | undefined {
 /**
  * Connection failures of postgres.js and Node (the error's `code`, or its cause's), and SQLSTATEs of
  * a server that will not serve: class 08 (connection exception), 57P01–57P03 (shut down, crashed,
- * starting), 53300 (too many connections), and 55P03, a wait for a lock past DB_LOCK_TIMEOUT_MS (the
- * database holding the request, not refusing the statement). Other database errors are the statement's.
+ * starting), class 53 but its configuration limits (insufficient resources: a full disk 53100, out
+ * of memory 53200, too many connections 53300), and 55P03, a wait for a lock past
+ * DB_LOCK_TIMEOUT_MS (the database holding the request, not refusing the statement). Other
+ * database errors are the statement's. Each of these fails the whole statement, so nothing was done.
  */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -105,6 +107,9 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  '53000',
+  '53100',
+  '53200',
   '53300',
   LOCK_NOT_AVAILABLE,
 ]);
@@ -116,6 +121,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
     if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;
+    // A full disk outside the paths that say 53100: a new connection that cannot write its relation
+    // cache (XX000 "could not write init file"), a file that cannot grow or be written (58030).
+    if ((code === 'XX000' || code === '58030') && /No space left on device|could not write init file/.test(String(message))) return true;
   }
   return false;
 }

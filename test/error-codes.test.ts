@@ -97,3 +97,22 @@ describe('the package API', () => {
     expect(api.isDatabaseUnavailable).toBe(serverErrors.isDatabaseUnavailable);
   });
 });
+
+describe('isDatabaseUnavailable', () => {
+  const pg = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+  it('takes a database that cannot take the statement now for an outage: connections, restarts, a full disk, memory, locks', () => {
+    for (const code of ['ECONNREFUSED', 'CONNECTION_CLOSED', '08006', '57P01', '57P03', '53000', '53100', '53200', '53300', '55P03']) {
+      expect(serverErrors.isDatabaseUnavailable(pg(code)), code).toBe(true);
+    }
+    // A full disk that says so only in its message: a new connection's relation cache, a file that cannot grow.
+    expect(serverErrors.isDatabaseUnavailable(pg('XX000', 'could not write init file'))).toBe(true);
+    expect(serverErrors.isDatabaseUnavailable(pg('58030', 'could not write to file "pg_wal/xlogtemp.123": No space left on device'))).toBe(true);
+    // Wrapped, as the worker's and the client's errors carry it.
+    expect(serverErrors.isDatabaseUnavailable(new Error('outer', { cause: pg('53100') }))).toBe(true);
+  });
+  it("leaves the statement's own errors to the statement", () => {
+    for (const [code, message] of [['23505', 'duplicate key'], ['XX000', 'cache lookup failed'], ['58030', 'could not open file'], ['53400', 'too many range table entries'], ['42P01', 'no such relation']]) {
+      expect(serverErrors.isDatabaseUnavailable(pg(code!, message)), code).toBe(false);
+    }
+  });
+});

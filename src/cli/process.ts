@@ -138,19 +138,27 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
   return new ConfigError(`cannot listen on ${where}: ${reason}; set ${variables} to another`, { field: 'HOST' });
 }
 
-/** Connection errors a corrected URL fixes (doctor explains each: src/db/doctor.ts explainConnectionError). */
-const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000']);
+/**
+ * Connection errors a corrected URL fixes, and those of a server at that URL that cannot take a
+ * connection now (no connection slot left, a full disk, no memory): doctor explains each
+ * (src/db/doctor.ts explainConnectionError).
+ */
+const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53100', '53200']);
+/** A new connection that cannot write its relation cache: a full disk, though its SQLSTATE is XX000. */
+const isInitFileFault = (error: unknown): boolean => /could not write init file/.test(String((error as { message?: unknown } | null)?.message));
 
 /**
  * The first contact with DATABASE_URL (or DATABASE_LISTEN_URL, which migrations use when set)
  * failed for a reason the URL decides (nothing listens there, a host that does not resolve, a
  * password refused, no such database): a ConfigError naming the variable, its password masked, in
- * doctor's words (one line, exit 2) rather than "unexpected error: connect ECONNREFUSED". Undefined
- * for anything else, and for the embedded PostgreSQL, which no variable names.
+ * doctor's words (one line, exit 2) rather than "unexpected error: connect ECONNREFUSED"; so too a
+ * server there that cannot take a connection now (too many clients, a full disk), which the
+ * variable does not fix but the line names. Undefined for anything else, and for the embedded
+ * PostgreSQL, which no variable names.
  */
 export function databaseFailure(error: unknown, config: Config): ConfigError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (!config.databaseUrl || typeof code !== 'string' || !URL_FAULTS.has(code)) return undefined;
+  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isInitFileFault(error))) return undefined;
   const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
   const masked = maskUrlPassword(url);
   const shown = masked === undefined ? `${variable} (not shown: it may hold a password)` : `${variable}=${masked}`;

@@ -93,7 +93,13 @@ export function explainConnectionError(error: unknown, target: Target): string {
       return `database "${database}" does not exist on ${where}: create it (createdb ${database}) or fix ${target.source}`;
     case '53300':
       return `${where} has no connection left (too many clients): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front`;
+    case '53100':
+      return `${where} cannot write: its disk is full (${e.message}): free space where PostgreSQL keeps its data directory and pg_wal`;
     default:
+      // A new connection that cannot write its relation cache says so as XX000, naming no disk.
+      if (/No space left on device|could not write init file/.test(String(e.message))) {
+        return `${where} cannot write (${e.code ? `${e.code}: ` : ''}${e.message}): is its disk full? Free space where PostgreSQL keeps its data directory and pg_wal`;
+      }
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }
 }

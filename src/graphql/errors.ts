@@ -100,6 +100,20 @@ function notWellFormed(error: GraphQLError): void {
 }
 
 /**
+ * The code maskError gives `error` (undefined: masked as INTERNAL_SERVER_ERROR), for what counts
+ * an operation's outcome before the masking has run (server/operation-metrics.ts).
+ */
+export function errorCodeOf(error: unknown): ErrorCode | undefined {
+  const code = appErrorOf(error)?.code;
+  return isErrorCode(code) ? code : undefined;
+}
+
+/** The AppError behind `error`, or the one an outage is answered as (the database away). */
+function appErrorOf(error: unknown): AppError | undefined {
+  return findAppError(error) ?? (isDatabaseUnavailable(originalOf(error)) ? databaseUnavailableError(originalOf(error)) : undefined);
+}
+
+/**
  * The one AppError → GraphQLError mapping, for yoga's `maskedErrors.maskError`.
  * - AppError with a code of ERROR_CODES: its message, `extensions.code` and `extensions.field` (and `details`);
  *   RATE_LIMITED also `extensions.retryAfterMs` (ms until a retry can succeed).
@@ -113,7 +127,7 @@ function notWellFormed(error: GraphQLError): void {
 export function maskError(error: unknown, message: string): Error {
   // The database away (refused, cut, restarting) is an outage the client can wait out, not a bug:
   // answered as the AppError that says so (the log keeps the original).
-  const app = findAppError(error) ?? (isDatabaseUnavailable(originalOf(error)) ? databaseUnavailableError(originalOf(error)) : undefined);
+  const app = appErrorOf(error);
   if (app) {
     const extensions = {
       code: app.code,

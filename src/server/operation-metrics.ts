@@ -1,6 +1,7 @@
 import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { isErrorCode, type ErrorCode } from '../error-codes.js';
+import { errorCodeOf } from '../graphql/errors.js';
 
 /** An operation's type as `/metrics` labels it; `unknown` when its document does not tell (a parse error, no such operationName). */
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
@@ -16,8 +17,9 @@ function typeOf(document: DocumentNode, operationName: string | null | undefined
 function codeOf(errors: readonly GraphQLError[] | undefined, otherwise: ErrorCode = 'INTERNAL_SERVER_ERROR'): OperationCode {
   const first = errors?.[0];
   if (!first) return 'OK';
-  // Resolvers throw AppErrors (their code on the original); yoga's own errors carry it in extensions.
-  const code = first.extensions?.code ?? (first.originalError as { code?: unknown } | undefined)?.code;
+  // Yoga's own errors carry their code in extensions; a resolver's error gets its code from the
+  // masking, which has not run yet: the same mapping (an outage's database error included).
+  const code = first.extensions?.code ?? errorCodeOf(first);
   return isErrorCode(code) ? code : otherwise;
 }
 

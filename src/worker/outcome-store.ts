@@ -1,8 +1,7 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql } from '../db/client.js';
-import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
-import { isDatabaseUnavailable } from '../errors.js';
+import { withDeadline } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../queue/backoff.js';
 import { storableText } from '../queue/json.js';
@@ -17,6 +16,7 @@ import type { Task } from '../queue/task.js';
 import type { ProgressUpdate } from './define-task.js';
 import type { AttemptError, Outcome } from './execute-task.js';
 import type { Registry } from './registry.js';
+import { givesUp, isTransient } from './write-retry.js';
 
 export interface OutcomeStoreOptions {
   sql: Sql;
@@ -27,6 +27,11 @@ export interface OutcomeStoreOptions {
   resultTtlMs: number;
   /** How long to keep retrying a write while the database is away, in ms (then the rescuer takes the task back once its lease runs out). */
   retryForMs: number;
+  /**
+   * Past `retryForMs`, whether an outcome whose database is still away (not refusing it for what it
+   * is) is kept and tried again rather than given up: the runner says yes until it stops. Default no.
+   */
+  keepWhileAway?(): boolean;
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
   /**
@@ -43,7 +48,8 @@ export interface OutcomeStore {
   /**
    * Stores an attempt's outcome, retrying while the database is away. Never throws. Resolves to
    * whether it was written: false when the guarded write found the attempt no longer RUNNING here
-   * (the rescuer took it back meanwhile) or when the database stayed away past `retryForMs`.
+   * (the rescuer took it back meanwhile) or when the database stayed away past `retryForMs` (and
+   * `keepWhileAway` said no).
    */
   record(task: Task, outcome: Outcome): Promise<boolean>;
   /** Hands tasks that never started back to the queue as they were (shutdown, or waited too long for a slot). Never throws. */
@@ -94,7 +100,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         // retry then finds the attempt ended — by this very outcome, which is then what to report.
         return written || (attempt > 1 && (await recordedBefore(task, outcome)));
       } catch (error) {
-        if (Date.now() > deadline) {
+        if (givesUp(error, deadline, o.keepWhileAway)) {
           log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
           return false;
         }
@@ -280,10 +286,6 @@ interface ProgressState {
 }
 
 /** The database away or restarting, or a conflict with another transaction (deadlock, serialization): worth trying again. */
-function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return isDatabaseUnavailable(error) || error instanceof WriteTimeoutError || code === '40P01' || code === '40001';
-}
 
 function finiteOrNull(value: number | undefined): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;

@@ -7,6 +7,7 @@ import { encodeJson } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { appendOutput, outputBytesAfter, TRUNCATED_MARKER, type OutputAppend } from '../queue/sql/append-output.js';
 import type { Task } from '../queue/task.js';
+import { givesUp } from './write-retry.js';
 
 /**
  * Least time between two output statements of a worker while it streams, in ms (10). A handler
@@ -56,6 +57,8 @@ export interface OutputWriterOptions {
   maxOutputBytes: number;
   /** How long to keep retrying a write while the database is away, in ms; then that attempt's output stops. */
   retryForMs: number;
+  /** Past `retryForMs`, whether output whose database is still away is kept and tried again (OutcomeStoreOptions.keepWhileAway). */
+  keepWhileAway?(): boolean;
   /** Least time between two output statements, in ms (default OUTPUT_FLUSH_INTERVAL_MS). */
   flushIntervalMs?: number;
   /** Longest wait for one try's answer, in ms (none by default); then it is tried again (src/db/deadline.ts). */
@@ -153,7 +156,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
       try {
         return await withDeadline(appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes), o.writeTimeoutMs);
       } catch (error) {
-        if (Date.now() > deadline) {
+        if (givesUp(error, deadline, o.keepWhileAway)) {
           // A later chunk stored after a lost one would leave a gap: these attempts' output ends here.
           for (const a of appends) o.log.error({ err: error, taskId: a.id }, 'could not store output; the rest of this attempt\'s output is dropped');
           throw error;

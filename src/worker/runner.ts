@@ -72,6 +72,8 @@ export function createRunner(options: RunnerOptions): Runner {
     log,
     resultTtlMs: o.resultTtlMs,
     retryForMs,
+    // A result is kept while the database is away, until the worker stops (then retryForMs bounds it).
+    keepWhileAway: () => !stopping,
     writeTimeoutMs,
     // Claimed when due, not at the next poll (other workers poll for it as before).
     dueAgainIn: (ms) => claims.lookIn(ms),
@@ -79,7 +81,7 @@ export function createRunner(options: RunnerOptions): Runner {
   // Tasks handed back for want of a handler here: left out of this worker's claims for a while.
   const passedOver = createPassedOver();
   const dependencyReader = createDependencyReader(sql);
-  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs, writeTimeoutMs });
+  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs, writeTimeoutMs, keepWhileAway: () => !stopping });
   const leases = createLeaseKeeper({
     sql,
     workerId,

@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/db/embedded.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
@@ -136,6 +137,24 @@ describe('a DATABASE_URL that cannot be reached at start', () => {
     expect(unknown.code).toBe(2);
     expect(lastLine(unknown.stderr)).toMatch(/^taskwire: cannot connect to DATABASE_URL=postgres:\/\/app:\*\*\*@taskwire-nowhere\.invalid:5432\/app: (the host of .* is not found \(DNS\)|.* cannot be reached)/);
     expect(unknown.stderr).not.toContain('s3cret');
+  });
+
+  it('a server with no connection left for it (too many clients): exit 2, one line saying so, not "unexpected error"', async () => {
+    // A role allowed no connection gets the SQLSTATE of a server at max_connections (53300), on this file's database alone.
+    const role = `tw_full_${process.pid}`;
+    const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
+    try {
+      await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'full' CONNECTION LIMIT 0`);
+      const url = new URL(database.url);
+      url.username = role;
+      url.password = 'full';
+      const result = await taskwire('worker', { DATABASE_URL: url.href });
+      expect(result.code).toBe(2);
+      expect(lastLine(result.stderr)).toMatch(/^taskwire: cannot connect to DATABASE_URL=postgres:\/\/\w+:\*\*\*@.*has no connection left \(too many clients\): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front$/);
+    } finally {
+      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
   });
 
   it('migrateDatabase and createDeps, as a program of the user\'s calls them, say that DATABASE_URL is not set', async () => {

@@ -165,6 +165,34 @@ describe('GET /metrics', () => {
     expect(delta({ type: 'unknown', code: 'GRAPHQL_PARSE_FAILED' })).toBe(1);
   });
 
+  it('answers and counts a full disk as DATABASE_UNAVAILABLE (nothing stored), not as an unexpected error', async () => {
+    // PostgreSQL refusing the insert as a full disk does (SQLSTATE 53100), on this file's database only.
+    await server.sql.unsafe(`
+      CREATE OR REPLACE FUNCTION refuse_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'could not extend file "base/16384/16385": No space left on device' USING ERRCODE = '53100';
+      END $$;
+      CREATE OR REPLACE TRIGGER refuse_disk_full BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_disk_full();`);
+    try {
+      const ops = 'taskwire_graphql_operations_total';
+      const before = await scrape();
+      const res = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation { enqueueTask(input: { name: "demo.echo", queue: "parked" }) { task { id } } }' }),
+      });
+      const body = (await res.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+      expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['DATABASE_UNAVAILABLE']);
+      expect(body.errors?.[0]?.message).toMatch(/nothing was done/);
+      const after = await scrape();
+      const delta = (labels: Record<string, string>): number => value(after, ops, labels) - value(before, ops, labels);
+      expect(delta({ type: 'mutation', code: 'DATABASE_UNAVAILABLE' })).toBe(1);
+      expect(delta({ type: 'mutation', code: 'INTERNAL_SERVER_ERROR' })).toBe(0);
+    } finally {
+      await server.sql.unsafe('DROP TRIGGER IF EXISTS refuse_disk_full ON tasks');
+    }
+  });
+
   it('does not count an idempotent repeat as a new task', async () => {
     const before = await scrape();
     const first = await enqueue({ name: 'demo.echo', queue: 'parked', idempotencyKey: 'metrics-once' });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
@@ -147,6 +148,44 @@ describe('the outcome store across a lost answer', () => {
       proxy.cut();
       await db.close();
       await proxy.close();
+    }
+  });
+
+  it('keeps an outcome past retryForMs while the database is away (a full disk) and the runner goes on; gives it up once it stops', async () => {
+    // Completions refused as a full disk refuses them (53100) while block_disk says so.
+    await env.app.sql.unsafe(`
+      CREATE TABLE IF NOT EXISTS block_disk (on_ boolean NOT NULL);
+      CREATE OR REPLACE FUNCTION refuse_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_disk WHERE on_) THEN
+          RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE OR REPLACE TRIGGER refuse_disk BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_disk();
+      DELETE FROM block_disk; INSERT INTO block_disk VALUES (true);`);
+    try {
+      let running = true;
+      const { log, lines } = captureLog();
+      const store = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 200, keepWhileAway: () => running });
+      const kept = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
+      const recording = store.record(kept, { kind: 'succeeded', returnValue: '"kept"' });
+      await waitFor(() => lines.some((l) => l.msg === 'recording the outcome failed; retrying'), { message: 'the first refusal' });
+      // Well past retryForMs, still refused: kept.
+      await delay(600);
+      await env.app.sql`DELETE FROM block_disk`;
+      expect(await recording).toBe(true);
+      const [row] = await env.app.sql`SELECT status, return_value FROM tasks WHERE id = ${kept.id}`;
+      expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 'kept' });
+
+      // A worker that stops gives it up after retryForMs, as before.
+      await env.app.sql`INSERT INTO block_disk VALUES (true)`;
+      running = false;
+      const dropped = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
+      expect(await store.record(dropped, { kind: 'succeeded', returnValue: '"dropped"' })).toBe(false);
+      expect(lines.some((l) => l.msg === 'could not record the outcome; the rescuer will take the task back')).toBe(true);
+    } finally {
+      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_disk ON tasks; DROP TABLE IF EXISTS block_disk');
     }
   });
 
