@@ -12,6 +12,13 @@ const FIELDS = new Set(['name', 'args', 'kwargs', 'queue', 'priority', 'runAfter
 export const MAX_JSONL_BATCH = 1000;
 
 /**
+ * The most bytes of lines one request carries: the server refuses a body over 1 MiB
+ * (PAYLOAD_TOO_LARGE), and 1,000 lines of 2 KB arguments are twice that. What is left is for the
+ * query and the JSON around the inputs.
+ */
+export const MAX_JSONL_BATCH_BYTES = 900 * 1024;
+
+/**
  * A batch of `enqueue --from-jsonl` failed: the error of the line at fault, and what earlier
  * batches stored (each batch is all or nothing; the ones before it stay).
  */
@@ -43,12 +50,13 @@ function progressText(stored: number, firstUnstoredLine: number): string {
 interface Pending {
   items: EnqueueManyItem[];
   lines: number[];
+  bytes: number;
 }
 
 /**
  * `taskwire enqueue --from-jsonl FILE|-`: one task per line (a JSON object of EnqueueTaskInput's
- * fields; blank lines skipped), sent `batchSize` at a time through `enqueueMany`, each batch all or
- * nothing. Prints each stored task's id (with `asJson`, the task) in line order as its batch is
+ * fields; blank lines skipped), sent `batchSize` at a time (fewer when their lines pass
+ * MAX_JSONL_BATCH_BYTES) through `enqueueMany`, each batch all or nothing. Prints each stored task's id (with `asJson`, the task) in line order as its batch is
  * stored, so that a run stopped half way says what it stored.
  * @throws UsageError for a line that is not such an object (after the batches before it were sent);
  *   JsonlBatchError for a batch the server (or the connection) refused
@@ -64,10 +72,10 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
   });
   await opened;
   let stored = 0;
-  let pending: Pending = { items: [], lines: [] };
+  let pending: Pending = { items: [], lines: [], bytes: 0 };
   const send = async (): Promise<void> => {
     const { items, lines } = pending;
-    pending = { items: [], lines: [] };
+    pending = { items: [], lines: [], bytes: 0 };
     if (items.length === 0) return;
     let tasks: Task[];
     try {
@@ -84,8 +92,11 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
     lineNo++;
     if (line.trim() === '') continue;
     const item = parseLine(line, lineNo, progressText(stored, pending.lines[0] ?? lineNo));
+    const bytes = Buffer.byteLength(line) + 1;
+    if (pending.bytes + bytes > MAX_JSONL_BATCH_BYTES) await send();
     pending.items.push(item);
     pending.lines.push(lineNo);
+    pending.bytes += bytes;
     if (pending.items.length >= batchSize) await send();
   }
   await send();

@@ -132,7 +132,8 @@ Enqueues the task NAME and prints its id (with --wait: its return value).
                           the options above as enqueueTask names them: kwargs, queue, priority,
                           runAfter, maxAttempts, idempotencyKey, concurrencyKey, timeoutMs,
                           resultTtlMs, backoff}); blank lines skipped. Sent --batch N lines at a
-                          time (1..1000, default 1000), each batch all or nothing; prints each
+                          time (1..1000, default 1000; fewer when they pass 900 KiB, the server
+                          takes 1 MiB a request), each batch all or nothing; prints each
                           stored task's id (--json: the task) in line order as its batch is stored.
                           A bad line stops there and says what the batches before it stored
 ${CLIENT_OPTIONS}

@@ -49,6 +49,18 @@ describe('taskwire enqueue --from-jsonl', () => {
     expect(JSON.parse(piped.stdout)).toMatchObject({ name: 'math.copysign', args: [1, -1], status: 'PENDING' });
   });
 
+  it('keeps each request under the server\'s 1 MiB body: 1,000 lines of 2 KB arguments go in more than one', async () => {
+    const file = join(dir, 'wide.jsonl');
+    const payload = 'x'.repeat(2000);
+    writeFileSync(file, lines(...Array.from({ length: 1000 }, (_, i) => ({ name: 'demo.echo', args: [payload, i] }))));
+    const result = await runCli(['enqueue', '--from-jsonl', file], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(1000);
+    const [row] = await server.sql<{ n: number; batches: number }[]>`SELECT count(*)::int AS n, count(DISTINCT enqueued_at)::int AS batches FROM tasks`;
+    expect(row).toEqual({ n: 1000, batches: 3 });
+  });
+
   it('a batch the server refuses stores none of its lines, names the line, and says what the batches before it stored (exit 2)', async () => {
     const file = join(dir, 'bad-args.jsonl');
     const objects: unknown[] = Array.from({ length: 12 }, (_, i) => ({ name: 'demo.echo', args: [i] }));
