@@ -9,6 +9,8 @@
  * the lines; medians of the rounds. N requests per line and round (default 2,000), ROUNDS
  * (default 3), FILTER (only the lines whose label contains it). With BASE_ROOT set, the same servers from that checkout too (A/B in one run). With PROFILE_DIR set, the servers write V8 CPU profiles under it (`off/`, `on/`).
  * With CLIENT=lean, the 10 clients are the harness's lean HTTP client (bench/lib/lean-http.ts, one connection each) instead of fetch.
+ * With BATCH=K (K > 1), one more line sends `enqueueTasks` of K tasks a request (issue 17's "batch where GraphQL
+ * allows"); its figures are per task (CPU ÷ K, tasks/s), beside the per-request lines.
  */
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
@@ -40,6 +42,9 @@ const PROFILE_DIR = process.env.PROFILE_DIR;
 /** Another checkout (e.g. a `git worktree` of the commit before a change): its servers run the same lines, interleaved, for an A/B. */
 const BASE_ROOT = process.env.BASE_ROOT;
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
+/** Tasks per `enqueueTasks` request of the batch line (unset or 1: no such line). */
+const BATCH = Number(process.env.BATCH ?? 1);
+const ENQUEUE_BATCH = 'mutation Enqueue($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id status version } } }';
 
 /** stime of a process, in µs: the kernel's share (syscalls, socket writes; on loopback TCP a write also runs the receiver's side). */
 function sysOf(pid: number): number {
@@ -63,7 +68,8 @@ try {
   const url = await createDatabase(pg.adminUrl, 'http_cost');
   await migrateDatabase(url);
   const key = await createBenchKey(url, ['tasks:enqueue']);
-  const lines: [string, ServerProcess, (i: number, client: number) => Promise<unknown>][] = [];
+  /** Label, server, one request, and the tasks it enqueues (figures are divided by them: per task). */
+  const lines: [string, ServerProcess, (i: number, client: number) => Promise<unknown>, number][] = [];
   // CLIENT=lean: the harness's lean HTTP client (bench/lib/lean-http.ts), one connection per client loop; else fetch.
   const poster = (target: string): ((client: number, query: string, variables?: Record<string, unknown>, authorization?: string) => Promise<unknown>) => {
     if (process.env.CLIENT !== 'lean') return (_client, query, variables, authorization) => gql(target, query, variables, authorization);
@@ -79,13 +85,17 @@ try {
     // The ceiling line runs on the enqueue line's connections: lines take turns, never overlap.
     const [postOff, postOn] = [poster(off.url), poster(on.url)];
     lines.push(
-      [`enqueueTask, auth off${suffix}`, off, (i, c) => postOff(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } })],
-      [`enqueueTask, auth on (API key)${suffix}`, on, (i, c) => postOn(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }, key)],
-      [`{__typename}, auth off${suffix}`, off, (_i, c) => postOff(c, '{ __typename }')],
+      [`enqueueTask, auth off${suffix}`, off, (i, c) => postOff(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }), 1],
+      [`enqueueTask, auth on (API key)${suffix}`, on, (i, c) => postOn(c, ENQUEUE, { input: { name: NOOP_TASK, args: [i] } }, key), 1],
+      [`{__typename}, auth off${suffix}`, off, (_i, c) => postOff(c, '{ __typename }'), 1],
     );
+    if (BATCH > 1) {
+      const inputs = (i: number): unknown[] => range(0, BATCH).map((j) => ({ name: NOOP_TASK, args: [i * BATCH + j] }));
+      lines.push([`enqueueTasks ×${BATCH}, per task${suffix}`, off, (i, c) => postOff(c, ENQUEUE_BATCH, { inputs: inputs(i) }), BATCH]);
+    }
   }
   lines.splice(0, lines.length, ...lines.filter(([label]) => label.includes(FILTER)));
-  for (const [, , call] of lines) await hammer(CLIENTS, WARMUP, call);
+  for (const [, , call, tasks] of lines) await hammer(CLIENTS, Math.ceil(WARMUP / tasks), call);
   const results = new Map<string, { server: number[]; sys: number[]; main: number[]; switches: number[]; client: number[]; pg: number[]; rate: number[]; commits: number[] }>();
   const stats = postgres(url, { max: 1 });
   const [{ data_directory: dataDir }] = (await stats`SHOW data_directory`) as unknown as [{ data_directory: string }];
@@ -93,7 +103,10 @@ try {
   // Transactions committed in the database: per enqueueTask, how well enqueues share commits.
   const commits = async (): Promise<number> => Number((await stats`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)[0]?.xact_commit);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, server, call] of round % 2 === 0 ? lines : [...lines].reverse()) {
+    for (const [label, server, call, tasks] of round % 2 === 0 ? lines : [...lines].reverse()) {
+      // A batch line sends as many tasks as the others' requests, in N ÷ tasks requests.
+      const requests = Math.max(1, Math.round(N / tasks));
+      const per = requests * tasks;
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x0 = await commits();
       const s0 = processCpuUs(server.pid);
@@ -102,7 +115,7 @@ try {
       const w0 = switchesOf(server.pid);
       const p0 = clusterCpuUs(postmaster);
       const c0 = process.cpuUsage();
-      const seconds = await hammer(CLIENTS, N, call);
+      const seconds = await hammer(CLIENTS, requests, call);
       const c1 = process.cpuUsage(c0);
       const p1 = clusterCpuUs(postmaster);
       const s1 = processCpuUs(server.pid);
@@ -114,14 +127,14 @@ try {
       await stats`SELECT pg_stat_clear_snapshot()`;
       const x1 = await commits();
       const r = results.get(label) ?? { server: [], sys: [], main: [], switches: [], client: [], pg: [], rate: [], commits: [] };
-      r.pg.push((p1 - p0) / N);
-      r.commits.push((x1 - x0) / N);
-      r.server.push((s1 - s0) / N);
-      r.sys.push((k1 - k0) / N);
-      r.main.push((m1 - m0) / N);
-      r.switches.push((w1 - w0) / N);
-      r.client.push((c1.user + c1.system) / N);
-      r.rate.push(N / seconds);
+      r.pg.push((p1 - p0) / per);
+      r.commits.push((x1 - x0) / per);
+      r.server.push((s1 - s0) / per);
+      r.sys.push((k1 - k0) / per);
+      r.main.push((m1 - m0) / per);
+      r.switches.push((w1 - w0) / per);
+      r.client.push((c1.user + c1.system) / per);
+      r.rate.push(per / seconds);
       results.set(label, r);
     }
   }
