@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EnqueueManyOptions, EnqueueOptions, Queue, Task } from '../queue/index.js';
 import { rescueResult, type Rescuer } from '../queue/maintenance/rescuer.js';
+import type { Outcome } from '../worker/execute-task.js';
 import type { Runner } from '../worker/runner.js';
 import { createQueueLabeler, MAX_QUEUE_LABELS } from './queue-labels.js';
 
@@ -10,6 +11,13 @@ export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 
 /** Claims not yet finished are remembered for their duration; beyond this many the oldest is forgotten. */
 const MAX_TRACKED = 100_000;
+
+/**
+ * Most distinct `exception` label values of taskwire_task_failures_total in one process, besides
+ * `(other)`: an exception type is the handler's to name (an error's `name`), so it is bounded as
+ * queue names are.
+ */
+export const MAX_EXCEPTION_LABELS = 50;
 
 export interface TaskMetrics {
   /** The same queue, counting the tasks its enqueue calls create. */
@@ -63,6 +71,14 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
     name: 'taskwire_tasks_rescued_total',
     help: 'Tasks this process\'s rescuer took back from workers that stopped renewing their lease (killed, hung, cut off), by result: retrying, failed, cancelled (the attempt lost), released (claimed ahead, given back unstarted).',
     labelNames: ['name', 'queue', 'result'],
+    registers,
+  });
+  // "Why is this queue failing" without the log or SQL: failed attempts by what they threw.
+  const exceptionLabel = createQueueLabeler(MAX_EXCEPTION_LABELS);
+  const failures = new Counter({
+    name: 'taskwire_task_failures_total',
+    help: "Failed attempts in this process's worker by the error's type (exceptionType: the error's name, TimeoutError, InvalidArguments …; the first 50 types keep their name, later ones count as (other)). Retried and final failures alike.",
+    labelNames: ['name', 'queue', 'exception'],
     registers,
   });
   const duration = new Histogram({
@@ -121,8 +137,9 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
           if (claims.size > MAX_TRACKED) claims.delete(claims.keys().next().value as string);
         }
       };
-      const onFinished = (task: Task, outcome: string): void => {
+      const onFinished = (task: Task, outcome: string, detail?: Outcome): void => {
         finished.inc({ name: task.name, queue: queueLabel(task.queue), outcome });
+        if (detail?.kind === 'failed') failures.inc({ name: task.name, queue: queueLabel(task.queue), exception: exceptionLabel(detail.error.exceptionType) });
         const key = `${task.id}:${task.attempts}`;
         const at = claims.get(key);
         claims.delete(key);

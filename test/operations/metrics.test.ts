@@ -64,6 +64,7 @@ describe('GET /metrics', () => {
       taskwire_tasks_enqueued_total: 'counter',
       taskwire_tasks_started_total: 'counter',
       taskwire_tasks_finished_total: 'counter',
+      taskwire_task_failures_total: 'counter',
       taskwire_task_duration_seconds: 'histogram',
       taskwire_queue_tasks: 'gauge',
       taskwire_queue_oldest_pending_age_seconds: 'gauge',
@@ -134,6 +135,9 @@ describe('GET /metrics', () => {
     expect(delta(after, 'taskwire_tasks_started_total', copysign)).toBe(2);
     expect(delta(after, 'taskwire_tasks_started_total', { name: 'demo.fail', queue: 'default' })).toBe(1);
     expect(delta(after, 'taskwire_tasks_finished_total', { ...copysign, outcome: 'succeeded' })).toBe(2);
+    // Failures also by what they threw (the error's name), not by the outcome alone.
+    expect(delta(after, 'taskwire_task_failures_total', { name: 'demo.fail', queue: 'default', exception: 'DemoFailure' })).toBe(1);
+    expect(delta(after, 'taskwire_task_failures_total', { name: 'math.copysign', queue: 'default' })).toBe(0);
     const histogram = 'taskwire_task_duration_seconds';
     expect(delta(after, histogram, { name: 'math.copysign' }, `${histogram}_count`)).toBe(2);
     expect(delta(after, histogram, { name: 'math.copysign', le: '+Inf' }, `${histogram}_bucket`)).toBe(2);
