@@ -6,6 +6,7 @@ import type { Outcome } from '../../src/worker/execute-task.js';
 import { createOutcomeStore } from '../../src/worker/outcome-store.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { refusedWrites } from '../helpers/refused-writes.js';
 import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -152,18 +153,16 @@ describe('the outcome store across a lost answer', () => {
   });
 
   it('keeps an outcome past retryForMs while the database is away (a full disk) and the runner goes on; gives it up once it stops', async () => {
-    // Completions refused as a full disk refuses them (53100) while block_disk says so.
-    await env.app.sql.unsafe(`
-      CREATE TABLE IF NOT EXISTS block_disk (on_ boolean NOT NULL);
-      CREATE OR REPLACE FUNCTION refuse_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.status = 'SUCCEEDED' AND EXISTS (SELECT 1 FROM block_disk WHERE on_) THEN
-          RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE OR REPLACE TRIGGER refuse_disk BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_disk();
-      DELETE FROM block_disk; INSERT INTO block_disk VALUES (true);`);
+    // Completions refused as a full disk refuses them (53100).
+    const disk = await refusedWrites(env.app.sql, {
+      name: 'disk',
+      table: 'tasks',
+      event: 'UPDATE',
+      when: `NEW.status = 'SUCCEEDED'`,
+      sqlState: '53100',
+      message: 'could not extend file: No space left on device',
+    });
+    await disk.block();
     try {
       let running = true;
       const { log, lines } = captureLog();
@@ -173,19 +172,19 @@ describe('the outcome store across a lost answer', () => {
       await waitFor(() => lines.some((l) => l.msg === 'recording the outcome failed; retrying'), { message: 'the first refusal' });
       // Well past retryForMs, still refused: kept.
       await delay(600);
-      await env.app.sql`DELETE FROM block_disk`;
+      await disk.unblock();
       expect(await recording).toBe(true);
       const [row] = await env.app.sql`SELECT status, return_value FROM tasks WHERE id = ${kept.id}`;
       expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 'kept' });
 
       // A worker that stops gives it up after retryForMs, as before.
-      await env.app.sql`INSERT INTO block_disk VALUES (true)`;
+      await disk.block();
       running = false;
       const dropped = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
       expect(await store.record(dropped, { kind: 'succeeded', returnValue: '"dropped"' })).toBe(false);
       expect(lines.some((l) => l.msg === 'could not record the outcome; the rescuer will take the task back')).toBe(true);
     } finally {
-      await env.app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_disk ON tasks; DROP TABLE IF EXISTS block_disk');
+      await disk.drop();
     }
   });
 

@@ -9,6 +9,7 @@ import type { Runner } from '../../src/worker/runner.js';
 import { createQueueTestApp, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { refusedWrites } from '../helpers/refused-writes.js';
 import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
 import { JsonEncodeError } from '../../src/index.js';
 
@@ -255,36 +256,26 @@ describe('ctx.output', () => {
     const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'gap-writer', leaseMs: 86_400_000 });
     // The database refuses output for a while as if it were away (a full disk, a restart): past
     // retryForMs the batch is given up, and the database takes writes again just after.
-    await app.sql.unsafe(`
-      CREATE TABLE IF NOT EXISTS block_output (on_ boolean NOT NULL);
-      CREATE OR REPLACE FUNCTION refuse_output() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.type = 'OUTPUT' AND EXISTS (SELECT 1 FROM block_output WHERE on_) THEN
-          RAISE EXCEPTION 'output refused by the test' USING ERRCODE = '57P03';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE OR REPLACE TRIGGER refuse_output BEFORE INSERT ON task_events FOR EACH ROW EXECUTE FUNCTION refuse_output();
-      DELETE FROM block_output;`);
+    const refused = await refusedWrites(app.sql, { name: 'output', table: 'task_events', event: 'INSERT', when: `NEW.type = 'OUTPUT'`, sqlState: '57P03' });
     const { log, lines } = captureLog();
     try {
       const writer = createOutputWriter({ sql: app.sql, workerId: 'gap-writer', log, maxOutputBytes: 1_000_000, retryForMs: 300, flushIntervalMs: 0 });
       const output = writer.forAttempt(task);
       await output.write({ i: 1 });
-      await app.sql`INSERT INTO block_output VALUES (true)`;
+      await refused.block();
       const second = output.write({ i: 2 });
       await waitFor(() => lines.some((l) => l.msg === 'storing output failed; retrying'), { message: 'the second chunk refused' });
       // Written while the second chunk's statement is being retried: it waits for the next statement.
       const third = output.write({ i: 3 });
       await expect(second).rejects.toMatchObject({ code: '57P03' });
-      await app.sql`DELETE FROM block_output`;
+      await refused.unblock();
       await third;
       await output.write({ i: 4 });
       await output.close();
       expect(await outputOf(task.id)).toEqual([{ i: 1 }]);
       expect(lines.filter((l) => l.msg === "could not store output; the rest of this attempt's output is dropped")).toHaveLength(1);
     } finally {
-      await app.sql.unsafe('DROP TRIGGER IF EXISTS refuse_output ON task_events; DROP TABLE IF EXISTS block_output');
+      await refused.drop();
     }
   });
 
