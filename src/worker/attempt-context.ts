@@ -13,6 +13,8 @@ export interface AttemptContextSource {
   progress(attempt: RunningAttempt): (update: ProgressUpdate) => Promise<void>;
   /** The attempt's `ctx.output`; called on the handler's first read of it. */
   output(attempt: RunningAttempt): (chunk: unknown) => Promise<void>;
+  /** The attempt's `ctx.outputEnded` (its output's writer is made by the first read of either). */
+  outputEnded(attempt: RunningAttempt): boolean;
 }
 
 /**
@@ -59,6 +61,10 @@ export class AttemptContext implements TaskContext<unknown> {
 
   get output(): (chunk: unknown) => Promise<void> {
     return (this.#output ??= this.#source.output(this.#attempt));
+  }
+
+  get outputEnded(): boolean {
+    return this.#source.outputEnded(this.#attempt);
   }
 
   get retryAfter(): (ms: number) => never {

@@ -48,6 +48,14 @@ export interface TaskContext<K = JsonObject> {
    */
   output(chunk: unknown): Promise<void>;
   /**
+   * Whether this attempt's output takes no more chunks: the task's output reached MAX_OUTPUT_BYTES
+   * (a chunk became the truncation marker, or earlier attempts filled it), a write was given up for
+   * good, or the attempt was found no longer running here. `output` still resolves for a chunk it
+   * drops; a handler that streams what costs it to make (tokens) reads this to stop. A cancel or a
+   * timeout shows in `signal`, not here.
+   */
+  readonly outputEnded: boolean;
+  /**
    * Run again in `ms` ms without using up an attempt (e.g. an outside API answered 429): the
    * task waits again (PENDING, or RETRYING when earlier attempts are on record) with a SNOOZED
    * event, and max_attempts is untouched. Throws, so the handler stops here; the attempt ends

@@ -77,6 +77,8 @@ export interface AttemptOutput {
   write(chunk: unknown): Promise<void>;
   /** The attempt is over: later chunks are dropped. Resolves once every chunk written before is settled. Never rejects. */
   close(): Promise<void>;
+  /** Whether later chunks are dropped: the cap reached, a write given up, the attempt over (`ctx.outputEnded`). */
+  readonly ended: boolean;
 }
 
 export interface OutputWriter {
@@ -199,6 +201,9 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
         }
         bytes += size;
         return send(json);
+      },
+      get ended() {
+        return state.ended;
       },
       close() {
         state.ended = true;

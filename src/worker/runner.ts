@@ -11,7 +11,7 @@ import { abortAttempt, createHeldTasks, type RunningAttempt } from './held-tasks
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
 import { createOutcomeStore } from './outcome-store.js';
 import { createDependencyReader } from './dependencies.js';
-import { createOutputWriter } from './output-writer.js';
+import { createOutputWriter, type AttemptOutput } from './output-writer.js';
 import { createPassedOver } from './passed-over.js';
 import { RUNNER_DEFAULTS, type RunnerOptions } from './runner-options.js';
 import { createWorkerId } from './worker-id.js';
@@ -267,12 +267,20 @@ export function createRunner(options: RunnerOptions): Runner {
       };
     },
     output(attempt) {
-      const output = (attempt.output ??= outputs.forAttempt(attempt.task));
-      // First asked for after the attempt ended (a handler's stray continuation): nothing is written, as before.
-      if (attempt.outputClosed) void output.close();
-      return output.write;
+      return outputOf(attempt).write;
+    },
+    outputEnded(attempt) {
+      return outputOf(attempt).ended;
     },
   };
+
+  /** The attempt's output writer, made on the handler's first use of ctx.output or ctx.outputEnded. */
+  function outputOf(attempt: RunningAttempt): AttemptOutput {
+    const output = (attempt.output ??= outputs.forAttempt(attempt.task));
+    // First asked for after the attempt ended (a handler's stray continuation): nothing is written, as before.
+    if (attempt.outputClosed) void output.close();
+    return output;
+  }
 
   /** Ends an attempt's output (made only if the handler asked for it); resolves once its chunks are settled. */
   function closeOutput(attempt: RunningAttempt): Promise<void> | undefined {

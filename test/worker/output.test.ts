@@ -84,6 +84,23 @@ const outputTasks = [
       return ctx.attempt;
     },
   }),
+  // Streams awaited chunks of `bytes` until ctx.outputEnded says no more are taken (at most 1,000);
+  // returns how many it wrote and what outputEnded said first. The first attempt fails after it.
+  defineTask({
+    name: 'test.output-until-ended',
+    args: z.tuple([z.number().int().min(2)]),
+    backoff: { baseMs: 10, maxMs: 10, jitter: 0 },
+    run: async ([bytes], ctx) => {
+      const endedAtStart = ctx.outputEnded;
+      let written = 0;
+      while (!ctx.outputEnded && written < 1000) {
+        await ctx.output(sized(bytes));
+        written += 1;
+      }
+      if (ctx.attempt === 1) throw new Error(JSON.stringify({ endedAtStart, written }));
+      return { endedAtStart, written };
+    },
+  }),
   // Writes 'before', waits for the test, writes 'after'.
   defineTask({
     name: 'test.output-gated',
@@ -288,6 +305,17 @@ describe('ctx.output', () => {
     expect(await outputOf(task.id)).toEqual([...Array.from({ length: 10 }, () => sized(10)), { truncated: true }]);
     const [row] = await app.sql`SELECT output_bytes FROM tasks WHERE id = ${task.id}`;
     expect(row?.outputBytes).toBe(100);
+  });
+
+  it('ctx.outputEnded turns true once the cap is reached, so a streaming handler can stop; an attempt after the cap sees it at once', async () => {
+    const task = await app.deps.queue.enqueue({ name: 'test.output-until-ended', args: [10], maxAttempts: 2 });
+    await app.runner({ maxOutputBytes: 100 }).start();
+    const done = await waitForStatus(app.deps, task.id, 'SUCCEEDED');
+    // Ten chunks fill the 100 bytes; the eleventh becomes the marker and ends the output.
+    expect(JSON.parse(done.errors[0]?.message ?? 'null')).toEqual({ endedAtStart: false, written: 11 });
+    // The second attempt: the task's output is capped already, and the handler knows before writing.
+    expect(done.returnValue).toEqual({ endedAtStart: true, written: 0 });
+    expect(await outputOf(task.id)).toEqual([...Array.from({ length: 10 }, () => sized(10)), { truncated: true }]);
   });
 
   it('refuses a chunk over 64 KiB with a typed error at the call, storing nothing of it', async () => {
