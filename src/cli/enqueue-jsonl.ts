@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { EnqueueManyItem, Task, TaskwireClient } from '../client/index.js';
+import type { EnqueuedTask, EnqueueManyItem, TaskwireClient } from '../client/index.js';
 import { UsageError } from './args.js';
 import { json } from './client-context.js';
 import type { Io } from './output.js';
@@ -77,7 +77,7 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
     const { items, lines } = pending;
     pending = { items: [], lines: [], bytes: 0 };
     if (items.length === 0) return;
-    let tasks: Task[];
+    let tasks: EnqueuedTask[];
     try {
       tasks = await client.enqueueMany(items);
     } catch (error) {

@@ -3,6 +3,7 @@ import {
   CancelTaskDocument,
   EnqueueTaskDocument,
   EnqueueTasksDocument,
+  type ClientEnqueuedTaskFragment,
   type EnqueueTaskInput,
   GetTaskDocument,
   ListTasksDocument,
@@ -120,6 +121,13 @@ export interface EnqueueManyItem<K = Record<string, unknown>> extends Omit<Enque
   args?: unknown[];
 }
 
+/**
+ * A task as `enqueueMany` answers it: the stored row without its payloads (args, kwargs,
+ * returnValue, errors), which a batch of 1,000 could not ask for within the server's operation
+ * cost; `get(id)` reads the whole task.
+ */
+export type EnqueuedTask = ClientEnqueuedTaskFragment;
+
 /** `enqueue` options that also ask for a read token of the new task (`enqueueTask`'s `readToken`). */
 export interface EnqueueWithReadTokenOptions<K = Record<string, unknown>> extends Omit<EnqueueOptions<K>, 'readToken'> {
   readToken: true;
@@ -215,11 +223,12 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   enqueue<D extends TaskTypes = TaskTypes>(name: string, args?: ArgsOf<D>, options?: EnqueueOptions<KwargsOf<D>>): Promise<Task>;
   /**
    * Enqueues 1..1000 tasks in one request and one statement, all or nothing (`enqueueTasks`):
-   * resolves with the stored rows in the order of `items`. A bad item fails the whole call with a
+   * resolves with each stored task (EnqueuedTask: the row without its args, kwargs, returnValue
+   * and errors; `get(id)` reads those) in the order of `items`. A bad item fails the whole call with a
    * RequestError whose `field` names it (`inputs[3].args`); nothing is stored then. More items:
    * call again per 1,000 (each call is all or nothing on its own).
    */
-  enqueueMany(items: readonly EnqueueManyItem[]): Promise<Task[]>;
+  enqueueMany(items: readonly EnqueueManyItem[]): Promise<EnqueuedTask[]>;
   /** The task, or null when there is no such task. */
   get(id: string): Promise<Task | null>;
   /** Pages of tasks, newest first, following the cursors. */

@@ -7,6 +7,7 @@ export {
   type BackoffOptions,
   type ClientOptions,
   type EnqueueManyItem,
+  type EnqueuedTask,
   type EnqueueOptions,
   type EnqueueWithReadTokenOptions,
   type EventsOptions,

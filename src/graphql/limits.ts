@@ -51,7 +51,28 @@ const HEAVY_FIELDS = new Set(['args', 'kwargs', 'returnValue', 'errors']);
 /** What an object selecting any of HEAVY_FIELDS counts, beside its place in its page. */
 const HEAVY_WEIGHT = 40;
 
+/**
+ * Fields whose answer holds one item per element of a list argument: `enqueueTasks(inputs:)`
+ * answers a task per input, and an input may name (by its idempotency key) a stored task of any
+ * size, so 1,000 inputs of one key were 1,000 copies of that task's args (250 MB from a 62 KB
+ * request, a tester's find).
+ */
+const SIZED_BY_LIST: Readonly<Record<string, { arg: string; list: string }>> = { enqueueTasks: { arg: 'inputs', list: 'tasks' } };
+
+/** How many elements a list argument holds (a single value where a list is expected counts 1). */
+function listLength(field: FieldNode, argName: string, variables: Readonly<Record<string, unknown>>): number {
+  const arg = field.arguments?.find((a) => a.name.value === argName);
+  if (!arg) return 0;
+  if (arg.value.kind === Kind.VARIABLE) {
+    const value = variables[arg.value.name.value];
+    return Array.isArray(value) ? value.length : value == null ? 0 : 1;
+  }
+  return arg.value.kind === Kind.LIST ? arg.value.values.length : 1;
+}
+
 function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>): number | undefined {
+  const sizedBy = SIZED_BY_LIST[field.name.value];
+  if (sizedBy !== undefined) return listLength(field, sizedBy.arg, variables);
   const paged = PAGED[field.name.value];
   if (!paged) return undefined;
   for (const arg of field.arguments ?? []) {
@@ -65,7 +86,7 @@ function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>
 /**
  * What an operation may make the server read and send, counted before it runs with its variables:
  * each paged field counts the items its page may hold (its `first`, `last` or `count`, else its
- * default), times the pages it sits in (`tasks(first: 100) { … events(first: 100) }`: 100 + 10,000),
+ * default; `enqueueTasks` the length of its `inputs`), times the pages it sits in (`tasks(first: 100) { … events(first: 100) }`: 100 + 10,000),
  * an upcoming occurrence 10 (computed in process), and each object selecting a payload (args,
  * kwargs, returnValue, errors) 40 more. The field and alias bounds do not multiply by page
  * sizes: 12 aliases of `tasks(first: 100) { … args returnValue }` were 400 MB of answer, and 30 of
@@ -80,24 +101,26 @@ export function operationCost(document: DocumentNode, operationName: string | nu
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName)) operation ??= definition.selectionSet;
   }
-  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>): number => {
+  /** `counted`: the list field of a SIZED_BY_LIST field's answer, whose items that field counted already. */
+  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>, counted?: string): number => {
     if (!set) return 0;
     let cost = 0;
     let heavy = false;
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
         if (HEAVY_FIELDS.has(selection.name.value)) heavy = true;
-        const size = pageSize(selection, variables);
+        const size = selection.name.value === counted ? undefined : pageSize(selection, variables);
         if (size === undefined) cost += walk(selection.selectionSet, pages, within);
         else {
           const items = pages * size;
-          cost += items * (PAGED[selection.name.value]?.weight ?? 1) + walk(selection.selectionSet, items, within);
+          const list = SIZED_BY_LIST[selection.name.value]?.list;
+          cost += items * (PAGED[selection.name.value]?.weight ?? 1) + walk(selection.selectionSet, items, within, list);
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(selection.selectionSet, pages, within);
+        cost += walk(selection.selectionSet, pages, within, counted);
       } else if (!within.has(selection.name.value)) {
         // A cycle of spreads is a validation error; the guard keeps the walk finite before it.
-        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]));
+        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]), counted);
       }
     }
     return cost + (heavy ? pages * HEAVY_WEIGHT : 0);

@@ -46,7 +46,8 @@ describe('taskwire enqueue --from-jsonl', () => {
 
     const piped = await runCli(['enqueue', '--from-jsonl', '-', '--json'], env, 30_000, { input: lines({ name: 'math.copysign', args: [1, -1] }) });
     expect(piped.code).toBe(0);
-    expect(JSON.parse(piped.stdout)).toMatchObject({ name: 'math.copysign', args: [1, -1], status: 'PENDING' });
+    // A batch's answer is each task without its payloads (client.enqueueMany's EnqueuedTask).
+    expect(JSON.parse(piped.stdout)).toMatchObject({ name: 'math.copysign', status: 'PENDING', version: 1 });
   });
 
   it('keeps each request under the server\'s 1 MiB body: 1,000 lines of 2 KB arguments go in more than one', async () => {

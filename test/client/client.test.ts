@@ -114,12 +114,14 @@ describe('enqueue and get', () => {
       { name: 'math.copysign', args: [2, -1], runAfter },
       { name: 'demo.echo', kwargs: { k: 'v' }, queue: 'client-many', priority: 3, runAfter: runAfter.toISOString() },
     ]);
-    expect(tasks.map((t) => [t.name, t.args, t.queue, t.priority, t.runAfter])).toEqual([
-      ['math.copysign', [2, -1], 'default', 0, runAfter.toISOString()],
-      ['demo.echo', [], 'client-many', 3, runAfter.toISOString()],
+    expect(tasks.map((t) => [t.name, t.queue, t.priority, t.status, t.runAfter])).toEqual([
+      ['math.copysign', 'default', 0, 'PENDING', runAfter.toISOString()],
+      ['demo.echo', 'client-many', 3, 'PENDING', runAfter.toISOString()],
     ]);
-    expect(tasks[1]?.kwargs).toEqual({ k: 'v' });
-    expect(await client.get(tasks[0]!.id)).toEqual(tasks[0]);
+    // The payloads are read with get(): a batch's answer leaves them out.
+    expect(tasks[0]).not.toHaveProperty('args');
+    expect(await client.get(tasks[0]!.id)).toMatchObject({ ...tasks[0], args: [2, -1] });
+    expect((await client.get(tasks[1]!.id))?.kwargs).toEqual({ k: 'v' });
 
     const before = await server.countTasks();
     const bad = await rejectionOf(client.enqueueMany([{ name: 'demo.echo', runAfter }, { name: 'math.copysign', args: [1, 'x'], runAfter }]));

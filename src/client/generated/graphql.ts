@@ -220,12 +220,14 @@ export type EnqueueTaskMutationVariables = Exact<{
 
 export type EnqueueTaskMutation = { enqueueTask: { readToken?: string | null, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } } };
 
+export type ClientEnqueuedTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, version: number, attempts: number, maxAttempts: number, enqueuedAt: string, runAfter: string | null, idempotencyKey: string | null, concurrencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null };
+
 export type EnqueueTasksMutationVariables = Exact<{
   inputs: Array<EnqueueTaskInput> | EnqueueTaskInput;
 }>;
 
 
-export type EnqueueTasksMutation = { enqueueTasks: { tasks: Array<{ id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> }> } };
+export type EnqueueTasksMutation = { enqueueTasks: { tasks: Array<{ id: string, name: string, queue: string, priority: number, status: TaskStatus, version: number, attempts: number, maxAttempts: number, enqueuedAt: string, runAfter: string | null, idempotencyKey: string | null, concurrencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null }> } };
 
 export type CreateReadTokenMutationVariables = Exact<{
   taskIds: Array<string | number> | string | number;
@@ -450,6 +452,26 @@ export const ClientBulkActionFragmentDoc = new TypedDocumentString(`
   finishedAt
 }
     `, {"fragmentName":"ClientBulkAction"}) as unknown as TypedDocumentString<ClientBulkActionFragment, unknown>;
+export const ClientEnqueuedTaskFragmentDoc = new TypedDocumentString(`
+    fragment ClientEnqueuedTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  version
+  attempts
+  maxAttempts
+  enqueuedAt
+  runAfter
+  idempotencyKey
+  concurrencyKey
+  timeoutMs
+  resultTtlMs
+  tenant
+  createdBy
+}
+    `, {"fragmentName":"ClientEnqueuedTask"}) as unknown as TypedDocumentString<ClientEnqueuedTaskFragment, unknown>;
 export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
     fragment ClientTaskEvent on TaskEvent {
   taskId
@@ -856,77 +878,27 @@ export const EnqueueTasksDocument = new TypedDocumentString(`
     mutation EnqueueTasks($inputs: [EnqueueTaskInput!]!) {
   enqueueTasks(inputs: $inputs) {
     tasks {
-      ...ClientTask
+      ...ClientEnqueuedTask
     }
   }
 }
-    fragment ClientBackoff on Backoff {
-  baseMs
-  maxMs
-  factor
-  jitter
-}
-fragment ClientTask on Task {
+    fragment ClientEnqueuedTask on Task {
   id
   name
   queue
   priority
   status
-  isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
-  workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
-  startedAt
-  finishedAt
-  lastAttemptedAt
-  durationMs
-  cancelRequested
-  expiresAt
   idempotencyKey
+  concurrencyKey
   timeoutMs
   resultTtlMs
-  backoff {
-    ...ClientBackoff
-  }
   tenant
   createdBy
-  outputBytes
-  concurrencyKey
-  waitReason
-  scheduledFor
-  schedule {
-    id
-    key
-  }
-  workflow {
-    id
-    name
-  }
-  stepRef
-  dependsOn {
-    id
-    stepRef
-  }
 }`) as unknown as TypedDocumentString<EnqueueTasksMutation, EnqueueTasksMutationVariables>;
 export const CreateReadTokenDocument = new TypedDocumentString(`
     mutation CreateReadToken($taskIds: [ID!]!, $ttlSeconds: Int) {
