@@ -114,6 +114,15 @@ describe('enqueueTasks (bulk)', () => {
     expect(await countTasks(ctx.app.sql)).toBe(before);
   });
 
+  it('two calls with the same keys in opposite orders, side by side, do not deadlock: each gets the keys\' one task', async () => {
+    const keys = Array.from({ length: 2000 }, (_, i) => `order-${i}`);
+    for (let round = 0; round < 3; round++) {
+      const inputs = keys.map((key) => ({ name: 'demo.echo', args: [round], idempotencyKey: `${key}-${round}` }));
+      const [forward, backward] = await Promise.all([enqueueMany(inputs), enqueueMany([...inputs].reverse())]);
+      expect(backward.map((t) => t.id).reverse()).toEqual(forward.map((t) => t.id));
+    }
+  });
+
   it('Queue.enqueueMany: fieldPrefix names every input, one alone too; checkExisting sees tasks stored before the call, and its refusal stores none', async () => {
     const queue = ctx.app.deps.queue;
     await expect(queue.enqueueMany([{ name: 'demo.echo', priority: 101 }], { fieldPrefix: 'items' })).rejects.toMatchObject({
