@@ -14,7 +14,7 @@ import { backoffOption, CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, 
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';
 import type { ClientCommand } from './commands.js';
 import { createProgressView, errorJson, statsTable, tasksTable, visible, wantsJson, type ErrorReport, type Io } from './output.js';
-import { enqueueFromJsonl, JsonlBatchError, MAX_JSONL_BATCH } from './enqueue-jsonl.js';
+import { enqueueFromJsonl, JsonlBatchError, JsonlInterrupted, MAX_JSONL_BATCH } from './enqueue-jsonl.js';
 import { logs, status } from './watch-commands.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
@@ -36,8 +36,9 @@ export async function runClientCommand(command: ClientCommand, args: string[], i
   try {
     return await COMMANDS[command](args, { io, config, signal: interrupt.signal });
   } catch (error) {
-    // Ctrl-C closes the client: whatever was in flight fails, and that is not worth a message.
-    if (interrupt.signal.aborted) return EXIT.interrupted;
+    // Ctrl-C closes the client: whatever was in flight fails, and that is not worth a message
+    // (but for enqueue --from-jsonl, which stops between batches and says where to go on).
+    if (interrupt.signal.aborted && !(error instanceof JsonlInterrupted)) return EXIT.interrupted;
     const failure = failureOf(command, error);
     io.err(wantsJson(args) ? errorJson(failure) : failure.text);
     return failure.exit;
@@ -55,14 +56,18 @@ interface Failure extends ErrorReport {
 /** What `error` is to the user, and the exit code that goes with it. */
 function failureOf(command: string, error: unknown): Failure {
   if (error instanceof JsonlBatchError) {
-    // The batch's error as for one enqueue, said of the line it names (`inputs[3].args` → line, `.args`).
+    // The batch's error as for one enqueue, said of the line it names (`inputs[3].args` → line, `.args`;
+    // the batch's own numbering taken out of the message, which names the line instead).
     const inner = failureOf(command, error.cause);
-    const item = /^inputs\[\d+\]\.?/;
-    const where = error.line === undefined ? `--from-jsonl batch from line ${error.firstUnstoredLine}` : `--from-jsonl line ${error.line}`;
-    const message = `${where}: ${inner.message.replace(item, '')}; ${error.progress}`;
-    const field = error.line === undefined ? undefined : `--from-jsonl:${error.line}${inner.field?.replace(item, '.') ?? ''}`;
+    const where = error.line === undefined ? `--from-jsonl lines ${error.batch.first}–${error.batch.last}` : `--from-jsonl line ${error.line}`;
+    const said = inner.message.replace(/ \(inputs\[\d+\]\)/g, '').replace(/\binputs\[\d+\]\.?/g, '');
+    const message = `${where}: ${said}; ${error.progress}`;
+    const field = error.line === undefined ? undefined : `--from-jsonl:${error.line}${inner.field?.replace(/^inputs\[\d+\]\.?/, '.') ?? ''}`;
     const hints = inner.text.split('\n').slice(1).join('\n');
     return { ...inner, message, field, text: `taskwire: ${inner.code}: ${visible(message)}\n${hints}` };
+  }
+  if (error instanceof JsonlInterrupted) {
+    return { code: CLI_CODES.interrupted, message: error.message, exit: EXIT.interrupted, text: `taskwire: ${visible(error.message)}\n` };
   }
   if (error instanceof UsageError) {
     return { code: CLI_CODES.usage, message: error.message, field: error.field, exit: EXIT.usage, text: usageText(error) };
@@ -103,20 +108,31 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
     timeout: { type: 'string' },
     'from-jsonl': { type: 'string' },
     batch: { type: 'string' },
+    'start-line': { type: 'string' },
   });
   const source = values['from-jsonl'];
   if (source !== undefined) {
     // Every task's options are on its line: a flag beside them would be ambiguous.
-    const taskFlag = Object.keys(values).find((flag) => !['url', 'json', 'from-jsonl', 'batch'].includes(flag));
+    const taskFlag = Object.keys(values).find((flag) => !['url', 'json', 'from-jsonl', 'batch', 'start-line'].includes(flag));
     if (taskFlag !== undefined) throw new UsageError('enqueue', `--${taskFlag} does not go with --from-jsonl: put each task's options on its line`, `--${taskFlag}`);
     takePositionals('enqueue', positionals, []);
     const batchSize = intOption('enqueue', '--batch', values.batch, 1, MAX_JSONL_BATCH) ?? MAX_JSONL_BATCH;
-    return withClient('enqueue', values.url, ctx, async (client) => {
-      await enqueueFromJsonl(client, source, { io: ctx.io, asJson: values.json === true, batchSize });
-      return EXIT.ok;
-    });
+    const startLine = intOption('enqueue', '--start-line', values['start-line'], 1, Number.MAX_SAFE_INTEGER) ?? 1;
+    // Ctrl-C lets the batch in flight land (its ids printed), then stops: the client stays open for it.
+    return withClient(
+      'enqueue',
+      values.url,
+      ctx,
+      async (client) => {
+        await enqueueFromJsonl(client, source, { io: ctx.io, asJson: values.json === true, batchSize, startLine, signal: ctx.signal });
+        return EXIT.ok;
+      },
+      { closeOnInterrupt: false },
+    );
   }
-  if (values.batch !== undefined) throw new UsageError('enqueue', '--batch goes with --from-jsonl', '--batch');
+  for (const flag of ['batch', 'start-line'] as const) {
+    if (values[flag] !== undefined) throw new UsageError('enqueue', `--${flag} goes with --from-jsonl`, `--${flag}`);
+  }
   const [name = ''] = takePositionals('enqueue', positionals, ['NAME']);
   const taskArgs = (jsonOption('enqueue', '--args', values.args, 'array') as unknown[] | undefined) ?? [];
   const kwargs = jsonOption('enqueue', '--kwargs', values.kwargs, 'object') as Record<string, unknown> | undefined;

@@ -17,12 +17,21 @@ export interface Context {
   signal: AbortSignal;
 }
 
-/** Runs `fn` with a client of the server (`--url`, else TASKWIRE_URL; TASKWIRE_TOKEN its credential); Ctrl-C closes it. */
-export async function withClient(command: string, url: string | undefined, ctx: Context, fn: (client: TaskwireClient) => Promise<number>): Promise<number> {
+/**
+ * Runs `fn` with a client of the server (`--url`, else TASKWIRE_URL; TASKWIRE_TOKEN its credential);
+ * Ctrl-C closes it, unless `closeOnInterrupt` is false (`fn` then stops on `ctx.signal` itself).
+ */
+export async function withClient(
+  command: string,
+  url: string | undefined,
+  ctx: Context,
+  fn: (client: TaskwireClient) => Promise<number>,
+  options: { closeOnInterrupt?: boolean } = {},
+): Promise<number> {
   const { token } = ctx.config;
   const client = createClient({ url: url === undefined ? ctx.config.url : urlOption(command, url), ...(token ? { getToken: () => token } : {}) });
   const onInterrupt = (): void => void client.close();
-  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  if (options.closeOnInterrupt !== false) ctx.signal.addEventListener('abort', onInterrupt, { once: true });
   try {
     return await fn(client);
   } finally {

@@ -108,7 +108,7 @@ embedded PostgreSQL under DATA_DIR: the running one when there is one).
 Example:
   KEY=$(taskwire keys create --tenant acme --scopes tasks:read,tasks:enqueue --name ci --expires-in 90d)`,
   enqueue: `Usage: taskwire enqueue NAME [options]
-       taskwire enqueue --from-jsonl FILE|- [--batch N] [--json] [--url URL]
+       taskwire enqueue --from-jsonl FILE|- [--batch N] [--start-line N] [--json] [--url URL]
 
 Enqueues the task NAME and prints its id (with --wait: its return value).
   --args JSON             positional arguments, a JSON array (default [])
@@ -135,7 +135,11 @@ Enqueues the task NAME and prints its id (with --wait: its return value).
                           time (1..1000, default 1000; fewer when they pass 900 KiB, the server
                           takes 1 MiB a request), each batch all or nothing; prints each
                           stored task's id (--json: the task) in line order as its batch is stored.
-                          A bad line stops there and says what the batches before it stored
+                          A bad line stops there and says what the batches before it stored;
+                          RATE_LIMITED waits and goes on, and a batch whose answer was lost is
+                          sent again when all its lines have an idempotencyKey (else the error
+                          says it may have been stored). Ctrl-C stops after the batch in flight
+  --start-line N          with --from-jsonl: skip the lines before line N (to go on after a stop)
 ${CLIENT_OPTIONS}
 
 Examples:

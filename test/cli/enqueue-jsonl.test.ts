@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
-import { runCli } from './run-cli.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { runCli, startCli } from './run-cli.js';
 
 // `taskwire enqueue --from-jsonl`: one task a line, sent in batches through enqueueTasks.
 let server: TestServer;
@@ -97,6 +99,64 @@ describe('taskwire enqueue --from-jsonl', () => {
     expect(await storedArgs()).toEqual([]);
   });
 
+  it('counts lines as wc and tail do (a lone CR is no line end, CRLF and a BOM are read), and --start-line goes on from a line', async () => {
+    const file = join(dir, 'crlf.jsonl');
+    // A BOM, CRLF ends, a lone CR inside line 2 (whitespace to JSON), and line 4 at fault.
+    writeFileSync(file, '\ufeff{"name": "demo.echo", "args": [1]}\r\n{"name": "demo.echo",\r "args": [2]}\r\n{"name": "demo.echo", "args": [3]}\r\n{"name": 7}\r\n{"name": "demo.echo", "args": [5]}\r\n');
+    const bad = await runCli(['enqueue', '--from-jsonl', file], env);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--from-jsonl line 4: "name" must be a task name')]);
+    expect(await storedArgs()).toEqual([]);
+    // After fixing it by hand one goes on from where it stopped; here, past it.
+    const rest = await runCli(['enqueue', '--from-jsonl', file, '--start-line', '5'], env);
+    expect(rest.code).toBe(0);
+    expect(await storedArgs()).toEqual([5]);
+  });
+
+  it('Ctrl-C lets the batch in flight land, prints its ids, and says where to go on (exit 130)', async () => {
+    const file = join(dir, 'long.jsonl');
+    writeFileSync(file, lines(...Array.from({ length: 20_000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
+    const run = startCli(['enqueue', '--from-jsonl', file, '--batch', '100'], env);
+    await waitFor(() => run.stdout.length > 0, { message: 'a first batch stored' });
+    run.child.kill('SIGINT');
+    const result = await run.done;
+    expect(result.code).toBe(130);
+    const printed = result.stdout.trim().split('\n').length;
+    expect(result.stderr).toBe(`taskwire: interrupted: the ${printed} tasks of the lines before line ${printed + 1} were stored, nothing from it on; go on with --start-line ${printed + 1}\n`);
+    // What it printed is what is stored: the batch in flight at the signal included.
+    expect(await storedArgs()).toEqual(Array.from({ length: printed }, (_, i) => i));
+  });
+
+  it('a lost answer: a keyed batch is sent again until it lands; an unkeyed one is said to be maybe stored', async () => {
+    const proxy = await startProxy(Number(new URL(server.url).port));
+    try {
+      const file = join(dir, 'keyed.jsonl');
+      writeFileSync(file, lines(...Array.from({ length: 3000 }, (_, i) => ({ name: 'demo.echo', args: [i], idempotencyKey: `lost-${i}` }))));
+      const run = startCli(['enqueue', '--from-jsonl', file, '--batch', '100'], { TASKWIRE_URL: proxy.url });
+      await waitFor(() => run.stdout.length > 0, { message: 'a first batch stored' });
+      // The network fails for a moment, every connection cut mid-way.
+      proxy.cut();
+      setTimeout(() => proxy.reopen(), 500);
+      const result = await run.done;
+      expect([result.code, result.stderr]).toEqual([0, '']);
+      expect(result.stdout.trim().split('\n')).toHaveLength(3000);
+      expect(await storedArgs()).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      await server.sql`DELETE FROM tasks`;
+
+      const unkeyed = join(dir, 'unkeyed.jsonl');
+      writeFileSync(unkeyed, lines(...Array.from({ length: 3000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
+      const cut = startCli(['enqueue', '--from-jsonl', unkeyed, '--batch', '100'], { TASKWIRE_URL: proxy.url });
+      await waitFor(() => cut.stdout.length > 0, { message: 'a first batch stored' });
+      proxy.cut();
+      const failed = await cut.done;
+      proxy.reopen();
+      expect(failed.code).toBe(3);
+      expect(failed.stderr).toMatch(/^taskwire: CONNECTION_FAILED: --from-jsonl lines (\d+)–(\d+): .*; the (\d+) tasks of the lines before line \1 were stored, nothing from it on; lines \1–\2 may have been stored too \(the answer was lost\): check before sending them again, or give every line an idempotencyKey and send them again as they are\n/);
+    } finally {
+      proxy.cut();
+      await proxy.close();
+    }
+  });
+
   it('refuses a task flag beside it, a NAME, --batch alone, a missing file and an empty one', async () => {
     const empty = join(dir, 'empty.jsonl');
     writeFileSync(empty, '\n\n');
@@ -104,6 +164,7 @@ describe('taskwire enqueue --from-jsonl', () => {
       [['enqueue', '--from-jsonl', empty, '--queue', 'q'], /--queue does not go with --from-jsonl/],
       [['enqueue', 'demo.echo', '--from-jsonl', empty], /unexpected argument "demo.echo"/],
       [['enqueue', 'demo.echo', '--batch', '5'], /--batch goes with --from-jsonl/],
+      [['enqueue', 'demo.echo', '--start-line', '5'], /--start-line goes with --from-jsonl/],
       [['enqueue', '--from-jsonl', empty, '--batch', '1001'], /--batch must be a whole number from 1 to 1000/],
       [['enqueue', '--from-jsonl', join(dir, 'missing.jsonl')], /cannot read the file \(ENOENT\)/],
       [['enqueue', '--from-jsonl', empty], /no task in it/],
