@@ -262,8 +262,12 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   close(): Promise<void>;
 }
 
-/** An item as `EnqueueTaskInput`: `runAfter` as ISO-8601 text, `args` [] when left out. */
-function toInput({ runAfter, args = [], ...rest }: EnqueueManyItem): EnqueueTaskInput {
+/**
+ * An item as `EnqueueTaskInput`: `runAfter` as ISO-8601 text, `args` [] when left out.
+ * @throws TaskwireClientError BAD_USER_INPUT naming `field` for a Date that is no time (`new Date('x')`)
+ */
+function toInput({ runAfter, args = [], ...rest }: EnqueueManyItem, field = 'input.runAfter'): EnqueueTaskInput {
+  if (runAfter instanceof Date && Number.isNaN(runAfter.getTime())) throw new TaskwireClientError('BAD_USER_INPUT', `${field} is an invalid Date`, { field });
   return { args, ...rest, ...(runAfter === undefined ? {} : { runAfter: runAfter instanceof Date ? runAfter.toISOString() : runAfter }) };
 }
 
@@ -343,7 +347,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
     // One implementation of both overloads: the result's shape follows `readToken`.
     enqueue: enqueue as TaskwireClient['enqueue'],
     async enqueueMany(items) {
-      const { enqueueTasks } = await http.request(EnqueueTasksDocument, { inputs: items.map(toInput) }, lifetime.signal);
+      const inputs = items.map((item, i) => toInput(item, `inputs[${i}].runAfter`));
+      const { enqueueTasks } = await http.request(EnqueueTasksDocument, { inputs }, lifetime.signal);
       return enqueueTasks.tasks;
     },
     async get(id) {

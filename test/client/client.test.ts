@@ -127,6 +127,12 @@ describe('enqueue and get', () => {
     const bad = await rejectionOf(client.enqueueMany([{ name: 'demo.echo', runAfter }, { name: 'math.copysign', args: [1, 'x'], runAfter }]));
     expect(bad).toBeInstanceOf(RequestError);
     expect(bad).toMatchObject({ code: 'INVALID_ARGUMENTS', field: expect.stringMatching(/^inputs\[1\]\.args/) });
+    // Checked before sending, with a code and the field, as the server would name it.
+    expect(await rejectionOf(client.enqueueMany([{ name: 'demo.echo' }, { name: 'demo.echo', runAfter: new Date('nope') }]))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'inputs[1].runAfter',
+    });
+    expect(await rejectionOf(client.enqueue('demo.echo', [], { runAfter: new Date('nope') }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.runAfter' });
     expect(await server.countTasks()).toBe(before);
   });
 });
