@@ -78,6 +78,19 @@ const CASES: Record<string, FieldCase> = {
       variables: { input: { name: 'demo.echo', args: [run.own.marker], kwargs: { m: run.own.marker }, queue: run.own.queue, idempotencyKey: run.idempotencyKey } },
     },
   ],
+  // The same input as enqueueTask's (its idempotency key too, which may be another tenant's) beside a plain one.
+  'Mutation.enqueueTasks': (run) => [
+    {
+      op: 'request',
+      query: `mutation($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { ...T } } } ${TASK}`,
+      variables: {
+        inputs: [
+          { name: 'demo.echo', args: [run.own.marker], kwargs: { m: run.own.marker }, queue: run.own.queue, idempotencyKey: run.idempotencyKey },
+          { name: 'demo.echo', args: [run.own.marker], queue: run.own.queue },
+        ],
+      },
+    },
+  ],
   'Mutation.cancelTask': byId('request', `mutation($id: ID!) { cancelTask(id: $id) { ...T } } ${TASK}`),
   'Mutation.retryTask': byId('request', `mutation($id: ID!) { retryTask(id: $id) { ...T } } ${TASK}`),
   'Mutation.createReadToken': byId('request', 'mutation($ids: [ID!]!) { createReadToken(taskIds: $ids, ttlSeconds: 60) { token expiresAt } }', (id) => ({ ids: [id] })),
@@ -272,6 +285,12 @@ async function send(field: string, probe: Probe, c: Caller): Promise<{ text: str
       const task = (res.data.enqueueTask as { task: { id: string; tenant: string } }).task;
       expect(task.tenant).toBe(run.own.name);
       world.record(run.own.name, task.id);
+    }
+    if (field === 'Mutation.enqueueTasks' && res.data) {
+      for (const task of (res.data.enqueueTasks as { tasks: { id: string; tenant: string }[] }).tasks) {
+        expect(task.tenant).toBe(run.own.name);
+        world.record(run.own.name, task.id);
+      }
     }
     if (field === 'Mutation.enqueueWorkflow' && res.data) {
       const workflow = (res.data.enqueueWorkflow as { workflow: { id: string; steps: { task: { id: string; tenant: string } }[] } }).workflow;
