@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { extendLeases, isCancelRequested, type LeaseState } from '../queue/sql/extend-leases.js';
 import type { Task } from '../queue/task.js';
 import { abortAttempt, type HeldTasks } from './held-tasks.js';
+import { isTransient } from './write-retry.js';
 
 /** Why a task claimed ahead is taken out of the waiting line before it started. */
 export type DropReason = 'lost' | 'cancel';
@@ -53,6 +54,14 @@ export interface LeaseKeeper {
 const MAX_NOTICES_DURING_CLAIM = 1000;
 
 /**
+ * After a renewal the database refused (away, full), the next one comes this soon rather than a
+ * heartbeat later: once it takes writes again, the leases that ran out meanwhile are renewed within
+ * this, before a rescuer whose wait after the outage ends about then takes the tasks back (a tester's
+ * full disk: live tasks FAILED WorkerLost a second after the space came back, the heartbeat 10 s off).
+ */
+export const RENEW_AGAIN_AFTER_FAILURE_MS = 250;
+
+/**
  * Whether the row's current attempt is the one this Task was claimed for. The number and the claim's
  * stamp: a task claimed ahead that a rescue gave back (attempts − 1) and this worker claimed again has
  * the same number, a new stamp.
@@ -67,6 +76,8 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
   // Cancel notices for tasks not held, heard while a claim was under way: the claim may have taken
   // one of them (committed, so cancellable, before its answer got here). Forgotten once no claim is.
   const heardDuringClaim = new Set<string>();
+  /** Renewals failed in a row. */
+  let failures = 0;
 
   async function renewLeases(): Promise<void> {
     const attempts = held.runningAttempts();
@@ -88,9 +99,23 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
         if (!state || !sameAttempt(state, task)) o.dropWaiting(task, 'lost');
         else if (state.cancelRequested) o.dropWaiting(task, 'cancel');
       }
+      if (failures > 0) log.info({ failures }, 'heartbeat works again');
+      failures = 0;
     } catch (error) {
-      log.warn({ err: error }, 'heartbeat failed');
+      failures += 1;
+      // Tried again every RENEW_AGAIN_AFTER_FAILURE_MS while the database is away: one line a heartbeat's worth.
+      if (failures === 1 || failures % Math.max(1, Math.round(o.heartbeatMs / RENEW_AGAIN_AFTER_FAILURE_MS)) === 0) log.warn({ err: error, failures }, 'heartbeat failed');
+      if (isTransient(error) && timer !== undefined) renewSoon();
     }
+  }
+
+  let soon: NodeJS.Timeout | undefined;
+  function renewSoon(): void {
+    if (soon !== undefined) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      void renewLeases();
+    }, Math.min(RENEW_AGAIN_AFTER_FAILURE_MS, o.heartbeatMs));
   }
 
   // Handlers turned slow since the claim: another worker's free slot can take these.
@@ -149,6 +174,9 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
     },
     stop() {
       clearInterval(timer);
+      timer = undefined;
+      clearTimeout(soon);
+      soon = undefined;
     },
     renewLeases,
     handBackStaleWaiting,

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { abortReasons, eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
+import { refusedWrites } from '../helpers/refused-writes.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A runner under trouble: its lease taken away, a missed notification, the database failing.
@@ -234,6 +235,40 @@ describe('runner heartbeat', () => {
     // The rescuer, at the real time, finds nothing to take even though 600 ms leases passed.
     await waitFor(async () => (await env.app.deps.queue.getTask(task.id))?.status === 'SUCCEEDED' || (await env.app.deps.rescuer.runOnce()).length > 0);
     expect(await waitForStatus(env.app.deps, task.id, 'SUCCEEDED')).toMatchObject({ attempts: 1, errors: [] });
+  });
+});
+
+describe('runner heartbeat after an outage', () => {
+  it('renews soon after the database takes writes again, not a heartbeat later', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.sleep', args: [20_000] });
+    const { log, lines } = captureLog();
+    // A heartbeat far off: only the renewal tried again after a failure can come within the deadline below.
+    const runner = env.app.runner({ leaseMs: 60_000, heartbeatMs: 4_000, log });
+    await runner.start();
+    await waitForStatus(env.app.deps, task.id, 'RUNNING');
+    const renewals = await refusedWrites(env.app.sql, {
+      name: 'renewal',
+      table: 'tasks',
+      event: 'UPDATE',
+      when: 'NEW.lease_expires_at IS DISTINCT FROM OLD.lease_expires_at AND NEW.status = OLD.status',
+      sqlState: '57P03',
+    });
+    try {
+      await renewals.block();
+      await waitFor(() => lines().some((l) => l.msg === 'heartbeat failed'), { timeoutMs: 10_000, message: 'a renewal refused' });
+      const [before] = await env.app.sql`SELECT lease_expires_at FROM tasks WHERE id = ${task.id}`;
+      await renewals.unblock();
+      const unblockedAt = Date.now();
+      await waitFor(async () => {
+        const [row] = await env.app.sql`SELECT lease_expires_at FROM tasks WHERE id = ${task.id}`;
+        return (row?.leaseExpiresAt as Date).getTime() > (before?.leaseExpiresAt as Date).getTime();
+      }, { timeoutMs: 10_000, message: 'the lease renewed' });
+      // Well before the next heartbeat (4 s after the refused one).
+      expect(Date.now() - unblockedAt).toBeLessThan(2_000);
+    } finally {
+      await renewals.drop();
+      await env.app.deps.queue.cancelTask(task.id);
+    }
   });
 });
 
