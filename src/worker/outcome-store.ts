@@ -27,11 +27,10 @@ export interface OutcomeStoreOptions {
   resultTtlMs: number;
   /** How long to keep retrying a write while the database is away, in ms (then the rescuer takes the task back once its lease runs out). */
   retryForMs: number;
-  /**
-   * Past `retryForMs`, whether an outcome whose database is still away (not refusing it for what it
-   * is) is kept and tried again rather than given up: the runner says yes until it stops. Default no.
-   */
+  /** Past `retryForMs`, whether an outcome whose database is still away is kept and tried again (WriteRetryPolicy). */
   keepWhileAway?(): boolean;
+  /** Whether a failed write is given up at once (WriteRetryPolicy). */
+  giveUpNow?(): boolean;
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
   /**
@@ -100,7 +99,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         // retry then finds the attempt ended — by this very outcome, which is then what to report.
         return written || (attempt > 1 && (await recordedBefore(task, outcome)));
       } catch (error) {
-        if (givesUp(error, deadline, o.keepWhileAway)) {
+        if (givesUp(error, deadline, o)) {
           log.error({ err: error, taskId: task.id }, 'could not record the outcome; the rescuer will take the task back');
           return false;
         }

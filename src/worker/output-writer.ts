@@ -59,6 +59,8 @@ export interface OutputWriterOptions {
   retryForMs: number;
   /** Past `retryForMs`, whether output whose database is still away is kept and tried again (OutcomeStoreOptions.keepWhileAway). */
   keepWhileAway?(): boolean;
+  /** Whether a failed write is given up at once (WriteRetryPolicy). */
+  giveUpNow?(): boolean;
   /** Least time between two output statements, in ms (default OUTPUT_FLUSH_INTERVAL_MS). */
   flushIntervalMs?: number;
   /** Longest wait for one try's answer, in ms (none by default); then it is tried again (src/db/deadline.ts). */
@@ -158,7 +160,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
       try {
         return await withDeadline(appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes), o.writeTimeoutMs);
       } catch (error) {
-        if (givesUp(error, deadline, o.keepWhileAway)) {
+        if (givesUp(error, deadline, o)) {
           // A later chunk stored after a lost one would leave a gap: these attempts' output ends here.
           for (const a of appends) o.log.error({ err: error, taskId: a.id }, 'could not store output; the rest of this attempt\'s output is dropped');
           throw error;

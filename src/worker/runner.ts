@@ -72,8 +72,10 @@ export function createRunner(options: RunnerOptions): Runner {
     log,
     resultTtlMs: o.resultTtlMs,
     retryForMs,
-    // A result is kept while the database is away, until the worker stops (then retryForMs bounds it).
+    // A result is kept while the database is away, until the worker stops (then retryForMs bounds
+    // it), and given up at its next failure once the stop is past its grace.
     keepWhileAway: () => !stopping,
+    giveUpNow: pastStopGrace,
     writeTimeoutMs,
     // Claimed when due, not at the next poll (other workers poll for it as before).
     dueAgainIn: (ms) => claims.lookIn(ms),
@@ -81,7 +83,7 @@ export function createRunner(options: RunnerOptions): Runner {
   // Tasks handed back for want of a handler here: left out of this worker's claims for a while.
   const passedOver = createPassedOver();
   const dependencyReader = createDependencyReader(sql);
-  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs, writeTimeoutMs, keepWhileAway: () => !stopping });
+  const outputs = createOutputWriter({ sql, workerId, log, maxOutputBytes: o.maxOutputBytes, retryForMs, writeTimeoutMs, keepWhileAway: () => !stopping, giveUpNow: pastStopGrace });
   const leases = createLeaseKeeper({
     sql,
     workerId,
@@ -103,6 +105,11 @@ export function createRunner(options: RunnerOptions): Runner {
   let listener: Listener | undefined;
   let started = false;
   let stopping = false;
+  /** When a stop's grace (and the abandon after it) ends: writes that fail after it are given up at once. */
+  let stopGraceEndsAt = Number.POSITIVE_INFINITY;
+  function pastStopGrace(): boolean {
+    return Date.now() >= stopGraceEndsAt;
+  }
   let stopped: Promise<void> | undefined;
 
   // Paused and limited queues (docs/flow-control.md): refreshed on notifications and every poll.
@@ -405,6 +412,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // "worker stopped" would be the last log line under the error that says why.
     const ran = started;
     stopping = true;
+    stopGraceEndsAt = Date.now() + o.shutdownGraceMs + o.abandonAfterMs;
     // A claim under way may still land tasks: wait for it, so that none is left RUNNING in the
     // table with nobody holding it. What it lands never starts (the claim loop hands it straight
     // back, PENDING): a task not begun is better run by a worker that is not going away.

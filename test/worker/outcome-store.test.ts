@@ -165,8 +165,18 @@ describe('the outcome store across a lost answer', () => {
     await disk.block();
     try {
       let running = true;
+      let pastGrace = false;
       const { log, lines } = captureLog();
-      const store = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 200, keepWhileAway: () => running });
+      const store = createOutcomeStore({
+        sql: env.app.sql,
+        registry: env.app.deps.registry,
+        workerId: WORKER,
+        log,
+        resultTtlMs: 60_000,
+        retryForMs: 200,
+        keepWhileAway: () => running,
+        giveUpNow: () => pastGrace,
+      });
       const kept = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
       const recording = store.record(kept, { kind: 'succeeded', returnValue: '"kept"' });
       await waitFor(() => lines.some((l) => l.msg === 'recording the outcome failed; retrying'), { message: 'the first refusal' });
@@ -183,6 +193,13 @@ describe('the outcome store across a lost answer', () => {
       const dropped = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
       expect(await store.record(dropped, { kind: 'succeeded', returnValue: '"dropped"' })).toBe(false);
       expect(lines.some((l) => l.msg === 'could not record the outcome; the rescuer will take the task back')).toBe(true);
+      // Past the stop's grace a failed write is given up at its first failure, not after retryForMs.
+      pastGrace = true;
+      const store2 = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log, resultTtlMs: 60_000, retryForMs: 600_000, giveUpNow: () => pastGrace });
+      const late = await insertTask(env.app.sql, { status: 'RUNNING', workerId: WORKER, queue: 'disk-full' });
+      const t0 = Date.now();
+      expect(await store2.record(late, { kind: 'succeeded', returnValue: '"late"' })).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await disk.drop();
     }
