@@ -58,28 +58,16 @@ export function nextAverageRunMs(averageRunMs: number | undefined, ranMs: number
 const MAX_NAMES = 1000;
 
 /**
- * How long a name claimed here keeps sizing the claims after it, in ms. Sized by the latest claim
- * alone, a mixed backlog flip-flopped: a claim of one free slot that happened to bring only fast
- * tasks made the next claim hundreds long, which landed the slow names again, which went straight
- * back (RELEASED), and round again — a tester's one worker wrote 356 RELEASED events for 199 tasks at
- * 20 tasks/s and started them seconds late with its slots 80 % idle.
- */
-export const LINE_MEMORY_MS = 1000;
-
-/**
  * Handler times per task name, and what the claim policy sizes claims by: the slowest average of
- * the names the worker's claims brought within LINE_MEMORY_MS, unknown while one of them has not
- * run here yet. One
+ * the names in the worker's latest claim, unknown while one of them has not run here yet. One
  * average for the whole worker let a few fast tasks size a claim that landed slow ones: a worker
  * with 10 slots held 190 tasks of 300 ms ahead of its slots, RUNNING and STARTED for up to 5 s,
  * while a second worker idled (docs/decisions.md "Claiming ahead").
  */
 export class RunTimes {
   private readonly byName = new Map<string, number>();
-  /** The names claims landed within LINE_MEMORY_MS of the latest one. */
+  /** The names of the latest claim that landed tasks. */
   private line = new Set<string>();
-  /** When each name of `line` was last claimed (ms). */
-  private readonly lastClaimed = new Map<string, number>();
   private current: number | undefined = undefined;
 
   /** The run time to claim by (claimAhead's averageRunMs): undefined claims nothing ahead. */
@@ -87,18 +75,17 @@ export class RunTimes {
     return this.current;
   }
 
-  /** The names claims landed within LINE_MEMORY_MS of the latest: what the estimate, and so the next claim, is sized by. */
+  /** The names of the latest claim that landed tasks: what the estimate, and so the next claim, is sized by. */
   get lineNames(): ReadonlySet<string> {
     return this.line;
   }
 
-  /** A claim landed these tasks (at `now`, ms): the estimate is now theirs and those of the names claimed shortly before. */
-  claimed(tasks: readonly { name: string }[], now = Date.now()): void {
+  /** A claim landed these tasks: the estimate is now theirs. */
+  claimed(tasks: readonly { name: string }[]): void {
     if (tasks.length === 0) return;
-    for (const task of tasks) this.lastClaimed.set(task.name, now);
-    for (const [name, at] of this.lastClaimed) if (now - at > LINE_MEMORY_MS) this.lastClaimed.delete(name);
-    // A new set, not changed in place: the runner keeps the one a claim was sized by (sizedFor).
-    this.line = new Set(this.lastClaimed.keys());
+    const names = new Set<string>();
+    for (const task of tasks) names.add(task.name);
+    this.line = names;
     this.current = this.slowestOfLine();
   }
 

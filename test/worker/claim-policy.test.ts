@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimAhead, LINE_MEMORY_MS, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
+import { claimAhead, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
 
 const idle: ClaimState = { concurrency: 10, running: 0, waiting: 0, recording: 0, averageRunMs: undefined, prefetchMs: 10 };
 
@@ -71,27 +71,20 @@ describe('RunTimes', () => {
     expect(times.estimateMs).toBe(1);
   });
 
-  it('claims by the slowest name claimed within LINE_MEMORY_MS, and by none while one of them has not run here', () => {
+  it('claims by the slowest name of the latest claim, and by none while one of its names has not run here', () => {
     const times = new RunTimes();
     for (let i = 0; i < 20; i++) times.ran('fast', 0.5);
-    times.claimed([{ name: 'fast' }], 0);
+    times.claimed([{ name: 'fast' }]);
     expect(times.estimateMs).toBe(0.5);
     // A claim sized by the fast name lands a slow one never run here: nothing ahead from now on.
-    times.claimed([{ name: 'fast' }, { name: 'slow' }], 10);
+    times.claimed([{ name: 'fast' }, { name: 'slow' }]);
     expect(times.estimateMs).toBeUndefined();
     times.ran('slow', 300);
     expect(times.estimateMs).toBe(300);
     // The fast name's own average is its own: 20 fast runs did not make 'slow' look fast.
     expect(times.of('fast')).toBe(0.5);
-    // A claim of fast tasks alone soon after: the slow name claimed a moment ago still sizes the next
-    // one (a mixed backlog; sized by the fast name alone it would claim hundreds and land slow ones).
-    times.claimed([{ name: 'fast' }], 10 + LINE_MEMORY_MS);
-    expect(times.estimateMs).toBe(300);
-    expect([...times.lineNames].sort()).toEqual(['fast', 'slow']);
-    // Once no claim brought it for LINE_MEMORY_MS, the fast name alone.
-    times.claimed([{ name: 'fast' }], 11 + LINE_MEMORY_MS);
+    times.claimed([{ name: 'fast' }]);
     expect(times.estimateMs).toBe(0.5);
-    expect([...times.lineNames]).toEqual(['fast']);
   });
 
   it('a run of a name outside the latest claim leaves the estimate alone; forget() drops every average', () => {
