@@ -46,7 +46,7 @@ export class ShuttingDownError extends AppError {
 
 /** The database does not answer: refused, cut off, restarting or full. Nothing was done; try again. */
 export class DatabaseUnavailableError extends AppError {
-  constructor(options: AppErrorOptions = {}, message = 'The database is unavailable (refused, cut off or restarting); nothing was done, try again') {
+  constructor(options: AppErrorOptions = {}, message = 'The database is unavailable (refused, cut off, restarting or out of room); nothing was done, try again') {
     super('DATABASE_UNAVAILABLE', message, options);
   }
 }
