@@ -124,8 +124,9 @@ export class RunTimes {
  * it lands of those names are kept as sized (their averages move between the claim and its landing,
  * and cutting on that moved a task or two back and forth each claim of a drain). The line is cut at
  * the first landed task of another name whose known run time brings the slot time of the line
- * before it past `concurrency × prefetchMs`: a claim sized by fast names that landed slow ones keeps
- * only what its slots start within prefetchMs. A name not run here yet has no time to judge it by:
+ * before it past `concurrency × prefetchMs` (the runner passes the longer of WORKER_PREFETCH_MS and
+ * releaseWaitingAfterMs: see runner.ts cutLine): a claim sized by fast names that landed slow ones
+ * keeps only what its slots start within that. A name not run here yet has no time to judge it by:
  * it is kept, and if it turns out slow the line's tasks go back once they have waited
  * releaseWaitingAfterMs (the runner checks then, not at the next heartbeat).
  */

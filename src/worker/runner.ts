@@ -167,7 +167,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
   /**
    * Of the `landed` tasks a claim just put at the end of the line, those of names its size did not
-   * count on and whose known run time says they would start after prefetchMs go straight back
+   * count on and whose known run time says they would start after a second go straight back
    * (RELEASED, the attempt given back) for other workers to start now (claim-policy.ts
    * waitingToKeep). A name not run here waits: its first run judges the line (handBackSlowerThanLead).
    */
@@ -179,7 +179,7 @@ export function createRunner(options: RunnerOptions): Runner {
     if (!sameNames) cutLine(held.waitingTasks(), Math.min(landed, held.waiting), sizedFor);
   }
 
-  /** Once `name` has a time, the line is cut where its tasks would start after prefetchMs, as at a landing. */
+  /** Once `name` has a time, the line is cut where its tasks would start after a second, as at a landing. */
   function handBackSlowerThanLead(name: string): void {
     const line = held.waitingTasks();
     const others = new Set<string>();
@@ -187,9 +187,18 @@ export function createRunner(options: RunnerOptions): Runner {
     cutLine(line, line.length, others);
   }
 
-  /** Hands back the end of the waiting `line` that waitingToKeep does not keep. */
+  /**
+   * Hands back the end of the waiting `line` that waitingToKeep does not keep: what the slots would
+   * not start within releaseWaitingAfterMs (a second), the wait after which a waiting task goes back
+   * anyway. Cut at WORKER_PREFETCH_MS (10 ms) instead, a mixed backlog churned: a claim of one free
+   * slot that brought only fast tasks sized the next for hundreds, whose slow tasks went straight
+   * back and were claimed again (3,400 RELEASED events for 200 tasks), and with a slow round trip to
+   * the database the slots idled between claims: 200 mixed tasks drained in 7.1 s at 80 ms round
+   * trips against 3.0 s kept to a second, 1.8 against 1.7 s on loopback (docs/decisions.md).
+   */
   function cutLine(line: readonly Task[], landed: number, sizedFor: ReadonlySet<string>): void {
-    const back = held.takeWaitingBeyond(waitingToKeep(line, landed, sizedFor, (name) => runTimes.of(name), o));
+    const keep = { concurrency: o.concurrency, prefetchMs: Math.max(o.prefetchMs, o.releaseWaitingAfterMs) };
+    const back = held.takeWaitingBeyond(waitingToKeep(line, landed, sizedFor, (name) => runTimes.of(name), keep));
     if (back.length > 0) track(handBack(back));
   }
 
