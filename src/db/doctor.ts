@@ -299,10 +299,24 @@ export async function checkListen(notify: postgres.Sql, listen: Target, timeoutM
     const ms = (performance.now() - started).toFixed(1);
     return { check: 'listen', status: 'ok', message: `NOTIFY → LISTEN round trip in ${ms} ms (listening over ${listen.source})` };
   } catch (error) {
-    return { check: 'listen', status: 'fail', message: `NOTIFY failed: ${error instanceof Error ? error.message : String(error)}` };
+    return { check: 'listen', status: 'fail', message: explainNotifyFailure(error) };
   } finally {
     await closeCheckConnection(listener);
   }
+}
+
+/**
+ * Why the check's NOTIFY failed, in doctor's words. A database that cannot write refuses it with a
+ * message that names no disk ("could not access status of transaction 0"; 53100 and "No space left
+ * on device" only in its code and detail): a tester's full disk read as a LISTEN problem.
+ */
+export function explainNotifyFailure(error: unknown): string {
+  const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === '53100' || /No space left on device/.test(`${message} ${String(detail ?? '')}`)) {
+    return `NOTIFY failed: the database cannot write, its disk is full (${message}): free space where PostgreSQL keeps its data directory and pg_wal`;
+  }
+  return `NOTIFY failed: ${message}`;
 }
 
 export interface ClockOptions {

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { explainConnectionError, explainNotifyFailure } from '../../src/db/doctor.js';
+
+// What doctor says of a database that cannot write (a full disk), whose errors name no disk in
+// their messages: an on-call tester's doctor blamed DATABASE_URL and LISTEN instead.
+const pg = (code: string, message: string, detail?: string): Error => Object.assign(new Error(message), { code, ...(detail ? { detail } : {}) });
+const target = { url: 'postgres://app@db.example:5432/app', source: 'DATABASE_URL' };
+
+describe('doctor on a full disk', () => {
+  it('names the disk for a connection refused with 53100 or a relation cache it cannot write (XX000)', () => {
+    expect(explainConnectionError(pg('53100', 'could not extend file "base/1/2": No space left on device'), target)).toMatch(/cannot write: its disk is full/);
+    expect(explainConnectionError(pg('XX000', 'could not write init file'), target)).toMatch(/is its disk full\? Free space/);
+    // Another internal error is not a disk.
+    expect(explainConnectionError(pg('XX000', 'cache lookup failed'), target)).toBe('db.example:5432/app: XX000: cache lookup failed (check DATABASE_URL)');
+  });
+
+  it('names the disk for a NOTIFY refused for it, whatever its message says', () => {
+    expect(explainNotifyFailure(pg('53100', 'could not access status of transaction 0', 'No space left on device'))).toMatch(/^NOTIFY failed: the database cannot write, its disk is full/);
+    expect(explainNotifyFailure(pg('58030', 'could not access status of transaction 0', 'Could not write to file "pg_notify/0000": No space left on device.'))).toMatch(/its disk is full/);
+    expect(explainNotifyFailure(pg('42501', 'permission denied'))).toBe('NOTIFY failed: permission denied');
+  });
+});
