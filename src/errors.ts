@@ -71,10 +71,23 @@ export function databaseUnavailableError(original: unknown): DatabaseUnavailable
 const LOCK_NOT_AVAILABLE = '55P03';
 
 /** `error` and what caused it, five deep at most (a cause chain can loop). */
-function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown }> {
+function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown; detail?: unknown }> {
   for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    yield e as { code?: unknown; message?: unknown };
+    yield e as { code?: unknown; message?: unknown; detail?: unknown };
   }
+}
+
+/**
+ * Whether `error` (or what caused it) says the database's disk is full: disk_full (53100), or a
+ * message or detail that names it where the SQLSTATE does not — a new connection that cannot write
+ * its relation cache (XX000 "could not write init file"), a file that cannot grow or be written
+ * (58030), a NOTIFY refused as "could not access status of transaction 0" with the disk in its detail.
+ */
+export function isDiskFull(error: unknown): boolean {
+  for (const { code, message, detail } of causes(error)) {
+    if (code === '53100' || /No space left on device|could not write init file/.test(`${String(message)} ${String(detail ?? '')}`)) return true;
+  }
+  return false;
 }
 
 /** The SQLSTATE of `error` or of what caused it, if any. */
@@ -121,11 +134,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
     if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;
-    // A full disk outside the paths that say 53100: a new connection that cannot write its relation
-    // cache (XX000 "could not write init file"), a file that cannot grow or be written (58030).
-    if ((code === 'XX000' || code === '58030') && /No space left on device|could not write init file/.test(String(message))) return true;
   }
-  return false;
+  // A full disk also where the SQLSTATE is not 53100 (isDiskFull).
+  return isDiskFull(error);
 }
 
 /** No task definition is registered under that name. */

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RateLimitedError, RequestError, type EnqueuedTask, type EnqueueManyItem, type TaskwireClient } from '../client/index.js';
+import { exponentialDelayMs } from '../exponential-delay.js';
 import { UsageError } from './args.js';
 import { json } from './client-context.js';
 import type { Io } from './output.js';
@@ -173,7 +174,7 @@ async function sendBatch(client: TaskwireClient, items: EnqueueManyItem[], lines
     try {
       return await client.enqueueMany(items);
     } catch (error) {
-      const again = error instanceof RateLimitedError ? error.retryAfterMs ?? 1000 : keyed && answerLost(error) ? Math.min(5000, 250 * 2 ** attempt) : undefined;
+      const again = error instanceof RateLimitedError ? error.retryAfterMs ?? 1000 : keyed && answerLost(error) ? exponentialDelayMs(attempt, { baseMs: 250, maxMs: 5000 }) : undefined;
       if (again === undefined || Date.now() + again > until) {
         throw new JsonlBatchError(error, lineOf(error, lines), { first: lines[0] as number, last: lines.at(-1) as number }, stored);
       }

@@ -1,5 +1,5 @@
 import { maskUrlPassword, type Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, isDiskFull } from '../errors.js';
 import { explainConnectionError } from '../db/doctor.js';
 import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
@@ -143,9 +143,7 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
  * connection now (no connection slot left, a full disk, no memory): doctor explains each
  * (src/db/doctor.ts explainConnectionError).
  */
-const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53100', '53200']);
-/** A new connection that cannot write its relation cache: a full disk, though its SQLSTATE is XX000. */
-const isInitFileFault = (error: unknown): boolean => /could not write init file/.test(String((error as { message?: unknown } | null)?.message));
+const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53200']);
 
 /**
  * The first contact with DATABASE_URL (or DATABASE_LISTEN_URL, which migrations use when set)
@@ -158,7 +156,7 @@ const isInitFileFault = (error: unknown): boolean => /could not write init file/
  */
 export function databaseFailure(error: unknown, config: Config): ConfigError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isInitFileFault(error))) return undefined;
+  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isDiskFull(error))) return undefined;
   const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
   const masked = maskUrlPassword(url);
   const shown = masked === undefined ? `${variable} (not shown: it may hold a password)` : `${variable}=${masked}`;

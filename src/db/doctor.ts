@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
-import { ConfigError } from '../errors.js';
+import { ConfigError, isDiskFull } from '../errors.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
@@ -76,6 +76,12 @@ export function explainConnectionError(error: unknown, target: Target): string {
   const user = URL.canParse(target.url) ? decodeURIComponent(new URL(target.url).username) : '';
   const database = URL.canParse(target.url) ? new URL(target.url).pathname.slice(1) : '';
   if (error instanceof DeadlineError) return `${where} did not answer within ${error.ms / 1000} s: a wrong host, or a firewall in the way? Check ${target.source}`;
+  if (isDiskFull(error)) {
+    // 53100 says so; a new connection that cannot write its relation cache says XX000, naming no disk.
+    return e.code === '53100'
+      ? `${where} cannot write: its disk is full (${e.message}): free space where PostgreSQL keeps its data directory and pg_wal`
+      : `${where} cannot write (${e.code ? `${e.code}: ` : ''}${e.message}): is its disk full? Free space where PostgreSQL keeps its data directory and pg_wal`;
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return `nothing accepts connections at ${where} (connection refused): is PostgreSQL running there? Check ${target.source}`;
@@ -93,13 +99,7 @@ export function explainConnectionError(error: unknown, target: Target): string {
       return `database "${database}" does not exist on ${where}: create it (createdb ${database}) or fix ${target.source}`;
     case '53300':
       return `${where} has no connection left (too many clients): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front`;
-    case '53100':
-      return `${where} cannot write: its disk is full (${e.message}): free space where PostgreSQL keeps its data directory and pg_wal`;
     default:
-      // A new connection that cannot write its relation cache says so as XX000, naming no disk.
-      if (/No space left on device|could not write init file/.test(String(e.message))) {
-        return `${where} cannot write (${e.code ? `${e.code}: ` : ''}${e.message}): is its disk full? Free space where PostgreSQL keeps its data directory and pg_wal`;
-      }
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }
 }
@@ -311,9 +311,8 @@ export async function checkListen(notify: postgres.Sql, listen: Target, timeoutM
  * on device" only in its code and detail): a tester's full disk read as a LISTEN problem.
  */
 export function explainNotifyFailure(error: unknown): string {
-  const { code, detail } = (error ?? {}) as { code?: unknown; detail?: unknown };
   const message = error instanceof Error ? error.message : String(error);
-  if (code === '53100' || /No space left on device/.test(`${message} ${String(detail ?? '')}`)) {
+  if (isDiskFull(error)) {
     return `NOTIFY failed: the database cannot write, its disk is full (${message}): free space where PostgreSQL keeps its data directory and pg_wal`;
   }
   return `NOTIFY failed: ${message}`;

@@ -139,7 +139,8 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
       };
       const onFinished = (task: Task, outcome: string, detail?: Outcome): void => {
         finished.inc({ name: task.name, queue: queueLabel(task.queue), outcome });
-        if (detail?.kind === 'failed') failures.inc({ name: task.name, queue: queueLabel(task.queue), exception: exceptionLabel(detail.error.exceptionType) });
+        // A failure the database holds: one not written is counted `lost` above, as the log says.
+        if (outcome === 'failed' && detail?.kind === 'failed') failures.inc({ name: task.name, queue: queueLabel(task.queue), exception: exceptionLabel(detail.error.exceptionType) });
         const key = `${task.id}:${task.attempts}`;
         const at = claims.get(key);
         claims.delete(key);

@@ -16,21 +16,16 @@ import type { Task } from '../queue/task.js';
 import type { ProgressUpdate } from './define-task.js';
 import type { AttemptError, Outcome } from './execute-task.js';
 import type { Registry } from './registry.js';
-import { givesUp, isTransient } from './write-retry.js';
+import { givesUp, isTransient, type WriteRetryPolicy } from './write-retry.js';
 
-export interface OutcomeStoreOptions {
+/** `retryForMs`: how long a write the database refuses is tried again before the rescuer is left to take the task back (WriteRetryPolicy). */
+export interface OutcomeStoreOptions extends WriteRetryPolicy {
   sql: Sql;
   registry: Registry;
   workerId: string;
   log: Logger;
   /** Default retention of finished tasks, in ms. */
   resultTtlMs: number;
-  /** How long to keep retrying a write while the database is away, in ms (then the rescuer takes the task back once its lease runs out). */
-  retryForMs: number;
-  /** Past `retryForMs`, whether an outcome whose database is still away is kept and tried again (WriteRetryPolicy). */
-  keepWhileAway?(): boolean;
-  /** Whether a failed write is given up at once (WriteRetryPolicy). */
-  giveUpNow?(): boolean;
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
   /**

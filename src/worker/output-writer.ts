@@ -7,7 +7,7 @@ import { encodeJson } from '../queue/json.js';
 import { createMicroBatcher } from '../queue/micro-batcher.js';
 import { appendOutput, outputBytesAfter, TRUNCATED_MARKER, type OutputAppend } from '../queue/sql/append-output.js';
 import type { Task } from '../queue/task.js';
-import { givesUp } from './write-retry.js';
+import { givesUp, type WriteRetryPolicy } from './write-retry.js';
 
 /**
  * Least time between two output statements of a worker while it streams, in ms (10). A handler
@@ -49,18 +49,13 @@ export class OutputChunkReservedError extends Error {
   }
 }
 
-export interface OutputWriterOptions {
+/** `retryForMs`: past it (WriteRetryPolicy) an attempt's output stops. */
+export interface OutputWriterOptions extends WriteRetryPolicy {
   sql: Sql;
   workerId: string;
   log: Logger;
   /** Most output of one task, over all its attempts, in bytes of JSON; then one truncation marker, and nothing more. */
   maxOutputBytes: number;
-  /** How long to keep retrying a write while the database is away, in ms; then that attempt's output stops. */
-  retryForMs: number;
-  /** Past `retryForMs`, whether output whose database is still away is kept and tried again (OutcomeStoreOptions.keepWhileAway). */
-  keepWhileAway?(): boolean;
-  /** Whether a failed write is given up at once (WriteRetryPolicy). */
-  giveUpNow?(): boolean;
   /** Least time between two output statements, in ms (default OUTPUT_FLUSH_INTERVAL_MS). */
   flushIntervalMs?: number;
   /** Longest wait for one try's answer, in ms (none by default); then it is tried again (src/db/deadline.ts). */
