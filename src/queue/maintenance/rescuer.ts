@@ -90,11 +90,13 @@ export function createRescuer(o: RescuerOptions): Rescuer {
   };
   // Any constant, the same in every taskwire process: one of them rescues at a time.
   const periodicRescue = (): Promise<Task[]> => rescue(null, 0x7a5c_1e02, o.leaseMs ?? null);
+  const probe = (): Promise<Task[]> =>
+    rescueTasks(o.sql, { now: null, limit: batchSize, defaultTtlMs: o.resultTtlMs, lockKey: 0x7a5c_1e02, definitionBackoff: o.definitionBackoff, restartGraceMs: o.leaseMs ?? null, rollBack: true });
   const periodic = createPeriodic({
     name: 'rescuer',
     intervalMs: o.intervalMs ?? 15_000,
     log: o.log,
-    runOnce: o.leaseMs === undefined ? periodicRescue : afterOutagesWait(o.sql, o.leaseMs, periodicRescue),
+    runOnce: o.leaseMs === undefined ? periodicRescue : afterOutagesWait(o.leaseMs, periodicRescue, probe),
   });
   return {
     ...periodic,
@@ -104,34 +106,41 @@ export function createRescuer(o: RescuerOptions): Rescuer {
 }
 
 /**
- * `rescue`, except for one `leaseMs` after this process reached the database again following a
- * round that found it away: then nothing is taken as lost (a `SELECT 1` tells whether it is back).
- * The restart wait in rescueTasks covers a database that restarted; this covers an outage without
- * a restart (a network cut between the processes and the database, a database refusing
- * connections): no worker could renew meanwhile either, and the live ones renew at their next
- * heartbeat once it is back. A process that never lost the database rescues as before, so the
- * tasks of workers cut off alone are taken back in time.
+ * `rescue`, except for one `leaseMs` after the writes a rescue needs went through again following
+ * a round that found the database away: then nothing is taken as lost. The restart wait in
+ * rescueTasks covers a database that restarted; this covers an outage without a restart (a
+ * network cut between the processes and the database, a database refusing connections or writes:
+ * a full disk): no worker could renew meanwhile either, and the live ones renew at their next
+ * heartbeat once it is back. "Back" is proven by the rescue itself, done and rolled back
+ * (`probe`), not by a read: a full disk answers `SELECT 1` while it refuses every renewal, and a
+ * wait counted from such a read could end the moment the space came back, before the live
+ * workers had renewed. A probe that finds nothing to take proves nothing, so the wait starts at
+ * the first one that would have taken something (a lease that ran out after an outage is taken one
+ * lease late at most). Probes go on during the wait: another refusal starts it again. A process
+ * that never lost the database rescues as before, so the tasks of workers cut off alone are taken
+ * back in time.
  */
-function afterOutagesWait(sql: Sql, leaseMs: number, rescue: () => Promise<Task[]>): () => Promise<Task[]> {
+function afterOutagesWait(leaseMs: number, rescue: () => Promise<Task[]>, probe: () => Promise<Task[]>): () => Promise<Task[]> {
   let away = false;
-  /** When a round reached the database again after finding it away (performance.now()). */
-  let backSince: number | undefined;
+  /** When a rolled-back rescue last went through after an outage (performance.now()). */
+  let writtenSince: number | undefined;
   const noted = (error: unknown): never => {
     if (isDatabaseUnavailable(error)) {
       away = true;
-      backSince = undefined;
+      writtenSince = undefined;
     }
     throw error;
   };
   return async () => {
-    if (away || backSince !== undefined) {
-      await sql`SELECT 1`.catch(noted);
+    if (away || writtenSince !== undefined) {
+      const wouldTake = await probe().catch(noted);
       if (away) {
+        if (wouldTake.length === 0) return [];
         away = false;
-        backSince = performance.now();
+        writtenSince = performance.now();
       }
-      if (performance.now() - (backSince as number) < leaseMs) return [];
-      backSince = undefined;
+      if (performance.now() - (writtenSince as number) < leaseMs) return [];
+      writtenSince = undefined;
     }
     return rescue().catch(noted);
   };

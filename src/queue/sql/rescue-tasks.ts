@@ -61,12 +61,18 @@ export async function rescueTasks(
      * meanwhile looks lost, though its worker is alive and renews it at its next heartbeat.
      */
     restartGraceMs?: number | null;
+    /**
+     * Do it all, then roll it back: what it would have rescued, and proof that the writes a
+     * rescue needs go through now (a database that answers reads may still refuse writes: a full
+     * disk). Nothing is changed, logged or notified.
+     */
+    rollBack?: boolean;
   },
 ): Promise<Task[]> {
   const now = p.now?.toISOString() ?? null;
   const restartGraceMs = p.restartGraceMs ?? null;
   const lockKey = p.lockKey ?? null;
-  return sql.begin(async (tx) => {
+  const rescued = sql.begin(async (tx) => {
     if (lockKey !== null) {
       const [lock] = await tx`SELECT pg_try_advisory_xact_lock(${lockKey}::bigint) AS held`;
       if (!lock?.held) return [];
@@ -152,6 +158,19 @@ export async function rescueTasks(
       -- workers look when it falls due.
       ${tx.unsafe(WOKEN)},
       ${tx.unsafe(TAIL)}`;
-    return result.map((row) => toTask(row));
+    const tasks = result.map((row) => toTask(row));
+    if (p.rollBack) throw new RolledBack(tasks);
+    return tasks;
   }) as Promise<Task[]>;
+  return rescued.catch((error: unknown) => {
+    if (error instanceof RolledBack) return error.tasks;
+    throw error;
+  });
+}
+
+/** Thrown out of a `rollBack` rescue's transaction so that postgres.js rolls it back. */
+class RolledBack extends Error {
+  constructor(readonly tasks: Task[]) {
+    super('rolled back on purpose');
+  }
 }
