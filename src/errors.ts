@@ -35,6 +35,13 @@ export class AppError extends Error {
     this.field = options.field;
     this.details = options.details;
   }
+
+  /** This error (its class, code and field kept) with `details` added and, given, another message: for a caller that knows more than the thrower. */
+  withDetails(details: Record<string, unknown>, message?: string): this {
+    (this as { details: Record<string, unknown> | undefined }).details = { ...this.details, ...details };
+    if (message !== undefined) this.message = message;
+    return this;
+  }
 }
 
 /** The process is stopping: a subscription asked for now is refused (a client retries elsewhere). */

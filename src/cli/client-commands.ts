@@ -60,11 +60,26 @@ function failureOf(command: string, error: unknown): Failure {
     // the batch's own numbering taken out of the message, which names the line instead).
     const inner = failureOf(command, error.cause);
     const where = error.line === undefined ? `--from-jsonl lines ${error.batch.first}–${error.batch.last}` : `--from-jsonl line ${error.line}`;
-    const said = inner.message.replace(/ \(inputs\[\d+\]\)/g, '').replace(/\binputs\[\d+\]\.?/g, '');
+    const fieldOf = (line: number | undefined, field: string | undefined): string | undefined =>
+      line === undefined ? undefined : `--from-jsonl:${line}${field?.replace(/^inputs\[\d+\]\.?/, '.') ?? ''}`;
+    // The other invalid lines of the batch, when the server listed them: all mended in one go.
+    const others = error.invalid.lines.slice(1);
+    const more = error.invalid.count - 1;
+    const unnumbered = (text: string): string => text.replace(/ \(inputs\[\d+\]\)/g, '').replace(/\binputs\[\d+\]\.?/g, '');
+    const said = unnumbered(
+      inner.message.replace(/ \(and \d+ more invalid inputs?: details\.invalidInputs\)/, more > 0 ? ` (and ${more} more invalid line${more === 1 ? '' : 's'}, below)` : ''),
+    );
     const message = `${where}: ${said}; ${error.progress}`;
-    const field = error.line === undefined ? undefined : `--from-jsonl:${error.line}${inner.field?.replace(/^inputs\[\d+\]\.?/, '.') ?? ''}`;
+    const field = fieldOf(error.line, inner.field);
     const hints = inner.text.split('\n').slice(1).join('\n');
-    return { ...inner, message, field, text: `taskwire: ${inner.code}: ${visible(message)}\n${hints}` };
+    const unlisted = error.invalid.count - error.invalid.lines.length;
+    const list =
+      others.map((o) => `  line ${o.line ?? '?'}: ${visible(unnumbered(o.message))}\n`).join('') +
+      (unlisted > 0 ? `  and ${unlisted} more not listed\n` : '');
+    const invalid = error.invalid.lines.length > 1
+      ? { invalid: error.invalid.lines.map((o) => ({ line: o.line ?? null, field: fieldOf(o.line, o.field) ?? null, code: o.code, message: unnumbered(o.message) })), invalidCount: error.invalid.count }
+      : {};
+    return { ...inner, message, field, ...invalid, text: `taskwire: ${inner.code}: ${visible(message)}\n${list}${hints}` };
   }
   if (error instanceof JsonlInterrupted) {
     return { code: CLI_CODES.interrupted, message: error.message, exit: EXIT.interrupted, text: `taskwire: ${visible(error.message)}\n` };

@@ -37,6 +37,8 @@ export class JsonlBatchError extends Error {
     readonly batch: { first: number; last: number },
     /** Tasks stored by the batches before it. */
     readonly stored: number,
+    /** Every invalid line of the batch the server listed (the first is `line`'s), and how many it found in all. */
+    readonly invalid: { lines: InvalidLine[]; count: number } = { lines: [], count: 0 },
   ) {
     super(cause instanceof Error ? cause.message : String(cause));
     this.name = 'JsonlBatchError';
@@ -176,7 +178,7 @@ async function sendBatch(client: TaskwireClient, items: EnqueueManyItem[], lines
     } catch (error) {
       const again = error instanceof RateLimitedError ? error.retryAfterMs ?? 1000 : keyed && answerLost(error) ? exponentialDelayMs(attempt, { baseMs: 250, maxMs: 5000 }) : undefined;
       if (again === undefined || Date.now() + again > until) {
-        throw new JsonlBatchError(error, lineOf(error, lines), { first: lines[0] as number, last: lines.at(-1) as number }, stored);
+        throw new JsonlBatchError(error, lineOf(error, lines), { first: lines[0] as number, last: lines.at(-1) as number }, stored, invalidLines(error, lines));
       }
       await delay(again);
     }
@@ -221,7 +223,32 @@ function parseLine(line: string, lineNo: number, progress: string): EnqueueManyI
 
 /** The line an error names: its field's `inputs[i]` is the batch's i-th item. */
 function lineOf(error: unknown, lines: readonly number[]): number | undefined {
-  const field = (error as { field?: unknown }).field;
+  return lineOfField((error as { field?: unknown }).field, lines);
+}
+
+function lineOfField(field: unknown, lines: readonly number[]): number | undefined {
   const i = typeof field === 'string' ? /^inputs\[(\d+)\]/.exec(field)?.[1] : undefined;
   return i === undefined ? undefined : lines[Number(i)];
+}
+
+/** An invalid line of a refused batch, as the server listed it: its field and message still name `inputs[i]`. */
+export interface InvalidLine {
+  line: number | undefined;
+  field: string | undefined;
+  code: string;
+  message: string;
+}
+
+/** The invalid items a refusal lists (`details.invalidInputs`, `details.invalidCount`), by line. */
+function invalidLines(error: unknown, lines: readonly number[]): { lines: InvalidLine[]; count: number } {
+  const details = error instanceof RequestError ? error.details : undefined;
+  const listed = details?.invalidInputs;
+  if (!Array.isArray(listed)) return { lines: [], count: 0 };
+  const invalid = listed.flatMap((item: unknown): InvalidLine[] => {
+    if (typeof item !== 'object' || item === null) return [];
+    const { field, code, message } = item as { field?: unknown; code?: unknown; message?: unknown };
+    return [{ line: lineOfField(field, lines), field: typeof field === 'string' ? field : undefined, code: String(code), message: String(message) }];
+  });
+  const count = typeof details?.invalidCount === 'number' ? details.invalidCount : invalid.length;
+  return { lines: invalid, count };
 }

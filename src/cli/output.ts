@@ -43,6 +43,9 @@ export interface ErrorReport {
   code: string;
   message: string;
   field?: string | undefined;
+  /** `enqueue --from-jsonl`: every invalid line of the refused batch the server listed, and how many it found. */
+  invalid?: { line: number | null; field: string | null; code: string; message: string }[];
+  invalidCount?: number;
 }
 
 /**
@@ -50,7 +53,8 @@ export interface ErrorReport {
  * its error on stderr (field null when none is named), so that a script reads it as it reads stdout.
  */
 export function errorJson(error: ErrorReport): string {
-  return `${JSON.stringify({ error: { code: error.code, message: error.message, field: error.field ?? null } })}\n`;
+  const invalid = error.invalid === undefined ? {} : { invalid: error.invalid, invalidCount: error.invalidCount };
+  return `${JSON.stringify({ error: { code: error.code, message: error.message, field: error.field ?? null, ...invalid } })}\n`;
 }
 
 /**

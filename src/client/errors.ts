@@ -47,6 +47,12 @@ export class RequestError extends TaskwireClientError {
   readonly errors: readonly GraphQLErrorPayload[];
   /** HTTP status of the answer (200 for most errors; 400 for parse and validation errors); undefined over WebSocket. */
   readonly status: number | undefined;
+  /**
+   * The first error's `extensions.details`: e.g. `requiredScope` of a FORBIDDEN, or an
+   * `enqueueMany` refused for several invalid items: `invalidInputs` ({ field, code, message } each)
+   * and `invalidCount`.
+   */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(errors: readonly GraphQLErrorPayload[], status?: number) {
     const first = errors[0];
@@ -55,6 +61,8 @@ export class RequestError extends TaskwireClientError {
     super(code, first?.message ?? 'The server answered with an error', field === undefined ? {} : { field });
     this.errors = errors;
     this.status = status;
+    const details = first?.extensions?.details;
+    this.details = typeof details === 'object' && details !== null && !Array.isArray(details) ? (details as Record<string, unknown>) : undefined;
   }
 }
 

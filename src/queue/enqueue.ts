@@ -1,4 +1,4 @@
-import { BadUserInputError, ConflictError, ForbiddenError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
+import { AppError, BadUserInputError, ConflictError, ForbiddenError, InvalidArgumentsError, UnknownTaskError } from '../errors.js';
 import type { Executor } from '../db/client.js';
 import { checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
 import { MAX_RESULT_TTL_MS, requireStorableDate } from './dates.js';
@@ -239,6 +239,46 @@ export function isTenantName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_TENANT && isStorableText(value);
 }
 
+/** Most invalid inputs one refusal lists (`details.invalidInputs`); it counts them all. */
+export const MAX_LISTED_INVALID_INPUTS = 100;
+
+/**
+ * prepareTask for each input. An invalid input refuses the batch with the first one's error, which
+ * then also lists every invalid input of the batch (`details.invalidInputs`: field, code and message
+ * of each, MAX_LISTED_INVALID_INPUTS at most; `details.invalidCount`: all of them), so that a caller
+ * loading many mends them in one go rather than one run per bad input.
+ */
+function prepareTasks(
+  catalog: TaskCatalog,
+  inputs: readonly EnqueueInput[],
+  limits: EnqueueLimits,
+  scope: QueueScope,
+  itemPrefix: (i: number) => string,
+): NewTaskRow[] {
+  const rows: NewTaskRow[] = [];
+  let first: AppError | undefined;
+  const invalid: { field: string | null; code: string; message: string }[] = [];
+  let invalidCount = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    try {
+      rows.push(prepareTask(catalog, inputs[i] as EnqueueInput, limits, scope, itemPrefix(i)));
+    } catch (error) {
+      // Only an input's own fault is listed; anything else is not about the inputs.
+      if (!(error instanceof AppError)) throw error;
+      first ??= error;
+      invalidCount++;
+      if (invalid.length < MAX_LISTED_INVALID_INPUTS) invalid.push({ field: error.field ?? null, code: error.code, message: error.message });
+    }
+  }
+  if (first === undefined) return rows;
+  if (invalidCount === 1) throw first;
+  const more = invalidCount - 1;
+  throw first.withDetails(
+    { invalidCount, invalidInputs: invalid },
+    `${first.message} (and ${more} more invalid input${more === 1 ? '' : 's'}: details.invalidInputs)`,
+  );
+}
+
 /**
  * Stores tasks, all or nothing, in one statement, and announces them. On an executor that
  * is a transaction, the tasks and their notifications appear only if it commits. Same
@@ -262,7 +302,7 @@ export async function enqueueTasks(
 ): Promise<Task[]> {
   const { fieldPrefix, checkExisting } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
-  const rows = inputs.map((input, i) => prepareTask(catalog, input, limits, scope, itemPrefix(i)));
+  const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
   let outcomes: (Task | ConflictError)[];
   try {
     outcomes = await storeTasks(exec, rows, 'fail', itemPrefix);

@@ -83,6 +83,29 @@ describe('taskwire enqueue --from-jsonl', () => {
     });
   });
 
+  it('a refused batch lists every invalid line of it, not only the first', async () => {
+    const file = join(dir, 'several-bad.jsonl');
+    const objects: unknown[] = Array.from({ length: 8 }, (_, i) => ({ name: 'demo.echo', args: [i] }));
+    objects[2] = { name: 'math.copysign', args: { not: 'a list' } };
+    objects[4] = { name: 'no.such.task' };
+    objects[6] = { name: 'demo.echo', priority: 101 };
+    writeFileSync(file, lines(...objects));
+    const result = await runCli(['enqueue', '--from-jsonl', file], env);
+    expect([result.code, result.stdout]).toEqual([2, '']);
+    expect(result.stderr).toMatch(
+      /^taskwire: INVALID_ARGUMENTS: --from-jsonl line 3: args must be a JSON array \(and 2 more invalid lines, below\); nothing was stored\n  line 5: Unknown task name "no\.such\.task"\n  line 7: priority must be an integer from -100 to 100, got 101\n$/,
+    );
+    const json = JSON.parse((await runCli(['enqueue', '--from-jsonl', file, '--json'], env)).stderr) as { error: { field: string; invalidCount: number; invalid: { line: number; field: string; code: string }[] } };
+    expect(json.error.field).toBe('--from-jsonl:3.args');
+    expect(json.error.invalidCount).toBe(3);
+    expect(json.error.invalid.map((o) => [o.line, o.field, o.code])).toEqual([
+      [3, '--from-jsonl:3.args', 'INVALID_ARGUMENTS'],
+      [5, '--from-jsonl:5.name', 'UNKNOWN_TASK'],
+      [7, '--from-jsonl:7.priority', 'BAD_USER_INPUT'],
+    ]);
+    expect(await storedArgs()).toEqual([]);
+  });
+
   it('a line that is not a task object stops there, before it is sent (exit 2), naming the line', async () => {
     const cases: [string, RegExp][] = [
       [lines({ name: 'demo.echo', args: [0] }, '{"name": "demo.echo", "args": [1]'), /line 2: not JSON/],

@@ -91,6 +91,37 @@ describe('enqueueTasks', () => {
     expect(await env.server.countTasks()).toBe(before);
   });
 
+  it('lists every invalid input of a refused batch, not only the first, so that a load is mended in one go', async () => {
+    const before = await env.server.countTasks();
+    const ok = { name: 'demo.echo', args: ['fine'] };
+    const res = await env.server.post({
+      query: BATCH,
+      variables: { inputs: [ok, { name: 'math.copysign', args: { not: 'an array' } }, ok, { name: 'no.such.task' }, { ...ok, priority: 101 }] },
+    });
+    expect(res.errors).toHaveLength(1);
+    const [error] = res.errors ?? [];
+    expect([error?.extensions?.code, error?.extensions?.field, error?.message]).toEqual([
+      'INVALID_ARGUMENTS',
+      'inputs[1].args',
+      'inputs[1].args must be a JSON array (and 2 more invalid inputs: details.invalidInputs)',
+    ]);
+    expect(error?.extensions?.details).toEqual({
+      invalidCount: 3,
+      invalidInputs: [
+        { field: 'inputs[1].args', code: 'INVALID_ARGUMENTS', message: 'inputs[1].args must be a JSON array' },
+        { field: 'inputs[3].name', code: 'UNKNOWN_TASK', message: expect.stringContaining('no.such.task') },
+        { field: 'inputs[4].priority', code: 'BAD_USER_INPUT', message: expect.stringContaining('inputs[4].priority') },
+      ],
+    });
+    // Listed up to 100, counted all.
+    const many = Array.from({ length: 150 }, (_, i) => ({ ...ok, priority: 200 + i }));
+    const capped = (await env.server.post({ query: BATCH_LIGHT, variables: { inputs: many } })).errors?.[0];
+    const details = capped?.extensions?.details as { invalidCount: number; invalidInputs: { field: string }[] };
+    expect([details.invalidCount, details.invalidInputs.length, details.invalidInputs.at(-1)?.field]).toEqual([150, 100, 'inputs[99].priority']);
+    expect(capped?.message).toMatch(/\(and 149 more invalid inputs: details\.invalidInputs\)$/);
+    expect(await env.server.countTasks()).toBe(before);
+  });
+
   it(`refuses an empty list and more than ${MAX_ENQUEUE_BATCH} inputs with BAD_USER_INPUT on inputs`, async () => {
     const before = await env.server.countTasks();
     expect(errorOf((await batch([])).errors)).toEqual([['BAD_USER_INPUT', 'inputs', `inputs must hold 1 to ${MAX_ENQUEUE_BATCH} tasks, got 0`]]);
