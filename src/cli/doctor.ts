@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJwtVerifier, jwtConfigured } from '../auth/jwt.js';
 import { maskUrlIn, maskUrlPassword, type Config } from '../config.js';
@@ -236,6 +236,14 @@ export async function runningEmbeddedPort(dataDir: string): Promise<number | und
     if (isAlive(pid) && Number.isInteger(port) && (port as number) > 0) return port;
   }
   return undefined;
+}
+
+/** Whether an embedded cluster has been made for `dataDir` (here, or relocated as root: see runningEmbeddedPort). */
+export async function embeddedClusterExists(dataDir: string): Promise<boolean> {
+  for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
+    if (await access(path.join(root, 'pg', 'PG_VERSION')).then(() => true, () => false)) return true;
+  }
+  return false;
 }
 
 async function relocatedRoots(dataDir: string): Promise<string[]> {

@@ -12,7 +12,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { BadUserInputError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { EXIT, parseCommand, takePositionals, UsageError } from './args.js';
-import { runningEmbeddedPort } from './doctor.js';
+import { embeddedClusterExists, runningEmbeddedPort } from './doctor.js';
 import { table, type Io } from './output.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -56,7 +56,7 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
       if (values.scopes === undefined) throw new UsageError('keys', 'create needs --scopes a,b (e.g. tasks:read,tasks:enqueue)', '--scopes');
       const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
       const expiresAt = values['expires-in'] === undefined ? undefined : new Date(Date.now() + parseExpiresIn(values['expires-in']));
-      const created = await withDatabase(config, async (sql) => {
+      const created = await withDatabase(config, io, true, async (sql) => {
         try {
           return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresAt });
         } catch (error) {
@@ -80,7 +80,7 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
     case 'list': {
       const { values, positionals } = parseCommand('keys', rest, { json: { type: 'boolean' } });
       takePositionals('keys', positionals, []);
-      const keys = await withDatabase(config, listApiKeys);
+      const keys = await withDatabase(config, io, false, listApiKeys);
       io.out(values.json ? `${JSON.stringify(keys)}\n` : keysTable(keys));
       return EXIT.ok;
     }
@@ -88,7 +88,7 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
       const { values, positionals } = parseCommand('keys', rest, { json: { type: 'boolean' } });
       const [typed] = takePositionals('keys', positionals, ['ID']) as [string];
       const id = keyIdArgument(typed);
-      const revoked = await withDatabase(config, (sql) => revokeApiKey(sql, id));
+      const revoked = await withDatabase(config, io, false, (sql) => revokeApiKey(sql, id));
       io.out(values.json ? `${JSON.stringify(revoked)}\n` : `revoked ${revoked.id} (${shortTime(revoked.revokedAt)})\n`);
       return EXIT.ok;
     }
@@ -113,9 +113,20 @@ function shortTime(date: Date | null): string {
 /**
  * Runs `fn` on a one-connection pool to the deployment's database, migrated. The embedded
  * PostgreSQL that `npm start` runs is used as it is: starting one on the same data would stop it.
+ * With no embedded database under DATA_DIR yet (run from another directory than `npm start`'s, DATA_DIR
+ * relative), `create` makes one and says so (provisioning a key before the first start is fine, a key
+ * made in a stray `.data` is the trap it names); `list` and `revoke` refuse, naming the directory,
+ * rather than answer "no API keys" or NOT_FOUND about a database nobody runs.
  */
-async function withDatabase<T>(config: Config, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const port = config.databaseUrl ? undefined : await runningEmbeddedPort(path.resolve(config.dataDir));
+async function withDatabase<T>(config: Config, io: Io, creates: boolean, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const dataDir = path.resolve(config.dataDir);
+  const port = config.databaseUrl ? undefined : await runningEmbeddedPort(dataDir);
+  if (!config.databaseUrl && port === undefined && !(await embeddedClusterExists(dataDir))) {
+    const where = `no database under DATA_DIR=${dataDir} yet`;
+    const fix = 'run it where `npm start` runs (DATA_DIR is relative to the current directory), or set DATA_DIR or DATABASE_URL';
+    if (!creates) throw new UsageError('keys', `${where}: ${fix}`, 'DATA_DIR');
+    io.err(`taskwire: ${where}: making one there; a server on another DATA_DIR will not know this key (${fix})\n`);
+  }
   const database =
     config.databaseUrl || port === undefined
       ? await resolveDatabase(config, createLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn'))

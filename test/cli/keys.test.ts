@@ -1,8 +1,12 @@
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listApiKeys, verifyApiKey } from '../../src/auth/api-keys.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { runCli } from './run-cli.js';
 
+const SHARED = '/var/lib/taskwire';
 let t: TestDatabase;
 let env: Record<string, string>;
 
@@ -125,6 +129,37 @@ describe('taskwire keys list and revoke', () => {
       expect(result.code, args[0]).toBe(2);
       expect(JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '')).toMatchObject({ error: { code: 'CONFIG_INVALID', field: 'DATABASE_URL', message: expect.stringMatching(/^cannot connect to DATABASE_URL=postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: /) } });
       expect(result.stderr).not.toContain('hunter2');
+    }
+  });
+
+  it('on a DATA_DIR with no embedded database: list and revoke refuse naming it; create makes one and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskwire-keys-'));
+    chmodSync(dir, 0o755); // the embedded server's user must enter it (as root)
+    const stray = join(dir, '.data');
+    const embedded = { LOG_LEVEL: 'warn', DATABASE_URL: '', DATA_DIR: stray };
+    try {
+      for (const args of [['list'], ['revoke', '01900000-0000-7000-8000-000000000000']]) {
+        const result = await runCli(['keys', ...args, '--json'], embedded);
+        expect(result.code, args[0]).toBe(2);
+        expect(JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '')).toEqual({
+          error: { code: 'BAD_USAGE', field: 'DATA_DIR', message: `no database under DATA_DIR=${stray} yet: run it where \`npm start\` runs (DATA_DIR is relative to the current directory), or set DATA_DIR or DATABASE_URL` },
+        });
+      }
+      expect(existsSync(stray)).toBe(false);
+      // Provisioning a key before the first start still works, with a word about where it went.
+      const created = await runCli(['keys', 'create', '--tenant', 'a', '--scopes', 'tasks:read'], embedded, 120_000);
+      expect(created.code).toBe(0);
+      expect(created.stdout).toMatch(/^tw_/);
+      expect(created.stderr).toContain(`taskwire: no database under DATA_DIR=${stray} yet: making one there; a server on another DATA_DIR will not know this key`);
+      const listed = await runCli(['keys', 'list', '--json'], embedded, 60_000);
+      expect([listed.code, (JSON.parse(listed.stdout) as unknown[]).length]).toEqual([0, 1]);
+    } finally {
+      // As root the cluster may live under /var/lib/taskwire, in a directory whose data-dir names ours.
+      for (const entry of existsSync(SHARED) ? readdirSync(SHARED) : []) {
+        const pointer = join(SHARED, entry, 'data-dir');
+        if (existsSync(pointer) && readFileSync(pointer, 'utf8').trim() === stray) rmSync(join(SHARED, entry), { recursive: true, force: true });
+      }
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
