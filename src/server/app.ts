@@ -32,6 +32,7 @@ import { createWorkflowHub, type WorkflowHubStats } from './live/workflow-hub.js
 import { createBulkActionHub } from './live/bulk-action-hub.js';
 import { corsFor, corsHeadersFor, createOriginPolicy, useOriginCheck } from './origins.js';
 import { useRoutes } from './routes.js';
+import { closingConnections } from './closing-connections.js';
 import { countResponses } from './response-metrics.js';
 import { createServerAuth, type ServerAuthOptions } from './server-auth.js';
 import { useSharedSubscriptionResults } from './live/shared-results.js';
@@ -156,6 +157,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
+  /** The started server's: its answers end their connections from then on (closingConnections). */
+  let closeConnections: (() => void) | undefined;
   const sse = createSseStreams();
   const outage = createOutageLog(deps.log.child({ component: 'graphql' }));
   const graphiqlOptions: GraphiQLOptions = { title: 'taskwire', subscriptionsProtocol: 'WS' };
@@ -227,9 +230,11 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       await workflowHub.start();
       await bulkActionHub.start();
       const fast = createFastPath({ yoga, path: GRAPHQL_PATH, origins, authenticate: auth.httpPrincipal, log: deps.log, outage });
-      const http = createServer(
+      const answers = closingConnections(
         countResponses(withBodyLimit(yoga, maxBodyBytes, { fast: fast.serve, corsHeaders: (req) => corsHeadersFor(origins, req.headers.origin) }), metrics.countResponse),
       );
+      closeConnections = answers.close;
+      const http = createServer(answers.listener);
       const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
       routeUpgrades(http, wss, GRAPHQL_PATH, origins);
       ws = useGraphQLWs(wss, yoga, options.keepAliveMs ?? 12_000, auth.wsHooks(options.wsHooks));
@@ -255,6 +260,8 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       // ends), which says to clients that the connection, not the subscription, ended, so they
       // subscribe again; only then end the hubs, whose ends no client sees any more.
       const closed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve();
+      closeConnections?.();
+      closeConnections = undefined;
       ws?.beginStop();
       await hub.settle(drainMs);
       await workflowHub.settle();
