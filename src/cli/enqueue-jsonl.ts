@@ -77,12 +77,19 @@ function answerLost(error: unknown): boolean {
   if (error instanceof RequestError) return error.code === 'INTERNAL_SERVER_ERROR';
   const code = (error as { code?: unknown }).code;
   if (code !== 'CONNECTION_FAILED' && code !== 'BAD_RESPONSE') return false;
-  // Refused or not resolved: the request never left.
+  return !neverSent(error);
+}
+
+/** A connection refused or a name not resolved: the request never left, so nothing of it was stored. */
+function neverSent(error: unknown): boolean {
+  if ((error as { code?: unknown }).code !== 'CONNECTION_FAILED') return false;
   for (let e: unknown = (error as { cause?: unknown }).cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const cause = (e as { code?: unknown }).code;
-    if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'EAI_AGAIN') return false;
+    if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'EAI_AGAIN') return true;
+    // fetch refuses a port on its blocklist (1, 25, 6000 …) before connecting.
+    if ((e as { message?: unknown }).message === 'bad port') return true;
   }
-  return true;
+  return false;
 }
 
 interface Pending {
@@ -108,8 +115,9 @@ export interface JsonlOptions {
  * `enqueueMany`, each batch all or nothing. Prints each stored task's id (with `asJson`, the
  * task) in line order as its batch is stored, so that a run stopped half way says what it stored.
  * A batch refused RATE_LIMITED (nothing stored) waits the time the server says and goes again; one
- * whose answer was lost goes again when every line of it has an idempotency key (a repeat returns
- * the same tasks), for up to a minute either way.
+ * refused a connection (never sent) goes again once the server has answered this run (a restart of it
+ * mid-file); one whose answer was lost, or that found the database away, goes again when every line
+ * of it has an idempotency key (a repeat returns the same tasks); for up to a minute in all.
  * @throws UsageError for a line that is not such an object (after the batches before it were sent);
  *   JsonlBatchError for a batch the server (or the connection) refused; JsonlInterrupted on Ctrl-C
  */
@@ -131,7 +139,7 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
     const { items, lines } = pending;
     pending = { items: [], lines: [], bytes: 0 };
     if (items.length === 0) return;
-    const tasks = await sendBatch(client, items, lines, stored);
+    const tasks = await sendBatch(client, items, lines, stored, stored > 0, signal);
     io.out(tasks.map((task) => (asJson ? json(task) : `${task.id}\n`)).join(''));
     stored += tasks.length;
   };
@@ -156,8 +164,9 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
       if (pending.items.length >= batchSize) await send();
     }
   } catch (error) {
-    // The stream destroyed by Ctrl-C ends the lines with an error: the interruption is what to say.
-    if (!signal.aborted) throw error;
+    // The stream destroyed by Ctrl-C ends the lines with an error: the interruption is what to say,
+    // unless a batch's wait said it already.
+    if (!signal.aborted || error instanceof JsonlBatchError || error instanceof JsonlInterrupted) throw error;
   } finally {
     signal.removeEventListener('abort', stopReading);
   }
@@ -169,18 +178,31 @@ export async function enqueueFromJsonl(client: TaskwireClient, source: string, o
 }
 
 /** One batch through enqueueMany, tried again while that is safe (see enqueueFromJsonl); a JsonlBatchError otherwise. */
-async function sendBatch(client: TaskwireClient, items: EnqueueManyItem[], lines: number[], stored: number): Promise<EnqueuedTask[]> {
+async function sendBatch(
+  client: TaskwireClient,
+  items: EnqueueManyItem[],
+  lines: number[],
+  stored: number,
+  answered: boolean,
+  signal: AbortSignal,
+): Promise<EnqueuedTask[]> {
   const until = Date.now() + RETRY_FOR_MS;
   const keyed = items.every((item) => typeof item.idempotencyKey === 'string');
   for (let attempt = 1; ; attempt++) {
     try {
       return await client.enqueueMany(items);
     } catch (error) {
-      const again = error instanceof RateLimitedError ? error.retryAfterMs ?? 1000 : keyed && answerLost(error) ? exponentialDelayMs(attempt, { baseMs: 250, maxMs: 5000 }) : undefined;
-      if (again === undefined || Date.now() + again > until) {
-        throw new JsonlBatchError(error, lineOf(error, lines), { first: lines[0] as number, last: lines.at(-1) as number }, stored, invalidLines(error, lines));
-      }
-      await delay(again);
+      // Safe to send again: a refusal that stored nothing and says when; a request that never left, once
+      // the server has answered this run (a restart of it mid-file; a wrong URL still fails at once); and
+      // for a batch whose every line has a key, an answer lost or a database away (a repeat returns the same tasks).
+      const safe = neverSent(error) ? answered : keyed && (answerLost(error) || (error instanceof RequestError && error.code === 'DATABASE_UNAVAILABLE'));
+      const again = error instanceof RateLimitedError ? error.retryAfterMs ?? 1000 : safe ? exponentialDelayMs(attempt, { baseMs: 250, maxMs: 5000 }) : undefined;
+      const failed = (): JsonlBatchError =>
+        new JsonlBatchError(error, lineOf(error, lines), { first: lines[0] as number, last: lines.at(-1) as number }, stored, invalidLines(error, lines));
+      if (again === undefined || Date.now() + again > until) throw failed();
+      // Ctrl-C while waiting: stop there, saying what is known of this batch.
+      const interrupted = await delay(again, false, { signal }).catch(() => true);
+      if (interrupted) throw answerLost(error) ? failed() : new JsonlInterrupted(stored, lines[0] as number);
     }
   }
 }

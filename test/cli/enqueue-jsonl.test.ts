@@ -149,6 +149,39 @@ describe('taskwire enqueue --from-jsonl', () => {
     expect(await storedArgs()).toEqual(Array.from({ length: printed }, (_, i) => i));
   });
 
+  it('rides out a graceful restart of the server mid-file, keys or none: a refused connection stored nothing', async () => {
+    const file = join(dir, 'restart.jsonl');
+    writeFileSync(file, lines(...Array.from({ length: 5000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
+    const { port } = new URL(server.url);
+    // A batch held in flight (its insert waits for a lock) while the server begins a graceful stop.
+    const lock = await server.sql.reserve();
+    await lock`BEGIN`;
+    await lock`LOCK TABLE tasks IN SHARE MODE`;
+    const run = startCli(['enqueue', '--from-jsonl', file, '--batch', '50'], env);
+    await waitFor(async () => (await server.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).length > 0, { message: 'a batch in flight' });
+    const stopped = server.app.stop();
+    await lock`COMMIT`;
+    lock.release();
+    await stopped;
+    // Its answer said to close the connection; the next batch finds the port closed, and waits.
+    await waitFor(async () => (await fetch(server.url).then(() => false, () => true)), { message: 'the port to refuse' });
+    await server.app.start(Number(port), '127.0.0.1');
+    const result = await run.done;
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(result.stdout.trim().split('\n')).toHaveLength(5000);
+    expect(await storedArgs()).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+  });
+
+  it('a wrong address fails at once, as before: only a server that answered this run is waited for', async () => {
+    const file = join(dir, 'nowhere.jsonl');
+    writeFileSync(file, lines({ name: 'demo.echo', args: [1] }));
+    const started = Date.now();
+    const result = await runCli(['enqueue', '--from-jsonl', file], { TASKWIRE_URL: 'http://127.0.0.1:1/graphql' });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^taskwire: CONNECTION_FAILED: --from-jsonl lines 1–1: .*; nothing was stored\n/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it('a lost answer: a keyed batch is sent again until it lands; an unkeyed one is said to be maybe stored', async () => {
     const proxy = await startProxy(Number(new URL(server.url).port));
     try {
