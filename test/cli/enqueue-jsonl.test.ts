@@ -172,6 +172,32 @@ describe('taskwire enqueue --from-jsonl', () => {
     expect(await storedArgs()).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 
+  it('Ctrl-C while it waits for the server to come back stops at once, saying where to go on', async () => {
+    const file = join(dir, 'waiting.jsonl');
+    writeFileSync(file, lines(...Array.from({ length: 5000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
+    const { port } = new URL(server.url);
+    // The first batch held in flight while the stop begins (as in the restart above), so that the second is refused.
+    const lock = await server.sql.reserve();
+    await lock`BEGIN`;
+    await lock`LOCK TABLE tasks IN SHARE MODE`;
+    const run = startCli(['enqueue', '--from-jsonl', file, '--batch', '50'], env);
+    try {
+      await waitFor(async () => (await server.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).length > 0, { message: 'a batch in flight' });
+      const stopped = server.app.stop();
+      await lock`COMMIT`;
+      lock.release();
+      await stopped;
+      await waitFor(() => run.stdout.trim().split('\n').length === 50, { message: 'the first batch printed' });
+      run.child.kill('SIGINT');
+      const result = await run.done;
+      expect([result.code, result.stdout.trim().split('\n').length]).toEqual([130, 50]);
+      expect(result.stderr).toBe('taskwire: interrupted: the 50 tasks of the lines before line 51 were stored, nothing from it on; go on with --start-line 51\n');
+    } finally {
+      await server.app.start(Number(port), '127.0.0.1');
+    }
+    expect(await storedArgs()).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
   it('a wrong address fails at once, as before: only a server that answered this run is waited for', async () => {
     const file = join(dir, 'nowhere.jsonl');
     writeFileSync(file, lines({ name: 'demo.echo', args: [1] }));
