@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
-import { runCli, startCli } from './run-cli.js';
+import { runCli, startCli, type CliRun } from './run-cli.js';
 
 // `taskwire enqueue --from-jsonl`: one task a line, sent in batches through enqueueTasks.
 let server: TestServer;
@@ -149,11 +149,12 @@ describe('taskwire enqueue --from-jsonl', () => {
     expect(await storedArgs()).toEqual(Array.from({ length: printed }, (_, i) => i));
   });
 
-  it('rides out a graceful restart of the server mid-file, keys or none: a refused connection stored nothing', async () => {
-    const file = join(dir, 'restart.jsonl');
-    writeFileSync(file, lines(...Array.from({ length: 5000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
-    const { port } = new URL(server.url);
-    // A batch held in flight (its insert waits for a lock) while the server begins a graceful stop.
+  /**
+   * Starts `enqueue --from-jsonl file --batch 50` and stops the server gracefully while its first batch
+   * is in flight (its insert held by a lock on the table), so that the answer comes back on a stopping
+   * server and the second batch finds the port closed. Returns the run; the server stays stopped.
+   */
+  async function stopUnderFirstBatch(file: string): Promise<CliRun> {
     const lock = await server.sql.reserve();
     await lock`BEGIN`;
     await lock`LOCK TABLE tasks IN SHARE MODE`;
@@ -163,6 +164,14 @@ describe('taskwire enqueue --from-jsonl', () => {
     await lock`COMMIT`;
     lock.release();
     await stopped;
+    return run;
+  }
+
+  it('rides out a graceful restart of the server mid-file, keys or none: a refused connection stored nothing', async () => {
+    const file = join(dir, 'restart.jsonl');
+    writeFileSync(file, lines(...Array.from({ length: 5000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
+    const { port } = new URL(server.url);
+    const run = await stopUnderFirstBatch(file);
     // Its answer said to close the connection; the next batch finds the port closed, and waits.
     await waitFor(async () => (await fetch(server.url).then(() => false, () => true)), { message: 'the port to refuse' });
     await server.app.start(Number(port), '127.0.0.1');
@@ -176,17 +185,8 @@ describe('taskwire enqueue --from-jsonl', () => {
     const file = join(dir, 'waiting.jsonl');
     writeFileSync(file, lines(...Array.from({ length: 5000 }, (_, i) => ({ name: 'demo.echo', args: [i] }))));
     const { port } = new URL(server.url);
-    // The first batch held in flight while the stop begins (as in the restart above), so that the second is refused.
-    const lock = await server.sql.reserve();
-    await lock`BEGIN`;
-    await lock`LOCK TABLE tasks IN SHARE MODE`;
-    const run = startCli(['enqueue', '--from-jsonl', file, '--batch', '50'], env);
     try {
-      await waitFor(async () => (await server.sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).length > 0, { message: 'a batch in flight' });
-      const stopped = server.app.stop();
-      await lock`COMMIT`;
-      lock.release();
-      await stopped;
+      const run = await stopUnderFirstBatch(file);
       await waitFor(() => run.stdout.trim().split('\n').length === 50, { message: 'the first batch printed' });
       run.child.kill('SIGINT');
       const result = await run.done;
