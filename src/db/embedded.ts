@@ -90,7 +90,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     ? await Promise.all([reachableBinaries(packaged, owner, sharedDir, log), reachableDataRoot(requested, owner, sharedDir)])
     : [packaged, requested];
   const databaseDir = path.join(root, 'pg');
-  const port = options.port || (await rememberedPort(root)) || (await freePort());
   const ctl = pgCtl(path.join(binaries, 'bin', 'pg_ctl'), databaseDir, owner, log);
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     await initCluster(path.join(binaries, 'bin', 'initdb'), databaseDir, owner, log);
@@ -103,6 +102,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     // A server left running by a process that was killed outright: stop it, then start afresh.
     await ctl.stop();
   }
+  // Only now: the port of a server left running is not free until it is stopped, and the remembered
+  // port was passed over for a new one (an operator's clients, pointed at the old, lost it).
+  const port = options.port || (await rememberedPort(root)) || (await freePort());
   // Before the start: a process that finds the server running from now on finds its owner alive.
   await writeFile(path.join(root, OWNER_FILE), String(process.pid));
   const flags = ['-p', String(port), '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])];

@@ -112,7 +112,7 @@ describe('startEmbeddedPostgres', () => {
 });
 
 describe('a second process on the same data', () => {
-  it('uses the server while the process that started it lives, and never stops it; restarts one whose starter is gone', async () => {
+  it('uses the server while the process that started it lives, and never stops it; restarts one whose starter is gone, on its port', async () => {
     const options = await checkoutOptions();
     // No watch on the first: `third`, below, restarts that server from this very process.
     const first = await startEmbeddedPostgres({ ...options, watchMs: 0 });
@@ -138,6 +138,8 @@ describe('a second process on the same data', () => {
     cleanups.push(() => third.stop());
     expect(third.sharedWith).toBeUndefined();
     expect(await postmaster()).not.toBe(started);
+    // On the port it had: clients pointed at it find it again (a new one was picked, the old still taken).
+    expect(third.port).toBe(first.port);
     expect(Number(await readFile(path.join(third.dataDir, 'owner'), 'utf8'))).toBe(process.pid);
     expect((await answers(third)).one).toBe(1);
   });
