@@ -98,14 +98,15 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let pollTimer: NodeJS.Timeout | undefined;
   // Times to look at, soonest first: the next opening of a used-up rate window (looking then keeps
   // a rate limit's windows full) and when this worker's own retries and snoozes fall due (else
-  // they would wait for the poll). One timer, armed for the soonest.
+  // they would wait for the poll). One timer, armed for the soonest. Monotonic (performance.now()):
+  // after a step back of the wall clock a wake-up found "not due yet" and waited for the poll.
   const wakeTimes: number[] = [];
   let wakeTimer: NodeJS.Timeout | undefined;
   let wakeTimerAt = Infinity;
 
   function wakeAt(inMs: number): void {
     if (stopped) return;
-    const at = Date.now() + Math.max(0, inMs);
+    const at = performance.now() + Math.max(0, inMs);
     let i = wakeTimes.length;
     while (i > 0 && wakeTimes[i - 1]! > at) i--;
     // Looks a few ms apart are one look, at the later time: looking early would find nothing due.
@@ -131,13 +132,13 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     wakeTimerAt = next;
     // +1: a timer may fire a little early, before the time it was set for. At most MAX_TIMER_MS: a
     // longer delay (a task due next month) makes Node fire at once; the timer is armed again.
-    wakeTimer = setTimeout(onWakeTimer, Math.min(MAX_TIMER_MS, Math.max(0, next - Date.now()) + 1));
+    wakeTimer = setTimeout(onWakeTimer, Math.min(MAX_TIMER_MS, Math.max(0, next - performance.now()) + 1));
   }
 
   function onWakeTimer(): void {
     wakeTimer = undefined;
     wakeTimerAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let due = 0;
     while (due < wakeTimes.length && wakeTimes[due]! <= now) due++;
     wakeTimes.splice(0, due);

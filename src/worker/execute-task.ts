@@ -40,7 +40,7 @@ export interface ExecuteOptions extends AttemptContextSource {
   dependencies?: (task: Task) => Promise<Dependencies>;
   /**
    * This worker has no handler for `task` and hands it back: leave it out of this worker's claims
-   * until `until` (ms since the epoch; src/worker/passed-over.ts). False when it cannot (its list is
+   * until `until` (performance.now() ms; src/worker/passed-over.ts). False when it cannot (its list is
    * full). None: nothing is left out.
    */
   passOver?(task: Task, until: number): boolean;
@@ -168,8 +168,11 @@ const warnedUnknown = new WeakMap<ExecuteOptions, Set<string>>();
 
 function unknownTask(o: ExecuteOptions, task: Task): Outcome {
   const message = `No handler for task "${task.name}" in this worker`;
-  const graceEnds = task.enqueuedAt.getTime() + UNKNOWN_TASK_GRACE_MS;
-  if (Date.now() >= graceEnds) return failed({ exceptionType: 'UnknownTask', message, traceback: null }, false);
+  // Its age on the database's clock (the claim stamped lastAttemptedAt): a worker's own clock ten
+  // minutes ahead failed every such task at once, and one behind kept them for longer.
+  const claimedAt = task.lastAttemptedAt ?? task.enqueuedAt;
+  const graceLeftMs = UNKNOWN_TASK_GRACE_MS - (claimedAt.getTime() - task.enqueuedAt.getTime());
+  if (graceLeftMs <= 0) return failed({ exceptionType: 'UnknownTask', message, traceback: null }, false);
   let warned = warnedUnknown.get(o);
   if (!warned) warnedUnknown.set(o, (warned = new Set()));
   if (!warned.has(task.name)) {
@@ -180,7 +183,7 @@ function unknownTask(o: ExecuteOptions, task: Task): Outcome {
     );
   }
   // Left alone until the grace ends at the latest: then this worker may claim it to fail it.
-  if (o.passOver?.(task, Math.min(Date.now() + PASSED_OVER_FOR_MS, graceEnds))) return { kind: 'snoozed', delayMs: 0, handedBack: true };
+  if (o.passOver?.(task, performance.now() + Math.min(PASSED_OVER_FOR_MS, graceLeftMs))) return { kind: 'snoozed', delayMs: 0, handedBack: true };
   return { kind: 'snoozed', delayMs: UNKNOWN_TASK_SNOOZE_MS, handedBack: true };
 }
 

@@ -25,7 +25,7 @@ export class RunningAttempt extends AttemptController {
 
 interface WaitingTask {
   task: Task;
-  /** When it was claimed (Date.now()). */
+  /** When it was claimed (performance.now(): a wall clock stepped back held such tasks for the step). */
   at: number;
 }
 
@@ -44,7 +44,7 @@ export interface HeldTasks {
   nextWaiting(): Task | undefined;
   /** Takes this waiting task out of the line; false when it is not there (started, or taken already). */
   removeWaiting(task: Task): boolean;
-  /** Takes every task that has waited since `before` (Date.now() ms) or longer. */
+  /** Takes every task that has waited since `before` (performance.now() ms) or longer. */
   takeWaitingSince(before: number): Task[];
   /** Takes the whole waiting line. */
   takeAllWaiting(): Task[];

@@ -120,7 +120,7 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
 
   // Handlers turned slow since the claim: another worker's free slot can take these.
   async function handBackStaleWaiting(): Promise<void> {
-    const stale = held.takeWaitingSince(Date.now() - o.releaseWaitingAfterMs);
+    const stale = held.takeWaitingSince(performance.now() - o.releaseWaitingAfterMs);
     if (stale.length === 0) return;
     // The estimate that claimed them was wrong: forgotten, so they are not claimed straight back;
     // the next handlers to finish build a new one.

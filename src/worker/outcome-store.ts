@@ -86,7 +86,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   });
 
   async function record(task: Task, outcome: Outcome): Promise<boolean> {
-    const deadline = Date.now() + o.retryForMs;
+    const deadline = performance.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
         const written = (await store(task, outcome)) === true;
@@ -247,10 +247,10 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
         }
         failures += 1;
         if (failures === 1) {
-          deadline = Date.now() + o.retryForMs;
+          deadline = performance.now() + o.retryForMs;
           log.warn({ err: error, taskId: task.id }, 'progress update failed; retrying');
         }
-        if (Date.now() > deadline) {
+        if (performance.now() > deadline) {
           log.error({ err: error, taskId: task.id }, 'could not store progress; this update is dropped');
           failures = 0;
           continue;

@@ -150,7 +150,7 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
   }
 
   async function withRetries(appends: OutputAppend[]): Promise<string[]> {
-    const deadline = Date.now() + o.retryForMs;
+    const deadline = performance.now() + o.retryForMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return await withDeadline(appendOutput(o.sql, o.workerId, appends, o.maxOutputBytes), o.writeTimeoutMs);

@@ -17,13 +17,13 @@ export const MAX_PASSED_OVER = 1000;
 
 /** The tasks this worker handed back for lacking their handler, not to be claimed again for a while. */
 export interface PassedOver {
-  /** Leaves `task` alone until `until` (ms since the epoch). False when the list is full of live entries. */
+  /** Leaves `task` alone until `until` (performance.now() ms). False when the list is full of live entries. */
   add(task: Task, until: number): boolean;
   /** The ids to leave out of a claim now: one array, made again only after a change or an expiry. */
   ids(): readonly string[];
 }
 
-export function createPassedOver(max = MAX_PASSED_OVER, now: () => number = Date.now): PassedOver {
+export function createPassedOver(max = MAX_PASSED_OVER, now: () => number = () => performance.now()): PassedOver {
   // Insertion order is expiry order for a fixed PASSED_OVER_FOR_MS; a shorter one (the grace ends
   // first) expires early and is swept by the full scan in prune().
   const until = new Map<string, number>();

@@ -108,7 +108,7 @@ export function createRunner(options: RunnerOptions): Runner {
   /** When a stop's grace (and the abandon after it) ends: writes that fail after it are given up at once. */
   let stopGraceEndsAt = Number.POSITIVE_INFINITY;
   function pastStopGrace(): boolean {
-    return Date.now() >= stopGraceEndsAt;
+    return performance.now() >= stopGraceEndsAt;
   }
   let stopped: Promise<void> | undefined;
 
@@ -134,7 +134,7 @@ export function createRunner(options: RunnerOptions): Runner {
     accept(tasks) {
       const sizedFor = runTimes.lineNames;
       runTimes.claimed(tasks);
-      held.addWaiting(tasks, Date.now());
+      held.addWaiting(tasks, performance.now());
       // Heard of before they start: starting runs each handler's synchronous part, which the
       // duration the task log and /metrics time from 'claimed' must include. A listener cannot
       // keep them from running: emitSafely swallows its throw, and they are held already.
@@ -421,7 +421,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // "worker stopped" would be the last log line under the error that says why.
     const ran = started;
     stopping = true;
-    stopGraceEndsAt = Date.now() + o.shutdownGraceMs + o.abandonAfterMs;
+    stopGraceEndsAt = performance.now() + o.shutdownGraceMs + o.abandonAfterMs;
     // A claim under way may still land tasks: wait for it, so that none is left RUNNING in the
     // table with nobody holding it. What it lands never starts (the claim loop hands it straight
     // back, PENDING): a task not begun is better run by a worker that is not going away.

@@ -23,12 +23,12 @@ export interface WriteRetryPolicy {
 
 /**
  * Whether a write that failed with `error` is given up now. Past the stop's grace, at once. Before
- * `until` (its first try + retryForMs), never. After it, only when the failure is not the database
+ * `until` (its first try + retryForMs, performance.now() ms), never. After it, only when the failure is not the database
  * being away, or when `keepWhileAway` says no more (the worker stopping): a result whose database
  * is away is kept and tried until the database is back (a two-minute full disk lost finished work at 90 s).
  */
 export function givesUp(error: unknown, until: number, policy: WriteRetryPolicy): boolean {
   if (policy.giveUpNow?.() === true) return true;
-  if (Date.now() <= until) return false;
+  if (performance.now() <= until) return false;
   return !(policy.keepWhileAway?.() === true && isTransient(error));
 }

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
 import { eventsOf, executionOrder, heartbeatsFor, releaseStubborn, useQueueTestApp, waitForStatus } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -196,6 +196,29 @@ describe('claiming ahead', () => {
       },
       { message: 'all 30 done' },
     );
+  });
+
+  it('tasks claimed ahead go back after their second of waiting though the wall clock stepped back meanwhile', async () => {
+    const runner = env.app.runner({ concurrency: 2, heartbeatMs: 600_000 });
+    await warmUp(runner, 20);
+    const slow = await env.app.deps.queue.enqueueMany(Array.from({ length: 30 }, () => ({ name: 'test.stubborn' })));
+    const ids = slow.map((t) => t.id);
+    await waitFor(() => runner.running === 2 && runner.waiting > 0, { message: 'two running, others claimed ahead' });
+    // Only Date steps back a minute (timers and the database keep the real time): the wait was
+    // measured on it, and those tasks stayed behind the two slots for the minute.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() - 60_000 });
+    try {
+      await waitFor(async () => (await statusesOf(ids)).filter((s) => s === 'PENDING').length === 28, { message: '28 back to PENDING', timeoutMs: 15_000 });
+    } finally {
+      vi.useRealTimers();
+      await waitFor(
+        async () => {
+          releaseStubborn();
+          return (await statusesOf(ids)).every((s) => s === 'SUCCEEDED');
+        },
+        { message: 'all 30 done', timeoutMs: 30_000 },
+      );
+    }
   });
 
   it('tasks of a name known to be slow, landed by a claim sized for fast ones, go back at once: all but the second\'s worth the slots start', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { rescueTasks } from '../../src/queue/sql/rescue-tasks.js';
 import { createQueueTestApp, executionOrder, insertTask, waitForStatus, type QueueTestApp } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Which task runs when: priority, runAfter, queues.
 let app: QueueTestApp;
@@ -84,6 +85,20 @@ describe('claimTasks', () => {
     const scheduled = events.find((e) => e.type === 'RETRY_SCHEDULED');
     const restarted = events.filter((e) => e.type === 'STARTED')[1];
     expect(restarted!.at.getTime() - scheduled!.at.getTime()).toBeGreaterThanOrEqual(300);
+  });
+
+  it('claims its own retry when due though its wall clock stepped back meanwhile (an NTP step, a VM resumed)', async () => {
+    await app.runner({ concurrency: 2, pollIntervalMs: 60_000 }).start();
+    const retried = await app.deps.queue.enqueue({ name: 'test.fail-once', maxAttempts: 2, backoff: { baseMs: 1500, maxMs: 1500, jitter: 0 } });
+    await waitFor(async () => (await app.deps.queue.listTaskEvents({ taskId: retried.id })).events.some((e) => e.type === 'RETRY_SCHEDULED'), { message: 'the retry scheduled' });
+    // Only Date steps back a minute: timers and the database keep the real time.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() - 60_000 });
+    try {
+      // Due 1.5 s on; the poll is a minute away (it waited for it, a wake-up reading "not due yet").
+      expect((await waitForStatus(app.deps, retried.id, 'SUCCEEDED', 10_000)).attempts).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('claims only from the queues a runner was given', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Task } from '../../src/queue/task.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { copysign } from '../../src/worker/examples.js';
@@ -89,5 +89,27 @@ describe('a task handed back for want of a handler', () => {
     const done = await waitForStatus(env.app.deps, task.id, 'FAILED', 20_000);
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1, workerId: lacking.workerId })]);
     expect((await eventsOf(env.recorder, env.app.sql, task.id)).map((e) => e.status)).toEqual(['PENDING', 'RUNNING', 'PENDING', 'RUNNING', 'FAILED']);
+  });
+
+  it('measures the grace on the database\'s clock: a worker whose clock is 20 minutes ahead hands a fresh task back', async () => {
+    // Only Date is faked (timers, performance.now and the database keep the real time): the worker's
+    // wall clock 20 minutes ahead of the database, as on a host whose clock drifted.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() + 20 * 60_000 });
+    try {
+      const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', queue: 'hb-ahead', maxAttempts: 3 });
+      const lacking = env.app.runner({ registry: createRegistry([copysign]), queues: ['hb-ahead'] });
+      const outcome = new Promise<string>((resolve) => {
+        lacking.on('finished', (t: Task, how: string) => {
+          if (t.id === task.id) resolve(how);
+        });
+      });
+      await lacking.start();
+      expect(await outcome).toBe('snoozed');
+      await lacking.stop();
+      const stored = await env.app.deps.queue.getTask(task.id);
+      expect([stored?.status, stored?.errors]).toEqual(['PENDING', []]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
