@@ -20,29 +20,34 @@ export function between(from, to) {
   return end - Date.parse(from);
 }
 
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
-const dateAndTime = new Intl.DateTimeFormat(undefined, {
-  month: 'short',
-  day: 'numeric',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
+/**
+ * Every time the dashboard shows is the browser's local time and says its zone (`14:03:22 CET`,
+ * `GMT+2`, `UTC`: Intl's short name for the locale), per instant, so a time past a DST change says
+ * the other offset. A schedule's next run is computed in the schedule's own zone, and a bare local
+ * time beside that zone's name read as either one.
+ */
+const CLOCK = { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZoneName: 'short' };
+const DATE = { month: 'short', day: 'numeric' };
+const MS = { fractionalSecondDigits: 3 };
+const timeOfDay = new Intl.DateTimeFormat(undefined, CLOCK);
+const dateAndTime = new Intl.DateTimeFormat(undefined, { ...DATE, ...CLOCK });
+const preciseTimeOfDay = new Intl.DateTimeFormat(undefined, { ...CLOCK, ...MS });
+const preciseDateAndTime = new Intl.DateTimeFormat(undefined, { ...DATE, ...CLOCK, ...MS });
 
-/** An ISO timestamp in local time: the time of day for today, with the date otherwise. */
+const isToday = (d) => d.toDateString() === new Date().toDateString();
+
+/** An ISO timestamp in local time with its zone: the time of day for today, with the date otherwise. */
 export function time(iso) {
   if (!iso) return '';
   const d = new Date(iso);
-  const today = new Date();
-  return d.toDateString() === today.toDateString() ? timeOfDay.format(d) : dateAndTime.format(d);
+  return (isToday(d) ? timeOfDay : dateAndTime).format(d);
 }
 
-/** Local time with milliseconds (and the date unless today), for the detail view. */
+/** Local time with milliseconds and its zone (and the date unless today), for the detail view. */
 export function preciseTime(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
-  return `${time(iso)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  return (isToday(d) ? preciseTimeOfDay : preciseDateAndTime).format(d);
 }
 
 /** The last 8 hex digits of a UUID v7 (its first ones are the timestamp, alike for neighbours). */

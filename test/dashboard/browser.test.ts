@@ -347,7 +347,7 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
       expect(await banner.isHidden()).toBe(true);
 
       proxy.cut();
-      await banner.filter({ hasText: /^Not connected to the server since \d\d:\d\d:\d\d: the counts and tasks below are as they were then/ }).waitFor();
+      await banner.filter({ hasText: /^Not connected to the server since \d\d:\d\d:\d\d \S+: the counts and tasks below are as they were then/ }).waitFor();
       expect(await banner.getAttribute('role')).toBe('alert');
       expect(await cutOff.evaluate(() => document.body.classList.contains('stale'))).toBe(true);
       expect(await live.textContent()).toMatch(/reconnecting|disconnected/);

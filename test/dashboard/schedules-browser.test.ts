@@ -28,6 +28,16 @@ let page: Page;
 let profile: string;
 const problems: string[] = [];
 
+/** The browser's zone in this file. */
+const BROWSER_ZONE = 'America/New_York';
+
+/** How `iso` reads in BROWSER_ZONE: its clock (`21:00:00`) and the zone's short name there (`EST`, or `EDT` in summer). */
+function inBrowserZone(iso: string): { clock: string; zone: string } {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: BROWSER_ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(iso));
+  const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+  return { clock: `${part('hour')}:${part('minute')}:${part('second')}`, zone: part('timeZoneName') };
+}
+
 const row = (key: string) => page.locator(`#schedule-rows tr[data-key="${key}"]`);
 
 describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromium', () => {
@@ -37,7 +47,8 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
     client = createClient({ url: server.url });
     await client.upsertSchedule({ key: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Paris', task: { name: 'demo.echo', args: ['report'] } });
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
+    // A zone that is not the machine's (UTC here) and not the schedule's: a time shown without its zone could be any of the three.
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 }, locale: 'en-US', timezoneId: BROWSER_ZONE });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
@@ -84,6 +95,29 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
     await row('nightly-report').locator('td[data-field="lastTask"] .badge[data-status="SUCCEEDED"]').waitFor();
     await link.click();
     await page.locator(`#detail .detail-body[data-id="${id}"]`).waitFor();
+  });
+
+  it("names the browser's zone in its times, as the task list and detail do: next and last run read in that zone", async () => {
+    const next = row('nightly-report').locator('td[data-field="next"]');
+    const last = row('nightly-report').locator('td[data-field="last"]');
+    await last.filter({ hasText: /\d/ }).waitFor();
+    const shown = async (cell: typeof next): Promise<[string, string]> => [(await cell.textContent()) ?? '', (await cell.getAttribute('title')) ?? ''];
+    for (const [text, iso] of [await shown(next), await shown(last)]) {
+      const { clock, zone } = inBrowserZone(iso);
+      expect(zone).toMatch(/^E[SD]T$/);
+      expect(text).toMatch(new RegExp(`${clock} ${zone}$`));
+    }
+    // The same formatter elsewhere: the last task's row (Enqueued) and its detail (Enqueued, to the ms).
+    const id = (await client.schedule('nightly-report'))?.lastTask?.id as string;
+    const enqueued = page.locator(`#rows tr[data-id="${id}"] td[title]`).first();
+    await enqueued.waitFor();
+    const listed = inBrowserZone((await enqueued.getAttribute('title')) ?? '');
+    expect(await enqueued.textContent()).toMatch(new RegExp(`${listed.clock} ${listed.zone}$`));
+    await page.evaluate((taskId) => (location.hash = `#task=${taskId}`), id);
+    const field = page.locator(`#detail .detail-body[data-id="${id}"] dt:text-is("Enqueued") + dd`);
+    await field.waitFor();
+    expect(await field.textContent()).toMatch(new RegExp(`${listed.clock}\\.\\d{3} ${listed.zone}$`));
+    await page.evaluate(() => (location.hash = ''));
   });
 
   // Beside an open detail (480 px for a task, up to 760 px for a workflow's graph) the panel has
