@@ -29,6 +29,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+/**
+ * `text` with a line break allowed after each `/`, `.`, `_` or `:`, so that a long zone, key or task
+ * name wraps at its parts (America/Argentina/ Buenos_Aires, reports. nightly) rather than mid-word.
+ */
+export const breakable = (text) => text.split(/(?<=[/._:])/).flatMap((part, i) => (i > 0 ? [el('wbr'), part] : [part]));
+
 // State-machine order, as src/states.ts (BLOCKED: a workflow step waiting for its parents).
 export const STATUSES = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
@@ -93,7 +99,8 @@ export function taskRow(task, { selected, open, act }) {
     'tr',
     { class: selected ? 'selected' : null, data: { id: task.id, status: task.status, version: String(task.version) }, on: { click: () => open(task.id) } },
     el('td', {}, statusBadge(task.status, task.cancelRequested), waitReasonNote(task)),
-    el('td', { class: 'name' }, el('a', { href: `#task=${task.id}`, class: 'task-link', on: { click: (e) => (e.preventDefault(), e.stopPropagation(), open(task.id)) } }, task.name), el('span', { class: 'id', title: task.id }, shortId(task.id))),
+    // The queue again under the name, for a narrow list that folds the Queue column into this one (style.css, "task list").
+    el('td', { class: 'name' }, el('a', { href: `#task=${task.id}`, class: 'task-link', on: { click: (e) => (e.preventDefault(), e.stopPropagation(), open(task.id)) } }, breakable(task.name)), el('span', { class: 'id', title: task.id }, shortId(task.id)), el('div', { class: 'sub queue-sub' }, task.queue)),
     el('td', { class: 'queue' }, task.queue),
     el('td', { class: 'num' }, `${task.attempts}/${task.maxAttempts}`),
     el('td', { class: 'num', title: task.enqueuedAt }, time(task.enqueuedAt)),

@@ -17,7 +17,7 @@
  */
 import { errorCode, request } from './api.js';
 import { shortId, time } from './format.js';
-import { el, statusBadge } from './render.js';
+import { breakable, el, statusBadge } from './render.js';
 import { may } from './scopes.js';
 
 /** How often the panel reads the schedules while the page is visible, in ms. */
@@ -37,12 +37,6 @@ const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 function timeCell(iso, extra = {}) {
   return el('td', { class: 'num', title: iso ?? null, ...extra }, iso ? time(iso) : el('span', { class: 'muted' }, '—'));
 }
-
-/**
- * `text` with a line break allowed after each `/`, `.`, `_` or `:`, so that a long zone, key or task
- * name wraps at its parts (America/Argentina/ Buenos_Aires, reports. nightly) rather than mid-word.
- */
-const breakable = (text) => text.split(/(?<=[/._:])/).flatMap((part, i) => (i > 0 ? [el('wbr'), part] : [part]));
 
 /** How a notice or a button's label names a schedule: its key, and its tenant when not the viewer's. */
 const nameOf = (s, ownTenant) => (s.tenant === ownTenant ? s.key : `${s.key} (tenant ${s.tenant})`);

@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { z } from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type TaskwireClient } from '../../src/client/index.js';
+import { defineTask } from '../../src/worker/define-task.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { createGates } from '../helpers/gates.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
+
+warnIfBrowserSkipped('the dashboard layout test');
+
+/**
+ * The dashboard's layout at the screen sizes it is used at (1920×1080, a 1280×720 laptop, 800×600),
+ * measured in the page: what must show does show, without a box of its own to scroll, and nothing
+ * sits over the buttons a user clicks next.
+ */
+
+/** Task names as long as real ones get: the list must fit them too. */
+const LONG_NAMES = ['billing.generate-monthly-invoices', 'emails.send-weekly-digest-to-customer', 'inventory.reconcile-warehouse-stock'];
+const longTasks = LONG_NAMES.map((name) => defineTask({ name, args: z.tuple([]), run: async () => name }));
+
+const gates = createGates();
+let server: TestServer;
+let client: TaskwireClient;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+let base: string;
+let failed: string;
+/** Tasks waiting in a paused queue (their rows offer Cancel), oldest first. */
+const waiting: string[] = [];
+const problems: string[] = [];
+
+const SIZES = [
+  [1920, 1080],
+  [1280, 720],
+  [800, 600],
+] as const;
+
+describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () => {
+  beforeAll(async () => {
+    requireChromium();
+    server = await startTestServer({ tasks: [...gates.tasks, ...longTasks], runner: { pollIntervalMs: 50, concurrency: 4 } });
+    client = createClient({ url: server.url });
+    base = server.url.slice(0, -'/graphql'.length);
+    await client.pauseQueue('emails-transactional');
+    failed = (await client.enqueue('demo.fail', ['for the detail'])).id;
+    for (const name of LONG_NAMES) await client.wait(await client.enqueue(name, []).then((t) => t.id));
+    await client.enqueue('test.gate', ['layout:running']);
+    for (let i = 0; i < 8; i++) waiting.push((await client.enqueue('emails.send-weekly-digest-to-customer', [], { queue: 'emails-transactional' })).id);
+    await client.wait(failed).catch(() => undefined);
+    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 720 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+  });
+
+  afterAll(async () => {
+    gates.open('layout:running');
+    await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+    await client?.close();
+    await server?.close();
+  });
+
+  // A task's detail takes 480 px: at 1280 px the list has 730 px for the queue counts, the flow
+  // control and the eight columns of tasks. Before, each of them scrolled sideways in its own box.
+  it.each(SIZES)("shows every column of the task list, the queue counts and flow control beside a task's detail at %i×%i: nothing scrolls sideways", async (width, height) => {
+    await page.setViewportSize({ width, height });
+    await page.goto(`${base}/dashboard#task=${failed}`);
+    await page.locator(`#detail .detail-body[data-id="${failed}"]`).waitFor();
+    await page.locator(`#rows tr[data-id="${waiting[0]}"] button[data-action="cancel"]`).waitFor();
+    await page.locator('#flow-rows tr[data-queue="emails-transactional"]').waitFor();
+    await page.locator('#rows tr[data-status="RUNNING"]').waitFor();
+    const boxes = await page.evaluate(() =>
+      [...document.querySelectorAll('.list .panel, .list .table-wrap')].map((box) => {
+        const outer = box.getBoundingClientRect();
+        const outside = [...box.querySelectorAll('th, td, button, a')].filter((cell) => {
+          const r = cell.getBoundingClientRect();
+          return r.width > 0 && (r.left < outer.left - 0.5 || r.right > outer.right + 0.5);
+        });
+        return { box: box.id || box.className, scroll: box.scrollWidth - box.clientWidth, outside: outside.map((c) => c.textContent?.trim()) };
+      }),
+    );
+    expect(boxes.map((b) => b.box)).toEqual(['panel', 'schedules', 'flow-control', 'table-wrap']);
+    expect(boxes.filter((b) => b.scroll > 0 || b.outside.length > 0)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
