@@ -27,7 +27,8 @@ function showViewer(viewer) {
   const who = byId('viewer');
   who.hidden = !signedIn;
   who.textContent = signedIn ? describe(viewer) : '';
-  who.title = signedIn && viewer ? viewer.id : '';
+  // The whole text: on a narrow top bar it is cut short (style.css, "top bar").
+  who.title = signedIn && viewer ? `${describe(viewer)}${viewer.name ? ` (${viewer.id})` : ''}` : '';
   byId('sign-out').hidden = !signedIn;
 }
 

@@ -166,6 +166,35 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await page.close();
     });
 
+    it('keeps the top bar on one line at 800 px while signed in: a long "signed in as" is cut short, Sign out does not wrap', async () => {
+      const page = await newPage();
+      await page.goto(`${base}/dashboard`);
+      await page.locator('#sign-in[open]').waitFor();
+      await signIn(page, await mint('operator-on-call@example.com'));
+      await page.locator('#viewer').filter({ hasText: `operator-on-call@example.com · ${TENANT}` }).waitFor();
+      await page.locator('#sign-out').waitFor();
+      // A text node laid out on two lines has a box below its first (one line may hold several boxes: font runs).
+      const bar = (): Promise<{ height: number; wrapped: string[]; overflow: number }> =>
+        page.evaluate(() => {
+          const top = document.querySelector('.topbar') as HTMLElement;
+          const walker = document.createTreeWalker(top, NodeFilter.SHOW_TEXT);
+          const wrapped: string[] = [];
+          const range = document.createRange();
+          for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+            range.selectNodeContents(text);
+            const [first, ...rest] = [...range.getClientRects()];
+            if (first && rest.some((box) => box.top >= first.bottom - 1)) wrapped.push(text.textContent ?? '');
+          }
+          return { height: top.getBoundingClientRect().height, wrapped, overflow: top.scrollWidth - top.clientWidth };
+        });
+      const wide = await bar();
+      expect(wide.wrapped).toEqual([]);
+      await page.setViewportSize({ width: 800, height: 600 });
+      expect(await bar()).toEqual({ height: wide.height, wrapped: [], overflow: 0 });
+      expect(await page.locator('#viewer').getAttribute('title')).toContain('operator-on-call@example.com');
+      await page.close();
+    });
+
     it('offers a read-only token no action: no Cancel, Retry, bulk action or Enqueue, which would only answer FORBIDDEN', { timeout: GRAPHIQL_TEST_MS }, async () => {
       const writer = await mint('writer');
       const failed = await server.post(
