@@ -47,10 +47,11 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
     client = createClient({ url: server.url });
     base = server.url.slice(0, -'/graphql'.length);
     await client.pauseQueue('emails-transactional');
+    // First: the list is newest first, so these are its lowest rows.
+    for (let i = 0; i < 8; i++) waiting.push((await client.enqueue('emails.send-weekly-digest-to-customer', [], { queue: 'emails-transactional' })).id);
     failed = (await client.enqueue('demo.fail', ['for the detail'])).id;
     for (const name of LONG_NAMES) await client.wait(await client.enqueue(name, []).then((t) => t.id));
     await client.enqueue('test.gate', ['layout:running']);
-    for (let i = 0; i < 8; i++) waiting.push((await client.enqueue('emails.send-weekly-digest-to-customer', [], { queue: 'emails-transactional' })).id);
     await client.wait(failed).catch(() => undefined);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 720 } });
@@ -91,6 +92,41 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
     );
     expect(boxes.map((b) => b.box)).toEqual(['panel', 'schedules', 'flow-control', 'table-wrap']);
     expect(boxes.filter((b) => b.scroll > 0 || b.outside.length > 0)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  // Cancel one row, then the one above it, and so on: each time the next button must be free. The
+  // notices used to sit at the bottom right, over the Cancel/Retry of the rows at the screen's foot.
+  it.each([
+    [1280, 720, 0],
+    [800, 600, 3],
+  ] as const)("keeps notices off the rows' buttons at %i×%i: cancelling rows one after another, no button is under a notice", async (width, height, first) => {
+    const targets = waiting.slice(first, first + 3);
+    await page.setViewportSize({ width, height });
+    await page.goto(`${base}/dashboard`);
+    const row = (id: string) => page.locator(`#rows tr[data-id="${id}"]`);
+    for (const id of targets) await row(id).locator('button[data-action="cancel"]').waitFor();
+    // The lowest of them at the foot of the screen, where the notices were.
+    await row(targets[0] as string).evaluate((tr) => tr.scrollIntoView({ block: 'end' }));
+    expect(await row(targets[0] as string).evaluate((tr) => Math.abs(innerHeight - tr.getBoundingClientRect().bottom))).toBeLessThan(1);
+    /** Buttons whose middle is on screen but whose click would land on something else. */
+    const covered = (): Promise<string[]> =>
+      page.locator('#rows button, .pager button').evaluateAll((buttons) =>
+        buttons.flatMap((button) => {
+          const r = button.getBoundingClientRect();
+          const x = r.left + r.width / 2;
+          const y = r.top + r.height / 2;
+          if (r.width === 0 || y < 0 || y > innerHeight || x < 0 || x > innerWidth) return [];
+          const hit = document.elementFromPoint(x, y);
+          return hit && button.contains(hit) ? [] : [`${button.getAttribute('aria-label') ?? button.textContent} under ${hit?.className}`];
+        }),
+      );
+    for (const id of targets) {
+      expect(await covered()).toEqual([]);
+      await row(id).locator('button[data-action="cancel"]').click();
+      await page.locator('#notices .notice').filter({ hasText: id.slice(-8) }).waitFor();
+    }
+    expect(await covered()).toEqual([]);
     expect(problems).toEqual([]);
   });
 });
