@@ -8,8 +8,19 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-/** Node size and gaps, in SVG user units (pixels at scale 1). */
-export const NODE = { width: 168, height: 46, gapX: 64, gapY: 16, pad: 12 };
+/**
+ * Node size and gaps, in SVG user units (pixels at scale 1). A node has three lines (ref, task name,
+ * status), `LINE` apart: the status shared the name's line, right-aligned, and a task name of 14
+ * characters or more ran into it.
+ */
+export const NODE = { width: 184, height: 60, gapX: 64, gapY: 14, pad: 12 };
+/** Baselines of the three lines, and the text's inset from the node's left edge. */
+const LINE = { ref: 17, name: 34, status: 51, inset: 10 };
+/**
+ * Characters that fit a line: the name is monospace (11 px: 6.6 units a character); the ref is bold
+ * 12 px, about 7.3 a character on average, so a wide one is clipped at the node's edge (`node-text`).
+ */
+const FIT = { ref: 21, name: Math.floor((NODE.width - 2 * LINE.inset) / 6.7) };
 
 /**
  * Positions of the steps: `{ nodes: [{ ref, depth, row, x, y }], edges: [{ from, to }], width, height }`.
@@ -104,9 +115,11 @@ export function workflowSvg(workflow, { stateOf = (s) => s.task, open = () => {}
     node.append(
       svg('title', {}, `${step.ref} · ${task.name} · ${status}${step.dependsOn.length ? ` · after ${step.dependsOn.join(', ')}` : ''}`),
       svg('rect', { width: NODE.width, height: NODE.height, rx: 6 }),
-      svg('text', { x: 10, y: 18, class: 'node-ref' }, cut(step.ref, 22)),
-      svg('text', { x: 10, y: 36, class: 'node-name' }, cut(`${task.name}`, 18)),
-      svg('text', { x: NODE.width - 10, y: 36, class: 'node-status', 'text-anchor': 'end' }, status.toLowerCase()),
+      // A nested <svg> clips what it holds to its box: no text can reach past the node's edge.
+      svg('svg', { class: 'node-text', x: LINE.inset, width: NODE.width - 2 * LINE.inset, height: NODE.height },
+        svg('text', { y: LINE.ref, class: 'node-ref' }, cut(step.ref, FIT.ref)),
+        svg('text', { y: LINE.name, class: 'node-name' }, cut(`${task.name}`, FIT.name)),
+        svg('text', { y: LINE.status, class: 'node-status' }, status.toLowerCase())),
     );
     nodes.append(node);
   }

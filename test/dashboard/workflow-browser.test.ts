@@ -2,8 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/queue/uuid.js';
+import { defineTask } from '../../src/worker/define-task.js';
 import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
 import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
@@ -11,6 +13,9 @@ import { startTestServer, type TestServer } from '../helpers/graphql.js';
 warnIfBrowserSkipped('the dashboard workflow browser test');
 
 const gates = createGates();
+/** Task names as long as real ones get, for a fan-out's labels. */
+const LONG_NAMES = ['billing.generate-monthly-invoices', 'emails.send-weekly-digest-to-customer', 'reports.aggregate-regional-sales', 'inventory.reconcile-warehouse-stock', 'search.reindex-product-catalogue'];
+const longTasks = LONG_NAMES.map((name) => defineTask({ name, args: z.tuple([]), run: async () => name }));
 let server: TestServer;
 let context: BrowserContext;
 let page: Page;
@@ -46,7 +51,7 @@ const node = (ref: string, status?: string) => page.locator(`.workflow-graph .no
 describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium', () => {
   beforeAll(async () => {
     requireChromium();
-    server = await startTestServer({ tasks: gates.tasks, runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
+    server = await startTestServer({ tasks: [...gates.tasks, ...longTasks], runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
     base = server.url.slice(0, -'/graphql'.length);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
@@ -141,6 +146,52 @@ describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium'
     await page.locator('#detail').waitFor({ state: 'hidden' });
     expect(page.url()).not.toContain('#workflow=');
     expect(problems).toEqual([]);
+  });
+
+  // Before, the status sat at the right of the name's line: a name of 14 characters or more ran into it.
+  it.each([
+    [1480, 920],
+    [1280, 720],
+    [800, 600],
+  ] as const)("draws a fan-out of long-named steps at %i×%i with no label over another, each inside its step's box", async (width, height) => {
+    const fanOut = LONG_NAMES.map((name) => ({ ref: `step-${name.split('.')[1]}`, task: { name } }));
+    const w = await enqueueWorkflow({
+      name: 'month end',
+      steps: [
+        { ref: 'fetch-sources', task: { name: 'demo.echo', args: ['sources'] } },
+        ...fanOut.map((step) => ({ ...step, dependsOn: ['fetch-sources'] })),
+        { ref: 'publish-everything-to-the-customer-portal', task: { name: 'demo.echo', args: ['publish'] }, dependsOn: fanOut.map((step) => step.ref) },
+      ],
+    });
+    await page.setViewportSize({ width, height });
+    await page.goto(`${base}/dashboard#workflow=${w.id}`);
+    // Finished: every status reads "succeeded", one of the longest.
+    await page.locator(`.workflow-view[data-id="${w.id}"][data-status="SUCCEEDED"]`).waitFor();
+    await node('publish-everything-to-the-customer-portal', 'SUCCEEDED').waitFor();
+    // One page-side read: the graph is redrawn as states arrive.
+    const found = await page.evaluate(() => {
+      const inside = (a: DOMRect, b: DOMRect): boolean => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+      const meet = (a: DOMRect, b: DOMRect): boolean => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      // A text's own box, which no clipping shortens: the cut to fit alone must keep it inside its node.
+      const labels = [...document.querySelectorAll('.workflow-graph .node')].flatMap((n) => {
+        const box = (n.querySelector('rect') as SVGRectElement).getBoundingClientRect();
+        return [...n.querySelectorAll('text')].map((t) => ({ text: t.textContent ?? '', box: t.getBoundingClientRect(), node: box }));
+      });
+      const overlaps: string[] = [];
+      for (const [i, a] of labels.entries()) for (const b of labels.slice(i + 1)) if (meet(a.box, b.box)) overlaps.push(`${a.text} × ${b.text}`);
+      return { count: labels.length, overlaps, outside: labels.filter((l) => !inside(l.box, l.node)).map((l) => l.text) };
+    });
+    expect(found).toEqual({ count: 7 * 3, overlaps: [], outside: [] });
+    expect(problems).toEqual([]);
+  });
+
+  it('goes under the task list at 800×600, as a task\'s detail does, rather than squeezing the list beside it', async () => {
+    const w = await enqueueWorkflow({ steps: [{ ref: 'only', task: { name: 'demo.echo' } }] });
+    await page.setViewportSize({ width: 800, height: 600 });
+    await page.goto(`${base}/dashboard#workflow=${w.id}`);
+    await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
+    const [list, detail] = await Promise.all(['.list', '#detail'].map((selector) => page.locator(selector).evaluate((e) => e.getBoundingClientRect().toJSON() as DOMRect)));
+    expect({ width: detail?.width, below: (detail?.top ?? 0) >= (list?.bottom ?? Infinity) }).toEqual({ width: list?.width, below: true });
   });
 
   it('says so for an unknown workflow', async () => {
