@@ -103,7 +103,7 @@ export function taskRow(task, { selected, open, act }) {
     el('td', { class: 'name' }, el('a', { href: `#task=${task.id}`, class: 'task-link', on: { click: (e) => (e.preventDefault(), e.stopPropagation(), open(task.id)) } }, breakable(task.name)), el('span', { class: 'id', title: task.id }, shortId(task.id)), el('div', { class: 'sub queue-sub' }, task.queue)),
     el('td', { class: 'queue' }, task.queue),
     el('td', { class: 'num' }, `${task.attempts}/${task.maxAttempts}`),
-    el('td', { class: 'num', title: task.enqueuedAt }, time(task.enqueuedAt)),
+    el('td', { class: 'num time', title: task.enqueuedAt }, time(task.enqueuedAt)),
     durationCell(task),
     el('td', {}, progressBar(task)),
     el('td', { class: 'actions' }, actions(task, act)),

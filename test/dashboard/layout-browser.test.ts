@@ -54,7 +54,8 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
     await client.enqueue('test.gate', ['layout:running']);
     await client.wait(failed).catch(() => undefined);
     profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 720 } });
+    // A zone whose short name is long (GMT+5:30): every time on the page says it.
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 720 }, locale: 'en-US', timezoneId: 'Asia/Kolkata' });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
