@@ -34,9 +34,11 @@ export interface PrincipalLimitsOptions {
   maxSubscriptionsPerPrincipal: number;
   /** Principals whose enqueue budget is remembered (default 10,000); past it, full buckets go first, then the least recently used. */
   maxPrincipals?: number;
-  /** Clock in ms (default Date.now). */
+  /** Clock in ms, for elapsed time only (default performance.now(): a wall clock stepped back a minute refused every principal's enqueues for the minute). */
   now?: () => number;
 }
+
+const monotonicNow = (): number => performance.now();
 
 /** Wait suggested to a principal at its subscription cap, in ms: a slot frees when one of its subscriptions ends. */
 export const SUBSCRIPTION_RETRY_AFTER_MS = 1000;
@@ -63,7 +65,7 @@ function limitKey(p: Principal): string {
 
 /** Token buckets and subscription counts per principal. ANONYMOUS (auth off) is never limited. */
 export function createPrincipalLimits(options: PrincipalLimitsOptions): PrincipalLimiter {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const rate = options.enqueueRatePerS;
   const burst = 2 * rate;
   const maxPrincipals = options.maxPrincipals ?? 10_000;
@@ -147,7 +149,7 @@ export interface FailedAuthThrottleOptions {
   windowMs: number;
   /** Addresses remembered (default 10,000); past it, ended windows go first, then the oldest. */
   maxAddresses?: number;
-  /** Clock in ms (default Date.now). */
+  /** Clock in ms, for elapsed time only (default performance.now()). */
   now?: () => number;
 }
 
@@ -158,7 +160,7 @@ interface Failures {
 
 /** Throttles failed authentications per remote address (guessing keys or tokens from one place). */
 export function createFailedAuthThrottle(options: FailedAuthThrottleOptions): FailedAuthThrottle {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const maxAddresses = options.maxAddresses ?? 10_000;
   const failures = new Map<string, Failures>();
   const current = (address: string, t: number): Failures | undefined => {

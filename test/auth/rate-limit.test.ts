@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
 import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS } from '../../src/auth/rate-limit.js';
 import { RateLimitedError } from '../../src/errors.js';
@@ -161,6 +161,26 @@ describe('createPrincipalLimits: open subscriptions', () => {
     for (let i = 0; i < 10; i++) limits.openSubscription(ANONYMOUS);
     const off = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 0, now: clock().now });
     for (let i = 0; i < 10; i++) off.openSubscription(key('a'));
+  });
+});
+
+describe('the limits\' own clock', () => {
+  it('is not the wall clock: a step back of a minute refuses nobody, and does not stretch a throttle window', () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      const limits = createPrincipalLimits({ enqueueRatePerS: 1000, maxSubscriptionsPerPrincipal: 0 });
+      const mine = limits.forPrincipal(key('stepped'));
+      mine.takeEnqueue(1);
+      // An NTP step, a VM resumed: the bucket read as deep in debt, every enqueue refused for the minute.
+      vi.setSystemTime(Date.now() - 60_000);
+      mine.takeEnqueue(1);
+      const throttle = createFailedAuthThrottle({ maxFailures: 1, windowMs: 60_000 });
+      throttle.fail('10.0.0.9');
+      vi.setSystemTime(Date.now() - 60_000);
+      expect(rateLimited(() => throttle.check('10.0.0.9')).retryAfterMs).toBeLessThanOrEqual(60_000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
