@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ReservedSql } from 'postgres';
 import { autoExplain, type PlanNode } from '../../bench/lib/auto-explain.js';
 import { claimLimitedTasks } from '../../src/queue/queue-control/index.js';
@@ -240,6 +240,23 @@ describe('waitReasons', () => {
     const ordered = ids.map((id) => byId.get(id)).filter((t) => t !== undefined);
     const reasons = await qc.waitReasons(ordered);
     expect(reasons).toEqual(['SCHEDULED', 'QUEUE_PAUSED', null, 'CONCURRENCY_LIMIT', null, 'KEY_LIMIT', null, null, 'RATE_LIMIT', null]);
+  });
+
+  it('judges runAfter by the database\'s clock, not the process\'s (a server minutes off)', async () => {
+    const qc = app.deps.queue.queueControl;
+    const [soon, due] = await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'w-clock' }, { name: 'demo.echo', queue: 'w-clock' }]);
+    await app.sql`UPDATE tasks SET run_after = now() + interval '2 minutes' WHERE id = ${soon?.id ?? ''}`;
+    const byId = new Map((await app.deps.queue.getTasks([soon?.id ?? '', due?.id ?? ''])).map((t) => [t.id, t]));
+    const tasks = [byId.get(soon?.id ?? ''), byId.get(due?.id ?? '')].filter((t) => t !== undefined);
+    // Only Date is faked: this process's wall clock 5 minutes ahead, then 5 behind, of the database's.
+    for (const skewMs of [300_000, -300_000]) {
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() + skewMs });
+      try {
+        expect(await qc.waitReasons(tasks)).toEqual(['SCHEDULED', null]);
+      } finally {
+        vi.useRealTimers();
+      }
+    }
   });
 });
 

@@ -9,12 +9,15 @@ import type { WaitingTask, WaitReason } from './types.js';
  * SCHEDULED, QUEUE_PAUSED, KEY_LIMIT, CONCURRENCY_LIMIT, RATE_LIMIT; null for tasks that are
  * not waiting (RUNNING or finished) and for waiting ones nothing holds back but their turn.
  */
-export async function waitReasons(exec: Executor, tasks: readonly WaitingTask[], now: Date = new Date()): Promise<(WaitReason | null)[]> {
+export async function waitReasons(exec: Executor, tasks: readonly WaitingTask[], at?: Date): Promise<(WaitReason | null)[]> {
   const waiting = tasks.filter((t) => t.status === 'PENDING' || t.status === 'RETRYING');
   const queues = [...new Set(waiting.map((t) => t.queue))];
   const keyList = new Map<string, { queue: string; key: string }>();
   for (const t of waiting) if (t.concurrencyKey !== null) keyList.set(`${t.queue}\u0000${t.concurrencyKey}`, { queue: t.queue, key: t.concurrencyKey });
-  const holds = await readHolds(exec, queues, [...keyList.values()]);
+  const read = await readHolds(exec, queues, [...keyList.values()]);
+  const { holds } = read;
+  // The database's time unless a test names one: runAfter is the database's.
+  const now = at ?? read.now;
   return tasks.map((t): WaitReason | null => {
     if (t.status === 'BLOCKED') return 'BLOCKED';
     if (t.status !== 'PENDING' && t.status !== 'RETRYING') return null;

@@ -15,12 +15,19 @@ export interface QueueHolds {
 /**
  * One read for a batch of tasks: the settings of their queues, each limited queue's RUNNING
  * count and the RUNNING count of each (queue, key) asked about, all through
- * tasks_running_queue_key_idx. Queues without settings are absent (nothing holds them).
+ * tasks_running_queue_key_idx, and the database's time. Queues without settings are absent
+ * (nothing holds them).
  */
-export async function readHolds(exec: Executor, queues: readonly string[], keys: readonly { queue: string; key: string }[]): Promise<Map<string, QueueHolds>> {
-  if (queues.length === 0) return new Map();
+export async function readHolds(
+  exec: Executor,
+  queues: readonly string[],
+  keys: readonly { queue: string; key: string }[],
+): Promise<{ holds: Map<string, QueueHolds>; now: Date }> {
+  if (queues.length === 0) return { holds: new Map(), now: new Date() };
+  // One row at least (the join keeps it when no queue has settings): the database's time, which a
+  // task's runAfter is judged by (a server's own clock minutes off called a due task SCHEDULED).
   const rows = await exec`
-    SELECT q.name, q.paused, q.per_key_concurrency,
+    SELECT clock_timestamp() AS db_now, q.name, q.paused, q.per_key_concurrency,
            q.concurrency IS NOT NULL AND
              (SELECT count(*) FROM tasks t WHERE t.queue = q.name AND t.status = 'RUNNING') >= q.concurrency AS concurrency_full,
            q.rate_max IS NOT NULL AND q.rate_window = floor(extract(epoch FROM clock_timestamp()) * 1000 / q.rate_per_ms)::bigint
@@ -29,9 +36,10 @@ export async function readHolds(exec: Executor, queues: readonly string[], keys:
                       WHERE t.queue = q.name AND t.concurrency_key = k.key AND t.status = 'RUNNING')), '{}')
             FROM unnest(${keys.map((k) => k.queue)}::text[], ${keys.map((k) => k.key)}::text[]) AS k(queue, key)
             WHERE k.queue = q.name AND q.per_key_concurrency IS NOT NULL) AS running_by_key
-    FROM queues q WHERE q.name = ANY(${queues as string[]}::text[])`;
+    FROM (SELECT) AS one LEFT JOIN queues q ON q.name = ANY(${queues as string[]}::text[])`;
   const holds = new Map<string, QueueHolds>();
   for (const row of rows) {
+    if (row.name === null) continue;
     const byKey = (row.runningByKey ?? {}) as Record<string, number>;
     holds.set(String(row.name), {
       paused: row.paused === true,
@@ -41,5 +49,5 @@ export async function readHolds(exec: Executor, queues: readonly string[], keys:
       runningByKey: new Map(Object.entries(byKey).map(([k, n]) => [k, Number(n)])),
     });
   }
-  return holds;
+  return { holds, now: (rows[0]?.dbNow as Date | undefined) ?? new Date() };
 }
