@@ -6,11 +6,15 @@ import { createBulkActionRunner, type BulkActionRunner } from './queue/bulk-acti
 import { createScheduler, type Scheduler } from './queue/schedules/scheduler.js';
 import { createCleaner, type Cleaner } from './queue/maintenance/cleaner.js';
 import { createRescuer, type Rescuer } from './queue/maintenance/rescuer.js';
+import { createDatabaseClock, type DatabaseClock } from './db/database-clock.js';
 import { assertMigrated } from './db/doctor.js';
 import { requireDatabaseUrl } from './db/migrate.js';
 import { taskRegistry, type Registry } from './worker/registry.js';
 import { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
 import { stopServices } from './service.js';
+
+/** A clock this far from the database's (ms) is said at start: doctor's warning line. */
+const CLOCK_WARN_MS = 1000;
 
 /** Everything a process needs, wired once. Nothing here starts work; callers start what they run. */
 export interface Deps {
@@ -26,6 +30,8 @@ export interface Deps {
   bulkActionRunner: BulkActionRunner;
   /** Fires cron schedules; every process with maintenance runs one (SCHEDULER_ENABLED), with no leader. */
   scheduler: Scheduler;
+  /** The database's clock, what expiries and other shared deadlines are judged by (src/db/database-clock.ts). */
+  clock: DatabaseClock;
   /**
    * Stops every part made here that still runs — the runners from createRunner (gracefully, as
    * their stop() does), the scheduler, the bulk action runner, the cleaner and the rescuer — then
@@ -54,6 +60,15 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
   } catch (error) {
     await db.close();
     throw error;
+  }
+  const clock = createDatabaseClock(db.sql);
+  const reading = await clock.read();
+  if (reading && Math.abs(reading.offsetMs) > CLOCK_WARN_MS) {
+    const size = Math.abs(reading.offsetMs) / 1000;
+    p.log.warn(
+      { clockOffsetMs: Math.round(reading.offsetMs), rttMs: Math.round(reading.rttMs * 10) / 10 },
+      `this process's clock is ${size.toFixed(1)} s ${reading.offsetMs > 0 ? 'behind' : 'ahead of'} the database's: expiries, leases and due times are judged by the database's, but new task ids (the list's order) and a client's runAfter come from this one; sync it with NTP (docs/operations.md "Clocks")`,
+    );
   }
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
@@ -100,6 +115,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
         resultTtlMs: config.resultTtlMs,
         maxResultBytes: config.maxResultBytes,
         maxOutputBytes: config.maxOutputBytes,
+        now: clock.now,
         ...overrides,
       });
       runners.add(runner);
@@ -109,6 +125,7 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     cleaner,
     bulkActionRunner,
     scheduler,
+    clock,
     async close() {
       // Runners first (their hand-backs and outcomes need the pool), then the maintenance parts.
       await stopServices([rescuer, cleaner, bulkActionRunner, scheduler, ...runners]).catch((error: unknown) => p.log.error({ err: error }, 'a part failed to stop'));

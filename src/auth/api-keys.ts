@@ -43,8 +43,13 @@ export interface CreateApiKeyInput {
   scopes: readonly string[];
   /** A label for people, up to 200 characters. */
   name?: string | undefined;
-  /** When it stops working; must be in the future. Undefined: never. */
+  /** When it stops working; must be in the future by the database's clock. Undefined: never (or expiresInMs). */
   expiresAt?: Date | undefined;
+  /**
+   * Or: how long it works from its creation, in ms, counted on the database's clock (what expiry is
+   * judged by): a CLI host minutes behind had made a key expired before it was created.
+   */
+  expiresInMs?: number | undefined;
 }
 
 /** Prefix of every API key: tells it apart from a JWT or read token at a glance (and to secret scanners). */
@@ -98,23 +103,31 @@ export async function createApiKey(sql: Executor, input: CreateApiKeyInput): Pro
     throw new BadUserInputError(`A name is at most ${MAX_NAME_LENGTH} characters, without control characters`, { field: 'name' });
   }
   const expiresAt = input.expiresAt ?? null;
-  if (expiresAt !== null && !(expiresAt instanceof Date && expiresAt.getTime() > Date.now())) {
+  const expiresInMs = input.expiresInMs ?? null;
+  if (expiresAt !== null && !(expiresAt instanceof Date && Number.isFinite(expiresAt.getTime()))) {
     throw new BadUserInputError('expiresAt must be a time in the future', { field: 'expiresAt' });
+  }
+  if (expiresInMs !== null && (!(Number.isSafeInteger(expiresInMs) && expiresInMs > 0) || expiresAt !== null)) {
+    throw new BadUserInputError('expiresInMs must be a positive whole number of ms, and not given with expiresAt', { field: 'expiresAt' });
   }
   const id = uuidv7();
   const secret = randomBytes(SECRET_BYTES).toString('base64url');
-  const [row] = await sql<{ createdAt: Date }[]>`
+  // "In the future" and "from now" by the database's clock, which every server judges expiry by.
+  const [row] = await sql<{ createdAt: Date; expiresAt: Date | null }[]>`
     INSERT INTO api_keys (id, tenant, scopes, name, secret_hash, expires_at)
-    VALUES (${id}, ${input.tenant}, ${scopes}::text[], ${name}, ${hashSecret(secret)}, ${expiresAt})
-    RETURNING created_at`;
+    SELECT ${id}, ${input.tenant}, ${scopes}::text[], ${name}, ${hashSecret(secret)}, e.at
+    FROM (SELECT coalesce(${expiresAt}::timestamptz, now() + ${expiresInMs}::float8 * interval '1 millisecond') AS at) AS e
+    WHERE e.at IS NULL OR e.at > now()
+    RETURNING created_at, expires_at`;
+  if (!row) throw new BadUserInputError('expiresAt must be a time in the future', { field: 'expiresAt' });
   return {
     id,
     key: `${API_KEY_PREFIX}${id.replaceAll('-', '')}_${secret}`,
     tenant: input.tenant,
     scopes,
     name,
-    createdAt: (row as { createdAt: Date }).createdAt,
-    expiresAt,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
   };
 }
 

@@ -55,10 +55,11 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
       if (values.tenant === undefined) throw new UsageError('keys', 'create needs --tenant T', '--tenant');
       if (values.scopes === undefined) throw new UsageError('keys', 'create needs --scopes a,b (e.g. tasks:read,tasks:enqueue)', '--scopes');
       const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
-      const expiresAt = values['expires-in'] === undefined ? undefined : new Date(Date.now() + parseExpiresIn(values['expires-in']));
+      // Counted on the database's clock, as expiry is judged (this host's may be off).
+      const expiresInMs = values['expires-in'] === undefined ? undefined : parseExpiresIn(values['expires-in']);
       const created = await withDatabase(config, io, true, async (sql) => {
         try {
-          return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresAt });
+          return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresInMs });
         } catch (error) {
           if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`, FLAG[error.field ?? '']);
           throw error;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { ConfigError, isDiskFull } from '../errors.js';
+import { readDatabaseClock } from './database-clock.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
@@ -330,26 +331,18 @@ export interface ClockOptions {
 
 /**
  * The process clock against the database's. Leases and schedules run on the database clock, but
- * task ids (UUID v7, whose order is the enqueue order pages follow), error times and the runAfter a
+ * task ids (UUID v7, whose order is the enqueue order pages follow) and the runAfter a
  * client computes come from the process's. The reading with the shortest round trip of three is
  * kept; the skew is its database time minus the middle of the round trip.
  */
 export async function checkClockSkew(sql: postgres.Sql, options: ClockOptions = {}): Promise<CheckResult> {
   const { now = Date.now, warnMs = 1000, failMs = 10_000, timeoutMs = 5000 } = options;
   try {
-    let best: { skewMs: number; rttMs: number } | undefined;
-    for (let i = 0; i < 3; i++) {
-      const before = now();
-      const [row] = await deadline(sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`, timeoutMs);
-      const after = now();
-      const reading = { skewMs: Number(row?.ms) - (before + after) / 2, rttMs: after - before };
-      if (!best || reading.rttMs < best.rttMs) best = reading;
-    }
-    const { skewMs, rttMs } = best as { skewMs: number; rttMs: number };
+    const { offsetMs: skewMs, rttMs } = await readDatabaseClock(sql, { wallNow: now, within: (work) => deadline(work, timeoutMs) });
     const size = Math.abs(skewMs);
     const figure = `${(size / 1000).toFixed(size < 1000 ? 3 : 1)} s ${skewMs > 0 ? 'behind' : 'ahead of'} the database (±${(rttMs / 2000).toFixed(3)} s)`;
     if (size <= warnMs) return { check: 'clock', status: 'ok', message: `this process's clock is ${figure}` };
-    const fix = 'task ids, error times and client runAfter use this clock; sync it with NTP (chrony, systemd-timesyncd) here and on the database host';
+    const fix = 'task ids (the order lists follow) and a client\'s runAfter use this clock; sync it with NTP (chrony, systemd-timesyncd) here and on the database host (docs/operations.md "Clocks")';
     return { check: 'clock', status: size > failMs ? 'fail' : 'warn', message: `this process's clock is ${figure}: over ${(size > failMs ? failMs : warnMs) / 1000} s; ${fix}` };
   } catch (error) {
     return { check: 'clock', status: 'fail', message: `could not read the database clock: ${error instanceof Error ? error.message : String(error)}` };

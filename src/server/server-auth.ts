@@ -59,10 +59,12 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
       close: () => undefined,
     };
   }
-  const authenticator = createAuthenticator({ sql: deps.db.sql, config, log });
+  // Expiries (API keys, JWTs, read tokens) are judged by the database's clock: every server agrees.
+  const now = deps.clock.now;
+  const authenticator = createAuthenticator({ sql: deps.db.sql, config, log, now });
   const limiter = createPrincipalLimits({ enqueueRatePerS: config.auth.enqueueRatePerS, maxSubscriptionsPerPrincipal: config.auth.maxSubscriptionsPerPrincipal });
   const throttle = createFailedAuthThrottle(options.failedAuth ?? { maxFailures: 10, windowMs: 60_000 });
-  const watch: CredentialWatch = createCredentialWatch({ stillValid: (p) => authenticator.stillValid(p), log, intervalMs: options.recheckMs });
+  const watch: CredentialWatch = createCredentialWatch({ stillValid: (p) => authenticator.stillValid(p), log, intervalMs: options.recheckMs, now });
   const auth = createTransportAuth({ credentials: authenticator, throttle, log, addressOf: clientAddresses(config.auth.trustedProxies, config.auth.trustedProxyHeader) });
   const principals = new WeakMap<object, Principal>();
   return {

@@ -26,6 +26,8 @@ export interface OutcomeStoreOptions extends WriteRetryPolicy {
   log: Logger;
   /** Default retention of finished tasks, in ms. */
   resultTtlMs: number;
+  /** The clock an error's `at` is read from, in ms (RunnerOptions.now; default Date.now). */
+  now?: () => number;
   /** A task this store put back to wait (a retry after its backoff, a snooze) is due again in `ms`. */
   dueAgainIn?(ms: number): void;
   /**
@@ -195,7 +197,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   function errorJson(error: AttemptError, task: Task): string {
     let json = encodedErrors.get(error);
     if (json === undefined) {
-      json = JSON.stringify({ ...error, attempt: task.attempts, at: new Date().toISOString(), workerId });
+      json = JSON.stringify({ ...error, attempt: task.attempts, at: new Date(o.now?.() ?? Date.now()).toISOString(), workerId });
       encodedErrors.set(error, json);
     }
     return json;

@@ -7,6 +7,12 @@ export interface RunnerOptions {
   sql: Sql;
   registry: Registry;
   log: Logger;
+  /**
+   * The database's clock in ms (createDeps passes its DatabaseClock's), for the one time a worker
+   * stamps itself: a failed attempt's error `at`, which sat minutes from its event's on a host whose
+   * clock was off. Default Date.now.
+   */
+  now?: () => number;
   /** Tasks run at once (default 10). */
   concurrency?: number;
   /**

@@ -71,6 +71,7 @@ export function createRunner(options: RunnerOptions): Runner {
     workerId,
     log,
     resultTtlMs: o.resultTtlMs,
+    ...(o.now ? { now: o.now } : {}),
     retryForMs,
     // A result is kept while the database is away, until the worker stops (then retryForMs bounds
     // it), and given up at its next failure once the stop is past its grace.

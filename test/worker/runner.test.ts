@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { logTaskLifecycle } from '../../src/metrics/task-log.js';
 import { copysign } from '../../src/worker/examples.js';
 import { UNKNOWN_TASK_GRACE_MS } from '../../src/worker/execute-task.js';
@@ -242,6 +242,20 @@ describe('createRunner', () => {
     await env.app.runner({ registry: createRegistry([copysign]) }).start();
     const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
     expect(done.errors).toEqual([expect.objectContaining({ exceptionType: 'UnknownTask', attempt: 1 })]);
+  });
+
+  it('stamps a failed attempt\'s error by the database\'s clock, as its event is, not by a worker clock five minutes ahead', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.fail', args: ['skewed'], maxAttempts: 1 });
+    // Only Date is faked: the worker's host five minutes ahead of the database.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() + 300_000 });
+    try {
+      await env.app.runner().start();
+      const done = await waitForStatus(env.app.deps, task.id, 'FAILED');
+      const at = Date.parse(String((done.errors[0] as { at: unknown }).at));
+      expect(Math.abs(at - done.finishedAt!.getTime())).toBeLessThan(2000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ends a task FAILED at once when its handler throws NonRetryableError or an error with retryable false', async () => {
