@@ -113,6 +113,8 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
 
   // `sub` only from a token whose signature held (a claim check failed after it): a forged one's is anyone's word.
   // `notGuess`: its signature held, or it could not be checked (the JWKS unavailable).
+  /** When a not-yet-valid JWT was last said at info (performance.now()). */
+  let nbfSaidAt = Number.NEGATIVE_INFINITY;
   const refuse = (reason: string, sub?: unknown, outcome: 'guess' | 'expired' | 'notGuess' = 'guess'): never => {
     log.debug({ reason, ...(typeof sub === 'string' ? { sub: sub.slice(0, MAX_SUBJECT_LENGTH) } : {}) }, 'JWT refused');
     throw outcome === 'expired' ? new CredentialExpiredError() : outcome === 'notGuess' ? new CredentialNotAGuessError() : new UnauthenticatedError();
@@ -140,6 +142,18 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
       if (unchecked) {
         // Not the token's fault (the JWKS cannot be fetched): the operator needs to hear of it.
         log.warn({ err: config.jwksUrl === undefined ? error : withUrlMasked(error, config.jwksUrl) }, 'JWT not checked: the JWKS is unavailable');
+      }
+      // Not valid yet: a genuine token from an issuer whose clock is ahead of the database's (or a
+      // server judging on a clock behind, before expiry moved to the database's). Said to the client,
+      // and to the operator once a minute, with the gap: the generic refusal named no clock.
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf' && typeof error.payload.nbf === 'number') {
+        const aheadS = Math.round(error.payload.nbf - now() / 1000);
+        if (performance.now() - nbfSaidAt > 60_000) {
+          nbfSaidAt = performance.now();
+          log.info({ sub: typeof error.payload.sub === 'string' ? error.payload.sub.slice(0, MAX_SUBJECT_LENGTH) : undefined, nbfAheadS: aheadS }, `JWT refused: not valid until ${aheadS} s from now by the database's clock; is the identity provider's clock ahead?`);
+        }
+        log.debug({ reason: 'nbf' }, 'JWT refused');
+        throw new CredentialNotAGuessError(`The credential is not valid yet (its nbf is ${aheadS} s ahead): try again then, or check the issuer's clock`);
       }
       // jose checks the claims (exp, nbf, iss, aud) after the signature: their failures carry the payload.
       const signed = error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired;

@@ -10,6 +10,7 @@ import { createJwtVerifier, type JwtConfig } from '../../src/auth/jwt.js';
 import { createReadTokens } from '../../src/auth/read-tokens.js';
 import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 const SECRET = 'an-hs256-secret-of-at-least-32-characters!';
 const ISSUER = 'https://idp.example';
@@ -148,6 +149,18 @@ describe('createJwtVerifier', () => {
   ])('refuses a token %s', async (_, claims: Record<string, unknown>) => {
     const verify = createJwtVerifier(config({ jwksUrl, secret: SECRET }));
     expect(await refusal(verify, await exactly(rsa, { ...CLAIMS, exp: inSeconds(3600), ...claims }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('says why a genuine token not valid yet is refused, to the client and (once a minute) to the operator, with the gap', async () => {
+    const { log, lines } = captureLog('debug');
+    const verify = createJwtVerifier(config({ secret: SECRET }), { log });
+    const early = await token(hs256(SECRET), { nbf: inSeconds(120) });
+    for (let i = 0; i < 3; i++) {
+      const error = (await verify(early).catch((e: unknown) => e)) as AppError;
+      expect([error.code, error.message]).toEqual(['UNAUTHENTICATED', expect.stringMatching(/^The credential is not valid yet \(its nbf is 1(19|20) s ahead\)/)]);
+    }
+    const said = lines.filter((l) => l.level === 30 && typeof l.msg === 'string' && l.msg.startsWith('JWT refused: not valid until'));
+    expect(said.map((l) => [l.sub, l.nbfAheadS])).toEqual([['user-1', expect.any(Number)]]);
   });
 
   it('refuses a wrong signature, an unknown kid and a token signed for HS256 with another secret', async () => {
