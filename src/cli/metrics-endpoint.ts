@@ -28,7 +28,7 @@ export function createMetricsEndpoint(
   deps: Deps,
   p: { port: number; host: string; runner: Runner | undefined; processStopping?: () => boolean },
 ): MetricsEndpoint {
-  const metrics = createAppMetrics({ queue: deps.queue, stats: NO_FAN_OUT, log: deps.log, runner: p.runner, rescuer: deps.rescuer, maintenance: [deps.rescuer, deps.cleaner, deps.scheduler, deps.bulkActionRunner] });
+  const metrics = createAppMetrics({ queue: deps.queue, stats: NO_FAN_OUT, log: deps.log, runner: p.runner, rescuer: deps.rescuer, maintenance: [deps.rescuer, deps.cleaner, deps.scheduler, deps.bulkActionRunner], clock: deps.clock });
   const authOn = deps.config.auth.mode === 'on';
   // Listening on loopback, a server's rule against DNS rebinding; on another address (a container's
   // port, scraped by its IP) any Host is expected, and the network is what guards it.

@@ -1,3 +1,4 @@
+import type { DatabaseClock } from '../db/database-clock.js';
 import type { Logger } from '../logger.js';
 import type { Queue, QueueStats } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
@@ -38,6 +39,8 @@ export interface AppMetricsOptions {
   maintenance?: readonly ObservableRounds[];
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
+  /** The process's reading of the database's clock: taskwire_clock_offset_seconds. */
+  clock?: DatabaseClock;
   /**
    * Most `queue` label values per family, besides `(other)` (default MAX_QUEUE_LABELS, 200): the
    * counters name the first queues they count, the queue gauges the queues with the most unfinished
@@ -214,6 +217,20 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  const { clock } = options;
+  if (clock) {
+    new Gauge({
+      name: 'taskwire_clock_offset_seconds',
+      help: "The database's clock minus this process's wall clock at its last reading (once a minute), in seconds: positive, this host is behind. Task ids (the order lists follow) and a client's runAfter come from the hosts' clocks (docs/operations.md \"Clocks\"): alert past a second.",
+      registers,
+      collect() {
+        clock.now(); // reads it again in the background when the last reading is a minute old
+        const reading = clock.last();
+        if (reading) this.set(reading.offsetMs / 1000);
+      },
+    });
   }
 
   new Gauge({

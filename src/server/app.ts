@@ -152,6 +152,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     runner: options.runner,
     rescuer: deps.rescuer,
     maintenance: [deps.rescuer, deps.cleaner, deps.scheduler, deps.bulkActionRunner],
+    clock: deps.clock,
   });
   const auth = createServerAuth(deps, options.auth);
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });

@@ -85,6 +85,7 @@ describe('GET /metrics', () => {
       taskwire_schedule_occurrences_total: 'counter',
       taskwire_bulk_action_tasks_total: 'counter',
       taskwire_http_responses_total: 'counter',
+      taskwire_clock_offset_seconds: 'gauge',
       // prom-client's default process metrics (docs/operations.md lists what replaced ours).
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
@@ -97,6 +98,8 @@ describe('GET /metrics', () => {
       nodejs_version_info: 'gauge',
     });
     expect(value(families, 'taskwire_queue_stats_up')).toBe(1);
+    // This host and its database share one clock: the offset is the reading's error, well under a second.
+    expect(Math.abs(value(families, 'taskwire_clock_offset_seconds'))).toBeLessThan(1);
     expect(value(families, 'process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
     const start = value(families, 'process_start_time_seconds');
     // The process's start in seconds of wall-clock time. prom-client reads it once, when it is loaded, and a
