@@ -1,4 +1,3 @@
-import type { DatabaseClock } from '../db/database-clock.js';
 import type { Logger } from '../logger.js';
 import type { Queue, QueueStats } from '../queue/index.js';
 import { TASK_STATUSES } from '../queue/states.js';
@@ -39,8 +38,8 @@ export interface AppMetricsOptions {
   maintenance?: readonly ObservableRounds[];
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
-  /** The process's reading of the database's clock: taskwire_clock_offset_seconds. */
-  clock?: DatabaseClock;
+  /** The process's reading of the database's clock (src/db/database-clock.ts): taskwire_clock_offset_seconds. */
+  clock?: { now(): number; last(): { offsetMs: number } | undefined };
   /**
    * Most `queue` label values per family, besides `(other)` (default MAX_QUEUE_LABELS, 200): the
    * counters name the first queues they count, the queue gauges the queues with the most unfinished
