@@ -121,9 +121,13 @@ function createClient(url: string, o: ClientOptions): Sql {
         // may switch to a generic plan. For the claim query on a table without fresh statistics that
         // plan sorts the whole backlog (7.7 ms instead of 0.09 ms with 20,000 pending, bench/README.md),
         // and keyset pages' EXISTS checks turn into sequential scans. Planning each time costs ~0.1 ms.
+        // JIT off: taskwire's statements are short; a plan priced past jit_above_cost (a filtered
+        // list over a big history) paid 100+ ms of compiling on a PostgreSQL built with JIT. Its
+        // functions say so themselves (drizzle/0039), which also holds behind PgBouncer.
         {
           application_name: 'taskwire',
           plan_cache_mode: 'force_custom_plan',
+          jit: 'off',
           TimeZone: 'UTC',
           ...(o.lockTimeoutMs ? { lock_timeout: o.lockTimeoutMs } : {}),
         },
