@@ -9,6 +9,7 @@ import { toExecutor, type ExternalExecutor } from './executor.js';
 import { assertTaskId, getTask, getTasks } from './get.js';
 import { listTasks, type ListParams, type TaskPage } from './list.js';
 import { queueStats, type QueueStats } from './stats.js';
+import { readClock } from './sql/clock.js';
 import { requestCancel } from './sql/request-cancel.js';
 import { requeueTask } from './sql/requeue-task.js';
 import { getWorkflowStatus } from './workflows/sql/get-workflows.js';
@@ -87,6 +88,8 @@ export interface Queue {
   readFeed(p: { after: FeedPosition; upTo?: FeedPosition | null; limit: number }): Promise<FeedPage>;
   /** Where a feed reader that wants only what comes from now on starts, and the next transaction id. */
   feedEnd(): Promise<FeedEnd>;
+  /** The database's clock now (clock_timestamp()), which every stamp of a task was read from; the same for every scope. */
+  now(): Promise<Date>;
   /** Cron schedules (src/queue/schedules), scoped like the rest. */
   readonly schedules: Schedules & ScheduleLookup;
   /** Graphs of tasks with dependencies (src/queue/workflows), scoped like the rest. */
@@ -173,6 +176,7 @@ export function createQueue(options: QueueOptions): Queue {
       readEventsAfter: (wants, limitPerTask) => readEventsAfter(sql, wants, limitPerTask, tenant),
       readFeed: (p) => readFeed(sql, p, tenant),
       feedEnd: () => feedEnd(sql),
+      now: () => readClock(sql),
       schedules: withScheduleLookup(createSchedules({ sql, catalog, maxArgsBytes: options.maxArgsBytes }, scope), sql, tenant),
       workflows: createWorkflows({ sql, catalog, maxArgsBytes: options.maxArgsBytes, resultTtlMs: options.resultTtlMs }, scope),
       bulkActions: createBulkActions(sql, scope),

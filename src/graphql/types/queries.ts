@@ -89,3 +89,12 @@ builder.queryField('queueStats', (t) =>
     resolve: (_root, _args, ctx) => ctx.queue.queueStats(),
   }),
 );
+
+builder.queryField('now', (t) =>
+  t.field({
+    type: 'DateTime',
+    description:
+      "The database's clock now, which every stamp of a task (enqueuedAt, startedAt, lastAttemptedAt, …) was read from. A client showing how long ago a stamp was measures its own clock's offset against this (the dashboard does), so a skewed client clock does not show in the elapsed times.",
+    resolve: (_root, _args, ctx) => ctx.queue.now(),
+  }),
+);

@@ -1,3 +1,5 @@
+import type { Executor } from '../../db/client.js';
+
 /**
  * One clock reading per statement. `clock_timestamp()` is read afresh at every call, so a
  * statement that wrote `finished_at = clock_timestamp()` and `expires_at = clock_timestamp() + ttl`
@@ -12,3 +14,13 @@ export const CLOCK_CTE = 'clock AS MATERIALIZED (SELECT clock_timestamp() AS at)
 
 /** The statement's one reading (needs CLOCK_CTE in the same WITH). */
 export const CLOCK_AT = '(SELECT at FROM clock)';
+
+/**
+ * The database's clock now, the one every stamp of a task was read from (as above): a client
+ * that shows how long ago a stamp was measures its own clock against this, not against the
+ * server process's, which may be another machine's.
+ */
+export async function readClock(exec: Executor): Promise<Date> {
+  const [row] = await exec`SELECT clock_timestamp() AS at`;
+  return row?.at as Date;
+}
