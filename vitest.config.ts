@@ -33,6 +33,7 @@ const UNIT = [
   'test/server/outage-log.test.ts',
   'test/worker/passed-over.test.ts',
   'test/dashboard/timeline.test.ts',
+  'test/dashboard/clock.test.ts',
   'test/graphql/guard-rules.test.ts',
   'test/auth/scopes.test.ts',
   'test/auth/rate-limit.test.ts',

@@ -8,6 +8,7 @@
  * EventSource would. Six HTTP/1.1 connections per origin are not reached: the dashboard holds
  * at most three streams (the task list, the open task's state, its events).
  */
+import { observeClock } from './clock.js';
 import { authHeaders, currentToken, signedIn, signInNeeded } from './session.js';
 
 const GRAPHQL = '/graphql';
@@ -24,7 +25,9 @@ const DETAIL = `${ROW}
   stepRef workflow { id name status }
   concurrencyKey waitReason`;
 
+// `now` (the database's clock, clock.js) with the reads whose rows show elapsed times: drawn with a fresh offset.
 export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: Int, $before: String, $filter: TaskFilter) {
+  now
   tasks(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
     edges { node { ${ROW} waitReason } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -36,8 +39,12 @@ export const TASKS = `query DashboardTasks($first: Int, $after: String, $last: I
 export const COUNT = `query DashboardCount($filter: TaskFilter) { tasks(first: 0, filter: $filter) { totalCount } }`;
 
 export const STATS = `query DashboardStats {
+  now
   queueStats { queue blocked pending running retrying succeeded failed cancelled total oldestPendingAgeMs }
 }`;
+
+/** A sample of the database's clock alone (clock.js), for a page that reads nothing else for a while. */
+export const CLOCK = `query DashboardClock { now }`;
 
 /** Every change of every task: the list applies the filter itself (see live.js). */
 export const CHANGES = `subscription DashboardChanges { taskStatusChanged { ${ROW} } }`;
@@ -107,7 +114,10 @@ export async function request(query, variables = {}) {
   for (;;) {
     await signedIn();
     const token = currentToken();
+    const sentMs = Date.now();
+    const sent = performance.now();
     const result = await post(query, variables, token);
+    if (typeof result.data?.now === 'string') observeClock(result.data.now, sentMs, Date.now(), performance.now() - sent);
     if (!isUnauthenticated(result.errors)) return result;
     await signInNeeded(token);
   }

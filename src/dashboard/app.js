@@ -8,7 +8,8 @@
  * With auth on, a refused credential opens the sign-in dialog (sign-in.js); the streams and
  * requests wait for it and go on with the new token.
  */
-import { CANCEL, CHANGES, COUNT, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
+import { CANCEL, CHANGES, CLOCK, COUNT, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
+import { serverNow } from './clock.js';
 import { showTask } from './detail.js';
 import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
@@ -20,6 +21,8 @@ import { signInAwaited } from './session.js';
 import { initSignIn } from './sign-in.js';
 
 const PAGE_SIZE = 20;
+/** How often a page that reads nothing else samples the database's clock (clock.js), in ms. */
+const CLOCK_SAMPLE_MS = 30_000;
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const state = {
@@ -77,7 +80,8 @@ let offlineTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (und
  */
 function connectionLost() {
   if (offSince) return;
-  const since = (offSince = new Date());
+  // On the database's clock, as every other time on the page.
+  const since = (offSince = new Date(serverNow()));
   offlineTimer = setTimeout(() => {
     const banner = byId('offline');
     banner.textContent =
@@ -484,10 +488,15 @@ function init() {
   window.addEventListener('hashchange', route);
   // Escape closes the panel, a task's detail or a workflow's graph (keys typed in a field are theirs).
   document.addEventListener('keydown', (e) => e.key === 'Escape' && !byId('detail').hidden && !(e.target instanceof Element && e.target.closest('input, textarea, select')) && closeDetail());
-  // Running tasks' run times and the queues' oldest waiting ages tick: local clock only, nothing is fetched.
+  // Running tasks' run times and the queues' oldest waiting ages tick from the database's clock as
+  // estimated (clock.js): nothing is fetched for it.
   setInterval(() => {
     for (const cell of document.querySelectorAll('.elapsed')) cell.textContent = duration(between(/** @type {HTMLElement} */ (cell).dataset.since));
   }, 1000);
+  // The lists and counts bring a clock sample with every read; a quiet page still takes one now and then.
+  setInterval(() => {
+    if (document.visibilityState === 'visible') void request(CLOCK);
+  }, CLOCK_SAMPLE_MS);
   void fetch('/dashboard/tasks.json').then((r) => r.json()).then(({ names }) => {
     byId('task-names').replaceChildren(...names.map((name) => el('option', { value: name })));
   });

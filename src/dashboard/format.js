@@ -1,5 +1,6 @@
 // @ts-check
-/** Formatting helpers of the dashboard: pure functions, text in, text out. */
+/** Formatting helpers of the dashboard: pure functions, text in, text out (now is the database's: clock.js). */
+import { serverNow } from './clock.js';
 
 /** A duration in ms, short and readable: 850 ms, 1.2 s, 3 m 05 s, 2 h 10 m. */
 export function duration(ms) {
@@ -13,10 +14,13 @@ export function duration(ms) {
   return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
-/** Milliseconds between two ISO timestamps (`to` defaults to now), or null. */
+/**
+ * Milliseconds between two ISO timestamps, or null. `to` defaults to now on the database's clock,
+ * which the stamps were read from, not the browser's (clock.js).
+ */
 export function between(from, to) {
   if (!from) return null;
-  const end = to ? Date.parse(to) : Date.now();
+  const end = to ? Date.parse(to) : serverNow();
   return end - Date.parse(from);
 }
 
@@ -34,7 +38,7 @@ const dateAndTime = new Intl.DateTimeFormat(undefined, { ...DATE, ...CLOCK });
 const preciseTimeOfDay = new Intl.DateTimeFormat(undefined, { ...CLOCK, ...MS });
 const preciseDateAndTime = new Intl.DateTimeFormat(undefined, { ...DATE, ...CLOCK, ...MS });
 
-const isToday = (d) => d.toDateString() === new Date().toDateString();
+const isToday = (d) => d.toDateString() === new Date(serverNow()).toDateString();
 
 /** An ISO timestamp in local time with its zone: the time of day for today, with the date otherwise. */
 export function time(iso) {

@@ -3,6 +3,7 @@
  * DOM builders. Task data is user input (args, queue names, error messages): it only ever
  * reaches the page as text nodes or attribute values set through the DOM, never as markup.
  */
+import { serverNow } from './clock.js';
 import { between, duration, fraction, json, preciseTime, shortId, time } from './format.js';
 import { may } from './scopes.js';
 
@@ -128,11 +129,11 @@ export function queueRows(stats, { pick, current }) {
 
 /**
  * An age as of this read that goes on ticking (the app updates `.elapsed`): a paused queue's
- * oldest task gets no event that would read the counts again. From the local clock, so a skew
- * between server and browser does not show.
+ * oldest task gets no event that would read the counts again. Its start on the database's clock,
+ * which the ticking measures from (clock.js).
  */
 function waitingSince(ageMs) {
-  return el('span', { class: 'elapsed', data: { since: new Date(Date.now() - ageMs).toISOString() } }, duration(ageMs));
+  return el('span', { class: 'elapsed', data: { since: new Date(serverNow() - ageMs).toISOString() } }, duration(ageMs));
 }
 
 const field = (label, value, cls) => [el('dt', {}, label), el('dd', { class: cls ?? null }, value === null || value === undefined || value === '' ? '—' : value)];

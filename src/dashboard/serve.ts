@@ -25,6 +25,7 @@ const FILES: Record<string, string> = {
   'workflow.js': 'text/javascript; charset=utf-8',
   'workflow-graph.js': 'text/javascript; charset=utf-8',
   'scopes.js': 'text/javascript; charset=utf-8',
+  'clock.js': 'text/javascript; charset=utf-8',
 };
 
 /**
