@@ -15,6 +15,7 @@ import { showWorkflow } from './workflow.js';
 import { describeErrors, readEnqueueInput } from './form.js';
 import { between, duration, time } from './format.js';
 import { applyChange, createPage, dropUnmatched, matches, MAX_ROWS, toTaskFilter } from './live.js';
+import { notice } from './notices.js';
 import { may } from './scopes.js';
 import { el, queueRows, STATUSES, taskRow } from './render.js';
 import { signInAwaited } from './session.js';
@@ -51,13 +52,7 @@ function writeFilter() {
   history.replaceState(null, '', `${location.pathname}${search ? `?${search}` : ''}${location.hash}`);
 }
 
-// ---- notices ------------------------------------------------------------------------------
-
-function notice(text, kind = 'info') {
-  const item = el('div', { class: `notice ${kind}`, title: 'Dismiss', on: { click: () => item.remove() } }, text);
-  byId('notices').append(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
-}
+// ---- the live indicator ---------------------------------------------------------------------
 
 function setLive(kind, text) {
   const live = byId('live');

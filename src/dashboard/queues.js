@@ -9,6 +9,7 @@
  */
 import { errorCode, request } from './api.js';
 import { time } from './format.js';
+import { notice } from './notices.js';
 import { el } from './render.js';
 import { may } from './scopes.js';
 
@@ -53,12 +54,6 @@ function render(queues) {
   const rows = queues.map((q) => flowRow(q, act));
   byId('flow-rows').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted', colspan: 8 }, 'No queues yet.'))]));
   byId('flow-note').textContent = `read every ${POLL_MS / 1000} s · limits: taskwire queues limits`;
-}
-
-function notice(text, kind = 'info') {
-  const item = el('div', { class: `notice ${kind}`, title: 'Dismiss', on: { click: () => item.remove() } }, text);
-  byId('notices').append(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
 }
 
 // One read at a time; a read asked for meanwhile runs once the current one is done.

@@ -17,6 +17,7 @@
  */
 import { errorCode, request } from './api.js';
 import { shortId, time } from './format.js';
+import { notice } from './notices.js';
 import { breakable, el, statusBadge } from './render.js';
 import { may } from './scopes.js';
 
@@ -79,12 +80,6 @@ function render(data) {
   const rows = edges.map((edge) => scheduleRow(edge.node, act, ownTenant));
   byId('schedule-rows').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted', colspan: 8 }, 'No schedules yet (taskwire schedules upsert, or defineTask({ schedule })).'))]));
   byId('schedules-note').textContent = `${totalCount > edges.length ? `first ${edges.length} of ${totalCount} · ` : ''}read every ${POLL_MS / 1000} s`;
-}
-
-function notice(text, kind = 'info') {
-  const item = el('div', { class: `notice ${kind}`, title: 'Dismiss', on: { click: () => item.remove() } }, text);
-  byId('notices').append(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
 }
 
 // One read at a time; a read asked for meanwhile runs once the current one is done.

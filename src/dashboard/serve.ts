@@ -26,6 +26,7 @@ const FILES: Record<string, string> = {
   'workflow-graph.js': 'text/javascript; charset=utf-8',
   'scopes.js': 'text/javascript; charset=utf-8',
   'clock.js': 'text/javascript; charset=utf-8',
+  'notices.js': 'text/javascript; charset=utf-8',
 };
 
 /**
