@@ -48,7 +48,7 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
     base = server.url.slice(0, -'/graphql'.length);
     await client.pauseQueue('emails-transactional');
     // First: the list is newest first, so these are its lowest rows.
-    for (let i = 0; i < 8; i++) waiting.push((await client.enqueue('emails.send-weekly-digest-to-customer', [], { queue: 'emails-transactional' })).id);
+    for (let i = 0; i < 12; i++) waiting.push((await client.enqueue('emails.send-weekly-digest-to-customer', [], { queue: 'emails-transactional' })).id);
     failed = (await client.enqueue('demo.fail', ['for the detail'])).id;
     for (const name of LONG_NAMES) await client.wait(await client.enqueue(name, []).then((t) => t.id));
     await client.enqueue('test.gate', ['layout:running']);
@@ -128,6 +128,47 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
       await page.locator('#notices .notice').filter({ hasText: id.slice(-8) }).waitFor();
     }
     expect(await covered()).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  // Scrolled to the bottom, the notices (at the bottom left since the buttons are on the right) sat
+  // over "⇤ Newest" and "← Newer" and over the names of the last rows.
+  it.each([
+    [1280, 720, 8],
+    [800, 600, 10],
+  ] as const)('keeps notices off every control at %i×%i with the page scrolled to the bottom: the pager, the last rows', async (width, height, first) => {
+    const targets = waiting.slice(first, first + 2);
+    await page.setViewportSize({ width, height });
+    await page.goto(`${base}/dashboard`);
+    for (const id of targets) await page.locator(`#rows tr[data-id="${id}"] button[data-action="cancel"]`).waitFor();
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    /** Controls on screen (links, buttons, fields) that a click at their middle or a corner would not reach. */
+    const covered = (): Promise<string[]> =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('a, button, input, select, summary')].flatMap((control) => {
+          if (control.closest('#notices')) return [];
+          const r = control.getBoundingClientRect();
+          if (r.width === 0 || r.bottom <= 0 || r.top >= innerHeight) return [];
+          const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 2, r.top + 2], [r.right - 2, r.bottom - 2], [r.left + 2, r.bottom - 2]];
+          const hidden = points.filter(([x, y]) => {
+            if ((y as number) < 0 || (y as number) >= innerHeight) return false;
+            const hit = document.elementFromPoint(x as number, y as number);
+            return !hit || !(control.contains(hit) || hit.contains(control));
+          });
+          const hit = hidden[0] && document.elementFromPoint(hidden[0][0] as number, hidden[0][1] as number);
+          return hidden.length ? [`${control.getAttribute('aria-label') ?? control.textContent?.trim()} under ${hit?.className || hit?.tagName}`] : [];
+        }),
+      );
+    expect(await covered()).toEqual([]);
+    for (const id of targets) {
+      await page.locator(`#rows tr[data-id="${id}"] button[data-action="cancel"]`).click();
+      await page.locator('#notices .notice').filter({ hasText: id.slice(-8) }).waitFor();
+      // The click scrolls a row above the screen's foot into view: back to the bottom, notices showing.
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      expect(await page.evaluate(() => innerHeight + scrollY >= document.documentElement.scrollHeight - 1)).toBe(true);
+      expect(await covered()).toEqual([]);
+    }
+    await page.screenshot({ path: `test-artifacts/dashboard-notices-${width}.png` }).catch(() => undefined);
     expect(problems).toEqual([]);
   });
 });
