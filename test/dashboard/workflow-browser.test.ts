@@ -194,6 +194,37 @@ describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium'
     expect({ width: detail?.width, below: (detail?.top ?? 0) >= (list?.bottom ?? Infinity) }).toEqual({ width: list?.width, below: true });
   });
 
+  // Beside the list at 1280 px, the graph's column (52%) left the list 547 px: its task table and queue
+  // counts scrolled sideways, Cancel/Retry pinned over the rows. Now the graph goes under the list there.
+  it.each([
+    [1920, 1080, 'beside'],
+    [1280, 720, 'under'],
+  ] as const)("keeps every column of the list in view with a workflow open at %i×%i, the graph %s it at its own size", async (width, height, where) => {
+    for (const name of LONG_NAMES.slice(0, 3)) await server.enqueue(name, []);
+    const w = await enqueueWorkflow(gatedDiamond(uuidv7()));
+    await page.setViewportSize({ width, height });
+    await page.goto(`${base}/dashboard#workflow=${w.id}`);
+    await page.locator(`.workflow-view[data-id="${w.id}"]`).waitFor();
+    await node('join').waitFor();
+    await page.locator('#rows tr').filter({ hasText: LONG_NAMES[0] as string }).first().waitFor();
+    const found = await page.evaluate(() => {
+      const list = (document.querySelector('.list') as HTMLElement).getBoundingClientRect();
+      const panel = (document.querySelector('#detail') as HTMLElement).getBoundingClientRect();
+      const graph = document.querySelector('.workflow-graph') as SVGSVGElement;
+      return {
+        scrolls: [...document.querySelectorAll('.list .panel, .list .table-wrap')].map((box) => box.scrollWidth - box.clientWidth).filter((x) => x > 0),
+        where: panel.top >= list.bottom ? 'under' : panel.left >= list.right ? 'beside' : 'over',
+        // Drawn at its own size: the text as large as the graph's 12 px.
+        scale: Math.round((graph.getBoundingClientRect().width / Number(graph.getAttribute('width'))) * 100) / 100,
+        // Opened: on screen (scrolled to when under the list).
+        onScreen: panel.top < innerHeight && panel.bottom > 0,
+      };
+    });
+    expect(found).toEqual({ scrolls: [], where, scale: 1, onScreen: true });
+    await page.screenshot({ path: `test-artifacts/dashboard-workflow-${width}.png` }).catch(() => undefined);
+    expect(problems).toEqual([]);
+  });
+
   it('says so for an unknown workflow', async () => {
     await page.goto(`${base}/dashboard#workflow=${uuidv7()}`);
     await page.locator('#detail').filter({ hasText: 'No such workflow.' }).waitFor();
