@@ -5,6 +5,7 @@
  * enqueue.
  * Nothing is polled: the list and the counts are read again only when a change arrives, a
  * filter or page changes, or the stream reconnects (changes may have been missed meanwhile).
+ * Only the database's clock is sampled on a timer, on a page that reads nothing else (clock.js).
  * With auth on, a refused credential opens the sign-in dialog (sign-in.js); the streams and
  * requests wait for it and go on with the new token.
  */
