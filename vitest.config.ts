@@ -32,6 +32,7 @@ const UNIT = [
   'test/queue/periodic-log.test.ts',
   'test/server/outage-log.test.ts',
   'test/worker/passed-over.test.ts',
+  'test/worker/run-handler.test.ts',
   'test/dashboard/timeline.test.ts',
   'test/dashboard/clock.test.ts',
   'test/graphql/guard-rules.test.ts',

@@ -10,7 +10,7 @@ export { ERROR_CODES, isErrorCode, type ErrorCode } from './error-codes.js';
  * Codes of errors that stay in the process and never reach an API client: a bad configuration
  * ends the process before it serves anything.
  */
-export type LocalErrorCode = 'CONFIG_INVALID';
+export type LocalErrorCode = 'CONFIG_INVALID' | 'WAIT_TIMEOUT';
 
 /** The code of an AppError: one a client can see (ERROR_CODES) or a local one. */
 export type AppErrorCode = ErrorCode | LocalErrorCode;
@@ -163,6 +163,18 @@ export class InvalidArgumentsError extends AppError {
 export class NotFoundError extends AppError {
   constructor(what: string, id: string, options: AppErrorOptions = {}) {
     super('NOT_FOUND', `${what} "${id}" was not found`, { field: 'id', ...options });
+  }
+}
+
+/** queue.waitFor's `timeoutMs` passed before the task finished: it may still finish later. Stays in the caller's process. */
+export class TaskWaitTimeoutError extends AppError {
+  constructor(
+    readonly taskId: string,
+    readonly timeoutMs: number,
+    /** The task as last read (unfinished: a Task of the queue), if it was read. */
+    readonly last?: { readonly id: string; readonly status: string },
+  ) {
+    super('WAIT_TIMEOUT', `Task ${taskId} did not finish within ${timeoutMs} ms${last ? ` (it is ${last.status})` : ''}`, { field: 'id' });
   }
 }
 

@@ -16,6 +16,7 @@ export {
   NotFoundError,
   RateLimitedError,
   ShuttingDownError,
+  TaskWaitTimeoutError,
   UnauthenticatedError,
   UnknownTaskError,
   type AppErrorCode,
@@ -41,6 +42,9 @@ export { defineTask, taskInput, type TaskArgs, type TaskContext, type TaskDefini
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
 export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
 export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
+export { type WaitForTaskOptions } from './queue/wait-for-task.js';
+export { logTaskLifecycle } from './metrics/task-log.js';
+export { runHandler, type HandlerRun, type HandlerRunOptions } from './worker/run-handler.js';
 export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkReservedError, OutputChunkTooLargeError } from './worker/output-writer.js';
 // What ctx.output throws for a chunk that is not JSON (and what a handler can test with instanceof).
 export { JsonEncodeError, MAX_JSON_DEPTH } from './queue/json.js';

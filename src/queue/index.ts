@@ -10,6 +10,7 @@ import { assertTaskId, getTask, getTasks } from './get.js';
 import { listTasks, type ListParams, type TaskPage } from './list.js';
 import { queueStats, type QueueStats } from './stats.js';
 import { readClock } from './sql/clock.js';
+import { waitForTask, type WaitForTaskOptions } from './wait-for-task.js';
 import { requestCancel } from './sql/request-cancel.js';
 import { requeueTask } from './sql/requeue-task.js';
 import { getWorkflowStatus } from './workflows/sql/get-workflows.js';
@@ -73,6 +74,13 @@ export interface Queue {
   /** All or nothing, in one statement: a bad input or a CONFLICT stores none of them. */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;
+  /**
+   * The task once it has finished (SUCCEEDED, FAILED or CANCELLED): woken by its notification,
+   * polled besides (src/queue/wait-for-task.ts). What a program or a test that enqueued work
+   * waits on without a GraphQL server.
+   * @throws NotFoundError for an unknown id; TaskWaitTimeoutError past `timeoutMs`; the signal's reason
+   */
+  waitFor(id: string, options?: WaitForTaskOptions): Promise<Task>;
   getTasks(ids: readonly string[]): Promise<Task[]>;
   listTasks(params: ListParams): Promise<TaskPage>;
   /** @throws NotFoundError; ConflictError when the task already SUCCEEDED or FAILED. */
@@ -143,6 +151,7 @@ export function createQueue(options: QueueOptions): Queue {
         return enqueueTasks(exec(o), catalog, inputs, limits, scope, o);
       },
       getTask: (id) => getTask(sql, id, tenant),
+      waitFor: (id, waitOptions) => waitForTask(sql, id, () => getTask(sql, id, tenant), waitOptions),
       getTasks: (ids) => getTasks(sql, ids, tenant),
       listTasks: (params) => listTasks(sql, params, tenant),
       async cancelTask(id) {

@@ -50,6 +50,19 @@ export class OutputChunkReservedError extends Error {
 }
 
 /** `retryForMs`: past it (WriteRetryPolicy) an attempt's output stops. */
+/**
+ * A chunk of `ctx.output` as its JSON, checked as the writer checks it at the call.
+ * @throws JsonEncodeError, OutputChunkTooLargeError, OutputChunkReservedError (see TaskContext.output)
+ */
+export function encodeOutputChunk(chunk: unknown): string {
+  const json = encodeJson(chunk, 'output');
+  const size = Buffer.byteLength(json);
+  if (size > MAX_OUTPUT_CHUNK_BYTES) throw new OutputChunkTooLargeError(size, MAX_OUTPUT_CHUNK_BYTES);
+  // encodeJson writes {truncated: true} (one key) as exactly this text, however it was built.
+  if (json === TRUNCATED_MARKER) throw new OutputChunkReservedError();
+  return json;
+}
+
 export interface OutputWriterOptions extends WriteRetryPolicy {
   sql: Sql;
   workerId: string;
@@ -186,11 +199,8 @@ export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
 
     return {
       write(chunk) {
-        const json = encodeJson(chunk, 'output');
+        const json = encodeOutputChunk(chunk);
         const size = Buffer.byteLength(json);
-        if (size > MAX_OUTPUT_CHUNK_BYTES) throw new OutputChunkTooLargeError(size, MAX_OUTPUT_CHUNK_BYTES);
-        // encodeJson writes {truncated: true} (one key) as exactly this text, however it was built.
-        if (json === TRUNCATED_MARKER) throw new OutputChunkReservedError();
         if (state.ended) return Promise.resolve();
         if (bytes + size > o.maxOutputBytes) {
           state.ended = true;
