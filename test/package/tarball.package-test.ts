@@ -118,7 +118,7 @@ describe('the installed tarball', () => {
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
     // The database was empty: the migrations came from the package's drizzle/.
-    expect(JSON.parse(ran.stdout)).toEqual({ status: 'SUCCEEDED', returnValue: 42 });
+    expect(JSON.parse(ran.stdout)).toEqual({ status: 'SUCCEEDED', returnValue: 42, alone: ['succeeded', 8] });
   });
 
   it('(b) a strict TypeScript program type-checks against the installed types: a definition types taskInput and the client\'s enqueue', async () => {
