@@ -38,9 +38,16 @@ export interface QueueOptions {
 export interface EnqueueOptions {
   /** Enqueue inside this transaction: the task exists, and is announced, only if it commits. */
   tx?: ExternalExecutor;
+  /**
+   * Called when the input's idempotency key names a task stored before this call (a replay: that
+   * task is what enqueue returns, nothing new is stored); what it throws is thrown. An endpoint
+   * that enqueues in its own transaction throws here, or sets a flag, so as not to write its own
+   * rows a second time for a request sent twice.
+   */
+  checkExisting?: (task: Task) => void;
 }
 
-export interface EnqueueManyOptions extends EnqueueOptions {
+export interface EnqueueManyOptions extends Omit<EnqueueOptions, 'checkExisting'> {
   /**
    * What an error's field names the bad input by: `<fieldPrefix>[i].args` for every input, one
    * alone included (e.g. `items` → `items[0].args`). Default: `[i].args`, and `args` for one input.
@@ -111,7 +118,7 @@ export interface Queue {
 export function createQueue(options: QueueOptions): Queue {
   const { sql, catalog } = options;
   const limits = { maxArgsBytes: options.maxArgsBytes };
-  const exec = (o?: EnqueueOptions) => (o?.tx ? toExecutor(o.tx) : sql);
+  const exec = (o?: { tx?: ExternalExecutor }) => (o?.tx ? toExecutor(o.tx) : sql);
   // Enqueues outside a caller's transaction share statements (group commit); see the batcher.
   // One batcher for every scope: tasks of many tenants ride one statement (the row carries its tenant).
   const batcher = createEnqueueBatcher(sql);
@@ -136,14 +143,20 @@ export function createQueue(options: QueueOptions): Queue {
         return bind(Object.freeze({ ...next }));
       },
       async enqueue(input, o) {
+        const row = prepareTask(catalog, input, limits, scope);
+        let task: Task;
         if (o?.tx) {
           // A CONFLICT here is thrown without failing a statement, so the caller's transaction stays usable.
-          const [outcome] = await storeTasks(toExecutor(o.tx), [prepareTask(catalog, input, limits, scope)]);
+          const [outcome] = await storeTasks(toExecutor(o.tx), [row]);
           if (outcome instanceof ConflictError) throw outcome;
-          return outcome as Task;
+          task = outcome as Task;
+        } else {
+          // Validated above, before batching, so that bad input fails only its own call.
+          task = await batcher.enqueue(row);
         }
-        // Validated here, before batching, so that bad input fails only its own call.
-        return batcher.enqueue(prepareTask(catalog, input, limits, scope));
+        // Another id than the row's: its key named a task stored before (nothing of this call was stored).
+        if (o?.checkExisting && task.id !== row.id) o.checkExisting(task);
+        return task;
       },
       enqueueMany(inputs, o) {
         // A refusal after the insert must take it back: one transaction (a caller's tx is one already).

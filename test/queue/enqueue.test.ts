@@ -192,6 +192,30 @@ describe('idempotencyKey', () => {
     expect(await eventsOf(recorder, app.sql, first.id)).toEqual([{ version: 1, status: 'PENDING' }]);
   });
 
+  it('tells a replay by checkExisting, in the caller\'s transaction or not: what it throws rolls that transaction back', async () => {
+    const seen: string[] = [];
+    const check = (task: { id: string }): void => void seen.push(task.id);
+    const first = await app.deps.queue.enqueue({ name: 'demo.echo', idempotencyKey: 'replay-1' }, { checkExisting: check });
+    expect(seen).toEqual([]);
+    expect((await app.deps.queue.enqueue({ name: 'demo.echo', idempotencyKey: 'replay-1' }, { checkExisting: check })).id).toBe(first.id);
+    expect(seen).toEqual([first.id]);
+    // An endpoint writing its own row beside the enqueue: a request sent twice writes it once.
+    await app.sql`CREATE TABLE IF NOT EXISTS replay_orders (request text)`;
+    const order = (request: string) =>
+      app.sql.begin(async (tx) => {
+        await tx`INSERT INTO replay_orders VALUES (${request})`;
+        await app.deps.queue.enqueue({ name: 'demo.echo', idempotencyKey: request }, {
+          tx,
+          checkExisting: () => {
+            throw new Error('replayed');
+          },
+        });
+      });
+    await order('req-7');
+    await expect(order('req-7')).rejects.toThrow('replayed');
+    expect((await app.sql`SELECT count(*)::int AS n FROM replay_orders WHERE request = 'req-7'`)[0]?.n).toBe(1);
+  });
+
   it('gives every concurrent enqueue with one key the same single task', async () => {
     const before = await countTasks(app.sql);
     const results = await Promise.all(
