@@ -41,7 +41,11 @@ export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from '.
 export { defineTask, taskInput, type TaskArgs, type TaskContext, type TaskDefinition, type TaskInputOptions, type TaskKwargs, type TaskResult } from './worker/define-task.js';
 export { createRegistry, loadTaskModules, type Registry } from './worker/registry.js';
 export { syncDeclaredSchedules, type DeclaredSchedule, type ScheduleDeclaration, type ScheduleSyncResult } from './worker/declared-schedules.js';
-export { createRunner, type Runner, type RunnerOptions } from './worker/runner.js';
+export { createRunner, type Runner, type RunnerEvents, type RunnerOptions } from './worker/runner.js';
+// What a helper of the user's own (a test's wait, a drain) reads: the runner's outcomes, the event log's records, the stats.
+export type { Outcome } from './worker/execute-task.js';
+export type { ListEventsParams, TaskEventPage, TaskEventRecord } from './queue/event-log.js';
+export type { QueueStats } from './queue/stats.js';
 export { type WaitForTaskOptions } from './queue/wait-for-task.js';
 export { logTaskLifecycle } from './metrics/task-log.js';
 export { runHandler, type HandlerRun, type HandlerRunOptions } from './worker/run-handler.js';
