@@ -71,6 +71,8 @@ const CASES: Record<string, FieldCase> = {
   ],
   'Query.queueStats': () => [{ op: 'request', query: '{ queueStats { queue total pending cancelled oldestPendingAgeMs counts { status count } } }', variables: {} }],
   'Query.viewer': () => [{ op: 'request', query: '{ viewer { id kind tenant scopes taskIds expiresAt } }', variables: {} }],
+  // The database's clock: the same for every tenant, nothing of one in it.
+  'Query.now': () => [{ op: 'request', query: '{ now }', variables: {} }],
   'Mutation.enqueueTask': (run) => [
     {
       op: 'request',
