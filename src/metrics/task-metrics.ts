@@ -28,11 +28,6 @@ export interface TaskMetrics {
   observeRescuer(rescuer: Pick<Rescuer, 'onRescued'>): () => void;
 }
 
-/** The millisecond timestamp in a UUID v7 (its first 48 bits). */
-function uuidv7Ms(id: string): number {
-  return Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
-}
-
 export interface TaskMetricsOptions {
   /**
    * Most queues counted under their own name (default MAX_QUEUE_LABELS, 200): the first this many
@@ -90,13 +85,17 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
   });
 
   /**
-   * A task with an idempotency key may be an earlier one handed back. A new one got its id
-   * (UUID v7, this process's clock) during the call; an earlier one before it. A duplicate
-   * made by another process within clock skew of this call would count once more.
+   * Counts the tasks a call stored: not a task its idempotency key named from before (the queue says
+   * which, checkExisting / onExisting), nor a task twice for a key repeated within the call. (It
+   * compared the task id's time with this process's clock, and counted repeats through a server
+   * whose clock was off, or had stepped back.)
    */
-  function countNew(tasks: readonly Task[], keyed: readonly boolean[], since: number): void {
+  function countNew(tasks: readonly Task[], existing: ReadonlySet<number>): void {
+    const counted = new Set<string>();
     tasks.forEach((task, i) => {
-      if (!keyed[i] || uuidv7Ms(task.id) >= since) enqueued.inc({ name: task.name, queue: queueLabel(task.queue) });
+      if (existing.has(i) || counted.has(task.id)) return;
+      counted.add(task.id);
+      enqueued.inc({ name: task.name, queue: queueLabel(task.queue) });
     });
   }
 
@@ -107,16 +106,28 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
         // A queue scoped to a tenant (one per authenticated request) counts its enqueues too.
         scoped: (scope) => metrics.instrumentQueue(queue.scoped(scope)),
         async enqueue(input, options?: EnqueueOptions) {
-          const since = Date.now();
-          const task = await queue.enqueue(input, options);
+          const existing = new Set<number>();
+          const task = await queue.enqueue(input, {
+            ...options,
+            checkExisting: (stored) => {
+              existing.add(0);
+              options?.checkExisting?.(stored);
+            },
+          });
           // Inside a caller's transaction the task exists only if it commits: not counted.
-          if (!options?.tx) countNew([task], [input.idempotencyKey !== undefined], since);
+          if (!options?.tx) countNew([task], existing);
           return task;
         },
         async enqueueMany(inputs, options?: EnqueueManyOptions) {
-          const since = Date.now();
-          const tasks = await queue.enqueueMany(inputs, options);
-          if (!options?.tx) countNew(tasks, inputs.map((i) => i.idempotencyKey !== undefined), since);
+          const existing = new Set<number>();
+          const tasks = await queue.enqueueMany(inputs, {
+            ...options,
+            onExisting: (stored, i) => {
+              existing.add(i);
+              options?.onExisting?.(stored, i);
+            },
+          });
+          if (!options?.tx) countNew(tasks, existing);
           return tasks;
         },
       };

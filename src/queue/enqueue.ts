@@ -298,9 +298,9 @@ export async function enqueueTasks(
   inputs: readonly EnqueueInput[],
   limits: EnqueueLimits,
   scope: QueueScope = UNSCOPED,
-  options: { fieldPrefix?: string; checkExisting?: (task: Task, index: number) => void } = {},
+  options: { fieldPrefix?: string; checkExisting?: (task: Task, index: number) => void; onExisting?: (task: Task, index: number) => void } = {},
 ): Promise<Task[]> {
-  const { fieldPrefix, checkExisting } = options;
+  const { fieldPrefix, checkExisting, onExisting } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
   const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
   let outcomes: (Task | ConflictError)[];
@@ -322,12 +322,15 @@ export async function enqueueTasks(
     }
     throw error;
   }
-  const newIds = checkExisting ? new Set(rows.map((row) => row.id)) : undefined;
+  const newIds = checkExisting || onExisting ? new Set(rows.map((row) => row.id)) : undefined;
   return outcomes.map((outcome, i) => {
     // A key repeated in `rows` with another name: found before anything was sent.
     if (outcome instanceof ConflictError) throw outcome;
     // Stored before this call: neither this row nor an earlier row of the call with the same key.
-    if (newIds && !newIds.has(outcome.id)) checkExisting?.(outcome, i);
+    if (newIds && !newIds.has(outcome.id)) {
+      onExisting?.(outcome, i);
+      checkExisting?.(outcome, i);
+    }
     return outcome;
   });
 }

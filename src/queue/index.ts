@@ -60,6 +60,12 @@ export interface EnqueueManyOptions extends Omit<EnqueueOptions, 'checkExisting'
    * enqueueTasks refuses so to hand another credential's task to one that may not read it.
    */
   checkExisting?: (task: Task, index: number) => void;
+  /**
+   * Told of each input whose idempotency key named a task stored before this call, as
+   * checkExisting is, but only told: it must not throw, and it needs no transaction of its own
+   * (what counts new tasks, taskwire_tasks_enqueued_total, listens so).
+   */
+  onExisting?: (task: Task, index: number) => void;
 }
 
 /**

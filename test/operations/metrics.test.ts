@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type App } from '../../src/server/app.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { insertTask, setEnqueuedAt, waitForStatus } from '../helpers/factories.js';
@@ -207,6 +207,29 @@ describe('GET /metrics', () => {
     expect(again).toBe(first);
     const labels = { name: 'demo.echo', queue: 'parked' };
     expect(value(await scrape(), 'taskwire_tasks_enqueued_total', labels) - value(before, 'taskwire_tasks_enqueued_total', labels)).toBe(1);
+  });
+
+  it('does not count a repeat after this server\'s clock stepped back, nor a key repeated within one batch', async () => {
+    const labels = { name: 'demo.echo', queue: 'parked-step' };
+    const before = await scrape();
+    await enqueue({ name: 'demo.echo', queue: 'parked-step', idempotencyKey: 'metrics-step' });
+    // Only Date steps back two minutes (the count compared the task id's time with it: a repeat counted).
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() - 120_000 });
+    try {
+      await enqueue({ name: 'demo.echo', queue: 'parked-step', idempotencyKey: 'metrics-step' });
+      const res = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id } } }',
+          variables: { inputs: [1, 2, 3].map(() => ({ name: 'demo.echo', queue: 'parked-step', idempotencyKey: 'metrics-batch' })) },
+        }),
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(value(await scrape(), 'taskwire_tasks_enqueued_total', labels) - value(before, 'taskwire_tasks_enqueued_total', labels)).toBe(2);
   });
 
   it('escapes label values: a queue name is user input', async () => {
