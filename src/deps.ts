@@ -61,15 +61,25 @@ export async function createDeps(config: Config, p: { databaseUrl: string; log: 
     await db.close();
     throw error;
   }
-  const clock = createDatabaseClock(db.sql);
-  const reading = await clock.read();
-  if (reading && Math.abs(reading.offsetMs) > CLOCK_WARN_MS) {
-    const size = Math.abs(reading.offsetMs) / 1000;
-    p.log.warn(
-      { clockOffsetMs: Math.round(reading.offsetMs), rttMs: Math.round(reading.rttMs * 10) / 10 },
-      `this process's clock is ${size.toFixed(1)} s ${reading.offsetMs > 0 ? 'behind' : 'ahead of'} the database's: expiries, leases and due times are judged by the database's, but new task ids (the list's order) and a client's runAfter come from this one; sync it with NTP (docs/operations.md "Clocks")`,
-    );
-  }
+  // Said at start when this process's clock is more than a second off the database's, and again
+  // whenever a later reading (once a minute, as asked) finds it has gone off or come back.
+  let off = false;
+  const clock = createDatabaseClock(db.sql, {
+    onRead: (reading) => {
+      const size = Math.abs(reading.offsetMs);
+      const fields = { clockOffsetMs: Math.round(reading.offsetMs), rttMs: Math.round(reading.rttMs * 10) / 10 };
+      if (size > CLOCK_WARN_MS && !off) {
+        p.log.warn(
+          fields,
+          `this process's clock is ${(size / 1000).toFixed(1)} s ${reading.offsetMs > 0 ? 'behind' : 'ahead of'} the database's: expiries, leases and due times are judged by the database's, but new task ids (the list's order) and a client's runAfter come from this one; sync it with NTP (docs/operations.md "Clocks")`,
+        );
+      } else if (size <= CLOCK_WARN_MS && off) {
+        p.log.info(fields, "this process's clock is within a second of the database's again");
+      }
+      off = size > CLOCK_WARN_MS;
+    },
+  });
+  await clock.read();
   const queue = createQueue({ sql: db.sql, catalog: registry, resultTtlMs: config.resultTtlMs, maxArgsBytes: config.maxArgsBytes });
   const w = config.worker;
   // What close() stops first: a part left running on a closed pool retried its statements for ever

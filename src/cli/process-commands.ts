@@ -101,7 +101,7 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
   // An echo is ignored; a signal after that forces the exit (tasks left running are rescued
   // when their leases expire).
   const onSignal = (signal: NodeJS.Signals): void => {
-    const now = Date.now();
+    const now = performance.now();
     if (first === undefined) {
       first = now;
       log.info({ signal }, 'shutting down (send the signal again to force)');
@@ -133,7 +133,7 @@ async function runProcess(log: Logger, config: Config, roles: ProcessRoles): Pro
     log.fatal({ err: error }, 'uncaught exception (a task handler threw outside its promise, e.g. in a timer); stopping gracefully, then exit 1');
     crashed = true;
     if (first === undefined) {
-      first = Date.now();
+      first = performance.now();
       stop();
     }
   };

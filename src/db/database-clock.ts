@@ -21,7 +21,7 @@ export async function readDatabaseClock(
   sql: Executor,
   o: { tries?: number; wallNow?: () => number; within?: <T>(work: Promise<T>) => Promise<T> } = {},
 ): Promise<ClockReading> {
-  const { tries = 3, wallNow = Date.now, within = <T>(work: Promise<T>) => withDeadline(work, 5000) } = o;
+  const { tries = 3, wallNow = () => Date.now(), within = <T>(work: Promise<T>) => withDeadline(work, 5000) } = o;
   let best: ClockReading | undefined;
   for (let i = 0; i < tries; i++) {
     const wallBefore = wallNow();
@@ -52,16 +52,33 @@ export interface DatabaseClock {
   last(): ClockReading | undefined;
   /** Reads the clock again; a failed read keeps the last reading (the database away changes no clock). */
   read(): Promise<ClockReading | undefined>;
+  /** The last reading if it is under `intervalMs` old, else a new one (what a scrape shows: a reading a quiet hour old was shown). */
+  fresh(): Promise<ClockReading | undefined>;
 }
 
-export function createDatabaseClock(sql: Executor, o: { intervalMs?: number; wallNow?: () => number } = {}): DatabaseClock {
+export function createDatabaseClock(
+  sql: Executor,
+  o: {
+    intervalMs?: number;
+    wallNow?: () => number;
+    /** Told of every reading: createDeps says when this process's clock goes more than a second off, and when it comes back. */
+    onRead?: (reading: ClockReading) => void;
+  } = {},
+): DatabaseClock {
   const intervalMs = o.intervalMs ?? 60_000;
-  const wallNow = o.wallNow ?? Date.now;
+  const wallNow = o.wallNow ?? (() => Date.now());
   let reading: ClockReading | undefined;
   let reading$: Promise<ClockReading | undefined> | undefined;
   const read = (): Promise<ClockReading | undefined> =>
     (reading$ ??= readDatabaseClock(sql, { wallNow })
-      .then((r) => (reading = r), () => reading)
+      .then(
+        (r) => {
+          reading = r;
+          o.onRead?.(r);
+          return r;
+        },
+        () => reading,
+      )
       .finally(() => (reading$ = undefined)));
   /** When a background read was last asked for (performance.now()): once a second at most while none succeeds. */
   let askedAt = Number.NEGATIVE_INFINITY;
@@ -76,5 +93,6 @@ export function createDatabaseClock(sql: Executor, o: { intervalMs?: number; wal
     },
     last: () => reading,
     read,
+    fresh: () => (reading && performance.now() - reading.monotonicMs <= intervalMs ? Promise.resolve(reading) : read()),
   };
 }

@@ -39,7 +39,7 @@ export interface AppMetricsOptions {
   /** Longest wait for the queue statistics at a scrape, in ms (default 2,000); then the queue series are left out. */
   queueStatsTimeoutMs?: number;
   /** The process's reading of the database's clock (src/db/database-clock.ts): taskwire_clock_offset_seconds. */
-  clock?: { now(): number; last(): { offsetMs: number } | undefined };
+  clock?: { fresh(): Promise<{ offsetMs: number } | undefined> };
   /**
    * Most `queue` label values per family, besides `(other)` (default MAX_QUEUE_LABELS, 200): the
    * counters name the first queues they count, the queue gauges the queues with the most unfinished
@@ -224,9 +224,9 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
       name: 'taskwire_clock_offset_seconds',
       help: "The database's clock minus this process's wall clock at its last reading (once a minute), in seconds: positive, this host is behind. Task ids (the order lists follow) and a client's runAfter come from the hosts' clocks (docs/operations.md \"Clocks\"): alert past a second.",
       registers,
-      collect() {
-        clock.now(); // reads it again in the background when the last reading is a minute old
-        const reading = clock.last();
+      async collect() {
+        // Read again when the last reading is over a minute old: a scrape after a quiet spell showed an old one.
+        const reading = await clock.fresh();
         if (reading) this.set(reading.offsetMs / 1000);
       },
     });

@@ -15,7 +15,8 @@ const OUTAGE_LOG_WINDOW_MS = 10_000;
  */
 export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () => number } = {}): (error: unknown) => boolean {
   const windowMs = o.windowMs ?? OUTAGE_LOG_WINDOW_MS;
-  const now = o.now ?? Date.now;
+  // Elapsed time only: monotonic, so a step of the wall clock neither stretches nor ends a window.
+  const now = o.now ?? (() => performance.now());
   let lastLineAt = Number.NEGATIVE_INFINITY;
   let unlogged = 0;
   let lastCause = '';

@@ -45,4 +45,29 @@ describe('the database clock', () => {
       vi.useRealTimers();
     }
   });
+
+  it('says when a later reading finds the clock gone off, and when it is back; a scrape\'s reading is never older than the interval', async () => {
+    captured.lines.length = 0;
+    const deps = await createDeps(loadConfig({ DATABASE_URL: database.url }), { databaseUrl: database.url, log: captured.log });
+    try {
+      const said = (): string[] => captured.lines.map((l) => String(l.msg)).filter((m) => m.startsWith("this process's clock"));
+      expect(said()).toEqual([]);
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: Date.now() - 45_000 });
+      await deps.clock.read();
+      await deps.clock.read();
+      vi.useRealTimers();
+      await deps.clock.read();
+      expect(said()).toEqual([expect.stringMatching(/^this process's clock is 4\d\.\d s behind the database's: /), "this process's clock is within a second of the database's again"]);
+    } finally {
+      vi.useRealTimers();
+      await deps.close();
+    }
+    const clock = createDatabaseClock(database.db.sql, { intervalMs: 0 });
+    const first = await clock.fresh();
+    const second = await clock.fresh();
+    expect(second!.monotonicMs).toBeGreaterThan(first!.monotonicMs);
+    const kept = createDatabaseClock(database.db.sql, { intervalMs: 60_000 });
+    const a = await kept.fresh();
+    expect(await kept.fresh()).toBe(a);
+  });
 });

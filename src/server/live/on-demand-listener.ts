@@ -119,7 +119,7 @@ export function createOnDemandListener(options: OnDemandListenerOptions): OnDema
       armIdleCheck();
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     idleSince ??= now;
     if (now - idleSince < idleMs) {
       armIdleCheck();

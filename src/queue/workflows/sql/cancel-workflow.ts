@@ -65,8 +65,8 @@ export async function cancelWorkflowSteps(
     return true;
   });
   if (!cancelled) return;
-  const deadline = Date.now() + (p.sweepForMs ?? 5000);
-  for (let round = 1; (await unfinishedSteps(sql, p.id)) > 0 && Date.now() < deadline; round++) {
+  const deadline = performance.now() + (p.sweepForMs ?? 5000);
+  for (let round = 1; (await unfinishedSteps(sql, p.id)) > 0 && performance.now() < deadline; round++) {
     if ((await sweepWorkflowSteps(sql, p.id, p.defaultTtlMs)) === 0) await new Promise((r) => setTimeout(r, Math.min(5 * round, 50)));
   }
 }
