@@ -128,6 +128,10 @@ function createClient(url: string, o: ClientOptions): Sql {
           application_name: 'taskwire',
           plan_cache_mode: 'force_custom_plan',
           jit: 'off',
+          // Read committed whatever the database's default: the claim and every guarded write rely on it
+          // (SKIP LOCKED, re-checking a row once locked). Under a database-level `serializable` a DBA's
+          // drain of 3 workers had claims fail with 40001 and ran 25 % slower.
+          default_transaction_isolation: 'read committed',
           TimeZone: 'UTC',
           ...(o.lockTimeoutMs ? { lock_timeout: o.lockTimeoutMs } : {}),
         },

@@ -61,6 +61,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * in transaction mode): through the pooler the lock and its unlock could run in different
  * server sessions, leaving the lock held for good in the first.
  */
+/** `statement_timeout` off, as the startup parameter's text (typed a number by postgres.js). */
+const NO_TIMEOUT = '0' as unknown as number;
+
 export async function migrateDatabase(url: string, options: MigrateOptions = {}): Promise<MigrationReport> {
   requireDatabaseUrl(url, 'migrateDatabase');
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
@@ -68,7 +71,21 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
   // nothing here; it is sent because a transaction pooler refuses it at once (PgBouncer: "unsupported
   // startup parameter"), as it refuses a direct pool's (src/db/client.ts): so migrations never run
   // through one, where the lock could stay held.
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'taskwire migrate', plan_cache_mode: 'force_custom_plan' } });
+  // No statement_timeout: a database-level one (30 s is common) cancelled CREATE INDEX CONCURRENTLY on a
+  // big table, left the index INVALID, and every process, migrating at start, then exited (a DBA's
+  // PostgreSQL 15, 2,000,000 tasks). Migrations may take their time; their locks are short by design.
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => undefined,
+    connection: {
+      application_name: 'taskwire migrate',
+      plan_cache_mode: 'force_custom_plan',
+      // Text, as a startup parameter is: postgres.js leaves a falsy one (the number 0) out.
+      statement_timeout: NO_TIMEOUT,
+      jit: 'off',
+      default_transaction_isolation: 'read committed',
+    },
+  });
   try {
     await sql`SELECT 1`.catch((error: unknown) => {
       throw throughPooler(error) ?? error;
