@@ -74,7 +74,11 @@ export function createDatabaseClock(
       .then(
         (r) => {
           reading = r;
-          o.onRead?.(r);
+          try {
+            o.onRead?.(r);
+          } catch {
+            // A listener's failure (a logger's) is not the clock's: the reading stands.
+          }
           return r;
         },
         () => reading,
