@@ -47,7 +47,7 @@ export type { Outcome } from './worker/execute-task.js';
 export type { ListEventsParams, TaskEventPage, TaskEventRecord } from './queue/event-log.js';
 export type { QueueStats } from './queue/stats.js';
 export { type WaitForTaskOptions } from './queue/wait-for-task.js';
-export { logTaskLifecycle } from './metrics/task-log.js';
+export { logTaskLifecycle, type TaskLifecycleLog } from './metrics/task-log.js';
 export { runHandler, type HandlerRun, type HandlerRunOptions } from './worker/run-handler.js';
 export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkReservedError, OutputChunkTooLargeError } from './worker/output-writer.js';
 // What ctx.output throws for a chunk that is not JSON (and what a handler can test with instanceof).

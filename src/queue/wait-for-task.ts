@@ -23,8 +23,12 @@ export interface WaitForTaskOptions {
  * a program or a test that enqueued work and needs its outcome without a GraphQL server (the
  * client's `wait` is the same over the API). A failed read (the database away) waits for the next.
  * @throws NotFoundError for an unknown id (another tenant's included, for a scoped queue);
- *   TaskWaitTimeoutError past `timeoutMs`; the signal's reason when it is aborted
+ *   TaskWaitTimeoutError past `timeoutMs`; the signal's reason when it is aborted; the pool's
+ *   CONNECTION_ENDED when it is closed under the wait
  */
+/** A read that failed: the task is neither found nor missing. */
+const UNREAD: unique symbol = Symbol('unread');
+
 export function waitForTask(sql: Sql, id: string, read: () => Promise<Task | undefined>, options: WaitForTaskOptions = {}): Promise<Task> {
   const pollMs = options.pollMs ?? 1000;
   const { signal } = options;
@@ -60,11 +64,15 @@ export function waitForTask(sql: Sql, id: string, read: () => Promise<Task | und
       try {
         do {
           readAgain = false;
-          const task = await read().catch((error: unknown) => {
-            // Not the database's absence: the id itself (malformed) or a bug, said at once.
+          const task: Task | undefined | typeof UNREAD = await read().catch((error: unknown): typeof UNREAD => {
+            // Not the database's absence: the id itself (malformed) or a bug, said at once; and a pool
+            // closed under the wait (deps.close()), which no read will get past (it waited for ever).
             if (error instanceof AppError && error.code !== 'DATABASE_UNAVAILABLE') throw error;
-            return last;
+            if ((error as { code?: unknown }).code === 'CONNECTION_ENDED') throw error;
+            return UNREAD;
           });
+          // The database away: the next poll or notification reads again (not "not found").
+          if (task === UNREAD) return;
           if (task === undefined) return end(new NotFoundError('Task', id));
           last = task;
           if (isTerminal(task.status)) return end(undefined, task);

@@ -13,6 +13,8 @@ export interface HandlerRunOptions<D extends TaskDefinition> {
   kwargs?: TaskKwargs<D>;
   /** `ctx.attempt` (default 1). */
   attempt?: number;
+  /** The task's attempts in all (default the definition's, else 1): with `attempt`, whether a failure would be retried. */
+  maxAttempts?: number;
   /** `ctx.taskId` (default a new id). */
   taskId?: string;
   /** The attempt's timeout in ms (default the definition's): past it `ctx.signal` aborts and the attempt fails TimeoutError. */
@@ -34,7 +36,7 @@ export interface HandlerRun {
   outcome: 'succeeded' | 'failed' | 'snoozed' | 'cancelled';
   /** SUCCEEDED: the return value as stored, its JSON read back (a Date is a string, as a client reads it). */
   result?: JsonValue;
-  /** Failed (or cancelled with an error): the error as `errors[]` holds it, and whether a retry would follow (attempts left). */
+  /** Failed (or cancelled with an error): the error as `errors[]` holds it, and whether a worker would try again (an error that allows it, and attempts left). */
   error?: Pick<TaskError, 'exceptionType' | 'message' | 'traceback'>;
   retryable?: boolean;
   /** Snoozed: the delay asked for with `ctx.snooze` / `ctx.retryAfter`. */
@@ -68,7 +70,11 @@ export async function runHandler<D extends TaskDefinition>(definition: D, args: 
         abandonAfterMs: options.abandonAfterMs ?? RUNNER_DEFAULTS.abandonAfterMs,
         maxResultBytes: options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
         progress: () => async (update) => void progress.push(update),
-        output: () => async (chunk) => void output.push(JSON.parse(encodeOutputChunk(chunk)) as JsonValue),
+        // Not async: a chunk that is not JSON, too large or the reserved marker throws at the call, as the worker's.
+        output: () => (chunk) => {
+          output.push(JSON.parse(encodeOutputChunk(chunk)) as JsonValue);
+          return Promise.resolve();
+        },
         outputEnded: () => false,
         ...(options.dependencies ? { dependencies: async () => options.dependencies as Readonly<Record<string, JsonValue | null>> } : {}),
       },
@@ -83,7 +89,8 @@ export async function runHandler<D extends TaskDefinition>(definition: D, args: 
     case 'succeeded':
       return { outcome: 'succeeded', result: JSON.parse(outcome.returnValue) as JsonValue, ...run };
     case 'failed':
-      return { outcome: 'failed', error: outcome.error, retryable: outcome.retryable, ...run };
+      // What a worker does next: another attempt only for an error that allows one and attempts left.
+      return { outcome: 'failed', error: outcome.error, retryable: outcome.retryable && attempt.task.attempts < attempt.task.maxAttempts, ...run };
     case 'snoozed':
       return { outcome: 'snoozed', snoozedMs: outcome.delayMs, ...run };
     case 'cancelled':
@@ -111,7 +118,7 @@ function handlerTask(definition: TaskDefinition, args: unknown[], o: HandlerRunO
     status: 'RUNNING',
     version: 2,
     attempts: o.attempt ?? 1,
-    maxAttempts: definition.maxAttempts ?? 1,
+    maxAttempts: o.maxAttempts ?? definition.maxAttempts ?? 1,
     runAfter: now,
     enqueuedAt: now,
     startedAt: now,

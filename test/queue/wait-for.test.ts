@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { createDeps } from '../../src/deps.js';
 import { TaskWaitTimeoutError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logger.js';
+import { waitForTask } from '../../src/queue/wait-for-task.js';
 import { useQueueTestApp } from '../helpers/factories.js';
 
 // queue.waitFor: a task's outcome for a program or a test, without a GraphQL server.
@@ -43,5 +46,26 @@ describe('queue.waitFor', () => {
     expect((foreign as { code?: string }).code).toBe('NOT_FOUND');
     await env.app.deps.queue.cancelTask(task.id);
     expect(((await waiting) as { status?: string }).status).toBe('CANCELLED');
+  });
+
+  it('waits past a read that failed (the database away) rather than calling the task unknown, and ends when its pool is closed', async () => {
+    const task = await env.app.deps.queue.enqueue({ name: 'demo.echo', queue: 'wait-away' });
+    let reads = 0;
+    const read = async () => {
+      reads += 1;
+      if (reads === 1) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      return env.app.deps.queue.getTask(task.id);
+    };
+    const waiting = waitForTask(env.app.sql, task.id, read, { pollMs: 50, timeoutMs: 20_000 });
+    await env.app.deps.queue.cancelTask(task.id);
+    expect((await waiting).status).toBe('CANCELLED');
+    expect(reads).toBeGreaterThan(1);
+
+    // A wait with no timeout still waiting when the program closes its deps: it ends, with the pool's error.
+    const own = await createDeps(env.app.config, { databaseUrl: env.app.database.url, log: silentLogger });
+    const pending = await own.queue.enqueue({ name: 'demo.echo', queue: 'wait-closed' });
+    const open = own.queue.waitFor(pending.id, { pollMs: 50 }).catch((e: unknown) => e);
+    await own.close();
+    expect(((await open) as { code?: string }).code).toBe('CONNECTION_ENDED');
   });
 });

@@ -49,7 +49,7 @@ describe('runHandler', () => {
   });
 
   it('says how a failure would be recorded: retried or not, invalid arguments, a snooze, an output chunk refused at the call', async () => {
-    expect(await runHandler(flaky, ['retry'])).toMatchObject({ outcome: 'failed', retryable: true, error: { exceptionType: 'Error', message: 'upstream down' } });
+    expect(await runHandler(flaky, ['retry'], { maxAttempts: 2 })).toMatchObject({ outcome: 'failed', retryable: true, error: { exceptionType: 'Error', message: 'upstream down' } });
     expect(await runHandler(flaky, ['stop'])).toMatchObject({ outcome: 'failed', retryable: false, error: { message: 'bad input' } });
     expect(await runHandler(flaky, ['snooze'])).toMatchObject({ outcome: 'snoozed', snoozedMs: 30_000 });
     expect(await runHandler(flaky, ['big-output'])).toMatchObject({ outcome: 'succeeded', result: 'refused', output: [] });
@@ -57,8 +57,30 @@ describe('runHandler', () => {
     expect(await runHandler(report, [-1] as unknown as [number])).toMatchObject({ outcome: 'failed', retryable: false, error: { exceptionType: 'InvalidArguments' } });
   });
 
+  it('says a failure is retried only with attempts left, as a worker decides', async () => {
+    expect(await runHandler(flaky, ['retry'], { attempt: 1, maxAttempts: 3 })).toMatchObject({ outcome: 'failed', retryable: true });
+    expect(await runHandler(flaky, ['retry'], { attempt: 3, maxAttempts: 3 })).toMatchObject({ outcome: 'failed', retryable: false });
+    // The definition's maxAttempts (1 here: none left) unless the options say otherwise.
+    expect(await runHandler(flaky, ['hang'], { timeoutMs: 20 })).toMatchObject({ outcome: 'failed', retryable: false, error: { exceptionType: 'TimeoutError' } });
+  });
+
+  it('throws at ctx.output\'s call for a chunk that is not JSON, as the worker\'s does', async () => {
+    const bigint = defineTask({
+      name: 'test.bigint-output',
+      run: async (_args, ctx) => {
+        try {
+          void ctx.output({ n: 10n });
+        } catch (error) {
+          return (error as Error).name;
+        }
+        return 'not thrown';
+      },
+    });
+    expect(await runHandler(bigint, [])).toMatchObject({ outcome: 'succeeded', result: 'JsonEncodeError', output: [] });
+  });
+
   it('times out and cancels as a worker does: the signal aborts, the attempt fails TimeoutError or is cancelled', async () => {
-    expect(await runHandler(flaky, ['hang'], { timeoutMs: 50 })).toMatchObject({ outcome: 'failed', retryable: true, error: { exceptionType: 'TimeoutError' } });
+    expect(await runHandler(flaky, ['hang'], { timeoutMs: 50, maxAttempts: 2 })).toMatchObject({ outcome: 'failed', retryable: true, error: { exceptionType: 'TimeoutError' } });
     const controller = new AbortController();
     const running = runHandler(flaky, ['hang'], { signal: controller.signal });
     controller.abort();
