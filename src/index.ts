@@ -48,7 +48,7 @@ export type { ListEventsParams, TaskEventPage, TaskEventRecord } from './queue/e
 export type { QueueStats } from './queue/stats.js';
 export { type WaitForTaskOptions } from './queue/wait-for-task.js';
 export { logTaskLifecycle, type TaskLifecycleLog } from './metrics/task-log.js';
-export { runHandler, type HandlerRun, type HandlerRunOptions } from './worker/run-handler.js';
+export { runHandler, type HandlerRun, type HandlerRunOptions, type Jsonified } from './worker/run-handler.js';
 export { MAX_OUTPUT_CHUNK_BYTES, OutputChunkReservedError, OutputChunkTooLargeError } from './worker/output-writer.js';
 // What ctx.output throws for a chunk that is not JSON (and what a handler can test with instanceof).
 export { JsonEncodeError, MAX_JSON_DEPTH } from './queue/json.js';

@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { JsonValue } from '../queue/json.js';
 import type { Task, TaskError } from '../queue/task.js';
 import { uuidv7 } from '../queue/uuid.js';
-import type { ProgressUpdate, TaskArgs, TaskDefinition, TaskKwargs } from './define-task.js';
+import type { ProgressUpdate, TaskArgs, TaskDefinition, TaskKwargs, TaskResult } from './define-task.js';
 import { executeTask, type Outcome } from './execute-task.js';
 import { RunningAttempt } from './held-tasks.js';
 import { encodeOutputChunk } from './output-writer.js';
@@ -31,21 +31,40 @@ export interface HandlerRunOptions<D extends TaskDefinition> {
   maxResultBytes?: number;
 }
 
-/** What one run of a handler came to, as a worker would have recorded it. */
-export interface HandlerRun {
-  outcome: 'succeeded' | 'failed' | 'snoozed' | 'cancelled';
-  /** SUCCEEDED: the return value as stored, its JSON read back (a Date is a string, as a client reads it). */
-  result?: JsonValue;
-  /** Failed (or cancelled with an error): the error as `errors[]` holds it, and whether a worker would try again (an error that allows it, and attempts left). */
-  error?: Pick<TaskError, 'exceptionType' | 'message' | 'traceback'>;
-  retryable?: boolean;
-  /** Snoozed: the delay asked for with `ctx.snooze` / `ctx.retryAfter`. */
-  snoozedMs?: number;
+/** What a value is once stored as JSON and read back: a Date is its ISO string, a Map or a class instance its plain fields. */
+export type Jsonified<T> = T extends Date
+  ? string
+  : T extends string | number | boolean | null
+    ? T
+    : T extends undefined | ((...args: never[]) => unknown) | symbol
+      ? never
+      : T extends readonly (infer U)[]
+        ? Jsonified<U>[]
+        : T extends object
+          ? { [K in keyof T]: Jsonified<T[K]> }
+          : JsonValue;
+
+interface HandlerRunBase {
   /** Every `ctx.progress` call, in order (a worker stores the latest). */
   progress: ProgressUpdate[];
   /** Every `ctx.output` chunk, in order, its JSON read back (as subscribers get it). */
   output: JsonValue[];
 }
+
+/**
+ * What one run of a handler came to, as a worker would have recorded it; `outcome` tells which fields
+ * there are. `R` is the handler's result as stored (Jsonified: its JSON read back, as a client reads it).
+ */
+export type HandlerRun<R = JsonValue> = HandlerRunBase &
+  (
+    | { outcome: 'succeeded'; result: R }
+    /** The error as `errors[]` holds it; `retryable`: whether a worker would try again (an error that allows it, and attempts left). */
+    | { outcome: 'failed'; error: Pick<TaskError, 'exceptionType' | 'message' | 'traceback'>; retryable: boolean }
+    /** The delay asked for with `ctx.snooze` / `ctx.retryAfter`. */
+    | { outcome: 'snoozed'; snoozedMs: number }
+    /** With the handler's error when it threw one that was not the abort. */
+    | { outcome: 'cancelled'; error?: Pick<TaskError, 'exceptionType' | 'message' | 'traceback'> }
+  );
 
 /**
  * Runs `definition`'s handler once as a worker runs it — its schemas' parse, `ctx` (signal,
@@ -54,7 +73,11 @@ export interface HandlerRun {
  * worker: for unit tests of handlers (Celery's `task.apply()`). What it does not do is store
  * anything or retry: `retryable` says whether a worker would. docs/testing.md.
  */
-export async function runHandler<D extends TaskDefinition>(definition: D, args: TaskArgs<D>, options: HandlerRunOptions<D> = {}): Promise<HandlerRun> {
+export async function runHandler<D extends TaskDefinition>(
+  definition: D,
+  args: TaskArgs<D>,
+  options: HandlerRunOptions<D> = {},
+): Promise<HandlerRun<Jsonified<TaskResult<D>>>> {
   const progress: ProgressUpdate[] = [];
   const output: JsonValue[] = [];
   const attempt = new RunningAttempt(handlerTask(definition, args as unknown[], options));
@@ -87,7 +110,7 @@ export async function runHandler<D extends TaskDefinition>(definition: D, args: 
   const run = { progress, output };
   switch (outcome.kind) {
     case 'succeeded':
-      return { outcome: 'succeeded', result: JSON.parse(outcome.returnValue) as JsonValue, ...run };
+      return { outcome: 'succeeded', result: JSON.parse(outcome.returnValue) as Jsonified<TaskResult<D>>, ...run };
     case 'failed':
       // What a worker does next: another attempt only for an error that allows one and attempts left.
       return { outcome: 'failed', error: outcome.error, retryable: outcome.retryable && attempt.task.attempts < attempt.task.maxAttempts, ...run };

@@ -34,7 +34,7 @@ export const add = defineTask({
  * is itself an error).
  */
 const TYPED_MTS = `import { z } from 'zod';
-import { createClient, defineTask, taskInput, type Queue, type TaskArgs, type TaskResult } from 'taskwire';
+import { createClient, defineTask, runHandler, taskInput, type Queue, type TaskArgs, type TaskResult } from 'taskwire';
 import type { TaskTypes } from 'taskwire/client';
 
 export const resize = defineTask({
@@ -64,6 +64,13 @@ export async function use(queue: Queue): Promise<number> {
   await client.enqueue('anything', [1, 'two', { three: 3 }]);
   const fits: TaskTypes = resize;
   void fits;
+  // A unit test's run: the result typed from the definition once its outcome says it succeeded.
+  const run = await runHandler(resize, ['a.png', 640], { kwargs: { quality: 70 } });
+  if (run.outcome === 'succeeded') void (run.result.quality satisfies number);
+  // @ts-expect-error result is there only for a success
+  void run.result;
+  // @ts-expect-error runHandler checks the arguments as enqueue does
+  await runHandler(resize, [640]);
   return (await client.wait<TaskResult<typeof resize>>(task.id)).width;
 }
 `;

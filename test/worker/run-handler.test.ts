@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { defineTask, NonRetryableError, OutputChunkTooLargeError, runHandler } from '../../src/index.js';
 
@@ -45,7 +45,10 @@ describe('runHandler', () => {
       progress: [{ current: 1, total: 3 }, { current: 2, total: 3 }, { current: 3, total: 3 }],
       output: [{ page: 1 }, { page: 2 }, { page: 3 }],
     });
-    expect((await runHandler(report, [1], { kwargs: { format: 'csv' } })).result).toMatchObject({ format: 'csv' });
+    const csv = await runHandler(report, [1], { kwargs: { format: 'csv' } });
+    expect(csv.outcome === 'succeeded' && csv.result.format).toBe('csv');
+    // Typed from the definition, as stored: the handler's Date is a string once read back.
+    if (csv.outcome === 'succeeded') expectTypeOf(csv.result).toEqualTypeOf<{ pages: number; format: 'pdf' | 'csv'; attempt: number; at: string }>();
   });
 
   it('says how a failure would be recorded: retried or not, invalid arguments, a snooze, an output chunk refused at the call', async () => {
