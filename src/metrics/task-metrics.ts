@@ -107,26 +107,34 @@ export function createTaskMetrics(registry: Registry, options: TaskMetricsOption
         scoped: (scope) => metrics.instrumentQueue(queue.scoped(scope)),
         async enqueue(input, options?: EnqueueOptions) {
           const existing = new Set<number>();
-          const task = await queue.enqueue(input, {
-            ...options,
-            checkExisting: (stored) => {
-              existing.add(0);
-              options?.checkExisting?.(stored);
-            },
-          });
+          // Only a key can name a task from before: an unkeyed enqueue (the hot path) is passed on as it is.
+          const listened: EnqueueOptions | undefined =
+            input.idempotencyKey === undefined
+              ? options
+              : {
+                  ...options,
+                  checkExisting: (stored) => {
+                    existing.add(0);
+                    options?.checkExisting?.(stored);
+                  },
+                };
+          const task = await queue.enqueue(input, listened);
           // Inside a caller's transaction the task exists only if it commits: not counted.
           if (!options?.tx) countNew([task], existing);
           return task;
         },
         async enqueueMany(inputs, options?: EnqueueManyOptions) {
           const existing = new Set<number>();
-          const tasks = await queue.enqueueMany(inputs, {
-            ...options,
-            onExisting: (stored, i) => {
-              existing.add(i);
-              options?.onExisting?.(stored, i);
-            },
-          });
+          const listened: EnqueueManyOptions | undefined = !inputs.some((i) => i.idempotencyKey !== undefined)
+            ? options
+            : {
+                ...options,
+                onExisting: (stored, i) => {
+                  existing.add(i);
+                  options?.onExisting?.(stored, i);
+                },
+              };
+          const tasks = await queue.enqueueMany(inputs, listened);
           if (!options?.tx) countNew(tasks, existing);
           return tasks;
         },

@@ -91,7 +91,7 @@ export async function runHandler<D extends TaskDefinition>(
         workerId: 'runHandler',
         log: options.log ?? silentLogger,
         abandonAfterMs: options.abandonAfterMs ?? RUNNER_DEFAULTS.abandonAfterMs,
-        maxResultBytes: options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
+        maxResultBytes: options.maxResultBytes ?? RUNNER_DEFAULTS.maxResultBytes,
         progress: () => async (update) => void progress.push(update),
         // Not async: a chunk that is not JSON, too large or the reserved marker throws at the call, as the worker's.
         output: () => (chunk) => {
@@ -123,9 +123,6 @@ export async function runHandler<D extends TaskDefinition>(
       throw new Error(`runHandler: unexpected outcome ${outcome.kind}`);
   }
 }
-
-/** The MAX_RESULT_BYTES default (src/config.ts). */
-const DEFAULT_MAX_RESULT_BYTES = 1_048_576;
 
 /** The task a worker would have claimed for this run (RUNNING, its attempt counted). */
 function handlerTask(definition: TaskDefinition, args: unknown[], o: HandlerRunOptions<TaskDefinition>): Task {
