@@ -240,7 +240,16 @@ function renderRows({ live = false } = {}) {
   /** @type {HTMLButtonElement} */ (byId('newest')).disabled = first;
   /** @type {HTMLButtonElement} */ (byId('older')).disabled = !pageInfo?.hasNextPage;
   renderPageInfo();
+  listDrawn = true;
+  const panel = revealAfterRows;
+  revealAfterRows = undefined;
+  if (panel && !panel.hidden) revealPanel(panel);
 }
+
+/** Whether the list's first page has been drawn; the panel opened before it, to bring into view then (revealPanel). */
+let listDrawn = false;
+/** @type {HTMLElement | undefined} */
+let revealAfterRows;
 
 function renderPageInfo() {
   const { rows, totalCount, first } = state.page;
@@ -376,6 +385,9 @@ function showDetail(id) {
  * it opens below the whole list, where a click on a row seemed to do nothing.
  */
 function revealPanel(/** @type {HTMLElement} */ panel) {
+  // Opened from a link before the list's first page is drawn: that page then pushes the panel down,
+  // below the fold, so it is brought into view again once the rows are in (renderRows).
+  if (!listDrawn) revealAfterRows = panel;
   if (panel.getBoundingClientRect().top > window.innerHeight) panel.scrollIntoView({ block: 'start' });
   if (!panel.hasAttribute('tabindex')) panel.setAttribute('tabindex', '-1');
   panel.focus({ preventScroll: true });
