@@ -36,6 +36,8 @@ export const TASK_EVENT_TYPES = [
   'RETRIED',
   /** The handler asked to run again later (ctx.retryAfter / ctx.snooze): back to waiting, the attempt not used. */
   'SNOOZED',
+  /** runTaskNow made a task waiting for its runAfter (delayed, snoozed, backing off) due at once. */
+  'PROMOTED',
 ] as const;
 
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];

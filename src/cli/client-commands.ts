@@ -294,6 +294,16 @@ async function retry(args: string[], ctx: Context): Promise<number> {
   });
 }
 
+async function runNow(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseCommand('run-now', args, COMMON);
+  const [id = ''] = takePositionals('run-now', positionals, ['ID']);
+  return withClient('run-now', values.url, ctx, async (client) => {
+    const task = await client.runNow(id);
+    ctx.io.out(values.json ? json(task) : `${task.id} ${task.status} (due ${task.runAfter})\n`);
+    return EXIT.ok;
+  });
+}
+
 async function stats(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseCommand('stats', args, COMMON);
   takePositionals('stats', positionals, []);
@@ -305,4 +315,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, stats, workflow, schedules, queues };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, 'run-now': runNow, stats, workflow, schedules, queues };

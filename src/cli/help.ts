@@ -33,6 +33,7 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   cancel --filter JSON    cancel every task matching now, following the bulk action to its end
   retry ID                run a failed or cancelled task again
   retry --filter JSON     retry every task matching now (each once), following it to its end
+  run-now ID              make a delayed, snoozed or backing-off task due now
   stats                   task counts per queue
   workflow ID             show a workflow's steps and their states  [--watch: live until it ends]
   schedules list          cron schedules: tenant, key, cron, time zone, task, next and last run, last task
@@ -212,6 +213,14 @@ FAILED (exit 1). Tasks no longer FAILED or CANCELLED count as processed, not ret
 ${CLIENT_OPTIONS}
 
 With --json and --filter: one JSON line per version of the bulk action.`,
+  'run-now': `Usage: taskwire run-now ID [options]
+
+Makes a PENDING or RETRYING task that waits for its run-after time (enqueued for later, snoozed,
+backing off before its next attempt) due now: its status and attempts stay, a PROMOTED event is
+logged, and its queue's workers take it as soon as they have room. A paused queue, queue limits or
+a workflow's parents still hold it. A waiting task that is already due is shown as it is.
+A RUNNING, finished or BLOCKED task is refused (CONFLICT, exit 1). Needs tasks:retry.
+${CLIENT_OPTIONS}`,
   workflow: `Usage: taskwire workflow ID [--watch] [options]
 
 Shows a workflow (docs/workflows.md): its status and version, then one row per step (ref,

@@ -9,6 +9,7 @@ import {
   ListTasksDocument,
   QueueStatsDocument,
   RetryTaskDocument,
+  RunTaskNowDocument,
   type QueueStatsQuery,
   type TaskEventType,
   type TaskFilter,
@@ -256,6 +257,12 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
   cancel(id: string): Promise<Task>;
   /** FAILED/CANCELLED → PENDING with fresh attempts. CONFLICT otherwise. */
   retry(id: string): Promise<Task>;
+  /**
+   * A PENDING or RETRYING task waiting for its runAfter (delayed, snoozed, backing off) made due now,
+   * status and attempts unchanged (runTaskNow); one already due comes back as it is. CONFLICT when it
+   * is RUNNING, finished or BLOCKED. Needs tasks:retry.
+   */
+  runNow(id: string): Promise<Task>;
   /** Counts by status per queue. */
   queueStats(): Promise<QueueStats[]>;
   /** Ends open watches (they throw CLIENT_CLOSED) and closes the WebSocket; every later call throws CLIENT_CLOSED. */
@@ -412,6 +419,9 @@ export function createClient(options: ClientOptions): TaskwireClient {
     },
     async retry(id) {
       return (await http.request(RetryTaskDocument, { id }, lifetime.signal)).retryTask;
+    },
+    async runNow(id) {
+      return (await http.request(RunTaskNowDocument, { id }, lifetime.signal)).runTaskNow;
     },
     async queueStats() {
       return (await http.request(QueueStatsDocument, {}, lifetime.signal)).queueStats;

@@ -159,13 +159,16 @@ export async function readTask({ http, retry }: Streams, id: string, signal: Abo
 
 /**
  * Whether the state after an event needs a read of the row: a terminal state (events carry no
- * return value), and a live return to waiting (a retry, a snooze, a release, retryTask: events
- * carry neither the new `runAfter` nor why the task waits, nor a raised `maxAttempts`). A replayed
+ * return value), a live return to waiting (a retry, a snooze, a release, retryTask: events
+ * carry neither the new `runAfter` nor why the task waits, nor a raised `maxAttempts`), and a live
+ * PROMOTED (why it still waits, if it does). A replayed
  * one (older than the first read) is not read: the row has moved on from it.
  */
-function needsRead(before: Task, after: Task, firstRead: Task): boolean {
+function needsRead(before: Task, after: Task, firstRead: Task, event: TaskEvent): boolean {
   if (after.isFinished) return true;
-  return after.version > firstRead.version && isWaitingStatus(after.status) && !isWaitingStatus(before.status);
+  const live = after.version > firstRead.version;
+  // PROMOTED: due now, but a paused queue or a limit may hold it still, which only the row says.
+  return live && ((isWaitingStatus(after.status) && !isWaitingStatus(before.status)) || event.type === 'PROMOTED');
 }
 
 /**
@@ -180,7 +183,7 @@ async function* statesAfter(streams: Streams, base: Task, read: Task, afterVersi
   for await (const event of followTaskEvents(streams, read.id, range, signal)) {
     const before = state;
     state = event.version === read.version ? read : applyEvent(state, event);
-    if (state !== read && needsRead(before, state, read)) {
+    if (state !== read && needsRead(before, state, read, event)) {
       const fresh = await readTask(streams, read.id, signal);
       if (fresh.version === state.version) state = fresh;
     }

@@ -87,8 +87,8 @@ function durationMs(startedAt: string | null, finishedAt: string | null): number
  * The task's state right after `event`, from its state before it. Events carry the status,
  * attempt, worker, progress and error of a change, so these fields follow the server's state
  * machine (src/queue/sql/*); `waitReason` follows the status (waitReasonAfter). What events do not
- * carry (the return value, `expiresAt`, `runAfter`, `maxAttempts` after retryTask, `outputBytes`,
- * why a task waits again) stays as it was: `watch()` reads the row for those.
+ * carry (the return value, `expiresAt`, `runAfter` but a PROMOTED one's, `maxAttempts` after retryTask,
+ * `outputBytes`, why a task waits again) stays as it was: `watch()` reads the row for those.
  */
 export function applyEvent(task: Task, event: TaskEvent): Task {
   const next: Task = {
@@ -142,6 +142,11 @@ export function applyEvent(task: Task, event: TaskEvent): Task {
         next.startedAt = null;
         next.lastAttemptedAt = null;
       }
+      break;
+    case 'PROMOTED':
+      // runTaskNow: due at the event's time. Whatever else holds it (a paused queue, limits) is read from the row.
+      next.runAfter = event.at;
+      if (task.waitReason === 'SCHEDULED') next.waitReason = null;
       break;
     case 'RETRIED':
       next.cancelRequested = false;

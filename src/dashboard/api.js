@@ -79,6 +79,7 @@ export function versionCursor(version) {
 
 export const CANCEL = `mutation DashboardCancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;
 export const RETRY = `mutation DashboardRetry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
+export const RUN_NOW = `mutation DashboardRunNow($id: ID!) { runTaskNow(id: $id) { ${ROW} } }`;
 export const ENQUEUE = `mutation DashboardEnqueue($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { ${ROW} } } }`;
 
 /** Who the token stands for (a server without this field answers GRAPHQL_VALIDATION_FAILED). */

@@ -9,7 +9,7 @@
  * With auth on, a refused credential opens the sign-in dialog (sign-in.js); the streams and
  * requests wait for it and go on with the new token.
  */
-import { CANCEL, CHANGES, CLOCK, COUNT, ENQUEUE, errorCode, request, RETRY, STATS, subscribe, TASKS } from './api.js';
+import { CANCEL, CHANGES, CLOCK, COUNT, ENQUEUE, errorCode, request, RETRY, RUN_NOW, STATS, subscribe, TASKS } from './api.js';
 import { serverNow } from './clock.js';
 import { showTask } from './detail.js';
 import { showWorkflow } from './workflow.js';
@@ -395,17 +395,25 @@ function revealPanel(/** @type {HTMLElement} */ panel) {
 
 // ---- actions ------------------------------------------------------------------------------------
 
+/** Each row action: its mutation, the field answering it, and what its notices say. */
+const ACTIONS = {
+  cancel: { document: CANCEL, field: 'cancelTask', failed: 'Cancel', done: 'Cancel requested for' },
+  retry: { document: RETRY, field: 'retryTask', failed: 'Retry', done: 'Retrying' },
+  'run-now': { document: RUN_NOW, field: 'runTaskNow', failed: 'Run now', done: 'Due now:' },
+};
+
 async function act(action, task, button) {
+  const a = ACTIONS[action];
   if (button) button.disabled = true;
-  const { data, errors } = await request(action === 'cancel' ? CANCEL : RETRY, { id: task.id });
+  const { data, errors } = await request(a.document, { id: task.id });
   if (errors?.length) {
-    notice(`${action === 'cancel' ? 'Cancel' : 'Retry'} failed: ${errors[0].message} (${errorCode(errors)})`, 'error');
+    notice(`${a.failed} failed: ${errors[0].message} (${errorCode(errors)})`, 'error');
     if (button) button.disabled = false;
     return;
   }
-  const updated = action === 'cancel' ? data.cancelTask : data.retryTask;
+  const updated = data[a.field];
   change(updated);
-  notice(`${action === 'cancel' ? 'Cancel requested for' : 'Retrying'} ${updated.name} ${updated.id.slice(-8)}`);
+  notice(`${a.done} ${updated.name} ${updated.id.slice(-8)}`);
   // The detail stream ended at the terminal state: a retried task needs a new one.
   if (state.detail.id === updated.id) showDetail(updated.id);
 }

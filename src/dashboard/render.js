@@ -67,11 +67,25 @@ export function canRetry(task) {
   return task.status === 'FAILED' || task.status === 'CANCELLED';
 }
 
-/** Cancel / retry buttons for a task; `act(action, task, button)` runs one. */
-export function actions(task, act) {
+/** Waiting for a later runAfter (delayed, snoozed, backing off): runTaskNow can make it due now. */
+export function canRunNow(task) {
+  // A second's margin: the clock is the database's as estimated (exact to half a round trip), and a task
+  // due within a second needs no button.
+  return (task.status === 'PENDING' || task.status === 'RETRYING') && Date.parse(task.runAfter) > serverNow() + 1000;
+}
+
+/**
+ * Cancel / retry buttons for a task, and in its detail (`withRunNow`) a run-now button; `act(action,
+ * task, button)` runs one. The list's rows leave run-now out: their actions column fits two buttons.
+ */
+export function actions(task, act, withRunNow = false) {
   const button = (action, label) =>
     el('button', { type: 'button', class: `action action-${action}`, data: { action }, 'aria-label': `${label} task ${task.id}`, on: { click: (e) => (e.stopPropagation(), act(action, task, e.currentTarget)) } }, label);
-  return [canCancel(task) && may('tasks:cancel') && button('cancel', 'Cancel'), canRetry(task) && may('tasks:retry') && button('retry', 'Retry')];
+  return [
+    withRunNow && canRunNow(task) && may('tasks:retry') && button('run-now', 'Run now'),
+    canCancel(task) && may('tasks:cancel') && button('cancel', 'Cancel'),
+    canRetry(task) && may('tasks:retry') && button('retry', 'Retry'),
+  ];
 }
 
 export function progressBar(task) {
@@ -159,7 +173,7 @@ export function detailSummary(task, { act, close }) {
     el('div', { class: 'detail-head' },
       el('div', {}, el('h2', {}, task.name), el('code', { class: 'id' }, task.id)),
       el('button', { type: 'button', class: 'close', 'aria-label': 'Close detail', on: { click: close } }, '×')),
-    el('div', { class: 'detail-status' }, statusBadge(task.status, task.cancelRequested), progressBar(task), el('span', { class: 'detail-actions' }, actions(task, act))),
+    el('div', { class: 'detail-status' }, statusBadge(task.status, task.cancelRequested), progressBar(task), el('span', { class: 'detail-actions' }, actions(task, act, true))),
     el('dl', { class: 'fields' },
       field('Queue', task.queue), field('Priority', String(task.priority)),
       field('Attempts', `${task.attempts} of ${task.maxAttempts}`), field('Version', String(task.version)),

@@ -95,6 +95,8 @@ export const GUARD_RULES: GuardRules = {
     enqueueTasks: { needs: 'tasks:enqueue', check: enqueueNames },
     cancelTask: { needs: 'tasks:cancel' },
     retryTask: { needs: 'tasks:retry' },
+    // Runs a task sooner, as a retry does: the same operator's scope.
+    runTaskNow: { needs: 'tasks:retry' },
     createReadToken: { needs: 'tasks:read' },
     // A schedule enqueues its task: upsert checks the name here, trigger in its resolver (the name is the stored one).
     // Their `tenant:` is no scope: a caller limited to its tenant finds another's schedules unknown (schedulesIn), as ids.

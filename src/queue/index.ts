@@ -12,6 +12,7 @@ import { queueStats, type QueueStats } from './stats.js';
 import { readClock } from './sql/clock.js';
 import { waitForTask, type WaitForTaskOptions } from './wait-for-task.js';
 import { requestCancel } from './sql/request-cancel.js';
+import { promoteTask } from './sql/promote-task.js';
 import { requeueTask } from './sql/requeue-task.js';
 import { getWorkflowStatus } from './workflows/sql/get-workflows.js';
 import type { Task } from './task.js';
@@ -100,6 +101,12 @@ export interface Queue {
   cancelTask(id: string): Promise<Task>;
   /** FAILED/CANCELLED → PENDING with the definition's attempts again. @throws NotFoundError, ConflictError */
   retryTask(id: string): Promise<Task>;
+  /**
+   * A task waiting for its runAfter (enqueued for later, snoozed, backing off before a retry) made due
+   * now, status and attempts unchanged (src/queue/sql/promote-task.ts); a waiting task already due is
+   * answered as it is. @throws NotFoundError; ConflictError when it runs, has finished or is BLOCKED.
+   */
+  runTaskNow(id: string): Promise<Task>;
   queueStats(): Promise<QueueStats[]>;
   /** A page of one task's event log, oldest first (an unknown task has an empty log). */
   listTaskEvents(params: ListEventsParams): Promise<TaskEventPage>;
@@ -198,6 +205,21 @@ export function createQueue(options: QueueOptions): Queue {
           `Task ${id} is ${task.status}; only FAILED or CANCELLED tasks can be retried${isTerminal(task.status) ? '' : ' (it has not finished)'}`,
           { field: 'id' },
         );
+      },
+      async runTaskNow(id) {
+        assertTaskId(id);
+        const changed = await promoteTask(sql, { id, tenant });
+        if (changed) return changed;
+        const task = await mustGet(id);
+        // Due already (or made due by another call a moment ago): nothing to do, as pausing twice is fine.
+        if (task.status === 'PENDING' || task.status === 'RETRYING') return task;
+        const why =
+          task.status === 'BLOCKED'
+            ? ' (a workflow step waits for its parents, not for a time)'
+            : task.status === 'RUNNING'
+              ? ' (it is running)'
+              : ' (it has finished: retryTask runs a FAILED or CANCELLED task again)';
+        throw new ConflictError(`Task ${id} is ${task.status}; only a PENDING or RETRYING task can be made due now${why}`, { field: 'id' });
       },
       queueStats: () => queueStats(sql, tenant),
       listTaskEvents: (params) => listTaskEvents(sql, params, tenant),

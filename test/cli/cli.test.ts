@@ -303,6 +303,19 @@ describe('taskwire tasks, cancel, retry, stats', () => {
     expect(again.stderr).toMatch(/^taskwire: CONFLICT: /);
   });
 
+  it('run-now makes a delayed task due now; a finished one exits 1', async () => {
+    const task = await client.enqueue('demo.echo', [], { queue: 'cli-run-now', runAfter: inAnHour() });
+    const [shown, json] = [await runCli(['run-now', task.id], env), await runCli(['run-now', task.id, '--json'], env)];
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^${task.id} PENDING \\(due \\d{4}-\\d\\d-\\d\\dT[^)]+\\)\n$`));
+    // The second call finds it due already: the same task, no new version.
+    expect(parseTask(json.stdout)).toMatchObject({ id: task.id, status: 'PENDING', version: 2 });
+    await client.cancel(task.id);
+    const refused = await runCli(['run-now', task.id], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^taskwire: CONFLICT: Task \S+ is CANCELLED/);
+  });
+
   it('stats prints the counts per queue', async () => {
     await client.enqueue('demo.echo', [], { queue: 'cli-stats', runAfter: inAnHour() });
     const [table, json] = await Promise.all([runCli(['stats'], env), runCli(['stats', '--json'], env)]);

@@ -13,6 +13,7 @@ import {
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { CLOSED_URL } from '../cli/run-cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -349,6 +350,27 @@ describe('cancel and retry', () => {
     const missing = '01900000-0000-7000-8000-000000000001';
     expect(await rejectionOf(client.cancel(missing))).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
     expect(await rejectionOf(client.retry(missing))).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+  });
+
+  it('runNow makes a delayed task due now, and watch() shows the PROMOTED version with its new runAfter', async () => {
+    const task = await client.enqueue('math.copysign', [5, -1], { runAfter: inAnHour() });
+    expect(task.waitReason).toBe('SCHEDULED');
+    const states: Task[] = [];
+    const watching = (async () => {
+      for await (const state of client.watch(task.id)) states.push(state);
+    })();
+    await waitFor(() => states.length > 0, { message: 'the watch to start' });
+    const promoted = await client.runNow(task.id);
+    expect(promoted).toMatchObject({ id: task.id, status: 'PENDING', version: 2 });
+    expect(Date.parse(promoted.runAfter ?? '')).toBeLessThan(Date.parse(task.runAfter ?? '') - 1_800_000);
+    expect(await client.wait(task.id, { timeoutMs: 10_000 })).toBe(-5);
+    await watching;
+    const second = states.find((s) => s.version === 2);
+    expect(second).toMatchObject({ status: 'PENDING', runAfter: promoted.runAfter, waitReason: null });
+    expect(states.map((s) => s.version)).toEqual([1, 2, 3, 4]);
+    // Once it ran: a CONFLICT; an unknown id: NOT_FOUND.
+    expect(await rejectionOf(client.runNow(task.id))).toMatchObject({ code: 'CONFLICT', field: 'id' });
+    expect(await rejectionOf(client.runNow('01900000-0000-7000-8000-000000000001'))).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
   });
 
   it('queueStats counts tasks per queue', async () => {

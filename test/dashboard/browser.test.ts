@@ -129,6 +129,22 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     expect((await server.deps.queue.getTask(id))?.status).toBe('CANCELLED');
   });
 
+  it('runs a task delayed by an hour from its detail\'s Run now: it starts and succeeds, and the button goes', async () => {
+    const id = await enqueue({ name: 'math.copysign', args: [7, -1], runAfter: new Date(Date.now() + 3_600_000).toISOString() });
+    await row(id).locator('td.name a').click();
+    const detail = page.locator(`#detail .detail-body[data-id="${id}"]`);
+    await detail.waitFor();
+    // Not in the list's row: its actions column holds two buttons.
+    expect(await row(id).locator('button[data-action="run-now"]').count()).toBe(0);
+    await detail.locator('button[data-action="run-now"]').click();
+    // The notice says what it did (it shows for 4 s).
+    await page.locator('#notices').filter({ hasText: `Due now: math.copysign ${id.slice(-8)}` }).waitFor();
+    await page.locator(`#rows tr[data-id="${id}"][data-status="SUCCEEDED"]`).waitFor();
+    expect(await server.deps.queue.getTask(id)).toMatchObject({ status: 'SUCCEEDED', returnValue: -7 });
+    await page.locator(`#detail .detail-body[data-id="${id}"] .detail-status .badge[data-status="SUCCEEDED"]`).waitFor();
+    expect(await page.locator(`#detail .detail-body[data-id="${id}"] button[data-action="run-now"]`).count()).toBe(0);
+  });
+
   it('opens a task\'s detail: arguments, every attempt\'s error with traceback, worker ids, timing', async () => {
     const id = await enqueue({ name: 'demo.fail', args: ['detail please'], maxAttempts: 2 });
     detailed = id;

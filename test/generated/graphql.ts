@@ -86,6 +86,7 @@ export type TaskEventType =
   | 'FAILED'
   | 'OUTPUT'
   | 'PROGRESS'
+  | 'PROMOTED'
   | 'RELEASED'
   | 'RESCUED'
   | 'RETRIED'

@@ -40,6 +40,7 @@ describe('GUARD_RULES', () => {
       enqueueTasks: 'tasks:enqueue',
       cancelTask: 'tasks:cancel',
       retryTask: 'tasks:retry',
+      runTaskNow: 'tasks:retry',
       createReadToken: 'tasks:read',
       enqueueWorkflow: 'tasks:enqueue',
       cancelWorkflow: 'tasks:cancel',

@@ -65,6 +65,8 @@ async function streamOutcome<R>(stream: Stream<R>, produce?: (ended: () => boole
 /** A PENDING task, or a CANCELLED one, made through the core (no scope asked). */
 const pending = async (): Promise<string> => (await app.deps.queue.enqueue({ name: 'demo.echo' })).id;
 const cancelled = async (): Promise<string> => (await app.deps.queue.cancelTask(await pending())).id;
+/** A PENDING task due in an hour. */
+const later = async (): Promise<string> => (await app.deps.queue.enqueue({ name: 'demo.echo', runAfter: new Date(Date.now() + 3_600_000) })).id;
 
 /** One operation per root field (taskStatusChanged twice: with id, and with a filter), each judged 'ok' when it did its job. */
 const CASES: Record<string, (c: GuardedClient, p: Principal) => Promise<Outcome>> = {
@@ -106,6 +108,11 @@ const CASES: Record<string, (c: GuardedClient, p: Principal) => Promise<Outcome>
     const r = await c.post('mutation ($id: ID!) { retryTask(id: $id) { status } }', { id: await cancelled() });
     return (r.data?.retryTask as { status: string } | null)?.status === 'PENDING' ? 'ok' : codes(r.errors);
   },
+  'Mutation.runTaskNow': async (c) => {
+    const id = await later();
+    const r = await c.post('mutation ($id: ID!) { runTaskNow(id: $id) { version } }', { id });
+    return (r.data?.runTaskNow as { version: number } | null)?.version === 2 ? 'ok' : codes(r.errors);
+  },
   'Mutation.createReadToken': async (c) => {
     const r = await c.post('mutation ($ids: [ID!]!) { createReadToken(taskIds: $ids) { token expiresAt } }', { ids: [finished] });
     return (r.data?.createReadToken as { token: string } | null)?.token ? 'ok' : codes(r.errors);
@@ -142,6 +149,7 @@ const NEEDS: Record<string, string> = {
   'Mutation.enqueueTasks': 'tasks:enqueue',
   'Mutation.cancelTask': 'tasks:cancel',
   'Mutation.retryTask': 'tasks:retry',
+  'Mutation.runTaskNow': 'tasks:retry',
 };
 
 const PRINCIPALS: [string[], string[]][] = [
@@ -150,10 +158,10 @@ const PRINCIPALS: [string[], string[]][] = [
   [['tasks:enqueue'], ['Mutation.enqueueTask', 'Mutation.enqueueTasks']],
   [['tasks:enqueue:demo.*'], ['Mutation.enqueueTask', 'Mutation.enqueueTasks']],
   [['tasks:cancel'], ['Mutation.cancelTask']],
-  [['tasks:retry'], ['Mutation.retryTask']],
+  [['tasks:retry'], ['Mutation.retryTask', 'Mutation.runTaskNow']],
   [['schedules:write'], []],
   [['queues:admin'], []],
-  [['tasks:cancel', 'tasks:retry'], ['Mutation.cancelTask', 'Mutation.retryTask']],
+  [['tasks:cancel', 'tasks:retry'], ['Mutation.cancelTask', 'Mutation.retryTask', 'Mutation.runTaskNow']],
   [['admin'], Object.keys(CASES)],
 ];
 

@@ -95,6 +95,7 @@ const CASES: Record<string, FieldCase> = {
   ],
   'Mutation.cancelTask': byId('request', `mutation($id: ID!) { cancelTask(id: $id) { ...T } } ${TASK}`),
   'Mutation.retryTask': byId('request', `mutation($id: ID!) { retryTask(id: $id) { ...T } } ${TASK}`),
+  'Mutation.runTaskNow': byId('request', `mutation($id: ID!) { runTaskNow(id: $id) { ...T } } ${TASK}`),
   'Mutation.createReadToken': byId('request', 'mutation($ids: [ID!]!) { createReadToken(taskIds: $ids, ttlSeconds: 60) { token expiresAt } }', (id) => ({ ids: [id] })),
   'Subscription.taskStatusChanged': (run) => [
     ...byId('subscription', `subscription($id: ID) { taskStatusChanged(id: $id) { ...T } } ${TASK}`)(run),

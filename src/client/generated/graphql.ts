@@ -102,6 +102,7 @@ export type TaskEventType =
   | 'FAILED'
   | 'OUTPUT'
   | 'PROGRESS'
+  | 'PROMOTED'
   | 'RELEASED'
   | 'RESCUED'
   | 'RETRIED'
@@ -267,6 +268,13 @@ export type RetryTaskMutationVariables = Exact<{
 
 
 export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+
+export type RunTaskNowMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunTaskNowMutation = { runTaskNow: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1214,6 +1222,80 @@ fragment ClientTask on Task {
     stepRef
   }
 }`) as unknown as TypedDocumentString<RetryTaskMutation, RetryTaskMutationVariables>;
+export const RunTaskNowDocument = new TypedDocumentString(`
+    mutation RunTaskNow($id: ID!) {
+  runTaskNow(id: $id) {
+    ...ClientTask
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}`) as unknown as TypedDocumentString<RunTaskNowMutation, RunTaskNowMutationVariables>;
 export const QueueStatsDocument = new TypedDocumentString(`
     query QueueStats {
   queueStats {

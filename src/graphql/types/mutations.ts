@@ -148,4 +148,14 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.queue.retryTask(id),
   }),
+  runTaskNow: t.field({
+    type: TaskRef,
+    description:
+      'A PENDING or RETRYING task waiting for its runAfter (enqueued for later, snoozed, backing off before a retry) becomes due now: ' +
+      'runAfter is set to now, its status and attempts stay, a PROMOTED event is logged and its queue\'s workers are woken. ' +
+      'A paused queue, limits or a workflow\'s parents still hold it. One already due is answered as it is; ' +
+      'CONFLICT when it is RUNNING, finished or BLOCKED. Needs tasks:retry.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.queue.runTaskNow(id),
+  }),
 }));
