@@ -31,6 +31,7 @@ export {
   WORKFLOWS_CHANNEL,
   type DependencyFailurePolicy,
   type EnqueueWorkflowInput,
+  type EnqueueWorkflowOptions,
   type Workflow,
   type Workflows,
   type WorkflowStatus,

@@ -6,6 +6,7 @@ export {
   WORKFLOW_STATUSES,
   type DependencyFailurePolicy,
   type EnqueueWorkflowInput,
+  type EnqueueWorkflowOptions,
   type Workflow,
   type WorkflowStatus,
   type WorkflowStep,

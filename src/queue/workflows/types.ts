@@ -4,6 +4,7 @@
  * docs/workflows.md ("Core semantics") describes the policies and status rules.
  */
 import type { EnqueueInput } from '../enqueue.js';
+import type { ExternalExecutor } from '../executor.js';
 import { DEPENDENCY_FAILURE_POLICIES, WORKFLOW_STATUSES, type DependencyFailurePolicy, type WorkflowStatus } from '../../states.js';
 
 // One source of truth with the database enums (src/states.ts).
@@ -24,6 +25,15 @@ export interface EnqueueWorkflowInput {
   steps: WorkflowStepInput[];
   /** Unique per tenant: enqueueing again with the same key returns the stored workflow. */
   idempotencyKey?: string | null;
+}
+
+export interface EnqueueWorkflowOptions {
+  /**
+   * Store the workflow inside this transaction (a postgres.js one, or a Drizzle database on
+   * postgres.js), as `enqueue(input, { tx })` does a task: it exists, its steps run and its
+   * notifications go out only if the transaction commits.
+   */
+  tx?: ExternalExecutor;
 }
 
 export interface WorkflowStep {
@@ -50,7 +60,7 @@ export interface Workflows {
    * Stores every step in one statement, or none. Idempotent per (tenant, idempotencyKey).
    * @throws ValidationError (BAD_USER_INPUT) naming the step: a cycle, an unknown or duplicate ref, a bad task
    */
-  enqueue(input: EnqueueWorkflowInput): Promise<Workflow>;
+  enqueue(input: EnqueueWorkflowInput, options?: EnqueueWorkflowOptions): Promise<Workflow>;
   /** Undefined when unknown or another tenant's. */
   get(id: string): Promise<Workflow | undefined>;
   /**

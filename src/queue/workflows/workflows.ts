@@ -2,6 +2,7 @@ import type { Sql } from '../../db/client.js';
 import { NotFoundError } from '../../errors.js';
 import type { TaskCatalog } from '../catalog.js';
 import type { QueueScope } from '../enqueue.js';
+import { toExecutor } from '../executor.js';
 import { cancelWorkflowSteps } from './sql/cancel-workflow.js';
 import { getWorkflow, getWorkflowIdByKey } from './sql/get-workflows.js';
 import { insertWorkflow } from './sql/insert-workflow.js';
@@ -35,15 +36,18 @@ export function createWorkflows(options: WorkflowsOptions, scope: QueueScope): W
   }
 
   return {
-    async enqueue(input) {
+    async enqueue(input, enqueueOptions) {
       const wf = prepareWorkflow(catalog, input, { maxArgsBytes: options.maxArgsBytes }, scope);
-      const { created, createdAt } = await insertWorkflow(sql, wf);
+      // In the caller's transaction, every statement: the replay's reads too, which see what it wrote.
+      const exec = enqueueOptions?.tx ? toExecutor(enqueueOptions.tx) : sql;
+      const { created, createdAt } = await insertWorkflow(exec, wf);
       if (!created) {
         // The key is taken: that workflow is the answer (as for a task's idempotency key).
-        const id = await getWorkflowIdByKey(sql, wf.tenant, wf.idempotencyKey as string);
-        if (id) return mustGet(id);
+        const id = await getWorkflowIdByKey(exec, wf.tenant, wf.idempotencyKey as string);
+        const stored = id ? await getWorkflow(exec, id, tenant) : undefined;
+        if (stored) return stored;
         // Deleted between the two statements: store this one after all.
-        return this.enqueue(input);
+        return this.enqueue(input, enqueueOptions);
       }
       const refById = new Map(wf.steps.map((s) => [s.row.id, s.ref]));
       return {

@@ -3,6 +3,7 @@ import { AppError } from '../../../src/errors.js';
 import { chain, chord, group } from '../../../src/queue/workflows/canvas.js';
 import type { EnqueueWorkflowInput } from '../../../src/queue/workflows/types.js';
 import { useQueueTestApp } from '../../helpers/factories.js';
+import { waitFor } from '../../helpers/wait.js';
 import { idsOf } from '../../helpers/workflows.js';
 
 const env = useQueueTestApp();
@@ -88,6 +89,37 @@ describe('workflows.enqueue', () => {
     expect(theirs.tenant).toBe('acme');
     expect(await other.workflows.get(first.id)).toBeUndefined();
     await expect(other.workflows.cancel(first.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it("stores a workflow in the caller's transaction: nothing of it when that rolls back, all of it (and its replay) when it commits", async () => {
+    const q = env.app.deps.queue;
+    const tasksBefore = await env.app.countTasks();
+    let rolledBack: string | undefined;
+    await env.app.sql
+      .begin(async (tx) => {
+        const wf = await q.workflows.enqueue({ idempotencyKey: 'in-tx', steps: [step('a'), step('b', ['a'])] }, { tx });
+        rolledBack = wf.id;
+        // Inside the transaction: stored, readable, and its key replays to it.
+        expect((await q.workflows.enqueue({ idempotencyKey: 'in-tx', steps: [step('x')] }, { tx })).id).toBe(wf.id);
+        const [row] = await tx`SELECT count(*)::int AS n FROM tasks WHERE workflow_id = ${wf.id}`;
+        expect(row?.n).toBe(2);
+        throw new Error('the caller rolls back');
+      })
+      .catch((e: unknown) => expect((e as Error).message).toBe('the caller rolls back'));
+    expect(rolledBack).toBeDefined();
+    expect(await q.workflows.get(rolledBack as string)).toBeUndefined();
+    expect(await env.app.countTasks()).toBe(tasksBefore);
+    const [events] = await env.app.sql`SELECT count(*)::int AS n FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.workflow_id = ${rolledBack as string}`;
+    expect(events?.n).toBe(0);
+
+    // Committed: stored with its steps, which run (the key was free again after the rollback).
+    const committed = await env.app.sql.begin((tx) => q.workflows.enqueue({ idempotencyKey: 'in-tx', steps: [step('a'), step('b', ['a'])] }, { tx }));
+    workflowsSoFar += 1;
+    expect(committed.id).not.toBe(rolledBack);
+    expect(await q.workflows.get(committed.id)).toMatchObject({ id: committed.id, status: 'RUNNING' });
+    const runner = await env.app.startRunner();
+    await waitFor(async () => (await q.workflows.get(committed.id))?.status === 'SUCCEEDED', { message: 'the committed workflow to succeed' });
+    await runner.stop();
   });
 });
 
