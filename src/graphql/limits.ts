@@ -59,6 +59,24 @@ const HEAVY_WEIGHT = 40;
  */
 const SIZED_BY_LIST: Readonly<Record<string, { arg: string; list: string }>> = { enqueueTasks: { arg: 'inputs', list: 'tasks' } };
 
+/**
+ * Lists of objects without a page size, and reachable in a cycle (Task.workflow → Workflow.steps →
+ * WorkflowStep.task → Task.dependsOn → Task.workflow …): `workflow { steps { task { workflow { steps
+ * { task { workflow { steps { ref } } } } } } } }` was 27 M objects from a 300-step workflow, within
+ * depth and field bounds, and took the server down (out of memory), a tester's find. A workflow's steps count
+ * as a page of 100; a task's dependsOn once (its parents; under a workflow's steps, those steps'
+ * edges). Any of them inside another counts as MAX_WORKFLOW_STEPS each (what a workflow may hold),
+ * far over the bound: nothing a client needs nests them.
+ */
+const UNSIZED_LISTS: Readonly<Record<string, number>> = { steps: 100, dependsOn: 0 };
+/** What an unsized list inside another counts, per enclosing item: a workflow's most steps (src/queue/workflows/validate.ts). */
+const NESTED_UNSIZED = 20_000;
+
+/** Whether `field`, met under the unsized lists `outer` and the field `parent`, is a workflow's step's parents (its edges). */
+function isStepParents(field: string, outer: readonly string[], parent: string | undefined): boolean {
+  return field === 'dependsOn' && outer.length === 1 && outer[0] === 'steps' && parent === 'task';
+}
+
 /** How many elements a list argument holds (a single value where a list is expected counts 1). */
 function listLength(field: FieldNode, argName: string, variables: Readonly<Record<string, unknown>>): number {
   const arg = field.arguments?.find((a) => a.name.value === argName);
@@ -91,8 +109,7 @@ function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>
  * kwargs, returnValue, errors) 40 more. The field and alias bounds do not multiply by page
  * sizes: 12 aliases of `tasks(first: 100) { … args returnValue }` were 400 MB of answer, and 30 of
  * `schedules(first: 100) { upcoming(count: 100) }` a minute of the event loop, every tenant and the
- * in-process worker's lease renewals blocked behind it. Lists without a size (a workflow's steps, a
- * task's dependsOn) count once.
+ * in-process worker's lease renewals blocked behind it. Lists without a size: UNSIZED_LISTS.
  */
 export function operationCost(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>>): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -101,26 +118,38 @@ export function operationCost(document: DocumentNode, operationName: string | nu
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName)) operation ??= definition.selectionSet;
   }
-  /** `counted`: the list field of a SIZED_BY_LIST field's answer, whose items that field counted already. */
-  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>, counted?: string): number => {
+  /**
+   * `counted`: the list field of a SIZED_BY_LIST field's answer, whose items that field counted already;
+   * `outer`: the UNSIZED_LISTS the selection is under; `parent`: the field whose selection it is.
+   */
+  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>, counted?: string, outer: readonly string[] = [], parent?: string): number => {
     if (!set) return 0;
     let cost = 0;
     let heavy = false;
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (HEAVY_FIELDS.has(selection.name.value)) heavy = true;
-        const size = selection.name.value === counted ? undefined : pageSize(selection, variables);
-        if (size === undefined) cost += walk(selection.selectionSet, pages, within);
+        const name = selection.name.value;
+        if (HEAVY_FIELDS.has(name)) heavy = true;
+        const unsized = selection.selectionSet ? UNSIZED_LISTS[name] : undefined;
+        if (unsized !== undefined) {
+          const each = outer.length === 0 || isStepParents(name, outer, parent) ? unsized : NESTED_UNSIZED;
+          // A list counted 0 each holds as many as its own parents: the items inside count per enclosing item.
+          const items = each === 0 ? pages : pages * each;
+          cost += (each === 0 ? 0 : items) + walk(selection.selectionSet, items, within, undefined, [...outer, name], name);
+          continue;
+        }
+        const size = name === counted ? undefined : pageSize(selection, variables);
+        if (size === undefined) cost += walk(selection.selectionSet, pages, within, undefined, outer, name);
         else {
           const items = pages * size;
-          const list = SIZED_BY_LIST[selection.name.value]?.list;
-          cost += items * (PAGED[selection.name.value]?.weight ?? 1) + walk(selection.selectionSet, items, within, list);
+          const list = SIZED_BY_LIST[name]?.list;
+          cost += items * (PAGED[name]?.weight ?? 1) + walk(selection.selectionSet, items, within, list, outer, name);
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(selection.selectionSet, pages, within, counted);
+        cost += walk(selection.selectionSet, pages, within, counted, outer, parent);
       } else if (!within.has(selection.name.value)) {
         // A cycle of spreads is a validation error; the guard keeps the walk finite before it.
-        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]), counted);
+        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]), counted, outer, parent);
       }
     }
     return cost + (heavy ? pages * HEAVY_WEIGHT : 0);
@@ -134,7 +163,8 @@ function useOperationCost(maxCost: number): Plugin {
     errors: [
       createGraphQLError(
         `The operation asks for up to ${cost} items, over the limit of ${maxCost}: page sizes multiply along their nesting ` +
-          `(a task with args, kwargs, returnValue or errors counts ${HEAVY_WEIGHT} more, an upcoming occurrence 10); ` +
+          `(a task with args, kwargs, returnValue or errors counts ${HEAVY_WEIGHT} more, an upcoming occurrence 10, ` +
+          `a workflow's steps 100, and steps or dependsOn nested in each other ${NESTED_UNSIZED} each); ` +
           'ask for smaller pages, fewer aliases or fewer fields',
         { extensions: { code: GRAPHQL_CODES.validationFailed, limit: 'maxCost', max: maxCost, cost, http: { status: 400 } } },
       ),

@@ -45,6 +45,31 @@ describe('operationCost', () => {
     expect(cost(aliased, { inputs })).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
   });
 
+  it("counts a workflow's steps as a page of 100, and refuses steps or parents nested in each other (27 M objects took a server down)", () => {
+    expect(cost('{ workflow(id: "w") { steps { ref dependsOn task { id status } } } }')).toBe(100);
+    expect(cost(`{ workflow(id: "w") { steps { ref task { ${HEAVY_TASK} } } } }`)).toBe(100 + 100 * 40);
+    // A step's parents under the workflow's steps are its edges: counted with the steps, not per step.
+    expect(cost('{ workflow(id: "w") { steps { task { dependsOn { id stepRef } } } } }')).toBe(100);
+    expect(cost('{ task(id: "t") { dependsOn { id status } } }')).toBe(0);
+    // The tester's query (300 steps: 27 M objects), and the same from an enqueue-only key's payload.
+    const nested = '{ workflow(id: "w") { steps { task { workflow { steps { task { workflow { steps { ref } } } } } } } } }';
+    expect(cost(nested)).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
+    expect(cost('{ workflow(id: "w") { steps { task { workflow { steps { ref } } } } } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
+    expect(cost('mutation($i: EnqueueWorkflowInput!) { enqueueWorkflow(input: $i) { workflow { steps { task { workflow { steps { ref } } } } } } }')).toBeGreaterThan(
+      DEFAULT_LIMITS.maxCost,
+    );
+    // Parents of parents (paths in a graph grow exponentially), a workflow's steps from a task's parents,
+    // and through fragments.
+    expect(cost('{ task(id: "t") { dependsOn { dependsOn { id } } } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
+    expect(cost('{ task(id: "t") { dependsOn { workflow { steps { ref } } } } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
+    expect(cost('{ workflow(id: "w") { ...S } } fragment S on Workflow { steps { task { ... on Task { workflow { ...S2 } } } } } fragment S2 on Workflow { steps { ref } }')).toBeGreaterThan(
+      DEFAULT_LIMITS.maxCost,
+    );
+    // A page of tasks each reading its whole workflow: 100 × a workflow's steps.
+    expect(cost('{ tasks(first: 100) { edges { node { workflow { steps { ref } } } } } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
+    expect(cost('{ tasks(first: 100) { edges { node { workflow { id name } dependsOn { id } } } } }')).toBe(100);
+  });
+
   it('lets every operation of the typed client through at its largest page', () => {
     const files = ['operations', 'schedules', 'bulk-actions', 'queues'].map((f) => readFileSync(new URL(`../../src/client/${f}.graphql`, import.meta.url), 'utf8'));
     const document = parse(files.join('\n'));

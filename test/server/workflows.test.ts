@@ -123,6 +123,17 @@ describe('workflow reads', () => {
     expect(single.data?.taskResult).toMatchObject({ stepRef: 'a', workflow: { id: w.id, name: 'diamond' }, dependsOn: [] });
   });
 
+  it("refuses steps read through their steps before it runs (a tester's 27 M objects), and answers one level", async () => {
+    const w = await enqueue({ name: 'wide', steps: Array.from({ length: 30 }, (_, i) => step(`s${i}`, i)) });
+    const nested = await env.server.post({ query: `{ workflow(id: "${w.id}") { steps { task { workflow { steps { task { workflow { steps { ref } } } } } } } } }` });
+    expect(nested.status).toBe(400);
+    expect(nested.errors?.map((e) => e.extensions?.limit)).toEqual(['maxCost']);
+    expect(nested.data ?? null).toBeNull();
+    const flat = await env.server.post({ query: `{ workflow(id: "${w.id}") { steps { ref task { id dependsOn { id } } } } }` });
+    expect(flat.errors).toBeUndefined();
+    expect((flat.data as { workflow: { steps: unknown[] } }).workflow.steps).toHaveLength(30);
+  });
+
   it('gives a task enqueued on its own no workflow and no parents', async () => {
     const id = await env.server.enqueue('demo.echo', [1]);
     const res = await env.server.execute(WfTaskDocument, { id });
