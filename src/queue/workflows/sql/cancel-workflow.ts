@@ -25,18 +25,23 @@ const TAIL = changeTailSql(CANCEL_EVENT, ['told']);
 
 /**
  * Cancels a workflow's unfinished steps with cancelTask's change (cancelCtes): waiting and
- * BLOCKED ones at once, running ones through their worker (AbortSignal). Steps another
- * transaction holds at this moment (a worker recording an end, a claim) are skipped rather
- * than waited for (a worker heart-beating, a claim: their statements are short) and the caller
- * sweeps again (see cancelWorkflowSteps). The workflow row is locked first, as every statement
- * changing steps does (../../sql/workflow-locks.ts); the first sweep holds it already.
+ * BLOCKED ones at once, running ones through their worker (AbortSignal). The workflow row is
+ * locked first, as every statement changing steps does (../../sql/workflow-locks.ts); the first
+ * sweep holds it already. Steps another transaction holds (a claim taking them, a heartbeat) are
+ * waited for, in id order, not skipped: skipped, a step a claim was taking started after the
+ * cancel had committed, and one that ran quickly ended SUCCEEDED without ever being asked to stop
+ * (a tester's order pipeline: "order cancelled", then its charge step ran). Waited for, the claim
+ * commits first and its step is RUNNING when the cancel re-reads it, so it is asked to stop (a
+ * worker holding it unstarted never starts it). No holder of a step row waits for the workflow row
+ * (claims, heartbeats and output take none; ends take it first), so the wait cannot close a cycle.
  * Returns how many steps it changed.
  */
 export async function sweepWorkflowSteps(exec: Executor, id: string, defaultTtlMs: number): Promise<number> {
+  // By tasks_workflow_idx (workflow_id, id): in id order, as every statement locking several task rows.
   const where = exec`id IN (
     SELECT id FROM tasks WHERE workflow_id = ${id}
       AND (status IN ('BLOCKED', 'PENDING', 'RETRYING') OR (status = 'RUNNING' AND NOT cancel_requested))
-    FOR UPDATE SKIP LOCKED)`;
+    ORDER BY id FOR NO KEY UPDATE)`;
   const rows = await exec`
     WITH ${workflowLockCte(exec, exec`SELECT ${id}::uuid`)}, ${cancelCtes(exec, { where, defaultTtlMs })}, ${exec.unsafe(TAIL)}`;
   return rows.length;
@@ -50,10 +55,11 @@ async function unfinishedSteps(exec: Executor, id: string): Promise<number> {
 }
 
 /**
- * Marks the workflow CANCELLED and cancels its steps in one transaction, then sweeps again
- * until no step is left that could still start (those skipped while locked), for up to
- * `sweepForMs`. The workflow row is taken first: a step ending meanwhile then sees the
- * workflow CANCELLED, and the children it would release become CANCELLED instead.
+ * Marks the workflow CANCELLED and cancels its steps in one transaction: once it commits, every
+ * step either ended, was cancelled, or runs with its cancellation asked for; none can start. The
+ * workflow row is taken first: a step ending meanwhile then sees the workflow CANCELLED, and the
+ * children it would release become CANCELLED instead. Then sweeps again, up to `sweepForMs`, while
+ * a step still looks unfinished (a safety net: none is expected).
  */
 export async function cancelWorkflowSteps(
   sql: Sql,
