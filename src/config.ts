@@ -259,8 +259,12 @@ const envSchema = z.object({
   SCHEDULE_CATCH_UP_MAX: int(1, 100_000).default(100),
   /** The scheduler's longest sleep when no NOTIFY comes (it otherwise sleeps until the earliest next run), in ms. */
   SCHEDULER_POLL_INTERVAL_MS: timerMs(10).default(5000),
-  /** Lateness under which a schedule's occurrences still fire as usual rather than count as missed, in ms. */
-  SCHEDULE_MISFIRE_GRACE_MS: int(0).default(60_000),
+  /**
+   * Lateness under which a schedule's occurrences still fire as usual rather than count as missed, in ms.
+   * At least a second: a scheduler reads the clock a few ms after an occurrence is due, so a grace of 0
+   * made every occurrence "missed" (a `missed: SKIP` schedule never fired, a tester's find).
+   */
+  SCHEDULE_MISFIRE_GRACE_MS: int(1000).default(60_000),
 });
 
 export interface Config {

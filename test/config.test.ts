@@ -97,6 +97,11 @@ describe('loadConfig', () => {
     expect(error.message).toContain('WORKER_CONCURRENCY=');
   });
 
+  it.each(['0', '999'])('rejects SCHEDULE_MISFIRE_GRACE_MS=%s: under a second, every occurrence would read as missed', (grace) => {
+    expect(configError({ SCHEDULE_MISFIRE_GRACE_MS: grace })).toMatchObject({ code: 'CONFIG_INVALID', field: 'SCHEDULE_MISFIRE_GRACE_MS' });
+    expect(loadConfig({ SCHEDULE_MISFIRE_GRACE_MS: '1000' }).scheduler.misfireGraceMs).toBe(1000);
+  });
+
   it.each([
     ['5000', '5000'],
     ['6000', '5000'],
