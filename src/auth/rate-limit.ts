@@ -10,10 +10,29 @@ import type { Principal } from './principal.js';
 export interface PrincipalLimits {
   /**
    * Takes `count` enqueues from the principal's budget. A batch larger than the burst passes
-   * when the bucket is full and leaves it in debt, so later enqueues wait it off.
+   * when the bucket is full and leaves it in debt, so later enqueues wait it off. Returns a refund:
+   * the caller gives the tokens back when the enqueue stored nothing (a refused input, a replay
+   * refused), so that a mistyped batch of 1,000 does not lock its credential out for minutes.
    * @throws RateLimitedError (with `retryAfterMs`) when the budget is spent.
    */
-  takeEnqueue(count: number): void;
+  takeEnqueue(count: number): () => void;
+}
+
+const NO_REFUND = (): void => undefined;
+
+/**
+ * Runs an enqueue with `count` taken from the caller's budget first (a refused one stores nothing),
+ * and given back when it throws: an input refused, a replay refused, a database error — nothing of it
+ * was stored (a commit whose answer was lost keeps its tokens spent only here, at worst one batch).
+ */
+export async function withEnqueueBudget<T>(limits: PrincipalLimits, count: number, work: () => Promise<T>): Promise<T> {
+  const refund = limits.takeEnqueue(count);
+  try {
+    return await work();
+  } catch (error) {
+    refund();
+    throw error;
+  }
 }
 
 export interface PrincipalLimiter {
@@ -43,7 +62,7 @@ const monotonicNow = (): number => performance.now();
 /** Wait suggested to a principal at its subscription cap, in ms: a slot frees when one of its subscriptions ends. */
 export const SUBSCRIPTION_RETRY_AFTER_MS = 1000;
 
-const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => undefined });
+const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => NO_REFUND });
 
 interface Bucket {
   tokens: number;
@@ -90,7 +109,7 @@ export function createPrincipalLimits(options: PrincipalLimitsOptions): Principa
     }
   };
 
-  const takeEnqueue = (key: string, count: number): void => {
+  const takeEnqueue = (key: string, count: number): (() => void) => {
     const t = now();
     const bucket = buckets.get(key) ?? { tokens: burst, at: t };
     const tokens = level(bucket, t);
@@ -103,6 +122,15 @@ export function createPrincipalLimits(options: PrincipalLimitsOptions): Principa
     buckets.delete(key);
     buckets.set(key, { tokens: tokens - count, at: t });
     evict(t);
+    let refunded = false;
+    return () => {
+      if (refunded) return;
+      refunded = true;
+      // Into the principal's bucket as it is now (later takes built on this one's debt); level() caps
+      // it at the burst. A bucket evicted meanwhile is full again anyway.
+      const bucket = buckets.get(key);
+      if (bucket) bucket.tokens += count;
+    };
   };
 
   return {

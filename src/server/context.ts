@@ -31,7 +31,7 @@ const MAX_REMEMBERED_CALLERS = 1000;
 
 type ScopedViews = Pick<GraphQLContext, 'queue' | 'events' | 'workflowEvents' | 'bulkActionEvents' | 'log'>;
 
-const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => undefined });
+const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => () => undefined });
 
 /**
  * The key under which subscription results are shared (GraphQLContext.resultScope): what the

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
-import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS } from '../../src/auth/rate-limit.js';
+import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS, withEnqueueBudget } from '../../src/auth/rate-limit.js';
 import { RateLimitedError } from '../../src/errors.js';
 
 const key = (id: string): Principal => ({ kind: 'api-key', id, tenant: 'acme', scopes: ['tasks:enqueue'] });
@@ -47,6 +47,23 @@ describe('createPrincipalLimits: the enqueue rate', () => {
     expect(rateLimited(() => mine.takeEnqueue(1)).retryAfterMs).toBe(100);
     c.advance(3_600_000);
     mine.takeEnqueue(20);
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+  });
+
+  it('gives back what an enqueue that stored nothing took, once, never past the burst', async () => {
+    const c = clock();
+    const limits = createPrincipalLimits({ enqueueRatePerS: 10, maxSubscriptionsPerPrincipal: 0, now: c.now });
+    const mine = limits.forPrincipal(key('a'));
+    const refund = mine.takeEnqueue(500);
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+    refund();
+    refund();
+    for (let i = 0; i < 20; i++) mine.takeEnqueue(1);
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+    // withEnqueueBudget: spent when the work succeeds, given back when it throws.
+    c.advance(2000);
+    await expect(withEnqueueBudget(mine, 20, () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    expect(await withEnqueueBudget(mine, 20, () => Promise.resolve('stored'))).toBe('stored');
     expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
   });
 

@@ -77,6 +77,7 @@ export async function startGuardedServer(app: TestApp, options: GuardedServerOpt
       const used = (spent.get(key) ?? 0) + count;
       if (options.enqueueBudget !== undefined && used > options.enqueueBudget) throw new RateLimitedError('Too many enqueues', RETRY_AFTER_MS);
       spent.set(key, used);
+      return () => spent.set(key, (spent.get(key) ?? count) - count);
     },
   });
 

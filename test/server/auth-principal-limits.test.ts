@@ -42,6 +42,20 @@ describe('per-principal limits of JWTs with one sub', () => {
     expect(await enqueue(t, globex)).not.toBe('RATE_LIMITED');
   });
 
+  it('take nothing for a batch or workflow refused before it stored anything (a mistyped batch locked its key out for minutes)', async () => {
+    const t = transports();
+    const jwt = await signTestJwt({ sub: 'refused-batch', tenant: 'acme' });
+    // ENQUEUE_RATE_PER_S=1: 100 inputs pass on the full bucket and would leave it 98 in debt.
+    const inputs = Array.from({ length: 100 }, (_, i) => ({ name: i === 99 ? 'no.such.task' : 'demo.echo', args: [i] }));
+    const batch = await t.post('mutation($inputs: [EnqueueTaskInput!]!) { enqueueTasks(inputs: $inputs) { tasks { id } } }', { inputs }, bearer(jwt));
+    expect(errorCodes(batch.errors)).toEqual(['UNKNOWN_TASK']);
+    const steps = Array.from({ length: 50 }, (_, i) => ({ ref: `s${i}`, task: { name: 'demo.echo' }, ...(i === 49 ? { dependsOn: ['nope'] } : {}) }));
+    const workflow = await t.post('mutation($input: EnqueueWorkflowInput!) { enqueueWorkflow(input: $input) { workflow { id } } }', { input: { steps } }, bearer(jwt));
+    expect(errorCodes(workflow.errors)).toEqual(['BAD_USER_INPUT']);
+    // Its budget is whole: two enqueues pass (a burst of 2), the third is over it.
+    expect([await enqueue(t, jwt), await enqueue(t, jwt)]).not.toContain('RATE_LIMITED');
+  });
+
   it('give each tenant its own subscription cap, over graphql-ws and SSE; one tenant shares one', async () => {
     const t = transports();
     const acme = await signTestJwt({ sub: 'same-sub-watch', tenant: 'acme' });

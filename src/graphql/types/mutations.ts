@@ -1,3 +1,4 @@
+import { withEnqueueBudget } from '../../auth/rate-limit.js';
 import { BadUserInputError } from '../../errors.js';
 import type { EnqueueInput } from '../../queue/index.js';
 import type { Backoff, Task } from '../../queue/task.js';
@@ -109,11 +110,13 @@ builder.mutationFields((t) => ({
       'Needs tasks:enqueue or a tasks:enqueue:<glob> matching input.name (else FORBIDDEN); over the enqueue rate: RATE_LIMITED with retryAfterMs.',
     args: { input: t.arg({ type: EnqueueTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      // Before the insert: a refused enqueue stores nothing. The guard has checked the scope already.
-      ctx.limits.takeEnqueue(1);
-      // The core validates shapes and ranges (args must be an array, …) and names the field.
-      const task = await withFieldPrefix('input.', () => ctx.queue.enqueue(toEnqueueInput(input)));
-      await assertMayReplay(ctx, input.idempotencyKey, () => [task.createdBy]);
+      // Taken before the insert (a refused enqueue stores nothing), given back if it fails. The guard has checked the scope already.
+      const task = await withEnqueueBudget(ctx.limits, 1, async () => {
+        // The core validates shapes and ranges (args must be an array, …) and names the field.
+        const stored = await withFieldPrefix('input.', () => ctx.queue.enqueue(toEnqueueInput(input)));
+        await assertMayReplay(ctx, input.idempotencyKey, () => [stored.createdBy]);
+        return stored;
+      });
       return { task, readToken: (await issueReadToken(ctx, [task]))?.token ?? null };
     },
   }),
@@ -129,9 +132,12 @@ builder.mutationFields((t) => ({
       if (inputs.length === 0 || inputs.length > MAX_ENQUEUE_BATCH) {
         throw new BadUserInputError(`inputs must hold 1 to ${MAX_ENQUEUE_BATCH} tasks, got ${inputs.length}`, { field: 'inputs' });
       }
-      ctx.limits.takeEnqueue(inputs.length);
       const checkExisting = replayCheck(ctx, 'inputs');
-      return { tasks: await ctx.queue.enqueueMany(inputs.map(toEnqueueInput), { fieldPrefix: 'inputs', ...(checkExisting ? { checkExisting } : {}) }) };
+      // A batch refused (a bad input, a replay refused) stores nothing and spends nothing.
+      const tasks = await withEnqueueBudget(ctx.limits, inputs.length, () =>
+        ctx.queue.enqueueMany(inputs.map(toEnqueueInput), { fieldPrefix: 'inputs', ...(checkExisting ? { checkExisting } : {}) }),
+      );
+      return { tasks };
     },
   }),
   cancelTask: t.field({

@@ -1,3 +1,4 @@
+import { withEnqueueBudget } from '../../auth/rate-limit.js';
 import { BadUserInputError } from '../../errors.js';
 import type { ScheduleTaskInput, UpsertScheduleInput } from '../../queue/index.js';
 import { builder } from '../builder.js';
@@ -134,12 +135,10 @@ builder.mutationFields((t) => ({
       const schedules = schedulesIn(ctx, tenant);
       // The name is the stored schedule's: read first (an unknown key stays NOT_FOUND, not FORBIDDEN).
       const schedule = await schedules.get(key);
-      if (schedule) {
-        assertMayEnqueue(ctx.principal, schedule.taskName, 'key');
-        // It enqueues a task, as enqueueTask does: the same per-principal enqueue rate.
-        ctx.limits.takeEnqueue(1);
-      }
-      return schedules.trigger(key);
+      if (!schedule) return schedules.trigger(key);
+      assertMayEnqueue(ctx.principal, schedule.taskName, 'key');
+      // It enqueues a task, as enqueueTask does: the same per-principal enqueue rate.
+      return withEnqueueBudget(ctx.limits, 1, () => schedules.trigger(key));
     },
   }),
 }));

@@ -1,3 +1,4 @@
+import { withEnqueueBudget } from '../../auth/rate-limit.js';
 /**
  * Workflows (DESIGN.md Part 2 §C): graphs of tasks whose steps start when their parents end.
  * The core (src/queue/workflows) stores and runs them; this file is the API: the types,
@@ -196,11 +197,13 @@ builder.mutationFields((t) => ({
       'enqueue rate; each task name needs tasks:enqueue or a matching tasks:enqueue:<glob> (else FORBIDDEN).',
     args: { input: t.arg({ type: EnqueueWorkflowInputRef, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      ctx.limits.takeEnqueue(Math.max(1, input.steps.length));
-      const workflow = await withFieldPrefix('input.', () => ctx.queue.workflows.enqueue(toWorkflowInput(input)));
-      await assertMayReplay(ctx, input.idempotencyKey, async () =>
-        (await ctx.queue.getTasks(workflow.steps.map((step) => step.taskId))).map((task) => task.createdBy),
-      );
+      const workflow = await withEnqueueBudget(ctx.limits, Math.max(1, input.steps.length), async () => {
+        const stored = await withFieldPrefix('input.', () => ctx.queue.workflows.enqueue(toWorkflowInput(input)));
+        await assertMayReplay(ctx, input.idempotencyKey, async () =>
+          (await ctx.queue.getTasks(stored.steps.map((step) => step.taskId))).map((task) => task.createdBy),
+        );
+        return stored;
+      });
       return { workflow };
     },
   }),
