@@ -69,6 +69,14 @@ const SIZED_BY_LIST: Readonly<Record<string, { arg: string; list: string }>> = {
  * far over the bound: nothing a client needs nests them.
  */
 const UNSIZED_LISTS: Readonly<Record<string, number>> = { steps: 100, dependsOn: 0 };
+/**
+ * Lists of every queue the caller's tenant has (`queues`, `queueStats`): a tenant names as many queues
+ * as it likes, and 30 aliases of `queues` over 10,000 queues were 123 MB of answer (a server at 1.4
+ * GB, /healthz unanswered for every tenant: a tester's find). Each counts half the default bound, so
+ * an operation holds one of them (with room for a page of tasks beside it), however it is aliased.
+ */
+const WHOLE_LISTS: Readonly<Record<string, number>> = { queues: 5_001, queueStats: 5_001 };
+
 /** What an unsized list inside another counts, per enclosing item: a workflow's most steps (src/queue/workflows/validate.ts). */
 const NESTED_UNSIZED = 20_000;
 
@@ -138,6 +146,11 @@ export function operationCost(document: DocumentNode, operationName: string | nu
           cost += (each === 0 ? 0 : items) + walk(selection.selectionSet, items, within, undefined, [...outer, name], name);
           continue;
         }
+        const whole = WHOLE_LISTS[name];
+        if (whole !== undefined) {
+          cost += pages * whole + walk(selection.selectionSet, pages, within, undefined, outer, name);
+          continue;
+        }
         const size = name === counted ? undefined : pageSize(selection, variables);
         if (size === undefined) cost += walk(selection.selectionSet, pages, within, undefined, outer, name);
         else {
@@ -164,7 +177,7 @@ function useOperationCost(maxCost: number): Plugin {
       createGraphQLError(
         `The operation asks for up to ${cost} items, over the limit of ${maxCost}: page sizes multiply along their nesting ` +
           `(a task with args, kwargs, returnValue or errors counts ${HEAVY_WEIGHT} more, an upcoming occurrence 10, ` +
-          `a workflow's steps 100, and steps or dependsOn nested in each other ${NESTED_UNSIZED} each); ` +
+          `a workflow's steps 100, steps or dependsOn nested in each other ${NESTED_UNSIZED} each, queues and queueStats 5,001: one a request); ` +
           'ask for smaller pages, fewer aliases or fewer fields',
         { extensions: { code: GRAPHQL_CODES.validationFailed, limit: 'maxCost', max: maxCost, cost, http: { status: 400 } } },
       ),
