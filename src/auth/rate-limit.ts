@@ -186,7 +186,27 @@ interface Failures {
   since: number;
 }
 
-/** Throttles failed authentications per remote address (guessing keys or tokens from one place). */
+/**
+ * What the throttle counts an address under: an IPv4 address as it is (an IPv4-mapped IPv6 one as
+ * its IPv4), an IPv6 address by its /64, the least a host is given: by exact address, one IPv6 host
+ * rotated through 2^64 addresses and was never throttled (a tester's find), and filled the table.
+ */
+export function throttleKey(address: string): string {
+  const bare = address.split('%')[0] ?? address;
+  if (!bare.includes(':')) return bare;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped?.[1]) return mapped[1];
+  const [head = '', tail] = bare.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16).toString(16) : g))
+    .join(':')}::/64`;
+}
+
+/** Throttles failed authentications per remote address (an IPv6 one by its /64: throttleKey), guessing keys or tokens from one place. */
 export function createFailedAuthThrottle(options: FailedAuthThrottleOptions): FailedAuthThrottle {
   const now = options.now ?? monotonicNow;
   const maxAddresses = options.maxAddresses ?? 10_000;
@@ -206,14 +226,16 @@ export function createFailedAuthThrottle(options: FailedAuthThrottleOptions): Fa
     }
   };
   return {
-    check(address) {
+    check(from) {
+      const address = throttleKey(from);
       const t = now();
       const f = current(address, t);
       if (f && f.count >= options.maxFailures) {
         throw new RateLimitedError('Too many failed authentication attempts; try again later', f.since + options.windowMs - t);
       }
     },
-    fail(address) {
+    fail(from) {
+      const address = throttleKey(from);
       const t = now();
       const f = current(address, t);
       if (f) {
@@ -224,8 +246,8 @@ export function createFailedAuthThrottle(options: FailedAuthThrottleOptions): Fa
       failures.set(address, { count: 1, since: t });
       evict(t);
     },
-    succeed(address) {
-      failures.delete(address);
+    succeed(from) {
+      failures.delete(throttleKey(from));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
-import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS, withEnqueueBudget } from '../../src/auth/rate-limit.js';
+import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS, throttleKey, withEnqueueBudget } from '../../src/auth/rate-limit.js';
 import { RateLimitedError } from '../../src/errors.js';
 
 const key = (id: string): Principal => ({ kind: 'api-key', id, tenant: 'acme', scopes: ['tasks:enqueue'] });
@@ -202,6 +202,22 @@ describe('the limits\' own clock', () => {
 });
 
 describe('createFailedAuthThrottle', () => {
+  it('counts an IPv6 address by its /64: a host rotating through its prefix is throttled as one', () => {
+    const c = clock();
+    const throttle = createFailedAuthThrottle({ maxFailures: 3, windowMs: 60_000, now: c.now });
+    for (const a of ['2001:db8:1:2::1', '2001:db8:1:2::1e', '2001:0db8:0001:0002:ffff:0:0:9']) throttle.fail(a);
+    expect(() => throttle.check('2001:db8:1:2:abcd::7')).toThrow(RateLimitedError);
+    expect(() => throttle.check('2001:db8:1:3::1')).not.toThrow();
+    expect(() => throttle.check('127.0.0.1')).not.toThrow();
+    expect([throttleKey('2001:db8::1'), throttleKey('::1'), throttleKey('fe80::1%eth0'), throttleKey('::ffff:10.0.0.1'), throttleKey('10.0.0.1')]).toEqual([
+      '2001:db8:0:0::/64',
+      '0:0:0:0::/64',
+      'fe80:0:0:0::/64',
+      '10.0.0.1',
+      '10.0.0.1',
+    ]);
+  });
+
   it('refuses an address after maxFailures failures until its window ends', () => {
     const c = clock();
     const throttle = createFailedAuthThrottle({ maxFailures: 3, windowMs: 60_000, now: c.now });
