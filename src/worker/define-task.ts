@@ -194,8 +194,10 @@ export type TaskInputOptions<K = Record<string, unknown>> = Omit<EnqueueInput, '
 /**
  * An EnqueueInput for `definition`, whose arguments the compiler checks against its schemas:
  * `queue.enqueue(taskInput(resizeImage, ['a.png', 640]))` (the queue still checks them at enqueue).
+ * The types come from the definition alone (NoInfer): inferred from `args` too, they widened to what
+ * the call passed (an enum's member to any string, a tuple to a longer one), and a wrong call compiled.
  */
-export function taskInput<A, K, R>(definition: TaskDefinition<A, K, R>, args: A, options: TaskInputOptions<K> = {}): EnqueueInput {
+export function taskInput<A, K, R>(definition: TaskDefinition<A, K, R>, args: NoInfer<A>, options: TaskInputOptions<NoInfer<K>> = {}): EnqueueInput {
   return { ...options, name: definition.name, args: args as unknown[], kwargs: options.kwargs as Record<string, unknown> | undefined };
 }
 

@@ -57,6 +57,8 @@ export async function use(queue: Queue): Promise<number> {
   taskInput(resize, ['a.png']);
   // @ts-expect-error and so are the keyword arguments
   taskInput(resize, ['a.png', 640], { kwargs: { quality: 'high' } });
+  // @ts-expect-error the call's own types do not widen the definition's (a tuple one longer)
+  taskInput(resize, ['a.png', 640, 'extra']);
   const client = createClient({ url: 'http://127.0.0.1:4000/graphql' });
   const { task } = await client.enqueue<typeof resize>('images.resize', ['a.png', 640], { kwargs: { quality: 90 }, readToken: true });
   // @ts-expect-error enqueue<typeof def> checks the arguments

@@ -31,6 +31,17 @@ describe('taskInput', () => {
     expect(done.returnValue).toEqual({ file: 'a.png', width: 640, quality: 80 });
   });
 
+  it('types the arguments from the definition alone: a call does not widen them to what it passes', () => {
+    const charge = defineTask({ name: 'typed.charge', args: z.tuple([z.number(), z.enum(['ok', 'fail'])]), run: ([amount]) => amount });
+    expect(taskInput(charge, [10, 'ok']).args).toEqual([10, 'ok']);
+    // @ts-expect-error not a member of the enum (compiled while the call's types widened the definition's)
+    taskInput(charge, [10, 'maybe']);
+    // @ts-expect-error one argument more than the tuple
+    taskInput(charge, [10, 'ok', 'extra']);
+    // @ts-expect-error a keyword argument the definition's kwargs (none: an empty object schema) do not type
+    taskInput(resize, ['a.png', 640], { kwargs: { quality: 'high' } });
+  });
+
   it('leaves the arguments to the queue\'s check at run time: a cast past the compiler is INVALID_ARGUMENTS naming the path', async () => {
     const cast = ['a.png', 'wide'] as unknown as [string, number];
     await expect(app.deps.queue.enqueue(taskInput(resize, cast))).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', field: 'args[1]' });
