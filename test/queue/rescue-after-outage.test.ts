@@ -57,4 +57,23 @@ describe('the rescuer after an outage of the database', () => {
     // And it did go round meanwhile: rounds that reached the database came back empty.
     expect(rescuerRounds(captured.lines).filter((l) => l.msg === 'maintenance round').length).toBeGreaterThan(0);
   });
+
+  it('takes a lease that runs out long after an outage at once: a lease of empty rounds since the outage ends the wait', async () => {
+    const name = new URL(database.url).pathname.slice(1);
+    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+    const failedBefore = rescuerRounds(captured.lines).filter((l) => l.msg === 'maintenance round failed').length;
+    await waitFor(() => rescuerRounds(captured.lines).filter((l) => l.msg === 'maintenance round failed').length > failedBefore, { message: 'a rescuer round to fail' });
+    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    const backAt = performance.now();
+    // Rounds go on for more than a lease, with nothing to take.
+    await waitFor(() => performance.now() - backAt > LEASE_MS * 1.5, { message: 'a lease and a half to pass', intervalMs: 50 });
+    // Then a worker is lost: its lease runs out now (a claim with a lease already over).
+    const [task] = await deps.queue.enqueueMany([{ name: 'demo.echo', maxAttempts: 1 }]);
+    await claimTasks(deps.db.sql, { workerId: 'lost-later-w', limit: 1, queues: [], leaseMs: -1, freeSlots: 1 });
+    const claimedAt = performance.now();
+    await waitFor(async () => (await deps.queue.getTask(task!.id))?.status === 'FAILED', { message: 'the task to be rescued', timeoutMs: 15_000 });
+    // Within a few rounds (100 ms each), not a lease more (it waited 1.56 s before).
+    expect(performance.now() - claimedAt).toBeLessThan(LEASE_MS * 0.7);
+  });
 });

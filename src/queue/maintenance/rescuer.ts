@@ -114,19 +114,25 @@ export function createRescuer(o: RescuerOptions): Rescuer {
  * heartbeat once it is back. "Back" is proven by the rescue itself, done and rolled back
  * (`probe`), not by a read: a full disk answers `SELECT 1` while it refuses every renewal, and a
  * wait counted from such a read could end the moment the space came back, before the live
- * workers had renewed. A probe that finds nothing to take proves nothing, so the wait starts at
+ * workers had renewed. A probe that finds nothing to take proves no write, so the wait starts at
  * the first one that would have taken something (a lease that ran out after an outage is taken one
- * lease late at most). Probes go on during the wait: another refusal starts it again. A process
- * that never lost the database rescues as before, so the tasks of workers cut off alone are taken
- * back in time.
+ * lease late at most) — or ends once probes have found nothing for a whole lease since the last
+ * refusal: every lease that was not renewed after it would have run out by then, so none was left
+ * unrenewed, and a lease that runs out later is a worker lost later (it waited a lease more, even
+ * minutes after the outage, a tester's find). Probes go on during the wait: another refusal starts
+ * it again. A process that never lost the database rescues as before, so the tasks of workers cut
+ * off alone are taken back in time.
  */
 function afterOutagesWait(leaseMs: number, rescue: () => Promise<Task[]>, probe: () => Promise<Task[]>): () => Promise<Task[]> {
   let away = false;
+  /** When a round last found the database away (performance.now()). */
+  let refusedAt = 0;
   /** When a rolled-back rescue last went through after an outage (performance.now()). */
   let writtenSince: number | undefined;
   const noted = (error: unknown): never => {
     if (isDatabaseUnavailable(error)) {
       away = true;
+      refusedAt = performance.now();
       writtenSince = undefined;
     }
     throw error;
@@ -135,7 +141,12 @@ function afterOutagesWait(leaseMs: number, rescue: () => Promise<Task[]>, probe:
     if (away || writtenSince !== undefined) {
       const wouldTake = await probe().catch(noted);
       if (away) {
-        if (wouldTake.length === 0) return [];
+        if (wouldTake.length === 0) {
+          if (performance.now() - refusedAt < leaseMs) return [];
+          // A lease of empty probes since the last refusal: nothing unrenewed is left to wait for.
+          away = false;
+          return rescue().catch(noted);
+        }
         away = false;
         writtenSince = performance.now();
       }
