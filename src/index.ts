@@ -37,6 +37,7 @@ export {
   type WorkflowStatus,
   type WorkflowStep,
   type WorkflowStepInput,
+  type WorkflowStepCounts,
 } from './queue/workflows/index.js';
 export { TASK_STATUSES, TERMINAL_STATUSES, isTerminal, type TaskStatus } from './queue/states.js';
 export { defineTask, taskInput, type TaskArgs, type TaskContext, type TaskDefinition, type TaskInputOptions, type TaskKwargs, type TaskResult } from './worker/define-task.js';

@@ -9,7 +9,7 @@ const exitOfWorkflow = (w: Workflow): number => (w.status === 'FAILED' || w.stat
 /** The `taskwire workflow` view: a header line, then one row per step in the order they were given. */
 export function workflowBlock(w: Workflow): string {
   const finished = w.finishedAt ? ` · finished ${shortTime(w.finishedAt)}` : '';
-  const head = `workflow ${w.id}${w.name ? ` (${visible(w.name)})` : ''}: ${w.status} · version ${w.version} · ${w.steps.length} steps${finished}\n`;
+  const head = `workflow ${w.id}${w.name ? ` (${visible(w.name)})` : ''}: ${w.status} · version ${w.version} · ${w.stepCounts.total} steps, ${w.stepCounts.finished} ended, ${w.stepCounts.succeeded} succeeded${finished}\n`;
   const rows = w.steps.map((s) => [s.ref, s.task.status, s.task.name, dependsOnCell(s.dependsOn), s.task.id, formatDuration(s.task.durationMs)]);
   return head + table(['STEP', 'STATUS', 'TASK', 'DEPENDS ON', 'TASK ID', 'DURATION'], rows);
 }

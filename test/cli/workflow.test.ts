@@ -51,7 +51,7 @@ describe('taskwire workflow', () => {
     const result = await runCli(['workflow', w.id], env);
     expect(result.code).toBe(0);
     const [head, header] = result.stdout.split('\n');
-    expect(head).toBe(`workflow ${w.id} (cli diamond): RUNNING · version ${w.version} · 4 steps`);
+    expect(head).toBe(`workflow ${w.id} (cli diamond): RUNNING · version ${w.version} · 4 steps, 0 ended, 0 succeeded`);
     expect(header?.split(/ {2,}/)).toEqual(['STEP', 'STATUS', 'TASK', 'DEPENDS ON', 'TASK ID', 'DURATION']);
     expect(rows(result.stdout)).toEqual([['a', 'PENDING'], ['b', 'BLOCKED'], ['c', 'BLOCKED'], ['d', 'BLOCKED']]);
     expect(result.stdout).toMatch(new RegExp(`^d +BLOCKED +demo\\.echo +b,c +${w.steps[3]?.task.id}`, 'm'));

@@ -51,6 +51,7 @@ describe('enqueueWorkflow', () => {
     const w = await enqueue(DIAMOND());
     expect(w).toMatchObject({ name: 'diamond', status: 'RUNNING', finishedAt: null });
     expect(w.version).toBeGreaterThanOrEqual(1);
+    expect(w.stepCounts).toEqual({ total: 4, finished: 0, succeeded: 0 });
     expect(w.steps.map((s) => [s.ref, s.dependsOn, s.task.status, s.task.stepRef])).toEqual([
       ['a', [], 'PENDING', 'a'],
       ['b', ['a'], 'BLOCKED', 'b'],
@@ -162,6 +163,10 @@ describe('a diamond run by a worker, watched with workflowChanged', () => {
         expect(last.finishedAt).not.toBeNull();
         expect(stream.values.slice(0, -1).every((v) => v.workflowChanged.status === 'RUNNING')).toBe(true);
         expect(last.steps.every((s) => s.task.status === 'SUCCEEDED')).toBe(true);
+        // The row's counters: each version's never behind the one before, all four at the end.
+        const finished = stream.values.map((v) => v.workflowChanged.stepCounts.finished);
+        for (let i = 1; i < finished.length; i++) expect(finished[i]).toBeGreaterThanOrEqual(finished[i - 1] as number);
+        expect(last.stepCounts).toEqual({ total: 4, finished: 4, succeeded: 4 });
         expect(byRef(last).d?.task.returnValue).toBe(1112);
       }
     } finally {

@@ -309,35 +309,35 @@ export type TaskEventPageQueryVariables = Exact<{
 
 export type TaskEventPageQuery = { taskResult: { id: string, events: { edges: Array<{ node: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
-export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> };
+export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> };
 
 export type EnqueueWorkflowMutationVariables = Exact<{
   input: EnqueueWorkflowInput;
 }>;
 
 
-export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } } };
+export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } } };
 
 export type GetWorkflowQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } | null };
+export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } | null };
 
 export type CancelWorkflowMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
+export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
 
 export type WatchWorkflowSubscriptionVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
+export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
 
 export type ClientQueueFragment = { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } };
 
@@ -592,6 +592,11 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   version
   createdAt
   finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
   steps {
     ref
     dependsOn
@@ -1477,6 +1482,11 @@ fragment ClientWorkflow on Workflow {
   version
   createdAt
   finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
   steps {
     ref
     dependsOn
@@ -1566,6 +1576,11 @@ fragment ClientWorkflow on Workflow {
   version
   createdAt
   finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
   steps {
     ref
     dependsOn
@@ -1655,6 +1670,11 @@ fragment ClientWorkflow on Workflow {
   version
   createdAt
   finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
   steps {
     ref
     dependsOn
@@ -1744,6 +1764,11 @@ fragment ClientWorkflow on Workflow {
   version
   createdAt
   finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
   steps {
     ref
     dependsOn

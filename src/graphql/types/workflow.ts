@@ -15,6 +15,7 @@ import {
   type EnqueueWorkflowInput,
   type Workflow,
   type WorkflowStep,
+  type WorkflowStepCounts,
 } from '../../queue/workflows/types.js';
 import { assertMayReplay } from '../idempotent-replay.js';
 import { builder } from '../builder.js';
@@ -103,6 +104,15 @@ export const WorkflowStepRef = builder.objectRef<WorkflowStep>('WorkflowStep').i
   }),
 });
 
+const WorkflowStepCountsRef = builder.objectRef<WorkflowStepCounts>('WorkflowStepCounts').implement({
+  description: "A workflow's progress, from its own row (no step is read): what a progress bar or a watcher of a big workflow asks for instead of steps.",
+  fields: (t) => ({
+    total: t.exposeInt('total', { description: 'Its steps.' }),
+    finished: t.exposeInt('finished', { description: 'Steps that ended: SUCCEEDED, FAILED or CANCELLED.' }),
+    succeeded: t.exposeInt('succeeded', { description: 'Steps that SUCCEEDED.' }),
+  }),
+});
+
 export const WorkflowRef = builder.objectRef<Workflow>('Workflow').implement({
   description: 'A graph of tasks enqueued together: each step starts once its parents have ended, with their results in ctx.dependencies.',
   interfaces: [NodeRef],
@@ -112,6 +122,7 @@ export const WorkflowRef = builder.objectRef<Workflow>('Workflow').implement({
     status: t.expose('status', { type: WorkflowStatusEnum }),
     version: t.exposeInt('version', { description: 'Goes up by one on every change of the workflow (what workflowChanged delivers).' }),
     steps: t.expose('steps', { type: [WorkflowStepRef], description: 'In the order they were given.' }),
+    stepCounts: t.expose('stepCounts', { type: WorkflowStepCountsRef }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
   }),

@@ -10,6 +10,7 @@ export {
   type Workflow,
   type WorkflowStatus,
   type WorkflowStep,
+  type WorkflowStepCounts,
   type WorkflowStepInput,
   type Workflows,
 } from './types.js';

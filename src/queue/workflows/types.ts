@@ -51,8 +51,19 @@ export interface Workflow {
   /** Bumped by every change of the workflow row (sent on WORKFLOWS_CHANNEL). */
   version: number;
   steps: WorkflowStep[];
+  /**
+   * Its steps, those that ended (SUCCEEDED, FAILED or CANCELLED) and those that succeeded: the row's
+   * counters (kept by the step-end trigger), so progress reads no step.
+   */
+  stepCounts: WorkflowStepCounts;
   createdAt: Date;
   finishedAt: Date | null;
+}
+
+export interface WorkflowStepCounts {
+  total: number;
+  finished: number;
+  succeeded: number;
 }
 
 export interface Workflows {

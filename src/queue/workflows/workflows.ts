@@ -57,6 +57,7 @@ export function createWorkflows(options: WorkflowsOptions, scope: QueueScope): W
         status: 'RUNNING',
         version: 1,
         steps: wf.steps.map((s) => ({ ref: s.ref, taskId: s.row.id, dependsOn: s.dependsOn.map((p) => refById.get(p) as string) })),
+        stepCounts: { total: wf.steps.length, finished: 0, succeeded: 0 },
         createdAt,
         finishedAt: null,
       };

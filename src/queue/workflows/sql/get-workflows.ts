@@ -11,7 +11,7 @@ import type { Workflow, WorkflowStatus, WorkflowStep } from '../types.js';
 export async function getWorkflow(exec: Executor, id: string, tenant: string | null): Promise<Workflow | undefined> {
   if (!isUuid(id)) return undefined;
   const rows = await exec`
-    SELECT w.id, w.tenant, w.name, w.status, w.version, w.created_at, w.finished_at,
+    SELECT w.id, w.tenant, w.name, w.status, w.version, w.created_at, w.finished_at, w.steps_total, w.steps_finished, w.steps_succeeded,
            (SELECT coalesce(json_agg(json_build_object('r', t.step_ref, 'i', t.id, 'd', t.depends_on) ORDER BY t.id), '[]'::json)
             FROM tasks t WHERE t.workflow_id = w.id) AS steps
     FROM workflows w WHERE w.id = ${id} ${andTenant(exec, tenant, 'w.tenant')}`;
@@ -48,6 +48,11 @@ function toWorkflow(row: Record<string, unknown>): Workflow {
     status: row.status as WorkflowStatus,
     version: Number(row.version),
     steps,
+    stepCounts: {
+      total: Number(row.stepsTotal ?? row.steps_total),
+      finished: Number(row.stepsFinished ?? row.steps_finished),
+      succeeded: Number(row.stepsSucceeded ?? row.steps_succeeded),
+    },
     createdAt: toDate(row.createdAt ?? row.created_at),
     finishedAt: row.finishedAt ?? row.finished_at ? toDate(row.finishedAt ?? row.finished_at) : null,
   };
