@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { Kind, visit, type ASTNode, type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLError, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { Kind, OperationTypeNode, visit, type ASTNode, type ASTVisitor, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLError, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { GRAPHQL_CODES, isGraphQLError } from './errors.js';
 
@@ -77,6 +77,15 @@ const UNSIZED_LISTS: Readonly<Record<string, number>> = { steps: 100, dependsOn:
  */
 const WHOLE_LISTS: Readonly<Record<string, number>> = { queues: 5_001, queueStats: 5_001 };
 
+/**
+ * A subscription's payload is executed once per event: a page selected inside it (`taskEvents {
+ * task { events(first: 1000) } }`) is read and sent again for each, so it counts as this many
+ * pages. 284 MB went to each of a tester's subscribers for 188 KB of output, five of them kept a
+ * server 86 % busy for two minutes. What no client needs: the typed client's and the dashboard's
+ * subscriptions select no page.
+ */
+const SUBSCRIPTION_EVENTS = 100;
+
 /** What an unsized list inside another counts, per enclosing item: a workflow's most steps (src/queue/workflows/validate.ts). */
 const NESTED_UNSIZED = 20_000;
 
@@ -122,15 +131,27 @@ function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>
 export function operationCost(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>>): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let operation: SelectionSetNode | undefined;
+  let pagesPerPage = 1;
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-    else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName)) operation ??= definition.selectionSet;
+    else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName) && !operation) {
+      operation = definition.selectionSet;
+      if (definition.operation === OperationTypeNode.SUBSCRIPTION) pagesPerPage = SUBSCRIPTION_EVENTS;
+    }
   }
   /**
    * `counted`: the list field of a SIZED_BY_LIST field's answer, whose items that field counted already;
    * `outer`: the UNSIZED_LISTS the selection is under; `parent`: the field whose selection it is.
    */
-  const walk = (set: SelectionSetNode | undefined, pages: number, within: ReadonlySet<string>, counted?: string, outer: readonly string[] = [], parent?: string): number => {
+  const walk = (
+    set: SelectionSetNode | undefined,
+    pages: number,
+    within: ReadonlySet<string>,
+    counted?: string,
+    outer: readonly string[] = [],
+    parent?: string,
+    perEvent = pagesPerPage,
+  ): number => {
     if (!set) return 0;
     let cost = 0;
     let heavy = false;
@@ -143,26 +164,29 @@ export function operationCost(document: DocumentNode, operationName: string | nu
           const each = outer.length === 0 || isStepParents(name, outer, parent) ? unsized : NESTED_UNSIZED;
           // A list counted 0 each holds as many as its own parents: the items inside count per enclosing item.
           const items = each === 0 ? pages : pages * each;
-          cost += (each === 0 ? 0 : items) + walk(selection.selectionSet, items, within, undefined, [...outer, name], name);
+          cost += (each === 0 ? 0 : items) + walk(selection.selectionSet, items, within, undefined, [...outer, name], name, perEvent);
           continue;
         }
         const whole = WHOLE_LISTS[name];
         if (whole !== undefined) {
-          cost += pages * whole + walk(selection.selectionSet, pages, within, undefined, outer, name);
+          cost += pages * whole + walk(selection.selectionSet, pages, within, undefined, outer, name, perEvent);
           continue;
         }
         const size = name === counted ? undefined : pageSize(selection, variables);
-        if (size === undefined) cost += walk(selection.selectionSet, pages, within, undefined, outer, name);
+        if (size === undefined) cost += walk(selection.selectionSet, pages, within, undefined, outer, name, perEvent);
         else {
-          const items = pages * size;
+          // In a subscription a page inside the payload is read again for every event (SIZED_BY_LIST fields are
+          // mutations'); once per page: the pages inside it multiply by it already.
+          const events = PAGED[name] ? perEvent : 1;
+          const items = pages * size * events;
           const list = SIZED_BY_LIST[name]?.list;
-          cost += items * (PAGED[name]?.weight ?? 1) + walk(selection.selectionSet, items, within, list, outer, name);
+          cost += items * (PAGED[name]?.weight ?? 1) + walk(selection.selectionSet, items, within, list, outer, name, events === 1 ? perEvent : 1);
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(selection.selectionSet, pages, within, counted, outer, parent);
+        cost += walk(selection.selectionSet, pages, within, counted, outer, parent, perEvent);
       } else if (!within.has(selection.name.value)) {
         // A cycle of spreads is a validation error; the guard keeps the walk finite before it.
-        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]), counted, outer, parent);
+        cost += walk(fragments.get(selection.name.value)?.selectionSet, pages, new Set([...within, selection.name.value]), counted, outer, parent, perEvent);
       }
     }
     return cost + (heavy ? pages * HEAVY_WEIGHT : 0);

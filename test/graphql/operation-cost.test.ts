@@ -79,6 +79,19 @@ describe('operationCost', () => {
     expect(cost('{ ...Q ...Q } fragment Q on Query { queueStats { queue } }')).toBeGreaterThan(DEFAULT_LIMITS.maxCost);
   });
 
+  it("counts a page inside a subscription's payload once per event, nominally 100 (284 MB a subscriber for 188 KB of output)", () => {
+    const perEvent = 'subscription($id: ID!) { taskEvents(id: $id) { version task { events(first: 1000) { edges { node { output } } } } } }';
+    expect(cost(perEvent, { id: 'x' })).toBe(1000 * 100);
+    expect(cost('subscription($id: ID!) { taskEvents(id: $id) { version type output } }', { id: 'x' })).toBe(0);
+    expect(cost('subscription { taskStatusChanged { id status args returnValue } }')).toBe(40);
+    // Pages nested in that page multiply by it already: the events' factor counts once.
+    expect(cost('subscription($id: ID!) { taskEvents(id: $id) { task { events(first: 2) { edges { node { task { events(first: 3) { edges { cursor } } } } } } } } }', { id: 'x' })).toBe(
+      200 + 600,
+    );
+    // The same selection in a query counts one reading.
+    expect(cost('query($id: ID!) { taskResult(id: $id) { events(first: 1000) { edges { node { output } } } } }', { id: 'x' })).toBe(1000);
+  });
+
   it('lets every operation of the typed client through at its largest page', () => {
     const files = ['operations', 'schedules', 'bulk-actions', 'queues'].map((f) => readFileSync(new URL(`../../src/client/${f}.graphql`, import.meta.url), 'utf8'));
     const document = parse(files.join('\n'));
