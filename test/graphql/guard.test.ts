@@ -196,6 +196,28 @@ describe('the guard', () => {
   });
 });
 
+describe("a task's payload in a mutation's answer", () => {
+  const errorsOf = (r: { errors?: readonly { extensions?: Record<string, unknown> }[] }) =>
+    (r.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.field, (e.extensions?.details as { requiredScope?: string } | undefined)?.requiredScope]);
+
+  it("is FORBIDDEN without tasks:read on a task the caller did not enqueue; its state is not (a tester's cancel-only key read results)", async () => {
+    const canceller = server.as(apiKey(['tasks:cancel']));
+    const id = await pending();
+    const withArgs = await canceller.post('mutation ($id: ID!) { cancelTask(id: $id) { status args } }', { id });
+    expect(errorsOf(withArgs)).toEqual([['FORBIDDEN', 'args', 'tasks:read']]);
+    // The cancel itself went through: what it may not read is the payload.
+    expect((await app.deps.queue.getTask(id))?.status).toBe('CANCELLED');
+    const plain = await canceller.post('mutation ($id: ID!) { cancelTask(id: $id) { status version } }', { id: await pending() });
+    expect(plain.errors).toBeUndefined();
+    // A finished workflow's steps through cancelWorkflow (which changes nothing): their results stay unread.
+    const wf = await app.deps.queue.workflows.enqueue({ steps: [{ ref: 'a', task: { name: 'demo.echo', args: ['secret'] } }] });
+    await app.deps.queue.cancelTask(wf.steps[0]?.taskId ?? '');
+    const steps = await canceller.post('mutation ($id: ID!) { cancelWorkflow(id: $id) { status steps { ref task { status args } } } }', { id: wf.id });
+    expect(errorsOf(steps)).toEqual([['FORBIDDEN', 'args', 'tasks:read']]);
+    expect(JSON.stringify(steps.data ?? null)).not.toContain('secret');
+  });
+});
+
 describe('enqueueTask with tasks:enqueue:<glob>', () => {
   const enqueue = (c: GuardedClient, name: string, args: unknown[] = []) =>
     c.post('mutation ($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id name createdBy tenant } } }', { input: { name, args } });

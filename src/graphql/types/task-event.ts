@@ -10,6 +10,7 @@ import {
 import { TASK_EVENT_TYPES, type TaskEventType } from '../../queue/states.js';
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
+import { assertMayReadPayload } from '../payload-access.js';
 import { PageInfoRef, TaskFilterInput, toTaskFilter } from './connection.js';
 import { TaskErrorRef, TaskProgressRef, TaskRef, TaskStatusEnum } from './task.js';
 
@@ -88,6 +89,7 @@ builder.objectField(TaskRef, 'events', (t) =>
       types: t.arg({ type: [TaskEventTypeEnum], description: 'Only these types (all when absent).' }),
     },
     resolve: async (task: Task, args, ctx) => {
+      assertMayReadPayload(ctx, task, 'events');
       const afterVersion = args.after != null ? decodeVersionCursor(args.after, 'after') : 0;
       const page = await ctx.queue.listTaskEvents({
         taskId: task.id,

@@ -2,6 +2,7 @@ import { TASK_STATUSES, isTerminal } from '../../queue/states.js';
 import { DEFAULT_BACKOFF } from '../../queue/backoff.js';
 import type { Backoff, Task, TaskError, TaskProgress } from '../../queue/task.js';
 import { builder } from '../builder.js';
+import { assertMayReadPayload } from '../payload-access.js';
 
 /** Built from the core's list of states: one source of truth. */
 export const TaskStatusEnum = builder.enumType('TaskStatus', {
@@ -68,19 +69,24 @@ export const TaskRef = builder.objectRef<Task>('Task').implement({
     status: t.expose('status', { type: TaskStatusEnum }),
     isFinished: t.boolean({ description: 'SUCCEEDED, FAILED or CANCELLED.', resolve: (task) => isTerminal(task.status) }),
     version: t.exposeInt('version', { description: 'Goes up by one on every change (status, attempt, progress).' }),
-    args: t.expose('args', { type: 'JSON' }),
-    kwargs: t.expose('kwargs', { type: 'JSON' }),
+    // The payload fields (args, kwargs, returnValue, errors, progress, events) need tasks:read or having enqueued the task (payload-access.ts).
+    args: t.field({ type: 'JSON', resolve: (task, _args, ctx) => (assertMayReadPayload(ctx, task, 'args'), task.args) }),
+    kwargs: t.field({ type: 'JSON', resolve: (task, _args, ctx) => (assertMayReadPayload(ctx, task, 'kwargs'), task.kwargs) }),
     returnValue: t.field({
       type: 'JSON',
       nullable: true,
       description: 'What the handler returned; null unless SUCCEEDED.',
-      resolve: (task) => (task.status === 'SUCCEEDED' ? task.returnValue : null),
+      resolve: (task, _args, ctx) => (assertMayReadPayload(ctx, task, 'returnValue'), task.status === 'SUCCEEDED' ? task.returnValue : null),
     }),
-    errors: t.expose('errors', { type: [TaskErrorRef], description: 'One per failed attempt, oldest first.' }),
+    errors: t.field({
+      type: [TaskErrorRef],
+      description: 'One per failed attempt, oldest first.',
+      resolve: (task, _args, ctx) => (assertMayReadPayload(ctx, task, 'errors'), task.errors),
+    }),
     attempts: t.exposeInt('attempts'),
     maxAttempts: t.exposeInt('maxAttempts'),
     workerIds: t.exposeStringList('workerIds', { description: 'The worker of each attempt, in order.' }),
-    progress: t.expose('progress', { type: TaskProgressRef, nullable: true }),
+    progress: t.field({ type: TaskProgressRef, nullable: true, resolve: (task, _args, ctx) => (assertMayReadPayload(ctx, task, 'progress'), task.progress) }),
     enqueuedAt: t.expose('enqueuedAt', { type: 'DateTime' }),
     runAfter: t.expose('runAfter', { type: 'DateTime', nullable: true, description: 'Not claimed before this time.' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the first attempt started.' }),
