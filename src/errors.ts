@@ -77,6 +77,11 @@ export function databaseUnavailableError(original: unknown): DatabaseUnavailable
 /** lock_not_available: a lock_timeout ran out (taskwire never locks with NOWAIT). */
 const LOCK_NOT_AVAILABLE = '55P03';
 
+/** Whether `error` (or what caused it) is a wait for a lock past DB_LOCK_TIMEOUT_MS: a busy row or table, not an outage. */
+export function isLockTimeout(error: unknown): boolean {
+  return sqlStateOf(error) === LOCK_NOT_AVAILABLE;
+}
+
 /** `error` and what caused it, five deep at most (a cause chain can loop). */
 function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown; detail?: unknown }> {
   for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

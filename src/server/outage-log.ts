@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../errors.js';
+import { isDatabaseUnavailable, isLockTimeout } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** How long one line stands for the requests an outage refuses. */
@@ -20,9 +20,15 @@ export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () =>
   let lastLineAt = Number.NEGATIVE_INFINITY;
   let unlogged = 0;
   let lastCause = '';
+  let lastWasLockWait = false;
   let flush: NodeJS.Timeout | undefined;
   const line = (at: number): void => {
-    log.warn({ cause: lastCause, refusedSinceLastLine: unlogged }, 'the database is unavailable: requests answered DATABASE_UNAVAILABLE');
+    // A lock wait past DB_LOCK_TIMEOUT_MS is answered as an outage is (try again), but the database is up:
+    // "unavailable" sent an operator looking at the wrong thing (a tester's find).
+    const msg = lastWasLockWait
+      ? 'a request waited past DB_LOCK_TIMEOUT_MS for a lock another session held (the database is up): requests answered DATABASE_UNAVAILABLE'
+      : 'the database is unavailable: requests answered DATABASE_UNAVAILABLE';
+    log.warn({ cause: lastCause, refusedSinceLastLine: unlogged }, msg);
     lastLineAt = at;
     unlogged = 0;
   };
@@ -32,6 +38,7 @@ export function createOutageLog(log: Logger, o: { windowMs?: number; now?: () =>
     if (!isDatabaseUnavailable(original)) return false;
     const at = now();
     lastCause = causeOf(original);
+    lastWasLockWait = isLockTimeout(original);
     if (at - lastLineAt < windowMs) {
       unlogged += 1;
       // Unref'd: a process stopping does not wait for it (its last count is then not said).

@@ -225,7 +225,7 @@ describe('the other commands\' human output', () => {
     expect(block).toContain('acme\\u0007');
 
     const step = (ref: string, status: string) => ({ ref, dependsOn: [], task: { id: base.id, name: 'demo.echo', status, durationMs: null } });
-    const before = { id: base.id, name: 'w\u001b]0;x\u0007', status: 'RUNNING', version: 1, finishedAt: null, steps: [step('a\nb', 'PENDING')] } as unknown as Workflow;
+    const before = { id: base.id, name: 'w\u001b]0;x\u0007', status: 'RUNNING', version: 1, finishedAt: null, stepCounts: { total: 1, finished: 0, succeeded: 0 }, steps: [step('a\nb', 'PENDING')] } as unknown as Workflow;
     const after = { ...before, version: 2, steps: [step('a\nb', 'RUNNING')] } as unknown as Workflow;
     const view = `${workflowBlock(after)}${workflowChanges(before, after).join('\n')}`;
     expect(view).not.toMatch(CONTROL_BUT_LF);

@@ -31,4 +31,16 @@ describe('createOutageLog', () => {
     expect(refused(notify)).toBe(true);
     expect(lines.map((l) => l.cause)).toEqual(['could not access status of transaction 0 (Could not write to file "pg_xact/0000" at offset 8192: No space left on device.)']);
   });
+
+  it('says a lock wait past DB_LOCK_TIMEOUT_MS is one, not that the database is unavailable', () => {
+    const { log, lines } = captureLog();
+    const refused = createOutageLog(log, { windowMs: 60_000 });
+    expect(refused(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toBe(true);
+    expect(lines.map((l) => [l.msg, l.cause])).toEqual([
+      [
+        'a request waited past DB_LOCK_TIMEOUT_MS for a lock another session held (the database is up): requests answered DATABASE_UNAVAILABLE',
+        'canceling statement due to lock timeout',
+      ],
+    ]);
+  });
 });
