@@ -3,7 +3,7 @@
  * throttle per remote address. In memory, per process: pure, no timers (time is read from
  * `now`), bounded in size.
  */
-import { RateLimitedError } from '../errors.js';
+import { isAppError, RateLimitedError } from '../errors.js';
 import type { Principal } from './principal.js';
 
 /** Limits of one principal (the GraphQL context's `limits`). */
@@ -20,17 +20,22 @@ export interface PrincipalLimits {
 
 const NO_REFUND = (): void => undefined;
 
+/** What the core refuses before it asks the database anything: an input's shape, name or arguments. */
+const REFUSED_BEFORE_STORING = new Set(['BAD_USER_INPUT', 'UNKNOWN_TASK', 'INVALID_ARGUMENTS']);
+
 /**
  * Runs an enqueue with `count` taken from the caller's budget first (a refused one stores nothing),
- * and given back when it throws: an input refused, a replay refused, a database error — nothing of it
- * was stored (a commit whose answer was lost keeps its tokens spent only here, at worst one batch).
+ * and given back when its input is refused before the database is asked (BAD_USER_INPUT,
+ * UNKNOWN_TASK, INVALID_ARGUMENTS): nothing was stored, and nothing was spent but a check in
+ * process. What the database refused (a key's CONFLICT, a replay refused after the insert ran) or
+ * could not answer keeps its tokens: it cost a statement, and a free one could be sent without end.
  */
 export async function withEnqueueBudget<T>(limits: PrincipalLimits, count: number, work: () => Promise<T>): Promise<T> {
   const refund = limits.takeEnqueue(count);
   try {
     return await work();
   } catch (error) {
-    refund();
+    if (isAppError(error) && REFUSED_BEFORE_STORING.has(error.code)) refund();
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
 import { createFailedAuthThrottle, createPrincipalLimits, SUBSCRIPTION_RETRY_AFTER_MS, throttleKey, withEnqueueBudget } from '../../src/auth/rate-limit.js';
-import { RateLimitedError } from '../../src/errors.js';
+import { BadUserInputError, ConflictError, RateLimitedError, UnknownTaskError } from '../../src/errors.js';
 
 const key = (id: string): Principal => ({ kind: 'api-key', id, tenant: 'acme', scopes: ['tasks:enqueue'] });
 
@@ -60,10 +60,15 @@ describe('createPrincipalLimits: the enqueue rate', () => {
     refund();
     for (let i = 0; i < 20; i++) mine.takeEnqueue(1);
     expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
-    // withEnqueueBudget: spent when the work succeeds, given back when it throws.
+    // withEnqueueBudget: spent when the work succeeds, given back when the input was refused before the
+    // database was asked, kept when the database refused or failed (a statement ran or may have).
     c.advance(2000);
-    await expect(withEnqueueBudget(mine, 20, () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    await expect(withEnqueueBudget(mine, 20, () => Promise.reject(new BadUserInputError('bad queue', { field: 'queue' })))).rejects.toThrow('bad queue');
+    await expect(withEnqueueBudget(mine, 20, () => Promise.reject(new UnknownTaskError('nope')))).rejects.toThrow('nope');
     expect(await withEnqueueBudget(mine, 20, () => Promise.resolve('stored'))).toBe('stored');
+    expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
+    c.advance(2000);
+    await expect(withEnqueueBudget(mine, 20, () => Promise.reject(new ConflictError('key taken')))).rejects.toThrow('key taken');
     expect(() => mine.takeEnqueue(1)).toThrow(RateLimitedError);
   });
 
