@@ -1,4 +1,3 @@
-import { withEnqueueBudget } from '../../auth/rate-limit.js';
 /**
  * Workflows (DESIGN.md Part 2 §C): graphs of tasks whose steps start when their parents end.
  * The core (src/queue/workflows) stores and runs them; this file is the API: the types,
@@ -6,6 +5,7 @@ import { withEnqueueBudget } from '../../auth/rate-limit.js';
  * Task.dependsOn / Task.stepRef. Another tenant's workflow reads as an unknown one because
  * ctx.queue and ctx.workflowEvents are already scoped to the caller's tenant.
  */
+import { withEnqueueBudget } from '../../auth/rate-limit.js';
 import { mayReadTask } from '../../auth/scopes.js';
 import { NotFoundError } from '../../errors.js';
 import type { EnqueueInput, Task } from '../../queue/index.js';
