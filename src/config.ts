@@ -251,7 +251,7 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Enqueues per second one principal may make (a burst of twice that); 0: no limit. */
   ENQUEUE_RATE_PER_S: int(0).default(1000),
-  /** Subscriptions one principal may hold open at once, per server process; 0: no limit. */
+  /** Subscriptions one principal may hold open at once, per server process, and graphql-ws sockets as many; 0: no limit. */
   MAX_SUBSCRIPTIONS_PER_PRINCIPAL: int(0).default(1000),
   /** Run the scheduler (cron schedules, docs/schedules.md) in this process; any number of processes may run it. */
   SCHEDULER_ENABLED: bool.default(true),

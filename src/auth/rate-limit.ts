@@ -49,6 +49,13 @@ export interface PrincipalLimiter {
    * @throws RateLimitedError (retryAfterMs 1000) when the principal already holds the maximum.
    */
   openSubscription(principal: Principal): () => void;
+  /**
+   * Counts an open graphql-ws socket of `principal`, under the same maximum as its subscriptions (a
+   * socket serves subscriptions; more sockets than those is idle memory): a security tester held
+   * 3,000 idle sockets from one key (~18 KB each). Call the returned function once when it closes.
+   * @throws RateLimitedError when the principal already holds the maximum.
+   */
+  openConnection(principal: Principal): () => void;
 }
 
 export interface PrincipalLimitsOptions {
@@ -95,6 +102,26 @@ export function createPrincipalLimits(options: PrincipalLimitsOptions): Principa
   const maxPrincipals = options.maxPrincipals ?? 10_000;
   const buckets = new Map<string, Bucket>();
   const subscriptions = new Map<string, number>();
+  const connections = new Map<string, number>();
+
+  /** One more open thing of `principal` in `open`, up to maxSubscriptionsPerPrincipal; the release once it ends. */
+  const count = (open: Map<string, number>, principal: Principal, what: string): (() => void) => {
+    const max = options.maxSubscriptionsPerPrincipal;
+    if (principal.kind === 'anonymous' || max === 0) return () => undefined;
+    const key = limitKey(principal);
+    const held = open.get(key) ?? 0;
+    if (held >= max) throw new RateLimitedError(`Too many open ${what} (at most ${max} per credential); end one first`, SUBSCRIPTION_RETRY_AFTER_MS);
+    open.set(key, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (open.get(key) ?? 1) - 1;
+      // Only keys with something open stay: the map is as large as what is open.
+      if (left > 0) open.set(key, left);
+      else open.delete(key);
+    };
+  };
 
   /** Tokens in the bucket at `t`, refilled since its last use, capped at the burst. */
   const level = (b: Bucket, t: number): number => Math.min(burst, b.tokens + ((t - b.at) * rate) / 1000);
@@ -144,25 +171,8 @@ export function createPrincipalLimits(options: PrincipalLimitsOptions): Principa
       const key = limitKey(principal);
       return { takeEnqueue: (count) => takeEnqueue(key, count) };
     },
-    openSubscription(principal) {
-      const max = options.maxSubscriptionsPerPrincipal;
-      if (principal.kind === 'anonymous' || max === 0) return () => undefined;
-      const key = limitKey(principal);
-      const open = subscriptions.get(key) ?? 0;
-      if (open >= max) {
-        throw new RateLimitedError(`Too many open subscriptions (at most ${max} per credential); end one first`, SUBSCRIPTION_RETRY_AFTER_MS);
-      }
-      subscriptions.set(key, open + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        const left = (subscriptions.get(key) ?? 1) - 1;
-        // Only keys with open subscriptions stay: the map is as large as what is open.
-        if (left > 0) subscriptions.set(key, left);
-        else subscriptions.delete(key);
-      };
-    },
+    openSubscription: (principal) => count(subscriptions, principal, 'subscriptions'),
+    openConnection: (principal) => count(connections, principal, 'connections'),
   };
 }
 

@@ -3,7 +3,7 @@ import type { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
-import type { FailedAuthThrottle } from '../auth/rate-limit.js';
+import type { FailedAuthThrottle, PrincipalLimiter } from '../auth/rate-limit.js';
 import { AppError, CredentialExpiredError, CredentialNotAGuessError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientAddresses, type ClientAddressOf } from './client-address.js';
@@ -124,6 +124,8 @@ export interface WsAuthOptions {
   principals: WeakMap<object, Principal>;
   /** Closes a socket (4403) when its credential expires or is revoked. */
   watch: CredentialWatch;
+  /** Counts each principal's open sockets (refused 4429 past its maximum); absent: not counted. */
+  limiter?: Pick<PrincipalLimiter, 'openConnection'>;
   log: Logger;
 }
 
@@ -150,14 +152,25 @@ export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect
         if (error instanceof UnauthenticatedError) return false;
         throw error;
       }
+      let release: () => void;
+      try {
+        release = o.limiter?.openConnection(principal) ?? (() => undefined);
+      } catch (error) {
+        if (error instanceof RateLimitedError) return { code: WS_TOO_MANY_REQUESTS, reason: error.message };
+        throw error;
+      }
       o.principals.set(socket, principal);
       const untrack = o.watch.track(principal, () => {
         o.log.info({ principal: principal.id, kind: principal.kind }, 'graphql-ws: the credential expired or was revoked; closing the socket (4403)');
         socket.close(4403, EXPIRED_REASON);
       });
-      socket.once('close', untrack);
+      const ended = (): void => {
+        untrack();
+        release();
+      };
+      socket.once('close', ended);
       // Closed while authenticating: no 'close' is coming any more.
-      if (socket.readyState !== socket.OPEN) untrack();
+      if (socket.readyState !== socket.OPEN) ended();
       return true;
     },
   };

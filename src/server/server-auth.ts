@@ -73,7 +73,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
     limiter,
     plugins: [useHttpAuthentication(auth, principals), useSubscriptionGuard({ limiter, watch })],
     wsHooks(extra) {
-      const own = wsAuthHooks({ auth, principals, watch, log });
+      const own = wsAuthHooks({ auth, principals, watch, limiter, log });
       return {
         async onConnect(c) {
           const allowed = await own.onConnect(c);

@@ -142,6 +142,22 @@ describe('createPrincipalLimits: whose budget', () => {
     rateLimited(() => limits.openSubscription(jwt('user-1', 'globex')));
   });
 
+  it('counts graphql-ws sockets apart from subscriptions, under the same maximum, each slot freed once', () => {
+    const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 2, now: clock().now });
+    const p = jwt('user-1', 'acme');
+    limits.openSubscription(p);
+    limits.openSubscription(p);
+    const first = limits.openConnection(p);
+    limits.openConnection(p);
+    expect(rateLimited(() => limits.openConnection(p)).message).toContain('Too many open connections (at most 2 per credential)');
+    first();
+    first();
+    limits.openConnection(p);
+    rateLimited(() => limits.openConnection(p));
+    // Auth off: never counted.
+    for (let i = 0; i < 5; i++) limits.openConnection({ kind: 'anonymous', id: 'anonymous', tenant: 'default', scopes: ['admin'] });
+  });
+
   it('keeps principals apart whose kind, tenant and id would run together with a separator (ids and tenants may hold ":")', () => {
     const limits = createPrincipalLimits({ enqueueRatePerS: 0, maxSubscriptionsPerPrincipal: 1, now: clock().now });
     limits.openSubscription(jwt('b:c', 'a'));

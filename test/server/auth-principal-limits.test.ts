@@ -86,6 +86,32 @@ describe('per-principal limits of JWTs with one sub', () => {
     for (const s of [acmeSse, globexSse]) s.abort();
   });
 
+  it('hold at most MAX_SUBSCRIPTIONS_PER_PRINCIPAL graphql-ws sockets, refusing one more with 4429 until one closes', async () => {
+    // A security tester held 3,000 idle sockets from one key (~18 KB each); only subscriptions were capped.
+    const t = transports();
+    const jwt = await signTestJwt({ sub: 'socket-cap', tenant: 'acme' });
+    // An enqueuer of its own: the budget of 'enqueuer' (1/s) is the other tests'.
+    const task = await enqueue(transports(), await signTestJwt({ sub: 'socket-cap-enqueuer', tenant: 'acme' }));
+    const first = t.ws({ authorization: `Bearer ${jwt}` });
+    const second = t.ws({ authorization: `Bearer ${jwt}` });
+    const watched = first.subscribe(WATCH, { id: task });
+    await expect.poll(() => watched.results.length).toBe(1);
+    // The second socket connected (an operation over it is answered), though it holds no subscription.
+    const viewer = second.subscribe('subscription($id: ID!) { taskStatusChanged(id: $id) { id } }', { id: task });
+    await expect.poll(() => viewer.results.length).toBe(1);
+    viewer.unsubscribe();
+    const third = t.ws({ authorization: `Bearer ${jwt}` });
+    expect(await third.closed).toMatchObject({ code: 4429, reason: expect.stringContaining('Too many open connections') });
+    // One closes: a new one connects.
+    await second.client.dispose();
+    await second.closed;
+    const fourth = t.ws({ authorization: `Bearer ${jwt}` }).subscribe(WATCH, { id: task });
+    await expect.poll(() => fourth.results.length).toBe(1);
+    expect(fourth.errors).toEqual([]);
+    watched.unsubscribe();
+    fourth.unsubscribe();
+  });
+
   it('gives back the slot of an SSE subscription whose client left before its answer began', async () => {
     // @whatwg-node's adapter does not cancel the body of an answer whose connection closed first:
     // such a subscription stayed open for good, holding a slot of the cap (2 here) until none was left.
