@@ -1,15 +1,13 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { copyFile, mkdir } from 'node:fs/promises';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTask } from '../../src/worker/define-task.js';
 import { waitForStatus } from '../helpers/factories.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard browser test');
 
@@ -42,7 +40,7 @@ const failWhenTold = defineTask({
 let server: TestServer;
 let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 let base: string;
 /** The demo.fail task the detail test opens; the screenshot shows it. */
 let detailed = '';
@@ -65,19 +63,8 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
     requireChromium();
     server = await startTestServer({ tasks: [failWhenTold], runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
     base = server.url.slice(0, -'/graphql'.length);
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1480, height: 920 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, problems });
+    ({ context, page } = browser);
     page.on('request', (request) => {
       const body = request.postData() ?? '';
       if (body.includes('DashboardTasks')) listReads.push(body);
@@ -89,8 +76,7 @@ describe.skipIf(SKIP_BROWSER)('the dashboard in headless Chromium', () => {
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
   });
 

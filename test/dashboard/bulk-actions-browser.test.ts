@@ -1,22 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createBulkActionRunner, type BulkActionRunner } from '../../src/queue/bulk-actions/index.js';
 import { finishBulkAction, processBulkBatch } from '../../src/queue/bulk-actions/sql/process-bulk-batch.js';
 import { insertBulkTasks } from '../helpers/bulk-tasks.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
 warnIfBrowserSkipped('the dashboard bulk actions test');
 
 let server: TestServer;
 let runner: BulkActionRunner;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 let dashboard: string;
 const problems: string[] = [];
 
@@ -27,21 +23,14 @@ describe.skipIf(SKIP_BROWSER)('bulk actions from the dashboard in headless Chrom
     requireChromium();
     server = await startTestServer();
     runner = createBulkActionRunner({ sql: server.sql, log: silentLogger, resultTtlMs: 60_000, batchSize: 50, pollIntervalMs: 60_000 });
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, problems });
+    ({ page } = browser);
     dashboard = `${server.url.slice(0, -'/graphql'.length)}/dashboard`;
   });
 
   afterAll(async () => {
     await runner?.stop();
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
   });
 

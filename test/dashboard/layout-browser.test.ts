@@ -1,12 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type TaskwireClient } from '../../src/client/index.js';
 import { defineTask } from '../../src/worker/define-task.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
@@ -25,9 +22,8 @@ const longTasks = LONG_NAMES.map((name) => defineTask({ name, args: z.tuple([]),
 const gates = createGates();
 let server: TestServer;
 let client: TaskwireClient;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 let base: string;
 let failed: string;
 /** Tasks waiting in a paused queue (their rows offer Cancel), oldest first. */
@@ -53,21 +49,14 @@ describe.skipIf(SKIP_BROWSER)('the dashboard layout in headless Chromium', () =>
     for (const name of LONG_NAMES) await client.wait(await client.enqueue(name, []).then((t) => t.id));
     await client.enqueue('test.gate', ['layout:running']);
     await client.wait(failed).catch(() => undefined);
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     // A zone whose short name is long (GMT+5:30): every time on the page says it.
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 720 }, locale: 'en-US', timezoneId: 'Asia/Kolkata' });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1280, height: 720 }, locale: 'en-US', timezoneId: 'Asia/Kolkata', problems });
+    ({ page } = browser);
   });
 
   afterAll(async () => {
     gates.open('layout:running');
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await client?.close();
     await server?.close();
   });

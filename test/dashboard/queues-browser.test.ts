@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type TaskwireClient } from '../../src/client/index.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard flow-control test');
 
@@ -24,9 +21,8 @@ describe("the flow-control panel's operations", () => {
 
 let server: TestServer;
 let client: TaskwireClient;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 let taskId: string;
 const problems: string[] = [];
 
@@ -40,20 +36,13 @@ describe.skipIf(SKIP_BROWSER)('the dashboard flow-control panel in headless Chro
     await client.pauseQueue('mail');
     await client.setQueueLimits('mail', { concurrency: 3, rateLimit: { max: 50, perMs: 1000 }, perKeyConcurrency: 1 });
     taskId = (await client.enqueue('demo.echo', ['hello'], { queue: 'mail' })).id;
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, problems });
+    ({ page } = browser);
     await page.goto(`${server.url.slice(0, -'/graphql'.length)}/dashboard`);
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await client?.close();
     await server?.close();
   });

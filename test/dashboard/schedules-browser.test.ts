@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type TaskwireClient } from '../../src/client/index.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard schedules test');
 
@@ -23,9 +20,8 @@ describe('the schedules panel\'s operations', () => {
 
 let server: TestServer;
 let client: TaskwireClient;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 const problems: string[] = [];
 
 /** The browser's zone in this file. */
@@ -46,21 +42,14 @@ describe.skipIf(SKIP_BROWSER)('the dashboard schedules panel in headless Chromiu
     server = await startTestServer({ runner: { pollIntervalMs: 50, concurrency: 2 } });
     client = createClient({ url: server.url });
     await client.upsertSchedule({ key: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Paris', task: { name: 'demo.echo', args: ['report'] } });
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
     // A zone that is not the machine's (UTC here) and not the schedule's: a time shown without its zone could be any of the three.
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 }, locale: 'en-US', timezoneId: BROWSER_ZONE });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, locale: 'en-US', timezoneId: BROWSER_ZONE, problems });
+    ({ page } = browser);
     await page.goto(`${server.url.slice(0, -'/graphql'.length)}/dashboard`);
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await client?.close();
     await server?.close();
   });

@@ -1,8 +1,6 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTask } from '../../src/worker/define-task.js';
@@ -11,7 +9,7 @@ import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import type { Runner } from '../../src/worker/runner.js';
 import { waitFor } from '../helpers/wait.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 
 warnIfBrowserSkipped('the dashboard timeline test');
 /** Small enough that a 2,000-chunk demo.output is truncated after more than 1,000 events. */
@@ -66,9 +64,8 @@ const gates = createGates();
 let server: TestServer;
 let runner: Runner | undefined;
 let proxy: Proxy;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 /** Script errors of the page (console errors too, except failed requests while the proxy is cut). */
 const problems: string[] = [];
 /** `afterVersion` of every taskEvents stream the page opened, by task id. */
@@ -189,14 +186,8 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
     server = await startTestServer({ tasks: [...gates.tasks, rerun, tokens], runner: false });
     const port = Number(new URL(server.url).port);
     proxy = await startProxy(port);
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/Failed to load resource|net::ERR_/.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, timeoutMs: 15_000, problems, ignoreConsole: /Failed to load resource|net::ERR_/ });
+    ({ page } = browser);
     page.on('request', (request) => {
       const url = new URL(request.url());
       if (!url.searchParams.get('query')?.includes('DashboardTaskEvents')) return;
@@ -208,8 +199,7 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await proxy?.close();
     await server?.close();
   });

@@ -1,12 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/queue/uuid.js';
 import { defineTask } from '../../src/worker/define-task.js';
-import { CHROMIUM, CHROMIUM_ARGS, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped } from '../helpers/chromium.js';
+import { launchTestBrowser, requireChromium, SKIP_BROWSER, warnIfBrowserSkipped, type TestBrowser } from '../helpers/chromium.js';
 import { createGates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 
@@ -17,9 +14,8 @@ const gates = createGates();
 const LONG_NAMES = ['billing.generate-monthly-invoices', 'emails.send-weekly-digest-to-customer', 'reports.aggregate-regional-sales', 'inventory.reconcile-warehouse-stock', 'search.reindex-product-catalogue'];
 const longTasks = LONG_NAMES.map((name) => defineTask({ name, args: z.tuple([]), run: async () => name }));
 let server: TestServer;
-let context: BrowserContext;
 let page: Page;
-let profile: string;
+let browser: TestBrowser | undefined;
 let base: string;
 /** Uncaught errors and console errors of the page (a CSP violation is one). */
 const problems: string[] = [];
@@ -53,19 +49,12 @@ describe.skipIf(SKIP_BROWSER)('the dashboard workflow view in headless Chromium'
     requireChromium();
     server = await startTestServer({ tasks: [...gates.tasks, ...longTasks], runner: { pollIntervalMs: 50, heartbeatMs: 200, leaseMs: 2000, concurrency: 4 } });
     base = server.url.slice(0, -'/graphql'.length);
-    profile = await mkdtemp(path.join(tmpdir(), 'taskwire-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1480, height: 920 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    browser = await launchTestBrowser({ viewport: { width: 1480, height: 920 }, problems });
+    ({ page } = browser);
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
   });
 
