@@ -74,7 +74,8 @@ const monotonicNow = (): number => performance.now();
 /** Wait suggested to a principal at its subscription cap, in ms: a slot frees when one of its subscriptions ends. */
 export const SUBSCRIPTION_RETRY_AFTER_MS = 1000;
 
-const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => NO_REFUND });
+/** The limits of a caller nothing limits (auth off, or no limit set). */
+export const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => NO_REFUND });
 
 interface Bucket {
   tokens: number;

@@ -131,12 +131,13 @@ function pageSize(field: FieldNode, variables: Readonly<Record<string, unknown>>
 export function operationCost(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>>): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let operation: SelectionSetNode | undefined;
-  let pagesPerPage = 1;
+  // How often a page of the operation is read: once, or once per event of a subscription.
+  let readsPerPage = 1;
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     else if (definition.kind === Kind.OPERATION_DEFINITION && (operationName == null || definition.name?.value === operationName) && !operation) {
       operation = definition.selectionSet;
-      if (definition.operation === OperationTypeNode.SUBSCRIPTION) pagesPerPage = SUBSCRIPTION_EVENTS;
+      if (definition.operation === OperationTypeNode.SUBSCRIPTION) readsPerPage = SUBSCRIPTION_EVENTS;
     }
   }
   /**
@@ -150,7 +151,7 @@ export function operationCost(document: DocumentNode, operationName: string | nu
     counted?: string,
     outer: readonly string[] = [],
     parent?: string,
-    perEvent = pagesPerPage,
+    perEvent = readsPerPage,
   ): number => {
     if (!set) return 0;
     let cost = 0;

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
-import type { PrincipalLimiter } from '../auth/rate-limit.js';
+import { UNLIMITED, type PrincipalLimiter } from '../auth/rate-limit.js';
 import { visibleTenant } from '../auth/scopes.js';
-import type { GraphQLContext, PrincipalLimits, ReadTokenIssuer } from '../graphql/context.js';
+import type { GraphQLContext, ReadTokenIssuer } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import type { Queue } from '../queue/index.js';
 import type { TaskEventHub } from './live/hub.js';
@@ -31,7 +31,6 @@ const MAX_REMEMBERED_CALLERS = 1000;
 
 type ScopedViews = Pick<GraphQLContext, 'queue' | 'events' | 'workflowEvents' | 'bulkActionEvents' | 'log'>;
 
-const UNLIMITED: PrincipalLimits = Object.freeze({ takeEnqueue: () => () => undefined });
 
 /**
  * The key under which subscription results are shared (GraphQLContext.resultScope): what the
