@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskStatus } from '../../src/queue/states.js';
 import { startChildWorker, type ChildWorker } from '../helpers/child-workers.js';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
@@ -14,6 +14,10 @@ beforeAll(async () => {
   app = await createQueueTestApp({ MAINTENANCE_INTERVAL_MS: '100' }, reliabilityTasks);
   await app.sql.unsafe(RELIABILITY_TABLES_SQL);
   await app.sql.unsafe(LEASE_LOG_SQL);
+});
+// A test that failed before stopping its worker leaves it claiming the next test's tasks: stopped here.
+afterEach(async () => {
+  if (worker && alive(worker)) await worker.kill();
 });
 afterAll(async () => {
   if (worker && alive(worker)) await worker.kill();
@@ -103,10 +107,13 @@ describe('misbehaving handlers in a worker process', () => {
     const [b] = await app.sql`SELECT from_ms, until_ms FROM blocks WHERE task_id = ${block.id}`;
     expect(Number(b?.untilMs) - Number(b?.fromMs)).toBeGreaterThanOrEqual(1000);
     const leases = await app.sql`SELECT attempts, lease_expires_at, extract(epoch FROM at) * 1000 AS at_ms FROM lease_log WHERE task_id = ${block.id} ORDER BY at`;
-    const before = leases.filter((l) => Number(l.atMs) < Number(b?.fromMs));
+    // The block's times are Date.now(), cut to the millisecond; a lease write's is the database's to the
+    // microsecond. The claim's own write comes before the handler starts, but when the handler starts at
+    // once it falls in the block's first millisecond (written at .125 of the millisecond the block's
+    // start reads as .000: the failure whose cause was not found). Before means before that millisecond ends.
+    const before = leases.filter((l) => Number(l.atMs) < Number(b?.fromMs) + 1);
     const after = leases.filter((l) => Number(l.atMs) > Number(b?.untilMs) && Number(l.atMs) < block.finishedAt!.getTime());
-    // Failed once in many runs with no lease write before the block, cause not found: the message
-    // carries what would tell (every lease write, the block's times, the task's events).
+    // The message carries every lease write, the block's times and the task's events, should it fail again.
     const events = await app.sql`SELECT version, type, extract(epoch FROM at) * 1000 AS at_ms FROM task_events WHERE task_id = ${block.id} ORDER BY version`;
     const evidence = JSON.stringify({ block: b, leases, events });
     expect(before.length, evidence).toBeGreaterThanOrEqual(1);
