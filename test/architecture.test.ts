@@ -26,6 +26,13 @@ describe('layering', () => {
     expect(writers).toEqual([]);
   });
 
+  // postgres.js's own begin() takes the process down when the database closes the transaction's
+  // connection (src/db/transaction.ts), and a reserved connection can hang for ever after it.
+  it('transactions go through src/db/transaction.ts, and no connection is reserved', () => {
+    const users = sourceFiles('src').filter((file) => /\.(begin|reserve)\(/.test(readFileSync(file, 'utf8')));
+    expect(users.map((f) => f.split(path.sep).join('/'))).toEqual(['src/db/transaction.ts']);
+  });
+
   it('only src/config.ts reads process.env', () => {
     const readers = sourceFiles('src').filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
     expect(readers.map((f) => f.split(path.sep).join('/'))).toEqual(['src/config.ts']);

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { ConfigError } from '../errors.js';
 import { isOutsideTransaction, runOutsideTransaction } from './migrate-concurrently.js';
+import { transaction } from './transaction.js';
 
 /** The committed drizzle-kit migrations. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -19,7 +20,8 @@ export interface MigrateOptions {
   migrationsFolder?: string;
   /**
    * How long a migration run in a transaction waits for a table lock before it backs off and tries
-   * again (default MIGRATION_LOCK_TIMEOUT_MS). Its ALTER TABLE queues for an ACCESS EXCLUSIVE lock,
+   * again (default MIGRATION_LOCK_TIMEOUT_MS). Its ALTER TABLE queues for an ACCESS EX
+CLUSIVE lock,
    * and every enqueue, claim and completion queues behind it: without a bound, one long reader of
    * `tasks` (a report, a dump) held the whole write path for as long as it ran.
    */
@@ -219,7 +221,7 @@ async function applyAll(sql: postgres.Sql, pending: MigrationMeta[], options: Mi
     const run = pending.slice(i, end);
     for (let attempt = 1; ; attempt++) {
       try {
-        await sql.begin(async (tx) => {
+        await transaction(sql, async (tx) => {
           await tx.unsafe(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
           for (const m of run) {
             for (const statement of m.sql) await tx.unsafe(statement);

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
 import { enqueueTasks, isTenantName, prepareTask, storeTasks, UNSCOPED, type EnqueueInput, type QueueScope } from './enqueue.js';
@@ -173,7 +174,7 @@ export function createQueue(options: QueueOptions): Queue {
       },
       enqueueMany(inputs, o) {
         // A refusal after the insert must take it back: one transaction (a caller's tx is one already).
-        if (o?.checkExisting && !o.tx) return sql.begin((tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o)) as Promise<Task[]>;
+        if (o?.checkExisting && !o.tx) return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o));
         return enqueueTasks(exec(o), catalog, inputs, limits, scope, o);
       },
       getTask: (id) => getTask(sql, id, tenant),

@@ -12,10 +12,12 @@ import { createRoundListeners, type ObservableRounds, type Round, type RoundServ
  * and the others find nothing. Every statement runs on the pool and commits on its own, so a
  * large backlog is still cleared in small batches.
  *
- * Not a session lock on a reserved connection, nor a transaction, as before: with postgres.js
- * 3.4.9 a reserved or transaction connection that the database closes takes the process down
- * (the next write on it throws from a timer, porsager/postgres#1208) or strands reserve()
- * forever (#1195). A worker died so, and another hung in stop(), when PostgreSQL restarted
+ * Not a session lock on a reserved connection, nor a transaction held across the round, as
+ * before: with postgres.js 3.4.9 a reserved connection that the database closes strands
+ * reserve() forever (#1195), and one of postgres.js's own transactions takes the process down
+ * (its ROLLBACK is written from a timer to a closed socket, porsager/postgres#1208; our
+ * transactions go through src/db/transaction.ts, which keeps it from being sent). A worker died
+ * so, and another hung in stop(), when PostgreSQL restarted
  * (test/reliability/database-restart.test.ts). Pool connections survive it.
  */
 export function createPeriodic<T>(p: {

@@ -1,4 +1,5 @@
 import type { Sql } from '../../db/client.js';
+import { transaction } from '../../db/transaction.js';
 import { backoffDelayMs } from '../backoff.js';
 import { wakeQueuesSql } from '../due-notice.js';
 import { changeTailSql } from '../events.js';
@@ -72,7 +73,7 @@ export async function rescueTasks(
   const now = p.now?.toISOString() ?? null;
   const restartGraceMs = p.restartGraceMs ?? null;
   const lockKey = p.lockKey ?? null;
-  const rescued = sql.begin(async (tx) => {
+  const rescued = transaction(sql, async (tx) => {
     if (lockKey !== null) {
       const [lock] = await tx`SELECT pg_try_advisory_xact_lock(${lockKey}::bigint) AS held`;
       if (!lock?.held) return [];

@@ -1,4 +1,5 @@
 import type { Executor, Sql } from '../../../db/client.js';
+import { transaction } from '../../../db/transaction.js';
 import { changeTailSql } from '../../events.js';
 import { andTenant } from '../../get.js';
 import { CANCEL_EVENT, cancelCtes } from '../../sql/request-cancel.js';
@@ -65,7 +66,7 @@ export async function cancelWorkflowSteps(
   sql: Sql,
   p: { id: string; tenant: string | null; defaultTtlMs: number; sweepForMs?: number },
 ): Promise<void> {
-  const cancelled = await sql.begin(async (tx) => {
+  const cancelled = await transaction(sql, async (tx) => {
     if (!(await markWorkflowCancelled(tx, p.id, p.tenant))) return false;
     await sweepWorkflowSteps(tx, p.id, p.defaultTtlMs);
     return true;
