@@ -20,8 +20,7 @@ export interface MigrateOptions {
   migrationsFolder?: string;
   /**
    * How long a migration run in a transaction waits for a table lock before it backs off and tries
-   * again (default MIGRATION_LOCK_TIMEOUT_MS). Its ALTER TABLE queues for an ACCESS EX
-CLUSIVE lock,
+   * again (default MIGRATION_LOCK_TIMEOUT_MS). Its ALTER TABLE queues for an ACCESS EXCLUSIVE lock,
    * and every enqueue, claim and completion queues behind it: without a bound, one long reader of
    * `tasks` (a report, a dump) held the whole write path for as long as it ran.
    */
