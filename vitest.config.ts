@@ -49,6 +49,7 @@ const UNIT = [
   'test/db/doctor-explain.test.ts',
   'test/docs-guard-table.test.ts',
   'test/graphql/operation-cost.test.ts',
+  'test/client/older-server-events.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

@@ -52,6 +52,8 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     // Direct when DATABASE_URL is a transaction pooler's: the migration lock is a session lock.
     const report = await migrateDatabase(config.databaseListenUrl ?? database.url, { onLockWait: (wait) => log.warn(wait, lockWaitMessage(wait)) });
     if (report.databaseAhead) log.warn(DATABASE_AHEAD_MESSAGE);
+    // An upgrade's schema change is in the log of the process that made it, as `taskwire migrate` says it.
+    if (report.applied > 0) log.info({ applied: report.applied, known: report.known }, `migrations: applied ${report.applied} (${report.known} in all)`);
   } catch (error) {
     await database.stop().catch(() => undefined);
     throw databaseFailure(error, config) ?? error;

@@ -47,9 +47,9 @@ export async function* followTaskEvents(
   signal: AbortSignal,
 ): AsyncGenerator<TaskEvent, void, undefined> {
   const wanted = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
-  const types = wanted ? [...new Set([...wanted, ...ENDING_EVENT_TYPES])] : null;
+  let types = wanted ? [...new Set([...wanted, ...ENDING_EVENT_TYPES])] : null;
   let last = range.afterVersion ?? 0;
-  // graphql-ws serializes the variables at every (re)subscription, reading this getter each
+  // graphql-ws serializes the variables at every (re)subscription, reading these getters each
   // time: a subscription it renews after a reconnect asks for what follows the last version
   // taken, not for everything after the first one.
   const variables = {
@@ -57,7 +57,9 @@ export async function* followTaskEvents(
     get afterVersion(): number {
       return last;
     },
-    types,
+    get types(): TaskEventType[] | null {
+      return types;
+    },
   };
   let ended = false;
   let fruitless = 0;
@@ -67,16 +69,27 @@ export async function* followTaskEvents(
     // is away answers DATABASE_UNAVAILABLE ("nothing was done, try again"): untilTryAgain ends the
     // stream then, and like one the server ended early it is made again (to another server, or
     // this one once it or its database is back).
-    for await (const result of untilTryAgain(ws.subscribe(FollowTaskEventsDocument, variables, signal))) {
-      if (result.errors && result.errors.length > 0) throw requestError(result.errors);
-      const event = result.data?.taskEvents;
-      if (!event || event.version <= last) continue;
-      last = event.version;
-      progressed = true;
-      // The server ends the stream after a terminal event that is the last one known (a
-      // retryTask may follow a terminal event): the same rule here, applied when it completes.
-      ended = isTerminalStatus(event.status);
-      if (!wanted || wanted.has(event.type)) yield event;
+    let unknown: TaskEventType[] = [];
+    try {
+      for await (const result of untilTryAgain(ws.subscribe(FollowTaskEventsDocument, variables, signal))) {
+        if (result.errors && result.errors.length > 0) throw requestError(result.errors);
+        const event = result.data?.taskEvents;
+        if (!event || event.version <= last) continue;
+        last = event.version;
+        progressed = true;
+        // The server ends the stream after a terminal event that is the last one known (a
+        // retryTask may follow a terminal event): the same rule here, applied when it completes.
+        ended = isTerminalStatus(event.status);
+        if (!wanted || wanted.has(event.type)) yield event;
+      }
+    } catch (error) {
+      unknown = types ? typesUnknownToServer(error, types) : [];
+      if (unknown.length === 0) throw error;
+    }
+    if (unknown.length > 0 && types) {
+      // A server of an older release, which cannot send those events either: ask again without them.
+      types = types.filter((t) => !unknown.includes(t));
+      continue;
     }
     if (ended || (await finishedBy(http, id, last, signal))) return;
     // Completed before the end, or refused with SHUTTING_DOWN or DATABASE_UNAVAILABLE: the server
@@ -88,6 +101,23 @@ export async function* followTaskEvents(
     }
     await delay(backoffMs(fruitless, retry), signal);
   }
+}
+
+/**
+ * The event types of `asked` that the server refused as not in its TaskEventType (a server of an
+ * older release, during a rolling upgrade or before its own: graphql-js's coercion message,
+ * `Value "PROMOTED" does not exist in "TaskEventType" enum.`), when that is all it refused; else none.
+ */
+function typesUnknownToServer(error: unknown, asked: readonly TaskEventType[]): TaskEventType[] {
+  if (!(error instanceof RequestError) || error.errors.length === 0) return [];
+  const unknown: TaskEventType[] = [];
+  for (const e of error.errors) {
+    const m = e.extensions?.code === 'BAD_USER_INPUT' ? /Value "([A-Z_]+)" does not exist in "TaskEventType" enum/.exec(e.message) : null;
+    const type = asked.find((t) => t === m?.[1]);
+    if (!type || ENDING_EVENT_TYPES.includes(type)) return [];
+    unknown.push(type);
+  }
+  return unknown;
 }
 
 /**

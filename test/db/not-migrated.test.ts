@@ -8,6 +8,7 @@ import { createDeps } from '../../src/deps.js';
 import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { createEmptyDatabase, type EmptyDatabase } from '../helpers/migrations.js';
+import { spawnTaskwire } from '../helpers/taskwire-process.js';
 
 // A program embedding the core on a database it never migrated: createDeps says what to run, where
 // the first enqueue used to fail with PostgreSQL's `relation "tasks" does not exist`.
@@ -57,6 +58,21 @@ describe('createDeps on a database short of migrations', () => {
       expect((await deps.queue.enqueue({ name: 'math.copysign', args: [1, -1] })).status).toBe('PENDING');
     } finally {
       await deps.close();
+    }
+  });
+});
+
+describe('a process started on a database short of migrations', () => {
+  it('applies them and says so in its log', async () => {
+    const fresh = await createEmptyDatabase('taskwire_start_migrates');
+    const p = spawnTaskwire(['worker'], { DATABASE_URL: fresh.url, DB_POOL_SIZE: '2' });
+    try {
+      const line = await p.waitForLog((l) => l.msg.startsWith('migrations: applied'), 30_000);
+      expect(line).toMatchObject({ level: 30, applied: shipped.length, known: shipped.length });
+      await p.waitForLog((l) => l.msg === 'worker started', 30_000);
+    } finally {
+      expect(await p.stop()).toBe(0);
+      await fresh.drop();
     }
   });
 });
