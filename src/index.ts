@@ -3,6 +3,7 @@ export { loadConfig, type Config } from './config.js';
 export { createDeps, type Deps } from './deps.js';
 export { createDb, type Db } from './db/client.js';
 export { migrateDatabase } from './db/migrate.js';
+export { transaction } from './db/transaction.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export {
   AppError,

@@ -96,6 +96,25 @@ interface ClientOptions {
   pooled: boolean;
 }
 
+/**
+ * A startup parameter that makes the startup message longer than postgres.js's write buffer (1,024
+ * bytes), so that it is sent at once rather than from a `setImmediate`. Why: postgres.js 3.4.x cancels
+ * a buffered write when its connection closes but leaves the buffer and its (cancelled) timer in
+ * place, so the next connection's startup message is appended to the dead session's bytes and never
+ * sent: a statement sent on that connection waited for `connect_timeout` (30 s) and failed, and the
+ * connection failed so again until its buffer passed 1,024 bytes (porsager/postgres PRs #1214, #1215,
+ * not released). Found under load when PostgreSQL ended the sessions (a restart, pg_terminate_backend):
+ * a read or a cancel answered DATABASE_UNAVAILABLE after 30 s, the database long back
+ * (test/db/stale-write.test.ts). With a startup message of 1,024 bytes or more the stale bytes and it
+ * go out together; PostgreSQL refuses that as a malformed startup packet (logging "invalid length of
+ * startup packet") and the connection, its buffer now emptied, connects again at once. A custom
+ * setting (a name with a dot) is accepted and ignored by PostgreSQL; not sent through a pooler (see
+ * `connection` below), and not a cure under TLS, whose 8-byte SSLRequest goes first (connect_timeout
+ * bounds that case).
+ */
+const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
+const STARTUP_PADDING = 'x'.repeat(1024);
+
 function createClient(url: string, o: ClientOptions): Sql {
   const sql: Sql = postgres(url, {
     max: o.max,
@@ -134,6 +153,7 @@ function createClient(url: string, o: ClientOptions): Sql {
           default_transaction_isolation: 'read committed',
           TimeZone: 'UTC',
           ...(o.lockTimeoutMs ? { lock_timeout: o.lockTimeoutMs } : {}),
+          [STARTUP_PADDING_NAME]: STARTUP_PADDING,
         },
     backoff: reconnectDelaySeconds,
     onclose: () => fetchTypesOnce(sql),
