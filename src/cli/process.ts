@@ -146,6 +146,12 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
  * (src/db/doctor.ts explainConnectionError).
  */
 const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53200']);
+/**
+ * The database ended the start's connection (a restart or failover under the start's migrations, a
+ * chaos tester's kill): said as such, not "unexpected error: terminating connection due to
+ * administrator command". A supervisor starts the process again.
+ */
+const GONE = new Set(['57P01', '57P02', '57P03', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET']);
 
 /**
  * The first contact with DATABASE_URL (or DATABASE_LISTEN_URL, which migrations use when set)
@@ -158,6 +164,13 @@ const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT
  */
 export function databaseFailure(error: unknown, config: Config): ConfigError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && GONE.has(code)) {
+    const message = (error as { message?: unknown }).message;
+    return new ConfigError(
+      `the database ended the connection while this process was starting (${code}: ${String(message)}): is it restarting or failing over? Start again once it is back`,
+      { cause: error },
+    );
+  }
   if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isDiskFull(error))) return undefined;
   const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
   const masked = maskUrlPassword(url);

@@ -100,6 +100,15 @@ export function explainConnectionError(error: unknown, target: Target): string {
       return `database "${database}" does not exist on ${where}: create it (createdb ${database}) or fix ${target.source}`;
     case '53300':
       return `${where} has no connection left (too many clients): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front`;
+    case '57P01':
+    case '57P02':
+    case '57P03':
+      return `${where} is shutting down, restarting or not yet accepting connections (${e.code}: ${e.message}): start again once it is back`;
+    case 'CONNECTION_CLOSED':
+    case 'CONNECTION_DESTROYED':
+    case 'CONNECTION_ENDED':
+    case 'ECONNRESET':
+      return `${where} closed the connection (${e.code}): is it restarting or failing over? Start again once it is back`;
     default:
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }

@@ -20,3 +20,26 @@ describe('doctor on a full disk', () => {
     expect(explainNotifyFailure(pg('42501', 'permission denied'))).toBe('NOTIFY failed: permission denied');
   });
 });
+
+// A chaos tester killed the backends of two `taskwire migrate` runs: one exited 1 with "unexpected error:
+// terminating connection due to administrator command", as a process starting during a restart would.
+describe('a database that ends the connection while a process starts', () => {
+  it('is said as such, for the doctor and for a start (exit 2, not an unexpected error)', async () => {
+    const { databaseFailure } = await import('../../src/cli/process.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const { ConfigError } = await import('../../src/errors.js');
+    const terminated = pg('57P01', 'terminating connection due to administrator command');
+    const closed = pg('CONNECTION_CLOSED', 'write CONNECTION_CLOSED db.example:5432');
+    expect(explainConnectionError(terminated, target)).toMatch(/is shutting down, restarting or not yet accepting connections \(57P01/);
+    expect(explainConnectionError(closed, target)).toMatch(/closed the connection \(CONNECTION_CLOSED\): is it restarting or failing over\?/);
+    for (const config of [loadConfig({ DATABASE_URL: target.url }), loadConfig({})]) {
+      for (const error of [terminated, closed]) {
+        const failure = databaseFailure(error, config);
+        expect(failure).toBeInstanceOf(ConfigError);
+        expect(failure?.message).toMatch(/^the database ended the connection while this process was starting \((57P01|CONNECTION_CLOSED)/);
+      }
+    }
+    // Anything else is still the caller's to report.
+    expect(databaseFailure(pg('42P01', 'relation "x" does not exist'), loadConfig({ DATABASE_URL: target.url }))).toBeUndefined();
+  });
+});
