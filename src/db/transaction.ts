@@ -6,12 +6,10 @@ import type postgres from 'postgres';
  */
 const GONE_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED']);
 
-/** The query failed because its connection is gone (closed, reset, destroyed), not for its SQL. */
+/** postgres.js's error for a connection that is gone (closed, destroyed, ended), not for its SQL. */
 function connectionGone(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, syscall } = error as { code?: unknown; syscall?: unknown };
-  // A socket's own failure (ECONNRESET, EPIPE, ETIMEDOUT…): Node closes the socket after it.
-  return (typeof code === 'string' && GONE_CODES.has(code)) || typeof syscall === 'string';
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && GONE_CODES.has(code);
 }
 
 /**
@@ -21,23 +19,37 @@ function connectionGone(error: unknown): boolean {
  * postgres.js 3.4.x answers a failed transaction with its own ROLLBACK, and after a closed connection
  * that ROLLBACK is written from a `setImmediate` to a socket already set to null: an uncatchable
  * `TypeError: Cannot read properties of null (reading 'write')` (porsager/postgres#1154, #1208; the
- * fixes, #1168 and #1176, are not released). So a transaction failing for its connection does not
- * fail back into postgres.js: its callback is left unsettled (no ROLLBACK, no COMMIT is sent; the
- * database rolled it back when the connection ended) and `begin` rejects all the same, with the
+ * fixes, #1168 and #1176, are not released). So a transaction failing because its connection closed
+ * does not fail back into postgres.js: its callback is left unsettled (no ROLLBACK, no COMMIT is sent;
+ * the database rolled it back when the connection ended) and `begin` rejects all the same, with the
  * connection's own error, which postgres.js raises for every transaction whose connection closes.
+ * Told by `begin` itself: postgres.js rejects it in the same turn as the statements of a connection
+ * that closed, so after that turn a `begin` still pending means the error came from elsewhere (another
+ * pool's connection inside `fn`), and the transaction rolls back as usual. Leaving the callback of a
+ * live connection unsettled would hold its transaction, and its locks, for ever.
  *
  * It covers what runs inside `fn` as awaited queries of `tx`: every `await` in a transaction of ours
  * is one (a query sent after the connection closed, with no query of `tx` in flight to notice it,
  * would meet the same null socket).
  */
 export function transaction<T>(sql: postgres.Sql, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  return sql.begin(async (tx) => {
+  let closed = false;
+  const run = sql.begin(async (tx) => {
     try {
       return await fn(tx);
     } catch (error) {
-      // Never settles: begin() rejects through the connection's close, which follows (or came first).
-      if (connectionGone(error)) return new Promise<never>(() => undefined);
+      if (connectionGone(error)) {
+        // Until every promise the close settled has run its reactions: begin()'s rejection among them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // Never settles: begin() has rejected with the connection's close.
+        if (closed) return new Promise<never>(() => undefined);
+      }
       throw error;
     }
   }) as Promise<T>;
+  // Only the close can reject begin() while its callback is still running (above).
+  run.catch(() => {
+    closed = true;
+  });
+  return run;
 }

@@ -85,6 +85,32 @@ describe('transaction', () => {
     await expectSurvived(Promise.resolve(settled));
   });
 
+  it("rolls back, and does not hold, a transaction failed by another connection's close", async () => {
+    // The same code from a connection that is not the transaction's (a second pool inside it): the
+    // transaction's own connection is alive, so it is rolled back as usual, its row lock released.
+    const otherPool = postgres(database.url, { max: 1, onnotice: () => undefined });
+    try {
+      let otherPid: number | undefined;
+      const outcome = transaction(pool.sql, async (tx) => {
+        await tx`INSERT INTO tx_probe VALUES (5)`;
+        otherPid = (await otherPool<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]?.pid;
+        await otherPool`SELECT pg_sleep(30)`;
+      }).catch((error: unknown) => error);
+      await waitFor(() => otherPid, { timeoutMs: 5000, intervalMs: 5, message: 'the other connection to start' });
+      await waitFor(async () => (await admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${otherPid as number} AND query LIKE '%pg_sleep%'`).length > 0 || undefined, {
+        timeoutMs: 5000,
+        intervalMs: 5,
+        message: 'the other connection to sleep',
+      });
+      await admin`SELECT pg_terminate_backend(${otherPid as number})`;
+      expect(await outcome).toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(await admin`SELECT count(*)::int AS n FROM tx_probe`).toEqual([{ n: 0 }]);
+      expect(await pool.sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+    } finally {
+      await otherPool.end({ timeout: 0 });
+    }
+  });
+
   it('commits what its callback did and answers its value', async () => {
     expect(await transaction(pool.sql, async (tx) => (await tx`INSERT INTO tx_probe VALUES (2) RETURNING n`)[0]?.n)).toBe(2);
     expect(await admin`SELECT n FROM tx_probe`).toEqual([{ n: 2 }]);
