@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { lockWaitMessage, migrateDatabase, type MigrationReport } from '../db/migrate.js';
+import { lockWaitMessage, migrateDatabase, migrationSummary, type MigrationReport } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger, logWritten, type Logger } from '../logger.js';
 import { EXIT, UsageError } from './args.js';
@@ -61,9 +61,7 @@ async function runCommand(command: ProcessCommand, args: string[], config: Confi
         await db.stop();
       }
       // A release step's log tells "applied 2" from "nothing to do".
-      process.stdout.write(
-        report.applied === 0 ? `migrations: none pending (${report.known} applied)\n` : `migrations: applied ${report.applied} (${report.known} in all)\n`,
-      );
+      process.stdout.write(`${migrationSummary(report)}\n`);
       return EXIT.ok;
     }
     case 'doctor': {

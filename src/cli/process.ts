@@ -1,7 +1,7 @@
 import { maskUrlPassword, type Config } from '../config.js';
 import { ConfigError, isDiskFull } from '../errors.js';
 import { explainConnectionError } from '../db/doctor.js';
-import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase } from '../db/migrate.js';
+import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase, migrationSummary } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
@@ -53,7 +53,7 @@ export async function startProcess(config: Config, log: Logger, roles: ProcessRo
     const report = await migrateDatabase(config.databaseListenUrl ?? database.url, { onLockWait: (wait) => log.warn(wait, lockWaitMessage(wait)) });
     if (report.databaseAhead) log.warn(DATABASE_AHEAD_MESSAGE);
     // An upgrade's schema change is in the log of the process that made it, as `taskwire migrate` says it.
-    if (report.applied > 0) log.info({ applied: report.applied, known: report.known }, `migrations: applied ${report.applied} (${report.known} in all)`);
+    if (report.applied > 0) log.info({ applied: report.applied, known: report.known }, migrationSummary(report));
   } catch (error) {
     await database.stop().catch(() => undefined);
     throw databaseFailure(error, config) ?? error;

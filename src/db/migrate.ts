@@ -38,6 +38,11 @@ export function lockWaitMessage(wait: { migration: string; attempt: number; lock
   return `${wait.migration} waited ${wait.lockTimeoutMs} ms for a table lock another session holds (a long transaction on tasks?); rolled back, trying again (try ${wait.attempt + 1})`;
 }
 
+/** What a run of the migrations did, as `taskwire migrate` prints it and a starting process logs it. */
+export function migrationSummary(report: { applied: number; known: number }): string {
+  return report.applied === 0 ? `migrations: none pending (${report.known} applied)` : `migrations: applied ${report.applied} (${report.known} in all)`;
+}
+
 /** MigrateOptions.lockTimeoutMs' default: a writer waits behind a migration this long at most per try. */
 export const MIGRATION_LOCK_TIMEOUT_MS = 2000;
 /** PostgreSQL's lock_not_available: lock_timeout passed. */

@@ -4,7 +4,6 @@ import { compareFeedPositions, decodeFeedCursor, encodeFeedCursor, feedEnd, read
 import type { FeedPosition } from '../../src/queue/event-log.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
-import { waitFor } from '../helpers/wait.js';
 
 // The global feed must never skip an event that commits late with an earlier sequence value.
 let app: QueueTestApp;
@@ -32,15 +31,6 @@ async function drain(from: FeedPosition): Promise<{ events: FeedEvent[]; positio
     position = page.position;
     if (!page.full) return { events, position, held: page.held };
   }
-}
-
-/** Waits until task `id`'s version `version` is committed. */
-async function waitForVersion(id: string, version: number): Promise<void> {
-  await waitFor(async () => ((await app.sql`SELECT version FROM tasks WHERE id = ${id}`)[0]?.version as number) >= version || undefined, {
-    timeoutMs: 10_000,
-    intervalMs: 10,
-    message: `version ${version} of task ${id}`,
-  });
 }
 
 describe('readFeed', () => {
@@ -97,8 +87,9 @@ describe('readFeed', () => {
     const other = postgres(app.database.url, { max: 1, onnotice: () => undefined });
     try {
       let writeLater!: () => void;
+      let committed!: Promise<unknown>;
       const wroteFirst = new Promise<void>((wrote) => {
-        void other.begin(async (tx) => {
+        committed = other.begin(async (tx) => {
           // Its first write: its transaction id is taken here, before the promote's below.
           const [a] = await tx`INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.first', ${FUTURE()}) RETURNING id`;
           await tx`INSERT INTO task_events (task_id, version, type, status, attempt) VALUES (${a!.id}, 1, 'ENQUEUED', 'PENDING', 0)`;
@@ -115,7 +106,7 @@ describe('readFeed', () => {
       const promoted = await app.deps.queue.runTaskNow(x.id);
       expect(promoted.version).toBe(2);
       writeLater();
-      await waitForVersion(x.id, 3);
+      await committed;
       const { events } = await drain(start);
       expect(events.filter((e) => e.taskId === x.id).map((e) => e.version)).toEqual([1, 2, 3]);
     } finally {
