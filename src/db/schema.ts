@@ -84,6 +84,14 @@ export const tasks = pgTable(
      * the same, and must not run uncounted for ever; its next loss counts.
      */
     aheadGiveBacks: smallint('ahead_give_backs').notNull().default(0),
+    /**
+     * The feed transaction (task_events.tx) of the task's latest event. Every statement that writes an
+     * event sets it to greatest(itself, the statement's transaction id) and gives its event that tx, so
+     * a task's versions sort in version order in the feed even when the transaction writing the later
+     * one began first (src/queue/events.ts, docs/event-log.md). Null on rows from before 0041: then
+     * the event's own transaction id, as before.
+     */
+    lastEventTx: xid8('last_event_tx').default(sql`pg_current_xact_id()`),
     /** Per-enqueue overrides; null means "the task definition's, else the default". */
     timeoutMs: integer('timeout_ms'),
     resultTtlMs: bigint('result_ttl_ms', { mode: 'number' }),

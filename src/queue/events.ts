@@ -60,7 +60,7 @@ export interface EventColumns {
 
 /**
  * The SQL tail shared by every statement that changes tasks: given a CTE named `changed`
- * holding the changed rows (with at least id, version, status, attempts), it appends one row
+ * holding the changed rows (with at least id, version, status, attempts, last_event_tx), it appends one row
  * per change to the event log (task_events) and sends the changes on the events channel, in
  * the same statement, so the change, its event and its notification commit or roll back
  * together; then it selects the changed rows. `alsoRun` names other CTEs (wake-ups) that must
@@ -72,13 +72,27 @@ ${eventCtesSql(event)}
 SELECT changed.*, ${notificationCountSql(alsoRun)} AS notifications FROM changed`;
 }
 
-/** The `logged` and `notified` CTEs of changeTailSql, for statements that select something else at the end. */
+/**
+ * The `logged` and `notified` CTEs of changeTailSql, for statements that select something else at the end.
+ *
+ * An event's feed position is (tx, seq) (src/queue/event-feed.ts), and a transaction's id is taken at
+ * its first write: a statement changing several tasks, or a transaction that wrote before, may write a
+ * task's next version with an id below the one of a transaction that wrote and committed the version
+ * before it, and the feed would hand the later version out first. So every statement that writes an
+ * event sets the row's `last_event_tx = greatest(last_event_tx, pg_current_xact_id())` (an INSERT
+ * takes its default, the transaction's id) and the event takes that as its tx: never below the
+ * previous version's, never below its own transaction's (which the feed's horizon needs). The
+ * greatest() again here keeps a statement that forgot the SET from writing a tx below its own
+ * (test/queue/event-feed.test.ts checks every writer sets it). The SQL functions do the same
+ * (drizzle/0041_feed_order_by_task.sql).
+ */
 export function eventCtesSql(event: EventColumns): string {
   return `
 logged AS (
-  INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, progress, error, at)
+  INSERT INTO task_events (task_id, version, type, status, attempt, worker_id, progress, error, at, tx)
   SELECT id, version, (${event.type})::task_event_type, status, ${event.attempt ?? 'attempts'},
-         ${event.worker ?? 'NULL'}, ${event.progress ?? 'NULL'}, ${event.error ?? 'NULL'}, ${event.at ?? 'clock_timestamp()'}
+         ${event.worker ?? 'NULL'}, ${event.progress ?? 'NULL'}, ${event.error ?? 'NULL'}, ${event.at ?? 'clock_timestamp()'},
+         greatest(last_event_tx, pg_current_xact_id())
   FROM changed
 ),
 notified AS (

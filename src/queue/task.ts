@@ -89,8 +89,9 @@ export interface Task {
  * (JSON columns are `unknown` in the row; their shapes are this module's.)
  */
 // Bookkeeping no reader of a task needs: attempt_budget (what retryTask grants, src/queue/sql/requeue-task.ts),
-// claimed_ahead_at and ahead_give_backs (what the rescuer gives back uncounted, src/queue/sql/rescue-tasks.ts).
-type InternalColumns = 'attemptBudget' | 'claimedAheadAt' | 'aheadGiveBacks';
+// claimed_ahead_at and ahead_give_backs (what the rescuer gives back uncounted, src/queue/sql/rescue-tasks.ts),
+// last_event_tx (the feed position its next event must not sort below, src/queue/events.ts).
+type InternalColumns = 'attemptBudget' | 'claimedAheadAt' | 'aheadGiveBacks' | 'lastEventTx';
 type FieldsOnlyOneSide = Exclude<keyof Task, keyof TaskRow> | Exclude<keyof TaskRow, keyof Task | InternalColumns>;
 type ColumnsOfAnotherType = {
   [K in keyof TaskRow & keyof Task]: unknown extends TaskRow[K] ? never : TaskRow[K] extends Task[K] ? never : K;

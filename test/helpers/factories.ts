@@ -16,6 +16,7 @@ import type { TaskStatus } from '../../src/queue/states.js';
 import type { Backoff, Task } from '../../src/queue/task.js';
 import type { TaskDefinition } from '../../src/worker/define-task.js';
 import { createTestApp, type TestApp } from './app.js';
+import { expectFeedOrderedLogs } from './event-log.js';
 import { recordEvents, type EventRecorder } from './events.js';
 import { waitFor } from './wait.js';
 
@@ -205,7 +206,8 @@ export interface QueueTestContext {
 
 /**
  * The set-up most core test files share: one QueueTestApp per file, an event recorder per
- * test, and every runner stopped after each test (a leaked runner is a failure).
+ * test, every runner stopped after each test (a leaked runner is a failure), and each task's
+ * events checked to be in feed order at the end (expectFeedOrderedLogs).
  * Call at the top of a file; read `.app` / `.recorder` inside tests.
  */
 export function useQueueTestApp(): QueueTestContext {
@@ -215,7 +217,12 @@ export function useQueueTestApp(): QueueTestContext {
     app = await createQueueTestApp();
   });
   afterAll(async () => {
-    await app?.close();
+    try {
+      // Whatever the file's tests did, each task's events are in feed order (src/queue/events.ts).
+      if (app) await expectFeedOrderedLogs(app.sql);
+    } finally {
+      await app?.close();
+    }
   });
   beforeEach(async () => {
     recorder = await recordEvents((app as QueueTestApp).sql);

@@ -15,7 +15,7 @@ const env = useQueueTestApp();
 const WORKER = 'w-complete';
 const TTL_MS = 60_000;
 
-/** The statement completeTasks sent before taskwire_complete (f0d7697), word for word. */
+/** The statement completeTasks sent before taskwire_complete (f0d7697), word for word but for last_event_tx (drizzle/0041). */
 async function completeByStatement(exec: Executor, workerId: string, completions: readonly Completion[], defaultTtlMs: number): Promise<string[]> {
   const tail = `${eventCtesSql({ type: `'SUCCEEDED'`, worker: 'ev_worker' })}
 SELECT string_agg(id::text, ',') AS ids, (SELECT count(*) FROM notified) AS notifications FROM changed`;
@@ -28,6 +28,7 @@ SELECT string_agg(id::text, ',') AS ids, (SELECT count(*) FROM notified) AS noti
         status = 'SUCCEEDED',
         return_value = nullif(input.values -> (t.id::text || ':' || t.attempts), 'null'::jsonb),
         version = t.version + 1,
+        last_event_tx = greatest(t.last_event_tx, pg_current_xact_id()),
         finished_at = clock_timestamp(),
         locked_by = NULL,
         lease_expires_at = NULL,
@@ -35,7 +36,7 @@ SELECT string_agg(id::text, ',') AS ids, (SELECT count(*) FROM notified) AS noti
       FROM input
       WHERE t.id = ANY(${ids}::uuid[]) AND t.status = 'RUNNING' AND t.locked_by = ${workerId}
         AND input.values ? (t.id::text || ':' || t.attempts)
-      RETURNING t.id, t.version, t.status, t.attempts, ${workerId}::text AS ev_worker
+      RETURNING t.id, t.version, t.status, t.attempts, t.last_event_tx, ${workerId}::text AS ev_worker
     ),
     ${exec.unsafe(tail)}`;
   const recorded = result[0]?.ids as string | null | undefined;

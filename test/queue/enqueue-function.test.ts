@@ -60,7 +60,8 @@ async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<stri
   const rows = await sql`
     SELECT t.*, t.run_after = t.enqueued_at AS run_at_enqueue FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o)
     JOIN tasks t ON t.id = w.id ORDER BY w.o`;
-  return rows.map(({ id: _id, idempotencyKey: _key, enqueuedAt: _at, runAfter, runAtEnqueue, ...rest }) => ({
+  // last_event_tx is each insert's transaction id: the two sets' differ by construction.
+  return rows.map(({ id: _id, idempotencyKey: _key, enqueuedAt: _at, lastEventTx: _tx, runAfter, runAtEnqueue, ...rest }) => ({
     ...rest,
     runAfter: runAtEnqueue ? 'enqueued_at' : runAfter,
   }));

@@ -2,6 +2,11 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareFeedPositions, decodeFeedCursor, encodeFeedCursor, feedEnd, readFeed, type FeedEvent } from '../../src/queue/event-feed.js';
 import type { FeedPosition } from '../../src/queue/event-log.js';
+import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
+import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
+import { requestCancel } from '../../src/queue/sql/request-cancel.js';
+import { updateProgress } from '../../src/queue/sql/update-progress.js';
+import { expectFeedOrderedLogs } from '../helpers/event-log.js';
 import { explainedPlans } from '../helpers/explained-plans.js';
 import { createQueueTestApp, type QueueTestApp } from '../helpers/factories.js';
 
@@ -30,6 +35,19 @@ async function drain(from: FeedPosition): Promise<{ events: FeedEvent[]; positio
     events.push(...page.events);
     position = page.position;
     if (!page.full) return { events, position, held: page.held };
+  }
+}
+
+/**
+ * One task's events in the feed after `from`, once `count` of them are there: the feed's horizon is the
+ * cluster's oldest running transaction, which another test file's may hold a while.
+ */
+async function feedEventsOf(from: FeedPosition, taskId: string, count: number): Promise<FeedEvent[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events = (await drain(from)).events.filter((e) => e.taskId === taskId);
+    if (events.length >= count || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -77,41 +95,55 @@ describe('readFeed', () => {
 
   // A transaction takes its id at its first write: one that began writing before another wrote a
   // task's version and committed, and writes the next version after it, has the lower id (a worker's
-  // batch of output over several tasks against a progress update of one of them). The known defect of
-  // docs/event-log.md, reproduced: the feed hands out [1, 3, 2]. A fix makes this test fail: drop `.fails`.
-  // (A row trigger taking each event's tx up to its previous version's fixed it, at +12–16 µs of
-  // PostgreSQL CPU per drained task, 25–30 %: not taken; the writers' own statements are to do it.)
-  it.fails("hands out one task's versions in version order when the transaction writing the later one began first", async () => {
+  // batch of output over several tasks against a progress update of one of them; seen by a tester in 3
+  // tasks of ~16,000). Without tasks.last_event_tx (drizzle/0041) the feed handed out [1, 3, 2]: each
+  // event's tx is now never below its previous version's. The late writer is a real statement (a
+  // cancel built on changeTailSql; below, the completion function), run in a transaction that wrote
+  // before, as one statement's first row would.
+  /** Runs `write` in a transaction whose id is taken before `between` writes and commits; commits it after. */
+  async function writeAfterAnEarlierTransactionBegan(between: () => Promise<unknown>, write: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<void> {
+    // On the app's pool (its own connection of it), so that its statements are sent as taskwire's are.
+    let writeLater!: () => void;
+    let committed!: Promise<unknown>;
+    const wroteFirst = new Promise<void>((wrote) => {
+      committed = app.sql.begin(async (tx) => {
+        // Its first write: its transaction id is taken here, before the one of `between`.
+        await tx`INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.first', ${FUTURE()})`;
+        wrote();
+        await new Promise<void>((resolve) => {
+          writeLater = resolve;
+        });
+        await write(tx);
+      });
+    });
+    await wroteFirst;
+    await between();
+    writeLater();
+    await committed;
+  }
+
+  it("hands out one task's versions in version order when the transaction writing the later one began first", async () => {
     const start = await feedEnd(app.sql);
     const x = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['x'], runAfter: FUTURE() });
-    const other = postgres(app.database.url, { max: 1, onnotice: () => undefined });
-    try {
-      let writeLater!: () => void;
-      let committed!: Promise<unknown>;
-      const wroteFirst = new Promise<void>((wrote) => {
-        committed = other.begin(async (tx) => {
-          // Its first write: its transaction id is taken here, before the promote's below.
-          const [a] = await tx`INSERT INTO tasks (id, name, run_after) VALUES (gen_random_uuid(), 'feed.first', ${FUTURE()}) RETURNING id`;
-          await tx`INSERT INTO task_events (task_id, version, type, status, attempt) VALUES (${a!.id}, 1, 'ENQUEUED', 'PENDING', 0)`;
-          wrote();
-          await new Promise<void>((resolve) => {
-            writeLater = resolve;
-          });
-          // Then the next version of x, after the promote committed its own.
-          const [row] = await tx`UPDATE tasks SET version = version + 1 WHERE id = ${x.id} RETURNING version`;
-          await tx`INSERT INTO task_events (task_id, version, type, status, attempt) VALUES (${x.id}, ${row!.version}, 'PROMOTED', 'PENDING', 0)`;
-        });
-      });
-      await wroteFirst;
-      const promoted = await app.deps.queue.runTaskNow(x.id);
-      expect(promoted.version).toBe(2);
-      writeLater();
-      await committed;
-      const { events } = await drain(start);
-      expect(events.filter((e) => e.taskId === x.id).map((e) => e.version)).toEqual([1, 2, 3]);
-    } finally {
-      await other.end();
-    }
+    await writeAfterAnEarlierTransactionBegan(
+      async () => expect((await app.deps.queue.runTaskNow(x.id)).version).toBe(2),
+      async (tx) => expect((await requestCancel(tx, { id: x.id, defaultTtlMs: 60_000 }))?.version).toBe(3),
+    );
+    expect((await feedEventsOf(start, x.id, 3)).map((e) => e.type)).toEqual(['ENQUEUED', 'PROMOTED', 'CANCELLED']);
+    await expectFeedOrderedLogs(app.sql);
+  });
+
+  it('keeps that order for a version written by one of the SQL functions (a completion after a progress update)', async () => {
+    const start = await feedEnd(app.sql);
+    const x = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['x'], queue: 'feed-order' });
+    const [claimed] = await claimTasks(app.sql, { workerId: 'feed-worker', limit: 1, queues: ['feed-order'], leaseMs: 60_000 });
+    expect(claimed?.id).toBe(x.id);
+    await writeAfterAnEarlierTransactionBegan(
+      async () => expect((await updateProgress(app.sql, { id: x.id, attempt: 1, workerId: 'feed-worker', current: 1, total: 2, message: null }))?.version).toBe(3),
+      async (tx) => expect(await completeTasks(tx, 'feed-worker', [{ id: x.id, attempt: 1, returnValue: '1' }], 60_000)).toEqual([x.id]),
+    );
+    expect((await feedEventsOf(start, x.id, 4)).map((e) => e.type)).toEqual(['ENQUEUED', 'STARTED', 'PROGRESS', 'SUCCEEDED']);
+    await expectFeedOrderedLogs(app.sql);
   });
 
   it('delivers everything 4 concurrent writers commit, once each, and resumes from a saved cursor exactly', async () => {

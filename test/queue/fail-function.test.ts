@@ -17,7 +17,7 @@ const env = useQueueTestApp();
 const WORKER = 'w-fail';
 const TTL_MS = 60_000;
 
-/** The statement failTask sent for one failure before taskwire_fail, word for word. */
+/** The statement failTask sent for one failure before taskwire_fail, word for word but for last_event_tx (drizzle/0041). */
 async function failByStatement(exec: Executor, workerId: string, f: Failure, defaultTtlMs: number): Promise<void> {
   const tail = changeTailSql({
     type: `CASE status WHEN 'RETRYING' THEN 'RETRY_SCHEDULED' WHEN 'FAILED' THEN 'FAILED' ELSE 'CANCELLED' END`,
@@ -36,6 +36,7 @@ async function failByStatement(exec: Executor, workerId: string, f: Failure, def
         status = (CASE WHEN cancel_requested THEN 'CANCELLED' WHEN ${retrying} THEN 'RETRYING' ELSE 'FAILED' END)::task_status,
         errors = errors || jsonb_build_array(${f.error}::jsonb),
         version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id()),
         run_after = CASE WHEN ${retrying} THEN (SELECT at FROM clock) + ${delay} * interval '1 millisecond' ELSE run_after END,
         finished_at = CASE WHEN ${retrying} THEN NULL ELSE (SELECT at FROM clock) END,
         expires_at = CASE WHEN ${retrying} THEN NULL

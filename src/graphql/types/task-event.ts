@@ -130,8 +130,8 @@ builder.subscriptionField('taskEventFeed', (t) =>
     type: TaskEventRef,
     description:
       'Every event of every task matching filter (status: the status after the event), in the order of their transactions, from after ' +
-      '(a TaskEvent.cursor) or, without it, from now on. A transaction that commits late is never skipped. Known defect: one task\'s ' +
-      'versions can, rarely, come out of order (docs/event-log.md); skip a version lower than one you have.',
+      '(a TaskEvent.cursor) or, without it, from now on. A transaction that commits late is never skipped; one task\'s versions come ' +
+      'in version order (docs/event-log.md).',
     args: { filter: t.arg({ type: TaskFilterInput }), after: t.arg.string() },
     subscribe: (_root, args, ctx) =>
       ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null),

@@ -25,6 +25,7 @@ export async function finishCancelledTask(
         status = 'CANCELLED',
         errors = errors || ${errors}::jsonb,
         version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id()),
         finished_at = (SELECT at FROM clock),
         expires_at = (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond',
         locked_by = NULL,

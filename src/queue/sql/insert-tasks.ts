@@ -154,7 +154,7 @@ async function insertStatement(exec: Executor, c: Columns, keyConflicts: KeyConf
              coalesce(${c.concurrencyKey.each}::jsonb ->> j, ${c.concurrencyKey.all}::text)
       FROM input
       ${exec.unsafe(ON_CONFLICT[keyConflicts])}
-      RETURNING id, queue, run_after, version, status, attempts, idempotency_key
+      RETURNING id, queue, run_after, version, status, attempts, idempotency_key, last_event_tx
     ),
     ${exec.unsafe(WOKEN)},
     ${exec.unsafe(EVENT_CTES)}

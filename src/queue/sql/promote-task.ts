@@ -20,7 +20,7 @@ const TAIL = changeTailSql(PROMOTE_EVENT, ['woken']);
 export async function promoteTask(exec: Executor, p: { id: string; tenant?: string | null }): Promise<Task | undefined> {
   const result = await exec`
     WITH changed AS (
-      UPDATE tasks SET run_after = now(), version = version + 1
+      UPDATE tasks SET run_after = now(), version = version + 1, last_event_tx = greatest(last_event_tx, pg_current_xact_id())
       WHERE id = ${p.id} ${andTenant(exec, p.tenant ?? null)}
         AND status IN ('PENDING', 'RETRYING') AND run_after > now()
       RETURNING tasks.*

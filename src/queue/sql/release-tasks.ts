@@ -54,6 +54,7 @@ export async function releaseTasks(
         expires_at = CASE WHEN cancel_requested
                      THEN now() + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
         version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id()),
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE (id, attempts) IN (SELECT * FROM unnest(${ids}::uuid[], ${numbers}::int[]))

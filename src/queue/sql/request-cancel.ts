@@ -33,6 +33,7 @@ export function cancelCtes(exec: Executor, p: { where: PendingQuery<Row[]>; defa
         status = (CASE WHEN status = 'RUNNING' THEN 'RUNNING' ELSE 'CANCELLED' END)::task_status,
         cancel_requested = true,
         version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id()),
         finished_at = CASE WHEN status = 'RUNNING' THEN NULL ELSE (SELECT at FROM clock) END,
         expires_at = CASE WHEN status = 'RUNNING' THEN NULL
                      ELSE (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END

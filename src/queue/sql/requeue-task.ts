@@ -74,7 +74,8 @@ export function requeueCtes(
         expires_at = NULL,
         return_value = NULL,
         progress = NULL,
-        version = version + 1
+        version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id())
       FROM retrying LEFT JOIN waits ON waits.step_id = retrying.retried_id
       -- The ids as an array too: tasks_pkey walks them, whatever the planner estimates of retrying.
       WHERE tasks.id = ANY(ARRAY(SELECT retried_id FROM retrying)) AND tasks.id = retrying.retried_id

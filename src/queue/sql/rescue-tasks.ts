@@ -124,6 +124,7 @@ export async function rescueTasks(
           claimed_ahead_at = NULL,
           ahead_give_backs = t.ahead_give_backs + 1,
           version = t.version + 1,
+          last_event_tx = greatest(t.last_event_tx, pg_current_xact_id()),
           locked_by = NULL,
           lease_expires_at = NULL
         FROM input WHERE t.id = input.id AND input.back AND t.status = 'RUNNING'
@@ -149,6 +150,7 @@ export async function rescueTasks(
                        ELSE (SELECT at FROM clock)
                             + coalesce(t.result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
           version = t.version + 1,
+          last_event_tx = greatest(t.last_event_tx, pg_current_xact_id()),
           locked_by = NULL,
           lease_expires_at = NULL
         FROM input WHERE t.id = input.id AND NOT input.back AND t.status = 'RUNNING'

@@ -67,6 +67,7 @@ export async function snoozeTask(exec: Executor, p: SnoozeParams): Promise<Task 
         expires_at = CASE WHEN cancel_requested
                      THEN (SELECT at FROM clock) + coalesce(result_ttl_ms, ${p.defaultTtlMs}) * interval '1 millisecond' END,
         version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id()),
         locked_by = NULL,
         lease_expires_at = NULL
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}

@@ -22,7 +22,8 @@ export async function updateProgress(exec: Executor, p: ProgressParams): Promise
         progress = jsonb_build_object(
           'current', ${p.current}::float8, 'total', ${p.total}::float8,
           'message', ${p.message}::text, 'updatedAt', clock_timestamp()),
-        version = version + 1
+        version = version + 1,
+        last_event_tx = greatest(last_event_tx, pg_current_xact_id())
       WHERE id = ${p.id} AND status = 'RUNNING' AND locked_by = ${p.workerId} AND attempts = ${p.attempt}
       RETURNING *
     ),

@@ -135,6 +135,7 @@ function claimTail(tx: Sql, p: LimitedClaimParams): Fragment {
         status = 'RUNNING',
         attempts = t.attempts + 1,
         version = t.version + 1,
+        last_event_tx = greatest(t.last_event_tx, pg_current_xact_id()),
         started_at = coalesce(t.started_at, (SELECT at FROM clock)),
         last_attempted_at = (SELECT at FROM clock),
         worker_ids = array_append(t.worker_ids, ${p.workerId}::text),

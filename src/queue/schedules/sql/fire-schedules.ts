@@ -123,7 +123,7 @@ export async function fireSchedules(exec: Executor, plans: readonly FirePlan[], 
              backoff, tenant, created_by, concurrency_key, id, f
       FROM fire
       ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
-      RETURNING id, queue, version, status, attempts, schedule_id, scheduled_for
+      RETURNING id, queue, version, status, attempts, schedule_id, scheduled_for, last_event_tx
     ),
     woken AS (
       SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed) q

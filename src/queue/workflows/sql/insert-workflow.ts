@@ -38,7 +38,7 @@ export async function insertWorkflow(exec: Executor, wf: PreparedWorkflow): Prom
              cardinality(coalesce(dp, '{}')), po,
              (CASE WHEN cardinality(coalesce(dp, '{}')) > 0 THEN 'BLOCKED' ELSE 'PENDING' END)::task_status
       FROM input CROSS JOIN wf
-      RETURNING id, queue, version, status, attempts
+      RETURNING id, queue, version, status, attempts, last_event_tx
     ),
     woken AS (
       SELECT pg_notify(${JOBS_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM changed WHERE status = 'PENDING') q
