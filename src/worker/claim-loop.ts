@@ -4,6 +4,7 @@ import type { Sql } from '../db/client.js';
 import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
+import { tasksLockedBy } from '../queue/sql/tasks-locked-by.js';
 import { claimLimitedTasks } from '../queue/queue-control/index.js';
 import type { Task } from '../queue/task.js';
 import type { QueueGate } from './queue-gate.js';
@@ -44,6 +45,14 @@ export interface ClaimLoopOptions {
    * the rescuer takes them back (docs/decisions.md "A write whose answer was lost").
    */
   claimTimeoutMs?: number;
+  /**
+   * Ids of the tasks the worker has in hand (waiting, running, being recorded) or ran without its
+   * outcome being stored: RUNNING under its lock, rightly. With it, a claim that failed after it may
+   * have committed (its answer lost with the connection) is followed, once the database answers, by
+   * a look at what the database holds under this worker's lock: the rest was taken by that claim
+   * and goes back (handBack) at once, rather than after its lease, counted as a lost attempt.
+   */
+  known?(): ReadonlySet<string>;
 }
 
 /** The worker's producer: claims batches while the claim policy wants more, when woken or polled. */
@@ -95,6 +104,16 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let lookAgain = false;
   let lastClaimFilled = true;
   let failures = 0;
+  // A claim statement failed after it may have committed (a connection closed or reset under it, or
+  // one given up on past claimTimeoutMs): the tasks it took are RUNNING under this worker, and
+  // nothing here knows them. Without a look (sweepLostClaims) they waited for their lease to run out,
+  // and the rescuer counted the attempt they never made: a task of one attempt FAILED as WorkerLost.
+  let unsure = false;
+  // Claims given up on whose answer may still come: its tasks go back then (answered). A sweep waits
+  // for them: it would hand such a task back, this worker could claim it again under the same attempt
+  // number, and the late answer's hand-back would then take it from under its running handler.
+  let lateAnswers = 0;
+  let sweeping = false;
   let pollTimer: NodeJS.Timeout | undefined;
   // Times to look at, soonest first: the next opening of a used-up rate window (looking then keeps
   // a rate limit's windows full) and when this worker's own retries and snoozes fall due (else
@@ -150,6 +169,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
 
   /** What a new claim should ask for now, beside the claims in flight (0: nothing worth a statement). */
   function wantedNow(): number {
+    // No claim while the sweep compares the database with what is in hand: one landing meanwhile
+    // would be in the first and not yet in the second.
+    if (sweeping) return 0;
     const want = o.wanted() - asked;
     // Beside a claim in flight, only a share worth its own statement.
     return want <= 0 || (asked > 0 && want < SPLIT_CLAIM_AT / 2) ? 0 : want;
@@ -176,6 +198,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       do {
         lookAgain = false;
         while (!stopped) {
+          if (unsure && !sweeping && asked === 0 && lateAnswers === 0) await sweepLostClaims();
           const want = wantedNow();
           if (want === 0) {
             if (asked === 0) lastClaimFilled = true;
@@ -227,15 +250,18 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       return await withDeadline(statement, o.claimTimeoutMs);
     } catch (error) {
       if (error instanceof WriteTimeoutError) {
-        statement.then(
-          (late) => {
-            const tasks = tasksOf(late);
-            if (tasks.length === 0) return;
-            o.log.warn({ tasks: tasks.length }, 'a claim answered after it was given up on; handing its tasks back');
-            return o.handBack(tasks);
-          },
-          () => undefined,
-        );
+        lateAnswers += 1;
+        void statement
+          .then(
+            (late) => {
+              const tasks = tasksOf(late);
+              if (tasks.length === 0) return;
+              o.log.warn({ tasks: tasks.length }, 'a claim answered after it was given up on; handing its tasks back');
+              return o.handBack(tasks);
+            },
+            () => undefined,
+          )
+          .finally(() => (lateAnswers -= 1));
       }
       throw error;
     }
@@ -283,6 +309,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       failures = 0;
       return { tasks, limitHeld };
     } catch (error) {
+      // Any failure: telling one that cannot have committed (a statement refused before it ran) from
+      // a connection that closed after the commit is not worth it, for one read of the running tasks.
+      unsure = true;
       // Tasks an earlier statement of this claim took are ours: run them (the next claim retries the rest).
       if (tasks.length > 0) {
         o.log.warn({ err: error }, 'claim failed part-way; keeping what it took');
@@ -293,6 +322,34 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       o.claimFailed(error);
       await delay(exponentialDelayMs(failures, { baseMs: 100, maxMs: 5000 }), undefined, { signal: stopController.signal }).catch(() => undefined);
       return undefined;
+    }
+  }
+
+  /**
+   * After a claim that may have committed without its answer: what the database has RUNNING under this
+   * worker and the worker does not know goes back (RELEASED, the attempt given back: it never began).
+   * Run with no claim in flight and none started meanwhile (wantedNow), so every task a claim of this
+   * worker took is either in hand or lost. Left for the next round if the database is still away.
+   */
+  async function sweepLostClaims(): Promise<void> {
+    if (!o.known) {
+      unsure = false;
+      return;
+    }
+    sweeping = true;
+    try {
+      const mine = await tasksLockedBy(o.sql, o.workerId);
+      unsure = false;
+      const known = o.known();
+      const lost = mine.filter((task) => !known.has(task.id));
+      if (lost.length > 0) {
+        o.log.warn({ tasks: lost.length }, 'a claim whose answer was lost had taken tasks; handing them back');
+        await o.handBack(lost);
+      }
+    } catch {
+      // The database is still away: the claim below fails too, and the next round looks again.
+    } finally {
+      sweeping = false;
     }
   }
 

@@ -147,12 +147,26 @@ export function createRunner(options: RunnerOptions): Runner {
       armWaitCheck();
     },
     handBack,
+    known() {
+      const { waiting, started } = held.leaseIds();
+      return new Set([...waiting, ...started, ...unrecorded]);
+    },
     claimFailed(error) {
       // EventEmitter throws an 'error' nobody listens to: that would turn a database
       // blip into an unhandled rejection that ends the process.
       if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
     },
   });
+
+  // Tasks whose attempt ran here and whose outcome could not be stored (the database stayed away):
+  // RUNNING under this worker until the rescuer takes them, and not to be handed back as if a lost
+  // claim had taken them (the claim loop's `known`): that would give back an attempt that ran.
+  // The latest UNRECORDED_KEPT only: more is a database gone for longer than any lease.
+  const unrecorded = new Set<string>();
+  function noteUnrecorded(id: string): void {
+    unrecorded.add(id);
+    if (unrecorded.size > UNRECORDED_KEPT) unrecorded.delete(unrecorded.values().next().value as string);
+  }
 
   /** Starts waiting tasks while there are free slots; a task whose queue was paused since its claim goes back instead. */
   function startWaitingTasks(): void {
@@ -355,6 +369,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const progressing = progressWrites.get(running);
       if (progressing) await settledWithin(progressing, o.leaseMs);
       const written = await outcomes.record(task, outcome);
+      if (!written) noteUnrecorded(task.id);
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.
       if (gate.isLimited(task.queue)) claims.lookForWork();
@@ -499,3 +514,6 @@ export function createRunner(options: RunnerOptions): Runner {
     },
   }) as Runner;
 }
+
+/** How many tasks whose outcome could not be stored a runner remembers (see `unrecorded`). */
+const UNRECORDED_KEPT = 10_000;
