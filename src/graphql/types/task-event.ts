@@ -10,9 +10,17 @@ import {
 import { TASK_EVENT_TYPES, type TaskEventType } from '../../queue/states.js';
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
+import { loadedTaskOf, selects, withEventTasks } from '../event-tasks.js';
+import type { GraphQLContext } from '../context.js';
 import { assertMayReadPayload } from '../payload-access.js';
 import { PageInfoRef, TaskFilterInput, toTaskFilter } from './connection.js';
 import { TaskErrorRef, TaskProgressRef, TaskRef, TaskStatusEnum } from './task.js';
+
+async function loadTaskOf(event: TaskEventRecord, ctx: GraphQLContext): Promise<Task> {
+  const task = await ctx.events.loadTask(event.taskId);
+  if (!task) throw new NotFoundError('Task', event.taskId);
+  return task;
+}
 
 /** Built from the core's list of event types: one source of truth. */
 export const TaskEventTypeEnum = builder.enumType('TaskEventType', {
@@ -44,11 +52,8 @@ export const TaskEventRef = builder.objectRef<TaskEventRecord>('TaskEvent').impl
     task: t.field({
       type: TaskRef,
       description: 'The task as it is now.',
-      resolve: async (event, _args, ctx) => {
-        const task = await ctx.events.loadTask(event.taskId);
-        if (!task) throw new NotFoundError('Task', event.taskId);
-        return task;
-      },
+      // Read ahead with its neighbours by the feed (withEventTasks), and then answered at once; else read now.
+      resolve: (event, _args, ctx) => loadedTaskOf(event) ?? loadTaskOf(event, ctx),
     }),
   }),
 });
@@ -133,8 +138,10 @@ builder.subscriptionField('taskEventFeed', (t) =>
       '(a TaskEvent.cursor) or, without it, from now on. A transaction that commits late is never skipped; one task\'s versions come ' +
       'in version order (docs/event-log.md).',
     args: { filter: t.arg({ type: TaskFilterInput }), after: t.arg.string() },
-    subscribe: (_root, args, ctx) =>
-      ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null),
+    subscribe: async (_root, args, ctx, info) => {
+      const events = await ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null);
+      return selects(info.fieldNodes[0]?.selectionSet, 'task', info.fragments) ? withEventTasks(events, (id) => ctx.events.loadTask(id)) : events;
+    },
     resolve: (event: FeedEvent) => event,
   }),
 );
