@@ -78,11 +78,20 @@ interface CorsGrant {
   origin: string[];
   credentials: boolean;
   maxAge: number;
+  exposedHeaders: string[];
 }
+
+/**
+ * Response headers a page of a listed origin may read beyond the CORS-safelisted ones: how long a
+ * RATE_LIMITED or 503 answer asks it to wait, and what a 401 asks for. Without them a cross-origin
+ * page saw only content-length and content-type (a frontend tester), and a client's fallback to
+ * Retry-After (src/client) could never work there. The body says the same (extensions.retryAfterMs).
+ */
+const EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate'];
 
 function grantFor(policy: OriginPolicy, origin: string | null | undefined): false | CorsGrant {
   if (origin === null || origin === undefined || !policy.isListed(origin)) return false;
-  return { origin: [origin], credentials: true, maxAge: 600 };
+  return { origin: [origin], credentials: true, maxAge: 600, exposedHeaders: EXPOSED_HEADERS };
 }
 
 /**
@@ -103,7 +112,12 @@ export function corsFor(policy: OriginPolicy): (request: Request) => false | Cor
 export function corsHeadersFor(policy: OriginPolicy, origin: string | string[] | undefined): Record<string, string> {
   const grant = grantFor(policy, typeof origin === 'string' ? origin : undefined);
   if (grant === false) return { vary: 'Origin' };
-  return { 'access-control-allow-origin': grant.origin[0] as string, 'access-control-allow-credentials': String(grant.credentials), vary: 'Origin' };
+  return {
+    'access-control-allow-origin': grant.origin[0] as string,
+    'access-control-allow-credentials': String(grant.credentials),
+    'access-control-expose-headers': grant.exposedHeaders.join(', '),
+    vary: 'Origin',
+  };
 }
 
 function forbidden(message: string): Response {

@@ -11,7 +11,7 @@ const EVIL = 'https://evil.example';
 const LIMIT = 4096;
 const env = useTestServer({ env: { CORS_ORIGINS: LISTED }, app: { maxBodyBytes: LIMIT } });
 
-const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'];
+const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers', 'vary'];
 const corsOf = (headers: Headers): Record<string, string | null> => Object.fromEntries(CORS_HEADERS.map((name) => [name, headers.get(name)]));
 
 const big = JSON.stringify({ query: `{ __typename }${' '.repeat(2 * LIMIT)}` });
@@ -37,6 +37,8 @@ describe('a body over the limit, from a browser page', () => {
   it('carries the CORS grant yoga gives a listed origin, declared or chunked', async () => {
     const granted = corsOf((await post(JSON.stringify({ query: '{ __typename }' }), LISTED)).headers);
     expect(granted['access-control-allow-origin']).toBe(LISTED);
+    // Retry-After and WWW-Authenticate readable by the page (yoga's grant and the 413's alike).
+    expect(granted['access-control-expose-headers']).toBe('Retry-After, WWW-Authenticate');
     for (const chunked of [false, true]) {
       const res = await post(big, LISTED, chunked);
       expect(res.status).toBe(413);
@@ -48,7 +50,7 @@ describe('a body over the limit, from a browser page', () => {
   it('grants nothing to an origin that is not listed, and still varies by Origin', async () => {
     const res = await post(big, EVIL);
     expect(res.status).toBe(413);
-    expect(corsOf(res.headers)).toEqual({ 'access-control-allow-origin': null, 'access-control-allow-credentials': null, vary: 'Origin' });
+    expect(corsOf(res.headers)).toEqual({ 'access-control-allow-origin': null, 'access-control-allow-credentials': null, 'access-control-expose-headers': null, vary: 'Origin' });
     await res.text();
   });
 });
