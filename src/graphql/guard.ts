@@ -89,6 +89,8 @@ export const GUARD_RULES: GuardRules = {
     bulkAction: { needs: 'tasks:read' },
     // Settings are deployment-wide; a tenant lists only the queues its tasks are in, with its own counts.
     queues: { needs: 'tasks:read' },
+    // A position in the feed, which read tokens cannot subscribe to.
+    taskEventFeedCursor: { needs: 'tasks:read' },
   },
   Mutation: {
     enqueueTask: { needs: 'tasks:enqueue', check: enqueueName },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskEventFeedDocument, TaskEventLogDocument, TaskEventsDocument, WfEnqueueDocument } from '../generated/graphql.js';
+import { TaskEventFeedCursorDocument, TaskEventFeedDocument, TaskEventLogDocument, TaskEventsDocument, WfEnqueueDocument } from '../generated/graphql.js';
 import { onlyError, startTestServer, type TestServer } from '../helpers/graphql.js';
 import type { Stream } from '../helpers/subscriptions.js';
 import { waitFor } from '../helpers/wait.js';
@@ -72,6 +72,20 @@ describe('taskEventFeed(after:)', () => {
     // Without the check each stayed open and stalled every other feed resuming.
     await expectRefused(bad);
     await expectResumes(from, 'after');
+  });
+});
+
+describe('taskEventFeedCursor', () => {
+  it('is a position a feed subscribed later resumes from: a task written and finished in between is sent whole', async () => {
+    const from = (await server.execute(TaskEventFeedCursorDocument, {})).data?.taskEventFeedCursor;
+    expect(typeof from).toBe('string');
+    // Written and finished before the feed is subscribed: a feed started "now" would miss all of it.
+    const id = await server.enqueue('demo.echo', ['between']);
+    await cursorAfter(id);
+    const feed = server.subscribeWs(TaskEventFeedDocument, { filter: { name: 'demo.echo' }, after: from });
+    await feed.waitFor((v) => v.taskEventFeed.taskId === id && v.taskEventFeed.status === 'SUCCEEDED');
+    feed.unsubscribe();
+    expect(feed.values.filter((v) => v.taskEventFeed.taskId === id).map((v) => v.taskEventFeed.type)).toEqual(['ENQUEUED', 'STARTED', 'SUCCEEDED']);
   });
 });
 

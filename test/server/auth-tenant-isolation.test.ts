@@ -73,6 +73,8 @@ const CASES: Record<string, FieldCase> = {
   'Query.viewer': () => [{ op: 'request', query: '{ viewer { id kind tenant scopes taskIds expiresAt } }', variables: {} }],
   // The database's clock: the same for every tenant, nothing of one in it.
   'Query.now': () => [{ op: 'request', query: '{ now }', variables: {} }],
+  // A position in the feed: the same for every tenant, nothing of one in it.
+  'Query.taskEventFeedCursor': () => [{ op: 'request', query: '{ taskEventFeedCursor }', variables: {} }],
   'Mutation.enqueueTask': (run) => [
     {
       op: 'request',

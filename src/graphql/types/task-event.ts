@@ -130,6 +130,19 @@ builder.subscriptionField('taskEvents', (t) =>
   }),
 );
 
+builder.queryField('taskEventFeedCursor', (t) =>
+  t.string({
+    description:
+      'The event feed\'s position now, as a cursor: taskEventFeed(after:) from it sends every event committed after this answer ' +
+      '(and possibly some committed shortly before it). For a consumer that must not miss what is written between taking a ' +
+      'starting point and subscribing (save it first), or that joins a page of tasks read now with the changes after it.',
+    resolve: async (_root, _args, ctx) => {
+      const end = await ctx.queue.feedEnd();
+      return encodeFeedCursor({ tx: end.tx, seq: end.seq });
+    },
+  }),
+);
+
 builder.subscriptionField('taskEventFeed', (t) =>
   t.field({
     type: TaskEventRef,
