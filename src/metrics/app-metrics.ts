@@ -25,6 +25,11 @@ export interface AppMetricsOptions {
   /** The subscription fan-out's counters (app.stats). */
   stats: FanOutStats;
   /**
+   * The event log's fan-out counters (taskEvents, taskEventFeed: app.logStats), in a process with a
+   * GraphQL server: its reads, its deliveries, and how long the feed has been held back.
+   */
+  eventLog?: { readonly logReads: number; readonly feedReads: number; readonly delivered: number; readonly feedHeldSince: number | null };
+  /**
    * The channels this server LISTENs on only while someone watches (src/server/live/on-demand-listener.ts),
    * by name: each `listening` is 1 or 0. None in a process without a GraphQL server.
    */
@@ -332,6 +337,38 @@ export function createAppMetrics(options: AppMetricsOptions): AppMetrics {
   statCounter('taskwire_subscription_reads_total', 'Database reads made to feed subscriptions (one per batch of changes).', 'readQueries');
   statCounter('taskwire_subscription_deliveries_total', 'Task states handed to subscribers (one per subscriber per state).', 'delivered');
   statCounter('taskwire_events_listener_reconnects_total', 'Times the LISTEN connection came back after a loss.', 'reconnects');
+  const eventLog = options.eventLog;
+  if (eventLog) {
+    new Counter({
+      name: 'taskwire_event_log_reads_total',
+      help: 'Database reads of the event log for subscriptions: task logs (taskEvents) or the feed (taskEventFeed).',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ source: 'task' }, eventLog.logReads);
+        this.inc({ source: 'feed' }, eventLog.feedReads);
+      },
+    });
+    new Counter({
+      name: 'taskwire_event_log_deliveries_total',
+      help: 'Events of the event log handed to subscribers (taskEvents and taskEventFeed, one per subscriber per event).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(eventLog.delivered);
+      },
+    });
+    new Gauge({
+      name: 'taskwire_event_feed_held_seconds',
+      help: 'How long the event feed has waited at one horizon with events behind it (an open transaction that wrote holds every feed subscriber back); 0 when nothing waits.',
+      registers,
+      collect() {
+        const since = eventLog.feedHeldSince;
+        this.set(since === null ? 0 : Math.max(0, performance.now() - since) / 1000);
+      },
+    });
+  }
 
   if (runner) {
     new Gauge({

@@ -34,6 +34,8 @@ export interface FeedPage {
   full: boolean;
   /** Events exist beyond the readable range (written by transactions still open): read again soon. */
   held: boolean;
+  /** The horizon the page was read below (pg_snapshot_xmin): one that stays while `held` is a transaction holding the feed back. */
+  horizon: string;
 }
 
 export const MAX_FEED_PAGE_SIZE = 1000;
@@ -137,7 +139,8 @@ export async function readFeed(
       ORDER BY e.tx, e.seq
       LIMIT ${p.limit}
     )
-    SELECT page.*, (SELECT h.tx FROM task_events h ORDER BY h.tx DESC LIMIT 1) >= (SELECT xmin FROM horizon) AS held
+    SELECT page.*, (SELECT h.tx FROM task_events h ORDER BY h.tx DESC LIMIT 1) >= (SELECT xmin FROM horizon) AS held,
+           (SELECT xmin FROM horizon)::text AS horizon
     FROM (SELECT 1) one LEFT JOIN page ON true
     ORDER BY page.tx::xid8, page.seq`;
   const held = Boolean(rows[0]?.held);
@@ -160,5 +163,6 @@ export async function readFeed(
     position: events.at(-1)?.position ?? p.after,
     full: events.length === p.limit,
     held,
+    horizon: String(rows[0]?.horizon),
   };
 }

@@ -147,6 +147,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
   const metrics = createAppMetrics({
     queue: deps.queue,
     stats: fanOut,
+    eventLog: hub.logStats,
     listeners: { [EVENTS_CHANNEL]: hub.stats, [WORKFLOWS_CHANNEL]: workflowHub.stats, [BULK_CHANNEL]: bulkActionHub.stats },
     log: deps.log,
     runner: options.runner,

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type App } from '../../src/server/app.js';
 import type { Runner } from '../../src/worker/runner.js';
@@ -346,5 +347,36 @@ describe('GET /metrics', () => {
     );
     const f = await scrape();
     expect(value(f, 'taskwire_tasks_finished_total', { name: 'demo.sleep', queue: 'default', outcome: 'cancelled' })).toBe(1);
+  });
+
+  it('shows how long the event feed has been held back by an open transaction that wrote, and its reads', async () => {
+    const abort = new AbortController();
+    const holder = postgres(server.database.url, { max: 1, onnotice: () => undefined });
+    try {
+      const res = await fetch(`${base}/graphql?query=${encodeURIComponent('subscription { taskEventFeed { cursor } }')}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+      expect(res.status).toBe(200);
+      // A transaction that has taken a transaction id and stays open: the feed's horizon stops below it.
+      let commit!: () => void;
+      const opened = new Promise<void>((resolve) => {
+        void holder.begin(async (tx) => {
+          await tx`SELECT pg_current_xact_id()`;
+          resolve();
+          await new Promise<void>((done) => (commit = done));
+        });
+      });
+      await opened;
+      // An event behind it, which the feed waits for.
+      await enqueue({ name: 'demo.echo', queue: 'metrics-feed-held' });
+      const held = await waitFor(async () => {
+        const f = await scrape();
+        return value(f, 'taskwire_event_feed_held_seconds') >= 0.5 ? f : undefined;
+      }, { message: 'the feed seen held back' });
+      expect(sampleValue(held, 'taskwire_event_log_reads_total', { source: 'feed' })).toBeGreaterThan(0);
+      commit();
+      await waitFor(async () => value(await scrape(), 'taskwire_event_feed_held_seconds') === 0, { message: 'the feed going on once the transaction ends' });
+    } finally {
+      abort.abort();
+      await holder.end();
+    }
   });
 });

@@ -139,6 +139,8 @@ export function createFeedFanout(o: {
     caughtUp.delete(s);
     behind.delete(s);
     all.delete(s);
+    // Nobody follows the feed here: nothing to be held back.
+    if (all.size === 0) noteHeld(undefined);
   };
   const drained = (s: FeedSubscriber): void => {
     caughtUp.delete(s);
@@ -168,7 +170,10 @@ export function createFeedFanout(o: {
    * before its query even left, and under load the tail fell behind the writers.
    */
   async function readTail(): Promise<void> {
-    if (!tail || caughtUp.size === 0) return;
+    if (!tail || caughtUp.size === 0) {
+      noteHeld(undefined);
+      return;
+    }
     let next: Promise<FeedPage> | undefined = o.queue.readFeed({ after: tail, limit: FEED_READ_LIMIT });
     while (next) {
       let page: FeedPage;
@@ -196,7 +201,20 @@ export function createFeedFanout(o: {
       // Never back: a subscriber starting "now" while nobody followed the tail moved it to the
       // feed's end, past a page read before that; everyone caught up since has all up to there.
       if (!tail || compareFeedPositions(page.position, tail) > 0) tail = page.position;
+      if (!next) noteHeld(page.held ? page.horizon : undefined);
       if (!next && page.held) schedulePoll(FEED_HELD_RETRY_MS);
+    }
+  }
+
+  /** The tail's last page was held below `horizon` (undefined: nothing waits): feedHeldSince from the first such page at that horizon. */
+  let heldAt: string | undefined;
+  function noteHeld(horizon: string | undefined): void {
+    if (horizon === undefined) {
+      heldAt = undefined;
+      o.stats.feedHeldSince = null;
+    } else if (horizon !== heldAt) {
+      heldAt = horizon;
+      o.stats.feedHeldSince = performance.now();
     }
   }
 

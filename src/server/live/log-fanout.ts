@@ -22,6 +22,12 @@ export interface EventLogFanoutStats {
   /** Events handed to subscribers. */
   delivered: number;
   subscriptions: number;
+  /**
+   * Since when (performance.now() ms) the feed's tail has been held at one horizon with events
+   * waiting behind it: a transaction that wrote and stays open holds every feed subscriber back
+   * (docs/operations.md). Null while nothing waits, or nobody follows the feed here.
+   */
+  feedHeldSince: number | null;
 }
 
 /**
@@ -47,7 +53,7 @@ export interface EventLogFanout {
 
 export function createEventLogFanout(o: { queue: Pick<Queue, 'readEventsAfter' | 'readFeed' | 'feedEnd'>; log: Logger }): EventLogFanout {
   const { queue, log } = o;
-  const stats: EventLogFanoutStats = { logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0 };
+  const stats: EventLogFanoutStats = { logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0, feedHeldSince: null };
   const byTask = new Map<string, Set<TaskLogSubscriber>>();
   /** Logs to read: task id → the lowest version a subscriber of it has. */
   let pending = new Map<string, number>();

@@ -50,7 +50,7 @@ function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: (
   };
 }
 
-const newStats = (): EventLogFanoutStats => ({ logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0 });
+const newStats = (): EventLogFanoutStats => ({ logReads: 0, feedReads: 0, delivered: 0, subscriptions: 0, feedHeldSince: null });
 
 /**
  * `n` tasks enqueued (up to 5,000 a statement) that never run, and their n ENQUEUED events as the
