@@ -61,9 +61,21 @@ export function withEventTasks<E extends TaskEventRecord>(
   // The source's failure met while reading ahead: handed out after the events before it, once.
   let failure: { error: unknown } | undefined;
   const closing = new AbortController();
-  // A read under way may wait for a connection for as long as the database is away: a subscription
-  // closed meanwhile ends at once rather than with that read.
-  const closed = new Promise<void>((resolve) => closing.signal.addEventListener('abort', () => resolve(), { once: true }));
+
+  /**
+   * Settles when the subscription is closed: a read under way may wait for a connection for as long
+   * as the database is away, and a subscription closed meanwhile ends at once rather than with it.
+   * One per next(), its listener removed after: racing every next() against one promise that never
+   * settles would keep a reaction on it per call, for as long as the subscription lives.
+   */
+  function whenClosed(): { promise: Promise<void>; dispose(): void } {
+    let onAbort: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      closing.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return { promise, dispose: () => closing.signal.removeEventListener('abort', onAbort) };
+  }
 
   /** The source's next result if it comes within this turn, else undefined (kept for the next call). */
   async function nextInThisTurn(): Promise<IteratorResult<E> | undefined> {
@@ -132,13 +144,16 @@ export function withEventTasks<E extends TaskEventRecord>(
 
   const iterator: AsyncIterableIterator<E> = {
     async next() {
+      const closed = whenClosed();
       try {
-        while (ready.length === 0 && !ended && !closing.signal.aborted) await Promise.race([fill(), closed]);
+        while (ready.length === 0 && !ended && !closing.signal.aborted) await Promise.race([fill(), closed.promise]);
       } catch (error) {
         // Rejected once, then the end: a consumer that maps a rejection to a result and asks again
         // (graphql-sse's yoga path) would otherwise send the error for as long as its client stayed.
         ended = true;
         throw error;
+      } finally {
+        closed.dispose();
       }
       const event = ready.shift();
       if (event) return { done: false, value: event };

@@ -338,7 +338,8 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     }
     sweeping = true;
     try {
-      const mine = await tasksLockedBy(o.sql, o.workerId);
+      // Bounded as a claim is: a connection that stopped answering must not hold every claim back.
+      const mine = await withDeadline(tasksLockedBy(o.sql, o.workerId), o.claimTimeoutMs);
       unsure = false;
       const known = o.known();
       const lost = mine.filter((task) => !known.has(task.id));
