@@ -1,5 +1,6 @@
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
+import { refusedCursor } from './cursor-kinds.js';
 import { andTenant } from './get.js';
 import { EVENT_COLUMNS, toTaskEventRecord, type FeedPosition, type TaskEventRecord } from './event-log.js';
 import type { Task } from './task.js';
@@ -57,7 +58,8 @@ const MAX_XID8 = 2n ** 64n - 1n;
  * @throws BadUserInputError naming `field` when it is not a position this API could have given
  */
 export function decodeFeedCursor(cursor: string, field: string): FeedPosition {
-  const [kind, tx, seq, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const [kind, tx, seq, ...rest] = text.split(':');
   if (
     kind !== 'feed' ||
     rest.length > 0 ||
@@ -68,7 +70,7 @@ export function decodeFeedCursor(cursor: string, field: string): FeedPosition {
     !/^\d{1,19}$/.test(seq) ||
     !Number.isSafeInteger(Number(seq))
   ) {
-    throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+    throw refusedCursor(field, text, 'feed');
   }
   // Canonical decimal (no leading zeros), as PostgreSQL prints xid8: compareFeedPositions' fast path relies on it.
   return { tx: BigInt(tx).toString(), seq: Number(seq) };

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
+import { refusedCursor } from './cursor-kinds.js';
 import type { JsonValue } from './json.js';
 import type { TaskEventType, TaskStatus } from './states.js';
 import type { TaskError, TaskProgress } from './task.js';
@@ -104,7 +105,7 @@ export function decodeVersionCursor(cursor: string, field: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const digits = /^version:(\d{1,10})$/.exec(text)?.[1];
   const version = digits === undefined ? NaN : Number(digits);
-  if (!(version <= MAX_VERSION)) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  if (!(version <= MAX_VERSION)) throw refusedCursor(field, text, 'version');
   return version;
 }
 

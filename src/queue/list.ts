@@ -1,6 +1,7 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
+import { refusedCursor } from './cursor-kinds.js';
 import { toTask, type Task } from './task.js';
 import { normalizeTaskFilter, sqlAnd, taskFilterSql, type TaskFilter } from './task-filter.js';
 import { isUuid } from './uuid.js';
@@ -47,7 +48,7 @@ export function pageCursors(tasks: readonly Task[]): Pick<TaskPage, 'startCursor
 export function decodeCursor(cursor: string, field: string): string {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const id = text.startsWith('task:') ? text.slice(5) : '';
-  if (!isUuid(id)) throw new BadUserInputError(`${field} is not a cursor from this API`, { field });
+  if (!isUuid(id)) throw refusedCursor(field, text, 'task');
   return id;
 }
 

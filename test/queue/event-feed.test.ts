@@ -1,7 +1,8 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareFeedPositions, decodeFeedCursor, encodeFeedCursor, feedEnd, readFeed, type FeedEvent } from '../../src/queue/event-feed.js';
-import type { FeedPosition } from '../../src/queue/event-log.js';
+import { decodeVersionCursor, encodeVersionCursor, type FeedPosition } from '../../src/queue/event-log.js';
+import { decodeCursor } from '../../src/queue/list.js';
 import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import { completeTasks } from '../../src/queue/sql/complete-tasks.js';
 import { requestCancel } from '../../src/queue/sql/request-cancel.js';
@@ -216,7 +217,17 @@ describe('readFeed', () => {
   });
 
   it('refuses a cursor that is not from the feed', () => {
-    expect(() => decodeFeedCursor('bm9wZQ', 'after')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after' }));
+    expect(() => decodeFeedCursor('bm9wZQ', 'after')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'after', message: 'after is not a cursor from this API' }));
+  });
+
+  it("says which kind a cursor of another kind is, and which the field takes (TaskEventEdge.cursor and TaskEvent.cursor share a name)", () => {
+    const pageOfEvents = encodeVersionCursor(16);
+    const feed = encodeFeedCursor({ tx: '8218', seq: 13896 });
+    expect(() => decodeFeedCursor(pageOfEvents, 'after')).toThrow(
+      "after is not a cursor from this API: it is a cursor of a task's event pages (Task.events: TaskEventEdge.cursor), and after takes a position in the event feed (TaskEvent.cursor, taskEventFeedCursor)",
+    );
+    expect(() => decodeVersionCursor(feed, 'after')).toThrow(/^after is not a cursor from this API: it is a position in the event feed .*, and after takes a cursor of a task's event pages/);
+    expect(() => decodeCursor(feed, 'after')).toThrow(/^after is not a cursor from this API: it is a position in the event feed .*, and after takes a cursor of task pages \(tasks: TaskEdge.cursor\)$/);
   });
 
   it('refuses a cursor whose position PostgreSQL or a JS number cannot hold, and takes the ends of the ranges', () => {
