@@ -1,5 +1,4 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kind, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { isAppError, isDatabaseUnavailable } from '../errors.js';
 import type { TaskEventRecord } from '../queue/event-log.js';
@@ -20,22 +19,6 @@ export function loadedTaskOf(event: object): Task | undefined {
 
 /** Most events whose tasks are read in one go. */
 const READ_AHEAD = 200;
-
-/**
- * Whether `field`'s selection asks for `name` (directly, or in an inline fragment or a fragment
- * spread): a feed event's task is read ahead only for subscriptions that select it.
- */
-export function selects(selectionSet: SelectionSetNode | undefined, name: string, fragments: Record<string, FragmentDefinitionNode>, seen = new Set<string>()): boolean {
-  for (const s of selectionSet?.selections ?? []) {
-    if (s.kind === Kind.FIELD && s.name.value === name) return true;
-    if (s.kind === Kind.INLINE_FRAGMENT && selects(s.selectionSet, name, fragments, seen)) return true;
-    if (s.kind === Kind.FRAGMENT_SPREAD && !seen.has(s.name.value)) {
-      seen.add(s.name.value);
-      if (selects(fragments[s.name.value]?.selectionSet, name, fragments, seen)) return true;
-    }
-  }
-  return false;
-}
 
 /**
  * The events of `source`, each with its task (loadedTaskOf) read before it is handed out: the events

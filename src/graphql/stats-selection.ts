@@ -1,5 +1,6 @@
-import { Kind, type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import type { GraphQLResolveInfo } from 'graphql';
 import { LIVE_STATUSES, type StatsRead } from '../queue/index.js';
+import { fieldsOf } from './selection.js';
 
 /**
  * The QueueStats fields a count of live tasks answers (src/queue/stats.ts liveQueueStats): one Int
@@ -7,22 +8,6 @@ import { LIVE_STATUSES, type StatsRead } from '../queue/index.js';
  * total, counts) needs every status counted.
  */
 const LIVE_FIELDS: ReadonlySet<string> = new Set(['__typename', 'queue', 'oldestPendingAgeMs', ...LIVE_STATUSES.map((s) => s.toLowerCase())]);
-
-/**
- * The fields of a selection set, through fragment spreads and inline fragments. @skip and @include
- * are not evaluated: a field under them counts as selected (the cheaper read is only missed).
- */
-function fieldsOf(set: SelectionSetNode | undefined, fragments: Record<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
-  if (!set) return [];
-  return set.selections.flatMap((s): FieldNode[] => {
-    if (s.kind === Kind.FIELD) return [s];
-    if (s.kind === Kind.INLINE_FRAGMENT) return fieldsOf(s.selectionSet, fragments, seen);
-    const name = s.name.value;
-    if (seen.has(name)) return [];
-    seen.add(name);
-    return fieldsOf(fragments[name]?.selectionSet, fragments, seen);
-  });
-}
 
 /**
  * Which stats a field returning Queue (or a list of them) must read, from the operation's selection:

@@ -75,14 +75,16 @@ describe('withEventTasks', () => {
     const tasks = await app.deps.queue.enqueueMany([0, 1].map((i) => ({ name: 'demo.echo', args: [i], runAfter: FUTURE() })));
     const events = await feedEventsOf(tasks.map((t) => t.id), from);
     const { proxy, db } = await databaseThroughProxy(app.database.url, 1);
-    const queue = { getTasks: (ids: readonly string[]) => getTasks(db.sql, ids) };
+    let reads = 0;
+    const queue = { getTasks: (ids: readonly string[]) => ((reads += 1), getTasks(db.sql, ids)) };
     try {
       proxy.cut();
       const it = withEventTasks(sourceOf(events), createTaskLoader(queue));
-      const first = it.next();
-      // Its reads fail while the proxy refuses connections; the event is not handed out meanwhile.
-      const early = await Promise.race([first, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 500))]);
-      expect(early).toBe('waiting');
+      let handedOut = false;
+      const first = it.next().then((r) => ((handedOut = true), r));
+      // Its read is under way and cannot be answered while the proxy refuses connections: nothing handed out.
+      await waitFor(() => reads > 0, { message: 'the read sent' });
+      expect(handedOut).toBe(false);
       proxy.reopen();
       expect(loadedTaskOf((await first).value!)?.id).toBe(tasks[0]!.id);
       expect(loadedTaskOf((await it.next()).value!)?.id).toBe(tasks[1]!.id);
@@ -159,9 +161,10 @@ describe('withEventTasks', () => {
     const { proxy, db } = await databaseThroughProxy(app.database.url, 1);
     try {
       proxy.cut();
-      const it = withEventTasks(sourceOf(events), createTaskLoader({ getTasks: (ids) => getTasks(db.sql, ids) }));
+      let reads = 0;
+      const it = withEventTasks(sourceOf(events), createTaskLoader({ getTasks: (ids) => ((reads += 1), getTasks(db.sql, ids)) }));
       const first = it.next();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waitFor(() => reads > 0, { message: 'the read sent' });
       await it.return?.();
       // The read under way waits for a connection that does not come: the closed iterator ends anyway.
       expect(await first).toEqual({ done: true, value: undefined });

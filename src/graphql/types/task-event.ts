@@ -10,7 +10,8 @@ import {
 import { TASK_EVENT_TYPES, type TaskEventType } from '../../queue/states.js';
 import type { Task } from '../../queue/task.js';
 import { builder } from '../builder.js';
-import { loadedTaskOf, selects, withEventTasks } from '../event-tasks.js';
+import { loadedTaskOf, withEventTasks } from '../event-tasks.js';
+import { fieldsOf } from '../selection.js';
 import type { GraphQLContext } from '../context.js';
 import { assertMayReadPayload } from '../payload-access.js';
 import { PageInfoRef, TaskFilterInput, toTaskFilter } from './connection.js';
@@ -153,7 +154,9 @@ builder.subscriptionField('taskEventFeed', (t) =>
     args: { filter: t.arg({ type: TaskFilterInput }), after: t.arg.string() },
     subscribe: async (_root, args, ctx, info) => {
       const events = await ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null);
-      return selects(info.fieldNodes[0]?.selectionSet, 'task', info.fragments) ? withEventTasks(events, (id) => ctx.events.loadTask(id)) : events;
+      // Tasks read ahead only for an operation that selects them.
+      const selectsTask = fieldsOf(info.fieldNodes[0]?.selectionSet, info.fragments).some((f) => f.name.value === 'task');
+      return selectsTask ? withEventTasks(events, (id) => ctx.events.loadTask(id)) : events;
     },
     resolve: (event: FeedEvent) => event,
   }),
