@@ -26,6 +26,7 @@ import { createScheduleMethods, type ScheduleClient } from './schedules.js';
 import { createBulkActionMethods, type BulkActionClient } from './bulk-actions.js';
 import { createQueueMethods, type QueueClient } from './queues.js';
 import { createReadTokenMethods, type EnqueuedWithReadToken, type ReadTokenClient } from './read-tokens.js';
+import { createFeedMethods, type FeedClient } from './task-feed.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
 export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
@@ -213,8 +214,8 @@ export interface WaitOptions {
   afterVersion?: number;
 }
 
-/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts). */
-export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient, QueueClient, ReadTokenClient {
+/** A typed client of a taskwire server (workflows: WorkflowClient, src/client/workflows.ts; schedules: ScheduleClient, src/client/schedules.ts; bulk actions: BulkActionClient, src/client/bulk-actions.ts; the event feed: FeedClient, src/client/task-feed.ts). */
+export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActionClient, QueueClient, ReadTokenClient, FeedClient {
   /**
    * Enqueues a task; resolves at once with `{ task, readToken }`: the stored row (PENDING) and a
    * read token for it alone, to hand to a browser (null while the server's AUTH_MODE=off).
@@ -351,6 +352,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     ...createBulkActionMethods({ http, ws, retry, lifetime: lifetime.signal }),
     ...createQueueMethods({ http, lifetime: lifetime.signal }),
     ...createReadTokenMethods({ http, lifetime: lifetime.signal }),
+    ...createFeedMethods({ http, ws, retry, lifetime: lifetime.signal }),
     // One implementation of both overloads: the result's shape follows `readToken`.
     enqueue: enqueue as TaskwireClient['enqueue'],
     async enqueueMany(items) {

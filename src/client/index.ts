@@ -67,6 +67,7 @@ export type {
   UpsertScheduleInput,
 } from './schedules.js';
 export type { RetryOptions } from './ws.js';
+export type { FeedClient, FeedEventWithTask, FeedOptions } from './task-feed.js';
 export type { BulkAction, BulkActionClient, BulkActionKind, BulkActionStatus, WatchBulkActionOptions } from './bulk-actions.js';
 export type { QueueClient, QueueInfo, QueueLimitsInput } from './queues.js';
 export type { CreateReadTokenOptions, EnqueuedWithReadToken, ReadToken, ReadTokenClient } from './read-tokens.js';

@@ -15,6 +15,7 @@ import { waitForStatus } from '../helpers/factories.js';
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
+import { drain } from '../helpers/drain.js';
 
 /**
  * The typed client against a server with AUTH_MODE=on and HS256 JWTs: getToken() over HTTP and
@@ -44,15 +45,6 @@ function client(options: Partial<ClientOptions> = {}): TaskwireClient {
   const made = createClient({ url: server.url, retry: RETRY, ...options });
   clients.push(made);
   return made;
-}
-
-/** Runs `iterable` in the background into an array the test can look at meanwhile. */
-function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
-  const seen: T[] = [];
-  const done = (async () => {
-    for await (const item of iterable) seen.push(item);
-  })();
-  return { seen, done };
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -12,6 +12,7 @@ import {
 import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
+import { drain } from '../helpers/drain.js';
 
 /**
  * The client's side of credentials, against a server whose graphql-ws `onConnect` the test
@@ -38,14 +39,6 @@ function client(options: Partial<ClientOptions> = {}): TaskwireClient {
   const made = createClient({ url: server.url, retry: RETRY, ...options });
   clients.push(made);
   return made;
-}
-
-function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
-  const seen: T[] = [];
-  const done = (async () => {
-    for await (const item of iterable) seen.push(item);
-  })();
-  return { seen, done };
 }
 
 beforeAll(async () => {

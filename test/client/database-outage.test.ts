@@ -5,6 +5,7 @@ import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
+import { drain } from '../helpers/drain.js';
 
 // The server's database goes away for a while (as in a restart): every connection of the
 // server is cut and new ones are refused (ALLOW_CONNECTIONS false, the backends terminated), so
@@ -53,29 +54,16 @@ async function openDatabase(): Promise<void> {
   if (admin && database) await admin.unsafe(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
 }
 
-/** Runs `iterable` in the background; `failure` holds what it threw, should it. */
-function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void>; failure: () => unknown } {
-  const seen: T[] = [];
-  let failure: unknown;
-  const done = (async () => {
-    for await (const item of iterable) seen.push(item);
-  })().catch((error: unknown) => {
-    failure = error;
-    throw error;
-  });
-  done.catch(() => undefined);
-  return { seen, done, failure: () => failure };
-}
-
 const versionsOf = (items: { version: number }[]): number[] => items.map((i) => i.version);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const codeOf = (error: unknown): unknown => (error as { code?: unknown } | undefined)?.code;
 
-describe('watch, wait, events and watchWorkflow while the database is away', () => {
+describe('watch, wait, events, feed and watchWorkflow while the database is away', () => {
   it('retry DATABASE_UNAVAILABLE with the retry backoff and resume by version: no gap, no repeat', { timeout: 60_000 }, async () => {
     const proxy = await startProxy(Number(new URL(server.url).port));
     const viaProxy = createClient({ url: proxy.url, retry: RETRY, fetch: countingFetch });
     try {
+      const feedFrom = await client.feedCursor();
       const task = await client.enqueue('test.steps', ['outage', 2]);
       const events = drain<TaskEvent>(viaProxy.events(task.id));
       const replayed = drain<Task>(viaProxy.watch(task.id, { afterVersion: 0 }));
@@ -85,10 +73,12 @@ describe('watch, wait, events and watchWorkflow while the database is away', () 
       })());
       const workflow = await client.enqueueWorkflow(chain({ name: 'test.gate', args: ['outage:wf'] }));
       const watchedWorkflow = drain<Workflow>(viaProxy.watchWorkflow(workflow.id));
+      const stopFeed = new AbortController();
+      const feed = drain<TaskEvent>(viaProxy.feed({ filter: { name: 'test.steps' }, after: feedFrom, signal: stopFeed.signal }));
       await waitFor(() => events.seen.some((e) => e.type === 'STARTED') && replayed.seen.some((s) => s.status === 'RUNNING'), { message: 'STARTED' });
       await waitFor(() => watchedWorkflow.seen.length > 0, { message: 'the workflow watch to start' });
       const stats = server.app.logStats;
-      await waitFor(() => stats.subscriptions === 4, { message: 'the four event streams to subscribe' });
+      await waitFor(() => stats.subscriptions === 5, { message: 'the five event streams to subscribe' });
 
       await closeDatabase();
       try {
@@ -109,11 +99,16 @@ describe('watch, wait, events and watchWorkflow while the database is away', () 
         // wait begun during the outage re-read the task, the cut streams check it after each refusal.
         const refusedBefore = refused;
         await waitFor(() => refused >= refusedBefore + 6, { message: 'the reads to be refused and asked again while the database is away' });
-        for (const stream of [events, replayed, current, waited, late, lateWait, watchedWorkflow]) expect(stream.failure()).toBeUndefined();
+        for (const stream of [events, replayed, current, waited, late, lateWait, watchedWorkflow, feed]) expect(stream.failure()).toBeUndefined();
 
         await openDatabase();
         for (const gate of ['outage:1', 'outage:2', 'outage:done', 'outage:wf']) gates.open(gate);
         await Promise.all([events.done, replayed.done, current.done, waited.done, late.done, lateWait.done, watchedWorkflow.done]);
+        // The feed has no end: it goes on, subscribed again from its last cursor after each refusal.
+        await waitFor(() => feed.seen.some((e) => e.taskId === task.id && e.type === 'SUCCEEDED'), { message: 'the feed to reach the end of the task' });
+        stopFeed.abort();
+        await feed.done.catch(() => undefined);
+        expect(feed.seen.filter((e) => e.taskId === task.id).map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
 
         expect(events.seen.map((e) => [e.version, e.type])).toEqual([
           [1, 'ENQUEUED'],

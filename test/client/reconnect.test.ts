@@ -5,6 +5,7 @@ import { createGates, type Gates } from '../helpers/gates.js';
 import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
+import { drain } from '../helpers/drain.js';
 
 let server: TestServer;
 let client: TaskwireClient;
@@ -22,15 +23,6 @@ afterAll(async () => {
   for (const app of apps) await app.stop();
   await server?.close();
 });
-
-/** Runs `iterable` in the background into an array the test can look at meanwhile. */
-function drain<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
-  const seen: T[] = [];
-  const done = (async () => {
-    for await (const item of iterable) seen.push(item);
-  })();
-  return { seen, done };
-}
 
 const versionsOf = (items: { version: number }[]): number[] => items.map((i) => i.version);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -339,6 +339,27 @@ export type WatchWorkflowSubscriptionVariables = Exact<{
 
 export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
 
+export type TaskEventFeedCursorQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TaskEventFeedCursorQuery = { taskEventFeedCursor: string };
+
+export type FollowTaskEventFeedSubscriptionVariables = Exact<{
+  filter?: TaskFilter | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type FollowTaskEventFeedSubscription = { taskEventFeed: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } };
+
+export type FollowTaskEventFeedWithTaskSubscriptionVariables = Exact<{
+  filter?: TaskFilter | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type FollowTaskEventFeedWithTaskSubscription = { taskEventFeed: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> }, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } };
+
 export type ClientQueueFragment = { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } };
 
 export type ListQueuesQueryVariables = Exact<{ [key: string]: never; }>;
@@ -1777,6 +1798,144 @@ fragment ClientWorkflow on Workflow {
     }
   }
 }`) as unknown as TypedDocumentString<WatchWorkflowSubscription, WatchWorkflowSubscriptionVariables>;
+export const TaskEventFeedCursorDocument = new TypedDocumentString(`
+    query TaskEventFeedCursor {
+  taskEventFeedCursor
+}
+    `) as unknown as TypedDocumentString<TaskEventFeedCursorQuery, TaskEventFeedCursorQueryVariables>;
+export const FollowTaskEventFeedDocument = new TypedDocumentString(`
+    subscription FollowTaskEventFeed($filter: TaskFilter, $after: String) {
+  taskEventFeed(filter: $filter, after: $after) {
+    ...ClientTaskEvent
+  }
+}
+    fragment ClientTaskEvent on TaskEvent {
+  taskId
+  version
+  type
+  status
+  at
+  attempt
+  workerId
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  error {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  output
+  cursor
+}`) as unknown as TypedDocumentString<FollowTaskEventFeedSubscription, FollowTaskEventFeedSubscriptionVariables>;
+export const FollowTaskEventFeedWithTaskDocument = new TypedDocumentString(`
+    subscription FollowTaskEventFeedWithTask($filter: TaskFilter, $after: String) {
+  taskEventFeed(filter: $filter, after: $after) {
+    ...ClientTaskEvent
+    task {
+      ...ClientTask
+    }
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTask on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  attempts
+  maxAttempts
+  workerIds
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}
+fragment ClientTaskEvent on TaskEvent {
+  taskId
+  version
+  type
+  status
+  at
+  attempt
+  workerId
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+  error {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  output
+  cursor
+}`) as unknown as TypedDocumentString<FollowTaskEventFeedWithTaskSubscription, FollowTaskEventFeedWithTaskSubscriptionVariables>;
 export const ListQueuesDocument = new TypedDocumentString(`
     query ListQueues {
   queues {
