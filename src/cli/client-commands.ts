@@ -5,7 +5,6 @@ import {
   TaskFailedError,
   TaskwireClientError,
   type Task,
-  type TaskStatus,
 } from '../client/index.js';
 import { MAX_TIMER_MS } from '../client/options.js';
 import type { ClientConfig } from '../config.js';
@@ -16,12 +15,12 @@ import type { ClientCommand } from './commands.js';
 import { createProgressView, errorJson, statsTable, tasksTable, visible, wantsJson, type ErrorReport, type Io } from './output.js';
 import { enqueueFromJsonl, JsonlBatchError, JsonlInterrupted, MAX_JSONL_BATCH } from './enqueue-jsonl.js';
 import { logs, status } from './watch-commands.js';
+import { feed } from './feed-command.js';
+import { TASK_FILTER_OPTIONS, taskFilterOf } from './task-filter.js';
 import { workflow } from './workflow-command.js';
 import { parseBulkFilter, runBulk } from './bulk-command.js';
 import { schedules } from './schedules-command.js';
 import { queues } from './queues-command.js';
-
-const STATUSES: readonly TaskStatus[] = ['BLOCKED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** The server's answers that mean "what you asked for is wrong": usage errors, exit 2. */
 const USAGE_CODES = new Set(['UNKNOWN_TASK', 'INVALID_ARGUMENTS', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
@@ -212,27 +211,10 @@ async function enqueue(args: string[], ctx: Context): Promise<number> {
 }
 
 async function tasks(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseCommand('tasks', args, {
-    ...COMMON,
-    status: { type: 'string' },
-    queue: { type: 'string' },
-    name: { type: 'string' },
-    workflow: { type: 'string' },
-    limit: { type: 'string' },
-    after: { type: 'string' },
-  });
+  const { values, positionals } = parseCommand('tasks', args, { ...COMMON, ...TASK_FILTER_OPTIONS, limit: { type: 'string' }, after: { type: 'string' } });
   takePositionals('tasks', positionals, []);
-  const statuses = values.status?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  const unknown = statuses?.find((s) => !STATUSES.includes(s as TaskStatus));
-  if (unknown !== undefined) throw new UsageError('tasks', `--status: unknown status "${unknown}"; use any of ${STATUSES.join(', ')}`, '--status');
+  const filter = taskFilterOf('tasks', values);
   const limit = intOption('tasks', '--limit', values.limit, 1, 1_000_000) ?? 20;
-  const filter = {
-    ...(statuses ? { status: statuses as TaskStatus[] } : {}),
-    ...(values.queue === undefined ? {} : { queue: values.queue }),
-    ...(values.name === undefined ? {} : { name: values.name }),
-    // Checked by the server (a workflow id is a UUID: BAD_USER_INPUT naming filter.workflowId).
-    ...(values.workflow === undefined ? {} : { workflowId: values.workflow }),
-  };
 
   return withClient('tasks', values.url, ctx, async (client) => {
     const found: Task[] = [];
@@ -315,4 +297,4 @@ async function stats(args: string[], ctx: Context): Promise<number> {
   });
 }
 
-const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, tasks, cancel, retry, 'run-now': runNow, stats, workflow, schedules, queues };
+const COMMANDS: Record<ClientCommand, (args: string[], ctx: Context) => Promise<number>> = { enqueue, status, logs, feed, tasks, cancel, retry, 'run-now': runNow, stats, workflow, schedules, queues };

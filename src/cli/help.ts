@@ -28,6 +28,7 @@ Client commands (they talk to a running server over GraphQL, --url or TASKWIRE_U
   enqueue NAME            enqueue a task  [--args JSON] [--kwargs JSON] [--wait] …
   status ID               show a task  [--watch: every transition, live]
   logs ID                 print a task's output  [--follow]
+  feed                    every task's events, live, in commit order  [--after CURSOR] [--queue Q] …
   tasks                   list tasks, newest first  [--status S,…] [--queue Q] [--name N] [--workflow ID] [--limit N]
   cancel ID               cancel a task
   cancel --filter JSON    cancel every task matching now, following the bulk action to its end
@@ -169,6 +170,28 @@ With --json: the raw OUTPUT events, one JSON line each (version and attempt incl
 
 Example:
   taskwire logs $(taskwire enqueue demo.output --args '[3, 100]') --follow`,
+  feed: `Usage: taskwire feed [options]
+
+Prints every event of every task the filters match (taskEventFeed), in the order their
+transactions committed, live: one line each on stdout (when, task id, version, type, status,
+attempt, worker, progress or error). It starts from now, or after --after's cursor, and runs until
+--limit, --timeout or Ctrl-C; then stderr says where to go on ("go on with: --after …"): a run
+started from there misses nothing and repeats nothing. Exit code 0 (130 after Ctrl-C).
+  --after CURSOR          the events committed after this position (an event's cursor, or what a
+                          previous run said)
+  --status S,…            only events after which the task is in one of these statuses
+  --queue Q               only this queue's tasks
+  --name N                only tasks of this name
+  --workflow ID           only the steps of this workflow
+  --with-task             the task's name on each line (--json: the whole task, read when sent)
+  --limit N               stop after N events
+  --timeout SECONDS       stop after this long
+${CLIENT_OPTIONS}
+
+With --json: one JSON line per event, its cursor included (docs/event-log.md).
+
+Example:
+  taskwire feed --queue emails --json --timeout 60 > events.jsonl 2> resume.txt`,
   tasks: `Usage: taskwire tasks [options]
 
 Lists tasks, newest first, as a table (--json: a JSON array).

@@ -328,7 +328,7 @@ describe('taskwire tasks, cancel, retry, stats', () => {
 
 describe('usage, errors and exit codes', () => {
   it('--help works on every command', async () => {
-    const commands = ['enqueue', 'status', 'logs', 'tasks', 'cancel', 'retry', 'stats', 'dev', 'serve', 'worker', 'migrate'];
+    const commands = ['enqueue', 'status', 'logs', 'feed', 'tasks', 'cancel', 'retry', 'stats', 'dev', 'serve', 'worker', 'migrate'];
     const results = await Promise.all([runCli(['--help']), ...commands.map((c) => runCli([c, '--help']))]);
     expect(results[0]).toMatchObject({ code: 0, stderr: '' });
     for (const c of commands) expect(results[0]!.stdout).toContain(`  ${c} `);
