@@ -38,7 +38,7 @@ const PAGED: Readonly<Record<string, { arg: readonly string[]; default: number; 
   tasks: { arg: ['first', 'last'], default: 20, max: 100, weight: 1 },
   schedules: { arg: ['first'], default: 20, max: 100, weight: 1 },
   runs: { arg: ['first'], default: 20, max: 100, weight: 1 },
-  events: { arg: ['first'], default: 100, max: 1000, weight: 1 },
+  events: { arg: ['first', 'last'], default: 100, max: 1000, weight: 1 },
   // Computed on the server, synchronously: a rare cron (`0 0 29 2 *`) costs ~0.5 ms an occurrence.
   upcoming: { arg: ['count'], default: 5, max: 100, weight: 10 },
 };

@@ -1,3 +1,4 @@
+import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
 import { BadUserInputError } from '../errors.js';
 import { refusedCursor } from './cursor-kinds.js';
@@ -36,6 +37,8 @@ export interface TaskEventRecord {
 export interface TaskEventPage {
   events: TaskEventRecord[];
   hasNextPage: boolean;
+  /** Backward (`last`): whether events come before the page; forward: whether it started after a cursor. */
+  hasPreviousPage: boolean;
 }
 
 export const MAX_EVENT_PAGE_SIZE = 1000;
@@ -113,30 +116,56 @@ export interface ListEventsParams {
   taskId: string;
   /** Events after this version (default 0: from the start). */
   afterVersion?: number;
+  /** Events before this version (default: up to the latest). */
+  beforeVersion?: number;
+  /** The first events of the window (default 100 when `last` is absent). */
   first?: number;
+  /** The last events of the window instead, still oldest first: the latest N with no `beforeVersion`. */
+  last?: number;
   /** Only these types (all when empty or absent). */
   types?: readonly TaskEventType[];
 }
 
+function checkEventPageSize(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_EVENT_PAGE_SIZE) {
+    throw new BadUserInputError(`${field} must be from 0 to ${MAX_EVENT_PAGE_SIZE}, got ${value}`, { field });
+  }
+}
+
 /**
- * A page of one task's events, oldest first, by keyset on the version (task_events_pkey).
+ * A page of one task's events, oldest first, by keyset on the version (task_events_pkey, walked
+ * forward from `afterVersion` for `first`, backward from `beforeVersion` or the end for `last`).
  * With `tenant`, another tenant's task has an empty log, like an unknown one.
  */
 export async function listTaskEvents(exec: Executor, p: ListEventsParams, tenant: string | null = null): Promise<TaskEventPage> {
-  const size = p.first ?? DEFAULT_EVENT_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_EVENT_PAGE_SIZE) {
-    throw new BadUserInputError(`first must be from 0 to ${MAX_EVENT_PAGE_SIZE}, got ${size}`, { field: 'first' });
-  }
-  if (!isUuid(p.taskId)) return { events: [], hasNextPage: false };
+  if (p.first !== undefined && p.last !== undefined) throw new BadUserInputError('Pass either first or last, not both', { field: 'last' });
+  if (p.first !== undefined) checkEventPageSize(p.first, 'first');
+  if (p.last !== undefined) checkEventPageSize(p.last, 'last');
+  const backward = p.last !== undefined;
+  const size = p.last ?? p.first ?? DEFAULT_EVENT_PAGE_SIZE;
+  const afterVersion = p.afterVersion ?? 0;
+  if (!isUuid(p.taskId)) return { events: [], hasNextPage: false, hasPreviousPage: false };
   const types = p.types && p.types.length > 0 ? (p.types as string[]) : null;
+  const where = (versions: PendingQuery<Row[]>): PendingQuery<Row[]> => exec`
+    e.task_id = ${p.taskId} AND ${versions}
+      AND (${types}::task_event_type[] IS NULL OR e.type = ANY(${types}::task_event_type[]))
+      ${tenant === null ? exec`` : exec`AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = ${p.taskId} AND t.tenant = ${tenant})`}`;
+  const window = p.beforeVersion === undefined ? exec`e.version > ${afterVersion}` : exec`e.version > ${afterVersion} AND e.version < ${p.beforeVersion}`;
   const rows = await exec`
     SELECT ${exec.unsafe(EVENT_COLUMNS)} FROM task_events e
-    WHERE e.task_id = ${p.taskId} AND e.version > ${p.afterVersion ?? 0}
-      AND (${types}::task_event_type[] IS NULL OR e.type = ANY(${types}::task_event_type[]))
-      ${tenant === null ? exec`` : exec`AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = ${p.taskId} AND t.tenant = ${tenant})`}
-    ORDER BY e.version
+    WHERE ${where(window)}
+    ORDER BY e.version ${backward ? exec`DESC` : exec`ASC`}
     LIMIT ${size + 1}`;
-  return { events: rows.slice(0, size).map((row) => toTaskEventRecord(row)), hasNextPage: rows.length > size };
+  const more = rows.length > size;
+  const events = rows.slice(0, size).map((row) => toTaskEventRecord(row));
+  if (!backward) return { events, hasNextPage: more, hasPreviousPage: afterVersion > 0 };
+  events.reverse();
+  // Backward, the far side of `before` is the page after: one probe next to it (same key).
+  const after =
+    p.beforeVersion === undefined
+      ? []
+      : await exec`SELECT 1 FROM task_events e WHERE ${where(exec`e.version >= ${p.beforeVersion}`)} ORDER BY e.version LIMIT 1`;
+  return { events, hasNextPage: after.length > 0, hasPreviousPage: more };
 }
 
 /** What one reader wants of one task's log: the events after `afterVersion`. */

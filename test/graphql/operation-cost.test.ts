@@ -18,6 +18,7 @@ describe('operationCost', () => {
     // Over the resolvers' bound it counts the bound: the resolver refuses it, naming the argument.
     expect(cost('{ tasks(first: 100000) { totalCount } }')).toBe(100);
     expect(cost('{ tasks(first: 10) { edges { node { events(first: 20) { edges { cursor } } } } } }')).toBe(10 + 200);
+    expect(cost('{ tasks(first: 10) { edges { node { events(last: 30) { edges { cursor } } } } } }')).toBe(10 + 300);
     expect(cost('{ a: tasks(first: 10) { totalCount } b: tasks(first: 10) { totalCount } }')).toBe(20);
     expect(cost('{ ...F ...F } fragment F on Query { tasks(first: 4) { totalCount } }')).toBe(8);
   });

@@ -5,6 +5,7 @@ import {
   TaskEventLogDocument,
   TaskEventsDocument,
   type TaskEventsSubscription,
+  type TaskEventType,
 } from '../generated/graphql.js';
 import { onlyError, startTestServer, type TestServer } from '../helpers/graphql.js';
 import { waitFor } from '../helpers/wait.js';
@@ -123,6 +124,32 @@ describe('Task.events', () => {
     expect(rest.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
     const bad = await server.execute(TaskEventLogDocument, { id, after: 'garbage' });
     expect(onlyError(bad).extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('pages back from the latest events with last and before, still oldest first', async () => {
+    if (!server.runner) await server.startRunner();
+    const id = await enqueue('math.copysign', [2, -1]);
+    await waitFor(async () => (await server.execute(TaskEventLogDocument, { id })).data?.taskResult?.version === 3, { message: 'the task to finish' });
+    const page = async (variables: { last?: number; before?: string | null; after?: string | null; first?: number; types?: TaskEventType[] }) => {
+      const events = (await server.execute(TaskEventLogDocument, { id, ...variables })).data!.taskResult!.events;
+      return { versions: events.edges.map((e) => e.node.version), ...events.pageInfo };
+    };
+    const latest = await page({ last: 2 });
+    expect(latest).toMatchObject({ versions: [2, 3], hasPreviousPage: true, hasNextPage: false });
+    expect(await page({ last: 2, before: latest.startCursor })).toMatchObject({ versions: [1], hasPreviousPage: false, hasNextPage: true });
+    // Both cursors bound the window; the types filter applies to the far sides too.
+    const versionCursor = (v: number): string => Buffer.from(`version:${v}`).toString('base64url');
+    expect(await page({ after: versionCursor(1), before: versionCursor(3), first: 10 })).toMatchObject({ versions: [2] });
+    expect(await page({ last: 1, types: ['STARTED'] })).toMatchObject({ versions: [2], hasPreviousPage: false, hasNextPage: false });
+    expect(await page({ last: 5, before: versionCursor(3), types: ['SUCCEEDED'] })).toMatchObject({ versions: [], hasPreviousPage: false, hasNextPage: true });
+    expect(await page({ last: 0 })).toMatchObject({ versions: [], hasPreviousPage: true });
+
+    const both = await server.execute(TaskEventLogDocument, { id, first: 1, last: 1 });
+    expect([onlyError(both).extensions?.code, onlyError(both).extensions?.field]).toEqual(['BAD_USER_INPUT', 'last']);
+    const tooMany = await server.execute(TaskEventLogDocument, { id, last: 1001 });
+    expect([onlyError(tooMany).extensions?.code, onlyError(tooMany).extensions?.field]).toEqual(['BAD_USER_INPUT', 'last']);
+    const badBefore = await server.execute(TaskEventLogDocument, { id, last: 1, before: 'garbage' });
+    expect([onlyError(badBefore).extensions?.code, onlyError(badBefore).extensions?.field]).toEqual(['BAD_USER_INPUT', 'before']);
   });
 });
 

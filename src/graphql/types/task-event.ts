@@ -66,18 +66,14 @@ const TaskEventEdgeRef = builder.objectRef<TaskEventRecord>('TaskEventEdge').imp
   }),
 });
 
-interface EventPageWithStart extends TaskEventPage {
-  afterVersion: number;
-}
-
-const TaskEventConnectionRef = builder.objectRef<EventPageWithStart>('TaskEventConnection').implement({
+const TaskEventConnectionRef = builder.objectRef<TaskEventPage>('TaskEventConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [TaskEventEdgeRef], resolve: (page) => page.events }),
     pageInfo: t.field({
       type: PageInfoRef,
       resolve: (page) => ({
         hasNextPage: page.hasNextPage,
-        hasPreviousPage: page.afterVersion > 0,
+        hasPreviousPage: page.hasPreviousPage,
         startCursor: page.events[0] ? encodeVersionCursor(page.events[0].version) : null,
         endCursor: page.events.at(-1) ? encodeVersionCursor((page.events.at(-1) as TaskEventRecord).version) : null,
       }),
@@ -88,22 +84,26 @@ const TaskEventConnectionRef = builder.objectRef<EventPageWithStart>('TaskEventC
 builder.objectField(TaskRef, 'events', (t) =>
   t.field({
     type: TaskEventConnectionRef,
-    description: `The task's event log, oldest first (keyset pages by version; first at most ${MAX_EVENT_PAGE_SIZE}, default 100).`,
+    description:
+      `The task's event log, oldest first (keyset pages by version; first or last at most ${MAX_EVENT_PAGE_SIZE}, default first 100). ` +
+      '`last: N` gives the latest N events (before `before`, when given), still oldest first: page back with `before: pageInfo.startCursor`.',
     args: {
       first: t.arg.int(),
       after: t.arg.string(),
+      last: t.arg.int(),
+      before: t.arg.string(),
       types: t.arg({ type: [TaskEventTypeEnum], description: 'Only these types (all when absent).' }),
     },
     resolve: async (task: Task, args, ctx) => {
       assertMayReadPayload(ctx, task, 'events');
-      const afterVersion = args.after != null ? decodeVersionCursor(args.after, 'after') : 0;
-      const page = await ctx.queue.listTaskEvents({
+      return ctx.queue.listTaskEvents({
         taskId: task.id,
-        afterVersion,
+        ...(args.after != null ? { afterVersion: decodeVersionCursor(args.after, 'after') } : {}),
+        ...(args.before != null ? { beforeVersion: decodeVersionCursor(args.before, 'before') } : {}),
         ...(args.first != null ? { first: args.first } : {}),
+        ...(args.last != null ? { last: args.last } : {}),
         types: (args.types ?? []) as TaskEventType[],
       });
-      return { ...page, afterVersion };
     },
   }),
 );
