@@ -34,7 +34,7 @@ export interface ClaimLoopOptions {
   passedOver?(): readonly string[];
   /** Takes claimed tasks in (the runner queues and starts them). */
   accept(tasks: Task[]): void;
-  /** Hands back tasks that a claim landed after stop() began. Never throws. */
+  /** Hands back tasks a claim took that were never accepted (it landed after stop() began, late, or lost). Never throws. */
   handBack(tasks: readonly Task[]): Promise<void>;
   /** A claim failed (the database is away); the loop backs off and the poll tries again. */
   claimFailed(error: unknown): void;

@@ -146,7 +146,10 @@ export function createRunner(options: RunnerOptions): Runner {
       handBackMisjudged(tasks.length, sizedFor);
       armWaitCheck();
     },
-    handBack,
+    // What a claim took and the runner never accepted (claimed after stop() began, a late answer, a lost
+    // one): back to the queue without 'finished', for nothing said 'claimed' of them (/metrics counted
+    // more tasks finished than started).
+    handBack: (tasks) => (tasks.length === 0 ? Promise.resolve() : outcomes.handBack(tasks)),
     known() {
       const { waiting, started } = held.leaseIds();
       return new Set([...waiting, ...started, ...unrecorded]);

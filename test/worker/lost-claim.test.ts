@@ -101,6 +101,9 @@ describe('a claim whose answer was lost', () => {
       const runner = env.app.runner({ workerId, queues: [queue], leaseMs: 600_000, pollIntervalMs: 50 });
       const failures: unknown[] = [];
       runner.on('error', (error: unknown) => void failures.push(error));
+      const events: [string, string][] = [];
+      runner.on('claimed', (tasks) => void events.push(...tasks.map((t): [string, string] => ['claimed', t.id])));
+      runner.on('finished', (task, outcome) => void events.push([`finished ${outcome}`, task.id]));
       await runner.start();
       const running = await env.app.deps.queue.enqueue({ name: 'demo.sleep', args: [1500], queue });
       await waitFor(() => runner.running === 1, { message: 'the sleeping task running' });
@@ -122,6 +125,10 @@ describe('a claim whose answer was lost', () => {
       expect(slept).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
       expect((await logOf(env.app.sql, running.id)).map(([, type]) => type)).toEqual(['ENQUEUED', 'STARTED', 'SUCCEEDED']);
       await env.app.stopRunners();
+      // The runner never said it claimed the lost task, so it does not say it finished either (/metrics
+      // counts both): only the tasks it ran.
+      expect(events.filter(([, id]) => id === lost.id)).toEqual([]);
+      expect(events.filter(([, id]) => id === next.id).map(([what]) => what)).toEqual(['claimed', 'finished succeeded']);
     } finally {
       await refused.drop();
     }
