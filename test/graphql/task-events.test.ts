@@ -4,6 +4,7 @@ import {
   TaskEventFeedDocument,
   TaskEventLogDocument,
   TaskEventsDocument,
+  TaskEventsWithTaskDocument,
   type TaskEventsSubscription,
   type TaskEventType,
 } from '../generated/graphql.js';
@@ -106,6 +107,30 @@ describe('taskEvents', () => {
       const negative = subscribe(TaskEventsDocument, { id: '01900000-0000-7000-8000-000000000000', afterVersion: -1 });
       await negative.done;
       expect(negative.errors.map((e) => [e.extensions?.code, e.extensions?.field])).toEqual([['BAD_USER_INPUT', 'afterVersion']]);
+    }
+  });
+});
+
+describe('taskEvents selecting task', () => {
+  it("reads the events' task ahead, a few events to a read rather than one read each", async () => {
+    if (!server.runner) await server.startRunner();
+    const id = await enqueue('demo.output', [300, 0]);
+    await waitFor(async () => (await server.deps.queue.getTask(id))?.status === 'SUCCEEDED', { message: 'the output written' });
+    const queue = server.deps.queue;
+    const getTasks = queue.getTasks.bind(queue);
+    let reads = 0;
+    queue.getTasks = (ids) => ((reads += 1), getTasks(ids));
+    try {
+      const stream = server.subscribeWs(TaskEventsWithTaskDocument, { id, afterVersion: 0 });
+      expect(await stream.done).toBe('complete');
+      const events = stream.values.map((v) => v.taskEvents);
+      expect(events.map((e) => e.version)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+      expect(events.length).toBeGreaterThan(300);
+      expect(events.every((e) => e.task.id === id && e.task.status === 'SUCCEEDED')).toBe(true);
+      // Up to 200 events a read; one per event before.
+      expect(reads).toBeLessThanOrEqual(5);
+    } finally {
+      queue.getTasks = getTasks;
     }
   });
 });

@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedEvent } from '../../queue/event-feed.js';
 import {
@@ -21,6 +22,15 @@ async function loadTaskOf(event: TaskEventRecord, ctx: GraphQLContext): Promise<
   const task = await ctx.events.loadTask(event.taskId);
   if (!task) throw new NotFoundError('Task', event.taskId);
   return task;
+}
+
+/**
+ * The events with their tasks read ahead (withEventTasks), for an operation that selects `task`; else
+ * as they are (no read, and the transports' fast lane for PullStreams stays open).
+ */
+function withTasksIfSelected<E extends TaskEventRecord>(events: AsyncIterableIterator<E>, info: GraphQLResolveInfo, ctx: GraphQLContext): AsyncIterableIterator<E> {
+  const selectsTask = fieldsOf(info.fieldNodes[0]?.selectionSet, info.fragments).some((f) => f.name.value === 'task');
+  return selectsTask ? withEventTasks(events, (id) => ctx.events.loadTask(id)) : events;
 }
 
 /** Built from the core's list of event types: one source of truth. */
@@ -120,12 +130,12 @@ builder.subscriptionField('taskEvents', (t) =>
       afterVersion: t.arg.int({ defaultValue: 0 }),
       types: t.arg({ type: [TaskEventTypeEnum], description: 'Only these types (all when absent); the stream still ends at the terminal event.' }),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx, info) => {
       const afterVersion = args.afterVersion ?? 0;
       if (!Number.isInteger(afterVersion) || afterVersion < 0) {
         throw new BadUserInputError(`afterVersion must be 0 or more, got ${afterVersion}`, { field: 'afterVersion' });
       }
-      return ctx.events.watchTaskEvents(args.id, afterVersion, (args.types ?? []) as TaskEventType[]);
+      return withTasksIfSelected(await ctx.events.watchTaskEvents(args.id, afterVersion, (args.types ?? []) as TaskEventType[]), info, ctx);
     },
     resolve: (event: TaskEventRecord) => event,
   }),
@@ -154,9 +164,7 @@ builder.subscriptionField('taskEventFeed', (t) =>
     args: { filter: t.arg({ type: TaskFilterInput }), after: t.arg.string() },
     subscribe: async (_root, args, ctx, info) => {
       const events = await ctx.events.watchEventFeed(toTaskFilter(args.filter), args.after != null ? decodeFeedCursor(args.after, 'after') : null);
-      // Tasks read ahead only for an operation that selects them.
-      const selectsTask = fieldsOf(info.fieldNodes[0]?.selectionSet, info.fragments).some((f) => f.name.value === 'task');
-      return selectsTask ? withEventTasks(events, (id) => ctx.events.loadTask(id)) : events;
+      return withTasksIfSelected(events, info, ctx);
     },
     resolve: (event: FeedEvent) => event,
   }),
