@@ -34,7 +34,7 @@ export async function feed(args: string[], ctx: Context): Promise<number> {
       const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
       const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
       // Where to go on: the feed's position before the first event, then each event's.
-      let cursor = values.after ?? (await client.feedCursor());
+      let cursor = values.after ?? (await client.feedCursor({ signal: ctx.signal }));
       let taken = 0;
       const print = (event: TaskEvent | FeedEventWithTask): void => {
         if (values.json) {

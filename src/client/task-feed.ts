@@ -41,7 +41,7 @@ export interface FeedClient {
   feed(options: FeedOptions & { withTask: true }): AsyncGenerator<FeedEventWithTask, void, undefined>;
   feed(options?: FeedOptions): AsyncGenerator<TaskEvent, void, undefined>;
   /** The feed's position now (`taskEventFeedCursor`): `feed({ after })` from it sends every event committed after this answer. */
-  feedCursor(): Promise<string>;
+  feedCursor(options?: { signal?: AbortSignal }): Promise<string>;
 }
 
 /**
@@ -109,8 +109,8 @@ export function createFeedMethods({ http, ws, retry, lifetime }: { http: HttpTra
 
   return {
     feed: follow as FeedClient['feed'],
-    async feedCursor() {
-      return (await http.request(TaskEventFeedCursorDocument, {}, lifetime)).taskEventFeedCursor;
+    async feedCursor(options = {}) {
+      return (await http.request(TaskEventFeedCursorDocument, {}, withLifetime(options.signal))).taskEventFeedCursor;
     },
   };
 }
