@@ -1,8 +1,8 @@
 import { ConnectionError, isTryAgain, RequestError, requestError } from './errors.js';
-import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
+import { FollowTaskEventsDocument, GetTaskDocument, TaskEventPageDocument, TaskVersionDocument, type FollowTaskEventsSubscription, type TaskEventPageQuery, type TaskEventType } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
 import { applyEvent, ENDING_EVENT_TYPES, initialState, isTerminalStatus, isWaitingStatus, STATE_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
-import { backoffMs, delay, untilTryAgain, type RetryOptions, type WsTransport } from './ws.js';
+import { backoffMs, delay, untilTryAgain, type ExecutionResult, type RetryOptions, type WsTransport } from './ws.js';
 
 /** Which of a task's events to read. */
 export interface EventRange {
@@ -18,6 +18,9 @@ export interface Streams {
   http: HttpTransport;
   retry: RetryOptions;
 }
+
+/** Events that may wait in the client for a slow reader before the subscription is ended and made again after them. */
+const MAX_WAITING = 1000;
 
 /** Events per page of the log over HTTP (the server's most). */
 const PAGE_SIZE = 1000;
@@ -49,17 +52,27 @@ export async function* followTaskEvents(
   const wanted = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
   let types = wanted ? [...new Set([...wanted, ...ENDING_EVENT_TYPES])] : null;
   let last = range.afterVersion ?? 0;
+  // The highest version that arrived (taken, or waiting in the transport to be taken).
+  let arrived = last;
   // graphql-ws serializes the variables at every (re)subscription, reading these getters each
   // time: a subscription it renews after a reconnect asks for what follows the last version
-  // taken, not for everything after the first one.
+  // that arrived, not for everything after the first one (nor again for what waits here).
   const variables = {
     id,
     get afterVersion(): number {
-      return last;
+      return arrived;
     },
     get types(): TaskEventType[] | null {
       return types;
     },
+  };
+  const flow = {
+    received(result: ExecutionResult<FollowTaskEventsSubscription>): void {
+      const version = result.data?.taskEvents?.version;
+      if (version !== undefined && version > arrived) arrived = version;
+    },
+    // A task streaming output faster than its reader takes it: the rest is read from the log later.
+    maxWaiting: MAX_WAITING,
   };
   let ended = false;
   let fruitless = 0;
@@ -71,7 +84,7 @@ export async function* followTaskEvents(
     // this one once it or its database is back).
     let unknown: TaskEventType[] = [];
     try {
-      for await (const result of untilTryAgain(ws.subscribe(FollowTaskEventsDocument, variables, signal))) {
+      for await (const result of untilTryAgain(ws.subscribe(FollowTaskEventsDocument, variables, signal, flow))) {
         if (result.errors && result.errors.length > 0) throw requestError(result.errors);
         const event = result.data?.taskEvents;
         if (!event || event.version <= last) continue;

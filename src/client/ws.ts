@@ -80,8 +80,24 @@ export interface WsTransport {
    * (reconnection attempts used up), what getToken() threw, or the signal's reason on abort.
    * Leaving the loop early unsubscribes.
    */
-  subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal): AsyncGenerator<ExecutionResult<R>, void, undefined>;
+  subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal, options?: SubscribeOptions<R>): AsyncGenerator<ExecutionResult<R>, void, undefined>;
   close(): Promise<void>;
+}
+
+/** For a subscription whose variables resume from what arrived (a getter read at every (re)subscription). */
+export interface SubscribeOptions<R> {
+  /**
+   * Called with each result as it arrives, before it waits for the caller: the variables should ask
+   * for what follows it. graphql-ws subscribes again after a reconnect with what arrived, not with what
+   * the caller has taken: asked from the caller's last, the results still waiting here came twice.
+   */
+  received?(result: ExecutionResult<R>): void;
+  /**
+   * At most this many results wait for the caller (with `received`): past it the subscription is ended
+   * at the server, and made again, from what arrived, once the caller has taken them all. Without it a
+   * caller slower than the server (a feed replayed from an old cursor) held the whole backlog in memory.
+   */
+  maxWaiting?: number;
 }
 
 /**
@@ -263,35 +279,65 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   };
 
   return {
-    async *subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal) {
+    async *subscribe<R, V>(document: TypedDocumentString<R, V>, variables: V, signal: AbortSignal, flow: SubscribeOptions<R> = {}) {
       signal.throwIfAborted();
       const ws = await (client ??= connect());
-      const events: Event<R>[] = [];
+      // A queue read from `head`, compacted when half of it is read: shift() of an array is O(n), and
+      // a slow caller can have thousands waiting.
+      let events: Event<R>[] = [];
+      let head = 0;
       let wake: (() => void) | undefined;
-      const push = (event: Event<R>): void => {
-        events.push(event);
-        wake?.();
+      const limit = flow.received ? (flow.maxWaiting ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+      // Each subscription made here counts: what an ended one still sends is dropped.
+      let generation = 0;
+      let unsubscribe: (() => void) | undefined;
+      let paused = false;
+      const open = (): void => {
+        const mine = ++generation;
+        const push = (event: Event<R>): void => {
+          if (mine !== generation) return;
+          if (event.kind === 'next') flow.received?.(event.result);
+          events.push(event);
+          wake?.();
+          if (event.kind === 'next' && events.length - head >= limit) {
+            // The caller is behind: stop the server sending, and ask again once it has caught up.
+            paused = true;
+            generation += 1;
+            unsubscribe?.();
+          }
+        };
+        unsubscribe = ws.subscribe<R>(
+          { query: document.toString(), variables: variables as Record<string, unknown> },
+          {
+            next: (result) => push({ kind: 'next', result: result as ExecutionResult<R> }),
+            error: (error) => push({ kind: 'error', error }),
+            complete: () => push({ kind: 'complete' }),
+          },
+        );
       };
       const onAbort = (): void => wake?.();
       signal.addEventListener('abort', onAbort);
-      const unsubscribe = ws.subscribe<R>(
-        { query: document.toString(), variables: variables as Record<string, unknown> },
-        {
-          next: (result) => push({ kind: 'next', result: result as ExecutionResult<R> }),
-          error: (error) => push({ kind: 'error', error }),
-          complete: () => push({ kind: 'complete' }),
-        },
-      );
+      open();
       try {
         for (;;) {
           signal.throwIfAborted();
-          const event = events.shift();
-          if (!event) {
+          if (head === events.length) {
+            events = [];
+            head = 0;
+            if (paused) {
+              paused = false;
+              open();
+            }
             await new Promise<void>((resolve) => {
               wake = resolve;
             });
             wake = undefined;
             continue;
+          }
+          const event = events[head++] as Event<R>;
+          if (head > 1024 && head * 2 > events.length) {
+            events = events.slice(head);
+            head = 0;
           }
           if (event.kind === 'complete') return;
           if (event.kind === 'next') {
@@ -302,13 +348,19 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
-        unsubscribe();
+        generation += 1;
+        unsubscribe?.();
       }
     },
     async close() {
       const ws = await client;
       client = undefined;
-      await ws?.dispose();
+      try {
+        await ws?.dispose();
+      } catch {
+        // graphql-ws rejects with the socket's close event when it was still trying to connect (a server
+        // away): closing has nothing left to report, and a caller printed it as "[object Object]".
+      }
     },
   };
 }

@@ -29,6 +29,11 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** The app serving now: the restart test replaces the first one. */
+const live = (): App => apps.at(-1) ?? server.app;
+
+const http = () => createHttpTransport({ url: server.url, credentials: createCredentials(undefined, undefined), requestTimeoutMs: 10_000 });
+
 /** Aborts `stop`, and checks that the feeds ended for that reason and no other. */
 async function stopFeeds(stop: AbortController, ...feeds: Drained<unknown>[]): Promise<void> {
   stop.abort();
@@ -46,7 +51,7 @@ function versionsByTask(events: readonly TaskEvent[]): Map<string, number[]> {
 }
 
 /** Until the server has let go of the feeds of the tests before (an abort ends them a moment later there). */
-const noFeeds = (): Promise<unknown> => waitFor(() => server.app.logStats.subscriptions === 0, { message: 'earlier feeds to end' });
+const noFeeds = (): Promise<unknown> => waitFor(() => live().logStats.subscriptions === 0, { message: 'earlier feeds to end' });
 
 const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 const finished = (events: readonly TaskEvent[], id: string): boolean => events.some((e) => e.taskId === id && e.type === 'SUCCEEDED');
@@ -58,7 +63,7 @@ describe('feed()', () => {
     const stop = new AbortController();
     const plain = drain(client.feed({ filter: { queue }, signal: stop.signal }));
     const withTask = drain(client.feed({ filter: { queue }, withTask: true, signal: stop.signal }));
-    await waitFor(() => server.app.logStats.subscriptions === 2, { message: 'both feeds to subscribe' });
+    await waitFor(() => live().logStats.subscriptions === 2, { message: 'both feeds to subscribe' });
     const ours = [await client.enqueue('math.copysign', [1, -1], { queue }), await client.enqueue('math.copysign', [2, 1], { queue })];
     const other = await client.enqueue('math.copysign', [3, 1], { queue: 'feed-elsewhere' });
     await waitFor(() => ours.every((t) => finished(plain.seen, t.id) && finished(withTask.seen, t.id)), { message: 'both tasks to succeed on both feeds' });
@@ -102,7 +107,7 @@ describe('feed()', () => {
     const stop = new AbortController();
     try {
       await noFeeds();
-      const stats = server.app.logStats;
+      const stats = live().logStats;
       const feed = drain(viaProxy.feed({ filter: { queue }, signal: stop.signal }));
       await waitFor(() => stats.subscriptions === 1, { message: 'the feed to subscribe' });
       proxy.cut();
@@ -143,7 +148,7 @@ describe('feed()', () => {
     await noFeeds();
     const stop = new AbortController();
     const feed = drain(client.feed({ filter: { queue }, signal: stop.signal }));
-    await waitFor(() => server.app.logStats.subscriptions === 1, { message: 'the feed to subscribe' });
+    await waitFor(() => live().logStats.subscriptions === 1, { message: 'the feed to subscribe' });
     const first = await client.enqueue('math.copysign', [1, -1], { queue });
     await waitFor(() => finished(feed.seen, first.id), { message: 'the first task on the feed' });
     await server.app.stop();
@@ -182,12 +187,15 @@ describe('feed()', () => {
       const real = createWsTransport({ wsUrl: server.url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, credentials: createCredentials(undefined, undefined) });
       const asked: (string | null)[] = [];
       const ws: WsTransport = {
-        async *subscribe(document, variables, signal) {
+        async *subscribe(document, variables, signal, flow) {
           const n = asked.push((variables as { after: string | null }).after);
           const limit = keep(n);
           if (limit === 0) return;
           let taken = 0;
-          for await (const result of real.subscribe(document, variables, signal)) {
+          // As a server that completes after `limit` results: what arrives after them never did.
+          let arrived = 0;
+          const cut = flow && { ...flow, received: (result: Parameters<NonNullable<typeof flow.received>>[0]) => void (++arrived <= limit && flow.received?.(result)) };
+          for await (const result of real.subscribe(document, variables, signal, cut)) {
             yield result;
             if (++taken === limit) return;
           }
@@ -196,7 +204,6 @@ describe('feed()', () => {
       };
       return { ws, asked, close: () => real.close() };
     }
-    const http = () => createHttpTransport({ url: server.url, credentials: createCredentials(undefined, undefined), requestTimeoutMs: 10_000 });
 
     it('subscribes again from the cursor of the last event taken: nothing lost, nothing twice', async () => {
       const queue = 'feed-renewed';
@@ -229,6 +236,87 @@ describe('feed()', () => {
         expect(transport.asked).toHaveLength(4);
       } finally {
         await transport.close();
+      }
+    });
+  });
+
+  describe('a consumer behind the server', () => {
+    /** The real transport, counting the events that arrived in the client (taken or waiting to be). */
+    function counted(url: string): { ws: WsTransport; arrived: () => number } {
+      const real = createWsTransport({ wsUrl: url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, credentials: createCredentials(undefined, undefined) });
+      let arrived = 0;
+      return {
+        ws: {
+          subscribe: (document, variables, signal, flow) =>
+            real.subscribe(document, variables, signal, flow && { ...flow, received: (result: Parameters<NonNullable<typeof flow.received>>[0]) => ((arrived += 1), flow.received?.(result)) }),
+          close: () => real.close(),
+        },
+        arrived: () => arrived,
+      };
+    }
+    /** Takes events from `feed` until `done` says so; fails on a (task, version) taken twice. */
+    async function takeUntil(feed: AsyncIterator<TaskEvent>, taken: TaskEvent[], done: () => boolean): Promise<void> {
+      while (!done()) {
+        const step = await feed.next();
+        if (step.done) throw new Error('the feed ended');
+        taken.push(step.value);
+      }
+    }
+
+    it('takes nothing twice when its connection drops while events wait for it in the client', async () => {
+      const queue = 'feed-behind-cut';
+      const proxy = await startProxy(Number(new URL(server.url).port));
+      const transport = counted(proxy.url);
+      const lifetime = new AbortController();
+      try {
+        await noFeeds();
+        const methods = createFeedMethods({ http: http(), ws: transport.ws, retry: RETRY, lifetime: lifetime.signal });
+        const feed = methods.feed({ filter: { queue }, after: await methods.feedCursor() });
+        const tasks = await client.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ name: 'math.copysign', args: [i, -1], queue })));
+        const taken: TaskEvent[] = [];
+        await takeUntil(feed, taken, () => taken.length === 1);
+        await waitFor(() => transport.arrived() === 30, { message: 'every event in the client, one taken' });
+        proxy.cut();
+        await waitFor(() => live().logStats.subscriptions === 0, { message: 'the cut subscription to end' });
+        proxy.reopen();
+        await waitFor(() => live().logStats.subscriptions === 1, { message: 'graphql-ws to subscribe again' });
+        const last = await client.enqueue('math.copysign', [10, -1], { queue });
+        await takeUntil(feed, taken, () => finished(taken, last.id));
+        await feed.return?.();
+        const byTask = versionsByTask(taken);
+        expect([...byTask.keys()]).toEqual([...tasks.map((t) => t.id), last.id]);
+        for (const versions of byTask.values()) expect(versions).toEqual(upTo(3));
+      } finally {
+        lifetime.abort();
+        await transport.ws.close();
+        await proxy.close();
+      }
+    });
+
+    it('holds at most a thousand events for it: the server stops sending until it has taken them, then goes on from the last', async () => {
+      const queue = 'feed-behind-slow';
+      const transport = counted(server.url);
+      const lifetime = new AbortController();
+      try {
+        await noFeeds();
+        const methods = createFeedMethods({ http: http(), ws: transport.ws, retry: RETRY, lifetime: lifetime.signal });
+        const feed = methods.feed({ filter: { queue }, after: await methods.feedCursor() });
+        const tasks = await client.enqueueMany(Array.from({ length: 500 }, (_, i) => ({ name: 'math.copysign', args: [i, -1], queue })));
+        const taken: TaskEvent[] = [];
+        await takeUntil(feed, taken, () => taken.length === 1);
+        await waitFor(async () => (await server.deps.queue.listTasks({ filter: { queue, status: ['SUCCEEDED'] }, first: 1 })).totalCount() .then((n) => n === 500), { message: 'every task to succeed' });
+        // 1,500 events written; the client stopped the subscription at a thousand waiting (and one taken).
+        await waitFor(() => transport.arrived() === 1001, { message: 'a thousand events waiting in the client' });
+        expect(live().logStats.subscriptions).toBe(0);
+        await takeUntil(feed, taken, () => taken.length === 1500);
+        await feed.return?.();
+        expect(transport.arrived()).toBe(1500);
+        const byTask = versionsByTask(taken);
+        expect([...byTask.keys()].sort()).toEqual(tasks.map((t) => t.id).sort());
+        for (const versions of byTask.values()) expect(versions).toEqual(upTo(3));
+      } finally {
+        lifetime.abort();
+        await transport.ws.close();
       }
     });
   });

@@ -73,6 +73,12 @@ export async function use(queue: Queue): Promise<number> {
   void run.result;
   // @ts-expect-error runHandler checks the arguments as enqueue does
   await runHandler(resize, [640]);
+  // The feed's events carry their task when asked for, also when that is known only at run time.
+  for await (const event of client.feed({ withTask: true })) void (event.task.version satisfies number);
+  const withTask = process.env.WITH_TASK === '1';
+  for await (const event of client.feed({ withTask })) void (event.task?.version satisfies number | undefined);
+  // @ts-expect-error no task without withTask
+  for await (const event of client.feed({ filter: { queue: 'q' } })) void event.task;
   return (await client.wait<TaskResult<typeof resize>>(task.id)).width;
 }
 `;
