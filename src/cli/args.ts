@@ -19,6 +19,8 @@ export const EXIT = {
   unreachable: 3,
   /** Interrupted (Ctrl-C), as shells report SIGINT. */
   interrupted: 130,
+  /** Stopped by SIGTERM (`taskwire feed`, which stops cleanly then), as shells report it (128 + 15). */
+  terminated: 143,
   /** The reader of stdout or stderr went away (`| head`), as shells report a process SIGPIPE ended (128 + 13). */
   brokenPipe: 141,
 } as const;

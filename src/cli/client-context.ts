@@ -62,5 +62,21 @@ export function reportUnsuccessful(io: Io, task: Task, asJson = false): void {
 
 /** Ctrl-C or --timeout, whichever comes first; the timeout's abort says it is a timeout. */
 export function followSignal(ctx: Context, timeoutMs: number | undefined): AbortSignal {
-  return timeoutMs === undefined ? ctx.signal : AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+  return withTimeout(ctx.signal, timeoutMs);
+}
+
+/** The timeout signal of each signal withTimeout made, held for as long as that signal lives. */
+const heldTimeouts = new WeakMap<AbortSignal, AbortSignal>();
+
+/**
+ * `signal`, or it and a timeout, whichever aborts first. AbortSignal.any() holds its sources weakly,
+ * and Node 20 collects a timeout signal that nothing else holds before it fires (nodejs/node#57736):
+ * `taskwire feed --timeout 0.2` ran on past it. The signal made here holds its timeout.
+ */
+export function withTimeout(signal: AbortSignal, timeoutMs: number | undefined): AbortSignal {
+  if (timeoutMs === undefined) return signal;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const either = AbortSignal.any([signal, timeout]);
+  heldTimeouts.set(either, timeout);
+  return either;
 }

@@ -1,6 +1,6 @@
-import type { FeedEventWithTask, TaskEvent } from '../client/index.js';
+import { ConnectionError, type FeedEventWithTask, type TaskEvent } from '../client/index.js';
 import { EXIT, intOption, parseCommand, secondsOption, takePositionals } from './args.js';
-import { COMMON, json, withClient, type Context } from './client-context.js';
+import { COMMON, json, withClient, withTimeout, type Context } from './client-context.js';
 import { eventLine, visible } from './output.js';
 import { TASK_FILTER_OPTIONS, taskFilterOf } from './task-filter.js';
 
@@ -25,37 +25,53 @@ export async function feed(args: string[], ctx: Context): Promise<number> {
   const timeoutMs = secondsOption('feed', '--timeout', values.timeout);
   const withTask = values['with-task'] === true;
 
-  // Ctrl-C stops the feed here (not by closing the client under it), so that the cursor can be said.
-  return withClient(
-    'feed',
-    values.url,
-    ctx,
-    async (client) => {
-      const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
-      const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
-      // Where to go on: the feed's position before the first event, then each event's.
-      let cursor = values.after ?? (await client.feedCursor({ signal: ctx.signal }));
-      let taken = 0;
-      const print = (event: TaskEvent | FeedEventWithTask): void => {
-        if (values.json) {
-          ctx.io.out(json(event));
-          return;
+  // Ctrl-C and SIGTERM (a `timeout`, a service manager) stop the feed here, not by closing the client
+  // under it or by ending the process, so that the cursor to go on from can be said.
+  const terminated = new AbortController();
+  const onTerm = (): void => terminated.abort(new Error('terminated'));
+  process.once('SIGTERM', onTerm);
+  const stop = AbortSignal.any([ctx.signal, terminated.signal]);
+  try {
+    return await withClient(
+      'feed',
+      values.url,
+      ctx,
+      async (client) => {
+        const signal = withTimeout(stop, timeoutMs);
+        // Where to go on: the feed's position before the first event, then each event's.
+        let cursor = values.after ?? (await client.feedCursor({ signal: stop }));
+        let taken = 0;
+        const print = (event: TaskEvent | FeedEventWithTask): void => {
+          if (values.json) {
+            ctx.io.out(json(event));
+            return;
+          }
+          const name = 'task' in event && event.task ? `  ${visible(event.task.name)}` : '';
+          ctx.io.out(`${event.at}  ${event.taskId}${name}  ${eventLine(event)}\n`);
+        };
+        const goOn = (): void => ctx.io.err(`${taken} event${taken === 1 ? '' : 's'}; go on with: --after ${cursor}\n`);
+        try {
+          for await (const event of client.feed({ filter, after: cursor, withTask, signal })) {
+            print(event);
+            cursor = event.cursor;
+            if (++taken === limit) break;
+          }
+        } catch (error) {
+          if (!signal.aborted) {
+            // What was printed stays printed: where to go on comes before the error (exit 3 when the
+            // server stayed away), or a loop would print it all again. Not for a refusal of what was
+            // asked (a malformed cursor: there is nowhere to go on from).
+            if (taken > 0 || error instanceof ConnectionError) goOn();
+            throw error;
+          }
         }
-        const name = 'task' in event ? `  ${visible(event.task.name)}` : '';
-        ctx.io.out(`${event.at}  ${event.taskId}${name}  ${eventLine(event)}\n`);
-      };
-      try {
-        for await (const event of client.feed({ filter, after: cursor, withTask, signal })) {
-          print(event);
-          cursor = event.cursor;
-          if (++taken === limit) break;
-        }
-      } catch (error) {
-        if (!signal.aborted) throw error;
-      }
-      ctx.io.err(`${taken} event${taken === 1 ? '' : 's'}; go on with: --after ${cursor}\n`);
-      return ctx.signal.aborted ? EXIT.interrupted : EXIT.ok;
-    },
-    { closeOnInterrupt: false },
-  );
+        goOn();
+        if (ctx.signal.aborted) return EXIT.interrupted;
+        return terminated.signal.aborted ? EXIT.terminated : EXIT.ok;
+      },
+      { closeOnInterrupt: false },
+    );
+  } finally {
+    process.off('SIGTERM', onTerm);
+  }
 }

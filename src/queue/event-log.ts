@@ -158,14 +158,14 @@ export async function listTaskEvents(exec: Executor, p: ListEventsParams, tenant
     LIMIT ${size + 1}`;
   const more = rows.length > size;
   const events = rows.slice(0, size).map((row) => toTaskEventRecord(row));
-  if (!backward) return { events, hasNextPage: more, hasPreviousPage: afterVersion > 0 };
-  events.reverse();
-  // Backward, the far side of `before` is the page after: one probe next to it (same key).
-  const after =
-    p.beforeVersion === undefined
-      ? []
-      : await exec`SELECT 1 FROM task_events e WHERE ${where(exec`e.version >= ${p.beforeVersion}`)} ORDER BY e.version LIMIT 1`;
-  return { events, hasNextPage: after.length > 0, hasPreviousPage: more };
+  if (backward) events.reverse();
+  // Past `before` comes the page after the window: one probe next to it (same key), when the page
+  // itself cannot say (backward, or forward to the window's end).
+  const beyondBefore = async (): Promise<boolean> =>
+    p.beforeVersion !== undefined &&
+    (await exec`SELECT 1 FROM task_events e WHERE ${where(exec`e.version >= ${p.beforeVersion}`)} ORDER BY e.version LIMIT 1`).length > 0;
+  if (!backward) return { events, hasNextPage: more || (await beyondBefore()), hasPreviousPage: afterVersion > 0 };
+  return { events, hasNextPage: await beyondBefore(), hasPreviousPage: more };
 }
 
 /** What one reader wants of one task's log: the events after `afterVersion`. */

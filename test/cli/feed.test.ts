@@ -73,6 +73,24 @@ describe('taskwire feed', () => {
     expect(result.stderr).toBe(`3 events; go on with: --after ${events[2]!.cursor}\n`);
   });
 
+  it('SIGTERM stops it as Ctrl-C does, with 143 and the cursor to go on from', async () => {
+    const queue = 'cli-feed-term';
+    const feed = startCli(['feed', '--queue', queue, '--json'], env);
+    await waitFor(() => server.app.logStats.subscriptions === 1, { message: 'the feed to subscribe' });
+    const task = await client.enqueue('math.copysign', [5, -1], { queue });
+    await waitFor(() => jsonLines(feed.stdout).some((e) => e.type === 'SUCCEEDED'), { message: 'the task on the feed' });
+    feed.child.kill('SIGTERM');
+    const result = await feed.done;
+    expect(result.code).toBe(143);
+    const events = jsonLines(result.stdout);
+    expect(events.map((e) => [e.taskId, e.version])).toEqual([
+      [task.id, 1],
+      [task.id, 2],
+      [task.id, 3],
+    ]);
+    expect(result.stderr).toBe(`3 events; go on with: --after ${events[2]!.cursor}\n`);
+  });
+
   it('--timeout with nothing to print ends with 0 and the position it started from, which misses nothing after it', async () => {
     const queue = 'cli-feed-quiet';
     const result = await runCli(['feed', '--queue', queue, '--timeout', '0.2'], env);

@@ -164,7 +164,9 @@ describe('Task.events', () => {
     expect(await page({ last: 2, before: latest.startCursor })).toMatchObject({ versions: [1], hasPreviousPage: false, hasNextPage: true });
     // Both cursors bound the window; the types filter applies to the far sides too.
     const versionCursor = (v: number): string => Buffer.from(`version:${v}`).toString('base64url');
-    expect(await page({ after: versionCursor(1), before: versionCursor(3), first: 10 })).toMatchObject({ versions: [2] });
+    expect(await page({ after: versionCursor(1), before: versionCursor(3), first: 10 })).toMatchObject({ versions: [2], hasNextPage: true, hasPreviousPage: true });
+    // before without last: the window's first page, which says that events follow the window.
+    expect(await page({ before: versionCursor(3) })).toMatchObject({ versions: [1, 2], hasNextPage: true, hasPreviousPage: false });
     expect(await page({ last: 1, types: ['STARTED'] })).toMatchObject({ versions: [2], hasPreviousPage: false, hasNextPage: false });
     expect(await page({ last: 5, before: versionCursor(3), types: ['SUCCEEDED'] })).toMatchObject({ versions: [], hasPreviousPage: false, hasNextPage: true });
     expect(await page({ last: 0 })).toMatchObject({ versions: [], hasPreviousPage: true });
