@@ -22,6 +22,13 @@ export interface ClaimState {
   averageRunMs: number | undefined;
   /** Claim ahead what the slots should start within this many ms (0: only into free slots). */
   prefetchMs: number;
+  /**
+   * Slots expected to free up within the lead (default `concurrency`): not those whose attempt has
+   * run long already. Sized by all of them, a claim ahead behind slots held by minutes-long tasks
+   * waited its second, went back and was claimed again, over and over (a tester's task reached
+   * version 238 of STARTED and RELEASED).
+   */
+  cyclingSlots?: number;
 }
 
 /**
@@ -29,9 +36,10 @@ export interface ClaimState {
  * `prefetchMs`, judged by the average run time. None while the run time is unknown, so a fresh
  * worker (or one whose handlers turned slow) claims only into free slots.
  */
-export function claimAhead(s: Pick<ClaimState, 'concurrency' | 'averageRunMs' | 'prefetchMs'>): number {
+export function claimAhead(s: Pick<ClaimState, 'concurrency' | 'averageRunMs' | 'prefetchMs' | 'cyclingSlots'>): number {
   if (s.prefetchMs <= 0 || s.averageRunMs === undefined) return 0;
-  return Math.min(MAX_CLAIM_AHEAD, Math.floor((s.concurrency * s.prefetchMs) / Math.max(s.averageRunMs, 0.01)));
+  const slots = Math.max(0, Math.min(s.cyclingSlots ?? s.concurrency, s.concurrency));
+  return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * s.prefetchMs) / Math.max(s.averageRunMs, 0.01)));
 }
 
 /**

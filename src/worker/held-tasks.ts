@@ -12,6 +12,8 @@ export class RunningAttempt extends AttemptController {
   output: AttemptOutput | undefined = undefined;
   /** The runner closed this attempt's output: a writer made after that is closed at once. */
   outputClosed = false;
+  /** When its handler started (performance.now()). */
+  readonly startedAt = performance.now();
 
   constructor(readonly task: Task) {
     super();
@@ -54,6 +56,8 @@ export interface HeldTasks {
   /** Puts an attempt in a slot; returns it (it is also the controller that aborts it). */
   startRunning(task: Task): RunningAttempt;
   runningAttempts(): RunningAttempt[];
+  /** Running attempts whose handler started at or before `before` (performance.now() ms). */
+  runningSince(before: number): number;
   /** Aborts every running attempt of task `id` (an older one of a task claimed again may still run). */
   abortRunning(id: string, reason: AbortReason): void;
   /** The handler is done: the slot is free, the outcome is being written, the lease is still ours. */
@@ -123,6 +127,11 @@ export function createHeldTasks(): HeldTasks {
       return attempt;
     },
     runningAttempts: () => [...running.values()],
+    runningSince(before) {
+      let count = 0;
+      for (const attempt of running.values()) if (attempt.startedAt <= before) count += 1;
+      return count;
+    },
     abortRunning(id, reason) {
       // No copy of the map: the runner asks this for every attempt it starts.
       for (const attempt of running.values()) if (attempt.task.id === id) attempt.abort(reason);

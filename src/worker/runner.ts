@@ -116,8 +116,22 @@ export function createRunner(options: RunnerOptions): Runner {
   // Paused and limited queues (docs/flow-control.md): refreshed on notifications and every poll.
   const gate = createQueueGate({ sql, log, queues: o.queues });
   let gateTimer: NodeJS.Timeout | undefined;
+  /**
+   * Slots that should free up within a lead: not those whose attempt has run past
+   * releaseWaitingAfterMs, the wait after which a claimed-ahead task goes back (claim-policy.ts
+   * cyclingSlots). A lead sized by every slot waited behind the long ones, went back and came again.
+   */
+  const cyclingSlots = (): number => o.concurrency - held.runningSince(performance.now() - o.releaseWaitingAfterMs);
   const wanted = (): number =>
-    tasksToClaim({ concurrency: o.concurrency, running: held.running, waiting: held.waiting, recording: held.recording, averageRunMs: runTimes.estimateMs, prefetchMs: o.prefetchMs });
+    tasksToClaim({
+      concurrency: o.concurrency,
+      running: held.running,
+      waiting: held.waiting,
+      recording: held.recording,
+      averageRunMs: runTimes.estimateMs,
+      prefetchMs: o.prefetchMs,
+      cyclingSlots: cyclingSlots(),
+    });
   const claims = createClaimLoop({
     sql,
     workerId,
@@ -215,7 +229,7 @@ export function createRunner(options: RunnerOptions): Runner {
    * trips against 3.0 s kept to a second, 1.8 against 1.7 s on loopback (docs/decisions.md).
    */
   function cutLine(line: readonly Task[], landed: number, sizedFor: ReadonlySet<string>): void {
-    const keep = { concurrency: o.concurrency, prefetchMs: Math.max(o.prefetchMs, o.releaseWaitingAfterMs) };
+    const keep = { concurrency: cyclingSlots(), prefetchMs: Math.max(o.prefetchMs, o.releaseWaitingAfterMs) };
     const back = held.takeWaitingBeyond(waitingToKeep(line, landed, sizedFor, (name) => runTimes.of(name), keep));
     if (back.length > 0) track(handBack(back));
   }

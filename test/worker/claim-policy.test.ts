@@ -19,6 +19,17 @@ describe('claimAhead', () => {
     expect(claimAhead({ concurrency: 2, averageRunMs: 60, prefetchMs: 10 })).toBe(0);
   });
 
+  it('sizes the lead by the slots that should free up: none ahead behind slots held by long attempts', () => {
+    // 10 slots, 8 of them held by attempts that have run long: the lead is what 2 slots start.
+    expect(claimAhead({ concurrency: 10, averageRunMs: 1, prefetchMs: 10, cyclingSlots: 2 })).toBe(20);
+    expect(claimAhead({ concurrency: 10, averageRunMs: 1, prefetchMs: 10, cyclingSlots: 0 })).toBe(0);
+    // Every slot busy with long attempts, none free: nothing to claim at all.
+    expect(tasksToClaim({ ...idle, running: 10, averageRunMs: 1, cyclingSlots: 0 })).toBe(0);
+    // A slot that frees among them is filled, and nothing more.
+    expect(tasksToClaim({ ...idle, running: 9, averageRunMs: 1, cyclingSlots: 1 })).toBe(1 + 10);
+    expect(tasksToClaim({ ...idle, running: 9, averageRunMs: 1, cyclingSlots: 0 })).toBe(1);
+  });
+
   it(`never holds more than ${MAX_CLAIM_AHEAD}, even for handlers that take no measurable time`, () => {
     expect(claimAhead({ concurrency: 10, averageRunMs: 0, prefetchMs: 10 })).toBe(MAX_CLAIM_AHEAD);
   });
