@@ -19,9 +19,6 @@ export interface Streams {
   retry: RetryOptions;
 }
 
-/** Events that may wait in the client for a slow reader before the subscription is ended and made again after them. */
-const MAX_WAITING = 1000;
-
 /** Events per page of the log over HTTP (the server's most). */
 const PAGE_SIZE = 1000;
 
@@ -66,13 +63,12 @@ export async function* followTaskEvents(
       return types;
     },
   };
+  // A task streaming output faster than its reader takes it waits in the log, not here (the transport's maxWaiting).
   const flow = {
     received(result: ExecutionResult<FollowTaskEventsSubscription>): void {
       const version = result.data?.taskEvents?.version;
       if (version !== undefined && version > arrived) arrived = version;
     },
-    // A task streaming output faster than its reader takes it: the rest is read from the log later.
-    maxWaiting: MAX_WAITING,
   };
   let ended = false;
   let fruitless = 0;
@@ -182,22 +178,29 @@ export async function runsUpTo(http: HttpTransport, id: string, version: number,
 }
 
 /**
- * The task over HTTP, retried with the `retry` backoff while the server cannot be reached or
- * answers that it cannot serve now (TRY_AGAIN_CODES: stopping, its database away): a watch
- * outlives restarts of both. A read, so asking again is always safe.
+ * `read()` again with the `retry` backoff while the server cannot be reached or answers that it
+ * cannot serve now (TRY_AGAIN_CODES: stopping, its database away): a stream outlives restarts of
+ * both. Only for reads, which are always safe to ask again.
  */
-export async function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
+export async function readRetrying<T>(retry: RetryOptions, signal: AbortSignal, read: () => Promise<T>): Promise<T> {
   for (let failures = 0; ; failures++) {
     try {
-      const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
-      if (!task) throw notFound(id);
-      return task;
+      return await read();
     } catch (error) {
       const transient = (error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || isTryAgain(error);
       if (!transient || failures >= retry.attempts) throw error;
       await delay(backoffMs(failures, retry), signal);
     }
   }
+}
+
+/** The task over HTTP, retried as readRetrying does: a watch outlives restarts of the server and of its database. */
+export function readTask({ http, retry }: Streams, id: string, signal: AbortSignal): Promise<Task> {
+  return readRetrying(retry, signal, async () => {
+    const task = (await http.request(GetTaskDocument, { id }, signal)).taskResult;
+    if (!task) throw notFound(id);
+    return task;
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ConnectionError, isTryAgain, requestError } from './errors.js';
+import { ConnectionError, requestError } from './errors.js';
 import {
   FollowTaskEventFeedDocument,
   FollowTaskEventFeedWithTaskDocument,
@@ -8,6 +8,7 @@ import {
   type TaskFilter,
 } from './generated/graphql.js';
 import type { HttpTransport } from './http.js';
+import { readRetrying } from './task-events.js';
 import type { Task, TaskEvent } from './task-state.js';
 import { backoffMs, delay, untilTryAgain, type ExecutionResult, type RetryOptions, type WsTransport } from './ws.js';
 
@@ -54,39 +55,17 @@ export interface FeedClient {
  */
 const STEADY_MS = 10_000;
 
-/**
- * Events that may wait in the client for a slow consumer: past it the subscription is ended and made
- * again from the last one once the consumer has taken them (a consumer of a long backlog, applying
- * 30 events a second, grew to 786 MB before).
- */
-const MAX_WAITING = 1000;
-
 type FeedResult = FollowTaskEventFeedSubscription | FollowTaskEventFeedWithTaskSubscription;
 
 /** The feed methods, over the client's transports. */
 export function createFeedMethods({ http, ws, retry, lifetime }: { http: HttpTransport; ws: WsTransport; retry: RetryOptions; lifetime: AbortSignal }): FeedClient {
   const withLifetime = (signal?: AbortSignal): AbortSignal => AbortSignal.any(signal ? [signal, lifetime] : [lifetime]);
 
-  /**
-   * The cursor, retried with the backoff while the server cannot be reached or cannot serve now
-   * (a feed started during a restart waits for it, as its later subscriptions do). A read: safe to repeat.
-   */
-  async function currentCursor(signal: AbortSignal): Promise<string> {
-    for (let failures = 0; ; failures++) {
-      try {
-        return (await http.request(TaskEventFeedCursorDocument, {}, signal)).taskEventFeedCursor;
-      } catch (error) {
-        const transient = (error instanceof ConnectionError && error.code === 'CONNECTION_FAILED') || isTryAgain(error);
-        if (!transient || failures >= retry.attempts) throw error;
-        await delay(backoffMs(failures, retry), signal);
-      }
-    }
-  }
-
   async function* follow(options: FeedOptions = {}): AsyncGenerator<TaskEvent | FeedEventWithTask, void, undefined> {
     const signal = withLifetime(options.signal);
     // The cursor of the last event that arrived (taken, or waiting in the transport to be taken).
-    let cursor = options.after ?? (await currentCursor(signal));
+    // Retried as a watch's reads are: a feed started during a restart waits for the server.
+    let cursor = options.after ?? (await readRetrying(retry, signal, async () => (await http.request(TaskEventFeedCursorDocument, {}, signal)).taskEventFeedCursor));
     // graphql-ws serializes the variables at every (re)subscription, reading this getter each time:
     // after a reconnect it asks for what follows the last event that arrived, not for the first position.
     const variables = {
@@ -100,7 +79,6 @@ export function createFeedMethods({ http, ws, retry, lifetime }: { http: HttpTra
         const arrived = result.data?.taskEventFeed?.cursor;
         if (arrived !== undefined) cursor = arrived;
       },
-      maxWaiting: MAX_WAITING,
     };
     const document = options.withTask === true ? FollowTaskEventFeedWithTaskDocument : FollowTaskEventFeedDocument;
     let fruitless = 0;

@@ -84,6 +84,9 @@ export interface WsTransport {
   close(): Promise<void>;
 }
 
+/** Results that may wait for a caller of a resumable subscription (SubscribeOptions.maxWaiting). */
+export const MAX_WAITING = 1000;
+
 /** For a subscription whose variables resume from what arrived (a getter read at every (re)subscription). */
 export interface SubscribeOptions<R> {
   /**
@@ -93,9 +96,10 @@ export interface SubscribeOptions<R> {
    */
   received?(result: ExecutionResult<R>): void;
   /**
-   * At most this many results wait for the caller (with `received`): past it the subscription is ended
-   * at the server, and made again, from what arrived, once the caller has taken them all. Without it a
-   * caller slower than the server (a feed replayed from an old cursor) held the whole backlog in memory.
+   * At most this many results wait for the caller (with `received`; default MAX_WAITING): past it the
+   * subscription is ended at the server, and made again, from what arrived, once the caller has taken
+   * them all. Without it a caller slower than the server (a feed replayed from an old cursor, applying
+   * 30 events a second) held the whole backlog in memory: 786 MB.
    */
   maxWaiting?: number;
 }
@@ -287,7 +291,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       let events: Event<R>[] = [];
       let head = 0;
       let wake: (() => void) | undefined;
-      const limit = flow.received ? (flow.maxWaiting ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+      const limit = flow.received ? (flow.maxWaiting ?? MAX_WAITING) : Number.POSITIVE_INFINITY;
       // Each subscription made here counts: what an ended one still sends is dropped.
       let generation = 0;
       let unsubscribe: (() => void) | undefined;

@@ -1,7 +1,7 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
-import { BadUserInputError } from '../errors.js';
 import { refusedCursor } from './cursor-kinds.js';
+import { pageSizeOf } from './page-size.js';
 import type { JsonValue } from './json.js';
 import type { TaskEventType, TaskStatus } from './states.js';
 import type { TaskError, TaskProgress } from './task.js';
@@ -126,23 +126,13 @@ export interface ListEventsParams {
   types?: readonly TaskEventType[];
 }
 
-function checkEventPageSize(value: number, field: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_EVENT_PAGE_SIZE) {
-    throw new BadUserInputError(`${field} must be from 0 to ${MAX_EVENT_PAGE_SIZE}, got ${value}`, { field });
-  }
-}
-
 /**
  * A page of one task's events, oldest first, by keyset on the version (task_events_pkey, walked
  * forward from `afterVersion` for `first`, backward from `beforeVersion` or the end for `last`).
  * With `tenant`, another tenant's task has an empty log, like an unknown one.
  */
 export async function listTaskEvents(exec: Executor, p: ListEventsParams, tenant: string | null = null): Promise<TaskEventPage> {
-  if (p.first !== undefined && p.last !== undefined) throw new BadUserInputError('Pass either first or last, not both', { field: 'last' });
-  if (p.first !== undefined) checkEventPageSize(p.first, 'first');
-  if (p.last !== undefined) checkEventPageSize(p.last, 'last');
-  const backward = p.last !== undefined;
-  const size = p.last ?? p.first ?? DEFAULT_EVENT_PAGE_SIZE;
+  const { size, backward } = pageSizeOf(p, DEFAULT_EVENT_PAGE_SIZE, MAX_EVENT_PAGE_SIZE);
   const afterVersion = p.afterVersion ?? 0;
   if (!isUuid(p.taskId)) return { events: [], hasNextPage: false, hasPreviousPage: false };
   const types = p.types && p.types.length > 0 ? (p.types as string[]) : null;

@@ -1,7 +1,7 @@
 import type { PendingQuery, Row } from 'postgres';
 import type { Executor } from '../db/client.js';
-import { BadUserInputError } from '../errors.js';
 import { refusedCursor } from './cursor-kinds.js';
+import { pageSizeOf } from './page-size.js';
 import { toTask, type Task } from './task.js';
 import { normalizeTaskFilter, sqlAnd, taskFilterSql, type TaskFilter } from './task-filter.js';
 import { isUuid } from './uuid.js';
@@ -61,19 +61,12 @@ export function decodeCursor(cursor: string, field: string): string {
  * the filter says (a filter naming another tenant finds nothing).
  */
 export async function listTasks(exec: Executor, params: ListParams, tenant: string | null = null): Promise<TaskPage> {
-  const { first, last } = params;
-  if (first !== undefined && last !== undefined) {
-    throw new BadUserInputError('Pass either first or last, not both', { field: 'last' });
-  }
-  if (first !== undefined) checkSize(first, 'first');
-  if (last !== undefined) checkSize(last, 'last');
+  const { size, backward } = pageSizeOf(params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const after = params.after !== undefined && params.after !== null ? decodeCursor(params.after, 'after') : undefined;
   const before = params.before !== undefined && params.before !== null ? decodeCursor(params.before, 'before') : undefined;
   const filter = normalizeTaskFilter(params.filter);
   // Said once when the filter already names the tenant; twice (and so nothing) when it names another.
   const where = sqlAnd(exec, [taskFilterSql(exec, filter), tenant !== null && filter.tenant !== tenant ? exec`tenant = ${tenant}` : undefined]);
-  const backward = last !== undefined;
-  const size = last ?? first ?? DEFAULT_PAGE_SIZE;
 
   // Both cursors bound the window; the direction decides which end the page is taken from.
   const bounds = [after ? exec`id < ${after}` : undefined, before ? exec`id > ${before}` : undefined];
@@ -110,8 +103,3 @@ export async function listTasks(exec: Executor, params: ListParams, tenant: stri
   };
 }
 
-function checkSize(value: number, field: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
-    throw new BadUserInputError(`${field} must be an integer from 0 to ${MAX_PAGE_SIZE}, got ${value}`, { field });
-  }
-}
