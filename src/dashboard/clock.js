@@ -49,3 +49,8 @@ export function observeClock(serverIso, sentMs, receivedMs, rtt = receivedMs - s
 export function serverNow() {
   return Date.now() + offset;
 }
+
+/** How far serverNow() may be off, in ms: half the round trip of the sample it rests on (Infinity before any). */
+export function serverClockError() {
+  return samples.length === 0 ? Infinity : best().rtt / 2;
+}

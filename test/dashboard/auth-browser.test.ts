@@ -223,7 +223,8 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
     it('a token that expires while the dashboard is open brings the sign-in back; a fresh one resumes the live list', async () => {
       const page = await newPage();
       await page.goto(`${base}/dashboard`);
-      await signIn(page, await mint('short-lived', 3));
+      // Long enough to outlast the sign-in and the live list's start on a loaded machine (a 3 s one did not).
+      await signIn(page, await mint('short-lived', 8));
       await page.locator('#live.on').waitFor();
       await page.locator('#sign-in[open]').waitFor({ timeout: 20_000 });
       const token = await mint('short-lived');
