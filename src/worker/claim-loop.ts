@@ -7,6 +7,7 @@ import { claimTasks } from '../queue/sql/claim-tasks.js';
 import { tasksLockedBy } from '../queue/sql/tasks-locked-by.js';
 import { claimLimitedTasks } from '../queue/queue-control/index.js';
 import type { Task } from '../queue/task.js';
+import { nextAverageRunMs } from './claim-policy.js';
 import type { QueueGate } from './queue-gate.js';
 
 export interface ClaimLoopOptions {
@@ -66,6 +67,8 @@ export interface ClaimLoop {
    * after its backoff, a snooze) is claimed when due rather than at the next poll.
    */
   lookIn(ms: number): void;
+  /** The average time a claim took to answer, in ms (an exponentially weighted mean); undefined before one did. */
+  readonly claimRoundTripMs: number | undefined;
   /** Whether the last claim got every task it asked for: then more may be waiting, and a freed slot should claim at once. */
   readonly lastClaimFilled: boolean;
   /**
@@ -103,6 +106,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   const maxInFlight = Number.isFinite(o.claimsInFlight) ? Math.min(4, Math.max(1, Math.floor(o.claimsInFlight))) : 1;
   let lookAgain = false;
   let lastClaimFilled = true;
+  let claimRoundTripMs: number | undefined;
   let failures = 0;
   // A claim statement failed after it may have committed (a connection closed or reset under it, or
   // one given up on past claimTimeoutMs): the tasks it took are RUNNING under this worker, and
@@ -277,6 +281,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   async function claim(limit: number, freeSlots: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
     const tasks: Task[] = [];
     let limitHeld = false;
+    const began = performance.now();
     try {
       // Claimed-ahead tasks count against a limit (they are RUNNING) but start within prefetchMs,
       // and a worker that holds them too long hands them back (releaseWaitingAfterMs).
@@ -307,6 +312,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
         tasks.push(...(await answered(statement, (late) => late)));
       }
       failures = 0;
+      claimRoundTripMs = nextAverageRunMs(claimRoundTripMs, performance.now() - began);
       return { tasks, limitHeld };
     } catch (error) {
       // Any failure: telling one that cannot have committed (a statement refused before it ran) from
@@ -363,6 +369,9 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     },
     lookForWork,
     lookIn: wakeAt,
+    get claimRoundTripMs() {
+      return claimRoundTripMs;
+    },
     get lastClaimFilled() {
       return lastClaimFilled;
     },

@@ -57,7 +57,23 @@ export function tasksToClaim(s: ClaimState): number {
   return want;
 }
 
-/** The average run time after one more run of `ranMs` (the first run sets it). */
+/**
+ * How far ahead the lead reaches, in ms (claimAhead's prefetchMs): WORKER_PREFETCH_MS, plus the
+ * round trips a task spends in hand without a slot, its claim's and its outcome's write. Both count
+ * against what a worker claims (tasks asked for, tasks `recording`), so a lead of WORKER_PREFETCH_MS
+ * alone was used up by them once the database took a while to commit: at 100 ms commits, a worker
+ * of 50 slots ran 5–20 ms handlers at ~110 a second with every slot empty, its claims waiting for
+ * its writes and its writes for its claims, while a steady 300 a second piled up behind it
+ * (docs/decisions.md "Claiming ahead"). No lead without WORKER_PREFETCH_MS; never more than half of
+ * releaseWaitingAfterMs, past which a waiting task goes back.
+ */
+export function leadMs(s: { prefetchMs: number; claimMs: number | undefined; recordMs: number | undefined; releaseWaitingAfterMs: number }): number {
+  if (s.prefetchMs <= 0) return 0;
+  const lead = s.prefetchMs + (s.claimMs ?? 0) + (s.recordMs ?? 0);
+  return Math.min(lead, Math.max(s.prefetchMs, s.releaseWaitingAfterMs / 2));
+}
+
+/** The average run time after one more run of `ranMs` (the first run sets it); round trips are averaged alike. */
 export function nextAverageRunMs(averageRunMs: number | undefined, ranMs: number): number {
   return averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * RUN_TIME_WEIGHT;
 }

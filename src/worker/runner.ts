@@ -5,7 +5,7 @@ import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
 import { createClaimLoop } from './claim-loop.js';
-import { RunTimes, tasksToClaim, waitingToKeep } from './claim-policy.js';
+import { leadMs, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep } from './claim-policy.js';
 import { executeTask, type ExecuteOptions, type Outcome } from './execute-task.js';
 import { abortAttempt, createHeldTasks, type RunningAttempt } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
@@ -122,6 +122,8 @@ export function createRunner(options: RunnerOptions): Runner {
    * cyclingSlots). A lead sized by every slot waited behind the long ones, went back and came again.
    */
   const cyclingSlots = (): number => o.concurrency - held.runningSince(performance.now() - o.releaseWaitingAfterMs);
+  /** How long an outcome is held as recording, from its handler's end to its write's answer, in ms (averaged). */
+  let recordMs: number | undefined;
   const wanted = (): number =>
     tasksToClaim({
       concurrency: o.concurrency,
@@ -129,7 +131,7 @@ export function createRunner(options: RunnerOptions): Runner {
       waiting: held.waiting,
       recording: held.recording,
       averageRunMs: runTimes.estimateMs,
-      prefetchMs: o.prefetchMs,
+      prefetchMs: leadMs({ prefetchMs: o.prefetchMs, claimMs: claims.claimRoundTripMs, recordMs, releaseWaitingAfterMs: o.releaseWaitingAfterMs }),
       cyclingSlots: cyclingSlots(),
     });
   const claims = createClaimLoop({
@@ -362,6 +364,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const began = performance.now();
     try {
       const outcome = await executeTask(execution, running, registry.get(task.name));
+      const ended = performance.now();
       // The slot is free as soon as the handler is done: claim the next task while this
       // outcome is being written (the write batches with others meanwhile). Waiting for the
       // commit first left slots idle for a round trip per task (bench/README.md).
@@ -370,7 +373,7 @@ export function createRunner(options: RunnerOptions): Runner {
       // here (it took no time), nor one stopped by a shutdown or a lost lease.
       if (outcome.kind !== 'released' && outcome.kind !== 'lost' && !(outcome.kind === 'snoozed' && outcome.handedBack)) {
         const firstRun = runTimes.of(task.name) === undefined;
-        runTimes.ran(task.name, performance.now() - began);
+        runTimes.ran(task.name, ended - began);
         // Its tasks waiting in the line were held on no time at all: judged now by this first one.
         if (firstRun && held.waiting > 0) handBackSlowerThanLead(task.name);
       }
@@ -386,6 +389,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const progressing = progressWrites.get(running);
       if (progressing) await settledWithin(progressing, o.leaseMs);
       const written = await outcomes.record(task, outcome);
+      recordMs = nextAverageRunMs(recordMs, performance.now() - ended);
       if (!written) noteUnrecorded(task.id);
       // The claim at slotFreed() above ran before this outcome committed, so a limited queue
       // still counted the task as RUNNING: its place is free only now, and nobody else knows.

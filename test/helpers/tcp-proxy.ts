@@ -17,6 +17,8 @@ export interface TcpProxy {
    * the returned function sends it all on, in order, and lets later answers through.
    */
   holdAnswers(): () => void;
+  /** Delays every answer of the server by `ms` from now on (0: none), as a distant database would: each round trip takes `ms` longer. */
+  delayAnswers(ms: number): void;
   /** Cuts every connection, as a network failure would, and refuses new ones until reopen(). */
   cut(): void;
   reopen(): void;
@@ -32,6 +34,7 @@ export async function startProxy(port: number): Promise<TcpProxy> {
   /** Server sides whose answers are held, with what they sent meanwhile. */
   const holding = new Map<Socket, Buffer[]>();
   const downstreamOf = new Map<Socket, Socket>();
+  let answerDelayMs = 0;
   const upstreams = new Set<Socket>();
   const proxy: Server = createServer((downstream) => {
     if (!open) {
@@ -48,7 +51,10 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     upstream.on('data', (data: Buffer) => {
       const held = holding.get(upstream);
       if (held) held.push(data);
-      else if (!dropping.has(upstream)) downstream.write(data);
+      else if (dropping.has(upstream)) return;
+      // Timers of one delay fire in the order they were set: the answers keep theirs.
+      else if (answerDelayMs > 0) setTimeout(() => downstream.write(data), answerDelayMs);
+      else downstream.write(data);
     });
     upstreams.add(upstream);
     downstreamOf.set(upstream, downstream);
@@ -80,6 +86,9 @@ export async function startProxy(port: number): Promise<TcpProxy> {
           for (const data of held) downstream?.write(data);
         }
       };
+    },
+    delayAnswers: (ms) => {
+      answerDelayMs = ms;
     },
     cut: () => {
       open = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimAhead, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
+import { claimAhead, leadMs, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
 
 const idle: ClaimState = { concurrency: 10, running: 0, waiting: 0, recording: 0, averageRunMs: undefined, prefetchMs: 10 };
 
@@ -60,6 +60,32 @@ describe('tasksToClaim', () => {
   it('counts attempts whose outcome is still being written as in hand', () => {
     expect(tasksToClaim({ ...idle, recording: 10 })).toBe(0);
     expect(tasksToClaim({ ...idle, running: 4, recording: 4 })).toBe(2);
+  });
+});
+
+describe('leadMs', () => {
+  const quiet = { prefetchMs: 10, claimMs: undefined, recordMs: undefined, releaseWaitingAfterMs: 1000 };
+
+  it('is WORKER_PREFETCH_MS before any round trip was timed', () => {
+    expect(leadMs(quiet)).toBe(10);
+  });
+
+  it('reaches past the claim and the write round trips, which hold tasks in hand without a slot', () => {
+    expect(leadMs({ ...quiet, claimMs: 120, recordMs: 250 })).toBe(380);
+    // 50 slots of 20 ms handlers at ~100 ms commits: 25 ahead by WORKER_PREFETCH_MS, used up by 75
+    // being written; 575 ahead by a lead of 230 ms, the 75 counted out of it.
+    const state = { concurrency: 50, running: 50, waiting: 0, recording: 75, averageRunMs: 20 };
+    expect(tasksToClaim({ ...state, prefetchMs: leadMs(quiet) })).toBe(0);
+    expect(tasksToClaim({ ...state, prefetchMs: leadMs({ ...quiet, claimMs: 100, recordMs: 120 }) })).toBe(575 - 75);
+  });
+
+  it('stops at half of releaseWaitingAfterMs, past which a waiting task goes back', () => {
+    expect(leadMs({ ...quiet, claimMs: 900, recordMs: 2000 })).toBe(500);
+    expect(leadMs({ ...quiet, prefetchMs: 800, claimMs: 50, recordMs: 50 })).toBe(800);
+  });
+
+  it('is none with WORKER_PREFETCH_MS=0, however slow the database', () => {
+    expect(leadMs({ ...quiet, prefetchMs: 0, claimMs: 100, recordMs: 100 })).toBe(0);
   });
 });
 
