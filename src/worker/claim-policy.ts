@@ -8,6 +8,8 @@ export const MAX_CLAIM_AHEAD = 1000;
 
 /** Weight of the newest run in the average run time (an exponentially weighted mean). */
 const RUN_TIME_WEIGHT = 0.2;
+/** Weight of the newest run in the mean over every name (RunTimes.meanMs): a mix's rare slow runs move it a little each. */
+const MEAN_RUN_WEIGHT = 0.05;
 
 export interface ClaimState {
   /** Slots: tasks run at once. */
@@ -29,6 +31,13 @@ export interface ClaimState {
    * version 238 of STARTED and RELEASED).
    */
   cyclingSlots?: number;
+  /**
+   * How long a task is in hand without a slot besides the line: its claim's round trip and its
+   * outcome's write, in ms (averaged; see roundTripMs). 0 or undefined: none counted.
+   */
+  roundTripMs?: number;
+  /** The mean run time of every attempt, whatever its name, in ms (RunTimes.meanMs): with the slots, the rate tasks finish at. */
+  meanRunMs?: number;
 }
 
 /**
@@ -51,31 +60,42 @@ export function claimAhead(s: Pick<ClaimState, 'concurrency' | 'averageRunMs' | 
  * tasks was seen in test/reliability/worker-kill.test.ts before this).
  */
 export function tasksToClaim(s: ClaimState): number {
-  const ahead = claimAhead(s);
+  const ahead = Math.min(MAX_CLAIM_AHEAD, claimAhead(s) + inFlightAhead(s));
   const want = s.concurrency - s.running + ahead - s.waiting - s.recording;
   if (want <= 0 || (s.waiting > 0 && want < ahead / 4)) return 0;
   return want;
 }
 
 /**
- * How far ahead the lead reaches, in ms (claimAhead's prefetchMs): WORKER_PREFETCH_MS, plus the
- * round trips a task spends in hand without a slot, its claim's and its outcome's write. Both count
- * against what a worker claims (tasks asked for, tasks `recording`), so a lead of WORKER_PREFETCH_MS
- * alone was used up by them once the database took a while to commit: at 100 ms commits, a worker
- * of 50 slots ran 5–20 ms handlers at ~110 a second with every slot empty, its claims waiting for
- * its writes and its writes for its claims, while a steady 300 a second piled up behind it
- * (docs/decisions.md "Claiming ahead"). No lead without WORKER_PREFETCH_MS; never more than half of
- * releaseWaitingAfterMs, past which a waiting task goes back.
+ * What the worker's claims and writes hold in flight at the rate its slots finish tasks (Little's
+ * law: that rate times the round trips), claimed besides the line: tasks asked for by a claim in
+ * flight and tasks being written count against what a worker claims (tasksToClaim), and with only
+ * WORKER_PREFETCH_MS' worth they used the lead up once the database took a while to commit. At
+ * 100 ms commits a worker of 50 slots ran 5–20 ms handlers at ~110 a second with every slot empty,
+ * its claims waiting for its writes and its writes for its claims, while a steady 300 a second
+ * piled up (docs/decisions.md "Claiming ahead"). The rate is the slots over the mean run time of
+ * every attempt, not the line's estimate: counted by the latest claim's slowest name, a claim that
+ * happened to bring only fast tasks sized the next for 500 ms of them, which landed slow ones
+ * and went back (RELEASED) from the line. None without WORKER_PREFETCH_MS.
  */
-export function leadMs(s: { prefetchMs: number; claimMs: number | undefined; recordMs: number | undefined; releaseWaitingAfterMs: number }): number {
-  if (s.prefetchMs <= 0) return 0;
-  const lead = s.prefetchMs + (s.claimMs ?? 0) + (s.recordMs ?? 0);
-  return Math.min(lead, Math.max(s.prefetchMs, s.releaseWaitingAfterMs / 2));
+export function inFlightAhead(s: Pick<ClaimState, 'concurrency' | 'prefetchMs' | 'cyclingSlots' | 'roundTripMs' | 'meanRunMs'>): number {
+  if (s.prefetchMs <= 0 || !s.roundTripMs || s.meanRunMs === undefined) return 0;
+  const slots = Math.max(0, Math.min(s.cyclingSlots ?? s.concurrency, s.concurrency));
+  return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * s.roundTripMs) / Math.max(s.meanRunMs, 0.01)));
+}
+
+/**
+ * The round trips a task spends in hand without a slot (inFlightAhead's roundTripMs): its claim's
+ * and its outcome's write, averaged, in ms. At most half of releaseWaitingAfterMs, past which a
+ * waiting task goes back: a database that slow is not made up for by holding more.
+ */
+export function roundTripMs(s: { claimMs: number | undefined; recordMs: number | undefined; releaseWaitingAfterMs: number }): number {
+  return Math.min((s.claimMs ?? 0) + (s.recordMs ?? 0), s.releaseWaitingAfterMs / 2);
 }
 
 /** The average run time after one more run of `ranMs` (the first run sets it); round trips are averaged alike. */
-export function nextAverageRunMs(averageRunMs: number | undefined, ranMs: number): number {
-  return averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * RUN_TIME_WEIGHT;
+export function nextAverageRunMs(averageRunMs: number | undefined, ranMs: number, weight = RUN_TIME_WEIGHT): number {
+  return averageRunMs === undefined ? ranMs : averageRunMs + (ranMs - averageRunMs) * weight;
 }
 
 /** Task names whose run times one worker keeps; past it they start over (its registry's names, in practice). */
@@ -93,10 +113,16 @@ export class RunTimes {
   /** The names of the latest claim that landed tasks. */
   private line = new Set<string>();
   private current: number | undefined = undefined;
+  private mean: number | undefined = undefined;
 
   /** The run time to claim by (claimAhead's averageRunMs): undefined claims nothing ahead. */
   get estimateMs(): number | undefined {
     return this.current;
+  }
+
+  /** The mean run time of every attempt run here, whatever its name (what the slots finish per ms: inFlightAhead). */
+  get meanMs(): number | undefined {
+    return this.mean;
   }
 
   /** The names of the latest claim that landed tasks: what the estimate, and so the next claim, is sized by. */
@@ -117,6 +143,7 @@ export class RunTimes {
   ran(name: string, ms: number): void {
     if (!this.byName.has(name) && this.byName.size >= MAX_NAMES) this.byName.clear();
     this.byName.set(name, nextAverageRunMs(this.byName.get(name), ms));
+    this.mean = nextAverageRunMs(this.mean, ms, MEAN_RUN_WEIGHT);
     if (this.line.has(name)) this.current = this.slowestOfLine();
   }
 
@@ -129,6 +156,7 @@ export class RunTimes {
   forget(): void {
     this.byName.clear();
     this.current = undefined;
+    this.mean = undefined;
   }
 
   private slowestOfLine(): number | undefined {

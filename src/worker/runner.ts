@@ -5,7 +5,7 @@ import { JOBS_CHANNEL, listen, type Listener } from '../queue/events.js';
 import type { Task } from '../queue/task.js';
 import type { Service } from '../service.js';
 import { createClaimLoop } from './claim-loop.js';
-import { leadMs, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep } from './claim-policy.js';
+import { nextAverageRunMs, roundTripMs, RunTimes, tasksToClaim, waitingToKeep } from './claim-policy.js';
 import { executeTask, type ExecuteOptions, type Outcome } from './execute-task.js';
 import { abortAttempt, createHeldTasks, type RunningAttempt } from './held-tasks.js';
 import { createLeaseKeeper, type DropReason } from './lease-keeper.js';
@@ -131,8 +131,10 @@ export function createRunner(options: RunnerOptions): Runner {
       waiting: held.waiting,
       recording: held.recording,
       averageRunMs: runTimes.estimateMs,
-      prefetchMs: leadMs({ prefetchMs: o.prefetchMs, claimMs: claims.claimRoundTripMs, recordMs, releaseWaitingAfterMs: o.releaseWaitingAfterMs }),
+      prefetchMs: o.prefetchMs,
       cyclingSlots: cyclingSlots(),
+      roundTripMs: roundTripMs({ claimMs: claims.claimRoundTripMs, recordMs, releaseWaitingAfterMs: o.releaseWaitingAfterMs }),
+      meanRunMs: runTimes.meanMs,
     });
   const claims = createClaimLoop({
     sql,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimAhead, leadMs, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
+import { claimAhead, inFlightAhead, MAX_CLAIM_AHEAD, nextAverageRunMs, RunTimes, roundTripMs, tasksToClaim, waitingToKeep, type ClaimState } from '../../src/worker/claim-policy.js';
 
 const idle: ClaimState = { concurrency: 10, running: 0, waiting: 0, recording: 0, averageRunMs: undefined, prefetchMs: 10 };
 
@@ -63,29 +63,47 @@ describe('tasksToClaim', () => {
   });
 });
 
-describe('leadMs', () => {
-  const quiet = { prefetchMs: 10, claimMs: undefined, recordMs: undefined, releaseWaitingAfterMs: 1000 };
-
-  it('is WORKER_PREFETCH_MS before any round trip was timed', () => {
-    expect(leadMs(quiet)).toBe(10);
-  });
-
-  it('reaches past the claim and the write round trips, which hold tasks in hand without a slot', () => {
-    expect(leadMs({ ...quiet, claimMs: 120, recordMs: 250 })).toBe(380);
-    // 50 slots of 20 ms handlers at ~100 ms commits: 25 ahead by WORKER_PREFETCH_MS, used up by 75
-    // being written; 575 ahead by a lead of 230 ms, the 75 counted out of it.
-    const state = { concurrency: 50, running: 50, waiting: 0, recording: 75, averageRunMs: 20 };
-    expect(tasksToClaim({ ...state, prefetchMs: leadMs(quiet) })).toBe(0);
-    expect(tasksToClaim({ ...state, prefetchMs: leadMs({ ...quiet, claimMs: 100, recordMs: 120 }) })).toBe(575 - 75);
+describe('roundTripMs', () => {
+  it('adds the claim and the write round trips, none before either was timed', () => {
+    expect(roundTripMs({ claimMs: undefined, recordMs: undefined, releaseWaitingAfterMs: 1000 })).toBe(0);
+    expect(roundTripMs({ claimMs: 120, recordMs: 250, releaseWaitingAfterMs: 1000 })).toBe(370);
   });
 
   it('stops at half of releaseWaitingAfterMs, past which a waiting task goes back', () => {
-    expect(leadMs({ ...quiet, claimMs: 900, recordMs: 2000 })).toBe(500);
-    expect(leadMs({ ...quiet, prefetchMs: 800, claimMs: 50, recordMs: 50 })).toBe(800);
+    expect(roundTripMs({ claimMs: 900, recordMs: 2000, releaseWaitingAfterMs: 1000 })).toBe(500);
+  });
+});
+
+describe('inFlightAhead', () => {
+  const slow = { concurrency: 50, prefetchMs: 10, roundTripMs: 230, meanRunMs: 20 };
+
+  it('holds what the round trips keep in flight at the rate the slots finish tasks', () => {
+    expect(inFlightAhead(slow)).toBe(575);
+    // 50 slots of 20 ms handlers at ~100 ms commits: 25 ahead by WORKER_PREFETCH_MS were used up by the
+    // 75 being written; with what the round trips hold, the line keeps its 25 and the claim goes on.
+    const state = { concurrency: 50, running: 50, waiting: 0, recording: 75, averageRunMs: 20, prefetchMs: 10 };
+    expect(tasksToClaim(state)).toBe(0);
+    expect(tasksToClaim({ ...state, roundTripMs: 230, meanRunMs: 20 })).toBe(25 + 575 - 75);
   });
 
-  it('is none with WORKER_PREFETCH_MS=0, however slow the database', () => {
-    expect(leadMs({ ...quiet, prefetchMs: 0, claimMs: 100, recordMs: 100 })).toBe(0);
+  it("goes by the mean of every run, not the line's estimate: a claim of fast names alone does not size the next for hundreds", () => {
+    // 5 ms tasks with a few of 300 ms and more (a mean of 40 ms): the line's estimate, 5 ms after a claim of
+    // fast tasks only, would hold 20 × 230 / 5 = 920 in flight.
+    const state = { concurrency: 20, running: 20, waiting: 0, recording: 0, averageRunMs: 5, prefetchMs: 10, roundTripMs: 230, meanRunMs: 40 };
+    expect(inFlightAhead(state)).toBe(115);
+    expect(tasksToClaim(state)).toBe(40 + 115);
+  });
+
+  it('is none with WORKER_PREFETCH_MS=0, before a round trip or a run was timed, and behind slots held by long attempts', () => {
+    expect(inFlightAhead({ ...slow, prefetchMs: 0 })).toBe(0);
+    expect(inFlightAhead({ ...slow, roundTripMs: 0 })).toBe(0);
+    expect(inFlightAhead({ ...slow, meanRunMs: undefined })).toBe(0);
+    expect(inFlightAhead({ ...slow, cyclingSlots: 0 })).toBe(0);
+  });
+
+  it(`counts with the line against ${MAX_CLAIM_AHEAD} at most`, () => {
+    const drain = { concurrency: 50, running: 50, waiting: 0, recording: 0, averageRunMs: 0.05, prefetchMs: 10, roundTripMs: 20, meanRunMs: 0.05 };
+    expect(tasksToClaim(drain)).toBe(MAX_CLAIM_AHEAD);
   });
 });
 
@@ -133,6 +151,17 @@ describe('RunTimes', () => {
     times.forget();
     expect(times.estimateMs).toBeUndefined();
     expect(times.of('a')).toBeUndefined();
+    expect(times.meanMs).toBeUndefined();
+  });
+
+  it('keeps a mean of every run whatever its name, a slow run moving it a twentieth of the way', () => {
+    const times = new RunTimes();
+    expect(times.meanMs).toBeUndefined();
+    times.ran('fast', 5);
+    times.ran('fast', 5);
+    expect(times.meanMs).toBe(5);
+    times.ran('slow', 305);
+    expect(times.meanMs).toBe(20);
   });
 });
 
