@@ -76,10 +76,11 @@ export function tasksToClaim(s: ClaimState): number {
  * piled up (docs/decisions.md "Claiming ahead"). The rate is the slots over the mean run time of
  * every attempt, not the line's estimate: counted by the latest claim's slowest name, a claim that
  * happened to bring only fast tasks sized the next for 500 ms of them, which landed slow ones
- * and went back (RELEASED) from the line. None without WORKER_PREFETCH_MS.
+ * and went back (RELEASED) from the line. None without WORKER_PREFETCH_MS, and none while the line's
+ * run time is unknown (a fresh worker, a name not run here), as claimAhead.
  */
-export function inFlightAhead(s: Pick<ClaimState, 'concurrency' | 'prefetchMs' | 'cyclingSlots' | 'roundTripMs' | 'meanRunMs'>): number {
-  if (s.prefetchMs <= 0 || !s.roundTripMs || s.meanRunMs === undefined) return 0;
+export function inFlightAhead(s: Pick<ClaimState, 'concurrency' | 'prefetchMs' | 'averageRunMs' | 'cyclingSlots' | 'roundTripMs' | 'meanRunMs'>): number {
+  if (s.prefetchMs <= 0 || s.averageRunMs === undefined || !s.roundTripMs || s.meanRunMs === undefined) return 0;
   const slots = Math.max(0, Math.min(s.cyclingSlots ?? s.concurrency, s.concurrency));
   return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * s.roundTripMs) / Math.max(s.meanRunMs, 0.01)));
 }

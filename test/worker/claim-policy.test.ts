@@ -75,7 +75,7 @@ describe('roundTripMs', () => {
 });
 
 describe('inFlightAhead', () => {
-  const slow = { concurrency: 50, prefetchMs: 10, roundTripMs: 230, meanRunMs: 20 };
+  const slow = { concurrency: 50, prefetchMs: 10, averageRunMs: 20, roundTripMs: 230, meanRunMs: 20 };
 
   it('holds what the round trips keep in flight at the rate the slots finish tasks', () => {
     expect(inFlightAhead(slow)).toBe(575);
@@ -94,8 +94,9 @@ describe('inFlightAhead', () => {
     expect(tasksToClaim(state)).toBe(40 + 115);
   });
 
-  it('is none with WORKER_PREFETCH_MS=0, before a round trip or a run was timed, and behind slots held by long attempts', () => {
+  it("is none with WORKER_PREFETCH_MS=0, while the line's run time is unknown, before a round trip or a run was timed, and behind slots held by long attempts", () => {
     expect(inFlightAhead({ ...slow, prefetchMs: 0 })).toBe(0);
+    expect(inFlightAhead({ ...slow, averageRunMs: undefined })).toBe(0);
     expect(inFlightAhead({ ...slow, roundTripMs: 0 })).toBe(0);
     expect(inFlightAhead({ ...slow, meanRunMs: undefined })).toBe(0);
     expect(inFlightAhead({ ...slow, cyclingSlots: 0 })).toBe(0);
