@@ -47,8 +47,13 @@ export interface ClaimState {
  */
 export function claimAhead(s: Pick<ClaimState, 'concurrency' | 'averageRunMs' | 'prefetchMs' | 'cyclingSlots'>): number {
   if (s.prefetchMs <= 0 || s.averageRunMs === undefined) return 0;
+  return startedWithin(s, s.prefetchMs, s.averageRunMs);
+}
+
+/** How many tasks of `runMs` the cycling slots start within `ms`, at most MAX_CLAIM_AHEAD. */
+function startedWithin(s: Pick<ClaimState, 'concurrency' | 'cyclingSlots'>, ms: number, runMs: number): number {
   const slots = Math.max(0, Math.min(s.cyclingSlots ?? s.concurrency, s.concurrency));
-  return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * s.prefetchMs) / Math.max(s.averageRunMs, 0.01)));
+  return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * ms) / Math.max(runMs, 0.01)));
 }
 
 /**
@@ -81,8 +86,7 @@ export function tasksToClaim(s: ClaimState): number {
  */
 export function inFlightAhead(s: Pick<ClaimState, 'concurrency' | 'prefetchMs' | 'averageRunMs' | 'cyclingSlots' | 'roundTripMs' | 'meanRunMs'>): number {
   if (s.prefetchMs <= 0 || s.averageRunMs === undefined || !s.roundTripMs || s.meanRunMs === undefined) return 0;
-  const slots = Math.max(0, Math.min(s.cyclingSlots ?? s.concurrency, s.concurrency));
-  return Math.min(MAX_CLAIM_AHEAD, Math.floor((slots * s.roundTripMs) / Math.max(s.meanRunMs, 0.01)));
+  return startedWithin(s, s.roundTripMs, s.meanRunMs);
 }
 
 /**

@@ -50,10 +50,13 @@ export async function startProxy(port: number): Promise<TcpProxy> {
     downstream.pipe(upstream);
     upstream.on('data', (data: Buffer) => {
       const held = holding.get(upstream);
-      if (held) held.push(data);
-      else if (dropping.has(upstream)) return;
+      if (held) {
+        held.push(data);
+        return;
+      }
+      if (dropping.has(upstream)) return;
       // Timers of one delay fire in the order they were set: the answers keep theirs.
-      else if (answerDelayMs > 0) setTimeout(() => downstream.write(data), answerDelayMs);
+      if (answerDelayMs > 0) setTimeout(() => downstream.write(data), answerDelayMs);
       else downstream.write(data);
     });
     upstreams.add(upstream);
