@@ -8,6 +8,7 @@ import {
   index,
   integer,
   primaryKey,
+  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -62,7 +63,15 @@ export const tasks = pgTable(
     lastAttemptedAt: ts('last_attempted_at'),
     workerIds: text('worker_ids').array().notNull().default(sql`'{}'::text[]`),
     errors: jsonb('errors').notNull().default(sql`'[]'::jsonb`),
+    /** A result recorded before drizzle/0042 (or by an older worker's taskwire_complete); see returnValueJson. */
     returnValue: jsonb('return_value'),
+    /**
+     * The result, as the JSON text the worker encoded (drizzle/0042). json, not jsonb: PostgreSQL
+     * parsing a result into jsonb cost ~10x what validating it as json does (~0.5 ms per 10 KB;
+     * docs/decisions.md "Results as json"), and nothing filters inside a result. Readers take this
+     * column, else return_value. json has no equality operator: compare it as text or jsonb.
+     */
+    returnValueJson: json('return_value_json'),
     progress: jsonb('progress'),
     lockedBy: text('locked_by'),
     leaseExpiresAt: ts('lease_expires_at'),

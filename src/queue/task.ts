@@ -90,8 +90,9 @@ export interface Task {
  */
 // Bookkeeping no reader of a task needs: attempt_budget (what retryTask grants, src/queue/sql/requeue-task.ts),
 // claimed_ahead_at and ahead_give_backs (what the rescuer gives back uncounted, src/queue/sql/rescue-tasks.ts),
-// last_event_tx (the feed position its next event must not sort below, src/queue/events.ts).
-type InternalColumns = 'attemptBudget' | 'claimedAheadAt' | 'aheadGiveBacks' | 'lastEventTx';
+// last_event_tx (the feed position its next event must not sort below, src/queue/events.ts),
+// return_value_json (the result, read into returnValue: storedResult below).
+type InternalColumns = 'attemptBudget' | 'claimedAheadAt' | 'aheadGiveBacks' | 'lastEventTx' | 'returnValueJson';
 type FieldsOnlyOneSide = Exclude<keyof Task, keyof TaskRow> | Exclude<keyof TaskRow, keyof Task | InternalColumns>;
 type ColumnsOfAnotherType = {
   [K in keyof TaskRow & keyof Task]: unknown extends TaskRow[K] ? never : TaskRow[K] extends Task[K] ? never : K;
@@ -140,7 +141,7 @@ export function toTask(row: Record<string, unknown>): Task {
     lastAttemptedAt: toDateOrNull(r.lastAttemptedAt),
     workerIds: r.workerIds,
     errors: r.errors.map(toTaskError),
-    returnValue: r.returnValue ?? null,
+    returnValue: storedResult(row.returnValueJson, r.returnValue),
     progress: r.progress ? toTaskProgress(r.progress) : null,
     lockedBy: r.lockedBy,
     leaseExpiresAt: toDateOrNull(r.leaseExpiresAt),
@@ -193,11 +194,23 @@ function toDateOrNull(value: Date | string | null | undefined): Date | null {
   return value === null || value === undefined ? null : toDate(value);
 }
 
-/** Where each of a Task's fields is in a row read with postgres.js `.values()`: the column's index. */
-export type TaskColumns = Readonly<Record<keyof Task, number>>;
+/**
+ * A result as stored: the json column (drizzle/0042), else the jsonb one it replaced (rows recorded
+ * before, or by an older worker). Both arrive parsed; NULL in both is a task without a result.
+ */
+function storedResult(json: unknown, jsonb: unknown): JsonValue | null {
+  return ((json ?? jsonb) as JsonValue | null | undefined) ?? null;
+}
 
-// Every field of a Task, from the one mapping that lists them all (an empty row maps to a Task of undefineds).
-const TASK_KEYS = Object.keys(toTask({ errors: [] })) as (keyof Task)[];
+/**
+ * Where each of a Task's fields is in a row read with postgres.js `.values()`: the column's index;
+ * also return_value_json's, which storedResult reads with return_value into Task.returnValue.
+ */
+export type TaskColumns = Readonly<Record<keyof Task | 'returnValueJson', number>>;
+
+// Every field of a Task, from the one mapping that lists them all (an empty row maps to a Task of
+// undefineds), and the second column of its result.
+const TASK_KEYS = [...(Object.keys(toTask({ errors: [] })) as (keyof Task)[]), 'returnValueJson' as const];
 
 /**
  * The index of every Task field among a `.values()` result's columns (camelCased names, see
@@ -205,8 +218,8 @@ const TASK_KEYS = Object.keys(toTask({ errors: [] })) as (keyof Task)[];
  * would be no Task.
  */
 export function taskColumns(columns: readonly { name: string }[]): TaskColumns {
-  const index: Partial<Record<keyof Task, number>> = {};
-  for (let i = 0; i < columns.length; i++) index[(columns[i] as { name: string }).name as keyof Task] = i;
+  const index: Partial<Record<keyof TaskColumns, number>> = {};
+  for (let i = 0; i < columns.length; i++) index[(columns[i] as { name: string }).name as keyof TaskColumns] = i;
   for (const key of TASK_KEYS) if (index[key] === undefined) throw new Error(`No column for Task.${key} in the row`);
   return index as TaskColumns;
 }
@@ -239,7 +252,7 @@ export function taskFromValues(v: readonly unknown[], c: TaskColumns): Task {
     lastAttemptedAt: toDateOrNull(v[c.lastAttemptedAt] as Date | string | null),
     workerIds: v[c.workerIds] as string[],
     errors: errors.length === 0 ? [] : errors.map(toTaskError),
-    returnValue: (v[c.returnValue] as JsonValue | null | undefined) ?? null,
+    returnValue: storedResult(v[c.returnValueJson], v[c.returnValue]),
     progress: progress ? toTaskProgress(progress) : null,
     lockedBy: v[c.lockedBy] as string | null,
     leaseExpiresAt: toDateOrNull(v[c.leaseExpiresAt] as Date | string | null),

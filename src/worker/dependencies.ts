@@ -19,13 +19,14 @@ export interface DependencyReader {
  * same turn, so their reads share one query (micro-batched, by primary key over every parent
  * id). A parent's result is kept while its workflow runs (the cleaner skips its steps),
  * so it is there to read; a FAILED or CANCELLED parent (a RUN_ANYWAY step's) reads as null.
+ * The result is in return_value_json, or return_value for one recorded before drizzle/0042.
  */
 export function createDependencyReader(sql: Sql): DependencyReader {
   const batcher = createMicroBatcher<readonly string[], Map<string, { ref: string; value: JsonValue | null }>>({
     flush: async (batches) => {
       const ids = [...new Set(batches.flat())];
       const rows = await sql`
-        SELECT id, step_ref, CASE WHEN status = 'SUCCEEDED' THEN return_value END AS value
+        SELECT id, step_ref, CASE WHEN status = 'SUCCEEDED' THEN coalesce(return_value_json, return_value::json) END AS value
         FROM tasks WHERE id = ANY(${ids}::uuid[])`;
       const byId = new Map(rows.map((r) => [String(r.id), { ref: String(r.stepRef), value: (r.value ?? null) as JsonValue | null }]));
       return batches.map(() => byId);

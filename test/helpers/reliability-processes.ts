@@ -25,13 +25,13 @@ CREATE TABLE IF NOT EXISTS task_audit (
 CREATE OR REPLACE FUNCTION audit_task_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO task_audit (task_id, old_status, new_status, old_version, new_version, old_return, new_return, old_locked_by, new_locked_by)
-  VALUES (NEW.id, OLD.status, NEW.status, OLD.version, NEW.version, OLD.return_value, NEW.return_value, OLD.locked_by, NEW.locked_by);
+  VALUES (NEW.id, OLD.status, NEW.status, OLD.version, NEW.version, OLD.return_value_json::jsonb, NEW.return_value_json::jsonb, OLD.locked_by, NEW.locked_by);
   RETURN NULL;
 END $$;
 DROP TRIGGER IF EXISTS tasks_audit ON tasks;
 CREATE TRIGGER tasks_audit AFTER UPDATE ON tasks FOR EACH ROW
   WHEN (OLD.version IS DISTINCT FROM NEW.version OR OLD.status IS DISTINCT FROM NEW.status
-        OR OLD.return_value IS DISTINCT FROM NEW.return_value)
+        OR OLD.return_value_json::text IS DISTINCT FROM NEW.return_value_json::text)
   EXECUTE FUNCTION audit_task_change();`;
 
 /** Every lease written to a RUNNING task (claims and heartbeats), with the time it was written. */

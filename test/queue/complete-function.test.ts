@@ -15,7 +15,11 @@ const env = useQueueTestApp();
 const WORKER = 'w-complete';
 const TTL_MS = 60_000;
 
-/** The statement completeTasks sent before taskwire_complete (f0d7697), word for word but for last_event_tx (drizzle/0041). */
+/**
+ * The statement completeTasks sent before taskwire_complete (f0d7697), word for word but for last_event_tx
+ * (drizzle/0041). It stores the result in return_value (jsonb), the function in return_value_json
+ * (drizzle/0042): storedRows reads either.
+ */
 async function completeByStatement(exec: Executor, workerId: string, completions: readonly Completion[], defaultTtlMs: number): Promise<string[]> {
   const tail = `${eventCtesSql({ type: `'SUCCEEDED'`, worker: 'ev_worker' })}
 SELECT string_agg(id::text, ',') AS ids, (SELECT count(*) FROM notified) AS notifications FROM changed`;
@@ -69,7 +73,7 @@ function completionPlans(url: string, count: number): Promise<string[][]> {
  */
 async function storedRows(sql: Sql, ids: readonly string[]): Promise<Record<string, unknown>[]> {
   const rows = await sql`
-    SELECT t.status, t.version, t.attempts, t.return_value, t.locked_by, t.worker_ids, t.lease_expires_at IS NULL AS no_lease,
+    SELECT t.status, t.version, t.attempts, coalesce(t.return_value_json::jsonb, t.return_value) AS return_value, t.locked_by, t.worker_ids, t.lease_expires_at IS NULL AS no_lease,
            t.finished_at IS NULL AS unfinished, round(extract(epoch FROM t.expires_at - t.finished_at)) * 1000 AS ttl_ms
     FROM unnest(${ids as string[]}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id ORDER BY w.o`;
   return rows.map((r) => ({ ...r }));
@@ -151,6 +155,13 @@ describe('taskwire_complete (a worker recording its successes)', () => {
       ['RETRYING', null],
       ['RUNNING', WORKER],
     ]);
+
+    // The function stores results as json only (drizzle/0042), the text the worker sent.
+    const [columns] = await sql`
+      SELECT count(*) FILTER (WHERE return_value IS NOT NULL)::int AS jsonb,
+             string_agg(return_value_json::text, ' ' ORDER BY o) AS json
+      FROM unnest(${viaFunction.ids.slice(0, 4)}::uuid[]) WITH ORDINALITY AS w(id, o) JOIN tasks t ON t.id = w.id`;
+    expect(columns).toEqual({ jsonb: 0, json: '{"a":[1,"x"]} "s" 42' });
 
     const events = await eventRows(sql, viaFunction.ids);
     expect(events).toEqual(await eventRows(sql, viaStatement.ids));

@@ -47,7 +47,7 @@ describe('the scheduler in taskwire worker', () => {
     const on = [worker(), worker()];
     await Promise.all(on.map((p) => p.waitForLog((l) => l.msg === 'taskwire ready')));
     const done = await waitFor(async () => {
-      const rows = await db.sql`SELECT scheduled_for, status, return_value FROM tasks WHERE schedule_id = ${schedule.id} AND status = 'SUCCEEDED' ORDER BY scheduled_for`;
+      const rows = await db.sql`SELECT scheduled_for, status, return_value_json AS return_value FROM tasks WHERE schedule_id = ${schedule.id} AND status = 'SUCCEEDED' ORDER BY scheduled_for`;
       return rows.length >= 3 ? rows : undefined;
     }, { message: 'three occurrences run', timeoutMs: 30_000 });
     expect(done.every((r) => r.returnValue === -2)).toBe(true);

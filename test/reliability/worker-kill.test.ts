@@ -91,7 +91,7 @@ describe('a worker SIGKILLed mid-task', () => {
     const [final] = await app.sql`
       SELECT count(*)::int AS tasks,
         count(*) FILTER (WHERE t.status = 'SUCCEEDED')::int AS succeeded,
-        count(*) FILTER (WHERE t.return_value = to_jsonb(t.attempts))::int AS own_result,
+        count(*) FILTER (WHERE t.return_value_json::jsonb = to_jsonb(t.attempts))::int AS own_result,
         count(*) FILTER (WHERE cardinality(t.worker_ids) = t.attempts)::int AS one_worker_per_attempt,
         count(*) FILTER (WHERE jsonb_array_length(t.errors) = t.attempts - 1
           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(t.errors) e WHERE e->>'exceptionType' <> 'WorkerLost'))::int AS lost_attempts_explained,

@@ -60,7 +60,7 @@ describe('the outcome store across a lost answer', () => {
     const { written, lines } = await recordAcrossLostAnswer(warmUp, task, { kind: 'succeeded', returnValue: '42' }, (s) => s === 'SUCCEEDED');
     expect(written).toBe(true);
     expect(lines.some((l) => l.msg === 'the outcome was stored by a try whose answer was lost')).toBe(true);
-    const [row] = await env.app.sql`SELECT status, return_value, version FROM tasks WHERE id = ${task.id}`;
+    const [row] = await env.app.sql`SELECT status, return_value_json AS return_value, version FROM tasks WHERE id = ${task.id}`;
     expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 42, version: 3 });
   });
 
@@ -122,7 +122,7 @@ describe('the outcome store across a lost answer', () => {
       expect(written).toBe(true);
       expect(lines.some((l) => l.msg === 'recording the outcome failed; retrying' && (l as { err?: { code?: string } }).err?.code === 'WRITE_TIMEOUT')).toBe(true);
       expect(lines.some((l) => l.msg === 'the outcome was stored by a try whose answer was lost')).toBe(true);
-      const [row] = await env.app.sql`SELECT status, return_value, version FROM tasks WHERE id = ${task.id}`;
+      const [row] = await env.app.sql`SELECT status, return_value_json AS return_value, version FROM tasks WHERE id = ${task.id}`;
       expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 2, version: 3 });
     } finally {
       proxy.cut();
@@ -184,7 +184,7 @@ describe('the outcome store across a lost answer', () => {
       await delay(600);
       await disk.unblock();
       expect(await recording).toBe(true);
-      const [row] = await env.app.sql`SELECT status, return_value FROM tasks WHERE id = ${kept.id}`;
+      const [row] = await env.app.sql`SELECT status, return_value_json AS return_value FROM tasks WHERE id = ${kept.id}`;
       expect(row).toMatchObject({ status: 'SUCCEEDED', returnValue: 'kept' });
 
       // A worker that stops gives it up after retryForMs, as before.

@@ -73,6 +73,7 @@ export function requeueCtes(
         finished_at = NULL,
         expires_at = NULL,
         return_value = NULL,
+        return_value_json = NULL,
         progress = NULL,
         version = version + 1,
         last_event_tx = greatest(last_event_tx, pg_current_xact_id())
