@@ -49,7 +49,9 @@ async function open(url: string): Promise<void> {
 
 async function start(): Promise<void> {
   if (!system) throw new Error("'start' before 'open'");
-  await system.startWorker((id) => ids.push(id));
+  await system.startWorker((id) => {
+    ids.push(id);
+  });
   progress = setInterval(() => {
     if (ids.length === reported) return;
     reported = ids.length;

@@ -62,7 +62,9 @@ async function measurePauses(tw: TaskwireSystem, count: number, drainTasks: numb
   // 50 pauses emptied a 40,000-task backlog at pause 41).
   await tw.enqueueMany(range(0, Math.max(20_000, drainTasks * 2, count * 2_000)));
   const starts: number[] = [];
-  await tw.startWorker(() => starts.push(performance.timeOrigin + performance.now()));
+  await tw.startWorker(() => {
+    starts.push(performance.timeOrigin + performance.now());
+  });
   const lateness: number[] = [];
   try {
     for (let i = 0; i < count; i++) {

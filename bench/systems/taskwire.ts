@@ -50,8 +50,11 @@ const stream = defineTask({
 });
 
 export interface TaskwireSystem extends QueueSystem {
-  /** As QueueSystem's, the handler also given the attempt's context (bench/tools/drain-cost.ts snoozes with it). */
-  startWorker(onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => void): Promise<void>;
+  /**
+   * As QueueSystem's, the handler also given the attempt's context (bench/tools/drain-cost.ts snoozes
+   * with it); what it returns, when not undefined, is the task's result (null otherwise).
+   */
+  startWorker(onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => unknown): Promise<void>;
   deps: Deps;
   /** Bytes of the event log (`task_events` with its indexes and TOAST) and its rows. */
   eventLogSize(): Promise<{ bytes: number; events: number }>;
@@ -64,13 +67,10 @@ export interface TaskwireSystem extends QueueSystem {
  * concurrency 10. `env` overrides settings as environment variables would (e.g. AUTH_MODE=on).
  */
 export async function createTaskwireSystem(url: string, env: Readonly<Record<string, string>> = {}): Promise<TaskwireSystem> {
-  let onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => void = () => undefined;
+  let onRun: (id: string, seq: number, ctx?: TaskContext<unknown>) => unknown = () => undefined;
   const noop = defineTask({
     name: NOOP_TASK,
-    run: (args, ctx) => {
-      onRun(ctx.taskId, args[0] as number, ctx);
-      return null;
-    },
+    run: (args, ctx) => onRun(ctx.taskId, args[0] as number, ctx) ?? null,
   });
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
   const deps = await createDeps(config, { databaseUrl: url, log: silentLogger, registry: createRegistry([noop, stream, copysign, output]) });

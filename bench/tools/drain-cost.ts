@@ -14,6 +14,8 @@
  * history costs the drain. With DRAIN_FAIL=N, every attempt throws and each task is enqueued with N
  * attempts (1 ms backoff): the failure path's cost (N=1: every task FAILED at once; more: RETRYING first).
  * With DRAIN_SNOOZE=1, each task's first run asks to run again in 1 ms (ctx.snooze), its second succeeds.
+ * With DRAIN_RESULT_BYTES=N, each run returns a result of ~N bytes of JSON (an order with line items,
+ * made once): what keeping results costs (docs/decisions.md "Results as json").
  * Timing varies with the machine's load; CPU per task and statement µs per task much less.
  */
 import { writeFileSync } from 'node:fs';
@@ -33,6 +35,16 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 const HISTORY = Number(process.env.DRAIN_HISTORY ?? 0);
 const FAIL_ATTEMPTS = Number(process.env.DRAIN_FAIL ?? 0);
 const SNOOZE = process.env.DRAIN_SNOOZE === '1';
+const RESULT_BYTES = Number(process.env.DRAIN_RESULT_BYTES ?? 0);
+const RESULT = RESULT_BYTES > 0 ? resultOf(RESULT_BYTES) : undefined;
+
+/** ~`bytes` of JSON shaped like an API's answer. */
+function resultOf(bytes: number): unknown {
+  const items: unknown[] = [];
+  const order = { orderId: 'ord_1', customer: { id: 7, name: 'Ada Lovelace' }, currency: 'EUR', items };
+  for (let i = 0; JSON.stringify(order).length < bytes; i++) items.push({ sku: `SKU-${i}`, name: `Widget model ${i}`, qty: (i % 5) + 1, price: 19.99 + i, tags: ['blue', 'sale'] });
+  return order;
+}
 
 const median = (xs: number[]): number => summarize(xs).median;
 
@@ -75,6 +87,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       snoozed.add(id);
       ctx?.snooze(1);
     }
+    return RESULT;
   });
   await runs.waitForDistinct(TASKS, 300000);
   await waitUntil(async () => (await system.unfinished()) === 0, { timeoutMs: 60000, intervalMs: 2, what: 'drain' });
