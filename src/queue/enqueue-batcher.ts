@@ -35,6 +35,8 @@ export interface EnqueueBatcher {
 export function createEnqueueBatcher(sql: Sql, options: EnqueueBatcherOptions = {}): EnqueueBatcher {
   const batcher = createMicroBatcher<NewTaskRow, Task>({
     maxBatch: options.maxBatch ?? 500,
+    // And BATCH_BYTES of arguments (src/queue/micro-batcher.ts): 500 rows of MAX_ARGS_BYTES would be hundreds of MB.
+    sizeOf: (row) => row.args.length + row.kwargs.length,
     // One. A second statement in flight saved an enqueue little: NOTIFYing transactions commit
     // one after another (see above), so it still waited for the first one's flush, and it went
     // nearly alone. With one, each statement carries everything that arrived meanwhile: fewer

@@ -14,6 +14,14 @@ export interface MicroBatcherOptions<I, R> {
   flush(items: readonly I[]): Promise<FlushResults<R>>;
   /** Most items in one flush (default: no limit); more wait for the next one. */
   maxBatch?: number;
+  /**
+   * An item's size in the flush's statement (e.g. the length of its JSON text). With it, a flush
+   * carries at most `maxBatchBytes` of items (an item larger than that goes alone): the statement
+   * stays far from what one string, one parameter or one parse can hold.
+   */
+  sizeOf?: (item: I) => number;
+  /** With `sizeOf`: most of it in one flush (default BATCH_BYTES). */
+  maxBatchBytes?: number;
   /** Flushes in flight at once (default 1). With more than one, batches may complete out of order. */
   maxInFlight?: number;
   /**
@@ -45,6 +53,15 @@ interface Entry<I, R> {
 }
 
 /**
+ * What one batched write carries at most, by its items' `sizeOf` (16 MiB). Results, errors,
+ * arguments and output are JSON text up to megabytes each, and a batch holds whatever arrived during
+ * one round trip: hundreds of 1 MB results made one parameter of hundreds of MB, which PostgreSQL
+ * took seconds to take in, and past V8's longest string (~512 MB) the flush could only throw
+ * (`Invalid string length`), again on every retry. 16 MiB still holds thousands of ordinary items.
+ */
+export const BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
  * Micro-batching without a timer: while a flush is in flight, the items that arrive wait and
  * go together as the next flush. An idle batcher sends a lone item on the next microtask
  * (items added in the same tick share it), so its latency stays that of one write; a busy one
@@ -57,6 +74,8 @@ interface Entry<I, R> {
  */
 export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, R>): MicroBatcher<I, R> {
   const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
+  const { sizeOf } = options;
+  const maxBatchBytes = options.maxBatchBytes ?? BATCH_BYTES;
   const maxInFlight = options.maxInFlight ?? 1;
   const minIntervalMs = options.minIntervalMs ?? 0;
   let queue: Entry<I, R>[] = [];
@@ -85,14 +104,27 @@ export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, 
         if (now < lastStart + minIntervalMs) return schedule();
         lastStart = now;
       }
-      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+      const count = batchLength();
+      const batch = queue.length === count ? queue : queue.slice(0, count);
+      queue = queue.length === count ? [] : queue.slice(count);
       inFlight += 1;
       void send(batch).finally(() => {
         inFlight -= 1;
         if (queue.length > 0) schedule();
       });
     }
+  }
+
+  /** How many of the queue's first items the next flush takes: maxBatch, and maxBatchBytes by sizeOf (at least one). */
+  function batchLength(): number {
+    const most = Math.min(queue.length, maxBatch);
+    if (!sizeOf) return most;
+    let bytes = 0;
+    for (let i = 0; i < most; i++) {
+      bytes += sizeOf((queue[i] as Entry<I, R>).item);
+      if (bytes > maxBatchBytes) return Math.max(1, i);
+    }
+    return most;
   }
 
   async function send(batch: readonly Entry<I, R>[]): Promise<void> {

@@ -61,8 +61,10 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // busy one in batches.
   // Each completion learns whether its row was written (a late result of an attempt the rescuer
   // took back is dropped by the statement's guard), so that the runner does not report it done.
+  // Each statement carries at most BATCH_BYTES of results (src/queue/micro-batcher.ts), errors likewise.
   const completions = createMicroBatcher<Completion, boolean>({
     flushTimeoutMs: o.writeTimeoutMs,
+    sizeOf: (c) => c.returnValue.length,
     flush: async (batch) => {
       const recorded = new Set(await completeTasks(sql, workerId, batch, o.resultTtlMs));
       return batch.map((c) => recorded.has(c.id));
@@ -73,6 +75,7 @@ export function createOutcomeStore(o: OutcomeStoreOptions): OutcomeStore {
   // undefined when its row was no longer this attempt's.
   const failures = createMicroBatcher<Failure, FailedStatus | undefined>({
     flushTimeoutMs: o.writeTimeoutMs,
+    sizeOf: (f) => f.error.length,
     flush: async (batch) => {
       const statuses = await failTasks(sql, workerId, batch, o.resultTtlMs);
       return batch.map((f) => statuses.get(f.id));

@@ -128,7 +128,12 @@ const settled = (): undefined => undefined;
  * by, and the log's OUTPUT events come before the attempt's last one.
  */
 export function createOutputWriter(o: OutputWriterOptions): OutputWriter {
-  const batcher = createMicroBatcher<PendingChunk>({ flush: store, minIntervalMs: o.flushIntervalMs ?? OUTPUT_FLUSH_INTERVAL_MS });
+  // At most BATCH_BYTES of chunks a statement (src/queue/micro-batcher.ts): many attempts writing 64 KB chunks add up.
+  const batcher = createMicroBatcher<PendingChunk>({
+    flush: store,
+    minIntervalMs: o.flushIntervalMs ?? OUTPUT_FLUSH_INTERVAL_MS,
+    sizeOf: (chunk) => chunk.json?.length ?? 0,
+  });
 
   async function store(chunks: readonly PendingChunk[]): Promise<void> {
     const appends = new Map<AttemptState, OutputAppend>();

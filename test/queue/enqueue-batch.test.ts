@@ -176,6 +176,17 @@ describe('enqueue (group commit)', () => {
   });
 });
 
+describe('enqueue (the batcher) with large arguments', () => {
+  it('puts at most BATCH_BYTES of arguments in one statement', async () => {
+    const { queue } = t.app.deps;
+    // 80 enqueues of ~250 KB (under MAX_ARGS_BYTES) in one tick: ~20 MB, more than one statement holds.
+    const big = (i: number): string => `${i}:`.padEnd(250_000, 'x');
+    const tasks = await Promise.all(Array.from({ length: 80 }, (_, i) => queue.enqueue({ name: 'demo.echo', args: [big(i)] })));
+    expect(await transactionsOf(tasks)).toBeGreaterThanOrEqual(2);
+    expect((await stored(tasks)).map((task) => task?.args)).toEqual(tasks.map((_, i) => [big(i)]));
+  });
+});
+
 describe('enqueueMany (one statement)', () => {
   it('refuses a key repeated with another task name before storing anything', async () => {
     const before = await countTasks(t.app.sql);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMicroBatcher } from '../../src/queue/micro-batcher.js';
+import { BATCH_BYTES, createMicroBatcher } from '../../src/queue/micro-batcher.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A promise the test settles by hand. */
@@ -14,7 +14,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 }
 
 /** A batcher whose flushes wait for the test: `batches` records what each flush got, `release(i)` ends flush i. */
-function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number; minIntervalMs?: number } = {}) {
+function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number; minIntervalMs?: number; sizeOf?: (n: number) => number; maxBatchBytes?: number } = {}) {
   const batches: number[][] = [];
   /** performance.now() at the start of each flush. */
   const starts: number[] = [];
@@ -93,6 +93,29 @@ describe('createMicroBatcher', () => {
     gates[2]?.resolve();
     expect(await Promise.all(all)).toEqual(['#1', '#2', '#3', '#4', '#5']);
     expect(maxInFlight()).toBe(2);
+  });
+
+  it('with sizeOf, cuts a flush before maxBatchBytes; an item larger than that goes alone', async () => {
+    const { batcher, batches, gates, settle } = gatedBatcher({ sizeOf: (n) => n, maxBatchBytes: 10, maxInFlight: 4 });
+    const all = [4, 4, 4, 20, 3, 3, 10].map((n) => batcher.add(n));
+    await settle();
+    expect(batches).toEqual([[4, 4], [4], [20], [3, 3]]);
+    for (const gate of gates) gate.resolve();
+    await settle();
+    await settle();
+    expect(batches).toEqual([[4, 4], [4], [20], [3, 3], [10]]);
+    gates[4]?.resolve();
+    expect(await Promise.all(all)).toEqual(['#4', '#4', '#4', '#20', '#3', '#3', '#10']);
+  });
+
+  it('with sizeOf and no maxBatchBytes, holds BATCH_BYTES a flush', async () => {
+    const { batcher, batches, gates, settle } = gatedBatcher({ sizeOf: (n) => n * 1024 * 1024, maxInFlight: 4 });
+    const all = [6, 6, 4, 1, 17].map((n) => batcher.add(n));
+    await settle();
+    expect(BATCH_BYTES).toBe(16 * 1024 * 1024);
+    expect(batches).toEqual([[6, 6, 4], [1], [17]]);
+    for (const gate of gates) gate.resolve();
+    expect(await Promise.all(all)).toEqual(['#6', '#6', '#4', '#1', '#17']);
   });
 
   it('rejects only the caller whose result is an Error', async () => {

@@ -4,6 +4,7 @@ import { claimTasks } from '../../src/queue/sql/claim-tasks.js';
 import type { Task } from '../../src/queue/task.js';
 import type { Outcome } from '../../src/worker/execute-task.js';
 import { createOutcomeStore } from '../../src/worker/outcome-store.js';
+import { BATCH_BYTES } from '../../src/queue/micro-batcher.js';
 import { insertTask, useQueueTestApp } from '../helpers/factories.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { refusedWrites } from '../helpers/refused-writes.js';
@@ -209,5 +210,34 @@ describe('the outcome store across a lost answer', () => {
     const task = await insertTask(env.app.sql, { status: 'RUNNING', workerId: 'w-elsewhere', queue: 'lost-answer' });
     const store = createOutcomeStore({ sql: env.app.sql, registry: env.app.deps.registry, workerId: WORKER, log: captureLog().log, resultTtlMs: 60_000, retryForMs: 1_000 });
     expect(await store.record(task, { kind: 'succeeded', returnValue: '1' })).toBe(false);
+  });
+});
+
+describe('the outcome store with large results', () => {
+  it('records results that arrive together in statements of at most BATCH_BYTES each', async () => {
+    const { sql, deps } = env.app;
+    const queue = 'large-results';
+    await deps.queue.enqueueMany(Array.from({ length: 40 }, () => ({ name: 'test.record', queue })));
+    const claimed = await claimTasks(sql, { workerId: 'w-large', limit: 40, queues: [queue], leaseMs: 60_000 });
+    expect(claimed).toHaveLength(40);
+    // The largest text each statement sent: the batch's results.
+    const sent: number[] = [];
+    const measured = new Proxy(sql, {
+      apply(target, thisArg, args: unknown[]) {
+        sent.push(Math.max(0, ...args.slice(1).map((v) => (typeof v === 'string' ? v.length : 0))));
+        return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
+      },
+    });
+    const store = createOutcomeStore({ sql: measured, registry: deps.registry, workerId: 'w-large', log: captureLog().log, resultTtlMs: 60_000, retryForMs: 30_000 });
+    // 40 results of ~1 MB, each its own text, all finishing in the same tick (one would have been one statement of 40 MB).
+    const valueOf = (i: number): string => JSON.stringify(`${i}:`.padEnd(1_000_000, String.fromCharCode(97 + (i % 26))));
+    const written = await Promise.all(claimed.map((task, i) => store.record(task, { kind: 'succeeded', returnValue: valueOf(i) })));
+    expect(written.every(Boolean)).toBe(true);
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sent)).toBeLessThanOrEqual(BATCH_BYTES + 2);
+    const rows = await sql`
+      SELECT count(*) FILTER (WHERE t.status = 'SUCCEEDED' AND t.return_value_json::text = w.v)::int AS kept
+      FROM unnest(${claimed.map((t) => t.id)}::uuid[], ${claimed.map((_, i) => valueOf(i))}::text[]) AS w(id, v) JOIN tasks t ON t.id = w.id`;
+    expect(rows[0]?.kept).toBe(40);
   });
 });

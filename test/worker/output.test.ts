@@ -212,6 +212,20 @@ describe('ctx.output', () => {
     expect(row?.statements).toBeLessThanOrEqual(Math.floor((closed - started) / intervalMs) + 2);
   });
 
+  it('puts at most BATCH_BYTES of chunks in one statement, every chunk in order', async () => {
+    const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'big-writer', leaseMs: 86_400_000 });
+    const writer = createOutputWriter({ sql: app.sql, workerId: 'big-writer', log: silentLogger, maxOutputBytes: 100_000_000, retryForMs: 1000 });
+    const output = writer.forAttempt(task);
+    // 300 chunks of ~60 KB in one tick: ~18 MB, one batch without the cap.
+    const chunk = (i: number): string => `${i}:`.padEnd(60_000, 'y');
+    const writes = Array.from({ length: 300 }, (_, i) => output.write(chunk(i)));
+    await Promise.all(writes);
+    await output.close();
+    expect(await outputOf(task.id)).toEqual(Array.from({ length: 300 }, (_, i) => chunk(i)));
+    const [row] = await app.sql`SELECT count(DISTINCT tx)::int AS statements FROM task_events WHERE task_id = ${task.id} AND type = 'OUTPUT'`;
+    expect(row?.statements).toBeGreaterThanOrEqual(2);
+  });
+
   it('stores an ending attempt\'s last chunks at once, without waiting out the flush interval', async () => {
     const task = await insertTask(app.sql, { status: 'RUNNING', workerId: 'slow-writer', leaseMs: 86_400_000 });
     const writer = createOutputWriter({ sql: app.sql, workerId: 'slow-writer', log: silentLogger, maxOutputBytes: 1_000_000, retryForMs: 1000, flushIntervalMs: 600_000 });
