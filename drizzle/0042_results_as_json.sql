@@ -11,8 +11,8 @@ ALTER TABLE "tasks" ADD COLUMN "return_value_json" json;
 -- The batch's results as one json array in the order of task_ids, with each task's attempt beside its
 -- id: read once by json_array_elements (one parse of the batch), not an object looked up per row (on
 -- json, `->` re-reads the text from its start: ~12 ms a value at 200 values of 10 KB). A JSON null
--- result is stored as NULL, as before. The update is driven by the input: for each of its rows, one
--- probe of tasks_pkey. Hash and merge joins are off because the other orders were worse: tasks
+-- result is stored as NULL, as before. The update is driven by the input, in id order: for each of its
+-- rows, one probe of tasks_pkey. Hash and merge joins are off because the other orders were worse: tasks
 -- scanned by `id = ANY(task_ids)` (through any index whose leading column it could skip) with the
 -- input re-read for every row, n² (7 of 11 ms for 200 completions). Otherwise as drizzle/0041's.
 CREATE OR REPLACE FUNCTION taskwire_complete(completer text, task_ids uuid[], task_attempts integer[], results json, default_ttl_ms bigint, workflow_ids uuid[], OUT recorded text, OUT notifications bigint)
@@ -33,16 +33,22 @@ AS $function$
                             ARRAY(SELECT workflow_id FROM tasks WHERE id = ANY(task_ids) AND workflow_id IS NOT NULL)))
     ORDER BY id FOR UPDATE
   ),
+  -- In id order: the update takes the rows in the input's order, and every statement locking several
+  -- tasks takes them by id (docs/decisions.md "One lock order for task rows"; a batch lists them as
+  -- they finished, and the heartbeat or a bulk cancel deadlocked with it). A value missing from
+  -- results (unnest pads a shorter array with NULL, where a JSON null is 'null') records nothing.
   input AS MATERIALIZED (
-    SELECT b.id, b.attempt, CASE WHEN json_typeof(b.value) = 'null' THEN NULL ELSE b.value END AS value
+    SELECT b.id, b.attempt, b.value
     FROM unnest(task_ids, task_attempts,
                 ARRAY(SELECT e.value FROM json_array_elements(results) WITH ORDINALITY AS e(value, ord) ORDER BY e.ord))
          AS b(id, attempt, value)
+    WHERE b.value IS NOT NULL
+    ORDER BY b.id
   ),
   changed AS (
     UPDATE tasks t SET
       status = 'SUCCEEDED',
-      return_value_json = input.value,
+      return_value_json = CASE WHEN json_typeof(input.value) = 'null' THEN NULL ELSE input.value END,
       version = t.version + 1,
       last_event_tx = greatest(t.last_event_tx, pg_current_xact_id()),
       finished_at = (SELECT at FROM clock),

@@ -84,6 +84,23 @@ describe('statements locking several tasks take them in id order', () => {
     expect(rows.map((r) => [r.status, r.cancelRequested])).toEqual([['SUCCEEDED', true], ['SUCCEEDED', true]]);
   });
 
+  it.each(['heartbeat', 'bulk cancel'] as const)("a worker's completions listed as they finished, out of id order, and a %s of the same tasks", async (other) => {
+    const [lo, hi] = await twoRunning();
+    // hi finished first: the batch lists it first (drizzle/0042's taskwire_complete took rows in the batch's order).
+    const completions = [hi, lo].map((t) => ({ id: t.id, attempt: 1, returnValue: '1' }));
+    const action = other === 'bulk cancel' ? await env.app.deps.queue.bulkActions.create('CANCEL', { status: ['RUNNING'] }) : undefined;
+    await contend(
+      lo.id,
+      (c) =>
+        action
+          ? processBulkBatch(c, { actionId: action.id, kind: 'CANCEL', limit: 100, defaultTtlMs: 60_000 })
+          : extendLeases(c, { workerId: WORKER, ids: [], started: [lo.id, hi.id], leaseMs: LEASE_MS }),
+      (c) => completeTasks(c, WORKER, completions, 60_000),
+    );
+    const rows = await env.app.sql`SELECT status, return_value_json::text AS result FROM tasks ORDER BY id`;
+    expect(rows.map((r) => [r.status, r.result])).toEqual([['SUCCEEDED', '1'], ['SUCCEEDED', '1']]);
+  });
+
   it("a worker's release of its tasks at shutdown, listed out of id order, and a bulk cancel of them", async () => {
     // 50 tasks: PostgreSQL then hashes the tasks and walks the worker's list (Hash Right Semi Join),
     // so the update alone meets the rows in the list's order.

@@ -93,4 +93,18 @@ describe('results as json (drizzle/0042)', () => {
     expect((await deps.queue.getTask(tasks[150]!.id))?.returnValue).toEqual(large);
     expect((await deps.queue.getTask(others.id))?.status).toBe('RUNNING');
   });
+
+  it('records nothing for a task whose value the array lacks (a JSON null is a value)', async () => {
+    const { sql } = env.app;
+    const [a, b, c] = [
+      await insertTask(sql, { status: 'RUNNING', queue: 'rj-short', workerId: 'w-short' }),
+      await insertTask(sql, { status: 'RUNNING', queue: 'rj-short', workerId: 'w-short' }),
+      await insertTask(sql, { status: 'RUNNING', queue: 'rj-short', workerId: 'w-short' }),
+    ];
+    const [row] = await sql`
+      SELECT recorded FROM taskwire_complete('w-short'::text, ${`{${a.id},${b.id},${c.id}}`}::uuid[], '{1,1,1}'::int[], '[7, null]'::json, ${TTL_MS}::bigint, NULL::uuid[])`;
+    expect(String(row?.recorded).split(',').sort()).toEqual([a.id, b.id].sort());
+    expect(await columnsOf(sql, [a.id, b.id, c.id])).toEqual(['json', '', '']);
+    expect((await sql`SELECT status FROM tasks WHERE id = ${c.id}`)[0]?.status).toBe('RUNNING');
+  });
 });
