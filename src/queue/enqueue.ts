@@ -15,6 +15,7 @@ import {
   type TenantKey,
 } from './sql/insert-tasks.js';
 import { DUE_PREFIX } from './due-notice.js';
+import type { EnqueueBatcher } from './enqueue-batcher.js';
 import { QUEUE_CONTROL_PREFIX } from './queue-control/channel.js';
 import type { Backoff, Task } from './task.js';
 import { uuidv7 } from './uuid.js';
@@ -291,6 +292,9 @@ function prepareTasks(
  *   Default: `[i].name` when there are several, `name` for one.
  * @param options.checkExisting see EnqueueManyOptions; run it inside a transaction, or its refusal
  *   leaves the call's new tasks stored
+ * @param options.batcher where a call goes that it `takes` (small, no idempotency keys) instead of
+ *   a statement of its own; only with `exec` the pool, not a caller's transaction. The call shares
+ *   the next statement, and its commit, with concurrent enqueues, still all or nothing
  */
 export async function enqueueTasks(
   exec: Executor,
@@ -298,11 +302,18 @@ export async function enqueueTasks(
   inputs: readonly EnqueueInput[],
   limits: EnqueueLimits,
   scope: QueueScope = UNSCOPED,
-  options: { fieldPrefix?: string; checkExisting?: (task: Task, index: number) => void; onExisting?: (task: Task, index: number) => void } = {},
+  options: {
+    fieldPrefix?: string;
+    checkExisting?: (task: Task, index: number) => void;
+    onExisting?: (task: Task, index: number) => void;
+    batcher?: EnqueueBatcher;
+  } = {},
 ): Promise<Task[]> {
-  const { fieldPrefix, checkExisting, onExisting } = options;
+  const { fieldPrefix, checkExisting, onExisting, batcher } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
   const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
+  // No key, so no task stored before: checkExisting and onExisting have nothing to be told.
+  if (batcher?.takes(rows)) return batcher.enqueueAll(rows);
   let outcomes: (Task | ConflictError)[];
   try {
     outcomes = await storeTasks(exec, rows, 'fail', itemPrefix);

@@ -86,7 +86,11 @@ export interface Queue {
    */
   scoped(scope: QueueScope): Queue;
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
-  /** All or nothing, in one statement: a bad input or a CONFLICT stores none of them. */
+  /**
+   * All or nothing, in one statement: a bad input or a CONFLICT stores none of them. A call of at
+   * most 100 inputs without idempotency keys (and without `tx`) shares its statement and commit
+   * with concurrent enqueues (src/queue/enqueue-batcher.ts), still all or nothing.
+   */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;
   /**
@@ -173,9 +177,14 @@ export function createQueue(options: QueueOptions): Queue {
         return task;
       },
       enqueueMany(inputs, o) {
-        // A refusal after the insert must take it back: one transaction (a caller's tx is one already).
-        if (o?.checkExisting && !o.tx) return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o));
-        return enqueueTasks(exec(o), catalog, inputs, limits, scope, o);
+        if (o?.tx) return enqueueTasks(toExecutor(o.tx), catalog, inputs, limits, scope, o);
+        // A refusal after the insert must take it back: one transaction. Only a key can name a task
+        // stored before, so a call without keys needs none.
+        if (o?.checkExisting && inputs.some((input) => input.idempotencyKey !== undefined)) {
+          return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o));
+        }
+        // A small call without keys shares the next statement with concurrent enqueues (one commit).
+        return enqueueTasks(sql, catalog, inputs, limits, scope, { ...o, batcher });
       },
       getTask: (id) => getTask(sql, id, tenant),
       waitFor: (id, waitOptions) => waitForTask(sql, id, () => getTask(sql, id, tenant), waitOptions),

@@ -12,8 +12,14 @@ export interface MicroBatcherOptions<I, R> {
    * the batch with that error.
    */
   flush(items: readonly I[]): Promise<FlushResults<R>>;
-  /** Most items in one flush (default: no limit); more wait for the next one. */
+  /** Most items in one flush (default: no limit), counted by `countOf`; more wait for the next one. */
   maxBatch?: number;
+  /**
+   * How many of `maxBatch` an item counts for (default 1): an item that stands for several rows
+   * (one caller's group of tasks) counts each of them. A group is never split: one larger than
+   * `maxBatch` goes alone.
+   */
+  countOf?: (item: I) => number;
   /**
    * An item's size in the flush's statement (e.g. the length of its JSON text). With it, a flush
    * carries at most `maxBatchBytes` of items (an item larger than that goes alone): the statement
@@ -74,7 +80,7 @@ export const BATCH_BYTES = 16 * 1024 * 1024;
  */
 export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, R>): MicroBatcher<I, R> {
   const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
-  const { sizeOf } = options;
+  const { sizeOf, countOf } = options;
   const maxBatchBytes = options.maxBatchBytes ?? BATCH_BYTES;
   const maxInFlight = options.maxInFlight ?? 1;
   const minIntervalMs = options.minIntervalMs ?? 0;
@@ -115,14 +121,17 @@ export function createMicroBatcher<I, R = void>(options: MicroBatcherOptions<I, 
     }
   }
 
-  /** How many of the queue's first items the next flush takes: maxBatch, and maxBatchBytes by sizeOf (at least one). */
+  /** How many of the queue's first items the next flush takes: maxBatch by countOf, and maxBatchBytes by sizeOf (at least one). */
   function batchLength(): number {
     const most = Math.min(queue.length, maxBatch);
-    if (!sizeOf) return most;
+    if (!sizeOf && !countOf) return most;
     let bytes = 0;
+    let count = 0;
     for (let i = 0; i < most; i++) {
-      bytes += sizeOf((queue[i] as Entry<I, R>).item);
-      if (bytes > maxBatchBytes) return Math.max(1, i);
+      const item = (queue[i] as Entry<I, R>).item;
+      bytes += sizeOf ? sizeOf(item) : 0;
+      count += countOf ? countOf(item) : 1;
+      if (bytes > maxBatchBytes || count > maxBatch) return Math.max(1, i);
     }
     return most;
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { GROUP_MAX } from '../../src/queue/enqueue-batcher.js';
 import type { EnqueueInput, Task } from '../../src/queue/index.js';
 import { countTasks, flushEvents, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -258,6 +259,81 @@ describe('enqueueMany (one statement)', () => {
     const [fresh, keyed] = (await many) as Task[];
     expect(keyed).toEqual(theirs);
     expect(await stored([fresh as Task])).toEqual([fresh]);
+  });
+});
+
+describe('enqueueMany (small calls share statements)', () => {
+  /** Starts every call in the same tick (so they share statements) and settles each one. */
+  async function enqueueManyAll(calls: readonly EnqueueInput[][]): Promise<({ ok: true; tasks: Task[] } | { ok: false; code: unknown })[]> {
+    const results = await Promise.allSettled(calls.map((inputs) => t.app.deps.queue.enqueueMany(inputs)));
+    return results.map((r) => (r.status === 'fulfilled' ? { ok: true, tasks: r.value } : { ok: false, code: (r.reason as { code?: unknown }).code }));
+  }
+  const call = (c: number, n: number, extra: Partial<EnqueueInput> = {}): EnqueueInput[] =>
+    Array.from({ length: n }, (_, i) => ({ name: 'demo.echo', args: [`${c}.${i}`], ...extra }));
+  const tasksOf = (r: { ok: boolean; tasks?: Task[] } | undefined): Task[] => {
+    if (!r?.ok || !r.tasks) throw new Error(`expected tasks, got ${JSON.stringify(r)}`);
+    return r.tasks;
+  };
+
+  it('stores 20 concurrent calls and single enqueues in one statement, each call its own tasks in order, one event each', async () => {
+    const { queue } = t.app.deps;
+    const before = await countTasks(t.app.sql);
+    await flushEvents(t.recorder, t.app.sql);
+    t.recorder.events.length = 0;
+    const calls = Array.from({ length: 20 }, (_, c) => queue.enqueueMany(call(c, 5)));
+    const singles = Array.from({ length: 5 }, (_, i) => queue.enqueue({ name: 'demo.echo', args: [`single.${i}`] }));
+    const many = await Promise.all(calls);
+    const lone = await Promise.all(singles);
+    many.forEach((tasks, c) => expect(tasks.map((task) => task.args)).toEqual(call(c, 5).map((input) => input.args)));
+    const all = [...many.flat(), ...lone];
+    // Each call had been a statement and a commit of its own (21 transactions for these 105 tasks).
+    expect(await transactionsOf(all)).toBe(1);
+    expect(await stored(all)).toEqual(all);
+    expect(await countTasks(t.app.sql)).toBe(before + 105);
+    await flushEvents(t.recorder, t.app.sql);
+    const ids = new Set(all.map((task) => task.id));
+    expect(t.recorder.events.filter((e) => ids.has(e.id))).toHaveLength(105);
+  });
+
+  it('fails the whole call whose row the database refuses, and only that call', async () => {
+    await t.app.sql`ALTER TABLE tasks ADD CONSTRAINT test_no_forbidden_queue CHECK (queue <> 'forbidden')`;
+    try {
+      const before = await countTasks(t.app.sql);
+      const calls = Array.from({ length: 6 }, (_, c) => call(c, 4));
+      // One bad row in the middle of call 2: its three good rows must not be stored either.
+      (calls[2] as EnqueueInput[])[1] = { name: 'demo.echo', args: ['bad'], queue: 'forbidden' };
+      const results = await enqueueManyAll(calls);
+      expect(results[2]).toEqual({ ok: false, code: '23514' });
+      const ok = results.filter((_, c) => c !== 2).flatMap(tasksOf);
+      expect(ok).toHaveLength(20);
+      expect(await stored(ok)).toEqual(ok);
+      expect(await countTasks(t.app.sql)).toBe(before + 20);
+    } finally {
+      await t.app.sql`ALTER TABLE tasks DROP CONSTRAINT test_no_forbidden_queue`;
+    }
+  });
+
+  it('keeps a call with a key, or of more than GROUP_MAX tasks, in a statement of its own', async () => {
+    const { queue } = t.app.deps;
+    const small = Array.from({ length: 5 }, (_, c) => queue.enqueueMany(call(c, 3)));
+    const keyed = queue.enqueueMany([...call(90, 2), { name: 'demo.echo', idempotencyKey: 'small-call-keyed' }]);
+    const large = queue.enqueueMany(call(91, GROUP_MAX + 1));
+    const smallTasks = (await Promise.all(small)).flat();
+    const keyedTasks = await keyed;
+    const largeTasks = await large;
+    expect(await transactionsOf(smallTasks)).toBe(1);
+    expect(await transactionsOf(keyedTasks)).toBe(1);
+    expect(await transactionsOf(largeTasks)).toBe(1);
+    expect(await transactionsOf([...smallTasks, ...keyedTasks, ...largeTasks])).toBe(3);
+  });
+
+  it('puts at most 500 rows in a statement and never splits a call', async () => {
+    const { queue } = t.app.deps;
+    const calls = await Promise.all(Array.from({ length: 8 }, (_, c) => queue.enqueueMany(call(c, GROUP_MAX))));
+    for (const tasks of calls) expect(await transactionsOf(tasks)).toBe(1);
+    // 800 rows: at least two statements, each of whole calls.
+    expect(await transactionsOf(calls.flat())).toBeGreaterThanOrEqual(2);
+    expect(await stored(calls.flat())).toEqual(calls.flat());
   });
 });
 

@@ -14,7 +14,9 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 }
 
 /** A batcher whose flushes wait for the test: `batches` records what each flush got, `release(i)` ends flush i. */
-function gatedBatcher(options: { maxBatch?: number; maxInFlight?: number; minIntervalMs?: number; sizeOf?: (n: number) => number; maxBatchBytes?: number } = {}) {
+function gatedBatcher(
+  options: { maxBatch?: number; maxInFlight?: number; minIntervalMs?: number; sizeOf?: (n: number) => number; maxBatchBytes?: number; countOf?: (n: number) => number } = {},
+) {
   const batches: number[][] = [];
   /** performance.now() at the start of each flush. */
   const starts: number[] = [];
@@ -116,6 +118,19 @@ describe('createMicroBatcher', () => {
     expect(batches).toEqual([[6, 6, 4], [1], [17]]);
     for (const gate of gates) gate.resolve();
     expect(await Promise.all(all)).toEqual(['#6', '#6', '#4', '#1', '#17']);
+  });
+
+  it('with countOf, counts maxBatch by it; an item that counts for more than maxBatch goes alone', async () => {
+    const { batcher, batches, gates, settle } = gatedBatcher({ countOf: (n) => n, maxBatch: 10, maxInFlight: 4 });
+    const all = [3, 3, 3, 2, 12, 1, 10].map((n) => batcher.add(n));
+    await settle();
+    expect(batches).toEqual([[3, 3, 3], [2], [12], [1]]);
+    for (const gate of gates) gate.resolve();
+    await settle();
+    await settle();
+    expect(batches).toEqual([[3, 3, 3], [2], [12], [1], [10]]);
+    gates[4]?.resolve();
+    expect(await Promise.all(all)).toEqual(['#3', '#3', '#3', '#2', '#12', '#1', '#10']);
   });
 
   it('rejects only the caller whose result is an Error', async () => {
