@@ -5,6 +5,7 @@ export const M = {
   startP99: 'enqueue→start p99',
   finishedP50: 'enqueue→finished p50',
   singleRate: 'single enqueue rate',
+  smallBatchRate: 'enqueue in calls of 5 (bulk API), 10 producers',
   bulkRate: 'bulk enqueue rate',
   gqlEnqueueRate: 'enqueueTask over HTTP',
   gqlCeilingRate: '{__typename} over HTTP',

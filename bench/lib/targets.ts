@@ -33,7 +33,7 @@ export function ratios(r: Results): RatioLine[] {
   const push = (label: string, value: number | undefined, unit: RatioLine['unit'] = '×'): void => {
     if (value !== undefined) lines.push({ label, value, unit });
   };
-  for (const [scenario, metric] of [['drain', M.drainRate], ['single-enqueue', M.singleRate], ['bulk-enqueue', M.bulkRate]] as const) {
+  for (const [scenario, metric] of [['drain', M.drainRate], ['single-enqueue', M.singleRate], ['single-enqueue', M.smallBatchRate], ['bulk-enqueue', M.bulkRate]] as const) {
     for (const peer of PEERS) push(`${metric}: taskwire ÷ ${peer}`, div(r.median('taskwire', scenario, metric), r.median(peer, scenario, metric)));
   }
   for (const metric of [M.startP50, M.startP99, M.finishedP50]) {

@@ -13,9 +13,13 @@ async function warmUp(enqueue: (seq: number) => Promise<unknown>, producers: num
   return count;
 }
 
+/** Jobs per call of (c)'s second part: the few tasks a web request enqueues at once. */
+const SMALL_BATCH = 5;
+
 /**
  * (c) single enqueue: `producers` concurrent loops share `singleEnqueues` enqueues through
- * the system's one-job API (no worker running); enqueues per second.
+ * the system's one-job API (no worker running); enqueues per second. Then the same producers
+ * share as many jobs again in calls of the bulk API of SMALL_BATCH each: jobs per second.
  */
 export async function singleEnqueueScenario(job: ChildJob, rec: Recorder): Promise<void> {
   const { singleEnqueues: n, producers } = job.sizes;
@@ -30,6 +34,21 @@ export async function singleEnqueueScenario(job: ChildJob, rec: Recorder): Promi
     const stored = await system.unfinished();
     if (stored !== n + warm) throw new Error(`single enqueue: ${stored} jobs stored, expected ${n + warm}`);
     rec.add(M.singleRate, 'jobs/s', n / seconds);
+
+    let nextBatch = 0;
+    const t1 = performance.now();
+    await Promise.all(range(0, producers).map(async () => {
+      while (nextBatch < n) {
+        const from = nextBatch;
+        nextBatch += SMALL_BATCH;
+        await system.enqueueMany(range(2_000_000 + from, SMALL_BATCH));
+      }
+    }));
+    const batchSeconds = (performance.now() - t1) / 1000;
+    const batched = Math.ceil(n / SMALL_BATCH) * SMALL_BATCH;
+    const storedAfter = await system.unfinished();
+    if (storedAfter !== n + warm + batched) throw new Error(`small batches: ${storedAfter} jobs stored, expected ${n + warm + batched}`);
+    rec.add(M.smallBatchRate, 'jobs/s', batched / batchSeconds);
   });
 }
 
