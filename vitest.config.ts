@@ -26,6 +26,7 @@ const UNIT = [
   'test/queue/json.test.ts',
   'test/operations/app-metrics.test.ts',
   'test/queue/micro-batcher.test.ts',
+  'test/queue/rows-fault.test.ts',
   'test/worker/held-tasks.test.ts',
   'test/service.test.ts',
   'test/worker/claim-policy.test.ts',

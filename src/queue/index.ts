@@ -87,9 +87,9 @@ export interface Queue {
   scoped(scope: QueueScope): Queue;
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
   /**
-   * All or nothing, in one statement: a bad input or a CONFLICT stores none of them. A call of at
-   * most 100 inputs without idempotency keys (and without `tx`) shares its statement and commit
-   * with concurrent enqueues (src/queue/enqueue-batcher.ts), still all or nothing.
+   * All or nothing, in one statement: a bad input or a CONFLICT stores none of them. A small call
+   * (at most 100 inputs and 16 KiB of arguments, no idempotency keys, no `tx`) shares its statement
+   * and commit with concurrent small calls (src/queue/enqueue-batcher.ts), still all or nothing.
    */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GROUP_MAX } from '../../src/queue/enqueue-batcher.js';
+import { GROUP_MAX, GROUP_MAX_BYTES } from '../../src/queue/enqueue-batcher.js';
 import type { EnqueueInput, Task } from '../../src/queue/index.js';
 import { countTasks, flushEvents, useQueueTestApp } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,6 +29,28 @@ async function transactionsOf(tasks: readonly Task[]): Promise<number> {
   const [row] = await t.app.sql`SELECT count(DISTINCT xmin::text)::int AS n FROM tasks WHERE id = ANY(${tasks.map((task) => task.id)}::uuid[])`;
   return Number(row?.n);
 }
+
+/** Ways the database refuses a row that validation let through (queue 'forbidden'), each undone by `remove`. */
+const REFUSALS = [
+  {
+    label: 'a CHECK constraint',
+    code: '23514',
+    install: `ALTER TABLE tasks ADD CONSTRAINT test_no_forbidden_queue CHECK (queue <> 'forbidden')`,
+    remove: 'ALTER TABLE tasks DROP CONSTRAINT test_no_forbidden_queue',
+  },
+  {
+    label: "a trigger's RAISE",
+    code: 'P0001',
+    install: `
+      CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.queue = 'forbidden' THEN RAISE EXCEPTION 'refused'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_refuse BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION test_refuse();`,
+    remove: 'DROP TRIGGER test_refuse ON tasks; DROP FUNCTION test_refuse()',
+  },
+];
 
 /** Waits until `n` statements inserting into tasks wait for a lock. */
 function insertsWaitingForLock(n: number): Promise<true> {
@@ -96,26 +118,26 @@ describe('enqueue (group commit)', () => {
     expect(events.some((e) => e.id === existing.id || e.id === existingOther.id)).toBe(false);
   });
 
-  it('fails only the caller whose row the database refuses, when validation let it through', async () => {
-    await t.app.sql`ALTER TABLE tasks ADD CONSTRAINT test_no_forbidden_queue CHECK (queue <> 'forbidden')`;
+  it.each(REFUSALS)('fails only the caller whose row the database refuses ($label), when validation let it through', async ({ code, install, remove }) => {
+    await t.app.sql.unsafe(install);
     try {
       const before = await countTasks(t.app.sql);
       const inputs: EnqueueInput[] = Array.from({ length: 10 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: i === 3 ? 'forbidden' : 'default' }));
       const results = await enqueueAll(inputs);
-      expect(results[3]).toMatchObject({ ok: false, code: '23514' });
+      expect(results[3]).toMatchObject({ ok: false, code });
       const ok = results.filter((_, i) => i !== 3).map(taskOf);
       expect(await stored(ok)).toEqual(ok);
       expect(await countTasks(t.app.sql)).toBe(before + 9);
     } finally {
-      await t.app.sql`ALTER TABLE tasks DROP CONSTRAINT test_no_forbidden_queue`;
+      await t.app.sql.unsafe(remove);
     }
   });
 
-  it('gives every caller of a failed statement its error, and stores nothing for any of them', async () => {
+  it('gives every caller of a statement that failed through no row of its own (the disk full) its error, and stores nothing for any of them', async () => {
     await t.app.sql.unsafe(`
       CREATE FUNCTION test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.queue = 'explode' THEN RAISE EXCEPTION 'exploded' USING ERRCODE = 'P0001'; END IF;
+        IF NEW.queue = 'explode' THEN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END IF;
         RETURN NEW;
       END $$;
       CREATE TRIGGER test_explode BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION test_explode();`);
@@ -125,7 +147,7 @@ describe('enqueue (group commit)', () => {
       t.recorder.events.length = 0;
       const inputs: EnqueueInput[] = Array.from({ length: 10 }, (_, i) => ({ name: 'demo.echo', args: [i], queue: i === 5 ? 'explode' : 'default' }));
       const results = await enqueueAll(inputs);
-      expect(results).toEqual(inputs.map(() => ({ ok: false, code: 'P0001', field: undefined })));
+      expect(results).toEqual(inputs.map(() => ({ ok: false, code: '53100', field: undefined })));
       expect(await countTasks(t.app.sql)).toBe(before);
       await flushEvents(t.recorder, t.app.sql);
       expect(t.recorder.events).toHaveLength(1); // the flush marker only
@@ -275,7 +297,7 @@ describe('enqueueMany (small calls share statements)', () => {
     return r.tasks;
   };
 
-  it('stores 20 concurrent calls and single enqueues in one statement, each call its own tasks in order, one event each', async () => {
+  it('stores 20 concurrent calls in one statement (and single enqueues beside them in another), each call its own tasks in order, one event each', async () => {
     const { queue } = t.app.deps;
     const before = await countTasks(t.app.sql);
     await flushEvents(t.recorder, t.app.sql);
@@ -286,8 +308,9 @@ describe('enqueueMany (small calls share statements)', () => {
     const lone = await Promise.all(singles);
     many.forEach((tasks, c) => expect(tasks.map((task) => task.args)).toEqual(call(c, 5).map((input) => input.args)));
     const all = [...many.flat(), ...lone];
-    // Each call had been a statement and a commit of its own (21 transactions for these 105 tasks).
-    expect(await transactionsOf(all)).toBe(1);
+    // Each call had been a statement and a commit of its own (20 transactions for these 100 tasks).
+    expect(await transactionsOf(many.flat())).toBe(1);
+    expect(await transactionsOf(all)).toBe(2);
     expect(await stored(all)).toEqual(all);
     expect(await countTasks(t.app.sql)).toBe(before + 105);
     await flushEvents(t.recorder, t.app.sql);
@@ -295,36 +318,60 @@ describe('enqueueMany (small calls share statements)', () => {
     expect(t.recorder.events.filter((e) => ids.has(e.id))).toHaveLength(105);
   });
 
-  it('fails the whole call whose row the database refuses, and only that call', async () => {
-    await t.app.sql`ALTER TABLE tasks ADD CONSTRAINT test_no_forbidden_queue CHECK (queue <> 'forbidden')`;
+  it.each(REFUSALS)('fails the whole call whose row the database refuses ($label), and only that call', async ({ code, install, remove }) => {
+    await t.app.sql.unsafe(install);
     try {
       const before = await countTasks(t.app.sql);
       const calls = Array.from({ length: 6 }, (_, c) => call(c, 4));
       // One bad row in the middle of call 2: its three good rows must not be stored either.
       (calls[2] as EnqueueInput[])[1] = { name: 'demo.echo', args: ['bad'], queue: 'forbidden' };
       const results = await enqueueManyAll(calls);
-      expect(results[2]).toEqual({ ok: false, code: '23514' });
+      expect(results[2]).toEqual({ ok: false, code });
       const ok = results.filter((_, c) => c !== 2).flatMap(tasksOf);
       expect(ok).toHaveLength(20);
       expect(await stored(ok)).toEqual(ok);
       expect(await countTasks(t.app.sql)).toBe(before + 20);
     } finally {
-      await t.app.sql`ALTER TABLE tasks DROP CONSTRAINT test_no_forbidden_queue`;
+      await t.app.sql.unsafe(remove);
     }
   });
 
-  it('keeps a call with a key, or of more than GROUP_MAX tasks, in a statement of its own', async () => {
+  it('keeps a call with a key, of more than GROUP_MAX tasks or of more than GROUP_MAX_BYTES of arguments in a statement of its own', async () => {
     const { queue } = t.app.deps;
     const small = Array.from({ length: 5 }, (_, c) => queue.enqueueMany(call(c, 3)));
     const keyed = queue.enqueueMany([...call(90, 2), { name: 'demo.echo', idempotencyKey: 'small-call-keyed' }]);
     const large = queue.enqueueMany(call(91, GROUP_MAX + 1));
+    // Two tasks of 10,000 characters of arguments: 20 KB in all.
+    const heavy = queue.enqueueMany(Array.from({ length: 2 }, (_, i) => ({ name: 'demo.echo', args: [`${i}`.padEnd(10_000, 'x')] })));
+    const sizable = queue.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ name: 'demo.echo', args: [`${i}`.padEnd(5_000, 'y')] })));
     const smallTasks = (await Promise.all(small)).flat();
-    const keyedTasks = await keyed;
-    const largeTasks = await large;
-    expect(await transactionsOf(smallTasks)).toBe(1);
-    expect(await transactionsOf(keyedTasks)).toBe(1);
-    expect(await transactionsOf(largeTasks)).toBe(1);
-    expect(await transactionsOf([...smallTasks, ...keyedTasks, ...largeTasks])).toBe(3);
+    const [keyedTasks, largeTasks, heavyTasks, sizableTasks] = await Promise.all([keyed, large, heavy, sizable]);
+    expect(GROUP_MAX_BYTES).toBeGreaterThan(15_100);
+    expect(GROUP_MAX_BYTES).toBeLessThan(20_000);
+    // 15 KB: under the bound, it shares the small calls' statement.
+    expect(await transactionsOf([...smallTasks, ...sizableTasks])).toBe(1);
+    for (const own of [keyedTasks, largeTasks, heavyTasks]) expect(await transactionsOf(own)).toBe(1);
+    expect(await transactionsOf([...smallTasks, ...keyedTasks, ...largeTasks, ...heavyTasks])).toBe(4);
+    expect(await stored(heavyTasks)).toEqual(heavyTasks);
+  });
+
+  it("does not wait behind a keyed enqueue that waits for the caller's own transaction", async () => {
+    const { queue } = t.app.deps;
+    let theirs: Promise<Task> | undefined;
+    let mine: Task[] | undefined;
+    let held: Task | undefined;
+    await t.app.sql.begin(async (tx) => {
+      held = await queue.enqueue({ name: 'demo.echo', args: ['held'], idempotencyKey: 'small-call-held-key' }, { tx });
+      // Outside the transaction, the same key: its statement waits for this transaction's end.
+      theirs = queue.enqueue({ name: 'demo.echo', args: ['theirs'], idempotencyKey: 'small-call-held-key' });
+      await insertsWaitingForLock(1);
+      // Had it queued behind that statement, it would wait for this transaction, which waits for
+      // it: until lock_timeout (10 s), longer than this test's own timeout.
+      mine = await queue.enqueueMany(call(0, 3));
+    });
+    expect(await theirs).toEqual(held);
+    expect(await stored(mine ?? [])).toEqual(mine);
+    expect(mine).toHaveLength(3);
   });
 
   it('puts at most 500 rows in a statement and never splits a call', async () => {
