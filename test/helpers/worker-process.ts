@@ -5,8 +5,8 @@
  * Configured like the real worker, from the environment (DATABASE_URL, TASK_MODULES,
  * WORKER_CONCURRENCY, LEASE_MS, HEARTBEAT_MS, WORKER_POLL_INTERVAL_MS, SHUTDOWN_GRACE_MS …).
  * Reports over IPC (and one line on stdout for people): `{type: 'ready', workerId, pid}` once
- * it listens, `{type: 'stopped', finished}` after a graceful stop. SIGTERM stops it the way
- * the CLI does (runner.stop(): finish or release running tasks), then it exits by itself:
+ * it listens, `{type: 'stopped', finished}` (tasks whose run it ended) after a graceful stop.
+ * SIGTERM stops it the way the CLI does (runner.stop(): finish or release running tasks), then it exits by itself:
  * nothing calls process.exit, so a timer or socket left open shows up as a process that
  * does not end.
  */
@@ -31,8 +31,10 @@ if (!config.databaseUrl) throw new Error('worker-process: DATABASE_URL is requir
 const deps = await createDeps(config, { databaseUrl: config.databaseUrl, log: silentLogger });
 const runner = deps.createRunner();
 let finished = 0;
-runner.on('finished', () => {
-  finished += 1;
+// Tasks whose run this process ended. Not a claimed-ahead task handed back unstarted ('released':
+// it waited past its second for a slot, which a loaded machine makes common): another worker runs it.
+runner.on('finished', (_task, outcome) => {
+  if (outcome !== 'released') finished += 1;
 });
 await runner.start();
 
