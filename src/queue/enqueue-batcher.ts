@@ -39,8 +39,9 @@ export interface EnqueueBatcher {
 export const GROUP_MAX = 100;
 
 /**
- * The most argument bytes (args and kwargs, as JSON text) of one `enqueueMany` that shares a
- * statement. PostgreSQL reads arguments at ~55 µs a KB, one statement on one backend, so 16 KiB is
+ * The most argument text (args and kwargs, as JSON, counted in UTF-16 units as `sizeOf` counts:
+ * an ASCII character is a byte, a CJK one 3 bytes) of one `enqueueMany` that shares a statement.
+ * PostgreSQL reads arguments at ~55 µs a KB, one statement on one backend, so 16 KiB is
  * ~1 ms of statement, about a commit: a heavier call is mostly statement, gains little from sharing
  * one, and would hold the shared statement's other calls behind it while its own could run beside
  * them on another connection and core. Measured (10 producers, calls of 5): 2 KB arguments a task
@@ -66,9 +67,8 @@ export const GROUP_MAX_BYTES = 16 * 1024;
  * Each caller gets its own tasks or its own error: validation happened before (so bad input
  * never reaches a batch), idempotency keys are settled per row (`storeTasks`), and when the
  * statement fails the batch is one transaction, so nothing was stored for anyone. A failure that
- * the rows may have caused (anything PostgreSQL refuses, but the connection, the server's
- * resources or the operator: isRowsFault) is retried item by item, so that only the caller whose
- * rows caused it fails, and a call whole.
+ * the rows may have caused (a constraint, bad data, a trigger's refusal: isRowsFault) is retried
+ * item by item, so that only the caller whose rows caused it fails, and a call whole.
  */
 export function createEnqueueBatcher(sql: Sql, options: EnqueueBatcherOptions = {}): EnqueueBatcher {
   const maxBatch = options.maxBatch ?? 500;
@@ -140,17 +140,17 @@ function groupBytes(rows: readonly NewTaskRow[]): number {
 
 /**
  * Whether a failed statement's rows may have caused its error, so that sending each caller's
- * rows alone fails only the one that did: anything PostgreSQL refused (a constraint, bad data, a
- * trigger's RAISE, row security, a limit), but not the connection (class 08, and the client's
- * own codes such as CONNECTION_CLOSED, which are no SQLSTATE), a transaction rolled back (40), a
- * lock not had in time (55P03), the server's resources (53), the operator (57: a shutdown, a
- * cancel) or the server itself (58, XX). Those would fail each caller's statement alike, one
- * after another.
+ * rows alone fails only the one that did: a constraint, bad data, a trigger's RAISE, a limit. Not
+ * what every caller's statement would meet alike, one after another: the connection (class 08, and
+ * the client's own codes such as CONNECTION_CLOSED, which are no SQLSTATE), a read-only or broken
+ * transaction (25: a failover to a standby), the schema or a privilege (42), a rolled-back
+ * transaction (40), a lock not had in time (55P03: each statement would wait it out again), the
+ * server's resources (53), the operator (57: a shutdown, a cancel) or the server itself (58, XX).
  */
 export function isRowsFault(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
-  return code !== '55P03' && !['08', '40', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
+  return code !== '55P03' && !['08', '25', '40', '42', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
 }
 
 function asError(error: unknown): Error {

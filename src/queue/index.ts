@@ -88,7 +88,7 @@ export interface Queue {
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<Task>;
   /**
    * All or nothing, in one statement: a bad input or a CONFLICT stores none of them. A small call
-   * (at most 100 inputs and 16 KiB of arguments, no idempotency keys, no `tx`) shares its statement
+   * (at most 100 inputs and ~16 KB of arguments, no idempotency keys, no `tx`) shares its statement
    * and commit with concurrent small calls (src/queue/enqueue-batcher.ts), still all or nothing.
    */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;

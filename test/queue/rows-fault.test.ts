@@ -7,7 +7,6 @@ describe('isRowsFault (which failed batch is retried caller by caller)', () => {
     ['23505', 'a unique index'],
     ['22P02', 'bad input syntax'],
     ['P0001', "a trigger's RAISE"],
-    ['42501', 'row security'],
     ['54000', 'a program limit'],
   ])('retries %s (%s): the rows may have caused it', (code) => {
     expect(isRowsFault(Object.assign(new Error('refused'), { code }))).toBe(true);
@@ -16,6 +15,9 @@ describe('isRowsFault (which failed batch is retried caller by caller)', () => {
   it.each([
     ['08006', 'the connection failed'],
     ['CONNECTION_CLOSED', "the client's own code, no SQLSTATE"],
+    ['25006', 'a read-only transaction (a failover to a standby)'],
+    ['42P01', 'a table missing'],
+    ['42501', 'a privilege missing'],
     ['40001', 'a serialization failure'],
     ['55P03', 'a lock not had in time'],
     ['53100', 'the disk full'],
