@@ -136,7 +136,6 @@ export interface Queue {
 export function createQueue(options: QueueOptions): Queue {
   const { sql, catalog } = options;
   const limits = { maxArgsBytes: options.maxArgsBytes };
-  const exec = (o?: { tx?: ExternalExecutor }) => (o?.tx ? toExecutor(o.tx) : sql);
   // Enqueues outside a caller's transaction share statements (group commit); see the batcher.
   // One batcher for every scope: tasks of many tenants ride one statement (the row carries its tenant).
   const batcher = createEnqueueBatcher(sql);
