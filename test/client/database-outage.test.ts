@@ -98,7 +98,8 @@ describe('watch, wait, events, feed and watchWorkflow while the database is away
         // Long enough that every kind of stream has been refused and asked again: the watch and the
         // wait begun during the outage re-read the task, the cut streams check it after each refusal.
         const refusedBefore = refused;
-        await waitFor(() => refused >= refusedBefore + 6, { message: 'the reads to be refused and asked again while the database is away' });
+        // 30 s, not the default 10: a CI run (2 cores, test files side by side) once saw fewer than 6 in 10 s.
+        await waitFor(() => refused >= refusedBefore + 6, { timeoutMs: 30_000, message: 'the reads to be refused and asked again while the database is away' });
         for (const stream of [events, replayed, current, waited, late, lateWait, watchedWorkflow, feed]) expect(stream.failure()).toBeUndefined();
 
         await openDatabase();
