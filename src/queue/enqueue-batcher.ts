@@ -1,7 +1,7 @@
 import type { Sql } from '../db/client.js';
 import { ConflictError } from '../errors.js';
 import { storeTasks } from './enqueue.js';
-import { createMicroBatcher } from './micro-batcher.js';
+import { createMicroBatcher, type MicroBatcher } from './micro-batcher.js';
 import type { NewTaskRow } from './sql/insert-tasks.js';
 import type { Task } from './task.js';
 
@@ -57,12 +57,13 @@ export const GROUP_MAX_BYTES = 16 * 1024;
  * another. Here the enqueues that arrive while a statement is in flight go together as the next
  * statement (see createMicroBatcher): one WAL flush for all of them.
  *
- * Two lines, each with one statement in flight: single enqueues, and small `enqueueMany` calls
- * (an item: the call's rows, never split). Apart, so that neither waits behind the other: a
- * single enqueue does not wait for 500 rows of other callers' calls, and a call does not wait
- * behind a keyed enqueue whose statement waits for another transaction's uncommitted key — which
- * may be the caller's own, awaiting this call (a deadlock PostgreSQL cannot see, ended only by
- * `lock_timeout`). Calls carry no keys, so their statements wait for no one's key.
+ * Three lines, each with one statement in flight: single enqueues without a key, single enqueues
+ * with one, and small `enqueueMany` calls (an item: the call's rows, never split). Apart, so that
+ * none waits behind another: a single enqueue does not wait for 500 rows of other callers' calls,
+ * and neither a call nor an enqueue without a key waits behind a keyed enqueue whose statement
+ * waits for another transaction's uncommitted key — which may be the caller's own, awaiting this
+ * enqueue (a deadlock PostgreSQL cannot see, ended only by `lock_timeout`). Only keyed enqueues
+ * wait behind a keyed one (docs/decisions.md "Keyed enqueues have a line of their own").
  *
  * Each caller gets its own tasks or its own error: validation happened before (so bad input
  * never reaches a batch), idempotency keys are settled per row (`storeTasks`), and when the
@@ -80,13 +81,16 @@ export function createEnqueueBatcher(sql: Sql, options: EnqueueBatcherOptions = 
   // enqueueTask, server CPU 470 → 390 µs each, 1,070 → 1,290 enqueueTask/s; single enqueue (c)
   // unchanged (7.35× → 7.43× graphile-worker, quick runs back to back).
   const maxInFlight = options.maxInFlight ?? 1;
-  const singles = createMicroBatcher<NewTaskRow, Task>({
-    maxBatch,
-    // And BATCH_BYTES of arguments (src/queue/micro-batcher.ts): 500 rows of MAX_ARGS_BYTES would be hundreds of MB.
-    sizeOf: argumentBytes,
-    maxInFlight,
-    flush: async (rows) => (await storeGroups(rows.map((row) => [row]))).map((r) => (r instanceof Error ? r : (r[0] as Task))),
-  });
+  const singleLine = (): MicroBatcher<NewTaskRow, Task> =>
+    createMicroBatcher<NewTaskRow, Task>({
+      maxBatch,
+      // And BATCH_BYTES of arguments (src/queue/micro-batcher.ts): 500 rows of MAX_ARGS_BYTES would be hundreds of MB.
+      sizeOf: argumentBytes,
+      maxInFlight,
+      flush: async (rows) => (await storeGroups(rows.map((row) => [row]))).map((r) => (r instanceof Error ? r : (r[0] as Task))),
+    });
+  const singles = singleLine();
+  const keyed = singleLine();
   const calls = createMicroBatcher<readonly NewTaskRow[], Task[]>({
     // Rows, not calls: a statement of `maxBatch` rows whatever the callers.
     maxBatch,
@@ -117,7 +121,7 @@ export function createEnqueueBatcher(sql: Sql, options: EnqueueBatcherOptions = 
   const takes = (rows: readonly NewTaskRow[]): boolean =>
     rows.length > 0 && rows.length <= GROUP_MAX && rows.every((row) => row.idempotencyKey === null) && groupBytes(rows) <= GROUP_MAX_BYTES;
   return {
-    enqueue: (row) => singles.add(row),
+    enqueue: (row) => (row.idempotencyKey === null ? singles : keyed).add(row),
     takes,
     enqueueAll(rows) {
       if (!takes(rows)) {

@@ -106,8 +106,10 @@ describe('enqueue (group commit)', () => {
     expect(await countTasks(t.app.sql)).toBe(before + created.length);
     expect(await stored(created)).toEqual(created);
     expect(await queue.getTask(existingOther.id)).toEqual(existingOther);
-    // Enqueues of one tick share one statement, hence one transaction.
-    expect(await transactionsOf(created)).toBe(1);
+    // Enqueues of one tick share one statement, hence one transaction: those without a key one, those with one another.
+    expect(await transactionsOf(plain)).toBe(1);
+    expect(await transactionsOf([dups[0] as Task, taskOf(results[46])])).toBe(1);
+    expect(await transactionsOf(created)).toBe(2);
 
     await flushEvents(t.recorder, t.app.sql);
     const events = t.recorder.events;
@@ -372,6 +374,23 @@ describe('enqueueMany (small calls share statements)', () => {
     expect(await theirs).toEqual(held);
     expect(await stored(mine ?? [])).toEqual(mine);
     expect(mine).toHaveLength(3);
+  });
+
+  it("does not hold a single enqueue without a key behind a keyed one that waits for the caller's own transaction", async () => {
+    const { queue } = t.app.deps;
+    let theirs: Promise<Task> | undefined;
+    let mine: Task | undefined;
+    let held: Task | undefined;
+    await t.app.sql.begin(async (tx) => {
+      held = await queue.enqueue({ name: 'demo.echo', args: ['held'], idempotencyKey: 'single-held-key' }, { tx });
+      theirs = queue.enqueue({ name: 'demo.echo', args: ['theirs'], idempotencyKey: 'single-held-key' });
+      await insertsWaitingForLock(1);
+      // In the keyed enqueue's statement, or queued behind it, this would wait for this transaction,
+      // which waits for it: until lock_timeout (10 s), longer than this test's own timeout.
+      mine = await queue.enqueue({ name: 'demo.echo', args: ['mine'] });
+    });
+    expect(await theirs).toEqual(held);
+    expect(await stored(mine ? [mine] : [])).toEqual([mine]);
   });
 
   it('puts at most 500 rows in a statement and never splits a call', async () => {
