@@ -53,14 +53,17 @@ export const EnqueueTaskInput = builder.inputType('EnqueueTaskInput', {
   }),
 });
 
-const EnqueueTaskPayload = builder.objectRef<{ task: Task; readToken: string | null }>('EnqueueTaskPayload').implement({
+const EnqueueTaskPayload = builder.objectRef<{ task: Task }>('EnqueueTaskPayload').implement({
   fields: (t) => ({
     task: t.field({ type: TaskRef, resolve: (p) => p.task }),
-    readToken: t.exposeString('readToken', {
+    readToken: t.string({
       nullable: true,
       description:
         'A read token for this task alone (READ_TOKEN_TTL_S, default 3600 s): hand it to a browser to read and subscribe to the task. ' +
         'Null while AUTH_MODE=off.',
+      // Signed only when asked for (most enqueues do not select it), and after the task is stored: a
+      // token that cannot be made is this field's error, not the stored task's mutation failing.
+      resolve: async (p, _args, ctx) => (await issueReadToken(ctx, [p.task]))?.token ?? null,
     }),
   }),
 });
@@ -117,7 +120,7 @@ builder.mutationFields((t) => ({
         await assertMayReplay(ctx, input.idempotencyKey, () => [stored.createdBy]);
         return stored;
       });
-      return { task, readToken: (await issueReadToken(ctx, [task]))?.token ?? null };
+      return { task };
     },
   }),
   enqueueTasks: t.field({
