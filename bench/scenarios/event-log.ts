@@ -57,6 +57,16 @@ export async function eventLogScenario(job: ChildJob, rec: Recorder): Promise<vo
  */
 const FOLLOWER_PROCESSES = Math.max(1, Number(process.env.BENCH_EVENT_LOG_FOLLOWER_PROCESSES ?? 2));
 
+/**
+ * BENCH_EVENT_LOG_RATE (tasks/s, unset: none): the drained queue's rate limit, so that the same
+ * run can be read below the machine's saturation (issue 11's latency target; bench/README.md).
+ * The run's figures are then not the target's, which is read at the worker's own pace.
+ */
+const DRAIN_RATE = process.env.BENCH_EVENT_LOG_RATE ? Number(process.env.BENCH_EVENT_LOG_RATE) : undefined;
+if (DRAIN_RATE !== undefined && !(Number.isInteger(DRAIN_RATE) && DRAIN_RATE >= 10)) {
+  throw new Error(`BENCH_EVENT_LOG_RATE must be a whole number of tasks/s, 10 or more; got ${process.env.BENCH_EVENT_LOG_RATE}`);
+}
+
 async function runOnce(
   job: ChildJob,
   rec: Recorder,
@@ -136,6 +146,8 @@ async function runOnce(
   const seqName = String(seqRow?.name);
   const eventsWritten = async (): Promise<number> => Number((await sql.unsafe(`SELECT last_value::float8 AS v FROM ${seqName}`))[0]?.v);
   const before = await eventsWritten();
+  // A tenth of the rate every 100 ms: the claim spreads the tasks evenly, not in bursts of a second's worth.
+  if (DRAIN_RATE !== undefined) await core.deps.queue.queueControl.setLimits('default', { rateLimit: { max: Math.round(DRAIN_RATE / 10), perMs: 100 } });
   const worker = await startServerProcess(job.root, { databaseUrl: url, server: false, worker: true }, job.profileDir);
   servers.push(worker);
   const delivered = async (): Promise<number> => (await poll()).reduce((k, x) => k + x.received, 0);
@@ -184,7 +196,8 @@ async function runOnce(
   if (rep === 1) {
     rec.notes.push(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
-        `${feeds} taskEventFeed connections, in ${processes} follower processes; the server SIGKILLed after ${n} drain events, ${resuming} connections resumed on a standby server process`,
+        `${feeds} taskEventFeed connections, in ${processes} follower processes; the server SIGKILLed after ${n} drain events, ${resuming} connections resumed on a standby server process` +
+        (DRAIN_RATE === undefined ? '' : `; the drain capped at ${DRAIN_RATE} tasks/s (BENCH_EVENT_LOG_RATE: not the target's figures)`),
     );
     rec.notes.push(
       `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; follower processes' (worst) ${describeLoopDelay(loopDelay)}`,
