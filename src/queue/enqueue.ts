@@ -256,28 +256,53 @@ function prepareTasks(
   scope: QueueScope,
   itemPrefix: (i: number) => string,
 ): NewTaskRow[] {
-  const rows: NewTaskRow[] = [];
-  let first: AppError | undefined;
-  const invalid: { field: string | null; code: string; message: string }[] = [];
-  let invalidCount = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    try {
-      rows.push(prepareTask(catalog, inputs[i] as EnqueueInput, limits, scope, itemPrefix(i)));
-    } catch (error) {
-      // Only an input's own fault is listed; anything else is not about the inputs.
-      if (!(error instanceof AppError)) throw error;
-      first ??= error;
-      invalidCount++;
-      if (invalid.length < MAX_LISTED_INVALID_INPUTS) invalid.push({ field: error.field ?? null, code: error.code, message: error.message });
+  const invalid = new InvalidInputs();
+  const rows = invalid.prepare(catalog, inputs, 0, inputs.length, limits, scope, itemPrefix);
+  invalid.throwIfAny();
+  return rows;
+}
+
+/** The invalid inputs of a batch, gathered over one or more calls of `prepare` (see prepareTasks). */
+class InvalidInputs {
+  private first: AppError | undefined;
+  private readonly listed: { field: string | null; code: string; message: string }[] = [];
+  count = 0;
+
+  /** prepareTask for inputs[from..to), index i named `itemPrefix(i)`; the invalid ones are kept here, not thrown. */
+  prepare(
+    catalog: TaskCatalog,
+    inputs: readonly EnqueueInput[],
+    from: number,
+    to: number,
+    limits: EnqueueLimits,
+    scope: QueueScope,
+    itemPrefix: (i: number) => string,
+  ): NewTaskRow[] {
+    const rows: NewTaskRow[] = [];
+    for (let i = from; i < to; i++) {
+      try {
+        rows.push(prepareTask(catalog, inputs[i] as EnqueueInput, limits, scope, itemPrefix(i)));
+      } catch (error) {
+        // Only an input's own fault is listed; anything else is not about the inputs.
+        if (!(error instanceof AppError)) throw error;
+        this.first ??= error;
+        this.count++;
+        if (this.listed.length < MAX_LISTED_INVALID_INPUTS) this.listed.push({ field: error.field ?? null, code: error.code, message: error.message });
+      }
     }
+    return rows;
   }
-  if (first === undefined) return rows;
-  if (invalidCount === 1) throw first;
-  const more = invalidCount - 1;
-  throw first.withDetails(
-    { invalidCount, invalidInputs: invalid },
-    `${first.message} (and ${more} more invalid input${more === 1 ? '' : 's'}: details.invalidInputs)`,
-  );
+
+  throwIfAny(): void {
+    const first = this.first;
+    if (first === undefined) return;
+    if (this.count === 1) throw first;
+    const more = this.count - 1;
+    throw first.withDetails(
+      { invalidCount: this.count, invalidInputs: this.listed },
+      `${first.message} (and ${more} more invalid input${more === 1 ? '' : 's'}: details.invalidInputs)`,
+    );
+  }
 }
 
 /**
@@ -295,6 +320,8 @@ function prepareTasks(
  * @param options.batcher where a call goes that it `takes` (small, no idempotency keys) instead of
  *   a statement of its own; only with `exec` the pool, not a caller's transaction. The call shares
  *   the next statement, and its commit, with concurrent enqueues, still all or nothing
+ * @param options.inTransaction `exec` is a transaction: a call of more than STATEMENT_ROWS tasks
+ *   without keys is then sent as several statements back to back (storeByStatements)
  */
 export async function enqueueTasks(
   exec: Executor,
@@ -307,10 +334,15 @@ export async function enqueueTasks(
     checkExisting?: (task: Task, index: number) => void;
     onExisting?: (task: Task, index: number) => void;
     batcher?: EnqueueBatcher;
+    inTransaction?: boolean;
   } = {},
 ): Promise<Task[]> {
   const { fieldPrefix, checkExisting, onExisting, batcher } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
+  // No key, so no task stored before: checkExisting and onExisting have nothing to be told (here and below).
+  if (options.inTransaction && inputs.length > STATEMENT_ROWS && inputs.every((input) => input.idempotencyKey == null)) {
+    return storeByStatements(exec, catalog, inputs, limits, scope, itemPrefix);
+  }
   const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
   // No key, so no task stored before: checkExisting and onExisting have nothing to be told.
   if (batcher?.takes(rows)) return batcher.enqueueAll(rows);
@@ -344,6 +376,43 @@ export async function enqueueTasks(
     }
     return outcome;
   });
+}
+
+/**
+ * Rows per statement of a call of more than this many tasks without keys, in a transaction
+ * (storeByStatements). Measured (bench/tools/bulk-enqueue-cost.ts, 20,000 tasks): docs/decisions.md
+ * "Bulk enqueue".
+ */
+export const STATEMENT_ROWS = 2_000;
+
+/**
+ * A large call without keys, in `tx`: its inputs are prepared, encoded and sent STATEMENT_ROWS at a
+ * time, each statement sent at once without waiting for the one before (postgres.js pipelines them
+ * on the transaction's connection), so that PostgreSQL inserts one part while Node prepares the
+ * next and builds the tasks of the last: in one statement each side waited for the other. Still
+ * all or nothing: one transaction, and an invalid input refuses the call as prepareTasks does
+ * (every input checked, the later parts no longer sent), which rolls back what was sent.
+ */
+async function storeByStatements(
+  tx: Executor,
+  catalog: TaskCatalog,
+  inputs: readonly EnqueueInput[],
+  limits: EnqueueLimits,
+  scope: QueueScope,
+  itemPrefix: (i: number) => string,
+): Promise<Task[]> {
+  const invalid = new InvalidInputs();
+  const parts: Promise<Task[]>[] = [];
+  for (let from = 0; from < inputs.length; from += STATEMENT_ROWS) {
+    const rows = invalid.prepare(catalog, inputs, from, Math.min(from + STATEMENT_ROWS, inputs.length), limits, scope, itemPrefix);
+    if (invalid.count > 0) continue;
+    const part = insertTasks(tx, rows, 'fail').then((outcome) => rows.map((row) => newTask(row, outcome.enqueuedAt)));
+    // Awaited below, unless an input is refused first: the transaction's rollback then ends it.
+    part.catch(() => undefined);
+    parts.push(part);
+  }
+  invalid.throwIfAny();
+  return (await Promise.all(parts)).flat();
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enqueueTasks, type EnqueueInput, type QueueScope } from '../../src/queue/enqueue.js';
+import { enqueueTasks, STATEMENT_ROWS, type EnqueueInput, type QueueScope } from '../../src/queue/enqueue.js';
 import type { Task } from '../../src/queue/task.js';
 import { countTasks, eventsOf, useQueueTestApp } from '../helpers/factories.js';
 
@@ -147,5 +147,57 @@ describe('enqueueTasks (bulk)', () => {
     const more: EnqueueInput[] = [{ name: 'demo.echo', args: ['x'], idempotencyKey: 'check-other' }, ...inputs];
     await expect(queue.enqueueMany(more, { checkExisting: () => { throw refusal; } })).rejects.toBe(refusal);
     expect(await countTasks(ctx.app.sql)).toBe(before + 1);
+  });
+});
+
+describe('Queue.enqueueMany of more than STATEMENT_ROWS tasks without keys (several statements, one transaction)', () => {
+  const inputsOf = (n: number, queue = 'parts'): EnqueueInput[] => Array.from({ length: n }, (_, i) => ({ name: 'demo.echo', args: [i], queue }));
+  /** Statements and transactions that inserted `tasks`: rows of one statement share (xmin, cmin), of one transaction xmin. */
+  async function writersOf(tasks: readonly Task[]): Promise<{ statements: number; transactions: number }> {
+    const [row] = await ctx.app.sql`
+      SELECT count(DISTINCT (xmin::text, cmin::text))::int AS statements, count(DISTINCT xmin::text)::int AS transactions
+      FROM tasks WHERE id = ANY(${tasks.map((t) => t.id)}::uuid[])`;
+    return { statements: Number(row?.statements), transactions: Number(row?.transactions) };
+  }
+
+  it('stores them in statements of STATEMENT_ROWS in one transaction, returned in input order as stored, one ENQUEUED event each', async () => {
+    const n = 2 * STATEMENT_ROWS + 500;
+    const tasks = await ctx.app.deps.queue.enqueueMany(inputsOf(n));
+    expect(tasks.map((t) => t.args[0])).toEqual(inputsOf(n).map((_, i) => i));
+    expect(await writersOf(tasks)).toEqual({ statements: 3, transactions: 1 });
+    const stored = new Map((await ctx.app.deps.queue.getTasks(tasks.map((t) => t.id))).map((t) => [t.id, t]));
+    expect(tasks.every((t) => JSON.stringify(stored.get(t.id)) === JSON.stringify(t))).toBe(true);
+    const logged = await loggedEvents(tasks);
+    expect(tasks.every((t) => logged.get(t.id)?.length === 1 && logged.get(t.id)?.[0]?.version === 1)).toBe(true);
+  });
+
+  it('refuses the call when an input of a later part is invalid, listing the invalid inputs of every part, and stores nothing', async () => {
+    const before = await countTasks(ctx.app.sql);
+    const inputs = inputsOf(2 * STATEMENT_ROWS + 10);
+    // The first part is sent before the third is prepared: the refusal must roll it back.
+    inputs[STATEMENT_ROWS + 5] = { name: 'demo.echo', priority: 101 };
+    inputs[2 * STATEMENT_ROWS + 3] = { name: 'no.such.task' };
+    await expect(ctx.app.deps.queue.enqueueMany(inputs)).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: `[${STATEMENT_ROWS + 5}].priority`,
+      details: { invalidCount: 2, invalidInputs: [{ field: `[${STATEMENT_ROWS + 5}].priority` }, { field: `[${2 * STATEMENT_ROWS + 3}].name`, code: 'UNKNOWN_TASK' }] },
+    });
+    expect(await countTasks(ctx.app.sql)).toBe(before);
+  });
+
+  it("fails whole when the database refuses a row of a later statement, stores nothing, and leaves the pool's connections usable", async () => {
+    const before = await countTasks(ctx.app.sql);
+    await ctx.app.sql.unsafe(`ALTER TABLE tasks ADD CONSTRAINT test_no_refused_queue CHECK (queue <> 'refused')`);
+    try {
+      const inputs = inputsOf(2 * STATEMENT_ROWS + 10);
+      inputs[STATEMENT_ROWS + 7] = { name: 'demo.echo', args: ['x'], queue: 'refused' };
+      await expect(ctx.app.deps.queue.enqueueMany(inputs)).rejects.toMatchObject({ code: '23514' });
+      expect(await countTasks(ctx.app.sql)).toBe(before);
+    } finally {
+      await ctx.app.sql.unsafe('ALTER TABLE tasks DROP CONSTRAINT test_no_refused_queue');
+    }
+    // Every connection of the pool at once: none was left inside the failed transaction.
+    const again = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.app.deps.queue.enqueueMany(inputsOf(3, `after-${i}`))));
+    expect(again.flat()).toHaveLength(30);
   });
 });
