@@ -339,7 +339,8 @@ export async function enqueueTasks(
 ): Promise<Task[]> {
   const { fieldPrefix, checkExisting, onExisting, batcher } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
-  // No key, so no task stored before: checkExisting and onExisting have nothing to be told (here and below).
+  // No key, so no task stored before: checkExisting and onExisting have nothing to be told (here and
+  // for the batcher below).
   if (options.inTransaction && inputs.length > STATEMENT_ROWS && inputs.every((input) => input.idempotencyKey == null)) {
     return storeByStatements(exec, catalog, inputs, limits, scope, itemPrefix);
   }
