@@ -145,6 +145,11 @@ export function prepareTask(
   scope: QueueScope = UNSCOPED,
   prefix = '',
 ): NewTaskRow {
+  // From JavaScript anything may come: a null among many inputs is that input's refusal, named by its index.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const field = prefix.endsWith('.') ? prefix.slice(0, -1) : 'input';
+    throw new BadUserInputError(`${field} must be an object with a task name`, { field });
+  }
   if (typeof input.name !== 'string' || input.name.length === 0 || input.name.length > MAX_NAME) {
     throw new BadUserInputError(`${prefix}name must be a non-empty string of at most ${MAX_NAME} characters`, { field: `${prefix}name` });
   }
@@ -341,7 +346,7 @@ export async function enqueueTasks(
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
   // No key, so no task stored before: checkExisting and onExisting have nothing to be told (here and
   // for the batcher below).
-  if (options.inTransaction && inputs.length > STATEMENT_ROWS && inputs.every((input) => input.idempotencyKey == null)) {
+  if (options.inTransaction && inputs.length > STATEMENT_ROWS && inputs.every((input) => input?.idempotencyKey == null)) {
     return storeByStatements(exec, catalog, inputs, limits, scope, itemPrefix);
   }
   const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
@@ -386,13 +391,17 @@ export async function enqueueTasks(
  */
 export const STATEMENT_ROWS = 2_000;
 
+/** Inputs prepared between two turns of the event loop while a large call's parts are sent (storeByStatements). */
+const PREPARE_SLICE = 250;
+
 /**
  * A large call without keys, in `tx`: its inputs are prepared, encoded and sent STATEMENT_ROWS at a
- * time, each statement sent at once without waiting for the one before (postgres.js pipelines them
- * on the transaction's connection), so that PostgreSQL inserts one part while Node prepares the
- * next and builds the tasks of the last: in one statement each side waited for the other. Still
- * all or nothing: one transaction, and an invalid input refuses the call as prepareTasks does
- * (every input checked, the later parts no longer sent), which rolls back what was sent.
+ * time, each part handed to postgres.js as soon as it is ready (it sends the next on the
+ * transaction's connection once the one before is answered), so that PostgreSQL inserts one part
+ * while Node prepares the later ones and builds the tasks of the earlier: in one statement each side
+ * waited for the other. Still all or nothing: one transaction, and an invalid input refuses the
+ * call as prepareTasks does (every input checked, the later parts no longer sent), which rolls back
+ * what was sent.
  */
 async function storeByStatements(
   tx: Executor,
@@ -405,7 +414,15 @@ async function storeByStatements(
   const invalid = new InvalidInputs();
   const parts: Promise<Task[]>[] = [];
   for (let from = 0; from < inputs.length; from += STATEMENT_ROWS) {
-    const rows = invalid.prepare(catalog, inputs, from, Math.min(from + STATEMENT_ROWS, inputs.length), limits, scope, itemPrefix);
+    const to = Math.min(from + STATEMENT_ROWS, inputs.length);
+    const rows: NewTaskRow[] = [];
+    for (let at = from; at < to; at += PREPARE_SLICE) {
+      // A turn of the event loop between slices: the parts sent so far reach the socket (postgres.js
+      // starts a query from a microtask, and a write larger than the socket's buffer goes on in
+      // later turns), so the database has the first part while Node prepares the next ones.
+      if (parts.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      rows.push(...invalid.prepare(catalog, inputs, at, Math.min(at + PREPARE_SLICE, to), limits, scope, itemPrefix));
+    }
     if (invalid.count > 0) continue;
     const part = insertTasks(tx, rows, 'fail').then((outcome) => rows.map((row) => newTask(row, outcome.enqueuedAt)));
     // Awaited below, unless an input is refused first: the transaction's rollback then ends it.

@@ -175,15 +175,15 @@ export function createQueue(options: QueueOptions): Queue {
         if (o?.checkExisting && task.id !== row.id) o.checkExisting(task);
         return task;
       },
-      enqueueMany(inputs, o) {
+      async enqueueMany(inputs, o) {
         if (o?.tx) return enqueueTasks(toExecutor(o.tx), catalog, inputs, limits, scope, o);
         // A refusal after the insert must take it back: one transaction. Only a key can name a task
         // stored before, so a call without keys needs none.
-        if (o?.checkExisting && inputs.some((input) => input.idempotencyKey !== undefined)) {
+        if (o?.checkExisting && inputs.some((input) => input?.idempotencyKey !== undefined)) {
           return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o));
         }
         // A large call without keys: statements of STATEMENT_ROWS, pipelined, in a transaction of its own.
-        if (inputs.length > STATEMENT_ROWS && inputs.every((input) => input.idempotencyKey == null)) {
+        if (inputs.length > STATEMENT_ROWS && inputs.every((input) => input?.idempotencyKey == null)) {
           return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, { ...o, inTransaction: true }));
         }
         // A small call without keys shares the next statement with concurrent enqueues (one commit).

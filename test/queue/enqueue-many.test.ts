@@ -171,6 +171,41 @@ describe('Queue.enqueueMany of more than STATEMENT_ROWS tasks without keys (seve
     expect(tasks.every((t) => logged.get(t.id)?.length === 1 && logged.get(t.id)?.[0]?.version === 1)).toBe(true);
   });
 
+  it('sends each part as soon as it is prepared: the database begins the first statement while Node still prepares the last part', async () => {
+    const sql = ctx.app.sql;
+    await sql.unsafe(`
+      CREATE TABLE test_statement_starts (at timestamptz NOT NULL);
+      CREATE FUNCTION test_statement_start() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO test_statement_starts VALUES (clock_timestamp()); RETURN NULL; END $$;
+      CREATE TRIGGER test_statement_start BEFORE INSERT ON tasks FOR EACH STATEMENT EXECUTE FUNCTION test_statement_start();`);
+    try {
+      const inputs = inputsOf(3 * STATEMENT_ROWS);
+      // The last part's first input takes 300 ms to read, as a slow input would: the first part must be in the
+      // database's hands by then, not waiting for the whole call to be prepared.
+      let slowReadEnded = 0;
+      const slow = inputs[2 * STATEMENT_ROWS] as EnqueueInput;
+      inputs[2 * STATEMENT_ROWS] = {
+        ...slow,
+        get name(): string {
+          if (slowReadEnded === 0) {
+            const until = Date.now() + 300;
+            while (Date.now() < until) {
+              // Busy: Node does nothing else meanwhile, as while preparing a large part.
+            }
+            slowReadEnded = Date.now();
+          }
+          return slow.name;
+        },
+      };
+      await ctx.app.deps.queue.enqueueMany(inputs);
+      const starts = (await sql`SELECT extract(epoch FROM at) * 1000 AS at FROM test_statement_starts ORDER BY at`).map((r) => Number(r.at));
+      expect(starts).toHaveLength(3);
+      expect(starts[0]).toBeLessThan(slowReadEnded);
+    } finally {
+      await sql.unsafe('DROP TRIGGER test_statement_start ON tasks; DROP FUNCTION test_statement_start(); DROP TABLE test_statement_starts');
+    }
+  });
+
   it('refuses the call when an input of a later part is invalid, listing the invalid inputs of every part, and stores nothing', async () => {
     const before = await countTasks(ctx.app.sql);
     const inputs = inputsOf(2 * STATEMENT_ROWS + 10);
@@ -199,5 +234,17 @@ describe('Queue.enqueueMany of more than STATEMENT_ROWS tasks without keys (seve
     // Every connection of the pool at once: none was left inside the failed transaction.
     const again = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.app.deps.queue.enqueueMany(inputsOf(3, `after-${i}`))));
     expect(again.flat()).toHaveLength(30);
+  });
+});
+
+describe('Queue.enqueueMany and enqueue given what is not an input', () => {
+  it.each([3, STATEMENT_ROWS + 1])('refuse a null among %i inputs as that input (BAD_USER_INPUT naming its index), as a rejected promise', async (n) => {
+    const before = await countTasks(ctx.app.sql);
+    const inputs = Array.from({ length: n }, (_, i): EnqueueInput => ({ name: 'demo.echo', args: [i] }));
+    (inputs as unknown[])[1] = null;
+    const call = ctx.app.deps.queue.enqueueMany(inputs);
+    await expect(call).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: '[1]' });
+    expect(await countTasks(ctx.app.sql)).toBe(before);
+    await expect(ctx.app.deps.queue.enqueue(null as unknown as EnqueueInput)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
   });
 });
