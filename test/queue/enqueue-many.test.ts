@@ -180,15 +180,15 @@ describe('Queue.enqueueMany of more than STATEMENT_ROWS tasks without keys (seve
       CREATE TRIGGER test_statement_start BEFORE INSERT ON tasks FOR EACH STATEMENT EXECUTE FUNCTION test_statement_start();`);
     try {
       const inputs = inputsOf(3 * STATEMENT_ROWS);
-      // The last part's first input takes 300 ms to read, as a slow input would: the first part must be in the
-      // database's hands by then, not waiting for the whole call to be prepared.
+      // The last part's first input takes 800 ms to read, as a slow input would: the first part must be in the
+      // database's hands by then, not waiting for the whole call to be prepared (generous: a loaded machine).
       let slowReadEnded = 0;
       const slow = inputs[2 * STATEMENT_ROWS] as EnqueueInput;
       inputs[2 * STATEMENT_ROWS] = {
         ...slow,
         get name(): string {
           if (slowReadEnded === 0) {
-            const until = Date.now() + 300;
+            const until = Date.now() + 800;
             while (Date.now() < until) {
               // Busy: Node does nothing else meanwhile, as while preparing a large part.
             }
