@@ -231,7 +231,10 @@ describe('Queue.enqueueMany of more than STATEMENT_ROWS tasks without keys (seve
     } finally {
       await ctx.app.sql.unsafe('ALTER TABLE tasks DROP CONSTRAINT test_no_refused_queue');
     }
-    // Every connection of the pool at once: none was left inside the failed transaction.
+    // Every connection of the pool (10) at once, each held by a statement: none was left inside the failed
+    // transaction (it would answer 25P02), and enqueues go on.
+    const held = await Promise.all(Array.from({ length: 10 }, () => ctx.app.sql`SELECT pg_sleep(0.05), pg_backend_pid() AS pid`));
+    expect(new Set(held.map(([row]) => row?.pid)).size).toBe(10);
     const again = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.app.deps.queue.enqueueMany(inputsOf(3, `after-${i}`))));
     expect(again.flat()).toHaveLength(30);
   });
