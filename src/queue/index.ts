@@ -89,7 +89,9 @@ export interface Queue {
   /**
    * All or nothing, in one statement: a bad input or a CONFLICT stores none of them. A small call
    * (at most 100 inputs and ~16 KB of arguments, no idempotency keys, no `tx`) shares its statement
-   * and commit with concurrent small calls (src/queue/enqueue-batcher.ts), still all or nothing.
+   * and commit with concurrent small calls (src/queue/enqueue-batcher.ts), still all or nothing; a
+   * large one (more than STATEMENT_ROWS inputs, no keys, no `tx`) goes as several statements in one
+   * transaction, still all or nothing (storeByStatements in src/queue/enqueue.ts).
    */
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueManyOptions): Promise<Task[]>;
   getTask(id: string): Promise<Task | undefined>;
