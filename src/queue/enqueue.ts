@@ -325,8 +325,8 @@ class InvalidInputs {
  * @param options.batcher where a call goes that it `takes` (small, no idempotency keys) instead of
  *   a statement of its own; only with `exec` the pool, not a caller's transaction. The call shares
  *   the next statement, and its commit, with concurrent enqueues, still all or nothing
- * @param options.inTransaction `exec` is a transaction: a call of more than STATEMENT_ROWS tasks
- *   without keys is then sent as several statements back to back (storeByStatements)
+ * @param options.byStatements store as several statements back to back (storeByStatements): only
+ *   with `exec` a transaction and inputs that `goByStatements`
  */
 export async function enqueueTasks(
   exec: Executor,
@@ -339,18 +339,15 @@ export async function enqueueTasks(
     checkExisting?: (task: Task, index: number) => void;
     onExisting?: (task: Task, index: number) => void;
     batcher?: EnqueueBatcher;
-    inTransaction?: boolean;
+    byStatements?: boolean;
   } = {},
 ): Promise<Task[]> {
   const { fieldPrefix, checkExisting, onExisting, batcher } = options;
   const itemPrefix = (i: number): string => (fieldPrefix !== undefined ? `${fieldPrefix}[${i}].` : inputs.length > 1 ? `[${i}].` : '');
-  // No key, so no task stored before: checkExisting and onExisting have nothing to be told (here and
-  // for the batcher below).
-  if (options.inTransaction && inputs.length > STATEMENT_ROWS && inputs.every((input) => input?.idempotencyKey == null)) {
-    return storeByStatements(exec, catalog, inputs, limits, scope, itemPrefix);
-  }
+  // No key, so no task stored before: checkExisting and onExisting have nothing to be told (by
+  // statements and through the batcher alike).
+  if (options.byStatements) return storeByStatements(exec, catalog, inputs, limits, scope, itemPrefix);
   const rows = prepareTasks(catalog, inputs, limits, scope, itemPrefix);
-  // No key, so no task stored before: checkExisting and onExisting have nothing to be told.
   if (batcher?.takes(rows)) return batcher.enqueueAll(rows);
   let outcomes: (Task | ConflictError)[];
   try {
@@ -390,6 +387,14 @@ export async function enqueueTasks(
  * large call in several statements, pipelined").
  */
 export const STATEMENT_ROWS = 2_000;
+
+/** Whether an input names an idempotency key (null and undefined do not: prepareTask). */
+export const hasKey = (input: EnqueueInput | null | undefined): boolean => input?.idempotencyKey != null;
+
+/** Whether a call goes as several statements in a transaction (storeByStatements): more than STATEMENT_ROWS inputs, none with a key. */
+export function goByStatements(inputs: readonly EnqueueInput[]): boolean {
+  return inputs.length > STATEMENT_ROWS && !inputs.some(hasKey);
+}
 
 /** Inputs prepared between two turns of the event loop while a large call's parts are sent (storeByStatements). */
 const PREPARE_SLICE = 250;

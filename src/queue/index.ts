@@ -2,7 +2,7 @@ import type { Sql } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TaskCatalog } from './catalog.js';
-import { enqueueTasks, isTenantName, prepareTask, STATEMENT_ROWS, storeTasks, UNSCOPED, type EnqueueInput, type QueueScope } from './enqueue.js';
+import { enqueueTasks, goByStatements, hasKey, isTenantName, prepareTask, storeTasks, UNSCOPED, type EnqueueInput, type QueueScope } from './enqueue.js';
 import { createEnqueueBatcher } from './enqueue-batcher.js';
 import { feedEnd, readFeed, type FeedEnd, type FeedPage } from './event-feed.js';
 import { listTaskEvents, readEventsAfter, type FeedPosition, type ListEventsParams, type LogWant, type TaskEventPage, type TaskEventRecord } from './event-log.js';
@@ -181,12 +181,12 @@ export function createQueue(options: QueueOptions): Queue {
         if (o?.tx) return enqueueTasks(toExecutor(o.tx), catalog, inputs, limits, scope, o);
         // A refusal after the insert must take it back: one transaction. Only a key can name a task
         // stored before, so a call without keys needs none.
-        if (o?.checkExisting && inputs.some((input) => input?.idempotencyKey !== undefined)) {
+        if (o?.checkExisting && inputs.some(hasKey)) {
           return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, o));
         }
         // A large call without keys: statements of STATEMENT_ROWS, pipelined, in a transaction of its own.
-        if (inputs.length > STATEMENT_ROWS && inputs.every((input) => input?.idempotencyKey == null)) {
-          return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, { ...o, inTransaction: true }));
+        if (goByStatements(inputs)) {
+          return transaction(sql, (tx) => enqueueTasks(tx, catalog, inputs, limits, scope, { ...o, byStatements: true }));
         }
         // A small call without keys shares the next statement with concurrent enqueues (one commit).
         return enqueueTasks(sql, catalog, inputs, limits, scope, { ...o, batcher });
