@@ -248,6 +248,17 @@ export function createFeedFanout(o: {
     /** The next page, asked for before the last one was handed out (see readTail). */
     let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
+      // With nobody following the tail it stopped where its last follower left, maybe millions of
+      // events ago: a subscriber resuming from a cursor past it joined at once, and the tail reader
+      // then walked every event from there (1,000 a read, none of them wanted) before it handed out
+      // the first new one: a feed resuming on a server whose feeds had ended long ago waited ~2 s in
+      // the event-log bench, and longer the older the tail. Bounded by the feed's end instead, as a
+      // start from "now" is (watch), and moved only while nobody follows it: nobody joins the
+      // caught-up set but here, so none can have joined during the read.
+      if (!tail || caughtUp.size === 0) {
+        const end = await o.queue.feedEnd();
+        if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
+      }
       while (!closed && behind.size > 0) {
         if (!tail) tail = await o.queue.feedEnd();
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.

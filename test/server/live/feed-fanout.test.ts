@@ -317,4 +317,32 @@ describe('createFeedFanout', () => {
       fanout.close();
     }
   });
+  it('does not walk the feed from where its last follower left: a cursor resuming after the others have gone reads from its own position', async () => {
+    const counting = countingQueue();
+    const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
+    try {
+      // A subscriber follows the tail for a while, then leaves: the tail stays where it was.
+      const first = await fanout.watch({}, null);
+      const early = await writeEvents(1);
+      fanout.poke();
+      expect((await take(first, 1))[0]?.taskId).toBe(early[0]?.taskId);
+      await first.return?.();
+      // 3,001 events later (4 pages of the feed), a feed resumes from a cursor near the end, as
+      // a client of a server that died would on this one.
+      const all = await writeEvents(3001);
+      const readsBefore = counting.reads();
+      const resumed = await fanout.watch({}, all[2999]!.position);
+      expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
+      // One read from its cursor and one of the tail after it (before: the 3,001 events from the
+      // old tail, in four reads, before anything was handed out).
+      await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
+      expect(counting.reads() - readsBefore).toBeLessThanOrEqual(2);
+      // And it follows the tail from there.
+      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
+      fanout.poke();
+      expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
+    }
+  });
 });
