@@ -3,6 +3,7 @@ import { askEach, exitChild, startChildren } from '../lib/child-ipc.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest, RestartTimes } from '../lib/event-followers-child.js';
 import { gql } from '../lib/graphql-client.js';
+import { leanWsClient, type SubscriptionClient } from '../lib/lean-ws.js';
 import { describeLoopDelay } from '../lib/loop-delay.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
@@ -24,9 +25,9 @@ const FIRST_CURSOR = /* GraphQL */ `
  * drain order, and `eventLogFeeds` connections each on `taskEventFeed` (no filter) from a cursor
  * taken just before the worker starts; the connections are spread over follower processes
  * (bench/lib/event-followers-child.ts, FOLLOWER_PROCESSES). A worker in its own process drains the tasks; once half
- * the drain's events are written the server process is SIGKILLed and a new one started on the
- * same port; every connection reconnects and resumes (taskEvents with its last version,
- * the feed with its last cursor). Then every follower's (task, version) pairs are checked
+ * the drain's events are written the server process is SIGKILLed; every connection reconnects
+ * to a standby server process started beforehand (cold, or warm: STANDBY) and resumes (taskEvents
+ * with its last version, the feed with its last cursor). Then every follower's (task, version) pairs are checked
  * against task_events: any lost, repeated, reordered or made-up event fails the run.
  * Latency: the event's `at` (clock_timestamp() of the writing statement, before its commit) →
  * the client has it, same host clock, for events written after the subscription (re)started;
@@ -67,6 +68,63 @@ if (DRAIN_RATE !== undefined && !(Number.isInteger(DRAIN_RATE) && DRAIN_RATE >= 
   throw new Error(`BENCH_EVENT_LOG_RATE must be a whole number of tasks/s, 10 or more; got ${process.env.BENCH_EVENT_LOG_RATE}`);
 }
 
+/**
+ * BENCH_EVENT_LOG_STANDBY: `cold` (default) or `warm`. The standby that takes over is a process that
+ * has served nothing (a restart, as the target says), or, `warm`, one that has served subscribers as a
+ * replica beside the killed server would have: before the drain it takes two storms of the resume's
+ * shape (warmStandby), ended before the followers subscribe. A warm standby's first storm found a stale
+ * feed tail (fixed in src/server/live/feed-fanout.ts), which a cold one never meets.
+ */
+const STANDBY = process.env.BENCH_EVENT_LOG_STANDBY ?? 'cold';
+if (STANDBY !== 'cold' && STANDBY !== 'warm') throw new Error(`BENCH_EVENT_LOG_STANDBY must be cold or warm; got ${STANDBY}`);
+
+const WARM_TASK_EVENTS = /* GraphQL */ `
+  subscription Warm($id: ID!) { taskEvents(id: $id, afterVersion: 0) { taskId version status at } }`;
+const WARM_FEED = /* GraphQL */ `
+  subscription WarmFeed($after: String) { taskEventFeed(after: $after) { taskId version at cursor } }`;
+
+/**
+ * Two storms of the resume's shape on `url`, each ended once every subscription had its first event:
+ * `subscribers` connections of `perSubscriber` `taskEvents(afterVersion: 0)` on tasks of `tasks` (each
+ * replays its ENQUEUED), and `feeds` connections on `taskEventFeed` from `feedCursor` (each replays
+ * what follows it). The ms of each, for the notes.
+ */
+async function warmStandby(url: string, o: { tasks: readonly string[]; subscribers: number; perSubscriber: number; feeds: number; feedCursor: string }): Promise<string> {
+  const storm = async (): Promise<number> => {
+    const started = performance.now();
+    const clients: SubscriptionClient[] = [];
+    const firsts: Promise<void>[] = [];
+    const first = (client: SubscriptionClient, query: string, variables: Record<string, unknown>): void => {
+      firsts.push(
+        new Promise<void>((resolve, reject) => {
+          client.subscribe(
+            { query, variables },
+            { next: () => resolve(), error: (e) => reject(new Error(`a warm-up subscription failed: ${JSON.stringify(e)}`)), complete: () => reject(new Error('a warm-up subscription ended before its first event')) },
+          );
+        }),
+      );
+    };
+    try {
+      for (let s = 0; s < o.subscribers; s++) {
+        const client = leanWsClient(url);
+        clients.push(client);
+        for (let k = 0; k < o.perSubscriber; k++) first(client, WARM_TASK_EVENTS, { id: o.tasks[(s * o.perSubscriber + k) % o.tasks.length] });
+      }
+      for (let f = 0; f < o.feeds; f++) {
+        const client = leanWsClient(url);
+        clients.push(client);
+        first(client, WARM_FEED, { after: o.feedCursor });
+      }
+      await Promise.all(firsts);
+      return performance.now() - started;
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
+    }
+  };
+  const times = [await storm(), await storm()];
+  return `the standby warmed by two storms of ${o.subscribers} × ${o.perSubscriber} taskEvents and ${o.feeds} feeds: ${times.map((t) => t.toFixed(0)).join(', ')} ms`;
+}
+
 async function runOnce(
   job: ChildJob,
   rec: Recorder,
@@ -93,9 +151,19 @@ async function runOnce(
   );
   if (!server || !standby) throw new Error('a server process did not start');
   servers.push(server, standby);
-  const cursorData = await gql<{ taskResult: { events: { edges: { node: { cursor: string } }[] } } }>(server.url, FIRST_CURSOR, { id: startMarker });
-  const startCursor = cursorData.taskResult.events.edges[0]?.node.cursor;
-  if (!startCursor) throw new Error('the start marker has no ENQUEUED event');
+  const cursorOf = async (id: string): Promise<string> => {
+    const data = await gql<{ taskResult: { events: { edges: { node: { cursor: string } }[] } } }>(server.url, FIRST_CURSOR, { id });
+    const cursor = data.taskResult.events.edges[0]?.node.cursor;
+    if (!cursor) throw new Error(`task ${id} has no ENQUEUED event`);
+    return cursor;
+  };
+  const startCursor = await cursorOf(startMarker);
+  if (STANDBY === 'warm') {
+    // The last tasks of the drain (pending until its end) and, for the feeds, the events from the
+    // bulk's last task on: before the start marker's, so none of it is in the followers' feeds.
+    const tasks = ids.slice(-subscribers * perSubscriber);
+    rec.notes.push(`event-log: ${await warmStandby(standby.url, { tasks, subscribers, perSubscriber, feeds, feedCursor: await cursorOf(ids[n - 2] as string) })}`);
+  }
 
   // taskEvents: task k of subscriber s is the (k * subscribers + s)-th of the evenly spread sample.
   const sample = subscribers * perSubscriber;
@@ -197,7 +265,8 @@ async function runOnce(
     rec.notes.push(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
         `${feeds} taskEventFeed connections, in ${processes} follower processes; the server SIGKILLed after ${n} drain events, ${resuming} connections resumed on a standby server process` +
-        (DRAIN_RATE === undefined ? '' : `; the drain capped at ${DRAIN_RATE} tasks/s (BENCH_EVENT_LOG_RATE: not the target's figures)`),
+        (DRAIN_RATE === undefined ? '' : `; the drain capped at ${DRAIN_RATE} tasks/s (BENCH_EVENT_LOG_RATE: not the target's figures)`) +
+        (STANDBY === 'warm' ? "; a warm standby (BENCH_EVENT_LOG_STANDBY=warm: a replica's failover, not the target's restart)" : ''),
     );
     rec.notes.push(
       `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; follower processes' (worst) ${describeLoopDelay(loopDelay)}`,
