@@ -1,6 +1,6 @@
 import { BadUserInputError, ShuttingDownError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { compareFeedPositions, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
+import { compareFeedPositions, type FeedEnd, type FeedEvent, type FeedPage } from '../../queue/event-feed.js';
 import type { FeedPosition } from '../../queue/event-log.js';
 import type { Queue, Task, TaskFilter } from '../../queue/index.js';
 import { matchesFilter } from '../../queue/task-filter.js';
@@ -131,8 +131,20 @@ export function createFeedFanout(o: {
   let catchingUp = false;
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  /** The read of the next transaction id under way (see refuseAhead), shared by the feeds resuming meanwhile. */
-  let nextRead: Promise<string> | undefined;
+  /** The read of the feed's end under way for resuming feeds (readEnd), shared by those resuming meanwhile. */
+  let endRead: Promise<FeedEnd> | undefined;
+  /**
+   * The feed's end, read for a feed that resumed while nobody followed the tail: the catch-up reader
+   * moves the tail there before it next bounds a read (see catchUp).
+   */
+  let tailRefresh: Promise<FeedEnd> | undefined;
+
+  /** The feed's end, one read shared by the feeds resuming meanwhile (their cursor checks and the tail's refresh). */
+  function readEnd(): Promise<FeedEnd> {
+    return (endRead ??= o.queue.feedEnd().finally(() => {
+      endRead = undefined;
+    }));
+  }
 
   const gone = (s: FeedSubscriber): void => {
     o.stats.subscriptions -= 1;
@@ -188,7 +200,10 @@ export function createFeedFanout(o: {
       if (caughtUp.size === 0 || closed) return;
       next = undefined;
       if (page.full) {
-        next = o.queue.readFeed({ after: page.position, limit: FEED_READ_LIMIT });
+        // From the tail if it was moved past this page while nobody followed it (a start from now,
+        // or a resume: catchUp): whoever is caught up now joined at it, and what lies between is nobody's.
+        const from = tail && compareFeedPositions(tail, page.position) > 0 ? tail : page.position;
+        next = o.queue.readFeed({ after: from, limit: FEED_READ_LIMIT });
         next.catch(() => undefined); // handled when awaited
         // After postgres.js's own setImmediate: the query is on its way before the sends start.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -248,18 +263,21 @@ export function createFeedFanout(o: {
     /** The next page, asked for before the last one was handed out (see readTail). */
     let ahead: { after: FeedPosition; upTo: FeedPosition; page: Promise<FeedPage> } | undefined;
     try {
-      // With nobody following the tail it stopped where its last follower left, maybe millions of
-      // events ago: a subscriber resuming from a cursor past it joined at once, and the tail reader
-      // then walked every event from there (1,000 a read, none of them wanted) before it handed out
-      // the first new one: a feed resuming on a server whose feeds had ended long ago waited ~2 s in
-      // the event-log bench, and longer the older the tail. Bounded by the feed's end instead, as a
-      // start from "now" is (watch), and moved only while nobody follows it: nobody joins the
-      // caught-up set but here, so none can have joined during the read.
-      if (!tail || caughtUp.size === 0) {
-        const end = await o.queue.feedEnd();
-        if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
-      }
       while (!closed && behind.size > 0) {
+        if (tailRefresh) {
+          // A feed resumed while nobody followed the tail, which stopped where its last follower
+          // left, maybe millions of events ago: bounded by it, a cursor past it joined at once, and
+          // the tail reader walked every event from there (1,000 a read, none of them wanted) before
+          // it handed out a new one (a standby whose feeds had ended took 2.3-2.6 s to resume ten in
+          // the event-log bench, and longer the older the tail). The feed's end instead, as a start
+          // from now has (watch); moved only while nobody follows the tail: nobody joins the
+          // caught-up set but here, so none can have joined during the read.
+          const refresh = tailRefresh;
+          tailRefresh = undefined;
+          const end = await refresh;
+          if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
+          continue; // closed, or everyone gone, meanwhile?
+        }
         if (!tail) tail = await o.queue.feedEnd();
         // Read synchronously with the joins below: a subscriber joins at the tail as it is now.
         let bound = tail;
@@ -348,11 +366,9 @@ export function createFeedFanout(o: {
    */
   function checkNotAhead(s: FeedSubscriber, after: FeedPosition): void {
     s.checking = true;
-    const shared = (nextRead ??= o.queue.feedEnd().then((end) => end.next).finally(() => {
-      nextRead = undefined;
-    }));
+    const shared = readEnd();
     void (async () => {
-      if (compareTx(after.tx, await shared) <= 0) return;
+      if (compareTx(after.tx, (await shared).next) <= 0) return;
       const { next } = await o.queue.feedEnd();
       if (compareTx(after.tx, next) <= 0) return;
       s.fail(
@@ -387,7 +403,11 @@ export function createFeedFanout(o: {
       });
       o.stats.subscriptions += 1;
       all.add(s);
-      if (after !== null) checkNotAhead(s, after);
+      if (after !== null) {
+        // Read before the catch-up reader bounds its next read by the tail (see catchUp).
+        if (caughtUp.size === 0) tailRefresh = readEnd();
+        checkNotAhead(s, after);
+      }
       fallBehind(s);
       return s;
     },

@@ -24,8 +24,9 @@ const FUTURE = (): Date => new Date(Date.now() + 3_600_000);
 const key = (e: FeedEvent): string => `${e.position.tx}:${e.position.seq}`;
 
 /** The real queue's feed, its reads counted, and failing on demand (the database away). */
-function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: () => number; readsDone: () => number; failNext(n: number): void } {
+function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: () => number; readsDone: () => number; ends: () => number; failNext(n: number): void } {
   let reads = 0;
+  let ends = 0;
   let done = 0;
   let failures = 0;
   return {
@@ -40,10 +41,14 @@ function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: (
         done += 1;
         return page;
       },
-      feedEnd: () => app.deps.queue.feedEnd(),
+      feedEnd: () => {
+        ends += 1;
+        return app.deps.queue.feedEnd();
+      },
     },
     reads: () => reads,
     readsDone: () => done,
+    ends: () => ends,
     failNext(n) {
       failures = n;
     },
@@ -331,13 +336,65 @@ describe('createFeedFanout', () => {
       // a client of a server that died would on this one.
       const all = await writeEvents(3001);
       const readsBefore = counting.reads();
+      const endsBefore = counting.ends();
       const resumed = await fanout.watch({}, all[2999]!.position);
       expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
       // One read from its cursor and one of the tail after it (before: the 3,001 events from the
       // old tail, in four reads, before anything was handed out).
       await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
       expect(counting.reads() - readsBefore).toBeLessThanOrEqual(2);
+      // One read of the feed's end, for both the tail and the check of the cursor (checkNotAhead).
+      expect(counting.ends() - endsBefore).toBe(1);
       // And it follows the tail from there.
+      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
+      fanout.poke();
+      expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
+    }
+  });
+  it('does not go on through a backlog its tail was moved past: a tail read in flight when the last follower left and a feed resumed further on', async () => {
+    const afters: FeedPosition[] = [];
+    let reads = 0;
+    let done = 0;
+    let hold: (() => void) | undefined;
+    let held: Promise<void> | undefined;
+    const queue: Pick<Queue, 'readFeed' | 'feedEnd'> = {
+      readFeed: async (p) => {
+        reads += 1;
+        afters.push(p.after);
+        const page = await app.deps.queue.readFeed(p);
+        // The first tail read (no upTo) after `held` is set waits for it, its page in hand.
+        if (held && !p.upTo && hold) {
+          const wait = held;
+          held = undefined;
+          await wait;
+        }
+        done += 1;
+        return page;
+      },
+      feedEnd: () => app.deps.queue.feedEnd(),
+    };
+    const fanout = createFeedFanout({ queue, log: silentLogger, stats: newStats() });
+    try {
+      const first = await fanout.watch({}, null);
+      await waitFor(() => (done === reads ? true : undefined), { message: 'the first tail read' });
+      const all = await writeEvents(2500);
+      held = new Promise<void>((resolve) => (hold = resolve));
+      const heldRead = reads + 1;
+      fanout.poke();
+      await waitFor(() => (reads >= heldRead && held === undefined ? true : undefined), { message: 'the tail read to be held' });
+      // The follower leaves while its tail read (a full page of the backlog) is held; a feed resumes
+      // past the backlog and gets what follows its cursor without waiting for that read.
+      await first.return?.();
+      const resumed = await fanout.watch({}, all[2400]!.position);
+      expect((await take(resumed, 99)).map(key)).toEqual(all.slice(2401).map(key));
+      const afterRelease = afters.length;
+      hold?.();
+      await waitFor(() => (done === reads ? true : undefined), { message: 'the reads after the held one to end' });
+      // Before: the tail reader went on from the held page through the backlog (two more reads of
+      // 1,000 and 500 events nobody wanted) before it read anything new.
+      for (const after of afters.slice(afterRelease)) expect(compareFeedPositions(after, all[2400]!.position)).toBeGreaterThan(0);
       const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
       fanout.poke();
       expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
