@@ -135,9 +135,10 @@ export function createFeedFanout(o: {
   let endRead: Promise<FeedEnd> | undefined;
   /**
    * The feed's end, read for a feed that resumed while nobody followed the tail: the catch-up reader
-   * moves the tail there before it next bounds a read (see catchUp).
+   * moves the tail there before it next bounds a read (see catchUp). `again`: that read failed (the
+   * database away), and the catch-up's retry reads it anew.
    */
-  let tailRefresh: Promise<FeedEnd> | undefined;
+  let tailRefresh: Promise<FeedEnd> | 'again' | undefined;
 
   /** The feed's end, one read shared by the feeds resuming meanwhile (their cursor checks and the tail's refresh). */
   function readEnd(): Promise<FeedEnd> {
@@ -272,9 +273,15 @@ export function createFeedFanout(o: {
           // the event-log bench, and longer the older the tail). The feed's end instead, as a start
           // from now has (watch); moved only while nobody follows the tail: nobody joins the
           // caught-up set but here, so none can have joined during the read.
-          const refresh = tailRefresh;
+          const refresh = tailRefresh === 'again' ? readEnd() : tailRefresh;
           tailRefresh = undefined;
-          const end = await refresh;
+          let end: FeedEnd;
+          try {
+            end = await refresh;
+          } catch (error) {
+            tailRefresh ??= 'again';
+            throw error;
+          }
           if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
           continue; // closed, or everyone gone, meanwhile?
         }

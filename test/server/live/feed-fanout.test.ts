@@ -24,9 +24,17 @@ const FUTURE = (): Date => new Date(Date.now() + 3_600_000);
 const key = (e: FeedEvent): string => `${e.position.tx}:${e.position.seq}`;
 
 /** The real queue's feed, its reads counted, and failing on demand (the database away). */
-function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: () => number; readsDone: () => number; ends: () => number; failNext(n: number): void } {
+function countingQueue(): {
+  queue: Pick<Queue, 'readFeed' | 'feedEnd'>;
+  reads: () => number;
+  readsDone: () => number;
+  ends: () => number;
+  failNext(n: number): void;
+  failNextEnds(n: number): void;
+} {
   let reads = 0;
   let ends = 0;
+  let endFailures = 0;
   let done = 0;
   let failures = 0;
   return {
@@ -41,8 +49,12 @@ function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: (
         done += 1;
         return page;
       },
-      feedEnd: () => {
+      feedEnd: async () => {
         ends += 1;
+        if (endFailures > 0) {
+          endFailures -= 1;
+          throw new Error('connection refused');
+        }
         return app.deps.queue.feedEnd();
       },
     },
@@ -51,6 +63,9 @@ function countingQueue(): { queue: Pick<Queue, 'readFeed' | 'feedEnd'>; reads: (
     ends: () => ends,
     failNext(n) {
       failures = n;
+    },
+    failNextEnds(n) {
+      endFailures = n;
     },
   };
 }
@@ -398,6 +413,30 @@ describe('createFeedFanout', () => {
       const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
       fanout.poke();
       expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
+    } finally {
+      fanout.close();
+    }
+  });
+  it('reads the feed end again after that read failed (the database away) rather than walking from the stale tail', async () => {
+    const counting = countingQueue();
+    const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
+    try {
+      const first = await fanout.watch({}, null);
+      const early = await writeEvents(1);
+      fanout.poke();
+      expect((await take(first, 1))[0]?.taskId).toBe(early[0]?.taskId);
+      await first.return?.();
+      const all = await writeEvents(3001);
+      const readsBefore = counting.reads();
+      const endsBefore = counting.ends();
+      counting.failNextEnds(1);
+      const resumed = await fanout.watch({}, all[2999]!.position);
+      expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
+      await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
+      // The failed read and the catch-up retry's own; then as without the failure (before: the retry
+      // went on bounded by the old tail, and read the 3,001 events from there).
+      expect(counting.ends() - endsBefore).toBe(2);
+      expect(counting.reads() - readsBefore).toBeLessThanOrEqual(2);
     } finally {
       fanout.close();
     }
