@@ -159,8 +159,8 @@ async function runOnce(
   };
   const startCursor = await cursorOf(startMarker);
   if (STANDBY === 'warm') {
-    // The last tasks of the drain (pending until its end) and, for the feeds, the events from the
-    // bulk's last task on: before the start marker's, so none of it is in the followers' feeds.
+    // It writes nothing (the followers' feeds are unchanged): the taskEvents replay the ENQUEUED of the
+    // drain's last tasks (pending until its end), the feeds the events from the bulk's last task on.
     const tasks = ids.slice(-subscribers * perSubscriber);
     rec.notes.push(`event-log: ${await warmStandby(standby.url, { tasks, subscribers, perSubscriber, feeds, feedCursor: await cursorOf(ids[n - 2] as string) })}`);
   }
