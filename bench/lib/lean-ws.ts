@@ -256,3 +256,14 @@ export function leanWsClient(httpUrl: string, authorization?: string): Subscript
   if (url.protocol !== 'ws:') throw new Error(`leanWsClient: only ws:// (got ${url.protocol})`);
   return new LeanClient(url, authorization === undefined ? undefined : { authorization });
 }
+
+/** Resolves at a subscription's first result (or, `errorToo`, its error); rejects on an error or an end before one. */
+export function firstResult(client: SubscriptionClient, query: string, variables: Record<string, unknown> | undefined, errorToo: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(variables ? { query, variables } : { query }, {
+      next: () => resolve(),
+      error: (error) => (errorToo ? resolve() : reject(new Error(`subscription failed: ${JSON.stringify(error)}`))),
+      complete: () => reject(new Error('subscription ended before its first result')),
+    });
+  });
+}

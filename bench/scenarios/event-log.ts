@@ -3,7 +3,7 @@ import { askEach, exitChild, startChildren } from '../lib/child-ipc.js';
 import { cpuMsOf, describeCpu, sampleCpu } from '../lib/cpu.js';
 import type { FollowersFinished, FollowersPoll, FollowersReply, FollowersRequest, RestartTimes } from '../lib/event-followers-child.js';
 import { gql } from '../lib/graphql-client.js';
-import { leanWsClient, type SubscriptionClient } from '../lib/lean-ws.js';
+import { firstResult, leanWsClient, type SubscriptionClient } from '../lib/lean-ws.js';
 import { describeLoopDelay } from '../lib/loop-delay.js';
 import { M } from '../lib/metrics.js';
 import { freshDatabase } from '../lib/pg.js';
@@ -94,26 +94,16 @@ async function warmStandby(url: string, o: { tasks: readonly string[]; subscribe
     const started = performance.now();
     const clients: SubscriptionClient[] = [];
     const firsts: Promise<void>[] = [];
-    const first = (client: SubscriptionClient, query: string, variables: Record<string, unknown>): void => {
-      firsts.push(
-        new Promise<void>((resolve, reject) => {
-          client.subscribe(
-            { query, variables },
-            { next: () => resolve(), error: (e) => reject(new Error(`a warm-up subscription failed: ${JSON.stringify(e)}`)), complete: () => reject(new Error('a warm-up subscription ended before its first event')) },
-          );
-        }),
-      );
-    };
     try {
       for (let s = 0; s < o.subscribers; s++) {
         const client = leanWsClient(url);
         clients.push(client);
-        for (let k = 0; k < o.perSubscriber; k++) first(client, WARM_TASK_EVENTS, { id: o.tasks[(s * o.perSubscriber + k) % o.tasks.length] });
+        for (let k = 0; k < o.perSubscriber; k++) firsts.push(firstResult(client, WARM_TASK_EVENTS, { id: o.tasks[(s * o.perSubscriber + k) % o.tasks.length] }, false));
       }
       for (let f = 0; f < o.feeds; f++) {
         const client = leanWsClient(url);
         clients.push(client);
-        first(client, WARM_FEED, { after: o.feedCursor });
+        firsts.push(firstResult(client, WARM_FEED, { after: o.feedCursor }, false));
       }
       await Promise.all(firsts);
       return performance.now() - started;

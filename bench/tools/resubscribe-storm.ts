@@ -15,7 +15,7 @@
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { uuidv7 } from '../../src/queue/uuid.js';
 import { gql } from '../lib/graphql-client.js';
-import { leanWsClient, type SubscriptionClient } from '../lib/lean-ws.js';
+import { firstResult, leanWsClient, type SubscriptionClient } from '../lib/lean-ws.js';
 import { createDatabase, startBenchPostgres } from '../lib/pg.js';
 import { startServerProcess } from '../lib/server-process.js';
 import { summarize } from '../lib/stats.js';
@@ -36,17 +36,6 @@ const WARM_UP = process.env.WARM_UP;
 if (WARM_UP !== undefined && WARM_UP !== 'unknown') throw new Error(`WARM_UP: only 'unknown' is known, got '${WARM_UP}'`);
 /** The first real storm's label: on cold code, or after the warm-up. */
 const FIRST = WARM_UP ? 'first' : 'cold';
-
-/** Resolves at a subscription's first result (or, `errorToo`, its error); rejects on an error or an end before one. */
-function firstResult(client: SubscriptionClient, query: string, variables: Record<string, unknown> | undefined, errorToo: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.subscribe(variables ? { query, variables } : { query }, {
-      next: () => resolve(),
-      error: (error) => (errorToo ? resolve() : reject(new Error(`subscription failed: ${JSON.stringify(error)}`))),
-      complete: () => reject(new Error('subscription ended before its first result')),
-    });
-  });
-}
 
 /** One storm: ms until every taskEvents subscription had its replay (`unknown`: its error). */
 async function storm(url: string, ids: readonly string[], unknown = false): Promise<number> {

@@ -147,6 +147,17 @@ export function createFeedFanout(o: {
     }));
   }
 
+  /**
+   * Moves the tail to the feed's `end` (read by the caller) if nobody follows it, forward only, and
+   * returns the tail. Only while nobody follows it: a caught-up subscriber has every event up to the
+   * tail and no further, and the tail reader goes on from there, so moving it past one would skip
+   * what lay between.
+   */
+  function moveIdleTail(end: FeedPosition): FeedPosition {
+    if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
+    return tail;
+  }
+
   const gone = (s: FeedSubscriber): void => {
     o.stats.subscriptions -= 1;
     caughtUp.delete(s);
@@ -282,7 +293,7 @@ export function createFeedFanout(o: {
             tailRefresh ??= 'again';
             throw error;
           }
-          if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
+          moveIdleTail(end);
           continue; // closed, or everyone gone, meanwhile?
         }
         if (!tail) tail = await o.queue.feedEnd();
@@ -397,15 +408,12 @@ export function createFeedFanout(o: {
       // With nobody following the tail it went stale: a subscriber starting "now" starts at the
       // feed's end. One resuming from a cursor does not wait for that read: subscribers resuming
       // together then reach the catch-up reader together and share its pages.
-      if (!tail || (caughtUp.size === 0 && after === null)) {
-        const end = await o.queue.feedEnd();
-        // Moved only while nobody follows it, looked at again after the read: a subscriber that
-        // joined meanwhile (one watch resuming while another waited here) has every event up to
-        // `tail` and no further, and the tail reader goes on from `tail`. Moved past it, it skipped
-        // what lay between: events lost, as a test of the fan-out found with the horizon held back.
-        if (!tail || (caughtUp.size === 0 && compareFeedPositions(end, tail) > 0)) tail = end;
-      }
-      const s = new FeedSubscriber(filter, tenant, after ?? tail, gone, drained, () => {
+      let start = tail;
+      // Looked at again after the read (moveIdleTail): a subscriber may have joined meanwhile (one
+      // watch resuming while another waited here); moved past it, the tail skipped its events, as a
+      // test of the fan-out found with the horizon held back.
+      if (!start || (caughtUp.size === 0 && after === null)) start = moveIdleTail(await o.queue.feedEnd());
+      const s = new FeedSubscriber(filter, tenant, after ?? start, gone, drained, () => {
         o.stats.delivered += 1;
       });
       o.stats.subscriptions += 1;

@@ -125,6 +125,31 @@ async function take(stream: AsyncIterator<FeedEvent>, n: number, timeoutMs = 20_
   }
 }
 
+/**
+ * A subscriber follows the tail for a while, then leaves (the tail stays where it was); 3,001 events
+ * later (4 pages of the feed) a feed resumes from a cursor near the end, as a client of a server that
+ * died would on this one. `beforeResume` runs just before that resume. The reads are counted from it.
+ */
+async function resumeAfterLastFollowerLeft(
+  counting: ReturnType<typeof countingQueue>,
+  fanout: ReturnType<typeof createFeedFanout>,
+  beforeResume: () => void = () => undefined,
+): Promise<{ all: FeedEvent[]; resumed: AsyncIterableIterator<FeedEvent>; reads: () => number; ends: () => number }> {
+  const first = await fanout.watch({}, null);
+  const early = await writeEvents(1);
+  fanout.poke();
+  expect((await take(first, 1))[0]?.taskId).toBe(early[0]?.taskId);
+  await first.return?.();
+  const all = await writeEvents(3001);
+  const readsBefore = counting.reads();
+  const endsBefore = counting.ends();
+  beforeResume();
+  const resumed = await fanout.watch({}, all[2999]!.position);
+  expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
+  await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
+  return { all, resumed, reads: () => counting.reads() - readsBefore, ends: () => counting.ends() - endsBefore };
+}
+
 describe('createFeedFanout', () => {
   it('serves subscribers resuming at 8 different cursors with one reader: every event after each cursor once, in order, the same objects', async () => {
     const all = await writeEvents(2501);
@@ -341,25 +366,12 @@ describe('createFeedFanout', () => {
     const counting = countingQueue();
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
     try {
-      // A subscriber follows the tail for a while, then leaves: the tail stays where it was.
-      const first = await fanout.watch({}, null);
-      const early = await writeEvents(1);
-      fanout.poke();
-      expect((await take(first, 1))[0]?.taskId).toBe(early[0]?.taskId);
-      await first.return?.();
-      // 3,001 events later (4 pages of the feed), a feed resumes from a cursor near the end, as
-      // a client of a server that died would on this one.
-      const all = await writeEvents(3001);
-      const readsBefore = counting.reads();
-      const endsBefore = counting.ends();
-      const resumed = await fanout.watch({}, all[2999]!.position);
-      expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
+      const { resumed, reads, ends } = await resumeAfterLastFollowerLeft(counting, fanout);
       // One read from its cursor and one of the tail after it (before: the 3,001 events from the
       // old tail, in four reads, before anything was handed out).
-      await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
-      expect(counting.reads() - readsBefore).toBeLessThanOrEqual(2);
+      expect(reads()).toBeLessThanOrEqual(2);
       // One read of the feed's end, for both the tail and the check of the cursor (checkNotAhead).
-      expect(counting.ends() - endsBefore).toBe(1);
+      expect(ends()).toBe(1);
       // And it follows the tail from there.
       const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
       fanout.poke();
@@ -380,7 +392,7 @@ describe('createFeedFanout', () => {
         afters.push(p.after);
         const page = await app.deps.queue.readFeed(p);
         // The first tail read (no upTo) after `held` is set waits for it, its page in hand.
-        if (held && !p.upTo && hold) {
+        if (held && !p.upTo) {
           const wait = held;
           held = undefined;
           await wait;
@@ -421,22 +433,11 @@ describe('createFeedFanout', () => {
     const counting = countingQueue();
     const fanout = createFeedFanout({ queue: counting.queue, log: silentLogger, stats: newStats() });
     try {
-      const first = await fanout.watch({}, null);
-      const early = await writeEvents(1);
-      fanout.poke();
-      expect((await take(first, 1))[0]?.taskId).toBe(early[0]?.taskId);
-      await first.return?.();
-      const all = await writeEvents(3001);
-      const readsBefore = counting.reads();
-      const endsBefore = counting.ends();
-      counting.failNextEnds(1);
-      const resumed = await fanout.watch({}, all[2999]!.position);
-      expect((await take(resumed, 1)).map(key)).toEqual([key(all[3000]!)]);
-      await waitFor(() => (counting.readsDone() === counting.reads() ? true : undefined), { message: 'the reads under way to end' });
+      const { reads, ends } = await resumeAfterLastFollowerLeft(counting, fanout, () => counting.failNextEnds(1));
       // The failed read and the catch-up retry's own; then as without the failure (before: the retry
       // went on bounded by the old tail, and read the 3,001 events from there).
-      expect(counting.ends() - endsBefore).toBe(2);
-      expect(counting.reads() - readsBefore).toBeLessThanOrEqual(2);
+      expect(ends()).toBe(2);
+      expect(reads()).toBeLessThanOrEqual(2);
     } finally {
       fanout.close();
     }
