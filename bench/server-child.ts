@@ -7,6 +7,7 @@
  */
 import { writeHeapSnapshot } from 'node:v8';
 import type { App } from '../src/server/app.js';
+import type { WarmUpReport } from '../src/server/warm-up.js';
 import type { Runner } from '../src/worker/runner.js';
 import { createTaskwireSystem } from './systems/taskwire.js';
 import { CONCURRENCY } from './systems/types.js';
@@ -28,7 +29,7 @@ export interface ServerSpec {
 
 export type ServerRequest = { type: 'stats'; gc: boolean } | { type: 'heap-snapshot'; path: string } | { type: 'start-worker' } | { type: 'stop' };
 export type ServerReply =
-  | { type: 'ready'; url: string | undefined }
+  | { type: 'ready'; url: string | undefined; warmUp?: WarmUpReport }
   | { type: 'worker-started' }
   | { type: 'heap-snapshot'; path: string }
   | { type: 'stats'; stats: Record<string, number>; memory: NodeJS.MemoryUsage }
@@ -44,10 +45,14 @@ try {
   let app: App | undefined;
   let runner: Runner | undefined;
   let url: string | undefined;
+  let warmUp: WarmUpReport | undefined;
   if (spec.server) {
     const { buildApp } = await import('../src/server/app.js');
-    app = buildApp(system.deps);
+    // As `npm start` does (SERVER_WARM_UP_MS): a server warms up before it says ready.
+    app = buildApp(system.deps, { warmUpMs: system.deps.config.serverWarmUpMs });
     url = (await app.start(spec.port ?? 0, '127.0.0.1')).url;
+    // Ready once warmed up, as a load balancer waits for `/readyz`: the scenario starts after it.
+    warmUp = await app.warmedUp();
   }
   if (spec.worker) {
     runner = system.deps.createRunner({ concurrency: CONCURRENCY });
@@ -77,7 +82,7 @@ try {
       })();
     }
   });
-  send({ type: 'ready', url });
+  send({ type: 'ready', url, ...(warmUp ? { warmUp } : {}) });
 } catch (error) {
   send({ type: 'error', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   process.exit(1);

@@ -147,6 +147,11 @@ const envSchema = z.object({
     .refine((v) => isIP(v) !== 0 || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(v), 'must be an IP address or a host name')
     .default('127.0.0.1'),
   PORT: int(0, 65535).default(4000),
+  /**
+   * Longest a starting GraphQL server spends warming up (subscribing to itself as resuming clients
+   * would) before `/readyz` says ready, in ms; 0: no warm-up (docs/operations.md "Warm-up").
+   */
+  SERVER_WARM_UP_MS: int(0, 60_000).default(5000),
   /** Connections in the pool of each process (the LISTEN connection is extra). */
   DB_POOL_SIZE: int(1, 1000).default(10),
   /** A pooled connection idle this long is closed (the pool opens one again when needed); 0: never. postgres.js uses its connections in turn: a steady trickle of statements keeps them all. */
@@ -273,6 +278,8 @@ export interface Config {
   readonly embeddedPgPort: number;
   readonly host: string;
   readonly port: number;
+  /** SERVER_WARM_UP_MS: the longest warm-up of a starting GraphQL server, in ms; 0: none. */
+  readonly serverWarmUpMs: number;
   readonly dbPoolSize: number;
   readonly dbIdleTimeoutMs: number;
   readonly dbLockTimeoutMs: number;
@@ -379,6 +386,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     host: e.HOST,
     port: e.PORT,
+    serverWarmUpMs: e.SERVER_WARM_UP_MS,
     dbPoolSize: e.DB_POOL_SIZE,
     dbIdleTimeoutMs: e.DB_IDLE_TIMEOUT_MS,
     dbLockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,

@@ -1,12 +1,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { exitChild } from './child-ipc.js';
+import type { WarmUpReport } from '../../src/server/warm-up.js';
 import type { ServerReply, ServerRequest, ServerSpec } from '../server-child.js';
 
 export interface ServerProcess {
   /** http://127.0.0.1:PORT/graphql, when it serves GraphQL. */
   url: string;
   pid: number;
+  /** Its server's warm-up before it said ready (SERVER_WARM_UP_MS); undefined without one. */
+  warmUp: WarmUpReport | undefined;
   /** The hub's counters and the process's memory (after two full GCs when `gc`). */
   stats(gc?: boolean): Promise<{ stats: Record<string, number>; memory: NodeJS.MemoryUsage }>;
   /** Writes a V8 heap snapshot of the process to `file`. */
@@ -51,6 +54,7 @@ export async function startServerProcess(root: string, spec: ServerSpec, profile
   return {
     url: ready.url ?? '',
     pid: child.pid ?? 0,
+    warmUp: ready.warmUp,
     async stats(gc = false) {
       const answer = next(child, 'stats');
       child.send({ type: 'stats', gc } satisfies ServerRequest);

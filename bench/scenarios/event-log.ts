@@ -26,7 +26,7 @@ const FIRST_CURSOR = /* GraphQL */ `
  * taken just before the worker starts; the connections are spread over follower processes
  * (bench/lib/event-followers-child.ts, FOLLOWER_PROCESSES). A worker in its own process drains the tasks; once half
  * the drain's events are written the server process is SIGKILLed; every connection reconnects
- * to a standby server process started beforehand (cold, or warm: STANDBY) and resumes (taskEvents
+ * to a standby server process started beforehand (restarted, cold or warm: STANDBY) and resumes (taskEvents
  * with its last version, the feed with its last cursor). Then every follower's (task, version) pairs are checked
  * against task_events: any lost, repeated, reordered or made-up event fails the run.
  * Latency: the event's `at` (clock_timestamp() of the writing statement, before its commit) →
@@ -69,14 +69,18 @@ if (DRAIN_RATE !== undefined && !(Number.isInteger(DRAIN_RATE) && DRAIN_RATE >= 
 }
 
 /**
- * BENCH_EVENT_LOG_STANDBY: `cold` (default) or `warm`. The standby that takes over is a process that
- * has served nothing (a restart, as the target says), or, `warm`, one that has served subscribers as a
- * replica beside the killed server would have: before the drain it takes two storms of the resume's
- * shape (warmStandby), ended before the followers subscribe. A warm standby's first storm found a stale
- * feed tail (fixed in src/server/live/feed-fanout.ts), which a cold one never meets.
+ * BENCH_EVENT_LOG_STANDBY: what the standby that takes over has done before the kill.
+ * - `restarted` (default): a server as it starts (a restart, as the target says), warm-up included: it
+ *   warms up by subscribing to itself before it says ready (SERVER_WARM_UP_MS; src/server/warm-up.ts),
+ *   and the harness waits for that, as a load balancer waits for `/readyz`.
+ * - `cold`: served nothing at all (SERVER_WARM_UP_MS=0, for both servers: every run before session 44).
+ * - `warm`: besides its warm-up, it has served subscribers as a replica beside the killed server
+ *   would have: before the drain it takes two storms of the resume's shape (warmStandby), ended
+ *   before the followers subscribe. A warm standby's first storm found a stale feed tail (fixed in
+ *   src/server/live/feed-fanout.ts), which a cold one never meets.
  */
-const STANDBY = process.env.BENCH_EVENT_LOG_STANDBY ?? 'cold';
-if (STANDBY !== 'cold' && STANDBY !== 'warm') throw new Error(`BENCH_EVENT_LOG_STANDBY must be cold or warm; got ${STANDBY}`);
+const STANDBY = process.env.BENCH_EVENT_LOG_STANDBY ?? 'restarted';
+if (STANDBY !== 'restarted' && STANDBY !== 'cold' && STANDBY !== 'warm') throw new Error(`BENCH_EVENT_LOG_STANDBY must be restarted, cold or warm; got ${STANDBY}`);
 
 const WARM_TASK_EVENTS = /* GraphQL */ `
   subscription Warm($id: ID!) { taskEvents(id: $id, afterVersion: 0) { taskId version status at } }`;
@@ -137,7 +141,7 @@ async function runOnce(
   const startMarker = await marker();
   // The standby takes over after the kill; started now (in parallel), so the outage is the failover, not tsx's start-up.
   const [server, standby] = await Promise.all(
-    [0, 1].map(() => startServerProcess(job.root, { databaseUrl: url, server: true, worker: false }, job.profileDir)),
+    [0, 1].map(() => startServerProcess(job.root, { databaseUrl: url, server: true, worker: false, ...(STANDBY === 'cold' ? { env: { SERVER_WARM_UP_MS: '0' } } : {}) }, job.profileDir)),
   );
   if (!server || !standby) throw new Error('a server process did not start');
   servers.push(server, standby);
@@ -256,7 +260,9 @@ async function runOnce(
       `event log: ${n} tasks; ${subscribers} taskEvents connections × ${perSubscriber} tasks (${sample} tasks, every ${Math.round(n / sample)}th), ` +
         `${feeds} taskEventFeed connections, in ${processes} follower processes; the server SIGKILLed after ${n} drain events, ${resuming} connections resumed on a standby server process` +
         (DRAIN_RATE === undefined ? '' : `; the drain capped at ${DRAIN_RATE} tasks/s (BENCH_EVENT_LOG_RATE: not the target's figures)`) +
-        (STANDBY === 'warm' ? "; a warm standby (BENCH_EVENT_LOG_STANDBY=warm: a replica's failover, not the target's restart)" : ''),
+        (STANDBY === 'warm' ? "; a warm standby (BENCH_EVENT_LOG_STANDBY=warm: a replica's failover, not the target's restart)" : '') +
+        (STANDBY === 'cold' ? '; a cold standby (BENCH_EVENT_LOG_STANDBY=cold: no warm-up, SERVER_WARM_UP_MS=0)' : '') +
+        (standby.warmUp ? `; the standby's own warm-up before it said ready: ${standby.warmUp.answered} of ${standby.warmUp.subscriptions} subscriptions answered in ${standby.warmUp.rounds} rounds, ${standby.warmUp.ms} ms${standby.warmUp.stoppedBy ? ` (ended: ${standby.warmUp.stoppedBy})` : ''}` : ''),
     );
     rec.notes.push(
       `event log: CPU until the kill: ${cpuFirstHalf}; after it, until every follower had every event: ${cpuSecondHalf}; follower processes' (worst) ${describeLoopDelay(loopDelay)}`,

@@ -40,6 +40,7 @@ import { createSseStreams } from './live/sse-streams.js';
 import { useGraphQLWs, type GraphQLWsServer } from './live/ws-server.js';
 import type { WsHooks } from './live/ws-connection.js';
 import { assertSafeToServe } from './start-rule.js';
+import { OwnSockets, warmUp, type WarmUpReport } from './warm-up.js';
 import { routeUpgrades } from './upgrade.js';
 
 export type { TaskEventStats } from './live/hub.js';
@@ -77,6 +78,11 @@ export interface AppOptions {
    * LISTEN_IDLE_MS, 30 s). A server LISTENs only while someone subscribes (docs/decisions.md).
    */
   listenIdleMs?: number;
+  /**
+   * Longest warm-up after start() (SERVER_WARM_UP_MS; warm-up.ts), in ms; `/readyz` says 503
+   * `warming` meanwhile. Default 0: none (`taskwire serve`, `npm start` and the bench pass the config's).
+   */
+  warmUpMs?: number;
 }
 
 export interface App {
@@ -96,6 +102,8 @@ export interface App {
    * the dashboard on `/dashboard`; `/metrics`, `/healthz` and `/readyz`.
    */
   start(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** The last start's warm-up (AppOptions.warmUpMs), once it has ended; undefined without one. */
+  warmedUp(): Promise<WarmUpReport | undefined>;
   /**
    * Stops listening, answers the requests under way, hands out the hubs' last reads, then closes
    * every socket: graphql-ws with 1012 Service Restart, SSE answers ended without `event: complete`.
@@ -115,6 +123,12 @@ function yogaLogger(log: Logger, outage: (error: unknown) => boolean): YogaLogge
   const error = write('error');
   // yoga logs each error it masks; one the database's outage caused is the outage log's.
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: (...args) => void (outage(args[0]) || error(...args)) };
+}
+
+/** The ws:// URL of the server's own endpoint at `address`: a loopback one where it listens on every address. */
+function ownUrl(address: AddressInfo): string {
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  return `ws://${host.includes(':') ? `[${host}]` : host}:${address.port}${GRAPHQL_PATH}`;
 }
 
 /** The GraphQL server of one process, wired to the core through `deps`. Nothing listens until start(). */
@@ -155,10 +169,13 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     maintenance: [deps.rescuer, deps.cleaner, deps.scheduler, deps.bulkActionRunner],
     clock: deps.clock,
   });
-  const auth = createServerAuth(deps, options.auth);
+  const own = new OwnSockets();
+  const auth = createServerAuth(deps, { ...options.auth, ownSocket: (request) => own.owns(request) });
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;
+  /** The warm-up under way or ended (start); `/readyz` says `warming` until it ends. */
+  let warming: { done: boolean; report: Promise<WarmUpReport>; abort: AbortController } | undefined;
   /** The started server's: its answers end their connections from then on (closingConnections). */
   let closeConnections: (() => void) | undefined;
   const sse = createSseStreams();
@@ -172,6 +189,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       renderMetrics: () => metrics.render(),
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
       stopping: () => stopping || (options.processStopping?.() ?? false),
+      warming: () => warming?.done === false,
       metricsAccess: { token: deps.config.auth.metricsToken, authOn: auth.on, origins },
     }),
     ...dashboardRoutes({ taskNames: deps.registry.names() }),
@@ -250,13 +268,27 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
       });
       const address = http.address() as AddressInfo;
       const shownHost = host.includes(':') ? `[${host}]` : host;
+      const warmUpMs = options.warmUpMs ?? 0;
+      if (warmUpMs > 0) {
+        const abort = new AbortController();
+        const report = warmUp({ url: ownUrl(address), own, timeoutMs: warmUpMs, log: deps.log.child({ component: 'warm-up' }) }, abort.signal);
+        const current = { done: false, report, abort };
+        warming = current;
+        void report.then(() => {
+          current.done = true;
+        });
+      }
       return { url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`, port: address.port };
     },
+    warmedUp: async () => warming?.report,
     async stop() {
       const http = server;
       const drainMs = options.drainMs ?? 1000;
       server = undefined;
       stopping = true;
+      // Its sockets close (and their ends are forgotten) while the server still answers their close frames.
+      warming?.abort.abort();
+      await warming?.report;
       // Order: stop accepting; hand out the hubs' last reads while the sockets are open; then close
       // the transports under the subscriptions without `complete` (graphql-ws: 1012, SSE: the body
       // ends), which says to clients that the connection, not the subscription, ended, so they

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticate.js';
-import type { Principal } from '../auth/principal.js';
+import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import type { FailedAuthThrottle, PrincipalLimiter } from '../auth/rate-limit.js';
 import { AppError, CredentialExpiredError, CredentialNotAGuessError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -127,6 +127,12 @@ export interface WsAuthOptions {
   /** Counts each principal's open sockets (refused 4429 past its maximum); absent: not counted. */
   limiter?: Pick<PrincipalLimiter, 'openConnection'>;
   log: Logger;
+  /**
+   * Whether an upgrade came over one of the server's own warm-up sockets (warm-up.ts OwnSockets):
+   * such a connection carries no credential and runs as the server itself (ANONYMOUS: every tenant,
+   * no limits), uncounted and unwatched.
+   */
+  ownSocket?: (request: IncomingMessage) => boolean;
 }
 
 /**
@@ -139,6 +145,10 @@ export interface WsAuthOptions {
 export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect'>> {
   return {
     async onConnect({ connectionParams, request, socket }): Promise<boolean | WsRefusal> {
+      if (o.ownSocket?.(request)) {
+        o.principals.set(socket, ANONYMOUS);
+        return true;
+      }
       const value = connectionParams?.authorization;
       let principal: Principal;
       try {

@@ -15,6 +15,8 @@ export interface OperationsOptions {
   readyTimeoutMs: number;
   /** True once the server is stopping: `/readyz` says 503 so a load balancer stops sending. */
   stopping(): boolean;
+  /** True while the server warms up after its start (warm-up.ts): `/readyz` says 503 `warming`. */
+  warming?(): boolean;
   /** Who may read `/metrics`. */
   metricsAccess: MetricsAccess;
 }
@@ -76,6 +78,7 @@ export function operationsRoutes(o: OperationsOptions): Map<string, RouteHandler
       '/readyz',
       async () => {
         if (o.stopping()) return json(503, { status: 'stopping' });
+        if (o.warming?.()) return json(503, { status: 'warming' });
         const { cause, ...database } = await checkDatabase(o.sql, o.readyTimeoutMs);
         // Logged on a change only: a probe every few seconds would flood the log.
         if (database.ok !== lastReady) {

@@ -17,6 +17,8 @@ export interface ServerAuthOptions {
   failedAuth?: { maxFailures: number; windowMs: number };
   /** Between two revocation checks of the credentials holding subscriptions open, in ms (default 2,000). */
   recheckMs?: number;
+  /** The server's own warm-up sockets (warm-up.ts): let in without a credential, as the server. */
+  ownSocket?: (request: IncomingMessage) => boolean;
 }
 
 /** Authentication as the server's transports use it (AUTH_MODE; docs/auth.md). */
@@ -73,7 +75,7 @@ export function createServerAuth(deps: Deps, options: ServerAuthOptions = {}): S
     limiter,
     plugins: [useHttpAuthentication(auth, principals), useSubscriptionGuard({ limiter, watch })],
     wsHooks(extra) {
-      const own = wsAuthHooks({ auth, principals, watch, limiter, log });
+      const own = wsAuthHooks({ auth, principals, watch, limiter, log, ownSocket: options.ownSocket });
       return {
         async onConnect(c) {
           const allowed = await own.onConnect(c);

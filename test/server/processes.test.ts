@@ -68,3 +68,16 @@ describe('separate processes on one database', () => {
     await Promise.all([a.stop(), b.stop(), c.stop()]);
   });
 });
+
+describe('a starting server', () => {
+  it('warms up on the tasks there are (SERVER_WARM_UP_MS, default on) and then says ready', async () => {
+    // The task of the test above is there: 3 rounds of 20 sockets on it, and 5 feeds each.
+    const p = start('serve');
+    const url = await urlOf(p);
+    const line = await p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('warm-up: '));
+    expect(line).toMatchObject({ subscriptions: 75, answered: 75, rounds: 3 });
+    const ready = await fetch(`${url.slice(0, -'/graphql'.length)}/readyz`);
+    expect(((await ready.json()) as { status: string }).status).toBe('ready');
+    await p.stop();
+  });
+});

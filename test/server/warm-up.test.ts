@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Sql } from '../../src/db/client.js';
+import type { App } from '../../src/server/app.js';
+import { AUTH_ENV } from '../helpers/auth-credentials.js';
+import { createAuthTransports } from '../helpers/auth-transports.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait.js';
+
+// A starting server warms up before /readyz says ready (SERVER_WARM_UP_MS; src/server/warm-up.ts):
+// it subscribes to itself over real graphql-ws sockets as resuming clients would, and ends them.
+// A transaction holding the tasks table holds the warm-up at its first read, so that what the
+// server says meanwhile is seen, not raced.
+
+const made: { core: TestApp; app: App }[] = [];
+afterEach(async () => {
+  for (const { core, app } of made.splice(0)) {
+    await app.stop();
+    await core.close();
+  }
+});
+
+interface Started {
+  core: TestApp;
+  app: App;
+  /** http://127.0.0.1:PORT */
+  base: string;
+  url: string;
+  lines: ReturnType<typeof captureLog>['lines'];
+}
+
+/** A database with `tasks` pending tasks; `serve()` then starts a server on it with a warm-up. */
+async function prepare(o: { env?: Record<string, string>; tasks: number }): Promise<{ core: TestApp; serve(warmUpMs?: number): Promise<Started> }> {
+  const { log, lines } = captureLog('info');
+  const core = await createTestApp({ env: o.env, log });
+  if (o.tasks > 0) await core.deps.queue.enqueueMany(Array.from({ length: o.tasks }, (_, i) => ({ name: 'math.copysign', args: [i, -1] })));
+  return {
+    core,
+    async serve(warmUpMs = 30_000) {
+      const { buildApp } = await import('../../src/server/app.js');
+      const app = buildApp(core.deps, { warmUpMs });
+      made.push({ core, app });
+      const { url } = await app.start(0, '127.0.0.1');
+      return { core, app, base: url.slice(0, -'/graphql'.length), url, lines };
+    },
+  };
+}
+
+/** A transaction holding an ACCESS EXCLUSIVE lock on the tasks table until release(). */
+async function holdTasks(sql: Sql): Promise<{ release(): Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const tx = sql.begin(async (t) => {
+    await t`LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return {
+    async release() {
+      release();
+      await tx;
+    },
+  };
+}
+
+/** Waits until a backend of this database waits for a lock (the warm-up's read of the newest tasks). */
+const lockWaiter = (sql: Sql): Promise<unknown> =>
+  waitFor(async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).length > 0, {
+    message: 'the warm-up to wait for the held tasks table',
+  });
+
+const readyz = async (base: string): Promise<{ status: number; body: { status: string } }> => {
+  const res = await fetch(`${base}/readyz`);
+  return { status: res.status, body: (await res.json()) as { status: string } };
+};
+
+const eventRows = async (sql: Sql): Promise<number> => Number((await sql`SELECT count(*)::int AS n FROM task_events`)[0]?.n);
+
+describe('the warm-up of a starting server', () => {
+  it('says 503 warming until it has subscribed to itself, then ready; every subscription answered and ended, nothing written', async () => {
+    const db = await prepare({ tasks: 3 });
+    const events = await eventRows(db.core.sql);
+    const held = await holdTasks(db.core.sql);
+    const s = await db.serve();
+    await lockWaiter(db.core.sql);
+    expect(await readyz(s.base)).toEqual({ status: 503, body: { status: 'warming' } });
+    await held.release();
+    const report = await s.app.warmedUp();
+    // 3 rounds of 20 sockets × the newest tasks' taskEvents (up to 20: here all 3), and 5 feeds.
+    expect(report).toMatchObject({ subscriptions: 3 * (20 * 3 + 5), answered: 3 * (20 * 3 + 5), rounds: 3 });
+    expect(report?.stoppedBy).toBeUndefined();
+    expect((await readyz(s.base)).body.status).toBe('ready');
+    await waitFor(() => s.app.logStats.subscriptions === 0, { message: 'the warm-up subscriptions to end' });
+    expect(await eventRows(db.core.sql)).toBe(events);
+    expect(s.lines.some((l) => l.msg === `warm-up: ${report?.answered} of ${report?.subscriptions} subscriptions answered in 3 rounds, ${report?.ms} ms`)).toBe(true);
+  });
+
+  it('with AUTH_MODE=on its own sockets get in without a credential, and no other socket does meanwhile', async () => {
+    const db = await prepare({ env: { ...AUTH_ENV }, tasks: 2 });
+    const held = await holdTasks(db.core.sql);
+    const s = await db.serve();
+    await lockWaiter(db.core.sql);
+    const transports = createAuthTransports(s.url);
+    try {
+      // From the same address, during the warm-up, with no credential: refused as ever.
+      expect((await transports.ws().closed).code).toBe(4403);
+      expect((await transports.ws({ authorization: 'Bearer nope' }).closed).code).toBe(4403);
+    } finally {
+      await transports.closeAll();
+    }
+    await held.release();
+    const report = await s.app.warmedUp();
+    expect(report).toMatchObject({ subscriptions: 3 * (20 * 2 + 5), answered: 3 * (20 * 2 + 5), rounds: 3 });
+    expect(report?.stoppedBy).toBeUndefined();
+    // Its sockets are forgotten with it: the same refusal after it.
+    const after = createAuthTransports(s.url);
+    try {
+      expect((await after.ws().closed).code).toBe(4403);
+    } finally {
+      await after.closeAll();
+    }
+  });
+
+  it('on a database without tasks it ends at once, ready', async () => {
+    const s = await (await prepare({ tasks: 0 })).serve();
+    expect(await s.app.warmedUp()).toMatchObject({ subscriptions: 0, rounds: 0, stoppedBy: 'no tasks yet' });
+    expect((await readyz(s.base)).body.status).toBe('ready');
+  });
+
+  it('ends at its deadline, says why, and the server is ready all the same', async () => {
+    const db = await prepare({ tasks: 5 });
+    const held = await holdTasks(db.core.sql);
+    try {
+      const s = await db.serve(300);
+      const report = await s.app.warmedUp();
+      expect(report?.stoppedBy).toBe('the deadline (300 ms)');
+      expect(report?.subscriptions).toBe(0);
+      expect(s.lines.some((l) => l.level === 40 && String(l.msg).endsWith('ended early: the deadline (300 ms)'))).toBe(true);
+      expect((await readyz(s.base)).status).toBe(200);
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('a stop under way ends it, its sockets closed', async () => {
+    const db = await prepare({ tasks: 5 });
+    const held = await holdTasks(db.core.sql);
+    try {
+      const s = await db.serve();
+      await lockWaiter(db.core.sql);
+      made.splice(0);
+      await s.app.stop();
+      expect((await s.app.warmedUp())?.stoppedBy).toBe('the server is stopping');
+    } finally {
+      await held.release();
+      await db.core.close();
+    }
+  });
+});
