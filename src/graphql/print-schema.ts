@@ -3,6 +3,7 @@
  * `--check`: exits 1 when the file differs from the code (CI and `npm run schema:check`).
  * `--file PATH`: another file than schema/schema.graphql (tests).
  */
+import { realpathSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Real paths: run through a symlink (a checkout whose node_modules is a link), the two spellings
+// differed, and the script printed nothing and exited 0, so `--check` passed without checking.
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])) {
   process.exitCode = await main(process.argv.slice(2));
 }
