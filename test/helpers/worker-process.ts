@@ -29,7 +29,10 @@ function report(message: WorkerMessage): Promise<void> {
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
 if (!config.databaseUrl) throw new Error('worker-process: DATABASE_URL is required');
 const deps = await createDeps(config, { databaseUrl: config.databaseUrl, log: silentLogger });
-const runner = deps.createRunner();
+// TEST_ABANDON_AFTER_MS: RunnerOptions.abandonAfterMs, which no environment variable of the real worker sets
+// (default 5 s): a test of a handler that ignores its abort waits that long for the slot to come back.
+const abandonAfterMs = process.env.TEST_ABANDON_AFTER_MS ? Number(process.env.TEST_ABANDON_AFTER_MS) : undefined;
+const runner = deps.createRunner(abandonAfterMs === undefined ? {} : { abandonAfterMs });
 let finished = 0;
 // Tasks whose run this process ended. Not a claimed-ahead task handed back unstarted ('released':
 // it waited past its second for a slot, which a loaded machine makes common): another worker runs it.

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { createDb } from '../../src/db/client.js';
 import { createDeps } from '../../src/deps.js';
 import { silentLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
@@ -71,7 +72,12 @@ describe('GET /readyz', () => {
 
   it('answers 503 within its timeout when the database does not answer', async () => {
     const hole = await blackHole();
-    const deps = await createDeps(server.config, { databaseUrl: `postgres://nobody@127.0.0.1:${hole.port}/nothing`, log: silentLogger });
+    // The parts made on the test database, then its pool swapped for one on the silent server: createDeps
+    // itself on the silent server waited out its start-up reads (the migrations, the clock: 5 s each)
+    // before the test began. Everything the app is given as its database (deps.db) is the silent one.
+    const real = await createDeps(server.config, { databaseUrl: server.database.url, log: silentLogger });
+    const silent = createDb(`postgres://nobody@127.0.0.1:${hole.port}/nothing`, { max: server.config.dbPoolSize });
+    const deps = { ...real, db: silent };
     // Not started: start() would LISTEN, which needs the database. yoga.fetch reaches the routes without a socket.
     const app = buildApp(deps, { readyTimeoutMs: 300 });
     try {
@@ -84,8 +90,9 @@ describe('GET /readyz', () => {
     } finally {
       await app.stop();
       // A connection still trying the silent server would hold a graceful end() for its 5 s timeout.
-      await deps.db.sql.end({ timeout: 0 });
+      await silent.sql.end({ timeout: 0 });
       await hole.close();
+      await real.close();
     }
   });
 

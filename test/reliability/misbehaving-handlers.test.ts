@@ -32,6 +32,9 @@ interface Case {
   exceptionType?: string;
 }
 
+/** How long the worker waits for a handler that ignores its abort before it takes the slot back. */
+const ABANDON_AFTER_MS = 1500;
+
 // In this order (priority), one at a time: the hung handler holds the only slot first.
 const CASES: Case[] = [
   { name: 'rel.hang', status: 'FAILED', exceptionType: 'TimeoutError' },
@@ -59,6 +62,8 @@ describe('misbehaving handlers in a worker process', () => {
       HEARTBEAT_MS: '200',
       WORKER_POLL_INTERVAL_MS: '50',
       MAX_RESULT_BYTES: '10000',
+      // The hung handler's slot comes back this long after its abort (default 5 s, waited out whole).
+      TEST_ABANDON_AFTER_MS: String(ABANDON_AFTER_MS),
     });
     const ids = tasks.map((t) => t.id);
     const done = await waitFor(
@@ -93,13 +98,13 @@ describe('misbehaving handlers in a worker process', () => {
     expect(byId.get(ids[3]!)?.errors[0]?.message).toBe('undefined');
 
     // One slot, reused: the tasks ran one after another, in order. The hung handler held the
-    // slot until it was abandoned (timeout 300 ms + 5 s to stop); only then did the next start.
+    // slot until it was abandoned (timeout 300 ms + ABANDON_AFTER_MS to stop); only then did the next start.
     for (let i = 1; i < ordered.length; i++) {
       expect(ordered[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(ordered[i - 1]!.startedAt!.getTime());
     }
     const hang = ordered[0]!;
     const heldMs = ordered[1]!.startedAt!.getTime() - hang.startedAt!.getTime();
-    expect(heldMs).toBeGreaterThanOrEqual(5000);
+    expect(heldMs).toBeGreaterThanOrEqual(ABANDON_AFTER_MS);
 
     // The blocked second: leases were written before the block and again after it, while the
     // same attempt still ran; the rescuer never took the task (attempts 1, no WorkerLost).
