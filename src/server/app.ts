@@ -170,7 +170,7 @@ export function buildApp(deps: Deps, options: AppOptions = {}): App {
     clock: deps.clock,
   });
   const own = new OwnSockets();
-  const auth = createServerAuth(deps, { ...options.auth, ownSocket: (request) => own.owns(request) });
+  const auth = createServerAuth(deps, { ...options.auth, ownSocket: (request, params) => own.owns(request, params) });
   const contexts = createOperationContexts({ queue: metrics.queue, hub, workflowHub, bulkActionHub, log: deps.log, readTokens: auth.readTokens, limiter: auth.limiter });
   const origins = createOriginPolicy({ allowed: deps.config.auth.corsOrigins, authOn: auth.on });
   let stopping = false;

@@ -128,11 +128,11 @@ export interface WsAuthOptions {
   limiter?: Pick<PrincipalLimiter, 'openConnection'>;
   log: Logger;
   /**
-   * Whether an upgrade came over one of the server's own warm-up sockets (warm-up.ts OwnSockets):
-   * such a connection carries no credential and runs as the server itself (ANONYMOUS: every tenant,
-   * no limits), uncounted and unwatched.
+   * Whether a connection is one of the server's own warm-up's (warm-up.ts OwnSockets: its secret in
+   * connectionParams, and one of its TCP connections): it carries no credential and runs as the
+   * server itself (ANONYMOUS: every tenant, no limits), uncounted and unwatched.
    */
-  ownSocket?: (request: IncomingMessage) => boolean;
+  ownSocket?: (request: IncomingMessage, connectionParams: Record<string, unknown> | undefined) => boolean;
 }
 
 /**
@@ -145,7 +145,7 @@ export interface WsAuthOptions {
 export function wsAuthHooks(o: WsAuthOptions): Required<Pick<WsHooks, 'onConnect'>> {
   return {
     async onConnect({ connectionParams, request, socket }): Promise<boolean | WsRefusal> {
-      if (o.ownSocket?.(request)) {
+      if (o.ownSocket?.(request, connectionParams)) {
         o.principals.set(socket, ANONYMOUS);
         return true;
       }

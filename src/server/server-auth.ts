@@ -18,7 +18,7 @@ export interface ServerAuthOptions {
   /** Between two revocation checks of the credentials holding subscriptions open, in ms (default 2,000). */
   recheckMs?: number;
   /** The server's own warm-up sockets (warm-up.ts): let in without a credential, as the server. */
-  ownSocket?: (request: IncomingMessage) => boolean;
+  ownSocket?: (request: IncomingMessage, connectionParams: Record<string, unknown> | undefined) => boolean;
 }
 
 /** Authentication as the server's transports use it (AUTH_MODE; docs/auth.md). */

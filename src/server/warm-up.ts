@@ -1,4 +1,6 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -19,32 +21,61 @@ import type { Logger } from '../logger.js';
  * nothing a client sees: its subscriptions are its own, and it enqueues nothing.
  */
 
-/** The client end (address, port) of a socket, as the server sees it as the peer; `::ffff:` dropped, as IPv4 on a dual-stack listener shows it. */
-function endKey(address: string, port: number): string {
-  return `${address.startsWith('::ffff:') ? address.slice(7) : address}|${port}`;
-}
+/** The connectionParams key that carries a warm-up's secret (OwnSockets). */
+export const WARM_UP_PARAM = 'taskwireWarmUp';
+
+/** An address as both ends of a loopback connection show it (`::ffff:` dropped, as on a dual-stack listener). */
+const plain = (address: string | undefined): string => (address?.startsWith('::ffff:') ? address.slice(7) : (address ?? ''));
+
+/** A TCP connection by its four parts: the client's address and port, the server's address and port. */
+const connectionKey = (client: string | undefined, clientPort: number | undefined, server: string | undefined, serverPort: number | undefined): string =>
+  `${plain(client)}|${clientPort}|${plain(server)}|${serverPort}`;
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 /**
- * The sockets a warm-up opened to its own server, by their client ends. With AUTH_MODE=on they carry
- * no credential: the server lets a connection in as itself when its TCP peer is one of these ends
- * (authentication.ts). Nobody else can come from one: an end is registered only once the warm-up's
- * own socket is connected from it (no other socket can then have the same address, port and
- * destination), and unregistered when that socket closes.
+ * The sockets of the warm-up under way. With AUTH_MODE=on they carry no credential: the server lets
+ * a connection in as itself (authentication.ts) only when both hold:
+ * - its `connection_init` carries this warm-up's secret (WARM_UP_PARAM): 32 random bytes made when
+ *   the warm-up begins, dropped when it ends, never sent anywhere but over the warm-up's own
+ *   loopback sockets to this process;
+ * - it is one of the warm-up's own TCP connections, by all four parts (registered once the socket
+ *   is connected, forgotten when it closes). Not by the client's end alone: the kernel lets another
+ *   connection leave from the same address and port towards another local address (127.0.0.2 to a
+ *   server on 0.0.0.0), which a tester used to pass as the warm-up while it ran.
  */
 export class OwnSockets {
-  private readonly ends = new Set<string>();
+  private secret: Buffer | undefined;
+  private readonly connections = new Set<string>();
 
-  add(address: string, port: number): () => void {
-    const key = endKey(address, port);
-    this.ends.add(key);
-    return () => void this.ends.delete(key);
+  /** A warm-up begins: its secret, to send in `connection_init`. */
+  begin(): string {
+    const secret = randomBytes(32).toString('base64url');
+    this.secret = digest(secret);
+    return secret;
   }
 
-  /** Whether `request` (an upgrade) came over one of the warm-up's sockets. */
-  owns(request: IncomingMessage): boolean {
-    if (this.ends.size === 0) return false;
-    const { remoteAddress, remotePort } = request.socket;
-    return remoteAddress !== undefined && remotePort !== undefined && this.ends.has(endKey(remoteAddress, remotePort));
+  /** The warm-up has ended: nothing passes as it any more. */
+  end(): void {
+    this.secret = undefined;
+    this.connections.clear();
+  }
+
+  /** A warm-up socket, connected: `socket` is its TCP socket, seen from the client's side. */
+  add(socket: Socket): () => void {
+    const key = connectionKey(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
+    this.connections.add(key);
+    return () => void this.connections.delete(key);
+  }
+
+  /** Whether `request` (an upgrade) with these connectionParams is one of the warm-up's own connections. */
+  owns(request: IncomingMessage, connectionParams: Record<string, unknown> | undefined): boolean {
+    const secret = this.secret;
+    const offered = connectionParams?.[WARM_UP_PARAM];
+    if (secret === undefined || typeof offered !== 'string') return false;
+    const { remoteAddress, remotePort, localAddress, localPort } = request.socket;
+    // Digests: the comparison takes the same time whatever the guess.
+    return timingSafeEqual(digest(offered), secret) && this.connections.has(connectionKey(remoteAddress, remotePort, localAddress, localPort));
   }
 }
 
@@ -68,7 +99,7 @@ export interface WarmUpOptions {
 export interface WarmUpReport {
   /** Subscriptions started, over every round. */
   subscriptions: number;
-  /** Those that had their first event (or ended, or were refused) before the warm-up ended. */
+  /** Those the server answered (their first event, an error, or their end) within ANSWER_BOUND_MS and before the warm-up ended. */
   answered: number;
   rounds: number;
   ms: number;
@@ -76,19 +107,33 @@ export interface WarmUpReport {
   stoppedBy?: string;
 }
 
-/** The newest tasks and, for the feed, the position of the oldest one's first event. */
+/** The newest tasks, how many events each has, and the position of each one's first event. */
 const TASKS = /* GraphQL */ `
-  query TaskwireWarmUpTasks($first: Int!) { tasks(first: $first) { edges { node { id events(first: 1) { edges { node { cursor } } } } } } }`;
+  query TaskwireWarmUpTasks($first: Int!) { tasks(first: $first) { edges { node { id version events(first: 1) { edges { node { cursor } } } } } } }`;
 const TASK_EVENTS = /* GraphQL */ `
   subscription TaskwireWarmUpTaskEvents($id: ID!) { taskEvents(id: $id, afterVersion: 0) { taskId version type status at attempt workerId cursor } }`;
 const FEED = /* GraphQL */ `
   subscription TaskwireWarmUpFeed($after: String) { taskEventFeed(after: $after) { taskId version type status at attempt workerId cursor } }`;
+
+/**
+ * The longest a subscription of the warm-up waits for its first event, in ms: then it is ended
+ * unanswered, so that one that gets none (a feed held back by an open transaction) does not hold
+ * the round, and the server's readiness, until the deadline.
+ */
+const ANSWER_BOUND_MS = 2000;
 
 interface Message {
   id?: string;
   type: string;
   payload?: unknown;
 }
+
+/** What `first` resolves with when the server sent nothing for the operation: its socket closed, or the bound passed. */
+const CLOSED: Message = { type: 'closed' };
+const UNANSWERED: Message = { type: 'unanswered' };
+
+/** Whether the server answered: a `next`, an `error` or a `complete` of its own. */
+const answered = (message: Message): boolean => message !== CLOSED && message !== UNANSWERED;
 
 /** One graphql-transport-ws socket of the warm-up: each operation resolves at its first message (next, error or complete). */
 class LoopbackSocket {
@@ -98,16 +143,15 @@ class LoopbackSocket {
   private unregister: (() => void) | undefined;
   readonly ready: Promise<void>;
 
-  constructor(url: string, own: OwnSockets, stop: Promise<never>) {
+  constructor(url: string, own: OwnSockets, secret: string, stop: Promise<never>) {
     this.socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, { perMessageDeflate: false });
-    // The end is ours once the TCP connection stands, before the upgrade's answer and before
-    // `connection_init`, which is when the server looks at it.
+    // Registered once the TCP connection stands (the upgrade's answer), before `connection_init`,
+    // which is when the server looks at it.
     this.socket.once('upgrade', (response) => {
-      const { localAddress, localPort } = response.socket;
-      if (localAddress !== undefined && localPort !== undefined) this.unregister = own.add(localAddress, localPort);
+      this.unregister = own.add(response.socket);
     });
     const acknowledged = new Promise<void>((resolve, reject) => {
-      this.socket.once('open', () => this.send({ type: 'connection_init', payload: {} }));
+      this.socket.once('open', () => this.send({ type: 'connection_init', payload: { [WARM_UP_PARAM]: secret } }));
       this.socket.on('message', (data) => {
         let message: Message;
         try {
@@ -121,9 +165,8 @@ class LoopbackSocket {
       });
       this.socket.once('close', (code, reason) => {
         this.unregister?.();
-        const closed = new Error(`its socket was closed (${code}${reason.length > 0 ? ` ${String(reason)}` : ''})`);
-        reject(closed);
-        for (const settle of this.waiting.values()) settle({ type: 'error', payload: closed.message });
+        reject(new Error(`its socket was closed (${code}${reason.length > 0 ? ` ${String(reason)}` : ''})`));
+        for (const settle of this.waiting.values()) settle(CLOSED);
         this.waiting.clear();
       });
       // `on`, not `once`: a socket closed while connecting emits an error, and a second would throw.
@@ -137,15 +180,21 @@ class LoopbackSocket {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
-  /** Runs `query` and resolves with its first message; a subscription is then completed. */
-  first(query: string, variables: Record<string, unknown>): Promise<Message> {
+  /**
+   * Runs `query` and resolves with its first message; a subscription is then completed. After
+   * `boundMs` without one it is completed all the same, and resolves with UNANSWERED.
+   */
+  first(query: string, variables: Record<string, unknown>, boundMs = ANSWER_BOUND_MS): Promise<Message> {
     const id = String(++this.nextId);
     return new Promise<Message>((resolve) => {
-      this.waiting.set(id, (message) => {
+      const timer = setTimeout(() => settle(UNANSWERED), boundMs);
+      const settle = (message: Message): void => {
+        clearTimeout(timer);
         this.waiting.delete(id);
-        if (message.type === 'next') this.send({ id, type: 'complete' });
+        if (message.type === 'next' || message === UNANSWERED) this.send({ id, type: 'complete' });
         resolve(message);
-      });
+      };
+      this.waiting.set(id, settle);
       this.send({ id, type: 'subscribe', payload: { query, variables } });
     });
   }
@@ -154,7 +203,7 @@ class LoopbackSocket {
     this.socket.close(1000, 'warm-up done');
   }
 
-  /** Resolves once the socket is closed (and its end unregistered). */
+  /** Resolves once the socket is closed (and its connection unregistered). */
   closed(): Promise<void> {
     if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => this.socket.once('close', () => resolve()));
@@ -163,28 +212,35 @@ class LoopbackSocket {
 
 interface Targets {
   ids: string[];
-  /** The oldest of those tasks' ENQUEUED, as a feed cursor. */
+  /**
+   * The oldest of those tasks' ENQUEUED, as a feed cursor; undefined when those tasks have no other
+   * event (a lone pending task): a feed from there would have nothing to send.
+   */
   feedAfter: string | undefined;
 }
 
+type TaskNode = { id: string; version: number; events: { edges: { node: { cursor: string } }[] } };
+
 function targetsOf(message: Message): Targets {
-  if (message.type !== 'next') throw new Error(`the newest tasks could not be read: ${JSON.stringify(message.payload)}`);
-  const result = message.payload as { data?: { tasks?: { edges: { node: { id: string; events: { edges: { node: { cursor: string } }[] } } }[] } }; errors?: unknown };
-  const edges = result.data?.tasks?.edges;
-  if (!edges) throw new Error(`the newest tasks could not be read: ${JSON.stringify(result.errors)}`);
-  return { ids: edges.map((e) => e.node.id), feedAfter: edges.at(-1)?.node.events.edges[0]?.node.cursor };
+  if (message.type !== 'next') throw new Error(`the newest tasks could not be read: ${message.type === 'error' ? JSON.stringify(message.payload) : message.type}`);
+  const result = message.payload as { data?: { tasks?: { edges: { node: TaskNode }[] } }; errors?: unknown };
+  const nodes = result.data?.tasks?.edges.map((e) => e.node);
+  if (!nodes) throw new Error(`the newest tasks could not be read: ${JSON.stringify(result.errors)}`);
+  const events = nodes.reduce((sum, node) => sum + node.version, 0);
+  return { ids: nodes.map((node) => node.id), feedAfter: events > 1 ? nodes.at(-1)?.events.edges[0]?.node.cursor : undefined };
 }
 
 /**
  * Runs the warm-up against the server at `o.url`; never throws. Ends early (its report says why)
  * at the deadline, when `signal` aborts (the server stops), or when something refuses it; the
- * sockets it opened are closed before it resolves.
+ * sockets it opened are closed before it resolves, and nothing passes as it afterwards.
  */
 export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<WarmUpReport> {
   const started = performance.now();
   const rounds = o.rounds ?? 3;
   const report: WarmUpReport = { subscriptions: 0, answered: 0, rounds: 0, ms: 0 };
   const open = new Set<LoopbackSocket>();
+  const secret = o.own.begin();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
@@ -195,19 +251,18 @@ export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<War
   });
   stop.catch(() => undefined);
   const connect = async (): Promise<LoopbackSocket> => {
-    const socket = new LoopbackSocket(o.url, o.own, stop);
+    const socket = new LoopbackSocket(o.url, o.own, secret, stop);
     open.add(socket);
     await socket.ready;
     return socket;
   };
   const counted = async (socket: LoopbackSocket, query: string, variables: Record<string, unknown>): Promise<void> => {
     report.subscriptions++;
-    await socket.first(query, variables);
-    report.answered++;
+    if (answered(await socket.first(query, variables))) report.answered++;
   };
   try {
     const first = await connect();
-    const targets = targetsOf(await Promise.race([first.first(TASKS, { first: Math.min(o.tasks ?? 20, 100) }), stop]));
+    const targets = targetsOf(await Promise.race([first.first(TASKS, { first: Math.min(o.tasks ?? 20, 100) }, o.timeoutMs), stop]));
     first.close();
     if (targets.ids.length === 0) {
       report.stoppedBy = 'no tasks yet';
@@ -229,6 +284,7 @@ export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<War
   } finally {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
+    o.own.end();
     for (const socket of open) socket.close();
     await Promise.all([...open].map((socket) => socket.closed()));
   }

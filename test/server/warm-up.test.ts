@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/db/client.js';
 import type { App } from '../../src/server/app.js';
+import { OwnSockets, WARM_UP_PARAM } from '../../src/server/warm-up.js';
 import { AUTH_ENV } from '../helpers/auth-credentials.js';
 import { createAuthTransports } from '../helpers/auth-transports.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -112,6 +115,8 @@ describe('the warm-up of a starting server', () => {
       // From the same address, during the warm-up, with no credential: refused as ever.
       expect((await transports.ws().closed).code).toBe(4403);
       expect((await transports.ws({ authorization: 'Bearer nope' }).closed).code).toBe(4403);
+      // The warm-up's parameter with a guessed secret: not one of its connections, nor its secret.
+      expect((await transports.ws({ [WARM_UP_PARAM]: 'A'.repeat(43) }).closed).code).toBe(4403);
     } finally {
       await transports.closeAll();
     }
@@ -125,6 +130,44 @@ describe('the warm-up of a starting server', () => {
       expect((await after.ws().closed).code).toBe(4403);
     } finally {
       await after.closeAll();
+    }
+  });
+
+  it('a lone pending task: no feed (nothing would follow its cursor), and no wait for one', async () => {
+    const s = await (await prepare({ tasks: 1 })).serve();
+    const report = await s.app.warmedUp();
+    expect(report).toMatchObject({ subscriptions: 3 * 20, answered: 3 * 20, rounds: 3 });
+    expect(report?.stoppedBy).toBeUndefined();
+  });
+
+  it('a feed held back by an open transaction: each of its subscriptions ended unanswered after its bound, not counted as answered', async () => {
+    const db = await prepare({ tasks: 0 });
+    // A transaction that wrote, open from before the tasks: the feed is read only below it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let began!: () => void;
+    const hasXid = new Promise<void>((resolve) => {
+      began = resolve;
+    });
+    const tx = db.core.sql.begin(async (t) => {
+      await t`SELECT pg_current_xact_id()`;
+      began();
+      await released;
+    });
+    try {
+      await hasXid;
+      await db.core.deps.queue.enqueueMany([0, 1].map((i) => ({ name: 'math.copysign', args: [i, -1] })));
+      const s = await db.serve();
+      const report = await s.app.warmedUp();
+      // 3 rounds of 20 sockets × 2 tasks (answered) and 5 feeds (not): each round waited out the bound.
+      expect(report).toMatchObject({ subscriptions: 3 * (20 * 2 + 5), answered: 3 * 20 * 2, rounds: 3 });
+      expect(report?.stoppedBy).toBeUndefined();
+      expect(report?.ms).toBeGreaterThanOrEqual(3 * 2000);
+    } finally {
+      release();
+      await tx;
     }
   });
 
@@ -161,6 +204,39 @@ describe('the warm-up of a starting server', () => {
     } finally {
       await held.release();
       await db.core.close();
+    }
+  });
+});
+
+describe('OwnSockets', () => {
+  it("knows a connection by all four of its parts and this warm-up's secret, and nothing after the warm-up", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const client = connect(port, '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => client.once('connect', resolve));
+      const serverSide = await accepted;
+      const own = new OwnSockets();
+      const secret = own.begin();
+      own.add(client);
+      const request = (socket: Partial<Socket>): IncomingMessage => ({ socket }) as IncomingMessage;
+      const params = { [WARM_UP_PARAM]: secret };
+      expect(own.owns(request(serverSide), params)).toBe(true);
+      expect(own.owns(request(serverSide), { [WARM_UP_PARAM]: `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}` })).toBe(false);
+      expect(own.owns(request(serverSide), {})).toBe(false);
+      expect(own.owns(request(serverSide), undefined)).toBe(false);
+      // The same client address and port towards another local address (the kernel allows it: a
+      // tester's way in while the check knew only the client's end).
+      const { remoteAddress, remotePort, localPort } = serverSide;
+      expect(own.owns(request({ remoteAddress, remotePort, localAddress: '127.0.0.2', localPort }), params)).toBe(false);
+      expect(own.owns(request({ remoteAddress, remotePort: (remotePort as number) + 1, localAddress: serverSide.localAddress, localPort }), params)).toBe(false);
+      own.end();
+      expect(own.owns(request(serverSide), params)).toBe(false);
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
