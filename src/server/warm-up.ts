@@ -49,7 +49,7 @@ export class OwnSockets {
   private readonly connections = new Set<string>();
 
   /** A warm-up begins: its secret, to send in `connection_init`. */
-  begin(): string {
+  start(): string {
     const secret = randomBytes(32).toString('base64url');
     this.secret = digest(secret);
     return secret;
@@ -240,7 +240,7 @@ export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<War
   const rounds = o.rounds ?? 3;
   const report: WarmUpReport = { subscriptions: 0, answered: 0, rounds: 0, ms: 0 };
   const open = new Set<LoopbackSocket>();
-  const secret = o.own.begin();
+  const secret = o.own.start();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {

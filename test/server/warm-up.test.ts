@@ -219,7 +219,7 @@ describe('OwnSockets', () => {
       await new Promise<void>((resolve) => client.once('connect', resolve));
       const serverSide = await accepted;
       const own = new OwnSockets();
-      const secret = own.begin();
+      const secret = own.start();
       own.add(client);
       const request = (socket: Partial<Socket>): IncomingMessage => ({ socket }) as IncomingMessage;
       const params = { [WARM_UP_PARAM]: secret };
