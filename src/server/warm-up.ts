@@ -14,11 +14,12 @@ import type { Logger } from '../logger.js';
  * first event.
  *
  * Why: a process that has served nothing starts its first subscriptions on code V8 has not
- * compiled yet, and statements its pooled connections have not prepared. In the event-log bench a
- * standby that had served such a storm before took over in 0.7–1.1 s where a fresh one took
- * 1.0–1.4 s, and delivered the whole run at p99 34–51 ms where a fresh one did 44–71 (bench/README.md
- * "A warm standby"). The warm-up gives every restarted server that start. It reads and writes
- * nothing a client sees: its subscriptions are its own, and it enqueues nothing.
+ * compiled yet, and statements its pooled connections have not prepared; after a restart that is
+ * when every client of the server that went away resumes on it at once. In the event-log bench
+ * below saturation, a standby that had warmed up so acknowledged the resuming connections in half
+ * the time and delivered the whole run at p99 48–69 ms where one that had served nothing did 67–189
+ * (bench/README.md "The server's warm-up"). It reads and writes nothing a client sees: its
+ * subscriptions are its own, and it enqueues nothing.
  */
 
 /** The connectionParams key that carries a warm-up's secret (OwnSockets). */
@@ -86,14 +87,6 @@ export interface WarmUpOptions {
   /** Longest the warm-up takes, in ms: then it ends where it is, and the server is ready. */
   timeoutMs: number;
   log: Logger;
-  /** Rounds of subscriptions (default 3): V8 optimises what runs again and again, not once. */
-  rounds?: number;
-  /** Sockets per round (default 20), each subscribing to every one of the newest tasks. */
-  sockets?: number;
-  /** How many of the newest tasks (default 20; at most 100, `tasks`' page). */
-  tasks?: number;
-  /** Sockets per round following the feed (default 5). */
-  feeds?: number;
 }
 
 export interface WarmUpReport {
@@ -114,6 +107,15 @@ const TASK_EVENTS = /* GraphQL */ `
   subscription TaskwireWarmUpTaskEvents($id: ID!) { taskEvents(id: $id, afterVersion: 0) { taskId version type status at attempt workerId cursor } }`;
 const FEED = /* GraphQL */ `
   subscription TaskwireWarmUpFeed($after: String) { taskEventFeed(after: $after) { taskId version type status at attempt workerId cursor } }`;
+
+/** Rounds of subscriptions: V8 optimises what runs again and again, not once. */
+const ROUNDS = 3;
+/** Sockets a round, each subscribing to every one of the newest tasks. */
+const SOCKETS = 20;
+/** How many of the newest tasks. */
+const TASK_COUNT = 20;
+/** Sockets a round following the feed. */
+const FEEDS = 5;
 
 /**
  * The longest a subscription of the warm-up waits for its first event, in ms: then it is ended
@@ -237,7 +239,6 @@ function targetsOf(message: Message): Targets {
  */
 export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<WarmUpReport> {
   const started = performance.now();
-  const rounds = o.rounds ?? 3;
   const report: WarmUpReport = { subscriptions: 0, answered: 0, rounds: 0, ms: 0 };
   const open = new Set<LoopbackSocket>();
   const secret = o.own.start();
@@ -262,17 +263,17 @@ export async function warmUp(o: WarmUpOptions, signal: AbortSignal): Promise<War
   };
   try {
     const first = await connect();
-    const targets = targetsOf(await Promise.race([first.first(TASKS, { first: Math.min(o.tasks ?? 20, 100) }, o.timeoutMs), stop]));
+    const targets = targetsOf(await Promise.race([first.first(TASKS, { first: TASK_COUNT }, o.timeoutMs), stop]));
     first.close();
     if (targets.ids.length === 0) {
       report.stoppedBy = 'no tasks yet';
     } else {
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < ROUNDS; round++) {
         const work: Promise<void>[] = [];
-        for (let s = 0; s < (o.sockets ?? 20); s++) {
+        for (let s = 0; s < SOCKETS; s++) {
           work.push(connect().then((socket) => Promise.all(targets.ids.map((id) => counted(socket, TASK_EVENTS, { id }))).then(() => socket.close())));
         }
-        for (let f = 0; targets.feedAfter !== undefined && f < (o.feeds ?? 5); f++) {
+        for (let f = 0; targets.feedAfter !== undefined && f < FEEDS; f++) {
           work.push(connect().then((socket) => counted(socket, FEED, { after: targets.feedAfter }).then(() => socket.close())));
         }
         await Promise.race([Promise.all(work), stop]);
