@@ -49,22 +49,22 @@ async function prepare(o: { env?: Record<string, string>; tasks: number }): Prom
   };
 }
 
-/** A transaction holding an ACCESS EXCLUSIVE lock on the tasks table until release(). */
-async function holdTasks(sql: Sql): Promise<{ release(): Promise<void> }> {
+/** A transaction that has run `first` and stays open until release(). */
+async function holdTransaction(sql: Sql, first: (t: Sql) => Promise<unknown>): Promise<{ release(): Promise<void> }> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => {
     release = resolve;
   });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => {
-    locked = resolve;
+  let ran!: () => void;
+  const hasRun = new Promise<void>((resolve) => {
+    ran = resolve;
   });
   const tx = sql.begin(async (t) => {
-    await t`LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`;
-    locked();
+    await first(t as unknown as Sql);
+    ran();
     await released;
   });
-  await isLocked;
+  await hasRun;
   return {
     async release() {
       release();
@@ -72,6 +72,9 @@ async function holdTasks(sql: Sql): Promise<{ release(): Promise<void> }> {
     },
   };
 }
+
+/** A transaction holding an ACCESS EXCLUSIVE lock on the tasks table until release(). */
+const holdTasks = (sql: Sql): Promise<{ release(): Promise<void> }> => holdTransaction(sql, (t) => t`LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`);
 
 /** Waits until a backend of this database waits for a lock (the warm-up's read of the newest tasks). */
 const lockWaiter = (sql: Sql): Promise<unknown> =>
@@ -143,21 +146,8 @@ describe('the warm-up of a starting server', () => {
   it('a feed held back by an open transaction: each of its subscriptions ended unanswered after its bound, not counted as answered', async () => {
     const db = await prepare({ tasks: 0 });
     // A transaction that wrote, open from before the tasks: the feed is read only below it.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let began!: () => void;
-    const hasXid = new Promise<void>((resolve) => {
-      began = resolve;
-    });
-    const tx = db.core.sql.begin(async (t) => {
-      await t`SELECT pg_current_xact_id()`;
-      began();
-      await released;
-    });
+    const open = await holdTransaction(db.core.sql, (t) => t`SELECT pg_current_xact_id()`);
     try {
-      await hasXid;
       await db.core.deps.queue.enqueueMany([0, 1].map((i) => ({ name: 'math.copysign', args: [i, -1] })));
       const s = await db.serve();
       const report = await s.app.warmedUp();
@@ -166,8 +156,7 @@ describe('the warm-up of a starting server', () => {
       expect(report?.stoppedBy).toBeUndefined();
       expect(report?.ms).toBeGreaterThanOrEqual(3 * 2000);
     } finally {
-      release();
-      await tx;
+      await open.release();
     }
   });
 
