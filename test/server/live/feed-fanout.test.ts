@@ -106,6 +106,13 @@ async function feedAfter(from: FeedPosition): Promise<FeedEvent[]> {
   }
 }
 
+/** `stream` gets the next event written after it, as a follower of the fan-out's tail does. */
+async function expectFollowsTail(fanout: ReturnType<typeof createFeedFanout>, stream: AsyncIterator<FeedEvent>): Promise<void> {
+  const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
+  fanout.poke();
+  expect((await take(stream, 1))[0]?.taskId).toBe(more.id);
+}
+
 /** The next `n` values of a stream, failing after `timeoutMs` instead of hanging. */
 async function take(stream: AsyncIterator<FeedEvent>, n: number, timeoutMs = 20_000): Promise<FeedEvent[]> {
   const got: FeedEvent[] = [];
@@ -355,9 +362,7 @@ describe('createFeedFanout', () => {
       // Before: the held page set the tail back to where it ended, and the next read started there.
       expect(compareFeedPositions(afters.at(-1)!, written.at(-1)!.position)).toBeGreaterThanOrEqual(0);
       // The second subscriber gets what comes after its start, and nothing from before it.
-      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
-      fanout.poke();
-      expect((await take(second, 1))[0]?.taskId).toBe(more.id);
+      await expectFollowsTail(fanout, second);
     } finally {
       fanout.close();
     }
@@ -373,9 +378,7 @@ describe('createFeedFanout', () => {
       // One read of the feed's end, for both the tail and the check of the cursor (checkNotAhead).
       expect(ends()).toBe(1);
       // And it follows the tail from there.
-      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
-      fanout.poke();
-      expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
+      await expectFollowsTail(fanout, resumed);
     } finally {
       fanout.close();
     }
@@ -422,9 +425,7 @@ describe('createFeedFanout', () => {
       // Before: the tail reader went on from the held page through the backlog (two more reads of
       // 1,000 and 500 events nobody wanted) before it read anything new.
       for (const after of afters.slice(afterRelease)) expect(compareFeedPositions(after, all[2400]!.position)).toBeGreaterThan(0);
-      const more = await app.deps.queue.enqueue({ name: 'demo.echo', args: ['after'], runAfter: FUTURE() });
-      fanout.poke();
-      expect((await take(resumed, 1))[0]?.taskId).toBe(more.id);
+      await expectFollowsTail(fanout, resumed);
     } finally {
       fanout.close();
     }
