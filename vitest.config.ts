@@ -48,6 +48,7 @@ const UNIT = [
   'test/auth/jwt-jwks-log.test.ts',
   'test/cli/doctor-jwks.test.ts',
   'test/cli/help.test.ts',
+  'test/cli/startup-imports.test.ts',
   'test/db/doctor-explain.test.ts',
   'test/docs-guard-table.test.ts',
   'test/graphql/operation-cost.test.ts',

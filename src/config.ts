@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { describeValue } from './masking.js';
 
 /** LOG_LEVEL's values: pino's levels (src/logger.ts createLogger takes any of them). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -441,93 +442,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   });
 }
 
-/** Variables whose whole value is a secret: a configuration error gives their length, never their value. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'READ_TOKEN_SECRET', 'METRICS_TOKEN']);
-/** URL variables that may carry a password (`user:password@`, `?password=`): an error shows them masked. */
-const URL_VARIABLES: ReadonlySet<string> = new Set(['DATABASE_URL', 'DATABASE_LISTEN_URL', 'JWT_JWKS_URL', 'TASKWIRE_URL']);
-
-/**
- * How a configuration error shows the variable `name` holding `value`: `NAME="value"`, except that a
- * secret variable shows only its length (`METRICS_TOKEN (6 characters, not shown)`) and a URL its
- * password masked (`DATABASE_URL="postgres://app:***@db/app"`). Error messages reach terminals, CI
- * logs and log collectors, where a secret must not go.
- */
-export function describeValue(name: string, value: string): string {
-  if (SECRET_VARIABLES.has(name)) return `${name} (${value.length} characters, not shown)`;
-  if (URL_VARIABLES.has(name)) {
-    const masked = maskUrlPassword(value);
-    return masked === undefined ? `${name} (not shown: it may hold a password)` : `${name}=${JSON.stringify(masked)}`;
-  }
-  return `${name}=${JSON.stringify(value)}`;
-}
-
-/**
- * `value` with its password replaced by `***`: the userinfo's after its first `:` (up to the last `@`,
- * as a password may hold an unescaped `@`) and every `password=` parameter. Undefined when the value has
- * an `@` but no `scheme://`, so that the password cannot be told apart: better not shown at all.
- */
-export function maskUrlPassword(value: string): string | undefined {
-  const masked = value.replace(/([?&]password=)[^&#]*/gi, '$1***');
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(masked)?.[0];
-  if (scheme === undefined) return masked.includes('@') ? undefined : masked;
-  const at = masked.lastIndexOf('@');
-  if (at < scheme.length) return masked;
-  const userinfo = masked.slice(scheme.length, at);
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) return masked;
-  return `${scheme}${userinfo.slice(0, colon)}:***${masked.slice(at)}`;
-}
-
-/**
- * `text` (an error message, a stack) with every occurrence of the URL `url` shown as maskUrlPassword
- * shows it. fetch quotes a URL whole in some errors (`Request cannot be constructed from a URL that
- * includes credentials: https://user:password@…`), and such text reaches terminals and log collectors.
- */
-export function maskUrlIn(text: string, url: string): string {
-  const shown = maskUrlPassword(url) ?? '(a URL, not shown: it may hold a password)';
-  // As given and as fetch prints it (WHATWG-serialized: a `/` path added, the host in lower case).
-  const forms = new Set([url, ...(URL.canParse(url) ? [new URL(url).href] : [])]);
-  let masked = text;
-  for (const form of forms) masked = masked.split(form).join(shown);
-  return masked;
-}
-
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);
   }
   return value;
-}
-
-/** What the CLI's client commands (enqueue, status, tasks …) need: where the running server is. */
-export interface ClientConfig {
-  /** TASKWIRE_URL: the server's GraphQL endpoint (default http://127.0.0.1:4000/graphql). */
-  readonly url: string;
-  /**
-   * TASKWIRE_TOKEN: the credential sent as `Authorization: Bearer …` to a server with auth on (an
-   * API key, a JWT or a read token); undefined: none. An environment variable, not a flag, so that
-   * it stays out of shell history and process lists.
-   */
-  readonly token: string | undefined;
-}
-
-/**
- * Reads TASKWIRE_URL and TASKWIRE_TOKEN only, so that a client command works whatever the server's own variables hold.
- * @throws ConfigError when it is not an http(s) URL.
- */
-export function loadClientConfig(env: Record<string, string | undefined> = process.env): ClientConfig {
-  const url = env.TASKWIRE_URL?.trim() || 'http://127.0.0.1:4000/graphql';
-  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-    // One that does not parse at all is most often a port past 65535 or a host with a space, not a scheme.
-    const why = URL.canParse(url) ? 'must be an http:// or https:// URL' : 'is not a URL (its port must be 0 to 65535, its host a name or address)';
-    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: ${why}`, { field: 'TASKWIRE_URL' });
-  }
-  const { username, password } = new URL(url);
-  if (username !== '' || password !== '') {
-    // Not a server that cannot be reached (exit 3): fetch refuses such a URL at every request.
-    throw new ConfigError(`Invalid configuration:\n  ${describeValue('TASKWIRE_URL', url)}: must not carry a user or password (fetch refuses it); send the key as TASKWIRE_TOKEN`, { field: 'TASKWIRE_URL' });
-  }
-  const token = env.TASKWIRE_TOKEN?.trim() || undefined;
-  return Object.freeze({ url, token });
 }

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadClientConfig, loadConfig } from '../src/config.js';
+import { loadClientConfig } from '../src/client-config.js';
+import { loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { maskUrlIn, type AuthConfig } from '../config.js';
+import type { AuthConfig } from '../config.js';
+import { maskUrlIn } from '../masking.js';
 import { ConfigError, CredentialExpiredError, CredentialNotAGuessError, UnauthenticatedError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { isTenant, type Principal, type Scope } from './principal.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isAppError } from '../errors.js';
 import type { BackoffOptions } from '../client/index.js';
-import { maskUrlPassword } from '../config.js';
+import { maskUrlPassword } from '../masking.js';
 import { checkBackoff } from '../queue/backoff.js';
 import { parseDateTime } from '../queue/dates.js';
 import { visible } from './output.js';

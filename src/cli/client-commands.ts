@@ -7,7 +7,7 @@ import {
   type Task,
 } from '../client/index.js';
 import { MAX_TIMER_MS } from '../client/options.js';
-import type { ClientConfig } from '../config.js';
+import type { ClientConfig } from '../client-config.js';
 import { MAX_RESULT_TTL_MS } from '../queue/dates.js';
 import { backoffOption, CLI_CODES, dateTimeOption, EXIT, intOption, jsonOption, parseCommand, secondsOption, takePositionals, usageText, UsageError } from './args.js';
 import { COMMON, json, reportUnsuccessful, withClient, type Context } from './client-context.js';

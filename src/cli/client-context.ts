@@ -1,5 +1,5 @@
 import { createClient, TaskCancelledError, TaskFailedError, type Task, type TaskwireClient } from '../client/index.js';
-import type { ClientConfig } from '../config.js';
+import type { ClientConfig } from '../client-config.js';
 import { EXIT, urlOption } from './args.js';
 import { errorJson, errorLine, visible, type Io } from './output.js';
 

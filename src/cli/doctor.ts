@@ -1,7 +1,8 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJwtVerifier, jwtConfigured } from '../auth/jwt.js';
-import { maskUrlIn, maskUrlPassword, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { maskUrlIn, maskUrlPassword } from '../masking.js';
 import { runDatabaseChecks, type CheckResult, type Target } from '../db/doctor.js';
 import { DEFAULT_SHARED_DIR } from '../db/embedded-access.js';
 import { embeddedUrl, isAlive } from '../db/embedded.js';

@@ -1,4 +1,4 @@
-import { loadClientConfig, loadConfig } from '../config.js';
+import { loadClientConfig } from '../client-config.js';
 import { AppError, ConfigError } from '../errors.js';
 import { CLI_CODES, EXIT, usageText, UsageError } from './args.js';
 import { CLIENT_COMMANDS, PROCESS_COMMANDS, type ClientCommand, type ProcessCommand } from './commands.js';
@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       const { runClientCommand } = await import('./client-commands.js');
       return await runClientCommand(command, rest, io, loadClientConfig());
     }
-    const { runProcessCommand } = await import('./process-commands.js');
+    // Loaded here, not above: its zod schema would double what `--help` and a client command load.
+    const [{ runProcessCommand }, { loadConfig }] = await Promise.all([import('./process-commands.js'), import('../config.js')]);
     return await runProcessCommand(command, rest, loadConfig());
   } catch (error) {
     if (error instanceof UsageError) {

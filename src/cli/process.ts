@@ -1,4 +1,5 @@
-import { maskUrlPassword, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { maskUrlPassword } from '../masking.js';
 import { ConfigError, isDiskFull } from '../errors.js';
 import { explainConnectionError } from '../db/doctor.js';
 import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase, migrationSummary } from '../db/migrate.js';

@@ -1,0 +1,65 @@
+import { build, type Metafile } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * What a `taskwire` process loads before it does anything: the modules main.ts imports, and those a
+ * command's dynamic import adds. Read from esbuild's split build of src/cli/main.ts (each dynamic
+ * import its own chunk), so the check is of the import graph, not of a timing.
+ */
+async function chunks(): Promise<Metafile['outputs']> {
+  const { metafile } = await build({
+    entryPoints: ['src/cli/main.ts'],
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    outdir: 'chunks',
+    write: false,
+    metafile: true,
+    // Packages stay imports (each named in the chunk that imports it): bundling them took seconds.
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return metafile.outputs;
+}
+
+/** Our source files and the packages an output chunk loads with itself, through static imports only. */
+function staticInputs(outputs: Metafile['outputs'], start: string): string[] {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (chunk: string): void => {
+    if (seen.has(chunk)) return;
+    seen.add(chunk);
+    for (const i of outputs[chunk]?.imports ?? []) {
+      if (i.kind !== 'import-statement') continue;
+      if (i.external) packages.add(i.path);
+      else visit(i.path);
+    }
+  };
+  visit(start);
+  return [...[...seen].flatMap((chunk) => Object.keys(outputs[chunk]?.inputs ?? {})), ...packages];
+}
+
+const chunkOf = (outputs: Metafile['outputs'], entry: string): string => {
+  const found = Object.entries(outputs).find(([, o]) => o.entryPoint === entry);
+  if (!found) throw new Error(`no chunk for ${entry}`);
+  return found[0];
+};
+
+const zod = (inputs: string[]): string[] => inputs.filter((name) => name === 'zod' || name.startsWith('zod/'));
+
+describe('what the CLI loads at its start', () => {
+  // zod is ~830 KB of JavaScript, more than a client command's own code: loading it cost every
+  // `taskwire status` (and every CLI process the tests spawn) ~0.1 s of CPU.
+  it('neither --help nor a client command loads zod; a process command does, for its configuration', async () => {
+    const outputs = await chunks();
+    const main = staticInputs(outputs, chunkOf(outputs, 'src/cli/main.ts'));
+    const client = staticInputs(outputs, chunkOf(outputs, 'src/cli/client-commands.ts'));
+    expect(zod(main)).toEqual([]);
+    expect(zod(client)).toEqual([]);
+    expect(main).toContain('src/cli/commands.ts');
+    expect(client).toContain('src/cli/args.ts');
+    // The check sees zod where it is loaded.
+    expect(zod(staticInputs(outputs, chunkOf(outputs, 'src/config.ts'))).length).toBeGreaterThan(0);
+  });
+});
