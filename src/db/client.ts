@@ -1,7 +1,5 @@
 import postgres from 'postgres';
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { exponentialDelayMs } from '../exponential-delay.js';
-import * as schema from './schema.js';
 
 export type Sql = postgres.Sql;
 /** A postgres.js connection pool, a reserved connection or a transaction: anything that runs SQL. */
@@ -16,7 +14,6 @@ export interface Db {
   listenSql: Sql;
   /** True when `sql` goes through a transaction pooler (a `listenUrl` was given). */
   pooled: boolean;
-  db: PostgresJsDatabase<typeof schema>;
   close(): Promise<void>;
 }
 
@@ -64,13 +61,11 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   // Its own pool never runs a query: `sql.listen` opens the one connection that LISTENs.
   const listenSql = pooled ? createClient(options.listenUrl as string, { max: 1, onNotice: options.onNotice, pooled: false }) : sql;
   LISTEN_CLIENTS.set(sql, listenSql);
-  const db = drizzle(sql, { schema });
   keepCoreTypes(sql);
   return {
     sql,
     listenSql,
     pooled,
-    db,
     close: async () => {
       await Promise.all([sql.end({ timeout: 5 }), listenSql === sql ? undefined : listenSql.end({ timeout: 5 })]);
     },
@@ -195,13 +190,12 @@ const JSON_OID = 114;
 const JSONB = 3802;
 
 /**
- * `drizzle(sql)` rewires the pool it is given, for every query on it: timestamps come back
- * as strings (Drizzle maps them itself) and Date parameters are no longer serialized. The
- * core reads rows with plain SQL and expects Dates (`Task.runAfter` …), and passes Dates as
- * parameters (list filters), so timestamps get postgres.js's own handling back; Drizzle
- * copes (its timestamp columns accept a Date from the driver). JSON parameters stay as
- * Drizzle set them, passed through as text: the core hands PostgreSQL JSON it encoded
- * itself (`encodeJson`), and says so here rather than relying on Drizzle's side effect.
+ * The types the core reads and sends, set on the pool itself. Timestamps are read by
+ * parseTimestamp (postgres.js's own `new Date(text)` misreads years 0–99) and Dates sent as
+ * ISO text. JSON parameters pass through as text: the core hands PostgreSQL JSON it encoded
+ * itself (`encodeJson`), which postgres.js's default would encode again. (The pool carried a
+ * Drizzle database until 0.1.x, which rewired these types for every query; nothing used it,
+ * and loading Drizzle cost every process ~0.1 s at its start.)
  */
 function keepCoreTypes(sql: Sql): void {
   const parseDate = parseTimestamp;

@@ -4,11 +4,13 @@ import type { TablesRelationalConfig } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 
 /**
- * A Drizzle database or transaction over postgres.js, whatever its schema. (Drizzle's
- * transaction type keeps its session, and so the postgres.js client, out of its public
- * type, so it is matched by its class and unwrapped at run time.)
+ * A Drizzle database or transaction over postgres.js, whatever its schema, or none: `query` is
+ * left out because Drizzle types it as an error for a database made without a schema
+ * (`drizzle(pool)`), which was therefore refused. (Drizzle's transaction type keeps its
+ * session, and so the postgres.js client, out of its public type, so it is matched by its
+ * class and unwrapped at run time.)
  */
-export type DrizzlePostgresJs = PgDatabase<PostgresJsQueryResultHKT, Record<string, unknown>, TablesRelationalConfig>;
+export type DrizzlePostgresJs = Omit<PgDatabase<PostgresJsQueryResultHKT, Record<string, unknown>, TablesRelationalConfig>, 'query'>;
 
 /**
  * Something an app may hand us to enqueue inside its own transaction: a postgres.js

@@ -1,3 +1,5 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { createAppMetrics } from '../../src/metrics/app-metrics.js';
@@ -283,13 +285,23 @@ describe('enqueue in a transaction', () => {
     await env.app.deps.queue.cancelTask(id);
   });
 
+  /** An app's own Drizzle database, on its own postgres.js pool (drizzle() rewires the pool it wraps). */
+  async function withDrizzle(fn: (db: PostgresJsDatabase) => Promise<void>): Promise<void> {
+    const pool = postgres(env.app.database.url, { max: 1, onnotice: () => undefined });
+    try {
+      await fn(drizzle(pool));
+    } finally {
+      await pool.end();
+    }
+  }
+
   it('makes the task visible and announced only when the Drizzle transaction commits', async () => {
     let id = '';
-    await env.app.deps.db.db.transaction(async (tx) => {
+    await withDrizzle((db) => db.transaction(async (tx) => {
       id = (await env.app.deps.queue.enqueue({ name: 'demo.echo', runAfter: FUTURE() }, { tx })).id;
       expect(await env.app.deps.queue.getTask(id)).toBeUndefined();
       expect(await eventsOf(env.recorder, env.app.sql, id)).toEqual([]);
-    });
+    }));
     expect((await env.app.deps.queue.getTask(id))?.status).toBe('PENDING');
     expect(await eventsOf(env.recorder, env.app.sql, id)).toEqual(history('PENDING'));
     await env.app.deps.queue.cancelTask(id);
@@ -298,10 +310,12 @@ describe('enqueue in a transaction', () => {
   it('writes and announces nothing when the Drizzle transaction rolls back', async () => {
     let id = '';
     await expect(
-      env.app.deps.db.db.transaction(async (tx) => {
-        id = (await env.app.deps.queue.enqueue({ name: 'demo.echo' }, { tx })).id;
-        tx.rollback();
-      }),
+      withDrizzle((db) =>
+        db.transaction(async (tx) => {
+          id = (await env.app.deps.queue.enqueue({ name: 'demo.echo' }, { tx })).id;
+          tx.rollback();
+        }),
+      ),
     ).rejects.toThrow();
     expect(await env.app.deps.queue.getTask(id)).toBeUndefined();
     expect(await eventsOf(env.recorder, env.app.sql, id)).toEqual([]);
