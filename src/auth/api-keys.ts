@@ -86,11 +86,20 @@ function validScopes(scopes: readonly string[]): Scope[] {
   return [...new Set(scopes)];
 }
 
+/** What createApiKey stores of its input, once checked. */
+interface CheckedApiKeyInput {
+  scopes: Scope[];
+  name: string | null;
+  expiresAt: Date | null;
+  expiresInMs: number | null;
+}
+
 /**
- * Makes an API key and stores its hash. The returned `key` is not stored anywhere: show it once.
+ * What createApiKey checks before it writes (all but "in the future", judged by the database's
+ * clock), for a caller to refuse bad input before it opens a database (the CLI).
  * @throws BadUserInputError naming `tenant`, `scopes`, `name` or `expiresAt`.
  */
-export async function createApiKey(sql: Executor, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+export function checkApiKeyInput(input: CreateApiKeyInput): CheckedApiKeyInput {
   if (!isTenant(input.tenant)) {
     throw new BadUserInputError(
       `A tenant is 1 to ${MAX_TENANT_LENGTH} characters, not "*", without control characters or surrounding spaces`,
@@ -110,6 +119,15 @@ export async function createApiKey(sql: Executor, input: CreateApiKeyInput): Pro
   if (expiresInMs !== null && (!(Number.isSafeInteger(expiresInMs) && expiresInMs > 0) || expiresAt !== null)) {
     throw new BadUserInputError('expiresInMs must be a positive whole number of ms, and not given with expiresAt', { field: 'expiresAt' });
   }
+  return { scopes, name, expiresAt, expiresInMs };
+}
+
+/**
+ * Makes an API key and stores its hash. The returned `key` is not stored anywhere: show it once.
+ * @throws BadUserInputError naming `tenant`, `scopes`, `name` or `expiresAt`.
+ */
+export async function createApiKey(sql: Executor, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+  const { scopes, name, expiresAt, expiresInMs } = checkApiKeyInput(input);
   const id = uuidv7();
   const secret = randomBytes(SECRET_BYTES).toString('base64url');
   // "In the future" and "from now" by the database's clock, which every server judges expiry by.

@@ -3,7 +3,7 @@
  * the embedded PostgreSQL under DATA_DIR, the running one when `npm start` has it up).
  */
 import path from 'node:path';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/api-keys.js';
+import { checkApiKeyInput, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/api-keys.js';
 import type { Config } from '../config.js';
 import { createDb, type Sql } from '../db/client.js';
 import { embeddedUrl } from '../db/embedded.js';
@@ -39,6 +39,16 @@ export function keyIdArgument(value: string): string {
 /** The flag each field of createApiKey's input comes from. */
 const FLAG: Record<string, string> = { tenant: '--tenant', scopes: '--scopes', name: '--name', expiresAt: '--expires-in' };
 
+/** `fn`'s BadUserInputError as the usage error of the flag its field comes from (exit 2). */
+async function asUsageError<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`, FLAG[error.field ?? '']);
+    throw error;
+  }
+}
+
 /** `taskwire keys <create|list|revoke> …`; returns the exit code. */
 export async function runKeysCommand(args: string[], config: Config, io: Io): Promise<number> {
   const [sub, ...rest] = args;
@@ -57,14 +67,10 @@ export async function runKeysCommand(args: string[], config: Config, io: Io): Pr
       const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
       // Counted on the database's clock, as expiry is judged (this host's may be off).
       const expiresInMs = values['expires-in'] === undefined ? undefined : parseExpiresIn(values['expires-in']);
-      const created = await withDatabase(config, io, true, async (sql) => {
-        try {
-          return await createApiKey(sql, { tenant: values.tenant as string, scopes, name: values.name, expiresInMs });
-        } catch (error) {
-          if (error instanceof BadUserInputError) throw new UsageError('keys', `${FLAG[error.field ?? ''] ?? 'create'}: ${error.message}`, FLAG[error.field ?? '']);
-          throw error;
-        }
-      });
+      const input = { tenant: values.tenant, scopes, name: values.name, expiresInMs };
+      // Refused before a database is opened, or made: under a DATA_DIR with none, a bad tenant made one first.
+      await asUsageError(async () => checkApiKeyInput(input));
+      const created = await withDatabase(config, io, true, (sql) => asUsageError(() => createApiKey(sql, input)));
       if (values.json) {
         io.out(`${JSON.stringify(created)}\n`);
       } else {

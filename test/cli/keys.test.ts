@@ -132,7 +132,7 @@ describe('taskwire keys list and revoke', () => {
     }
   });
 
-  it('on a DATA_DIR with no embedded database: list and revoke refuse naming it; create makes one and says so', async () => {
+  it('on a DATA_DIR with no embedded database: list, revoke and a refused create make none; create makes one and says so', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskwire-keys-'));
     chmodSync(dir, 0o755); // the embedded server's user must enter it (as root)
     const stray = join(dir, '.data');
@@ -145,6 +145,9 @@ describe('taskwire keys list and revoke', () => {
           error: { code: 'BAD_USAGE', field: 'DATA_DIR', message: `no database under DATA_DIR=${stray} yet: run it where \`npm start\` runs (DATA_DIR is relative to the current directory), or set DATA_DIR or DATABASE_URL` },
         });
       }
+      // Nor does a create whose input is refused: it used to make the database first (initdb, ~2 s).
+      const refused = await runCli(['keys', 'create', '--tenant', ' a', '--scopes', 'tasks:read'], embedded);
+      expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(/^taskwire keys: --tenant: A tenant is/)]);
       expect(existsSync(stray)).toBe(false);
       // Provisioning a key before the first start still works, with a word about where it went.
       const created = await runCli(['keys', 'create', '--tenant', 'a', '--scopes', 'tasks:read'], embedded, 120_000);
