@@ -62,4 +62,15 @@ describe('what the CLI loads at its start', () => {
     // The check sees zod where it is loaded.
     expect(zod(staticInputs(outputs, chunkOf(outputs, 'src/config.ts'))).length).toBeGreaterThan(0);
   });
+
+  // createDb made a Drizzle database nothing used: drizzle-orm/postgres-js and the pg-core schema,
+  // ~0.1 s of every worker's and server's start. Only the migrator (its journal reader) is loaded.
+  it('a worker or server process loads no Drizzle but its migrator', async () => {
+    const outputs = await chunks();
+    const drizzle = (inputs: string[]): string[] => inputs.filter((name) => name === 'src/db/schema.ts' || /^drizzle-orm(\/|$)/.test(name));
+    const processInputs = staticInputs(outputs, chunkOf(outputs, 'src/cli/process.ts'));
+    expect(drizzle(processInputs)).toEqual(['drizzle-orm/migrator']);
+    expect(drizzle(staticInputs(outputs, chunkOf(outputs, 'src/server/start.ts')))).toEqual([]);
+    expect(processInputs).toContain('src/db/client.ts');
+  });
 });
