@@ -1,11 +1,9 @@
-import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJwtVerifier, jwtConfigured } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { maskUrlIn, maskUrlPassword } from '../masking.js';
 import { runDatabaseChecks, type CheckResult, type Target } from '../db/doctor.js';
-import { DEFAULT_SHARED_DIR } from '../db/embedded-access.js';
-import { embeddedUrl, isAlive } from '../db/embedded.js';
+import { embeddedUrl, runningEmbeddedPort } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createLogger } from '../logger.js';
 import { assertSafeToServe, isLoopbackHost } from '../server/start-rule.js';
@@ -217,48 +215,4 @@ async function openSubject(config: Config): Promise<Subject> {
   const log = createLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn');
   const db = await resolveDatabase(config, log);
   return { database: { url: db.url, source: `the embedded PostgreSQL on DATA_DIR=${config.dataDir}` }, release: () => db.stop() };
-}
-
-/**
- * The port of an embedded PostgreSQL running on `dataDir`, read from its `postmaster.pid` (line 1
- * the pid, line 4 the port, PostgreSQL's documented layout) when that process is alive. As root
- * the cluster may be under DEFAULT_SHARED_DIR instead, in a directory whose `data-dir` file names
- * `dataDir` (src/db/embedded-access.ts).
- */
-export async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
-  for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
-    let text: string;
-    try {
-      text = await readFile(path.join(root, 'pg', 'postmaster.pid'), 'utf8');
-    } catch {
-      continue;
-    }
-    const [pid, , , port] = text.split('\n').map(Number);
-    if (isAlive(pid) && Number.isInteger(port) && (port as number) > 0) return port;
-  }
-  return undefined;
-}
-
-/** Whether an embedded cluster has been made for `dataDir` (here, or relocated as root: see runningEmbeddedPort). */
-export async function embeddedClusterExists(dataDir: string): Promise<boolean> {
-  for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
-    if (await access(path.join(root, 'pg', 'PG_VERSION')).then(() => true, () => false)) return true;
-  }
-  return false;
-}
-
-async function relocatedRoots(dataDir: string): Promise<string[]> {
-  let entries: string[];
-  try {
-    entries = (await readdir(DEFAULT_SHARED_DIR)).filter((e) => e.startsWith('data-'));
-  } catch {
-    return [];
-  }
-  const roots: string[] = [];
-  for (const entry of entries) {
-    const root = path.join(DEFAULT_SHARED_DIR, entry);
-    const named = await readFile(path.join(root, 'data-dir'), 'utf8').catch(() => '');
-    if (named.trim() === dataDir) roots.push(root);
-  }
-  return roots;
 }

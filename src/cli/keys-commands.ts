@@ -6,13 +6,12 @@ import path from 'node:path';
 import { checkApiKeyInput, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/api-keys.js';
 import type { Config } from '../config.js';
 import { createDb, type Sql } from '../db/client.js';
-import { embeddedUrl } from '../db/embedded.js';
+import { embeddedClusterExists, embeddedUrl, runningEmbeddedPort } from '../db/embedded.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { BadUserInputError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { EXIT, parseCommand, takePositionals, UsageError } from './args.js';
-import { embeddedClusterExists, runningEmbeddedPort } from './doctor.js';
 import { table, type Io } from './output.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

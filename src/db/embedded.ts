@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_SHARED_DIR, reachableBinaries, reachableDataRoot, run, serverOwner, type RunAs } from './embedded-access.js';
@@ -377,4 +377,48 @@ function listenOn(port: number): Promise<number | undefined> {
       server.close(() => resolve(address && typeof address === 'object' ? address.port : undefined));
     });
   });
+}
+
+/**
+ * The port of an embedded PostgreSQL running on `dataDir`, read from its `postmaster.pid` (line 1
+ * the pid, line 4 the port, PostgreSQL's documented layout) when that process is alive. As root
+ * the cluster may be under DEFAULT_SHARED_DIR instead, in a directory whose `data-dir` file names
+ * `dataDir` (embedded-access.ts).
+ */
+export async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
+  for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
+    let text: string;
+    try {
+      text = await readFile(path.join(root, 'pg', 'postmaster.pid'), 'utf8');
+    } catch {
+      continue;
+    }
+    const [pid, , , port] = text.split('\n').map(Number);
+    if (isAlive(pid) && Number.isInteger(port) && (port as number) > 0) return port;
+  }
+  return undefined;
+}
+
+/** Whether an embedded cluster has been made for `dataDir` (here, or relocated as root: see runningEmbeddedPort). */
+export async function embeddedClusterExists(dataDir: string): Promise<boolean> {
+  for (const root of [dataDir, ...(await relocatedRoots(dataDir))]) {
+    if (await access(path.join(root, 'pg', 'PG_VERSION')).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+async function relocatedRoots(dataDir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(DEFAULT_SHARED_DIR)).filter((e) => e.startsWith('data-'));
+  } catch {
+    return [];
+  }
+  const roots: string[] = [];
+  for (const entry of entries) {
+    const root = path.join(DEFAULT_SHARED_DIR, entry);
+    const named = await readFile(path.join(root, 'data-dir'), 'utf8').catch(() => '');
+    if (named.trim() === dataDir) roots.push(root);
+  }
+  return roots;
 }

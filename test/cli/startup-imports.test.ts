@@ -73,4 +73,12 @@ describe('what the CLI loads at its start', () => {
     expect(drizzle(staticInputs(outputs, chunkOf(outputs, 'src/server/start.ts')))).toEqual([]);
     expect(processInputs).toContain('src/db/client.ts');
   });
+
+  // It imported two helpers from doctor.ts, and with them the doctor's checks, jose and the task registry.
+  it('taskwire keys loads none of the doctor', async () => {
+    const outputs = await chunks();
+    const keys = staticInputs(outputs, chunkOf(outputs, 'src/cli/keys-commands.ts'));
+    expect(keys.filter((name) => name === 'src/cli/doctor.ts' || name === 'jose')).toEqual([]);
+    expect(keys).toContain('src/db/embedded.ts');
+  });
 });
