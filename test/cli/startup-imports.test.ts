@@ -1,10 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 /**
  * What a `taskwire` process loads before it does anything: the modules main.ts imports, and those a
  * command's dynamic import adds. Read from esbuild's split build of src/cli/main.ts (each dynamic
- * import its own chunk), so the check is of the import graph, not of a timing.
+ * import its own chunk), so the check is of the import graph, not of a timing. It sees the packages
+ * our modules import by name, not what those packages import in turn.
  */
 async function chunks(): Promise<Metafile['outputs']> {
   const { metafile } = await build({
@@ -16,6 +18,7 @@ async function chunks(): Promise<Metafile['outputs']> {
     outdir: 'chunks',
     write: false,
     metafile: true,
+    absWorkingDir: fileURLToPath(new URL('../..', import.meta.url)),
     // Packages stay imports (each named in the chunk that imports it): bundling them took seconds.
     packages: 'external',
     logLevel: 'error',
