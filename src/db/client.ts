@@ -193,8 +193,8 @@ const JSONB = 3802;
  * The types the core reads and sends, set on the pool itself. Timestamps are read by
  * parseTimestamp (postgres.js's own `new Date(text)` misreads years 0–99) and Dates sent as
  * ISO text. JSON parameters pass through as text: the core hands PostgreSQL JSON it encoded
- * itself (`encodeJson`), which postgres.js's default would encode again. (The pool carried a
- * Drizzle database until 0.1.x, which rewired these types for every query; nothing used it,
+ * itself (`encodeJson`), which postgres.js's default would encode again. (Earlier builds of 0.1.0
+ * wrapped the pool in a Drizzle database, which rewired these types for every query; nothing used it,
  * and loading Drizzle cost every process ~0.1 s at its start.)
  */
 function keepCoreTypes(sql: Sql): void {
