@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * What a `taskwire` process loads before it does anything: the modules main.ts imports, and those a
@@ -52,10 +52,15 @@ const chunkOf = (outputs: Metafile['outputs'], entry: string): string => {
 const zod = (inputs: string[]): string[] => inputs.filter((name) => name === 'zod' || name.startsWith('zod/'));
 
 describe('what the CLI loads at its start', () => {
+  // One build for the three checks: it is the whole of each.
+  let outputs: Metafile['outputs'];
+  beforeAll(async () => {
+    outputs = await chunks();
+  });
+
   // zod is ~830 KB of JavaScript, more than a client command's own code: loading it cost every
   // `taskwire status` (and every CLI process the tests spawn) ~0.1 s of CPU.
   it('neither --help nor a client command loads zod; a process command does, for its configuration', async () => {
-    const outputs = await chunks();
     const main = staticInputs(outputs, chunkOf(outputs, 'src/cli/main.ts'));
     const client = staticInputs(outputs, chunkOf(outputs, 'src/cli/client-commands.ts'));
     expect(zod(main)).toEqual([]);
@@ -69,7 +74,6 @@ describe('what the CLI loads at its start', () => {
   // createDb made a Drizzle database nothing used: drizzle-orm/postgres-js and the pg-core schema,
   // ~0.1 s of every worker's and server's start. Only the migrator (its journal reader) is loaded.
   it('a worker or server process loads no Drizzle but its migrator', async () => {
-    const outputs = await chunks();
     const drizzle = (inputs: string[]): string[] => inputs.filter((name) => name === 'src/db/schema.ts' || /^drizzle-orm(\/|$)/.test(name));
     const processInputs = staticInputs(outputs, chunkOf(outputs, 'src/cli/process.ts'));
     expect(drizzle(processInputs)).toEqual(['drizzle-orm/migrator']);
@@ -79,7 +83,6 @@ describe('what the CLI loads at its start', () => {
 
   // It imported two helpers from doctor.ts, and with them the doctor's checks, jose and the task registry.
   it('taskwire keys loads none of the doctor', async () => {
-    const outputs = await chunks();
     const keys = staticInputs(outputs, chunkOf(outputs, 'src/cli/keys-commands.ts'));
     expect(keys.filter((name) => name === 'src/cli/doctor.ts' || name === 'jose')).toEqual([]);
     expect(keys).toContain('src/db/embedded.ts');
