@@ -32,6 +32,7 @@ const UNIT = [
   'test/worker/claim-policy.test.ts',
   'test/db/server-event-log.test.ts',
   'test/queue/periodic-log.test.ts',
+  'test/db/settled-or-refused.test.ts',
   'test/server/outage-log.test.ts',
   'test/worker/passed-over.test.ts',
   'test/worker/run-handler.test.ts',

@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { exponentialDelayMs } from '../exponential-delay.js';
 
@@ -67,9 +69,83 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     listenSql,
     pooled,
     close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), listenSql === sql ? undefined : listenSql.end({ timeout: 5 })]);
+      await Promise.all([endPool(sql), listenSql === sql ? undefined : endPool(listenSql)]);
     },
   };
+}
+
+/** How long a pool's end waits for the statements it still holds, in s, when its database is there. */
+const END_TIMEOUT_S = 5;
+
+/**
+ * Ends a pool: its statements under way may finish for END_TIMEOUT_S, then every connection is cut
+ * and what is left is refused (CONNECTION_DESTROYED). At once, though, when nothing accepts
+ * connections where it connects (a stopped or restarting server): a statement sent while the
+ * database is gone waits in postgres.js for a connection that will not come, and every process
+ * stopped during an outage spent the whole 5 s on statements that could never run.
+ */
+async function endPool(sql: Sql): Promise<void> {
+  await sql.end({ timeout: (await refusesConnections(sql)) ? 0 : END_TIMEOUT_S });
+}
+
+/**
+ * Waits for `work`, a wait on statements of `sql`, unless the pool's database refuses connections
+ * (looked at after `lookEveryMs`, default 250, and again every `lookEveryMs` while `work` is
+ * unsettled) or `atMostMs` (default: no bound) have passed. A statement sent while the database is
+ * gone waits in postgres.js for a connection (its back-off reaches 20 s between attempts): each stop
+ * that waited for one (a worker's claim under way and the sweep before it, a maintenance round, an
+ * UNLISTEN) made a process stopped during an outage wait seconds more, 15–28 s in all in a test's
+ * runs. Unless 'settled', `work` is still under way and settles whenever its statements do.
+ */
+export async function settledOrRefused(
+  work: Promise<unknown>,
+  sql: Sql,
+  { lookEveryMs = 250, atMostMs = Number.POSITIVE_INFINITY }: { lookEveryMs?: number; atMostMs?: number } = {},
+): Promise<'settled' | 'refused' | 'too long'> {
+  const settled = work.then(
+    () => 'settled' as const,
+    () => 'settled' as const,
+  );
+  const giveUpAt = performance.now() + atMostMs;
+  for (;;) {
+    const left = giveUpAt - performance.now();
+    if (left <= 0) return 'too long';
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([settled, new Promise<'look'>((resolve) => (timer = setTimeout(resolve, Math.min(lookEveryMs, left), 'look')))]);
+    clearTimeout(timer);
+    if (outcome === 'settled') return outcome;
+    if (await refusesConnections(sql)) return 'refused';
+  }
+}
+
+/** How long refusesConnections waits for an answer, in ms: a host that drops packets answers nothing. */
+const REFUSED_LOOK_MS = 500;
+
+/**
+ * Whether every address the pool connects to refuses a TCP connection (or its Unix socket is
+ * missing): then nothing it holds can be answered. A connection accepted is closed before a byte is
+ * sent (PostgreSQL logs nothing for it); one unanswered within REFUSED_LOOK_MS counts as not refused.
+ */
+async function refusesConnections(sql: Sql): Promise<boolean> {
+  const { host, port, path, socket } = sql.options as typeof sql.options & { path?: string | false; socket?: unknown };
+  if (socket) return false; // the application's own connector: nothing to look at
+  const targets = path ? [{ path }] : host.map((h, i) => ({ host: h, port: port[i] ?? port[0] ?? 5432 }));
+  const answers = await Promise.all(
+    targets.map(
+      (target) =>
+        new Promise<boolean>((resolve) => {
+          const probe = connect(target);
+          const done = (refused: boolean): void => {
+            probe.destroy();
+            resolve(refused);
+          };
+          probe.setTimeout(REFUSED_LOOK_MS, () => done(false));
+          probe.once('connect', () => done(false));
+          probe.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' || error.code === 'ENOENT'));
+        }),
+    ),
+  );
+  return answers.length > 0 && answers.every(Boolean);
 }
 
 /** Each pool's listening client, for `listen` (src/queue/events.ts), which is handed the pool. */

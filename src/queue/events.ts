@@ -1,4 +1,4 @@
-import { listenClientOf, type Sql } from '../db/client.js';
+import { listenClientOf, settledOrRefused, type Sql } from '../db/client.js';
 import { isTaskStatus, type TaskStatus } from './states.js';
 
 /**
@@ -190,14 +190,12 @@ export async function listen(sql: Sql, channel: string, options: ListenOptions):
       forget(client, channel, onNotify);
       // Its own entry is gone already: this sends UNLISTEN if no other callback is left on the channel.
       const unlistened = meta.unlisten().catch(() => undefined);
-      // Not waited for past UNLISTEN_WAIT_MS: with the database gone the statement waits for a
-      // connection that never comes (postgres.js queues it), and every stop that closes a Listener
-      // (the scheduler's, the worker's, the hubs') hung with it — a first SIGINT did nothing. The
-      // channel is out of postgres.js's list already, so a reconnect does not LISTEN it again, and
-      // the pool's end rejects the queued statement.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([unlistened, new Promise<void>((resolve) => (timer = setTimeout(resolve, UNLISTEN_WAIT_MS)))]);
-      clearTimeout(timer);
+      // Not waited for past UNLISTEN_WAIT_MS, nor once the database refuses connections: with the
+      // database gone the statement waits for a connection that never comes (postgres.js queues it),
+      // and every stop that closes a Listener (the scheduler's, the worker's, the hubs') hung with
+      // it — a first SIGINT did nothing. The channel is out of postgres.js's list already, so a
+      // reconnect does not LISTEN it again, and the pool's end rejects the queued statement.
+      await settledOrRefused(unlistened, client, { atMostMs: UNLISTEN_WAIT_MS });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Sql } from '../db/client.js';
+import { settledOrRefused, type Sql } from '../db/client.js';
 import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
@@ -384,7 +384,13 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       clearTimeout(wakeTimer);
       wakeTimes.length = 0;
       stopController.abort();
-      await Promise.all(loops);
+      // A claim under way is waited for (what it lands goes straight back), but not while the
+      // database refuses connections: its statement then waits for one, up to claimTimeoutMs, and
+      // the sweep before it as long again. If the database comes back and it lands tasks after
+      // all, they go back as above; if the pool has ended by then, the rescuer takes them.
+      if ((await settledOrRefused(Promise.all(loops), o.sql)) === 'refused') {
+        o.log.warn('the database refuses connections: the worker stops without waiting for its claim under way');
+      }
     },
   };
 }

@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPeriodic } from '../../src/queue/maintenance/periodic.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -9,7 +10,9 @@ describe('createPeriodic', () => {
     const { log, lines } = captureLog();
     let rounds = 0;
     const rows = [{ id: 'a', kwargs: { apiKey: 'sk_live_secret' } }, { id: 'b', kwargs: { apiKey: 'sk_live_secret' } }];
-    const periodic = createPeriodic({ name: 'rescuer', intervalMs: 1, log, runOnce: async () => (rounds++, rows) });
+    // The pool is looked at only by a stop during a round that waits on it; this round waits on nothing.
+    const sql = postgres('postgres://127.0.0.1:1/none', { max: 1 });
+    const periodic = createPeriodic({ name: 'rescuer', intervalMs: 1, log, sql, runOnce: async () => (rounds++, rows) });
     await periodic.start();
     await new Promise<void>((resolve) => {
       const check = setInterval(() => lines.length > 0 && (clearInterval(check), resolve()), 1);

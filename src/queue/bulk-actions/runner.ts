@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/client.js';
+import { settledOrRefused, type Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
 import { listen, type Listener } from '../events.js';
@@ -177,7 +177,8 @@ export function createBulkActionRunner(o: BulkActionRunnerOptions): BulkActionRu
       clearTimeout(timer);
       await listener?.close();
       listener = undefined;
-      await current;
+      // Not while the database refuses connections: the batch's statement waits for one (periodic.ts).
+      if (current) await settledOrRefused(current, o.sql);
     },
   };
 }

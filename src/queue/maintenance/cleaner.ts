@@ -50,6 +50,7 @@ export function createCleaner(o: CleanerOptions): Cleaner {
     name: 'cleaner',
     intervalMs: o.intervalMs ?? 60_000,
     log: o.log,
+    sql: o.sql,
     // Any constant, the same in every taskwire process: one of them deletes at a time.
     runOnce: () => clean(null, 0x7a5c_1e03),
     describe: (deleted) => ({ deleted }),

@@ -1,10 +1,13 @@
+import { settledOrRefused, type Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { Service } from '../../service.js';
 import { createRoundListeners, type ObservableRounds, type Round, type RoundService } from './rounds.js';
 
 /**
  * A maintenance loop as a Service: start() schedules the rounds, stop() ends them and waits for
- * the one under way. Runs `runOnce` every `intervalMs` (±20 % jitter so processes started together spread out).
+ * the one under way (not while the database refuses connections: its statements then wait for one,
+ * and a stop during an outage waited seconds for each service). Runs `runOnce` every `intervalMs`
+ * (±20 % jitter so processes started together spread out).
  *
  * One process at a time does the work: each of the work's statements takes
  * `pg_try_advisory_xact_lock` of its service itself (see rescueTasks, deleteExpiredTasks)
@@ -24,6 +27,8 @@ export function createPeriodic<T>(p: {
   name: RoundService;
   intervalMs: number;
   log: Logger;
+  /** The pool the rounds run on. */
+  sql: Sql;
   /** One round's work. */
   runOnce: () => Promise<T>;
   /** What a round's result says for its listeners (ObservableRounds), beyond that it did not fail. */
@@ -67,7 +72,7 @@ export function createPeriodic<T>(p: {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await current;
+      if (current) await settledOrRefused(current, p.sql);
     },
   };
 }

@@ -96,6 +96,7 @@ export function createRescuer(o: RescuerOptions): Rescuer {
     name: 'rescuer',
     intervalMs: o.intervalMs ?? 15_000,
     log: o.log,
+    sql: o.sql,
     runOnce: o.leaseMs === undefined ? periodicRescue : afterOutagesWait(o.leaseMs, periodicRescue, probe),
   });
   return {

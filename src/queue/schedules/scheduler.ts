@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/client.js';
+import { settledOrRefused, type Sql } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
 import type { TaskCatalog } from '../catalog.js';
 import type { Service } from '../../service.js';
@@ -231,7 +231,8 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await current;
+      // Not while the database refuses connections: the round's statement waits for one (periodic.ts).
+      if (current) await settledOrRefused(current, o.sql);
       await listener?.close();
       listener = undefined;
     },

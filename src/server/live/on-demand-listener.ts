@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/client.js';
+import { listenClientOf, settledOrRefused, type Sql } from '../../db/client.js';
 import { ShuttingDownError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { listen, type Listener } from '../../queue/events.js';
@@ -56,6 +56,9 @@ export interface OnDemandListener {
 }
 
 const READY = Promise.resolve();
+
+/** How long close() waits for a LISTEN under way (a few ms when the database is there). */
+const STARTING_WAIT_MS = 1_000;
 
 /**
  * LISTEN on `channel` from the first watcher on, UNLISTEN once `watchers()` has been 0 for
@@ -167,7 +170,11 @@ export function createOnDemandListener(options: OnDemandListenerOptions): OnDema
       closed = true;
       clearTimeout(idleTimer);
       idleTimer = undefined;
-      await starting?.catch(() => undefined);
+      // A LISTEN still being made is not waited for past STARTING_WAIT_MS, nor once the database
+      // refuses connections: with the database gone it waits for a connection that never comes, and
+      // the server's stop with it (8.5 s of a stop in a test's run). start() closes it if it lands
+      // later, and the pool's end rejects it if not.
+      if (starting) await settledOrRefused(starting, listenClientOf(sql), { atMostMs: STARTING_WAIT_MS });
       await stopping;
       const made = listener;
       listener = undefined;
