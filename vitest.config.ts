@@ -33,6 +33,7 @@ const UNIT = [
   'test/db/server-event-log.test.ts',
   'test/queue/periodic-log.test.ts',
   'test/db/settled-or-refused.test.ts',
+  'test/worker/claim-stop-refused.test.ts',
   'test/server/outage-log.test.ts',
   'test/worker/passed-over.test.ts',
   'test/worker/run-handler.test.ts',

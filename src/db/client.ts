@@ -107,14 +107,26 @@ export async function settledOrRefused(
     () => 'settled' as const,
   );
   const giveUpAt = performance.now() + atMostMs;
-  for (;;) {
-    const left = giveUpAt - performance.now();
-    if (left <= 0) return 'too long';
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([settled, new Promise<'look'>((resolve) => (timer = setTimeout(resolve, Math.min(lookEveryMs, left), 'look')))]);
+  let timer: NodeJS.Timeout | undefined;
+  const after = <T>(ms: number, value: T): Promise<T> => new Promise<T>((resolve) => (timer = setTimeout(resolve, ms, value)));
+  try {
+    for (;;) {
+      const left = giveUpAt - performance.now();
+      if (left <= 0) return 'too long';
+      const outcome = await Promise.race([settled, after(Math.min(lookEveryMs, left), 'look' as const)]);
+      clearTimeout(timer);
+      if (outcome === 'settled') return outcome;
+      // The work and the bound are still watched while the look is under way (up to REFUSED_LOOK_MS).
+      const look = refusesConnections(sql).then((refused) => (refused ? ('refused' as const) : ('answers' as const)));
+      // No timer for no bound: Node fires a timer of Infinity ms after 1 ms.
+      const looked = await Promise.race(
+        Number.isFinite(atMostMs) ? [settled, look, after(Math.max(0, giveUpAt - performance.now()), 'too long' as const)] : [settled, look],
+      );
+      clearTimeout(timer);
+      if (looked !== 'answers') return looked;
+    }
+  } finally {
     clearTimeout(timer);
-    if (outcome === 'settled') return outcome;
-    if (await refusesConnections(sql)) return 'refused';
   }
 }
 

@@ -170,6 +170,8 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   }
   // Aborted by stop(): cuts the back-off short, so it keeps neither stop() nor the process waiting.
   const stopController = new AbortController();
+  // Aborted when stop() stops waiting for the claims under way: those not sent yet are cancelled.
+  const givenUp = new AbortController();
 
   /** What a new claim should ask for now, beside the claims in flight (0: nothing worth a statement). */
   function wantedNow(): number {
@@ -291,7 +293,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
         if (room <= 0 || stopped) break;
         // The worker starts what it accepts in this order: the free slots go to the first statements.
         const r = await answered(
-          claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver }),
+          claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver, signal: givenUp.signal }),
           (late) => late.tasks,
         );
         tasks.push(...r.tasks);
@@ -308,6 +310,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
           someHeld: o.gate.someHeld(),
           freeSlots: Math.max(0, freeSlots - tasks.length),
           passedOver,
+          signal: givenUp.signal,
         });
         tasks.push(...(await answered(statement, (late) => late)));
       }
@@ -386,9 +389,12 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       stopController.abort();
       // A claim under way is waited for (what it lands goes straight back), but not while the
       // database refuses connections: its statement then waits for one, up to claimTimeoutMs, and
-      // the sweep before it as long again. If the database comes back and it lands tasks after
-      // all, they go back as above; if the pool has ended by then, the rescuer takes them.
+      // the sweep before it as long again. Not sent yet, it is cancelled: were the database back
+      // before the pool ends, it would take tasks nobody here could hand back (the rescuer would,
+      // counting an attempt that never ran). One sent before its connection died may have
+      // committed: its tasks go back as a late claim's do, or to the rescuer, as after a crash.
       if ((await settledOrRefused(Promise.all(loops), o.sql)) === 'refused') {
+        givenUp.abort();
         o.log.warn('the database refuses connections: the worker stops without waiting for its claim under way');
       }
     },

@@ -1,4 +1,5 @@
 import type { Executor } from '../../db/client.js';
+import { cancelOnAbort } from '../../db/cancel-on-abort.js';
 import { changeTailSql } from '../events.js';
 import { CLOCK_CTE } from './clock.js';
 import { taskColumns, taskFromValues, type Task, type TaskColumns } from '../task.js';
@@ -27,6 +28,8 @@ export interface ClaimParams {
    * claim, for a worker that has the handler. Default none; a claim without them is the claim as it was.
    */
   passedOver?: readonly string[];
+  /** Cancels the claim's statement if it has not run yet (cancelOnAbort): the worker no longer waits for it. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -65,9 +68,9 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       // long as it took to run; a function scan takes ~0.03 ms. Tasks passed over: the form that
       // leaves them out (drizzle/0034); every other claim keeps the four-argument form as it was.
       passedOver.length === 0
-      ? await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int)`.values()
-      : await exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int, ${passedOver}::uuid[])`.values()
-    : await exec`
+      ? await cancelOnAbort(exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int)`.values(), p.signal)
+      : await cancelOnAbort(exec`SELECT * FROM taskwire_claim(${p.workerId}::text, ${p.limit}::int, ${p.leaseMs}::float8, ${freeSlots}::int, ${passedOver}::uuid[])`.values(), p.signal)
+    : await cancelOnAbort(exec`
     WITH RECURSIVE ${exec.unsafe(CLOCK_CTE)},
     held AS (
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
@@ -92,7 +95,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       WHERE t.id = ANY(ARRAY(SELECT id FROM next))
       RETURNING t.*
     ),
-    ${exec.unsafe(TAIL)}`.values();
+    ${exec.unsafe(TAIL)}`.values(), p.signal);
   // Rows as arrays (taskFromValues): a claim carries hundreds of whole tasks, and object rows
   // cost the worker ~1 KB of garbage each on top of the Task made from them.
   if (result.length === 0) return [];

@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { Sql } from '../../../db/client.js';
+import { cancelOnAbort } from '../../../db/cancel-on-abort.js';
 import { eventCtesSql } from '../../events.js';
 import { toTask, type Task } from '../../task.js';
 import { claimedAheadSet, lastFreeCte, passedOverFilter } from '../../sql/claim-tasks.js';
@@ -15,6 +16,8 @@ export interface LimitedClaimParams {
   freeSlots?: number;
   /** Tasks the worker handed back for having no handler: left out (ClaimParams.passedOver). */
   passedOver?: readonly string[];
+  /** Cancels the claim's statement if it has not run yet (ClaimParams.signal). */
+  signal?: AbortSignal;
 }
 
 export interface LimitedClaim {
@@ -65,7 +68,7 @@ const perKeyQueues = new Set<string>();
 export async function claimLimitedTasks(sql: Sql, p: LimitedClaimParams): Promise<LimitedClaim> {
   for (let attempt = 0; ; attempt++) {
     const perKey = perKeyQueues.has(p.queue);
-    const rows = perKey ? await claimPerKey(sql, p) : await claimInOrder(sql, p);
+    const rows = await cancelOnAbort(perKey ? claimPerKey(sql, p) : claimInOrder(sql, p), p.signal);
     const meta = rows[0];
     if (!meta || meta.found !== true) {
       perKeyQueues.delete(p.queue);
