@@ -136,7 +136,9 @@ const REFUSED_LOOK_MS = 500;
 /**
  * Whether every address the pool connects to refuses a TCP connection (or its Unix socket is
  * missing): then nothing it holds can be answered. A connection accepted is closed before a byte is
- * sent (PostgreSQL logs nothing for it); one unanswered within REFUSED_LOOK_MS counts as not refused.
+ * sent: PostgreSQL logs nothing for it at its default settings, one `connection received` line with
+ * `log_connections=on` (each pool's end looks once). One unanswered within REFUSED_LOOK_MS counts as
+ * not refused.
  */
 async function refusesConnections(sql: Sql): Promise<boolean> {
   const { host, port, path, socket } = sql.options as typeof sql.options & { path?: string | false; socket?: unknown };
