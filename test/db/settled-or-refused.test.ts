@@ -1,34 +1,22 @@
-import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDb, settledOrRefused, type Db } from '../../src/db/client.js';
+import { settledOrRefused } from '../../src/db/client.js';
+import { startSilentDatabase, type SilentDatabase } from '../helpers/silent-database.js';
 
 // What the stops wait with (the worker's claim, the maintenance rounds, the listeners) and the pool's
-// end. A database that accepts connections and says nothing (a hung server, a stuck network), then
-// stops accepting them (a stopped server): its statements stay unanswered throughout, which a real
-// PostgreSQL stopped under a test shows only now and then (when postgres.js is between attempts).
+// end, against a database that accepts connections and says nothing, then refuses them
+// (helpers/silent-database.ts).
 describe('a wait on statements of a pool whose database refuses connections', () => {
-  const sockets: Socket[] = [];
-  let db: Db | undefined;
+  let silent: SilentDatabase | undefined;
   afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.destroy();
-    await db?.close();
-    db = undefined;
+    await silent?.close();
+    silent = undefined;
   });
 
-  async function silentServer(): Promise<{ port: number; stopListening(): void }> {
-    const server = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    // close() stops listening at once; its callback would wait for the accepted connections to end.
-    return { port: address.port, stopListening: () => void server.close() };
-  }
-
   it('waits while the database accepts connections, stops waiting once it refuses them, and the pool then ends at once', async () => {
-    const server = await silentServer();
-    db = createDb(`postgres://taskwire@127.0.0.1:${server.port}/taskwire`, { max: 1 });
+    silent = await startSilentDatabase();
+    const { db } = silent;
     const statement = db.sql`SELECT 1`.then(
       () => 'answered',
       (error: Error) => error.message,
@@ -37,7 +25,7 @@ describe('a wait on statements of a pool whose database refuses connections', ()
     expect(await settledOrRefused(statement, db.sql, { atMostMs: 600 })).toBe('too long');
     const waiting = settledOrRefused(statement, db.sql);
     expect(await Promise.race([waiting, delay(800).then(() => 'still waiting')])).toBe('still waiting');
-    server.stopListening();
+    silent.stopListening();
     // The statement's connection stays open and silent; new ones are refused.
     const looking = performance.now();
     expect(await waiting).toBe('refused');
@@ -47,14 +35,11 @@ describe('a wait on statements of a pool whose database refuses connections', ()
     // The end's own timeout is 5 s: past it, the close waited for the statement.
     expect(performance.now() - closing).toBeLessThan(3000);
     expect(await statement).toMatch(/CONNECTION_DESTROYED/);
-    db = undefined;
   });
 
   it('returns as soon as the statements are answered, without looking', async () => {
-    const server = await silentServer();
-    db = createDb(`postgres://taskwire@127.0.0.1:${server.port}/taskwire`, { max: 1 });
-    expect(await settledOrRefused(Promise.resolve(), db.sql)).toBe('settled');
-    expect(await settledOrRefused(Promise.reject(new Error('failed')), db.sql)).toBe('settled');
-    server.stopListening();
+    silent = await startSilentDatabase();
+    expect(await settledOrRefused(Promise.resolve(), silent.db.sql)).toBe('settled');
+    expect(await settledOrRefused(Promise.reject(new Error('failed')), silent.db.sql)).toBe('settled');
   });
 });

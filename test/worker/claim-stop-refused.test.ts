@@ -1,30 +1,25 @@
-import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDb, type Db } from '../../src/db/client.js';
 import { createClaimLoop } from '../../src/worker/claim-loop.js';
 import { createQueueGate } from '../../src/worker/queue-gate.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { startSilentDatabase, type SilentDatabase } from '../helpers/silent-database.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A worker stopped while its database refuses connections does not wait for its claim under way
 // (src/worker/claim-loop.ts stop); the claim, not sent yet, must then never run: were the database
-// back before the pool ends, it would take tasks nobody could hand back. A database that accepted the
-// connection and says nothing, then stops accepting (a silent TCP peer): the claim waits in postgres.js
-// for the connection being made, as it does for one during an outage.
+// back before the pool ends, it would take tasks nobody could hand back. Against a database that accepted
+// the connection and says nothing, then refuses (helpers/silent-database.ts), the claim waits in
+// postgres.js for the connection being made, as it does for one during an outage.
 describe('a claim loop stopped while its database refuses connections', () => {
-  const sockets: Socket[] = [];
-  let db: Db | undefined;
+  let silent: SilentDatabase | undefined;
   afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.destroy();
-    await db?.close();
-    db = undefined;
+    await silent?.close();
+    silent = undefined;
   });
 
   it('stops without waiting for its claim, and the claim is cancelled, never sent', async () => {
-    const server = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    db = createDb(`postgres://taskwire@127.0.0.1:${port}/taskwire`, { max: 1 });
+    silent = await startSilentDatabase();
+    const { db } = silent;
     const { log, lines } = captureLog();
     const failures: unknown[] = [];
     const loop = createClaimLoop({
@@ -42,9 +37,8 @@ describe('a claim loop stopped while its database refuses connections', () => {
       claimFailed: (error) => void failures.push(error),
     });
     loop.start();
-    await waitFor(() => sockets.length > 0 && loop.claiming, { message: 'the claim under way' });
-    // close() stops listening at once (its callback would wait for the accepted connection to end).
-    server.close();
+    await waitFor(() => silent!.accepted.length > 0 && loop.claiming, { message: 'the claim under way' });
+    silent.stopListening();
     await loop.stop();
     expect(lines.some((l) => l.msg === 'the database refuses connections: the worker stops without waiting for its claim under way')).toBe(true);
     // Cancelled (57014) rather than left for postgres.js to send once a connection is made.
