@@ -55,6 +55,7 @@ const UNIT = [
   'test/docs-guard-table.test.ts',
   'test/graphql/operation-cost.test.ts',
   'test/client/older-server-events.test.ts',
+  'test/db/postgres-url.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { describeValue } from './masking.js';
+import { readPostgresUrl } from './postgres-url.js';
 
 /** LOG_LEVEL's values: pino's levels (src/logger.ts createLogger takes any of them). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -95,12 +96,18 @@ function decodes(text: string): boolean {
   }
 }
 
-/** DATABASE_URL and DATABASE_LISTEN_URL: a postgres:// URL that postgres.js can read. */
+/**
+ * DATABASE_URL and DATABASE_LISTEN_URL: a postgres:// URL that postgres.js can read, in libpq's
+ * forms too (a Unix socket as `?host=/dir` or a %2F-encoded host: src/db/postgres-url.ts).
+ */
 const postgresUrl = z
   .string()
-  .url()
-  .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'must be a postgres:// or postgresql:// URL')
   .superRefine((v, ctx) => {
+    const read = readPostgresUrl(v);
+    if ('problem' in read) {
+      ctx.addIssue({ code: 'custom', message: read.problem });
+      return;
+    }
     const part = undecodablePart(v);
     if (part !== undefined) {
       ctx.addIssue({ code: 'custom', message: `its ${part} has a % that is not a percent-escape (%XX, of UTF-8): write a literal % as %25` });

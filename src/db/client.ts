@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { exponentialDelayMs } from '../exponential-delay.js';
+import { postgresTarget } from '../postgres-url.js';
 
 export type Sql = postgres.Sql;
 /** A postgres.js connection pool, a reserved connection or a transaction: anything that runs SQL. */
@@ -201,7 +202,9 @@ const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
 const STARTUP_PADDING = 'x'.repeat(1024);
 
 function createClient(url: string, o: ClientOptions): Sql {
-  const sql: Sql = postgres(url, {
+  const target = postgresTarget(url);
+  const sql: Sql = postgres(target.url, {
+    ...target.options,
     max: o.max,
     // In seconds. postgres.js's listen() makes its own connection with no idle timeout.
     ...(o.idleTimeoutMs ? { idle_timeout: o.idleTimeoutMs / 1000 } : {}),

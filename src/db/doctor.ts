@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { ConfigError, isDiskFull } from '../errors.js';
 import { readDatabaseClock } from './database-clock.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
+import { describePostgresUrl, postgresTarget, readPostgresUrl } from '../postgres-url.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -27,14 +28,9 @@ export interface Target {
 /** The oldest PostgreSQL taskwire supports (DESIGN.md). */
 export const MIN_SERVER_VERSION = 14;
 
-/** `host:port/database`, never the password. */
+/** `host:port/database` (a Unix socket as its directory), never the password. */
 export function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname || '/'}`;
-  } catch {
-    return 'an unreadable URL';
-  }
+  return describePostgresUrl(url);
 }
 
 /**
@@ -43,7 +39,8 @@ export function describeUrl(url: string): string {
  * there on the next. No reconnection loop matters: every check has its own deadline.
  */
 export function openCheckConnection(url: string): postgres.Sql {
-  return postgres(url, { max: 1, prepare: false, connect_timeout: 5, onnotice: () => undefined, connection: { application_name: 'taskwire doctor' } });
+  const target = postgresTarget(url);
+  return postgres(target.url, { ...target.options, max: 1, prepare: false, connect_timeout: 5, onnotice: () => undefined, connection: { application_name: 'taskwire doctor' } });
 }
 
 /** Ends a connection without waiting on one that never opened (postgres.js keeps retrying it). */
@@ -74,8 +71,9 @@ function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 export function explainConnectionError(error: unknown, target: Target): string {
   const where = describeUrl(target.url);
   const e = error as { code?: string; message?: string };
-  const user = URL.canParse(target.url) ? decodeURIComponent(new URL(target.url).username) : '';
-  const database = URL.canParse(target.url) ? new URL(target.url).pathname.slice(1) : '';
+  const read = readPostgresUrl(target.url);
+  const user = 'parts' in read ? read.parts.user : '';
+  const database = 'parts' in read ? read.parts.database : '';
   if (error instanceof DeadlineError) return `${where} did not answer within ${error.ms / 1000} s: a wrong host, or a firewall in the way? Check ${target.source}`;
   if (isDiskFull(error)) {
     // 53100 says so; a new connection that cannot write its relation cache says XX000, naming no disk.

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { ConfigError } from '../errors.js';
 import { isOutsideTransaction, runOutsideTransaction } from './migrate-concurrently.js';
+import { postgresTarget, readPostgresUrl } from '../postgres-url.js';
 import { transaction } from './transaction.js';
 
 /** The committed drizzle-kit migrations. */
@@ -80,7 +81,9 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
   // No statement_timeout: a database-level one (30 s is common) cancelled CREATE INDEX CONCURRENTLY on a
   // big table, left the index INVALID, and every process, migrating at start, then exited (a DBA's
   // PostgreSQL 15, 2,000,000 tasks). Migrations may take their time; their locks are short by design.
-  const sql = postgres(url, {
+  const target = postgresTarget(url);
+  const sql = postgres(target.url, {
+    ...target.options,
     max: 1,
     onnotice: () => undefined,
     connection: {
@@ -157,7 +160,8 @@ const INSUFFICIENT_PRIVILEGE = '42501';
  */
 function privilegeProblem(error: unknown, url: string, pending: number | undefined): ConfigError | undefined {
   if ((error as { code?: unknown } | null)?.code !== INSUFFICIENT_PRIVILEGE) return undefined;
-  const user = URL.canParse(url) ? decodeURIComponent(new URL(url).username) : '';
+  const read = readPostgresUrl(url);
+  const user = 'parts' in read ? read.parts.user : '';
   const role = user ? `role "${user}"` : 'the role';
   const reason = (error as Error).message;
   const message =
