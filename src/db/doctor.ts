@@ -84,6 +84,11 @@ export function explainConnectionError(error: unknown, target: Target): string {
   switch (e.code) {
     case 'ECONNREFUSED':
       return `nothing accepts connections at ${where} (connection refused): is PostgreSQL running there? Check ${target.source}`;
+    // A Unix socket (src/postgres-url.ts): its file missing, or not ours to open.
+    case 'ENOENT':
+      return `no PostgreSQL socket at ${where} (${socketFile(error)}: no such file): is PostgreSQL running, with this directory in its unix_socket_directories and this port? Check ${target.source}`;
+    case 'EACCES':
+      return `the socket of ${where} cannot be opened by this user (${socketFile(error)}: permission denied): check the directory's and the socket's permissions, or ${target.source}`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `the host of ${where} is not found (DNS): check ${target.source}`;
@@ -110,6 +115,12 @@ export function explainConnectionError(error: unknown, target: Target): string {
     default:
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }
+}
+
+/** The socket file a connection error names (Node's `address`), else what the message says. */
+function socketFile(error: unknown): string {
+  const address = (error as { address?: unknown }).address;
+  return typeof address === 'string' ? address : String((error as { message?: unknown }).message);
 }
 
 /** Connects and reads the server's version: PostgreSQL ≥ 14 answering within `timeoutMs` (default 5,000). */

@@ -55,4 +55,18 @@ describe('a DATABASE_URL naming a Unix socket', () => {
     expect(check!.message).toContain(`at ${new URL(url.replace('@/', '@x/')).searchParams.get('host')}:`);
     expect(report.checks.filter((c) => c.status === 'fail'), result.stdout).toEqual([]);
   });
+
+  it('says there is no socket where none is, naming DATABASE_URL and the socket file, password masked (doctor, and a process starting)', async () => {
+    const url = 'postgresql://app:sekretpw@/app?host=/nonexistent-taskwire-sockets&port=5999';
+    const env = { DATABASE_URL: url, DATABASE_LISTEN_URL: '', AUTH_MODE: 'off', LOG_LEVEL: 'warn', TASK_MODULES: '' };
+    const doctor = await runCli(['doctor', '--json'], env);
+    const check = (JSON.parse(doctor.stdout) as { checks: Array<{ check: string; status: string; message: string }> }).checks.find((c) => c.check === 'database');
+    expect(check).toMatchObject({ status: 'fail' });
+    expect(check!.message).toMatch(/^no PostgreSQL socket at \/nonexistent-taskwire-sockets:5999\/app \(\/nonexistent-taskwire-sockets\/\.s\.PGSQL\.5999: no such file\).*Check DATABASE_URL$/);
+    const migrate = await runCli(['migrate'], env);
+    expect(migrate.code, migrate.stderr).toBe(2);
+    expect(migrate.stderr).toContain('no PostgreSQL socket at /nonexistent-taskwire-sockets:5999/app');
+    expect(migrate.stderr).toContain('DATABASE_URL=postgresql://app:***@/app?host=');
+    expect(doctor.stdout + migrate.stderr).not.toContain('sekretpw');
+  });
 });
