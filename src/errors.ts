@@ -83,9 +83,9 @@ export function isLockTimeout(error: unknown): boolean {
 }
 
 /** `error` and what caused it, five deep at most (a cause chain can loop). */
-function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown; detail?: unknown }> {
+function* causes(error: unknown): Generator<{ code?: unknown; message?: unknown; detail?: unknown; syscall?: unknown }> {
   for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    yield e as { code?: unknown; message?: unknown; detail?: unknown };
+    yield e as { code?: unknown; message?: unknown; detail?: unknown; syscall?: unknown };
   }
 }
 
@@ -139,10 +139,18 @@ const UNAVAILABLE_CODES = new Set([
   LOCK_NOT_AVAILABLE,
 ]);
 
+/**
+ * A Unix socket's refusals (src/postgres-url.ts), from `connect` only: a PostgreSQL that stopped
+ * removes its socket file (ENOENT, where TCP says ECONNREFUSED), and a socket this process may not
+ * open says EACCES. Outside a connect, those codes are a file's, not the database's.
+ */
+const SOCKET_UNAVAILABLE_CODES = new Set(['ENOENT', 'EACCES']);
+
 /** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (const { code, message } of causes(error)) {
+  for (const { code, message, syscall } of causes(error)) {
     if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (typeof code === 'string' && SOCKET_UNAVAILABLE_CODES.has(code) && syscall === 'connect') return true;
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
     if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;

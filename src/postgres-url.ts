@@ -13,17 +13,20 @@
 
 /** libpq's connection parameters that postgres.js takes as options, not from the query. */
 const PARAMETERS = ['host', 'port', 'user', 'password', 'dbname'] as const;
+type Parameter = (typeof PARAMETERS)[number];
 
 /** What postgres.js is given for one URL: the URL (what it can read) and options that override it. */
 export interface PostgresTarget {
   url: string;
   options: {
-    /** A host name, an address, or a Unix socket's directory (an absolute path); several, comma-separated. */
+    /** A host name, an address, or a Unix socket's directory (an absolute path). */
     host?: string;
     port?: number;
     user?: string;
     password?: string;
     database?: string;
+    /** No TLS on a Unix socket, whatever `sslmode` says: libpq ignores it there, and PostgreSQL refuses TLS on one. */
+    ssl?: false;
   };
 }
 
@@ -40,51 +43,98 @@ export interface PostgresUrlParts {
  * `text` read as a connection, or a sentence saying why it cannot be (for the configuration's
  * error, which names the variable). Only the forms that can connect are accepted.
  */
-export function readPostgresUrl(text: string): { target: PostgresTarget; parts: PostgresUrlParts } | { problem: string } {
+export function readPostgresUrl(given: string): { target: PostgresTarget; parts: PostgresUrlParts } | { problem: string } {
+  // As a WHATWG URL is read, and as postgres.js read it before: blanks around it are not part of it.
+  const text = given.trim();
   const scheme = /^postgres(?:ql)?:\/\//i.exec(text)?.[0];
   if (scheme === undefined) return { problem: 'must be a postgres:// or postgresql:// URL' };
   // The authority as postgres.js cuts it: up to the first `/`, `?` or `#` after `://`.
   const authority = text.slice(scheme.length).split(/[?/#]/)[0] ?? '';
   // `user@` and no host: libpq's way of naming a user with the host in `?host=`. A WHATWG URL needs a
   // host after `@`, so the placeholder `localhost` is parsed instead (postgres.js's default anyway).
-  const parsable = authority.endsWith('@') ? `${scheme}${authority}localhost${text.slice(scheme.length + authority.length)}` : text;
+  const noHost = authority.endsWith('@');
+  const parsable = noHost ? `${scheme}${authority}localhost${text.slice(scheme.length + authority.length)}` : text;
   if (!URL.canParse(parsable)) return { problem: 'is not a URL (its port must be 0 to 65535, its host a name, an address or a %2F-encoded socket directory)' };
   const url = new URL(parsable);
+  // postgres.js decodes the user, the password and the host with decodeURIComponent, which throws on a
+  // `%` not followed by two hex digits (or on bytes that are not UTF-8); libpq decodes the path too.
+  const undecodable = (
+    [
+      ['user name', url.username],
+      ['password', url.password],
+      ['path', url.pathname],
+      ['host', authority],
+    ] as const
+  ).find(([, part]) => decoded(part) === undefined);
+  if (undecodable) return { problem: `its ${undecodable[0]} has a % that is not a percent-escape (%XX, of UTF-8): write a literal % as %25` };
+
   const options: PostgresTarget['options'] = {};
-  let rewritten = parsable !== text;
-  for (const name of PARAMETERS) {
-    const values = url.searchParams.getAll(name);
-    if (values.length === 0) continue;
-    if (values.length > 1) return { problem: `names ?${name}= more than once` };
-    const value = values[0] as string;
-    url.searchParams.delete(name);
-    rewritten = true;
+  const taken = takeParameters(url);
+  if ('problem' in taken) return taken;
+  for (const [name, value] of taken.values) {
     if (name === 'port') {
       if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) return { problem: `its ?port= must be a port, 1 to 65535 (not ${JSON.stringify(value)})` };
       options.port = Number(value);
     } else if (name === 'dbname') options.database = value;
     else options[name] = value;
   }
-  // A host written as a percent-encoded path (`%2Fvar%2Frun%2Fpostgresql`): a socket's directory.
-  if (options.host === undefined && /^%2f/i.test(url.hostname)) options.host = decoded(url.hostname);
-  if (options.host !== undefined && options.host.split(',').some((h) => h.trim() === '')) return { problem: 'its ?host= names an empty host' };
+  if (options.host !== undefined) {
+    // postgres.js cuts each host at its first `:` (a port) and makes one socket path of a list.
+    if (options.host.trim() === '') return { problem: 'its ?host= is empty' };
+    if (options.host.includes(',')) return { problem: 'its ?host= names several hosts: give one (a name, an IPv4 address or a socket directory)' };
+    if (options.host.includes(':')) return { problem: 'its ?host= holds a `:`: an IPv6 address goes in the URL\'s host ([::1]), a port in ?port=' };
+  } else if (/^%2f/i.test(url.hostname)) {
+    // A host written as a percent-encoded path (`%2Fvar%2Frun%2Fpostgresql`): a socket's directory.
+    options.host = decoded(url.hostname);
+  } else if (noHost) {
+    return { problem: 'names no host after its @: give one, or a Unix socket\'s directory as ?host=/path' };
+  }
+  // postgres.js takes the database from the path as written; libpq decodes it.
+  const path = decoded(url.pathname.slice(1)) as string;
+  if (options.database === undefined && path !== url.pathname.slice(1)) options.database = path;
+  if (options.host?.startsWith('/')) {
+    options.ssl = false;
+    url.searchParams.delete('sslmode');
+    url.searchParams.delete('ssl');
+  }
   const parts: PostgresUrlParts = {
-    host: options.host ?? (url.hostname === '' ? 'localhost' : decoded(url.hostname)),
+    host: options.host ?? (url.hostname === '' ? 'localhost' : (decoded(url.hostname) as string)),
     port: options.port ?? (url.port === '' ? 5432 : Number(url.port)),
-    user: options.user ?? decoded(url.username),
-    database: options.database ?? decoded(url.pathname.slice(1)),
+    user: options.user ?? (decoded(url.username) as string),
+    database: options.database ?? path,
   };
-  // postgres.js is given the text as it was unless a parameter was taken out of it (or a placeholder
+  // postgres.js is given the text as it was unless something was taken out of it (or a placeholder
   // host put in): its options override what the URL says.
+  const rewritten = noHost || taken.values.length > 0 || text !== given || options.ssl === false;
   return { target: { url: rewritten ? url.href : text, options }, parts };
 }
 
-/** `text` percent-decoded; as written when it cannot be (the configuration refuses that, naming the part). */
-function decoded(text: string): string {
+/**
+ * libpq's parameters in the query, taken out of `url`. Read from the raw query, as libpq reads it: a
+ * `+` stays a `+` (URLSearchParams would make it a space), and only a name written as such counts
+ * (what masking.ts masks is `password=` as written).
+ */
+function takeParameters(url: URL): { values: Array<[Parameter, string]> } | { problem: string } {
+  const values: Array<[Parameter, string]> = [];
+  for (const pair of url.search.slice(1).split('&')) {
+    const eq = pair.indexOf('=');
+    const name = (eq < 0 ? pair : pair.slice(0, eq)) as Parameter;
+    if (!PARAMETERS.includes(name)) continue;
+    if (values.some(([seen]) => seen === name)) return { problem: `names ?${name}= more than once` };
+    const value = decoded(eq < 0 ? '' : pair.slice(eq + 1));
+    if (value === undefined) return { problem: `its ?${name}= has a % that is not a percent-escape (%XX, of UTF-8): write a literal % as %25` };
+    values.push([name, value]);
+  }
+  for (const [name] of values) url.searchParams.delete(name);
+  return { values };
+}
+
+/** `text` percent-decoded, or undefined when it cannot be. */
+function decoded(text: string): string | undefined {
   try {
     return decodeURIComponent(text);
   } catch {
-    return text;
+    return undefined;
   }
 }
 

@@ -116,4 +116,11 @@ describe('isDatabaseUnavailable', () => {
       expect(serverErrors.isDatabaseUnavailable(pg(code!, message)), code).toBe(false);
     }
   });
+  it('takes a Unix socket that is gone or forbidden at connect for an outage, and the same codes elsewhere for what they are', () => {
+    const sys = (code: string, syscall: string): Error => Object.assign(new Error(`${syscall} ${code}`), { code, syscall });
+    expect(serverErrors.isDatabaseUnavailable(sys('ENOENT', 'connect'))).toBe(true);
+    expect(serverErrors.isDatabaseUnavailable(sys('EACCES', 'connect'))).toBe(true);
+    expect(serverErrors.isDatabaseUnavailable(sys('ENOENT', 'open'))).toBe(false);
+    expect(serverErrors.isDatabaseUnavailable(sys('EACCES', 'open'))).toBe(false);
+  });
 });

@@ -244,8 +244,8 @@ function createClient(url: string, o: ClientOptions): Sql {
           [STARTUP_PADDING_NAME]: STARTUP_PADDING,
         },
     backoff: reconnectDelaySeconds,
-    onclose: () => fetchTypesOnce(sql),
   });
+  fetchTypesOnce(sql);
   return sql;
 }
 
@@ -266,11 +266,15 @@ function reconnectDelaySeconds(retries: number): number {
  * terminated), the rejection is unhandled and Node ends the process (porsager/postgres#1192,
  * #1223). A worker died so in test/reliability/database-restart.test.ts. The types do not
  * change under a running process and postgres.js keeps them in the pool's shared options, so
- * once they are known, reconnections skip the read. (A pool's first connection still reads
- * them: a failure there is a failed start.)
+ * once they are known, a new connection skips the read: postgres.js reads `fetch_types` as each
+ * connection becomes ready, and here it is true only until the types are known. (It was turned
+ * off at the pool's first closed connection, which left connections opened before that reading
+ * them: one opened while PostgreSQL was shutting down died in the read, in-process, session 47,
+ * test/db/types-fetch.test.ts. The pool's first connections still read them: a failure there is a
+ * failed start.)
  */
 function fetchTypesOnce(sql: Sql): void {
-  if (sql.options.parsers[TEXT_ARRAY]) sql.options.fetch_types = false;
+  Object.defineProperty(sql.options, 'fetch_types', { get: () => !sql.options.parsers[TEXT_ARRAY], enumerable: true, configurable: true });
 }
 
 /** text[]: registered by postgres.js only once it has read the array types. */

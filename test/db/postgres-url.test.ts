@@ -9,10 +9,13 @@ import { ConfigError } from '../../src/errors.js';
 describe('a PostgreSQL URL in libpq forms', () => {
   it('takes ?host= (a socket directory), ?port=, ?user=, ?password= and ?dbname= out of the query as options', () => {
     const target = postgresTarget('postgresql:///app?host=/var/run/postgresql&port=5433&user=me&password=s%20cret&dbname=other&sslmode=disable&application_name=x');
-    expect(target.options).toEqual({ host: '/var/run/postgresql', port: 5433, user: 'me', password: 's cret', database: 'other' });
+    // No TLS on a socket (libpq ignores sslmode there; PostgreSQL refuses TLS on one).
+    expect(target.options).toEqual({ host: '/var/run/postgresql', port: 5433, user: 'me', password: 's cret', database: 'other', ssl: false });
     // What postgres.js would otherwise send PostgreSQL as settings is gone; the rest stays.
     const query = new URL(target.url).searchParams;
-    expect([...query.keys()]).toEqual(['sslmode', 'application_name']);
+    expect([...query.keys()]).toEqual(['application_name']);
+    // Over TCP, sslmode is postgres.js's to read, as before.
+    expect(postgresTarget('postgres://db/app?sslmode=require&user=me')).toEqual({ url: 'postgres://db/app?sslmode=require', options: { user: 'me' } });
   });
 
   it('reads a user with no host before ?host= (no WHATWG URL), and a %2F-encoded socket directory as the host', () => {
@@ -23,6 +26,20 @@ describe('a PostgreSQL URL in libpq forms', () => {
 
     const encoded = readPostgresUrl('postgresql://app@%2Fvar%2Frun%2Fpostgresql:6432/appdb');
     expect(encoded).toMatchObject({ target: { url: 'postgresql://app@%2Fvar%2Frun%2Fpostgresql:6432/appdb', options: { host: '/var/run/postgresql' } }, parts: { host: '/var/run/postgresql', port: 6432 } });
+  });
+
+  it('reads the query as libpq does: a + stays a +, an escaped database name is decoded, blanks around the URL are dropped', () => {
+    expect(postgresTarget('postgresql:///app?host=/run/pg&password=a+b%2Bc&user=x+y').options).toMatchObject({ password: 'a+b+c', user: 'x+y' });
+    expect(postgresTarget('postgres://u@db/my%20db').options).toEqual({ database: 'my db' });
+    expect(readPostgresUrl('  postgres://u@db/app \n')).toMatchObject({ target: { url: 'postgres://u@db/app' }, parts: { host: 'db', database: 'app' } });
+  });
+
+  it('refuses what it cannot connect to as written: several hosts or an IPv6 address in ?host=, a user and no host, a bad escape', () => {
+    expect(readPostgresUrl('postgresql:///app?host=/a,/b')).toEqual({ problem: expect.stringMatching(/several hosts/) });
+    expect(readPostgresUrl('postgresql:///app?host=::1')).toEqual({ problem: expect.stringMatching(/holds a `:`/) });
+    expect(readPostgresUrl('postgresql://u:pw@/app')).toEqual({ problem: expect.stringMatching(/names no host after its @/) });
+    expect(readPostgresUrl('postgresql://u:p%zz@/app?host=/run/pg')).toEqual({ problem: expect.stringMatching(/^its password has a % that is not a percent-escape/) });
+    expect(readPostgresUrl('postgresql:///app?host=/run/pg&password=%zz')).toEqual({ problem: expect.stringMatching(/^its \?password= has a % that is not a percent-escape/) });
   });
 
   it('leaves an ordinary URL to postgres.js exactly as written', () => {
