@@ -6,9 +6,9 @@
  * (`unrecognized configuration parameter "host"`); the same URL with a user
  * (`postgresql://app@/app?host=…`) is no WHATWG URL at all; and a percent-encoded socket directory
  * as the host (`postgresql://%2Fvar%2Frun%2Fpostgresql/app`) was looked up in DNS as written. Here
- * each becomes postgres.js's own option, and the parameter leaves the URL (docs/deploy.md
- * "DATABASE_URL"). Everything else in the query (sslmode, application_name, a setting) is left to
- * postgres.js as before.
+ * each becomes postgres.js's own option, and the parameter leaves the URL (docs/deploy.md, the
+ * DATABASE_URL row). Everything else in the query (sslmode, application_name, a setting) is left
+ * to postgres.js as before, but sslmode on a socket, which libpq ignores there.
  */
 
 /** libpq's connection parameters that postgres.js takes as options, not from the query. */
