@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * A PostgreSQL URL as libpq reads it, handed to postgres.js. postgres.js reads the user, password,
  * host, port and database from the URL's parts only: libpq's other spellings of them failed. A
@@ -79,10 +81,10 @@ export function readPostgresUrl(given: string): { target: PostgresTarget; parts:
     else options[name] = value;
   }
   if (options.host !== undefined) {
-    // postgres.js cuts each host at its first `:` (a port) and makes one socket path of a list.
+    // postgres.js makes one socket path of a list, and cuts each host at its first `:` (IPv6 below).
     if (options.host.trim() === '') return { problem: 'its ?host= is empty' };
-    if (options.host.includes(',')) return { problem: 'its ?host= names several hosts: give one (a name, an IPv4 address or a socket directory)' };
-    if (options.host.includes(':')) return { problem: 'its ?host= holds a `:`: an IPv6 address goes in the URL\'s host ([::1]), a port in ?port=' };
+    if (options.host.includes(',')) return { problem: 'its ?host= names several hosts: give one (a name, an IP address or a socket directory)' };
+    if (options.host.includes(':') && isIP(options.host) !== 6) return { problem: 'its ?host= holds a `:` but is no IPv6 address: give a port as ?port=' };
   } else if (/^%2f/i.test(url.hostname)) {
     // A host written as a percent-encoded path (`%2Fvar%2Frun%2Fpostgresql`): a socket's directory.
     options.host = decoded(url.hostname);
@@ -103,9 +105,16 @@ export function readPostgresUrl(given: string): { target: PostgresTarget; parts:
     user: options.user ?? (decoded(url.username) as string),
     database: options.database ?? path,
   };
+  // An IPv6 address: postgres.js cuts a host string at its first `:` (it reads `host:port` lists) and
+  // connected to `[` or to nothing; given arrays, it takes them as they are (its types say string).
+  const ipv6 = isIP(parts.host.replace(/^\[(.*)\]$/, '$1')) === 6 ? parts.host.replace(/^\[(.*)\]$/, '$1') : undefined;
+  if (ipv6 !== undefined) {
+    options.host = [ipv6] as unknown as string;
+    options.port = [parts.port] as unknown as number;
+  }
   // postgres.js is given the text as it was unless something was taken out of it (or a placeholder
   // host put in): its options override what the URL says.
-  const rewritten = noHost || taken.values.length > 0 || text !== given || options.ssl === false;
+  const rewritten = noHost || taken.values.length > 0 || text !== given || options.ssl === false || ipv6 !== undefined;
   return { target: { url: rewritten ? url.href : text, options }, parts };
 }
 

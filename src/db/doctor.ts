@@ -100,7 +100,7 @@ export function explainConnectionError(error: unknown, target: Target): string {
     case '28000':
       return `${where} refused user "${user}" (${e.code}: ${e.message}): check the user and password in ${target.source}`;
     case '3D000':
-      return `database "${database}" does not exist on ${where}: create it (createdb ${database}) or fix ${target.source}`;
+      return `database "${database}" does not exist on ${where}: create it (createdb ${shellWord(database)}) or fix ${target.source}`;
     case '53300':
       return `${where} has no connection left (too many clients): raise max_connections, lower DB_POOL_SIZE, or put PgBouncer in front`;
     case '57P01':
@@ -115,6 +115,11 @@ export function explainConnectionError(error: unknown, target: Target): string {
     default:
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }
+}
+
+/** `word` as one word of a POSIX shell: quoted unless it is plain (a name with a space made `createdb my db`). */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.@%+=:,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The socket file a connection error names (Node's `address`), else what the message says. */

@@ -14,6 +14,11 @@ describe('doctor on a full disk', () => {
     expect(explainConnectionError(pg('XX000', 'cache lookup failed'), target)).toBe('db.example:5432/app: XX000: cache lookup failed (check DATABASE_URL)');
   });
 
+  it('gives a database name that is not one shell word quoted in the createdb it suggests', () => {
+    expect(explainConnectionError(pg('3D000', 'no such database'), target)).toMatch(/\(createdb app\)/);
+    expect(explainConnectionError(pg('3D000', 'no such database'), { ...target, url: "postgres://app@db.example:5432/no%20such's" })).toMatch(/\(createdb 'no such'\\''s'\)/);
+  });
+
   it('names the disk for a NOTIFY refused for it, whatever its message says', () => {
     expect(explainNotifyFailure(pg('53100', 'could not access status of transaction 0', 'No space left on device'))).toMatch(/^NOTIFY failed: the database cannot write, its disk is full/);
     expect(explainNotifyFailure(pg('58030', 'could not access status of transaction 0', 'Could not write to file "pg_notify/0000": No space left on device.'))).toMatch(/its disk is full/);

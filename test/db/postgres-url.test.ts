@@ -36,10 +36,15 @@ describe('a PostgreSQL URL in libpq forms', () => {
 
   it('refuses what it cannot connect to as written: several hosts or an IPv6 address in ?host=, a user and no host, a bad escape', () => {
     expect(readPostgresUrl('postgresql:///app?host=/a,/b')).toEqual({ problem: expect.stringMatching(/several hosts/) });
-    expect(readPostgresUrl('postgresql:///app?host=::1')).toEqual({ problem: expect.stringMatching(/holds a `:`/) });
+    expect(readPostgresUrl('postgresql:///app?host=db:5433')).toEqual({ problem: expect.stringMatching(/holds a `:` but is no IPv6 address/) });
     expect(readPostgresUrl('postgresql://u:pw@/app')).toEqual({ problem: expect.stringMatching(/names no host after its @/) });
     expect(readPostgresUrl('postgresql://u:p%zz@/app?host=/run/pg')).toEqual({ problem: expect.stringMatching(/^its password has a % that is not a percent-escape/) });
     expect(readPostgresUrl('postgresql:///app?host=/run/pg&password=%zz')).toEqual({ problem: expect.stringMatching(/^its \?password= has a % that is not a percent-escape/) });
+  });
+
+  it('gives postgres.js an IPv6 address, from the host or ?host=, as a list it does not cut at its first `:`', () => {
+    expect(readPostgresUrl('postgres://u:pw@[::1]:5433/app')).toMatchObject({ target: { options: { host: ['::1'], port: [5433] } }, parts: { host: '[::1]', port: 5433 } });
+    expect(readPostgresUrl('postgresql:///app?host=fe80::1&port=6000')).toMatchObject({ target: { options: { host: ['fe80::1'], port: [6000] } }, parts: { host: 'fe80::1' } });
   });
 
   it('leaves an ordinary URL to postgres.js exactly as written', () => {

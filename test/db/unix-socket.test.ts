@@ -1,7 +1,9 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { runCli } from '../cli/run-cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 // A DATABASE_URL naming a Unix socket, in each of libpq's forms (src/db/postgres-url.ts), against the
@@ -68,5 +70,25 @@ describe('a DATABASE_URL naming a Unix socket', () => {
     expect(migrate.stderr).toContain('no PostgreSQL socket at /nonexistent-taskwire-sockets:5999/app');
     expect(migrate.stderr).toContain('DATABASE_URL=postgresql://app:***@/app?host=');
     expect(doctor.stdout + migrate.stderr).not.toContain('sekretpw');
+  });
+});
+
+describe('a DATABASE_URL naming an IPv6 address', () => {
+  it('connects to that address (postgres.js cut the host at its first `:`)', async () => {
+    // Not a PostgreSQL: a listener on ::1 that counts who connects (the run's server is on 127.0.0.1).
+    const accepted: Socket[] = [];
+    const server = createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const db = createDb(`postgres://app:pw@[::1]:${port}/app`, { max: 1 });
+    try {
+      const statement = db.sql`SELECT 1`.catch(() => undefined);
+      await waitFor(() => accepted.length > 0, { message: 'a connection to [::1]', timeoutMs: 5000 });
+      void statement;
+    } finally {
+      await db.sql.end({ timeout: 0 });
+      for (const socket of accepted) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
