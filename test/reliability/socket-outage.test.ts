@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
@@ -25,7 +26,7 @@ const capture = captureLog('warn');
 beforeAll(async () => {
   pg = await startPrivatePostgres();
   const tcp = new URL(pg.url);
-  const admin = await import('postgres').then((m) => m.default(pg.url, { max: 1, onnotice: () => undefined }));
+  const admin = postgres(pg.url, { max: 1, onnotice: () => undefined });
   const [row] = await admin<Array<{ dirs: string }>>`SELECT current_setting('unix_socket_directories') AS dirs`;
   await admin.end();
   const dir = row!.dirs.split(',')[0]!.trim();
