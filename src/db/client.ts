@@ -274,7 +274,22 @@ function reconnectDelaySeconds(retries: number): number {
  * failed start.)
  */
 function fetchTypesOnce(sql: Sql): void {
-  Object.defineProperty(sql.options, 'fetch_types', { get: () => !sql.options.parsers[TEXT_ARRAY], enumerable: true, configurable: true });
+  // Except while a reserve() waits: postgres.js hands a new connection to the reserve() that opened it
+  // only after a query of its own has run on it (connection.js ReadyForQuery: with no types to read it
+  // returns before onopen), so without the read that reserve() waited until another connection freed
+  // up (workflow-lock-order.test.ts hung so; test/db/types-fetch.test.ts). Nothing in src/ reserves;
+  // tests and an app's own code on the pool may.
+  let reserving = 0;
+  const reserve = sql.reserve.bind(sql);
+  sql.reserve = async () => {
+    reserving += 1;
+    try {
+      return await reserve();
+    } finally {
+      reserving -= 1;
+    }
+  };
+  Object.defineProperty(sql.options, 'fetch_types', { get: () => reserving > 0 || !sql.options.parsers[TEXT_ARRAY], enumerable: true, configurable: true });
 }
 
 /** text[]: registered by postgres.js only once it has read the array types. */

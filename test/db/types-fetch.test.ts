@@ -56,6 +56,23 @@ afterAll(async () => {
 });
 
 describe('the array types, read once per pool', () => {
+  it('a reserve() that needs a new connection, the types known, gets it', async () => {
+    const db = createDb(database.url, { max: 2 });
+    try {
+      await db.sql`SELECT 1`;
+      const first = await db.sql.reserve();
+      // The pool's one connection held: this reserve() opens the second.
+      let timer: NodeJS.Timeout | undefined;
+      const second = await Promise.race([db.sql.reserve(), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5000)))]).finally(() => clearTimeout(timer));
+      expect(second, 'a second reserved connection within 5 s').toBeDefined();
+      expect(await second!`SELECT 2 AS two`).toEqual([{ two: 2 }]);
+      second!.release();
+      first.release();
+    } finally {
+      await db.sql.end({ timeout: 0 });
+    }
+  });
+
   it('a connection opened after the types are known, and cut at its first message, fails the statement that used it, with no unhandled rejection', async () => {
     const unhandled: unknown[] = [];
     const collect = (reason: unknown): void => void unhandled.push(reason);
