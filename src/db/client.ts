@@ -278,7 +278,8 @@ function fetchTypesOnce(sql: Sql): void {
   // only after a query of its own has run on it (connection.js ReadyForQuery: with no types to read it
   // returns before onopen), so without the read that reserve() waited until another connection freed
   // up (workflow-lock-order.test.ts hung so; test/db/types-fetch.test.ts). Nothing in src/ reserves;
-  // tests and an app's own code on the pool may.
+  // tests and an app's own code on the pool may. Upstream: porsager/postgres#751 and #1219, PR #1220 (open
+  // at 3.4.9); with it released, this wrapper can go, and with #1192 fixed, the whole function.
   let reserving = 0;
   const reserve = sql.reserve.bind(sql);
   sql.reserve = async () => {
