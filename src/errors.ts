@@ -146,11 +146,17 @@ const UNAVAILABLE_CODES = new Set([
  */
 const SOCKET_UNAVAILABLE_CODES = new Set(['ENOENT', 'EACCES']);
 
+/** Whether `error` (or what caused it) is a Unix socket's refusal at connect: no socket file, or not ours to open. */
+export function isSocketRefused(error: unknown): boolean {
+  for (const { code, syscall } of causes(error)) if (typeof code === 'string' && SOCKET_UNAVAILABLE_CODES.has(code) && syscall === 'connect') return true;
+  return false;
+}
+
 /** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (const { code, message, syscall } of causes(error)) {
+  if (isSocketRefused(error)) return true;
+  for (const { code, message } of causes(error)) {
     if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
-    if (typeof code === 'string' && SOCKET_UNAVAILABLE_CODES.has(code) && syscall === 'connect') return true;
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
     if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;

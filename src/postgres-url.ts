@@ -107,7 +107,8 @@ export function readPostgresUrl(given: string): { target: PostgresTarget; parts:
   };
   // An IPv6 address: postgres.js cuts a host string at its first `:` (it reads `host:port` lists) and
   // connected to `[` or to nothing; given arrays, it takes them as they are (its types say string).
-  const ipv6 = isIP(parts.host.replace(/^\[(.*)\]$/, '$1')) === 6 ? parts.host.replace(/^\[(.*)\]$/, '$1') : undefined;
+  const bare = parts.host.replace(/^\[(.*)\]$/, '$1');
+  const ipv6 = isIP(bare) === 6 ? bare : undefined;
   if (ipv6 !== undefined) {
     options.host = [ipv6] as unknown as string;
     options.port = [parts.port] as unknown as number;
@@ -156,6 +157,10 @@ export function postgresTarget(text: string): PostgresTarget {
 /** `host:port/database` (a socket as its directory), never the password; for messages. */
 export function describePostgresUrl(text: string): string {
   const read = readPostgresUrl(text);
-  if (!('parts' in read)) return 'an unreadable URL';
-  return `${read.parts.host}:${read.parts.port}/${read.parts.database}`;
+  return 'parts' in read ? describeParts(read.parts) : 'an unreadable URL';
+}
+
+/** describePostgresUrl of a URL already read. */
+export function describeParts(parts: PostgresUrlParts): string {
+  return `${parts.host}:${parts.port}/${parts.database}`;
 }

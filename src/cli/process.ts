@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { maskUrlPassword } from '../masking.js';
-import { ConfigError, isDiskFull } from '../errors.js';
+import { ConfigError, isDiskFull, isSocketRefused } from '../errors.js';
 import { explainConnectionError } from '../db/doctor.js';
 import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase, migrationSummary } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
@@ -147,8 +147,6 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
  * (src/db/doctor.ts explainConnectionError).
  */
 const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53200']);
-/** A Unix socket's (src/postgres-url.ts) connection errors: no socket file there, or not ours to open. */
-const SOCKET_FAULTS = new Set(['ENOENT', 'EACCES']);
 /**
  * The database ended the start's connection (a restart or failover under the start's migrations, a
  * chaos tester's kill): said as such, not "unexpected error: terminating connection due to
@@ -174,8 +172,7 @@ export function databaseFailure(error: unknown, config: Config): ConfigError | u
       { cause: error },
     );
   }
-  const socketFault = SOCKET_FAULTS.has(code as string) && (error as { syscall?: unknown }).syscall === 'connect';
-  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || socketFault || isDiskFull(error))) return undefined;
+  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isSocketRefused(error) || isDiskFull(error))) return undefined;
   const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
   const masked = maskUrlPassword(url);
   const shown = masked === undefined ? `${variable} (not shown: it may hold a password)` : `${variable}=${masked}`;

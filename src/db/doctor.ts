@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { ConfigError, isDiskFull } from '../errors.js';
 import { readDatabaseClock } from './database-clock.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
-import { describePostgresUrl, postgresTarget, readPostgresUrl } from '../postgres-url.js';
+import { describeParts, describePostgresUrl, postgresTarget, readPostgresUrl } from '../postgres-url.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -69,9 +69,9 @@ function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** Why a connection failed, in words a user can act on (no stack, no driver internals). */
 export function explainConnectionError(error: unknown, target: Target): string {
-  const where = describeUrl(target.url);
-  const e = error as { code?: string; message?: string };
   const read = readPostgresUrl(target.url);
+  const where = 'parts' in read ? describeParts(read.parts) : 'an unreadable URL';
+  const e = error as { code?: string; message?: string };
   const user = 'parts' in read ? read.parts.user : '';
   const database = 'parts' in read ? read.parts.database : '';
   if (error instanceof DeadlineError) return `${where} did not answer within ${error.ms / 1000} s: a wrong host, or a firewall in the way? Check ${target.source}`;
