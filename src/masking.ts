@@ -30,7 +30,8 @@ export function describeValue(name: string, value: string): string {
  * an `@` but no `scheme://`, so that the password cannot be told apart: better not shown at all.
  */
 export function maskUrlPassword(value: string): string | undefined {
-  const masked = value.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  // sslpassword: what opens the client key (src/postgres-url.ts).
+  const masked = value.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(masked)?.[0];
   if (scheme === undefined) return masked.includes('@') ? undefined : masked;
   const at = masked.lastIndexOf('@');

@@ -81,6 +81,8 @@ export function explainConnectionError(error: unknown, target: Target): string {
       ? `${where} cannot write: its disk is full (${e.message}): free space where PostgreSQL keeps its data directory and pg_wal`
       : `${where} cannot write (${e.code ? `${e.code}: ` : ''}${e.message}): is its disk full? Free space where PostgreSQL keeps its data directory and pg_wal`;
   }
+  const tls = explainTlsError(e, where, target.source);
+  if (tls !== undefined) return tls;
   switch (e.code) {
     case 'ECONNREFUSED':
       return `nothing accepts connections at ${where} (connection refused): is PostgreSQL running there? Check ${target.source}`;
@@ -115,6 +117,56 @@ export function explainConnectionError(error: unknown, target: Target): string {
     default:
       return `${where}: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)} (check ${target.source})`;
   }
+}
+
+/** Node's codes for a server certificate that does not chain up to a trusted CA. */
+const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Node's codes for a server certificate refused (explainTlsError says what to change): a fault of the URL or the server's certificate. */
+export const TLS_CERTIFICATE_FAULTS: ReadonlySet<string> = new Set([...UNTRUSTED_CERTIFICATE, 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/**
+ * The server hung up on TLS's handshake: Node's words when PostgreSQL answered the TLS request with
+ * "no" (a server without ssl = on) and postgres.js, told to require TLS, started the handshake anyway
+ * (the server then reads it as a malformed startup packet and closes). A server going down at that
+ * moment says the same, more rarely.
+ */
+export function isTlsSetupCut(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === 'ECONNRESET' && typeof e.message === 'string' && e.message.includes('before secure TLS connection was established');
+}
+
+/**
+ * A connection refused over TLS, or for the lack of it (src/postgres-url.ts reads libpq's TLS
+ * parameters): what to change in the URL. Undefined for any other error.
+ */
+function explainTlsError(e: { code?: string; message?: string }, where: string, source: string): string | undefined {
+  if (e.code !== undefined && UNTRUSTED_CERTIFICATE.has(e.code)) {
+    return `the certificate of ${where} is not signed by the CA of ?sslrootcert= (${e.code}: ${e.message}): name the CA that signed the server's certificate as ?sslrootcert=/path/ca.pem, or ?sslrootcert=system for a publicly trusted one. Check ${source}`;
+  }
+  if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const host = /Host: ([^.\s]+(?:\.[^.\s]+)*)\. is not in the cert's altnames/.exec(e.message ?? '')?.[1] ?? /IP: ([0-9a-f.:]+) is not in the cert's list/.exec(e.message ?? '')?.[1];
+    return `the certificate of ${where} does not name ${host ?? 'its host'} (${e.message}): connect by a name it holds, or verify the chain only with ?sslmode=verify-ca. Check ${source}`;
+  }
+  if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') {
+    return `the certificate of ${where} is not valid now (${e.code}: ${e.message}): renew it on the server. Check ${source}`;
+  }
+  if (isTlsSetupCut(e)) {
+    return `${where} closed the connection before TLS was set up (${e.message}): does it accept TLS (ssl = on)? If it does not, ?sslmode=prefer or disable in ${source}; if it does, is it restarting?`;
+  }
+  // pg_hba.conf's `hostnossl … reject`, or no `host` line matching a connection without TLS.
+  if (e.code === '28000' && /no encryption/.test(e.message ?? '')) {
+    return `${where} refuses connections without TLS (${e.message}): add ?sslmode=require, or better ?sslmode=verify-full&sslrootcert=/path/ca.pem, to ${source}`;
+  }
+  return undefined;
 }
 
 /** `word` as one word of a POSIX shell: quoted unless it is plain (a name with a space made `createdb my db`). */

@@ -14,8 +14,8 @@ describe('a PostgreSQL URL in libpq forms', () => {
     // What postgres.js would otherwise send PostgreSQL as settings is gone; the rest stays.
     const query = new URL(target.url).searchParams;
     expect([...query.keys()]).toEqual(['application_name']);
-    // Over TCP, sslmode is postgres.js's to read, as before.
-    expect(postgresTarget('postgres://db/app?sslmode=require&user=me')).toEqual({ url: 'postgres://db/app?sslmode=require', options: { user: 'me' } });
+    // Over TCP, sslmode becomes Node's TLS options (below).
+    expect(postgresTarget('postgres://db/app?sslmode=require&user=me')).toEqual({ url: 'postgres://db/app', options: { user: 'me', ssl: { rejectUnauthorized: false, host: 'db', servername: 'db' } } });
   });
 
   it('reads a user with no host before ?host= (no WHATWG URL), and a %2F-encoded socket directory as the host', () => {
@@ -48,7 +48,7 @@ describe('a PostgreSQL URL in libpq forms', () => {
   });
 
   it('leaves an ordinary URL to postgres.js exactly as written', () => {
-    const text = 'postgres://app:p%40ss@db.internal:6543/app?sslmode=require';
+    const text = 'postgres://app:p%40ss@db.internal:6543/app?application_name=x';
     expect(postgresTarget(text)).toEqual({ url: text, options: {} });
     expect(describeUrl(text)).toBe('db.internal:6543/app');
     expect(describeUrl('postgresql:///app?host=/run/pg')).toBe('/run/pg:5432/app');
@@ -71,6 +71,72 @@ describe('a PostgreSQL URL in libpq forms', () => {
       }
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as Error).message).toMatch(why);
+    }
+  });
+});
+
+// libpq's TLS parameters as Node's TLS options (test/db/tls.test.ts connects with them to a PostgreSQL
+// with TLS on, and reads the certificate files; here what needs no file).
+describe("a PostgreSQL URL's TLS parameters, read as libpq reads them", () => {
+  const ssl = (url: string): unknown => {
+    const read = readPostgresUrl(url);
+    if ('problem' in read) throw new Error(read.problem);
+    return read.target.options.ssl;
+  };
+  const problem = (url: string): string => {
+    const read = readPostgresUrl(url);
+    return 'problem' in read ? read.problem : `accepted: ${JSON.stringify(read.target)}`;
+  };
+
+  it('maps each sslmode: no TLS, TLS if offered, TLS unverified, verified with the system CAs', () => {
+    expect(ssl('postgres://db/app')).toBeUndefined();
+    expect(ssl('postgres://db/app?sslmode=disable')).toBe(false);
+    expect(ssl('postgres://db/app?sslmode=prefer')).toBe('prefer');
+    expect(ssl('postgres://db/app?sslmode=allow')).toBe('prefer');
+    expect(ssl('postgres://db/app?sslmode=require')).toEqual({ rejectUnauthorized: false, host: 'db', servername: 'db' });
+    expect(ssl('postgres://db.example.com/app?sslmode=verify-full')).toEqual({ rejectUnauthorized: true, host: 'db.example.com', servername: 'db.example.com' });
+    expect(ssl('postgres://db.example.com/app?sslmode=verify-full&sslrootcert=system')).toEqual({ rejectUnauthorized: true, host: 'db.example.com', servername: 'db.example.com' });
+    // As libpq 16: the system's CAs make verify-full the default; another TLS parameter, prefer.
+    expect(ssl('postgres://db.example.com/app?sslrootcert=system')).toEqual({ rejectUnauthorized: true, host: 'db.example.com', servername: 'db.example.com' });
+    expect(ssl('postgres://db/app?sslsni=1')).toBe('prefer');
+    // verify-ca checks the chain, not the name.
+    const chain = ssl('postgres://10.0.0.5/app?sslmode=verify-ca') as { checkServerIdentity: () => unknown; rejectUnauthorized: boolean; servername?: string };
+    expect([chain.rejectUnauthorized, chain.checkServerIdentity(), chain.servername]).toEqual([true, undefined, undefined]);
+    // A socket never takes TLS.
+    expect(ssl('postgresql:///app?host=/run/pg&sslmode=verify-full&sslrootcert=/nowhere')).toBe(false);
+  });
+
+  it('checks the certificate against the host, not ?hostaddr=, and connects to the address', () => {
+    const read = readPostgresUrl('postgres://u@db.example.com:5433/app?hostaddr=10.1.2.3&sslmode=verify-full&sslsni=0&ssl_min_protocol_version=TLSv1.3');
+    expect(read).toMatchObject({
+      target: { url: 'postgres://u@db.example.com:5433/app', options: { host: '10.1.2.3', ssl: { host: 'db.example.com', servername: undefined, minVersion: 'TLSv1.3' } } },
+      parts: { host: 'db.example.com (10.1.2.3)', port: 5433 },
+    });
+  });
+
+  it('takes out what has nothing to do (GSSAPI and channel binding off or preferred, tuning Node lacks) and maps keepalives', () => {
+    const target = postgresTarget('postgres://db/app?gssencmode=disable&channel_binding=prefer&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=100&fallback_application_name=x&keepalives_idle=30&application_name=y');
+    expect(target).toEqual({ url: 'postgres://db/app?application_name=y', options: { keep_alive: 30 } });
+    expect(postgresTarget('postgres://db/app?keepalives=0').options).toEqual({ keep_alive: null });
+  });
+
+  it('refuses what cannot be honoured, or is wrong, naming the parameter', () => {
+    for (const [url, why] of [
+      ['postgres://db/app?sslmode=verify', /\?sslmode= must be one of disable, allow, prefer, require, verify-ca, verify-full/],
+      ['postgres://db/app?sslmode=verify-ca&sslrootcert=system', /sslrootcert=system needs \?sslmode=verify-full/],
+      ['postgres://db/app?sslmode=require&sslcert=/etc/c.pem', /one of \?sslcert= and \?sslkey=/],
+      ['postgres://db/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem', /\?sslrootcert= \/nonexistent\/ca\.pem cannot be read \(no such file\)/],
+      ['postgres://db/app?sslmode=verify-full&sslrootcert=ca.pem', /\?sslrootcert= must be an absolute path/],
+      ['postgres://db/app?ssl_min_protocol_version=TLS1.2', /ssl_min_protocol_version= must be one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3/],
+      ['postgres://db/app?gssencmode=require', /\?gssencmode= is libpq's and cannot be honoured here: GSSAPI encryption is not supported/],
+      ['postgres://db/app?channel_binding=require', /\?channel_binding= is libpq's and cannot be honoured here/],
+      ['postgres://db/app?service=prod', /\?service= is libpq's.*no service file is read/],
+      ['postgres://db/app?passfile=/root/.pgpass', /\?passfile= is libpq's/],
+      ['postgres://db/app?hostaddr=db2', /\?hostaddr= must be an IP address/],
+      ['postgres://db/app?keepalives=yes', /\?keepalives= must be 0 or 1/],
+      ['postgres://db/app?sslmode=require&sslmode=disable', /names \?sslmode= more than once/],
+    ] as const) {
+      expect(problem(url), url).toMatch(why);
     }
   });
 });
