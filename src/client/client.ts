@@ -57,9 +57,9 @@ export interface ClientOptions {
   webSocketImpl?: unknown;
   /** Reconnection of watches (defaults: 8 attempts, 250 ms doubling to at most 10 s, jittered). */
   retry?: Partial<RetryOptions>;
-  /** Longest wait for one HTTP request, in ms (default 30,000). */
+  /** Longest wait for one HTTP request, and for a WebSocket to open and be acknowledged, in ms (default 30,000). */
   requestTimeoutMs?: number;
-  /** WebSocket ping interval, in ms (default 10,000; 0: off); no pong within it means reconnect. */
+  /** WebSocket ping interval, in ms (default 10,000; 0: off); no pong within it drops the socket and reconnects. */
   keepAliveMs?: number;
 }
 
@@ -308,6 +308,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     wsUrl: options.wsUrl ?? toWsUrl(options.url),
     retry,
     keepAliveMs: options.keepAliveMs ?? 10_000,
+    connectTimeoutMs: options.requestTimeoutMs ?? 30_000,
     credentials,
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),

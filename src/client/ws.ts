@@ -63,8 +63,14 @@ export interface WsTransportOptions {
   /** A WebSocket class; default: `ws` in Node, the global WebSocket elsewhere. */
   webSocketImpl?: unknown;
   retry: RetryOptions;
-  /** Ping interval, in ms; a socket without a pong within it is closed and reconnected (0: off). */
+  /** Ping interval, in ms; a socket without a pong within it is dropped and reconnected (0: off). */
   keepAliveMs: number;
+  /**
+   * Longest wait for a socket to be opened and acknowledged (`connection_ack`), in ms: past it the
+   * attempt is dropped and counts as a failed one. A path that takes the TCP connection and then
+   * says nothing (a frozen server, a stuck proxy) otherwise held a watch for ever.
+   */
+  connectTimeoutMs: number;
 }
 
 export interface ExecutionResult<R> {
@@ -123,11 +129,13 @@ export async function* untilTryAgain<R>(results: AsyncIterable<ExecutionResult<R
 
 async function nodeWebSocket(headers: Record<string, string> | undefined): Promise<unknown> {
   const { default: WebSocket } = await import('ws');
-  if (!headers) return WebSocket;
   // ws takes headers for the upgrade request as a constructor option; graphql-ws passes only (url, protocol).
-  return class WebSocketWithHeaders extends WebSocket {
+  return class NodeWebSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols, { headers });
+      super(address, protocols, headers ? { headers } : {});
+      // A socket dropped while it opens (drop(), above) reports its aborted upgrade as an 'error'
+      // after graphql-ws has let go of it (onerror = null): an 'error' with no listener would throw.
+      this.on('error', () => undefined);
     }
   };
 }
@@ -212,17 +220,30 @@ type Event<R> = { kind: 'next'; result: ExecutionResult<R> } | { kind: 'error'; 
 /** graphql-ws over one lazily opened socket (open while a subscription is), reconnecting with backoff. */
 export function createWsTransport(options: WsTransportOptions): WsTransport {
   let client: Promise<WsClient> | undefined;
-  let activeSocket: { close(code: number, reason: string): void } | undefined;
+  let activeSocket: unknown;
 
   const connect = async (): Promise<WsClient> => {
     const isNode = typeof globalThis.process?.versions?.node === 'string';
     const webSocketImpl = options.webSocketImpl ?? (isNode ? await nodeWebSocket(options.headers) : undefined);
     let pongTimer: ReturnType<typeof setTimeout> | undefined;
+    let connectTimer: ReturnType<typeof setTimeout> | undefined;
+    // Set once the client exists: the timers below drop its socket through it.
+    let wsClient: WsClient | undefined;
+    /**
+     * Drops the socket being opened or the open one, and reconnects at once, without waiting for a
+     * peer that does not answer: graphql-ws's terminate() counts it closed (4499, retried) now, where
+     * close() waited for the peer's close frame (ws: 30 s more). ws's terminate() frees the socket.
+     */
+    const drop = (): void => {
+      const socket = activeSocket as { terminate?: () => void } | undefined;
+      wsClient?.terminate();
+      socket?.terminate?.();
+    };
     // What the socket being opened sent, the last credential refused, and refusals in a row.
     let sent: string | undefined;
     let refused: string | undefined;
     let refusals = 0;
-    return createWsClient({
+    wsClient = createWsClient({
       url: options.wsUrl,
       webSocketImpl,
       lazy: true,
@@ -255,23 +276,33 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       },
       keepAlive: options.keepAliveMs,
       on: {
-        // A half-open TCP connection never closes by itself: no pong in time → close, and reconnect.
+        // A socket not acknowledged in time (an upgrade or a connection_ack that never comes) is dropped.
+        connecting: () => {
+          clearTimeout(connectTimer);
+          if (options.connectTimeoutMs > 0) connectTimer = setTimeout(drop, options.connectTimeoutMs);
+        },
+        opened: (socket) => {
+          activeSocket = socket;
+        },
+        // A half-open TCP connection never closes by itself: no pong in time → dropped, and reconnect.
         ping: (received) => {
           if (received) return;
           clearTimeout(pongTimer);
-          pongTimer = setTimeout(() => activeSocket?.close(4408, 'Pong timeout'), options.keepAliveMs);
+          pongTimer = setTimeout(drop, options.keepAliveMs);
         },
         pong: (received) => {
           if (received) clearTimeout(pongTimer);
         },
         connected: (socket) => {
-          activeSocket = socket as { close(code: number, reason: string): void };
+          clearTimeout(connectTimer);
+          activeSocket = socket;
           // Accepted on another credential than the one refused: a fresh start. Accepted on the
           // same one (a server that checks only after the ack) does not count as a success.
           if (refusals > 0 && sent !== refused) refusals = 0;
         },
         closed: (event) => {
           clearTimeout(pongTimer);
+          clearTimeout(connectTimer);
           activeSocket = undefined;
           if (closeCode(event) === CREDENTIAL_REFUSED) {
             refused = sent;
@@ -280,6 +311,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         },
       },
     });
+    return wsClient;
   };
 
   return {

@@ -184,7 +184,7 @@ describe('feed()', () => {
     // out a database away: the feed's own renewal is for a server that completes the subscription.
     // The real server and transports, with the subscription cut short after `keep` results.
     function endingEarly(keep: (subscription: number) => number): { ws: WsTransport; asked: (string | null)[]; close: () => Promise<void> } {
-      const real = createWsTransport({ wsUrl: server.url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, credentials: createCredentials(undefined, undefined) });
+      const real = createWsTransport({ wsUrl: server.url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, connectTimeoutMs: 30_000, credentials: createCredentials(undefined, undefined) });
       const asked: (string | null)[] = [];
       const ws: WsTransport = {
         async *subscribe(document, variables, signal, flow) {
@@ -243,7 +243,7 @@ describe('feed()', () => {
   describe('a consumer behind the server', () => {
     /** The real transport, counting the events that arrived in the client (taken or waiting to be). */
     function counted(url: string): { ws: WsTransport; arrived: () => number } {
-      const real = createWsTransport({ wsUrl: url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, credentials: createCredentials(undefined, undefined) });
+      const real = createWsTransport({ wsUrl: url.replace('http:', 'ws:'), retry: RETRY, keepAliveMs: 0, connectTimeoutMs: 30_000, credentials: createCredentials(undefined, undefined) });
       let arrived = 0;
       return {
         ws: {
