@@ -32,7 +32,7 @@ const state = {
   page: createPage(),
   /** Changes that arrived while a page was being read: applied on top of it. */
   buffered: /** @type {any[] | null} */ (null),
-  detail: { id: /** @type {string | null} */ (null), close: () => {} },
+  detail: { id: /** @type {string | null} */ (null), close: () => {}, outdatedBy: /** @type {((task: { id: string, version: number }) => boolean) | undefined} */ (undefined) },
   queues: /** @type {any[]} */ ([]),
 };
 
@@ -129,6 +129,8 @@ function change(task) {
   const result = applyChange(state.page, task, state.filter);
   // 'overflow' too: renderRows reads the page again, once the rows are not held.
   if (result) scheduleRender(result === 'updated' ? task.id : null, true);
+  // The open task changed after its detail's streams ended (retried here or elsewhere): follow it again.
+  if (state.detail.outdatedBy?.(task)) showDetail(task.id);
 }
 
 // ---- rows stay put under the pointer and the keyboard --------------------------------------
@@ -371,12 +373,16 @@ function route() {
 
 function showDetail(id) {
   state.detail.close();
-  state.detail = { id, close: () => {} };
+  state.detail = { id, close: () => {}, outdatedBy: undefined };
   const panel = byId('detail');
   panel.hidden = !id;
   document.body.classList.toggle('with-detail', Boolean(id));
   for (const tr of byId('rows').querySelectorAll('tr')) tr.classList.toggle('selected', tr.dataset.id === id);
-  if (id) state.detail.close = showTask(panel, id, { act, close: closeDetail, change });
+  if (id) {
+    const shown = showTask(panel, id, { act, close: closeDetail, change });
+    state.detail.close = shown.stop;
+    state.detail.outdatedBy = shown.outdatedBy;
+  }
   if (id) revealPanel(panel);
 }
 
@@ -414,8 +420,6 @@ async function act(action, task, button) {
   const updated = data[a.field];
   change(updated);
   notice(`${a.done} ${updated.name} ${updated.id.slice(-8)}`);
-  // The detail stream ended at the terminal state: a retried task needs a new one.
-  if (state.detail.id === updated.id) showDetail(updated.id);
 }
 
 async function enqueue(event) {

@@ -90,11 +90,15 @@ function followEvents(id, from) {
 /**
  * Fills `panel` with task `id` and follows it. `act(action, task, button)` runs cancel or retry,
  * `close()` closes the panel, `change(task)` hands each new state to the task list.
- * Returns `stop()`, which ends both streams.
+ * Returns `stop()`, which ends both streams, and `outdatedBy(task)`: whether a state of this task
+ * seen elsewhere (the list's stream) is newer than the one shown after the streams ended at a
+ * terminal state — a task retried by someone else (the API, another operator, a bulk retry), to
+ * be shown afresh.
  */
 export function showTask(panel, id, { act, close, change }) {
   panel.replaceChildren(el('p', { class: 'muted pad' }, 'Loading…'));
   let task = /** @type {any} */ (null);
+  let ended = false;
   let body = /** @type {{root: HTMLElement, summary: HTMLElement, tail: HTMLElement} | null} */ (null);
   let stopEvents = () => {};
   let stopped = false;
@@ -135,12 +139,17 @@ export function showTask(panel, id, { act, close, change }) {
       if (!body) start();
       else frame ||= requestAnimationFrame(render);
     },
+    // After the terminal state (or a refusal): what changes later reaches only the list.
+    complete: () => (ended = true),
   });
 
-  return () => {
-    stopped = true;
-    stopWatch();
-    stopEvents();
-    cancelAnimationFrame(frame);
+  return {
+    stop: () => {
+      stopped = true;
+      stopWatch();
+      stopEvents();
+      cancelAnimationFrame(frame);
+    },
+    outdatedBy: (/** @type {{ id: string, version: number }} */ other) => ended && task !== null && other.id === id && other.version > task.version,
   };
 }

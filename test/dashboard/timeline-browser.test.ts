@@ -255,6 +255,31 @@ describe.skipIf(SKIP_BROWSER)('a task\'s timeline and output in the dashboard (h
     expect(await body(id).locator('.earlier').isHidden()).toBe(true);
   });
 
+  it('follows a finished task again when it is retried elsewhere (the API) while its detail is open', async () => {
+    await work();
+    const id = await enqueue({ name: 'demo.fail', args: ['retried elsewhere'], maxAttempts: 1 });
+    await waitForStatus(server.deps, id, 'FAILED');
+    await open(id);
+    await body(id).locator('.log-state.ended').waitFor();
+    // Not this panel's Retry: its streams had ended, and only that button opened them again (a tester's find).
+    const res = await server.post({ query: 'mutation($id: ID!) { retryTask(id: $id) { id } }', variables: { id } });
+    expect(res.errors).toBeUndefined();
+    await waitFor(async () => (await server.deps.queue.getTask(id))?.version === 6, { message: 'the retried task failed again' });
+    await body(id).locator('table.events tr.event[data-version="6"]').waitFor();
+    await body(id).locator('.log-state.ended').waitFor();
+    const shown = await shownEvents(id);
+    expect(shown).toEqual(await apiEvents(id));
+    expect(shown.map((e) => [e.type, e.attempt])).toEqual([
+      ['ENQUEUED', 0],
+      ['STARTED', 1],
+      ['FAILED', 1],
+      ['RETRIED', 1],
+      ['STARTED', 2],
+      ['FAILED', 2],
+    ]);
+    expect(await body(id).getAttribute('data-status')).toBe('FAILED');
+  });
+
   it('draws the rule where a snoozed task runs again under the same attempt number', async () => {
     await work();
     const id = await enqueue({ name: 'test.rerun-text', args: ['dashboard-rerun'] });
