@@ -37,7 +37,7 @@ export interface TaskEventRecord {
 export interface TaskEventPage {
   events: TaskEventRecord[];
   hasNextPage: boolean;
-  /** Backward (`last`): whether events come before the page; forward: whether it started after a cursor. */
+  /** Whether events (of the types asked for) come before the page. */
   hasPreviousPage: boolean;
 }
 
@@ -154,7 +154,12 @@ export async function listTaskEvents(exec: Executor, p: ListEventsParams, tenant
   const beyondBefore = async (): Promise<boolean> =>
     p.beforeVersion !== undefined &&
     (await exec`SELECT 1 FROM task_events e WHERE ${where(exec`e.version >= ${p.beforeVersion}`)} ORDER BY e.version LIMIT 1`).length > 0;
-  if (!backward) return { events, hasNextPage: more || (await beyondBefore()), hasPreviousPage: afterVersion > 0 };
+  // Before `after`: every version from 1 exists, so any cursor has events before it, unless only some
+  // types are asked for; then one probe back from the cursor (a "load earlier" drawn over nothing).
+  const beforeAfter = async (): Promise<boolean> =>
+    afterVersion > 0 &&
+    (types === null || (await exec`SELECT 1 FROM task_events e WHERE ${where(exec`e.version <= ${afterVersion}`)} ORDER BY e.version DESC LIMIT 1`).length > 0);
+  if (!backward) return { events, hasNextPage: more || (await beyondBefore()), hasPreviousPage: await beforeAfter() };
   return { events, hasNextPage: await beyondBefore(), hasPreviousPage: more };
 }
 

@@ -169,6 +169,10 @@ describe('Task.events', () => {
     expect(await page({ before: versionCursor(3) })).toMatchObject({ versions: [1, 2], hasNextPage: true, hasPreviousPage: false });
     expect(await page({ last: 1, types: ['STARTED'] })).toMatchObject({ versions: [2], hasPreviousPage: false, hasNextPage: false });
     expect(await page({ last: 5, before: versionCursor(3), types: ['SUCCEEDED'] })).toMatchObject({ versions: [], hasPreviousPage: false, hasNextPage: true });
+    // Forward, hasPreviousPage minds the types too (it said true after any cursor: a "load earlier" over nothing).
+    expect(await page({ after: versionCursor(2), types: ['SUCCEEDED'] })).toMatchObject({ versions: [3], hasPreviousPage: false, hasNextPage: false });
+    expect(await page({ after: versionCursor(2), types: ['ENQUEUED', 'SUCCEEDED'] })).toMatchObject({ versions: [3], hasPreviousPage: true });
+    expect(await page({ after: versionCursor(9), first: 5 })).toMatchObject({ versions: [], hasPreviousPage: true });
     expect(await page({ last: 0 })).toMatchObject({ versions: [], hasPreviousPage: true });
 
     const both = await server.execute(TaskEventLogDocument, { id, first: 1, last: 1 });
