@@ -183,8 +183,9 @@ async function errorsOf(res) {
  * stream (re)connects — the server has registered the subscription by then, so what the
  * caller reads afterwards cannot miss a change; `reconnecting()` when the connection drops
  * (or the credential is refused: the stream waits for a sign-in) before it is opened again
- * with the same query; `complete()` when the server ended the stream (a finished task, or a
- * server shutting down) or refused it for another reason than the credential. Returns `close()`.
+ * with the same query; `complete(errors?)` when the server ended the stream (a finished task, or a
+ * server shutting down) or refused it for another reason than the credential (then with the
+ * refusal's errors, e.g. FORBIDDEN: retrying the same credential cannot help). Returns `close()`.
  */
 export function subscribe(query, variables, handlers) {
   const url = `${GRAPHQL}?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify(variables))}`;
@@ -207,6 +208,8 @@ export function subscribe(query, variables, handlers) {
       const token = currentToken();
       /** Set when the server ended the stream with UNAUTHENTICATED (the credential expired or was revoked). */
       let refused = false;
+      /** The errors of a result without data: a stream refused (FORBIDDEN, a bad argument), which then ends. */
+      let refusal;
       let outcome = 'ended';
       try {
         const res = await fetch(url, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, cache: 'no-store', signal: aborter.signal });
@@ -220,7 +223,7 @@ export function subscribe(query, variables, handlers) {
           if (!isUnauthenticated(errors)) {
             // Refused for good (as EventSource, which does not retry an error answer).
             closed = true;
-            handlers.complete?.();
+            handlers.complete?.(errors);
             return;
           }
           refused = true;
@@ -236,6 +239,8 @@ export function subscribe(query, variables, handlers) {
               refused = true;
               return false;
             }
+            // A stream refused at its start answers one result of errors and no data, then ends.
+            refusal = result.data ? undefined : result.errors;
             handlers.next(result.data, result.errors);
             return true;
           });
@@ -246,7 +251,7 @@ export function subscribe(query, variables, handlers) {
       if (closed) return;
       if (outcome === 'stopped' && !refused) {
         closed = true;
-        handlers.complete?.();
+        handlers.complete?.(refusal);
         return;
       }
       handlers.reconnecting?.();

@@ -464,14 +464,25 @@ function listen() {
       setLive('off', 'reconnecting…');
       connectionLost();
     },
-    // The server ended the stream (it is shutting down): try again in a moment.
-    complete() {
+    // The server ended the stream (it is shutting down): try again in a moment. Refused for this
+    // credential (a read token, a key without tasks:read): asking again would be refused again,
+    // every 2 s for ever; a sign-in with another credential listens again (taskwire:scopes).
+    complete(errors) {
+      if (errorCode(errors) === 'FORBIDDEN') {
+        listRefused = true;
+        setLive('off', 'no task list for this credential');
+        connectionBack();
+        return;
+      }
       setLive('off', 'disconnected; retrying…');
       connectionLost();
       setTimeout(listen, 2000);
     },
   });
 }
+
+/** The list's stream was refused FORBIDDEN: not listening until the credential changes. */
+let listRefused = false;
 
 function init() {
   renderFilter();
@@ -482,6 +493,10 @@ function init() {
   byId('older').addEventListener('click', () => void loadPage('after', state.page.pageInfo?.endCursor));
   byId('newest').addEventListener('click', () => void loadPage('first', null));
   document.addEventListener('taskwire:scopes', () => {
+    if (listRefused) {
+      listRefused = false;
+      listen();
+    }
     /** @type {HTMLElement} */ (byId('bulk-cancel')).hidden = !may('tasks:cancel');
     /** @type {HTMLElement} */ (byId('bulk-retry')).hidden = !may('tasks:retry');
     /** @type {HTMLElement} */ (byId('toggle-enqueue')).hidden = !may('tasks:enqueue');

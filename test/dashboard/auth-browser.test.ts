@@ -220,6 +220,30 @@ describe.skipIf(SKIP_BROWSER)('sign-in and origins, in headless Chromium', () =>
       await page.close();
     });
 
+    it('signed in with a read token: its task\'s detail, and the list it may not read not asked for again every 2 s', async () => {
+      const writer = await mint('writer');
+      const enqueued = await server.post(
+        { query: 'mutation($input: EnqueueTaskInput!) { enqueueTask(input: $input) { task { id } readToken } }', variables: { input: { name: 'math.copysign', args: [3, -1] } } },
+        { authorization: `Bearer ${writer}` },
+      );
+      const { task, readToken } = (enqueued.data as { enqueueTask: { task: { id: string }; readToken: string } }).enqueueTask;
+      const page = await newPage();
+      // The page's timers run when the test says: the 2 s retry would have run five times in the 10 s below.
+      await page.clock.install();
+      const listStreams: string[] = [];
+      page.on('request', (request) => void (request.url().includes('DashboardChanges') && listStreams.push(request.url())));
+      await page.goto(`${base}/dashboard#task=${task.id}`);
+      await page.locator('#sign-in[open]').waitFor();
+      await signIn(page, readToken);
+      await page.locator(`#detail .detail-body[data-id="${task.id}"][data-status="SUCCEEDED"]`).waitFor();
+      await expect.poll(() => page.locator('#live').textContent()).toBe('no task list for this credential');
+      const asked = listStreams.length;
+      await page.clock.runFor(10_000);
+      expect(listStreams).toHaveLength(asked);
+      expect(await page.locator('#offline').isVisible()).toBe(false);
+      await page.close();
+    });
+
     it('a token that expires while the dashboard is open brings the sign-in back; a fresh one resumes the live list', async () => {
       const page = await newPage();
       await page.goto(`${base}/dashboard`);
