@@ -56,6 +56,7 @@ const UNIT = [
   'test/graphql/operation-cost.test.ts',
   'test/client/older-server-events.test.ts',
   'test/db/postgres-url.test.ts',
+  'test/client/task-state.test.ts',
 ];
 const RELIABILITY = ['test/reliability/**/*.test.ts'];
 const SOAK = 'test/reliability/**/*.soak.test.ts';

@@ -68,19 +68,29 @@ export async function status(args: string[], ctx: Context): Promise<number> {
 
 /**
  * The task as it ended: read once more (the return value, expiresAt). When the server went away
- * right after the last event (its process stopping: `npm start`'s Ctrl-C) the ending is known from
- * the events all the same (`seen`, `current` with them applied): said on stderr, and the exit code
- * follows it rather than the connection.
+ * right after the last event (its process stopping: `npm start`'s Ctrl-C), or the task was deleted
+ * at its end (a retention shorter than this read), the ending is known from the events all the
+ * same (`seen`, `current` with them applied): said on stderr, and the exit code follows it rather
+ * than the connection or the state read before the events (a FAILED task deleted at once exited 0
+ * as the RUNNING it had been: a tester's find).
  */
 export async function finalState(client: TaskwireClient, current: Task, seen: Task, ctx: Context): Promise<Task> {
+  let read: Task | null;
   try {
-    return (await client.get(current.id)) ?? current;
+    read = await client.get(current.id);
   } catch (error) {
     if (!(error instanceof ConnectionError) || seen.version <= current.version) throw error;
     ctx.io.err(`taskwire: the server went away after the task's last event (${error.code}); its state from the events (no return value):\n`);
     return seen;
   }
+  if (read) return read;
+  if (!seen.isFinished) throw new TaskwireClientError('NOT_FOUND', `Task "${current.id}" was deleted before its end was seen`, { field: 'id' });
+  ctx.io.err(`taskwire: the task was deleted right after its end (its resultTtlMs); its state from the events (no return value):\n`);
+  return seen;
 }
+
+/** The events after which a task may have ended (the rescuer's RESCUED when no attempt is left). */
+const ENDS = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'RESCUED'] as const;
 
 /** `taskwire logs ID [--follow]`: the task's output; with --follow, live until it ends. */
 export async function logs(args: string[], ctx: Context): Promise<number> {
@@ -95,17 +105,24 @@ export async function logs(args: string[], ctx: Context): Promise<number> {
     const follow = values.follow === true && !current.isFinished;
     const printer = values.json ? undefined : createOutputPrinter(ctx.io);
     const signal = followSignal(ctx, timeoutMs);
+    // Following, the ending too (not printed): the task's end when its row is deleted at once.
+    let seen = current;
     try {
       // Read from the first event: the runs are counted from the task's first STARTED.
       await consume(
-        numberRuns(client.events(id, { types: RUN_EVENT_TYPES, follow, signal })),
-        (event) => (printer ? printer.chunk(event) : ctx.io.out(json(event))),
+        numberRuns(client.events(id, { types: follow ? [...RUN_EVENT_TYPES, ...ENDS] : RUN_EVENT_TYPES, follow, signal })),
+        (event) => {
+          if (event.type !== 'OUTPUT') {
+            if (event.version > seen.version) seen = applyEvent(seen, event);
+          } else if (printer) printer.chunk(event);
+          else ctx.io.out(json(event));
+        },
         { id, ctx, signal, timeoutMs },
       );
     } finally {
       printer?.done();
     }
-    const final = follow ? ((await client.get(id)) ?? current) : current;
+    const final = follow ? await finalState(client, current, seen, ctx) : current;
     if (final.status === 'FAILED' || final.status === 'CANCELLED') reportUnsuccessful(ctx.io, final, values.json === true);
     return exitOf(final);
   });

@@ -1,4 +1,4 @@
-import { ConnectionError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
+import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
 import {
   CancelTaskDocument,
   EnqueueTaskDocument,
@@ -18,7 +18,7 @@ import {
 import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { checkInteger, checkUrl, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
-import { followTaskEvents, readTask, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
+import { followTaskEvents, isUnreadEnding, readTask, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
 import { numberRuns, RUN_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
@@ -321,6 +321,8 @@ export function createClient(options: ClientOptions): TaskwireClient {
   const streams = { ws, http, retry };
 
   async function* watch(id: string, watchOptions: WatchOptions = {}): AsyncGenerator<Task, void, undefined> {
+    // As wait() checks it: NaN or Infinity yielded nothing and ended as if the task had (a tester's find).
+    checkInteger('afterVersion', watchOptions.afterVersion, 0, Number.MAX_SAFE_INTEGER);
     yield* watchTask(streams, id, watchOptions.afterVersion, withLifetime(watchOptions.signal));
   }
 
@@ -415,6 +417,12 @@ export function createClient(options: ClientOptions): TaskwireClient {
       if (!last) throw new ConnectionError('BAD_RESPONSE', `The watch of task ${id} ended without a state`);
       if (last.status === 'FAILED') throw new TaskFailedError(last);
       if (last.status === 'CANCELLED') throw new TaskCancelledError(last);
+      // Its events said SUCCEEDED, and the row with the return value was deleted before it was read.
+      if (isUnreadEnding(last)) {
+        throw new RequestError([
+          { message: `Task "${id}" succeeded and was deleted (its resultTtlMs) before its return value was read`, extensions: { code: 'NOT_FOUND', field: 'id' } },
+        ]);
+      }
       return last.returnValue as T;
     },
     async cancel(id) {

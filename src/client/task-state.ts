@@ -84,6 +84,21 @@ function durationMs(startedAt: string | null, finishedAt: string | null): number
 }
 
 /**
+ * A run that gave its attempt back: a worker's RELEASED (unstarted at a shutdown, or the rescuer's
+ * for a lost worker's task claimed ahead) and a SNOOZED (the handler asked to run later). The
+ * event names that attempt; the task has one fewer, without its worker, and without the first
+ * attempt's stamps when none is left (drizzle/0037 and the release's statement do the same).
+ */
+function giveAttemptBack(task: Task, next: Task, event: TaskEvent): void {
+  next.attempts = Math.max(0, event.attempt - 1);
+  next.workerIds = task.workerIds.slice(0, -1);
+  if (next.attempts === 0) {
+    next.startedAt = null;
+    next.lastAttemptedAt = null;
+  }
+}
+
+/**
  * The task's state right after `event`, from its state before it. Events carry the status,
  * attempt, worker, progress and error of a change, so these fields follow the server's state
  * machine (src/queue/sql/*); `waitReason` follows the status (waitReasonAfter). What events do not
@@ -135,13 +150,13 @@ export function applyEvent(task: Task, event: TaskEvent): Task {
       finish();
       break;
     case 'RELEASED':
-      // A worker gave the attempt back unstarted (shutdown): the event names that attempt, the task has one fewer.
-      next.attempts = Math.max(0, event.attempt - 1);
-      next.workerIds = task.workerIds.slice(0, -1);
-      if (next.attempts === 0) {
-        next.startedAt = null;
-        next.lastAttemptedAt = null;
-      }
+      // A workflow step's parents all ended (BLOCKED → PENDING): its attempts and workers stay, as the
+      // event's attempt (the task's count) says.
+      if (task.status === 'BLOCKED') break;
+      giveAttemptBack(task, next, event);
+      break;
+    case 'SNOOZED':
+      giveAttemptBack(task, next, event);
       break;
     case 'PROMOTED':
       // runTaskNow: due at the event's time. Whatever else holds it (a paused queue, limits) is read from the row.

@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Task, type TaskEvent } from '../../src/client/index.js';
 import type { Context } from '../../src/cli/client-context.js';
 import type { Io } from '../../src/cli/output.js';
 import { finalState } from '../../src/cli/watch-commands.js';
 import { applyEvent } from '../../src/client/task-state.js';
+import { startTestServer, type TestServer } from '../helpers/graphql.js';
 import { CLOSED_URL } from './run-cli.js';
 
 // `status --watch` after the task's last event: the read of its final state, when the server went
@@ -42,5 +43,43 @@ describe('finalState (status --watch after the last event)', () => {
   it('fails as before when no event came after the state it started from', async () => {
     await expect(finalState(gone, base, base, ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
     await expect(finalState(gone, base, applyEvent(base, event(2, 'STARTED', 'RUNNING')), ctx(fakeIo()))).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+  });
+});
+
+describe('finalState (status --watch, logs --follow) when the task was deleted right after its end', () => {
+  // A task that does not exist: what the final read of one deleted by its retention (resultTtlMs 0,
+  // the cleaner at work) answers. Before, the state read before the events stood in: a FAILED task
+  // exited 0 as the RUNNING it had been (a tester's find).
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ runner: false });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const ctx = (io: Io): Context => ({ io, config: { url: server.url, token: undefined }, signal: new AbortController().signal });
+
+  it('takes the ending from the events, and says so', async () => {
+    const client = createClient({ url: server.url });
+    try {
+      const io = fakeIo();
+      const final = await finalState(client, base, applyEvent(base, event(3, 'FAILED', 'FAILED')), ctx(io));
+      expect(final).toMatchObject({ id: base.id, version: 3, status: 'FAILED', isFinished: true });
+      expect(io.errText()).toMatch(/^taskwire: the task was deleted right after its end \(its resultTtlMs\); its state from the events/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('is NOT_FOUND when no end was seen before it was deleted', async () => {
+    const client = createClient({ url: server.url });
+    try {
+      await expect(finalState(client, base, applyEvent(base, event(3, 'PROGRESS', 'RUNNING')), ctx(fakeIo()))).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(/was deleted before its end was seen/),
+      });
+    } finally {
+      await client.close();
+    }
   });
 });

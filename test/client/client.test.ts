@@ -325,6 +325,11 @@ describe('watch and wait', () => {
     await client.wait(ok.id, { timeoutMs: 10_000 });
     expect(await client.wait(ok.id, { afterVersion: 99 })).toBe(-2);
     expect(await rejectionOf(client.wait(ok.id, { afterVersion: -1 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'afterVersion' });
+    // watch() checks it as wait() does: NaN yielded nothing and ended, as if the task had.
+    for (const afterVersion of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const first = client.watch(ok.id, { afterVersion }).next();
+      expect(await rejectionOf(first), String(afterVersion)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'afterVersion' });
+    }
   });
 
   it('a watch of a finished task gives its final state once', async () => {

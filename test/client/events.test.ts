@@ -80,6 +80,61 @@ describe('watch from a version', () => {
   });
 });
 
+describe('a task deleted by its retention right at its end', () => {
+  /**
+   * A client whose re-read of the task at its terminal event comes after the cleaner has run: the
+   * read goes to the real server, which answers null, as for a consumer slower than a resultTtlMs
+   * of 0 (what a tester saw with the cleaner every 0.4 s). The read itself shows that the terminal
+   * event had reached the client.
+   */
+  function slowReader(id: string): TaskwireClient {
+    return createClient({
+      url: server.url,
+      retry: { baseMs: 20, maxMs: 200 },
+      fetch: async (input, init) => {
+        const body = typeof init?.body === 'string' ? init.body : '';
+        const status = body.includes('GetTask') ? (await server.deps.queue.getTask(id))?.status : undefined;
+        if (status === 'SUCCEEDED' || status === 'FAILED' || status === 'CANCELLED') {
+          // resultTtlMs 0: due for deletion as soon as it finished.
+          await server.deps.cleaner.runOnce(new Date(Date.now() + 1000));
+        }
+        return fetch(input, init);
+      },
+    });
+  }
+
+  it('watch() ends with the terminal state its events told, not NOT_FOUND; wait() says why it has no result', async () => {
+    const task = await client.enqueue('test.gate', ['deleted-at-end'], { resultTtlMs: 0, maxAttempts: 1 });
+    const reader = slowReader(task.id);
+    try {
+      const states: Task[] = [];
+      const watching = (async () => {
+        for await (const state of reader.watch(task.id)) {
+          states.push(state);
+          if (state.status === 'RUNNING') gates.open('deleted-at-end');
+        }
+      })();
+      await watching;
+      // PENDING first unless the worker was quicker than the first read.
+      expect(states.map((s) => s.status).filter((status) => status !== 'PENDING')).toEqual(['RUNNING', 'SUCCEEDED']);
+      expect(await server.deps.queue.getTask(task.id)).toBeUndefined();
+      // Before: RequestError NOT_FOUND instead of the last state (the row read at the end).
+      expect(states.at(-1)).toMatchObject({ status: 'SUCCEEDED', isFinished: true, version: 3 });
+    } finally {
+      await reader.close();
+    }
+
+    const again = await client.enqueue('test.gate', ['deleted-at-end-2'], { resultTtlMs: 0, maxAttempts: 1 });
+    const waiter = slowReader(again.id);
+    try {
+      const result = waiter.wait(again.id, { onUpdate: (state) => state.status === 'RUNNING' && gates.open('deleted-at-end-2') });
+      await expect(result).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/succeeded and was deleted \(its resultTtlMs\) before its return value was read/) });
+    } finally {
+      await waiter.close();
+    }
+  });
+});
+
 describe('events', () => {
   it('yields the raw log, the same live and read back in pages, and filtered by type', async () => {
     const task = await client.enqueue('demo.fail', ['logged'], { maxAttempts: 2 });
