@@ -221,6 +221,8 @@ type Event<R> = { kind: 'next'; result: ExecutionResult<R> } | { kind: 'error'; 
 export function createWsTransport(options: WsTransportOptions): WsTransport {
   let client: Promise<WsClient> | undefined;
   let activeSocket: unknown;
+  /** Drops a socket still opening (its connect bound running); set by connect(). */
+  let dropOpening: (() => void) | undefined;
 
   const connect = async (): Promise<WsClient> => {
     const isNode = typeof globalThis.process?.versions?.node === 'string';
@@ -238,6 +240,12 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       const socket = activeSocket as { terminate?: () => void } | undefined;
       wsClient?.terminate();
       socket?.terminate?.();
+    };
+    dropOpening = () => {
+      if (connectTimer === undefined) return;
+      clearTimeout(connectTimer);
+      connectTimer = undefined;
+      drop();
     };
     // What the socket being opened sent, the last credential refused, and refusals in a row.
     let sent: string | undefined;
@@ -295,6 +303,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         },
         connected: (socket) => {
           clearTimeout(connectTimer);
+          connectTimer = undefined;
           activeSocket = socket;
           // Accepted on another credential than the one refused: a fresh start. Accepted on the
           // same one (a server that checks only after the ack) does not count as a success.
@@ -303,6 +312,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         closed: (event) => {
           clearTimeout(pongTimer);
           clearTimeout(connectTimer);
+          connectTimer = undefined;
           activeSocket = undefined;
           if (closeCode(event) === CREDENTIAL_REFUSED) {
             refused = sent;
@@ -392,7 +402,11 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       const ws = await client;
       client = undefined;
       try {
-        await ws?.dispose();
+        const disposed = ws?.dispose();
+        // dispose() waits for a socket still opening: from a peer that never answers, until the connect
+        // bound, and the process could not exit meanwhile (a tester's find). Dropped at once instead.
+        dropOpening?.();
+        await disposed;
       } catch {
         // graphql-ws rejects with the socket's close event when it was still trying to connect (a server
         // away): closing has nothing left to report, and a caller printed it as "[object Object]".

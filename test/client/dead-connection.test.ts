@@ -129,4 +129,26 @@ describe('a WebSocket whose path goes silent', () => {
       await client.close();
     }
   });
+
+  it('close() does not wait for a connection still opening to a silent peer', async () => {
+    // The default bound (30 s): close() waited for it, and the process could not exit meanwhile.
+    const client = createClient({ url: path.url, retry: { baseMs: 50, maxMs: 200 } });
+    path.freeze();
+    try {
+      const before = path.accepted();
+      const id = await server.enqueue('test.gate', ['silent-close']);
+      const done = collect(client.events(id), []).then(
+        () => 'ended',
+        (error: unknown) => (error as { code?: string }).code,
+      );
+      await waitFor(() => path.accepted() > before, { message: 'the connection taken by the silent path' });
+      const closing = performance.now();
+      await client.close();
+      expect(performance.now() - closing).toBeLessThan(5_000);
+      expect(await done).toBe('CLIENT_CLOSED');
+    } finally {
+      path.thaw();
+      gates.open('silent-close');
+    }
+  });
 });
