@@ -65,9 +65,13 @@ describe('taskwire cancel|retry --filter', () => {
     const listed = await runCli(['tasks', '--workflow', workflow.id, '--json'], env);
     expect(listed.code, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((t) => t.id).sort()).toEqual(workflow.steps.map((s) => s.taskId).sort());
+    // The option as typed is named, not the server's field (filter.workflowId); an empty one is refused too.
     const bad = await runCli(['tasks', '--workflow', 'nope'], env);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/filter\.workflowId/);
+    expect(bad.stderr).toMatch(/--workflow: "nope" is not a workflow id/);
+    const empty = await runCli(['feed', '--queue', '', '--timeout', '1'], env);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/--queue is empty: give a value, or leave the option out/);
     const cancelled = await runCli(['cancel', '--filter', JSON.stringify({ workflowId: workflow.id })], env);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(cancelled.stderr).toMatch(/^bulk action [0-9a-f-]{36}: 3 matching tasks$/m);
