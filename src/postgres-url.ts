@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
 
 /**
  * A PostgreSQL URL as libpq reads it, handed to postgres.js. postgres.js reads the user, password,
@@ -233,7 +233,8 @@ function readKeepAlive(given: Map<Parameter, string>): number | null | undefined
 }
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+/** Node's TLS (OpenSSL 3 at its default security level) speaks these; libpq's TLSv1 and TLSv1.1 never connect. */
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 
 /**
  * libpq's TLS parameters as postgres.js's `ssl` option (undefined: none given, postgres.js's default
@@ -256,6 +257,9 @@ function readTls(given: Map<Parameter, string>, hostName: string): { ssl: Postgr
   const keyFile = given.get('sslkey');
   if ((certFile === undefined) !== (keyFile === undefined)) return { problem: 'gives one of ?sslcert= and ?sslkey=: a client certificate needs both (libpq\'s default files are not read)' };
   if (rootCert === 'system' && sslmode !== 'verify-full') return { problem: `its ?sslrootcert=system needs ?sslmode=verify-full (not ${sslmode}): the system's CAs vouch for names, not for a bare certificate` };
+  // The chain alone against the system's CAs would take any publicly trusted certificate, for any name
+  // (a tester's find); libpq refuses it too (no root.crt).
+  if (sslmode === 'verify-ca' && rootCert === undefined) return { problem: '?sslmode=verify-ca needs ?sslrootcert=/path/ca.pem, the CA that signed the server\'s certificate (to trust the system\'s CAs, use verify-full, which checks the name)' };
   const options: TlsSettings = {};
   for (const [name, key] of [
     ['ssl_min_protocol_version', 'minVersion'],
@@ -266,6 +270,7 @@ function readTls(given: Map<Parameter, string>, hostName: string): { ssl: Postgr
     if (!(TLS_VERSIONS as readonly string[]).includes(version)) return { problem: `its ?${name}= must be one of ${TLS_VERSIONS.join(', ')} (not ${JSON.stringify(version)})` };
     options[key] = version as (typeof TLS_VERSIONS)[number];
   }
+  if (options.minVersion === 'TLSv1.3' && options.maxVersion === 'TLSv1.2') return { problem: 'its ?ssl_min_protocol_version= is above its ?ssl_max_protocol_version=: no TLS version is left' };
   const sni = given.get('sslsni');
   if (sni !== undefined && sni !== '0' && sni !== '1') return { problem: `its ?sslsni= must be 0 or 1 (not ${JSON.stringify(sni)})` };
   if (certFile !== undefined && keyFile !== undefined) {
@@ -301,10 +306,14 @@ function readTls(given: Map<Parameter, string>, hostName: string): { ssl: Postgr
   }
   const crlFile = given.get('sslcrl');
   if (crlFile !== undefined) {
-    const crl = readFile('sslcrl', crlFile);
+    const crl = readCrl(crlFile);
     if (typeof crl !== 'string') return crl;
     options.crl = crl;
   }
+  // What Node builds at each connection, built once now: a key that is not the certificate's, a CRL
+  // it cannot parse, threw inside postgres.js at every connect (an unhandled rejection, every process).
+  const unusable = secureContextProblem(options, { certFile, keyFile, crlFile });
+  if (unusable !== undefined) return { problem: unusable };
   // Checked against the host, never the address connected to (?hostaddr=); SNI for a name only, as
   // libpq sends it (sslsni=0: none).
   options.host = hostName;
@@ -312,11 +321,34 @@ function readTls(given: Map<Parameter, string>, hostName: string): { ssl: Postgr
   return { ssl: options };
 }
 
+/** Why Node cannot build a TLS context of `options` (naming the parameter at fault), or undefined. */
+function secureContextProblem(options: TlsSettings, files: { certFile?: string | undefined; keyFile?: string | undefined; crlFile?: string | undefined }): string | undefined {
+  try {
+    createSecureContext({ ca: options.ca, cert: options.cert, key: options.key, passphrase: options.passphrase, crl: options.crl, minVersion: options.minVersion, maxVersion: options.maxVersion });
+    return undefined;
+  } catch (error) {
+    const message = String((error as Error).message);
+    if (/key values mismatch/i.test(message)) return `its ?sslkey= ${files.keyFile} is not the key of its ?sslcert= ${files.certFile}`;
+    if (/CRL/i.test(message)) return `its ?sslcrl= ${files.crlFile} is not a certificate revocation list (PEM or DER)`;
+    return `its TLS parameters cannot be used together (${message.split('\n')[0]})`;
+  }
+}
+
+/** A CRL file (PEM, or DER as most CAs publish it: wrapped as PEM for Node), or why it cannot be used. */
+function readCrl(file: string): string | { problem: string } {
+  const text = readFile('sslcrl', file, 'latin1');
+  if (typeof text !== 'string') return text;
+  if (text.includes('-----BEGIN X509 CRL-----')) return text;
+  if (text.includes('-----BEGIN')) return { problem: `its ?sslcrl= ${file} is not a certificate revocation list (PEM or DER)` };
+  const base64 = Buffer.from(text, 'latin1').toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN X509 CRL-----\n${base64}\n-----END X509 CRL-----\n`;
+}
+
 /** The text of a file a TLS parameter names, or why it cannot be used. */
-function readFile(parameter: string, file: string): string | { problem: string } {
+function readFile(parameter: string, file: string, encoding: BufferEncoding = 'utf8'): string | { problem: string } {
   if (!file.startsWith('/')) return { problem: `its ?${parameter}= must be an absolute path (not ${JSON.stringify(file)})` };
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file, encoding);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { problem: `its ?${parameter}= ${file} cannot be read (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error))})` };

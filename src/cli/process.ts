@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { maskUrlPassword } from '../masking.js';
 import { ConfigError, isDiskFull, isSocketRefused } from '../errors.js';
-import { explainConnectionError, isTlsSetupCut, TLS_CERTIFICATE_FAULTS } from '../db/doctor.js';
+import { explainConnectionError, isTlsFault, isTlsSetupCut } from '../db/doctor.js';
 import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase, migrationSummary } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';
@@ -144,7 +144,7 @@ function listenFailure(error: unknown, variables: string): ConfigError | undefin
 /**
  * Connection errors a corrected URL fixes, and those of a server at that URL that cannot take a
  * connection now (no connection slot left, a full disk, no memory): doctor explains each
- * (src/db/doctor.ts explainConnectionError), and a server certificate refused (TLS_CERTIFICATE_FAULTS).
+ * (src/db/doctor.ts explainConnectionError), and TLS's faults (isTlsFault).
  */
 const URL_FAULTS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '28P01', '28000', '3D000', '53300', '53200']);
 /**
@@ -172,7 +172,7 @@ export function databaseFailure(error: unknown, config: Config): ConfigError | u
       { cause: error },
     );
   }
-  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || TLS_CERTIFICATE_FAULTS.has(code) || isTlsSetupCut(error) || isSocketRefused(error) || isDiskFull(error))) return undefined;
+  if (!config.databaseUrl || typeof code !== 'string' || !(URL_FAULTS.has(code) || isTlsFault(code) || isTlsSetupCut(error) || isSocketRefused(error) || isDiskFull(error))) return undefined;
   const [variable, url] = config.databaseListenUrl ? ['DATABASE_LISTEN_URL', config.databaseListenUrl] : ['DATABASE_URL', config.databaseUrl];
   const masked = maskUrlPassword(url);
   const shown = masked === undefined ? `${variable} (not shown: it may hold a password)` : `${variable}=${masked}`;

@@ -81,7 +81,8 @@ export function explainConnectionError(error: unknown, target: Target): string {
       ? `${where} cannot write: its disk is full (${e.message}): free space where PostgreSQL keeps its data directory and pg_wal`
       : `${where} cannot write (${e.code ? `${e.code}: ` : ''}${e.message}): is its disk full? Free space where PostgreSQL keeps its data directory and pg_wal`;
   }
-  const tls = explainTlsError(e, where, target.source);
+  const ssl = 'target' in read ? read.target.options.ssl : undefined;
+  const tls = explainTlsError(e, where, target.source, typeof ssl === 'object' && ssl.ca !== undefined);
   if (tls !== undefined) return tls;
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -131,7 +132,21 @@ const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
 ]);
 
 /** Node's codes for a server certificate refused (explainTlsError says what to change): a fault of the URL or the server's certificate. */
-export const TLS_CERTIFICATE_FAULTS: ReadonlySet<string> = new Set([...UNTRUSTED_CERTIFICATE, 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+const TLS_CERTIFICATE_FAULTS: ReadonlySet<string> = new Set([...UNTRUSTED_CERTIFICATE, 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED']);
+
+/**
+ * A TLS fault of the connection that the URL's TLS parameters or the server's certificates decide
+ * (explainTlsError says which): a certificate refused either way, an OpenSSL handshake failure
+ * (ERR_SSL_*: no common protocol version, the server refusing the client certificate's CA).
+ */
+export function isTlsFault(code: string): boolean {
+  return TLS_CERTIFICATE_FAULTS.has(code) || code.startsWith('ERR_SSL_');
+}
+
+/** OpenSSL's reason in one of its messages (`…:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:…`), else the first line. */
+function sslReason(message: string | undefined): string {
+  return /SSL routines:[^:]*:([^:]+):/.exec(message ?? '')?.[1] ?? (message ?? '').split('\n')[0] ?? '';
+}
 
 /**
  * The server hung up on TLS's handshake: Node's words when PostgreSQL answered the TLS request with
@@ -148,16 +163,34 @@ export function isTlsSetupCut(error: unknown): boolean {
  * A connection refused over TLS, or for the lack of it (src/postgres-url.ts reads libpq's TLS
  * parameters): what to change in the URL. Undefined for any other error.
  */
-function explainTlsError(e: { code?: string; message?: string }, where: string, source: string): string | undefined {
+function explainTlsError(e: { code?: string; message?: string }, where: string, source: string, namesCa: boolean): string | undefined {
   if (e.code !== undefined && UNTRUSTED_CERTIFICATE.has(e.code)) {
     return `the certificate of ${where} is not signed by the CA of ?sslrootcert= (${e.code}: ${e.message}): name the CA that signed the server's certificate as ?sslrootcert=/path/ca.pem, or ?sslrootcert=system for a publicly trusted one. Check ${source}`;
   }
   if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const host = /Host: ([^.\s]+(?:\.[^.\s]+)*)\. is not in the cert's altnames/.exec(e.message ?? '')?.[1] ?? /IP: ([0-9a-f.:]+) is not in the cert's list/.exec(e.message ?? '')?.[1];
-    return `the certificate of ${where} does not name ${host ?? 'its host'} (${e.message}): connect by a name it holds, or verify the chain only with ?sslmode=verify-ca. Check ${source}`;
+    // verify-ca only against a CA of one's own: the system's CAs vouch for names alone.
+    const or = namesCa ? ', or verify the chain only with ?sslmode=verify-ca' : '';
+    return `the certificate of ${where} does not name ${host ?? 'its host'} (${e.message}): connect by a name it holds${or}. Check ${source}`;
   }
   if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') {
     return `the certificate of ${where} is not valid now (${e.code}: ${e.message}): renew it on the server. Check ${source}`;
+  }
+  if (e.code === 'CERT_REVOKED') {
+    return `the certificate of ${where} is revoked by ?sslcrl= (${e.message}): the server needs a new one. Check ${source}`;
+  }
+  if (e.code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA') {
+    return `${where} does not trust the client certificate of ?sslcert= (${sslReason(e.message)}): its CA must be in the server's ssl_ca_file. Check ${source}`;
+  }
+  if (e.code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE' || e.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || e.code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION') {
+    return `${where} and this process share no TLS version (${sslReason(e.message)}): check ?ssl_min_protocol_version= and ?ssl_max_protocol_version= in ${source}, and the server's ssl_min_protocol_version`;
+  }
+  if (e.code?.startsWith('ERR_SSL_')) {
+    return `the TLS handshake with ${where} failed (${e.code}: ${sslReason(e.message)}): check the TLS parameters in ${source} and the server's TLS settings`;
+  }
+  // pg_hba.conf's `cert` method (or clientcert=verify-full) and no client certificate sent.
+  if (e.code === '28000' && /requires a valid client certificate/.test(e.message ?? '')) {
+    return `${where} wants a client certificate (${e.message}): give ?sslcert=/path/client.crt&sslkey=/path/client.key in ${source}`;
   }
   if (isTlsSetupCut(e)) {
     return `${where} closed the connection before TLS was set up (${e.message}): does it accept TLS (ssl = on)? If it does not, ?sslmode=prefer or disable in ${source}; if it does, is it restarting?`;

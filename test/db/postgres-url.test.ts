@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { describeUrl } from '../../src/db/doctor.js';
@@ -77,6 +78,9 @@ describe('a PostgreSQL URL in libpq forms', () => {
 
 // libpq's TLS parameters as Node's TLS options (test/db/tls.test.ts connects with them to a PostgreSQL
 // with TLS on, and reads the certificate files; here what needs no file).
+/** The tests' CA certificate (test/fixtures/tls): a file to name as sslrootcert. */
+const TEST_CA = fileURLToPath(new URL('../fixtures/tls/ca.crt', import.meta.url));
+
 describe("a PostgreSQL URL's TLS parameters, read as libpq reads them", () => {
   const ssl = (url: string): unknown => {
     const read = readPostgresUrl(url);
@@ -100,7 +104,7 @@ describe("a PostgreSQL URL's TLS parameters, read as libpq reads them", () => {
     expect(ssl('postgres://db.example.com/app?sslrootcert=system')).toEqual({ rejectUnauthorized: true, host: 'db.example.com', servername: 'db.example.com' });
     expect(ssl('postgres://db/app?sslsni=1')).toBe('prefer');
     // verify-ca checks the chain, not the name.
-    const chain = ssl('postgres://10.0.0.5/app?sslmode=verify-ca') as { checkServerIdentity: () => unknown; rejectUnauthorized: boolean; servername?: string };
+    const chain = ssl(`postgres://10.0.0.5/app?sslmode=verify-ca&sslrootcert=${encodeURIComponent(TEST_CA)}`) as { checkServerIdentity: () => unknown; rejectUnauthorized: boolean; servername?: string };
     expect([chain.rejectUnauthorized, chain.checkServerIdentity(), chain.servername]).toEqual([true, undefined, undefined]);
     // A socket never takes TLS.
     expect(ssl('postgresql:///app?host=/run/pg&sslmode=verify-full&sslrootcert=/nowhere')).toBe(false);
@@ -127,7 +131,12 @@ describe("a PostgreSQL URL's TLS parameters, read as libpq reads them", () => {
       ['postgres://db/app?sslmode=require&sslcert=/etc/c.pem', /one of \?sslcert= and \?sslkey=/],
       ['postgres://db/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem', /\?sslrootcert= \/nonexistent\/ca\.pem cannot be read \(no such file\)/],
       ['postgres://db/app?sslmode=verify-full&sslrootcert=ca.pem', /\?sslrootcert= must be an absolute path/],
-      ['postgres://db/app?ssl_min_protocol_version=TLS1.2', /ssl_min_protocol_version= must be one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3/],
+      ['postgres://db/app?ssl_min_protocol_version=TLS1.2', /ssl_min_protocol_version= must be one of TLSv1.2, TLSv1.3/],
+      // Node's TLS never speaks below 1.2: such a URL could only fail at each connection, in OpenSSL's words.
+      ['postgres://db/app?ssl_max_protocol_version=TLSv1.1', /ssl_max_protocol_version= must be one of TLSv1.2, TLSv1.3/],
+      ['postgres://db/app?ssl_min_protocol_version=TLSv1.3&ssl_max_protocol_version=TLSv1.2', /no TLS version is left/],
+      // The chain alone against the system's CAs took any publicly trusted certificate for any name (a tester's find).
+      ['postgres://db/app?sslmode=verify-ca', /\?sslmode=verify-ca needs \?sslrootcert=\/path\/ca\.pem/],
       ['postgres://db/app?gssencmode=require', /\?gssencmode= is libpq's and cannot be honoured here: GSSAPI encryption is not supported/],
       ['postgres://db/app?channel_binding=require', /\?channel_binding= is libpq's and cannot be honoured here/],
       ['postgres://db/app?service=prod', /\?service= is libpq's.*no service file is read/],

@@ -11,7 +11,7 @@ import { createRegistry } from '../../src/worker/registry.js';
 import { runCli } from '../cli/run-cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/reliability-postgres.js';
-import { enableServerTls, TEST_PKI as pki } from '../helpers/tls-certificates.js';
+import { enableServerTls, setServerCertificate, TEST_PKI as pki } from '../helpers/tls-certificates.js';
 import { waitFor } from '../helpers/wait.js';
 
 // DATABASE_URL with libpq's TLS parameters (src/postgres-url.ts), against a PostgreSQL of this file's
@@ -116,8 +116,31 @@ describe('a DATABASE_URL with TLS parameters', () => {
     expect(await connect(url(`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}`, { user: 'tls_client' }))).toMatchObject({ code: '28000' });
   });
 
+  it('refuses a server certificate its CA revoked, by ?sslcrl= in PEM or DER, and says so', async () => {
+    const ca = `sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}`;
+    await setServerCertificate(pg.url, 'revoked');
+    try {
+      expect(await connect(url(ca))).toEqual({ ssl: true, user: 'postgres' });
+      for (const crl of [pki.crl, pki.crlDer]) {
+        expect(await connect(url(`${ca}&sslcrl=${encodeURIComponent(crl)}`)), crl).toMatchObject({ code: 'CERT_REVOKED' });
+      }
+      const doctor = await doctorDatabase(url(`${ca}&sslcrl=${encodeURIComponent(pki.crlDer)}`));
+      expect(doctor.message).toMatch(/the certificate of localhost:\d+\/taskwire is revoked by \?sslcrl=/);
+      const migrate = await runCli(['migrate'], { ...DOCTOR_ENV, DATABASE_URL: url(`${ca}&sslcrl=${encodeURIComponent(pki.crl)}`) });
+      expect(migrate.code, migrate.stderr).toBe(2);
+      expect(migrate.stderr).toMatch(/cannot connect to DATABASE_URL=.*is revoked by \?sslcrl=/);
+    } finally {
+      await setServerCertificate(pg.url, 'server');
+    }
+    // The certificate in use now is not on the list.
+    expect(await connect(url(`${ca}&sslcrl=${encodeURIComponent(pki.crl)}`))).toEqual({ ssl: true, user: 'postgres' });
+  });
+
   it('refuses at start a file that cannot be used, naming DATABASE_URL and the parameter', () => {
     for (const [query, why] of [
+      // What Node's TLS context refuses at each connection threw inside postgres.js: a stack trace, in every process.
+      [`sslmode=require&sslcert=${encodeURIComponent(pki.clientCert)}&sslkey=${encodeURIComponent(pki.serverKey)}`, /sslkey= .*server\.key is not the key of its \?sslcert= .*client\.crt/],
+      [`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}&sslcrl=${encodeURIComponent(pki.caCert)}`, /sslcrl= .*ca\.crt is not a certificate revocation list/],
       [`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.serverKey)}`, /sslrootcert= .*server\.key is not a PEM certificate/],
       [`sslmode=require&sslcert=${encodeURIComponent(pki.clientCert)}&sslkey=${encodeURIComponent(pki.clientCert)}`, /sslkey= .*client\.crt is not a PEM private key/],
       [`sslmode=require&sslcert=${encodeURIComponent(pki.clientCert)}&sslkey=${encodeURIComponent(pki.clientKeyEncrypted)}`, /sslkey= .*client-encrypted\.key is encrypted and no \?sslpassword= is given/],
@@ -164,6 +187,8 @@ describe('a DATABASE_URL with TLS parameters', () => {
     const plain = await doctorDatabase(url('', { user: 'tls_only' }).replace('tls_only@', 'tls_only:only-pw@'));
     expect(plain.status).toBe('fail');
     expect(plain.message).toMatch(/refuses connections without TLS.*\?sslmode=require/);
+    const noCertificate = await doctorDatabase(url(`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}`, { user: 'tls_client' }));
+    expect(noCertificate.message).toMatch(/wants a client certificate .*give \?sslcert=\/path\/client\.crt&sslkey=/);
   });
 
   it('a process starting says the same in one line naming DATABASE_URL (exit 2), and a server without TLS as such', async () => {

@@ -2,6 +2,7 @@ import { chmod, chown, copyFile, readFile, stat, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { waitFor } from './wait.js';
 
 /** The files of the tests' small PKI (test/fixtures/tls, made by its make.sh; public test keys). */
 export interface TestPki {
@@ -18,6 +19,11 @@ export interface TestPki {
   clientKeyPassword: string;
   /** Another CA, which signed nothing here: a server verified against it must be refused. */
   otherCaCert: string;
+  /** A server certificate for localhost that the CA revoked, its key, and the CA's CRL (PEM and DER). */
+  revokedCert: string;
+  revokedKey: string;
+  crl: string;
+  crlDer: string;
 }
 
 const DIR = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
@@ -33,6 +39,10 @@ export const TEST_PKI: TestPki = {
   clientKeyEncrypted: path.join(DIR, 'client-encrypted.key'),
   clientKeyPassword: 'key pass+word',
   otherCaCert: path.join(DIR, 'other-ca.crt'),
+  revokedCert: path.join(DIR, 'revoked.crt'),
+  revokedKey: path.join(DIR, 'revoked.key'),
+  crl: path.join(DIR, 'ca.crl'),
+  crlDer: path.join(DIR, 'ca.crl.der'),
 };
 
 /**
@@ -51,6 +61,9 @@ export async function enableServerTls(adminUrl: string, pki: TestPki, hba: strin
       [pki.serverCert, 'server.crt'],
       [pki.serverKey, 'server.key'],
       [pki.caCert, 'root.crt'],
+      // For a test that has the server present a revoked certificate (setServerCertificate).
+      [pki.revokedCert, 'revoked.crt'],
+      [pki.revokedKey, 'revoked.key'],
     ] as const) {
       const to = path.join(dir, name);
       await copyFile(from, to);
@@ -68,4 +81,29 @@ export async function enableServerTls(adminUrl: string, pki: TestPki, hba: strin
   } finally {
     await admin.end();
   }
+}
+
+/** Has the server present `name`.crt / `name`.key of its data directory (enableServerTls copied them) from now on. */
+export async function setServerCertificate(adminUrl: string, name: 'server' | 'revoked'): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  try {
+    await admin.unsafe(`ALTER SYSTEM SET ssl_cert_file = '${name}.crt'`);
+    await admin.unsafe(`ALTER SYSTEM SET ssl_key_file = '${name}.key'`);
+    await admin`SELECT pg_reload_conf()`;
+  } finally {
+    await admin.end();
+  }
+  // The postmaster reloads (its TLS context too) when it takes the signal: a new session shows when.
+  await waitFor(
+    async () => {
+      const probe = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+      try {
+        const [row] = await probe<Array<{ file: string }>>`SELECT current_setting('ssl_cert_file') AS file`;
+        return row?.file === `${name}.crt`;
+      } finally {
+        await probe.end();
+      }
+    },
+    { message: `the server to present ${name}.crt` },
+  );
 }
