@@ -152,9 +152,39 @@ export function isSocketRefused(error: unknown): boolean {
   return false;
 }
 
-/** Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed. */
+/** Node's codes for a server certificate that does not chain up to a trusted CA. */
+export const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Node's codes for a server certificate refused: a fault of the URL or of the server's certificate. */
+const TLS_CERTIFICATE_FAULTS: ReadonlySet<string> = new Set([...UNTRUSTED_CERTIFICATE, 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED']);
+
+/**
+ * A TLS fault of the connection that the URL's TLS parameters or the server's certificates decide
+ * (doctor's explainConnectionError says which): a certificate refused either way, an OpenSSL
+ * handshake failure (ERR_SSL_*: no common protocol version, the server refusing the client
+ * certificate's CA).
+ */
+export function isTlsFault(code: string): boolean {
+  return TLS_CERTIFICATE_FAULTS.has(code) || code.startsWith('ERR_SSL_');
+}
+
+/**
+ * Whether `error` (or what caused it) says the database cannot be reached, rather than a statement failed.
+ * A TLS fault too: a server certificate that expired, or was replaced by one the URL does not trust,
+ * while processes run (a tester's find: every request answered INTERNAL_SERVER_ERROR, each logged with
+ * its stack); nothing was done, and a worker keeps its results until the database can be reached again.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (isSocketRefused(error)) return true;
+  for (const { code } of causes(error)) if (typeof code === 'string' && isTlsFault(code)) return true;
   for (const { code, message } of causes(error)) {
     if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other

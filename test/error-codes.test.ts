@@ -123,4 +123,10 @@ describe('isDatabaseUnavailable', () => {
     expect(serverErrors.isDatabaseUnavailable(sys('ENOENT', 'open'))).toBe(false);
     expect(serverErrors.isDatabaseUnavailable(sys('EACCES', 'open'))).toBe(false);
   });
+  it('takes a TLS connection refused by its certificates for an outage (a certificate expired or replaced while running)', () => {
+    for (const code of ['CERT_HAS_EXPIRED', 'SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_REVOKED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA']) {
+      expect(serverErrors.isDatabaseUnavailable(pg(code)), code).toBe(true);
+    }
+    expect(serverErrors.isDatabaseUnavailable(pg('ERR_TLS_INVALID_PROTOCOL_METHOD'))).toBe(false);
+  });
 });

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { maskUrlPassword } from '../masking.js';
-import { ConfigError, isDiskFull, isSocketRefused } from '../errors.js';
-import { explainConnectionError, isTlsFault, isTlsSetupCut } from '../db/doctor.js';
+import { ConfigError, isDiskFull, isSocketRefused, isTlsFault } from '../errors.js';
+import { explainConnectionError, isTlsSetupCut } from '../db/doctor.js';
 import { DATABASE_AHEAD_MESSAGE, lockWaitMessage, migrateDatabase, migrationSummary } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createDeps, type Deps } from '../deps.js';

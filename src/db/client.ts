@@ -195,8 +195,13 @@ interface ClientOptions {
  * go out together; PostgreSQL refuses that as a malformed startup packet (logging "invalid length of
  * startup packet") and the connection, its buffer now emptied, connects again at once. A custom
  * setting (a name with a dot) is accepted and ignored by PostgreSQL; not sent through a pooler (see
- * `connection` below), and not a cure under TLS, whose 8-byte SSLRequest goes first (connect_timeout
- * bounds that case).
+ * `connection` below), and not a cure under TLS, whose 8-byte SSLRequest goes first: each attempt of
+ * such a connection adds its 8 bytes to the stale ones and waits connect_timeout (30 s), until they
+ * pass 1,024 bytes, ~117 attempts later (a tester measured it: about an hour of one request in 30 s
+ * answering DATABASE_UNAVAILABLE after a restart under load; docs/deploy.md says so). What would cure
+ * it here: a socket of our own (postgres.js's `socket` option) that makes the SSLRequest exchange
+ * itself, with `sslnegotiation: 'direct'` for postgres.js, so that the padded startup message is its
+ * first write; or postgres.js with those PRs (4.x is a rewrite).
  */
 const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
 const STARTUP_PADDING = 'x'.repeat(1024);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
-import { ConfigError, isDiskFull } from '../errors.js';
+import { ConfigError, isDiskFull, UNTRUSTED_CERTIFICATE } from '../errors.js';
 import { readDatabaseClock } from './database-clock.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 import { describeParts, describePostgresUrl, postgresTarget, readPostgresUrl } from '../postgres-url.js';
@@ -120,29 +120,6 @@ export function explainConnectionError(error: unknown, target: Target): string {
   }
 }
 
-/** Node's codes for a server certificate that does not chain up to a trusted CA. */
-const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
-
-/** Node's codes for a server certificate refused (explainTlsError says what to change): a fault of the URL or the server's certificate. */
-const TLS_CERTIFICATE_FAULTS: ReadonlySet<string> = new Set([...UNTRUSTED_CERTIFICATE, 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED']);
-
-/**
- * A TLS fault of the connection that the URL's TLS parameters or the server's certificates decide
- * (explainTlsError says which): a certificate refused either way, an OpenSSL handshake failure
- * (ERR_SSL_*: no common protocol version, the server refusing the client certificate's CA).
- */
-export function isTlsFault(code: string): boolean {
-  return TLS_CERTIFICATE_FAULTS.has(code) || code.startsWith('ERR_SSL_');
-}
-
 /** OpenSSL's reason in one of its messages (`…:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:…`), else the first line. */
 function sslReason(message: string | undefined): string {
   return /SSL routines:[^:]*:([^:]+):/.exec(message ?? '')?.[1] ?? (message ?? '').split('\n')[0] ?? '';
@@ -165,7 +142,8 @@ export function isTlsSetupCut(error: unknown): boolean {
  */
 function explainTlsError(e: { code?: string; message?: string }, where: string, source: string, namesCa: boolean): string | undefined {
   if (e.code !== undefined && UNTRUSTED_CERTIFICATE.has(e.code)) {
-    return `the certificate of ${where} is not signed by the CA of ?sslrootcert= (${e.code}: ${e.message}): name the CA that signed the server's certificate as ?sslrootcert=/path/ca.pem, or ?sslrootcert=system for a publicly trusted one. Check ${source}`;
+    const by = namesCa ? 'the CA of ?sslrootcert=' : "a CA this process trusts (no ?sslrootcert=: Node's public CAs)";
+    return `the certificate of ${where} is not signed by ${by} (${e.code}: ${e.message}): name the CA that signed the server's certificate as ?sslrootcert=/path/ca.pem, or ?sslrootcert=system for a publicly trusted one. Check ${source}`;
   }
   if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const host = /Host: ([^.\s]+(?:\.[^.\s]+)*)\. is not in the cert's altnames/.exec(e.message ?? '')?.[1] ?? /IP: ([0-9a-f.:]+) is not in the cert's list/.exec(e.message ?? '')?.[1];

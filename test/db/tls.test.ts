@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { createDb } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createDeps, type Deps } from '../../src/deps.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, isDatabaseUnavailable } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { exampleTasks } from '../../src/worker/examples.js';
 import { createRegistry } from '../../src/worker/registry.js';
@@ -118,8 +118,23 @@ describe('a DATABASE_URL with TLS parameters', () => {
 
   it('refuses a server certificate its CA revoked, by ?sslcrl= in PEM or DER, and says so', async () => {
     const ca = `sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}`;
+    // A pool open before the certificate changes, whose next connection meets it.
+    const running = createDb(url(`${ca}&sslcrl=${encodeURIComponent(pki.crl)}`), { max: 1 });
+    const [row] = await running.sql<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
+    const pid = row!.pid;
     await setServerCertificate(pg.url, 'revoked');
     try {
+      const admin = postgres(pg.url, { max: 1, onnotice: () => undefined });
+      await admin`SELECT pg_terminate_backend(${pid})`.finally(() => admin.end());
+      // Refused by its certificate while running: an outage to the requests (DATABASE_UNAVAILABLE, and a
+      // worker keeps its results), not a statement's error (INTERNAL_SERVER_ERROR, a tester's find).
+      const refused = await running.sql`SELECT 1`.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 'CERT_REVOKED' });
+      expect(isDatabaseUnavailable(refused)).toBe(true);
+      await running.sql.end({ timeout: 0 });
       expect(await connect(url(ca))).toEqual({ ssl: true, user: 'postgres' });
       for (const crl of [pki.crl, pki.crlDer]) {
         expect(await connect(url(`${ca}&sslcrl=${encodeURIComponent(crl)}`)), crl).toMatchObject({ code: 'CERT_REVOKED' });
