@@ -198,10 +198,12 @@ interface ClientOptions {
  * `connection` below), and not a cure under TLS, whose 8-byte SSLRequest goes first: each attempt of
  * such a connection adds its 8 bytes to the stale ones and waits connect_timeout (30 s), until they
  * pass 1,024 bytes, ~117 attempts later (a tester measured it: about an hour of one request in 30 s
- * answering DATABASE_UNAVAILABLE after a restart under load; docs/deploy.md says so). What would cure
- * it here: a socket of our own (postgres.js's `socket` option) that makes the SSLRequest exchange
- * itself, with `sslnegotiation: 'direct'` for postgres.js, so that the padded startup message is its
- * first write; or postgres.js with those PRs (4.x is a rewrite).
+ * answering DATABASE_UNAVAILABLE after a restart under load; docs/deploy.md says so). TLS negotiated
+ * directly (`?sslnegotiation=direct`, PostgreSQL 17+) sends no SSLRequest, so the padded startup message
+ * is postgres.js's first write there and the cure applies (test/db/tls.test.ts). What would cure it for
+ * the classic negotiation here: a socket of our own (postgres.js's `socket` option) that makes the
+ * SSLRequest exchange itself, with `sslnegotiation: 'direct'` for postgres.js; or postgres.js with
+ * those PRs (4.x is a rewrite).
  */
 const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
 const STARTUP_PADDING = 'x'.repeat(1024);
