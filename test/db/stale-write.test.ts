@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
+import { cutWithStatementBuffered, databaseThroughProxy } from '../helpers/tcp-proxy.js';
 
 // postgres.js 3.4.x left a write it had buffered when its connection closed in the buffer, and the
 // connection's next startup message behind it, unsent: the next statement waited connect_timeout (30 s)
@@ -18,15 +18,7 @@ describe('a connection closed with a statement still buffered', () => {
     const { proxy, db } = await databaseThroughProxy(database.url, 1);
     try {
       await db.sql`SELECT 1`;
-      const buffered = await new Promise<Promise<unknown>>((resolve) => {
-        proxy.cut();
-        // The close reaches the connection in the next turn's poll phase and its 'close' event in that
-        // turn's close phase; a statement sent from that turn's check phase (as the feed's reader sends
-        // its next page) is buffered for an immediate of the turn after, which the close cancels.
-        setImmediate(() => setImmediate(() => resolve(db.sql`SELECT 2`.catch((error: unknown) => error))));
-      });
-      proxy.reopen();
-      expect(await buffered).toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(await cutWithStatementBuffered(proxy, db)).toMatchObject({ code: 'CONNECTION_CLOSED' });
       const started = performance.now();
       expect(await db.sql`SELECT 3 AS three`).toEqual([{ three: 3 }]);
       // Not a speed figure: the stall it replaces was connect_timeout's 30 s, then a CONNECT_TIMEOUT.

@@ -11,7 +11,7 @@ import { createRegistry } from '../../src/worker/registry.js';
 import { runCli } from '../cli/run-cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/reliability-postgres.js';
-import { startProxy } from '../helpers/tcp-proxy.js';
+import { cutWithStatementBuffered, startProxy } from '../helpers/tcp-proxy.js';
 import { enableServerTls, setServerCertificate, TEST_PKI as pki } from '../helpers/tls-certificates.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -163,13 +163,7 @@ describe('a DATABASE_URL with TLS parameters', () => {
     const db = createDb(`${through.href}?sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}&sslnegotiation=direct`, { max: 1 });
     try {
       expect(await session(db.sql)).toEqual({ ssl: true, user: 'postgres' });
-      const buffered = await new Promise<Promise<unknown>>((resolve) => {
-        proxy.cut();
-        // As in stale-write.test.ts: a statement buffered for the immediate that the close cancels.
-        setImmediate(() => setImmediate(() => resolve(db.sql`SELECT 2`.catch((error: unknown) => error))));
-      });
-      proxy.reopen();
-      expect(await buffered).toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(await cutWithStatementBuffered(proxy, db)).toMatchObject({ code: 'CONNECTION_CLOSED' });
       const started = performance.now();
       expect(await db.sql`SELECT 3 AS three`).toEqual([{ three: 3 }]);
       // Not a speed figure: classic negotiation failed here after connect_timeout's 30 s.

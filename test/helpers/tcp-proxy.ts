@@ -112,3 +112,20 @@ export async function databaseThroughProxy(url: string, max: number): Promise<{ 
   through.port = String(proxy.port);
   return { proxy, db: createDb(through.toString(), { max }) };
 }
+
+/**
+ * Cuts `proxy` with a statement of `db` buffered for the immediate that the close cancels, then
+ * reopens it; resolves with that statement's error. The close reaches the connection in the next
+ * turn's poll phase and its 'close' event in that turn's close phase; a statement sent from that
+ * turn's check phase (as the feed's reader sends its next page) is buffered for an immediate of the
+ * turn after. postgres.js 3.4 left such bytes in its buffer, ahead of the next connection's first
+ * message (src/db/client.ts, STARTUP_PADDING).
+ */
+export async function cutWithStatementBuffered(proxy: TcpProxy, db: Db): Promise<unknown> {
+  const buffered = await new Promise<Promise<unknown>>((resolve) => {
+    proxy.cut();
+    setImmediate(() => setImmediate(() => resolve(db.sql`SELECT 2`.catch((error: unknown) => error))));
+  });
+  proxy.reopen();
+  return buffered;
+}
