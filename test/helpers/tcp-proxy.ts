@@ -121,11 +121,40 @@ export async function databaseThroughProxy(url: string, max: number): Promise<{ 
  * turn after. postgres.js 3.4 left such bytes in its buffer, ahead of the next connection's first
  * message (src/db/client.ts, STARTUP_PADDING).
  */
-export async function cutWithStatementBuffered(proxy: TcpProxy, db: Db): Promise<unknown> {
+async function cutWithStatementBuffered(proxy: TcpProxy, db: Db): Promise<unknown> {
   const buffered = await new Promise<Promise<unknown>>((resolve) => {
     proxy.cut();
     setImmediate(() => setImmediate(() => resolve(db.sql`SELECT 2`.catch((error: unknown) => error))));
   });
   proxy.reopen();
   return buffered;
+}
+
+/** What a pool of one through a proxy made of after cutWithStatementBuffered. */
+export interface BufferedCut {
+  /** What `before` answered on the first connection. */
+  first: unknown;
+  /** The buffered statement's error. */
+  buffered: unknown;
+  /** The next statement's rows (`SELECT 3 AS three`), or its error, and how long it took. */
+  next: unknown;
+  nextMs: number;
+}
+
+/**
+ * A pool of one to `url` through a proxy of its own: `before` runs on its first connection, then the
+ * proxy is cut with a statement buffered (cutWithStatementBuffered) and the next statement is timed.
+ */
+export async function statementAfterBufferedCut(url: string, before: (db: Db) => Promise<unknown>): Promise<BufferedCut> {
+  const { proxy, db } = await databaseThroughProxy(url, 1);
+  try {
+    const first = await before(db);
+    const buffered = await cutWithStatementBuffered(proxy, db);
+    const started = performance.now();
+    const next = await db.sql`SELECT 3 AS three`.catch((error: unknown) => error);
+    return { first, buffered, next, nextMs: performance.now() - started };
+  } finally {
+    await db.sql.end({ timeout: 0 });
+    await proxy.close();
+  }
 }
