@@ -254,7 +254,9 @@ async function cancel(args: string[], ctx: Context): Promise<number> {
   }
   const [id = ''] = takePositionals('cancel', positionals, ['ID']);
   return withClient('cancel', values.url, ctx, async (client) => {
-    const task = await client.cancel(id);
+    // The line shows the state alone, so it asks for no payload: a key with tasks:cancel but not
+    // tasks:read can use it on others' tasks (docs/auth.md). --json prints the whole task.
+    const task = await client.cancel(id, { payload: values.json === true });
     const note = task.status === 'CANCELLED' ? '' : ' (cancel requested: its handler is being aborted)';
     ctx.io.out(values.json ? json(task) : `${task.id} ${task.status}${note}\n`);
     return EXIT.ok;
@@ -270,7 +272,7 @@ async function retry(args: string[], ctx: Context): Promise<number> {
   }
   const [id = ''] = takePositionals('retry', positionals, ['ID']);
   return withClient('retry', values.url, ctx, async (client) => {
-    const task = await client.retry(id);
+    const task = await client.retry(id, { payload: values.json === true });
     ctx.io.out(values.json ? json(task) : `${task.id} ${task.status} (attempts ${task.attempts}/${task.maxAttempts})\n`);
     return EXIT.ok;
   });
@@ -280,7 +282,7 @@ async function runNow(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseCommand('run-now', args, COMMON);
   const [id = ''] = takePositionals('run-now', positionals, ['ID']);
   return withClient('run-now', values.url, ctx, async (client) => {
-    const task = await client.runNow(id);
+    const task = await client.runNow(id, { payload: values.json === true });
     ctx.io.out(values.json ? json(task) : `${task.id} ${task.status} (due ${task.runAfter})\n`);
     return EXIT.ok;
   });

@@ -1,6 +1,7 @@
-import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
+import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, withPayload } from './errors.js';
 import {
   CancelTaskDocument,
+  CancelTaskStateDocument,
   EnqueueTaskDocument,
   EnqueueTasksDocument,
   type ClientEnqueuedTaskFragment,
@@ -9,7 +10,9 @@ import {
   ListTasksDocument,
   QueueStatsDocument,
   RetryTaskDocument,
+  RetryTaskStateDocument,
   RunTaskNowDocument,
+  RunTaskNowStateDocument,
   type QueueStatsQuery,
   type TaskEventType,
   type TaskFilter,
@@ -19,7 +22,7 @@ import { createCredentials, type TokenSource } from './credentials.js';
 import { createHttpTransport } from './http.js';
 import { checkInteger, checkUrl, MAX_PAGE_SIZE, MAX_TIMER_MS } from './options.js';
 import { followTaskEvents, isUnreadEnding, readTask, readTaskEvents, runsUpTo, watchTask } from './task-events.js';
-import { numberRuns, RUN_EVENT_TYPES, type Task, type TaskEvent } from './task-state.js';
+import { numberRuns, RUN_EVENT_TYPES, type AnswerOptions, type Task, type TaskEvent, type TaskState } from './task-state.js';
 import { createWsTransport, DEFAULT_RETRY, type RetryOptions } from './ws.js';
 import { createWorkflowMethods, type WorkflowClient } from './workflows.js';
 import { createScheduleMethods, type ScheduleClient } from './schedules.js';
@@ -29,7 +32,7 @@ import { createReadTokenMethods, type EnqueuedWithReadToken, type ReadTokenClien
 import { createFeedMethods, type FeedClient } from './task-feed.js';
 
 export type QueueStats = QueueStatsQuery['queueStats'][number];
-export type { Task, TaskEvent, TaskEventType, TaskFilter, TaskStatus, TokenSource };
+export type { AnswerOptions, Task, TaskEvent, TaskEventType, TaskFilter, TaskState, TaskStatus, TokenSource };
 
 export interface ClientOptions {
   /** The server's GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -254,16 +257,25 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
    * @throws TaskFailedError (with every attempt's errors), TaskCancelledError, WaitTimeoutError.
    */
   wait<T = unknown>(id: string, options?: WaitOptions): Promise<T>;
-  /** PENDING/RETRYING → CANCELLED; RUNNING → `cancelRequested`, then CANCELLED. CONFLICT once finished. */
-  cancel(id: string): Promise<Task>;
-  /** FAILED/CANCELLED → PENDING with fresh attempts. CONFLICT otherwise. */
-  retry(id: string): Promise<Task>;
+  /**
+   * PENDING/RETRYING → CANCELLED; RUNNING → `cancelRequested`, then CANCELLED. CONFLICT once finished.
+   * Needs tasks:cancel; the answer's payload needs tasks:read too (else `{ payload: false }`: AnswerOptions).
+   */
+  cancel(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
+  cancel(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  cancel(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
+  /** FAILED/CANCELLED → PENDING with fresh attempts. CONFLICT otherwise. Needs tasks:retry (the payload: as `cancel`). */
+  retry(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
+  retry(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  retry(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
   /**
    * A PENDING or RETRYING task waiting for its runAfter (delayed, snoozed, backing off) made due now,
    * status and attempts unchanged (runTaskNow); one already due comes back as it is. CONFLICT when it
-   * is RUNNING, finished or BLOCKED. Needs tasks:retry.
+   * is RUNNING, finished or BLOCKED. Needs tasks:retry (the payload: as `cancel`).
    */
-  runNow(id: string): Promise<Task>;
+  runNow(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
+  runNow(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  runNow(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
   /** Counts by status per queue. */
   queueStats(): Promise<QueueStats[]>;
   /** Ends open watches (they throw CLIENT_CLOSED) and closes the WebSocket; every later call throws CLIENT_CLOSED. */
@@ -425,15 +437,18 @@ export function createClient(options: ClientOptions): TaskwireClient {
       }
       return last.returnValue as T;
     },
-    async cancel(id) {
-      return (await http.request(CancelTaskDocument, { id }, lifetime.signal)).cancelTask;
-    },
-    async retry(id) {
-      return (await http.request(RetryTaskDocument, { id }, lifetime.signal)).retryTask;
-    },
-    async runNow(id) {
-      return (await http.request(RunTaskNowDocument, { id }, lifetime.signal)).runTaskNow;
-    },
+    cancel: (async (id: string, answer: AnswerOptions = {}) =>
+      answer.payload === false
+        ? (await http.request(CancelTaskStateDocument, { id }, lifetime.signal)).cancelTask
+        : (await withPayload('cancelTask', 'cancel', http.request(CancelTaskDocument, { id }, lifetime.signal))).cancelTask) as TaskwireClient['cancel'],
+    retry: (async (id: string, answer: AnswerOptions = {}) =>
+      answer.payload === false
+        ? (await http.request(RetryTaskStateDocument, { id }, lifetime.signal)).retryTask
+        : (await withPayload('retryTask', 'retry', http.request(RetryTaskDocument, { id }, lifetime.signal))).retryTask) as TaskwireClient['retry'],
+    runNow: (async (id: string, answer: AnswerOptions = {}) =>
+      answer.payload === false
+        ? (await http.request(RunTaskNowStateDocument, { id }, lifetime.signal)).runTaskNow
+        : (await withPayload('runTaskNow', 'runNow', http.request(RunTaskNowDocument, { id }, lifetime.signal))).runTaskNow) as TaskwireClient['runNow'],
     async queueStats() {
       return (await http.request(QueueStatsDocument, {}, lifetime.signal)).queueStats;
     },

@@ -76,6 +76,40 @@ export class UnauthenticatedError extends RequestError {}
 /** The credential is valid but lacks the scope the operation needs (`FORBIDDEN`; `field` may name the input). */
 export class ForbiddenError extends RequestError {}
 
+/**
+ * A mutation that was carried out, whose answer selected a task's payload (`args`, `kwargs`,
+ * `errors`, …) that the credential may not read: the payload needs `tasks:read` or to have
+ * enqueued the task, the mutation (e.g. `tasks:cancel`) did not. Every error sits under the
+ * mutation's field, which the server only reaches after the mutation's work. Sending it again
+ * would act twice or answer CONFLICT; ask with `{ payload: false }` for the state alone.
+ */
+export class PayloadForbiddenError extends ForbiddenError {
+  /** The mutation's field that was carried out (`cancelTask`, `retryTask`, `runTaskNow`, `cancelWorkflow`). */
+  readonly mutation: string;
+
+  constructor(mutation: string, method: string, cause: ForbiddenError) {
+    const fields = [...new Set(cause.errors.map((e) => e.path?.filter((p) => typeof p === 'string').at(-1)))].join(', ');
+    const [first, ...rest] = cause.errors;
+    const message =
+      `${mutation} was carried out, but its answer's ${fields} cannot be read without tasks:read: ` +
+      `call ${method}(id, { payload: false }) for the state alone (${first?.message ?? 'FORBIDDEN'})`;
+    super([{ ...first, message }, ...rest], cause.status);
+    this.mutation = mutation;
+  }
+}
+
+/**
+ * Whether `error` is FORBIDDEN for what a mutation's answer selected, not for the mutation: every
+ * error FORBIDDEN, with a `path` below `field` (`["cancelTask", "args"]`).
+ */
+export function isPayloadForbidden(error: unknown, field: string): error is ForbiddenError {
+  return (
+    error instanceof ForbiddenError &&
+    error.errors.length > 0 &&
+    error.errors.every((e) => e.extensions?.code === 'FORBIDDEN' && e.path !== undefined && e.path.length > 1 && e.path[0] === field)
+  );
+}
+
 /** Too many requests of this principal (`RATE_LIMITED`): `retryAfterMs` says how long to wait before trying again. */
 export class RateLimitedError extends RequestError {
   /** Ms until a retry can succeed: the server's `extensions.retryAfterMs` (else its Retry-After header; default 1,000). */
@@ -169,5 +203,15 @@ export class WaitTimeoutError extends TaskwireClientError {
     super('WAIT_TIMEOUT', `Task ${id} did not finish within ${timeoutMs} ms${task ? ` (last seen ${task.status})` : ''}`);
     this.task = task;
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/** `answer`, or for FORBIDDEN below the mutation's `field` (it was carried out) PayloadForbiddenError naming `method`. */
+export async function withPayload<T>(field: string, method: string, answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (isPayloadForbidden(error, field)) throw new PayloadForbiddenError(field, method, error);
+    throw error;
   }
 }

@@ -4,6 +4,7 @@
  */
 export {
   createClient,
+  type AnswerOptions,
   type BackoffOptions,
   type ClientOptions,
   type EnqueueManyItem,
@@ -20,6 +21,7 @@ export {
   type TaskEventType,
   type TaskFilter,
   type TaskPage,
+  type TaskState,
   type TaskStatus,
   type TaskTypes,
   type TaskwireClient,
@@ -30,6 +32,7 @@ export {
 export {
   ConnectionError,
   ForbiddenError,
+  PayloadForbiddenError,
   RateLimitedError,
   RequestError,
   TaskCancelledError,
@@ -50,6 +53,7 @@ export type {
   WatchWorkflowOptions,
   Workflow,
   WorkflowClient,
+  WorkflowState,
   WorkflowStatus,
   WorkflowStep,
   WorkflowStepInput,

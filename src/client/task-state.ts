@@ -1,5 +1,5 @@
 import { isTerminal, TASK_EVENT_TYPES, TERMINAL_STATUSES } from '../states.js';
-import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskStatus, WaitReason } from './generated/graphql.js';
+import type { ClientTaskEventFragment, ClientTaskFragment, ClientTaskStateFragment, TaskEventType, TaskStatus, WaitReason } from './generated/graphql.js';
 
 /**
  * A task as the server reports it: every field of the GraphQL `Task` but `events` (read with
@@ -7,6 +7,22 @@ import type { ClientTaskEventFragment, ClientTaskFragment, TaskEventType, TaskSt
  * `{ id, stepRef }[]`). Dates are ISO-8601 strings.
  */
 export type Task = ClientTaskFragment;
+/**
+ * A task without its payload (`args`, `kwargs`, `returnValue`, `errors`, `progress`): what
+ * `cancel`, `retry`, `runNow` answer with `{ payload: false }`, for a credential that may act on a
+ * task but not read it (e.g. `tasks:cancel` alone, on a task another credential enqueued).
+ */
+export type TaskState = ClientTaskStateFragment;
+
+/**
+ * What a mutation's answer holds: the task with its payload (default), or with `payload: false` its
+ * state alone (TaskState), for a credential without `tasks:read` acting on a task it did not
+ * enqueue: with the payload asked, its answer is PayloadForbiddenError although the mutation was
+ * carried out.
+ */
+export interface AnswerOptions {
+  payload?: boolean;
+}
 export type { WaitReason };
 /** One entry of a task's event log (the GraphQL `TaskEvent` without its `task`). */
 export type TaskEvent = ClientTaskEventFragment;

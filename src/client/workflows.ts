@@ -1,10 +1,13 @@
-import { ConnectionError, requestError } from './errors.js';
+import { ConnectionError, requestError, withPayload } from './errors.js';
+import type { AnswerOptions } from './task-state.js';
 import {
   CancelWorkflowDocument,
+  CancelWorkflowStateDocument,
   EnqueueWorkflowDocument,
   GetWorkflowDocument,
   WatchWorkflowDocument,
   type ClientWorkflowFragment,
+  type ClientWorkflowStateFragment,
   type DependencyFailurePolicy,
   type EnqueueWorkflowInput,
   type WorkflowStatus,
@@ -16,6 +19,8 @@ import { backoffMs, delay, untilTryAgain, type RetryOptions, type WsTransport } 
 /** A workflow as the client reads it: its steps with their tasks (a step's state is its task's status). */
 export type Workflow = ClientWorkflowFragment;
 export type WorkflowStep = Workflow['steps'][number];
+/** A workflow whose steps' tasks are TaskState (no payload): `cancelWorkflow(id, { payload: false })`. */
+export type WorkflowState = ClientWorkflowStateFragment;
 export type { DependencyFailurePolicy, EnqueueWorkflowInput, WorkflowStatus, WorkflowStepInput };
 
 export interface WatchWorkflowOptions {
@@ -32,8 +37,13 @@ export interface WorkflowClient {
   enqueueWorkflow(input: EnqueueWorkflowInput): Promise<Workflow>;
   /** The workflow, or null when there is no such workflow. */
   workflow(id: string): Promise<Workflow | null>;
-  /** Cancels what has not finished; the workflow becomes CANCELLED. Unknown id: RequestError `NOT_FOUND`. */
-  cancelWorkflow(id: string): Promise<Workflow>;
+  /**
+   * Cancels what has not finished; the workflow becomes CANCELLED. Unknown id: RequestError `NOT_FOUND`.
+   * Needs tasks:cancel; its steps' payloads need tasks:read too (else `{ payload: false }`: AnswerOptions).
+   */
+  cancelWorkflow(id: string, options: AnswerOptions & { payload: false }): Promise<WorkflowState>;
+  cancelWorkflow(id: string, options?: AnswerOptions & { payload?: true }): Promise<Workflow>;
+  cancelWorkflow(id: string, options?: AnswerOptions): Promise<Workflow | WorkflowState>;
   /**
    * The workflow's states (`workflowChanged` over graphql-ws): the current one first, then each
    * newer version, in order and none twice, ending after it is finished (SUCCEEDED, FAILED or
@@ -92,9 +102,10 @@ export function createWorkflowMethods({ http, ws, retry, lifetime }: WorkflowCli
     async workflow(id) {
       return (await http.request(GetWorkflowDocument, { id }, lifetime)).workflow;
     },
-    async cancelWorkflow(id) {
-      return (await http.request(CancelWorkflowDocument, { id }, lifetime)).cancelWorkflow;
-    },
+    cancelWorkflow: (async (id: string, answer: AnswerOptions = {}) =>
+      answer.payload === false
+        ? (await http.request(CancelWorkflowStateDocument, { id }, lifetime)).cancelWorkflow
+        : (await withPayload('cancelWorkflow', 'cancelWorkflow', http.request(CancelWorkflowDocument, { id }, lifetime))).cancelWorkflow) as WorkflowClient['cancelWorkflow'],
     watchWorkflow,
   };
 }

@@ -33,4 +33,25 @@ describe('client commands with auth on', () => {
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stderr)).toMatchObject({ error: { code: 'FORBIDDEN' } });
   });
+
+  it('cancel, retry and run-now with a key that may act on others\' tasks but not read them: the line; --json says what was done', async () => {
+    const { server } = env;
+    const owner = { TASKWIRE_URL: server.url, TASKWIRE_TOKEN: (await createTestKey(server.sql, 'acme', ['tasks:read', 'tasks:enqueue'])).key };
+    const actor = { TASKWIRE_URL: server.url, TASKWIRE_TOKEN: (await createTestKey(server.sql, 'acme', ['tasks:cancel', 'tasks:retry'])).key };
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const enqueued = await runCli(['enqueue', 'demo.echo', '--args', `[${i}]`, '--run-after', later, '--json'], owner);
+      ids.push((JSON.parse(enqueued.stdout) as { id: string }).id);
+    }
+    const [a, b] = ids as [string, string];
+    expect(await runCli(['cancel', a], actor)).toMatchObject({ code: 0, stdout: `${a} CANCELLED\n`, stderr: '' });
+    expect(await runCli(['retry', a], actor)).toMatchObject({ code: 0, stdout: `${a} PENDING (attempts 0/1)\n`, stderr: '' });
+    expect(await runCli(['run-now', a], actor)).toMatchObject({ code: 0, stderr: '' });
+    // --json asks for the whole task, which this key may not read: the error says the cancel was done.
+    const json = await runCli(['cancel', b, '--json'], actor);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/^cancelTask was carried out/) } });
+    expect((await server.deps.queue.getTask(b))?.status).toBe('CANCELLED');
+  });
 });

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
   ForbiddenError,
+  PayloadForbiddenError,
   RateLimitedError,
+  RequestError,
   UnauthenticatedError,
   type ClientOptions,
   type Task,
@@ -167,6 +169,79 @@ describe('a JWT that expires during watch() and events()', () => {
     expect(states.seen.at(-1)).toMatchObject({ status: 'SUCCEEDED', returnValue: { steps: 2 } });
     // The renewed subscriptions asked for what follows the last version taken: nothing sent twice.
     expect(stats.delivered - deliveredBefore).toBe(5 + (5 - first));
+  });
+});
+
+describe('a credential that may act on a task but not read it', () => {
+  const inAnHour = (): string => new Date(Date.now() + 3_600_000).toISOString();
+  const rejectionOf = async (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
+
+  // tasks:cancel and tasks:retry without tasks:read, on tasks another subject of the tenant enqueued.
+  const actor = (): TaskwireClient => client({ getToken: () => mint('payload-actor', 600, 'tasks:cancel tasks:retry') });
+
+  it('cancel, retry and runNow: the payload asked is PayloadForbiddenError after the work; { payload: false } answers the state', async () => {
+    const owner = client({ getToken: () => mint('payload-owner', 600) });
+    const owner2 = client({ getToken: () => mint('payload-owner-2', 600) });
+    const [a, b] = await Promise.all([owner.enqueue('math.copysign', [1, -1], { runAfter: inAnHour() }), owner.enqueue('math.copysign', [2, -1], { runAfter: inAnHour() })]);
+    const [c, d] = await Promise.all([owner2.enqueue('math.copysign', [3, -1], { runAfter: inAnHour() }), owner2.enqueue('math.copysign', [4, -1], { runAfter: inAnHour() })]);
+    const act = actor();
+
+    // With the payload: the mutation was carried out, and the error says so (not a plain FORBIDDEN to retry).
+    const cancelled = await rejectionOf(act.cancel(a.id));
+    expect(cancelled).toBeInstanceOf(PayloadForbiddenError);
+    expect(cancelled).toMatchObject({ code: 'FORBIDDEN', mutation: 'cancelTask', details: { requiredScope: 'tasks:read' } });
+    expect((cancelled as Error).message).toMatch(/^cancelTask was carried out, .*cancel\(id, \{ payload: false \}\)/);
+    expect(await owner.get(a.id)).toMatchObject({ status: 'CANCELLED' });
+
+    // The state alone: no payload field asked, none refused.
+    const retried = await act.retry(a.id, { payload: false });
+    expect(retried).toMatchObject({ id: a.id, status: 'PENDING', attempts: 0 });
+    expect(Object.keys(retried)).not.toContain('args');
+    expect(retried.version).toBeGreaterThan(a.version);
+
+    const due = await act.runNow(b.id, { payload: false });
+    expect(due).toMatchObject({ id: b.id, status: 'PENDING' });
+    expect(Date.parse(due.runAfter ?? '')).toBeLessThanOrEqual(Date.now());
+    expect(await owner.wait(b.id)).toBe(-2);
+
+    const stopped = await act.cancel(c.id, { payload: false });
+    expect(stopped).toMatchObject({ id: c.id, status: 'CANCELLED', isFinished: true });
+    // An error of the mutation itself stays what it was.
+    const conflict = await rejectionOf(act.runNow(c.id));
+    expect(conflict).toBeInstanceOf(RequestError);
+    expect(conflict).not.toBeInstanceOf(PayloadForbiddenError);
+    expect(conflict).toMatchObject({ code: 'CONFLICT' });
+
+    const ran = await rejectionOf(act.runNow(d.id));
+    expect(ran).toMatchObject({ code: 'FORBIDDEN', mutation: 'runTaskNow' });
+    expect(await owner2.wait(d.id)).toBe(-4);
+    const again = await rejectionOf(act.retry(c.id));
+    expect(again).toMatchObject({ code: 'FORBIDDEN', mutation: 'retryTask' });
+    expect(await owner2.wait(c.id)).toBe(-3);
+  });
+
+  it('cancelWorkflow: the same, with every step a TaskState', async () => {
+    // A step counts against the enqueue rate (bursts of 2): one workflow of 2 steps per subject.
+    const [owner, owner2] = ['payload-workflow-owner', 'payload-workflow-owner-2'].map((sub) => client({ getToken: () => mint(sub, 600) })) as [TaskwireClient, TaskwireClient];
+    const steps = [
+      { ref: 'first', task: { name: 'math.copysign', args: [1, 1], runAfter: inAnHour() } },
+      { ref: 'second', task: { name: 'math.copysign', args: [2, 1] }, dependsOn: ['first'] },
+    ];
+    const [w1, w2] = await Promise.all([owner.enqueueWorkflow({ steps }), owner2.enqueueWorkflow({ steps })]);
+    const act = actor();
+
+    const refused = await rejectionOf(act.cancelWorkflow(w1.id));
+    expect(refused).toBeInstanceOf(PayloadForbiddenError);
+    expect(refused).toMatchObject({ mutation: 'cancelWorkflow' });
+    expect(await owner.workflow(w1.id)).toMatchObject({ status: 'CANCELLED' });
+
+    const state = await act.cancelWorkflow(w2.id, { payload: false });
+    expect(state.status).toBe('CANCELLED');
+    expect(state.steps.map((s) => [s.ref, s.task.status])).toEqual([
+      ['first', 'CANCELLED'],
+      ['second', 'CANCELLED'],
+    ]);
+    for (const step of state.steps) expect(Object.keys(step.task)).not.toContain('returnValue');
   });
 });
 

@@ -211,7 +211,9 @@ export type WatchBulkActionSubscription = { bulkActionChanged: { id: string, kin
 
 export type ClientBackoffFragment = { baseMs: number, maxMs: number, factor: number, jitter: number };
 
-export type ClientTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> };
+export type ClientTaskStateFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> };
+
+export type ClientTaskFragment = { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> };
 
 export type EnqueueTaskMutationVariables = Exact<{
   input: EnqueueTaskInput;
@@ -219,7 +221,7 @@ export type EnqueueTaskMutationVariables = Exact<{
 }>;
 
 
-export type EnqueueTaskMutation = { enqueueTask: { readToken?: string | null, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } } };
+export type EnqueueTaskMutation = { enqueueTask: { readToken?: string | null, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } } };
 
 export type ClientEnqueuedTaskFragment = { id: string, name: string, queue: string, priority: number, status: TaskStatus, version: number, attempts: number, maxAttempts: number, enqueuedAt: string, runAfter: string | null, idempotencyKey: string | null, concurrencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null };
 
@@ -243,7 +245,7 @@ export type GetTaskQueryVariables = Exact<{
 }>;
 
 
-export type GetTaskQuery = { taskResult: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } | null };
+export type GetTaskQuery = { taskResult: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } | null };
 
 export type ListTasksQueryVariables = Exact<{
   first: number;
@@ -253,28 +255,49 @@ export type ListTasksQueryVariables = Exact<{
 }>;
 
 
-export type ListTasksQuery = { tasks: { totalCount?: number, edges: Array<{ cursor: string, node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ListTasksQuery = { tasks: { totalCount?: number, edges: Array<{ cursor: string, node: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type CancelTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelTaskMutation = { cancelTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+export type CancelTaskMutation = { cancelTask: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type RetryTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type RetryTaskMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+export type RetryTaskMutation = { retryTask: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type RunTaskNowMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type RunTaskNowMutation = { runTaskNow: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+export type RunTaskNowMutation = { runTaskNow: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+
+export type CancelTaskStateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelTaskStateMutation = { cancelTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+
+export type RetryTaskStateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RetryTaskStateMutation = { retryTask: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+
+export type RunTaskNowStateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RunTaskNowStateMutation = { runTaskNow: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export type QueueStatsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -309,35 +332,46 @@ export type TaskEventPageQueryVariables = Exact<{
 
 export type TaskEventPageQuery = { taskResult: { id: string, events: { edges: Array<{ node: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
-export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> };
+export type ClientWorkflowHeadFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number } };
+
+export type ClientWorkflowFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } };
+
+export type ClientWorkflowStateFragment = { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } };
 
 export type EnqueueWorkflowMutationVariables = Exact<{
   input: EnqueueWorkflowInput;
 }>;
 
 
-export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } } };
+export type EnqueueWorkflowMutation = { enqueueWorkflow: { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } } } };
 
 export type GetWorkflowQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } | null };
+export type GetWorkflowQuery = { workflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } } | null };
 
 export type CancelWorkflowMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
+export type CancelWorkflowMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } } };
+
+export type CancelWorkflowStateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelWorkflowStateMutation = { cancelWorkflow: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } } };
 
 export type WatchWorkflowSubscriptionVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, stepCounts: { total: number, finished: number, succeeded: number }, steps: Array<{ ref: string, dependsOn: Array<string>, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> } };
+export type WatchWorkflowSubscription = { workflowChanged: { id: string, name: string | null, status: WorkflowStatus, version: number, createdAt: string, finishedAt: string | null, steps: Array<{ ref: string, dependsOn: Array<string>, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }>, stepCounts: { total: number, finished: number, succeeded: number } } };
 
 export type TaskEventFeedCursorQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -358,7 +392,7 @@ export type FollowTaskEventFeedWithTaskSubscriptionVariables = Exact<{
 }>;
 
 
-export type FollowTaskEventFeedWithTaskSubscription = { taskEventFeed: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, task: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> }, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } };
+export type FollowTaskEventFeedWithTaskSubscription = { taskEventFeed: { taskId: string, version: number, type: TaskEventType, status: TaskStatus, at: string, attempt: number, workerId: string | null, output: unknown, cursor: string, task: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> }, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, error: { exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null } | null } };
 
 export type ClientQueueFragment = { name: string, paused: boolean, pausedAt: string | null, concurrency: number | null, perKeyConcurrency: number | null, rateLimit: { max: number, perMs: number } | null, stats: { queue: string, pending: number, running: number, retrying: number, succeeded: number, failed: number, cancelled: number, total: number, oldestPendingAgeMs: number | null } };
 
@@ -406,7 +440,7 @@ export type GetScheduleQueryVariables = Exact<{
 }>;
 
 
-export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
+export type GetScheduleQuery = { schedule: { upcoming: Array<string>, id: string, tenant: string, key: string, cron: string, timezone: string, taskName: string, args: unknown, kwargs: unknown, queue: string, priority: number, maxAttempts: number, timeoutMs: number | null, resultTtlMs: number | null, concurrencyKey: string | null, overlap: OverlapPolicy, missed: MissedRunPolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, version: number, createdAt: string, updatedAt: string, runs: { edges: Array<{ node: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } }> }, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, lastTask: { id: string, status: TaskStatus, enqueuedAt: string, finishedAt: string | null, scheduledFor: string | null } | null } | null };
 
 export type ListSchedulesQueryVariables = Exact<{
   first: number;
@@ -447,7 +481,7 @@ export type TriggerScheduleMutationVariables = Exact<{
 }>;
 
 
-export type TriggerScheduleMutation = { triggerSchedule: { id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, args: unknown, kwargs: unknown, returnValue: unknown, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
+export type TriggerScheduleMutation = { triggerSchedule: { args: unknown, kwargs: unknown, returnValue: unknown, id: string, name: string, queue: string, priority: number, status: TaskStatus, isFinished: boolean, version: number, attempts: number, maxAttempts: number, workerIds: Array<string>, enqueuedAt: string, runAfter: string | null, startedAt: string | null, finishedAt: string | null, lastAttemptedAt: string | null, durationMs: number | null, cancelRequested: boolean, expiresAt: string | null, idempotencyKey: string | null, timeoutMs: number | null, resultTtlMs: number | null, tenant: string, createdBy: string | null, outputBytes: number, concurrencyKey: string | null, waitReason: WaitReason | null, scheduledFor: string | null, stepRef: string | null, errors: Array<{ exceptionType: string, message: string, traceback: string | null, attempt: number, at: string, workerId: string | null }>, progress: { current: number | null, total: number | null, message: string | null, updatedAt: string } | null, backoff: { baseMs: number, maxMs: number, factor: number, jitter: number }, schedule: { id: string, key: string } | null, workflow: { id: string, name: string | null } | null, dependsOn: Array<{ id: string, stepRef: string | null }> } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -528,6 +562,21 @@ export const ClientTaskEventFragmentDoc = new TypedDocumentString(`
   cursor
 }
     `, {"fragmentName":"ClientTaskEvent"}) as unknown as TypedDocumentString<ClientTaskEventFragment, unknown>;
+export const ClientWorkflowHeadFragmentDoc = new TypedDocumentString(`
+    fragment ClientWorkflowHead on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
+}
+    `, {"fragmentName":"ClientWorkflowHead"}) as unknown as TypedDocumentString<ClientWorkflowHeadFragment, unknown>;
 export const ClientBackoffFragmentDoc = new TypedDocumentString(`
     fragment ClientBackoff on Backoff {
   baseMs
@@ -536,8 +585,8 @@ export const ClientBackoffFragmentDoc = new TypedDocumentString(`
   jitter
 }
     `, {"fragmentName":"ClientBackoff"}) as unknown as TypedDocumentString<ClientBackoffFragment, unknown>;
-export const ClientTaskFragmentDoc = new TypedDocumentString(`
-    fragment ClientTask on Task {
+export const ClientTaskStateFragmentDoc = new TypedDocumentString(`
+    fragment ClientTaskState on Task {
   id
   name
   queue
@@ -545,26 +594,9 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -604,20 +636,82 @@ export const ClientTaskFragmentDoc = new TypedDocumentString(`
   maxMs
   factor
   jitter
+}`, {"fragmentName":"ClientTaskState"}) as unknown as TypedDocumentString<ClientTaskStateFragment, unknown>;
+export const ClientTaskFragmentDoc = new TypedDocumentString(`
+    fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
 }`, {"fragmentName":"ClientTask"}) as unknown as TypedDocumentString<ClientTaskFragment, unknown>;
 export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
     fragment ClientWorkflow on Workflow {
-  id
-  name
-  status
-  version
-  createdAt
-  finishedAt
-  stepCounts {
-    total
-    finished
-    succeeded
-  }
+  ...ClientWorkflowHead
   steps {
     ref
     dependsOn
@@ -632,7 +726,7 @@ export const ClientWorkflowFragmentDoc = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -640,26 +734,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -693,7 +770,115 @@ fragment ClientTask on Task {
     id
     stepRef
   }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+fragment ClientWorkflowHead on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
 }`, {"fragmentName":"ClientWorkflow"}) as unknown as TypedDocumentString<ClientWorkflowFragment, unknown>;
+export const ClientWorkflowStateFragmentDoc = new TypedDocumentString(`
+    fragment ClientWorkflowState on Workflow {
+  ...ClientWorkflowHead
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTaskState
+    }
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}
+fragment ClientWorkflowHead on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
+}`, {"fragmentName":"ClientWorkflowState"}) as unknown as TypedDocumentString<ClientWorkflowStateFragment, unknown>;
 export const ClientQueueFragmentDoc = new TypedDocumentString(`
     fragment ClientQueue on Queue {
   name
@@ -846,7 +1031,7 @@ export const EnqueueTaskDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -854,26 +1039,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -906,6 +1074,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<EnqueueTaskMutation, EnqueueTaskMutationVariables>;
 export const EnqueueTasksDocument = new TypedDocumentString(`
@@ -954,7 +1142,7 @@ export const GetTaskDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -962,26 +1150,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1014,6 +1185,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<GetTaskQuery, GetTaskQueryVariables>;
 export const ListTasksDocument = new TypedDocumentString(`
@@ -1038,7 +1229,7 @@ export const ListTasksDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1046,26 +1237,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1098,6 +1272,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<ListTasksQuery, ListTasksQueryVariables>;
 export const CancelTaskDocument = new TypedDocumentString(`
@@ -1112,7 +1306,7 @@ export const CancelTaskDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1120,26 +1314,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1172,6 +1349,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<CancelTaskMutation, CancelTaskMutationVariables>;
 export const RetryTaskDocument = new TypedDocumentString(`
@@ -1186,7 +1383,7 @@ export const RetryTaskDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1194,26 +1391,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1246,6 +1426,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<RetryTaskMutation, RetryTaskMutationVariables>;
 export const RunTaskNowDocument = new TypedDocumentString(`
@@ -1260,7 +1460,7 @@ export const RunTaskNowDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1268,26 +1468,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1321,7 +1504,198 @@ fragment ClientTask on Task {
     id
     stepRef
   }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
 }`) as unknown as TypedDocumentString<RunTaskNowMutation, RunTaskNowMutationVariables>;
+export const CancelTaskStateDocument = new TypedDocumentString(`
+    mutation CancelTaskState($id: ID!) {
+  cancelTask(id: $id) {
+    ...ClientTaskState
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}`) as unknown as TypedDocumentString<CancelTaskStateMutation, CancelTaskStateMutationVariables>;
+export const RetryTaskStateDocument = new TypedDocumentString(`
+    mutation RetryTaskState($id: ID!) {
+  retryTask(id: $id) {
+    ...ClientTaskState
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}`) as unknown as TypedDocumentString<RetryTaskStateMutation, RetryTaskStateMutationVariables>;
+export const RunTaskNowStateDocument = new TypedDocumentString(`
+    mutation RunTaskNowState($id: ID!) {
+  runTaskNow(id: $id) {
+    ...ClientTaskState
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}`) as unknown as TypedDocumentString<RunTaskNowStateMutation, RunTaskNowStateMutationVariables>;
 export const QueueStatsDocument = new TypedDocumentString(`
     query QueueStats {
   queueStats {
@@ -1434,7 +1808,7 @@ export const EnqueueWorkflowDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1442,26 +1816,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1496,7 +1853,27 @@ fragment ClientTask on Task {
     stepRef
   }
 }
-fragment ClientWorkflow on Workflow {
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+fragment ClientWorkflowHead on Workflow {
   id
   name
   status
@@ -1508,6 +1885,9 @@ fragment ClientWorkflow on Workflow {
     finished
     succeeded
   }
+}
+fragment ClientWorkflow on Workflow {
+  ...ClientWorkflowHead
   steps {
     ref
     dependsOn
@@ -1528,7 +1908,7 @@ export const GetWorkflowDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1536,26 +1916,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1590,7 +1953,27 @@ fragment ClientTask on Task {
     stepRef
   }
 }
-fragment ClientWorkflow on Workflow {
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+fragment ClientWorkflowHead on Workflow {
   id
   name
   status
@@ -1602,6 +1985,9 @@ fragment ClientWorkflow on Workflow {
     finished
     succeeded
   }
+}
+fragment ClientWorkflow on Workflow {
+  ...ClientWorkflowHead
   steps {
     ref
     dependsOn
@@ -1622,7 +2008,7 @@ export const CancelWorkflowDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1630,26 +2016,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1684,7 +2053,27 @@ fragment ClientTask on Task {
     stepRef
   }
 }
-fragment ClientWorkflow on Workflow {
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+fragment ClientWorkflowHead on Workflow {
   id
   name
   status
@@ -1696,6 +2085,9 @@ fragment ClientWorkflow on Workflow {
     finished
     succeeded
   }
+}
+fragment ClientWorkflow on Workflow {
+  ...ClientWorkflowHead
   steps {
     ref
     dependsOn
@@ -1704,6 +2096,86 @@ fragment ClientWorkflow on Workflow {
     }
   }
 }`) as unknown as TypedDocumentString<CancelWorkflowMutation, CancelWorkflowMutationVariables>;
+export const CancelWorkflowStateDocument = new TypedDocumentString(`
+    mutation CancelWorkflowState($id: ID!) {
+  cancelWorkflow(id: $id) {
+    ...ClientWorkflowState
+  }
+}
+    fragment ClientBackoff on Backoff {
+  baseMs
+  maxMs
+  factor
+  jitter
+}
+fragment ClientTaskState on Task {
+  id
+  name
+  queue
+  priority
+  status
+  isFinished
+  version
+  attempts
+  maxAttempts
+  workerIds
+  enqueuedAt
+  runAfter
+  startedAt
+  finishedAt
+  lastAttemptedAt
+  durationMs
+  cancelRequested
+  expiresAt
+  idempotencyKey
+  timeoutMs
+  resultTtlMs
+  backoff {
+    ...ClientBackoff
+  }
+  tenant
+  createdBy
+  outputBytes
+  concurrencyKey
+  waitReason
+  scheduledFor
+  schedule {
+    id
+    key
+  }
+  workflow {
+    id
+    name
+  }
+  stepRef
+  dependsOn {
+    id
+    stepRef
+  }
+}
+fragment ClientWorkflowHead on Workflow {
+  id
+  name
+  status
+  version
+  createdAt
+  finishedAt
+  stepCounts {
+    total
+    finished
+    succeeded
+  }
+}
+fragment ClientWorkflowState on Workflow {
+  ...ClientWorkflowHead
+  steps {
+    ref
+    dependsOn
+    task {
+      ...ClientTaskState
+    }
+  }
+}`) as unknown as TypedDocumentString<CancelWorkflowStateMutation, CancelWorkflowStateMutationVariables>;
 export const WatchWorkflowDocument = new TypedDocumentString(`
     subscription WatchWorkflow($id: ID!) {
   workflowChanged(id: $id) {
@@ -1716,7 +2188,7 @@ export const WatchWorkflowDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1724,26 +2196,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1778,7 +2233,27 @@ fragment ClientTask on Task {
     stepRef
   }
 }
-fragment ClientWorkflow on Workflow {
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
+  }
+}
+fragment ClientWorkflowHead on Workflow {
   id
   name
   status
@@ -1790,6 +2265,9 @@ fragment ClientWorkflow on Workflow {
     finished
     succeeded
   }
+}
+fragment ClientWorkflow on Workflow {
+  ...ClientWorkflowHead
   steps {
     ref
     dependsOn
@@ -1849,7 +2327,7 @@ export const FollowTaskEventFeedWithTaskDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -1857,26 +2335,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -1909,6 +2370,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }
 fragment ClientTaskEvent on TaskEvent {
@@ -2114,7 +2595,7 @@ export const GetScheduleDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -2122,26 +2603,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -2174,6 +2638,26 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }
 fragment ClientSchedule on Schedule {
@@ -2375,7 +2859,7 @@ export const TriggerScheduleDocument = new TypedDocumentString(`
   factor
   jitter
 }
-fragment ClientTask on Task {
+fragment ClientTaskState on Task {
   id
   name
   queue
@@ -2383,26 +2867,9 @@ fragment ClientTask on Task {
   status
   isFinished
   version
-  args
-  kwargs
-  returnValue
-  errors {
-    exceptionType
-    message
-    traceback
-    attempt
-    at
-    workerId
-  }
   attempts
   maxAttempts
   workerIds
-  progress {
-    current
-    total
-    message
-    updatedAt
-  }
   enqueuedAt
   runAfter
   startedAt
@@ -2435,5 +2902,25 @@ fragment ClientTask on Task {
   dependsOn {
     id
     stepRef
+  }
+}
+fragment ClientTask on Task {
+  ...ClientTaskState
+  args
+  kwargs
+  returnValue
+  errors {
+    exceptionType
+    message
+    traceback
+    attempt
+    at
+    workerId
+  }
+  progress {
+    current
+    total
+    message
+    updatedAt
   }
 }`) as unknown as TypedDocumentString<TriggerScheduleMutation, TriggerScheduleMutationVariables>;
