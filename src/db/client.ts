@@ -2,7 +2,8 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { exponentialDelayMs } from '../exponential-delay.js';
-import { postgresTarget } from '../postgres-url.js';
+import { postgresTarget, type PostgresTarget } from '../postgres-url.js';
+import { sslRequestSocket } from './ssl-request.js';
 
 export type Sql = postgres.Sql;
 /** A postgres.js connection pool, a reserved connection or a transaction: anything that runs SQL. */
@@ -200,10 +201,8 @@ interface ClientOptions {
  * pass 1,024 bytes, ~117 attempts later (a tester measured it: about an hour of one request in 30 s
  * answering DATABASE_UNAVAILABLE after a restart under load; docs/deploy.md says so). TLS negotiated
  * directly (`?sslnegotiation=direct`, PostgreSQL 17+) sends no SSLRequest, so the padded startup message
- * is postgres.js's first write there and the cure applies (test/db/tls.test.ts). What would cure it for
- * the classic negotiation here: a socket of our own (postgres.js's `socket` option) that makes the
- * SSLRequest exchange itself, with `sslnegotiation: 'direct'` for postgres.js; or postgres.js with
- * those PRs (4.x is a rewrite).
+ * is postgres.js's first write there and the cure applies; the classic negotiation gets the same by
+ * making the SSLRequest exchange on a socket of its own (sslRequestApart below; test/db/tls.test.ts).
  */
 const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
 const STARTUP_PADDING = 'x'.repeat(1024);
@@ -212,6 +211,7 @@ function createClient(url: string, o: ClientOptions): Sql {
   const target = postgresTarget(url);
   const sql: Sql = postgres(target.url, {
     ...target.options,
+    ...sslRequestApart(target),
     max: o.max,
     // In seconds. postgres.js's listen() makes its own connection with no idle timeout.
     ...(o.idleTimeoutMs ? { idle_timeout: o.idleTimeoutMs / 1000 } : {}),
@@ -254,6 +254,22 @@ function createClient(url: string, o: ClientOptions): Sql {
   });
   fetchTypesOnce(sql);
   return sql;
+}
+
+/**
+ * For TLS negotiated the classic way (an SSLRequest first, all PostgreSQL 14–16 know), the request
+ * made on a socket of our own, and postgres.js told to start TLS on it directly: its own request
+ * went through its write buffer and stalled behind a dead connection's bytes (above; src/db/ssl-request.ts).
+ * Not for `prefer` (postgres.js falls back to no TLS itself, after its own request), one host only
+ * (several: postgres.js picks), nor when the URL or PGSSLNEGOTIATION asks for direct already.
+ * postgres.js 3.4's types know neither option.
+ */
+function sslRequestApart(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: typeof sslRequestSocket } {
+  if (typeof target.options.ssl !== 'object') return {};
+  const url = new URL(target.url);
+  const negotiation = url.searchParams.get('sslnegotiation') ?? process.env.PGSSLNEGOTIATION;
+  if (negotiation === 'direct' || (target.options.host ?? url.hostname).includes(',')) return {};
+  return { sslnegotiation: 'direct', socket: sslRequestSocket };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -11,7 +13,7 @@ import { createRegistry } from '../../src/worker/registry.js';
 import { runCli } from '../cli/run-cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/reliability-postgres.js';
-import { statementAfterBufferedCut } from '../helpers/tcp-proxy.js';
+import { databaseThroughProxy, statementAfterBufferedCut } from '../helpers/tcp-proxy.js';
 import { enableServerTls, setServerCertificate, TEST_PKI as pki } from '../helpers/tls-certificates.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -152,17 +154,55 @@ describe('a DATABASE_URL with TLS parameters', () => {
     expect(await connect(url(`${ca}&sslcrl=${encodeURIComponent(pki.crl)}`))).toEqual({ ssl: true, user: 'postgres' });
   });
 
-  it('with ?sslnegotiation=direct (PostgreSQL 17+), a connection closed with a statement buffered connects again at once', async () => {
+  it.each([
+    ['classic (an SSLRequest first)', ''],
+    ['direct (?sslnegotiation=direct, PostgreSQL 17+)', '&sslnegotiation=direct'],
+  ])('negotiated %s, a connection closed with a statement buffered connects again at once', async (_, negotiation) => {
     // The stale-write stall (src/db/client.ts, STARTUP_PADDING; test/db/stale-write.test.ts without TLS):
-    // with TLS's SSLRequest first, the stale bytes stayed unsent and each attempt waited connect_timeout
-    // (30 s, some 117 times: docs/deploy.md's known issue). Negotiated directly, TLS's handshake does not
-    // go through postgres.js's buffer and the padded startup message is its first write: the cure applies.
-    const cut = await statementAfterBufferedCut(url(`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}&sslnegotiation=direct`), (db) => session(db.sql));
+    // with postgres.js's SSLRequest sent through its buffer, the stale bytes stayed unsent and each attempt
+    // waited connect_timeout (30 s, some 117 times). Made on a socket of our own (src/db/ssl-request.ts),
+    // or not at all (direct), it leaves the padded startup message postgres.js's first write: the cure applies.
+    const cut = await statementAfterBufferedCut(url(`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}${negotiation}`), (db) => session(db.sql));
     expect(cut.first).toEqual({ ssl: true, user: 'postgres' });
     expect(cut.buffered).toMatchObject({ code: 'CONNECTION_CLOSED' });
     expect(cut.next).toEqual([{ three: 3 }]);
-    // Not a speed figure: classic negotiation failed here after connect_timeout's 30 s.
+    // Not a speed figure: postgres.js's own SSLRequest failed here after connect_timeout's 30 s.
     expect(cut.nextMs).toBeLessThan(10_000);
+  });
+
+  it('with the SSLRequest made apart, a connection refused, closed or never answered fails as any, and the pool of one connects later', async () => {
+    const verified = `sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}&connect_timeout=1`;
+    // Closed before the answer (a proxy that takes and drops every connection), then let through.
+    const { proxy, db } = await databaseThroughProxy(url(verified), 1);
+    try {
+      proxy.cut();
+      const closed = await db.sql`SELECT 1`.catch((error: unknown) => error);
+      expect(closed).toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(isDatabaseUnavailable(closed)).toBe(true);
+      proxy.reopen();
+      // The connection that failed went back to the pool (postgres.js keeps one whose socket factory throws).
+      expect(await session(db.sql)).toEqual({ ssl: true, user: 'postgres' });
+    } finally {
+      await db.sql.end({ timeout: 0 });
+      await proxy.close();
+    }
+    // Never answered: connect_timeout (1 s here), as postgres.js's own.
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const quiet = createDb(`postgres://postgres@localhost:${silentPort}/taskwire?${verified}`, { max: 1 });
+    try {
+      const started = performance.now();
+      expect(await quiet.sql`SELECT 1`.catch((error: unknown) => error)).toMatchObject({ code: 'CONNECT_TIMEOUT' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await quiet.sql.end({ timeout: 0 });
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    // Refused: nothing listens there any more.
+    expect(await connect(`postgres://postgres@localhost:${silentPort}/taskwire?${verified}`)).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('refuses at start a file that cannot be used, naming DATABASE_URL and the parameter', () => {

@@ -1,0 +1,70 @@
+import { connect, Socket } from 'node:net';
+
+/** PostgreSQL's SSLRequest: a length of 8 and the code 80877103 (1234.5679). */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** What of postgres.js's parsed options the socket needs (it passes them all). */
+export interface SslRequestOptions {
+  host: readonly string[];
+  port: readonly number[];
+  /** In s. */
+  connect_timeout: number;
+  /** In s; null or false for none. */
+  keep_alive: number | null | false;
+}
+
+/**
+ * postgres.js's `socket` option for TLS negotiated the classic way, the only one before PostgreSQL
+ * 17: a TCP connection on which the SSLRequest has been sent and answered, so that postgres.js, told
+ * `sslnegotiation: 'direct'`, starts TLS on it at once and its first write is the padded startup
+ * message. Why: postgres.js 3.4 sent the SSLRequest through its write buffer, where a closed
+ * connection's unsent bytes stay (src/db/client.ts, STARTUP_PADDING): appended to them, the 8 bytes were
+ * never sent and each attempt waited connect_timeout (30 s), for about an hour after a restart under
+ * load. Here the request bypasses that buffer, and the stale bytes go out with the padded startup
+ * message inside TLS, which PostgreSQL refuses at once, as without TLS.
+ *
+ * It never rejects: postgres.js leaves a connection whose socket factory throws neither open nor
+ * closed (not back in its pool). A connection that fails, times out or closes before the answer
+ * resolves to a fresh socket that is destroyed with that error just after postgres.js has wrapped it in
+ * TLS, so that it sees an ordinary failed connection (error, then close) and retries with its backoff.
+ * An answer other than `S` (a server without TLS says `N`) is left to the TLS handshake, which fails
+ * as it did with postgres.js's own request.
+ */
+export function sslRequestSocket(options: SslRequestOptions): Promise<Socket> {
+  const host = options.host[0] ?? 'localhost';
+  const port = options.port[0] ?? 5432;
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => fail(connectionError('CONNECT_TIMEOUT', host, port)), options.connect_timeout * 1000);
+    const onError = (error: Error): void => fail(error);
+    const onClose = (): void => fail(connectionError('CONNECTION_CLOSED', host, port));
+    const onConnect = (): void => {
+      if (options.keep_alive) socket.setKeepAlive(true, 1000 * options.keep_alive);
+      socket.write(SSL_REQUEST);
+    };
+    const onData = (answer: Buffer): void => {
+      // Bytes after the answer, before TLS, would be read as the server's inside it (CVE-2021-23222): refused.
+      if (answer.length !== 1) return fail(new Error(`PostgreSQL at ${host}:${port} answered TLS's SSLRequest with ${answer.length} bytes, not 1`));
+      settle();
+      resolve(socket);
+    };
+    const settle = (): void => {
+      clearTimeout(timer);
+      socket.off('error', onError).off('close', onClose).off('connect', onConnect).off('data', onData);
+    };
+    const fail = (error: Error): void => {
+      settle();
+      socket.destroy();
+      const failed = new Socket();
+      // After postgres.js's microtasks: it has put its listeners and TLS on `failed` by then.
+      setImmediate(() => failed.destroy(error));
+      resolve(failed);
+    };
+    socket.on('error', onError).on('close', onClose).once('connect', onConnect).once('data', onData);
+  });
+}
+
+/** An error as postgres.js makes its own for a connection (`code`, `address`, `port`). */
+function connectionError(code: string, host: string, port: number): Error {
+  return Object.assign(new Error(`write ${code} ${host}:${port}`), { code, errno: code, address: host, port });
+}
