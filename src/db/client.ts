@@ -1,9 +1,9 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { exponentialDelayMs } from '../exponential-delay.js';
 import { postgresTarget, type PostgresTarget } from '../postgres-url.js';
-import { sslRequestSocket } from './ssl-request.js';
+import { plainSocket, sslRequestSocket, type SocketOptions } from './socket.js';
 
 export type Sql = postgres.Sql;
 /** A postgres.js connection pool, a reserved connection or a transaction: anything that runs SQL. */
@@ -144,7 +144,8 @@ const REFUSED_LOOK_MS = 500;
  */
 async function refusesConnections(sql: Sql): Promise<boolean> {
   const { host, port, path, socket } = sql.options as typeof sql.options & { path?: string | false; socket?: unknown };
-  if (socket) return false; // the application's own connector: nothing to look at
+  // An application's own connector: nothing to look at. The pool's own connect where the options say.
+  if (socket && socket !== plainSocket && socket !== sslRequestSocket) return false;
   const targets = path ? [{ path }] : host.map((h, i) => ({ host: h, port: port[i] ?? port[0] ?? 5432 }));
   const answers = await Promise.all(
     targets.map(
@@ -202,7 +203,7 @@ interface ClientOptions {
  * answering DATABASE_UNAVAILABLE after a restart under load; docs/deploy.md says so). TLS negotiated
  * directly (`?sslnegotiation=direct`, PostgreSQL 17+) sends no SSLRequest, so the padded startup message
  * is postgres.js's first write there and the cure applies; the classic negotiation gets the same by
- * making the SSLRequest exchange on a socket of its own (sslRequestApart below; test/db/tls.test.ts).
+ * making the SSLRequest exchange on a socket of its own (socketOf below; test/db/tls.test.ts).
  */
 const STARTUP_PADDING_NAME = 'taskwire.startup_padding';
 const STARTUP_PADDING = 'x'.repeat(1024);
@@ -211,7 +212,7 @@ function createClient(url: string, o: ClientOptions): Sql {
   const target = postgresTarget(url);
   const sql: Sql = postgres(target.url, {
     ...target.options,
-    ...sslRequestApart(target),
+    ...socketOf(target),
     max: o.max,
     // In seconds. postgres.js's listen() makes its own connection with no idle timeout.
     ...(o.idleTimeoutMs ? { idle_timeout: o.idleTimeoutMs / 1000 } : {}),
@@ -257,19 +258,20 @@ function createClient(url: string, o: ClientOptions): Sql {
 }
 
 /**
- * For TLS negotiated the classic way (an SSLRequest first, all PostgreSQL 14–16 know), the request
- * made on a socket of our own, and postgres.js told to start TLS on it directly: its own request
- * went through its write buffer and stalled behind a dead connection's bytes (above; src/db/ssl-request.ts).
- * Not for `prefer` (postgres.js falls back to no TLS itself, after its own request), one host only
- * (several: postgres.js picks), nor when the URL or PGSSLNEGOTIATION asks for direct already.
- * postgres.js 3.4's types know neither option.
+ * The socket postgres.js connects with (src/db/socket.ts): its own, but a close before the server has
+ * said anything is an error (plainSocket); for TLS negotiated the classic way (an SSLRequest first,
+ * PostgreSQL 14–16's only way), one on which the request has been made, with postgres.js told to
+ * start TLS on it directly: its own request went through its write buffer and stalled behind a dead
+ * connection's bytes (above). postgres.js's own socket where it must choose: among several hosts, and
+ * with TLS negotiated directly already (`?sslnegotiation=direct` or PGSSLNEGOTIATION). postgres.js 3.4's
+ * types know neither option.
  */
-function sslRequestApart(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: typeof sslRequestSocket } {
-  if (typeof target.options.ssl !== 'object') return {};
+function socketOf(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: (options: SocketOptions) => Socket | Promise<Socket> } {
   const url = new URL(target.url);
+  if ((target.options.host ?? url.hostname).includes(',')) return {};
+  if (typeof target.options.ssl !== 'object') return { socket: plainSocket };
   const negotiation = url.searchParams.get('sslnegotiation') ?? process.env.PGSSLNEGOTIATION;
-  if (negotiation === 'direct' || (target.options.host ?? url.hostname).includes(',')) return {};
-  return { sslnegotiation: 'direct', socket: sslRequestSocket };
+  return negotiation === 'direct' ? {} : { sslnegotiation: 'direct', socket: sslRequestSocket };
 }
 
 /**

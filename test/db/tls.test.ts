@@ -160,7 +160,7 @@ describe('a DATABASE_URL with TLS parameters', () => {
   ])('negotiated %s, a connection closed with a statement buffered connects again at once', async (_, negotiation) => {
     // The stale-write stall (src/db/client.ts, STARTUP_PADDING; test/db/stale-write.test.ts without TLS):
     // with postgres.js's SSLRequest sent through its buffer, the stale bytes stayed unsent and each attempt
-    // waited connect_timeout (30 s, some 117 times). Made on a socket of our own (src/db/ssl-request.ts),
+    // waited connect_timeout (30 s, some 117 times). Made on a socket of our own (src/db/socket.ts),
     // or not at all (direct), it leaves the padded startup message postgres.js's first write: the cure applies.
     const cut = await statementAfterBufferedCut(url(`sslmode=verify-full&sslrootcert=${encodeURIComponent(pki.caCert)}${negotiation}`), (db) => session(db.sql));
     expect(cut.first).toEqual({ ssl: true, user: 'postgres' });

@@ -2,15 +2,66 @@ import { connect, Socket } from 'node:net';
 
 /** PostgreSQL's SSLRequest: a length of 8 and the code 80877103 (1234.5679). */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+/** A CancelRequest's code (1234.5678), after its length of 16. */
+const CANCEL_REQUEST_CODE = 80877102;
 
 /** What of postgres.js's parsed options the socket needs (it passes them all). */
-export interface SslRequestOptions {
+export interface SocketOptions {
   host: readonly string[];
   port: readonly number[];
+  /** A Unix socket's path (`dir/.s.PGSQL.port`), or false. */
+  path: string | false;
   /** In s. */
   connect_timeout: number;
   /** In s; null or false for none. */
   keep_alive: number | null | false;
+}
+
+/**
+ * postgres.js's `socket` option for a connection without TLS, or with TLS postgres.js negotiates
+ * itself (`sslmode=prefer`): its own TCP or Unix socket, where a close before the server has said
+ * anything is an error. postgres.js took such a close, while connecting for a statement, as a cue
+ * to connect again at once, for ever and the statement with it: against a server that accepts and
+ * closes (a proxy or load balancer with no database behind it, a cloud SQL proxy whose instance is
+ * away) it made ~600 connections a second and the statement never failed. As an error, the statement
+ * fails (`CONNECTION_CLOSED`, which callers take as the database away) and the next attempt waits the
+ * pool's backoff.
+ */
+export function plainSocket(options: SocketOptions): Socket {
+  const host = options.host[0] ?? 'localhost';
+  const port = options.port[0] ?? 5432;
+  const socket = options.path ? connect(options.path) : connect({ host, port });
+  // postgres.js names the connection by these in its errors.
+  Object.assign(socket, options.path ? {} : { host, port });
+  closeUnheardIsError(socket, options.path || `${host}:${port}`);
+  return socket;
+}
+
+/**
+ * A close before the first byte from the server, with no error of its own, emits CONNECTION_CLOSED
+ * first, when the first message sent was a whole startup message (or SSLRequest). Not after a
+ * CancelRequest (postgres.js's `query.cancel()`), which the server answers by closing: postgres.js
+ * resolves the cancel on that close. Nor after a first write that is no whole message: a dead
+ * session's bytes with the startup message behind them (src/db/client.ts, STARTUP_PADDING), which
+ * PostgreSQL refuses by closing; postgres.js connecting again at once, its buffer now empty, is the cure.
+ */
+function closeUnheardIsError(socket: Socket, where: string): void {
+  let heard = false;
+  let startup = false;
+  socket.once('data', () => {
+    heard = true;
+  });
+  const write = socket.write;
+  socket.write = function firstWrite(this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    socket.write = write;
+    const [chunk] = args;
+    startup = Buffer.isBuffer(chunk) && chunk.length >= 8 && chunk.readInt32BE(0) === chunk.length && chunk.readInt32BE(4) !== CANCEL_REQUEST_CODE;
+    return write.apply(this, args);
+  } as Socket['write'];
+  // Before postgres.js's listeners, which it adds once the socket is returned.
+  socket.once('close', (hadError) => {
+    if (!heard && !hadError && startup) socket.emit('error', Object.assign(new Error(`write CONNECTION_CLOSED ${where}`), { code: 'CONNECTION_CLOSED', errno: 'CONNECTION_CLOSED' }));
+  });
 }
 
 /**
@@ -30,7 +81,7 @@ export interface SslRequestOptions {
  * An answer other than `S` (a server without TLS says `N`) is left to the TLS handshake, which fails
  * as it did with postgres.js's own request.
  */
-export function sslRequestSocket(options: SslRequestOptions): Promise<Socket> {
+export function sslRequestSocket(options: SocketOptions): Promise<Socket> {
   const host = options.host[0] ?? 'localhost';
   const port = options.port[0] ?? 5432;
   return new Promise((resolve) => {
