@@ -263,15 +263,15 @@ function createClient(url: string, o: ClientOptions): Sql {
  * PostgreSQL 14–16's only way), one on which the request has been made, with postgres.js told to
  * start TLS on it directly: its own request went through its write buffer and stalled behind a dead
  * connection's bytes (above). postgres.js's own socket where it must choose: among several hosts, and
- * with TLS negotiated directly already (`?sslnegotiation=direct` or PGSSLNEGOTIATION). postgres.js 3.4's
- * types know neither option.
+ * with TLS negotiated directly already (`?sslnegotiation=direct`; PGSSLNEGOTIATION is overridden, as
+ * configuration is read in src/config.ts only: the classic way works on every server). postgres.js
+ * 3.4's types know neither option.
  */
 function socketOf(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: (options: SocketOptions) => Socket | Promise<Socket> } {
   const url = new URL(target.url);
   if ((target.options.host ?? url.hostname).includes(',')) return {};
   if (typeof target.options.ssl !== 'object') return { socket: plainSocket };
-  const negotiation = url.searchParams.get('sslnegotiation') ?? process.env.PGSSLNEGOTIATION;
-  return negotiation === 'direct' ? {} : { sslnegotiation: 'direct', socket: sslRequestSocket };
+  return url.searchParams.get('sslnegotiation') === 'direct' ? {} : { sslnegotiation: 'direct', socket: sslRequestSocket };
 }
 
 /**

@@ -33,7 +33,7 @@ export function plainSocket(options: SocketOptions): Socket {
   const socket = options.path ? connect(options.path) : connect({ host, port });
   // postgres.js names the connection by these in its errors.
   Object.assign(socket, options.path ? {} : { host, port });
-  closeUnheardIsError(socket, options.path || `${host}:${port}`);
+  closeUnheardIsError(socket, options.path ? { path: options.path } : { host, port });
   return socket;
 }
 
@@ -45,7 +45,7 @@ export function plainSocket(options: SocketOptions): Socket {
  * session's bytes with the startup message behind them (src/db/client.ts, STARTUP_PADDING), which
  * PostgreSQL refuses by closing; postgres.js connecting again at once, its buffer now empty, is the cure.
  */
-function closeUnheardIsError(socket: Socket, where: string): void {
+function closeUnheardIsError(socket: Socket, where: Where): void {
   let heard = false;
   let startup = false;
   socket.once('data', () => {
@@ -60,7 +60,7 @@ function closeUnheardIsError(socket: Socket, where: string): void {
   } as Socket['write'];
   // Before postgres.js's listeners, which it adds once the socket is returned.
   socket.once('close', (hadError) => {
-    if (!heard && !hadError && startup) socket.emit('error', Object.assign(new Error(`write CONNECTION_CLOSED ${where}`), { code: 'CONNECTION_CLOSED', errno: 'CONNECTION_CLOSED' }));
+    if (!heard && !hadError && startup) socket.emit('error', connectionError('CONNECTION_CLOSED', where));
   });
 }
 
@@ -86,9 +86,9 @@ export function sslRequestSocket(options: SocketOptions): Promise<Socket> {
   const port = options.port[0] ?? 5432;
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const timer = setTimeout(() => fail(connectionError('CONNECT_TIMEOUT', host, port)), options.connect_timeout * 1000);
+    const timer = setTimeout(() => fail(connectionError('CONNECT_TIMEOUT', { host, port })), options.connect_timeout * 1000);
     const onError = (error: Error): void => fail(error);
-    const onClose = (): void => fail(connectionError('CONNECTION_CLOSED', host, port));
+    const onClose = (): void => fail(connectionError('CONNECTION_CLOSED', { host, port }));
     const onConnect = (): void => {
       if (options.keep_alive) socket.setKeepAlive(true, 1000 * options.keep_alive);
       socket.write(SSL_REQUEST);
@@ -115,7 +115,12 @@ export function sslRequestSocket(options: SocketOptions): Promise<Socket> {
   });
 }
 
+/** Where a connection goes: a TCP address, or a Unix socket's path. */
+type Where = { host: string; port: number } | { path: string };
+
 /** An error as postgres.js makes its own for a connection (`code`, `address`, `port`). */
-function connectionError(code: string, host: string, port: number): Error {
-  return Object.assign(new Error(`write ${code} ${host}:${port}`), { code, errno: code, address: host, port });
+function connectionError(code: string, where: Where): Error {
+  const address = 'path' in where ? where.path : where.host;
+  const port = 'path' in where ? {} : { port: where.port };
+  return Object.assign(new Error(`write ${code} ${'path' in where ? where.path : `${where.host}:${where.port}`}`), { code, errno: code, address, ...port });
 }
