@@ -141,6 +141,52 @@ describe('a retried step whose parents have not all ended', () => {
     await consistent();
   });
 
+  it.each(['retryTask', 'a bulk retry'])('%s of a failed parent whose RUN_ANYWAY child still waits for another: the child waits for both again', async (how) => {
+    // A tester's find (session 49): the child had counted the parent's end, the retry did not count it
+    // back, and the parent's second end counted it again: released while its other parent still ran.
+    const q = app.deps.queue;
+    const wf = await q.workflows.enqueue({ steps: [step('a'), step('x'), step('r', ['a', 'x'], { onDependencyFailure: 'RUN_ANYWAY' })] });
+    const id = idsOf(wf);
+    await claimStep(app.sql, id.x as string);
+    await failStep(app.sql, id.a as string);
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'FAILED', x: 'RUNNING', r: 'BLOCKED' });
+    expect((await q.getTask(id.r as string))?.waitingParents).toBe(1);
+    if (how === 'retryTask') expect(await q.retryTask(id.a as string)).toMatchObject({ status: 'PENDING' });
+    else {
+      await q.bulkActions.create('RETRY', { status: ['FAILED'], workflowId: wf.id });
+      expect(await bulkRunner().runOnce()).toBe(1);
+    }
+    expect((await q.getTask(id.r as string))?.waitingParents).toBe(2);
+    await succeedStep(app.sql, id.a as string, 'a');
+    // Before: r PENDING here, to run with null for x.
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'SUCCEEDED', x: 'RUNNING', r: 'BLOCKED' });
+    await complete(id.x as string, 'x');
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ a: 'SUCCEEDED', x: 'SUCCEEDED', r: 'PENDING' });
+    await succeedStep(app.sql, id.r as string);
+    expect(await workflowStatus(wf.id)).toBe('SUCCEEDED');
+    await consistent();
+  });
+
+  it('a bulk retry of a step and, a batch later, its failed parent while another parent runs: the step waits for both, once each', async () => {
+    const q = app.deps.queue;
+    // r declared first, so its id comes first: batches take the targets in id order.
+    const wf = await q.workflows.enqueue({ steps: [step('r', ['a', 'x']), step('a'), step('x')] });
+    const id = idsOf(wf);
+    await claimStep(app.sql, id.x as string);
+    await failStep(app.sql, id.a as string);
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ r: 'CANCELLED', a: 'FAILED', x: 'RUNNING' });
+    await q.bulkActions.create('RETRY', { status: ['FAILED', 'CANCELLED'], workflowId: wf.id });
+    const runner = createBulkActionRunner({ sql: app.sql, log: silentLogger, resultTtlMs: 60_000, pollIntervalMs: 60_000, batchSize: 1 });
+    expect(await runner.runOnce()).toBe(2);
+    // r counted a, which the action retried a batch later, in advance: not twice.
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ r: 'BLOCKED', a: 'PENDING', x: 'RUNNING' });
+    expect((await q.getTask(id.r as string))?.waitingParents).toBe(2);
+    await succeedStep(app.sql, id.a as string, 'a');
+    await complete(id.x as string, 'x');
+    expect(await statusesOf(app.sql, wf.id)).toEqual({ r: 'PENDING', a: 'SUCCEEDED', x: 'SUCCEEDED' });
+    await consistent();
+  });
+
   it('a parent that ends while the retry waits for the workflow row counts as ended (not BLOCKED for ever)', async () => {
     const q = app.deps.queue;
     const { workflowId, id } = await cancelledWhileBlocked();
