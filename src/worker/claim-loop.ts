@@ -5,7 +5,7 @@ import { withDeadline, WriteTimeoutError } from '../db/deadline.js';
 import type { Logger } from '../logger.js';
 import { claimTasks } from '../queue/sql/claim-tasks.js';
 import { tasksLockedBy } from '../queue/sql/tasks-locked-by.js';
-import { claimLimitedTasks } from '../queue/queue-control/index.js';
+import { claimLimitedTasks, comesFirst, readQueueHeads, type QueueHead } from '../queue/queue-control/index.js';
 import type { Task } from '../queue/task.js';
 import { nextAverageRunMs } from './claim-policy.js';
 import type { QueueGate } from './queue-gate.js';
@@ -274,11 +274,14 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   }
 
   /**
-   * One claim: each limited queue under its lock (claimLimitedTasks), then
-   * the unlimited queues in one statement. Limited queues go first because they take only what
-   * their limits leave room for; after a backlog of unlimited tasks that fills every claim, they
-   * would never get a turn. Undefined when the database is away (after a capped back-off; the
-   * poll tries again).
+   * One claim: the limited queues each under its lock (claimLimitedTasks), the unlimited ones in one
+   * statement, in the order of what each would take first (one order across queues: priority, then
+   * runAfter, then id; docs/flow-control.md). The limited queues whose head comes before the unlimited
+   * queues' head go first, the others after the unlimited claim, with what room it leaves: with a
+   * limited queue always first, its priority −100 tasks started ahead of another queue's priority 100
+   * (a tester's find, session 49). A limited queue whose head comes later waits as a task of another
+   * queue would: at equal priorities its head becomes the oldest, and goes first. The heads cost a
+   * read per claim while some queue is limited. Undefined when the database is away (after a capped back-off; the poll tries again).
    */
   async function claim(limit: number, freeSlots: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
     const tasks: Task[] = [];
@@ -287,20 +290,24 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
     try {
       // Claimed-ahead tasks count against a limit (they are RUNNING) but start within prefetchMs,
       // and a worker that holds them too long hands them back (releaseWaitingAfterMs).
-      let room = limit;
       const passedOver = o.passedOver?.();
-      for (const queue of room > 0 ? o.gate.limitedQueues() : []) {
-        if (room <= 0 || stopped) break;
-        // The worker starts what it accepts in this order: the free slots go to the first statements.
-        const r = await answered(
-          claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver, signal: givenUp.signal }),
-          (late) => late.tasks,
-        );
-        tasks.push(...r.tasks);
-        room -= r.tasks.length;
-        limitHeld ||= r.held;
-        if (r.nextWindowInMs !== null) wakeAt(r.nextWindowInMs);
-      }
+      const limited = limit > 0 ? o.gate.limitedQueues() : [];
+      const order = limited.length > 0 ? inClaimOrder(limited, await withDeadline(readQueueHeads(o.sql, o.queues), o.claimTimeoutMs)) : { before: [], after: [] };
+      // The worker starts what it accepts in this order: the free slots go to the first statements.
+      const claimLimited = async (queues: readonly string[]): Promise<void> => {
+        for (const queue of queues) {
+          const room = limit - tasks.length;
+          if (room <= 0 || stopped) break;
+          const r = await answered(
+            claimLimitedTasks(o.sql, { workerId: o.workerId, limit: room, queue, leaseMs: o.leaseMs, freeSlots: Math.max(0, freeSlots - tasks.length), passedOver, signal: givenUp.signal }),
+            (late) => late.tasks,
+          );
+          tasks.push(...r.tasks);
+          limitHeld ||= r.held;
+          if (r.nextWindowInMs !== null) wakeAt(r.nextWindowInMs);
+        }
+      };
+      await claimLimited(order.before);
       if (limit > tasks.length) {
         const statement = claimTasks(o.sql, {
           workerId: o.workerId,
@@ -314,6 +321,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
         });
         tasks.push(...(await answered(statement, (late) => late)));
       }
+      await claimLimited(order.after);
       failures = 0;
       claimRoundTripMs = nextAverageRunMs(claimRoundTripMs, performance.now() - began);
       return { tasks, limitHeld };
@@ -332,6 +340,31 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       await delay(exponentialDelayMs(failures, { baseMs: 100, maxMs: 5000 }), undefined, { signal: stopController.signal }).catch(() => undefined);
       return undefined;
     }
+  }
+
+  /**
+   * The limited queues to claim before the unlimited ones (their head comes first) and after them
+   * (the rest, by their heads, then those with no due task seen), by `heads` (readQueueHeads). The
+   * unlimited queues' head: the first of the heads of the queues neither limited nor paused.
+   */
+  function inClaimOrder(limited: readonly string[], heads: ReadonlyMap<string, QueueHead>): { before: string[]; after: string[] } {
+    let unlimited: QueueHead | undefined;
+    for (const [queue, head] of heads) {
+      if (limited.includes(queue) || o.gate.isPaused(queue)) continue;
+      if (!unlimited || comesFirst(head, unlimited)) unlimited = head;
+    }
+    const byHead = (a: string, b: string): number => {
+      const ha = heads.get(a);
+      const hb = heads.get(b);
+      if (!ha || !hb) return ha ? -1 : hb ? 1 : 0;
+      return comesFirst(ha, hb) ? -1 : 1;
+    };
+    const sorted = [...limited].sort(byHead);
+    const first = (queue: string): boolean => {
+      const head = heads.get(queue);
+      return head !== undefined && (unlimited === undefined || comesFirst(head, unlimited));
+    };
+    return { before: sorted.filter(first), after: sorted.filter((queue) => !first(queue)) };
   }
 
   /**

@@ -289,6 +289,23 @@ describe('runner and flow control', () => {
     expect(highest).toBeGreaterThan(0);
   });
 
+  it.each([[[]], [['lo', 'mid', 'hi']]])('keeps one order across queues, limited ones among them (queues %j)', async (queues) => {
+    // A tester's find (session 49): a limited queue was always claimed first, so its priority -100
+    // tasks started ahead of another queue's priority 100; two limited queues took turns.
+    await app.deps.queue.queueControl.setLimits('lo', { concurrency: 100 });
+    await app.deps.queue.queueControl.setLimits('mid', { concurrency: 100 });
+    await app.deps.queue.enqueueMany([
+      ...many(4, { queue: 'lo', priority: -100, args: ['lo'] }),
+      ...many(3, { queue: 'mid', priority: 50, args: ['mid'] }),
+      ...many(4, { queue: 'hi', priority: 100, args: ['hi'] }),
+    ]);
+    // One slot, nothing claimed ahead: each claim takes one task, so the start order is the claim order.
+    await app.startRunner({ concurrency: 1, prefetchMs: 0, queues });
+    await waitFor(async () => (await app.sql`SELECT 1 FROM tasks WHERE status <> 'SUCCEEDED'`).length === 0, { message: 'every task to run' });
+    const started = await app.sql<Array<{ queue: string }>>`SELECT queue FROM tasks ORDER BY started_at, id`;
+    expect(started.map((t) => t.queue)).toEqual(['hi', 'hi', 'hi', 'hi', 'mid', 'mid', 'mid', 'lo', 'lo', 'lo', 'lo']);
+  });
+
   it('snooze sends the task back without using an attempt, with a SNOOZED event; a caught snooze still snoozes', async () => {
     snoozes = 0;
     const [task, caught] = await app.deps.queue.enqueueMany([{ name: 'fc.snooze-once' }, { name: 'fc.snooze-caught' }]);

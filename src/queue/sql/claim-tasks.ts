@@ -76,7 +76,7 @@ export async function claimTasks(exec: Executor, p: ClaimParams): Promise<Task[]
       SELECT coalesce(array_agg(name), '{}') AS names FROM queues
       WHERE paused OR concurrency IS NOT NULL OR rate_max IS NOT NULL OR per_key_concurrency IS NOT NULL
     ),
-    ${queues.length > 0 ? namedQueues(exec, queues) : waitingQueues(exec)},
+    ${listedQueues(exec, queues)},
     ${firstOfEachQueue(exec, p.limit, passedOver)},
     ${lastFreeCte(exec, freeSlots)},
     changed AS (
@@ -141,6 +141,11 @@ function columnsOf(columns: readonly { name: string }[]): TaskColumns {
   let found = COLUMNS.get(columns);
   if (!found) COLUMNS.set(columns, (found = taskColumns(columns)));
   return found;
+}
+
+/** `listed(q)`: the worker's own queues, or (a worker of every queue: `queues` empty) each queue with a waiting task. */
+export function listedQueues(exec: Executor, queues: readonly string[]): Fragment {
+  return queues.length > 0 ? namedQueues(exec, queues as string[]) : waitingQueues(exec);
 }
 
 /** `listed`: the distinct waiting queues, a skip scan of tasks_queue_claim_idx (one probe per queue). */
