@@ -8,7 +8,7 @@ const CLIENT_OPTIONS = `  --url URL               the server's GraphQL endpoint 
 
 export const USAGE = `taskwire — background tasks with results you can watch
 
-Usage: taskwire <command> [options]        (taskwire <command> --help for details)
+Usage: taskwire <command> [options]        (taskwire <command> --help for details; --version)
 
 Processes (they open the database):
   dev                     everything in one process: database (embedded unless DATABASE_URL),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadClientConfig } from '../client-config.js';
 import { AppError, ConfigError } from '../errors.js';
 import { CLI_CODES, EXIT, usageText, UsageError } from './args.js';
@@ -8,6 +9,12 @@ import { errorJson, processIo, visible, wantsJson } from './output.js';
 const isClientCommand = (c: string): c is ClientCommand => (CLIENT_COMMANDS as readonly string[]).includes(c);
 const isProcessCommand = (c: string): c is ProcessCommand => (PROCESS_COMMANDS as readonly string[]).includes(c);
 const wantsHelp = (args: string[]): boolean => args.includes('--help') || args.includes('-h');
+
+/** taskwire's version, from its package.json (two levels up from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
 
 /**
  * `taskwire <command> [options]`; returns the exit code: 0 ok / task succeeded, 1 task failed or
@@ -23,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === '--help' || command === '-h' || command === 'help') {
     const topic = rest[0];
     io.out(`${(topic && COMMAND_HELP[topic]) || USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    io.out(`${packageVersion()}\n`);
     return EXIT.ok;
   }
   if (!isClientCommand(command) && !isProcessCommand(command)) {

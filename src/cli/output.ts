@@ -134,6 +134,12 @@ export function taskBlock(task: Task): string {
     ['args', JSON.stringify(task.args)],
   ];
   if (task.kwargs && Object.keys(task.kwargs as object).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
+  // Where it comes from: which workflow to open (`taskwire workflow ID`), which schedule fired it.
+  if (task.workflow) {
+    rows.push(['workflow', `${task.workflow.id}${task.workflow.name ? ` (${task.workflow.name})` : ''}`]);
+    rows.push(['step', `${task.stepRef ?? ''}${task.dependsOn.length > 0 ? ` after ${task.dependsOn.map((d) => d.stepRef ?? d.id).join(', ')}` : ''}`]);
+  }
+  if (task.schedule) rows.push(['schedule', `${task.schedule.key}${task.scheduledFor ? ` (for ${shortTime(task.scheduledFor)})` : ''}`]);
   // The backoff only where a retry can use it; the timeout and retention only when set for this task.
   rows.push(['attempts', `${task.attempts}/${task.maxAttempts}${task.attempts < task.maxAttempts && !task.isFinished ? `, backoff ${backoffText(task.backoff)}` : ''}`]);
   if (task.timeoutMs != null) rows.push(['timeout', formatDuration(task.timeoutMs)]);

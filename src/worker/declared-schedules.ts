@@ -1,6 +1,7 @@
 import { AppError, ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_TENANT } from '../queue/sql/insert-tasks.js';
+import { canonicalTimeZone } from '../queue/schedules/cron.js';
 import type { MissedRunPolicy, OverlapPolicy, Queue, Schedule, UpsertScheduleInput } from '../queue/index.js';
 import type { Service } from '../service.js';
 
@@ -90,7 +91,8 @@ export function declaredSchedules(def: DefinitionDefaults, input: ScheduleDeclar
         tenant: d.tenant ?? DEFAULT_TENANT,
         // Stored trimmed: compared as stored, so a deploy of the same code writes nothing.
         cron: d.cron.trim(),
-        timezone: d.timezone ?? 'UTC',
+        // As the core stores it (`europe/paris` as `Europe/Paris`): compared as stored, as the cron.
+        timezone: storedTimeZone(d.timezone ?? 'UTC'),
         taskName: def.name,
         args: d.args ?? [],
         kwargs: d.kwargs ?? {},
@@ -110,6 +112,15 @@ export interface ScheduleSyncResult {
   created: string[];
   updated: string[];
   unchanged: string[];
+}
+
+/** canonicalTimeZone of a valid zone; anything else as given, for the upsert to refuse naming the field. */
+function storedTimeZone(timezone: string): string {
+  try {
+    return typeof timezone === 'string' ? canonicalTimeZone(timezone) : timezone;
+  } catch {
+    return timezone;
+  }
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

@@ -183,6 +183,23 @@ describe('text a user or a handler wrote, shown to a human', () => {
     expect(plain).not.toMatch(/^expiresAt:/m);
   });
 
+  it('shows where a task comes from: its workflow and step with the parents, its schedule and occurrence', () => {
+    const step = taskBlock({
+      ...base,
+      workflow: { id: 'wf-1', name: 'nightly' },
+      stepRef: 'report',
+      dependsOn: [
+        { id: 'a-1', stepRef: 'extract' },
+        { id: 'b-1', stepRef: 'transform' },
+      ],
+    });
+    expect(step).toMatch(/^workflow: +wf-1 \(nightly\)$/m);
+    expect(step).toMatch(/^step: +report after extract, transform$/m);
+    const fired = taskBlock({ ...base, schedule: { id: 's-1', key: 'cleanup' }, scheduledFor: '2025-01-02T03:00:00.000Z' });
+    expect(fired).toMatch(/^schedule: +cleanup \(for \S.*\)$/m);
+    expect(taskBlock(base)).not.toMatch(/^(workflow|step|schedule):/m);
+  });
+
   it('shows control characters escaped in the progress line and in event lines, on a terminal or not', () => {
     for (const tty of [true, false]) {
       const io = fakeIo(tty);

@@ -151,10 +151,12 @@ describe('the installed tarball', () => {
     expect(refused.stdout).toMatch(/typed\.mts\(13,\d+\): error TS2322/);
   });
 
-  it('(c) npx taskwire --help', async () => {
+  it('(c) npx taskwire --help, and --version', async () => {
     const ran = await run('npx', ['--no-install', 'taskwire', '--help'], { cwd: scratch, timeoutMs: 60_000 });
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain('Usage: taskwire <command>');
+    const version = await run('npx', ['--no-install', 'taskwire', '--version'], { cwd: scratch, timeoutMs: 60_000 });
+    expect(version).toMatchObject({ code: 0, stdout: `${(JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n` });
   });
 
   it('(c) npx taskwire dev starts with the embedded PostgreSQL and a TypeScript task module, and answers { __typename }', async () => {

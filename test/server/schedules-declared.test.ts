@@ -84,6 +84,14 @@ describe('syncDeclaredSchedules', () => {
     expect((await schedule('reports.daily'))?.version).toBe(version);
   });
 
+  it('a time zone declared in another case is stored as the database spells it, and the next sync writes nothing', async () => {
+    const queue = env.server.deps.queue;
+    const lower = defineTask({ name: 'reports.daily', run: () => 'done', queue: 'reports', schedule: { key: 'reports.lower', cron: '0 6 * * *', timezone: 'europe/berlin' } });
+    expect(await syncDeclaredSchedules(queue, [lower])).toEqual({ created: ['reports.lower'], updated: [], unchanged: [] });
+    expect(await schedule('reports.lower')).toMatchObject({ timezone: 'Europe/Berlin' });
+    expect(await syncDeclaredSchedules(queue, [lower])).toEqual({ created: [], updated: [], unchanged: ['reports.lower'] });
+  });
+
   it('a deploy that changes the declaration updates it but keeps a pause made over the API', async () => {
     const queue = env.server.deps.queue;
     await syncDeclaredSchedules(queue, [report]);

@@ -38,6 +38,7 @@ export function parseCron(cron: unknown, timezone: unknown = DEFAULT_TIMEZONE, p
       field: `${prefix}timezone`,
     });
   }
+  const zone = canonicalTimeZone(timezone);
   const field = `${prefix}cron`;
   if (typeof cron !== 'string') throw new BadUserInputError(`${field} must be a string such as "0 3 * * *", got ${typeof cron}`, { field });
   if (cron.trim().length === 0) {
@@ -59,15 +60,15 @@ export function parseCron(cron: unknown, timezone: unknown = DEFAULT_TIMEZONE, p
   let zoned: Cron;
   let wall: Cron | null = null;
   try {
-    zoned = new Cron(text, { paused: true, timezone, mode: '5-or-6-parts' });
-    if (!isUtc(timezone)) wall = new Cron(text, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' });
+    zoned = new Cron(text, { paused: true, timezone: zone, mode: '5-or-6-parts' });
+    if (!isUtc(zone)) wall = new Cron(text, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' });
   } catch (error) {
     const message = text.startsWith('@')
       ? `${field} ${JSON.stringify(text)} is not a nickname: ${NICKNAMES.slice(0, -1).join(', ')} or ${NICKNAMES.at(-1)}`
       : `${field} ${JSON.stringify(text)} is not a cron expression: ${(error as Error).message.replace(/^CronPattern:\s*/, '')}`;
     throw new BadUserInputError(message, { field, cause: error });
   }
-  const spec: CronSpec = { cron: text, timezone, zoned, wall, wallMs: wall ? wallClock(timezone) : null };
+  const spec: CronSpec = { cron: text, timezone: zone, zoned, wall, wallMs: wall ? wallClock(zone) : null };
   if (nextOccurrence(spec, new Date()) === null) {
     throw new BadUserInputError(`${field} "${text}" has no future occurrence`, { field });
   }
@@ -145,6 +146,16 @@ export function isOccurrence(spec: CronSpec, candidate: Date): boolean {
 
 function isUtc(timezone: string): boolean {
   return /^(Etc\/)?(UTC|GMT|UCT|Zulu|Universal|Greenwich)(\+0|-0|0)?$/i.test(timezone);
+}
+
+/**
+ * A valid `timezone` as the time zone database spells it, when it names the zone in another case
+ * (`europe/paris` → `Europe/Paris`, `utc` → `UTC`: one zone, one spelling in lists and filters); an
+ * alias stays the alias given (`Asia/Kolkata`, which ICU would turn into `Asia/Calcutta`).
+ */
+export function canonicalTimeZone(timezone: string): string {
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+  return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
 }
 
 function isTimeZone(timezone: string): boolean {

@@ -61,7 +61,7 @@ export function createSchedules(o: SchedulesOptions, scope: QueueScope): Schedul
         tenant: task.tenant,
         key: input.key,
         cron: spec.cron,
-        timezone,
+        timezone: spec.timezone,
         taskName: task.name,
         args: task.args,
         kwargs: task.kwargs,

@@ -38,6 +38,14 @@ describe('parseCron', () => {
     expect(codeOf(() => parseCron('* * * * *', 42))).toEqual({ code: 'BAD_USER_INPUT', field: 'timezone' });
   });
 
+  it('spells a time zone given in another case as the database does; an alias stays as given', () => {
+    expect(parseCron('0 3 * * *', 'europe/paris').timezone).toBe('Europe/Paris');
+    expect(parseCron('0 3 * * *', 'utc').timezone).toBe('UTC');
+    expect(parseCron('0 3 * * *', 'Asia/Kolkata').timezone).toBe('Asia/Kolkata');
+    expect(parseCron('0 3 * * *', 'America/New_York').timezone).toBe('America/New_York');
+    expect(iso('0 3 * * *', 'europe/paris', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-01-01T02:00:00.000Z']);
+  });
+
   // The message is what a user fixes the input from: it must say what is wrong with this input.
   it('says an empty cron is empty, and counts the fields of one with too few or too many', () => {
     const messageOf = (cron: unknown): string => {
