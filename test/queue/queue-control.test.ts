@@ -72,10 +72,31 @@ describe('queueControl settings', () => {
     expect((await qc.list()).map((q) => q.name)).toContain('empty-q');
   });
 
+  it('keeps no row for a queue left with nothing set: {} on a new name, a resume, the last limit cleared', async () => {
+    // A tester's find: such rows listed the queue for good, and nothing could remove them.
+    const qc = app.deps.queue.queueControl;
+    expect(await qc.setLimits('never-limited', {})).toMatchObject({ name: 'never-limited', paused: false, concurrency: null });
+    await qc.pause('paused-once');
+    await qc.resume('paused-once');
+    await qc.setLimits('limited-once', { concurrency: 2, rateLimit: { max: 5, perMs: 1000 } });
+    await qc.setLimits('limited-once', { concurrency: null });
+    expect((await qc.list()).map((q) => q.name)).toContain('limited-once');
+    await qc.setLimits('limited-once', { rateLimit: null });
+    await qc.setLimits('with-tasks', { concurrency: 1 });
+    await app.deps.queue.enqueueMany([{ name: 'demo.echo', queue: 'with-tasks', args: [1], runAfter: new Date(Date.now() + 3_600_000) }]);
+    await qc.setLimits('with-tasks', { concurrency: null });
+    expect((await app.sql`SELECT name FROM queues ORDER BY name`).map((r) => r.name)).toEqual([]);
+    // A queue with tasks is still listed, by them.
+    expect((await qc.list()).map((q) => q.name)).toEqual(['with-tasks']);
+  });
+
   it('refuses bad limits and names with BAD_USER_INPUT naming the field', async () => {
     const qc = app.deps.queue.queueControl;
     await expect(qc.setLimits('q', { concurrency: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'limits.concurrency' });
     await expect(qc.setLimits('q', { rateLimit: { max: 5, perMs: 0 } })).rejects.toMatchObject({ field: 'limits.rateLimit.perMs' });
+    // What only a JavaScript caller can send: said as it is, not as a TypeError or "got null".
+    await expect(qc.setLimits('q', { concurrency: Number.NaN })).rejects.toMatchObject({ field: 'limits.concurrency', message: expect.stringMatching(/got NaN$/) });
+    await expect(qc.setLimits('q', null as never)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'limits' });
     await expect(qc.pause('')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
     // Names enqueue refuses (the jobs channel's control prefixes): a row for them would be listed for good.
     await expect(qc.pause('cancel:x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });

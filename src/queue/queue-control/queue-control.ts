@@ -73,6 +73,10 @@ function checkName(name: unknown, onlyRead = false): asserts name is string {
 }
 
 function toChange(limits: QueueLimitsInput): SettingsChange {
+  // The types say an object; a JavaScript caller may send anything.
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
+    throw new BadUserInputError(`limits must be an object such as { concurrency: 5 }; got ${JSON.stringify(limits) ?? typeof limits}`, { field: 'limits' });
+  }
   const c: SettingsChange = {};
   if (limits.concurrency !== undefined) c.concurrency = limit(limits.concurrency, MAX_LIMIT, 'limits.concurrency');
   if (limits.perKeyConcurrency !== undefined) c.perKeyConcurrency = limit(limits.perKeyConcurrency, MAX_LIMIT, 'limits.perKeyConcurrency');
@@ -91,7 +95,9 @@ function limit(value: unknown, max: number, field: string, clear?: string): numb
   if (value === null && clear === undefined) return null;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
     const how = clear === undefined ? ', or null to clear it' : ` (${clear})`;
-    throw new BadUserInputError(`${field} must be an integer from 1 to ${max}${how}; got ${JSON.stringify(value)}`, { field });
+    // A number as written (JSON.stringify says null for NaN and Infinity).
+    const got = typeof value === 'number' ? String(value) : JSON.stringify(value);
+    throw new BadUserInputError(`${field} must be an integer from 1 to ${max}${how}; got ${got}`, { field });
   }
   return value;
 }

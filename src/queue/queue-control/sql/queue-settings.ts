@@ -15,7 +15,7 @@ export interface SettingsChange {
 /**
  * Changes a queue's settings, making its row if it has none (queues exist by name), bumps its
  * version and tells every worker on the jobs channel, in one statement. A pause keeps the time
- * of the first pause (pausing again is not a new pause).
+ * of the first pause (pausing again is not a new pause). A row left with nothing set is deleted.
  */
 export async function changeQueueSettings(exec: Executor, name: string, c: SettingsChange, notice: QueueControlChange): Promise<QueueSettings> {
   const keep = (v: unknown): boolean => v === undefined;
@@ -42,7 +42,14 @@ export async function changeQueueSettings(exec: Executor, name: string, c: Setti
     ),
     notified AS (SELECT pg_notify(${JOBS_CHANNEL}, ${QUEUE_CONTROL_PREFIX + notice + ':'} || name) FROM changed)
     SELECT changed.*, (SELECT count(*) FROM notified) AS notifications FROM changed`;
-  return toSettings(row as Record<string, unknown>);
+  const settings = toSettings(row as Record<string, unknown>);
+  if (!settings.paused && settings.concurrency === null && settings.rateLimit === null && settings.perKeyConcurrency === null) {
+    // Nothing left set (a resume, limits cleared, or `{}` on a new name): a queue with no row runs as
+    // this one would, and the row would only list the queue for good (a tester's find). Gone unless a
+    // change committed meanwhile set something again.
+    await exec`DELETE FROM queues WHERE name = ${name} AND NOT paused AND concurrency IS NULL AND rate_max IS NULL AND per_key_concurrency IS NULL`;
+  }
+  return settings;
 }
 
 /** Settings of these queues (all when `names` is null); queues without a row are absent. */
