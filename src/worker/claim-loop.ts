@@ -108,6 +108,8 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
   let lastClaimFilled = true;
   let claimRoundTripMs: number | undefined;
   let failures = 0;
+  // Whether the last claim's unlimited statement took a task (or did not run): see claim().
+  let unlimitedTook = true;
   // A claim statement failed after it may have committed (a connection closed or reset under it, or
   // one given up on past claimTimeoutMs): the tasks it took are RUNNING under this worker, and
   // nothing here knows them. Without a look (sweepLostClaims) they waited for their lease to run out,
@@ -281,7 +283,7 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
    * limited queue always first, its priority −100 tasks started ahead of another queue's priority 100
    * (a tester's find, session 49). A limited queue whose head comes later waits as a task of another
    * queue would: at equal priorities its head becomes the oldest, and goes first. The heads cost a
-   * read per claim while some queue is limited. Undefined when the database is away (after a capped back-off; the poll tries again).
+   * read per claim while some queue is limited (but one limited queue with nothing due elsewhere). Undefined when the database is away (after a capped back-off; the poll tries again).
    */
   async function claim(limit: number, freeSlots: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
     const tasks: Task[] = [];
@@ -292,7 +294,13 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
       // and a worker that holds them too long hands them back (releaseWaitingAfterMs).
       const passedOver = o.passedOver?.();
       const limited = limit > 0 ? o.gate.limitedQueues() : [];
-      const order = limited.length > 0 ? inClaimOrder(limited, await withDeadline(readQueueHeads(o.sql, o.queues), o.claimTimeoutMs)) : { before: [], after: [] };
+      // One limited queue, and nothing due elsewhere at the last claim: no order to keep, no read (a
+      // drain of one limited queue, where a read per claim cost ~10 %). A task due elsewhere since is
+      // ordered from the next claim on.
+      const order =
+        limited.length > 1 || (limited.length === 1 && unlimitedTook)
+          ? inClaimOrder(limited, await withDeadline(readQueueHeads(o.sql, o.queues), o.claimTimeoutMs))
+          : { before: limited, after: [] };
       // The worker starts what it accepts in this order: the free slots go to the first statements.
       const claimLimited = async (queues: readonly string[]): Promise<void> => {
         for (const queue of queues) {
@@ -319,8 +327,10 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
           passedOver,
           signal: givenUp.signal,
         });
-        tasks.push(...(await answered(statement, (late) => late)));
-      }
+        const taken = await answered(statement, (late) => late);
+        tasks.push(...taken);
+        unlimitedTook = taken.length > 0;
+      } else unlimitedTook = true;
       await claimLimited(order.after);
       failures = 0;
       claimRoundTripMs = nextAverageRunMs(claimRoundTripMs, performance.now() - began);

@@ -327,6 +327,15 @@ describe('runner and flow control', () => {
     expect(started.map((t) => t.queue)).toEqual(['hi', 'hi', 'hi', 'hi', 'mid', 'mid', 'mid', 'lo', 'lo', 'lo', 'lo']);
   });
 
+  it('keeps one order with one limited queue too, which a claim reads no heads for once nothing is due elsewhere', async () => {
+    await app.deps.queue.queueControl.setLimits('lo', { concurrency: 100 });
+    await app.deps.queue.enqueueMany([...many(3, { queue: 'lo', priority: -100, args: ['lo'] }), ...many(3, { queue: 'hi', priority: 100, args: ['hi'] })]);
+    await app.startRunner({ concurrency: 1, prefetchMs: 0 });
+    await waitFor(async () => (await app.sql`SELECT 1 FROM tasks WHERE status <> 'SUCCEEDED'`).length === 0, { message: 'every task to run' });
+    const started = await app.sql<Array<{ queue: string }>>`SELECT queue FROM tasks ORDER BY started_at, id`;
+    expect(started.map((t) => t.queue)).toEqual(['hi', 'hi', 'hi', 'lo', 'lo', 'lo']);
+  });
+
   it('snooze sends the task back without using an attempt, with a SNOOZED event; a caught snooze still snoozes', async () => {
     snoozes = 0;
     const [task, caught] = await app.deps.queue.enqueueMany([{ name: 'fc.snooze-once' }, { name: 'fc.snooze-caught' }]);
