@@ -1,9 +1,9 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { exponentialDelayMs } from '../exponential-delay.js';
-import { postgresTarget, type PostgresTarget } from '../postgres-url.js';
-import { plainSocket, sslRequestSocket, type SocketOptions } from './socket.js';
+import { postgresTarget } from '../postgres-url.js';
+import { plainSocket, socketOf, sslRequestSocket } from './socket.js';
 
 export type Sql = postgres.Sql;
 /** A postgres.js connection pool, a reserved connection or a transaction: anything that runs SQL. */
@@ -255,23 +255,6 @@ function createClient(url: string, o: ClientOptions): Sql {
   });
   fetchTypesOnce(sql);
   return sql;
-}
-
-/**
- * The socket postgres.js connects with (src/db/socket.ts): its own, but a close before the server has
- * said anything is an error (plainSocket); for TLS negotiated the classic way (an SSLRequest first,
- * PostgreSQL 14–16's only way), one on which the request has been made, with postgres.js told to
- * start TLS on it directly: its own request went through its write buffer and stalled behind a dead
- * connection's bytes (above). postgres.js's own socket where it must choose: among several hosts, and
- * with TLS negotiated directly already (`?sslnegotiation=direct`; PGSSLNEGOTIATION is overridden, as
- * configuration is read in src/config.ts only: the classic way works on every server). postgres.js
- * 3.4's types know neither option.
- */
-function socketOf(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: (options: SocketOptions) => Socket | Promise<Socket> } {
-  const url = new URL(target.url);
-  if ((target.options.host ?? url.hostname).includes(',')) return {};
-  if (typeof target.options.ssl !== 'object') return { socket: plainSocket };
-  return url.searchParams.get('sslnegotiation') === 'direct' ? {} : { sslnegotiation: 'direct', socket: sslRequestSocket };
 }
 
 /**

@@ -7,6 +7,7 @@ import { ConfigError, isDiskFull, UNTRUSTED_CERTIFICATE } from '../errors.js';
 import { readDatabaseClock } from './database-clock.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 import { describeParts, describePostgresUrl, postgresTarget, readPostgresUrl } from '../postgres-url.js';
+import { socketOf } from './socket.js';
 
 /** ok: nothing to do; warn: works, but worth fixing; fail: taskwire will not work as it should. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -40,7 +41,7 @@ export function describeUrl(url: string): string {
  */
 export function openCheckConnection(url: string): postgres.Sql {
   const target = postgresTarget(url);
-  return postgres(target.url, { ...target.options, max: 1, prepare: false, connect_timeout: 5, onnotice: () => undefined, connection: { application_name: 'taskwire doctor' } });
+  return postgres(target.url, { ...target.options, ...socketOf(target), max: 1, prepare: false, connect_timeout: 5, onnotice: () => undefined, connection: { application_name: 'taskwire doctor' } });
 }
 
 /** Ends a connection without waiting on one that never opened (postgres.js keeps retrying it). */

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { ConfigError } from '../errors.js';
 import { isOutsideTransaction, runOutsideTransaction } from './migrate-concurrently.js';
+import { socketOf } from './socket.js';
 import { postgresTarget, readPostgresUrl } from '../postgres-url.js';
 import { transaction } from './transaction.js';
 
@@ -84,6 +85,7 @@ export async function migrateDatabase(url: string, options: MigrateOptions = {})
   const target = postgresTarget(url);
   const sql = postgres(target.url, {
     ...target.options,
+    ...socketOf(target),
     max: 1,
     onnotice: () => undefined,
     connection: {

@@ -1,9 +1,12 @@
 import { connect, Socket } from 'node:net';
+import type { PostgresTarget } from '../postgres-url.js';
 
 /** PostgreSQL's SSLRequest: a length of 8 and the code 80877103 (1234.5679). */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 /** A CancelRequest's code (1234.5678), after its length of 16. */
 const CANCEL_REQUEST_CODE = 80877102;
+/** SSLRequest's code (1234.5679), after its length of 8. */
+const SSL_REQUEST_CODE = 80877103;
 
 /** What of postgres.js's parsed options the socket needs (it passes them all). */
 export interface SocketOptions {
@@ -38,28 +41,44 @@ export function plainSocket(options: SocketOptions): Socket {
 }
 
 /**
- * A close before the first byte from the server, with no error of its own, emits CONNECTION_CLOSED
- * first, when the first message sent was a whole startup message (or SSLRequest). Not after a
- * CancelRequest (postgres.js's `query.cancel()`), which the server answers by closing: postgres.js
- * resolves the cancel on that close. Nor after a first write that is no whole message: a dead
- * session's bytes with the startup message behind them (src/db/client.ts, STARTUP_PADDING), which
- * PostgreSQL refuses by closing; postgres.js connecting again at once, its buffer now empty, is the cure.
+ * A close before the server's first message, with no error of its own, emits CONNECTION_CLOSED first,
+ * when the first message sent was a whole startup message (or SSLRequest). A first message is one a
+ * PostgreSQL (or PgBouncer) answers a startup with: an authentication request (R), an error (E), a
+ * notice (N) or a protocol version (v), its length plausible; bytes that are no such message (an HTTP
+ * server on the port, a stray byte) count as nothing heard. Not after a CancelRequest (postgres.js's
+ * `query.cancel()`), which the server answers by closing: postgres.js resolves the cancel on that close.
+ * Nor after a first write that is no whole message: a dead session's bytes with the startup message
+ * behind them (src/db/client.ts, STARTUP_PADDING), which PostgreSQL refuses by closing; postgres.js
+ * connecting again at once, its buffer now empty, is the cure.
  */
 function closeUnheardIsError(socket: Socket, where: Where): void {
   let heard = false;
   let startup = false;
-  socket.once('data', () => {
-    heard = true;
-  });
+  let sslRequest = false;
+  let received = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    received = Buffer.concat([received, chunk]);
+    // The one-byte answer to an SSLRequest (S or N) comes before any message.
+    const at = sslRequest && (received[0] === 0x53 || received[0] === 0x4e) ? 1 : 0;
+    if (received.length < at + 5) return;
+    const type = String.fromCharCode(received[at] as number);
+    const length = received.readInt32BE(at + 1);
+    heard = 'REvN'.includes(type) && length >= 4 && length < 1 << 20;
+    socket.off('data', onData);
+  };
+  socket.on('data', onData);
   const write = socket.write;
   socket.write = function firstWrite(this: Socket, ...args: Parameters<Socket['write']>): boolean {
     socket.write = write;
     const [chunk] = args;
-    startup = Buffer.isBuffer(chunk) && chunk.length >= 8 && chunk.readInt32BE(0) === chunk.length && chunk.readInt32BE(4) !== CANCEL_REQUEST_CODE;
+    const whole = Buffer.isBuffer(chunk) && chunk.length >= 8 && chunk.readInt32BE(0) === chunk.length;
+    startup = whole && chunk.readInt32BE(4) !== CANCEL_REQUEST_CODE;
+    sslRequest = whole && chunk.length === 8 && chunk.readInt32BE(4) === SSL_REQUEST_CODE;
     return write.apply(this, args);
   } as Socket['write'];
   // Before postgres.js's listeners, which it adds once the socket is returned.
   socket.once('close', (hadError) => {
+    socket.off('data', onData);
     if (!heard && !hadError && startup) socket.emit('error', connectionError('CONNECTION_CLOSED', where));
   });
 }
@@ -123,4 +142,22 @@ function connectionError(code: string, where: Where): Error {
   const address = 'path' in where ? where.path : where.host;
   const port = 'path' in where ? {} : { port: where.port };
   return Object.assign(new Error(`write ${code} ${'path' in where ? where.path : `${where.host}:${where.port}`}`), { code, errno: code, address, ...port });
+}
+
+/**
+ * The socket postgres.js connects with, for every client of a DATABASE_URL (the pool, migrations,
+ * doctor): its own, where a close before the server has said anything is an error (plainSocket); for
+ * TLS negotiated the classic way (an SSLRequest first, PostgreSQL 14–16's only way), one on which the
+ * request has been made, with postgres.js told to start TLS on it directly: its own request went
+ * through its write buffer and stalled behind a dead connection's bytes (src/db/client.ts,
+ * STARTUP_PADDING). postgres.js's own socket where it must choose: among several hosts, and
+ * with TLS negotiated directly already (`?sslnegotiation=direct`; PGSSLNEGOTIATION is overridden, as
+ * configuration is read in src/config.ts only: the classic way works on every server). postgres.js
+ * 3.4's types know neither option.
+ */
+export function socketOf(target: PostgresTarget): { sslnegotiation?: 'direct'; socket?: (options: SocketOptions) => Socket | Promise<Socket> } {
+  const url = new URL(target.url);
+  if ((target.options.host ?? url.hostname).includes(',')) return {};
+  if (typeof target.options.ssl !== 'object') return { socket: plainSocket };
+  return url.searchParams.get('sslnegotiation') === 'direct' ? {} : { sslnegotiation: 'direct', socket: sslRequestSocket };
 }

@@ -1,6 +1,9 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer as createHttpServer } from 'node:http';
 import { createDb } from '../../src/db/client.js';
+import { checkConnection, openCheckConnection, closeCheckConnection } from '../../src/db/doctor.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
 import { isDatabaseUnavailable } from '../../src/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { databaseThroughProxy } from '../helpers/tcp-proxy.js';
@@ -18,12 +21,14 @@ afterAll(async () => {
   await database?.drop();
 });
 
-/** A server on 127.0.0.1 that accepts every connection and closes it at once, counting them. */
-async function closingServer(): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+/** A server on 127.0.0.1 that accepts every connection and closes it (after `say`, when given), counting them. */
+async function closingServer(say?: string): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
   let accepted = 0;
   const server = createServer((socket: Socket) => {
     accepted += 1;
-    socket.destroy();
+    socket.on('error', () => undefined);
+    if (say === undefined) socket.destroy();
+    else socket.once('data', () => socket.end(say));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -49,6 +54,40 @@ describe('a server that accepts a connection and closes it without a word', () =
       expect(server.accepted()).toBe(1);
     } finally {
       await db.sql.end({ timeout: 0 });
+      await server.close();
+    }
+  });
+
+  it.each([
+    ['a stray byte', 'x'],
+    ['an HTTP answer (DATABASE_URL on a web port)', 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'],
+  ])('one that says %s before it closes fails the statement too', async (_, say) => {
+    const server = await closingServer(say);
+    const db = createDb(`postgres://taskwire@127.0.0.1:${server.port}/taskwire`, { max: 1 });
+    try {
+      expect(await db.sql`SELECT 1`.catch((e: unknown) => e)).toMatchObject({ code: 'CONNECTION_CLOSED' });
+      expect(server.accepted()).toBe(1);
+    } finally {
+      await db.sql.end({ timeout: 0 });
+      await server.close();
+    }
+  });
+
+  it('migrations (every process at start) and doctor fail at once too, not after a loop', async () => {
+    const server = await closingServer();
+    const url = `postgres://taskwire@127.0.0.1:${server.port}/taskwire`;
+    try {
+      await expect(migrateDatabase(url)).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      const sql = openCheckConnection(url);
+      try {
+        const checked = await checkConnection(sql, { url, source: 'DATABASE_URL' });
+        expect(checked.status).toBe('fail');
+        expect(checked.message).not.toMatch(/did not answer/);
+      } finally {
+        await closeCheckConnection(sql);
+      }
+      expect(server.accepted()).toBeLessThanOrEqual(3);
+    } finally {
       await server.close();
     }
   });
