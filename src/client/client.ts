@@ -262,11 +262,11 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
    * Needs tasks:cancel; the answer's payload needs tasks:read too (else `{ payload: false }`: AnswerOptions).
    */
   cancel(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
-  cancel(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  cancel(id: string, options?: AnswerOptions & { payload?: true | undefined }): Promise<Task>;
   cancel(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
   /** FAILED/CANCELLED → PENDING with fresh attempts. CONFLICT otherwise. Needs tasks:retry (the payload: as `cancel`). */
   retry(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
-  retry(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  retry(id: string, options?: AnswerOptions & { payload?: true | undefined }): Promise<Task>;
   retry(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
   /**
    * A PENDING or RETRYING task waiting for its runAfter (delayed, snoozed, backing off) made due now,
@@ -274,7 +274,7 @@ export interface TaskwireClient extends WorkflowClient, ScheduleClient, BulkActi
    * is RUNNING, finished or BLOCKED. Needs tasks:retry (the payload: as `cancel`).
    */
   runNow(id: string, options: AnswerOptions & { payload: false }): Promise<TaskState>;
-  runNow(id: string, options?: AnswerOptions & { payload?: true }): Promise<Task>;
+  runNow(id: string, options?: AnswerOptions & { payload?: true | undefined }): Promise<Task>;
   runNow(id: string, options?: AnswerOptions): Promise<Task | TaskState>;
   /** Counts by status per queue. */
   queueStats(): Promise<QueueStats[]>;

@@ -21,7 +21,7 @@ export type TaskState = ClientTaskStateFragment;
  * carried out.
  */
 export interface AnswerOptions {
-  payload?: boolean;
+  payload?: boolean | undefined;
 }
 export type { WaitReason };
 /** One entry of a task's event log (the GraphQL `TaskEvent` without its `task`). */

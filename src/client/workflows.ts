@@ -42,7 +42,7 @@ export interface WorkflowClient {
    * Needs tasks:cancel; its steps' payloads need tasks:read too (else `{ payload: false }`: AnswerOptions).
    */
   cancelWorkflow(id: string, options: AnswerOptions & { payload: false }): Promise<WorkflowState>;
-  cancelWorkflow(id: string, options?: AnswerOptions & { payload?: true }): Promise<Workflow>;
+  cancelWorkflow(id: string, options?: AnswerOptions & { payload?: true | undefined }): Promise<Workflow>;
   cancelWorkflow(id: string, options?: AnswerOptions): Promise<Workflow | WorkflowState>;
   /**
    * The workflow's states (`workflowChanged` over graphql-ws): the current one first, then each
