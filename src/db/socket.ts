@@ -22,8 +22,8 @@ export interface SocketOptions {
 
 /**
  * postgres.js's `socket` option for a connection without TLS, or with TLS postgres.js negotiates
- * itself (`sslmode=prefer`): its own TCP or Unix socket, where a close before the server has said
- * anything is an error. postgres.js took such a close, while connecting for a statement, as a cue
+ * itself (`sslmode=prefer`): its own TCP or Unix socket, where a close before the server's first
+ * message is an error (closeUnheardIsError). postgres.js took such a close, while connecting for a statement, as a cue
  * to connect again at once, for ever and the statement with it: against a server that accepts and
  * closes (a proxy or load balancer with no database behind it, a cloud SQL proxy whose instance is
  * away) it made ~600 connections a second and the statement never failed. As an error, the statement
@@ -146,7 +146,7 @@ function connectionError(code: string, where: Where): Error {
 
 /**
  * The socket postgres.js connects with, for every client of a DATABASE_URL (the pool, migrations,
- * doctor): its own, where a close before the server has said anything is an error (plainSocket); for
+ * doctor): its own, where a close before the server's first message is an error (plainSocket); for
  * TLS negotiated the classic way (an SSLRequest first, PostgreSQL 14–16's only way), one on which the
  * request has been made, with postgres.js told to start TLS on it directly: its own request went
  * through its write buffer and stalled behind a dead connection's bytes (src/db/client.ts,

@@ -282,8 +282,11 @@ export function createClaimLoop(o: ClaimLoopOptions): ClaimLoop {
    * queues' head go first, the others after the unlimited claim, with what room it leaves: with a
    * limited queue always first, its priority −100 tasks started ahead of another queue's priority 100
    * (a tester's find, session 49). A limited queue whose head comes later waits as a task of another
-   * queue would: at equal priorities its head becomes the oldest, and goes first. The heads cost a
-   * read per claim while some queue is limited (but one limited queue with nothing due elsewhere). Undefined when the database is away (after a capped back-off; the poll tries again).
+   * queue would: at equal priorities its head becomes the oldest, and goes first. The order is kept
+   * queue by queue: the first statement takes up to the claim's room, so within one claim a queue's
+   * lower priorities can pass another's higher ones. The heads cost a read per claim while some queue
+   * is limited (but one limited queue with nothing due elsewhere). Undefined when the database is away
+   * (after a capped back-off; the poll tries again).
    */
   async function claim(limit: number, freeSlots: number): Promise<{ tasks: Task[]; limitHeld: boolean } | undefined> {
     const tasks: Task[] = [];
