@@ -184,9 +184,8 @@ export function isTlsFault(code: string): boolean {
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (isSocketRefused(error)) return true;
-  for (const { code } of causes(error)) if (typeof code === 'string' && isTlsFault(code)) return true;
   for (const { code, message } of causes(error)) {
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || isTlsFault(code))) return true;
     // A database closed to connections (ALLOW_CONNECTIONS false, being dropped): 55000, which other
     // statements raise for other reasons, so told by its message.
     if (code === '55000' && /not currently accepting connections/.test(String(message))) return true;

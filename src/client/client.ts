@@ -1,4 +1,5 @@
-import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError, withPayload } from './errors.js';
+import { ConnectionError, RequestError, TaskCancelledError, TaskFailedError, TaskwireClientError, WaitTimeoutError } from './errors.js';
+import { mutationById } from './mutation-answer.js';
 import {
   CancelTaskDocument,
   CancelTaskStateDocument,
@@ -437,18 +438,9 @@ export function createClient(options: ClientOptions): TaskwireClient {
       }
       return last.returnValue as T;
     },
-    cancel: (async (id: string, answer: AnswerOptions = {}) =>
-      answer.payload === false
-        ? (await http.request(CancelTaskStateDocument, { id }, lifetime.signal)).cancelTask
-        : (await withPayload('cancelTask', 'cancel', http.request(CancelTaskDocument, { id }, lifetime.signal))).cancelTask) as TaskwireClient['cancel'],
-    retry: (async (id: string, answer: AnswerOptions = {}) =>
-      answer.payload === false
-        ? (await http.request(RetryTaskStateDocument, { id }, lifetime.signal)).retryTask
-        : (await withPayload('retryTask', 'retry', http.request(RetryTaskDocument, { id }, lifetime.signal))).retryTask) as TaskwireClient['retry'],
-    runNow: (async (id: string, answer: AnswerOptions = {}) =>
-      answer.payload === false
-        ? (await http.request(RunTaskNowStateDocument, { id }, lifetime.signal)).runTaskNow
-        : (await withPayload('runTaskNow', 'runNow', http.request(RunTaskNowDocument, { id }, lifetime.signal))).runTaskNow) as TaskwireClient['runNow'],
+    cancel: mutationById(http, lifetime.signal, 'cancelTask', 'cancel', { full: CancelTaskDocument, state: CancelTaskStateDocument }) as TaskwireClient['cancel'],
+    retry: mutationById(http, lifetime.signal, 'retryTask', 'retry', { full: RetryTaskDocument, state: RetryTaskStateDocument }) as TaskwireClient['retry'],
+    runNow: mutationById(http, lifetime.signal, 'runTaskNow', 'runNow', { full: RunTaskNowDocument, state: RunTaskNowStateDocument }) as TaskwireClient['runNow'],
     async queueStats() {
       return (await http.request(QueueStatsDocument, {}, lifetime.signal)).queueStats;
     },

@@ -205,13 +205,3 @@ export class WaitTimeoutError extends TaskwireClientError {
     this.timeoutMs = timeoutMs;
   }
 }
-
-/** `answer`, or for FORBIDDEN below the mutation's `field` (it was carried out) PayloadForbiddenError naming `method`. */
-export async function withPayload<T>(field: string, method: string, answer: Promise<T>): Promise<T> {
-  try {
-    return await answer;
-  } catch (error) {
-    if (isPayloadForbidden(error, field)) throw new PayloadForbiddenError(field, method, error);
-    throw error;
-  }
-}

@@ -1,4 +1,5 @@
-import { ConnectionError, requestError, withPayload } from './errors.js';
+import { ConnectionError, requestError } from './errors.js';
+import { mutationById } from './mutation-answer.js';
 import type { AnswerOptions } from './task-state.js';
 import {
   CancelWorkflowDocument,
@@ -102,10 +103,7 @@ export function createWorkflowMethods({ http, ws, retry, lifetime }: WorkflowCli
     async workflow(id) {
       return (await http.request(GetWorkflowDocument, { id }, lifetime)).workflow;
     },
-    cancelWorkflow: (async (id: string, answer: AnswerOptions = {}) =>
-      answer.payload === false
-        ? (await http.request(CancelWorkflowStateDocument, { id }, lifetime)).cancelWorkflow
-        : (await withPayload('cancelWorkflow', 'cancelWorkflow', http.request(CancelWorkflowDocument, { id }, lifetime))).cancelWorkflow) as WorkflowClient['cancelWorkflow'],
+    cancelWorkflow: mutationById(http, lifetime, 'cancelWorkflow', 'cancelWorkflow', { full: CancelWorkflowDocument, state: CancelWorkflowStateDocument }) as WorkflowClient['cancelWorkflow'],
     watchWorkflow,
   };
 }
